@@ -1,0 +1,1 @@
+"""Data layer: clips, readers, video/audio IO, mel features, the synthtalk generator."""

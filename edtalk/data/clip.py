@@ -1,0 +1,35 @@
+"""The ``Clip`` record: one talking-head clip, as every reader returns it.
+
+Readers (``edtalk.data.readers``) turn a dataset tree into a list of clips; training and scoring
+only ever see ``Clip`` objects, so a dataset reader is written once and serves both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EMOTIONS = ("angry", "contempt", "disgusted", "fear", "happy", "neutral", "sad", "surprised")
+"""MEAD's eight emotions, in the alphabetical order used for class indices everywhere."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One clip of a dataset split.
+
+    ``id`` is unique within the dataset and is the key of every cache and per-clip result row.
+    MEAD-style ids follow the official EDTalk lists (``M003#angry#level_1#001``), HDTF ones
+    ``<video>#<k>`` for 5-second chunks.
+    """
+
+    id: str  # dataset-unique clip id (also the key in caches and results)
+    dataset: str  # reader name: synthtalk, mead, hdtf, lrw, voxceleb2, folder
+    split: str  # train | judge | test | val | all
+    video: Path  # 25 fps mp4 (or any PyAV-readable container)
+    audio: Path | None = None  # 16 kHz mono wav, when the dataset has audio
+    identity: str | None = None  # speaker / identity id
+    emotion: str | None = None  # one of EMOTIONS, when known
+    level: int | None = None  # emotion intensity 1..3, when known
+    transcript: str | None = None  # spoken sentence, when known
+    sidecar: Path | None = None  # JSON with ground-truth factors (synthtalk)
+    extra: dict = field(default_factory=dict, compare=False, hash=False)  # reader-specific fields

@@ -1,0 +1,72 @@
+"""One generic registry, used for every kind of pluggable thing in EDTalk-Bench.
+
+Datasets (readers), training stages, metrics, backbones, protocols and methods each keep one
+``Registry`` instance next to their implementations. Adding one is one new file and one decorator:
+
+    READERS = Registry("dataset reader")
+
+    @READERS.register("mead")
+    def read_mead(root, split): ...
+
+An unknown name raises ``KeyError`` with a "did you mean" suggestion and the list of known names.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class UnknownNameError(KeyError):
+    """Raised for a name that is not registered; the message lists close matches."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; show it plainly
+        return str(self.args[0])
+
+
+class Registry(Generic[T]):
+    """A name -> object map filled by a decorator, with helpful errors for unknown names."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator that registers ``obj`` under ``name``; a duplicate name is an error."""
+
+        def wrap(obj: T) -> T:
+            if name in self._items and self._items[name] is not obj:
+                raise ValueError(f"{self.kind} {name!r} is registered twice")
+            self._items[name] = obj
+            return obj
+
+        return wrap
+
+    def add(self, name: str, obj: T) -> T:
+        """Register ``obj`` under ``name`` without decorator syntax."""
+        return self.register(name)(obj)
+
+    def get(self, name: str) -> T:
+        """The object registered as ``name``; unknown names raise ``UnknownNameError``."""
+        try:
+            return self._items[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, list(self._items), n=3)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            known = ", ".join(sorted(self._items)) or "(none)"
+            raise UnknownNameError(f"unknown {self.kind} {name!r}.{hint} Known: {known}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._items)
