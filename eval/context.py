@@ -207,9 +207,7 @@ def _check_side(side: str) -> None:
 
 def _check_frames(frames: np.ndarray, where: str) -> np.ndarray:
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ClipFailure(
-            f"{where}: expected uint8 frames (T, H, W, 3), got {frames.dtype} {frames.shape}"
-        )
+        raise ClipFailure(f"{where}: expected uint8 frames (T, H, W, 3), got {frames.dtype} {frames.shape}")
     return frames
 
 

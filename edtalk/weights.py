@@ -1,0 +1,390 @@
+"""The weights manager core: every external weight file, where it lives, and its verification.
+
+One registry (``WEIGHTS``) lists each file the suite may need: its name, file name, sha256, official
+URL, licence note and the metrics/losses that use it. Files live in ``weights_dir()``
+(``$EDTALK_BENCH_WEIGHTS`` or ``~/.cache/edtalk-bench/weights``).
+
+- ``resolve(name)`` returns the verified local path, or raises ``MissingWeightsError`` (naming the
+  file, its URL and the target path) / ``WeightsMismatchError``. Verification results are cached
+  by (size, mtime) in ``<weights_dir>/.verified.json`` so a 100 MB file is hashed once.
+- ``fetch(name)`` downloads from the official URL and verifies: the only network access.
+- ``import_file(name, path)`` copies a file the user obtained elsewhere and verifies it.
+
+Hashes: the full sha256 is recorded where a reference document gives it. For most official files
+only a hash *prefix* is known (the ``-6726825d`` in torch-hub file names is the sha256 prefix;
+syncnet-python's README gives a prefix and a suffix); those parts are checked. Where no full hash
+is known, the first fetched/imported file's sha256 is *recorded* (with a warning) in
+``<weights_dir>/recorded_hashes.json`` and later files must match it. Hashes are never invented.
+
+``allow_unverified=True`` (or ``EDTALK_BENCH_ALLOW_UNVERIFIED=1``) accepts a file that fails the
+check; such files are listed by ``unverified_in_use()`` and results computed with them must be
+marked ``unverified`` by the runner. The user-facing CLI is ``python -m eval.weights``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import urllib.request
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from edtalk.registry import Registry
+
+
+class MissingWeightsError(FileNotFoundError):
+    """A weight file is not in the weights directory."""
+
+
+class WeightsMismatchError(RuntimeError):
+    """A weight file is present but its sha256 does not match the registry."""
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One external weight file."""
+
+    name: str  # registry name (``pytorch_fid_inception``)
+    filename: str  # file name inside weights_dir()
+    sha256: str | None  # full sha256 when known from a reference document, else None
+    url: str  # official download URL (or the page that explains how to get it)
+    license: str  # licence note
+    users: tuple[str, ...]  # metrics / losses that need it
+    sha256_prefix: str | None = None  # known leading hex digits (torch-hub file-name suffix)
+    sha256_suffix: str | None = None  # known trailing hex digits
+    direct: bool = True  # False: the URL is a page (Google Drive archive); fetch cannot download
+
+    def check(self, digest: str) -> bool | None:
+        """True/False when something about the hash is known, None when nothing is."""
+        if self.sha256:
+            return digest == self.sha256.lower()
+        if self.sha256_prefix or self.sha256_suffix:
+            ok_p = digest.startswith((self.sha256_prefix or "").lower())
+            ok_s = digest.endswith((self.sha256_suffix or "").lower())
+            return ok_p and ok_s
+        return None
+
+
+WEIGHTS: Registry[WeightFile] = Registry("weight file")
+
+
+def _add(w: WeightFile) -> None:
+    WEIGHTS.add(w.name, w)
+
+
+_add(
+    WeightFile(
+        "pytorch_fid_inception",
+        "pt_inception-2015-12-05-6726825d.pth",
+        None,
+        "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+        "pt_inception-2015-12-05-6726825d.pth",
+        "Apache-2.0 (pytorch-fid port of TF inception-2015-12-05)",
+        ("fid[backbone=pytorch_fid]",),
+        sha256_prefix="6726825d",
+    )
+)
+_add(
+    WeightFile(
+        "torchvision_inception_v3",
+        "inception_v3_google-0cc3c7bd.pth",
+        None,
+        "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
+        "BSD-3-Clause (torchvision); ImageNet-trained",
+        ("fid[backbone=torchvision_eat]",),
+        sha256_prefix="0cc3c7bd",
+    )
+)
+_add(
+    WeightFile(
+        "torchvision_alexnet",
+        "alexnet-owt-7be5be79.pth",
+        None,
+        "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+        "BSD-3-Clause (torchvision); ImageNet-trained; LPIPS backbone",
+        ("lpips[net=alex]",),
+        sha256_prefix="7be5be79",
+    )
+)
+_add(
+    WeightFile(
+        "fan_2dfan4",
+        "2DFAN4-11f355bf06.pth.tar",
+        None,
+        "https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pth.tar",
+        "face-alignment (BSD-3-Clause code); weights for research use",
+        ("akd", "m_lmd[landmarks=fan]", "f_lmd[landmarks=fan]", "align"),
+        sha256_prefix="11f355bf06",
+    )
+)
+_add(
+    WeightFile(
+        "s3fd",
+        "s3fd-619a316812.pth",
+        None,
+        "https://www.adrianbulat.com/downloads/python-fan/s3fd-619a316812.pth",
+        "face-alignment (BSD-3-Clause code); S3FD weights for research use",
+        ("akd", "m_lmd[landmarks=fan]", "f_lmd[landmarks=fan]", "align"),
+        sha256_prefix="619a316812",
+    )
+)
+_add(
+    WeightFile(
+        "syncnet_v2",
+        "syncnet_v2.model",
+        None,
+        "http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model",
+        "syncnet_python code MIT; no separate licence stated for the weights",
+        ("lse_c", "lse_d"),
+        sha256_prefix="961e8696",
+        sha256_suffix="5442",
+    )
+)
+_add(
+    WeightFile(
+        "syncnet_sfd_face",
+        "sfd_face.pth",
+        None,
+        "https://www.robots.ox.ac.uk/~vgg/software/lipsync/data/sfd_face.pth",
+        "syncnet_python code MIT; S3FD weights, no separate licence stated",
+        ("lse_c[crop=s3fd]", "lse_d[crop=s3fd]"),
+        sha256_prefix="d54a87c2",
+        sha256_suffix="c491",
+    )
+)
+_add(
+    WeightFile(
+        "emotion_fan_mead8",
+        "self_relation-attention_61_84.3655",
+        None,
+        "https://github.com/yuangan/evaluation_eat (README: Google Drive code.zip, file "
+        "code/emotionfan_basiccode/model/model_training_name/self_relation-attention_61_84.3655)",
+        "evaluation_eat / Emotion-FAN (MIT code); MEAD-trained weights, research use",
+        ("acc_emo[classifier=emotion_fan]",),
+        direct=False,
+    )
+)
+_add(
+    WeightFile(
+        "openface_nn4_small2",
+        "openface.pth",
+        None,
+        "https://github.com/thnkim/OpenFacePytorch/raw/master/openface.pth",
+        "OpenFacePytorch (Apache-2.0); nn4.small2 port of OpenFace",
+        ("aed",),
+    )
+)
+
+
+# -- locations ---------------------------------------------------------------------------------
+
+
+def weights_dir() -> Path:
+    """``$EDTALK_BENCH_WEIGHTS`` or ``~/.cache/edtalk-bench/weights``."""
+    env = os.environ.get("EDTALK_BENCH_WEIGHTS")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "edtalk-bench" / "weights"
+
+
+def target_path(name: str) -> Path:
+    return weights_dir() / WEIGHTS.get(name).filename
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def _verified_cache() -> Path:
+    return weights_dir() / ".verified.json"
+
+
+def _recorded_hashes() -> Path:
+    return weights_dir() / "recorded_hashes.json"
+
+
+def file_sha256(name: str) -> str:
+    """sha256 of the local file ``name`` (cached by size and mtime)."""
+    path = target_path(name)
+    st = path.stat()
+    cache = _read_json(_verified_cache())
+    hit = cache.get(name)
+    if hit and hit["size"] == st.st_size and hit["mtime"] == st.st_mtime_ns:
+        return hit["sha256"]
+    digest = sha256_of(path)
+    cache[name] = {"size": st.st_size, "mtime": st.st_mtime_ns, "sha256": digest}
+    _write_json_atomic(_verified_cache(), cache)
+    return digest
+
+
+def expected_hash(name: str) -> str | None:
+    """Full sha256 the file must have: the registry's, else the one recorded on first use."""
+    w = WEIGHTS.get(name)
+    return w.sha256 or _read_json(_recorded_hashes()).get(name)
+
+
+# -- verification ------------------------------------------------------------------------------
+
+_UNVERIFIED: dict[str, str] = {}
+
+
+def unverified_in_use() -> dict[str, str]:
+    """name -> reason, for every file resolved with ``allow_unverified`` that failed its check.
+    Results computed with these must be marked ``unverified``."""
+    return dict(_UNVERIFIED)
+
+
+def _allow_unverified_env() -> bool:
+    return os.environ.get("EDTALK_BENCH_ALLOW_UNVERIFIED", "") not in ("", "0", "false")
+
+
+def verify(name: str) -> tuple[bool, str]:
+    """(ok, explanation) for the local file ``name`` (which must exist)."""
+    w = WEIGHTS.get(name)
+    digest = file_sha256(name)
+    if w.sha256 is None:
+        recorded = _read_json(_recorded_hashes()).get(name)
+        if recorded is not None and recorded != digest:
+            return False, f"sha256 {digest} differs from the hash recorded on first use ({recorded})"
+    known = w.check(digest)
+    if known is False:
+        want = w.sha256 or f"{w.sha256_prefix or ''}...{w.sha256_suffix or ''}"
+        return False, f"sha256 {digest} does not match the official {want}"
+    return True, "ok" if known else "recorded hash (no official full hash)"
+
+
+def resolve(name: str, allow_unverified: bool = False) -> Path:
+    """Local path of weight file ``name``, verified.
+
+    Raises ``MissingWeightsError`` if absent (the message names file, URL and target path) and
+    ``WeightsMismatchError`` if the hash check fails, unless ``allow_unverified`` (or the env
+    var ``EDTALK_BENCH_ALLOW_UNVERIFIED=1``), which records the file in ``unverified_in_use()``."""
+    w = WEIGHTS.get(name)
+    path = target_path(name)
+    if not path.is_file():
+        how = (
+            f"run `python -m eval.weights fetch {name}`"
+            if w.direct
+            else f"download it from {w.url} and run `python -m eval.weights import {name} <file>`"
+        )
+        raise MissingWeightsError(
+            f"weight file {w.filename!r} ({name}) is missing: expected at {path}. "
+            f"Official URL: {w.url}. To install: {how} (or put the file there / set "
+            f"EDTALK_BENCH_WEIGHTS). Needed by: {', '.join(w.users)}."
+        )
+    ok, why = verify(name)
+    if not ok:
+        if allow_unverified or _allow_unverified_env():
+            _UNVERIFIED[name] = why
+            return path
+        raise WeightsMismatchError(
+            f"weight file {path} ({name}): {why}. Re-fetch it from {w.url}, or pass "
+            f"allow_unverified (results are then marked unverified)."
+        )
+    _UNVERIFIED.pop(name, None)
+    return path
+
+
+def _install(name: str, src: Path, allow_unverified: bool) -> Path:
+    """Move ``src`` into place, verify, record the hash on first use; refuse a mismatch."""
+    w = WEIGHTS.get(name)
+    digest = sha256_of(src)
+    known = w.check(digest)
+    recorded = expected_hash(name)
+    bad = known is False or (recorded is not None and recorded != digest)
+    if bad and not allow_unverified:
+        raise WeightsMismatchError(
+            f"{src} ({name}): sha256 {digest} does not match the expected "
+            f"{recorded or (w.sha256_prefix or '') + '...' + (w.sha256_suffix or '')}; not installed"
+        )
+    dst = target_path(name)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=dst.name, suffix=".part")
+    os.close(fd)
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+    if w.sha256 is None and recorded is None and not bad:
+        warnings.warn(
+            f"{name}: no official full sha256 is known; recording {digest} from this file "
+            f"(later files must match it)",
+            stacklevel=3,
+        )
+        rec = _read_json(_recorded_hashes())
+        rec[name] = digest
+        _write_json_atomic(_recorded_hashes(), rec)
+    return dst
+
+
+def import_file(name: str, path: str | Path, allow_unverified: bool = False) -> Path:
+    """Copy a weight file the user obtained elsewhere into the weights directory, verified."""
+    src = Path(path)
+    if not src.is_file():
+        raise MissingWeightsError(f"{src}: no such file to import as {name!r}")
+    return _install(name, src, allow_unverified)
+
+
+def fetch(name: str, allow_unverified: bool = False, progress: bool = True) -> Path:
+    """Download ``name`` from its official URL and verify it (the suite's only network access)."""
+    w = WEIGHTS.get(name)
+    if not w.direct:
+        raise MissingWeightsError(
+            f"{name}: {w.filename!r} cannot be downloaded automatically. Get it from {w.url}, then "
+            f"`python -m eval.weights import {name} <file>` (target {target_path(name)})."
+        )
+    weights_dir().mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=weights_dir(), prefix=w.filename, suffix=".download")
+    os.close(fd)
+    try:
+        with urllib.request.urlopen(w.url) as resp, open(tmp, "wb") as out:
+            total = int(resp.headers.get("Content-Length") or 0)
+            bar = _progress(total, w.filename) if progress else None
+            for block in iter(lambda: resp.read(1 << 20), b""):
+                out.write(block)
+                if bar is not None:
+                    bar.update(len(block))
+            if bar is not None:
+                bar.close()
+        return _install(name, Path(tmp), allow_unverified)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _progress(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total or None, unit="B", unit_scale=True, desc=desc)
+
+
+def status_rows() -> list[dict]:
+    """One row per registered file: name, file, present, verified state, url, users."""
+    rows = []
+    for name in WEIGHTS.names():
+        w = WEIGHTS.get(name)
+        path = target_path(name)
+        row = {"name": name, "file": w.filename, "path": str(path), "url": w.url, "users": w.users}
+        if not path.is_file():
+            row["state"] = "missing"
+        else:
+            ok, why = verify(name)
+            row["state"] = "ok" if ok else "MISMATCH"
+            row["detail"] = why
+        rows.append(row)
+    return rows

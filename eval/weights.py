@@ -1,0 +1,84 @@
+"""``python -m eval.weights status|fetch NAME|import NAME PATH``: the weights manager's CLI.
+
+The registry and verification live in ``edtalk.weights`` (usable from the model package too);
+this module re-exports them for eval code and adds the command line:
+
+    python -m eval.weights status                  # table: name, file, state, URL, users
+    python -m eval.weights fetch syncnet_v2        # download from the official URL + verify
+    python -m eval.weights fetch all               # every directly downloadable file
+    python -m eval.weights import emotion_fan_mead8 ~/Downloads/self_relation-attention_61_84.3655
+
+Files go to ``$EDTALK_BENCH_WEIGHTS`` (default ``~/.cache/edtalk-bench/weights``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from edtalk.weights import (  # noqa: F401  (re-exported for eval code)
+    WEIGHTS,
+    MissingWeightsError,
+    WeightFile,
+    WeightsMismatchError,
+    fetch,
+    file_sha256,
+    import_file,
+    resolve,
+    status_rows,
+    target_path,
+    unverified_in_use,
+    weights_dir,
+)
+
+
+def _print_status() -> int:
+    rows = status_rows()
+    print(f"weights directory: {weights_dir()}")
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        print(f"  {r['name']:<{width}}  {r['state']:<8}  {r['file']}")
+        print(f"  {'':<{width}}  used by: {', '.join(r['users'])}")
+        print(f"  {'':<{width}}  url: {r['url']}")
+        if r.get("detail") and r["state"] != "ok":
+            print(f"  {'':<{width}}  {r['detail']}")
+    missing = [r["name"] for r in rows if r["state"] == "missing"]
+    if missing:
+        print(f"{len(missing)} missing; `python -m eval.weights fetch NAME` downloads one.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m eval.weights",
+        description="List, download and import the external weight files the metrics need "
+        "(files are verified by sha256; nothing else in the suite uses the network).",
+    )
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("status", help="show every weight file, where it goes and whether it is present")
+    f = sub.add_parser("fetch", help="download NAME (or 'all') from its official URL and verify it")
+    f.add_argument("name", help=f"one of: {', '.join(WEIGHTS.names())}, or 'all'")
+    f.add_argument("--allow-unverified", action="store_true", help="keep a file whose hash differs")
+    i = sub.add_parser("import", help="copy a file you downloaded yourself into place and verify it")
+    i.add_argument("name", help=f"one of: {', '.join(WEIGHTS.names())}")
+    i.add_argument("path", help="the downloaded file")
+    i.add_argument("--allow-unverified", action="store_true", help="keep a file whose hash differs")
+    args = p.parse_args(argv)
+    try:
+        if args.cmd == "status":
+            return _print_status()
+        if args.cmd == "fetch":
+            direct = [n for n in WEIGHTS.names() if WEIGHTS.get(n).direct]
+            names = direct if args.name == "all" else [args.name]
+            for n in names:
+                print(f"{n}: {fetch(n, allow_unverified=args.allow_unverified)}")
+            return 0
+        print(f"{args.name}: {import_file(args.name, args.path, allow_unverified=args.allow_unverified)}")
+        return 0
+    except (MissingWeightsError, WeightsMismatchError, KeyError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
