@@ -1,0 +1,274 @@
+"""Training samples for the six EDTalk stages, drawn from a decoded, cached copy of a split.
+
+``build_frame_cache`` decodes every clip of a split once (frames resized to the model's image size,
+landmarks rescaled, Wav2Lip mel windows per frame) into a folder of ``.npy`` arrays that every Ray
+worker memory-maps (``load_frame_cache``). Samplers then draw batches from it with a per-rank RNG:
+
+| sampler                 | stage(s)             | what one sample is                                   |
+|-------------------------|----------------------|------------------------------------------------------|
+| ``frame_pairs``         | eg_pretrain          | source I^i and target I^d, same identity (LIA-style) |
+| ``mouth_swap_pairs``    | mouth_pose           | frames I^a, I^b of two identities, their identity frames, and the mouth-swapped I^{m_a}_{p_b}, I^{m_b}_{p_a} |
+| ``expression_windows``  | expression           | source I^i (neutral when available), driving I^d and the K-frame window around I^d |
+| ``audio_windows``       | audio_lip, audio_pose | source frame, T consecutive frames and their mel windows |
+| ``emotion_clips``       | audio_expression     | a clip's emotion window (frames), its mel windows and transcript |
+
+Images are float32 (B, 3, H, W) in [-1, 1]; mels (B, T, 1, 80, 16).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from edtalk.data.clip import EMOTIONS, Clip
+from edtalk.data.errors import DatasetLayoutError, DataError
+from edtalk.data.mouth_swap import swap_mouth
+
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FrameCache:
+    """Decoded frames of a split, flat over clips; clip c owns rows start[c] : start[c] + length[c]."""
+
+    frames: np.ndarray  # uint8 (N, H, W, 3)
+    landmarks: np.ndarray  # float32 (N, 68, 2) in pixels of the cached size (NaN when unknown)
+    mels: np.ndarray  # float16 (N, 80, 16): the Wav2Lip window of each frame
+    start: np.ndarray  # int64 (C,)
+    length: np.ndarray  # int64 (C,)
+    identity: np.ndarray  # int64 (C,) index into identities
+    emotion: np.ndarray  # int64 (C,) index into EMOTIONS (-1 unknown)
+    clip_ids: list[str]
+    identities: list[str]
+    transcripts: list[str]
+
+    @property
+    def n_clips(self) -> int:
+        return len(self.clip_ids)
+
+    @property
+    def has_landmarks(self) -> bool:
+        return not np.isnan(self.landmarks[:1]).any()
+
+
+def cache_key(clips: list[Clip], size: int) -> str:
+    ids = "\n".join(sorted(c.id for c in clips))
+    return hashlib.sha1(f"v{CACHE_VERSION}|{size}|{ids}".encode()).hexdigest()[:12]
+
+
+def _clip_landmarks(clip: Clip, n_frames: int, scale: float) -> np.ndarray:
+    if clip.sidecar is None or not Path(clip.sidecar).exists():
+        return np.full((n_frames, 68, 2), np.nan, np.float32)
+    try:
+        meta = json.loads(Path(clip.sidecar).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataError(clip.sidecar, f"unreadable sidecar JSON ({err})") from None
+    lm = np.asarray(meta.get("landmarks", []), np.float32)
+    if lm.shape[1:] != (68, 2) or len(lm) < n_frames:
+        raise DataError(clip.sidecar, f"'landmarks' must be T x 68 x 2 with T >= {n_frames}, got {lm.shape}")
+    return lm[:n_frames] * scale
+
+
+def _clip_mels(clip: Clip, n_frames: int, fps: float) -> np.ndarray:
+    from edtalk.data.audio import load_audio, mel_windows, melspectrogram
+
+    if clip.audio is None:
+        return np.zeros((n_frames, 80, 16), np.float16)
+    mel = melspectrogram(load_audio(clip.audio))
+    return mel_windows(mel, n_frames, fps=fps).astype(np.float16)
+
+
+def build_frame_cache(clips: list[Clip], size: int, cache_root: str | Path, progress: bool = True) -> Path:
+    """Decode ``clips`` once into ``cache_root/<key>/`` (atomic: built in a temp dir, then renamed)."""
+    from edtalk.data.video import read_video
+
+    if not clips:
+        raise DatasetLayoutError(None, "no clips to train on (empty split?)")
+    cache_root = Path(cache_root)
+    final = cache_root / cache_key(clips, size)
+    if (final / "meta.json").exists():
+        return final
+    cache_root.mkdir(parents=True, exist_ok=True)
+    frames, lms, mels, start, length = [], [], [], [], []
+    identities = sorted({c.identity or c.id for c in clips})
+    it = clips
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(clips, desc=f"decoding {len(clips)} clips -> {size}px cache", unit="clip")
+    total = 0
+    for clip in it:
+        video = read_video(clip.video)
+        h, w = video.size
+        resized = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in video.frames])
+        frames.append(resized)
+        lms.append(_clip_landmarks(clip, video.n_frames, size / w))
+        mels.append(_clip_mels(clip, video.n_frames, video.fps))
+        start.append(total)
+        length.append(video.n_frames)
+        total += video.n_frames
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_root))
+    np.save(tmp / "frames.npy", np.concatenate(frames))
+    np.save(tmp / "landmarks.npy", np.concatenate(lms).astype(np.float32))
+    np.save(tmp / "mels.npy", np.concatenate(mels))
+    meta = {
+        "version": CACHE_VERSION,
+        "size": size,
+        "start": start,
+        "length": length,
+        "identity": [identities.index(c.identity or c.id) for c in clips],
+        "emotion": [EMOTIONS.index(c.emotion) if c.emotion in EMOTIONS else -1 for c in clips],
+        "clip_ids": [c.id for c in clips],
+        "identities": identities,
+        "transcripts": [c.transcript or "" for c in clips],
+    }
+    (tmp / "meta.json").write_text(json.dumps(meta))
+    try:
+        os.rename(tmp, final)
+    except OSError:  # another process finished the same cache first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def load_frame_cache(path: str | Path) -> FrameCache:
+    """Memory-map a cache folder written by ``build_frame_cache``."""
+    path = Path(path)
+    meta_path = path / "meta.json"
+    if not meta_path.exists():
+        raise DatasetLayoutError(path, "not a training cache (no meta.json); build it with build_frame_cache")
+    meta = json.loads(meta_path.read_text())
+    return FrameCache(
+        frames=np.load(path / "frames.npy", mmap_mode="r"),
+        landmarks=np.load(path / "landmarks.npy", mmap_mode="r"),
+        mels=np.load(path / "mels.npy", mmap_mode="r"),
+        start=np.asarray(meta["start"], np.int64),
+        length=np.asarray(meta["length"], np.int64),
+        identity=np.asarray(meta["identity"], np.int64),
+        emotion=np.asarray(meta["emotion"], np.int64),
+        clip_ids=list(meta["clip_ids"]),
+        identities=list(meta["identities"]),
+        transcripts=list(meta["transcripts"]),
+    )
+
+
+def to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (..., H, W, 3) -> float32 (..., 3, H, W) in [-1, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(frames)).float().div_(127.5).sub_(1.0)
+    return t.movedim(-1, -3)
+
+
+class StageSampler:
+    """Draws the batches of every stage from one ``FrameCache`` with a seeded RNG (one per rank)."""
+
+    def __init__(self, cache: FrameCache, seed: int = 0) -> None:
+        self.cache = cache
+        self.rng = np.random.default_rng(seed)
+        self._by_identity: dict[int, np.ndarray] = {
+            i: np.flatnonzero(cache.identity == i) for i in np.unique(cache.identity)
+        }
+        neutral = EMOTIONS.index("neutral")
+        self._neutral = np.flatnonzero(cache.emotion == neutral)
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def _frame(self, clip: int) -> int:
+        return int(self.cache.start[clip] + self.rng.integers(self.cache.length[clip]))
+
+    def _clip_of_identity(self, identity: int, prefer: np.ndarray | None = None) -> int:
+        pool = self._by_identity[identity]
+        if prefer is not None:
+            preferred = np.intersect1d(pool, prefer)
+            pool = preferred if len(preferred) else pool
+        return int(self.rng.choice(pool))
+
+    def _images(self, rows: list[int] | np.ndarray) -> torch.Tensor:
+        return to_tensor(self.cache.frames[np.asarray(rows)])
+
+    def _run(self, clip: int, n: int) -> np.ndarray:
+        """Rows of ``n`` consecutive frames of ``clip`` (repeating the last frame if the clip is short)."""
+        length = int(self.cache.length[clip])
+        first = int(self.rng.integers(max(length - n, 0) + 1))
+        offs = np.minimum(np.arange(first, first + n), length - 1)
+        return self.cache.start[clip] + offs
+
+    # --- samplers ----------------------------------------------------------------------------------
+    def frame_pairs(self, batch_size: int) -> dict[str, torch.Tensor]:
+        """eg_pretrain: source and target frames of one identity (source from any of its clips)."""
+        clips = self.rng.integers(self.cache.n_clips, size=batch_size)
+        tgt = [self._frame(c) for c in clips]
+        src = [self._frame(self._clip_of_identity(int(self.cache.identity[c]))) for c in clips]
+        return {"source": self._images(src), "target": self._images(tgt)}
+
+    def mouth_swap_pairs(self, batch_size: int, neutral_only: bool = True) -> dict[str, torch.Tensor]:
+        """mouth_pose: I^a, I^b (two identities), identity frames, I^{m_a}_{p_b} and I^{m_b}_{p_a}.
+
+        Like the paper (HDTF, neutral only) it prefers neutral clips when the split has them.
+        """
+        if not self.cache.has_landmarks:
+            raise DataError(None, "the mouth-pose stage needs 68-point landmarks per frame (sidecar 'landmarks')")
+        ids = np.array(sorted(self._by_identity))
+        prefer = self._neutral if (neutral_only and len(self._neutral)) else None
+        out: dict[str, list] = {k: [] for k in ("id_a", "a", "id_b", "b", "ma_pb", "mb_pa")}
+        for _ in range(batch_size):
+            ia, ib = self.rng.choice(ids, size=2, replace=len(ids) < 2)
+            rows = {}
+            for key, ident in (("a", ia), ("b", ib)):
+                rows[key] = self._frame(self._clip_of_identity(int(ident), prefer))
+                rows["id_" + key] = self._frame(self._clip_of_identity(int(ident), prefer))
+            fa, fb = self.cache.frames[rows["a"]], self.cache.frames[rows["b"]]
+            la, lb = self.cache.landmarks[rows["a"]], self.cache.landmarks[rows["b"]]
+            out["ma_pb"].append(swap_mouth(fb, lb, fa, la)[0])  # b's face and pose, a's mouth
+            out["mb_pa"].append(swap_mouth(fa, la, fb, lb)[0])  # a's face and pose, b's mouth
+            for key in ("a", "b", "id_a", "id_b"):
+                out[key].append(self.cache.frames[rows[key]])
+        return {k: to_tensor(np.stack(v)) for k, v in out.items()}
+
+    def expression_windows(self, batch_size: int, window: int) -> dict[str, torch.Tensor]:
+        """expression: source I^i (a neutral clip of the same identity when there is one), driving
+        I^d, and the ``window`` (K) frames centred on I^d whose expression features are averaged."""
+        clips = self.rng.integers(self.cache.n_clips, size=batch_size)
+        src, drv, win = [], [], []
+        half = window // 2
+        for c in clips:
+            length, first = int(self.cache.length[c]), int(self.cache.start[c])
+            t = int(self.rng.integers(length))
+            offs = np.clip(np.arange(t - half, t - half + window), 0, length - 1)
+            drv.append(first + t)
+            win.append(first + offs)
+            src.append(self._frame(self._clip_of_identity(int(self.cache.identity[c]), self._neutral)))
+        return {
+            "source": self._images(src),
+            "driving": self._images(drv),
+            "window": self._images(np.stack(win)),
+            "emotion": torch.as_tensor(self.cache.emotion[clips]),
+        }
+
+    def audio_windows(self, batch_size: int, n_frames: int) -> dict[str, torch.Tensor]:
+        """audio_lip / audio_pose: a source frame of the clip, ``n_frames`` consecutive frames, and the
+        Wav2Lip mel window of each frame (B, T, 1, 80, 16)."""
+        clips = self.rng.integers(self.cache.n_clips, size=batch_size)
+        runs = np.stack([self._run(int(c), n_frames) for c in clips])
+        src = [self._frame(int(c)) for c in clips]
+        mels = torch.from_numpy(np.ascontiguousarray(self.cache.mels[runs])).float().unsqueeze(2)
+        return {"source": self._images(src), "frames": self._images(runs), "mels": mels}
+
+    def emotion_clips(self, batch_size: int, n_frames: int) -> dict:
+        """audio_expression: ``n_frames`` consecutive frames of a clip (to extract W^e), their mel
+        windows (B, T, 1, 80, 16), the transcript and the emotion index."""
+        clips = self.rng.integers(self.cache.n_clips, size=batch_size)
+        runs = np.stack([self._run(int(c), n_frames) for c in clips])
+        mels = torch.from_numpy(np.ascontiguousarray(self.cache.mels[runs])).float().unsqueeze(2)
+        return {
+            "frames": self._images(runs),
+            "mels": mels,
+            "transcripts": [self.cache.transcripts[int(c)] for c in clips],
+            "emotion": torch.as_tensor(self.cache.emotion[clips]),
+        }

@@ -1,0 +1,81 @@
+import math
+
+import pytest
+import torch
+
+from edtalk import losses
+
+
+def test_feature_consistency_identical_is_exp_minus_one():
+    a = torch.randn(4, 20)
+    assert losses.feature_consistency(a, a).item() == pytest.approx(math.exp(-1), rel=1e-6)
+    assert losses.feature_consistency(a, 3 * a).item() == pytest.approx(math.exp(-1), rel=1e-6)
+    assert losses.feature_consistency(a, -a).item() == pytest.approx(math.exp(1), rel=1e-6)
+
+
+def test_feature_consistency_orthogonal_is_one():
+    a = torch.tensor([[1.0, 0.0]])
+    b = torch.tensor([[0.0, 2.0]])
+    assert losses.feature_consistency(a, b).item() == pytest.approx(1.0)
+
+
+def test_reconstruction_terms_on_known_inputs():
+    x = torch.zeros(2, 3, 4, 4)
+    y = torch.full_like(x, 0.5)
+    assert losses.reconstruction_l1(x, y).item() == pytest.approx(0.5)
+    assert losses.reconstruction_l2(x, y).item() == pytest.approx(0.25)
+    assert losses.reconstruction_l1(x, x).item() == 0.0
+
+
+def test_adversarial_terms():
+    zero = torch.zeros(5)
+    assert losses.adversarial_generator(zero).item() == pytest.approx(math.log(2))
+    assert losses.adversarial_discriminator(zero, zero).item() == pytest.approx(2 * math.log(2))
+    # a confident, correct discriminator has a small loss; the generator is then penalised
+    assert losses.adversarial_discriminator(torch.full((3,), 20.0), torch.full((3,), -20.0)).item() < 1e-6
+    assert losses.adversarial_generator(torch.full((3,), -20.0)).item() == pytest.approx(20.0, rel=1e-6)
+
+
+def test_weight_terms():
+    w = torch.tensor([[3.0, 4.0], [0.0, 0.0]])
+    assert losses.weight_l2(w, torch.zeros_like(w)).item() == pytest.approx(2.5)  # (5 + 0) / 2
+    assert losses.weight_l1(w, torch.zeros_like(w)).item() == pytest.approx(3.5)  # (7 + 0) / 2
+
+
+def test_motion_reconstruction_sums_networks():
+    real = [torch.zeros(2, 3), torch.zeros(2, 4)]
+    fake = [torch.tensor([[3.0, 4.0, 0.0]] * 2), torch.tensor([[0.0, 0.0, 0.0, 2.0]] * 2)]
+    assert losses.motion_reconstruction(real, fake).item() == pytest.approx(7.0)
+    with pytest.raises(ValueError):
+        losses.motion_reconstruction(real, fake[:1])
+
+
+def test_sync_loss():
+    v = torch.randn(3, 8)
+    assert losses.sync_loss(v, v).item() == pytest.approx(0.0, abs=1e-5)
+    assert losses.sync_loss(v, -v).item() == pytest.approx(-math.log(1e-6), rel=1e-4)
+
+
+def test_flow_nll_standard_normal_at_zero():
+    z = torch.zeros(2, 5, 6)
+    expected = 0.5 * math.log(2 * math.pi)
+    assert losses.flow_nll(z, torch.zeros(2)).item() == pytest.approx(expected)
+    # a positive log-determinant (volume expansion) lowers the NLL by logdet / (N * D)
+    assert losses.flow_nll(z, torch.full((2,), 30.0)).item() == pytest.approx(expected - 1.0, abs=1e-5)
+
+
+def test_temporal_difference():
+    target = torch.zeros(1, 3, 2)
+    pred = torch.tensor([[[0.0, 0.0], [3.0, 4.0], [3.0, 4.0]]])
+    # deltas of pred: (3,4), (0,0) -> norms 5, 0 -> mean 2.5
+    assert losses.temporal_difference(target, pred).item() == pytest.approx(2.5)
+    # a constant offset has no temporal difference
+    assert losses.temporal_difference(target, target + 7).item() == 0.0
+    with pytest.raises(ValueError):
+        losses.temporal_difference(target[:, :1], pred[:, :1])
+
+
+def test_losses_are_differentiable():
+    a = torch.randn(2, 6, requires_grad=True)
+    losses.feature_consistency(a, torch.randn(2, 6)).backward()
+    assert a.grad is not None and torch.isfinite(a.grad).all()
