@@ -24,17 +24,7 @@ from edtalk.registry import Registry
 
 BACKBONES: Registry = Registry("backbone")
 
-_MODULES = (
-    "align",
-    "inception_fid",
-    "inception_tv",
-    "lpips_net",
-    "fan",
-    "dlib68",
-    "syncnet",
-    "emotion_fan",
-    "openface",
-)
+_MODULES = ("align", "landmarks", "dlib68")
 _OPTIONAL = ("judges",)  # the synthtalk judges (judges engineer), imported when present
 
 _CACHE: dict[tuple, Any] = {}

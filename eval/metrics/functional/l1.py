@@ -1,0 +1,15 @@
+"""L1 per frame on the [0, 1] pixel scale (FOMM / LIA): mean |pred - gt| / 255 over pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def frame_l1(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """(T,) mean absolute difference per frame of uint8 (T, H, W, C) arrays, scaled to [0, 1]."""
+    if gt.shape != pred.shape:
+        raise ValueError(f"frame shapes differ: {gt.shape} vs {pred.shape}")
+    a = torch.from_numpy(np.ascontiguousarray(gt)).to(torch.float64)
+    b = torch.from_numpy(np.ascontiguousarray(pred)).to(torch.float64)
+    return ((a - b).abs().flatten(1).mean(1) / 255.0).numpy()

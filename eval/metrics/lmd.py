@@ -1,0 +1,61 @@
+"""M-LMD and F-LMD (lower is better): landmark distance on the mouth (20 points) and the whole face
+(68 points), EAT convention: per-set centroid subtraction, frames paired by linspace, frames
+without a detection on either side skipped, per-video value, mean over videos. Units are pixels
+of the frames the landmarks are detected on (EAT: 128 x 128 aligned crops)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from eval.metrics import METRICS
+from eval.metrics.base import ClipFailure, MeanMetric
+from eval.metrics.functional.lmd import video_lmd
+
+
+@dataclass(frozen=True)
+class LMDSettings:
+    landmarks: str = "dlib68"  # dlib68 (EAT) | fan | a synthtalk judge
+    centering: str = "per_set_centroid"  # per_set_centroid (EAT) | none
+    crop: str = "none"  # none | eat_align
+    size: int | None = None  # EAT: 128
+    pairing: str = "linspace"
+    max_length_diff: int | None = None
+
+
+class LandmarkDistance(MeanMetric):
+    """Shared implementation; ``region`` selects the point set."""
+
+    region: str
+    higher_is_better = False
+    version = "1"
+    Settings = LMDSettings
+
+    def weights_needed(self) -> tuple[str, ...]:
+        return ("fan_2dfan4", "s3fd") if self.settings.landmarks == "fan" else ()
+
+    def item_values(self, ctx) -> np.ndarray:
+        s = self.settings
+        gi, pi = ctx.pair_indices(s.pairing, s.max_length_diff)
+        kw = {"backend": s.landmarks, "crop": s.crop, "size": s.size}
+        gt = ctx.feature("landmarks", "gt", **kw)[gi]
+        pred = ctx.feature("landmarks", "pred", **kw)[pi]
+        value, n = video_lmd(gt, pred, self.region, s.centering)
+        if value is None:
+            raise ClipFailure(f"{self.id}: no frame with a face on both sides ({s.landmarks})")
+        return np.array([value])
+
+
+@METRICS.register("m_lmd")
+class MouthLandmarkDistance(LandmarkDistance):
+    id = "m_lmd"
+    label = "M-LMD"
+    region = "mouth"
+
+
+@METRICS.register("f_lmd")
+class FaceLandmarkDistance(LandmarkDistance):
+    id = "f_lmd"
+    label = "F-LMD"
+    region = "face"
