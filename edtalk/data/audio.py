@@ -1,0 +1,240 @@
+"""Audio IO (16 kHz mono float32) and Wav2Lip's mel features, as EDTalk's audio encoder consumes them.
+
+``melspectrogram`` reproduces Wav2Lip's ``audio.melspectrogram`` (EDTalk's ``audio.py`` + ``hparams.py``):
+pre-emphasis 0.97, STFT (n_fft 800, hop 200, Hann window 800, centred with REFLECT padding, as librosa
+0.7 did), |STFT| -> 80 Slaney mel bands (55-7600 Hz), dB minus ``ref_level_db`` and a symmetric
+normalisation clipped to [-4, 4]. ``mel_windows`` cuts the 16-frame (0.2 s) window per video frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from math import gcd
+from pathlib import Path
+
+import av
+import numpy as np
+import soundfile as sf
+import torch
+
+from edtalk.data.errors import AudioReadError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MelSettings:
+    """Wav2Lip / EDTalk ``hparams.py`` values for the audio encoder's mel spectrogram."""
+
+    sample_rate: int = 16000
+    n_fft: int = 800
+    hop_size: int = 200  # 12.5 ms -> 80 mel frames per second
+    win_size: int = 800
+    num_mels: int = 80
+    fmin: float = 55.0
+    fmax: float = 7600.0
+    preemphasis: float = 0.97
+    ref_level_db: float = 20.0
+    min_level_db: float = -100.0
+    max_abs_value: float = 4.0  # symmetric normalisation range [-4, 4]
+
+    @property
+    def mel_fps(self) -> float:
+        return self.sample_rate / self.hop_size
+
+
+WAV2LIP = MelSettings()
+MEL_WINDOW = 16  # mel frames per video frame window (0.2 s)
+
+# Containers soundfile reads natively; anything else (mp4, m4a, aac, mp3 ...) goes through PyAV.
+_SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
+_AV_ERRORS = (av.error.FFmpegError, OSError, ValueError)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """The audio track as stored: native sample rate, channel count and length."""
+
+    sample_rate: int
+    channels: int
+    n_samples: int
+
+    @property
+    def duration(self) -> float:
+        return self.n_samples / self.sample_rate if self.sample_rate else 0.0
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise AudioReadError(path, "missing: no such file")
+    if path.is_dir():
+        raise AudioReadError(path, "unreadable: is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioReadError(path, "unreadable: empty file (0 bytes)")
+
+
+def _read_soundfile(path: Path) -> tuple[np.ndarray, int, int]:
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise AudioReadError(path, f"unreadable or corrupt audio file ({err})") from None
+    return data.mean(axis=1), int(rate), int(data.shape[1])
+
+
+def _mono(frame: av.AudioFrame, channels: int) -> np.ndarray:
+    samples = frame.to_ndarray().astype(np.float32)  # (channels, n) planar or (1, n * channels) packed
+    if not frame.format.is_planar and channels > 1:
+        samples = samples.reshape(-1, channels).T
+    return samples.mean(axis=0)
+
+
+def _read_container(path: Path) -> tuple[np.ndarray, int, int]:
+    try:
+        container = av.open(str(path), mode="r")
+    except _AV_ERRORS as err:
+        raise AudioReadError(path, f"unreadable or truncated container ({err})") from None
+    try:
+        if not container.streams.audio:
+            raise AudioReadError(path, "no audio stream in the file")
+        stream = container.streams.audio[0]
+        rate, channels = int(stream.sample_rate), int(stream.channels)
+        chunks = []
+        end_pts = 0  # end of the last packet: the encoder's real length (AAC pads its last frame)
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is not None and packet.duration:
+                    end_pts = max(end_pts, packet.pts + packet.duration)
+                for frame in packet.decode():
+                    chunks.append(_mono(frame, channels))
+        except _AV_ERRORS as err:
+            raise AudioReadError(path, f"corrupt audio stream ({err})") from None
+        time_base = stream.time_base
+    finally:
+        container.close()
+    wav = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    if end_pts > 0 and time_base is not None:
+        wav = wav[: int(round(float(end_pts * time_base) * rate))]  # drop the padding of the last frame
+    return wav, rate, channels
+
+
+def _read_native(path: Path) -> tuple[np.ndarray, int, int]:
+    """(mono float32 samples, native sample rate, channel count)."""
+    _check_exists(path)
+    if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
+        return _read_soundfile(path)
+    return _read_container(path)
+
+
+def audio_info(path: str | Path) -> AudioInfo:
+    """Native sample rate, channels and sample count (header only for wav; containers are decoded)."""
+    path = Path(path)
+    _check_exists(path)
+    if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
+        try:
+            info = sf.info(str(path))
+        except (sf.LibsndfileError, RuntimeError, OSError) as err:
+            raise AudioReadError(path, f"unreadable or corrupt audio file ({err})") from None
+        return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames))
+    wav, rate, channels = _read_container(path)
+    return AudioInfo(rate, channels, int(wav.shape[0]))
+
+
+def resample(wav: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
+    """Polyphase resampling (scipy ``resample_poly``) from ``orig_rate`` to ``target_rate``."""
+    from scipy.signal import resample_poly
+
+    if orig_rate == target_rate:
+        return wav
+    g = gcd(int(orig_rate), int(target_rate))
+    return resample_poly(wav, int(target_rate) // g, int(orig_rate) // g).astype(np.float32)
+
+
+def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
+    """Mono float32 samples of ``path`` at ``sample_rate`` (channels averaged, resampled if needed).
+
+    wav/flac go through soundfile, audio inside containers (mp4, m4a, ...) through PyAV.
+    Raises ``AudioReadError`` for a missing, unreadable or empty file.
+    """
+    path = Path(path)
+    wav, rate, _ = _read_native(path)
+    if wav.size == 0:
+        raise AudioReadError(path, "zero-length audio: the file holds no samples")
+    if rate != sample_rate:
+        log.info("resampling %s from %d Hz to %d Hz", path, rate, sample_rate)
+        wav = resample(wav, rate, sample_rate)
+    return np.ascontiguousarray(wav, dtype=np.float32)
+
+
+def preemphasis(wav: np.ndarray, coef: float = WAV2LIP.preemphasis) -> np.ndarray:
+    """y[n] = x[n] - coef * x[n-1] (y[0] = x[0]), Wav2Lip's ``lfilter([1, -k], [1], x)``."""
+    out = np.array(wav, dtype=np.float64, copy=True)
+    out[1:] -= coef * np.asarray(wav, dtype=np.float64)[:-1]
+    return out
+
+
+@lru_cache(maxsize=4)
+def _mel_basis(settings: MelSettings) -> torch.Tensor:
+    import librosa
+
+    basis = librosa.filters.mel(
+        sr=settings.sample_rate,
+        n_fft=settings.n_fft,
+        n_mels=settings.num_mels,
+        fmin=settings.fmin,
+        fmax=settings.fmax,
+    )
+    return torch.from_numpy(basis.astype(np.float64))
+
+
+def melspectrogram(wav: np.ndarray, settings: MelSettings = WAV2LIP) -> np.ndarray:
+    """Wav2Lip mel spectrogram of a 16 kHz mono waveform: float32 (80, T_mel), values in [-4, 4].
+
+    T_mel = 1 + len(wav) // hop (centred frames). Computed in float64 with ``torch.stft``.
+    """
+    wav = np.asarray(wav)
+    if wav.ndim != 1 or wav.size == 0:
+        raise ValueError(f"melspectrogram needs a non-empty 1-D waveform, got shape {wav.shape}")
+    s = settings
+    signal = torch.from_numpy(preemphasis(wav, s.preemphasis))
+    if signal.numel() <= s.n_fft // 2:  # reflect padding needs more samples than the pad width
+        signal = torch.nn.functional.pad(signal, (0, s.n_fft // 2 + 1 - signal.numel()))
+    spec = torch.stft(
+        signal,
+        n_fft=s.n_fft,
+        hop_length=s.hop_size,
+        win_length=s.win_size,
+        window=torch.hann_window(s.win_size, periodic=True, dtype=torch.float64),
+        center=True,
+        pad_mode="reflect",
+        return_complex=True,
+    ).abs()
+    mel = _mel_basis(s) @ spec
+    min_level = 10.0 ** (s.min_level_db / 20.0)  # 1e-5
+    s_db = 20.0 * torch.log10(torch.clamp(mel, min=min_level)) - s.ref_level_db
+    scale = 2.0 * s.max_abs_value
+    norm = scale * ((s_db - s.min_level_db) / (-s.min_level_db)) - s.max_abs_value
+    return torch.clamp(norm, -s.max_abs_value, s.max_abs_value).numpy().astype(np.float32)
+
+
+def mel_window_starts(n_frames: int, fps: float = 25.0, mel_fps: float = WAV2LIP.mel_fps) -> np.ndarray:
+    """Start mel frame of each video frame's window: ``int(80 * (i - 2) / fps)`` (truncated)."""
+    i = np.arange(n_frames, dtype=np.float64)
+    return np.trunc(mel_fps * (i - 2) / fps).astype(np.int64)
+
+
+def mel_windows(mel: np.ndarray, n_frames: int, fps: float = 25.0) -> np.ndarray:
+    """Per video frame, the 16 mel frames starting at ``int(80 * (i - 2) / fps)``: (n_frames, 80, 16).
+
+    Starts are clamped to [0, T_mel - 16] at both ends (EDTalk's edge handling).
+    """
+    mel = np.asarray(mel)
+    if mel.ndim != 2:
+        raise ValueError(f"mel must be (n_mels, T_mel), got shape {mel.shape}")
+    t_mel = mel.shape[1]
+    if t_mel < MEL_WINDOW:
+        raise ValueError(f"audio too short: {t_mel} mel frames, a window needs {MEL_WINDOW} (0.2 s of audio)")
+    starts = np.clip(mel_window_starts(n_frames, fps), 0, t_mel - MEL_WINDOW)
+    index = starts[:, None] + np.arange(MEL_WINDOW)[None, :]  # (n_frames, 16)
+    return np.ascontiguousarray(mel[:, index].transpose(1, 0, 2))

@@ -1,0 +1,265 @@
+"""Video IO with PyAV: decode a clip once into uint8 RGB frames, write H.264 mp4 with muxed audio.
+
+Every reader, metric and training loader goes through ``read_video`` so a video is decoded the same
+way everywhere (PyAV's default BT.601 YUV->RGB conversion). ``write_video`` is deterministic (same
+frames in, same bytes out) and atomic (temp file + rename), so a half-written file never looks done.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from av.codec.context import Flags
+
+from edtalk.data.errors import VideoReadError
+
+_FFMPEG_ERRORS = (av.error.FFmpegError, OSError, ValueError, IndexError)
+
+
+@dataclass(frozen=True)
+class VideoData:
+    """A decoded clip: ``frames`` uint8 (T, H, W, 3) RGB and the frame rate ``fps``."""
+
+    frames: np.ndarray
+    fps: float
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) in pixels."""
+        return int(self.frames.shape[1]), int(self.frames.shape[2])
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds (n_frames / fps)."""
+        return self.n_frames / self.fps if self.fps > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Header facts about a video, read without decoding its frames."""
+
+    fps: float
+    n_frames: int  # from the container header; counted from packets when the header has none
+    size: tuple[int, int]  # (height, width)
+    duration: float  # seconds
+    has_audio: bool
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise VideoReadError(path, "missing: no such file")
+    if path.is_dir():
+        raise VideoReadError(path, "unreadable: is a directory, not a video file")
+    if path.stat().st_size == 0:
+        raise VideoReadError(path, "unreadable: empty file (0 bytes)")
+    try:
+        return av.open(str(path), mode="r")
+    except _FFMPEG_ERRORS as err:
+        raise VideoReadError(
+            path, f"unreadable or truncated: the container cannot be opened ({err.__class__.__name__}: {err})"
+        ) from None
+
+
+def _video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
+    if not container.streams.video:
+        raise VideoReadError(path, "no video stream in the file")
+    return container.streams.video[0]
+
+
+def _stream_fps(stream: av.video.stream.VideoStream) -> float:
+    rate = stream.average_rate or stream.base_rate or stream.guessed_rate
+    return float(rate) if rate else 0.0
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """fps, frame count, size, duration and audio presence from the header (no frame decoding).
+
+    When the header has no frame count, packets are counted (demuxing only, still no decoding).
+    """
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = _video_stream(container, path)
+        fps = _stream_fps(stream)
+        n_frames = int(stream.frames or 0)
+        if n_frames == 0:
+            try:
+                n_frames = sum(1 for packet in container.demux(stream) if packet.size)
+            except _FFMPEG_ERRORS as err:
+                raise VideoReadError(path, f"corrupt: demuxing failed ({err})") from None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif fps > 0:
+            duration = n_frames / fps
+        else:
+            duration = (container.duration or 0) / av.time_base
+        return VideoInfo(
+            fps=fps,
+            n_frames=n_frames,
+            size=(int(stream.height), int(stream.width)),
+            duration=duration,
+            has_audio=bool(container.streams.audio),
+        )
+    finally:
+        container.close()
+
+
+def _decode(path: Path, to_rgb: bool) -> tuple[list[np.ndarray], VideoInfo]:
+    """Decode every frame (as RGB arrays when ``to_rgb``, else only counted); check for truncation."""
+    container = _open(path)
+    try:
+        stream = _video_stream(container, path)
+        stream.thread_type = "AUTO"
+        fps = _stream_fps(stream)
+        expected = int(stream.frames or 0)
+        frames: list[np.ndarray] = []
+        count = 0
+        try:
+            for frame in container.decode(stream):
+                count += 1
+                if to_rgb:
+                    frames.append(frame.to_ndarray(format="rgb24"))
+        except _FFMPEG_ERRORS as err:
+            raise VideoReadError(
+                path, f"corrupt or truncated: decoding stopped after {count} frames ({err})"
+            ) from None
+        info = VideoInfo(
+            fps=fps,
+            n_frames=count,
+            size=(int(stream.height), int(stream.width)),
+            duration=count / fps if fps > 0 else 0.0,
+            has_audio=bool(container.streams.audio),
+        )
+    finally:
+        container.close()
+    if count == 0:
+        raise VideoReadError(path, "empty or truncated: no frame could be decoded")
+    if expected and count < expected:
+        raise VideoReadError(
+            path, f"truncated: decoded {count} of the {expected} frames the header announces"
+        )
+    if fps <= 0:
+        raise VideoReadError(path, "unreadable: the video stream has no frame rate")
+    return frames, info
+
+
+def read_video(path: str | Path) -> VideoData:
+    """Decode every frame of ``path`` into uint8 (T, H, W, 3) RGB; raise ``VideoReadError`` if bad.
+
+    Truncation is detected by comparing the decoded frame count with the header's count.
+    """
+    frames, info = _decode(Path(path), to_rgb=True)
+    return VideoData(frames=np.stack(frames), fps=info.fps)
+
+
+def verify_video(path: str | Path) -> VideoInfo:
+    """Decode every frame without keeping it (cheap on memory); the decoded count is ``n_frames``.
+
+    Raises ``VideoReadError`` exactly where ``read_video`` would (missing, corrupt, truncated ...).
+    """
+    return _decode(Path(path), to_rgb=False)[1]
+
+
+def _check_frames(frames: np.ndarray) -> np.ndarray:
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] == 0:
+        raise ValueError(f"frames must be a non-empty (T, H, W, 3) array, got shape {frames.shape}")
+    if frames.shape[1] % 2 or frames.shape[2] % 2:
+        raise ValueError(
+            f"H.264 yuv420p needs even height and width, got {frames.shape[1]}x{frames.shape[2]}"
+        )
+    if frames.dtype != np.uint8:
+        if np.issubdtype(frames.dtype, np.floating):
+            raise ValueError("frames must be uint8 RGB in [0, 255]; convert floats explicitly before writing")
+        frames = np.clip(frames, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(frames)
+
+
+def _check_audio(audio: np.ndarray) -> np.ndarray:
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 2:  # (n, channels) or (channels, n): mix down to mono
+        audio = audio.mean(axis=0 if audio.shape[0] < audio.shape[1] else 1)
+    if audio.ndim != 1:
+        raise ValueError(f"audio must be a mono 1-D float array, got shape {audio.shape}")
+    return np.ascontiguousarray(audio)
+
+
+def _mux(
+    target: str,
+    frames: np.ndarray,
+    fps: Fraction,
+    audio: np.ndarray | None,
+    sample_rate: int,
+    crf: int,
+) -> None:
+    # +faststart puts the index first; +bitexact keeps encoder/version strings out of the file.
+    container = av.open(
+        target, mode="w", format="mp4", options={"movflags": "+faststart", "fflags": "+bitexact"}
+    )
+    try:
+        vstream = container.add_stream("libx264", rate=fps)
+        vstream.width, vstream.height = int(frames.shape[2]), int(frames.shape[1])
+        vstream.pix_fmt = "yuv420p"
+        vstream.time_base = 1 / fps
+        vstream.options = {"crf": str(crf), "preset": "medium", "threads": "1"}
+        vstream.codec_context.flags |= Flags.bitexact
+        astream = None
+        if audio is not None:
+            astream = container.add_stream("aac", rate=sample_rate, layout="mono")
+            astream.bit_rate = 96_000
+            astream.codec_context.flags |= Flags.bitexact
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = i
+            container.mux(vstream.encode(frame))
+        container.mux(vstream.encode(None))
+        if astream is not None:
+            aframe = av.AudioFrame.from_ndarray(audio[None, :], format="fltp", layout="mono")
+            aframe.sample_rate = sample_rate
+            aframe.pts = 0
+            container.mux(astream.encode(aframe))
+            container.mux(astream.encode(None))
+    finally:
+        container.close()
+
+
+def write_video(
+    path: str | Path,
+    frames: np.ndarray,
+    fps: float = 25.0,
+    audio: np.ndarray | None = None,
+    sample_rate: int = 16000,
+    crf: int = 17,
+) -> Path:
+    """Write uint8 (T, H, W, 3) RGB ``frames`` as H.264 yuv420p mp4, with ``audio`` muxed as AAC.
+
+    ``audio`` is mono float32 in [-1, 1] at ``sample_rate``. Deterministic encoder settings
+    (libx264 crf ``crf``, preset medium, one thread, bitexact). Atomic: written to a temp file in the
+    same folder, then renamed over ``path``. Returns ``path``.
+    """
+    path = Path(path)
+    frames = _check_frames(frames)
+    audio_mono = None if audio is None else _check_audio(audio)
+    rate = Fraction(fps).limit_denominator(1001)
+    if rate <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.mp4", dir=path.parent)
+    os.close(fd)
+    try:
+        _mux(tmp, frames, rate, audio_mono, int(sample_rate), crf)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

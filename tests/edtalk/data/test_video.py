@@ -1,0 +1,115 @@
+"""Video IO: round trip, determinism, atomic writes, probe, and clear errors for bad files."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from edtalk.data.audio import load_audio
+from edtalk.data.errors import VideoReadError
+from edtalk.data.video import VideoData, probe_video, read_video, verify_video, write_video
+
+
+def gradient_frames(n: int = 8, h: int = 32, w: int = 32) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w]
+    frames = np.stack([np.stack([x * 6 + t * 3, y * 6, (x + y) * 3], -1) for t in range(n)])
+    return np.clip(frames + 20, 0, 255).astype(np.uint8)
+
+
+def sine(seconds: float, rate: int = 16000) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+
+
+def test_round_trip_keeps_shape_fps_and_pixels(tmp_path):
+    frames = gradient_frames()
+    path = write_video(tmp_path / "a.mp4", frames, fps=25.0)
+    video = read_video(path)
+    assert isinstance(video, VideoData)
+    assert video.frames.dtype == np.uint8 and video.frames.shape == (8, 32, 32, 3)
+    assert video.fps == 25.0 and video.n_frames == 8 and video.size == (32, 32)
+    assert video.duration == pytest.approx(0.32)
+    # H.264 at crf 17 on smooth gradients: small error, and frame order is preserved.
+    err = np.abs(video.frames.astype(int) - frames.astype(int))
+    assert err.mean() < 3 and err.max() < 25
+    assert np.argmin([np.abs(video.frames[3].astype(int) - f).mean() for f in frames]) == 3
+
+
+def test_write_is_deterministic_and_atomic(tmp_path):
+    frames, audio = gradient_frames(), sine(0.32)
+    a = write_video(tmp_path / "a.mp4", frames, audio=audio)
+    b = write_video(tmp_path / "b.mp4", frames, audio=audio)
+    assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "b.mp4"]  # no temp files left
+    with pytest.raises(ValueError, match="even"):
+        write_video(tmp_path / "odd.mp4", gradient_frames(h=31))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "b.mp4"]
+
+
+def test_audio_is_muxed_and_probe_reads_the_header(tmp_path):
+    path = write_video(tmp_path / "v.mp4", gradient_frames(n=10), fps=30.0, audio=sine(10 / 30))
+    info = probe_video(path)
+    assert info.fps == 30.0 and info.n_frames == 10 and info.size == (32, 32) and info.has_audio
+    assert info.duration == pytest.approx(10 / 30, abs=0.01)
+    audio = load_audio(path)
+    assert audio.dtype == np.float32 and abs(len(audio) - 16000 * 10 / 30) < 200
+    ref = sine(10 / 30)
+    n = min(len(ref), len(audio))
+    assert np.corrcoef(audio[:n], ref[:n])[0, 1] > 0.95  # aligned, not just present
+    assert not probe_video(write_video(tmp_path / "mute.mp4", gradient_frames())).has_audio
+
+
+def test_non_square_and_fractional_fps(tmp_path):
+    path = write_video(tmp_path / "wide.mp4", gradient_frames(h=32, w=48), fps=29.97)
+    video = read_video(path)
+    assert video.size == (32, 48)
+    assert video.fps == pytest.approx(29.97, abs=1e-3)
+
+
+def test_missing_file_names_the_file(tmp_path):
+    with pytest.raises(VideoReadError, match="missing") as info:
+        read_video(tmp_path / "nope.mp4")
+    assert "nope.mp4" in str(info.value) and info.value.path == tmp_path / "nope.mp4"
+
+
+def test_truncated_file_is_reported_as_truncated(tmp_path):
+    path = write_video(tmp_path / "v.mp4", gradient_frames(n=25))
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(VideoReadError, match="truncated") as info:
+        read_video(cut)
+    assert "cut.mp4" in str(info.value)
+    with pytest.raises(VideoReadError, match="truncated"):
+        verify_video(cut)
+
+
+def test_garbage_empty_and_audio_only_files(tmp_path):
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"this is not a video" * 50)
+    with pytest.raises(VideoReadError, match="unreadable"):
+        read_video(garbage)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(VideoReadError, match="empty"):
+        probe_video(empty)
+    import soundfile as sf
+
+    sf.write(tmp_path / "only.wav", sine(0.2), 16000)
+    with pytest.raises(VideoReadError, match="no video stream"):
+        read_video(tmp_path / "only.wav")
+
+
+def test_verify_video_counts_decoded_frames(tmp_path):
+    path = write_video(tmp_path / "v.mp4", gradient_frames(n=12))
+    info = verify_video(path)
+    assert info.n_frames == 12 and info.fps == 25.0 and info.duration == pytest.approx(0.48)
+
+
+def test_bad_frame_arrays_are_rejected(tmp_path):
+    with pytest.raises(ValueError, match="T, H, W, 3"):
+        write_video(tmp_path / "x.mp4", np.zeros((8, 32, 32), np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        write_video(tmp_path / "x.mp4", np.zeros((8, 32, 32, 3), np.float32))
