@@ -163,3 +163,9 @@ def build_fixture_results(root: Path, with_videos: bool = False) -> Path:
 @pytest.fixture
 def results_dir(tmp_path) -> Path:
     return build_fixture_results(tmp_path / "results")
+
+
+@pytest.fixture
+def make_result():
+    """``write_result`` as a fixture (test files cannot import conftest in importlib mode)."""
+    return write_result

@@ -1,0 +1,19 @@
+"""Paper-style reports from results JSON files: tables, plots and a browsable HTML page.
+
+    python -m eval.report results/ --out report/
+
+Inputs are ONLY ``results/<dataset>/<method>/<protocol>.json`` files (written by ``eval.run`` and
+the sweeps; per-clip rows beside them as ``<protocol>.clips.jsonl``) and the paper's reported
+numbers (``baselines.reported``). No metric is computed here: every number comes from a file.
+
+Modules, one job each:
+  inputs.py  load and check the results files (``ResultFile`` records)
+  tables.py  the paper's Tables 1, 3, 4, 5, 6 (+ one per extra dataset) as a table model,
+             rendered to Markdown, LaTeX (booktabs) and HTML
+  plots.py   matplotlib (Agg) figures: bank size curves, ablations, per-clip distributions,
+             training efficiency
+  html.py    report/index.html: tables, plots and a grid of side-by-side videos
+
+To add a paper table: add a ``TableSpec`` to ``TABLES`` in tables.py (and its reported CSV to
+``baselines.reported`` if the paper prints numbers for it).
+"""

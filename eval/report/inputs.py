@@ -1,0 +1,139 @@
+"""Read the results JSON files a report is made of, with clear errors for malformed ones.
+
+Layout: ``<results>/<dataset>/<method>/<protocol>.json`` (+ ``<protocol>.clips.jsonl``). The file
+schema is the one ``eval.run`` writes (see eval/results.py); sweeps add ``"sweep": {"name",
+"param", "value"}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from edtalk.data.errors import DataError
+
+REQUIRED_KEYS = ("metrics", "protocol", "dataset", "method")
+METRIC_KEYS = ("value", "higher_is_better", "label")
+
+
+class ResultsFileError(DataError):
+    """A results JSON file that cannot be read or lacks a required field."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """One aggregated metric of a results file (copied, never recomputed)."""
+
+    id: str
+    value: float | None
+    n: int | None
+    spread: float | None
+    higher_is_better: bool
+    label: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultFile:
+    """One method scored on one dataset under one protocol."""
+
+    path: Path
+    dataset: str
+    method: str
+    split: str | None
+    protocol: str
+    protocol_hash: str
+    metrics: dict[str, Metric]
+    unverified: bool
+    failures: tuple[dict, ...]
+    sweep: dict | None  # {"name", "param", "value"} for sweep trials
+    provenance: dict
+    raw: dict  # the whole file, for fields a view may need (config, versions, training)
+
+    @property
+    def clips_path(self) -> Path:
+        """Per-clip rows beside the results file (may not exist)."""
+        return self.path.with_name(self.path.name.removesuffix(".json") + ".clips.jsonl")
+
+    def value(self, metric: str) -> float | None:
+        m = self.metrics.get(metric)
+        return None if m is None else m.value
+
+
+def _metric(path: Path, metric_id: str, entry: Any) -> Metric:
+    if not isinstance(entry, dict) or any(k not in entry for k in METRIC_KEYS):
+        raise ResultsFileError(path, f"metric {metric_id!r} must be an object with keys {list(METRIC_KEYS)}")
+    value = entry["value"]
+    if value is not None and not isinstance(value, int | float):
+        raise ResultsFileError(path, f"metric {metric_id!r} has a non-numeric value {value!r}")
+    return Metric(
+        id=metric_id,
+        value=None if value is None else float(value),
+        n=entry.get("n"),
+        spread=entry.get("spread"),
+        higher_is_better=bool(entry["higher_is_better"]),
+        label=str(entry["label"]),
+    )
+
+
+def read_result(path: str | Path) -> ResultFile:
+    """Parse one results file; raises ``ResultsFileError`` naming the file and the problem."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ResultsFileError(path, f"cannot read: {e.strerror or e}") from None
+    except json.JSONDecodeError as e:
+        raise ResultsFileError(path, f"not valid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(data, dict):
+        raise ResultsFileError(path, "top level must be a JSON object")
+    missing = [k for k in REQUIRED_KEYS if k not in data]
+    if missing:
+        raise ResultsFileError(path, f"missing field(s) {missing}; is this a results file from eval.run?")
+    protocol = data["protocol"]
+    if not isinstance(protocol, dict) or "name" not in protocol:
+        raise ResultsFileError(path, "field 'protocol' must be an object with 'name' and 'hash'")
+    if not isinstance(data["metrics"], dict):
+        raise ResultsFileError(path, "field 'metrics' must be an object of metric id -> entry")
+    sweep = data.get("sweep")
+    if sweep is not None and (not isinstance(sweep, dict) or {"name", "param", "value"} - set(sweep)):
+        raise ResultsFileError(path, "field 'sweep' must be an object with 'name', 'param', 'value'")
+    return ResultFile(
+        path=path,
+        dataset=str(data["dataset"]),
+        method=str(data["method"]),
+        split=data.get("split"),
+        protocol=str(protocol["name"]),
+        protocol_hash=str(protocol.get("hash") or "unhashed"),
+        metrics={k: _metric(path, k, v) for k, v in data["metrics"].items()},
+        unverified=bool(data.get("unverified", False)),
+        failures=tuple(data.get("failures") or ()),
+        sweep=sweep,
+        provenance=dict(data.get("provenance") or {}),
+        raw=data,
+    )
+
+
+def load_results(results_dir: str | Path) -> list[ResultFile]:
+    """Every ``<dataset>/<method>/<protocol>.json`` under ``results_dir``, sorted by path."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise ResultsFileError(root, "results directory does not exist (run `python -m eval.run` first)")
+    return [read_result(p) for p in sorted(root.glob("*/*/*.json"))]
+
+
+def read_clip_rows(result: ResultFile) -> list[dict]:
+    """Per-clip rows of a result (``[]`` when the JSONL file is absent); bad lines name the file."""
+    path = result.clips_path
+    if not path.is_file():
+        return []
+    rows = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise ResultsFileError(path, f"line {lineno} is not valid JSON ({e.msg})") from None
+    return rows

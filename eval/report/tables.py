@@ -1,0 +1,599 @@
+"""The paper's tables as a table model (built from results files + reported numbers) and its
+three renderings: Markdown, LaTeX (booktabs) and HTML.
+
+A table never mixes protocols: measured rows are grouped by (protocol name, protocol hash), and the
+paper's reported rows join only the tables of the protocol they were scored under (``eat`` for
+Tables 1/3/4/6, ``canonical`` for Table 5). A protocol with reported rows but no measured rows still
+gets its table (reported only). Best value per column in bold, second underlined; GT rows are
+references and never ranked. Values are shown as stored; nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from baselines.reported import ABLATION_IDS, PAPER_METRICS, ReportedRow, reported_rows
+from eval.report.inputs import ResultFile
+
+REPORTED_MARK = "†"
+UNVERIFIED_MARK = "*"
+PAPER_DATASETS = ("mead", "hdtf", "voxceleb2", "lrw")
+DATASET_TITLES = {
+    "mead": "MEAD",
+    "hdtf": "HDTF",
+    "voxceleb2": "VoxCeleb2",
+    "lrw": "LRW",
+    "synthtalk": "synthtalk",
+}
+# Column order for tables of datasets the paper has no table for (paper metrics first).
+METRIC_ORDER = (
+    "psnr",
+    "ssim",
+    "lpips",
+    "l1",
+    "m_lmd",
+    "f_lmd",
+    "fid",
+    "lse_c",
+    "lse_d",
+    "acc_emo",
+    "akd",
+    "aed",
+)
+T1_METRICS = ("psnr", "ssim", "m_lmd", "f_lmd", "fid", "lse_c", "acc_emo")
+
+
+# ----------------------------------------------------------------------------------------------
+# Specs: which results and reported rows a paper table shows
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnGroup:
+    """A block of columns under one heading (a dataset, or a half of Table 6)."""
+
+    key: str  # dataset name, or the sweep param for Table 6 ("mouth" | "expression")
+    title: str
+    metrics: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class TableSpec:
+    """One paper table: its column groups, how measured results become rows, its reported rows."""
+
+    name: str  # "table1"
+    number: str  # "1"; "" for tables the paper does not have
+    title: str
+    groups: tuple[ColumnGroup, ...]
+    rows_from: str  # "method" (rows = methods, groups = datasets) | "ablations" | "bank_size"
+    decimals: dict[str, int]  # metric id -> digits for measured values (default 3)
+    requires_any: frozenset[str] = frozenset()  # a result joins only if it has one of these
+    reported: str | None = None  # baselines.reported table name
+
+
+def _digits(default: int, **special: int) -> dict[str, int]:
+    d = {m: default for m in METRIC_ORDER}
+    d.update(special)
+    return d
+
+
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec(
+        name="table1",
+        number="1",
+        title="Audio-driven comparison on MEAD and HDTF",
+        groups=(ColumnGroup("mead", "MEAD", T1_METRICS), ColumnGroup("hdtf", "HDTF", T1_METRICS[:-1])),
+        rows_from="method",
+        decimals=_digits(3, acc_emo=2),
+        requires_any=frozenset({"m_lmd", "f_lmd", "fid", "lse_c", "acc_emo"}),
+        reported="table1",
+    ),
+    TableSpec(
+        name="table3",
+        number="3",
+        title="Ablations",
+        groups=(ColumnGroup("mead", "MEAD", T1_METRICS),),
+        rows_from="ablations",
+        decimals=_digits(3, acc_emo=2),
+        reported="table3",
+    ),
+    TableSpec(
+        name="table4",
+        number="4",
+        title="Audio-driven comparison on VoxCeleb2 and LRW",
+        groups=(
+            ColumnGroup("voxceleb2", "VoxCeleb2", ("psnr", "ssim", "m_lmd", "f_lmd", "lse_c")),
+            ColumnGroup("lrw", "LRW", ("psnr", "ssim", "m_lmd", "f_lmd", "lse_c")),
+        ),
+        rows_from="method",
+        decimals=_digits(3),
+        requires_any=frozenset({"m_lmd", "f_lmd", "lse_c"}),
+        reported="table4",
+    ),
+    TableSpec(
+        name="table5",
+        number="5",
+        title="Face reenactment on HDTF",
+        groups=(ColumnGroup("hdtf", "HDTF", ("psnr", "ssim", "lpips", "l1", "akd", "aed")),),
+        rows_from="method",
+        decimals=_digits(2, l1=3, aed=3),
+        requires_any=frozenset({"lpips", "l1", "akd", "aed"}),
+        reported="table5",
+    ),
+    TableSpec(
+        name="table6",
+        number="6",
+        title="Number of bases in the mouth and expression banks",
+        groups=(
+            ColumnGroup("mouth", "Mouth bank B^m", ("psnr", "ssim", "m_lmd", "f_lmd", "lse_c", "acc_emo")),
+            ColumnGroup(
+                "expression", "Expression bank B^e", ("psnr", "ssim", "m_lmd", "f_lmd", "lse_c", "acc_emo")
+            ),
+        ),
+        rows_from="bank_size",
+        decimals=_digits(2),
+        reported="table6",
+    ),
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# The table model
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Cell:
+    text: str  # "21.628", "–" when missing
+    value: float | None  # the number that is ranked (rounded to the shown digits)
+    rank: int | None = None  # 1 best (bold), 2 second (underlined)
+
+
+@dataclasses.dataclass
+class Row:
+    label: str
+    cells: list[Cell]
+    reported: bool = False
+    reference: bool = False  # GT: shown, never ranked
+    unverified: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    group: str
+    metric: str
+    label: str
+    higher_is_better: bool
+
+
+@dataclasses.dataclass
+class Table:
+    key: str  # "table1-eat-1a2b3c4d": unique per (table, protocol, hash, dataset)
+    number: str
+    title: str
+    protocol: str
+    protocol_hash: str | None  # None for a reported-only table
+    groups: list[tuple[str, int]]  # (title, number of columns)
+    columns: list[Column]
+    rows: list[Row]
+    notes: list[str]  # footnotes: reported source, paper quirks
+    stamps: list[str]  # protocol name + hash, unverified methods
+
+
+# ----------------------------------------------------------------------------------------------
+# Building
+# ----------------------------------------------------------------------------------------------
+
+
+def _format(value: float | None, digits: int) -> tuple[str, float | None]:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–", None
+    if math.isinf(value):
+        return ("∞" if value > 0 else "-∞"), value
+    rounded = round(value, digits)
+    return f"{rounded:.{digits}f}", rounded
+
+
+def _measured_cell(result: ResultFile | None, metric: str, digits: int) -> Cell:
+    text, value = _format(None if result is None else result.value(metric), digits)
+    return Cell(text, value)
+
+
+def _reported_cell(row: ReportedRow | None, metric: str) -> Cell:
+    if row is None or metric not in row.printed:
+        return Cell("–", None)
+    return Cell(row.printed[metric], row.metrics[metric])
+
+
+def _rank(rows: list[Row], columns: list[Column]) -> None:
+    """Mark the best (1) and second best (2) distinct value per column; references are skipped,
+    and a column with fewer than two ranked rows is not marked."""
+    for j, col in enumerate(columns):
+        ranked = [r for r in rows if not r.reference and r.cells[j].value is not None]
+        if len(ranked) < 2:
+            continue
+        values = {r.cells[j].value for r in ranked}
+        order = sorted(values, reverse=col.higher_is_better)
+        for rank, best in enumerate(order[:2], 1):
+            for r in rows:
+                if not r.reference and r.cells[j].value == best:
+                    r.cells[j].rank = rank
+
+
+def _columns(spec_groups: Iterable[ColumnGroup], results: list[ResultFile]) -> list[Column]:
+    """Columns with labels/arrows from the results files, falling back to the paper's; a results
+    file that disagrees with the paper's direction is an error (it would invert the bolding)."""
+    seen: dict[str, tuple[str, bool, str]] = {}
+    for r in results:
+        for m in r.metrics.values():
+            if m.id in PAPER_METRICS and PAPER_METRICS[m.id][1] != m.higher_is_better:
+                raise ValueError(
+                    f"{r.path}: metric {m.id!r} has higher_is_better={m.higher_is_better}, "
+                    f"but the paper's arrow says {PAPER_METRICS[m.id][1]}"
+                )
+            prev = seen.get(m.id)
+            if prev is not None and prev[1] != m.higher_is_better:
+                raise ValueError(f"{r.path}: metric {m.id!r} direction differs from {prev[2]}")
+            seen.setdefault(m.id, (m.label, m.higher_is_better, str(r.path)))
+    cols = []
+    for g in spec_groups:
+        for metric in g.metrics:
+            label, hib = seen[metric][:2] if metric in seen else PAPER_METRICS.get(metric, (metric, True))
+            cols.append(Column(g.key, metric, label, hib))
+    return cols
+
+
+def _stamps(protocol: str, protocol_hash: str | None, results: list[ResultFile]) -> list[str]:
+    h = f"hash {protocol_hash}" if protocol_hash else "reported numbers only, no measured rows"
+    stamps = [f"Protocol: {protocol} ({h})"]
+    unverified = sorted({f"{r.method} ({r.dataset})" for r in results if r.unverified})
+    if unverified:
+        stamps.append(
+            f"{UNVERIFIED_MARK} unverified (weights or inputs not verified): " + ", ".join(unverified)
+        )
+    failed = sorted({f"{r.method} ({r.dataset}): {len(r.failures)}" for r in results if r.failures})
+    if failed:
+        stamps.append("Clips that failed and are not in the numbers: " + ", ".join(failed))
+    return stamps
+
+
+def _reported_notes(rows: list[ReportedRow]) -> list[str]:
+    if not rows:
+        return []
+    notes = [f"{REPORTED_MARK} reported in {rows[0].source}; not measured here."]
+    for r in rows:
+        for note in r.notes:
+            line = f"{REPORTED_MARK} {r.row}: {note}."
+            if line not in notes:
+                notes.append(line)
+    return notes
+
+
+def _row_key(spec: TableSpec, result: ResultFile) -> str | None:
+    """Which row of ``spec`` a measured result belongs to (None: not part of this table)."""
+    sweep = result.sweep
+    if spec.rows_from == "method":
+        if sweep is not None or result.dataset not in {g.key for g in spec.groups}:
+            return None
+        return result.method if spec.requires_any & set(result.metrics) else None
+    if spec.rows_from == "ablations":
+        return str(sweep["value"]) if sweep and sweep["name"] == "ablations" else None
+    if spec.rows_from == "bank_size":
+        return str(sweep["value"]) if sweep and sweep["name"] == "bank_size" else None
+    raise ValueError(f"unknown rows_from {spec.rows_from!r}")
+
+
+def _group_key(spec: TableSpec, result: ResultFile) -> str:
+    return result.sweep["param"] if spec.rows_from == "bank_size" else result.dataset
+
+
+def _ablation_order(key: str) -> tuple[int, str]:
+    ids = list(ABLATION_IDS.values())
+    return (ids.index(key), key) if key in ids else (len(ids), key)
+
+
+def _sort_keys(spec: TableSpec, keys: Iterable[str]) -> list[str]:
+    if spec.rows_from == "ablations":
+        return sorted(keys, key=_ablation_order)
+    if spec.rows_from == "bank_size":
+        return sorted(keys, key=lambda k: float(k))
+    return sorted(keys)
+
+
+def _ablation_label(variant: str) -> str:
+    names = {v: k for k, v in ABLATION_IDS.items()}
+    return names.get(variant, variant)
+
+
+def _measured_rows(spec: TableSpec, columns: list[Column], results: list[ResultFile]) -> list[Row]:
+    by_row: dict[str, dict[str, ResultFile]] = defaultdict(dict)
+    for r in results:
+        by_row[_row_key(spec, r)][_group_key(spec, r)] = r
+    rows = []
+    for key in _sort_keys(spec, by_row):
+        cells = [
+            _measured_cell(by_row[key].get(c.group), c.metric, spec.decimals.get(c.metric, 3))
+            for c in columns
+        ]
+        unverified = any(r.unverified for r in by_row[key].values())
+        label = _ablation_label(key) if spec.rows_from == "ablations" else key
+        rows.append(Row(label, cells, unverified=unverified, reference=(key == "gt")))
+    return rows
+
+
+def _reported_table_rows(spec: TableSpec, columns: list[Column], reported: list[ReportedRow]) -> list[Row]:
+    by_row: dict[str, dict[str, ReportedRow]] = defaultdict(dict)
+    order: list[str] = []
+    for r in reported:
+        key = r.row
+        if key not in by_row:
+            order.append(key)
+        by_row[key][r.group or r.dataset] = r
+    rows = []
+    for key in order:
+        cells = [_reported_cell(by_row[key].get(c.group), c.metric) for c in columns]
+        reference = any(r.is_reference for r in by_row[key].values())
+        rows.append(Row(key, cells, reported=True, reference=reference))
+    return rows
+
+
+def _make_table(spec, groups, protocol, protocol_hash, results, reported, key_suffix) -> Table:
+    columns = _columns(groups, results)
+    rows = _measured_rows(spec, columns, results) + _reported_table_rows(spec, columns, reported)
+    _rank(rows, columns)
+    return Table(
+        key=f"{spec.name}-{protocol}-{key_suffix}",
+        number=spec.number,
+        title=spec.title,
+        protocol=protocol,
+        protocol_hash=protocol_hash,
+        groups=[(g.title, len(g.metrics)) for g in groups],
+        columns=columns,
+        rows=rows,
+        notes=_reported_notes(reported),
+        stamps=_stamps(protocol, protocol_hash, results),
+    )
+
+
+def _sweep_groups(spec: TableSpec, dataset: str) -> tuple[ColumnGroup, ...]:
+    """Tables 3 and 6 are headed by the dataset their measured rows were scored on."""
+    if spec.rows_from == "ablations":
+        return (ColumnGroup(dataset, DATASET_TITLES.get(dataset, dataset), spec.groups[0].metrics),)
+    return tuple(
+        dataclasses.replace(g, title=f"{g.title} ({DATASET_TITLES.get(dataset, dataset)})")
+        for g in spec.groups
+    )
+
+
+def build_paper_table(spec: TableSpec, results: list[ResultFile]) -> list[Table]:
+    """All tables for one spec: one per measured (protocol, hash[, dataset]) plus reported-only."""
+    mine = [r for r in results if _row_key(spec, r) is not None]
+    buckets: dict[tuple[str, str, str], list[ResultFile]] = defaultdict(list)
+    for r in mine:
+        sweep_dataset = r.dataset if spec.rows_from != "method" else ""
+        buckets[(r.protocol, r.protocol_hash, sweep_dataset)].append(r)
+    reported = reported_rows(spec.reported) if spec.reported else []
+    rep_protocol = reported[0].protocol if reported else None
+    rep_dataset = reported[0].dataset if reported else None
+    tables = []
+    # the reported protocol's tables first (they carry the paper's rows), then the others
+    order = sorted(buckets.items(), key=lambda kv: (kv[0][0] != rep_protocol, kv[0]))
+    for (protocol, phash, dataset), group_results in order:
+        groups = _sweep_groups(spec, dataset) if dataset else spec.groups
+        # reported rows join only their own protocol, and for sweeps only the paper's dataset
+        joins = protocol == rep_protocol and (not dataset or dataset == rep_dataset)
+        suffix = f"{phash[:8]}" + (f"-{dataset}" if dataset else "")
+        tables.append(
+            _make_table(spec, groups, protocol, phash, group_results, reported if joins else [], suffix)
+        )
+    if reported and not any(t.protocol == rep_protocol and t.notes for t in tables):
+        groups = _sweep_groups(spec, rep_dataset) if spec.rows_from != "method" else spec.groups
+        tables.append(_make_table(spec, groups, rep_protocol, None, [], reported, "reported"))
+    return tables
+
+
+def _extra_dataset_tables(results: list[ResultFile]) -> list[Table]:
+    """One table per dataset the paper has no table for (e.g. synthtalk), every metric shown."""
+    extra = [r for r in results if r.sweep is None and r.dataset not in PAPER_DATASETS]
+    buckets: dict[tuple[str, str, str], list[ResultFile]] = defaultdict(list)
+    for r in extra:
+        buckets[(r.dataset, r.protocol, r.protocol_hash)].append(r)
+    tables = []
+    for (dataset, protocol, phash), group in sorted(buckets.items()):
+        present = {m for r in group for m in r.metrics}
+        metrics = tuple(m for m in METRIC_ORDER if m in present) + tuple(sorted(present - set(METRIC_ORDER)))
+        title = DATASET_TITLES.get(dataset, dataset)
+        spec = TableSpec(
+            name=f"dataset-{dataset}",
+            number=f"S:{title}",
+            title=f"Measured results on {title}",
+            groups=(ColumnGroup(dataset, title, metrics),),
+            rows_from="method",
+            decimals=_digits(3, acc_emo=2),
+            requires_any=frozenset(metrics),
+        )
+        tables.append(_make_table(spec, spec.groups, protocol, phash, group, [], phash[:8]))
+    return tables
+
+
+def build_tables(results: list[ResultFile]) -> list[Table]:
+    """Every table of the report, in paper order, then extra datasets."""
+    tables = [t for spec in TABLES for t in build_paper_table(spec, results)]
+    return tables + _extra_dataset_tables(results)
+
+
+# ----------------------------------------------------------------------------------------------
+# Rendering
+# ----------------------------------------------------------------------------------------------
+
+
+def _row_label(row: Row, escape: Callable[[str], str], reported: str) -> str:
+    label = escape(row.label)
+    if row.reported:
+        label += reported
+    if row.unverified:
+        label += UNVERIFIED_MARK
+    return label
+
+
+def caption(table: Table) -> str:
+    """ "Table 1: Audio-driven comparison on MEAD and HDTF [eat]" (extra datasets: no number)."""
+    prefix = f"Table {table.number}: " if table.number else ""
+    return f"{prefix}{table.title} [{table.protocol}]"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+
+
+def to_markdown(table: Table) -> str:
+    arrow = {True: "↑", False: "↓"}
+    group_head = [""] + [f"{title}" if j == 0 else "" for title, n in table.groups for j in range(n)]
+    head = ["Method"] + [f"{_md_escape(c.label)} {arrow[c.higher_is_better]}" for c in table.columns]
+    lines = [f"**{_md_escape(caption(table))}**", ""]
+    if len(table.groups) > 1:
+        lines += ["| " + " | ".join(group_head) + " |", "|" + "---|" * len(group_head)]
+        lines.append("| " + " | ".join(f"**{h}**" if i else "" for i, h in enumerate(head)) + " |")
+    else:
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in table.rows:
+        cells = []
+        for c in row.cells:
+            text = _md_escape(c.text)
+            cells.append(f"**{text}**" if c.rank == 1 else f"<u>{text}</u>" if c.rank == 2 else text)
+        lines.append("| " + " | ".join([_row_label(row, _md_escape, REPORTED_MARK)] + cells) + " |")
+    lines.append("")
+    lines += [f"- {_md_escape(s)}" for s in table.notes + table.stamps]
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\^{}",
+    "–": "--",
+    "†": r"\textsuperscript{\dag}",
+    "∞": r"$\infty$",
+    "↑": r"$\uparrow$",
+    "↓": r"$\downarrow$",
+}
+
+
+def _tex(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+# Row labels the paper typesets with maths (Table 3).
+LATEX_ROW_LABELS = {
+    "w/o L_fea": r"w/o $\mathcal{L}_{fea}$",
+    "w/o L_self": r"w/o $\mathcal{L}_{self}$",
+    "w/o L^m_rec": r"w/o $\mathcal{L}^m_{rec}$",
+    "w/o L^m_sync": r"w/o $\mathcal{L}^m_{sync}$",
+}
+
+
+def _tex_row(label: str) -> str:
+    return LATEX_ROW_LABELS.get(label, _tex(label))
+
+
+def _tex_label(label: str) -> str:
+    """ "Sync_conf" -> Sync$_\\text{conf}$; "B^m" -> B$^{m}$; other text escaped."""
+    if "_" in label and label.count("_") == 1 and " " not in label:
+        base, sub = label.split("_")
+        return f"{_tex(base)}$_\\text{{{_tex(sub)}}}$"
+    if "^" in label:
+        head, _, tail = label.partition("^")
+        sup, _, rest = tail.partition(" ")
+        return f"{_tex(head)}$^{{{_tex(sup)}}}${(' ' + _tex(rest)) if rest else ''}"
+    return _tex(label)
+
+
+def to_latex(table: Table) -> str:
+    arrow = {True: r"$\uparrow$", False: r"$\downarrow$"}
+    n = len(table.columns)
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        rf"\caption{{{_tex(caption(table))}}}",
+        rf"\label{{tab:{table.key}}}",
+        r"\begin{tabular}{l" + "c" * n + "}",
+        r"\toprule",
+    ]
+    if len(table.groups) > 1:
+        heads, rules, start = [], [], 2
+        for title, span in table.groups:
+            heads.append(rf"\multicolumn{{{span}}}{{c}}{{{_tex_label(title)}}}")
+            rules.append(rf"\cmidrule(lr){{{start}-{start + span - 1}}}")
+            start += span
+        lines += [" & " + " & ".join(heads) + r" \\", " ".join(rules)]
+    head = ["Method"] + [f"{_tex_label(c.label)} {arrow[c.higher_is_better]}" for c in table.columns]
+    lines += [" & ".join(head) + r" \\", r"\midrule"]
+    for row in table.rows:
+        cells = []
+        for c in row.cells:
+            text = _tex(c.text)
+            cells.append(
+                rf"\textbf{{{text}}}" if c.rank == 1 else rf"\underline{{{text}}}" if c.rank == 2 else text
+            )
+        lines.append(" & ".join([_row_label(row, _tex_row, r"\textsuperscript{\dag}")] + cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    for note in table.notes + table.stamps:
+        lines.append(rf"\par\footnotesize {_tex(note)}")
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def to_html(table: Table) -> str:
+    """A <table> with class hooks (``report-table``, ``reported``, ``best``, ``second``) for CSS."""
+    esc = html.escape
+    arrow = {True: "&uarr;", False: "&darr;"}
+    out = [
+        f'<table class="report-table" id="{esc(table.key)}">',
+        f"<caption>{esc(caption(table))}</caption>",
+        "<thead>",
+    ]
+    if len(table.groups) > 1:
+        out.append(
+            "<tr><th></th>" + "".join(f'<th colspan="{n}">{esc(t)}</th>' for t, n in table.groups) + "</tr>"
+        )
+    out.append(
+        "<tr><th>Method</th>"
+        + "".join(f"<th>{esc(c.label)} {arrow[c.higher_is_better]}</th>" for c in table.columns)
+        + "</tr>"
+    )
+    out += ["</thead>", "<tbody>"]
+    for row in table.rows:
+        classes = " ".join(
+            k
+            for k, on in (
+                ("reported", row.reported),
+                ("reference", row.reference),
+                ("unverified", row.unverified),
+            )
+            if on
+        )
+        tds = []
+        for c in row.cells:
+            text = esc(c.text)
+            if c.rank == 1:
+                tds.append(f'<td class="best"><b>{text}</b></td>')
+            elif c.rank == 2:
+                tds.append(f'<td class="second"><u>{text}</u></td>')
+            else:
+                tds.append(f"<td>{text}</td>")
+        label = _row_label(row, esc, REPORTED_MARK)
+        out.append(f'<tr class="{classes}"><th scope="row">{label}</th>{"".join(tds)}</tr>')
+    out += ["</tbody>", "</table>"]
+    out += [f'<p class="table-note">{esc(s)}</p>' for s in table.notes + table.stamps]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,93 @@
+"""Report tables: golden Markdown/LaTeX, protocol separation, ranking, arrows, bad inputs."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from eval.report.inputs import ResultsFileError, load_results, read_result
+from eval.report.tables import build_tables, to_html, to_latex, to_markdown
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _render(results_dir, fmt):
+    tables = build_tables(load_results(results_dir))
+    return "\n".join(fmt(t) for t in tables)
+
+
+@pytest.mark.parametrize("name, fmt", [("tables.md", to_markdown), ("tables.tex", to_latex)])
+def test_tables_match_golden_files(results_dir, name, fmt):
+    text = _render(results_dir, fmt)
+    golden = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8"), f"regenerate with UPDATE_GOLDEN=1 if intended: {golden}"
+
+
+def test_protocols_never_mixed_and_reported_rows_only_under_their_protocol(results_dir):
+    tables = build_tables(load_results(results_dir))
+    for t in tables:
+        assert len({s for s in t.stamps if s.startswith("Protocol:")}) == 1
+        if any(r.reported for r in t.rows):
+            assert t.protocol == ("canonical" if t.number == "5" else "eat"), t.key
+    t1 = [t for t in tables if t.number == "1"]
+    assert [t.protocol for t in t1] == ["eat", "canonical"]
+    assert not any(r.reported for r in t1[1].rows)
+    t6 = [t for t in tables if t.number == "6"]
+    assert {t.protocol for t in t6} == {"synthtalk", "eat"}
+
+
+def test_best_bold_second_underlined_with_direction(results_dir):
+    t1 = next(t for t in build_tables(load_results(results_dir)) if t.number == "1" and t.protocol == "eat")
+    col = {(c.group, c.metric): j for j, c in enumerate(t1.columns)}
+    rows = {r.label: r for r in t1.rows}
+    fid = col[("mead", "fid")]  # lower is better: EDTalk-V 15.548 best, edtalk_a / wav2lip 18.000? no: 17.698
+    assert rows["EDTalk-V"].cells[fid].rank == 1 and rows["EDTalk-A"].cells[fid].rank == 2
+    sync = col[("mead", "lse_c")]  # higher is better: measured wav2lip 9.100 beats the paper's 8.774
+    assert rows["wav2lip"].cells[sync].rank == 1 and rows["Wav2Lip"].cells[sync].rank == 2
+    assert rows["GT"].reference and all(c.rank is None for c in rows["GT"].cells)
+    assert rows["wav2lip"].unverified and "*" in to_markdown(t1).split("wav2lip")[1][:2]
+    md = to_markdown(t1)
+    assert "**15.548**" in md and "<u>17.698</u>" in md and "FID ↓" in md and "PSNR ↑" in md
+    tex = to_latex(t1)
+    assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
+    assert r"\textbf{15.548}" in tex and r"\underline{17.698}" in tex and r"EAT\textsuperscript{\dag}" in tex
+    html = to_html(t1)
+    assert '<td class="best"><b>15.548</b></td>' in html and 'class="reported"' in html
+
+
+def test_stamps_name_protocol_hash_unverified_and_failures(results_dir):
+    t1 = next(t for t in build_tables(load_results(results_dir)) if t.number == "1" and t.protocol == "eat")
+    text = "\n".join(t1.stamps + t1.notes)
+    assert "Protocol: eat (hash 0123456789abcdef)" in text
+    assert "unverified" in text and "wav2lip (mead)" in text
+    assert "failed" in text and "EDTalk (Tan et al., ECCV 2024), Table 1" in text
+
+
+def test_direction_disagreeing_with_paper_is_an_error(tmp_path, make_result):
+    path = make_result(tmp_path, "mead", "m", "eat", {"fid": 10.0})
+    data = json.loads(path.read_text())
+    data["metrics"]["fid"]["higher_is_better"] = True
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="fid.*higher_is_better"):
+        build_tables(load_results(tmp_path))
+
+
+def test_malformed_results_name_the_file(tmp_path):
+    bad = tmp_path / "mead" / "m" / "eat.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{not json")
+    with pytest.raises(ResultsFileError, match=r"eat\.json.*not valid JSON"):
+        read_result(bad)
+    bad.write_text(json.dumps({"metrics": {}}))
+    with pytest.raises(ResultsFileError, match="missing field"):
+        read_result(bad)
+    with pytest.raises(ResultsFileError, match="does not exist"):
+        load_results(tmp_path / "nowhere")
+
+
+def test_empty_results_still_give_the_reported_tables(tmp_path):
+    tables = build_tables(load_results(tmp_path))
+    assert [t.number for t in tables] == ["1", "3", "4", "5", "6"]
+    assert all(t.protocol_hash is None for t in tables)
