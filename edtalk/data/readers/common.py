@@ -1,0 +1,118 @@
+"""Helpers shared by the readers: split lists, audio lookup, layout errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from edtalk.data.errors import DatasetLayoutError
+
+log = logging.getLogger(__name__)
+
+DOCS = "docs/datasets.md"
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+AUDIO_SUFFIXES = (".wav", ".flac", ".m4a", ".aac", ".mp3")
+
+
+def layout_error(root: Path, dataset: str, expected: str) -> DatasetLayoutError:
+    """A ``DatasetLayoutError`` that shows the expected tree and points to the docs."""
+    return DatasetLayoutError(
+        root,
+        f"does not look like a {dataset} dataset. Expected one of these trees:\n{expected.rstrip()}\n"
+        f"(see {DOCS}, section '{dataset}')",
+    )
+
+
+def require_root(root: Path, dataset: str, expected: str) -> Path:
+    """``root`` as a Path; a missing root is a ``DatasetLayoutError`` with the expected tree."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DatasetLayoutError(
+            root,
+            f"{dataset} root folder does not exist. Expected:\n{expected.rstrip()}\n(see {DOCS})",
+        )
+    return root
+
+
+def videos_in(folder: Path) -> list[Path]:
+    """Video files directly inside ``folder`` (sorted; hidden and temp files skipped)."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith(".") and p.is_file()
+    )
+
+
+def find_audio(stems: Iterable[str], folders: Iterable[Path]) -> Path | None:
+    """The first ``<folder>/<stem><audio suffix>`` that exists, trying folders then stems in order."""
+    stems = list(stems)
+    for folder in folders:
+        for stem in stems:
+            for suffix in AUDIO_SUFFIXES:
+                candidate = folder / f"{stem}{suffix}"
+                if candidate.is_file():
+                    return candidate
+    return None
+
+
+def _entries_from_json(data: object, split: str, path: Path) -> list[str]:
+    if isinstance(data, list):
+        return [str(x) for x in data]
+    if isinstance(data, dict):
+        if split in data and isinstance(data[split], list):
+            return [str(x) for x in data[split]]
+        return [str(k) for k in data]
+    raise DatasetLayoutError(path, "split list must be a JSON list of clip ids (or {split: [ids]})")
+
+
+def read_id_list(path: Path, split: str = "") -> list[str]:
+    """Clip ids from a ``.json`` list (or ``{split: [...]}``) or a ``.txt`` file with one id per line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise DatasetLayoutError(path, f"split list cannot be read ({err})") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DatasetLayoutError(path, f"split list is not valid JSON ({err})") from None
+        entries = _entries_from_json(data, split, path)
+    else:
+        entries = [line.split()[0] for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return [e.strip() for e in entries if e.strip()]
+
+
+def split_list_path(root: Path, split: str, folder: str = "lists") -> Path | None:
+    """``root/<folder>/<split>.json`` or ``.txt`` when present."""
+    for suffix in (".json", ".txt"):
+        candidate = root / folder / f"{split}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def filter_by_list(
+    clips: dict[str, object], list_path: Path, split: str, canonical: Callable[[str], str | None]
+) -> list[object]:
+    """The clips named in ``list_path`` (in list order). Entries are mapped with ``canonical``;
+    entries that map to None (another dataset's ids in a shared list) are ignored; listed ids that
+    are not on disk are logged as a warning."""
+    wanted: list[str] = []
+    for entry in read_id_list(list_path, split):
+        key = canonical(entry)
+        if key is not None and key not in wanted:
+            wanted.append(key)
+    missing = [key for key in wanted if key not in clips]
+    if missing:
+        log.warning(
+            "%s: %d of %d listed clips are not on disk (first: %s)",
+            list_path,
+            len(missing),
+            len(wanted),
+            ", ".join(missing[:3]),
+        )
+    return [clips[key] for key in wanted if key in clips]

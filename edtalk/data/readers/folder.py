@@ -1,0 +1,97 @@
+"""Folder reader: ground-truth videos and a method's generated videos, paired by file stem.
+
+``root/gt/<id>.mp4`` (audio: ``root/gt/<id>.wav``, ``root/audio/<id>.wav``, else the mp4's track) and
+``root/pred/<id>.mp4``; ``Clip.video`` is the ground truth, ``Clip.extra["pred"]`` the generated video
+(``None`` when the method produced no file for that id, so scoring can record the reason). Without a
+``gt/`` folder, the videos directly in ``root`` are the clips (no predictions).
+``pair_folders(gt_dir, pred_dir)`` does the same for any two folders.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from edtalk.data.clip import Clip
+from edtalk.data.errors import DatasetLayoutError
+from edtalk.data.readers import READERS
+from edtalk.data.readers.common import (
+    find_audio,
+    layout_error,
+    read_id_list,
+    require_root,
+    split_list_path,
+    videos_in,
+)
+
+log = logging.getLogger(__name__)
+
+EXPECTED = """\
+  <root>/gt/<id>.mp4     ground truth (audio: <root>/gt/<id>.wav, <root>/audio/<id>.wav or inside the mp4)
+  <root>/pred/<id>.mp4   generated videos, same file stem as the ground truth
+or a folder of videos <root>/<id>.mp4 (no predictions)"""
+
+
+def pair_folders(gt_dir: str | Path, pred_dir: str | Path | None = None, split: str = "test") -> list[Clip]:
+    """One clip per ground-truth video in ``gt_dir``; ``extra["pred"]`` = ``pred_dir/<stem>.<ext>`` or None.
+
+    Generated videos with no ground-truth partner are logged and ignored.
+    """
+    gt_dir = require_root(Path(gt_dir), "folder", EXPECTED)
+    gt_videos = videos_in(gt_dir)
+    if not gt_videos:
+        raise layout_error(gt_dir, "folder", EXPECTED)
+    preds: dict[str, Path] = {}
+    if pred_dir is not None:
+        pred_dir = require_root(Path(pred_dir), "folder", EXPECTED)
+        preds = {p.stem: p for p in videos_in(pred_dir)}
+        if not preds:
+            raise DatasetLayoutError(pred_dir, "no generated videos (.mp4) in the prediction folder")
+    gt_stems = {p.stem for p in gt_videos}
+    missing = [p.stem for p in gt_videos if pred_dir is not None and p.stem not in preds]
+    orphans = sorted(set(preds) - gt_stems)
+    if missing:
+        log.warning(
+            "%s: no generated video for %d of %d clips (first: %s)",
+            pred_dir,
+            len(missing),
+            len(gt_videos),
+            ", ".join(missing[:3]),
+        )
+    if orphans:
+        log.warning(
+            "%s: %d generated videos have no ground truth and are ignored (first: %s)",
+            pred_dir,
+            len(orphans),
+            ", ".join(orphans[:3]),
+        )
+    audio_dirs = [gt_dir, gt_dir.parent / "audio"]
+    return [
+        Clip(
+            id=video.stem,
+            dataset="folder",
+            split=split,
+            video=video,
+            audio=find_audio([video.stem], audio_dirs) or video,
+            extra={"pred": preds.get(video.stem)} if pred_dir is not None else {},
+        )
+        for video in gt_videos
+    ]
+
+
+@READERS.register("folder")
+def read_folder(root: Path, split: str = "test") -> list[Clip]:
+    """``root/gt`` paired with ``root/pred`` (or the videos in ``root``); optional ``lists/<split>``."""
+    root = require_root(root, "folder", EXPECTED)
+    if (root / "gt").is_dir():
+        pred_dir = root / "pred" if (root / "pred").is_dir() else None
+        clips = pair_folders(root / "gt", pred_dir, split)
+    else:
+        clips = pair_folders(root, None, split)
+    list_path = split_list_path(root, split)
+    if list_path is not None:
+        wanted = set(read_id_list(list_path, split))
+        clips = [c for c in clips if c.id in wanted]
+        if not clips:
+            raise DatasetLayoutError(list_path, f"none of the listed clips for {split!r} is on disk")
+    return clips

@@ -1,0 +1,59 @@
+"""LRW reader: ``<root>/<WORD>/<split>/<WORD>_<nnnnn>.mp4`` (splits train, val, test).
+
+Ids are the file stems (``ABOUT_00001``); ``extra["word"]`` holds the word. Audio is a same-stem
+``.wav`` beside the mp4 when present, else the mp4's own audio track. An optional
+``root/lists/<split>.txt|json`` (e.g. Wav2Lip's ``lrw.txt`` lines ``ABOUT/test/ABOUT_00001``) restricts
+the clips.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edtalk.data.clip import Clip
+from edtalk.data.errors import DatasetLayoutError
+from edtalk.data.readers import READERS
+from edtalk.data.readers.common import filter_by_list, find_audio, layout_error, require_root, split_list_path
+
+EXPECTED = """\
+  <root>/ABOUT/test/ABOUT_00001.mp4   (29 frames at 25 fps; audio inside or ABOUT_00001.wav beside it)
+  <root>/ABOUT/train/...  <root>/ABOUT/val/...
+optional: <root>/lists/<split>.txt|json"""
+
+
+def _lrw_key(entry: str) -> str:
+    name = Path(entry.strip()).name
+    return name[:-4] if name.lower().endswith((".mp4", ".wav")) else name
+
+
+@READERS.register("lrw")
+def read_lrw(root: Path, split: str = "test") -> list[Clip]:
+    """LRW clips of ``split`` (the split is the middle folder of ``<WORD>/<split>/``)."""
+    root = require_root(root, "lrw", EXPECTED)
+    clips = {}
+    for video in sorted(root.glob(f"*/{split}/*.mp4")):
+        word = video.parent.parent.name
+        if not video.stem.startswith(f"{word}_"):
+            continue
+        clips[video.stem] = Clip(
+            id=video.stem,
+            dataset="lrw",
+            split=split,
+            video=video,
+            audio=find_audio([video.stem], [video.parent]) or video,
+            extra={"word": word},
+        )
+    if not clips:
+        found = sorted({p.parent.name for p in root.glob("*/*/*.mp4")})
+        if found:
+            raise DatasetLayoutError(
+                root, f"no LRW clips for split {split!r}; splits present: {', '.join(found)}"
+            )
+        raise layout_error(root, "lrw", EXPECTED)
+    list_path = split_list_path(root, split)
+    if list_path is None:
+        return list(clips.values())
+    selected = filter_by_list(clips, list_path, split, _lrw_key)
+    if not selected:
+        raise DatasetLayoutError(list_path, f"none of the listed LRW clips for {split!r} is on disk")
+    return selected

@@ -1,0 +1,129 @@
+"""HDTF, LRW, VoxCeleb2, folder and synthtalk readers on tiny fixture trees."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edtalk.data.errors import DatasetLayoutError
+from edtalk.data.readers import pair_folders, read_clips
+
+
+def test_hdtf_split_list_and_all(tmp_path, place):
+    for name in ["RD_Radio1_000#1", "RD_Radio1_000#2", "WDA_BarackObama_000#1"]:
+        place(tmp_path / "split_5s_video" / f"{name}.mp4", tmp_path / "split_5s_audio" / f"{name}.wav")
+    assert len(read_clips("hdtf", tmp_path, "all")) == 3
+    with pytest.raises(DatasetLayoutError, match="lists/test.json"):
+        read_clips("hdtf", tmp_path, "test")
+    (tmp_path / "lists").mkdir()
+    # EDTalk's test.json mixes MEAD and HDTF ids; the MEAD ones are not HDTF's business.
+    (tmp_path / "lists/test.json").write_text(json.dumps(["M003#angry#level_1#001", "WDA_BarackObama_000#1"]))
+    (clip,) = read_clips("hdtf", tmp_path, "test")
+    assert (clip.id, clip.identity, clip.extra["chunk"], clip.split) == (
+        "WDA_BarackObama_000#1",
+        "WDA_BarackObama_000",
+        1,
+        "test",
+    )
+    assert clip.audio == tmp_path / "split_5s_audio/WDA_BarackObama_000#1.wav"
+
+
+def test_hdtf_wrong_tree(tmp_path):
+    (tmp_path / "videos_somewhere").mkdir()
+    with pytest.raises(DatasetLayoutError, match="split_5s_video"):
+        read_clips("hdtf", tmp_path, "all")
+
+
+def test_lrw_word_split_tree_and_audio_fallback(tmp_path, place):
+    place(tmp_path / "ABOUT/test/ABOUT_00001.mp4", tmp_path / "ABOUT/test/ABOUT_00001.wav")
+    place(tmp_path / "ABOUT/test/ABOUT_00002.mp4")
+    place(tmp_path / "WORLD/train/WORLD_00001.mp4")
+    clips = read_clips("lrw", tmp_path, "test")
+    assert [c.id for c in clips] == ["ABOUT_00001", "ABOUT_00002"]
+    assert clips[0].audio.suffix == ".wav" and clips[1].audio == clips[1].video
+    assert clips[0].extra["word"] == "ABOUT"
+    with pytest.raises(DatasetLayoutError, match="splits present: test, train"):
+        read_clips("lrw", tmp_path, "val")
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists/test.txt").write_text("ABOUT/test/ABOUT_00002\n")
+    assert [c.id for c in read_clips("lrw", tmp_path, "test")] == ["ABOUT_00002"]
+
+
+def test_voxceleb2_fomm_and_tree_layouts(tmp_path, place):
+    place(tmp_path / "test/id00017#01dfn2spqyE#000001#000100.mp4")
+    place(tmp_path / "test/id00018/abcdefghijk/00001.mp4", tmp_path / "test/id00018/abcdefghijk/00001.wav")
+    place(tmp_path / "dev/mp4/id00020/zzzzzzzzzzz/00003.mp4")
+    clips = read_clips("voxceleb2", tmp_path, "test")
+    assert [(c.id, c.identity) for c in clips] == [
+        ("id00017#01dfn2spqyE#000001#000100", "id00017"),
+        ("id00018#abcdefghijk#00001", "id00018"),
+    ]
+    assert clips[0].audio == clips[0].video and clips[1].audio.suffix == ".wav"
+    (train,) = read_clips("voxceleb2", tmp_path, "train")  # "train" finds VoxCeleb2's "dev"
+    assert train.id == "id00020#zzzzzzzzzzz#00003"
+    with pytest.raises(DatasetLayoutError, match="voxceleb2"):
+        read_clips("voxceleb2", tmp_path, "val")
+
+
+def test_folder_pairs_by_stem(tmp_path, place, caplog):
+    place(tmp_path / "gt/a.mp4", tmp_path / "gt/a.wav")
+    place(tmp_path / "gt/b.mp4")
+    place(tmp_path / "pred/a.mp4")
+    place(tmp_path / "pred/zzz.mp4")
+    clips = read_clips("folder", tmp_path)
+    assert [c.id for c in clips] == ["a", "b"]
+    assert clips[0].extra["pred"] == tmp_path / "pred/a.mp4" and clips[0].audio == tmp_path / "gt/a.wav"
+    assert clips[1].extra["pred"] is None  # missing prediction is explicit
+    assert "zzz" in caplog.text and "no generated video for 1 of 2" in caplog.text
+    same = pair_folders(tmp_path / "gt", tmp_path / "pred")
+    assert [(c.id, c.extra["pred"]) for c in same] == [(c.id, c.extra["pred"]) for c in clips]
+    plain = read_clips("folder", tmp_path / "gt")  # a bare folder of videos: no predictions
+    assert [c.id for c in plain] == ["a", "b"] and "pred" not in plain[0].extra
+    with pytest.raises(DatasetLayoutError, match="does not look like a folder"):
+        pair_folders(tmp_path, None)  # no videos directly in root
+
+
+def _synth_sidecar(clip_id: str, split: str) -> dict:
+    identity, emotion, level, _ = clip_id.split("#")
+    return {
+        "id": clip_id,
+        "identity": identity,
+        "split": split,
+        "emotion": emotion,
+        "level": int(level.split("_")[1]),
+        "transcript": "I can not believe this.",
+        "fps": 25,
+        "sample_rate": 16000,
+        "n_frames": 8,
+        "size": 32,
+    }
+
+
+def test_synthtalk_reader_fills_metadata_from_sidecar(tmp_path, place):
+    ids = {"test": ["st020#happy#level_2#001", "st021#sad#level_1#002"], "train": ["st000#angry#level_3#001"]}
+    (tmp_path / "splits").mkdir()
+    for split, split_ids in ids.items():
+        (tmp_path / "splits" / f"{split}.txt").write_text("\n".join(split_ids) + "\n")
+        for clip_id in split_ids:
+            place(tmp_path / "clips" / f"{clip_id}.mp4", tmp_path / "clips" / f"{clip_id}.wav")
+            (tmp_path / "clips" / f"{clip_id}.json").write_text(json.dumps(_synth_sidecar(clip_id, split)))
+    clips = read_clips("synthtalk", tmp_path)
+    assert [c.id for c in clips] == ids["test"]
+    c = clips[0]
+    assert (c.dataset, c.identity, c.emotion, c.level, c.transcript) == (
+        "synthtalk",
+        "st020",
+        "happy",
+        2,
+        "I can not believe this.",
+    )
+    assert c.sidecar == tmp_path / "clips/st020#happy#level_2#001.json" and c.audio.suffix == ".wav"
+    assert len(read_clips("synthtalk", tmp_path, "all")) == 3
+    with pytest.raises(DatasetLayoutError, match="splits present: test, train"):
+        read_clips("synthtalk", tmp_path, "judge")
+    (tmp_path / "clips/st021#sad#level_1#002.json").write_text("{broken")
+    with pytest.raises(DatasetLayoutError, match="unreadable sidecar"):
+        read_clips("synthtalk", tmp_path)
+    with pytest.raises(DatasetLayoutError, match="generate it"):
+        read_clips("synthtalk", tmp_path / "splits")

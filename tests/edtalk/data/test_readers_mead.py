@@ -1,0 +1,98 @@
+"""MEAD reader on tiny fixture trees: flattened, EAT-named and raw layouts; split rules and lists."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edtalk.data.errors import DatasetLayoutError
+from edtalk.data.readers import READERS, read_clips
+
+IDS = ["M003#angry#level_1#001", "W015#happy#level_3#002", "M005#sad#level_2#001", "W011#neutral#level_1#003"]
+
+
+@pytest.fixture
+def flat_tree(tmp_path, place):
+    for clip_id in IDS:
+        place(
+            tmp_path / "MEAD_front/video" / f"{clip_id}.mp4", tmp_path / "MEAD_front/audio" / f"{clip_id}.wav"
+        )
+    return tmp_path
+
+
+def test_flat_layout_default_test_split_is_the_official_speakers(flat_tree):
+    clips = read_clips("mead", flat_tree)
+    assert [c.id for c in clips] == ["M003#angry#level_1#001", "W015#happy#level_3#002"]
+    first = clips[0]
+    assert (first.dataset, first.split, first.identity, first.emotion, first.level) == (
+        "mead",
+        "test",
+        "M003",
+        "angry",
+        1,
+    )
+    assert first.video.name == "M003#angry#level_1#001.mp4" and first.video.is_file()
+    assert first.audio == flat_tree / "MEAD_front/audio/M003#angry#level_1#001.wav"
+    assert first.extra["eat_name"] == "M003_ang_1_001"
+    assert {c.identity for c in read_clips("mead", flat_tree, "train")} == {"M005", "W011"}
+    assert len(read_clips("mead", flat_tree, "all")) == 4
+
+
+def test_root_may_be_mead_front_itself(flat_tree):
+    assert len(read_clips("mead", flat_tree / "MEAD_front", "all")) == 4
+
+
+def test_official_json_list_selects_clips_and_ignores_hdtf_entries(flat_tree, caplog):
+    (flat_tree / "lists").mkdir()
+    listed = ["M005#sad#level_2#001", "RD_Radio1_000#1", "M003#angry#level_1#001", "M040#fear#level_1#001"]
+    (flat_tree / "lists/test.json").write_text(json.dumps(listed))
+    clips = read_clips("mead", flat_tree, "test")
+    assert [c.id for c in clips] == ["M005#sad#level_2#001", "M003#angry#level_1#001"]  # list order
+    assert "M040#fear#level_1#001" in caplog.text  # listed but not on disk: warned, not silent
+
+
+def test_txt_list_with_eat_names(flat_tree):
+    (flat_tree / "lists").mkdir()
+    (flat_tree / "lists/val.txt").write_text("W011_neu_1_003\n\nM005_sad_2_001\n")
+    assert [c.id for c in read_clips("mead", flat_tree, "val")] == [
+        "W011#neutral#level_1#003",
+        "M005#sad#level_2#001",
+    ]
+
+
+def test_eat_named_files_map_to_canonical_ids(tmp_path, place):
+    place(tmp_path / "video/M003_ang_1_001.mp4", tmp_path / "audio/M003_ang_1_001.wav")
+    place(tmp_path / "video/W009_sur_2_004.mp4")  # no wav: the mp4's own audio track
+    clips = read_clips("mead", tmp_path)
+    assert [c.id for c in clips] == ["M003#angry#level_1#001", "W009#surprised#level_2#004"]
+    assert clips[0].audio.name == "M003_ang_1_001.wav"
+    assert clips[1].audio == clips[1].video
+
+
+def test_raw_layout(tmp_path, place):
+    place(tmp_path / "M003/video/front/angry/level_1/001.mp4", tmp_path / "M003/audio/angry/level_1/001.wav")
+    place(tmp_path / "M030/video/front/contempt/level_2/010.mp4")
+    place(tmp_path / "M005/video/front/sad/level_1/001.mp4")
+    clips = read_clips("mead", tmp_path)
+    assert [c.id for c in clips] == ["M003#angry#level_1#001", "M030#contempt#level_2#010"]
+    assert clips[0].audio == tmp_path / "M003/audio/angry/level_1/001.wav"
+    assert clips[0].extra["layout"] == "raw"
+
+
+def test_layout_errors_explain_the_expected_tree(tmp_path):
+    with pytest.raises(DatasetLayoutError, match="does not exist") as info:
+        read_clips("mead", tmp_path / "nowhere")
+    assert "MEAD_front/video" in str(info.value)
+    (tmp_path / "random.txt").write_text("x")
+    with pytest.raises(DatasetLayoutError, match="docs/datasets.md") as info:
+        read_clips("mead", tmp_path)
+    assert "M003/video/front/angry/level_1/001.mp4" in str(info.value)
+
+
+def test_unknown_split_and_reader(flat_tree):
+    with pytest.raises(DatasetLayoutError, match="built-in splits"):
+        read_clips("mead", flat_tree, "judge")
+    with pytest.raises(KeyError, match="Did you mean 'mead'"):
+        read_clips("meed", flat_tree)
+    assert READERS.names() == ["folder", "hdtf", "lrw", "mead", "synthtalk", "voxceleb2"]
