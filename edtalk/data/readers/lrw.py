@@ -26,15 +26,20 @@ def _lrw_key(entry: str) -> str:
     return name[:-4] if name.lower().endswith((".mp4", ".wav")) else name
 
 
+def _is_lrw_name(video: Path) -> bool:
+    """``<WORD>/<split>/<WORD>_<n>.mp4``: the file name starts with its word folder's name."""
+    return video.stem.startswith(f"{video.parent.parent.name}_")
+
+
 @READERS.register("lrw")
 def read_lrw(root: Path, split: str = "test") -> list[Clip]:
     """LRW clips of ``split`` (the split is the middle folder of ``<WORD>/<split>/``)."""
     root = require_root(root, "lrw", EXPECTED)
     clips = {}
     for video in sorted(root.glob(f"*/{split}/*.mp4")):
-        word = video.parent.parent.name
-        if not video.stem.startswith(f"{word}_"):
+        if not _is_lrw_name(video):
             continue
+        word = video.parent.parent.name
         clips[video.stem] = Clip(
             id=video.stem,
             dataset="lrw",
@@ -44,7 +49,7 @@ def read_lrw(root: Path, split: str = "test") -> list[Clip]:
             extra={"word": word},
         )
     if not clips:
-        found = sorted({p.parent.name for p in root.glob("*/*/*.mp4")})
+        found = sorted({p.parent.name for p in root.glob("*/*/*.mp4") if _is_lrw_name(p)})
         if found:
             raise DatasetLayoutError(
                 root, f"no LRW clips for split {split!r}; splits present: {', '.join(found)}"

@@ -1,0 +1,235 @@
+"""Dataset doctor: decode every clip of a dataset split and report, per file, what is wrong.
+
+    python -m edtalk.data.check --dataset mead --root data/MEAD --split test
+    python -m edtalk.data.check --dataset folder --gt GT_DIR --pred PRED_DIR
+
+Checks: unreadable / truncated / missing video, no video stream, fps other than 25, non-square
+frames, missing / unreadable / zero-length audio, audio sample rate other than 16 kHz, audio and
+video lengths differing by more than 0.1 s, and (folder) missing or undecodable generated videos.
+Exit code 0 when every clip is clean, 1 when anything is wrong (or the dataset cannot be read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import track
+from rich.table import Table
+
+from edtalk.data.audio import audio_info
+from edtalk.data.clip import Clip
+from edtalk.data.errors import AudioReadError, DataError, VideoReadError
+from edtalk.data.readers import READERS, pair_folders, read_clips
+from edtalk.data.video import VideoInfo, verify_video
+
+EXPECTED_FPS = 25.0
+EXPECTED_SAMPLE_RATE = 16000
+MAX_LENGTH_MISMATCH_S = 0.1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one file of one clip; ``kind`` is a short stable code."""
+
+    clip: str
+    path: str
+    kind: str  # e.g. video_truncated, fps, sample_rate, audio_missing, length_mismatch
+    detail: str
+
+
+def _video_error_kind(err: VideoReadError, prefix: str) -> str:
+    """Short code for a read error, from the fixed first words of ``read_video``'s messages."""
+    problem = err.problem.lower()
+    if problem.startswith("missing"):
+        return f"{prefix}_missing"
+    if problem.startswith("unreadable"):
+        return f"{prefix}_unreadable"
+    if "no video stream" in problem:
+        return f"{prefix}_no_stream"
+    if "truncated" in problem:
+        return f"{prefix}_truncated"
+    return f"{prefix}_unreadable"
+
+
+def _audio_error_kind(err: AudioReadError) -> str:
+    problem = err.problem.lower()
+    if problem.startswith("missing"):
+        return "audio_missing"
+    if "no audio stream" in problem:
+        return "audio_missing"
+    if "zero-length" in problem:
+        return "audio_empty"
+    return "audio_unreadable"
+
+
+def _check_video(clip: Clip, path: Path, prefix: str, out: list[Problem]) -> VideoInfo | None:
+    try:
+        info = verify_video(path)
+    except VideoReadError as err:
+        out.append(Problem(clip.id, str(path), _video_error_kind(err, prefix), err.problem))
+        return None
+    if abs(info.fps - EXPECTED_FPS) > 1e-3:
+        out.append(Problem(clip.id, str(path), "fps", f"{info.fps:g} fps (expected {EXPECTED_FPS:g})"))
+    height, width = info.size
+    if height != width:
+        out.append(
+            Problem(clip.id, str(path), "not_square", f"frames are {width}x{height} (W x H), not square")
+        )
+    return info
+
+
+def _check_audio(clip: Clip, video: VideoInfo | None, out: list[Problem]) -> None:
+    if clip.audio is None:
+        out.append(Problem(clip.id, str(clip.video), "audio_missing", "the clip has no audio file"))
+        return
+    path = Path(clip.audio)
+    try:
+        info = audio_info(path)
+    except AudioReadError as err:
+        detail = err.problem
+        if path == Path(clip.video) and "no audio stream" in detail:
+            detail = "no audio file found for this clip, and the video has no audio track"
+        out.append(Problem(clip.id, str(path), _audio_error_kind(err), detail))
+        return
+    if info.n_samples == 0:
+        out.append(Problem(clip.id, str(path), "audio_empty", "zero-length audio: no samples"))
+        return
+    if info.sample_rate != EXPECTED_SAMPLE_RATE:
+        detail = f"sample rate {info.sample_rate} Hz (expected {EXPECTED_SAMPLE_RATE})"
+        out.append(Problem(clip.id, str(path), "sample_rate", detail))
+    if video is not None and video.fps > 0:
+        gap = abs(video.duration - info.duration)
+        if gap > MAX_LENGTH_MISMATCH_S:
+            detail = (
+                f"audio {info.duration:.3f} s vs video {video.duration:.3f} s "
+                f"({video.n_frames} frames): differ by {gap:.3f} s > {MAX_LENGTH_MISMATCH_S} s"
+            )
+            out.append(Problem(clip.id, str(path), "length_mismatch", detail))
+
+
+def _check_prediction(clip: Clip, gt: VideoInfo | None, out: list[Problem]) -> None:
+    pred = clip.extra.get("pred")
+    if pred is None:
+        out.append(Problem(clip.id, str(clip.video), "pred_missing", "no generated video with this stem"))
+        return
+    info = _check_video(clip, Path(pred), "pred", out)
+    if info is not None and gt is not None and info.n_frames != gt.n_frames:
+        detail = f"{info.n_frames} frames, ground truth has {gt.n_frames}"
+        out.append(Problem(clip.id, str(pred), "pred_length", detail))
+
+
+def check_clip(clip: Clip) -> list[Problem]:
+    """Every problem of one clip (video, audio, and the generated video when ``extra`` has ``pred``)."""
+    problems: list[Problem] = []
+    try:
+        video = _check_video(clip, Path(clip.video), "video", problems)
+        _check_audio(clip, video, problems)
+        if "pred" in clip.extra:
+            _check_prediction(clip, video, problems)
+    except Exception as err:  # noqa: BLE001 - the doctor reports anything a bad file triggers, per file
+        problems.append(Problem(clip.id, str(clip.video), "unexpected", f"{type(err).__name__}: {err}"))
+    return problems
+
+
+def check_clips(clips: Sequence[Clip], console: Console | None = None) -> list[Problem]:
+    """Check all clips with a progress bar; returns every problem found."""
+    console = console or Console()
+    problems: list[Problem] = []
+    for clip in track(clips, description="checking clips", console=console, transient=True):
+        problems.extend(check_clip(clip))
+    return problems
+
+
+def _print_report(console: Console, clips: Sequence[Clip], problems: list[Problem]) -> None:
+    if problems:
+        details = Table(title="Problems per file", show_lines=False)
+        for column in ("clip", "file", "problem", "detail"):
+            details.add_column(column, overflow="fold")
+        for p in problems:
+            details.add_row(escape(p.clip), escape(p.path), p.kind, escape(p.detail))
+        console.print(details)
+    summary = Table(title="Summary")
+    summary.add_column("check")
+    summary.add_column("files", justify="right")
+    summary.add_row("clips checked", str(len(clips)))
+    summary.add_row("clips with problems", str(len({p.clip for p in problems})))
+    for kind, count in sorted(Counter(p.kind for p in problems).items()):
+        summary.add_row(kind, str(count))
+    console.print(summary)
+    verdict = (
+        "[green]all clips OK[/green]" if not problems else f"[red]{len(problems)} problem(s) found[/red]"
+    )
+    console.print(verdict)
+
+
+def _write_json(path: Path, clips: Sequence[Clip], problems: list[Problem]) -> None:
+    payload = {"clips": len(clips), "problems": [asdict(p) for p in problems]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(payload, f, indent=2)
+    os.replace(tmp, path)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m edtalk.data.check",
+        description=__doc__.split("\n\n")[0],
+        epilog="Expected trees for every dataset: docs/datasets.md. Exit code 1 if anything is wrong.",
+    )
+    parser.add_argument("--dataset", required=True, choices=READERS.names(), help="registered reader name")
+    parser.add_argument("--root", type=Path, help="dataset root folder (not needed with --gt/--pred)")
+    parser.add_argument("--split", default="test", help="split to check (default: test)")
+    parser.add_argument("--gt", type=Path, help="folder of ground-truth videos (--dataset folder)")
+    parser.add_argument(
+        "--pred", type=Path, help="folder of generated videos, paired by stem (--dataset folder)"
+    )
+    parser.add_argument("--limit", type=int, default=None, help="check only the first N clips")
+    parser.add_argument("--json", type=Path, default=None, help="also write the problems to this JSON file")
+    return parser
+
+
+def _resolve_clips(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Clip]:
+    if args.gt is not None:
+        if args.dataset != "folder":
+            parser.error("--gt/--pred are for --dataset folder")
+        return pair_folders(args.gt, args.pred, args.split)
+    if args.pred is not None:
+        parser.error("--pred needs --gt")
+    if args.root is None:
+        parser.error("--root is required (or --gt [--pred] with --dataset folder)")
+    return read_clips(args.dataset, args.root, args.split)
+
+
+def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
+    """Run the doctor; returns the exit code (0 clean, 1 problems or unreadable dataset)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    console = console or Console()
+    try:
+        clips = _resolve_clips(args, parser)
+    except DataError as err:
+        console.print(f"[red]cannot read the dataset:[/red] {escape(str(err))}", highlight=False)
+        return 1
+    if args.limit is not None:
+        clips = clips[: args.limit]
+    console.print(f"checking {len(clips)} {args.dataset} clips (split {args.split})")
+    problems = check_clips(clips, console)
+    _print_report(console, clips, problems)
+    if args.json is not None:
+        _write_json(args.json, clips, problems)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
