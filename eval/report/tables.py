@@ -409,7 +409,7 @@ def _extra_dataset_tables(results: list[ResultFile]) -> list[Table]:
         title = DATASET_TITLES.get(dataset, dataset)
         spec = TableSpec(
             name=f"dataset-{dataset}",
-            number=f"S:{title}",
+            number="",
             title=f"Measured results on {title}",
             groups=(ColumnGroup(dataset, title, metrics),),
             rows_from="method",

@@ -169,3 +169,9 @@ def results_dir(tmp_path) -> Path:
 def make_result():
     """``write_result`` as a fixture (test files cannot import conftest in importlib mode)."""
     return write_result
+
+
+@pytest.fixture
+def results_with_videos():
+    """Builds fixture results whose per-clip rows name real (tiny) GT and method videos."""
+    return lambda root: build_fixture_results(root, with_videos=True)

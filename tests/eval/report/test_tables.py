@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from eval.report.inputs import ResultsFileError, load_results, read_result
 from eval.report.tables import build_tables, to_html, to_latex, to_markdown
 
@@ -22,7 +23,9 @@ def test_tables_match_golden_files(results_dir, name, fmt):
     golden = GOLDEN / name
     if os.environ.get("UPDATE_GOLDEN") == "1":
         golden.write_text(text, encoding="utf-8")
-    assert text == golden.read_text(encoding="utf-8"), f"regenerate with UPDATE_GOLDEN=1 if intended: {golden}"
+    assert text == golden.read_text(encoding="utf-8"), (
+        f"regenerate with UPDATE_GOLDEN=1 if intended: {golden}"
+    )
 
 
 def test_protocols_never_mixed_and_reported_rows_only_under_their_protocol(results_dir):

@@ -1,0 +1,195 @@
+"""Report figures (matplotlib, Agg backend): every number comes from a results file or its
+per-clip rows; nothing is computed here beyond arranging values.
+
+* ``bank_size_*.png``   Table 6 sweeps: number of bases vs each metric, one line per bank.
+* ``ablations_*.png``   Table 3 sweeps: one bar per variant, one panel per metric.
+* ``clips_*.png``       per-clip metric distributions (box plots) from ``<protocol>.clips.jsonl``.
+* ``training_*.png``    training efficiency (wall time and steps per stage) from the
+                        ``provenance.training`` records that training runs and sweeps write:
+                        ``[{"stage": str, "wall_s": float, "steps": int}, ...]``.
+
+Each plot function takes the loaded results and an output folder and returns the written paths.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+from eval.report.inputs import ResultFile, read_clip_rows
+from eval.report.tables import METRIC_ORDER, _ablation_label, _ablation_order
+
+
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend (headless); imported lazily so importing this module
+    stays cheap."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _ordered(metric_ids) -> list[str]:
+    ids = set(metric_ids)
+    return [m for m in METRIC_ORDER if m in ids] + sorted(ids - set(METRIC_ORDER))
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=90, bbox_inches="tight")
+    tmp.replace(path)
+    return path
+
+
+def _grid(plt, n_panels: int, title: str):
+    cols = min(3, max(1, n_panels))
+    rows = math.ceil(n_panels / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    fig.suptitle(title)
+    flat = [ax for row in axes for ax in row]
+    for ax in flat[n_panels:]:
+        ax.set_visible(False)
+    return fig, flat
+
+
+def _label(results: list[ResultFile], metric: str) -> str:
+    for r in results:
+        if metric in r.metrics:
+            m = r.metrics[metric]
+            return f"{m.label} ({'↑' if m.higher_is_better else '↓'})"
+    return metric
+
+
+def _by_sweep(results: list[ResultFile], name: str) -> dict[tuple[str, str, str], list[ResultFile]]:
+    groups: dict[tuple[str, str, str], list[ResultFile]] = defaultdict(list)
+    for r in results:
+        if r.sweep and r.sweep["name"] == name:
+            groups[(r.dataset, r.protocol, r.protocol_hash)].append(r)
+    return groups
+
+
+def plot_bank_size(results: list[ResultFile], out: Path) -> list[Path]:
+    """Table 6: number of bases (log-2 axis) vs every metric, a line per bank."""
+    plt, paths = _pyplot(), []
+    for (dataset, protocol, phash), group in sorted(_by_sweep(results, "bank_size").items()):
+        metrics = _ordered({m for r in group for m in r.metrics})
+        fig, axes = _grid(plt, len(metrics), f"Bank size sweep: {dataset} [{protocol} {phash[:8]}]")
+        for ax, metric in zip(axes, metrics, strict=False):
+            for bank in sorted({r.sweep["param"] for r in group}):
+                pts = sorted(
+                    (float(r.sweep["value"]), r.value(metric))
+                    for r in group
+                    if r.sweep["param"] == bank and r.value(metric) is not None
+                )
+                if pts:
+                    ax.plot(*zip(*pts, strict=True), marker="o", label=f"{bank} bank")
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("number of bases")
+            ax.set_title(_label(group, metric))
+            ax.legend(fontsize=7)
+        paths.append(_save(fig, out / f"bank_size_{dataset}_{protocol}.png"))
+        plt.close(fig)
+    return paths
+
+
+def plot_ablations(results: list[ResultFile], out: Path) -> list[Path]:
+    """Table 3: a bar per variant for every metric."""
+    plt, paths = _pyplot(), []
+    for (dataset, protocol, phash), group in sorted(_by_sweep(results, "ablations").items()):
+        group = sorted(group, key=lambda r: _ablation_order(str(r.sweep["value"])))
+        names = [_ablation_label(str(r.sweep["value"])) for r in group]
+        metrics = _ordered({m for r in group for m in r.metrics})
+        fig, axes = _grid(plt, len(metrics), f"Ablations: {dataset} [{protocol} {phash[:8]}]")
+        for ax, metric in zip(axes, metrics, strict=False):
+            values = [r.value(metric) for r in group]
+            ax.bar(range(len(group)), [v if v is not None and math.isfinite(v) else 0.0 for v in values])
+            ax.set_xticks(range(len(group)), names, rotation=60, ha="right", fontsize=7)
+            ax.set_title(_label(group, metric))
+        paths.append(_save(fig, out / f"ablations_{dataset}_{protocol}.png"))
+        plt.close(fig)
+    return paths
+
+
+def _clip_values(row: dict) -> dict[str, float]:
+    """Per-clip metric values of one JSONL row: ``{"metrics": {id: value}}`` or flat keys."""
+    source = row.get("metrics") if isinstance(row.get("metrics"), dict) else row
+    out = {}
+    for key, value in source.items():
+        if isinstance(value, dict):
+            value = value.get("value")
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            out[key] = float(value)
+    return out
+
+
+def plot_clip_distributions(results: list[ResultFile], out: Path) -> list[Path]:
+    """Per-clip distributions: a box per method, a panel per metric, per (dataset, protocol)."""
+    plt, paths = _pyplot(), []
+    groups: dict[tuple[str, str, str], dict[str, dict[str, list[float]]]] = defaultdict(dict)
+    for r in results:
+        per_metric: dict[str, list[float]] = defaultdict(list)
+        for row in read_clip_rows(r):
+            for metric, value in _clip_values(row).items():
+                if metric in r.metrics:  # only real metric ids, not bookkeeping numbers
+                    per_metric[metric].append(value)
+        if per_metric:
+            groups[(r.dataset, r.protocol, r.protocol_hash)][r.method] = per_metric
+    for (dataset, protocol, phash), methods in sorted(groups.items()):
+        metrics = _ordered({m for per in methods.values() for m in per})
+        fig, axes = _grid(plt, len(metrics), f"Per-clip distributions: {dataset} [{protocol} {phash[:8]}]")
+        names = sorted(methods)
+        for ax, metric in zip(axes, metrics, strict=False):
+            data = [methods[n].get(metric, []) for n in names]
+            ax.boxplot([d if d else [math.nan] for d in data], tick_labels=names)
+            ax.tick_params(axis="x", rotation=45, labelsize=7)
+            ax.set_title(metric)
+        paths.append(_save(fig, out / f"clips_{dataset}_{protocol}.png"))
+        plt.close(fig)
+    return paths
+
+
+def training_records(results: list[ResultFile]) -> list[dict]:
+    """``provenance.training`` records of every results file, tagged with the method."""
+    rows = []
+    for r in results:
+        for rec in r.provenance.get("training") or []:
+            if isinstance(rec, dict) and "stage" in rec and isinstance(rec.get("wall_s"), int | float):
+                rows.append({"method": r.method, **rec})
+    return rows
+
+
+def plot_training(results: list[ResultFile], out: Path) -> list[Path]:
+    """Training efficiency: wall seconds and steps per stage, per method (if recorded)."""
+    records = training_records(results)
+    if not records:
+        return []
+    plt = _pyplot()
+    methods = sorted({r["method"] for r in records})
+    stages = list(dict.fromkeys(r["stage"] for r in records))
+    fig, axes = _grid(plt, 2, "Training efficiency")
+    width = 0.8 / max(1, len(methods))
+    for k, method in enumerate(methods):
+        mine = {r["stage"]: r for r in records if r["method"] == method}
+        xs = [i + k * width for i in range(len(stages))]
+        axes[0].bar(xs, [mine.get(s, {}).get("wall_s", 0.0) for s in stages], width, label=method)
+        axes[1].bar(xs, [mine.get(s, {}).get("steps", 0) or 0 for s in stages], width, label=method)
+    for ax, title in zip(axes, ("wall time per stage (s)", "optimizer steps per stage"), strict=True):
+        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(stages))], stages, rotation=30, fontsize=7)
+        ax.set_title(title)
+    axes[0].legend(fontsize=6)
+    path = _save(fig, out / "training_efficiency.png")
+    plt.close(fig)
+    return [path]
+
+
+PLOTS = (plot_bank_size, plot_ablations, plot_clip_distributions, plot_training)
+
+
+def make_plots(results: list[ResultFile], out: str | Path) -> list[Path]:
+    """Every figure the results allow, written under ``out``."""
+    out = Path(out)
+    return [p for plot in PLOTS for p in plot(results, out)]

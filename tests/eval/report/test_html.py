@@ -1,0 +1,107 @@
+"""report/index.html: structure, relative URL-encoded video links, and a headless Chromium render
+whose screenshot must show the tables and the video tiles (found by their CSS colours)."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from eval.report.__main__ import main
+from eval.report.html import TABLE_HEADER_RGB, VIDEO_TILE_RGB, relative_url
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def test_relative_url_encodes_hash(tmp_path):
+    target = tmp_path / "videos" / "st001#happy#level_1#000.mp4"
+    assert relative_url(target, tmp_path / "report") == "../videos/st001%23happy%23level_1%23000.mp4"
+
+
+def _build(tmp_path, build_results_with_videos):
+    results = build_results_with_videos(tmp_path / "results")
+    out = tmp_path / "report"
+    assert main([str(results), "--out", str(out)]) == 0
+    return out
+
+
+def test_index_has_tables_plots_and_video_grid(tmp_path, results_with_videos):
+    out = _build(tmp_path, results_with_videos)
+    page = (out / "index.html").read_text()
+    assert page.count('<table class="report-table"') == 9
+    assert (out / "tables.md").is_file() and (out / "tables.tex").is_file()
+    for src in re.findall(r'<img src="([^"]+)"', page):
+        assert (out / src).is_file(), src
+    videos = re.findall(r'<video controls muted loop[^>]*src="([^"]+)"', page)
+    assert len(videos) == 9  # 3 clips x (GT, edtalk_a, wav2lip)
+    assert all("%23" in v and "#" not in v and not v.startswith("/") for v in videos)
+    from urllib.parse import unquote
+
+    assert all((out / unquote(v)).is_file() for v in videos)
+
+
+def test_cli_reports_bad_results_file(tmp_path, capsys):
+    bad = tmp_path / "results" / "mead" / "m" / "eat.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("[]")
+    assert main([str(tmp_path / "results"), "--out", str(tmp_path / "r")]) == 2
+    assert "eat.json" in capsys.readouterr().err
+
+
+def _chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-installs Debian's chromium) and re-run")
+    cmd = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+
+
+def _colour_mask(img: np.ndarray, rgb: tuple[int, int, int], tol: int = 12) -> np.ndarray:
+    return (np.abs(img.astype(int) - np.array(rgb)) <= tol).all(axis=-1)
+
+
+def test_headless_chromium_renders_tables_and_videos(tmp_path, results_with_videos):
+    out = _build(tmp_path, results_with_videos)
+    url = (out / "index.html").resolve().as_uri()
+    dom = _chromium(["--dump-dom", url], tmp_path)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count('<table class="report-table"') == 9
+    assert len(re.findall(r"<video ", dom.stdout)) == 9 and "<thead>" in dom.stdout
+    # Screenshot of the video section: render a page scrolled to it (the grid is below the tables).
+    shot = tmp_path / "shot.png"
+    top = _chromium([f"--screenshot={shot}", "--window-size=1400,2000", url], tmp_path)
+    assert shot.is_file(), top.stderr[-2000:]
+    img = np.asarray(Image.open(shot).convert("RGB"))
+    assert img.std() > 10, "screenshot is blank"
+    headers = _colour_mask(img, TABLE_HEADER_RGB)
+    assert headers.sum() > 5000, "no table headers (amber) visible in the screenshot"
+    assert headers[:, : img.shape[1] // 2].any(axis=1).sum() > 100  # header rows down the page
+    videos_only = out / "videos_only.html"
+    page = (out / "index.html").read_text()
+    videos_only.write_text(
+        page.replace('<section id="tables">', '<section id="tables" style="display:none">').replace(
+            '<section id="plots" class="plots">', '<section id="plots" style="display:none">'
+        )
+    )
+    shot2 = tmp_path / "shot_videos.png"
+    _chromium([f"--screenshot={shot2}", "--window-size=1400,2000", videos_only.resolve().as_uri()], tmp_path)
+    img2 = np.asarray(Image.open(shot2).convert("RGB"))
+    tiles = _colour_mask(img2, VIDEO_TILE_RGB)
+    assert tiles.sum() > 20000, "no video tiles (teal) visible in the screenshot"
+    rows_with_tiles = np.flatnonzero(tiles.any(axis=1))
+    assert rows_with_tiles.size > 200  # three rows of tiles
+    # the first GT clip is solid (0, 200, 80): its decoded frame shows inside a tile
+    assert _colour_mask(img2, (0, 200, 80), tol=30).sum() > 10000, "GT video frame not rendered"
