@@ -13,8 +13,13 @@ PAPER_DIR = Path("/work/shared/paper")  # the transcription's source, where this
 def test_every_table_registered_with_its_protocol():
     assert REPORTED.names() == ["table1", "table3", "table4", "table5", "table6"]
     protocols = {name: REPORTED.get(name).protocol for name in REPORTED}
-    assert protocols == {"table1": "eat", "table3": "eat", "table4": "eat", "table5": "canonical",
-                         "table6": "eat"}
+    assert protocols == {
+        "table1": "eat",
+        "table3": "eat",
+        "table4": "eat",
+        "table5": "canonical",
+        "table6": "eat",
+    }
 
 
 def test_table1_values_and_sync_conf_maps_to_lse_c():
@@ -40,8 +45,14 @@ def test_table4_sadtalker_has_no_lrw_numbers():
 def test_table5_is_canonical_and_vpgc_empty():
     rows = {r.row: r for r in reported_rows("table5")}
     assert rows["VPGC"].metrics == {} and "person-specific" in rows["VPGC"].notes[0]
-    assert rows["EDTalk"].metrics == {"psnr": 26.5, "ssim": 0.85, "lpips": 0.13, "l1": 0.031,
-                                      "akd": 1.74, "aed": 0.017}
+    assert rows["EDTalk"].metrics == {
+        "psnr": 26.5,
+        "ssim": 0.85,
+        "lpips": 0.13,
+        "l1": 0.031,
+        "akd": 1.74,
+        "aed": 0.017,
+    }
     assert all(r.protocol == "canonical" for r in rows.values())
 
 
