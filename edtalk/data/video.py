@@ -16,6 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 from av.codec.context import Flags
+from av.video.reformatter import VideoReformatter
 
 from edtalk.data.errors import VideoReadError
 
@@ -124,11 +125,12 @@ def _decode(path: Path, to_rgb: bool) -> tuple[list[np.ndarray], VideoInfo]:
         expected = int(stream.frames or 0)
         frames: list[np.ndarray] = []
         count = 0
+        to_rgb24 = VideoReformatter()  # one converter for the whole clip (a new one per frame is slow)
         try:
             for frame in container.decode(stream):
                 count += 1
                 if to_rgb:
-                    frames.append(frame.to_ndarray(format="rgb24"))
+                    frames.append(to_rgb24.reformat(frame, format="rgb24").to_ndarray())
         except _FFMPEG_ERRORS as err:
             raise VideoReadError(
                 path, f"corrupt or truncated: decoding stopped after {count} frames ({err})"
