@@ -1,0 +1,271 @@
+"""EDTalk (paper Sec. 3): encoder E, latent navigation + banks, generator G, EEM, and the audio modules.
+
+Symbols (paper -> code):
+- f^{*->r} = E(I^*)                      ``encode(img) -> (f_r, skips)``; skips = f^{id}
+- W^* = MLP^*(f^{*->r}), * in {m, p, e}   ``navigate(f_r) -> {"mouth": W^m, "pose": W^p, "expression": W^e}``
+- B^m, B^p, B^e                          ``bases() -> {"mouth": [D, Km], "pose": [D, Kp], ...}``
+- f^{r->*} = sum_i w^*_i b^*_i           ``motion(weights) -> {name: [B, D]}``
+- f^{i->d} = f^{i->r} + sum_* f^{r->*}   ``compose(f_r_src, weights) -> latent``
+- I^g = G(f^{i->d}, f^{id}, EEM(f^{r->e}))  ``generate(latent, skips, expression_latent)``
+Images are [-1, 1], NCHW. Audio modules: ``audio_lip`` (E_a + MLP^m_A), ``pose_flow`` (phi_p),
+``expression_predictor`` (E_S, E_T, MLP^e_A). The discriminator D is built separately
+(``edtalk.modules.discriminator.Discriminator(cfg)``) because only training needs it.
+
+Checkpoints: ``save_checkpoint(path, state_dict, cfg, extra)`` / ``load_checkpoint(path)`` store
+{"config": cfg.to_dict(), "state_dict": ..., "meta": {...}} and load with weights_only=True.
+
+CLI: ``python -m edtalk.model summary --preset paper [--json]`` prints parameter counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from edtalk.config import ModelConfig
+from edtalk.modules.audio_encoder import AudioToLip
+from edtalk.modules.discriminator import Discriminator
+from edtalk.modules.eem import EmotionEnhancement
+from edtalk.modules.encoder import Encoder
+from edtalk.modules.expression_predictor import ExpressionPredictor
+from edtalk.modules.generator import Generator
+from edtalk.modules.navigation import LatentNavigation, MotionBanks
+from edtalk.modules.pose_flow import PoseFlow
+
+# Official parameter counts (shared/reference/edtalk-official-facts.md, measured on the official modules).
+OFFICIAL_PARAMS = {"encoder": 21.64e6, "generator": 64.23e6, "audio_lip": 2.82e6, "discriminator": 24.00e6}
+
+
+class EDTalk(nn.Module):
+    """The EDTalk model. ``EDTalk(cfg)``; see the module docstring for the paper-symbol map."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)  # E
+        self.navigation = LatentNavigation(cfg)  # shared trunk + MLP^m / MLP^p / MLP^e
+        self.banks = MotionBanks(cfg)  # B^m, B^p, B^e
+        self.generator = Generator(cfg)  # G
+        self.eem = EmotionEnhancement(cfg) if cfg.has_eem else None  # EEM
+        self.audio_lip = AudioToLip(cfg)  # E_a + MLP^m_A
+        self.pose_flow = PoseFlow(cfg) if "pose" in cfg.bank_names else None  # phi_p
+        self.expression_predictor = ExpressionPredictor(cfg) if "expression" in cfg.bank_names else None
+
+    # --- the four steps of Eq. 1 ---------------------------------------------------------------
+    def bases(self) -> dict[str, torch.Tensor]:
+        """{"mouth": B^m [D, Km], "pose": B^p [D, Kp], "expression": B^e [D, Ke]} (present components)."""
+        return self.banks.bases()
+
+    def encode(self, img: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """E(I) -> (f^{*->r} [B, D], f^{id} skips coarse (8x8) -> fine (image_size))."""
+        self._check_image(img)
+        return self.encoder(img)
+
+    def navigate(self, f_r: torch.Tensor, names: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
+        """W^* = MLP^*(f^{*->r}) for each component (all present components by default)."""
+        return self.navigation(f_r, names)
+
+    def motion(self, weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """f^{r->*} = B^* W^* for each given component ([B, K] -> [B, D])."""
+        bases = self.bases()
+        return {name: self.banks.combine(name, w, bases) for name, w in weights.items()}
+
+    def compose(self, f_r_src: torch.Tensor, weights: dict[str, torch.Tensor]) -> torch.Tensor:
+        """f^{i->d} = f^{i->r} + f^{r->m} + f^{r->p} + f^{r->e} (components absent from ``weights`` add 0)."""
+        latent = f_r_src
+        for offset in self.motion(weights).values():
+            latent = latent + offset
+        return latent
+
+    def expression_latent(self, w_e: torch.Tensor) -> torch.Tensor:
+        """f^{r->e} = B^e W^e, the EEM's input."""
+        return self.banks.combine("expression", w_e)
+
+    def generate(
+        self, latent: torch.Tensor, skips: list[torch.Tensor], expression_latent: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """I^g = G(f^{i->d}, f^{id}, EEM(f^{r->e})). Skips with batch 1 are broadcast to the latent's batch.
+
+        ``expression_latent`` is f^{r->e} [B, D] (not W^e); it is ignored when the model has no EEM.
+        """
+        batch = latent.shape[0]
+        skips = [s.expand(batch, -1, -1, -1) if s.shape[0] == 1 and batch > 1 else s for s in skips]
+        if expression_latent is not None and self.eem is not None:
+            skips = self.eem(skips, expression_latent)
+        return self.generator(latent, skips)
+
+    def forward(
+        self,
+        identity_img: torch.Tensor,
+        mouth_img: torch.Tensor,
+        pose_img: torch.Tensor | None = None,
+        expression_img: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Video-driven generation: identity I^i with the mouth of I^m, pose of I^p, expression of I^e.
+
+        All images [B, 3, H, W] (identity may have B = 1). Drivers of absent components are ignored;
+        a missing pose/expression driver leaves that component at the identity's canonical offset 0.
+        """
+        drivers = {"mouth": mouth_img, "pose": pose_img, "expression": expression_img}
+        drivers = {k: v for k, v in drivers.items() if v is not None and k in self.cfg.bank_names}
+        f_src, skips = self.encode(identity_img)
+        f_drv, _ = self.encode(torch.cat(list(drivers.values()), dim=0))
+        weights = {}
+        for name, part in zip(drivers, f_drv.split([v.shape[0] for v in drivers.values()]), strict=True):
+            weights[name] = self.navigate(part, (name,))[name]
+        batch = max(w.shape[0] for w in weights.values())
+        f_src = f_src.expand(batch, -1) if f_src.shape[0] == 1 else f_src
+        latent = self.compose(f_src, weights)
+        e = self.expression_latent(weights["expression"]) if "expression" in weights else None
+        return self.generate(latent, skips, e)
+
+    def _check_image(self, img: torch.Tensor) -> None:
+        size = self.cfg.image_size
+        if img.dim() != 4 or img.shape[1] != 3 or img.shape[2] != size or img.shape[3] != size:
+            raise ValueError(
+                f"EDTalk({size} px) expects images [B, 3, {size}, {size}], got {tuple(img.shape)}"
+            )
+
+
+# --- parameter counts ----------------------------------------------------------------------------
+def _count(module: nn.Module | None) -> int:
+    return 0 if module is None else sum(p.numel() for p in module.parameters())
+
+
+def parameter_counts(cfg: ModelConfig) -> dict[str, int]:
+    """Parameters per part. ``generator`` = E + navigation MLPs + banks + G + EEM (official "Generator")."""
+    with torch.device("meta"):  # no memory, no init time
+        model, disc = EDTalk(cfg), Discriminator(cfg)
+    counts = {
+        "encoder": _count(model.encoder),
+        "navigation": _count(model.navigation),
+        "banks": _count(model.banks),
+        "decoder": _count(model.generator),
+        "eem": _count(model.eem),
+    }
+    counts["generator"] = sum(counts.values())
+    counts["audio_lip"] = _count(model.audio_lip)
+    counts["pose_flow"] = _count(model.pose_flow)
+    counts["expression_predictor"] = _count(model.expression_predictor)
+    counts["discriminator"] = _count(disc)
+    return counts
+
+
+# --- checkpoints -----------------------------------------------------------------------------------
+class CheckpointError(ValueError):
+    """A checkpoint file is missing or malformed; the message names the file and the problem."""
+
+
+def _provenance() -> dict[str, Any]:
+    try:
+        git = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        git = ""
+    return {
+        "git": git or "unknown",
+        "versions": {"torch": torch.__version__, "python": sys.version.split()[0]},
+    }
+
+
+def save_checkpoint(path: str | Path, model_state: dict, cfg: ModelConfig, extra: dict | None = None) -> Path:
+    """Atomically write {"config", "state_dict", "meta"} with torch.save.
+
+    ``extra`` goes into "meta" (plain Python/tensor values only, so weights_only loading works), e.g.
+    {"stage": "expression", "step": 1000, "emotion_weights": {"happy": [...10 floats]}}.
+    Git hash and library versions are added under meta["provenance"].
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "config": cfg.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model_state.items()},
+        "meta": {**(extra or {}), "provenance": _provenance()},
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint: {"config": ModelConfig, "state_dict": dict, "meta": dict} (weights_only=True)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found (no such file)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for corrupt/unsafe files; all mean "unreadable"
+        raise CheckpointError(
+            f"{path}: not a readable EDTalk checkpoint ({err.__class__.__name__}: {err})"
+        ) from None
+    missing = [k for k in ("config", "state_dict") if not isinstance(payload, dict) or k not in payload]
+    if missing:
+        raise CheckpointError(f"{path}: not an EDTalk checkpoint (missing keys: {', '.join(missing)})")
+    return {
+        "config": ModelConfig.from_dict(payload["config"]),
+        "state_dict": payload["state_dict"],
+        "meta": payload.get("meta", {}),
+    }
+
+
+def build_from_checkpoint(path: str | Path, strict: bool = True) -> tuple[EDTalk, dict[str, Any]]:
+    """EDTalk(cfg) with the checkpoint's weights loaded, in eval mode; returns (model, checkpoint dict)."""
+    ckpt = load_checkpoint(path)
+    model = EDTalk(ckpt["config"])
+    result = model.load_state_dict(ckpt["state_dict"], strict=strict)
+    if not strict and (result.missing_keys or result.unexpected_keys):
+        ckpt["meta"]["load_report"] = {"missing": result.missing_keys, "unexpected": result.unexpected_keys}
+    return model.eval(), ckpt
+
+
+# --- CLI -----------------------------------------------------------------------------------------
+def _summary(args: argparse.Namespace) -> int:
+    cfg = ModelConfig.preset(args.preset)
+    counts = parameter_counts(cfg)
+    if args.json:
+        print(json.dumps({"preset": args.preset, **counts}, indent=2))
+        return 0
+    print(f"EDTalk parameter counts, preset {args.preset!r} ({cfg.image_size} px, latent {cfg.latent_dim})")
+    for key, value in counts.items():
+        ref = OFFICIAL_PARAMS.get(key) if args.preset == "paper" else None
+        note = f"   official {ref / 1e6:.2f} M ({100 * (value - ref) / ref:+.2f}%)" if ref else ""
+        print(f"  {key:<22}{value / 1e6:10.3f} M{note}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m edtalk.model", description="Inspect EDTalk model presets."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    summary = sub.add_parser(
+        "summary", help="parameter counts per part (E, G incl. banks/MLPs/EEM, audio, D)"
+    )
+    summary.add_argument("--preset", default="paper", help="model preset: paper or tiny (default: paper)")
+    summary.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
+    args = parser.parse_args(argv)
+    return _summary(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

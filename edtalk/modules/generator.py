@@ -1,0 +1,91 @@
+"""Generator G (paper Eq. 1; LIA's flow-warping StyleGAN2 decoder).
+
+G starts from a learned 4x4 constant and, at every resolution r = 8 .. image_size, applies
+a 2x-up StyledConv and a StyledConv (all modulated by the same latent f^{i->d}), then a ``ToFlow``
+layer: a modulated 1x1 conv predicts 3 channels: 2 flow offsets (tanh, added to the identity
+sampling grid) and 1 mask logit (sigmoid). The flow warps the identity skip feature f^{id}_r with
+grid_sample; the result ``warped * mask + h * (1 - mask)`` continues up the decoder. The flow/mask
+logits of the coarser level are upsampled and added (a skip connection for the flow). ``ToRGB``
+(a plain 1x1 conv, as in LIA) maps the masked warped feature to RGB, accumulated across resolutions
+like StyleGAN2's skip generator. The final RGB is the output image (not squashed; roughly [-1, 1]).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edtalk.config import ModelConfig
+from edtalk.modules.stylegan_ops import ConstantInput, ConvLayer, ModulatedConv2d, StyledConv, Upsample
+
+
+def identity_grid(size: int, batch: int, device, dtype) -> torch.Tensor:
+    """Sampling grid [B, H, W, 2] (x, y in [-1, 1]); grid_sample(align_corners=True) with it = identity."""
+    lin = torch.linspace(-1.0, 1.0, size, device=device, dtype=dtype)
+    ys, xs = torch.meshgrid(lin, lin, indexing="ij")
+    return torch.stack((xs, ys), dim=-1).expand(batch, size, size, 2)
+
+
+class ToFlow(nn.Module):
+    """Modulated 1x1 conv -> (flow dx, dy; mask); warps a skip feature. Coarser logits arrive via ``prev``."""
+
+    def __init__(self, channels: int, style_dim: int):
+        super().__init__()
+        self.conv = ModulatedConv2d(channels, 3, 1, style_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        self.upsample = Upsample()
+
+    def forward(self, h, style, skip, prev=None):
+        logits = self.conv(h, style) + self.bias
+        if prev is not None:
+            logits = logits + self.upsample(prev)
+        grid = identity_grid(h.shape[-1], h.shape[0], h.device, h.dtype)
+        flow = torch.tanh(logits[:, :2]).permute(0, 2, 3, 1) + grid
+        mask = torch.sigmoid(logits[:, 2:3])
+        warped = F.grid_sample(skip, flow, mode="bilinear", padding_mode="zeros", align_corners=True) * mask
+        return warped, warped + h * (1.0 - mask), logits
+
+
+class ToRGB(nn.Module):
+    """1x1 ConvLayer (with FusedLeakyReLU, as in LIA) + bias; adds the upsampled coarser RGB."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = ConvLayer(channels, 3, 1)
+        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        self.upsample = Upsample()
+
+    def forward(self, x, prev=None):
+        out = self.conv(x) + self.bias
+        return out if prev is None else out + self.upsample(prev)
+
+
+class Generator(nn.Module):
+    """G(f^{i->d}, f^{id}) -> image. ``forward(latent [B, D], skips coarse->fine) -> [B, 3, H, W]``."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        d = cfg.latent_dim
+        self.input = ConstantInput(cfg.channels(4))
+        self.conv1 = StyledConv(cfg.channels(4), cfg.channels(4), d)
+        self.ups, self.convs, self.to_flows, self.to_rgbs = (nn.ModuleList() for _ in range(4))
+        for log_res in range(3, cfg.image_size.bit_length()):
+            c_in, c_out = cfg.channels(2 ** (log_res - 1)), cfg.channels(2**log_res)
+            self.ups.append(StyledConv(c_in, c_out, d, upsample=True))
+            self.convs.append(StyledConv(c_out, c_out, d))
+            self.to_flows.append(ToFlow(c_out, d))
+            self.to_rgbs.append(ToRGB(c_out))
+
+    def forward(self, latent: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        if len(skips) != len(self.ups):
+            raise ValueError(f"G expects {len(self.ups)} identity skips (8..image_size), got {len(skips)}")
+        h = self.conv1(self.input(latent.shape[0]), latent)
+        rgb = flow_logits = None
+        for up, conv, to_flow, to_rgb, skip in zip(
+            self.ups, self.convs, self.to_flows, self.to_rgbs, skips, strict=True
+        ):
+            h = conv(up(h, latent), latent)
+            warped, h, flow_logits = to_flow(h, latent, skip, flow_logits)
+            rgb = to_rgb(warped, rgb)
+        return rgb
