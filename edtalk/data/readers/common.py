@@ -28,6 +28,10 @@ def layout_error(root: Path, dataset: str, expected: str) -> DatasetLayoutError:
 def require_root(root: Path, dataset: str, expected: str) -> Path:
     """``root`` as a Path; a missing root is a ``DatasetLayoutError`` with the expected tree."""
     root = Path(root).expanduser()
+    if root.exists() and not root.is_dir():
+        raise DatasetLayoutError(
+            root, f"{dataset} root must be a folder, this is a file. Expected:\n{expected}"
+        )
     if not root.is_dir():
         raise DatasetLayoutError(
             root,
@@ -65,7 +69,9 @@ def _entries_from_json(data: object, split: str, path: Path) -> list[str]:
     if isinstance(data, dict):
         if split in data and isinstance(data[split], list):
             return [str(x) for x in data[split]]
-        return [str(k) for k in data]
+        if data and all(isinstance(v, list) for v in data.values()):  # {"MEAD": [...], "HDTF": [...]}
+            return [str(x) for v in data.values() for x in v]
+        return [str(k) for k in data]  # {clip_id: metadata}
     raise DatasetLayoutError(path, "split list must be a JSON list of clip ids (or {split: [ids]})")
 
 

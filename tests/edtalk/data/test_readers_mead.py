@@ -96,3 +96,23 @@ def test_unknown_split_and_reader(flat_tree):
     with pytest.raises(KeyError, match="Did you mean 'mead'"):
         read_clips("meed", flat_tree)
     assert READERS.names() == ["folder", "hdtf", "lrw", "mead", "synthtalk", "voxceleb2"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"test": ["W015#happy#level_3#002"], "train": ["M005#sad#level_2#001"]},
+        {"MEAD": ["W015#happy#level_3#002"], "HDTF": ["RD_Radio1_000#1"]},
+        {"W015#happy#level_3#002": {"frames": 100}},
+    ],
+)
+def test_json_list_shapes(flat_tree, payload):
+    (flat_tree / "lists").mkdir()
+    (flat_tree / "lists/test.json").write_text(json.dumps(payload))
+    assert [c.id for c in read_clips("mead", flat_tree, "test")] == ["W015#happy#level_3#002"]
+
+
+def test_root_that_is_a_file(tmp_path):
+    (tmp_path / "f.mp4").write_bytes(b"x")
+    with pytest.raises(DatasetLayoutError, match="must be a folder"):
+        read_clips("mead", tmp_path / "f.mp4")
