@@ -39,7 +39,15 @@ def _load_sidecar(path: Path) -> dict:
 def _clip(clips_dir: Path, clip_id: str, split: str) -> Clip:
     sidecar = clips_dir / f"{clip_id}.json"
     meta = _load_sidecar(sidecar)
-    level = meta.get("level")
+    level = meta.get("level")  # 2 or "level_2"
+    if isinstance(level, str):
+        level = level.removeprefix("level_")
+    try:
+        level = int(level) if level is not None else None
+    except ValueError:
+        raise DatasetLayoutError(
+            sidecar, f"sidecar 'level' must be 1..3, got {meta.get('level')!r}"
+        ) from None
     return Clip(
         id=clip_id,
         dataset="synthtalk",
@@ -48,7 +56,7 @@ def _clip(clips_dir: Path, clip_id: str, split: str) -> Clip:
         audio=clips_dir / f"{clip_id}.wav",
         identity=meta.get("identity"),
         emotion=meta.get("emotion"),
-        level=int(level) if level is not None else None,
+        level=level,
         transcript=meta.get("transcript"),
         sidecar=sidecar,
     )
