@@ -32,10 +32,28 @@ $(STAMP): pyproject.toml
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
+# The whole pipeline on synthtalk, step by step; every step is resumable, so a re-run skips done work.
+# Each step's wall time is printed at the end (and kept in $(RUNS)/demo_timings.tsv).
+REPORT ?= report
+CKPT = $(RUNS)/audio_expression/final.pt
 demo: install
-	$(BIN)/python -m edtalk.demo --data $(DATA) --runs $(RUNS) --results $(RESULTS)
+	@set -euo pipefail; mkdir -p $(RUNS); : > $(RUNS)/demo_timings.tsv; \
+	step() { local name="$$1"; shift; echo; echo "=== demo: $$name"; local t0=$$SECONDS; "$$@"; \
+	         printf '%s\t%ss\n' "$$name" "$$((SECONDS - t0))" >> $(RUNS)/demo_timings.tsv; }; \
+	step "1 generate synthtalk (tiny)" $(BIN)/python -m edtalk.data.synthtalk --out $(DATA) --preset tiny --seed 0; \
+	cat $(DATA)/card.md; echo "contact sheet: $(DATA)/contact_sheet.png"; \
+	step "2 train the synthtalk judges" $(BIN)/python -m eval.zoo train --data $(DATA); \
+	step "3 train the tiny EDTalk chain" $(BIN)/python -m edtalk.train --stages all --preset tiny --data synthtalk:$(DATA) --workers 2 --out $(RUNS) --resume; \
+	for m in gt static; do \
+	  step "4 score $$m" $(BIN)/python -m eval.run --dataset synthtalk --root $(DATA) --split test --method $$m --protocol synthtalk --out $(RESULTS); done; \
+	for m in edtalk_v edtalk_a; do \
+	  step "4 score $$m" $(BIN)/python -m eval.run --dataset synthtalk --root $(DATA) --split test --method $$m --ckpt $(CKPT) --protocol synthtalk --out $(RESULTS); done; \
+	step "5 bank-size sweep (smoke)" $(BIN)/python sweeps/bank_size.py --smoke-test --root $(DATA) --parent $(RUNS) --out $(RESULTS); \
+	step "6 render the report" $(BIN)/python -m eval.report $(RESULTS) --out $(REPORT); \
+	echo; echo "=== demo: wall time by step"; cat $(RUNS)/demo_timings.tsv; \
+	echo "report: $$(pwd)/$(REPORT)/index.html"
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q
 
 test-slow: install
