@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edtalk.data.errors import DataError
+from eval.results import ResultsSchemaError, validate
 
 REQUIRED_KEYS = ("metrics", "protocol", "dataset", "method")
 METRIC_KEYS = ("value", "higher_is_better", "label")
@@ -88,6 +89,10 @@ def read_result(path: str | Path) -> ResultFile:
         raise ResultsFileError(path, f"not valid JSON ({e.msg} at line {e.lineno})") from None
     if not isinstance(data, dict):
         raise ResultsFileError(path, "top level must be a JSON object")
+    try:
+        validate(data, str(path))  # the writer's own schema check (eval/results.py)
+    except ResultsSchemaError as e:
+        raise ResultsFileError(path, str(e).removeprefix(f"{path}: ")) from None
     missing = [k for k in REQUIRED_KEYS if k not in data]
     if missing:
         raise ResultsFileError(path, f"missing field(s) {missing}; is this a results file from eval.run?")

@@ -115,8 +115,10 @@ def plot_ablations(results: list[ResultFile], out: Path) -> list[Path]:
 
 
 def _clip_values(row: dict) -> dict[str, float]:
-    """Per-clip metric values of one JSONL row: ``{"metrics": {id: value}}`` or flat keys."""
-    source = row.get("metrics") if isinstance(row.get("metrics"), dict) else row
+    """Per-clip metric values of one JSONL row: ``{"values": {id: value}}`` (eval.run), or
+    ``{"metrics": {...}}``, or flat keys."""
+    nested = row.get("values", row.get("metrics"))
+    source = nested if isinstance(nested, dict) else row
     out = {}
     for key, value in source.items():
         if isinstance(value, dict):

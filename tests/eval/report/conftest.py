@@ -43,13 +43,14 @@ def write_result(
         for k, v in values.items()
     }
     data = {
+        "schema": "edtalk-bench/results/1",
         "metrics": metrics,
         "protocol": {"name": protocol, "hash": phash, "settings": {}},
         "dataset": dataset,
         "method": method,
         "split": "test",
         "versions": {"eval": "0"},
-        "git": "deadbeef",
+        "git": {"commit": "deadbeef", "dirty": False},
         "config": {},
         "unverified": unverified,
         "failures": failures or [],
@@ -137,7 +138,7 @@ def build_fixture_results(root: Path, with_videos: bool = False) -> Path:
             row = {
                 "clip": cid,
                 "method": method,
-                "metrics": {"psnr": 20.0 + shift + i, "ssim": 0.6 + 0.05 * i, "lse_c": 6.0 + i},
+                "values": {"psnr": 20.0 + shift + i, "ssim": 0.6 + 0.05 * i, "lse_c": 6.0 + i},
             }
             if with_videos:
                 row["video"] = str(root.parent / "videos" / method / f"{cid}.mp4")
