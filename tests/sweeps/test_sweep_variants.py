@@ -1,0 +1,108 @@
+"""The sweeps' variants match the paper's Tables 3 and 6 and map onto real config fields and
+loss terms; exported trial results land in the report's Tables 3 and 6."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from baselines.reported import ABLATION_IDS
+from edtalk.config import STAGE_NAMES, ModelConfig
+from eval.report.inputs import load_results
+from eval.report.tables import build_tables
+from sweeps import ablations, bank_size
+from sweeps.common import Variant, build_parser, export_results, smoke_defaults
+
+
+def test_bank_size_variants_follow_table6():
+    vs = [
+        Variant.from_dict(d)
+        for d in bank_size.variants({"mouth": [5, 10, 20, 40], "expression": [5, 10, 20, 40]})
+    ]
+    assert len(vs) == 8
+    mouth = {v.value: v for v in vs if v.param == "mouth"}
+    expr = {v.value: v for v in vs if v.param == "expression"}
+    assert mouth[40].model == {"n_mouth": 40, "n_expression": 10} and mouth[40].stages == (
+        "mouth_pose",
+        "expression",
+    )
+    assert expr[5].model == {"n_expression": 5, "n_mouth": 20} and expr[5].stages == ("expression",)
+    assert mouth[10].name == "bank_mouth_10"
+    for v in vs:  # every point is a valid tiny and paper model (orthogonal banks fit the latent)
+        ModelConfig.preset("tiny", **v.model)
+        ModelConfig.preset("paper", **v.model)
+
+
+def test_ablation_variants_follow_table3_and_real_fields():
+    from edtalk.stages import STAGES
+
+    assert list(ablations.VARIANTS) == list(ABLATION_IDS.values())
+    for v in ablations.VARIANTS.values():
+        ModelConfig.preset("tiny", **v.model)  # unknown fields or values raise
+        assert set(v.stages) <= set(STAGE_NAMES)
+        for stage, weights in v.loss_weights.items():
+            assert stage in v.stages
+            assert set(weights) <= set(STAGES.get(stage).weights), (v.name, stage)
+    assert ablations.VARIANTS["wo_bank"].model == {"use_bank": False}
+    assert ablations.VARIANTS["wo_l_m_sync"].driven == "audio"
+
+
+def test_cli_smoke_defaults():
+    args = smoke_defaults(build_parser("x", "y").parse_args(["--smoke-test", "--preset", "paper"]))
+    assert args.preset == "tiny" and args.steps == 2 and args.max_clips == 2
+    args = smoke_defaults(build_parser("x", "y").parse_args(["--scheduler", "asha", "--num-samples", "3"]))
+    assert args.scheduler == "asha" and args.num_samples == 3 and args.steps == 200
+    with pytest.raises(SystemExit):
+        build_parser("x", "y").parse_args(["--scheduler", "pbt"])
+
+
+def _trial_results_file(tmp_path, name, psnr):
+    src = tmp_path / "trials" / name / "results" / "synthtalk" / "edtalk_v" / "synthtalk.json"
+    src.parent.mkdir(parents=True)
+    metric = {"value": psnr, "n": 3, "spread": 0.5, "higher_is_better": True, "label": "PSNR"}
+    data = {
+        "schema": "edtalk-bench/results/1",
+        "dataset": "synthtalk",
+        "method": "edtalk_v",
+        "split": "test",
+        "protocol": {"name": "synthtalk", "hash": "abcd" * 4, "settings": {}},
+        "metrics": {"psnr": metric},
+        "versions": {},
+        "git": {},
+        "config": {},
+        "unverified": False,
+        "failures": [],
+        "provenance": {},
+    }
+    src.write_text(json.dumps(data))
+    src.with_name("synthtalk.clips.jsonl").write_text('{"clip": "a", "values": {"psnr": 1.0}}\n')
+    return src
+
+
+def test_export_results_feeds_table6(tmp_path):
+    grid = []
+    for bank, n, psnr in (("mouth", 5, 20.0), ("mouth", 10, 21.0), ("expression", 5, 19.0)):
+        v = bank_size.variant(bank, n)
+        src = _trial_results_file(tmp_path, v.name, psnr)
+        training = json.dumps([{"stage": "expression", "wall_s": 1.5, "steps": 2}])
+        grid.append(
+            SimpleNamespace(
+                error=None,
+                config={"variant": v.to_dict()},
+                metrics={"psnr": psnr, "results_file": str(src), "training": training},
+            )
+        )
+    grid.append(SimpleNamespace(error=RuntimeError("boom"), config={}, metrics={}))  # skipped
+    written = export_results(grid, "bank_size", tmp_path / "results")
+    assert [p.parent.name for p in written] == [
+        "edtalk_bank_mouth_5",
+        "edtalk_bank_mouth_10",
+        "edtalk_bank_expression_5",
+    ]
+    data = json.loads(written[0].read_text())
+    assert data["sweep"] == {"name": "bank_size", "param": "mouth", "value": 5}
+    assert data["provenance"]["training"][0]["wall_s"] == 1.5
+    assert written[0].with_name("synthtalk.clips.jsonl").is_file()
+    t6 = next(t for t in build_tables(load_results(tmp_path / "results")) if t.number == "6")
+    assert t6.protocol == "synthtalk" and [r.label for r in t6.rows] == ["5", "10"]
+    assert t6.rows[0].cells[0].text == "20.00" and t6.rows[1].cells[0].rank == 1
