@@ -178,7 +178,7 @@ def _provenance() -> dict[str, Any]:
         git = ""
     return {
         "git": git or "unknown",
-        "versions": {"torch": torch.__version__, "python": sys.version.split()[0]},
+        "versions": {"torch": str(torch.__version__), "python": sys.version.split()[0]},
     }
 
 

@@ -1,0 +1,143 @@
+"""EDTalk composition, ablation variants, config round trips, checkpoints and the summary CLI."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from edtalk.config import ConfigError, ModelConfig
+from edtalk.model import (
+    OFFICIAL_PARAMS,
+    CheckpointError,
+    EDTalk,
+    build_from_checkpoint,
+    load_checkpoint,
+    parameter_counts,
+    save_checkpoint,
+)
+
+CFG = ModelConfig.preset("tiny")
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return EDTalk(CFG).eval()
+
+
+def _img(b=2):
+    return torch.rand(b, 3, CFG.image_size, CFG.image_size) * 2 - 1
+
+
+def test_encode_navigate_compose_generate_equals_forward(model):
+    ident, mouth, pose, expr = _img(1), _img(), _img(), _img()
+    with torch.no_grad():
+        f_src, skips = model.encode(ident)
+        w = {
+            "mouth": model.navigate(model.encode(mouth)[0])["mouth"],
+            "pose": model.navigate(model.encode(pose)[0])["pose"],
+            "expression": model.navigate(model.encode(expr)[0])["expression"],
+        }
+        assert {k: v.shape[1] for k, v in w.items()} == {"mouth": 20, "pose": 6, "expression": 10}
+        latent = model.compose(f_src.expand(2, -1), w)
+        manual = latent - f_src - sum(model.motion(w).values())
+        assert manual.abs().max() < 1e-4  # latent = f^{s->r} + sum_* B^* W^*
+        img = model.generate(latent, skips, model.expression_latent(w["expression"]))
+        fwd = model(ident, mouth, pose, expr)
+    assert img.shape == (2, 3, 64, 64)
+    assert torch.allclose(img, fwd, atol=1e-4)
+
+
+def test_bases_api(model):
+    b = model.bases()
+    assert {k: tuple(v.shape) for k, v in b.items()} == {
+        "mouth": (128, 20),
+        "pose": (128, 6),
+        "expression": (128, 10),
+    }
+
+
+def test_wrong_image_size_is_a_clear_error(model):
+    with pytest.raises(ValueError, match=r"expects images \[B, 3, 64, 64\]"):
+        model.encode(torch.zeros(1, 3, 32, 32))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"use_eem": False},
+        {"components": "lip"},
+        {"components": "lip_pose"},
+        {"use_bank": False},
+        {"orthogonal": False},
+    ],
+)
+def test_ablation_variants_run(changes):
+    torch.manual_seed(0)
+    cfg = CFG.replace(**changes)
+    m = EDTalk(cfg)
+    out = m(_img(1), _img(), _img(), _img())
+    assert out.shape == (2, 3, 64, 64)
+    out.mean().backward()
+    assert (m.eem is None) == (not cfg.has_eem)
+    assert set(m.bases()) == set(cfg.bank_names)
+
+
+def test_config_round_trip_and_errors():
+    d = CFG.to_dict()
+    assert ModelConfig.from_dict(d) == CFG
+    with pytest.raises(ConfigError, match="did you mean 'n_mouth'"):
+        ModelConfig.from_dict({**d, "n_mouht": 3})
+    with pytest.raises(ConfigError, match="did you mean 'tiny'"):
+        ModelConfig.preset("tinyy")
+    with pytest.raises(ConfigError, match="components"):
+        CFG.replace(components="everything")
+    with pytest.raises(ConfigError, match="latent_dim"):
+        CFG.replace(n_mouth=200)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        CFG.n_mouth = 3  # type: ignore[misc]
+
+
+def test_paper_parameter_counts_within_two_percent():
+    counts = parameter_counts(ModelConfig.preset("paper"))
+    for key, ref in OFFICIAL_PARAMS.items():
+        assert abs(counts[key] - ref) / ref < 0.02, (key, counts[key], ref)
+
+
+def test_summary_cli_json():
+    out = subprocess.run(
+        [sys.executable, "-m", "edtalk.model", "summary", "--preset", "paper", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    counts = json.loads(out)
+    for key, ref in OFFICIAL_PARAMS.items():
+        assert abs(counts[key] - ref) / ref < 0.02
+
+
+def test_checkpoint_round_trip(tmp_path, model):
+    path = save_checkpoint(tmp_path / "ck.pt", model.state_dict(), CFG, {"stage": "expression", "step": 3})
+    ckpt = load_checkpoint(path)
+    assert ckpt["config"] == CFG and ckpt["meta"]["stage"] == "expression"
+    assert "git" in ckpt["meta"]["provenance"]
+    loaded, _ = build_from_checkpoint(path)
+    x = _img(1)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x, x, x, x), model(x, x, x, x))
+    assert not list(tmp_path.glob(".*tmp"))  # atomic write leaves no temp file
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="bad.pt: not a readable"):
+        load_checkpoint(bad)
+    torch.save({"state_dict": {}}, tmp_path / "nocfg.pt")
+    with pytest.raises(CheckpointError, match="missing keys: config"):
+        load_checkpoint(tmp_path / "nocfg.pt")

@@ -1,0 +1,106 @@
+"""Shape and maths tests of the EDTalk building blocks (tiny preset, CPU, fast)."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from edtalk.config import ModelConfig
+from edtalk.modules.audio_encoder import AudioToLip, smooth_weights
+from edtalk.modules.discriminator import Discriminator, minibatch_stddev
+from edtalk.modules.eem import EmotionEnhancement
+from edtalk.modules.encoder import Encoder
+from edtalk.modules.generator import Generator, identity_grid
+from edtalk.modules.stylegan_ops import ModulatedConv2d, Upsample, make_kernel, upfirdn2d
+
+CFG = ModelConfig.preset("tiny")
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def test_upfirdn_blur_preserves_constant_and_upsamples():
+    x = torch.ones(1, 2, 8, 8)
+    up = Upsample()(x)
+    assert up.shape == (1, 2, 16, 16)
+    assert torch.allclose(up[:, :, 2:-2, 2:-2], torch.ones(1, 2, 12, 12), atol=1e-6)  # DC gain 1 inside
+    down = upfirdn2d(torch.ones(1, 1, 8, 8), make_kernel(), down=2, pad=(1, 1))
+    assert down.shape == (1, 1, 4, 4)
+
+
+@pytest.mark.parametrize("demodulate", [True, False])
+def test_modulated_conv_equals_per_sample_weights(demodulate):
+    conv = ModulatedConv2d(4, 5, 3, style_dim=6, demodulate=demodulate)
+    x, w = torch.randn(2, 4, 7, 7), torch.randn(2, 6)
+    out = conv(x, w)
+    s = conv.modulation(w)
+    for b in range(2):  # StyleGAN2's definition: per-sample modulated (and demodulated) weights
+        weight = conv.weight * conv.scale * s[b][None, :, None, None]
+        if demodulate:
+            weight = weight * torch.rsqrt(weight.pow(2).sum(dim=(1, 2, 3), keepdim=True) + 1e-8)
+        ref = F.conv2d(x[b : b + 1], weight, padding=1)
+        assert torch.allclose(out[b : b + 1], ref, atol=1e-5)
+
+
+def test_modulated_conv_upsample_shape():
+    conv = ModulatedConv2d(4, 3, 3, style_dim=6, upsample=True)
+    assert conv(torch.randn(2, 4, 8, 8), torch.randn(2, 6)).shape == (2, 3, 16, 16)
+
+
+def test_encoder_shapes():
+    f_r, skips = Encoder(CFG)(torch.randn(2, 3, 64, 64))
+    assert f_r.shape == (2, CFG.latent_dim)
+    assert [tuple(s.shape[1:]) for s in skips] == [(CFG.channels(r), r, r) for r in (8, 16, 32, 64)]
+
+
+def test_identity_grid_makes_grid_sample_identity():
+    x = torch.randn(2, 3, 16, 16)
+    y = F.grid_sample(x, identity_grid(16, 2, x.device, x.dtype), align_corners=True)
+    assert torch.allclose(x, y, atol=1e-5)
+
+
+def test_generator_shape_and_uses_skips():
+    enc, gen = Encoder(CFG), Generator(CFG)
+    f_r, skips = enc(torch.randn(2, 3, 64, 64))
+    img = gen(f_r, skips)
+    assert img.shape == (2, 3, 64, 64)
+    other = gen(f_r, [s + 1.0 for s in skips])
+    assert not torch.allclose(img, other)  # f^{id} reaches the output through the warped skips
+    with pytest.raises(ValueError, match="identity skips"):
+        gen(f_r, skips[:-1])
+
+
+def test_eem_is_residual_adain_conditioned_on_expression():
+    eem = EmotionEnhancement(CFG)
+    skips = [torch.randn(2, CFG.channels(r), r, r) for r in (8, 16, 32, 64)]
+    e1, e2 = torch.randn(2, CFG.latent_dim), torch.randn(2, CFG.latent_dim)
+    out1, out2 = eem(skips, e1), eem(skips, e2)
+    assert [o.shape for o in out1] == [s.shape for s in skips]
+    assert not torch.allclose(out1[0], out2[0])
+    # both conv layers are live (the official dead-branch quirk is not reproduced)
+    sum(o.sum() for o in out1).backward()
+    block = eem.blocks[0]
+    assert block.conv1.weight.grad.abs().sum() > 0 and block.norm1.gamma.weight.grad.abs().sum() > 0
+
+
+def test_discriminator_shape_and_odd_batch():
+    d = Discriminator(CFG)
+    assert d(torch.randn(3, 3, 64, 64)).shape == (3, 1)
+    y = minibatch_stddev(torch.randn(4, 8, 4, 4))
+    assert y.shape == (4, 9, 4, 4)
+
+
+def test_audio_to_lip_shapes_and_errors():
+    net = AudioToLip(CFG)
+    assert net(torch.randn(5, 80, 16)).shape == (5, CFG.n_mouth)
+    assert net.encoder(torch.randn(5, 1, 80, 16)).shape == (5, CFG.audio_feature_dim)
+    with pytest.raises(ValueError, match="80, 16"):
+        net(torch.randn(5, 80, 20))
+
+
+def test_smooth_weights_gaussian():
+    w = torch.zeros(5, 2)
+    w[2] = 1.0
+    s = smooth_weights(w)
+    assert torch.allclose(s[1:4, 0], torch.tensor([0.274, 0.452, 0.274]))

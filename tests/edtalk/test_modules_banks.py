@@ -1,0 +1,86 @@
+"""The orthogonal banks (QR re-parameterisation) and the latent-navigation heads."""
+
+import pytest
+import torch
+
+from edtalk.config import ModelConfig
+from edtalk.modules.navigation import LatentNavigation, MotionBanks
+
+CFG = ModelConfig.preset("tiny")
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def test_bases_orthonormal_within_and_across_banks():
+    bases = MotionBanks(CFG).bases()
+    assert {k: tuple(v.shape) for k, v in bases.items()} == {
+        "mouth": (CFG.latent_dim, CFG.n_mouth),
+        "pose": (CFG.latent_dim, CFG.n_pose),
+        "expression": (CFG.latent_dim, CFG.n_expression),
+    }
+    q = torch.cat(list(bases.values()), dim=1)
+    assert torch.allclose(q.t() @ q, torch.eye(q.shape[1]), atol=1e-5)
+    assert (bases["mouth"].t() @ bases["expression"]).abs().max() < 1e-5
+
+
+def test_prefix_property_expression_training_leaves_mouth_and_pose_unchanged():
+    banks = MotionBanks(CFG)
+    before = {k: v.detach().clone() for k, v in banks.bases().items()}
+    # gradient of any function of the mouth/pose bases w.r.t. V^e is exactly zero
+    b = banks.bases()
+    (b["mouth"].sum() + b["pose"].pow(2).sum()).backward()
+    assert banks.raw["expression"].grad is None or banks.raw["expression"].grad.abs().max() == 0
+    # an optimiser step on the expression bank alone changes B^e but not B^m, B^p
+    banks.zero_grad()
+    opt = torch.optim.SGD([banks.raw["expression"]], lr=1.0)
+    banks.bases()["expression"].sum().backward()
+    opt.step()
+    after = banks.bases()
+    assert not torch.allclose(after["expression"], before["expression"], atol=1e-4)
+    assert torch.allclose(after["mouth"], before["mouth"], atol=1e-6)
+    assert torch.allclose(after["pose"], before["pose"], atol=1e-6)
+
+
+def test_lip_pose_model_bases_equal_prefix_of_full_model():
+    full = MotionBanks(CFG)
+    lip_pose = MotionBanks(CFG.replace(components="lip_pose"))
+    lip_pose.raw["mouth"].data.copy_(full.raw["mouth"].data)
+    lip_pose.raw["pose"].data.copy_(full.raw["pose"].data)
+    a, b = full.bases(), lip_pose.bases()
+    assert set(b) == {"mouth", "pose"}
+    assert torch.allclose(a["mouth"], b["mouth"], atol=1e-5) and torch.allclose(
+        a["pose"], b["pose"], atol=1e-5
+    )
+
+
+def test_without_orthogonal_bases_are_free_and_not_orthonormal():
+    bases = MotionBanks(CFG.replace(orthogonal=False)).bases()
+    q = torch.cat(list(bases.values()), dim=1)
+    assert (q.t() @ q - torch.eye(q.shape[1])).abs().max() > 0.5
+
+
+def test_without_bank_heads_predict_offsets_and_bases_are_identity():
+    cfg = CFG.replace(use_bank=False)
+    nav, banks = LatentNavigation(cfg), MotionBanks(cfg)
+    w = nav(torch.randn(3, cfg.latent_dim))
+    assert all(v.shape == (3, cfg.latent_dim) for v in w.values())
+    assert torch.equal(banks.combine("pose", w["pose"]), w["pose"])
+    assert sum(p.numel() for p in banks.parameters()) == 0
+
+
+def test_navigation_heads_are_linear_and_shapes():
+    nav = LatentNavigation(CFG)
+    f1, f2 = torch.randn(4, CFG.latent_dim), torch.randn(4, CFG.latent_dim)
+    w = nav(f1)
+    assert {k: tuple(v.shape) for k, v in w.items()} == {
+        "mouth": (4, 20),
+        "pose": (4, 6),
+        "expression": (4, 10),
+    }
+    # official heads have no activations: W(f1 + f2) = W(f1) + W(f2) - W(0)
+    zero = nav(torch.zeros(4, CFG.latent_dim))["mouth"]
+    assert torch.allclose(nav(f1 + f2)["mouth"], w["mouth"] + nav(f2)["mouth"] - zero, atol=1e-4)
+    assert set(LatentNavigation(CFG.replace(components="lip")).heads) == {"mouth"}
