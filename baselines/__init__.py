@@ -1,0 +1,89 @@
+"""Competing methods: the ``METHODS`` registry of what ``python -m eval.run --method`` can score.
+
+A method maps a ground-truth ``Clip`` to its *prediction* (a video file). Three kinds:
+
+- runnable baselines (``baselines/runnable.py``): ``gt`` (the GT video itself: the upper bound)
+  and ``static`` (the source frame, i.e. the first GT frame, repeated: the lower bound);
+- EDTalk itself (``baselines/edtalk_methods.py``): ``edtalk_v`` (video-driven self-reconstruction)
+  and ``edtalk_a`` (audio-driven), generated from a checkpoint (``--ckpt``);
+- adapters for other methods' output folders (``baselines/adapters.py``): ``folder:DIR`` maps the
+  videos in DIR to clip ids (EAT's ``M003_ang_1_001`` -> MEAD ``M003#angry#level_1#001``) and
+  ``paired`` takes the prediction paired by ``--dataset folder --gt DIR --pred DIR``.
+
+The numbers the paper reports for methods we cannot run live in ``baselines/reported.py``.
+
+    method = make_method("static")                 # or "folder:/data/eat_out", "edtalk_a"
+    path = method.prediction_path(clip, videos_dir)   # where the prediction is / will be written
+    if method.generates and not path.exists():
+        method.generate(clip, path)                # written atomically (mp4, 25 fps)
+
+How to add a method
+1. Write a ``Method`` subclass in a new file ``baselines/<name>.py`` with ``name``, ``generates``
+   and, if it generates, ``generate(clip, out_path)`` (write with ``edtalk.data.video.write_video``,
+   which is atomic) and ``provenance()`` (version, checkpoint, resolution).
+2. Decorate it with ``@METHODS.register("<name>")`` and add the module to ``_MODULES`` below.
+3. Add ``tests/baselines/test_<name>.py`` on tiny fixture clips.
+Methods must be picklable (Ray ships them to workers): load heavy models lazily, once per process.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from edtalk.data.clip import Clip
+from edtalk.registry import Registry
+
+METHODS: Registry[type[Method]] = Registry("method")
+_MODULES = ("runnable", "edtalk_methods", "adapters")
+
+
+class Method:
+    """A way to obtain a prediction video for a clip.
+
+    Args:
+        arg: the part after ``:`` in the method spec (``folder:DIR`` -> ``DIR``), if any.
+        ckpt: checkpoint file for generating methods (``--ckpt``).
+    """
+
+    name: str = "method"
+    generates: bool = False  # True: predictions are written to <out>/<dataset>/<method>/videos/
+
+    def __init__(self, arg: str | None = None, ckpt: str | None = None) -> None:
+        self.arg = arg
+        self.ckpt = ckpt
+
+    @property
+    def display_name(self) -> str:
+        """The name used in results paths and tables."""
+        return self.name
+
+    def prediction_path(self, clip: Clip, videos_dir: Path) -> Path | None:
+        """The prediction video of ``clip`` (None: this method has none for the clip)."""
+        from eval.cache import escape_clip_id
+
+        return videos_dir / f"{escape_clip_id(clip.id)}.mp4"
+
+    def generate(self, clip: Clip, out_path: Path) -> None:
+        raise NotImplementedError(f"method {self.name!r} does not generate videos")
+
+    def prepare(self, clips: list[Clip]) -> None:
+        """Checks before anything runs (e.g. the checkpoint exists); raise with a clear message."""
+
+    def provenance(self) -> dict[str, Any]:
+        """Method version, checkpoint, resolution ... recorded in the results file."""
+        return {"method": self.name}
+
+
+def load_all() -> Registry:
+    for name in _MODULES:
+        importlib.import_module(f"baselines.{name}")
+    return METHODS
+
+
+def make_method(spec: str, ckpt: str | None = None) -> Method:
+    """A method from its CLI spec: ``gt``, ``static``, ``edtalk_a``, ``folder:DIR`` ..."""
+    load_all()
+    name, _, arg = spec.partition(":")
+    return METHODS.get(name)(arg=arg or None, ckpt=ckpt)

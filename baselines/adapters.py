@@ -1,0 +1,168 @@
+"""Score methods we do not run: their output videos, read from a folder.
+
+``folder:DIR`` indexes the videos in DIR (recursively) and maps each file name to a clip id:
+
+1. an explicit ``name_map`` {file stem: clip id} in ``DIR/provenance.json``;
+2. the stem itself (``M003#angry#level_1#001.mp4``), or its %-unescaped form (our own cache
+   spelling, eval.cache.escape_clip_id);
+3. a MEAD name in EAT's spelling: ``M003_ang_1_001`` -> ``M003#angry#level_1#001``
+   (``edtalk.data.readers.names.canonical_mead_id``), also when EAT nests it in a folder of that
+   name (``M003_ang_1_001/M003_ang_1_001.mp4`` or ``.../<anything>.mp4``).
+
+Provenance comes from an optional ``DIR/provenance.json`` (any keys; typically ``method``,
+``version``, ``checkpoint``, ``resolution``, ``source``, ``notes``) and is recorded in the results
+file together with the folder path and the measured resolution of one output video.
+
+``paired`` is the method of ``--dataset folder --gt DIR --pred DIR``: the prediction of a clip is
+the file the folder reader paired with it by name (``Clip.extra["pred"]``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from baselines import METHODS, Method
+from edtalk.data.clip import Clip
+from edtalk.data.errors import DataError, DatasetLayoutError
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+
+
+def _mead_name(name: str) -> str | None:
+    try:
+        from edtalk.data.readers.names import canonical_mead_id
+    except ImportError:  # data layer absent: only exact names match
+        return None
+    return canonical_mead_id(name)
+
+
+def candidate_ids(video: Path, root: Path) -> list[str]:
+    """Clip ids a video file in ``root`` may stand for, most specific first."""
+    stems = [video.stem, unquote(video.stem)]
+    if video.parent != root:
+        stems.append(video.parent.name)  # EAT: <clip name>/<frames or clip>.mp4
+    out: list[str] = []
+    for s in stems:
+        for cand in (s, _mead_name(s)):
+            if cand and cand not in out:
+                out.append(cand)
+    return out
+
+
+def read_provenance(folder: Path) -> dict[str, Any]:
+    """``folder/provenance.json`` as a dict ({} when absent); a malformed file is an error."""
+    path = folder / "provenance.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise DatasetLayoutError(path, f"unreadable provenance JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise DatasetLayoutError(path, "provenance.json must be a JSON object")
+    return data
+
+
+def index_folder(folder: Path, known_ids: set[str] | None = None) -> dict[str, Path]:
+    """clip id -> video path for every video under ``folder``.
+
+    With ``known_ids`` the first candidate id that is a known clip wins; two files claiming the
+    same clip is an error naming both."""
+    name_map = read_provenance(folder).get("name_map") or {}
+    index: dict[str, Path] = {}
+    for video in sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES):
+        cands = [name_map[video.stem]] if video.stem in name_map else candidate_ids(video, folder)
+        if known_ids is not None:
+            cands = [c for c in cands if c in known_ids]
+        if not cands:
+            continue
+        clip_id = cands[0]
+        if clip_id in index:
+            raise DatasetLayoutError(video, f"a second video for clip {clip_id!r} (first: {index[clip_id]})")
+        index[clip_id] = video
+    return index
+
+
+@METHODS.register("folder")
+class FolderOfVideos(Method):
+    """A method's output videos in a folder (``--method folder:DIR``)."""
+
+    name = "folder"
+    generates = False
+
+    def __init__(self, arg: str | None = None, ckpt: str | None = None) -> None:
+        super().__init__(arg, ckpt)
+        if not arg:
+            raise ValueError("the folder method needs a folder: --method folder:DIR")
+        self.folder = Path(arg).expanduser()
+        self._index: dict[str, Path] | None = None
+
+    @property
+    def display_name(self) -> str:
+        prov = read_provenance(self.folder) if self.folder.is_dir() else {}
+        return str(prov.get("method") or f"folder-{self.folder.resolve().name}")
+
+    def prepare(self, clips: list[Clip]) -> None:
+        if not self.folder.is_dir():
+            raise DatasetLayoutError(self.folder, "method output folder does not exist")
+        self._index = index_folder(self.folder, {c.id for c in clips})
+        if not self._index:
+            example = clips[0].id if clips else "<clip id>"
+            raise DatasetLayoutError(
+                self.folder,
+                f"no video matches any of the {len(clips)} clips (expected names like "
+                f"{example}.mp4, or EAT's M003_ang_1_001.mp4, or a name_map in provenance.json)",
+            )
+        missing = len(clips) - len(self._index)
+        if missing:
+            log.warning("%s: no output video for %d of %d clips", self.folder, missing, len(clips))
+
+    def prediction_path(self, clip: Clip, videos_dir: Path) -> Path | None:
+        if self._index is None:
+            self._index = index_folder(self.folder)
+        return self._index.get(clip.id)
+
+    def provenance(self) -> dict[str, Any]:
+        prov = read_provenance(self.folder)
+        prov.pop("name_map", None)
+        out: dict[str, Any] = {
+            "method": prov.get("method") or self.display_name,
+            "folder": str(self.folder.resolve()),
+            "provenance_file": str(self.folder / "provenance.json") if prov else None,
+            "reported": prov,
+        }
+        if self._index:
+            out["resolution"] = _measured_resolution(next(iter(self._index.values())))
+        return out
+
+
+@METHODS.register("paired")
+class PairedFolder(Method):
+    """Predictions paired by name by ``--dataset folder --gt DIR --pred DIR``."""
+
+    name = "paired"
+    generates = False
+
+    def prediction_path(self, clip: Clip, videos_dir: Path) -> Path | None:
+        pred = clip.extra.get("pred")
+        return None if pred is None else Path(pred)
+
+    def provenance(self) -> dict[str, Any]:
+        return {"method": "paired", "note": "predictions paired with GT videos by file stem"}
+
+
+def _measured_resolution(video: Path) -> list[int] | None:
+    """[height, width] of one video (header only), None when it cannot be probed."""
+    try:
+        from edtalk.data.video import probe_video
+
+        return list(probe_video(video).size)
+    except (DataError, OSError, ValueError) as e:  # a bad file only loses this field
+        log.warning("%s: cannot probe resolution (%s)", video, e)
+        return None

@@ -1,0 +1,120 @@
+"""EDTalk itself as a method to score, generated from a checkpoint with ``edtalk.infer``.
+
+- ``edtalk_v`` (video-driven self-reconstruction, paper Table 5 / LIA protocol): identity source
+  I^s = the first GT frame; mouth, pose and expression are all driven by the GT clip itself.
+- ``edtalk_a`` (audio-driven, paper Table 1): identity source = the first GT frame, mouth from the
+  clip's audio, pose and expression from the GT clip (the paper's setting with a pose/expression
+  reference video).
+
+Both need ``--ckpt`` (a checkpoint written by ``edtalk.model.save_checkpoint`` / the training
+stages). The generator loads once per process (Ray worker) and is reused for every clip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from baselines import METHODS, Method
+from edtalk.data.clip import Clip
+
+_GENERATORS: dict[tuple[str, str], Any] = {}  # (ckpt, device) -> loaded generator, per process
+_NEEDED = ("load_generator", "drive_video", "drive_audio")
+
+
+class InferenceUnavailableError(RuntimeError):
+    """``edtalk.infer`` is missing or lacks the functions these methods call."""
+
+
+def _infer_module():
+    try:
+        from edtalk import infer
+    except ImportError as e:
+        raise InferenceUnavailableError(
+            f"edtalk_v/edtalk_a need edtalk/infer.py with {', '.join(_NEEDED)}; it cannot be "
+            f"imported in this checkout ({e})"
+        ) from None
+    missing = [f for f in _NEEDED if not hasattr(infer, f)]
+    if missing:
+        raise InferenceUnavailableError(
+            f"edtalk_v/edtalk_a need edtalk.infer.{', edtalk.infer.'.join(missing)}, which this "
+            "checkout's edtalk/infer.py does not define"
+        )
+    return infer
+
+
+class EDTalkMethod(Method):
+    """Shared checkpoint handling of the two EDTalk drivers."""
+
+    generates = True
+    device = "cpu"
+
+    def prepare(self, clips: list[Clip]) -> None:
+        if not self.ckpt:
+            raise FileNotFoundError(
+                f"--method {self.name} needs --ckpt CHECKPOINT (an EDTalk checkpoint file)"
+            )
+        if not Path(self.ckpt).is_file():
+            raise FileNotFoundError(f"{self.ckpt}: checkpoint file does not exist (--ckpt)")
+        _infer_module()
+
+    def generator(self):
+        key = (str(self.ckpt), self.device)
+        if key not in _GENERATORS:
+            _GENERATORS[key] = _infer_module().load_generator(self.ckpt, device=self.device)
+        return _GENERATORS[key]
+
+    def provenance(self) -> dict[str, Any]:
+        prov: dict[str, Any] = {"method": self.name, "checkpoint": str(self.ckpt)}
+        if self.ckpt and os.path.isfile(self.ckpt):
+            h = hashlib.sha256()
+            with open(self.ckpt, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            prov["checkpoint_sha256"] = h.hexdigest()
+        return prov
+
+
+@METHODS.register("edtalk_v")
+class EDTalkVideoDriven(EDTalkMethod):
+    """Self-reconstruction: source = first GT frame, every factor driven by the GT clip."""
+
+    name = "edtalk_v"
+
+    def generate(self, clip: Clip, out_path: Path) -> None:
+        from edtalk.data.video import read_video, write_video
+
+        infer = _infer_module()
+        video = read_video(clip.video)
+        frames = infer.drive_video(
+            self.generator(), video.frames[0], mouth=video.frames, pose=video.frames, expression=video.frames
+        )
+        write_video(out_path, frames, fps=video.fps)
+
+
+@METHODS.register("edtalk_a")
+class EDTalkAudioDriven(EDTalkMethod):
+    """Audio-driven: source = first GT frame, mouth from the clip audio, pose/expression from GT."""
+
+    name = "edtalk_a"
+
+    def generate(self, clip: Clip, out_path: Path) -> None:
+        from edtalk.data.audio import load_audio
+        from edtalk.data.video import read_video, write_video
+
+        if clip.audio is None:
+            raise FileNotFoundError(f"clip {clip.id}: edtalk_a needs the clip's audio, the dataset has none")
+        infer = _infer_module()
+        video = read_video(clip.video)
+        audio = load_audio(clip.audio)
+        frames = infer.drive_audio(
+            self.generator(),
+            video.frames[0],
+            audio,
+            pose=video.frames,
+            expression=video.frames,
+            fps=video.fps,
+        )
+        write_video(out_path, frames, fps=video.fps, audio=audio)

@@ -1,0 +1,60 @@
+"""The two reference methods every table needs: ``gt`` (upper bound) and ``static`` (lower bound).
+
+- ``gt``: the prediction *is* the ground-truth file (no re-encoding), so full-reference metrics
+  are at their ideal values: PSNR +inf (identical frames, skimage), SSIM 1, L1 0, LMD 0.
+- ``static``: the source frame repeated for the clip's length. Source = the first frame of the GT
+  clip, the same convention EDTalk's video-driven evaluation uses (LIA: the first frame of each
+  test video drives nothing and is the identity source). The clip's audio is muxed in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from baselines import METHODS, Method
+from edtalk.data.clip import Clip
+
+
+@METHODS.register("gt")
+class GroundTruth(Method):
+    """Prediction = the GT video itself."""
+
+    name = "gt"
+    generates = False
+
+    def prediction_path(self, clip: Clip, videos_dir: Path) -> Path:
+        return Path(clip.video)
+
+    def provenance(self) -> dict[str, Any]:
+        return {"method": "gt", "note": "prediction is the ground-truth file itself"}
+
+
+def static_frames(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W, 3) frames -> the first frame repeated T times."""
+    return np.repeat(frames[:1], len(frames), axis=0)
+
+
+@METHODS.register("static")
+class StaticFrame(Method):
+    """Prediction = the first GT frame repeated for the length of the clip (audio muxed)."""
+
+    name = "static"
+    generates = True
+
+    def generate(self, clip: Clip, out_path: Path) -> None:
+        from edtalk.data.audio import load_audio
+        from edtalk.data.video import read_video, write_video
+
+        video = read_video(clip.video)
+        audio = load_audio(clip.audio) if clip.audio is not None else None
+        write_video(out_path, static_frames(video.frames), fps=video.fps, audio=audio)
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "method": "static",
+            "source_frame": "first frame of the GT clip",
+            "encoding": "H.264 crf 17 via edtalk.data.video.write_video",
+        }

@@ -1,0 +1,112 @@
+"""Per-clip score cache: one pickle per (dataset, method, protocol hash, clip), written atomically.
+
+Layout: ``<out>/<dataset>/<method>/cache/<protocol_hash>/<escaped clip id>.pkl``. A row holds,
+for each metric scored on the clip, its version, a key of its settings, and either its mergeable
+state (``eval.metrics.base.Metric.clip_state``) or the ``ClipFailure`` reason; plus a fingerprint
+of the input files (size + mtime of the GT and predicted videos), so replacing a video
+invalidates its row. A killed run loses at most the clips in flight; the next run loads every
+row whose keys still match and scores only what is missing.
+
+    cache = ClipCache(out / "synthtalk" / "gt" / "cache" / protocol.hash())
+    row = cache.load(clip_id)          # None when absent or unreadable
+    cache.save(clip_id, row)           # temp file + rename
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+ROW_FORMAT = 1  # bump when the row layout changes
+
+
+def escape_clip_id(clip_id: str) -> str:
+    """A file-name-safe, reversible spelling of a clip id (``/`` and other unsafe characters are
+    %-escaped, ``#`` is kept); very long ids get a hash suffix instead of their tail."""
+    name = quote(clip_id, safe="#")
+    if name in ("", ".", ".."):
+        name = name.replace(".", "%2E") or "%00"
+    if len(name) > 180:
+        name = name[:160] + "~" + hashlib.sha256(clip_id.encode()).hexdigest()[:16]
+    return name
+
+
+def metric_key(metric: Any) -> str:
+    """sha256 prefix of a metric's ``describe()`` (id, version, settings, weights)."""
+    text = json.dumps(metric.describe(), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def file_fingerprint(*paths: str | Path | None) -> list:
+    """(name, size, mtime_ns) of each input file (None stays None; a missing file is 'missing')."""
+    out = []
+    for p in paths:
+        if p is None:
+            out.append(None)
+            continue
+        try:
+            st = os.stat(p)
+            out.append([str(p), st.st_size, st.st_mtime_ns])
+        except OSError:
+            out.append([str(p), "missing"])
+    return out
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ClipCache:
+    """The per-clip rows of one (dataset, method, protocol hash)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def path(self, clip_id: str) -> Path:
+        return self.root / f"{escape_clip_id(clip_id)}.pkl"
+
+    def load(self, clip_id: str) -> dict | None:
+        """The cached row of ``clip_id``, or None (absent, truncated or from another format)."""
+        path = self.path(clip_id)
+        try:
+            with open(path, "rb") as f:
+                row = pickle.load(f)
+        except FileNotFoundError:
+            return None
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError):
+            return None  # unreadable row: rescore the clip (the rewrite replaces it)
+        if not isinstance(row, dict) or row.get("format") != ROW_FORMAT or row.get("clip") != clip_id:
+            return None
+        return row
+
+    def save(self, clip_id: str, row: dict) -> None:
+        row = {**row, "format": ROW_FORMAT, "clip": clip_id}
+        write_atomic(self.path(clip_id), pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def usable_metrics(self, row: dict | None, keys: dict[str, str], inputs: list) -> dict[str, dict]:
+        """The entries of ``row["metrics"]`` whose metric key matches ``keys[id]`` and whose
+        input fingerprint equals ``inputs`` ({} when nothing is reusable)."""
+        if row is None or row.get("inputs") != inputs:
+            return {}
+        got = row.get("metrics", {})
+        return {m: got[m] for m, k in keys.items() if m in got and got[m].get("key") == k}
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.root.glob("*.pkl")) if self.root.is_dir() else 0

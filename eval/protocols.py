@@ -1,0 +1,253 @@
+"""Named scoring protocols: for every metric, the backbone, crop, resolution, frame sampling and
+aggregation, as one declarative table per protocol.
+
+A protocol is data. ``PROTOCOLS.get("eat")`` returns a frozen ``Protocol`` whose ``metrics`` are
+``MetricSpec(id, settings)`` rows; ``settings`` are keyword arguments of that metric's
+``Settings`` dataclass (eval/metrics/<id>.py). Every result carries ``protocol.name`` and
+``protocol.hash()``, and tables never mix protocols.
+
+- ``eat``: reproduces the EDTalk paper's audio-driven numbers (EAT's ``evaluation_eat``; see
+  shared/reference/metrics-conventions.md sections 0 and 7): 128 x 128 aligned crops, PSNR/SSIM
+  pooled over frames, dlib-68 LMD with per-set centroids, torchvision ImageNet Inception FID on
+  5 frames/video, Sync_conf = mean per-video LSE-C on 224 crops, Acc_emo = Emotion-FAN top-1.
+  Frames are paired with EAT's linspace pairing.
+- ``canonical``: the community libraries' own conventions on the frames as given (the datasets
+  are already 256 x 256 face crops): PSNR/SSIM pooled over frames, L1 and LPIPS (alex) per video
+  then averaged (LIA), pytorch-fid on all frames pooled, face-alignment FAN landmarks, the
+  syncnet S3FD pipeline, FOMM's AKD/AED. Frames are paired by truncation to the shorter side.
+- ``synthtalk``: the same maths with the synthtalk judges as backbones (offline; trained by
+  ``python -m eval.zoo train``), plus the ground-truth disentanglement metrics that only a
+  dataset with known factors allows.
+
+Conventions shared by all three (documented once here):
+- A GT/prediction length difference of more than ``max_length_diff`` (2) frames fails the clip;
+  otherwise both sides are trimmed (truncate) or paired (linspace) to the shorter length.
+- PSNR of identical frames is +inf (skimage). ``identical="inf"`` keeps it, so the ``gt`` method
+  scores PSNR = +inf (written as JSON ``Infinity``) and SSIM = 1; the paper prints 1.000 for GT.
+
+The hash: sha256 of the canonical JSON of the protocol's settings, each metric's version and the
+identities of the weight files its settings need plus the protocol's backbone ``weights``
+(official sha256 or its known prefix/suffix, or the recorded sha256 of a locally trained judge
+from ``recorded_hashes.json``), so a changed setting, metric version or weight file
+gives a new hash and a new cache directory.
+
+How to add a protocol: write a ``Protocol(...)`` table below and ``PROTOCOLS.add(name, it)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from edtalk.registry import Registry
+
+MAX_LENGTH_DIFF = 2  # frames; more than this between GT and prediction fails the clip
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricSpec:
+    """One metric of a protocol: its registry id and the settings it is built with."""
+
+    id: str
+    settings: tuple[tuple[str, Any], ...] = ()  # (key, value) pairs; see ``spec()``
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.settings)
+
+
+def spec(metric_id: str, **settings: Any) -> MetricSpec:
+    """``spec("psnr", pooling="frames")``: a frozen MetricSpec with sorted settings."""
+    return MetricSpec(metric_id, tuple(sorted(settings.items())))
+
+
+class UnavailableMetricError(KeyError):
+    """A protocol names a metric that is not registered (its module has not landed)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    """A named, hashable table of per-metric settings."""
+
+    name: str
+    description: str
+    metrics: tuple[MetricSpec, ...]
+    max_length_diff: int = MAX_LENGTH_DIFF
+    min_frames: int = 5  # shorter clips fail ("too short"); 5 = one SyncNet window
+    weights: tuple[str, ...] = ()  # weight files of the protocol's backbones not declared by a metric
+
+    def metric_ids(self) -> list[str]:
+        return [m.id for m in self.metrics]
+
+    def spec(self, metric_id: str) -> MetricSpec:
+        for m in self.metrics:
+            if m.id == metric_id:
+                return m
+        raise KeyError(f"protocol {self.name!r} has no metric {metric_id!r}; it has {self.metric_ids()}")
+
+    def available(self) -> tuple[list[str], list[str]]:
+        """(registered metric ids, ids whose metric module is not present)."""
+        from eval.metrics import METRICS, load_all
+
+        load_all()
+        ids = self.metric_ids()
+        return [i for i in ids if i in METRICS], [i for i in ids if i not in METRICS]
+
+    def build(self, metric_ids: list[str] | None = None) -> dict[str, Any]:
+        """id -> Metric instance with this protocol's settings (all available ones by default)."""
+        from eval.metrics import METRICS, load_all
+
+        load_all()
+        ids = self.available()[0] if metric_ids is None else list(metric_ids)
+        out = {}
+        for metric_id in ids:
+            s = self.spec(metric_id)
+            if metric_id not in METRICS:
+                raise UnavailableMetricError(
+                    f"metric {metric_id!r} of protocol {self.name!r} is not implemented in this "
+                    f"checkout (registered: {', '.join(METRICS.names())})"
+                )
+            out[metric_id] = METRICS.get(metric_id)(**s.kwargs)
+        return out
+
+    def settings(self) -> dict:
+        """JSON-able settings table (what ``hash()`` covers, minus weights and versions)."""
+        return {
+            "name": self.name,
+            "max_length_diff": self.max_length_diff,
+            "min_frames": self.min_frames,
+            "metrics": {m.id: m.kwargs for m in self.metrics},
+        }
+
+    def fingerprint(self) -> dict:
+        """Settings + each metric's version and weight identities (None when not registered)."""
+        from eval.metrics import METRICS, load_all
+
+        load_all()
+        metrics = {}
+        for m in self.metrics:
+            if m.id in METRICS:
+                metric = METRICS.get(m.id)(**m.kwargs)
+                weights = {w: weight_identity(w) for w in metric.weights_needed()}
+                metrics[m.id] = {"version": metric.version, "weights": weights}
+            else:
+                metrics[m.id] = {"version": None, "weights": {}}
+        backbones = {w: weight_identity(w) for w in self.weights}
+        return {"settings": self.settings(), "metrics": metrics, "backbone_weights": backbones}
+
+    def hash(self) -> str:
+        """sha256 (hex, first 16 digits) of the canonical JSON of ``fingerprint()``."""
+        text = json.dumps(self.fingerprint(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def weight_identity(name: str) -> str:
+    """A stable identity for weight file ``name`` that does not need the file itself: the
+    official sha256, else its known prefix/suffix; for weights outside the manager (the
+    synthtalk judges) the sha256 of the local file via ``eval.backbones.judges`` when present."""
+    from edtalk import weights
+
+    if name not in weights.WEIGHTS and name.startswith("synthtalk_"):
+        _register_judge_weights()
+    if name in weights.WEIGHTS:
+        w = weights.WEIGHTS.get(name)
+        if w.sha256:
+            return w.sha256.lower()
+        if w.sha256_prefix or w.sha256_suffix:
+            return f"{(w.sha256_prefix or '').lower()}...{(w.sha256_suffix or '').lower()}"
+        recorded = weights.expected_hash(name)  # a locally trained judge: its recorded sha256
+        return recorded or f"not-installed:{w.filename}"
+    return f"unknown:{name}"
+
+
+def _register_judge_weights() -> None:
+    """The synthtalk judges are added to the weights manager by edtalk.experts.store."""
+    try:
+        from edtalk.experts.store import register_weight_entries
+    except ImportError:
+        return
+    register_weight_entries()
+
+
+PROTOCOLS: Registry[Protocol] = Registry("protocol")
+
+
+def get_protocol(name: str) -> Protocol:
+    return PROTOCOLS.get(name)
+
+
+# -- eat: EDTalk's paper numbers (EAT's evaluation_eat) ------------------------------------------
+_EAT_PAIR = {"pairing": "linspace", "max_length_diff": MAX_LENGTH_DIFF}
+_EAT_CROP = {"crop": "eat_align", "size": 128}
+PROTOCOLS.add(
+    "eat",
+    Protocol(
+        name="eat",
+        description="EDTalk paper / EAT evaluation_eat: 128x128 aligned crops, dlib LMD, "
+        "torchvision-Inception FID on 5 frames/video, LSE-C on 224 crops, Emotion-FAN",
+        metrics=(
+            spec("psnr", pooling="frames", identical="inf", **_EAT_CROP, **_EAT_PAIR),
+            spec("ssim", pooling="frames", win_size=7, **_EAT_CROP, **_EAT_PAIR),
+            spec("m_lmd", landmarks="dlib68", centering="per_set_centroid", **_EAT_CROP, **_EAT_PAIR),
+            spec("f_lmd", landmarks="dlib68", centering="per_set_centroid", **_EAT_CROP, **_EAT_PAIR),
+            spec("fid", backbone="torchvision_eat", frames_per_video=5, **_EAT_CROP, **_EAT_PAIR),
+            spec("lse_c", crop="eat_align", size=224, aggregation="mean_over_videos"),
+            spec("lse_d", crop="eat_align", size=224, aggregation="mean_over_videos"),
+            spec("acc_emo", classifier="emotion_fan"),
+        ),
+    ),
+)
+
+# -- canonical: the community libraries' own conventions ------------------------------------------
+_CAN = {"crop": "none", "size": None, "pairing": "truncate", "max_length_diff": MAX_LENGTH_DIFF}
+PROTOCOLS.add(
+    "canonical",
+    Protocol(
+        name="canonical",
+        description="community libraries as published, frames as given (256x256 crops): "
+        "pytorch-fid all frames, LPIPS alex, FAN landmarks, syncnet S3FD, FOMM AKD/AED",
+        metrics=(
+            spec("psnr", pooling="frames", identical="inf", **_CAN),
+            spec("ssim", pooling="frames", win_size=7, **_CAN),
+            spec("l1", pooling="videos", **_CAN),
+            spec("lpips", net="alex", pooling="videos", **_CAN),
+            spec("fid", backbone="pytorch_fid", dims=2048, frames_per_video=None, **_CAN),
+            spec("m_lmd", landmarks="fan", centering="per_set_centroid", **_CAN),
+            spec("f_lmd", landmarks="fan", centering="per_set_centroid", **_CAN),
+            spec("lse_c", crop="s3fd", size=224, aggregation="mean_over_videos"),
+            spec("lse_d", crop="s3fd", size=224, aggregation="mean_over_videos"),
+            spec("akd", landmarks="fan", **_CAN),
+            spec("aed", backbone="openface", **_CAN),
+            spec("acc_emo", classifier="emotion_fan"),
+        ),
+    ),
+)
+
+# -- synthtalk: same maths, synthtalk judges as backbones, plus GT disentanglement ----------------
+_FACE_JUDGE = "synthtalk_face_judge"  # eval/backbones/judges.py (landmarks, embeddings, emotion, identity)
+_SYNC_JUDGE = "synthtalk_sync_judge"
+PROTOCOLS.add(
+    "synthtalk",
+    Protocol(
+        name="synthtalk",
+        description="offline: the canonical maths with backbones trained on synthtalk's judge "
+        "identities (eval.zoo), plus ground-truth disentanglement metrics",
+        weights=(_FACE_JUDGE, _SYNC_JUDGE),
+        metrics=(
+            spec("psnr", pooling="frames", identical="inf", **_CAN),
+            spec("ssim", pooling="frames", win_size=7, **_CAN),
+            spec("l1", pooling="videos", **_CAN),
+            spec("fid", backbone=_FACE_JUDGE, frames_per_video=None, **_CAN),
+            spec("m_lmd", landmarks=_FACE_JUDGE, centering="per_set_centroid", **_CAN),
+            spec("f_lmd", landmarks=_FACE_JUDGE, centering="per_set_centroid", **_CAN),
+            spec("lse_c", crop="none", size=None, backbone="judge_sync", aggregation="mean_over_videos"),
+            spec("lse_d", crop="none", size=None, backbone="judge_sync", aggregation="mean_over_videos"),
+            spec("acc_emo", classifier="judge_emotion"),
+        ),
+    ),
+)

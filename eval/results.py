@@ -1,0 +1,157 @@
+"""The results file ``eval.run`` writes, one per (dataset, method, protocol), and its reader.
+
+Path: ``<results>/<dataset>/<method>/<protocol>.json`` (atomic write), per-clip rows beside it in
+``<protocol>.clips.jsonl``. Schema (``SCHEMA`` = "edtalk-bench/results/1")::
+
+    {
+      "schema": "edtalk-bench/results/1",
+      "dataset": "synthtalk", "method": "gt", "split": "test",
+      "protocol": {"name": "synthtalk", "hash": "3f2a...", "settings": {...}, "fingerprint": {...}},
+      "metrics": {
+        "psnr": {"value": Infinity, "n": 1234, "spread": null, "higher_is_better": true,
+                 "label": "PSNR", "version": "1", ...metric extras such as n_inf, n_gt},
+        ...
+      },
+      "unavailable_metrics": ["lpips"],         # in the protocol, not implemented in this checkout
+      "n_clips": 24, "n_from_cache": 0,
+      "failures": [{"clip": "...", "metric": "m_lmd" | null, "reason": "..."}],
+      "unverified": false, "unverified_weights": {"name": "why"},
+      "versions": {"libraries": {...}, "metrics": {"psnr": "1", ...}},
+      "git": {"commit": "abc123...", "dirty": true},
+      "config": {CLI arguments},
+      "provenance": {method version, checkpoint, resolution, ...},
+      "timing": {"generate_s": 1.2, "score_s": 30.5, "wall_s": 40.1},
+      "created": "2025-01-01T12:00:00+00:00"
+    }
+
+``value`` is a float, ``null`` when the metric has no value (no scorable clip), or +inf written as
+JSON ``Infinity`` (Python's json reads it; PSNR of identical frames). ``spread`` is the sample
+standard deviation over the pooled items (frames or videos, as the protocol pools), ``null`` for
+set-level metrics (FID). Per-clip JSONL rows::
+
+    {"clip": "...", "values": {"psnr": 31.2, "fid": null}, "failures": {"m_lmd": "no face"},
+     "from_cache": true}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from eval.cache import write_atomic
+
+SCHEMA = "edtalk-bench/results/1"
+REQUIRED = (
+    "schema",
+    "dataset",
+    "method",
+    "split",
+    "protocol",
+    "metrics",
+    "versions",
+    "git",
+    "config",
+    "unverified",
+    "failures",
+    "provenance",
+)
+METRIC_REQUIRED = ("value", "n", "spread", "higher_is_better", "label")
+
+
+class ResultsSchemaError(ValueError):
+    """A results dict that does not follow ``SCHEMA`` (names the file and the problem)."""
+
+
+def results_path(results_dir: str | Path, dataset: str, method: str, protocol: str) -> Path:
+    """``<results>/<dataset>/<method>/<protocol>.json``; ``folder:DIR`` methods use DIR's name."""
+    return Path(results_dir) / dataset / method_dir_name(method) / f"{protocol}.json"
+
+
+def method_dir_name(method: str) -> str:
+    """A folder name for a method spec (``folder:/x/eat_out`` -> ``folder-eat_out``)."""
+    if method.startswith("folder:"):
+        return "folder-" + Path(method.split(":", 1)[1].rstrip("/")).name
+    return method
+
+
+def clips_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(".json") + ".clips.jsonl")
+
+
+def _json_number(value: Any) -> Any:
+    """numpy scalars -> Python numbers; NaN -> None (no such JSON value); inf stays."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def metric_entry(metric: Any, computed: dict) -> dict:
+    """The results-JSON entry of one metric from ``metric.compute(state)``."""
+    entry = {k: _json_number(v) for k, v in computed.items()}
+    entry.update(
+        value=_json_number(computed.get("value")),
+        n=int(computed.get("n") or 0),
+        spread=_json_number(computed.get("spread")),
+        higher_is_better=bool(metric.higher_is_better),
+        label=str(metric.label),
+        version=str(metric.version),
+    )
+    return entry
+
+
+def validate(data: dict, where: str = "<results>") -> None:
+    """Raise ``ResultsSchemaError`` if ``data`` misses a required field or has a bad metric."""
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise ResultsSchemaError(f"{where}: missing field(s) {missing}")
+    if data["schema"] != SCHEMA:
+        raise ResultsSchemaError(f"{where}: schema {data['schema']!r}, expected {SCHEMA!r}")
+    for k in ("name", "hash", "settings"):
+        if k not in data["protocol"]:
+            raise ResultsSchemaError(f"{where}: protocol lacks {k!r}")
+    for mid, entry in data["metrics"].items():
+        bad = [k for k in METRIC_REQUIRED if k not in entry]
+        if bad:
+            raise ResultsSchemaError(f"{where}: metric {mid!r} lacks {bad}")
+        v = entry["value"]
+        if v is not None and not isinstance(v, int | float):
+            raise ResultsSchemaError(f"{where}: metric {mid!r} value {v!r} is not a number")
+    for f in data["failures"]:
+        if not {"clip", "reason"} <= set(f):
+            raise ResultsSchemaError(f"{where}: failure entry {f!r} lacks clip/reason")
+
+
+def write_results(path: str | Path, data: dict, clip_rows: list[dict] | None = None) -> Path:
+    """Validate and write the results JSON (and the per-clip JSONL first), both atomically."""
+    path = Path(path)
+    validate(data, str(path))
+    if clip_rows is not None:
+        lines = "".join(json.dumps(r, sort_keys=True, default=_json_number) + "\n" for r in clip_rows)
+        write_atomic(clips_path(path), lines.encode())
+    text = json.dumps(data, indent=2, sort_keys=False, default=_json_number) + "\n"
+    write_atomic(path, text.encode())
+    return path
+
+
+def read_results(path: str | Path) -> dict:
+    """Read and validate a results JSON (ResultsSchemaError / OSError name the file)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ResultsSchemaError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    validate(data, str(path))
+    return data
+
+
+def read_clip_rows(path: str | Path) -> list[dict]:
+    """The per-clip rows beside results file ``path``."""
+    p = clips_path(path)
+    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]

@@ -1,0 +1,639 @@
+"""``python -m eval.run``: score one method on one dataset split under one protocol.
+
+Steps (see ``--help`` for every flag):
+
+1. resolve the clips (``edtalk.data.readers.read_clips``, or two folders paired by name) and the
+   method (``baselines.make_method``); check the metrics' weight files before anything runs;
+2. generate the missing predictions (``<out>/<dataset>/<method>/videos/<clip>.mp4``; present
+   files are kept);
+3. score the clips that the per-clip cache (eval/cache.py) does not already hold, in chunks, on
+   Ray (local by default) or in this process (``--workers 0``): one ``ClipContext`` per clip, so
+   each video is decoded once and detections are shared by all metrics; the driver writes each
+   returned row to the cache atomically, so a killed run resumes where it stopped;
+4. merge the per-clip states (``metric.merge``) and write ``<out>/<dataset>/<method>/<protocol>.json``
+   and ``<protocol>.clips.jsonl`` atomically (schema: eval/results.py).
+
+Exit codes: 0 ok; 1 some clip failed (recorded with its reason; 0 with ``--allow-failures``);
+2 nothing could run (bad arguments, dataset layout, missing weights or checkpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eval.cache import ClipCache, file_fingerprint, metric_key
+from eval.results import SCHEMA, method_dir_name, metric_entry, results_path, write_results
+
+log = logging.getLogger("eval.run")
+
+DATASETS = ("synthtalk", "mead", "hdtf", "lrw", "voxceleb2", "folder")
+LIBRARIES = (
+    "numpy",
+    "scipy",
+    "torch",
+    "torchvision",
+    "skimage",
+    "cv2",
+    "av",
+    "ray",
+    "dlib",
+    "lpips",
+    "pytorch_fid",
+    "face_alignment",
+)
+
+EPILOG = """\
+examples:
+  # the built-in dataset, ground truth against itself (upper bound), offline judges
+  python -m eval.run --dataset synthtalk --root data/synthtalk --split test \\
+      --method gt --protocol synthtalk --out results/
+  # the static-frame lower bound, only two metrics, 4 Ray workers
+  python -m eval.run --dataset synthtalk --root data/synthtalk --method static \\
+      --protocol synthtalk --metrics psnr,ssim --workers 4 --out results/
+  # EDTalk audio-driven on MEAD with the paper's (EAT) protocol
+  python -m eval.run --dataset mead --root /data/MEAD_front --method edtalk_a \\
+      --ckpt ckpt/edtalk_audio.pt --protocol eat --out results/
+  # a folder of EAT's outputs (M003_ang_1_001.mp4 ...) on MEAD
+  python -m eval.run --dataset mead --root /data/MEAD_front --method folder:/data/eat_out \\
+      --protocol eat --out results/
+  # any two folders of videos paired by file name
+  python -m eval.run --dataset folder --gt videos/gt --pred videos/ours --protocol canonical --out results/
+  # on a running Ray cluster
+  python -m eval.run ... --address auto
+
+Results: <out>/<dataset>/<method>/<protocol>.json (+ .clips.jsonl); cache:
+<out>/<dataset>/<method>/cache/<protocol hash>/; generated videos: <out>/<dataset>/<method>/videos/.
+Exit code 1 if any clip failed (see "failures" in the JSON) unless --allow-failures.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m eval.run",
+        description="Generate (if needed) and score a method's videos on a dataset split under a named "
+        "protocol; resumable (per-clip cache), parallel on Ray.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    d = p.add_argument_group("data")
+    d.add_argument(
+        "--dataset",
+        required=True,
+        choices=DATASETS,
+        help="dataset reader (edtalk.data.readers); 'folder' pairs --gt and --pred by file name",
+    )
+    d.add_argument("--root", help="dataset root folder (e.g. data/synthtalk); not used with --dataset folder")
+    d.add_argument("--split", default="test", help="split to score (default: test)")
+    d.add_argument("--gt", help="--dataset folder: folder of ground-truth videos")
+    d.add_argument("--pred", help="--dataset folder: folder of predicted videos (same file stems)")
+    d.add_argument(
+        "--limit", type=int, default=None, help="score only the first N clips of the split (smoke runs)"
+    )
+    m = p.add_argument_group("method and protocol")
+    m.add_argument(
+        "--method",
+        default=None,
+        help="gt | static | edtalk_v | edtalk_a | folder:DIR (a folder of a method's output "
+        "videos; EAT names are mapped to MEAD ids) | paired (default with --dataset folder)",
+    )
+    m.add_argument("--ckpt", help="checkpoint for generating methods (edtalk_v, edtalk_a)")
+    m.add_argument("--protocol", default="synthtalk", help="eat | canonical | synthtalk (default: synthtalk)")
+    m.add_argument(
+        "--metrics",
+        help="comma-separated metric ids (default: every metric of the protocol "
+        "implemented in this checkout), e.g. psnr,ssim,fid",
+    )
+    r = p.add_argument_group("execution")
+    r.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="Ray CPUs for a local Ray (default 2); 0 scores in this process without Ray",
+    )
+    r.add_argument(
+        "--address", help="Ray cluster address (e.g. auto or ray://host:10001); default: a local Ray"
+    )
+    r.add_argument("--device", default="cpu", help="torch device for the backbones (cpu, cuda)")
+    r.add_argument(
+        "--chunk",
+        type=int,
+        default=None,
+        help="clips per Ray task (default: about 4 tasks per worker, at most 8)",
+    )
+    r.add_argument(
+        "--allow-unverified-weights",
+        action="store_true",
+        help="accept weight files whose sha256 does not match (results are marked unverified)",
+    )
+    r.add_argument(
+        "--allow-failures",
+        action="store_true",
+        help="exit 0 even if some clips failed (they are still listed in the results)",
+    )
+    r.add_argument(
+        "--out",
+        default="results",
+        help="output folder for results, cache and generated videos (default: results)",
+    )
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+class UsageError(Exception):
+    """A problem with the arguments or inputs that stops the run before scoring (exit code 2)."""
+
+
+# -- clips and predictions -------------------------------------------------------------------------
+
+
+def resolve_clips(args: argparse.Namespace) -> list:
+    from edtalk.data.readers import pair_folders, read_clips
+
+    if args.dataset == "folder" and (args.gt or args.pred):
+        if not (args.gt and args.pred):
+            raise UsageError(
+                "--dataset folder needs both --gt DIR and --pred DIR (or --root with gt/ and pred/)"
+            )
+        clips = pair_folders(args.gt, args.pred, args.split)
+    else:
+        if not args.root:
+            raise UsageError(f"--dataset {args.dataset} needs --root DIR")
+        clips = read_clips(args.dataset, args.root, args.split)
+    if args.limit is not None:
+        clips = clips[: max(args.limit, 0)]
+    if not clips:
+        raise UsageError(f"no clips in {args.dataset} split {args.split!r}")
+    ids = [c.id for c in clips]
+    if len(set(ids)) != len(ids):
+        raise UsageError(f"{args.dataset}: duplicate clip ids in split {args.split!r}")
+    return clips
+
+
+@dataclass
+class Job:
+    """One clip to score: the GT clip, its prediction and which metrics still need scoring."""
+
+    clip: Any
+    pred: Path | None
+    inputs: list
+    todo: list[str]
+    failure: str | None = None  # set when the clip cannot be scored at all
+    cached: dict = field(default_factory=dict)  # metric id -> cached entry
+
+
+# -- scoring one clip (runs in Ray workers or in this process) ------------------------------------
+
+
+def score_clip(ctx_factory: Callable, job: Job, protocol: Any, metrics: dict, keys: dict) -> dict:
+    """Score ``job.todo`` metrics on one clip; returns a cache row (``failure`` set when the clip
+    as a whole cannot be scored: unreadable, too short, GT/prediction length mismatch)."""
+    from edtalk.data.errors import DataError
+    from eval.metrics.base import ClipFailure
+
+    FATAL_ERRORS = _fatal_errors()
+    row: dict[str, Any] = {"inputs": job.inputs, "metrics": {}, "failure": None}
+    if job.pred is None:
+        row["failure"] = "no prediction video for this clip"
+        return row
+    ctx = ctx_factory(job.clip, job.pred)
+    try:
+        t_gt, t_pred = len(ctx.frames("gt")), len(ctx.frames("pred"))
+    except (DataError, ClipFailure) as e:
+        row["failure"] = str(e)
+        return row
+    if abs(t_gt - t_pred) > protocol.max_length_diff:
+        row["failure"] = (
+            f"GT has {t_gt} frames, prediction {t_pred} (more than {protocol.max_length_diff} apart)"
+        )
+        return row
+    if min(t_gt, t_pred) < protocol.min_frames:
+        row["failure"] = f"too short: {min(t_gt, t_pred)} frames (at least {protocol.min_frames} needed)"
+        return row
+    for mid in job.todo:
+        metric = metrics[mid]
+        entry: dict[str, Any] = {"key": keys[mid], "version": metric.version}
+        try:
+            entry["state"] = metric.clip_state(ctx)
+        except ClipFailure as e:
+            entry["failure"] = e.reason
+        except DataError as e:  # e.g. the clip's audio is unreadable: a bad input, not a bug
+            entry["failure"] = str(e)
+        except FATAL_ERRORS:
+            raise  # configuration problems (missing weights, unknown backbone): stop the run
+        except Exception as e:
+            raise RuntimeError(f"clip {job.clip.id}: metric {mid} crashed: {e!r}") from e
+        row["metrics"][mid] = entry
+    return row
+
+
+def _fatal_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are not about one clip and must stop the run with their own message."""
+    from edtalk.registry import UnknownNameError
+    from edtalk.weights import MissingWeightsError, WeightsMismatchError
+
+    return (UnknownNameError, MissingWeightsError, WeightsMismatchError)
+
+
+def score_chunk(jobs: list[Job], protocol: Any, metric_ids: list[str], device: str) -> dict:
+    """Ray task body: build the metrics once, score each job; returns rows + unverified weights."""
+    from edtalk.weights import unverified_in_use
+    from eval.context import ClipContext
+
+    metrics = protocol.build(metric_ids)
+    keys = {m: metric_key(metrics[m]) for m in metric_ids}
+
+    def make_ctx(clip, pred):
+        return ClipContext(clip, pred, device=device)
+
+    rows = [(job.clip.id, score_clip(make_ctx, job, protocol, metrics, keys)) for job in jobs]
+    return {"rows": rows, "unverified": unverified_in_use()}
+
+
+def generate_chunk(items: list[tuple[Any, Path]], method: Any) -> dict:
+    """Ray task body: write the method's prediction for each (clip, path); failures by clip."""
+    from edtalk.data.errors import DataError
+
+    failures = []
+    for clip, path in items:
+        try:
+            method.generate(clip, path)
+        except (DataError, FileNotFoundError, ValueError) as e:
+            failures.append((clip.id, f"generation failed: {e}"))
+    return {"rows": [c.id for c, _ in items], "failures": failures}
+
+
+# -- execution: Ray or in-process ----------------------------------------------------------------
+
+
+def _worker_env(args: argparse.Namespace) -> dict[str, str]:
+    env = {"RAY_AUTH_MODE": "disabled", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    for k in ("EDTALK_BENCH_WEIGHTS", "EDTALK_BENCH_ALLOW_UNVERIFIED", "HF_HUB_OFFLINE", "PYTHONPATH"):
+        if os.environ.get(k):
+            env[k] = os.environ[k]
+    if args.allow_unverified_weights:
+        env["EDTALK_BENCH_ALLOW_UNVERIFIED"] = "1"
+    return env
+
+
+def _init_ray(args: argparse.Namespace):
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    if not ray.is_initialized():
+        runtime_env = {"env_vars": _worker_env(args)}
+        if args.address:
+            ray.init(address=args.address, runtime_env=runtime_env, log_to_driver=True)
+        else:
+            ray.init(
+                _node_ip_address="127.0.0.1",
+                num_cpus=max(args.workers, 1),
+                include_dashboard=False,
+                runtime_env=runtime_env,
+                log_to_driver=True,
+            )
+    return ray
+
+
+def run_chunks(
+    fn: Callable, chunks: list[list], args: argparse.Namespace, desc: str, extra: tuple = ()
+) -> Iterator[dict]:
+    """Yield ``fn(chunk, *extra)`` for each chunk as it completes, with a clips/s progress bar:
+    in this process (``--workers 0``) or as Ray tasks (tqdm over ``ray.wait`` completions)."""
+    from tqdm import tqdm
+
+    total = sum(len(c) for c in chunks)
+    with tqdm(
+        total=total, unit="clip", desc=desc, disable=args.quiet or total == 0, dynamic_ncols=True
+    ) as bar:
+        if args.workers == 0 and not args.address:
+            for chunk in chunks:
+                out = fn(chunk, *extra)
+                bar.update(len(chunk))
+                yield out
+            return
+        ray = _init_ray(args)
+        opts = {"num_cpus": 1, "max_retries": 0}
+        if args.device.startswith("cuda"):
+            opts["num_gpus"] = 1
+        remote = ray.remote(**opts)(fn)
+        shared = [ray.put(x) for x in extra]
+        pending = {remote.remote(chunk, *shared): len(chunk) for chunk in chunks}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            n = pending.pop(done[0])
+            try:
+                out = ray.get(done[0])
+            except ray.exceptions.RayTaskError as e:
+                for ref in pending:
+                    ray.cancel(ref, force=True)
+                raise e.as_instanceof_cause() from None
+            bar.update(n)
+            yield out
+
+
+def _chunks(items: list, args: argparse.Namespace) -> list[list]:
+    if not items:
+        return []
+    if args.chunk:
+        size = args.chunk
+    elif args.workers == 0 and not args.address:
+        size = 1  # in-process: a row per clip reaches the cache as soon as it is scored
+    else:
+        size = min(8, max(1, math.ceil(len(items) / (4 * max(args.workers, 1)))))
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+# -- provenance ----------------------------------------------------------------------------------
+
+
+def git_info() -> dict:
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*cmd: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *cmd], cwd=root, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def library_versions() -> dict:
+    from importlib import metadata
+
+    out = {"python": sys.version.split()[0]}
+    for name in LIBRARIES:
+        mod = sys.modules.get(name)
+        version = getattr(mod, "__version__", None) if mod else None
+        if version is None:
+            dist = {"skimage": "scikit-image", "cv2": "opencv-python-headless", "dlib": "dlib-bin"}.get(
+                name, name
+            )
+            try:
+                version = metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                version = None
+        out[name] = str(version) if version is not None else None
+    try:
+        out["edtalk-bench"] = metadata.version("edtalk-bench")
+    except metadata.PackageNotFoundError:
+        out["edtalk-bench"] = None
+    return out
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+
+def _select_metrics(protocol: Any, requested: str | None) -> tuple[list[str], list[str]]:
+    available, unavailable = protocol.available()
+    if not requested:
+        return available, unavailable
+    ids = [m.strip() for m in requested.split(",") if m.strip()]
+    for mid in ids:
+        if mid not in protocol.metric_ids():
+            raise UsageError(
+                f"metric {mid!r} is not in protocol {protocol.name!r} ({', '.join(protocol.metric_ids())})"
+            )
+        if mid not in available:
+            raise UsageError(
+                f"metric {mid!r} of protocol {protocol.name!r} is not implemented in this checkout"
+            )
+    return ids, []
+
+
+def _check_weights(protocol: Any, metrics: dict, allow_unverified: bool) -> None:
+    """Resolve every weight file the selected metrics need before any work: those each metric
+    declares, and the protocol's backbone weights named in their settings (the judges)."""
+    from edtalk import weights
+    from eval.protocols import weight_identity
+
+    names = [n for metric in metrics.values() for n in metric.weights_needed()]
+    settings_text = repr([protocol.spec(m).settings for m in metrics])
+    names += [w for w in protocol.weights if w in settings_text]
+    for name in dict.fromkeys(names):
+        weight_identity(name)  # registers locally trained judges with the manager
+        if name.endswith("_judge"):
+            from edtalk.experts.store import resolve_judge  # its error says how to train it
+
+            resolve_judge(name)
+        elif name in weights.WEIGHTS:
+            weights.resolve(name, allow_unverified=allow_unverified)
+
+
+def run(args: argparse.Namespace) -> int:
+    from baselines import make_method
+    from eval.protocols import get_protocol
+
+    t_start = time.perf_counter()
+    if args.allow_unverified_weights:
+        os.environ["EDTALK_BENCH_ALLOW_UNVERIFIED"] = "1"
+    protocol = get_protocol(args.protocol)
+    metric_ids, unavailable = _select_metrics(protocol, args.metrics)
+    if unavailable:
+        print(
+            f"note: protocol {protocol.name} metrics not implemented here, skipped: {', '.join(unavailable)}"
+        )
+    if not metric_ids:
+        raise UsageError(f"no metric of protocol {protocol.name!r} is implemented in this checkout")
+    metrics = protocol.build(metric_ids)
+    _check_weights(protocol, metrics, args.allow_unverified_weights)
+    keys = {m: metric_key(metrics[m]) for m in metric_ids}
+    phash = protocol.hash()
+
+    clips = resolve_clips(args)
+    method_spec = args.method or ("paired" if args.dataset == "folder" else None)
+    if method_spec is None:
+        raise UsageError("--method is required (gt, static, edtalk_v, edtalk_a, folder:DIR)")
+    try:
+        method = make_method(method_spec, ckpt=args.ckpt)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    method.prepare(clips)
+    method_name = method.display_name
+    run_dir = Path(args.out) / args.dataset / method_dir_name(method_name)
+    videos_dir = run_dir / "videos"
+
+    # 1. predictions
+    preds = {c.id: method.prediction_path(c, videos_dir) for c in clips}
+    gen_failures: dict[str, str] = {}
+    t_gen = time.perf_counter()
+    if method.generates:
+        todo = [(c, preds[c.id]) for c in clips if preds[c.id] is not None and not preds[c.id].exists()]
+        if todo:
+            print(f"generating {len(todo)} of {len(clips)} videos with {method_name} -> {videos_dir}")
+        for out in run_chunks(
+            generate_chunk, _chunks(todo, args), args, f"generate {method_name}", (method,)
+        ):
+            gen_failures.update(dict(out["failures"]))
+    t_gen = time.perf_counter() - t_gen
+
+    # 2. cache lookup
+    cache = ClipCache(run_dir / "cache" / phash)
+    unverified: dict[str, str] = {}
+    jobs: list[Job] = []
+    for c in clips:
+        pred = preds[c.id]
+        inputs = file_fingerprint(c.video, pred, c.audio)
+        previous = cache.load(c.id)
+        cached = cache.usable_metrics(previous, keys, inputs)
+        if cached and previous.get("unverified"):
+            unverified.update(previous["unverified"])  # states computed with unverified weights
+        job = Job(
+            clip=c, pred=pred, inputs=inputs, todo=[m for m in metric_ids if m not in cached], cached=cached
+        )
+        job.failure = gen_failures.get(c.id)
+        jobs.append(job)
+    n_cached = sum(1 for j in jobs if not j.todo)
+    print(
+        f"{args.dataset}/{args.split}: {len(clips)} clips, method {method_name}, protocol {protocol.name} "
+        f"({phash}), metrics {', '.join(metric_ids)}; {n_cached} clips from the cache"
+    )
+
+    # 3. scoring
+    rows: dict[str, dict] = {}
+    for j in jobs:
+        if j.failure is not None:
+            rows[j.clip.id] = {"inputs": j.inputs, "metrics": {}, "failure": j.failure}
+    to_score = [j for j in jobs if j.todo and j.failure is None]
+    t_score = time.perf_counter()
+    for out in run_chunks(
+        score_chunk,
+        _chunks(to_score, args),
+        args,
+        f"score {protocol.name}",
+        (protocol, metric_ids, args.device),
+    ):
+        unverified.update(out["unverified"])
+        for clip_id, row in out["rows"]:
+            rows[clip_id] = row
+            if row["failure"] is None:
+                previous = cache.load(clip_id)
+                merged = dict(cache.usable_metrics(previous, keys, row["inputs"]) if previous else {})
+                merged.update(row["metrics"])
+                cache.save(
+                    clip_id,
+                    {
+                        "method": method_name,
+                        "protocol_hash": phash,
+                        "inputs": row["inputs"],
+                        "metrics": merged,
+                        "unverified": out["unverified"],
+                    },
+                )
+    t_score = time.perf_counter() - t_score
+
+    # 4. aggregate in the driver
+    states = {m: metrics[m].empty_state() for m in metric_ids}
+    failures: list[dict] = []
+    clip_rows: list[dict] = []
+    for j in jobs:
+        row = rows.get(j.clip.id, {"metrics": {}, "failure": None})
+        if row["failure"] is not None:
+            failures.append({"clip": j.clip.id, "metric": None, "reason": row["failure"]})
+            clip_rows.append(
+                {"clip": j.clip.id, "values": {}, "failures": {"*": row["failure"]}, "from_cache": False}
+            )
+            continue
+        entries = {**j.cached, **row["metrics"]}
+        values, fails = {}, {}
+        for m in metric_ids:
+            e = entries[m]
+            if "state" in e:
+                states[m] = metrics[m].merge(states[m], e["state"])
+                values[m] = metrics[m].clip_value(e["state"])
+            else:
+                fails[m] = e["failure"]
+                failures.append({"clip": j.clip.id, "metric": m, "reason": e["failure"]})
+        clip_rows.append({"clip": j.clip.id, "values": values, "failures": fails, "from_cache": not j.todo})
+
+    data = {
+        "schema": SCHEMA,
+        "dataset": args.dataset,
+        "method": method_name,
+        "split": args.split,
+        "protocol": {
+            "name": protocol.name,
+            "hash": phash,
+            "settings": protocol.settings(),
+            "fingerprint": protocol.fingerprint(),
+        },
+        "metrics": {m: metric_entry(metrics[m], metrics[m].compute(states[m])) for m in metric_ids},
+        "unavailable_metrics": unavailable,
+        "n_clips": len(clips),
+        "n_from_cache": n_cached,
+        "failures": failures,
+        "unverified": bool(unverified),
+        "unverified_weights": unverified,
+        "versions": {"libraries": library_versions(), "metrics": {m: metrics[m].version for m in metric_ids}},
+        "git": git_info(),
+        "config": {k: v for k, v in vars(args).items()},
+        "provenance": method.provenance(),
+        "timing": {
+            "generate_s": round(t_gen, 3),
+            "score_s": round(t_score, 3),
+            "wall_s": round(time.perf_counter() - t_start, 3),
+        },
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    path = write_results(results_path(args.out, args.dataset, method_name, protocol.name), data, clip_rows)
+    _print_summary(data, path)
+    if failures and not args.allow_failures:
+        print(
+            f"{len(failures)} failure(s) (see 'failures' in {path}); exit code 1 (--allow-failures to ignore)"
+        )
+        return 1
+    return 0
+
+
+def _print_summary(data: dict, path: Path) -> None:
+    print(f"wrote {path}")
+    for e in data["metrics"].values():
+        arrow = "↑" if e["higher_is_better"] else "↓"
+        value = "n/a" if e["value"] is None else f"{e['value']:.4f}"
+        spread = "" if e["spread"] is None else f" ± {e['spread']:.4f}"
+        print(f"  {e['label']:<10} {arrow} {value}{spread}  (n={e['n']})")
+    failed_clips = {f["clip"] for f in data["failures"]}
+    print(
+        f"  clips: {data['n_clips']} ({data['n_from_cache']} from cache, {len(failed_clips)} with failures); "
+        f"wall {data['timing']['wall_s']:.1f} s{'; UNVERIFIED weights' if data['unverified'] else ''}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from baselines.edtalk_methods import InferenceUnavailableError
+    from edtalk.data.errors import DataError
+    from edtalk.registry import UnknownNameError
+    from edtalk.weights import MissingWeightsError, WeightsMismatchError
+
+    try:
+        return run(args)
+    except (UsageError, DataError, UnknownNameError, MissingWeightsError, WeightsMismatchError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as e:  # e.g. --ckpt missing (the method names the file)
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except InferenceUnavailableError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
