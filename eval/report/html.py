@@ -1,9 +1,11 @@
 """report/index.html: the tables, the plots and a grid of side-by-side videos (GT and each method).
 
-Videos come from the per-clip rows (``<protocol>.clips.jsonl``): a row may name its generated
-video (``"video"``) and the ground truth (``"gt_video"``); otherwise a results file's
-``provenance.videos`` folder holding ``<clip id>.mp4`` is used. Links are relative to the report
-folder and URL-encoded (clip ids contain '#'), so the report folder can be moved with the results.
+Videos of the clips in the per-clip rows (``<protocol>.clips.jsonl``): a row may name its video
+(``"video"``) and the ground truth (``"gt_video"``); otherwise the method's video is where eval.run
+writes it (``<results>/<dataset>/<method>/videos/<escaped clip id>.mp4``) and the GT video is the
+clip's file according to the dataset reader named in the results file's config (paths only).
+Links are relative to the report folder and URL-encoded (clip ids contain '#'), so the report
+folder can be moved together with the results.
 Distinctive CSS colours (table headers, video tiles) let a headless-browser test find them.
 """
 
@@ -54,29 +56,58 @@ def _resolve(path: str, result: ResultFile) -> Path:
     return beside if beside.exists() else Path.cwd() / p
 
 
+def _gt_videos(result: ResultFile, cache: dict) -> dict[str, Path]:
+    """GT video of each clip of the result's split, from the dataset reader named in the results
+    file's config (dataset, root, split): file paths only, nothing is decoded."""
+    cfg = result.raw.get("config") or {}
+    root = cfg.get("root")
+    key = (result.dataset, root, result.split)
+    if key not in cache:
+        cache[key] = {}
+        if root and result.dataset != "folder":
+            from edtalk.data.errors import DataError
+            from edtalk.data.readers import read_clips
+
+            try:
+                cache[key] = {
+                    c.id: Path(c.video) for c in read_clips(result.dataset, root, result.split or "test")
+                }
+            except (DataError, OSError, KeyError, ValueError):
+                cache[key] = {}  # dataset not on this machine: the grid shows methods only
+    return cache[key]
+
+
+def _method_video(row: dict, result: ResultFile) -> Path | None:
+    """The method's video of a per-clip row: ``row["video"]``, else eval.run's
+    ``<method folder>/videos/<escaped clip id>.mp4``, else ``provenance.videos``."""
+    from eval.cache import escape_clip_id
+
+    if row.get("video"):
+        return _resolve(row["video"], result)
+    name = f"{escape_clip_id(row['clip'])}.mp4"
+    for folder in (result.path.parent / "videos", result.provenance.get("videos")):
+        if folder and _resolve(str(folder), result).joinpath(name).is_file():
+            return _resolve(str(folder), result) / name
+    return None
+
+
 def collect_videos(results: list[ResultFile]) -> dict[tuple[str, str], dict[str, dict[str, Path]]]:
     """{(dataset, protocol): {clip id: {"GT" | method: video path}}} for clips with videos."""
     grid: dict[tuple[str, str], dict[str, dict[str, Path]]] = defaultdict(lambda: defaultdict(dict))
+    gt_cache: dict = {}
     for r in results:
         if r.sweep is not None:
             continue
-        videos_dir = r.provenance.get("videos")
         for row in read_clip_rows(r):
             clip = row.get("clip")
             if not clip:
                 continue
-            video = row.get("video")
-            if video:
-                video_path = _resolve(video, r)
-            elif videos_dir:
-                video_path = _resolve(videos_dir, r) / f"{clip}.mp4"
-            else:
-                video_path = None
-            if video_path is not None and video_path.is_file():
-                grid[(r.dataset, r.protocol)][clip][r.method] = video_path
-            gt = row.get("gt_video")
-            if gt and _resolve(gt, r).is_file():
-                grid[(r.dataset, r.protocol)][clip]["GT"] = _resolve(gt, r)
+            video = _method_video(row, r)
+            if video is not None and video.is_file():
+                grid[(r.dataset, r.protocol)][clip][r.method] = video
+            gt = _resolve(row["gt_video"], r) if row.get("gt_video") else _gt_videos(r, gt_cache).get(clip)
+            if gt is not None and gt.is_file() and clip in grid[(r.dataset, r.protocol)]:
+                grid[(r.dataset, r.protocol)][clip]["GT"] = gt
     return {k: dict(v) for k, v in grid.items() if v}
 
 

@@ -141,7 +141,8 @@ def build_fixture_results(root: Path, with_videos: bool = False) -> Path:
                 "values": {"psnr": 20.0 + shift + i, "ssim": 0.6 + 0.05 * i, "lse_c": 6.0 + i},
             }
             if with_videos:
-                row["video"] = str(root.parent / "videos" / method / f"{cid}.mp4")
+                if method == "edtalk_a":  # named in the row; wav2lip: eval.run's <method>/videos/ layout
+                    row["video"] = str(root.parent / "videos" / method / f"{cid}.mp4")
                 row["gt_video"] = str(root.parent / "data" / "clips" / f"{cid}.mp4")
             clips.append(row)
         write_result(
@@ -157,7 +158,7 @@ def build_fixture_results(root: Path, with_videos: bool = False) -> Path:
         for i, cid in enumerate(clip_ids):
             write_tiny_video(root.parent / "data" / "clips" / f"{cid}.mp4", (40 * i, 200, 80))
             write_tiny_video(root.parent / "videos" / "edtalk_a" / f"{cid}.mp4", (200, 40 * i, 80))
-            write_tiny_video(root.parent / "videos" / "wav2lip" / f"{cid}.mp4", (80, 40 * i, 200))
+            write_tiny_video(root / "synthtalk" / "wav2lip" / "videos" / f"{cid}.mp4", (80, 40 * i, 200))
     return root
 
 
