@@ -1,0 +1,153 @@
+"""synthtalk clips as arrays for the expert networks, and the identity-split guard.
+
+``load_split(root, split)`` reads the clips of one synthtalk split with
+``edtalk.data.readers.read_clips("synthtalk", ...)``, decodes each video once and returns
+``ExpertClip`` records: frames, audio and the per-frame ground truth of the sidecar (landmarks,
+pose, mouth factors, emotion class, identity).
+
+The split guard keeps the three identity splits apart (DESIGN.md: a judge never sees train or test
+identities; a training-loss expert never judges): ``check_split`` raises ``SplitLeakError`` when a
+clip's identity also appears in another split's list.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edtalk.data.clip import EMOTIONS
+
+SPLITS = ("train", "judge", "test")
+TRAINABLE_SPLITS = ("train", "judge")  # experts train on these; never on test
+POSE_KEYS = ("yaw", "pitch", "roll")  # degrees
+MOUTH_KEYS = ("mouth_open", "mouth_width", "mouth_round")
+
+
+class SplitLeakError(ValueError):
+    """A clip whose identity belongs to another identity split than the one requested."""
+
+
+@dataclass
+class ExpertClip:
+    """One synthtalk clip with its per-frame ground truth (T frames)."""
+
+    id: str
+    identity: str
+    emotion: int  # index into edtalk.data.clip.EMOTIONS
+    frames: np.ndarray  # uint8 (T, S, S, 3) RGB
+    wav: np.ndarray  # float32 mono 16 kHz
+    landmarks: np.ndarray  # float32 (T, 68, 2) pixel coordinates at the native size S
+    pose: np.ndarray  # float32 (T, 3) yaw, pitch, roll in degrees
+    mouth: np.ndarray  # float32 (T, 3) open, width, round
+    fps: float = 25.0
+
+    @property
+    def size(self) -> int:
+        return int(self.frames.shape[1])
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+
+def sidecar_targets(sidecar: dict, where: str = "sidecar") -> dict[str, np.ndarray]:
+    """Per-frame ground truth from a synthtalk sidecar: landmarks (T,68,2), pose (T,3), mouth (T,3)."""
+    try:
+        factors = sidecar["factors"]
+        pose = np.stack([np.asarray(factors[k], np.float32) for k in POSE_KEYS], axis=1)
+        mouth = np.stack([np.asarray(factors[k], np.float32) for k in MOUTH_KEYS], axis=1)
+        landmarks = np.asarray(sidecar["landmarks"], np.float32)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{where}: sidecar lacks per-frame factors/landmarks ({err!r})") from None
+    if landmarks.ndim != 3 or landmarks.shape[1:] != (68, 2):
+        raise ValueError(f"{where}: landmarks must be (T, 68, 2), got {landmarks.shape}")
+    return {"landmarks": landmarks, "pose": pose, "mouth": mouth}
+
+
+def emotion_index(name: str | None, where: str = "clip") -> int:
+    if name not in EMOTIONS:
+        raise ValueError(f"{where}: emotion {name!r} is not one of {EMOTIONS}")
+    return EMOTIONS.index(name)
+
+
+def identity_of(clip_id: str) -> str:
+    """synthtalk clip ids start with the identity: ``st003#happy#level_2#001`` -> ``st003``."""
+    return clip_id.split("#", 1)[0]
+
+
+def split_identities(root: str | Path) -> dict[str, set[str]]:
+    """Identities listed in each ``splits/<split>.txt`` of a synthtalk root."""
+    out: dict[str, set[str]] = {}
+    for split in SPLITS:
+        path = Path(root) / "splits" / f"{split}.txt"
+        if path.is_file():
+            ids = [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
+            out[split] = {identity_of(i) for i in ids}
+    return out
+
+
+def check_split(identities: set[str] | list[str], split: str, by_split: dict[str, set[str]]) -> None:
+    """Refuse identities of any other split than ``split`` (and refuse training on ``test``).
+
+    Raises ``SplitLeakError`` naming the identities and the split they belong to."""
+    if split not in TRAINABLE_SPLITS:
+        raise SplitLeakError(
+            f"experts train only on the {TRAINABLE_SPLITS} identity splits, not {split!r} "
+            "(the test identities are for scoring only)"
+        )
+    for other, others_ids in sorted(by_split.items()):
+        if other == split:
+            continue
+        leaked = sorted(set(identities) & others_ids)
+        if leaked:
+            raise SplitLeakError(
+                f"refusing to train {split!r} experts: identities {leaked} belong to the "
+                f"{other!r} split (a judge never sees train/test identities; a loss expert never judges)"
+            )
+
+
+def load_split(
+    root: str | Path, split: str, max_clips: int | None = None, guard: bool = True, progress: bool = True
+) -> list[ExpertClip]:
+    """Decode the clips of ``split`` (every ``k``-th clip when ``max_clips`` limits them).
+
+    With ``guard`` (always for training) the split's identities are checked against the other
+    splits' lists first."""
+    from edtalk.data.audio import load_audio
+    from edtalk.data.readers import read_clips
+    from edtalk.data.video import read_video
+
+    clips = read_clips("synthtalk", root, split=split)
+    if guard:
+        check_split({c.identity or identity_of(c.id) for c in clips}, split, split_identities(root))
+    if max_clips is not None and len(clips) > max_clips:
+        idx = np.linspace(0, len(clips), max_clips, endpoint=False).astype(int)
+        clips = [clips[i] for i in idx]
+    out = []
+    iterator = clips
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(clips, desc=f"decode {split}", unit="clip", leave=False)
+    for clip in iterator:
+        sidecar = json.loads(Path(clip.sidecar).read_text())
+        video = read_video(clip.video)
+        targets = sidecar_targets(sidecar, str(clip.sidecar))
+        t = min(len(video.frames), len(targets["pose"]))
+        out.append(
+            ExpertClip(
+                id=clip.id,
+                identity=clip.identity or identity_of(clip.id),
+                emotion=emotion_index(clip.emotion, clip.id),
+                frames=video.frames[:t],
+                wav=load_audio(clip.audio),
+                landmarks=targets["landmarks"][:t],
+                pose=targets["pose"][:t],
+                mouth=targets["mouth"][:t],
+                fps=float(video.fps),
+            )
+        )
+    return out

@@ -1,0 +1,240 @@
+"""Saving, loading and registering expert networks (safetensors + config + sha256 manifest).
+
+One expert = one ``.safetensors`` file whose metadata embeds everything needed to rebuild it:
+``kind`` (face_analyser | sync_net), ``config`` (JSON of the frozen config), ``split`` (the
+identity split it was trained on), ``identities``, held-out ``results`` when known, the git hash
+and library versions. ``manifest.json`` beside the files maps each name to its file and sha256;
+``load_expert`` checks the hash against the manifest when there is one.
+
+The synthtalk judges are *locally trained* weight files. ``edtalk.weights`` lists only files
+with an official URL, so this module adds the small hook it lacks: ``register_weight_entries()``
+adds ``synthtalk_face_judge`` / ``synthtalk_sync_judge`` to ``edtalk.weights.WEIGHTS``, and
+``install_judge(name, path)`` copies a trained file into ``weights_dir()`` and records its sha256
+in the weights manager's ``recorded_hashes.json`` (a retrain replaces the record), so
+``edtalk.weights.resolve(name)`` verifies it like any other weight file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig
+from edtalk.experts.sync_net import SyncNetConfig, SyncNetJudge
+
+KINDS = {"face_analyser": (FaceAnalyser, FaceAnalyserConfig), "sync_net": (SyncNetJudge, SyncNetConfig)}
+JUDGE_NAMES = {"face_analyser": "synthtalk_face_judge", "sync_net": "synthtalk_sync_judge"}
+EXPERT_NAMES = {"face_analyser": "synthtalk_face_expert", "sync_net": "synthtalk_sync_expert"}
+MANIFEST = "manifest.json"
+TRAIN_JUDGES = "python -m eval.zoo train --data data/synthtalk"
+
+
+def expert_name(kind: str, split: str) -> str:
+    """``synthtalk_face_judge`` for the judge split, ``synthtalk_face_expert`` for train."""
+    return (JUDGE_NAMES if split == "judge" else EXPERT_NAMES)[kind]
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _atomic_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def _git_hash() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def save_expert(
+    model: torch.nn.Module,
+    kind: str,
+    split: str,
+    identities: list[str],
+    out_dir: str | Path,
+    extra: dict | None = None,
+) -> Path:
+    """Write ``<out_dir>/<name>.safetensors`` atomically and update ``<out_dir>/manifest.json``."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown expert kind {kind!r}; known: {sorted(KINDS)}")
+    import numpy
+    import safetensors
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = expert_name(kind, split)
+    meta = {
+        "name": name,
+        "kind": kind,
+        "config": json.dumps(model.cfg.to_dict()),
+        "split": split,
+        "identities": json.dumps(sorted(identities)),
+        "git": _git_hash(),
+        "versions": json.dumps(
+            {"torch": torch.__version__, "numpy": numpy.__version__, "safetensors": safetensors.__version__}
+        ),
+        "extra": json.dumps(extra or {}),
+    }
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    path = out_dir / f"{name}.safetensors"
+    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}", suffix=".tmp")
+    os.close(fd)
+    save_file(state, tmp, metadata=meta)
+    os.replace(tmp, path)
+    manifest = _read_manifest(out_dir)
+    manifest[name] = {"file": path.name, "sha256": sha256_file(path), "kind": kind, "split": split}
+    _atomic_json(out_dir / MANIFEST, manifest)
+    return path
+
+
+def _read_manifest(folder: Path) -> dict:
+    path = folder / MANIFEST
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The safetensors metadata of an expert file, JSON fields decoded."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = dict(f.metadata() or {})
+    if "kind" not in meta or "config" not in meta:
+        raise ValueError(f"{path}: not an expert file (no kind/config in its safetensors metadata)")
+    for key in ("config", "identities", "versions", "extra"):
+        if key in meta:
+            meta[key] = json.loads(meta[key])
+    return meta
+
+
+def load_expert(
+    path: str | Path, expect_split: str | None = None, device: str = "cpu", check_manifest: bool = True
+) -> tuple[torch.nn.Module, dict]:
+    """Rebuild an expert from its file: (model in eval mode, metadata).
+
+    ``expect_split`` refuses a file trained on another identity split (a judge must come from
+    the judge split, a loss expert from train). With ``check_manifest`` the file's sha256 must
+    match ``manifest.json`` beside it, when that manifest lists the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: expert weight file not found (train it with `{TRAIN_JUDGES}`)")
+    meta = read_metadata(path)
+    if expect_split is not None and meta.get("split") != expect_split:
+        raise ValueError(
+            f"{path}: trained on the {meta.get('split')!r} identity split, expected {expect_split!r} "
+            "(judges come from the judge split, training-loss experts from train)"
+        )
+    if check_manifest:
+        entry = _read_manifest(path.parent).get(meta.get("name", ""))
+        if entry and entry.get("file") == path.name and entry["sha256"] != sha256_file(path):
+            raise ValueError(f"{path}: sha256 differs from {path.parent / MANIFEST}; the file changed")
+    model_cls, cfg_cls = KINDS[meta["kind"]]
+    model = model_cls(cfg_cls.from_dict(meta["config"]))
+    model.load_state_dict(load_file(str(path)))
+    return model.to(device).eval(), meta
+
+
+# -- the weights-manager hook for locally trained judges ---------------------------------------
+
+_ENTRIES: dict = {}
+
+
+def register_weight_entries() -> None:
+    """Add the two judge files to ``edtalk.weights.WEIGHTS`` (idempotent)."""
+    from edtalk.weights import WEIGHTS, WeightFile
+
+    for kind, name in JUDGE_NAMES.items():
+        if name in WEIGHTS:
+            continue
+        if name not in _ENTRIES:
+            _ENTRIES[name] = WeightFile(
+                name=name,
+                filename=f"{name}.safetensors",
+                sha256=None,  # trained locally; the sha256 of the installed file is recorded
+                url=f"trained locally on synthtalk's judge identities: `{TRAIN_JUDGES}`",
+                license="EDTalk-Bench (trained by eval.zoo; no external weights)",
+                users=(
+                    (
+                        "disentangle_mouth",
+                        "disentangle_pose",
+                        "disentangle_emotion",
+                        "identity_sim",
+                        "m_lmd[synthtalk]",
+                        "f_lmd[synthtalk]",
+                        "acc_emo[synthtalk]",
+                    )
+                    if kind == "face_analyser"
+                    else ("lse_c[synthtalk]", "lse_d[synthtalk]")
+                ),
+                direct=False,
+            )
+        WEIGHTS.add(name, _ENTRIES[name])
+
+
+def install_judge(name: str, src: str | Path) -> Path:
+    """Copy a trained judge into ``weights_dir()`` and record its sha256 for ``resolve``."""
+    from edtalk import weights as W
+
+    register_weight_entries()
+    src = Path(src)
+    meta = read_metadata(src)
+    if meta.get("split") != "judge" or meta.get("name") != name:
+        raise ValueError(
+            f"{src}: is {meta.get('name')!r} trained on {meta.get('split')!r}; not a {name} judge"
+        )
+    dst = W.target_path(name)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}", suffix=".part")
+    os.close(fd)
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+    digest = sha256_file(dst)
+    recorded_path = W.weights_dir() / "recorded_hashes.json"  # the manager's record of local hashes
+    recorded = json.loads(recorded_path.read_text()) if recorded_path.is_file() else {}
+    recorded[name] = digest
+    _atomic_json(recorded_path, recorded)
+    manifest = _read_manifest(dst.parent)
+    manifest[name] = {"file": dst.name, "sha256": digest, "kind": meta["kind"], "split": "judge"}
+    _atomic_json(dst.parent / MANIFEST, manifest)
+    return dst
+
+
+def resolve_judge(name: str) -> Path:
+    """Verified path of an installed judge (``edtalk.weights.resolve``), with a clear error
+    telling how to train it when missing."""
+    from edtalk import weights as W
+
+    register_weight_entries()
+    try:
+        return W.resolve(name)
+    except W.MissingWeightsError:
+        raise W.MissingWeightsError(
+            f"synthtalk judge {name!r} is missing: expected {W.target_path(name)}. "
+            f"Train it (about 5 minutes on 2 CPU cores) with `{TRAIN_JUDGES}`; "
+            "it is written into the weights directory ($EDTALK_BENCH_WEIGHTS)."
+        ) from None

@@ -1,0 +1,287 @@
+"""Training loops for the two synthtalk experts, and the ``train`` command.
+
+    python -m edtalk.experts train --data data/synthtalk --split judge --out runs/judges
+    python -m edtalk.experts train --data data/synthtalk --split train --out runs/experts
+
+``--split`` picks the identity split (``train``: training-loss experts; ``judge``: evaluation
+judges); the split guard refuses clips whose identities belong to another split, and ``test`` is
+never trainable. Both loops are plain PyTorch on CPU-sized batches: the face analyser on single
+frames (every frame of the split, area-resized once), the sync net on whole clips (all lip
+windows of a few clips per step, contrastive over shifts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from edtalk.experts.data import ExpertClip, load_split
+from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig, face_loss, to_input
+from edtalk.experts.store import save_expert
+from edtalk.experts.sync_net import (
+    SyncNetConfig,
+    SyncNetJudge,
+    audio_windows,
+    lip_frames,
+    stack_windows,
+    sync_loss,
+)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    face_steps: int = 1500  # optimiser steps of the face analyser
+    sync_steps: int = 700  # optimiser steps of the sync net
+    batch_size: int = 64  # frames per face-analyser step
+    sync_clips: int = 6  # clips per sync-net step (all their lip windows)
+    lr: float = 2e-3  # peak learning rate (one-cycle schedule, AdamW)
+    seed: int = 0
+    max_clips: int | None = None  # use at most this many clips of the split (smoke runs)
+    progress: bool = True
+
+
+# -- augmentation: make the judges robust to generated frames (blur, colour, noise) -------------
+
+
+def augment_images(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """x: (N, C, H, W) in [-1, 1], C a multiple of 3 (frames stacked). Per sample: contrast and
+    brightness jitter, a blur on about a third (3x3 box or a down-up resample), light noise."""
+    n = x.shape[0]
+    contrast = 1.0 + 0.25 * (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 2
+    bright = 0.15 * (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 2
+    x = x * contrast + bright
+    pick = torch.rand(n, generator=gen)
+    box = pick < 0.15
+    down = (pick >= 0.15) & (pick < 0.3)
+    if box.any():
+        x[box] = F.avg_pool2d(x[box], 3, stride=1, padding=1, count_include_pad=False)
+    if down.any():
+        h, w = x.shape[-2:]
+        small = F.interpolate(x[down], size=(max(h // 2, 1), max(w // 2, 1)), mode="area")
+        x[down] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+    x = x + 0.03 * torch.randn(x.shape, generator=gen)
+    return x.clamp(-1.5, 1.5)
+
+
+def _one_cycle(opt: torch.optim.Optimizer, lr: float, steps: int):
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.15)
+
+
+def _bar(steps: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(range(steps), desc=desc, unit="step", disable=not enabled, leave=False)
+
+
+# -- face analyser -------------------------------------------------------------------------------
+
+
+def face_tensors(clips: list[ExpertClip], input_size: int, identities: list[str]) -> dict[str, torch.Tensor]:
+    """Every frame of ``clips`` as training tensors (images resized once, uint8 to save memory)."""
+    ident = {name: i for i, name in enumerate(identities)}
+    images, lms, pose, mouth, emo, idn = [], [], [], [], [], []
+    for c in clips:
+        x = to_input(c.frames, input_size)
+        images.append(((x + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8))
+        lms.append(torch.from_numpy(c.landmarks / c.size))
+        pose.append(torch.from_numpy(c.pose))
+        mouth.append(torch.from_numpy(c.mouth))
+        emo.append(torch.full((c.n_frames,), c.emotion, dtype=torch.long))
+        idn.append(torch.full((c.n_frames,), ident[c.identity], dtype=torch.long))
+    return {
+        "images": torch.cat(images),
+        "landmarks": torch.cat(lms).float(),
+        "pose": torch.cat(pose).float(),
+        "mouth": torch.cat(mouth).float(),
+        "emotion": torch.cat(emo),
+        "identity": torch.cat(idn),
+    }
+
+
+def train_face_analyser(
+    clips: list[ExpertClip], settings: TrainSettings, cfg: FaceAnalyserConfig | None = None
+) -> FaceAnalyser:
+    """Fit the face analyser on every frame of ``clips`` (target statistics from the data)."""
+    torch.manual_seed(settings.seed)
+    gen = torch.Generator().manual_seed(settings.seed)
+    identities = sorted({c.identity for c in clips})
+    base = cfg or FaceAnalyserConfig()
+    data = face_tensors(clips, base.input_size, identities)
+    cfg = dataclasses.replace(
+        base,
+        n_identities=len(identities),
+        pose_mean=tuple(data["pose"].mean(0).tolist()),
+        pose_std=tuple(data["pose"].std(0).clamp_min(1e-3).tolist()),
+        mouth_mean=tuple(data["mouth"].mean(0).tolist()),
+        mouth_std=tuple(data["mouth"].std(0).clamp_min(1e-3).tolist()),
+    )
+    model = FaceAnalyser(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=1e-4)
+    sched = _one_cycle(opt, settings.lr, settings.face_steps)
+    n = len(data["images"])
+    model.train()
+    bar = _bar(settings.face_steps, "face analyser", settings.progress)
+    for _ in bar:
+        idx = torch.randint(0, n, (min(settings.batch_size, n),), generator=gen)
+        x = augment_images(data["images"][idx].float() / 127.5 - 1.0, gen)
+        batch = {k: data[k][idx] for k in ("landmarks", "pose", "mouth", "emotion", "identity")}
+        loss, parts = face_loss(model, model(x), batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        bar.set_postfix(
+            loss=f"{float(loss.detach()):.3f}", emo=f"{parts['emotion']:.2f}", lmk=f"{parts['landmarks']:.3f}"
+        )
+    return model.eval()
+
+
+# -- sync net -------------------------------------------------------------------------------------
+
+
+def sync_tensors(clips: list[ExpertClip], cfg: SyncNetConfig) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per clip: lip frames (T, 3, h, w) and in-sync mel windows (T-4, 1, 80, 16)."""
+    out = []
+    for c in clips:
+        lips = lip_frames(c.frames, cfg)
+        mels = audio_windows(c.wav, c.n_frames, c.fps)
+        out.append((lips, mels))
+    return out
+
+
+def train_sync_net(
+    clips: list[ExpertClip], settings: TrainSettings, cfg: SyncNetConfig | None = None
+) -> SyncNetJudge:
+    """Fit the sync net contrastively (in-sync vs shifted windows, see ``sync_loss``)."""
+    torch.manual_seed(settings.seed + 1)
+    gen = torch.Generator().manual_seed(settings.seed + 1)
+    cfg = cfg or SyncNetConfig()
+    data = sync_tensors(clips, cfg)
+    model = SyncNetJudge(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=1e-4)
+    sched = _one_cycle(opt, settings.lr, settings.sync_steps)
+    model.train()
+    bar = _bar(settings.sync_steps, "sync net", settings.progress)
+    for _ in bar:
+        pick = torch.randperm(len(data), generator=gen)[: settings.sync_clips].tolist()
+        lips, mels = [], []
+        for i in pick:
+            frames, mel = data[i]
+            frames = augment_images(frames, gen)
+            lips.append(stack_windows(frames))
+            gain = 0.3 * (torch.rand(1, generator=gen) - 0.5) * 2  # level shift in normalised dB
+            mels.append((mel + gain + 0.05 * torch.randn(mel.shape, generator=gen)).clamp(-4, 4))
+        loss, parts = sync_loss(model, lips, mels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        bar.set_postfix(loss=f"{parts['sync']:.3f}", offset_acc=f"{parts['offset_acc']:.2f}")
+    return model.eval()
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+
+def train_experts(
+    data: str | Path,
+    split: str,
+    out: str | Path,
+    settings: TrainSettings,
+    only: tuple[str, ...] = ("face", "sync"),
+) -> dict[str, Path]:
+    """Load ``split`` (guarded), train the requested experts, save them; returns name -> path."""
+    t0 = time.time()
+    clips = load_split(data, split, max_clips=settings.max_clips, progress=settings.progress)
+    identities = sorted({c.identity for c in clips})
+    print(
+        f"[experts] {split}: {len(clips)} clips, {len(identities)} identities, "
+        f"{sum(c.n_frames for c in clips)} frames (decoded in {time.time() - t0:.1f}s)"
+    )
+    paths = {}
+    if "face" in only:
+        t = time.time()
+        model = train_face_analyser(clips, settings)
+        p = save_expert(
+            model, "face_analyser", split, identities, out, {"settings": dataclasses.asdict(settings)}
+        )
+        paths[p.stem] = p
+        print(f"[experts] face analyser trained in {time.time() - t:.1f}s -> {p}")
+    if "sync" in only:
+        t = time.time()
+        model = train_sync_net(clips, settings)
+        p = save_expert(model, "sync_net", split, identities, out, {"settings": dataclasses.asdict(settings)})
+        paths[p.stem] = p
+        print(f"[experts] sync net trained in {time.time() - t:.1f}s -> {p}")
+    return paths
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    d = TrainSettings()
+    parser.add_argument("--data", required=True, type=Path, help="synthtalk root (e.g. data/synthtalk)")
+    parser.add_argument(
+        "--face-steps", type=int, default=d.face_steps, help=f"face analyser steps ({d.face_steps})"
+    )
+    parser.add_argument(
+        "--sync-steps", type=int, default=d.sync_steps, help=f"sync net steps ({d.sync_steps})"
+    )
+    parser.add_argument("--batch-size", type=int, default=d.batch_size, help="frames per face step")
+    parser.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--max-clips", type=int, default=None, help="use at most N clips (smoke runs)")
+    parser.add_argument("--only", choices=("face", "sync"), default=None, help="train only one expert")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (1: small convs thrash with 2 threads on shared cores)",
+    )
+
+
+def settings_from_args(args: argparse.Namespace) -> TrainSettings:
+    torch.set_num_threads(max(1, args.threads))
+    return TrainSettings(
+        face_steps=args.face_steps,
+        sync_steps=args.sync_steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        max_clips=args.max_clips,
+        progress=not args.no_progress,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m edtalk.experts",
+        description="Train the synthtalk expert networks (face analyser + sync net) on one identity split.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train both experts on --split and save them to --out")
+    add_train_arguments(p)
+    p.add_argument(
+        "--split",
+        required=True,
+        choices=("train", "judge"),
+        help="identity split: train = training-loss experts, judge = evaluation judges",
+    )
+    p.add_argument(
+        "--out", required=True, type=Path, help="output folder (safetensors files + manifest.json)"
+    )
+    args = parser.parse_args(argv)
+    only = (args.only,) if args.only else ("face", "sync")
+    paths = train_experts(args.data, args.split, args.out, settings_from_args(args), only)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

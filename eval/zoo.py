@@ -1,0 +1,183 @@
+"""``python -m eval.zoo``: train, install and check the synthtalk judges (`synthtalk` protocol backbones).
+
+    python -m eval.zoo train --data data/synthtalk            # ~5 min on 2 CPU cores
+    python -m eval.zoo evaluate --data data/synthtalk         # held-out figures of the installed judges
+
+``train`` fits the face analyser and the sync net on the **judge** identity split only (the split
+guard refuses train/test identities), saves them with a sha256 manifest under ``--out``, installs
+them into the weights directory (``edtalk.weights.weights_dir()`` / ``$EDTALK_BENCH_WEIGHTS``) as
+``synthtalk_face_judge`` and ``synthtalk_sync_judge`` (their sha256 recorded for the weights
+manager), then scores them on the **test** identities and prints:
+
+* landmark error (px at the native resolution), pose error (deg), mouth-factor error;
+* emotion accuracy on GT clips (video level; target >= 90 %);
+* identity verification (cosine same vs different identity, AUC);
+* the share of audio shifts of +-1..10 frames recovered exactly by the LSE offset search
+  (vshift 15; target >= 90 %), and LSE-C with true vs other-clip audio.
+
+The figures are also written to ``<out>/zoo_results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from edtalk.experts.store import JUDGE_NAMES, _atomic_json, install_judge, load_expert, resolve_judge
+
+TARGETS = {"emotion_acc_video": 0.90, "shift_recovery": 0.90}
+
+
+def evaluate_judges(
+    data: Path, face_path: Path, sync_path: Path, progress: bool = True, max_clips: int | None = None
+) -> dict:
+    """Held-out figures of two judge files on the test identities of ``data``."""
+    from edtalk.experts.data import load_split
+    from edtalk.experts.evaluate import evaluate_face, evaluate_sync
+
+    face, _ = load_expert(face_path, expect_split="judge")
+    sync, _ = load_expert(sync_path, expect_split="judge")
+    clips = load_split(data, "test", max_clips=max_clips, guard=False, progress=progress)
+    return {
+        "face": evaluate_face(face, clips, progress),
+        "sync": evaluate_sync(sync, clips, progress=progress),
+    }
+
+
+def format_results(results: dict) -> str:
+    f, s = results["face"], results["sync"]
+    rows = [
+        ("test clips", f"{f['n_clips']}"),
+        ("landmark error", f"{f['landmark_error_px']:.2f} px (native {f['native_size_px']} px)"),
+        (
+            "pose error",
+            f"{f['pose_error_deg']:.2f} deg (yaw/pitch/roll "
+            + "/".join(f"{v:.2f}" for v in f["pose_error_deg_yaw_pitch_roll"])
+            + ")",
+        ),
+        (
+            "mouth factor error",
+            f"{f['mouth_error']:.3f} (open/width/round "
+            + "/".join(f"{v:.3f}" for v in f["mouth_error_open_width_round"])
+            + ")",
+        ),
+        (
+            "emotion acc, GT clips (video)",
+            f"{100 * f['emotion_acc_video']:.1f} %  (target >= 90 %)"
+            f"   frame level {100 * f['emotion_acc_frame']:.1f} %",
+        ),
+        (
+            "identity cos same / diff",
+            f"{f['identity_cos_same']:.3f} / {f['identity_cos_diff']:.3f}  (AUC {f['identity_auc']:.3f})"
+            if f["identity_auc"] is not None
+            else "n/a",
+        ),
+        (
+            "shift recovery +-1..10 frames",
+            f"{100 * s['shift_recovery']:.1f} %  of {s['n_shift_trials']}  (target >= 90 %)",
+        ),
+        ("in-sync offset found = 0", f"{100 * s['in_sync_offset_zero']:.1f} %"),
+        (
+            "LSE-C true / other audio",
+            f"{s['lse_c_true_audio']:.3f} / {s['lse_c_other_audio']:.3f}"
+            f"   LSE-D true {s['lse_d_true_audio']:.3f}",
+        ),
+    ]
+    width = max(len(r[0]) for r in rows)
+    return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
+
+
+def _targets_met(results: dict) -> dict[str, bool]:
+    return {
+        "emotion_acc_video": results["face"]["emotion_acc_video"] >= TARGETS["emotion_acc_video"],
+        "shift_recovery": results["sync"]["shift_recovery"] >= TARGETS["shift_recovery"],
+    }
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from edtalk.experts.train import settings_from_args, train_experts
+
+    if args.weights_dir is not None:
+        import os
+
+        os.environ["EDTALK_BENCH_WEIGHTS"] = str(args.weights_dir)
+    t0 = time.time()
+    only = (args.only,) if args.only else ("face", "sync")
+    paths = train_experts(args.data, "judge", args.out, settings_from_args(args), only)
+    installed = {name: install_judge(name, path) for name, path in paths.items()}
+    for name, path in installed.items():
+        print(f"[zoo] installed {name} -> {path}")
+    train_s = time.time() - t0
+    if args.no_eval or len(installed) < 2:
+        return 0
+    results = evaluate_judges(
+        args.data,
+        installed[JUDGE_NAMES["face_analyser"]],
+        installed[JUDGE_NAMES["sync_net"]],
+        not args.no_progress,
+        args.max_clips,
+    )
+    return _report(results, args.out, {"train_seconds": train_s, "total_seconds": time.time() - t0})
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.weights_dir is not None:
+        import os
+
+        os.environ["EDTALK_BENCH_WEIGHTS"] = str(args.weights_dir)
+    face = resolve_judge(JUDGE_NAMES["face_analyser"])
+    sync = resolve_judge(JUDGE_NAMES["sync_net"])
+    results = evaluate_judges(args.data, face, sync, not args.no_progress, args.max_clips)
+    return _report(results, args.out, {})
+
+
+def _report(results: dict, out: Path, timing: dict) -> int:
+    results = {**results, "targets": TARGETS, "targets_met": _targets_met(results), **timing}
+    print("synthtalk judges, held-out TEST identities:")
+    print(format_results(results))
+    if timing:
+        print(f"  {'time':<29}  train {timing['train_seconds']:.0f} s, total {timing['total_seconds']:.0f} s")
+    _atomic_json(Path(out) / "zoo_results.json", json.loads(json.dumps(results)))
+    print(f"[zoo] results -> {Path(out) / 'zoo_results.json'}")
+    missed = [k for k, ok in results["targets_met"].items() if not ok]
+    if missed:
+        print(f"[zoo] WARNING: targets missed: {', '.join(missed)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from edtalk.experts.train import add_train_arguments
+
+    parser = argparse.ArgumentParser(prog="python -m eval.zoo", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train the judges on the judge split, install them, score on test")
+    add_train_arguments(p)
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/judges"),
+        help="folder for the trained files, manifest.json and zoo_results.json (runs/judges)",
+    )
+    p.add_argument(
+        "--weights-dir",
+        type=Path,
+        default=None,
+        help="install into this weights directory (default $EDTALK_BENCH_WEIGHTS or ~/.cache/...)",
+    )
+    p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
+    p.set_defaults(func=cmd_train)
+    e = sub.add_parser("evaluate", help="held-out figures of the installed judges on the test identities")
+    e.add_argument("--data", required=True, type=Path, help="synthtalk root")
+    e.add_argument("--out", type=Path, default=Path("runs/judges"), help="where zoo_results.json goes")
+    e.add_argument("--weights-dir", type=Path, default=None)
+    e.add_argument("--max-clips", type=int, default=None)
+    e.add_argument("--no-progress", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
