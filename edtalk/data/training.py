@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from edtalk.data.clip import EMOTIONS, Clip
-from edtalk.data.errors import DatasetLayoutError, DataError
+from edtalk.data.errors import DataError, DatasetLayoutError
 from edtalk.data.mouth_swap import swap_mouth
 
 CACHE_VERSION = 1

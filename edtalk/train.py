@@ -1,0 +1,605 @@
+"""Distributed training of the EDTalk stages on Ray Train + DeepSpeed.
+
+    python -m edtalk.train --stage mouth_pose --preset tiny --data synthtalk:data/synthtalk --workers 2 --out runs/
+    python -m edtalk.train --stages all --workers 2 --out runs/          # the whole chain, in order
+
+Each stage is one ``ray.train.torch.TorchTrainer`` (``ScalingConfig(num_workers=N, use_gpu=auto)``,
+``RunConfig(storage_path=<out>, name=<stage>)``). Its workers run ``train_loop_per_worker(config)``:
+rebuild the typed configs from the dict, load the parent stage's ``final.pt``, freeze everything but
+the stage's modules (``edtalk.stages``), wrap the stage module in a DeepSpeed engine
+(``deepspeed.initialize`` with a config dict: ZeRO 0-3, optional bf16; on CPU the gloo backend and
+``torch_adam``; on GPU the same code runs NCCL/CUDA), and train for ``max_steps``.
+
+The discriminator D (adversarial stages) is a plain ``torch.optim.Adam`` beside the engine whose
+gradients are all-reduced (averaged) over the workers by hand: it is small, needs no sharding, and
+keeping it out of the engine keeps the engine's ZeRO partitioning to the stage's trainable modules.
+
+Every ``checkpoint_every`` steps and at the end, each worker writes its DeepSpeed shard and rank 0
+the trainer state (step, D and its optimiser, configs) into a checkpoint folder reported with
+``ray.train.report(metrics, checkpoint=...)``; Ray keeps the best (lowest ``loss``) and the latest
+(``CheckpointConfig(num_to_keep=2)``). A rerun with ``--resume`` continues from the latest one (Ray
+Train V2 restores it for a run with the same storage path and name). Without ``--resume`` a stage
+starts fresh (its old folder is cleared). When a stage finishes, rank 0 exports the full model so
+far as ``<out>/<stage>/final.pt`` (``edtalk.model.save_checkpoint``), with the run config (model,
+stage, train), parent path, git hash, library versions, the discriminator and, from the expression
+stage on, the per-emotion mean W^e ("emotion_weights", used by ``infer --emotion``).
+
+TensorBoard scalars go to ``<out>/<stage>/tensorboard`` (rank 0); rank 0 shows a progress bar on
+the driver (``ray.experimental.tqdm_ray``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ENV_DEFAULTS = {
+    "RAY_AUTH_MODE": "disabled",
+    "DS_ACCELERATOR": "cpu",
+    "DS_BUILD_OPS": "0",
+    "HF_HUB_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_TRAIN_V2_ENABLED": "1",
+}
+CHECKPOINT_METRIC = "loss"
+ENGINE_TAG = "engine"
+
+
+def set_env_defaults() -> None:
+    """Environment the CLI needs (kept if the user set it). DS_ACCELERATOR=cpu only without CUDA."""
+    for key, value in ENV_DEFAULTS.items():
+        if key == "DS_ACCELERATOR":
+            import torch
+
+            if torch.cuda.is_available():
+                continue
+        os.environ.setdefault(key, value)
+
+
+# --- provenance ------------------------------------------------------------------------------------
+def git_hash() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def library_versions() -> dict[str, str]:
+    import deepspeed
+    import numpy
+    import ray
+    import torch
+
+    return {"python": sys.version.split()[0], "torch": torch.__version__, "ray": ray.__version__,
+            "deepspeed": deepspeed.__version__, "numpy": numpy.__version__}
+
+
+# --- DeepSpeed ---------------------------------------------------------------------------------------
+def deepspeed_config(stage_cfg, train_cfg, on_cpu: bool) -> dict[str, Any]:
+    """The DeepSpeed config dict of one stage (ZeRO stage, bf16, Adam; torch Adam on CPU)."""
+    cfg: dict[str, Any] = {
+        "train_micro_batch_size_per_gpu": stage_cfg.batch_size,
+        "gradient_accumulation_steps": 1,
+        "optimizer": {"type": "Adam", "params": {"lr": stage_cfg.lr, "betas": [0.5, 0.99], "eps": 1e-8}},
+        "zero_optimization": {"stage": train_cfg.zero_stage},
+        "gradient_clipping": 10.0,
+        "steps_per_print": 10**9,
+        "wall_clock_breakdown": False,
+    }
+    if on_cpu:
+        cfg["optimizer"]["params"]["torch_adam"] = True
+    if train_cfg.bf16:
+        cfg["bf16"] = {"enabled": True}
+    return cfg
+
+
+# --- the per-worker loop ---------------------------------------------------------------------------
+def _load_parent(model, parent: str) -> dict:
+    """Load a parent final.pt into ``model`` (strict); returns its meta."""
+    from edtalk.model import load_checkpoint
+
+    ckpt = load_checkpoint(parent)
+    if ckpt["config"] != model.cfg:
+        raise ValueError(f"{parent}: parent model config differs from this run's model config")
+    model.load_state_dict(ckpt["state_dict"], strict=True)
+    return ckpt["meta"]
+
+
+def _loss_networks(stage, train_cfg, model_cfg, device):
+    from edtalk.perceptual import build_perceptual
+    from edtalk.stages import LossNetworks
+
+    nets = LossNetworks()
+    if stage.adversarial:
+        nets.perceptual = build_perceptual(train_cfg.perceptual).to(device)
+    experts_dir = Path(train_cfg.experts)
+    if stage.experts:
+        from edtalk.experts import load_expert
+
+        for kind in stage.experts:
+            path = experts_dir / EXPERT_FILES[kind]
+            net, _ = load_expert(path, expect_split="train", device=str(device))
+            net.requires_grad_(False)
+            setattr(nets, "face_expert" if kind == "face" else "sync_expert", net)
+    return nets
+
+
+EXPERT_FILES = {"face": "synthtalk_face_expert.safetensors", "sync": "synthtalk_sync_expert.safetensors"}
+
+
+def _all_reduce_grads(module, world: int) -> None:
+    import torch.distributed as dist
+
+    if world <= 1:
+        return
+    for p in module.parameters():
+        if p.grad is not None:
+            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+            p.grad.div_(world)
+
+
+def _text_features(batch: dict, model, cache: dict) -> None:
+    """Adds E_T(transcript) (frozen, cached per sentence) to an audio_expression batch."""
+    import torch
+
+    from edtalk.modules.expression_predictor import encode_text
+
+    texts = batch.pop("transcripts")
+    missing = sorted({t for t in texts if t not in cache})
+    if missing:
+        for t, e in zip(missing, encode_text(missing, model.cfg.text_encoder), strict=True):
+            cache[t] = e
+    batch["text_features"] = torch.stack([cache[t] for t in texts])
+
+
+def emotion_weights(model, cache, frames_per_clip: int = 8) -> dict[str, list[float]]:
+    """Per-emotion mean W^e over the clips of the cache (ELN on evenly spaced frames per clip)."""
+    import numpy as np
+    import torch
+
+    from edtalk.data.clip import EMOTIONS
+    from edtalk.data.training import to_tensor
+
+    sums: dict[int, list] = {}
+    model.eval()
+    with torch.no_grad():
+        for c in range(cache.n_clips):
+            if cache.emotion[c] < 0:
+                continue
+            idx = cache.start[c] + np.linspace(0, cache.length[c] - 1, frames_per_clip).round().astype(int)
+            f, _ = model.encode(to_tensor(cache.frames[idx]).to(next(model.parameters()).device))
+            w = model.navigate(f, ("expression",))["expression"].float().mean(0)
+            sums.setdefault(int(cache.emotion[c]), []).append(w.cpu())
+    return {EMOTIONS[e]: torch.stack(ws).mean(0).tolist() for e, ws in sorted(sums.items())}
+
+
+class StageWorker:
+    """One rank's training state for one stage: model, DeepSpeed engine, D, sampler, loss networks.
+
+    Used by ``train_loop_per_worker`` under Ray and directly by tests (world size 1, gloo).
+    """
+
+    def __init__(self, config: dict, rank: int = 0, world: int = 1, local_rank: int = 0) -> None:
+        import deepspeed
+        import torch
+        import torch.distributed as dist
+
+        from edtalk.config import ModelConfig, StageConfig, TrainConfig
+        from edtalk.data.training import StageSampler, load_frame_cache
+        from edtalk.model import EDTalk
+        from edtalk.modules.discriminator import Discriminator
+        from edtalk.stages import StageModule, apply_freezing, get_stage
+
+        self.model_cfg = ModelConfig.from_dict(config["model"])
+        self.stage_cfg = StageConfig.from_dict(config["stage"])
+        self.train_cfg = TrainConfig.from_dict(config["train"])
+        self.run = config["run"]
+        self.stage = get_stage(self.stage_cfg.name)
+        self.weights = self.stage.loss_weights(self.stage_cfg)
+        self.rank, self.world = rank, world
+        on_cpu = not torch.cuda.is_available()
+        self.device = torch.device("cpu") if on_cpu else torch.device("cuda", local_rank)
+        if not on_cpu:
+            torch.cuda.set_device(self.device)
+        torch.manual_seed(self.train_cfg.seed + rank)
+
+        model = EDTalk(self.model_cfg)
+        self.parent_meta = _load_parent(model, self.run["parent"]) if self.run["parent"] else {}
+        params = apply_freezing(self.stage, model)
+        model.to(self.device)
+        self.sampler = StageSampler(load_frame_cache(self.run["cache"]), seed=self.train_cfg.seed * 1000 + rank)
+        self._text_cache: dict = {}
+        self.model = model
+        module = StageModule(model, self.stage, self.stage_cfg)
+        if self.stage.name == "audio_pose":  # data-initialise ActNorm; DeepSpeed then broadcasts rank 0's
+            module.train()
+            with torch.no_grad():
+                module(self.next_batch())
+        if not dist.is_initialized():
+            deepspeed.init_distributed(dist_backend="gloo" if on_cpu else "nccl")
+        ds_cfg = deepspeed_config(self.stage_cfg, self.train_cfg, on_cpu)
+        self.engine, _, _, _ = deepspeed.initialize(model=module, model_parameters=params, config=ds_cfg)
+        self.engine.train()
+
+        self.disc = self.d_opt = None
+        if self.stage.adversarial:
+            self.disc = Discriminator(self.model_cfg).to(self.device)
+            if "discriminator" in self.parent_meta:
+                self.disc.load_state_dict(self.parent_meta["discriminator"])
+            if world > 1:  # the same D on every rank
+                for p in self.disc.parameters():
+                    dist.broadcast(p.data, src=0)
+            self.d_opt = torch.optim.Adam(self.disc.parameters(), lr=self.stage_cfg.d_lr, betas=(0.5, 0.99))
+        self.nets = _loss_networks(self.stage, self.train_cfg, self.model_cfg, self.device)
+        self.nets.discriminator = self.disc
+
+    def next_batch(self) -> dict:
+        import torch
+
+        b = self.stage.sample(self.sampler, self.stage_cfg)
+        if "transcripts" in b:
+            _text_features(b, self.model, self._text_cache)
+        return {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in b.items()}
+
+    def step(self) -> dict[str, float]:
+        """One optimiser step of the stage's modules (and of D); returns the loss terms."""
+        from edtalk.losses import adversarial_discriminator
+
+        batch = self.next_batch()
+        out = self.engine(batch)
+        if self.disc is not None:
+            self.disc.requires_grad_(False)  # G's adversarial term must not train D
+        terms = self.stage.losses(out, batch, self.nets)
+        loss = sum(self.weights[k] * v for k, v in terms.items() if self.weights[k] != 0)
+        self.engine.backward(loss)
+        self.engine.step()
+        if self.disc is not None:  # D step: real vs detached fake, non-saturating (Eq. 3)
+            self.disc.requires_grad_(True)
+            fake, real = self.stage.fake_real(out, batch)
+            d_loss = adversarial_discriminator(self.disc(real.float()), self.disc(fake.detach().float()))
+            self.d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            _all_reduce_grads(self.disc, self.world)
+            self.d_opt.step()
+            terms["d"] = d_loss.detach()
+        return {**{k: float(v.detach()) for k, v in terms.items()}, "loss": float(loss.detach())}
+
+    def save(self, folder: str | Path, step: int) -> None:
+        """Collective: this rank's DeepSpeed shard; rank 0 also the trainer state and run record."""
+        import torch
+
+        self.engine.save_checkpoint(str(folder), tag=ENGINE_TAG)
+        if self.rank == 0:
+            state = {"step": step, "stage": self.stage_cfg.to_dict(), "train": self.train_cfg.to_dict()}
+            if self.disc is not None:
+                state["discriminator"] = self.disc.state_dict()
+                state["d_optimizer"] = self.d_opt.state_dict()
+            torch.save(state, Path(folder) / "trainer_state.pt")
+            (Path(folder) / "run.json").write_text(json.dumps(self.run, indent=1, default=str))
+
+    def load(self, folder: str | Path) -> int:
+        """Restore from a checkpoint folder written by ``save``; returns its step."""
+        import torch
+
+        self.engine.load_checkpoint(str(folder), tag=ENGINE_TAG)
+        state = torch.load(Path(folder) / "trainer_state.pt", map_location=self.device, weights_only=True)
+        if self.disc is not None:
+            self.disc.load_state_dict(state["discriminator"])
+            self.d_opt.load_state_dict(state["d_optimizer"])
+        return int(state["step"])
+
+    def full_state(self) -> dict:
+        """The whole EDTalk state dict (gathered under ZeRO-3), float32 on CPU."""
+        import deepspeed
+
+        full = self.engine.module.model
+        params = list(full.parameters())
+        if self.train_cfg.zero_stage == 3:
+            with deepspeed.zero.GatheredParameters(params, modifier_rank=None):
+                return {k: v.detach().clone().float().cpu() for k, v in full.state_dict().items()}
+        return {k: v.detach().float().cpu() for k, v in full.state_dict().items()}
+
+    def export(self, path: str | Path, step: int) -> Path:
+        """Write the full model so far as a single edtalk.model checkpoint (rank 0 only)."""
+        from edtalk.model import EDTalk, save_checkpoint
+
+        state = self.full_state()
+        pm = self.parent_meta
+        meta = {
+            "stage": self.stage.name,
+            "step": step,
+            "parent": self.run["parent"],
+            "run": self.run,
+            "perceptual": getattr(self.nets.perceptual, "label", None) or pm.get("perceptual"),
+            "stages_done": [*pm.get("stages_done", []), self.stage.name],
+            "emotion_weights": pm.get("emotion_weights", {}),
+        }
+        if self.disc is not None:
+            meta["discriminator"] = {k: v.detach().cpu() for k, v in self.disc.state_dict().items()}
+        elif "discriminator" in pm:
+            meta["discriminator"] = pm["discriminator"]
+        if self.stage.name == "expression" and "expression" in self.model_cfg.bank_names:
+            export = EDTalk(self.model_cfg)
+            export.load_state_dict(state)
+            meta["emotion_weights"] = emotion_weights(export, self.sampler.cache)
+        return save_checkpoint(path, state, self.model_cfg, extra=meta)
+
+
+def train_loop_per_worker(config: dict) -> None:
+    """One Ray Train worker of one stage. ``config``: {"model", "stage", "train", "run"} dicts."""
+    import ray.train
+    import torch
+    import torch.distributed as dist
+
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) // max(world, 1)))
+    worker = StageWorker(config, rank, world, ctx.get_local_rank())
+    cfg = worker.stage_cfg
+
+    start = 0
+    ckpt = ray.train.get_checkpoint()
+    if ckpt is not None:
+        with ckpt.as_directory() as d:
+            start = worker.load(d)
+
+    writer = bar = None
+    stage_dir = Path(worker.run["stage_dir"])
+    if rank == 0:
+        from ray.experimental.tqdm_ray import tqdm
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(log_dir=str(stage_dir / "tensorboard"), purge_step=start + 1)
+        bar = tqdm(total=cfg.max_steps, desc=f"{cfg.name} (resumed at {start})" if start else cfg.name)
+        bar.update(start)
+
+    t0, running, metrics, step = time.time(), {}, {}, start
+    for step in range(start + 1, cfg.max_steps + 1):
+        for k, v in worker.step().items():
+            running[k] = running.get(k, 0.0) + v
+        if bar is not None:
+            bar.update(1)
+        if step % cfg.log_every == 0 or step == cfg.max_steps:
+            n = step % cfg.log_every or cfg.log_every
+            metrics = {k: v / n for k, v in running.items()}
+            metrics.update(step=step, resumed_from=start, it_per_s=(step - start) / (time.time() - t0))
+            running = {}
+            if writer is not None:
+                for k, v in metrics.items():
+                    if k not in ("step", "resumed_from"):
+                        writer.add_scalar(f"{cfg.name}/{k}", v, step)
+        if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
+            with tempfile.TemporaryDirectory() as tmp:
+                worker.save(tmp, step)
+                ray.train.report(metrics or {"loss": float("nan"), "step": step},
+                                 checkpoint=ray.train.Checkpoint.from_directory(tmp))
+    if rank == 0:
+        if writer is not None:
+            writer.close()
+        if bar is not None:
+            bar.close()
+        worker.export(stage_dir / "final.pt", step)
+    if world > 1:
+        dist.barrier()
+
+
+# --- the driver ----------------------------------------------------------------------------------
+def parse_data(spec: str) -> tuple[str, Path]:
+    reader, _, root = spec.partition(":")
+    return reader, Path(root).expanduser()
+
+
+def prepare_cache(train_cfg, model_cfg) -> Path:
+    """Decode the training split once (driver side) into the shared frame cache."""
+    from edtalk.data.readers import read_clips
+    from edtalk.data.training import build_frame_cache
+
+    reader, root = parse_data(train_cfg.data)
+    clips = read_clips(reader, root, train_cfg.split)
+    return build_frame_cache(clips, model_cfg.image_size, train_cfg.cache).resolve()
+
+
+def ensure_experts(train_cfg, needed: set[str], face_steps: int, sync_steps: int) -> None:
+    """Train the loss experts on the TRAIN split if their files are missing (never the judge split)."""
+    missing = {k for k in needed if not (Path(train_cfg.experts) / EXPERT_FILES[k]).is_file()}
+    if not missing:
+        return
+    from edtalk.experts.train import TrainSettings, train_experts
+
+    reader, root = parse_data(train_cfg.data)
+    if reader != "synthtalk":
+        raise FileNotFoundError(
+            f"loss experts {sorted(missing)} not found in {train_cfg.experts} and they can only be trained on "
+            f"synthtalk (got data {train_cfg.data!r}); pass --experts DIR with "
+            f"{', '.join(EXPERT_FILES[k] for k in sorted(missing))}"
+        )
+    settings = TrainSettings(face_steps=face_steps, sync_steps=sync_steps)
+    print(f"[train] training loss experts {sorted(missing)} on the train split -> {train_cfg.experts}", flush=True)
+    train_experts(root, "train", train_cfg.experts, settings, only=tuple(sorted(missing)))
+
+
+def stage_config_for(name: str, overrides: dict[str, Any]):
+    from edtalk.config import StageConfig
+    from edtalk.stages import get_stage
+
+    base = {"name": name, **get_stage(name).defaults}
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return StageConfig.from_dict(base)
+
+
+def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
+    """Train one stage as a Ray TorchTrainer; returns the path of its final.pt."""
+    import torch
+    from ray.train import CheckpointConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    from edtalk.stages import get_stage
+
+    stage = get_stage(stage_cfg.name)
+    out = Path(train_cfg.out).resolve()
+    stage_dir = out / stage.name
+    parent = train_cfg.parent or (str(out / stage.parent / "final.pt") if stage.parent else "")
+    if parent and not Path(parent).is_file():
+        raise FileNotFoundError(
+            f"stage {stage.name} continues from {stage.parent}, but {parent} does not exist: train "
+            f"{stage.parent} first (or pass --parent CKPT / --stages all)"
+        )
+    if stage_dir.exists() and not train_cfg.resume:
+        shutil.rmtree(stage_dir)
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    use_gpu = torch.cuda.is_available() if train_cfg.use_gpu is None else train_cfg.use_gpu
+    run = {
+        "stage_dir": str(stage_dir),
+        "parent": str(Path(parent).resolve()) if parent else "",
+        "cache": str(cache),
+        "git": git_hash(),
+        "versions": library_versions(),
+        "model_config": model_cfg.to_dict(),
+        "stage_config": stage_cfg.to_dict(),
+        "train_config": train_cfg.to_dict(),
+        "perceptual": _perceptual_label(train_cfg.perceptual) if stage.adversarial else None,
+    }
+    train_cfg = replace(train_cfg, perceptual=run["perceptual"] or train_cfg.perceptual)
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={"model": model_cfg.to_dict(), "stage": stage_cfg.to_dict(),
+                           "train": train_cfg.to_dict(), "run": run},
+        torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
+        scaling_config=ScalingConfig(num_workers=train_cfg.workers, use_gpu=use_gpu),
+        run_config=RunConfig(
+            storage_path=str(out),
+            name=stage.name,
+            checkpoint_config=CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=CHECKPOINT_METRIC,
+                                               checkpoint_score_order="min"),
+        ),
+    )
+    t0 = time.time()
+    result = trainer.fit()
+    final = stage_dir / "final.pt"
+    if result.error is not None:
+        raise RuntimeError(f"stage {stage.name} failed: {result.error}")
+    if not final.is_file():
+        raise RuntimeError(f"stage {stage.name} finished without writing {final}")
+    summary = {"stage": stage.name, "seconds": round(time.time() - t0, 1), "metrics": result.metrics,
+               "checkpoint": str(result.checkpoint.path) if result.checkpoint else None, "final": str(final)}
+    (stage_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    print(f"[train] {stage.name}: done in {summary['seconds']} s, it/s "
+          f"{(result.metrics or {}).get('it_per_s', float('nan')):.2f}, final {final}", flush=True)
+    return final
+
+
+def _perceptual_label(name: str) -> str:
+    from edtalk.perceptual import build_perceptual
+
+    return build_perceptual(name).label
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from edtalk.config import STAGE_NAMES
+
+    p = argparse.ArgumentParser(
+        prog="python -m edtalk.train",
+        description="Train EDTalk's stages on Ray Train + DeepSpeed (one TorchTrainer per stage). Each "
+        "stage continues from its parent's <out>/<parent>/final.pt and writes <out>/<stage>/final.pt.",
+    )
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stage", choices=STAGE_NAMES, help="train one stage")
+    which.add_argument("--stages", help="'all' (the chain in order) or a comma list, e.g. mouth_pose,expression")
+    p.add_argument("--preset", default="tiny", help="model preset: tiny (CPU) or paper (GPU) (default tiny)")
+    p.add_argument("--data", default="synthtalk:data/synthtalk", help="<reader>:<root> (default synthtalk:data/synthtalk)")
+    p.add_argument("--split", default="train", help="identity split to train on (default train)")
+    p.add_argument("--workers", type=int, default=2, help="Ray Train workers (default 2)")
+    p.add_argument("--out", default="runs", help="output root (default runs/)")
+    p.add_argument("--deepspeed", default="zero0", choices=("zero0", "zero1", "zero2", "zero3"),
+                   help="DeepSpeed ZeRO stage (default zero0)")
+    p.add_argument("--bf16", action="store_true", help="bf16 mixed precision (DeepSpeed)")
+    p.add_argument("--max-steps", type=int, help="steps per stage (default: the stage's demo default)")
+    p.add_argument("--batch-size", type=int, help="samples per worker per step (default: per stage)")
+    p.add_argument("--lr", type=float, help="learning rate of the trainable modules (default: per stage)")
+    p.add_argument("--checkpoint-every", type=int, help="steps between Ray checkpoints (default 50)")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint; in a chain, "
+                   "skip stages whose final.pt exists")
+    p.add_argument("--parent", default="", help="parent checkpoint (final.pt) for a single --stage")
+    p.add_argument("--loss-weight", action="append", default=[], metavar="TERM=W",
+                   help="override a loss weight, e.g. fea=0 (repeatable; see edtalk.stages)")
+    p.add_argument("--ablation", action="append", default=[], choices=("no_fea", "no_self", "no_m_rec", "no_m_sync"),
+                   help="Table 3 loss ablations (set that term's weight to 0 in its stage)")
+    p.add_argument("--perceptual", default="auto", help="vgg19 | substitute:pyramid_l1_ssim | auto (default)")
+    p.add_argument("--experts", default="", help="loss-expert folder (default <out>/experts; trained if missing)")
+    p.add_argument("--expert-steps", default="400,300", help="face,sync expert steps when they must be trained")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--address", default="", help="Ray cluster address (default: a local Ray on 127.0.0.1)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    set_env_defaults()
+    args = build_parser().parse_args(argv)
+    from edtalk.config import STAGE_NAMES, ModelConfig, TrainConfig
+    from edtalk.stages import ABLATIONS, get_stage
+
+    names = [args.stage] if args.stage else (
+        list(STAGE_NAMES) if args.stages == "all" else [s.strip() for s in args.stages.split(",") if s.strip()]
+    )
+    for n in names:
+        get_stage(n)  # did-you-mean error for a typo
+    out = Path(args.out).resolve()
+    train_cfg = TrainConfig(
+        data=args.data, split=args.split, preset=args.preset, out=str(out), workers=args.workers,
+        deepspeed=args.deepspeed, bf16=args.bf16, seed=args.seed, perceptual=args.perceptual,
+        experts=str(Path(args.experts).resolve()) if args.experts else str(out / "experts"),
+        parent=args.parent, resume=args.resume, cache=str(out / "cache"), address=args.address,
+    )
+    model_cfg = ModelConfig.preset(args.preset)
+    weight_overrides: dict[str, dict[str, float]] = {}
+    for item in args.loss_weight:
+        term, _, value = item.partition("=")
+        for n in names:
+            if term in get_stage(n).weights:
+                weight_overrides.setdefault(n, {})[term] = float(value)
+    for ab in args.ablation:
+        stage_name, term = ABLATIONS[ab]
+        weight_overrides.setdefault(stage_name, {})[term] = 0.0
+
+    import ray
+
+    t0 = time.time()
+    cache = prepare_cache(train_cfg, model_cfg)
+    needed = {e for n in names for e in get_stage(n).experts}
+    face_steps, sync_steps = (int(x) for x in args.expert_steps.split(","))
+    ensure_experts(train_cfg, needed, face_steps, sync_steps)
+    if not ray.is_initialized():
+        if args.address:
+            ray.init(address=args.address)
+        else:
+            ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=True)
+    finals = {}
+    for i, n in enumerate(names):
+        final = out / n / "final.pt"
+        if args.resume and len(names) > 1 and final.is_file():
+            print(f"[train] {n}: {final} exists, skipping (--resume)", flush=True)
+            continue
+        stage_cfg = stage_config_for(n, {"max_steps": args.max_steps, "batch_size": args.batch_size,
+                                         "lr": args.lr, "checkpoint_every": args.checkpoint_every,
+                                         "loss_weights": weight_overrides.get(n, {})})
+        cfg_i = train_cfg if i == 0 else replace(train_cfg, parent="")  # --parent applies to the first stage
+        finals[n] = run_stage(stage_cfg, cfg_i, model_cfg, cache)
+    print(f"[train] {', '.join(names)} finished in {time.time() - t0:.1f} s; final: "
+          f"{finals.get(names[-1], out / names[-1] / 'final.pt')}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
