@@ -22,6 +22,7 @@ from sweeps.common import (  # noqa: E402
     Variant,
     build_parser,
     init_ray,
+    prepare_parent,
     run_tuner,
     scheduler,
     smoke_defaults,
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke_test:
         sizes = {"mouth": [5, 10], "expression": [5, 10]}
     param_space = {**trial_config(args), "variant": tune.grid_search(variants(sizes))}
+
+    prepare_parent(args, [Variant.from_dict(d) for d in variants(sizes)])
 
     def make_tuner():
         return tune.Tuner(

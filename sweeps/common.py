@@ -105,8 +105,10 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--parent",
-        default="runs",
-        help="parent run: a folder with <stage>/final.pt per stage (or one final.pt)",
+        default=None,
+        help="parent run: a folder with <stage>/final.pt per stage, experts/ and cache/ (as "
+        "`python -m edtalk.train --out` writes); default runs/, or runs/sweep_smoke_parent with "
+        "--smoke-test (trained there first if missing)",
     )
     p.add_argument("--out", default="results", help="results folder for the exported results files")
     p.add_argument("--storage", default="ray_results", help="Tune experiment storage folder")
@@ -126,6 +128,9 @@ def smoke_defaults(args: argparse.Namespace) -> argparse.Namespace:
         args.preset = "tiny"
         args.steps = args.steps or 2
         args.max_clips = args.max_clips or 2
+        args.parent = args.parent or "runs/sweep_smoke_parent"
+    args.parent = str(Path(args.parent or "runs").resolve())
+    args.root = str(Path(args.root).resolve())
     args.steps = args.steps or 200
     return args
 
@@ -135,48 +140,93 @@ def smoke_defaults(args: argparse.Namespace) -> argparse.Namespace:
 # ----------------------------------------------------------------------------------------------
 
 
-def _stage_parent(parent: Path, stage: str, upstream: dict[str, str]) -> str:
-    """Checkpoint a stage starts from: the one just trained upstream in this trial, else the parent
-    run's own checkpoint for the stage before it."""
+# Stage whose final.pt a stage continues from (edtalk.stages: the chain is linear).
+def _previous_stage(stage: str) -> str | None:
     from edtalk.config import STAGE_NAMES
 
-    before = STAGE_NAMES[STAGE_NAMES.index(stage) - 1] if STAGE_NAMES.index(stage) else None
-    if before in upstream:
-        return upstream[before]
+    i = STAGE_NAMES.index(stage)
+    return STAGE_NAMES[i - 1] if i else None
+
+
+def parent_checkpoint(parent: Path, stage: str) -> Path:
+    """The parent run's checkpoint that ``stage`` starts from: ``<parent>/<previous stage>/final.pt``
+    (or ``parent`` itself when it is a file)."""
     if parent.is_file():
-        return str(parent)
-    ckpt = parent / before / "final.pt" if before else None
-    if ckpt is None or not ckpt.is_file():
+        return parent
+    before = _previous_stage(stage)
+    ckpt = parent / str(before) / "final.pt"
+    if before is None or not ckpt.is_file():
         raise FileNotFoundError(
             f"{ckpt}: the parent run has no checkpoint for stage {before!r}, needed to retrain {stage!r}; "
-            f"train it first (python -m edtalk.train --stage {before}) or pass --parent"
+            f"train it first (python -m edtalk.train --stages all --out {parent}) or pass --parent"
         )
-    return str(ckpt)
+    return ckpt
+
+
+def graft_parent(parent_ckpt: Path, model_overrides: dict[str, Any], dest: Path) -> tuple[Path, list[str]]:
+    """A parent checkpoint for a changed model config: every tensor whose name and shape still match
+    is copied, the rest (e.g. a resized bank and its head) keep their fresh initialisation.
+    Returns (checkpoint path, names of re-initialised tensors); unchanged configs pass through."""
+    import torch
+
+    from edtalk.model import EDTalk, load_checkpoint, save_checkpoint
+
+    ckpt = load_checkpoint(parent_ckpt)
+    cfg = ckpt["config"].replace(**model_overrides)
+    if cfg == ckpt["config"]:
+        return parent_ckpt, []
+    torch.manual_seed(0)
+    state = EDTalk(cfg).state_dict()
+    kept = {k: v for k, v in ckpt["state_dict"].items() if k in state and state[k].shape == v.shape}
+    fresh = sorted(set(state) - set(kept))
+    state.update(kept)
+    meta = {k: v for k, v in ckpt["meta"].items() if k != "provenance"}
+    meta.update(grafted_from=str(parent_ckpt), reinitialised=fresh)
+    return save_checkpoint(dest, state, cfg, extra=meta), fresh
 
 
 def train_variant(
     variant: Variant, cfg: dict[str, Any], trial_dir: Path
 ) -> tuple[dict[str, str], list[dict]]:
-    """Train the variant's stages in order; returns {stage: final checkpoint} and timing records."""
+    """Train the variant's stages in order with edtalk.train's TorchTrainer builder (``run_stage``):
+    the first from the (grafted) parent checkpoint, each next one from the previous. Returns
+    {stage: final.pt} and per-stage timing records."""
     from edtalk import train as edtrain
+    from edtalk.config import TrainConfig
+    from edtalk.model import load_checkpoint
 
     parent = Path(cfg["parent"])
+    out = trial_dir / "runs"
+    first, _ = graft_parent(
+        parent_checkpoint(parent, variant.stages[0]), variant.model, out / "parent" / "final.pt"
+    )
+    model_cfg = load_checkpoint(first)["config"]
+    parent_dir = parent if parent.is_dir() else parent.parent.parent
+    train_cfg = TrainConfig(
+        data=f"{cfg['dataset']}:{cfg['root']}",
+        split="train",
+        preset=cfg["preset"],
+        out=str(out),
+        workers=cfg["workers"],
+        parent=str(first),
+        cache=str(parent_dir / "cache"),
+        experts=str(parent_dir / "experts"),
+    )
+    cache = edtrain.prepare_cache(train_cfg, model_cfg)
     done: dict[str, str] = {}
     records = []
-    for stage in variant.stages:
-        start = time.perf_counter()
-        final = edtrain.train_stage_for_sweep(
-            stage=stage,
-            data=f"{cfg['dataset']}:{cfg['root']}",
-            preset=cfg["preset"],
-            model_overrides=variant.model,
-            loss_weights=variant.loss_weights.get(stage, {}),
-            parent=_stage_parent(parent, stage, done),
-            out=str(trial_dir / "runs"),
-            max_steps=cfg["steps"],
-            workers=cfg["workers"],
+    for i, stage in enumerate(variant.stages):
+        stage_cfg = edtrain.stage_config_for(
+            stage,
+            {
+                "max_steps": cfg["steps"],
+                "checkpoint_every": cfg["steps"],
+                "loss_weights": variant.loss_weights.get(stage, {}),
+            },
         )
-        done[stage] = str(final)
+        start = time.perf_counter()
+        stage_train_cfg = train_cfg if i == 0 else dataclasses.replace(train_cfg, parent="")
+        done[stage] = str(edtrain.run_stage(stage_cfg, stage_train_cfg, model_cfg, cache))
         records.append(
             {"stage": stage, "wall_s": round(time.perf_counter() - start, 3), "steps": cfg["steps"]}
         )
@@ -186,22 +236,77 @@ def train_variant(
 def score_variant(
     variant: Variant, cfg: dict[str, Any], checkpoints: dict[str, str], trial_dir: Path
 ) -> Path:
-    """Score the trained model on the validation clips with eval.run (in-process); returns the
-    results file it wrote."""
+    """Score the trained model (the last stage's final.pt holds the whole model) on the validation
+    clips with eval.run, in this process (``--workers 0``); returns the results file."""
     from eval import run as evrun
+    from eval.results import results_path
 
     method = "edtalk_a" if variant.driven == "audio" else "edtalk_v"
-    return evrun.run_for_sweep(
-        dataset=cfg["dataset"],
-        root=cfg["root"],
-        split=cfg["split"],
-        method=method,
-        checkpoints=checkpoints,
-        parent=cfg["parent"],
-        protocol=cfg["protocol"],
-        max_clips=cfg["max_clips"],
-        results_dir=str(trial_dir / "results"),
-    )
+    argv = [
+        "--dataset",
+        cfg["dataset"],
+        "--root",
+        cfg["root"],
+        "--split",
+        cfg["split"],
+        "--method",
+        method,
+        "--ckpt",
+        checkpoints[variant.stages[-1]],
+        "--protocol",
+        cfg["protocol"],
+        "--workers",
+        "0",
+        "--out",
+        str(trial_dir / "results"),
+        "--allow-failures",
+        "--quiet",
+    ]
+    if cfg.get("max_clips"):
+        argv += ["--limit", str(cfg["max_clips"])]
+    args = evrun.build_parser().parse_args(argv)
+    code = evrun.run(args)
+    path = results_path(args.out, cfg["dataset"], method, cfg["protocol"])
+    if code not in (0, 1) or not path.is_file():
+        raise RuntimeError(f"eval.run exited {code} without writing {path}")
+    return path
+
+
+def prepare_parent(args: argparse.Namespace, variants: list[Variant]) -> None:
+    """Make sure the parent run has what every trial starts from: the checkpoints of the stages
+    before each variant's first stage, the loss experts its stages need and the frame cache.
+    With --smoke-test a missing parent chain is trained here first (a few steps per stage);
+    otherwise a missing checkpoint is an error naming the file and the command that makes it."""
+    from edtalk import train as edtrain
+    from edtalk.config import STAGE_NAMES, ModelConfig, TrainConfig
+    from edtalk.stages import get_stage
+
+    parent = Path(args.parent)
+    chain_end = max(STAGE_NAMES.index(v.stages[0]) for v in variants)
+    needed_chain = list(STAGE_NAMES[:chain_end])
+    missing = [s for s in needed_chain if not (parent / s / "final.pt").is_file()]
+    experts = sorted({e for v in variants for s in v.stages for e in get_stage(s).experts})
+    if missing and not parent.is_file():
+        if not args.smoke_test:
+            raise FileNotFoundError(
+                f"{parent / missing[0] / 'final.pt'}: the parent run lacks stage(s) {missing}; train them "
+                f"with `python -m edtalk.train --stages {','.join(needed_chain)} --out {parent}`"
+                " or pass --parent"
+            )
+        print(f"[sweep] smoke test: training the parent chain {needed_chain} into {parent}", flush=True)
+        code = edtrain.main([
+            "--stages", ",".join(needed_chain), "--resume", "--max-steps", str(args.steps),
+            "--checkpoint-every", str(args.steps), "--expert-steps", "20,20", "--preset", args.preset,
+            "--data", f"{args.dataset}:{args.root}", "--out", str(parent), "--workers", str(args.workers),
+        ])  # fmt: skip
+        if code:
+            raise RuntimeError(f"training the parent chain failed (exit {code})")
+    if parent.is_dir():
+        train_cfg = TrainConfig(data=f"{args.dataset}:{args.root}", preset=args.preset, out=str(parent),
+                                experts=str(parent / "experts"), cache=str(parent / "cache"))  # fmt: skip
+        if experts:
+            edtrain.ensure_experts(train_cfg, set(experts), *((20, 20) if args.smoke_test else (400, 300)))
+        edtrain.prepare_cache(train_cfg, ModelConfig.preset(args.preset))
 
 
 def trial(config: dict[str, Any]) -> None:
