@@ -314,6 +314,8 @@ def run_chunks(
     from tqdm import tqdm
 
     total = sum(len(c) for c in chunks)
+    if total == 0:
+        return  # nothing to do: do not start Ray
     with tqdm(
         total=total, unit="clip", desc=desc, disable=args.quiet or total == 0, dynamic_ncols=True
     ) as bar:
@@ -451,9 +453,7 @@ def run(args: argparse.Namespace) -> int:
     if not metric_ids:
         raise UsageError(f"no metric of protocol {protocol.name!r} is implemented in this checkout")
     metrics = protocol.build(metric_ids)
-    _check_weights(protocol, metrics, args.allow_unverified_weights)
     keys = {m: metric_key(metrics[m]) for m in metric_ids}
-    phash = protocol.hash()
 
     clips = resolve_clips(args)
     method_spec = args.method or ("paired" if args.dataset == "folder" else None)
@@ -464,6 +464,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
     method.prepare(clips)
+    _check_weights(protocol, metrics, args.allow_unverified_weights)
+    phash = protocol.hash()  # after _check_weights: includes the installed judges' sha256
     method_name = method.display_name
     run_dir = Path(args.out) / args.dataset / method_dir_name(method_name)
     videos_dir = run_dir / "videos"

@@ -1,0 +1,80 @@
+"""Named protocols: registry, buildable settings, stable hashes that change with any setting."""
+
+import dataclasses
+import re
+
+import pytest
+
+from eval.metrics import METRICS, load_all
+from eval.protocols import PROTOCOLS, MetricSpec, Protocol, spec
+
+
+def test_three_named_protocols():
+    assert {"eat", "canonical", "synthtalk"} <= set(PROTOCOLS.names())
+    with pytest.raises(KeyError, match="Did you mean 'eat'"):
+        PROTOCOLS.get("eatt")
+
+
+@pytest.mark.parametrize("name", ["eat", "canonical", "synthtalk"])
+def test_available_metrics_accept_the_protocol_settings(name):
+    protocol = PROTOCOLS.get(name)
+    available, unavailable = protocol.available()
+    assert set(available) | set(unavailable) == set(protocol.metric_ids())
+    built = protocol.build()  # the metrics' Settings dataclasses reject unknown keys
+    assert set(built) == set(available)
+    for metric_id, metric in built.items():
+        for key, value in protocol.spec(metric_id).settings:
+            assert getattr(metric.settings, key) == value
+
+
+def test_paper_conventions_in_the_tables():
+    eat = PROTOCOLS.get("eat")
+    fid = eat.spec("fid").kwargs
+    assert fid["backbone"] == "torchvision_eat" and fid["frames_per_video"] == 5
+    assert fid["crop"] == "eat_align" and fid["size"] == 128
+    assert eat.spec("psnr").kwargs["pooling"] == "frames"
+    assert eat.spec("m_lmd").kwargs["landmarks"] == "dlib68"
+    can = PROTOCOLS.get("canonical")
+    assert can.spec("fid").kwargs["backbone"] == "pytorch_fid"
+    assert can.spec("fid").kwargs["frames_per_video"] is None
+    assert can.spec("l1").kwargs["pooling"] == "videos" and can.spec("psnr").kwargs["crop"] == "none"
+    syn = PROTOCOLS.get("synthtalk")
+    assert syn.spec("m_lmd").kwargs["landmarks"].startswith("synthtalk_")
+
+
+def test_hash_is_stable_and_hex():
+    p = PROTOCOLS.get("eat")
+    h = p.hash()
+    assert re.fullmatch(r"[0-9a-f]{16}", h)
+    assert p.hash() == h
+    rebuilt = Protocol(p.name, p.description, tuple(MetricSpec(m.id, m.settings) for m in p.metrics))
+    assert rebuilt.hash() == h
+    assert len({PROTOCOLS.get(n).hash() for n in ("eat", "canonical", "synthtalk")}) == 3
+
+
+def test_hash_changes_with_a_setting_a_version_or_a_length_tolerance(monkeypatch):
+    p = PROTOCOLS.get("canonical")
+    h = p.hash()
+    videos = spec("psnr", **{**p.spec("psnr").kwargs, "pooling": "videos"})
+    metrics = tuple(videos if m.id == "psnr" else m for m in p.metrics)
+    assert dataclasses.replace(p, metrics=metrics).hash() != h
+    assert dataclasses.replace(p, max_length_diff=3).hash() != h
+    load_all()
+    monkeypatch.setattr(METRICS.get("psnr"), "version", "99")
+    assert p.hash() != h
+
+
+def test_hash_changes_with_weight_identity(monkeypatch):
+    import eval.protocols as protocols
+
+    p = PROTOCOLS.get("eat")
+    h = p.hash()
+    monkeypatch.setattr(protocols, "weight_identity", lambda name: "other-weights")
+    assert p.hash() != h
+
+
+def test_unknown_metric_in_a_protocol_is_a_clear_error():
+    p = Protocol("t", "test", (spec("psnr"), spec("no_such_metric")))
+    assert p.available() == (["psnr"], ["no_such_metric"])
+    with pytest.raises(KeyError, match="not implemented"):
+        p.build(["no_such_metric"])

@@ -1,0 +1,278 @@
+"""``python -m eval.run`` in this process (``--workers 0``) on tiny synthtalk-layout fixtures."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edtalk.data.video import read_video, write_video
+from eval.results import clips_path, read_clip_rows, read_results, validate
+from eval.run import build_parser, main
+
+FAST = ["--metrics", "psnr,ssim,l1", "--workers", "0", "--quiet"]
+
+
+def frames_of(i: int, t: int = 10, size: int = 48) -> np.ndarray:
+    """A moving colour pattern, different per clip."""
+    yy, xx = np.mgrid[0:size, 0:size]
+    return np.stack(
+        [
+            np.stack([(xx * 3 + k * 9 + i * 40) % 256, (yy * 2 + k * 3) % 256, (xx + yy + k * 7) % 256], -1)
+            for k in range(t)
+        ]
+    ).astype(np.uint8)
+
+
+def make_synthtalk(root: Path, n: int = 3, t: int = 10) -> list[str]:
+    """A minimal synthtalk tree: clips/<id>.mp4|wav|json + splits/test.txt."""
+    import soundfile as sf
+
+    (root / "clips").mkdir(parents=True)
+    (root / "splits").mkdir()
+    ids = []
+    for i in range(n):
+        cid = f"st{i:03d}#happy#level_1#001"
+        audio = (0.1 * np.sin(np.arange(16000 * t // 25) * 0.05)).astype(np.float32)
+        write_video(root / "clips" / f"{cid}.mp4", frames_of(i, t), fps=25, audio=audio)
+        sf.write(root / "clips" / f"{cid}.wav", audio, 16000)
+        (root / "clips" / f"{cid}.json").write_text(
+            json.dumps({"id": cid, "identity": f"st{i:03d}", "emotion": "happy", "level": 1})
+        )
+        ids.append(cid)
+    (root / "splits" / "test.txt").write_text("\n".join(ids) + "\n")
+    return ids
+
+
+@pytest.fixture
+def synth(tmp_path):
+    root = tmp_path / "synthtalk"
+    return root, make_synthtalk(root)
+
+
+def run(root, out, *extra, method="gt"):
+    return main(
+        [
+            "--dataset",
+            "synthtalk",
+            "--root",
+            str(root),
+            "--method",
+            method,
+            "--protocol",
+            "synthtalk",
+            "--out",
+            str(out),
+            *FAST,
+            *extra,
+        ]
+    )
+
+
+def test_gt_against_gt_is_ideal(synth, tmp_path):
+    root, ids = synth
+    assert run(root, tmp_path / "res") == 0
+    data = read_results(tmp_path / "res/synthtalk/gt/synthtalk.json")
+    m = data["metrics"]
+    # Convention (eval/protocols.py): PSNR of identical frames is +inf, so gt-vs-GT PSNR is +inf.
+    assert m["psnr"]["value"] == math.inf and m["psnr"]["n"] == 30
+    assert m["ssim"]["value"] == pytest.approx(1.0) and m["l1"]["value"] == 0.0 and m["l1"]["n"] == 3
+    rows = read_clip_rows(tmp_path / "res/synthtalk/gt/synthtalk.json")
+    assert [r["clip"] for r in rows] == ids and all(r["values"]["ssim"] == pytest.approx(1.0) for r in rows)
+
+
+def test_results_schema(synth, tmp_path):
+    root, _ = synth
+    run(root, tmp_path / "res", "--limit", "2")
+    data = json.loads((tmp_path / "res/synthtalk/gt/synthtalk.json").read_text())
+    validate(data)
+    assert data["dataset"] == "synthtalk" and data["method"] == "gt" and data["split"] == "test"
+    assert data["protocol"]["name"] == "synthtalk" and len(data["protocol"]["hash"]) == 16
+    assert data["protocol"]["settings"]["metrics"]["psnr"]["pooling"] == "frames"
+    for entry in data["metrics"].values():
+        assert {"value", "n", "spread", "higher_is_better", "label"} <= set(entry)
+    assert (
+        data["metrics"]["psnr"]["higher_is_better"] is True
+        and data["metrics"]["l1"]["higher_is_better"] is False
+    )
+    assert data["versions"]["metrics"] == {"psnr": "1", "ssim": "1", "l1": "1"}
+    assert data["versions"]["libraries"]["numpy"] == np.__version__
+    assert "commit" in data["git"] and data["config"]["limit"] == 2 and data["n_clips"] == 2
+    assert data["unverified"] is False and data["failures"] == [] and data["provenance"]["method"] == "gt"
+    with pytest.raises(ValueError, match="missing field"):
+        validate({k: v for k, v in data.items() if k != "git"})
+
+
+def test_static_generates_once_and_scores_below_gt(synth, tmp_path):
+    root, ids = synth
+    assert run(root, tmp_path / "res", method="static") == 0
+    videos = sorted((tmp_path / "res/synthtalk/static/videos").glob("*.mp4"))
+    assert len(videos) == 3
+    v = read_video(videos[0]).frames
+    d = np.abs(v.astype(int) - v[:1])
+    assert len(v) == 10 and d.mean() < 0.5 and d.max() <= 8  # one frame repeated (H.264 noise only)
+    mtimes = [p.stat().st_mtime_ns for p in videos]
+    data = read_results(tmp_path / "res/synthtalk/static/synthtalk.json")
+    assert 5 < data["metrics"]["psnr"]["value"] < 60 and data["metrics"]["ssim"]["value"] < 1
+    assert data["provenance"]["source_frame"] == "first frame of the GT clip"
+    (tmp_path / "res/synthtalk/static/synthtalk.json").unlink()
+    assert run(root, tmp_path / "res", method="static") == 0
+    assert [p.stat().st_mtime_ns for p in videos] == mtimes  # present predictions are kept
+
+
+def test_rerun_takes_every_clip_from_the_cache(synth, tmp_path, capsys):
+    root, _ = synth
+    out = tmp_path / "res"
+    run(root, out, method="static")
+    first = read_results(out / "synthtalk/static/synthtalk.json")
+    (out / "synthtalk/static/synthtalk.json").unlink()
+    capsys.readouterr()
+    assert run(root, out, method="static") == 0
+    assert "3 clips from the cache" in capsys.readouterr().out
+    second = read_results(out / "synthtalk/static/synthtalk.json")
+    assert second["n_from_cache"] == 3 and second["metrics"] == first["metrics"]
+    assert all(r["from_cache"] for r in read_clip_rows(out / "synthtalk/static/synthtalk.json"))
+
+
+def test_a_new_metric_reuses_cached_states_of_the_others(synth, tmp_path):
+    root, _ = synth
+    out = tmp_path / "res"
+    base = [
+        "--dataset",
+        "synthtalk",
+        "--root",
+        str(root),
+        "--method",
+        "gt",
+        "--out",
+        str(out),
+        "--workers",
+        "0",
+        "--quiet",
+    ]
+    assert main([*base, "--metrics", "ssim"]) == 0
+    assert main([*base, "--metrics", "ssim,l1"]) == 0
+    assert read_results(out / "synthtalk/gt/synthtalk.json")["n_from_cache"] == 0  # l1 was missing
+    assert main([*base, "--metrics", "l1"]) == 0
+    assert read_results(out / "synthtalk/gt/synthtalk.json")["n_from_cache"] == 3
+
+
+def test_corrupt_clip_is_recorded_and_the_others_scored(synth, tmp_path, capsys):
+    root, ids = synth
+    bad = root / "clips" / f"{ids[1]}.mp4"
+    bad.write_bytes(b"not a video at all")
+    assert run(root, tmp_path / "res") == 1
+    data = read_results(tmp_path / "res/synthtalk/gt/synthtalk.json")
+    assert [f["clip"] for f in data["failures"]] == [ids[1]]
+    assert str(bad.name) in data["failures"][0]["reason"]
+    assert data["metrics"]["ssim"]["n"] == 20  # two good clips x 10 frames
+    assert "exit code 1" in capsys.readouterr().out
+    assert run(root, tmp_path / "res", "--allow-failures") == 0
+
+
+def test_length_mismatch_fails_beyond_two_frames_and_is_trimmed_within(tmp_path):
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for name, t_gt, t_pred in (("same", 10, 10), ("short2", 10, 8), ("short3", 10, 7)):
+        write_video(gt / f"{name}.mp4", frames_of(1, t_gt), fps=25)
+        write_video(pred / f"{name}.mp4", frames_of(1, t_pred), fps=25)
+    out = tmp_path / "res"
+    code = main(
+        [
+            "--dataset",
+            "folder",
+            "--gt",
+            str(gt),
+            "--pred",
+            str(pred),
+            "--protocol",
+            "canonical",
+            "--out",
+            str(out),
+            *FAST,
+        ]
+    )
+    assert code == 1
+    path = out / "folder/paired/canonical.json"
+    data = read_results(path)
+    assert [f["clip"] for f in data["failures"]] == ["short3"]
+    assert "more than 2 apart" in data["failures"][0]["reason"]
+    assert data["metrics"]["ssim"]["n"] == 10 + 8  # trimmed to the shorter side
+    assert clips_path(path).is_file()
+
+
+def test_folder_mode_pairs_by_name(tmp_path):
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for i, name in enumerate(("a", "b")):
+        write_video(gt / f"{name}.mp4", frames_of(i), fps=25)
+        write_video(pred / f"{name}.mp4", frames_of(i if name == "a" else 3), fps=25)
+    write_video(pred / "orphan.mp4", frames_of(0), fps=25)
+    out = tmp_path / "res"
+    assert main(["--dataset", "folder", "--gt", str(gt), "--pred", str(pred), "--out", str(out), *FAST]) == 0
+    rows = {r["clip"]: r for r in read_clip_rows(out / "folder/paired/synthtalk.json")}
+    assert set(rows) == {"a", "b"}
+    assert rows["a"]["values"]["ssim"] > 0.99 > rows["b"]["values"]["ssim"]
+
+
+def test_usage_errors_exit_2(synth, tmp_path, capsys):
+    root, _ = synth
+    assert run(root, tmp_path / "r", "--metrics", "nope") == 2
+    assert "not in protocol" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "--dataset",
+                "synthtalk",
+                "--root",
+                str(tmp_path / "missing"),
+                "--method",
+                "gt",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
+    assert (
+        main(["--dataset", "synthtalk", "--root", str(root), "--method", "nosuch", "--out", str(tmp_path)])
+        == 2
+    )
+    assert "unknown method" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "--dataset",
+                "synthtalk",
+                "--root",
+                str(root),
+                "--method",
+                "edtalk_v",
+                "--out",
+                str(tmp_path),
+                *FAST,
+            ]
+        )
+        == 2
+    )
+    assert "--ckpt" in capsys.readouterr().err
+
+
+def test_help_explains_flags_with_examples():
+    text = build_parser().format_help()
+    for flag in (
+        "--dataset",
+        "--method",
+        "--protocol",
+        "--ckpt",
+        "--metrics",
+        "--workers",
+        "--limit",
+        "--address",
+        "--allow-unverified-weights",
+        "--allow-failures",
+        "--gt",
+        "--pred",
+        "--out",
+    ):
+        assert flag in text
+    assert "examples:" in text and "folder:" in text
