@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script:
 from sweeps.common import (  # noqa: E402
     Variant,
     build_parser,
+    ensure_project_python,
     init_ray,
     prepare_parent,
     run_tuner,
@@ -80,6 +81,7 @@ VARIANTS: dict[str, Variant] = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    ensure_project_python()  # `ray job submit -- python ...` may start another interpreter
     parser = build_parser("python sweeps/ablations.py", __doc__.split("\n\n")[0])
     parser.add_argument("--variants", default=None, help="comma-separated subset of: " + ", ".join(VARIANTS))
     args = smoke_defaults(parser.parse_args(argv))

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script:
 from sweeps.common import (  # noqa: E402
     Variant,
     build_parser,
+    ensure_project_python,
     init_ray,
     prepare_parent,
     run_tuner,
@@ -52,6 +53,7 @@ def variants(sizes: dict[str, list[int]]) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    ensure_project_python()  # `ray job submit -- python ...` may start another interpreter
     parser = build_parser("python sweeps/bank_size.py", __doc__.split("\n\n")[0])
     args = smoke_defaults(parser.parse_args(argv))
     from ray import tune

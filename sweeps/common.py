@@ -45,6 +45,21 @@ RAY_ENV = {
 }
 
 
+def ensure_project_python() -> None:
+    """Re-run this script with the project's venv Python when started by another interpreter.
+
+    ``ray job submit -- python sweeps/bank_size.py`` runs whatever ``python`` is first on the PATH
+    of the Ray node (often not the venv); if that one cannot import Ray and ``<repo>/.venv`` exists,
+    exec the same command line with ``<repo>/.venv/bin/python`` instead."""
+    venv_python = REPO_ROOT / ".venv" / "bin" / "python"
+    if Path(sys.prefix).resolve() == (REPO_ROOT / ".venv").resolve() or not venv_python.is_file():
+        return
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        os.execv(str(venv_python), [str(venv_python), *sys.argv])
+
+
 def ensure_repo_on_path() -> None:
     """``python sweeps/bank_size.py`` puts sweeps/ (not the repo) on sys.path; fix that, and pass it
     to Ray workers through PYTHONPATH (``ray job submit --working-dir .`` does the same)."""
@@ -118,6 +133,11 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="optimizer steps per retrained stage")
     p.add_argument("--workers", type=int, default=1, help="Ray Train workers per trial")
     p.add_argument("--protocol", default="synthtalk", help="scoring protocol (eval.protocols)")
+    p.add_argument(
+        "--metrics",
+        default=None,
+        help="comma-separated metric ids to score (default: every metric of the protocol)",
+    )
     p.add_argument("--address", default=None, help="Ray address (default: auto / local 127.0.0.1)")
     return p
 
@@ -262,6 +282,8 @@ def score_variant(
         "--allow-failures",
         "--quiet",
     ]
+    if cfg.get("metrics"):
+        argv += ["--metrics", cfg["metrics"]]
     if cfg.get("max_clips"):
         argv += ["--limit", str(cfg["max_clips"])]
     args = evrun.build_parser().parse_args(argv)
@@ -368,6 +390,7 @@ def trial_config(args: argparse.Namespace) -> dict[str, Any]:
         "workers": args.workers,
         "protocol": args.protocol,
         "max_clips": args.max_clips,
+        "metrics": args.metrics,
     }
 
 
