@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script:
 from sweeps.common import (  # noqa: E402
     Variant,
     build_parser,
+    concurrent_trials,
     ensure_project_python,
     init_ray,
     prepare_parent,
@@ -72,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
             trainable_with_resources(args.workers),
             param_space=param_space,
             tune_config=tune.TuneConfig(
-                num_samples=args.num_samples, scheduler=scheduler(args.scheduler, "psnr", "max")
+                num_samples=args.num_samples,
+                max_concurrent_trials=concurrent_trials(args.workers),
+                scheduler=scheduler(args.scheduler, "psnr", "max"),
             ),
             run_config=tune.RunConfig(
                 name=args.name or SWEEP, storage_path=str(Path(args.storage).resolve())

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+TRIAL_CPU = 0.1  # what a trial's own process reserves; its nested TorchTrainer asks for its workers
 
 # Environment every Ray process of a sweep needs (the Makefile exports the same).
 RAY_ENV = {
@@ -394,11 +395,21 @@ def trial_config(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def concurrent_trials(workers: int) -> int:
+    """Trials that fit at once: each nested TorchTrainer needs ``workers`` GPUs (or CPUs)."""
+    import ray
+
+    res = ray.cluster_resources()
+    if res.get("GPU", 0) >= 1:
+        return max(1, int(res["GPU"] // max(1, workers)))
+    return max(1, int(res.get("CPU", 1) // (max(1, workers) + TRIAL_CPU)))
+
+
 def trainable_with_resources(workers: int):
     """The trial reserves almost nothing itself; its nested TorchTrainer asks for its workers."""
     from ray import tune
 
-    return tune.with_resources(trial, {"CPU": 0.1})
+    return tune.with_resources(trial, {"CPU": TRIAL_CPU})
 
 
 def export_results(result_grid, sweep_name: str, out: str | Path) -> list[Path]:
