@@ -24,7 +24,7 @@ from edtalk.registry import Registry
 
 BACKBONES: Registry = Registry("backbone")
 
-_MODULES = ("align", "landmarks", "dlib68", "embeddings", "inception_fid", "inception_tv")
+_MODULES = ("align", "landmarks", "dlib68", "embeddings", "inception_fid", "inception_tv", "lpips_net")
 _OPTIONAL = ("judges",)  # the synthtalk judges (judges engineer), imported when present
 
 _CACHE: dict[tuple, Any] = {}
