@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 
 from edtalk.data.video import write_video
+from eval.cache import ClipCache
 from eval.results import read_clip_rows, read_results
 from eval.run import main
 
@@ -120,7 +121,8 @@ def test_killed_run_resumes_from_the_cache(tmp_path):
     n_cached = len(list(cache_dirs.glob("*/*.pkl")))
     assert 3 <= n_cached < len(ids)
     assert not (out / "synthtalk/static/sleepy.json").exists()
-    assert not list(cache_dirs.glob("*/*.tmp"))  # atomic writes: no half-written row is left visible
+    cache = ClipCache(next(cache_dirs.iterdir()))
+    assert all(cache.load(i) is not None for i in ids[:n_cached])  # atomic: every visible row is whole
 
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
