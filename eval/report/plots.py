@@ -39,6 +39,7 @@ def _ordered(metric_ids) -> list[str]:
 
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
     tmp = path.with_name(path.stem + ".tmp.png")
     fig.savefig(tmp, dpi=90, bbox_inches="tight")
     tmp.replace(path)
@@ -88,6 +89,9 @@ def plot_bank_size(results: list[ResultFile], out: Path) -> list[Path]:
                 if pts:
                     ax.plot(*zip(*pts, strict=True), marker="o", label=f"{bank} bank")
             ax.set_xscale("log", base=2)
+            ticks = sorted({float(r.sweep["value"]) for r in group})
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.minorticks_off()
             ax.set_xlabel("number of bases")
             ax.set_title(_label(group, metric))
             ax.legend(fontsize=7)
@@ -148,7 +152,9 @@ def plot_clip_distributions(results: list[ResultFile], out: Path) -> list[Path]:
             data = [methods[n].get(metric, []) for n in names]
             ax.boxplot([d if d else [math.nan] for d in data], tick_labels=names)
             ax.tick_params(axis="x", rotation=45, labelsize=7)
-            ax.set_title(metric)
+            ax.set_title(
+                _label([r for r in results if r.dataset == dataset and r.protocol == protocol], metric)
+            )
         paths.append(_save(fig, out / f"clips_{dataset}_{protocol}.png"))
         plt.close(fig)
     return paths
