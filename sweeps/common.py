@@ -254,6 +254,27 @@ def train_variant(
     return done, records
 
 
+def scorable_metrics(protocol_name: str) -> list[str]:
+    """The protocol's implemented metrics whose weight files are on this machine (e.g. the
+    synthtalk judges once ``python -m eval.zoo train`` has run); the others are skipped."""
+    from edtalk.weights import target_path
+    from eval.protocols import get_protocol
+
+    protocol = get_protocol(protocol_name)
+    ok, skipped = [], []
+    for metric_id in protocol.available()[0]:
+        try:
+            metric = protocol.build([metric_id])[metric_id]
+        except (TypeError, KeyError, ValueError) as e:  # a metric this checkout cannot build yet
+            skipped.append(f"{metric_id} ({e})")
+            continue
+        missing = [w for w in metric.weights_needed() if not target_path(w).is_file()]
+        (skipped.append(f"{metric_id} (no {', '.join(missing)})") if missing else ok.append(metric_id))
+    if skipped:
+        print(f"[sweep] metrics skipped on this machine: {'; '.join(skipped)}", flush=True)
+    return ok
+
+
 def score_variant(
     variant: Variant, cfg: dict[str, Any], checkpoints: dict[str, str], trial_dir: Path
 ) -> Path:
@@ -283,8 +304,7 @@ def score_variant(
         "--allow-failures",
         "--quiet",
     ]
-    if cfg.get("metrics"):
-        argv += ["--metrics", cfg["metrics"]]
+    argv += ["--metrics", cfg.get("metrics") or ",".join(scorable_metrics(cfg["protocol"]))]
     if cfg.get("max_clips"):
         argv += ["--limit", str(cfg["max_clips"])]
     args = evrun.build_parser().parse_args(argv)
