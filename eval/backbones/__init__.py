@@ -24,7 +24,16 @@ from edtalk.registry import Registry
 
 BACKBONES: Registry = Registry("backbone")
 
-_MODULES = ("align", "landmarks", "dlib68", "embeddings", "inception_fid", "inception_tv", "lpips_net")
+_MODULES = (
+    "align",
+    "landmarks",
+    "dlib68",
+    "embeddings",
+    "inception_fid",
+    "inception_tv",
+    "lpips_net",
+    "syncnet",
+)
 _OPTIONAL = ("judges",)  # the synthtalk judges (judges engineer), imported when present
 
 _CACHE: dict[tuple, Any] = {}
