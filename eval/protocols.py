@@ -91,12 +91,27 @@ class Protocol:
         raise KeyError(f"protocol {self.name!r} has no metric {metric_id!r}; it has {self.metric_ids()}")
 
     def available(self) -> tuple[list[str], list[str]]:
-        """(registered metric ids, ids whose metric module is not present)."""
+        """(metric ids that can be built, ids that cannot); see ``unavailable_reasons``."""
+        reasons = self.unavailable_reasons()
+        ids = self.metric_ids()
+        return [i for i in ids if i not in reasons], [i for i in ids if i in reasons]
+
+    def unavailable_reasons(self) -> dict[str, str]:
+        """id -> why the metric cannot be built in this checkout: its module is absent, or its
+        ``Settings`` does not (yet) accept a knob this protocol sets."""
         from eval.metrics import METRICS, load_all
 
         load_all()
-        ids = self.metric_ids()
-        return [i for i in ids if i in METRICS], [i for i in ids if i not in METRICS]
+        out = {}
+        for m in self.metrics:
+            if m.id not in METRICS:
+                out[m.id] = "not implemented in this checkout"
+                continue
+            known = {f.name for f in dataclasses.fields(METRICS.get(m.id).Settings)}
+            unknown = sorted(set(m.kwargs) - known)
+            if unknown:
+                out[m.id] = f"its settings lack {unknown} (known: {sorted(known)})"
+        return out
 
     def build(self, metric_ids: list[str] | None = None) -> dict[str, Any]:
         """id -> Metric instance with this protocol's settings (all available ones by default)."""
@@ -107,11 +122,9 @@ class Protocol:
         out = {}
         for metric_id in ids:
             s = self.spec(metric_id)
-            if metric_id not in METRICS:
-                raise UnavailableMetricError(
-                    f"metric {metric_id!r} of protocol {self.name!r} is not implemented in this "
-                    f"checkout (registered: {', '.join(METRICS.names())})"
-                )
+            why = self.unavailable_reasons().get(metric_id)
+            if why is not None:
+                raise UnavailableMetricError(f"metric {metric_id!r} of protocol {self.name!r}: {why}")
             out[metric_id] = METRICS.get(metric_id)(**s.kwargs)
         return out
 
@@ -130,8 +143,9 @@ class Protocol:
 
         load_all()
         metrics = {}
+        reasons = self.unavailable_reasons()
         for m in self.metrics:
-            if m.id in METRICS:
+            if m.id not in reasons:
                 metric = METRICS.get(m.id)(**m.kwargs)
                 weights = {w: weight_identity(w) for w in metric.weights_needed()}
                 metrics[m.id] = {"version": metric.version, "weights": weights}
@@ -196,8 +210,8 @@ PROTOCOLS.add(
             spec("m_lmd", landmarks="dlib68", centering="per_set_centroid", **_EAT_CROP, **_EAT_PAIR),
             spec("f_lmd", landmarks="dlib68", centering="per_set_centroid", **_EAT_CROP, **_EAT_PAIR),
             spec("fid", backbone="torchvision_eat", frames_per_video=5, **_EAT_CROP, **_EAT_PAIR),
-            spec("lse_c", crop="eat_align", size=224, aggregation="mean_over_videos"),
-            spec("lse_d", crop="eat_align", size=224, aggregation="mean_over_videos"),
+            spec("lse_c", crop="eat_align", size=224, vshift=15),
+            spec("lse_d", crop="eat_align", size=224, vshift=15),
             spec("acc_emo", classifier="emotion_fan"),
         ),
     ),
@@ -219,8 +233,10 @@ PROTOCOLS.add(
             spec("fid", backbone="pytorch_fid", dims=2048, frames_per_video=None, **_CAN),
             spec("m_lmd", landmarks="fan", centering="per_set_centroid", **_CAN),
             spec("f_lmd", landmarks="fan", centering="per_set_centroid", **_CAN),
-            spec("lse_c", crop="s3fd", size=224, aggregation="mean_over_videos"),
-            spec("lse_d", crop="s3fd", size=224, aggregation="mean_over_videos"),
+            # syncnet_python's pipeline crops with S3FD tracks; eval/metrics/lse.py has no S3FD crop
+            # yet, so the canonical protocol feeds the given (already face-cropped) frames at 224.
+            spec("lse_c", crop="none", size=224, vshift=15),
+            spec("lse_d", crop="none", size=224, vshift=15),
             spec("akd", landmarks="fan", **_CAN),
             spec("aed", backbone="openface", **_CAN),
             spec("acc_emo", classifier="emotion_fan"),
@@ -245,9 +261,13 @@ PROTOCOLS.add(
             spec("fid", backbone=_FACE_JUDGE, frames_per_video=None, **_CAN),
             spec("m_lmd", landmarks=_FACE_JUDGE, centering="per_set_centroid", **_CAN),
             spec("f_lmd", landmarks=_FACE_JUDGE, centering="per_set_centroid", **_CAN),
-            spec("lse_c", crop="none", size=None, backbone="judge_sync", aggregation="mean_over_videos"),
-            spec("lse_d", crop="none", size=None, backbone="judge_sync", aggregation="mean_over_videos"),
-            spec("acc_emo", classifier="judge_emotion"),
+            spec("lse_c", crop="none", size=224, vshift=15, backbone=_SYNC_JUDGE),
+            spec("lse_d", crop="none", size=224, vshift=15, backbone=_SYNC_JUDGE),
+            spec("acc_emo", classifier=_FACE_JUDGE),
+            spec("disentangle_mouth"),
+            spec("disentangle_pose"),
+            spec("disentangle_emotion"),
+            spec("identity_sim", source_frames="first"),
         ),
     ),
 )

@@ -12,7 +12,7 @@ Path: ``<results>/<dataset>/<method>/<protocol>.json`` (atomic write), per-clip 
                  "label": "PSNR", "version": "1", ...metric extras such as n_inf, n_gt},
         ...
       },
-      "unavailable_metrics": ["lpips"],         # in the protocol, not implemented in this checkout
+      "unavailable_metrics": {"acc_emo": "not implemented in this checkout"},
       "n_clips": 24, "n_from_cache": 0,
       "failures": [{"clip": "...", "metric": "m_lmd" | null, "reason": "..."}],
       "unverified": false, "unverified_weights": {"name": "why"},

@@ -413,7 +413,8 @@ def _select_metrics(protocol: Any, requested: str | None) -> tuple[list[str], li
             )
         if mid not in available:
             raise UsageError(
-                f"metric {mid!r} of protocol {protocol.name!r} is not implemented in this checkout"
+                f"metric {mid!r} of protocol {protocol.name!r} cannot run here: "
+                f"{protocol.unavailable_reasons()[mid]}"
             )
     return ids, []
 
@@ -447,9 +448,9 @@ def run(args: argparse.Namespace) -> int:
     protocol = get_protocol(args.protocol)
     metric_ids, unavailable = _select_metrics(protocol, args.metrics)
     if unavailable:
-        print(
-            f"note: protocol {protocol.name} metrics not implemented here, skipped: {', '.join(unavailable)}"
-        )
+        reasons = protocol.unavailable_reasons()
+        for mid in unavailable:
+            print(f"note: protocol {protocol.name}: metric {mid} skipped ({reasons[mid]})")
     if not metric_ids:
         raise UsageError(f"no metric of protocol {protocol.name!r} is implemented in this checkout")
     metrics = protocol.build(metric_ids)
@@ -575,7 +576,7 @@ def run(args: argparse.Namespace) -> int:
             "fingerprint": protocol.fingerprint(),
         },
         "metrics": {m: metric_entry(metrics[m], metrics[m].compute(states[m])) for m in metric_ids},
-        "unavailable_metrics": unavailable,
+        "unavailable_metrics": {m: protocol.unavailable_reasons()[m] for m in unavailable},
         "n_clips": len(clips),
         "n_from_cache": n_cached,
         "failures": failures,

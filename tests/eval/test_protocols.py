@@ -73,8 +73,16 @@ def test_hash_changes_with_weight_identity(monkeypatch):
     assert p.hash() != h
 
 
-def test_unknown_metric_in_a_protocol_is_a_clear_error():
-    p = Protocol("t", "test", (spec("psnr"), spec("no_such_metric")))
-    assert p.available() == (["psnr"], ["no_such_metric"])
+def test_unknown_metric_or_setting_in_a_protocol_is_a_clear_error():
+    p = Protocol("t", "test", (spec("psnr"), spec("no_such_metric"), spec("ssim", no_such_knob=1)))
+    assert p.available() == (["psnr"], ["no_such_metric", "ssim"])
     with pytest.raises(KeyError, match="not implemented"):
         p.build(["no_such_metric"])
+    with pytest.raises(KeyError, match="no_such_knob"):
+        p.build(["ssim"])
+
+
+@pytest.mark.parametrize("name", ["eat", "canonical"])
+def test_registered_metrics_accept_every_knob_of_the_paper_protocols(name):
+    reasons = PROTOCOLS.get(name).unavailable_reasons()
+    assert all(why == "not implemented in this checkout" for why in reasons.values()), reasons
