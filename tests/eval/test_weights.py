@@ -1,0 +1,91 @@
+"""Weights manager: missing files name file/URL/target, hash checks, unverified marking, CLI."""
+
+import hashlib
+
+import pytest
+
+from edtalk import weights as W
+from eval.weights import main
+
+
+@pytest.fixture
+def wdir(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "w"))
+    monkeypatch.delenv("EDTALK_BENCH_ALLOW_UNVERIFIED", raising=False)
+    return tmp_path / "w"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "pytorch_fid_inception",
+        "torchvision_alexnet",
+        "fan_2dfan4",
+        "s3fd",
+        "syncnet_v2",
+        "emotion_fan_mead8",
+        "openface_nn4_small2",
+        "torchvision_inception_v3",
+    ],
+)
+def test_missing_weights_error_names_file_url_and_target(wdir, name):
+    w = W.WEIGHTS.get(name)
+    with pytest.raises(W.MissingWeightsError) as e:
+        W.resolve(name)
+    msg = str(e.value)
+    assert w.filename in msg and w.url in msg and str(wdir / w.filename) in msg
+
+
+def test_prefix_mismatch_refused_unless_allow_unverified(wdir, tmp_path):
+    src = tmp_path / "fake.pth"
+    src.write_bytes(b"not the official file")
+    with pytest.raises(W.WeightsMismatchError, match="6726825d"):
+        W.import_file("pytorch_fid_inception", src)
+    path = W.import_file("pytorch_fid_inception", src, allow_unverified=True)
+    with pytest.raises(W.WeightsMismatchError, match="does not match"):
+        W.resolve("pytorch_fid_inception")
+    assert W.resolve("pytorch_fid_inception", allow_unverified=True) == path
+    assert "pytorch_fid_inception" in W.unverified_in_use()
+
+
+def test_first_import_records_hash_then_enforces_it(wdir, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(b"openface weights v1")
+    b.write_bytes(b"something else")
+    with pytest.warns(UserWarning, match="recording"):
+        W.import_file("openface_nn4_small2", a)
+    assert W.expected_hash("openface_nn4_small2") == hashlib.sha256(b"openface weights v1").hexdigest()
+    assert W.resolve("openface_nn4_small2").read_bytes() == b"openface weights v1"
+    assert "openface_nn4_small2" not in W.unverified_in_use()
+    with pytest.raises(W.WeightsMismatchError):
+        W.import_file("openface_nn4_small2", b)
+    # a file swapped behind the manager's back is caught (the size/mtime cache is invalidated)
+    W.target_path("openface_nn4_small2").write_bytes(b"tampered, longer content")
+    with pytest.raises(W.WeightsMismatchError, match="recorded"):
+        W.resolve("openface_nn4_small2")
+
+
+def test_full_hash_match(wdir, tmp_path, monkeypatch):
+    data = b"exact"
+    wf = W.WeightFile(
+        "unit_test_exact",
+        "exact.bin",
+        hashlib.sha256(data).hexdigest(),
+        "https://example.invalid/x",
+        "test",
+        ("test",),
+    )
+    monkeypatch.setitem(W.WEIGHTS._items, wf.name, wf)
+    src = tmp_path / "x"
+    src.write_bytes(data)
+    W.import_file(wf.name, src)
+    assert W.resolve(wf.name).read_bytes() == data
+
+
+def test_fetch_refuses_non_direct_and_cli_status(wdir, capsys):
+    with pytest.raises(W.MissingWeightsError, match="cannot be downloaded automatically"):
+        W.fetch("emotion_fan_mead8")
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "syncnet_v2" in out and "missing" in out
+    assert main(["import", "syncnet_v2", str(wdir / "nope")]) == 1
