@@ -122,8 +122,11 @@ def read_metadata(path: str | Path) -> dict:
     """The safetensors metadata of an expert file, JSON fields decoded."""
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as f:
-        meta = dict(f.metadata() or {})
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+    except Exception as err:  # safetensors raises its own error type for corrupt headers
+        raise ValueError(f"{path}: not a readable safetensors file ({err})") from None
     if "kind" not in meta or "config" not in meta:
         raise ValueError(f"{path}: not an expert file (no kind/config in its safetensors metadata)")
     for key in ("config", "identities", "versions", "extra"):
@@ -143,16 +146,16 @@ def load_expert(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: expert weight file not found (train it with `{TRAIN_JUDGES}`)")
+    if check_manifest:
+        entry = next((e for e in _read_manifest(path.parent).values() if e.get("file") == path.name), None)
+        if entry and entry["sha256"] != sha256_file(path):
+            raise ValueError(f"{path}: sha256 differs from {path.parent / MANIFEST}; the file changed")
     meta = read_metadata(path)
     if expect_split is not None and meta.get("split") != expect_split:
         raise ValueError(
             f"{path}: trained on the {meta.get('split')!r} identity split, expected {expect_split!r} "
             "(judges come from the judge split, training-loss experts from train)"
         )
-    if check_manifest:
-        entry = _read_manifest(path.parent).get(meta.get("name", ""))
-        if entry and entry.get("file") == path.name and entry["sha256"] != sha256_file(path):
-            raise ValueError(f"{path}: sha256 differs from {path.parent / MANIFEST}; the file changed")
     model_cls, cfg_cls = KINDS[meta["kind"]]
     model = model_cls(cfg_cls.from_dict(meta["config"]))
     model.load_state_dict(load_file(str(path)))

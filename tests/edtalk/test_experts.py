@@ -1,0 +1,151 @@
+"""The synthtalk experts: shapes, a few training steps, save/load, manifest, split guard, LSE maths."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from edtalk.experts.data import SplitLeakError, check_split, load_split, split_identities
+from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig
+from edtalk.experts.store import load_expert, save_expert, sha256_file
+from edtalk.experts.sync_net import (
+    SyncNetConfig,
+    SyncNetJudge,
+    audio_windows,
+    offset_search,
+    shift_audio,
+)
+from edtalk.experts.testing import make_fixture_dataset
+from edtalk.experts.train import TrainSettings, train_experts, train_face_analyser, train_sync_net
+
+TINY = TrainSettings(face_steps=3, sync_steps=2, batch_size=8, sync_clips=2, progress=False)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_fixture_dataset(tmp_path_factory.mktemp("st"), n_clips=2, n_frames=25, size=64)
+
+
+@pytest.fixture(scope="module")
+def judge_clips(dataset):
+    return load_split(dataset, "judge", progress=False)
+
+
+def test_load_split_reads_ground_truth(judge_clips):
+    c = judge_clips[0]
+    assert c.frames.shape == (25, 64, 64, 3) and c.frames.dtype == np.uint8
+    assert c.landmarks.shape == (25, 68, 2) and c.pose.shape == (25, 3) and c.mouth.shape == (25, 3)
+    assert {x.identity for x in judge_clips} == {"st002", "st003"}
+    assert len(c.wav) == 25 * 640
+
+
+def test_face_analyser_shapes_in_natural_units():
+    model = FaceAnalyser(FaceAnalyserConfig(n_identities=3, pose_mean=(5.0, 0.0, 0.0), pose_std=(2.0, 1.0, 1.0)))
+    frames = np.random.default_rng(0).integers(0, 255, (7, 96, 96, 3), dtype=np.uint8)
+    out = model.predict(frames)
+    assert out["landmarks"].shape == (7, 68, 2)
+    assert out["pose"].shape == (7, 3) and out["mouth"].shape == (7, 3)
+    assert out["emotion"].shape == (7, 8) and out["identity"].shape == (7, 64)
+    np.testing.assert_allclose(np.linalg.norm(out["identity"], axis=1), 1.0, atol=1e-5)
+    # pose is de-standardised with the config's statistics
+    raw = model(torch.zeros(1, 3, 64, 64))
+    assert raw["pose_z"].shape == (1, 3)
+
+
+def test_sync_net_feature_shapes():
+    model = SyncNetJudge(SyncNetConfig())
+    frames = np.zeros((30, 128, 128, 3), np.uint8)
+    wav = np.random.default_rng(0).normal(0, 0.1, 30 * 640).astype(np.float32)
+    v = model.video_features(frames)
+    a = model.audio_features(wav, 30)
+    assert v.shape == (26, 64) and a.shape == (26, 64)
+    assert audio_windows(wav, 30).shape == (26, 1, 80, 16)
+
+
+def test_offset_search_recovers_known_shift():
+    rng = np.random.default_rng(1)
+    feats = rng.normal(size=(60, 8))
+    feats /= np.linalg.norm(feats, axis=1, keepdims=True)
+    for s in (-7, -1, 0, 3, 10):
+        # audio delayed by s: audio window i+s holds video window i's content
+        audio = np.roll(feats, s, axis=0) + 0.01 * rng.normal(size=feats.shape)
+        r = offset_search(feats, audio, vshift=15)
+        assert r["offset"] == -s
+        assert r["dists"].shape == (31,)
+        assert r["lse_d"] == pytest.approx(r["dists"].min())
+        assert r["lse_c"] == pytest.approx(np.median(r["dists"]) - r["dists"].min())
+
+
+def test_shift_audio_moves_whole_frames():
+    wav = np.arange(10 * 640, dtype=np.float32)
+    late = shift_audio(wav, 2)
+    early = shift_audio(wav, -2)
+    assert len(late) == len(early) == len(wav)
+    assert (late[:1280] == 0).all() and late[1280] == 0.0 and late[1281] == 1.0
+    assert early[0] == 1280.0 and (early[-1280:] == 0).all()
+
+
+def test_training_steps_save_load_roundtrip_and_manifest(judge_clips, tmp_path):
+    face = train_face_analyser(judge_clips, TINY)
+    sync = train_sync_net(judge_clips, TINY)
+    ids = sorted({c.identity for c in judge_clips})
+    p_face = save_expert(face, "face_analyser", "judge", ids, tmp_path)
+    p_sync = save_expert(sync, "sync_net", "judge", ids, tmp_path)
+    assert p_face.name == "synthtalk_face_judge.safetensors"
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["synthtalk_face_judge"]["sha256"] == sha256_file(p_face)
+    assert manifest["synthtalk_sync_judge"]["sha256"] == sha256_file(p_sync)
+
+    face2, meta = load_expert(p_face, expect_split="judge")
+    assert meta["split"] == "judge" and meta["identities"] == ids and meta["kind"] == "face_analyser"
+    frames = judge_clips[0].frames[:4]
+    a, b = face.predict(frames), face2.predict(frames)
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-5)
+    sync2, _ = load_expert(p_sync)
+    np.testing.assert_allclose(sync.video_features(judge_clips[0].frames), sync2.video_features(judge_clips[0].frames),
+                               atol=1e-5)
+
+    with pytest.raises(ValueError, match="identity split"):
+        load_expert(p_face, expect_split="train")  # a judge is never a training-loss expert
+    p_face.write_bytes(p_face.read_bytes() + b" ")  # tamper: sha256 no longer matches the manifest
+    with pytest.raises(ValueError, match="sha256"):
+        load_expert(p_face)
+
+
+def test_split_guard_refuses_other_identities(dataset, tmp_path):
+    by_split = split_identities(dataset)
+    assert by_split["judge"] == {"st002", "st003"}
+    check_split({"st002"}, "judge", by_split)  # fine
+    with pytest.raises(SplitLeakError, match="train"):
+        check_split({"st002", "st000"}, "judge", by_split)
+    with pytest.raises(SplitLeakError, match="test"):
+        check_split({"st004"}, "judge", by_split)
+    with pytest.raises(SplitLeakError, match="test identities are for scoring"):
+        check_split({"st004"}, "test", by_split)
+    # a judge list that smuggles in a train identity's clip is refused before any training
+    leaky = tmp_path / "leaky"
+    import shutil
+
+    shutil.copytree(dataset, leaky)
+    train_first = (leaky / "splits" / "train.txt").read_text().split()[0]
+    with open(leaky / "splits" / "judge.txt", "a") as f:
+        f.write(train_first + "\n")
+    with pytest.raises(SplitLeakError):
+        train_experts(leaky, "judge", tmp_path / "out", TINY)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_train_split_train_writes_expert_files(dataset, tmp_path):
+    from edtalk.experts.train import main
+
+    rc = main(["train", "--data", str(dataset), "--split", "train", "--out", str(tmp_path),
+               "--face-steps", "2", "--sync-steps", "1", "--batch-size", "4", "--no-progress"])
+    assert rc == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert set(manifest) == {"synthtalk_face_expert", "synthtalk_sync_expert"}
+    _, meta = load_expert(tmp_path / "synthtalk_sync_expert.safetensors", expect_split="train")
+    assert meta["identities"] == ["st000", "st001"]
