@@ -1,0 +1,186 @@
+"""Write a synthtalk dataset: plan the clips, render them in worker processes, write the index.
+
+Every clip's random generator is seeded from (seed, identity index, emotion index, level, number),
+so the bytes of a clip do not depend on worker count or scheduling: same seed, same files.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from edtalk.data.clip import EMOTIONS
+from edtalk.data.synthtalk.card import GENERATOR_VERSION, write_card, write_contact_sheet
+from edtalk.data.synthtalk.clip import SynthClip, make_clip
+from edtalk.data.synthtalk.files import write_json, write_text, write_wav
+from edtalk.data.synthtalk.identity import sample_identity
+from edtalk.data.synthtalk.presets import SPLITS, Preset, get_preset
+
+LEVELS = (1, 2, 3)
+_IDENTITY_STREAM = 7_919  # separates identity draws from clip draws in the seed sequence
+
+
+@dataclass(frozen=True)
+class ClipTask:
+    """Everything a worker needs to make and write one clip."""
+
+    clip_id: str
+    identity: str
+    identity_index: int
+    split: str
+    emotion: str
+    level: int
+    number: int
+    seed: int
+    preset: Preset
+    out: str
+    sheet_tile: bool  # return a frame for the contact sheet
+
+
+def identity_name(index: int) -> str:
+    return f"st{index:03d}"
+
+
+def identity_split(index: int, preset: Preset) -> str:
+    n_train, n_judge, _ = preset.splits
+    return "train" if index < n_train else "judge" if index < n_train + n_judge else "test"
+
+
+def identity_params(seed: int, index: int) -> dict:
+    """Identity ``index``'s appearance for ``seed`` (the same in every process)."""
+    return sample_identity(np.random.default_rng(np.random.SeedSequence([seed, index, _IDENTITY_STREAM])))
+
+
+def clip_rng(seed: int, identity_index: int, emotion: str, level: int, number: int) -> np.random.Generator:
+    return np.random.default_rng(
+        np.random.SeedSequence([seed, identity_index, EMOTIONS.index(emotion), level, number])
+    )
+
+
+def sheet_identities(preset: Preset) -> list[int]:
+    """One identity per split for the contact sheet."""
+    n_train, n_judge, _ = preset.splits
+    return [0, n_train, n_train + n_judge]
+
+
+def plan(out: Path, preset: Preset, seed: int) -> list[ClipTask]:
+    tiles = set(sheet_identities(preset))
+    tasks = []
+    for index in range(preset.n_identities):
+        for emotion in EMOTIONS:
+            for level in LEVELS:
+                for number in range(1, preset.clips_per_condition + 1):
+                    name = identity_name(index)
+                    tasks.append(ClipTask(
+                        clip_id=f"{name}#{emotion}#level_{level}#{number:03d}", identity=name,
+                        identity_index=index, split=identity_split(index, preset), emotion=emotion,
+                        level=level, number=number, seed=seed, preset=preset, out=str(out),
+                        sheet_tile=index in tiles and number == 1,
+                    ))
+    return tasks
+
+
+def clip_for_task(task: ClipTask, render: bool = True) -> SynthClip:
+    """The in-memory clip of one task (identical to what ``generate`` writes)."""
+    p = task.preset
+    return make_clip(
+        identity_params(task.seed, task.identity_index), task.emotion, task.level,
+        clip_rng(task.seed, task.identity_index, task.emotion, task.level, task.number),
+        size=p.size, fps=p.fps, sample_rate=p.sample_rate, min_duration=p.min_duration,
+        max_duration=p.max_duration, render=render,
+    )
+
+
+def sidecar(task: ClipTask, clip: SynthClip) -> dict:
+    """The JSON sidecar of a clip (keys fixed by the team contract; extra keys are additive)."""
+    return {
+        "id": task.clip_id,
+        "identity": task.identity,
+        "split": task.split,
+        "emotion": task.emotion,
+        "level": task.level,
+        "transcript": clip.transcript,
+        "fps": clip.fps,
+        "sample_rate": clip.sample_rate,
+        "n_frames": clip.n_frames,
+        "size": clip.size,
+        "factors": {k: [round(float(x), 5) for x in v] for k, v in clip.factors.items()},
+        "landmarks": np.round(clip.landmarks, 2).tolist(),
+        "visemes": clip.visemes,
+        "identity_params": clip.identity_params,
+        "expression": clip.expression,
+        "generator": {"name": "synthtalk", "version": GENERATOR_VERSION, "seed": task.seed,
+                      "preset": task.preset.name, "number": task.number},
+    }
+
+
+def _write_clip(task: ClipTask) -> dict:
+    from edtalk.data.video import write_video
+
+    clip = clip_for_task(task)
+    clips = Path(task.out) / "clips"
+    write_video(clips / f"{task.clip_id}.mp4", clip.frames, fps=clip.fps, audio=clip.audio,
+                sample_rate=clip.sample_rate)
+    write_wav(clips / f"{task.clip_id}.wav", clip.audio, clip.sample_rate)
+    write_json(clips / f"{task.clip_id}.json", sidecar(task, clip))
+    tile = None
+    if task.sheet_tile:
+        pose = np.abs(clip.factors["yaw"]) + np.abs(clip.factors["pitch"]) + 20 * clip.factors["blink"]
+        tile = clip.frames[int(np.argmin(pose))]
+    return {
+        "id": task.clip_id,
+        "split": task.split,
+        "n_frames": clip.n_frames,
+        "ranges": {k: (float(v.min()), float(v.max())) for k, v in clip.factors.items()},
+        "tile": tile,
+    }
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _remove_stale(clips: Path, keep: set[str]) -> None:
+    for path in clips.glob("*"):
+        if path.suffix in (".mp4", ".wav", ".json") and path.stem not in keep:
+            path.unlink()
+
+
+def generate(out: str | Path, preset: str = "tiny", seed: int = 0, workers: int | None = None,
+             progress: bool = True) -> dict:
+    """Generate the dataset into ``out``; returns the card (also written as card.json/card.md)."""
+    start = time.perf_counter()
+    chosen = get_preset(preset)
+    out = Path(out)
+    (out / "clips").mkdir(parents=True, exist_ok=True)
+    tasks = plan(out, chosen, seed)
+    _remove_stale(out / "clips", {t.clip_id for t in tasks})
+    workers = max(1, workers or os.cpu_count() or 1)
+    bar = tqdm(total=len(tasks), desc=f"synthtalk {preset}", unit="clip", disable=not progress)
+    results = []
+    if workers == 1:
+        _init_worker()
+        for task in tasks:
+            results.append(_write_clip(task))
+            bar.update()
+    else:
+        with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+            for result in pool.imap(_write_clip, tasks, chunksize=2):
+                results.append(result)
+                bar.update()
+    bar.close()
+    for split in SPLITS:
+        ids = [r["id"] for r in results if r["split"] == split]
+        write_text(out / "splits" / f"{split}.txt", "".join(f"{i}\n" for i in ids))
+    tiles = {(t.identity_index, t.emotion, t.level): r["tile"] for t, r in zip(tasks, results, strict=True)
+             if r["tile"] is not None}
+    write_contact_sheet(out / "contact_sheet.png", tiles, sheet_identities(chosen), chosen)
+    return write_card(out, chosen, seed, tasks, results, time.perf_counter() - start, workers)
