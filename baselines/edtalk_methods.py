@@ -17,6 +17,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from baselines import METHODS, Method
 from edtalk.data.clip import Clip
 
@@ -61,9 +63,11 @@ class EDTalkMethod(Method):
         _infer_module()
 
     def generator(self):
+        """The EDTalk model of ``--ckpt`` (``edtalk.infer.load_generator``), once per process."""
         key = (str(self.ckpt), self.device)
         if key not in _GENERATORS:
-            _GENERATORS[key] = _infer_module().load_generator(self.ckpt, device=self.device)
+            model, _config = _infer_module().load_generator(self.ckpt)
+            _GENERATORS[key] = model
         return _GENERATORS[key]
 
     def provenance(self) -> dict[str, Any]:
@@ -75,6 +79,13 @@ class EDTalkMethod(Method):
                     h.update(block)
             prov["checkpoint_sha256"] = h.hexdigest()
         return prov
+
+
+def fit_audio(wav: np.ndarray, n_frames: int, fps: float, sample_rate: int = 16000) -> np.ndarray:
+    """Cut or zero-pad ``wav`` to exactly ``n_frames`` video frames, so that the audio-driven
+    prediction has as many frames as the GT clip (drive_audio makes T = duration * fps)."""
+    n = int(np.ceil(n_frames * sample_rate / fps))
+    return np.pad(wav[:n], (0, max(0, n - len(wav))))
 
 
 @METHODS.register("edtalk_v")
@@ -89,7 +100,11 @@ class EDTalkVideoDriven(EDTalkMethod):
         infer = _infer_module()
         video = read_video(clip.video)
         frames = infer.drive_video(
-            self.generator(), video.frames[0], mouth=video.frames, pose=video.frames, expression=video.frames
+            self.generator(),
+            video.frames[0],
+            mouth_frames=video.frames,
+            pose_frames=video.frames,
+            expression_frames=video.frames,
         )
         write_video(out_path, frames, fps=video.fps)
 
@@ -108,13 +123,13 @@ class EDTalkAudioDriven(EDTalkMethod):
             raise FileNotFoundError(f"clip {clip.id}: edtalk_a needs the clip's audio, the dataset has none")
         infer = _infer_module()
         video = read_video(clip.video)
-        audio = load_audio(clip.audio)
+        audio = fit_audio(load_audio(clip.audio), len(video.frames), video.fps)
         frames = infer.drive_audio(
             self.generator(),
             video.frames[0],
             audio,
-            pose=video.frames,
-            expression=video.frames,
+            pose_frames=video.frames,
+            expression_frames=video.frames,
             fps=video.fps,
         )
         write_video(out_path, frames, fps=video.fps, audio=audio)

@@ -1,0 +1,39 @@
+"""EDTalk methods generate through edtalk.infer: wiring test with a seeded, untrained tiny model
+(the frames are meaningless; only shapes, lengths and files are checked)."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from baselines import make_method
+from edtalk.config import ModelConfig
+from edtalk.data.clip import Clip
+from edtalk.data.video import read_video, write_video
+from edtalk.model import EDTalk, save_checkpoint
+
+
+@pytest.fixture
+def tiny_ckpt(tmp_path):
+    torch.manual_seed(0)
+    cfg = ModelConfig.preset("tiny")
+    return save_checkpoint(tmp_path / "tiny.pt", EDTalk(cfg).state_dict(), cfg), cfg
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["edtalk_v", "edtalk_a"])
+def test_generates_one_frame_per_gt_frame(name, tiny_ckpt, tmp_path):
+    ckpt, cfg = tiny_ckpt
+    size, t = cfg.image_size, 7
+    yy, xx = np.mgrid[0:size, 0:size]
+    frames = np.stack([np.stack([xx * 2 + k, yy * 2, xx + yy], -1) for k in range(t)]).astype(np.uint8)
+    write_video(tmp_path / "c.mp4", frames, fps=25)
+    sf.write(tmp_path / "c.wav", np.zeros(16000 * t // 25 - 100, np.float32), 16000)  # a bit short
+    clip = Clip(id="c", dataset="t", split="test", video=tmp_path / "c.mp4", audio=tmp_path / "c.wav")
+    method = make_method(name, ckpt=str(ckpt))
+    method.prepare([clip])
+    out = method.prediction_path(clip, tmp_path / "videos")
+    method.generate(clip, out)
+    pred = read_video(out).frames
+    assert pred.shape == (t, size, size, 3)
+    assert method.provenance()["checkpoint_sha256"]
