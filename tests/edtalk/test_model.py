@@ -2,8 +2,6 @@
 
 import dataclasses
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -15,6 +13,7 @@ from edtalk.model import (
     EDTalk,
     build_from_checkpoint,
     load_checkpoint,
+    main,
     parameter_counts,
     save_checkpoint,
 )
@@ -107,14 +106,10 @@ def test_paper_parameter_counts_within_two_percent():
         assert abs(counts[key] - ref) / ref < 0.02, (key, counts[key], ref)
 
 
-def test_summary_cli_json():
-    out = subprocess.run(
-        [sys.executable, "-m", "edtalk.model", "summary", "--preset", "paper", "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    counts = json.loads(out)
+def test_summary_cli_json(capsys):
+    assert main(["summary", "--preset", "paper", "--json"]) == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert counts["preset"] == "paper"
     for key, ref in OFFICIAL_PARAMS.items():
         assert abs(counts[key] - ref) / ref < 0.02
 

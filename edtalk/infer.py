@@ -1,0 +1,459 @@
+"""EDTalk inference: ``python -m edtalk.infer {video,audio,interpolate,edit-base}``.
+
+- ``video``: EDTalk-V. Identity image + mouth / pose / expression driving videos (Fig. 2a).
+- ``audio``: EDTalk-A. Identity image + speech: W^m from E_a + MLP^m_A (Gaussian-smoothed), W^p from a
+  pose video, sampled from the flow phi_p (``--sample-pose --seed N``) or the identity's own pose,
+  W^e from an expression video, a named emotion (per-emotion mean W^e stored in the checkpoint's
+  meta["emotion_weights"]), the expression predictor (``--text`` and/or ``--expression-from-audio``),
+  or the identity's own expression.
+- ``interpolate``: W^e = a W^e_1 + (1 - a) W^e_2 from two expression videos.
+- ``edit-base``: sweep one base weight w^*_k over a range (the rest from the identity image).
+
+Python API for evaluation: ``load_generator``, ``drive_video``, ``drive_audio`` (uint8 frames out).
+Frames map [-1, 1] -> [0, 255] with a fixed affine map and clipping (the official demos min-max
+normalise each clip instead, which changes brightness per clip; we do not).
+Inputs must be square face crops; other sizes are resized to the model's ``image_size`` (noted on
+stderr). The identity image is checked for a face with dlib's HOG detector (``--no-face-check``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import functools
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from edtalk.config import ConfigError, ModelConfig
+from edtalk.data.clip import EMOTIONS
+from edtalk.data.errors import DataError
+from edtalk.model import CheckpointError, EDTalk, build_from_checkpoint
+from edtalk.modules.audio_encoder import smooth_weights
+from edtalk.modules.expression_predictor import MissingWeightsError
+
+FPS = 25.0
+SAMPLE_RATE = 16000
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+class InferenceError(DataError):
+    """Bad inference input (no face, wrong size, unknown emotion, missing emotion weights...)."""
+
+
+def _note(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr)
+
+
+# --- model and frames ----------------------------------------------------------------------------
+def load_generator(ckpt_path: str | Path) -> tuple[EDTalk, ModelConfig]:
+    """Load an EDTalk checkpoint (eval mode, CPU); its meta is kept as ``model.checkpoint_meta``."""
+    model, ckpt = build_from_checkpoint(ckpt_path)
+    model.checkpoint_meta = ckpt["meta"]
+    return model, ckpt["config"]
+
+
+def to_tensor(frames: np.ndarray, size: int, name: str = "frames") -> torch.Tensor:
+    """uint8 (T, H, W, 3) or (H, W, 3) RGB -> float [T, 3, size, size] in [-1, 1] (resized if needed)."""
+    frames = np.asarray(frames)
+    if frames.ndim == 3:
+        frames = frames[None]
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise InferenceError(name, f"expected RGB frames (T, H, W, 3), got shape {frames.shape}")
+    h, w = frames.shape[1:3]
+    if h != w:
+        raise InferenceError(name, f"expected square face crops, got {h}x{w} (crop the face first)")
+    x = torch.from_numpy(np.array(frames, dtype=np.uint8)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    if h != size:
+        _note(f"{name}: resized {h}x{w} -> {size}x{size} (model image_size)")
+        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return x
+
+
+def to_frames(images: torch.Tensor) -> np.ndarray:
+    """[T, 3, H, W] in [-1, 1] -> uint8 (T, H, W, 3)."""
+    x = ((images.clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def loop_to_length(frames: np.ndarray, n: int) -> np.ndarray:
+    """Ping-pong loop (forward, backward, ...) or cut ``frames`` to exactly ``n`` frames."""
+    if len(frames) >= n:
+        return frames[:n]
+    cycle = np.concatenate([frames, frames[-2:0:-1]]) if len(frames) > 2 else frames
+    reps = -(-n // len(cycle))
+    return np.concatenate([cycle] * reps)[:n]
+
+
+@torch.no_grad()
+def _weights_of(model: EDTalk, frames: np.ndarray, name: str, label: str, batch_size: int) -> torch.Tensor:
+    """W^* for every frame of a driving video ([T, K])."""
+    x = to_tensor(frames, model.cfg.image_size, label)
+    out = [model.navigate(model.encode(chunk)[0], (name,))[name] for chunk in x.split(batch_size)]
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def render(model: EDTalk, identity_frame: np.ndarray, weights: dict[str, torch.Tensor], batch_size: int = 16):
+    """Compose f^{i->r} + sum_* B^* W^* per frame and decode; absent components use the identity's W^*."""
+    src = to_tensor(identity_frame, model.cfg.image_size, "identity")
+    f_src, skips = model.encode(src)
+    own = model.navigate(f_src)
+    n = max(w.shape[0] for w in weights.values()) if weights else 1
+    full = {k: (weights[k] if k in weights else own[k].expand(n, -1)) for k in own}
+    frames = []
+    for start in range(0, n, batch_size):
+        part = {k: v[start : start + batch_size] for k, v in full.items()}
+        b = next(iter(part.values())).shape[0]
+        latent = model.compose(f_src.expand(b, -1), part)
+        e = model.expression_latent(part["expression"]) if "expression" in part else None
+        frames.append(to_frames(model.generate(latent, skips, e)))
+    return np.concatenate(frames)
+
+
+def drive_video(
+    model: EDTalk,
+    identity_frame: np.ndarray,
+    mouth_frames: np.ndarray,
+    pose_frames: np.ndarray | None = None,
+    expression_frames: np.ndarray | None = None,
+    batch_size: int = 16,
+) -> np.ndarray:
+    """EDTalk-V: uint8 frames (T = len(mouth_frames)). Pose/expression videos are ping-pong looped to T;
+    a missing pose or expression driver keeps the identity's own pose / expression."""
+    model.eval()
+    n = len(mouth_frames)
+    weights = {"mouth": _weights_of(model, mouth_frames, "mouth", "mouth video", batch_size)}
+    drivers = {"pose": pose_frames, "expression": expression_frames}
+    for name, frames in drivers.items():
+        if frames is not None and name in model.cfg.bank_names:
+            weights[name] = _weights_of(model, loop_to_length(frames, n), name, f"{name} video", batch_size)
+    return render(model, identity_frame, weights, batch_size)
+
+
+def emotion_weights(model: EDTalk, emotion: str) -> torch.Tensor:
+    """The per-emotion mean W^e stored in the checkpoint's meta["emotion_weights"] ([1, Ke])."""
+    if emotion not in EMOTIONS:
+        close = difflib.get_close_matches(emotion, EMOTIONS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InferenceError(None, f"unknown emotion {emotion!r}{hint} (known: {', '.join(EMOTIONS)})")
+    table = getattr(model, "checkpoint_meta", {}).get("emotion_weights") or {}
+    if emotion not in table:
+        raise InferenceError(
+            None,
+            f"the checkpoint has no expression weights for {emotion!r} (meta['emotion_weights'] holds "
+            f"{sorted(table) or 'nothing'}); use a checkpoint saved after the expression stage, "
+            "or drive the expression with --expression VID",
+        )
+    w = torch.tensor(table[emotion], dtype=torch.float32)[None]
+    if w.shape[1] != model.cfg.n_weights("expression"):
+        raise InferenceError(
+            None,
+            f"emotion weights for {emotion!r} have {w.shape[1]} entries, model expects "
+            f"{model.cfg.n_weights('expression')}",
+        )
+    return w
+
+
+@torch.no_grad()
+def drive_audio(
+    model: EDTalk,
+    identity_frame: np.ndarray,
+    wav: np.ndarray,
+    pose_frames: np.ndarray | None = None,
+    emotion: str | None = None,
+    expression_frames: np.ndarray | None = None,
+    text: str | None = None,
+    expression_from_audio: bool = False,
+    sample_pose: bool = False,
+    seed: int | None = 0,
+    fps: float = FPS,
+    batch_size: int = 16,
+) -> np.ndarray:
+    """EDTalk-A: uint8 frames for 16 kHz mono ``wav`` (T = duration * fps).
+
+    W^m = smooth(MLP^m_A(E_a(mel windows))). W^p: pose video, else flow samples (``sample_pose``),
+    else the identity's pose. W^e: expression video, ``emotion``, the expression predictor (``text``
+    and/or ``expression_from_audio``), else the identity's expression.
+    """
+    from edtalk.data.audio import mel_windows, melspectrogram
+
+    model.eval()
+    n = int(len(wav) / SAMPLE_RATE * fps)
+    if n < 1:
+        raise InferenceError(None, f"audio too short: {len(wav)} samples give no video frame at {fps} fps")
+    mel = melspectrogram(wav)
+    windows = torch.from_numpy(mel_windows(mel, n, fps)).float()
+    f_a = torch.cat([model.audio_lip.encoder(c) for c in windows.split(256)])
+    weights = {"mouth": smooth_weights(model.audio_lip.to_mouth(f_a))}
+    has = model.cfg.bank_names
+    if "pose" in has:
+        if pose_frames is not None:
+            weights["pose"] = _weights_of(
+                model, loop_to_length(pose_frames, n), "pose", "pose video", batch_size
+            )
+        elif sample_pose:
+            weights["pose"] = model.pose_flow.sample(f_a[None], seed=seed)[0]
+    if "expression" in has:
+        if expression_frames is not None:
+            frames = loop_to_length(expression_frames, n)
+            weights["expression"] = _weights_of(model, frames, "expression", "expression video", batch_size)
+        elif emotion is not None:
+            weights["expression"] = emotion_weights(model, emotion).expand(n, -1)
+        elif text is not None or expression_from_audio:
+            predictor = model.expression_predictor
+            audio = (
+                torch.from_numpy(mel)[None] if predictor.audio_input == "mel" else torch.from_numpy(wav)[None]
+            )
+            w_e = predictor(audio=audio, texts=[text] if text is not None else None)  # Eq. 7 inputs
+            weights["expression"] = w_e.expand(n, -1)
+    return render(model, identity_frame, weights, batch_size)
+
+
+# --- file inputs -----------------------------------------------------------------------------------
+def read_image(path: str | Path) -> np.ndarray:
+    """uint8 (H, W, 3) RGB from an image file, or the first frame of a video file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InferenceError(path, "missing: no such file")
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        return read_frames(path)[0]
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as err:
+        raise InferenceError(path, f"unreadable image ({err})") from None
+
+
+def read_frames(path: str | Path) -> np.ndarray:
+    from edtalk.data.video import read_video
+
+    video = read_video(path)
+    if abs(video.fps - FPS) > 0.5:
+        _note(f"{path}: {video.fps:.2f} fps, frames are used as if at {FPS:.0f} fps")
+    if video.n_frames == 0:
+        raise InferenceError(path, "the video has no frames")
+    return video.frames
+
+
+@functools.lru_cache(maxsize=1)
+def _face_detector():
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
+def check_face(frame: np.ndarray, path: str | Path) -> None:
+    """Raise if dlib's HOG detector finds no face (the image is upscaled to >= 256 px first)."""
+    import cv2
+
+    img = np.ascontiguousarray(frame)
+    side = max(img.shape[:2])
+    if side < 256:
+        scale = 256.0 / side
+        img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    if len(_face_detector()(img, 1)) == 0:
+        raise InferenceError(
+            path,
+            "no face found by the dlib HOG detector; pass a face crop, or --no-face-check to skip this check",
+        )
+
+
+def _audio_for(path: str | Path | None, n_frames: int) -> np.ndarray | None:
+    """Audio of ``path`` cut/padded to ``n_frames`` at 25 fps, or None when it has none."""
+    if path is None:
+        return None
+    from edtalk.data.audio import load_audio
+
+    try:
+        wav = load_audio(path, SAMPLE_RATE)
+    except DataError:
+        return None
+    n = int(round(n_frames / FPS * SAMPLE_RATE))
+    return np.pad(wav[:n], (0, max(0, n - len(wav)))).astype(np.float32)
+
+
+def _write(out: str | Path, frames: np.ndarray, audio: np.ndarray | None) -> None:
+    from edtalk.data.video import write_video
+
+    write_video(out, frames, fps=FPS, audio=audio, sample_rate=SAMPLE_RATE)
+    print(
+        f"wrote {out} ({len(frames)} frames, {frames.shape[2]}x{frames.shape[1]}, "
+        f"{'with' if audio is not None else 'no'} audio)"
+    )
+
+
+# --- subcommands -----------------------------------------------------------------------------------
+def _identity(args: argparse.Namespace) -> np.ndarray:
+    frame = read_image(args.identity)
+    if not args.no_face_check:
+        check_face(frame, args.identity)
+    return frame
+
+
+def cmd_video(args: argparse.Namespace) -> None:
+    model, _ = load_generator(args.ckpt)
+    identity = _identity(args)
+    mouth = read_frames(args.mouth)
+    pose = read_frames(args.pose) if args.pose else None
+    expr = read_frames(args.expression) if args.expression else None
+    frames = drive_video(model, identity, mouth, pose, expr, batch_size=args.batch_size)
+    _write(args.out, frames, _audio_for(args.audio or args.mouth, len(frames)))
+
+
+def cmd_audio(args: argparse.Namespace) -> None:
+    from edtalk.data.audio import load_audio
+
+    model, _ = load_generator(args.ckpt)
+    identity = _identity(args)
+    if args.emotion is not None:
+        emotion_weights(model, args.emotion)  # fail fast, before any work
+    wav = load_audio(args.audio, SAMPLE_RATE)
+    frames = drive_audio(
+        model,
+        identity,
+        wav,
+        pose_frames=read_frames(args.pose) if args.pose else None,
+        emotion=args.emotion,
+        expression_frames=read_frames(args.expression) if args.expression else None,
+        text=args.text,
+        expression_from_audio=args.expression_from_audio,
+        sample_pose=args.sample_pose,
+        seed=args.seed,
+        batch_size=args.batch_size,
+    )
+    _write(args.out, frames, _audio_for(args.audio, len(frames)))
+
+
+def cmd_interpolate(args: argparse.Namespace) -> None:
+    model, cfg = load_generator(args.ckpt)
+    if "expression" not in cfg.bank_names:
+        raise InferenceError(args.ckpt, f"model has no expression bank (components={cfg.components!r})")
+    if not 0.0 <= args.alpha <= 1.0:
+        raise InferenceError(None, f"--alpha must lie in [0, 1], got {args.alpha}")
+    identity = _identity(args)
+    mouth = read_frames(args.mouth)
+    n, bs = len(mouth), args.batch_size
+    weights = {"mouth": _weights_of(model, mouth, "mouth", "mouth video", bs)}
+    if args.pose:
+        weights["pose"] = _weights_of(
+            model, loop_to_length(read_frames(args.pose), n), "pose", "pose video", bs
+        )
+    w1 = _weights_of(
+        model, loop_to_length(read_frames(args.expression_a), n), "expression", "expression a", bs
+    )
+    w2 = _weights_of(
+        model, loop_to_length(read_frames(args.expression_b), n), "expression", "expression b", bs
+    )
+    weights["expression"] = args.alpha * w1 + (1.0 - args.alpha) * w2
+    frames = render(model, identity, weights, bs)
+    _write(args.out, frames, _audio_for(args.mouth, len(frames)))
+
+
+def cmd_edit_base(args: argparse.Namespace) -> None:
+    model, cfg = load_generator(args.ckpt)
+    if args.bank not in cfg.bank_names:
+        raise InferenceError(
+            None, f"unknown bank {args.bank!r} for this model (has: {', '.join(cfg.bank_names)})"
+        )
+    k = cfg.n_weights(args.bank)
+    if not 0 <= args.index < k:
+        raise InferenceError(
+            None, f"--index must be in [0, {k - 1}] for the {args.bank} bank, got {args.index}"
+        )
+    identity = _identity(args)
+    with torch.no_grad():
+        own = model.navigate(model.encode(to_tensor(identity, cfg.image_size, "identity"))[0])[args.bank]
+    sweep = own.repeat(args.steps, 1)
+    sweep[:, args.index] = torch.linspace(args.range[0], args.range[1], args.steps)
+    frames = render(model, identity, {args.bank: sweep}, args.batch_size)
+    _write(args.out, frames, None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m edtalk.infer",
+        description="Generate talking-head videos with a trained EDTalk checkpoint (25 fps mp4 out). "
+        "Inputs are square face crops; other sizes are resized to the model's image size.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{video,audio,interpolate,edit-base}")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--ckpt", required=True, help="EDTalk checkpoint (.pt from edtalk.model.save_checkpoint)"
+        )
+        p.add_argument(
+            "--identity", required=True, help="identity source image I^i (or a video: first frame)"
+        )
+        p.add_argument("--out", required=True, help="output .mp4 path")
+        p.add_argument("--no-face-check", action="store_true", help="skip the dlib face check on --identity")
+        p.add_argument("--batch-size", type=int, default=16, help="frames per forward pass (default 16)")
+
+    p = sub.add_parser("video", help="EDTalk-V: mouth, pose and expression from three driving videos")
+    common(p)
+    p.add_argument("--mouth", required=True, help="mouth driving video I^m (sets the output length)")
+    p.add_argument("--pose", help="pose driving video I^p (default: the identity's pose)")
+    p.add_argument("--expression", help="expression driving video I^e (default: the identity's expression)")
+    p.add_argument("--audio", help="audio to mux (default: the mouth video's audio track, if any)")
+    p.set_defaults(func=cmd_video)
+
+    p = sub.add_parser("audio", help="EDTalk-A: mouth from speech; pose and expression from options")
+    common(p)
+    p.add_argument("--audio", required=True, help="speech (wav, or any file with an audio track)")
+    p.add_argument("--text", help="transcript for the expression predictor (E_T)")
+    p.add_argument("--expression-from-audio", action="store_true", help="predict W^e from the audio (E_S)")
+    pose = p.add_mutually_exclusive_group()
+    pose.add_argument("--pose", help="pose driving video")
+    pose.add_argument("--sample-pose", action="store_true", help="sample W^p from the normalizing flow")
+    p.add_argument("--seed", type=int, default=0, help="seed for --sample-pose (default 0)")
+    expr = p.add_mutually_exclusive_group()
+    expr.add_argument("--expression", help="expression driving video")
+    expr.add_argument(
+        "--emotion", help=f"named emotion: {', '.join(EMOTIONS)} (needs meta['emotion_weights'])"
+    )
+    p.set_defaults(func=cmd_audio)
+
+    p = sub.add_parser("interpolate", help="blend two expressions: W^e = a W^e_1 + (1 - a) W^e_2")
+    common(p)
+    p.add_argument("--mouth", required=True, help="mouth driving video (sets the output length)")
+    p.add_argument("--pose", help="pose driving video (default: the identity's pose)")
+    p.add_argument("--expression-a", required=True, help="expression video 1 (weight alpha)")
+    p.add_argument("--expression-b", required=True, help="expression video 2 (weight 1 - alpha)")
+    p.add_argument("--alpha", type=float, default=0.5, help="blend factor a in [0, 1] (default 0.5)")
+    p.set_defaults(func=cmd_interpolate)
+
+    p = sub.add_parser("edit-base", help="sweep one base weight w^*_k over a range (single-base edit)")
+    common(p)
+    p.add_argument("--bank", required=True, choices=["mouth", "pose", "expression"], help="which bank")
+    p.add_argument("--index", type=int, required=True, help="base index k within the bank")
+    p.add_argument(
+        "--range",
+        type=float,
+        nargs=2,
+        default=(-3.0, 3.0),
+        metavar=("LO", "HI"),
+        help="weight range (default -3 3)",
+    )
+    p.add_argument("--steps", type=int, default=16, help="frames in the sweep (default 16)")
+    p.set_defaults(func=cmd_edit_base)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (DataError, CheckpointError, ConfigError, MissingWeightsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

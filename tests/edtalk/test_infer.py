@@ -1,0 +1,229 @@
+"""`python -m edtalk.infer` with a random-init tiny model: shape/length round trips and error messages.
+
+These are shape tests (the model is untrained); no number here is a metric.
+"""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from edtalk import infer
+from edtalk.config import ModelConfig
+from edtalk.data.video import probe_video, read_video, write_video
+from edtalk.model import EDTalk, save_checkpoint
+
+CFG = ModelConfig.preset("tiny")
+EMO = {"happy": [0.5] * CFG.n_expression}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    import skimage.data
+
+    root = tmp_path_factory.mktemp("infer")
+    torch.manual_seed(0)
+    model = EDTalk(CFG)
+    save_checkpoint(root / "ck.pt", model.state_dict(), CFG, {"emotion_weights": EMO})
+    save_checkpoint(root / "noemo.pt", model.state_dict(), CFG, {})
+    face = np.asarray(Image.fromarray(skimage.data.astronaut()[:400, 60:460]).resize((128, 128)))
+    Image.fromarray(face).save(root / "face.png")
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (128, 128, 3), dtype=np.uint8)).save(
+        root / "noise.png"
+    )
+    Image.fromarray(face[:, :100]).save(root / "wide.png")
+    rng = np.random.default_rng(1)
+    t = np.arange(int(0.4 * 16000)) / 16000
+    wav = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    write_video(root / "mouth.mp4", rng.integers(0, 255, (10, 128, 128, 3), dtype=np.uint8), audio=wav)
+    write_video(root / "pose.mp4", rng.integers(0, 255, (6, 128, 128, 3), dtype=np.uint8))
+    write_video(root / "expr.mp4", rng.integers(0, 255, (4, 128, 128, 3), dtype=np.uint8))
+    import soundfile
+
+    soundfile.write(root / "speech.wav", wav, 16000)
+    return root
+
+
+def _run(capsys, *argv):
+    rc = infer.main([str(a) for a in argv])
+    return rc, capsys.readouterr()
+
+
+def test_video_round_trip_writes_mp4_of_mouth_length_with_audio(files, capsys):
+    out = files / "v.mp4"
+    rc, cap = _run(
+        capsys,
+        "video",
+        "--ckpt",
+        files / "ck.pt",
+        "--identity",
+        files / "face.png",
+        "--mouth",
+        files / "mouth.mp4",
+        "--pose",
+        files / "pose.mp4",
+        "--expression",
+        files / "expr.mp4",
+        "--out",
+        out,
+    )
+    assert rc == 0, cap.err
+    video = read_video(out)
+    assert video.frames.shape == (10, 64, 64, 3)
+    assert probe_video(out).has_audio
+    assert "resized 128x128 -> 64x64" in cap.err
+
+
+def test_audio_with_emotion_and_sampled_pose(files, capsys):
+    out = files / "a.mp4"
+    rc, cap = _run(
+        capsys,
+        "audio",
+        "--ckpt",
+        files / "ck.pt",
+        "--identity",
+        files / "face.png",
+        "--audio",
+        files / "speech.wav",
+        "--sample-pose",
+        "--seed",
+        "3",
+        "--emotion",
+        "happy",
+        "--out",
+        out,
+    )
+    assert rc == 0, cap.err
+    assert read_video(out).frames.shape[0] == 10  # 0.4 s at 25 fps
+
+
+def test_drive_audio_pose_samples_depend_on_seed(files):
+    model, _ = infer.load_generator(files / "ck.pt")
+    face = np.asarray(Image.open(files / "face.png"))
+    wav = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
+    a = infer.drive_audio(model, face, wav, sample_pose=True, seed=1)
+    b = infer.drive_audio(model, face, wav, sample_pose=True, seed=1)
+    assert a.shape == (12, 64, 64, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, b)
+
+
+def test_interpolate_and_edit_base(files, capsys):
+    rc, cap = _run(
+        capsys,
+        "interpolate",
+        "--ckpt",
+        files / "ck.pt",
+        "--identity",
+        files / "face.png",
+        "--mouth",
+        files / "mouth.mp4",
+        "--expression-a",
+        files / "expr.mp4",
+        "--expression-b",
+        files / "pose.mp4",
+        "--alpha",
+        "0.3",
+        "--out",
+        files / "i.mp4",
+    )
+    assert rc == 0, cap.err
+    assert read_video(files / "i.mp4").frames.shape[0] == 10
+    rc, cap = _run(
+        capsys,
+        "edit-base",
+        "--ckpt",
+        files / "ck.pt",
+        "--identity",
+        files / "face.png",
+        "--bank",
+        "mouth",
+        "--index",
+        "3",
+        "--range",
+        "-3",
+        "3",
+        "--steps",
+        "5",
+        "--out",
+        files / "e.mp4",
+    )
+    assert rc == 0, cap.err
+    frames = read_video(files / "e.mp4").frames
+    assert frames.shape[0] == 5 and not np.array_equal(frames[0], frames[-1])
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--emotion", "hapy"], "did you mean 'happy'"),
+        (["--emotion", "sad"], "no expression weights for 'sad'"),
+    ],
+)
+def test_emotion_errors(files, capsys, extra, message):
+    rc, cap = _run(
+        capsys,
+        "audio",
+        "--ckpt",
+        files / "ck.pt",
+        "--identity",
+        files / "face.png",
+        "--audio",
+        files / "speech.wav",
+        "--out",
+        files / "x.mp4",
+        *extra,
+        "--no-face-check",
+    )
+    assert rc == 2 and message in cap.err
+
+
+def test_input_errors_are_clear(files, capsys):
+    base = ["video", "--mouth", files / "mouth.mp4", "--out", files / "x.mp4"]
+    rc, cap = _run(capsys, *base, "--ckpt", files / "nope.pt", "--identity", files / "face.png")
+    assert rc == 2 and "nope.pt: checkpoint not found" in cap.err
+    rc, cap = _run(capsys, *base, "--ckpt", files / "ck.pt", "--identity", files / "noise.png")
+    assert rc == 2 and "noise.png: no face found" in cap.err and "--no-face-check" in cap.err
+    rc, cap = _run(
+        capsys, *base, "--ckpt", files / "ck.pt", "--identity", files / "wide.png", "--no-face-check"
+    )
+    assert rc == 2 and "square" in cap.err
+    rc, cap = _run(capsys, *base, "--ckpt", files / "ck.pt", "--identity", files / "missing.png")
+    assert rc == 2 and "missing.png: missing" in cap.err
+    rc, cap = _run(
+        capsys,
+        "edit-base",
+        "--ckpt",
+        files / "ck.pt",
+        "--identity",
+        files / "face.png",
+        "--bank",
+        "pose",
+        "--index",
+        "9",
+        "--out",
+        files / "x.mp4",
+    )
+    assert rc == 2 and "--index must be in [0, 5]" in cap.err
+    rc, cap = _run(
+        capsys,
+        "audio",
+        "--ckpt",
+        files / "noemo.pt",
+        "--identity",
+        files / "face.png",
+        "--audio",
+        files / "speech.wav",
+        "--emotion",
+        "happy",
+        "--out",
+        files / "x.mp4",
+    )
+    assert rc == 2 and "holds nothing" in cap.err
+
+
+def test_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit) as exc:
+        infer.main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert all(cmd in text for cmd in ("video", "audio", "interpolate", "edit-base"))
