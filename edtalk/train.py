@@ -465,7 +465,7 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         "parent": str(Path(parent).resolve()) if parent else "",
         "cache": str(cache),
         "git": git_hash(),
-        "versions": library_versions(),
+        "versions": {k: str(v) for k, v in library_versions().items()},
         "model_config": model_cfg.to_dict(),
         "stage_config": stage_cfg.to_dict(),
         "train_config": train_cfg.to_dict(),
