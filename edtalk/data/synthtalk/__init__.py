@@ -37,6 +37,14 @@ from edtalk.data.synthtalk.presets import PRESETS
 from edtalk.data.synthtalk.render import render_frame
 
 __all__ = [
-    "EXPRESSION_KEYS", "FACTOR_KEYS", "PRESETS", "SynthClip", "expression_params", "generate",
-    "identity_params", "make_clip", "render_frame", "sample_identity",
+    "EXPRESSION_KEYS",
+    "FACTOR_KEYS",
+    "PRESETS",
+    "SynthClip",
+    "expression_params",
+    "generate",
+    "identity_params",
+    "make_clip",
+    "render_frame",
+    "sample_identity",
 ]

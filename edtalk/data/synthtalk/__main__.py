@@ -12,21 +12,26 @@ from edtalk.data.synthtalk.presets import PRESETS
 def main(argv: list[str] | None = None) -> int:
     presets = "; ".join(
         f"{p.name}: {p.n_identities} identities (train/judge/test {'/'.join(map(str, p.splits))}), "
-        f"{p.size} px, {p.clips_per_condition} clip(s) per emotion x level, {p.min_duration}-{p.max_duration} s"
+        f"{p.size} px, {p.clips_per_condition} clip(s) per emotion x level, "
+        f"{p.min_duration}-{p.max_duration} s"
         for p in PRESETS.values()
     )
     parser = argparse.ArgumentParser(
         prog="python -m edtalk.data.synthtalk",
-        description="Generate synthtalk, the built-in procedural talking-head dataset: 25 fps mp4 (H.264 + AAC), "
+        description="Generate synthtalk, the built-in procedural talking-head dataset: "
+        "25 fps mp4 (H.264 + AAC), "
         "16 kHz wav and a JSON sidecar of ground-truth factors and 68 landmarks per clip, split lists, "
         "a dataset card and a contact sheet. Same seed, same bytes.",
         epilog=f"Presets -- {presets}.",
     )
     parser.add_argument("--out", default="data/synthtalk", help="output folder (default: data/synthtalk)")
-    parser.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help="dataset size (default: tiny)")
+    parser.add_argument(
+        "--preset", default="tiny", choices=sorted(PRESETS), help="dataset size (default: tiny)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="worker processes (default: CPU count)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPU count)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     if args.workers < 1:
@@ -34,8 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     from edtalk.data.synthtalk.generate import generate
 
     card = generate(args.out, args.preset, args.seed, args.workers, progress=not args.no_progress)
-    print(f"wrote {card['counts']['clips_total']} clips, {card['size_mb']} MB to {args.out} "
-          f"in {card['build']['wall_time_s']} s ({card['build']['workers']} workers)")
+    print(
+        f"wrote {card['counts']['clips_total']} clips, {card['size_mb']} MB to {args.out} "
+        f"in {card['build']['wall_time_s']} s ({card['build']['workers']} workers)"
+    )
     return 0
 
 

@@ -93,8 +93,9 @@ def synthesize(
             continue
         y = _formant_filter(source, table[v], sample_rate)
         voice += w[:, v] * y / (np.sqrt(np.mean(y * y)) + 1e-9)
-    noise = signal.sosfilt(signal.butter(4, 2500, "highpass", fs=sample_rate, output="sos"),
-                           rng.standard_normal(n_samples))
+    noise = signal.sosfilt(
+        signal.butter(4, 2500, "highpass", fs=sample_rate, output="sos"), rng.standard_normal(n_samples)
+    )
     noise /= np.sqrt(np.mean(noise * noise)) + 1e-9
     out = 0.1 * pro["energy"] * (voicing * (0.25 + 0.75 * openness) * voice + 0.35 * frication * noise)
     return np.clip(out, -0.98, 0.98).astype(np.float32)

@@ -11,7 +11,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edtalk.data.clip import EMOTIONS
 from edtalk.data.synthtalk.expression import EXPRESSION_KEYS, LEVEL_SCALE
 from edtalk.data.synthtalk.files import write_bytes, write_json, write_text
 from edtalk.data.synthtalk.presets import SPLITS, Preset
@@ -21,10 +20,11 @@ GENERATOR_VERSION = "1.0.0"
 LAYOUT = {
     "clips/<id>.mp4": "H.264 yuv420p, 25 fps, square frames, AAC mono audio muxed",
     "clips/<id>.wav": "16 kHz mono 16-bit PCM, the same speech as the mp4's audio track",
-    "clips/<id>.json": "sidecar: id, identity, split, emotion, level, transcript, fps, sample_rate, n_frames, "
-                       "size, factors{yaw,pitch,roll,tx,ty,scale,mouth_open,mouth_width,mouth_round,blink: T floats}, "
-                       "landmarks (T x 68 x 2 pixels, iBUG order), visemes [{viseme,start,end}] seconds, "
-                       "identity_params, expression, generator",
+    "clips/<id>.json": "sidecar: id, identity, split, emotion, level, transcript, fps, sample_rate, "
+    "n_frames, "
+    "size, factors{yaw,pitch,roll,tx,ty,scale,mouth_open,mouth_width,mouth_round,blink: T floats}, "
+    "landmarks (T x 68 x 2 pixels, iBUG order), visemes [{viseme,start,end}] seconds, "
+    "identity_params, expression, generator",
     "splits/<split>.txt": "clip ids, one per line; splits train, judge, test have disjoint identities",
     "card.json, card.md": "this card",
     "contact_sheet.png": "one row per emotion; columns = one identity per split x levels 1..3",
@@ -40,7 +40,8 @@ CONVENTIONS = {
     "mouth_width": "-1 narrow (rounded) .. 1 spread",
     "mouth_round": "0 .. 1 lip rounding",
     "blink": "0 open .. 1 closed (extra factor)",
-    "landmarks": "pixel coordinates with pixel centres at integers, frame i sampled at t = i / fps",
+    "landmarks": "pixel coordinates with pixel centres at integers",
+    "time": "frame i shows time t = (i + 0.5) / fps, the centre of its audio window",
     "audio": "frame i covers samples [i * sr / fps, (i + 1) * sr / fps); audio and mouth share the visemes",
 }
 
@@ -52,16 +53,16 @@ def _label(image: np.ndarray, text: str, org: tuple[int, int], scale: float = 0.
 def write_contact_sheet(path: Path, tiles: dict, identities: list[int], preset: Preset) -> None:
     """Grid PNG: rows = EMOTIONS, columns = identities (one per split) x levels 1..3."""
     size, left, top = preset.size, 90, 36
-    cols = [(i, level) for i in identities for level in (1, 2, 3)]
-    sheet = np.full((top + size * len(EMOTIONS), left + size * len(cols), 3), 245, np.uint8)
+    cols = [(i, level) for i in identities for level in preset.levels]
+    sheet = np.full((top + size * len(preset.emotions), left + size * len(cols), 3), 245, np.uint8)
     for c, (ident, level) in enumerate(cols):
         x = left + c * size
         _label(sheet, f"st{ident:03d} L{level}", (x + 6, top - 12))
-        for r, emotion in enumerate(EMOTIONS):
+        for r, emotion in enumerate(preset.emotions):
             tile = tiles.get((ident, emotion, level))
             if tile is not None:
-                sheet[top + r * size: top + (r + 1) * size, x: x + size] = tile
-    for r, emotion in enumerate(EMOTIONS):
+                sheet[top + r * size : top + (r + 1) * size, x : x + size] = tile
+    for r, emotion in enumerate(preset.emotions):
         _label(sheet, emotion, (6, top + r * size + size // 2 + 5))
     ok, png = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     if not ok:
@@ -74,8 +75,9 @@ def _dir_size(root: Path) -> tuple[int, int]:
     return len(files), sum(p.stat().st_size for p in files)
 
 
-def write_card(out: Path, preset: Preset, seed: int, tasks: list, results: list, wall_s: float,
-               workers: int) -> dict:
+def write_card(
+    out: Path, preset: Preset, seed: int, tasks: list, results: list, wall_s: float, workers: int
+) -> dict:
     ranges: dict[str, list[float]] = {}
     for r in results:
         for key, (lo, hi) in r["ranges"].items():
@@ -92,8 +94,8 @@ def write_card(out: Path, preset: Preset, seed: int, tasks: list, results: list,
         "size": preset.size,
         "fps": preset.fps,
         "sample_rate": preset.sample_rate,
-        "emotions": list(EMOTIONS),
-        "levels": [1, 2, 3],
+        "emotions": list(preset.emotions),
+        "levels": list(preset.levels),
         "level_scale": {str(k): v for k, v in LEVEL_SCALE.items()},
         "counts": {
             "identities": {s: len(v) for s, v in identities.items()},
@@ -101,7 +103,7 @@ def write_card(out: Path, preset: Preset, seed: int, tasks: list, results: list,
             "clips_total": len(tasks),
             "frames_total": n_frames,
             "hours": round(n_frames / preset.fps / 3600, 4),
-            "clips_per_identity": len(EMOTIONS) * 3 * preset.clips_per_condition,
+            "clips_per_identity": len(preset.emotions) * len(preset.levels) * preset.clips_per_condition,
         },
         "identities": identities,
         "clip_duration_s": [preset.min_duration, preset.max_duration],
@@ -112,8 +114,11 @@ def write_card(out: Path, preset: Preset, seed: int, tasks: list, results: list,
         "files": n_files,
         "size_bytes": n_bytes,
         "size_mb": round(n_bytes / 1e6, 2),
-        "build": {"wall_time_s": round(wall_s, 1), "workers": workers,
-                  "note": "the only non-deterministic part of the dataset"},
+        "build": {
+            "wall_time_s": round(wall_s, 1),
+            "workers": workers,
+            "note": "the only non-deterministic part of the dataset",
+        },
     }
     write_json(out / "card.json", card, indent=2)
     write_text(out / "card.md", _markdown(card))
@@ -125,7 +130,8 @@ def _markdown(card: dict) -> str:
     lines = [
         f"# synthtalk ({card['preset']}, seed {card['seed']})",
         "",
-        "A procedural talking-head dataset with ground truth for every factor (head pose, mouth, expression),",
+        "A procedural talking-head dataset with ground truth for every factor "
+        "(head pose, mouth, expression),",
         "made by `python -m edtalk.data.synthtalk` (generator version "
         f"{card['generator_version']}). Same seed, same bytes.",
         "",
@@ -136,7 +142,8 @@ def _markdown(card: dict) -> str:
         *[f"| {s} | {c['identities'][s]} | {c['clips'][s]} |" for s in SPLITS],
         f"| total | {sum(c['identities'].values())} | {c['clips_total']} |",
         "",
-        f"{c['frames_total']} frames ({c['hours']} h) at {card['fps']:g} fps, {card['size']}x{card['size']} px, "
+        f"{c['frames_total']} frames ({c['hours']} h) at {card['fps']:g} fps, "
+        f"{card['size']}x{card['size']} px, "
         f"audio {card['sample_rate']} Hz; {card['files']} files, {card['size_mb']} MB.",
         f"Emotions: {', '.join(card['emotions'])}; levels 1-3 (scale {card['level_scale']}); "
         f"{c['clips_per_identity']} clips per identity; clip length {card['clip_duration_s'][0]}-"
@@ -155,7 +162,12 @@ def _markdown(card: dict) -> str:
     lines += [f"- `{k}`: {v}" for k, v in card["layout"].items()]
     lines += ["", "## Conventions", ""]
     lines += [f"- {k}: {v}" for k, v in conv.items()]
-    lines += ["", "## Build", "",
-              f"Generated in {card['build']['wall_time_s']} s with {card['build']['workers']} workers "
-              "(this section and card.json's `build` block are the only non-deterministic content).", ""]
+    lines += [
+        "",
+        "## Build",
+        "",
+        f"Generated in {card['build']['wall_time_s']} s with {card['build']['workers']} workers "
+        "(this section and card.json's `build` block are the only non-deterministic content).",
+        "",
+    ]
     return "\n".join(lines)

@@ -72,7 +72,9 @@ def make_clip(
     """Draw one clip of ``identity`` speaking an ``emotion`` sentence at ``level`` (1..3)."""
     transcript = pick_sentence(emotion, rng)
     lead, trail = rng.uniform(0.2, 0.4), rng.uniform(0.2, 0.4)
-    speech = timeline_from_text(transcript, prosody(emotion, level)["rate"], lead, max_duration - lead - trail)
+    speech = timeline_from_text(
+        transcript, prosody(emotion, level)["rate"], lead, max_duration - lead - trail
+    )
     duration = max(min_duration, speech[-1]["end"] + trail)
     n_frames = int(np.ceil(duration * fps - 1e-9))
     duration = n_frames / fps
@@ -86,9 +88,18 @@ def make_clip(
     n_samples = int(round(duration * sample_rate))
     audio = synthesize(weights, GRID_HZ, n_samples, sample_rate, identity["voice_f0"], emotion, level, rng)
     clip = SynthClip(
-        identity_params=identity, emotion=emotion, level=level, transcript=transcript, expression=expression,
-        factors=factors, landmarks=np.zeros((n_frames, 68, 2)), visemes=segments, audio=audio, fps=fps,
-        sample_rate=sample_rate, size=size,
+        identity_params=identity,
+        emotion=emotion,
+        level=level,
+        transcript=transcript,
+        expression=expression,
+        factors=factors,
+        landmarks=np.zeros((n_frames, 68, 2)),
+        visemes=segments,
+        audio=audio,
+        fps=fps,
+        sample_rate=sample_rate,
+        size=size,
     )
     frames = np.empty((n_frames, size, size, 3), np.uint8) if render else None
     for i in range(n_frames):

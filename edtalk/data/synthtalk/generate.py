@@ -22,7 +22,6 @@ from edtalk.data.synthtalk.files import write_json, write_text, write_wav
 from edtalk.data.synthtalk.identity import sample_identity
 from edtalk.data.synthtalk.presets import SPLITS, Preset, get_preset
 
-LEVELS = (1, 2, 3)
 _IDENTITY_STREAM = 7_919  # separates identity draws from clip draws in the seed sequence
 
 
@@ -73,16 +72,25 @@ def plan(out: Path, preset: Preset, seed: int) -> list[ClipTask]:
     tiles = set(sheet_identities(preset))
     tasks = []
     for index in range(preset.n_identities):
-        for emotion in EMOTIONS:
-            for level in LEVELS:
+        for emotion in preset.emotions:
+            for level in preset.levels:
                 for number in range(1, preset.clips_per_condition + 1):
                     name = identity_name(index)
-                    tasks.append(ClipTask(
-                        clip_id=f"{name}#{emotion}#level_{level}#{number:03d}", identity=name,
-                        identity_index=index, split=identity_split(index, preset), emotion=emotion,
-                        level=level, number=number, seed=seed, preset=preset, out=str(out),
-                        sheet_tile=index in tiles and number == 1,
-                    ))
+                    tasks.append(
+                        ClipTask(
+                            clip_id=f"{name}#{emotion}#level_{level}#{number:03d}",
+                            identity=name,
+                            identity_index=index,
+                            split=identity_split(index, preset),
+                            emotion=emotion,
+                            level=level,
+                            number=number,
+                            seed=seed,
+                            preset=preset,
+                            out=str(out),
+                            sheet_tile=index in tiles and number == 1,
+                        )
+                    )
     return tasks
 
 
@@ -90,10 +98,16 @@ def clip_for_task(task: ClipTask, render: bool = True) -> SynthClip:
     """The in-memory clip of one task (identical to what ``generate`` writes)."""
     p = task.preset
     return make_clip(
-        identity_params(task.seed, task.identity_index), task.emotion, task.level,
+        identity_params(task.seed, task.identity_index),
+        task.emotion,
+        task.level,
         clip_rng(task.seed, task.identity_index, task.emotion, task.level, task.number),
-        size=p.size, fps=p.fps, sample_rate=p.sample_rate, min_duration=p.min_duration,
-        max_duration=p.max_duration, render=render,
+        size=p.size,
+        fps=p.fps,
+        sample_rate=p.sample_rate,
+        min_duration=p.min_duration,
+        max_duration=p.max_duration,
+        render=render,
     )
 
 
@@ -115,8 +129,13 @@ def sidecar(task: ClipTask, clip: SynthClip) -> dict:
         "visemes": clip.visemes,
         "identity_params": clip.identity_params,
         "expression": clip.expression,
-        "generator": {"name": "synthtalk", "version": GENERATOR_VERSION, "seed": task.seed,
-                      "preset": task.preset.name, "number": task.number},
+        "generator": {
+            "name": "synthtalk",
+            "version": GENERATOR_VERSION,
+            "seed": task.seed,
+            "preset": task.preset.name,
+            "number": task.number,
+        },
     }
 
 
@@ -125,8 +144,13 @@ def _write_clip(task: ClipTask) -> dict:
 
     clip = clip_for_task(task)
     clips = Path(task.out) / "clips"
-    write_video(clips / f"{task.clip_id}.mp4", clip.frames, fps=clip.fps, audio=clip.audio,
-                sample_rate=clip.sample_rate)
+    write_video(
+        clips / f"{task.clip_id}.mp4",
+        clip.frames,
+        fps=clip.fps,
+        audio=clip.audio,
+        sample_rate=clip.sample_rate,
+    )
     write_wav(clips / f"{task.clip_id}.wav", clip.audio, clip.sample_rate)
     write_json(clips / f"{task.clip_id}.json", sidecar(task, clip))
     tile = None
@@ -154,9 +178,18 @@ def _remove_stale(clips: Path, keep: set[str]) -> None:
             path.unlink()
 
 
-def generate(out: str | Path, preset: str = "tiny", seed: int = 0, workers: int | None = None,
-             progress: bool = True) -> dict:
-    """Generate the dataset into ``out``; returns the card (also written as card.json/card.md)."""
+def generate(
+    out: str | Path,
+    preset: str | Preset = "tiny",
+    seed: int = 0,
+    workers: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Generate the dataset into ``out``; returns the card (also written as card.json/card.md).
+
+    ``preset`` is a name in ``PRESETS`` or a ``Preset`` (e.g. a small one for tests); ``workers``
+    defaults to the CPU count (1 runs in this process).
+    """
     start = time.perf_counter()
     chosen = get_preset(preset)
     out = Path(out)
@@ -164,7 +197,7 @@ def generate(out: str | Path, preset: str = "tiny", seed: int = 0, workers: int 
     tasks = plan(out, chosen, seed)
     _remove_stale(out / "clips", {t.clip_id for t in tasks})
     workers = max(1, workers or os.cpu_count() or 1)
-    bar = tqdm(total=len(tasks), desc=f"synthtalk {preset}", unit="clip", disable=not progress)
+    bar = tqdm(total=len(tasks), desc=f"synthtalk {chosen.name}", unit="clip", disable=not progress)
     results = []
     if workers == 1:
         _init_worker()
@@ -180,7 +213,10 @@ def generate(out: str | Path, preset: str = "tiny", seed: int = 0, workers: int 
     for split in SPLITS:
         ids = [r["id"] for r in results if r["split"] == split]
         write_text(out / "splits" / f"{split}.txt", "".join(f"{i}\n" for i in ids))
-    tiles = {(t.identity_index, t.emotion, t.level): r["tile"] for t, r in zip(tasks, results, strict=True)
-             if r["tile"] is not None}
+    tiles = {
+        (t.identity_index, t.emotion, t.level): r["tile"]
+        for t, r in zip(tasks, results, strict=True)
+        if r["tile"] is not None
+    }
     write_contact_sheet(out / "contact_sheet.png", tiles, sheet_identities(chosen), chosen)
     return write_card(out, chosen, seed, tasks, results, time.perf_counter() - start, workers)

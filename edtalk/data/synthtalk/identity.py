@@ -18,11 +18,27 @@ _SKIN_TONES = np.array(
     dtype=np.float64,
 )
 _IRIS_COLOURS = np.array(
-    [[82, 52, 30], [110, 70, 40], [60, 40, 28], [70, 110, 150], [80, 120, 90], [120, 100, 60], [100, 110, 120]],
+    [
+        [82, 52, 30],
+        [110, 70, 40],
+        [60, 40, 28],
+        [70, 110, 150],
+        [80, 120, 90],
+        [120, 100, 60],
+        [100, 110, 120],
+    ],
     dtype=np.float64,
 )
 _HAIR_COLOURS = np.array(
-    [[28, 22, 20], [60, 40, 28], [100, 68, 40], [150, 110, 70], [200, 170, 110], [130, 60, 30], [120, 120, 125]],
+    [
+        [28, 22, 20],
+        [60, 40, 28],
+        [100, 68, 40],
+        [150, 110, 70],
+        [200, 170, 110],
+        [130, 60, 30],
+        [120, 120, 125],
+    ],
     dtype=np.float64,
 )
 
@@ -57,12 +73,12 @@ def sample_identity(rng: np.random.Generator) -> dict:
         "skin_tone": tone,
         "skin": _rgb(skin),
         "eye_spacing": float(u(0.38, 0.45)),  # x of each eye centre
-        "eye_size": float(u(0.18, 0.22)),  # eye half-width
+        "eye_size": float(u(0.19, 0.23)),  # eye half-width
         "eye_height": float(u(0.34, 0.46)),  # eye opening height / width
         "eye_tilt": float(u(-0.03, 0.05)),  # outer corner raise (canthal tilt)
         "eye_y": float(u(-0.34, -0.26)),
         "iris": _rgb(_IRIS_COLOURS[rng.integers(len(_IRIS_COLOURS))] * u(0.9, 1.1)),
-        "iris_ratio": float(u(0.42, 0.52)),  # iris radius / eye half-width
+        "iris_ratio": float(u(0.36, 0.42)),  # iris radius / eye half-width
         "brow_thickness": float(u(0.05, 0.09)),
         "brow_arch": float(u(0.02, 0.08)),
         "brow_gap": float(u(0.12, 0.18)),  # brow height above the eye

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edtalk.data.clip import EMOTIONS
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -15,6 +17,8 @@ class Preset:
     max_duration: float  # seconds; longer speech is sped up to fit
     fps: float = 25.0
     sample_rate: int = 16000
+    emotions: tuple[str, ...] = EMOTIONS  # a subset only for quick test datasets
+    levels: tuple[int, ...] = (1, 2, 3)
 
     @property
     def n_identities(self) -> int:
@@ -29,7 +33,9 @@ PRESETS = {
 SPLITS = ("train", "judge", "test")
 
 
-def get_preset(name: str) -> Preset:
+def get_preset(name: str | Preset) -> Preset:
+    if isinstance(name, Preset):
+        return name
     if name not in PRESETS:
         raise ValueError(f"unknown synthtalk preset {name!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[name]

@@ -49,7 +49,9 @@ def project(points: np.ndarray, rot: np.ndarray, factors: dict, size: int) -> np
     posed = (points - PIVOT) @ rot.T + PIVOT
     persp = CAMERA_DISTANCE / (CAMERA_DISTANCE - posed[:, 2:3])
     unit = size * PIXELS_PER_UNIT * factors.get("scale", 1.0)
-    centre = np.array([HEAD_CENTRE[0] + factors.get("tx", 0.0), HEAD_CENTRE[1] + factors.get("ty", 0.0)]) * size
+    centre = (
+        np.array([HEAD_CENTRE[0] + factors.get("tx", 0.0), HEAD_CENTRE[1] + factors.get("ty", 0.0)]) * size
+    )
     return centre + unit * posed[:, :2] * persp - 0.5
 
 
@@ -100,7 +102,9 @@ def _background(colour, big: int) -> np.ndarray:
             _BACKGROUNDS.clear()
         yy, xx = np.mgrid[0:big, 0:big].astype(np.float32) / big
         light = 1.12 - 0.3 * yy - 0.25 * ((xx - 0.4) ** 2 + (yy - 0.35) ** 2)
-        _BACKGROUNDS[key] = np.clip(np.asarray(colour, np.float32) * light[..., None], 0, 255).astype(np.uint8)
+        _BACKGROUNDS[key] = np.clip(np.asarray(colour, np.float32) * light[..., None], 0, 255).astype(
+            np.uint8
+        )
     return _BACKGROUNDS[key]
 
 
@@ -214,6 +218,7 @@ def _mouth(cv: _Canvas, p2: dict, idn: dict, skin) -> None:
     interior = np.concatenate([ui, li[::-1][1:-1]])
     gap_px = float((li[:, 1] - ui[:, 1]).max())
     if gap_px > 0.4:
+
         def draw(img):
             cv.fill(interior, MOUTH_INTERIOR, image=img)
             tooth_h = min(0.45 * gap_px, 0.07 * cv.unit / cv.ss)
@@ -223,15 +228,17 @@ def _mouth(cv: _Canvas, p2: dict, idn: dict, skin) -> None:
                 mid = li.mean(0)
                 tongue_w = (li[:, 0].max() - li[:, 0].min()) * 0.32
                 a = np.linspace(np.pi, 2 * np.pi, 12)
-                tongue = np.stack([mid[0] + tongue_w * np.cos(a), li[:, 1].max() + 0.28 * gap_px * np.sin(a)], 1)
+                tongue = np.stack(
+                    [mid[0] + tongue_w * np.cos(a), li[:, 1].max() + 0.28 * gap_px * np.sin(a)], 1
+                )
                 cv.fill(tongue, (150, 60, 68), image=img)
 
         _clipped(cv, interior, draw)
     cv.fill(np.concatenate([uo, ui[::-1]]), lips * 0.88)
     cv.fill(np.concatenate([lo, li[::-1]]), lips)
     mid = len(lo) // 2
-    hi = lo[mid - 3: mid + 4].copy()
-    hi[:, 1] = (lo[mid - 3: mid + 4, 1] * 0.45 + li[len(li) // 2, 1] * 0.55)
+    hi = lo[mid - 3 : mid + 4].copy()
+    hi[:, 1] = lo[mid - 3 : mid + 4, 1] * 0.45 + li[len(li) // 2, 1] * 0.55
     cv.line(hi, _mix(lips, (255, 235, 230), 0.25), 0.02)
     cv.line(ui, _mix(lips, (40, 10, 15), 0.55), 0.015)
 
@@ -246,7 +253,10 @@ def _nose(cv: _Canvas, p2: dict, skin, light_side: str) -> None:
     tip = p2["nose_tip"][0]
     a = np.linspace(0, 2 * np.pi, 10, endpoint=False)
     r = 0.045 * cv.unit / cv.ss
-    cv.fill(tip + [-r * 0.4, -r * 0.5] + r * np.stack([np.cos(a), np.sin(a)], 1), _mix(skin, (255, 250, 245), 0.18))
+    cv.fill(
+        tip + [-r * 0.4, -r * 0.5] + r * np.stack([np.cos(a), np.sin(a)], 1),
+        _mix(skin, (255, 250, 245), 0.18),
+    )
 
 
 def _wrinkles(cv: _Canvas, p2: dict, ex: dict, skin) -> None:
@@ -266,7 +276,9 @@ def _wrinkles(cv: _Canvas, p2: dict, ex: dict, skin) -> None:
         for s in (-1, 1):
             a, b = lm[21] if s < 0 else lm[22], lm[27]
             top = a + (b - a) * 0.3
-            pts = np.stack([top, top + (lm[27] - lm[21 if s < 0 else 22]) * 0.1 + [0, 0.08 * cv.unit / cv.ss]])
+            pts = np.stack(
+                [top, top + (lm[27] - lm[21 if s < 0 else 22]) * 0.1 + [0, 0.08 * cv.unit / cv.ss]]
+            )
             cv.line(pts, _mix(skin, (80, 45, 40), 0.4 * min(frown, 1.0)), 0.02)
     if ex["nose_wrinkle"] > 0.15:
         b = p2["nose_bridge"]
@@ -276,7 +288,7 @@ def _wrinkles(cv: _Canvas, p2: dict, ex: dict, skin) -> None:
             pts = np.stack([[b[1, 0] - w, y + 1], [b[1, 0], y], [b[1, 0] + w, y + 1]])
             cv.line(pts, _mix(skin, (80, 45, 40), 0.45 * min(ex["nose_wrinkle"], 1.0)), 0.015)
     fold = 0.6 * max(ex["cheek_raise"], 0) + 0.3 * max(ex["lip_corner_pull"], 0) + 0.4 * ex["nose_wrinkle"]
-    for s, ala, corner in (((-1, 31, 48), (1, 35, 54)) if fold >= 0.15 else ()):
+    for s, ala, corner in ((-1, 31, 48), (1, 35, 54)) if fold >= 0.15 else ():
         start = lm[ala] + [s * 0.03 * cv.unit / cv.ss, -0.01 * cv.unit / cv.ss]
         end = lm[corner] + [s * 0.05 * cv.unit / cv.ss, 0.03 * cv.unit / cv.ss]
         mid = (start + end) / 2 + [s * 0.05 * cv.unit / cv.ss, 0]
@@ -297,7 +309,9 @@ def _hair(cv: _Canvas, p2: dict, idn: dict) -> None:
         cv.line((1 - t) ** 2 * a + 2 * t * (1 - t) * mid + t**2 * b, hair * 0.82, 0.012)
 
 
-def render_frame(identity: dict, factors: dict, expression: dict, size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+def render_frame(
+    identity: dict, factors: dict, expression: dict, size: int = 128
+) -> tuple[np.ndarray, np.ndarray]:
     """Render one frame: (uint8 (size, size, 3) RGB image, (68, 2) float landmarks in pixels).
 
     ``factors`` needs yaw, pitch, roll, tx, ty, scale, mouth_open, mouth_width, mouth_round and may
@@ -315,7 +329,7 @@ def render_frame(identity: dict, factors: dict, expression: dict, size: int = 12
     body_2d = project(flat, np.eye(3), factors, size)
     p2, start = {}, 0
     for name, n in zip(names, lengths, strict=True):
-        p2[name] = (body_2d if name in BODY_PARTS else head_2d)[start:start + n]
+        p2[name] = (body_2d if name in BODY_PARTS else head_2d)[start : start + n]
         start += n
     unit = big * PIXELS_PER_UNIT * factors.get("scale", 1.0)
     image = _background(identity["background"], big).copy()
@@ -334,8 +348,14 @@ def render_frame(identity: dict, factors: dict, expression: dict, size: int = 12
     head = _scratch("head", image)
     head[...] = _c(skin)
     hv = _Canvas(head, ss, unit)
-    _blush(head, p2["cheeks"], 0.2 * unit / ss, (214, 96, 96),
-           0.1 + 0.3 * max(expression["cheek_raise"], 0.0), ss)
+    _blush(
+        head,
+        p2["cheeks"],
+        0.2 * unit / ss,
+        (214, 96, 96),
+        0.1 + 0.3 * max(expression["cheek_raise"], 0.0),
+        ss,
+    )
     _wrinkles(hv, p2, expression, skin)
     _nose(hv, p2, skin, "l")
     for side in ("l", "r"):
@@ -350,4 +370,3 @@ def render_frame(identity: dict, factors: dict, expression: dict, size: int = 12
     _hair(cv, p2, identity)
     out = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     return out, p2["landmarks"].astype(np.float64)
-

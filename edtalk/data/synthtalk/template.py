@@ -42,7 +42,7 @@ def _jaw_and_forehead(idn: dict, jaw_open: float) -> tuple[np.ndarray, np.ndarra
     forehead = _pts(
         -width * 0.985 * np.cos(u),
         JAW_TOP - idn["forehead_height"] * np.sin(u) ** 0.85,
-        0.2 + 0.55 * np.sin(u),
+        0.3 + 0.45 * np.sin(u),
     )
     return jaw, forehead
 
@@ -84,7 +84,7 @@ def _brow(idn: dict, ex: dict, side: int) -> np.ndarray:
     p = np.linspace(0.0, 1.0, 13)  # landmarks at every 3rd sample
     inner = p if side < 0 else 1 - p  # 1 at the inner (nose-side) end
     w = idn["eye_size"]
-    x_out, x_in = side * (idn["eye_spacing"] + 1.3 * w), side * (idn["eye_spacing"] - 1.05 * w)
+    x_out, x_in = side * (idn["eye_spacing"] + 1.15 * w), side * (idn["eye_spacing"] - 1.05 * w)
     x = x_out + (x_in - x_out) * inner
     y = idn["eye_y"] - 2 * w * idn["eye_height"] * 0.62 - idn["brow_gap"]
     y = y - idn["brow_arch"] * _bump(1 - inner, 0.6)
@@ -158,11 +158,15 @@ def _nose(idn: dict, ex: dict) -> dict[str, np.ndarray]:
     ]
     arc = np.linspace(-0.6 * np.pi, 0.75 * np.pi, 9)
     alae = [
-        _pts(s * (nw * 0.88 + 0.06 * np.sin(arc)), tip_y - 0.03 - lift - 0.06 * np.cos(arc), 0.78 + 0.2 * depth)
+        _pts(
+            s * (nw * 0.88 + 0.06 * np.sin(arc)), tip_y - 0.03 - lift - 0.06 * np.cos(arc), 0.78 + 0.2 * depth
+        )
         for s in (-1, 1)
     ]
-    sides = [_pts(s * np.array([0.05, 0.07, 0.09]), [top_y + 0.1, (top_y + tip_y) / 2, tip_y - 0.06], 0.8)
-             for s in (-1, 1)]
+    sides = [
+        _pts(s * np.array([0.05, 0.07, 0.09]), [top_y + 0.1, (top_y + tip_y) / 2, tip_y - 0.06], 0.8)
+        for s in (-1, 1)
+    ]
     return {
         "bridge": bridge,
         "base": base,
@@ -184,19 +188,29 @@ def _hair(idn: dict) -> dict[str, np.ndarray]:
     cy = -0.45
     outer = _pts(-width * 1.07 * volume * np.cos(th), cy - (cy - top) * volume * np.sin(th), 0.0)
     side_x = width * 1.05 * volume
-    outer = np.concatenate([_pts(-side_x, 0.0 if style != "receding" else -0.2, 0.0)[None], outer,
-                            _pts(side_x, 0.0 if style != "receding" else -0.2, 0.0)[None]])
+    outer = np.concatenate(
+        [
+            _pts(-side_x, 0.0 if style != "receding" else -0.2, 0.0)[None],
+            outer,
+            _pts(side_x, 0.0 if style != "receding" else -0.2, 0.0)[None],
+        ]
+    )
     hairline_h = {"short": 1.0, "fringe": 0.55, "long": 0.95, "volume": 1.0, "receding": 1.3}[style]
     hl = np.linspace(np.pi, 0.0, 25)  # right temple over to left temple
     hy = -0.22 - hairline_h * np.sin(hl) ** 0.7
     if style == "fringe":
         hy = hy + 0.05 * (np.arange(25) % 2)
     hairline = _pts(-width * 0.97 * np.cos(hl), hy, 0.25 + 0.55 * np.sin(hl))
-    parts = {"cap": np.concatenate([outer, hairline]), "highlight": outer[8:15] * [0.75, 1.0, 1.0]
-             + [-0.15, 0.16 + 0.1 * volume, 0.3]}
+    parts = {
+        "cap": np.concatenate([outer, hairline]),
+        "highlight": outer[8:15] * [0.75, 1.0, 1.0] + [-0.15, 0.16 + 0.1 * volume, 0.3],
+    }
     if style == "long":
-        back = _pts([-1.15 * width, -1.3 * width, -1.25 * width, 1.25 * width, 1.3 * width, 1.15 * width],
-                    [-0.6, 0.8, 2.2, 2.2, 0.8, -0.6], -0.5)
+        back = _pts(
+            [-1.15 * width, -1.3 * width, -1.25 * width, 1.25 * width, 1.3 * width, 1.15 * width],
+            [-0.6, 0.8, 2.2, 2.2, 0.8, -0.6],
+            -0.5,
+        )
         parts["back"] = back
     if style == "volume":
         a = np.linspace(np.pi * 0.9, np.pi * 2.1, 40)
@@ -218,7 +232,9 @@ def _body() -> dict[str, np.ndarray]:
     neck = _pts([-0.5, 0.5, 0.55, -0.55], [0.2, 0.2, 2.1, 2.1], -0.3)
     a = np.linspace(np.pi, 0, 9)  # round neckline, left to right
     collar = _pts(0.62 * np.cos(a) * -1, 1.6 + 0.35 * np.sin(a), -0.3)
-    outline = _pts([0.62, 1.9, 2.6, 2.9, -2.9, -2.6, -1.9, -0.62], [1.6, 1.85, 2.3, 4.0, 4.0, 2.3, 1.85, 1.6], -0.4)
+    outline = _pts(
+        [0.62, 1.9, 2.6, 2.9, -2.9, -2.6, -1.9, -0.62], [1.6, 1.85, 2.3, 4.0, 4.0, 2.3, 1.85, 1.6], -0.4
+    )
     return {"neck": neck, "shoulders": np.concatenate([collar, outline[1:-1]])}
 
 
@@ -275,7 +291,16 @@ def _landmarks(jaw, brows, nose, eyes, mouth) -> np.ndarray:
         eye_pts.append(np.stack([up[0], up[4], up[8], up[12], low[8], low[4]]))
     outer = np.concatenate([mouth["upper_outer"][::4], mouth["lower_outer"][::4][::-1][1:-1]])
     inner = np.concatenate([mouth["upper_inner"][::4], mouth["lower_inner"][::4][::-1][1:-1]])
-    return np.concatenate([
-        jaw[::3], brows[-1][::3], brows[1][::3], nose["bridge"], nose["base"],
-        eye_pts[0], eye_pts[1], outer, inner,
-    ])
+    return np.concatenate(
+        [
+            jaw[::3],
+            brows[-1][::3],
+            brows[1][::3],
+            nose["bridge"],
+            nose["base"],
+            eye_pts[0],
+            eye_pts[1],
+            outer,
+            inner,
+        ]
+    )

@@ -28,31 +28,70 @@ class Viseme:
 
 
 _NEUTRAL_F = (500.0, 1500.0, 2500.0)
-VISEMES: dict[str, Viseme] = {v.name: v for v in (
-    Viseme("SIL", 0.0, 0.0, 0.0, 0.0, 0.0, _NEUTRAL_F, 0.05),
-    Viseme("AA", 0.95, 0.2, 0.0, 1.0, 0.0, (750.0, 1200.0, 2600.0), 0.13),
-    Viseme("EH", 0.6, 0.45, 0.0, 1.0, 0.0, (550.0, 1800.0, 2550.0), 0.12),
-    Viseme("IY", 0.3, 0.85, 0.0, 1.0, 0.0, (300.0, 2300.0, 3000.0), 0.11),
-    Viseme("OH", 0.7, -0.35, 0.65, 1.0, 0.0, (500.0, 900.0, 2500.0), 0.13),
-    Viseme("UW", 0.25, -0.6, 1.0, 1.0, 0.0, (320.0, 850.0, 2300.0), 0.12),
-    Viseme("MBP", 0.0, 0.0, 0.0, 0.0, 0.0, _NEUTRAL_F, 0.08),
-    Viseme("FV", 0.12, 0.1, 0.0, 0.15, 0.6, _NEUTRAL_F, 0.09),
-    Viseme("S", 0.15, 0.5, 0.0, 0.0, 0.8, _NEUTRAL_F, 0.10),
-    Viseme("SH", 0.2, -0.2, 0.6, 0.0, 0.8, _NEUTRAL_F, 0.10),
-    Viseme("TH", 0.2, 0.3, 0.0, 0.1, 0.5, _NEUTRAL_F, 0.08),
-    Viseme("TD", 0.3, 0.3, 0.0, 0.6, 0.1, (400.0, 1700.0, 2600.0), 0.06),
-    Viseme("KG", 0.4, 0.2, 0.0, 0.5, 0.2, (400.0, 1900.0, 2500.0), 0.07),
-    Viseme("R", 0.35, -0.2, 0.45, 0.8, 0.0, (450.0, 1300.0, 1700.0), 0.07),
-)}
+VISEMES: dict[str, Viseme] = {
+    v.name: v
+    for v in (
+        Viseme("SIL", 0.0, 0.0, 0.0, 0.0, 0.0, _NEUTRAL_F, 0.05),
+        Viseme("AA", 0.95, 0.2, 0.0, 1.0, 0.0, (750.0, 1200.0, 2600.0), 0.13),
+        Viseme("EH", 0.6, 0.45, 0.0, 1.0, 0.0, (550.0, 1800.0, 2550.0), 0.12),
+        Viseme("IY", 0.3, 0.85, 0.0, 1.0, 0.0, (300.0, 2300.0, 3000.0), 0.11),
+        Viseme("OH", 0.7, -0.35, 0.65, 1.0, 0.0, (500.0, 900.0, 2500.0), 0.13),
+        Viseme("UW", 0.25, -0.6, 1.0, 1.0, 0.0, (320.0, 850.0, 2300.0), 0.12),
+        Viseme("MBP", 0.0, 0.0, 0.0, 0.0, 0.0, _NEUTRAL_F, 0.08),
+        Viseme("FV", 0.12, 0.1, 0.0, 0.15, 0.6, _NEUTRAL_F, 0.09),
+        Viseme("S", 0.15, 0.5, 0.0, 0.0, 0.8, _NEUTRAL_F, 0.10),
+        Viseme("SH", 0.2, -0.2, 0.6, 0.0, 0.8, _NEUTRAL_F, 0.10),
+        Viseme("TH", 0.2, 0.3, 0.0, 0.1, 0.5, _NEUTRAL_F, 0.08),
+        Viseme("TD", 0.3, 0.3, 0.0, 0.6, 0.1, (400.0, 1700.0, 2600.0), 0.06),
+        Viseme("KG", 0.4, 0.2, 0.0, 0.5, 0.2, (400.0, 1900.0, 2500.0), 0.07),
+        Viseme("R", 0.35, -0.2, 0.45, 0.8, 0.0, (450.0, 1300.0, 1700.0), 0.07),
+    )
+}
 VISEME_NAMES = tuple(VISEMES)
 
-_DIGRAPHS = {"th": "TH", "sh": "SH", "ch": "SH", "ph": "FV", "ck": "KG", "ng": "KG", "ee": "IY",
-             "ea": "IY", "oo": "UW", "ou": "OH", "ow": "OH", "ai": "EH", "ay": "EH", "qu": "KG"}
+_DIGRAPHS = {
+    "th": "TH",
+    "sh": "SH",
+    "ch": "SH",
+    "ph": "FV",
+    "ck": "KG",
+    "ng": "KG",
+    "ee": "IY",
+    "ea": "IY",
+    "oo": "UW",
+    "ou": "OH",
+    "ow": "OH",
+    "ai": "EH",
+    "ay": "EH",
+    "qu": "KG",
+}
 _LETTERS = {
-    "a": "AA", "e": "EH", "i": "IY", "y": "IY", "o": "OH", "u": "UW", "w": "UW",
-    "m": "MBP", "b": "MBP", "p": "MBP", "f": "FV", "v": "FV", "s": "S", "z": "S", "x": "S",
-    "j": "SH", "t": "TD", "d": "TD", "n": "TD", "l": "TD", "k": "KG", "g": "KG", "q": "KG",
-    "h": "KG", "c": "KG", "r": "R",
+    "a": "AA",
+    "e": "EH",
+    "i": "IY",
+    "y": "IY",
+    "o": "OH",
+    "u": "UW",
+    "w": "UW",
+    "m": "MBP",
+    "b": "MBP",
+    "p": "MBP",
+    "f": "FV",
+    "v": "FV",
+    "s": "S",
+    "z": "S",
+    "x": "S",
+    "j": "SH",
+    "t": "TD",
+    "d": "TD",
+    "n": "TD",
+    "l": "TD",
+    "k": "KG",
+    "g": "KG",
+    "q": "KG",
+    "h": "KG",
+    "c": "KG",
+    "r": "R",
 }
 PHRASE_PAUSE = 0.18  # seconds of silence at a comma or mid-sentence punctuation
 
@@ -62,13 +101,13 @@ def _word_visemes(word: str) -> list[str]:
     if len(word) > 3 and word.endswith("e"):
         word = word[:-1]  # silent final e
     while i < len(word):
-        pair = word[i:i + 2]
+        pair = word[i : i + 2]
         if pair in _DIGRAPHS:
             out.append(_DIGRAPHS[pair])
             i += 2
             continue
         ch = word[i]
-        if ch == "c" and word[i + 1:i + 2] in ("e", "i", "y"):
+        if ch == "c" and word[i + 1 : i + 2] in ("e", "i", "y"):
             out.append("S")
         elif ch in _LETTERS:
             out.append(_LETTERS[ch])
@@ -123,8 +162,9 @@ def close_timeline(segments: list[dict], duration: float) -> list[dict]:
     return out
 
 
-def viseme_weights(segments: list[dict], duration: float, rate_hz: int = 1000,
-                   smooth: float = 0.07) -> np.ndarray:
+def viseme_weights(
+    segments: list[dict], duration: float, rate_hz: int = 1000, smooth: float = 0.07
+) -> np.ndarray:
     """(n, V) blend weights on a ``rate_hz`` grid over [0, duration]: one-hot targets, Hann-smoothed.
 
     ``smooth`` is the coarticulation window in seconds; each row sums to 1.
