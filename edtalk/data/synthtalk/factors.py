@@ -1,9 +1,10 @@
 """Per-frame factors of a clip: smooth random head pose, blinks, and the viseme-driven mouth.
 
-Pose parameters are sums of three slow sinusoids with random frequencies (0.1-0.7 Hz), phases
-and weights, around a random per-clip offset, so motion is smooth and differs per clip.
+Pose parameters are sums of three slow sinusoids with random frequencies (0.1-0.7 Hz),
+phases and weights, around a random per-clip offset, so motion is smooth and differs per clip.
 Frame i is sampled at t = (i + 0.5) / fps, the centre of its audio window
-[i / fps, (i + 1) / fps). Units: yaw/pitch/roll in degrees, tx/ty as a fraction of the image size, scale a multiplier.
+[i / fps, (i + 1) / fps). Units: yaw/pitch/roll in degrees, tx/ty as a fraction of the image
+size, scale a multiplier.
 """
 
 from __future__ import annotations

@@ -91,6 +91,11 @@ def _c(colour) -> tuple[int, int, int]:
     return tuple(int(round(min(max(float(v), 0.0), 255.0))) for v in colour)
 
 
+def _darker(colour, amount: float) -> np.ndarray:
+    """``colour`` darkened by ``amount`` (0..1), so creases read on light and deep skin alike."""
+    return np.asarray(colour, float) * (1 - 0.7 * amount)
+
+
 def _mix(a, b, t: float) -> np.ndarray:
     return np.asarray(a, float) * (1 - t) + np.asarray(b, float) * t
 
@@ -197,12 +202,12 @@ def _eye(cv: _Canvas, p2: dict, side: str, idn: dict, skin) -> None:
 
     if np.ptp(opening[:, 1]) > 0.3:
         _clipped(cv, opening, draw)
-    cv.line(p2[f"eye_{side}_crease"][1:-1], _mix(skin, (60, 35, 30), 0.45), 0.018)
+    cv.line(p2[f"eye_{side}_crease"][1:-1], _darker(skin, 0.45), 0.018)
     cv.line(up, (30, 22, 22), 0.03)  # lash line
     corner = up[0] if side == "l" else up[-1]
     tip = corner + (corner - up[3 if side == "l" else -4]) * 0.35
     cv.line(np.stack([corner, tip]), (30, 22, 22), 0.025)
-    cv.line(low, _mix(skin, (90, 50, 45), 0.35), 0.015)
+    cv.line(low, _darker(skin, 0.35), 0.015)
 
 
 def _brow(cv: _Canvas, centre: np.ndarray, thickness_px: np.ndarray, colour) -> None:
@@ -246,9 +251,9 @@ def _mouth(cv: _Canvas, p2: dict, idn: dict, skin) -> None:
 def _nose(cv: _Canvas, p2: dict, skin, light_side: str) -> None:
     dark = _mix(skin, (40, 20, 20), 0.5)
     shadow_side = "r" if light_side == "l" else "l"
-    cv.line(p2[f"nose_side_{shadow_side}"], _mix(skin, (80, 50, 45), 0.2), 0.05)
+    cv.line(p2[f"nose_side_{shadow_side}"], _darker(skin, 0.2), 0.05)
     for s in ("l", "r"):
-        cv.line(p2[f"nose_ala_{s}"], _mix(skin, (70, 40, 35), 0.22), 0.02)
+        cv.line(p2[f"nose_ala_{s}"], _darker(skin, 0.22), 0.02)
         cv.fill(p2[f"nose_nostril_{s}"], dark)
     tip = p2["nose_tip"][0]
     a = np.linspace(0, 2 * np.pi, 10, endpoint=False)
@@ -270,7 +275,7 @@ def _wrinkles(cv: _Canvas, p2: dict, ex: dict, skin) -> None:
             y = brow_y - (0.16 + 0.11 * k) * eye_dx * 0.8
             xs = np.linspace(-0.33, 0.33, 9) * eye_dx
             pts = np.stack([cx + xs, y + 0.06 * eye_dx * (xs / eye_dx) ** 2 * 4], 1)
-            cv.line(pts, _mix(skin, (90, 55, 50), 0.3 * min(raise_amt, 1.0)), 0.015)
+            cv.line(pts, _darker(skin, 0.3 * min(raise_amt, 1.0)), 0.015)
     frown = max(0.0, ex["brow_squeeze"]) * (0.5 + 0.5 * max(ex["brow_lower"], 0))
     if frown > 0.15:
         for s in (-1, 1):
@@ -279,14 +284,14 @@ def _wrinkles(cv: _Canvas, p2: dict, ex: dict, skin) -> None:
             pts = np.stack(
                 [top, top + (lm[27] - lm[21 if s < 0 else 22]) * 0.1 + [0, 0.08 * cv.unit / cv.ss]]
             )
-            cv.line(pts, _mix(skin, (80, 45, 40), 0.4 * min(frown, 1.0)), 0.02)
+            cv.line(pts, _darker(skin, 0.4 * min(frown, 1.0)), 0.02)
     if ex["nose_wrinkle"] > 0.15:
         b = p2["nose_bridge"]
         for k in range(2):
             y = b[1, 1] + (b[2, 1] - b[1, 1]) * (0.3 + 0.4 * k)
             w = (lm[35, 0] - lm[31, 0]) * 0.35
             pts = np.stack([[b[1, 0] - w, y + 1], [b[1, 0], y], [b[1, 0] + w, y + 1]])
-            cv.line(pts, _mix(skin, (80, 45, 40), 0.45 * min(ex["nose_wrinkle"], 1.0)), 0.015)
+            cv.line(pts, _darker(skin, 0.45 * min(ex["nose_wrinkle"], 1.0)), 0.015)
     fold = 0.6 * max(ex["cheek_raise"], 0) + 0.3 * max(ex["lip_corner_pull"], 0) + 0.4 * ex["nose_wrinkle"]
     for s, ala, corner in ((-1, 31, 48), (1, 35, 54)) if fold >= 0.15 else ():
         start = lm[ala] + [s * 0.03 * cv.unit / cv.ss, -0.01 * cv.unit / cv.ss]
@@ -294,7 +299,7 @@ def _wrinkles(cv: _Canvas, p2: dict, ex: dict, skin) -> None:
         mid = (start + end) / 2 + [s * 0.05 * cv.unit / cv.ss, 0]
         t = np.linspace(0, 1, 7)[:, None]
         pts = (1 - t) ** 2 * start + 2 * t * (1 - t) * mid + t**2 * end
-        cv.line(pts, _mix(skin, (90, 50, 45), 0.28 * min(fold, 1.2)), 0.018)
+        cv.line(pts, _darker(skin, 0.28 * min(fold, 1.2)), 0.018)
 
 
 def _hair(cv: _Canvas, p2: dict, idn: dict) -> None:

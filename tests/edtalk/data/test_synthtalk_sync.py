@@ -63,7 +63,10 @@ def test_audio_length_and_sentence_timeline(clips):
         assert clip.visemes[0]["start"] == 0.0 and clip.visemes[-1]["end"] == pytest.approx(
             clip.n_frames / 25
         )
-        assert all(a["end"] == pytest.approx(b["start"]) for a, b in zip(clip.visemes, clip.visemes[1:]))
+        assert all(
+            a["end"] == pytest.approx(b["start"])
+            for a, b in zip(clip.visemes, clip.visemes[1:], strict=False)
+        )
     assert [v for v, _ in text_visemes("mama")] == ["MBP", "AA", "MBP", "AA"]
     timed = timeline_from_text("Stop that right now.", rate=1.0, lead=0.3, max_speech=1.0)
     assert timed[0]["start"] == 0.3 and timed[-1]["end"] <= 1.3 + 1e-6
