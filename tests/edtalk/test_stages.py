@@ -1,0 +1,88 @@
+"""The stage registry: names, order, parents, loss weights, trainable vs frozen parameters."""
+
+import pytest
+import torch
+
+from edtalk.config import STAGE_NAMES, ConfigError, ModelConfig, StageConfig
+from edtalk.model import EDTalk
+from edtalk.stages import ABLATIONS, STAGES, apply_freezing, get_stage, set_train_mode, stage_chain
+
+EXPECTED_TRAINABLE = {
+    "eg_pretrain": ("encoder.", "navigation.trunk.", "navigation.heads.mouth.", "navigation.heads.pose.",
+                    "banks.raw.mouth", "banks.raw.pose", "generator."),
+    "mouth_pose": ("navigation.heads.mouth.", "navigation.heads.pose.", "banks.raw.mouth", "banks.raw.pose"),
+    "expression": ("navigation.heads.expression.", "banks.raw.expression", "eem."),
+    "audio_lip": ("audio_lip.",),
+    "audio_pose": ("pose_flow.",),
+    "audio_expression": ("expression_predictor.",),
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    torch.manual_seed(0)
+    return EDTalk(ModelConfig.preset("tiny"))
+
+
+def test_registry_has_the_six_stages_in_chain_order():
+    assert stage_chain() == list(STAGE_NAMES)
+    assert set(STAGES.names()) == set(STAGE_NAMES)
+    parents = [get_stage(n).parent for n in STAGE_NAMES]
+    assert parents == [None, *STAGE_NAMES[:-1]]
+
+
+def test_unknown_stage_gets_did_you_mean():
+    with pytest.raises(KeyError, match="mouth_pose"):
+        get_stage("mouth_pse")
+    with pytest.raises(ConfigError, match="did you mean 'expression'"):
+        StageConfig(name="expresion")
+
+
+def test_paper_loss_weights():
+    assert get_stage("expression").weights["mot"] == 10.0  # L_mot weight 10
+    for name in STAGE_NAMES:
+        others = {k: w for k, w in get_stage(name).weights.items() if (name, k) != ("expression", "mot")}
+        assert all(w == 1.0 for w in others.values()), name
+    assert set(get_stage("mouth_pose").weights) == {"rec", "per", "adv", "self", "fea"}
+    assert set(get_stage("audio_lip").weights) == {"m_fea", "m_rec", "m_sync"}
+    assert set(get_stage("audio_pose").weights) == {"mle", "p_rec", "tem"}
+
+
+def test_ablations_are_loss_weight_fields():
+    for ablation, (stage_name, term) in ABLATIONS.items():
+        stage = get_stage(stage_name)
+        cfg = StageConfig(name=stage_name, loss_weights=((term, 0.0),))
+        assert stage.loss_weights(cfg)[term] == 0.0, ablation
+    with pytest.raises(ValueError, match="unknown loss terms"):
+        get_stage("mouth_pose").loss_weights(StageConfig(name="mouth_pose", loss_weights=(("mot", 0.0),)))
+
+
+def test_stage_config_round_trip():
+    cfg = StageConfig(name="audio_lip", max_steps=7, loss_weights=(("m_sync", 0.0),))
+    assert StageConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match="unknown StageConfig key"):
+        StageConfig.from_dict({"name": "audio_lip", "max_step": 3})
+
+
+@pytest.mark.parametrize("name", STAGE_NAMES)
+def test_trainable_and_frozen_parameter_sets(tiny_model, name):
+    stage = get_stage(name)
+    params = apply_freezing(stage, tiny_model)
+    trainable = {n for n, p in tiny_model.named_parameters() if p.requires_grad}
+    frozen = {n for n, p in tiny_model.named_parameters() if not p.requires_grad}
+    assert trainable and frozen
+    assert len(params) == len(trainable)
+    assert all(n.startswith(EXPECTED_TRAINABLE[name]) for n in trainable), sorted(trainable)
+    assert not any(n.startswith(EXPECTED_TRAINABLE[name]) for n in frozen), sorted(frozen)
+    # the heavy E and G only train in eg_pretrain (the paper's efficiency claim)
+    if name != "eg_pretrain":
+        assert not any(n.startswith(("encoder.", "generator.")) for n in trainable)
+
+
+def test_frozen_modules_are_in_eval_mode(tiny_model):
+    stage = get_stage("audio_pose")
+    apply_freezing(stage, tiny_model)
+    set_train_mode(stage, tiny_model)
+    assert tiny_model.pose_flow.training
+    assert not tiny_model.audio_lip.training  # its BatchNorm statistics must not move
+    assert not tiny_model.encoder.training

@@ -1,0 +1,134 @@
+"""One DeepSpeed step per stage in-process (no Ray; world size 1, gloo) on the tiny preset.
+
+The chain runs in order: each stage starts from the previous stage's exported final.pt, so this
+also checks the parent hand-over, the export, and the per-emotion W^e written after `expression`.
+"""
+
+import os
+import socket
+
+import pytest
+import torch
+
+from edtalk.config import STAGE_NAMES, ModelConfig, TrainConfig
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def training_fixture(tmp_path_factory):
+    """A synthtalk-shaped fixture, its frame cache and loss experts trained on its train split."""
+    from edtalk.data.readers import read_clips
+    from edtalk.data.training import build_frame_cache
+    from edtalk.experts.testing import make_fixture_dataset
+    from edtalk.experts.train import TrainSettings, train_experts
+
+    root = tmp_path_factory.mktemp("train")
+    data = make_fixture_dataset(root / "data", n_clips=2, n_frames=25, size=64)
+    train_experts(data, "train", root / "experts", TrainSettings(face_steps=2, sync_steps=2, progress=False))
+    cfg = ModelConfig.preset("tiny")
+    cache = build_frame_cache(read_clips("synthtalk", data, "train"), cfg.image_size, root / "cache", progress=False)
+    return {"root": root, "data": data, "cache": cache, "model": cfg}
+
+
+@pytest.fixture(scope="module")
+def single_process_group():
+    env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "RANK": "0", "WORLD_SIZE": "1",
+           "LOCAL_RANK": "0", "DS_ACCELERATOR": os.environ.get("DS_ACCELERATOR", "cpu")}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def test_one_deepspeed_step_per_stage(training_fixture, single_process_group):
+    from edtalk.model import load_checkpoint
+    from edtalk.train import StageWorker, stage_config_for
+
+    fx = training_fixture
+    train_cfg = TrainConfig(data=f"synthtalk:{fx['data']}", workers=1, experts=str(fx["root"] / "experts"),
+                            out=str(fx["root"] / "runs"), cache=str(fx["root"] / "cache"))
+    parent = ""
+    for name in STAGE_NAMES:
+        stage_cfg = stage_config_for(name, {"max_steps": 1, "batch_size": 2})
+        run = {"stage_dir": str(fx["root"] / "runs" / name), "parent": parent, "cache": str(fx["cache"])}
+        worker = StageWorker({"model": fx["model"].to_dict(), "stage": stage_cfg.to_dict(),
+                              "train": train_cfg.to_dict(), "run": run})
+        model = worker.engine.module.model
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        terms = worker.step()
+        assert all(torch.isfinite(torch.tensor(v)) for v in terms.values()), (name, terms)
+        assert set(worker.weights) <= set(terms), (name, terms)
+        changed_trainable = False
+        for n, p in model.named_parameters():
+            if p.requires_grad:
+                changed_trainable |= not torch.equal(p.detach(), before[n])
+            else:
+                assert torch.equal(p.detach(), before[n]), f"{name}: frozen parameter {n} changed"
+        assert changed_trainable, f"{name}: no trainable parameter changed after one step"
+        parent = str(worker.export(fx["root"] / "runs" / name / "final.pt", step=1))
+        meta = load_checkpoint(parent)["meta"]
+        assert meta["stage"] == name and meta["stages_done"][-1] == name
+        if name in ("eg_pretrain", "mouth_pose", "expression"):
+            assert meta["perceptual"] == "substitute:pyramid_l1_ssim" or meta["perceptual"] == "vgg19"
+            assert "discriminator" in meta
+        if name == "expression":
+            weights = meta["emotion_weights"]
+            assert weights and all(len(v) == fx["model"].n_expression for v in weights.values())
+    # the last stage's final.pt is a complete EDTalk that inference can load
+    from edtalk.infer import load_generator
+
+    model, cfg = load_generator(parent)
+    assert cfg == fx["model"]
+    assert model.checkpoint_meta["stages_done"] == list(STAGE_NAMES)
+    assert model.checkpoint_meta["emotion_weights"]
+
+
+def test_deepspeed_config_cpu_and_bf16():
+    from edtalk.config import StageConfig
+    from edtalk.train import deepspeed_config
+
+    cfg = deepspeed_config(StageConfig(name="mouth_pose", batch_size=3, lr=1e-3),
+                           TrainConfig(deepspeed="zero2", bf16=True), on_cpu=True)
+    assert cfg["zero_optimization"]["stage"] == 2
+    assert cfg["optimizer"]["params"]["torch_adam"] is True
+    assert cfg["bf16"] == {"enabled": True}
+    assert cfg["train_micro_batch_size_per_gpu"] == 3
+    gpu = deepspeed_config(StageConfig(name="mouth_pose"), TrainConfig(), on_cpu=False)
+    assert "torch_adam" not in gpu["optimizer"]["params"] and "bf16" not in gpu
+
+
+def test_train_config_refuses_judge_split_and_bad_zero():
+    from edtalk.config import ConfigError
+
+    with pytest.raises(ConfigError, match="judge"):
+        TrainConfig(split="judge")
+    with pytest.raises(ConfigError, match="zero0..zero3"):
+        TrainConfig(deepspeed="zero4")
+
+
+def test_cli_help_and_unknown_stage(capsys):
+    from edtalk.train import main
+
+    with pytest.raises(SystemExit) as err:
+        main(["--help"])
+    assert err.value.code == 0
+    assert "--deepspeed" in capsys.readouterr().out
+    with pytest.raises(KeyError, match="did you mean|Did you mean"):
+        main(["--stages", "eg_pretrain,mouth_pse", "--out", "/nonexistent-never-created"])
+
+
+def test_missing_parent_is_a_clear_error(tmp_path):
+    from edtalk.train import run_stage, stage_config_for
+
+    cfg = TrainConfig(out=str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="train eg_pretrain first"):
+        run_stage(stage_config_for("mouth_pose", {}), cfg, ModelConfig.preset("tiny"), tmp_path)
