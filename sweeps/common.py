@@ -254,12 +254,23 @@ def train_variant(
     return done, records
 
 
+def _weight_present(name: str) -> bool:
+    from edtalk.weights import target_path
+
+    try:
+        return target_path(name).is_file()
+    except KeyError:  # a weight name nobody registered
+        return False
+
+
 def scorable_metrics(protocol_name: str) -> list[str]:
     """The protocol's implemented metrics whose weight files are on this machine (e.g. the
     synthtalk judges once ``python -m eval.zoo train`` has run); the others are skipped."""
-    from edtalk.weights import target_path
+    from edtalk.experts.store import register_weight_entries
+    from edtalk.weights import WEIGHTS
     from eval.protocols import get_protocol
 
+    register_weight_entries()  # the synthtalk judges join the weights registry
     protocol = get_protocol(protocol_name)
     ok, skipped = [], []
     for metric_id in protocol.available()[0]:
@@ -268,7 +279,8 @@ def scorable_metrics(protocol_name: str) -> list[str]:
         except (TypeError, KeyError, ValueError) as e:  # a metric this checkout cannot build yet
             skipped.append(f"{metric_id} ({e})")
             continue
-        missing = [w for w in metric.weights_needed() if not target_path(w).is_file()]
+        named = [v for v in protocol.spec(metric_id).kwargs.values() if isinstance(v, str) and v in WEIGHTS]
+        missing = [w for w in (*metric.weights_needed(), *named) if not _weight_present(w)]
         (skipped.append(f"{metric_id} (no {', '.join(missing)})") if missing else ok.append(metric_id))
     if skipped:
         print(f"[sweep] metrics skipped on this machine: {'; '.join(skipped)}", flush=True)
