@@ -116,6 +116,7 @@ def write_card(
         "size_mb": round(n_bytes / 1e6, 2),
         "build": {
             "wall_time_s": round(wall_s, 1),
+            "clip_cpu_time_s": round(sum(r["cpu_s"] for r in results), 1),
             "workers": workers,
             "note": "the only non-deterministic part of the dataset",
         },

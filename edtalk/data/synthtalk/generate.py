@@ -142,6 +142,7 @@ def sidecar(task: ClipTask, clip: SynthClip) -> dict:
 def _write_clip(task: ClipTask) -> dict:
     from edtalk.data.video import write_video
 
+    cpu_start = time.process_time()
     clip = clip_for_task(task)
     clips = Path(task.out) / "clips"
     write_video(
@@ -163,6 +164,7 @@ def _write_clip(task: ClipTask) -> dict:
         "n_frames": clip.n_frames,
         "ranges": {k: (float(v.min()), float(v.max())) for k, v in clip.factors.items()},
         "tile": tile,
+        "cpu_s": time.process_time() - cpu_start,
     }
 
 
