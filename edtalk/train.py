@@ -365,26 +365,28 @@ def train_loop_per_worker(config: dict) -> None:
         bar = tqdm(total=cfg.max_steps, desc=f"{cfg.name} (resumed at {start})" if start else cfg.name)
         bar.update(start)
 
-    t0, running, metrics, step = time.time(), {}, {}, start
+    t0, running, since_report, since_n, step = time.time(), {}, {}, 0, start
     for step in range(start + 1, cfg.max_steps + 1):
         for k, v in worker.step().items():
             running[k] = running.get(k, 0.0) + v
+            since_report[k] = since_report.get(k, 0.0) + v
+        since_n += 1
         if bar is not None:
             bar.update(1)
-        if step % cfg.log_every == 0 or step == cfg.max_steps:
+        if writer is not None and (step % cfg.log_every == 0 or step == cfg.max_steps):
             n = step % cfg.log_every or cfg.log_every
-            metrics = {k: v / n for k, v in running.items()}
-            metrics.update(step=step, resumed_from=start, it_per_s=(step - start) / (time.time() - t0))
+            for k, v in running.items():
+                writer.add_scalar(f"{cfg.name}/{k}", v / n, step)
+            writer.add_scalar(f"{cfg.name}/it_per_s", (step - start) / (time.time() - t0), step)
+        if step % cfg.log_every == 0:
             running = {}
-            if writer is not None:
-                for k, v in metrics.items():
-                    if k not in ("step", "resumed_from"):
-                        writer.add_scalar(f"{cfg.name}/{k}", v, step)
         if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
+            metrics = {k: v / since_n for k, v in since_report.items()}  # means since the last report
+            metrics.update(step=step, resumed_from=start, it_per_s=(step - start) / (time.time() - t0))
+            since_report, since_n = {}, 0
             with tempfile.TemporaryDirectory() as tmp:
                 worker.save(tmp, step)
-                ray.train.report(metrics or {"loss": float("nan"), "step": step},
-                                 checkpoint=ray.train.Checkpoint.from_directory(tmp))
+                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
     if rank == 0:
         if writer is not None:
             writer.close()

@@ -1,0 +1,78 @@
+"""Ray Train runs of the training CLI: 2 workers for a few steps, and resume after kill -9.
+
+Both start a local Ray runtime and take minutes on 2 shared CPU cores: marked ``ray`` and ``slow``.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def fixture_data(tmp_path_factory):
+    from edtalk.experts.testing import make_fixture_dataset
+
+    return make_fixture_dataset(tmp_path_factory.mktemp("ray") / "data", n_clips=2, n_frames=25, size=64)
+
+
+def _cli(data, out, *extra):
+    return [sys.executable, "-m", "edtalk.train", "--data", f"synthtalk:{data}", "--out", str(out),
+            "--workers", "2", "--batch-size", "2", *extra]
+
+
+def _env():
+    env = dict(os.environ)
+    env.update(RAY_AUTH_MODE="disabled", DS_ACCELERATOR="cpu", RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO))
+    return env
+
+
+def test_ray_torchtrainer_two_workers(fixture_data, tmp_path):
+    out = tmp_path / "runs"
+    proc = subprocess.run(_cli(fixture_data, out, "--stages", "eg_pretrain,mouth_pose", "--max-steps", "3",
+                               "--checkpoint-every", "2", "--deepspeed", "zero2"),
+                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for stage in ("eg_pretrain", "mouth_pose"):
+        summary = json.loads((out / stage / "summary.json").read_text())
+        assert summary["metrics"]["step"] == 3
+        assert (out / stage / "final.pt").is_file()
+        assert len([p for p in (out / stage).glob("checkpoint_*") if p.is_dir()]) <= 2  # best + latest
+        assert list((out / stage / "tensorboard").glob("events.out.tfevents.*"))
+        run = json.loads(next((out / stage).glob("checkpoint_*/run.json")).read_text())
+        assert run["git"] and run["versions"]["ray"] and run["model_config"]["image_size"] == 64
+    run = json.loads(next((out / "mouth_pose").glob("checkpoint_*/run.json")).read_text())
+    assert run["parent"] == str(out / "eg_pretrain" / "final.pt")
+
+
+def test_resume_after_kill_9(fixture_data, tmp_path):
+    out = tmp_path / "runs"
+    args = _cli(fixture_data, out, "--stage", "eg_pretrain", "--max-steps", "12", "--checkpoint-every", "1")
+    log = open(tmp_path / "first.log", "w")
+    proc = subprocess.Popen(args, cwd=REPO, env=_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 600
+        while time.time() < deadline and not list((out / "eg_pretrain").glob("checkpoint_*/trainer_state.pt")):
+            assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+            time.sleep(1)
+        time.sleep(2)  # let it get further than the first checkpoint
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not (out / "eg_pretrain" / "final.pt").exists(), "the run finished before it could be killed"
+    time.sleep(8)  # the killed driver's Ray processes notice and exit
+    second = subprocess.run(args + ["--resume"], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=900)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    summary = json.loads((out / "eg_pretrain" / "summary.json").read_text())
+    assert summary["metrics"]["resumed_from"] > 0
+    assert summary["metrics"]["step"] == 12
+    assert (out / "eg_pretrain" / "final.pt").is_file()
