@@ -162,7 +162,7 @@ def load_frame_cache(path: str | Path) -> FrameCache:
 
 def to_tensor(frames: np.ndarray) -> torch.Tensor:
     """uint8 (..., H, W, 3) -> float32 (..., 3, H, W) in [-1, 1]."""
-    t = torch.from_numpy(np.ascontiguousarray(frames)).float().div_(127.5).sub_(1.0)
+    t = torch.from_numpy(np.array(frames, dtype=np.uint8)).float().div_(127.5).sub_(1.0)  # copy: caches are read-only
     return t.movedim(-1, -3)
 
 
