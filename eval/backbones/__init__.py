@@ -33,6 +33,9 @@ _MODULES = (
     "inception_tv",
     "lpips_net",
     "syncnet",
+    "openface",
+    "fan",
+    "emotion_fan",
 )
 _OPTIONAL = ("judges",)  # the synthtalk judges (judges engineer), imported when present
 

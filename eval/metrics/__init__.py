@@ -28,7 +28,7 @@ from edtalk.registry import Registry
 METRICS = Registry("metric")
 """id -> Metric subclass. Use ``get_metric(id)`` so that the metric modules are imported."""
 
-_MODULES = ("psnr", "ssim", "l1", "lmd", "fid", "lpips", "lse", "akd", "aed")
+_MODULES = ("psnr", "ssim", "l1", "lmd", "fid", "lpips", "lse", "akd", "aed", "acc_emo")
 # Metrics owned by the judges engineer (synthtalk ground-truth disentanglement); imported when present.
 _OPTIONAL_PREFIXES = ("disentangle_", "identity_sim")
 

@@ -1,5 +1,5 @@
 """AED (lower is better): FOMM's average (squared) Euclidean distance of identity embeddings,
-all frames pooled. ``identity="openface"`` is FOMM's OpenFace nn4.small2 on the 96 x 96 resized
+all frames pooled. ``backbone="openface"`` is FOMM's OpenFace nn4.small2 on the 96 x 96 resized
 full BGR frame; other embedders from ``eval.backbones.embeddings.EMBEDDERS`` (e.g. a synthtalk
 judge) can be named instead."""
 
@@ -16,7 +16,7 @@ from eval.metrics.functional.pose_eval import frame_aed
 
 @dataclass(frozen=True)
 class AEDSettings:
-    identity: str = "openface"
+    backbone: str = "openface"  # an EMBEDDERS name (eval/backbones/openface.py)
     crop: str = "none"
     size: int | None = 256
     pairing: str = "truncate"
@@ -28,12 +28,12 @@ class AverageEuclideanDistance(MeanMetric):
     id = "aed"
     label = "AED"
     higher_is_better = False
-    version = "1"
+    version = "2"  # 2: setting renamed identity -> backbone (the protocols' name)
     weights = ("openface_nn4_small2",)
     Settings = AEDSettings
 
     def weights_needed(self) -> tuple[str, ...]:
-        return self.weights if self.settings.identity == "openface" else ()
+        return self.weights if self.settings.backbone == "openface" else ()
 
     def mean_over(self) -> str:
         return "frames"
@@ -41,7 +41,7 @@ class AverageEuclideanDistance(MeanMetric):
     def item_values(self, ctx) -> np.ndarray:
         s = self.settings
         gi, pi = ctx.pair_indices(s.pairing, s.max_length_diff)
-        kw = {"backbone": s.identity, "crop": s.crop, "size": s.size}
+        kw = {"backbone": s.backbone, "crop": s.crop, "size": s.size}
         e_gt = ctx.feature("embedding", "gt", indices=tuple(int(i) for i in gi), **kw)
         e_pred = ctx.feature("embedding", "pred", indices=tuple(int(i) for i in pi), **kw)
         return frame_aed(e_gt, e_pred)

@@ -47,7 +47,7 @@ def test_akd_aed_match_fomm_formulas():
     akd_ref = np.mean([np.mean(np.abs(g[1][f] - p[1][f])) for g, p in pairs for f in range(len(g[1]))])
     aed_ref = np.mean([np.sum((g[2][f] - p[2][f]) ** 2) for g, p in pairs for f in range(len(g[2]))])
     akd = get_metric("akd")(landmarks="fixed_kp", size=None)
-    aed = get_metric("aed")(identity="fixed_emb", size=None)
+    aed = get_metric("aed")(backbone="fixed_emb", size=None)
     for m, ref in ((akd, akd_ref), (aed, aed_ref)):
         out = m.compute(m.merge(m.clip_state(ctxs[1]), m.clip_state(ctxs[0])))
         assert out["n"] == 7 and out["value"] == pytest.approx(ref, rel=1e-12)
