@@ -15,6 +15,10 @@ from eval.metrics import get_metric
 def _seeded_state(seed=0):
     torch.manual_seed(seed)
     net = OpenFaceNN4Small2()
+    for mod in net.modules():  # He init keeps the signal alive through the deep random net
+        if isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.kaiming_normal_(mod.weight, nonlinearity="relu")
+            torch.nn.init.zeros_(mod.bias)
     sd = net.state_dict()
     for k, v in sd.items():  # non-trivial BN statistics so eval-mode BN matters
         if k.endswith("running_mean"):
