@@ -95,7 +95,7 @@ def plot_bank_size(results: list[ResultFile], out: Path) -> list[Path]:
             ax.set_xlabel("number of bases")
             ax.set_title(_label(group, metric))
             ax.legend(fontsize=7)
-        paths.append(_save(fig, out / f"bank_size_{dataset}_{protocol}.png"))
+        paths.append(_save(fig, out / f"bank_size_{dataset}_{protocol}_{phash[:8]}.png"))
         plt.close(fig)
     return paths
 
@@ -113,7 +113,7 @@ def plot_ablations(results: list[ResultFile], out: Path) -> list[Path]:
             ax.bar(range(len(group)), [v if v is not None and math.isfinite(v) else 0.0 for v in values])
             ax.set_xticks(range(len(group)), names, rotation=60, ha="right", fontsize=7)
             ax.set_title(_label(group, metric))
-        paths.append(_save(fig, out / f"ablations_{dataset}_{protocol}.png"))
+        paths.append(_save(fig, out / f"ablations_{dataset}_{protocol}_{phash[:8]}.png"))
         plt.close(fig)
     return paths
 
@@ -155,7 +155,7 @@ def plot_clip_distributions(results: list[ResultFile], out: Path) -> list[Path]:
             ax.set_title(
                 _label([r for r in results if r.dataset == dataset and r.protocol == protocol], metric)
             )
-        paths.append(_save(fig, out / f"clips_{dataset}_{protocol}.png"))
+        paths.append(_save(fig, out / f"clips_{dataset}_{protocol}_{phash[:8]}.png"))
         plt.close(fig)
     return paths
 
