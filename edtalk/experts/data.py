@@ -116,9 +116,7 @@ def load_split(
 
     With ``guard`` (always for training) the split's identities are checked against the other
     splits' lists first."""
-    from edtalk.data.audio import load_audio
     from edtalk.data.readers import read_clips
-    from edtalk.data.video import read_video
 
     clips = read_clips("synthtalk", root, split=split)
     if guard:
@@ -126,13 +124,23 @@ def load_split(
     if max_clips is not None and len(clips) > max_clips:
         idx = np.linspace(0, len(clips), max_clips, endpoint=False).astype(int)
         clips = [clips[i] for i in idx]
+    return decode_clips(clips, progress=progress, desc=f"decode {split}")
+
+
+def decode_clips(clips: list, progress: bool = False, desc: str = "decode") -> list[ExpertClip]:
+    """``edtalk.data.clip.Clip`` records (synthtalk, with sidecars) -> ``ExpertClip`` arrays."""
+    from edtalk.data.audio import load_audio
+    from edtalk.data.video import read_video
+
     out = []
     iterator = clips
     if progress:
         from tqdm import tqdm
 
-        iterator = tqdm(clips, desc=f"decode {split}", unit="clip", leave=False)
+        iterator = tqdm(clips, desc=desc, unit="clip", leave=False)
     for clip in iterator:
+        if clip.sidecar is None:
+            raise ValueError(f"{clip.video}: clip {clip.id} has no sidecar JSON (synthtalk ground truth)")
         sidecar = json.loads(Path(clip.sidecar).read_text())
         video = read_video(clip.video)
         targets = sidecar_targets(sidecar, str(clip.sidecar))

@@ -43,7 +43,9 @@ def test_load_split_reads_ground_truth(judge_clips):
 
 
 def test_face_analyser_shapes_in_natural_units():
-    model = FaceAnalyser(FaceAnalyserConfig(n_identities=3, pose_mean=(5.0, 0.0, 0.0), pose_std=(2.0, 1.0, 1.0)))
+    model = FaceAnalyser(
+        FaceAnalyserConfig(n_identities=3, pose_mean=(5.0, 0.0, 0.0), pose_std=(2.0, 1.0, 1.0))
+    )
     frames = np.random.default_rng(0).integers(0, 255, (7, 96, 96, 3), dtype=np.uint8)
     out = model.predict(frames)
     assert out["landmarks"].shape == (7, 68, 2)
@@ -106,8 +108,9 @@ def test_training_steps_save_load_roundtrip_and_manifest(judge_clips, tmp_path):
     for key in a:
         np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-5)
     sync2, _ = load_expert(p_sync)
-    np.testing.assert_allclose(sync.video_features(judge_clips[0].frames), sync2.video_features(judge_clips[0].frames),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        sync.video_features(judge_clips[0].frames), sync2.video_features(judge_clips[0].frames), atol=1e-5
+    )
 
     with pytest.raises(ValueError, match="identity split"):
         load_expert(p_face, expect_split="train")  # a judge is never a training-loss expert
@@ -142,8 +145,24 @@ def test_split_guard_refuses_other_identities(dataset, tmp_path):
 def test_cli_train_split_train_writes_expert_files(dataset, tmp_path):
     from edtalk.experts.train import main
 
-    rc = main(["train", "--data", str(dataset), "--split", "train", "--out", str(tmp_path),
-               "--face-steps", "2", "--sync-steps", "1", "--batch-size", "4", "--no-progress"])
+    rc = main(
+        [
+            "train",
+            "--data",
+            str(dataset),
+            "--split",
+            "train",
+            "--out",
+            str(tmp_path),
+            "--face-steps",
+            "2",
+            "--sync-steps",
+            "1",
+            "--batch-size",
+            "4",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert set(manifest) == {"synthtalk_face_expert", "synthtalk_sync_expert"}

@@ -1,0 +1,22 @@
+"""benchmarks.eval_throughput: a seconds-long smoke run (no timing asserts): ours and the reference
+chain agree on PSNR, SSIM, LPIPS and FID (seeded random weights), and the report has its ratios."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_smoke_run_agrees_with_reference_and_reports_ratios(tmp_path, monkeypatch, capsys):
+    from benchmarks.eval_throughput import main
+
+    out = tmp_path / "bench.json"
+    rc = main(["--smoke", "--no-ray", "--no-protocol", "--data", str(tmp_path / "none"), "--json", str(out)])
+    assert rc == 0
+    report = json.loads(out.read_text())
+    ref = report["reference"]
+    assert set(ref["equal"]) == {"psnr", "ssim", "lpips", "fid"} and all(ref["equal"].values())
+    assert set(ref["speed_ratio"]) == {"psnr", "ssim", "lpips", "fid"}
+    assert ref["speed_ratio_total"] > 0
+    assert "RANDOM weights" in report["note"]
+    printed = capsys.readouterr().out
+    assert "speed ratio" in printed and "RANDOM" in printed
