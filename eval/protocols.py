@@ -212,7 +212,7 @@ PROTOCOLS.add(
             spec("fid", backbone="torchvision_eat", frames_per_video=5, **_EAT_CROP, **_EAT_PAIR),
             spec("lse_c", crop="eat_align", size=224, vshift=15),
             spec("lse_d", crop="eat_align", size=224, vshift=15),
-            spec("acc_emo", classifier="emotion_fan"),
+            spec("acc_emo", classifier="emotion_fan", aggregation="eval_code"),
         ),
     ),
 )
@@ -237,9 +237,10 @@ PROTOCOLS.add(
             # yet, so the canonical protocol feeds the given (already face-cropped) frames at 224.
             spec("lse_c", crop="none", size=224, vshift=15),
             spec("lse_d", crop="none", size=224, vshift=15),
-            spec("akd", landmarks="fan", **_CAN),
-            spec("aed", backbone="openface", **_CAN),
-            spec("acc_emo", classifier="emotion_fan"),
+            # FOMM's pose-evaluation scores 256 x 256 frames (--image_shape 256,256)
+            spec("akd", landmarks="fan", **{**_CAN, "size": 256}),
+            spec("aed", backbone="openface", **{**_CAN, "size": 256}),
+            spec("acc_emo", classifier="emotion_fan", aggregation="eval_code"),
         ),
     ),
 )
