@@ -150,8 +150,9 @@ def smoke_defaults(args: argparse.Namespace) -> argparse.Namespace:
         args.steps = args.steps or 2
         args.max_clips = args.max_clips or 2
         args.parent = args.parent or "runs/sweep_smoke_parent"
-    args.parent = str(Path(args.parent or "runs").resolve())
-    args.root = str(Path(args.root).resolve())
+    args.parent = str(Path(args.parent or "runs").expanduser().resolve())  # '~/..' expands on the node
+    args.root = str(Path(args.root).expanduser().resolve())
+    args.out = str(Path(args.out).expanduser().resolve())
     args.steps = args.steps or 200
     return args
 
