@@ -80,7 +80,7 @@ def test_aed_end_to_end_matches_fomm_formula(seeded_weights):
     ref_net.eval()
     rng = np.random.default_rng(0)
     clips = []
-    for t in (3, 2):
+    for t in (2, 1):
         g = rng.integers(0, 256, (t, 48, 48, 3), dtype=np.uint8)
         p = np.clip(g.astype(int) + rng.integers(-60, 61, g.shape), 0, 255).astype(np.uint8)
         clips.append((g, p))
@@ -95,7 +95,7 @@ def test_aed_end_to_end_matches_fomm_formula(seeded_weights):
     states = [m.clip_state(ClipContext.from_arrays(g, p, clip_id=str(i))) for i, (g, p) in enumerate(clips)]
     out = m.compute(m.merge(states[0], states[1]))
     print(f"aed ours {out['value']:.10f} fomm {np.mean(per_frame):.10f}")
-    assert out["n"] == 5 and out["value"] == pytest.approx(np.mean(per_frame), rel=1e-5)
+    assert out["n"] == 3 and out["value"] == pytest.approx(np.mean(per_frame), rel=1e-5)
     assert out["value"] > 1e-4  # the perturbation moved the embeddings
 
 
