@@ -54,7 +54,12 @@ class EmotionFAN(nn.Module):
 
         trunk = torchvision.models.resnet18(weights=None)
         self.conv1, self.bn1, self.relu, self.maxpool = trunk.conv1, trunk.bn1, trunk.relu, trunk.maxpool
-        self.layer1, self.layer2, self.layer3, self.layer4 = trunk.layer1, trunk.layer2, trunk.layer3, trunk.layer4
+        self.layer1, self.layer2, self.layer3, self.layer4 = (
+            trunk.layer1,
+            trunk.layer2,
+            trunk.layer3,
+            trunk.layer4,
+        )
         self.alpha = nn.Sequential(nn.Linear(512, 1), nn.Sigmoid())
         self.beta = nn.Sequential(nn.Linear(1024, 1), nn.Sigmoid())
         self.pred_fc1 = nn.Linear(512, num_classes)
@@ -67,7 +72,9 @@ class EmotionFAN(nn.Module):
         f = x.mean(dim=(2, 3))
         return f, self.alpha(f)
 
-    def video_logits(self, f: torch.Tensor, alpha: torch.Tensor, aggregation: str = "eval_code") -> torch.Tensor:
+    def video_logits(
+        self, f: torch.Tensor, alpha: torch.Tensor, aggregation: str = "eval_code"
+    ) -> torch.Tensor:
         """Relation-attention logits (8,) of one video from its frames' f and alpha."""
         f_v = self_attention_pool(f, alpha)
         beta = self.beta(torch.cat([f, f_v.expand_as(f)], dim=1))
@@ -113,7 +120,9 @@ def load_emotion_fan(device: str = "cpu", weights: str | None = None) -> Emotion
     return net.eval().to(device)
 
 
-def face_chips(frames: np.ndarray, size: int = CHIP_SIZE, padding: float = CHIP_PADDING) -> tuple[np.ndarray, np.ndarray]:
+def face_chips(
+    frames: np.ndarray, size: int = CHIP_SIZE, padding: float = CHIP_PADDING
+) -> tuple[np.ndarray, np.ndarray]:
     """(chips uint8 (M, size, size, 3) RGB, frame indices (M,)) for frames with a face."""
     import dlib
     import face_recognition_models as frm
@@ -154,7 +163,9 @@ def video_scores(
         x = torch.from_numpy(np.ascontiguousarray(chips[i : i + batch])).to(device)
         x = x.permute(0, 3, 1, 2).float() / 255.0  # ToTensor
         if x.shape[-2:] != (CHIP_SIZE, CHIP_SIZE):  # Resize(224) (chips are 224 already)
-            x = torch.nn.functional.interpolate(x, size=(CHIP_SIZE, CHIP_SIZE), mode="bilinear", antialias=True)
+            x = torch.nn.functional.interpolate(
+                x, size=(CHIP_SIZE, CHIP_SIZE), mode="bilinear", antialias=True
+            )
         f, a = model.frame_features(x)
         feats.append(f)
         alphas.append(a)

@@ -88,7 +88,9 @@ class Inception(nn.Module):
             pool_layers += _conv_bn_relu(cin, pool_proj, 1, 1, ("2_conv", "3_bn", "4_relu"))
         branches.append(nn.Sequential(OrderedDict(pool_layers)))
         if proj is not None:
-            branches.append(nn.Sequential(OrderedDict(_conv_bn_relu(cin, proj, 1, 1, ("1_conv", "2_bn", "3_relu")))))
+            branches.append(
+                nn.Sequential(OrderedDict(_conv_bn_relu(cin, proj, 1, 1, ("1_conv", "2_bn", "3_relu"))))
+            )
         self.seq_list = nn.ModuleList(branches)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -194,7 +196,8 @@ def openface_embed(frames: np.ndarray, device: str = "cpu", batch: int = 64) -> 
     net = get_backbone("openface", device=device)
     x = fomm_preprocess(np.asarray(frames))
     out = [
-        net(torch.from_numpy(x[i : i + batch]).to(device)).double().cpu().numpy() for i in range(0, len(x), batch)
+        net(torch.from_numpy(x[i : i + batch]).to(device)).double().cpu().numpy()
+        for i in range(0, len(x), batch)
     ]
     return np.concatenate(out)
 

@@ -28,7 +28,11 @@ def self_attention_pool(f: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
 
 
 def relation_attention_pool(
-    f: torch.Tensor, f_v: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor, aggregation: str = "eval_code"
+    f: torch.Tensor,
+    f_v: torch.Tensor,
+    alpha: torch.Tensor,
+    beta: torch.Tensor,
+    aggregation: str = "eval_code",
 ) -> torch.Tensor:
     """[f_i; f_v] (N, 2D) pooled with alpha (N,1) and beta (N,1) -> (2D,) (see module docstring)."""
     if aggregation not in AGGREGATIONS:

@@ -13,11 +13,11 @@ def _manual_logits(f, alpha_w, alpha_b, beta_w, beta_b, fc_w, fc_b, aggregation)
     """Emotion-FAN relation attention written out frame by frame in numpy."""
     sig = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
     alpha = np.array([sig(alpha_w @ fi + alpha_b) for fi in f]).reshape(-1)
-    f_v = sum(a * fi for a, fi in zip(alpha, f)) / alpha.sum()
+    f_v = sum(a * fi for a, fi in zip(alpha, f, strict=False)) / alpha.sum()
     cat = [np.concatenate([fi, f_v]) for fi in f]
     beta = np.array([sig(beta_w @ c + beta_b) for c in cat]).reshape(-1)
     w = alpha if aggregation == "eval_code" else alpha * beta
-    pooled = sum(wi * c for wi, c in zip(w, cat)) / (alpha * beta).sum()
+    pooled = sum(wi * c for wi, c in zip(w, cat, strict=False)) / (alpha * beta).sum()
     return fc_w @ pooled + fc_b
 
 
