@@ -271,7 +271,7 @@ STAGES.add(
         sample=lambda s, c: s.mouth_swap_pairs(c.batch_size),
         forward=_mp_forward,
         losses=_mp_losses,
-        defaults={"max_steps": 40, "batch_size": 4, "lr": 2e-3},
+        defaults={"max_steps": 30, "batch_size": 4, "lr": 2e-3},
         fake_real=lambda out, b: (out["cross"], torch.cat([b["a"], b["b"]])),
     ),
 )
@@ -322,7 +322,7 @@ STAGES.add(
         sample=lambda s, c: s.expression_windows(c.batch_size, c.window),
         forward=_ex_forward,
         losses=_ex_losses,
-        defaults={"max_steps": 40, "batch_size": 4, "lr": 2e-3},
+        defaults={"max_steps": 30, "batch_size": 4, "lr": 2e-3},
         fake_real=lambda out, b: (out["fake"], b["driving"]),
     ),
 )
@@ -376,7 +376,7 @@ STAGES.add(
         sample=lambda s, c: s.audio_windows(c.batch_size, max(c.n_frames, 5)),
         forward=_al_forward,
         losses=_al_losses,
-        defaults={"max_steps": 40, "batch_size": 4, "lr": 1e-3},
+        defaults={"max_steps": 30, "batch_size": 4, "lr": 1e-3},
     ),
 )
 
@@ -413,7 +413,7 @@ STAGES.add(
         sample=lambda s, c: s.audio_windows(c.batch_size, c.pose_frames),
         forward=_ap_forward,
         losses=_ap_losses,
-        defaults={"max_steps": 40, "batch_size": 8, "lr": 1e-3},
+        defaults={"max_steps": 30, "batch_size": 8, "lr": 1e-3},
     ),
 )
 
@@ -441,6 +441,6 @@ STAGES.add(
         sample=lambda s, c: s.emotion_clips(c.batch_size, c.window),
         forward=_ae_forward,
         losses=lambda out, b, nets: {"exp": L.weight_l1(out["w_e"], out["w_e_hat"])},
-        defaults={"max_steps": 40, "batch_size": 8, "lr": 1e-3},
+        defaults={"max_steps": 30, "batch_size": 8, "lr": 1e-3},
     ),
 )

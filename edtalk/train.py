@@ -570,7 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Table 3 loss ablations (set that term's weight to 0 in its stage)")
     p.add_argument("--perceptual", default="auto", help="vgg19 | substitute:pyramid_l1_ssim | auto (default)")
     p.add_argument("--experts", default="", help="loss-expert folder (default <out>/experts; trained if missing)")
-    p.add_argument("--expert-steps", default="300,200", help="face,sync expert steps when they must be trained")
+    p.add_argument("--expert-steps", default="150,40", help="face,sync expert steps when they must be trained")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--address", default="", help="Ray cluster address (default: a local Ray on 127.0.0.1)")
     return p

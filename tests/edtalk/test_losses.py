@@ -79,3 +79,33 @@ def test_losses_are_differentiable():
     a = torch.randn(2, 6, requires_grad=True)
     losses.feature_consistency(a, torch.randn(2, 6)).backward()
     assert a.grad is not None and torch.isfinite(a.grad).all()
+
+
+def test_perceptual_substitute_is_named_and_behaves(monkeypatch, tmp_path):
+    from edtalk.perceptual import build_perceptual
+
+    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path))  # no VGG19 weights here
+    p = build_perceptual("auto")
+    assert p.label == "substitute:pyramid_l1_ssim"
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    assert p(x, x).item() == pytest.approx(0.0, abs=1e-5)
+    assert p(x, torch.zeros_like(x)).item() > 0.1
+    with pytest.raises(FileNotFoundError, match="vgg19-dcbb9e9d.pth"):
+        build_perceptual("vgg19")  # explicit VGG19 without weights: a clear error, no substitute
+
+
+@pytest.mark.slow  # builds and saves a 548 MB VGG19
+def test_vgg19_perceptual_with_seeded_weights(tmp_path):
+    from torchvision.models import vgg19
+
+    from edtalk.perceptual import VGG19Perceptual
+
+    torch.manual_seed(0)
+    path = tmp_path / "vgg19.pth"
+    torch.save(vgg19(weights=None).state_dict(), path)
+    p = VGG19Perceptual(weights_path=str(path))
+    assert p.label == "vgg19"
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    assert p(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    assert p(x, -x).item() > 0
+    assert all(not q.requires_grad for q in p.parameters())
