@@ -177,7 +177,12 @@ def plot_training(results: list[ResultFile], out: Path) -> list[Path]:
         return []
     plt = _pyplot()
     methods = sorted({r["method"] for r in records})
-    stages = list(dict.fromkeys(r["stage"] for r in records))
+    from edtalk.config import STAGE_NAMES  # the paper's stage order on the x axis
+
+    order = {name: i for i, name in enumerate(STAGE_NAMES)}
+    stages = sorted(
+        dict.fromkeys(r["stage"] for r in records), key=lambda st: (order.get(st, len(order)), st)
+    )
     fig, axes = _grid(plt, 2, "Training efficiency")
     width = 0.8 / max(1, len(methods))
     for k, method in enumerate(methods):
