@@ -297,6 +297,7 @@ def _init_ray(args: argparse.Namespace):
             ray.init(address=args.address, runtime_env=runtime_env, log_to_driver=True)
         else:
             ray.init(
+                address="local",  # always a private local Ray, even if another cluster runs here
                 _node_ip_address="127.0.0.1",
                 num_cpus=max(args.workers, 1),
                 include_dashboard=False,
