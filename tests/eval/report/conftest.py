@@ -120,6 +120,7 @@ def build_fixture_results(root: Path, with_videos: bool = False) -> Path:
             dict(psnr=base, ssim=0.7, m_lmd=2.0 - n / 100, f_lmd=1.5, lse_c=5.0 + n / 10, acc_emo=40.0 + n),
             phash="5555aaaa5555aaaa",
             sweep={"name": "bank_size", "param": param, "value": n},
+            extra={"provenance": {"training": [{"stage": "expression", "wall_s": 10.0 + n, "steps": 2}]}},
         )
     for variant, psnr in (("full", 22.0), ("wo_bank", 18.0), ("wo_l_fea", 20.0)):
         write_result(

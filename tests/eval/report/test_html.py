@@ -32,7 +32,9 @@ def test_index_has_tables_plots_and_video_grid(tmp_path, results_with_videos):
     page = (out / "index.html").read_text()
     assert page.count('<table class="report-table"') == 9
     assert (out / "tables.md").is_file() and (out / "tables.tex").is_file()
-    for src in re.findall(r'<img src="([^"]+)"', page):
+    images = re.findall(r'<img src="([^"]+)"', page)
+    assert sorted(Path(i).name.split("_")[0] for i in images) == ["ablations", "bank", "clips", "training"]
+    for src in images:
         assert (out / src).is_file(), src
     videos = re.findall(r'<video controls muted loop[^>]*src="([^"]+)"', page)
     assert len(videos) == 9  # 3 clips x (GT, edtalk_a, wav2lip)
