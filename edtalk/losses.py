@@ -84,7 +84,9 @@ def weight_l1(target: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
     return (target - pred).flatten(1).abs().sum(dim=1).mean()
 
 
-def sync_loss(audio_embedding: torch.Tensor, video_embedding: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+def sync_loss(
+    audio_embedding: torch.Tensor, video_embedding: torch.Tensor, eps: float = 1e-6
+) -> torch.Tensor:
     """L^m_sync (Wav2Lip): -log( v·s / max(||v|| ||s||, eps) ), cosine clamped to [eps, 1] first."""
     cos = F.cosine_similarity(audio_embedding, video_embedding, dim=-1, eps=eps)
     return -torch.log(cos.clamp(min=eps, max=1.0)).mean()

@@ -10,14 +10,16 @@ continues from, its loss terms with default weights, the sampler that feeds it, 
   on those outputs, with the frozen loss networks ``nets`` (perceptual Φ, discriminator D, the
   synthtalk face expert for L_mot, the sync expert for L^m_sync).
 
-| stage            | trains                                 | losses (default weight)                          |
-|------------------|----------------------------------------|--------------------------------------------------|
-| eg_pretrain      | E (+ shared trunk), G, MLN/PLN + banks as LIA's motion bank, D | rec 1, per 1, adv 1 |
-| mouth_pose       | MLN, PLN, B^m, B^p (E, trunk, G frozen), D | rec 1, per 1, adv 1, self 1, fea 1 (exp(-cos)) |
-| expression       | ELN, B^e, EEM (all above frozen), D    | rec 1, per 1, adv 1, mot 10, mc 1 (K-frame f^{r->e}) |
-| audio_lip        | E_a, MLP^m_A                           | m_fea 1, m_rec 1, m_sync 1                       |
-| audio_pose       | phi_p (normalizing flow)               | mle 1, p_rec 1, tem 1                            |
-| audio_expression | E_S, MLP^e_A (E_T frozen, outside the state) | exp 1 (Eq. 7 masking inside the predictor) |
+- eg_pretrain: E (+ shared trunk), G, MLN/PLN + banks as LIA's motion bank, D.
+  Losses rec 1, per 1, adv 1.
+- mouth_pose: MLN, PLN, B^m, B^p (E, trunk, G frozen), D.
+  Losses rec 1, per 1, adv 1, self 1, fea 1 (exp(-cos)).
+- expression: ELN, B^e, EEM (all above frozen), D; f^{r->e} averaged over K frames.
+  Losses rec 1, per 1, adv 1, mot 10, mc 1.
+- audio_lip: E_a, MLP^m_A. Losses m_fea 1, m_rec 1, m_sync 1.
+- audio_pose: phi_p (normalizing flow). Losses mle 1, p_rec 1, tem 1.
+- audio_expression: E_S, MLP^e_A (E_T frozen, outside the state dict).
+  Loss exp 1 (Eq. 7 modality masking inside the predictor).
 
 Design choices the paper leaves open (documented here once):
 - eg_pretrain is LIA's self-reconstruction: the target's motion passes through MLN+PLN and their
@@ -95,7 +97,9 @@ class Stage:
     def loss_weights(self, cfg: StageConfig) -> dict[str, float]:
         unknown = set(dict(cfg.loss_weights)) - set(self.weights)
         if unknown:
-            raise ValueError(f"stage {self.name}: unknown loss terms {sorted(unknown)}; known {sorted(self.weights)}")
+            raise ValueError(
+                f"stage {self.name}: unknown loss terms {sorted(unknown)}; known {sorted(self.weights)}"
+            )
         return {term: cfg.weight(term, w) for term, w in self.weights.items()}
 
 
@@ -128,7 +132,9 @@ def apply_freezing(stage: Stage, model: nn.Module) -> list[nn.Parameter]:
         if p.requires_grad:
             params.append(p)
     if not params:
-        raise ValueError(f"stage {stage.name}: no trainable parameters in this model (prefixes {stage.trainable})")
+        raise ValueError(
+            f"stage {stage.name}: no trainable parameters in this model (prefixes {stage.trainable})"
+        )
     return params
 
 
@@ -152,7 +158,9 @@ class StageModule(nn.Module):
 
     def forward(self, batch: dict) -> dict:
         dtype = next(self.model.parameters()).dtype
-        batch = {k: v.to(dtype) if torch.is_tensor(v) and v.is_floating_point() else v for k, v in batch.items()}
+        batch = {
+            k: v.to(dtype) if torch.is_tensor(v) and v.is_floating_point() else v for k, v in batch.items()
+        }
         out = self.stage.forward(self.model, batch, self.cfg)
         return {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in out.items()}
 
@@ -202,8 +210,15 @@ STAGES.add(
     Stage(
         name="eg_pretrain",
         parent=None,
-        trainable=("encoder", "navigation.trunk", "navigation.heads.mouth", "navigation.heads.pose",
-                   "banks.raw.mouth", "banks.raw.pose", "generator"),
+        trainable=(
+            "encoder",
+            "navigation.trunk",
+            "navigation.heads.mouth",
+            "navigation.heads.pose",
+            "banks.raw.mouth",
+            "banks.raw.pose",
+            "generator",
+        ),
         weights={"rec": 1.0, "per": 1.0, "adv": 1.0},
         adversarial=True,
         experts=(),
@@ -221,7 +236,9 @@ def _mp_forward(model, b, cfg):
     n = b["a"].shape[0]
     names = _present(model, ("mouth", "pose"))
     with torch.no_grad():  # E is frozen and its inputs are data: no graph needed
-        f_all, skips_all = model.encode(torch.cat([b["id_a"], b["id_b"], b["a"], b["b"], b["ma_pb"], b["mb_pa"]]))
+        f_all, skips_all = model.encode(
+            torch.cat([b["id_a"], b["id_b"], b["a"], b["b"], b["ma_pb"], b["mb_pa"]])
+        )
     f_ida, f_idb, f_a, f_b, f_ab, f_ba = f_all.split(n)
     skips = [s[: 2 * n] for s in skips_all]  # identity features f^id of id_a, id_b
     w_ab = model.navigate(f_ab, names)  # mouth m_a, pose p_b
@@ -286,7 +303,9 @@ def _ex_forward(model, b, cfg):
         f_win, _ = model.encode(b["window"].flatten(0, 1))
         w_d = model.navigate(f_d, _present(model, ("mouth", "pose")))
     w_e = model.navigate(f_win, ("expression",))["expression"].view(n, k, -1).mean(1)  # K-frame average
-    fake = model.generate(model.compose(f_src, {**w_d, "expression": w_e}), skips, _expression_latent(model, w_e))
+    fake = model.generate(
+        model.compose(f_src, {**w_d, "expression": w_e}), skips, _expression_latent(model, w_e)
+    )
     f_fake, _ = model.encode(fake)  # gradient flows through the frozen E into ELN/EEM
     mouth_fake = model.motion(model.navigate(f_fake, ("mouth",)))["mouth"]
     mouth_real = model.motion({"mouth": w_d["mouth"]})["mouth"]
@@ -347,7 +366,9 @@ def lip_windows(frames: torch.Tensor, sync_cfg) -> torch.Tensor:
     """Differentiable SyncNet input: (B, 5, 3, H, W) in [-1, 1] -> (B, 15, h, w) lower-face crops."""
     b, t, c, h, w = frames.shape
     top, bottom, left, right = sync_cfg.crop
-    crop = frames[..., int(round(top * h)) : int(round(bottom * h)), int(round(left * w)) : int(round(right * w))]
+    crop = frames[
+        ..., int(round(top * h)) : int(round(bottom * h)), int(round(left * w)) : int(round(right * w))
+    ]
     crop = F.interpolate(crop.flatten(0, 1), size=tuple(sync_cfg.lip_size), mode="area")
     return crop.view(b, t * c, *crop.shape[-2:])
 
@@ -355,7 +376,10 @@ def lip_windows(frames: torch.Tensor, sync_cfg) -> torch.Tensor:
 def _al_losses(out, b, nets):
     n, t = b["frames"].shape[:2]
     real = b["frames"].flatten(0, 1)
-    terms = {"m_fea": L.weight_l2(out["w_m"], out["w_m_hat"]), "m_rec": L.reconstruction_l2(out["fake"], real)}
+    terms = {
+        "m_fea": L.weight_l2(out["w_m"], out["w_m_hat"]),
+        "m_rec": L.reconstruction_l2(out["fake"], real),
+    }
     sync = nets.need("sync_expert")
     fake = out["fake"].view(n, t, *out["fake"].shape[1:])[:, :5]
     video = sync.embed_video(lip_windows(fake, sync.cfg))

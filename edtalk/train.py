@@ -1,6 +1,7 @@
-"""Distributed training of the EDTalk stages on Ray Train + DeepSpeed.
+r"""Distributed training of the EDTalk stages on Ray Train + DeepSpeed.
 
-    python -m edtalk.train --stage mouth_pose --preset tiny --data synthtalk:data/synthtalk --workers 2 --out runs/
+    python -m edtalk.train --stage mouth_pose --preset tiny --data synthtalk:data/synthtalk \
+        --workers 2 --out runs/
     python -m edtalk.train --stages all --workers 2 --out runs/          # the whole chain, in order
 
 Each stage is one ``ray.train.torch.TorchTrainer`` (``ScalingConfig(num_workers=N, use_gpu=auto)``,
@@ -69,8 +70,13 @@ def set_env_defaults() -> None:
 # --- provenance ------------------------------------------------------------------------------------
 def git_hash() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -82,8 +88,13 @@ def library_versions() -> dict[str, str]:
     import ray
     import torch
 
-    return {"python": sys.version.split()[0], "torch": torch.__version__, "ray": ray.__version__,
-            "deepspeed": deepspeed.__version__, "numpy": numpy.__version__}
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "ray": ray.__version__,
+        "deepspeed": deepspeed.__version__,
+        "numpy": numpy.__version__,
+    }
 
 
 # --- DeepSpeed ---------------------------------------------------------------------------------------
@@ -219,7 +230,9 @@ class StageWorker:
         self.parent_meta = _load_parent(model, self.run["parent"]) if self.run["parent"] else {}
         params = apply_freezing(self.stage, model)
         model.to(self.device)
-        self.sampler = StageSampler(load_frame_cache(self.run["cache"]), seed=self.train_cfg.seed * 1000 + rank)
+        self.sampler = StageSampler(
+            load_frame_cache(self.run["cache"]), seed=self.train_cfg.seed * 1000 + rank
+        )
         self._text_cache: dict = {}
         self.model = model
         module = StageModule(model, self.stage, self.stage_cfg)
@@ -397,8 +410,9 @@ def train_loop_per_worker(config: dict) -> None:
         dist.barrier()
 
 
-def self_reconstruction_check(final_pt: str | Path, cache_path: str | Path, n_clips: int = 8,
-                              frames_per_clip: int = 8) -> dict[str, float]:
+def self_reconstruction_check(
+    final_pt: str | Path, cache_path: str | Path, n_clips: int = 8, frames_per_clip: int = 8
+) -> dict[str, float]:
     """Training sanity check (not a benchmark metric): video-driven self-reconstruction of training
     clips — source = each clip's first frame, every sampled frame drives mouth, pose and expression —
     against the static baseline that repeats the source frame. Mean L1 in [-1, 1] units; a model
@@ -420,11 +434,17 @@ def self_reconstruction_check(final_pt: str | Path, cache_path: str | Path, n_cl
             real = to_tensor(cache.frames[idx])
             source = to_tensor(cache.frames[first : first + 1])
             names = model.cfg.bank_names
-            fake = model(source, real, real if "pose" in names else None, real if "expression" in names else None)
+            fake = model(
+                source, real, real if "pose" in names else None, real if "expression" in names else None
+            )
             model_err.append((fake - real).abs().mean().item())
             static_err.append((source - real).abs().mean().item())
-    return {"model_l1": float(np.mean(model_err)), "static_l1": float(np.mean(static_err)),
-            "n_clips": len(clips), "frames_per_clip": frames_per_clip}
+    return {
+        "model_l1": float(np.mean(model_err)),
+        "static_l1": float(np.mean(static_err)),
+        "n_clips": len(clips),
+        "frames_per_clip": frames_per_clip,
+    }
 
 
 # --- the driver ----------------------------------------------------------------------------------
@@ -453,12 +473,15 @@ def ensure_experts(train_cfg, needed: set[str], face_steps: int, sync_steps: int
     reader, root = parse_data(train_cfg.data)
     if reader != "synthtalk":
         raise FileNotFoundError(
-            f"loss experts {sorted(missing)} not found in {train_cfg.experts} and they can only be trained on "
+            f"loss experts {sorted(missing)} not found in {train_cfg.experts}; they can only be trained on "
             f"synthtalk (got data {train_cfg.data!r}); pass --experts DIR with "
             f"{', '.join(EXPERT_FILES[k] for k in sorted(missing))}"
         )
     settings = TrainSettings(face_steps=face_steps, sync_steps=sync_steps)
-    print(f"[train] training loss experts {sorted(missing)} on the train split -> {train_cfg.experts}", flush=True)
+    print(
+        f"[train] training loss experts {sorted(missing)} on the train split -> {train_cfg.experts}",
+        flush=True,
+    )
     train_experts(root, "train", train_cfg.experts, settings, only=tuple(sorted(missing)))
 
 
@@ -506,15 +529,20 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     train_cfg = replace(train_cfg, perceptual=run["perceptual"] or train_cfg.perceptual)
     trainer = TorchTrainer(
         train_loop_per_worker,
-        train_loop_config={"model": model_cfg.to_dict(), "stage": stage_cfg.to_dict(),
-                           "train": train_cfg.to_dict(), "run": run},
+        train_loop_config={
+            "model": model_cfg.to_dict(),
+            "stage": stage_cfg.to_dict(),
+            "train": train_cfg.to_dict(),
+            "run": run,
+        },
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
         scaling_config=ScalingConfig(num_workers=train_cfg.workers, use_gpu=use_gpu),
         run_config=RunConfig(
             storage_path=str(out),
             name=stage.name,
-            checkpoint_config=CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=CHECKPOINT_METRIC,
-                                               checkpoint_score_order="min"),
+            checkpoint_config=CheckpointConfig(
+                num_to_keep=2, checkpoint_score_attribute=CHECKPOINT_METRIC, checkpoint_score_order="min"
+            ),
         ),
     )
     t0 = time.time()
@@ -524,11 +552,19 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         raise RuntimeError(f"stage {stage.name} failed: {result.error}")
     if not final.is_file():
         raise RuntimeError(f"stage {stage.name} finished without writing {final}")
-    summary = {"stage": stage.name, "seconds": round(time.time() - t0, 1), "metrics": result.metrics,
-               "checkpoint": str(result.checkpoint.path) if result.checkpoint else None, "final": str(final)}
+    summary = {
+        "stage": stage.name,
+        "seconds": round(time.time() - t0, 1),
+        "metrics": result.metrics,
+        "checkpoint": str(result.checkpoint.path) if result.checkpoint else None,
+        "final": str(final),
+    }
     (stage_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
-    print(f"[train] {stage.name}: done in {summary['seconds']} s, it/s "
-          f"{(result.metrics or {}).get('it_per_s', float('nan')):.2f}, final {final}", flush=True)
+    print(
+        f"[train] {stage.name}: done in {summary['seconds']} s, it/s "
+        f"{(result.metrics or {}).get('it_per_s', float('nan')):.2f}, final {final}",
+        flush=True,
+    )
     return final
 
 
@@ -548,29 +584,56 @@ def build_parser() -> argparse.ArgumentParser:
     )
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--stage", choices=STAGE_NAMES, help="train one stage")
-    which.add_argument("--stages", help="'all' (the chain in order) or a comma list, e.g. mouth_pose,expression")
+    which.add_argument(
+        "--stages", help="'all' (the chain in order) or a comma list, e.g. mouth_pose,expression"
+    )
     p.add_argument("--preset", default="tiny", help="model preset: tiny (CPU) or paper (GPU) (default tiny)")
-    p.add_argument("--data", default="synthtalk:data/synthtalk", help="<reader>:<root> (default synthtalk:data/synthtalk)")
+    p.add_argument(
+        "--data",
+        default="synthtalk:data/synthtalk",
+        help="<reader>:<root> (default synthtalk:data/synthtalk)",
+    )
     p.add_argument("--split", default="train", help="identity split to train on (default train)")
     p.add_argument("--workers", type=int, default=2, help="Ray Train workers (default 2)")
     p.add_argument("--out", default="runs", help="output root (default runs/)")
-    p.add_argument("--deepspeed", default="zero0", choices=("zero0", "zero1", "zero2", "zero3"),
-                   help="DeepSpeed ZeRO stage (default zero0)")
+    p.add_argument(
+        "--deepspeed",
+        default="zero0",
+        choices=("zero0", "zero1", "zero2", "zero3"),
+        help="DeepSpeed ZeRO stage (default zero0)",
+    )
     p.add_argument("--bf16", action="store_true", help="bf16 mixed precision (DeepSpeed)")
     p.add_argument("--max-steps", type=int, help="steps per stage (default: the stage's demo default)")
     p.add_argument("--batch-size", type=int, help="samples per worker per step (default: per stage)")
     p.add_argument("--lr", type=float, help="learning rate of the trainable modules (default: per stage)")
     p.add_argument("--checkpoint-every", type=int, help="steps between Ray checkpoints (default 50)")
-    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint; in a chain, "
-                   "skip stages whose final.pt exists")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the latest checkpoint; in a chain, skip stages whose final.pt exists",
+    )
     p.add_argument("--parent", default="", help="parent checkpoint (final.pt) for a single --stage")
-    p.add_argument("--loss-weight", action="append", default=[], metavar="TERM=W",
-                   help="override a loss weight, e.g. fea=0 (repeatable; see edtalk.stages)")
-    p.add_argument("--ablation", action="append", default=[], choices=("no_fea", "no_self", "no_m_rec", "no_m_sync"),
-                   help="Table 3 loss ablations (set that term's weight to 0 in its stage)")
+    p.add_argument(
+        "--loss-weight",
+        action="append",
+        default=[],
+        metavar="TERM=W",
+        help="override a loss weight, e.g. fea=0 (repeatable; see edtalk.stages)",
+    )
+    p.add_argument(
+        "--ablation",
+        action="append",
+        default=[],
+        choices=("no_fea", "no_self", "no_m_rec", "no_m_sync"),
+        help="Table 3 loss ablations (set that term's weight to 0 in its stage)",
+    )
     p.add_argument("--perceptual", default="auto", help="vgg19 | substitute:pyramid_l1_ssim | auto (default)")
-    p.add_argument("--experts", default="", help="loss-expert folder (default <out>/experts; trained if missing)")
-    p.add_argument("--expert-steps", default="150,40", help="face,sync expert steps when they must be trained")
+    p.add_argument(
+        "--experts", default="", help="loss-expert folder (default <out>/experts; trained if missing)"
+    )
+    p.add_argument(
+        "--expert-steps", default="150,40", help="face,sync expert steps when they must be trained"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--address", default="", help="Ray cluster address (default: a local Ray on 127.0.0.1)")
     return p
@@ -582,17 +645,33 @@ def main(argv: list[str] | None = None) -> int:
     from edtalk.config import STAGE_NAMES, ModelConfig, TrainConfig
     from edtalk.stages import ABLATIONS, get_stage
 
-    names = [args.stage] if args.stage else (
-        list(STAGE_NAMES) if args.stages == "all" else [s.strip() for s in args.stages.split(",") if s.strip()]
+    names = (
+        [args.stage]
+        if args.stage
+        else (
+            list(STAGE_NAMES)
+            if args.stages == "all"
+            else [s.strip() for s in args.stages.split(",") if s.strip()]
+        )
     )
     for n in names:
         get_stage(n)  # did-you-mean error for a typo
     out = Path(args.out).resolve()
     train_cfg = TrainConfig(
-        data=args.data, split=args.split, preset=args.preset, out=str(out), workers=args.workers,
-        deepspeed=args.deepspeed, bf16=args.bf16, seed=args.seed, perceptual=args.perceptual,
+        data=args.data,
+        split=args.split,
+        preset=args.preset,
+        out=str(out),
+        workers=args.workers,
+        deepspeed=args.deepspeed,
+        bf16=args.bf16,
+        seed=args.seed,
+        perceptual=args.perceptual,
         experts=str(Path(args.experts).resolve()) if args.experts else str(out / "experts"),
-        parent=args.parent, resume=args.resume, cache=str(out / "cache"), address=args.address,
+        parent=args.parent,
+        resume=args.resume,
+        cache=str(out / "cache"),
+        address=args.address,
     )
     model_cfg = ModelConfig.preset(args.preset)
     weight_overrides: dict[str, dict[str, float]] = {}
@@ -623,19 +702,28 @@ def main(argv: list[str] | None = None) -> int:
         if args.resume and len(names) > 1 and final.is_file():
             print(f"[train] {n}: {final} exists, skipping (--resume)", flush=True)
             continue
-        stage_cfg = stage_config_for(n, {"max_steps": args.max_steps, "batch_size": args.batch_size,
-                                         "lr": args.lr, "checkpoint_every": args.checkpoint_every,
-                                         "loss_weights": weight_overrides.get(n, {})})
+        stage_cfg = stage_config_for(
+            n,
+            {
+                "max_steps": args.max_steps,
+                "batch_size": args.batch_size,
+                "lr": args.lr,
+                "checkpoint_every": args.checkpoint_every,
+                "loss_weights": weight_overrides.get(n, {}),
+            },
+        )
         cfg_i = train_cfg if i == 0 else replace(train_cfg, parent="")  # --parent applies to the first stage
         finals[n] = run_stage(stage_cfg, cfg_i, model_cfg, cache)
     last = out / names[-1] / "final.pt"
     check = self_reconstruction_check(last, cache)
     (out / names[-1] / "self_reconstruction.json").write_text(json.dumps(check, indent=1))
     print(f"[train] {', '.join(names)} finished in {time.time() - t0:.1f} s; final: {last}", flush=True)
-    print(f"[train] self-reconstruction on {check['n_clips']} training clips: L1 {check['model_l1']:.4f} "
-          f"vs static source frame {check['static_l1']:.4f} "
-          f"({'reconstructs' if check['model_l1'] < check['static_l1'] else 'NOT better than the static frame'})",
-          flush=True)
+    print(
+        f"[train] self-reconstruction on {check['n_clips']} training clips: L1 {check['model_l1']:.4f} "
+        f"vs static source frame {check['static_l1']:.4f} "
+        f"({'reconstructs' if check['model_l1'] < check['static_l1'] else 'NOT better than static'})",
+        flush=True,
+    )
     return 0
 
 

@@ -4,13 +4,14 @@
 landmarks rescaled, Wav2Lip mel windows per frame) into a folder of ``.npy`` arrays that every Ray
 worker memory-maps (``load_frame_cache``). Samplers then draw batches from it with a per-rank RNG:
 
-| sampler                 | stage(s)             | what one sample is                                   |
-|-------------------------|----------------------|------------------------------------------------------|
-| ``frame_pairs``         | eg_pretrain          | source I^i and target I^d, same identity (LIA-style) |
-| ``mouth_swap_pairs``    | mouth_pose           | frames I^a, I^b of two identities, their identity frames, and the mouth-swapped I^{m_a}_{p_b}, I^{m_b}_{p_a} |
-| ``expression_windows``  | expression           | source I^i (neutral when available), driving I^d and the K-frame window around I^d |
-| ``audio_windows``       | audio_lip, audio_pose | source frame, T consecutive frames and their mel windows |
-| ``emotion_clips``       | audio_expression     | a clip's emotion window (frames), its mel windows and transcript |
+- ``frame_pairs`` (eg_pretrain): source I^i and target I^d of one identity (LIA-style).
+- ``mouth_swap_pairs`` (mouth_pose): frames I^a, I^b of two identities, their identity frames, and
+  the mouth-swapped I^{m_a}_{p_b}, I^{m_b}_{p_a}.
+- ``expression_windows`` (expression): source I^i (neutral when available), driving I^d and the
+  K-frame window around I^d.
+- ``audio_windows`` (audio_lip, audio_pose): a source frame, T consecutive frames, their mel windows.
+- ``emotion_clips`` (audio_expression): T frames of a clip (to extract W^e), their mel windows and
+  the transcript.
 
 Images are float32 (B, 3, H, W) in [-1, 1]; mels (B, T, 1, 80, 16).
 """
@@ -162,7 +163,9 @@ def load_frame_cache(path: str | Path) -> FrameCache:
 
 def to_tensor(frames: np.ndarray) -> torch.Tensor:
     """uint8 (..., H, W, 3) -> float32 (..., 3, H, W) in [-1, 1]."""
-    t = torch.from_numpy(np.array(frames, dtype=np.uint8)).float().div_(127.5).sub_(1.0)  # copy: caches are read-only
+    t = (
+        torch.from_numpy(np.array(frames, dtype=np.uint8)).float().div_(127.5).sub_(1.0)
+    )  # copy: caches are read-only
     return t.movedim(-1, -3)
 
 
@@ -213,7 +216,9 @@ class StageSampler:
         Like the paper (HDTF, neutral only) it prefers neutral clips when the split has them.
         """
         if not self.cache.has_landmarks:
-            raise DataError(None, "the mouth-pose stage needs 68-point landmarks per frame (sidecar 'landmarks')")
+            raise DataError(
+                None, "the mouth-pose stage needs 68-point landmarks per frame (sidecar 'landmarks')"
+            )
         ids = np.array(sorted(self._by_identity))
         prefer = self._neutral if (neutral_only and len(self._neutral)) else None
         out: dict[str, list] = {k: [] for k in ("id_a", "a", "id_b", "b", "ma_pb", "mb_pa")}

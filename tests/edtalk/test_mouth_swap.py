@@ -12,7 +12,9 @@ def _face(size: int, shift: float, colour: int) -> tuple[np.ndarray, np.ndarray]
     lm[36:42] = [0.33 * size + shift, 0.35 * size]
     lm[42:48] = [0.67 * size + shift, 0.35 * size]
     t = np.linspace(0, 2 * np.pi, 20, endpoint=False)
-    lm[48:68] = np.stack([0.5 * size + shift + 0.12 * size * np.cos(t), 0.72 * size + 0.05 * size * np.sin(t)], 1)
+    lm[48:68] = np.stack(
+        [0.5 * size + shift + 0.12 * size * np.cos(t), 0.72 * size + 0.05 * size * np.sin(t)], 1
+    )
     img = np.full((size, size, 3), colour, np.uint8)
     return img, lm
 

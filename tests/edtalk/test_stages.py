@@ -8,8 +8,15 @@ from edtalk.model import EDTalk
 from edtalk.stages import ABLATIONS, STAGES, apply_freezing, get_stage, set_train_mode, stage_chain
 
 EXPECTED_TRAINABLE = {
-    "eg_pretrain": ("encoder.", "navigation.trunk.", "navigation.heads.mouth.", "navigation.heads.pose.",
-                    "banks.raw.mouth", "banks.raw.pose", "generator."),
+    "eg_pretrain": (
+        "encoder.",
+        "navigation.trunk.",
+        "navigation.heads.mouth.",
+        "navigation.heads.pose.",
+        "banks.raw.mouth",
+        "banks.raw.pose",
+        "generator.",
+    ),
     "mouth_pose": ("navigation.heads.mouth.", "navigation.heads.pose.", "banks.raw.mouth", "banks.raw.pose"),
     "expression": ("navigation.heads.expression.", "banks.raw.expression", "eem."),
     "audio_lip": ("audio_lip.",),

@@ -31,14 +31,22 @@ def training_fixture(tmp_path_factory):
     data = make_fixture_dataset(root / "data", n_clips=2, n_frames=25, size=64)
     train_experts(data, "train", root / "experts", TrainSettings(face_steps=2, sync_steps=2, progress=False))
     cfg = ModelConfig.preset("tiny")
-    cache = build_frame_cache(read_clips("synthtalk", data, "train"), cfg.image_size, root / "cache", progress=False)
+    cache = build_frame_cache(
+        read_clips("synthtalk", data, "train"), cfg.image_size, root / "cache", progress=False
+    )
     return {"root": root, "data": data, "cache": cache, "model": cfg}
 
 
 @pytest.fixture(scope="module")
 def single_process_group():
-    env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "RANK": "0", "WORLD_SIZE": "1",
-           "LOCAL_RANK": "0", "DS_ACCELERATOR": os.environ.get("DS_ACCELERATOR", "cpu")}
+    env = {
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(_free_port()),
+        "RANK": "0",
+        "WORLD_SIZE": "1",
+        "LOCAL_RANK": "0",
+        "DS_ACCELERATOR": os.environ.get("DS_ACCELERATOR", "cpu"),
+    }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     yield
@@ -54,14 +62,25 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group):
     from edtalk.train import StageWorker, stage_config_for
 
     fx = training_fixture
-    train_cfg = TrainConfig(data=f"synthtalk:{fx['data']}", workers=1, experts=str(fx["root"] / "experts"),
-                            out=str(fx["root"] / "runs"), cache=str(fx["root"] / "cache"))
+    train_cfg = TrainConfig(
+        data=f"synthtalk:{fx['data']}",
+        workers=1,
+        experts=str(fx["root"] / "experts"),
+        out=str(fx["root"] / "runs"),
+        cache=str(fx["root"] / "cache"),
+    )
     parent = ""
     for name in STAGE_NAMES:
         stage_cfg = stage_config_for(name, {"max_steps": 1, "batch_size": 2})
         run = {"stage_dir": str(fx["root"] / "runs" / name), "parent": parent, "cache": str(fx["cache"])}
-        worker = StageWorker({"model": fx["model"].to_dict(), "stage": stage_cfg.to_dict(),
-                              "train": train_cfg.to_dict(), "run": run})
+        worker = StageWorker(
+            {
+                "model": fx["model"].to_dict(),
+                "stage": stage_cfg.to_dict(),
+                "train": train_cfg.to_dict(),
+                "run": run,
+            }
+        )
         model = worker.engine.module.model
         before = {n: p.detach().clone() for n, p in model.named_parameters()}
         terms = worker.step()
@@ -96,8 +115,11 @@ def test_deepspeed_config_cpu_and_bf16():
     from edtalk.config import StageConfig
     from edtalk.train import deepspeed_config
 
-    cfg = deepspeed_config(StageConfig(name="mouth_pose", batch_size=3, lr=1e-3),
-                           TrainConfig(deepspeed="zero2", bf16=True), on_cpu=True)
+    cfg = deepspeed_config(
+        StageConfig(name="mouth_pose", batch_size=3, lr=1e-3),
+        TrainConfig(deepspeed="zero2", bf16=True),
+        on_cpu=True,
+    )
     assert cfg["zero_optimization"]["stage"] == 2
     assert cfg["optimizer"]["params"]["torch_adam"] is True
     assert cfg["bf16"] == {"enabled": True}

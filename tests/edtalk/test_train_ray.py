@@ -26,21 +26,51 @@ def fixture_data(tmp_path_factory):
 
 
 def _cli(data, out, *extra):
-    return [sys.executable, "-m", "edtalk.train", "--data", f"synthtalk:{data}", "--out", str(out),
-            "--workers", "2", "--batch-size", "2", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "edtalk.train",
+        "--data",
+        f"synthtalk:{data}",
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--batch-size",
+        "2",
+        *extra,
+    ]
 
 
 def _env():
     env = dict(os.environ)
-    env.update(RAY_AUTH_MODE="disabled", DS_ACCELERATOR="cpu", RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO))
+    env.update(
+        RAY_AUTH_MODE="disabled", DS_ACCELERATOR="cpu", RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO)
+    )
     return env
 
 
 def test_ray_torchtrainer_two_workers(fixture_data, tmp_path):
     out = tmp_path / "runs"
-    proc = subprocess.run(_cli(fixture_data, out, "--stages", "eg_pretrain,mouth_pose", "--max-steps", "3",
-                               "--checkpoint-every", "2", "--deepspeed", "zero2"),
-                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        _cli(
+            fixture_data,
+            out,
+            "--stages",
+            "eg_pretrain,mouth_pose",
+            "--max-steps",
+            "3",
+            "--checkpoint-every",
+            "2",
+            "--deepspeed",
+            "zero2",
+        ),
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for stage in ("eg_pretrain", "mouth_pose"):
         summary = json.loads((out / stage / "summary.json").read_text())
@@ -58,10 +88,14 @@ def test_resume_after_kill_9(fixture_data, tmp_path):
     out = tmp_path / "runs"
     args = _cli(fixture_data, out, "--stage", "eg_pretrain", "--max-steps", "12", "--checkpoint-every", "1")
     log = open(tmp_path / "first.log", "w")
-    proc = subprocess.Popen(args, cwd=REPO, env=_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        args, cwd=REPO, env=_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         deadline = time.time() + 600
-        while time.time() < deadline and not list((out / "eg_pretrain").glob("checkpoint_*/trainer_state.pt")):
+        while time.time() < deadline and not list(
+            (out / "eg_pretrain").glob("checkpoint_*/trainer_state.pt")
+        ):
             assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
             time.sleep(1)
         time.sleep(2)  # let it get further than the first checkpoint
@@ -70,7 +104,9 @@ def test_resume_after_kill_9(fixture_data, tmp_path):
         proc.wait()
     assert not (out / "eg_pretrain" / "final.pt").exists(), "the run finished before it could be killed"
     time.sleep(8)  # the killed driver's Ray processes notice and exit
-    second = subprocess.run(args + ["--resume"], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=900)
+    second = subprocess.run(
+        args + ["--resume"], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=900
+    )
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     summary = json.loads((out / "eg_pretrain" / "summary.json").read_text())
     assert summary["metrics"]["resumed_from"] > 0
