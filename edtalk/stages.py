@@ -313,9 +313,13 @@ def _ex_forward(model, b, cfg):
 
 
 def face_expert_features(expert: nn.Module, images: torch.Tensor) -> list[torch.Tensor]:
-    """φ (geometry: landmarks, pose, mouth factors) and ψ (emotion logits) of the synthtalk face expert."""
+    """φ (geometry: landmarks, pose, mouth factors, action amounts) and ψ (emotion logits) of the
+    synthtalk face expert (trained on the train split)."""
     out = expert(images)
-    phi = torch.cat([out["landmarks"].flatten(1), out["pose_z"], out["mouth_z"]], dim=1)
+    parts = [out["landmarks"].flatten(1), out["pose_z"], out["mouth_z"]]
+    if "expression" in out:  # the expert's facial action amounts (newer face analysers)
+        parts.append(out["expression"])
+    phi = torch.cat(parts, dim=1)
     return [phi, out["emotion"]]
 
 
