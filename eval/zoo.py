@@ -46,6 +46,10 @@ def evaluate_judges(
     }
 
 
+def _num(value, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
 def format_results(results: dict) -> str:
     f, s = results["face"], results["sync"]
     rows = [
@@ -63,6 +67,7 @@ def format_results(results: dict) -> str:
             + "/".join(f"{v:.3f}" for v in f["mouth_error_open_width_round"])
             + ")",
         ),
+        ("expression amounts error", _num(f.get("expression_error"), 3)),
         (
             "emotion acc, GT clips (video)",
             f"{100 * f['emotion_acc_video']:.1f} %  (target >= 90 %)"

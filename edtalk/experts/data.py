@@ -42,6 +42,7 @@ class ExpertClip:
     landmarks: np.ndarray  # float32 (T, 68, 2) pixel coordinates at the native size S
     pose: np.ndarray  # float32 (T, 3) yaw, pitch, roll in degrees
     mouth: np.ndarray  # float32 (T, 3) open, width, round
+    expression: np.ndarray | None = None  # float32 (14,) action amounts (face_analyser.EXPRESSION_KEYS)
     fps: float = 25.0
 
     @property
@@ -65,6 +66,14 @@ def sidecar_targets(sidecar: dict, where: str = "sidecar") -> dict[str, np.ndarr
     if landmarks.ndim != 3 or landmarks.shape[1:] != (68, 2):
         raise ValueError(f"{where}: landmarks must be (T, 68, 2), got {landmarks.shape}")
     return {"landmarks": landmarks, "pose": pose, "mouth": mouth}
+
+
+def expression_amounts(sidecar: dict) -> np.ndarray:
+    """The clip's 14 expression amounts (0 for keys the sidecar lacks)."""
+    from edtalk.experts.face_analyser import EXPRESSION_KEYS
+
+    amounts = sidecar.get("expression") or {}
+    return np.array([float(amounts.get(k, 0.0)) for k in EXPRESSION_KEYS], np.float32)
 
 
 def emotion_index(name: str | None, where: str = "clip") -> int:
@@ -155,6 +164,7 @@ def decode_clips(clips: list, progress: bool = False, desc: str = "decode") -> l
                 landmarks=targets["landmarks"][:t],
                 pose=targets["pose"][:t],
                 mouth=targets["mouth"][:t],
+                expression=expression_amounts(sidecar),
                 fps=float(video.fps),
             )
         )

@@ -28,7 +28,7 @@ def _progress(items, desc: str, enabled: bool):
 
 def evaluate_face(model: FaceAnalyser, clips: list[ExpertClip], progress: bool = True) -> dict:
     lmk, pose, mouth, frame_hits, video_hits, n_frames = [], [], [], 0, 0, 0
-    clip_emb, clip_ident = [], []
+    clip_emb, clip_ident, expr = [], [], []
     for c in _progress(clips, "eval face", progress):
         out = model.predict(c.frames)
         lmk.append(np.linalg.norm(out["landmarks"] - c.landmarks, axis=-1).mean())
@@ -37,6 +37,8 @@ def evaluate_face(model: FaceAnalyser, clips: list[ExpertClip], progress: bool =
         frame_hits += int((out["emotion"].argmax(1) == c.emotion).sum())
         n_frames += c.n_frames
         video_hits += int(out["emotion"].mean(0).argmax() == c.emotion)
+        if c.expression is not None:
+            expr.append(np.abs(out["expression"] - c.expression[None]).mean())
         e = out["identity"].mean(0)
         clip_emb.append(e / np.linalg.norm(e))
         clip_ident.append(c.identity)
@@ -50,6 +52,7 @@ def evaluate_face(model: FaceAnalyser, clips: list[ExpertClip], progress: bool =
         "pose_error_deg_yaw_pitch_roll": [float(v) for v in pose_axes],
         "mouth_error": float(mouth_axes.mean()),
         "mouth_error_open_width_round": [float(v) for v in mouth_axes],
+        "expression_error": float(np.mean(expr)) if expr else None,
         "emotion_acc_video": video_hits / max(len(clips), 1),
         "emotion_acc_frame": frame_hits / max(n_frames, 1),
         **identity_verification(np.stack(clip_emb), clip_ident),

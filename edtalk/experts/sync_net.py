@@ -1,7 +1,7 @@
 """SyncNetJudge: a small audio-visual sync network with SyncNet's interface (Chung & Zisserman 2016).
 
-* Lip stream: 5 consecutive frames ``[i, i+5)`` of the lower face (a fixed box of the square
-  frame, ``SyncNetConfig.crop``; synthtalk faces stay near the centre), resized to ``lip_size``
+* Lip stream: 5 consecutive frames ``[i, i+5)`` of the mouth region (a fixed box of the square
+  frame, ``SyncNetConfig.crop``, that holds synthtalk's mouths under their head motion), resized to ``lip_size``
   and stacked as 15 channels.
 * Audio stream: the 0.2 s of audio under those 5 frames, as a **Wav2Lip mel window** (80 x 16
   mel frames, ``edtalk.data.audio.melspectrogram`` + ``mel_windows``; the window of the middle
@@ -33,8 +33,8 @@ SAMPLES_PER_FRAME = 640  # 16 kHz / 25 fps
 
 @dataclass(frozen=True)
 class SyncNetConfig:
-    crop: tuple[float, ...] = (0.5, 0.95, 0.2, 0.8)  # lower-face box: top, bottom, left, right (fractions)
-    lip_size: tuple[int, ...] = (16, 32)  # (height, width) of a resized lip frame
+    crop: tuple[float, ...] = (0.48, 0.8, 0.3, 0.7)  # mouth box: top, bottom, left, right (fractions)
+    lip_size: tuple[int, ...] = (24, 32)  # (height, width) of a resized lip frame
     width: int = 16  # channels of the first conv of each stream
     embed_dim: int = 64
     temperature: float = 0.1  # softmax temperature on L2 distances
@@ -99,7 +99,7 @@ class SyncNetJudge(nn.Module):
         super().__init__()
         self.cfg = cfg
         w = cfg.width
-        self.lip = nn.Sequential(  # (15, 16, 32) -> D
+        self.lip = nn.Sequential(  # (15, 24, 32) -> D
             _conv(3 * WINDOW, w, 1),
             _conv(w, 2 * w, 2),
             _conv(2 * w, 2 * w, 1),

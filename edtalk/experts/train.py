@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from edtalk.experts.data import ExpertClip, load_split
-from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig, face_loss, to_input
+from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig, face_loss, frame_to_box, to_input
 from edtalk.experts.store import save_expert
 from edtalk.experts.sync_net import (
     SyncNetConfig,
@@ -37,9 +37,9 @@ from edtalk.experts.sync_net import (
 @dataclass(frozen=True)
 class TrainSettings:
     face_steps: int = 1500  # optimiser steps of the face analyser
-    sync_steps: int = 700  # optimiser steps of the sync net
+    sync_steps: int = 600  # optimiser steps of the sync net
     batch_size: int = 64  # frames per face-analyser step
-    sync_clips: int = 6  # clips per sync-net step (all their lip windows)
+    sync_clips: int = 4  # clips per sync-net step (all their lip windows)
     lr: float = 2e-3  # peak learning rate (one-cycle schedule, AdamW)
     seed: int = 0
     max_clips: int | None = None  # use at most this many clips of the split (smoke runs)
@@ -69,6 +69,36 @@ def augment_images(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x.clamp(-1.5, 1.5)
 
 
+def augment_faces(
+    x: torch.Tensor, landmarks: torch.Tensor, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Augmentations that hide identity cues so that emotion / factors generalise to unseen
+    identities: random per-axis scale and shift (faces of other widths / lengths / positions;
+    landmarks follow), random channel permutation, grayscale and per-channel gains (skin, hair and
+    background colours), then ``augment_images``. x: (N, 3, s, s); landmarks (N, 68, 2) in [0, 1]."""
+    n = x.shape[0]
+    scale = 1.0 + 0.24 * (torch.rand(n, 2, generator=gen) - 0.5)  # zoom per axis, 0.88 .. 1.12
+    shift = 0.12 * (torch.rand(n, 2, generator=gen) - 0.5)  # in [-1, 1] grid units
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0], theta[:, 1, 1] = 1.0 / scale[:, 0], 1.0 / scale[:, 1]
+    theta[:, :, 2] = -shift / scale
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    # output point p (grid units g = 2p - 1) samples input g_in = g / scale - shift / scale,
+    # so an input landmark at g_in appears at g = g_in * scale + shift
+    g = (landmarks * 2 - 1) * scale[:, None, :] + shift[:, None, :]
+    landmarks = (g + 1) / 2
+    perm = torch.rand(n, generator=gen) < 0.5
+    if perm.any():
+        order = torch.randperm(3, generator=gen)
+        x[perm] = x[perm][:, order]
+    gray = torch.rand(n, generator=gen) < 0.25
+    if gray.any():
+        x[gray] = x[gray].mean(1, keepdim=True).expand(-1, 3, -1, -1)
+    x = x * (1.0 + 0.3 * (torch.rand(n, 3, 1, 1, generator=gen) - 0.5))
+    return augment_images(x, gen), landmarks
+
+
 def _one_cycle(opt: torch.optim.Optimizer, lr: float, steps: int):
     return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.15)
 
@@ -82,18 +112,22 @@ def _bar(steps: int, desc: str, enabled: bool):
 # -- face analyser -------------------------------------------------------------------------------
 
 
-def face_tensors(clips: list[ExpertClip], input_size: int, identities: list[str]) -> dict[str, torch.Tensor]:
-    """Every frame of ``clips`` as training tensors (images resized once, uint8 to save memory)."""
+def face_tensors(
+    clips: list[ExpertClip], cfg: FaceAnalyserConfig, identities: list[str]
+) -> dict[str, torch.Tensor]:
+    """Every frame of ``clips`` as training tensors (face boxes resized once, uint8 to save memory)."""
     ident = {name: i for i, name in enumerate(identities)}
-    images, lms, pose, mouth, emo, idn = [], [], [], [], [], []
+    images, lms, pose, mouth, emo, idn, expr = [], [], [], [], [], [], []
     for c in clips:
-        x = to_input(c.frames, input_size)
+        x = to_input(c.frames, cfg.input_size, cfg.crop)
         images.append(((x + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8))
-        lms.append(torch.from_numpy(c.landmarks / c.size))
+        lms.append(torch.from_numpy(frame_to_box(c.landmarks, c.size, cfg.crop)))
         pose.append(torch.from_numpy(c.pose))
         mouth.append(torch.from_numpy(c.mouth))
         emo.append(torch.full((c.n_frames,), c.emotion, dtype=torch.long))
         idn.append(torch.full((c.n_frames,), ident[c.identity], dtype=torch.long))
+        amounts = c.expression if c.expression is not None else np.zeros(14, np.float32)
+        expr.append(torch.from_numpy(amounts)[None].expand(c.n_frames, -1))
     return {
         "images": torch.cat(images),
         "landmarks": torch.cat(lms).float(),
@@ -101,6 +135,7 @@ def face_tensors(clips: list[ExpertClip], input_size: int, identities: list[str]
         "mouth": torch.cat(mouth).float(),
         "emotion": torch.cat(emo),
         "identity": torch.cat(idn),
+        "expression": torch.cat(expr).float(),
     }
 
 
@@ -112,7 +147,7 @@ def train_face_analyser(
     gen = torch.Generator().manual_seed(settings.seed)
     identities = sorted({c.identity for c in clips})
     base = cfg or FaceAnalyserConfig()
-    data = face_tensors(clips, base.input_size, identities)
+    data = face_tensors(clips, base, identities)
     cfg = dataclasses.replace(
         base,
         n_identities=len(identities),
@@ -122,15 +157,17 @@ def train_face_analyser(
         mouth_std=tuple(data["mouth"].std(0).clamp_min(1e-3).tolist()),
     )
     model = FaceAnalyser(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=5e-4)
     sched = _one_cycle(opt, settings.lr, settings.face_steps)
     n = len(data["images"])
     model.train()
     bar = _bar(settings.face_steps, "face analyser", settings.progress)
     for _ in bar:
         idx = torch.randint(0, n, (min(settings.batch_size, n),), generator=gen)
-        x = augment_images(data["images"][idx].float() / 127.5 - 1.0, gen)
-        batch = {k: data[k][idx] for k in ("landmarks", "pose", "mouth", "emotion", "identity")}
+        batch = {k: data[k][idx] for k in ("landmarks", "pose", "mouth", "emotion", "identity", "expression")}
+        x, batch["landmarks"] = augment_faces(
+            data["images"][idx].float() / 127.5 - 1.0, batch["landmarks"], gen
+        )
         loss, parts = face_loss(model, model(x), batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -40,6 +40,7 @@ def test_load_split_reads_ground_truth(judge_clips):
     assert c.landmarks.shape == (25, 68, 2) and c.pose.shape == (25, 3) and c.mouth.shape == (25, 3)
     assert {x.identity for x in judge_clips} == {"st002", "st003"}
     assert len(c.wav) == 25 * 640
+    assert c.expression.shape == (14,) and c.expression.dtype == np.float32
 
 
 def test_face_analyser_shapes_in_natural_units():
@@ -51,6 +52,7 @@ def test_face_analyser_shapes_in_natural_units():
     assert out["landmarks"].shape == (7, 68, 2)
     assert out["pose"].shape == (7, 3) and out["mouth"].shape == (7, 3)
     assert out["emotion"].shape == (7, 8) and out["identity"].shape == (7, 64)
+    assert out["expression"].shape == (7, 14)
     np.testing.assert_allclose(np.linalg.norm(out["identity"], axis=1), 1.0, atol=1e-5)
     # pose is de-standardised with the config's statistics
     raw = model(torch.zeros(1, 3, 64, 64))
