@@ -146,7 +146,8 @@ class FaceAnalyser(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """x: float (N, 3, s, s) in [-1, 1], the face box (see ``to_input``). Returns raw head
-        outputs: landmarks (N, 68, 2) in [0, 1] units of the box, standardised pose/mouth, emotion logits, unit
+        outputs: landmarks (N, 68, 2) in [0, 1] units of the box, standardised pose/mouth,
+        expression amounts, emotion logits, unit
         identity embedding, trunk features ``hidden``, identity-class cosine logits (scaled)."""
         if x.shape[-1] != self.cfg.input_size:
             x = F.interpolate(x, size=(self.cfg.input_size,) * 2, mode="area")

@@ -1,8 +1,8 @@
 """SyncNetJudge: a small audio-visual sync network with SyncNet's interface (Chung & Zisserman 2016).
 
 * Lip stream: 5 consecutive frames ``[i, i+5)`` of the mouth region (a fixed box of the square
-  frame, ``SyncNetConfig.crop``, that holds synthtalk's mouths under their head motion), resized to ``lip_size``
-  and stacked as 15 channels.
+  frame, ``SyncNetConfig.crop``, that holds synthtalk's mouths under their head motion),
+  resized to ``lip_size`` and stacked as 15 channels.
 * Audio stream: the 0.2 s of audio under those 5 frames, as a **Wav2Lip mel window** (80 x 16
   mel frames, ``edtalk.data.audio.melspectrogram`` + ``mel_windows``; the window of the middle
   frame ``i+2`` starts at ``int(80 * i / 25)``, i.e. exactly at frame ``i``). Not MFCC.
