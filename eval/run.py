@@ -257,7 +257,11 @@ def score_chunk(jobs: list[Job], protocol: Any, metric_ids: list[str], device: s
         return ClipContext(clip, pred, device=device)
 
     rows = [(job.clip.id, score_clip(make_ctx, job, protocol, metrics, keys)) for job in jobs]
-    return {"rows": rows, "unverified": unverified_in_use()}
+    # The registry of unverified files is per process; report only the files these metrics use,
+    # so an in-process run is not stamped by weights some earlier, unrelated caller resolved.
+    used = {name for m in metrics.values() for name in m.weights_needed()}
+    unverified = {name: why for name, why in unverified_in_use().items() if name in used}
+    return {"rows": rows, "unverified": unverified}
 
 
 def generate_chunk(items: list[tuple[Any, Path]], method: Any) -> dict:
