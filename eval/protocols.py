@@ -233,10 +233,10 @@ PROTOCOLS.add(
             spec("fid", backbone="pytorch_fid", dims=2048, frames_per_video=None, **_CAN),
             spec("m_lmd", landmarks="fan", centering="per_set_centroid", **_CAN),
             spec("f_lmd", landmarks="fan", centering="per_set_centroid", **_CAN),
-            # syncnet_python's pipeline crops with S3FD tracks; eval/metrics/lse.py has no S3FD crop
-            # yet, so the canonical protocol feeds the given (already face-cropped) frames at 224.
-            spec("lse_c", crop="none", size=224, vshift=15),
-            spec("lse_d", crop="none", size=224, vshift=15),
+            # syncnet_python's pipeline: S3FD face track, median-smoothed 224 crop (one track per
+            # clip, no scene detection; eval/backbones/s3fd_track.py)
+            spec("lse_c", crop="s3fd_track", size=224, vshift=15),
+            spec("lse_d", crop="s3fd_track", size=224, vshift=15),
             # FOMM's pose-evaluation scores 256 x 256 frames (--image_shape 256,256)
             spec("akd", landmarks="fan", **{**_CAN, "size": 256}),
             spec("aed", backbone="openface", **{**_CAN, "size": 256}),

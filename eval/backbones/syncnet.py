@@ -66,8 +66,17 @@ def sync_embeddings(frames_rgb: np.ndarray, audio: np.ndarray, device: str = "cp
 
 @FEATURES.register("syncnet")
 def syncnet_feature(ctx: ClipContext, side: str, crop: str = "none", size: int = 224):
-    """SyncNet (video, audio) window features of one side against the driving audio."""
-    frames = ctx.feature("crop", side, kind=crop, size=size)
+    """SyncNet (video, audio) window features of one side against the driving audio.
+
+    ``crop="s3fd_track"``: syncnet_python's S3FD track crop (eval/backbones/s3fd_track.py), with
+    the audio cut to the track like the reference pipeline; other crops: ``ctx.feature("crop")``."""
     if ctx.sample_rate != 16000:
         raise ValueError("SyncNet needs 16 kHz audio (ClipContext(sample_rate=16000))")
+    if crop == "s3fd_track":
+        from eval.backbones import s3fd_track  # noqa: F401  (registers the feature)
+
+        track = ctx.feature("s3fd_track", side)
+        audio = ctx.audio[track["start"] * 640 :]
+        return sync_embeddings(track["frames"], audio, ctx.device)
+    frames = ctx.feature("crop", side, kind=crop, size=size)
     return sync_embeddings(frames, ctx.audio, ctx.device)

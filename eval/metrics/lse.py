@@ -1,9 +1,19 @@
-"""LSE-C ("Sync_conf", higher is better) and LSE-D (lower is better) with SyncNet v2.
+"""LSE-C ("Sync_conf", higher is better) and LSE-D (lower is better).
 
-Per clip: SyncNet confidence / min distance over offsets +-vshift (15 frames) as in
-syncnet_python's ``evaluate`` (see eval/metrics/functional/lse.py); reported value = mean over
-videos (EAT's Sync_conf). Crops: ``crop="eat_align", size=224`` reproduces EAT's aligned 224
-crops without S3FD tracking; ``crop="none", size=224`` resizes already-cropped faces (synthtalk).
+Per clip: confidence / min distance over audio offsets +-vshift (15 frames) as in syncnet_python's
+``evaluate`` (eval/metrics/functional/lse.py: d_i(k) = ||v_i - a_{i+k-vshift}||, D(k) = mean_i,
+LSE-D = min_k D(k), LSE-C = median_k D(k) - LSE-D); reported value = mean over videos (EAT's
+Sync_conf). The per-window embeddings v_i (lips) and a_i (audio) come from ``backbone``:
+
+- ``syncnet_v2`` (default): SyncNet v2 on 224 x 224 face crops + MFCC windows
+  (eval/backbones/syncnet.py). Crops: ``crop="eat_align", size=224`` reproduces EAT's aligned
+  224 crops without S3FD tracking; ``crop="none", size=224`` resizes already-cropped faces;
+  ``crop="s3fd_track"`` is syncnet_python's ``run_pipeline`` crop (S3FD boxes of one track,
+  median-smoothed, padded, 224 x 224; eval/backbones/s3fd_track.py), which always gives 224 crops.
+- ``synthtalk_sync_judge``: the synthtalk sync judge (eval/backbones/judges.py, feature
+  ``judge_sync``): its lip-window and Wav2Lip-mel audio-window embeddings. The judge cuts its
+  own mouth box from the frames as given and resizes it to its ``lip_size``, so only
+  ``crop="none"`` is accepted and ``size`` is not used.
 """
 
 from __future__ import annotations
@@ -16,25 +26,61 @@ from eval.metrics import METRICS
 from eval.metrics.base import MeanMetric
 from eval.metrics.functional.lse import lse
 
+SYNCNET = "syncnet_v2"
+SYNC_JUDGE = "synthtalk_sync_judge"
+S3FD_WEIGHTS = "syncnet_sfd_face"  # syncnet_python's detectors/s3fd weights (sfd_face.pth)
+BACKBONES = (SYNCNET, SYNC_JUDGE)
+CROPS = ("none", "eat_align", "s3fd_track")
+
 
 @dataclass(frozen=True)
 class LSESettings:
     vshift: int = 15
-    crop: str = "none"  # none | eat_align
-    size: int = 224
+    crop: str = "none"  # none | eat_align | s3fd_track (syncnet_v2); none (judge)
+    size: int | None = 224  # crop size for none/eat_align; s3fd_track is always 224; judge: unused
     side: str = "pred"  # pred (the method) | gt (the GT row)
+    backbone: str = SYNCNET  # syncnet_v2 | synthtalk_sync_judge
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"lse backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        if self.crop not in CROPS:
+            raise ValueError(f"lse crop must be one of {CROPS}, got {self.crop!r}")
+        if self.backbone == SYNC_JUDGE and self.crop != "none":
+            raise ValueError(
+                f"lse with {SYNC_JUDGE}: crop must be 'none' (the judge cuts its own mouth box), got {self.crop!r}"
+            )
+        if self.crop == "s3fd_track" and self.size not in (None, 224):
+            raise ValueError(f"lse crop 's3fd_track' is syncnet_python's 224 x 224 crop; got size={self.size}")
+        if self.vshift < 1:
+            raise ValueError(f"lse vshift must be >= 1, got {self.vshift}")
 
 
 class SyncScore(MeanMetric):
     key: str
-    version = "1"
-    weights = ("syncnet_v2",)
+    version = "2"  # 2: backbone setting (synthtalk judge), s3fd_track crop
+    weights = (SYNCNET, S3FD_WEIGHTS, SYNC_JUDGE)
     Settings = LSESettings
 
-    def item_values(self, ctx) -> np.ndarray:
+    def weights_needed(self) -> tuple[str, ...]:
         s = self.settings
-        video, audio = ctx.feature("syncnet", s.side, crop=s.crop, size=s.size)
-        return np.array([lse(video, audio, s.vshift)[self.key]])
+        if s.backbone == SYNC_JUDGE:
+            return (SYNC_JUDGE,)
+        return (SYNCNET, S3FD_WEIGHTS) if s.crop == "s3fd_track" else (SYNCNET,)
+
+    def embeddings(self, ctx) -> tuple[np.ndarray, np.ndarray]:
+        """(v, a): per-window lip and audio embeddings of the clip (memoised by the context, so
+        LSE-C and LSE-D share one pass)."""
+        s = self.settings
+        if s.backbone == SYNC_JUDGE:
+            feats = ctx.feature("judge_sync", s.side)
+            return feats["video"], feats["audio"]
+        size = 224 if s.crop == "s3fd_track" else s.size
+        return ctx.feature("syncnet", s.side, crop=s.crop, size=size)
+
+    def item_values(self, ctx) -> np.ndarray:
+        video, audio = self.embeddings(ctx)
+        return np.array([lse(video, audio, self.settings.vshift)[self.key]])
 
 
 @METRICS.register("lse_c")
