@@ -41,7 +41,8 @@ class TrainSettings:
     sync_steps: int = 600  # optimiser steps of the sync net
     batch_size: int = 64  # frames per face-analyser step
     sync_clips: int = 4  # clips per sync-net step (all their lip windows)
-    lr: float = 2e-3  # peak learning rate (one-cycle schedule, AdamW)
+    lr: float = 2e-3  # peak learning rate of the face analyser (one-cycle schedule, AdamW)
+    sync_lr: float = 1e-3  # peak learning rate of the sync net (2e-3 collapsed its embeddings)
     seed: int = 0
     max_clips: int | None = None  # use at most this many clips of the split (smoke runs)
     progress: bool = True
@@ -202,8 +203,8 @@ def train_sync_net(
     cfg = cfg or SyncNetConfig()
     data = sync_tensors(clips, cfg)
     model = SyncNetJudge(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=1e-4)
-    sched = _one_cycle(opt, settings.lr, settings.sync_steps)
+    opt = torch.optim.AdamW(model.parameters(), lr=settings.sync_lr, weight_decay=1e-4)
+    sched = _one_cycle(opt, settings.sync_lr, settings.sync_steps)
     model.train()
     bar = _bar(settings.sync_steps, "sync net", settings.progress)
     for _ in bar:
@@ -270,7 +271,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "--sync-steps", type=int, default=d.sync_steps, help=f"sync net steps ({d.sync_steps})"
     )
     parser.add_argument("--batch-size", type=int, default=d.batch_size, help="frames per face step")
-    parser.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
+    parser.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (face analyser)")
+    parser.add_argument("--sync-lr", type=float, default=d.sync_lr, help="peak learning rate (sync net)")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--max-clips", type=int, default=None, help="use at most N clips (smoke runs)")
     parser.add_argument("--only", choices=("face", "sync"), default=None, help="train only one expert")
@@ -290,6 +292,7 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
         sync_steps=args.sync_steps,
         batch_size=args.batch_size,
         lr=args.lr,
+        sync_lr=args.sync_lr,
         seed=args.seed,
         max_clips=args.max_clips,
         progress=not args.no_progress,
