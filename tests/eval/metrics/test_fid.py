@@ -65,6 +65,25 @@ def test_frechet_from_merged_moments_matches_pytorch_fid():
     assert abs(ours - ref) <= 1e-9 * abs(ref)
 
 
+def test_frechet_of_singular_identical_sets_is_zero_without_warning():
+    """Rank-deficient covariances (fewer samples than dims): sqrtm round-off gives a tiny negative
+    FID, clamped to exactly 0.0, and scipy's "Matrix is singular" warning stays inside the call."""
+    import warnings
+
+    from scipy.linalg import LinAlgWarning
+
+    from eval.metrics.functional.fid import frechet_distance
+
+    x = np.random.default_rng(0).normal(size=(5, 8))
+    mu, sigma = x.mean(0), np.cov(x, rowvar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LinAlgWarning)
+        fid = frechet_distance(mu, sigma, mu, sigma)
+    assert fid == 0.0 and not np.signbit(fid)
+    ref = calculate_frechet_distance(mu, sigma, mu + 1.0, sigma)  # a real distance is untouched
+    assert frechet_distance(mu, sigma, mu + 1.0, sigma) == pytest.approx(ref, rel=1e-9)
+
+
 @pytest.mark.parametrize("dims", [64, pytest.param(2048, marks=pytest.mark.slow)])
 def test_fid_matches_pytorch_fid(seeded_weights, monkeypatch, dims):
     """Fast variant: the first block (64-D) on 2 clips x 3 frames; slow: pool3 2048-D."""
