@@ -48,17 +48,20 @@ class LSESettings:
             raise ValueError(f"lse crop must be one of {CROPS}, got {self.crop!r}")
         if self.backbone == SYNC_JUDGE and self.crop != "none":
             raise ValueError(
-                f"lse with {SYNC_JUDGE}: crop must be 'none' (the judge cuts its own mouth box), got {self.crop!r}"
+                f"lse with {SYNC_JUDGE}: crop must be 'none' (the judge cuts its own mouth box), "
+                f"got {self.crop!r}"
             )
         if self.crop == "s3fd_track" and self.size not in (None, 224):
-            raise ValueError(f"lse crop 's3fd_track' is syncnet_python's 224 x 224 crop; got size={self.size}")
+            raise ValueError(
+                f"lse crop 's3fd_track' is syncnet_python's 224 x 224 crop; got size={self.size}"
+            )
         if self.vshift < 1:
             raise ValueError(f"lse vshift must be >= 1, got {self.vshift}")
 
 
 class SyncScore(MeanMetric):
     key: str
-    version = "2"  # 2: backbone setting (synthtalk judge), s3fd_track crop
+    version = "1"  # state and default numbers unchanged by the backbone / s3fd_track settings
     weights = (SYNCNET, S3FD_WEIGHTS, SYNC_JUDGE)
     Settings = LSESettings
 

@@ -5,10 +5,10 @@ add exactly across shards; mean and covariance (ddof = 1, as ``np.cov(rowvar=Fal
     mu = S1 / n,   Sigma = (S2 - n mu mu^T) / (n - 1)
 FID = ||mu1 - mu2||^2 + Tr(Sigma1) + Tr(Sigma2) - 2 Tr(sqrtm(Sigma1 Sigma2)), with pytorch-fid's
 numerics: ``scipy.linalg.sqrtm``; if the product is singular (non-finite result) eps = 1e-6 is
-added to both diagonals; an imaginary part is dropped if its diagonal is within 1e-3, else error. scipy's "Matrix is
-singular" LinAlgWarning is silenced inside the sqrtm calls only (the eps fallback handles it), and
-a negative FID within sqrtm round-off (``NEGATIVE_TOLERANCE`` x the summed traces, at least
-that much in absolute terms) is reported as 0.0.
+added to both diagonals; an imaginary part is dropped if its diagonal is within 1e-3, else error.
+scipy's "Matrix is singular" LinAlgWarning is silenced inside the sqrtm calls only (the eps
+fallback handles it), and a negative FID within sqrtm round-off (``NEGATIVE_TOLERANCE`` x the
+summed traces, at least that much in absolute terms) is reported as 0.0.
 """
 
 from __future__ import annotations
