@@ -33,12 +33,15 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPU count)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--force", action="store_true", help="regenerate even if OUT already holds this dataset"
+    )
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     from edtalk.data.synthtalk.generate import generate
 
-    card = generate(args.out, args.preset, args.seed, args.workers, progress=not args.no_progress)
+    card = generate(args.out, args.preset, args.seed, args.workers, not args.no_progress, args.force)
     print(
         f"wrote {card['counts']['clips_total']} clips, {card['size_mb']} MB to {args.out} "
         f"in {card['build']['wall_time_s']} s ({card['build']['workers']} workers)"

@@ -6,6 +6,7 @@ so the bytes of a clip do not depend on worker count or scheduling: same seed, s
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import time
@@ -180,23 +181,44 @@ def _remove_stale(clips: Path, keep: set[str]) -> None:
             path.unlink()
 
 
+def _complete_card(out: Path, preset: Preset, seed: int, tasks: list) -> dict | None:
+    """The card of a finished dataset in ``out`` made with these settings, else None."""
+    try:
+        card = json.loads((out / "card.json").read_text())
+    except (OSError, ValueError):
+        return None
+    same = (card.get("preset"), card.get("seed"), card.get("generator_version")) == (
+        preset.name,
+        seed,
+        GENERATOR_VERSION,
+    )
+    clips = out / "clips"
+    complete = all((clips / f"{t.clip_id}{ext}").is_file() for t in tasks for ext in (".mp4", ".wav", ".json"))
+    return card if same and complete else None
+
+
 def generate(
     out: str | Path,
     preset: str | Preset = "tiny",
     seed: int = 0,
     workers: int | None = None,
     progress: bool = True,
+    force: bool = False,
 ) -> dict:
     """Generate the dataset into ``out``; returns the card (also written as card.json/card.md).
 
     ``preset`` is a name in ``PRESETS`` or a ``Preset`` (e.g. a small one for tests); ``workers``
-    defaults to the CPU count (1 runs in this process).
+    defaults to the CPU count (1 runs in this process). A complete dataset of the same preset,
+    seed and generator version already in ``out`` is kept as it is (same seed, same bytes) unless
+    ``force``.
     """
     start = time.perf_counter()
     chosen = get_preset(preset)
     out = Path(out)
-    (out / "clips").mkdir(parents=True, exist_ok=True)
     tasks = plan(out, chosen, seed)
+    if not force and (existing := _complete_card(out, chosen, seed, tasks)) is not None:
+        return existing
+    (out / "clips").mkdir(parents=True, exist_ok=True)
     _remove_stale(out / "clips", {t.clip_id for t in tasks})
     workers = max(1, workers or os.cpu_count() or 1)
     bar = tqdm(total=len(tasks), desc=f"synthtalk {chosen.name}", unit="clip", disable=not progress)

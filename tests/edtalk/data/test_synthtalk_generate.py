@@ -105,3 +105,17 @@ def test_video_and_wav_agree_and_readers_see_the_dataset(dataset):
         assert probe_video(clip.video).has_audio
         meta = json.loads(clip.sidecar.read_text())
         assert video.n_frames == meta["n_frames"] and clip.emotion == meta["emotion"]
+
+
+def test_existing_dataset_is_kept_unless_forced_or_incomplete(dataset, tmp_path):
+    root = tmp_path / "d"
+    generate(root, QUICK, seed=0, workers=1, progress=False)
+    clip = next((root / "clips").glob("*.mp4"))
+    clip.write_bytes(b"stale")  # a kept dataset is not rewritten ...
+    generate(root, QUICK, seed=0, workers=1, progress=False)
+    assert clip.read_bytes() == b"stale"
+    generate(root, QUICK, seed=0, workers=1, progress=False, force=True)  # ... unless forced
+    assert _hashes(root) == _hashes(dataset)
+    clip.unlink()  # an incomplete dataset is regenerated
+    generate(root, QUICK, seed=0, workers=1, progress=False)
+    assert _hashes(root) == _hashes(dataset)
