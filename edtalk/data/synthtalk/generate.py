@@ -193,7 +193,9 @@ def _complete_card(out: Path, preset: Preset, seed: int, tasks: list) -> dict | 
         GENERATOR_VERSION,
     )
     clips = out / "clips"
-    complete = all((clips / f"{t.clip_id}{ext}").is_file() for t in tasks for ext in (".mp4", ".wav", ".json"))
+    complete = all(
+        (clips / f"{t.clip_id}{ext}").is_file() for t in tasks for ext in (".mp4", ".wav", ".json")
+    )
     return card if same and complete else None
 
 
