@@ -102,7 +102,7 @@ def test_missing_judge_is_missing_weights_error(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_trained_judge_finds_a_ten_frame_shift(tmp_path, monkeypatch):
     """A judge trained briefly on the fixture judge split recovers a 10-frame audio delay and is
-    more confident on the in-sync clip (real training; ~1 min on 2 cores)."""
+    more confident on the in-sync clip (real training; a few minutes on 2 shared cores)."""
     from edtalk.experts.data import load_split
     from edtalk.experts.testing import make_fixture_dataset
     from edtalk.experts.train import TrainSettings, train_sync_net
@@ -113,10 +113,15 @@ def test_trained_judge_finds_a_ten_frame_shift(tmp_path, monkeypatch):
     monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "weights"))
     backbones.clear_cache()
     install_judge(JUDGE, save_expert(model, "sync_net", "judge", ["st002", "st003"], tmp_path / "out"))
-    test = load_split(data, "test", progress=False)[0]
+    from edtalk.data.audio import load_audio
+    from edtalk.data.video import read_video
+
+    test_id = (data / "splits" / "test.txt").read_text().split()[0]  # a held-out identity
+    frames = read_video(data / "clips" / f"{test_id}.mp4").frames
+    wav = load_audio(data / "clips" / f"{test_id}.wav")
     c = get_metric("lse_c")(backbone=JUDGE)
-    in_sync = ClipContext.from_arrays(None, test.frames, audio=test.wav)
-    late = ClipContext.from_arrays(None, test.frames, audio=shift_audio(test.wav, 10))
+    in_sync = ClipContext.from_arrays(None, frames, audio=wav)
+    late = ClipContext.from_arrays(None, frames, audio=shift_audio(wav, 10))
     feats = late.feature("judge_sync", "pred")
     assert lse(feats["video"], feats["audio"], 15)["offset"] == -10
     assert c.clip_value(c.clip_state(in_sync)) > c.clip_value(c.clip_state(late))
