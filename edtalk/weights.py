@@ -151,7 +151,7 @@ _add(
         None,
         "https://www.robots.ox.ac.uk/~vgg/software/lipsync/data/sfd_face.pth",
         "syncnet_python code MIT; S3FD weights, no separate licence stated",
-        ("lse_c[crop=s3fd]", "lse_d[crop=s3fd]"),
+        ("lse_c[crop=s3fd_track]", "lse_d[crop=s3fd_track]"),
         sha256_prefix="d54a87c2",
         sha256_suffix="c491",
     )
