@@ -42,7 +42,8 @@ demo: install
 	         printf '%s\t%ss\n' "$$name" "$$((SECONDS - t0))" >> $(RUNS)/demo_timings.tsv; }; \
 	step "1 generate synthtalk (tiny)" $(BIN)/python -m edtalk.data.synthtalk --out $(DATA) --preset tiny --seed 0; \
 	cat $(DATA)/card.md; echo "contact sheet: $(DATA)/contact_sheet.png"; \
-	step "2 train the synthtalk judges" $(BIN)/python -m eval.zoo train --data $(DATA); \
+	if [ -f $(RUNS)/judges/zoo_results.json ]; then echo "judges already trained ($(RUNS)/judges; delete it to retrain)"; \
+	else step "2 train the synthtalk judges" $(BIN)/python -m eval.zoo train --data $(DATA) --out $(RUNS)/judges; fi; \
 	step "3 train the tiny EDTalk chain" $(BIN)/python -m edtalk.train --stages all --preset tiny --data synthtalk:$(DATA) --workers 2 --out $(RUNS) --resume; \
 	for m in gt static; do \
 	  step "4 score $$m" $(BIN)/python -m eval.run --dataset synthtalk --root $(DATA) --split test --method $$m --protocol synthtalk --out $(RESULTS); done; \
