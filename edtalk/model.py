@@ -37,7 +37,7 @@ from edtalk.modules.discriminator import Discriminator
 from edtalk.modules.eem import EmotionEnhancement
 from edtalk.modules.encoder import Encoder
 from edtalk.modules.expression_predictor import ExpressionPredictor
-from edtalk.modules.generator import Generator
+from edtalk.modules.generator import Generator, init_copy_path
 from edtalk.modules.navigation import LatentNavigation, MotionBanks
 from edtalk.modules.pose_flow import PoseFlow
 
@@ -55,6 +55,7 @@ class EDTalk(nn.Module):
         self.navigation = LatentNavigation(cfg)  # shared trunk + MLP^m / MLP^p / MLP^e
         self.banks = MotionBanks(cfg)  # B^m, B^p, B^e
         self.generator = Generator(cfg)  # G
+        init_copy_path(self.encoder, self.generator)  # G(E(I)) starts as ~I (identity warp + read-out)
         self.eem = EmotionEnhancement(cfg) if cfg.has_eem else None  # EEM
         self.audio_lip = AudioToLip(cfg)  # E_a + MLP^m_A
         self.pose_flow = PoseFlow(cfg) if "pose" in cfg.bank_names else None  # phi_p

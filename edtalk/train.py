@@ -53,6 +53,10 @@ ENV_DEFAULTS = {
     "RAY_TRAIN_V2_ENABLED": "1",
 }
 CHECKPOINT_METRIC = "loss"
+# Adam betas of the official LIA/EDTalk trainers (StyleGAN2 lazy-regularisation ratios 4/5 for G and
+# 16/17 for D, applied although no R1/path-length term is used): beta1 = 0, beta2 = 0.99^ratio.
+G_BETAS = (0.0, 0.99 ** (4 / 5))
+D_BETAS = (0.0, 0.99 ** (16 / 17))
 ENGINE_TAG = "engine"
 
 
@@ -103,7 +107,7 @@ def deepspeed_config(stage_cfg, train_cfg, on_cpu: bool) -> dict[str, Any]:
     cfg: dict[str, Any] = {
         "train_micro_batch_size_per_gpu": stage_cfg.batch_size,
         "gradient_accumulation_steps": 1,
-        "optimizer": {"type": "Adam", "params": {"lr": stage_cfg.lr, "betas": [0.5, 0.99], "eps": 1e-8}},
+        "optimizer": {"type": "Adam", "params": {"lr": stage_cfg.lr, "betas": list(G_BETAS), "eps": 1e-8}},
         "zero_optimization": {"stage": train_cfg.zero_stage},
         "gradient_clipping": 10.0,
         "steps_per_print": 10**9,
@@ -254,7 +258,7 @@ class StageWorker:
             if world > 1:  # the same D on every rank
                 for p in self.disc.parameters():
                     dist.broadcast(p.data, src=0)
-            self.d_opt = torch.optim.Adam(self.disc.parameters(), lr=self.stage_cfg.d_lr, betas=(0.5, 0.99))
+            self.d_opt = torch.optim.Adam(self.disc.parameters(), lr=self.stage_cfg.d_lr, betas=D_BETAS)
         self.nets = _loss_networks(self.stage, self.train_cfg, self.model_cfg, self.device)
         self.nets.discriminator = self.disc
 

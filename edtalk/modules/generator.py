@@ -12,6 +12,8 @@ like StyleGAN2's skip generator. The final RGB is the output image (not squashed
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,13 +29,23 @@ def identity_grid(size: int, batch: int, device, dtype) -> torch.Tensor:
     return torch.stack((xs, ys), dim=-1).expand(batch, size, size, 2)
 
 
+MASK_LOGIT_INIT = 3.0  # sigmoid(3) = 0.95 at 8 px; the summed coarser logits push finer masks to ~1
+
+
 class ToFlow(nn.Module):
-    """Modulated 1x1 conv -> (flow dx, dy; mask); warps a skip feature. Coarser logits arrive via ``prev``."""
+    """Modulated 1x1 conv -> (flow dx, dy; mask); warps a skip feature. Coarser logits arrive via ``prev``.
+
+    Initialisation (ours; the official code draws the conv from N(0, 1)): conv weights 0 and mask bias
+    ``MASK_LOGIT_INIT``, so G starts as the identity warp that passes the source's skip features on
+    (flow 0, mask ~1). A random flow head warps by up to half the image at step 0 and costs the short
+    CPU schedules most of their steps to undo. The weights still get gradients (they scale the input).
+    """
 
     def __init__(self, channels: int, style_dim: int):
         super().__init__()
         self.conv = ModulatedConv2d(channels, 3, 1, style_dim, demodulate=False)
-        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        nn.init.zeros_(self.conv.weight)
+        self.bias = nn.Parameter(torch.tensor([0.0, 0.0, MASK_LOGIT_INIT]).view(1, 3, 1, 1))
         self.upsample = Upsample()
 
     def forward(self, h, style, skip, prev=None):
@@ -89,3 +101,35 @@ class Generator(nn.Module):
             warped, h, flow_logits = to_flow(h, latent, skip, flow_logits)
             rgb = to_rgb(warped, rgb)
         return rgb
+
+
+@torch.no_grad()
+def init_copy_path(encoder: nn.Module, generator: Generator, bias: float = 1.5) -> None:
+    """Initialise E's 1x1 stem and G's finest ToRGB so that, with ToFlow's identity warp, G(E(I)) ~ I.
+
+    Ours (an initialisation only; the architecture is LIA's): stem channels 0-2 carry +RGB and 3-5
+    carry -RGB, so (f_c - f_{c+3}) = 1.2 sqrt(2) x_c through the scaled leaky ReLU; the finest ToRGB
+    reads that difference out, with its activation bias ``bias`` keeping the pre-activation positive
+    (linear) for x in [-1, 1] and its output bias removing the offset. Coarser ToRGBs start at 0. The
+    official networks start random and learn this read-out over ~10^5 steps; with equalised learning
+    rates Adam moves each raw weight by ~lr per step, so the short CPU schedules never get there.
+    The remaining stem channels stay random. No-op when the stem has fewer than 6 channels.
+    """
+    conv, act = encoder.stem[0], encoder.stem[1]
+    if conv.weight.shape[0] < 6 or conv.weight.shape[1] != 3:
+        return
+    gain = 1.2 * math.sqrt(2.0)  # sqrt2 * (leaky(x) - leaky(-x)) = sqrt2 * 1.2 x
+    conv.weight[:6].zero_()
+    act.bias[:6].zero_()
+    rgb_conv, rgb_act = generator.to_rgbs[-1].conv[0], generator.to_rgbs[-1].conv[1]
+    rgb_conv.weight.zero_()
+    for c in range(3):
+        conv.weight[c, c] = 1.0 / conv.scale
+        conv.weight[c + 3, c] = -1.0 / conv.scale
+        # pre-activation x / sqrt2 + bias > 0, so the output sqrt2 * (x / sqrt2 + bias) - sqrt2 * bias = x
+        rgb_conv.weight[c, c] = 1.0 / (gain * math.sqrt(2.0) * rgb_conv.scale)
+        rgb_conv.weight[c, c + 3] = -1.0 / (gain * math.sqrt(2.0) * rgb_conv.scale)
+    rgb_act.bias.fill_(bias)
+    generator.to_rgbs[-1].bias.fill_(-math.sqrt(2.0) * bias)
+    for to_rgb in generator.to_rgbs[:-1]:
+        to_rgb.conv[0].weight.zero_()
