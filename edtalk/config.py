@@ -207,7 +207,9 @@ class StageConfig:
             if getattr(self, key) < 1:
                 raise ConfigError(f"StageConfig.{key} must be >= 1, got {getattr(self, key)}")
         if self.pose_frames < 2:
-            raise ConfigError(f"StageConfig.pose_frames must be >= 2 (L_tem needs two frames), got {self.pose_frames}")
+            raise ConfigError(
+                f"StageConfig.pose_frames must be >= 2 (L_tem needs two frames), got {self.pose_frames}"
+            )
 
     def weight(self, term: str, default: float) -> float:
         return dict(self.loss_weights).get(term, default)
@@ -251,7 +253,9 @@ class TrainConfig:
         if self.workers < 1:
             raise ConfigError(f"workers must be >= 1, got {self.workers}")
         if ":" not in self.data:
-            raise ConfigError(f"data must be '<reader>:<root>' (e.g. synthtalk:data/synthtalk), got {self.data!r}")
+            raise ConfigError(
+                f"data must be '<reader>:<root>' (e.g. synthtalk:data/synthtalk), got {self.data!r}"
+            )
         if self.split in ("judge", "test"):
             raise ConfigError(f"training on the {self.split!r} split is not allowed (judges/test identities)")
 

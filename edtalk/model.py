@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -40,6 +39,7 @@ from edtalk.modules.expression_predictor import ExpressionPredictor
 from edtalk.modules.generator import Generator, init_copy_path
 from edtalk.modules.navigation import LatentNavigation, MotionBanks
 from edtalk.modules.pose_flow import PoseFlow
+from edtalk.provenance import git_hash
 
 # Official parameter counts (shared/reference/edtalk-official-facts.md, measured on the official modules).
 OFFICIAL_PARAMS = {"encoder": 21.64e6, "generator": 64.23e6, "audio_lip": 2.82e6, "discriminator": 24.00e6}
@@ -167,18 +167,8 @@ class CheckpointError(ValueError):
 
 
 def _provenance() -> dict[str, Any]:
-    try:
-        git = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        git = ""
     return {
-        "git": git or "unknown",
+        "git": git_hash(),
         "versions": {"torch": str(torch.__version__), "python": sys.version.split()[0]},
     }
 

@@ -35,13 +35,14 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from edtalk.provenance import git_hash
 
 ENV_DEFAULTS = {
     "RAY_AUTH_MODE": "disabled",
@@ -72,20 +73,6 @@ def set_env_defaults() -> None:
 
 
 # --- provenance ------------------------------------------------------------------------------------
-def git_hash() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def library_versions() -> dict[str, str]:
     import deepspeed
     import numpy

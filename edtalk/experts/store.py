@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig
 from edtalk.experts.sync_net import SyncNetConfig, SyncNetJudge
+from edtalk.provenance import git_hash
 
 KINDS = {"face_analyser": (FaceAnalyser, FaceAnalyserConfig), "sync_net": (SyncNetJudge, SyncNetConfig)}
 JUDGE_NAMES = {"face_analyser": "synthtalk_face_judge", "sync_net": "synthtalk_sync_judge"}
@@ -58,20 +58,6 @@ def _atomic_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def _git_hash() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def save_expert(
     model: torch.nn.Module,
     kind: str,
@@ -95,7 +81,7 @@ def save_expert(
         "config": json.dumps(model.cfg.to_dict()),
         "split": split,
         "identities": json.dumps(sorted(identities)),
-        "git": _git_hash(),
+        "git": git_hash(),
         "versions": json.dumps(
             {"torch": torch.__version__, "numpy": numpy.__version__, "safetensors": safetensors.__version__}
         ),
