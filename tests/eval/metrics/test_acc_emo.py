@@ -104,9 +104,10 @@ def _judge_available():
         return None
     try:
         from edtalk.experts.store import resolve_judge
+        from edtalk.weights import MissingWeightsError, WeightsMismatchError
 
         resolve_judge("synthtalk_face_judge")
-    except Exception:  # noqa: BLE001 - judge not trained here
+    except (MissingWeightsError, WeightsMismatchError):  # judge not trained (or stale) here
         return None
     return root
 
