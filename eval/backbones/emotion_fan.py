@@ -32,6 +32,7 @@ import torch.nn as nn
 from edtalk.data.clip import EMOTIONS
 from edtalk.weights import resolve
 from eval.backbones import BACKBONES, get_backbone
+from eval.backbones.checkpoints import load_exact
 from eval.context import FEATURES, ClipContext
 from eval.metrics.base import ClipFailure
 from eval.metrics.functional.acc_emo import relation_attention_pool, self_attention_pool
@@ -110,13 +111,7 @@ def load_emotion_fan(device: str = "cpu", weights: str | None = None) -> Emotion
     """Emotion-FAN (MEAD, 8 classes) with ``emotion_fan_mead8`` from the weights manager."""
     path = weights or resolve("emotion_fan_mead8")
     net = EmotionFAN()
-    result = net.load_state_dict(_load_checkpoint(path), strict=False)
-    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
-    if missing or result.unexpected_keys:
-        raise RuntimeError(
-            f"{path}: not an 8-class Emotion-FAN checkpoint (missing {missing[:5]}, "
-            f"unexpected {result.unexpected_keys[:5]})"
-        )
+    load_exact(net, _load_checkpoint(path), path, "an 8-class Emotion-FAN")
     return net.eval().to(device)
 
 

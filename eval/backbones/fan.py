@@ -27,6 +27,7 @@ import torch
 
 from edtalk.weights import resolve
 from eval.backbones import BACKBONES, get_backbone
+from eval.backbones.checkpoints import unwrap_state_dict
 from eval.backbones.landmarks import LANDMARKERS
 
 DETECT_NMS_IOU = 0.3  # SFDDetector._filter_bboxes
@@ -36,10 +37,7 @@ REFERENCE_SCALE = 195.0  # face_alignment.utils.REFERENCE_SCALE
 
 
 def _torch_state(path) -> dict:
-    sd = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(sd, dict) and "state_dict" in sd:
-        sd = sd["state_dict"]
-    return {k.replace("module.", "", 1) if k.startswith("module.") else k: v for k, v in sd.items()}
+    return unwrap_state_dict(torch.load(path, map_location="cpu", weights_only=True))
 
 
 def fan_modules_in(state_dict: dict) -> int:

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from edtalk.weights import resolve
 from eval.backbones import BACKBONES, get_backbone
+from eval.backbones.checkpoints import load_exact, unwrap_state_dict
 from eval.backbones.embeddings import EMBEDDERS
 
 INPUT_SIZE = 96
@@ -157,9 +158,7 @@ def load_openface_state(path) -> dict:
             f"{path}: cannot load as an OpenFace nn4.small2 state dict with weights_only=True ({err}). "
             "Expected thnkim/OpenFacePytorch's openface.pth."
         ) from None
-    if isinstance(sd, dict) and "state_dict" in sd:
-        sd = sd["state_dict"]
-    return {k.replace("module.", "", 1) if k.startswith("module.") else k: v for k, v in sd.items()}
+    return unwrap_state_dict(sd)
 
 
 @BACKBONES.register("openface")
@@ -167,13 +166,7 @@ def load_openface(device: str = "cpu", weights: str | None = None) -> OpenFaceNN
     """nn4.small2 with ``openface.pth`` from the weights manager (``weights`` overrides it)."""
     path = weights or resolve("openface_nn4_small2")
     net = OpenFaceNN4Small2()
-    result = net.load_state_dict(load_openface_state(path), strict=False)
-    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
-    if missing or result.unexpected_keys:
-        raise RuntimeError(
-            f"{path}: not an OpenFace nn4.small2 checkpoint (missing {missing[:5]}, "
-            f"unexpected {result.unexpected_keys[:5]})"
-        )
+    load_exact(net, load_openface_state(path), path, "an OpenFace nn4.small2")
     return net.eval().to(device)
 
 
