@@ -22,6 +22,8 @@ It also plugs the face judge into the shared registries: ``LANDMARKERS["synthtal
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 
 from edtalk.experts.store import JUDGE_NAMES, load_expert, resolve_judge
@@ -55,9 +57,29 @@ def load_sync_judge(device: str = "cpu", path: str | None = None):
     return _load(SYNC_JUDGE, device, path)
 
 
+# The face judge's outputs of the last frame arrays it analysed. M-LMD/F-LMD (``landmarks``),
+# FID (``embedding``) and the judge_face metrics (acc_emo, disentangle_*) all read one side's
+# decoded frames, and the feature registries hand each of them the very same array object
+# (``crop`` kind none without a size returns ``ctx.frames(side)`` itself), so one forward pass
+# per side serves them all. Entries hold the array itself, so an ``is`` match cannot be a
+# recycled id; a few entries cover the two sides of the clip being scored.
+_RECENT_PASSES: OrderedDict[tuple[int, int, int], tuple[object, np.ndarray, dict]] = OrderedDict()
+_RECENT_MAX = 4
+
+
 def analyse_frames(model, frames: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
-    """Every face-judge output for uint8 (T,H,W,3) frames (one batched pass)."""
-    return model.predict(frames, batch_size=batch_size)
+    """Every face-judge output for uint8 (T,H,W,3) frames (one batched pass, shared by every
+    caller that passes the same array object; callers must not modify the returned arrays)."""
+    key = (id(model), id(frames), batch_size)
+    hit = _RECENT_PASSES.get(key)
+    if hit is not None and hit[0] is model and hit[1] is frames:
+        _RECENT_PASSES.move_to_end(key)
+        return hit[2]
+    out = model.predict(frames, batch_size=batch_size)
+    _RECENT_PASSES[key] = (model, frames, out)
+    while len(_RECENT_PASSES) > _RECENT_MAX:
+        _RECENT_PASSES.popitem(last=False)
+    return out
 
 
 @FEATURES.register("judge_face")
