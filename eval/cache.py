@@ -10,6 +10,9 @@ row whose keys still match and scores only what is missing.
     cache = ClipCache(out / "synthtalk" / "gt" / "cache" / protocol.hash())
     row = cache.load(clip_id)          # None when absent or unreadable
     cache.save(clip_id, row)           # temp file + rename
+
+``GTFeatureStore`` keeps the GT side's backbone features per (dataset, protocol hash), so scoring a
+second method on the same clips does not recompute them.
 """
 
 from __future__ import annotations
@@ -110,3 +113,42 @@ class ClipCache:
 
     def __len__(self) -> int:
         return sum(1 for _ in self.root.glob("*.pkl")) if self.root.is_dir() else 0
+
+
+class GTFeatureStore:
+    """GT-side clip features of one (dataset, protocol hash), shared by every method scored on it.
+
+    Layout: ``<out>/<dataset>/gt_features/<protocol_hash>/<escaped clip id>.pkl``, one row per clip:
+    ``{"format", "clip", "inputs": file_fingerprint(gt video), "features": {store key: value}}``
+    (store keys from ``eval.context.feature_store_key``; only ``eval.context.GT_CACHEABLE``
+    features, which depend on the GT video and the protocol's weights alone). A replaced GT video
+    invalidates its row; the protocol hash covers settings and weight files.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def path(self, clip_id: str) -> Path:
+        return self.root / f"{escape_clip_id(clip_id)}.pkl"
+
+    def load(self, clip_id: str, inputs: list) -> dict[str, Any]:
+        """The stored features of ``clip_id`` whose GT fingerprint equals ``inputs`` ({} if none)."""
+        try:
+            with open(self.path(clip_id), "rb") as f:
+                row = pickle.load(f)
+        except FileNotFoundError:
+            return {}
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError):
+            return {}
+        if (
+            not isinstance(row, dict)
+            or row.get("format") != ROW_FORMAT
+            or row.get("clip") != clip_id
+            or row.get("inputs") != inputs
+        ):
+            return {}
+        return dict(row.get("features", {}))
+
+    def save(self, clip_id: str, inputs: list, features: dict[str, Any]) -> None:
+        row = {"format": ROW_FORMAT, "clip": clip_id, "inputs": inputs, "features": features}
+        write_atomic(self.path(clip_id), pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL))

@@ -16,6 +16,12 @@ backbone modules (``eval/backbones/*.py``) register theirs with ``@FEATURES.regi
 
 Sides: ``"gt"`` (the dataset's video) and ``"pred"`` (the method's output). For unit tests and
 in-memory use, ``ClipContext.from_arrays(gt_frames, pred_frames, audio=...)`` skips the files.
+
+GT-side features do not depend on the method, so ``eval.run`` keeps them between methods:
+a context built with ``gt_features=`` (a dict from the GT feature store, eval/cache.py) answers
+the cacheable GT features (``GT_CACHEABLE``) from it, and ``new_gt_features()`` lists the ones it
+computed, for the runner to store. Scoring method 2..4 of a dataset then skips the GT side's
+backbone passes (face judge, landmarks, FID embeddings) with the very same arrays.
 """
 
 from __future__ import annotations
@@ -33,6 +39,10 @@ from edtalk.registry import Registry
 from eval.metrics.base import ClipFailure
 
 SIDES = ("gt", "pred")
+
+# GT-side features that depend only on the GT video (and the protocol's weights, which the store's
+# protocol hash covers), never on the prediction: safe to reuse across methods.
+GT_CACHEABLE = frozenset({"landmarks", "embedding", "judge_face", "identity_source", "emotion_fan_video"})
 
 FEATURES: Registry[Callable[..., Any]] = Registry("clip feature")
 """name -> ``extract(ctx, side, **settings)``. See eval/backbones/__init__.py for the list."""
@@ -72,6 +82,7 @@ class ClipContext:
         pred_audio: str | Path | None = None,
         device: str = "cpu",
         sample_rate: int = 16000,
+        gt_features: dict[str, Any] | None = None,
     ) -> None:
         self.clip = clip
         self.pred_video = None if pred_video is None else Path(pred_video)
@@ -83,6 +94,10 @@ class ClipContext:
         self._audio: np.ndarray | None = None
         self._sidecar: dict | None = None
         self._memo: dict[tuple, Any] = {}
+        # Stored GT features (feature_store_key -> value) and the keys computed here (not stored).
+        # Clips with ``extra`` (cross-driving, identity sources) may change a GT feature: no reuse.
+        self._gt_store = None if clip.extra else dict(gt_features or {})
+        self._gt_new: set[str] = set()
 
     @classmethod
     def from_arrays(
@@ -189,15 +204,36 @@ class ClipContext:
         _check_side(side)
         key = (name, side, _freeze(settings))
         if key not in self._memo:
+            store_key = self._gt_store_key(name, side, key)
+            if store_key is not None and store_key in self._gt_store:
+                self._memo[key] = self._gt_store[store_key]
+                return self._memo[key]
             if name not in FEATURES:
                 _load_feature_extractors()
             extract = FEATURES.get(name)
             self._memo[key] = extract(self, side, **settings)
+            if store_key is not None:
+                self._gt_new.add(store_key)
+                self._gt_store[store_key] = self._memo[key]
         return self._memo[key]
+
+    def _gt_store_key(self, name: str, side: str, key: tuple) -> str | None:
+        if self._gt_store is None or side != "gt" or name not in GT_CACHEABLE:
+            return None
+        return feature_store_key(key)
+
+    def new_gt_features(self) -> dict[str, Any]:
+        """The cacheable GT features this context computed (store key -> value)."""
+        return {k: self._gt_store[k] for k in self._gt_new} if self._gt_store is not None else {}
 
     def drop_frames(self) -> None:
         """Free decoded frames (features stay memoised), e.g. before pickling a context."""
         self._frames.clear()
+
+
+def feature_store_key(key: tuple) -> str:
+    """A stable text key for a memo key (name, side, frozen settings) in the GT feature store."""
+    return repr(key)
 
 
 def _check_side(side: str) -> None:

@@ -9,7 +9,9 @@ Steps (see ``--help`` for every flag):
 3. score the clips that the per-clip cache (eval/cache.py) does not already hold, in chunks, on
    Ray (local by default) or in this process (``--workers 0``): one ``ClipContext`` per clip, so
    each video is decoded once and detections are shared by all metrics; the driver writes each
-   returned row to the cache atomically, so a killed run resumes where it stopped;
+   returned row to the cache atomically, so a killed run resumes where it stopped, and keeps the
+   GT side's backbone features (``<out>/<dataset>/gt_features/<protocol hash>/``) so the next
+   method scored on the same clips skips them;
 4. merge the per-clip states (``metric.merge``) and write ``<out>/<dataset>/<method>/<protocol>.json``
    and ``<protocol>.clips.jsonl`` atomically (schema: eval/results.py).
 
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.cache import ClipCache, file_fingerprint, metric_key
+from eval.cache import ClipCache, GTFeatureStore, file_fingerprint, metric_key
 from eval.results import SCHEMA, method_dir_name, metric_entry, results_path, write_results
 
 log = logging.getLogger("eval.run")
@@ -190,6 +192,7 @@ class Job:
     todo: list[str]
     failure: str | None = None  # set when the clip cannot be scored at all
     cached: dict = field(default_factory=dict)  # metric id -> cached entry
+    gt_features: dict = field(default_factory=dict)  # stored GT-side features (GTFeatureStore)
 
 
 # -- scoring one clip (runs in Ray workers or in this process) ------------------------------------
@@ -202,11 +205,12 @@ def score_clip(ctx_factory: Callable, job: Job, protocol: Any, metrics: dict, ke
     from eval.metrics.base import ClipFailure
 
     FATAL_ERRORS = _fatal_errors()
-    row: dict[str, Any] = {"inputs": job.inputs, "metrics": {}, "failure": None}
+    row: dict[str, Any] = {"inputs": job.inputs, "metrics": {}, "failure": None, "seconds": {}}
     if job.pred is None:
         row["failure"] = "no prediction video for this clip"
         return row
-    ctx = ctx_factory(job.clip, job.pred)
+    ctx = ctx_factory(job.clip, job.pred, job.gt_features)
+    t0 = time.perf_counter()
     try:
         t_gt, t_pred = len(ctx.frames("gt")), len(ctx.frames("pred"))
     except (DataError, ClipFailure) as e:
@@ -220,9 +224,11 @@ def score_clip(ctx_factory: Callable, job: Job, protocol: Any, metrics: dict, ke
     if min(t_gt, t_pred) < protocol.min_frames:
         row["failure"] = f"too short: {min(t_gt, t_pred)} frames (at least {protocol.min_frames} needed)"
         return row
+    row["seconds"]["decode"] = time.perf_counter() - t0
     for mid in job.todo:
         metric = metrics[mid]
         entry: dict[str, Any] = {"key": keys[mid], "version": metric.version}
+        t0 = time.perf_counter()
         try:
             entry["state"] = metric.clip_state(ctx)
         except ClipFailure as e:
@@ -234,6 +240,9 @@ def score_clip(ctx_factory: Callable, job: Job, protocol: Any, metrics: dict, ke
         except Exception as e:
             raise RuntimeError(f"clip {job.clip.id}: metric {mid} crashed: {e!r}") from e
         row["metrics"][mid] = entry
+        # features are shared: a backbone pass is timed in the first metric that needs it
+        row["seconds"][mid] = time.perf_counter() - t0
+    row["gt_features"] = ctx.new_gt_features()
     return row
 
 
@@ -253,8 +262,8 @@ def score_chunk(jobs: list[Job], protocol: Any, metric_ids: list[str], device: s
     metrics = protocol.build(metric_ids)
     keys = {m: metric_key(metrics[m]) for m in metric_ids}
 
-    def make_ctx(clip, pred):
-        return ClipContext(clip, pred, device=device)
+    def make_ctx(clip, pred, gt_features):
+        return ClipContext(clip, pred, device=device, gt_features=gt_features)
 
     rows = [(job.clip.id, score_clip(make_ctx, job, protocol, metrics, keys)) for job in jobs]
     # The registry of unverified files is per process; report only the files these metrics use,
@@ -296,6 +305,7 @@ def _init_ray(args: argparse.Namespace):
     import ray
 
     if not ray.is_initialized():
+        t0 = time.perf_counter()
         runtime_env = {"env_vars": _worker_env(args)}
         if args.address:
             ray.init(address=args.address, runtime_env=runtime_env, log_to_driver=True)
@@ -308,6 +318,8 @@ def _init_ray(args: argparse.Namespace):
                 runtime_env=runtime_env,
                 log_to_driver=True,
             )
+        if not args.quiet:
+            print(f"Ray started in {time.perf_counter() - t0:.1f} s")
     return ray
 
 
@@ -492,6 +504,7 @@ def run(args: argparse.Namespace) -> int:
 
     # 2. cache lookup
     cache = ClipCache(run_dir / "cache" / phash)
+    gt_store = GTFeatureStore(Path(args.out) / args.dataset / "gt_features" / phash)
     unverified: dict[str, str] = {}
     jobs: list[Job] = []
     for c in clips:
@@ -505,6 +518,8 @@ def run(args: argparse.Namespace) -> int:
             clip=c, pred=pred, inputs=inputs, todo=[m for m in metric_ids if m not in cached], cached=cached
         )
         job.failure = gen_failures.get(c.id)
+        if job.todo and job.failure is None:
+            job.gt_features = gt_store.load(c.id, file_fingerprint(c.video))
         jobs.append(job)
     n_cached = sum(1 for j in jobs if not j.todo)
     print(
@@ -518,6 +533,8 @@ def run(args: argparse.Namespace) -> int:
         if j.failure is not None:
             rows[j.clip.id] = {"inputs": j.inputs, "metrics": {}, "failure": j.failure}
     to_score = [j for j in jobs if j.todo and j.failure is None]
+    by_id = {j.clip.id: j for j in to_score}
+    seconds: dict[str, float] = {}
     t_score = time.perf_counter()
     for out in run_chunks(
         score_chunk,
@@ -529,6 +546,12 @@ def run(args: argparse.Namespace) -> int:
         unverified.update(out["unverified"])
         for clip_id, row in out["rows"]:
             rows[clip_id] = row
+            for k, v in row.pop("seconds", {}).items():
+                seconds[k] = seconds.get(k, 0.0) + v
+            new_gt = row.pop("gt_features", None)
+            if new_gt:
+                job = by_id[clip_id]
+                gt_store.save(clip_id, file_fingerprint(job.clip.video), {**job.gt_features, **new_gt})
             if row["failure"] is None:
                 previous = cache.load(clip_id)
                 merged = dict(cache.usable_metrics(previous, keys, row["inputs"]) if previous else {})
@@ -594,6 +617,9 @@ def run(args: argparse.Namespace) -> int:
         "timing": {
             "generate_s": round(t_gen, 3),
             "score_s": round(t_score, 3),
+            # CPU-side seconds summed over clips (all workers): decoding and each metric, a shared
+            # backbone pass counted in the first metric that needs it
+            "clip_seconds": {k: round(v, 3) for k, v in seconds.items()},
             "wall_s": round(time.perf_counter() - t_start, 3),
         },
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

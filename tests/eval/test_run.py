@@ -276,3 +276,66 @@ def test_help_explains_flags_with_examples():
     ):
         assert flag in text
     assert "examples:" in text and "folder:" in text
+
+
+COUNTED_LANDMARKS = "counted_test_landmarks"
+LANDMARK_CALLS: list[int] = []
+
+
+def _counted_landmarks(frames, device):
+    """A deterministic stand-in landmarker (a grid moved by each frame's mean colour) that counts calls."""
+    LANDMARK_CALLS.append(len(frames))
+    grid = np.stack(np.meshgrid(np.arange(17.0), np.arange(4.0)), -1).reshape(-1, 2)[:68]
+    return grid[None] + frames.reshape(len(frames), -1).mean(1)[:, None, None] / 10.0
+
+
+def _landmark_protocol() -> str:
+    from eval.backbones.landmarks import LANDMARKERS
+    from eval.protocols import PROTOCOLS, Protocol, spec
+
+    name = "gt_store_test"
+    if COUNTED_LANDMARKS not in LANDMARKERS:
+        LANDMARKERS.add(COUNTED_LANDMARKS, _counted_landmarks)
+    if name not in PROTOCOLS:
+        lmd = {"landmarks": COUNTED_LANDMARKS, "pairing": "truncate"}
+        PROTOCOLS.add(
+            name,
+            Protocol(
+                name, "m_lmd/f_lmd on a counting landmarker", (spec("m_lmd", **lmd), spec("f_lmd", **lmd))
+            ),
+        )
+    return name
+
+
+def test_second_method_reuses_the_gt_side_features(synth, tmp_path):
+    """GT landmarks are computed once per clip and dataset: the second method (gt after static)
+    detects only its own side, with the same numbers as a run that computes everything."""
+    root, ids = synth
+    protocol = _landmark_protocol()
+    common = [
+        "--dataset",
+        "synthtalk",
+        "--root",
+        str(root),
+        "--protocol",
+        protocol,
+        "--workers",
+        "0",
+        "--quiet",
+    ]
+    LANDMARK_CALLS.clear()
+    assert main([*common, "--method", "static", "--out", str(tmp_path / "shared")]) == 0
+    assert len(LANDMARK_CALLS) == 2 * len(ids)  # GT + prediction of each clip
+    assert len(list((tmp_path / "shared/synthtalk/gt_features").glob("*/*.pkl"))) == len(ids)
+    LANDMARK_CALLS.clear()
+    assert main([*common, "--method", "gt", "--out", str(tmp_path / "shared")]) == 0
+    assert len(LANDMARK_CALLS) == len(ids)  # the GT side came from the store
+    assert main([*common, "--method", "gt", "--out", str(tmp_path / "fresh")]) == 0
+    shared = read_results(tmp_path / "shared/synthtalk/gt" / f"{protocol}.json")["metrics"]
+    fresh = read_results(tmp_path / "fresh/synthtalk/gt" / f"{protocol}.json")["metrics"]
+    assert {m: (e["value"], e["n"]) for m, e in shared.items()} == {
+        m: (e["value"], e["n"]) for m, e in fresh.items()
+    }
+    assert shared["m_lmd"]["value"] == 0.0  # gt vs itself
+    static = read_results(tmp_path / "shared/synthtalk/static" / f"{protocol}.json")["metrics"]
+    assert static["f_lmd"]["value"] > 0.0
