@@ -7,7 +7,9 @@ an affine MLP of f^{r->e}. One block per skip resolution, applied before G warps
 Each block is a residual AdaIN block: dx = AdaIN(conv2(act(AdaIN(conv1(x), e))), e); out = x + dx.
 This is the intended two-layer design. The official code computes the first branch and then
 overwrites it with ``norm2(conv2(x), z)`` (conv1/norm1 are dead weights); we use both layers, so the
-parameter count is identical (17.52 M at the paper preset) and no weight is dead.
+parameter count is identical (17.52 M at the paper preset) and no weight is dead. The second AdaIN
+starts at zero gain, so a fresh block is the identity (out = x) and the expression stage starts from
+the reconstruction quality the earlier stages reached.
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ class EEMBlock(nn.Module):
         self.norm1 = AdaIN(channels, latent_dim, hidden)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
         self.norm2 = AdaIN(channels, latent_dim, hidden)
+        # Start as the identity map (dx = 0: 1 + gamma = 0, beta = 0), like G's identity-warp init:
+        # a fresh EEM must not scramble the identity features that eg_pretrain/mouth_pose trained G
+        # on. Gradients still reach every weight (d dx / d gamma = IN(conv2(.)) != 0).
+        nn.init.zeros_(self.norm2.gamma.weight)
+        nn.init.constant_(self.norm2.gamma.bias, -1.0)
+        nn.init.zeros_(self.norm2.beta.weight)
+        nn.init.zeros_(self.norm2.beta.bias)
 
     def forward(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         dx = F.leaky_relu(self.norm1(self.conv1(x), e), 0.2)

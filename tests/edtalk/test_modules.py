@@ -71,10 +71,20 @@ def test_generator_shape_and_uses_skips():
         gen(f_r, skips[:-1])
 
 
-def test_eem_is_residual_adain_conditioned_on_expression():
+def test_eem_starts_as_identity_then_is_residual_adain_conditioned_on_expression():
     eem = EmotionEnhancement(CFG)
     skips = [torch.randn(2, CFG.channels(r), r, r) for r in (8, 16, 32, 64)]
     e1, e2 = torch.randn(2, CFG.latent_dim), torch.randn(2, CFG.latent_dim)
+    # fresh EEM: dx = 0 exactly, so it cannot scramble the identity features G was trained on
+    assert all(torch.equal(o, s) for o, s in zip(eem(skips, e1), skips))
+    # ... yet the gradient reaches the zero-gain AdaIN, so training can open the residual branch
+    sum(o.sum() for o in eem(skips, e1)).backward()
+    assert eem.blocks[0].norm2.gamma.weight.grad.abs().sum() > 0
+    eem.zero_grad()
+    with torch.no_grad():  # as after some training steps
+        for block in eem.blocks:
+            block.norm2.gamma.weight.normal_(0, 0.1)
+            block.norm2.beta.weight.normal_(0, 0.1)
     out1, out2 = eem(skips, e1), eem(skips, e2)
     assert [o.shape for o in out1] == [s.shape for s in skips]
     assert not torch.allclose(out1[0], out2[0])
