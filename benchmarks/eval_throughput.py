@@ -290,6 +290,7 @@ def ray_scaling(gts, preds, dims: int, shards: int = 4) -> dict:
     started = not ray.is_initialized()
     if started:
         ray.init(
+            address="local",  # a private Ray, even when another cluster runs on this machine
             _node_ip_address="127.0.0.1",
             num_cpus=2,
             include_dashboard=False,
