@@ -9,6 +9,11 @@ Heads (all from one shared trunk):
   * ``emotion``    8 logits in ``edtalk.data.clip.EMOTIONS`` order, computed by a small MLP from
                    the predicted ``expression`` only (a bottleneck that keeps identity cues out
                    of the emotion decision: with few training identities a direct head overfits);
+                   with ``align_size`` > 0 (the default) ``expression`` and ``emotion`` come from
+                   a second, *aligned* branch: the face is warped by a similarity transform that
+                   puts the predicted eye centres at fixed places (``align_faces``), at about
+                   the native resolution, so that the small brow / lid / lip-corner / wrinkle
+                   cues of an expression sit at the same pixels whatever the head pose;
   * ``identity``   a unit-norm embedding (``embed_dim``), trained with a normalised-softmax
                    (cosine classifier) loss over the training split's identities, so that the
                    cosine of two embeddings measures identity similarity on unseen identities.
@@ -62,6 +67,8 @@ class FaceAnalyserConfig:
     pose_std: tuple[float, ...] = (1.0, 1.0, 1.0)
     mouth_mean: tuple[float, ...] = (0.0, 0.0, 0.0)
     mouth_std: tuple[float, ...] = (1.0, 1.0, 1.0)
+    align_size: int = 64  # side of the eye-aligned face of the expression branch (0: no branch)
+    align_width: int = 16  # channels of the expression branch's first conv block
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -72,6 +79,7 @@ class FaceAnalyserConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"FaceAnalyserConfig: unknown keys {unknown}; known: {sorted(known)}")
+        data = {"align_size": 0, **data}  # files written before the aligned branch existed
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
@@ -112,6 +120,56 @@ def box_to_frame(points: torch.Tensor, size: int, crop) -> torch.Tensor:
     return torch.stack([x, y], -1)
 
 
+# canonical eye centres of the aligned face, in affine_grid units ([-1, 1], x right, y down):
+# 0.6 apart (eye distance ~0.3 of the side, about the native resolution of a 128 px synthtalk
+# frame at align_size 64), brows above, chin near the bottom edge
+ALIGN_EYE_GAP = 0.6
+ALIGN_EYE_Y = -0.25
+
+
+def eye_centres(landmarks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 68, 2) iBUG landmarks -> image-left and image-right eye centres (N, 2)."""
+    return landmarks[:, 36:42].mean(1), landmarks[:, 42:48].mean(1)
+
+
+def align_faces(x: torch.Tensor, landmarks: torch.Tensor, size: int, jitter: torch.Tensor | None = None):
+    """Warp face boxes so that the eye centres land on fixed places (similarity transform).
+
+    x: (N, C, H, W) images; landmarks (N, 68, 2) in [0, 1] units of those images; ``jitter``
+    optional (N, 4) = (dx, dy, log-scale, angle) added to the transform (training). Returns
+    (N, C, size, size), bilinear, differentiable in ``x``."""
+    left, right = eye_centres(landmarks.detach() * 2 - 1)  # affine_grid units
+    d = right - left
+    mid = (left + right) / 2
+    k = d.norm(dim=1).clamp_min(1e-3) / ALIGN_EYE_GAP
+    angle = torch.atan2(d[:, 1], d[:, 0])
+    if jitter is not None:
+        mid = mid + jitter[:, :2]
+        k = k * jitter[:, 2].exp()
+        angle = angle + jitter[:, 3]
+    cos, sin = k * angle.cos(), k * angle.sin()
+    theta = torch.stack(  # output q -> input mid + k R (q - (0, ALIGN_EYE_Y))
+        [
+            torch.stack([cos, -sin, mid[:, 0] + sin * ALIGN_EYE_Y], 1),
+            torch.stack([sin, cos, mid[:, 1] - cos * ALIGN_EYE_Y], 1),
+        ],
+        1,
+    )
+    grid = F.affine_grid(theta.to(x.dtype), [x.shape[0], x.shape[1], size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def _trunk(w: int) -> nn.Sequential:
+    return nn.Sequential(  # channels w, 2w, 2w, 4w, 4w, 8w; spatial /16
+        _block(3, w, 2),
+        _block(w, 2 * w, 2),
+        _block(2 * w, 2 * w, 1),
+        _block(2 * w, 4 * w, 2),
+        _block(4 * w, 4 * w, 1),
+        _block(4 * w, 8 * w, 2),
+    )
+
+
 class FaceAnalyser(nn.Module):
     """Shared conv trunk (input_size -> input_size/16, ~9 MMAC at 64 px) and five heads."""
 
@@ -119,14 +177,7 @@ class FaceAnalyser(nn.Module):
         super().__init__()
         self.cfg = cfg
         w = cfg.width
-        self.trunk = nn.Sequential(  # channels w, 2w, 2w, 4w, 4w, 8w; spatial /16
-            _block(3, w, 2),
-            _block(w, 2 * w, 2),
-            _block(2 * w, 2 * w, 1),
-            _block(2 * w, 4 * w, 2),
-            _block(4 * w, 4 * w, 1),
-            _block(4 * w, 8 * w, 2),
-        )
+        self.trunk = _trunk(w)
         spatial = cfg.input_size // 16
         self.fc = nn.Sequential(
             nn.Flatten(), nn.Linear(8 * w * spatial * spatial, cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout)
@@ -134,6 +185,16 @@ class FaceAnalyser(nn.Module):
         self.landmark_head = nn.Linear(cfg.hidden, 2 * N_LANDMARKS)
         self.pose_head = nn.Linear(cfg.hidden, 3)
         self.mouth_head = nn.Linear(cfg.hidden, 3)
+        if cfg.align_size:  # the expression branch on the eye-aligned face
+            a = cfg.align_width
+            self.align_trunk = _trunk(a)
+            spatial = cfg.align_size // 16
+            self.align_fc = nn.Sequential(
+                nn.Flatten(),
+                nn.Linear(8 * a * spatial * spatial, cfg.hidden),
+                nn.ReLU(),
+                nn.Dropout(cfg.dropout),
+            )
         self.expression_head = nn.Linear(cfg.hidden, len(EXPRESSION_KEYS))
         self.emotion_head = nn.Sequential(  # expression amounts -> emotion logits
             nn.Linear(len(EXPRESSION_KEYS), 64), nn.ReLU(), nn.Linear(64, N_EMOTIONS)
@@ -145,17 +206,41 @@ class FaceAnalyser(nn.Module):
             self.register_buffer(f"{name}_std", torch.tensor(getattr(cfg, f"{v}_std"), dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """x: float (N, 3, s, s) in [-1, 1], the face box (see ``to_input``). Returns raw head
-        outputs: landmarks (N, 68, 2) in [0, 1] units of the box, standardised pose/mouth,
-        expression amounts, emotion logits, unit
-        identity embedding, trunk features ``hidden``, identity-class cosine logits (scaled)."""
-        if x.shape[-1] != self.cfg.input_size:
-            x = F.interpolate(x, size=(self.cfg.input_size,) * 2, mode="area")
-        h = self.fc(self.trunk(x))
+        """x: float (N, 3, S, S) in [-1, 1], whole frames of any size (differentiable: the
+        training stages' L_mot calls this on generated frames). The face box ``cfg.crop`` is cut
+        and area-resized to ``input_size`` for the trunk; the aligned branch samples the frame
+        itself, at its own resolution, around the predicted eyes. Returns raw head outputs:
+        landmarks (N, 68, 2) in [0, 1] units of the box, standardised pose/mouth, expression
+        amounts, emotion logits, unit identity embedding, trunk features ``hidden``,
+        identity-class cosine logits (scaled)."""
+        h, w = x.shape[-2:]
+        top, bottom, left, right = self.cfg.crop
+        rows = slice(int(round(top * h)), int(round(bottom * h)))
+        box = x[..., rows, int(round(left * w)) : int(round(right * w))]
+        return self.analyse(box, frame=x)
+
+    def analyse(
+        self, box: torch.Tensor, aligned: torch.Tensor | None = None, frame: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """The heads on a face box (N, 3, s, s) in [-1, 1] (see ``to_input``). The aligned branch
+        reads ``aligned`` when given (training: aligned on the true landmarks), else it aligns
+        ``frame`` (the whole frames ``box`` was cut from) or, without one, ``box`` itself."""
+        if box.shape[-1] != self.cfg.input_size or box.shape[-2] != self.cfg.input_size:
+            box = F.interpolate(box, size=(self.cfg.input_size,) * 2, mode="area")
+        h = self.fc(self.trunk(box))
         emb = F.normalize(self.embed_head(h), dim=1)
-        expression = self.expression_head(h)
+        landmarks = self.landmark_head(h).view(-1, N_LANDMARKS, 2) + 0.5
+        if self.cfg.align_size:
+            if aligned is None:
+                source, points = box, landmarks
+                if frame is not None:  # box units -> frame units ([0, 1])
+                    source, points = frame, box_to_frame(landmarks, 1.0, self.cfg.crop)
+                aligned = align_faces(source, points, self.cfg.align_size)
+            expression = self.expression_head(self.align_fc(self.align_trunk(aligned)))
+        else:
+            expression = self.expression_head(h)
         return {
-            "landmarks": (self.landmark_head(h).view(-1, N_LANDMARKS, 2) + 0.5),
+            "landmarks": landmarks,
             "pose_z": self.pose_head(h),
             "mouth_z": self.mouth_head(h),
             "expression": expression,
@@ -180,7 +265,7 @@ class FaceAnalyser(nn.Module):
             k: [] for k in ("landmarks", "pose", "mouth", "expression", "emotion", "identity", "hidden")
         }
         for start in range(0, len(frames), batch_size):
-            x = to_input(frames[start : start + batch_size], self.cfg.input_size, self.cfg.crop)
+            x = to_input(frames[start : start + batch_size], native)  # whole frames
             out = self(x.to(device))
             parts["landmarks"].append(box_to_frame(out["landmarks"], native, self.cfg.crop))
             parts["pose"].append(out["pose_z"] * self.pose_std + self.pose_mean)

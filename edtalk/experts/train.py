@@ -23,7 +23,14 @@ import torch
 import torch.nn.functional as F
 
 from edtalk.experts.data import ExpertClip, load_split
-from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig, face_loss, frame_to_box, to_input
+from edtalk.experts.face_analyser import (
+    FaceAnalyser,
+    FaceAnalyserConfig,
+    align_faces,
+    face_loss,
+    frame_to_box,
+    to_input,
+)
 from edtalk.experts.store import save_expert
 from edtalk.experts.sync_net import (
     SyncNetConfig,
@@ -46,6 +53,7 @@ class TrainSettings:
     seed: int = 0
     max_clips: int | None = None  # use at most this many clips of the split (smoke runs)
     progress: bool = True
+    parallel: bool = True  # train the sync net in a second process (one core each) beside the face analyser
 
 
 # -- augmentation: make the judges robust to generated frames (blur, colour, noise) -------------
@@ -90,6 +98,13 @@ def augment_faces(
     # so an input landmark at g_in appears at g = g_in * scale + shift
     g = (landmarks * 2 - 1) * scale[:, None, :] + shift[:, None, :]
     landmarks = (g + 1) / 2
+    return augment_colours(x, gen), landmarks
+
+
+def augment_colours(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Colour augmentations against skin / hair / background identity cues (random channel
+    permutation, grayscale, per-channel gains), then ``augment_images``. x: (N, 3, s, s)."""
+    n = x.shape[0]
     perm = torch.rand(n, generator=gen) < 0.5
     if perm.any():
         order = torch.randperm(3, generator=gen)
@@ -98,7 +113,14 @@ def augment_faces(
     if gray.any():
         x[gray] = x[gray].mean(1, keepdim=True).expand(-1, 3, -1, -1)
     x = x * (1.0 + 0.3 * (torch.rand(n, 3, 1, 1, generator=gen) - 0.5))
-    return augment_images(x, gen), landmarks
+    return augment_images(x, gen)
+
+
+def align_jitter(n: int, gen: torch.Generator) -> torch.Tensor:
+    """(n, 4) random (dx, dy, log-scale, angle) for ``align_faces``: about the error of aligning
+    on predicted instead of true eye centres (+-2 px, +-5 % scale, +-3 degrees)."""
+    r = torch.rand(n, 4, generator=gen) * 2 - 1
+    return r * torch.tensor([0.04, 0.04, 0.05, 0.05])
 
 
 def _one_cycle(opt: torch.optim.Optimizer, lr: float, steps: int):
@@ -119,10 +141,18 @@ def face_tensors(
 ) -> dict[str, torch.Tensor]:
     """Every frame of ``clips`` as training tensors (face boxes resized once, uint8 to save memory)."""
     ident = {name: i for i, name in enumerate(identities)}
-    images, lms, pose, mouth, emo, idn, expr = [], [], [], [], [], [], []
+    images, boxes, lms, pose, mouth, emo, idn, expr = [], [], [], [], [], [], [], []
+
+    def as_uint8(x: torch.Tensor) -> torch.Tensor:
+        return ((x + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
     for c in clips:
         x = to_input(c.frames, cfg.input_size, cfg.crop)
-        images.append(((x + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8))
+        images.append(as_uint8(x))
+        if cfg.align_size:  # the face box at its native size, for the aligned branch
+            top, bottom, left, right = cfg.crop
+            native = int(round(max(bottom - top, right - left) * c.size))
+            boxes.append(as_uint8(to_input(c.frames, native, cfg.crop)))
         lms.append(torch.from_numpy(frame_to_box(c.landmarks, c.size, cfg.crop)))
         pose.append(torch.from_numpy(c.pose))
         mouth.append(torch.from_numpy(c.mouth))
@@ -130,7 +160,9 @@ def face_tensors(
         idn.append(torch.full((c.n_frames,), ident[c.identity], dtype=torch.long))
         amounts = c.expression if c.expression is not None else np.zeros(14, np.float32)
         expr.append(torch.from_numpy(amounts)[None].expand(c.n_frames, -1))
+    out = {"boxes": torch.cat(boxes)} if boxes else {}
     return {
+        **out,
         "images": torch.cat(images),
         "landmarks": torch.cat(lms).float(),
         "pose": torch.cat(pose).float(),
@@ -167,10 +199,15 @@ def train_face_analyser(
     for _ in bar:
         idx = torch.randint(0, n, (min(settings.batch_size, n),), generator=gen)
         batch = {k: data[k][idx] for k in ("landmarks", "pose", "mouth", "emotion", "identity", "expression")}
+        aligned = None
+        if cfg.align_size:  # aligned on the true eye centres, jittered like predicted ones
+            box = data["boxes"][idx].float() / 127.5 - 1.0
+            aligned = align_faces(box, batch["landmarks"], cfg.align_size, align_jitter(len(idx), gen))
+            aligned = augment_colours(aligned, gen)
         x, batch["landmarks"] = augment_faces(
             data["images"][idx].float() / 127.5 - 1.0, batch["landmarks"], gen
         )
-        loss, parts = face_loss(model, model(x), batch)
+        loss, parts = face_loss(model, model.analyse(x, aligned), batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -228,6 +265,17 @@ def train_sync_net(
 # -- the command ----------------------------------------------------------------------------------
 
 
+def _sync_worker(data: str, split: str, settings: dict, threads: int) -> tuple[dict, dict, float]:
+    """Child process: decode ``split`` and fit the sync net; returns (config, state dict, seconds)."""
+    torch.set_num_threads(threads)
+    settings_ = dataclasses.replace(TrainSettings(**settings), progress=False)
+    clips = load_split(data, split, max_clips=settings_.max_clips, progress=False)
+    t = time.time()
+    model = train_sync_net(clips, settings_)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return model.cfg.to_dict(), state, time.time() - t
+
+
 def train_experts(
     data: str | Path,
     split: str,
@@ -235,7 +283,11 @@ def train_experts(
     settings: TrainSettings,
     only: tuple[str, ...] = ("face", "sync"),
 ) -> dict[str, Path]:
-    """Load ``split`` (guarded), train the requested experts, save them; returns name -> path."""
+    """Load ``split`` (guarded), train the requested experts, save them; returns name -> path.
+
+    With ``settings.parallel`` and both experts requested, the sync net trains in a spawned
+    child process (one torch thread) while this process trains the face analyser, so the two
+    small single-threaded loops use both cores; the results are the same as sequential."""
     t0 = time.time()
     clips = load_split(data, split, max_clips=settings.max_clips, progress=settings.progress)
     identities = sorted({c.identity for c in clips})
@@ -243,21 +295,41 @@ def train_experts(
         f"[experts] {split}: {len(clips)} clips, {len(identities)} identities, "
         f"{sum(c.n_frames for c in clips)} frames (decoded in {time.time() - t0:.1f}s)"
     )
+    extra = {"settings": dataclasses.asdict(settings)}
     paths = {}
-    if "face" in only:
-        t = time.time()
-        model = train_face_analyser(clips, settings)
-        p = save_expert(
-            model, "face_analyser", split, identities, out, {"settings": dataclasses.asdict(settings)}
+    pool = future = None
+    if settings.parallel and "face" in only and "sync" in only:
+        import multiprocessing
+
+        pool = multiprocessing.get_context("spawn").Pool(1)
+        future = pool.apply_async(
+            _sync_worker, (str(data), split, dataclasses.asdict(settings), torch.get_num_threads())
         )
-        paths[p.stem] = p
-        print(f"[experts] face analyser trained in {time.time() - t:.1f}s -> {p}")
-    if "sync" in only:
-        t = time.time()
-        model = train_sync_net(clips, settings)
-        p = save_expert(model, "sync_net", split, identities, out, {"settings": dataclasses.asdict(settings)})
-        paths[p.stem] = p
-        print(f"[experts] sync net trained in {time.time() - t:.1f}s -> {p}")
+        print("[experts] sync net training in a second process")
+    try:
+        if "face" in only:
+            t = time.time()
+            model = train_face_analyser(clips, settings)
+            p = save_expert(model, "face_analyser", split, identities, out, extra)
+            paths[p.stem] = p
+            print(f"[experts] face analyser trained in {time.time() - t:.1f}s -> {p}")
+        if future is not None:
+            cfg, state, seconds = future.get()
+            model = SyncNetJudge(SyncNetConfig.from_dict(cfg))
+            model.load_state_dict(state)
+            p = save_expert(model.eval(), "sync_net", split, identities, out, extra)
+            paths[p.stem] = p
+            print(f"[experts] sync net trained in {seconds:.1f}s (second process) -> {p}")
+        elif "sync" in only:
+            t = time.time()
+            model = train_sync_net(clips, settings)
+            p = save_expert(model, "sync_net", split, identities, out, extra)
+            paths[p.stem] = p
+            print(f"[experts] sync net trained in {time.time() - t:.1f}s -> {p}")
+    finally:
+        if pool is not None:  # the child is done (or this process failed): stop it either way
+            pool.terminate()
+            pool.join()
     return paths
 
 
@@ -278,6 +350,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", choices=("face", "sync"), default=None, help="train only one expert")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="train the two experts one after the other in this process (default: sync net in a "
+        "second process, one core each)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -296,6 +374,7 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
         seed=args.seed,
         max_clips=args.max_clips,
         progress=not args.no_progress,
+        parallel=not args.sequential,
     )
 
 

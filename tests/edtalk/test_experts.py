@@ -170,3 +170,54 @@ def test_cli_train_split_train_writes_expert_files(dataset, tmp_path):
     assert set(manifest) == {"synthtalk_face_expert", "synthtalk_sync_expert"}
     _, meta = load_expert(tmp_path / "synthtalk_sync_expert.safetensors", expect_split="train")
     assert meta["identities"] == ["st000", "st001"]
+
+
+def test_parallel_training_matches_sequential(dataset, tmp_path):
+    """The sync net trained in a spawned second process is the same as one trained in-process."""
+    import dataclasses
+
+    sync_only = dataclasses.replace(TINY, face_steps=1)
+    par = train_experts(dataset, "judge", tmp_path / "par", dataclasses.replace(sync_only, parallel=True))
+    seq = train_experts(dataset, "judge", tmp_path / "seq", dataclasses.replace(sync_only, parallel=False))
+    assert set(par) == set(seq) == {"synthtalk_face_judge", "synthtalk_sync_judge"}
+    a, _ = load_expert(par["synthtalk_sync_judge"], expect_split="judge")
+    b, _ = load_expert(seq["synthtalk_sync_judge"], expect_split="judge")
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        torch.testing.assert_close(x, y, msg=name)
+
+
+def test_forward_on_whole_frames_matches_predict_and_aligns_on_the_eyes(judge_clips):
+    """``forward`` (the training stages' differentiable path) takes whole frames like ``predict``;
+    the aligned branch puts the eye centres at the canonical places."""
+    from edtalk.experts.face_analyser import ALIGN_EYE_GAP, ALIGN_EYE_Y, align_faces, eye_centres, to_input
+
+    model = FaceAnalyser(FaceAnalyserConfig(n_identities=2)).eval()
+    frames = judge_clips[0].frames[:3]
+    x = to_input(frames, frames.shape[1]).requires_grad_(True)
+    out = model(x)
+    out["emotion"].sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+    np.testing.assert_allclose(out["emotion"].detach().numpy(), model.predict(frames)["emotion"], atol=1e-5)
+    # a frame with two bright dots at known eye centres: after alignment they sit at the canonical spots
+    img = -torch.ones(1, 1, 64, 64)
+    lm = torch.zeros(1, 68, 2)
+    for idx, (cx, cy) in ((slice(36, 42), (20.5, 30.5)), (slice(42, 48), (40.5, 26.5))):
+        img[0, 0, int(cy) - 1 : int(cy) + 1, int(cx) - 1 : int(cx) + 1] = 1.0
+        lm[0, idx] = torch.tensor([cx / 64, cy / 64])
+    left, right = eye_centres(lm)
+    assert torch.allclose(right - left, torch.tensor([[20 / 64, -4 / 64]]))
+    out_img = align_faces(img, lm, 64)[0, 0]
+    ys, xs = torch.nonzero(out_img > 0.2, as_tuple=True)
+    mid_x, mid_y = float(xs.float().mean()), float(ys.float().mean())
+    assert abs(mid_x - 31.5) < 1.0 and abs(mid_y - (ALIGN_EYE_Y + 1) / 2 * 64 + 0.5) < 1.0
+    assert float(xs.max() - xs.min()) > 0.8 * ALIGN_EYE_GAP / 2 * 64
+
+
+def test_legacy_face_files_load_without_the_aligned_branch():
+    cfg = FaceAnalyserConfig(n_identities=2).to_dict()
+    del cfg["align_size"], cfg["align_width"]
+    legacy = FaceAnalyserConfig.from_dict(cfg)
+    assert legacy.align_size == 0
+    model = FaceAnalyser(legacy)
+    assert not hasattr(model, "align_trunk")
+    assert model.predict(np.zeros((2, 64, 64, 3), np.uint8))["emotion"].shape == (2, 8)
