@@ -74,6 +74,10 @@ def format_results(results: dict) -> str:
             f"   frame level {100 * f['emotion_acc_frame']:.1f} %",
         ),
         (
+            "emotion acc by level (video)",
+            "  ".join(f"L{k} {100 * v:.1f} %" for k, v in f.get("emotion_acc_video_by_level", {}).items()),
+        ),
+        (
             "identity cos same / diff",
             f"{f['identity_cos_same']:.3f} / {f['identity_cos_diff']:.3f}  (AUC {f['identity_auc']:.3f})"
             if f["identity_auc"] is not None
@@ -142,6 +146,13 @@ def _report(results: dict, out: Path, timing: dict) -> int:
     results = {**results, "targets": TARGETS, "targets_met": _targets_met(results), **timing}
     print("synthtalk judges, held-out TEST identities:")
     print(format_results(results))
+    confusion = results["face"].get("emotion_confusion")
+    if confusion:
+        print("  emotion confusion (rows true, columns predicted):")
+        names = [c[:5] for c in confusion["classes"]]
+        print("  " + " " * 11 + " ".join(f"{n:>5}" for n in names))
+        for name, row in zip(names, confusion["rows_true_cols_predicted"], strict=True):
+            print(f"  {name:>10} " + " ".join(f"{v:>5}" for v in row))
     if timing:
         print(f"  {'time':<29}  train {timing['train_seconds']:.0f} s, total {timing['total_seconds']:.0f} s")
     _atomic_json(Path(out) / "zoo_results.json", json.loads(json.dumps(results)))

@@ -44,6 +44,7 @@ class ExpertClip:
     mouth: np.ndarray  # float32 (T, 3) open, width, round
     expression: np.ndarray | None = None  # float32 (14,) action amounts (face_analyser.EXPRESSION_KEYS)
     fps: float = 25.0
+    level: int | None = None  # emotion intensity 1..3 (MEAD levels)
 
     @property
     def size(self) -> int:
@@ -166,6 +167,7 @@ def decode_clips(clips: list, progress: bool = False, desc: str = "decode") -> l
                 mouth=targets["mouth"][:t],
                 expression=expression_amounts(sidecar),
                 fps=float(video.fps),
+                level=int(clip.level) if clip.level is not None else sidecar.get("level"),
             )
         )
     return out

@@ -3,7 +3,8 @@
 ``evaluate_face`` compares the face analyser with the sidecar ground truth: landmark error
 (mean L2 over points and frames, pixels at the native resolution), pose error (mean absolute
 degrees over yaw/pitch/roll), mouth-factor error (mean absolute, factor units), emotion accuracy
-on GT clips (video level: argmax of the frame-averaged logits; and frame level), and identity
+on GT clips (video level: argmax of the frame-averaged logits, also per intensity level and as
+a confusion matrix; and frame level), and identity
 verification (cosine of clip-mean embeddings, same vs different identity, ROC AUC).
 
 ``evaluate_sync`` delays/advances each clip's audio by 1..10 frames and counts how often
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edtalk.data.clip import EMOTIONS
 from edtalk.experts.data import ExpertClip
 from edtalk.experts.face_analyser import FaceAnalyser
 from edtalk.experts.sync_net import SyncNetJudge, offset_search, shift_audio
@@ -29,6 +31,8 @@ def _progress(items, desc: str, enabled: bool):
 def evaluate_face(model: FaceAnalyser, clips: list[ExpertClip], progress: bool = True) -> dict:
     lmk, pose, mouth, frame_hits, video_hits, n_frames = [], [], [], 0, 0, 0
     clip_emb, clip_ident, expr = [], [], []
+    confusion = np.zeros((len(EMOTIONS), len(EMOTIONS)), int)  # rows: true, columns: predicted
+    by_level: dict[str, list[bool]] = {}
     for c in _progress(clips, "eval face", progress):
         out = model.predict(c.frames)
         lmk.append(np.linalg.norm(out["landmarks"] - c.landmarks, axis=-1).mean())
@@ -36,7 +40,10 @@ def evaluate_face(model: FaceAnalyser, clips: list[ExpertClip], progress: bool =
         mouth.append(np.abs(out["mouth"] - c.mouth).mean(axis=0))
         frame_hits += int((out["emotion"].argmax(1) == c.emotion).sum())
         n_frames += c.n_frames
-        video_hits += int(out["emotion"].mean(0).argmax() == c.emotion)
+        predicted = int(out["emotion"].mean(0).argmax())
+        video_hits += int(predicted == c.emotion)
+        confusion[c.emotion, predicted] += 1
+        by_level.setdefault(str(c.level), []).append(predicted == c.emotion)
         if c.expression is not None:
             expr.append(np.abs(out["expression"] - c.expression[None]).mean())
         e = out["identity"].mean(0)
@@ -55,6 +62,8 @@ def evaluate_face(model: FaceAnalyser, clips: list[ExpertClip], progress: bool =
         "expression_error": float(np.mean(expr)) if expr else None,
         "emotion_acc_video": video_hits / max(len(clips), 1),
         "emotion_acc_frame": frame_hits / max(n_frames, 1),
+        "emotion_acc_video_by_level": {k: float(np.mean(v)) for k, v in sorted(by_level.items())},
+        "emotion_confusion": {"classes": list(EMOTIONS), "rows_true_cols_predicted": confusion.tolist()},
         **identity_verification(np.stack(clip_emb), clip_ident),
     }
 
