@@ -1,29 +1,49 @@
 """``python -m benchmarks.eval_throughput``: scoring speed, each figure a ratio against a reference run
-in the same process.
+in the same process and under the same conditions.
 
 1. **Ours vs the reference chain** on PSNR + SSIM + LPIPS + FID features, same frames, same
-   weights: ours = the suite's metrics (``eval.metrics``: batched tensors, one decode, memoised
-   features, mergeable states); reference = what a typical evaluation script does: skimage's
-   ``peak_signal_noise_ratio`` / ``structural_similarity`` per frame, ``lpips.LPIPS`` per frame
-   pair, pytorch-fid's ``InceptionV3`` + ``calculate_frechet_distance``. The values must agree
-   (checked and printed); then the speed ratio reference / ours is printed per metric and total.
+   weights, same torch thread count: ours = the suite's metrics (``eval.metrics``: batched
+   tensors, one context per clip, mergeable states); reference = what a typical evaluation script
+   does: skimage's ``peak_signal_noise_ratio`` / ``structural_similarity`` per frame,
+   ``lpips.LPIPS`` per frame pair, pytorch-fid's ``InceptionV3`` (batches of 50) + mean/``np.cov``.
+   Both sides build their networks before any timing (load seconds are printed apart) and are
+   warmed up on one clip; then each metric is timed ``--repeats`` times on each side, the two
+   sides alternating, and the median is kept. FID is timed as features + set statistics (ours:
+   merged moments; reference: mean and covariance); the Frechet distance itself (the same
+   ``scipy.linalg.sqrtm`` on both sides) is not timed. The values must agree (checked, printed).
    **LPIPS and FID run with seeded RANDOM weights here** (these machines cannot download the
    official ones): this is a SPEED benchmark and those values are not metric results.
 2. **The full ``synthtalk`` protocol** (every metric of ``eval.protocols`` "synthtalk", judges from
-   the weights manager): frames/s on GT-vs-GT clips of ``--data`` (skipped with the reason when the
-   judges are not installed: ``python -m eval.zoo train --data data/synthtalk``).
-3. **Ray scaling**: the PSNR+SSIM+LPIPS+FID-feature scoring as Ray tasks with 1 and then 2
-   concurrent workers (same cluster; a task asks for 2 or 1 CPUs); frames/s and the speedup.
+   the weights manager) in this process: frames/s on GT-vs-GT clips of ``--data`` after a warm-up
+   clip (judge loading is printed apart), with seconds per metric (a shared backbone pass counts
+   in the first metric that needs it). Skipped with the reason when the judges are not installed
+   (``python -m eval.zoo train --data data/synthtalk``).
+3. **Ray scaling**: ``eval.run``'s own Ray path (``--method gt --protocol synthtalk``) on the first
+   ``--ray-clips`` test clips, on a private local Ray with 1 and then 2 CPUs (= workers); each
+   Ray session is warmed up by one untimed run (worker start, imports, judge loading) and each
+   run writes to a fresh folder (no cache hits). Clips/s of the scoring phase and the speedup.
 
-Wall times on shared CPUs are noisy: the load average is printed beside the figures.
-``--smoke`` runs a seconds-long version (tests use it; no figure from it means anything).
+Threads: ``--threads`` (default 1) is the torch intra-op thread count of this process, the same for
+both chains; Ray workers run with one thread each, as ``eval.run`` sets them. On a 2-core machine
+shared with other jobs, more torch threads than free cores makes every parallel torch op wait for
+a descheduled thread (measured here: our batched SSIM 25x slower with 2 threads at load 6, while
+skimage, which is numpy, does not notice); raise it only on an otherwise idle machine.
+
+Wall times on shared CPUs are noisy: the 1-minute load average is printed beside every figure;
+the ratios (both sides in one process, alternating) are what to read. ``--smoke`` runs a
+seconds-long version (tests use it; no figure from it means anything).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
+import shlex
+import statistics
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -34,6 +54,11 @@ import numpy as np
 import torch
 
 RANDOM_WEIGHTS_NOTE = "LPIPS/FID with seeded RANDOM weights: speed benchmark only, not metric values"
+METRIC_IDS = ("psnr", "ssim", "lpips", "fid")
+
+
+def load_average() -> float:
+    return round(os.getloadavg()[0], 2)
 
 
 # -- inputs ---------------------------------------------------------------------------------------
@@ -106,96 +131,106 @@ def seeded_weights_dir():
 
 # -- ours -----------------------------------------------------------------------------------------
 
-OUR_METRICS = {
+OUR_SETTINGS = {
     "psnr": {"pooling": "frames"},
     "ssim": {"pooling": "frames"},
     "lpips": {"pooling": "frames"},
-    "fid": {"backbone": "pytorch_fid"},  # + dims: 2048 (pool3); --smoke uses 64 (cheap Frechet distance)
+    "fid": {"backbone": "pytorch_fid"},  # + dims: 2048 (pool3); --smoke uses 64
 }
 
 
-def score_ours(gts, preds, dims: int = 2048, metric_ids=tuple(OUR_METRICS)) -> tuple[dict, dict]:
-    """Values and seconds per metric with the suite's metrics (one context per clip)."""
-    from eval.context import ClipContext
-    from eval.metrics import get_metric
+class OurChain:
+    """The suite's four metrics; ``load`` builds their networks (outside any timing)."""
 
-    metrics = {
-        m: get_metric(m)(**OUR_METRICS[m], **({"dims": dims} if m == "fid" else {})) for m in metric_ids
-    }
-    contexts = [
-        ClipContext.from_arrays(g, p, clip_id=f"c{i}")
-        for i, (g, p) in enumerate(zip(gts, preds, strict=True))
-    ]
-    values, seconds = {}, {}
-    for mid, metric in metrics.items():
-        t0 = time.perf_counter()
+    def __init__(self, dims: int) -> None:
+        from eval.metrics import get_metric
+
+        self.dims = dims
+        self.metrics = {
+            m: get_metric(m)(**OUR_SETTINGS[m], **({"dims": dims} if m == "fid" else {})) for m in METRIC_IDS
+        }
+
+    def load(self) -> None:
+        from eval.backbones import get_backbone
+
+        get_backbone("lpips_alex")
+        get_backbone("pytorch_fid", dims=self.dims)
+
+    def state(self, mid: str, gts, preds):
+        """The merged state of one metric over all clips (fresh contexts: nothing memoised)."""
+        from eval.context import ClipContext
+
+        metric = self.metrics[mid]
         state = metric.empty_state()
-        for ctx in contexts:
-            state = metric.merge(state, metric.clip_state(ctx))
-        seconds[mid] = time.perf_counter() - t0  # FID: feature extraction + moments only
-        values[mid] = metric.compute(state)["value"]  # the set-level Frechet distance is not timed
-        if mid != "fid":
-            seconds[mid] = time.perf_counter() - t0
-    return values, seconds
+        for i, (g, p) in enumerate(zip(gts, preds, strict=True)):
+            state = metric.merge(state, metric.clip_state(ClipContext.from_arrays(g, p, clip_id=f"c{i}")))
+        return state
+
+    def value(self, mid: str, state) -> float:
+        return float(self.metrics[mid].compute(state)["value"])
 
 
 # -- the reference chain --------------------------------------------------------------------------
 
 
-def score_reference(gts, preds, state: dict, dims: int = 2048) -> tuple[dict, dict]:
+class ReferenceChain:
     """The same four numbers the way common evaluation scripts compute them, frame by frame."""
-    import lpips
-    from pytorch_fid import inception as pfi
-    from pytorch_fid.fid_score import calculate_frechet_distance
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-    pairs = [(g[t], p[t]) for g, p in zip(gts, preds, strict=True) for t in range(min(len(g), len(p)))]
-    values, seconds = {}, {}
+    def __init__(self, state: dict, dims: int) -> None:
+        self.weights, self.dims = state, dims
 
-    t0 = time.perf_counter()
-    values["psnr"] = float(np.mean([peak_signal_noise_ratio(g, p, data_range=255) for g, p in pairs]))
-    seconds["psnr"] = time.perf_counter() - t0
+    def load(self) -> None:
+        import lpips
+        from pytorch_fid import inception as pfi
 
-    t0 = time.perf_counter()
-    values["ssim"] = float(
-        np.mean([structural_similarity(g, p, channel_axis=-1, data_range=255) for g, p in pairs])
-    )
-    seconds["ssim"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    net = lpips.LPIPS(pretrained=True, net="alex", version="0.1", pnet_rand=True, verbose=False).eval()
-    alex = state["torchvision_alexnet"]
-    net.net.load_state_dict(
-        {n: alex[f"features.{n.split('.')[1]}.{n.split('.')[2]}"] for n, _ in net.net.named_parameters()}
-    )
-    with torch.no_grad():
-        values["lpips"] = float(
-            np.mean([float(net(lpips.im2tensor(p), lpips.im2tensor(g))) for g, p in pairs])
+        net = lpips.LPIPS(pretrained=True, net="alex", version="0.1", pnet_rand=True, verbose=False).eval()
+        alex = self.weights["torchvision_alexnet"]
+        net.net.load_state_dict(
+            {n: alex[f"features.{n.split('.')[1]}.{n.split('.')[2]}"] for n, _ in net.net.named_parameters()}
         )
-    seconds["lpips"] = time.perf_counter() - t0
+        self.lpips = net
+        with mock.patch.object(
+            pfi, "load_state_dict_from_url", lambda *a, **k: self.weights["pytorch_fid_inception"]
+        ):
+            self.inception = pfi.InceptionV3([pfi.InceptionV3.BLOCK_INDEX_BY_DIM[self.dims]]).eval()
 
-    t0 = time.perf_counter()
-    with mock.patch.object(pfi, "load_state_dict_from_url", lambda *a, **k: state["pytorch_fid_inception"]):
-        model = pfi.InceptionV3([pfi.InceptionV3.BLOCK_INDEX_BY_DIM[dims]]).eval()
+    def state(self, mid: str, gts, preds):
+        from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-    def activations(videos) -> np.ndarray:
+        pairs = [(g[t], p[t]) for g, p in zip(gts, preds, strict=True) for t in range(min(len(g), len(p)))]
+        if mid == "psnr":
+            return [peak_signal_noise_ratio(g, p, data_range=255) for g, p in pairs]
+        if mid == "ssim":
+            return [structural_similarity(g, p, channel_axis=-1, data_range=255) for g, p in pairs]
+        if mid == "lpips":
+            import lpips
+
+            with torch.no_grad():
+                return [float(self.lpips(lpips.im2tensor(p), lpips.im2tensor(g))) for g, p in pairs]
+        if mid == "fid":
+            a1, a2 = self._activations(gts), self._activations(preds)
+            return (a1.mean(0), np.cov(a1, rowvar=False), a2.mean(0), np.cov(a2, rowvar=False))
+        raise ValueError(mid)
+
+    def _activations(self, videos) -> np.ndarray:
         frames = np.concatenate(videos)
         out = []
         with torch.no_grad():
             for i in range(0, len(frames), 50):  # pytorch-fid's default batch size
                 x = torch.from_numpy(frames[i : i + 50]).permute(0, 3, 1, 2).float() / 255.0
-                a = model(x)[0]
+                a = self.inception(x)[0]
                 if a.shape[2] != 1:  # pytorch-fid pools blocks below pool3 to 1 x 1
                     a = torch.nn.functional.adaptive_avg_pool2d(a, (1, 1))
                 out.append(a.squeeze(3).squeeze(2).double().numpy())
         return np.concatenate(out)
 
-    a1, a2 = activations(gts), activations(preds)
-    seconds["fid"] = time.perf_counter() - t0  # features only; the Frechet distance is not timed
-    values["fid"] = float(
-        calculate_frechet_distance(a1.mean(0), np.cov(a1, rowvar=False), a2.mean(0), np.cov(a2, rowvar=False))
-    )
-    return values, seconds
+    def value(self, mid: str, state) -> float:
+        if mid == "fid":
+            from pytorch_fid.fid_score import calculate_frechet_distance
+
+            with mock.patch("warnings.warn"):  # "Matrix is singular" on tiny sets
+                return float(calculate_frechet_distance(*state))
+        return float(np.mean(state))
 
 
 TOLERANCE = {"psnr": 1e-6, "ssim": 1e-6, "lpips": 1e-4, "fid": 1e-3}  # relative
@@ -205,11 +240,56 @@ def compare(ours: dict, ref: dict) -> dict[str, bool]:
     return {m: bool(np.isclose(ours[m], ref[m], rtol=TOLERANCE[m], atol=1e-9)) for m in ref}
 
 
+def timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t0
+
+
+def versus_reference(gts, preds, weights_state: dict, dims: int, repeats: int) -> dict:
+    """Both chains on the same frames: load (timed apart), warm up, then ``repeats`` alternating
+    timed passes per metric; medians, ratios and the values of each side."""
+    chains = {"ours": OurChain(dims), "reference": ReferenceChain(weights_state, dims)}
+    load_s = {side: timed(chain.load)[1] for side, chain in chains.items()}
+    for chain in chains.values():  # warm-up: first calls, allocator, lazy imports
+        for mid in METRIC_IDS:
+            chain.state(mid, gts[:1], preds[:1])
+    seconds = {side: {m: [] for m in METRIC_IDS} for side in chains}
+    states = {side: {} for side in chains}
+    load_before = load_average()
+    for r in range(repeats):
+        order = ("ours", "reference") if r % 2 == 0 else ("reference", "ours")
+        for mid in METRIC_IDS:
+            for side in order:
+                states[side][mid], dt = timed(chains[side].state, mid, gts, preds)
+                seconds[side][mid].append(dt)
+    values = {side: {m: chains[side].value(m, states[side][m]) for m in METRIC_IDS} for side in chains}
+    med = {side: {m: statistics.median(seconds[side][m]) for m in METRIC_IDS} for side in chains}
+    n_frames = sum(min(len(g), len(p)) for g, p in zip(gts, preds, strict=True))
+    total = {side: sum(med[side].values()) for side in chains}
+    return {
+        "ours": values["ours"],
+        "reference": values["reference"],
+        "equal": compare(values["ours"], values["reference"]),
+        "repeats": repeats,
+        "seconds_all": seconds,
+        "seconds_ours": med["ours"],
+        "seconds_reference": med["reference"],
+        "load_seconds": load_s,
+        "speed_ratio": {m: med["reference"][m] / med["ours"][m] for m in METRIC_IDS},
+        "speed_ratio_total": total["reference"] / total["ours"],
+        "frames_per_s_ours": n_frames / total["ours"],
+        "frames_per_s_reference": n_frames / total["reference"],
+        "load_average": [load_before, load_average()],
+    }
+
+
 # -- the full synthtalk protocol -------------------------------------------------------------------
 
 
 def protocol_throughput(data: Path, n_clips: int) -> dict:
-    """frames/s of every metric of the synthtalk protocol on GT-vs-GT clips (judges installed)."""
+    """frames/s of every metric of the synthtalk protocol on GT-vs-GT clips (judges installed),
+    after one untimed warm-up clip that loads the judges."""
     from edtalk.data.readers import read_clips
     from edtalk.experts.store import JUDGE_NAMES, resolve_judge
     from edtalk.weights import MissingWeightsError
@@ -231,95 +311,131 @@ def protocol_throughput(data: Path, n_clips: int) -> dict:
             metrics[mid] = protocol.build([mid])[mid]
         except (TypeError, ValueError, KeyError) as err:
             unusable[mid] = f"{type(err).__name__}: {err}"
-    clips = read_clips("synthtalk", data, split="test")
-    clips = [
-        clips[i] for i in np.linspace(0, len(clips), min(n_clips, len(clips)), endpoint=False).astype(int)
-    ]
-    states = {m: metrics[m].empty_state() for m in metrics}
-    failures: dict[str, str] = {}
-    frames = 0
-    t0 = time.perf_counter()
-    for clip in clips:
+    all_clips = read_clips("synthtalk", data, split="test")
+    picks = np.linspace(0, len(all_clips), min(n_clips, len(all_clips)), endpoint=False).astype(int)
+    clips = [all_clips[i] for i in picks]
+    warm_clip = all_clips[-1] if len(all_clips) - 1 not in picks else all_clips[0]
+
+    def score(clip, states, seconds, failures) -> int:
         ctx = ClipContext(clip, pred_video=clip.video)  # GT vs GT: the upper bound row
-        frames += len(ctx.frames("gt"))
+        t0 = time.perf_counter()
+        n = len(ctx.frames("gt"))
+        ctx.frames("pred")
+        seconds["decode"] = seconds.get("decode", 0.0) + time.perf_counter() - t0
         for mid, metric in metrics.items():
+            t0 = time.perf_counter()
             try:
                 states[mid] = metric.merge(states[mid], metric.clip_state(ctx))
             except Exception as err:  # a metric that cannot run here is reported, not fatal
                 failures.setdefault(mid, f"{type(err).__name__}: {err}")
+            seconds[mid] = seconds.get(mid, 0.0) + time.perf_counter() - t0
+        return n
+
+    t0 = time.perf_counter()
+    score(warm_clip, {m: metrics[m].empty_state() for m in metrics}, {}, {})
+    warmup_s = time.perf_counter() - t0
+    states = {m: metrics[m].empty_state() for m in metrics}
+    seconds: dict[str, float] = {}
+    failures: dict[str, str] = {}
+    load_before = load_average()
+    t0 = time.perf_counter()
+    frames = sum(score(clip, states, seconds, failures) for clip in clips)
     values = {}
     for m in metrics:
         if m in failures:
             continue
         value = metrics[m].compute(states[m])["value"]
         values[m] = None if value is None else float(value)
-    seconds = time.perf_counter() - t0
+    total = time.perf_counter() - t0
     return {
         "clips": len(clips),
         "frames": frames,
-        "seconds": seconds,
-        "frames_per_s": frames / seconds,
+        "seconds": total,
+        "frames_per_s": frames / total,
+        "warmup_seconds": warmup_s,
+        "seconds_per_metric": seconds,
         "metrics_scored": sorted(values),
         "values_gt_vs_gt": values,
         "not_scored": {**unusable, **failures},
+        "load_average": [load_before, load_average()],
     }
 
 
-# -- Ray scaling -----------------------------------------------------------------------------------
+# -- Ray scaling (eval.run's Ray path) ------------------------------------------------------------
 
 
-def _score_shard(gts, preds, dims):
-    """Ray task body: our four metrics on one shard; returns frames scored."""
-    torch.set_num_threads(1)
-    score_ours(gts, preds, dims)
-    return sum(min(len(g), len(p)) for g, p in zip(gts, preds, strict=True))
+def _eval_run(data: Path, n_clips: int, workers: int, out: Path) -> dict:
+    """One ``python -m eval.run --method gt --protocol synthtalk`` in this process (its output is
+    captured); returns the results JSON plus the wall seconds around it."""
+    from eval.run import main as eval_main
+
+    argv = [
+        "--dataset", "synthtalk", "--root", str(data), "--split", "test", "--limit", str(n_clips),
+        "--method", "gt", "--protocol", "synthtalk", "--workers", str(workers), "--out", str(out),
+        "--quiet",
+    ]  # fmt: skip
+    captured = io.StringIO()
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(captured):
+        rc = eval_main(argv)
+    wall = time.perf_counter() - t0
+    if rc != 0:
+        raise RuntimeError(f"eval.run {' '.join(argv)} exited {rc}:\n{captured.getvalue()[-2000:]}")
+    result = json.loads((out / "synthtalk" / "gt" / "synthtalk.json").read_text())
+    return {"wall_s": wall, **result}
 
 
-def ray_scaling(gts, preds, dims: int, shards: int = 4) -> dict:
-    """frames/s with 1 and 2 concurrent Ray workers (tasks asking for 2 vs 1 CPUs)."""
+def ray_scaling(data: Path, n_clips: int) -> dict:
+    """clips/s of eval.run's Ray path with 1 and 2 workers (a private local Ray of that many CPUs,
+    warmed up by one untimed run, then one timed run on ``n_clips`` clips into a fresh folder)."""
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
-    env = {
-        k: os.environ[k]
-        for k in ("EDTALK_BENCH_WEIGHTS", "EDTALK_BENCH_ALLOW_UNVERIFIED", "RAY_AUTH_MODE")
-        if k in os.environ
-    }
-    env["OMP_NUM_THREADS"] = "1"
-    started = not ray.is_initialized()
-    if started:
-        ray.init(
-            address="local",  # a private Ray, even when another cluster runs on this machine
-            _node_ip_address="127.0.0.1",
-            num_cpus=2,
-            include_dashboard=False,
-            runtime_env={"env_vars": env},
-            log_to_driver=False,
-        )
-    try:
-        parts = [(gts[i::shards], preds[i::shards]) for i in range(shards)]
-        parts = [p for p in parts if p[0]]
-        refs = [(ray.put(g), ray.put(p)) for g, p in parts]
-        out = {}
-        # warm-up: import the metric stack and load the backbones in both worker processes
-        warm = ray.remote(num_cpus=1)(_score_shard)
-        ray.get([warm.remote(*refs[0], dims) for _ in range(2)])
+    from eval.run import _worker_env, build_parser
+
+    if not (Path(data) / "splits" / "test.txt").is_file():
+        return {"skipped": f"{data}: no synthtalk test split"}
+    if ray.is_initialized():
+        return {"skipped": "Ray is already initialised in this process (the benchmark needs its own)"}
+    out: dict = {}
+    with tempfile.TemporaryDirectory(prefix="bench-ray-") as tmp:
         for workers in (1, 2):
-            task = ray.remote(num_cpus=2 // workers)(_score_shard)
+            env = _worker_env(
+                build_parser().parse_args(["--dataset", "synthtalk", "--workers", str(workers)])
+            )
             t0 = time.perf_counter()
-            frames = sum(ray.get([task.remote(g, p, dims) for g, p in refs]))
-            seconds = time.perf_counter() - t0
+            ray.init(
+                address="local",  # private, even when another cluster runs on this machine
+                _node_ip_address="127.0.0.1",
+                num_cpus=workers,
+                include_dashboard=False,
+                runtime_env={"env_vars": env},
+                log_to_driver=False,
+            )
+            try:
+                start_s = time.perf_counter() - t0
+                warm = _eval_run(data, workers, workers, Path(tmp) / f"warm{workers}")
+                load_before = load_average()
+                run = _eval_run(data, n_clips, workers, Path(tmp) / f"run{workers}")
+            finally:
+                ray.shutdown()
+            score_s = run["timing"]["score_s"]
             out[f"workers_{workers}"] = {
-                "frames": frames,
-                "seconds": seconds,
-                "frames_per_s": frames / seconds,
+                "clips": run["n_clips"],
+                "frames": run["metrics"]["psnr"]["n"],
+                "score_seconds": score_s,
+                "wall_seconds": run["wall_s"],
+                "clips_per_s": run["n_clips"] / score_s,
+                "frames_per_s": run["metrics"]["psnr"]["n"] / score_s,
+                "ray_start_seconds": start_s,
+                "warmup_wall_seconds": warm["wall_s"],
+                "metrics": sorted(run["metrics"]),
+                "failures": run["failures"],
+                "load_average": [load_before, load_average()],
             }
-        out["speedup_2_over_1"] = out["workers_2"]["frames_per_s"] / out["workers_1"]["frames_per_s"]
-        return out
-    finally:
-        if started:
-            ray.shutdown()
+    out["speedup_2_over_1"] = out["workers_2"]["clips_per_s"] / out["workers_1"]["clips_per_s"]
+    return out
 
 
 # -- the command -----------------------------------------------------------------------------------
@@ -328,91 +444,124 @@ def ray_scaling(gts, preds, dims: int, shards: int = 4) -> dict:
 def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(max(1, args.threads))
     gts, preds, source = load_pairs(args.data, args.clips, args.frames, args.size)
-    n_frames = sum(len(g) for g in gts)
     report = {
-        "inputs": {"source": source, "clips": len(gts), "frames": n_frames, "size": int(gts[0].shape[1])},
-        "load_average": os.getloadavg()[0],
+        "command": "python -m benchmarks.eval_throughput " + " ".join(shlex.quote(a) for a in args.argv),
+        "inputs": {
+            "source": source,
+            "clips": len(gts),
+            "frames": sum(len(g) for g in gts),
+            "size": int(gts[0].shape[1]),
+        },
+        "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "load_average_start": load_average(),
         "note": RANDOM_WEIGHTS_NOTE,
     }
     with seeded_weights_dir() as state:
-        score_ours(gts[:1], preds[:1], args.fid_dims)  # warm-up: imports, backbone construction
-        ours, t_ours = score_ours(gts, preds, args.fid_dims)
-        ref, t_ref = score_reference(gts, preds, state, args.fid_dims)
-        equal = compare(ours, ref)
-        report["reference"] = {
-            "ours": ours,
-            "reference": ref,
-            "equal": equal,
-            "seconds_ours": t_ours,
-            "seconds_reference": t_ref,
-            "speed_ratio": {m: t_ref[m] / t_ours[m] for m in t_ref},
-            "speed_ratio_total": sum(t_ref.values()) / sum(t_ours.values()),
-            "frames_per_s_ours": n_frames / sum(t_ours.values()),
-            "frames_per_s_reference": n_frames / sum(t_ref.values()),
-        }
-        if args.ray:
-            report["ray"] = ray_scaling(gts, preds, args.fid_dims)
+        report["reference"] = versus_reference(gts, preds, state, args.fid_dims, args.repeats)
     if args.protocol:
         report["protocol_synthtalk"] = protocol_throughput(args.data, args.protocol_clips)
+    if args.ray:
+        report["ray"] = ray_scaling(args.data, args.ray_clips)
+    report["load_average_end"] = load_average()
     return report
+
+
+def _load(la: list[float]) -> str:
+    return f"load {la[0]:.1f}->{la[1]:.1f}"
 
 
 def format_report(r: dict) -> str:
     ref = r["reference"]
     lines = [
+        f"$ {r['command']}",
         f"inputs: {r['inputs']['clips']} clips, {r['inputs']['frames']} frame pairs, "
-        f"{r['inputs']['size']} px ({r['inputs']['source']}); load average {r['load_average']:.1f}; "
-        "FID: features timed, the set-level distance not",
+        f"{r['inputs']['size']} px ({r['inputs']['source']}); torch threads {r['threads']} of "
+        f"{r['cpus']} CPUs; load average {r['load_average_start']:.1f} at start, "
+        f"{r['load_average_end']:.1f} at end",
         f"NOTE: {r['note']}",
         "",
+        f"1. ours vs reference chain: median of {ref['repeats']} alternating runs per metric "
+        f"({_load(ref['load_average'])}); networks built before timing (ours "
+        f"{ref['load_seconds']['ours']:.2f} s, reference {ref['load_seconds']['reference']:.2f} s); "
+        "FID = features + mean/cov, the distance not timed",
         f"{'metric':<7} {'ours':>12} {'reference':>12} {'equal':>6} {'ours s':>8} {'ref s':>8} "
         f"{'ref/ours':>9}",
     ]
-    for m in ref["reference"]:
+    for m in METRIC_IDS:
         lines.append(
             f"{m:<7} {ref['ours'][m]:>12.6f} {ref['reference'][m]:>12.6f} {str(ref['equal'][m]):>6} "
-            f"{ref['seconds_ours'][m]:>8.2f} {ref['seconds_reference'][m]:>8.2f} "
+            f"{ref['seconds_ours'][m]:>8.3f} {ref['seconds_reference'][m]:>8.3f} "
             f"{ref['speed_ratio'][m]:>8.2f}x"
         )
     lines.append(
-        f"total: ours {ref['frames_per_s_ours']:.1f} frames/s, reference "
-        f"{ref['frames_per_s_reference']:.1f} frames/s -> speed ratio {ref['speed_ratio_total']:.2f}x"
+        f"total: ours {ref['frames_per_s_ours']:.1f} frame pairs/s, reference "
+        f"{ref['frames_per_s_reference']:.1f} frame pairs/s -> speed ratio {ref['speed_ratio_total']:.2f}x"
     )
-    if "ray" in r:
-        ray = r["ray"]
-        lines.append(
-            f"Ray: 1 worker {ray['workers_1']['frames_per_s']:.1f} frames/s, 2 workers "
-            f"{ray['workers_2']['frames_per_s']:.1f} frames/s -> speedup {ray['speedup_2_over_1']:.2f}x"
-        )
     if "protocol_synthtalk" in r:
         p = r["protocol_synthtalk"]
+        lines.append("")
         if "skipped" in p:
-            lines.append(f"synthtalk protocol: skipped ({p['skipped']})")
+            lines.append(f"2. synthtalk protocol: skipped ({p['skipped']})")
         else:
             lines.append(
-                f"synthtalk protocol ({len(p['metrics_scored'])} metrics: "
-                f"{', '.join(p['metrics_scored'])}): {p['frames_per_s']:.1f} frames/s "
-                f"({p['frames']} frames, {p['clips']} clips)"
+                f"2. synthtalk protocol in this process ({len(p['metrics_scored'])} metrics, GT vs GT): "
+                f"{p['frames_per_s']:.1f} frames/s ({p['frames']} frames, {p['clips']} clips, "
+                f"{p['seconds']:.1f} s; {_load(p['load_average'])}); warm-up clip incl. judge "
+                f"loading {p['warmup_seconds']:.1f} s"
             )
+            per = sorted(p["seconds_per_metric"].items(), key=lambda kv: -kv[1])
+            lines.append("   seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in per))
             for m, why in p["not_scored"].items():
-                lines.append(f"  not scored: {m}: {why}")
+                lines.append(f"   not scored: {m}: {why}")
+    if "ray" in r:
+        ray = r["ray"]
+        lines.append("")
+        if "skipped" in ray:
+            lines.append(f"3. Ray scaling: skipped ({ray['skipped']})")
+        else:
+            w1, w2 = ray["workers_1"], ray["workers_2"]
+            lines.append(
+                f"3. Ray scaling, eval.run --method gt --protocol synthtalk ({len(w1['metrics'])} metrics) "
+                f"on {w1['clips']} clips ({w1['frames']} frames), scoring phase after a warm-up run:"
+            )
+            for name, w in (("1 worker ", w1), ("2 workers", w2)):
+                lines.append(
+                    f"   {name}: {w['clips_per_s']:.3f} clips/s ({w['frames_per_s']:.1f} frames/s; "
+                    f"score {w['score_seconds']:.1f} s, wall {w['wall_seconds']:.1f} s; "
+                    f"{_load(w['load_average'])})"
+                )
+            lines.append(f"   speedup 2 over 1 workers: {ray['speedup_2_over_1']:.2f}x")
     return "\n".join(lines)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.eval_throughput", description=__doc__.split("\n\n")[0]
+        prog="python -m benchmarks.eval_throughput",
+        description=__doc__.split("\n\n")[0],
+        epilog="Defaults take a few minutes on 2 shared cores. Bigger: --clips 8 --frames 0 "
+        "--protocol-clips 16 --ray-clips 16 --repeats 5.",
     )
     parser.add_argument(
         "--data",
         type=Path,
         default=Path("data/synthtalk"),
-        help="synthtalk root (test clips; seeded synthetic frames when absent)",
+        help="synthtalk root (test clips; seeded synthetic frames for part 1 when absent)",
     )
-    parser.add_argument("--clips", type=int, default=8, help="clips for the reference comparison (8)")
-    parser.add_argument("--frames", type=int, default=None, help="at most this many frames per clip")
+    parser.add_argument("--clips", type=int, default=4, help="clips for the reference comparison (4)")
+    parser.add_argument(
+        "--frames", type=int, default=12, help="at most this many frames per clip there (12; 0 = all)"
+    )
     parser.add_argument("--size", type=int, default=128, help="frame size of synthetic inputs (128)")
-    parser.add_argument("--protocol-clips", type=int, default=8, help="clips for the synthtalk protocol (8)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per metric and side (3; median)")
     parser.add_argument(
         "--fid-dims",
         type=int,
@@ -420,26 +569,39 @@ def main(argv: list[str] | None = None) -> int:
         choices=(64, 192, 768, 2048),
         help="FID feature block (2048 = pool3)",
     )
-    parser.add_argument("--threads", type=int, default=2, help="torch threads in this process (2)")
+    parser.add_argument("--protocol-clips", type=int, default=4, help="clips for the synthtalk protocol (4)")
+    parser.add_argument("--ray-clips", type=int, default=4, help="clips for Ray scaling (4)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads in this process, both chains (1; more only on an idle machine)",
+    )
     parser.add_argument("--no-ray", dest="ray", action="store_false", help="skip the Ray scaling part")
     parser.add_argument(
         "--no-protocol", dest="protocol", action="store_false", help="skip the full synthtalk protocol part"
     )
     parser.add_argument("--smoke", action="store_true", help="seconds-long run (tests); figures mean nothing")
     parser.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
+    parser.add_argument("--txt", type=Path, default=None, help="also write the printed report as text")
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     if args.smoke:
         args.clips, args.frames, args.size, args.protocol_clips, args.fid_dims = 2, 4, 64, 1, 64
+        args.repeats, args.ray_clips = 1, 2
+    args.frames = args.frames or None
     report = run(args)
-    print(format_report(report))
+    text = format_report(report)
+    ok = all(report["reference"]["equal"].values())
+    if not ok:
+        text += "\nMISMATCH: ours and the reference disagree (see 'equal')"
+    print(text)
     if args.json:
-        from edtalk.experts.store import _atomic_json
-
-        _atomic_json(args.json, json.loads(json.dumps(report, default=float)))
-    if not all(report["reference"]["equal"].values()):
-        print("MISMATCH: ours and the reference disagree (see 'equal')")
-        return 1
-    return 0
+        _write_atomic(args.json, json.dumps(report, indent=1, sort_keys=True, default=float) + "\n")
+    if args.txt:
+        _write_atomic(args.txt, text + "\n")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":  # pragma: no cover
