@@ -191,6 +191,7 @@ class StageConfig:
     batch_size: int = 4  # samples per worker per step
     lr: float = 2e-3  # Adam learning rate of the trainable modules (paper: 2e-3)
     d_lr: float = 2e-3  # Adam learning rate of the discriminator (adversarial stages only)
+    beta1: float = 0.0  # Adam beta1 of the trainable modules (official LIA/EDTalk: 0; beta2 stays 0.99^(4/5))
     loss_weights: tuple[tuple[str, float], ...] = ()  # (term, weight); terms not listed use the stage default
     window: int = 5  # K: frames averaged into the expression feature f^{r->e} (expression, audio_expression)
     n_frames: int = 5  # T: consecutive frames per audio sample (audio_lip needs >= 5 for SyncNet)
@@ -206,6 +207,8 @@ class StageConfig:
         for key in ("max_steps", "batch_size", "window", "n_frames", "checkpoint_every", "log_every"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"StageConfig.{key} must be >= 1, got {getattr(self, key)}")
+        if not 0.0 <= self.beta1 < 1.0:
+            raise ConfigError(f"StageConfig.beta1 must be in [0, 1), got {self.beta1}")
         if self.pose_frames < 2:
             raise ConfigError(
                 f"StageConfig.pose_frames must be >= 2 (L_tem needs two frames), got {self.pose_frames}"

@@ -94,7 +94,7 @@ def deepspeed_config(stage_cfg, train_cfg, on_cpu: bool) -> dict[str, Any]:
     cfg: dict[str, Any] = {
         "train_micro_batch_size_per_gpu": stage_cfg.batch_size,
         "gradient_accumulation_steps": 1,
-        "optimizer": {"type": "Adam", "params": {"lr": stage_cfg.lr, "betas": list(G_BETAS), "eps": 1e-8}},
+        "optimizer": {"type": "Adam", "params": {"lr": stage_cfg.lr, "betas": [stage_cfg.beta1, G_BETAS[1]], "eps": 1e-8}},
         "zero_optimization": {"stage": train_cfg.zero_stage},
         "gradient_clipping": 10.0,
         "steps_per_print": 10**9,
@@ -238,7 +238,7 @@ class StageWorker:
         self.engine.train()
 
         self.disc = self.d_opt = None
-        if self.stage.adversarial:
+        if self.stage.trains_discriminator(self.stage_cfg):
             self.disc = Discriminator(self.model_cfg).to(self.device)
             if "discriminator" in self.parent_meta:
                 self.disc.load_state_dict(self.parent_meta["discriminator"])
@@ -266,7 +266,7 @@ class StageWorker:
         if self.disc is not None:
             self.disc.requires_grad_(False)  # G's adversarial term must not train D
         terms = self.stage.losses(out, batch, self.nets)
-        loss = sum(self.weights[k] * v for k, v in terms.items() if self.weights[k] != 0)
+        loss = sum(self.weights[k] * v for k, v in terms.items() if self.weights[k] != 0)  # 0: ablated
         self.engine.backward(loss)
         self.engine.step()
         if self.disc is not None:  # D step: real vs detached fake, non-saturating (Eq. 3)
@@ -476,12 +476,15 @@ def ensure_experts(train_cfg, needed: set[str], face_steps: int, sync_steps: int
     train_experts(root, "train", train_cfg.experts, settings, only=tuple(sorted(missing)))
 
 
-def stage_config_for(name: str, overrides: dict[str, Any]):
+def stage_config_for(name: str, overrides: dict[str, Any], preset: str = "tiny"):
+    """The stage's StageConfig for a model preset (its demo schedule at tiny), then ``overrides``."""
     from edtalk.config import StageConfig
     from edtalk.stages import get_stage
 
-    base = {"name": name, **get_stage(name).defaults}
+    base = {"name": name, **get_stage(name).config_defaults(preset)}
+    weights = {**base.get("loss_weights", {}), **(overrides.get("loss_weights") or {})}
     base.update({k: v for k, v in overrides.items() if v is not None})
+    base["loss_weights"] = weights
     return StageConfig.from_dict(base)
 
 
@@ -597,6 +600,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, help="steps per stage (default: the stage's demo default)")
     p.add_argument("--batch-size", type=int, help="samples per worker per step (default: per stage)")
     p.add_argument("--lr", type=float, help="learning rate of the trainable modules (default: per stage)")
+    p.add_argument(
+        "--beta1",
+        type=float,
+        help="Adam beta1 of the trainable modules (default: 0 as in the official trainers; the tiny "
+        "preset's eg_pretrain uses 0.9, see edtalk.stages.EG_PRETRAIN_DEMO)",
+    )
     p.add_argument("--checkpoint-every", type=int, help="steps between Ray checkpoints (default 50)")
     p.add_argument(
         "--resume",
@@ -695,10 +704,12 @@ def main(argv: list[str] | None = None) -> int:
             continue
         stage_cfg = stage_config_for(
             n,
-            {
+            preset=args.preset,
+            overrides={
                 "max_steps": args.max_steps,
                 "batch_size": args.batch_size,
                 "lr": args.lr,
+                "beta1": args.beta1,
                 "checkpoint_every": args.checkpoint_every,
                 "loss_weights": weight_overrides.get(n, {}),
             },

@@ -240,7 +240,8 @@ def train_variant(
     for i, stage in enumerate(variant.stages):
         stage_cfg = edtrain.stage_config_for(
             stage,
-            {
+            preset=cfg["preset"],
+            overrides={
                 "max_steps": cfg["steps"],
                 "checkpoint_every": cfg["steps"],
                 "loss_weights": variant.loss_weights.get(stage, {}),
