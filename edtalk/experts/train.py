@@ -53,6 +53,7 @@ class TrainSettings:
     seed: int = 0
     max_clips: int | None = None  # use at most this many clips of the split (smoke runs)
     progress: bool = True
+    mixup: float = 0.5  # share of aligned faces mixed with another face (``mix_faces``)
     parallel: bool = True  # train the sync net in a second process (one core each) beside the face analyser
 
 
@@ -121,6 +122,24 @@ def align_jitter(n: int, gen: torch.Generator) -> torch.Tensor:
     on predicted instead of true eye centres (+-2 px, +-5 % scale, +-3 degrees)."""
     r = torch.rand(n, 4, generator=gen) * 2 - 1
     return r * torch.tensor([0.04, 0.04, 0.05, 0.05])
+
+
+def mix_faces(
+    aligned: torch.Tensor, expression: torch.Tensor, emotion: torch.Tensor, share: float, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mixup of eye-aligned faces across the batch (mostly other identities): a ``share`` of the
+    samples becomes lam * face + (1 - lam) * another face, lam ~ U(0, 1), with the action amounts
+    mixed the same way and soft emotion targets. Aligned faces blend into plausible in-between
+    faces, so the expression branch sees many more than the split's few identities."""
+    n = aligned.shape[0]
+    lam = torch.rand(n, generator=gen)
+    lam = torch.where(torch.rand(n, generator=gen) < share, lam, torch.ones(n))
+    other = torch.randperm(n, generator=gen)
+    mixed = lam[:, None, None, None] * aligned + (1 - lam[:, None, None, None]) * aligned[other]
+    amounts = lam[:, None] * expression + (1 - lam[:, None]) * expression[other]
+    onehot = F.one_hot(emotion, 8).float() if emotion.ndim == 1 else emotion
+    soft = lam[:, None] * onehot + (1 - lam[:, None]) * onehot[other]
+    return mixed, amounts, soft
 
 
 def _one_cycle(opt: torch.optim.Optimizer, lr: float, steps: int):
@@ -204,6 +223,10 @@ def train_face_analyser(
             box = data["boxes"][idx].float() / 127.5 - 1.0
             aligned = align_faces(box, batch["landmarks"], cfg.align_size, align_jitter(len(idx), gen))
             aligned = augment_colours(aligned, gen)
+            if settings.mixup > 0:
+                aligned, batch["expression"], batch["emotion"] = mix_faces(
+                    aligned, batch["expression"], batch["emotion"], settings.mixup, gen
+                )
         x, batch["landmarks"] = augment_faces(
             data["images"][idx].float() / 127.5 - 1.0, batch["landmarks"], gen
         )
