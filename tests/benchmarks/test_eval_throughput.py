@@ -14,7 +14,9 @@ def test_smoke_run_agrees_with_reference_and_reports_ratios(tmp_path, monkeypatc
     assert rc == 0
     report = json.loads(out.read_text())
     ref = report["reference"]
-    assert set(ref["equal"]) == {"psnr", "ssim", "lpips", "fid"} and all(ref["equal"].values())
+    assert set(ref["equal"]) == {"psnr", "ssim", "lpips", "fid", "fid_statistics"}
+    assert all(ref["equal"].values())
+    assert ref["repeats"] == 1 and all(len(v) == 1 for v in ref["seconds_all"]["ours"].values())
     assert set(ref["speed_ratio"]) == {"psnr", "ssim", "lpips", "fid"}
     assert ref["speed_ratio_total"] > 0
     assert "RANDOM weights" in report["note"]
