@@ -94,7 +94,10 @@ def deepspeed_config(stage_cfg, train_cfg, on_cpu: bool) -> dict[str, Any]:
     cfg: dict[str, Any] = {
         "train_micro_batch_size_per_gpu": stage_cfg.batch_size,
         "gradient_accumulation_steps": 1,
-        "optimizer": {"type": "Adam", "params": {"lr": stage_cfg.lr, "betas": [stage_cfg.beta1, G_BETAS[1]], "eps": 1e-8}},
+        "optimizer": {
+            "type": "Adam",
+            "params": {"lr": stage_cfg.lr, "betas": [stage_cfg.beta1, G_BETAS[1]], "eps": 1e-8},
+        },
         "zero_optimization": {"stage": train_cfg.zero_stage},
         "gradient_clipping": 10.0,
         "steps_per_print": 10**9,

@@ -109,7 +109,13 @@ def self_reconstruction(model, judges: Judges, clips, size: int, batch_size: int
 
 
 def pick_quadruples(clips, n: int) -> list[tuple]:
-    """(A, B, C, D) clips of four different identities; D's emotion differs from A's, B's, C's."""
+    """(A, B, C, D) clips of four different identities; D's emotion differs from A's, B's and C's.
+
+    Works on ``Clip`` records or decoded clips (only ``identity``, ``emotion`` and ``level`` are
+    read). Quadruple k rotates the identities by k and strides through each identity's clips, so the
+    emotions vary across quadruples; D prefers the strongest intensity level available, so the
+    expression to transfer is clear.
+    """
     by_id: dict[str, list] = {}
     for c in clips:
         by_id.setdefault(c.identity, []).append(c)
@@ -119,13 +125,15 @@ def pick_quadruples(clips, n: int) -> list[tuple]:
     quads = []
     for k in range(n):
         a_id, b_id, c_id, d_id = (ids[(k + j) % len(ids)] for j in range(4))
-        a = by_id[a_id][k % len(by_id[a_id])]
-        b = by_id[b_id][(k + 1) % len(by_id[b_id])]
-        c = by_id[c_id][(k + 2) % len(by_id[c_id])]
+        a = by_id[a_id][(5 * k) % len(by_id[a_id])]
+        b = by_id[b_id][(5 * k + 7) % len(by_id[b_id])]
+        c = by_id[c_id][(5 * k + 13) % len(by_id[c_id])]
         taken = {a.emotion, b.emotion, c.emotion}
         d_choices = [x for x in by_id[d_id] if x.emotion not in taken]
         if not d_choices:
             continue
+        top = max((x.level or 0) for x in d_choices)
+        d_choices = [x for x in d_choices if (x.level or 0) == top]
         quads.append((a, b, c, d_choices[k % len(d_choices)]))
     return quads
 
@@ -225,6 +233,36 @@ def pose_seeds(model, judges: Judges, clips, batch_size: int, seeds=(0, 1)) -> d
     }
 
 
+def _lt(a, b) -> bool | None:
+    return None if a is None or b is None else bool(a < b)
+
+
+def verdicts(r: dict) -> dict[str, bool | None]:
+    """The claims of the proof, each True/False (None: not measured)."""
+    rec, cross, audio = r["reconstruction"], r["cross_driving"], r["audio_sync"]
+    v, s = rec["edtalk_v"], rec["static_source"]
+
+    def others(key: str, *alternatives: str) -> bool | None:
+        if cross.get(key) is None:
+            return None
+        return all(_lt(cross.get(key), cross.get(a)) for a in alternatives)
+
+    return {
+        "self_recon_psnr_beats_static": _lt(s["psnr"], v["psnr"]),
+        "self_recon_ssim_beats_static": _lt(s["ssim"], v["ssim"]),
+        "self_recon_landmarks_beat_static": _lt(v["lmk"], s["lmk"]),
+        "cross_mouth_follows_B": others("mouth_to_B", "mouth_to_A", "mouth_to_others"),
+        "cross_pose_follows_C": others("pose_to_C", "pose_to_A", "pose_to_others"),
+        "cross_emotion_follows_D": _lt(cross.get("emotion_is_A"), cross.get("emotion_is_D")),
+        "audio_sync_beats_shuffled": _lt(audio["lse_c_shuffled_audio"], audio["lse_c_true_audio"]),
+        "sampled_poses_differ": r["pose_seeds"].get("differ"),
+    }
+
+
+def _yes_no(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("yes" if ok else "NO")
+
+
 def _fmt(v, nd=2) -> str:
     return "n/a" if v is None else f"{v:.{nd}f}"
 
@@ -267,6 +305,8 @@ def format_table(r: dict) -> str:
             else f"{pose['seeds']}: judge pose diff {_fmt(pose['judge_pose_diff_deg'])} deg, pixel diff "
             f"{_fmt(pose['pixel_diff'])}, differ = {pose['differ']}"
         ),
+        "",
+        "claims: " + ", ".join(f"{k} {_yes_no(ok)}" for k, ok in verdicts(r).items()),
     ]
     return "\n".join(lines)
 
@@ -285,8 +325,13 @@ def run_proof(ckpt: Path, data: Path, n_clips: int, batch_size: int = 16, progre
         listed[i] for i in np.linspace(0, len(listed), min(n_clips, len(listed)), endpoint=False).astype(int)
     ]
     clips = decode_clips(chosen, progress=progress, desc="decode test")
-    # cross-driving needs four identities: one clip per (identity, emotion) of the decoded ones suffices
-    quads = pick_quadruples(clips, max(1, n_clips // 2))
+    # cross-driving: quadruples of four test identities picked from the whole test listing, then
+    # decoded (those already decoded are reused)
+    picked = pick_quadruples(listed, max(1, n_clips // 2))
+    decoded = {c.id: c for c in clips}
+    extra = sorted({x.id: x for q in picked for x in q if x.id not in decoded}.values(), key=lambda x: x.id)
+    decoded.update({c.id: c for c in decode_clips(extra, progress=progress, desc="decode drivers")})
+    quads = [tuple(decoded[x.id] for x in q) for q in picked]
     result = {
         "checkpoint": str(ckpt),
         "data": str(data),
@@ -296,6 +341,7 @@ def run_proof(ckpt: Path, data: Path, n_clips: int, batch_size: int = 16, progre
         "audio_sync": audio_sync(model, judges, clips, batch_size),
         "pose_seeds": pose_seeds(model, judges, clips[: max(1, min(3, len(clips)))], batch_size),
     }
+    result["claims"] = verdicts(result)
     result["seconds"] = time.time() - t0
     return result
 

@@ -76,7 +76,7 @@ def test_eem_starts_as_identity_then_is_residual_adain_conditioned_on_expression
     skips = [torch.randn(2, CFG.channels(r), r, r) for r in (8, 16, 32, 64)]
     e1, e2 = torch.randn(2, CFG.latent_dim), torch.randn(2, CFG.latent_dim)
     # fresh EEM: dx = 0 exactly, so it cannot scramble the identity features G was trained on
-    assert all(torch.equal(o, s) for o, s in zip(eem(skips, e1), skips))
+    assert all(torch.equal(o, s) for o, s in zip(eem(skips, e1), skips, strict=True))
     # ... yet the gradient reaches the zero-gain AdaIN, so training can open the residual branch
     sum(o.sum() for o in eem(skips, e1)).backward()
     assert eem.blocks[0].norm2.gamma.weight.grad.abs().sum() > 0

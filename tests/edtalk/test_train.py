@@ -98,7 +98,9 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group):
         assert meta["stage"] == name and meta["stages_done"][-1] == name
         if name in ("eg_pretrain", "mouth_pose", "expression"):
             assert meta["perceptual"] == "substitute:pyramid_l1_ssim" or meta["perceptual"] == "vgg19"
-            assert ("discriminator" in meta) == (worker.disc is not None or "discriminator" in worker.parent_meta)
+            assert ("discriminator" in meta) == (
+                worker.disc is not None or "discriminator" in worker.parent_meta
+            )
         if name == "expression":
             weights = meta["emotion_weights"]
             assert weights and all(len(v) == fx["model"].n_expression for v in weights.values())
