@@ -567,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks.eval_throughput",
         description=__doc__.split("\n\n")[0],
         epilog="Defaults take a few minutes on 2 shared cores. Bigger: --clips 8 --frames 0 "
-        "--protocol-clips 16 --ray-clips 16 --repeats 5.",
+        "--protocol-clips 32 --ray-clips 64 --repeats 5.",
     )
     parser.add_argument(
         "--data",
@@ -577,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--clips", type=int, default=4, help="clips for the reference comparison (4)")
     parser.add_argument(
-        "--frames", type=int, default=8, help="at most this many frames per clip there (8; 0 = all)"
+        "--frames", type=int, default=6, help="at most this many frames per clip there (6; 0 = all)"
     )
     parser.add_argument("--size", type=int, default=128, help="frame size of synthetic inputs (128)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per metric and side (3; median)")
@@ -588,8 +588,8 @@ def main(argv: list[str] | None = None) -> int:
         choices=(64, 192, 768, 2048),
         help="FID feature block (2048 = pool3)",
     )
-    parser.add_argument("--protocol-clips", type=int, default=4, help="clips for the synthtalk protocol (4)")
-    parser.add_argument("--ray-clips", type=int, default=4, help="clips for Ray scaling (4)")
+    parser.add_argument("--protocol-clips", type=int, default=8, help="clips for the synthtalk protocol (8)")
+    parser.add_argument("--ray-clips", type=int, default=16, help="clips for Ray scaling (16)")
     parser.add_argument(
         "--threads",
         type=int,
