@@ -22,8 +22,9 @@ each). Load them with
 
     from edtalk.experts import load_expert
     face, meta = load_expert("runs/experts/synthtalk_face_expert.safetensors", expect_split="train")
-    out = face(x)            # x: float (N, 3, s, s) in [-1, 1]; differentiable; keys landmarks
-                             # (N,68,2 in [0,1]), pose_z, mouth_z, emotion, identity (unit)
+    out = face(x)            # x: whole frames, float (N, 3, S, S) in [-1, 1]; differentiable (the
+                             # face box is cut inside); keys landmarks (N,68,2 in [0,1] of the
+                             # box), pose_z, mouth_z, expression, emotion, identity (unit)
     sync, _ = load_expert("runs/experts/synthtalk_sync_expert.safetensors", expect_split="train")
     v = sync.embed_video(stack_windows(lip_frames_t))   # differentiable lip embeddings
     a = sync.embed_audio(mel_windows)                    # (N, 1, 80, 16) Wav2Lip mel windows

@@ -1,6 +1,6 @@
 """FaceAnalyser: one small CNN that reads a face image and predicts every synthtalk factor.
 
-Heads (all from one shared trunk):
+Heads (from one shared trunk on the face box, except where said):
   * ``landmarks``  68 iBUG points, as fractions of the image side (x, y in [0, 1]);
   * ``pose``       yaw, pitch, roll in degrees;
   * ``mouth``      mouth_open, mouth_width, mouth_round (synthtalk factor units);
@@ -18,7 +18,9 @@ Heads (all from one shared trunk):
                    (cosine classifier) loss over the training split's identities, so that the
                    cosine of two embeddings measures identity similarity on unseen identities.
 
-Images of any square size are area-resized to ``input_size`` inside ``forward``; regression heads
+``forward`` takes whole frames of any square size (``predict`` takes uint8 frames): it cuts the
+face box ``crop`` and area-resizes it to ``input_size`` for the trunk; the aligned branch samples
+the frame itself. ``analyse`` is the same on a ready face box (training). Regression heads
 work on standardised targets and ``predict`` maps them back to natural units with the statistics
 stored in the config (so a saved file is self-describing).
 """
@@ -171,7 +173,9 @@ def _trunk(w: int) -> nn.Sequential:
 
 
 class FaceAnalyser(nn.Module):
-    """Shared conv trunk (input_size -> input_size/16, ~9 MMAC at 64 px) and five heads."""
+    """Shared conv trunk on the face box (input_size -> input_size/16, ~9 MMAC at 64 px) with the
+    landmark, pose, mouth and identity heads; with ``align_size`` a second trunk of the same shape
+    (~9 MMAC at 64 px) on the eye-aligned face feeds the expression and emotion heads."""
 
     def __init__(self, cfg: FaceAnalyserConfig) -> None:
         super().__init__()

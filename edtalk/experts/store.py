@@ -224,6 +224,6 @@ def resolve_judge(name: str) -> Path:
     except W.MissingWeightsError:
         raise W.MissingWeightsError(
             f"synthtalk judge {name!r} is missing: expected {W.target_path(name)}. "
-            f"Train it (about 5 minutes on 2 CPU cores) with `{TRAIN_JUDGES}`; "
+            f"Train it (about 5 minutes on 2 idle CPU cores) with `{TRAIN_JUDGES}`; "
             "it is written into the weights directory ($EDTALK_BENCH_WEIGHTS)."
         ) from None

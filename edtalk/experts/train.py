@@ -338,6 +338,9 @@ def train_experts(
             print(f"[experts] face analyser trained in {time.time() - t:.1f}s -> {p}")
         if future is not None:
             cfg, state, seconds = future.get()
+            pool.close()
+            pool.join()
+            pool = None
             model = SyncNetJudge(SyncNetConfig.from_dict(cfg))
             model.load_state_dict(state)
             p = save_expert(model.eval(), "sync_net", split, identities, out, extra)
@@ -350,7 +353,7 @@ def train_experts(
             paths[p.stem] = p
             print(f"[experts] sync net trained in {time.time() - t:.1f}s -> {p}")
     finally:
-        if pool is not None:  # the child is done (or this process failed): stop it either way
+        if pool is not None:  # this process failed before the child finished: stop it
             pool.terminate()
             pool.join()
     return paths
