@@ -45,6 +45,7 @@ demo: install
 	if [ -f $(RUNS)/judges/zoo_results.json ]; then echo "judges already trained ($(RUNS)/judges; delete it to retrain)"; \
 	else step "2 train the synthtalk judges" $(BIN)/python -m eval.zoo train --data $(DATA) --out $(RUNS)/judges; fi; \
 	step "3 train the tiny EDTalk chain" $(BIN)/python -m edtalk.train --stages all --preset tiny --data synthtalk:$(DATA) --workers 2 --out $(RUNS) --resume; \
+	step "3b proof: does it disentangle? (test identities)" $(BIN)/python -m eval.proof --ckpt $(CKPT) --data $(DATA) --out $(RESULTS)/proof.json --no-progress; \
 	for m in gt static; do \
 	  step "4 score $$m" $(BIN)/python -m eval.run --dataset synthtalk --root $(DATA) --split test --method $$m --protocol synthtalk --out $(RESULTS); done; \
 	for m in edtalk_v edtalk_a; do \

@@ -45,8 +45,14 @@ class InferenceError(DataError):
     """Bad inference input (no face, wrong size, unknown emotion, missing emotion weights...)."""
 
 
+_NOTED: set[str] = set()
+
+
 def _note(message: str) -> None:
-    print(f"note: {message}", file=sys.stderr)
+    """Print a note on stderr, once per process (library callers generate many clips)."""
+    if message not in _NOTED:
+        _NOTED.add(message)
+        print(f"note: {message}", file=sys.stderr)
 
 
 # --- model and frames ----------------------------------------------------------------------------

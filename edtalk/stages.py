@@ -213,6 +213,7 @@ def _expression_latent(model, w_e):
 # at 800; beta1 0.9 with L_adv: 0.0391 at 550 (an untrained D's gradient drowns the motion signal).
 EG_PRETRAIN_DEMO = {"max_steps": 800, "batch_size": 4, "beta1": 0.9, "loss_weights": {"adv": 0.0}}
 
+
 def _eg_forward(model, b, cfg):
     f_s, skips = model.encode(b["source"])
     f_t, _ = model.encode(b["target"])
@@ -310,6 +311,7 @@ STAGES.add(
         forward=_mp_forward,
         losses=_mp_losses,
         defaults={"max_steps": 30, "batch_size": 4, "lr": 2e-3},
+        demo={"max_steps": 300, "beta1": 0.9, "loss_weights": {"adv": 0.0}},
         fake_real=lambda out, b: (out["cross"], torch.cat([b["a"], b["b"]])),
     ),
 )
@@ -367,6 +369,7 @@ STAGES.add(
         forward=_ex_forward,
         losses=_ex_losses,
         defaults={"max_steps": 30, "batch_size": 4, "lr": 2e-3},
+        demo={"max_steps": 200, "beta1": 0.9, "loss_weights": {"adv": 0.0}},
         fake_real=lambda out, b: (out["fake"], b["driving"]),
     ),
 )
@@ -426,6 +429,7 @@ STAGES.add(
         forward=_al_forward,
         losses=_al_losses,
         defaults={"max_steps": 30, "batch_size": 4, "lr": 1e-3},
+        demo={"max_steps": 300, "beta1": 0.9},
     ),
 )
 
@@ -463,6 +467,7 @@ STAGES.add(
         forward=_ap_forward,
         losses=_ap_losses,
         defaults={"max_steps": 30, "batch_size": 8, "lr": 1e-3},
+        demo={"max_steps": 150, "beta1": 0.9},
     ),
 )
 
