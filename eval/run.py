@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import logging
 import math
 import os
@@ -487,6 +488,8 @@ def run(args: argparse.Namespace) -> int:
     method_name = method.display_name
     run_dir = Path(args.out) / args.dataset / method_dir_name(method_name)
     videos_dir = run_dir / "videos"
+    if method.generates:
+        drop_stale_videos(videos_dir, method.provenance())
 
     # 1. predictions
     preds = {c.id: method.prediction_path(c, videos_dir) for c in clips}
@@ -646,6 +649,36 @@ def _print_summary(data: dict, path: Path) -> None:
         f"  clips: {data['n_clips']} ({data['n_from_cache']} from cache, {len(failed_clips)} with failures); "
         f"wall {data['timing']['wall_s']:.1f} s{'; UNVERIFIED weights' if data['unverified'] else ''}"
     )
+
+
+def drop_stale_videos(videos_dir: Path, provenance: dict[str, Any]) -> int:
+    """Delete videos generated under another provenance (e.g. a retrained ``--ckpt``: its sha256
+    differs) and record the current one in ``videos_dir/provenance.json``. Returns how many were
+    deleted. Their cached score rows go stale with them (the rows fingerprint the prediction file)."""
+    stamp = videos_dir / "provenance.json"
+    current = json.loads(json.dumps(provenance, sort_keys=True, default=str))
+    deleted = 0
+    if stamp.is_file():
+        try:
+            previous = json.loads(stamp.read_text())
+        except (OSError, ValueError):
+            previous = None
+        if previous != current:
+            for video in videos_dir.glob("*.mp4"):
+                video.unlink()
+                deleted += 1
+            if deleted:
+                print(f"note: {deleted} videos in {videos_dir} came from {previous}; regenerating")
+    elif any(videos_dir.glob("*.mp4")):  # videos from before provenance stamps: unknown origin
+        for video in videos_dir.glob("*.mp4"):
+            video.unlink()
+            deleted += 1
+        print(f"note: {deleted} unstamped videos in {videos_dir}; regenerating", flush=True)
+    videos_dir.mkdir(parents=True, exist_ok=True)
+    tmp = stamp.with_suffix(".tmp")
+    tmp.write_text(json.dumps(current, indent=1, sort_keys=True))
+    tmp.replace(stamp)
+    return deleted
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -339,3 +339,17 @@ def test_second_method_reuses_the_gt_side_features(synth, tmp_path):
     assert shared["m_lmd"]["value"] == 0.0  # gt vs itself
     static = read_results(tmp_path / "shared/synthtalk/static" / f"{protocol}.json")["metrics"]
     assert static["f_lmd"]["value"] > 0.0
+
+
+def test_videos_of_another_checkpoint_are_regenerated(tmp_path):
+    from eval.run import drop_stale_videos
+
+    videos = tmp_path / "videos"
+    assert drop_stale_videos(videos, {"method": "edtalk_v", "checkpoint_sha256": "aaa"}) == 0
+    (videos / "c1.mp4").write_bytes(b"x")
+    # same checkpoint: kept; retrained checkpoint: dropped, and the new provenance is recorded
+    assert drop_stale_videos(videos, {"method": "edtalk_v", "checkpoint_sha256": "aaa"}) == 0
+    assert (videos / "c1.mp4").exists()
+    assert drop_stale_videos(videos, {"method": "edtalk_v", "checkpoint_sha256": "bbb"}) == 1
+    assert not (videos / "c1.mp4").exists()
+    assert '"bbb"' in (videos / "provenance.json").read_text()
