@@ -318,11 +318,12 @@ class StageWorker:
                 return {k: v.detach().clone().float().cpu() for k, v in full.state_dict().items()}
         return {k: v.detach().float().cpu() for k, v in full.state_dict().items()}
 
-    def export(self, path: str | Path, step: int) -> Path:
-        """Write the full model so far as a single edtalk.model checkpoint (rank 0 only)."""
+    def export(self, path: str | Path, step: int, state: dict | None = None) -> Path:
+        """Write the full model so far as a single edtalk.model checkpoint (rank 0 only). Under ZeRO-3
+        pass ``state`` from ``full_state()`` called on every rank (gathering is collective)."""
         from edtalk.model import EDTalk, save_checkpoint
 
-        state = self.full_state()
+        state = self.full_state() if state is None else state
         pm = self.parent_meta
         meta = {
             "stage": self.stage.name,
@@ -394,12 +395,13 @@ def train_loop_per_worker(config: dict) -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 worker.save(tmp, step)
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+    state = worker.full_state()  # collective under ZeRO-3 (every rank gathers), so outside rank 0
     if rank == 0:
         if writer is not None:
             writer.close()
         if bar is not None:
             bar.close()
-        worker.export(stage_dir / "final.pt", step)
+        worker.export(stage_dir / "final.pt", step, state=state)
     if world > 1:
         dist.barrier()
 

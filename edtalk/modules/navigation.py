@@ -70,7 +70,10 @@ class MotionBanks(nn.Module):
         if not self.orthogonal:
             return {name: self.raw[name] for name in self.names}
         joined = torch.cat([self.raw[name] for name in self.names], dim=1)
-        q, _ = torch.linalg.qr(joined + QR_JITTER, mode="reduced")
+        # QR in float32 whatever the training dtype: there is no bf16/fp16 QR kernel (geqrf), and a
+        # half-precision Q would not be orthonormal anyway
+        q, _ = torch.linalg.qr(joined.float() + QR_JITTER, mode="reduced")
+        q = q.to(joined.dtype)
         sizes = [self.raw[name].shape[1] for name in self.names]
         return dict(zip(self.names, torch.split(q, sizes, dim=1), strict=True))
 

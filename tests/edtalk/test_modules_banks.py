@@ -84,3 +84,17 @@ def test_navigation_heads_are_linear_and_shapes():
     zero = nav(torch.zeros(4, CFG.latent_dim))["mouth"]
     assert torch.allclose(nav(f1 + f2)["mouth"], w["mouth"] + nav(f2)["mouth"] - zero, atol=1e-4)
     assert set(LatentNavigation(CFG.replace(components="lip")).heads) == {"mouth"}
+
+
+def test_bases_work_in_bf16_training_dtype():
+    """DeepSpeed --bf16 casts the banks to bfloat16; the QR runs in float32 and Q comes back in bf16."""
+    import torch
+
+    from edtalk.config import ModelConfig
+    from edtalk.modules.navigation import MotionBanks
+
+    banks = MotionBanks(ModelConfig.preset("tiny")).to(torch.bfloat16)
+    bases = banks.bases()
+    joined = torch.cat(list(bases.values()), dim=1).float()
+    assert all(b.dtype == torch.bfloat16 for b in bases.values())
+    assert torch.allclose(joined.T @ joined, torch.eye(joined.shape[1]), atol=2e-2)
