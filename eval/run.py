@@ -657,28 +657,22 @@ def drop_stale_videos(videos_dir: Path, provenance: dict[str, Any]) -> int:
     deleted. Their cached score rows go stale with them (the rows fingerprint the prediction file)."""
     stamp = videos_dir / "provenance.json"
     current = json.loads(json.dumps(provenance, sort_keys=True, default=str))
-    deleted = 0
-    if stamp.is_file():
-        try:
-            previous = json.loads(stamp.read_text())
-        except (OSError, ValueError):
-            previous = None
-        if previous != current:
-            for video in videos_dir.glob("*.mp4"):
-                video.unlink()
-                deleted += 1
-            if deleted:
-                print(f"note: {deleted} videos in {videos_dir} came from {previous}; regenerating")
-    elif any(videos_dir.glob("*.mp4")):  # videos from before provenance stamps: unknown origin
-        for video in videos_dir.glob("*.mp4"):
+    try:
+        previous = json.loads(stamp.read_text()) if stamp.is_file() else None
+    except (OSError, ValueError):
+        previous = None
+    videos = list(videos_dir.glob("*.mp4"))
+    stale = videos if previous != current else []  # another provenance, or unstamped videos
+    if stale:
+        for video in stale:
             video.unlink()
-            deleted += 1
-        print(f"note: {deleted} unstamped videos in {videos_dir}; regenerating", flush=True)
+        origin = previous if previous is not None else "an unstamped run"
+        print(f"note: {len(stale)} videos in {videos_dir} came from {origin}; regenerating", flush=True)
     videos_dir.mkdir(parents=True, exist_ok=True)
     tmp = stamp.with_suffix(".tmp")
     tmp.write_text(json.dumps(current, indent=1, sort_keys=True))
     tmp.replace(stamp)
-    return deleted
+    return len(stale)
 
 
 def main(argv: list[str] | None = None) -> int:

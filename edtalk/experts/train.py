@@ -329,13 +329,16 @@ def train_experts(
             _sync_worker, (str(data), split, dataclasses.asdict(settings), torch.get_num_threads())
         )
         print("[experts] sync net training in a second process")
+
+    def keep(model, name: str, seconds: float, how: str = "") -> None:
+        p = save_expert(model, name, split, identities, out, extra)
+        paths[p.stem] = p
+        print(f"[experts] {name.replace('_', ' ')} trained in {seconds:.1f}s{how} -> {p}")
+
     try:
         if "face" in only:
             t = time.time()
-            model = train_face_analyser(clips, settings)
-            p = save_expert(model, "face_analyser", split, identities, out, extra)
-            paths[p.stem] = p
-            print(f"[experts] face analyser trained in {time.time() - t:.1f}s -> {p}")
+            keep(train_face_analyser(clips, settings), "face_analyser", time.time() - t)
         if future is not None:
             cfg, state, seconds = future.get()
             pool.close()
@@ -343,15 +346,10 @@ def train_experts(
             pool = None
             model = SyncNetJudge(SyncNetConfig.from_dict(cfg))
             model.load_state_dict(state)
-            p = save_expert(model.eval(), "sync_net", split, identities, out, extra)
-            paths[p.stem] = p
-            print(f"[experts] sync net trained in {seconds:.1f}s (second process) -> {p}")
+            keep(model.eval(), "sync_net", seconds, " (second process)")
         elif "sync" in only:
             t = time.time()
-            model = train_sync_net(clips, settings)
-            p = save_expert(model, "sync_net", split, identities, out, extra)
-            paths[p.stem] = p
-            print(f"[experts] sync net trained in {time.time() - t:.1f}s -> {p}")
+            keep(train_sync_net(clips, settings), "sync_net", time.time() - t)
     finally:
         if pool is not None:  # this process failed before the child finished: stop it
             pool.terminate()
