@@ -395,7 +395,8 @@ def train_loop_per_worker(config: dict) -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 worker.save(tmp, step)
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
-    state = worker.full_state()  # collective under ZeRO-3 (every rank gathers), so outside rank 0
+    # gathering is collective under ZeRO-3, so every rank takes part there; otherwise rank 0 alone
+    state = worker.full_state() if rank == 0 or worker.train_cfg.zero_stage == 3 else None
     if rank == 0:
         if writer is not None:
             writer.close()
