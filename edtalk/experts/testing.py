@@ -103,4 +103,14 @@ def make_fixture_dataset(
                 (root / "clips" / f"{clip_id}.json").write_text(json.dumps(sidecar))
                 ids.append(clip_id)
         (root / "splits" / f"{split}.txt").write_text("\n".join(ids) + "\n")
+    # the card fields the extra judge identities are drawn with (edtalk.experts.extra_identities)
+    card = {
+        "name": "fixture",
+        "seed": seed,
+        "size": size,
+        "fps": 25.0,
+        "emotions": ["happy", "sad"],
+        "levels": [1],
+    }
+    (root / "card.json").write_text(json.dumps(card))
     return root

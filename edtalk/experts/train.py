@@ -55,6 +55,10 @@ class TrainSettings:
     progress: bool = True
     mixup: float = 0.5  # share of aligned faces mixed with another face (``mix_faces``)
     parallel: bool = True  # train the sync net in a second process (one core each) beside the face analyser
+    # the face analyser also trains on stills of this many rendered people of no split
+    # (``edtalk.experts.extra_identities``); the judges use them, the training-loss experts do not
+    extra_identities: int = 0
+    extra_frames_per_clip: int = 4  # stills per emotion x level of each extra person
 
 
 # -- augmentation: make the judges robust to generated frames (blur, colour, noise) -------------
@@ -338,7 +342,18 @@ def train_experts(
     try:
         if "face" in only:
             t = time.time()
-            keep(train_face_analyser(clips, settings), "face_analyser", time.time() - t)
+            extra_clips = []
+            if settings.extra_identities:
+                from edtalk.experts.extra_identities import render_extra_clips
+
+                extra_clips = render_extra_clips(
+                    data, settings.extra_identities, settings.extra_frames_per_clip, settings.progress
+                )
+                print(
+                    f"[experts] + {settings.extra_identities} rendered identities of no split, "
+                    f"{sum(c.n_frames for c in extra_clips)} stills ({time.time() - t:.1f}s)"
+                )
+            keep(train_face_analyser(clips + extra_clips, settings), "face_analyser", time.time() - t)
         if future is not None:
             cfg, state, seconds = future.get()
             pool.close()
@@ -357,11 +372,15 @@ def train_experts(
     return paths
 
 
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+def add_train_arguments(
+    parser: argparse.ArgumentParser, extra_identities: int = 0, face_steps: int | None = None
+) -> None:
+    """The training flags; ``extra_identities`` and ``face_steps`` set their flags' defaults."""
     d = TrainSettings()
+    face_steps = face_steps or d.face_steps
     parser.add_argument("--data", required=True, type=Path, help="synthtalk root (e.g. data/synthtalk)")
     parser.add_argument(
-        "--face-steps", type=int, default=d.face_steps, help=f"face analyser steps ({d.face_steps})"
+        "--face-steps", type=int, default=face_steps, help=f"face analyser steps ({face_steps})"
     )
     parser.add_argument(
         "--sync-steps", type=int, default=d.sync_steps, help=f"sync net steps ({d.sync_steps})"
@@ -371,6 +390,19 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sync-lr", type=float, default=d.sync_lr, help="peak learning rate (sync net)")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--max-clips", type=int, default=None, help="use at most N clips (smoke runs)")
+    parser.add_argument(
+        "--extra-identities",
+        type=int,
+        default=extra_identities,
+        help="the face analyser also trains on stills of N rendered people that belong to no split "
+        f"(more faces than the split's few, so expression is not read from face shape; {extra_identities})",
+    )
+    parser.add_argument(
+        "--extra-frames-per-clip",
+        type=int,
+        default=d.extra_frames_per_clip,
+        help=f"stills per emotion x level of each extra person ({d.extra_frames_per_clip})",
+    )
     parser.add_argument("--only", choices=("face", "sync"), default=None, help="train only one expert")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument(
@@ -399,6 +431,8 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
         max_clips=args.max_clips,
         progress=not args.no_progress,
         parallel=not args.sequential,
+        extra_identities=args.extra_identities,
+        extra_frames_per_clip=args.extra_frames_per_clip,
     )
 
 

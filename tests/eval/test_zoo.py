@@ -11,7 +11,10 @@ from edtalk import weights
 from edtalk.experts.store import install_judge, register_weight_entries, save_expert, sha256_file
 from edtalk.experts.testing import make_fixture_dataset
 
-SMOKE = ["--face-steps", "3", "--sync-steps", "2", "--batch-size", "8", "--max-clips", "4", "--no-progress"]
+SMOKE = [
+    *("--face-steps", "3", "--sync-steps", "2", "--batch-size", "8", "--max-clips", "4", "--no-progress"),
+    *("--extra-identities", "1", "--extra-frames-per-clip", "2"),
+]
 
 
 @pytest.fixture

@@ -68,8 +68,12 @@ def make_clip(
     min_duration: float = 2.0,
     max_duration: float = 3.0,
     render: bool = True,
+    tracks_only: bool = False,
 ) -> SynthClip:
-    """Draw one clip of ``identity`` speaking an ``emotion`` sentence at ``level`` (1..3)."""
+    """Draw one clip of ``identity`` speaking an ``emotion`` sentence at ``level`` (1..3).
+
+    ``tracks_only`` draws only the factor tracks and the expression (the same values as a full
+    clip: the audio draws come after every visual one): silent audio, zero landmarks, no frames."""
     transcript = pick_sentence(emotion, rng)
     lead, trail = rng.uniform(0.2, 0.4), rng.uniform(0.2, 0.4)
     speech = timeline_from_text(
@@ -86,7 +90,12 @@ def make_clip(
     factors = {k: np.round(v, 5) for k, v in factors.items()}
     expression = expression_params(emotion, level, identity["expressivity"])
     n_samples = int(round(duration * sample_rate))
-    audio = synthesize(weights, GRID_HZ, n_samples, sample_rate, identity["voice_f0"], emotion, level, rng)
+    if not tracks_only:
+        audio = synthesize(
+            weights, GRID_HZ, n_samples, sample_rate, identity["voice_f0"], emotion, level, rng
+        )
+    else:
+        audio = np.zeros(n_samples, np.float32)
     clip = SynthClip(
         identity_params=identity,
         emotion=emotion,
@@ -101,8 +110,9 @@ def make_clip(
         sample_rate=sample_rate,
         size=size,
     )
+    render = render and not tracks_only
     frames = np.empty((n_frames, size, size, 3), np.uint8) if render else None
-    for i in range(n_frames):
+    for i in range(0 if tracks_only else n_frames):
         at = clip.factors_at(i)
         if render:
             frames[i], clip.landmarks[i] = render_frame(identity, at, expression, size)

@@ -1,0 +1,86 @@
+"""Extra judge-only identities, rendered on the fly from the synthtalk generator.
+
+A tiny synthtalk set has only six judge identities, and a judge trained on six faces reads face
+shape as expression: a neutral face with high brows and wide eyes is called "surprised". The
+generator can draw as many people as we like, so the face judge also trains on still frames of
+``n`` more identities that belong to no split: their indices start at ``EXTRA_INDEX_BASE``, far
+past any preset's identities, so they are never train or test people (DESIGN.md's rule holds).
+
+Each extra identity gets every emotion x level of the dataset card, ``frames_per_clip`` frames
+each, drawn from a clip of the generator's own pose / mouth / blink tracks (rendered at the
+card's size with its seed; no audio, no video encoding; the judges' blur and noise augmentations
+cover the H.264 round trip).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from edtalk.data.synthtalk.clip import make_clip
+from edtalk.data.synthtalk.generate import clip_rng, identity_params
+from edtalk.data.synthtalk.render import render_frame
+from edtalk.experts.data import MOUTH_KEYS, POSE_KEYS, ExpertClip, emotion_index
+from edtalk.experts.face_analyser import EXPRESSION_KEYS
+
+EXTRA_INDEX_BASE = 1_000_000  # identity indices of extra people (presets stop below 1000)
+
+
+def extra_identity_name(k: int) -> str:
+    return f"extra{k:04d}"
+
+
+def read_card(root: str | Path) -> dict:
+    """The dataset card of a synthtalk root (seed, size, fps, emotions, levels)."""
+    path = Path(root) / "card.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no synthtalk dataset card; extra judge identities are drawn with the "
+            "generator settings it records (generate the set with `python -m edtalk.data.synthtalk`)"
+        )
+    return json.loads(path.read_text())
+
+
+def render_extra_clips(
+    root: str | Path, n_identities: int, frames_per_clip: int = 4, progress: bool = False
+) -> list[ExpertClip]:
+    """Still frames of ``n_identities`` extra people, with the same ground truth as real clips."""
+    card = read_card(root)
+    seed, size, fps = int(card["seed"]), int(card["size"]), float(card["fps"])
+    conditions = [(e, int(level)) for e in card["emotions"] for level in card["levels"]]
+    people = range(n_identities)
+    if progress:
+        from tqdm import tqdm
+
+        people = tqdm(people, desc="render extra judge identities", unit="identity", leave=False)
+    out = []
+    for k in people:
+        index = EXTRA_INDEX_BASE + k
+        person = identity_params(seed, index)
+        for emotion, level in conditions:
+            rng = clip_rng(seed, index, emotion, level, 1)
+            track = make_clip(person, emotion, level, rng, size=size, fps=fps, tracks_only=True)
+            picks = np.sort(
+                rng.choice(track.n_frames, size=min(frames_per_clip, track.n_frames), replace=False)
+            )
+            stills = [render_frame(person, track.factors_at(i), track.expression, size) for i in picks]
+            frames, landmarks = [s[0] for s in stills], [s[1] for s in stills]
+            factors = track.factors
+            out.append(
+                ExpertClip(
+                    id=f"{extra_identity_name(k)}#{emotion}#level_{level}#001",
+                    identity=extra_identity_name(k),
+                    emotion=emotion_index(emotion),
+                    frames=np.stack(frames),
+                    wav=np.zeros(0, np.float32),
+                    landmarks=np.stack(landmarks).astype(np.float32),
+                    pose=np.stack([factors[key][picks] for key in POSE_KEYS], 1).astype(np.float32),
+                    mouth=np.stack([factors[key][picks] for key in MOUTH_KEYS], 1).astype(np.float32),
+                    expression=np.array([track.expression[key] for key in EXPRESSION_KEYS], np.float32),
+                    fps=fps,
+                    level=level,
+                )
+            )
+    return out

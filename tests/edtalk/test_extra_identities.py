@@ -1,0 +1,61 @@
+"""Extra judge-only identities: rendered with the generator, ground truth right, never a split's people."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edtalk.data.synthtalk.expression import expression_params
+from edtalk.data.synthtalk.generate import identity_params
+from edtalk.data.synthtalk.presets import PRESETS
+from edtalk.experts.extra_identities import EXTRA_INDEX_BASE, render_extra_clips
+from edtalk.experts.face_analyser import EXPRESSION_KEYS
+from edtalk.experts.testing import make_fixture_dataset
+from edtalk.experts.train import TrainSettings, train_experts
+
+CARD = {"seed": 3, "size": 64, "fps": 25.0, "emotions": ["happy", "sad"], "levels": [1, 3]}
+
+
+def write_card(root, **changes):
+    (root / "card.json").write_text(json.dumps({**CARD, **changes}))
+    return root
+
+
+def test_extra_people_are_rendered_with_their_ground_truth(tmp_path):
+    clips = render_extra_clips(write_card(tmp_path), n_identities=2, frames_per_clip=3)
+    assert len(clips) == 2 * 2 * 2  # people x emotions x levels
+    assert {c.identity for c in clips} == {"extra0000", "extra0001"}
+    assert EXTRA_INDEX_BASE > max(p.n_identities for p in PRESETS.values())  # never a split's person
+    c = next(c for c in clips if c.identity == "extra0001" and c.level == 3 and c.emotion == 6)  # sad
+    person = identity_params(CARD["seed"], EXTRA_INDEX_BASE + 1)
+    truth = expression_params("sad", 3, person["expressivity"])
+    np.testing.assert_allclose(c.expression, [truth[k] for k in EXPRESSION_KEYS], atol=1e-6)
+    assert c.frames.shape == (3, 64, 64, 3) and c.frames.dtype == np.uint8
+    assert c.landmarks.shape == (3, 68, 2) and c.pose.shape == (3, 3) and c.mouth.shape == (3, 3)
+    assert np.isfinite(c.landmarks).all() and (c.landmarks > 0).all() and (c.landmarks < 64).all()
+    # the pixels are the person's: a happy still of another person differs
+    other = next(o for o in clips if o.identity == "extra0000" and o.level == 3 and o.emotion == 6)
+    assert np.abs(other.frames[0].astype(int) - c.frames[0].astype(int)).mean() > 5
+    again = render_extra_clips(tmp_path, n_identities=2, frames_per_clip=3)
+    assert all(np.array_equal(a.frames, b.frames) for a, b in zip(clips, again, strict=True))
+
+
+def test_missing_card_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="card.json"):
+        render_extra_clips(tmp_path, 1)
+
+
+def test_judge_training_uses_extra_people_and_records_them(tmp_path):
+    root = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=10, size=64)  # writes a card
+    settings = TrainSettings(
+        face_steps=2, batch_size=4, progress=False, extra_identities=1, extra_frames_per_clip=2
+    )
+    paths = train_experts(root, "judge", tmp_path / "out", settings, only=("face",))
+    from edtalk.experts.store import load_expert
+
+    model, meta = load_expert(paths["synthtalk_face_judge"], expect_split="judge")
+    assert meta["identities"] == ["st002", "st003"]  # the split's people; the extras are a setting
+    assert meta["extra"]["settings"]["extra_identities"] == 1
+    assert model.cfg.n_identities == 2 + 1  # the identity head also learned the extra person
