@@ -1,6 +1,6 @@
 """``python -m eval.zoo``: train, install and check the synthtalk judges (`synthtalk` protocol backbones).
 
-    python -m eval.zoo train --data data/synthtalk            # ~6 min CPU over 2 processes
+    python -m eval.zoo train --data data/synthtalk            # ~8 min on 2 cores
     python -m eval.zoo evaluate --data data/synthtalk         # held-out figures of the installed judges
 
 ``train`` fits the face analyser and the sync net on the **judge** identity split only (the split
@@ -17,10 +17,10 @@ manager), then scores them on the **test** identities and prints:
 * the share of audio shifts of +-1..10 frames recovered exactly by the LSE offset search
   (vshift 15; target >= 90 %), and LSE-C with true vs other-clip audio.
 
-The figures are also written to ``<out>/zoo_results.json``. Training takes about 6 minutes of
-CPU time, split between two single-threaded processes (face analyser here, sync net in a spawned
-child; ``--sequential`` for one process); measured 11.4 min wall (12.5 with the evaluation) on
-2 cores shared with other jobs (load average 5-9).
+The figures are also written to ``<out>/zoo_results.json``. Two single-threaded processes
+(face analyser here, sync net in a spawned child; ``--sequential`` for one process): on a quiet
+2-core machine the face analyser took 424 s (35 s of it rendering the extra people), the sync net
+143 s beside it; 430 s to train, 466 s with the evaluation.
 """
 
 from __future__ import annotations
