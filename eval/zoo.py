@@ -1,6 +1,6 @@
 """``python -m eval.zoo``: train, install and check the synthtalk judges (`synthtalk` protocol backbones).
 
-    python -m eval.zoo train --data data/synthtalk            # ~8 min on 2 cores
+    python -m eval.zoo train --data data/synthtalk            # ~7 min on 2 cores
     python -m eval.zoo evaluate --data data/synthtalk         # held-out figures of the installed judges
 
 ``train`` fits the face analyser and the sync net on the **judge** identity split only (the split
@@ -17,10 +17,11 @@ manager), then scores them on the **test** identities and prints:
 * the share of audio shifts of +-1..10 frames recovered exactly by the LSE offset search
   (vshift 15; target >= 90 %), and LSE-C with true vs other-clip audio.
 
-The figures are also written to ``<out>/zoo_results.json``. Two single-threaded processes
-(face analyser here, sync net in a spawned child; ``--sequential`` for one process): on a quiet
-2-core machine the face analyser took 424 s (35 s of it rendering the extra people), the sync net
-143 s beside it; 430 s to train, 466 s with the evaluation.
+The figures are also written to ``<out>/zoo_results.json``. Two processes (face analyser here,
+sync net in a spawned child; ``--sequential`` for one process), one thread each until the face
+analyser's step 700, where it waits for the sync net and takes both cores. Measured on a fresh
+clone, quiet 2-core machine: face analyser 375 s (35 s of it rendering the extra people), sync net
+146 s beside it; 381 s to train, 417 s with the evaluation.
 """
 
 from __future__ import annotations

@@ -59,3 +59,19 @@ def test_judge_training_uses_extra_people_and_records_them(tmp_path):
     assert meta["identities"] == ["st002", "st003"]  # the split's people; the extras are a setting
     assert meta["extra"]["settings"]["extra_identities"] == 1
     assert model.cfg.n_identities == 2 + 1  # the identity head also learned the extra person
+
+
+def test_face_analyser_takes_more_threads_at_its_fixed_step_and_gives_them_back(tmp_path):
+    import torch
+
+    from edtalk.experts.data import load_split
+    from edtalk.experts.train import train_face_analyser
+
+    root = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=10, size=64)
+    clips = load_split(root, "judge", progress=False)
+    calls = []
+    threads = torch.get_num_threads()
+    settings = TrainSettings(face_steps=3, batch_size=4, progress=False, face_more_threads_step=1)
+    train_face_analyser(clips, settings, before_more_threads=lambda: calls.append(torch.get_num_threads()))
+    assert calls == [threads]  # called once, at step 1, before the threads change
+    assert torch.get_num_threads() == threads  # restored afterwards
