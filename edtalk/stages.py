@@ -211,6 +211,10 @@ def _expression_latent(model, w_e):
 # vs the static source frame's 0.0332: official beta1 0, 200 steps: 0.0499 (the motion path never
 # wakes: the output ignores the driving frame); beta1 0.9 without L_adv: 0.0330 at 250 steps, 0.0285
 # at 800; beta1 0.9 with L_adv: 0.0391 at 550 (an untrained D's gradient drowns the motion signal).
+# What this schedule cannot do (``python -m eval.capacity``, 1000 steps on ONE training clip): G draws
+# a judged mouth-opening amplitude of 0.032 against the clip's 0.136 (0.033 even when W^m is computed
+# from the true opening, 0.044 with a mouth-box L1 x20 at lr 5e-3), while its pose error reaches
+# 1.49 deg against the judge's 1.43 on GT. Mouth and emotion transfer need GPU-scale training.
 EG_PRETRAIN_DEMO = {"max_steps": 800, "batch_size": 4, "beta1": 0.9, "loss_weights": {"adv": 0.0}}
 
 
