@@ -274,9 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     judge = None
     if not args.no_judge:
+        from edtalk.weights import MissingWeightsError
         from eval.proof import Judges
 
-        judge = Judges()
+        try:
+            judge = Judges()
+        except MissingWeightsError as err:
+            raise SystemExit(f"{err}\n(or run with --no-judge for the pixel measures only)") from None
     result = run(
         args.data,
         args.clip,
