@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.cache import ClipCache, GTFeatureStore, file_fingerprint, metric_key
+from eval.cache import ClipCache, GTFeatureStore, file_fingerprint, metric_key, write_atomic
 from eval.results import SCHEMA, method_dir_name, metric_entry, results_path, write_results
 
 log = logging.getLogger("eval.run")
@@ -668,10 +668,7 @@ def drop_stale_videos(videos_dir: Path, provenance: dict[str, Any]) -> int:
             video.unlink()
         origin = previous if previous is not None else "an unstamped run"
         print(f"note: {len(stale)} videos in {videos_dir} came from {origin}; regenerating", flush=True)
-    videos_dir.mkdir(parents=True, exist_ok=True)
-    tmp = stamp.with_suffix(".tmp")
-    tmp.write_text(json.dumps(current, indent=1, sort_keys=True))
-    tmp.replace(stamp)
+    write_atomic(stamp, json.dumps(current, indent=1, sort_keys=True).encode())  # creates videos_dir
     return len(stale)
 
 
