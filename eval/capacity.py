@@ -1,6 +1,7 @@
 """``python -m eval.capacity``: can eg_pretrain's E and G learn to draw a talking mouth at all?
 
     python -m eval.capacity --data data/synthtalk [--steps 1000] [--oracle-mouth] [--mouth-weight 20]
+                            [--curve 250,500]   # also measure on the way: a learning curve
 
 The proof (``eval.proof``) asks whether the trained chain transfers mouth, pose and emotion. When it
 does not, this tool separates "the data/schedule is too short" from "the network cannot do it in
@@ -103,8 +104,13 @@ def overfit_clip(
     perceptual: nn.Module | None = None,
     seed: int = 0,
     progress: bool = False,
+    measure_at: tuple[int, ...] = (),
+    measure=None,
 ) -> list[float]:
-    """Train eg_pretrain's parameters (+ the oracle) on one clip; returns the loss of every step."""
+    """Train eg_pretrain's parameters (+ the oracle) on one clip; returns the loss of every step.
+
+    ``measure(step)`` is called (model in eval mode, then back to training) after each step count in
+    ``measure_at``, so one run with one optimiser gives a learning curve."""
     from edtalk.perceptual import build_perceptual
     from edtalk.stages import apply_freezing, get_stage, set_train_mode
 
@@ -133,6 +139,10 @@ def overfit_clip(
         loss.backward()
         optimiser.step()
         losses.append(float(loss.detach()))
+        if measure is not None and len(losses) in measure_at and len(losses) < steps:
+            model.eval()
+            measure(len(losses))
+            set_train_mode(stage, model)
     model.eval()
     return losses
 
@@ -170,7 +180,10 @@ def run(
     judge=None,
     seed: int = 0,
     progress: bool = True,
+    curve_at: tuple[int, ...] = (),
 ) -> dict:
+    """Overfit, then measure at ``steps`` (and at each step count of ``curve_at`` on the way: the
+    result's ``curve``, one optimiser throughout). Top-level measures are those at ``steps``."""
     from edtalk.config import ModelConfig, StageConfig
     from edtalk.data.readers import read_clips
     from edtalk.experts.data import decode_clips
@@ -192,7 +205,32 @@ def run(
     mask = mouth_boxes(clip.landmarks, cfg.image_size, clip.size)
     oracle = MouthOracle(clip.mouth, cfg.bank_size("mouth")) if oracle_mouth else None
     beta1 = get_stage("eg_pretrain").config_defaults(preset).get("beta1", StageConfig.beta1)
-    t0 = time.time()
+    static = frames[:1].expand_as(frames)
+    curve: list[dict] = []
+    t0, measuring = time.time(), [0.0]  # seconds spent measuring are not training time
+
+    def measure(step: int) -> None:
+        start = time.time()
+        fake = reconstruct(model, frames, oracle)
+        point = {
+            "steps": step,
+            "train_seconds": start - t0 - measuring[0],
+            "l1": {
+                "fake": float((fake - frames).abs().mean()),
+                "static": float((static - frames).abs().mean()),
+            },
+            "mouth_box_l1": {
+                "fake": float(masked_l1(fake, frames, mask)),
+                "static": float(masked_l1(static, frames, mask)),
+            },
+        }
+        if judge is not None:
+            pixels = ((fake.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+            point["judged"] = judge_clip(judge, pixels, clip)
+        curve.append(point)
+        measuring[0] += time.time() - start
+
+    marks = tuple(sorted({m for m in curve_at if 0 < m < steps}))
     losses = overfit_clip(
         model,
         frames,
@@ -204,10 +242,11 @@ def run(
         oracle=oracle,
         seed=seed,
         progress=progress,
+        measure_at=marks,
+        measure=measure,
     )
-    seconds = time.time() - t0
-    fake = reconstruct(model, frames, oracle)
-    static = frames[:1].expand_as(frames)
+    measure(steps)
+    final = curve[-1]
     result = {
         "clip": clip.id,
         "preset": preset,
@@ -216,17 +255,12 @@ def run(
         "beta1": beta1,
         "mouth_weight": mouth_weight,
         "oracle_mouth": oracle_mouth,
-        "train_seconds": seconds,
+        "train_seconds": final["train_seconds"],
         "loss_first_last": [losses[0], losses[-1]] if losses else None,
-        "l1": {"fake": float((fake - frames).abs().mean()), "static": float((static - frames).abs().mean())},
-        "mouth_box_l1": {
-            "fake": float(masked_l1(fake, frames, mask)),
-            "static": float(masked_l1(static, frames, mask)),
-        },
+        **{k: final[k] for k in ("l1", "mouth_box_l1", "judged") if k in final},
     }
-    if judge is not None:
-        pixels = ((fake.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-        result["judged"] = judge_clip(judge, pixels, clip)
+    if len(curve) > 1:
+        result["curve"] = curve
     return result
 
 
@@ -248,7 +282,32 @@ def format_result(r: dict) -> str:
             f"judged pose error (deg): GT {j['pose_error_deg']['gt']:.2f}  self-recon "
             f"{j['pose_error_deg']['fake']:.2f}  static {j['pose_error_deg']['static']:.2f}",
         ]
+    if r.get("curve"):
+        lines.append("learning curve: steps  train s  L1  mouth-box L1  [judged mouth std  corr  pose err]")
+        for point in r["curve"]:
+            row = (
+                f"  {point['steps']:>6}  {point['train_seconds']:>7.0f}  {point['l1']['fake']:.4f}"
+                f"  {point['mouth_box_l1']['fake']:.4f}"
+            )
+            pj = point.get("judged")
+            if pj:
+                corr = pj["mouth_open_corr_with_truth"]["fake"]
+                row += (
+                    f"  {pj['mouth_open_std']['fake']:.3f}  {'n/a' if corr is None else f'{corr:.2f}'}"
+                    f"  {pj['pose_error_deg']['fake']:.2f}"
+                )
+            lines.append(row)
     return "\n".join(lines)
+
+
+def _step_list(text: str) -> tuple[int, ...]:
+    try:
+        steps = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated step counts, got {text!r}") from None
+    if any(s <= 0 for s in steps):
+        raise argparse.ArgumentTypeError(f"step counts must be positive, got {text!r}")
+    return steps
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,6 +326,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mouth-weight", type=float, default=0.0, help="weight of a mouth-box L1 term (0)")
     parser.add_argument(
         "--oracle-mouth", action="store_true", help="W^m from the true mouth factors instead of MLP^m(E(I^d))"
+    )
+    parser.add_argument(
+        "--curve",
+        type=_step_list,
+        default=(),
+        help="also measure after these step counts, comma-separated (e.g. 1000,2500): a learning curve "
+        "from one run",
     )
     parser.add_argument("--no-judge", action="store_true", help="skip the judge (pixel measures only)")
     parser.add_argument("--seed", type=int, default=0)
@@ -291,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         oracle_mouth=args.oracle_mouth,
         judge=judge,
         seed=args.seed,
+        curve_at=args.curve,
     )
     print(format_result(result))
     if args.out:

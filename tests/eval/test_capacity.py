@@ -100,3 +100,34 @@ def test_unknown_clip_is_named(tmp_path):
     root = make_fixture_dataset(tmp_path / "fx", n_clips=1, n_frames=4, size=64)
     with pytest.raises(SystemExit, match="no training clip 'st999#x'"):
         run(root, "st999#x", steps=1, progress=False)
+
+
+def test_curve_measures_on_the_way_with_one_optimiser(tmp_path):
+    from edtalk.experts.testing import make_fixture_dataset
+
+    root = make_fixture_dataset(tmp_path / "fx", n_clips=1, n_frames=8, size=64)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        r = run(root, None, steps=6, progress=False, curve_at=(2, 4, 6, 99))
+    finally:
+        torch.set_num_threads(threads)
+    assert [p["steps"] for p in r["curve"]] == [2, 4, 6]  # marks past the last step are dropped
+    seconds = [p["train_seconds"] for p in r["curve"]]
+    assert seconds == sorted(seconds) and r["train_seconds"] == seconds[-1]
+    assert r["l1"] == r["curve"][-1]["l1"]  # the top-level measures are the final point's
+    assert r["curve"][0]["l1"]["fake"] != r["curve"][-1]["l1"]["fake"]  # training went on in between
+    text = format_result(r)
+    assert "learning curve" in text and len([ln for ln in text.splitlines() if ln.startswith("  ")]) == 3
+
+
+def test_curve_steps_are_parsed_and_checked():
+    import argparse
+
+    from eval.capacity import _step_list
+
+    assert _step_list("100, 250,500") == (100, 250, 500)
+    with pytest.raises(argparse.ArgumentTypeError, match="comma-separated"):
+        _step_list("100,abc")
+    with pytest.raises(argparse.ArgumentTypeError, match="positive"):
+        _step_list("0,5")
