@@ -187,7 +187,7 @@ def run(
     from edtalk.config import ModelConfig, StageConfig
     from edtalk.data.readers import read_clips
     from edtalk.experts.data import decode_clips
-    from edtalk.infer import to_tensor
+    from edtalk.infer import to_frames, to_tensor
     from edtalk.model import EDTalk
     from edtalk.stages import get_stage
 
@@ -207,14 +207,15 @@ def run(
     beta1 = get_stage("eg_pretrain").config_defaults(preset).get("beta1", StageConfig.beta1)
     static = frames[:1].expand_as(frames)
     curve: list[dict] = []
-    t0, measuring = time.time(), [0.0]  # seconds spent measuring are not training time
+    t0, measuring = time.time(), 0.0  # seconds spent measuring are not training time
 
     def measure(step: int) -> None:
+        nonlocal measuring
         start = time.time()
         fake = reconstruct(model, frames, oracle)
         point = {
             "steps": step,
-            "train_seconds": start - t0 - measuring[0],
+            "train_seconds": start - t0 - measuring,
             "l1": {
                 "fake": float((fake - frames).abs().mean()),
                 "static": float((static - frames).abs().mean()),
@@ -225,10 +226,9 @@ def run(
             },
         }
         if judge is not None:
-            pixels = ((fake.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-            point["judged"] = judge_clip(judge, pixels, clip)
+            point["judged"] = judge_clip(judge, to_frames(fake), clip)
         curve.append(point)
-        measuring[0] += time.time() - start
+        measuring += time.time() - start
 
     marks = tuple(sorted({m for m in curve_at if 0 < m < steps}))
     losses = overfit_clip(
@@ -264,6 +264,10 @@ def run(
     return result
 
 
+def _fmt_corr(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
 def format_result(r: dict) -> str:
     lines = [
         f"clip {r['clip']}  preset {r['preset']}  {r['steps']} steps in {r['train_seconds']:.0f} s"
@@ -273,12 +277,11 @@ def format_result(r: dict) -> str:
     ]
     j = r.get("judged")
     if j:
-        fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
         lines += [
             f"judged mouth opening std: GT {j['mouth_open_std']['gt']:.3f}  self-recon "
             f"{j['mouth_open_std']['fake']:.3f}  static {j['mouth_open_std']['static']:.3f}",
-            f"  correlation with the true opening: GT {fmt(j['mouth_open_corr_with_truth']['gt'])}"
-            f"  self-recon {fmt(j['mouth_open_corr_with_truth']['fake'])}",
+            f"  correlation with the true opening: GT {_fmt_corr(j['mouth_open_corr_with_truth']['gt'])}"
+            f"  self-recon {_fmt_corr(j['mouth_open_corr_with_truth']['fake'])}",
             f"judged pose error (deg): GT {j['pose_error_deg']['gt']:.2f}  self-recon "
             f"{j['pose_error_deg']['fake']:.2f}  static {j['pose_error_deg']['static']:.2f}",
         ]
@@ -291,9 +294,9 @@ def format_result(r: dict) -> str:
             )
             pj = point.get("judged")
             if pj:
-                corr = pj["mouth_open_corr_with_truth"]["fake"]
                 row += (
-                    f"  {pj['mouth_open_std']['fake']:.3f}  {'n/a' if corr is None else f'{corr:.2f}'}"
+                    f"  {pj['mouth_open_std']['fake']:.3f}"
+                    f"  {_fmt_corr(pj['mouth_open_corr_with_truth']['fake'])}"
                     f"  {pj['pose_error_deg']['fake']:.2f}"
                 )
             lines.append(row)
