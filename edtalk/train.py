@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from edtalk.provenance import git_hash
+from edtalk.ray_setup import local_runtime_env
 
 ENV_DEFAULTS = {
     "RAY_AUTH_MODE": "disabled",
@@ -59,6 +60,39 @@ CHECKPOINT_METRIC = "loss"
 G_BETAS = (0.0, 0.99 ** (4 / 5))
 D_BETAS = (0.0, 0.99 ** (16 / 17))
 ENGINE_TAG = "engine"
+
+
+def match_deepspeed_accelerator() -> None:
+    """Before DeepSpeed is imported in a worker: its accelerator is the worker's own device.
+
+    DS_ACCELERATOR=cpu on a CUDA worker would run DeepSpeed's CPU accelerator beside NCCL; a
+    cluster's workers need not share the driver's hardware, so each worker decides for itself.
+    A value the user set that fits the device is kept.
+    """
+    import torch
+
+    if torch.cuda.is_available():
+        if os.environ.get("DS_ACCELERATOR") == "cpu":
+            os.environ["DS_ACCELERATOR"] = "cuda"
+    else:
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
+
+
+def resolve_use_gpu(train_cfg) -> bool:
+    """``TrainConfig.use_gpu``, or when it is None (auto): whether the Ray cluster has GPUs.
+
+    Asked of the cluster, not of this process: a driver or Tune trial on a CPU-only head node (or
+    one that Ray gave no GPU) must still place its workers on the cluster's GPUs.
+    """
+    if train_cfg.use_gpu is not None:
+        return bool(train_cfg.use_gpu)
+    import ray
+
+    if ray.is_initialized():
+        return ray.cluster_resources().get("GPU", 0) > 0
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def set_env_defaults() -> None:
@@ -197,6 +231,7 @@ class StageWorker:
     """
 
     def __init__(self, config: dict, rank: int = 0, world: int = 1, local_rank: int = 0) -> None:
+        match_deepspeed_accelerator()
         import deepspeed
         import torch
         import torch.distributed as dist
@@ -496,7 +531,6 @@ def stage_config_for(name: str, overrides: dict[str, Any], preset: str = "tiny")
 
 def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     """Train one stage as a Ray TorchTrainer; returns the path of its final.pt."""
-    import torch
     from ray.train import CheckpointConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
@@ -514,7 +548,7 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     if stage_dir.exists() and not train_cfg.resume:
         shutil.rmtree(stage_dir)
     stage_dir.mkdir(parents=True, exist_ok=True)
-    use_gpu = torch.cuda.is_available() if train_cfg.use_gpu is None else train_cfg.use_gpu
+    use_gpu = resolve_use_gpu(train_cfg)
     run = {
         "stage_dir": str(stage_dir),
         "parent": str(Path(parent).resolve()) if parent else "",
@@ -603,6 +637,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="DeepSpeed ZeRO stage (default zero0)",
     )
     p.add_argument("--bf16", action="store_true", help="bf16 mixed precision (DeepSpeed)")
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "gpu", "cpu"),
+        help="where the workers run: one GPU each, CPU, or auto = GPUs when the Ray cluster has any "
+        "(default auto)",
+    )
     p.add_argument("--max-steps", type=int, help="steps per stage (default: the stage's demo default)")
     p.add_argument("--batch-size", type=int, help="samples per worker per step (default: per stage)")
     p.add_argument("--lr", type=float, help="learning rate of the trainable modules (default: per stage)")
@@ -671,6 +712,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         deepspeed=args.deepspeed,
         bf16=args.bf16,
+        use_gpu={"auto": None, "gpu": True, "cpu": False}[args.device],
         seed=args.seed,
         perceptual=args.perceptual,
         experts=str(Path(args.experts).resolve()) if args.experts else str(out / "experts"),
@@ -701,7 +743,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.address:
             ray.init(address=args.address)
         else:
-            ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=True)
+            ray.init(
+                _node_ip_address="127.0.0.1",
+                include_dashboard=False,
+                log_to_driver=True,
+                runtime_env=local_runtime_env(),
+            )
     finals = {}
     for i, n in enumerate(names):
         final = out / n / "final.pt"

@@ -8,7 +8,7 @@ must retrain from a parent run (the checkpoints of the other stages are reused):
 
 ``trial(config)`` is the Tune function trainable. For one variant it
 1. trains each affected stage with the training engineer's trainer builder
-   (``edtalk.train.build_trainer``: a Ray Train V2 ``TorchTrainer`` whose workers run DeepSpeed),
+   (``edtalk.train.run_stage``: a Ray Train V2 ``TorchTrainer`` whose workers run DeepSpeed),
    the first from the parent's checkpoint, the next from the previous one;
 2. scores the trained model on a validation split with ``eval.run`` (in-process);
 3. reports the metrics to Tune (``ray.tune.report``), with the results file path.
@@ -31,19 +31,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+# edtalk.train's top level is stdlib only: importable before the venv check
+from edtalk.ray_setup import local_runtime_env
+from edtalk.train import ENV_DEFAULTS, set_env_defaults
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRIAL_CPU = 0.1  # what a trial's own process reserves; its nested TorchTrainer asks for its workers
 
-# Environment every Ray process of a sweep needs (the Makefile exports the same).
-RAY_ENV = {
-    "RAY_AUTH_MODE": "disabled",
-    "DS_ACCELERATOR": "cpu",
-    "DS_BUILD_OPS": "0",
-    "HF_HUB_OFFLINE": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-    "RAY_USAGE_STATS_ENABLED": "0",
-    "RAY_TRAIN_V2_ENABLED": "1",
-}
+
+# Environment every Ray process of a sweep needs: the training CLI's, less DS_ACCELERATOR, which each
+# training worker sets for its own device (edtalk.train.match_deepspeed_accelerator); sent to a GPU
+# cluster, "cpu" would put DeepSpeed's CPU accelerator on the GPU workers.
+RAY_ENV = {key: value for key, value in ENV_DEFAULTS.items() if key != "DS_ACCELERATOR"}
 
 
 def ensure_project_python() -> None:
@@ -370,8 +369,7 @@ def trial(config: dict[str, Any]) -> None:
     """Tune function trainable: train the variant's stages, score, report metrics to Tune."""
     from ray import tune
 
-    for key, value in RAY_ENV.items():
-        os.environ.setdefault(key, value)
+    set_env_defaults()
     ensure_repo_on_path()
     variant = Variant.from_dict(config["variant"])
     trial_dir = Path(tune.get_context().get_trial_dir())
@@ -390,8 +388,7 @@ def trial(config: dict[str, Any]) -> None:
 def init_ray(address: str | None) -> None:
     import ray
 
-    for key, value in RAY_ENV.items():
-        os.environ.setdefault(key, value)
+    set_env_defaults()
     ensure_repo_on_path()
     if ray.is_initialized():
         return
@@ -399,7 +396,8 @@ def init_ray(address: str | None) -> None:
     if address or os.environ.get("RAY_ADDRESS"):
         ray.init(address=address or os.environ["RAY_ADDRESS"], runtime_env=runtime_env)
     else:
-        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, runtime_env=runtime_env)
+        local_env = local_runtime_env(runtime_env["env_vars"])  # + quiet placement-group cleaner
+        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, runtime_env=local_env)
 
 
 def scheduler(name: str, metric: str, mode: str):

@@ -171,3 +171,50 @@ def test_missing_parent_is_a_clear_error(tmp_path):
     cfg = TrainConfig(out=str(tmp_path))
     with pytest.raises(FileNotFoundError, match="train eg_pretrain first"):
         run_stage(stage_config_for("mouth_pose", {}), cfg, ModelConfig.preset("tiny"), tmp_path)
+
+
+def test_workers_use_the_clusters_gpus_even_from_a_cpu_only_driver(monkeypatch):
+    """--device auto asks the Ray cluster, not the driver/trial process (a CPU-only head node)."""
+    import ray
+
+    from edtalk.train import resolve_use_gpu
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the driver has no GPU
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 64.0, "GPU": 8.0})
+    assert resolve_use_gpu(TrainConfig()) is True
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
+    assert resolve_use_gpu(TrainConfig()) is False
+    assert resolve_use_gpu(TrainConfig(use_gpu=True)) is True  # --device gpu / cpu win over auto
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)  # no Ray yet: this machine decides
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_use_gpu(TrainConfig()) is True
+
+
+def test_each_worker_picks_the_deepspeed_accelerator_of_its_own_device(monkeypatch):
+    from edtalk.train import match_deepspeed_accelerator
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("DS_ACCELERATOR", "cpu")  # inherited from a CPU-only driver or the Makefile
+    match_deepspeed_accelerator()
+    assert os.environ["DS_ACCELERATOR"] == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("DS_ACCELERATOR")
+    match_deepspeed_accelerator()
+    assert os.environ["DS_ACCELERATOR"] == "cpu"
+
+
+def test_cli_device_flag_reaches_the_train_config(monkeypatch, tmp_path):
+    from edtalk import train
+
+    seen = {}
+
+    def stop(train_cfg, model_cfg):  # the first thing main does with the config: stop there
+        seen["use_gpu"] = train_cfg.use_gpu
+        raise SystemExit(0)
+
+    monkeypatch.setattr(train, "prepare_cache", stop)
+    for flag, expected in (("auto", None), ("gpu", True), ("cpu", False)):
+        with pytest.raises(SystemExit):
+            train.main(["--stage", "eg_pretrain", "--out", str(tmp_path), "--device", flag])
+        assert seen.pop("use_gpu") is expected
