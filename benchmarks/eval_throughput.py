@@ -53,6 +53,8 @@ from unittest import mock
 import numpy as np
 import torch
 
+from edtalk.atomic import write_text
+
 RANDOM_WEIGHTS_NOTE = "LPIPS/FID with seeded RANDOM weights: speed benchmark only, not metric values"
 METRIC_IDS = ("psnr", "ssim", "lpips", "fid")
 
@@ -554,15 +556,6 @@ def format_report(r: dict) -> str:
     return "\n".join(lines)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; results are for everyone
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.eval_throughput",
@@ -618,9 +611,9 @@ def main(argv: list[str] | None = None) -> int:
         text += "\nMISMATCH: ours and the reference disagree (see 'equal')"
     print(text)
     if args.json:
-        _write_atomic(args.json, json.dumps(report, indent=1, sort_keys=True, default=float) + "\n")
+        write_text(args.json, json.dumps(report, indent=1, sort_keys=True, default=float) + "\n")
     if args.txt:
-        _write_atomic(args.txt, text + "\n")
+        write_text(args.txt, text + "\n")
     return 0 if ok else 1
 
 

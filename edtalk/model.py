@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from edtalk.atomic import atomic_path
 from edtalk.config import ModelConfig
 from edtalk.modules.audio_encoder import AudioToLip
 from edtalk.modules.discriminator import Discriminator
@@ -181,20 +180,13 @@ def save_checkpoint(path: str | Path, model_state: dict, cfg: ModelConfig, extra
     Git hash and library versions are added under meta["provenance"].
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "config": cfg.to_dict(),
         "state_dict": {k: v.detach().cpu() for k, v in model_state.items()},
         "meta": {**(extra or {}), "provenance": _provenance()},
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

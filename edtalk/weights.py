@@ -33,6 +33,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from edtalk.atomic import atomic_path, write_json
 from edtalk.registry import Registry
 
 
@@ -205,14 +206,6 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
-
-
 def _verified_cache() -> Path:
     return weights_dir() / ".verified.json"
 
@@ -231,7 +224,7 @@ def file_sha256(name: str) -> str:
         return hit["sha256"]
     digest = sha256_of(path)
     cache[name] = {"size": st.st_size, "mtime": st.st_mtime_ns, "sha256": digest}
-    _write_json_atomic(_verified_cache(), cache)
+    write_json(_verified_cache(), cache, indent=1, sort_keys=True)
     return digest
 
 
@@ -316,11 +309,8 @@ def _install(name: str, src: Path, allow_unverified: bool) -> Path:
             f"{recorded or (w.sha256_prefix or '') + '...' + (w.sha256_suffix or '')}; not installed"
         )
     dst = target_path(name)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=dst.name, suffix=".part")
-    os.close(fd)
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    with atomic_path(dst, suffix=".part") as tmp:
+        shutil.copyfile(src, tmp)
     if w.sha256 is None and recorded is None and not bad:
         warnings.warn(
             f"{name}: no official full sha256 is known; recording {digest} from this file "
@@ -329,7 +319,7 @@ def _install(name: str, src: Path, allow_unverified: bool) -> Path:
         )
         rec = _read_json(_recorded_hashes())
         rec[name] = digest
-        _write_json_atomic(_recorded_hashes(), rec)
+        write_json(_recorded_hashes(), rec, indent=1, sort_keys=True)
     return dst
 
 

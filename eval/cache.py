@@ -21,10 +21,11 @@ import hashlib
 import json
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from edtalk.atomic import write_bytes
 
 ROW_FORMAT = 1  # bump when the row layout changes
 
@@ -61,21 +62,6 @@ def file_fingerprint(*paths: str | Path | None) -> list:
     return out
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class ClipCache:
     """The per-clip rows of one (dataset, method, protocol hash)."""
 
@@ -101,7 +87,7 @@ class ClipCache:
 
     def save(self, clip_id: str, row: dict) -> None:
         row = {**row, "format": ROW_FORMAT, "clip": clip_id}
-        write_atomic(self.path(clip_id), pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL))
+        write_bytes(self.path(clip_id), pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL))
 
     def usable_metrics(self, row: dict | None, keys: dict[str, str], inputs: list) -> dict[str, dict]:
         """The entries of ``row["metrics"]`` whose metric key matches ``keys[id]`` and whose
@@ -151,4 +137,4 @@ class GTFeatureStore:
 
     def save(self, clip_id: str, inputs: list, features: dict[str, Any]) -> None:
         row = {"format": ROW_FORMAT, "clip": clip_id, "inputs": inputs, "features": features}
-        write_atomic(self.path(clip_id), pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL))
+        write_bytes(self.path(clip_id), pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL))

@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from edtalk.atomic import write_json
+
 MOUTH_MARGIN_PX = 3  # mouth box = bounding box of landmarks 48-67 grown by this many pixels
 
 
@@ -364,9 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(format_result(result))
     if args.out:
-        from edtalk.experts.store import _atomic_json
-
-        _atomic_json(args.out, result)
+        write_json(args.out, result, indent=1, sort_keys=True)
         print(f"[capacity] {args.out}")
     return 0
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edtalk.atomic import write_json
 from eval.metrics.functional.disentangle import factor_errors, identity_cosine
 from eval.metrics.functional.psnr import frame_psnr
 from eval.metrics.functional.ssim import frame_ssim
@@ -357,12 +358,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default <ckpt dir>/proof.json)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    from edtalk.experts.store import _atomic_json
-
     result = run_proof(args.ckpt, args.data, args.n_clips, args.batch_size, not args.no_progress)
     print(format_table(result))
     out = args.out or args.ckpt.parent / "proof.json"
-    _atomic_json(out, json.loads(json.dumps(result, default=float)))
+    write_json(out, json.loads(json.dumps(result, default=float)), indent=1, sort_keys=True)
     print(f"[proof] {out}")
     return 0
 

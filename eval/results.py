@@ -40,7 +40,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from eval.cache import write_atomic
+from edtalk.atomic import write_text
 
 SCHEMA = "edtalk-bench/results/1"
 REQUIRED = (
@@ -134,9 +134,9 @@ def write_results(path: str | Path, data: dict, clip_rows: list[dict] | None = N
     validate(data, str(path))
     if clip_rows is not None:
         lines = "".join(json.dumps(r, sort_keys=True, default=_json_number) + "\n" for r in clip_rows)
-        write_atomic(clips_path(path), lines.encode())
+        write_text(clips_path(path), lines)
     text = json.dumps(data, indent=2, sort_keys=False, default=_json_number) + "\n"
-    write_atomic(path, text.encode())
+    write_text(path, text)
     return path
 
 

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.cache import ClipCache, GTFeatureStore, file_fingerprint, metric_key, write_atomic
+from edtalk.atomic import write_json
+from eval.cache import ClipCache, GTFeatureStore, file_fingerprint, metric_key
 from eval.results import SCHEMA, method_dir_name, metric_entry, results_path, write_results
 
 log = logging.getLogger("eval.run")
@@ -668,7 +669,7 @@ def drop_stale_videos(videos_dir: Path, provenance: dict[str, Any]) -> int:
             video.unlink()
         origin = previous if previous is not None else "an unstamped run"
         print(f"note: {len(stale)} videos in {videos_dir} came from {origin}; regenerating", flush=True)
-    write_atomic(stamp, json.dumps(current, indent=1, sort_keys=True).encode())  # creates videos_dir
+    write_json(stamp, current, indent=1, sort_keys=True)  # creates videos_dir
     return len(stale)
 
 

@@ -31,7 +31,8 @@ import json
 import time
 from pathlib import Path
 
-from edtalk.experts.store import JUDGE_NAMES, _atomic_json, install_judge, load_expert, resolve_judge
+from edtalk.atomic import write_json
+from edtalk.experts.store import JUDGE_NAMES, install_judge, load_expert, resolve_judge
 
 TARGETS = {"emotion_acc_video": 0.90, "shift_recovery": 0.90}
 # The face judge also trains on stills of rendered people of no split, for more steps than a loss
@@ -168,7 +169,7 @@ def _report(results: dict, out: Path, timing: dict) -> int:
             print(f"  {name:>10} " + " ".join(f"{v:>5}" for v in row))
     if timing:
         print(f"  {'time':<29}  train {timing['train_seconds']:.0f} s, total {timing['total_seconds']:.0f} s")
-    _atomic_json(Path(out) / "zoo_results.json", json.loads(json.dumps(results)))
+    write_json(Path(out) / "zoo_results.json", json.loads(json.dumps(results)), indent=1, sort_keys=True)
     print(f"[zoo] results -> {Path(out) / 'zoo_results.json'}")
     missed = [k for k, ok in results["targets_met"].items() if not ok]
     if missed:

@@ -12,10 +12,7 @@ Exit code 0 when every clip is clean, 1 when anything is wrong (or the dataset c
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -26,6 +23,7 @@ from rich.markup import escape
 from rich.progress import track
 from rich.table import Table
 
+from edtalk.atomic import write_json
 from edtalk.data.audio import audio_info
 from edtalk.data.clip import Clip
 from edtalk.data.errors import AudioReadError, DataError, VideoReadError
@@ -174,11 +172,7 @@ def _print_report(console: Console, clips: Sequence[Clip], problems: list[Proble
 
 def _write_json(path: Path, clips: Sequence[Clip], problems: list[Problem]) -> None:
     payload = {"clips": len(clips), "problems": [asdict(p) for p in problems]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
+    write_json(path, payload, indent=2)
 
 
 def _parser() -> argparse.ArgumentParser:

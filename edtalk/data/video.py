@@ -7,8 +7,6 @@ frames in, same bytes out) and atomic (temp file + rename), so a half-written fi
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +16,7 @@ import numpy as np
 from av.codec.context import Flags
 from av.video.reformatter import VideoReformatter
 
+from edtalk.atomic import atomic_path
 from edtalk.data.errors import VideoReadError
 
 _FFMPEG_ERRORS = (av.error.FFmpegError, OSError, ValueError, IndexError)
@@ -259,13 +258,6 @@ def write_video(
     rate = Fraction(fps).limit_denominator(1001)
     if rate <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.mp4", dir=path.parent)
-    os.close(fd)
-    try:
-        _mux(tmp, frames, rate, audio_mono, int(sample_rate), crf)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, suffix=".tmp.mp4") as tmp:
+        _mux(str(tmp), frames, rate, audio_mono, int(sample_rate), crf)
     return path

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from edtalk.atomic import atomic_path, write_json
 from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig
 from edtalk.experts.sync_net import SyncNetConfig, SyncNetJudge
 from edtalk.provenance import git_hash
@@ -48,14 +47,6 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _atomic_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
 
 
 def save_expert(
@@ -89,13 +80,11 @@ def save_expert(
     }
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     path = out_dir / f"{name}.safetensors"
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}", suffix=".tmp")
-    os.close(fd)
-    save_file(state, tmp, metadata=meta)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=meta)
     manifest = _read_manifest(out_dir)
     manifest[name] = {"file": path.name, "sha256": sha256_file(path), "kind": kind, "split": split}
-    _atomic_json(out_dir / MANIFEST, manifest)
+    write_json(out_dir / MANIFEST, manifest, indent=1, sort_keys=True)
     return path
 
 
@@ -197,19 +186,16 @@ def install_judge(name: str, src: str | Path) -> Path:
             f"{src}: is {meta.get('name')!r} trained on {meta.get('split')!r}; not a {name} judge"
         )
     dst = W.target_path(name)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}", suffix=".part")
-    os.close(fd)
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    with atomic_path(dst, suffix=".part") as tmp:
+        shutil.copyfile(src, tmp)
     digest = sha256_file(dst)
     recorded_path = W.weights_dir() / "recorded_hashes.json"  # the manager's record of local hashes
     recorded = json.loads(recorded_path.read_text()) if recorded_path.is_file() else {}
     recorded[name] = digest
-    _atomic_json(recorded_path, recorded)
+    write_json(recorded_path, recorded, indent=1, sort_keys=True)
     manifest = _read_manifest(dst.parent)
     manifest[name] = {"file": dst.name, "sha256": digest, "kind": meta["kind"], "split": "judge"}
-    _atomic_json(dst.parent / MANIFEST, manifest)
+    write_json(dst.parent / MANIFEST, manifest, indent=1, sort_keys=True)
     return dst
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from eval.report.html import render_index, write_text_atomic
+from edtalk.atomic import write_text
+from eval.report.html import render_index
 from eval.report.inputs import load_results
 from eval.report.plots import make_plots
 from eval.report.tables import build_tables, to_html, to_latex, to_markdown
@@ -32,12 +33,12 @@ def build_report(
     out = Path(out)
     results = load_results(results_dir)
     tables = build_tables(results)
-    md = write_text_atomic(out / "tables.md", "\n".join(to_markdown(t) for t in tables))
-    tex = write_text_atomic(out / "tables.tex", LATEX_PREAMBLE + "\n".join(to_latex(t) for t in tables))
-    htm = write_text_atomic(out / "tables.html", "\n".join(to_html(t) for t in tables))
+    md = write_text(out / "tables.md", "\n".join(to_markdown(t) for t in tables))
+    tex = write_text(out / "tables.tex", LATEX_PREAMBLE + "\n".join(to_latex(t) for t in tables))
+    htm = write_text(out / "tables.html", "\n".join(to_html(t) for t in tables))
     figures = make_plots(results, out / "plots") if plots else []
     downloads = {"tables.md": "tables.md", "tables.tex": "tables.tex"}
-    index = write_text_atomic(
+    index = write_text(
         out / "index.html",
         render_index(tables, figures, results, out, max_clips=max_clips, downloads=downloads),
     )

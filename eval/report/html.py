@@ -178,11 +178,3 @@ def render_index(
         parts.append("<p>No per-clip rows name videos.</p>")
     parts.append("</section></body></html>")
     return "\n".join(parts) + "\n"
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path

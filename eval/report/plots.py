@@ -17,6 +17,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from edtalk.atomic import atomic_path
 from eval.report.inputs import ResultFile, read_clip_rows
 from eval.report.tables import METRIC_ORDER, _ablation_label, _ablation_order
 
@@ -38,11 +39,9 @@ def _ordered(metric_ids) -> list[str]:
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=90, bbox_inches="tight")
-    tmp.replace(path)
+    with atomic_path(path, suffix=".tmp.png") as tmp:
+        fig.savefig(tmp, dpi=90, bbox_inches="tight")
     return path
 
 

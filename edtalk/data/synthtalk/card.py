@@ -11,8 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edtalk.atomic import write_bytes, write_text
 from edtalk.data.synthtalk.expression import EXPRESSION_KEYS, LEVEL_SCALE
-from edtalk.data.synthtalk.files import write_bytes, write_json, write_text
+from edtalk.data.synthtalk.files import write_json
 from edtalk.data.synthtalk.presets import SPLITS, Preset
 
 GENERATOR_VERSION = "1.0.0"

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from edtalk.atomic import write_text
 from edtalk.data.clip import EMOTIONS
 from edtalk.data.synthtalk.card import GENERATOR_VERSION, write_card, write_contact_sheet
 from edtalk.data.synthtalk.clip import SynthClip, make_clip
-from edtalk.data.synthtalk.files import write_json, write_text, write_wav
+from edtalk.data.synthtalk.files import write_json, write_wav
 from edtalk.data.synthtalk.identity import sample_identity
 from edtalk.data.synthtalk.presets import SPLITS, Preset, get_preset
 

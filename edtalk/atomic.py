@@ -1,0 +1,77 @@
+"""Atomic file writes: write a temp file beside the target, then ``os.replace`` it into place.
+
+Readers see either the old file or the complete new one, never a half-written file; a failed
+write leaves no temp file behind; every written file gets the usual permissions
+(``0o666 & ~umask``), not the owner-only 0600 that ``tempfile.mkstemp`` gives.
+
+    with atomic_path(out / "model.pt") as tmp:   # for writers that want a file name
+        torch.save(state, tmp)
+    write_json(out / "manifest.json", manifest, indent=1, sort_keys=True)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@functools.cache
+def _file_mode() -> int:
+    """``0o666 & ~umask``: the mode ``open()`` would give a new file (umask read once)."""
+    umask = None
+    try:  # Linux exposes the umask without changing it
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    umask = int(line.split()[1], 8)
+                    break
+    except (OSError, ValueError, IndexError):
+        umask = None
+    if umask is None:  # elsewhere: set and restore (restrictive meanwhile, in case of other threads)
+        umask = os.umask(0o077)
+        os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temp file path beside ``path``; on success it replaces ``path``, on error it is removed.
+
+    ``suffix`` ends the temp name, for writers that infer the format from it (``.tmp.mp4``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=suffix)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, _file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (flushed and fsynced before the rename); returns ``path``."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` as UTF-8 atomically; returns ``path``."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, obj: Any, **dumps_kwargs: Any) -> Path:
+    """Write ``json.dumps(obj, **dumps_kwargs)`` atomically (no trailing newline); returns ``path``."""
+    return write_text(path, json.dumps(obj, **dumps_kwargs))
