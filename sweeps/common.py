@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 # edtalk.train's top level is stdlib only: importable before the venv check
+from edtalk.atomic import write_bytes, write_text
 from edtalk.ray_setup import local_runtime_env
 from edtalk.train import ENV_DEFAULTS, set_env_defaults
 
@@ -460,15 +461,10 @@ def export_results(result_grid, sweep_name: str, out: str | Path) -> list[Path]:
         data.setdefault("provenance", {})["training"] = json.loads(result.metrics.get("training", "[]"))
         data["provenance"]["sweep_variant"] = variant.to_dict()
         dest = Path(out) / data["dataset"] / method / src.name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        tmp.replace(dest)
+        write_text(dest, json.dumps(data, indent=2) + "\n")
         clips = src.with_name(src.name.removesuffix(".json") + ".clips.jsonl")
         if clips.is_file():
-            ctmp = dest.with_name(f".{clips.name}.tmp")
-            ctmp.write_bytes(clips.read_bytes())
-            ctmp.replace(dest.with_name(clips.name))
+            write_bytes(dest.with_name(clips.name), clips.read_bytes())
         written.append(dest)
     return written
 
