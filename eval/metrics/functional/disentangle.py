@@ -35,3 +35,30 @@ def identity_cosine(embeddings: np.ndarray, source: np.ndarray) -> np.ndarray:
     e = e / np.linalg.norm(e, axis=1, keepdims=True).clip(1e-12)
     s = s / max(np.linalg.norm(s), 1e-12)
     return e @ s
+
+
+# iBUG-68 (0-based): inner upper lip 61-63 faces inner lower lip 67-65; eyes 36-41 and 42-47.
+_INNER_UPPER, _INNER_LOWER = [61, 62, 63], [67, 66, 65]
+
+
+def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
+    """(T, 68, 2) iBUG landmarks -> (T,) inner-lip gap over the inter-ocular distance (scale-free);
+    NaN where a frame has no landmarks."""
+    p = np.asarray(landmarks, np.float64)
+    if p.ndim != 3 or p.shape[1:] != (68, 2):
+        raise ValueError(f"landmarks must be (T, 68, 2), got {p.shape}")
+    gap = np.linalg.norm(p[:, _INNER_UPPER] - p[:, _INNER_LOWER], axis=2).mean(axis=1)
+    eyes = np.linalg.norm(p[:, 36:42].mean(axis=1) - p[:, 42:48].mean(axis=1), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return gap / eyes
+
+
+def track_correlation(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Pearson correlation of two (T,) tracks over the frames where both are finite, truncated to
+    the shorter; None when fewer than 3 such frames or either track is constant there."""
+    n = min(len(a), len(b))
+    a, b = np.asarray(a[:n], np.float64), np.asarray(b[:n], np.float64)
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or a[ok].std() == 0 or b[ok].std() == 0:
+        return None
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])

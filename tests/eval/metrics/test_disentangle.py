@@ -141,3 +141,30 @@ def test_missing_sidecar_is_a_clip_failure(judge):
     ctx = ClipContext.from_arrays(np.zeros((3, 64, 64, 3), np.uint8), np.zeros((3, 64, 64, 3), np.uint8))
     with pytest.raises(ClipFailure, match="sidecar"):
         get_metric("disentangle_pose")().clip_state(ctx)
+
+
+def test_mouth_opening_is_the_scale_free_inner_lip_gap():
+    from eval.metrics.functional.disentangle import mouth_opening
+
+    lmk = np.zeros((2, 68, 2))
+    lmk[:, 36:42] = [10.0, 20.0]  # left eye centre
+    lmk[:, 42:48] = [30.0, 20.0]  # right eye centre: inter-ocular distance 20
+    lmk[1, [61, 62, 63], 1] = 40.0
+    lmk[1, [67, 66, 65], 1] = 45.0  # second frame: inner lips 5 px apart
+    assert np.allclose(mouth_opening(lmk), [0.0, 0.25])
+    assert np.allclose(mouth_opening(lmk * 3), [0.0, 0.25])  # the image scale cancels
+    lmk[0] = np.nan  # no face found in the first frame
+    out = mouth_opening(lmk)
+    assert np.isnan(out[0]) and out[1] == 0.25
+    with pytest.raises(ValueError, match="68, 2"):
+        mouth_opening(np.zeros((3, 5, 2)))
+
+
+def test_track_correlation_skips_missing_frames_and_degenerate_tracks():
+    from eval.metrics.functional.disentangle import track_correlation
+
+    a = np.array([0.0, 1.0, np.nan, 3.0, 4.0, 9.0])
+    assert track_correlation(a, 2 * a[:5] + 1) == pytest.approx(1.0)  # truncated to 5, NaN skipped
+    assert track_correlation(a, -a) == pytest.approx(-1.0)
+    assert track_correlation(a, np.ones(6)) is None  # constant: undefined
+    assert track_correlation(a[:2], a[:2]) is None  # too few frames
