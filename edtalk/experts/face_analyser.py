@@ -58,7 +58,7 @@ EXPRESSION_KEYS = (  # synthtalk's per-clip facial action amounts (sidecar "expr
 @dataclass(frozen=True)
 class FaceAnalyserConfig:
     input_size: int = 64  # the face box is area-resized to input_size x input_size
-    crop: tuple[float, ...] = (0.1, 0.875, 0.125, 0.875)  # face box: top, bottom, left, right (fractions)
+    crop: tuple[float, ...] = (0.0, 1.0, 0.0, 1.0)  # face box: top, bottom, left, right (fractions)
     dropout: float = 0.3  # before the heads (regularises against the few training identities)
     width: int = 16  # channels of the first conv block (x2, x4, x8 in later stages)
     hidden: int = 256  # trunk feature size

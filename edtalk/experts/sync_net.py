@@ -33,7 +33,7 @@ SAMPLES_PER_FRAME = 640  # 16 kHz / 25 fps
 
 @dataclass(frozen=True)
 class SyncNetConfig:
-    crop: tuple[float, ...] = (0.48, 0.8, 0.3, 0.7)  # mouth box: top, bottom, left, right (fractions)
+    crop: tuple[float, ...] = (0.46, 0.8, 0.26, 0.74)  # mouth box: top, bottom, left, right (fractions)
     lip_size: tuple[int, ...] = (24, 32)  # (height, width) of a resized lip frame
     width: int = 16  # channels of the first conv of each stream
     embed_dim: int = 64

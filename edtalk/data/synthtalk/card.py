@@ -16,7 +16,7 @@ from edtalk.data.synthtalk.expression import EXPRESSION_KEYS, LEVEL_SCALE
 from edtalk.data.synthtalk.files import write_json
 from edtalk.data.synthtalk.presets import SPLITS, Preset
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 
 LAYOUT = {
     "clips/<id>.mp4": "H.264 yuv420p, 25 fps, square frames, AAC mono audio muxed",

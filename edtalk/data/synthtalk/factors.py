@@ -22,8 +22,9 @@ POSE_RANGES = {
     "yaw": (12.0, 6.0, 0.0),
     "pitch": (6.0, 4.0, 0.0),
     "roll": (4.0, 3.0, 0.0),
-    "tx": (0.025, 0.02, 0.0),
-    "ty": (0.02, 0.015, 0.0),
+    # head shifts keep generator 1.0's size relative to the face (x render.FRAMING = 1.45)
+    "tx": (0.036, 0.029, 0.0),
+    "ty": (0.029, 0.022, 0.0),
     "scale": (0.03, 0.04, 1.0),
 }
 

@@ -20,8 +20,13 @@ import numpy as np
 from edtalk.data.synthtalk.template import BODY_PARTS, face_geometry
 
 SHIFT = 4  # fixed-point bits for sub-pixel polygon vertices
-PIXELS_PER_UNIT = 0.2  # template unit -> fraction of the image side (before pose scale)
-HEAD_CENTRE = (0.5, 0.48)  # image position (fraction of size) of the template origin
+# Framing (generator 1.1): the face fills the frame the way it does in the preprocessed real sets
+# (EDTalk crops MEAD/HDTF to the face track's box grown by 10 %): brows to chin span about 0.75 of the
+# side, centred. Generator 1.0 drew the head at 1/1.45 of this size with hair and shoulders around it,
+# which left the tiny 64 px model a mouth of ~7 x 4 px and head motion of 1-3 px.
+FRAMING = 1.45  # head size relative to generator 1.0's framing
+PIXELS_PER_UNIT = 0.2 * FRAMING  # template unit -> fraction of the image side (before pose scale)
+HEAD_CENTRE = (0.5, 0.41)  # image position (fraction of size) of the template origin
 PIVOT = np.array([0.0, 0.4, 0.0])  # rotation centre of the head, template units
 CAMERA_DISTANCE = 7.0
 LIGHT = np.array([-0.45, -0.55, 0.75]) / np.linalg.norm([-0.45, -0.55, 0.75])
