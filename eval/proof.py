@@ -9,7 +9,8 @@ Every number is measured with the synthtalk judges (trained on the judge identit
    frame) vs the static-source-frame baseline (the first frame repeated): PSNR, SSIM (at the
    model's resolution, GT area-resized) and landmark error (judge landmarks vs true landmarks, px
    at the native resolution). The judge's own landmark error on GT frames is the floor.
-2. Cross-driving: identity A (first frame of A's clip), mouth from B, pose from C, expression from
+2. Cross-driving: identity A (first frame of one of A's neutral clips, the source the expression
+   stage is trained with, as in the paper's portraits), mouth from B, pose from C, expression from
    D (four different test identities; D's emotion differs from A's, B's and C's). Mouth error
    toward B vs toward A's clip and the other drivers; pose error toward C vs toward A / others;
    share of videos judged as D's emotion vs A's; identity cosine to A vs to B/C/D.
@@ -185,8 +186,10 @@ def pick_quadruples(clips, n: int) -> list[tuple]:
 
     Works on ``Clip`` records or decoded clips (only ``identity``, ``emotion`` and ``level`` are
     read). Quadruple k rotates the identities by k and strides through each identity's clips, so the
-    emotions vary across quadruples; D prefers the strongest intensity level available, so the
-    expression to transfer is clear.
+    emotions vary across quadruples. A is a neutral clip when the identity has one (the identity
+    source of the expression stage is neutral, ``StageSampler.expression_windows``: an emotional
+    source frame would carry its own expression into every output); D prefers the strongest
+    intensity level available, so the expression to transfer is clear.
     """
     by_id: dict[str, list] = {}
     for c in clips:
@@ -197,7 +200,8 @@ def pick_quadruples(clips, n: int) -> list[tuple]:
     quads = []
     for k in range(n):
         a_id, b_id, c_id, d_id = (ids[(k + j) % len(ids)] for j in range(4))
-        a = by_id[a_id][(5 * k) % len(by_id[a_id])]
+        a_choices = [x for x in by_id[a_id] if x.emotion == "neutral"] or by_id[a_id]
+        a = a_choices[k % len(a_choices)]
         b = by_id[b_id][(5 * k + 7) % len(by_id[b_id])]
         c = by_id[c_id][(5 * k + 13) % len(by_id[c_id])]
         taken = {a.emotion, b.emotion, c.emotion}

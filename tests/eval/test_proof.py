@@ -26,8 +26,16 @@ def test_quadruples_have_four_identities_and_a_new_strong_emotion_for_d():
         assert len({a.identity, b.identity, c.identity, d.identity}) == 4
         assert d.emotion not in {a.emotion, b.emotion, c.emotion}
         assert d.level == 3
+        assert a.emotion == "neutral"  # the identity source is neutral, as in the expression stage
     # the emotions to transfer vary across quadruples (a fixed stride would repeat one)
     assert len({q[3].emotion for q in quads}) >= 3
+
+
+def test_quadruples_fall_back_to_any_clip_without_a_neutral_one():
+    listing = [x for x in _listing() if x.emotion != "neutral"]
+    quads = pick_quadruples(listing, 6)
+    assert len(quads) == 6
+    assert all(d.emotion not in {a.emotion, b.emotion, c.emotion} for a, b, c, d in quads)
 
 
 def test_quadruples_need_four_identities():
