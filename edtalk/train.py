@@ -659,7 +659,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue from the latest checkpoint; in a chain, skip stages whose final.pt exists",
     )
-    p.add_argument("--parent", default="", help="parent checkpoint (final.pt) for a single --stage")
+    p.add_argument(
+        "--parent",
+        default="",
+        help="checkpoint the first stage starts from: a final.pt, or pretrained:NAME for a shipped "
+        "stage-1 init (python -m edtalk.pretrained list; the demo uses pretrained:tiny_synthtalk_eg)",
+    )
     p.add_argument(
         "--loss-weight",
         action="append",
@@ -704,6 +709,13 @@ def main(argv: list[str] | None = None) -> int:
     for n in names:
         get_stage(n)  # did-you-mean error for a typo
     out = Path(args.out).resolve()
+    from edtalk.pretrained import PretrainedError, resolve
+
+    try:
+        parent = resolve(args.parent)
+    except (PretrainedError, KeyError) as err:
+        print(f"error: --parent {args.parent}: {err}", file=sys.stderr)
+        return 2
     train_cfg = TrainConfig(
         data=args.data,
         split=args.split,
@@ -716,7 +728,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         perceptual=args.perceptual,
         experts=str(Path(args.experts).resolve()) if args.experts else str(out / "experts"),
-        parent=args.parent,
+        parent=parent,
         resume=args.resume,
         cache=str(out / "cache"),
         address=args.address,

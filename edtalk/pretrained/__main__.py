@@ -1,0 +1,89 @@
+"""``python -m edtalk.pretrained``: list the shipped stage-1 inits, or export one from a run.
+
+    python -m edtalk.pretrained list
+    python -m edtalk.pretrained export --ckpt runs_pretrain/eg_pretrain/final.pt --name tiny_synthtalk_eg \
+        --data data/synthtalk
+
+``export`` keeps the run's config, weights and training provenance (git hash, library versions),
+adds the dataset card's identity (name, generator version, preset, seed) and the reproduce command,
+drops machine paths, and prints the sha256 to record in ``edtalk/pretrained/__init__.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from edtalk.pretrained import PRETRAINED, PretrainedError, sha256_of
+
+
+def export(ckpt: Path, name: str, data: Path) -> Path:
+    import torch
+
+    from edtalk.atomic import atomic_path
+    from edtalk.config import ModelConfig
+    from edtalk.model import load_checkpoint
+
+    entry = PRETRAINED.get(name)
+    loaded = load_checkpoint(ckpt)
+    meta = loaded["meta"]
+    if meta.get("stage") != entry.stage:
+        raise PretrainedError(
+            f"{ckpt}: a {meta.get('stage')!r} checkpoint, but {name} is a {entry.stage} init"
+        )
+    if loaded["config"] != ModelConfig.preset(entry.preset):
+        raise PretrainedError(f"{ckpt}: its model config is not the current {entry.preset!r} preset")
+    card = json.loads((data / "card.json").read_text())
+    payload = {
+        "config": loaded["config"].to_dict(),
+        "state_dict": loaded["state_dict"],
+        "meta": {
+            "stage": meta["stage"],
+            "step": meta.get("step"),
+            "stages_done": [meta["stage"]],
+            "pretrained": name,
+            "dataset": {k: card.get(k) for k in ("name", "generator_version", "preset", "seed")}
+            | {"split": "train"},
+            "command": entry.command,
+            "perceptual": meta.get("perceptual"),
+            "stage_config": meta.get("run", {}).get("stage_config"),
+            "provenance": meta.get("provenance", {}),
+        },
+    }
+    with atomic_path(entry.path) as tmp:
+        torch.save(payload, tmp)
+    return entry.path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m edtalk.pretrained", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="the shipped inits, their files and whether the hash checks")
+    ex = sub.add_parser("export", help="write a shipped init from a training run's final.pt")
+    ex.add_argument("--ckpt", type=Path, required=True, help="the run's final.pt")
+    ex.add_argument("--name", default="tiny_synthtalk_eg", choices=PRETRAINED.names())
+    ex.add_argument("--data", type=Path, default=Path("data/synthtalk"), help="the dataset it was trained on")
+    args = parser.parse_args(argv)
+    if args.cmd == "list":
+        for name in PRETRAINED:
+            e = PRETRAINED.get(name)
+            if not e.path.is_file():
+                state = "missing"
+            else:
+                state = "ok" if sha256_of(e.path) == e.sha256 else "ALTERED"
+            print(f"{name:20s} {e.stage} {e.steps} steps, preset {e.preset}: {e.path.name} [{state}]")
+            print(f"{'':20s} trained on {e.dataset}; reproduce: {e.command}")
+        return 0
+    try:
+        path = export(args.ckpt, args.name, args.data)
+    except (PretrainedError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}\nsha256 {sha256_of(path)}  (record it in edtalk/pretrained/__init__.py)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""edtalk.pretrained: the shipped stage-1 init is the file its registry describes, and nothing else."""
+
+import shutil
+
+import pytest
+import torch
+
+import edtalk.pretrained as pretrained
+from edtalk.config import ModelConfig
+from edtalk.data.synthtalk.card import GENERATOR_VERSION
+from edtalk.model import EDTalk, load_checkpoint
+from edtalk.pretrained import PRETRAINED, PretrainedError, resolve
+
+
+def test_shipped_init_matches_its_record_and_loads_strictly_into_its_preset():
+    entry = PRETRAINED.get("tiny_synthtalk_eg")
+    path = resolve("pretrained:tiny_synthtalk_eg")  # verifies the sha256
+    ckpt = load_checkpoint(path)
+    assert ckpt["config"] == ModelConfig.preset(entry.preset), "tiny preset changed: run `make pretrain`"
+    EDTalk(ckpt["config"]).load_state_dict(ckpt["state_dict"], strict=True)
+    meta = ckpt["meta"]
+    assert meta["stage"] == entry.stage and meta["step"] == entry.steps
+    # trained on the synthtalk the demo generates; a new generator version needs a new init
+    assert meta["dataset"] == {
+        "name": "synthtalk",
+        "generator_version": GENERATOR_VERSION,
+        "preset": "tiny",
+        "seed": 0,
+        "split": "train",
+    }
+    assert "/" not in str(meta.get("stage_config", "")), "no machine paths in a shipped file"
+
+
+def test_plain_paths_pass_through_and_unknown_names_are_named():
+    assert resolve("runs/eg_pretrain/final.pt") == "runs/eg_pretrain/final.pt"
+    assert resolve("") == ""
+    with pytest.raises(KeyError, match="tiny_synthtalk_eg"):
+        resolve("pretrained:tiny_synthtalk")
+
+
+def test_an_altered_or_missing_file_is_refused(tmp_path, monkeypatch):
+    entry = PRETRAINED.get("tiny_synthtalk_eg")
+    copy = tmp_path / entry.filename
+    shutil.copy(entry.path, copy)
+    monkeypatch.setattr(pretrained, "HERE", tmp_path)
+    with open(copy, "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(PretrainedError, match="sha256 .* differs"):
+        resolve("pretrained:tiny_synthtalk_eg")
+    copy.unlink()
+    with pytest.raises(PretrainedError, match="missing from this checkout"):
+        resolve("pretrained:tiny_synthtalk_eg")
+
+
+def test_train_cli_names_a_bad_init(capsys):
+    from edtalk.train import main
+
+    assert main(["--stage", "eg_pretrain", "--preset", "tiny", "--parent", "pretrained:nope"]) == 2
+    assert "unknown pretrained init 'nope'" in capsys.readouterr().err
+
+
+def test_export_refuses_a_checkpoint_of_another_stage(tmp_path):
+    from edtalk.model import save_checkpoint
+    from edtalk.pretrained.__main__ import export
+
+    cfg = ModelConfig.preset("tiny")
+    ckpt = save_checkpoint(tmp_path / "final.pt", EDTalk(cfg).state_dict(), cfg, {"stage": "mouth_pose"})
+    with pytest.raises(PretrainedError, match="mouth_pose"):
+        export(ckpt, "tiny_synthtalk_eg", tmp_path)
+    assert torch.load(ckpt, weights_only=True)["meta"]["stage"] == "mouth_pose"
