@@ -14,6 +14,8 @@ Every number is measured with the synthtalk judges (trained on the judge identit
    D (four different test identities; D's emotion differs from A's, B's and C's). Mouth error
    toward B vs toward A's clip and the other drivers; pose error toward C vs toward A / others;
    share of videos judged as D's emotion vs A's; identity cosine to A vs to B/C/D.
+   Diagnostic beside it (no claim): X's neutral frame driven by X's own emotional clip, so a
+   failure of 2.'s emotion can be told apart from a network that carries no emotion at all.
 3. Audio-driven mouth (EDTalk-A, identity's own pose and expression): LSE-C of the generated video
    against its true driving audio vs against another clip's (shuffled) audio, and the share of
    clips whose offset search lands on 0; the GT video's LSE-C for reference.
@@ -275,6 +277,45 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int) -> d
     return result
 
 
+def pick_emotion_pairs(clips, n: int) -> list[tuple]:
+    """(neutral source, emotional driver) pairs of ONE identity: the driver is a strongest-level
+    non-neutral clip; drivers stride through identities and emotions. Identities without a neutral
+    clip are skipped."""
+    by_id: dict[str, list] = {}
+    for c in clips:
+        by_id.setdefault(c.identity, []).append(c)
+    pairs = []
+    for ident in sorted(by_id):
+        neutral = [x for x in by_id[ident] if x.emotion == "neutral"]
+        emotional = [x for x in by_id[ident] if x.emotion != "neutral"]
+        if neutral and emotional:
+            top = max((x.level or 0) for x in emotional)
+            pairs += [(neutral[0], d) for d in emotional if (d.level or 0) == top]
+    step = max(1, len(pairs) // max(1, n))
+    return pairs[::step][:n]
+
+
+def emotion_within_identity(model, judges: Judges, pairs, batch_size: int) -> dict:
+    """Diagnostic (no claim): a neutral frame of X driven in mouth, pose AND expression by X's own
+    emotional clip. Cross-driving asks more (D is another person); when this share is low too, the
+    network cannot carry emotion from a driver at all, whatever the identity."""
+    from edtalk.infer import drive_video
+
+    as_driver, as_neutral, judge_gt = [], [], []
+    for src, drv in pairs:
+        pred = drive_video(model, src.frames[0], drv.frames, drv.frames, drv.frames, batch_size=batch_size)
+        judged = int(judges.analyse(pred)["emotion"].mean(0).argmax())
+        as_driver.append(float(judged == drv.emotion))
+        as_neutral.append(float(judged == src.emotion))
+        judge_gt.append(float(int(judges.analyse(drv.frames)["emotion"].mean(0).argmax()) == drv.emotion))
+    return {
+        "judged_as_driver": _mean(as_driver),
+        "judged_as_neutral": _mean(as_neutral),
+        "judge_on_gt_drivers": _mean(judge_gt),
+        "n_videos": len(pairs),
+    }
+
+
 def audio_sync(model, judges: Judges, clips, size: int, batch_size: int) -> dict:
     from edtalk.infer import drive_audio
 
@@ -398,6 +439,17 @@ def format_table(r: dict) -> str:
         f"   emotion    judged as D {_fmt(c.get('emotion_is_D'))}   as A {_fmt(c.get('emotion_is_A'))}"
         f"   as B/C {_fmt(c.get('emotion_is_B_or_C'))}",
         f"   identity   cos to A {_fmt(c.get('id_cos_A'), 3)}   to B/C/D {_fmt(c.get('id_cos_BCD'), 3)}",
+    ]
+    within = r.get("emotion_within_identity")
+    if within and within.get("n_videos"):
+        lines += [
+            f"   diagnostic: X's neutral frame driven by X's own emotional clip"
+            f" ({within['n_videos']} videos)",
+            f"   emotion    judged as the driver's {_fmt(within['judged_as_driver'])}"
+            f"   as neutral {_fmt(within['judged_as_neutral'])}"
+            f"   (judge on those GT clips {_fmt(within['judge_on_gt_drivers'])})",
+        ]
+    lines += [
         "",
         f"3. audio-driven mouth sync ({audio['n_clips']} clips)",
         f"   LSE-C true audio {_fmt(audio['lse_c_true_audio'], 3)}   shuffled audio "
@@ -440,6 +492,12 @@ def run_proof(ckpt: Path, data: Path, n_clips: int, batch_size: int = 16, progre
     extra = sorted({x.id: x for q in picked for x in q if x.id not in decoded}.values(), key=lambda x: x.id)
     decoded.update({c.id: c for c in decode_clips(extra, progress=progress, desc="decode drivers")})
     quads = [tuple(decoded[x.id] for x in q) for q in picked]
+    emotion_pairs = pick_emotion_pairs(listed, max(1, n_clips))
+    extra = sorted(
+        {x.id: x for q in emotion_pairs for x in q if x.id not in decoded}.values(), key=lambda x: x.id
+    )
+    decoded.update({c.id: c for c in decode_clips(extra, progress=progress, desc="decode emotion drivers")})
+    emotion_pairs = [tuple(decoded[x.id] for x in q) for q in emotion_pairs]
     result = {
         "checkpoint": str(ckpt),
         "data": str(data),
@@ -448,6 +506,7 @@ def run_proof(ckpt: Path, data: Path, n_clips: int, batch_size: int = 16, progre
         "cross_driving": cross_driving(model, judges, quads, cfg.image_size, batch_size)
         if quads
         else {"n_videos": 0},
+        "emotion_within_identity": emotion_within_identity(model, judges, emotion_pairs, batch_size),
         "audio_sync": audio_sync(model, judges, clips, cfg.image_size, batch_size),
         "pose_seeds": pose_seeds(model, judges, clips[: max(1, min(3, len(clips)))], batch_size),
     }

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from eval.proof import format_table, pick_quadruples
+from eval.proof import format_table, pick_emotion_pairs, pick_quadruples
 
 EMOTIONS = ("angry", "contempt", "disgusted", "fear", "happy", "neutral", "sad", "surprised")
 
@@ -38,6 +38,16 @@ def test_quadruples_fall_back_to_any_clip_without_a_neutral_one():
     assert all(d.emotion not in {a.emotion, b.emotion, c.emotion} for a, b, c, d in quads)
 
 
+def test_emotion_pairs_are_one_identity_neutral_to_a_strong_emotion():
+    pairs = pick_emotion_pairs(_listing(), 12)
+    assert len(pairs) == 12
+    for src, drv in pairs:
+        assert src.identity == drv.identity and src.emotion == "neutral"
+        assert drv.emotion != "neutral" and drv.level == 3
+    assert len({d.identity for _, d in pairs}) >= 3 and len({d.emotion for _, d in pairs}) >= 3
+    assert pick_emotion_pairs([x for x in _listing() if x.emotion != "neutral"], 4) == []
+
+
 def test_quadruples_need_four_identities():
     assert pick_quadruples(_listing(3), 4) == []
 
@@ -64,6 +74,15 @@ def test_table_prints_every_part():
     }
     table = format_table(result)
     assert "28.00" in table and "26.20" in table and "n/a" in table and "skipped" in table
+    assert "diagnostic" not in table  # no within-identity figures, no line
+    result["emotion_within_identity"] = {
+        "judged_as_driver": 0.25,
+        "judged_as_neutral": 0.5,
+        "judge_on_gt_drivers": 0.93,
+        "n_videos": 12,
+    }
+    table = format_table(result)
+    assert "own emotional clip (12 videos)" in table and "driver's 0.25" in table and "0.93" in table
 
 
 def test_dlib_reads_a_rendered_synthtalk_mouth_at_the_tiny_models_size():
