@@ -25,8 +25,9 @@ The mouth is also read by a second, independent judge, dlib's 68-point predictor
 (``dlib_mouth_opening``: photographs-trained regression trees that share nothing with the
 synthtalk judges or the loss experts, so a generator trained through those cannot fool it the same
 way): in 1. its correlation with the GT track and the drawn amplitude as a share of GT's; in 2.
-the mouth-track gap toward B vs A and C/D; in 3. the correlation of the audio-driven mouth with
-its own clip's GT track vs another clip's.
+the mouth-track gap toward B vs A and C/D (and, as a figure without a claim, the track's
+correlation with B's and with A's, which a mouth drawn too small still shows); in 3. the
+correlation of the audio-driven mouth with its own clip's GT track vs another clip's.
 
 The table is printed and the figures written to ``--out`` (JSON, atomic).
 """
@@ -228,6 +229,8 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int) -> d
             "mouth_dlib_to_B",
             "mouth_dlib_to_A",
             "mouth_dlib_to_others",
+            "mouth_dlib_corr_B",
+            "mouth_dlib_corr_A",
             "pose_to_C",
             "pose_to_A",
             "pose_to_others",
@@ -246,10 +249,12 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int) -> d
         acc["mouth_to_others"].append(np.mean([factor_errors(out["mouth"], x.mouth).mean() for x in (c, d)]))
         n = len(pred)
         mouth = judges.mouth_dlib(pred)
-        gap = {
-            name: _track_gap(mouth, _looped(judges.mouth_dlib_gt(x, size), n))
-            for name, x in zip("ABCD", (a, b, c, d), strict=True)
-        }
+        drivers = zip("ABCD", (a, b, c, d), strict=True)
+        gt_tracks = {name: _looped(judges.mouth_dlib_gt(x, size), n) for name, x in drivers}
+        gap = {name: _track_gap(mouth, track) for name, track in gt_tracks.items()}
+        # the shape of the track, whatever its amplitude (a mouth drawn too small still moves with B)
+        acc["mouth_dlib_corr_B"].append(track_correlation(mouth, gt_tracks["B"]))
+        acc["mouth_dlib_corr_A"].append(track_correlation(mouth, gt_tracks["A"]))
         acc["mouth_dlib_to_B"].append(gap["B"])
         acc["mouth_dlib_to_A"].append(gap["A"])
         acc["mouth_dlib_to_others"].append(_mean([gap["C"], gap["D"]]))
@@ -434,6 +439,8 @@ def format_table(r: dict) -> str:
         f"   mouth dlib toward B {_fmt(c.get('mouth_dlib_to_B'), 3)}"
         f"   toward A {_fmt(c.get('mouth_dlib_to_A'), 3)}"
         f"   toward C/D {_fmt(c.get('mouth_dlib_to_others'), 3)}",
+        f"   mouth dlib correlation with B's track {_fmt(c.get('mouth_dlib_corr_B'))}"
+        f"   with A's {_fmt(c.get('mouth_dlib_corr_A'))}",
         f"   pose err   toward C {_fmt(c.get('pose_to_C'))} deg   toward A {_fmt(c.get('pose_to_A'))}"
         f"   toward B/D {_fmt(c.get('pose_to_others'))}",
         f"   emotion    judged as D {_fmt(c.get('emotion_is_D'))}   as A {_fmt(c.get('emotion_is_A'))}"
