@@ -184,6 +184,14 @@ def self_reconstruction(model, judges: Judges, clips, size: int, batch_size: int
     return out
 
 
+def _by_identity(clips) -> dict[str, list]:
+    """Clips grouped by ``identity``, in listing order."""
+    by_id: dict[str, list] = {}
+    for c in clips:
+        by_id.setdefault(c.identity, []).append(c)
+    return by_id
+
+
 def pick_quadruples(clips, n: int) -> list[tuple]:
     """(A, B, C, D) clips of four different identities; D's emotion differs from A's, B's and C's.
 
@@ -194,9 +202,7 @@ def pick_quadruples(clips, n: int) -> list[tuple]:
     source frame would carry its own expression into every output); D prefers the strongest
     intensity level available, so the expression to transfer is clear.
     """
-    by_id: dict[str, list] = {}
-    for c in clips:
-        by_id.setdefault(c.identity, []).append(c)
+    by_id = _by_identity(clips)
     ids = sorted(by_id)
     if len(ids) < 4:
         return []
@@ -286,9 +292,7 @@ def pick_emotion_pairs(clips, n: int) -> list[tuple]:
     """(neutral source, emotional driver) pairs of ONE identity: the driver is a strongest-level
     non-neutral clip; drivers stride through identities and emotions. Identities without a neutral
     clip are skipped."""
-    by_id: dict[str, list] = {}
-    for c in clips:
-        by_id.setdefault(c.identity, []).append(c)
+    by_id = _by_identity(clips)
     pairs = []
     for ident in sorted(by_id):
         neutral = [x for x in by_id[ident] if x.emotion == "neutral"]
@@ -492,19 +496,19 @@ def run_proof(ckpt: Path, data: Path, n_clips: int, batch_size: int = 16, progre
         listed[i] for i in np.linspace(0, len(listed), min(n_clips, len(listed)), endpoint=False).astype(int)
     ]
     clips = decode_clips(chosen, progress=progress, desc="decode test")
-    # cross-driving: quadruples of four test identities picked from the whole test listing, then
-    # decoded (those already decoded are reused)
-    picked = pick_quadruples(listed, max(1, n_clips // 2))
+    # cross-driving quadruples and within-identity emotion pairs are picked from the whole test
+    # listing, then decoded
     decoded = {c.id: c for c in clips}
-    extra = sorted({x.id: x for q in picked for x in q if x.id not in decoded}.values(), key=lambda x: x.id)
-    decoded.update({c.id: c for c in decode_clips(extra, progress=progress, desc="decode drivers")})
-    quads = [tuple(decoded[x.id] for x in q) for q in picked]
-    emotion_pairs = pick_emotion_pairs(listed, max(1, n_clips))
-    extra = sorted(
-        {x.id: x for q in emotion_pairs for x in q if x.id not in decoded}.values(), key=lambda x: x.id
-    )
-    decoded.update({c.id: c for c in decode_clips(extra, progress=progress, desc="decode emotion drivers")})
-    emotion_pairs = [tuple(decoded[x.id] for x in q) for q in emotion_pairs]
+
+    def decode_groups(groups: list[tuple], desc: str) -> list[tuple]:
+        """The groups' clips decoded (those already decoded are reused)."""
+        missing = {x.id: x for g in groups for x in g if x.id not in decoded}
+        extra = [missing[k] for k in sorted(missing)]
+        decoded.update({c.id: c for c in decode_clips(extra, progress=progress, desc=desc)})
+        return [tuple(decoded[x.id] for x in g) for g in groups]
+
+    quads = decode_groups(pick_quadruples(listed, max(1, n_clips // 2)), "decode drivers")
+    emotion_pairs = decode_groups(pick_emotion_pairs(listed, max(1, n_clips)), "decode emotion drivers")
     result = {
         "checkpoint": str(ckpt),
         "data": str(data),

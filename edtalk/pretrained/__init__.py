@@ -20,11 +20,11 @@ weights, a provenance ``meta``; no machine paths) from a training run's ``final.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from edtalk.registry import Registry
+from edtalk.weights import sha256_of
 
 HERE = Path(__file__).resolve().parent
 PREFIX = "pretrained:"  # ``--parent pretrained:NAME`` names a shipped init instead of a path
@@ -67,14 +67,6 @@ PRETRAINED.add(
         command="make pretrain",
     ),
 )
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def resolve(spec: str) -> str:

@@ -16,7 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-from edtalk.pretrained import PRETRAINED, PretrainedError, sha256_of
+from edtalk.pretrained import PRETRAINED, PretrainedError
+from edtalk.weights import sha256_of
 
 
 def export(ckpt: Path, name: str, data: Path) -> Path:
