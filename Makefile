@@ -47,6 +47,7 @@ demo: install
 	else step "2 train the synthtalk judges" $(BIN)/python -m eval.zoo train --data $(DATA) --out $(RUNS)/judges; fi; \
 	step "3 train the tiny EDTalk chain (stage 1 from the shipped init)" $(BIN)/python -m edtalk.train --stages all --preset tiny --data synthtalk:$(DATA) --workers 2 --out $(RUNS) --resume --parent $(INIT); \
 	step "3b proof: does it disentangle? (test identities)" $(BIN)/python -m eval.proof --ckpt $(CKPT) --data $(DATA) --out $(RESULTS)/proof.json --no-progress; \
+	step "3c probe: what E and the navigation weights carry (train -> test identities)" $(BIN)/python -m eval.probe --ckpt $(CKPT) --data $(DATA) --out $(RESULTS)/probe.json --no-progress; \
 	for m in gt static; do \
 	  step "4 score $$m" $(BIN)/python -m eval.run --dataset synthtalk --root $(DATA) --split test --method $$m --protocol synthtalk --out $(RESULTS); done; \
 	for m in edtalk_v edtalk_a; do \
