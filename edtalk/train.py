@@ -380,6 +380,15 @@ class StageWorker:
         return save_checkpoint(path, state, self.model_cfg, extra=meta)
 
 
+def peak_memory(device) -> dict[str, float]:
+    """{"peak_gpu_mem_gib": the most CUDA memory this worker's tensors held so far} on a GPU; {} on CPU."""
+    import torch
+
+    if getattr(device, "type", str(device)) != "cuda":
+        return {}
+    return {"peak_gpu_mem_gib": torch.cuda.max_memory_allocated(device) / 2**30}
+
+
 def train_loop_per_worker(config: dict) -> None:
     """One Ray Train worker of one stage. ``config``: {"model", "stage", "train", "run"} dicts."""
     import ray.train
@@ -426,6 +435,7 @@ def train_loop_per_worker(config: dict) -> None:
         if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
             metrics = {k: v / since_n for k, v in since_report.items()}  # means since the last report
             metrics.update(step=step, resumed_from=start, it_per_s=(step - start) / (time.time() - t0))
+            metrics.update(peak_memory(worker.device))
             since_report, since_n = {}, 0
             with tempfile.TemporaryDirectory() as tmp:
                 worker.save(tmp, step)
@@ -596,7 +606,9 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     (stage_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     print(
         f"[train] {stage.name}: done in {summary['seconds']} s, it/s "
-        f"{(result.metrics or {}).get('it_per_s', float('nan')):.2f}, final {final}",
+        f"{(result.metrics or {}).get('it_per_s', float('nan')):.2f}"
+        + (f", peak GPU memory {m:.2f} GiB" if (m := (result.metrics or {}).get("peak_gpu_mem_gib")) else "")
+        + f", final {final}",
         flush=True,
     )
     return final

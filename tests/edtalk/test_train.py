@@ -218,3 +218,13 @@ def test_cli_device_flag_reaches_the_train_config(monkeypatch, tmp_path):
         with pytest.raises(SystemExit):
             train.main(["--stage", "eg_pretrain", "--out", str(tmp_path), "--device", flag])
         assert seen.pop("use_gpu") is expected
+
+
+def test_peak_gpu_memory_is_reported_on_cuda_workers_only(monkeypatch):
+    from edtalk.train import peak_memory
+
+    assert peak_memory(torch.device("cpu")) == {}
+    seen = []
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda d: seen.append(d) or 3 * 2**30)
+    assert peak_memory(torch.device("cuda", 1)) == {"peak_gpu_mem_gib": 3.0}
+    assert seen == [torch.device("cuda", 1)]
