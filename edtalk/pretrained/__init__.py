@@ -14,6 +14,11 @@ Each entry records the file's sha256, the exact command and dataset that made it
 verifies the hash before a run uses the file, and ``export`` writes a cleaned checkpoint (config,
 weights, a provenance ``meta``; no machine paths) from a training run's ``final.pt``.
 
+The shipped ``tiny_synthtalk_eg`` predates G's current mask initialisation (see
+``edtalk.modules.generator.MASK_LOGIT_INIT``): it was trained from masks whose finest logits summed to
+a saturated value, and its 64 px mask logit averages 17.6. Loading it keeps its trained biases, so
+the demo is unchanged; ``make pretrain`` now starts from the unsaturated masks and makes a new file.
+
     python -m edtalk.pretrained list
     python -m edtalk.pretrained export --ckpt runs_pretrain/eg_pretrain/final.pt --name tiny_synthtalk_eg
 """

@@ -71,6 +71,41 @@ def test_generator_shape_and_uses_skips():
         gen(f_r, skips[:-1])
 
 
+@pytest.mark.parametrize("preset", ["tiny", "paper"])
+def test_fresh_masks_are_not_saturated_and_g_starts_as_the_identity(preset):
+    """The coarser logits are added to the finer ones (LIA's flow skip); a bias at every level would
+    sum to a saturated finest mask whose gradient is ~0. Coarser levels start at logit 0, the finest
+    at MASK_LOGIT_INIT, exactly, border included."""
+    from edtalk.model import EDTalk
+    from edtalk.modules.generator import MASK_LOGIT_INIT, ToFlow
+
+    model = EDTalk(ModelConfig.preset(preset)).eval()
+    size = model.cfg.image_size
+    logits = []
+    original = ToFlow.forward
+
+    def record(self, h, style, skip, prev=None):
+        out = original(self, h, style, skip, prev)
+        logits.append(out[2][:, 2])
+        return out
+
+    x = torch.rand(1, 3, size, size) * 2 - 1
+    ToFlow.forward = record
+    try:
+        with torch.no_grad():
+            f, skips = model.encode(x)
+            y = model.generate(model.compose(f, model.navigate(f, model.cfg.bank_names)), skips)
+    finally:
+        ToFlow.forward = original
+    assert len(logits) == len(model.generator.to_flows)
+    for level in logits[:-1]:
+        assert torch.equal(level, torch.zeros_like(level))
+    assert torch.allclose(logits[-1], torch.full_like(logits[-1], MASK_LOGIT_INIT))
+    mask = torch.sigmoid(logits[-1])
+    assert (mask * (1 - mask)).min() > 0.01  # the finest mask's gradient is alive
+    assert (y - x).abs().max() < 0.01  # G(E(I)) = I: the read-out divides the mask back out
+
+
 def test_eem_starts_as_identity_then_is_residual_adain_conditioned_on_expression():
     eem = EmotionEnhancement(CFG)
     skips = [torch.randn(2, CFG.channels(r), r, r) for r in (8, 16, 32, 64)]
