@@ -604,11 +604,13 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         "final": str(final),
     }
     (stage_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    metrics = result.metrics or {}
+    memory = (
+        f", peak GPU memory {metrics['peak_gpu_mem_gib']:.2f} GiB" if "peak_gpu_mem_gib" in metrics else ""
+    )
     print(
-        f"[train] {stage.name}: done in {summary['seconds']} s, it/s "
-        f"{(result.metrics or {}).get('it_per_s', float('nan')):.2f}"
-        + (f", peak GPU memory {m:.2f} GiB" if (m := (result.metrics or {}).get("peak_gpu_mem_gib")) else "")
-        + f", final {final}",
+        f"[train] {stage.name}: done in {summary['seconds']} s, "
+        f"it/s {metrics.get('it_per_s', float('nan')):.2f}{memory}, final {final}",
         flush=True,
     )
     return final

@@ -120,28 +120,31 @@ def run(ckpt: str | Path, data: str | Path, every: int = 8, progress: bool = Tru
             raise SystemExit(f"{data}: the {split} split has no clips")
         clips = decode_clips(listed, progress=progress, desc=f"decode {split}")
         feats[split] = encode_frames(model, clips, every)
-        feats[split]["n_identities"] = len({c.identity for c in clips})
     tr, te = feats["train"], feats["test"]
+    # each person's mean taken out of features and regression targets, once per split: what they carry
+    # about a factor relative to that person, whatever code E gives the person
+    centred = {
+        split: {
+            k: centre_per_identity(v, d["identity"]) for k, v in d.items() if k not in ("identity", "emotion")
+        }
+        for split, d in feats.items()
+    }
+    ctr, cte = centred["train"], centred["test"]
     probes = []
     for target, feature, kind in PROBES:
         if feature not in tr:  # a model without that bank (an ablation)
             continue
         fit = classification_probe if kind == "class" else regression_probe
         score = fit(tr[feature], tr[target], te[feature], te[target])
-        # the same with each person's mean taken out of features (and regression targets): what the
-        # features carry about the factor relative to that person, whatever code E gives the person
-        x_tr, x_te = (centre_per_identity(d[feature], d["identity"]) for d in (tr, te))
-        y_tr, y_te = tr[target], te[target]
-        if kind == "reg":
-            y_tr, y_te = (centre_per_identity(d[target], d["identity"]) for d in (tr, te))
-        centred = fit(x_tr, y_tr, x_te, y_te)
+        y_tr, y_te = (ctr[target], cte[target]) if kind == "reg" else (tr[target], te[target])
+        in_person = fit(ctr[feature], y_tr, cte[feature], y_te)
         probes.append(
             {
                 "target": target,
                 "features": feature,
                 "measure": _MEASURE[kind],
                 **score,
-                "centred": {k: centred[k] for k in ("train", "test")},
+                "centred": {k: in_person[k] for k in ("train", "test")},
             }
         )
     return {
@@ -149,7 +152,7 @@ def run(ckpt: str | Path, data: str | Path, every: int = 8, progress: bool = Tru
         "data": str(data),
         "every": every,
         "frames": {"train": int(len(tr["f"])), "test": int(len(te["f"]))},
-        "identities": {"train": tr["n_identities"], "test": te["n_identities"]},
+        "identities": {split: len(np.unique(d["identity"])) for split, d in feats.items()},
         "probes": probes,
     }
 
