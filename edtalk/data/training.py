@@ -4,7 +4,7 @@
 landmarks rescaled, Wav2Lip mel windows per frame) into a folder of ``.npy`` arrays that every Ray
 worker memory-maps (``load_frame_cache``). Samplers then draw batches from it with a per-rank RNG:
 
-- ``frame_pairs`` (eg_pretrain): source I^i and target I^d of one identity (LIA-style).
+- ``frame_pairs`` (eg_pretrain): target I^d of any clip, source I^i a neutral frame of the same identity.
 - ``mouth_swap_pairs`` (mouth_pose): frames I^a, I^b of two identities, their identity frames, and
   the mouth-swapped I^{m_a}_{p_b}, I^{m_b}_{p_a}.
 - ``expression_windows`` (expression): source I^i (neutral when available), driving I^d and the
@@ -204,10 +204,13 @@ class StageSampler:
 
     # --- samplers ----------------------------------------------------------------------------------
     def frame_pairs(self, batch_size: int) -> dict[str, torch.Tensor]:
-        """eg_pretrain: source and target frames of one identity (source from any of its clips)."""
+        """eg_pretrain: a target frame of any clip, and a source frame of the same identity from one of
+        its neutral clips when it has one (the official stage-1 MEAD sampling: source = a random
+        neutral frame of the identity, target = a random frame of any emotion), so G learns to draw
+        every expression onto a neutral face, which is what cross-driving asks of it."""
         clips = self.rng.integers(self.cache.n_clips, size=batch_size)
         tgt = [self._frame(c) for c in clips]
-        src = [self._frame(self._clip_of_identity(int(self.cache.identity[c]))) for c in clips]
+        src = [self._frame(self._clip_of_identity(int(self.cache.identity[c]), self._neutral)) for c in clips]
         return {"source": self._images(src), "target": self._images(tgt)}
 
     def mouth_swap_pairs(self, batch_size: int, neutral_only: bool = True) -> dict[str, torch.Tensor]:
