@@ -58,7 +58,7 @@ demo: install
 	echo "report: $$(pwd)/$(REPORT)/index.html"
 
 # The shipped stage-1 init (edtalk/pretrained, the demo's starting point, as EDTalk starts from LIA):
-# 20 000 eg_pretrain steps on synthtalk's train identities, about an hour on 2 CPU cores; resumable.
+# 20 000 eg_pretrain steps on synthtalk's train identities, about 80 minutes on 2 CPU cores; resumable.
 # It rewrites edtalk/pretrained/tiny_synthtalk_eg.pt and prints the sha256 to record in its registry.
 PRETRAIN_RUNS ?= runs_pretrain
 pretrain: install

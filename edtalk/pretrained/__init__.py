@@ -5,8 +5,8 @@ The official EDTalk never trains E and G from scratch: stage 1 starts from LIA's
 length either: on synthtalk, 800 steps (the demo's budget) reconstruct texture but learn no pose
 (judged pose error 2.94 deg vs 2.86 for the static source frame), while 20 000 steps learn it
 (2.0 vs 3.3 on test identities). So the repository ships the 20 000-step tiny ``eg_pretrain``
-trained by this code on synthtalk's *train* identities (``make pretrain`` reproduces it, about an
-hour on 2 CPU cores); the demo's chain starts from it (``--parent pretrained:NAME``) and trains all
+trained by this code on synthtalk's *train* identities (``make pretrain`` reproduces it, about 80
+minutes on 2 CPU cores); the demo's chain starts from it (``--parent pretrained:NAME``) and trains all
 six stages on top, as EDTalk does on top of LIA. Nothing here is ever a result: the proof and the
 scores are measured on the *test* identities, which no weight file has seen.
 
