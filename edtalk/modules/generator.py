@@ -34,9 +34,10 @@ def identity_grid(size: int, batch: int, device, dtype) -> torch.Tensor:
 # logits (LIA's flow skip), so the coarser levels start at logit 0 (mask 0.5, as LIA's zero bias; their
 # ToRGBs start at 0, so the picture is unchanged) and only the finest carries this bias: the same bias
 # at every level would sum to 4 x (levels) at the finest one, a mask that never moves. Measured on
-# the previous 20 000-step tiny init, which had exactly that (mean mask logit 17.6 at 64 px): re-centring the
-# 32 and 64 px logits to 4 and training 1500 more eg_pretrain steps ended at loss 0.090 against 0.107
-# without (test L1 0.030 vs 0.033). From scratch, 2000 steps end the same either way (test L1 0.046).
+# the previous 20 000-step tiny init, which had exactly that (mean mask logit 17.6 at 64 px):
+# re-centring the 32 and 64 px logits to 4 and training 1500 more eg_pretrain steps ended at loss
+# 0.090 against 0.107 without (test L1 0.030 vs 0.033). From scratch, 2000 steps end the same either
+# way (test L1 0.046).
 MASK_LOGIT_INIT = 4.0
 
 

@@ -72,7 +72,7 @@ def test_generator_shape_and_uses_skips():
 
 
 @pytest.mark.parametrize("preset", ["tiny", "paper"])
-def test_fresh_masks_are_not_saturated_and_g_starts_as_the_identity(preset):
+def test_fresh_masks_are_not_saturated_and_g_starts_as_the_identity(preset, monkeypatch):
     """The coarser logits are added to the finer ones (LIA's flow skip); a bias at every level would
     sum to a saturated finest mask whose gradient is ~0. Coarser levels start at logit 0, the finest
     at MASK_LOGIT_INIT, exactly, border included."""
@@ -90,13 +90,10 @@ def test_fresh_masks_are_not_saturated_and_g_starts_as_the_identity(preset):
         return out
 
     x = torch.rand(1, 3, size, size) * 2 - 1
-    ToFlow.forward = record
-    try:
-        with torch.no_grad():
-            f, skips = model.encode(x)
-            y = model.generate(model.compose(f, model.navigate(f, model.cfg.bank_names)), skips)
-    finally:
-        ToFlow.forward = original
+    monkeypatch.setattr(ToFlow, "forward", record)
+    with torch.no_grad():
+        f, skips = model.encode(x)
+        y = model.generate(model.compose(f, model.navigate(f, model.cfg.bank_names)), skips)
     assert len(logits) == len(model.generator.to_flows)
     for level in logits[:-1]:
         assert torch.equal(level, torch.zeros_like(level))
