@@ -37,6 +37,7 @@ browser:
 REPORT ?= report
 CKPT = $(RUNS)/audio_expression/final.pt
 INIT ?= pretrained:tiny_synthtalk_eg
+EXPERTS ?= pretrained:tiny_synthtalk_loss_experts
 demo: install
 	@set -euo pipefail; mkdir -p $(RUNS); : > $(RUNS)/demo_timings.tsv; \
 	step() { local name="$$1"; shift; echo; echo "=== demo: $$name"; local t0=$$SECONDS; "$$@"; \
@@ -45,7 +46,7 @@ demo: install
 	cat $(DATA)/card.md; echo "contact sheet: $(DATA)/contact_sheet.png"; \
 	if [ -f $(RUNS)/judges/zoo_results.json ]; then echo "judges already trained ($(RUNS)/judges; delete it to retrain)"; \
 	else step "2 train the synthtalk judges" $(BIN)/python -m eval.zoo train --data $(DATA) --out $(RUNS)/judges; fi; \
-	step "3 train the tiny EDTalk chain (stage 1 from the shipped init)" $(BIN)/python -m edtalk.train --stages all --preset tiny --data synthtalk:$(DATA) --workers 2 --out $(RUNS) --resume --parent $(INIT); \
+	step "3 train the tiny EDTalk chain (stage 1 from the shipped init, shipped loss experts)" $(BIN)/python -m edtalk.train --stages all --preset tiny --data synthtalk:$(DATA) --workers 2 --out $(RUNS) --resume --parent $(INIT) --experts $(EXPERTS); \
 	step "3b proof: does it disentangle? (test identities)" $(BIN)/python -m eval.proof --ckpt $(CKPT) --data $(DATA) --out $(RESULTS)/proof.json --no-progress; \
 	step "3c probe: what E and the navigation weights carry (train -> test identities)" $(BIN)/python -m eval.probe --ckpt $(CKPT) --data $(DATA) --out $(RESULTS)/probe.json --no-progress; \
 	for m in gt static; do \
@@ -60,12 +61,17 @@ demo: install
 # The shipped stage-1 init (edtalk/pretrained, the demo's starting point, as EDTalk starts from LIA):
 # 20 000 eg_pretrain steps on synthtalk's train identities, about 80 minutes on 2 CPU cores; resumable.
 # It rewrites edtalk/pretrained/tiny_synthtalk_eg.pt and prints the sha256 to record in its registry.
+# First the shipped loss experts (face analyser 2000 steps, SyncNet 600, train split, about 7 minutes):
+# record the sha256 of their manifest.json that `python -m edtalk.pretrained list` prints.
 PRETRAIN_RUNS ?= runs_pretrain
 pretrain: install
 	$(BIN)/python -m edtalk.data.synthtalk --out $(DATA) --preset tiny --seed 0
+	$(BIN)/python -m edtalk.experts train --data $(DATA) --split train --face-steps 2000 --sync-steps 600 \
+	  --out edtalk/pretrained/tiny_synthtalk_loss_experts
 	$(BIN)/python -m edtalk.train --stage eg_pretrain --preset tiny --data synthtalk:$(DATA) --workers 2 \
 	  --out $(PRETRAIN_RUNS) --max-steps 20000 --checkpoint-every 1000 --resume
 	$(BIN)/python -m edtalk.pretrained export --ckpt $(PRETRAIN_RUNS)/eg_pretrain/final.pt --data $(DATA)
+	$(BIN)/python -m edtalk.pretrained list
 
 test: install browser
 	$(BIN)/python -m pytest -q

@@ -176,6 +176,8 @@ def _loss_networks(stage, train_cfg, model_cfg, device):
 
 
 EXPERT_FILES = {"face": "synthtalk_face_expert.safetensors", "sync": "synthtalk_sync_expert.safetensors"}
+# face, sync steps of loss experts trained when missing: enough to carry a signal (150 / 40 did not)
+EXPERT_STEPS = (2000, 600)
 
 
 def _all_reduce_grads(module, world: int) -> None:
@@ -505,10 +507,20 @@ def prepare_cache(train_cfg, model_cfg) -> Path:
     return build_frame_cache(clips, model_cfg.image_size, train_cfg.cache).resolve()
 
 
-def ensure_experts(train_cfg, needed: set[str], face_steps: int, sync_steps: int) -> None:
-    """Train the loss experts on the TRAIN split if their files are missing (never the judge split)."""
+def ensure_experts(
+    train_cfg, needed: set[str], face_steps: int, sync_steps: int, source: str | None = None
+) -> None:
+    """Make the loss experts ``needed`` present in ``train_cfg.experts``: copied from ``source`` (a
+    shipped set, ``edtalk.pretrained``) when given, else trained on the TRAIN split (never the judge
+    split) if their files are missing."""
     missing = {k for k in needed if not (Path(train_cfg.experts) / EXPERT_FILES[k]).is_file()}
     if not missing:
+        return
+    if source:
+        from edtalk.experts.store import copy_experts
+
+        print(f"[train] loss experts {sorted(missing)} from {source} -> {train_cfg.experts}", flush=True)
+        copy_experts(source, train_cfg.experts, [EXPERT_FILES[k] for k in sorted(missing)])
         return
     from edtalk.experts.train import TrainSettings, train_experts
 
@@ -695,10 +707,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--perceptual", default="auto", help="vgg19 | substitute:pyramid_l1_ssim | auto (default)")
     p.add_argument(
-        "--experts", default="", help="loss-expert folder (default <out>/experts; trained if missing)"
+        "--experts",
+        default="",
+        help="loss-expert folder (default <out>/experts; trained if missing), or pretrained:NAME for a "
+        "shipped set, copied into <out>/experts (the demo uses pretrained:tiny_synthtalk_loss_experts)",
     )
     p.add_argument(
-        "--expert-steps", default="150,40", help="face,sync expert steps when they must be trained"
+        "--expert-steps",
+        default=",".join(map(str, EXPERT_STEPS)),
+        help="face,sync expert steps when they must be trained (2000,600: about 7 minutes on 2 cores; "
+        "far fewer leave experts that carry no signal: 150 face steps read every clip as one emotion)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--address", default="", help="Ray cluster address (default: a local Ray on 127.0.0.1)")
@@ -723,12 +741,19 @@ def main(argv: list[str] | None = None) -> int:
     for n in names:
         get_stage(n)  # did-you-mean error for a typo
     out = Path(args.out).resolve()
-    from edtalk.pretrained import PretrainedError, resolve
+    from edtalk.pretrained import PREFIX, PretrainedError, resolve
 
     try:
         parent = resolve(args.parent)
     except (PretrainedError, KeyError) as err:
         print(f"error: --parent {args.parent}: {err}", file=sys.stderr)
+        return 2
+    expert_source = None  # a shipped expert set is copied into <out>/experts, which the run then uses
+    try:
+        if args.experts.startswith(PREFIX):
+            expert_source, args.experts = resolve(args.experts, expert_set=True), ""
+    except (PretrainedError, KeyError) as err:
+        print(f"error: --experts {args.experts}: {err}", file=sys.stderr)
         return 2
     train_cfg = TrainConfig(
         data=args.data,
@@ -764,7 +789,7 @@ def main(argv: list[str] | None = None) -> int:
     cache = prepare_cache(train_cfg, model_cfg)
     needed = {e for n in names for e in get_stage(n).experts}
     face_steps, sync_steps = (int(x) for x in args.expert_steps.split(","))
-    ensure_experts(train_cfg, needed, face_steps, sync_steps)
+    ensure_experts(train_cfg, needed, face_steps, sync_steps, source=expert_source)
     if not ray.is_initialized():
         if args.address:
             ray.init(address=args.address)

@@ -362,7 +362,8 @@ def prepare_parent(args: argparse.Namespace, variants: list[Variant]) -> None:
         train_cfg = TrainConfig(data=f"{args.dataset}:{args.root}", preset=args.preset, out=str(parent),
                                 experts=str(parent / "experts"), cache=str(parent / "cache"))  # fmt: skip
         if experts:
-            edtrain.ensure_experts(train_cfg, set(experts), *((20, 20) if args.smoke_test else (400, 300)))
+            steps = (20, 20) if args.smoke_test else edtrain.EXPERT_STEPS
+            edtrain.ensure_experts(train_cfg, set(experts), *steps)
         edtrain.prepare_cache(train_cfg, ModelConfig.preset(args.preset))
 
 

@@ -88,6 +88,32 @@ def save_expert(
     return path
 
 
+def copy_experts(src_dir: str | Path, dst_dir: str | Path, files: list[str]) -> list[Path]:
+    """Copy expert ``files`` from ``src_dir`` (e.g. a shipped set) into ``dst_dir``.
+
+    Each file must be listed in ``src_dir``'s manifest with a matching sha256 (a file altered after
+    its manifest was written is refused); ``dst_dir``'s manifest gains the same entries, so the
+    copies load with the same check."""
+    src_dir, dst_dir = Path(src_dir), Path(dst_dir)
+    src_manifest = _read_manifest(src_dir)
+    dst_manifest = _read_manifest(dst_dir)
+    copied = []
+    for file in files:
+        name, entry = next(((k, e) for k, e in src_manifest.items() if e.get("file") == file), (None, None))
+        src = src_dir / file
+        if entry is None or not src.is_file():
+            raise FileNotFoundError(f"{src}: not in that expert set (its {MANIFEST} lists no such file)")
+        if sha256_file(src) != entry["sha256"]:
+            raise ValueError(f"{src}: sha256 differs from its {MANIFEST}; the file was altered")
+        dst_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(dst_dir / file, suffix=".part") as tmp:
+            shutil.copyfile(src, tmp)
+        dst_manifest[name] = dict(entry)
+        copied.append(dst_dir / file)
+    write_json(dst_dir / MANIFEST, dst_manifest, indent=1, sort_keys=True)
+    return copied
+
+
 def _read_manifest(folder: Path) -> dict:
     path = folder / MANIFEST
     return json.loads(path.read_text()) if path.is_file() else {}

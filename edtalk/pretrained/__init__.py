@@ -20,6 +20,15 @@ whose finest logits summed to a saturated 17.6) and with the official stage-1 pa
 neutral frame of the target's identity, ``StageSampler.frame_pairs``). It ended at loss 0.085
 (L1 0.025), 4.0 it/s on 2 CPU workers, 83 minutes.
 
+Beside it ships the chain's *loss experts* (``tiny_synthtalk_loss_experts``: the synthtalk face
+analyser φ/ψ for L_mot and the SyncNet for L^m_sync), as the official EDTalk downloads its trained
+3DMM, emotion and SyncNet networks instead of training them. They are trained on the same *train*
+identities only (never the judge split), long enough to carry a signal: the demo used to train them
+for 150 / 40 steps, which left a face expert that read every clip as "sad" (emotion 27 % on train
+clips) and a SyncNet that found the true audio offset in 2 % of trials, so L_mot and L^m_sync fed
+the chain noise. An expert set is a folder whose ``manifest.json`` lists each file's sha256; the
+registry records the manifest's sha256, so every file is checked through it.
+
     python -m edtalk.pretrained list
     python -m edtalk.pretrained export --ckpt runs_pretrain/eg_pretrain/final.pt --name tiny_synthtalk_eg
 """
@@ -34,6 +43,7 @@ from edtalk.weights import sha256_of
 
 HERE = Path(__file__).resolve().parent
 PREFIX = "pretrained:"  # ``--parent pretrained:NAME`` names a shipped init instead of a path
+EXPERT_SET = "loss_experts"  # the ``stage`` of a shipped folder of loss experts
 
 
 class PretrainedError(ValueError):
@@ -57,6 +67,16 @@ class Pretrained:
     def path(self) -> Path:
         return HERE / self.filename
 
+    @property
+    def is_expert_set(self) -> bool:
+        """A folder of loss experts (its sha256 is that of its ``manifest.json``)."""
+        return self.stage == EXPERT_SET
+
+    @property
+    def hashed_file(self) -> Path:
+        """The file whose sha256 is recorded: the checkpoint, or an expert set's manifest."""
+        return self.path / "manifest.json" if self.is_expert_set else self.path
+
 
 PRETRAINED: Registry[Pretrained] = Registry("pretrained init")
 
@@ -74,22 +94,41 @@ PRETRAINED.add(
     ),
 )
 
+PRETRAINED.add(
+    "tiny_synthtalk_loss_experts",
+    Pretrained(
+        name="tiny_synthtalk_loss_experts",
+        filename="tiny_synthtalk_loss_experts",
+        sha256="3d2a597544600f2371908dec127cc3adc42c3c835023e9f4ddfb9dcf8a678c3f",  # of manifest.json
+        preset="tiny",
+        stage=EXPERT_SET,
+        steps=2000,  # face analyser; the SyncNet 600
+        dataset="synthtalk preset tiny, seed 0, generator 1.1.0, split train (12 identities)",
+        command="make pretrain (its first step: python -m edtalk.experts train --split train "
+        "--face-steps 2000 --sync-steps 600 --out edtalk/pretrained/tiny_synthtalk_loss_experts)",
+    ),
+)
 
-def resolve(spec: str) -> str:
-    """``pretrained:NAME`` -> the verified path of that shipped file; any other string unchanged."""
+
+def resolve(spec: str, expert_set: bool = False) -> str:
+    """``pretrained:NAME`` -> the verified path of that shipped file (or, with ``expert_set``, of that
+    shipped expert folder); any other string unchanged."""
     if not spec.startswith(PREFIX):
         return spec
     entry = PRETRAINED.get(spec[len(PREFIX) :])
-    if not entry.path.is_file():
+    if entry.is_expert_set != expert_set:
+        want = "a loss-expert set (--experts)" if expert_set else "a stage-1 init (--parent)"
+        raise PretrainedError(f"{entry.name!r} is a shipped {entry.stage}, not {want}")
+    if not entry.hashed_file.is_file():
         raise PretrainedError(
-            f"{entry.path}: the shipped init {entry.name!r} is missing from this checkout; restore it "
-            f"with `git checkout -- {entry.path.relative_to(HERE.parent.parent)}` or rebuild it with "
-            f"`{entry.command}`"
+            f"{entry.hashed_file}: the shipped {entry.stage} {entry.name!r} is missing from this checkout; "
+            f"restore it with `git checkout -- {entry.path.relative_to(HERE.parent.parent)}` or rebuild it "
+            f"with `{entry.command}`"
         )
-    actual = sha256_of(entry.path)
+    actual = sha256_of(entry.hashed_file)
     if actual != entry.sha256:
         raise PretrainedError(
-            f"{entry.path}: sha256 {actual} differs from the recorded {entry.sha256}; the file was "
+            f"{entry.hashed_file}: sha256 {actual} differs from the recorded {entry.sha256}; the file was "
             f"altered or rebuilt: after `{entry.command}`, record the new hash in "
             "edtalk/pretrained/__init__.py"
         )

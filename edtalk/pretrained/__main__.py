@@ -1,4 +1,4 @@
-"""``python -m edtalk.pretrained``: list the shipped stage-1 inits, or export one from a run.
+"""``python -m edtalk.pretrained``: list the shipped stage-1 inits and loss experts, or export an init.
 
     python -m edtalk.pretrained list
     python -m edtalk.pretrained export --ckpt runs_pretrain/eg_pretrain/final.pt --name tiny_synthtalk_eg \
@@ -64,18 +64,20 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="the shipped inits, their files and whether the hash checks")
     ex = sub.add_parser("export", help="write a shipped init from a training run's final.pt")
     ex.add_argument("--ckpt", type=Path, required=True, help="the run's final.pt")
-    ex.add_argument("--name", default="tiny_synthtalk_eg", choices=PRETRAINED.names())
+    inits = [n for n in PRETRAINED.names() if not PRETRAINED.get(n).is_expert_set]
+    ex.add_argument("--name", default="tiny_synthtalk_eg", choices=inits)
     ex.add_argument("--data", type=Path, default=Path("data/synthtalk"), help="the dataset it was trained on")
     args = parser.parse_args(argv)
     if args.cmd == "list":
         for name in PRETRAINED:
             e = PRETRAINED.get(name)
-            if not e.path.is_file():
+            if not e.hashed_file.is_file():
                 state = "missing"
             else:
-                state = "ok" if sha256_of(e.path) == e.sha256 else "ALTERED"
-            print(f"{name:20s} {e.stage} {e.steps} steps, preset {e.preset}: {e.path.name} [{state}]")
-            print(f"{'':20s} trained on {e.dataset}; reproduce: {e.command}")
+                actual = sha256_of(e.hashed_file)
+                state = "ok" if actual == e.sha256 else f"ALTERED: sha256 now {actual}"
+            print(f"{name:28s} {e.stage} {e.steps} steps, preset {e.preset}: {e.path.name} [{state}]")
+            print(f"{'':28s} trained on {e.dataset}; reproduce: {e.command}")
         return 0
     try:
         path = export(args.ckpt, args.name, args.data)

@@ -221,3 +221,45 @@ def test_legacy_face_files_load_without_the_aligned_branch():
     model = FaceAnalyser(legacy)
     assert not hasattr(model, "align_trunk")
     assert model.predict(np.zeros((2, 64, 64, 3), np.uint8))["emotion"].shape == (2, 8)
+
+
+def _seeded_expert_set(folder):
+    """Both loss experts, seeded (untrained), saved as a train-split set in ``folder``."""
+    torch.manual_seed(0)
+    ids = ["st000", "st001"]
+    return [
+        save_expert(FaceAnalyser(FaceAnalyserConfig()), "face_analyser", "train", ids, folder),
+        save_expert(SyncNetJudge(SyncNetConfig()), "sync_net", "train", ids, folder),
+    ]
+
+
+def test_copy_experts_checks_the_source_manifest_and_writes_one_beside_the_copies(tmp_path):
+    from edtalk.experts.store import copy_experts
+
+    face, sync = _seeded_expert_set(tmp_path / "shipped")
+    copied = copy_experts(tmp_path / "shipped", tmp_path / "run", [face.name, sync.name])
+    assert [p.read_bytes() for p in copied] == [face.read_bytes(), sync.read_bytes()]
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert {e["file"] for e in manifest.values()} == {face.name, sync.name}
+    load_expert(copied[0], expect_split="train")  # the copy passes the same sha256 check
+    with pytest.raises(FileNotFoundError, match="lists no such file"):
+        copy_experts(tmp_path / "shipped", tmp_path / "run", ["synthtalk_face_judge.safetensors"])
+    with open(face, "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(ValueError, match="sha256 differs"):
+        copy_experts(tmp_path / "shipped", tmp_path / "other", [face.name])
+
+
+def test_ensure_experts_copies_a_given_set_instead_of_training(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import edtalk.experts.train as experts_train
+    from edtalk.train import EXPERT_FILES, ensure_experts
+
+    _seeded_expert_set(tmp_path / "shipped")
+    never = lambda *a, **k: pytest.fail("trained instead of copied")  # noqa: E731
+    monkeypatch.setattr(experts_train, "train_experts", never)
+    cfg = SimpleNamespace(experts=str(tmp_path / "run" / "experts"), data="synthtalk:nowhere")
+    ensure_experts(cfg, {"face", "sync"}, 1, 1, source=str(tmp_path / "shipped"))
+    for file in EXPERT_FILES.values():
+        assert (tmp_path / "run" / "experts" / file).is_file()

@@ -68,3 +68,26 @@ def test_export_refuses_a_checkpoint_of_another_stage(tmp_path):
     with pytest.raises(PretrainedError, match="mouth_pose"):
         export(ckpt, "tiny_synthtalk_eg", tmp_path)
     assert torch.load(ckpt, weights_only=True)["meta"]["stage"] == "mouth_pose"
+
+
+def test_shipped_loss_experts_match_their_record_and_come_from_the_train_split():
+    from edtalk.experts.store import load_expert, read_metadata
+    from edtalk.train import EXPERT_FILES
+
+    folder = resolve("pretrained:tiny_synthtalk_loss_experts", expert_set=True)  # verifies the manifest
+    train_ids = [f"st{i:03d}" for i in range(12)]  # synthtalk tiny's train split
+    for file in EXPERT_FILES.values():
+        load_expert(f"{folder}/{file}", expect_split="train")  # each file against the manifest
+        assert read_metadata(f"{folder}/{file}")["identities"] == train_ids
+
+
+def test_an_init_and_an_expert_set_are_not_mixed_up(capsys):
+    with pytest.raises(PretrainedError, match="not a loss-expert set"):
+        resolve("pretrained:tiny_synthtalk_eg", expert_set=True)
+    with pytest.raises(PretrainedError, match="not a stage-1 init"):
+        resolve("pretrained:tiny_synthtalk_loss_experts")
+    from edtalk.train import main
+
+    args = ["--stage", "expression", "--preset", "tiny", "--experts", "pretrained:tiny_synthtalk_eg"]
+    assert main(args) == 2
+    assert "not a loss-expert set" in capsys.readouterr().err
