@@ -99,10 +99,12 @@ def copy_experts(src_dir: str | Path, dst_dir: str | Path, files: list[str]) -> 
     dst_manifest = _read_manifest(dst_dir)
     copied = []
     for file in files:
-        name, entry = next(((k, e) for k, e in src_manifest.items() if e.get("file") == file), (None, None))
+        name, entry = _manifest_entry(src_manifest, file)
         src = src_dir / file
-        if entry is None or not src.is_file():
+        if entry is None:
             raise FileNotFoundError(f"{src}: not in that expert set (its {MANIFEST} lists no such file)")
+        if not src.is_file():
+            raise FileNotFoundError(f"{src}: listed in its {MANIFEST} but missing")
         if sha256_file(src) != entry["sha256"]:
             raise ValueError(f"{src}: sha256 differs from its {MANIFEST}; the file was altered")
         dst_dir.mkdir(parents=True, exist_ok=True)
@@ -117,6 +119,11 @@ def copy_experts(src_dir: str | Path, dst_dir: str | Path, files: list[str]) -> 
 def _read_manifest(folder: Path) -> dict:
     path = folder / MANIFEST
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _manifest_entry(manifest: dict, file: str) -> tuple[str | None, dict | None]:
+    """(name, entry) of the manifest entry whose ``file`` is ``file``; (None, None) if none is."""
+    return next(((k, e) for k, e in manifest.items() if e.get("file") == file), (None, None))
 
 
 def read_metadata(path: str | Path) -> dict:
@@ -148,7 +155,7 @@ def load_expert(
     if not path.is_file():
         raise FileNotFoundError(f"{path}: expert weight file not found (train it with `{TRAIN_JUDGES}`)")
     if check_manifest:
-        entry = next((e for e in _read_manifest(path.parent).values() if e.get("file") == path.name), None)
+        _, entry = _manifest_entry(_read_manifest(path.parent), path.name)
         if entry and entry["sha256"] != sha256_file(path):
             raise ValueError(f"{path}: sha256 differs from {path.parent / MANIFEST}; the file changed")
     meta = read_metadata(path)
