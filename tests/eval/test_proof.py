@@ -166,3 +166,33 @@ def test_dlib_mouth_rows_reward_the_right_driver(monkeypatch):
     audio = audio_sync(None, _StandInJudges(), clips, size=8, batch_size=4)
     assert audio["mouth_dlib_corr_own_clip"] == pytest.approx(1.0)
     assert audio["mouth_dlib_corr_other_clip"] < 0.9
+
+
+def test_face_judge_mouth_rows_compare_the_opening_only(monkeypatch):
+    """A judge that reads the opening but outputs a constant width/round (as the synthtalk face judge
+    nearly does) must still rank the copied driver B first: width/round truths do not enter."""
+    import numpy as np
+
+    import edtalk.infer
+    from eval.proof import JUDGE_MOUTH_FACTORS, cross_driving, self_reconstruction
+
+    class OpeningOnlyJudges(_StandInJudges):
+        def analyse(self, frames):
+            out = super().analyse(frames)
+            out["mouth"][:, 0] = self.mouth_dlib(frames)  # reads the opening; width/round stay 0
+            return out
+
+    judges = OpeningOnlyJudges()
+    clips = [_stand_in_clip(k, seed=k) for k in range(4)]
+    for k, c in enumerate(clips):
+        c.mouth = np.zeros((len(c.frames), 3))
+        c.mouth[:, 0] = judges.mouth_dlib(c.frames)
+        c.mouth[:, 1:] = 0.0 if k == 0 else 5.0  # A's width/round sit at the judge's constant
+    monkeypatch.setattr(edtalk.infer, "drive_video", lambda m, src, mouth, pose, expr, batch_size: mouth)
+    cross = cross_driving(None, judges, [tuple(clips)], size=8, batch_size=4)
+    assert JUDGE_MOUTH_FACTORS == (0,)
+    assert cross["mouth_to_B"] == 0.0 < cross["mouth_to_A"]
+    assert cross["mouth_to_B"] < cross["mouth_to_others"]
+    rec = self_reconstruction(None, judges, clips, size=8, batch_size=4)
+    assert rec["judge_mouth_corr_on_gt"]["open"] == pytest.approx(1.0)
+    assert rec["judge_mouth_corr_on_gt"]["width"] is None  # a constant reading has no correlation
