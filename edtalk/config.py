@@ -249,6 +249,10 @@ class TrainConfig:
     resume: bool = False  # continue a stage from its latest Ray checkpoint
     cache: str = ""  # decoded-frame cache root; "" = <out>/cache
     address: str = ""  # Ray cluster address; "" = start a local one on 127.0.0.1
+    # eg_pretrain on synthtalk only: also train on this many rendered people of no split
+    # (edtalk.experts.extra_identities.TRAIN_EXTRA_INDEX_BASE), extra_frames stills per emotion x level
+    extra_identities: int = 0
+    extra_frames: int = 8
 
     def __post_init__(self) -> None:
         if self.deepspeed not in ("zero0", "zero1", "zero2", "zero3"):
@@ -261,6 +265,15 @@ class TrainConfig:
             )
         if self.split in ("judge", "test"):
             raise ConfigError(f"training on the {self.split!r} split is not allowed (judges/test identities)")
+        if self.extra_identities < 0 or self.extra_frames < 1:
+            raise ConfigError(
+                f"extra_identities must be >= 0 and extra_frames >= 1, got {self.extra_identities}, "
+                f"{self.extra_frames}"
+            )
+        if self.extra_identities and not self.data.startswith("synthtalk:"):
+            raise ConfigError(
+                f"extra_identities renders synthtalk people; it needs synthtalk data, got {self.data!r}"
+            )
 
     @property
     def zero_stage(self) -> int:

@@ -504,7 +504,18 @@ def prepare_cache(train_cfg, model_cfg) -> Path:
 
     reader, root = parse_data(train_cfg.data)
     clips = read_clips(reader, root, train_cfg.split)
-    return build_frame_cache(clips, model_cfg.image_size, train_cfg.cache).resolve()
+    n, k = train_cfg.extra_identities, train_cfg.extra_frames
+    if not n:
+        return build_frame_cache(clips, model_cfg.image_size, train_cfg.cache).resolve()
+    from edtalk.experts.extra_identities import TRAIN_EXTRA_INDEX_BASE, render_extra_clips
+
+    def extra() -> list:
+        return render_extra_clips(root, n, k, progress=True, index_base=TRAIN_EXTRA_INDEX_BASE)
+
+    tag = f"synthtalk-training-extra:{n}x{k}"
+    return build_frame_cache(
+        clips, model_cfg.image_size, train_cfg.cache, extra=extra, extra_tag=tag
+    ).resolve()
 
 
 def ensure_experts(
@@ -718,6 +729,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="face,sync expert steps when they must be trained (2000,600: about 7 minutes on 2 cores; "
         "far fewer leave experts that carry no signal: 150 face steps read every clip as one emotion)",
     )
+    p.add_argument(
+        "--extra-identities",
+        type=int,
+        default=0,
+        help="eg_pretrain on synthtalk only: also train on N rendered people of no split (still "
+        "frames, no audio; a range of identities apart from the judges' extras); make pretrain uses it",
+    )
+    p.add_argument(
+        "--extra-frames", type=int, default=8, help="stills per emotion x level of each extra person (8)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--address", default="", help="Ray cluster address (default: a local Ray on 127.0.0.1)")
     return p
@@ -740,6 +761,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     for n in names:
         get_stage(n)  # did-you-mean error for a typo
+    if args.extra_identities and names != ["eg_pretrain"]:
+        print(
+            "error: --extra-identities trains stage 1 only (its people are still frames without audio); "
+            f"run it with --stage eg_pretrain, not {','.join(names)}",
+            file=sys.stderr,
+        )
+        return 2
     out = Path(args.out).resolve()
     from edtalk.pretrained import PREFIX, PretrainedError, resolve
 
@@ -771,6 +799,8 @@ def main(argv: list[str] | None = None) -> int:
         resume=args.resume,
         cache=str(out / "cache"),
         address=args.address,
+        extra_identities=args.extra_identities,
+        extra_frames=args.extra_frames,
     )
     model_cfg = ModelConfig.preset(args.preset)
     weight_overrides: dict[str, dict[str, float]] = {}

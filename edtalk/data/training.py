@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,9 +62,10 @@ class FrameCache:
         return not np.isnan(self.landmarks[:1]).any()
 
 
-def cache_key(clips: list[Clip], size: int) -> str:
+def cache_key(clips: list[Clip], size: int, extra_tag: str = "") -> str:
     ids = "\n".join(sorted(c.id for c in clips))
-    return hashlib.sha1(f"v{CACHE_VERSION}|{size}|{ids}".encode()).hexdigest()[:12]
+    extra = f"|{extra_tag}" if extra_tag else ""
+    return hashlib.sha1(f"v{CACHE_VERSION}|{size}|{ids}{extra}".encode()).hexdigest()[:12]
 
 
 def _clip_landmarks(clip: Clip, n_frames: int, scale: float) -> np.ndarray:
@@ -88,19 +90,35 @@ def _clip_mels(clip: Clip, n_frames: int, fps: float) -> np.ndarray:
     return mel_windows(mel, n_frames, fps=fps).astype(np.float16)
 
 
-def build_frame_cache(clips: list[Clip], size: int, cache_root: str | Path, progress: bool = True) -> Path:
-    """Decode ``clips`` once into ``cache_root/<key>/`` (atomic: built in a temp dir, then renamed)."""
+def build_frame_cache(
+    clips: list[Clip],
+    size: int,
+    cache_root: str | Path,
+    progress: bool = True,
+    extra: Callable[[], list] | None = None,
+    extra_tag: str = "",
+) -> Path:
+    """Decode ``clips`` once into ``cache_root/<key>/`` (atomic: built in a temp dir, then renamed).
+
+    ``extra`` (with ``extra_tag`` naming it in the cache key) returns more clips already in memory,
+    ``edtalk.experts.data.ExpertClip`` records such as the rendered extra training people of
+    ``edtalk.experts.extra_identities``; they are appended after the decoded clips, without audio
+    (zero mel windows). It is only called when the cache has to be built.
+    """
     from edtalk.data.video import read_video
 
     if not clips:
         raise DatasetLayoutError(None, "no clips to train on (empty split?)")
+    if (extra is None) != (not extra_tag):
+        raise ValueError("build_frame_cache: give extra and extra_tag together")
     cache_root = Path(cache_root)
-    final = cache_root / cache_key(clips, size)
+    final = cache_root / cache_key(clips, size, extra_tag)
     if (final / "meta.json").exists():
         return final
     cache_root.mkdir(parents=True, exist_ok=True)
     frames, lms, mels, start, length = [], [], [], [], []
-    identities = sorted({c.identity or c.id for c in clips})
+    extra_clips = extra() if extra is not None else []
+    identities = sorted({c.identity or c.id for c in clips}) + sorted({c.identity for c in extra_clips})
     it = clips
     if progress:
         from tqdm import tqdm
@@ -117,6 +135,15 @@ def build_frame_cache(clips: list[Clip], size: int, cache_root: str | Path, prog
         start.append(total)
         length.append(video.n_frames)
         total += video.n_frames
+    for clip in extra_clips:
+        frames.append(
+            np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in clip.frames])
+        )
+        lms.append(np.asarray(clip.landmarks, np.float32) * (size / clip.size))
+        mels.append(np.zeros((clip.n_frames, 80, 16), np.float16))
+        start.append(total)
+        length.append(clip.n_frames)
+        total += clip.n_frames
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_root))
     np.save(tmp / "frames.npy", np.concatenate(frames))
     np.save(tmp / "landmarks.npy", np.concatenate(lms).astype(np.float32))
@@ -126,11 +153,13 @@ def build_frame_cache(clips: list[Clip], size: int, cache_root: str | Path, prog
         "size": size,
         "start": start,
         "length": length,
-        "identity": [identities.index(c.identity or c.id) for c in clips],
-        "emotion": [EMOTIONS.index(c.emotion) if c.emotion in EMOTIONS else -1 for c in clips],
-        "clip_ids": [c.id for c in clips],
+        "identity": [identities.index(c.identity or c.id) for c in clips]
+        + [identities.index(c.identity) for c in extra_clips],
+        "emotion": [EMOTIONS.index(c.emotion) if c.emotion in EMOTIONS else -1 for c in clips]
+        + [int(c.emotion) for c in extra_clips],
+        "clip_ids": [c.id for c in clips] + [c.id for c in extra_clips],
         "identities": identities,
-        "transcripts": [c.transcript or "" for c in clips],
+        "transcripts": [c.transcript or "" for c in clips] + ["" for _ in extra_clips],
     }
     (tmp / "meta.json").write_text(json.dumps(meta))
     try:

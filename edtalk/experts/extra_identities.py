@@ -25,11 +25,15 @@ from edtalk.data.synthtalk.render import render_frame
 from edtalk.experts.data import MOUTH_KEYS, POSE_KEYS, ExpertClip, emotion_index
 from edtalk.experts.face_analyser import EXPRESSION_KEYS
 
-EXTRA_INDEX_BASE = 1_000_000  # identity indices of extra people (presets stop below 1000)
+EXTRA_INDEX_BASE = 1_000_000  # identity indices of extra judge people (presets stop below 1000)
+# Extra *training* people (``python -m edtalk.train --extra-identities N``, stage 1 only) come from a
+# range of their own, so no judge ever saw the faces a model was trained on, and vice versa.
+TRAIN_EXTRA_INDEX_BASE = 2_000_000
+EXTRA_PREFIX = {EXTRA_INDEX_BASE: "extra", TRAIN_EXTRA_INDEX_BASE: "trainextra"}
 
 
-def extra_identity_name(k: int) -> str:
-    return f"extra{k:04d}"
+def extra_identity_name(k: int, index_base: int = EXTRA_INDEX_BASE) -> str:
+    return f"{EXTRA_PREFIX[index_base]}{k:04d}"
 
 
 def read_card(root: str | Path) -> dict:
@@ -44,9 +48,17 @@ def read_card(root: str | Path) -> dict:
 
 
 def render_extra_clips(
-    root: str | Path, n_identities: int, frames_per_clip: int = 4, progress: bool = False
+    root: str | Path,
+    n_identities: int,
+    frames_per_clip: int = 4,
+    progress: bool = False,
+    index_base: int = EXTRA_INDEX_BASE,
 ) -> list[ExpertClip]:
-    """Still frames of ``n_identities`` extra people, with the same ground truth as real clips."""
+    """Still frames of ``n_identities`` extra people, with the same ground truth as real clips.
+
+    ``index_base`` picks the range: ``EXTRA_INDEX_BASE`` (judges) or ``TRAIN_EXTRA_INDEX_BASE``."""
+    if index_base not in EXTRA_PREFIX:
+        raise ValueError(f"index_base must be one of {sorted(EXTRA_PREFIX)}, got {index_base}")
     card = read_card(root)
     seed, size, fps = int(card["seed"]), int(card["size"]), float(card["fps"])
     conditions = [(e, int(level)) for e in card["emotions"] for level in card["levels"]]
@@ -54,10 +66,12 @@ def render_extra_clips(
     if progress:
         from tqdm import tqdm
 
-        people = tqdm(people, desc="render extra judge identities", unit="identity", leave=False)
+        kind = "judge" if index_base == EXTRA_INDEX_BASE else "training"
+        people = tqdm(people, desc=f"render extra {kind} identities", unit="identity", leave=False)
     out = []
     for k in people:
-        index = EXTRA_INDEX_BASE + k
+        index = index_base + k
+        name = extra_identity_name(k, index_base)
         person = identity_params(seed, index)
         for emotion, level in conditions:
             rng = clip_rng(seed, index, emotion, level, 1)
@@ -70,8 +84,8 @@ def render_extra_clips(
             factors = track.factors
             out.append(
                 ExpertClip(
-                    id=f"{extra_identity_name(k)}#{emotion}#level_{level}#001",
-                    identity=extra_identity_name(k),
+                    id=f"{name}#{emotion}#level_{level}#001",
+                    identity=name,
                     emotion=emotion_index(emotion),
                     frames=np.stack(frames),
                     wav=np.zeros(0, np.float32),

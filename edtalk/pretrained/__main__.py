@@ -37,6 +37,10 @@ def export(ckpt: Path, name: str, data: Path) -> Path:
     if loaded["config"] != ModelConfig.preset(entry.preset):
         raise PretrainedError(f"{ckpt}: its model config is not the current {entry.preset!r} preset")
     card = json.loads((data / "card.json").read_text())
+    train_cfg = meta.get("run", {}).get("train_config", {})
+    extra = {
+        k: train_cfg[k] for k in ("extra_identities", "extra_frames") if train_cfg.get("extra_identities")
+    }
     payload = {
         "config": loaded["config"].to_dict(),
         "state_dict": loaded["state_dict"],
@@ -46,7 +50,8 @@ def export(ckpt: Path, name: str, data: Path) -> Path:
             "stages_done": [meta["stage"]],
             "pretrained": name,
             "dataset": {k: card.get(k) for k in ("name", "generator_version", "preset", "seed")}
-            | {"split": "train"},
+            | {"split": "train"}
+            | extra,  # rendered people of no split it also saw (edtalk.train --extra-identities)
             "command": entry.command,
             "perceptual": meta.get("perceptual"),
             "stage_config": meta.get("run", {}).get("stage_config"),

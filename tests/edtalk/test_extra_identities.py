@@ -75,3 +75,47 @@ def test_face_analyser_takes_more_threads_at_its_fixed_step_and_gives_them_back(
     train_face_analyser(clips, settings, before_more_threads=lambda: calls.append(torch.get_num_threads()))
     assert calls == [threads]  # called once, at step 1, before the threads change
     assert torch.get_num_threads() == threads  # restored afterwards
+
+
+def test_training_extras_are_other_people_and_join_the_frame_cache(tmp_path):
+    """--extra-identities: people of their own range (not the judges'), appended to the stage cache."""
+    from edtalk.data.readers import read_clips
+    from edtalk.data.training import StageSampler, build_frame_cache, load_frame_cache
+    from edtalk.experts.extra_identities import TRAIN_EXTRA_INDEX_BASE
+
+    root = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=10, size=64)
+    clips = read_clips("synthtalk", root, "train")
+    judge_people = render_extra_clips(root, 1, 2)
+    train_people = render_extra_clips(root, 1, 2, index_base=TRAIN_EXTRA_INDEX_BASE)
+    assert {c.identity for c in train_people} == {"trainextra0000"}
+    assert np.abs(judge_people[0].frames.astype(int) - train_people[0].frames.astype(int)).mean() > 5
+    with pytest.raises(ValueError, match="index_base"):
+        render_extra_clips(root, 1, 2, index_base=7)
+
+    plain = load_frame_cache(build_frame_cache(clips, 32, tmp_path / "cache", progress=False))
+    path = build_frame_cache(
+        clips, 32, tmp_path / "cache", progress=False, extra=lambda: train_people, extra_tag="1x2"
+    )
+    mixed = load_frame_cache(path)
+    assert mixed.n_clips == plain.n_clips + len(train_people)
+    assert mixed.identities == plain.identities + ["trainextra0000"]
+    n = len(plain.frames)
+    assert len(mixed.frames) == n + sum(c.n_frames for c in train_people)
+    assert list(mixed.emotion[plain.n_clips :]) == [c.emotion for c in train_people]
+    np.testing.assert_allclose(mixed.landmarks[n], train_people[0].landmarks[0] * 0.5, atol=1e-4)
+    assert not np.asarray(mixed.mels[n:]).any()  # no audio for rendered stills
+    pairs = StageSampler(mixed, seed=0).frame_pairs(8)
+    assert pairs["source"].shape == pairs["target"].shape == (8, 3, 32, 32)
+    # built once: a second call with the same tag does not render again
+    assert build_frame_cache(clips, 32, tmp_path / "cache", extra=lambda: 1 / 0, extra_tag="1x2") == path
+
+
+def test_training_extras_are_refused_outside_stage_one_and_synthtalk():
+    from edtalk.config import ConfigError, TrainConfig
+    from edtalk.train import main
+
+    assert main(["--stages", "all", "--extra-identities", "4", "--out", "/nonexistent"]) == 2
+    with pytest.raises(ConfigError, match="synthtalk"):
+        TrainConfig(data="hdtf:data/hdtf", extra_identities=4)
+    with pytest.raises(ConfigError, match="extra_frames"):
+        TrainConfig(extra_identities=4, extra_frames=0)
