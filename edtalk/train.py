@@ -362,9 +362,14 @@ class StageWorker:
 
         state = self.full_state() if state is None else state
         pm = self.parent_meta
+        # a run that continues the same stage (the shipped init, then more eg_pretrain steps) counts on
+        continued = (
+            pm.get("stage_steps_total", pm.get("step", 0)) if pm.get("stage") == self.stage.name else 0
+        )
         meta = {
             "stage": self.stage.name,
             "step": step,
+            "stage_steps_total": continued + step,
             "parent": self.run["parent"],
             "run": self.run,
             "perceptual": getattr(self.nets.perceptual, "label", None) or pm.get("perceptual"),

@@ -111,6 +111,21 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group):
     assert cfg == fx["model"]
     assert model.checkpoint_meta["stages_done"] == list(STAGE_NAMES)
     assert model.checkpoint_meta["emotion_weights"]
+    # each stage counts its own steps; a run continuing the same stage adds its parent's
+    first = fx["root"] / "runs" / "eg_pretrain" / "final.pt"
+    assert load_checkpoint(first)["meta"]["stage_steps_total"] == 1
+    assert load_checkpoint(fx["root"] / "runs" / "mouth_pose" / "final.pt")["meta"]["stage_steps_total"] == 1
+    worker = StageWorker(
+        {
+            "model": fx["model"].to_dict(),
+            "stage": stage_config_for("eg_pretrain", {"max_steps": 1, "batch_size": 2}).to_dict(),
+            "train": train_cfg.to_dict(),
+            "run": {"stage_dir": str(fx["root"] / "more"), "parent": str(first), "cache": str(fx["cache"])},
+        }
+    )
+    worker.step()
+    more = load_checkpoint(worker.export(fx["root"] / "more" / "final.pt", step=3))["meta"]
+    assert more["step"] == 3 and more["stage_steps_total"] == 4
 
 
 def test_demo_schedule_only_at_tiny_and_cli_overrides_merge():
