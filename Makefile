@@ -59,8 +59,10 @@ demo: install
 	echo "report: $$(pwd)/$(REPORT)/index.html"
 
 # The shipped stage-1 init (edtalk/pretrained, the demo's starting point, as EDTalk starts from LIA):
-# 20 000 eg_pretrain steps on synthtalk's train identities, about 80 minutes on 2 CPU cores; resumable.
-# It rewrites edtalk/pretrained/tiny_synthtalk_eg.pt and prints the sha256 to record in its registry.
+# 20 000 eg_pretrain steps on synthtalk's train identities (about 80 minutes on 2 CPU cores), then
+# 4000 more that also see 64 rendered people of no split (--extra-identities; about 20 minutes), so
+# E and G meet more than 12 faces. Resumable. It rewrites edtalk/pretrained/tiny_synthtalk_eg.pt and
+# prints the sha256 to record in its registry.
 # First the shipped loss experts (face analyser 2000 steps, SyncNet 600, train split, about 7 minutes):
 # record the sha256 of their manifest.json that `python -m edtalk.pretrained list` prints.
 PRETRAIN_RUNS ?= runs_pretrain
@@ -70,7 +72,10 @@ pretrain: install
 	  --out edtalk/pretrained/tiny_synthtalk_loss_experts
 	$(BIN)/python -m edtalk.train --stage eg_pretrain --preset tiny --data synthtalk:$(DATA) --workers 2 \
 	  --out $(PRETRAIN_RUNS) --max-steps 20000 --checkpoint-every 1000 --resume
-	$(BIN)/python -m edtalk.pretrained export --ckpt $(PRETRAIN_RUNS)/eg_pretrain/final.pt --data $(DATA)
+	$(BIN)/python -m edtalk.train --stage eg_pretrain --preset tiny --data synthtalk:$(DATA) --workers 2 \
+	  --out $(PRETRAIN_RUNS)/more_people --parent $(PRETRAIN_RUNS)/eg_pretrain/final.pt \
+	  --extra-identities 64 --max-steps 4000 --checkpoint-every 1000 --resume
+	$(BIN)/python -m edtalk.pretrained export --ckpt $(PRETRAIN_RUNS)/more_people/eg_pretrain/final.pt --data $(DATA)
 	$(BIN)/python -m edtalk.pretrained list
 
 test: install browser

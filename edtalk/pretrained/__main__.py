@@ -46,7 +46,7 @@ def export(ckpt: Path, name: str, data: Path) -> Path:
         "state_dict": loaded["state_dict"],
         "meta": {
             "stage": meta["stage"],
-            "step": meta.get("step"),
+            "step": meta.get("stage_steps_total", meta.get("step")),  # a continued stage counts its parent's
             "stages_done": [meta["stage"]],
             "pretrained": name,
             "dataset": {k: card.get(k) for k in ("name", "generator_version", "preset", "seed")}

@@ -27,6 +27,8 @@ def test_shipped_init_matches_its_record_and_loads_strictly_into_its_preset():
         "preset": "tiny",
         "seed": 0,
         "split": "train",
+        "extra_identities": 64,  # its last 4000 steps also saw 64 rendered people of no split
+        "extra_frames": 8,
     }
     assert "/" not in str(meta.get("stage_config", "")), "no machine paths in a shipped file"
 
