@@ -1,4 +1,5 @@
-"""Extra judge-only identities, rendered on the fly from the synthtalk generator.
+"""Extra identities of no split, rendered on the fly from the synthtalk generator: for the judges,
+and (from an index range of their own) for stage-1 training (``edtalk.train --extra-identities``).
 
 A tiny synthtalk set has only six judge identities, and a judge trained on six faces reads face
 shape as expression: a neutral face with high brows and wide eyes is called "surprised". The
@@ -10,6 +11,9 @@ Each extra identity gets every emotion x level of the dataset card, ``frames_per
 each, drawn from a clip of the generator's own pose / mouth / blink tracks (rendered at the
 card's size with its seed; no audio, no video encoding; the judges' blur and noise augmentations
 cover the H.264 round trip).
+
+The same holds for the model: twelve training faces do not carry E and G over to unseen ones, so
+the shipped stage-1 init also trained on rendered people (``edtalk.pretrained`` has the figures).
 """
 
 from __future__ import annotations
