@@ -158,9 +158,13 @@ def _amplitude_ratio(track: np.ndarray, reference: np.ndarray) -> float | None:
     return float(a.std() / b.std())
 
 
-def landmark_error_px(judges: Judges, frames: np.ndarray, truth: np.ndarray, native: int) -> float:
-    """Mean L2 (px at the native size) of judge landmarks on ``frames`` vs true landmarks."""
-    pred = judges.analyse(frames)["landmarks"] * (native / frames.shape[1])
+def landmark_error_px(
+    judges: Judges, frames: np.ndarray, truth: np.ndarray, native: int, analysed: dict | None = None
+) -> float:
+    """Mean L2 (px at the native size) of judge landmarks on ``frames`` vs true landmarks
+    (``analysed``: ``judges.analyse(frames)`` when the caller already has it)."""
+    analysed = judges.analyse(frames) if analysed is None else analysed
+    pred = analysed["landmarks"] * (native / frames.shape[1])
     n = min(len(pred), len(truth))
     return float(np.linalg.norm(pred[:n] - truth[:n], axis=-1).mean())
 
@@ -175,7 +179,8 @@ def self_reconstruction(model, judges: Judges, clips, size: int, batch_size: int
     judge_on_gt, dlib_corr, dlib_amp, judge_mouth_corr = [], [], [], []
     for c in clips:
         gt = _resize(c.frames, size)
-        judged = judges.analyse(gt)["mouth"]
+        on_gt = judges.analyse(gt)  # read once: landmark floor and per-factor mouth reading
+        judged = on_gt["mouth"]
         judge_mouth_corr.append(
             [track_correlation(judged[:, k], c.mouth[: len(judged), k]) for k in range(judged.shape[1])]
         )
@@ -192,7 +197,7 @@ def self_reconstruction(model, judges: Judges, clips, size: int, batch_size: int
             )
             rows[name]["ssim"].append(float(frame_ssim(gt[:n], frames).mean()))
             rows[name]["lmk"].append(landmark_error_px(judges, frames, c.landmarks, c.size))
-        judge_on_gt.append(landmark_error_px(judges, gt, c.landmarks, c.size))
+        judge_on_gt.append(landmark_error_px(judges, gt, c.landmarks, c.size, analysed=on_gt))
     out = {name: {k: _mean(v) for k, v in r.items()} for name, r in rows.items()}
     out["judge_landmark_error_on_gt_px"] = _mean(judge_on_gt)
     # dlib's reading of the drawn mouth: correlation with the GT clip's track, and its amplitude

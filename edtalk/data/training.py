@@ -124,26 +124,27 @@ def build_frame_cache(
         from tqdm import tqdm
 
         it = tqdm(clips, desc=f"decoding {len(clips)} clips -> {size}px cache", unit="clip")
-    total = 0
+
+    def add(native_frames: np.ndarray, landmarks: np.ndarray, mel: np.ndarray) -> None:
+        """Append one clip's rows (frames area-resized to ``size``) and its start/length."""
+        start.append(sum(length))
+        length.append(len(native_frames))
+        frames.append(
+            np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in native_frames])
+        )
+        lms.append(landmarks)
+        mels.append(mel)
+
     for clip in it:
         video = read_video(clip.video)
-        h, w = video.size
-        resized = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in video.frames])
-        frames.append(resized)
-        lms.append(_clip_landmarks(clip, video.n_frames, size / w))
-        mels.append(_clip_mels(clip, video.n_frames, video.fps))
-        start.append(total)
-        length.append(video.n_frames)
-        total += video.n_frames
-    for clip in extra_clips:
-        frames.append(
-            np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in clip.frames])
+        add(
+            video.frames,
+            _clip_landmarks(clip, video.n_frames, size / video.size[1]),
+            _clip_mels(clip, video.n_frames, video.fps),
         )
-        lms.append(np.asarray(clip.landmarks, np.float32) * (size / clip.size))
-        mels.append(np.zeros((clip.n_frames, 80, 16), np.float16))
-        start.append(total)
-        length.append(clip.n_frames)
-        total += clip.n_frames
+    for clip in extra_clips:
+        landmarks = np.asarray(clip.landmarks, np.float32) * (size / clip.size)
+        add(clip.frames, landmarks, np.zeros((clip.n_frames, 80, 16), np.float16))
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_root))
     np.save(tmp / "frames.npy", np.concatenate(frames))
     np.save(tmp / "landmarks.npy", np.concatenate(lms).astype(np.float32))
