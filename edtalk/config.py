@@ -249,7 +249,7 @@ class TrainConfig:
     resume: bool = False  # continue a stage from its latest Ray checkpoint
     cache: str = ""  # decoded-frame cache root; "" = <out>/cache
     address: str = ""  # Ray cluster address; "" = start a local one on 127.0.0.1
-    # eg_pretrain on synthtalk only: also train on this many rendered people of no split
+    # synthtalk only: the frames-only stages also train on this many rendered people of no split
     # (edtalk.experts.extra_identities.TRAIN_EXTRA_INDEX_BASE), extra_frames stills per emotion x level
     extra_identities: int = 0
     extra_frames: int = 8

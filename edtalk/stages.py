@@ -94,6 +94,9 @@ class Stage:
     defaults: dict = field(default_factory=dict)  # StageConfig defaults (paper losses/optimiser)
     demo: dict = field(default_factory=dict)  # overrides of ``defaults`` for the tiny CPU demo preset
     fake_real: Callable | None = None  # (outputs, batch) -> (fake, real) images for D
+    # learns from frames alone (no mel windows, no transcripts), so the rendered still people of
+    # ``edtalk.train --extra-identities`` can join its cache; the audio stages set it False
+    frames_only: bool = True
 
     def config_defaults(self, preset: str) -> dict:
         """StageConfig fields of this stage for a model preset: ``defaults``, plus ``demo`` for tiny."""
@@ -437,6 +440,7 @@ STAGES.add(
     "audio_lip",
     Stage(
         name="audio_lip",
+        frames_only=False,
         parent="expression",
         trainable=("audio_lip",),
         weights={"m_fea": 1.0, "m_rec": 1.0, "m_sync": 1.0},
@@ -475,6 +479,7 @@ STAGES.add(
     "audio_pose",
     Stage(
         name="audio_pose",
+        frames_only=False,
         parent="audio_lip",
         trainable=("pose_flow",),
         weights={"mle": 1.0, "p_rec": 1.0, "tem": 1.0},
@@ -504,6 +509,7 @@ STAGES.add(
     "audio_expression",
     Stage(
         name="audio_expression",
+        frames_only=False,
         parent="audio_pose",
         trainable=("expression_predictor",),
         weights={"exp": 1.0},

@@ -502,15 +502,16 @@ def parse_data(spec: str) -> tuple[str, Path]:
     return reader, Path(root).expanduser()
 
 
-def prepare_cache(train_cfg, model_cfg) -> Path:
-    """Decode the training split once (driver side) into the shared frame cache."""
+def prepare_cache(train_cfg, model_cfg, with_extras: bool = False) -> Path:
+    """Decode the training split once (driver side) into the shared frame cache; ``with_extras``
+    appends ``train_cfg.extra_identities`` rendered people (for the frames-only stages)."""
     from edtalk.data.readers import read_clips
     from edtalk.data.training import build_frame_cache
 
     reader, root = parse_data(train_cfg.data)
     clips = read_clips(reader, root, train_cfg.split)
     n, k = train_cfg.extra_identities, train_cfg.extra_frames
-    if not n:
+    if not (n and with_extras):
         return build_frame_cache(clips, model_cfg.image_size, train_cfg.cache).resolve()
     from edtalk.experts.extra_identities import TRAIN_EXTRA_INDEX_BASE, render_extra_clips
 
@@ -738,8 +739,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--extra-identities",
         type=int,
         default=0,
-        help="eg_pretrain on synthtalk only: also train on N rendered people of no split (still "
-        "frames, no audio; a range of identities apart from the judges' extras); make pretrain uses it",
+        help="synthtalk only: the frames-only stages (eg_pretrain, mouth_pose, expression) also train on "
+        "N rendered people of no split (still frames of every emotion x level, no audio; a range of "
+        "identities apart from the judges' extras); the audio stages keep to the split (make "
+        "pretrain uses it for stage 1)",
     )
     p.add_argument(
         "--extra-frames", type=int, default=8, help="stills per emotion x level of each extra person (8)"
@@ -766,10 +769,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     for n in names:
         get_stage(n)  # did-you-mean error for a typo
-    if args.extra_identities and names != ["eg_pretrain"]:
+    if args.extra_identities and not any(get_stage(n).frames_only for n in names):
         print(
-            "error: --extra-identities trains stage 1 only (its people are still frames without audio); "
-            f"run it with --stage eg_pretrain, not {','.join(names)}",
+            "error: --extra-identities adds still frames without audio, which only the frames-only "
+            f"stages ({', '.join(n for n in STAGE_NAMES if get_stage(n).frames_only)}) train on; "
+            f"{','.join(names)} are audio stages",
             file=sys.stderr,
         )
         return 2
@@ -821,7 +825,8 @@ def main(argv: list[str] | None = None) -> int:
     import ray
 
     t0 = time.time()
-    cache = prepare_cache(train_cfg, model_cfg)
+    cache = prepare_cache(train_cfg, model_cfg)  # the split alone: audio stages, the final check
+    extras_cache = None  # the split plus the rendered people, built on first use
     needed = {e for n in names for e in get_stage(n).experts}
     face_steps, sync_steps = (int(x) for x in args.expert_steps.split(","))
     ensure_experts(train_cfg, needed, face_steps, sync_steps, source=expert_source)
@@ -854,7 +859,13 @@ def main(argv: list[str] | None = None) -> int:
             },
         )
         cfg_i = train_cfg if i == 0 else replace(train_cfg, parent="")  # --parent applies to the first stage
-        finals[n] = run_stage(stage_cfg, cfg_i, model_cfg, cache)
+        cache_i = cache
+        if train_cfg.extra_identities and get_stage(n).frames_only:
+            extras_cache = extras_cache or prepare_cache(train_cfg, model_cfg, with_extras=True)
+            cache_i = extras_cache
+        elif train_cfg.extra_identities:  # an audio stage: the run config says it saw no extras
+            cfg_i = replace(cfg_i, extra_identities=0)
+        finals[n] = run_stage(stage_cfg, cfg_i, model_cfg, cache_i)
     last = out / names[-1] / "final.pt"
     check = self_reconstruction_check(last, cache)
     (out / names[-1] / "self_reconstruction.json").write_text(json.dumps(check, indent=1))

@@ -110,11 +110,15 @@ def test_training_extras_are_other_people_and_join_the_frame_cache(tmp_path):
     assert build_frame_cache(clips, 32, tmp_path / "cache", extra=lambda: 1 / 0, extra_tag="1x2") == path
 
 
-def test_training_extras_are_refused_outside_stage_one_and_synthtalk():
-    from edtalk.config import ConfigError, TrainConfig
+def test_training_extras_reach_the_frames_only_stages_and_are_refused_elsewhere():
+    from edtalk.config import STAGE_NAMES, ConfigError, TrainConfig
+    from edtalk.stages import get_stage
     from edtalk.train import main
 
-    assert main(["--stages", "all", "--extra-identities", "4", "--out", "/nonexistent"]) == 2
+    # still frames carry no audio: only the stages that learn from frames alone can take them
+    frames_only = [n for n in STAGE_NAMES if get_stage(n).frames_only]
+    assert frames_only == ["eg_pretrain", "mouth_pose", "expression"]
+    assert main(["--stages", "audio_lip,audio_pose", "--extra-identities", "4", "--out", "/nonexistent"]) == 2
     with pytest.raises(ConfigError, match="synthtalk"):
         TrainConfig(data="hdtf:data/hdtf", extra_identities=4)
     with pytest.raises(ConfigError, match="extra_frames"):
