@@ -250,7 +250,8 @@ class TrainConfig:
     cache: str = ""  # decoded-frame cache root; "" = <out>/cache
     address: str = ""  # Ray cluster address; "" = start a local one on 127.0.0.1
     # synthtalk only: the frames-only stages also train on this many rendered people of no split
-    # (edtalk.experts.extra_identities.TRAIN_EXTRA_INDEX_BASE), extra_frames stills per emotion x level
+    # (edtalk.experts.extra_identities.TRAIN_EXTRA_INDEX_BASE), extra_frames stills per emotion x level;
+    # the audio stages of a chain keep to the split
     extra_identities: int = 0
     extra_frames: int = 8
 

@@ -1,5 +1,6 @@
 """Extra identities of no split, rendered on the fly from the synthtalk generator: for the judges,
-and (from an index range of their own) for stage-1 training (``edtalk.train --extra-identities``).
+and (from an index range of their own) for the frames-only training stages
+(``edtalk.train --extra-identities``: eg_pretrain, mouth_pose, expression).
 
 A tiny synthtalk set has only six judge identities, and a judge trained on six faces reads face
 shape as expression: a neutral face with high brows and wide eyes is called "surprised". The
