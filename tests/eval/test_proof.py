@@ -146,6 +146,13 @@ def _stand_in_clip(k, seed):
     )  # fmt: skip
 
 
+def _on_a_face(identity, mouth, pose, expression, n):
+    """Stand-in for eval.cross_target.render_cross: the mouth driver's own frames, looped."""
+    from eval.proof import _looped
+
+    return _looped(mouth.frames, n)
+
+
 def test_dlib_mouth_rows_reward_the_right_driver(monkeypatch):
     """Plumbing of the independent mouth readings: a model that copies the right driver scores."""
     import edtalk.infer
@@ -155,9 +162,12 @@ def test_dlib_mouth_rows_reward_the_right_driver(monkeypatch):
     monkeypatch.setattr(edtalk.infer, "drive_video", lambda m, src, mouth, pose, expr, batch_size: mouth)
     rec = self_reconstruction(None, _StandInJudges(), clips, size=8, batch_size=4)
     assert rec["mouth_dlib"] == {"corr_with_gt": pytest.approx(1.0), "amplitude_vs_gt": pytest.approx(1.0)}
-    cross = cross_driving(None, _StandInJudges(), [tuple(clips)], size=8, batch_size=4)
+    cross = cross_driving(None, _StandInJudges(), [tuple(clips)], size=8, batch_size=4, render=_on_a_face)
     assert cross["mouth_dlib_to_B"] == 0.0 < cross["mouth_dlib_to_A"]
     assert cross["mouth_dlib_to_B"] < cross["mouth_dlib_to_others"]
+    assert cross["mouth_dlib_own_face_to_B"] == 0.0 < cross["mouth_dlib_own_face_to_A"]
+    assert cross["psnr_to_ideal"] is None  # the copy IS the stand-in ideal video: no finite PSNR
+    assert cross["psnr_static_to_ideal"] is not None
 
     by_first_frame = {c.frames[0].tobytes(): c for c in clips}  # "audio" model: draws the clip itself
     monkeypatch.setattr(
@@ -189,10 +199,22 @@ def test_face_judge_mouth_rows_compare_the_opening_only(monkeypatch):
         c.mouth[:, 0] = judges.mouth_dlib(c.frames)
         c.mouth[:, 1:] = 0.0 if k == 0 else 5.0  # A's width/round sit at the judge's constant
     monkeypatch.setattr(edtalk.infer, "drive_video", lambda m, src, mouth, pose, expr, batch_size: mouth)
-    cross = cross_driving(None, judges, [tuple(clips)], size=8, batch_size=4)
+    cross = cross_driving(None, judges, [tuple(clips)], size=8, batch_size=4, render=_on_a_face)
     assert JUDGE_MOUTH_FACTORS == (0,)
     assert cross["mouth_to_B"] == 0.0 < cross["mouth_to_A"]
     assert cross["mouth_to_B"] < cross["mouth_to_others"]
     rec = self_reconstruction(None, judges, clips, size=8, batch_size=4)
     assert rec["judge_mouth_corr_on_gt"]["open"] == pytest.approx(1.0)
     assert rec["judge_mouth_corr_on_gt"]["width"] is None  # a constant reading has no correlation
+
+
+def test_driver_tracks_are_looped_like_drive_video():
+    """A short driver's track must line up with the frames it drove (ping-pong, not wrap-around)."""
+    import numpy as np
+
+    from edtalk.infer import loop_to_length
+    from eval.proof import _looped
+
+    track = np.arange(4.0)
+    assert _looped(track, 9).tolist() == [0, 1, 2, 3, 2, 1, 0, 1, 2]
+    assert _looped(track, 9).tolist() == loop_to_length(track, 9).tolist()
