@@ -198,6 +198,9 @@ class StageConfig:
     pose_frames: int = 10  # N: frames per pose sequence of the normalizing flow (audio_pose)
     checkpoint_every: int = 50  # report a Ray checkpoint every this many steps (and at the end)
     log_every: int = 10  # TensorBoard scalars every this many steps
+    # parameter prefixes of EDTalk trained beside the stage's own, e.g. ("generator",): the official
+    # advice (EDTalk issue #11) to fine-tune the decoder after ELN/EEM have learned
+    also_train: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.name not in STAGE_NAMES:
@@ -227,6 +230,7 @@ class StageConfig:
         _reject_unknown("StageConfig", data, [f.name for f in fields(cls)])
         data = dict(data)
         data["loss_weights"] = tuple(sorted(dict(data.get("loss_weights", {})).items()))
+        data["also_train"] = tuple(data.get("also_train", ()))
         return cls(**data)
 
 

@@ -43,7 +43,7 @@ losses function here, and register a ``Stage`` with ``STAGES.add``; add its name
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -128,14 +128,27 @@ def stage_chain() -> list[str]:
 
 
 # --- parameter selection -------------------------------------------------------------------------
-def _matches(name: str, prefixes: tuple[str, ...]) -> bool:
+def param_matches(name: str, prefixes: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
 def trainable_prefixes(stage: Stage, model: nn.Module) -> tuple[str, ...]:
     """The stage's prefixes, keeping only those that exist in this model (ablated parts are absent)."""
     names = [n for n, _ in model.named_parameters()]
-    return tuple(p for p in stage.trainable if any(_matches(n, (p,)) for n in names))
+    return tuple(p for p in stage.trainable if any(param_matches(n, (p,)) for n in names))
+
+
+def with_also_train(stage: Stage, prefixes: tuple[str, ...], model: nn.Module) -> Stage:
+    """``stage`` training ``prefixes`` beside its own parameters (``StageConfig.also_train``); a prefix
+    that names no parameter of ``model`` is an error, not a silent no-op."""
+    names = [n for n, _ in model.named_parameters()]
+    unknown = [p for p in prefixes if not any(param_matches(n, (p,)) for n in names)]
+    if unknown:
+        raise ValueError(
+            f"also_train {unknown}: no EDTalk parameter name starts with these prefixes "
+            f"(top-level modules: {', '.join(sorted({n.split('.')[0] for n in names}))})"
+        )
+    return replace(stage, trainable=stage.trainable + tuple(prefixes)) if prefixes else stage
 
 
 def apply_freezing(stage: Stage, model: nn.Module) -> list[nn.Parameter]:
@@ -143,7 +156,7 @@ def apply_freezing(stage: Stage, model: nn.Module) -> list[nn.Parameter]:
     prefixes = trainable_prefixes(stage, model)
     params = []
     for name, p in model.named_parameters():
-        p.requires_grad_(_matches(name, prefixes))
+        p.requires_grad_(param_matches(name, prefixes))
         if p.requires_grad:
             params.append(p)
     if not params:
@@ -158,7 +171,7 @@ def set_train_mode(stage: Stage, model: nn.Module) -> None:
     model.eval()
     prefixes = trainable_prefixes(stage, model)
     for name, module in model.named_modules():
-        if name and _matches(name, prefixes):
+        if name and param_matches(name, prefixes):
             module.train()
 
 

@@ -242,7 +242,7 @@ class StageWorker:
         from edtalk.data.training import StageSampler, load_frame_cache
         from edtalk.model import EDTalk
         from edtalk.modules.discriminator import Discriminator
-        from edtalk.stages import StageModule, apply_freezing, get_stage
+        from edtalk.stages import StageModule, apply_freezing, get_stage, with_also_train
 
         self.model_cfg = ModelConfig.from_dict(config["model"])
         self.stage_cfg = StageConfig.from_dict(config["stage"])
@@ -259,6 +259,7 @@ class StageWorker:
 
         model = EDTalk(self.model_cfg)
         self.parent_meta = _load_parent(model, self.run["parent"]) if self.run["parent"] else {}
+        self.stage = with_also_train(self.stage, self.stage_cfg.also_train, model)
         params = apply_freezing(self.stage, model)
         model.to(self.device)
         self.sampler = StageSampler(
@@ -691,6 +692,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, help="samples per worker per step (default: per stage)")
     p.add_argument("--lr", type=float, help="learning rate of the trainable modules (default: per stage)")
     p.add_argument(
+        "--also-train",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="also train the EDTalk parameters under PREFIX in the named stage(s), e.g. 'generator' to "
+        "fine-tune the decoder in the expression stage (the official authors' advice); repeatable",
+    )
+    p.add_argument(
         "--beta1",
         type=float,
         help="Adam beta1 of the trainable modules (default: 0 as in the official trainers; the tiny "
@@ -856,6 +865,7 @@ def main(argv: list[str] | None = None) -> int:
                 "beta1": args.beta1,
                 "checkpoint_every": args.checkpoint_every,
                 "loss_weights": weight_overrides.get(n, {}),
+                "also_train": tuple(args.also_train) or None,
             },
         )
         cfg_i = train_cfg if i == 0 else replace(train_cfg, parent="")  # --parent applies to the first stage

@@ -86,6 +86,21 @@ def test_trainable_and_frozen_parameter_sets(tiny_model, name):
         assert not any(n.startswith(("encoder.", "generator.")) for n in trainable)
 
 
+def test_also_train_adds_the_decoder_to_a_stage_and_refuses_unknown_prefixes(tiny_model):
+    from edtalk.stages import with_also_train
+    from edtalk.train import stage_config_for
+
+    cfg = stage_config_for("expression", {"also_train": ("generator",)})
+    assert StageConfig.from_dict(cfg.to_dict()).also_train == ("generator",)  # survives the run config
+    stage = with_also_train(get_stage("expression"), cfg.also_train, tiny_model)
+    apply_freezing(stage, tiny_model)
+    trainable = {n.split(".")[0] for n, p in tiny_model.named_parameters() if p.requires_grad}
+    assert trainable == {"navigation", "banks", "eem", "generator"}  # E stays frozen
+    assert with_also_train(get_stage("expression"), (), tiny_model) is get_stage("expression")
+    with pytest.raises(ValueError, match="genrator"):
+        with_also_train(get_stage("expression"), ("genrator",), tiny_model)
+
+
 def test_frozen_modules_are_in_eval_mode(tiny_model):
     stage = get_stage("audio_pose")
     apply_freezing(stage, tiny_model)
