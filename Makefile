@@ -38,6 +38,9 @@ REPORT ?= report
 CKPT = $(RUNS)/audio_expression/final.pt
 INIT ?= pretrained:tiny_synthtalk_eg
 EXPERTS ?= pretrained:tiny_synthtalk_loss_experts
+# rendered people of no split that the frames-only stages (eg_pretrain, mouth_pose, expression) also
+# train on; the audio stages keep to the train split (edtalk.train --extra-identities)
+EXTRA_PEOPLE ?= 64
 demo: install
 	@set -euo pipefail; mkdir -p $(RUNS); : > $(RUNS)/demo_timings.tsv; \
 	step() { local name="$$1"; shift; echo; echo "=== demo: $$name"; local t0=$$SECONDS; "$$@"; \
@@ -46,7 +49,7 @@ demo: install
 	cat $(DATA)/card.md; echo "contact sheet: $(DATA)/contact_sheet.png"; \
 	if [ -f $(RUNS)/judges/zoo_results.json ]; then echo "judges already trained ($(RUNS)/judges; delete it to retrain)"; \
 	else step "2 train the synthtalk judges" $(BIN)/python -m eval.zoo train --data $(DATA) --out $(RUNS)/judges; fi; \
-	step "3 train the tiny EDTalk chain (stage 1 from the shipped init, shipped loss experts)" $(BIN)/python -m edtalk.train --stages all --preset tiny --data synthtalk:$(DATA) --workers 2 --out $(RUNS) --resume --parent $(INIT) --experts $(EXPERTS); \
+	step "3 train the tiny EDTalk chain (stage 1 from the shipped init, shipped loss experts)" $(BIN)/python -m edtalk.train --stages all --preset tiny --data synthtalk:$(DATA) --workers 2 --out $(RUNS) --resume --parent $(INIT) --experts $(EXPERTS) --extra-identities $(EXTRA_PEOPLE); \
 	step "3b proof: does it disentangle? (test identities)" $(BIN)/python -m eval.proof --ckpt $(CKPT) --data $(DATA) --out $(RESULTS)/proof.json --no-progress; \
 	step "3c probe: what E and the navigation weights carry (train -> test identities)" $(BIN)/python -m eval.probe --ckpt $(CKPT) --data $(DATA) --out $(RESULTS)/probe.json --no-progress; \
 	for m in gt static; do \

@@ -751,7 +751,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="synthtalk only: the frames-only stages (eg_pretrain, mouth_pose, expression) also train on "
         "N rendered people of no split (still frames of every emotion x level, no audio; a range of "
         "identities apart from the judges' extras); the audio stages keep to the split (make "
-        "pretrain uses it for stage 1)",
+        "pretrain uses it for stage 1, make demo for the whole chain)",
     )
     p.add_argument(
         "--extra-frames", type=int, default=8, help="stills per emotion x level of each extra person (8)"
