@@ -132,21 +132,26 @@ def param_matches(name: str, prefixes: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
+def _prefixes_in(model: nn.Module, prefixes: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``prefixes`` that name at least one parameter of ``model``."""
+    names = [n for n, _ in model.named_parameters()]
+    return tuple(p for p in prefixes if any(param_matches(n, (p,)) for n in names))
+
+
 def trainable_prefixes(stage: Stage, model: nn.Module) -> tuple[str, ...]:
     """The stage's prefixes, keeping only those that exist in this model (ablated parts are absent)."""
-    names = [n for n, _ in model.named_parameters()]
-    return tuple(p for p in stage.trainable if any(param_matches(n, (p,)) for n in names))
+    return _prefixes_in(model, stage.trainable)
 
 
 def with_also_train(stage: Stage, prefixes: tuple[str, ...], model: nn.Module) -> Stage:
     """``stage`` training ``prefixes`` beside its own parameters (``StageConfig.also_train``); a prefix
     that names no parameter of ``model`` is an error, not a silent no-op."""
-    names = [n for n, _ in model.named_parameters()]
-    unknown = [p for p in prefixes if not any(param_matches(n, (p,)) for n in names)]
+    unknown = [p for p in prefixes if p not in _prefixes_in(model, prefixes)]
     if unknown:
+        modules = sorted({n.split(".")[0] for n, _ in model.named_parameters()})
         raise ValueError(
             f"also_train {unknown}: no EDTalk parameter name starts with these prefixes "
-            f"(top-level modules: {', '.join(sorted({n.split('.')[0] for n in names}))})"
+            f"(top-level modules: {', '.join(modules)})"
         )
     return replace(stage, trainable=stage.trainable + tuple(prefixes)) if prefixes else stage
 

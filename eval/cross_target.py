@@ -27,6 +27,7 @@ from edtalk.data.synthtalk.expression import expression_params
 from edtalk.data.synthtalk.factors import MOUTH_KEYS, POSE_KEYS
 from edtalk.data.synthtalk.generate import clip_rng, identity_params
 from edtalk.data.synthtalk.render import render_frame
+from edtalk.experts.data import POSE_KEYS as SIDECAR_POSE_KEYS  # the judged rotations (no tx/ty/scale)
 from edtalk.experts.extra_identities import read_card
 from edtalk.infer import loop_to_length
 
@@ -73,7 +74,7 @@ def checked_tracks(root: str | Path, clip) -> SynthClip:
     match the clip's sidecar (the ground truth the judges are scored against)."""
     tracks = clip_tracks(str(root), clip.id)
     mouth = np.stack([tracks.factors[k] for k in MOUTH_KEYS], 1)
-    pose = np.stack([tracks.factors[k] for k in ("yaw", "pitch", "roll")], 1)
+    pose = np.stack([tracks.factors[k] for k in SIDECAR_POSE_KEYS], 1)
     if mouth.shape != clip.mouth.shape or not (
         np.allclose(mouth, clip.mouth, atol=1e-3) and np.allclose(pose, clip.pose, atol=1e-3)
     ):

@@ -314,11 +314,11 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int, rend
         drivers = dict(zip("ABCD", (a, b, c, d), strict=True))
         # each candidate's mouth on A's face, with C's pose and D's expression; "B" is the ideal video
         on_a = {name: _resize(render(a, x, c, d, n), size) for name, x in drivers.items()}
-        gap = {name: _track_gap(mouth, judges.mouth_dlib(v)) for name, v in on_a.items()}
-        ideal_track = judges.mouth_dlib(on_a["B"])
+        on_a_tracks = {name: judges.mouth_dlib(v) for name, v in on_a.items()}  # dlib once per video
+        gap = {name: _track_gap(mouth, track) for name, track in on_a_tracks.items()}
         # the shape of the track, whatever its amplitude (a mouth drawn too small still moves with B)
-        acc["mouth_dlib_corr_B"].append(track_correlation(mouth, ideal_track))
-        acc["mouth_dlib_corr_A"].append(track_correlation(mouth, judges.mouth_dlib(on_a["A"])))
+        acc["mouth_dlib_corr_B"].append(track_correlation(mouth, on_a_tracks["B"]))
+        acc["mouth_dlib_corr_A"].append(track_correlation(mouth, on_a_tracks["A"]))
         acc["mouth_dlib_to_B"].append(gap["B"])
         acc["mouth_dlib_to_A"].append(gap["A"])
         acc["mouth_dlib_to_others"].append(_mean([gap["C"], gap["D"]]))
