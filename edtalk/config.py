@@ -201,6 +201,9 @@ class StageConfig:
     # parameter prefixes of EDTalk trained beside the stage's own, e.g. ("generator",): the official
     # advice (EDTalk issue #11) to fine-tune the decoder after ELN/EEM have learned
     also_train: tuple[str, ...] = ()
+    # eg_pretrain: LIA's one motion bank is the mouth and pose banks (26 directions); True adds the
+    # expression bank (36), so that G also learns to draw along the directions ELN later steers
+    eg_expression_bank: bool = False
 
     def __post_init__(self) -> None:
         if self.name not in STAGE_NAMES:

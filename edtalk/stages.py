@@ -24,6 +24,8 @@ continues from, its loss terms with default weights, the sampler that feeds it, 
 Design choices the paper leaves open (documented here once):
 - eg_pretrain is LIA's self-reconstruction: the target's motion passes through MLN+PLN and their
   banks, which together play LIA's single motion bank; mouth_pose then re-purposes them.
+  ``StageConfig.eg_expression_bank`` adds ELN and B^e to that bank (36 directions; measured: from the
+  shipped init it does not make G respond to B^e, see the README).
 - L_self = L1 + L_per of the self-reconstructions (mouth and pose from the same image), so that
   "w/o L_self" removes both; L_fea / L_m-c compare motion features f^{r->*} (cosine is the same for
   W^*, the bases being orthonormal).
@@ -156,6 +158,15 @@ def with_also_train(stage: Stage, prefixes: tuple[str, ...], model: nn.Module) -
     return replace(stage, trainable=stage.trainable + tuple(prefixes)) if prefixes else stage
 
 
+def configured_stage(stage: Stage, cfg: StageConfig, model: nn.Module) -> Stage:
+    """``stage`` as ``cfg`` runs it: its own parameters, ``cfg.also_train``, and in eg_pretrain with
+    ``cfg.eg_expression_bank`` the expression head (ELN) and bank B^e as part of LIA's motion bank."""
+    extra = tuple(cfg.also_train)
+    if stage.name == "eg_pretrain" and cfg.eg_expression_bank:
+        extra += ("navigation.heads.expression", "banks.raw.expression")
+    return with_also_train(stage, extra, model)
+
+
 def apply_freezing(stage: Stage, model: nn.Module) -> list[nn.Parameter]:
     """Set requires_grad (trainable vs frozen) and return the trainable parameters (non-empty)."""
     prefixes = trainable_prefixes(stage, model)
@@ -242,10 +253,15 @@ def _expression_latent(model, w_e):
 EG_PRETRAIN_DEMO = {"max_steps": 800, "batch_size": 4, "beta1": 0.9, "loss_weights": {"adv": 0.0}}
 
 
+def _eg_banks(cfg) -> tuple[str, ...]:
+    """The banks that play LIA's motion bank in eg_pretrain (``StageConfig.eg_expression_bank``)."""
+    return ("mouth", "pose", "expression") if cfg.eg_expression_bank else ("mouth", "pose")
+
+
 def _eg_forward(model, b, cfg):
     f_s, skips = model.encode(b["source"])
     f_t, _ = model.encode(b["target"])
-    w = model.navigate(f_t, _present(model, ("mouth", "pose")))
+    w = model.navigate(f_t, _present(model, _eg_banks(cfg)))
     return {"fake": model.generate(model.compose(f_s, w), skips)}
 
 

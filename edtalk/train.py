@@ -242,7 +242,7 @@ class StageWorker:
         from edtalk.data.training import StageSampler, load_frame_cache
         from edtalk.model import EDTalk
         from edtalk.modules.discriminator import Discriminator
-        from edtalk.stages import StageModule, apply_freezing, get_stage, with_also_train
+        from edtalk.stages import StageModule, apply_freezing, configured_stage, get_stage
 
         self.model_cfg = ModelConfig.from_dict(config["model"])
         self.stage_cfg = StageConfig.from_dict(config["stage"])
@@ -259,7 +259,7 @@ class StageWorker:
 
         model = EDTalk(self.model_cfg)
         self.parent_meta = _load_parent(model, self.run["parent"]) if self.run["parent"] else {}
-        self.stage = with_also_train(self.stage, self.stage_cfg.also_train, model)
+        self.stage = configured_stage(self.stage, self.stage_cfg, model)
         params = apply_freezing(self.stage, model)
         model.to(self.device)
         self.sampler = StageSampler(
@@ -700,6 +700,13 @@ def build_parser() -> argparse.ArgumentParser:
         "fine-tune the decoder in the expression stage (the official authors' advice); repeatable",
     )
     p.add_argument(
+        "--eg-expression-bank",
+        action="store_true",
+        help="eg_pretrain: the expression head and bank join the mouth and pose ones as LIA's motion bank "
+        "(36 directions instead of 26), so that G learns to draw along the directions the expression "
+        "stage later steers",
+    )
+    p.add_argument(
         "--beta1",
         type=float,
         help="Adam beta1 of the trainable modules (default: 0 as in the official trainers; the tiny "
@@ -866,6 +873,7 @@ def main(argv: list[str] | None = None) -> int:
                 "checkpoint_every": args.checkpoint_every,
                 "loss_weights": weight_overrides.get(n, {}),
                 "also_train": tuple(args.also_train) or None,
+                "eg_expression_bank": args.eg_expression_bank or None,
             },
         )
         cfg_i = train_cfg if i == 0 else replace(train_cfg, parent="")  # --parent applies to the first stage

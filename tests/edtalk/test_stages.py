@@ -101,6 +101,38 @@ def test_also_train_adds_the_decoder_to_a_stage_and_refuses_unknown_prefixes(tin
         with_also_train(get_stage("expression"), ("genrator",), tiny_model)
 
 
+def test_eg_expression_bank_trains_eln_and_draws_along_all_three_banks(tiny_model):
+    from edtalk.stages import configured_stage
+    from edtalk.train import stage_config_for
+
+    plain = stage_config_for("eg_pretrain", {})
+    with36 = stage_config_for("eg_pretrain", {"eg_expression_bank": True})
+    assert StageConfig.from_dict(with36.to_dict()).eg_expression_bank  # survives the run config
+    assert configured_stage(get_stage("eg_pretrain"), plain, tiny_model) is get_stage("eg_pretrain")
+    stage = configured_stage(get_stage("eg_pretrain"), with36, tiny_model)
+    apply_freezing(stage, tiny_model)
+    grad = {n for n, p in tiny_model.named_parameters() if p.requires_grad}
+    assert any(n.startswith("navigation.heads.expression.") for n in grad)
+    assert "banks.raw.expression" in grad and not any(n.startswith("eem.") for n in grad)
+    asked = []
+    navigate = tiny_model.navigate
+
+    def recording(f_r, names=None):
+        asked.append(tuple(names))
+        return navigate(f_r, names)
+
+    size = tiny_model.cfg.image_size
+    batch = {"source": torch.zeros(1, 3, size, size), "target": torch.zeros(1, 3, size, size)}
+    tiny_model.navigate = recording
+    try:
+        with torch.no_grad():
+            stage.forward(tiny_model, batch, with36)
+            stage.forward(tiny_model, batch, plain)
+    finally:
+        del tiny_model.navigate
+    assert asked == [("mouth", "pose", "expression"), ("mouth", "pose")]
+
+
 def test_frozen_modules_are_in_eval_mode(tiny_model):
     stage = get_stage("audio_pose")
     apply_freezing(stage, tiny_model)
