@@ -148,7 +148,8 @@ def trainable_prefixes(stage: Stage, model: nn.Module) -> tuple[str, ...]:
 def with_also_train(stage: Stage, prefixes: tuple[str, ...], model: nn.Module) -> Stage:
     """``stage`` training ``prefixes`` beside its own parameters (``StageConfig.also_train``); a prefix
     that names no parameter of ``model`` is an error, not a silent no-op."""
-    unknown = [p for p in prefixes if p not in _prefixes_in(model, prefixes)]
+    found = _prefixes_in(model, prefixes)
+    unknown = [p for p in prefixes if p not in found]
     if unknown:
         modules = sorted({n.split(".")[0] for n, _ in model.named_parameters()})
         raise ValueError(
@@ -162,8 +163,9 @@ def configured_stage(stage: Stage, cfg: StageConfig, model: nn.Module) -> Stage:
     """``stage`` as ``cfg`` runs it: its own parameters, ``cfg.also_train``, and in eg_pretrain with
     ``cfg.eg_expression_bank`` the expression head (ELN) and bank B^e as part of LIA's motion bank."""
     extra = tuple(cfg.also_train)
-    if stage.name == "eg_pretrain" and cfg.eg_expression_bank:
-        extra += ("navigation.heads.expression", "banks.raw.expression")
+    if stage.name == "eg_pretrain":  # the heads and banks _eg_forward draws with, beyond the stage's own
+        bank_params = (p for b in _eg_banks(cfg) for p in (f"navigation.heads.{b}", f"banks.raw.{b}"))
+        extra += tuple(p for p in bank_params if p not in stage.trainable)
     return with_also_train(stage, extra, model)
 
 

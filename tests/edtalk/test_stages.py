@@ -101,7 +101,7 @@ def test_also_train_adds_the_decoder_to_a_stage_and_refuses_unknown_prefixes(tin
         with_also_train(get_stage("expression"), ("genrator",), tiny_model)
 
 
-def test_eg_expression_bank_trains_eln_and_draws_along_all_three_banks(tiny_model):
+def test_eg_expression_bank_trains_eln_and_draws_along_all_three_banks(tiny_model, monkeypatch):
     from edtalk.stages import configured_stage
     from edtalk.train import stage_config_for
 
@@ -123,13 +123,10 @@ def test_eg_expression_bank_trains_eln_and_draws_along_all_three_banks(tiny_mode
 
     size = tiny_model.cfg.image_size
     batch = {"source": torch.zeros(1, 3, size, size), "target": torch.zeros(1, 3, size, size)}
-    tiny_model.navigate = recording
-    try:
-        with torch.no_grad():
-            stage.forward(tiny_model, batch, with36)
-            stage.forward(tiny_model, batch, plain)
-    finally:
-        del tiny_model.navigate
+    monkeypatch.setattr(tiny_model, "navigate", recording)
+    with torch.no_grad():
+        stage.forward(tiny_model, batch, with36)
+        stage.forward(tiny_model, batch, plain)
     assert asked == [("mouth", "pose", "expression"), ("mouth", "pose")]
 
 
