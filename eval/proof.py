@@ -16,7 +16,10 @@ Every number is measured with the synthtalk judges (trained on the judge identit
    toward B vs toward A's clip and the other drivers; pose error toward C vs toward A / others;
    share of videos judged as D's emotion vs A's; identity cosine to A vs to B/C/D.
    Diagnostic beside it (no claim): X's neutral frame driven by X's own emotional clip, so a
-   failure of 2.'s emotion can be told apart from a network that carries no emotion at all.
+   failure of 2.'s emotion can be told apart from a network that carries no emotion at all; and
+   its control, the same clip driving its own first frame (G keeps an emotion instead of drawing
+   one), so a judge misreading blurred or distorted faces is told apart from a G that cannot draw
+   a new emotion.
    Figures beside it (no claim): synthtalk draws the ideal cross-driven video itself
    (``eval.cross_target``: A's face with B's mouth, C's pose, D's emotion); the generated video's
    PSNR to it vs A's static frame's, and the judge's emotion reading of it (the ceiling).
@@ -381,17 +384,25 @@ def emotion_within_identity(model, judges: Judges, pairs, batch_size: int) -> di
     network cannot carry emotion from a driver at all, whatever the identity."""
     from edtalk.infer import drive_video
 
-    as_driver, as_neutral, judge_gt = [], [], []
+    def judged(frames) -> int:
+        return int(judges.analyse(frames)["emotion"].mean(0).argmax())
+
+    as_driver, as_neutral, judge_gt, kept = [], [], [], []
     for src, drv in pairs:
         pred = drive_video(model, src.frames[0], drv.frames, drv.frames, drv.frames, batch_size=batch_size)
-        judged = int(judges.analyse(pred)["emotion"].mean(0).argmax())
-        as_driver.append(float(judged == drv.emotion))
-        as_neutral.append(float(judged == src.emotion))
-        judge_gt.append(float(int(judges.analyse(drv.frames)["emotion"].mean(0).argmax()) == drv.emotion))
+        as_driver.append(float(judged(pred) == drv.emotion))
+        as_neutral.append(float(judged(pred) == src.emotion))
+        judge_gt.append(float(judged(drv.frames) == drv.emotion))
+        own = drive_video(model, drv.frames[0], drv.frames, drv.frames, drv.frames, batch_size=batch_size)
+        kept.append(float(judged(own) == drv.emotion))
     return {
         "judged_as_driver": _mean(as_driver),
         "judged_as_neutral": _mean(as_neutral),
         "judge_on_gt_drivers": _mean(judge_gt),
+        # the control: the driver's own (already emotional) first frame as the source, so G has to
+        # keep an emotion rather than draw one; the judge reading it tells blur and artefacts apart
+        # from a G that cannot draw a new emotion
+        "judged_as_driver_from_own_frame": _mean(kept),
         "n_videos": len(pairs),
     }
 
@@ -543,6 +554,11 @@ def format_table(r: dict) -> str:
             f"   as neutral {_fmt(within['judged_as_neutral'])}"
             f"   (judge on those GT clips {_fmt(within['judge_on_gt_drivers'])})",
         ]
+        if within.get("judged_as_driver_from_own_frame") is not None:
+            lines.append(
+                "   control: the driver's own first frame as the source, judged as the driver's"
+                f" {_fmt(within['judged_as_driver_from_own_frame'])}"
+            )
     lines += [
         "",
         f"3. audio-driven mouth sync ({audio['n_clips']} clips)",

@@ -83,6 +83,9 @@ def test_table_prints_every_part():
     }
     table = format_table(result)
     assert "own emotional clip (12 videos)" in table and "driver's 0.25" in table and "0.93" in table
+    assert "control" not in table  # results written before the control existed still format
+    result["emotion_within_identity"]["judged_as_driver_from_own_frame"] = 0.92
+    assert "own first frame as the source, judged as the driver's 0.92" in format_table(result)
 
 
 def test_dlib_reads_a_rendered_synthtalk_mouth_at_the_tiny_models_size():
