@@ -131,6 +131,19 @@ def drive_video(
 ) -> np.ndarray:
     """EDTalk-V: uint8 frames (T = len(mouth_frames)). Pose/expression videos are ping-pong looped to T;
     a missing pose or expression driver keeps the identity's own pose / expression."""
+    weights = driving_weights(model, mouth_frames, pose_frames, expression_frames, batch_size)
+    return render(model, identity_frame, weights, batch_size)
+
+
+def driving_weights(
+    model: EDTalk,
+    mouth_frames: np.ndarray,
+    pose_frames: np.ndarray | None = None,
+    expression_frames: np.ndarray | None = None,
+    batch_size: int = 16,
+) -> dict[str, torch.Tensor]:
+    """EDTalk-V's W^m, W^p, W^e per frame ([T, K] each) from the driving videos, as ``drive_video``
+    uses them; ``render`` draws them onto any identity frame (one set of codes, several identities)."""
     model.eval()
     n = len(mouth_frames)
     weights = {"mouth": _weights_of(model, mouth_frames, "mouth", "mouth video", batch_size)}
@@ -138,7 +151,7 @@ def drive_video(
     for name, frames in drivers.items():
         if frames is not None and name in model.cfg.bank_names:
             weights[name] = _weights_of(model, loop_to_length(frames, n), name, f"{name} video", batch_size)
-    return render(model, identity_frame, weights, batch_size)
+    return weights
 
 
 def emotion_weights(model: EDTalk, emotion: str) -> torch.Tensor:

@@ -382,19 +382,19 @@ def emotion_within_identity(model, judges: Judges, pairs, batch_size: int) -> di
     """Diagnostic (no claim): a neutral frame of X driven in mouth, pose AND expression by X's own
     emotional clip. Cross-driving asks more (D is another person); when this share is low too, the
     network cannot carry emotion from a driver at all, whatever the identity."""
-    from edtalk.infer import drive_video
+    from edtalk.infer import driving_weights, render
 
     def judged(frames) -> int:
         return int(judges.analyse(frames)["emotion"].mean(0).argmax())
 
     as_driver, as_neutral, judge_gt, kept = [], [], [], []
     for src, drv in pairs:
-        pred = drive_video(model, src.frames[0], drv.frames, drv.frames, drv.frames, batch_size=batch_size)
-        as_driver.append(float(judged(pred) == drv.emotion))
-        as_neutral.append(float(judged(pred) == src.emotion))
+        weights = driving_weights(model, drv.frames, drv.frames, drv.frames, batch_size)  # both sources
+        from_neutral = judged(render(model, src.frames[0], weights, batch_size))
+        as_driver.append(float(from_neutral == drv.emotion))
+        as_neutral.append(float(from_neutral == src.emotion))
         judge_gt.append(float(judged(drv.frames) == drv.emotion))
-        own = drive_video(model, drv.frames[0], drv.frames, drv.frames, drv.frames, batch_size=batch_size)
-        kept.append(float(judged(own) == drv.emotion))
+        kept.append(float(judged(render(model, drv.frames[0], weights, batch_size)) == drv.emotion))
     return {
         "judged_as_driver": _mean(as_driver),
         "judged_as_neutral": _mean(as_neutral),
