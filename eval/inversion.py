@@ -20,8 +20,8 @@ face judge reads, per frame, whether the picture shows the driver's emotion:
 ``navigated`` far below ``weights`` or ``latent``: E and the navigation MLPs do not hand G the
 emotion it could draw. ``latent`` low as well: G cannot draw it onto this face. ``weights`` far below
 ``latent``: the banks do not span the directions G would need. Measured on the demo's shipped
-stage-1 init (24 pairs, the middle frame, 200 steps): gt 0.96, navigated 0.21, weights 0.29,
-latent 0.54.
+stage-1 init (the defaults: 24 pairs x 3 frames, 200 steps): gt 0.97, navigated 0.26, weights 0.36,
+latent 0.61.
 
 The table is printed and the figures written to ``--out`` (JSON, atomic). The optimised rows are an
 upper bound for the checkpoint's G, not a figure of the method: each is fitted to the frame it is
