@@ -104,22 +104,9 @@ class EDTalkVideoDriven(EDTalkMethod):
 
 
 def self_reconstruction(infer, model, frames: np.ndarray, batch_size: int = 16) -> np.ndarray:
-    """``infer.drive_video(model, frames[0], mouth_frames=frames, pose_frames=frames,
-    expression_frames=frames)`` with one encoder pass instead of one per bank.
-
-    drive_video encodes the driving video once per component (mouth, pose, expression); here all
-    three drive from the same frames, so each chunk of ``batch_size`` frames is encoded once and
-    the navigation heads (a shared trunk, one head per bank) read W^m, W^p, W^e from that one
-    latent. Same chunks, same modules: the same weights to the last bit, then ``infer.render``."""
-    import torch
-
-    model.eval()
-    names = ("mouth", *(n for n in ("pose", "expression") if n in model.cfg.bank_names))
-    with torch.no_grad():
-        x = infer.to_tensor(frames, model.cfg.image_size, "driving video")
-        parts = [model.navigate(model.encode(chunk)[0], names) for chunk in x.split(batch_size)]
-    weights = {n: torch.cat([p[n] for p in parts]) for n in names}
-    return infer.render(model, frames[0], weights, batch_size)
+    """``infer.drive_video`` with the clip driving mouth, pose and expression of its own first frame
+    (one pass of E over the clip: drive_video encodes a video that drives several factors once)."""
+    return infer.drive_video(model, frames[0], frames, frames, frames, batch_size=batch_size)
 
 
 @METHODS.register("edtalk_a")

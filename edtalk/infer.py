@@ -98,9 +98,18 @@ def loop_to_length(frames: np.ndarray, n: int) -> np.ndarray:
 @torch.no_grad()
 def _weights_of(model: EDTalk, frames: np.ndarray, name: str, label: str, batch_size: int) -> torch.Tensor:
     """W^* for every frame of a driving video ([T, K])."""
+    return _codes_of(model, frames, (name,), label, batch_size)[name]
+
+
+@torch.no_grad()
+def _codes_of(
+    model: EDTalk, frames: np.ndarray, names: tuple[str, ...], label: str, batch_size: int
+) -> dict[str, torch.Tensor]:
+    """W^* of every bank in ``names`` for every frame of one driving video ([T, K] each), from one
+    pass of E over the video."""
     x = to_tensor(frames, model.cfg.image_size, label)
-    out = [model.navigate(model.encode(chunk)[0], (name,))[name] for chunk in x.split(batch_size)]
-    return torch.cat(out)
+    parts = [model.navigate(model.encode(chunk)[0], names) for chunk in x.split(batch_size)]
+    return {name: torch.cat([part[name] for part in parts]) for name in names}
 
 
 @torch.no_grad()
@@ -146,12 +155,23 @@ def driving_weights(
     uses them; ``render`` draws them onto any identity frame (one set of codes, several identities)."""
     model.eval()
     n = len(mouth_frames)
-    weights = {"mouth": _weights_of(model, mouth_frames, "mouth", "mouth video", batch_size)}
-    drivers = {"pose": pose_frames, "expression": expression_frames}
+    drivers = {"mouth": mouth_frames, "pose": pose_frames, "expression": expression_frames}
+    # one pass of E per distinct video: a clip that drives several factors (self-reconstruction,
+    # EDTalk-V with one driver) is encoded once, not once per factor
+    videos: list[tuple[np.ndarray, list[str]]] = []
     for name, frames in drivers.items():
-        if frames is not None and name in model.cfg.bank_names:
-            weights[name] = _weights_of(model, loop_to_length(frames, n), name, f"{name} video", batch_size)
-    return weights
+        if frames is None or (name != "mouth" and name not in model.cfg.bank_names):
+            continue
+        same = next((names for video, names in videos if video is frames), None)
+        if same is not None:
+            same.append(name)
+        else:
+            videos.append((frames, [name]))
+    weights: dict[str, torch.Tensor] = {}
+    for frames, names in videos:
+        label = " / ".join(names) + " video"
+        weights.update(_codes_of(model, loop_to_length(frames, n), tuple(names), label, batch_size))
+    return {name: weights[name] for name in drivers if name in weights}
 
 
 def emotion_weights(model: EDTalk, emotion: str) -> torch.Tensor:
@@ -319,9 +339,14 @@ def _identity(args: argparse.Namespace) -> np.ndarray:
 def cmd_video(args: argparse.Namespace) -> None:
     model, _ = load_generator(args.ckpt)
     identity = _identity(args)
-    mouth = read_frames(args.mouth)
-    pose = read_frames(args.pose) if args.pose else None
-    expr = read_frames(args.expression) if args.expression else None
+    videos: dict[str, np.ndarray] = {}  # a file given for several factors is read (and encoded) once
+
+    def video(path: str | None) -> np.ndarray | None:
+        if path and path not in videos:
+            videos[path] = read_frames(path)
+        return videos.get(path) if path else None
+
+    mouth, pose, expr = video(args.mouth), video(args.pose), video(args.expression)
     frames = drive_video(model, identity, mouth, pose, expr, batch_size=args.batch_size)
     _write(args.out, frames, _audio_for(args.audio or args.mouth, len(frames)))
 

@@ -232,3 +232,27 @@ def test_help_lists_subcommands(capsys):
     assert exc.value.code == 0
     text = capsys.readouterr().out
     assert all(cmd in text for cmd in ("video", "audio", "interpolate", "edit-base"))
+
+
+def test_one_video_driving_every_factor_is_encoded_once_with_the_same_codes(monkeypatch):
+    torch.manual_seed(0)
+    model = EDTalk(CFG).eval()
+    rng = np.random.default_rng(2)
+    clip = rng.integers(0, 255, (7, 64, 64, 3), dtype=np.uint8)
+    other = rng.integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
+    frames_seen = []
+    encode = model.encode
+    monkeypatch.setattr(model, "encode", lambda x: frames_seen.append(len(x)) or encode(x))
+
+    shared = infer.driving_weights(model, clip, clip, clip, batch_size=16)
+    assert frames_seen == [7]  # one pass of E for the three factors
+    frames_seen.clear()
+    apart = infer.driving_weights(model, clip, clip.copy(), clip.copy(), batch_size=16)
+    assert frames_seen == [7, 7, 7]
+    assert list(shared) == ["mouth", "pose", "expression"]
+    assert all(torch.allclose(shared[k], apart[k], atol=1e-6) for k in shared)
+
+    frames_seen.clear()  # a shorter expression video is looped to the mouth's length, encoded apart
+    mixed = infer.driving_weights(model, clip, clip, other, batch_size=16)
+    assert frames_seen == [7, 7] and mixed["expression"].shape[0] == 7
+    assert torch.equal(mixed["pose"], shared["pose"])
