@@ -89,6 +89,7 @@ test-slow: install
 
 bench: install
 	$(BIN)/python -m benchmarks.eval_throughput
+	$(BIN)/python -m benchmarks.drive_video --out benchmarks/results/drive_video.json
 
 lint: install
 	$(BIN)/ruff check .
