@@ -18,7 +18,6 @@ Without ``--data`` (or without a test split there) the clip is 100 seeded random
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edtalk.atomic import write_text
+from edtalk.atomic import write_json
 
 DEFAULT_CKPT = "edtalk/pretrained/tiny_synthtalk_eg.pt"
 
@@ -113,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         f"-> x{result['reference_over_ours']:.2f} (load {result['load_average']})"
     )
     if args.out:
-        write_text(args.out, json.dumps(result, indent=2) + "\n")
+        write_json(args.out, result, indent=2)
         print(f"written: {args.out}")
     return 0
 

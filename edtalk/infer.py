@@ -158,17 +158,12 @@ def driving_weights(
     drivers = {"mouth": mouth_frames, "pose": pose_frames, "expression": expression_frames}
     # one pass of E per distinct video: a clip that drives several factors (self-reconstruction,
     # EDTalk-V with one driver) is encoded once, not once per factor
-    videos: list[tuple[np.ndarray, list[str]]] = []
+    videos: dict[int, tuple[np.ndarray, list[str]]] = {}  # id(array) -> (array, the factors it drives)
     for name, frames in drivers.items():
-        if frames is None or (name != "mouth" and name not in model.cfg.bank_names):
-            continue
-        same = next((names for video, names in videos if video is frames), None)
-        if same is not None:
-            same.append(name)
-        else:
-            videos.append((frames, [name]))
+        if frames is not None and (name == "mouth" or name in model.cfg.bank_names):
+            videos.setdefault(id(frames), (frames, []))[1].append(name)
     weights: dict[str, torch.Tensor] = {}
-    for frames, names in videos:
+    for frames, names in videos.values():
         label = " / ".join(names) + " video"
         weights.update(_codes_of(model, loop_to_length(frames, n), tuple(names), label, batch_size))
     return {name: weights[name] for name in drivers if name in weights}
@@ -339,14 +334,10 @@ def _identity(args: argparse.Namespace) -> np.ndarray:
 def cmd_video(args: argparse.Namespace) -> None:
     model, _ = load_generator(args.ckpt)
     identity = _identity(args)
-    videos: dict[str, np.ndarray] = {}  # a file given for several factors is read (and encoded) once
-
-    def video(path: str | None) -> np.ndarray | None:
-        if path and path not in videos:
-            videos[path] = read_frames(path)
-        return videos.get(path) if path else None
-
-    mouth, pose, expr = video(args.mouth), video(args.pose), video(args.expression)
+    read = functools.cache(read_frames)  # a file given for several factors is read (and encoded) once
+    mouth = read(args.mouth)
+    pose = read(args.pose) if args.pose else None
+    expr = read(args.expression) if args.expression else None
     frames = drive_video(model, identity, mouth, pose, expr, batch_size=args.batch_size)
     _write(args.out, frames, _audio_for(args.audio or args.mouth, len(frames)))
 

@@ -50,6 +50,16 @@ def driver_rows(n_frames: int, k: int) -> np.ndarray:
     return np.linspace(0, n_frames - 1, k + 2)[1:-1].round().astype(int)
 
 
+def _eem_input(model, weights: dict) -> torch.Tensor | None:
+    """f^{r->e} = B^e W^e when ``weights`` hold an expression code, else None (EEM left out)."""
+    return model.expression_latent(weights["expression"]) if "expression" in weights else None
+
+
+def _draw(model, f_src, skips, weights: dict) -> torch.Tensor:
+    """G(f^{s->r} + sum_* B^* W^*, EEM(f^{r->e})) for the bank weights ``weights``."""
+    return model.generate(model.compose(f_src, weights), skips, _eem_input(model, weights))
+
+
 def optimise(
     model,
     f_src,
@@ -69,17 +79,16 @@ def optimise(
     for p in frozen:
         p.requires_grad_(False)
     try:
-        e_nav = model.expression_latent(w0["expression"]) if "expression" in w0 else None
         if free == "weights":
             weights = {k: v.detach().clone().requires_grad_(True) for k, v in w0.items()}
             variables = list(weights.values())
 
             def draw():
-                e = model.expression_latent(weights["expression"]) if "expression" in weights else None
-                return model.generate(model.compose(f_src, weights), skips, e)
+                return _draw(model, f_src, skips, weights)
         else:
             latent = model.compose(f_src, w0).detach().clone().requires_grad_(True)
             variables = [latent]
+            e_nav = _eem_input(model, w0)
 
             def draw():
                 return model.generate(latent, skips, e_nav)
@@ -134,8 +143,7 @@ def measure(model, judge, pairs, frames: int, steps: int, lr: float, progress: b
     target = to_tensor(np.concatenate(tgt), size, "driver")
     f_src, skips = model.encode(source)
     w0 = model.navigate(model.encode(target)[0])
-    e_nav = model.expression_latent(w0["expression"]) if "expression" in w0 else None
-    pictures = {"gt": target, "navigated": model.generate(model.compose(f_src, w0), skips, e_nav)}
+    pictures = {"gt": target, "navigated": _draw(model, f_src, skips, w0)}
     curves = {}
     for free in OPTIMISED:
         t0 = time.time()
@@ -146,7 +154,9 @@ def measure(model, judge, pairs, frames: int, steps: int, lr: float, progress: b
                 f"in {steps} steps ({time.time() - t0:.0f} s)",
                 flush=True,
             )
-    shares = judged_shares(judge, {k: to_frames(v) for k, v in pictures.items()}, np.asarray(emotion))
+    judged = {k: to_frames(v) for k, v in {**pictures, "source": source}.items()}
+    shares = judged_shares(judge, judged, np.asarray(emotion))
+    source_share = shares.pop("source")
     return {
         "pairs": len(pairs),
         "frames": len(emotion),
@@ -154,7 +164,7 @@ def measure(model, judge, pairs, frames: int, steps: int, lr: float, progress: b
         "lr": lr,
         "judged_as_driver": shares,
         "l1_to_driver": {k: float((v - target).abs().mean()) for k, v in pictures.items()},
-        "source_judged_as_driver": judged_shares(judge, {"s": to_frames(source)}, np.asarray(emotion))["s"],
+        "source_judged_as_driver": source_share,
     }
 
 
