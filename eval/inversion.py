@@ -231,8 +231,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default: print only)")
     parser.add_argument("--no-progress", action="store_true", help="no progress lines")
     args = parser.parse_args(argv)
+    from edtalk.model import CheckpointError
+
     torch.manual_seed(0)
-    r = run(args.ckpt, args.data, args.pairs, args.frames, args.steps, args.lr, progress=not args.no_progress)
+    try:
+        r = run(
+            args.ckpt, args.data, args.pairs, args.frames, args.steps, args.lr, progress=not args.no_progress
+        )
+    except (CheckpointError, ValueError) as exc:  # bad --ckpt / --steps / --frames: one line, as eval.probe
+        raise SystemExit(f"eval.inversion: {exc}") from None
     print(format_result(r))
     if args.out:
         write_json(args.out, r)

@@ -83,5 +83,10 @@ def test_fixture_run_reads_gt_as_the_driver_and_the_source_as_not(tmp_path, caps
 
 
 def test_main_refuses_zero_steps(tmp_path):
-    with pytest.raises(ValueError, match="--steps"):
+    with pytest.raises(SystemExit, match="eval.inversion: --steps must be >= 1"):
         main(["--ckpt", str(tmp_path / "none.pt"), "--data", str(tmp_path), "--steps", "0"])
+
+
+def test_main_names_a_missing_checkpoint(tmp_path):
+    with pytest.raises(SystemExit, match=r"eval.inversion: .*none.pt: checkpoint not found"):
+        main(["--ckpt", str(tmp_path / "none.pt"), "--data", str(tmp_path)])
