@@ -101,6 +101,16 @@ def test_also_train_adds_the_decoder_to_a_stage_and_refuses_unknown_prefixes(tin
         with_also_train(get_stage("expression"), ("genrator",), tiny_model)
 
 
+def test_eg_expression_bank_is_refused_by_name_on_a_model_without_an_expression_bank():
+    from edtalk.stages import configured_stage
+    from edtalk.train import stage_config_for
+
+    lip_pose = EDTalk(ModelConfig.preset("tiny", components="lip_pose"))
+    with36 = stage_config_for("eg_pretrain", {"eg_expression_bank": True})
+    with pytest.raises(ValueError, match="no expression bank.*its banks: mouth, pose"):
+        configured_stage(get_stage("eg_pretrain"), with36, lip_pose)
+
+
 def test_eg_expression_bank_trains_eln_and_draws_along_all_three_banks(tiny_model, monkeypatch):
     from edtalk.stages import configured_stage
     from edtalk.train import stage_config_for
