@@ -19,10 +19,14 @@ the shipped stage-1 init also trained on rendered people (``edtalk.pretrained`` 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import multiprocessing as mp
+import os
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from edtalk.data.synthtalk.clip import make_clip
 from edtalk.data.synthtalk.generate import clip_rng, identity_params
@@ -52,54 +56,69 @@ def read_card(root: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
+def _render_person(task: tuple) -> list[ExpertClip]:
+    """The stills of one extra person: (k, index_base, seed, size, fps, conditions, frames_per_clip)."""
+    k, index_base, seed, size, fps, conditions, frames_per_clip = task
+    index = index_base + k
+    name = extra_identity_name(k, index_base)
+    person = identity_params(seed, index)
+    out = []
+    for emotion, level in conditions:
+        rng = clip_rng(seed, index, emotion, level, 1)
+        track = make_clip(person, emotion, level, rng, size=size, fps=fps, tracks_only=True)
+        picks = np.sort(rng.choice(track.n_frames, size=min(frames_per_clip, track.n_frames), replace=False))
+        stills = [render_frame(person, track.factors_at(i), track.expression, size) for i in picks]
+        frames, landmarks = [s[0] for s in stills], [s[1] for s in stills]
+        factors = track.factors
+        out.append(
+            ExpertClip(
+                id=f"{name}#{emotion}#level_{level}#001",
+                identity=name,
+                emotion=emotion_index(emotion),
+                frames=np.stack(frames),
+                wav=np.zeros(0, np.float32),
+                landmarks=np.stack(landmarks).astype(np.float32),
+                pose=np.stack([factors[key][picks] for key in POSE_KEYS], 1).astype(np.float32),
+                mouth=np.stack([factors[key][picks] for key in MOUTH_KEYS], 1).astype(np.float32),
+                expression=np.array([track.expression[key] for key in EXPRESSION_KEYS], np.float32),
+                fps=fps,
+                level=level,
+            )
+        )
+    return out
+
+
 def render_extra_clips(
     root: str | Path,
     n_identities: int,
     frames_per_clip: int = 4,
     progress: bool = False,
     index_base: int = EXTRA_INDEX_BASE,
+    workers: int | None = None,
 ) -> list[ExpertClip]:
     """Still frames of ``n_identities`` extra people, with the same ground truth as real clips.
 
-    ``index_base`` picks the range: ``EXTRA_INDEX_BASE`` (judges) or ``TRAIN_EXTRA_INDEX_BASE``."""
+    ``index_base`` picks the range: ``EXTRA_INDEX_BASE`` (judges) or ``TRAIN_EXTRA_INDEX_BASE``.
+    People are rendered in ``workers`` processes (default: the CPU count; 1 = in this process); every
+    person's frames are seeded by its index alone, so the result does not depend on ``workers``."""
     if index_base not in EXTRA_PREFIX:
         raise ValueError(f"index_base must be one of {sorted(EXTRA_PREFIX)}, got {index_base}")
     card = read_card(root)
     seed, size, fps = int(card["seed"]), int(card["size"]), float(card["fps"])
-    conditions = [(e, int(level)) for e in card["emotions"] for level in card["levels"]]
-    people = range(n_identities)
-    if progress:
-        from tqdm import tqdm
-
-        kind = "judge" if index_base == EXTRA_INDEX_BASE else "training"
-        people = tqdm(people, desc=f"render extra {kind} identities", unit="identity", leave=False)
-    out = []
-    for k in people:
-        index = index_base + k
-        name = extra_identity_name(k, index_base)
-        person = identity_params(seed, index)
-        for emotion, level in conditions:
-            rng = clip_rng(seed, index, emotion, level, 1)
-            track = make_clip(person, emotion, level, rng, size=size, fps=fps, tracks_only=True)
-            picks = np.sort(
-                rng.choice(track.n_frames, size=min(frames_per_clip, track.n_frames), replace=False)
-            )
-            stills = [render_frame(person, track.factors_at(i), track.expression, size) for i in picks]
-            frames, landmarks = [s[0] for s in stills], [s[1] for s in stills]
-            factors = track.factors
-            out.append(
-                ExpertClip(
-                    id=f"{name}#{emotion}#level_{level}#001",
-                    identity=name,
-                    emotion=emotion_index(emotion),
-                    frames=np.stack(frames),
-                    wav=np.zeros(0, np.float32),
-                    landmarks=np.stack(landmarks).astype(np.float32),
-                    pose=np.stack([factors[key][picks] for key in POSE_KEYS], 1).astype(np.float32),
-                    mouth=np.stack([factors[key][picks] for key in MOUTH_KEYS], 1).astype(np.float32),
-                    expression=np.array([track.expression[key] for key in EXPRESSION_KEYS], np.float32),
-                    fps=fps,
-                    level=level,
-                )
-            )
+    conditions = tuple((e, int(level)) for e in card["emotions"] for level in card["levels"])
+    tasks = [(k, index_base, seed, size, fps, conditions, frames_per_clip) for k in range(n_identities)]
+    workers = max(1, min(workers or os.cpu_count() or 1, n_identities))
+    kind = "judge" if index_base == EXTRA_INDEX_BASE else "training"
+    out: list[ExpertClip] = []
+    with mp.get_context("spawn").Pool(workers) if workers > 1 else contextlib.nullcontext() as pool:
+        people = pool.imap(_render_person, tasks) if pool else map(_render_person, tasks)  # in order
+        for clips in tqdm(
+            people,
+            total=n_identities,
+            desc=f"render extra {kind} identities",
+            unit="identity",
+            leave=False,
+            disable=not progress,
+        ):
+            out += clips
     return out
