@@ -163,13 +163,13 @@ def configured_stage(stage: Stage, cfg: StageConfig, model: nn.Module) -> Stage:
     """``stage`` as ``cfg`` runs it: its own parameters, ``cfg.also_train``, and in eg_pretrain with
     ``cfg.eg_expression_bank`` the expression head (ELN) and bank B^e as part of LIA's motion bank."""
     extra = tuple(cfg.also_train)
-    banks = getattr(getattr(model, "cfg", None), "bank_names", ())
-    if stage.name == "eg_pretrain" and cfg.eg_expression_bank and "expression" not in banks:
-        raise ValueError(
-            f"eg_expression_bank: this model has no expression bank to add to LIA's motion bank "
-            f"(its banks: {', '.join(banks)}; the 'lip' and 'lip_pose' models of Table 3 have none)"
-        )
     if stage.name == "eg_pretrain":  # the heads and banks _eg_forward draws with, beyond the stage's own
+        banks = model.cfg.bank_names
+        if cfg.eg_expression_bank and "expression" not in banks:
+            raise ValueError(
+                f"eg_expression_bank: this model has no expression bank to add to LIA's motion bank "
+                f"(its banks: {', '.join(banks)}; the 'lip' and 'lip_pose' models of Table 3 have none)"
+            )
         bank_params = (p for b in _eg_banks(cfg) for p in (f"navigation.heads.{b}", f"banks.raw.{b}"))
         extra += tuple(p for p in bank_params if p not in stage.trainable)
     return with_also_train(stage, extra, model)

@@ -20,6 +20,7 @@ the shipped stage-1 init also trained on rendered people (``edtalk.pretrained`` 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import multiprocessing as mp
 import os
@@ -29,7 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from edtalk.data.synthtalk.clip import make_clip
-from edtalk.data.synthtalk.generate import clip_rng, identity_params
+from edtalk.data.synthtalk.generate import clip_rng, identity_params, init_render_worker
 from edtalk.data.synthtalk.render import render_frame
 from edtalk.experts.data import MOUTH_KEYS, POSE_KEYS, ExpertClip, emotion_index
 from edtalk.experts.face_analyser import EXPRESSION_KEYS
@@ -56,9 +57,10 @@ def read_card(root: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
-def _render_person(task: tuple) -> list[ExpertClip]:
-    """The stills of one extra person: (k, index_base, seed, size, fps, conditions, frames_per_clip)."""
-    k, index_base, seed, size, fps, conditions, frames_per_clip = task
+def _render_person(
+    k: int, index_base: int, seed: int, size: int, fps: float, conditions: tuple, frames_per_clip: int
+) -> list[ExpertClip]:
+    """The stills of extra person ``k``: one ``ExpertClip`` per (emotion, level) of ``conditions``."""
     index = index_base + k
     name = extra_identity_name(k, index_base)
     person = identity_params(seed, index)
@@ -106,12 +108,24 @@ def render_extra_clips(
     card = read_card(root)
     seed, size, fps = int(card["seed"]), int(card["size"]), float(card["fps"])
     conditions = tuple((e, int(level)) for e in card["emotions"] for level in card["levels"])
-    tasks = [(k, index_base, seed, size, fps, conditions, frames_per_clip) for k in range(n_identities)]
+    render = functools.partial(
+        _render_person,
+        index_base=index_base,
+        seed=seed,
+        size=size,
+        fps=fps,
+        conditions=conditions,
+        frames_per_clip=frames_per_clip,
+    )
     workers = max(1, min(workers or os.cpu_count() or 1, n_identities))
     kind = "judge" if index_base == EXTRA_INDEX_BASE else "training"
     out: list[ExpertClip] = []
-    with mp.get_context("spawn").Pool(workers) if workers > 1 else contextlib.nullcontext() as pool:
-        people = pool.imap(_render_person, tasks) if pool else map(_render_person, tasks)  # in order
+    spawn = mp.get_context("spawn")
+    processes = (
+        spawn.Pool(workers, initializer=init_render_worker) if workers > 1 else contextlib.nullcontext()
+    )
+    with processes as pool:  # None when rendering in this process
+        people = (pool.imap if pool else map)(render, range(n_identities))  # in order of k
         for clips in tqdm(
             people,
             total=n_identities,

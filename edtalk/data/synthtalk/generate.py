@@ -170,7 +170,8 @@ def _write_clip(task: ClipTask) -> dict:
     }
 
 
-def _init_worker() -> None:
+def init_render_worker() -> None:
+    """One OpenCV thread per render process (the processes already use every core)."""
     import cv2
 
     cv2.setNumThreads(1)
@@ -227,12 +228,12 @@ def generate(
     bar = tqdm(total=len(tasks), desc=f"synthtalk {chosen.name}", unit="clip", disable=not progress)
     results = []
     if workers == 1:
-        _init_worker()
+        init_render_worker()
         for task in tasks:
             results.append(_write_clip(task))
             bar.update()
     else:
-        with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+        with mp.get_context("spawn").Pool(workers, initializer=init_render_worker) as pool:
             for result in pool.imap(_write_clip, tasks, chunksize=2):
                 results.append(result)
                 bar.update()
