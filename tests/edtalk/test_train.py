@@ -243,3 +243,48 @@ def test_peak_gpu_memory_is_reported_on_cuda_workers_only(monkeypatch):
     monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda d: seen.append(d) or 3 * 2**30)
     assert peak_memory(torch.device("cuda", 1)) == {"peak_gpu_mem_gib": 3.0}
     assert seen == [torch.device("cuda", 1)]
+
+
+def test_emotion_weights_average_a_capped_even_spread_of_clips():
+    """meta["emotion_weights"]: per emotion, the mean over clips of each clip's mean W^e on evenly
+    spaced frames; at most ``clips_per_emotion`` clips, spread over the cache (first and last kept)."""
+    import numpy as np
+
+    from edtalk.data.clip import EMOTIONS
+    from edtalk.data.training import FrameCache, to_tensor
+    from edtalk.model import EDTalk
+    from edtalk.train import emotion_weights
+
+    rng = np.random.default_rng(0)
+    length = rng.integers(3, 12, size=9)
+    start = np.concatenate([[0], np.cumsum(length)[:-1]])
+    n = int(length.sum())
+    cache = FrameCache(
+        frames=rng.integers(0, 256, (n, 64, 64, 3), dtype=np.uint8),
+        landmarks=np.full((n, 68, 2), np.nan, np.float32),
+        mels=np.zeros((n, 80, 16), np.float16),
+        start=start,
+        length=length,
+        identity=np.zeros(9, np.int64),
+        emotion=np.array([1, 2, 1, 1, -1, 2, 1, 1, 1]),
+        clip_ids=[f"c{i}" for i in range(9)],
+        identities=["p0"],
+        transcripts=[""] * 9,
+    )
+    torch.manual_seed(0)
+    model = EDTalk(ModelConfig.preset("tiny")).eval()
+
+    def by_hand(clips):
+        with torch.no_grad():
+            per_clip = []
+            for c in clips:
+                idx = start[c] + np.linspace(0, length[c] - 1, 4).round().astype(int)
+                f, _ = model.encode(to_tensor(cache.frames[idx]))
+                per_clip.append(model.navigate(f, ("expression",))["expression"].mean(0))
+        return torch.stack(per_clip).mean(0)
+
+    table = emotion_weights(model, cache, frames_per_clip=4, clips_per_emotion=3)
+    assert sorted(table) == sorted([EMOTIONS[1], EMOTIONS[2]])  # the unlabelled clip counts nowhere
+    # emotion 1 has clips 0, 2, 3, 6, 7, 8: three evenly spread are positions 0, 2.5 -> 2, 5
+    torch.testing.assert_close(torch.tensor(table[EMOTIONS[1]]), by_hand([0, 3, 8]), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(torch.tensor(table[EMOTIONS[2]]), by_hand([1, 5]), rtol=1e-4, atol=1e-5)
