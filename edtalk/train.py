@@ -673,6 +673,32 @@ def _perceptual_label(name: str) -> str:
     return build_perceptual(name).label
 
 
+def parse_max_steps(value: str) -> dict[str, int]:
+    """``--max-steps``: "N" -> {"*": N} (every stage); "STAGE=N,..." -> {STAGE: N, ...}."""
+    from edtalk.stages import get_stage
+
+    def positive(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of steps") from None
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"steps must be at least 1, got {n}")
+        return n
+
+    if "=" not in value:
+        return {"*": positive(value)}
+    steps = {}
+    for item in value.split(","):
+        name, _, n = item.strip().partition("=")
+        try:
+            get_stage(name)
+        except KeyError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+        steps[name] = positive(n)
+    return steps
+
+
 def build_parser() -> argparse.ArgumentParser:
     from edtalk.config import STAGE_NAMES
 
@@ -709,7 +735,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the workers run: one GPU each, CPU, or auto = GPUs when the Ray cluster has any "
         "(default auto)",
     )
-    p.add_argument("--max-steps", type=int, help="steps per stage (default: the stage's demo default)")
+    p.add_argument(
+        "--max-steps",
+        type=parse_max_steps,
+        default={},
+        help="steps of every stage (N), or of some stages (STAGE=N[,STAGE=N...], e.g. eg_pretrain=300); "
+        "stages not named keep their default (at tiny: the demo schedule)",
+    )
     p.add_argument("--batch-size", type=int, help="samples per worker per step (default: per stage)")
     p.add_argument("--lr", type=float, help="learning rate of the trainable modules (default: per stage)")
     p.add_argument(
@@ -806,6 +838,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     for n in names:
         get_stage(n)  # did-you-mean error for a typo
+    if unused := sorted(set(args.max_steps) - {"*", *names}):
+        print(f"error: --max-steps names {', '.join(unused)}, which this run does not train", file=sys.stderr)
+        return 2
     if args.extra_identities and not any(get_stage(n).frames_only for n in names):
         print(
             "error: --extra-identities adds still frames without audio, which only the frames-only "
@@ -887,7 +922,7 @@ def main(argv: list[str] | None = None) -> int:
             n,
             preset=args.preset,
             overrides={
-                "max_steps": args.max_steps,
+                "max_steps": args.max_steps.get(n, args.max_steps.get("*")),
                 "batch_size": args.batch_size,
                 "lr": args.lr,
                 "beta1": args.beta1,

@@ -288,3 +288,42 @@ def test_emotion_weights_average_a_capped_even_spread_of_clips():
     # emotion 1 has clips 0, 2, 3, 6, 7, 8: three evenly spread are positions 0, 2.5 -> 2, 5
     torch.testing.assert_close(torch.tensor(table[EMOTIONS[1]]), by_hand([0, 3, 8]), rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(torch.tensor(table[EMOTIONS[2]]), by_hand([1, 5]), rtol=1e-4, atol=1e-5)
+
+
+def test_max_steps_for_every_stage_or_per_stage(monkeypatch, tmp_path, capsys):
+    """--max-steps N sets every stage; STAGE=N,... sets those stages and leaves the others' defaults."""
+    import ray
+
+    from edtalk import train
+
+    seen = {}
+    monkeypatch.setattr(train, "prepare_cache", lambda *a, **k: tmp_path)
+    monkeypatch.setattr(train, "ensure_experts", lambda *a, **k: None)
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(
+        train, "run_stage", lambda stage_cfg, *a: seen.setdefault(stage_cfg.name, stage_cfg.max_steps)
+    )
+
+    def stop(*a):  # the chain's closing check: the stages have been configured by then
+        raise SystemExit(0)
+
+    monkeypatch.setattr(train, "self_reconstruction_check", stop)
+    run = ["--stages", "eg_pretrain,mouth_pose", "--out", str(tmp_path)]
+    with pytest.raises(SystemExit):
+        train.main([*run, "--max-steps", "eg_pretrain=7"])
+    assert seen == {"eg_pretrain": 7, "mouth_pose": train.stage_config_for("mouth_pose", {}).max_steps}
+    seen.clear()
+    with pytest.raises(SystemExit):
+        train.main([*run, "--max-steps", "5"])
+    assert seen == {"eg_pretrain": 5, "mouth_pose": 5}
+
+    assert train.main([*run, "--max-steps", "audio_lip=3"]) == 2
+    assert "--max-steps names audio_lip, which this run does not train" in capsys.readouterr().err
+    for bad, message in (
+        ("eg_pretrian=3", "Did you mean 'eg_pretrain'"),
+        ("0", "at least 1"),
+        ("x", "whole number"),
+    ):
+        with pytest.raises(SystemExit):
+            train.main([*run, "--max-steps", bad])
+        assert message in capsys.readouterr().err
