@@ -68,6 +68,29 @@ def cache_key(clips: list[Clip], size: int, extra_tag: str = "") -> str:
     return hashlib.sha1(f"v{CACHE_VERSION}|{size}|{ids}{extra}".encode()).hexdigest()[:12]
 
 
+def _decoded_elsewhere(clips: list[Clip], size: int, cache_root: Path) -> dict[str, np.ndarray] | None:
+    """The rows of ``clips`` from a cache already in ``cache_root`` that starts with exactly these
+    clips at this size (the split's plain cache, or one with extra people appended), so that the
+    stages with and without extras decode the split's videos once between them."""
+    ids = [c.id for c in clips]
+    for meta_path in sorted(cache_root.glob("*/meta.json")):
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if meta.get("version") != CACHE_VERSION or meta.get("size") != size:
+            continue
+        if meta.get("clip_ids", [])[: len(ids)] != ids:
+            continue
+        rows = int(meta["start"][len(ids) - 1]) + int(meta["length"][len(ids) - 1])
+        arrays = {
+            name: np.load(meta_path.parent / f"{name}.npy", mmap_mode="r")[:rows]
+            for name in ("frames", "landmarks", "mels")
+        }
+        return {**arrays, "start": meta["start"][: len(ids)], "length": meta["length"][: len(ids)]}
+    return None
+
+
 def _clip_landmarks(clip: Clip, n_frames: int, scale: float) -> np.ndarray:
     if clip.sidecar is None or not Path(clip.sidecar).exists():
         return np.full((n_frames, 68, 2), np.nan, np.float32)
@@ -103,7 +126,9 @@ def build_frame_cache(
     ``extra`` (with ``extra_tag`` naming it in the cache key) returns more clips already in memory,
     ``edtalk.experts.data.ExpertClip`` records such as the rendered extra training people of
     ``edtalk.experts.extra_identities``; they are appended after the decoded clips, without audio
-    (zero mel windows). It is only called when the cache has to be built.
+    (zero mel windows). It is only called when the cache has to be built. When another cache in
+    ``cache_root`` already holds exactly ``clips`` at ``size`` (first), their rows are copied from it
+    instead of decoding the videos again.
     """
     from edtalk.data.video import read_video
 
@@ -119,11 +144,6 @@ def build_frame_cache(
     frames, lms, mels, start, length = [], [], [], [], []
     extra_clips = extra() if extra is not None else []
     identities = sorted({c.identity or c.id for c in clips}) + sorted({c.identity for c in extra_clips})
-    it = clips
-    if progress:
-        from tqdm import tqdm
-
-        it = tqdm(clips, desc=f"decoding {len(clips)} clips -> {size}px cache", unit="clip")
 
     def add(native_frames: np.ndarray, landmarks: np.ndarray, mel: np.ndarray) -> None:
         """Append one clip's rows (frames area-resized to ``size``) and its start/length."""
@@ -135,13 +155,26 @@ def build_frame_cache(
         lms.append(landmarks)
         mels.append(mel)
 
-    for clip in it:
-        video = read_video(clip.video)
-        add(
-            video.frames,
-            _clip_landmarks(clip, video.n_frames, size / video.size[1]),
-            _clip_mels(clip, video.n_frames, video.fps),
-        )
+    reused = _decoded_elsewhere(clips, size, cache_root)
+    if reused is not None:  # the same clips at the same size, decoded for another cache already
+        frames.append(reused["frames"])
+        lms.append(reused["landmarks"])
+        mels.append(reused["mels"])
+        start.extend(reused["start"])
+        length.extend(reused["length"])
+    else:
+        it = clips
+        if progress:
+            from tqdm import tqdm
+
+            it = tqdm(clips, desc=f"decoding {len(clips)} clips -> {size}px cache", unit="clip")
+        for clip in it:
+            video = read_video(clip.video)
+            add(
+                video.frames,
+                _clip_landmarks(clip, video.n_frames, size / video.size[1]),
+                _clip_mels(clip, video.n_frames, video.fps),
+            )
     for clip in extra_clips:
         landmarks = np.asarray(clip.landmarks, np.float32) * (size / clip.size)
         add(clip.frames, landmarks, np.zeros((clip.n_frames, 80, 16), np.float16))

@@ -7,6 +7,7 @@ also checks the parent hand-over, the export, and the per-emotion W^e written af
 import os
 import socket
 
+import numpy as np
 import pytest
 import torch
 
@@ -327,3 +328,36 @@ def test_max_steps_for_every_stage_or_per_stage(monkeypatch, tmp_path, capsys):
         with pytest.raises(SystemExit):
             train.main([*run, "--max-steps", bad])
         assert message in capsys.readouterr().err
+
+
+def test_frame_caches_with_and_without_extras_decode_the_split_once(tmp_path, monkeypatch):
+    """The stages with extra people and those without share one decode of the split: whichever cache
+    is built second copies the split's rows from the first (same arrays as a decode from scratch)."""
+    import edtalk.data.video as video
+    from edtalk.data.readers import read_clips
+    from edtalk.data.training import build_frame_cache, load_frame_cache
+    from edtalk.experts.extra_identities import TRAIN_EXTRA_INDEX_BASE, render_extra_clips
+    from edtalk.experts.testing import make_fixture_dataset
+
+    root = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=10, size=64)
+    clips = read_clips("synthtalk", root, "train")
+    people = render_extra_clips(root, 1, 2, index_base=TRAIN_EXTRA_INDEX_BASE)
+    scratch_plain = load_frame_cache(build_frame_cache(clips, 32, tmp_path / "a", progress=False))
+    scratch_mixed = load_frame_cache(
+        build_frame_cache(clips, 32, tmp_path / "b", progress=False, extra=lambda: people, extra_tag="1x2")
+    )
+
+    def no_decoding(path, *args, **kwargs):
+        raise AssertionError(f"decoded {path} again")
+
+    monkeypatch.setattr(video, "read_video", no_decoding)
+    reused_mixed = load_frame_cache(
+        build_frame_cache(clips, 32, tmp_path / "a", progress=False, extra=lambda: people, extra_tag="1x2")
+    )
+    reused_plain = load_frame_cache(build_frame_cache(clips, 32, tmp_path / "b", progress=False))
+    for reused, scratch in ((reused_mixed, scratch_mixed), (reused_plain, scratch_plain)):
+        for name in ("frames", "landmarks", "mels", "start", "length", "identity", "emotion"):
+            np.testing.assert_array_equal(getattr(reused, name), getattr(scratch, name))
+        assert reused.clip_ids == scratch.clip_ids and reused.identities == scratch.identities
+    with pytest.raises(AssertionError, match="decoded"):  # another size is decoded, not sliced
+        build_frame_cache(clips, 16, tmp_path / "a", progress=False)
