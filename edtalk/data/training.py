@@ -68,26 +68,22 @@ def cache_key(clips: list[Clip], size: int, extra_tag: str = "") -> str:
     return hashlib.sha1(f"v{CACHE_VERSION}|{size}|{ids}{extra}".encode()).hexdigest()[:12]
 
 
-def _decoded_elsewhere(clips: list[Clip], size: int, cache_root: Path) -> dict[str, np.ndarray] | None:
-    """The rows of ``clips`` from a cache already in ``cache_root`` that starts with exactly these
-    clips at this size (the split's plain cache, or one with extra people appended), so that the
-    stages with and without extras decode the split's videos once between them."""
+def _decoded_elsewhere(clips: list[Clip], size: int, cache_root: Path) -> FrameCache | None:
+    """A cache already in ``cache_root`` whose clips start with exactly ``clips`` at this size (the
+    split's plain cache, or one with extra people appended), so that the stages with and without
+    extras decode the split's videos once between them."""
     ids = [c.id for c in clips]
     for meta_path in sorted(cache_root.glob("*/meta.json")):
         try:
             meta = json.loads(meta_path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if meta.get("version") != CACHE_VERSION or meta.get("size") != size:
-            continue
-        if meta.get("clip_ids", [])[: len(ids)] != ids:
-            continue
-        rows = int(meta["start"][len(ids) - 1]) + int(meta["length"][len(ids) - 1])
-        arrays = {
-            name: np.load(meta_path.parent / f"{name}.npy", mmap_mode="r")[:rows]
-            for name in ("frames", "landmarks", "mels")
-        }
-        return {**arrays, "start": meta["start"][: len(ids)], "length": meta["length"][: len(ids)]}
+        if (
+            meta.get("version") == CACHE_VERSION
+            and meta.get("size") == size
+            and meta.get("clip_ids", [])[: len(ids)] == ids
+        ):
+            return load_frame_cache(meta_path.parent)
     return None
 
 
@@ -157,11 +153,13 @@ def build_frame_cache(
 
     reused = _decoded_elsewhere(clips, size, cache_root)
     if reused is not None:  # the same clips at the same size, decoded for another cache already
-        frames.append(reused["frames"])
-        lms.append(reused["landmarks"])
-        mels.append(reused["mels"])
-        start.extend(reused["start"])
-        length.extend(reused["length"])
+        n = len(clips)
+        rows = int(reused.start[n - 1] + reused.length[n - 1])
+        frames.append(reused.frames[:rows])
+        lms.append(reused.landmarks[:rows])
+        mels.append(reused.mels[:rows])
+        start.extend(reused.start[:n].tolist())
+        length.extend(reused.length[:n].tolist())
     else:
         it = clips
         if progress:
