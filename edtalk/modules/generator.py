@@ -62,11 +62,24 @@ class ToFlow(nn.Module):
         logits = self.conv(h, style) + self.bias
         if prev is not None:
             logits = logits + self.upsample(prev)
-        grid = identity_grid(h.shape[-1], h.shape[0], h.device, h.dtype)
-        flow = torch.tanh(logits[:, :2]).permute(0, 2, 3, 1) + grid
         mask = torch.sigmoid(logits[:, 2:3])
-        warped = F.grid_sample(skip, flow, mode="bilinear", padding_mode="zeros", align_corners=True) * mask
+        warped = warp(skip, logits[:, :2]) * mask
         return warped, warped + h * (1.0 - mask), logits
+
+
+def warp(skip: torch.Tensor, flow_logits: torch.Tensor) -> torch.Tensor:
+    """Bilinear warp of ``skip`` by the identity grid + tanh(flow logits) [B, 2, h, w] onto an h x w grid,
+    computed in float32.
+
+    Like CUDA autocast (grid_sampler is on its float32 list): in bfloat16 a sampling coordinate near
+    the edge is only 2^-8 apart, 0.25 px at 128 px and 0.5 px at 256 px, and PyTorch's CPU kernel returns
+    NaN / 1e34 for a channels-last bfloat16 input (what E's convolutions hand over under DeepSpeed
+    --bf16; measured on torch 2.14). The result comes back in the skip's dtype.
+    """
+    grid = identity_grid(flow_logits.shape[-1], flow_logits.shape[0], skip.device, torch.float32)
+    flow = torch.tanh(flow_logits.float()).permute(0, 2, 3, 1) + grid
+    out = F.grid_sample(skip.float(), flow, mode="bilinear", padding_mode="zeros", align_corners=True)
+    return out.to(skip.dtype)
 
 
 class ToRGB(nn.Module):

@@ -60,6 +60,22 @@ def test_identity_grid_makes_grid_sample_identity():
     assert torch.allclose(x, y, atol=1e-5)
 
 
+def test_warp_in_bfloat16_matches_float32_for_channels_last_skips():
+    """DeepSpeed --bf16 hands G channels-last bf16 skips; PyTorch's CPU grid_sample returns NaN/1e34
+    on those, and bf16 sampling coordinates are 0.25 px apart at 128 px. ``warp`` samples in float32."""
+    from edtalk.modules.generator import warp
+
+    skip = torch.randn(4, 16, 64, 64)
+    logits = torch.randn(4, 2, 64, 64) * 0.05
+    ref = warp(skip, logits)
+    fast = warp(skip.bfloat16().contiguous(memory_format=torch.channels_last), logits.bfloat16())
+    assert fast.dtype == torch.bfloat16
+    assert torch.isfinite(fast).all()
+    # only the bf16 rounding of the inputs and of the result remains (|skip| <= ~4.5: steps of 2^-6)
+    assert (fast.float() - ref).abs().max() < 0.1
+    assert (fast.float() - ref).abs().mean() < 0.01
+
+
 def test_generator_shape_and_uses_skips():
     enc, gen = Encoder(CFG), Generator(CFG)
     f_r, skips = enc(torch.randn(2, 3, 64, 64))
