@@ -247,6 +247,24 @@ def emotion_weights(
     return table
 
 
+def buffers_follow_parameters(module) -> None:
+    """Cast ``module``'s floating-point buffers to its parameters' dtype, in place.
+
+    DeepSpeed --bf16 casts parameters only; BatchNorm's running statistics (the audio encoder) and
+    the flow's constant buffers stay float32, and CPU batch_norm refuses bf16 weights with float32
+    running statistics. Integer and boolean buffers keep their dtype."""
+    dtype = next(module.parameters()).dtype
+    for owner in module.modules():
+        for name, buf in list(owner.named_buffers(recurse=False)):
+            if buf is not None and buf.is_floating_point() and buf.dtype != dtype:
+                setattr(owner, name, buf.to(dtype))
+
+
+def _as_saved(tensor):
+    """A state-dict entry as checkpoints hold it: floating point as float32 on CPU, others unchanged."""
+    return (tensor.float() if tensor.is_floating_point() else tensor).cpu()
+
+
 class StageWorker:
     """One rank's training state for one stage: model, DeepSpeed engine, D, sampler, loss networks.
 
@@ -297,6 +315,7 @@ class StageWorker:
             deepspeed.init_distributed(dist_backend="gloo" if on_cpu else "nccl")
         ds_cfg = deepspeed_config(self.stage_cfg, self.train_cfg, on_cpu)
         self.engine, _, _, _ = deepspeed.initialize(model=module, model_parameters=params, config=ds_cfg)
+        buffers_follow_parameters(self.engine.module)
         self.engine.train()
 
         self.disc = self.d_opt = None
@@ -374,8 +393,8 @@ class StageWorker:
         params = list(full.parameters())
         if self.train_cfg.zero_stage == 3:
             with deepspeed.zero.GatheredParameters(params, modifier_rank=None):
-                return {k: v.detach().clone().float().cpu() for k, v in full.state_dict().items()}
-        return {k: v.detach().float().cpu() for k, v in full.state_dict().items()}
+                return {k: _as_saved(v.detach().clone()) for k, v in full.state_dict().items()}
+        return {k: _as_saved(v.detach()) for k, v in full.state_dict().items()}
 
     def export(self, path: str | Path, step: int, state: dict | None = None) -> Path:
         """Write the full model so far as a single edtalk.model checkpoint (rank 0 only). Under ZeRO-3

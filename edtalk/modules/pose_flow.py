@@ -73,22 +73,34 @@ class InvertibleLinear(nn.Module):
         else:
             self.weight = nn.Parameter(q)
 
+    def _dtype(self) -> torch.dtype:
+        """At least float32: bf16 has no LU inverse and too few bits for an exact inverse."""
+        param = self.log_s if self.lu else self.weight
+        return torch.promote_types(param.dtype, torch.float32)
+
     def matrix(self) -> torch.Tensor:
+        """W in ``_dtype()``, whatever the parameters' dtype (DeepSpeed --bf16)."""
+        dt = self._dtype()
         if not self.lu:
-            return self.weight
-        eye = torch.eye(self.lower.shape[0], dtype=self.lower.dtype, device=self.lower.device)
-        lower = self.lower * self.lower_mask + eye
-        upper = self.upper * self.lower_mask.t() + torch.diag(self.sign_s * torch.exp(self.log_s))
-        return self.perm @ lower @ upper
+            return self.weight.to(dt)
+        mask = self.lower_mask.to(dt)
+        eye = torch.eye(self.lower.shape[0], dtype=dt, device=self.lower.device)
+        lower = self.lower.to(dt) * mask + eye
+        upper = self.upper.to(dt) * mask.t() + torch.diag(self.sign_s.to(dt) * torch.exp(self.log_s.to(dt)))
+        return self.perm.to(dt) @ lower @ upper
 
     def log_abs_det(self) -> torch.Tensor:
-        return self.log_s.sum() if self.lu else torch.linalg.slogdet(self.weight)[1]
+        dt = self._dtype()
+        return self.log_s.to(dt).sum() if self.lu else torch.linalg.slogdet(self.weight.to(dt))[1]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return x @ self.matrix().t(), self.log_abs_det().expand(x.shape[0]) * x.shape[1]
+        w = self.matrix()
+        y = (x.to(w.dtype) @ w.t()).to(x.dtype)
+        return y, (self.log_abs_det().expand(x.shape[0]) * x.shape[1]).to(x.dtype)
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
-        return y @ torch.linalg.inv(self.matrix()).t()
+        w = self.matrix()
+        return (y.to(w.dtype) @ torch.linalg.inv(w).t()).to(y.dtype)
 
 
 class TransformerCoupling(nn.Module):
