@@ -340,6 +340,8 @@ class StageWorker:
 
     def step(self) -> dict[str, float]:
         """One optimiser step of the stage's modules (and of D); returns the loss terms."""
+        import torch
+
         from edtalk.losses import adversarial_discriminator
 
         batch = self.next_batch()
@@ -348,6 +350,13 @@ class StageWorker:
             self.disc.requires_grad_(False)  # G's adversarial term must not train D
         terms = self.stage.losses(out, batch, self.nets)
         loss = sum(self.weights[k] * v for k, v in terms.items() if self.weights[k] != 0)  # 0: ablated
+        if not torch.isfinite(loss.detach()):  # stop before a NaN reaches the weights (and checkpoints)
+            values = ", ".join(f"{k} {float(v.detach()):.4g}" for k, v in terms.items())
+            raise FloatingPointError(
+                f"stage {self.stage.name}: the loss is {float(loss.detach())} ({values}); the weights "
+                "before this step are unchanged. Resume from the last checkpoint with a lower --lr, "
+                "or without --bf16."
+            )
         self.engine.backward(loss)
         self.engine.step()
         if self.disc is not None:  # D step: real vs detached fake, non-saturating (Eq. 3)

@@ -142,6 +142,33 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group, bf
     assert more["step"] == 3 and more["stage_steps_total"] == 4
 
 
+def test_a_non_finite_loss_stops_the_step_before_the_weights_change(training_fixture, single_process_group):
+    import dataclasses
+
+    from edtalk.train import StageWorker, stage_config_for
+
+    fx = training_fixture
+    train_cfg = TrainConfig(data=f"synthtalk:{fx['data']}", workers=1, out=str(fx["root"] / "nan"))
+    worker = StageWorker(
+        {
+            "model": fx["model"].to_dict(),
+            "stage": stage_config_for("eg_pretrain", {"max_steps": 1, "batch_size": 2}).to_dict(),
+            "train": train_cfg.to_dict(),
+            "run": {"stage_dir": str(fx["root"] / "nan"), "parent": "", "cache": str(fx["cache"])},
+        }
+    )
+    real = worker.stage.losses
+
+    def poisoned(out, b, nets):
+        return {**real(out, b, nets), "rec": torch.tensor(float("nan"))}
+
+    worker.stage = dataclasses.replace(worker.stage, losses=poisoned)
+    before = {n: p.detach().clone() for n, p in worker.model.named_parameters()}
+    with pytest.raises(FloatingPointError, match=r"stage eg_pretrain: the loss is nan \(rec nan, per "):
+        worker.step()
+    assert all(torch.equal(p.detach(), before[n]) for n, p in worker.model.named_parameters())
+
+
 def test_demo_schedule_only_at_tiny_and_cli_overrides_merge():
     from edtalk.stages import get_stage
     from edtalk.train import deepspeed_config, stage_config_for
