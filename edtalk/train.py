@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
@@ -340,8 +341,6 @@ class StageWorker:
 
     def step(self) -> dict[str, float]:
         """One optimiser step of the stage's modules (and of D); returns the loss terms."""
-        import torch
-
         from edtalk.losses import adversarial_discriminator
 
         batch = self.next_batch()
@@ -350,10 +349,11 @@ class StageWorker:
             self.disc.requires_grad_(False)  # G's adversarial term must not train D
         terms = self.stage.losses(out, batch, self.nets)
         loss = sum(self.weights[k] * v for k, v in terms.items() if self.weights[k] != 0)  # 0: ablated
-        if not torch.isfinite(loss.detach()):  # stop before a NaN reaches the weights (and checkpoints)
+        loss_value = float(loss.detach())
+        if not math.isfinite(loss_value):  # stop before a NaN reaches the weights (and checkpoints)
             values = ", ".join(f"{k} {float(v.detach()):.4g}" for k, v in terms.items())
             raise FloatingPointError(
-                f"stage {self.stage.name}: the loss is {float(loss.detach())} ({values}); the weights "
+                f"stage {self.stage.name}: the loss is {loss_value} ({values}); the weights "
                 "before this step are unchanged. Resume from the last checkpoint with a lower --lr, "
                 "or without --bf16."
             )
@@ -368,7 +368,7 @@ class StageWorker:
             _all_reduce_grads(self.disc, self.world)
             self.d_opt.step()
             terms["d"] = d_loss.detach()
-        return {**{k: float(v.detach()) for k, v in terms.items()}, "loss": float(loss.detach())}
+        return {**{k: float(v.detach()) for k, v in terms.items()}, "loss": loss_value}
 
     def save(self, folder: str | Path, step: int) -> None:
         """Collective: this rank's DeepSpeed shard; rank 0 also the trainer state and run record."""

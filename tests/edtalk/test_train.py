@@ -6,7 +6,6 @@ also checks the parent hand-over, the export, and the per-emotion W^e written af
 
 import os
 import socket
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,18 +66,19 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group, bf
     from edtalk.train import StageWorker, stage_config_for
 
     fx = training_fixture
+    out = fx["root"] / ("runs_bf16" if bf16 else "runs")
     train_cfg = TrainConfig(
         data=f"synthtalk:{fx['data']}",
         workers=1,
         experts=str(fx["root"] / "experts"),
-        out=str(fx["root"] / ("runs_bf16" if bf16 else "runs")),
+        out=str(out),
         cache=str(fx["root"] / "cache"),
         bf16=bf16,
     )
     parent = ""
     for name in STAGE_NAMES:
         stage_cfg = stage_config_for(name, {"max_steps": 1, "batch_size": 2})
-        run = {"stage_dir": str(Path(train_cfg.out) / name), "parent": parent, "cache": str(fx["cache"])}
+        run = {"stage_dir": str(out / name), "parent": parent, "cache": str(fx["cache"])}
         worker = StageWorker(
             {
                 "model": fx["model"].to_dict(),
@@ -99,7 +99,7 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group, bf
             else:
                 assert torch.equal(p.detach(), before[n]), f"{name}: frozen parameter {n} changed"
         assert changed_trainable, f"{name}: no trainable parameter changed after one step"
-        parent = str(worker.export(Path(train_cfg.out) / name / "final.pt", step=1))
+        parent = str(worker.export(out / name / "final.pt", step=1))
         meta = load_checkpoint(parent)["meta"]
         assert meta["stage"] == name and meta["stages_done"][-1] == name
         if name in ("eg_pretrain", "mouth_pose", "expression"):
@@ -122,23 +122,23 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group, bf
     assert model.checkpoint_meta["stages_done"] == list(STAGE_NAMES)
     assert model.checkpoint_meta["emotion_weights"]
     # each stage counts its own steps; a run continuing the same stage adds its parent's
-    first = Path(train_cfg.out) / "eg_pretrain" / "final.pt"
+    first = out / "eg_pretrain" / "final.pt"
     assert load_checkpoint(first)["meta"]["stage_steps_total"] == 1
-    assert load_checkpoint(Path(train_cfg.out) / "mouth_pose" / "final.pt")["meta"]["stage_steps_total"] == 1
+    assert load_checkpoint(out / "mouth_pose" / "final.pt")["meta"]["stage_steps_total"] == 1
     worker = StageWorker(
         {
             "model": fx["model"].to_dict(),
             "stage": stage_config_for("eg_pretrain", {"max_steps": 1, "batch_size": 2}).to_dict(),
             "train": train_cfg.to_dict(),
             "run": {
-                "stage_dir": str(Path(train_cfg.out) / "more"),
+                "stage_dir": str(out / "more"),
                 "parent": str(first),
                 "cache": str(fx["cache"]),
             },
         }
     )
     worker.step()
-    more = load_checkpoint(worker.export(Path(train_cfg.out) / "more" / "final.pt", step=3))["meta"]
+    more = load_checkpoint(worker.export(out / "more" / "final.pt", step=3))["meta"]
     assert more["step"] == 3 and more["stage_steps_total"] == 4
 
 
