@@ -79,6 +79,24 @@ def match_deepspeed_accelerator() -> None:
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
 
 
+def skip_inference_shm_kernel() -> None:
+    """On the CPU accelerator, stop DeepSpeed from JIT-compiling a kernel that training never runs.
+
+    DeepSpeed's torch backend builds its shared-memory all-reduce op when it starts (about 40 s on 2
+    cores, on the first run on a machine; then cached in ~/.cache/torch_extensions). Only
+    ``deepspeed.comm.inference_all_reduce`` (tensor-parallel inference) uses it; training's gradient
+    all-reduce goes through torch.distributed (gloo). DeepSpeed builds an op only if its table of
+    compatible ops says so; that table is one module-level dict whose edits persist
+    (deepspeed/ops/__init__.py).
+    """
+    if os.environ.get("DS_ACCELERATOR") != "cpu":
+        return
+    import deepspeed.ops
+    from deepspeed.ops.op_builder.cpu import ShareMemCommBuilder
+
+    deepspeed.ops.__compatible_ops__[ShareMemCommBuilder.NAME] = False
+
+
 def resolve_use_gpu(train_cfg) -> bool:
     """``TrainConfig.use_gpu``, or when it is None (auto): whether the Ray cluster has GPUs.
 
@@ -274,6 +292,7 @@ class StageWorker:
 
     def __init__(self, config: dict, rank: int = 0, world: int = 1, local_rank: int = 0) -> None:
         match_deepspeed_accelerator()
+        skip_inference_shm_kernel()
         import deepspeed
         import torch
         import torch.distributed as dist

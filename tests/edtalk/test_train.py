@@ -169,6 +169,36 @@ def test_a_non_finite_loss_stops_the_step_before_the_weights_change(training_fix
     assert all(torch.equal(p.detach(), before[n]) for n, p in worker.model.named_parameters())
 
 
+def test_cpu_workers_skip_deepspeeds_inference_only_shm_kernel(
+    training_fixture, single_process_group, monkeypatch
+):
+    """DeepSpeed would JIT-compile its shared-memory all-reduce (about 40 s, once per machine) for
+    inference_all_reduce, which training never calls; a GPU worker's op table is left alone."""
+    import deepspeed.ops
+    from deepspeed.comm.torch import build_shm_op
+
+    from edtalk.train import StageWorker, skip_inference_shm_kernel, stage_config_for
+
+    ops = deepspeed.ops.__compatible_ops__
+    monkeypatch.setitem(ops, "deepspeed_shm_comm", True)  # what DeepSpeed's probe finds on Linux
+    monkeypatch.setenv("DS_ACCELERATOR", "cuda")
+    skip_inference_shm_kernel()
+    assert ops["deepspeed_shm_comm"] is True
+    monkeypatch.setenv("DS_ACCELERATOR", "cpu")
+    fx = training_fixture
+    train_cfg = TrainConfig(data=f"synthtalk:{fx['data']}", workers=1, out=str(fx["root"] / "shm"))
+    StageWorker(
+        {
+            "model": fx["model"].to_dict(),
+            "stage": stage_config_for("eg_pretrain", {"max_steps": 1, "batch_size": 2}).to_dict(),
+            "train": train_cfg.to_dict(),
+            "run": {"stage_dir": str(fx["root"] / "shm"), "parent": "", "cache": str(fx["cache"])},
+        }
+    )
+    assert ops["deepspeed_shm_comm"] is False
+    assert build_shm_op() is None
+
+
 def test_demo_schedule_only_at_tiny_and_cli_overrides_merge():
     from edtalk.stages import get_stage
     from edtalk.train import deepspeed_config, stage_config_for
