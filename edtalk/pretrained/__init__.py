@@ -2,7 +2,7 @@
 
 The official EDTalk never trains E and G from scratch: stage 1 starts from LIA's released
 ``vox.pt`` (trained for days on VoxCeleb on GPUs). The tiny CPU demo cannot afford stage 1's
-length either: on synthtalk, 800 steps (the demo's budget) reconstruct texture but learn no pose
+length either: on synthtalk, 800 steps from scratch reconstruct texture but learn no pose
 (judged pose error 2.94 deg vs 2.86 for the static source frame), while 20 000 steps learn it
 (2.0 vs 3.3 on test identities). So the repository ships a tiny ``eg_pretrain`` trained by this
 code on synthtalk's *train* identities: 20 000 steps on the 12 train people, then 4000 more that also

@@ -207,7 +207,7 @@ def test_demo_schedule_only_at_tiny_and_cli_overrides_merge():
     paper = stage_config_for("eg_pretrain", {}, preset="paper")
     tiny = stage_config_for("eg_pretrain", {"loss_weights": {"per": 0.5}}, preset="tiny")
     assert paper.beta1 == 0.0 and eg.loss_weights(paper)["adv"] == 1.0 and eg.trains_discriminator(paper)
-    assert tiny.beta1 == 0.9 and tiny.max_steps == 800
+    assert tiny.beta1 == 0.9 and tiny.max_steps == 400
     # a CLI loss-weight override adds to the demo's weights instead of replacing them
     assert eg.loss_weights(tiny) == {"rec": 1.0, "per": 0.5, "adv": 0.0} and not eg.trains_discriminator(tiny)
     ds = deepspeed_config(tiny, TrainConfig(), on_cpu=True)
