@@ -142,21 +142,26 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group, bf
     assert more["step"] == 3 and more["stage_steps_total"] == 4
 
 
-def test_a_non_finite_loss_stops_the_step_before_the_weights_change(training_fixture, single_process_group):
-    import dataclasses
-
+def _eg_pretrain_worker(fx, folder: str):
+    """A fresh eg_pretrain StageWorker (batch 2, no parent) on the fixture, writing to fx root/folder."""
     from edtalk.train import StageWorker, stage_config_for
 
-    fx = training_fixture
-    train_cfg = TrainConfig(data=f"synthtalk:{fx['data']}", workers=1, out=str(fx["root"] / "nan"))
-    worker = StageWorker(
+    out = fx["root"] / folder
+    train_cfg = TrainConfig(data=f"synthtalk:{fx['data']}", workers=1, out=str(out))
+    return StageWorker(
         {
             "model": fx["model"].to_dict(),
             "stage": stage_config_for("eg_pretrain", {"max_steps": 1, "batch_size": 2}).to_dict(),
             "train": train_cfg.to_dict(),
-            "run": {"stage_dir": str(fx["root"] / "nan"), "parent": "", "cache": str(fx["cache"])},
+            "run": {"stage_dir": str(out), "parent": "", "cache": str(fx["cache"])},
         }
     )
+
+
+def test_a_non_finite_loss_stops_the_step_before_the_weights_change(training_fixture, single_process_group):
+    import dataclasses
+
+    worker = _eg_pretrain_worker(training_fixture, "nan")
     real = worker.stage.losses
 
     def poisoned(out, b, nets):
@@ -177,7 +182,7 @@ def test_cpu_workers_skip_deepspeeds_inference_only_shm_kernel(
     import deepspeed.ops
     from deepspeed.comm.torch import build_shm_op
 
-    from edtalk.train import StageWorker, skip_inference_shm_kernel, stage_config_for
+    from edtalk.train import skip_inference_shm_kernel
 
     ops = deepspeed.ops.__compatible_ops__
     monkeypatch.setitem(ops, "deepspeed_shm_comm", True)  # what DeepSpeed's probe finds on Linux
@@ -185,16 +190,7 @@ def test_cpu_workers_skip_deepspeeds_inference_only_shm_kernel(
     skip_inference_shm_kernel()
     assert ops["deepspeed_shm_comm"] is True
     monkeypatch.setenv("DS_ACCELERATOR", "cpu")
-    fx = training_fixture
-    train_cfg = TrainConfig(data=f"synthtalk:{fx['data']}", workers=1, out=str(fx["root"] / "shm"))
-    StageWorker(
-        {
-            "model": fx["model"].to_dict(),
-            "stage": stage_config_for("eg_pretrain", {"max_steps": 1, "batch_size": 2}).to_dict(),
-            "train": train_cfg.to_dict(),
-            "run": {"stage_dir": str(fx["root"] / "shm"), "parent": "", "cache": str(fx["cache"])},
-        }
-    )
+    _eg_pretrain_worker(training_fixture, "shm")
     assert ops["deepspeed_shm_comm"] is False
     assert build_shm_op() is None
 
