@@ -204,6 +204,10 @@ class StageConfig:
     # eg_pretrain: LIA's one motion bank is the mouth and pose banks (26 directions); True adds the
     # expression bank (36), so that G also learns to draw along the directions ELN later steers
     eg_expression_bank: bool = False
+    # mouth_pose: MLN, PLN, B^m and B^p start from a fresh (seeded) initialisation instead of stage 1's,
+    # as the official trainer starts new banks after LIA's stage 1 (paper preset default; see
+    # edtalk.stages for the tiny measurement)
+    fresh_mouth_pose_banks: bool = False
 
     def __post_init__(self) -> None:
         if self.name not in STAGE_NAMES:

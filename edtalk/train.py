@@ -301,7 +301,7 @@ class StageWorker:
         from edtalk.data.training import StageSampler, load_frame_cache
         from edtalk.model import EDTalk
         from edtalk.modules.discriminator import Discriminator
-        from edtalk.stages import StageModule, apply_freezing, configured_stage, get_stage
+        from edtalk.stages import StageModule, apply_freezing, configured_stage, get_stage, start_fresh
 
         self.model_cfg = ModelConfig.from_dict(config["model"])
         self.stage_cfg = StageConfig.from_dict(config["stage"])
@@ -318,6 +318,7 @@ class StageWorker:
 
         model = EDTalk(self.model_cfg)
         self.parent_meta = _load_parent(model, self.run["parent"]) if self.run["parent"] else {}
+        start_fresh(self.stage, self.stage_cfg, model, seed=self.train_cfg.seed)
         self.stage = configured_stage(self.stage, self.stage_cfg, model)
         params = apply_freezing(self.stage, model)
         model.to(self.device)
@@ -807,6 +808,14 @@ def build_parser() -> argparse.ArgumentParser:
         "stage later steers",
     )
     p.add_argument(
+        "--fresh-mouth-pose-banks",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="mouth_pose: start MLN, PLN, B^m and B^p from a fresh initialisation, as the official trainer "
+        "starts new banks after LIA's stage 1 (default: on at paper, off at tiny, where the demo's "
+        "300 steps cannot re-learn the mouth; see edtalk.stages)",
+    )
+    p.add_argument(
         "--beta1",
         type=float,
         help="Adam beta1 of the trainable modules (default: 0 as in the official trainers; the tiny "
@@ -866,6 +875,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--address", default="", help="Ray cluster address (default: a local Ray on 127.0.0.1)")
     return p
+
+
+def cli_overrides(args: argparse.Namespace, stage: str, weight_overrides: dict) -> dict[str, Any]:
+    """The StageConfig fields the command line sets for ``stage`` (None: the stage's default)."""
+    return {
+        "max_steps": args.max_steps.get(stage, args.max_steps.get("*")),
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "beta1": args.beta1,
+        "checkpoint_every": args.checkpoint_every,
+        "loss_weights": weight_overrides.get(stage, {}),
+        "also_train": tuple(args.also_train) or None,
+        "eg_expression_bank": args.eg_expression_bank or None,
+        "fresh_mouth_pose_banks": args.fresh_mouth_pose_banks,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -965,20 +989,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.resume and len(names) > 1 and final.is_file():
             print(f"[train] {n}: {final} exists, skipping (--resume)", flush=True)
             continue
-        stage_cfg = stage_config_for(
-            n,
-            preset=args.preset,
-            overrides={
-                "max_steps": args.max_steps.get(n, args.max_steps.get("*")),
-                "batch_size": args.batch_size,
-                "lr": args.lr,
-                "beta1": args.beta1,
-                "checkpoint_every": args.checkpoint_every,
-                "loss_weights": weight_overrides.get(n, {}),
-                "also_train": tuple(args.also_train) or None,
-                "eg_expression_bank": args.eg_expression_bank or None,
-            },
-        )
+        overrides = cli_overrides(args, n, weight_overrides)
+        stage_cfg = stage_config_for(n, preset=args.preset, overrides=overrides)
         cfg_i = train_cfg if i == 0 else replace(train_cfg, parent="")  # --parent applies to the first stage
         cache_i = cache
         if train_cfg.extra_identities and get_stage(n).frames_only:

@@ -147,3 +147,52 @@ def test_frozen_modules_are_in_eval_mode(tiny_model):
     assert tiny_model.pose_flow.training
     assert not tiny_model.audio_lip.training  # its BatchNorm statistics must not move
     assert not tiny_model.encoder.training
+
+
+def _stage1_trained_model() -> EDTalk:
+    """A tiny model whose parameters all differ from a fresh seeded model's (stands in for stage 1)."""
+    torch.manual_seed(5)
+    model = EDTalk(ModelConfig.preset("tiny"))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.5)
+    return model
+
+
+def test_fresh_mouth_pose_banks_restart_mln_pln_and_their_banks_only():
+    from edtalk.stages import start_fresh
+    from edtalk.train import stage_config_for
+
+    fresh_cfg = stage_config_for("mouth_pose", {"fresh_mouth_pose_banks": True})
+    assert StageConfig.from_dict(fresh_cfg.to_dict()).fresh_mouth_pose_banks  # survives the run config
+    a, b = _stage1_trained_model(), _stage1_trained_model()
+    before = {n: p.detach().clone() for n, p in a.named_parameters()}
+    names = start_fresh(get_stage("mouth_pose"), fresh_cfg, a, seed=3)
+    start_fresh(get_stage("mouth_pose"), fresh_cfg, b, seed=3)
+    own = EXPECTED_TRAINABLE["mouth_pose"]
+    assert names and all(n.startswith(own) for n in names)
+    assert {n for n, _ in a.named_parameters() if n.startswith(own)} == set(names)
+    after = dict(a.named_parameters())
+    for n, p in b.named_parameters():  # every rank draws the same fresh values from the seed
+        assert torch.equal(after[n], p), n
+        assert torch.equal(after[n], before[n]) != (n in names), n  # only MLN/PLN/B^m/B^p changed
+    # B^e is still orthogonal to the new B^m and B^p (QR of the joined bank)
+    bases = a.bases()
+    joined = torch.cat([bases["mouth"], bases["pose"], bases["expression"]], dim=1)
+    assert torch.allclose(joined.t() @ joined, torch.eye(joined.shape[1]), atol=1e-5)
+
+
+def test_fresh_mouth_pose_banks_default_to_the_official_start_at_paper_only():
+    from edtalk.stages import start_fresh
+    from edtalk.train import stage_config_for
+
+    assert stage_config_for("mouth_pose", {}, preset="paper").fresh_mouth_pose_banks
+    assert not stage_config_for("mouth_pose", {}, preset="tiny").fresh_mouth_pose_banks
+    off = stage_config_for("mouth_pose", {"fresh_mouth_pose_banks": False}, preset="paper")
+    assert not off.fresh_mouth_pose_banks  # --no-fresh-mouth-pose-banks
+    model = _stage1_trained_model()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    on_expression = stage_config_for("expression", {"fresh_mouth_pose_banks": True})
+    assert start_fresh(get_stage("mouth_pose"), off, model) == []
+    assert start_fresh(get_stage("expression"), on_expression, model) == []  # mouth_pose's switch only
+    assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())

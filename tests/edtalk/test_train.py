@@ -142,20 +142,50 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group, bf
     assert more["step"] == 3 and more["stage_steps_total"] == 4
 
 
-def _eg_pretrain_worker(fx, folder: str):
-    """A fresh eg_pretrain StageWorker (batch 2, no parent) on the fixture, writing to fx root/folder."""
+def _eg_pretrain_worker(fx, folder: str, stage: str = "eg_pretrain", parent: str = "", **overrides):
+    """A StageWorker (batch 2; eg_pretrain with no parent unless told) on the fixture, writing to fx
+    root/folder."""
     from edtalk.train import StageWorker, stage_config_for
 
     out = fx["root"] / folder
     train_cfg = TrainConfig(data=f"synthtalk:{fx['data']}", workers=1, out=str(out))
+    stage_cfg = stage_config_for(stage, {"max_steps": 1, "batch_size": 2, **overrides})
     return StageWorker(
         {
             "model": fx["model"].to_dict(),
-            "stage": stage_config_for("eg_pretrain", {"max_steps": 1, "batch_size": 2}).to_dict(),
+            "stage": stage_cfg.to_dict(),
             "train": train_cfg.to_dict(),
-            "run": {"stage_dir": str(out), "parent": "", "cache": str(fx["cache"])},
+            "run": {"stage_dir": str(out), "parent": parent, "cache": str(fx["cache"])},
         }
     )
+
+
+def test_a_mouth_pose_worker_with_fresh_banks_starts_them_afresh_over_its_parent(
+    training_fixture, single_process_group
+):
+    from edtalk.model import EDTalk, save_checkpoint
+    from edtalk.stages import get_stage, start_fresh
+    from edtalk.train import stage_config_for
+
+    fx = training_fixture
+    torch.manual_seed(7)
+    stage1 = EDTalk(fx["model"])
+    with torch.no_grad():  # every value now differs from a fresh model's (zero biases included)
+        for p in stage1.parameters():
+            p.add_(0.5)
+    parent = save_checkpoint(fx["root"] / "fresh_parent.pt", stage1.state_dict(), fx["model"])
+    expected = EDTalk(fx["model"])
+    expected.load_state_dict(stage1.state_dict())
+    on = stage_config_for("mouth_pose", {"fresh_mouth_pose_banks": True})
+    names = start_fresh(get_stage("mouth_pose"), on, expected, seed=0)  # TrainConfig's default seed
+    kept = _eg_pretrain_worker(fx, "kept", "mouth_pose", str(parent)).model.state_dict()
+    fresh = _eg_pretrain_worker(
+        fx, "fresh", "mouth_pose", str(parent), fresh_mouth_pose_banks=True
+    ).model.state_dict()
+    for name, value in expected.state_dict().items():
+        assert torch.equal(fresh[name].cpu(), value), name
+        assert torch.equal(kept[name].cpu(), stage1.state_dict()[name]), name
+    assert names and all(not torch.equal(fresh[n], kept[n]) for n in names)
 
 
 def test_a_non_finite_loss_stops_the_step_before_the_weights_change(training_fixture, single_process_group):
@@ -427,3 +457,15 @@ def test_frame_caches_with_and_without_extras_decode_the_split_once(tmp_path, mo
         assert reused.clip_ids == scratch.clip_ids and reused.identities == scratch.identities
     with pytest.raises(AssertionError, match="decoded"):  # another size is decoded, not sliced
         build_frame_cache(clips, 16, tmp_path / "a", progress=False)
+
+
+def test_cli_switches_fresh_mouth_pose_banks_either_way_and_keeps_the_preset_default_otherwise():
+    from edtalk.train import build_parser, cli_overrides, stage_config_for
+
+    def fresh(preset: str, *flags: str) -> bool:
+        args = build_parser().parse_args(["--stages", "mouth_pose", "--preset", preset, *flags])
+        overrides = cli_overrides(args, "mouth_pose", {})
+        return stage_config_for("mouth_pose", overrides, preset).fresh_mouth_pose_banks
+
+    assert fresh("paper") and not fresh("tiny")
+    assert fresh("tiny", "--fresh-mouth-pose-banks") and not fresh("paper", "--no-fresh-mouth-pose-banks")
