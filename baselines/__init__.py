@@ -45,14 +45,16 @@ class Method:
     Args:
         arg: the part after ``:`` in the method spec (``folder:DIR`` -> ``DIR``), if any.
         ckpt: checkpoint file for generating methods (``--ckpt``).
+        device: torch device generating methods run their network on (``eval.run --device``).
     """
 
     name: str = "method"
     generates: bool = False  # True: predictions are written to <out>/<dataset>/<method>/videos/
 
-    def __init__(self, arg: str | None = None, ckpt: str | None = None) -> None:
+    def __init__(self, arg: str | None = None, ckpt: str | None = None, device: str = "cpu") -> None:
         self.arg = arg
         self.ckpt = ckpt
+        self.device = device
 
     @property
     def display_name(self) -> str:
@@ -82,8 +84,8 @@ def load_all() -> Registry:
     return METHODS
 
 
-def make_method(spec: str, ckpt: str | None = None) -> Method:
+def make_method(spec: str, ckpt: str | None = None, device: str = "cpu") -> Method:
     """A method from its CLI spec: ``gt``, ``static``, ``edtalk_a``, ``folder:DIR`` ..."""
     load_all()
     name, _, arg = spec.partition(":")
-    return METHODS.get(name)(arg=arg or None, ckpt=ckpt)
+    return METHODS.get(name)(arg=arg or None, ckpt=ckpt, device=device)

@@ -96,8 +96,8 @@ class FolderOfVideos(Method):
     name = "folder"
     generates = False
 
-    def __init__(self, arg: str | None = None, ckpt: str | None = None) -> None:
-        super().__init__(arg, ckpt)
+    def __init__(self, arg: str | None = None, ckpt: str | None = None, device: str = "cpu") -> None:
+        super().__init__(arg, ckpt, device)
         if not arg:
             raise ValueError("the folder method needs a folder: --method folder:DIR")
         self.folder = Path(arg).expanduser()

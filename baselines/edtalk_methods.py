@@ -51,7 +51,6 @@ class EDTalkMethod(Method):
     """Shared checkpoint handling of the two EDTalk drivers."""
 
     generates = True
-    device = "cpu"
 
     def prepare(self, clips: list[Clip]) -> None:
         if not self.ckpt:
@@ -66,7 +65,7 @@ class EDTalkMethod(Method):
         """The EDTalk model of ``--ckpt`` (``edtalk.infer.load_generator``), once per process."""
         key = (str(self.ckpt), self.device)
         if key not in _GENERATORS:
-            model, _config = _infer_module().load_generator(self.ckpt)
+            model, _config = _infer_module().load_generator(self.ckpt, self.device)
             _GENERATORS[key] = model
         return _GENERATORS[key]
 

@@ -10,6 +10,8 @@
 - ``edit-base``: sweep one base weight w^*_k over a range (the rest from the identity image).
 
 Python API for evaluation: ``load_generator``, ``drive_video``, ``drive_audio`` (uint8 frames out).
+They run on the device the model sits on (``load_generator(ckpt, device)``, ``--device``): frames go
+there a batch at a time and come back as uint8 arrays.
 Frames map [-1, 1] -> [0, 255] with a fixed affine map and clipping (the official demos min-max
 normalise each clip instead, which changes brightness per clip; we do not).
 Inputs must be square face crops; other sizes are resized to the model's ``image_size`` (noted on
@@ -56,11 +58,31 @@ def _note(message: str) -> None:
 
 
 # --- model and frames ----------------------------------------------------------------------------
-def load_generator(ckpt_path: str | Path) -> tuple[EDTalk, ModelConfig]:
-    """Load an EDTalk checkpoint (eval mode, CPU); its meta is kept as ``model.checkpoint_meta``."""
+def resolve_device(device: str = "auto") -> torch.device:
+    """ "auto" -> the first CUDA GPU when there is one, else the CPU; "cpu", "cuda", "cuda:N" as given
+    (a CUDA device on a machine without one is an error, not a silent CPU run)."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise InferenceError(None, f"unknown device {device!r} (auto, cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InferenceError(None, f"device {device!r}: this machine has no CUDA GPU (use --device cpu)")
+    return dev
+
+
+def load_generator(ckpt_path: str | Path, device: str | torch.device = "cpu") -> tuple[EDTalk, ModelConfig]:
+    """Load an EDTalk checkpoint (eval mode) onto ``device`` ("auto": a GPU when there is one); its
+    meta is kept as ``model.checkpoint_meta``."""
     model, ckpt = build_from_checkpoint(ckpt_path)
+    model.to(resolve_device(device) if isinstance(device, str) else device)
     model.checkpoint_meta = ckpt["meta"]
     return model, ckpt["config"]
+
+
+def _device(model: EDTalk) -> torch.device:
+    return next(model.parameters()).device
 
 
 def to_tensor(frames: np.ndarray, size: int, name: str = "frames") -> torch.Tensor:
@@ -107,19 +129,20 @@ def _codes_of(
 ) -> dict[str, torch.Tensor]:
     """W^* of every bank in ``names`` for every frame of one driving video ([T, K] each), from one
     pass of E over the video."""
-    x = to_tensor(frames, model.cfg.image_size, label)
-    parts = [model.navigate(model.encode(chunk)[0], names) for chunk in x.split(batch_size)]
+    x, device = to_tensor(frames, model.cfg.image_size, label), _device(model)
+    parts = [model.navigate(model.encode(chunk.to(device))[0], names) for chunk in x.split(batch_size)]
     return {name: torch.cat([part[name] for part in parts]) for name in names}
 
 
 @torch.no_grad()
 def render(model: EDTalk, identity_frame: np.ndarray, weights: dict[str, torch.Tensor], batch_size: int = 16):
     """Compose f^{i->r} + sum_* B^* W^* per frame and decode; absent components use the identity's W^*."""
-    src = to_tensor(identity_frame, model.cfg.image_size, "identity")
+    device = _device(model)
+    src = to_tensor(identity_frame, model.cfg.image_size, "identity").to(device)
     f_src, skips = model.encode(src)
     own = model.navigate(f_src)
     n = max(w.shape[0] for w in weights.values()) if weights else 1
-    full = {k: (weights[k] if k in weights else own[k].expand(n, -1)) for k in own}
+    full = {k: (weights[k].to(device) if k in weights else own[k].expand(n, -1)) for k in own}
     frames = []
     for start in range(0, n, batch_size):
         part = {k: v[start : start + batch_size] for k, v in full.items()}
@@ -221,8 +244,8 @@ def drive_audio(
     if n < 1:
         raise InferenceError(None, f"audio too short: {len(wav)} samples give no video frame at {fps} fps")
     mel = melspectrogram(wav)
-    windows = torch.from_numpy(mel_windows(mel, n, fps)).float()
-    f_a = torch.cat([model.audio_lip.encoder(c) for c in windows.split(256)])
+    windows, device = torch.from_numpy(mel_windows(mel, n, fps)).float(), _device(model)
+    f_a = torch.cat([model.audio_lip.encoder(c.to(device)) for c in windows.split(256)])
     weights = {"mouth": smooth_weights(model.audio_lip.to_mouth(f_a))}
     has = model.cfg.bank_names
     if "pose" in has:
@@ -237,12 +260,12 @@ def drive_audio(
             frames = loop_to_length(expression_frames, n)
             weights["expression"] = _weights_of(model, frames, "expression", "expression video", batch_size)
         elif emotion is not None:
-            weights["expression"] = emotion_weights(model, emotion).expand(n, -1)
+            weights["expression"] = emotion_weights(model, emotion).to(device).expand(n, -1)
         elif text is not None or expression_from_audio:
             predictor = model.expression_predictor
             audio = (
                 torch.from_numpy(mel)[None] if predictor.audio_input == "mel" else torch.from_numpy(wav)[None]
-            )
+            ).to(device)
             w_e = predictor(audio=audio, texts=[text] if text is not None else None)  # Eq. 7 inputs
             weights["expression"] = w_e.expand(n, -1)
     return render(model, identity_frame, weights, batch_size)
@@ -332,7 +355,7 @@ def _identity(args: argparse.Namespace) -> np.ndarray:
 
 
 def cmd_video(args: argparse.Namespace) -> None:
-    model, _ = load_generator(args.ckpt)
+    model, _ = load_generator(args.ckpt, args.device)
     identity = _identity(args)
     read = functools.cache(read_frames)  # a file given for several factors is read (and encoded) once
     mouth = read(args.mouth)
@@ -345,7 +368,7 @@ def cmd_video(args: argparse.Namespace) -> None:
 def cmd_audio(args: argparse.Namespace) -> None:
     from edtalk.data.audio import load_audio
 
-    model, _ = load_generator(args.ckpt)
+    model, _ = load_generator(args.ckpt, args.device)
     identity = _identity(args)
     if args.emotion is not None:
         emotion_weights(model, args.emotion)  # fail fast, before any work
@@ -367,7 +390,7 @@ def cmd_audio(args: argparse.Namespace) -> None:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
-    model, cfg = load_generator(args.ckpt)
+    model, cfg = load_generator(args.ckpt, args.device)
     if "expression" not in cfg.bank_names:
         raise InferenceError(args.ckpt, f"model has no expression bank (components={cfg.components!r})")
     if not 0.0 <= args.alpha <= 1.0:
@@ -392,7 +415,7 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 
 
 def cmd_edit_base(args: argparse.Namespace) -> None:
-    model, cfg = load_generator(args.ckpt)
+    model, cfg = load_generator(args.ckpt, args.device)
     if args.bank not in cfg.bank_names:
         raise InferenceError(
             None, f"unknown bank {args.bank!r} for this model (has: {', '.join(cfg.bank_names)})"
@@ -404,9 +427,10 @@ def cmd_edit_base(args: argparse.Namespace) -> None:
         )
     identity = _identity(args)
     with torch.no_grad():
-        own = model.navigate(model.encode(to_tensor(identity, cfg.image_size, "identity"))[0])[args.bank]
+        x = to_tensor(identity, cfg.image_size, "identity").to(_device(model))
+        own = model.navigate(model.encode(x)[0])[args.bank]
     sweep = own.repeat(args.steps, 1)
-    sweep[:, args.index] = torch.linspace(args.range[0], args.range[1], args.steps)
+    sweep[:, args.index] = torch.linspace(args.range[0], args.range[1], args.steps, device=sweep.device)
     frames = render(model, identity, {args.bank: sweep}, args.batch_size)
     _write(args.out, frames, None)
 
@@ -429,6 +453,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", required=True, help="output .mp4 path")
         p.add_argument("--no-face-check", action="store_true", help="skip the dlib face check on --identity")
         p.add_argument("--batch-size", type=int, default=16, help="frames per forward pass (default 16)")
+        p.add_argument(
+            "--device",
+            default="auto",
+            help="torch device: auto (a CUDA GPU when there is one, else the CPU), cpu, cuda, cuda:N "
+            "(default auto)",
+        )
 
     p = sub.add_parser("video", help="EDTalk-V: mouth, pose and expression from three driving videos")
     common(p)

@@ -128,7 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--address", help="Ray cluster address (e.g. auto or ray://host:10001); default: a local Ray"
     )
-    r.add_argument("--device", default="cpu", help="torch device for the backbones (cpu, cuda)")
+    r.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device for the backbones and for generating methods' networks (cpu, cuda)",
+    )
     r.add_argument(
         "--chunk",
         type=int,
@@ -480,7 +484,7 @@ def run(args: argparse.Namespace) -> int:
     if method_spec is None:
         raise UsageError("--method is required (gt, static, edtalk_v, edtalk_a, folder:DIR)")
     try:
-        method = make_method(method_spec, ckpt=args.ckpt)
+        method = make_method(method_spec, ckpt=args.ckpt, device=args.device)
     except ValueError as e:
         raise UsageError(str(e)) from None
     method.prepare(clips)

@@ -37,3 +37,23 @@ def test_generates_one_frame_per_gt_frame(name, tiny_ckpt, tmp_path):
     pred = read_video(out).frames
     assert pred.shape == (t, size, size, 3)
     assert method.provenance()["checkpoint_sha256"]
+
+
+def test_the_generator_loads_on_the_methods_device(tiny_ckpt, monkeypatch):
+    from baselines import edtalk_methods
+    from edtalk import infer
+
+    ckpt, _ = tiny_ckpt
+    seen = []
+    real = infer.load_generator
+
+    def recording(path, device="cpu"):
+        seen.append(device)
+        return real(path, "cpu")
+
+    monkeypatch.setattr(infer, "load_generator", recording)
+    monkeypatch.setattr(edtalk_methods, "_GENERATORS", {})
+    method = make_method("edtalk_v", ckpt=str(ckpt), device="cuda:1")
+    assert method.generator() is method.generator()  # loaded once per (checkpoint, device)
+    assert seen == ["cuda:1"] and method.device == "cuda:1"
+    assert make_method("gt").device == "cpu"

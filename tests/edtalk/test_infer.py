@@ -256,3 +256,29 @@ def test_one_video_driving_every_factor_is_encoded_once_with_the_same_codes(monk
     mixed = infer.driving_weights(model, clip, clip, other, batch_size=16)
     assert frames_seen == [7, 7] and mixed["expression"].shape[0] == 7
     assert torch.equal(mixed["pose"], shared["pose"])
+
+
+def test_device_is_chosen_or_refused_clearly(files, capsys):
+    assert infer.resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert infer.resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(infer.InferenceError, match="unknown device 'gpu0' \\(auto, cpu, cuda or cuda:N\\)"):
+        infer.resolve_device("gpu0")
+    model, _ = infer.load_generator(files / "ck.pt", "auto")
+    assert {p.device for p in model.parameters()} == {infer.resolve_device("auto")}
+    if torch.cuda.is_available():
+        return
+    rc, cap = _run(
+        capsys,
+        "video",
+        "--ckpt",
+        files / "ck.pt",
+        "--identity",
+        files / "face.png",
+        "--mouth",
+        files / "mouth.mp4",
+        "--out",
+        files / "x.mp4",
+        "--device",
+        "cuda",
+    )
+    assert rc == 2 and "device 'cuda': this machine has no CUDA GPU (use --device cpu)" in cap.err

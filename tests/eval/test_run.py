@@ -353,3 +353,21 @@ def test_videos_of_another_checkpoint_are_regenerated(tmp_path):
     assert drop_stale_videos(videos, {"method": "edtalk_v", "checkpoint_sha256": "bbb"}) == 1
     assert not (videos / "c1.mp4").exists()
     assert '"bbb"' in (videos / "provenance.json").read_text()
+
+
+def test_device_reaches_generating_methods(synth, tmp_path, monkeypatch, capsys):
+    """``--device`` is where EDTalk's generator runs too, not only the metric backbones."""
+    import baselines
+
+    root, _ = synth
+    seen = []
+    real = baselines.make_method
+
+    def recording(spec, ckpt=None, device="cpu"):
+        seen.append(device)
+        return real(spec, ckpt=ckpt, device=device)
+
+    monkeypatch.setattr(baselines, "make_method", recording)  # eval.run imports it when it runs
+    argv = ["--dataset", "synthtalk", "--root", str(root), "--method", "edtalk_v", "--out", str(tmp_path)]
+    assert main([*argv, "--device", "cuda:1", *FAST]) == 2  # no --ckpt: stops before any work
+    assert seen == ["cuda:1"]
