@@ -59,8 +59,9 @@ def _note(message: str) -> None:
 
 # --- model and frames ----------------------------------------------------------------------------
 def resolve_device(device: str = "auto") -> torch.device:
-    """ "auto" -> the first CUDA GPU when there is one, else the CPU; "cpu", "cuda", "cuda:N" as given
-    (a CUDA device on a machine without one is an error, not a silent CPU run)."""
+    """The torch device a name means: "auto" is the first CUDA GPU when there is one, else the CPU;
+    "cpu", "cuda", "cuda:N" as given (a CUDA device on a machine without one is an error, not a silent
+    CPU run)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
