@@ -267,18 +267,6 @@ def test_device_is_chosen_or_refused_clearly(files, capsys):
     assert {p.device for p in model.parameters()} == {infer.resolve_device("auto")}
     if torch.cuda.is_available():
         return
-    rc, cap = _run(
-        capsys,
-        "video",
-        "--ckpt",
-        files / "ck.pt",
-        "--identity",
-        files / "face.png",
-        "--mouth",
-        files / "mouth.mp4",
-        "--out",
-        files / "x.mp4",
-        "--device",
-        "cuda",
-    )
+    inputs = ["--ckpt", files / "ck.pt", "--identity", files / "face.png", "--mouth", files / "mouth.mp4"]
+    rc, cap = _run(capsys, "video", *inputs, "--out", files / "x.mp4", "--device", "cuda")
     assert rc == 2 and "device 'cuda': this machine has no CUDA GPU (use --device cpu)" in cap.err

@@ -142,7 +142,7 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group, bf
     assert more["step"] == 3 and more["stage_steps_total"] == 4
 
 
-def _eg_pretrain_worker(fx, folder: str, stage: str = "eg_pretrain", parent: str = "", **overrides):
+def _stage_worker(fx, folder: str, stage: str = "eg_pretrain", parent: str = "", **overrides):
     """A StageWorker (batch 2; eg_pretrain with no parent unless told) on the fixture, writing to fx
     root/folder."""
     from edtalk.train import StageWorker, stage_config_for
@@ -178,8 +178,8 @@ def test_a_mouth_pose_worker_with_fresh_banks_starts_them_afresh_over_its_parent
     expected.load_state_dict(stage1.state_dict())
     on = stage_config_for("mouth_pose", {"fresh_mouth_pose_banks": True})
     names = start_fresh(get_stage("mouth_pose"), on, expected, seed=0)  # TrainConfig's default seed
-    kept = _eg_pretrain_worker(fx, "kept", "mouth_pose", str(parent)).model.state_dict()
-    fresh = _eg_pretrain_worker(
+    kept = _stage_worker(fx, "kept", "mouth_pose", str(parent)).model.state_dict()
+    fresh = _stage_worker(
         fx, "fresh", "mouth_pose", str(parent), fresh_mouth_pose_banks=True
     ).model.state_dict()
     for name, value in expected.state_dict().items():
@@ -191,7 +191,7 @@ def test_a_mouth_pose_worker_with_fresh_banks_starts_them_afresh_over_its_parent
 def test_a_non_finite_loss_stops_the_step_before_the_weights_change(training_fixture, single_process_group):
     import dataclasses
 
-    worker = _eg_pretrain_worker(training_fixture, "nan")
+    worker = _stage_worker(training_fixture, "nan")
     real = worker.stage.losses
 
     def poisoned(out, b, nets):
@@ -220,7 +220,7 @@ def test_cpu_workers_skip_deepspeeds_inference_only_shm_kernel(
     skip_inference_shm_kernel()
     assert ops["deepspeed_shm_comm"] is True
     monkeypatch.setenv("DS_ACCELERATOR", "cpu")
-    _eg_pretrain_worker(training_fixture, "shm")
+    _stage_worker(training_fixture, "shm")
     assert ops["deepspeed_shm_comm"] is False
     assert build_shm_op() is None
 
