@@ -503,3 +503,27 @@ def test_the_expression_export_reads_the_per_emotion_codes_on_the_workers_device
     path = worker.export(tmp_path / "final.pt", step=1, state=EDTalk(cfg).state_dict())
     assert seen == [torch.device("meta")]
     assert load_checkpoint(path)["meta"]["emotion_weights"] == {"happy": [0.0] * cfg.n_expression}
+
+
+def test_the_chains_closing_check_runs_on_the_device_asked_for(training_fixture):
+    """``self_reconstruction_check`` loads the final checkpoint onto the driver's device: the CPU
+    here; a CUDA device on a machine without one is refused, not silently run on the CPU."""
+    from edtalk.data.training import load_frame_cache
+    from edtalk.infer import InferenceError
+    from edtalk.model import EDTalk, save_checkpoint
+    from edtalk.train import self_reconstruction_check
+
+    fx = training_fixture
+    ckpt = save_checkpoint(fx["root"] / "check.pt", EDTalk(fx["model"]).state_dict(), fx["model"])
+    check = self_reconstruction_check(ckpt, fx["cache"], n_clips=2, frames_per_clip=3, device="cpu")
+    assert check["n_clips"] == 2 and np.isfinite(check["model_l1"])
+    cache = load_frame_cache(fx["cache"])
+    static = []  # the baseline by hand: each clip's first frame against 3 of its later frames
+    for c in np.linspace(0, cache.n_clips - 1, 2).round().astype(int):
+        first, length = int(cache.start[c]), int(cache.length[c])
+        rows = cache.frames[first + np.linspace(1, length - 1, 3).round().astype(int)].astype(float)
+        static.append(np.abs(rows - cache.frames[first].astype(float)).mean() / 127.5)
+    assert check["static_l1"] == pytest.approx(np.mean(static), rel=1e-5)
+    if not torch.cuda.is_available():
+        with pytest.raises(InferenceError, match="no CUDA GPU"):
+            self_reconstruction_check(ckpt, fx["cache"], device="cuda")
