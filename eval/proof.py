@@ -22,7 +22,10 @@ Every number is measured with the synthtalk judges (trained on the judge identit
    a new emotion.
    Figures beside it (no claim): synthtalk draws the ideal cross-driven video itself
    (``eval.cross_target``: A's face with B's mouth, C's pose, D's emotion); the generated video's
-   PSNR to it vs A's static frame's, and the judge's emotion reading of it (the ceiling).
+   PSNR to it vs A's static frame's, and the judge's emotion reading of it (the ceiling); the
+   judge's probability of D's emotion vs the same video with A's own clip as the expression driver
+   (how far D's code moves the reading, verdict or not); and, per claim, the number of videos in
+   which it holds (the verdicts compare means over a handful of videos).
 3. Audio-driven mouth (EDTalk-A, identity's own pose and expression): LSE-C of the generated video
    against its true driving audio vs against another clip's (shuffled) audio, and the share of
    clips whose offset search lands on 0; the GT video's LSE-C for reference.
@@ -299,6 +302,8 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int, rend
             "emotion_is_D",
             "emotion_is_A",
             "emotion_is_B_or_C",
+            "emotion_p_D",
+            "emotion_p_D_expression_from_A",
             "id_cos_A",
             "id_cos_BCD",
         )
@@ -343,6 +348,13 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int, rend
         acc["pose_to_A"].append(factor_errors(out["pose"], a.pose).mean())
         acc["pose_to_others"].append(np.mean([factor_errors(out["pose"], x.pose).mean() for x in (b, d)]))
         judged = int(out["emotion"].mean(0).argmax())
+        # how far D's expression code moves the reading at all, whatever the verdict: the judge's
+        # P(D's emotion) against the same video with A's own clip as the expression driver
+        without_d = drive_video(model, a.frames[0], b.frames, c.frames, a.frames, batch_size=batch_size)
+        acc["emotion_p_D"].append(emotion_probability(out["emotion"], d.emotion))
+        acc["emotion_p_D_expression_from_A"].append(
+            emotion_probability(judges.analyse(without_d)["emotion"], d.emotion)
+        )
         acc["emotion_is_D"].append(float(judged == d.emotion))
         acc["emotion_is_A"].append(float(judged == a.emotion))
         acc["emotion_is_B_or_C"].append(float(judged in (b.emotion, c.emotion)))
@@ -359,7 +371,40 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int, rend
         )
     result = {k: _mean(v) for k, v in acc.items()}
     result["n_videos"] = len(quads)
+    result["videos_supporting"] = videos_supporting(acc)
     return result
+
+
+def emotion_probability(logits: np.ndarray, emotion: int) -> float:
+    """The judge's softmax probability of ``emotion``, averaged over the frames of a video."""
+    z = np.asarray(logits, dtype=np.float64)
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    return float((p[:, emotion] / p.sum(axis=1)).mean())
+
+
+# claim -> (the per-video error that must be smallest, the errors it must beat); "emotion" is judged
+# per video (judged as D, not as A), so its row is the share itself
+PER_VIDEO_CLAIMS = {
+    "cross_mouth_follows_B": ("mouth_to_B", ("mouth_to_A", "mouth_to_others")),
+    "cross_mouth_follows_B_dlib": ("mouth_dlib_to_B", ("mouth_dlib_to_A", "mouth_dlib_to_others")),
+    "cross_pose_follows_C": ("pose_to_C", ("pose_to_A", "pose_to_others")),
+}
+
+
+def videos_supporting(acc: dict[str, list]) -> dict[str, list[int]]:
+    """For each cross-driving claim, [videos where it holds, videos measured]: the verdicts compare
+    means over a handful of videos, and this says whether one video carries a mean or most agree.
+    A video whose reading is missing (dlib found no face) is not counted either way."""
+    out = {}
+    for claim, (key, alternatives) in PER_VIDEO_CLAIMS.items():
+        rows = [
+            (first, *others)
+            for first, *others in zip(acc[key], *(acc[a] for a in alternatives), strict=True)
+            if first is not None and all(o is not None for o in others)
+        ]
+        out[claim] = [sum(all(first < o for o in others) for first, *others in rows), len(rows)]
+    out["cross_emotion_follows_D"] = [int(sum(acc["emotion_is_D"])), len(acc["emotion_is_D"])]
+    return out
 
 
 def pick_emotion_pairs(clips, n: int) -> list[tuple]:
@@ -540,11 +585,19 @@ def format_table(r: dict) -> str:
         f"   toward B/D {_fmt(c.get('pose_to_others'))}",
         f"   emotion    judged as D {_fmt(c.get('emotion_is_D'))}   as A {_fmt(c.get('emotion_is_A'))}"
         f"   as B/C {_fmt(c.get('emotion_is_B_or_C'))}",
+        f"   (no claim: the judge's P(D's emotion) {_fmt(c.get('emotion_p_D'), 3)}; with A's own clip"
+        f" as the expression driver {_fmt(c.get('emotion_p_D_expression_from_A'), 3)})",
         f"   identity   cos to A {_fmt(c.get('id_cos_A'), 3)}   to B/C/D {_fmt(c.get('id_cos_BCD'), 3)}",
         f"   ideal video (synthtalk draws A with B's mouth, C's pose, D's emotion): PSNR to it"
         f" {_fmt(c.get('psnr_to_ideal'))} vs A's static frame {_fmt(c.get('psnr_static_to_ideal'))};"
         f" the judge reads it as D's emotion {_fmt(c.get('ideal_emotion_is_D'))}",
     ]
+    support = c.get("videos_supporting")
+    if support:
+        lines.append(
+            "   videos where the claim holds: "
+            + ", ".join(f"{k.removeprefix('cross_')} {won} of {n}" for k, (won, n) in support.items())
+        )
     within = r.get("emotion_within_identity")
     if within and within.get("n_videos"):
         lines += [
@@ -581,15 +634,17 @@ def format_table(r: dict) -> str:
     return "\n".join(lines)
 
 
-def run_proof(ckpt: Path, data: Path, n_clips: int, batch_size: int = 16, progress: bool = True) -> dict:
+def run_proof(
+    ckpt: Path, data: Path, n_clips: int, batch_size: int = 16, progress: bool = True, device: str = "cpu"
+) -> dict:
     from edtalk.data.readers import read_clips
     from edtalk.experts.data import decode_clips
     from edtalk.infer import load_generator
     from eval.cross_target import render_cross
 
     t0 = time.time()
-    model, cfg = load_generator(ckpt)
-    judges = Judges()
+    model, cfg = load_generator(ckpt, device)
+    judges = Judges(str(next(model.parameters()).device))
     listed = read_clips("synthtalk", data, split="test")
     # spread the selection over identities and emotions: every k-th clip of the test list
     chosen = [
@@ -637,9 +692,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-clips", type=int, default=12, help="test clips to generate (12)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default <ckpt dir>/proof.json)")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="where the model and the judges run: auto (a CUDA GPU when there is one), cpu, cuda[:N]",
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    result = run_proof(args.ckpt, args.data, args.n_clips, args.batch_size, not args.no_progress)
+    result = run_proof(args.ckpt, args.data, args.n_clips, args.batch_size, not args.no_progress, args.device)
     print(format_table(result))
     out = args.out or args.ckpt.parent / "proof.json"
     write_json(out, json.loads(json.dumps(result, default=float)), indent=1, sort_keys=True)

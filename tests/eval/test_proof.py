@@ -221,3 +221,75 @@ def test_driver_tracks_are_looped_like_drive_video():
     track = np.arange(4.0)
     assert _looped(track, 9).tolist() == [0, 1, 2, 3, 2, 1, 0, 1, 2]
     assert _looped(track, 9).tolist() == loop_to_length(track, 9).tolist()
+
+
+def test_per_video_support_counts_only_videos_with_every_reading():
+    from eval.proof import videos_supporting
+
+    acc = {
+        "mouth_to_B": [0.1, 0.3, 0.2], "mouth_to_A": [0.2, 0.2, 0.3], "mouth_to_others": [0.3, 0.4, 0.1],
+        "mouth_dlib_to_B": [0.1, None, 0.1], "mouth_dlib_to_A": [0.2, 0.1, 0.2],
+        "mouth_dlib_to_others": [0.2, 0.1, None],
+        "pose_to_C": [1.0, 1.0, 1.0], "pose_to_A": [2.0, 2.0, 1.0], "pose_to_others": [2.0, 2.0, 2.0],
+        "emotion_is_D": [1.0, 0.0, 0.0],
+    }  # fmt: skip
+    assert videos_supporting(acc) == {
+        "cross_mouth_follows_B": [1, 3],  # video 2: A is closer; video 3: C/D is
+        "cross_mouth_follows_B_dlib": [1, 1],  # videos 2 and 3 lack a dlib reading
+        "cross_pose_follows_C": [2, 3],  # a tie (video 3) is not support
+        "cross_emotion_follows_D": [1, 3],
+    }
+
+
+def test_emotion_probability_is_the_frame_mean_softmax():
+    import numpy as np
+
+    from eval.proof import emotion_probability
+
+    logits = np.array([[0.0, np.log(3.0)], [1000.0, 1000.0]])  # P(1) = 0.75, then 0.5 (no overflow)
+    assert emotion_probability(logits, 1) == pytest.approx(0.625)
+
+
+def test_cross_driving_measures_what_the_expression_driver_adds(monkeypatch):
+    """P(D's emotion) is read twice: with D's clip and with A's own clip as the expression driver. A
+    model that draws its expression driver's frames and a judge that reads a clip's emotion from its
+    frames give P(D) 1 vs 0, and the per-video counts land in the result and the table."""
+    import numpy as np
+
+    import edtalk.infer
+    from eval.proof import cross_driving
+
+    clips = [_stand_in_clip(k, seed=k) for k in range(4)]
+    emotion_of = {c.frames[0].tobytes(): c.emotion for c in clips}
+
+    class EmotionFromFramesJudges(_StandInJudges):
+        def analyse(self, frames):
+            out = super().analyse(frames)
+            out["emotion"][:, emotion_of[frames[0].tobytes()]] = 50.0
+            return out
+
+    monkeypatch.setattr(edtalk.infer, "drive_video", lambda m, src, mouth, pose, expr, batch_size: expr)
+    cross = cross_driving(
+        None, EmotionFromFramesJudges(), [tuple(clips)], size=8, batch_size=4, render=_on_a_face
+    )
+    assert cross["emotion_p_D"] == pytest.approx(1.0)
+    assert cross["emotion_p_D_expression_from_A"] == pytest.approx(0.0)
+    assert cross["emotion_is_D"] == 1.0
+    assert cross["videos_supporting"]["cross_emotion_follows_D"] == [1, 1]
+    result = {
+        "checkpoint": "x.pt",
+        "reconstruction": {
+            "edtalk_v": {"psnr": 1.0, "ssim": 1.0, "lmk": 1.0},
+            "static_source": {"psnr": 1.0, "ssim": 1.0, "lmk": 1.0},
+            "judge_landmark_error_on_gt_px": 1.0,
+            "n_clips": 1,
+        },
+        "cross_driving": cross,
+        "audio_sync": {k: 0.0 for k in ("lse_c_true_audio", "lse_c_shuffled_audio", "offset_zero_share")}
+        | {"lse_c_gt_video": 0.0, "n_clips": 1},
+        "pose_seeds": {"skipped": "no pose"},
+    }
+    table = format_table(result)
+    assert "P(D's emotion) 1.000; with A's own clip as the expression driver 0.000" in table
+    assert "emotion_follows_D 1 of 1" in table
+    assert np.isfinite(cross["pose_to_C"])
