@@ -1,6 +1,7 @@
 """``python -m eval.proof``: does a trained EDTalk disentangle? Evidence on synthtalk's test identities.
 
-    python -m eval.proof --ckpt runs/<run>/final.pt --data data/synthtalk [--n-clips 12] [--out proof.json]
+    python -m eval.proof --ckpt runs/<run>/final.pt --data data/synthtalk [--n-clips 12] [--n-videos 12]
+                         [--device auto] [--out proof.json]
 
 Every number is measured with the synthtalk judges (trained on the judge identities by
 ``python -m eval.zoo train``) against synthtalk's ground truth, on TEST identities only:
@@ -635,7 +636,13 @@ def format_table(r: dict) -> str:
 
 
 def run_proof(
-    ckpt: Path, data: Path, n_clips: int, batch_size: int = 16, progress: bool = True, device: str = "cpu"
+    ckpt: Path,
+    data: Path,
+    n_clips: int,
+    batch_size: int = 16,
+    progress: bool = True,
+    device: str = "cpu",
+    n_videos: int = 12,
 ) -> dict:
     from edtalk.data.readers import read_clips
     from edtalk.experts.data import decode_clips
@@ -662,7 +669,7 @@ def run_proof(
         decoded.update({c.id: c for c in decode_clips(extra, progress=progress, desc=desc)})
         return [tuple(decoded[x.id] for x in g) for g in groups]
 
-    quads = decode_groups(pick_quadruples(listed, max(1, n_clips // 2)), "decode drivers")
+    quads = decode_groups(pick_quadruples(listed, max(1, n_videos)), "decode drivers")
     emotion_pairs = decode_groups(pick_emotion_pairs(listed, max(1, n_clips)), "decode emotion drivers")
     result = {
         "checkpoint": str(ckpt),
@@ -689,7 +696,18 @@ def main(argv: list[str] | None = None) -> int:
         "--ckpt", required=True, type=Path, help="EDTalk checkpoint (e.g. runs/<run>/final.pt)"
     )
     parser.add_argument("--data", required=True, type=Path, help="synthtalk root (test identities are used)")
-    parser.add_argument("--n-clips", type=int, default=12, help="test clips to generate (12)")
+    parser.add_argument(
+        "--n-clips",
+        type=int,
+        default=12,
+        help="test clips for self-reconstruction, audio sync and the within-identity pairs (12)",
+    )
+    parser.add_argument(
+        "--n-videos",
+        type=int,
+        default=12,
+        help="cross-driving videos (A, B, C, D quadruples; 12: with 6 one or two videos could carry a mean)",
+    )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default <ckpt dir>/proof.json)")
     parser.add_argument(
@@ -699,7 +717,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    result = run_proof(args.ckpt, args.data, args.n_clips, args.batch_size, not args.no_progress, args.device)
+    result = run_proof(
+        args.ckpt, args.data, args.n_clips, args.batch_size, not args.no_progress, args.device, args.n_videos
+    )
     print(format_table(result))
     out = args.out or args.ckpt.parent / "proof.json"
     write_json(out, json.loads(json.dumps(result, default=float)), indent=1, sort_keys=True)

@@ -293,3 +293,22 @@ def test_cross_driving_measures_what_the_expression_driver_adds(monkeypatch):
     assert "P(D's emotion) 1.000; with A's own clip as the expression driver 0.000" in table
     assert "emotion_follows_D 1 of 1" in table
     assert np.isfinite(cross["pose_to_C"])
+
+
+@pytest.mark.parametrize(("extra", "videos"), [([], 12), (["--n-videos", "5"], 5)])
+def test_cli_hands_the_number_of_videos_and_the_device_to_the_proof(monkeypatch, extra, videos):
+    import eval.proof
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_run_proof(ckpt, data, n_clips, batch_size, progress, device, n_videos):
+        seen.update(n_clips=n_clips, device=device, n_videos=n_videos)
+        raise Stop
+
+    monkeypatch.setattr(eval.proof, "run_proof", fake_run_proof)
+    with pytest.raises(Stop):
+        eval.proof.main(["--ckpt", "c.pt", "--data", "d", *extra])
+    assert seen == {"n_clips": 12, "device": "auto", "n_videos": videos}
