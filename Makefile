@@ -56,7 +56,7 @@ demo: install
 	  step "4 score $$m" $(BIN)/python -m eval.run --dataset synthtalk --root $(DATA) --split test --method $$m --protocol synthtalk --out $(RESULTS); done; \
 	for m in edtalk_v edtalk_a; do \
 	  step "4 score $$m" $(BIN)/python -m eval.run --dataset synthtalk --root $(DATA) --split test --method $$m --ckpt $(CKPT) --protocol synthtalk --out $(RESULTS); done; \
-	step "5 bank-size sweep (smoke)" $(BIN)/python sweeps/bank_size.py --smoke-test --root $(DATA) --parent $(RUNS) --out $(RESULTS); \
+	step "5 bank-size sweep (smoke)" $(BIN)/python sweeps/bank_size.py --smoke-test --root $(DATA) --parent $(RUNS) --out $(RESULTS) --resume; \
 	step "6 render the report" $(BIN)/python -m eval.report $(RESULTS) --out $(REPORT); \
 	echo; echo "=== demo: wall time by step"; cat $(RUNS)/demo_timings.tsv; \
 	echo "report: $$(pwd)/$(REPORT)/index.html"
@@ -95,4 +95,4 @@ lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) data/synthtalk runs results report
+	rm -rf $(VENV) data/synthtalk runs results report ray_results
