@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -717,9 +718,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    result = run_proof(
-        args.ckpt, args.data, args.n_clips, args.batch_size, not args.no_progress, args.device, args.n_videos
-    )
+    from edtalk.config import ConfigError
+    from edtalk.data.errors import DataError
+    from edtalk.model import CheckpointError
+
+    try:
+        result = run_proof(
+            args.ckpt,
+            args.data,
+            args.n_clips,
+            args.batch_size,
+            not args.no_progress,
+            args.device,
+            args.n_videos,
+        )
+    except (DataError, CheckpointError, ConfigError, FileNotFoundError) as err:
+        # a missing checkpoint, dataset or judge, a device this machine lacks: one line, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(format_table(result))
     out = args.out or args.ckpt.parent / "proof.json"
     write_json(out, json.loads(json.dumps(result, default=float)), indent=1, sort_keys=True)

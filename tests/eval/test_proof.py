@@ -312,3 +312,11 @@ def test_cli_hands_the_number_of_videos_and_the_device_to_the_proof(monkeypatch,
     with pytest.raises(Stop):
         eval.proof.main(["--ckpt", "c.pt", "--data", "d", *extra])
     assert seen == {"n_clips": 12, "device": "auto", "n_videos": videos}
+
+
+def test_cli_reports_a_missing_checkpoint_in_one_line(tmp_path, capsys):
+    import eval.proof
+
+    assert eval.proof.main(["--ckpt", str(tmp_path / "nope.pt"), "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "nope.pt: checkpoint not found" in err and "Traceback" not in err
