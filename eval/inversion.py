@@ -231,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default: print only)")
     parser.add_argument("--no-progress", action="store_true", help="no progress lines")
     args = parser.parse_args(argv)
+    from edtalk.data.errors import DataError
     from edtalk.model import CheckpointError
 
     torch.manual_seed(0)
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         r = run(
             args.ckpt, args.data, args.pairs, args.frames, args.steps, args.lr, progress=not args.no_progress
         )
-    except (CheckpointError, ValueError) as exc:  # bad --ckpt / --steps / --frames: one line, as eval.probe
+    except (CheckpointError, DataError, ValueError) as exc:  # bad --ckpt / --data / --steps: one line
         raise SystemExit(f"eval.inversion: {exc}") from None
     print(format_result(r))
     if args.out:

@@ -191,11 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default: print only)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
+    from edtalk.data.errors import DataError
     from edtalk.model import CheckpointError
 
     try:
         result = run(args.ckpt, args.data, every=args.every, progress=not args.no_progress)
-    except (CheckpointError, ValueError) as exc:
+    except (CheckpointError, DataError, ValueError) as exc:
         raise SystemExit(f"eval.probe: {exc}") from None
     print(format_result(result))
     if args.out:

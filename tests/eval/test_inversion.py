@@ -90,3 +90,13 @@ def test_main_refuses_zero_steps(tmp_path):
 def test_main_names_a_missing_checkpoint(tmp_path):
     with pytest.raises(SystemExit, match=r"eval.inversion: .*none.pt: checkpoint not found"):
         main(["--ckpt", str(tmp_path / "none.pt"), "--data", str(tmp_path)])
+
+
+def test_main_names_a_missing_dataset(tmp_path):
+    from edtalk.config import ModelConfig
+    from edtalk.model import EDTalk, save_checkpoint
+
+    cfg = ModelConfig.preset("tiny")
+    ckpt = save_checkpoint(tmp_path / "m.pt", EDTalk(cfg).state_dict(), cfg)
+    with pytest.raises(SystemExit, match=r"eval.inversion: .*nodata: synthtalk root folder does not exist"):
+        main(["--ckpt", str(ckpt), "--data", str(tmp_path / "nodata")])

@@ -91,3 +91,5 @@ def test_missing_checkpoint_and_bad_stride_are_clear(tmp_path):
     ckpt = save_checkpoint(tmp_path / "m.pt", EDTalk(cfg).state_dict(), cfg)
     with pytest.raises(SystemExit, match="--every must be >= 1"):
         main(["--ckpt", str(ckpt), "--data", str(tmp_path), "--every", "0"])
+    with pytest.raises(SystemExit, match=r"eval.probe: .*nodata: synthtalk root folder does not exist"):
+        main(["--ckpt", str(ckpt), "--data", str(tmp_path / "nodata")])
