@@ -1,4 +1,5 @@
-"""Write a whole report folder: tables (.md, .tex, .html), plots and index.html."""
+"""Write a whole report folder: tables (.md, .tex, .html), plots and index.html (with the
+disentanglement proof when the results folder holds eval.proof's proof.json)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from edtalk.atomic import write_text
 from eval.report.html import render_index
 from eval.report.inputs import load_results
 from eval.report.plots import make_plots
+from eval.report.proof import load_proof
 from eval.report.tables import build_tables, to_html, to_latex, to_markdown
 
 
@@ -38,8 +40,9 @@ def build_report(
     htm = write_text(out / "tables.html", "\n".join(to_html(t) for t in tables))
     figures = make_plots(results, out / "plots") if plots else []
     downloads = {"tables.md": "tables.md", "tables.tex": "tables.tex"}
+    proof = load_proof(results_dir)
     index = write_text(
         out / "index.html",
-        render_index(tables, figures, results, out, max_clips=max_clips, downloads=downloads),
+        render_index(tables, figures, results, out, max_clips=max_clips, downloads=downloads, proof=proof),
     )
     return ReportFiles(index, md, tex, htm, tuple(figures), len(results), len(tables))

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from eval.report.inputs import ResultFile, read_clip_rows
+from eval.report.proof import proof_html
 from eval.report.tables import Table, caption, to_html
 
 TABLE_HEADER_RGB = (255, 196, 0)  # amber: <th> background
@@ -143,8 +144,9 @@ def render_index(
     out_dir: str | Path,
     max_clips: int = 8,
     downloads: dict[str, str] | None = None,
+    proof: dict | None = None,
 ) -> str:
-    """The whole page as a string (``write_index`` writes it)."""
+    """The whole page as a string (``write_index`` writes it); ``proof``: eval.proof's result, if any."""
     out_dir = Path(out_dir)
     esc = html.escape
     parts = [
@@ -165,6 +167,8 @@ def render_index(
     )
     parts += [to_html(t) for t in tables]
     parts.append("</section>")
+    if proof is not None:
+        parts.append(proof_html(proof))
     parts.append('<section id="plots" class="plots"><h2>Plots</h2>')
     parts += [f'<div><img src="{esc(relative_url(p, out_dir))}" alt="{esc(p.stem)}"></div>' for p in plots]
     if not plots:

@@ -107,3 +107,48 @@ def test_headless_chromium_renders_tables_and_videos(tmp_path, results_with_vide
     assert rows_with_tiles.size > 200  # three rows of tiles
     # the first GT clip is solid (0, 200, 80): its decoded frame shows inside a tile
     assert _colour_mask(img2, (0, 200, 80), tol=30).sum() > 10000, "GT video frame not rendered"
+
+
+def _proof(claims: dict, support: dict) -> dict:
+    """A proof.json as eval.proof writes it (only the fields its table reads)."""
+    zeros = {"psnr": 1.0, "ssim": 1.0, "lmk": 1.0}
+    return {
+        "checkpoint": "runs/audio_expression/final.pt",
+        "claims": claims,
+        "reconstruction": {
+            "edtalk_v": zeros, "static_source": zeros, "judge_landmark_error_on_gt_px": 1.0, "n_clips": 1,
+        },
+        "cross_driving": {"n_videos": 12, "videos_supporting": support},
+        "audio_sync": {
+            "lse_c_true_audio": 0.5, "lse_c_shuffled_audio": 0.2, "offset_zero_share": 1.0,
+            "lse_c_gt_video": 0.7, "n_clips": 1,
+        },
+        "pose_seeds": {"skipped": "no pose"},
+    }  # fmt: skip
+
+
+def test_index_shows_the_proof_when_the_results_hold_one(tmp_path):
+    import json
+
+    results = tmp_path / "results"
+    results.mkdir()
+    assert main([str(results), "--out", str(tmp_path / "r0"), "--no-plots"]) == 0
+    assert 'id="proof"' not in (tmp_path / "r0" / "index.html").read_text()  # no proof.json, no section
+    claims = {"cross_mouth_follows_B": True, "cross_emotion_follows_D": False, "sampled_poses_differ": None}
+    support = {"cross_mouth_follows_B": [9, 12], "cross_emotion_follows_D": [2, 12]}
+    (results / "proof.json").write_text(json.dumps(_proof(claims, support)))
+    assert main([str(results), "--out", str(tmp_path / "r1"), "--no-plots"]) == 0
+    page = (tmp_path / "r1" / "index.html").read_text()
+    assert "1 of 3 claims hold for runs/audio_expression/final.pt" in page
+    assert "<tr><td>cross_mouth_follows_B</td><td>yes</td><td>9 of 12</td></tr>" in page
+    assert "<tr><td>cross_emotion_follows_D</td><td>NO</td><td>2 of 12</td></tr>" in page
+    assert "<tr><td>sampled_poses_differ</td><td>n/a</td><td></td></tr>" in page
+    assert "LSE-C true audio 0.500" in page  # eval.proof's own printout follows the table
+
+
+def test_cli_names_a_proof_file_it_cannot_read(tmp_path, capsys):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "proof.json").write_text('{"claims": [1, 2]}')
+    assert main([str(results), "--out", str(tmp_path / "r"), "--no-plots"]) == 2
+    assert "proof.json: no 'claims' object" in capsys.readouterr().err

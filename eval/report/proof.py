@@ -1,0 +1,56 @@
+"""The disentanglement proof in the report: ``eval.proof``'s ``<results>/proof.json``, when there is one.
+
+One table (each claim, whether it holds, and in how many cross-driving videos it holds on its own)
+and ``eval.proof.format_table``'s full printout, so the report and the terminal show the same figures.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from eval.report.inputs import ResultsFileError
+
+PROOF_FILE = "proof.json"
+
+
+def load_proof(results_dir: str | Path) -> dict | None:
+    """The proof written by ``python -m eval.proof --out <results>/proof.json``; None when absent."""
+    path = Path(results_dir) / PROOF_FILE
+    if not path.is_file():
+        return None
+    try:
+        proof = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ResultsFileError(path, f"not a readable eval.proof result ({err})") from None
+    if not isinstance(proof, dict) or not isinstance(proof.get("claims"), dict):
+        raise ResultsFileError(path, "no 'claims' object: not written by eval.proof")
+    return proof
+
+
+def proof_html(proof: dict) -> str:
+    """The report section: the claims table, then the proof's own printed table."""
+    from eval.proof import format_table
+
+    esc = html.escape
+    support = proof.get("cross_driving", {}).get("videos_supporting", {})
+    rows = []
+    for claim, holds in proof["claims"].items():
+        verdict = "n/a" if holds is None else ("yes" if holds else "NO")
+        videos = f"{support[claim][0]} of {support[claim][1]}" if claim in support else ""
+        rows.append(f"<tr><td>{esc(claim)}</td><td>{verdict}</td><td>{videos}</td></tr>")
+    passed = sum(1 for v in proof["claims"].values() if v)
+    return "\n".join(
+        [
+            '<section id="proof"><h2>Disentanglement proof (synthtalk test identities)</h2>',
+            f"<p>{passed} of {len(proof['claims'])} claims hold for {esc(str(proof.get('checkpoint', '')))}"
+            " (eval.proof; verdicts compare means, the last column counts the videos in which a"
+            " cross-driving claim holds on its own).</p>",
+            '<table class="report-table"><tr><th>claim</th><th>holds</th><th>videos</th></tr>',
+            *rows,
+            "</table>",
+            f"<pre>{esc(format_table(proof))}</pre>",
+            "</section>",
+        ]
+    )
