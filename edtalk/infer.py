@@ -82,7 +82,8 @@ def load_generator(ckpt_path: str | Path, device: str | torch.device = "cpu") ->
     return model, ckpt["config"]
 
 
-def _device(model: EDTalk) -> torch.device:
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device a model's parameters sit on (where its inputs must go)."""
     return next(model.parameters()).device
 
 
@@ -130,7 +131,7 @@ def _codes_of(
 ) -> dict[str, torch.Tensor]:
     """W^* of every bank in ``names`` for every frame of one driving video ([T, K] each), from one
     pass of E over the video."""
-    x, device = to_tensor(frames, model.cfg.image_size, label), _device(model)
+    x, device = to_tensor(frames, model.cfg.image_size, label), model_device(model)
     parts = [model.navigate(model.encode(chunk.to(device))[0], names) for chunk in x.split(batch_size)]
     return {name: torch.cat([part[name] for part in parts]) for name in names}
 
@@ -138,7 +139,7 @@ def _codes_of(
 @torch.no_grad()
 def render(model: EDTalk, identity_frame: np.ndarray, weights: dict[str, torch.Tensor], batch_size: int = 16):
     """Compose f^{i->r} + sum_* B^* W^* per frame and decode; absent components use the identity's W^*."""
-    device = _device(model)
+    device = model_device(model)
     src = to_tensor(identity_frame, model.cfg.image_size, "identity").to(device)
     f_src, skips = model.encode(src)
     own = model.navigate(f_src)
@@ -245,7 +246,7 @@ def drive_audio(
     if n < 1:
         raise InferenceError(None, f"audio too short: {len(wav)} samples give no video frame at {fps} fps")
     mel = melspectrogram(wav)
-    windows, device = torch.from_numpy(mel_windows(mel, n, fps)).float(), _device(model)
+    windows, device = torch.from_numpy(mel_windows(mel, n, fps)).float(), model_device(model)
     f_a = torch.cat([model.audio_lip.encoder(c.to(device)) for c in windows.split(256)])
     weights = {"mouth": smooth_weights(model.audio_lip.to_mouth(f_a))}
     has = model.cfg.bank_names
@@ -428,7 +429,7 @@ def cmd_edit_base(args: argparse.Namespace) -> None:
         )
     identity = _identity(args)
     with torch.no_grad():
-        x = to_tensor(identity, cfg.image_size, "identity").to(_device(model))
+        x = to_tensor(identity, cfg.image_size, "identity").to(model_device(model))
         own = model.navigate(model.encode(x)[0])[args.bank]
     sweep = own.repeat(args.steps, 1)
     sweep[:, args.index] = torch.linspace(args.range[0], args.range[1], args.steps, device=sweep.device)

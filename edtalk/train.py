@@ -227,8 +227,9 @@ def _text_features(batch: dict, model, cache: dict) -> None:
 def _eln_weights(model, frames):
     """W^e = ELN(E(frames)) for uint8 frames (n, H, W, 3), as float on the CPU."""
     from edtalk.data.training import to_tensor
+    from edtalk.infer import model_device
 
-    f, _ = model.encode(to_tensor(frames).to(next(model.parameters()).device))
+    f, _ = model.encode(to_tensor(frames).to(model_device(model)))
     return model.navigate(f, ("expression",))["expression"].float().cpu()
 
 
@@ -547,10 +548,10 @@ def self_reconstruction_check(
     import torch
 
     from edtalk.data.training import load_frame_cache, to_tensor
-    from edtalk.infer import load_generator
+    from edtalk.infer import load_generator, model_device
 
     model, _ = load_generator(final_pt, device)
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     cache = load_frame_cache(cache_path)
     clips = np.linspace(0, cache.n_clips - 1, min(n_clips, cache.n_clips)).round().astype(int)
     model_err, static_err = [], []

@@ -647,12 +647,12 @@ def run_proof(
 ) -> dict:
     from edtalk.data.readers import read_clips
     from edtalk.experts.data import decode_clips
-    from edtalk.infer import load_generator
+    from edtalk.infer import load_generator, model_device
     from eval.cross_target import render_cross
 
     t0 = time.time()
     model, cfg = load_generator(ckpt, device)
-    judges = Judges(str(next(model.parameters()).device))
+    judges = Judges(str(model_device(model)))
     listed = read_clips("synthtalk", data, split="test")
     # spread the selection over identities and emotions: every k-th clip of the test list
     chosen = [
