@@ -536,7 +536,8 @@ def verdicts(r: dict) -> dict[str, bool | None]:
     }
 
 
-def _yes_no(ok: bool | None) -> str:
+def yes_no(ok: bool | None) -> str:
+    """A verdict as printed: yes, NO, or n/a when it was not measured."""
     return "n/a" if ok is None else ("yes" if ok else "NO")
 
 
@@ -631,7 +632,7 @@ def format_table(r: dict) -> str:
             f"{_fmt(pose['pixel_diff'])}, differ = {pose['differ']}"
         ),
         "",
-        "claims: " + ", ".join(f"{k} {_yes_no(ok)}" for k, ok in verdicts(r).items()),
+        "claims: " + ", ".join(f"{k} {yes_no(ok)}" for k, ok in verdicts(r).items()),
     ]
     return "\n".join(lines)
 

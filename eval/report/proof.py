@@ -31,15 +31,14 @@ def load_proof(results_dir: str | Path) -> dict | None:
 
 def proof_html(proof: dict) -> str:
     """The report section: the claims table, then the proof's own printed table."""
-    from eval.proof import format_table
+    from eval.proof import format_table, yes_no
 
     esc = html.escape
     support = proof.get("cross_driving", {}).get("videos_supporting", {})
     rows = []
     for claim, holds in proof["claims"].items():
-        verdict = "n/a" if holds is None else ("yes" if holds else "NO")
         videos = f"{support[claim][0]} of {support[claim][1]}" if claim in support else ""
-        rows.append(f"<tr><td>{esc(claim)}</td><td>{verdict}</td><td>{videos}</td></tr>")
+        rows.append(f"<tr><td>{esc(claim)}</td><td>{yes_no(holds)}</td><td>{videos}</td></tr>")
     passed = sum(1 for v in proof["claims"].values() if v)
     return "\n".join(
         [
