@@ -73,6 +73,16 @@ def resolve_device(device: str = "auto") -> torch.device:
     return dev
 
 
+def add_device_option(parser: argparse.ArgumentParser, what: str = "the model") -> None:
+    """``--device`` as every model-running CLI spells it (read with ``resolve_device``)."""
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help=f"torch device for {what}: auto (a CUDA GPU when there is one, else the CPU), cpu, cuda, "
+        "cuda:N (default auto)",
+    )
+
+
 def load_generator(ckpt_path: str | Path, device: str | torch.device = "cpu") -> tuple[EDTalk, ModelConfig]:
     """Load an EDTalk checkpoint (eval mode) onto ``device`` ("auto": a GPU when there is one); its
     meta is kept as ``model.checkpoint_meta``."""
@@ -455,12 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", required=True, help="output .mp4 path")
         p.add_argument("--no-face-check", action="store_true", help="skip the dlib face check on --identity")
         p.add_argument("--batch-size", type=int, default=16, help="frames per forward pass (default 16)")
-        p.add_argument(
-            "--device",
-            default="auto",
-            help="torch device: auto (a CUDA GPU when there is one, else the CPU), cpu, cuda, cuda:N "
-            "(default auto)",
-        )
+        add_device_option(p)
 
     p = sub.add_parser("video", help="EDTalk-V: mouth, pose and expression from three driving videos")
     common(p)

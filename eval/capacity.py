@@ -1,6 +1,7 @@
 """``python -m eval.capacity``: can eg_pretrain's E and G learn to draw a talking mouth at all?
 
     python -m eval.capacity --data data/synthtalk [--steps 1000] [--oracle-mouth] [--mouth-weight 20]
+                            [--device auto]   # a GPU when there is one (the paper preset needs it)
                             [--curve 250,500]   # also measure on the way: a learning curve
 
 The proof (``eval.proof``) asks whether the trained chain transfers mouth, pose and emotion. When it
@@ -120,7 +121,7 @@ def overfit_clip(
     params = apply_freezing(stage, model) + (list(oracle.parameters()) if oracle is not None else [])
     set_train_mode(stage, model)
     optimiser = torch.optim.Adam(params, lr=lr, betas=(beta1, 0.99))
-    perceptual = perceptual if perceptual is not None else build_perceptual("auto")
+    perceptual = (perceptual if perceptual is not None else build_perceptual("auto")).to(frames.device)
     rng = np.random.default_rng(seed)
     losses = []
     steps_iter = range(steps)
@@ -183,13 +184,15 @@ def run(
     seed: int = 0,
     progress: bool = True,
     curve_at: tuple[int, ...] = (),
+    device: str = "cpu",
 ) -> dict:
     """Overfit, then measure at ``steps`` (and at each step count of ``curve_at`` on the way: the
-    result's ``curve``, one optimiser throughout). Top-level measures are those at ``steps``."""
+    result's ``curve``, one optimiser throughout). Top-level measures are those at ``steps``. The
+    model trains on ``device`` ("auto": a GPU when there is one)."""
     from edtalk.config import ModelConfig, StageConfig
     from edtalk.data.readers import read_clips
     from edtalk.experts.data import decode_clips
-    from edtalk.infer import to_frames, to_tensor
+    from edtalk.infer import resolve_device, to_frames, to_tensor
     from edtalk.model import EDTalk
     from edtalk.stages import get_stage
 
@@ -199,13 +202,14 @@ def run(
     chosen = next((c for c in listed if c.id == clip_id), None) if clip_id else listed[0]
     if chosen is None:
         raise SystemExit(f"{data}: no training clip {clip_id!r} (see splits/train.txt)")
+    dev = resolve_device(device)
     clip = decode_clips([chosen])[0]
     torch.manual_seed(seed)
     cfg = ModelConfig.preset(preset)
-    model = EDTalk(cfg)
-    frames = to_tensor(clip.frames, cfg.image_size, name=clip.id)
-    mask = mouth_boxes(clip.landmarks, cfg.image_size, clip.size)
-    oracle = MouthOracle(clip.mouth, cfg.bank_size("mouth")) if oracle_mouth else None
+    model = EDTalk(cfg).to(dev)
+    frames = to_tensor(clip.frames, cfg.image_size, name=clip.id).to(dev)
+    mask = mouth_boxes(clip.landmarks, cfg.image_size, clip.size).to(dev)
+    oracle = MouthOracle(clip.mouth, cfg.bank_size("mouth")).to(dev) if oracle_mouth else None
     beta1 = get_stage("eg_pretrain").config_defaults(preset).get("beta1", StageConfig.beta1)
     static = frames[:1].expand_as(frames)
     curve: list[dict] = []
@@ -316,6 +320,8 @@ def _step_list(text: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from edtalk.infer import add_device_option
+
     parser = argparse.ArgumentParser(
         prog="python -m eval.capacity",
         description="Overfit eg_pretrain on one synthtalk training clip and judge whether it draws the "
@@ -342,14 +348,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-judge", action="store_true", help="skip the judge (pixel measures only)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default: print only)")
+    add_device_option(parser, "the model and the judge")
     args = parser.parse_args(argv)
+    from edtalk.infer import InferenceError, resolve_device
+
+    try:
+        device = str(resolve_device(args.device))
+    except InferenceError as err:
+        raise SystemExit(f"eval.capacity: {err}") from None
     judge = None
     if not args.no_judge:
         from edtalk.weights import MissingWeightsError
         from eval.proof import Judges
 
         try:
-            judge = Judges()
+            judge = Judges(device)
         except MissingWeightsError as err:
             raise SystemExit(f"{err}\n(or run with --no-judge for the pixel measures only)") from None
     result = run(
@@ -363,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         judge=judge,
         seed=args.seed,
         curve_at=args.curve,
+        device=device,
     )
     print(format_result(result))
     if args.out:

@@ -1,7 +1,7 @@
 """``python -m eval.inversion``: can G draw a person's emotion, and does E hand it the code?
 
     python -m eval.inversion --ckpt runs/expression/final.pt --data data/synthtalk [--pairs 24]
-                             [--frames 3] [--steps 200] [--out inversion.json]
+                             [--frames 3] [--steps 200] [--device auto] [--out inversion.json]
 
 ``eval.proof``'s within-identity diagnostic drives a person's neutral frame with their own emotional
 clip. When the judge seldom reads the driver's emotion there, this tool says which half of the model
@@ -130,7 +130,7 @@ def judged_shares(judge, pictures: dict[str, np.ndarray], emotion: np.ndarray) -
 @torch.no_grad()
 def measure(model, judge, pairs, frames: int, steps: int, lr: float, progress: bool = True) -> dict:
     """Every row of ``MODES`` for ``pairs`` of decoded clips (neutral source, emotional driver)."""
-    from edtalk.infer import to_frames, to_tensor
+    from edtalk.infer import model_device, to_frames, to_tensor
 
     size = model.cfg.image_size
     src, tgt, emotion = [], [], []
@@ -139,8 +139,9 @@ def measure(model, judge, pairs, frames: int, steps: int, lr: float, progress: b
         src.append(np.repeat(s.frames[:1], len(rows), 0))
         tgt.append(d.frames[rows])
         emotion += [d.emotion] * len(rows)
-    source = to_tensor(np.concatenate(src), size, "source")
-    target = to_tensor(np.concatenate(tgt), size, "driver")
+    device = model_device(model)
+    source = to_tensor(np.concatenate(src), size, "source").to(device)
+    target = to_tensor(np.concatenate(tgt), size, "driver").to(device)
     f_src, skips = model.encode(source)
     w0 = model.navigate(model.encode(target)[0])
     pictures = {"gt": target, "navigated": _draw(model, f_src, skips, w0)}
@@ -189,20 +190,26 @@ def run(
     lr: float = 0.05,
     progress: bool = True,
     judge=None,
+    device: str = "cpu",
 ) -> dict:
+    """``measure`` on ``n_pairs`` test pairs; the model (and the face judge, unless one is given) on
+    ``device`` ("auto": a GPU when there is one)."""
     from edtalk.data.readers import read_clips
     from edtalk.experts.data import decode_clips
-    from edtalk.model import build_from_checkpoint
+    from edtalk.infer import load_generator, model_device
     from eval.proof import pick_emotion_pairs
 
     if steps < 1:
         raise ValueError(f"--steps must be >= 1, got {steps}")
-    model, _ = build_from_checkpoint(ckpt)
-    model.eval()
+    model, _ = load_generator(ckpt, device)
     if judge is None:
         from edtalk.experts.store import JUDGE_NAMES, load_expert, resolve_judge
 
-        judge, _ = load_expert(resolve_judge(JUDGE_NAMES["face_analyser"]), expect_split="judge")
+        judge, _ = load_expert(
+            resolve_judge(JUDGE_NAMES["face_analyser"]),
+            expect_split="judge",
+            device=str(model_device(model)),
+        )
     listed = read_clips("synthtalk", data, split="test")
     pairs = pick_emotion_pairs(listed, n_pairs)
     if not pairs:
@@ -216,6 +223,8 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from edtalk.infer import add_device_option
+
     parser = argparse.ArgumentParser(
         prog="python -m eval.inversion",
         description="Within-identity emotion on synthtalk test pairs: what the model draws, against "
@@ -230,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (0.05)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default: print only)")
     parser.add_argument("--no-progress", action="store_true", help="no progress lines")
+    add_device_option(parser, "the model and the face judge")
     args = parser.parse_args(argv)
     from edtalk.data.errors import DataError
     from edtalk.model import CheckpointError
@@ -237,7 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     try:
         r = run(
-            args.ckpt, args.data, args.pairs, args.frames, args.steps, args.lr, progress=not args.no_progress
+            args.ckpt,
+            args.data,
+            args.pairs,
+            args.frames,
+            args.steps,
+            args.lr,
+            progress=not args.no_progress,
+            device=args.device,
         )
     except (CheckpointError, DataError, ValueError) as exc:  # bad --ckpt / --data / --steps: one line
         raise SystemExit(f"eval.inversion: {exc}") from None

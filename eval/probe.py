@@ -1,7 +1,7 @@
 """``python -m eval.probe``: what do E's latent and the navigation weights carry for unseen people?
 
     python -m eval.probe --ckpt runs/audio_expression/final.pt --data data/synthtalk
-                         [--every 8] [--out probe.json] [--no-progress]
+                         [--every 8] [--device auto] [--out probe.json] [--no-progress]
 
 ``eval.proof`` judges generated frames. When a factor does not transfer, this tool looks one step
 earlier, at what G is given: linear probes fitted on the *train* identities' frames and scored on
@@ -63,7 +63,7 @@ def regression_probe(x_train, y_train, x_test, y_test, alpha: float = 1.0) -> di
 @torch.no_grad()
 def encode_frames(model, clips, every: int) -> dict[str, np.ndarray]:
     """Every ``every``-th frame of each decoded clip -> f, the W of each bank, and the sidecar targets."""
-    from edtalk.infer import to_tensor
+    from edtalk.infer import model_device, to_tensor
 
     banks = tuple(model.cfg.bank_names)
     keys = ("f", *(f"W_{k}" for k in banks), "emotion", "mouth", "pose", "identity")
@@ -72,11 +72,11 @@ def encode_frames(model, clips, every: int) -> dict[str, np.ndarray]:
         index = np.arange(0, clip.n_frames, every)
         images = to_tensor(clip.frames[index], model.cfg.image_size)
         for start in range(0, len(images), BATCH):
-            f, _ = model.encode(images[start : start + BATCH])
+            f, _ = model.encode(images[start : start + BATCH].to(model_device(model)))
             weights = model.navigate(f, banks)
-            out["f"].append(f.numpy())
+            out["f"].append(f.cpu().numpy())
             for k in banks:
-                out[f"W_{k}"].append(weights[k].numpy())
+                out[f"W_{k}"].append(weights[k].cpu().numpy())
         out["emotion"].append(np.full(len(index), clip.emotion))
         out["mouth"].append(clip.mouth[index, :1])
         out["pose"].append(clip.pose[index, :2])
@@ -103,16 +103,18 @@ PROBES = (  # (target, feature, kind)
 )
 
 
-def run(ckpt: str | Path, data: str | Path, every: int = 8, progress: bool = True) -> dict:
-    """Fit every probe of ``PROBES`` on the train split's frames, score it on the test split's."""
+def run(
+    ckpt: str | Path, data: str | Path, every: int = 8, progress: bool = True, device: str = "cpu"
+) -> dict:
+    """Fit every probe of ``PROBES`` on the train split's frames, score it on the test split's; E and
+    the navigation MLPs run on ``device`` ("auto": a GPU when there is one)."""
     from edtalk.data.readers import read_clips
     from edtalk.experts.data import decode_clips
-    from edtalk.model import build_from_checkpoint
+    from edtalk.infer import load_generator
 
     if every < 1:
         raise ValueError(f"--every must be >= 1, got {every}")
-    model, _ = build_from_checkpoint(ckpt)
-    model.eval()
+    model, _ = load_generator(ckpt, device)
     feats = {}
     for split in ("train", "test"):
         listed = read_clips("synthtalk", data, split=split)
@@ -179,6 +181,8 @@ def format_result(r: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from edtalk.infer import add_device_option
+
     parser = argparse.ArgumentParser(
         prog="python -m eval.probe",
         description="Linear probes of E's latent and the navigation weights: train identities -> test "
@@ -190,12 +194,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=8, help="use every N-th frame of each clip (8)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default: print only)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_device_option(parser, "E and the navigation MLPs")
     args = parser.parse_args(argv)
     from edtalk.data.errors import DataError
     from edtalk.model import CheckpointError
 
     try:
-        result = run(args.ckpt, args.data, every=args.every, progress=not args.no_progress)
+        result = run(
+            args.ckpt, args.data, every=args.every, progress=not args.no_progress, device=args.device
+        )
     except (CheckpointError, DataError, ValueError) as exc:
         raise SystemExit(f"eval.probe: {exc}") from None
     print(format_result(result))

@@ -693,6 +693,8 @@ def run_proof(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from edtalk.infer import add_device_option
+
     parser = argparse.ArgumentParser(prog="python -m eval.proof", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--ckpt", required=True, type=Path, help="EDTalk checkpoint (e.g. runs/<run>/final.pt)"
@@ -712,11 +714,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default <ckpt dir>/proof.json)")
-    parser.add_argument(
-        "--device",
-        default="auto",
-        help="where the model and the judges run: auto (a CUDA GPU when there is one), cpu, cuda[:N]",
-    )
+    add_device_option(parser, "the model and the judges")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     from edtalk.config import ConfigError
