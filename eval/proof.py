@@ -25,8 +25,10 @@ Every number is measured with the synthtalk judges (trained on the judge identit
    (``eval.cross_target``: A's face with B's mouth, C's pose, D's emotion); the generated video's
    PSNR to it vs A's static frame's, and the judge's emotion reading of it (the ceiling); the
    judge's probability of D's emotion vs the same video with A's own clip as the expression driver
-   (how far D's code moves the reading, verdict or not); and, per claim, the number of videos in
-   which it holds (the verdicts compare means over a handful of videos).
+   (how far D's code moves the reading, verdict or not); the error of the judge's 14 expression
+   action amounts (brows, lids, cheeks, lip corners...) toward D's true amounts vs A's and B's/C's,
+   the factors behind the emotion read finer than one label; and, per claim, the number of videos
+   in which it holds (the verdicts compare means over a handful of videos).
 3. Audio-driven mouth (EDTalk-A, identity's own pose and expression): LSE-C of the generated video
    against its true driving audio vs against another clip's (shuffled) audio, and the share of
    clips whose offset search lands on 0; the GT video's LSE-C for reference.
@@ -306,6 +308,10 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int, rend
             "emotion_is_B_or_C",
             "emotion_p_D",
             "emotion_p_D_expression_from_A",
+            "expression_to_D",
+            "expression_to_A",
+            "expression_to_others",
+            "ideal_expression_to_D",
             "id_cos_A",
             "id_cos_BCD",
         )
@@ -342,9 +348,13 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int, rend
         acc["psnr_static_to_ideal"].append(
             _mean_psnr(on_a["B"], np.repeat(_resize(a.frames[:1], size), n, 0))
         )
-        acc["ideal_emotion_is_D"].append(
-            float(int(judges.analyse(on_a["B"])["emotion"].mean(0).argmax()) == d.emotion)
-        )
+        ideal = judges.analyse(on_a["B"])
+        acc["ideal_emotion_is_D"].append(float(int(ideal["emotion"].mean(0).argmax()) == d.emotion))
+        # the factors behind an emotion: the judge's 14 action amounts against each clip's true ones
+        acc["expression_to_D"].append(amount_error(out, d))
+        acc["expression_to_A"].append(amount_error(out, a))
+        acc["expression_to_others"].append(_mean([amount_error(out, x) for x in (b, c)]))
+        acc["ideal_expression_to_D"].append(amount_error(ideal, d))
         pose_c = _looped(c.pose, len(pred))
         acc["pose_to_C"].append(factor_errors(out["pose"], pose_c).mean())
         acc["pose_to_A"].append(factor_errors(out["pose"], a.pose).mean())
@@ -375,6 +385,16 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int, rend
     result["n_videos"] = len(quads)
     result["videos_supporting"] = videos_supporting(acc)
     return result
+
+
+def amount_error(judged: dict, clip) -> float | None:
+    """Mean absolute error between the judge's per-frame expression action amounts and ``clip``'s
+    true ones (synthtalk's 14 ``EXPRESSION_KEYS``, one set per clip); None without either."""
+    amounts = judged.get("expression")
+    truth = getattr(clip, "expression", None)
+    if amounts is None or truth is None:
+        return None
+    return float(np.abs(np.asarray(amounts, np.float64) - np.asarray(truth, np.float64)[None]).mean())
 
 
 def emotion_probability(logits: np.ndarray, emotion: int) -> float:
@@ -590,6 +610,10 @@ def format_table(r: dict) -> str:
         f"   as B/C {_fmt(c.get('emotion_is_B_or_C'))}",
         f"   (no claim: the judge's P(D's emotion) {_fmt(c.get('emotion_p_D'), 3)}; with A's own clip"
         f" as the expression driver {_fmt(c.get('emotion_p_D_expression_from_A'), 3)})",
+        f"   (no claim: expression amounts toward D {_fmt(c.get('expression_to_D'), 3)}"
+        f"   toward A {_fmt(c.get('expression_to_A'), 3)}"
+        f"   toward B/C {_fmt(c.get('expression_to_others'), 3)};"
+        f" the ideal video toward D {_fmt(c.get('ideal_expression_to_D'), 3)})",
         f"   identity   cos to A {_fmt(c.get('id_cos_A'), 3)}   to B/C/D {_fmt(c.get('id_cos_BCD'), 3)}",
         f"   ideal video (synthtalk draws A with B's mouth, C's pose, D's emotion): PSNR to it"
         f" {_fmt(c.get('psnr_to_ideal'))} vs A's static frame {_fmt(c.get('psnr_static_to_ideal'))};"

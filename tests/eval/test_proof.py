@@ -260,12 +260,17 @@ def test_cross_driving_measures_what_the_expression_driver_adds(monkeypatch):
     from eval.proof import cross_driving
 
     clips = [_stand_in_clip(k, seed=k) for k in range(4)]
-    emotion_of = {c.frames[0].tobytes(): c.emotion for c in clips}
+    for k, c in enumerate(clips):
+        c.expression = np.full(14, 0.1 * k)  # true action amounts: A 0, B 0.1, C 0.2, D 0.3
+    of_frames = {c.frames[0].tobytes(): c for c in clips}
 
     class EmotionFromFramesJudges(_StandInJudges):
         def analyse(self, frames):
             out = super().analyse(frames)
-            out["emotion"][:, emotion_of[frames[0].tobytes()]] = 50.0
+            clip = of_frames.get(frames[0].tobytes())
+            if clip is not None:
+                out["emotion"][:, clip.emotion] = 50.0
+                out["expression"] = np.repeat(clip.expression[None], len(frames), 0)
             return out
 
     monkeypatch.setattr(edtalk.infer, "drive_video", lambda m, src, mouth, pose, expr, batch_size: expr)
@@ -274,6 +279,11 @@ def test_cross_driving_measures_what_the_expression_driver_adds(monkeypatch):
     )
     assert cross["emotion_p_D"] == pytest.approx(1.0)
     assert cross["emotion_p_D_expression_from_A"] == pytest.approx(0.0)
+    # the drawn video reads as D's action amounts: 0 toward D, 0.3 toward A, 0.15 toward B/C
+    assert cross["expression_to_D"] == pytest.approx(0.0)
+    assert cross["expression_to_A"] == pytest.approx(0.3)
+    assert cross["expression_to_others"] == pytest.approx(0.15)
+    assert cross["ideal_expression_to_D"] == pytest.approx(0.2)  # the stand-in ideal: B's own frames
     assert cross["emotion_is_D"] == 1.0
     assert cross["videos_supporting"]["cross_emotion_follows_D"] == [1, 1]
     result = {
@@ -292,6 +302,7 @@ def test_cross_driving_measures_what_the_expression_driver_adds(monkeypatch):
     table = format_table(result)
     assert "P(D's emotion) 1.000; with A's own clip as the expression driver 0.000" in table
     assert "emotion_follows_D 1 of 1" in table
+    assert "expression amounts toward D 0.000   toward A 0.300   toward B/C 0.150" in table
     assert np.isfinite(cross["pose_to_C"])
 
 
