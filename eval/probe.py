@@ -68,11 +68,12 @@ def encode_frames(model, clips, every: int) -> dict[str, np.ndarray]:
     banks = tuple(model.cfg.bank_names)
     keys = ("f", *(f"W_{k}" for k in banks), "emotion", "mouth", "pose", "identity")
     out: dict[str, list] = {k: [] for k in keys}
+    device = model_device(model)
     for clip in clips:
         index = np.arange(0, clip.n_frames, every)
         images = to_tensor(clip.frames[index], model.cfg.image_size)
         for start in range(0, len(images), BATCH):
-            f, _ = model.encode(images[start : start + BATCH].to(model_device(model)))
+            f, _ = model.encode(images[start : start + BATCH].to(device))
             weights = model.navigate(f, banks)
             out["f"].append(f.cpu().numpy())
             for k in banks:

@@ -394,7 +394,7 @@ def amount_error(judged: dict, clip) -> float | None:
     truth = getattr(clip, "expression", None)
     if amounts is None or truth is None:
         return None
-    return float(np.abs(np.asarray(amounts, np.float64) - np.asarray(truth, np.float64)[None]).mean())
+    return float(factor_errors(amounts, np.broadcast_to(truth, np.shape(amounts))).mean())
 
 
 def emotion_probability(logits: np.ndarray, emotion: int) -> float:
