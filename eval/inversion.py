@@ -119,6 +119,41 @@ def optimise(
             p.requires_grad_(True)
 
 
+def pair_frames(pairs, frames: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """uint8 (source, driver) frames and the driver's emotion per row: for each (neutral clip, emotional
+    clip) pair, its neutral first frame I^s repeated against ``frames`` frames I^d of the emotional clip."""
+    src, tgt, emotion = [], [], []
+    for s, d in pairs:
+        rows = driver_rows(d.n_frames, frames)
+        src.append(np.repeat(s.frames[:1], len(rows), 0))
+        tgt.append(d.frames[rows])
+        emotion += [d.emotion] * len(rows)
+    return np.concatenate(src), np.concatenate(tgt), emotion
+
+
+def decoded_test_pairs(data, n_pairs: int, progress: bool = True) -> list[tuple]:
+    """``n_pairs`` decoded (neutral, emotional) clip pairs of the synthtalk TEST identities at ``data``
+    (``eval.proof.pick_emotion_pairs``); a clear error when no test identity has both."""
+    from edtalk.data.readers import read_clips
+    from edtalk.experts.data import decode_clips
+    from eval.proof import pick_emotion_pairs
+
+    pairs = pick_emotion_pairs(read_clips("synthtalk", data, split="test"), n_pairs)
+    if not pairs:
+        raise SystemExit(f"{data}: no test identity has both a neutral and an emotional clip")
+    wanted = {c.id: c for pair in pairs for c in pair}
+    decoded = {c.id: c for c in decode_clips([wanted[k] for k in sorted(wanted)], progress=progress)}
+    return [(decoded[s.id], decoded[d.id]) for s, d in pairs]
+
+
+def face_judge(device: str):
+    """The synthtalk evaluation face judge (``eval.zoo``'s face_analyser) on ``device``."""
+    from edtalk.experts.store import JUDGE_NAMES, load_expert, resolve_judge
+
+    judge, _ = load_expert(resolve_judge(JUDGE_NAMES["face_analyser"]), expect_split="judge", device=device)
+    return judge
+
+
 def judged_shares(judge, pictures: dict[str, np.ndarray], emotion: np.ndarray) -> dict[str, float]:
     """Share of frames the judge reads as the driver's ``emotion``, per row of ``pictures``."""
     return {
@@ -133,15 +168,10 @@ def measure(model, judge, pairs, frames: int, steps: int, lr: float, progress: b
     from edtalk.infer import model_device, to_frames, to_tensor
 
     size = model.cfg.image_size
-    src, tgt, emotion = [], [], []
-    for s, d in pairs:
-        rows = driver_rows(d.n_frames, frames)
-        src.append(np.repeat(s.frames[:1], len(rows), 0))
-        tgt.append(d.frames[rows])
-        emotion += [d.emotion] * len(rows)
+    src, tgt, emotion = pair_frames(pairs, frames)
     device = model_device(model)
-    source = to_tensor(np.concatenate(src), size, "source").to(device)
-    target = to_tensor(np.concatenate(tgt), size, "driver").to(device)
+    source = to_tensor(src, size, "source").to(device)
+    target = to_tensor(tgt, size, "driver").to(device)
     f_src, skips = model.encode(source)
     w0 = model.navigate(model.encode(target)[0])
     pictures = {"gt": target, "navigated": _draw(model, f_src, skips, w0)}
@@ -194,31 +224,13 @@ def run(
 ) -> dict:
     """``measure`` on ``n_pairs`` test pairs; the model (and the face judge, unless one is given) on
     ``device`` ("auto": a GPU when there is one)."""
-    from edtalk.data.readers import read_clips
-    from edtalk.experts.data import decode_clips
     from edtalk.infer import load_generator, model_device
-    from eval.proof import pick_emotion_pairs
 
     if steps < 1:
         raise ValueError(f"--steps must be >= 1, got {steps}")
     model, _ = load_generator(ckpt, device)
-    if judge is None:
-        from edtalk.experts.store import JUDGE_NAMES, load_expert, resolve_judge
-
-        judge, _ = load_expert(
-            resolve_judge(JUDGE_NAMES["face_analyser"]),
-            expect_split="judge",
-            device=str(model_device(model)),
-        )
-    listed = read_clips("synthtalk", data, split="test")
-    pairs = pick_emotion_pairs(listed, n_pairs)
-    if not pairs:
-        raise SystemExit(f"{data}: no test identity has both a neutral and an emotional clip")
-    wanted = {c.id: c for pair in pairs for c in pair}
-    decoded = {c.id: c for c in decode_clips([wanted[k] for k in sorted(wanted)], progress=progress)}
-    result = measure(
-        model, judge, [(decoded[s.id], decoded[d.id]) for s, d in pairs], frames, steps, lr, progress
-    )
+    judge = judge or face_judge(str(model_device(model)))
+    result = measure(model, judge, decoded_test_pairs(data, n_pairs, progress), frames, steps, lr, progress)
     return {"ckpt": str(ckpt), "data": str(data), **result}
 
 

@@ -1,5 +1,7 @@
-"""Shared fixtures for eval tests: a private weights directory with seeded reference weights."""
+"""Shared fixtures for eval tests: a private weights directory with seeded reference weights, and a
+stand-in face judge for the emotion diagnostics."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -22,3 +24,23 @@ def seeded_weights(tmp_path, monkeypatch):
 
     yield install
     backbones.clear_cache()
+
+
+class BrowJudge:
+    """Stand-in face judge: 'angry' (class 0) when a fixture frame shows the angry clip's bright green
+    brows (fixture brows are (30 e, 255 - 30 e, 60) for emotion e), else 'neutral' (class 5)."""
+
+    def predict(self, frames):
+        frames = np.asarray(frames).astype(int)
+        angry = (
+            (frames[..., 1] - frames[..., 0] > 150).reshape(len(frames), -1).any(1)
+        )  # decoded ~(43, 226, 71)
+        logits = np.zeros((len(frames), 8), np.float32)
+        logits[np.arange(len(frames)), np.where(angry, 0, 5)] = 1.0
+        return {"emotion": logits}
+
+
+@pytest.fixture
+def brow_judge():
+    """The stand-in face judge of the emotion diagnostics (eval.inversion, eval.oracle)."""
+    return BrowJudge()

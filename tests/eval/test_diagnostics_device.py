@@ -1,6 +1,6 @@
-"""The model diagnostics (eval.probe, eval.inversion, eval.capacity) take ``--device`` like eval.proof
-and edtalk.infer: the default is auto, and a CUDA device on a machine without one is a one-line
-refusal that names the device, not a silent CPU run or a traceback."""
+"""The model diagnostics (eval.probe, eval.inversion, eval.oracle, eval.capacity) take ``--device`` like
+eval.proof and edtalk.infer: the default is auto, and a CUDA device on a machine without one is a
+one-line refusal that names the device, not a silent CPU run or a traceback."""
 
 import importlib
 
@@ -10,7 +10,7 @@ import torch
 from edtalk.config import ModelConfig
 from edtalk.model import EDTalk, save_checkpoint
 
-TOOLS = ("eval.probe", "eval.inversion", "eval.capacity")
+TOOLS = ("eval.probe", "eval.inversion", "eval.oracle", "eval.capacity")
 
 
 def _args(tool: str, ckpt, data) -> list[str]:

@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 import pytest
 import torch
 
@@ -48,21 +47,7 @@ def test_optimise_lowers_the_l1_and_leaves_the_model_alone(tiny_model, free):
         optimise(model, f_src, skips, w0, target, "everything", steps=1, lr=0.05)
 
 
-class _BrowJudge:
-    """Stand-in face judge: 'angry' (class 0) when a fixture frame shows the angry clip's bright green
-    brows (fixture brows are (30 e, 255 - 30 e, 60) for emotion e), else 'neutral' (class 5)."""
-
-    def predict(self, frames):
-        frames = np.asarray(frames).astype(int)
-        angry = (
-            (frames[..., 1] - frames[..., 0] > 150).reshape(len(frames), -1).any(1)
-        )  # decoded ~(43, 226, 71)
-        logits = np.zeros((len(frames), 8), np.float32)
-        logits[np.arange(len(frames)), np.where(angry, 0, 5)] = 1.0
-        return {"emotion": logits}
-
-
-def test_fixture_run_reads_gt_as_the_driver_and_the_source_as_not(tmp_path, capsys):
+def test_fixture_run_reads_gt_as_the_driver_and_the_source_as_not(tmp_path, capsys, brow_judge):
     from edtalk.config import ModelConfig
     from edtalk.experts.testing import make_fixture_dataset
     from edtalk.model import EDTalk, save_checkpoint
@@ -72,7 +57,7 @@ def test_fixture_run_reads_gt_as_the_driver_and_the_source_as_not(tmp_path, caps
     torch.manual_seed(0)
     cfg = ModelConfig.preset("tiny")
     ckpt = save_checkpoint(tmp_path / "m.pt", EDTalk(cfg).state_dict(), cfg)
-    r = run(ckpt, root, n_pairs=4, frames=2, steps=3, judge=_BrowJudge(), progress=False)
+    r = run(ckpt, root, n_pairs=4, frames=2, steps=3, judge=brow_judge, progress=False)
     assert (r["pairs"], r["frames"], r["steps"]) == (1, 2, 3)
     assert set(r["judged_as_driver"]) == set(MODES) == set(r["l1_to_driver"])
     assert r["judged_as_driver"]["gt"] == 1.0 and r["source_judged_as_driver"] == 0.0
