@@ -229,7 +229,8 @@ def run(
     if steps < 1:
         raise ValueError(f"--steps must be >= 1, got {steps}")
     model, _ = load_generator(ckpt, device)
-    judge = judge or face_judge(str(model_device(model)))
+    if judge is None:
+        judge = face_judge(str(model_device(model)))
     result = measure(model, judge, decoded_test_pairs(data, n_pairs, progress), frames, steps, lr, progress)
     return {"ckpt": str(ckpt), "data": str(data), **result}
 

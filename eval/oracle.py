@@ -42,8 +42,9 @@ import numpy as np
 import torch
 
 from edtalk.atomic import write_json
+from edtalk.data.clip import EMOTIONS
 
-N_EMOTIONS = 8  # edtalk.data.clip.EMOTIONS
+N_EMOTIONS = len(EMOTIONS)
 ROWS = ("none", "code", "shifted", "readout")
 
 
@@ -63,13 +64,14 @@ def find_training_cache(root: str | Path, size: int) -> Path:
     return max(found)[1]
 
 
-def _trainable(model, prefixes: tuple[str, ...]) -> list[torch.nn.Parameter]:
-    """Freeze the model except the parameters whose names start with ``prefixes`` (returned)."""
-    params = []
-    for name, p in model.named_parameters():
-        p.requires_grad_(name.startswith(prefixes))
-        if p.requires_grad:
-            params.append(p)
+def _unfreeze(model, prefixes: tuple[str, ...]) -> list[torch.nn.Parameter]:
+    """Make the parameters under ``prefixes`` trainable (named as a stage's ``trainable``,
+    ``edtalk.stages.param_matches``) and return them; the others keep their requires_grad."""
+    from edtalk.stages import param_matches
+
+    params = [p for name, p in model.named_parameters() if param_matches(name, prefixes)]
+    for p in params:
+        p.requires_grad_(True)
     return params
 
 
@@ -80,10 +82,6 @@ def _draw(model, f_src, skips, w_d: dict, w_e: torch.Tensor | None) -> torch.Ten
     return model.generate(
         model.compose(f_src, {**w_d, "expression": w_e}), skips, model.expression_latent(w_e)
     )
-
-
-def _mouth_pose(model, frames: torch.Tensor) -> dict:
-    return model.navigate(model.encode(frames)[0], ("mouth", "pose"))
 
 
 def _adam_steps(opt, loss_of_a_batch, steps: int, desc: str, metric: str, progress: bool) -> list[float]:
@@ -116,8 +114,9 @@ def train_codes(model, sampler, steps: int, lr: float, train_decoder: bool, batc
     torch.manual_seed(0)
     k_e = model.bases()["expression"].shape[1]
     codes = torch.nn.Parameter(0.5 * torch.randn(N_EMOTIONS, k_e, device=device))
-    head = _trainable(model, ("banks.raw.expression", "eem"))
-    decoder = _trainable_prefix(model, "generator.") if train_decoder else []
+    model.requires_grad_(False)
+    head = _unfreeze(model, ("banks.raw.expression", "eem"))
+    decoder = _unfreeze(model, ("generator",)) if train_decoder else []
     opt = torch.optim.Adam([{"params": [codes, *head]}, {"params": decoder, "lr": lr / 10}], lr=lr)
 
     def loss_of_a_batch():
@@ -125,21 +124,13 @@ def train_codes(model, sampler, steps: int, lr: float, train_decoder: bool, batc
         source, driving = b["source"].to(device), b["driving"].to(device)
         with torch.no_grad():
             f_src, skips = model.encode(source)
-            w_d = _mouth_pose(model, driving)
+            w_d = model.navigate(model.encode(driving)[0], ("mouth", "pose"))
         return (_draw(model, f_src, skips, w_d, codes[b["emotion"].to(device)]) - driving).abs().mean()
 
     model.train()
     curve = _adam_steps(opt, loss_of_a_batch, steps, "oracle codes", "l1", progress)
     model.eval()
     return codes.detach(), curve
-
-
-def _trainable_prefix(model, prefix: str) -> list[torch.nn.Parameter]:
-    """The parameters under ``prefix``, set trainable on top of whatever is trainable already."""
-    params = [p for name, p in model.named_parameters() if name.startswith(prefix)]
-    for p in params:
-        p.requires_grad_(True)
-    return params
 
 
 def fit_readout(
@@ -157,10 +148,10 @@ def fit_readout(
     features; E frozen unless ``encoder_lr`` > 0 (then E learns the labels too, at that rate). Returns
     the squared error per step."""
     device = codes.device
-    head = _trainable(model, ("navigation.heads.expression",))
-    groups = [{"params": head}]
+    model.requires_grad_(False)
+    groups = [{"params": _unfreeze(model, ("navigation.heads.expression",))}]
     if encoder_lr > 0:
-        groups.append({"params": _trainable_prefix(model, "encoder."), "lr": encoder_lr})
+        groups.append({"params": _unfreeze(model, ("encoder",)), "lr": encoder_lr})
     opt = torch.optim.Adam(groups, lr=lr)
 
     def loss_of_a_batch():
@@ -172,8 +163,7 @@ def fit_readout(
         return ((w_e - codes[b["emotion"].to(device)]) ** 2).mean()
 
     curve = _adam_steps(opt, loss_of_a_batch, steps, "ELN readout", "mse", progress)
-    for p in model.parameters():
-        p.requires_grad_(False)
+    model.requires_grad_(False)
     return curve
 
 
@@ -273,7 +263,8 @@ def run(
     if (frame_cache.emotion < 0).any():
         raise ValueError(f"{cache}: some clips have no emotion label; the oracle codes need one per clip")
     sampler = StageSampler(frame_cache, seed=1)
-    judge = judge or face_judge(str(model_device(model)))
+    if judge is None:
+        judge = face_judge(str(model_device(model)))
     pairs = decoded_test_pairs(data, n_pairs, progress)
     t0 = time.time()
     codes, code_curve = train_codes(model, sampler, steps, lr, train_decoder, progress=progress)
