@@ -27,7 +27,7 @@ Design choices the paper leaves open (documented here once):
   official trainer starts new banks after LIA (``StageConfig.fresh_mouth_pose_banks``, the paper
   preset's default), or at tiny re-purposes them (measured better in the CPU demo's budget).
   ``StageConfig.eg_expression_bank`` adds ELN and B^e to that bank (36 directions; measured: from the
-  shipped init it does not make G respond to B^e, see the README).
+  shipped init it does not make G respond to B^e, see docs/proof.md).
 - L_self = L1 + L_per of the self-reconstructions (mouth and pose from the same image), so that
   "w/o L_self" removes both; L_fea / L_m-c compare motion features f^{r->*} (cosine is the same for
   W^*, the bases being orthonormal).
