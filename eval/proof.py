@@ -281,7 +281,8 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int, rend
     candidate's mouth drawn on A's face by ``render(identity, mouth, pose, expression, n_frames)``
     (``eval.cross_target.render_cross`` bound to the dataset root); ``*_own_face`` keeps the older
     comparison with the drivers' own videos, whose lips are another person's."""
-    from edtalk.infer import drive_video
+    from edtalk.infer import driving_weights, loop_to_length
+    from edtalk.infer import render as draw  # ``render`` is the cross-target argument
 
     acc = {
         key: []
@@ -317,7 +318,8 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int, rend
         )
     }
     for a, b, c, d in quads:
-        pred = drive_video(model, a.frames[0], b.frames, c.frames, d.frames, batch_size=batch_size)
+        weights = driving_weights(model, b.frames, c.frames, d.frames, batch_size)
+        pred = draw(model, a.frames[0], weights, batch_size)
         out = judges.analyse(pred)
         judged = _judged_mouth(out["mouth"])
         acc["mouth_to_B"].append(factor_errors(judged, _judged_mouth(b.mouth)).mean())
@@ -361,8 +363,14 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int, rend
         acc["pose_to_others"].append(np.mean([factor_errors(out["pose"], x.pose).mean() for x in (b, d)]))
         judged = int(out["emotion"].mean(0).argmax())
         # how far D's expression code moves the reading at all, whatever the verdict: the judge's
-        # P(D's emotion) against the same video with A's own clip as the expression driver
-        without_d = drive_video(model, a.frames[0], b.frames, c.frames, a.frames, batch_size=batch_size)
+        # P(D's emotion) against the same video with A's own clip as the expression driver (only W^e
+        # changes: B's and C's codes are reused, A's clip is encoded once)
+        a_looped = loop_to_length(a.frames, n)
+        from_a = driving_weights(model, a_looped, expression_frames=a_looped, batch_size=batch_size)
+        with_a_expression = dict(weights)
+        if "expression" in from_a:  # a model without an expression bank draws the same video twice
+            with_a_expression["expression"] = from_a["expression"]
+        without_d = draw(model, a.frames[0], with_a_expression, batch_size)
         acc["emotion_p_D"].append(emotion_probability(out["emotion"], d.emotion))
         acc["emotion_p_D_expression_from_A"].append(
             emotion_probability(judges.analyse(without_d)["emotion"], d.emotion)
