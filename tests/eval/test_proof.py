@@ -156,13 +156,29 @@ def _on_a_face(identity, mouth, pose, expression, n):
     return _looped(mouth.frames, n)
 
 
+def _copy_driver(monkeypatch, factor: str) -> None:
+    """A stand-in model that draws one driver's frames: its "codes" are the driving videos themselves
+    (``drive_video`` for self-reconstruction, ``driving_weights`` + ``render`` for cross-driving)."""
+    import edtalk.infer
+
+    def codes(model, mouth, pose=None, expression_frames=None, batch_size=16):
+        return {"mouth": mouth, "pose": pose, "expression": expression_frames}
+
+    def drive(m, src, mouth, pose, expr, batch_size):
+        return codes(m, mouth, pose, expr)[factor]
+
+    monkeypatch.setattr(edtalk.infer, "drive_video", drive)
+    monkeypatch.setattr(edtalk.infer, "driving_weights", codes)
+    monkeypatch.setattr(edtalk.infer, "render", lambda m, src, weights, batch_size=16: weights[factor])
+
+
 def test_dlib_mouth_rows_reward_the_right_driver(monkeypatch):
     """Plumbing of the independent mouth readings: a model that copies the right driver scores."""
     import edtalk.infer
     from eval.proof import audio_sync, cross_driving, self_reconstruction
 
     clips = [_stand_in_clip(k, seed=k) for k in range(4)]
-    monkeypatch.setattr(edtalk.infer, "drive_video", lambda m, src, mouth, pose, expr, batch_size: mouth)
+    _copy_driver(monkeypatch, "mouth")
     rec = self_reconstruction(None, _StandInJudges(), clips, size=8, batch_size=4)
     assert rec["mouth_dlib"] == {"corr_with_gt": pytest.approx(1.0), "amplitude_vs_gt": pytest.approx(1.0)}
     cross = cross_driving(None, _StandInJudges(), [tuple(clips)], size=8, batch_size=4, render=_on_a_face)
@@ -186,7 +202,6 @@ def test_face_judge_mouth_rows_compare_the_opening_only(monkeypatch):
     nearly does) must still rank the copied driver B first: width/round truths do not enter."""
     import numpy as np
 
-    import edtalk.infer
     from eval.proof import JUDGE_MOUTH_FACTORS, cross_driving, self_reconstruction
 
     class OpeningOnlyJudges(_StandInJudges):
@@ -201,7 +216,7 @@ def test_face_judge_mouth_rows_compare_the_opening_only(monkeypatch):
         c.mouth = np.zeros((len(c.frames), 3))
         c.mouth[:, 0] = judges.mouth_dlib(c.frames)
         c.mouth[:, 1:] = 0.0 if k == 0 else 5.0  # A's width/round sit at the judge's constant
-    monkeypatch.setattr(edtalk.infer, "drive_video", lambda m, src, mouth, pose, expr, batch_size: mouth)
+    _copy_driver(monkeypatch, "mouth")
     cross = cross_driving(None, judges, [tuple(clips)], size=8, batch_size=4, render=_on_a_face)
     assert JUDGE_MOUTH_FACTORS == (0,)
     assert cross["mouth_to_B"] == 0.0 < cross["mouth_to_A"]
@@ -256,7 +271,6 @@ def test_cross_driving_measures_what_the_expression_driver_adds(monkeypatch):
     frames give P(D) 1 vs 0, and the per-video counts land in the result and the table."""
     import numpy as np
 
-    import edtalk.infer
     from eval.proof import cross_driving
 
     clips = [_stand_in_clip(k, seed=k) for k in range(4)]
@@ -273,7 +287,7 @@ def test_cross_driving_measures_what_the_expression_driver_adds(monkeypatch):
                 out["expression"] = np.repeat(clip.expression[None], len(frames), 0)
             return out
 
-    monkeypatch.setattr(edtalk.infer, "drive_video", lambda m, src, mouth, pose, expr, batch_size: expr)
+    _copy_driver(monkeypatch, "expression")
     cross = cross_driving(
         None, EmotionFromFramesJudges(), [tuple(clips)], size=8, batch_size=4, render=_on_a_face
     )
