@@ -902,8 +902,8 @@ def cli_overrides(args: argparse.Namespace, stage: str, weight_overrides: dict) 
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)  # first, so --help and usage errors need no torch import
     set_env_defaults()
-    args = build_parser().parse_args(argv)
     from edtalk.config import STAGE_NAMES, ModelConfig, TrainConfig
     from edtalk.stages import ABLATIONS, get_stage
 

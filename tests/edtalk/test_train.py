@@ -277,6 +277,20 @@ def test_cli_help_and_unknown_stage(capsys):
         main(["--stages", "eg_pretrain,mouth_pse", "--out", "/nonexistent-never-created"])
 
 
+def test_cli_help_loads_no_torch():
+    """--help answers before set_env_defaults, whose CUDA check imports torch (~2 s)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom edtalk.train import main\ntry:\n    main(['--help'])\n"
+        "except SystemExit:\n    pass\nprint('torch loaded:', 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert "--deepspeed" in out
+    assert out.strip().endswith("torch loaded: False")
+
+
 def test_missing_parent_is_a_clear_error(tmp_path):
     from edtalk.train import run_stage, stage_config_for
 
