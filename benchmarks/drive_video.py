@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from edtalk.atomic import write_json
+from edtalk.provenance import machine
 
 DEFAULT_CKPT = "edtalk/pretrained/tiny_synthtalk_eg.pt"
 
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds_median": med,
         "reference_over_ours": med["reference"] / med["ours"],
         "load_average": round(os.getloadavg()[0], 2),
+        "machine": machine(),
         "smoke": args.smoke,
     }
     print(

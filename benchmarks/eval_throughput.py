@@ -54,6 +54,7 @@ import numpy as np
 import torch
 
 from edtalk.atomic import write_text
+from edtalk.provenance import machine
 
 RANDOM_WEIGHTS_NOTE = "LPIPS/FID with seeded RANDOM weights: speed benchmark only, not metric values"
 METRIC_IDS = ("psnr", "ssim", "lpips", "fid")
@@ -471,6 +472,7 @@ def run(args: argparse.Namespace) -> dict:
         },
         "threads": torch.get_num_threads(),
         "cpus": os.cpu_count(),
+        "machine": machine(),
         "load_average_start": load_average(),
         "note": RANDOM_WEIGHTS_NOTE,
     }

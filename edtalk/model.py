@@ -38,7 +38,7 @@ from edtalk.modules.expression_predictor import ExpressionPredictor
 from edtalk.modules.generator import Generator, init_copy_path
 from edtalk.modules.navigation import LatentNavigation, MotionBanks
 from edtalk.modules.pose_flow import PoseFlow
-from edtalk.provenance import git_hash
+from edtalk.provenance import git_hash, machine
 
 # Official parameter counts (shared/reference/edtalk-official-facts.md, measured on the official modules).
 OFFICIAL_PARAMS = {"encoder": 21.64e6, "generator": 64.23e6, "audio_lip": 2.82e6, "discriminator": 24.00e6}
@@ -169,6 +169,7 @@ def _provenance() -> dict[str, Any]:
     return {
         "git": git_hash(),
         "versions": {"torch": str(torch.__version__), "python": sys.version.split()[0]},
+        "machine": machine(),
     }
 
 
@@ -177,7 +178,7 @@ def save_checkpoint(path: str | Path, model_state: dict, cfg: ModelConfig, extra
 
     ``extra`` goes into "meta" (plain Python/tensor values only, so weights_only loading works), e.g.
     {"stage": "expression", "step": 1000, "emotion_weights": {"happy": [...10 floats]}}.
-    Git hash and library versions are added under meta["provenance"].
+    Git hash, library versions and the machine that wrote it are added under meta["provenance"].
     """
     path = Path(path)
     payload = {

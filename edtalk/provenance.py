@@ -1,9 +1,14 @@
-"""Provenance stamped into every checkpoint, expert file and results file: git hash and versions."""
+"""Provenance stamped into every checkpoint, expert file and results file: git hash, versions and the
+machine that measured the speeds (it/s, seconds) recorded beside them."""
 
 from __future__ import annotations
 
+import os
+import platform
 import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 
 def git_hash() -> str:
@@ -19,3 +24,44 @@ def git_hash() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() or "unknown"
+
+
+def machine() -> dict[str, Any]:
+    """{"cpu": model, "cpus": CPUs this process may use, "platform": OS, "gpus": CUDA device names}.
+
+    Timings differ between machines (and float results between CPU models), so every figure that
+    carries a speed says where it was measured. "gpus" is listed only when torch is already imported
+    (this module never imports it) and sees CUDA devices."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cpus = os.cpu_count() or 0
+    info: dict[str, Any] = {"cpu": _cpu_model(), "cpus": cpus, "platform": platform.platform()}
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return info
+
+
+def describe_machine(info: dict[str, Any] | None) -> str:
+    """One line for logs: "AMD EPYC, 2 CPUs" or "..., 2 CPUs, 8x NVIDIA H100"; "" without a record."""
+    if not info:
+        return ""
+    text = f"{info.get('cpu', 'unknown CPU')}, {info.get('cpus', '?')} CPUs"
+    gpus = info.get("gpus") or []
+    if gpus:
+        names = sorted(set(gpus))
+        text += ", " + ", ".join(f"{gpus.count(n)}x {n}" for n in names)
+    return text
+
+
+def _cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"

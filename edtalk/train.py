@@ -704,12 +704,18 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         raise RuntimeError(f"stage {stage.name} failed: {result.error}")
     if not final.is_file():
         raise RuntimeError(f"stage {stage.name} finished without writing {final}")
+    from edtalk.model import load_checkpoint
+    from edtalk.provenance import describe_machine
+
+    # the machine of the rank-0 worker, which wrote final.pt: the one the it/s were measured on
+    worked_on = load_checkpoint(final)["meta"].get("provenance", {}).get("machine")
     summary = {
         "stage": stage.name,
         "seconds": round(time.time() - t0, 1),
         "metrics": result.metrics,
         "checkpoint": str(result.checkpoint.path) if result.checkpoint else None,
         "final": str(final),
+        "machine": worked_on,
     }
     (stage_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     metrics = result.metrics or {}
@@ -718,7 +724,8 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     )
     print(
         f"[train] {stage.name}: done in {summary['seconds']} s, "
-        f"it/s {metrics.get('it_per_s', float('nan')):.2f}{memory}, final {final}",
+        f"it/s {metrics.get('it_per_s', float('nan')):.2f}{memory} "
+        f"on {describe_machine(worked_on) or 'an unrecorded machine'}, final {final}",
         flush=True,
     )
     return final

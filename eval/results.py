@@ -20,7 +20,8 @@ Path: ``<results>/<dataset>/<method>/<protocol>.json`` (atomic write), per-clip 
       "git": {"commit": "abc123...", "dirty": true},
       "config": {CLI arguments},
       "provenance": {method version, checkpoint, resolution, ...},
-      "timing": {"generate_s": 1.2, "score_s": 30.5, "wall_s": 40.1},
+      "timing": {"generate_s": 1.2, "score_s": 30.5, "wall_s": 40.1,
+                 "machine": {"cpu": "AMD EPYC", "cpus": 2, "platform": "Linux-...", "gpus": [...]}},
       "created": "2025-01-01T12:00:00+00:00"
     }
 

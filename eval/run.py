@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from edtalk.atomic import write_json
+from edtalk.provenance import machine
 from eval.cache import ClipCache, GTFeatureStore, file_fingerprint, metric_key
 from eval.results import SCHEMA, method_dir_name, metric_entry, results_path, write_results
 
@@ -629,6 +630,7 @@ def run(args: argparse.Namespace) -> int:
             # backbone pass counted in the first metric that needs it
             "clip_seconds": {k: round(v, 3) for k, v in seconds.items()},
             "wall_s": round(time.perf_counter() - t_start, 3),
+            "machine": machine(),  # where these seconds were spent (the driver's node)
         },
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }

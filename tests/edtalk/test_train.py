@@ -102,6 +102,7 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group, bf
         parent = str(worker.export(out / name / "final.pt", step=1))
         meta = load_checkpoint(parent)["meta"]
         assert meta["stage"] == name and meta["stages_done"][-1] == name
+        assert meta["provenance"]["machine"]["cpus"] >= 1  # the machine the steps ran on
         if name in ("eg_pretrain", "mouth_pose", "expression"):
             assert meta["perceptual"] == "substitute:pyramid_l1_ssim" or meta["perceptual"] == "vgg19"
             assert ("discriminator" in meta) == (

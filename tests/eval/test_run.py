@@ -100,6 +100,7 @@ def test_results_schema(synth, tmp_path):
     assert data["versions"]["libraries"]["numpy"] == np.__version__
     assert "commit" in data["git"] and data["config"]["limit"] == 2 and data["n_clips"] == 2
     assert data["unverified"] is False and data["failures"] == [] and data["provenance"]["method"] == "gt"
+    assert data["timing"]["machine"]["cpus"] >= 1 and data["timing"]["machine"]["cpu"]  # where it was timed
     with pytest.raises(ValueError, match="missing field"):
         validate({k: v for k, v in data.items() if k != "git"})
 
