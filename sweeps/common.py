@@ -249,9 +249,16 @@ def train_variant(
         )
         start = time.perf_counter()
         stage_train_cfg = train_cfg if i == 0 else dataclasses.replace(train_cfg, parent="")
-        done[stage] = str(edtrain.run_stage(stage_cfg, stage_train_cfg, model_cfg, cache))
+        final = edtrain.run_stage(stage_cfg, stage_train_cfg, model_cfg, cache)
+        done[stage] = str(final)
+        summary = json.loads((final.parent / "summary.json").read_text())
         records.append(
-            {"stage": stage, "wall_s": round(time.perf_counter() - start, 3), "steps": cfg["steps"]}
+            {
+                "stage": stage,
+                "wall_s": round(time.perf_counter() - start, 3),
+                "steps": cfg["steps"],
+                "machine": summary.get("machine"),  # where the steps ran (edtalk.provenance.machine)
+            }
         )
     return done, records
 

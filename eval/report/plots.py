@@ -6,7 +6,8 @@ per-clip rows; nothing is computed here beyond arranging values.
 * ``clips_*.png``       per-clip metric distributions (box plots) from ``<protocol>.clips.jsonl``.
 * ``training_*.png``    training efficiency (wall time and steps per stage) from the
                         ``provenance.training`` records that training runs and sweeps write:
-                        ``[{"stage": str, "wall_s": float, "steps": int}, ...]``.
+                        ``[{"stage": str, "wall_s": float, "steps": int, "machine": {...}}, ...]``;
+                        the title names the machine when every record shares one.
 
 Each plot function takes the loaded results and an output folder and returns the written paths.
 """
@@ -169,6 +170,17 @@ def training_records(results: list[ResultFile]) -> list[dict]:
     return rows
 
 
+def machine_caption(records: list[dict]) -> str:
+    """The title's tail: ' on AMD EPYC, 2 CPUs' when every record ran on one machine, ' (on N
+    machines)' when they differ (wall times are then not comparable), '' when none says."""
+    from edtalk.provenance import describe_machine
+
+    names = {describe_machine(r.get("machine")) for r in records} - {""}
+    if not names:
+        return ""
+    return f" on {names.pop()}" if len(names) == 1 else f" (on {len(names)} machines)"
+
+
 def plot_training(results: list[ResultFile], out: Path) -> list[Path]:
     """Training efficiency: wall seconds and steps per stage, per method (if recorded)."""
     records = training_records(results)
@@ -182,7 +194,7 @@ def plot_training(results: list[ResultFile], out: Path) -> list[Path]:
     stages = sorted(
         dict.fromkeys(r["stage"] for r in records), key=lambda st: (order.get(st, len(order)), st)
     )
-    fig, axes = _grid(plt, 2, "Training efficiency")
+    fig, axes = _grid(plt, 2, "Training efficiency" + machine_caption(records))
     width = 0.8 / max(1, len(methods))
     for k, method in enumerate(methods):
         mine = {r["stage"]: r for r in records if r["method"] == method}
