@@ -54,7 +54,7 @@ import numpy as np
 import torch
 
 from edtalk.atomic import write_text
-from edtalk.provenance import machine
+from edtalk.provenance import describe_machine, machine
 
 RANDOM_WEIGHTS_NOTE = "LPIPS/FID with seeded RANDOM weights: speed benchmark only, not metric values"
 METRIC_IDS = ("psnr", "ssim", "lpips", "fid")
@@ -471,7 +471,6 @@ def run(args: argparse.Namespace) -> dict:
             "size": int(gts[0].shape[1]),
         },
         "threads": torch.get_num_threads(),
-        "cpus": os.cpu_count(),
         "machine": machine(),
         "load_average_start": load_average(),
         "note": RANDOM_WEIGHTS_NOTE,
@@ -495,8 +494,8 @@ def format_report(r: dict) -> str:
     lines = [
         f"$ {r['command']}",
         f"inputs: {r['inputs']['clips']} clips, {r['inputs']['frames']} frame pairs, "
-        f"{r['inputs']['size']} px ({r['inputs']['source']}); torch threads {r['threads']} of "
-        f"{r['cpus']} CPUs; load average {r['load_average_start']:.1f} at start, "
+        f"{r['inputs']['size']} px ({r['inputs']['source']}); torch threads {r['threads']} on "
+        f"{describe_machine(r['machine'])}; load average {r['load_average_start']:.1f} at start, "
         f"{r['load_average_end']:.1f} at end",
         f"NOTE: {r['note']}",
         "",
