@@ -334,18 +334,28 @@ def check_face(frame: np.ndarray, path: str | Path) -> None:
         )
 
 
-def _audio_for(path: str | Path | None, n_frames: int) -> np.ndarray | None:
-    """Audio of ``path`` cut/padded to ``n_frames`` at 25 fps, or None when it has none."""
-    if path is None:
-        return None
+def _speech(path: str | Path) -> np.ndarray:
+    """Mono samples of ``path`` at 16 kHz (a note on stderr when the file had another rate).
+
+    Raises ``AudioReadError`` (a DataError naming the file) for a missing, corrupt or empty file.
+    """
     from edtalk.data.audio import load_audio
 
-    try:
-        wav = load_audio(path, SAMPLE_RATE)
-    except DataError:
-        return None
+    return load_audio(path, SAMPLE_RATE, note=_note)
+
+
+def _fit_audio(wav: np.ndarray, n_frames: int) -> np.ndarray:
+    """``wav`` cut or zero-padded to ``n_frames`` at 25 fps."""
     n = int(round(n_frames / FPS * SAMPLE_RATE))
     return np.pad(wav[:n], (0, max(0, n - len(wav)))).astype(np.float32)
+
+
+def _track_of(video: str | Path, n_frames: int) -> np.ndarray | None:
+    """The driving video's own audio track fitted to ``n_frames``, or None when it has none."""
+    try:
+        return _fit_audio(_speech(video), n_frames)
+    except DataError:
+        return None
 
 
 def _write(out: str | Path, frames: np.ndarray, audio: np.ndarray | None) -> None:
@@ -369,22 +379,22 @@ def _identity(args: argparse.Namespace) -> np.ndarray:
 def cmd_video(args: argparse.Namespace) -> None:
     model, _ = load_generator(args.ckpt, args.device)
     identity = _identity(args)
+    speech = _speech(args.audio) if args.audio else None  # fail fast, before any work
     read = functools.cache(read_frames)  # a file given for several factors is read (and encoded) once
     mouth = read(args.mouth)
     pose = read(args.pose) if args.pose else None
     expr = read(args.expression) if args.expression else None
     frames = drive_video(model, identity, mouth, pose, expr, batch_size=args.batch_size)
-    _write(args.out, frames, _audio_for(args.audio or args.mouth, len(frames)))
+    n = len(frames)
+    _write(args.out, frames, _fit_audio(speech, n) if speech is not None else _track_of(args.mouth, n))
 
 
 def cmd_audio(args: argparse.Namespace) -> None:
-    from edtalk.data.audio import load_audio
-
     model, _ = load_generator(args.ckpt, args.device)
     identity = _identity(args)
     if args.emotion is not None:
         emotion_weights(model, args.emotion)  # fail fast, before any work
-    wav = load_audio(args.audio, SAMPLE_RATE)
+    wav = _speech(args.audio)
     frames = drive_audio(
         model,
         identity,
@@ -398,7 +408,7 @@ def cmd_audio(args: argparse.Namespace) -> None:
         seed=args.seed,
         batch_size=args.batch_size,
     )
-    _write(args.out, frames, _audio_for(args.audio, len(frames)))
+    _write(args.out, frames, _fit_audio(wav, len(frames)))
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
@@ -423,7 +433,7 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     )
     weights["expression"] = args.alpha * w1 + (1.0 - args.alpha) * w2
     frames = render(model, identity, weights, bs)
-    _write(args.out, frames, _audio_for(args.mouth, len(frames)))
+    _write(args.out, frames, _track_of(args.mouth, len(frames)))
 
 
 def cmd_edit_base(args: argparse.Namespace) -> None:

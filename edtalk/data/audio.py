@@ -9,6 +9,7 @@ normalisation clipped to [-4, 4]. ``mel_windows`` cuts the 16-frame (0.2 s) wind
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from math import gcd
@@ -151,10 +152,13 @@ def resample(wav: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
     return resample_poly(wav, int(target_rate) // g, int(orig_rate) // g).astype(np.float32)
 
 
-def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
+def load_audio(
+    path: str | Path, sample_rate: int = 16000, *, note: Callable[[str], None] | None = None
+) -> np.ndarray:
     """Mono float32 samples of ``path`` at ``sample_rate`` (channels averaged, resampled if needed).
 
     wav/flac go through soundfile, audio inside containers (mp4, m4a, ...) through PyAV.
+    A resampling is logged, and also passed to ``note`` (a CLI prints it for the user).
     Raises ``AudioReadError`` for a missing, unreadable or empty file.
     """
     path = Path(path)
@@ -163,6 +167,8 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
         raise AudioReadError(path, "zero-length audio: the file holds no samples")
     if rate != sample_rate:
         log.info("resampling %s from %d Hz to %d Hz", path, rate, sample_rate)
+        if note is not None:
+            note(f"{path}: audio resampled from {rate} Hz to {sample_rate} Hz")
         wav = resample(wav, rate, sample_rate)
     return np.ascontiguousarray(wav, dtype=np.float32)
 

@@ -226,6 +226,46 @@ def test_input_errors_are_clear(files, capsys):
     assert rc == 2 and "holds nothing" in cap.err
 
 
+def test_audio_inputs_named_and_resampled(files, capsys):
+    """An explicit --audio that cannot be read is an error (not a silent mute); other rates are noted."""
+    (files / "junk.wav").write_bytes(b"not a wav file at all")
+    rc, cap = _run(
+        capsys,
+        "video",
+        "--ckpt",
+        files / "ck.pt",
+        "--identity",
+        files / "face.png",
+        "--mouth",
+        files / "mouth.mp4",
+        "--audio",
+        files / "junk.wav",
+        "--out",
+        files / "x.mp4",
+    )
+    assert rc == 2 and "junk.wav" in cap.err and not (files / "x.mp4").exists()
+    import soundfile
+
+    t = np.arange(int(0.4 * 8000)) / 8000
+    soundfile.write(files / "speech8k.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 8000)
+    out = files / "a8k.mp4"
+    rc, cap = _run(
+        capsys,
+        "audio",
+        "--ckpt",
+        files / "ck.pt",
+        "--identity",
+        files / "face.png",
+        "--audio",
+        files / "speech8k.wav",
+        "--out",
+        out,
+    )
+    assert rc == 0, cap.err
+    assert "speech8k.wav: audio resampled from 8000 Hz to 16000 Hz" in cap.err
+    assert read_video(out).frames.shape[0] == 10 and probe_video(out).has_audio
+
+
 def test_help_lists_subcommands(capsys):
     with pytest.raises(SystemExit) as exc:
         infer.main(["--help"])
