@@ -647,6 +647,37 @@ def stage_config_for(name: str, overrides: dict[str, Any], preset: str = "tiny")
     return StageConfig.from_dict(base)
 
 
+def _missing_parent(name: str, parent: str, from_flag: bool) -> str:
+    """The message for a stage whose parent checkpoint is not there."""
+    from edtalk.stages import get_stage
+
+    if from_flag:
+        return f"--parent {parent}: no such checkpoint (stage {name} would start from it)"
+    up = get_stage(name).parent
+    return (
+        f"stage {name} continues from {up}, but {parent} does not exist: train {up} first "
+        "(or pass --parent CKPT / --stages all)"
+    )
+
+
+def unmet_parent(names: list[str], parent: str, out: Path) -> str | None:
+    """Why the run cannot start, checked before the frame cache and loss experts are built: a stage
+    whose parent checkpoint neither exists nor is trained earlier in this run (``None`` when all are met).
+    ``parent`` is ``--parent``, which only the first stage uses."""
+    from edtalk.stages import get_stage
+
+    for i, name in enumerate(names):
+        if i == 0 and parent:
+            if not Path(parent).is_file():
+                return _missing_parent(name, parent, from_flag=True)
+            continue
+        up = get_stage(name).parent
+        ckpt = out / up / "final.pt" if up else None
+        if ckpt is not None and up not in names[:i] and not ckpt.is_file():
+            return _missing_parent(name, str(ckpt), from_flag=False)
+    return None
+
+
 def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     """Train one stage as a Ray TorchTrainer; returns the path of its final.pt."""
     from ray.train import CheckpointConfig, RunConfig, ScalingConfig
@@ -659,10 +690,7 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     stage_dir = out / stage.name
     parent = train_cfg.parent or (str(out / stage.parent / "final.pt") if stage.parent else "")
     if parent and not Path(parent).is_file():
-        raise FileNotFoundError(
-            f"stage {stage.name} continues from {stage.parent}, but {parent} does not exist: train "
-            f"{stage.parent} first (or pass --parent CKPT / --stages all)"
-        )
+        raise FileNotFoundError(_missing_parent(stage.name, parent, from_flag=bool(train_cfg.parent)))
     if stage_dir.exists() and not train_cfg.resume:
         shutil.rmtree(stage_dir)
     stage_dir.mkdir(parents=True, exist_ok=True)
@@ -911,6 +939,18 @@ def cli_overrides(args: argparse.Namespace, stage: str, weight_overrides: dict) 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # first, so --help and usage errors need no torch import
     set_env_defaults()
+    from edtalk.config import ConfigError
+    from edtalk.data.errors import DataError
+
+    try:
+        return _train(args)
+    except (ConfigError, DataError, FileNotFoundError) as err:  # a bad value, dataset or missing file
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _train(args: argparse.Namespace) -> int:
+    """The run ``main`` parsed: checks, frame cache, loss experts, then one TorchTrainer per stage."""
     from edtalk.config import STAGE_NAMES, ModelConfig, TrainConfig
     from edtalk.stages import ABLATIONS, get_stage
 
@@ -950,6 +990,9 @@ def main(argv: list[str] | None = None) -> int:
             expert_source, args.experts = resolve(args.experts, expert_set=True), ""
     except (PretrainedError, KeyError) as err:
         print(f"error: --experts {args.experts}: {err}", file=sys.stderr)
+        return 2
+    if problem := unmet_parent(names, parent, out):
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     train_cfg = TrainConfig(
         data=args.data,

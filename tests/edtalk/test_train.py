@@ -300,6 +300,26 @@ def test_missing_parent_is_a_clear_error(tmp_path):
         run_stage(stage_config_for("mouth_pose", {}), cfg, ModelConfig.preset("tiny"), tmp_path)
 
 
+def test_cli_reports_bad_runs_in_one_line_before_any_work(tmp_path, capsys):
+    """A missing parent, a chain out of order, a bad preset or dataset: 'error: ...' and exit 2, no
+    traceback, and nothing built first (no frame cache, no loss experts)."""
+    from edtalk.train import main
+
+    base = ["--data", f"synthtalk:{tmp_path / 'nowhere'}", "--out", str(tmp_path / "runs")]
+    cases = [
+        (["--stage", "mouth_pose", "--preset", "tiny"], "train eg_pretrain first"),
+        (["--stages", "expression,mouth_pose", "--preset", "tiny"], "train mouth_pose first"),
+        (["--stage", "mouth_pose", "--parent", str(tmp_path / "gone.pt")], "gone.pt: no such checkpoint"),
+        (["--stage", "eg_pretrain", "--preset", "tin"], "did you mean 'tiny'"),
+        (["--stage", "eg_pretrain", "--preset", "tiny"], "nowhere"),
+    ]
+    for argv, message in cases:
+        assert main(argv + base) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and "Traceback" not in err, (argv, err)
+    assert not (tmp_path / "runs" / "cache").exists() and not (tmp_path / "runs" / "experts").exists()
+
+
 def test_workers_use_the_clusters_gpus_even_from_a_cpu_only_driver(monkeypatch):
     """--device auto asks the Ray cluster, not the driver/trial process (a CPU-only head node)."""
     import ray
