@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from edtalk.atomic import atomic_path
-from edtalk.config import ModelConfig
+from edtalk.config import ConfigError, ModelConfig
 from edtalk.modules.audio_encoder import AudioToLip
 from edtalk.modules.discriminator import Discriminator
 from edtalk.modules.eem import EmotionEnhancement
@@ -196,11 +196,16 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found (no such file)")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive, or a legacy pickle
+        raise CheckpointError(f"{path}: not a torch checkpoint (expected a .pt written by torch.save)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for corrupt/unsafe files; all mean "unreadable"
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise CheckpointError(
-            f"{path}: not a readable EDTalk checkpoint ({err.__class__.__name__}: {err})"
+            f"{path}: not a readable EDTalk checkpoint ({err.__class__.__name__}: {first_line[:300]})"
         ) from None
     missing = [k for k in ("config", "state_dict") if not isinstance(payload, dict) or k not in payload]
     if missing:
@@ -248,7 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     summary.add_argument("--preset", default="paper", help="model preset: paper or tiny (default: paper)")
     summary.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
     args = parser.parse_args(argv)
-    return _summary(args)
+    try:
+        return _summary(args)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -114,6 +114,13 @@ def test_summary_cli_json(capsys):
         assert abs(counts[key] - ref) / ref < 0.02
 
 
+def test_summary_cli_unknown_preset_is_one_line(capsys):
+    assert main(["summary", "--preset", "papr"]) == 2
+    assert capsys.readouterr().err == (
+        "error: unknown model preset 'papr'; did you mean 'paper'? (known: paper, tiny)\n"
+    )
+
+
 def test_checkpoint_round_trip(tmp_path, model):
     path = save_checkpoint(tmp_path / "ck.pt", model.state_dict(), CFG, {"stage": "expression", "step": 3})
     ckpt = load_checkpoint(path)
@@ -130,9 +137,16 @@ def test_checkpoint_errors(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         load_checkpoint(tmp_path / "missing.pt")
     bad = tmp_path / "bad.pt"
-    bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="bad.pt: not a readable"):
+    bad.write_bytes(b'{"json": "not a checkpoint"}')
+    with pytest.raises(CheckpointError, match="bad.pt: not a torch checkpoint"):
         load_checkpoint(bad)
+    whole = tmp_path / "whole.pt"
+    torch.save({"config": CFG.to_dict(), "state_dict": {"w": torch.zeros(1000)}}, whole)
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(whole.read_bytes()[:600])  # a truncated download: zip header, no central directory
+    with pytest.raises(CheckpointError, match="cut.pt: not a readable") as err:
+        load_checkpoint(cut)
+    assert "\n" not in str(err.value)  # torch's multi-paragraph explanations are cut to one line
     torch.save({"state_dict": {}}, tmp_path / "nocfg.pt")
     with pytest.raises(CheckpointError, match="missing keys: config"):
         load_checkpoint(tmp_path / "nocfg.pt")
