@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from edtalk.cli import positive_int
 from edtalk.config import ConfigError, ModelConfig
 from edtalk.data.clip import EMOTIONS
 from edtalk.data.errors import DataError
@@ -474,7 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--out", required=True, help="output .mp4 path")
         p.add_argument("--no-face-check", action="store_true", help="skip the dlib face check on --identity")
-        p.add_argument("--batch-size", type=int, default=16, help="frames per forward pass (default 16)")
+        p.add_argument(
+            "--batch-size", type=positive_int, default=16, help="frames per forward pass (default 16)"
+        )
         add_device_option(p)
 
     p = sub.add_parser("video", help="EDTalk-V: mouth, pose and expression from three driving videos")
@@ -522,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("LO", "HI"),
         help="weight range (default -3 3)",
     )
-    p.add_argument("--steps", type=int, default=16, help="frames in the sweep (default 16)")
+    p.add_argument("--steps", type=positive_int, default=16, help="frames in the sweep (default 16)")
     p.set_defaults(func=cmd_edit_base)
     return parser
 

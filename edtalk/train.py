@@ -43,6 +43,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from edtalk.cli import positive_int
 from edtalk.provenance import git_hash
 from edtalk.ray_setup import local_runtime_env
 
@@ -769,17 +770,8 @@ def parse_max_steps(value: str) -> dict[str, int]:
     """``--max-steps``: "N" -> {"*": N} (every stage); "STAGE=N,..." -> {STAGE: N, ...}."""
     from edtalk.stages import get_stage
 
-    def positive(text: str) -> int:
-        try:
-            n = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of steps") from None
-        if n < 1:
-            raise argparse.ArgumentTypeError(f"steps must be at least 1, got {n}")
-        return n
-
     if "=" not in value:
-        return {"*": positive(value)}
+        return {"*": positive_int(value)}
     steps = {}
     for item in value.split(","):
         name, _, n = item.strip().partition("=")
@@ -787,7 +779,7 @@ def parse_max_steps(value: str) -> dict[str, int]:
             get_stage(name)
         except KeyError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
-        steps[name] = positive(n)
+        steps[name] = positive_int(n)
     return steps
 
 
@@ -811,7 +803,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="<reader>:<root> (default synthtalk:data/synthtalk)",
     )
     p.add_argument("--split", default="train", help="identity split to train on (default train)")
-    p.add_argument("--workers", type=int, default=2, help="Ray Train workers (default 2)")
+    p.add_argument("--workers", type=positive_int, default=2, help="Ray Train workers (default 2)")
     p.add_argument("--out", default="runs", help="output root (default runs/)")
     p.add_argument(
         "--deepspeed",
@@ -834,7 +826,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="steps of every stage (N), or of some stages (STAGE=N[,STAGE=N...], e.g. eg_pretrain=300); "
         "stages not named keep their default (at tiny: the demo schedule)",
     )
-    p.add_argument("--batch-size", type=int, help="samples per worker per step (default: per stage)")
+    p.add_argument("--batch-size", type=positive_int, help="samples per worker per step (default: per stage)")
     p.add_argument("--lr", type=float, help="learning rate of the trainable modules (default: per stage)")
     p.add_argument(
         "--also-train",
@@ -865,7 +857,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Adam beta1 of the trainable modules (default: 0 as in the official trainers; the tiny "
         "preset's eg_pretrain uses 0.9, see edtalk.stages.EG_PRETRAIN_DEMO)",
     )
-    p.add_argument("--checkpoint-every", type=int, help="steps between Ray checkpoints (default 50)")
+    p.add_argument("--checkpoint-every", type=positive_int, help="steps between Ray checkpoints (default 50)")
     p.add_argument(
         "--resume",
         action="store_true",
@@ -914,7 +906,10 @@ def build_parser() -> argparse.ArgumentParser:
         "pretrain uses it for stage 1, make demo for the whole chain)",
     )
     p.add_argument(
-        "--extra-frames", type=int, default=8, help="stills per emotion x level of each extra person (8)"
+        "--extra-frames",
+        type=positive_int,
+        default=8,
+        help="stills per emotion x level of each extra person (8)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--address", default="", help="Ray cluster address (default: a local Ray on 127.0.0.1)")

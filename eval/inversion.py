@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from edtalk.atomic import write_json
+from edtalk.cli import positive_int
 
 MODES = ("gt", "navigated", "weights", "latent")
 OPTIMISED = ("weights", "latent")
@@ -246,9 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--ckpt", required=True, help="EDTalk checkpoint (any stage)")
     parser.add_argument("--data", required=True, type=Path, help="synthtalk root (test split)")
-    parser.add_argument("--pairs", type=int, default=24, help="neutral -> emotional pairs (24)")
-    parser.add_argument("--frames", type=int, default=3, help="driver frames per pair (3)")
-    parser.add_argument("--steps", type=int, default=200, help="Adam steps per optimised row (200)")
+    parser.add_argument("--pairs", type=positive_int, default=24, help="neutral -> emotional pairs (24)")
+    parser.add_argument("--frames", type=positive_int, default=3, help="driver frames per pair (3)")
+    parser.add_argument("--steps", type=positive_int, default=200, help="Adam steps per optimised row (200)")
     parser.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (0.05)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default: print only)")
     parser.add_argument("--no-progress", action="store_true", help="no progress lines")

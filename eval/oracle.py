@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from edtalk.atomic import write_json
+from edtalk.cli import positive_int
 from edtalk.data.clip import EMOTIONS
 
 N_EMOTIONS = len(EMOTIONS)
@@ -309,20 +310,20 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="training frame cache (default: the largest at the model's size in <ckpt>/../../cache)",
     )
-    parser.add_argument("--steps", type=int, default=2000, help="oracle-code steps (2000)")
+    parser.add_argument("--steps", type=positive_int, default=2000, help="oracle-code steps (2000)")
     parser.add_argument(
         "--lr", type=float, default=5e-3, help="codes, B^e and EEM rate; decoder gets lr/10 (5e-3)"
     )
     parser.add_argument("--frozen-decoder", action="store_true", help="keep G's decoder frozen in phase 1")
-    parser.add_argument("--readout-steps", type=int, default=1000, help="ELN readout steps (1000)")
+    parser.add_argument("--readout-steps", type=positive_int, default=1000, help="ELN readout steps (1000)")
     parser.add_argument(
         "--readout-encoder-lr",
         type=float,
         default=0.0,
         help="train E with the labels in the readout at this rate (default 0: E frozen)",
     )
-    parser.add_argument("--pairs", type=int, default=24, help="neutral -> emotional test pairs (24)")
-    parser.add_argument("--frames", type=int, default=3, help="driver frames per pair (3)")
+    parser.add_argument("--pairs", type=positive_int, default=24, help="neutral -> emotional test pairs (24)")
+    parser.add_argument("--frames", type=positive_int, default=3, help="driver frames per pair (3)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default: print only)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_device_option(parser, "the model and the face judge")

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from edtalk.atomic import write_json
+from edtalk.cli import positive_int
 
 BATCH = 64  # frames per encoder pass
 
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--ckpt", required=True, type=Path, help="EDTalk checkpoint (any stage)")
     parser.add_argument("--data", required=True, type=Path, help="synthtalk root (train and test splits)")
-    parser.add_argument("--every", type=int, default=8, help="use every N-th frame of each clip (8)")
+    parser.add_argument("--every", type=positive_int, default=8, help="use every N-th frame of each clip (8)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default: print only)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_device_option(parser, "E and the navigation MLPs")

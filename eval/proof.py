@@ -63,6 +63,7 @@ from pathlib import Path
 import numpy as np
 
 from edtalk.atomic import write_json
+from edtalk.cli import positive_int
 from eval.metrics.functional.disentangle import (
     factor_errors,
     identity_cosine,
@@ -734,17 +735,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, type=Path, help="synthtalk root (test identities are used)")
     parser.add_argument(
         "--n-clips",
-        type=int,
+        type=positive_int,
         default=12,
         help="test clips for self-reconstruction, audio sync and the within-identity pairs (12)",
     )
     parser.add_argument(
         "--n-videos",
-        type=int,
+        type=positive_int,
         default=12,
         help="cross-driving videos (A, B, C, D quadruples; 12: with 6 one or two videos could carry a mean)",
     )
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default <ckpt dir>/proof.json)")
     add_device_option(parser, "the model and the judges")
     parser.add_argument("--no-progress", action="store_true")

@@ -33,6 +33,7 @@ from typing import Any
 
 # edtalk.train's top level is stdlib only: importable before the venv check
 from edtalk.atomic import write_bytes, write_text
+from edtalk.cli import positive_int
 from edtalk.ray_setup import local_runtime_env
 from edtalk.train import ENV_DEFAULTS, set_env_defaults
 
@@ -112,7 +113,7 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
         default="fifo",
         help="Tune scheduler; ASHA stops weak trials early on the reported metric",
     )
-    p.add_argument("--num-samples", type=int, default=1, help="repeats of every grid point (seeds)")
+    p.add_argument("--num-samples", type=positive_int, default=1, help="repeats of every grid point (seeds)")
     p.add_argument("--resume", action="store_true", help="resume the sweep from --storage/--name")
     p.add_argument(
         "--smoke-test",
@@ -131,8 +132,8 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="experiment name (default: the sweep's name)")
     p.add_argument("--split", default="test", help="split scored after training (validation clips)")
     p.add_argument("--max-clips", type=int, default=None, help="clips scored per trial")
-    p.add_argument("--steps", type=int, default=None, help="optimizer steps per retrained stage")
-    p.add_argument("--workers", type=int, default=1, help="Ray Train workers per trial")
+    p.add_argument("--steps", type=positive_int, default=None, help="optimizer steps per retrained stage")
+    p.add_argument("--workers", type=positive_int, default=1, help="Ray Train workers per trial")
     p.add_argument("--protocol", default="synthtalk", help="scoring protocol (eval.protocols)")
     p.add_argument(
         "--metrics",

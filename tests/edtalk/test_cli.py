@@ -1,0 +1,56 @@
+"""Count options refuse 0, negatives and non-numbers at parse time, before any model or data is loaded."""
+
+import argparse
+
+import pytest
+
+from edtalk.cli import positive_int
+
+
+def test_positive_int_accepts_counts_and_names_bad_values():
+    assert positive_int("3") == 3
+    with pytest.raises(argparse.ArgumentTypeError, match="must be at least 1, got 0"):
+        positive_int("0")
+    with pytest.raises(argparse.ArgumentTypeError, match="'two' is not a whole number"):
+        positive_int("two")
+
+
+@pytest.mark.parametrize(
+    "module, argv, option",
+    [
+        (
+            "edtalk.infer",
+            ["video", "--ckpt", "c", "--identity", "i", "--mouth", "m", "--out", "o", "--batch-size", "0"],
+            "--batch-size",
+        ),
+        (
+            "edtalk.infer",
+            [
+                "edit-base",
+                "--ckpt",
+                "c",
+                "--identity",
+                "i",
+                "--out",
+                "o",
+                "--bank",
+                "pose",
+                "--index",
+                "1",
+                "--steps",
+                "-2",
+            ],
+            "--steps",
+        ),
+        ("edtalk.train", ["--stage", "eg_pretrain", "--workers", "0"], "--workers"),
+        ("edtalk.train", ["--stage", "eg_pretrain", "--max-steps", "eg_pretrain=0"], "--max-steps"),
+    ],
+)
+def test_clis_refuse_zero_counts(module, argv, option, capsys):
+    import importlib
+
+    parser = importlib.import_module(module).build_parser()
+    with pytest.raises(SystemExit) as exc:
+        parser.parse_args(argv)
+    assert exc.value.code == 2
+    assert f"argument {option}: must be at least 1" in capsys.readouterr().err
