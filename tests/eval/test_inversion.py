@@ -67,9 +67,10 @@ def test_fixture_run_reads_gt_as_the_driver_and_the_source_as_not(tmp_path, caps
     json.dumps(r)  # serialisable as written by --out
 
 
-def test_main_refuses_zero_steps(tmp_path):
-    with pytest.raises(SystemExit, match="eval.inversion: --steps must be >= 1"):
+def test_main_refuses_zero_steps(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:  # at parse time, before the checkpoint is looked at
         main(["--ckpt", str(tmp_path / "none.pt"), "--data", str(tmp_path), "--steps", "0"])
+    assert exc.value.code == 2 and "argument --steps: must be at least 1, got 0" in capsys.readouterr().err
 
 
 def test_main_names_a_missing_checkpoint(tmp_path):

@@ -132,6 +132,8 @@ def test_main_names_a_model_without_eem(tmp_path):
         main(["--ckpt", str(ckpt), "--data", str(tmp_path)])
 
 
-def test_main_refuses_zero_steps(tmp_path):
-    with pytest.raises(SystemExit, match="eval.oracle: --steps and --readout-steps must be >= 1"):
+def test_main_refuses_zero_steps(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:  # at parse time, before the checkpoint is looked at
         main(["--ckpt", str(tmp_path / "none.pt"), "--data", str(tmp_path), "--readout-steps", "0"])
+    assert exc.value.code == 2
+    assert "argument --readout-steps: must be at least 1, got 0" in capsys.readouterr().err
