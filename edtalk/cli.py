@@ -14,3 +14,10 @@ def positive_int(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
     return n
+
+
+def mp4_path(text: str) -> str:
+    """argparse ``type`` for a video output: the writer always makes an H.264/AAC mp4, so the name says so."""
+    if not text.lower().endswith(".mp4"):
+        raise argparse.ArgumentTypeError(f"{text!r}: the output is an mp4 video; give a path ending in .mp4")
+    return text

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from edtalk.cli import positive_int
+from edtalk.cli import mp4_path, positive_int
 from edtalk.config import ConfigError, ModelConfig
 from edtalk.data.clip import EMOTIONS
 from edtalk.data.errors import DataError
@@ -473,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--identity", required=True, help="identity source image I^i (or a video: first frame)"
         )
-        p.add_argument("--out", required=True, help="output .mp4 path")
+        p.add_argument("--out", required=True, type=mp4_path, help="output .mp4 path")
         p.add_argument("--no-face-check", action="store_true", help="skip the dlib face check on --identity")
         p.add_argument(
             "--batch-size", type=positive_int, default=16, help="frames per forward pass (default 16)"

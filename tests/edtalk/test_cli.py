@@ -4,7 +4,7 @@ import argparse
 
 import pytest
 
-from edtalk.cli import positive_int
+from edtalk.cli import mp4_path, positive_int
 
 
 def test_positive_int_accepts_counts_and_names_bad_values():
@@ -20,7 +20,19 @@ def test_positive_int_accepts_counts_and_names_bad_values():
     [
         (
             "edtalk.infer",
-            ["video", "--ckpt", "c", "--identity", "i", "--mouth", "m", "--out", "o", "--batch-size", "0"],
+            [
+                "video",
+                "--ckpt",
+                "c",
+                "--identity",
+                "i",
+                "--mouth",
+                "m",
+                "--out",
+                "o.mp4",
+                "--batch-size",
+                "0",
+            ],
             "--batch-size",
         ),
         (
@@ -32,7 +44,7 @@ def test_positive_int_accepts_counts_and_names_bad_values():
                 "--identity",
                 "i",
                 "--out",
-                "o",
+                "o.mp4",
                 "--bank",
                 "pose",
                 "--index",
@@ -54,3 +66,14 @@ def test_clis_refuse_zero_counts(module, argv, option, capsys):
         parser.parse_args(argv)
     assert exc.value.code == 2
     assert f"argument {option}: must be at least 1" in capsys.readouterr().err
+
+
+def test_infer_output_must_be_an_mp4(capsys):
+    from edtalk.infer import build_parser
+
+    assert mp4_path("out/Clip.MP4") == "out/Clip.MP4"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(
+            ["video", "--ckpt", "c", "--identity", "i", "--mouth", "m", "--out", "o.txt"]
+        )
+    assert "'o.txt': the output is an mp4 video" in capsys.readouterr().err
