@@ -539,8 +539,30 @@ def _lt(a, b) -> bool | None:
     return None if a is None or b is None else bool(a < b)
 
 
+# the training stage that teaches what each claim tests (a checkpoint that skipped it gets n/a)
+CLAIM_STAGES = {
+    "self_recon_psnr_beats_static": "mouth_pose",
+    "self_recon_ssim_beats_static": "mouth_pose",
+    "self_recon_landmarks_beat_static": "mouth_pose",
+    "cross_mouth_follows_B": "mouth_pose",
+    "cross_mouth_follows_B_dlib": "mouth_pose",
+    "cross_pose_follows_C": "mouth_pose",
+    "cross_emotion_follows_D": "expression",
+    "audio_sync_beats_shuffled": "audio_lip",
+    "audio_mouth_follows_own_clip_dlib": "audio_lip",
+    "sampled_poses_differ": "audio_pose",
+}
+
+
 def verdicts(r: dict) -> dict[str, bool | None]:
-    """The claims of the proof, each True/False (None: not measured)."""
+    """The claims of the proof, each True/False (None: not measured, or the checkpoint has not been
+    through the stage that teaches it: ``r["untrained"]``)."""
+    claims = _measured_verdicts(r)
+    untrained = r.get("untrained", {})
+    return {k: None if CLAIM_STAGES[k] in untrained else v for k, v in claims.items()}
+
+
+def _measured_verdicts(r: dict) -> dict[str, bool | None]:
     rec, cross, audio = r["reconstruction"], r["cross_driving"], r["audio_sync"]
     v, s = rec["edtalk_v"], rec["static_source"]
 
@@ -557,7 +579,7 @@ def verdicts(r: dict) -> dict[str, bool | None]:
         "cross_mouth_follows_B_dlib": others("mouth_dlib_to_B", "mouth_dlib_to_A", "mouth_dlib_to_others"),
         "cross_pose_follows_C": others("pose_to_C", "pose_to_A", "pose_to_others"),
         "cross_emotion_follows_D": _lt(cross.get("emotion_is_A"), cross.get("emotion_is_D")),
-        "audio_sync_beats_shuffled": _lt(audio["lse_c_shuffled_audio"], audio["lse_c_true_audio"]),
+        "audio_sync_beats_shuffled": _lt(audio.get("lse_c_shuffled_audio"), audio.get("lse_c_true_audio")),
         "audio_mouth_follows_own_clip_dlib": _lt(
             audio.get("mouth_dlib_corr_other_clip"), audio.get("mouth_dlib_corr_own_clip")
         ),
@@ -648,14 +670,20 @@ def format_table(r: dict) -> str:
                 "   control: the driver's own first frame as the source, judged as the driver's"
                 f" {_fmt(within['judged_as_driver_from_own_frame'])}"
             )
+    lines += (
+        ["", f"3. audio-driven mouth sync skipped: {audio['skipped']}"]
+        if "skipped" in audio
+        else [
+            "",
+            f"3. audio-driven mouth sync ({audio['n_clips']} clips)",
+            f"   LSE-C true audio {_fmt(audio['lse_c_true_audio'], 3)}   shuffled audio "
+            f"{_fmt(audio['lse_c_shuffled_audio'], 3)}   offset 0 found {_fmt(audio['offset_zero_share'])}"
+            f"   (GT video {_fmt(audio['lse_c_gt_video'], 3)})",
+            f"   mouth (dlib) correlation with own clip's track {_fmt(audio.get('mouth_dlib_corr_own_clip'))}"
+            f"   with another clip's {_fmt(audio.get('mouth_dlib_corr_other_clip'))}",
+        ]
+    )
     lines += [
-        "",
-        f"3. audio-driven mouth sync ({audio['n_clips']} clips)",
-        f"   LSE-C true audio {_fmt(audio['lse_c_true_audio'], 3)}   shuffled audio "
-        f"{_fmt(audio['lse_c_shuffled_audio'], 3)}   offset 0 found {_fmt(audio['offset_zero_share'])}"
-        f"   (GT video {_fmt(audio['lse_c_gt_video'], 3)})",
-        f"   mouth (dlib) correlation with own clip's track {_fmt(audio.get('mouth_dlib_corr_own_clip'))}"
-        f"   with another clip's {_fmt(audio.get('mouth_dlib_corr_other_clip'))}",
         "",
         "4. pose samples across seeds "
         + (
@@ -667,6 +695,7 @@ def format_table(r: dict) -> str:
         "",
         "claims: " + ", ".join(f"{k} {yes_no(ok)}" for k, ok in verdicts(r).items()),
     ]
+    lines += [f"n/a for {stage}: {reason}" for stage, reason in r.get("untrained", {}).items()]
     return "\n".join(lines)
 
 
@@ -682,10 +711,13 @@ def run_proof(
     from edtalk.data.readers import read_clips
     from edtalk.experts.data import decode_clips
     from edtalk.infer import load_generator, model_device
+    from edtalk.infer import untrained as why_untrained
     from eval.cross_target import render_cross
 
     t0 = time.time()
     model, cfg = load_generator(ckpt, device)
+    # claims taught by a stage this checkpoint skipped are n/a (their heads are still at init)
+    untrained = {st: r for st in dict.fromkeys(CLAIM_STAGES.values()) if (r := why_untrained(model, st))}
     judges = Judges(str(model_device(model)))
     listed = read_clips("synthtalk", data, split="test")
     # spread the selection over identities and emotions: every k-th clip of the test list
@@ -717,8 +749,13 @@ def run_proof(
         if quads
         else {"n_videos": 0},
         "emotion_within_identity": emotion_within_identity(model, judges, emotion_pairs, batch_size),
-        "audio_sync": audio_sync(model, judges, clips, cfg.image_size, batch_size),
-        "pose_seeds": pose_seeds(model, judges, clips[: max(1, min(3, len(clips)))], batch_size),
+        "audio_sync": {"skipped": untrained["audio_lip"]}
+        if "audio_lip" in untrained
+        else audio_sync(model, judges, clips, cfg.image_size, batch_size),
+        "pose_seeds": {"skipped": untrained["audio_pose"]}
+        if "audio_pose" in untrained
+        else pose_seeds(model, judges, clips[: max(1, min(3, len(clips)))], batch_size),
+        "untrained": untrained,
     }
     result["claims"] = verdicts(result)
     result["seconds"] = time.time() - t0

@@ -40,10 +40,12 @@ def proof_html(proof: dict) -> str:
         videos = f"{support[claim][0]} of {support[claim][1]}" if claim in support else ""
         rows.append(f"<tr><td>{esc(claim)}</td><td>{yes_no(holds)}</td><td>{videos}</td></tr>")
     passed = sum(1 for v in proof["claims"].values() if v)
+    judged = sum(1 for v in proof["claims"].values() if v is not None)  # n/a: not measured or not trained
+    na = f"; {len(proof['claims']) - judged} n/a" if judged < len(proof["claims"]) else ""
     return "\n".join(
         [
             '<section id="proof"><h2>Disentanglement proof (synthtalk test identities)</h2>',
-            f"<p>{passed} of {len(proof['claims'])} claims hold for {esc(str(proof.get('checkpoint', '')))}"
+            f"<p>{passed} of {judged} claims hold{na} for {esc(str(proof.get('checkpoint', '')))}"
             " (eval.proof; verdicts compare means, the last column counts the videos in which a"
             " cross-driving claim holds on its own).</p>",
             '<table class="report-table"><tr><th>claim</th><th>holds</th><th>videos</th></tr>',

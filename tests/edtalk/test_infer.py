@@ -266,6 +266,24 @@ def test_audio_inputs_named_and_resampled(files, capsys):
     assert read_video(out).frames.shape[0] == 10 and probe_video(out).has_audio
 
 
+def test_a_checkpoint_is_refused_for_what_its_stages_never_trained(files, capsys, tmp_path):
+    """A mouth_pose checkpoint drives video, but its audio heads are at init: audio is refused by name."""
+    ckpt = infer.build_from_checkpoint(files / "ck.pt")[1]
+    meta = {**ckpt["meta"], "stages_done": ["eg_pretrain", "mouth_pose"]}
+    save_checkpoint(tmp_path / "mp.pt", ckpt["state_dict"], CFG, meta)
+    common = ["--ckpt", tmp_path / "mp.pt", "--identity", files / "face.png", "--out", tmp_path / "o.mp4"]
+    rc, cap = _run(capsys, "video", *common, "--mouth", files / "mouth.mp4")
+    assert rc == 0, cap.err
+    rc, cap = _run(
+        capsys, "video", *common, "--mouth", files / "mouth.mp4", "--expression", files / "expr.mp4"
+    )
+    assert rc == 2 and "mp.pt: the checkpoint has not been through the expression stage" in cap.err
+    rc, cap = _run(capsys, "audio", *common, "--audio", files / "speech.wav")
+    assert (
+        rc == 2 and "not been through the audio_lip stage (stages done: eg_pretrain, mouth_pose)" in cap.err
+    )
+
+
 def test_help_lists_subcommands(capsys):
     with pytest.raises(SystemExit) as exc:
         infer.main(["--help"])

@@ -88,6 +88,35 @@ def test_table_prints_every_part():
     assert "own first frame as the source, judged as the driver's 0.92" in format_table(result)
 
 
+def test_claims_of_stages_the_checkpoint_skipped_are_na():
+    """A mouth_pose checkpoint's audio heads and pose flow are at init: those claims are n/a, not NO."""
+    from eval.proof import verdicts
+
+    reason = "the checkpoint has not been through the audio_lip stage (stages done: eg_pretrain, mouth_pose)"
+    result = {
+        "checkpoint": "runs/mouth_pose/final.pt",
+        "reconstruction": {
+            "edtalk_v": {"psnr": 28.0, "ssim": 0.9, "lmk": 2.0},
+            "static_source": {"psnr": 22.0, "ssim": 0.7, "lmk": 5.0},
+            "judge_landmark_error_on_gt_px": 2.0,
+            "n_clips": 2,
+        },
+        "cross_driving": {"n_videos": 1, "emotion_is_D": 0.0, "emotion_is_A": 0.0},
+        "audio_sync": {"skipped": reason},
+        "pose_seeds": {"skipped": "the checkpoint has not been through the audio_pose stage"},
+        "untrained": {"expression": "no expression", "audio_lip": reason, "audio_pose": "no pose flow"},
+    }
+    claims = verdicts(result)
+    assert claims["self_recon_psnr_beats_static"] is True
+    for name in ("cross_emotion_follows_D", "audio_sync_beats_shuffled", "sampled_poses_differ"):
+        assert claims[name] is None, name
+    table = format_table(result)
+    assert f"3. audio-driven mouth sync skipped: {reason}" in table
+    assert "audio_sync_beats_shuffled n/a" in table and f"n/a for audio_lip: {reason}" in table
+    del result["untrained"]["expression"]
+    assert verdicts(result)["cross_emotion_follows_D"] is False  # measured: 0.0 vs 0.0
+
+
 def test_dlib_reads_a_rendered_synthtalk_mouth_at_the_tiny_models_size():
     """The independent mouth judge follows the opening of synthtalk faces drawn at 64 px."""
     import cv2
