@@ -23,7 +23,7 @@ from baselines import METHODS, Method
 from edtalk.data.clip import Clip
 
 _GENERATORS: dict[tuple[str, str], Any] = {}  # (ckpt, device) -> loaded generator, per process
-_NEEDED = ("load_generator", "drive_video", "drive_audio")
+_NEEDED = ("load_generator", "drive_video", "drive_audio", "require_stages")
 
 
 class InferenceUnavailableError(RuntimeError):
@@ -51,6 +51,7 @@ class EDTalkMethod(Method):
     """Shared checkpoint handling of the two EDTalk drivers."""
 
     generates = True
+    drives_with = "mouth_pose"  # the stage that trains the mouth this method draws
 
     def prepare(self, clips: list[Clip]) -> None:
         if not self.ckpt:
@@ -59,7 +60,14 @@ class EDTalkMethod(Method):
             )
         if not Path(self.ckpt).is_file():
             raise FileNotFoundError(f"{self.ckpt}: checkpoint file does not exist (--ckpt)")
-        _infer_module()
+        infer = _infer_module()
+        # no score from heads still at init: the checkpoint must have been through the stages used
+        from edtalk.model import load_checkpoint
+
+        ckpt = load_checkpoint(self.ckpt)
+        needed = [self.drives_with]
+        needed += ["expression"] if "expression" in ckpt["config"].bank_names else []
+        infer.require_stages(ckpt["meta"], self.ckpt, needed)
 
     def generator(self):
         """The EDTalk model of ``--ckpt`` (``edtalk.infer.load_generator``), once per process."""
@@ -113,6 +121,7 @@ class EDTalkAudioDriven(EDTalkMethod):
     """Audio-driven: source = first GT frame, mouth from the clip audio, pose/expression from GT."""
 
     name = "edtalk_a"
+    drives_with = "audio_lip"
 
     def generate(self, clip: Clip, out_path: Path) -> None:
         from edtalk.data.audio import load_audio

@@ -93,24 +93,24 @@ def load_generator(ckpt_path: str | Path, device: str | torch.device = "cpu") ->
     return model, ckpt["config"]
 
 
-def untrained(model: EDTalk, stage: str) -> str | None:
-    """Why ``model`` cannot do what ``stage`` teaches, or None when it can.
+def untrained(meta: dict, stage: str) -> str | None:
+    """Why a checkpoint with ``meta`` cannot do what ``stage`` teaches, or None when it can.
 
-    None when the checkpoint's ``meta["stages_done"]`` (written by edtalk.train) lists ``stage``, or
-    when the checkpoint records no stage history (converted or hand-made checkpoints are trusted).
+    None when ``meta["stages_done"]`` (written by edtalk.train) lists ``stage``, or when the checkpoint
+    records no stage history (converted or hand-made checkpoints are trusted).
     """
-    done = getattr(model, "checkpoint_meta", {}).get("stages_done")
+    done = meta.get("stages_done")
     if done is None or stage in done:
         return None
     listed = ", ".join(dict.fromkeys(done)) or "none"  # a stage trained twice is listed once
     return f"the checkpoint has not been through the {stage} stage (stages done: {listed})"
 
 
-def require_stages(model: EDTalk, ckpt: str | Path, stages: Sequence[str]) -> None:
+def require_stages(meta: dict, ckpt: str | Path, stages: Sequence[str]) -> None:
     """Raise InferenceError naming the checkpoint when it skipped one of ``stages`` (its heads would be
     untrained, the video meaningless)."""
     for stage in stages:
-        if reason := untrained(model, stage):
+        if reason := untrained(meta, stage):
             raise InferenceError(
                 ckpt, f"{reason}; use a checkpoint from the {stage} stage or later (e.g. the chain's final)"
             )
@@ -402,7 +402,8 @@ def _identity(args: argparse.Namespace) -> np.ndarray:
 
 def cmd_video(args: argparse.Namespace) -> None:
     model, _ = load_generator(args.ckpt, args.device)
-    require_stages(model, args.ckpt, ["mouth_pose"] + (["expression"] if args.expression else []))
+    meta = model.checkpoint_meta
+    require_stages(meta, args.ckpt, ["mouth_pose"] + (["expression"] if args.expression else []))
     identity = _identity(args)
     speech = _speech(args.audio) if args.audio else None  # fail fast, before any work
     read = functools.cache(read_frames)  # a file given for several factors is read (and encoded) once
@@ -420,7 +421,7 @@ def cmd_audio(args: argparse.Namespace) -> None:
     needed += ["expression"] if args.emotion or args.expression else []
     needed += ["audio_pose"] if args.sample_pose else []
     needed += ["audio_expression"] if args.text or args.expression_from_audio else []
-    require_stages(model, args.ckpt, needed)
+    require_stages(model.checkpoint_meta, args.ckpt, needed)
     identity = _identity(args)
     if args.emotion is not None:
         emotion_weights(model, args.emotion)  # fail fast, before any work
@@ -445,7 +446,7 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     model, cfg = load_generator(args.ckpt, args.device)
     if "expression" not in cfg.bank_names:
         raise InferenceError(args.ckpt, f"model has no expression bank (components={cfg.components!r})")
-    require_stages(model, args.ckpt, ["mouth_pose", "expression"])
+    require_stages(model.checkpoint_meta, args.ckpt, ["mouth_pose", "expression"])
     if not 0.0 <= args.alpha <= 1.0:
         raise InferenceError(None, f"--alpha must lie in [0, 1], got {args.alpha}")
     identity = _identity(args)
@@ -473,7 +474,8 @@ def cmd_edit_base(args: argparse.Namespace) -> None:
         raise InferenceError(
             None, f"unknown bank {args.bank!r} for this model (has: {', '.join(cfg.bank_names)})"
         )
-    require_stages(model, args.ckpt, ["expression" if args.bank == "expression" else "mouth_pose"])
+    stage = "expression" if args.bank == "expression" else "mouth_pose"
+    require_stages(model.checkpoint_meta, args.ckpt, [stage])
     k = cfg.n_weights(args.bank)
     if not 0 <= args.index < k:
         raise InferenceError(

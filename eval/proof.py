@@ -717,7 +717,8 @@ def run_proof(
     t0 = time.time()
     model, cfg = load_generator(ckpt, device)
     # claims taught by a stage this checkpoint skipped are n/a (their heads are still at init)
-    untrained = {st: r for st in dict.fromkeys(CLAIM_STAGES.values()) if (r := why_untrained(model, st))}
+    meta = model.checkpoint_meta
+    untrained = {st: r for st in dict.fromkeys(CLAIM_STAGES.values()) if (r := why_untrained(meta, st))}
     judges = Judges(str(model_device(model)))
     listed = read_clips("synthtalk", data, split="test")
     # spread the selection over identities and emotions: every k-th clip of the test list

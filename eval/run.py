@@ -684,12 +684,20 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from baselines.edtalk_methods import InferenceUnavailableError
     from edtalk.data.errors import DataError
+    from edtalk.model import CheckpointError
     from edtalk.registry import UnknownNameError
     from edtalk.weights import MissingWeightsError, WeightsMismatchError
 
     try:
         return run(args)
-    except (UsageError, DataError, UnknownNameError, MissingWeightsError, WeightsMismatchError) as e:
+    except (
+        UsageError,
+        DataError,
+        CheckpointError,
+        UnknownNameError,
+        MissingWeightsError,
+        WeightsMismatchError,
+    ) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except FileNotFoundError as e:  # e.g. --ckpt missing (the method names the file)

@@ -57,3 +57,21 @@ def test_the_generator_loads_on_the_methods_device(tiny_ckpt, monkeypatch):
     assert method.generator() is method.generator()  # loaded once per (checkpoint, device)
     assert seen == ["cuda:1"] and method.device == "cuda:1"
     assert make_method("gt").device == "cpu"
+
+
+def test_a_checkpoint_is_not_scored_on_stages_it_skipped(tmp_path):
+    """edtalk_a from a mouth_pose checkpoint would score audio heads at init: refused before any clip."""
+    from edtalk.infer import InferenceError
+
+    cfg = ModelConfig.preset("tiny")
+    state = EDTalk(cfg).state_dict()
+    early = save_checkpoint(tmp_path / "mp.pt", state, cfg, {"stages_done": ["eg_pretrain", "mouth_pose"]})
+    with pytest.raises(InferenceError, match="mp.pt: the checkpoint has not been through the audio_lip"):
+        make_method("edtalk_a", ckpt=str(early)).prepare([])
+    with pytest.raises(InferenceError, match="not been through the expression stage"):
+        make_method("edtalk_v", ckpt=str(early)).prepare([])
+    lip = ModelConfig.preset("tiny", components="lip_pose")  # no expression bank: mouth_pose suffices
+    lip_ckpt = save_checkpoint(
+        tmp_path / "lp.pt", EDTalk(lip).state_dict(), lip, {"stages_done": ["mouth_pose"]}
+    )
+    make_method("edtalk_v", ckpt=str(lip_ckpt)).prepare([])
