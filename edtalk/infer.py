@@ -325,13 +325,16 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def read_frames(path: str | Path) -> np.ndarray:
-    from edtalk.data.video import read_video
+    """The frames of a driving video at 25 fps (other rates resampled to the nearest frame, with a note,
+    so that motion keeps its speed and stays in step with the audio)."""
+    from edtalk.data.video import read_video, retime
 
     video = read_video(path)
-    if abs(video.fps - FPS) > 0.5:
-        _note(f"{path}: {video.fps:.2f} fps, frames are used as if at {FPS:.0f} fps")
     if video.n_frames == 0:
         raise InferenceError(path, "the video has no frames")
+    if abs(video.fps - FPS) > 0.01:
+        _note(f"{path}: {video.fps:.2f} fps, resampled to {FPS:.0f} fps (nearest frame)")
+        return retime(video.frames, video.fps, FPS)
     return video.frames
 
 

@@ -163,6 +163,16 @@ def read_video(path: str | Path) -> VideoData:
     return VideoData(frames=np.stack(frames), fps=info.fps)
 
 
+def retime(frames: np.ndarray, fps: float, target_fps: float) -> np.ndarray:
+    """Nearest-frame resampling of a clip from ``fps`` to ``target_fps``, keeping its duration (frame i
+    of the result is the source frame nearest to time i / target_fps, as ffmpeg's fps filter does)."""
+    if fps <= 0 or target_fps <= 0:
+        raise ValueError(f"frame rates must be positive, got {fps} -> {target_fps}")
+    n_out = max(1, int(round(len(frames) * target_fps / fps)))
+    index = np.rint(np.arange(n_out) * (fps / target_fps)).astype(int)
+    return frames[np.minimum(index, len(frames) - 1)]
+
+
 def verify_video(path: str | Path) -> VideoInfo:
     """Decode every frame without keeping it (cheap on memory); the decoded count is ``n_frames``.
 

@@ -284,6 +284,28 @@ def test_a_checkpoint_is_refused_for_what_its_stages_never_trained(files, capsys
     )
 
 
+def test_driving_videos_at_another_rate_are_resampled_to_25_fps(files, capsys):
+    """A 50 fps mouth video of 10 frames lasts 0.2 s: 5 output frames, not 10 played at half speed."""
+    rng = np.random.default_rng(2)
+    write_video(files / "fast.mp4", rng.integers(0, 255, (10, 128, 128, 3), dtype=np.uint8), fps=50)
+    out = files / "fast_out.mp4"
+    rc, cap = _run(
+        capsys,
+        "video",
+        "--ckpt",
+        files / "ck.pt",
+        "--identity",
+        files / "face.png",
+        "--mouth",
+        files / "fast.mp4",
+        "--out",
+        out,
+    )
+    assert rc == 0, cap.err
+    assert "fast.mp4: 50.00 fps, resampled to 25 fps (nearest frame)" in cap.err
+    assert read_video(out).frames.shape[0] == 5
+
+
 def test_help_lists_subcommands(capsys):
     with pytest.raises(SystemExit) as exc:
         infer.main(["--help"])

@@ -9,7 +9,7 @@ import pytest
 
 from edtalk.data.audio import load_audio
 from edtalk.data.errors import VideoReadError
-from edtalk.data.video import VideoData, probe_video, read_video, verify_video, write_video
+from edtalk.data.video import VideoData, probe_video, read_video, retime, verify_video, write_video
 
 
 def gradient_frames(n: int = 8, h: int = 32, w: int = 32) -> np.ndarray:
@@ -127,3 +127,14 @@ def test_bad_frame_arrays_are_rejected(tmp_path):
         write_video(tmp_path / "x.mp4", np.zeros((8, 32, 32), np.uint8))
     with pytest.raises(ValueError, match="uint8"):
         write_video(tmp_path / "x.mp4", np.zeros((8, 32, 32, 3), np.float32))
+
+
+def test_retime_keeps_the_duration_and_picks_the_nearest_frame():
+    frames = np.arange(30)[:, None, None, None] * np.ones((1, 2, 2, 3), np.uint8)
+    at25 = retime(frames, 30.0, 25.0)  # 1 s of MEAD-rate video -> 25 frames
+    assert len(at25) == 25 and at25[0, 0, 0, 0] == 0
+    assert [int(f[0, 0, 0]) for f in at25[:6]] == [0, 1, 2, 4, 5, 6]  # i * 1.2, rounded
+    assert [int(f[0, 0, 0]) for f in retime(frames[:10], 50.0, 25.0)] == [0, 2, 4, 6, 8]
+    assert len(retime(frames[:10], 12.5, 25.0)) == 20  # slower video: frames repeat
+    with pytest.raises(ValueError, match="positive"):
+        retime(frames, 0.0, 25.0)
