@@ -679,6 +679,50 @@ def unmet_parent(names: list[str], parent: str, out: Path) -> str | None:
     return None
 
 
+# settings a resumed run may change without a word: how long it runs and how often it logs/saves
+_RESUME_FREE = {"max_steps", "checkpoint_every", "log_every", "resume", "out", "cache", "experts", "address"}
+
+
+def _changed(old: dict, new: dict) -> list[str]:
+    """``key old -> new`` for every key whose value differs (keys in _RESUME_FREE left out)."""
+    return [
+        f"{k} {old.get(k)!r} -> {new.get(k)!r}"
+        for k in sorted(set(old) | set(new))
+        if k not in _RESUME_FREE and old.get(k) != new.get(k)
+    ]
+
+
+def resume_check(stage_dir: Path, run: dict) -> list[str]:
+    """Compare a ``--resume`` run with the configs its latest checkpoint was written under.
+
+    Raises ConfigError when the model config or the DeepSpeed ZeRO stage differ (the saved weights or
+    optimizer shards would not fit); returns the other changed settings (lr, batch size, loss weights,
+    workers...), which the caller prints so that a changed run is never resumed silently.
+    """
+    from edtalk.config import ConfigError, ModelConfig
+
+    saved = sorted(stage_dir.glob("checkpoint_*/run.json"))  # Ray names them by time: the last is newest
+    if not saved:
+        return []
+    old = json.loads(saved[-1].read_text())
+    run = json.loads(json.dumps(run, default=str))  # compare as saved (tuples become lists)
+    # through ModelConfig: a field added since the checkpoint was written reads as its default
+    saved_model = json.loads(json.dumps(ModelConfig.from_dict(old.get("model_config", {})).to_dict()))
+    model = _changed(saved_model, run["model_config"])
+    zero = [
+        c for c in _changed(old.get("train_config", {}), run["train_config"]) if c.startswith("deepspeed ")
+    ]
+    if model or zero:
+        raise ConfigError(
+            f"--resume: {saved[-1].parent} was written with another "
+            f"{'model config' if model else 'ZeRO stage'} ({'; '.join(model + zero)}); resume with the "
+            "same settings, or drop --resume to train the stage afresh"
+        )
+    return _changed(old.get("stage_config", {}), run["stage_config"]) + _changed(
+        old.get("train_config", {}), run["train_config"]
+    )
+
+
 def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     """Train one stage as a Ray TorchTrainer; returns the path of its final.pt."""
     from ray.train import CheckpointConfig, RunConfig, ScalingConfig
@@ -707,6 +751,8 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         "train_config": train_cfg.to_dict(),
         "perceptual": _perceptual_label(train_cfg.perceptual) if stage.adversarial else None,
     }
+    if train_cfg.resume and (changes := resume_check(stage_dir, run)):
+        print(f"[train] {stage.name}: resuming with changed settings: {'; '.join(changes)}", flush=True)
     train_cfg = replace(train_cfg, perceptual=run["perceptual"] or train_cfg.perceptual)
     trainer = TorchTrainer(
         train_loop_per_worker,

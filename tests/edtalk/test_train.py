@@ -320,6 +320,40 @@ def test_cli_reports_bad_runs_in_one_line_before_any_work(tmp_path, capsys):
     assert not (tmp_path / "runs" / "cache").exists() and not (tmp_path / "runs" / "experts").exists()
 
 
+def test_resume_refuses_another_model_and_names_changed_settings(tmp_path):
+    """--resume over checkpoints of another preset or ZeRO stage is refused before Ray starts (DeepSpeed
+    would fail on shapes inside a worker); other changes are listed, max_steps is free to grow."""
+    import json
+
+    from edtalk.config import ConfigError
+    from edtalk.train import resume_check, stage_config_for
+
+    def run(model="tiny", lr=None, steps=300, zero="zero0"):
+        stage = stage_config_for("mouth_pose", {"max_steps": steps, **({"lr": lr} if lr else {})})
+        return {
+            "model_config": ModelConfig.preset(model).to_dict(),
+            "stage_config": stage.to_dict(),
+            "train_config": TrainConfig(deepspeed=zero, resume=steps > 300).to_dict(),
+        }
+
+    stage_dir = tmp_path / "mouth_pose"
+    assert resume_check(stage_dir, run()) == []  # nothing saved yet: a fresh start
+    for name in ("checkpoint_2026-01-01_10-00-00.1", "checkpoint_2026-01-01_10-05-00.2"):
+        (stage_dir / name).mkdir(parents=True)
+    (stage_dir / "checkpoint_2026-01-01_10-00-00.1" / "run.json").write_text(json.dumps(run(lr=0.5)))
+    (stage_dir / "checkpoint_2026-01-01_10-05-00.2" / "run.json").write_text(json.dumps(run()))
+    assert resume_check(stage_dir, run(steps=600)) == []  # the newest checkpoint's settings, run longer
+    older = run()
+    del older["model_config"]["use_eem"]  # written before a field existed: it reads as the default
+    (stage_dir / "checkpoint_2026-01-01_10-05-00.2" / "run.json").write_text(json.dumps(older))
+    assert resume_check(stage_dir, run()) == []
+    assert resume_check(stage_dir, run(lr=1e-3)) == ["lr 0.0002 -> 0.001"]
+    with pytest.raises(ConfigError, match="another model config .*image_size 64 -> 256"):
+        resume_check(stage_dir, run(model="paper"))
+    with pytest.raises(ConfigError, match="another ZeRO stage .*deepspeed 'zero0' -> 'zero2'"):
+        resume_check(stage_dir, run(zero="zero2"))
+
+
 def test_workers_use_the_clusters_gpus_even_from_a_cpu_only_driver(monkeypatch):
     """--device auto asks the Ray cluster, not the driver/trial process (a CPU-only head node)."""
     import ray
