@@ -709,18 +709,15 @@ def resume_check(stage_dir: Path, run: dict) -> list[str]:
     # through ModelConfig: a field added since the checkpoint was written reads as its default
     saved_model = json.loads(json.dumps(ModelConfig.from_dict(old.get("model_config", {})).to_dict()))
     model = _changed(saved_model, run["model_config"])
-    zero = [
-        c for c in _changed(old.get("train_config", {}), run["train_config"]) if c.startswith("deepspeed ")
-    ]
+    train = _changed(old.get("train_config", {}), run["train_config"])
+    zero = [c for c in train if c.startswith("deepspeed ")]
     if model or zero:
         raise ConfigError(
             f"--resume: {saved[-1].parent} was written with another "
             f"{'model config' if model else 'ZeRO stage'} ({'; '.join(model + zero)}); resume with the "
             "same settings, or drop --resume to train the stage afresh"
         )
-    return _changed(old.get("stage_config", {}), run["stage_config"]) + _changed(
-        old.get("train_config", {}), run["train_config"]
-    )
+    return _changed(old.get("stage_config", {}), run["stage_config"]) + train
 
 
 def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
