@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def positive_int(text: str) -> int:
@@ -21,3 +22,12 @@ def mp4_path(text: str) -> str:
     if not text.lower().endswith(".mp4"):
         raise argparse.ArgumentTypeError(f"{text!r}: the output is an mp4 video; give a path ending in .mp4")
     return text
+
+
+def report_error(err: object) -> int:
+    """Print a user's mistake (bad path, checkpoint, dataset, device) as one ``error:`` line; exit status 2.
+
+    Every command-line tool ends a run it cannot do this way instead of with a traceback.
+    """
+    print(f"error: {err}", file=sys.stderr)
+    return 2

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from edtalk.cli import mp4_path, positive_int
+from edtalk.cli import mp4_path, positive_int, report_error
 from edtalk.config import ConfigError, ModelConfig
 from edtalk.data.clip import EMOTIONS
 from edtalk.data.errors import DataError
@@ -571,8 +571,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.func(args)
     except (DataError, CheckpointError, ConfigError, MissingWeightsError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return report_error(err)
     return 0
 
 

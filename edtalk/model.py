@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from edtalk.atomic import atomic_path
+from edtalk.cli import report_error
 from edtalk.config import ConfigError, ModelConfig
 from edtalk.modules.audio_encoder import AudioToLip
 from edtalk.modules.discriminator import Discriminator
@@ -256,8 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _summary(args)
     except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return report_error(err)
 
 
 if __name__ == "__main__":

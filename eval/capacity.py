@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from edtalk.atomic import write_json
-from edtalk.cli import positive_int
+from edtalk.cli import positive_int, report_error
 
 MOUTH_MARGIN_PX = 3  # mouth box = bounding box of landmarks 48-67 grown by this many pixels
 
@@ -191,6 +191,7 @@ def run(
     result's ``curve``, one optimiser throughout). Top-level measures are those at ``steps``. The
     model trains on ``device`` ("auto": a GPU when there is one)."""
     from edtalk.config import ModelConfig, StageConfig
+    from edtalk.data.errors import DataError
     from edtalk.data.readers import read_clips
     from edtalk.experts.data import decode_clips
     from edtalk.infer import resolve_device, to_frames, to_tensor
@@ -199,10 +200,10 @@ def run(
 
     listed = read_clips("synthtalk", data, split="train")
     if not listed:
-        raise SystemExit(f"{data}: no training clips (splits/train.txt is empty)")
+        raise DataError(data, "no training clips (splits/train.txt is empty)")
     chosen = next((c for c in listed if c.id == clip_id), None) if clip_id else listed[0]
     if chosen is None:
-        raise SystemExit(f"{data}: no training clip {clip_id!r} (see splits/train.txt)")
+        raise DataError(data, f"no training clip {clip_id!r} (see splits/train.txt)")
     dev = resolve_device(device)
     clip = decode_clips([chosen])[0]
     torch.manual_seed(seed)
@@ -356,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         device = str(resolve_device(args.device))
     except InferenceError as err:
-        raise SystemExit(f"eval.capacity: {err}") from None
+        return report_error(err)
     judge = None
     if not args.no_judge:
         from edtalk.weights import MissingWeightsError
@@ -365,20 +366,25 @@ def main(argv: list[str] | None = None) -> int:
         try:
             judge = Judges(device)
         except MissingWeightsError as err:
-            raise SystemExit(f"{err}\n(or run with --no-judge for the pixel measures only)") from None
-    result = run(
-        args.data,
-        args.clip,
-        args.steps,
-        preset=args.preset,
-        lr=args.lr,
-        mouth_weight=args.mouth_weight,
-        oracle_mouth=args.oracle_mouth,
-        judge=judge,
-        seed=args.seed,
-        curve_at=args.curve,
-        device=device,
-    )
+            return report_error(f"{err}\n(or run with --no-judge for the pixel measures only)")
+    from edtalk.data.errors import DataError
+
+    try:
+        result = run(
+            args.data,
+            args.clip,
+            args.steps,
+            preset=args.preset,
+            lr=args.lr,
+            mouth_weight=args.mouth_weight,
+            oracle_mouth=args.oracle_mouth,
+            judge=judge,
+            seed=args.seed,
+            curve_at=args.curve,
+            device=device,
+        )
+    except DataError as err:  # a missing dataset root or an unknown --clip: one line
+        return report_error(err)
     print(format_result(result))
     if args.out:
         write_json(args.out, result, indent=1, sort_keys=True)

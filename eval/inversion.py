@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from edtalk.atomic import write_json
-from edtalk.cli import positive_int
+from edtalk.cli import positive_int, report_error
 
 MODES = ("gt", "navigated", "weights", "latent")
 OPTIMISED = ("weights", "latent")
@@ -135,13 +135,14 @@ def pair_frames(pairs, frames: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
 def decoded_test_pairs(data, n_pairs: int, progress: bool = True) -> list[tuple]:
     """``n_pairs`` decoded (neutral, emotional) clip pairs of the synthtalk TEST identities at ``data``
     (``eval.proof.pick_emotion_pairs``); a clear error when no test identity has both."""
+    from edtalk.data.errors import DataError
     from edtalk.data.readers import read_clips
     from edtalk.experts.data import decode_clips
     from eval.proof import pick_emotion_pairs
 
     pairs = pick_emotion_pairs(read_clips("synthtalk", data, split="test"), n_pairs)
     if not pairs:
-        raise SystemExit(f"{data}: no test identity has both a neutral and an emotional clip")
+        raise DataError(data, "no test identity has both a neutral and an emotional clip")
     wanted = {c.id: c for pair in pairs for c in pair}
     decoded = {c.id: c for c in decode_clips([wanted[k] for k in sorted(wanted)], progress=progress)}
     return [(decoded[s.id], decoded[d.id]) for s, d in pairs]
@@ -271,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             device=args.device,
         )
     except (CheckpointError, DataError, ValueError) as exc:  # bad --ckpt / --data / --steps: one line
-        raise SystemExit(f"eval.inversion: {exc}") from None
+        return report_error(exc)
     print(format_result(r))
     if args.out:
         write_json(args.out, r)

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from edtalk.atomic import write_json
-from edtalk.cli import positive_int
+from edtalk.cli import positive_int, report_error
 from edtalk.data.clip import EMOTIONS
 
 N_EMOTIONS = len(EMOTIONS)
@@ -58,9 +58,12 @@ def find_training_cache(root: str | Path, size: int) -> Path:
         if info.get("size") == size:
             found.append((len(info["start"]), meta.parent))
     if not found:
-        raise SystemExit(
-            f"eval.oracle: no training frame cache at {size} px under {root} (edtalk.train writes one to "
-            "<out>/cache; give it with --cache)"
+        from edtalk.data.errors import DataError
+
+        raise DataError(
+            root,
+            f"no training frame cache at {size} px here (edtalk.train writes one to <out>/cache; "
+            "give it with --cache)",
         )
     return max(found)[1]
 
@@ -347,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
             device=args.device,
         )
     except (CheckpointError, DataError, ValueError) as exc:
-        raise SystemExit(f"eval.oracle: {exc}") from None
+        return report_error(exc)
     print(format_result(r))
     if args.out:
         write_json(args.out, r)

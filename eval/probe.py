@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from edtalk.atomic import write_json
-from edtalk.cli import positive_int
+from edtalk.cli import positive_int, report_error
 
 BATCH = 64  # frames per encoder pass
 
@@ -110,6 +110,7 @@ def run(
 ) -> dict:
     """Fit every probe of ``PROBES`` on the train split's frames, score it on the test split's; E and
     the navigation MLPs run on ``device`` ("auto": a GPU when there is one)."""
+    from edtalk.data.errors import DataError
     from edtalk.data.readers import read_clips
     from edtalk.experts.data import decode_clips
     from edtalk.infer import load_generator
@@ -121,7 +122,7 @@ def run(
     for split in ("train", "test"):
         listed = read_clips("synthtalk", data, split=split)
         if not listed:
-            raise SystemExit(f"{data}: the {split} split has no clips")
+            raise DataError(data, f"the {split} split has no clips")
         clips = decode_clips(listed, progress=progress, desc=f"decode {split}")
         feats[split] = encode_frames(model, clips, every)
     tr, te = feats["train"], feats["test"]
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             args.ckpt, args.data, every=args.every, progress=not args.no_progress, device=args.device
         )
     except (CheckpointError, DataError, ValueError) as exc:
-        raise SystemExit(f"eval.probe: {exc}") from None
+        return report_error(exc)
     print(format_result(result))
     if args.out:
         write_json(args.out, result)

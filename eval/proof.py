@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -63,7 +62,7 @@ from pathlib import Path
 import numpy as np
 
 from edtalk.atomic import write_json
-from edtalk.cli import positive_int
+from edtalk.cli import positive_int, report_error
 from eval.metrics.functional.disentangle import (
     factor_errors,
     identity_cosine,
@@ -804,8 +803,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (DataError, CheckpointError, ConfigError, FileNotFoundError) as err:
         # a missing checkpoint, dataset or judge, a device this machine lacks: one line, no traceback
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return report_error(err)
     print(format_table(result))
     out = args.out or args.ckpt.parent / "proof.json"
     write_json(out, json.loads(json.dumps(result, default=float)), indent=1, sort_keys=True)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from edtalk.atomic import write_json
+from edtalk.cli import report_error
 from edtalk.provenance import machine
 from eval.cache import ClipCache, GTFeatureStore, file_fingerprint, metric_key
 from eval.results import SCHEMA, method_dir_name, metric_entry, results_path, write_results
@@ -697,15 +698,10 @@ def main(argv: list[str] | None = None) -> int:
         UnknownNameError,
         MissingWeightsError,
         WeightsMismatchError,
+        FileNotFoundError,  # e.g. --ckpt missing (the method names the file)
+        InferenceUnavailableError,
     ) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as e:  # e.g. --ckpt missing (the method names the file)
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except InferenceUnavailableError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return report_error(e)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+from edtalk.cli import report_error
 from edtalk.pretrained import PRETRAINED, PretrainedError
 from edtalk.weights import sha256_of
 
@@ -87,8 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         path = export(args.ckpt, args.name, args.data)
     except (PretrainedError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return report_error(err)
     print(f"wrote {path}\nsha256 {sha256_of(path)}  (record it in edtalk/pretrained/__init__.py)")
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from edtalk.cli import report_error
 from eval.report.inputs import ResultsFileError
 
 
@@ -31,8 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         files = build_report(args.results, args.out, max_clips=args.max_clips, plots=not args.no_plots)
     except (ResultsFileError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return report_error(e)
     print(f"{files.n_results} results files -> {files.n_tables} tables, {len(files.plots)} plots")
     for path in (files.index, files.markdown, files.latex, files.html_tables, *files.plots):
         print(f"  wrote {path}")

@@ -84,22 +84,23 @@ def test_short_overfit_on_a_fixture_clip_lowers_the_loss(tmp_path):
     assert "mouth-box L1" in format_result(r)
 
 
-def test_missing_judges_say_how_to_get_them(tmp_path, monkeypatch):
+def test_missing_judges_say_how_to_get_them(tmp_path, monkeypatch, capsys):
     from eval.capacity import main
 
     monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "no-weights"))
-    with pytest.raises(SystemExit) as exc:
-        main(["--data", str(tmp_path), "--steps", "1"])
-    message = str(exc.value)
+    assert main(["--data", str(tmp_path), "--steps", "1"]) == 2
+    message = capsys.readouterr().err
+    assert message.startswith("error: ")
     assert "synthtalk_face_judge" in message and "eval.zoo train" in message and "--no-judge" in message
 
 
-def test_unknown_clip_is_named(tmp_path):
+def test_unknown_clip_is_named(tmp_path, capsys):
     from edtalk.experts.testing import make_fixture_dataset
+    from eval.capacity import main
 
     root = make_fixture_dataset(tmp_path / "fx", n_clips=1, n_frames=4, size=64)
-    with pytest.raises(SystemExit, match="no training clip 'st999#x'"):
-        run(root, "st999#x", steps=1, progress=False)
+    assert main(["--data", str(root), "--clip", "st999#x", "--steps", "1", "--no-judge"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {root}: no training clip 'st999#x'")
 
 
 def test_curve_measures_on_the_way_with_one_optimiser(tmp_path):

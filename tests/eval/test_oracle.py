@@ -1,10 +1,12 @@
 """eval.oracle: which parameters each phase trains, the cache lookup, and a fixture run end to end."""
 
 import json
+import re
 
 import pytest
 import torch
 
+from edtalk.data.errors import DataError
 from eval.oracle import (
     N_EMOTIONS,
     ROWS,
@@ -91,7 +93,7 @@ def test_find_training_cache_takes_the_largest_at_the_size(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "meta.json").write_text(json.dumps({"size": size, "start": list(range(clips))}))
     assert find_training_cache(tmp_path, 64) == tmp_path / "b"
-    with pytest.raises(SystemExit, match="no training frame cache at 128 px"):
+    with pytest.raises(DataError, match="no training frame cache at 128 px"):
         find_training_cache(tmp_path, 128)
 
 
@@ -122,14 +124,14 @@ def test_fixture_run_reads_gt_and_finds_the_chain_cache(fixture_data, brow_judge
     json.dumps(r)
 
 
-def test_main_names_a_model_without_eem(tmp_path):
+def test_main_names_a_model_without_eem(tmp_path, capsys):
     from edtalk.config import ModelConfig
     from edtalk.model import EDTalk, save_checkpoint
 
     cfg = ModelConfig.preset("tiny", components="lip_pose")
     ckpt = save_checkpoint(tmp_path / "m.pt", EDTalk(cfg).state_dict(), cfg)
-    with pytest.raises(SystemExit, match="eval.oracle: .*no expression bank"):
-        main(["--ckpt", str(ckpt), "--data", str(tmp_path)])
+    assert main(["--ckpt", str(ckpt), "--data", str(tmp_path)]) == 2
+    assert re.match("error: .*no expression bank", capsys.readouterr().err)
 
 
 def test_main_refuses_zero_steps(tmp_path, capsys):
