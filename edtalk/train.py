@@ -5,11 +5,12 @@ r"""Distributed training of the EDTalk stages on Ray Train + DeepSpeed.
     python -m edtalk.train --stages all --workers 2 --out runs/          # the whole chain, in order
 
 Each stage is one ``ray.train.torch.TorchTrainer`` (``ScalingConfig(num_workers=N, use_gpu=auto)``,
-``RunConfig(storage_path=<out>, name=<stage>)``). Its workers run ``train_loop_per_worker(config)``:
-rebuild the typed configs from the dict, load the parent stage's ``final.pt``, freeze everything but
-the stage's modules (``edtalk.stages``), wrap the stage module in a DeepSpeed engine
-(``deepspeed.initialize`` with a config dict: ZeRO 0-3, optional bf16; on CPU the gloo backend and
-``torch_adam``; on GPU the same code runs NCCL/CUDA), and train for ``max_steps``.
+``RunConfig(storage_path=<out>, name=<stage>)``). Its workers run
+``edtalk.worker.train_loop_per_worker(config)``: rebuild the typed configs from the dict, load the
+parent stage's ``final.pt``, freeze everything but the stage's modules (``edtalk.stages``), wrap the
+stage module in a DeepSpeed engine (``deepspeed.initialize`` with a config dict: ZeRO 0-3, optional
+bf16; on CPU the gloo backend and ``torch_adam``; on GPU the same code runs NCCL/CUDA), and train for
+``max_steps``.
 
 The discriminator D (adversarial stages) is a plain ``torch.optim.Adam`` beside the engine whose
 gradients are all-reduced (averaged) over the workers by hand: it is small, needs no sharding, and
@@ -33,19 +34,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from edtalk.cli import positive_int
+from edtalk.cli import positive_int, report_error
 from edtalk.provenance import git_hash
 from edtalk.ray_setup import local_runtime_env
+from edtalk.worker import EXPERT_FILES, train_loop_per_worker
 
 ENV_DEFAULTS = {
     "RAY_AUTH_MODE": "disabled",
@@ -57,45 +57,6 @@ ENV_DEFAULTS = {
     "RAY_TRAIN_V2_ENABLED": "1",
 }
 CHECKPOINT_METRIC = "loss"
-# Adam betas of the official LIA/EDTalk trainers (StyleGAN2 lazy-regularisation ratios 4/5 for G and
-# 16/17 for D, applied although no R1/path-length term is used): beta1 = 0, beta2 = 0.99^ratio.
-G_BETAS = (0.0, 0.99 ** (4 / 5))
-D_BETAS = (0.0, 0.99 ** (16 / 17))
-ENGINE_TAG = "engine"
-
-
-def match_deepspeed_accelerator() -> None:
-    """Before DeepSpeed is imported in a worker: its accelerator is the worker's own device.
-
-    DS_ACCELERATOR=cpu on a CUDA worker would run DeepSpeed's CPU accelerator beside NCCL; a
-    cluster's workers need not share the driver's hardware, so each worker decides for itself.
-    A value the user set that fits the device is kept.
-    """
-    import torch
-
-    if torch.cuda.is_available():
-        if os.environ.get("DS_ACCELERATOR") == "cpu":
-            os.environ["DS_ACCELERATOR"] = "cuda"
-    else:
-        os.environ.setdefault("DS_ACCELERATOR", "cpu")
-
-
-def skip_inference_shm_kernel() -> None:
-    """On the CPU accelerator, stop DeepSpeed from JIT-compiling a kernel that training never runs.
-
-    DeepSpeed's torch backend builds its shared-memory all-reduce op when it starts (about 40 s on 2
-    cores, on the first run on a machine; then cached in ~/.cache/torch_extensions). Only
-    ``deepspeed.comm.inference_all_reduce`` (tensor-parallel inference) uses it; training's gradient
-    all-reduce goes through torch.distributed (gloo). DeepSpeed builds an op only if its table of
-    compatible ops says so; that table is one module-level dict whose edits persist
-    (deepspeed/ops/__init__.py).
-    """
-    if os.environ.get("DS_ACCELERATOR") != "cpu":
-        return
-    import deepspeed.ops
-    from deepspeed.ops.op_builder.cpu import ShareMemCommBuilder
-
-    deepspeed.ops.__compatible_ops__[ShareMemCommBuilder.NAME] = False
 
 
 def resolve_use_gpu(train_cfg) -> bool:
@@ -142,395 +103,8 @@ def library_versions() -> dict[str, str]:
     }
 
 
-# --- DeepSpeed ---------------------------------------------------------------------------------------
-def deepspeed_config(stage_cfg, train_cfg, on_cpu: bool) -> dict[str, Any]:
-    """The DeepSpeed config dict of one stage (ZeRO stage, bf16, Adam; torch Adam on CPU)."""
-    cfg: dict[str, Any] = {
-        "train_micro_batch_size_per_gpu": stage_cfg.batch_size,
-        "gradient_accumulation_steps": 1,
-        "optimizer": {
-            "type": "Adam",
-            "params": {"lr": stage_cfg.lr, "betas": [stage_cfg.beta1, G_BETAS[1]], "eps": 1e-8},
-        },
-        "zero_optimization": {"stage": train_cfg.zero_stage},
-        "gradient_clipping": 10.0,
-        "steps_per_print": 10**9,
-        "wall_clock_breakdown": False,
-    }
-    if on_cpu:
-        cfg["optimizer"]["params"]["torch_adam"] = True
-    if train_cfg.bf16:
-        cfg["bf16"] = {"enabled": True}
-    return cfg
-
-
-# --- the per-worker loop ---------------------------------------------------------------------------
-def _load_parent(model, parent: str) -> dict:
-    """Load a parent final.pt into ``model`` (strict); returns its meta."""
-    from edtalk.model import load_checkpoint
-
-    ckpt = load_checkpoint(parent)
-    if ckpt["config"] != model.cfg:
-        raise ValueError(f"{parent}: parent model config differs from this run's model config")
-    model.load_state_dict(ckpt["state_dict"], strict=True)
-    return ckpt["meta"]
-
-
-def _loss_networks(stage, train_cfg, model_cfg, device):
-    from edtalk.perceptual import build_perceptual
-    from edtalk.stages import LossNetworks
-
-    nets = LossNetworks()
-    if stage.adversarial:
-        nets.perceptual = build_perceptual(train_cfg.perceptual).to(device)
-    experts_dir = Path(train_cfg.experts)
-    if stage.experts:
-        from edtalk.experts import load_expert
-
-        for kind in stage.experts:
-            path = experts_dir / EXPERT_FILES[kind]
-            net, _ = load_expert(path, expect_split="train", device=str(device))
-            net.requires_grad_(False)
-            setattr(nets, "face_expert" if kind == "face" else "sync_expert", net)
-    return nets
-
-
-EXPERT_FILES = {"face": "synthtalk_face_expert.safetensors", "sync": "synthtalk_sync_expert.safetensors"}
 # face, sync steps of loss experts trained when missing: enough to carry a signal (150 / 40 did not)
 EXPERT_STEPS = (2000, 600)
-
-
-def _all_reduce_grads(module, world: int) -> None:
-    import torch.distributed as dist
-
-    if world <= 1:
-        return
-    for p in module.parameters():
-        if p.grad is not None:
-            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
-            p.grad.div_(world)
-
-
-def _text_features(batch: dict, model, cache: dict) -> None:
-    """Adds E_T(transcript) (frozen, cached per sentence) to an audio_expression batch."""
-    import torch
-
-    from edtalk.modules.expression_predictor import encode_text
-
-    texts = batch.pop("transcripts")
-    missing = sorted({t for t in texts if t not in cache})
-    if missing:
-        for t, e in zip(missing, encode_text(missing, model.cfg.text_encoder), strict=True):
-            cache[t] = e
-    batch["text_features"] = torch.stack([cache[t] for t in texts])
-
-
-def _eln_weights(model, frames):
-    """W^e = ELN(E(frames)) for uint8 frames (n, H, W, 3), as float on the CPU."""
-    from edtalk.data.training import to_tensor
-    from edtalk.infer import model_device
-
-    f, _ = model.encode(to_tensor(frames).to(model_device(model)))
-    return model.navigate(f, ("expression",))["expression"].float().cpu()
-
-
-def emotion_weights(
-    model, cache, frames_per_clip: int = 8, clips_per_emotion: int = 32
-) -> dict[str, list[float]]:
-    """Per-emotion mean W^e: ELN on ``frames_per_clip`` evenly spaced frames of at most
-    ``clips_per_emotion`` clips of each emotion, evenly spread over the cache (E in batches of 64 frames).
-
-    The cap keeps the export of a stage that trained on many rendered people (1824 clips at the demo's
-    ``--extra-identities 64``) from encoding every clip: E costs about 5 ms a frame on one core.
-    """
-    import numpy as np
-    import torch
-
-    from edtalk.data.clip import EMOTIONS
-
-    table = {}
-    model.eval()
-    with torch.no_grad():
-        for e in sorted(set(cache.emotion[cache.emotion >= 0].tolist())):
-            clips = np.flatnonzero(cache.emotion == e)
-            clips = clips[
-                np.linspace(0, len(clips) - 1, min(len(clips), clips_per_emotion)).round().astype(int)
-            ]
-            span = np.linspace(0, 1, frames_per_clip)[None] * (cache.length[clips, None] - 1)
-            idx = (cache.start[clips, None] + span.round().astype(int)).ravel()
-            w = torch.cat(
-                [
-                    _eln_weights(model, cache.frames[chunk])
-                    for chunk in np.array_split(idx, -(-len(idx) // 64))
-                ]
-            )
-            table[EMOTIONS[e]] = w.view(len(clips), frames_per_clip, -1).mean(1).mean(0).tolist()
-    return table
-
-
-def buffers_follow_parameters(module) -> None:
-    """Cast ``module``'s floating-point buffers to its parameters' dtype, in place.
-
-    DeepSpeed --bf16 casts parameters only; BatchNorm's running statistics (the audio encoder) and
-    the flow's constant buffers stay float32, and CPU batch_norm refuses bf16 weights with float32
-    running statistics. Integer and boolean buffers keep their dtype."""
-    dtype = next(module.parameters()).dtype
-    for owner in module.modules():
-        for name, buf in list(owner.named_buffers(recurse=False)):
-            if buf is not None and buf.is_floating_point() and buf.dtype != dtype:
-                setattr(owner, name, buf.to(dtype))
-
-
-def _as_saved(tensor):
-    """A state-dict entry as checkpoints hold it: floating point as float32 on CPU, others unchanged."""
-    return (tensor.float() if tensor.is_floating_point() else tensor).cpu()
-
-
-class StageWorker:
-    """One rank's training state for one stage: model, DeepSpeed engine, D, sampler, loss networks.
-
-    Used by ``train_loop_per_worker`` under Ray and directly by tests (world size 1, gloo).
-    """
-
-    def __init__(self, config: dict, rank: int = 0, world: int = 1, local_rank: int = 0) -> None:
-        match_deepspeed_accelerator()
-        skip_inference_shm_kernel()
-        import deepspeed
-        import torch
-        import torch.distributed as dist
-
-        from edtalk.config import ModelConfig, StageConfig, TrainConfig
-        from edtalk.data.training import StageSampler, load_frame_cache
-        from edtalk.model import EDTalk
-        from edtalk.modules.discriminator import Discriminator
-        from edtalk.stages import StageModule, apply_freezing, configured_stage, get_stage, start_fresh
-
-        self.model_cfg = ModelConfig.from_dict(config["model"])
-        self.stage_cfg = StageConfig.from_dict(config["stage"])
-        self.train_cfg = TrainConfig.from_dict(config["train"])
-        self.run = config["run"]
-        self.stage = get_stage(self.stage_cfg.name)
-        self.weights = self.stage.loss_weights(self.stage_cfg)
-        self.rank, self.world = rank, world
-        on_cpu = not torch.cuda.is_available()
-        self.device = torch.device("cpu") if on_cpu else torch.device("cuda", local_rank)
-        if not on_cpu:
-            torch.cuda.set_device(self.device)
-        torch.manual_seed(self.train_cfg.seed + rank)
-
-        model = EDTalk(self.model_cfg)
-        self.parent_meta = _load_parent(model, self.run["parent"]) if self.run["parent"] else {}
-        start_fresh(self.stage, self.stage_cfg, model, seed=self.train_cfg.seed)
-        self.stage = configured_stage(self.stage, self.stage_cfg, model)
-        params = apply_freezing(self.stage, model)
-        model.to(self.device)
-        self.sampler = StageSampler(
-            load_frame_cache(self.run["cache"]), seed=self.train_cfg.seed * 1000 + rank
-        )
-        self._text_cache: dict = {}
-        self.model = model
-        module = StageModule(model, self.stage, self.stage_cfg)
-        if self.stage.name == "audio_pose":  # data-initialise ActNorm; DeepSpeed then broadcasts rank 0's
-            module.train()
-            with torch.no_grad():
-                module(self.next_batch())
-        if not dist.is_initialized():
-            deepspeed.init_distributed(dist_backend="gloo" if on_cpu else "nccl")
-        ds_cfg = deepspeed_config(self.stage_cfg, self.train_cfg, on_cpu)
-        self.engine, _, _, _ = deepspeed.initialize(model=module, model_parameters=params, config=ds_cfg)
-        buffers_follow_parameters(self.engine.module)
-        self.engine.train()
-
-        self.disc = self.d_opt = None
-        if self.stage.trains_discriminator(self.stage_cfg):
-            self.disc = Discriminator(self.model_cfg).to(self.device)
-            if "discriminator" in self.parent_meta:
-                self.disc.load_state_dict(self.parent_meta["discriminator"])
-            if world > 1:  # the same D on every rank
-                for p in self.disc.parameters():
-                    dist.broadcast(p.data, src=0)
-            self.d_opt = torch.optim.Adam(self.disc.parameters(), lr=self.stage_cfg.d_lr, betas=D_BETAS)
-        self.nets = _loss_networks(self.stage, self.train_cfg, self.model_cfg, self.device)
-        self.nets.discriminator = self.disc
-
-    def next_batch(self) -> dict:
-        import torch
-
-        b = self.stage.sample(self.sampler, self.stage_cfg)
-        if "transcripts" in b:
-            _text_features(b, self.model, self._text_cache)
-        return {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in b.items()}
-
-    def step(self) -> dict[str, float]:
-        """One optimiser step of the stage's modules (and of D); returns the loss terms."""
-        from edtalk.losses import adversarial_discriminator
-
-        batch = self.next_batch()
-        out = self.engine(batch)
-        if self.disc is not None:
-            self.disc.requires_grad_(False)  # G's adversarial term must not train D
-        terms = self.stage.losses(out, batch, self.nets)
-        loss = sum(self.weights[k] * v for k, v in terms.items() if self.weights[k] != 0)  # 0: ablated
-        loss_value = float(loss.detach())
-        if not math.isfinite(loss_value):  # stop before a NaN reaches the weights (and checkpoints)
-            values = ", ".join(f"{k} {float(v.detach()):.4g}" for k, v in terms.items())
-            raise FloatingPointError(
-                f"stage {self.stage.name}: the loss is {loss_value} ({values}); the weights "
-                "before this step are unchanged. Resume from the last checkpoint with a lower --lr, "
-                "or without --bf16."
-            )
-        self.engine.backward(loss)
-        self.engine.step()
-        if self.disc is not None:  # D step: real vs detached fake, non-saturating (Eq. 3)
-            self.disc.requires_grad_(True)
-            fake, real = self.stage.fake_real(out, batch)
-            d_loss = adversarial_discriminator(self.disc(real.float()), self.disc(fake.detach().float()))
-            self.d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            _all_reduce_grads(self.disc, self.world)
-            self.d_opt.step()
-            terms["d"] = d_loss.detach()
-        return {**{k: float(v.detach()) for k, v in terms.items()}, "loss": loss_value}
-
-    def save(self, folder: str | Path, step: int) -> None:
-        """Collective: this rank's DeepSpeed shard; rank 0 also the trainer state and run record."""
-        import torch
-
-        self.engine.save_checkpoint(str(folder), tag=ENGINE_TAG)
-        if self.rank == 0:
-            state = {"step": step, "stage": self.stage_cfg.to_dict(), "train": self.train_cfg.to_dict()}
-            if self.disc is not None:
-                state["discriminator"] = self.disc.state_dict()
-                state["d_optimizer"] = self.d_opt.state_dict()
-            torch.save(state, Path(folder) / "trainer_state.pt")
-            (Path(folder) / "run.json").write_text(json.dumps(self.run, indent=1, default=str))
-
-    def load(self, folder: str | Path) -> int:
-        """Restore from a checkpoint folder written by ``save``; returns its step."""
-        import torch
-
-        self.engine.load_checkpoint(str(folder), tag=ENGINE_TAG)
-        state = torch.load(Path(folder) / "trainer_state.pt", map_location=self.device, weights_only=True)
-        if self.disc is not None:
-            self.disc.load_state_dict(state["discriminator"])
-            self.d_opt.load_state_dict(state["d_optimizer"])
-        return int(state["step"])
-
-    def full_state(self) -> dict:
-        """The whole EDTalk state dict (gathered under ZeRO-3), float32 on CPU."""
-        import deepspeed
-
-        full = self.engine.module.model
-        params = list(full.parameters())
-        if self.train_cfg.zero_stage == 3:
-            with deepspeed.zero.GatheredParameters(params, modifier_rank=None):
-                return {k: _as_saved(v.detach().clone()) for k, v in full.state_dict().items()}
-        return {k: _as_saved(v.detach()) for k, v in full.state_dict().items()}
-
-    def export(self, path: str | Path, step: int, state: dict | None = None) -> Path:
-        """Write the full model so far as a single edtalk.model checkpoint (rank 0 only). Under ZeRO-3
-        pass ``state`` from ``full_state()`` called on every rank (gathering is collective)."""
-        from edtalk.model import EDTalk, save_checkpoint
-
-        state = self.full_state() if state is None else state
-        pm = self.parent_meta
-        # a run that continues the same stage (the shipped init, then more eg_pretrain steps) counts on
-        continued = (
-            pm.get("stage_steps_total", pm.get("step", 0)) if pm.get("stage") == self.stage.name else 0
-        )
-        meta = {
-            "stage": self.stage.name,
-            "step": step,
-            "stage_steps_total": continued + step,
-            "parent": self.run["parent"],
-            "run": self.run,
-            "perceptual": getattr(self.nets.perceptual, "label", None) or pm.get("perceptual"),
-            "stages_done": [*pm.get("stages_done", []), self.stage.name],
-            "emotion_weights": pm.get("emotion_weights", {}),
-        }
-        if self.disc is not None:
-            meta["discriminator"] = {k: v.detach().cpu() for k, v in self.disc.state_dict().items()}
-        elif "discriminator" in pm:
-            meta["discriminator"] = pm["discriminator"]
-        if self.stage.name == "expression" and "expression" in self.model_cfg.bank_names:
-            # on the worker's device: E at paper size costs 0.7 s a frame on one CPU core (measured), 21 min
-            # for these 1792 frames (7 emotions x 32 clips x 8)
-            export = EDTalk(self.model_cfg).to(self.device)
-            export.load_state_dict(state)
-            meta["emotion_weights"] = emotion_weights(export, self.sampler.cache)
-        return save_checkpoint(path, state, self.model_cfg, extra=meta)
-
-
-def peak_memory(device) -> dict[str, float]:
-    """{"peak_gpu_mem_gib": the most CUDA memory this worker's tensors held so far} on a GPU; {} on CPU."""
-    import torch
-
-    if getattr(device, "type", str(device)) != "cuda":
-        return {}
-    return {"peak_gpu_mem_gib": torch.cuda.max_memory_allocated(device) / 2**30}
-
-
-def train_loop_per_worker(config: dict) -> None:
-    """One Ray Train worker of one stage. ``config``: {"model", "stage", "train", "run"} dicts."""
-    import ray.train
-    import torch
-    import torch.distributed as dist
-
-    ctx = ray.train.get_context()
-    rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) // max(world, 1)))
-    worker = StageWorker(config, rank, world, ctx.get_local_rank())
-    cfg = worker.stage_cfg
-
-    start = 0
-    ckpt = ray.train.get_checkpoint()
-    if ckpt is not None:
-        with ckpt.as_directory() as d:
-            start = worker.load(d)
-
-    writer = bar = None
-    stage_dir = Path(worker.run["stage_dir"])
-    if rank == 0:
-        from ray.experimental.tqdm_ray import tqdm
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(log_dir=str(stage_dir / "tensorboard"), purge_step=start + 1)
-        bar = tqdm(total=cfg.max_steps, desc=f"{cfg.name} (resumed at {start})" if start else cfg.name)
-        bar.update(start)
-
-    t0, running, since_report, since_n, step = time.time(), {}, {}, 0, start
-    for step in range(start + 1, cfg.max_steps + 1):
-        for k, v in worker.step().items():
-            running[k] = running.get(k, 0.0) + v
-            since_report[k] = since_report.get(k, 0.0) + v
-        since_n += 1
-        if bar is not None:
-            bar.update(1)
-        if writer is not None and (step % cfg.log_every == 0 or step == cfg.max_steps):
-            n = step % cfg.log_every or cfg.log_every
-            for k, v in running.items():
-                writer.add_scalar(f"{cfg.name}/{k}", v / n, step)
-            writer.add_scalar(f"{cfg.name}/it_per_s", (step - start) / (time.time() - t0), step)
-        if step % cfg.log_every == 0:
-            running = {}
-        if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
-            metrics = {k: v / since_n for k, v in since_report.items()}  # means since the last report
-            metrics.update(step=step, resumed_from=start, it_per_s=(step - start) / (time.time() - t0))
-            metrics.update(peak_memory(worker.device))
-            since_report, since_n = {}, 0
-            with tempfile.TemporaryDirectory() as tmp:
-                worker.save(tmp, step)
-                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
-    # gathering is collective under ZeRO-3, so every rank takes part there; otherwise rank 0 alone
-    state = worker.full_state() if rank == 0 or worker.train_cfg.zero_stage == 3 else None
-    if rank == 0:
-        if writer is not None:
-            writer.close()
-        if bar is not None:
-            bar.close()
-        worker.export(stage_dir / "final.pt", step, state=state)
-    if world > 1:
-        dist.barrier()
 
 
 def self_reconstruction_check(
@@ -983,8 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _train(args)
     except (ConfigError, DataError, FileNotFoundError) as err:  # a bad value, dataset or missing file
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return report_error(err)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -1004,34 +577,28 @@ def _train(args: argparse.Namespace) -> int:
     for n in names:
         get_stage(n)  # did-you-mean error for a typo
     if unused := sorted(set(args.max_steps) - {"*", *names}):
-        print(f"error: --max-steps names {', '.join(unused)}, which this run does not train", file=sys.stderr)
-        return 2
+        return report_error(f"--max-steps names {', '.join(unused)}, which this run does not train")
     if args.extra_identities and not any(get_stage(n).frames_only for n in names):
-        print(
-            "error: --extra-identities adds still frames without audio, which only the frames-only "
+        return report_error(
+            "--extra-identities adds still frames without audio, which only the frames-only "
             f"stages ({', '.join(n for n in STAGE_NAMES if get_stage(n).frames_only)}) train on; "
-            f"{','.join(names)} are audio stages",
-            file=sys.stderr,
+            f"{','.join(names)} are audio stages"
         )
-        return 2
     out = Path(args.out).resolve()
     from edtalk.pretrained import PREFIX, PretrainedError, resolve
 
     try:
         parent = resolve(args.parent)
     except (PretrainedError, KeyError) as err:
-        print(f"error: --parent {args.parent}: {err}", file=sys.stderr)
-        return 2
+        return report_error(f"--parent {args.parent}: {err}")
     expert_source = None  # a shipped expert set is copied into <out>/experts, which the run then uses
     try:
         if args.experts.startswith(PREFIX):
             expert_source, args.experts = resolve(args.experts, expert_set=True), ""
     except (PretrainedError, KeyError) as err:
-        print(f"error: --experts {args.experts}: {err}", file=sys.stderr)
-        return 2
+        return report_error(f"--experts {args.experts}: {err}")
     if problem := unmet_parent(names, parent, out):
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+        return report_error(problem)
     train_cfg = TrainConfig(
         data=args.data,
         split=args.split,

@@ -42,7 +42,7 @@ TRIAL_CPU = 0.1  # what a trial's own process reserves; its nested TorchTrainer 
 
 
 # Environment every Ray process of a sweep needs: the training CLI's, less DS_ACCELERATOR, which each
-# training worker sets for its own device (edtalk.train.match_deepspeed_accelerator); sent to a GPU
+# training worker sets for its own device (edtalk.worker.match_deepspeed_accelerator); sent to a GPU
 # cluster, "cpu" would put DeepSpeed's CPU accelerator on the GPU workers.
 RAY_ENV = {key: value for key, value in ENV_DEFAULTS.items() if key != "DS_ACCELERATOR"}
 

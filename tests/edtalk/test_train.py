@@ -63,7 +63,8 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group, bf
     """``--bf16`` casts the parameters only: the warp, the flow's 1x1 mixing and BatchNorm's running
     statistics each broke a stage before (NaN/1e36 frames, linalg.inv in bf16, dtype mismatch)."""
     from edtalk.model import load_checkpoint
-    from edtalk.train import StageWorker, stage_config_for
+    from edtalk.train import stage_config_for
+    from edtalk.worker import StageWorker
 
     fx = training_fixture
     out = fx["root"] / ("runs_bf16" if bf16 else "runs")
@@ -146,7 +147,8 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group, bf
 def _stage_worker(fx, folder: str, stage: str = "eg_pretrain", parent: str = "", **overrides):
     """A StageWorker (batch 2; eg_pretrain with no parent unless told) on the fixture, writing to fx
     root/folder."""
-    from edtalk.train import StageWorker, stage_config_for
+    from edtalk.train import stage_config_for
+    from edtalk.worker import StageWorker
 
     out = fx["root"] / folder
     train_cfg = TrainConfig(data=f"synthtalk:{fx['data']}", workers=1, out=str(out))
@@ -213,7 +215,7 @@ def test_cpu_workers_skip_deepspeeds_inference_only_shm_kernel(
     import deepspeed.ops
     from deepspeed.comm.torch import build_shm_op
 
-    from edtalk.train import skip_inference_shm_kernel
+    from edtalk.worker import skip_inference_shm_kernel
 
     ops = deepspeed.ops.__compatible_ops__
     monkeypatch.setitem(ops, "deepspeed_shm_comm", True)  # what DeepSpeed's probe finds on Linux
@@ -228,7 +230,8 @@ def test_cpu_workers_skip_deepspeeds_inference_only_shm_kernel(
 
 def test_demo_schedule_only_at_tiny_and_cli_overrides_merge():
     from edtalk.stages import get_stage
-    from edtalk.train import deepspeed_config, stage_config_for
+    from edtalk.train import stage_config_for
+    from edtalk.worker import deepspeed_config
 
     eg = get_stage("eg_pretrain")
     paper = stage_config_for("eg_pretrain", {}, preset="paper")
@@ -243,7 +246,7 @@ def test_demo_schedule_only_at_tiny_and_cli_overrides_merge():
 
 def test_deepspeed_config_cpu_and_bf16():
     from edtalk.config import StageConfig
-    from edtalk.train import deepspeed_config
+    from edtalk.worker import deepspeed_config
 
     cfg = deepspeed_config(
         StageConfig(name="mouth_pose", batch_size=3, lr=1e-3),
@@ -373,7 +376,7 @@ def test_workers_use_the_clusters_gpus_even_from_a_cpu_only_driver(monkeypatch):
 
 
 def test_each_worker_picks_the_deepspeed_accelerator_of_its_own_device(monkeypatch):
-    from edtalk.train import match_deepspeed_accelerator
+    from edtalk.worker import match_deepspeed_accelerator
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setenv("DS_ACCELERATOR", "cpu")  # inherited from a CPU-only driver or the Makefile
@@ -402,7 +405,7 @@ def test_cli_device_flag_reaches_the_train_config(monkeypatch, tmp_path):
 
 
 def test_peak_gpu_memory_is_reported_on_cuda_workers_only(monkeypatch):
-    from edtalk.train import peak_memory
+    from edtalk.worker import peak_memory
 
     assert peak_memory(torch.device("cpu")) == {}
     seen = []
@@ -419,7 +422,7 @@ def test_emotion_weights_average_a_capped_even_spread_of_clips():
     from edtalk.data.clip import EMOTIONS
     from edtalk.data.training import FrameCache, to_tensor
     from edtalk.model import EDTalk
-    from edtalk.train import emotion_weights
+    from edtalk.worker import emotion_weights
 
     rng = np.random.default_rng(0)
     length = rng.integers(3, 12, size=9)
@@ -546,7 +549,7 @@ def test_the_expression_export_reads_the_per_emotion_codes_on_the_workers_device
     worker must not run them there. ("meta" stands in for the worker's GPU.)"""
     from types import SimpleNamespace
 
-    from edtalk import train
+    from edtalk import worker as worker_module
     from edtalk.model import EDTalk, load_checkpoint
     from edtalk.stages import get_stage
 
@@ -557,8 +560,8 @@ def test_the_expression_export_reads_the_per_emotion_codes_on_the_workers_device
         seen.append(next(model.parameters()).device)
         return {"happy": [0.0] * cfg.n_expression}
 
-    monkeypatch.setattr(train, "emotion_weights", recording)
-    worker = train.StageWorker.__new__(train.StageWorker)
+    monkeypatch.setattr(worker_module, "emotion_weights", recording)
+    worker = worker_module.StageWorker.__new__(worker_module.StageWorker)
     worker.__dict__.update(
         model_cfg=cfg,
         stage=get_stage("expression"),
