@@ -18,7 +18,6 @@ Without ``--data`` (or without a test split there) the clip is 100 seeded random
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edtalk.atomic import write_json
+from benchmarks import load_average, save_result
 from edtalk.provenance import machine
 
 DEFAULT_CKPT = "edtalk/pretrained/tiny_synthtalk_eg.pt"
@@ -104,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
         "seconds_median": med,
         "reference_over_ours": med["reference"] / med["ours"],
-        "load_average": round(os.getloadavg()[0], 2),
+        "load_average": load_average(),
         "machine": machine(),
         "smoke": args.smoke,
     }
@@ -113,10 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{med['ours']:.3f} s, one per factor {med['reference']:.3f} s "
         f"-> x{result['reference_over_ours']:.2f} (load {result['load_average']})"
     )
-    if args.out:
-        write_json(args.out, result, indent=2)
-        print(f"written: {args.out}")
-    return 0
+    return save_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -53,15 +53,12 @@ from unittest import mock
 import numpy as np
 import torch
 
+from benchmarks import load_average
 from edtalk.atomic import write_text
 from edtalk.provenance import describe_machine, machine
 
 RANDOM_WEIGHTS_NOTE = "LPIPS/FID with seeded RANDOM weights: speed benchmark only, not metric values"
 METRIC_IDS = ("psnr", "ssim", "lpips", "fid")
-
-
-def load_average() -> float:
-    return round(os.getloadavg()[0], 2)
 
 
 # -- inputs ---------------------------------------------------------------------------------------
