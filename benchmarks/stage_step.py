@@ -12,8 +12,12 @@ a real run (two Ray workers, one batch each) are in ``runs/<stage>/summary.json`
 
     python -m benchmarks.stage_step [--data synthtalk:data/synthtalk] [--preset tiny]
         [--stages eg_pretrain,mouth_pose] [--repeats 20] [--threads 2] [--deepspeed zero0] [--bf16]
-        [--experts DIR] [--out FILE]
+        [--batch-size N] [--experts DIR] [--out FILE]
 
+``--preset paper`` is for a GPU, where the result also holds the peak CUDA memory the stages'
+tensors held together. On 2 CPU cores (AMD EPYC) a `paper` step at batch 1 took 6.2 s (eg_pretrain)
+and 12.7 s (mouth_pose, x2.04) in float32; with ``--bf16`` the same two stages had not finished
+three steps each in 15 minutes (this CPU has no bf16 matrix units).
 ``--smoke`` runs a seconds-long version on a two-clip fixture with loss experts trained for two
 steps (tests use it; its figures mean nothing).
 """
@@ -50,14 +54,15 @@ def single_process_group() -> None:
         os.environ.setdefault(key, value)
 
 
-def build_workers(names: list[str], model_cfg, train_cfg, cache: Path) -> dict:
-    """One StageWorker per stage name, weights at init, each stage's default schedule."""
+def build_workers(names: list[str], model_cfg, train_cfg, cache: Path, batch_size: int | None = None) -> dict:
+    """One StageWorker per stage name, weights at init, each stage's default schedule (and
+    ``batch_size`` for every stage when given)."""
     from edtalk.train import stage_config_for
     from edtalk.worker import StageWorker
 
     workers = {}
     for name in names:
-        stage_cfg = stage_config_for(name, {}, preset=train_cfg.preset)
+        stage_cfg = stage_config_for(name, {"batch_size": batch_size}, preset=train_cfg.preset)
         run = {"stage_dir": str(Path(train_cfg.out) / name), "parent": "", "cache": str(cache)}
         config = {
             "model": model_cfg.to_dict(),
@@ -132,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--stages", default=",".join(STAGE_NAMES), help="comma-separated stages (default: all six)"
     )
     parser.add_argument("--repeats", type=positive_int, default=20, help="timed steps per stage (20)")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=None, help="every stage's batch (default: its own)"
+    )
     parser.add_argument("--threads", type=positive_int, default=2, help="torch intra-op threads (2)")
     parser.add_argument("--deepspeed", default="zero0", choices=["zero0", "zero1", "zero2", "zero3"])
     parser.add_argument("--bf16", action="store_true", help="DeepSpeed bf16")
@@ -151,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     from edtalk.pretrained import PretrainedError, resolve
     from edtalk.stages import get_stage
     from edtalk.train import prepare_cache, set_env_defaults
+    from edtalk.worker import peak_memory
 
     set_env_defaults()
     single_process_group()
@@ -179,12 +188,13 @@ def main(argv: list[str] | None = None) -> int:
                 cache=str(Path(tmp) / "cache" if args.smoke else args.cache),
             )
             cache = cache or prepare_cache(train_cfg, model_cfg)
-            workers = build_workers(names, model_cfg, train_cfg, cache)
+            workers = build_workers(names, model_cfg, train_cfg, cache, args.batch_size)
         except (ConfigError, DataError, PretrainedError, FileNotFoundError, KeyError, ValueError) as err:
             return report_error(err)
         seconds = time_steps(workers, args.repeats)
         batch = {name: w.stage_cfg.batch_size for name, w in workers.items()}
-        device = str(next(iter(workers.values())).device)
+        first = next(iter(workers.values()))
+        device, memory = str(first.device), peak_memory(first.device)  # {} on the CPU
     from edtalk.provenance import machine
 
     stages = summarise(seconds, batch)
@@ -196,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "repeats": args.repeats,
         "stages": stages,
+        **memory,  # peak_gpu_mem_gib: the most CUDA memory the stages' tensors held together
         "load_average": load_average(),
         "machine": machine(),
         "smoke": args.smoke,
