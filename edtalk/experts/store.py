@@ -34,6 +34,10 @@ JUDGE_NAMES = {"face_analyser": "synthtalk_face_judge", "sync_net": "synthtalk_s
 EXPERT_NAMES = {"face_analyser": "synthtalk_face_expert", "sync_net": "synthtalk_sync_expert"}
 MANIFEST = "manifest.json"
 TRAIN_JUDGES = "python -m eval.zoo train --data data/synthtalk"
+TRAIN_LOSS_EXPERTS = (
+    "train them with `python -m edtalk.experts train --data data/synthtalk --split train --out DIR`, or "
+    "pass edtalk.train the shipped set, `--experts pretrained:tiny_synthtalk_loss_experts`"
+)
 
 
 def expert_name(kind: str, split: str) -> str:
@@ -153,7 +157,8 @@ def load_expert(
     match ``manifest.json`` beside it, when that manifest lists the file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: expert weight file not found (train it with `{TRAIN_JUDGES}`)")
+        how = {"judge": f" (train it with `{TRAIN_JUDGES}`)", "train": f" ({TRAIN_LOSS_EXPERTS})"}
+        raise FileNotFoundError(f"{path}: expert weight file not found{how.get(expect_split, '')}")
     if check_manifest:
         _, entry = _manifest_entry(_read_manifest(path.parent), path.name)
         if entry and entry["sha256"] != sha256_file(path):

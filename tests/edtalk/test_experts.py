@@ -263,3 +263,16 @@ def test_ensure_experts_copies_a_given_set_instead_of_training(tmp_path, monkeyp
     ensure_experts(cfg, {"face", "sync"}, 1, 1, source=str(tmp_path / "shipped"))
     for file in EXPERT_FILES.values():
         assert (tmp_path / "run" / "experts" / file).is_file()
+
+
+def test_a_missing_expert_file_says_how_to_get_that_kind(tmp_path):
+    """A judge is trained by eval.zoo; a loss expert by edtalk.experts or taken from the shipped set
+    (the message used to send both to eval.zoo, which trains only judges)."""
+    with pytest.raises(FileNotFoundError, match="not found .*python -m eval.zoo train"):
+        load_expert(tmp_path / "synthtalk_face_judge.safetensors", expect_split="judge")
+    with pytest.raises(FileNotFoundError) as err:
+        load_expert(tmp_path / "synthtalk_face_expert.safetensors", expect_split="train")
+    assert "edtalk.experts train" in str(err.value) and "pretrained:tiny_synthtalk_loss_experts" in str(
+        err.value
+    )
+    assert "eval.zoo" not in str(err.value)
