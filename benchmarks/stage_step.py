@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import tempfile
 import time
@@ -37,21 +36,6 @@ from edtalk.cli import positive_int, report_error
 
 DEFAULT_EXPERTS = "pretrained:tiny_synthtalk_loss_experts"
 REFERENCE = "eg_pretrain"
-
-
-def single_process_group() -> None:
-    """The environment torch.distributed needs for a world of one on this machine (a free port)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    for key, value in {
-        "MASTER_ADDR": "127.0.0.1",
-        "MASTER_PORT": str(port),
-        "RANK": "0",
-        "WORLD_SIZE": "1",
-        "LOCAL_RANK": "0",
-    }.items():
-        os.environ.setdefault(key, value)
 
 
 def build_workers(names: list[str], model_cfg, train_cfg, cache: Path, batch_size: int | None = None) -> dict:
@@ -109,20 +93,6 @@ def summarise(seconds: dict[str, list[float]], batch: dict[str, int]) -> dict[st
     }
 
 
-def _smoke_inputs(root: Path, model_cfg) -> tuple[str, Path, Path]:
-    """(data spec, cache, experts dir) of a two-clip fixture with 2-step loss experts."""
-    from edtalk.data.readers import read_clips
-    from edtalk.data.training import build_frame_cache
-    from edtalk.experts.testing import make_fixture_dataset
-    from edtalk.experts.train import TrainSettings, train_experts
-
-    data = make_fixture_dataset(root / "data", n_clips=2, n_frames=25, size=64)
-    train_experts(data, "train", root / "experts", TrainSettings(face_steps=2, sync_steps=2, progress=False))
-    clips = read_clips("synthtalk", data, "train")
-    cache = build_frame_cache(clips, model_cfg.image_size, root / "cache", progress=False)
-    return f"synthtalk:{data}", cache, root / "experts"
-
-
 def build_parser() -> argparse.ArgumentParser:
     from edtalk.stages import STAGE_NAMES
 
@@ -159,10 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     from edtalk.pretrained import PretrainedError, resolve
     from edtalk.stages import get_stage
     from edtalk.train import prepare_cache, set_env_defaults
-    from edtalk.worker import peak_memory
+    from edtalk.worker import peak_memory, world_of_one_env
 
     set_env_defaults()
-    single_process_group()
+    for key, value in world_of_one_env().items():  # a user's own MASTER_PORT etc. are kept
+        os.environ.setdefault(key, value)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -173,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
                 get_stage(n)  # did-you-mean error for a typo
             model_cfg = ModelConfig.preset(args.preset)
             if args.smoke:
-                data, cache, experts = _smoke_inputs(Path(tmp), model_cfg)
+                from edtalk.experts.testing import make_training_fixture
+
+                root, cache, experts = make_training_fixture(tmp, model_cfg.image_size)
+                data = f"synthtalk:{root}"
                 names, args.repeats = names[:2], 1
             else:
                 data, cache, experts = args.data, None, resolve(args.experts, expert_set=True)

@@ -199,6 +199,23 @@ def _as_saved(tensor):
     return (tensor.float() if tensor.is_floating_point() else tensor).cpu()
 
 
+def world_of_one_env() -> dict[str, str]:
+    """The variables torch.distributed reads to start a world of one process on this machine (a free
+    loopback port): what a StageWorker outside Ray (tests, benchmarks.stage_step) needs set."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return {
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port),
+        "RANK": "0",
+        "WORLD_SIZE": "1",
+        "LOCAL_RANK": "0",
+    }
+
+
 class StageWorker:
     """One rank's training state for one stage: model, DeepSpeed engine, D, sampler, loss networks.
 

@@ -114,3 +114,20 @@ def make_fixture_dataset(
     }
     (root / "card.json").write_text(json.dumps(card))
     return root
+
+
+def make_training_fixture(root: str | Path, image_size: int) -> tuple[Path, Path, Path]:
+    """(dataset root, frame cache, loss-expert folder) for in-process training tests: the two-clip
+    fixture under ``root/data``, loss experts trained on its train split for two steps each, and its
+    train clips decoded into the frame cache at ``image_size``."""
+    from edtalk.data.readers import read_clips
+    from edtalk.data.training import build_frame_cache
+    from edtalk.experts.train import TrainSettings, train_experts
+
+    root = Path(root)
+    data = make_fixture_dataset(root / "data", n_clips=2, n_frames=25, size=64)
+    train_experts(data, "train", root / "experts", TrainSettings(face_steps=2, sync_steps=2, progress=False))
+    cache = build_frame_cache(
+        read_clips("synthtalk", data, "train"), image_size, root / "cache", progress=False
+    )
+    return data, cache, root / "experts"

@@ -12,7 +12,9 @@ import pytest
 @pytest.fixture
 def process_group_env(monkeypatch):
     """The benchmark sets torch.distributed's variables for its world of one; put them back after."""
-    for key in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK"):
+    from edtalk.worker import world_of_one_env
+
+    for key in world_of_one_env():
         monkeypatch.setenv(key, os.environ.get(key, ""))  # records the value (or absence) to restore
         monkeypatch.delenv(key)
 

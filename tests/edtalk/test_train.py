@@ -5,7 +5,6 @@ also checks the parent hand-over, the export, and the per-emotion W^e written af
 """
 
 import os
-import socket
 
 import numpy as np
 import pytest
@@ -14,40 +13,22 @@ import torch
 from edtalk.config import STAGE_NAMES, ModelConfig, TrainConfig
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def training_fixture(tmp_path_factory):
     """A synthtalk-shaped fixture, its frame cache and loss experts trained on its train split."""
-    from edtalk.data.readers import read_clips
-    from edtalk.data.training import build_frame_cache
-    from edtalk.experts.testing import make_fixture_dataset
-    from edtalk.experts.train import TrainSettings, train_experts
+    from edtalk.experts.testing import make_training_fixture
 
     root = tmp_path_factory.mktemp("train")
-    data = make_fixture_dataset(root / "data", n_clips=2, n_frames=25, size=64)
-    train_experts(data, "train", root / "experts", TrainSettings(face_steps=2, sync_steps=2, progress=False))
     cfg = ModelConfig.preset("tiny")
-    cache = build_frame_cache(
-        read_clips("synthtalk", data, "train"), cfg.image_size, root / "cache", progress=False
-    )
+    data, cache, _ = make_training_fixture(root, cfg.image_size)
     return {"root": root, "data": data, "cache": cache, "model": cfg}
 
 
 @pytest.fixture(scope="module")
 def single_process_group():
-    env = {
-        "MASTER_ADDR": "127.0.0.1",
-        "MASTER_PORT": str(_free_port()),
-        "RANK": "0",
-        "WORLD_SIZE": "1",
-        "LOCAL_RANK": "0",
-        "DS_ACCELERATOR": os.environ.get("DS_ACCELERATOR", "cpu"),
-    }
+    from edtalk.worker import world_of_one_env
+
+    env = {**world_of_one_env(), "DS_ACCELERATOR": os.environ.get("DS_ACCELERATOR", "cpu")}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     yield
