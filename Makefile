@@ -18,13 +18,22 @@ export RAY_USAGE_STATS_ENABLED ?= 0
 
 install: $(STAMP)
 
+# pip with patience: a CI run lost the 79 MB ray wheel to a network that dropped it six times in a row
+# (pip's default 5 resumes), so each install resumes many times and, failing that, starts again.
+# The venv's own pip (23.2 with Python 3.11.7) predates --resume-retries: only the upgraded pip gets it.
+PIP_INSTALL = $(BIN)/pip install -q --retries 10 --resume-retries 40
+PIP_TRIES ?= 3
+retry = for try in $$(seq $(PIP_TRIES)); do $(1) && break; \
+          if [ $$try = $(PIP_TRIES) ]; then echo "install failed $(PIP_TRIES) times; giving up" >&2; exit 1; fi; \
+          echo "install failed (try $$try of $(PIP_TRIES)); trying again in 20 s" >&2; sleep 20; done
+
 # Idempotent: re-runs only when pyproject.toml changes. torch first, so nothing pulls another build.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip "setuptools==80.9.0" wheel
-	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e '.[dev]'
-	$(BIN)/pip install -q --no-deps face-alignment==1.5.0 syncnet-python==0.2.3
+	$(call retry,$(BIN)/pip install -q --retries 10 --upgrade pip "setuptools==80.9.0" wheel)
+	$(call retry,$(PIP_INSTALL) torch==2.14.1 torchvision==0.29.1)
+	$(call retry,$(PIP_INSTALL) -e '.[dev]')
+	$(call retry,$(PIP_INSTALL) --no-deps face-alignment==1.5.0 syncnet-python==0.2.3)
 	$(BIN)/python -c "import torch, torchvision, cv2, ray, deepspeed, dlib, av, librosa; print('installed: torch', torch.__version__, 'ray', ray.__version__, 'deepspeed', deepspeed.__version__)"
 	touch $(STAMP)
 
