@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edtalk.experts.names import expert_file
+
 # Adam betas of the official LIA/EDTalk trainers (StyleGAN2 lazy-regularisation ratios 4/5 for G and
 # 16/17 for D, applied although no R1/path-length term is used): beta1 = 0, beta2 = 0.99^ratio.
 G_BETAS = (0.0, 0.99 ** (4 / 5))
@@ -110,7 +112,8 @@ def _loss_networks(stage, train_cfg, model_cfg, device):
     return nets
 
 
-EXPERT_FILES = {"face": "synthtalk_face_expert.safetensors", "sync": "synthtalk_sync_expert.safetensors"}
+# a stage's expert kinds (StageSpec.experts) -> the loss expert files in TrainConfig.experts
+EXPERT_FILES = {"face": expert_file("face_analyser"), "sync": expert_file("sync_net")}
 
 
 def _all_reduce_grads(module, world: int) -> None:

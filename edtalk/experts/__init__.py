@@ -30,10 +30,18 @@ each). Load them with
     a = sync.embed_audio(mel_windows)                    # (N, 1, 80, 16) Wav2Lip mel windows
 
 (``face.predict(frames)`` / ``sync.video_features(frames)`` are the no-grad numpy versions.)
-Files: data.py (split loading + guard), face_analyser.py, sync_net.py, store.py (safetensors +
-manifest + weights-manager hook), train.py (loops + CLI), evaluate.py (held-out figures).
+Files: names.py (file names of judges and loss experts, torch-free), data.py (split loading +
+guard), face_analyser.py, sync_net.py, store.py (safetensors + manifest + weights-manager hook),
+train.py (loops + CLI), evaluate.py (held-out figures).
 """
 
-from edtalk.experts.store import load_expert, save_expert
-
 __all__ = ["load_expert", "save_expert"]
+
+
+def __getattr__(name: str):
+    """``load_expert`` / ``save_expert`` on first use, so torch-free ``edtalk.experts.names`` stays light."""
+    if name in __all__:
+        from edtalk.experts import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,12 +26,11 @@ from safetensors.torch import load_file, save_file
 
 from edtalk.atomic import atomic_path, write_json
 from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig
+from edtalk.experts.names import EXPERT_NAMES, JUDGE_NAMES
 from edtalk.experts.sync_net import SyncNetConfig, SyncNetJudge
 from edtalk.provenance import git_hash
 
 KINDS = {"face_analyser": (FaceAnalyser, FaceAnalyserConfig), "sync_net": (SyncNetJudge, SyncNetConfig)}
-JUDGE_NAMES = {"face_analyser": "synthtalk_face_judge", "sync_net": "synthtalk_sync_judge"}
-EXPERT_NAMES = {"face_analyser": "synthtalk_face_expert", "sync_net": "synthtalk_sync_expert"}
 MANIFEST = "manifest.json"
 TRAIN_JUDGES = "python -m eval.zoo train --data data/synthtalk"
 TRAIN_LOSS_EXPERTS = (

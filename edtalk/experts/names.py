@@ -1,0 +1,17 @@
+"""File names of the synthtalk expert networks, one place for all (no torch: the training driver's
+``--help`` imports this).
+
+A judge (judge split) scores; a loss expert (train split) trains. Each is saved as
+``<name>.safetensors``; ``expert_file(kind)`` gives a loss expert's file name.
+"""
+
+from __future__ import annotations
+
+JUDGE_NAMES = {"face_analyser": "synthtalk_face_judge", "sync_net": "synthtalk_sync_judge"}
+EXPERT_NAMES = {"face_analyser": "synthtalk_face_expert", "sync_net": "synthtalk_sync_expert"}
+SUFFIX = ".safetensors"
+
+
+def expert_file(kind: str) -> str:
+    """The loss expert's file name for ``kind`` (face_analyser | sync_net)."""
+    return EXPERT_NAMES[kind] + SUFFIX
