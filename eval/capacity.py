@@ -36,6 +36,7 @@ from torch import nn
 
 from edtalk.atomic import write_json
 from edtalk.cli import positive_int, report_error
+from edtalk.data.errors import DataError
 
 MOUTH_MARGIN_PX = 3  # mouth box = bounding box of landmarks 48-67 grown by this many pixels
 
@@ -191,7 +192,6 @@ def run(
     result's ``curve``, one optimiser throughout). Top-level measures are those at ``steps``. The
     model trains on ``device`` ("auto": a GPU when there is one)."""
     from edtalk.config import ModelConfig, StageConfig
-    from edtalk.data.errors import DataError
     from edtalk.data.readers import read_clips
     from edtalk.experts.data import decode_clips
     from edtalk.infer import resolve_device, to_frames, to_tensor
@@ -367,8 +367,6 @@ def main(argv: list[str] | None = None) -> int:
             judge = Judges(device)
         except MissingWeightsError as err:
             return report_error(f"{err}\n(or run with --no-judge for the pixel measures only)")
-    from edtalk.data.errors import DataError
-
     try:
         result = run(
             args.data,

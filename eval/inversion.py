@@ -39,6 +39,7 @@ import torch
 
 from edtalk.atomic import write_json
 from edtalk.cli import positive_int, report_error
+from edtalk.data.errors import DataError
 
 MODES = ("gt", "navigated", "weights", "latent")
 OPTIMISED = ("weights", "latent")
@@ -135,7 +136,6 @@ def pair_frames(pairs, frames: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
 def decoded_test_pairs(data, n_pairs: int, progress: bool = True) -> list[tuple]:
     """``n_pairs`` decoded (neutral, emotional) clip pairs of the synthtalk TEST identities at ``data``
     (``eval.proof.pick_emotion_pairs``); a clear error when no test identity has both."""
-    from edtalk.data.errors import DataError
     from edtalk.data.readers import read_clips
     from edtalk.experts.data import decode_clips
     from eval.proof import pick_emotion_pairs
@@ -256,7 +256,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="no progress lines")
     add_device_option(parser, "the model and the face judge")
     args = parser.parse_args(argv)
-    from edtalk.data.errors import DataError
     from edtalk.model import CheckpointError
 
     torch.manual_seed(0)

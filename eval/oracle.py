@@ -44,6 +44,7 @@ import torch
 from edtalk.atomic import write_json
 from edtalk.cli import positive_int, report_error
 from edtalk.data.clip import EMOTIONS
+from edtalk.data.errors import DataError
 
 N_EMOTIONS = len(EMOTIONS)
 ROWS = ("none", "code", "shifted", "readout")
@@ -58,8 +59,6 @@ def find_training_cache(root: str | Path, size: int) -> Path:
         if info.get("size") == size:
             found.append((len(info["start"]), meta.parent))
     if not found:
-        from edtalk.data.errors import DataError
-
         raise DataError(
             root,
             f"no training frame cache at {size} px here (edtalk.train writes one to <out>/cache; "
@@ -331,7 +330,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_device_option(parser, "the model and the face judge")
     args = parser.parse_args(argv)
-    from edtalk.data.errors import DataError
     from edtalk.model import CheckpointError
 
     try:

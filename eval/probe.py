@@ -28,6 +28,7 @@ import torch
 
 from edtalk.atomic import write_json
 from edtalk.cli import positive_int, report_error
+from edtalk.data.errors import DataError
 
 BATCH = 64  # frames per encoder pass
 
@@ -110,7 +111,6 @@ def run(
 ) -> dict:
     """Fit every probe of ``PROBES`` on the train split's frames, score it on the test split's; E and
     the navigation MLPs run on ``device`` ("auto": a GPU when there is one)."""
-    from edtalk.data.errors import DataError
     from edtalk.data.readers import read_clips
     from edtalk.experts.data import decode_clips
     from edtalk.infer import load_generator
@@ -199,7 +199,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_device_option(parser, "E and the navigation MLPs")
     args = parser.parse_args(argv)
-    from edtalk.data.errors import DataError
     from edtalk.model import CheckpointError
 
     try:
