@@ -21,7 +21,8 @@ install: $(STAMP)
 # pip with patience: a CI run lost the 79 MB ray wheel to a network that dropped it six times in a row
 # (pip's default 5 resumes), so each install resumes many times and, failing that, starts again.
 # The venv's own pip (23.2 with Python 3.11.7) predates --resume-retries: only the upgraded pip gets it.
-PIP_INSTALL = $(BIN)/pip install -q --retries 10 --resume-retries 40
+PIP = $(BIN)/pip install -q --retries 10
+PIP_INSTALL = $(PIP) --resume-retries 40
 PIP_TRIES ?= 3
 retry = for try in $$(seq $(PIP_TRIES)); do $(1) && break; \
           if [ $$try = $(PIP_TRIES) ]; then echo "install failed $(PIP_TRIES) times; giving up" >&2; exit 1; fi; \
@@ -30,7 +31,7 @@ retry = for try in $$(seq $(PIP_TRIES)); do $(1) && break; \
 # Idempotent: re-runs only when pyproject.toml changes. torch first, so nothing pulls another build.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(call retry,$(BIN)/pip install -q --retries 10 --upgrade pip "setuptools==80.9.0" wheel)
+	$(call retry,$(PIP) --upgrade pip "setuptools==80.9.0" wheel)
 	$(call retry,$(PIP_INSTALL) torch==2.14.1 torchvision==0.29.1)
 	$(call retry,$(PIP_INSTALL) -e '.[dev]')
 	$(call retry,$(PIP_INSTALL) --no-deps face-alignment==1.5.0 syncnet-python==0.2.3)
