@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from edtalk.atomic import atomic_path, write_json
 from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig
-from edtalk.experts.names import EXPERT_NAMES, JUDGE_NAMES
+from edtalk.experts.names import EXPERT_NAMES, JUDGE_NAMES, SUFFIX
 from edtalk.experts.sync_net import SyncNetConfig, SyncNetJudge
 from edtalk.provenance import git_hash
 
@@ -82,7 +82,7 @@ def save_expert(
         "extra": json.dumps(extra or {}),
     }
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    path = out_dir / f"{name}.safetensors"
+    path = out_dir / f"{name}{SUFFIX}"
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=meta)
     manifest = _read_manifest(out_dir)
@@ -189,7 +189,7 @@ def register_weight_entries() -> None:
         if name not in _ENTRIES:
             _ENTRIES[name] = WeightFile(
                 name=name,
-                filename=f"{name}.safetensors",
+                filename=f"{name}{SUFFIX}",
                 sha256=None,  # trained locally; the sha256 of the installed file is recorded
                 url=f"trained locally on synthtalk's judge identities: `{TRAIN_JUDGES}`",
                 license="EDTalk-Bench (trained by eval.zoo; no external weights)",
