@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export RAY_USAGE_STATS_ENABLED ?= 0
 
-.PHONY: install demo pretrain test test-slow bench lint clean browser
+.PHONY: install lock demo pretrain test test-slow bench lint clean browser
 
 install: $(STAMP)
 
@@ -24,19 +24,29 @@ install: $(STAMP)
 PIP = $(BIN)/pip install -q --retries 10
 PIP_INSTALL = $(PIP) --resume-retries 40
 PIP_TRIES ?= 3
+# constraints.txt pins every package the tests passed with, dependencies of dependencies included, so
+# a fresh clone installs the stack that was tested, not whatever PyPI resolves that day (`make lock`).
+CONSTRAINTS ?= -c constraints.txt
 retry = for try in $$(seq $(PIP_TRIES)); do $(1) && break; \
           if [ $$try = $(PIP_TRIES) ]; then echo "install failed $(PIP_TRIES) times; giving up" >&2; exit 1; fi; \
           echo "install failed (try $$try of $(PIP_TRIES)); trying again in 20 s" >&2; sleep 20; done
 
-# Idempotent: re-runs only when pyproject.toml changes. torch first, so nothing pulls another build.
-$(STAMP): pyproject.toml
+# Idempotent: re-runs only when pyproject.toml or constraints.txt changes. torch first, so nothing
+# pulls another build.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(call retry,$(PIP) --upgrade pip "setuptools==80.9.0" wheel)
-	$(call retry,$(PIP_INSTALL) torch==2.14.1 torchvision==0.29.1)
-	$(call retry,$(PIP_INSTALL) -e '.[dev]')
-	$(call retry,$(PIP_INSTALL) --no-deps face-alignment==1.5.0 syncnet-python==0.2.3)
+	$(call retry,$(PIP_INSTALL) $(CONSTRAINTS) torch==2.14.1 torchvision==0.29.1)
+	$(call retry,$(PIP_INSTALL) $(CONSTRAINTS) -e '.[dev]')
+	$(call retry,$(PIP_INSTALL) $(CONSTRAINTS) --no-deps face-alignment==1.5.0 syncnet-python==0.2.3)
 	$(BIN)/python -c "import torch, torchvision, cv2, ray, deepspeed, dlib, av, librosa; print('installed: torch', torch.__version__, 'ray', ray.__version__, 'deepspeed', deepspeed.__version__)"
 	touch $(STAMP)
+
+# After changing a pin in pyproject.toml: install without the old lock, then write the new one.
+lock:
+	$(MAKE) --always-make install CONSTRAINTS=
+	{ echo "# Written by \`make lock\` from .venv after \`make install\`; every install is constrained to it."; \
+	  $(BIN)/pip freeze --exclude-editable; } > constraints.txt
 
 # Debian's Chromium, for the report's screenshot test (root on these machines; skipped if present).
 browser:
