@@ -30,19 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: repo on sys.path
 
-from sweeps.common import (  # noqa: E402
-    Variant,
-    build_parser,
-    concurrent_trials,
-    ensure_project_python,
-    init_ray,
-    prepare_parent,
-    run_tuner,
-    scheduler,
-    smoke_defaults,
-    trainable_with_resources,
-    trial_config,
-)
+from sweeps.common import Variant, build_parser, ensure_project_python, run_sweep, smoke_defaults  # noqa: E402
 
 SWEEP = "ablations"
 DECOUPLE = ("mouth_pose", "expression")
@@ -86,9 +74,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser("python sweeps/ablations.py", __doc__.split("\n\n")[0])
     parser.add_argument("--variants", default=None, help="comma-separated subset of: " + ", ".join(VARIANTS))
     args = smoke_defaults(parser.parse_args(argv))
-    from ray import tune
-
-    init_ray(args.address)
     # The search space (paper Table 3); --smoke-test keeps 2 variants.
     names = list(VARIANTS)
     if args.variants:
@@ -98,25 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
     elif args.smoke_test:
         names = ["full", "wo_eem"]
-    param_space = {**trial_config(args), "variant": tune.grid_search([VARIANTS[n].to_dict() for n in names])}
-
-    prepare_parent(args, [VARIANTS[n] for n in names])
-
-    def make_tuner():
-        return tune.Tuner(
-            trainable_with_resources(args.workers),
-            param_space=param_space,
-            tune_config=tune.TuneConfig(
-                num_samples=args.num_samples,
-                max_concurrent_trials=concurrent_trials(args.workers),
-                scheduler=scheduler(args.scheduler, "psnr", "max"),
-            ),
-            run_config=tune.RunConfig(
-                name=args.name or SWEEP, storage_path=str(Path(args.storage).resolve())
-            ),
-        )
-
-    return run_tuner(make_tuner, args, SWEEP)
+    chosen = [VARIANTS[n] for n in names]
+    return run_sweep(args, chosen, SWEEP)
 
 
 if __name__ == "__main__":

@@ -18,19 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: repo on sys.path
 
-from sweeps.common import (  # noqa: E402
-    Variant,
-    build_parser,
-    concurrent_trials,
-    ensure_project_python,
-    init_ray,
-    prepare_parent,
-    run_tuner,
-    scheduler,
-    smoke_defaults,
-    trainable_with_resources,
-    trial_config,
-)
+from sweeps.common import Variant, build_parser, ensure_project_python, run_sweep, smoke_defaults  # noqa: E402
 
 SWEEP = "bank_size"
 FIXED = {"mouth": {"n_expression": 10}, "expression": {"n_mouth": 20}}  # the other bank (paper)
@@ -49,40 +37,20 @@ def variant(bank: str, n: int) -> Variant:
     )
 
 
-def variants(sizes: dict[str, list[int]]) -> list[dict]:
-    return [variant(bank, n).to_dict() for bank, ns in sizes.items() for n in ns]
+def variants(sizes: dict[str, list[int]]) -> list[Variant]:
+    """One variant per bank size: ``{"mouth": [5, 10], ...}`` -> bank_mouth_5, bank_mouth_10, ..."""
+    return [variant(bank, n) for bank, ns in sizes.items() for n in ns]
 
 
 def main(argv: list[str] | None = None) -> int:
     ensure_project_python()  # `ray job submit -- python ...` may start another interpreter
     parser = build_parser("python sweeps/bank_size.py", __doc__.split("\n\n")[0])
     args = smoke_defaults(parser.parse_args(argv))
-    from ray import tune
-
-    init_ray(args.address)
     # The search space (paper Table 6); --smoke-test keeps 2 values per axis.
     sizes = {"mouth": [5, 10, 20, 40], "expression": [5, 10, 20, 40]}
     if args.smoke_test:
         sizes = {"mouth": [5, 10], "expression": [5, 10]}
-    param_space = {**trial_config(args), "variant": tune.grid_search(variants(sizes))}
-
-    prepare_parent(args, [Variant.from_dict(d) for d in variants(sizes)])
-
-    def make_tuner():
-        return tune.Tuner(
-            trainable_with_resources(args.workers),
-            param_space=param_space,
-            tune_config=tune.TuneConfig(
-                num_samples=args.num_samples,
-                max_concurrent_trials=concurrent_trials(args.workers),
-                scheduler=scheduler(args.scheduler, "psnr", "max"),
-            ),
-            run_config=tune.RunConfig(
-                name=args.name or SWEEP, storage_path=str(Path(args.storage).resolve())
-            ),
-        )
-
-    return run_tuner(make_tuner, args, SWEEP)
+    return run_sweep(args, variants(sizes), SWEEP)
 
 
 if __name__ == "__main__":

@@ -478,18 +478,34 @@ def export_results(result_grid, sweep_name: str, out: str | Path) -> list[Path]:
     return written
 
 
-def run_tuner(tuner_factory, args: argparse.Namespace, sweep_name: str):
-    """Fit (or resume) the Tuner the script built, export results, print a summary."""
+def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> int:
+    """Run one sweep: a grid over ``variants`` on Ray Tune, then export and summarise its results.
+
+    Starts (or joins) Ray, trains the shared parent checkpoint once (``prepare_parent``), then fits
+    the Tuner, or restores it with ``--resume`` so finished trials are not run again. Exit status 1
+    when any trial failed (the others' results are still exported).
+    """
     from ray import tune
 
-    path = Path(args.storage).resolve() / (args.name or sweep_name)
+    init_ray(args.address)
+    prepare_parent(args, variants)
+    storage, name = Path(args.storage).resolve(), args.name or sweep_name
+    path = storage / name
+    trainable = trainable_with_resources(args.workers)
     start = time.perf_counter()
     if args.resume and tune.Tuner.can_restore(str(path)):
-        tuner = tune.Tuner.restore(
-            str(path), trainable=trainable_with_resources(args.workers), resume_errored=True
-        )
+        tuner = tune.Tuner.restore(str(path), trainable=trainable, resume_errored=True)
     else:
-        tuner = tuner_factory()
+        tuner = tune.Tuner(
+            trainable,
+            param_space={**trial_config(args), "variant": tune.grid_search([v.to_dict() for v in variants])},
+            tune_config=tune.TuneConfig(
+                num_samples=args.num_samples,
+                max_concurrent_trials=concurrent_trials(args.workers),
+                scheduler=scheduler(args.scheduler, "psnr", "max"),
+            ),
+            run_config=tune.RunConfig(name=name, storage_path=str(storage)),
+        )
     grid = tuner.fit()
     written = export_results(grid, sweep_name, args.out)
     errors = [r.error for r in grid if r.error is not None]
