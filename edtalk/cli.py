@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from edtalk.atomic import write_json
 
 
 def positive_int(text: str) -> int:
@@ -31,3 +35,25 @@ def report_error(err: object) -> int:
     """
     print(f"error: {err}", file=sys.stderr)
     return 2
+
+
+def print_and_save(
+    compute: Callable[[], dict],
+    describe: Callable[[dict], str],
+    out: Path | None,
+    user_errors: tuple[type[BaseException], ...],
+) -> int:
+    """The end of a diagnostic tool (``eval.probe``, ``eval.inversion``, ``eval.oracle``): run it,
+    print its table and, with ``--out``, write the result as JSON.
+
+    ``user_errors`` (a bad checkpoint, dataset or option) end the run as one ``error:`` line, exit 2.
+    """
+    try:
+        result = compute()
+    except user_errors as exc:
+        return report_error(exc)
+    print(describe(result))
+    if out:
+        write_json(out, result)
+        print(f"written: {out}")
+    return 0

@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from edtalk.atomic import write_json
-from edtalk.cli import positive_int, report_error
+from edtalk.cli import positive_int, print_and_save
 from edtalk.data.errors import DataError
 
 MODES = ("gt", "navigated", "weights", "latent")
@@ -259,24 +259,18 @@ def main(argv: list[str] | None = None) -> int:
     from edtalk.model import CheckpointError
 
     torch.manual_seed(0)
-    try:
-        r = run(
-            args.ckpt,
-            args.data,
-            args.pairs,
-            args.frames,
-            args.steps,
-            args.lr,
-            progress=not args.no_progress,
-            device=args.device,
-        )
-    except (CheckpointError, DataError, ValueError) as exc:  # bad --ckpt / --data / --steps: one line
-        return report_error(exc)
-    print(format_result(r))
-    if args.out:
-        write_json(args.out, r)
-        print(f"written: {args.out}")
-    return 0
+    compute = partial(
+        run,
+        args.ckpt,
+        args.data,
+        args.pairs,
+        args.frames,
+        args.steps,
+        args.lr,
+        progress=not args.no_progress,
+        device=args.device,
+    )
+    return print_and_save(compute, format_result, args.out, (CheckpointError, DataError, ValueError))
 
 
 if __name__ == "__main__":

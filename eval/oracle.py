@@ -36,13 +36,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from edtalk.atomic import write_json
-from edtalk.cli import positive_int, report_error
+from edtalk.cli import positive_int, print_and_save
 from edtalk.data.clip import EMOTIONS
 from edtalk.data.errors import DataError
 
@@ -332,28 +332,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from edtalk.model import CheckpointError
 
-    try:
-        r = run(
-            args.ckpt,
-            args.data,
-            args.cache,
-            args.steps,
-            args.lr,
-            not args.frozen_decoder,
-            args.readout_steps,
-            readout_encoder_lr=args.readout_encoder_lr,
-            n_pairs=args.pairs,
-            frames=args.frames,
-            progress=not args.no_progress,
-            device=args.device,
-        )
-    except (CheckpointError, DataError, ValueError) as exc:
-        return report_error(exc)
-    print(format_result(r))
-    if args.out:
-        write_json(args.out, r)
-        print(f"written: {args.out}")
-    return 0
+    compute = partial(
+        run,
+        args.ckpt,
+        args.data,
+        args.cache,
+        args.steps,
+        args.lr,
+        not args.frozen_decoder,
+        args.readout_steps,
+        readout_encoder_lr=args.readout_encoder_lr,
+        n_pairs=args.pairs,
+        frames=args.frames,
+        progress=not args.no_progress,
+        device=args.device,
+    )
+    return print_and_save(compute, format_result, args.out, (CheckpointError, DataError, ValueError))
 
 
 if __name__ == "__main__":

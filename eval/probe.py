@@ -21,13 +21,13 @@ Features are standardised with the train frames' statistics; targets come from s
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from edtalk.atomic import write_json
-from edtalk.cli import positive_int, report_error
+from edtalk.cli import positive_int, print_and_save
 from edtalk.data.errors import DataError
 
 BATCH = 64  # frames per encoder pass
@@ -201,17 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from edtalk.model import CheckpointError
 
-    try:
-        result = run(
-            args.ckpt, args.data, every=args.every, progress=not args.no_progress, device=args.device
-        )
-    except (CheckpointError, DataError, ValueError) as exc:
-        return report_error(exc)
-    print(format_result(result))
-    if args.out:
-        write_json(args.out, result)
-        print(f"written: {args.out}")
-    return 0
+    compute = partial(
+        run, args.ckpt, args.data, every=args.every, progress=not args.no_progress, device=args.device
+    )
+    return print_and_save(compute, format_result, args.out, (CheckpointError, DataError, ValueError))
 
 
 if __name__ == "__main__":

@@ -54,15 +54,17 @@ def _run(capsys, *argv):
     return rc, capsys.readouterr()
 
 
+def _run_on(files, capsys, command, *argv):
+    """``edtalk.infer <command>`` with the fixture's checkpoint and identity image, then ``argv``."""
+    return _run(capsys, command, "--ckpt", files / "ck.pt", "--identity", files / "face.png", *argv)
+
+
 def test_video_round_trip_writes_mp4_of_mouth_length_with_audio(files, capsys):
     out = files / "v.mp4"
-    rc, cap = _run(
+    rc, cap = _run_on(
+        files,
         capsys,
         "video",
-        "--ckpt",
-        files / "ck.pt",
-        "--identity",
-        files / "face.png",
         "--mouth",
         files / "mouth.mp4",
         "--pose",
@@ -81,13 +83,10 @@ def test_video_round_trip_writes_mp4_of_mouth_length_with_audio(files, capsys):
 
 def test_audio_with_emotion_and_sampled_pose(files, capsys):
     out = files / "a.mp4"
-    rc, cap = _run(
+    rc, cap = _run_on(
+        files,
         capsys,
         "audio",
-        "--ckpt",
-        files / "ck.pt",
-        "--identity",
-        files / "face.png",
         "--audio",
         files / "speech.wav",
         "--sample-pose",
@@ -113,13 +112,10 @@ def test_drive_audio_pose_samples_depend_on_seed(files):
 
 
 def test_interpolate_and_edit_base(files, capsys):
-    rc, cap = _run(
+    rc, cap = _run_on(
+        files,
         capsys,
         "interpolate",
-        "--ckpt",
-        files / "ck.pt",
-        "--identity",
-        files / "face.png",
         "--mouth",
         files / "mouth.mp4",
         "--expression-a",
@@ -133,13 +129,10 @@ def test_interpolate_and_edit_base(files, capsys):
     )
     assert rc == 0, cap.err
     assert read_video(files / "i.mp4").frames.shape[0] == 10
-    rc, cap = _run(
+    rc, cap = _run_on(
+        files,
         capsys,
         "edit-base",
-        "--ckpt",
-        files / "ck.pt",
-        "--identity",
-        files / "face.png",
         "--bank",
         "mouth",
         "--index",
@@ -165,13 +158,10 @@ def test_interpolate_and_edit_base(files, capsys):
     ],
 )
 def test_emotion_errors(files, capsys, extra, message):
-    rc, cap = _run(
+    rc, cap = _run_on(
+        files,
         capsys,
         "audio",
-        "--ckpt",
-        files / "ck.pt",
-        "--identity",
-        files / "face.png",
         "--audio",
         files / "speech.wav",
         "--out",
@@ -194,20 +184,7 @@ def test_input_errors_are_clear(files, capsys):
     assert rc == 2 and "square" in cap.err
     rc, cap = _run(capsys, *base, "--ckpt", files / "ck.pt", "--identity", files / "missing.png")
     assert rc == 2 and "missing.png: missing" in cap.err
-    rc, cap = _run(
-        capsys,
-        "edit-base",
-        "--ckpt",
-        files / "ck.pt",
-        "--identity",
-        files / "face.png",
-        "--bank",
-        "pose",
-        "--index",
-        "9",
-        "--out",
-        files / "x.mp4",
-    )
+    rc, cap = _run_on(files, capsys, "edit-base", "--bank", "pose", "--index", "9", "--out", files / "x.mp4")
     assert rc == 2 and "--index must be in [0, 5]" in cap.err
     rc, cap = _run(
         capsys,
@@ -229,13 +206,10 @@ def test_input_errors_are_clear(files, capsys):
 def test_audio_inputs_named_and_resampled(files, capsys):
     """An explicit --audio that cannot be read is an error (not a silent mute); other rates are noted."""
     (files / "junk.wav").write_bytes(b"not a wav file at all")
-    rc, cap = _run(
+    rc, cap = _run_on(
+        files,
         capsys,
         "video",
-        "--ckpt",
-        files / "ck.pt",
-        "--identity",
-        files / "face.png",
         "--mouth",
         files / "mouth.mp4",
         "--audio",
@@ -249,18 +223,7 @@ def test_audio_inputs_named_and_resampled(files, capsys):
     t = np.arange(int(0.4 * 8000)) / 8000
     soundfile.write(files / "speech8k.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 8000)
     out = files / "a8k.mp4"
-    rc, cap = _run(
-        capsys,
-        "audio",
-        "--ckpt",
-        files / "ck.pt",
-        "--identity",
-        files / "face.png",
-        "--audio",
-        files / "speech8k.wav",
-        "--out",
-        out,
-    )
+    rc, cap = _run_on(files, capsys, "audio", "--audio", files / "speech8k.wav", "--out", out)
     assert rc == 0, cap.err
     assert "speech8k.wav: audio resampled from 8000 Hz to 16000 Hz" in cap.err
     assert read_video(out).frames.shape[0] == 10 and probe_video(out).has_audio
@@ -289,18 +252,7 @@ def test_driving_videos_at_another_rate_are_resampled_to_25_fps(files, capsys):
     rng = np.random.default_rng(2)
     write_video(files / "fast.mp4", rng.integers(0, 255, (10, 128, 128, 3), dtype=np.uint8), fps=50)
     out = files / "fast_out.mp4"
-    rc, cap = _run(
-        capsys,
-        "video",
-        "--ckpt",
-        files / "ck.pt",
-        "--identity",
-        files / "face.png",
-        "--mouth",
-        files / "fast.mp4",
-        "--out",
-        out,
-    )
+    rc, cap = _run_on(files, capsys, "video", "--mouth", files / "fast.mp4", "--out", out)
     assert rc == 0, cap.err
     assert "fast.mp4: 50.00 fps, resampled to 25 fps (nearest frame)" in cap.err
     assert read_video(out).frames.shape[0] == 5
