@@ -1,4 +1,4 @@
-"""EDTalk itself as a method to score, generated from a checkpoint with ``edtalk.infer``.
+"""EDTalk itself as a method to score, generated from a checkpoint with ``edtalk.driving``.
 
 - ``edtalk_v`` (video-driven self-reconstruction, paper Table 5 / LIA protocol): identity source
   I^s = the first GT frame; mouth, pose and expression are all driven by the GT clip itself.
@@ -23,28 +23,14 @@ from baselines import METHODS, Method
 from edtalk.data.clip import Clip
 
 _GENERATORS: dict[tuple[str, str], Any] = {}  # (ckpt, device) -> loaded generator, per process
-_NEEDED = ("load_generator", "drive_video", "drive_audio", "require_stages")
 
 
-class InferenceUnavailableError(RuntimeError):
-    """``edtalk.infer`` is missing or lacks the functions these methods call."""
+def _driving():
+    """``edtalk.driving``, the model code, imported when an EDTalk method first runs (scoring other
+    methods never loads it)."""
+    from edtalk import driving
 
-
-def _infer_module():
-    try:
-        from edtalk import infer
-    except ImportError as e:
-        raise InferenceUnavailableError(
-            f"edtalk_v/edtalk_a need edtalk/infer.py with {', '.join(_NEEDED)}; it cannot be "
-            f"imported in this checkout ({e})"
-        ) from None
-    missing = [f for f in _NEEDED if not hasattr(infer, f)]
-    if missing:
-        raise InferenceUnavailableError(
-            f"edtalk_v/edtalk_a need edtalk.infer.{', edtalk.infer.'.join(missing)}, which this "
-            "checkout's edtalk/infer.py does not define"
-        )
-    return infer
+    return driving
 
 
 class EDTalkMethod(Method):
@@ -60,20 +46,20 @@ class EDTalkMethod(Method):
             )
         if not Path(self.ckpt).is_file():
             raise FileNotFoundError(f"{self.ckpt}: checkpoint file does not exist (--ckpt)")
-        infer = _infer_module()
+        driving = _driving()
         # no score from heads still at init: the checkpoint must have been through the stages used
         from edtalk.model import load_checkpoint
 
         ckpt = load_checkpoint(self.ckpt)
         needed = [self.drives_with]
         needed += ["expression"] if "expression" in ckpt["config"].bank_names else []
-        infer.require_stages(ckpt["meta"], self.ckpt, needed)
+        driving.require_stages(ckpt["meta"], self.ckpt, needed)
 
     def generator(self):
-        """The EDTalk model of ``--ckpt`` (``edtalk.infer.load_generator``), once per process."""
+        """The EDTalk model of ``--ckpt`` (``edtalk.driving.load_generator``), once per process."""
         key = (str(self.ckpt), self.device)
         if key not in _GENERATORS:
-            model, _config = _infer_module().load_generator(self.ckpt, self.device)
+            model, _config = _driving().load_generator(self.ckpt, self.device)
             _GENERATORS[key] = model
         return _GENERATORS[key]
 
@@ -104,16 +90,16 @@ class EDTalkVideoDriven(EDTalkMethod):
     def generate(self, clip: Clip, out_path: Path) -> None:
         from edtalk.data.video import read_video, write_video
 
-        infer = _infer_module()
+        driving = _driving()
         video = read_video(clip.video)
-        frames = self_reconstruction(infer, self.generator(), video.frames)
+        frames = self_reconstruction(driving, self.generator(), video.frames)
         write_video(out_path, frames, fps=video.fps)
 
 
-def self_reconstruction(infer, model, frames: np.ndarray, batch_size: int = 16) -> np.ndarray:
-    """``infer.drive_video`` with the clip driving mouth, pose and expression of its own first frame
+def self_reconstruction(driving, model, frames: np.ndarray, batch_size: int = 16) -> np.ndarray:
+    """``driving.drive_video`` with the clip driving mouth, pose and expression of its own first frame
     (one pass of E over the clip: drive_video encodes a video that drives several factors once)."""
-    return infer.drive_video(model, frames[0], frames, frames, frames, batch_size=batch_size)
+    return driving.drive_video(model, frames[0], frames, frames, frames, batch_size=batch_size)
 
 
 @METHODS.register("edtalk_a")
@@ -129,10 +115,10 @@ class EDTalkAudioDriven(EDTalkMethod):
 
         if clip.audio is None:
             raise FileNotFoundError(f"clip {clip.id}: edtalk_a needs the clip's audio, the dataset has none")
-        infer = _infer_module()
+        driving = _driving()
         video = read_video(clip.video)
         audio = fit_audio(load_audio(clip.audio), len(video.frames), video.fps)
-        frames = infer.drive_audio(
+        frames = driving.drive_audio(
             self.generator(),
             video.frames[0],
             audio,

@@ -1,7 +1,7 @@
 """``python -m benchmarks.drive_video``: EDTalk-V self-reconstruction with one pass of E per driving
 video, as a ratio against the per-factor encoding it replaced, in one process.
 
-Both sides call ``edtalk.infer.drive_video`` with the same model on the same clip, which drives mouth,
+Both sides call ``edtalk.driving.drive_video`` with the same model on the same clip, which drives mouth,
 pose and expression of its own first frame (``eval.proof``'s self-reconstruction, ``eval.run``'s
 ``edtalk_v``). ``ours`` passes the one clip for all three factors, so drive_video encodes it once;
 ``reference`` passes equal copies, so each factor's video is encoded apart, as drive_video did for
@@ -45,7 +45,7 @@ def load_clip(data: Path | None, n_frames: int, size: int = 128) -> tuple[str, n
 
 def time_sides(model, frames: np.ndarray, repeats: int) -> dict[str, list[float]]:
     """Seconds per call of each side, alternating; asserts both draw the same frames."""
-    from edtalk.infer import drive_video
+    from edtalk.driving import drive_video
 
     def ours():
         return drive_video(model, frames[0], frames, frames, frames)

@@ -28,6 +28,16 @@ def mp4_path(text: str) -> str:
     return text
 
 
+def add_device_option(parser: argparse.ArgumentParser, what: str = "the model") -> None:
+    """``--device`` as every model-running CLI spells it (read with ``edtalk.driving.resolve_device``)."""
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help=f"torch device for {what}: auto (a CUDA GPU when there is one, else the CPU), cpu, cuda, "
+        "cuda:N (default auto)",
+    )
+
+
 def report_error(err: object) -> int:
     """Print a user's mistake (bad path, checkpoint, dataset, device) as one ``error:`` line; exit status 2.
 

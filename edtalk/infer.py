@@ -9,384 +9,41 @@
 - ``interpolate``: W^e = a W^e_1 + (1 - a) W^e_2 from two expression videos.
 - ``edit-base``: sweep one base weight w^*_k over a range (the rest from the identity image).
 
-Python API for evaluation: ``load_generator``, ``drive_video``, ``drive_audio`` (uint8 frames out).
-They run on the device the model sits on (``load_generator(ckpt, device)``, ``--device``): frames go
-there a batch at a time and come back as uint8 arrays.
-Frames map [-1, 1] -> [0, 255] with a fixed affine map and clipping (the official demos min-max
-normalise each clip instead, which changes brightness per clip; we do not).
-Inputs must be square face crops; other sizes are resized to the model's ``image_size`` (noted on
-stderr). The identity image is checked for a face with dlib's HOG detector (``--no-face-check``).
+The command line only: the model code it runs is ``edtalk.driving`` (the Python API), imported once
+the arguments are parsed, so ``--help`` and usage errors come without loading torch. Inputs must be
+square face crops; other sizes are resized to the model's ``image_size`` (noted on stderr). The
+identity image is checked for a face with dlib's HOG detector (``--no-face-check``).
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import functools
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from edtalk.cli import mp4_path, positive_int, report_error
-from edtalk.config import ConfigError, ModelConfig
+from edtalk.cli import add_device_option, mp4_path, positive_int, report_error
 from edtalk.data.clip import EMOTIONS
-from edtalk.data.errors import DataError
-from edtalk.model import CheckpointError, EDTalk, build_from_checkpoint
-from edtalk.modules.audio_encoder import smooth_weights
-from edtalk.modules.expression_predictor import MissingWeightsError
-
-FPS = 25.0
-SAMPLE_RATE = 16000
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-class InferenceError(DataError):
-    """Bad inference input (no face, wrong size, unknown emotion, missing emotion weights...)."""
-
-
-_NOTED: set[str] = set()
-
-
-def _note(message: str) -> None:
-    """Print a note on stderr, once per process (library callers generate many clips)."""
-    if message not in _NOTED:
-        _NOTED.add(message)
-        print(f"note: {message}", file=sys.stderr)
-
-
-# --- model and frames ----------------------------------------------------------------------------
-def resolve_device(device: str = "auto") -> torch.device:
-    """The torch device a name means: "auto" is the first CUDA GPU when there is one, else the CPU;
-    "cpu", "cuda", "cuda:N" as given (a CUDA device on a machine without one is an error, not a silent
-    CPU run)."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise InferenceError(None, f"unknown device {device!r} (auto, cpu, cuda or cuda:N)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InferenceError(None, f"device {device!r}: this machine has no CUDA GPU (use --device cpu)")
-    return dev
-
-
-def add_device_option(parser: argparse.ArgumentParser, what: str = "the model") -> None:
-    """``--device`` as every model-running CLI spells it (read with ``resolve_device``)."""
-    parser.add_argument(
-        "--device",
-        default="auto",
-        help=f"torch device for {what}: auto (a CUDA GPU when there is one, else the CPU), cpu, cuda, "
-        "cuda:N (default auto)",
-    )
-
-
-def load_generator(ckpt_path: str | Path, device: str | torch.device = "cpu") -> tuple[EDTalk, ModelConfig]:
-    """Load an EDTalk checkpoint (eval mode) onto ``device`` ("auto": a GPU when there is one); its
-    meta is kept as ``model.checkpoint_meta``."""
-    model, ckpt = build_from_checkpoint(ckpt_path)
-    model.to(resolve_device(device) if isinstance(device, str) else device)
-    model.checkpoint_meta = ckpt["meta"]
-    return model, ckpt["config"]
-
-
-def untrained(meta: dict, stage: str) -> str | None:
-    """Why a checkpoint with ``meta`` cannot do what ``stage`` teaches, or None when it can.
-
-    None when ``meta["stages_done"]`` (written by edtalk.train) lists ``stage``, or when the checkpoint
-    records no stage history (converted or hand-made checkpoints are trusted).
-    """
-    done = meta.get("stages_done")
-    if done is None or stage in done:
-        return None
-    listed = ", ".join(dict.fromkeys(done)) or "none"  # a stage trained twice is listed once
-    return f"the checkpoint has not been through the {stage} stage (stages done: {listed})"
-
-
-def require_stages(meta: dict, ckpt: str | Path, stages: Sequence[str]) -> None:
-    """Raise InferenceError naming the checkpoint when it skipped one of ``stages`` (its heads would be
-    untrained, the video meaningless)."""
-    for stage in stages:
-        if reason := untrained(meta, stage):
-            raise InferenceError(
-                ckpt, f"{reason}; use a checkpoint from the {stage} stage or later (e.g. the chain's final)"
-            )
-
-
-def model_device(model: torch.nn.Module) -> torch.device:
-    """The device a model's parameters sit on (where its inputs must go)."""
-    return next(model.parameters()).device
-
-
-def to_tensor(frames: np.ndarray, size: int, name: str = "frames") -> torch.Tensor:
-    """uint8 (T, H, W, 3) or (H, W, 3) RGB -> float [T, 3, size, size] in [-1, 1] (resized if needed)."""
-    frames = np.asarray(frames)
-    if frames.ndim == 3:
-        frames = frames[None]
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise InferenceError(name, f"expected RGB frames (T, H, W, 3), got shape {frames.shape}")
-    h, w = frames.shape[1:3]
-    if h != w:
-        raise InferenceError(name, f"expected square face crops, got {h}x{w} (crop the face first)")
-    x = torch.from_numpy(np.array(frames, dtype=np.uint8)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-    if h != size:
-        _note(f"{name}: resized {h}x{w} -> {size}x{size} (model image_size)")
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return x
-
-
-def to_frames(images: torch.Tensor) -> np.ndarray:
-    """[T, 3, H, W] in [-1, 1] -> uint8 (T, H, W, 3)."""
-    x = ((images.clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).cpu().numpy()
-
-
-def loop_to_length(frames: np.ndarray, n: int) -> np.ndarray:
-    """Ping-pong loop (forward, backward, ...) or cut ``frames`` to exactly ``n`` frames."""
-    if len(frames) >= n:
-        return frames[:n]
-    cycle = np.concatenate([frames, frames[-2:0:-1]]) if len(frames) > 2 else frames
-    reps = -(-n // len(cycle))
-    return np.concatenate([cycle] * reps)[:n]
-
-
-@torch.no_grad()
-def _weights_of(model: EDTalk, frames: np.ndarray, name: str, label: str, batch_size: int) -> torch.Tensor:
-    """W^* for every frame of a driving video ([T, K])."""
-    return _codes_of(model, frames, (name,), label, batch_size)[name]
-
-
-@torch.no_grad()
-def _codes_of(
-    model: EDTalk, frames: np.ndarray, names: tuple[str, ...], label: str, batch_size: int
-) -> dict[str, torch.Tensor]:
-    """W^* of every bank in ``names`` for every frame of one driving video ([T, K] each), from one
-    pass of E over the video."""
-    x, device = to_tensor(frames, model.cfg.image_size, label), model_device(model)
-    parts = [model.navigate(model.encode(chunk.to(device))[0], names) for chunk in x.split(batch_size)]
-    return {name: torch.cat([part[name] for part in parts]) for name in names}
-
-
-@torch.no_grad()
-def render(model: EDTalk, identity_frame: np.ndarray, weights: dict[str, torch.Tensor], batch_size: int = 16):
-    """Compose f^{i->r} + sum_* B^* W^* per frame and decode; absent components use the identity's W^*."""
-    device = model_device(model)
-    src = to_tensor(identity_frame, model.cfg.image_size, "identity").to(device)
-    f_src, skips = model.encode(src)
-    own = model.navigate(f_src)
-    n = max(w.shape[0] for w in weights.values()) if weights else 1
-    full = {k: (weights[k].to(device) if k in weights else own[k].expand(n, -1)) for k in own}
-    frames = []
-    for start in range(0, n, batch_size):
-        part = {k: v[start : start + batch_size] for k, v in full.items()}
-        b = next(iter(part.values())).shape[0]
-        latent = model.compose(f_src.expand(b, -1), part)
-        e = model.expression_latent(part["expression"]) if "expression" in part else None
-        frames.append(to_frames(model.generate(latent, skips, e)))
-    return np.concatenate(frames)
-
-
-def drive_video(
-    model: EDTalk,
-    identity_frame: np.ndarray,
-    mouth_frames: np.ndarray,
-    pose_frames: np.ndarray | None = None,
-    expression_frames: np.ndarray | None = None,
-    batch_size: int = 16,
-) -> np.ndarray:
-    """EDTalk-V: uint8 frames (T = len(mouth_frames)). Pose/expression videos are ping-pong looped to T;
-    a missing pose or expression driver keeps the identity's own pose / expression."""
-    weights = driving_weights(model, mouth_frames, pose_frames, expression_frames, batch_size)
-    return render(model, identity_frame, weights, batch_size)
-
-
-def driving_weights(
-    model: EDTalk,
-    mouth_frames: np.ndarray,
-    pose_frames: np.ndarray | None = None,
-    expression_frames: np.ndarray | None = None,
-    batch_size: int = 16,
-) -> dict[str, torch.Tensor]:
-    """EDTalk-V's W^m, W^p, W^e per frame ([T, K] each) from the driving videos, as ``drive_video``
-    uses them; ``render`` draws them onto any identity frame (one set of codes, several identities)."""
-    model.eval()
-    n = len(mouth_frames)
-    drivers = {"mouth": mouth_frames, "pose": pose_frames, "expression": expression_frames}
-    # one pass of E per distinct video: a clip that drives several factors (self-reconstruction,
-    # EDTalk-V with one driver) is encoded once, not once per factor
-    videos: dict[int, tuple[np.ndarray, list[str]]] = {}  # id(array) -> (array, the factors it drives)
-    for name, frames in drivers.items():
-        if frames is not None and (name == "mouth" or name in model.cfg.bank_names):
-            videos.setdefault(id(frames), (frames, []))[1].append(name)
-    weights: dict[str, torch.Tensor] = {}
-    for frames, names in videos.values():
-        label = " / ".join(names) + " video"
-        weights.update(_codes_of(model, loop_to_length(frames, n), tuple(names), label, batch_size))
-    return {name: weights[name] for name in drivers if name in weights}
-
-
-def emotion_weights(model: EDTalk, emotion: str) -> torch.Tensor:
-    """The per-emotion mean W^e stored in the checkpoint's meta["emotion_weights"] ([1, Ke])."""
-    if emotion not in EMOTIONS:
-        close = difflib.get_close_matches(emotion, EMOTIONS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise InferenceError(None, f"unknown emotion {emotion!r}{hint} (known: {', '.join(EMOTIONS)})")
-    table = getattr(model, "checkpoint_meta", {}).get("emotion_weights") or {}
-    if emotion not in table:
-        raise InferenceError(
-            None,
-            f"the checkpoint has no expression weights for {emotion!r} (meta['emotion_weights'] holds "
-            f"{sorted(table) or 'nothing'}); use a checkpoint saved after the expression stage, "
-            "or drive the expression with --expression VID",
-        )
-    w = torch.tensor(table[emotion], dtype=torch.float32)[None]
-    if w.shape[1] != model.cfg.n_weights("expression"):
-        raise InferenceError(
-            None,
-            f"emotion weights for {emotion!r} have {w.shape[1]} entries, model expects "
-            f"{model.cfg.n_weights('expression')}",
-        )
-    return w
-
-
-@torch.no_grad()
-def drive_audio(
-    model: EDTalk,
-    identity_frame: np.ndarray,
-    wav: np.ndarray,
-    pose_frames: np.ndarray | None = None,
-    emotion: str | None = None,
-    expression_frames: np.ndarray | None = None,
-    text: str | None = None,
-    expression_from_audio: bool = False,
-    sample_pose: bool = False,
-    seed: int | None = 0,
-    fps: float = FPS,
-    batch_size: int = 16,
-) -> np.ndarray:
-    """EDTalk-A: uint8 frames for 16 kHz mono ``wav`` (T = duration * fps).
-
-    W^m = smooth(MLP^m_A(E_a(mel windows))). W^p: pose video, else flow samples (``sample_pose``),
-    else the identity's pose. W^e: expression video, ``emotion``, the expression predictor (``text``
-    and/or ``expression_from_audio``), else the identity's expression.
-    """
-    from edtalk.data.audio import mel_windows, melspectrogram
-
-    model.eval()
-    n = int(len(wav) / SAMPLE_RATE * fps)
-    if n < 1:
-        raise InferenceError(None, f"audio too short: {len(wav)} samples give no video frame at {fps} fps")
-    mel = melspectrogram(wav)
-    windows, device = torch.from_numpy(mel_windows(mel, n, fps)).float(), model_device(model)
-    f_a = torch.cat([model.audio_lip.encoder(c.to(device)) for c in windows.split(256)])
-    weights = {"mouth": smooth_weights(model.audio_lip.to_mouth(f_a))}
-    has = model.cfg.bank_names
-    if "pose" in has:
-        if pose_frames is not None:
-            weights["pose"] = _weights_of(
-                model, loop_to_length(pose_frames, n), "pose", "pose video", batch_size
-            )
-        elif sample_pose:
-            weights["pose"] = model.pose_flow.sample(f_a[None], seed=seed)[0]
-    if "expression" in has:
-        if expression_frames is not None:
-            frames = loop_to_length(expression_frames, n)
-            weights["expression"] = _weights_of(model, frames, "expression", "expression video", batch_size)
-        elif emotion is not None:
-            weights["expression"] = emotion_weights(model, emotion).to(device).expand(n, -1)
-        elif text is not None or expression_from_audio:
-            predictor = model.expression_predictor
-            audio = (
-                torch.from_numpy(mel)[None] if predictor.audio_input == "mel" else torch.from_numpy(wav)[None]
-            ).to(device)
-            w_e = predictor(audio=audio, texts=[text] if text is not None else None)  # Eq. 7 inputs
-            weights["expression"] = w_e.expand(n, -1)
-    return render(model, identity_frame, weights, batch_size)
-
-
-# --- file inputs -----------------------------------------------------------------------------------
-def read_image(path: str | Path) -> np.ndarray:
-    """uint8 (H, W, 3) RGB from an image file, or the first frame of a video file."""
-    path = Path(path)
-    if not path.is_file():
-        raise InferenceError(path, "missing: no such file")
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        return read_frames(path)[0]
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as err:
-        raise InferenceError(path, f"unreadable image ({err})") from None
-
-
-def read_frames(path: str | Path) -> np.ndarray:
-    """The frames of a driving video at 25 fps (other rates resampled to the nearest frame, with a note,
-    so that motion keeps its speed and stays in step with the audio)."""
-    from edtalk.data.video import read_video, retime
-
-    video = read_video(path)
-    if video.n_frames == 0:
-        raise InferenceError(path, "the video has no frames")
-    if abs(video.fps - FPS) > 0.01:
-        _note(f"{path}: {video.fps:.2f} fps, resampled to {FPS:.0f} fps (nearest frame)")
-        return retime(video.frames, video.fps, FPS)
-    return video.frames
-
-
-@functools.lru_cache(maxsize=1)
-def _face_detector():
-    import dlib
-
-    return dlib.get_frontal_face_detector()
-
-
-def check_face(frame: np.ndarray, path: str | Path) -> None:
-    """Raise if dlib's HOG detector finds no face (the image is upscaled to >= 256 px first)."""
-    import cv2
-
-    img = np.ascontiguousarray(frame)
-    side = max(img.shape[:2])
-    if side < 256:
-        scale = 256.0 / side
-        img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-    if len(_face_detector()(img, 1)) == 0:
-        raise InferenceError(
-            path,
-            "no face found by the dlib HOG detector; pass a face crop, or --no-face-check to skip this check",
-        )
-
-
-def _speech(path: str | Path) -> np.ndarray:
-    """Mono samples of ``path`` at 16 kHz (a note on stderr when the file had another rate).
-
-    Raises ``AudioReadError`` (a DataError naming the file) for a missing, corrupt or empty file.
-    """
-    from edtalk.data.audio import load_audio
-
-    return load_audio(path, SAMPLE_RATE, note=_note)
-
-
-def _fit_audio(wav: np.ndarray, n_frames: int) -> np.ndarray:
-    """``wav`` cut or zero-padded to ``n_frames`` at 25 fps."""
-    n = int(round(n_frames / FPS * SAMPLE_RATE))
-    return np.pad(wav[:n], (0, max(0, n - len(wav)))).astype(np.float32)
-
-
+# --- outputs ---------------------------------------------------------------------------------------
 def _track_of(video: str | Path, n_frames: int) -> np.ndarray | None:
     """The driving video's own audio track fitted to ``n_frames``, or None when it has none."""
+    from edtalk.data.errors import DataError
+    from edtalk.driving import fit_audio, load_speech
+
     try:
-        return _fit_audio(_speech(video), n_frames)
+        return fit_audio(load_speech(video), n_frames)
     except DataError:
         return None
 
 
 def _write(out: str | Path, frames: np.ndarray, audio: np.ndarray | None) -> None:
     from edtalk.data.video import write_video
+    from edtalk.driving import FPS, SAMPLE_RATE
 
     write_video(out, frames, fps=FPS, audio=audio, sample_rate=SAMPLE_RATE)
     print(
@@ -397,6 +54,9 @@ def _write(out: str | Path, frames: np.ndarray, audio: np.ndarray | None) -> Non
 
 # --- subcommands -----------------------------------------------------------------------------------
 def _identity(args: argparse.Namespace) -> np.ndarray:
+    """The --identity image (or a video's first frame), checked for a face unless --no-face-check."""
+    from edtalk.driving import check_face, read_image
+
     frame = read_image(args.identity)
     if not args.no_face_check:
         check_face(frame, args.identity)
@@ -404,21 +64,40 @@ def _identity(args: argparse.Namespace) -> np.ndarray:
 
 
 def cmd_video(args: argparse.Namespace) -> None:
+    from edtalk.driving import (
+        drive_video,
+        fit_audio,
+        load_generator,
+        load_speech,
+        read_frames,
+        require_stages,
+    )
+
     model, _ = load_generator(args.ckpt, args.device)
     meta = model.checkpoint_meta
     require_stages(meta, args.ckpt, ["mouth_pose"] + (["expression"] if args.expression else []))
     identity = _identity(args)
-    speech = _speech(args.audio) if args.audio else None  # fail fast, before any work
+    speech = load_speech(args.audio) if args.audio else None  # fail fast, before any work
     read = functools.cache(read_frames)  # a file given for several factors is read (and encoded) once
     mouth = read(args.mouth)
     pose = read(args.pose) if args.pose else None
     expr = read(args.expression) if args.expression else None
     frames = drive_video(model, identity, mouth, pose, expr, batch_size=args.batch_size)
     n = len(frames)
-    _write(args.out, frames, _fit_audio(speech, n) if speech is not None else _track_of(args.mouth, n))
+    _write(args.out, frames, fit_audio(speech, n) if speech is not None else _track_of(args.mouth, n))
 
 
 def cmd_audio(args: argparse.Namespace) -> None:
+    from edtalk.driving import (
+        drive_audio,
+        emotion_weights,
+        fit_audio,
+        load_generator,
+        load_speech,
+        read_frames,
+        require_stages,
+    )
+
     model, _ = load_generator(args.ckpt, args.device)
     needed = ["audio_lip"]
     needed += ["expression"] if args.emotion or args.expression else []
@@ -428,7 +107,7 @@ def cmd_audio(args: argparse.Namespace) -> None:
     identity = _identity(args)
     if args.emotion is not None:
         emotion_weights(model, args.emotion)  # fail fast, before any work
-    wav = _speech(args.audio)
+    wav = load_speech(args.audio)
     frames = drive_audio(
         model,
         identity,
@@ -442,10 +121,20 @@ def cmd_audio(args: argparse.Namespace) -> None:
         seed=args.seed,
         batch_size=args.batch_size,
     )
-    _write(args.out, frames, _fit_audio(wav, len(frames)))
+    _write(args.out, frames, fit_audio(wav, len(frames)))
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
+    from edtalk.driving import (
+        InferenceError,
+        load_generator,
+        loop_to_length,
+        read_frames,
+        render,
+        require_stages,
+        weights_of,
+    )
+
     model, cfg = load_generator(args.ckpt, args.device)
     if "expression" not in cfg.bank_names:
         raise InferenceError(args.ckpt, f"model has no expression bank (components={cfg.components!r})")
@@ -455,15 +144,15 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     identity = _identity(args)
     mouth = read_frames(args.mouth)
     n, bs = len(mouth), args.batch_size
-    weights = {"mouth": _weights_of(model, mouth, "mouth", "mouth video", bs)}
+    weights = {"mouth": weights_of(model, mouth, "mouth", "mouth video", bs)}
     if args.pose:
-        weights["pose"] = _weights_of(
+        weights["pose"] = weights_of(
             model, loop_to_length(read_frames(args.pose), n), "pose", "pose video", bs
         )
-    w1 = _weights_of(
+    w1 = weights_of(
         model, loop_to_length(read_frames(args.expression_a), n), "expression", "expression a", bs
     )
-    w2 = _weights_of(
+    w2 = weights_of(
         model, loop_to_length(read_frames(args.expression_b), n), "expression", "expression b", bs
     )
     weights["expression"] = args.alpha * w1 + (1.0 - args.alpha) * w2
@@ -472,6 +161,10 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 
 
 def cmd_edit_base(args: argparse.Namespace) -> None:
+    import torch
+
+    from edtalk.driving import InferenceError, load_generator, model_device, render, require_stages, to_tensor
+
     model, cfg = load_generator(args.ckpt, args.device)
     if args.bank not in cfg.bank_names:
         raise InferenceError(
@@ -568,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # the model code loads only now: --help and usage errors above need no torch
+    from edtalk.config import ConfigError
+    from edtalk.data.errors import DataError
+    from edtalk.model import CheckpointError
+    from edtalk.modules.expression_predictor import MissingWeightsError
+
     try:
         args.func(args)
     except (DataError, CheckpointError, ConfigError, MissingWeightsError) as err:

@@ -123,7 +123,7 @@ def self_reconstruction_check(
     import torch
 
     from edtalk.data.training import load_frame_cache, to_tensor
-    from edtalk.infer import load_generator, model_device
+    from edtalk.driving import load_generator, model_device
 
     model, _ = load_generator(final_pt, device)
     dev = model_device(model)

@@ -144,7 +144,7 @@ def _text_features(batch: dict, model, cache: dict) -> None:
 def _eln_weights(model, frames):
     """W^e = ELN(E(frames)) for uint8 frames (n, H, W, 3), as float on the CPU."""
     from edtalk.data.training import to_tensor
-    from edtalk.infer import model_device
+    from edtalk.driving import model_device
 
     f, _ = model.encode(to_tensor(frames).to(model_device(model)))
     return model.navigate(f, ("expression",))["expression"].float().cpu()

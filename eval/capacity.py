@@ -193,8 +193,8 @@ def run(
     model trains on ``device`` ("auto": a GPU when there is one)."""
     from edtalk.config import ModelConfig, StageConfig
     from edtalk.data.readers import read_clips
+    from edtalk.driving import resolve_device, to_frames, to_tensor
     from edtalk.experts.data import decode_clips
-    from edtalk.infer import resolve_device, to_frames, to_tensor
     from edtalk.model import EDTalk
     from edtalk.stages import get_stage
 
@@ -322,7 +322,7 @@ def _step_list(text: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edtalk.infer import add_device_option
+    from edtalk.cli import add_device_option
 
     parser = argparse.ArgumentParser(
         prog="python -m eval.capacity",
@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default: print only)")
     add_device_option(parser, "the model and the judge")
     args = parser.parse_args(argv)
-    from edtalk.infer import InferenceError, resolve_device
+    from edtalk.driving import InferenceError, resolve_device
 
     try:
         device = str(resolve_device(args.device))

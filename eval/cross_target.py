@@ -27,9 +27,9 @@ from edtalk.data.synthtalk.expression import expression_params
 from edtalk.data.synthtalk.factors import MOUTH_KEYS, POSE_KEYS
 from edtalk.data.synthtalk.generate import clip_rng, identity_params
 from edtalk.data.synthtalk.render import render_frame
+from edtalk.driving import loop_to_length
 from edtalk.experts.data import POSE_KEYS as SIDECAR_POSE_KEYS  # the judged rotations (no tx/ty/scale)
 from edtalk.experts.extra_identities import read_card
-from edtalk.infer import loop_to_length
 
 
 class CrossTargetError(ValueError):
@@ -88,7 +88,7 @@ def checked_tracks(root: str | Path, clip) -> SynthClip:
 def render_cross(root: str | Path, identity, mouth, pose, expression, n_frames: int) -> np.ndarray:
     """uint8 (n_frames, S, S, 3): ``identity``'s face with ``mouth``'s mouth, ``pose``'s head pose
     and blinks, and ``expression``'s emotion; every track ping-pong looped to ``n_frames`` as
-    ``edtalk.infer.drive_video`` loops its drivers. Arguments are decoded synthtalk clips."""
+    ``edtalk.driving.drive_video`` loops its drivers. Arguments are decoded synthtalk clips."""
     card = read_card(root)
     person = identity_params(int(card["seed"]), parse_clip_id(identity.id)[0])
     m, p, e = (checked_tracks(root, x) for x in (mouth, pose, expression))

@@ -167,7 +167,7 @@ def judged_shares(judge, pictures: dict[str, np.ndarray], emotion: np.ndarray) -
 @torch.no_grad()
 def measure(model, judge, pairs, frames: int, steps: int, lr: float, progress: bool = True) -> dict:
     """Every row of ``MODES`` for ``pairs`` of decoded clips (neutral source, emotional driver)."""
-    from edtalk.infer import model_device, to_frames, to_tensor
+    from edtalk.driving import model_device, to_frames, to_tensor
 
     size = model.cfg.image_size
     src, tgt, emotion = pair_frames(pairs, frames)
@@ -226,7 +226,7 @@ def run(
 ) -> dict:
     """``measure`` on ``n_pairs`` test pairs; the model (and the face judge, unless one is given) on
     ``device`` ("auto": a GPU when there is one)."""
-    from edtalk.infer import load_generator, model_device
+    from edtalk.driving import load_generator, model_device
 
     if steps < 1:
         raise ValueError(f"--steps must be >= 1, got {steps}")
@@ -238,7 +238,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edtalk.infer import add_device_option
+    from edtalk.cli import add_device_option
 
     parser = argparse.ArgumentParser(
         prog="python -m eval.inversion",

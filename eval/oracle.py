@@ -173,7 +173,7 @@ def fit_readout(
 @torch.no_grad()
 def measure(model, judge, codes, pairs, frames: int) -> dict:
     """The rows of ``ROWS`` on ``pairs`` of decoded (neutral, emotional) clips, and ELN's code accuracy."""
-    from edtalk.infer import to_frames, to_tensor
+    from edtalk.driving import to_frames, to_tensor
     from eval.inversion import pair_frames
 
     size, device = model.cfg.image_size, codes.device
@@ -252,7 +252,7 @@ def run(
     """Both phases on a copy of ``ckpt`` loaded onto ``device``, then ``measure`` on the test pairs."""
     from edtalk.config import StageConfig
     from edtalk.data.training import StageSampler, load_frame_cache
-    from edtalk.infer import load_generator, model_device
+    from edtalk.driving import load_generator, model_device
     from eval.inversion import decoded_test_pairs, face_judge
 
     if steps < 1 or readout_steps < 1:
@@ -294,7 +294,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edtalk.infer import add_device_option
+    from edtalk.cli import add_device_option
 
     parser = argparse.ArgumentParser(
         prog="python -m eval.oracle",

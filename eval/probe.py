@@ -65,7 +65,7 @@ def regression_probe(x_train, y_train, x_test, y_test, alpha: float = 1.0) -> di
 @torch.no_grad()
 def encode_frames(model, clips, every: int) -> dict[str, np.ndarray]:
     """Every ``every``-th frame of each decoded clip -> f, the W of each bank, and the sidecar targets."""
-    from edtalk.infer import model_device, to_tensor
+    from edtalk.driving import model_device, to_tensor
 
     banks = tuple(model.cfg.bank_names)
     keys = ("f", *(f"W_{k}" for k in banks), "emotion", "mouth", "pose", "identity")
@@ -112,8 +112,8 @@ def run(
     """Fit every probe of ``PROBES`` on the train split's frames, score it on the test split's; E and
     the navigation MLPs run on ``device`` ("auto": a GPU when there is one)."""
     from edtalk.data.readers import read_clips
+    from edtalk.driving import load_generator
     from edtalk.experts.data import decode_clips
-    from edtalk.infer import load_generator
 
     if every < 1:
         raise ValueError(f"--every must be >= 1, got {every}")
@@ -184,7 +184,7 @@ def format_result(r: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edtalk.infer import add_device_option
+    from edtalk.cli import add_device_option
 
     parser = argparse.ArgumentParser(
         prog="python -m eval.probe",

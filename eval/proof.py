@@ -162,7 +162,7 @@ def _judged_mouth(mouth: np.ndarray) -> np.ndarray:
 def _looped(track: np.ndarray, n: int) -> np.ndarray:
     """A driver's per-frame track looped to ``n`` frames exactly as ``drive_video`` loops a short
     driver (ping-pong: forward, backward, ...), so frame i is compared with what drove frame i."""
-    from edtalk.infer import loop_to_length
+    from edtalk.driving import loop_to_length
 
     return loop_to_length(track, n)
 
@@ -199,7 +199,7 @@ def landmark_error_px(
 
 
 def self_reconstruction(model, judges: Judges, clips, size: int, batch_size: int) -> dict:
-    from edtalk.infer import drive_video
+    from edtalk.driving import drive_video
 
     rows = {
         "edtalk_v": {"psnr": [], "ssim": [], "lmk": []},
@@ -281,8 +281,8 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int, rend
     candidate's mouth drawn on A's face by ``render(identity, mouth, pose, expression, n_frames)``
     (``eval.cross_target.render_cross`` bound to the dataset root); ``*_own_face`` keeps the older
     comparison with the drivers' own videos, whose lips are another person's."""
-    from edtalk.infer import driving_weights, loop_to_length
-    from edtalk.infer import render as draw  # ``render`` is the cross-target argument
+    from edtalk.driving import driving_weights, loop_to_length
+    from edtalk.driving import render as draw  # ``render`` is the cross-target argument
 
     acc = {
         key: []
@@ -457,7 +457,7 @@ def emotion_within_identity(model, judges: Judges, pairs, batch_size: int) -> di
     """Diagnostic (no claim): a neutral frame of X driven in mouth, pose AND expression by X's own
     emotional clip. Cross-driving asks more (D is another person); when this share is low too, the
     network cannot carry emotion from a driver at all, whatever the identity."""
-    from edtalk.infer import driving_weights, render
+    from edtalk.driving import driving_weights, render
 
     def judged(frames) -> int:
         return int(judges.analyse(frames)["emotion"].mean(0).argmax())
@@ -483,7 +483,7 @@ def emotion_within_identity(model, judges: Judges, pairs, batch_size: int) -> di
 
 
 def audio_sync(model, judges: Judges, clips, size: int, batch_size: int) -> dict:
-    from edtalk.infer import drive_audio
+    from edtalk.driving import drive_audio
 
     true_c, shuf_c, zero, gt_c, corr_true, corr_other = [], [], [], [], [], []
     for j, c in enumerate(clips):
@@ -511,7 +511,7 @@ def audio_sync(model, judges: Judges, clips, size: int, batch_size: int) -> dict
 
 
 def pose_seeds(model, judges: Judges, clips, batch_size: int, seeds=(0, 1)) -> dict:
-    from edtalk.infer import drive_audio
+    from edtalk.driving import drive_audio
 
     if "pose" not in model.cfg.bank_names or getattr(model, "pose_flow", None) is None:
         return {"skipped": "the model has no pose bank / pose flow"}
@@ -708,9 +708,9 @@ def run_proof(
     n_videos: int = 12,
 ) -> dict:
     from edtalk.data.readers import read_clips
+    from edtalk.driving import load_generator, model_device
+    from edtalk.driving import untrained as why_untrained
     from edtalk.experts.data import decode_clips
-    from edtalk.infer import load_generator, model_device
-    from edtalk.infer import untrained as why_untrained
     from eval.cross_target import render_cross
 
     t0 = time.time()
@@ -763,7 +763,7 @@ def run_proof(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edtalk.infer import add_device_option
+    from edtalk.cli import add_device_option
 
     parser = argparse.ArgumentParser(prog="python -m eval.proof", description=__doc__.split("\n\n")[0])
     parser.add_argument(

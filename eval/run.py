@@ -683,7 +683,6 @@ def drop_stale_videos(videos_dir: Path, provenance: dict[str, Any]) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from baselines.edtalk_methods import InferenceUnavailableError
     from edtalk.data.errors import DataError
     from edtalk.model import CheckpointError
     from edtalk.registry import UnknownNameError
@@ -699,7 +698,6 @@ def main(argv: list[str] | None = None) -> int:
         MissingWeightsError,
         WeightsMismatchError,
         FileNotFoundError,  # e.g. --ckpt missing (the method names the file)
-        InferenceUnavailableError,
     ) as e:
         return report_error(e)
 

@@ -1,4 +1,4 @@
-"""EDTalk methods generate through edtalk.infer: wiring test with a seeded, untrained tiny model
+"""EDTalk methods generate through edtalk.driving: wiring test with a seeded, untrained tiny model
 (the frames are meaningless; only shapes, lengths and files are checked)."""
 
 import numpy as np
@@ -41,17 +41,17 @@ def test_generates_one_frame_per_gt_frame(name, tiny_ckpt, tmp_path):
 
 def test_the_generator_loads_on_the_methods_device(tiny_ckpt, monkeypatch):
     from baselines import edtalk_methods
-    from edtalk import infer
+    from edtalk import driving
 
     ckpt, _ = tiny_ckpt
     seen = []
-    real = infer.load_generator
+    real = driving.load_generator
 
     def recording(path, device="cpu"):
         seen.append(device)
         return real(path, "cpu")
 
-    monkeypatch.setattr(infer, "load_generator", recording)
+    monkeypatch.setattr(driving, "load_generator", recording)
     monkeypatch.setattr(edtalk_methods, "_GENERATORS", {})
     method = make_method("edtalk_v", ckpt=str(ckpt), device="cuda:1")
     assert method.generator() is method.generator()  # loaded once per (checkpoint, device)
@@ -61,7 +61,7 @@ def test_the_generator_loads_on_the_methods_device(tiny_ckpt, monkeypatch):
 
 def test_a_checkpoint_is_not_scored_on_stages_it_skipped(tmp_path):
     """edtalk_a from a mouth_pose checkpoint would score audio heads at init: refused before any clip."""
-    from edtalk.infer import InferenceError
+    from edtalk.driving import InferenceError
 
     cfg = ModelConfig.preset("tiny")
     state = EDTalk(cfg).state_dict()

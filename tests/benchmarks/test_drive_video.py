@@ -21,10 +21,10 @@ def test_smoke_run_reports_both_sides_and_the_ratio(tmp_path, capsys):
 
 
 def test_sides_that_draw_differently_are_refused(monkeypatch):
-    import edtalk.infer
+    import edtalk.driving
     from benchmarks.drive_video import time_sides
 
     calls = iter(range(10))
-    monkeypatch.setattr(edtalk.infer, "drive_video", lambda *a, **k: np.full(3, next(calls)))
+    monkeypatch.setattr(edtalk.driving, "drive_video", lambda *a, **k: np.full(3, next(calls)))
     with pytest.raises(AssertionError, match="changed the drawn frames"):
         time_sides(None, np.zeros((2, 8, 8, 3), np.uint8), repeats=1)

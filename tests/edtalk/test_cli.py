@@ -77,3 +77,18 @@ def test_infer_output_must_be_an_mp4(capsys):
             ["video", "--ckpt", "c", "--identity", "i", "--mouth", "m", "--out", "o.txt"]
         )
     assert "'o.txt': the output is an mp4 video" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module", ["edtalk.infer", "edtalk.train", "eval.run"])
+def test_help_comes_without_loading_torch(module):
+    """``--help`` and usage errors answer at once: the model code loads only after the arguments parse."""
+    import subprocess
+    import sys
+
+    code = (
+        f"import sys, {module} as cli\n"
+        "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('torch loaded:', 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "usage:" in out and out.splitlines()[-1] == "torch loaded: False"

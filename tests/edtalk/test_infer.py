@@ -8,10 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from edtalk import infer
+from edtalk import driving, infer
 from edtalk.config import ModelConfig
 from edtalk.data.video import probe_video, read_video, write_video
-from edtalk.model import EDTalk, save_checkpoint
+from edtalk.model import EDTalk, load_checkpoint, save_checkpoint
 
 CFG = ModelConfig.preset("tiny")
 EMO = {"happy": [0.5] * CFG.n_expression}
@@ -102,11 +102,11 @@ def test_audio_with_emotion_and_sampled_pose(files, capsys):
 
 
 def test_drive_audio_pose_samples_depend_on_seed(files):
-    model, _ = infer.load_generator(files / "ck.pt")
+    model, _ = driving.load_generator(files / "ck.pt")
     face = np.asarray(Image.open(files / "face.png"))
     wav = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
-    a = infer.drive_audio(model, face, wav, sample_pose=True, seed=1)
-    b = infer.drive_audio(model, face, wav, sample_pose=True, seed=1)
+    a = driving.drive_audio(model, face, wav, sample_pose=True, seed=1)
+    b = driving.drive_audio(model, face, wav, sample_pose=True, seed=1)
     assert a.shape == (12, 64, 64, 3) and a.dtype == np.uint8
     assert np.array_equal(a, b)
 
@@ -231,7 +231,7 @@ def test_audio_inputs_named_and_resampled(files, capsys):
 
 def test_a_checkpoint_is_refused_for_what_its_stages_never_trained(files, capsys, tmp_path):
     """A mouth_pose checkpoint drives video, but its audio heads are at init: audio is refused by name."""
-    ckpt = infer.build_from_checkpoint(files / "ck.pt")[1]
+    ckpt = load_checkpoint(files / "ck.pt")
     meta = {**ckpt["meta"], "stages_done": ["eg_pretrain", "mouth_pose"]}
     save_checkpoint(tmp_path / "mp.pt", ckpt["state_dict"], CFG, meta)
     common = ["--ckpt", tmp_path / "mp.pt", "--identity", files / "face.png", "--out", tmp_path / "o.mp4"]
@@ -276,27 +276,27 @@ def test_one_video_driving_every_factor_is_encoded_once_with_the_same_codes(monk
     encode = model.encode
     monkeypatch.setattr(model, "encode", lambda x: frames_seen.append(len(x)) or encode(x))
 
-    shared = infer.driving_weights(model, clip, clip, clip, batch_size=16)
+    shared = driving.driving_weights(model, clip, clip, clip, batch_size=16)
     assert frames_seen == [7]  # one pass of E for the three factors
     frames_seen.clear()
-    apart = infer.driving_weights(model, clip, clip.copy(), clip.copy(), batch_size=16)
+    apart = driving.driving_weights(model, clip, clip.copy(), clip.copy(), batch_size=16)
     assert frames_seen == [7, 7, 7]
     assert list(shared) == ["mouth", "pose", "expression"]
     assert all(torch.allclose(shared[k], apart[k], atol=1e-6) for k in shared)
 
     frames_seen.clear()  # a shorter expression video is looped to the mouth's length, encoded apart
-    mixed = infer.driving_weights(model, clip, clip, other, batch_size=16)
+    mixed = driving.driving_weights(model, clip, clip, other, batch_size=16)
     assert frames_seen == [7, 7] and mixed["expression"].shape[0] == 7
     assert torch.equal(mixed["pose"], shared["pose"])
 
 
 def test_device_is_chosen_or_refused_clearly(files, capsys):
-    assert infer.resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    assert infer.resolve_device("cpu") == torch.device("cpu")
-    with pytest.raises(infer.InferenceError, match="unknown device 'gpu0' \\(auto, cpu, cuda or cuda:N\\)"):
-        infer.resolve_device("gpu0")
-    model, _ = infer.load_generator(files / "ck.pt", "auto")
-    assert {p.device for p in model.parameters()} == {infer.resolve_device("auto")}
+    assert driving.resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert driving.resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(driving.InferenceError, match="unknown device 'gpu0' \\(auto, cpu, cuda or cuda:N\\)"):
+        driving.resolve_device("gpu0")
+    model, _ = driving.load_generator(files / "ck.pt", "auto")
+    assert {p.device for p in model.parameters()} == {driving.resolve_device("auto")}
     if torch.cuda.is_available():
         return
     inputs = ["--ckpt", files / "ck.pt", "--identity", files / "face.png", "--mouth", files / "mouth.mp4"]

@@ -94,7 +94,7 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group, bf
             weights = meta["emotion_weights"]
             assert weights and all(len(v) == fx["model"].n_expression for v in weights.values())
     # the last stage's final.pt is a complete EDTalk that inference can load
-    from edtalk.infer import load_generator
+    from edtalk.driving import load_generator
 
     model, cfg = load_generator(parent)
     assert cfg == fx["model"]
@@ -562,7 +562,7 @@ def test_the_chains_closing_check_runs_on_the_device_asked_for(training_fixture)
     """``self_reconstruction_check`` loads the final checkpoint onto the driver's device: the CPU
     here; a CUDA device on a machine without one is refused, not silently run on the CPU."""
     from edtalk.data.training import load_frame_cache
-    from edtalk.infer import InferenceError
+    from edtalk.driving import InferenceError
     from edtalk.model import EDTalk, save_checkpoint
     from edtalk.train import self_reconstruction_check
 

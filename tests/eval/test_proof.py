@@ -188,7 +188,7 @@ def _on_a_face(identity, mouth, pose, expression, n):
 def _copy_driver(monkeypatch, factor: str) -> None:
     """A stand-in model that draws one driver's frames: its "codes" are the driving videos themselves
     (``drive_video`` for self-reconstruction, ``driving_weights`` + ``render`` for cross-driving)."""
-    import edtalk.infer
+    import edtalk.driving
 
     def codes(model, mouth, pose=None, expression_frames=None, batch_size=16):
         return {"mouth": mouth, "pose": pose, "expression": expression_frames}
@@ -196,14 +196,14 @@ def _copy_driver(monkeypatch, factor: str) -> None:
     def drive(m, src, mouth, pose, expr, batch_size):
         return codes(m, mouth, pose, expr)[factor]
 
-    monkeypatch.setattr(edtalk.infer, "drive_video", drive)
-    monkeypatch.setattr(edtalk.infer, "driving_weights", codes)
-    monkeypatch.setattr(edtalk.infer, "render", lambda m, src, weights, batch_size=16: weights[factor])
+    monkeypatch.setattr(edtalk.driving, "drive_video", drive)
+    monkeypatch.setattr(edtalk.driving, "driving_weights", codes)
+    monkeypatch.setattr(edtalk.driving, "render", lambda m, src, weights, batch_size=16: weights[factor])
 
 
 def test_dlib_mouth_rows_reward_the_right_driver(monkeypatch):
     """Plumbing of the independent mouth readings: a model that copies the right driver scores."""
-    import edtalk.infer
+    import edtalk.driving
     from eval.proof import audio_sync, cross_driving, self_reconstruction
 
     clips = [_stand_in_clip(k, seed=k) for k in range(4)]
@@ -219,7 +219,7 @@ def test_dlib_mouth_rows_reward_the_right_driver(monkeypatch):
 
     by_first_frame = {c.frames[0].tobytes(): c for c in clips}  # "audio" model: draws the clip itself
     monkeypatch.setattr(
-        edtalk.infer, "drive_audio", lambda m, src, wav, batch_size: by_first_frame[src.tobytes()].frames
+        edtalk.driving, "drive_audio", lambda m, src, wav, batch_size: by_first_frame[src.tobytes()].frames
     )
     audio = audio_sync(None, _StandInJudges(), clips, size=8, batch_size=4)
     assert audio["mouth_dlib_corr_own_clip"] == pytest.approx(1.0)
@@ -259,7 +259,7 @@ def test_driver_tracks_are_looped_like_drive_video():
     """A short driver's track must line up with the frames it drove (ping-pong, not wrap-around)."""
     import numpy as np
 
-    from edtalk.infer import loop_to_length
+    from edtalk.driving import loop_to_length
     from eval.proof import _looped
 
     track = np.arange(4.0)
