@@ -69,8 +69,6 @@ from eval.metrics.functional.disentangle import (
     mouth_opening,
     track_correlation,
 )
-from eval.metrics.functional.psnr import frame_psnr
-from eval.metrics.functional.ssim import frame_ssim
 
 DLIB_SIZE = 256  # frames are resized to this for dlib's HOG detector and 68-point predictor
 # The mouth factors (open, width, round) the face judge is compared on: the opening only. On 12 GT
@@ -175,6 +173,8 @@ def _track_gap(a: np.ndarray, b: np.ndarray) -> float | None:
 
 def _mean_psnr(reference: np.ndarray, frames: np.ndarray) -> float | None:
     """Mean per-frame PSNR over the finite frames (identical frames give inf and are left out)."""
+    from eval.metrics.functional.psnr import frame_psnr
+
     psnr = frame_psnr(reference, frames)
     return float(np.mean(psnr[np.isfinite(psnr)])) if np.isfinite(psnr).any() else None
 
@@ -200,6 +200,7 @@ def landmark_error_px(
 
 def self_reconstruction(model, judges: Judges, clips, size: int, batch_size: int) -> dict:
     from edtalk.driving import drive_video
+    from eval.metrics.functional.ssim import frame_ssim
 
     rows = {
         "edtalk_v": {"psnr": [], "ssim": [], "lmk": []},

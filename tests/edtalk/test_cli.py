@@ -79,7 +79,7 @@ def test_infer_output_must_be_an_mp4(capsys):
     assert "'o.txt': the output is an mp4 video" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("module", ["edtalk.infer", "edtalk.train", "eval.run"])
+@pytest.mark.parametrize("module", ["edtalk.infer", "edtalk.train", "eval.run", "eval.proof"])
 def test_help_comes_without_loading_torch(module):
     """``--help`` and usage errors answer at once: the model code loads only after the arguments parse."""
     import subprocess
