@@ -22,15 +22,9 @@ import numpy as np
 from baselines import METHODS, Method
 from edtalk.data.clip import Clip
 
-_GENERATORS: dict[tuple[str, str], Any] = {}  # (ckpt, device) -> loaded generator, per process
-
-
-def _driving():
-    """``edtalk.driving``, the model code, imported when an EDTalk method first runs (scoring other
-    methods never loads it)."""
-    from edtalk import driving
-
-    return driving
+# (ckpt, device) -> loaded generator, per process. edtalk.driving (the model code) is imported inside
+# the methods, so scoring other methods never loads it.
+_GENERATORS: dict[tuple[str, str], Any] = {}
 
 
 class EDTalkMethod(Method):
@@ -46,20 +40,22 @@ class EDTalkMethod(Method):
             )
         if not Path(self.ckpt).is_file():
             raise FileNotFoundError(f"{self.ckpt}: checkpoint file does not exist (--ckpt)")
-        driving = _driving()
         # no score from heads still at init: the checkpoint must have been through the stages used
+        from edtalk.driving import require_stages
         from edtalk.model import load_checkpoint
 
         ckpt = load_checkpoint(self.ckpt)
         needed = [self.drives_with]
         needed += ["expression"] if "expression" in ckpt["config"].bank_names else []
-        driving.require_stages(ckpt["meta"], self.ckpt, needed)
+        require_stages(ckpt["meta"], self.ckpt, needed)
 
     def generator(self):
         """The EDTalk model of ``--ckpt`` (``edtalk.driving.load_generator``), once per process."""
+        from edtalk.driving import load_generator
+
         key = (str(self.ckpt), self.device)
         if key not in _GENERATORS:
-            model, _config = _driving().load_generator(self.ckpt, self.device)
+            model, _config = load_generator(self.ckpt, self.device)
             _GENERATORS[key] = model
         return _GENERATORS[key]
 
@@ -90,16 +86,17 @@ class EDTalkVideoDriven(EDTalkMethod):
     def generate(self, clip: Clip, out_path: Path) -> None:
         from edtalk.data.video import read_video, write_video
 
-        driving = _driving()
         video = read_video(clip.video)
-        frames = self_reconstruction(driving, self.generator(), video.frames)
+        frames = self_reconstruction(self.generator(), video.frames)
         write_video(out_path, frames, fps=video.fps)
 
 
-def self_reconstruction(driving, model, frames: np.ndarray, batch_size: int = 16) -> np.ndarray:
-    """``driving.drive_video`` with the clip driving mouth, pose and expression of its own first frame
-    (one pass of E over the clip: drive_video encodes a video that drives several factors once)."""
-    return driving.drive_video(model, frames[0], frames, frames, frames, batch_size=batch_size)
+def self_reconstruction(model, frames: np.ndarray, batch_size: int = 16) -> np.ndarray:
+    """``drive_video`` with the clip driving mouth, pose and expression of its own first frame (one
+    pass of E over the clip: drive_video encodes a video that drives several factors once)."""
+    from edtalk.driving import drive_video
+
+    return drive_video(model, frames[0], frames, frames, frames, batch_size=batch_size)
 
 
 @METHODS.register("edtalk_a")
@@ -112,13 +109,13 @@ class EDTalkAudioDriven(EDTalkMethod):
     def generate(self, clip: Clip, out_path: Path) -> None:
         from edtalk.data.audio import load_audio
         from edtalk.data.video import read_video, write_video
+        from edtalk.driving import drive_audio
 
         if clip.audio is None:
             raise FileNotFoundError(f"clip {clip.id}: edtalk_a needs the clip's audio, the dataset has none")
-        driving = _driving()
         video = read_video(clip.video)
         audio = fit_audio(load_audio(clip.audio), len(video.frames), video.fps)
-        frames = driving.drive_audio(
+        frames = drive_audio(
             self.generator(),
             video.frames[0],
             audio,
