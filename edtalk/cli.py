@@ -47,20 +47,19 @@ def report_error(err: object) -> int:
     return 2
 
 
-def print_and_save(
-    compute: Callable[[], dict],
-    describe: Callable[[dict], str],
-    out: Path | None,
-    user_errors: tuple[type[BaseException], ...],
-) -> int:
+def print_and_save(compute: Callable[[], dict], describe: Callable[[dict], str], out: Path | None) -> int:
     """The end of a diagnostic tool (``eval.probe``, ``eval.inversion``, ``eval.oracle``): run it,
     print its table and, with ``--out``, write the result as JSON.
 
-    ``user_errors`` (a bad checkpoint, dataset or option) end the run as one ``error:`` line, exit 2.
+    A user's mistake (a bad checkpoint, dataset or option: CheckpointError, DataError, ValueError)
+    ends the run as one ``error:`` line, exit 2.
     """
+    from edtalk.data.errors import DataError
+    from edtalk.model import CheckpointError  # loads torch: only once a tool runs, never for --help
+
     try:
         result = compute()
-    except user_errors as exc:
+    except (CheckpointError, DataError, ValueError) as exc:
         return report_error(exc)
     print(describe(result))
     if out:

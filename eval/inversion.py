@@ -256,8 +256,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="no progress lines")
     add_device_option(parser, "the model and the face judge")
     args = parser.parse_args(argv)
-    from edtalk.model import CheckpointError
-
     torch.manual_seed(0)
     compute = partial(
         run,
@@ -270,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         progress=not args.no_progress,
         device=args.device,
     )
-    return print_and_save(compute, format_result, args.out, (CheckpointError, DataError, ValueError))
+    return print_and_save(compute, format_result, args.out)
 
 
 if __name__ == "__main__":

@@ -199,12 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_device_option(parser, "E and the navigation MLPs")
     args = parser.parse_args(argv)
-    from edtalk.model import CheckpointError
-
     compute = partial(
         run, args.ckpt, args.data, every=args.every, progress=not args.no_progress, device=args.device
     )
-    return print_and_save(compute, format_result, args.out, (CheckpointError, DataError, ValueError))
+    return print_and_save(compute, format_result, args.out)
 
 
 if __name__ == "__main__":
