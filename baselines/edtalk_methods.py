@@ -70,13 +70,6 @@ class EDTalkMethod(Method):
         return prov
 
 
-def fit_audio(wav: np.ndarray, n_frames: int, fps: float, sample_rate: int = 16000) -> np.ndarray:
-    """Cut or zero-pad ``wav`` to exactly ``n_frames`` video frames, so that the audio-driven
-    prediction has as many frames as the GT clip (drive_audio makes T = duration * fps)."""
-    n = int(np.ceil(n_frames * sample_rate / fps))
-    return np.pad(wav[:n], (0, max(0, n - len(wav))))
-
-
 @METHODS.register("edtalk_v")
 class EDTalkVideoDriven(EDTalkMethod):
     """Self-reconstruction: source = first GT frame, every factor driven by the GT clip."""
@@ -109,7 +102,7 @@ class EDTalkAudioDriven(EDTalkMethod):
     def generate(self, clip: Clip, out_path: Path) -> None:
         from edtalk.data.audio import load_audio
         from edtalk.data.video import read_video, write_video
-        from edtalk.driving import drive_audio
+        from edtalk.driving import drive_audio, fit_audio
 
         if clip.audio is None:
             raise FileNotFoundError(f"clip {clip.id}: edtalk_a needs the clip's audio, the dataset has none")

@@ -256,10 +256,10 @@ def drive_audio(
     else the identity's pose. W^e: expression video, ``emotion``, the expression predictor (``text``
     and/or ``expression_from_audio``), else the identity's expression.
     """
-    from edtalk.data.audio import mel_windows, melspectrogram
+    from edtalk.data.audio import frames_covered, mel_windows, melspectrogram
 
     model.eval()
-    n = int(len(wav) / SAMPLE_RATE * fps)
+    n = frames_covered(len(wav), fps, SAMPLE_RATE)
     if n < 1:
         raise InferenceError(None, f"audio too short: {len(wav)} samples give no video frame at {fps} fps")
     mel = melspectrogram(wav)
@@ -354,7 +354,8 @@ def load_speech(path: str | Path) -> np.ndarray:
     return load_audio(path, SAMPLE_RATE, note=_note)
 
 
-def fit_audio(wav: np.ndarray, n_frames: int) -> np.ndarray:
-    """``wav`` cut or zero-padded to ``n_frames`` at 25 fps."""
-    n = int(round(n_frames / FPS * SAMPLE_RATE))
-    return np.pad(wav[:n], (0, max(0, n - len(wav)))).astype(np.float32)
+def fit_audio(wav: np.ndarray, n_frames: int, fps: float = FPS) -> np.ndarray:
+    """``wav`` (16 kHz) cut or zero-padded to exactly ``n_frames`` video frames at ``fps``."""
+    from edtalk.data.audio import fit_to_frames
+
+    return fit_to_frames(wav, n_frames, fps, SAMPLE_RATE)

@@ -224,6 +224,22 @@ def melspectrogram(wav: np.ndarray, settings: MelSettings = WAV2LIP) -> np.ndarr
     return torch.clamp(norm, -s.max_abs_value, s.max_abs_value).numpy().astype(np.float32)
 
 
+def frames_covered(n_samples: int, fps: float, sample_rate: int = 16000) -> int:
+    """Whole video frames that ``n_samples`` of audio span: floor(n_samples * fps / sample_rate).
+
+    Multiplies before dividing and forgives float rounding (1e-6 frame): ``int(n / sr * fps)``
+    gives 28 for 29 frames' worth of audio at 25 fps (18560 / 16000 * 25 = 28.999...).
+    """
+    return int(np.floor(n_samples * fps / sample_rate + 1e-6))
+
+
+def fit_to_frames(wav: np.ndarray, n_frames: int, fps: float, sample_rate: int = 16000) -> np.ndarray:
+    """``wav`` cut or zero-padded to the fewest samples that cover ``n_frames`` video frames, so that
+    ``frames_covered`` of the result is exactly ``n_frames``."""
+    n = int(np.ceil(n_frames * sample_rate / fps - 1e-6))
+    return np.pad(wav[:n], (0, max(0, n - len(wav)))).astype(np.float32, copy=False)
+
+
 def mel_window_starts(n_frames: int, fps: float = 25.0, mel_fps: float = WAV2LIP.mel_fps) -> np.ndarray:
     """Start mel frame of each video frame's window: ``int(80 * (i - 2) / fps)`` (truncated)."""
     i = np.arange(n_frames, dtype=np.float64)

@@ -111,6 +111,15 @@ def test_drive_audio_pose_samples_depend_on_seed(files):
     assert np.array_equal(a, b)
 
 
+def test_drive_audio_makes_one_frame_per_frame_of_audio(files):
+    """29 frames of audio at 25 fps (18560 samples) give 29 frames, not int(28.999...) = 28."""
+    model, _ = driving.load_generator(files / "ck.pt")
+    face = np.asarray(Image.open(files / "face.png"))
+    wav = driving.fit_audio(np.random.default_rng(0).standard_normal(20000).astype(np.float32) * 0.1, 29)
+    assert len(wav) == 18560
+    assert driving.drive_audio(model, face, wav).shape[0] == 29
+
+
 def test_interpolate_and_edit_base(files, capsys):
     rc, cap = _run_on(
         files,

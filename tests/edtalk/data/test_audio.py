@@ -10,7 +10,15 @@ import pytest
 import soundfile as sf
 from scipy.signal import lfilter
 
-from edtalk.data.audio import audio_info, load_audio, mel_window_starts, mel_windows, melspectrogram
+from edtalk.data.audio import (
+    audio_info,
+    fit_to_frames,
+    frames_covered,
+    load_audio,
+    mel_window_starts,
+    mel_windows,
+    melspectrogram,
+)
 from edtalk.data.errors import AudioReadError
 
 
@@ -74,6 +82,17 @@ def test_mel_windows_follow_the_edtalk_indexing():
 def test_mel_windows_need_16_mel_frames():
     with pytest.raises(ValueError, match="too short"):
         mel_windows(np.zeros((80, 10), np.float32), n_frames=3)
+
+
+@pytest.mark.parametrize("fps", [25, 30, 29.97, 24, 12.5])
+def test_audio_fitted_to_n_frames_covers_exactly_n_frames(fps):
+    assert int(18560 / 16000 * 25) == 28  # the float trap: 29 frames' worth of samples read as 28
+    assert frames_covered(18560, 25) == 29
+    for n in range(1, 400):
+        wav = fit_to_frames(np.ones(50, np.float32), n, fps)
+        assert frames_covered(len(wav), fps) == n, n
+        assert frames_covered(len(wav) - 1, fps) == n - 1, n  # the fewest samples that cover n
+    np.testing.assert_array_equal(fit_to_frames(np.arange(1000, dtype=np.float32), 1, 25), np.arange(640))
 
 
 def test_load_audio_mono_float32_and_stereo_mixdown(tmp_path):
