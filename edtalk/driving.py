@@ -258,10 +258,9 @@ def drive_audio(
     """
     from edtalk.data.audio import frames_covered, mel_windows, melspectrogram
 
+    check_speech_length(wav)
     model.eval()
     n = frames_covered(len(wav), fps, SAMPLE_RATE)
-    if n < 1:
-        raise InferenceError(None, f"audio too short: {len(wav)} samples give no video frame at {fps} fps")
     mel = melspectrogram(wav)
     windows, device = torch.from_numpy(mel_windows(mel, n, fps)).float(), model_device(model)
     f_a = torch.cat([model.audio_lip.encoder(c.to(device)) for c in windows.split(256)])
@@ -341,6 +340,19 @@ def check_face(frame: np.ndarray, path: str | Path) -> None:
         raise InferenceError(
             path,
             "no face found by the dlib HOG detector; pass a face crop, or --no-face-check to skip this check",
+        )
+
+
+MIN_SPEECH_S = 0.2  # one mel window of the audio encoder (16 mel frames at 80 Hz)
+
+
+def check_speech_length(wav: np.ndarray, path: str | Path | None = None) -> None:
+    """Refuse audio shorter than one 0.2 s mel window, naming ``path`` when given."""
+    if len(wav) < MIN_SPEECH_S * SAMPLE_RATE:
+        raise InferenceError(
+            path,
+            f"audio too short: {len(wav) / SAMPLE_RATE:.2f} s; the audio encoder needs at least "
+            f"{MIN_SPEECH_S} s (one 16-frame mel window)",
         )
 
 

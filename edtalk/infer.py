@@ -89,6 +89,7 @@ def cmd_video(args: argparse.Namespace) -> None:
 
 def cmd_audio(args: argparse.Namespace) -> None:
     from edtalk.driving import (
+        check_speech_length,
         drive_audio,
         emotion_weights,
         fit_audio,
@@ -108,6 +109,7 @@ def cmd_audio(args: argparse.Namespace) -> None:
     if args.emotion is not None:
         emotion_weights(model, args.emotion)  # fail fast, before any work
     wav = load_speech(args.audio)
+    check_speech_length(wav, args.audio)
     frames = drive_audio(
         model,
         identity,

@@ -236,6 +236,9 @@ def test_audio_inputs_named_and_resampled(files, capsys):
     assert rc == 0, cap.err
     assert "speech8k.wav: audio resampled from 8000 Hz to 16000 Hz" in cap.err
     assert read_video(out).frames.shape[0] == 10 and probe_video(out).has_audio
+    soundfile.write(files / "blip.wav", np.zeros(1000, np.float32), 16000)  # 0.06 s: no mel window
+    rc, cap = _run_on(files, capsys, "audio", "--audio", files / "blip.wav", "--out", files / "blip.mp4")
+    assert rc == 2 and "blip.wav: audio too short: 0.06 s" in cap.err and "Traceback" not in cap.err
 
 
 def test_a_checkpoint_is_refused_for_what_its_stages_never_trained(files, capsys, tmp_path):
