@@ -32,6 +32,8 @@ class EDTalkMethod(Method):
 
     generates = True
     drives_with = "mouth_pose"  # the stage that trains the mouth this method draws
+    # raised when the videos a checkpoint gives change; eval.run regenerates videos of another version
+    version = "1"
 
     def prepare(self, clips: list[Clip]) -> None:
         if not self.ckpt:
@@ -60,7 +62,7 @@ class EDTalkMethod(Method):
         return _GENERATORS[key]
 
     def provenance(self) -> dict[str, Any]:
-        prov: dict[str, Any] = {"method": self.name, "checkpoint": str(self.ckpt)}
+        prov: dict[str, Any] = {"method": self.name, "version": self.version, "checkpoint": str(self.ckpt)}
         if self.ckpt and os.path.isfile(self.ckpt):
             h = hashlib.sha256()
             with open(self.ckpt, "rb") as f:
@@ -98,6 +100,7 @@ class EDTalkAudioDriven(EDTalkMethod):
 
     name = "edtalk_a"
     drives_with = "audio_lip"
+    version = "2"  # 2: as many frames as the audio covers (one short for 11 of synthtalk's 144 clips)
 
     def generate(self, clip: Clip, out_path: Path) -> None:
         from edtalk.data.audio import load_audio
