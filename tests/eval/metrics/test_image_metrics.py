@@ -103,3 +103,16 @@ def test_length_mismatch_beyond_tolerance_is_a_clip_failure():
     with pytest.raises(ClipFailure, match="frames"):
         get_metric("psnr")(max_length_diff=2).clip_state(ctx)
     assert get_metric("psnr")().clip_state(ctx)["n"] == 4  # linspace pairing otherwise
+
+
+def test_a_prediction_of_another_aspect_ratio_is_a_clip_failure_and_another_size_is_resized():
+    from eval.metrics.base import ClipFailure
+
+    rng = np.random.default_rng(2)
+    gt = rng.integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    wide = ClipContext.from_arrays(gt, rng.integers(0, 256, (3, 16, 12, 3), dtype=np.uint8))
+    with pytest.raises(ClipFailure, match="12x16 and GT 16x16"):
+        get_metric("psnr")().clip_state(wide)
+    noisy = (gt // 2 + 40).astype(np.uint8)
+    double = ClipContext.from_arrays(gt, np.repeat(np.repeat(noisy, 2, axis=1), 2, axis=2))  # 32 x 32
+    assert get_metric("psnr")().clip_state(double)["n"] == 3
