@@ -228,6 +228,8 @@ def score_clip(ctx_factory: Callable, job: Job, protocol: Any, metrics: dict, ke
         row["failure"] = (
             f"GT has {t_gt} frames, prediction {t_pred} (more than {protocol.max_length_diff} apart)"
         )
+        if (fps_gt := ctx.fps("gt")) != (fps_pred := ctx.fps("pred")):
+            row["failure"] += f"; the prediction is at {fps_pred:g} fps, GT at {fps_gt:g}: resample it"
         return row
     if min(t_gt, t_pred) < protocol.min_frames:
         row["failure"] = f"too short: {min(t_gt, t_pred)} frames (at least {protocol.min_frames} needed)"

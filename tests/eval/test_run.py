@@ -174,9 +174,14 @@ def test_corrupt_clip_is_recorded_and_the_others_scored(synth, tmp_path, capsys)
 
 def test_length_mismatch_fails_beyond_two_frames_and_is_trimmed_within(tmp_path):
     gt, pred = tmp_path / "gt", tmp_path / "pred"
-    for name, t_gt, t_pred in (("same", 10, 10), ("short2", 10, 8), ("short3", 10, 7)):
+    for name, t_gt, t_pred, fps in (
+        ("same", 10, 10, 25),
+        ("short2", 10, 8, 25),
+        ("short3", 10, 7, 25),
+        ("rate30", 20, 24, 30),  # the same 0.8 s at another rate
+    ):
         write_video(gt / f"{name}.mp4", frames_of(1, t_gt), fps=25)
-        write_video(pred / f"{name}.mp4", frames_of(1, t_pred), fps=25)
+        write_video(pred / f"{name}.mp4", frames_of(1, t_pred), fps=fps)
     out = tmp_path / "res"
     code = main(
         [
@@ -196,8 +201,9 @@ def test_length_mismatch_fails_beyond_two_frames_and_is_trimmed_within(tmp_path)
     assert code == 1
     path = out / "folder/paired/canonical.json"
     data = read_results(path)
-    assert [f["clip"] for f in data["failures"]] == ["short3"]
-    assert "more than 2 apart" in data["failures"][0]["reason"]
+    assert [f["clip"] for f in data["failures"]] == ["rate30", "short3"]
+    assert "more than 2 apart" in data["failures"][1]["reason"] and "fps" not in data["failures"][1]["reason"]
+    assert "the prediction is at 30 fps, GT at 25: resample it" in data["failures"][0]["reason"]
     assert data["metrics"]["ssim"]["n"] == 10 + 8  # trimmed to the shorter side
     assert clips_path(path).is_file()
 
