@@ -100,10 +100,18 @@ class Variant:
 # ----------------------------------------------------------------------------------------------
 
 
+class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: X)" only where there is a value to show and the help does not already
+    say what the default is (argparse would print "(default: None)" after "(default: all)")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    p = argparse.ArgumentParser(prog=prog, description=description, formatter_class=_DefaultsHelp)
     p.add_argument("--dataset", default="synthtalk", help="dataset reader (edtalk.data.readers)")
     p.add_argument("--root", default="data/synthtalk", help="dataset root folder")
     p.add_argument("--preset", default="tiny", help="ModelConfig preset (tiny for CPU, paper for GPUs)")
@@ -130,9 +138,19 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--out", default="results", help="results folder for the exported results files")
     p.add_argument("--storage", default="ray_results", help="Tune experiment storage folder")
     p.add_argument("--name", default=None, help="experiment name (default: the sweep's name)")
-    p.add_argument("--split", default="test", help="split scored after training (validation clips)")
-    p.add_argument("--max-clips", type=int, default=None, help="clips scored per trial")
-    p.add_argument("--steps", type=positive_int, default=None, help="optimizer steps per retrained stage")
+    p.add_argument("--split", default="test", help="split each trial is scored on after training")
+    p.add_argument(
+        "--max-clips",
+        type=int,
+        default=None,
+        help="clips scored per trial (default: all; 2 with --smoke-test)",
+    )
+    p.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        help="optimizer steps per retrained stage (default: 200; 2 with --smoke-test)",
+    )
     p.add_argument("--workers", type=positive_int, default=1, help="Ray Train workers per trial")
     p.add_argument("--protocol", default="synthtalk", help="scoring protocol (eval.protocols)")
     p.add_argument(
@@ -140,7 +158,11 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
         default=None,
         help="comma-separated metric ids to score (default: every metric of the protocol)",
     )
-    p.add_argument("--address", default=None, help="Ray address (default: auto / local 127.0.0.1)")
+    p.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster address (default: $RAY_ADDRESS, which `ray job submit` sets, else a local Ray)",
+    )
     return p
 
 

@@ -103,3 +103,13 @@ def test_export_results_feeds_table6(tmp_path):
     t6 = next(t for t in build_tables(load_results(tmp_path / "results")) if t.number == "6")
     assert t6.protocol == "synthtalk" and [r.label for r in t6.rows] == ["5", "10"]
     assert t6.rows[0].cells[0].text == "20.00" and t6.rows[1].cells[0].rank == 1
+
+
+def test_help_shows_each_default_once_and_never_none():
+    text = build_parser("sweep", "a sweep").format_help()
+    assert "(default: None)" not in text and "(default: False)" not in text
+    assert "(default: the sweep's name)" in text and "(default: fifo)" in text
+    flat = " ".join(text.split())  # argparse wraps lines
+    for option in ("--max-clips", "--steps", "--metrics", "--address", "--name"):
+        entry = flat.split(f"{option} {option[2:].upper().replace('-', '_')} ", 1)[1].split(" --", 1)[0]
+        assert entry.count("(default:") == 1, (option, entry)
