@@ -12,7 +12,6 @@ stages). The generator loads once per process (Ray worker) and is reused for eve
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -64,11 +63,9 @@ class EDTalkMethod(Method):
     def provenance(self) -> dict[str, Any]:
         prov: dict[str, Any] = {"method": self.name, "version": self.version, "checkpoint": str(self.ckpt)}
         if self.ckpt and os.path.isfile(self.ckpt):
-            h = hashlib.sha256()
-            with open(self.ckpt, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
-            prov["checkpoint_sha256"] = h.hexdigest()
+            from edtalk.weights import sha256_of
+
+            prov["checkpoint_sha256"] = sha256_of(self.ckpt)
         return prov
 
 

@@ -194,7 +194,8 @@ def target_path(name: str) -> Path:
     return weights_dir() / WEIGHTS.get(name).filename
 
 
-def sha256_of(path: Path) -> str:
+def sha256_of(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -16,7 +16,6 @@ in the weights manager's ``recorded_hashes.json`` (a retrain replaces the record
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -29,6 +28,7 @@ from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig
 from edtalk.experts.names import EXPERT_NAMES, JUDGE_NAMES, SUFFIX
 from edtalk.experts.sync_net import SyncNetConfig, SyncNetJudge
 from edtalk.provenance import git_hash
+from edtalk.weights import sha256_of
 
 KINDS = {"face_analyser": (FaceAnalyser, FaceAnalyserConfig), "sync_net": (SyncNetJudge, SyncNetConfig)}
 MANIFEST = "manifest.json"
@@ -42,14 +42,6 @@ TRAIN_LOSS_EXPERTS = (
 def expert_name(kind: str, split: str) -> str:
     """``synthtalk_face_judge`` for the judge split, ``synthtalk_face_expert`` for train."""
     return (JUDGE_NAMES if split == "judge" else EXPERT_NAMES)[kind]
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def save_expert(
@@ -86,7 +78,7 @@ def save_expert(
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=meta)
     manifest = _read_manifest(out_dir)
-    manifest[name] = {"file": path.name, "sha256": sha256_file(path), "kind": kind, "split": split}
+    manifest[name] = {"file": path.name, "sha256": sha256_of(path), "kind": kind, "split": split}
     write_json(out_dir / MANIFEST, manifest, indent=1, sort_keys=True)
     return path
 
@@ -108,7 +100,7 @@ def copy_experts(src_dir: str | Path, dst_dir: str | Path, files: list[str]) -> 
             raise FileNotFoundError(f"{src}: not in that expert set (its {MANIFEST} lists no such file)")
         if not src.is_file():
             raise FileNotFoundError(f"{src}: listed in its {MANIFEST} but missing")
-        if sha256_file(src) != entry["sha256"]:
+        if sha256_of(src) != entry["sha256"]:
             raise ValueError(f"{src}: sha256 differs from its {MANIFEST}; the file was altered")
         dst_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(dst_dir / file, suffix=".part") as tmp:
@@ -160,7 +152,7 @@ def load_expert(
         raise FileNotFoundError(f"{path}: expert weight file not found{how.get(expect_split, '')}")
     if check_manifest:
         _, entry = _manifest_entry(_read_manifest(path.parent), path.name)
-        if entry and entry["sha256"] != sha256_file(path):
+        if entry and entry["sha256"] != sha256_of(path):
             raise ValueError(f"{path}: sha256 differs from {path.parent / MANIFEST}; the file changed")
     meta = read_metadata(path)
     if expect_split is not None and meta.get("split") != expect_split:
@@ -225,7 +217,7 @@ def install_judge(name: str, src: str | Path) -> Path:
     dst = W.target_path(name)
     with atomic_path(dst, suffix=".part") as tmp:
         shutil.copyfile(src, tmp)
-    digest = sha256_file(dst)
+    digest = sha256_of(dst)
     recorded_path = W.weights_dir() / "recorded_hashes.json"  # the manager's record of local hashes
     recorded = json.loads(recorded_path.read_text()) if recorded_path.is_file() else {}
     recorded[name] = digest

@@ -10,7 +10,7 @@ import torch
 
 from edtalk.experts.data import SplitLeakError, check_split, load_split, split_identities
 from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig
-from edtalk.experts.store import load_expert, save_expert, sha256_file
+from edtalk.experts.store import load_expert, save_expert
 from edtalk.experts.sync_net import (
     SyncNetConfig,
     SyncNetJudge,
@@ -20,6 +20,7 @@ from edtalk.experts.sync_net import (
 )
 from edtalk.experts.testing import make_fixture_dataset
 from edtalk.experts.train import TrainSettings, train_experts, train_face_analyser, train_sync_net
+from edtalk.weights import sha256_of
 
 TINY = TrainSettings(face_steps=3, sync_steps=2, batch_size=8, sync_clips=2, progress=False)
 
@@ -100,8 +101,8 @@ def test_training_steps_save_load_roundtrip_and_manifest(judge_clips, tmp_path):
     p_sync = save_expert(sync, "sync_net", "judge", ids, tmp_path)
     assert p_face.name == "synthtalk_face_judge.safetensors"
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["synthtalk_face_judge"]["sha256"] == sha256_file(p_face)
-    assert manifest["synthtalk_sync_judge"]["sha256"] == sha256_file(p_sync)
+    assert manifest["synthtalk_face_judge"]["sha256"] == sha256_of(p_face)
+    assert manifest["synthtalk_sync_judge"]["sha256"] == sha256_of(p_sync)
 
     face2, meta = load_expert(p_face, expect_split="judge")
     assert meta["split"] == "judge" and meta["identities"] == ids and meta["kind"] == "face_analyser"

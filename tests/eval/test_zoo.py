@@ -8,8 +8,9 @@ import pytest
 
 import eval.backbones as backbones
 from edtalk import weights
-from edtalk.experts.store import install_judge, register_weight_entries, save_expert, sha256_file
+from edtalk.experts.store import install_judge, register_weight_entries, save_expert
 from edtalk.experts.testing import make_fixture_dataset
+from edtalk.weights import sha256_of
 
 SMOKE = [
     *("--face-steps", "3", "--sync-steps", "2", "--batch-size", "8", "--max-clips", "4", "--no-progress"),
@@ -40,7 +41,7 @@ def test_zoo_train_installs_judges_and_reports(trained):
     for name in ("synthtalk_face_judge", "synthtalk_sync_judge"):
         path = weights.resolve(name)  # the weights manager verifies the recorded sha256
         assert path == wdir / f"{name}.safetensors"
-        assert recorded[name] == sha256_file(path)
+        assert recorded[name] == sha256_of(path)
     results = json.loads((out / "zoo_results.json").read_text())
     face, sync = results["face"], results["sync"]
     assert face["n_clips"] == 4 and 0.0 <= face["emotion_acc_video"] <= 1.0
