@@ -47,20 +47,78 @@ def report_error(err: object) -> int:
     return 2
 
 
-def print_and_save(compute: Callable[[], dict], describe: Callable[[dict], str], out: Path | None) -> int:
+def run_inputs(ckpt: Path, data: Path, files: dict[str, Path] | None = None, **settings: object) -> dict:
+    """What a checkpoint diagnostic's result depends on: the sha256 of the checkpoint, of the
+    dataset's ``card.json`` (synthtalk's generator settings; skipped when absent) and of ``files``
+    (e.g. judges), its ``settings`` and the code (``edtalk.provenance.code_state``)."""
+    from edtalk.provenance import code_state
+    from edtalk.weights import sha256_of
+
+    if not Path(ckpt).is_file():
+        raise FileNotFoundError(f"{ckpt}: checkpoint not found")
+    hashed = {"checkpoint": Path(ckpt), **(files or {})}
+    if (Path(data) / "card.json").is_file():  # without one, reading the dataset names what it lacks
+        hashed["data card"] = Path(data) / "card.json"
+    return {
+        "sha256": {name: sha256_of(path) for name, path in sorted(hashed.items())},
+        "settings": {"data": str(data), **{k: str(v) for k, v in sorted(settings.items())}},
+        "code": code_state(),
+    }
+
+
+def saved_result(out: Path | None, inputs: dict) -> dict | None:
+    """The result saved at ``out`` when it came from the same ``inputs`` and committed code (a dirty
+    or unknown checkout always recomputes); None when it has to be computed."""
+    import json
+
+    code = inputs.get("code", "unknown")
+    if out is None or code == "unknown" or code.endswith("+dirty") or not Path(out).is_file():
+        return None
+    try:
+        saved = json.loads(Path(out).read_text())
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) and saved.get("inputs") == inputs else None
+
+
+def add_recompute_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--recompute",
+        action="store_true",
+        help="run even when --out holds a result of the same checkpoint, data, settings and commit "
+        "(by default that result is printed again)",
+    )
+
+
+def print_and_save(
+    compute: Callable[[], dict],
+    describe: Callable[[dict], str],
+    out: Path | None,
+    inputs: Callable[[], dict] | None = None,
+    recompute: bool = False,
+) -> int:
     """The end of a diagnostic tool (``eval.probe``, ``eval.inversion``, ``eval.oracle``): run it,
     print its table and, with ``--out``, write the result as JSON.
 
-    A user's mistake (a bad checkpoint, dataset or option: CheckpointError, DataError, ValueError)
-    ends the run as one ``error:`` line, exit 2.
+    With ``inputs`` (``run_inputs`` of the run), a result at ``out`` from the same inputs is printed
+    again instead of recomputed, unless ``recompute``. A user's mistake (a bad checkpoint, dataset or
+    option: CheckpointError, DataError, ValueError, a missing file) ends the run as one ``error:``
+    line, exit 2.
     """
     from edtalk.data.errors import DataError
     from edtalk.model import CheckpointError  # loads torch: only once a tool runs, never for --help
 
     try:
+        stamp = inputs() if inputs else None
+        if stamp and not recompute and (saved := saved_result(out, stamp)) is not None:
+            print(describe(saved))
+            print(f"up to date: {out} (same checkpoint, data, settings and commit; --recompute to rerun)")
+            return 0
         result = compute()
-    except (CheckpointError, DataError, ValueError) as exc:
+    except (CheckpointError, DataError, ValueError, FileNotFoundError) as exc:
         return report_error(exc)
+    if stamp:
+        result = {**result, "inputs": stamp}
     print(describe(result))
     if out:
         write_json(out, result)

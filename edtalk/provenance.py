@@ -26,6 +26,21 @@ def git_hash() -> str:
     return out.stdout.strip() or "unknown"
 
 
+def code_state() -> str:
+    """HEAD's commit, with "+dirty" when tracked files differ from it ("unknown" outside git): what a
+    saved result computed by this code may be reused under (``edtalk.cli.saved_result``)."""
+    head = git_hash()
+    if head == "unknown":
+        return head
+    try:
+        diff = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD"], cwd=Path(__file__).resolve().parent, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head if diff.returncode == 0 else f"{head}+dirty"
+
+
 def machine() -> dict[str, Any]:
     """{"cpu": model, "cpus": CPUs this process may use, "platform": OS, "gpus": CUDA device names}.
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edtalk.cli import positive_int, print_and_save
+from edtalk.cli import positive_int, print_and_save, run_inputs
 from edtalk.data.errors import DataError
 
 BATCH = 64  # frames per encoder pass
@@ -184,7 +184,7 @@ def format_result(r: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edtalk.cli import add_device_option
+    from edtalk.cli import add_device_option, add_recompute_option
 
     parser = argparse.ArgumentParser(
         prog="python -m eval.probe",
@@ -198,11 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default: print only)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_device_option(parser, "E and the navigation MLPs")
+    add_recompute_option(parser)
     args = parser.parse_args(argv)
     compute = partial(
         run, args.ckpt, args.data, every=args.every, progress=not args.no_progress, device=args.device
     )
-    return print_and_save(compute, format_result, args.out)
+    inputs = partial(run_inputs, args.ckpt, args.data, every=args.every, device=args.device)
+    return print_and_save(compute, format_result, args.out, inputs, args.recompute)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ from pathlib import Path
 import numpy as np
 
 from edtalk.atomic import write_json
-from edtalk.cli import positive_int, report_error
+from edtalk.cli import add_recompute_option, positive_int, report_error, run_inputs, saved_result
 from eval.metrics.functional.disentangle import (
     factor_errors,
     identity_cosine,
@@ -786,13 +786,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default <ckpt dir>/proof.json)")
     add_device_option(parser, "the model and the judges")
+    add_recompute_option(parser)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     from edtalk.config import ConfigError
     from edtalk.data.errors import DataError
     from edtalk.model import CheckpointError
 
+    out = args.out or args.ckpt.parent / "proof.json"
     try:
+        inputs = proof_inputs(args)
+        if not args.recompute and (saved := saved_result(out, inputs)) is not None:
+            print(format_table(saved))
+            print(
+                f"[proof] up to date: {out} (same checkpoint, judges, data, settings and commit; "
+                "--recompute to rerun)"
+            )
+            return 0
         result = run_proof(
             args.ckpt,
             args.data,
@@ -805,11 +815,30 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, CheckpointError, ConfigError, FileNotFoundError) as err:
         # a missing checkpoint, dataset or judge, a device this machine lacks: one line, no traceback
         return report_error(err)
+    result["inputs"] = inputs
     print(format_table(result))
-    out = args.out or args.ckpt.parent / "proof.json"
     write_json(out, json.loads(json.dumps(result, default=float)), indent=1, sort_keys=True)
     print(f"[proof] {out}")
     return 0
+
+
+def proof_inputs(args: argparse.Namespace) -> dict:
+    """What the proof's figures depend on (``edtalk.cli.run_inputs``): the checkpoint, both judges,
+    the dataset's card (its generator settings), the clip counts and the device."""
+    from edtalk.experts.store import JUDGE_NAMES, resolve_judge
+
+    if not args.ckpt.is_file():  # named before a missing judge: what a user mistypes first
+        raise FileNotFoundError(f"{args.ckpt}: checkpoint not found")
+    judges = {f"judge {k}": resolve_judge(name) for k, name in sorted(JUDGE_NAMES.items())}
+    return run_inputs(
+        args.ckpt,
+        args.data,
+        judges,
+        n_clips=args.n_clips,
+        n_videos=args.n_videos,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -92,3 +92,41 @@ def test_help_comes_without_loading_torch(module):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "usage:" in out and out.splitlines()[-1] == "torch loaded: False"
+
+
+def test_a_diagnostic_reuses_its_saved_result_only_for_the_same_committed_inputs(tmp_path, monkeypatch):
+    """run_inputs hashes the checkpoint, the data card and the settings; print_and_save prints a
+    result saved from the same inputs again, and recomputes for other inputs, a dirty checkout or
+    --recompute."""
+    from edtalk import provenance
+    from edtalk.cli import print_and_save, run_inputs
+
+    ckpt, data, out = tmp_path / "c.pt", tmp_path / "data", tmp_path / "result.json"
+    ckpt.write_bytes(b"weights")
+    data.mkdir()
+    monkeypatch.setattr(provenance, "code_state", lambda: "0123abc")
+    stamp = run_inputs(ckpt, data, every=8)
+    assert set(stamp["sha256"]) == {"checkpoint"} and stamp["settings"] == {"data": str(data), "every": "8"}
+    (data / "card.json").write_text("{}")
+    assert set(run_inputs(ckpt, data)["sha256"]) == {"checkpoint", "data card"}
+    with pytest.raises(FileNotFoundError, match="nope.pt: checkpoint not found"):
+        run_inputs(tmp_path / "nope.pt", data)
+
+    runs = []
+
+    def compute():
+        runs.append(1)
+        return {"run": len(runs)}
+
+    def save():
+        return print_and_save(compute, str, out, lambda: run_inputs(ckpt, data, every=8), recompute)
+
+    recompute = False
+    assert save() == 0 and save() == 0 and len(runs) == 1  # the second printed the saved result
+    recompute = True
+    assert save() == 0 and len(runs) == 2
+    recompute = False
+    ckpt.write_bytes(b"retrained")
+    assert save() == 0 and len(runs) == 3
+    monkeypatch.setattr(provenance, "code_state", lambda: "0123abc+dirty")
+    assert save() == 0 and save() == 0 and len(runs) == 5

@@ -33,6 +33,7 @@ def test_the_cli_hands_the_device_to_run(monkeypatch, tmp_path, tool):
         raise Stop
 
     monkeypatch.setattr(module, "run", fake_run)
+    (tmp_path / "c.pt").write_bytes(b"")  # a file to hash (eval.probe stamps its inputs first)
     with pytest.raises(Stop):
         module.main([*_args(tool, tmp_path / "c.pt", tmp_path), "--device", "cpu"])
     assert seen == {"device": "cpu"}

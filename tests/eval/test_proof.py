@@ -1,5 +1,6 @@
 """eval.proof: the cross-driving quadruples and the printed table."""
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -363,9 +364,35 @@ def test_cli_hands_the_number_of_videos_and_the_device_to_the_proof(monkeypatch,
         raise Stop
 
     monkeypatch.setattr(eval.proof, "run_proof", fake_run_proof)
+    monkeypatch.setattr(eval.proof, "proof_inputs", lambda args: {})
     with pytest.raises(Stop):
         eval.proof.main(["--ckpt", "c.pt", "--data", "d", *extra])
     assert seen == {"n_clips": 12, "device": "auto", "n_videos": videos}
+
+
+def test_a_proof_of_the_same_inputs_is_printed_again_not_rerun(monkeypatch, tmp_path, capsys):
+    """Same checkpoint, judges, data card, settings and commit: the saved proof.json is reused
+    (`make demo` reruns skip it); other inputs or --recompute run it."""
+    import eval.proof
+
+    runs = []
+    inputs = {"sha256": {"checkpoint": "aa"}, "settings": {}, "code": "0123abc"}
+    saved = {"claims": {}, "reconstruction": {}, "inputs": inputs, "marker": "saved"}
+    (tmp_path / "proof.json").write_text(json.dumps(saved))
+    monkeypatch.setattr(eval.proof, "format_table", lambda r: f"table of {r.get('marker', 'new run')}")
+    monkeypatch.setattr(eval.proof, "run_proof", lambda *a: runs.append(a) or {"claims": {}})
+    argv = ["--ckpt", "c.pt", "--data", "d", "--out", str(tmp_path / "proof.json")]
+
+    monkeypatch.setattr(eval.proof, "proof_inputs", lambda args: inputs)
+    assert eval.proof.main(argv) == 0 and not runs
+    out = capsys.readouterr().out
+    assert "table of saved" in out and "up to date" in out and "--recompute" in out
+    assert eval.proof.main([*argv, "--recompute"]) == 0 and len(runs) == 1
+    assert json.loads((tmp_path / "proof.json").read_text())["inputs"] == inputs
+    for changed in ({**inputs, "sha256": {"checkpoint": "bb"}}, {**inputs, "code": "0123abc+dirty"}):
+        monkeypatch.setattr(eval.proof, "proof_inputs", lambda args, c=changed: c)
+        assert eval.proof.main(argv) == 0
+    assert len(runs) == 3
 
 
 def test_cli_reports_a_missing_checkpoint_in_one_line(tmp_path, capsys):
