@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from benchmarks import load_average, save_result
+from edtalk.cli import positive_int
 from edtalk.provenance import machine
 
 DEFAULT_CKPT = "edtalk/pretrained/tiny_synthtalk_eg.pt"
@@ -72,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--ckpt", default=DEFAULT_CKPT, help=f"EDTalk checkpoint ({DEFAULT_CKPT})")
     parser.add_argument("--data", type=Path, default=Path("data/synthtalk"), help="synthtalk root")
-    parser.add_argument("--frames", type=int, default=100, help="frames of the clip (100)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per side (5)")
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1)")
+    parser.add_argument("--frames", type=positive_int, default=100, help="frames of the clip (100)")
+    parser.add_argument("--repeats", type=positive_int, default=5, help="timed runs per side (5)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch intra-op threads (1)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default: print only)")
     parser.add_argument("--smoke", action="store_true", help="seconds-long run (tests); figures mean nothing")
     args = parser.parse_args(argv)

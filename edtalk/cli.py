@@ -10,15 +10,24 @@ from pathlib import Path
 from edtalk.atomic import write_json
 
 
-def positive_int(text: str) -> int:
-    """argparse ``type`` for counts that must be at least 1 (steps, batch sizes, workers, frames)."""
+def _whole_number(text: str, least: int) -> int:
     try:
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    if n < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}, got {n}")
     return n
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type`` for counts that must be at least 1 (steps, batch sizes, clips, frames)."""
+    return _whole_number(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse ``type`` for counts where 0 means none or off (Ray workers, extra identities)."""
+    return _whole_number(text, 0)
 
 
 def mp4_path(text: str) -> str:

@@ -42,7 +42,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from edtalk.cli import positive_int, report_error
+from edtalk.cli import non_negative_int, positive_int, report_error
 from edtalk.provenance import git_hash
 from edtalk.ray_setup import local_runtime_env
 from edtalk.worker import EXPERT_FILES, train_loop_per_worker
@@ -515,7 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--extra-identities",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="synthtalk only: the frames-only stages (eg_pretrain, mouth_pose, expression) also train on "
         "N rendered people of no split (still frames of every emotion x level, no audio; a range of "

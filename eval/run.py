@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from edtalk.atomic import write_json
-from edtalk.cli import report_error
+from edtalk.cli import non_negative_int, positive_int, report_error
 from edtalk.provenance import machine
 from eval.cache import ClipCache, GTFeatureStore, file_fingerprint, metric_key
 from eval.results import SCHEMA, method_dir_name, metric_entry, results_path, write_results
@@ -104,7 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--gt", help="--dataset folder: folder of ground-truth videos")
     d.add_argument("--pred", help="--dataset folder: folder of predicted videos (same file stems)")
     d.add_argument(
-        "--limit", type=int, default=None, help="score only the first N clips of the split (smoke runs)"
+        "--limit",
+        type=positive_int,
+        default=None,
+        help="score only the first N clips of the split (smoke runs)",
     )
     m = p.add_argument_group("method and protocol")
     m.add_argument(
@@ -123,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = p.add_argument_group("execution")
     r.add_argument(
         "--workers",
-        type=int,
+        type=non_negative_int,
         default=2,
         help="Ray CPUs for a local Ray (default 2); 0 scores in this process without Ray",
     )
@@ -137,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--chunk",
-        type=int,
+        type=positive_int,
         default=None,
         help="clips per Ray task (default: about 4 tasks per worker, at most 8)",
     )
@@ -181,7 +184,7 @@ def resolve_clips(args: argparse.Namespace) -> list:
             raise UsageError(f"--dataset {args.dataset} needs --root DIR")
         clips = read_clips(args.dataset, args.root, args.split)
     if args.limit is not None:
-        clips = clips[: max(args.limit, 0)]
+        clips = clips[: args.limit]
     if not clips:
         raise UsageError(f"no clips in {args.dataset} split {args.split!r}")
     ids = [c.id for c in clips]

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from edtalk.atomic import write_json
+from edtalk.cli import positive_int
 from edtalk.experts.store import JUDGE_NAMES, install_judge, load_expert, resolve_judge
 
 TARGETS = {"emotion_acc_video": 0.90, "shift_recovery": 0.90}
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--data", required=True, type=Path, help="synthtalk root")
     e.add_argument("--out", type=Path, default=Path("runs/judges"), help="where zoo_results.json goes")
     e.add_argument("--weights-dir", type=Path, default=None)
-    e.add_argument("--max-clips", type=int, default=None)
+    e.add_argument("--max-clips", type=positive_int, default=None)
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=cmd_evaluate)
     args = parser.parse_args(argv)

@@ -141,7 +141,7 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", help="split each trial is scored on after training")
     p.add_argument(
         "--max-clips",
-        type=int,
+        type=positive_int,
         default=None,
         help="clips scored per trial (default: all; 2 with --smoke-test)",
     )

@@ -24,6 +24,7 @@ from rich.progress import track
 from rich.table import Table
 
 from edtalk.atomic import write_json
+from edtalk.cli import positive_int
 from edtalk.data.audio import audio_info
 from edtalk.data.clip import Clip
 from edtalk.data.errors import AudioReadError, DataError, VideoReadError
@@ -188,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--pred", type=Path, help="folder of generated videos, paired by stem (--dataset folder)"
     )
-    parser.add_argument("--limit", type=int, default=None, help="check only the first N clips")
+    parser.add_argument("--limit", type=positive_int, default=None, help="check only the first N clips")
     parser.add_argument("--json", type=Path, default=None, help="also write the problems to this JSON file")
     return parser
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from edtalk.cli import non_negative_int, positive_int
 from edtalk.experts.data import ExpertClip, load_split
 from edtalk.experts.face_analyser import (
     FaceAnalyser,
@@ -406,26 +407,28 @@ def add_train_arguments(
     face_steps = face_steps or d.face_steps
     parser.add_argument("--data", required=True, type=Path, help="synthtalk root (e.g. data/synthtalk)")
     parser.add_argument(
-        "--face-steps", type=int, default=face_steps, help=f"face analyser steps ({face_steps})"
+        "--face-steps", type=positive_int, default=face_steps, help=f"face analyser steps ({face_steps})"
     )
     parser.add_argument(
-        "--sync-steps", type=int, default=d.sync_steps, help=f"sync net steps ({d.sync_steps})"
+        "--sync-steps", type=positive_int, default=d.sync_steps, help=f"sync net steps ({d.sync_steps})"
     )
-    parser.add_argument("--batch-size", type=int, default=d.batch_size, help="frames per face step")
+    parser.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="frames per face step")
     parser.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (face analyser)")
     parser.add_argument("--sync-lr", type=float, default=d.sync_lr, help="peak learning rate (sync net)")
     parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--max-clips", type=int, default=None, help="use at most N clips (smoke runs)")
+    parser.add_argument(
+        "--max-clips", type=positive_int, default=None, help="use at most N clips (smoke runs)"
+    )
     parser.add_argument(
         "--extra-identities",
-        type=int,
+        type=non_negative_int,
         default=extra_identities,
         help="the face analyser also trains on stills of N rendered people that belong to no split "
         f"(more faces than the split's few, so expression is not read from face shape; {extra_identities})",
     )
     parser.add_argument(
         "--extra-frames-per-clip",
-        type=int,
+        type=positive_int,
         default=d.extra_frames_per_clip,
         help=f"stills per emotion x level of each extra person ({d.extra_frames_per_clip})",
     )
@@ -439,14 +442,14 @@ def add_train_arguments(
     )
     parser.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         default=1,
         help="torch CPU threads (1: small convs thrash with 2 threads on shared cores)",
     )
 
 
 def settings_from_args(args: argparse.Namespace) -> TrainSettings:
-    torch.set_num_threads(max(1, args.threads))
+    torch.set_num_threads(args.threads)
     return TrainSettings(
         face_steps=args.face_steps,
         sync_steps=args.sync_steps,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from edtalk.cli import report_error
+from edtalk.cli import non_negative_int, report_error
 from eval.report.inputs import ResultsFileError
 
 
@@ -20,7 +20,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("results", help="results folder written by `python -m eval.run` and the sweeps")
     p.add_argument("--out", default="report", help="output folder (default: report/)")
-    p.add_argument("--max-clips", type=int, default=8, help="clips per video grid (default: 8)")
+    p.add_argument("--max-clips", type=non_negative_int, default=8, help="clips per video grid (default: 8)")
     p.add_argument("--no-plots", action="store_true", help="skip the matplotlib figures")
     return p.parse_args(argv)
 

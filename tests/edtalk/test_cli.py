@@ -68,6 +68,36 @@ def test_clis_refuse_zero_counts(module, argv, option, capsys):
     assert f"argument {option}: must be at least 1" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "module, argv, message",
+    [
+        ("eval.run", ["--dataset", "synthtalk", "--limit", "0"], "--limit: must be at least 1, got 0"),
+        ("eval.run", ["--dataset", "synthtalk", "--workers", "-1"], "--workers: must be at least 0, got -1"),
+        ("eval.run", ["--dataset", "synthtalk", "--chunk", "0"], "--chunk: must be at least 1"),
+        ("sweeps.bank_size", ["--max-clips", "-2"], "--max-clips: must be at least 1, got -2"),
+        ("eval.report.__main__", ["results", "--max-clips", "-3"], "--max-clips: must be at least 0, got -3"),
+        (
+            "edtalk.experts.train",
+            ["train", "--data", "d", "--face-steps", "0"],
+            "--face-steps: must be at least 1",
+        ),
+        ("edtalk.data.check", ["--dataset", "folder", "--limit", "-1"], "--limit: must be at least 1"),
+        ("edtalk.data.synthtalk.__main__", ["--workers", "0"], "--workers: must be at least 1, got 0"),
+        ("edtalk.train", ["--stage", "eg_pretrain", "--extra-identities", "-5"], "must be at least 0"),
+    ],
+)
+def test_count_options_refuse_out_of_range_values_before_any_work(module, argv, message, capsys):
+    """A negative --limit used to slice off the last clips ("no clips in split"), --face-steps 0 reached
+    the LR scheduler, a negative --max-clips hid the report's videos: each is now a usage error."""
+    import importlib
+
+    cli = importlib.import_module(module)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 def test_infer_output_must_be_an_mp4(capsys):
     from edtalk.infer import build_parser
 

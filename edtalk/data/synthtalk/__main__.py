@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from edtalk.cli import positive_int
 from edtalk.data.synthtalk.presets import PRESETS
 
 
@@ -30,15 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPU count)"
+        "--workers",
+        type=positive_int,
+        default=os.cpu_count() or 1,
+        help="worker processes (default: CPU count)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument(
         "--force", action="store_true", help="regenerate even if OUT already holds this dataset"
     )
     args = parser.parse_args(argv)
-    if args.workers < 1:
-        parser.error("--workers must be at least 1")
     from edtalk.data.synthtalk.generate import generate
 
     card = generate(args.out, args.preset, args.seed, args.workers, not args.no_progress, args.force)
