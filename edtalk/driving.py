@@ -113,7 +113,9 @@ def to_tensor(frames: np.ndarray, size: int, name: str = "frames") -> torch.Tens
         raise InferenceError(name, f"expected RGB frames (T, H, W, 3), got shape {frames.shape}")
     h, w = frames.shape[1:3]
     if h != w:
-        raise InferenceError(name, f"expected square face crops, got {h}x{w} (crop the face first)")
+        raise InferenceError(
+            name, f"expected square face crops, got {w}x{h} (width x height); crop the face first"
+        )
     x = torch.from_numpy(np.array(frames, dtype=np.uint8)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
     if h != size:
         _note(f"{name}: resized {h}x{w} -> {size}x{size} (model image_size)")
@@ -291,7 +293,7 @@ def drive_audio(
 
 # --- file inputs -----------------------------------------------------------------------------------
 def read_image(path: str | Path) -> np.ndarray:
-    """uint8 (H, W, 3) RGB from an image file, or the first frame of a video file."""
+    """uint8 (H, W, 3) RGB from a square image file, or the first frame of a video file."""
     path = Path(path)
     if not path.is_file():
         raise InferenceError(path, "missing: no such file")
@@ -301,9 +303,19 @@ def read_image(path: str | Path) -> np.ndarray:
 
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
+            return _square(np.asarray(im.convert("RGB")), path)
     except (UnidentifiedImageError, OSError) as err:
         raise InferenceError(path, f"unreadable image ({err})") from None
+
+
+def _square(frames: np.ndarray, path: str | Path) -> np.ndarray:
+    """``frames`` ((H, W, 3) or (T, H, W, 3)) when square; else an error naming the file and its size."""
+    h, w = frames.shape[-3:-1]
+    if h != w:
+        raise InferenceError(
+            path, f"{w}x{h} (width x height): EDTalk drives square face crops; crop the face first"
+        )
+    return frames
 
 
 def read_frames(path: str | Path) -> np.ndarray:
@@ -314,6 +326,7 @@ def read_frames(path: str | Path) -> np.ndarray:
     video = read_video(path)
     if video.n_frames == 0:
         raise InferenceError(path, "the video has no frames")
+    _square(video.frames, path)
     if abs(video.fps - FPS) > 0.01:
         _note(f"{path}: {video.fps:.2f} fps, resampled to {FPS:.0f} fps (nearest frame)")
         return retime(video.frames, video.fps, FPS)
