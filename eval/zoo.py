@@ -17,7 +17,8 @@ manager), then scores them on the **test** identities and prints:
 * the share of audio shifts of +-1..10 frames recovered exactly by the LSE offset search
   (vshift 15; target >= 90 %), and LSE-C with true vs other-clip audio.
 
-The figures are also written to ``<out>/zoo_results.json``. Two processes (face analyser here,
+The figures are also written to ``<out>/zoo_results.json`` (``evaluate --max-clips N``: its own
+``zoo_results_firstN.json``, beside the full figures). Two processes (face analyser here,
 sync net in a spawned child; ``--sequential`` for one process), one thread each until the face
 analyser's step 700, where it waits for the sync net and takes both cores. Measured on a fresh
 clone, quiet 2-core machine: face analyser 375 s (35 s of it rendering the extra people), sync net
@@ -154,10 +155,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     face = resolve_judge(JUDGE_NAMES["face_analyser"])
     sync = resolve_judge(JUDGE_NAMES["sync_net"])
     results = evaluate_judges(args.data, face, sync, not args.no_progress, args.max_clips)
-    return _report(results, args.out, {})
+    return _report(results, args.out, {}, results_name(args.max_clips))
 
 
-def _report(results: dict, out: Path, timing: dict) -> int:
+def results_name(max_clips: int | None) -> str:
+    """zoo_results.json for the whole test split; a --max-clips evaluation writes its own file, so a
+    smoke check never replaces the judges' held-out figures (nor `make demo`'s judges-trained marker)."""
+    return "zoo_results.json" if max_clips is None else f"zoo_results_first{max_clips}.json"
+
+
+def _report(results: dict, out: Path, timing: dict, filename: str = "zoo_results.json") -> int:
     results = {**results, "targets": TARGETS, "targets_met": _targets_met(results), **timing}
     print("synthtalk judges, held-out TEST identities:")
     print(format_results(results))
@@ -170,8 +177,8 @@ def _report(results: dict, out: Path, timing: dict) -> int:
             print(f"  {name:>10} " + " ".join(f"{v:>5}" for v in row))
     if timing:
         print(f"  {'time':<29}  train {timing['train_seconds']:.0f} s, total {timing['total_seconds']:.0f} s")
-    write_json(Path(out) / "zoo_results.json", json.loads(json.dumps(results)), indent=1, sort_keys=True)
-    print(f"[zoo] results -> {Path(out) / 'zoo_results.json'}")
+    write_json(Path(out) / filename, json.loads(json.dumps(results)), indent=1, sort_keys=True)
+    print(f"[zoo] results -> {Path(out) / filename}")
     missed = [k for k, ok in results["targets_met"].items() if not ok]
     if missed:
         print(f"[zoo] WARNING: targets missed: {', '.join(missed)}")
@@ -200,11 +207,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
     p.set_defaults(func=cmd_train)
     e = sub.add_parser("evaluate", help="held-out figures of the installed judges on the test identities")
-    e.add_argument("--data", required=True, type=Path, help="synthtalk root")
-    e.add_argument("--out", type=Path, default=Path("runs/judges"), help="where zoo_results.json goes")
-    e.add_argument("--weights-dir", type=Path, default=None)
-    e.add_argument("--max-clips", type=positive_int, default=None)
-    e.add_argument("--no-progress", action="store_true")
+    e.add_argument("--data", required=True, type=Path, help="synthtalk root (e.g. data/synthtalk)")
+    e.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/judges"),
+        help="folder for zoo_results.json (runs/judges); with --max-clips N, zoo_results_firstN.json",
+    )
+    e.add_argument(
+        "--weights-dir",
+        type=Path,
+        default=None,
+        help="read the judges from this weights directory (default $EDTALK_BENCH_WEIGHTS or ~/.cache/...)",
+    )
+    e.add_argument(
+        "--max-clips", type=positive_int, default=None, help="score only the first N test clips (smoke runs)"
+    )
+    e.add_argument("--no-progress", action="store_true", help="no progress bars")
     e.set_defaults(func=cmd_evaluate)
     args = parser.parse_args(argv)
     return args.func(args)
