@@ -247,7 +247,9 @@ def _columns(spec_groups: Iterable[ColumnGroup], results: list[ResultFile]) -> l
     return cols
 
 
-def _stamps(protocol: str, protocol_hash: str | None, results: list[ResultFile]) -> list[str]:
+def _stamps(
+    spec: TableSpec, protocol: str, protocol_hash: str | None, results: list[ResultFile]
+) -> list[str]:
     h = f"hash {protocol_hash}" if protocol_hash else "reported numbers only, no measured rows"
     stamps = [f"Protocol: {protocol} ({h})"]
     unverified = sorted({f"{r.method} ({r.dataset})" for r in results if r.unverified})
@@ -258,7 +260,29 @@ def _stamps(protocol: str, protocol_hash: str | None, results: list[ResultFile])
     failed = sorted({f"{r.method} ({r.dataset}): {len(r.failures)}" for r in results if r.failures})
     if failed:
         stamps.append("Clips that failed and are not in the numbers: " + ", ".join(failed))
-    return stamps
+    return stamps + _clip_counts(spec, results)
+
+
+def _clip_counts(spec: TableSpec, results: list[ResultFile]) -> list[str]:
+    """A line per dataset and split: how many clips each measured row was scored on (results files
+    record ``n_clips``), so a smoke run's 2 clips are not read as the split, and rows scored on other
+    numbers of clips are flagged as not comparable."""
+    counts: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    for r in results:
+        n = r.raw.get("n_clips")
+        if isinstance(n, int):
+            row = _row_key(spec, r)
+            row = row if spec.rows_from != "bank_size" else f"{r.sweep['param']} {row}"
+            counts[(r.dataset, r.split or "")][row] = n
+    lines = []
+    for (dataset, split), per_row in sorted(counts.items()):
+        where = f"{dataset} {split}".strip()
+        if len(set(per_row.values())) == 1:
+            lines.append(f"Clips scored: {next(iter(per_row.values()))} of {where} in every row")
+        else:
+            listed = ", ".join(f"{row} {n}" for row, n in sorted(per_row.items()))
+            lines.append(f"Rows scored on different numbers of clips of {where} (not comparable): {listed}")
+    return lines
 
 
 def _reported_notes(rows: list[ReportedRow]) -> list[str]:
@@ -355,7 +379,7 @@ def _make_table(spec, groups, protocol, protocol_hash, results, reported, key_su
         columns=columns,
         rows=rows,
         notes=_reported_notes(reported),
-        stamps=_stamps(protocol, protocol_hash, results),
+        stamps=_stamps(spec, protocol, protocol_hash, results),
     )
 
 

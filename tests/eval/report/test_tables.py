@@ -68,6 +68,17 @@ def test_stamps_name_protocol_hash_unverified_and_failures(results_dir):
     assert "failed" in text and "EDTalk (Tan et al., ECCV 2024), Table 1" in text
 
 
+def test_stamps_say_how_many_clips_each_row_was_scored_on(tmp_path, make_result):
+    """A smoke run's 2 clips are stated, and rows scored on different numbers of clips are flagged."""
+    make_result(tmp_path, "mead", "a", "eat", {"psnr": 20.0, "fid": 3.0}, extra={"n_clips": 144})
+    make_result(tmp_path, "mead", "b", "eat", {"psnr": 21.0, "fid": 3.0}, extra={"n_clips": 144})
+    t1 = next(t for t in build_tables(load_results(tmp_path)) if t.number == "1" and t.protocol == "eat")
+    assert "Clips scored: 144 of mead test in every row" in t1.stamps
+    make_result(tmp_path, "mead", "b", "eat", {"psnr": 21.0, "fid": 3.0}, extra={"n_clips": 2})
+    t1 = next(t for t in build_tables(load_results(tmp_path)) if t.number == "1" and t.protocol == "eat")
+    assert "Rows scored on different numbers of clips of mead test (not comparable): a 144, b 2" in t1.stamps
+
+
 def test_direction_disagreeing_with_paper_is_an_error(tmp_path, make_result):
     path = make_result(tmp_path, "mead", "m", "eat", {"fid": 10.0})
     data = json.loads(path.read_text())
