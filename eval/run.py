@@ -431,7 +431,7 @@ def library_versions() -> dict:
 # -- the run ---------------------------------------------------------------------------------------
 
 
-def _select_metrics(protocol: Any, requested: str | None) -> tuple[list[str], list[str]]:
+def select_metrics(protocol: Any, requested: str | None) -> tuple[list[str], list[str]]:
     available, unavailable = protocol.available()
     if not requested:
         return available, unavailable
@@ -449,7 +449,7 @@ def _select_metrics(protocol: Any, requested: str | None) -> tuple[list[str], li
     return ids, []
 
 
-def _check_weights(protocol: Any, metrics: dict, allow_unverified: bool) -> None:
+def check_weights(protocol: Any, metrics: dict, allow_unverified: bool) -> None:
     """Resolve every weight file the selected metrics need before any work: those each metric
     declares, and the protocol's backbone weights named in their settings (the judges)."""
     from edtalk import weights
@@ -476,7 +476,7 @@ def run(args: argparse.Namespace) -> int:
     if args.allow_unverified_weights:
         os.environ["EDTALK_BENCH_ALLOW_UNVERIFIED"] = "1"
     protocol = get_protocol(args.protocol)
-    metric_ids, unavailable = _select_metrics(protocol, args.metrics)
+    metric_ids, unavailable = select_metrics(protocol, args.metrics)
     if unavailable:
         reasons = protocol.unavailable_reasons()
         for mid in unavailable:
@@ -495,8 +495,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
     method.prepare(clips)
-    _check_weights(protocol, metrics, args.allow_unverified_weights)
-    phash = protocol.hash()  # after _check_weights: includes the installed judges' sha256
+    check_weights(protocol, metrics, args.allow_unverified_weights)
+    phash = protocol.hash()  # after check_weights: includes the installed judges' sha256
     method_name = method.display_name
     run_dir = Path(args.out) / args.dataset / method_dir_name(method_name)
     videos_dir = run_dir / "videos"

@@ -33,7 +33,7 @@ from typing import Any
 
 # edtalk.train's top level is stdlib only: importable before the venv check
 from edtalk.atomic import write_bytes, write_text
-from edtalk.cli import positive_int
+from edtalk.cli import positive_int, report_error
 from edtalk.ray_setup import local_runtime_env
 from edtalk.train import ENV_DEFAULTS, set_env_defaults
 
@@ -500,13 +500,57 @@ def export_results(result_grid, sweep_name: str, out: str | Path) -> list[Path]:
     return written
 
 
+def check_inputs(args: argparse.Namespace) -> None:
+    """Refuse, before Ray starts, what every trial would only fail on after training: an unknown
+    preset, dataset reader, protocol or metric, a missing dataset root, an empty train or scoring
+    split, and (with --metrics) a weight file those metrics need."""
+    from edtalk.config import ModelConfig
+    from edtalk.data.readers import read_clips
+    from edtalk.experts.store import register_weight_entries
+    from eval.protocols import get_protocol
+    from eval.run import UsageError, check_weights, select_metrics
+
+    ModelConfig.preset(args.preset)
+    for split in dict.fromkeys(("train", args.split)):
+        if not read_clips(args.dataset, args.root, split):
+            raise UsageError(f"{args.root}: {args.dataset} split {split!r} has no clips")
+    protocol = get_protocol(args.protocol)
+    if args.metrics:
+        register_weight_entries()  # the synthtalk judges join the weights registry
+        ids, _ = select_metrics(protocol, args.metrics)
+        check_weights(protocol, protocol.build(ids), allow_unverified=False)
+
+
 def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> int:
     """Run one sweep: a grid over ``variants`` on Ray Tune, then export and summarise its results.
 
-    Starts (or joins) Ray, trains the shared parent checkpoint once (``prepare_parent``), then fits
-    the Tuner, or restores it with ``--resume`` so finished trials are not run again. Exit status 1
-    when any trial failed (the others' results are still exported).
+    Checks the inputs (``check_inputs``), starts (or joins) Ray, trains the shared parent checkpoint
+    once (``prepare_parent``), then fits the Tuner, or restores it with ``--resume`` so finished
+    trials are not run again. Exit status 1 when any trial failed (the others' results are still
+    exported), 2 with one ``error:`` line for a mistake in the inputs or a parent run that lacks a stage.
     """
+    from edtalk.config import ConfigError
+    from edtalk.data.errors import DataError
+    from edtalk.registry import UnknownNameError
+    from edtalk.weights import MissingWeightsError, WeightsMismatchError
+    from eval.run import UsageError
+
+    try:
+        check_inputs(args)
+        return _fit(args, variants, sweep_name)
+    except (
+        ConfigError,
+        DataError,
+        UnknownNameError,
+        UsageError,
+        MissingWeightsError,
+        WeightsMismatchError,
+        FileNotFoundError,  # prepare_parent: the parent run lacks a stage (names the file and command)
+    ) as e:
+        return report_error(e)
+
+
+def _fit(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> int:
     from ray import tune
 
     init_ray(args.address)

@@ -113,3 +113,29 @@ def test_help_shows_each_default_once_and_never_none():
     for option in ("--max-clips", "--steps", "--metrics", "--address", "--name"):
         entry = flat.split(f"{option} {option[2:].upper().replace('-', '_')} ", 1)[1].split(" --", 1)[0]
         assert entry.count("(default:") == 1, (option, entry)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--preset", "huge"], "unknown model preset 'huge'"),
+        (["--dataset", "nope"], "unknown dataset reader 'nope'"),
+        (["--split", "nope"], "no split list for 'nope'"),
+        (["--protocol", "nope"], "unknown protocol 'nope'"),
+        (["--metrics", "psnr,bogus"], "metric 'bogus' is not in protocol 'synthtalk'"),
+        (["--metrics", "acc_emo"], "synthtalk_face_judge"),  # the judge is not installed here
+    ],
+)
+def test_bad_inputs_are_refused_before_ray_starts(tmp_path, monkeypatch, capsys, argv, message):
+    """Each of these used to surface only inside every trial, after its training (an unknown protocol,
+    metric or split), or as a traceback (preset, dataset reader)."""
+    from edtalk.experts.testing import make_fixture_dataset
+    from sweeps import common
+
+    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
+    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "weights"))
+    monkeypatch.setattr(common, "init_ray", lambda address: pytest.fail("Ray started"))
+    rc = bank_size.main(["--root", str(data), "--parent", str(tmp_path / "runs"), *argv])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err, err
