@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,29 @@ def positive_int(text: str) -> int:
 def non_negative_int(text: str) -> int:
     """argparse ``type`` for counts where 0 means none or off (Ray workers, extra identities)."""
     return _whole_number(text, 0)
+
+
+def positive_float(text: str) -> float:
+    """argparse ``type`` for a rate that must be a finite number above 0 (learning rates)."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(x) or x <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return x
+
+
+def term_weight(text: str) -> tuple[str, float]:
+    """argparse ``type`` for ``TERM=W``: a loss term and a finite weight >= 0 (0 switches it off)."""
+    term, sep, value = text.partition("=")
+    try:
+        weight = float(value)
+    except ValueError:
+        weight = math.nan
+    if not sep or not term.strip() or not math.isfinite(weight) or weight < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected TERM=W with W a finite number >= 0, e.g. fea=0")
+    return term.strip(), weight
 
 
 def mp4_path(text: str) -> str:

@@ -14,6 +14,7 @@ Dicts round-trip through ``to_dict``/``from_dict``; ``from_dict`` rejects unknow
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -219,6 +220,16 @@ class StageConfig:
                 raise ConfigError(f"StageConfig.{key} must be >= 1, got {getattr(self, key)}")
         if not 0.0 <= self.beta1 < 1.0:
             raise ConfigError(f"StageConfig.beta1 must be in [0, 1), got {self.beta1}")
+        for key in ("lr", "d_lr"):
+            if not math.isfinite(getattr(self, key)) or getattr(self, key) <= 0:
+                raise ConfigError(
+                    f"StageConfig.{key} must be a finite number above 0, got {getattr(self, key)}"
+                )
+        for term, weight in self.loss_weights:
+            if not math.isfinite(weight) or weight < 0:
+                raise ConfigError(
+                    f"StageConfig.loss_weights[{term!r}] must be a finite number >= 0, got {weight}"
+                )
         if self.pose_frames < 2:
             raise ConfigError(
                 f"StageConfig.pose_frames must be >= 2 (L_tem needs two frames), got {self.pose_frames}"

@@ -42,7 +42,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from edtalk.cli import non_negative_int, positive_int, report_error
+from edtalk.cli import non_negative_int, positive_float, positive_int, report_error, term_weight
 from edtalk.provenance import git_hash
 from edtalk.ray_setup import local_runtime_env
 from edtalk.worker import EXPERT_FILES, train_loop_per_worker
@@ -400,6 +400,14 @@ def parse_max_steps(value: str) -> dict[str, int]:
     return steps
 
 
+def expert_steps(value: str) -> tuple[int, int]:
+    """``--expert-steps FACE,SYNC``: two step counts, each at least 1."""
+    face, sep, sync = value.partition(",")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected FACE,SYNC step counts, e.g. 2000,600")
+    return positive_int(face), positive_int(sync)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from edtalk.config import STAGE_NAMES
 
@@ -444,7 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
         "stages not named keep their default (at tiny: the demo schedule)",
     )
     p.add_argument("--batch-size", type=positive_int, help="samples per worker per step (default: per stage)")
-    p.add_argument("--lr", type=float, help="learning rate of the trainable modules (default: per stage)")
+    p.add_argument(
+        "--lr", type=positive_float, help="learning rate of the trainable modules (default: per stage)"
+    )
     p.add_argument(
         "--also-train",
         action="append",
@@ -489,9 +499,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--loss-weight",
         action="append",
+        type=term_weight,
         default=[],
         metavar="TERM=W",
-        help="override a loss weight, e.g. fea=0 (repeatable; see edtalk.stages)",
+        help="override a loss weight in every named stage that has the term, e.g. fea=0 (W >= 0; "
+        "repeatable; the terms of each stage: edtalk.stages)",
     )
     p.add_argument(
         "--ablation",
@@ -509,7 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--expert-steps",
-        default=",".join(map(str, EXPERT_STEPS)),
+        type=expert_steps,
+        default=EXPERT_STEPS,
         help="face,sync expert steps when they must be trained (2000,600: about 7 minutes on 2 cores; "
         "far fewer leave experts that carry no signal: 150 face steps read every clip as one emotion)",
     )
@@ -553,11 +566,12 @@ def main(argv: list[str] | None = None) -> int:
     set_env_defaults()
     from edtalk.config import ConfigError
     from edtalk.data.errors import DataError
+    from edtalk.registry import UnknownNameError
 
     try:
         return _train(args)
-    except (ConfigError, DataError, FileNotFoundError) as err:  # a bad value, dataset or missing file
-        return report_error(err)
+    except (ConfigError, DataError, FileNotFoundError, UnknownNameError) as err:
+        return report_error(err)  # a bad value, stage or loss name, dataset or missing file
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -620,14 +634,35 @@ def _train(args: argparse.Namespace) -> int:
     )
     model_cfg = ModelConfig.preset(args.preset)
     weight_overrides: dict[str, dict[str, float]] = {}
-    for item in args.loss_weight:
-        term, _, value = item.partition("=")
-        for n in names:
-            if term in get_stage(n).weights:
-                weight_overrides.setdefault(n, {})[term] = float(value)
+    for term, weight in args.loss_weight:
+        having = [n for n in names if term in get_stage(n).weights]
+        if not having:
+            known = "; ".join(f"{n}: {', '.join(get_stage(n).weights)}" for n in names)
+            return report_error(
+                f"--loss-weight {term}={weight:g}: no stage of this run has a loss term {term!r} ({known})"
+            )
+        for n in having:
+            weight_overrides.setdefault(n, {})[term] = weight
     for ab in args.ablation:
         stage_name, term = ABLATIONS[ab]
         weight_overrides.setdefault(stage_name, {})[term] = 0.0
+    # every stage's config before any work, so a bad value stops the run here, not after the cache
+    stage_cfgs = {
+        n: stage_config_for(n, preset=args.preset, overrides=cli_overrides(args, n, weight_overrides))
+        for n in names
+    }
+    if args.perceptual != "auto":
+        from edtalk.perceptual import PERCEPTUAL
+
+        PERCEPTUAL.get(args.perceptual.removeprefix("substitute:"))  # a typo stops the run here
+    if args.also_train:
+        from edtalk.model import EDTalk
+        from edtalk.stages import with_also_train
+
+        try:
+            with_also_train(get_stage(names[0]), tuple(args.also_train), EDTalk(model_cfg))
+        except ValueError as err:
+            return report_error(f"--also-train: {err}")
 
     import ray
 
@@ -635,7 +670,7 @@ def _train(args: argparse.Namespace) -> int:
     cache = prepare_cache(train_cfg, model_cfg)  # the split alone: audio stages, the final check
     extras_cache = None  # the split plus the rendered people, built on first use
     needed = {e for n in names for e in get_stage(n).experts}
-    face_steps, sync_steps = (int(x) for x in args.expert_steps.split(","))
+    face_steps, sync_steps = args.expert_steps
     ensure_experts(train_cfg, needed, face_steps, sync_steps, source=expert_source)
     if not ray.is_initialized():
         if args.address:
@@ -653,8 +688,7 @@ def _train(args: argparse.Namespace) -> int:
         if args.resume and len(names) > 1 and final.is_file():
             print(f"[train] {n}: {final} exists, skipping (--resume)", flush=True)
             continue
-        overrides = cli_overrides(args, n, weight_overrides)
-        stage_cfg = stage_config_for(n, preset=args.preset, overrides=overrides)
+        stage_cfg = stage_cfgs[n]
         cfg_i = train_cfg if i == 0 else replace(train_cfg, parent="")  # --parent applies to the first stage
         cache_i = cache
         if train_cfg.extra_identities and get_stage(n).frames_only:

@@ -84,6 +84,9 @@ def test_clis_refuse_zero_counts(module, argv, option, capsys):
         ("edtalk.data.check", ["--dataset", "folder", "--limit", "-1"], "--limit: must be at least 1"),
         ("edtalk.data.synthtalk.__main__", ["--workers", "0"], "--workers: must be at least 1, got 0"),
         ("edtalk.train", ["--stage", "eg_pretrain", "--extra-identities", "-5"], "must be at least 0"),
+        ("edtalk.train", ["--stage", "eg_pretrain", "--lr", "nan"], "--lr: must be a finite number above 0"),
+        ("edtalk.train", ["--stage", "eg_pretrain", "--loss-weight", "fea=-1"], "'fea=-1': expected TERM=W"),
+        ("edtalk.train", ["--stage", "eg_pretrain", "--expert-steps", "5"], "'5': expected FACE,SYNC"),
     ],
 )
 def test_count_options_refuse_out_of_range_values_before_any_work(module, argv, message, capsys):
