@@ -344,15 +344,22 @@ def fetch(name: str, allow_unverified: bool = False, progress: bool = True) -> P
     fd, tmp = tempfile.mkstemp(dir=weights_dir(), prefix=w.filename, suffix=".download")
     os.close(fd)
     try:
-        with urllib.request.urlopen(w.url) as resp, open(tmp, "wb") as out:
-            total = int(resp.headers.get("Content-Length") or 0)
-            bar = _progress(total, w.filename) if progress else None
-            for block in iter(lambda: resp.read(1 << 20), b""):
-                out.write(block)
+        try:
+            with urllib.request.urlopen(w.url) as resp, open(tmp, "wb") as out:
+                total = int(resp.headers.get("Content-Length") or 0)
+                bar = _progress(total, w.filename) if progress else None
+                for block in iter(lambda: resp.read(1 << 20), b""):
+                    out.write(block)
+                    if bar is not None:
+                        bar.update(len(block))
                 if bar is not None:
-                    bar.update(len(block))
-            if bar is not None:
-                bar.close()
+                    bar.close()
+        except OSError as err:  # URLError, HTTPError, a connection cut mid-file
+            raise MissingWeightsError(
+                f"{name}: downloading {w.filename!r} from {w.url} failed ({err}). Download it on a machine "
+                f"with network access, then `python -m eval.weights import {name} <file>` "
+                f"(target {target_path(name)})."
+            ) from None
         return _install(name, Path(tmp), allow_unverified)
     finally:
         Path(tmp).unlink(missing_ok=True)

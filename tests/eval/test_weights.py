@@ -89,3 +89,20 @@ def test_fetch_refuses_non_direct_and_cli_status(wdir, capsys):
     out = capsys.readouterr().out
     assert "syncnet_v2" in out and "missing" in out
     assert main(["import", "syncnet_v2", str(wdir / "nope")]) == 1
+
+
+def test_a_failed_download_names_the_file_url_and_where_to_put_it(wdir, monkeypatch, capsys):
+    """No network (as on these machines): the error says what to fetch by hand and the import command."""
+    import urllib.error
+    import urllib.request
+
+    def offline(url):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    assert main(["fetch", "torchvision_alexnet"]) == 1
+    err = capsys.readouterr().err
+    assert "downloading 'alexnet-owt-7be5be79.pth' from https://download.pytorch.org/models/" in err
+    assert "Name or service not known" in err and "python -m eval.weights import torchvision_alexnet" in err
+    assert str(wdir / "alexnet-owt-7be5be79.pth") in err
+    assert list(wdir.iterdir()) == []  # no partial download left behind
