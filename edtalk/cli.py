@@ -31,13 +31,21 @@ def non_negative_int(text: str) -> int:
     return _whole_number(text, 0)
 
 
-def positive_float(text: str) -> float:
-    """argparse ``type`` for a rate that must be a finite number above 0 (learning rates)."""
+def finite_float(text: str) -> float:
+    """argparse ``type`` for a real number other than nan and +-inf (base weights, blend factors)."""
     try:
         x = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(x) or x <= 0:
+    if not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return x
+
+
+def positive_float(text: str) -> float:
+    """argparse ``type`` for a rate that must be a finite number above 0 (learning rates)."""
+    x = finite_float(text)
+    if x <= 0:
         raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
     return x
 

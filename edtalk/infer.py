@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edtalk.cli import add_device_option, mp4_path, positive_int, report_error
+from edtalk.cli import add_device_option, finite_float, mp4_path, positive_int, report_error
 from edtalk.data.clip import EMOTIONS
 
 
@@ -250,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=int, required=True, help="base index k within the bank")
     p.add_argument(
         "--range",
-        type=float,
+        type=finite_float,
         nargs=2,
         default=(-3.0, 3.0),
         metavar=("LO", "HI"),
