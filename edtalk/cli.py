@@ -50,6 +50,14 @@ def positive_float(text: str) -> float:
     return x
 
 
+def non_negative_float(text: str) -> float:
+    """argparse ``type`` for a weight or rate where 0 means off (a loss weight, a frozen module's rate)."""
+    x = finite_float(text)
+    if x < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return x
+
+
 def term_weight(text: str) -> tuple[str, float]:
     """argparse ``type`` for ``TERM=W``: a loss term and a finite weight >= 0 (0 switches it off)."""
     term, sep, value = text.partition("=")

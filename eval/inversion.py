@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edtalk.cli import positive_int, print_and_save
+from edtalk.cli import positive_float, positive_int, print_and_save
 from edtalk.data.errors import DataError
 
 MODES = ("gt", "navigated", "weights", "latent")
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=positive_int, default=24, help="neutral -> emotional pairs (24)")
     parser.add_argument("--frames", type=positive_int, default=3, help="driver frames per pair (3)")
     parser.add_argument("--steps", type=positive_int, default=200, help="Adam steps per optimised row (200)")
-    parser.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (0.05)")
+    parser.add_argument("--lr", type=positive_float, default=0.05, help="Adam learning rate (0.05)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default: print only)")
     parser.add_argument("--no-progress", action="store_true", help="no progress lines")
     add_device_option(parser, "the model and the face judge")

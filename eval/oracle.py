@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edtalk.cli import positive_int, print_and_save
+from edtalk.cli import non_negative_float, positive_float, positive_int, print_and_save
 from edtalk.data.clip import EMOTIONS
 from edtalk.data.errors import DataError
 
@@ -314,13 +314,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--steps", type=positive_int, default=2000, help="oracle-code steps (2000)")
     parser.add_argument(
-        "--lr", type=float, default=5e-3, help="codes, B^e and EEM rate; decoder gets lr/10 (5e-3)"
+        "--lr", type=positive_float, default=5e-3, help="codes, B^e and EEM rate; decoder gets lr/10 (5e-3)"
     )
     parser.add_argument("--frozen-decoder", action="store_true", help="keep G's decoder frozen in phase 1")
     parser.add_argument("--readout-steps", type=positive_int, default=1000, help="ELN readout steps (1000)")
     parser.add_argument(
         "--readout-encoder-lr",
-        type=float,
+        type=non_negative_float,
         default=0.0,
         help="train E with the labels in the readout at this rate (default 0: E frozen)",
     )

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from edtalk.cli import non_negative_int, positive_int
+from edtalk.cli import non_negative_int, positive_float, positive_int
 from edtalk.experts.data import ExpertClip, load_split
 from edtalk.experts.face_analyser import (
     FaceAnalyser,
@@ -413,8 +413,10 @@ def add_train_arguments(
         "--sync-steps", type=positive_int, default=d.sync_steps, help=f"sync net steps ({d.sync_steps})"
     )
     parser.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="frames per face step")
-    parser.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (face analyser)")
-    parser.add_argument("--sync-lr", type=float, default=d.sync_lr, help="peak learning rate (sync net)")
+    parser.add_argument("--lr", type=positive_float, default=d.lr, help="peak learning rate (face analyser)")
+    parser.add_argument(
+        "--sync-lr", type=positive_float, default=d.sync_lr, help="peak learning rate (sync net)"
+    )
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument(
         "--max-clips", type=positive_int, default=None, help="use at most N clips (smoke runs)"
