@@ -185,6 +185,12 @@ def _report(results: dict, out: Path, timing: dict, filename: str = "zoo_results
     return 0
 
 
+def _add_locations(p: argparse.ArgumentParser, out_help: str, weights_help: str) -> None:
+    p.add_argument("--out", type=Path, default=Path("runs/judges"), help=out_help)
+    p.add_argument("--weights-dir", type=Path, default=None, help=f"{weights_help} this weights directory "
+                   "(default $EDTALK_BENCH_WEIGHTS, else ~/.cache/edtalk-bench/weights)")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     from edtalk.experts.train import add_train_arguments
 
@@ -192,34 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train the judges on the judge split, install them, score on test")
     add_train_arguments(p, extra_identities=JUDGE_EXTRA_IDENTITIES, face_steps=JUDGE_FACE_STEPS)
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("runs/judges"),
-        help="folder for the trained files, manifest.json and zoo_results.json (runs/judges)",
-    )
-    p.add_argument(
-        "--weights-dir",
-        type=Path,
-        default=None,
-        help="install into this weights directory (default $EDTALK_BENCH_WEIGHTS or ~/.cache/...)",
-    )
+    _add_locations(p, "folder for the trained files, manifest.json and zoo_results.json (runs/judges)",
+                   "install into")  # fmt: skip
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
     p.set_defaults(func=cmd_train)
     e = sub.add_parser("evaluate", help="held-out figures of the installed judges on the test identities")
     e.add_argument("--data", required=True, type=Path, help="synthtalk root (e.g. data/synthtalk)")
-    e.add_argument(
-        "--out",
-        type=Path,
-        default=Path("runs/judges"),
-        help="folder for zoo_results.json (runs/judges); with --max-clips N, zoo_results_firstN.json",
-    )
-    e.add_argument(
-        "--weights-dir",
-        type=Path,
-        default=None,
-        help="read the judges from this weights directory (default $EDTALK_BENCH_WEIGHTS or ~/.cache/...)",
-    )
+    _add_locations(e, "folder for zoo_results.json (runs/judges); --max-clips N: zoo_results_firstN.json",
+                   "read the judges from")  # fmt: skip
     e.add_argument(
         "--max-clips", type=positive_int, default=None, help="score only the first N test clips (smoke runs)"
     )
