@@ -550,16 +550,52 @@ def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
         return report_error(e)
 
 
+SETTINGS_FILE = "edtalk_sweep.json"  # beside Tune's experiment state: what the sweep was started with
+
+
+def sweep_settings(args: argparse.Namespace, variants: list[Variant]) -> dict[str, Any]:
+    """What a resumed sweep keeps from its first start (Tune restores the saved search space)."""
+    return {
+        **trial_config(args),
+        "variants": [v.name for v in variants],
+        "num_samples": args.num_samples,
+        "scheduler": args.scheduler,
+    }
+
+
+def check_resume(path: Path, settings: dict[str, Any]) -> None:
+    """--resume continues a sweep with the settings it was started with (Tune restores its saved
+    search space and ignores new flags); refuse, naming each one, when the command line differs."""
+    from eval.run import UsageError
+
+    saved_file = path / SETTINGS_FILE
+    if not saved_file.is_file():  # started before this check existed: nothing to compare
+        return
+    saved = json.loads(saved_file.read_text())
+    changed = [f"{k} {saved.get(k)!r} -> {settings.get(k)!r}" for k in sorted({*saved, *settings})
+               if saved.get(k) != settings.get(k)]  # fmt: skip
+    if changed:
+        raise UsageError(
+            f"{path}: --resume continues the sweep with the settings it was started with, and these "
+            f"differ: {'; '.join(changed)}. Rerun with the original settings, or start another sweep "
+            "(--name NEW, without --resume)"
+        )
+
+
 def _fit(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> int:
     from ray import tune
 
-    init_ray(args.address)
-    prepare_parent(args, variants)
     storage, name = Path(args.storage).resolve(), args.name or sweep_name
     path = storage / name
+    resuming = args.resume and tune.Tuner.can_restore(str(path))
+    settings = sweep_settings(args, variants)
+    if resuming:
+        check_resume(path, settings)
+    init_ray(args.address)
+    prepare_parent(args, variants)
     trainable = trainable_with_resources(args.workers)
     start = time.perf_counter()
-    if args.resume and tune.Tuner.can_restore(str(path)):
+    if resuming:
         tuner = tune.Tuner.restore(str(path), trainable=trainable, resume_errored=True)
     else:
         tuner = tune.Tuner(
@@ -572,6 +608,7 @@ def _fit(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> 
             ),
             run_config=tune.RunConfig(name=name, storage_path=str(storage)),
         )
+        write_text(path / SETTINGS_FILE, json.dumps(settings, indent=1, sort_keys=True) + "\n")
     grid = tuner.fit()
     written = export_results(grid, sweep_name, args.out)
     errors = [r.error for r in grid if r.error is not None]

@@ -139,3 +139,22 @@ def test_bad_inputs_are_refused_before_ray_starts(tmp_path, monkeypatch, capsys,
     assert rc == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err, err
+
+
+def test_resume_refuses_settings_other_than_the_sweeps_first_start(tmp_path):
+    """Tune's restore keeps the saved search space, so `--resume --steps 400` on a sweep started with
+    200 steps would silently train 200: refused, naming the setting."""
+    from eval.run import UsageError
+    from sweeps.common import SETTINGS_FILE, check_resume, sweep_settings
+
+    def settings(*argv):
+        args = smoke_defaults(build_parser("sweep", "a sweep").parse_args(["--root", "d", *argv]))
+        return sweep_settings(args, bank_size.variants({"mouth": [5, 10]}))
+
+    check_resume(tmp_path, settings())  # a sweep started before the settings file existed: no check
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps(settings("--steps", "200")))
+    check_resume(tmp_path, settings("--steps", "200"))
+    with pytest.raises(UsageError, match=r"these differ: steps 200 -> 400\. Rerun with the original"):
+        check_resume(tmp_path, settings("--steps", "400"))
+    with pytest.raises(UsageError, match=r"max_clips None -> 3; parent '.*runs' -> '.*sweep_smoke_parent'; steps 200 -> 2"):
+        check_resume(tmp_path, settings("--smoke-test", "--max-clips", "3"))
