@@ -222,8 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audio", help="EDTalk-A: mouth from speech; pose and expression from options")
     common(p)
     p.add_argument("--audio", required=True, help="speech (wav, or any file with an audio track)")
-    p.add_argument("--text", help="transcript for the expression predictor (E_T)")
-    p.add_argument("--expression-from-audio", action="store_true", help="predict W^e from the audio (E_S)")
+    p.add_argument(
+        "--text", help="transcript for the expression predictor (E_T; not with --expression/--emotion)"
+    )
+    p.add_argument(
+        "--expression-from-audio",
+        action="store_true",
+        help="predict W^e from the audio (E_S; with --text, from both)",
+    )
     pose = p.add_mutually_exclusive_group()
     pose.add_argument("--pose", help="pose driving video")
     pose.add_argument("--sample-pose", action="store_true", help="sample W^p from the normalizing flow")
@@ -261,8 +267,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_expression_source(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """EDTalk-A takes W^e from one source: an expression video, a named emotion, or the expression
+    predictor (--text and/or --expression-from-audio); drive_audio would silently drop the predictor."""
+    if args.func is not cmd_audio:
+        return
+    if args.text is not None and not args.text.strip():
+        parser.error("--text is empty: give the transcript the expression predictor reads (E_T)")
+    predictor = args.text is not None or args.expression_from_audio
+    if predictor and (args.expression or args.emotion):
+        given = "--expression" if args.expression else "--emotion"
+        parser.error(f"{given} and --text/--expression-from-audio each set the expression W^e; give one")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_expression_source(parser, args)
     # the model code loads only now: --help and usage errors above need no torch
     from edtalk.config import ConfigError
     from edtalk.data.errors import DataError

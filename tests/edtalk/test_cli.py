@@ -64,6 +64,25 @@ def test_count_and_rate_options_refuse_out_of_range_values_before_any_work(modul
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--text", "  "], "--text is empty"),
+        (["--text", "so happy", "--emotion", "happy"], "--emotion and --text/--expression-from-audio"),
+        (["--expression-from-audio", "--expression", "e.mp4"], "--expression and --text/--expression-from"),
+    ],
+)
+def test_audio_driving_takes_one_expression_source(extra, message, capsys):
+    """drive_audio prefers an expression video, then an emotion, then the predictor: a --text given
+    beside --emotion was silently unused, and an empty one was embedded as is."""
+    from edtalk.infer import main
+
+    argv = ["audio", "--ckpt", "c", "--identity", "i", "--audio", "a.wav", "--out", "o.mp4", *extra]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_infer_output_must_be_an_mp4(capsys):
     from edtalk.infer import build_parser
 

@@ -156,5 +156,6 @@ def test_resume_refuses_settings_other_than_the_sweeps_first_start(tmp_path):
     check_resume(tmp_path, settings("--steps", "200"))
     with pytest.raises(UsageError, match=r"these differ: steps 200 -> 400\. Rerun with the original"):
         check_resume(tmp_path, settings("--steps", "400"))
-    with pytest.raises(UsageError, match=r"max_clips None -> 3; parent '.*runs' -> '.*sweep_smoke_parent'; steps 200 -> 2"):
+    smoke = r"max_clips None -> 3; parent '.*runs' -> '.*sweep_smoke_parent'; steps 200 -> 2"
+    with pytest.raises(UsageError, match=smoke):
         check_resume(tmp_path, settings("--smoke-test", "--max-clips", "3"))
