@@ -55,6 +55,7 @@ import torch
 
 from benchmarks import load_average
 from edtalk.atomic import write_text
+from edtalk.cli import non_negative_int, positive_int
 from edtalk.provenance import describe_machine, machine
 
 RANDOM_WEIGHTS_NOTE = "LPIPS/FID with seeded RANDOM weights: speed benchmark only, not metric values"
@@ -567,12 +568,19 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("data/synthtalk"),
         help="synthtalk root (test clips; seeded synthetic frames for part 1 when absent)",
     )
-    parser.add_argument("--clips", type=int, default=4, help="clips for the reference comparison (4)")
     parser.add_argument(
-        "--frames", type=int, default=6, help="at most this many frames per clip there (6; 0 = all)"
+        "--clips", type=positive_int, default=4, help="clips for the reference comparison (4)"
     )
-    parser.add_argument("--size", type=int, default=128, help="frame size of synthetic inputs (128)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per metric and side (3; median)")
+    parser.add_argument(
+        "--frames",
+        type=non_negative_int,
+        default=6,
+        help="at most this many frames per clip there (6; 0 = all)",
+    )
+    parser.add_argument("--size", type=positive_int, default=128, help="frame size of synthetic inputs (128)")
+    parser.add_argument(
+        "--repeats", type=positive_int, default=3, help="timed runs per metric and side (3; median)"
+    )
     parser.add_argument(
         "--fid-dims",
         type=int,
@@ -580,11 +588,13 @@ def main(argv: list[str] | None = None) -> int:
         choices=(64, 192, 768, 2048),
         help="FID feature block (2048 = pool3)",
     )
-    parser.add_argument("--protocol-clips", type=int, default=8, help="clips for the synthtalk protocol (8)")
-    parser.add_argument("--ray-clips", type=int, default=16, help="clips for Ray scaling (16)")
+    parser.add_argument(
+        "--protocol-clips", type=positive_int, default=8, help="clips for the synthtalk protocol (8)"
+    )
+    parser.add_argument("--ray-clips", type=positive_int, default=16, help="clips for Ray scaling (16)")
     parser.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         default=1,
         help="torch threads in this process, both chains (1; more only on an idle machine)",
     )
