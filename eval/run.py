@@ -333,6 +333,11 @@ def _init_ray(args: argparse.Namespace):
             )
         if not args.quiet:
             print(f"Ray started in {time.perf_counter() - t0:.1f} s")
+    if args.device.startswith("cuda") and ray.cluster_resources().get("GPU", 0) < 1:
+        where = f"the Ray cluster at {args.address}" if args.address else "the local Ray"
+        raise UsageError(
+            f"--device {args.device}: {where} has no GPU, so no task could start (use --device cpu)"
+        )
     return ray
 
 
@@ -468,10 +473,25 @@ def check_weights(protocol: Any, metrics: dict, allow_unverified: bool) -> None:
             weights.resolve(name, allow_unverified=allow_unverified)
 
 
+def check_device(args: argparse.Namespace) -> None:
+    """--device names a torch device this run can use: a CUDA device on a machine (or local Ray)
+    without one would crash in every clip's first metric, or leave Ray tasks waiting for a GPU forever.
+    On a cluster (--address) the GPUs are the workers', checked when Ray starts (``_init_ray``)."""
+    import torch
+
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        raise UsageError(f"--device {args.device!r}: not a torch device (cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not args.address and not torch.cuda.is_available():
+        raise UsageError(f"--device {args.device}: this machine has no CUDA GPU (use --device cpu)")
+
+
 def run(args: argparse.Namespace) -> int:
     from baselines import make_method
     from eval.protocols import get_protocol
 
+    check_device(args)
     t_start = time.perf_counter()
     if args.allow_unverified_weights:
         os.environ["EDTALK_BENCH_ALLOW_UNVERIFIED"] = "1"

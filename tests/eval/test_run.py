@@ -264,6 +264,20 @@ def test_usage_errors_exit_2(synth, tmp_path, capsys):
     assert "--ckpt" in capsys.readouterr().err
 
 
+def test_a_device_this_run_cannot_use_is_refused_before_any_clip(synth, tmp_path, capsys, monkeypatch):
+    """--device cuda on a machine without a GPU crashed in every clip's first metric (and with a local
+    Ray would wait for a GPU forever); a misspelt device crashed the same way."""
+    import torch
+
+    root, _ = synth
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert run(root, tmp_path / "r", "--device", "cuda") == 2
+    assert "error: --device cuda: this machine has no CUDA GPU (use --device cpu)" in capsys.readouterr().err
+    assert run(root, tmp_path / "r", "--device", "gpu0") == 2
+    assert "--device 'gpu0': not a torch device" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
 def test_help_explains_flags_with_examples():
     text = build_parser().format_help()
     for flag in (
@@ -375,6 +389,7 @@ def test_device_reaches_generating_methods(synth, tmp_path, monkeypatch, capsys)
         return real(spec, ckpt=ckpt, device=device)
 
     monkeypatch.setattr(baselines, "make_method", recording)  # eval.run imports it when it runs
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)  # passes check_device on any machine
     argv = ["--dataset", "synthtalk", "--root", str(root), "--method", "edtalk_v", "--out", str(tmp_path)]
     assert main([*argv, "--device", "cuda:1", *FAST]) == 2  # no --ckpt: stops before any work
     assert seen == ["cuda:1"]
