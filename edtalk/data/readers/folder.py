@@ -50,6 +50,13 @@ def pair_folders(gt_dir: str | Path, pred_dir: str | Path | None = None, split: 
     gt_stems = {p.stem for p in gt_videos}
     missing = [p.stem for p in gt_videos if pred_dir is not None and p.stem not in preds]
     orphans = sorted(set(preds) - gt_stems)
+    if preds and len(missing) == len(gt_videos):  # a naming mismatch, not one failure per clip
+        raise DatasetLayoutError(
+            pred_dir,
+            f"no generated video shares a file stem with the {len(gt_videos)} ground-truth videos in "
+            f"{gt_dir} (GT e.g. {gt_videos[0].name}, predictions e.g. {preds[min(preds)].name}); name "
+            "each prediction after its ground-truth video",
+        )
     if missing:
         log.warning(
             "%s: no generated video for %d of %d clips (first: %s)",

@@ -84,6 +84,17 @@ def test_folder_pairs_by_stem(tmp_path, place, caplog):
         pair_folders(tmp_path, None)  # no videos directly in root
 
 
+def test_folder_predictions_that_match_no_gt_stem_are_one_clear_error(tmp_path, place):
+    """Every GT clip without a prediction is a naming mismatch: eval.run used to score it as N failed
+    clips and write a results file with no numbers."""
+    place(tmp_path / "gt/M003_angry_001.mp4")
+    place(tmp_path / "pred/M003_ang_1_001.mp4")
+    with pytest.raises(DatasetLayoutError, match=r"no generated video shares a file stem with the 1 ground"):
+        pair_folders(tmp_path / "gt", tmp_path / "pred")
+    with pytest.raises(DatasetLayoutError, match=r"GT e.g. M003_angry_001.mp4, predictions e.g. M003_ang_1"):
+        read_clips("folder", tmp_path)
+
+
 def _synth_sidecar(clip_id: str, split: str) -> dict:
     identity, emotion, level, _ = clip_id.split("#")
     return {
