@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from edtalk.cli import positive_int
+from edtalk.cli import positive_int, report_error
 from edtalk.data.synthtalk.presets import PRESETS
 
 
@@ -38,12 +38,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument(
-        "--force", action="store_true", help="regenerate even if OUT already holds this dataset"
+        "--force",
+        action="store_true",
+        help="regenerate even if OUT already holds this dataset; write into an OUT that holds another "
+        "synthtalk (other preset or seed) or other files",
     )
     args = parser.parse_args(argv)
+    from edtalk.data.errors import DataError
     from edtalk.data.synthtalk.generate import generate
 
-    card = generate(args.out, args.preset, args.seed, args.workers, not args.no_progress, args.force)
+    try:
+        card = generate(args.out, args.preset, args.seed, args.workers, not args.no_progress, args.force)
+    except DataError as err:
+        return report_error(err)
     print(
         f"wrote {card['counts']['clips_total']} clips, {card['size_mb']} MB to {args.out} "
         f"in {card['build']['wall_time_s']} s ({card['build']['workers']} workers)"

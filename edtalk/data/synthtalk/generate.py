@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from edtalk.atomic import write_text
 from edtalk.data.clip import EMOTIONS
+from edtalk.data.errors import DatasetLayoutError
 from edtalk.data.synthtalk.card import GENERATOR_VERSION, write_card, write_contact_sheet
 from edtalk.data.synthtalk.clip import SynthClip, make_clip
 from edtalk.data.synthtalk.files import write_json, write_wav
@@ -201,6 +202,33 @@ def _complete_card(out: Path, preset: Preset, seed: int, tasks: list) -> dict | 
     return card if same and complete else None
 
 
+LAYOUT = {"clips", "splits", "card.json", "card.md", "contact_sheet.png"}  # what generate() writes
+
+
+def check_target(out: Path, preset: Preset, seed: int) -> None:
+    """Refuse (unless --force) to write into ``out`` when it holds something else: a synthtalk of
+    another preset or seed (its clips would be overwritten clip by clip), or files synthtalk never
+    writes. A finished or interrupted dataset of these settings, or of an older generator version,
+    is regenerated or resumed as before."""
+    try:
+        card = json.loads((out / "card.json").read_text())
+    except (OSError, ValueError):
+        card = None
+    if card is not None and (card.get("preset"), card.get("seed")) != (preset.name, seed):
+        raise DatasetLayoutError(
+            out,
+            f"holds synthtalk preset {card.get('preset')!r} seed {card.get('seed')}; generating preset "
+            f"{preset.name!r} seed {seed} would overwrite it: choose another --out, or --force to replace it",
+        )
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in LAYOUT) if out.is_dir() else []
+    if foreign:
+        raise DatasetLayoutError(
+            out,
+            f"not empty and not a synthtalk dataset (holds {', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}): choose an empty or new --out, or --force",
+        )
+
+
 def generate(
     out: str | Path,
     preset: str | Preset = "tiny",
@@ -214,11 +242,13 @@ def generate(
     ``preset`` is a name in ``PRESETS`` or a ``Preset`` (e.g. a small one for tests); ``workers``
     defaults to the CPU count (1 runs in this process). A complete dataset of the same preset,
     seed and generator version already in ``out`` is kept as it is (same seed, same bytes) unless
-    ``force``.
+    ``force``; without ``force``, an ``out`` holding anything else is refused (``check_target``).
     """
     start = time.perf_counter()
     chosen = get_preset(preset)
     out = Path(out)
+    if not force:
+        check_target(out, chosen, seed)
     tasks = plan(out, chosen, seed)
     if not force and (existing := _complete_card(out, chosen, seed, tasks)) is not None:
         return existing

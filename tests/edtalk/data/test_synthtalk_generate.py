@@ -119,3 +119,25 @@ def test_existing_dataset_is_kept_unless_forced_or_incomplete(dataset, tmp_path)
     clip.unlink()  # an incomplete dataset is regenerated
     generate(root, QUICK, seed=0, workers=1, progress=False)
     assert _hashes(root) == _hashes(dataset)
+
+
+def test_an_out_holding_another_dataset_or_other_files_is_refused_unless_forced(dataset, tmp_path, capsys):
+    """`--seed 3` into the demo's data/synthtalk (seed 0) rewrote its clips one by one, and a folder of
+    someone's videos got a synthtalk written into it; both are refused now, before any file is written."""
+    from edtalk.data.errors import DatasetLayoutError
+    from edtalk.data.synthtalk.__main__ import main
+
+    before = _hashes(dataset)
+    with pytest.raises(
+        DatasetLayoutError, match="holds synthtalk preset 'quick' seed 0; generating preset 'quick' seed 3"
+    ):
+        generate(dataset, QUICK, seed=3, workers=1, progress=False)
+    assert _hashes(dataset) == before
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "mine.mp4").write_bytes(b"not synthtalk")
+    assert main(["--out", str(videos), "--no-progress"]) == 2
+    assert "not empty and not a synthtalk dataset (holds mine.mp4)" in capsys.readouterr().err
+    assert sorted(p.name for p in videos.iterdir()) == ["mine.mp4"]
+    generate(videos, QUICK, seed=0, workers=1, progress=False, force=True)  # --force writes anyway
+    assert (videos / "mine.mp4").is_file() and (videos / "card.json").is_file()
