@@ -62,12 +62,13 @@ def term_weight(text: str) -> tuple[str, float]:
     """argparse ``type`` for ``TERM=W``: a loss term and a finite weight >= 0 (0 switches it off)."""
     term, sep, value = text.partition("=")
     try:
-        weight = float(value)
-    except ValueError:
-        weight = math.nan
-    if not sep or not term.strip() or not math.isfinite(weight) or weight < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected TERM=W with W a finite number >= 0, e.g. fea=0")
-    return term.strip(), weight
+        if not sep or not term.strip():
+            raise argparse.ArgumentTypeError
+        return term.strip(), non_negative_float(value)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected TERM=W with W a finite number >= 0, e.g. fea=0"
+        ) from None
 
 
 def mp4_path(text: str) -> str:

@@ -111,11 +111,7 @@ def to_tensor(frames: np.ndarray, size: int, name: str = "frames") -> torch.Tens
         frames = frames[None]
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise InferenceError(name, f"expected RGB frames (T, H, W, 3), got shape {frames.shape}")
-    h, w = frames.shape[1:3]
-    if h != w:
-        raise InferenceError(
-            name, f"expected square face crops, got {w}x{h} (width x height); crop the face first"
-        )
+    h, w = _square(frames, name).shape[1:3]
     x = torch.from_numpy(np.array(frames, dtype=np.uint8)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
     if h != size:
         _note(f"{name}: resized {h}x{w} -> {size}x{size} (model image_size)")

@@ -184,11 +184,17 @@ def _remove_stale(clips: Path, keep: set[str]) -> None:
             path.unlink()
 
 
+def _read_card(out: Path) -> dict | None:
+    """``out``'s card.json, None when there is none (or it is unreadable)."""
+    try:
+        return json.loads((out / "card.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _complete_card(out: Path, preset: Preset, seed: int, tasks: list) -> dict | None:
     """The card of a finished dataset in ``out`` made with these settings, else None."""
-    try:
-        card = json.loads((out / "card.json").read_text())
-    except (OSError, ValueError):
+    if (card := _read_card(out)) is None:
         return None
     same = (card.get("preset"), card.get("seed"), card.get("generator_version")) == (
         preset.name,
@@ -210,10 +216,7 @@ def check_target(out: Path, preset: Preset, seed: int) -> None:
     another preset or seed (its clips would be overwritten clip by clip), or files synthtalk never
     writes. A finished or interrupted dataset of these settings, or of an older generator version,
     is regenerated or resumed as before."""
-    try:
-        card = json.loads((out / "card.json").read_text())
-    except (OSError, ValueError):
-        card = None
+    card = _read_card(out)
     if card is not None and (card.get("preset"), card.get("seed")) != (preset.name, seed):
         raise DatasetLayoutError(
             out,
