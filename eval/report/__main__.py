@@ -22,6 +22,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", default="report", help="output folder (default: report/)")
     p.add_argument("--max-clips", type=non_negative_int, default=8, help="clips per video grid (default: 8)")
     p.add_argument("--no-plots", action="store_true", help="skip the matplotlib figures")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop (exit 2, nothing written) at a results file, proof.json or per-clip line that cannot "
+        "be read; by default such inputs are left out, named on stderr and at the top of index.html",
+    )
     return p.parse_args(argv)
 
 
@@ -30,9 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     from eval.report.build import build_report
 
     try:
-        files = build_report(args.results, args.out, max_clips=args.max_clips, plots=not args.no_plots)
+        files = build_report(
+            args.results, args.out, max_clips=args.max_clips, plots=not args.no_plots, strict=args.strict
+        )
     except (ResultsFileError, ValueError) as e:
         return report_error(e)
+    for problem in files.problems:
+        print(f"warning: left out: {problem}", file=sys.stderr)
     print(f"{files.n_results} results files -> {files.n_tables} tables, {len(files.plots)} plots")
     for path in (files.index, files.markdown, files.latex, files.html_tables, *files.plots):
         print(f"  wrote {path}")

@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 from urllib.parse import quote
 
-from eval.report.inputs import ResultFile, read_clip_rows
+from eval.report.inputs import ResultFile
 from eval.report.proof import proof_html
 from eval.report.tables import Table, caption, to_html
 
@@ -32,6 +32,7 @@ table.report-table caption {{ text-align: left; font-weight: bold; padding: 4px 
 table.report-table th {{ background: rgb{TABLE_HEADER_RGB}; padding: 4px 8px; border: 1px solid #999; }}
 table.report-table td {{ padding: 4px 8px; border: 1px solid #ccc; text-align: right; }}
 table.report-table tr.reported td {{ color: #555; font-style: italic; }}
+.problems {{ border: 1px solid #c33; background: #fff4f4; padding: 4px 12px; margin: 8px 0; }}
 p.table-note {{ font-size: 12px; color: #444; margin: 2px 0; }}
 .plots img {{ max-width: 100%; border: 1px solid #ddd; margin: 8px 0; }}
 .video-grid {{ display: grid; gap: 8px; margin: 12px 0; align-items: center; }}
@@ -99,7 +100,7 @@ def collect_videos(results: list[ResultFile]) -> dict[tuple[str, str], dict[str,
     for r in results:
         if r.sweep is not None:
             continue
-        for row in read_clip_rows(r):
+        for row in r.clip_rows:
             clip = row.get("clip")
             if not clip:
                 continue
@@ -145,8 +146,10 @@ def render_index(
     max_clips: int = 8,
     downloads: dict[str, str] | None = None,
     proof: dict | None = None,
+    problems: list[str] | tuple[str, ...] = (),
 ) -> str:
-    """The whole page as a string (``write_index`` writes it); ``proof``: eval.proof's result, if any."""
+    """The whole page as a string; ``proof``: eval.proof's result, if any; ``problems``: inputs left
+    out (unreadable results files, per-clip lines), listed at the top so no gap goes unnoticed."""
     out_dir = Path(out_dir)
     esc = html.escape
     parts = [
@@ -158,6 +161,11 @@ def render_index(
         f"<p>{len(results)} results files; {len(tables)} tables. "
         "† = reported in the EDTalk paper (not measured here); * = unverified.</p>",
     ]
+    if problems:
+        items = "".join(f"<li>{esc(p)}</li>" for p in problems)
+        parts.append(
+            f'<div class="problems"><p>Left out of this report ({len(problems)}):</p><ul>{items}</ul></div>'
+        )
     if downloads:
         links = " · ".join(f'<a href="{esc(quote(v))}">{esc(k)}</a>' for k, v in downloads.items())
         parts.append(f"<p>Downloads: {links}</p>")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edtalk.data.errors import DataError
-from eval.results import ResultsSchemaError, validate
+from eval.results import ResultsSchemaError, clips_path, validate
 
 REQUIRED_KEYS = ("metrics", "protocol", "dataset", "method")
 METRIC_KEYS = ("value", "higher_is_better", "label")
@@ -51,11 +51,8 @@ class ResultFile:
     sweep: dict | None  # {"name", "param", "value"} for sweep trials
     provenance: dict
     raw: dict  # the whole file, for fields a view may need (config, versions, training)
-
-    @property
-    def clips_path(self) -> Path:
-        """Per-clip rows beside the results file (may not exist)."""
-        return self.path.with_name(self.path.name.removesuffix(".json") + ".clips.jsonl")
+    clip_rows: tuple[dict, ...] = ()  # the per-clip JSONL beside it, read once
+    problems: tuple[str, ...] = ()  # per-clip lines that could not be read (skipped)
 
     def value(self, metric: str) -> float | None:
         m = self.metrics.get(metric)
@@ -117,28 +114,45 @@ def read_result(path: str | Path) -> ResultFile:
         sweep=sweep,
         provenance=dict(data.get("provenance") or {}),
         raw=data,
+        **_clip_rows(clips_path(path)),
     )
 
 
-def load_results(results_dir: str | Path) -> list[ResultFile]:
-    """Every ``<dataset>/<method>/<protocol>.json`` under ``results_dir``, sorted by path."""
+def load_results(results_dir: str | Path, skipped: list[ResultsFileError] | None = None) -> list[ResultFile]:
+    """Every ``<dataset>/<method>/<protocol>.json`` under ``results_dir``, sorted by path.
+
+    A file that cannot be read raises ``ResultsFileError``; pass a list as ``skipped`` to collect
+    those errors there instead and keep the other files (the report renders what it can)."""
     root = Path(results_dir)
     if not root.is_dir():
         raise ResultsFileError(root, "results directory does not exist (run `python -m eval.run` first)")
-    return [read_result(p) for p in sorted(root.glob("*/*/*.json"))]
+    results = []
+    for path in sorted(root.glob("*/*/*.json")):
+        try:
+            results.append(read_result(path))
+        except ResultsFileError as e:
+            if skipped is None:
+                raise
+            skipped.append(e)
+    return results
 
 
-def read_clip_rows(result: ResultFile) -> list[dict]:
-    """Per-clip rows of a result (``[]`` when the JSONL file is absent); bad lines name the file."""
-    path = result.clips_path
+def _clip_rows(path: Path) -> dict[str, tuple]:
+    """Per-clip rows (none when the JSONL is absent); a line that is not a JSON object is skipped
+    and named in ``problems``, so one bad line never hides the other clips."""
     if not path.is_file():
-        return []
-    rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        return {"clip_rows": (), "problems": ()}
+    rows, problems = [], []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError as e:
-            raise ResultsFileError(path, f"line {lineno} is not valid JSON ({e.msg})") from None
-    return rows
+            problems.append(f"{path}: line {lineno} is not valid JSON ({e.msg}); line skipped")
+            continue
+        if not isinstance(row, dict):
+            problems.append(f"{path}: line {lineno} is not a JSON object; line skipped")
+            continue
+        rows.append(row)
+    return {"clip_rows": tuple(rows), "problems": tuple(problems)}

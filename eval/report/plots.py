@@ -19,7 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from edtalk.atomic import atomic_path
-from eval.report.inputs import ResultFile, read_clip_rows
+from eval.report.inputs import ResultFile
 from eval.report.tables import METRIC_ORDER, _ablation_label, _ablation_order
 
 
@@ -138,7 +138,7 @@ def plot_clip_distributions(results: list[ResultFile], out: Path) -> list[Path]:
     groups: dict[tuple[str, str, str], dict[str, dict[str, list[float]]]] = defaultdict(dict)
     for r in results:
         per_metric: dict[str, list[float]] = defaultdict(list)
-        for row in read_clip_rows(r):
+        for row in r.clip_rows:
             for metric, value in _clip_values(row).items():
                 if metric in r.metrics:  # only real metric ids, not bookkeeping numbers
                     per_metric[metric].append(value)

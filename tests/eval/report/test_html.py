@@ -1,6 +1,7 @@
 """report/index.html: structure, relative URL-encoded video links, and a headless Chromium render
 whose screenshot must show the tables and the video tiles (found by their CSS colours)."""
 
+import html
 import re
 import subprocess
 from pathlib import Path
@@ -44,12 +45,41 @@ def test_index_has_tables_plots_and_video_grid(tmp_path, results_with_videos):
     assert all((out / unquote(v)).is_file() for v in videos)
 
 
-def test_cli_reports_bad_results_file(tmp_path, capsys):
-    bad = tmp_path / "results" / "mead" / "m" / "eat.json"
+def test_one_unreadable_input_is_left_out_and_named_not_fatal(tmp_path, capsys, make_result):
+    results = tmp_path / "results"
+    make_result(results, "mead", "good", "eat", {"psnr": 30.0, "fid": 3.0})
+    make_result(results, "mead", "other", "eat", {"psnr": 25.0, "fid": 3.0})
+    lines = ['{"clip": "c1", "psnr": 25.0}', '{"clip": "c2", ', "[3]"]
+    (results / "mead" / "other" / "eat.clips.jsonl").write_text("\n".join(lines) + "\n")
+    bad = results / "mead" / "m" / "eat.json"
     bad.parent.mkdir(parents=True)
     bad.write_text("[]")
-    assert main([str(tmp_path / "results"), "--out", str(tmp_path / "r")]) == 2
-    assert "eat.json" in capsys.readouterr().err
+    (results / "proof.json").write_text('{"claims": [1, 2]}')
+    assert main([str(results), "--out", str(tmp_path / "r"), "--no-plots"]) == 0
+    err = capsys.readouterr().err
+    expected = [
+        "m/eat.json: top level must be a JSON object",
+        "other/eat.clips.jsonl: line 2 is not valid JSON",
+        "other/eat.clips.jsonl: line 3 is not a JSON object",
+        "proof.json: no 'claims' object",
+    ]
+    page = (tmp_path / "r" / "index.html").read_text()
+    for problem in expected:
+        assert problem in err and html.escape(problem) in page
+    assert "Left out of this report (4)" in page
+    md = (tmp_path / "r" / "tables.md").read_text()
+    assert "good" in md and "other" in md  # both readable files still make their rows
+
+    assert main([str(results), "--out", str(tmp_path / "strict"), "--strict"]) == 2
+    assert "m/eat.json: top level must be a JSON object" in capsys.readouterr().err
+    assert not (tmp_path / "strict").exists()
+    bad.unlink()
+    assert main([str(results), "--out", str(tmp_path / "strict"), "--strict"]) == 2
+    assert "other/eat.clips.jsonl: line 2" in capsys.readouterr().err
+    (results / "mead" / "other" / "eat.clips.jsonl").unlink()
+    assert main([str(results), "--out", str(tmp_path / "strict"), "--strict"]) == 2
+    assert "proof.json: no 'claims' object" in capsys.readouterr().err
+    assert not (tmp_path / "strict").exists()
 
 
 def _chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
@@ -144,11 +174,3 @@ def test_index_shows_the_proof_when_the_results_hold_one(tmp_path):
     assert "<tr><td>cross_emotion_follows_D</td><td>NO</td><td>2 of 12</td></tr>" in page
     assert "<tr><td>sampled_poses_differ</td><td>n/a</td><td></td></tr>" in page
     assert "LSE-C true audio 0.500" in page  # eval.proof's own printout follows the table
-
-
-def test_cli_names_a_proof_file_it_cannot_read(tmp_path, capsys):
-    results = tmp_path / "results"
-    results.mkdir()
-    (results / "proof.json").write_text('{"claims": [1, 2]}')
-    assert main([str(results), "--out", str(tmp_path / "r"), "--no-plots"]) == 2
-    assert "proof.json: no 'claims' object" in capsys.readouterr().err
