@@ -1,4 +1,12 @@
-"""Setup for the worker processes of the private local Ray instance that training and sweeps start.
+"""Ray setup shared by training, sweeps and scoring: the ``--address`` check, and the worker hook of
+the private local instance.
+
+``check_cluster_address``: ``ray.init(address="host:port")`` with nothing (or the wrong service)
+there retries the GCS connection for minutes without a word beyond Ray's log lines, so a mistyped
+address is probed first (one connection: does a gRPC server answer an HTTP/2 preface?) and refused
+with a message that says what to give.
+
+The worker hook of the private local Ray instance that training and sweeps start:
 
 Ray Train V2 starts a detached ``PlacementGroupCleaner`` actor per run that asks Ray's State API,
 every second, whether the run's controller is still alive. The State API is served by the
@@ -13,6 +21,8 @@ with ``--address`` runs a dashboard and keeps the cleaner's warnings.
 from __future__ import annotations
 
 import logging
+import socket
+from urllib.parse import urlsplit
 
 PLACEMENT_GROUP_CLEANER_LOGGER = "ray.train.v2._internal.execution.controller.placement_group_cleaner"
 
@@ -28,3 +38,72 @@ def local_runtime_env(env_vars: dict[str, str] | None = None) -> dict:
     if env_vars:
         runtime_env["env_vars"] = dict(env_vars)
     return runtime_env
+
+
+CLIENT_PORT = 10001  # Ray Client's default: `ray://host`
+ADDRESS_HELP = (
+    "give `auto` on a node of the cluster, the GCS address `ray start --head` printed (host:6379), "
+    "or ray://host:10001 (Ray Client)"
+)
+
+
+class ClusterAddressError(ValueError):
+    """A ``--address`` that no Ray cluster answers at, or the dashboard's URL given for it."""
+
+
+def check_cluster_address(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse an ``--address`` nothing listens at (one TCP connect, at most ``timeout_s``).
+
+    ``auto`` and ``local`` are left to Ray (it answers those at once); ``http(s)://host:8265`` is
+    the dashboard, which ``ray job submit --address`` takes but ``ray.init`` does not."""
+    if address in ("auto", "local"):
+        return
+    if address.startswith(("http://", "https://")):
+        raise ClusterAddressError(
+            f"--address {address}: that is the dashboard (job submission) URL, which `ray job submit "
+            f"--address` takes; a run joins the cluster by another address: {ADDRESS_HELP}"
+        )
+    client = address.startswith("ray://")
+    try:
+        parts = urlsplit(address if client else f"//{address}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or not (port or client):  # Ray itself refuses a GCS address without its port
+        raise ClusterAddressError(f"--address {address!r}: not host:port; {ADDRESS_HELP}")
+    port = port or CLIENT_PORT
+    try:
+        speaks_grpc = _answers_http2(host, port, timeout_s)
+    except OSError as err:
+        why = "timed out" if isinstance(err, TimeoutError) else (err.strerror or str(err))
+        raise ClusterAddressError(
+            f"--address {address}: no Ray cluster answers at {host}:{port} ({why}); is its head running "
+            f"(`ray start --head`)? {ADDRESS_HELP[0].upper()}{ADDRESS_HELP[1:]}"
+        ) from None
+    if not speaks_grpc:
+        raise ClusterAddressError(
+            f"--address {address}: something answers at {host}:{port}, but not Ray's GCS or Ray Client "
+            f"(they speak gRPC; is this the dashboard's port?); {ADDRESS_HELP}"
+        )
+
+
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # + empty SETTINGS
+HTTP2_SETTINGS = 4  # frame type, the 4th byte of a frame header
+
+
+def _answers_http2(host: str, port: int, timeout_s: float) -> bool:
+    """Whether ``host:port`` answers an HTTP/2 client preface with a SETTINGS frame, as the gRPC
+    servers of Ray's GCS and Ray Client do; raises OSError when nothing accepts the connection."""
+    with socket.create_connection((host, port), timeout=timeout_s) as conn:
+        conn.settimeout(timeout_s)
+        try:
+            conn.sendall(HTTP2_PREFACE)
+            head = b""
+            while len(head) < 4:
+                chunk = conn.recv(4 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+        except OSError:  # a reset or silence after accepting: not a gRPC server
+            return False
+    return len(head) == 4 and head[3] == HTTP2_SETTINGS

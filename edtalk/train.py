@@ -655,6 +655,13 @@ def _train(args: argparse.Namespace) -> int:
         from edtalk.perceptual import PERCEPTUAL
 
         PERCEPTUAL.get(args.perceptual.removeprefix("substitute:"))  # a typo stops the run here
+    if args.address:
+        from edtalk.ray_setup import ClusterAddressError, check_cluster_address
+
+        try:
+            check_cluster_address(args.address)  # Ray would retry a wrong one for minutes
+        except ClusterAddressError as err:
+            return report_error(err)
     if args.also_train:
         from edtalk.model import EDTalk
         from edtalk.stages import with_also_train

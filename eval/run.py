@@ -364,9 +364,10 @@ def run_chunks(
         opts = {"num_cpus": 1, "max_retries": 0}
         if args.device.startswith("cuda"):
             opts["num_gpus"] = 1
-        remote = ray.remote(**opts)(fn)
+        remote = ray.remote(**opts)(_run_in)
         shared = [ray.put(x) for x in extra]
-        pending = {remote.remote(chunk, *shared): len(chunk) for chunk in chunks}
+        cwd = os.getcwd()
+        pending = {remote.remote(cwd, fn, chunk, *shared): len(chunk) for chunk in chunks}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             n = pending.pop(done[0])
@@ -378,6 +379,15 @@ def run_chunks(
                 raise e.as_instanceof_cause() from None
             bar.update(n)
             yield out
+
+
+def _run_in(cwd: str, fn: Callable, chunk: list, *extra: Any) -> Any:
+    """A Ray task: ``fn(chunk, *extra)`` from the driver's working folder, so that relative paths
+    (``--root data/synthtalk``, ``--out``, ``--ckpt``) mean on a cluster's workers what they mean to
+    the driver wherever the folder is shared; a worker without it keeps its own folder."""
+    if os.getcwd() != cwd and os.path.isdir(cwd):
+        os.chdir(cwd)
+    return fn(chunk, *extra)
 
 
 def _chunks(items: list, args: argparse.Namespace) -> list[list]:
@@ -487,11 +497,23 @@ def check_device(args: argparse.Namespace) -> None:
         raise UsageError(f"--device {args.device}: this machine has no CUDA GPU (use --device cpu)")
 
 
+def check_address(address: str | None) -> None:
+    """--address names a Ray cluster that answers (``edtalk.ray_setup.check_cluster_address``)."""
+    if address:
+        from edtalk.ray_setup import ClusterAddressError, check_cluster_address
+
+        try:
+            check_cluster_address(address)
+        except ClusterAddressError as err:
+            raise UsageError(str(err)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     from baselines import make_method
     from eval.protocols import get_protocol
 
     check_device(args)
+    check_address(args.address)
     t_start = time.perf_counter()
     if args.allow_unverified_weights:
         os.environ["EDTALK_BENCH_ALLOW_UNVERIFIED"] = "1"

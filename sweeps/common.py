@@ -503,14 +503,15 @@ def export_results(result_grid, sweep_name: str, out: str | Path) -> list[Path]:
 def check_inputs(args: argparse.Namespace) -> None:
     """Refuse, before Ray starts, what every trial would only fail on after training: an unknown
     preset, dataset reader, protocol or metric, a missing dataset root, an empty train or scoring
-    split, and (with --metrics) a weight file those metrics need."""
+    split, a Ray address nothing answers at, and (with --metrics) a weight file those metrics need."""
     from edtalk.config import ModelConfig
     from edtalk.data.readers import read_clips
     from edtalk.experts.store import register_weight_entries
     from eval.protocols import get_protocol
-    from eval.run import UsageError, check_weights, select_metrics
+    from eval.run import UsageError, check_address, check_weights, select_metrics
 
     ModelConfig.preset(args.preset)
+    check_address(args.address or os.environ.get("RAY_ADDRESS"))
     for split in dict.fromkeys(("train", args.split)):
         if not read_clips(args.dataset, args.root, split):
             raise UsageError(f"{args.root}: {args.dataset} split {split!r} has no clips")

@@ -393,3 +393,23 @@ def test_device_reaches_generating_methods(synth, tmp_path, monkeypatch, capsys)
     argv = ["--dataset", "synthtalk", "--root", str(root), "--method", "edtalk_v", "--out", str(tmp_path)]
     assert main([*argv, "--device", "cuda:1", *FAST]) == 2  # no --ckpt: stops before any work
     assert seen == ["cuda:1"]
+
+
+def test_ray_tasks_run_from_the_drivers_folder(tmp_path, monkeypatch):
+    """On a cluster (--address) a worker starts in the folder `ray start` ran in: `--root data/x`
+    made every clip 'missing: no such file'. Tasks now enter the driver's folder when it exists."""
+    import os
+
+    from eval.run import _run_in
+
+    driver, elsewhere = tmp_path / "driver", tmp_path / "worker"
+    driver.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert _run_in(str(driver), lambda chunk, extra: (os.getcwd(), chunk, extra), [1], "x") == (
+        str(driver),
+        [1],
+        "x",
+    )
+    monkeypatch.chdir(elsewhere)
+    assert _run_in(str(tmp_path / "not-here"), lambda chunk: os.getcwd(), []) == str(elsewhere)
