@@ -114,7 +114,11 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=description, formatter_class=_DefaultsHelp)
     p.add_argument("--dataset", default="synthtalk", help="dataset reader (edtalk.data.readers)")
     p.add_argument("--root", default="data/synthtalk", help="dataset root folder")
-    p.add_argument("--preset", default="tiny", help="ModelConfig preset (tiny for CPU, paper for GPUs)")
+    p.add_argument(
+        "--preset",
+        default=None,
+        help="ModelConfig preset: tiny for CPU, paper for GPUs (default tiny, also with --smoke-test)",
+    )
     p.add_argument(
         "--scheduler",
         choices=("asha", "fifo"),
@@ -168,8 +172,8 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 def smoke_defaults(args: argparse.Namespace) -> argparse.Namespace:
     """--smoke-test: tiny everything, unless a flag says otherwise."""
+    args.preset = args.preset or "tiny"
     if args.smoke_test:
-        args.preset = "tiny"
         args.steps = args.steps or 2
         args.max_clips = args.max_clips or 2
         args.parent = args.parent or "runs/sweep_smoke_parent"
@@ -592,6 +596,12 @@ def _fit(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> 
     settings = sweep_settings(args, variants)
     if resuming:
         check_resume(path, settings)
+    elif tune.Tuner.can_restore(str(path)):
+        print(
+            f"note: {path} holds an earlier sweep; this run starts a new one there, and a later --resume "
+            "continues the new one (--resume continues the earlier one; --name NEW keeps it apart)",
+            file=sys.stderr,
+        )
     init_ray(args.address)
     prepare_parent(args, variants)
     trainable = trainable_with_resources(args.workers)

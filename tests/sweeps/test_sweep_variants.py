@@ -45,8 +45,11 @@ def test_ablation_variants_follow_table3_and_real_fields():
 
 
 def test_cli_smoke_defaults():
-    args = smoke_defaults(build_parser("x", "y").parse_args(["--smoke-test", "--preset", "paper"]))
+    args = smoke_defaults(build_parser("x", "y").parse_args(["--smoke-test"]))
     assert args.preset == "tiny" and args.steps == 2 and args.max_clips == 2
+    # a flag given beside --smoke-test wins (was: --preset silently replaced by tiny, a typo unseen)
+    args = smoke_defaults(build_parser("x", "y").parse_args(["--smoke-test", "--preset", "paper"]))
+    assert args.preset == "paper" and args.steps == 2
     args = smoke_defaults(build_parser("x", "y").parse_args(["--scheduler", "asha", "--num-samples", "3"]))
     assert args.scheduler == "asha" and args.num_samples == 3 and args.steps == 200
     with pytest.raises(SystemExit):
@@ -119,6 +122,7 @@ def test_help_shows_each_default_once_and_never_none():
     "argv, message",
     [
         (["--preset", "huge"], "unknown model preset 'huge'"),
+        (["--smoke-test", "--preset", "huge"], "unknown model preset 'huge'"),  # was replaced by tiny
         (["--dataset", "nope"], "unknown dataset reader 'nope'"),
         (["--split", "nope"], "no split list for 'nope'"),
         (["--protocol", "nope"], "unknown protocol 'nope'"),
@@ -159,3 +163,29 @@ def test_resume_refuses_settings_other_than_the_sweeps_first_start(tmp_path):
     smoke = r"max_clips None -> 3; parent '.*runs' -> '.*sweep_smoke_parent'; steps 200 -> 2"
     with pytest.raises(UsageError, match=smoke):
         check_resume(tmp_path, settings("--smoke-test", "--max-clips", "3"))
+
+
+def test_a_new_sweep_over_an_earlier_one_says_so(tmp_path, monkeypatch, capsys):
+    """Without --resume, Tune starts a new experiment in the same folder and a later --resume
+    continues that one; the earlier sweep's runner is told, before anything is trained."""
+    from edtalk.experts.testing import make_fixture_dataset
+    from sweeps import common
+
+    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
+    (tmp_path / "storage" / "bank_size").mkdir(parents=True)
+    (tmp_path / "storage" / "bank_size" / "tuner.pkl").write_bytes(b"")  # what Tuner.can_restore looks for
+
+    class Stop(Exception):
+        pass
+
+    def stop(address):
+        raise Stop
+
+    monkeypatch.setattr(common, "init_ray", stop)
+    argv = ["--root", str(data), "--parent", str(tmp_path / "runs"), "--storage", str(tmp_path / "storage")]
+    with pytest.raises(Stop):
+        bank_size.main(argv)
+    assert "holds an earlier sweep; this run starts a new one there" in capsys.readouterr().err
+    with pytest.raises(Stop):
+        bank_size.main([*argv, "--name", "other"])
+    assert "earlier sweep" not in capsys.readouterr().err
