@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from benchmarks import load_average, save_result
-from edtalk.cli import positive_int, report_error
+from edtalk.cli import model_preset, positive_int, report_error
 
 DEFAULT_EXPERTS = "pretrained:tiny_synthtalk_loss_experts"
 REFERENCE = "eg_pretrain"
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "each, stepped in turn) and each step's ratio to an eg_pretrain step.",
     )
     parser.add_argument("--data", default="synthtalk:data/synthtalk", help="<reader>:<root> to train on")
-    parser.add_argument("--preset", default="tiny", help="model preset (tiny)")
+    parser.add_argument("--preset", type=model_preset, default="tiny", help="model preset (tiny)")
     parser.add_argument(
         "--stages", default=",".join(STAGE_NAMES), help="comma-separated stages (default: all six)"
     )

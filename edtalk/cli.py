@@ -71,6 +71,17 @@ def term_weight(text: str) -> tuple[str, float]:
         ) from None
 
 
+def model_preset(text: str) -> str:
+    """argparse ``type`` for ``--preset``: a ``ModelConfig`` preset name (did-you-mean on a typo)."""
+    from edtalk.config import ConfigError, ModelConfig
+
+    try:
+        ModelConfig.preset(text)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def mp4_path(text: str) -> str:
     """argparse ``type`` for a video output: the writer always makes an H.264/AAC mp4, so the name says so."""
     if not text.lower().endswith(".mp4"):

@@ -42,7 +42,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from edtalk.cli import non_negative_int, positive_float, positive_int, report_error, term_weight
+from edtalk.cli import model_preset, non_negative_int, positive_float, positive_int, report_error, term_weight
 from edtalk.provenance import git_hash
 from edtalk.ray_setup import local_runtime_env
 from edtalk.worker import EXPERT_FILES, train_loop_per_worker
@@ -421,7 +421,12 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument(
         "--stages", help="'all' (the chain in order) or a comma list, e.g. mouth_pose,expression"
     )
-    p.add_argument("--preset", default="tiny", help="model preset: tiny (CPU) or paper (GPU) (default tiny)")
+    p.add_argument(
+        "--preset",
+        type=model_preset,
+        default="tiny",
+        help="model preset: tiny (CPU) or paper (GPU) (default tiny)",
+    )
     p.add_argument(
         "--data",
         default="synthtalk:data/synthtalk",

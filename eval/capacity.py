@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from edtalk.atomic import write_json
-from edtalk.cli import non_negative_float, positive_float, positive_int, report_error
+from edtalk.cli import model_preset, non_negative_float, positive_float, positive_int, report_error
 from edtalk.data.errors import DataError
 
 MOUTH_MARGIN_PX = 3  # mouth box = bounding box of landmarks 48-67 grown by this many pixels
@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         "--clip", default=None, help="training clip id (default: the first of splits/train.txt)"
     )
     parser.add_argument("--steps", type=positive_int, default=1000, help="training steps (1000)")
-    parser.add_argument("--preset", default="tiny", help="model preset (tiny)")
+    parser.add_argument("--preset", type=model_preset, default="tiny", help="model preset (tiny)")
     parser.add_argument(
         "--lr", type=positive_float, default=2e-3, help="Adam learning rate (2e-3, the stage's)"
     )

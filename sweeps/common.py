@@ -33,7 +33,7 @@ from typing import Any
 
 # edtalk.train's top level is stdlib only: importable before the venv check
 from edtalk.atomic import write_bytes, write_text
-from edtalk.cli import positive_int, report_error
+from edtalk.cli import model_preset, positive_int, report_error
 from edtalk.ray_setup import local_runtime_env
 from edtalk.train import ENV_DEFAULTS, set_env_defaults
 
@@ -116,6 +116,7 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--root", default="data/synthtalk", help="dataset root folder")
     p.add_argument(
         "--preset",
+        type=model_preset,
         default=None,
         help="ModelConfig preset: tiny for CPU, paper for GPUs (default tiny, also with --smoke-test)",
     )

@@ -1,4 +1,5 @@
-"""Count options refuse 0, negatives and non-numbers at parse time, before any model or data is loaded."""
+"""Count options refuse 0, negatives and non-numbers, and --preset an unknown preset, at parse time,
+before any model or data is loaded."""
 
 import argparse
 
@@ -49,6 +50,12 @@ TRAIN = ["--stage", "eg_pretrain"]
         ),
         ("edtalk.data.check", ["--dataset", "folder", "--limit", "-1"], "--limit: must be at least 1"),
         ("edtalk.data.synthtalk.__main__", ["--workers", "0"], "--workers: must be at least 1, got 0"),
+        ("edtalk.train", [*TRAIN, "--preset", "tny"], "--preset: unknown model preset 'tny'; did you mean"),
+        ("edtalk.model", ["summary", "--preset", "huge"], "--preset: unknown model preset 'huge'"),
+        ("eval.capacity", ["--data", "d", "--preset", "x"], "--preset: unknown model preset"),  # traceback
+        # --smoke-test replaced any --preset with tiny, so a typo ran a real sweep
+        ("sweeps.bank_size", ["--smoke-test", "--preset", "huge"], "--preset: unknown model preset 'huge'"),
+        ("benchmarks.stage_step", ["--preset", "x"], "--preset: unknown model preset"),
     ],
 )
 def test_count_and_rate_options_refuse_out_of_range_values_before_any_work(module, argv, message, capsys):

@@ -121,8 +121,6 @@ def test_help_shows_each_default_once_and_never_none():
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--preset", "huge"], "unknown model preset 'huge'"),
-        (["--smoke-test", "--preset", "huge"], "unknown model preset 'huge'"),  # was replaced by tiny
         (["--dataset", "nope"], "unknown dataset reader 'nope'"),
         (["--split", "nope"], "no split list for 'nope'"),
         (["--protocol", "nope"], "unknown protocol 'nope'"),
@@ -132,7 +130,8 @@ def test_help_shows_each_default_once_and_never_none():
 )
 def test_bad_inputs_are_refused_before_ray_starts(tmp_path, monkeypatch, capsys, argv, message):
     """Each of these used to surface only inside every trial, after its training (an unknown protocol,
-    metric or split), or as a traceback (preset, dataset reader)."""
+    metric or split), or as a traceback (dataset reader); a bad --preset is refused at parse time
+    (tests/edtalk/test_cli.py)."""
     from edtalk.experts.testing import make_fixture_dataset
     from sweeps import common
 
