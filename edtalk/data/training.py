@@ -206,7 +206,11 @@ def load_frame_cache(path: str | Path) -> FrameCache:
     path = Path(path)
     meta_path = path / "meta.json"
     if not meta_path.exists():
-        raise DatasetLayoutError(path, "not a training cache (no meta.json); build it with build_frame_cache")
+        raise DatasetLayoutError(
+            path,
+            "not a training frame cache (no meta.json); `python -m edtalk.train` writes one per dataset "
+            "and image size under <out>/cache/ (e.g. runs/cache/<key>/)",
+        )
     meta = json.loads(meta_path.read_text())
     return FrameCache(
         frames=np.load(path / "frames.npy", mmap_mode="r"),
