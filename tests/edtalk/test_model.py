@@ -115,9 +115,12 @@ def test_summary_cli_json(capsys):
 
 
 def test_summary_cli_unknown_preset_is_one_line(capsys):
-    assert main(["summary", "--preset", "papr"]) == 2
-    assert capsys.readouterr().err == (
-        "error: unknown model preset 'papr'; did you mean 'paper'? (known: paper, tiny)\n"
+    with pytest.raises(SystemExit) as exc:
+        main(["summary", "--preset", "papr"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.endswith(
+        "argument --preset: unknown model preset 'papr'; did you mean 'paper'? (known: paper, tiny)"
     )
 
 
