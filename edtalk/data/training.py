@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ class FrameCache:
     clip_ids: list[str]
     identities: list[str]
     transcripts: list[str]
+    skipped: tuple[tuple[str, str], ...] = ()  # (clip id, reason): unreadable clips left out
 
     @property
     def n_clips(self) -> int:
@@ -78,10 +80,13 @@ def _decoded_elsewhere(clips: list[Clip], size: int, cache_root: Path) -> FrameC
             meta = json.loads(meta_path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
+        left_out = {s["clip"] for s in meta.get("skipped", [])}
+        kept = [i for i in ids if i not in left_out]
         if (
             meta.get("version") == CACHE_VERSION
             and meta.get("size") == size
-            and meta.get("clip_ids", [])[: len(ids)] == ids
+            and left_out <= set(ids)  # clips it left out are of this list (undecodable here too)
+            and meta.get("clip_ids", [])[: len(kept)] == kept
         ):
             return load_frame_cache(meta_path.parent)
     return None
@@ -139,7 +144,6 @@ def build_frame_cache(
     cache_root.mkdir(parents=True, exist_ok=True)
     frames, lms, mels, start, length = [], [], [], [], []
     extra_clips = extra() if extra is not None else []
-    identities = sorted({c.identity or c.id for c in clips}) + sorted({c.identity for c in extra_clips})
 
     def add(native_frames: np.ndarray, landmarks: np.ndarray, mel: np.ndarray) -> None:
         """Append one clip's rows (frames area-resized to ``size``) and its start/length."""
@@ -151,9 +155,12 @@ def build_frame_cache(
         lms.append(landmarks)
         mels.append(mel)
 
+    skipped: list[dict] = []  # {"clip", "reason"}: clips that could not be read, left out
     reused = _decoded_elsewhere(clips, size, cache_root)
     if reused is not None:  # the same clips at the same size, decoded for another cache already
-        n = len(clips)
+        skipped = [{"clip": c, "reason": r} for c, r in reused.skipped]
+        left_out = {s["clip"] for s in skipped}
+        n = len(clips) - len(left_out)
         rows = int(reused.start[n - 1] + reused.length[n - 1])
         frames.append(reused.frames[:rows])
         lms.append(reused.landmarks[:rows])
@@ -167,12 +174,33 @@ def build_frame_cache(
 
             it = tqdm(clips, desc=f"decoding {len(clips)} clips -> {size}px cache", unit="clip")
         for clip in it:
-            video = read_video(clip.video)
-            add(
-                video.frames,
-                _clip_landmarks(clip, video.n_frames, size / video.size[1]),
-                _clip_mels(clip, video.n_frames, video.fps),
-            )
+            try:  # one unreadable clip (corrupt video, bad audio or sidecar) must not end the build
+                video = read_video(clip.video)
+                rows = (
+                    video.frames,
+                    _clip_landmarks(clip, video.n_frames, size / video.size[1]),
+                    _clip_mels(clip, video.n_frames, video.fps),
+                )
+            except DataError as err:
+                skipped.append({"clip": clip.id, "reason": str(err)})
+                continue
+            add(*rows)
+    left_out = {s["clip"] for s in skipped}
+    clips = [c for c in clips if c.id not in left_out]
+    if not clips:
+        raise DatasetLayoutError(
+            None, f"none of the clips to train on could be read; the first: {skipped[0]['reason']}"
+        )
+    identities = sorted({c.identity or c.id for c in clips}) + sorted({c.identity for c in extra_clips})
+    if skipped:
+        shown = "; ".join(s["reason"] for s in skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
+        print(
+            f"warning: {len(skipped)} of {len(clips) + len(skipped)} training clips could not be read and "
+            f"are left out of the frame cache {final} (listed in its meta.json; to add them once "
+            f"mended, delete that folder): {shown}",
+            file=sys.stderr,
+            flush=True,
+        )
     for clip in extra_clips:
         landmarks = np.asarray(clip.landmarks, np.float32) * (size / clip.size)
         add(clip.frames, landmarks, np.zeros((clip.n_frames, 80, 16), np.float16))
@@ -192,6 +220,7 @@ def build_frame_cache(
         "clip_ids": [c.id for c in clips] + [c.id for c in extra_clips],
         "identities": identities,
         "transcripts": [c.transcript or "" for c in clips] + ["" for _ in extra_clips],
+        "skipped": skipped,
     }
     (tmp / "meta.json").write_text(json.dumps(meta))
     try:
@@ -223,6 +252,7 @@ def load_frame_cache(path: str | Path) -> FrameCache:
         clip_ids=list(meta["clip_ids"]),
         identities=list(meta["identities"]),
         transcripts=list(meta["transcripts"]),
+        skipped=tuple((entry["clip"], entry["reason"]) for entry in meta.get("skipped", [])),
     )
 
 

@@ -5,6 +5,7 @@ also checks the parent hand-over, the export, and the per-emotion W^e written af
 """
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -527,6 +528,42 @@ def test_frame_caches_with_and_without_extras_decode_the_split_once(tmp_path, mo
             np.testing.assert_array_equal(getattr(reused, name), getattr(scratch, name))
         assert reused.clip_ids == scratch.clip_ids and reused.identities == scratch.identities
     with pytest.raises(AssertionError, match="decoded"):  # another size is decoded, not sliced
+        build_frame_cache(clips, 16, tmp_path / "a", progress=False)
+
+
+def test_an_unreadable_training_clip_is_left_out_of_the_frame_cache_not_fatal(tmp_path, monkeypatch, capsys):
+    """A corrupt video (or audio, or sidecar) among thousands ended the cache build, and the run, at
+    that clip. It is now left out, named on stderr and in meta.json; the reused decode keeps the list."""
+    import edtalk.data.video as video
+    from edtalk.data.errors import DatasetLayoutError
+    from edtalk.data.readers import read_clips
+    from edtalk.data.training import build_frame_cache, load_frame_cache
+    from edtalk.experts.extra_identities import TRAIN_EXTRA_INDEX_BASE, render_extra_clips
+    from edtalk.experts.testing import make_fixture_dataset
+
+    root = make_fixture_dataset(tmp_path / "st", n_clips=2, n_frames=6, size=32)
+    clips = read_clips("synthtalk", root, "train")
+    bad = clips[1]
+    Path(bad.video).write_bytes(b"not a video at all")
+    cache = load_frame_cache(build_frame_cache(clips, 32, tmp_path / "a", progress=False))
+    assert cache.clip_ids == [c.id for c in clips if c.id != bad.id]
+    assert [c for c, _ in cache.skipped] == [bad.id] and Path(bad.video).name in cache.skipped[0][1]
+    assert f"1 of {len(clips)} training clips could not be read" in capsys.readouterr().err
+    assert int(cache.start[-1] + cache.length[-1]) == len(cache.frames)
+    assert set(cache.identities) == {c.identity for c in clips if c.id != bad.id}
+
+    people = render_extra_clips(root, 1, 2, index_base=TRAIN_EXTRA_INDEX_BASE)
+    monkeypatch.setattr(video, "read_video", lambda path, *a, **k: pytest.fail(f"decoded {path} again"))
+    mixed = load_frame_cache(
+        build_frame_cache(clips, 32, tmp_path / "a", progress=False, extra=lambda: people, extra_tag="1x2")
+    )
+    assert mixed.clip_ids[: cache.n_clips] == cache.clip_ids and mixed.skipped == cache.skipped
+    np.testing.assert_array_equal(mixed.frames[: len(cache.frames)], cache.frames)
+    monkeypatch.undo()
+
+    for clip in clips:
+        Path(clip.video).write_bytes(b"")
+    with pytest.raises(DatasetLayoutError, match="none of the clips to train on could be read"):
         build_frame_cache(clips, 16, tmp_path / "a", progress=False)
 
 
