@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Callable
@@ -35,6 +36,7 @@ import torch
 from edtalk.data.clip import EMOTIONS, Clip
 from edtalk.data.errors import DataError, DatasetLayoutError
 from edtalk.data.mouth_swap import swap_mouth
+from edtalk.data.npy_rows import NpyRowWriter
 
 CACHE_VERSION = 1
 
@@ -122,7 +124,8 @@ def build_frame_cache(
     extra: Callable[[], list] | None = None,
     extra_tag: str = "",
 ) -> Path:
-    """Decode ``clips`` once into ``cache_root/<key>/`` (atomic: built in a temp dir, then renamed).
+    """Decode ``clips`` once into ``cache_root/<key>/`` (atomic: built in a temp dir, then renamed),
+    one clip at a time straight to disk (``NpyRowWriter``), so a split larger than memory caches too.
 
     ``extra`` (with ``extra_tag`` naming it in the cache key) returns more clips already in memory,
     ``edtalk.experts.data.ExpertClip`` records such as the rendered extra training people of
@@ -131,8 +134,6 @@ def build_frame_cache(
     ``cache_root`` already holds exactly ``clips`` at ``size`` (first), their rows are copied from it
     instead of decoding the videos again.
     """
-    from edtalk.data.video import read_video
-
     if not clips:
         raise DatasetLayoutError(None, "no clips to train on (empty split?)")
     if (extra is None) != (not extra_tag):
@@ -142,92 +143,128 @@ def build_frame_cache(
     if (final / "meta.json").exists():
         return final
     cache_root.mkdir(parents=True, exist_ok=True)
-    frames, lms, mels, start, length = [], [], [], [], []
+    _remove_abandoned_builds(cache_root)
     extra_clips = extra() if extra is not None else []
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-", dir=cache_root))
+    try:
+        with (
+            NpyRowWriter(tmp / "frames.npy", (size, size, 3), np.uint8) as frames,
+            NpyRowWriter(tmp / "landmarks.npy", (68, 2), np.float32) as lms,
+            NpyRowWriter(tmp / "mels.npy", (80, 16), np.float16) as mels,
+        ):
+            start, length, skipped = _write_rows(clips, size, cache_root, frames, lms, mels, progress)
+            left_out = {s["clip"] for s in skipped}
+            clips = [c for c in clips if c.id not in left_out]
+            if not clips:
+                raise DatasetLayoutError(
+                    None, f"none of the clips to train on could be read; the first: {skipped[0]['reason']}"
+                )
+            for clip in extra_clips:
+                start.append(frames.n_rows)
+                length.append(clip.n_frames)
+                frames.append(_resized(clip.frames, size))
+                lms.append(np.asarray(clip.landmarks, np.float32) * (size / clip.size))
+                mels.append(np.zeros((clip.n_frames, 80, 16), np.float16))
+        if skipped:
+            shown = "; ".join(s["reason"] for s in skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
+            print(
+                f"warning: {len(skipped)} of {len(clips) + len(skipped)} training clips could not be read "
+                f"and are left out of the frame cache {final} (listed in its meta.json; to add them once "
+                f"mended, delete that folder): {shown}",
+                file=sys.stderr,
+                flush=True,
+            )
+        identities = sorted({c.identity or c.id for c in clips}) + sorted({c.identity for c in extra_clips})
+        meta = {
+            "version": CACHE_VERSION,
+            "size": size,
+            "start": start,
+            "length": length,
+            "identity": [identities.index(c.identity or c.id) for c in clips]
+            + [identities.index(c.identity) for c in extra_clips],
+            "emotion": [EMOTIONS.index(c.emotion) if c.emotion in EMOTIONS else -1 for c in clips]
+            + [int(c.emotion) for c in extra_clips],
+            "clip_ids": [c.id for c in clips] + [c.id for c in extra_clips],
+            "identities": identities,
+            "transcripts": [c.transcript or "" for c in clips] + ["" for _ in extra_clips],
+            "skipped": skipped,
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        os.rename(tmp, final)
+    except OSError:
+        if not (final / "meta.json").exists():
+            raise
+        # another process finished the same cache first
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
 
-    def add(native_frames: np.ndarray, landmarks: np.ndarray, mel: np.ndarray) -> None:
-        """Append one clip's rows (frames area-resized to ``size``) and its start/length."""
-        start.append(sum(length))
-        length.append(len(native_frames))
-        frames.append(
-            np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in native_frames])
-        )
-        lms.append(landmarks)
-        mels.append(mel)
 
-    skipped: list[dict] = []  # {"clip", "reason"}: clips that could not be read, left out
+TMP_PREFIX = ".tmp-"  # + host-pid-: a cache being built; one whose process is gone is removed
+
+
+def _remove_abandoned_builds(cache_root: Path) -> None:
+    """Delete the temp folders of builds on this host whose process no longer runs (a killed run's
+    partly written frames can be as large as the cache itself)."""
+    host = socket.gethostname()
+    for tmp in cache_root.glob(f"{TMP_PREFIX}{host}-*"):
+        pid = tmp.name[len(TMP_PREFIX) + len(host) + 1 :].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(tmp, ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            pass
+
+
+def _resized(native_frames: np.ndarray, size: int) -> np.ndarray:
+    """Frames area-resized to ``size`` x ``size`` (uint8 (T, size, size, 3))."""
+    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in native_frames])
+
+
+COPY_ROWS = 4096  # rows copied at a time from a reused cache's memory map
+
+
+def _write_rows(clips, size, cache_root, frames, lms, mels, progress) -> tuple[list, list, list[dict]]:
+    """Append ``clips``' rows to the three writers, from another cache holding them at this size or
+    decoded one clip at a time; returns (start, length, skipped) where ``skipped`` lists the clips
+    that could not be read ({"clip", "reason"}), left out."""
+    from edtalk.data.video import read_video
+
+    start: list[int] = []
+    length: list[int] = []
     reused = _decoded_elsewhere(clips, size, cache_root)
     if reused is not None:  # the same clips at the same size, decoded for another cache already
         skipped = [{"clip": c, "reason": r} for c, r in reused.skipped]
-        left_out = {s["clip"] for s in skipped}
-        n = len(clips) - len(left_out)
+        n = len(clips) - len(skipped)
         rows = int(reused.start[n - 1] + reused.length[n - 1])
-        frames.append(reused.frames[:rows])
-        lms.append(reused.landmarks[:rows])
-        mels.append(reused.mels[:rows])
-        start.extend(reused.start[:n].tolist())
-        length.extend(reused.length[:n].tolist())
-    else:
-        it = clips
-        if progress:
-            from tqdm import tqdm
+        for i in range(0, rows, COPY_ROWS):
+            frames.append(reused.frames[i : min(i + COPY_ROWS, rows)])
+            lms.append(reused.landmarks[i : min(i + COPY_ROWS, rows)])
+            mels.append(reused.mels[i : min(i + COPY_ROWS, rows)])
+        return reused.start[:n].tolist(), reused.length[:n].tolist(), skipped
+    skipped = []
+    it = clips
+    if progress:
+        from tqdm import tqdm
 
-            it = tqdm(clips, desc=f"decoding {len(clips)} clips -> {size}px cache", unit="clip")
-        for clip in it:
-            try:  # one unreadable clip (corrupt video, bad audio or sidecar) must not end the build
-                video = read_video(clip.video)
-                rows = (
-                    video.frames,
-                    _clip_landmarks(clip, video.n_frames, size / video.size[1]),
-                    _clip_mels(clip, video.n_frames, video.fps),
-                )
-            except DataError as err:
-                skipped.append({"clip": clip.id, "reason": str(err)})
-                continue
-            add(*rows)
-    left_out = {s["clip"] for s in skipped}
-    clips = [c for c in clips if c.id not in left_out]
-    if not clips:
-        raise DatasetLayoutError(
-            None, f"none of the clips to train on could be read; the first: {skipped[0]['reason']}"
-        )
-    identities = sorted({c.identity or c.id for c in clips}) + sorted({c.identity for c in extra_clips})
-    if skipped:
-        shown = "; ".join(s["reason"] for s in skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
-        print(
-            f"warning: {len(skipped)} of {len(clips) + len(skipped)} training clips could not be read and "
-            f"are left out of the frame cache {final} (listed in its meta.json; to add them once "
-            f"mended, delete that folder): {shown}",
-            file=sys.stderr,
-            flush=True,
-        )
-    for clip in extra_clips:
-        landmarks = np.asarray(clip.landmarks, np.float32) * (size / clip.size)
-        add(clip.frames, landmarks, np.zeros((clip.n_frames, 80, 16), np.float16))
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_root))
-    np.save(tmp / "frames.npy", np.concatenate(frames))
-    np.save(tmp / "landmarks.npy", np.concatenate(lms).astype(np.float32))
-    np.save(tmp / "mels.npy", np.concatenate(mels))
-    meta = {
-        "version": CACHE_VERSION,
-        "size": size,
-        "start": start,
-        "length": length,
-        "identity": [identities.index(c.identity or c.id) for c in clips]
-        + [identities.index(c.identity) for c in extra_clips],
-        "emotion": [EMOTIONS.index(c.emotion) if c.emotion in EMOTIONS else -1 for c in clips]
-        + [int(c.emotion) for c in extra_clips],
-        "clip_ids": [c.id for c in clips] + [c.id for c in extra_clips],
-        "identities": identities,
-        "transcripts": [c.transcript or "" for c in clips] + ["" for _ in extra_clips],
-        "skipped": skipped,
-    }
-    (tmp / "meta.json").write_text(json.dumps(meta))
-    try:
-        os.rename(tmp, final)
-    except OSError:  # another process finished the same cache first
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
+        it = tqdm(clips, desc=f"decoding {len(clips)} clips -> {size}px cache", unit="clip")
+    for clip in it:
+        try:  # one unreadable clip (corrupt video, bad audio or sidecar) must not end the build
+            video = read_video(clip.video)
+            landmarks = _clip_landmarks(clip, video.n_frames, size / video.size[1])
+            mel = _clip_mels(clip, video.n_frames, video.fps)
+        except DataError as err:
+            skipped.append({"clip": clip.id, "reason": str(err)})
+            continue
+        start.append(frames.n_rows)
+        length.append(video.n_frames)
+        frames.append(_resized(video.frames, size))
+        lms.append(landmarks)
+        mels.append(mel)
+    return start, length, skipped
 
 
 def load_frame_cache(path: str | Path) -> FrameCache:
