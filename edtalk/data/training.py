@@ -175,13 +175,16 @@ def build_frame_cache(
                 flush=True,
             )
         identities = sorted({c.identity or c.id for c in clips}) + sorted({c.identity for c in extra_clips})
+        index_of = {
+            name: i for i, name in reversed(list(enumerate(identities)))
+        }  # first index, as list.index
         meta = {
             "version": CACHE_VERSION,
             "size": size,
             "start": start,
             "length": length,
-            "identity": [identities.index(c.identity or c.id) for c in clips]
-            + [identities.index(c.identity) for c in extra_clips],
+            "identity": [index_of[c.identity or c.id] for c in clips]
+            + [index_of[c.identity] for c in extra_clips],
             "emotion": [EMOTIONS.index(c.emotion) if c.emotion in EMOTIONS else -1 for c in clips]
             + [int(c.emotion) for c in extra_clips],
             "clip_ids": [c.id for c in clips] + [c.id for c in extra_clips],
