@@ -17,7 +17,6 @@ square face crops; other sizes are resized to the model's ``image_size`` (noted 
 from __future__ import annotations
 
 import difflib
-import functools
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -329,13 +328,6 @@ def read_frames(path: str | Path) -> np.ndarray:
     return video.frames
 
 
-@functools.lru_cache(maxsize=1)
-def _face_detector():
-    import dlib
-
-    return dlib.get_frontal_face_detector()
-
-
 def check_face(frame: np.ndarray, path: str | Path) -> None:
     """Raise if dlib's HOG detector finds no face (the image is upscaled to >= 256 px first)."""
     import cv2
@@ -345,7 +337,9 @@ def check_face(frame: np.ndarray, path: str | Path) -> None:
     if side < 256:
         scale = 256.0 / side
         img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-    if len(_face_detector()(img, 1)) == 0:
+    from edtalk.data.face_landmarks import face_detector
+
+    if len(face_detector()(img, 1)) == 0:
         raise InferenceError(
             path,
             "no face found by the dlib HOG detector; pass a face crop, or --no-face-check to skip this check",

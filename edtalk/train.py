@@ -294,6 +294,23 @@ def resume_check(stage_dir: Path, run: dict) -> list[str]:
     return _changed(old.get("stage_config", {}), run["stage_config"]) + train
 
 
+def _fit(trainer):
+    """``trainer.fit()``; a bad-input error of a worker (``DataError``: a dataset, cache or file
+    problem) is raised again on the driver as itself, which ``main`` prints as one error line."""
+    from ray.train import WorkerGroupError
+
+    from edtalk.data.errors import DataError
+
+    try:
+        return trainer.fit()
+    except WorkerGroupError as err:
+        failures = getattr(err, "worker_failures", {}) or {}
+        data_errors = [e for e in failures.values() if isinstance(e, DataError)]
+        if data_errors:
+            raise data_errors[0] from None
+        raise
+
+
 def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     """Train one stage as a Ray TorchTrainer; returns the path of its final.pt."""
     from ray.train import CheckpointConfig, RunConfig, ScalingConfig
@@ -344,7 +361,7 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         ),
     )
     t0 = time.time()
-    result = trainer.fit()
+    result = _fit(trainer)
     final = stage_dir / "final.pt"
     if result.error is not None:
         raise RuntimeError(f"stage {stage.name} failed: {result.error}")

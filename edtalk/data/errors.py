@@ -13,6 +13,11 @@ class DataError(Exception):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path is not None else problem)
 
+    def __reduce__(self):
+        """Pickle by (path, problem), so the error crosses from a Ray worker to the driver intact
+        (the default pickles only the message and fails to rebuild: 'missing ... problem')."""
+        return (type(self), (self.path, self.problem))
+
 
 class VideoReadError(DataError):
     """A video that cannot be decoded (missing, corrupt, truncated, no video stream)."""

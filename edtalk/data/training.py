@@ -66,10 +66,20 @@ class FrameCache:
         return not np.isnan(self.landmarks[:1]).any()
 
 
+def landmark_source(clips: list[Clip]) -> str:
+    """Where the cache's 68-point landmarks come from: every clip's sidecar (synthtalk), or dlib's
+    detector on the frames (real datasets; ``edtalk.data.face_landmarks.track_landmarks``)."""
+    return "sidecar" if all(c.sidecar is not None for c in clips) else DETECTED
+
+
+DETECTED = "dlib68"
+
+
 def cache_key(clips: list[Clip], size: int, extra_tag: str = "") -> str:
     ids = "\n".join(sorted(c.id for c in clips))
     extra = f"|{extra_tag}" if extra_tag else ""
-    return hashlib.sha1(f"v{CACHE_VERSION}|{size}|{ids}{extra}".encode()).hexdigest()[:12]
+    detected = f"|{DETECTED}" if landmark_source(clips) == DETECTED else ""  # sidecar keys as before
+    return hashlib.sha1(f"v{CACHE_VERSION}|{size}|{ids}{extra}{detected}".encode()).hexdigest()[:12]
 
 
 def _decoded_elsewhere(clips: list[Clip], size: int, cache_root: Path) -> FrameCache | None:
@@ -87,6 +97,7 @@ def _decoded_elsewhere(clips: list[Clip], size: int, cache_root: Path) -> FrameC
         if (
             meta.get("version") == CACHE_VERSION
             and meta.get("size") == size
+            and meta.get("landmarks", "sidecar") == landmark_source(clips)
             and left_out <= set(ids)  # clips it left out are of this list (undecodable here too)
             and meta.get("clip_ids", [])[: len(kept)] == kept
         ):
@@ -94,9 +105,17 @@ def _decoded_elsewhere(clips: list[Clip], size: int, cache_root: Path) -> FrameC
     return None
 
 
-def _clip_landmarks(clip: Clip, n_frames: int, scale: float) -> np.ndarray:
-    if clip.sidecar is None or not Path(clip.sidecar).exists():
-        return np.full((n_frames, 68, 2), np.nan, np.float32)
+def _clip_landmarks(clip: Clip, frames: np.ndarray, size: int) -> tuple[np.ndarray, int]:
+    """(T, 68, 2) landmarks in pixels of the cached ``size``, from the clip's sidecar or, without
+    one, detected on its frames; and how many frames had no detection (0 from a sidecar)."""
+    n_frames, scale = len(frames), size / frames.shape[1]
+    if clip.sidecar is None:
+        from edtalk.data.face_landmarks import track_landmarks
+
+        landmarks, filled = track_landmarks(frames, clip.video)
+        return landmarks * scale, filled
+    if not Path(clip.sidecar).exists():
+        raise DataError(clip.sidecar, "missing landmark sidecar JSON")
     try:
         meta = json.loads(Path(clip.sidecar).read_text())
     except (OSError, json.JSONDecodeError) as err:
@@ -104,7 +123,7 @@ def _clip_landmarks(clip: Clip, n_frames: int, scale: float) -> np.ndarray:
     lm = np.asarray(meta.get("landmarks", []), np.float32)
     if lm.shape[1:] != (68, 2) or len(lm) < n_frames:
         raise DataError(clip.sidecar, f"'landmarks' must be T x 68 x 2 with T >= {n_frames}, got {lm.shape}")
-    return lm[:n_frames] * scale
+    return lm[:n_frames] * scale, 0
 
 
 def _clip_mels(clip: Clip, n_frames: int, fps: float) -> np.ndarray:
@@ -145,6 +164,7 @@ def build_frame_cache(
     cache_root.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_builds(cache_root)
     extra_clips = extra() if extra is not None else []
+    source = landmark_source(clips)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-", dir=cache_root))
     try:
         with (
@@ -152,7 +172,7 @@ def build_frame_cache(
             NpyRowWriter(tmp / "landmarks.npy", (68, 2), np.float32) as lms,
             NpyRowWriter(tmp / "mels.npy", (80, 16), np.float16) as mels,
         ):
-            start, length, skipped = _write_rows(clips, size, cache_root, frames, lms, mels, progress)
+            start, length, skipped, filled = _write_rows(clips, size, cache_root, frames, lms, mels, progress)
             left_out = {s["clip"] for s in skipped}
             clips = [c for c in clips if c.id not in left_out]
             if not clips:
@@ -174,6 +194,13 @@ def build_frame_cache(
                 file=sys.stderr,
                 flush=True,
             )
+        if filled:
+            print(
+                f"note: {final}: dlib found no face in {filled} of {sum(length)} frames; each took the "
+                "landmarks of the nearest frame of its clip with a face",
+                file=sys.stderr,
+                flush=True,
+            )
         identities = sorted({c.identity or c.id for c in clips}) + sorted({c.identity for c in extra_clips})
         index_of = {
             name: i for i, name in reversed(list(enumerate(identities)))
@@ -191,6 +218,8 @@ def build_frame_cache(
             "identities": identities,
             "transcripts": [c.transcript or "" for c in clips] + ["" for _ in extra_clips],
             "skipped": skipped,
+            "landmarks": source,
+            "landmark_frames_filled": filled,  # detected: frames without a face, given the nearest's
         }
         (tmp / "meta.json").write_text(json.dumps(meta))
         os.rename(tmp, final)
@@ -230,10 +259,13 @@ def _resized(native_frames: np.ndarray, size: int) -> np.ndarray:
 COPY_ROWS = 4096  # rows copied at a time from a reused cache's memory map
 
 
-def _write_rows(clips, size, cache_root, frames, lms, mels, progress) -> tuple[list, list, list[dict]]:
+def _write_rows(
+    clips, size, cache_root, frames, lms, mels, progress
+) -> tuple[list, list, list[dict], int | None]:
     """Append ``clips``' rows to the three writers, from another cache holding them at this size or
-    decoded one clip at a time; returns (start, length, skipped) where ``skipped`` lists the clips
-    that could not be read ({"clip", "reason"}), left out."""
+    decoded one clip at a time; returns (start, length, skipped, filled): ``skipped`` lists the clips
+    that could not be read ({"clip", "reason"}), left out; ``filled`` counts the frames whose
+    detected landmarks came from the nearest frame with a face (None when copied)."""
     from edtalk.data.video import read_video
 
     start: list[int] = []
@@ -247,27 +279,29 @@ def _write_rows(clips, size, cache_root, frames, lms, mels, progress) -> tuple[l
             frames.append(reused.frames[i : min(i + COPY_ROWS, rows)])
             lms.append(reused.landmarks[i : min(i + COPY_ROWS, rows)])
             mels.append(reused.mels[i : min(i + COPY_ROWS, rows)])
-        return reused.start[:n].tolist(), reused.length[:n].tolist(), skipped
-    skipped = []
+        return reused.start[:n].tolist(), reused.length[:n].tolist(), skipped, None
+    skipped, filled = [], 0
     it = clips
     if progress:
         from tqdm import tqdm
 
-        it = tqdm(clips, desc=f"decoding {len(clips)} clips -> {size}px cache", unit="clip")
+        what = " + dlib landmarks" if landmark_source(clips) == DETECTED else ""
+        it = tqdm(clips, desc=f"decoding {len(clips)} clips{what} -> {size}px cache", unit="clip")
     for clip in it:
         try:  # one unreadable clip (corrupt video, bad audio or sidecar) must not end the build
             video = read_video(clip.video)
-            landmarks = _clip_landmarks(clip, video.n_frames, size / video.size[1])
+            landmarks, clip_filled = _clip_landmarks(clip, video.frames, size)
             mel = _clip_mels(clip, video.n_frames, video.fps)
         except DataError as err:
             skipped.append({"clip": clip.id, "reason": str(err)})
             continue
+        filled += clip_filled
         start.append(frames.n_rows)
         length.append(video.n_frames)
         frames.append(_resized(video.frames, size))
         lms.append(landmarks)
         mels.append(mel)
-    return start, length, skipped
+    return start, length, skipped, filled
 
 
 def load_frame_cache(path: str | Path) -> FrameCache:
@@ -355,7 +389,9 @@ class StageSampler:
         """
         if not self.cache.has_landmarks:
             raise DataError(
-                None, "the mouth-pose stage needs 68-point landmarks per frame (sidecar 'landmarks')"
+                None,
+                "the mouth-pose stage needs 68-point landmarks per frame, and this frame cache has none "
+                "(built before landmarks were detected for clips without a sidecar): delete it to rebuild",
             )
         ids = np.array(sorted(self._by_identity))
         prefer = self._neutral if (neutral_only and len(self._neutral)) else None

@@ -1,31 +1,24 @@
 """dlib's HOG face detector, 68-point shape predictor and 128-D face-recognition ResNet.
 
-All three ship offline in ``dlib-bin`` + ``face_recognition_models`` (no weights manager needed).
+All three ship offline in ``dlib-bin`` + ``face_recognition_models`` (no weights manager needed);
+the models and the landmark detection live in ``edtalk.data.face_landmarks``, shared with training.
 EAT's LMD convention: detector on the grayscale frame with 0 upsampling, first detection,
 ``shape_predictor_68_face_landmarks.dat``.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
+from edtalk.data.face_landmarks import detect_landmarks as _detect
+from edtalk.data.face_landmarks import face_detector, face_recognizer, gray, shape_predictor
 from eval.backbones import BACKBONES
 from eval.backbones.landmarks import LANDMARKERS
 from eval.context import FEATURES, ClipContext
 
 
-@lru_cache(maxsize=1)
 def _models():
-    import dlib
-    import face_recognition_models as frm
-
-    return (
-        dlib.get_frontal_face_detector(),
-        dlib.shape_predictor(frm.pose_predictor_model_location()),
-        dlib.face_recognition_model_v1(frm.face_recognition_model_location()),
-    )
+    return face_detector(), shape_predictor(), face_recognizer()
 
 
 @BACKBONES.register("dlib68")
@@ -34,24 +27,13 @@ def load_dlib68(device: str = "cpu"):
     return _models()
 
 
-def _gray(frame: np.ndarray) -> np.ndarray:
-    import cv2
-
-    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+_gray = gray
 
 
 def detect_landmarks(frames: np.ndarray, device: str = "cpu", upsample: int = 0) -> np.ndarray:
-    """(T, 68, 2) float64 landmarks of the first HOG detection per frame; NaN if none."""
-    detector, predictor, _ = _models()
-    out = np.full((len(frames), 68, 2), np.nan)
-    for t, frame in enumerate(frames):
-        gray = _gray(frame)
-        rects = detector(gray, upsample)
-        if len(rects) == 0:
-            continue
-        shape = predictor(gray, rects[0])
-        out[t] = [(p.x, p.y) for p in shape.parts()]
-    return out
+    """(T, 68, 2) float64 landmarks of the first HOG detection per frame; NaN if none
+    (``edtalk.data.face_landmarks.detect_landmarks``, with the landmarker registry's signature)."""
+    return _detect(frames, upsample)
 
 
 LANDMARKERS.add("dlib68", detect_landmarks)

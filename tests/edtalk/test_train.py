@@ -635,3 +635,33 @@ def test_the_chains_closing_check_runs_on_the_device_asked_for(training_fixture)
     if not torch.cuda.is_available():
         with pytest.raises(InferenceError, match="no CUDA GPU"):
             self_reconstruction_check(ckpt, fx["cache"], device="cuda")
+
+
+def test_a_workers_bad_input_error_reaches_the_driver_as_itself():
+    """A DataError raised in a Ray Train worker came back as "DataError.__init__() missing 1 required
+    positional argument: 'problem'" (it did not unpickle); it now pickles and _fit re-raises it."""
+    import pickle
+
+    from ray.train import WorkerGroupError
+
+    from edtalk.data.errors import DataError, VideoReadError
+    from edtalk.train import _fit
+
+    err = pickle.loads(pickle.dumps(VideoReadError("a/b.mp4", "truncated")))
+    assert type(err) is VideoReadError and (err.path, err.problem, str(err)) == (
+        Path("a/b.mp4"),
+        "truncated",
+        "a/b.mp4: truncated",
+    )
+
+    class Trainer:
+        def __init__(self, failure):
+            self.failure = failure
+
+        def fit(self):
+            raise WorkerGroupError("training failed", {0: self.failure})
+
+    with pytest.raises(DataError, match="a/b.mp4: truncated"):
+        _fit(Trainer(err))
+    with pytest.raises(WorkerGroupError):  # anything else stays Ray's error
+        _fit(Trainer(RuntimeError("boom")))

@@ -1,0 +1,88 @@
+"""dlib's HOG face detector and 68-point shape predictor, shipped offline in ``dlib-bin`` and
+``face_recognition_models``: one home for the models that training (landmarks for the mouth swap
+when a dataset has no landmark sidecars), inference's face check and evaluation's LMD metrics share.
+
+``detect_landmarks`` keeps EAT's LMD convention (grayscale frame, the first detection, no
+upsampling); ``track_landmarks`` is training's per-clip variant: small frames are upscaled first and
+frames without a detection take their nearest detected frame's landmarks.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from edtalk.data.errors import DataError
+
+DETECT_SIDE = 256  # frames smaller than this are upscaled before detection (HOG finds faces >= ~80 px)
+
+
+class NoFaceError(DataError):
+    """No face found in an image or in any frame of a clip."""
+
+
+@lru_cache(maxsize=1)
+def face_detector():
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
+@lru_cache(maxsize=1)
+def shape_predictor():
+    import dlib
+    import face_recognition_models as frm
+
+    return dlib.shape_predictor(frm.pose_predictor_model_location())
+
+
+@lru_cache(maxsize=1)
+def face_recognizer():
+    import dlib
+    import face_recognition_models as frm
+
+    return dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+
+
+def gray(frame: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+
+
+def detect_landmarks(frames: np.ndarray, upsample: int = 0) -> np.ndarray:
+    """(T, 68, 2) float64 landmarks of the first HOG detection per frame; NaN where none."""
+    detector, predictor = face_detector(), shape_predictor()
+    out = np.full((len(frames), 68, 2), np.nan)
+    for t, frame in enumerate(frames):
+        image = gray(frame)
+        rects = detector(image, upsample)
+        if len(rects) == 0:
+            continue
+        shape = predictor(image, rects[0])
+        out[t] = [(p.x, p.y) for p in shape.parts()]
+    return out
+
+
+def track_landmarks(frames: np.ndarray, path: str | Path) -> tuple[np.ndarray, int]:
+    """(T, 68, 2) float32 landmarks in the frames' pixels for every frame, and how many frames had no
+    detection (filled from the nearest detected frame); ``NoFaceError`` naming ``path`` when none has."""
+    import cv2
+
+    side = min(frames.shape[1:3])
+    scale = max(1.0, DETECT_SIDE / side)
+    if scale > 1:
+        frames = np.stack(
+            [cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC) for f in frames]
+        )
+    landmarks = detect_landmarks(frames) / scale
+    found = np.flatnonzero(~np.isnan(landmarks[:, 0, 0]))
+    if not len(found):
+        raise NoFaceError(path, f"no face found by dlib's HOG detector in any of its {len(frames)} frames")
+    missing = np.flatnonzero(np.isnan(landmarks[:, 0, 0]))
+    if len(missing):
+        nearest = found[np.abs(found[None, :] - missing[:, None]).argmin(axis=1)]
+        landmarks[missing] = landmarks[nearest]
+    return landmarks.astype(np.float32), len(missing)
