@@ -56,8 +56,10 @@ def test_frames_without_a_face_take_the_nearest_detected_frames():
         track_landmarks(np.full_like(frames, 128), "blank.mp4")
 
 
-def test_a_cache_of_clips_without_sidecars_detects_their_landmarks(tmp_path):
-    """Before: such a cache held NaN landmarks and mouth_pose failed inside Ray (HDTF, MEAD)."""
+def test_a_cache_of_clips_without_sidecars_detects_their_landmarks(tmp_path, monkeypatch):
+    """Before: such a cache held NaN landmarks and mouth_pose failed inside Ray (HDTF, MEAD). Decoded
+    in two processes (with a bad clip among them) it is the same cache as decoded in one."""
+    import edtalk.data.training as training
     from edtalk.data.clip import Clip
     from edtalk.data.training import build_frame_cache, cache_key, load_frame_cache
     from edtalk.data.video import write_video
@@ -88,3 +90,18 @@ def test_a_cache_of_clips_without_sidecars_detects_their_landmarks(tmp_path):
     np.testing.assert_array_equal(detected.frames, truth_cache.frames)
     error = np.linalg.norm(detected.landmarks - truth_cache.landmarks, axis=2).mean()
     assert 0 < error < 2.5  # px at 64 px: detected, so near the truth but not equal to it
+
+    broken = tmp_path / "p9#0.mp4"
+    broken.write_bytes(b"not a video")
+    clips = [
+        *plain[:1],
+        Clip(id="p9#0", dataset="hdtf", split="train", video=broken, identity="p9"),
+        *plain[1:],
+    ]
+    one = load_frame_cache(build_frame_cache(clips, 64, tmp_path / "one", progress=False))
+    monkeypatch.setattr(training, "decode_workers", lambda n_clips, detect: 2)
+    two = load_frame_cache(build_frame_cache(clips, 64, tmp_path / "two", progress=False))
+    assert two.clip_ids == one.clip_ids == [c.id for c in plain] and [c for c, _ in two.skipped] == ["p9#0"]
+    for name in ("frames", "landmarks", "mels", "start", "length"):
+        np.testing.assert_array_equal(getattr(two, name), getattr(one, name))
+    np.testing.assert_array_equal(one.landmarks, detected.landmarks)
