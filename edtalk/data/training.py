@@ -174,6 +174,7 @@ def build_frame_cache(
             NpyRowWriter(tmp / "mels.npy", (80, 16), np.float16) as mels,
         ):
             start, length, skipped, filled = _write_rows(clips, size, cache_root, frames, lms, mels, progress)
+            decoded_rows = frames.n_rows
             left_out = {s["clip"] for s in skipped}
             clips = [c for c in clips if c.id not in left_out]
             if not clips:
@@ -197,15 +198,13 @@ def build_frame_cache(
             )
         if filled:
             print(
-                f"note: {final}: dlib found no face in {filled} of {sum(length)} frames; each took the "
+                f"note: {final}: dlib found no face in {filled} of {decoded_rows} frames; each took the "
                 "landmarks of the nearest frame of its clip with a face",
                 file=sys.stderr,
                 flush=True,
             )
         identities = sorted({c.identity or c.id for c in clips}) + sorted({c.identity for c in extra_clips})
-        index_of = {
-            name: i for i, name in reversed(list(enumerate(identities)))
-        }  # first index, as list.index
+        index_of = {name: i for i, name in reversed(list(enumerate(identities)))}  # the first, as .index
         meta = {
             "version": CACHE_VERSION,
             "size": size,
