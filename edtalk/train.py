@@ -588,12 +588,13 @@ def main(argv: list[str] | None = None) -> int:
     set_env_defaults()
     from edtalk.config import ConfigError
     from edtalk.data.errors import DataError
+    from edtalk.ray_setup import ClusterAddressError
     from edtalk.registry import UnknownNameError
 
     try:
         return _train(args)
-    except (ConfigError, DataError, FileNotFoundError, UnknownNameError) as err:
-        return report_error(err)  # a bad value, stage or loss name, dataset or missing file
+    except (ConfigError, DataError, FileNotFoundError, UnknownNameError, ClusterAddressError) as err:
+        return report_error(err)  # a bad value, stage or loss name, dataset, file or Ray address
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -678,12 +679,9 @@ def _train(args: argparse.Namespace) -> int:
 
         PERCEPTUAL.get(args.perceptual.removeprefix("substitute:"))  # a typo stops the run here
     if args.address:
-        from edtalk.ray_setup import ClusterAddressError, check_cluster_address
+        from edtalk.ray_setup import check_cluster_address
 
-        try:
-            check_cluster_address(args.address)  # Ray would retry a wrong one for minutes
-        except ClusterAddressError as err:
-            return report_error(err)
+        check_cluster_address(args.address)  # Ray would retry a wrong one for minutes
     if args.also_train:
         from edtalk.model import EDTalk
         from edtalk.stages import with_also_train

@@ -593,11 +593,12 @@ def _fit(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> 
 
     storage, name = Path(args.storage).resolve(), args.name or sweep_name
     path = storage / name
-    resuming = args.resume and tune.Tuner.can_restore(str(path))
+    restorable = tune.Tuner.can_restore(str(path))
+    resuming = args.resume and restorable
     settings = sweep_settings(args, variants)
     if resuming:
         check_resume(path, settings)
-    elif tune.Tuner.can_restore(str(path)):
+    elif restorable:
         print(
             f"note: {path} holds an earlier sweep; this run starts a new one there, and a later --resume "
             "continues the new one (--resume continues the earlier one; --name NEW keeps it apart)",

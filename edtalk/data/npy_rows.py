@@ -36,8 +36,9 @@ class NpyRowWriter:
         self.dtype = np.dtype(dtype)
         self.n_rows = 0
         self._file = open(self.path, "wb")  # closed in close()
-        self._header_size = len(_header(_MOST_ROWS, self.row_shape, self.dtype))
-        self._file.write(_header(_MOST_ROWS, self.row_shape, self.dtype))
+        placeholder = _header(_MOST_ROWS, self.row_shape, self.dtype)
+        self._header_size = len(placeholder)
+        self._file.write(placeholder)
 
     def append(self, rows: np.ndarray) -> None:
         rows = np.asarray(rows)

@@ -88,6 +88,7 @@ def _decoded_elsewhere(clips: list[Clip], size: int, cache_root: Path) -> FrameC
     split's plain cache, or one with extra people appended), so that the stages with and without
     extras decode the split's videos once between them."""
     ids = [c.id for c in clips]
+    source = landmark_source(clips)
     for meta_path in sorted(cache_root.glob("*/meta.json")):
         try:
             meta = json.loads(meta_path.read_text())
@@ -98,7 +99,7 @@ def _decoded_elsewhere(clips: list[Clip], size: int, cache_root: Path) -> FrameC
         if (
             meta.get("version") == CACHE_VERSION
             and meta.get("size") == size
-            and meta.get("landmarks", "sidecar") == landmark_source(clips)
+            and meta.get("landmarks", "sidecar") == source
             and left_out <= set(ids)  # clips it left out are of this list (undecodable here too)
             and meta.get("clip_ids", [])[: len(kept)] == kept
         ):

@@ -27,9 +27,6 @@ def load_dlib68(device: str = "cpu"):
     return _models()
 
 
-_gray = gray
-
-
 def detect_landmarks(frames: np.ndarray, device: str = "cpu", upsample: int = 0) -> np.ndarray:
     """(T, 68, 2) float64 landmarks of the first HOG detection per frame; NaN if none
     (``edtalk.data.face_landmarks.detect_landmarks``, with the landmarker registry's signature)."""
@@ -45,7 +42,7 @@ def face_descriptors(frames: np.ndarray, upsample: int = 0) -> np.ndarray:
     out = np.full((len(frames), 128), np.nan)
     for t, frame in enumerate(frames):
         rgb = np.ascontiguousarray(frame)
-        rects = detector(_gray(rgb), upsample)
+        rects = detector(gray(rgb), upsample)
         if len(rects) == 0:
             continue
         shape = predictor(rgb, rects[0])

@@ -122,14 +122,14 @@ def face_chips(
     import dlib
     import face_recognition_models as frm
 
-    from eval.backbones.dlib68 import _gray, _models
+    from edtalk.data.face_landmarks import face_detector, gray
 
-    detector = _models()[0]
+    detector = face_detector()
     shaper = _five_point(dlib, frm)
     chips, kept = [], []
     for t, frame in enumerate(frames):
         rgb = np.ascontiguousarray(frame)
-        rects = detector(_gray(rgb), 0)
+        rects = detector(gray(rgb), 0)
         if len(rects) == 0:
             continue
         chips.append(np.asarray(dlib.get_face_chip(rgb, shaper(rgb, rects[0]), size=size, padding=padding)))

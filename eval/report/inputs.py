@@ -101,6 +101,7 @@ def read_result(path: str | Path) -> ResultFile:
     sweep = data.get("sweep")
     if sweep is not None and (not isinstance(sweep, dict) or {"name", "param", "value"} - set(sweep)):
         raise ResultsFileError(path, "field 'sweep' must be an object with 'name', 'param', 'value'")
+    clip_rows, problems = _clip_rows(clips_path(path))
     return ResultFile(
         path=path,
         dataset=str(data["dataset"]),
@@ -114,7 +115,8 @@ def read_result(path: str | Path) -> ResultFile:
         sweep=sweep,
         provenance=dict(data.get("provenance") or {}),
         raw=data,
-        **_clip_rows(clips_path(path)),
+        clip_rows=clip_rows,
+        problems=problems,
     )
 
 
@@ -137,11 +139,11 @@ def load_results(results_dir: str | Path, skipped: list[ResultsFileError] | None
     return results
 
 
-def _clip_rows(path: Path) -> dict[str, tuple]:
+def _clip_rows(path: Path) -> tuple[tuple[dict, ...], tuple[str, ...]]:
     """Per-clip rows (none when the JSONL is absent); a line that is not a JSON object is skipped
     and named in ``problems``, so one bad line never hides the other clips."""
     if not path.is_file():
-        return {"clip_rows": (), "problems": ()}
+        return (), ()
     rows, problems = [], []
     for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
@@ -155,4 +157,4 @@ def _clip_rows(path: Path) -> dict[str, tuple]:
             problems.append(f"{path}: line {lineno} is not a JSON object; line skipped")
             continue
         rows.append(row)
-    return {"clip_rows": tuple(rows), "problems": tuple(problems)}
+    return tuple(rows), tuple(problems)
