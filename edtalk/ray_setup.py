@@ -6,6 +6,11 @@ there retries the GCS connection for minutes without a word beyond Ray's log lin
 address is probed first (one connection: does a gRPC server answer an HTTP/2 preface?) and refused
 with a message that says what to give.
 
+``check_workers_fit``: a TorchTrainer whose ``--workers`` need more CPUs (or GPUs) than the cluster
+has never starts: Ray Train times out waiting for the worker group every 60 s and tries again, with
+a traceback each time, forever. A private local instance cannot grow, so that is an error before any
+work; a cluster may (autoscaling), so there it is a warning.
+
 The worker hook of the private local Ray instance that training and sweeps start:
 
 Ray Train V2 starts a detached ``PlacementGroupCleaner`` actor per run that asks Ray's State API,
@@ -22,6 +27,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 PLACEMENT_GROUP_CLEANER_LOGGER = "ray.train.v2._internal.execution.controller.placement_group_cleaner"
@@ -107,3 +114,64 @@ def _answers_http2(host: str, port: int, timeout_s: float) -> bool:
         except OSError:  # a reset or silence after accepting: not a gRPC server
             return False
     return len(head) == 4 and head[3] == HTTP2_SETTINGS
+
+
+class WorkerFitError(ValueError):
+    """``--workers`` asks a private local Ray instance for more CPUs (or GPUs) than it has."""
+
+
+def worker_shortfall(
+    workers: int, use_gpu: bool, resources: Mapping[str, float], trial_cpu: float = 0.0
+) -> str | None:
+    """Why ``workers`` Ray Train workers cannot all start on ``resources`` (``ray.cluster_resources()``
+    or ``local_resources()``), or None. Ray Train's defaults: one CPU per worker, or one GPU (and no
+    CPU) per worker with ``use_gpu``; ``trial_cpu`` is what a Tune trial's own process holds."""
+    kind = "GPU" if use_gpu else "CPU"
+    need = workers + (0.0 if use_gpu else trial_cpu)
+    have = float(resources.get(kind, 0.0))
+    if need <= have + 1e-9:
+        return None
+    extra = f" plus {trial_cpu:g} for the trial itself" if trial_cpu and not use_gpu else ""
+    kinds = kind if need == 1 else f"{kind}s"
+    return f"--workers {workers} needs {need:g} {kinds} (one per worker{extra}), and Ray has {have:g}"
+
+
+def local_resources() -> dict[str, float]:
+    """The CPUs and GPUs a private local ``ray.init()`` on this machine will have (Ray's own count:
+    cgroup quota and CPU affinity included)."""
+    import ray._private.utils
+    import torch
+
+    return {"CPU": float(ray._private.utils.get_num_cpus()), "GPU": float(torch.cuda.device_count())}
+
+
+def check_workers_fit(
+    workers: int,
+    use_gpu: bool,
+    *,
+    cluster: bool,
+    resources: Mapping[str, float] | None = None,
+    trial_cpu: float = 0.0,
+) -> None:
+    """Stop (local: ``WorkerFitError``) or warn (``cluster``: it may grow) when ``workers`` cannot start.
+    ``resources``: the connected cluster's when None."""
+    if resources is None:
+        import ray
+
+        resources = ray.cluster_resources()
+    problem = worker_shortfall(workers, use_gpu, resources, trial_cpu)
+    if problem is None:
+        return
+    if not cluster:
+        fit = int(resources.get("GPU" if use_gpu else "CPU", 0) - (0 if use_gpu else trial_cpu) + 1e-9)
+        advice = f"--workers {fit}" if fit >= 1 else "--device cpu" if use_gpu else "a larger machine"
+        raise WorkerFitError(
+            f"{problem} on this machine, so training would wait for them forever; use {advice}, or join a "
+            "larger cluster with --address"
+        )
+    print(
+        f"warning: {problem} now; Ray Train waits (and retries every 60 s) until the cluster grows "
+        "to fit them: stop the run (Ctrl-C) if it will not",
+        file=sys.stderr,
+        flush=True,
+    )

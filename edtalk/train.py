@@ -588,13 +588,20 @@ def main(argv: list[str] | None = None) -> int:
     set_env_defaults()
     from edtalk.config import ConfigError
     from edtalk.data.errors import DataError
-    from edtalk.ray_setup import ClusterAddressError
+    from edtalk.ray_setup import ClusterAddressError, WorkerFitError
     from edtalk.registry import UnknownNameError
 
     try:
         return _train(args)
-    except (ConfigError, DataError, FileNotFoundError, UnknownNameError, ClusterAddressError) as err:
-        return report_error(err)  # a bad value, stage or loss name, dataset, file or Ray address
+    except (
+        ConfigError,
+        DataError,
+        FileNotFoundError,
+        UnknownNameError,
+        ClusterAddressError,
+        WorkerFitError,
+    ) as err:
+        return report_error(err)  # a bad value, stage or loss name, dataset, file, Ray address or --workers
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -678,10 +685,16 @@ def _train(args: argparse.Namespace) -> int:
         from edtalk.perceptual import PERCEPTUAL
 
         PERCEPTUAL.get(args.perceptual.removeprefix("substitute:"))  # a typo stops the run here
-    if args.address:
-        from edtalk.ray_setup import check_cluster_address
+    import ray
 
+    from edtalk.ray_setup import check_cluster_address, check_workers_fit, local_resources
+
+    if args.address:
         check_cluster_address(args.address)  # Ray would retry a wrong one for minutes
+    elif not ray.is_initialized():  # the private instance Ray starts below: its size is known now
+        here = local_resources()
+        use_gpu = train_cfg.use_gpu if train_cfg.use_gpu is not None else here["GPU"] > 0
+        check_workers_fit(args.workers, use_gpu, cluster=False, resources=here)
     if args.also_train:
         from edtalk.model import EDTalk
         from edtalk.stages import with_also_train
@@ -690,8 +703,6 @@ def _train(args: argparse.Namespace) -> int:
             with_also_train(get_stage(names[0]), tuple(args.also_train), EDTalk(model_cfg))
         except ValueError as err:
             return report_error(f"--also-train: {err}")
-
-    import ray
 
     t0 = time.time()
     cache = prepare_cache(train_cfg, model_cfg)  # the split alone: audio stages, the final check
@@ -702,6 +713,7 @@ def _train(args: argparse.Namespace) -> int:
     if not ray.is_initialized():
         if args.address:
             ray.init(address=args.address)
+            check_workers_fit(args.workers, resolve_use_gpu(train_cfg), cluster=True)  # it may grow
         else:
             ray.init(
                 _node_ip_address="127.0.0.1",

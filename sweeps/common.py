@@ -474,6 +474,18 @@ def concurrent_trials(workers: int) -> int:
     return max(1, int(res.get("CPU", 1) // (max(1, workers) + TRIAL_CPU)))
 
 
+def check_trial_fits(args: argparse.Namespace) -> None:
+    """One trial's nested TorchTrainer fits the cluster (``edtalk.ray_setup.check_workers_fit``):
+    on a private local instance Ray would wait for its workers forever."""
+    import ray
+
+    from edtalk.ray_setup import check_workers_fit
+
+    on_gpus = ray.cluster_resources().get("GPU", 0) >= 1  # what the trials' TrainConfig(use_gpu=auto) picks
+    cluster = bool(args.address or os.environ.get("RAY_ADDRESS"))
+    check_workers_fit(args.workers, on_gpus, cluster=cluster, trial_cpu=TRIAL_CPU)
+
+
 def trainable_with_resources(workers: int):
     """The trial reserves almost nothing itself; its nested TorchTrainer asks for its workers."""
     from ray import tune
@@ -537,6 +549,7 @@ def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
     """
     from edtalk.config import ConfigError
     from edtalk.data.errors import DataError
+    from edtalk.ray_setup import WorkerFitError
     from edtalk.registry import UnknownNameError
     from edtalk.weights import MissingWeightsError, WeightsMismatchError
     from eval.run import UsageError
@@ -552,6 +565,7 @@ def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
         MissingWeightsError,
         WeightsMismatchError,
         FileNotFoundError,  # prepare_parent: the parent run lacks a stage (names the file and command)
+        WorkerFitError,  # --workers more than this machine's private Ray instance has
     ) as e:
         return report_error(e)
 
@@ -605,6 +619,7 @@ def _fit(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> 
             file=sys.stderr,
         )
     init_ray(args.address)
+    check_trial_fits(args)
     prepare_parent(args, variants)
     trainable = trainable_with_resources(args.workers)
     start = time.perf_counter()

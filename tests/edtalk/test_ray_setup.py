@@ -1,5 +1,5 @@
-"""edtalk.ray_setup: the local-Ray worker hook that silences Ray Train's placement-group cleaner, and
-the --address check."""
+"""edtalk.ray_setup: the local-Ray worker hook that silences Ray Train's placement-group cleaner, the
+--address check and the --workers fit check."""
 
 import importlib
 import logging
@@ -11,9 +11,12 @@ import pytest
 from edtalk.ray_setup import (
     PLACEMENT_GROUP_CLEANER_LOGGER,
     ClusterAddressError,
+    WorkerFitError,
     check_cluster_address,
+    check_workers_fit,
     local_runtime_env,
     quiet_placement_group_cleaner,
+    worker_shortfall,
 )
 
 
@@ -122,3 +125,79 @@ def test_training_scoring_and_sweeps_check_the_address_before_any_work(module, a
     assert cli.main([*argv, "--out", str(tmp_path / "out"), "--address", f"127.0.0.1:{port}"]) == 2
     assert f"error: --address 127.0.0.1:{port}: no Ray cluster answers" in capsys.readouterr().err
     assert not ray.is_initialized() and not (tmp_path / "out").exists()
+
+
+# -- check_workers_fit: more workers than Ray has left a TorchTrainer retrying its start forever ------
+
+
+def test_each_worker_needs_a_cpu_or_with_gpus_a_gpu():
+    assert worker_shortfall(2, False, {"CPU": 2.0}) is None
+    assert (
+        worker_shortfall(3, False, {"CPU": 2.0}) == "--workers 3 needs 3 CPUs (one per worker), and Ray has 2"
+    )
+    assert worker_shortfall(2, False, {"CPU": 2.0}, trial_cpu=0.1) == (
+        "--workers 2 needs 2.1 CPUs (one per worker plus 0.1 for the trial itself), and Ray has 2"
+    )
+    assert worker_shortfall(4, True, {"CPU": 1.0, "GPU": 4.0}) is None  # a GPU worker holds no CPU
+    assert worker_shortfall(2, True, {"CPU": 64.0, "GPU": 1.0}) == (
+        "--workers 2 needs 2 GPUs (one per worker), and Ray has 1"
+    )
+    assert (
+        worker_shortfall(1, True, {"CPU": 64.0}) == "--workers 1 needs 1 GPU (one per worker), and Ray has 0"
+    )
+
+
+def test_a_local_instance_refuses_what_it_cannot_fit_and_a_cluster_warns(capsys):
+    with pytest.raises(WorkerFitError, match=r"3 CPUs .* on this machine, .* forever; use --workers 2,"):
+        check_workers_fit(3, False, cluster=False, resources={"CPU": 2.0})
+    with pytest.raises(WorkerFitError, match="use --workers 1,"):
+        check_workers_fit(2, False, cluster=False, resources={"CPU": 2.0}, trial_cpu=0.1)
+    with pytest.raises(WorkerFitError, match="needs 1 GPU .* forever; use --device cpu, or join"):
+        check_workers_fit(1, True, cluster=False, resources={"CPU": 2.0, "GPU": 0.0})
+    with pytest.raises(WorkerFitError, match="forever; use a larger machine, or join"):
+        check_workers_fit(1, False, cluster=False, resources={"CPU": 1.0}, trial_cpu=0.1)
+    check_workers_fit(2, False, cluster=False, resources={"CPU": 2.0})
+    assert capsys.readouterr().err == ""
+    check_workers_fit(3, False, cluster=True, resources={"CPU": 2.0})  # an autoscaler may add nodes
+    assert "warning: --workers 3 needs 3 CPUs (one per worker), and Ray has 2 now" in capsys.readouterr().err
+
+
+def test_training_with_more_workers_than_cores_stops_before_any_work(monkeypatch, tmp_path, capsys):
+    """Before: `--workers 4` on 2 cores built the cache, started Ray, then Ray Train timed out waiting
+    for its worker group every 60 s and retried, with a traceback each time, until killed."""
+    import ray
+
+    from edtalk import ray_setup, train
+
+    def no_work(*a, **k):
+        raise AssertionError("the run did work before refusing --workers")
+
+    monkeypatch.setattr(ray_setup, "local_resources", lambda: {"CPU": 2.0, "GPU": 0.0})
+    monkeypatch.setattr(train, "prepare_cache", no_work)
+    argv = ["--stage", "eg_pretrain", "--data", "synthtalk:nowhere", "--out", str(tmp_path / "out")]
+    assert train.main([*argv, "--workers", "4"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --workers 4 needs 4 CPUs (one per worker), and Ray has 2 on this machine")
+    assert "use --workers 2" in err
+    assert not ray.is_initialized()
+
+
+def test_a_sweep_whose_trial_cannot_fit_stops_before_training_the_parent(monkeypatch, tmp_path, capsys):
+    """A trial holds 0.1 CPU besides its TorchTrainer's workers: --workers 2 on 2 cores never started."""
+    import ray
+
+    import sweeps.common as common
+
+    def no_work(*a, **k):
+        raise AssertionError("the sweep did work before refusing --workers")
+
+    monkeypatch.setattr(common, "check_inputs", lambda args: None)
+    monkeypatch.setattr(common, "init_ray", lambda address: None)
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
+    monkeypatch.setattr(common, "prepare_parent", no_work)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    argv = ["--smoke-test", "--root", "nowhere", "--workers", "2", "--storage", str(tmp_path / "tune")]
+    assert importlib.import_module("sweeps.bank_size").main([*argv, "--out", str(tmp_path / "out")]) == 2
+    assert "error: --workers 2 needs 2.1 CPUs (one per worker plus 0.1 for the trial itself)" in (
+        capsys.readouterr().err
+    )
