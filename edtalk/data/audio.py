@@ -20,6 +20,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from edtalk.atomic import atomic_path
 from edtalk.data.errors import AudioReadError
 
 log = logging.getLogger(__name__)
@@ -260,3 +261,10 @@ def mel_windows(mel: np.ndarray, n_frames: int, fps: float = 25.0) -> np.ndarray
     starts = np.clip(mel_window_starts(n_frames, fps), 0, t_mel - MEL_WINDOW)
     index = starts[:, None] + np.arange(MEL_WINDOW)[None, :]  # (n_frames, 16)
     return np.ascontiguousarray(mel[:, index].transpose(1, 0, 2))
+
+
+def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = 16000) -> Path:
+    """16-bit PCM mono wav (deterministic header, no metadata), written atomically."""
+    with atomic_path(path, suffix=".tmp.wav") as tmp:
+        sf.write(str(tmp), np.asarray(audio, np.float32), sample_rate, subtype="PCM_16", format="WAV")
+    return Path(path)

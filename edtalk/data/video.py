@@ -7,6 +7,7 @@ frames in, same bytes out) and atomic (temp file + rename), so a half-written fi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -114,35 +115,32 @@ def probe_video(path: str | Path) -> VideoInfo:
         container.close()
 
 
-def _decode(path: Path, to_rgb: bool) -> tuple[list[np.ndarray], VideoInfo]:
-    """Decode every frame (as RGB arrays when ``to_rgb``, else only counted); check for truncation."""
+def _decoded_frames(path: Path, to_rgb: bool, meta: dict):
+    """Yield each frame in turn (an RGB array when ``to_rgb``, else None), then check for truncation;
+    ``meta`` receives the stream's fps, size and audio presence on opening and the decoded count at
+    the end. Raises ``VideoReadError`` where decoding fails."""
     container = _open(path)
     try:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
         fps = _stream_fps(stream)
         expected = int(stream.frames or 0)
-        frames: list[np.ndarray] = []
+        meta.update(
+            fps=fps, size=(int(stream.height), int(stream.width)), has_audio=bool(container.streams.audio)
+        )
         count = 0
         to_rgb24 = VideoReformatter()  # one converter for the whole clip (a new one per frame is slow)
         try:
             for frame in container.decode(stream):
                 count += 1
-                if to_rgb:
-                    frames.append(to_rgb24.reformat(frame, format="rgb24").to_ndarray())
+                yield to_rgb24.reformat(frame, format="rgb24").to_ndarray() if to_rgb else None
         except _FFMPEG_ERRORS as err:
             raise VideoReadError(
                 path, f"corrupt or truncated: decoding stopped after {count} frames ({err})"
             ) from None
-        info = VideoInfo(
-            fps=fps,
-            n_frames=count,
-            size=(int(stream.height), int(stream.width)),
-            duration=count / fps if fps > 0 else 0.0,
-            has_audio=bool(container.streams.audio),
-        )
     finally:
         container.close()
+    meta["n_frames"] = count
     if count == 0:
         raise VideoReadError(path, "empty or truncated: no frame could be decoded")
     if expected and count < expected:
@@ -151,7 +149,31 @@ def _decode(path: Path, to_rgb: bool) -> tuple[list[np.ndarray], VideoInfo]:
         )
     if fps <= 0:
         raise VideoReadError(path, "unreadable: the video stream has no frame rate")
+
+
+def _decode(path: Path, to_rgb: bool) -> tuple[list[np.ndarray], VideoInfo]:
+    """Decode every frame (as RGB arrays when ``to_rgb``, else only counted); check for truncation."""
+    meta: dict = {}
+    frames = [f for f in _decoded_frames(path, to_rgb, meta) if to_rgb]
+    fps, count = meta["fps"], meta["n_frames"]
+    info = VideoInfo(
+        fps=fps,
+        n_frames=count,
+        size=meta["size"],
+        duration=count / fps if fps > 0 else 0.0,
+        has_audio=meta["has_audio"],
+    )
     return frames, info
+
+
+def iter_frames(path: str | Path) -> tuple[float, Iterator[np.ndarray]]:
+    """(fps, frames one at a time as uint8 (H, W, 3) RGB): ``read_video`` for videos too long to hold
+    decoded. The header's fps; the iterator raises ``VideoReadError`` where ``read_video`` would."""
+    path = Path(path)
+    fps = probe_video(path).fps
+    if fps <= 0:
+        raise VideoReadError(path, "unreadable: the video stream has no frame rate")
+    return fps, _decoded_frames(path, True, {})
 
 
 def read_video(path: str | Path) -> VideoData:

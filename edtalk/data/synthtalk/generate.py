@@ -17,11 +17,12 @@ import numpy as np
 from tqdm import tqdm
 
 from edtalk.atomic import write_text
+from edtalk.data.audio import write_wav
 from edtalk.data.clip import EMOTIONS
 from edtalk.data.errors import DatasetLayoutError
 from edtalk.data.synthtalk.card import GENERATOR_VERSION, write_card, write_contact_sheet
 from edtalk.data.synthtalk.clip import SynthClip, make_clip
-from edtalk.data.synthtalk.files import write_json, write_wav
+from edtalk.data.synthtalk.files import write_json
 from edtalk.data.synthtalk.identity import sample_identity
 from edtalk.data.synthtalk.presets import SPLITS, Preset, get_preset
 
