@@ -307,8 +307,11 @@ def _square(frames: np.ndarray, path: str | Path) -> np.ndarray:
     """``frames`` ((H, W, 3) or (T, H, W, 3)) when square; else an error naming the file and its size."""
     h, w = frames.shape[-3:-1]
     if h != w:
+        kind = "image" if Path(path).suffix.lower() in IMAGE_SUFFIXES else "video"
         raise InferenceError(
-            path, f"{w}x{h} (width x height): EDTalk drives square face crops; crop the face first"
+            path,
+            f"{w}x{h} (width x height): EDTalk drives square face crops; make one with "
+            f"`python -m edtalk.data.crop {kind} {path} --out CROP{'.mp4' if kind == 'video' else '.png'}`",
         )
     return frames
 

@@ -319,6 +319,16 @@ def decode_workers(n_clips: int, detect: bool) -> int:
     return max(1, min(MOST_DECODERS, os.cpu_count() or 1, n_clips // CLIPS_PER_DECODER))
 
 
+def _crop_advice(dataset: str) -> str:
+    """How to make the square face crops training takes from a dataset's raw videos."""
+    if dataset in ("mead", "hdtf"):
+        return (
+            f"`python -m edtalk.data.crop dataset --dataset {dataset} --root RAW --out CROPPED` makes them; "
+            "train on CROPPED"
+        )
+    return "`python -m edtalk.data.crop video` makes them"
+
+
 def _decode_clip(clip: Clip, size: int):
     """(frames resized to ``size``, landmarks, mel windows, frames filled) of one clip, or the
     ``DataError`` that says why it cannot be read (returned, so a pool hands it back in order)."""
@@ -326,6 +336,13 @@ def _decode_clip(clip: Clip, size: int):
 
     try:
         video = read_video(clip.video)
+        height, width = video.size
+        if height != width:
+            raise DataError(
+                clip.video,
+                f"frames are {width}x{height} (width x height), not square face crops; "
+                f"{_crop_advice(clip.dataset)}",
+            )
         landmarks, filled = _clip_landmarks(clip, video.frames, size)
         mel = _clip_mels(clip, video.n_frames, video.fps)
     except DataError as err:

@@ -191,10 +191,12 @@ def test_input_errors_are_clear(files, capsys):
         capsys, *base, "--ckpt", files / "ck.pt", "--identity", files / "wide.png", "--no-face-check"
     )
     assert rc == 2 and "wide.png: 100x128 (width x height): EDTalk drives square face crops" in cap.err
+    assert f"`python -m edtalk.data.crop image {files / 'wide.png'} --out CROP.png`" in cap.err
     wide = files / "wide_mouth.mp4"
     write_video(wide, np.zeros((3, 64, 96, 3), dtype=np.uint8))
     rc, cap = _run_on(files, capsys, "video", "--mouth", wide, "--out", files / "x.mp4")
     assert rc == 2 and "wide_mouth.mp4: 96x64 (width x height)" in cap.err
+    assert f"`python -m edtalk.data.crop video {wide} --out CROP.mp4`" in cap.err
     rc, cap = _run(capsys, *base, "--ckpt", files / "ck.pt", "--identity", files / "missing.png")
     assert rc == 2 and "missing.png: missing" in cap.err
     rc, cap = _run_on(files, capsys, "edit-base", "--bank", "pose", "--index", "9", "--out", files / "x.mp4")

@@ -1,0 +1,296 @@
+"""Cut raw videos and images to the square 256 px, 25 fps face crops EDTalk trains and drives on
+(``edtalk.data.face_crop``: EDTalk's official preprocessing, with dlib's detector).
+
+    python -m edtalk.data.crop image photo.jpg --out identity.png
+    python -m edtalk.data.crop video talk.mov --out driver.mp4
+    python -m edtalk.data.crop dataset --dataset mead --root raw/MEAD --out data/MEAD
+    python -m edtalk.data.crop dataset --dataset hdtf --root raw/HDTF --out data/HDTF
+
+``dataset`` writes the layout the readers take (docs/datasets.md): raw MEAD
+(``M003/video/front/angry/level_1/001.mp4`` + ``M003/audio/...``) becomes EDTalk's flattened
+``MEAD_front/video/M003#angry#level_1#001.mp4`` + ``MEAD_front/audio/<same>.wav``; raw HDTF (one
+long video per person, any names, audio in the video) becomes 5-second chunks
+``split_5s_video/<video>#<k>.mp4`` + ``split_5s_audio/<video>#<k>.wav`` (k counts from 0; the last,
+shorter chunk is dropped). Audio is 16 kHz mono. Clips are cropped in parallel, one process per
+core; a clip that fails (unreadable, no face) is named and the others go on; a re-run skips the
+clips already done (``<out>/.crop/``) and ``<out>/crop_report.json`` lists every clip's outcome.
+Exit status 0 when every clip was cropped, 1 when some could not be, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from edtalk.cli import positive_float, positive_int, report_error
+
+DONE_DIR = ".crop"
+REPORT = "crop_report.json"
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
+
+
+@dataclass(frozen=True)
+class CropJob:
+    """One source video and where its crops go: ``<video_dir>/<name>.mp4`` and ``<audio_dir>/<name>.wav``
+    for the whole clip, or ``<name>#<k>`` per chunk when ``chunk_seconds`` is set."""
+
+    clip_id: str
+    video: str
+    audio: str | None  # None: the video's own audio track
+    video_dir: str
+    audio_dir: str | None  # None: audio muxed into the mp4 only
+    chunk_seconds: float | None = None
+
+
+@dataclass
+class CropOutcome:
+    clip_id: str
+    video: str
+    written: list[str] = field(default_factory=list)
+    problem: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def crop_job(job: CropJob) -> CropOutcome:
+    """Crop one video (``edtalk.data.face_crop``: detect pass, then cut pass) and write its clips; a bad
+    input becomes the outcome's ``problem``, never an exception."""
+    from edtalk.data.audio import fit_to_frames, write_wav
+    from edtalk.data.errors import DataError
+    from edtalk.data.face_crop import FPS, cut_crops, plan_crops
+    from edtalk.data.video import iter_frames, write_video
+
+    outcome = CropOutcome(job.clip_id, job.video)
+    try:
+        fps, frames = iter_frames(job.video)  # the header first: an unreadable video is named as such
+        wav = _audio(job, outcome)
+        chunk = int(round(job.chunk_seconds * FPS)) if job.chunk_seconds else None
+        plan = plan_crops(frames, fps, chunk)
+        if chunk and plan.n_frames < chunk:
+            raise DataError(
+                job.video, f"{plan.n_frames / FPS:.1f} s long, shorter than one {job.chunk_seconds:g} s chunk"
+            )
+        lost = plan.n_frames // plan.clip_frames - len(plan.boxes)
+        if lost:
+            outcome.notes.append(f"{lost} chunk(s) without the followed face were left out")
+        if plan.followed < plan.sampled:
+            outcome.notes.append(f"face followed in {plan.followed} of {plan.sampled} frames looked at")
+        for k, crops in cut_crops(iter_frames(job.video)[1], fps, plan):
+            name = f"{job.clip_id}#{k}" if chunk else job.clip_id
+            audio = None
+            if wav is not None:
+                audio = fit_to_frames(wav[int(round(k * plan.clip_frames * 16000 / FPS)) :], len(crops), FPS)
+            out = write_video(Path(job.video_dir) / f"{name}.mp4", crops, FPS, audio=audio)
+            outcome.written.append(str(out))
+            if job.audio_dir:
+                outcome.written.append(str(write_wav(Path(job.audio_dir) / f"{name}.wav", audio)))
+    except DataError as err:
+        outcome.problem = str(err) if err.path is not None else f"{job.video}: {err.problem}"
+    return outcome
+
+
+def _audio(job: CropJob, outcome: CropOutcome):
+    """16 kHz samples of the job's audio; None (noted) for a single video without an audio track, whose
+    crop is then silent. A dataset's clips (``audio_dir``) and a given ``--audio`` must have audio."""
+    from edtalk.data.audio import load_audio
+    from edtalk.data.errors import AudioReadError
+
+    try:
+        return load_audio(job.audio or job.video)
+    except AudioReadError:
+        if job.audio_dir or job.audio:
+            raise
+        outcome.notes.append("the video has no audio track: the crop is silent")
+        return None
+
+
+# --- datasets -----------------------------------------------------------------------------------
+def mead_jobs(root: Path, out: Path) -> list[CropJob]:
+    """Raw (or already flattened) MEAD front-view clips -> EDTalk's flattened layout under ``out``."""
+    from edtalk.data.readers import read_clips
+
+    video_dir, audio_dir = out / "MEAD_front" / "video", out / "MEAD_front" / "audio"
+    return [
+        CropJob(
+            c.id, str(c.video), None if c.audio == c.video else str(c.audio), str(video_dir), str(audio_dir)
+        )
+        for c in read_clips("mead", root, "all")
+    ]
+
+
+def hdtf_jobs(root: Path, out: Path, chunk_seconds: float) -> list[CropJob]:
+    """Every video under ``root`` (HDTF's long per-person videos) -> ``chunk_seconds`` chunks."""
+    from edtalk.data.errors import DatasetLayoutError
+
+    videos = sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+    if not videos:
+        raise DatasetLayoutError(root, f"no videos ({', '.join(VIDEO_SUFFIXES)}) under this folder")
+    stems = [v.stem for v in videos]
+    twice = sorted({s for s in stems if stems.count(s) > 1})
+    if twice:
+        raise DatasetLayoutError(
+            root, f"video names repeat in different folders ({', '.join(twice[:3])}): ids would clash"
+        )
+    video_dir, audio_dir = out / "split_5s_video", out / "split_5s_audio"
+    return [CropJob(v.stem, str(v), None, str(video_dir), str(audio_dir), chunk_seconds) for v in videos]
+
+
+def _done_file(out: Path, clip_id: str) -> Path:
+    return out / DONE_DIR / f"{clip_id.replace('/', '%2F')}.json"
+
+
+def crop_dataset(jobs: list[CropJob], out: Path, workers: int, progress: bool = True) -> list[CropOutcome]:
+    """Run ``jobs`` (those without a done record first), ``workers`` processes at a time; each clip's
+    outcome is recorded as it finishes, so an interrupted run resumes where it stopped."""
+    from tqdm import tqdm
+
+    from edtalk.atomic import write_json
+
+    outcomes: dict[str, CropOutcome] = {}
+    todo = []
+    for job in jobs:
+        done = _done_file(out, job.clip_id)
+        if done.is_file():
+            outcomes[job.clip_id] = CropOutcome(**json.loads(done.read_text()))
+        else:
+            todo.append(job)
+    if todo:
+        print(
+            f"[crop] {len(todo)} of {len(jobs)} clips to crop ({len(jobs) - len(todo)} done before)",
+            flush=True,
+        )
+    with tqdm(total=len(todo), desc="cropping", unit="clip", disable=not progress) as bar:
+        if workers <= 1 or len(todo) <= 1:
+            results = map(crop_job, todo)
+        else:
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            results = pool.map(crop_job, todo)
+        try:
+            for outcome in results:
+                if outcome.problem is None:  # a failed clip is tried again by the next run
+                    write_json(_done_file(out, outcome.clip_id), asdict(outcome), indent=1)
+                else:
+                    print(f"[crop] {outcome.problem}", file=sys.stderr, flush=True)
+                outcomes[outcome.clip_id] = outcome
+                bar.update(1)
+        finally:
+            if workers > 1 and len(todo) > 1:
+                pool.shutdown(cancel_futures=True)
+    ordered = [outcomes[j.clip_id] for j in jobs]
+    write_json(out / REPORT, [asdict(o) for o in ordered], indent=1)
+    return ordered
+
+
+# --- CLI ------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m edtalk.data.crop",
+        description="\n\n".join(__doc__.split("\n\n")[:2]),
+        epilog="Each clip's face box is followed through it, grown by 10 % on every side and made square "
+        "(edtalk.data.face_crop); a re-run of `dataset` skips the clips already cropped.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    image = sub.add_parser("image", help="one image -> a 256 px face crop (png/jpg by --out's suffix)")
+    image.add_argument("input", type=Path)
+    image.add_argument("--out", type=Path, required=True)
+    video = sub.add_parser("video", help="one video -> a 256 px, 25 fps face-crop mp4 with its audio")
+    video.add_argument("input", type=Path)
+    video.add_argument("--out", type=Path, required=True, help="output .mp4")
+    video.add_argument("--audio", type=Path, help="audio file (default: the video's own audio track)")
+    data = sub.add_parser("dataset", help="a raw MEAD or HDTF tree -> the layout its reader takes")
+    data.add_argument("--dataset", required=True, choices=("mead", "hdtf"))
+    data.add_argument("--root", type=Path, required=True, help="the raw dataset's folder")
+    data.add_argument(
+        "--out", type=Path, required=True, help="folder for the cropped dataset (--root of training)"
+    )
+    data.add_argument(
+        "--chunk-seconds", type=positive_float, default=5.0, help="hdtf: chunk length (default 5)"
+    )
+    data.add_argument(
+        "--workers", type=positive_int, default=os.cpu_count() or 1, help="processes (default: one per core)"
+    )
+    data.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from edtalk.data.errors import DataError
+
+    try:
+        if args.command == "image":
+            return _image(args)
+        if args.command == "video":
+            return _video(args)
+        return _dataset(args)
+    except DataError as err:
+        return report_error(err)
+
+
+def _image(args: argparse.Namespace) -> int:
+    from PIL import Image, UnidentifiedImageError
+
+    from edtalk.data.face_crop import crop_image
+
+    try:
+        with Image.open(args.input) as im:
+            rgb = im.convert("RGB")
+    except (OSError, UnidentifiedImageError) as err:
+        return report_error(f"{args.input}: not a readable image ({err})")
+    import numpy as np
+
+    from edtalk.atomic import atomic_path
+
+    crop = crop_image(np.asarray(rgb), args.input)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(args.out, suffix=f".tmp{args.out.suffix or '.png'}") as tmp:
+        Image.fromarray(crop).save(tmp)
+    print(f"[crop] {args.out}")
+    return 0
+
+
+def _video(args: argparse.Namespace) -> int:
+    if args.out.suffix.lower() != ".mp4":
+        return report_error(f"--out {args.out}: give an .mp4 path")
+    job = CropJob(
+        args.out.stem, str(args.input), str(args.audio) if args.audio else None, str(args.out.parent), None
+    )
+    outcome = crop_job(job)
+    if outcome.problem:
+        return report_error(outcome.problem)
+    for note in outcome.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"[crop] {args.out}")
+    return 0
+
+
+def _dataset(args: argparse.Namespace) -> int:
+    if args.out.resolve() == args.root.resolve():
+        return report_error("--out must differ from --root (the crops would mix with the raw videos)")
+    jobs = (
+        mead_jobs(args.root, args.out)
+        if args.dataset == "mead"
+        else hdtf_jobs(args.root, args.out, args.chunk_seconds)
+    )
+    outcomes = crop_dataset(jobs, args.out, args.workers, progress=not args.quiet)
+    failed = [o for o in outcomes if o.problem]
+    written = sum(w.endswith(".mp4") for o in outcomes for w in o.written)
+    summary = (
+        f"{len(jobs) - len(failed)} of {len(jobs)} source clips cropped into {written} clips under {args.out}"
+    )
+    if failed:
+        summary += f"; {len(failed)} could not be (see {args.out / REPORT})"
+    print(f"[crop] {summary}")
+    print(f"[crop] train on it with --data {args.dataset}:{args.out}, score with --root {args.out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

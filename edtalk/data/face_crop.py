@@ -1,0 +1,190 @@
+"""Face crops as EDTalk's official preprocessing makes them for MEAD and HDTF (facts in
+../shared/reference/edtalk-official-facts.md, "Preprocessing"): the face is followed through the
+clip (a detection joins the track when it overlaps the track's last box by IoU >= 0.25), the union
+of the track's boxes is grown by 10 % on every side and made square, and every frame is cut to that
+square and scaled to 256 x 256, at 25 fps. The networks never see anything else: inference and
+training take square face crops.
+
+The official script detects with face_alignment's SFD network; here dlib's HOG detector
+(``edtalk.data.face_landmarks``, shipped offline) looks at every ``DETECT_EVERY``-th frame, scaled
+so that its longer side is at most ``DETECT_LONG_SIDE`` px (a 1080p frame: 18 ms, not 137 ms at full size).
+
+``crop_video`` works in two passes over the decoded stream (detect, then cut), so a video of any
+length is cropped holding only the 256 px crops of one output clip; with ``chunk_frames`` it cuts
+the video into clips of that many frames (HDTF's 5-second chunks), each with its own square.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edtalk.data.face_landmarks import NoFaceError, face_detector, gray
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in the frame's pixels
+
+GROW = 0.10  # each side of the face box grows by this share of the box's size
+MIN_IOU = 0.25  # a detection continues the track when it overlaps the track's last box this much
+SIDE = 256  # output crops are SIDE x SIDE
+FPS = 25.0  # output frame rate
+DETECT_EVERY = 5  # detect on every 5th output frame (5 per second at 25 fps)
+DETECT_LONG_SIDE = 640  # large frames are scaled down to this longer side before detection
+DETECT_SHORT_SIDE = 256  # small frames are scaled up to this shorter side (HOG finds faces >= ~80 px)
+
+
+def detect_faces(frame: np.ndarray) -> list[Box]:
+    """Face boxes dlib's HOG detector finds in an RGB frame, in the frame's pixels."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    scale = min(DETECT_LONG_SIDE / max(h, w), max(1.0, DETECT_SHORT_SIDE / min(h, w)))
+    image = gray(frame)
+    if scale != 1.0:
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return [
+        (r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale)
+        for r in face_detector()(image, 0)
+    ]
+
+
+def _area(b: Box) -> float:
+    return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes (0 when they do not overlap)."""
+    inter = _area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
+    union = _area(a) + _area(b) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def follow_face(detections: Sequence[Sequence[Box]]) -> list[Box | None]:
+    """The face track through per-frame detections: it starts at the largest face of the first frame
+    with one; each later frame adds the detection that overlaps the track's last box most, when by
+    IoU >= ``MIN_IOU`` (another person or a false detection elsewhere is left out); else None."""
+    track: list[Box | None] = []
+    last: Box | None = None
+    for boxes in detections:
+        if last is None:
+            pick = max(boxes, key=_area, default=None)
+        else:
+            pick = max(boxes, key=lambda b: iou(b, last), default=None)
+            if pick is not None and iou(pick, last) < MIN_IOU:
+                pick = None
+        track.append(pick)
+        last = pick or last
+    return track
+
+
+def square_around(boxes: Iterable[Box], height: int, width: int, grow: float = GROW) -> Box:
+    """The square of the boxes' union grown by ``grow`` of its size on every side, centred on it and
+    moved into the frame where it fits (when it is larger than the frame, it stays centred and the
+    crop is padded)."""
+    boxes = list(boxes)
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    side = max(x1 - x0, y1 - y0) * (1 + 2 * grow)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+
+    def placed(centre: float, extent: int) -> float:
+        if side > extent:
+            return centre - side / 2
+        return min(max(centre - side / 2, 0.0), extent - side)
+
+    left, top = placed(cx, width), placed(cy, height)
+    return left, top, left + side, top + side
+
+
+def crop_frame(frame: np.ndarray, box: Box, side: int = SIDE) -> np.ndarray:
+    """uint8 (side, side, 3): ``frame`` cut to the square ``box`` (black outside the frame), resized."""
+    import cv2
+
+    x0, y0 = int(round(box[0])), int(round(box[1]))
+    n = max(1, int(round(box[2] - box[0])))
+    h, w = frame.shape[:2]
+    square = np.zeros((n, n, 3), np.uint8)
+    fx0, fy0, fx1, fy1 = max(x0, 0), max(y0, 0), min(x0 + n, w), min(y0 + n, h)
+    if fx1 > fx0 and fy1 > fy0:
+        square[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0] = frame[fy0:fy1, fx0:fx1]
+    interpolation = cv2.INTER_AREA if n >= side else cv2.INTER_CUBIC
+    return cv2.resize(square, (side, side), interpolation=interpolation)
+
+
+def retimed(frames: Iterable[np.ndarray], fps: float, target_fps: float = FPS) -> Iterator[np.ndarray]:
+    """Nearest-frame resampling one frame at a time: output frame j is source frame rint(j * fps /
+    target_fps), as ``edtalk.data.video.retime`` picks them."""
+    if fps <= 0 or target_fps <= 0:
+        raise ValueError(f"frame rates must be positive, got {fps} -> {target_fps}")
+    ratio = fps / target_fps
+    j = 0
+    for i, frame in enumerate(frames):
+        while np.rint(j * ratio) == i:
+            yield frame
+            j += 1
+
+
+@dataclass(frozen=True)
+class CropPlan:
+    """Where each output clip of a video lies and the square it is cut to (``plan_crops``)."""
+
+    n_frames: int  # output frames at ``FPS``
+    size: tuple[int, int]  # the source's (height, width)
+    clip_frames: int  # frames per output clip
+    boxes: dict[int, Box]  # output clip index -> its square; clips without a followed face are absent
+    sampled: int  # frames the detector looked at
+    followed: int  # of those, frames where the track found the face
+
+
+def plan_crops(frames: Iterable[np.ndarray], fps: float, chunk_frames: int | None = None) -> CropPlan:
+    """First pass: detect on every ``DETECT_EVERY``-th output frame, follow the face, and give each
+    output clip (the whole video, or ``chunk_frames``-long chunks, the incomplete last one dropped) the
+    square around its part of the track. Raises ``NoFaceError`` (without a path) when no frame has a
+    face."""
+    detections: list[list[Box]] = []
+    at: list[int] = []
+    n, size = 0, (0, 0)
+    for j, frame in enumerate(retimed(frames, fps)):
+        n, size = j + 1, frame.shape[:2]
+        if j % DETECT_EVERY == 0:
+            detections.append(detect_faces(frame))
+            at.append(j)
+    track = follow_face(detections)
+    if not any(track):
+        raise NoFaceError(
+            None, f"no face found by dlib's HOG detector in any of the {len(at)} frames looked at"
+        )
+    length = chunk_frames or n
+    by_clip: dict[int, list[Box]] = {}
+    for j, box in zip(at, track, strict=True):
+        if box is not None and (j // length + 1) * length <= n:
+            by_clip.setdefault(j // length, []).append(box)
+    boxes = {k: square_around(b, *size) for k, b in by_clip.items()}
+    return CropPlan(n, size, length, boxes, len(at), sum(b is not None for b in track))
+
+
+def cut_crops(frames: Iterable[np.ndarray], fps: float, plan: CropPlan) -> Iterator[tuple[int, np.ndarray]]:
+    """Second pass: yield (clip index, uint8 (T, SIDE, SIDE, 3) crops) for each planned clip, in order,
+    holding only the current clip's crops."""
+    current, crops = None, []
+    for j, frame in enumerate(retimed(frames, fps)):
+        k = j // plan.clip_frames
+        if k != current:
+            if crops:
+                yield current, np.stack(crops)
+            current, crops = k, []
+        if k in plan.boxes:
+            crops.append(crop_frame(frame, plan.boxes[k]))
+    if crops and len(crops) == plan.clip_frames:
+        yield current, np.stack(crops)
+
+
+def crop_image(image: np.ndarray, path: str | Path | None = None) -> np.ndarray:
+    """uint8 (SIDE, SIDE, 3) face crop of one RGB image (its largest face); ``NoFaceError`` naming
+    ``path`` when there is none."""
+    boxes = detect_faces(image)
+    if not boxes:
+        raise NoFaceError(path, "no face found by dlib's HOG detector")
+    return crop_frame(image, square_around([max(boxes, key=_area)], *image.shape[:2]))

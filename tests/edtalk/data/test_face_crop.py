@@ -1,0 +1,230 @@
+"""Face crops of raw videos (edtalk.data.face_crop, python -m edtalk.data.crop): the square follows
+the face, raw MEAD and HDTF trees become the layouts their readers take, bad clips are named while
+the others are cropped, a re-run skips finished clips, and training refuses frames that are not
+square crops."""
+
+import json
+
+import numpy as np
+import pytest
+
+from edtalk.data import crop
+from edtalk.data.face_crop import (
+    SIDE,
+    crop_frame,
+    follow_face,
+    iou,
+    plan_crops,
+    retimed,
+    square_around,
+)
+from edtalk.data.video import retime
+
+CANVAS = (240, 400)  # raw frames: height, width
+FACE = 160  # the rendered face crop is scaled to this side and pasted at (x, 40), drifting right
+
+
+def test_boxes_overlap_follow_and_grow_into_a_square_inside_the_frame():
+    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(1 / 3)
+    assert iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
+    face, bigger_elsewhere, stranger = (100, 100, 160, 170), (300, 0, 400, 100), (300, 200, 330, 230)
+    track = follow_face(
+        [[], [face], [(104, 100, 164, 170), stranger], [bigger_elsewhere], [(110, 102, 170, 172)]]
+    )
+    assert track == [None, face, (104, 100, 164, 170), None, (110, 102, 170, 172)]  # first: the largest
+    assert follow_face([[stranger, face]])[0] == face
+    # union 100..170 x 100..172 -> 72 px, grown 10 % each side -> 86.4 px square around (135, 136)
+    box = square_around([face, (110, 102, 170, 172)], 480, 640)
+    assert box == pytest.approx((135 - 43.2, 136 - 43.2, 135 + 43.2, 136 + 43.2))
+    assert square_around([(0, 0, 60, 60)], 480, 640) == pytest.approx((0, 0, 72, 72))  # moved inside
+    assert square_around([(0, 10, 100, 90)], 100, 640)[1] == pytest.approx(50 - 60)  # larger: centred
+
+
+def test_a_crop_outside_the_frame_is_padded_black_and_scaled():
+    frame = np.full((100, 100, 3), 200, np.uint8)
+    out = crop_frame(frame, (-50, 0, 50, 100), side=64)
+    assert out.shape == (64, 64, 3) and out.dtype == np.uint8
+    assert out[:, :30].max() == 0 and out[:, 34:].min() == 200
+
+
+@pytest.mark.parametrize("n, fps", [(100, 30.0), (83, 29.97), (50, 25.0), (40, 50.0), (31, 12.5)])
+def test_streamed_resampling_picks_the_frames_retime_picks(n, fps):
+    frames = np.arange(n).reshape(n, 1, 1, 1)
+    np.testing.assert_array_equal(np.stack(list(retimed(iter(frames), fps))), retime(frames, fps, 25.0))
+
+
+def _rendered_face(n_frames: int, seed: int = 0):
+    """(frames (T, 128, 128, 3), true landmarks (T, 68, 2)) of a synthtalk face turning a little."""
+    from edtalk.data.synthtalk import render_frame, sample_identity
+    from edtalk.data.synthtalk.expression import neutral_expression
+
+    identity = sample_identity(np.random.default_rng(seed))
+    pose = dict(yaw=0.0, pitch=0.0, roll=0.0, tx=0.0, ty=0.0, scale=1.0, mouth_width=0.0, mouth_round=0.0)
+    out = [
+        render_frame(
+            identity,
+            {**pose, "yaw": 3.0 * np.sin(t / 5), "mouth_open": (t % 10) / 10},
+            neutral_expression(),
+            128,
+        )
+        for t in range(n_frames)
+    ]
+    return np.stack([o[0] for o in out]), np.stack([o[1] for o in out])
+
+
+def _raw(n_frames: int, seed: int = 0):
+    """A raw frame sequence: the face pasted into a grey 400x240 canvas, drifting right by 1 px a frame;
+    and its true landmarks in the canvas's pixels."""
+    import cv2
+
+    faces, landmarks = _rendered_face(n_frames, seed)
+    frames = np.full((n_frames, *CANVAS, 3), 70, np.uint8)
+    points = landmarks * (FACE / 128)
+    for t in range(n_frames):
+        x = 120 + t
+        frames[t, 40 : 40 + FACE, x : x + FACE] = cv2.resize(
+            faces[t], (FACE, FACE), interpolation=cv2.INTER_CUBIC
+        )
+        points[t] += (x, 40)
+    return frames, points
+
+
+def test_the_square_holds_the_face_of_a_moving_head():
+    frames, points = _raw(40)
+    plan = plan_crops(iter(frames), 25.0)
+    assert plan.n_frames == 40 and plan.size == CANVAS and list(plan.boxes) == [0]
+    assert plan.followed == plan.sampled == 8
+    x0, y0, x1, y1 = plan.boxes[0]
+    assert x1 - x0 == pytest.approx(y1 - y0)
+    inner = points[:, 17:]  # brows, eyes, nose, mouth, and the jaw below them
+    assert (inner[..., 0] > x0).all() and (inner[..., 0] < x1).all()
+    assert (inner[..., 1] > y0).all() and (inner[..., 1] < y1).all()
+    centre = points.reshape(-1, 2).mean(0)
+    assert np.abs(centre - ((x0 + x1) / 2, (y0 + y1) / 2)).max() < 0.12 * (x1 - x0)
+    assert 0.8 * FACE < x1 - x0 < 1.5 * FACE  # the face, not the canvas
+    chunked = plan_crops(iter(frames), 25.0, chunk_frames=15)  # two whole chunks; the last 10 frames dropped
+    assert sorted(chunked.boxes) == [0, 1] and chunked.boxes[1][0] > chunked.boxes[0][0]  # it moved right
+
+
+def _write_raw_mead(root, speaker: str, frames, fps=30.0, rate=48000):
+    from edtalk.data.audio import write_wav
+    from edtalk.data.video import write_video
+
+    video = root / speaker / "video" / "front" / "happy" / "level_2" / "001.mp4"
+    video.parent.mkdir(parents=True)
+    write_video(video, frames, fps)
+    wav = root / speaker / "audio" / "happy" / "level_2" / "001.wav"
+    wav.parent.mkdir(parents=True)
+    t = np.arange(int(len(frames) / fps * rate)) / rate
+    write_wav(wav, 0.3 * np.sin(2 * np.pi * 220 * t), rate)
+    return video
+
+
+def test_raw_mead_becomes_edtalks_flattened_layout_and_a_faceless_clip_is_named(tmp_path, capsys):
+    from edtalk.data.audio import audio_info
+    from edtalk.data.readers import read_clips
+    from edtalk.data.video import read_video
+
+    raw, out = tmp_path / "raw", tmp_path / "cropped"
+    frames, _ = _raw(36)
+    _write_raw_mead(raw, "M005", frames)
+    blank = _write_raw_mead(raw, "W011", np.full((12, *CANVAS, 3), 90, np.uint8))
+    argv = [
+        "dataset",
+        "--dataset",
+        "mead",
+        "--root",
+        str(raw),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--quiet",
+    ]
+    assert crop.main(argv) == 1  # one clip could not be cropped
+    err = capsys.readouterr().err
+    assert f"{blank}: no face found by dlib's HOG detector" in err
+    clips = read_clips("mead", out, "all")
+    assert [c.id for c in clips] == ["M005#happy#level_2#001"]
+    video = read_video(clips[0].video)
+    assert video.size == (SIDE, SIDE) and video.fps == 25.0 and video.n_frames == 30  # 36 at 30 fps
+    info = audio_info(clips[0].audio)
+    assert info.sample_rate == 16000 and info.duration == pytest.approx(30 / 25, abs=0.01)
+    report = {r["clip_id"]: r for r in json.loads((out / crop.REPORT).read_text())}
+    assert report["M005#happy#level_2#001"]["problem"] is None
+    assert "no face found" in report["W011#happy#level_2#001"]["problem"]
+
+    written = clips[0].video.stat().st_mtime_ns
+    assert crop.main(argv) == 1  # the done clip is skipped, the faceless one tried again
+    assert "1 of 2 clips to crop (1 done before)" in capsys.readouterr().out
+    assert clips[0].video.stat().st_mtime_ns == written
+
+
+def test_a_long_hdtf_video_is_cut_into_chunks_with_their_audio(tmp_path, capsys):
+    from edtalk.data.audio import load_audio
+    from edtalk.data.readers import read_clips
+    from edtalk.data.video import read_video, write_video
+
+    raw, out = tmp_path / "raw", tmp_path / "cropped"
+    frames, _ = _raw(60)
+    t = np.arange(60 * 640) / 16000
+    audio = (0.3 * np.sin(2 * np.pi * 200 * t) * (t < 1.0)).astype(np.float32)  # sound in the first second
+    raw.mkdir()
+    write_video(raw / "WDA_Someone_000.mp4", frames, 25.0, audio=audio)
+    argv = ["dataset", "--dataset", "hdtf", "--root", str(raw), "--out", str(out), "--chunk-seconds", "1"]
+    assert crop.main([*argv, "--workers", "1", "--quiet"]) == 0
+    clips = read_clips("hdtf", out, "all")
+    assert [c.id for c in clips] == [
+        "WDA_Someone_000#0",
+        "WDA_Someone_000#1",
+    ]  # 2.4 s: the last 0.4 s dropped
+    assert all(read_video(c.video).n_frames == 25 for c in clips)
+    loud = [np.abs(load_audio(c.audio)).max() for c in clips]
+    assert loud[0] > 0.2 and loud[1] < 0.05  # each chunk carries its own second of audio
+    assert "train on it with --data hdtf:" in capsys.readouterr().out
+
+
+def test_single_image_and_video_crops_and_their_errors(tmp_path, capsys):
+    from PIL import Image
+
+    from edtalk.data.video import read_video, write_video
+
+    frames, _ = _raw(10)
+    Image.fromarray(frames[0]).save(tmp_path / "photo.jpg")
+    assert crop.main(["image", str(tmp_path / "photo.jpg"), "--out", str(tmp_path / "id.png")]) == 0
+    assert np.asarray(Image.open(tmp_path / "id.png")).shape == (SIDE, SIDE, 3)
+    write_video(tmp_path / "talk.mp4", frames, 25.0)
+    assert crop.main(["video", str(tmp_path / "talk.mp4"), "--out", str(tmp_path / "drv.mp4")]) == 0
+    assert read_video(tmp_path / "drv.mp4").frames.shape == (10, SIDE, SIDE, 3)
+    capsys.readouterr()
+
+    Image.new("RGB", (300, 200), (90, 90, 90)).save(tmp_path / "wall.png")
+    assert crop.main(["image", str(tmp_path / "wall.png"), "--out", str(tmp_path / "x.png")]) == 2
+    assert f"error: {tmp_path / 'wall.png'}: no face found" in capsys.readouterr().err
+    (tmp_path / "bad.mp4").write_bytes(b"not a video")
+    assert crop.main(["video", str(tmp_path / "bad.mp4"), "--out", str(tmp_path / "y.mp4")]) == 2
+    assert f"error: {tmp_path / 'bad.mp4'}: unreadable" in capsys.readouterr().err
+    assert crop.main(["video", str(tmp_path / "talk.mp4"), "--out", str(tmp_path / "y.avi")]) == 2
+    assert "give an .mp4 path" in capsys.readouterr().err
+
+
+def test_training_refuses_frames_that_are_not_square_crops_and_names_the_crop_command(tmp_path):
+    """Before: a raw 1920x1080 MEAD clip was squashed to a 64 px square without a word."""
+    from edtalk.data.clip import Clip
+    from edtalk.data.training import build_frame_cache, load_frame_cache
+    from edtalk.data.video import write_video
+
+    frames, _ = _raw(6)
+    write_video(tmp_path / "raw.mp4", frames, 25.0)
+    square, _ = _rendered_face(6)
+    write_video(tmp_path / "ok.mp4", square, 25.0)
+    clips = [
+        Clip(id=f"{name}#0", dataset="hdtf", split="train", video=tmp_path / f"{name}.mp4", identity=name)
+        for name in ("raw", "ok")
+    ]
+    cache = load_frame_cache(build_frame_cache(clips, 64, tmp_path / "cache", progress=False))
+    assert cache.clip_ids == ["ok#0"]
+    ((clip, reason),) = cache.skipped
+    assert clip == "raw#0" and "frames are 400x240 (width x height), not square face crops" in reason
+    assert "python -m edtalk.data.crop dataset --dataset hdtf --root RAW --out CROPPED" in reason
