@@ -30,20 +30,30 @@ def face_detector():
     return dlib.get_frontal_face_detector()
 
 
+def dlib_models():
+    """``face_recognition_models``, the package of dlib's model files, imported without the warning
+    about ``pkg_resources`` that its import prints in every process (each Ray worker of a scoring run
+    showed it); the package works with the pinned setuptools."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        import face_recognition_models
+    return face_recognition_models
+
+
 @lru_cache(maxsize=1)
 def shape_predictor():
     import dlib
-    import face_recognition_models as frm
 
-    return dlib.shape_predictor(frm.pose_predictor_model_location())
+    return dlib.shape_predictor(dlib_models().pose_predictor_model_location())
 
 
 @lru_cache(maxsize=1)
 def face_recognizer():
     import dlib
-    import face_recognition_models as frm
 
-    return dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+    return dlib.face_recognition_model_v1(dlib_models().face_recognition_model_location())
 
 
 def gray(frame: np.ndarray) -> np.ndarray:

@@ -120,12 +120,11 @@ def face_chips(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(chips uint8 (M, size, size, 3) RGB, frame indices (M,)) for frames with a face."""
     import dlib
-    import face_recognition_models as frm
 
-    from edtalk.data.face_landmarks import face_detector, gray
+    from edtalk.data.face_landmarks import dlib_models, face_detector, gray
 
     detector = face_detector()
-    shaper = _five_point(dlib, frm)
+    shaper = _five_point(dlib, dlib_models())
     chips, kept = [], []
     for t, frame in enumerate(frames):
         rgb = np.ascontiguousarray(frame)

@@ -116,3 +116,16 @@ def test_decoding_is_parallel_only_when_detecting_many_clips():
     assert decode_workers(10_000, detect=False) == 1
     assert decode_workers(10, detect=True) == 1  # a few clips: not worth spawning
     assert decode_workers(10_000, detect=True) == min(MOST_DECODERS, os.cpu_count() or 1)
+
+
+def test_dlib_models_load_without_the_pkg_resources_warning():
+    """Before: every process that loaded dlib's models (each Ray worker of a scoring run) printed
+    face_recognition_models' 'pkg_resources is deprecated' UserWarning."""
+    import subprocess
+    import sys
+
+    code = "from edtalk.data import face_landmarks as f; f.shape_predictor(); f.face_recognizer()"
+    proc = subprocess.run(
+        [sys.executable, "-W", "error::UserWarning", "-c", code], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
