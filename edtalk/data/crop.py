@@ -24,6 +24,7 @@ import json
 import multiprocessing
 import os
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -128,11 +129,15 @@ def hdtf_jobs(root: Path, out: Path, chunk_seconds: float) -> list[CropJob]:
     """Every video under ``root`` (HDTF's long per-person videos) -> ``chunk_seconds`` chunks."""
     from edtalk.data.errors import DatasetLayoutError
 
-    videos = sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+    out = out.resolve()  # when it lies inside root, its crops are not raw videos
+    videos = sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file() and out not in p.resolve().parents
+    )
     if not videos:
         raise DatasetLayoutError(root, f"no videos ({', '.join(VIDEO_SUFFIXES)}) under this folder")
-    stems = [v.stem for v in videos]
-    twice = sorted({s for s in stems if stems.count(s) > 1})
+    twice = sorted(stem for stem, n in Counter(v.stem for v in videos).items() if n > 1)
     if twice:
         raise DatasetLayoutError(
             root, f"video names repeat in different folders ({', '.join(twice[:3])}): ids would clash"
