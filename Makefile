@@ -112,6 +112,7 @@ bench: install
 	$(BIN)/python -m benchmarks.drive_video --out benchmarks/results/drive_video.json
 	$(BIN)/python -m edtalk.data.synthtalk --out $(DATA) --preset tiny --seed 0
 	$(BIN)/python -m benchmarks.frame_cache --data $(DATA) --out benchmarks/results/frame_cache.json
+	$(BIN)/python -m benchmarks.face_crop --out benchmarks/results/face_crop.json
 	$(BIN)/python -m benchmarks.stage_step --data synthtalk:$(DATA) --cache $(RUNS)/cache \
 	  --out benchmarks/results/stage_step.json
 
