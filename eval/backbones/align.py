@@ -62,13 +62,23 @@ def template(size: int, margin: float = 0.0) -> np.ndarray:
     return pts * size
 
 
-def align_video(frames: np.ndarray, lmk68: np.ndarray, size: int, margin: float) -> np.ndarray:
+SIDE_NAMES = {"gt": "ground-truth video", "pred": "generated video"}
+
+
+def align_video(
+    frames: np.ndarray, lmk68: np.ndarray, size: int, margin: float, side: str = "pred"
+) -> np.ndarray:
     """Warp every frame with one similarity fitted on the median anchors of the valid frames."""
     import cv2
 
     valid = ~np.isnan(lmk68).any(axis=(1, 2))
     if not valid.any():
-        raise ClipFailure("eat_align crop: no face found in any frame")
+        h, w = frames.shape[1:3]
+        small = " (dlib's detector, without upsampling as in EAT, finds faces of about 80 px and up)"
+        raise ClipFailure(
+            f"eat_align crop: no face found in any frame of the {SIDE_NAMES.get(side, side)} "
+            f"({w}x{h} px){small if min(h, w) < 160 else ''}"
+        )
     anchors = np.median(five_points(lmk68[valid]), axis=0)
     m = similarity_transform(anchors, template(size, margin))
     return np.stack(
@@ -95,5 +105,5 @@ def crop_feature(
         if size is None:
             raise ValueError("eat_align crops need a size (128 or 224)")
         lmk = ctx.feature("landmarks", side, backend=landmarks, crop="none", size=None)
-        return align_video(ctx.frames(side), lmk, size, margin)
+        return align_video(ctx.frames(side), lmk, size, margin, side)
     raise ValueError(f"unknown crop kind {kind!r}; known: none, eat_align")
