@@ -28,10 +28,9 @@ from urllib.parse import unquote
 from baselines import METHODS, Method
 from edtalk.data.clip import Clip
 from edtalk.data.errors import DataError, DatasetLayoutError
+from edtalk.data.readers.common import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
 
 def _mead_name(name: str) -> str | None:

@@ -28,12 +28,12 @@ import torch.nn.functional as F
 from edtalk.config import ModelConfig
 from edtalk.data.clip import EMOTIONS
 from edtalk.data.errors import DataError
+from edtalk.data.readers.common import IMAGE_SUFFIXES
 from edtalk.model import EDTalk, build_from_checkpoint
 from edtalk.modules.audio_encoder import smooth_weights
 
 FPS = 25.0
 SAMPLE_RATE = 16000
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 class InferenceError(DataError):

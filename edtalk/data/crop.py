@@ -34,7 +34,6 @@ from edtalk.cli import positive_float, positive_int, report_error
 
 DONE_DIR = ".crop"
 REPORT = "crop_report.json"
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 
 
 @dataclass(frozen=True)
@@ -128,12 +127,18 @@ def mead_jobs(root: Path, out: Path) -> list[CropJob]:
 def hdtf_jobs(root: Path, out: Path, chunk_seconds: float) -> list[CropJob]:
     """Every video under ``root`` (HDTF's long per-person videos) -> ``chunk_seconds`` chunks."""
     from edtalk.data.errors import DatasetLayoutError
+    from edtalk.data.readers.common import VIDEO_SUFFIXES
 
+    if not root.is_dir():
+        raise DatasetLayoutError(root, "hdtf root folder does not exist")
     out = out.resolve()  # when it lies inside root, its crops are not raw videos
     videos = sorted(
         p
         for p in root.rglob("*")
-        if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file() and out not in p.resolve().parents
+        if p.suffix.lower() in VIDEO_SUFFIXES
+        and not p.name.startswith(".")
+        and p.is_file()
+        and out not in p.resolve().parents
     )
     if not videos:
         raise DatasetLayoutError(root, f"no videos ({', '.join(VIDEO_SUFFIXES)}) under this folder")
@@ -243,6 +248,10 @@ def _image(args: argparse.Namespace) -> int:
     from PIL import Image, UnidentifiedImageError
 
     from edtalk.data.face_crop import crop_image
+    from edtalk.data.readers.common import IMAGE_SUFFIXES
+
+    if args.out.suffix.lower() not in IMAGE_SUFFIXES:
+        return report_error(f"--out {args.out}: give an image path ({', '.join(sorted(IMAGE_SUFFIXES))})")
 
     try:
         with Image.open(args.input) as im:
@@ -255,7 +264,7 @@ def _image(args: argparse.Namespace) -> int:
 
     crop = crop_image(np.asarray(rgb), args.input)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out, suffix=f".tmp{args.out.suffix or '.png'}") as tmp:
+    with atomic_path(args.out, suffix=f".tmp{args.out.suffix}") as tmp:
         Image.fromarray(crop).save(tmp)
     print(f"[crop] {args.out}")
     return 0

@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 DOCS = "docs/datasets.md"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 AUDIO_SUFFIXES = (".wav", ".flac", ".m4a", ".aac", ".mp3")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def layout_error(root: Path, dataset: str, expected: str) -> DatasetLayoutError:

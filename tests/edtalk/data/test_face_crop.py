@@ -210,6 +210,13 @@ def test_single_image_and_video_crops_and_their_errors(tmp_path, capsys):
     assert f"error: {tmp_path / 'bad.mp4'}: unreadable" in capsys.readouterr().err
     assert crop.main(["video", str(tmp_path / "talk.mp4"), "--out", str(tmp_path / "y.avi")]) == 2
     assert "give an .mp4 path" in capsys.readouterr().err
+    assert crop.main(["image", str(tmp_path / "photo.jpg"), "--out", str(tmp_path / "id.gif")]) == 2
+    assert "give an image path (.bmp, .jpeg, .jpg, .png" in capsys.readouterr().err
+    assert (
+        crop.main(["dataset", "--dataset", "hdtf", "--root", str(tmp_path / "no"), "--out", str(tmp_path)])
+        == 2
+    )
+    assert "hdtf root folder does not exist" in capsys.readouterr().err
 
 
 def test_training_refuses_frames_that_are_not_square_crops_and_names_the_crop_command(tmp_path):
