@@ -18,6 +18,7 @@ Images are float32 (B, 3, H, W) in [-1, 1]; mels (B, T, 1, 80, 16).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import json
@@ -165,6 +166,7 @@ def build_frame_cache(
         return final
     cache_root.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_builds(cache_root)
+    check_disk_space(clips, size, cache_root)
     extra_clips = extra() if extra is not None else []
     source = landmark_source(clips)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-", dir=cache_root))
@@ -224,7 +226,12 @@ def build_frame_cache(
         }
         (tmp / "meta.json").write_text(json.dumps(meta))
         os.rename(tmp, final)
-    except OSError:
+    except OSError as err:
+        if err.errno == errno.ENOSPC:
+            raise DataError(
+                cache_root,
+                "the disk filled up while the training frame cache was written (the partial one is removed)",
+            ) from None
         if not (final / "meta.json").exists():
             raise
         # another process finished the same cache first
@@ -250,6 +257,46 @@ def _remove_abandoned_builds(cache_root: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
         except PermissionError:  # alive, another user's
             pass
+
+
+ROW_BYTES_BESIDES_FRAME = 68 * 2 * 4 + 80 * 16 * 2  # a frame's landmarks (float32) and mel window (float16)
+DISK_SAMPLE = 16  # clips whose headers estimate the split's frame count
+
+
+def estimated_cache_bytes(clips: list[Clip], size: int) -> int:
+    """Bytes the frame cache of ``clips`` at ``size`` will take: frames counted from the headers of up
+    to ``DISK_SAMPLE`` clips spread over the split (unreadable ones skipped), scaled to all clips."""
+    from edtalk.data.video import probe_video
+
+    sample = clips[:: max(1, len(clips) // DISK_SAMPLE)][:DISK_SAMPLE]
+    counts = []
+    for clip in sample:
+        try:
+            counts.append(probe_video(clip.video).n_frames)
+        except DataError:
+            continue
+    if not counts:
+        return 0
+    frames = float(np.mean(counts)) * len(clips)
+    return int(frames * (size * size * 3 + ROW_BYTES_BESIDES_FRAME))
+
+
+def check_disk_space(clips: list[Clip], size: int, cache_root: Path) -> None:
+    """Stop before decoding when the disk under ``cache_root`` cannot hold the cache (a MEAD-sized
+    split at 256 px is about half a terabyte), instead of failing hours later."""
+    need = estimated_cache_bytes(clips, size)
+    free = shutil.disk_usage(cache_root).free
+    if need > free:
+        raise DataError(
+            cache_root,
+            f"the training frame cache of {len(clips)} clips at {size} px needs about {_amount(need)} "
+            f"and this disk has {_amount(free)} free; free space, or give edtalk.train an --out on a "
+            "larger disk (the cache is <out>/cache)",
+        )
+
+
+def _amount(n_bytes: float) -> str:
+    return f"{n_bytes / 1e9:.1f} GB" if n_bytes >= 1e8 else f"{n_bytes / 1e6:.1f} MB"
 
 
 def _resized(native_frames: np.ndarray, size: int) -> np.ndarray:

@@ -568,6 +568,41 @@ def test_an_unreadable_training_clip_is_left_out_of_the_frame_cache_not_fatal(tm
         build_frame_cache(clips, 16, tmp_path / "a", progress=False)
 
 
+def test_a_frame_cache_the_disk_cannot_hold_is_refused_before_decoding(tmp_path, monkeypatch):
+    """A MEAD-sized split at 256 px is about half a terabyte: a full disk was found hours into decoding,
+    as a traceback. The estimate from a sample of headers stops it first; a disk that fills anyway
+    (ENOSPC) is one DataError too, and no partial cache stays behind."""
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    import edtalk.data.training as training
+    from edtalk.data.errors import DataError
+    from edtalk.data.readers import read_clips
+    from edtalk.experts.testing import make_fixture_dataset
+
+    root = make_fixture_dataset(tmp_path / "st", n_clips=2, n_frames=6, size=32)
+    clips = read_clips("synthtalk", root, "train")
+    row = 32 * 32 * 3 + training.ROW_BYTES_BESIDES_FRAME
+    assert training.estimated_cache_bytes(clips, 32) == len(clips) * 6 * row
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
+    monkeypatch.setattr(training, "_decoded", lambda *a: pytest.fail("decoded although the disk is full"))
+    with pytest.raises(
+        DataError, match=rf"cache of {len(clips)} clips at 32 px needs about 0.1 MB .* 0.0 MB free"
+    ):
+        training.build_frame_cache(clips, 32, tmp_path / "c", progress=False)
+    monkeypatch.undo()
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(training.NpyRowWriter, "append", full)
+    with pytest.raises(DataError, match="the disk filled up while the training frame cache was written"):
+        training.build_frame_cache(clips, 32, tmp_path / "c", progress=False)
+    assert [p.name for p in (tmp_path / "c").iterdir()] == []
+
+
 def test_cli_switches_fresh_mouth_pose_banks_either_way_and_keeps_the_preset_default_otherwise():
     from edtalk.train import build_parser, cli_overrides, stage_config_for
 
