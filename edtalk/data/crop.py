@@ -60,7 +60,7 @@ class CropOutcome:
 
 def crop_job(job: CropJob) -> CropOutcome:
     """Crop one video (``edtalk.data.face_crop``: detect pass, then cut pass) and write its clips; a bad
-    input becomes the outcome's ``problem``, never an exception."""
+    input (or any other failure on this clip) becomes the outcome's ``problem``, never an exception."""
     from edtalk.data.audio import fit_to_frames, write_wav
     from edtalk.data.errors import DataError
     from edtalk.data.face_crop import FPS, cut_crops, plan_crops
@@ -92,6 +92,8 @@ def crop_job(job: CropJob) -> CropOutcome:
                 outcome.written.append(str(write_wav(Path(job.audio_dir) / f"{name}.wav", audio)))
     except DataError as err:
         outcome.problem = str(err) if err.path is not None else f"{job.video}: {err.problem}"
+    except Exception as err:  # noqa: BLE001 - an unforeseen failure on one clip must not stop thousands
+        outcome.problem = f"{job.video}: failed ({type(err).__name__}: {err})"
     return outcome
 
 

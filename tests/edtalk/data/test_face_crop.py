@@ -238,3 +238,20 @@ def test_training_refuses_frames_that_are_not_square_crops_and_names_the_crop_co
     ((clip, reason),) = cache.skipped
     assert clip == "raw#0" and "frames are 400x240 (width x height), not square face crops" in reason
     assert "python -m edtalk.data.crop dataset --dataset hdtf --root RAW --out CROPPED" in reason
+
+
+def test_an_unforeseen_failure_on_one_clip_is_its_problem_not_the_runs_end(tmp_path, monkeypatch):
+    import edtalk.data.face_crop as face_crop
+    from edtalk.data.video import write_video
+
+    write_video(tmp_path / "a.mp4", _raw(3)[0], 25.0, audio=np.zeros(3 * 640, np.float32))
+
+    def broken(*a, **k):
+        raise RuntimeError("odd frame")
+
+    monkeypatch.setattr(face_crop, "plan_crops", broken)
+    job = crop.CropJob("a", str(tmp_path / "a.mp4"), None, str(tmp_path / "out"), None)
+    outcome = crop.crop_job(job)
+    assert (
+        outcome.problem == f"{tmp_path / 'a.mp4'}: failed (RuntimeError: odd frame)" and not outcome.written
+    )
