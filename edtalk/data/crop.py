@@ -10,8 +10,9 @@
 (``M003/video/front/angry/level_1/001.mp4`` + ``M003/audio/...``) becomes EDTalk's flattened
 ``MEAD_front/video/M003#angry#level_1#001.mp4`` + ``MEAD_front/audio/<same>.wav``; raw HDTF (one
 long video per person, any names, audio in the video) becomes 5-second chunks
-``split_5s_video/<video>#<k>.mp4`` + ``split_5s_audio/<video>#<k>.wav`` (k counts from 0; the last,
-shorter chunk is dropped). Audio is 16 kHz mono. Clips are cropped in parallel, one process per
+``split_5s_video/<video>#<k>.mp4`` + ``split_5s_audio/<video>#<k>.wav`` (k counts from 1, as in the
+official README's tree ``RD_Radio1_000#1``, ``#2``, ...; the last, shorter chunk is dropped). Audio is
+16 kHz mono. Clips are cropped in parallel, one process per
 core; a clip that fails (unreadable, no face) is named and the others go on; a re-run skips the
 clips already done (``<out>/.crop/``) and ``<out>/crop_report.json`` lists every clip's outcome.
 Exit status 0 when every clip was cropped, 1 when some could not be, 2 for a usage error.
@@ -82,7 +83,7 @@ def crop_job(job: CropJob) -> CropOutcome:
         if plan.followed < plan.sampled:
             outcome.notes.append(f"face followed in {plan.followed} of {plan.sampled} frames looked at")
         for k, crops in cut_crops(iter_frames(job.video)[1], fps, plan):
-            name = f"{job.clip_id}#{k}" if chunk else job.clip_id
+            name = f"{job.clip_id}#{k + 1}" if chunk else job.clip_id  # chunks count from 1, as EDTalk's
             audio = None
             if wav is not None:
                 audio = fit_to_frames(wav[int(round(k * plan.clip_frames * 16000 / FPS)) :], len(crops), FPS)

@@ -177,8 +177,8 @@ def test_a_long_hdtf_video_is_cut_into_chunks_with_their_audio(tmp_path, capsys)
     assert crop.main([*argv, "--workers", "1", "--quiet"]) == 0
     clips = read_clips("hdtf", out, "all")
     assert [c.id for c in clips] == [
-        "WDA_Someone_000#0",
         "WDA_Someone_000#1",
+        "WDA_Someone_000#2",
     ]  # 2.4 s: the last 0.4 s dropped
     assert all(read_video(c.video).n_frames == 25 for c in clips)
     loud = [np.abs(load_audio(c.audio)).max() for c in clips]
