@@ -304,6 +304,9 @@ def _dataset(args: argparse.Namespace) -> int:
     )
     if failed:
         summary += f"; {len(failed)} could not be (see {args.out / REPORT})"
+    noted = [o for o in outcomes if o.notes and not o.problem]
+    if noted:
+        summary += f"; {len(noted)} with notes (face lost in some frames, chunks left out: see the report)"
     print(f"[crop] {summary}")
     print(f"[crop] train on it with --data {args.dataset}:{args.out}, score with --root {args.out}")
     return 1 if failed else 0

@@ -130,6 +130,9 @@ def test_raw_mead_becomes_edtalks_flattened_layout_and_a_faceless_clip_is_named(
     frames, _ = _raw(36)
     _write_raw_mead(raw, "M005", frames)
     blank = _write_raw_mead(raw, "W011", np.full((12, *CANVAS, 3), 90, np.uint8))
+    late = frames.copy()
+    late[:12] = 90  # the face comes in at the 13th frame: cropped, with a note
+    _write_raw_mead(raw, "M007", late)
     argv = [
         "dataset",
         "--dataset",
@@ -143,21 +146,23 @@ def test_raw_mead_becomes_edtalks_flattened_layout_and_a_faceless_clip_is_named(
         "--quiet",
     ]
     assert crop.main(argv) == 1  # one clip could not be cropped
-    err = capsys.readouterr().err
-    assert f"{blank}: no face found by dlib's HOG detector" in err
+    printed = capsys.readouterr()
+    assert f"{blank}: no face found by dlib's HOG detector" in printed.err
+    assert "2 of 3 source clips cropped into 2 clips" in printed.out and "; 1 with notes" in printed.out
     clips = read_clips("mead", out, "all")
-    assert [c.id for c in clips] == ["M005#happy#level_2#001"]
+    assert [c.id for c in clips] == ["M005#happy#level_2#001", "M007#happy#level_2#001"]
     video = read_video(clips[0].video)
     assert video.size == (SIDE, SIDE) and video.fps == 25.0 and video.n_frames == 30  # 36 at 30 fps
     info = audio_info(clips[0].audio)
     assert info.sample_rate == 16000 and info.duration == pytest.approx(30 / 25, abs=0.01)
     report = {r["clip_id"]: r for r in json.loads((out / crop.REPORT).read_text())}
     assert report["M005#happy#level_2#001"]["problem"] is None
+    assert report["M007#happy#level_2#001"]["notes"] == ["face followed in 4 of 6 frames looked at"]
     assert "no face found" in report["W011#happy#level_2#001"]["problem"]
 
     written = clips[0].video.stat().st_mtime_ns
     assert crop.main(argv) == 1  # the done clip is skipped, the faceless one tried again
-    assert "1 of 2 clips to crop (1 done before)" in capsys.readouterr().out
+    assert "1 of 3 clips to crop (2 done before)" in capsys.readouterr().out
     assert clips[0].video.stat().st_mtime_ns == written
 
 
