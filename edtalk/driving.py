@@ -287,20 +287,30 @@ def drive_audio(
 
 
 # --- file inputs -----------------------------------------------------------------------------------
-def read_image(path: str | Path) -> np.ndarray:
-    """uint8 (H, W, 3) RGB from a square image file, or the first frame of a video file."""
+def read_image(path: str | Path, crop: bool = False) -> np.ndarray:
+    """uint8 (H, W, 3) RGB from a square image file, or the first frame of a video file; with ``crop``,
+    any image cut to its face's square 256 px crop first (``edtalk.data.face_crop``)."""
     path = Path(path)
     if not path.is_file():
         raise InferenceError(path, "missing: no such file")
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        return read_frames(path)[0]
+        return read_frames(path, crop)[0]
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
-            return _square(np.asarray(im.convert("RGB")), path)
+            image = np.asarray(im.convert("RGB"))
     except (UnidentifiedImageError, OSError) as err:
         raise InferenceError(path, f"unreadable image ({err})") from None
+    if not crop:
+        return _square(image, path)
+    from edtalk.data.face_crop import crop_image
+    from edtalk.data.face_landmarks import NoFaceError
+
+    try:
+        return crop_image(image, path)
+    except NoFaceError as err:
+        raise InferenceError(path, f"{err.problem} (nothing to crop to)") from None
 
 
 def _square(frames: np.ndarray, path: str | Path) -> np.ndarray:
@@ -311,24 +321,41 @@ def _square(frames: np.ndarray, path: str | Path) -> np.ndarray:
         raise InferenceError(
             path,
             f"{w}x{h} (width x height): EDTalk drives square face crops; make one with "
-            f"`python -m edtalk.data.crop {kind} {path} --out CROP{'.mp4' if kind == 'video' else '.png'}`",
+            f"`python -m edtalk.data.crop {kind} {path} --out CROP{'.mp4' if kind == 'video' else '.png'}`, "
+            "or pass --crop",
         )
     return frames
 
 
-def read_frames(path: str | Path) -> np.ndarray:
+def read_frames(path: str | Path, crop: bool = False) -> np.ndarray:
     """The frames of a driving video at 25 fps (other rates resampled to the nearest frame, with a note,
-    so that motion keeps its speed and stays in step with the audio)."""
+    so that motion keeps its speed and stays in step with the audio); with ``crop``, cut to the square
+    256 px crop of the face followed through the clip first (``edtalk.data.face_crop``)."""
     from edtalk.data.video import read_video, retime
 
     video = read_video(path)
     if video.n_frames == 0:
         raise InferenceError(path, "the video has no frames")
+    if crop:
+        return _face_crops(video.frames, video.fps, path)
     _square(video.frames, path)
     if abs(video.fps - FPS) > 0.01:
         _note(f"{path}: {video.fps:.2f} fps, resampled to {FPS:.0f} fps (nearest frame)")
         return retime(video.frames, video.fps, FPS)
     return video.frames
+
+
+def _face_crops(frames: np.ndarray, fps: float, path: str | Path) -> np.ndarray:
+    """``frames`` at ``fps`` -> 25 fps square face crops, one square for the whole clip."""
+    from edtalk.data.face_crop import cut_crops, plan_crops
+    from edtalk.data.face_landmarks import NoFaceError
+
+    try:
+        plan = plan_crops(iter(frames), fps)
+    except NoFaceError as err:
+        raise InferenceError(path, f"{err.problem} (nothing to crop to)") from None
+    _note(f"{path}: cut to the face's square crop ({plan.n_frames} frames at {FPS:.0f} fps)")
+    return next(cut_crops(iter(frames), fps, plan))[1]
 
 
 def check_face(frame: np.ndarray, path: str | Path) -> None:

@@ -57,7 +57,7 @@ def _identity(args: argparse.Namespace) -> np.ndarray:
     """The --identity image (or a video's first frame), checked for a face unless --no-face-check."""
     from edtalk.driving import check_face, read_image
 
-    frame = read_image(args.identity)
+    frame = read_image(args.identity, args.crop)
     if not args.no_face_check:
         check_face(frame, args.identity)
     return frame
@@ -78,7 +78,8 @@ def cmd_video(args: argparse.Namespace) -> None:
     require_stages(meta, args.ckpt, ["mouth_pose"] + (["expression"] if args.expression else []))
     identity = _identity(args)
     speech = load_speech(args.audio) if args.audio else None  # fail fast, before any work
-    read = functools.cache(read_frames)  # a file given for several factors is read (and encoded) once
+    # a file given for several factors is read (and encoded) once
+    read = functools.cache(functools.partial(read_frames, crop=args.crop))
     mouth = read(args.mouth)
     pose = read(args.pose) if args.pose else None
     expr = read(args.expression) if args.expression else None
@@ -114,9 +115,9 @@ def cmd_audio(args: argparse.Namespace) -> None:
         model,
         identity,
         wav,
-        pose_frames=read_frames(args.pose) if args.pose else None,
+        pose_frames=read_frames(args.pose, args.crop) if args.pose else None,
         emotion=args.emotion,
-        expression_frames=read_frames(args.expression) if args.expression else None,
+        expression_frames=read_frames(args.expression, args.crop) if args.expression else None,
         text=args.text,
         expression_from_audio=args.expression_from_audio,
         sample_pose=args.sample_pose,
@@ -144,18 +145,18 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     if not 0.0 <= args.alpha <= 1.0:
         raise InferenceError(None, f"--alpha must lie in [0, 1], got {args.alpha}")
     identity = _identity(args)
-    mouth = read_frames(args.mouth)
+    mouth = read_frames(args.mouth, args.crop)
     n, bs = len(mouth), args.batch_size
     weights = {"mouth": weights_of(model, mouth, "mouth", "mouth video", bs)}
     if args.pose:
         weights["pose"] = weights_of(
-            model, loop_to_length(read_frames(args.pose), n), "pose", "pose video", bs
+            model, loop_to_length(read_frames(args.pose, args.crop), n), "pose", "pose video", bs
         )
     w1 = weights_of(
-        model, loop_to_length(read_frames(args.expression_a), n), "expression", "expression a", bs
+        model, loop_to_length(read_frames(args.expression_a, args.crop), n), "expression", "expression a", bs
     )
     w2 = weights_of(
-        model, loop_to_length(read_frames(args.expression_b), n), "expression", "expression b", bs
+        model, loop_to_length(read_frames(args.expression_b, args.crop), n), "expression", "expression b", bs
     )
     weights["expression"] = args.alpha * w1 + (1.0 - args.alpha) * w2
     frames = render(model, identity, weights, bs)
@@ -206,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--out", required=True, type=mp4_path, help="output .mp4 path")
         p.add_argument("--no-face-check", action="store_true", help="skip the dlib face check on --identity")
+        p.add_argument(
+            "--crop",
+            action="store_true",
+            help="cut the identity and driving videos to square 256 px face crops first, as `python -m "
+            "edtalk.data.crop` does (inputs need not be square; the official demos' --need_crop_* flags)",
+        )
         p.add_argument(
             "--batch-size", type=positive_int, default=16, help="frames per forward pass (default 16)"
         )

@@ -320,3 +320,24 @@ def test_device_is_chosen_or_refused_clearly(files, capsys):
     inputs = ["--ckpt", files / "ck.pt", "--identity", files / "face.png", "--mouth", files / "mouth.mp4"]
     rc, cap = _run(capsys, "video", *inputs, "--out", files / "x.mp4", "--device", "cuda")
     assert rc == 2 and "device 'cuda': this machine has no CUDA GPU (use --device cpu)" in cap.err
+
+
+def test_crop_cuts_wide_inputs_to_their_face_first(files, capsys):
+    """--crop (the official demos' --need_crop_*): a photo and a driving video that are not square
+    face crops are cut to the face's square by edtalk.data.face_crop instead of refused."""
+    import skimage.data
+
+    photo = skimage.data.astronaut()[:300]  # 512 x 300: wide, the face off-centre
+    Image.fromarray(photo).save(files / "wide_photo.jpg")
+    write_video(files / "wide_drive.mp4", np.repeat(photo[None, :, :400], 5, axis=0), fps=30.0)
+    argv = ["video", "--ckpt", files / "ck.pt", "--identity", files / "wide_photo.jpg"]
+    argv += ["--mouth", files / "wide_drive.mp4", "--out", files / "cropped.mp4"]
+    rc, cap = _run(capsys, *argv)
+    assert rc == 2 and "EDTalk drives square face crops" in cap.err and "or pass --crop" in cap.err
+    rc, cap = _run(capsys, *argv, "--crop")
+    assert rc == 0, cap.err
+    assert f"{files / 'wide_drive.mp4'}: cut to the face's square crop (4 frames at 25 fps)" in cap.err
+    assert read_video(files / "cropped.mp4").n_frames == 4
+    Image.fromarray(np.full((100, 160, 3), 90, np.uint8)).save(files / "wall.png")
+    rc, cap = _run(capsys, *argv[:4], files / "wall.png", *argv[5:], "--crop")
+    assert rc == 2 and "wall.png: no face found by dlib's HOG detector (nothing to crop to)" in cap.err
