@@ -169,6 +169,13 @@ def _print_report(console: Console, clips: Sequence[Clip], problems: list[Proble
         "[green]all clips OK[/green]" if not problems else f"[red]{len(problems)} problem(s) found[/red]"
     )
     console.print(verdict)
+    if any(p.kind in ("not_square", "fps") for p in problems):
+        console.print(
+            "frames that are not square face crops at 25 fps (raw MEAD or HDTF?): `python -m "
+            "edtalk.data.crop dataset --dataset mead|hdtf --root RAW --out CROPPED` makes them "
+            "(docs/datasets.md)",
+            highlight=False,
+        )
 
 
 def _write_json(path: Path, clips: Sequence[Clip], problems: list[Problem]) -> None:

@@ -78,6 +78,7 @@ def test_cli_reports_every_file_and_exits_1(doctor_tree, tmp_path):
     for clip_id, kinds in EXPECTED_KINDS.items():
         assert clip_id in out and all(kind in out for kind in kinds)
     assert "clips checked" in out and "8" in out and "clips with problems" in out
+    assert "python -m edtalk.data.crop dataset --dataset mead|hdtf" in " ".join(out.split())  # not square
     import json
 
     payload = json.loads(report.read_text())
@@ -87,7 +88,7 @@ def test_cli_reports_every_file_and_exits_1(doctor_tree, tmp_path):
 def test_clean_dataset_exits_0(tmp_path, place):
     place(*_paths(tmp_path, GOOD))
     code, out = _run(["--dataset", "mead", "--root", str(tmp_path)])
-    assert code == 0 and "all clips OK" in out
+    assert code == 0 and "all clips OK" in out and "edtalk.data.crop" not in out
 
 
 def test_folder_mode_checks_generated_videos(tmp_path, place, make_clip):
