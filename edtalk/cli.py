@@ -89,6 +89,12 @@ def mp4_path(text: str) -> str:
     return text
 
 
+def user_path(text: str) -> Path:
+    """A path argument with ``~`` expanded (a quoted ``'~/data'`` reaches the program as written, as in
+    a ``ray job submit`` command meant for the cluster's nodes)."""
+    return Path(text).expanduser()
+
+
 def add_device_option(parser: argparse.ArgumentParser, what: str = "the model") -> None:
     """``--device`` as every model-running CLI spells it (read with ``edtalk.driving.resolve_device``)."""
     parser.add_argument(

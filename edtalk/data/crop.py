@@ -31,7 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from edtalk.cli import positive_float, positive_int, report_error
+from edtalk.cli import positive_float, positive_int, report_error, user_path
 
 DONE_DIR = ".crop"
 REPORT = "crop_report.json"
@@ -211,17 +211,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True)
     image = sub.add_parser("image", help="one image -> a 256 px face crop (png/jpg by --out's suffix)")
-    image.add_argument("input", type=Path)
-    image.add_argument("--out", type=Path, required=True)
+    image.add_argument("input", type=user_path)
+    image.add_argument("--out", type=user_path, required=True)
     video = sub.add_parser("video", help="one video -> a 256 px, 25 fps face-crop mp4 with its audio")
-    video.add_argument("input", type=Path)
-    video.add_argument("--out", type=Path, required=True, help="output .mp4")
-    video.add_argument("--audio", type=Path, help="audio file (default: the video's own audio track)")
+    video.add_argument("input", type=user_path)
+    video.add_argument("--out", type=user_path, required=True, help="output .mp4")
+    video.add_argument("--audio", type=user_path, help="audio file (default: the video's own audio track)")
     data = sub.add_parser("dataset", help="a raw MEAD or HDTF tree -> the layout its reader takes")
     data.add_argument("--dataset", required=True, choices=("mead", "hdtf"))
-    data.add_argument("--root", type=Path, required=True, help="the raw dataset's folder")
+    data.add_argument("--root", type=user_path, required=True, help="the raw dataset's folder")
     data.add_argument(
-        "--out", type=Path, required=True, help="folder for the cropped dataset (--root of training)"
+        "--out", type=user_path, required=True, help="folder for the cropped dataset (--root of training)"
     )
     data.add_argument(
         "--chunk-seconds", type=positive_float, default=5.0, help="hdtf: chunk length (default 5)"

@@ -260,3 +260,12 @@ def test_an_unforeseen_failure_on_one_clip_is_its_problem_not_the_runs_end(tmp_p
     assert (
         outcome.problem == f"{tmp_path / 'a.mp4'}: failed (RuntimeError: odd frame)" and not outcome.written
     )
+
+
+def test_paths_expand_the_home_folder_as_a_cluster_job_gives_them(tmp_path, monkeypatch):
+    """docs/cluster.md submits `--root '~/raw/MEAD'` quoted, for the node's shell-less expansion."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = crop.build_parser().parse_args(
+        ["dataset", "--dataset", "mead", "--root", "~/raw", "--out", "~/out"]
+    )
+    assert (args.root, args.out) == (tmp_path / "raw", tmp_path / "out")
