@@ -79,9 +79,14 @@ def crop_job(job: CropJob) -> CropOutcome:
             )
         lost = plan.n_frames // plan.clip_frames - len(plan.boxes)
         if lost:
-            outcome.notes.append(f"{lost} chunk(s) without the followed face were left out")
+            across = f", {plan.jumped_clips} of them across a jump of the face" if plan.jumped_clips else ""
+            outcome.notes.append(f"{lost} chunk(s) without the followed face were left out{across}")
         if plan.followed < plan.sampled:
             outcome.notes.append(f"face followed in {plan.followed} of {plan.sampled} frames looked at")
+        if plan.jumps and not chunk:
+            outcome.notes.append(
+                f"the face jumped {plan.jumps} time(s) (a scene cut?): cropped to its longest stretch"
+            )
         for k, crops in cut_crops(iter_frames(job.video)[1], fps, plan):
             name = f"{job.clip_id}#{k + 1}" if chunk else job.clip_id  # chunks count from 1, as EDTalk's
             audio = None

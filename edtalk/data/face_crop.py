@@ -18,6 +18,7 @@ its own square.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ MIN_IOU = 0.25  # a detection continues the track when it overlaps the track's l
 SIDE = 256  # output crops are SIDE x SIDE
 FPS = 25.0  # output frame rate
 DETECT_EVERY = 5  # detect on every 5th output frame (5 per second at 25 fps)
+LOST_AFTER = 5  # frames looked at in a row without the face (1 s) before the track starts afresh
 DETECT_LONG_SIDE = 640  # large frames are scaled down to this longer side before detection
 DETECT_SHORT_SIDE = 256  # small frames are scaled up to this shorter side (HOG finds faces >= ~80 px)
 
@@ -63,20 +65,29 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def follow_face(detections: Sequence[Sequence[Box]]) -> list[Box | None]:
-    """The face track through per-frame detections: it starts at the largest face of the first frame
-    with one; each later frame adds the detection that overlaps the track's last box most, when by
-    IoU >= ``MIN_IOU`` (another person or a false detection elsewhere is left out); else None."""
-    track: list[Box | None] = []
+def follow_face(
+    detections: Sequence[Sequence[Box]], lost_after: int = LOST_AFTER
+) -> list[tuple[int, Box] | None]:
+    """The face track through per-frame detections, as (tube, box) per frame, None where it is not seen.
+
+    The track starts at the largest face of the first frame with one; each later frame adds the
+    detection that overlaps the track's last box most, when by IoU >= ``MIN_IOU`` (another person or a
+    false detection elsewhere is left out). After ``lost_after`` frames in a row without it (a scene
+    cut, the person gone), the track starts again at the largest face, as a new tube (index + 1)."""
+    track: list[tuple[int, Box] | None] = []
     last: Box | None = None
+    tube, missed = -1, 0
     for boxes in detections:
-        if last is None:
+        if last is None or missed >= lost_after:
             pick = max(boxes, key=_area, default=None)
+            if pick is not None:
+                tube += 1
         else:
             pick = max(boxes, key=lambda b: iou(b, last), default=None)
             if pick is not None and iou(pick, last) < MIN_IOU:
                 pick = None
-        track.append(pick)
+        track.append(None if pick is None else (tube, pick))
+        missed = 0 if pick is not None else missed + 1
         last = pick or last
     return track
 
@@ -138,12 +149,16 @@ class CropPlan:
     boxes: dict[int, Box]  # output clip index -> its square; clips without a followed face are absent
     sampled: int  # frames the detector looked at
     followed: int  # of those, frames where the track found the face
+    jumps: int  # times the track lost the face and found it elsewhere (scene cuts)
+    jumped_clips: int  # chunks left out because the face jumped inside them
 
 
 def plan_crops(frames: Iterable[np.ndarray], fps: float, chunk_frames: int | None = None) -> CropPlan:
     """First pass: detect on every ``DETECT_EVERY``-th output frame, follow the face, and give each
     output clip (the whole video, or ``chunk_frames``-long chunks, the incomplete last one dropped) the
-    square around its part of the track. Raises ``NoFaceError`` (without a path) when no frame has a
+    square around its part of the track. A chunk is left out when the track jumps inside it (a new
+    tube: a scene cut) or follows the face in fewer than half of its frames looked at; a whole clip
+    takes the square of its longest tube. Raises ``NoFaceError`` (without a path) when no frame has a
     face."""
     detections: list[list[Box]] = []
     at: list[int] = []
@@ -154,17 +169,28 @@ def plan_crops(frames: Iterable[np.ndarray], fps: float, chunk_frames: int | Non
             detections.append(detect_faces(frame))
             at.append(j)
     track = follow_face(detections)
-    if not any(track):
+    found = [hit for hit in track if hit is not None]
+    if not found:
         raise NoFaceError(
             None, f"no face found by dlib's HOG detector in any of the {len(at)} frames looked at"
         )
     length = chunk_frames or n
-    by_clip: dict[int, list[Box]] = {}
-    for j, box in zip(at, track, strict=True):
-        if box is not None and (j // length + 1) * length <= n:
-            by_clip.setdefault(j // length, []).append(box)
-    boxes = {k: square_around(b, *size) for k, b in by_clip.items()}
-    return CropPlan(n, size, length, boxes, len(at), sum(b is not None for b in track))
+    by_clip: dict[int, list[tuple[int, Box]]] = {}
+    for j, hit in zip(at, track, strict=True):
+        if hit is not None and (j // length + 1) * length <= n:
+            by_clip.setdefault(j // length, []).append(hit)
+    looked = Counter(j // length for j in at)
+    boxes, jumped = {}, 0
+    for k, hits in by_clip.items():
+        tubes = Counter(tube for tube, _ in hits)
+        if chunk_frames and len(tubes) > 1:  # a chunk across a scene cut: no one square fits it
+            jumped += 1
+            continue
+        if chunk_frames and 2 * len(hits) < looked[k]:  # the face is elsewhere or gone most of the time
+            continue
+        longest = tubes.most_common(1)[0][0]  # a whole clip: the longest stretch of the face
+        boxes[k] = square_around([b for tube, b in hits if tube == longest], *size)
+    return CropPlan(n, size, length, boxes, len(at), len(found), found[-1][0], jumped)
 
 
 def cut_crops(frames: Iterable[np.ndarray], fps: float, plan: CropPlan) -> Iterator[tuple[int, np.ndarray]]:

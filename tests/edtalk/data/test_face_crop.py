@@ -32,8 +32,11 @@ def test_boxes_overlap_follow_and_grow_into_a_square_inside_the_frame():
     track = follow_face(
         [[], [face], [(104, 100, 164, 170), stranger], [bigger_elsewhere], [(110, 102, 170, 172)]]
     )
-    assert track == [None, face, (104, 100, 164, 170), None, (110, 102, 170, 172)]  # first: the largest
-    assert follow_face([[stranger, face]])[0] == face
+    assert track == [None, (0, face), (0, (104, 100, 164, 170)), None, (0, (110, 102, 170, 172))]
+    assert follow_face([[stranger, face]])[0] == (0, face)  # it starts at the largest face
+    # lost for 2 frames looked at in a row, it starts a new tube at the largest face there
+    jumped = follow_face([[face], [], [], [bigger_elsewhere], [bigger_elsewhere]], lost_after=2)
+    assert jumped == [(0, face), None, None, (1, bigger_elsewhere), (1, bigger_elsewhere)]
     # union 100..170 x 100..172 -> 72 px, grown 10 % each side -> 86.4 px square around (135, 136)
     box = square_around([face, (110, 102, 170, 172)], 480, 640)
     assert box == pytest.approx((135 - 43.2, 136 - 43.2, 135 + 43.2, 136 + 43.2))
@@ -105,6 +108,31 @@ def test_the_square_holds_the_face_of_a_moving_head():
     assert 0.8 * FACE < x1 - x0 < 1.5 * FACE  # the face, not the canvas
     chunked = plan_crops(iter(frames), 25.0, chunk_frames=15)  # two whole chunks; the last 10 frames dropped
     assert sorted(chunked.boxes) == [0, 1] and chunked.boxes[1][0] > chunked.boxes[0][0]  # it moved right
+
+
+def test_a_scene_cut_leaves_out_the_chunks_no_one_square_fits():
+    """HDTF videos have cuts: the face jumps across the frame. Before, the track never found it again
+    and every later chunk was left out (or cropped where the face no longer was)."""
+    import cv2
+
+    faces, _ = _rendered_face(120)
+    frames = np.full((120, *CANVAS, 3), 70, np.uint8)
+    for t in range(120):
+        x = 20 if t < 60 else 220  # the cut at frame 60
+        frames[t, 40 : 40 + FACE, x : x + FACE] = cv2.resize(
+            faces[t], (FACE, FACE), interpolation=cv2.INTER_CUBIC
+        )
+    per_second = plan_crops(iter(frames), 25.0, chunk_frames=25)
+    assert per_second.jumps == 1 and per_second.jumped_clips == 0
+    # seconds 0-1 on the left; second 2 holds the cut at frame 60, the face followed in 2 of its 5
+    # frames looked at: left out; second 3 on the right, found again 1 s after the cut
+    assert sorted(per_second.boxes) == [0, 1, 3]
+    centre = {k: (b[0] + b[2]) / 2 for k, b in per_second.boxes.items()}
+    assert abs(centre[0] - 100) < 15 and abs(centre[1] - 100) < 15 and abs(centre[3] - 300) < 15
+    two_seconds = plan_crops(iter(frames), 25.0, chunk_frames=50)
+    assert sorted(two_seconds.boxes) == [0] and two_seconds.jumped_clips == 1  # 50-99 holds both tubes
+    whole = plan_crops(iter(frames), 25.0)
+    assert abs((whole.boxes[0][0] + whole.boxes[0][2]) / 2 - 100) < 15  # the longest stretch: the left
 
 
 def _write_raw_mead(root, speaker: str, frames, fps=30.0, rate=48000):
