@@ -12,9 +12,9 @@
 long video per person, any names, audio in the video) becomes 5-second chunks
 ``split_5s_video/<video>#<k>.mp4`` + ``split_5s_audio/<video>#<k>.wav`` (k counts from 1, as in the
 official README's tree ``RD_Radio1_000#1``, ``#2``, ...; the last, shorter chunk is dropped). Audio is
-16 kHz mono. Clips are cropped in parallel, one process per
-core; a clip that fails (unreadable, no face) is named and the others go on; a re-run skips the
-clips already done (``<out>/.crop/``) and ``<out>/crop_report.json`` lists every clip's outcome.
+16 kHz mono. Clips are cropped in parallel, one process per core; a clip that fails (unreadable, no
+audio, no face) is named and the others go on; a re-run skips the clips already done
+(``<out>/.crop/``) and ``<out>/crop_report.json`` lists every clip's outcome.
 Exit status 0 when every clip was cropped, 1 when some could not be, 2 for a usage error.
 """
 
@@ -52,6 +52,9 @@ class CropJob:
 
 @dataclass
 class CropOutcome:
+    """What became of one ``CropJob``: the files written, or the problem that stopped it, and notes on
+    what was left out (frames without the face, chunks, a jump of the face)."""
+
     clip_id: str
     video: str
     written: list[str] = field(default_factory=list)
