@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m edtalk.data.crop",
         description="\n\n".join(__doc__.split("\n\n")[:2]),
-        epilog="Each clip's face box is followed through it, grown by 10 % on every side and made square "
+        epilog="Each clip's face box is followed through it, grown by 20 % on every side and made square "
         "(edtalk.data.face_crop); a re-run of `dataset` skips the clips already cropped.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,14 +1,18 @@
 """Face crops as EDTalk's official preprocessing makes them for MEAD and HDTF (facts in
 ../shared/reference/edtalk-official-facts.md, "Preprocessing"): the face is followed through the
 clip (a detection joins the track when it overlaps the track's last box by IoU >= 0.25), the union
-of the track's boxes is grown by 10 % on every side and made square, and every frame is cut to that
-square and scaled to 256 x 256, at 25 fps. The networks never see anything else: inference and
-training take square face crops.
+of the track's boxes is grown on every side and made square, and every frame is cut to that square
+and scaled to 256 x 256, at 25 fps. The networks never see anything else: inference and training
+take square face crops.
 
-The official script detects with face_alignment's SFD network; here dlib's HOG detector
-(``edtalk.data.face_landmarks``, shipped offline) looks at every ``DETECT_EVERY``-th frame, scaled
-so that its longer side is at most ``DETECT_LONG_SIDE`` px (``benchmarks/face_crop.py``: x9.5 on 1080p frames
-against full size, the squares within 0.4 % of a side).
+The official script detects with face_alignment's SFD network and grows its box by 10 % a side;
+here dlib's HOG detector (``edtalk.data.face_landmarks``, shipped offline) looks at every
+``DETECT_EVERY``-th frame, scaled so that its longer side is at most ``DETECT_LONG_SIDE`` px
+(``benchmarks/face_crop.py``: x9.5 on 1080p frames against full size, the squares within 0.4 % of a
+side). dlib's box is tighter than SFD's (brows to chin: 1.05 x its height on skimage's astronaut),
+so it grows by ``GROW`` = 20 % a side, which frames a face as synthtalk does (brows to chin 0.59-0.76
+of the side on four rendered faces pasted into a canvas, 0.58-0.62 in synthtalk's own frames; 10 %
+gave 0.69-0.88, tighter than the crops the networks train on).
 
 A video is cropped in two passes over its decoded stream, ``plan_crops`` (detect) and ``cut_crops``
 (cut), so any length is cropped holding only the 256 px crops of one output clip; with
@@ -29,7 +33,7 @@ from edtalk.data.face_landmarks import NoFaceError, face_detector, gray
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in the frame's pixels
 
-GROW = 0.10  # each side of the face box grows by this share of the box's size
+GROW = 0.20  # each side of dlib's face box grows by this share of the box's size (see the module doc)
 MIN_IOU = 0.25  # a detection continues the track when it overlaps the track's last box this much
 SIDE = 256  # output crops are SIDE x SIDE
 FPS = 25.0  # output frame rate

@@ -37,11 +37,12 @@ def test_boxes_overlap_follow_and_grow_into_a_square_inside_the_frame():
     # lost for 2 frames looked at in a row, it starts a new tube at the largest face there
     jumped = follow_face([[face], [], [], [bigger_elsewhere], [bigger_elsewhere]], lost_after=2)
     assert jumped == [(0, face), None, None, (1, bigger_elsewhere), (1, bigger_elsewhere)]
-    # union 100..170 x 100..172 -> 72 px, grown 10 % each side -> 86.4 px square around (135, 136)
+    # union 100..170 x 100..172 -> 72 px, grown 20 % each side -> 100.8 px square around (135, 136)
     box = square_around([face, (110, 102, 170, 172)], 480, 640)
-    assert box == pytest.approx((135 - 43.2, 136 - 43.2, 135 + 43.2, 136 + 43.2))
-    assert square_around([(0, 0, 60, 60)], 480, 640) == pytest.approx((0, 0, 72, 72))  # moved inside
-    assert square_around([(0, 10, 100, 90)], 100, 640)[1] == pytest.approx(50 - 60)  # larger: centred
+    assert box == pytest.approx((135 - 50.4, 136 - 50.4, 135 + 50.4, 136 + 50.4))
+    assert square_around([(0, 0, 60, 60)], 480, 640) == pytest.approx((0, 0, 84, 84))  # moved inside
+    assert square_around([(0, 10, 100, 90)], 100, 640)[1] == pytest.approx(50 - 70)  # larger: centred
+    assert square_around([face], 480, 640, grow=0.1)[2] - 100 == pytest.approx(72)  # the official 10 %
 
 
 def test_a_crop_outside_the_frame_is_padded_black_and_scaled():
