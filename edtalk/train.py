@@ -692,9 +692,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.address:
         check_cluster_address(args.address)  # Ray would retry a wrong one for minutes
     elif not ray.is_initialized():  # the private instance Ray starts below: its size is known now
-        here = local_resources()
-        use_gpu = train_cfg.use_gpu if train_cfg.use_gpu is not None else here["GPU"] > 0
-        check_workers_fit(args.workers, use_gpu, cluster=False, resources=here)
+        check_workers_fit(
+            args.workers, resolve_use_gpu(train_cfg), cluster=False, resources=local_resources()
+        )
     if args.also_train:
         from edtalk.model import EDTalk
         from edtalk.stages import with_also_train
