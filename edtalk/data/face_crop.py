@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edtalk.data.face_landmarks import NoFaceError, face_detector, gray
+from edtalk.data.face_landmarks import DETECT_SIDE, NoFaceError, face_detector, gray
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in the frame's pixels
 
@@ -40,7 +40,6 @@ FPS = 25.0  # output frame rate
 DETECT_EVERY = 5  # detect on every 5th output frame (5 per second at 25 fps)
 LOST_AFTER = 5  # frames looked at in a row without the face (1 s) before the track starts afresh
 DETECT_LONG_SIDE = 640  # large frames are scaled down to this longer side before detection
-DETECT_SHORT_SIDE = 256  # small frames are scaled up to this shorter side (HOG finds faces >= ~80 px)
 
 
 def detect_faces(frame: np.ndarray) -> list[Box]:
@@ -48,7 +47,7 @@ def detect_faces(frame: np.ndarray) -> list[Box]:
     import cv2
 
     h, w = frame.shape[:2]
-    scale = min(DETECT_LONG_SIDE / max(h, w), max(1.0, DETECT_SHORT_SIDE / min(h, w)))
+    scale = min(DETECT_LONG_SIDE / max(h, w), max(1.0, DETECT_SIDE / min(h, w)))  # small ones scaled up
     image = gray(frame)
     if scale != 1.0:
         image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
