@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -39,6 +40,9 @@ from edtalk.data.clip import EMOTIONS, Clip
 from edtalk.data.errors import DataError, DatasetLayoutError
 from edtalk.data.mouth_swap import swap_mouth
 from edtalk.data.npy_rows import NpyRowWriter
+
+if TYPE_CHECKING:
+    from edtalk.data.video import VideoInfo
 
 CACHE_VERSION = 1
 
@@ -166,7 +170,7 @@ def build_frame_cache(
         return final
     cache_root.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_builds(cache_root)
-    check_disk_space(clips, size, cache_root)
+    check_before_decoding(clips, size, cache_root)
     extra_clips = extra() if extra is not None else []
     source = landmark_source(clips)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-", dir=cache_root))
@@ -260,31 +264,45 @@ def _remove_abandoned_builds(cache_root: Path) -> None:
 
 
 ROW_BYTES_BESIDES_FRAME = 68 * 2 * 4 + 80 * 16 * 2  # a frame's landmarks (float32) and mel window (float16)
-DISK_SAMPLE = 16  # clips whose headers estimate the split's frame count
+DISK_SAMPLE = 16  # clips whose headers are read before decoding (the split's frame count and frame size)
 
 
-def estimated_cache_bytes(clips: list[Clip], size: int) -> int:
-    """Bytes the frame cache of ``clips`` at ``size`` will take: frames counted from the headers of up
-    to ``DISK_SAMPLE`` clips spread over the split (unreadable ones skipped), scaled to all clips."""
+def sampled_headers(clips: list[Clip]) -> list[tuple[Clip, VideoInfo]]:
+    """Header facts (no decoding) of up to ``DISK_SAMPLE`` clips spread over the split; unreadable
+    ones are skipped here (decoding names them)."""
     from edtalk.data.video import probe_video
 
-    sample = clips[:: max(1, len(clips) // DISK_SAMPLE)][:DISK_SAMPLE]
-    counts = []
-    for clip in sample:
+    headers = []
+    for clip in clips[:: max(1, len(clips) // DISK_SAMPLE)][:DISK_SAMPLE]:
         try:
-            counts.append(probe_video(clip.video).n_frames)
+            headers.append((clip, probe_video(clip.video)))
         except DataError:
             continue
+    return headers
+
+
+def estimated_cache_bytes(
+    clips: list[Clip], size: int, headers: list[tuple[Clip, VideoInfo]] | None = None
+) -> int:
+    """Bytes the frame cache of ``clips`` at ``size`` will take: frames counted from the ``headers``
+    of a sample of the clips (``sampled_headers``), scaled to all clips."""
+    counts = [info.n_frames for _, info in (sampled_headers(clips) if headers is None else headers)]
     if not counts:
         return 0
     frames = float(np.mean(counts)) * len(clips)
     return int(frames * (size * size * 3 + ROW_BYTES_BESIDES_FRAME))
 
 
-def check_disk_space(clips: list[Clip], size: int, cache_root: Path) -> None:
-    """Stop before decoding when the disk under ``cache_root`` cannot hold the cache (a MEAD-sized
-    split at 256 px is about half a terabyte), instead of failing hours later."""
-    need = estimated_cache_bytes(clips, size)
+def check_before_decoding(clips: list[Clip], size: int, cache_root: Path) -> None:
+    """Stop before decoding, from a sample of the clips' headers, when the split is raw video (every
+    sampled clip non-square: each would be decoded only to be left out) or the disk under
+    ``cache_root`` cannot hold the cache (a MEAD-sized split at 256 px is about half a terabyte),
+    instead of failing hours later."""
+    headers = sampled_headers(clips)
+    if headers and all(info.size[0] != info.size[1] for _, info in headers):
+        clip, info = headers[0]
+        raise _not_square(clip, *info.size)
+    need = estimated_cache_bytes(clips, size, headers)
     free = shutil.disk_usage(cache_root).free
     if need > free:
         raise DataError(
@@ -366,14 +384,18 @@ def decode_workers(n_clips: int, detect: bool) -> int:
     return max(1, min(MOST_DECODERS, os.cpu_count() or 1, n_clips // CLIPS_PER_DECODER))
 
 
-def _crop_advice(dataset: str) -> str:
-    """How to make the square face crops training takes from a dataset's raw videos."""
-    if dataset in ("mead", "hdtf"):
-        return (
-            f"`python -m edtalk.data.crop dataset --dataset {dataset} --root RAW --out CROPPED` makes them; "
-            "train on CROPPED"
+def _not_square(clip: Clip, height: int, width: int) -> DataError:
+    """The error for a clip whose frames are not square face crops, with how to make them."""
+    if clip.dataset in ("mead", "hdtf"):
+        how = (
+            f"`python -m edtalk.data.crop dataset --dataset {clip.dataset} --root RAW --out CROPPED` makes "
+            "them; train on CROPPED"
         )
-    return "`python -m edtalk.data.crop video` makes them"
+    else:
+        how = "`python -m edtalk.data.crop video` makes them"
+    return DataError(
+        clip.video, f"frames are {width}x{height} (width x height), not square face crops; {how}"
+    )
 
 
 def _decode_clip(clip: Clip, size: int):
@@ -383,13 +405,8 @@ def _decode_clip(clip: Clip, size: int):
 
     try:
         video = read_video(clip.video)
-        height, width = video.size
-        if height != width:
-            raise DataError(
-                clip.video,
-                f"frames are {width}x{height} (width x height), not square face crops; "
-                f"{_crop_advice(clip.dataset)}",
-            )
+        if video.size[0] != video.size[1]:
+            raise _not_square(clip, *video.size)
         landmarks, filled = _clip_landmarks(clip, video.frames, size)
         mel = _clip_mels(clip, video.n_frames, video.fps)
     except DataError as err:

@@ -253,9 +253,13 @@ def test_single_image_and_video_crops_and_their_errors(tmp_path, capsys):
     assert "hdtf root folder does not exist" in capsys.readouterr().err
 
 
-def test_training_refuses_frames_that_are_not_square_crops_and_names_the_crop_command(tmp_path):
+def test_training_refuses_frames_that_are_not_square_crops_and_names_the_crop_command(tmp_path, monkeypatch):
     """Before: a raw 1920x1080 MEAD clip was squashed to a 64 px square without a word."""
+    import dataclasses
+
+    import edtalk.data.training as training
     from edtalk.data.clip import Clip
+    from edtalk.data.errors import DataError
     from edtalk.data.training import build_frame_cache, load_frame_cache
     from edtalk.data.video import write_video
 
@@ -272,6 +276,12 @@ def test_training_refuses_frames_that_are_not_square_crops_and_names_the_crop_co
     ((clip, reason),) = cache.skipped
     assert clip == "raw#0" and "frames are 400x240 (width x height), not square face crops" in reason
     assert "python -m edtalk.data.crop dataset --dataset hdtf --root RAW --out CROPPED" in reason
+
+    # a split that is raw video throughout stops at the sampled headers, before any clip is decoded
+    monkeypatch.setattr(training, "_decoded", lambda *a: pytest.fail("decoded a raw split"))
+    raw_only = [clips[0], dataclasses.replace(clips[0], id="raw#1")]
+    with pytest.raises(DataError, match=r"raw\.mp4: frames are 400x240 .* --dataset hdtf --root RAW"):
+        build_frame_cache(raw_only, 64, tmp_path / "cache", progress=False)
 
 
 def test_an_unforeseen_failure_on_one_clip_is_its_problem_not_the_runs_end(tmp_path, monkeypatch):
