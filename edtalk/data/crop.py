@@ -187,11 +187,10 @@ def crop_dataset(jobs: list[CropJob], out: Path, workers: int, progress: bool = 
             flush=True,
         )
     with tqdm(total=len(todo), desc="cropping", unit="clip", disable=not progress) as bar:
-        if workers <= 1 or len(todo) <= 1:
-            results = map(crop_job, todo)
-        else:
+        pool = None
+        if workers > 1 and len(todo) > 1:
             pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-            results = pool.map(crop_job, todo)
+        results = pool.map(crop_job, todo) if pool is not None else map(crop_job, todo)
         try:
             for outcome in results:
                 if outcome.problem is None:  # a failed clip is tried again by the next run
@@ -201,7 +200,7 @@ def crop_dataset(jobs: list[CropJob], out: Path, workers: int, progress: bool = 
                 outcomes[outcome.clip_id] = outcome
                 bar.update(1)
         finally:
-            if workers > 1 and len(todo) > 1:
+            if pool is not None:
                 pool.shutdown(cancel_futures=True)
     ordered = [outcomes[j.clip_id] for j in jobs]
     write_json(out / REPORT, [asdict(o) for o in ordered], indent=1)
