@@ -14,14 +14,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from math import gcd
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
 import soundfile as sf
-import torch
 
 from edtalk.atomic import atomic_path
 from edtalk.data.errors import AudioReadError
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +187,7 @@ def preemphasis(wav: np.ndarray, coef: float = WAV2LIP.preemphasis) -> np.ndarra
 @lru_cache(maxsize=4)
 def _mel_basis(settings: MelSettings) -> torch.Tensor:
     import librosa
+    import torch
 
     basis = librosa.filters.mel(
         sr=settings.sample_rate,
@@ -203,6 +207,8 @@ def melspectrogram(wav: np.ndarray, settings: MelSettings = WAV2LIP) -> np.ndarr
     wav = np.asarray(wav)
     if wav.ndim != 1 or wav.size == 0:
         raise ValueError(f"melspectrogram needs a non-empty 1-D waveform, got shape {wav.shape}")
+    import torch  # imported here: reading and writing audio (crop, doctor, synthtalk) need no torch
+
     s = settings
     signal = torch.from_numpy(preemphasis(wav, s.preemphasis))
     if signal.numel() <= s.n_fft // 2:  # reflect padding needs more samples than the pad width
