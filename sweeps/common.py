@@ -10,7 +10,9 @@ must retrain from a parent run (the checkpoints of the other stages are reused):
 1. trains each affected stage with the training engineer's trainer builder
    (``edtalk.train.run_stage``: a Ray Train V2 ``TorchTrainer`` whose workers run DeepSpeed),
    the first from the parent's checkpoint, the next from the previous one;
-2. scores the trained model on a validation split with ``eval.run`` (in-process);
+2. scores the trained model on ``--split`` with ``eval.run`` (in-process): the test split by
+   default, as the paper's Tables 3 and 6 report their ablations on the test set; a sweep that
+   *chooses* a setting should score a held-out split instead (``--split val`` on a dataset with one);
 3. reports the metrics to Tune (``ray.tune.report``), with the results file path.
 
 After ``Tuner.fit()``, ``export_results`` copies each trial's results file to
@@ -143,7 +145,12 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--out", default="results", help="results folder for the exported results files")
     p.add_argument("--storage", default="ray_results", help="Tune experiment storage folder")
     p.add_argument("--name", default=None, help="experiment name (default: the sweep's name)")
-    p.add_argument("--split", default="test", help="split each trial is scored on after training")
+    p.add_argument(
+        "--split",
+        default="test",
+        help="split each trial is scored on after training (default: test, the split of the paper's "
+        "ablation tables; score a held-out split such as val to choose a setting)",
+    )
     p.add_argument(
         "--max-clips",
         type=positive_int,
