@@ -95,8 +95,31 @@ def user_path(text: str) -> Path:
     return Path(text).expanduser()
 
 
+def parse_device(name: str, *, here: bool = True) -> str:
+    """The torch device ``--device NAME`` means, as a string: "auto" is the first CUDA GPU when this
+    machine has one, else the CPU; cpu, cuda, cuda:N as given. ValueError, with the message a user
+    reads, for a name torch does not know or (``here``: the device is this machine's) a CUDA device
+    on a machine without one. With ``here=False`` (the device is a Ray cluster's workers') "auto"
+    cannot be judged from this machine and is refused."""
+    import torch
+
+    if name == "auto":
+        if not here:
+            raise ValueError(
+                "--device auto looks at this machine, not at the cluster's workers: use cpu or cuda"
+            )
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device {name!r}: not a torch device (auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and here and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: this machine has no CUDA GPU (use --device cpu)")
+    return str(device)
+
+
 def add_device_option(parser: argparse.ArgumentParser, what: str = "the model") -> None:
-    """``--device`` as every model-running CLI spells it (read with ``edtalk.driving.resolve_device``)."""
+    """``--device`` as every model-running CLI spells it (read with ``parse_device``)."""
     parser.add_argument(
         "--device",
         default="auto",

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from edtalk.cli import parse_device
 from edtalk.config import ModelConfig
 from edtalk.data.clip import EMOTIONS
 from edtalk.data.errors import DataError
@@ -52,18 +53,13 @@ def _note(message: str) -> None:
 
 # --- model and frames ----------------------------------------------------------------------------
 def resolve_device(device: str = "auto") -> torch.device:
-    """The torch device a name means: "auto" is the first CUDA GPU when there is one, else the CPU;
-    "cpu", "cuda", "cuda:N" as given (a CUDA device on a machine without one is an error, not a silent
-    CPU run)."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The torch device a name means (``edtalk.cli.parse_device``: "auto" is the first CUDA GPU when
+    there is one, else the CPU; a CUDA device on a machine without one is an error, not a silent CPU
+    run)."""
     try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise InferenceError(None, f"unknown device {device!r} (auto, cpu, cuda or cuda:N)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InferenceError(None, f"device {device!r}: this machine has no CUDA GPU (use --device cpu)")
-    return dev
+        return torch.device(parse_device(device))
+    except ValueError as err:
+        raise InferenceError(None, str(err)) from None
 
 
 def load_generator(ckpt_path: str | Path, device: str | torch.device = "cpu") -> tuple[EDTalk, ModelConfig]:

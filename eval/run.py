@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--device",
         default="cpu",
-        help="torch device for the backbones and for generating methods' networks (cpu, cuda)",
+        help="torch device for the backbones and for generating methods' networks: cpu (default), "
+        "cuda, cuda:N, or auto (a CUDA GPU when this machine has one; not with --address)",
     )
     r.add_argument(
         "--chunk",
@@ -484,17 +485,16 @@ def check_weights(protocol: Any, metrics: dict, allow_unverified: bool) -> None:
 
 
 def check_device(args: argparse.Namespace) -> None:
-    """--device names a torch device this run can use: a CUDA device on a machine (or local Ray)
-    without one would crash in every clip's first metric, or leave Ray tasks waiting for a GPU forever.
-    On a cluster (--address) the GPUs are the workers', checked when Ray starts (``_init_ray``)."""
-    import torch
+    """--device names a torch device this run can use (``edtalk.cli.parse_device``; "auto" becomes
+    cpu or cuda): a CUDA device on a machine (or local Ray) without one would crash in every clip's
+    first metric, or leave Ray tasks waiting for a GPU forever. On a cluster (--address) the GPUs
+    are the workers', checked when Ray starts (``_init_ray``)."""
+    from edtalk.cli import parse_device
 
     try:
-        device = torch.device(args.device)
-    except RuntimeError:
-        raise UsageError(f"--device {args.device!r}: not a torch device (cpu, cuda or cuda:N)") from None
-    if device.type == "cuda" and not args.address and not torch.cuda.is_available():
-        raise UsageError(f"--device {args.device}: this machine has no CUDA GPU (use --device cpu)")
+        args.device = parse_device(args.device, here=not args.address)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
 
 def check_address(address: str | None) -> None:

@@ -101,7 +101,18 @@ def test_infer_output_must_be_an_mp4(capsys):
     assert "'o.txt': the output is an mp4 video" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("module", ["edtalk.infer", "edtalk.train", "eval.run", "eval.proof"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "edtalk.infer",
+        "edtalk.train",
+        "eval.run",
+        "eval.proof",
+        "edtalk.data.check",
+        "edtalk.data.crop",
+        "edtalk.data.synthtalk.__main__",
+    ],
+)
 def test_help_comes_without_loading_torch(module):
     """``--help`` and usage errors answer at once: the model code loads only after the arguments parse."""
     import subprocess
@@ -152,3 +163,24 @@ def test_a_diagnostic_reuses_its_saved_result_only_for_the_same_committed_inputs
     assert save() == 0 and len(runs) == 3
     monkeypatch.setattr(provenance, "code_state", lambda: "0123abc+dirty")
     assert save() == 0 and save() == 0 and len(runs) == 5
+
+
+def test_every_cli_reads_device_names_the_same_way(monkeypatch):
+    """``parse_device`` is --device for inference, diagnostics and eval.run: auto picks this machine's
+    GPU or CPU; a misspelt name or a GPU this machine lacks is a sentence, not a torch traceback; on a
+    cluster (``here=False``) a CUDA device is the workers' to have, and auto is refused."""
+    import torch
+
+    from edtalk.cli import parse_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert parse_device("auto") == "cpu" and parse_device("cpu") == "cpu"
+    with pytest.raises(ValueError, match="this machine has no CUDA GPU"):
+        parse_device("cuda:1")
+    assert parse_device("cuda:1", here=False) == "cuda:1"
+    with pytest.raises(ValueError, match="not at the cluster's workers"):
+        parse_device("auto", here=False)
+    with pytest.raises(ValueError, match="'gpu0': not a torch device"):
+        parse_device("gpu0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert parse_device("auto") == "cuda" and parse_device("cuda:1") == "cuda:1"

@@ -392,7 +392,8 @@ def test_device_reaches_generating_methods(synth, tmp_path, monkeypatch, capsys)
     monkeypatch.setattr("torch.cuda.is_available", lambda: True)  # passes check_device on any machine
     argv = ["--dataset", "synthtalk", "--root", str(root), "--method", "edtalk_v", "--out", str(tmp_path)]
     assert main([*argv, "--device", "cuda:1", *FAST]) == 2  # no --ckpt: stops before any work
-    assert seen == ["cuda:1"]
+    assert main([*argv, "--device", "auto", *FAST]) == 2  # auto, as for edtalk.infer: this machine's GPU
+    assert seen == ["cuda:1", "cuda"]
 
 
 def test_ray_tasks_run_from_the_drivers_folder(tmp_path, monkeypatch):
