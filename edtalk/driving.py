@@ -290,14 +290,14 @@ def read_image(path: str | Path, crop: bool = False) -> np.ndarray:
     if not path.is_file():
         raise InferenceError(path, "missing: no such file")
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        return read_frames(path, crop)[0]
-    from PIL import Image, UnidentifiedImageError
+        image = _first_frame(path)
+    else:
+        from edtalk.data.image import ImageReadError, read_rgb_image
 
-    try:
-        with Image.open(path) as im:
-            image = np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as err:
-        raise InferenceError(path, f"unreadable image ({err})") from None
+        try:
+            image = read_rgb_image(path)
+        except ImageReadError as err:
+            raise InferenceError(path, err.problem) from None
     if not crop:
         return _square(image, path)
     from edtalk.data.face_crop import crop_image
@@ -307,6 +307,20 @@ def read_image(path: str | Path, crop: bool = False) -> np.ndarray:
         return crop_image(image, path)
     except NoFaceError as err:
         raise InferenceError(path, f"{err.problem} (nothing to crop to)") from None
+
+
+def _first_frame(path: Path) -> np.ndarray:
+    """The first frame of a video, decoding nothing after it."""
+    from edtalk.data.video import iter_frames
+
+    frames = iter_frames(path)[1]
+    try:
+        first = next(frames, None)
+    finally:
+        frames.close()
+    if first is None:
+        raise InferenceError(path, "the video has no frames")
+    return first
 
 
 def _square(frames: np.ndarray, path: str | Path) -> np.ndarray:
@@ -327,13 +341,13 @@ def read_frames(path: str | Path, crop: bool = False) -> np.ndarray:
     """The frames of a driving video at 25 fps (other rates resampled to the nearest frame, with a note,
     so that motion keeps its speed and stays in step with the audio); with ``crop``, cut to the square
     256 px crop of the face followed through the clip first (``edtalk.data.face_crop``)."""
+    if crop:
+        return _face_crops(path)
     from edtalk.data.video import read_video, retime
 
     video = read_video(path)
     if video.n_frames == 0:
         raise InferenceError(path, "the video has no frames")
-    if crop:
-        return _face_crops(video.frames, video.fps, path)
     _square(video.frames, path)
     if abs(video.fps - FPS) > 0.01:
         _note(f"{path}: {video.fps:.2f} fps, resampled to {FPS:.0f} fps (nearest frame)")
@@ -341,17 +355,21 @@ def read_frames(path: str | Path, crop: bool = False) -> np.ndarray:
     return video.frames
 
 
-def _face_crops(frames: np.ndarray, fps: float, path: str | Path) -> np.ndarray:
-    """``frames`` at ``fps`` -> 25 fps square face crops, one square for the whole clip."""
+def _face_crops(path: str | Path) -> np.ndarray:
+    """A video -> 25 fps square face crops, one square for the whole clip. Decoded twice, streamed (the
+    detect and cut passes of ``edtalk.data.crop``): only the 256 px crops are held, not a long
+    full-size video."""
     from edtalk.data.face_crop import cut_crops, plan_crops
     from edtalk.data.face_landmarks import NoFaceError
+    from edtalk.data.video import iter_frames
 
+    fps, frames = iter_frames(path)
     try:
-        plan = plan_crops(iter(frames), fps)
+        plan = plan_crops(frames, fps)
     except NoFaceError as err:
         raise InferenceError(path, f"{err.problem} (nothing to crop to)") from None
     _note(f"{path}: cut to the face's square crop ({plan.n_frames} frames at {FPS:.0f} fps)")
-    return next(cut_crops(iter(frames), fps, plan))[1]
+    return next(cut_crops(iter_frames(path)[1], fps, plan))[1]
 
 
 def check_face(frame: np.ndarray, path: str | Path) -> None:

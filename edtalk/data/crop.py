@@ -13,8 +13,9 @@ long video per person, any names, audio in the video) becomes 5-second chunks
 ``split_5s_video/<video>#<k>.mp4`` + ``split_5s_audio/<video>#<k>.wav`` (k counts from 1, as in the
 official README's tree ``RD_Radio1_000#1``, ``#2``, ...; the last, shorter chunk is dropped). Audio is
 16 kHz mono. Clips are cropped in parallel, one process per core; a clip that fails (unreadable, no
-audio, no face) is named and the others go on; a re-run skips the clips already done
-(``<out>/.crop/``) and ``<out>/crop_report.json`` lists every clip's outcome.
+audio, no face, a worker process that died) is named and the others go on; a re-run skips the
+clips already done with the same settings (``<out>/.crop/``) and ``<out>/crop_report.json`` lists
+every clip's outcome.
 Exit status 0 when every clip was cropped, 1 when some could not be, 2 for a usage error.
 """
 
@@ -26,7 +27,7 @@ import multiprocessing
 import os
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,6 +49,7 @@ class CropJob:
     video_dir: str
     audio_dir: str | None  # None: audio muxed into the mp4 only
     chunk_seconds: float | None = None
+    video_suffix: str = ".mp4"  # ``crop video --out X.MP4`` writes X.MP4, the name it was given
 
 
 @dataclass
@@ -74,11 +76,13 @@ def crop_job(job: CropJob) -> CropOutcome:
     try:
         fps, frames = iter_frames(job.video)  # the header first: an unreadable video is named as such
         wav = _audio(job, outcome)
-        chunk = int(round(job.chunk_seconds * FPS)) if job.chunk_seconds else None
+        chunk = int(round(job.chunk_seconds * FPS)) if job.chunk_seconds is not None else None
         plan = plan_crops(frames, fps, chunk)
         if chunk and plan.n_frames < chunk:
             raise DataError(
-                job.video, f"{plan.n_frames / FPS:.1f} s long, shorter than one {job.chunk_seconds:g} s chunk"
+                job.video,
+                f"{plan.n_frames} frames at {FPS:g} fps, shorter than one {job.chunk_seconds:g} s chunk "
+                f"({chunk} frames)",
             )
         lost = plan.n_frames // plan.clip_frames - len(plan.boxes)
         if lost:
@@ -95,10 +99,12 @@ def crop_job(job: CropJob) -> CropOutcome:
             audio = None
             if wav is not None:
                 audio = fit_to_frames(wav[int(round(k * plan.clip_frames * 16000 / FPS)) :], len(crops), FPS)
-            out = write_video(Path(job.video_dir) / f"{name}.mp4", crops, FPS, audio=audio)
+            out = write_video(Path(job.video_dir) / f"{name}{job.video_suffix}", crops, FPS, audio=audio)
             outcome.written.append(str(out))
             if job.audio_dir:
                 outcome.written.append(str(write_wav(Path(job.audio_dir) / f"{name}.wav", audio)))
+        if not outcome.written:
+            raise DataError(job.video, f"nothing written: {'; '.join(outcome.notes)}")
     except DataError as err:
         outcome.problem = str(err) if err.path is not None else f"{job.video}: {err.problem}"
     except Exception as err:  # noqa: BLE001 - an unforeseen failure on one clip must not stop thousands
@@ -113,12 +119,30 @@ def _audio(job: CropJob, outcome: CropOutcome):
     from edtalk.data.errors import AudioReadError
 
     try:
-        return load_audio(job.audio or job.video)
+        wav = load_audio(job.audio or job.video)
     except AudioReadError:
         if job.audio_dir or job.audio:
             raise
         outcome.notes.append("the video has no audio track: the crop is silent")
         return None
+    return wav if job.audio else _from_first_frame(wav, job.video, outcome)
+
+
+def _from_first_frame(wav, video: str, outcome: CropOutcome):
+    """A video's own 16 kHz track cut (or padded with silence) to start with its first frame, when the
+    container starts the two streams at different times (``edtalk.data.video.audio_lead``)."""
+    import numpy as np
+
+    from edtalk.data.video import audio_lead
+
+    shift = int(round(audio_lead(video) * 16000))
+    if shift:
+        outcome.notes.append(f"audio track starts {-shift / 16000:+.3f} s from the first frame: aligned")
+    if shift > 0:
+        return wav[shift:]
+    if shift < 0:
+        return np.concatenate([np.zeros(-shift, wav.dtype), wav])
+    return wav
 
 
 # --- datasets -----------------------------------------------------------------------------------
@@ -166,9 +190,55 @@ def _done_file(out: Path, clip_id: str) -> Path:
     return out / DONE_DIR / f"{clip_id.replace('/', '%2F')}.json"
 
 
-def crop_dataset(jobs: list[CropJob], out: Path, workers: int, progress: bool = True) -> list[CropOutcome]:
-    """Run ``jobs`` (those without a done record first), ``workers`` processes at a time; each clip's
-    outcome is recorded as it finishes, so an interrupted run resumes where it stopped."""
+def crop_settings(job: CropJob) -> dict:
+    """What a clip's crops depend on besides the code: its source files (name and size: a raw tree
+    moved or copied elsewhere is not cropped again) and the cropping settings. A done record made
+    with other settings is not reused."""
+    from edtalk.data import face_crop
+
+    sources = [Path(job.video)] + ([Path(job.audio)] if job.audio else [])
+    return {
+        "sources": [[p.name, p.stat().st_size if p.exists() else None] for p in sources],
+        "chunk_seconds": job.chunk_seconds,
+        "video_suffix": job.video_suffix,
+        "crop": [face_crop.GROW, face_crop.SIDE, face_crop.FPS, face_crop.MIN_IOU, face_crop.LOST_AFTER],
+        "detect": [face_crop.DETECT_EVERY, face_crop.DETECT_LONG_SIDE],
+    }
+
+
+def _finished(out: Path, job: CropJob) -> CropOutcome | None:
+    """The outcome of ``job`` from its done record, when the record was made with the job's settings and
+    every file it lists is still there; else None (the clip is cropped again)."""
+    try:
+        record = json.loads(_done_file(out, job.clip_id).read_text())
+        outcome = CropOutcome(**record["outcome"])
+        settings = record["settings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if settings != crop_settings(job) or not all(Path(w).is_file() for w in outcome.written):
+        return None
+    return outcome
+
+
+def _forget(out: Path, job: CropJob) -> None:
+    """Remove a stale done record and the files it lists (chunks of an older chunk length would
+    otherwise stay beside the new ones)."""
+    done = _done_file(out, job.clip_id)
+    try:
+        written = json.loads(done.read_text())["outcome"]["written"]
+    except (OSError, ValueError, KeyError, TypeError):
+        written = []
+    for w in written:
+        Path(w).unlink(missing_ok=True)
+    done.unlink(missing_ok=True)
+
+
+def crop_dataset(
+    jobs: list[CropJob], out: Path, workers: int, progress: bool = True, crop: Callable = crop_job
+) -> list[CropOutcome]:
+    """Run ``jobs`` (those without a current done record), ``workers`` processes at a time; each clip's
+    outcome is recorded as it finishes, so an interrupted run resumes where it stopped. ``crop`` is
+    the function run on each job (``crop_job``; a module-level function, sent to the workers)."""
     from tqdm import tqdm
 
     from edtalk.atomic import write_json
@@ -176,10 +246,11 @@ def crop_dataset(jobs: list[CropJob], out: Path, workers: int, progress: bool = 
     outcomes: dict[str, CropOutcome] = {}
     todo = []
     for job in jobs:
-        done = _done_file(out, job.clip_id)
-        if done.is_file():
-            outcomes[job.clip_id] = CropOutcome(**json.loads(done.read_text()))
+        outcome = _finished(out, job)
+        if outcome is not None:
+            outcomes[job.clip_id] = outcome
         else:
+            _forget(out, job)
             todo.append(job)
     if todo:
         print(
@@ -187,24 +258,82 @@ def crop_dataset(jobs: list[CropJob], out: Path, workers: int, progress: bool = 
             flush=True,
         )
     with tqdm(total=len(todo), desc="cropping", unit="clip", disable=not progress) as bar:
-        pool = None
+
+        def record(job: CropJob, outcome: CropOutcome) -> None:
+            if outcome.problem is None:  # a failed clip is tried again by the next run
+                write_json(
+                    _done_file(out, job.clip_id),
+                    {"outcome": asdict(outcome), "settings": crop_settings(job)},
+                    indent=1,
+                )
+            else:
+                print(f"[crop] {outcome.problem}", file=sys.stderr, flush=True)
+            outcomes[job.clip_id] = outcome
+            bar.update(1)
+
         if workers > 1 and len(todo) > 1:
-            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        results = pool.map(crop_job, todo) if pool is not None else map(crop_job, todo)
-        try:
-            for outcome in results:
-                if outcome.problem is None:  # a failed clip is tried again by the next run
-                    write_json(_done_file(out, outcome.clip_id), asdict(outcome), indent=1)
-                else:
-                    print(f"[crop] {outcome.problem}", file=sys.stderr, flush=True)
-                outcomes[outcome.clip_id] = outcome
-                bar.update(1)
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
+            _in_processes(todo, workers, crop, record)
+        else:
+            for job in todo:
+                record(job, crop(job))
     ordered = [outcomes[j.clip_id] for j in jobs]
     write_json(out / REPORT, [asdict(o) for o in ordered], indent=1)
     return ordered
+
+
+def _in_processes(todo: list[CropJob], workers: int, crop: Callable, record: Callable) -> None:
+    """``record(job, crop(job))`` for every job, ``workers`` spawned processes at a time, in the order
+    they finish. A worker process that dies (killed for memory, a crash in a native library) breaks
+    the pool: the clips it was running are cropped again one at a time in a fresh process, and one
+    that kills its process again is recorded as failed; the rest go on in a new pool."""
+    from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    queue = list(reversed(todo))
+    while queue:
+        suspects: list[CropJob] = []
+        with _pool(workers) as pool:
+            running: dict = {}
+            try:
+                while queue or running:
+                    broken = False
+                    while queue and len(running) < workers and not broken:  # no more in flight than workers
+                        job = queue.pop()
+                        try:
+                            running[pool.submit(crop, job)] = job
+                        except BrokenProcessPool:  # it broke since the last wait: the job goes back
+                            queue.append(job)
+                            broken = True
+                    finished, _ = wait(running, return_when=ALL_COMPLETED if broken else FIRST_COMPLETED)
+                    for future in finished:
+                        job = running.pop(future)
+                        try:
+                            record(job, future.result())
+                        except BrokenProcessPool:
+                            suspects.append(job)
+                    if broken or suspects:
+                        suspects += running.values()  # broken with the pool, whichever died
+                        break
+            finally:
+                pool.shutdown(cancel_futures=True)
+        for job in suspects:
+            record(job, _alone(job, crop))
+
+
+def _alone(job: CropJob, crop: Callable) -> CropOutcome:
+    """``crop(job)`` in a process of its own: the outcome, or a failure when the process dies."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    with _pool(1) as pool:
+        try:
+            return pool.submit(crop, job).result()
+        except BrokenProcessPool:
+            problem = "its cropping process died (killed, e.g. out of memory, or crashed in a native library)"
+            return CropOutcome(job.clip_id, job.video, problem=f"{job.video}: {problem}")
+
+
+def _pool(workers: int):
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 # --- CLI ------------------------------------------------------------------------------------------
@@ -255,24 +384,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _image(args: argparse.Namespace) -> int:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
+    from edtalk.atomic import atomic_path
     from edtalk.data.face_crop import crop_image
+    from edtalk.data.image import read_rgb_image
     from edtalk.data.readers.common import IMAGE_SUFFIXES
 
     if args.out.suffix.lower() not in IMAGE_SUFFIXES:
         return report_error(f"--out {args.out}: give an image path ({', '.join(sorted(IMAGE_SUFFIXES))})")
-
-    try:
-        with Image.open(args.input) as im:
-            rgb = im.convert("RGB")
-    except (OSError, UnidentifiedImageError) as err:
-        return report_error(f"{args.input}: not a readable image ({err})")
-    import numpy as np
-
-    from edtalk.atomic import atomic_path
-
-    crop = crop_image(np.asarray(rgb), args.input)
+    crop = crop_image(read_rgb_image(args.input), args.input)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out, suffix=f".tmp{args.out.suffix}") as tmp:
         Image.fromarray(crop).save(tmp)
@@ -283,9 +404,8 @@ def _image(args: argparse.Namespace) -> int:
 def _video(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() != ".mp4":
         return report_error(f"--out {args.out}: give an .mp4 path")
-    job = CropJob(
-        args.out.stem, str(args.input), str(args.audio) if args.audio else None, str(args.out.parent), None
-    )
+    audio = str(args.audio) if args.audio else None
+    job = CropJob(args.out.stem, str(args.input), audio, str(args.out.parent), None, None, args.out.suffix)
     outcome = crop_job(job)
     if outcome.problem:
         return report_error(outcome.problem)
@@ -298,6 +418,10 @@ def _video(args: argparse.Namespace) -> int:
 def _dataset(args: argparse.Namespace) -> int:
     if args.out.resolve() == args.root.resolve():
         return report_error("--out must differ from --root (the crops would mix with the raw videos)")
+    from edtalk.data.face_crop import FPS
+
+    if args.dataset == "hdtf" and round(args.chunk_seconds * FPS) < 1:
+        return report_error(f"--chunk-seconds {args.chunk_seconds:g}: shorter than one frame at {FPS:g} fps")
     jobs = (
         mead_jobs(args.root, args.out)
         if args.dataset == "mead"

@@ -76,19 +76,22 @@ def follow_face(
     The track starts at the largest face of the first frame with one; each later frame adds the
     detection that overlaps the track's last box most, when by IoU >= ``MIN_IOU`` (another person or a
     false detection elsewhere is left out). After ``lost_after`` frames in a row without it (a scene
-    cut, the person gone), the track starts again at the largest face, as a new tube (index + 1)."""
+    cut, the person gone), a face where the track was still continues it (HOG misses a head turned
+    away for a while), and otherwise the track starts again at the largest face, as a new tube
+    (index + 1)."""
     track: list[tuple[int, Box] | None] = []
     last: Box | None = None
     tube, missed = -1, 0
     for boxes in detections:
-        if last is None or missed >= lost_after:
-            pick = max(boxes, key=_area, default=None)
-            if pick is not None:
-                tube += 1
-        else:
+        pick = None
+        if last is not None:
             pick = max(boxes, key=lambda b: iou(b, last), default=None)
             if pick is not None and iou(pick, last) < MIN_IOU:
                 pick = None
+        if pick is None and (last is None or missed >= lost_after):
+            pick = max(boxes, key=_area, default=None)
+            if pick is not None:
+                tube += 1
         track.append(None if pick is None else (tube, pick))
         missed = 0 if pick is not None else missed + 1
         last = pick or last
@@ -130,16 +133,33 @@ def crop_frame(frame: np.ndarray, box: Box, side: int = SIDE) -> np.ndarray:
 
 
 def retimed(frames: Iterable[np.ndarray], fps: float, target_fps: float = FPS) -> Iterator[np.ndarray]:
-    """Nearest-frame resampling one frame at a time: output frame j is source frame rint(j * fps /
-    target_fps), as ``edtalk.data.video.retime`` picks them."""
+    """``edtalk.data.video.retime`` one frame at a time: output frame j is source frame
+    rint(j * fps / target_fps), and a clip of n source frames gives round(n * target_fps / fps) (at
+    least 1), the last frame repeated where the source runs out. An output frame is held back until
+    enough source frames have been read to know that the clip is long enough to have it."""
     if fps <= 0 or target_fps <= 0:
         raise ValueError(f"frame rates must be positive, got {fps} -> {target_fps}")
+
+    def n_out(n: int) -> int:
+        return max(1, int(round(n * target_fps / fps)))
+
     ratio = fps / target_fps
-    j = 0
+    held: list[np.ndarray] = []  # picked output frames not yet known to lie inside the clip
+    j = given = n = 0
+    last = None
     for i, frame in enumerate(frames):
+        n, last = i + 1, frame
         while np.rint(j * ratio) == i:
-            yield frame
+            held.append(frame)
             j += 1
+        while held and given < n_out(n):  # n_out grows with n: these outputs exist whatever follows
+            yield held.pop(0)
+            given += 1
+    if last is None:
+        return
+    while given < n_out(n):  # source frames past the end: the last one, as retime clamps
+        yield held.pop(0) if held else last
+        given += 1
 
 
 @dataclass(frozen=True)

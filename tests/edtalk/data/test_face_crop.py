@@ -37,6 +37,9 @@ def test_boxes_overlap_follow_and_grow_into_a_square_inside_the_frame():
     # lost for 2 frames looked at in a row, it starts a new tube at the largest face there
     jumped = follow_face([[face], [], [], [bigger_elsewhere], [bigger_elsewhere]], lost_after=2)
     assert jumped == [(0, face), None, None, (1, bigger_elsewhere), (1, bigger_elsewhere)]
+    # back where it was after as long (a head turned away): the same tube, though a larger face is in view
+    back = follow_face([[face], [], [], [bigger_elsewhere, (102, 100, 162, 170)]], lost_after=2)
+    assert back[-1] == (0, (102, 100, 162, 170))
     # union 100..170 x 100..172 -> 72 px, grown 20 % each side -> 100.8 px square around (135, 136)
     box = square_around([face, (110, 102, 170, 172)], 480, 640)
     assert box == pytest.approx((135 - 50.4, 136 - 50.4, 135 + 50.4, 136 + 50.4))
@@ -52,10 +55,13 @@ def test_a_crop_outside_the_frame_is_padded_black_and_scaled():
     assert out[:, :30].max() == 0 and out[:, 34:].min() == 200
 
 
-@pytest.mark.parametrize("n, fps", [(100, 30.0), (83, 29.97), (50, 25.0), (40, 50.0), (31, 12.5)])
-def test_streamed_resampling_picks_the_frames_retime_picks(n, fps):
-    frames = np.arange(n).reshape(n, 1, 1, 1)
-    np.testing.assert_array_equal(np.stack(list(retimed(iter(frames), fps))), retime(frames, fps, 25.0))
+@pytest.mark.parametrize("fps", [30.0, 29.97, 25.0, 24.0, 50.0, 60.0, 12.5, 10.0])
+def test_streamed_resampling_gives_the_frames_retime_gives(fps):
+    """Every length: the streamed count used to differ by one frame (30 fps, 3 frames: 3 vs 2), and a
+    2 s video at 10 fps lost its last frame, too short for a 2 s chunk."""
+    for n in range(1, 130):
+        frames = np.arange(n).reshape(n, 1, 1, 1)
+        np.testing.assert_array_equal(np.stack(list(retimed(iter(frames), fps))), retime(frames, fps, 25.0))
 
 
 def _rendered_face(n_frames: int, seed: int = 0):
@@ -308,3 +314,118 @@ def test_paths_expand_the_home_folder_as_a_cluster_job_gives_them(tmp_path, monk
         ["dataset", "--dataset", "mead", "--root", "~/raw", "--out", "~/out"]
     )
     assert (args.root, args.out) == (tmp_path / "raw", tmp_path / "out")
+
+
+def test_a_phone_photo_is_read_upright_by_its_exif_orientation(tmp_path, capsys):
+    """A portrait shot stored sideways with Orientation=6 was read lying down: 'no face found'."""
+    from PIL import Image
+
+    from edtalk.driving import read_image
+
+    frames, _ = _raw(1)
+    image = Image.fromarray(np.ascontiguousarray(np.rot90(frames[0], 1)))  # the pixels as stored
+    exif = image.getexif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise: upright
+    image.save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    assert crop.main(["image", str(tmp_path / "phone.jpg"), "--out", str(tmp_path / "id.png")]) == 0
+    assert read_image(tmp_path / "phone.jpg", crop=True).shape == (SIDE, SIDE, 3)
+
+
+def test_a_video_crop_is_written_under_the_name_it_was_given(tmp_path, capsys):
+    from edtalk.data.video import write_video
+
+    write_video(tmp_path / "talk.mp4", _raw(4)[0], 25.0)
+    assert crop.main(["video", str(tmp_path / "talk.mp4"), "--out", str(tmp_path / "Driver.MP4")]) == 0
+    assert [p.name for p in tmp_path.iterdir() if p.stem == "Driver"] == ["Driver.MP4"]
+
+
+def test_audio_is_aligned_when_the_video_stream_starts_later_than_the_audio(tmp_path):
+    """A remuxed download whose pictures start 0.4 s into its audio: the crop's sound lagged 10 frames."""
+    from fractions import Fraction
+
+    import av
+
+    from edtalk.data.audio import load_audio
+
+    frames = _raw(30)[0]
+    path = tmp_path / "late.mp4"
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = CANVAS[1], CANVAS[0], "yuv420p"
+        sound = out.add_stream("aac", rate=16000, layout="mono")
+        for i, rgb in enumerate(frames):
+            picture = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            picture.pts, picture.time_base = i + 10, Fraction(1, 25)  # first picture at 0.4 s
+            out.mux(video.encode(picture))
+        out.mux(video.encode(None))
+        wav = np.zeros(int(16000 * 1.6), np.float32)
+        wav[6400:7040] = 0.8  # a click heard with the first picture
+        samples = av.AudioFrame.from_ndarray(wav[None], format="fltp", layout="mono")
+        samples.sample_rate, samples.pts = 16000, 0
+        out.mux(sound.encode(samples))
+        out.mux(sound.encode(None))
+    job = crop.CropJob("late", str(path), None, str(tmp_path / "v"), str(tmp_path / "a"))
+    outcome = crop.crop_job(job)
+    assert outcome.problem is None and "audio track starts -0.400 s from the first frame" in outcome.notes[0]
+    click = np.argmax(np.abs(load_audio(tmp_path / "a" / "late.wav")) > 0.3) / 16000
+    assert click < 0.02  # at the first frame, not 0.4 s later
+
+
+def test_hdtf_redoes_clips_cropped_with_other_settings_or_whose_files_went(tmp_path, capsys):
+    from edtalk.data.readers import read_clips
+    from edtalk.data.video import write_video
+
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    raw.mkdir()
+    write_video(raw / "WDA_A_000.mp4", _raw(50)[0], 25.0, audio=np.zeros(50 * 640, np.float32))
+    argv = [
+        "dataset",
+        "--dataset",
+        "hdtf",
+        "--root",
+        str(raw),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--quiet",
+    ]
+    assert crop.main([*argv, "--chunk-seconds", "2"]) == 0
+    assert [c.id for c in read_clips("hdtf", out, "all")] == ["WDA_A_000#1"]
+    assert crop.main([*argv, "--chunk-seconds", "1"]) == 0  # other chunks: cropped again, the old gone
+    assert [c.id for c in read_clips("hdtf", out, "all")] == ["WDA_A_000#1", "WDA_A_000#2"]
+    (out / "split_5s_video" / "WDA_A_000#2.mp4").unlink()
+    capsys.readouterr()
+    assert crop.main([*argv, "--chunk-seconds", "1"]) == 0
+    assert "1 of 1 clips to crop (0 done before)" in capsys.readouterr().out
+    assert (out / "split_5s_video" / "WDA_A_000#2.mp4").is_file()
+    assert crop.main([*argv, "--chunk-seconds", "0.01"]) == 2  # 0 frames: chunking silently went off
+    assert "--chunk-seconds 0.01: shorter than one frame at 25 fps" in capsys.readouterr().err
+
+
+def test_a_worker_process_that_dies_fails_its_clip_only(tmp_path, monkeypatch):
+    """A cropping process killed (out of memory, a crash in dlib or the decoder) broke the pool: a
+    BrokenProcessPool traceback, no report, and every re-run died at the same clip."""
+    (tmp_path / "killer.py").write_text(
+        "import os\n"
+        "from edtalk.data.crop import CropOutcome\n"
+        "def crop(job):\n"
+        "    if job.clip_id == 'bad':\n"
+        "        os._exit(9)\n"
+        "    return CropOutcome(job.clip_id, job.video, written=[job.video])\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))  # the spawned workers import killer from here too
+    import killer
+
+    for name in "abcde":
+        (tmp_path / f"{name}.mp4").write_bytes(b"x")
+    jobs = [
+        crop.CropJob(name, str(tmp_path / f"{name}.mp4"), None, str(tmp_path), None)
+        for name in ("a", "b", "bad", "c", "d")
+    ]
+    outcomes = crop.crop_dataset(jobs, tmp_path / "out", workers=2, progress=False, crop=killer.crop)
+    assert [o.clip_id for o in outcomes] == ["a", "b", "bad", "c", "d"]
+    assert [o.problem is None for o in outcomes] == [True, True, False, True, True]
+    assert "its cropping process died" in outcomes[2].problem
+    report = json.loads((tmp_path / "out" / crop.REPORT).read_text())
+    assert [r["clip_id"] for r in report if r["problem"]] == ["bad"]

@@ -1,0 +1,29 @@
+"""Reading one photo as the networks see it: RGB, upright."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edtalk.data.errors import DataError
+
+
+class ImageReadError(DataError):
+    """An image file that is missing or cannot be decoded."""
+
+
+def read_rgb_image(path: str | Path) -> np.ndarray:
+    """uint8 (H, W, 3) RGB of an image file, turned upright by its EXIF orientation (a phone stores
+    a portrait shot sideways and says so in that tag: read as stored, the face lies on its side and
+    no face is found). Raises ``ImageReadError`` naming the file."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(path, "missing: no such file")
+    try:
+        with Image.open(path) as im:
+            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise ImageReadError(path, f"unreadable image ({err})") from None
