@@ -143,7 +143,12 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
         "--smoke-test (trained there first if missing)",
     )
     p.add_argument("--out", default="results", help="results folder for the exported results files")
-    p.add_argument("--storage", default="ray_results", help="Tune experiment storage folder")
+    p.add_argument(
+        "--storage",
+        default="ray_results",
+        help="where Tune keeps the experiment: a folder (default ray_results), on a multi-node cluster one "
+        "every node mounts at the same path, or object storage (s3://bucket/ray_results, gs://...)",
+    )
     p.add_argument("--name", default=None, help="experiment name (default: the sweep's name)")
     p.add_argument(
         "--split",
@@ -334,8 +339,8 @@ def scorable_metrics(protocol_name: str) -> list[str]:
 def score_variant(
     variant: Variant, cfg: dict[str, Any], checkpoints: dict[str, str], trial_dir: Path
 ) -> Path:
-    """Score the trained model (the last stage's final.pt holds the whole model) on the validation
-    clips with eval.run, in this process (``--workers 0``); returns the results file."""
+    """Score the trained model (the last stage's final.pt holds the whole model) on ``--split``'s
+    clips (``cfg["split"]``) with eval.run, in this process (``--workers 0``); returns the results file."""
     from eval import run as evrun
     from eval.results import results_path
 
@@ -590,15 +595,17 @@ def sweep_settings(args: argparse.Namespace, variants: list[Variant]) -> dict[st
     }
 
 
-def check_resume(path: Path, settings: dict[str, Any]) -> None:
+def check_resume(path: str, settings: dict[str, Any]) -> None:
     """--resume continues a sweep with the settings it was started with (Tune restores its saved
-    search space and ignores new flags); refuse, naming each one, when the command line differs."""
+    search space and ignores new flags); refuse, naming each one, when the command line differs.
+    ``path``: the experiment's folder or URI (``sweeps.storage``)."""
     from eval.run import UsageError
+    from sweeps.storage import joined, read_text
 
-    saved_file = path / SETTINGS_FILE
-    if not saved_file.is_file():  # started before this check existed: nothing to compare
+    saved_text = read_text(joined(path, SETTINGS_FILE))
+    if saved_text is None:  # started before this check existed: nothing to compare
         return
-    saved = json.loads(saved_file.read_text())
+    saved = json.loads(saved_text)
     changed = [f"{k} {saved.get(k)!r} -> {settings.get(k)!r}" for k in sorted({*saved, *settings})
                if saved.get(k) != settings.get(k)]  # fmt: skip
     if changed:
@@ -612,9 +619,11 @@ def check_resume(path: Path, settings: dict[str, Any]) -> None:
 def _fit(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> int:
     from ray import tune
 
-    storage, name = Path(args.storage).resolve(), args.name or sweep_name
-    path = storage / name
-    restorable = tune.Tuner.can_restore(str(path))
+    from sweeps.storage import joined, save_text, storage_root
+
+    storage, name = storage_root(args.storage), args.name or sweep_name
+    path = joined(storage, name)
+    restorable = tune.Tuner.can_restore(path)
     resuming = args.resume and restorable
     settings = sweep_settings(args, variants)
     if resuming:
@@ -631,7 +640,7 @@ def _fit(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> 
     trainable = trainable_with_resources(args.workers)
     start = time.perf_counter()
     if resuming:
-        tuner = tune.Tuner.restore(str(path), trainable=trainable, resume_errored=True)
+        tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
     else:
         tuner = tune.Tuner(
             trainable,
@@ -641,9 +650,9 @@ def _fit(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> 
                 max_concurrent_trials=concurrent_trials(args.workers),
                 scheduler=scheduler(args.scheduler, "psnr", "max"),
             ),
-            run_config=tune.RunConfig(name=name, storage_path=str(storage)),
+            run_config=tune.RunConfig(name=name, storage_path=storage),
         )
-        write_text(path / SETTINGS_FILE, json.dumps(settings, indent=1, sort_keys=True) + "\n")
+        save_text(joined(path, SETTINGS_FILE), json.dumps(settings, indent=1, sort_keys=True) + "\n")
     grid = tuner.fit()
     written = export_results(grid, sweep_name, args.out)
     errors = [r.error for r in grid if r.error is not None]

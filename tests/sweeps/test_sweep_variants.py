@@ -188,3 +188,22 @@ def test_a_new_sweep_over_an_earlier_one_says_so(tmp_path, monkeypatch, capsys):
     with pytest.raises(Stop):
         bank_size.main([*argv, "--name", "other"])
     assert "earlier sweep" not in capsys.readouterr().err
+
+
+def test_storage_may_be_a_folder_under_home_or_object_storage(tmp_path, monkeypatch):
+    """docs/cluster.md's `--storage s3://bucket/ray_results` became a local folder named
+    '<cwd>/s3:/bucket/ray_results', and '~/ray_results' a folder named '~' in the working directory."""
+    from sweeps.common import SETTINGS_FILE, check_resume
+    from sweeps.storage import joined, read_text, save_text, storage_root
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert storage_root("~/ray_results") == str(tmp_path / "ray_results")
+    assert storage_root("s3://bucket/ray_results/") == "s3://bucket/ray_results"
+    assert joined("s3://bucket/ray_results", "bank_size") == "s3://bucket/ray_results/bank_size"
+    experiment = joined(f"file://{tmp_path}/store", "bank_size")  # a URI pyarrow writes here, as to s3
+    assert read_text(joined(experiment, SETTINGS_FILE)) is None
+    save_text(joined(experiment, SETTINGS_FILE), json.dumps({"steps": 200}))
+    assert json.loads((tmp_path / "store" / "bank_size" / SETTINGS_FILE).read_text()) == {"steps": 200}
+    check_resume(experiment, {"steps": 200})
+    with pytest.raises(Exception, match="steps 200 -> 400"):
+        check_resume(experiment, {"steps": 400})
