@@ -273,25 +273,42 @@ def resume_check(stage_dir: Path, run: dict) -> list[str]:
     optimizer shards would not fit); returns the other changed settings (lr, batch size, loss weights,
     workers...), which the caller prints so that a changed run is never resumed silently.
     """
+    old = _latest_run(stage_dir)
+    if old is None:
+        return []
+    run = json.loads(json.dumps(run, default=str))  # compare as saved (tuples become lists)
+    check_resumable(stage_dir, run["model_config"], run["train_config"])
+    return _changed(old.get("stage_config", {}), run["stage_config"]) + _changed(
+        old.get("train_config", {}), run["train_config"]
+    )
+
+
+def _latest_run(stage_dir: Path) -> dict | None:
+    """The run config of the stage's latest Ray checkpoint (None without one)."""
+    saved = sorted(stage_dir.glob("checkpoint_*/run.json"))  # Ray names them by time: the last is newest
+    return json.loads(saved[-1].read_text()) | {"_dir": str(saved[-1].parent)} if saved else None
+
+
+def check_resumable(stage_dir: Path, model_config: dict, train_config: dict) -> None:
+    """Raise ConfigError when the stage's latest checkpoint was written with another model config or
+    DeepSpeed ZeRO stage (its weights or optimizer shards would not fit). Cheap: ``main`` asks it of
+    every stage of a --resume run before the frame cache and the experts are built."""
     from edtalk.config import ConfigError, ModelConfig
 
-    saved = sorted(stage_dir.glob("checkpoint_*/run.json"))  # Ray names them by time: the last is newest
-    if not saved:
-        return []
-    old = json.loads(saved[-1].read_text())
-    run = json.loads(json.dumps(run, default=str))  # compare as saved (tuples become lists)
+    old = _latest_run(stage_dir)
+    if old is None:
+        return
+    new_model, new_train = json.loads(json.dumps([model_config, train_config], default=str))
     # through ModelConfig: a field added since the checkpoint was written reads as its default
     saved_model = json.loads(json.dumps(ModelConfig.from_dict(old.get("model_config", {})).to_dict()))
-    model = _changed(saved_model, run["model_config"])
-    train = _changed(old.get("train_config", {}), run["train_config"])
-    zero = [c for c in train if c.startswith("deepspeed ")]
+    model = _changed(saved_model, new_model)
+    zero = [c for c in _changed(old.get("train_config", {}), new_train) if c.startswith("deepspeed ")]
     if model or zero:
         raise ConfigError(
-            f"--resume: {saved[-1].parent} was written with another "
+            f"--resume: {old['_dir']} was written with another "
             f"{'model config' if model else 'ZeRO stage'} ({'; '.join(model + zero)}); resume with the "
             "same settings, or drop --resume to train the stage afresh"
         )
-    return _changed(old.get("stage_config", {}), run["stage_config"]) + train
 
 
 def _fit(trainer):
@@ -504,7 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--beta1",
         type=float,
         help="Adam beta1 of the trainable modules (default: 0 as in the official trainers; the tiny "
-        "preset's eg_pretrain uses 0.9, see edtalk.stages.EG_PRETRAIN_DEMO)",
+        "preset's demo schedules, every stage's but audio_expression's, use 0.9: edtalk.stages)",
     )
     p.add_argument("--checkpoint-every", type=positive_int, help="steps between Ray checkpoints (default 50)")
     p.add_argument(
@@ -681,6 +698,10 @@ def _train(args: argparse.Namespace) -> int:
         n: stage_config_for(n, preset=args.preset, overrides=cli_overrides(args, n, weight_overrides))
         for n in names
     }
+    if args.resume:  # a checkpoint the model or ZeRO stage cannot load stops the run before any work
+        for n in names:
+            if not (len(names) > 1 and (out / n / "final.pt").is_file()):  # a finished stage is skipped
+                check_resumable(out / n, model_cfg.to_dict(), train_cfg.to_dict())
     if args.perceptual != "auto":
         from edtalk.perceptual import PERCEPTUAL
 

@@ -357,6 +357,24 @@ def test_resume_refuses_another_model_and_names_changed_settings(tmp_path):
         resume_check(stage_dir, run(zero="zero2"))
 
 
+def test_resume_with_another_preset_stops_before_the_frame_cache(tmp_path, monkeypatch, capsys):
+    """The check ran inside run_stage, after the new preset's frame cache was decoded and the loss
+    experts trained (minutes to hours); the command line now stops at once."""
+    import json
+
+    from edtalk import train
+
+    checkpoint = tmp_path / "eg_pretrain" / "checkpoint_2026-01-01_10-00-00.1"
+    checkpoint.mkdir(parents=True)
+    saved = {"model_config": ModelConfig.preset("tiny").to_dict(), "train_config": TrainConfig().to_dict()}
+    (checkpoint / "run.json").write_text(json.dumps(saved))
+    monkeypatch.setattr(train, "prepare_cache", lambda *a: pytest.fail("built the cache first"))
+    argv = ["--stage", "eg_pretrain", "--out", str(tmp_path), "--resume", "--preset", "paper"]
+    assert train.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "was written with another model config (" in err and "image_size 64 -> 256" in err
+
+
 def test_workers_use_the_clusters_gpus_even_from_a_cpu_only_driver(monkeypatch):
     """--device auto asks the Ray cluster, not the driver/trial process (a CPU-only head node)."""
     import ray
