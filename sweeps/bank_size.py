@@ -3,8 +3,8 @@
 Mouth bank B^m in {5, 10, 20, 40} with the expression bank at 10, and the expression bank B^e in
 {5, 10, 20, 40} with the mouth bank at 20. Mouth-bank trials retrain ``mouth_pose`` and
 ``expression`` from the parent's ``eg_pretrain`` checkpoint; expression-bank trials retrain
-``expression`` from the parent's ``mouth_pose`` checkpoint. Each trial is scored on a validation
-split and exported as ``results/<dataset>/edtalk_bank_<bank>_<n>/<protocol>.json`` with
+``expression`` from the parent's ``mouth_pose`` checkpoint. Each trial is scored on ``--split``
+(test by default) and exported as ``results/<dataset>/edtalk_bank_<bank>_<n>/<protocol>.json`` with
 ``"sweep": {"name": "bank_size", "param": bank, "value": n}`` (Table 6 of ``eval.report``).
 
     python sweeps/bank_size.py --smoke-test                     # local, 2 CPU cores, minutes

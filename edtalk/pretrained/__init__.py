@@ -39,7 +39,8 @@ the chain noise. An expert set is a folder whose ``manifest.json`` lists each fi
 registry records the manifest's sha256, so every file is checked through it.
 
     python -m edtalk.pretrained list
-    python -m edtalk.pretrained export --ckpt runs_pretrain/eg_pretrain/final.pt --name tiny_synthtalk_eg
+    python -m edtalk.pretrained export --ckpt runs_pretrain/more_people/eg_pretrain/final.pt \
+        --data data/synthtalk   # the shipped init: `make pretrain`'s last stage-1 run
 """
 
 from __future__ import annotations

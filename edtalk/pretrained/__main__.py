@@ -1,8 +1,8 @@
 """``python -m edtalk.pretrained``: list the shipped stage-1 inits and loss experts, or export an init.
 
     python -m edtalk.pretrained list
-    python -m edtalk.pretrained export --ckpt runs_pretrain/eg_pretrain/final.pt --name tiny_synthtalk_eg \
-        --data data/synthtalk
+    python -m edtalk.pretrained export --ckpt runs_pretrain/more_people/eg_pretrain/final.pt \
+        --data data/synthtalk   # the shipped init: `make pretrain`'s last stage-1 run
 
 ``export`` keeps the run's config, weights and training provenance (git hash, library versions),
 adds the dataset card's identity (name, generator version, preset, seed) and the reproduce command,

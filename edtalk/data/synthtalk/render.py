@@ -21,9 +21,10 @@ from edtalk.data.synthtalk.template import BODY_PARTS, face_geometry
 
 SHIFT = 4  # fixed-point bits for sub-pixel polygon vertices
 # Framing (generator 1.1): the face fills the frame the way it does in the preprocessed real sets
-# (EDTalk crops MEAD/HDTF to the face track's box grown by 10 %): brows to chin span about 0.75 of the
-# side, centred. Generator 1.0 drew the head at 1/1.45 of this size with hair and shoulders around it,
-# which left the tiny 64 px model a mouth of ~7 x 4 px and head motion of 1-3 px.
+# (EDTalk crops MEAD/HDTF to the face track's box grown by 10 %): brows to chin span about 0.6 of the
+# side (0.54-0.68 measured on the landmark files), centred. Generator 1.0 drew the head at 1/1.45 of
+# this size with hair and shoulders around it, which left the tiny 64 px model a mouth of ~7 x 4 px
+# and head motion of 1-3 px.
 FRAMING = 1.45  # head size relative to generator 1.0's framing
 PIXELS_PER_UNIT = 0.2 * FRAMING  # template unit -> fraction of the image side (before pose scale)
 HEAD_CENTRE = (0.5, 0.41)  # image position (fraction of size) of the template origin
