@@ -1,11 +1,13 @@
 """Per-clip score cache: one pickle per (dataset, method, protocol hash, clip), written atomically.
 
 Layout: ``<out>/<dataset>/<method>/cache/<protocol_hash>/<escaped clip id>.pkl``. A row holds,
-for each metric scored on the clip, its version, a key of its settings, and either its mergeable
-state (``eval.metrics.base.Metric.clip_state``) or the ``ClipFailure`` reason; plus a fingerprint
-of the input files (size + mtime of the GT and predicted videos), so replacing a video
-invalidates its row. A killed run loses at most the clips in flight; the next run loads every
-row whose keys still match and scores only what is missing.
+for each metric scored on the clip, its version, a key of its settings, the weight files it used
+unverified, and either its mergeable state (``eval.metrics.base.Metric.clip_state``) or the
+``ClipFailure`` reason; plus a fingerprint of the input files (size + mtime of the GT and predicted
+videos, the audio, the sidecar and files named in ``clip.extra``: ``clip_inputs``), so replacing
+any of them invalidates its row. A killed run loses at most the clips in flight; the next run
+loads every row whose keys still match and scores only what is missing. A row that cannot be
+read (truncated, corrupt) counts as missing and is deleted.
 
     cache = ClipCache(out / "synthtalk" / "gt" / "cache" / protocol.hash())
     row = cache.load(clip_id)          # None when absent or unreadable
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import pickle
 from pathlib import Path
@@ -26,6 +29,8 @@ from typing import Any
 from urllib.parse import quote
 
 from edtalk.atomic import write_bytes
+
+log = logging.getLogger("eval.cache")
 
 ROW_FORMAT = 1  # bump when the row layout changes
 
@@ -62,6 +67,47 @@ def file_fingerprint(*paths: str | Path | None) -> list:
     return out
 
 
+def extra_files(extra: Any) -> list[str]:
+    """Paths of the existing files named anywhere in ``clip.extra`` (nested dicts, lists), in a
+    fixed order: cross-driving's driver sidecars, an identity-source video, a folder's prediction."""
+    if isinstance(extra, dict):
+        return [p for key in sorted(extra, key=str) for p in extra_files(extra[key])]
+    if isinstance(extra, list | tuple):
+        return [p for item in extra for p in extra_files(item)]
+    if isinstance(extra, str | Path) and str(extra) and os.path.isfile(extra):
+        return [str(extra)]
+    return []
+
+
+def clip_inputs(clip: Any, pred: str | Path | None) -> list:
+    """``file_fingerprint`` of everything scoring a clip reads: GT video, prediction, audio, and
+    (when there are any) the sidecar and the files in ``clip.extra``."""
+    paths: list[Any] = [clip.video, pred, clip.audio]
+    seen = {str(p) for p in paths if p is not None}
+    for p in ([clip.sidecar] if clip.sidecar is not None else []) + extra_files(clip.extra):
+        if str(p) not in seen:
+            seen.add(str(p))
+            paths.append(p)
+    return file_fingerprint(*paths)
+
+
+def _load_pickle(path: Path) -> Any:
+    """The object pickled in ``path``; None when absent or unreadable (an unreadable file, whatever
+    the unpickler raised, is deleted so that the rewrite starts clean)."""
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except FileNotFoundError:
+        return None
+    except Exception as err:  # a corrupt pickle can raise almost anything (TypeError, OverflowError ...)
+        log.warning("unreadable cache file %s (%s: %s): recomputing it", path, type(err).__name__, err)
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        return None
+
+
 class ClipCache:
     """The per-clip rows of one (dataset, method, protocol hash)."""
 
@@ -72,15 +118,8 @@ class ClipCache:
         return self.root / f"{escape_clip_id(clip_id)}.pkl"
 
     def load(self, clip_id: str) -> dict | None:
-        """The cached row of ``clip_id``, or None (absent, truncated or from another format)."""
-        path = self.path(clip_id)
-        try:
-            with open(path, "rb") as f:
-                row = pickle.load(f)
-        except FileNotFoundError:
-            return None
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError):
-            return None  # unreadable row: rescore the clip (the rewrite replaces it)
+        """The cached row of ``clip_id``, or None (absent, unreadable or from another format)."""
+        row = _load_pickle(self.path(clip_id))
         if not isinstance(row, dict) or row.get("format") != ROW_FORMAT or row.get("clip") != clip_id:
             return None
         return row
@@ -89,12 +128,19 @@ class ClipCache:
         row = {**row, "format": ROW_FORMAT, "clip": clip_id}
         write_bytes(self.path(clip_id), pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL))
 
+    def entries(self, row: dict | None, inputs: list) -> dict[str, dict]:
+        """Every metric entry of ``row`` when its input fingerprint equals ``inputs`` ({} if not),
+        whatever metrics this run asks for: a rewrite keeps them. Entries of rows written before
+        the per-entry ``unverified`` mark get the row's mark."""
+        if row is None or row.get("inputs") != inputs:
+            return {}
+        marked = row.get("unverified") or {}
+        return {m: {"unverified": marked, **e} for m, e in row.get("metrics", {}).items()}
+
     def usable_metrics(self, row: dict | None, keys: dict[str, str], inputs: list) -> dict[str, dict]:
         """The entries of ``row["metrics"]`` whose metric key matches ``keys[id]`` and whose
         input fingerprint equals ``inputs`` ({} when nothing is reusable)."""
-        if row is None or row.get("inputs") != inputs:
-            return {}
-        got = row.get("metrics", {})
+        got = self.entries(row, inputs)
         return {m: got[m] for m, k in keys.items() if m in got and got[m].get("key") == k}
 
     def __len__(self) -> int:
@@ -119,13 +165,7 @@ class GTFeatureStore:
 
     def load(self, clip_id: str, inputs: list) -> dict[str, Any]:
         """The stored features of ``clip_id`` whose GT fingerprint equals ``inputs`` ({} if none)."""
-        try:
-            with open(self.path(clip_id), "rb") as f:
-                row = pickle.load(f)
-        except FileNotFoundError:
-            return {}
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError):
-            return {}
+        row = _load_pickle(self.path(clip_id))
         if (
             not isinstance(row, dict)
             or row.get("format") != ROW_FORMAT

@@ -8,13 +8,13 @@ Path: ``<results>/<dataset>/<method>/<protocol>.json`` (atomic write), per-clip 
       "dataset": "synthtalk", "method": "gt", "split": "test",
       "protocol": {"name": "synthtalk", "hash": "3f2a...", "settings": {...}, "fingerprint": {...}},
       "metrics": {
-        "psnr": {"value": Infinity, "n": 1234, "spread": null, "higher_is_better": true,
+        "psnr": {"value": Infinity, "n": 1234, "n_clips": 23, "spread": null, "higher_is_better": true,
                  "label": "PSNR", "version": "1", ...metric extras such as n_inf, n_gt},
         ...
       },
       "unavailable_metrics": {"acc_emo": "not implemented in this checkout"},
       "n_clips": 24, "n_from_cache": 0,
-      "failures": [{"clip": "...", "metric": "m_lmd" | null, "reason": "..."}],
+      "failures": [{"clip": "...", "metric": "m_lmd" | null, "reason": "...", "traceback": "..."}],
       "unverified": false, "unverified_weights": {"name": "why"},
       "versions": {"libraries": {...}, "metrics": {"psnr": "1", ...}},
       "git": {"commit": "abc123...", "dirty": true},
@@ -28,7 +28,12 @@ Path: ``<results>/<dataset>/<method>/<protocol>.json`` (atomic write), per-clip 
 ``value`` is a float, ``null`` when the metric has no value (no scorable clip), or +inf written as
 JSON ``Infinity`` (Python's json reads it; PSNR of identical frames). ``spread`` is the sample
 standard deviation over the pooled items (frames or videos, as the protocol pools), ``null`` for
-set-level metrics (FID). Per-clip JSONL rows::
+set-level metrics (FID). ``n`` counts the pooled items; ``n_clips`` (absent in files written
+before it was added) counts the clips in the metric's value: a clip that failed for one
+metric (``failures`` item naming it) is left out of that metric only, one that failed as a whole
+(``metric`` null) out of all, so metrics of one file may be over different numbers of clips.
+``traceback`` is present only for unexpected exceptions (a bug met on that clip, not a bad
+input); such failures are not cached, so the next run tries the clip again. Per-clip JSONL rows::
 
     {"clip": "...", "values": {"psnr": 31.2, "fid": null}, "failures": {"m_lmd": "no face"},
      "from_cache": true}
@@ -93,8 +98,9 @@ def _json_number(value: Any) -> Any:
     return value
 
 
-def metric_entry(metric: Any, computed: dict) -> dict:
-    """The results-JSON entry of one metric from ``metric.compute(state)``."""
+def metric_entry(metric: Any, computed: dict, n_clips: int | None = None) -> dict:
+    """The results-JSON entry of one metric from ``metric.compute(state)``; ``n_clips``: how many
+    clips' states were merged into it."""
     entry = {k: _json_number(v) for k, v in computed.items()}
     entry.update(
         value=_json_number(computed.get("value")),
@@ -104,6 +110,8 @@ def metric_entry(metric: Any, computed: dict) -> dict:
         label=str(metric.label),
         version=str(metric.version),
     )
+    if n_clips is not None:
+        entry["n_clips"] = int(n_clips)
     return entry
 
 

@@ -5,7 +5,8 @@ Steps (see ``--help`` for every flag):
 1. resolve the clips (``edtalk.data.readers.read_clips``, or two folders paired by name) and the
    method (``baselines.make_method``); check the metrics' weight files before anything runs;
 2. generate the missing predictions (``<out>/<dataset>/<method>/videos/<clip>.mp4``; present
-   files are kept);
+   files are kept unless made under another provenance or from other GT files: each video's
+   ``<clip>.mp4.inputs.json`` records the GT video and audio it was made from);
 3. score the clips that the per-clip cache (eval/cache.py) does not already hold, in chunks, on
    Ray (local by default) or in this process (``--workers 0``): one ``ClipContext`` per clip, so
    each video is decoded once and detections are shared by all metrics; the driver writes each
@@ -15,8 +16,10 @@ Steps (see ``--help`` for every flag):
 4. merge the per-clip states (``metric.merge``) and write ``<out>/<dataset>/<method>/<protocol>.json``
    and ``<protocol>.clips.jsonl`` atomically (schema: eval/results.py).
 
-Exit codes: 0 ok; 1 some clip failed (recorded with its reason; 0 with ``--allow-failures``);
-2 nothing could run (bad arguments, dataset layout, missing weights or checkpoint).
+Exit codes: 0 ok; 1 some clip failed (recorded with its reason; 0 with ``--allow-failures``),
+an unexpected exception in a metric included (the clip's failure for that metric, with its
+traceback; the other clips and metrics are scored and cached); 2 nothing could run (bad
+arguments, dataset layout, missing weights or checkpoint).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import os
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +42,7 @@ from typing import Any
 from edtalk.atomic import write_json
 from edtalk.cli import non_negative_int, positive_int, report_error
 from edtalk.provenance import machine
-from eval.cache import ClipCache, GTFeatureStore, file_fingerprint, metric_key
+from eval.cache import ClipCache, GTFeatureStore, clip_inputs, file_fingerprint, metric_key
 from eval.results import SCHEMA, method_dir_name, metric_entry, results_path, write_results
 
 log = logging.getLogger("eval.run")
@@ -251,13 +255,19 @@ def score_clip(ctx_factory: Callable, job: Job, protocol: Any, metrics: dict, ke
             entry["failure"] = str(e)
         except FATAL_ERRORS:
             raise  # configuration problems (missing weights, unknown backbone): stop the run
-        except Exception as e:
-            raise RuntimeError(f"clip {job.clip.id}: metric {mid} crashed: {e!r}") from e
+        except Exception as e:  # a bug met on this clip: its failure, the other clips go on
+            entry.update(crash_failure(e))
         row["metrics"][mid] = entry
         # features are shared: a backbone pass is timed in the first metric that needs it
         row["seconds"][mid] = time.perf_counter() - t0
     row["gt_features"] = ctx.new_gt_features()
     return row
+
+
+def crash_failure(err: Exception) -> dict[str, str]:
+    """``failure`` (exception type and message) and ``traceback`` of an unexpected exception; rows
+    with a traceback are not cached, so the next run tries again."""
+    return {"failure": f"crashed: {type(err).__name__}: {err}", "traceback": traceback.format_exc()}
 
 
 def _fatal_errors() -> tuple[type[BaseException], ...]:
@@ -279,12 +289,34 @@ def score_chunk(jobs: list[Job], protocol: Any, metric_ids: list[str], device: s
     def make_ctx(clip, pred, gt_features):
         return ClipContext(clip, pred, device=device, gt_features=gt_features)
 
-    rows = [(job.clip.id, score_clip(make_ctx, job, protocol, metrics, keys)) for job in jobs]
+    fatal = _fatal_errors()
+    rows = []
+    for job in jobs:
+        try:
+            row = score_clip(make_ctx, job, protocol, metrics, keys)
+        except fatal:
+            raise
+        except Exception as e:  # outside any one metric (decoding, context): the clip's failure
+            row = {"inputs": job.inputs, "metrics": {}, "seconds": {}, **crash_failure(e)}
+        rows.append((job.clip.id, row))
     # The registry of unverified files is per process; report only the files these metrics use,
     # so an in-process run is not stamped by weights some earlier, unrelated caller resolved.
-    used = {name for m in metrics.values() for name in m.weights_needed()}
-    unverified = {name: why for name, why in unverified_in_use().items() if name in used}
+    in_use = unverified_in_use()
+    marks = {
+        m: {n: in_use[n] for n in metric_weights(protocol, m, metrics[m]) if n in in_use} for m in metrics
+    }
+    for _, row in rows:
+        for mid, entry in row["metrics"].items():
+            entry["unverified"] = marks[mid]  # kept with the entry in the cache
+    unverified = {name: why for mark in marks.values() for name, why in mark.items()}
     return {"rows": rows, "unverified": unverified}
+
+
+def metric_weights(protocol: Any, metric_id: str, metric: Any) -> list[str]:
+    """The weight files a metric uses: those it declares and the protocol's backbone weights named
+    in its settings (the judges)."""
+    settings_text = repr(protocol.spec(metric_id).settings)
+    return [*metric.weights_needed(), *(w for w in protocol.weights if w in settings_text)]
 
 
 def generate_chunk(items: list[tuple[Any, Path]], method: Any) -> dict:
@@ -471,9 +503,7 @@ def check_weights(protocol: Any, metrics: dict, allow_unverified: bool) -> None:
     from edtalk import weights
     from eval.protocols import weight_identity
 
-    names = [n for metric in metrics.values() for n in metric.weights_needed()]
-    settings_text = repr([protocol.spec(m).settings for m in metrics])
-    names += [w for w in protocol.weights if w in settings_text]
+    names = [n for mid, metric in metrics.items() for n in metric_weights(protocol, mid, metric)]
     for name in dict.fromkeys(names):
         weight_identity(name)  # registers locally trained judges with the manager
         if name.endswith("_judge"):
@@ -550,13 +580,19 @@ def run(args: argparse.Namespace) -> int:
     gen_failures: dict[str, str] = {}
     t_gen = time.perf_counter()
     if method.generates:
+        clip_by_id = {c.id: c for c in clips}
+        drop_videos_of_changed_inputs(clips, preds)
         todo = [(c, preds[c.id]) for c in clips if preds[c.id] is not None and not preds[c.id].exists()]
         if todo:
             print(f"generating {len(todo)} of {len(clips)} videos with {method_name} -> {videos_dir}")
         for out in run_chunks(
             generate_chunk, _chunks(todo, args), args, f"generate {method_name}", (method,)
         ):
-            gen_failures.update(dict(out["failures"]))
+            failed = dict(out["failures"])
+            gen_failures.update(failed)
+            for clip_id in out["rows"]:
+                if clip_id not in failed:
+                    stamp_generation_inputs(clip_by_id[clip_id], preds[clip_id])
     t_gen = time.perf_counter() - t_gen
 
     # 2. cache lookup
@@ -566,11 +602,11 @@ def run(args: argparse.Namespace) -> int:
     jobs: list[Job] = []
     for c in clips:
         pred = preds[c.id]
-        inputs = file_fingerprint(c.video, pred, c.audio)
+        inputs = clip_inputs(c, pred)
         previous = cache.load(c.id)
         cached = cache.usable_metrics(previous, keys, inputs)
-        if cached and previous.get("unverified"):
-            unverified.update(previous["unverified"])  # states computed with unverified weights
+        for entry in cached.values():
+            unverified.update(entry.get("unverified") or {})  # states computed with unverified weights
         job = Job(
             clip=c, pred=pred, inputs=inputs, todo=[m for m in metric_ids if m not in cached], cached=cached
         )
@@ -610,29 +646,18 @@ def run(args: argparse.Namespace) -> int:
                 job = by_id[clip_id]
                 gt_store.save(clip_id, file_fingerprint(job.clip.video), {**job.gt_features, **new_gt})
             if row["failure"] is None:
-                previous = cache.load(clip_id)
-                merged = dict(cache.usable_metrics(previous, keys, row["inputs"]) if previous else {})
-                merged.update(row["metrics"])
-                cache.save(
-                    clip_id,
-                    {
-                        "method": method_name,
-                        "protocol_hash": phash,
-                        "inputs": row["inputs"],
-                        "metrics": merged,
-                        "unverified": out["unverified"],
-                    },
-                )
+                save_row(cache, clip_id, row, {"method": method_name, "protocol_hash": phash})
     t_score = time.perf_counter() - t_score
 
     # 4. aggregate in the driver
     states = {m: metrics[m].empty_state() for m in metric_ids}
+    n_scored = dict.fromkeys(metric_ids, 0)  # clips in each metric's numbers
     failures: list[dict] = []
     clip_rows: list[dict] = []
     for j in jobs:
         row = rows.get(j.clip.id, {"metrics": {}, "failure": None})
         if row["failure"] is not None:
-            failures.append({"clip": j.clip.id, "metric": None, "reason": row["failure"]})
+            failures.append(_failure(j.clip.id, None, row))
             clip_rows.append(
                 {"clip": j.clip.id, "values": {}, "failures": {"*": row["failure"]}, "from_cache": False}
             )
@@ -644,9 +669,10 @@ def run(args: argparse.Namespace) -> int:
             if "state" in e:
                 states[m] = metrics[m].merge(states[m], e["state"])
                 values[m] = metrics[m].clip_value(e["state"])
+                n_scored[m] += 1
             else:
                 fails[m] = e["failure"]
-                failures.append({"clip": j.clip.id, "metric": m, "reason": e["failure"]})
+                failures.append(_failure(j.clip.id, m, e))
         clip_rows.append({"clip": j.clip.id, "values": values, "failures": fails, "from_cache": not j.todo})
 
     data = {
@@ -660,7 +686,10 @@ def run(args: argparse.Namespace) -> int:
             "settings": protocol.settings(),
             "fingerprint": protocol.fingerprint(),
         },
-        "metrics": {m: metric_entry(metrics[m], metrics[m].compute(states[m])) for m in metric_ids},
+        "metrics": {
+            m: metric_entry(metrics[m], metrics[m].compute(states[m]), n_clips=n_scored[m])
+            for m in metric_ids
+        },
         "unavailable_metrics": {m: protocol.unavailable_reasons()[m] for m in unavailable},
         "n_clips": len(clips),
         "n_from_cache": n_cached,
@@ -684,6 +713,7 @@ def run(args: argparse.Namespace) -> int:
     }
     path = write_results(results_path(args.out, args.dataset, method_name, protocol.name), data, clip_rows)
     _print_summary(data, path)
+    _print_first_crash(failures, path)
     if failures and not args.allow_failures:
         print(
             f"{len(failures)} failure(s) (see 'failures' in {path}); exit code 1 (--allow-failures to ignore)"
@@ -698,12 +728,78 @@ def _print_summary(data: dict, path: Path) -> None:
         arrow = "↑" if e["higher_is_better"] else "↓"
         value = "n/a" if e["value"] is None else f"{e['value']:.4f}"
         spread = "" if e["spread"] is None else f" ± {e['spread']:.4f}"
-        print(f"  {e['label']:<10} {arrow} {value}{spread}  (n={e['n']})")
+        print(f"  {e['label']:<10} {arrow} {value}{spread}  (n={e['n']}, clips={e['n_clips']})")
     failed_clips = {f["clip"] for f in data["failures"]}
     print(
         f"  clips: {data['n_clips']} ({data['n_from_cache']} from cache, {len(failed_clips)} with failures); "
         f"wall {data['timing']['wall_s']:.1f} s{'; UNVERIFIED weights' if data['unverified'] else ''}"
     )
+
+
+def _failure(clip_id: str, metric: str | None, entry: dict) -> dict:
+    """A ``failures`` item of the results; a crash keeps its traceback."""
+    failure = {"clip": clip_id, "metric": metric, "reason": entry["failure"]}
+    if entry.get("traceback"):
+        failure["traceback"] = entry["traceback"]
+    return failure
+
+
+def _print_first_crash(failures: list[dict], path: Path) -> None:
+    """The traceback of the first unexpected exception, once, on stderr (all are in the results)."""
+    crashes = [f for f in failures if f.get("traceback")]
+    if crashes:
+        first = crashes[0]
+        where = f"clip {first['clip']}" + (f", metric {first['metric']}" if first["metric"] else "")
+        print(
+            f"{len(crashes)} unexpected exception(s) while scoring (tracebacks in 'failures' of {path}); "
+            f"the first, on {where}:\n{first['traceback']}",
+            file=sys.stderr,
+        )
+
+
+def save_row(cache: ClipCache, clip_id: str, row: dict, about: dict) -> None:
+    """Write a scored clip's row over its cached one, keeping every earlier entry whose inputs still
+    match (metrics not asked for this time too); crashed entries are left out, to be retried."""
+    kept = cache.entries(cache.load(clip_id), row["inputs"])
+    fresh = {m: e for m, e in row["metrics"].items() if not e.get("traceback")}
+    cache.save(clip_id, {**about, "inputs": row["inputs"], "metrics": {**kept, **fresh}})
+
+
+def generation_stamp(video: Path) -> Path:
+    """Where the fingerprint of the inputs a generated video was made from is kept, beside it."""
+    return video.with_name(video.name + ".inputs.json")
+
+
+def generation_inputs(clip: Any) -> list:
+    """The GT files the generating methods read (frames, audio) as ``file_fingerprint``."""
+    return json.loads(json.dumps(file_fingerprint(clip.video, clip.audio)))
+
+
+def stamp_generation_inputs(clip: Any, video: Path) -> None:
+    """Record what ``video`` was generated from (``drop_videos_of_changed_inputs`` checks it)."""
+    write_json(generation_stamp(video), generation_inputs(clip))
+
+
+def drop_videos_of_changed_inputs(clips: list, preds: dict[str, Path | None]) -> int:
+    """Delete generated videos whose GT inputs changed since they were made (or that have no stamp),
+    so that they are generated again; returns how many."""
+    stale = []
+    for clip in clips:
+        video = preds[clip.id]
+        if video is None or not video.exists():
+            continue
+        try:
+            made_from = json.loads(generation_stamp(video).read_text())
+        except (OSError, ValueError):
+            made_from = None
+        if made_from != generation_inputs(clip):
+            stale.append(video)
+    for video in stale:
+        video.unlink()
+        generation_stamp(video).unlink(missing_ok=True)
+    if stale:
+        print(f"note: {len(stale)} generated videos were made from other GT files; regenerating", flush=True)
+    return len(stale)
 
 
 def drop_stale_videos(videos_dir: Path, provenance: dict[str, Any]) -> int:
@@ -721,6 +817,7 @@ def drop_stale_videos(videos_dir: Path, provenance: dict[str, Any]) -> int:
     if stale:
         for video in stale:
             video.unlink()
+            generation_stamp(video).unlink(missing_ok=True)
         origin = previous if previous is not None else "an unstamped run"
         print(f"note: {len(stale)} videos in {videos_dir} came from {origin}; regenerating", flush=True)
     write_json(stamp, current, indent=1, sort_keys=True)  # creates videos_dir

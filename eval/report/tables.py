@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 
 from baselines.reported import ABLATION_IDS, PAPER_METRICS, ReportedRow, reported_rows
@@ -257,10 +257,24 @@ def _stamps(
         stamps.append(
             f"{UNVERIFIED_MARK} unverified (weights or inputs not verified): " + ", ".join(unverified)
         )
-    failed = sorted({f"{r.method} ({r.dataset}): {len(r.failures)}" for r in results if r.failures})
+    failed = sorted(
+        {f"{r.method} ({r.dataset}): {_failure_counts(r.failures)}" for r in results if r.failures}
+    )
     if failed:
-        stamps.append("Clips that failed and are not in the numbers: " + ", ".join(failed))
+        stamps.append(
+            "Clips that failed, each left out only of the numbers of the metrics it failed in: "
+            + "; ".join(failed)
+        )
     return stamps + _clip_counts(spec, results)
+
+
+def _failure_counts(failures: tuple[dict, ...]) -> str:
+    """``2 clips in every metric, 1 in m_lmd``: a failure naming no metric is the whole clip's."""
+    whole = {f.get("clip") for f in failures if not f.get("metric")}
+    per_metric = Counter(f["metric"] for f in failures if f.get("metric"))
+    parts = [f"{len(whole)} clip{'s' if len(whole) != 1 else ''} in every metric"] if whole else []
+    parts += [f"{n} in {metric}" for metric, n in sorted(per_metric.items())]
+    return ", ".join(parts)
 
 
 def _clip_counts(spec: TableSpec, results: list[ResultFile]) -> list[str]:

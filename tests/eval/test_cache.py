@@ -1,10 +1,13 @@
 """Per-clip cache: safe file names, atomic round trip, unreadable rows, key and input checks."""
 
 import os
+import pickle
 
 import numpy as np
+import pytest
 
-from eval.cache import ClipCache, escape_clip_id, file_fingerprint, metric_key
+from edtalk.data.clip import Clip
+from eval.cache import ClipCache, GTFeatureStore, clip_inputs, escape_clip_id, file_fingerprint, metric_key
 from eval.metrics import METRICS, load_all
 
 
@@ -60,3 +63,75 @@ def test_file_fingerprint_changes_when_a_file_is_replaced(tmp_path):
     os.utime(f, ns=(1, 1))
     assert file_fingerprint(f, None) != before and before[1] is None
     assert file_fingerprint(tmp_path / "missing")[0][1] == "missing"
+
+
+def _pickle_raising(kind: str) -> bytes:
+    """Bytes that make ``pickle.load`` raise ``kind`` (not only UnpicklingError)."""
+    import struct
+
+    return {
+        "OverflowError": b"\x8e" + struct.pack("<Q", 2**63),  # BINBYTES8 longer than memory
+        "TypeError": b"K\x01K\x02\x85R.",  # calls the int 1
+        "ValueError": b"cbuiltins\nint\n(X\x03\x00\x00\x00abcK\x07tR.",  # int("abc", 7)
+        "UnpicklingError": b"h\x00.",  # memo value not found
+    }[kind]
+
+
+@pytest.mark.parametrize("kind", ["OverflowError", "TypeError", "ValueError", "UnpicklingError"])
+def test_a_corrupt_row_counts_as_missing_and_is_removed(tmp_path, kind):
+    """pickle.load raised OverflowError, TypeError ... past the except clause: the whole run crashed."""
+    with pytest.raises(Exception) as raised:
+        pickle.loads(_pickle_raising(kind))
+    assert type(raised.value).__name__ == kind
+    cache, store = ClipCache(tmp_path / "rows"), GTFeatureStore(tmp_path / "gt")
+    cache.save("x", {"inputs": [], "metrics": {}})
+    store.save("x", ["i"], {"f": 1})
+    cache.path("x").write_bytes(_pickle_raising(kind))
+    store.path("x").write_bytes(_pickle_raising(kind))
+    assert cache.load("x") is None and store.load("x", ["i"]) == {}
+    assert not cache.path("x").exists() and not store.path("x").exists()
+
+
+def test_clip_inputs_cover_the_sidecar_and_files_in_extra(tmp_path):
+    """The disentangle metrics read the sidecar, cross-driving the drivers' sidecars and an identity
+    source named in ``clip.extra``: changing any of them must change the clip's fingerprint."""
+    files = {n: tmp_path / n for n in ("v.mp4", "p.mp4", "a.wav", "s.json", "d.json", "id.mp4")}
+    for f in files.values():
+        f.write_bytes(b"x")
+    plain = Clip("c", "synthtalk", "test", files["v.mp4"], audio=files["a.wav"])
+    assert clip_inputs(plain, files["p.mp4"]) == file_fingerprint(
+        files["v.mp4"], files["p.mp4"], files["a.wav"]
+    )
+    clip = Clip(
+        "c",
+        "synthtalk",
+        "test",
+        files["v.mp4"],
+        audio=files["a.wav"],
+        sidecar=files["s.json"],
+        extra={
+            "drivers": {"pose": str(files["d.json"]), "mouth": {"id": "inline"}},
+            "word": "hi",
+            "identity_source": files["id.mp4"],
+        },
+    )
+    before = clip_inputs(clip, files["p.mp4"])
+    assert [e[0] for e in before[3:]] == [str(files[n]) for n in ("s.json", "d.json", "id.mp4")]
+    for name in ("s.json", "d.json", "id.mp4"):
+        files[name].write_bytes(b"changed")
+        assert clip_inputs(clip, files["p.mp4"]) != before, name
+        before = clip_inputs(clip, files["p.mp4"])
+
+
+def test_entries_keep_every_metric_and_the_old_row_wide_unverified_mark(tmp_path):
+    cache = ClipCache(tmp_path)
+    row = {
+        "inputs": ["i"],
+        "metrics": {"psnr": {"key": "k1"}, "l1": {"key": "k3", "unverified": {}}},
+        "unverified": {"w": "bad sha"},
+    }
+    assert cache.entries(row, ["i"]) == {
+        "psnr": {"key": "k1", "unverified": {"w": "bad sha"}},  # a row written before per-entry marks
+        "l1": {"key": "k3", "unverified": {}},
+    }
+    assert cache.entries(row, ["changed"]) == {} and cache.entries(None, ["i"]) == {}

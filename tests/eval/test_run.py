@@ -414,3 +414,148 @@ def test_ray_tasks_run_from_the_drivers_folder(tmp_path, monkeypatch):
     )
     monkeypatch.chdir(elsewhere)
     assert _run_in(str(tmp_path / "not-here"), lambda chunk: os.getcwd(), []) == str(elsewhere)
+
+
+def _crash_on(monkeypatch, metric_id: str, clip_id: str) -> None:
+    """Make ``metric_id`` raise an unexpected RuntimeError on ``clip_id`` (a bug met on one clip)."""
+    from eval.metrics import METRICS, load_all
+
+    load_all()
+    cls = METRICS.get(metric_id)
+    real = cls.clip_state
+
+    def clip_state(self, ctx):
+        if ctx.clip.id == clip_id:
+            raise RuntimeError("simulated backbone bug")
+        return real(self, ctx)
+
+    monkeypatch.setattr(cls, "clip_state", clip_state)
+
+
+def test_a_crashing_metric_fails_its_clip_only(synth, tmp_path, monkeypatch, capsys):
+    """An unexpected exception in one clip's metric escaped score_chunk: its chunk-mates' rows were
+    never cached, no results were written and the run died. Now it is that clip's failure."""
+    from eval.cache import ClipCache
+
+    root, ids = synth
+    out = tmp_path / "res"
+    _crash_on(monkeypatch, "psnr", ids[1])
+    assert run(root, out, "--chunk", "3") == 1  # one chunk: the crash shares it with both other clips
+    data = read_results(out / "synthtalk/gt/synthtalk.json")
+    [failure] = data["failures"]
+    assert (failure["clip"], failure["metric"]) == (ids[1], "psnr")
+    assert failure["reason"] == "crashed: RuntimeError: simulated backbone bug"
+    assert "Traceback" in failure["traceback"] and "simulated backbone bug" in failure["traceback"]
+    err = capsys.readouterr().err
+    assert err.count("Traceback") == 1 and f"clip {ids[1]}, metric psnr" in err
+    m = data["metrics"]
+    assert (m["psnr"]["n_clips"], m["ssim"]["n_clips"], m["l1"]["n_clips"]) == (2, 3, 3)
+    assert m["ssim"]["n"] == 30 and m["psnr"]["n"] == 20
+    rows = [ClipCache(p).load(c) for p in (out / "synthtalk/gt/cache").iterdir() for c in ids]
+    assert [sorted(r["metrics"]) for r in rows] == [
+        ["l1", "psnr", "ssim"],
+        ["l1", "ssim"],
+        ["l1", "psnr", "ssim"],
+    ]
+    assert run(root, out, "--chunk", "3", "--allow-failures") == 0
+    monkeypatch.undo()  # the bug is fixed: the crashed metric is scored again, the rest comes from the cache
+    assert run(root, out) == 0
+    data = read_results(out / "synthtalk/gt/synthtalk.json")
+    assert data["failures"] == [] and data["n_from_cache"] == 2 and data["metrics"]["psnr"]["n_clips"] == 3
+
+
+def test_a_crash_outside_the_metrics_fails_its_clip_only(synth, tmp_path, monkeypatch):
+    from eval.context import ClipContext
+
+    root, ids = synth
+    real = ClipContext.frames
+
+    def frames(self, side):
+        if self.clip.id == ids[0]:
+            raise IndexError("decoder bug")
+        return real(self, side)
+
+    monkeypatch.setattr(ClipContext, "frames", frames)
+    assert run(root, tmp_path / "res", "--chunk", "3") == 1
+    data = read_results(tmp_path / "res/synthtalk/gt/synthtalk.json")
+    assert [(f["clip"], f["metric"], f["reason"]) for f in data["failures"]] == [
+        (ids[0], None, "crashed: IndexError: decoder bug")
+    ]
+    assert data["metrics"]["ssim"]["n_clips"] == 2
+
+
+def test_a_corrupt_cache_row_is_rescored(synth, tmp_path):
+    """A cache file pickle.load chokes on (OverflowError here) crashed the whole run."""
+    import struct
+
+    root, ids = synth
+    out = tmp_path / "res"
+    assert run(root, out) == 0
+    [row] = [p for p in (out / "synthtalk/gt/cache").glob("*/*.pkl") if p.name.startswith("st001")]
+    row.write_bytes(b"\x8e" + struct.pack("<Q", 2**63))
+    assert run(root, out) == 0
+    assert read_results(out / "synthtalk/gt/synthtalk.json")["n_from_cache"] == 2
+    assert run(root, out) == 0
+    assert read_results(out / "synthtalk/gt/synthtalk.json")["n_from_cache"] == 3  # rewritten
+
+
+def test_a_changed_sidecar_rescores_its_clip(synth, tmp_path):
+    """disentangle_* read the sidecar: a clip whose sidecar changed must not come from the cache."""
+    root, ids = synth
+    out = tmp_path / "res"
+    assert run(root, out) == 0
+    sidecar = root / "clips" / f"{ids[2]}.json"
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "level": 2}))
+    assert run(root, out) == 0
+    assert read_results(out / "synthtalk/gt/synthtalk.json")["n_from_cache"] == 2
+
+
+def test_generated_videos_are_remade_when_their_gt_changes(synth, tmp_path):
+    """static (like edtalk_v / edtalk_a) builds its video from the GT frames: a replaced GT clip
+    left the old prediction in place, scored against the new GT."""
+    root, ids = synth
+    out = tmp_path / "res"
+    assert run(root, out, method="static") == 0
+    videos = {i: out / "synthtalk/static/videos" / f"{i}.mp4" for i in ids}
+    kept = {i: videos[i].stat().st_mtime_ns for i in ids[1:]}
+    write_video(root / "clips" / f"{ids[0]}.mp4", frames_of(7), fps=25)
+    assert run(root, out, method="static") == 0
+    first = read_video(videos[ids[0]]).frames[0].astype(int)
+    assert np.abs(first - frames_of(7)[0]).mean() < 3  # made from the new GT
+    assert {i: videos[i].stat().st_mtime_ns for i in ids[1:]} == kept
+    assert read_results(out / "synthtalk/static/synthtalk.json")["n_from_cache"] == 2
+
+
+def test_rescoring_keeps_cached_entries_of_metrics_not_asked_for(synth, tmp_path):
+    """Scoring l1 alone rewrote each row with l1 only: psnr and ssim were computed again next time."""
+    root, _ = synth
+    out = tmp_path / "res"
+    assert run(root, out, "--metrics", "psnr,ssim") == 0
+    assert run(root, out, "--metrics", "l1") == 0
+    assert run(root, out, "--metrics", "psnr,ssim") == 0
+    assert read_results(out / "synthtalk/gt/synthtalk.json")["n_from_cache"] == 3
+
+
+def test_a_result_of_unverified_weights_stays_marked_when_its_row_is_rewritten(synth, tmp_path, monkeypatch):
+    """The row-wide mark was replaced by the rewriting run's: psnr computed with unverified weights,
+    then l1 added with verified ones, and psnr from the cache was no longer marked."""
+    import edtalk.weights
+    from eval.metrics import METRICS, load_all
+
+    load_all()
+    monkeypatch.setattr(METRICS.get("psnr"), "weights", ("test_weights",))
+    root, _ = synth
+    out = tmp_path / "res"
+    with monkeypatch.context() as patch:
+        patch.setattr(edtalk.weights, "unverified_in_use", lambda: {"test_weights": "sha256 mismatch"})
+        assert run(root, out, "--metrics", "psnr") == 0
+    assert read_results(out / "synthtalk/gt/synthtalk.json")["unverified_weights"] == {
+        "test_weights": "sha256 mismatch"
+    }
+    for _ in range(2):  # adds l1 (rewrites every row), then all from the cache
+        assert run(root, out, "--metrics", "psnr,l1") == 0
+        data = read_results(out / "synthtalk/gt/synthtalk.json")
+        assert data["unverified"] is True and data["unverified_weights"] == {
+            "test_weights": "sha256 mismatch"
+        }
+    assert data["n_from_cache"] == 3

@@ -105,3 +105,20 @@ def test_empty_results_still_give_the_reported_tables(tmp_path):
     tables = build_tables(load_results(tmp_path))
     assert [t.number for t in tables] == ["1", "3", "4", "5", "6"]
     assert all(t.protocol_hash is None for t in tables)
+
+
+def test_failure_stamp_says_which_numbers_each_failed_clip_is_left_out_of(tmp_path, make_result):
+    """'Clips that failed and are not in the numbers' was wrong for a clip that failed one metric:
+    it is still in the other metrics' numbers."""
+    failures = [
+        {"clip": "a", "metric": None, "reason": "unreadable"},
+        {"clip": "b", "metric": "fid", "reason": "no face"},
+        {"clip": "c", "metric": "fid", "reason": "no face"},
+        {"clip": "c", "metric": "psnr", "reason": "crashed: RuntimeError: x"},
+    ]
+    make_result(tmp_path, "mead", "m", "eat", {"psnr": 20.0, "fid": 3.0}, failures=failures)
+    t1 = next(t for t in build_tables(load_results(tmp_path)) if t.number == "1" and t.protocol == "eat")
+    assert (
+        "Clips that failed, each left out only of the numbers of the metrics it failed in: "
+        "m (mead): 1 clip in every metric, 2 in fid, 1 in psnr"
+    ) in t1.stamps
