@@ -319,6 +319,18 @@ def metric_weights(protocol: Any, metric_id: str, metric: Any) -> list[str]:
     return [*metric.weights_needed(), *(w for w in protocol.weights if w in settings_text)]
 
 
+def lost_scoring(jobs: list[Job], reason: str) -> dict:
+    """``score_chunk``'s result for a task whose worker died: each clip failed (not cached, so the
+    next run tries it again)."""
+    rows = [(j.clip.id, {"inputs": j.inputs, "metrics": {}, "seconds": {}, "failure": reason}) for j in jobs]
+    return {"rows": rows, "unverified": {}}
+
+
+def lost_generation(items: list[tuple[Any, Path]], reason: str) -> dict:
+    """``generate_chunk``'s result for a task whose worker died: each clip's generation failed."""
+    return {"rows": [c.id for c, _ in items], "failures": [(c.id, reason) for c, _ in items]}
+
+
 def generate_chunk(items: list[tuple[Any, Path]], method: Any) -> dict:
     """Ray task body: write the method's prediction for each (clip, path); failures by clip."""
     from edtalk.data.errors import DataError
@@ -375,10 +387,18 @@ def _init_ray(args: argparse.Namespace):
 
 
 def run_chunks(
-    fn: Callable, chunks: list[list], args: argparse.Namespace, desc: str, extra: tuple = ()
+    fn: Callable,
+    chunks: list[list],
+    args: argparse.Namespace,
+    desc: str,
+    extra: tuple = (),
+    lost: Callable[[list, str], dict] | None = None,
 ) -> Iterator[dict]:
     """Yield ``fn(chunk, *extra)`` for each chunk as it completes, with a clips/s progress bar:
-    in this process (``--workers 0``) or as Ray tasks (tqdm over ``ray.wait`` completions)."""
+    in this process (``--workers 0``) or as Ray tasks (tqdm over ``ray.wait`` completions). A task
+    whose Ray worker died (killed for memory, a crash in native code) is tried once more; when it
+    dies again, ``lost(chunk, reason)`` stands for its result (its clips' failures) and the other
+    tasks go on. An exception raised by ``fn`` itself (a configuration error) stops the run."""
     from tqdm import tqdm
 
     total = sum(len(c) for c in chunks)
@@ -394,23 +414,28 @@ def run_chunks(
                 yield out
             return
         ray = _init_ray(args)
-        opts = {"num_cpus": 1, "max_retries": 0}
+        opts = {"num_cpus": 1, "max_retries": 1}  # retries follow a dead worker, not an exception
         if args.device.startswith("cuda"):
             opts["num_gpus"] = 1
         remote = ray.remote(**opts)(_run_in)
         shared = [ray.put(x) for x in extra]
         cwd = os.getcwd()
-        pending = {remote.remote(cwd, fn, chunk, *shared): len(chunk) for chunk in chunks}
+        pending = {remote.remote(cwd, fn, chunk, *shared): chunk for chunk in chunks}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
-            n = pending.pop(done[0])
+            chunk = pending.pop(done[0])
             try:
                 out = ray.get(done[0])
             except ray.exceptions.RayTaskError as e:
                 for ref in pending:
                     ray.cancel(ref, force=True)
                 raise e.as_instanceof_cause() from None
-            bar.update(n)
+            except ray.exceptions.RayError as e:  # the worker process or its node died
+                if lost is None:
+                    raise
+                first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                out = lost(chunk, f"lost: the Ray worker running it died ({type(e).__name__}: {first_line})")
+            bar.update(len(chunk))
             yield out
 
 
@@ -586,7 +611,7 @@ def run(args: argparse.Namespace) -> int:
         if todo:
             print(f"generating {len(todo)} of {len(clips)} videos with {method_name} -> {videos_dir}")
         for out in run_chunks(
-            generate_chunk, _chunks(todo, args), args, f"generate {method_name}", (method,)
+            generate_chunk, _chunks(todo, args), args, f"generate {method_name}", (method,), lost_generation
         ):
             failed = dict(out["failures"])
             gen_failures.update(failed)
@@ -635,6 +660,7 @@ def run(args: argparse.Namespace) -> int:
         args,
         f"score {protocol.name}",
         (protocol, metric_ids, args.device),
+        lost_scoring,
     ):
         unverified.update(out["unverified"])
         for clip_id, row in out["rows"]:

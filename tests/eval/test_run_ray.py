@@ -89,6 +89,35 @@ def test_ray_run_equals_in_process_run(tmp_path):
         assert a[m]["n"] == b[m]["n"] and a[m]["value"] == pytest.approx(b[m]["value"], rel=1e-12)
 
 
+@pytest.mark.ray
+def test_a_dead_ray_worker_fails_its_clips_and_the_other_tasks_go_on():
+    """A worker killed while scoring (out of memory, a crash in native code) cancelled nothing and
+    ended the run with a WorkerCrashedError traceback; its clips are now failures and the rest done."""
+    from types import SimpleNamespace
+
+    import ray
+
+    from eval.run import run_chunks
+
+    def work(chunk):
+        if "bad" in chunk:
+            os._exit(9)
+        return {"done": chunk}
+
+    args = SimpleNamespace(quiet=True, workers=2, address=None, device="cpu", allow_unverified_weights=False)
+    try:
+        outs = list(
+            run_chunks(
+                work, [["a"], ["bad", "c"], ["b"]], args, "t", lost=lambda c, why: {"lost": c, "why": why}
+            )
+        )
+    finally:
+        ray.shutdown()
+    assert sorted(o["done"][0] for o in outs if "done" in o) == ["a", "b"]
+    (lost,) = [o for o in outs if "lost" in o]
+    assert lost["lost"] == ["bad", "c"] and lost["why"].startswith("lost: the Ray worker running it died (")
+
+
 SLOW_RUNNER = textwrap.dedent(
     """
     import sys, time
