@@ -333,7 +333,9 @@ def lost_generation(items: list[tuple[Any, Path]], reason: str) -> dict:
 
 def generate_chunk(items: list[tuple[Any, Path]], method: Any) -> dict:
     """Ray task body: write the method's prediction for each (clip, path); failures by clip."""
+    from edtalk.config import ConfigError
     from edtalk.data.errors import DataError
+    from edtalk.model import CheckpointError
 
     failures = []
     for clip, path in items:
@@ -341,6 +343,11 @@ def generate_chunk(items: list[tuple[Any, Path]], method: Any) -> dict:
             method.generate(clip, path)
         except (DataError, FileNotFoundError, ValueError) as e:
             failures.append((clip.id, f"generation failed: {e}"))
+        except (*_fatal_errors(), CheckpointError, ConfigError):
+            raise  # the same for every clip: stop the run with its message
+        except Exception as e:  # a bug met on this clip: its failure, the other clips go on
+            traceback.print_exc()
+            failures.append((clip.id, f"generation crashed: {type(e).__name__}: {e}"))
     return {"rows": [c.id for c, _ in items], "failures": failures}
 
 

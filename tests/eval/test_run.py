@@ -559,3 +559,25 @@ def test_a_result_of_unverified_weights_stays_marked_when_its_row_is_rewritten(s
             "test_weights": "sha256 mismatch"
         }
     assert data["n_from_cache"] == 3
+
+
+def test_a_generation_that_crashes_on_one_clip_fails_that_clip_only(synth, tmp_path, monkeypatch, capsys):
+    """An unexpected exception while generating one clip ended the run for every clip."""
+    from baselines.runnable import StaticFrame
+
+    root, ids = synth
+    real = StaticFrame.generate
+
+    def crash_on_second(self, clip, out_path):
+        if clip.id == ids[1]:
+            raise RuntimeError("odd tensor shape")
+        return real(self, clip, out_path)
+
+    monkeypatch.setattr(StaticFrame, "generate", crash_on_second)
+    assert run(root, tmp_path / "res", method="static") == 1
+    data = read_results(tmp_path / "res/synthtalk/static/synthtalk.json")
+    assert [(f["clip"], f["reason"]) for f in data["failures"]] == [
+        (ids[1], "generation crashed: RuntimeError: odd tensor shape")
+    ]
+    assert data["metrics"]["psnr"]["n_clips"] == 2
+    assert "RuntimeError: odd tensor shape" in capsys.readouterr().err  # the traceback, for a developer
