@@ -88,8 +88,16 @@ def _read_soundfile(path: Path) -> tuple[np.ndarray, int, int]:
     return data.mean(axis=1), int(rate), int(data.shape[1])
 
 
+# integer sample formats -> (offset, scale) onto [-1, 1]; float formats are already there
+_INT_SCALE = {"u8": (128.0, 128.0), "s16": (0.0, 2.0**15), "s32": (0.0, 2.0**31), "s64": (0.0, 2.0**63)}
+
+
 def _mono(frame: av.AudioFrame, channels: int) -> np.ndarray:
+    """One decoded frame as float32 mono in [-1, 1] (PCM, FLAC or ALAC decode to integers)."""
     samples = frame.to_ndarray().astype(np.float32)  # (channels, n) planar or (1, n * channels) packed
+    offset, scale = _INT_SCALE.get(frame.format.name.rstrip("p"), (0.0, 1.0))
+    if scale != 1.0:
+        samples = (samples - offset) / scale
     if not frame.format.is_planar and channels > 1:
         samples = samples.reshape(-1, channels).T
     return samples.mean(axis=0)

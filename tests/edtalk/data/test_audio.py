@@ -140,3 +140,22 @@ def test_video_without_audio_track(tmp_path):
     path = write_video(tmp_path / "mute.mp4", np.zeros((4, 16, 16, 3), np.uint8))
     with pytest.raises(AudioReadError, match="no audio stream"):
         load_audio(path)
+
+
+@pytest.mark.parametrize("codec, container", [("pcm_s16le", "mov"), ("flac", "matroska")])
+def test_integer_audio_in_a_container_is_scaled_to_plus_minus_one(tmp_path, codec, container):
+    """PCM/FLAC inside mov or mkv decode to int16: read as floats they came out 32768 times too loud."""
+    import av
+
+    t = np.arange(16000) / 16000
+    wav = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    path = tmp_path / f"speech.{'mov' if container == 'mov' else 'mkv'}"
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=16000, layout="mono")
+        frame = av.AudioFrame.from_ndarray((wav * 32767).astype(np.int16)[None], format="s16", layout="mono")
+        frame.sample_rate, frame.pts = 16000, 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    got = load_audio(path)
+    assert np.abs(got).max() == pytest.approx(0.3, abs=0.01)
+    np.testing.assert_allclose(got[: len(wav)], wav[: len(got)], atol=1e-3)
