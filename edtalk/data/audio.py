@@ -115,21 +115,50 @@ def _read_container(path: Path) -> tuple[np.ndarray, int, int]:
         rate, channels = int(stream.sample_rate), int(stream.channels)
         chunks = []
         end_pts = 0  # end of the last packet: the encoder's real length (AAC pads its last frame)
+        first = None  # time of the first decoded sample (after the decoder dropped any priming)
         try:
             for packet in container.demux(stream):
                 if packet.pts is not None and packet.duration:
                     end_pts = max(end_pts, packet.pts + packet.duration)
                 for frame in packet.decode():
+                    if first is None and frame.time is not None:
+                        first = float(frame.time)
                     chunks.append(_mono(frame, channels))
         except _AV_ERRORS as err:
             raise AudioReadError(path, f"corrupt audio stream ({err})") from None
         time_base = stream.time_base
+        video_start = _video_start(container)
     finally:
         container.close()
     wav = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-    if end_pts > 0 and time_base is not None:
-        wav = wav[: int(round(float(end_pts * time_base) * rate))]  # drop the padding of the last frame
+    first = first or 0.0
+    if end_pts > 0 and time_base is not None:  # drop the padding of the last frame
+        wav = wav[: max(0, int(round((float(end_pts * time_base) - first) * rate)))]
+    if video_start is not None:  # sample 0 under frame 0
+        wav = _shifted(wav, int(round((video_start - first) * rate)), path, rate)
     return wav, rate, channels
+
+
+def _video_start(container: av.container.InputContainer) -> float | None:
+    """When the container's video stream starts, in seconds (None without video or a start time)."""
+    if not container.streams.video:
+        return None
+    video = container.streams.video[0]
+    if video.start_time is None or video.time_base is None:
+        return None
+    return float(video.start_time * video.time_base)
+
+
+def _shifted(wav: np.ndarray, shift: int, path: Path, rate: int) -> np.ndarray:
+    """``wav`` without its first ``shift`` samples (audio before the first video frame: a cut or
+    remuxed download), or after ``-shift`` samples of silence (audio starting after it)."""
+    if shift:
+        log.info("%s: audio starts %+.3f s from the first video frame: aligned", path, -shift / rate)
+    if shift > 0:
+        return wav[shift:]
+    if shift < 0:
+        return np.concatenate([np.zeros(-shift, wav.dtype), wav])
+    return wav
 
 
 def _read_native(path: Path) -> tuple[np.ndarray, int, int]:

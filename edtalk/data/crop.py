@@ -119,30 +119,12 @@ def _audio(job: CropJob, outcome: CropOutcome):
     from edtalk.data.errors import AudioReadError
 
     try:
-        wav = load_audio(job.audio or job.video)
+        return load_audio(job.audio or job.video)  # a video's own track from its first frame on
     except AudioReadError:
         if job.audio_dir or job.audio:
             raise
         outcome.notes.append("the video has no audio track: the crop is silent")
         return None
-    return wav if job.audio else _from_first_frame(wav, job.video, outcome)
-
-
-def _from_first_frame(wav, video: str, outcome: CropOutcome):
-    """A video's own 16 kHz track cut (or padded with silence) to start with its first frame, when the
-    container starts the two streams at different times (``edtalk.data.video.audio_lead``)."""
-    import numpy as np
-
-    from edtalk.data.video import audio_lead
-
-    shift = int(round(audio_lead(video) * 16000))
-    if shift:
-        outcome.notes.append(f"audio track starts {-shift / 16000:+.3f} s from the first frame: aligned")
-    if shift > 0:
-        return wav[shift:]
-    if shift < 0:
-        return np.concatenate([np.zeros(-shift, wav.dtype), wav])
-    return wav
 
 
 # --- datasets -----------------------------------------------------------------------------------

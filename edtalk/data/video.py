@@ -115,30 +115,6 @@ def probe_video(path: str | Path) -> VideoInfo:
         container.close()
 
 
-def audio_lead(path: str | Path) -> float:
-    """Seconds by which the file's audio stream starts before its video stream (negative: after; 0
-    without audio or start times). Decoded audio begins at the audio stream's start and frames at the
-    video's, so sample ``round(lead * rate)`` is the one heard with frame 0 (a cut or remuxed
-    download often starts its video a few tenths of a second into the audio)."""
-    path = Path(path)
-    container = _open(path)
-    try:
-        video = _video_stream(container, path)
-        if not container.streams.audio:
-            return 0.0
-        audio = container.streams.audio[0]
-
-        def start(stream) -> float | None:
-            if stream.start_time is None or stream.time_base is None:
-                return None
-            return float(stream.start_time * stream.time_base)
-
-        v, a = start(video), start(audio)
-        return 0.0 if v is None or a is None else v - a
-    finally:
-        container.close()
-
-
 def _decoded_frames(path: Path, to_rgb: bool, meta: dict):
     """Yield each frame in turn (an RGB array when ``to_rgb``, else None), then check for truncation;
     ``meta`` receives the stream's fps, size and audio presence on opening and the decoded count at
