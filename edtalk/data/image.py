@@ -24,6 +24,17 @@ def read_rgb_image(path: str | Path) -> np.ndarray:
         raise ImageReadError(path, "missing: no such file")
     try:
         with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+            im = ImageOps.exif_transpose(im)
+            if im.mode.startswith("I"):  # 16/32-bit grey: convert("RGB") clips every value to 255
+                return _grey_to_rgb(np.asarray(im))
+            return np.asarray(im.convert("RGB"))
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise ImageReadError(path, f"unreadable image ({err})") from None
+
+
+def _grey_to_rgb(grey: np.ndarray) -> np.ndarray:
+    """uint8 RGB of an integer grey image: 16-bit values (any above 255) scaled by 255 / 65535."""
+    values = grey.astype(np.float64)
+    if values.max() > 255:
+        values = values / 257.0
+    return np.repeat(np.clip(np.rint(values), 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
