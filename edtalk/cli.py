@@ -86,6 +86,8 @@ def mp4_path(text: str) -> str:
     """argparse ``type`` for a video output: the writer always makes an H.264/AAC mp4, so the name says so."""
     if not text.lower().endswith(".mp4"):
         raise argparse.ArgumentTypeError(f"{text!r}: the output is an mp4 video; give a path ending in .mp4")
+    if Path(text).expanduser().is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; give the path of the mp4 file to write")
     return text
 
 

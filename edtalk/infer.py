@@ -287,10 +287,25 @@ def _check_expression_source(parser: argparse.ArgumentParser, args: argparse.Nam
         parser.error(f"{given} and --text/--expression-from-audio each set the expression W^e; give one")
 
 
+INPUT_OPTIONS = ("ckpt", "identity", "mouth", "pose", "expression", "expression_a", "expression_b", "audio")
+
+
+def _check_out_is_not_an_input(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--out naming one of the inputs would overwrite it (a driving video lost after the run)."""
+    out = Path(args.out).expanduser().resolve()
+    for name in INPUT_OPTIONS:
+        given = getattr(args, name, None)
+        if isinstance(given, str) and Path(given).expanduser().resolve() == out:
+            parser.error(
+                f"--out {args.out} is also --{name.replace('_', '-')}: writing it would overwrite that input"
+            )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_expression_source(parser, args)
+    _check_out_is_not_an_input(parser, args)
     # the model code loads only now: --help and usage errors above need no torch
     from edtalk.config import ConfigError
     from edtalk.data.errors import DataError

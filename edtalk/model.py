@@ -222,7 +222,16 @@ def build_from_checkpoint(path: str | Path, strict: bool = True) -> tuple[EDTalk
     """EDTalk(cfg) with the checkpoint's weights loaded, in eval mode; returns (model, checkpoint dict)."""
     ckpt = load_checkpoint(path)
     model = EDTalk(ckpt["config"])
-    result = model.load_state_dict(ckpt["state_dict"], strict=strict)
+    try:
+        result = model.load_state_dict(ckpt["state_dict"], strict=strict)
+    except RuntimeError as err:  # the weights were not made by this config (edited, or another code)
+        lines = str(err).splitlines()
+        missing = sum(line.strip().startswith("Missing key") for line in lines)
+        detail = "; ".join(line.strip() for line in lines[1:3])
+        raise CheckpointError(
+            f"{path}: its weights do not fit the model its config describes"
+            f"{' (keys missing)' if missing else ''}: {detail[:300]}"
+        ) from None
     if not strict and (result.missing_keys or result.unexpected_keys):
         ckpt["meta"]["load_report"] = {"missing": result.missing_keys, "unexpected": result.unexpected_keys}
     return model.eval(), ckpt

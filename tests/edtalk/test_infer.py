@@ -218,6 +218,37 @@ def test_input_errors_are_clear(files, capsys):
     assert rc == 2 and "holds nothing" in cap.err
 
 
+def test_outputs_and_checkpoints_that_cannot_be_used_are_refused_in_one_line(files, capsys, tmp_path):
+    """An --out folder failed with IsADirectoryError after all the work; an --out naming an input
+    overwrote that driving video; a checkpoint whose weights do not fit its config printed
+    load_state_dict's traceback."""
+    base = [
+        "video",
+        "--ckpt",
+        files / "ck.pt",
+        "--identity",
+        files / "face.png",
+        "--mouth",
+        files / "mouth.mp4",
+    ]
+    (tmp_path / "out.mp4").mkdir()
+    with pytest.raises(SystemExit):
+        infer.main([str(a) for a in [*base, "--out", tmp_path / "out.mp4"]])
+    assert "is a folder; give the path of the mp4 file to write" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        infer.main([str(a) for a in [*base, "--out", files / "mouth.mp4"]])
+    assert "is also --mouth: writing it would overwrite that input" in capsys.readouterr().err
+    ckpt = torch.load(files / "ck.pt", weights_only=True)
+    del ckpt["state_dict"][next(iter(ckpt["state_dict"]))]
+    torch.save(ckpt, tmp_path / "edited.pt")
+    swapped = [tmp_path / "edited.pt" if a == files / "ck.pt" else a for a in base]
+    rc, cap = _run(capsys, *swapped, "--out", tmp_path / "x.mp4")
+    assert (
+        rc == 2
+        and "edited.pt: its weights do not fit the model its config describes (keys missing)" in cap.err
+    )
+
+
 def test_audio_inputs_named_and_resampled(files, capsys):
     """An explicit --audio that cannot be read is an error (not a silent mute); other rates are noted."""
     (files / "junk.wav").write_bytes(b"not a wav file at all")
