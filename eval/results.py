@@ -116,25 +116,39 @@ def metric_entry(metric: Any, computed: dict, n_clips: int | None = None) -> dic
 
 
 def validate(data: dict, where: str = "<results>") -> None:
-    """Raise ``ResultsSchemaError`` if ``data`` misses a required field or has a bad metric."""
+    """Raise ``ResultsSchemaError`` if ``data`` misses a required field, has one of the wrong type
+    (``protocol``, ``metrics``, ``failures``) or has a bad metric."""
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         raise ResultsSchemaError(f"{where}: missing field(s) {missing}")
     if data["schema"] != SCHEMA:
         raise ResultsSchemaError(f"{where}: schema {data['schema']!r}, expected {SCHEMA!r}")
+    _require_type(data, "protocol", dict, "an object", where)
     for k in ("name", "hash", "settings"):
         if k not in data["protocol"]:
             raise ResultsSchemaError(f"{where}: protocol lacks {k!r}")
+    _require_type(data, "metrics", dict, "an object of metric id -> entry", where)
     for mid, entry in data["metrics"].items():
+        if not isinstance(entry, dict):
+            raise ResultsSchemaError(
+                f"{where}: metric {mid!r} is {entry!r}, not an object with {list(METRIC_REQUIRED)} "
+                "(a results file of an older schema?)"
+            )
         bad = [k for k in METRIC_REQUIRED if k not in entry]
         if bad:
             raise ResultsSchemaError(f"{where}: metric {mid!r} lacks {bad}")
         v = entry["value"]
         if v is not None and not isinstance(v, int | float):
             raise ResultsSchemaError(f"{where}: metric {mid!r} value {v!r} is not a number")
+    _require_type(data, "failures", list, "a list", where)
     for f in data["failures"]:
-        if not {"clip", "reason"} <= set(f):
+        if not isinstance(f, dict) or not {"clip", "reason"} <= set(f):
             raise ResultsSchemaError(f"{where}: failure entry {f!r} lacks clip/reason")
+
+
+def _require_type(data: dict, field: str, kind: type, described: str, where: str) -> None:
+    if not isinstance(data[field], kind):
+        raise ResultsSchemaError(f"{where}: field {field!r} is {data[field]!r}, expected {described}")
 
 
 def write_results(path: str | Path, data: dict, clip_rows: list[dict] | None = None) -> Path:

@@ -8,8 +8,8 @@ numbers (``baselines.reported``). No metric is computed here: every number comes
 
 Modules, one job each:
   inputs.py  load and check the results files (``ResultFile`` records)
-  tables.py  the paper's Tables 1, 3, 4, 5, 6 (+ one per extra dataset) as a table model,
-             rendered to Markdown, LaTeX (booktabs) and HTML
+  tables.py  the paper's Tables 1, 3, 4, 5, 6 (+ one per extra dataset, + "other metrics" of a
+             paper dataset) as a table model, rendered to Markdown, LaTeX (booktabs) and HTML
   plots.py   matplotlib (Agg) figures: bank size curves, ablations, per-clip distributions,
              training efficiency
   html.py    report/index.html: tables, plots and a grid of side-by-side videos

@@ -16,7 +16,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "LaTeX (booktabs) and HTML, plots (bank size, ablations, per-clip distributions, training "
         "efficiency) and report/index.html with side-by-side videos. Reads only results JSON files "
         "(results/<dataset>/<method>/<protocol>.json) and the paper's reported numbers; measured and "
-        "reported rows (marked †) share a table only under the same protocol.",
+        "reported rows (marked †) share a table only under the same protocol and split.",
     )
     p.add_argument("results", help="results folder written by `python -m eval.run` and the sweeps")
     p.add_argument("--out", default="report", help="output folder (default: report/)")
@@ -28,6 +28,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="stop (exit 2, nothing written) at a results file, proof.json or per-clip line that cannot "
         "be read; by default such inputs are left out, named on stderr and at the top of index.html",
     )
+    p.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="render the paper's reported tables (and proof.json) even when no results file is read; "
+        "without it a folder with no results file stops with exit 2 (a wrong or empty folder)",
+    )
     return p.parse_args(argv)
 
 
@@ -37,12 +43,19 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         files = build_report(
-            args.results, args.out, max_clips=args.max_clips, plots=not args.no_plots, strict=args.strict
+            args.results,
+            args.out,
+            max_clips=args.max_clips,
+            plots=not args.no_plots,
+            strict=args.strict,
+            allow_empty=args.allow_empty,
         )
     except (ResultsFileError, ValueError) as e:
         return report_error(e)
     for problem in files.problems:
         print(f"warning: left out: {problem}", file=sys.stderr)
+    for warning in files.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{files.n_results} results files -> {files.n_tables} tables, {len(files.plots)} plots")
     for path in (files.index, files.markdown, files.latex, files.html_tables, *files.plots):
         print(f"  wrote {path}")

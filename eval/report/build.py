@@ -1,5 +1,9 @@
 """Write a whole report folder: tables (.md, .tex, .html), plots and index.html (with the
-disentanglement proof when the results folder holds eval.proof's proof.json)."""
+disentanglement proof when the results folder holds eval.proof's proof.json).
+
+Every page is rendered before the first file is written, so a bad input never leaves a half-updated
+report; the figures of an earlier render (plots/, only the files the plots write) are removed first.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from pathlib import Path
 from edtalk.atomic import write_text
 from eval.report.html import render_index
 from eval.report.inputs import ResultsFileError, load_results
-from eval.report.plots import make_plots
+from eval.report.plots import clear_plots, make_plots
 from eval.report.proof import load_proof
 from eval.report.tables import build_tables, to_html, to_latex, to_markdown
 
@@ -24,25 +28,51 @@ class ReportFiles:
     n_results: int
     n_tables: int
     problems: tuple[str, ...] = ()  # files and per-clip lines left out, each naming the file
+    warnings: tuple[str, ...] = ()  # inputs shown with a caveat (e.g. two files giving one row)
 
 
 LATEX_PREAMBLE = "% needs \\usepackage{booktabs}\n"
+LAYOUT = "<dataset>/<method>/<protocol>.json"
+
+
+def no_results_message(results_dir: str | Path, skipped: list[ResultsFileError]) -> str:
+    """Why a folder gave no results file, and where they may be instead."""
+    root = Path(results_dir)
+    if skipped:
+        return f"none of the {len(skipped)} results files could be read; the first: {skipped[0]}"
+    hint = ""
+    if next(root.glob("*/*.json"), None) is not None:
+        hint = f"; did you mean its parent {root.parent}?"
+    elif (deeper := next(root.glob("*/*/*/*.json"), None)) is not None:
+        hint = f"; did you mean {root / deeper.relative_to(root).parts[0]}?"
+    return (
+        f"no results files (expected {LAYOUT} under it{hint}); pass --allow-empty for a report of the "
+        "paper's reported numbers only"
+    )
 
 
 def build_report(
-    results_dir: str | Path, out: str | Path, max_clips: int = 8, plots: bool = True, strict: bool = False
+    results_dir: str | Path,
+    out: str | Path,
+    max_clips: int = 8,
+    plots: bool = True,
+    strict: bool = False,
+    allow_empty: bool = False,
 ) -> ReportFiles:
     """Read every results file under ``results_dir`` and write the report under ``out``.
 
     A results file (or proof.json, or a per-clip line) that cannot be read is left out and listed
     in ``ReportFiles.problems`` and on the page; the other files still make the report.
-    ``strict``: raise ``ResultsFileError`` for the first such problem and write nothing."""
+    ``strict``: raise ``ResultsFileError`` for the first such problem and write nothing. No results
+    file read raises ``ResultsFileError`` (a wrong or empty folder) unless ``allow_empty``."""
     out = Path(out)
     skipped: list[ResultsFileError] = []
     results = load_results(results_dir, None if strict else skipped)
     problems = [str(e) for e in skipped] + [p for r in results for p in r.problems]
     if strict and problems:
         raise ResultsFileError(None, problems[0])
+    if not results and not allow_empty:
+        raise ResultsFileError(results_dir, no_results_message(results_dir, skipped))
     try:
         proof = load_proof(results_dir)
     except ResultsFileError as e:
@@ -50,16 +80,28 @@ def build_report(
             raise
         proof = None
         problems.append(str(e))
-    tables = build_tables(results)
-    md = write_text(out / "tables.md", "\n".join(to_markdown(t) for t in tables))
-    tex = write_text(out / "tables.tex", LATEX_PREAMBLE + "\n".join(to_latex(t) for t in tables))
-    htm = write_text(out / "tables.html", "\n".join(to_html(t) for t in tables))
+    warnings: list[str] = []
+    tables = build_tables(results, warnings)
+    pages = {
+        "tables.md": "\n".join(to_markdown(t) for t in tables),
+        "tables.tex": LATEX_PREAMBLE + "\n".join(to_latex(t) for t in tables),
+        "tables.html": "\n".join(to_html(t) for t in tables),
+    }
+    clear_plots(out / "plots")
     figures = make_plots(results, out / "plots") if plots else []
     downloads = {"tables.md": "tables.md", "tables.tex": "tables.tex"}
-    index = write_text(
-        out / "index.html",
-        render_index(
-            tables, figures, results, out, max_clips, downloads=downloads, proof=proof, problems=problems
-        ),
+    pages["index.html"] = render_index(
+        tables,
+        figures,
+        results,
+        out,
+        max_clips,
+        downloads=downloads,
+        proof=proof,
+        problems=problems,
+        warnings=warnings,
     )
-    return ReportFiles(index, md, tex, htm, tuple(figures), len(results), len(tables), tuple(problems))
+    md, tex, htm, index = (write_text(out / name, text) for name, text in pages.items())
+    return ReportFiles(
+        index, md, tex, htm, tuple(figures), len(results), len(tables), tuple(problems), tuple(warnings)
+    )

@@ -33,6 +33,7 @@ table.report-table th {{ background: rgb{TABLE_HEADER_RGB}; padding: 4px 8px; bo
 table.report-table td {{ padding: 4px 8px; border: 1px solid #ccc; text-align: right; }}
 table.report-table tr.reported td {{ color: #555; font-style: italic; }}
 .problems {{ border: 1px solid #c33; background: #fff4f4; padding: 4px 12px; margin: 8px 0; }}
+.warnings {{ border: 1px solid #c90; background: #fffbe8; padding: 4px 12px; margin: 8px 0; }}
 p.table-note {{ font-size: 12px; color: #444; margin: 2px 0; }}
 .plots img {{ max-width: 100%; border: 1px solid #ddd; margin: 8px 0; }}
 .video-grid {{ display: grid; gap: 8px; margin: 12px 0; align-items: center; }}
@@ -147,9 +148,11 @@ def render_index(
     downloads: dict[str, str] | None = None,
     proof: dict | None = None,
     problems: list[str] | tuple[str, ...] = (),
+    warnings: list[str] | tuple[str, ...] = (),
 ) -> str:
     """The whole page as a string; ``proof``: eval.proof's result, if any; ``problems``: inputs left
-    out (unreadable results files, per-clip lines), listed at the top so no gap goes unnoticed."""
+    out (unreadable results files, per-clip lines), listed at the top so no gap goes unnoticed;
+    ``warnings``: inputs shown with a caveat (two files giving one row, results in no paper table)."""
     out_dir = Path(out_dir)
     esc = html.escape
     parts = [
@@ -166,6 +169,9 @@ def render_index(
         parts.append(
             f'<div class="problems"><p>Left out of this report ({len(problems)}):</p><ul>{items}</ul></div>'
         )
+    if warnings:
+        items = "".join(f"<li>{esc(w)}</li>" for w in warnings)
+        parts.append(f'<div class="warnings"><p>Warnings ({len(warnings)}):</p><ul>{items}</ul></div>')
     if downloads:
         links = " · ".join(f'<a href="{esc(quote(v))}">{esc(k)}</a>' for k, v in downloads.items())
         parts.append(f"<p>Downloads: {links}</p>")

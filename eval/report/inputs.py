@@ -78,18 +78,13 @@ def _metric(path: Path, metric_id: str, entry: Any) -> Metric:
 def read_result(path: str | Path) -> ResultFile:
     """Parse one results file; raises ``ResultsFileError`` naming the file and the problem."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ResultsFileError(path, f"cannot read: {e.strerror or e}") from None
-    except json.JSONDecodeError as e:
-        raise ResultsFileError(path, f"not valid JSON ({e.msg} at line {e.lineno})") from None
-    if not isinstance(data, dict):
-        raise ResultsFileError(path, "top level must be a JSON object")
+    data = _read_json(path)
     try:
         validate(data, str(path))  # the writer's own schema check (eval/results.py)
     except ResultsSchemaError as e:
         raise ResultsFileError(path, str(e).removeprefix(f"{path}: ")) from None
+    except (TypeError, AttributeError, KeyError) as e:  # a field of a type validate does not expect
+        raise ResultsFileError(path, f"a field has the wrong type ({type(e).__name__}: {e})") from None
     missing = [k for k in REQUIRED_KEYS if k not in data]
     if missing:
         raise ResultsFileError(path, f"missing field(s) {missing}; is this a results file from eval.run?")
@@ -98,9 +93,12 @@ def read_result(path: str | Path) -> ResultFile:
         raise ResultsFileError(path, "field 'protocol' must be an object with 'name' and 'hash'")
     if not isinstance(data["metrics"], dict):
         raise ResultsFileError(path, "field 'metrics' must be an object of metric id -> entry")
+    if not data["metrics"]:
+        raise ResultsFileError(path, "field 'metrics' is empty: no metric to show")
+    _check_field_types(path, data)
     sweep = data.get("sweep")
-    if sweep is not None and (not isinstance(sweep, dict) or {"name", "param", "value"} - set(sweep)):
-        raise ResultsFileError(path, "field 'sweep' must be an object with 'name', 'param', 'value'")
+    if sweep is not None:
+        _check_sweep(path, sweep)
     clip_rows, problems = _clip_rows(clips_path(path))
     return ResultFile(
         path=path,
@@ -118,6 +116,51 @@ def read_result(path: str | Path) -> ResultFile:
         clip_rows=clip_rows,
         problems=problems,
     )
+
+
+def _read_json(path: Path) -> dict:
+    """The file's top-level JSON object; unreadable, non-UTF-8 and non-JSON files raise
+    ``ResultsFileError``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ResultsFileError(path, f"cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        problem = f"not UTF-8 text (undecodable byte at offset {e.start}): not a results file"
+        raise ResultsFileError(path, problem) from None
+    except json.JSONDecodeError as e:
+        raise ResultsFileError(path, f"not valid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(data, dict):
+        raise ResultsFileError(path, "top level must be a JSON object")
+    return data
+
+
+def _check_field_types(path: Path, data: dict) -> None:
+    """The fields the report reads beyond ``validate``'s, each of the type eval.run writes."""
+    for field in ("dataset", "method"):
+        if not isinstance(data[field], str) or not data[field]:
+            raise ResultsFileError(path, f"field {field!r} is {data[field]!r}, expected a non-empty string")
+    if data.get("split") is not None and not isinstance(data["split"], str):
+        raise ResultsFileError(path, f"field 'split' is {data['split']!r}, expected a string")
+    for field in ("provenance", "config"):
+        if data.get(field) is not None and not isinstance(data[field], dict):
+            raise ResultsFileError(path, f"field {field!r} is {data[field]!r}, expected an object")
+
+
+def _check_sweep(path: Path, sweep: Any) -> None:
+    """``{"name": str, "param": str, "value": str | number}``; a bank-size value is a number of bases."""
+    if not isinstance(sweep, dict) or {"name", "param", "value"} - set(sweep):
+        raise ResultsFileError(path, "field 'sweep' must be an object with 'name', 'param', 'value'")
+    if not isinstance(sweep["name"], str) or not isinstance(sweep["param"], str):
+        raise ResultsFileError(path, "field 'sweep' must have string 'name' and 'param'")
+    value = sweep["value"]
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ResultsFileError(path, f"sweep value {value!r} must be a string or a number")
+    if sweep["name"] == "bank_size":
+        try:
+            float(value)
+        except ValueError:
+            raise ResultsFileError(path, f"bank_size sweep value {value!r} is not a number") from None
 
 
 def load_results(results_dir: str | Path, skipped: list[ResultsFileError] | None = None) -> list[ResultFile]:

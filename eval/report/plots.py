@@ -20,7 +20,7 @@ from pathlib import Path
 
 from edtalk.atomic import atomic_path
 from eval.report.inputs import ResultFile
-from eval.report.tables import METRIC_ORDER, _ablation_label, _ablation_order
+from eval.report.tables import METRIC_ORDER, USUAL_SPLIT, _ablation_label, _ablation_order, _split_phrase
 
 
 def _pyplot():
@@ -65,20 +65,37 @@ def _label(results: list[ResultFile], metric: str) -> str:
     return metric
 
 
-def _by_sweep(results: list[ResultFile], name: str) -> dict[tuple[str, str, str], list[ResultFile]]:
-    groups: dict[tuple[str, str, str], list[ResultFile]] = defaultdict(list)
+def _plot_key(r: ResultFile) -> tuple[str, str, str, str]:
+    """What one figure never mixes, as tables do not: (dataset, protocol, hash, split)."""
+    return (r.dataset, r.protocol, r.protocol_hash, r.split or "")
+
+
+def _where(dataset: str, protocol: str, phash: str, split: str) -> tuple[str, str]:
+    """The title's "dataset [protocol hash]" and the file name's tail; a split other than the usual
+    one is named in both."""
+    if split == USUAL_SPLIT:
+        return f"{dataset} [{protocol} {phash[:8]}]", f"{dataset}_{protocol}_{phash[:8]}"
+    return (
+        f"{dataset} [{protocol} {phash[:8]}, {_split_phrase(split)}]",
+        f"{dataset}_{protocol}_{phash[:8]}_{split or 'nosplit'}",
+    )
+
+
+def _by_sweep(results: list[ResultFile], name: str) -> dict[tuple[str, str, str, str], list[ResultFile]]:
+    groups: dict[tuple[str, str, str, str], list[ResultFile]] = defaultdict(list)
     for r in results:
         if r.sweep and r.sweep["name"] == name:
-            groups[(r.dataset, r.protocol, r.protocol_hash)].append(r)
+            groups[_plot_key(r)].append(r)
     return groups
 
 
 def plot_bank_size(results: list[ResultFile], out: Path) -> list[Path]:
     """Table 6: number of bases (log-2 axis) vs every metric, a line per bank."""
     plt, paths = _pyplot(), []
-    for (dataset, protocol, phash), group in sorted(_by_sweep(results, "bank_size").items()):
+    for key, group in sorted(_by_sweep(results, "bank_size").items()):
+        title, name = _where(*key)
         metrics = _ordered({m for r in group for m in r.metrics})
-        fig, axes = _grid(plt, len(metrics), f"Bank size sweep: {dataset} [{protocol} {phash[:8]}]")
+        fig, axes = _grid(plt, len(metrics), f"Bank size sweep: {title}")
         for ax, metric in zip(axes, metrics, strict=False):
             for bank in sorted({r.sweep["param"] for r in group}):
                 pts = sorted(
@@ -95,25 +112,43 @@ def plot_bank_size(results: list[ResultFile], out: Path) -> list[Path]:
             ax.set_xlabel("number of bases")
             ax.set_title(_label(group, metric))
             ax.legend(fontsize=7)
-        paths.append(_save(fig, out / f"bank_size_{dataset}_{protocol}_{phash[:8]}.png"))
+        paths.append(_save(fig, out / f"bank_size_{name}.png"))
         plt.close(fig)
     return paths
+
+
+def _bars(values: list[float | None]) -> tuple[list[tuple[int, float]], list[tuple[int, str]]]:
+    """(index, height) of the finite values, and (index, "n/a" | "∞" | "-∞") of the others."""
+    bars, gaps = [], []
+    for i, v in enumerate(values):
+        if v is not None and math.isfinite(v):
+            bars.append((i, v))
+        else:
+            gaps.append((i, "n/a" if v is None or math.isnan(v) else ("∞" if v > 0 else "-∞")))
+    return bars, gaps
 
 
 def plot_ablations(results: list[ResultFile], out: Path) -> list[Path]:
     """Table 3: a bar per variant for every metric."""
     plt, paths = _pyplot(), []
-    for (dataset, protocol, phash), group in sorted(_by_sweep(results, "ablations").items()):
+    for key, group in sorted(_by_sweep(results, "ablations").items()):
+        title, name = _where(*key)
         group = sorted(group, key=lambda r: _ablation_order(str(r.sweep["value"])))
         names = [_ablation_label(str(r.sweep["value"])) for r in group]
         metrics = _ordered({m for r in group for m in r.metrics})
-        fig, axes = _grid(plt, len(metrics), f"Ablations: {dataset} [{protocol} {phash[:8]}]")
+        fig, axes = _grid(plt, len(metrics), f"Ablations: {title}")
         for ax, metric in zip(axes, metrics, strict=False):
-            values = [r.value(metric) for r in group]
-            ax.bar(range(len(group)), [v if v is not None and math.isfinite(v) else 0.0 for v in values])
+            bars, gaps = _bars([r.value(metric) for r in group])
+            if bars:
+                ax.bar([i for i, _ in bars], [h for _, h in bars])
+            for i, note in gaps:  # a gap, never a 0 bar (that would look best for lower-is-better)
+                ax.annotate(
+                    note, (i, 0.02), xycoords=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=8
+                )
+            ax.set_xlim(-0.6, len(group) - 0.4)  # a slot per variant, gaps included
             ax.set_xticks(range(len(group)), names, rotation=60, ha="right", fontsize=7)
             ax.set_title(_label(group, metric))
-        paths.append(_save(fig, out / f"ablations_{dataset}_{protocol}_{phash[:8]}.png"))
+        paths.append(_save(fig, out / f"ablations_{name}.png"))
         plt.close(fig)
     return paths
 
@@ -132,10 +167,16 @@ def _clip_values(row: dict) -> dict[str, float]:
     return out
 
 
+def _box_name(r: ResultFile, results: list[ResultFile]) -> str:
+    """The method, with its folder when another results file of the figure names the same method."""
+    twins = [o for o in results if (_plot_key(o), o.method, o.sweep) == (_plot_key(r), r.method, r.sweep)]
+    return f"{r.method} ({r.path.parent.name}/)" if len(twins) > 1 else r.method
+
+
 def plot_clip_distributions(results: list[ResultFile], out: Path) -> list[Path]:
     """Per-clip distributions: a box per method, a panel per metric, per (dataset, protocol)."""
     plt, paths = _pyplot(), []
-    groups: dict[tuple[str, str, str], dict[str, dict[str, list[float]]]] = defaultdict(dict)
+    groups: dict[tuple[str, str, str, str], dict[str, dict[str, list[float]]]] = defaultdict(dict)
     for r in results:
         per_metric: dict[str, list[float]] = defaultdict(list)
         for row in r.clip_rows:
@@ -143,10 +184,11 @@ def plot_clip_distributions(results: list[ResultFile], out: Path) -> list[Path]:
                 if metric in r.metrics:  # only real metric ids, not bookkeeping numbers
                     per_metric[metric].append(value)
         if per_metric:
-            groups[(r.dataset, r.protocol, r.protocol_hash)][r.method] = per_metric
-    for (dataset, protocol, phash), methods in sorted(groups.items()):
+            groups[_plot_key(r)][_box_name(r, results)] = per_metric
+    for (dataset, protocol, phash, split), methods in sorted(groups.items()):
+        title, name = _where(dataset, protocol, phash, split)
         metrics = _ordered({m for per in methods.values() for m in per})
-        fig, axes = _grid(plt, len(metrics), f"Per-clip distributions: {dataset} [{protocol} {phash[:8]}]")
+        fig, axes = _grid(plt, len(metrics), f"Per-clip distributions: {title}")
         names = sorted(methods)
         for ax, metric in zip(axes, metrics, strict=False):
             data = [methods[n].get(metric, []) for n in names]
@@ -155,7 +197,7 @@ def plot_clip_distributions(results: list[ResultFile], out: Path) -> list[Path]:
             ax.set_title(
                 _label([r for r in results if r.dataset == dataset and r.protocol == protocol], metric)
             )
-        paths.append(_save(fig, out / f"clips_{dataset}_{protocol}_{phash[:8]}.png"))
+        paths.append(_save(fig, out / f"clips_{name}.png"))
         plt.close(fig)
     return paths
 
@@ -211,6 +253,21 @@ def plot_training(results: list[ResultFile], out: Path) -> list[Path]:
 
 
 PLOTS = (plot_bank_size, plot_ablations, plot_clip_distributions, plot_training)
+# the names of the files the functions above write (and atomic_path's temp files of them)
+PLOT_FILES = ("bank_size_*.png", "ablations_*.png", "clips_*.png", "training_efficiency.png")
+
+
+def clear_plots(out: str | Path) -> list[Path]:
+    """Remove the figures an earlier report wrote under ``out`` (only files named as ``PLOTS`` name
+    theirs; anything else there is kept), so a re-render shows no stale plot; returns them."""
+    out = Path(out)
+    if not out.is_dir():
+        return []
+    patterns = PLOT_FILES + tuple(f".{p}.*.tmp.png" for p in PLOT_FILES)
+    removed = sorted({p for pattern in patterns for p in out.glob(pattern) if p.is_file()})
+    for path in removed:
+        path.unlink()
+    return removed
 
 
 def make_plots(results: list[ResultFile], out: str | Path) -> list[Path]:

@@ -15,17 +15,32 @@ from eval.report.inputs import ResultsFileError
 PROOF_FILE = "proof.json"
 
 
+SECTIONS = ("reconstruction", "cross_driving", "audio_sync", "pose_seeds")  # objects format_table reads
+
+
 def load_proof(results_dir: str | Path) -> dict | None:
-    """The proof written by ``python -m eval.proof --out <results>/proof.json``; None when absent."""
+    """The proof written by ``python -m eval.proof --out <results>/proof.json``; None when absent.
+
+    Raises ``ResultsFileError`` for a file the report cannot show (unreadable, a field missing or
+    of the wrong type), checked by rendering it here, before any report file is written."""
     path = Path(results_dir) / PROOF_FILE
     if not path.is_file():
         return None
     try:
-        proof = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
+        proof = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ResultsFileError(path, f"not a readable eval.proof result ({err})") from None
     if not isinstance(proof, dict) or not isinstance(proof.get("claims"), dict):
         raise ResultsFileError(path, "no 'claims' object: not written by eval.proof")
+    bad = [k for k in SECTIONS if not isinstance(proof.get(k), dict)]
+    if bad:
+        raise ResultsFileError(path, f"field(s) {bad} missing or not objects: not written by eval.proof")
+    try:
+        proof_html(proof)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+        raise ResultsFileError(
+            path, f"cannot be shown, a field is missing or of the wrong type ({type(err).__name__}: {err})"
+        ) from None
     return proof
 
 

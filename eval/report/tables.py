@@ -1,11 +1,14 @@
 """The paper's tables as a table model (built from results files + reported numbers) and its
 three renderings: Markdown, LaTeX (booktabs) and HTML.
 
-A table never mixes protocols: measured rows are grouped by (protocol name, protocol hash), and the
-paper's reported rows join only the tables of the protocol they were scored under (``eat`` for
-Tables 1/3/4/6, ``canonical`` for Table 5). A protocol with reported rows but no measured rows still
-gets its table (reported only). Best value per column in bold, second underlined; GT rows are
-references and never ranked. Values are shown as stored; nothing is recomputed.
+A table never mixes protocols or splits: measured rows are grouped by (protocol name, protocol hash,
+split), and the paper's reported rows join only the tables of the protocol they were scored under
+(``eat`` for Tables 1/3/4/6, ``canonical`` for Table 5) on the usual (test) split. A protocol with
+reported rows but no measured rows still gets its table (reported only). Best value per column in
+bold, second underlined; GT rows are references and never ranked. Values are shown as stored;
+nothing is recomputed. Two results files that would give the same row (the same method name in two
+folders) are both shown, labelled by folder, with a warning; a measured MEAD/HDTF/... result whose
+metrics no paper table shows gets an "other metrics" table of its dataset.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ METRIC_ORDER = (
     "aed",
 )
 T1_METRICS = ("psnr", "ssim", "m_lmd", "f_lmd", "fid", "lse_c", "acc_emo")
+USUAL_SPLIT = "test"  # the split the paper scores; other splits are named in captions and stamps
 
 
 # ----------------------------------------------------------------------------------------------
@@ -182,6 +186,9 @@ class Table:
     rows: list[Row]
     notes: list[str]  # footnotes: reported source, paper quirks
     stamps: list[str]  # protocol name + hash, unverified methods
+    split: str = USUAL_SPLIT  # the split its measured rows were scored on ("" when not recorded)
+    sources: list = dataclasses.field(default_factory=list)  # paths of the results files in its rows
+    warnings: list[str] = dataclasses.field(default_factory=list)  # e.g. two files giving one row
 
 
 # ----------------------------------------------------------------------------------------------
@@ -252,6 +259,12 @@ def _stamps(
 ) -> list[str]:
     h = f"hash {protocol_hash}" if protocol_hash else "reported numbers only, no measured rows"
     stamps = [f"Protocol: {protocol} ({h})"]
+    split = _split(results[0]) if results else USUAL_SPLIT
+    if split != USUAL_SPLIT:
+        stamps.append(
+            f"Split: {split or 'not recorded'}, not the usual {USUAL_SPLIT} split: not comparable with "
+            f"{USUAL_SPLIT}-split tables or the paper's numbers"
+        )
     unverified = sorted({f"{r.method} ({r.dataset})" for r in results if r.unverified})
     if unverified:
         stamps.append(
@@ -282,10 +295,11 @@ def _clip_counts(spec: TableSpec, results: list[ResultFile]) -> list[str]:
     record ``n_clips``), so a smoke run's 2 clips are not read as the split, and rows scored on other
     numbers of clips are flagged as not comparable."""
     counts: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    row_ids = _row_ids(spec, results)
     for r in results:
         n = r.raw.get("n_clips")
         if isinstance(n, int):
-            row = _row_key(spec, r)
+            row = _row_label_of(spec, *row_ids[r.path])
             row = row if spec.rows_from != "bank_size" else f"{r.sweep['param']} {row}"
             counts[(r.dataset, r.split or "")][row] = n
     lines = []
@@ -329,6 +343,48 @@ def _group_key(spec: TableSpec, result: ResultFile) -> str:
     return result.sweep["param"] if spec.rows_from == "bank_size" else result.dataset
 
 
+def _split(result: ResultFile) -> str:
+    return result.split or ""
+
+
+def _split_phrase(split: str) -> str:
+    """ "val split", or "split not recorded" for a results file without one."""
+    return f"{split} split" if split else "split not recorded"
+
+
+def _clashes(spec: TableSpec, results: list[ResultFile]) -> dict[str, list[ResultFile]]:
+    """Row keys that two or more results files would fill the same cells of (e.g. one method name
+    in two folders), with those files."""
+    cells: dict[tuple[str | None, str], list[ResultFile]] = defaultdict(list)
+    for r in results:
+        cells[(_row_key(spec, r), _group_key(spec, r))].append(r)
+    clashing: dict[str, list[ResultFile]] = defaultdict(list)
+    for (key, _), rs in cells.items():
+        if key is not None and len(rs) > 1:
+            clashing[key] += rs
+    return clashing
+
+
+def _row_ids(spec: TableSpec, results: list[ResultFile]) -> dict:
+    """Results path -> (row key, folder tag): the tag (the results file's folder name) is set only
+    for rows that two files would share, so neither silently replaces the other."""
+    clashing = _clashes(spec, results)
+    return {r.path: (k := _row_key(spec, r), r.path.parent.name if k in clashing else "") for r in results}
+
+
+def _row_label_of(spec: TableSpec, key: str, tag: str) -> str:
+    label = _ablation_label(key) if spec.rows_from == "ablations" else key
+    return f"{label} ({tag}/)" if tag else label
+
+
+def _clash_stamps(spec: TableSpec, results: list[ResultFile]) -> list[str]:
+    return [
+        f"{len(rs)} results files give the row {key!r}, shown as separate rows labelled by their "
+        "folder: " + ", ".join(str(r.path) for r in sorted(rs, key=lambda r: r.path))
+        for key, rs in sorted(_clashes(spec, results).items())
+    ]
+
+
 def _ablation_order(key: str) -> tuple[int, str]:
     ids = list(ABLATION_IDS.values())
     return (ids.index(key), key) if key in ids else (len(ids), key)
@@ -348,18 +404,19 @@ def _ablation_label(variant: str) -> str:
 
 
 def _measured_rows(spec: TableSpec, columns: list[Column], results: list[ResultFile]) -> list[Row]:
-    by_row: dict[str, dict[str, ResultFile]] = defaultdict(dict)
+    by_row: dict[tuple[str, str], dict[str, ResultFile]] = defaultdict(dict)
+    row_ids = _row_ids(spec, results)
     for r in results:
-        by_row[_row_key(spec, r)][_group_key(spec, r)] = r
+        key, tag = row_ids[r.path]
+        if key is not None:  # not part of this table
+            by_row[(key, tag)][_group_key(spec, r)] = r
+    order = {k: i for i, k in enumerate(_sort_keys(spec, {key for key, _ in by_row}))}
     rows = []
-    for key in _sort_keys(spec, by_row):
-        cells = [
-            _measured_cell(by_row[key].get(c.group), c.metric, spec.decimals.get(c.metric, 3))
-            for c in columns
-        ]
-        unverified = any(r.unverified for r in by_row[key].values())
-        label = _ablation_label(key) if spec.rows_from == "ablations" else key
-        rows.append(Row(label, cells, unverified=unverified, reference=(key == "gt")))
+    for key, tag in sorted(by_row, key=lambda kt: (order[kt[0]], kt[1])):
+        mine = by_row[(key, tag)]
+        cells = [_measured_cell(mine.get(c.group), c.metric, spec.decimals.get(c.metric, 3)) for c in columns]
+        unverified = any(r.unverified for r in mine.values())
+        rows.append(Row(_row_label_of(spec, key, tag), cells, unverified=unverified, reference=(key == "gt")))
     return rows
 
 
@@ -383,7 +440,7 @@ def _make_table(spec, groups, protocol, protocol_hash, results, reported, key_su
     columns = _columns(groups, results)
     rows = _measured_rows(spec, columns, results) + _reported_table_rows(spec, columns, reported)
     _rank(rows, columns)
-    return Table(
+    table = Table(
         key=f"{spec.name}-{protocol}-{key_suffix}",
         number=spec.number,
         title=spec.title,
@@ -394,7 +451,13 @@ def _make_table(spec, groups, protocol, protocol_hash, results, reported, key_su
         rows=rows,
         notes=_reported_notes(reported),
         stamps=_stamps(spec, protocol, protocol_hash, results),
+        split=_split(results[0]) if results else USUAL_SPLIT,
+        sources=[r.path for r in results],
     )
+    clashes = _clash_stamps(spec, results)
+    table.stamps += clashes
+    table.warnings = [f"{caption(table)}: {c}" for c in clashes]
+    return table
 
 
 def _sweep_groups(spec: TableSpec, dataset: str) -> tuple[ColumnGroup, ...]:
@@ -407,24 +470,32 @@ def _sweep_groups(spec: TableSpec, dataset: str) -> tuple[ColumnGroup, ...]:
     )
 
 
+def _split_suffix(split: str) -> str:
+    return "" if split == USUAL_SPLIT else f"-{split or 'nosplit'}"
+
+
 def build_paper_table(spec: TableSpec, results: list[ResultFile]) -> list[Table]:
-    """All tables for one spec: one per measured (protocol, hash[, dataset]) plus reported-only."""
+    """All tables for one spec: one per measured (protocol, hash, split[, dataset]) plus reported-only."""
     mine = [r for r in results if _row_key(spec, r) is not None]
-    buckets: dict[tuple[str, str, str], list[ResultFile]] = defaultdict(list)
+    buckets: dict[tuple[str, str, str, str], list[ResultFile]] = defaultdict(list)
     for r in mine:
         sweep_dataset = r.dataset if spec.rows_from != "method" else ""
-        buckets[(r.protocol, r.protocol_hash, sweep_dataset)].append(r)
+        buckets[(r.protocol, r.protocol_hash, sweep_dataset, _split(r))].append(r)
     reported = reported_rows(spec.reported) if spec.reported else []
     rep_protocol = reported[0].protocol if reported else None
     rep_dataset = reported[0].dataset if reported else None
     tables = []
-    # the reported protocol's tables first (they carry the paper's rows), then the others
-    order = sorted(buckets.items(), key=lambda kv: (kv[0][0] != rep_protocol, kv[0]))
-    for (protocol, phash, dataset), group_results in order:
+    # the reported protocol's tables first (they carry the paper's rows), then the others; the
+    # usual split before the others
+    order = sorted(
+        buckets.items(), key=lambda kv: (kv[0][0] != rep_protocol, kv[0][:3], kv[0][3] != USUAL_SPLIT, kv[0])
+    )
+    for (protocol, phash, dataset, split), group_results in order:
         groups = _sweep_groups(spec, dataset) if dataset else spec.groups
-        # reported rows join only their own protocol, and for sweeps only the paper's dataset
-        joins = protocol == rep_protocol and (not dataset or dataset == rep_dataset)
-        suffix = f"{phash[:8]}" + (f"-{dataset}" if dataset else "")
+        # reported rows join only their own protocol on the usual split, and for sweeps only the
+        # paper's dataset
+        joins = protocol == rep_protocol and split == USUAL_SPLIT and (not dataset or dataset == rep_dataset)
+        suffix = f"{phash[:8]}" + (f"-{dataset}" if dataset else "") + _split_suffix(split)
         tables.append(
             _make_table(spec, groups, protocol, phash, group_results, reported if joins else [], suffix)
         )
@@ -434,34 +505,71 @@ def build_paper_table(spec: TableSpec, results: list[ResultFile]) -> list[Table]
     return tables
 
 
-def _extra_dataset_tables(results: list[ResultFile]) -> list[Table]:
-    """One table per dataset the paper has no table for (e.g. synthtalk), every metric shown."""
-    extra = [r for r in results if r.sweep is None and r.dataset not in PAPER_DATASETS]
-    buckets: dict[tuple[str, str, str], list[ResultFile]] = defaultdict(list)
-    for r in extra:
-        buckets[(r.dataset, r.protocol, r.protocol_hash)].append(r)
+def _all_metrics_tables(results: list[ResultFile], name: str, title: str) -> list[Table]:
+    """A table per (dataset, protocol, hash, split) of ``results`` with every metric they hold;
+    ``name`` and ``title`` are formatted with the dataset's ``dataset`` and ``title``."""
+    buckets: dict[tuple[str, str, str, str], list[ResultFile]] = defaultdict(list)
+    for r in results:
+        buckets[(r.dataset, r.protocol, r.protocol_hash, _split(r))].append(r)
     tables = []
-    for (dataset, protocol, phash), group in sorted(buckets.items()):
+    for (dataset, protocol, phash, split), group in sorted(buckets.items()):
         present = {m for r in group for m in r.metrics}
         metrics = tuple(m for m in METRIC_ORDER if m in present) + tuple(sorted(present - set(METRIC_ORDER)))
-        title = DATASET_TITLES.get(dataset, dataset)
+        shown = DATASET_TITLES.get(dataset, dataset)
         spec = TableSpec(
-            name=f"dataset-{dataset}",
+            name=name.format(dataset=dataset, title=shown),
             number="",
-            title=f"Measured results on {title}",
-            groups=(ColumnGroup(dataset, title, metrics),),
+            title=title.format(dataset=dataset, title=shown),
+            groups=(ColumnGroup(dataset, shown, metrics),),
             rows_from="method",
             decimals=_digits(3, acc_emo=2),
             requires_any=frozenset(metrics),
         )
-        tables.append(_make_table(spec, spec.groups, protocol, phash, group, [], phash[:8]))
+        suffix = phash[:8] + _split_suffix(split)
+        tables.append(_make_table(spec, spec.groups, protocol, phash, group, [], suffix))
     return tables
 
 
-def build_tables(results: list[ResultFile]) -> list[Table]:
-    """Every table of the report, in paper order, then extra datasets."""
+def _extra_dataset_tables(results: list[ResultFile]) -> list[Table]:
+    """One table per dataset the paper has no table for (e.g. synthtalk), every metric shown."""
+    extra = [r for r in results if r.sweep is None and r.dataset not in PAPER_DATASETS]
+    return _all_metrics_tables(extra, "dataset-{dataset}", "Measured results on {title}")
+
+
+def _other_metrics_tables(results: list[ResultFile], used: set) -> tuple[list[Table], list[str]]:
+    """Measured results on a paper dataset that no paper table takes (none of its metrics is one
+    the table needs), each named in a warning and shown in an "other metrics" table."""
+    other = [r for r in results if r.sweep is None and r.dataset in PAPER_DATASETS and r.path not in used]
+    title = "Other metrics on {title} (in no paper table)"
+    warnings = []
+    for r in other:
+        shown = DATASET_TITLES.get(r.dataset, r.dataset)
+        warnings.append(
+            f"{r.path}: its metrics ({', '.join(sorted(r.metrics))}) are in no paper table of {shown}; "
+            f"shown in '{title.format(title=shown)}'"
+        )
+    return _all_metrics_tables(other, "other-{dataset}", title), warnings
+
+
+def build_tables(results: list[ResultFile], warnings: list[str] | None = None) -> list[Table]:
+    """Every table of the report, in paper order, then extra datasets, then the "other metrics"
+    tables of paper datasets. Pass a list as ``warnings`` to collect there what a reader should
+    know: rows that two results files give, results in an "other metrics" table or in no table."""
     tables = [t for spec in TABLES for t in build_paper_table(spec, results)]
-    return tables + _extra_dataset_tables(results)
+    tables += _extra_dataset_tables(results)
+    others, notes = _other_metrics_tables(results, {p for t in tables for p in t.sources})
+    tables += others
+    used = {p for t in tables for p in t.sources}
+    notes += [f"{r.path}: in no table ({_why_no_table(r)})" for r in results if r.path not in used]
+    if warnings is not None:
+        warnings += list(dict.fromkeys([w for t in tables for w in t.warnings] + notes))
+    return tables
+
+
+def _why_no_table(result: ResultFile) -> str:
+    if result.sweep is not None:
+        return f"sweep {result.sweep['name']!r} has no table; tables are for 'ablations' and 'bank_size'"
+    return "no table takes its dataset and metrics"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -479,9 +587,11 @@ def _row_label(row: Row, escape: Callable[[str], str], reported: str) -> str:
 
 
 def caption(table: Table) -> str:
-    """ "Table 1: Audio-driven comparison on MEAD and HDTF [eat]" (extra datasets: no number)."""
+    """ "Table 1: Audio-driven comparison on MEAD and HDTF [eat]" (extra datasets: no number); a
+    split other than the usual one is named: "[eat, val split]"."""
     prefix = f"Table {table.number}: " if table.number else ""
-    return f"{prefix}{table.title} [{table.protocol}]"
+    split = "" if table.split == USUAL_SPLIT else f", {_split_phrase(table.split)}"
+    return f"{prefix}{table.title} [{table.protocol}{split}]"
 
 
 def _md_escape(text: str) -> str:
@@ -546,10 +656,11 @@ def _tex_row(label: str) -> str:
 
 
 def _tex_label(label: str) -> str:
-    """ "Sync_conf" -> Sync$_\\text{conf}$; "B^m" -> B$^{m}$; other text escaped."""
+    """ "Sync_conf" -> Sync$_\\mathrm{conf}$; "B^m" -> B$^{m}$; other text escaped (booktabs is the
+    only package the tables need)."""
     if "_" in label and label.count("_") == 1 and " " not in label:
         base, sub = label.split("_")
-        return f"{_tex(base)}$_\\text{{{_tex(sub)}}}$"
+        return f"{_tex(base)}$_\\mathrm{{{_tex(sub)}}}$"
     if "^" in label:
         head, _, tail = label.partition("^")
         sup, _, rest = tail.partition(" ")

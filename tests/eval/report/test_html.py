@@ -162,12 +162,12 @@ def test_index_shows_the_proof_when_the_results_hold_one(tmp_path):
 
     results = tmp_path / "results"
     results.mkdir()
-    assert main([str(results), "--out", str(tmp_path / "r0"), "--no-plots"]) == 0
+    assert main([str(results), "--out", str(tmp_path / "r0"), "--no-plots", "--allow-empty"]) == 0
     assert 'id="proof"' not in (tmp_path / "r0" / "index.html").read_text()  # no proof.json, no section
     claims = {"cross_mouth_follows_B": True, "cross_emotion_follows_D": False, "sampled_poses_differ": None}
     support = {"cross_mouth_follows_B": [9, 12], "cross_emotion_follows_D": [2, 12]}
     (results / "proof.json").write_text(json.dumps(_proof(claims, support)))
-    assert main([str(results), "--out", str(tmp_path / "r1"), "--no-plots"]) == 0
+    assert main([str(results), "--out", str(tmp_path / "r1"), "--no-plots", "--allow-empty"]) == 0
     page = (tmp_path / "r1" / "index.html").read_text()
     assert "1 of 2 claims hold; 1 n/a for runs/audio_expression/final.pt" in page
     assert "<tr><td>cross_mouth_follows_B</td><td>yes</td><td>9 of 12</td></tr>" in page

@@ -10,3 +10,32 @@ def test_machine_caption_names_one_machine_counts_several_and_skips_unrecorded()
     assert machine_caption([{"machine": EPYC}, {"machine": EPYC}, {}]) == " on AMD EPYC, 2 CPUs"
     gpu = {**EPYC, "gpus": ["NVIDIA H200"]}
     assert machine_caption([{"machine": EPYC}, {"machine": gpu}]) == " (on 2 machines)"
+
+
+def test_missing_and_infinite_ablation_values_are_gaps_not_zero_bars(tmp_path, make_result, monkeypatch):
+    from eval.report import plots
+    from eval.report.inputs import load_results
+    from eval.report.tables import _ablation_label
+
+    assert plots._bars([2.0, None, float("inf"), float("nan"), -float("inf")]) == (
+        [(0, 2.0)],
+        [(1, "n/a"), (2, "∞"), (3, "n/a"), (4, "-∞")],
+    )
+    for variant, m_lmd in (("full", 1.5), ("wo_bank", None), ("wo_l_fea", float("inf"))):
+        sweep = {"name": "ablations", "param": "variant", "value": variant}
+        make_result(
+            tmp_path, "synthtalk", f"edtalk_ablation_{variant}", "synthtalk", {"m_lmd": m_lmd}, sweep=sweep
+        )
+    drawn = {}
+
+    def keep(fig, path):
+        [ax] = [a for a in fig.axes if a.get_visible()]
+        names = [t.get_text() for t in ax.get_xticklabels()]
+        drawn["bars"] = {names[round(p.get_x() + p.get_width() / 2)]: p.get_height() for p in ax.patches}
+        drawn["notes"] = {names[round(t.xy[0])]: t.get_text() for t in ax.texts}
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    assert len(plots.plot_ablations(load_results(tmp_path), tmp_path / "plots")) == 1
+    full, wo_bank, wo_l_fea = (_ablation_label(v) for v in ("full", "wo_bank", "wo_l_fea"))
+    assert drawn == {"bars": {full: 1.5}, "notes": {wo_bank: "n/a", wo_l_fea: "∞"}}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from eval.report.inputs import ResultsFileError, load_results, read_result
-from eval.report.tables import build_tables, to_html, to_latex, to_markdown
+from eval.report.tables import build_tables, caption, to_html, to_latex, to_markdown
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -122,3 +122,72 @@ def test_failure_stamp_says_which_numbers_each_failed_clip_is_left_out_of(tmp_pa
         "Clips that failed, each left out only of the numbers of the metrics it failed in: "
         "m (mead): 1 clip in every metric, 2 in fid, 1 in psnr"
     ) in t1.stamps
+
+
+def _t1(tables, split="test"):
+    return [t for t in tables if t.number == "1" and t.protocol == "eat" and t.split == split]
+
+
+def test_rows_of_different_splits_are_never_ranked_together(tmp_path, make_result):
+    make_result(tmp_path, "mead", "a", "eat", {"psnr": 20.0, "fid": 3.0})
+    make_result(tmp_path, "mead", "b", "eat", {"psnr": 30.0, "fid": 1.0}, extra={"split": "val"})
+    make_result(tmp_path, "mead", "c", "eat", {"psnr": 25.0, "fid": 2.0}, extra={"split": None})
+    tables = build_tables(load_results(tmp_path))
+    [test], [val], [unrecorded] = _t1(tables), _t1(tables, "val"), _t1(tables, "")
+    assert "a" in [r.label for r in test.rows] and any(r.reported for r in test.rows)
+    assert [r.label for r in val.rows] == ["b"] and [r.label for r in unrecorded.rows] == ["c"]
+    assert all(c.rank is None for c in val.rows[0].cells)  # alone in its table: nothing to rank against
+    assert "[eat, val split]" in to_markdown(val) and "[eat, split not recorded]" in to_markdown(unrecorded)
+    assert any(s.startswith("Split: val, not the usual test split") for s in val.stamps)
+    assert not any(s.startswith("Split:") for s in test.stamps) and "[eat]" in to_markdown(test)
+    assert len({t.key for t in tables}) == len(tables)
+
+
+def test_two_files_naming_one_method_are_both_shown_and_warned_about(tmp_path, make_result):
+    first = make_result(tmp_path, "mead", "edtalk_a", "eat", {"psnr": 20.0, "fid": 3.0})
+    rerun = make_result(tmp_path, "mead", "edtalk_a_rerun", "eat", {"psnr": 99.0, "fid": 3.0})
+    data = json.loads(rerun.read_text())
+    data["method"] = "edtalk_a"
+    rerun.write_text(json.dumps(data))
+    make_result(tmp_path, "hdtf", "edtalk_a", "eat", {"psnr": 21.0, "fid": 4.0})
+    warnings = []
+    [t1] = _t1(build_tables(load_results(tmp_path), warnings))
+    rows = {r.label: r for r in t1.rows if not r.reported}
+    assert sorted(rows) == ["edtalk_a (edtalk_a/)", "edtalk_a (edtalk_a_rerun/)"]
+    psnr = next(j for j, c in enumerate(t1.columns) if (c.group, c.metric) == ("mead", "psnr"))
+    hdtf = next(j for j, c in enumerate(t1.columns) if (c.group, c.metric) == ("hdtf", "psnr"))
+    assert rows["edtalk_a (edtalk_a/)"].cells[psnr].text == "20.000"
+    assert rows["edtalk_a (edtalk_a_rerun/)"].cells[psnr].text == "99.000"
+    assert rows["edtalk_a (edtalk_a/)"].cells[hdtf].text == "21.000"  # same folder, other dataset
+    [warning] = warnings
+    assert (
+        "Table 1" in warning and "'edtalk_a'" in warning and str(first) in warning and str(rerun) in warning
+    )
+    assert any(str(rerun) in s for s in t1.stamps)
+
+
+def test_results_in_no_paper_table_get_an_other_metrics_table_and_a_warning(tmp_path, make_result):
+    odd = make_result(tmp_path, "mead", "static", "eat", {"psnr": 20.0, "ssim": 0.7, "lse_d": 8.0})
+    make_result(tmp_path, "mead", "a", "eat", {"psnr": 21.0, "fid": 3.0})
+    sweep = {"name": "lr", "param": "lr", "value": 0.1}
+    lost = make_result(tmp_path, "synthtalk", "lr_0.1", "synthtalk", {"psnr": 20.0}, sweep=sweep)
+    warnings = []
+    tables = build_tables(load_results(tmp_path), warnings)
+    [other] = [t for t in tables if t.key.startswith("other-mead")]
+    assert caption(other) == "Other metrics on MEAD (in no paper table) [eat]"
+    assert [r.label for r in other.rows] == ["static"] and [c.metric for c in other.columns] == [
+        "psnr",
+        "ssim",
+        "lse_d",
+    ]
+    assert "static" not in [r.label for t in _t1(tables) for r in t.rows]
+    assert any(
+        w.startswith(f"{odd}: its metrics (lse_d, psnr, ssim) are in no paper table of MEAD")
+        for w in warnings
+    )
+    assert f"{lost}: in no table (sweep 'lr' has no table" in "\n".join(warnings)
+
+
+def test_latex_needs_only_booktabs(results_dir):
+    tex = _render(results_dir, to_latex)
+    assert r"\text{" not in tex and r"Sync$_\mathrm{conf}$" in tex
