@@ -120,19 +120,28 @@ def to_frames(images: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).cpu().numpy()
 
 
+def loop_index(length: int, n: int) -> np.ndarray:
+    """Indices of a ping-pong loop (forward, backward, ...) over ``length`` frames, cut to ``n``."""
+    if length >= n:
+        return np.arange(n)
+    cycle = (
+        np.concatenate([np.arange(length), np.arange(length - 2, 0, -1)]) if length > 2 else np.arange(length)
+    )
+    return np.resize(cycle, n)
+
+
 def loop_to_length(frames: np.ndarray, n: int) -> np.ndarray:
     """Ping-pong loop (forward, backward, ...) or cut ``frames`` to exactly ``n`` frames."""
-    if len(frames) >= n:
-        return frames[:n]
-    cycle = np.concatenate([frames, frames[-2:0:-1]]) if len(frames) > 2 else frames
-    reps = -(-n // len(cycle))
-    return np.concatenate([cycle] * reps)[:n]
+    return frames[loop_index(len(frames), n)]
 
 
 @torch.no_grad()
-def weights_of(model: EDTalk, frames: np.ndarray, name: str, label: str, batch_size: int) -> torch.Tensor:
-    """W^* for every frame of a driving video ([T, K])."""
-    return _codes_of(model, frames, (name,), label, batch_size)[name]
+def weights_of(
+    model: EDTalk, frames: np.ndarray, name: str, label: str, batch_size: int, n: int | None = None
+) -> torch.Tensor:
+    """W^* for every frame of a driving video ([T, K]); with ``n``, ping-pong looped or cut to ``n``
+    frames (the codes are looped, not the frames)."""
+    return factor_codes(model, {name: frames}, len(frames) if n is None else n, batch_size, label)[name]
 
 
 @torch.no_grad()
@@ -140,10 +149,35 @@ def _codes_of(
     model: EDTalk, frames: np.ndarray, names: tuple[str, ...], label: str, batch_size: int
 ) -> dict[str, torch.Tensor]:
     """W^* of every bank in ``names`` for every frame of one driving video ([T, K] each), from one
-    pass of E over the video."""
-    x, device = to_tensor(frames, model.cfg.image_size, label), model_device(model)
-    parts = [model.navigate(model.encode(chunk.to(device))[0], names) for chunk in x.split(batch_size)]
+    pass of E over the video (frames made float ``batch_size`` at a time: a long 256 px video is
+    about 0.8 MB a frame as floats)."""
+    device = model_device(model)
+    parts = [
+        model.navigate(
+            model.encode(to_tensor(frames[i : i + batch_size], model.cfg.image_size, label).to(device))[0],
+            names,
+        )
+        for i in range(0, len(frames), batch_size)
+    ]
     return {name: torch.cat([part[name] for part in parts]) for name in names}
+
+
+def factor_codes(
+    model: EDTalk, drivers: dict[str, np.ndarray | None], n: int, batch_size: int, label: str | None = None
+) -> dict[str, torch.Tensor]:
+    """W^* ([n, K]) of each factor in ``drivers`` (mouth, pose, expression) from its driving video,
+    ping-pong looped or cut to ``n`` frames. One pass of E per distinct video, over its own frames
+    (a clip that drives several factors is encoded once; the codes are looped, not the frames)."""
+    videos: dict[int, tuple[np.ndarray, list[str]]] = {}  # id(array) -> (array, the factors it drives)
+    for name, frames in drivers.items():
+        if frames is not None and (name == "mouth" or name in model.cfg.bank_names):
+            videos.setdefault(id(frames), (frames, []))[1].append(name)
+    weights: dict[str, torch.Tensor] = {}
+    for frames, names in videos.values():
+        codes = _codes_of(model, frames[:n], tuple(names), label or " / ".join(names) + " video", batch_size)
+        index = torch.from_numpy(loop_index(min(len(frames), n), n))
+        weights.update({name: code[index.to(code.device)] for name, code in codes.items()})
+    return {name: weights[name] for name in drivers if name in weights}
 
 
 @torch.no_grad()
@@ -189,19 +223,8 @@ def driving_weights(
     """EDTalk-V's W^m, W^p, W^e per frame ([T, K] each) from the driving videos, as ``drive_video``
     uses them; ``render`` draws them onto any identity frame (one set of codes, several identities)."""
     model.eval()
-    n = len(mouth_frames)
     drivers = {"mouth": mouth_frames, "pose": pose_frames, "expression": expression_frames}
-    # one pass of E per distinct video: a clip that drives several factors (self-reconstruction,
-    # EDTalk-V with one driver) is encoded once, not once per factor
-    videos: dict[int, tuple[np.ndarray, list[str]]] = {}  # id(array) -> (array, the factors it drives)
-    for name, frames in drivers.items():
-        if frames is not None and (name == "mouth" or name in model.cfg.bank_names):
-            videos.setdefault(id(frames), (frames, []))[1].append(name)
-    weights: dict[str, torch.Tensor] = {}
-    for frames, names in videos.values():
-        label = " / ".join(names) + " video"
-        weights.update(_codes_of(model, loop_to_length(frames, n), tuple(names), label, batch_size))
-    return {name: weights[name] for name in drivers if name in weights}
+    return factor_codes(model, drivers, len(mouth_frames), batch_size)
 
 
 def emotion_weights(model: EDTalk, emotion: str) -> torch.Tensor:
@@ -258,28 +281,57 @@ def drive_audio(
     windows, device = torch.from_numpy(mel_windows(mel, n, fps)).float(), model_device(model)
     f_a = torch.cat([model.audio_lip.encoder(c.to(device)) for c in windows.split(256)])
     weights = {"mouth": smooth_weights(model.audio_lip.to_mouth(f_a))}
+    # pose and expression videos: one pass of E per distinct video (edtalk_a drives both with one)
+    weights |= factor_codes(model, {"pose": pose_frames, "expression": expression_frames}, n, batch_size)
     has = model.cfg.bank_names
-    if "pose" in has:
-        if pose_frames is not None:
-            weights["pose"] = weights_of(
-                model, loop_to_length(pose_frames, n), "pose", "pose video", batch_size
-            )
-        elif sample_pose:
-            weights["pose"] = model.pose_flow.sample(f_a[None], seed=seed)[0]
-    if "expression" in has:
-        if expression_frames is not None:
-            frames = loop_to_length(expression_frames, n)
-            weights["expression"] = weights_of(model, frames, "expression", "expression video", batch_size)
-        elif emotion is not None:
+    if "pose" in has and "pose" not in weights and sample_pose:
+        weights["pose"] = model.pose_flow.sample(f_a[None], seed=seed)[0]
+    if "expression" in has and "expression" not in weights:
+        if emotion is not None:
             weights["expression"] = emotion_weights(model, emotion).to(device).expand(n, -1)
         elif text is not None or expression_from_audio:
-            predictor = model.expression_predictor
-            audio = (
-                torch.from_numpy(mel)[None] if predictor.audio_input == "mel" else torch.from_numpy(wav)[None]
-            ).to(device)
-            w_e = predictor(audio=audio, texts=[text] if text is not None else None)  # Eq. 7 inputs
-            weights["expression"] = w_e.expand(n, -1)
+            weights["expression"] = predicted_expression(model, windows, wav, text).expand(n, -1)
     return render(model, identity_frame, weights, batch_size)
+
+
+def trained_window(model: EDTalk) -> int:
+    """K, the frames whose mel windows audio_expression laid side by side for one W^e (its run
+    config in the checkpoint; StageConfig's default 5 when the checkpoint does not say)."""
+    from edtalk.config import StageConfig
+
+    run = getattr(model, "checkpoint_meta", {}).get("run") or {}
+    return int((run.get("stage_config") or {}).get("window") or StageConfig.window)
+
+
+@torch.no_grad()
+def predicted_expression(
+    model: EDTalk, windows: torch.Tensor, wav: np.ndarray, text: str | None, group_batch: int = 64
+) -> torch.Tensor:
+    """W^e ([1, Ke]) from the expression predictor (E_S, E_T, MLP^e_A; Eq. 7's inputs), fed as
+    audio_expression trained it: the mel windows of K consecutive frames side by side, one W^e per
+    group, averaged over the clip (the whole clip's mel at once cost memory growing with the square
+    of its length in E_S's attention: 9 GB for 5 minutes). ``windows``: [n, 1, 80, 16]."""
+    predictor = model.expression_predictor
+    device = model_device(model)
+    texts = [text] if text is not None else None
+    if predictor.audio_input != "mel":  # HuBERT reads the waveform itself
+        return predictor(audio=torch.from_numpy(wav)[None].to(device), texts=texts)
+    k = min(trained_window(model), len(windows))
+    g = len(windows) // k
+    groups = windows[: g * k].view(g, k, 80, -1).permute(0, 2, 1, 3).reshape(g, 80, -1)
+    text_features = None
+    if texts is not None:
+        from edtalk.modules.expression_predictor import encode_text
+
+        text_features = encode_text(texts, predictor.text_encoder_name)
+    w_e = [
+        predictor(
+            audio=part.to(device),
+            text_features=None if text_features is None else text_features.expand(len(part), -1),
+        )
+        for part in groups.split(group_batch)
+    ]
+    return torch.cat(w_e).mean(0, keepdim=True)
 
 
 # --- file inputs -----------------------------------------------------------------------------------

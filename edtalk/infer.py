@@ -131,7 +131,6 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     from edtalk.driving import (
         InferenceError,
         load_generator,
-        loop_to_length,
         read_frames,
         render,
         require_stages,
@@ -149,15 +148,9 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     n, bs = len(mouth), args.batch_size
     weights = {"mouth": weights_of(model, mouth, "mouth", "mouth video", bs)}
     if args.pose:
-        weights["pose"] = weights_of(
-            model, loop_to_length(read_frames(args.pose, args.crop), n), "pose", "pose video", bs
-        )
-    w1 = weights_of(
-        model, loop_to_length(read_frames(args.expression_a, args.crop), n), "expression", "expression a", bs
-    )
-    w2 = weights_of(
-        model, loop_to_length(read_frames(args.expression_b, args.crop), n), "expression", "expression b", bs
-    )
+        weights["pose"] = weights_of(model, read_frames(args.pose, args.crop), "pose", "pose video", bs, n)
+    w1 = weights_of(model, read_frames(args.expression_a, args.crop), "expression", "expression a", bs, n)
+    w2 = weights_of(model, read_frames(args.expression_b, args.crop), "expression", "expression b", bs, n)
     weights["expression"] = args.alpha * w1 + (1.0 - args.alpha) * w2
     frames = render(model, identity, weights, bs)
     _write(args.out, frames, _track_of(args.mouth, len(frames)))

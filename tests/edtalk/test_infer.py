@@ -333,10 +333,12 @@ def test_one_video_driving_every_factor_is_encoded_once_with_the_same_codes(monk
     assert list(shared) == ["mouth", "pose", "expression"]
     assert all(torch.allclose(shared[k], apart[k], atol=1e-6) for k in shared)
 
-    frames_seen.clear()  # a shorter expression video is looped to the mouth's length, encoded apart
+    frames_seen.clear()  # a shorter expression video: its 3 frames encoded, the codes looped to 7
     mixed = driving.driving_weights(model, clip, clip, other, batch_size=16)
-    assert frames_seen == [7, 7] and mixed["expression"].shape[0] == 7
+    assert frames_seen == [7, 3] and mixed["expression"].shape[0] == 7
     assert torch.equal(mixed["pose"], shared["pose"])
+    looped = driving.weights_of(model, driving.loop_to_length(other, 7), "expression", "looped", 16)
+    assert torch.allclose(mixed["expression"], looped, atol=1e-6)  # as if the frames were looped
 
 
 def test_device_is_chosen_or_refused_clearly(files, capsys):
@@ -374,3 +376,24 @@ def test_crop_cuts_wide_inputs_to_their_face_first(files, capsys):
     Image.fromarray(np.full((100, 160, 3), 90, np.uint8)).save(files / "wall.png")
     rc, cap = _run(capsys, *argv[:4], files / "wall.png", *argv[5:], "--crop")
     assert rc == 2 and "wall.png: no face found by dlib's HOG detector (nothing to crop to)" in cap.err
+
+
+def test_the_expression_predictor_reads_speech_in_the_groups_it_was_trained_on(monkeypatch):
+    """The whole clip's mel went through E_S's attention at once: memory growing with the square of
+    the length (9 GB for 5 minutes). E_S now sees K frames' mel windows side by side, as
+    audio_expression trained it, and W^e is the mean over the groups."""
+    torch.manual_seed(0)
+    model = EDTalk(CFG).eval()
+    model.checkpoint_meta = {"run": {"stage_config": {"window": 4}}}
+    lengths = []
+    semantics = model.expression_predictor.semantics.forward
+    monkeypatch.setattr(
+        model.expression_predictor.semantics,
+        "forward",
+        lambda mel: lengths.append(mel.shape) or semantics(mel),
+    )
+    wav = np.random.default_rng(0).normal(0, 0.1, 16000 * 6).astype(np.float32)  # 6 s: 150 frames
+    face = np.zeros((64, 64, 3), np.uint8)
+    frames = driving.drive_audio(model, face, wav, expression_from_audio=True, batch_size=64)
+    assert len(frames) == 150
+    assert {tuple(s[1:]) for s in lengths} == {(80, 4 * 16)} and sum(s[0] for s in lengths) == 150 // 4
