@@ -44,7 +44,7 @@ class InferenceError(DataError):
 _NOTED: set[str] = set()
 
 
-def _note(message: str) -> None:
+def note_once(message: str) -> None:
     """Print a note on stderr, once per process (library callers generate many clips)."""
     if message not in _NOTED:
         _NOTED.add(message)
@@ -109,7 +109,7 @@ def to_tensor(frames: np.ndarray, size: int, name: str = "frames") -> torch.Tens
     h, w = _square(frames, name).shape[1:3]
     x = torch.from_numpy(np.array(frames, dtype=np.uint8)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
     if h != size:
-        _note(f"{name}: resized {h}x{w} -> {size}x{size} (model image_size)")
+        note_once(f"{name}: resized {h}x{w} -> {size}x{size} (model image_size)")
         x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     return x
 
@@ -402,7 +402,7 @@ def read_frames(path: str | Path, crop: bool = False) -> np.ndarray:
         raise InferenceError(path, "the video has no frames")
     _square(video.frames, path)
     if abs(video.fps - FPS) > 0.01:
-        _note(f"{path}: {video.fps:.2f} fps, resampled to {FPS:.0f} fps (nearest frame)")
+        note_once(f"{path}: {video.fps:.2f} fps, resampled to {FPS:.0f} fps (nearest frame)")
         return retime(video.frames, video.fps, FPS)
     return video.frames
 
@@ -420,7 +420,7 @@ def _face_crops(path: str | Path) -> np.ndarray:
         plan = plan_crops(frames, fps)
     except NoFaceError as err:
         raise InferenceError(path, f"{err.problem} (nothing to crop to)") from None
-    _note(f"{path}: cut to the face's square crop ({plan.n_frames} frames at {FPS:.0f} fps)")
+    note_once(f"{path}: cut to the face's square crop ({plan.n_frames} frames at {FPS:.0f} fps)")
     return next(cut_crops(iter_frames(path)[1], fps, plan))[1]
 
 
@@ -462,7 +462,7 @@ def load_speech(path: str | Path) -> np.ndarray:
     """
     from edtalk.data.audio import load_audio
 
-    return load_audio(path, SAMPLE_RATE, note=_note)
+    return load_audio(path, SAMPLE_RATE, note=note_once)
 
 
 def fit_audio(wav: np.ndarray, n_frames: int, fps: float = FPS) -> np.ndarray:

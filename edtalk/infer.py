@@ -69,6 +69,7 @@ def cmd_video(args: argparse.Namespace) -> None:
         fit_audio,
         load_generator,
         load_speech,
+        note_once,
         read_frames,
         require_stages,
     )
@@ -83,9 +84,25 @@ def cmd_video(args: argparse.Namespace) -> None:
     mouth = read(args.mouth)
     pose = read(args.pose) if args.pose else None
     expr = read(args.expression) if args.expression else None
+    if len(mouth) == 1:
+        note_once(f"{args.mouth}: a single frame: the mouth video sets the output's length, one frame")
     frames = drive_video(model, identity, mouth, pose, expr, batch_size=args.batch_size)
     n = len(frames)
+    if speech is not None:
+        _note_length_mismatch(args.audio, len(speech) / 16000, n)
     _write(args.out, frames, fit_audio(speech, n) if speech is not None else _track_of(args.mouth, n))
+
+
+def _note_length_mismatch(audio: str | Path, seconds: float, n_frames: int) -> None:
+    """Say when --audio is cut or padded by more than a second to the mouth video's length."""
+    from edtalk.driving import FPS, note_once
+
+    video_s = n_frames / FPS
+    if abs(seconds - video_s) > 1.0:
+        fate = "cut" if seconds > video_s else "padded with silence"
+        note_once(
+            f"{audio}: {seconds:.1f} s of audio; the output follows the mouth video ({video_s:.1f} s): {fate}"
+        )
 
 
 def cmd_audio(args: argparse.Namespace) -> None:

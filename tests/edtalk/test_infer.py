@@ -397,3 +397,20 @@ def test_the_expression_predictor_reads_speech_in_the_groups_it_was_trained_on(m
     frames = driving.drive_audio(model, face, wav, expression_from_audio=True, batch_size=64)
     assert len(frames) == 150
     assert {tuple(s[1:]) for s in lengths} == {(80, 4 * 16)} and sum(s[0] for s in lengths) == 150 // 4
+
+
+def test_a_soundtrack_cut_or_padded_by_seconds_and_a_one_frame_mouth_are_noted(files, capsys, tmp_path):
+    """--audio of a minute under a 0.4 s mouth video was cut to 0.4 s without a word; an image given
+    as --mouth made a one-frame video silently."""
+    import soundfile
+    from PIL import Image
+
+    soundfile.write(tmp_path / "long.wav", np.zeros(16000 * 3, np.float32), 16000)
+    rc, cap = _run_on(
+        files, capsys, "video", "--mouth", files / "mouth.mp4", "--audio", tmp_path / "long.wav",
+        "--out", tmp_path / "a.mp4",
+    )  # fmt: skip
+    assert rc == 0 and "long.wav: 3.0 s of audio; the output follows the mouth video (0.4 s): cut" in cap.err
+    Image.open(files / "face.png").save(tmp_path / "still.png")
+    rc, cap = _run_on(files, capsys, "video", "--mouth", tmp_path / "still.png", "--out", tmp_path / "b.mp4")
+    assert rc == 0 and "still.png: a single frame: the mouth video sets the output's length" in cap.err
