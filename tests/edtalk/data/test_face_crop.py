@@ -156,6 +156,22 @@ def _write_raw_mead(root, speaker: str, frames, fps=30.0, rate=48000):
     return video
 
 
+def _dataset_argv(dataset: str, raw, out) -> list[str]:
+    """``crop dataset`` of ``raw`` into ``out``, in this process, without a progress bar."""
+    return [
+        "dataset",
+        "--dataset",
+        dataset,
+        "--root",
+        str(raw),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--quiet",
+    ]
+
+
 def test_raw_mead_becomes_edtalks_flattened_layout_and_a_faceless_clip_is_named(tmp_path, capsys):
     from edtalk.data.audio import audio_info
     from edtalk.data.readers import read_clips
@@ -168,18 +184,7 @@ def test_raw_mead_becomes_edtalks_flattened_layout_and_a_faceless_clip_is_named(
     late = frames.copy()
     late[:12] = 90  # the face comes in at the 13th frame: cropped, with a note
     _write_raw_mead(raw, "M007", late)
-    argv = [
-        "dataset",
-        "--dataset",
-        "mead",
-        "--root",
-        str(raw),
-        "--out",
-        str(out),
-        "--workers",
-        "1",
-        "--quiet",
-    ]
+    argv = _dataset_argv("mead", raw, out)
     assert crop.main(argv) == 1  # one clip could not be cropped
     printed = capsys.readouterr()
     assert f"{blank}: no face found by dlib's HOG detector" in printed.err
@@ -379,18 +384,7 @@ def test_hdtf_redoes_clips_cropped_with_other_settings_or_whose_files_went(tmp_p
     raw, out = tmp_path / "raw", tmp_path / "out"
     raw.mkdir()
     write_video(raw / "WDA_A_000.mp4", _raw(50)[0], 25.0, audio=np.zeros(50 * 640, np.float32))
-    argv = [
-        "dataset",
-        "--dataset",
-        "hdtf",
-        "--root",
-        str(raw),
-        "--out",
-        str(out),
-        "--workers",
-        "1",
-        "--quiet",
-    ]
+    argv = _dataset_argv("hdtf", raw, out)
     assert crop.main([*argv, "--chunk-seconds", "2"]) == 0
     assert [c.id for c in read_clips("hdtf", out, "all")] == ["WDA_A_000#1"]
     assert crop.main([*argv, "--chunk-seconds", "1"]) == 0  # other chunks: cropped again, the old gone
