@@ -98,13 +98,16 @@ def plot_bank_size(results: list[ResultFile], out: Path) -> list[Path]:
         fig, axes = _grid(plt, len(metrics), f"Bank size sweep: {title}")
         for ax, metric in zip(axes, metrics, strict=False):
             for bank in sorted({r.sweep["param"] for r in group}):
-                pts = sorted(
-                    (float(r.sweep["value"]), r.value(metric))
-                    for r in group
-                    if r.sweep["param"] == bank and r.value(metric) is not None
-                )
+                values = [
+                    (float(r.sweep["value"]), r.value(metric)) for r in group if r.sweep["param"] == bank
+                ]
+                pts = sorted((x, y) for x, y in values if y is not None and math.isfinite(y))
+                missing = len(values) - len(pts)  # a line cannot show n/a or inf: the legend says so
+                label = f"{bank} bank" + (f" ({missing} n/a or inf, not drawn)" if missing else "")
                 if pts:
-                    ax.plot(*zip(*pts, strict=True), marker="o", label=f"{bank} bank")
+                    ax.plot(*zip(*pts, strict=True), marker="o", label=label)
+                elif missing:
+                    ax.plot([], [], marker="o", label=label)
             ax.set_xscale("log", base=2)
             ticks = sorted({float(r.sweep["value"]) for r in group})
             ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
@@ -240,9 +243,11 @@ def plot_training(results: list[ResultFile], out: Path) -> list[Path]:
     width = 0.8 / max(1, len(methods))
     for k, method in enumerate(methods):
         mine = {r["stage"]: r for r in records if r["method"] == method}
-        xs = [i + k * width for i in range(len(stages))]
-        axes[0].bar(xs, [mine.get(s, {}).get("wall_s", 0.0) for s in stages], width, label=method)
-        axes[1].bar(xs, [mine.get(s, {}).get("steps", 0) or 0 for s in stages], width, label=method)
+        for ax, field in zip(axes, ("wall_s", "steps"), strict=True):  # a stage not recorded: no bar
+            shown = [
+                (i + k * width, mine[s][field]) for i, s in enumerate(stages) if mine.get(s, {}).get(field)
+            ]
+            ax.bar([x for x, _ in shown], [v for _, v in shown], width, label=method)
     for ax, title in zip(axes, ("wall time per stage (s)", "optimizer steps per stage"), strict=True):
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(stages))], stages, rotation=30, fontsize=7)
         ax.set_title(title)

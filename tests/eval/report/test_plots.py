@@ -39,3 +39,27 @@ def test_missing_and_infinite_ablation_values_are_gaps_not_zero_bars(tmp_path, m
     assert len(plots.plot_ablations(load_results(tmp_path), tmp_path / "plots")) == 1
     full, wo_bank, wo_l_fea = (_ablation_label(v) for v in ("full", "wo_bank", "wo_l_fea"))
     assert drawn == {"bars": {full: 1.5}, "notes": {wo_bank: "n/a", wo_l_fea: "∞"}}
+
+
+def test_bank_size_points_that_cannot_be_drawn_are_named_in_the_legend(tmp_path, make_result, monkeypatch):
+    """An infinite or missing value vanished from the line without a word."""
+    from eval.report import plots
+    from eval.report.inputs import load_results
+
+    for n, m_lmd in ((5, 2.0), (10, float("inf")), (20, 1.5)):
+        sweep = {"name": "bank_size", "param": "mouth", "value": n}
+        make_result(
+            tmp_path, "synthtalk", f"edtalk_bank_mouth_{n}", "synthtalk", {"m_lmd": m_lmd}, sweep=sweep
+        )
+    drawn = {}
+
+    def keep(fig, path):
+        [ax] = [a for a in fig.axes if a.get_visible()]
+        [line] = ax.get_lines()
+        drawn["points"] = list(line.get_xdata())
+        drawn["legend"] = [t.get_text() for t in ax.get_legend().get_texts()]
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    assert len(plots.plot_bank_size(load_results(tmp_path), tmp_path / "plots")) == 1
+    assert drawn == {"points": [5.0, 20.0], "legend": ["mouth bank (1 n/a or inf, not drawn)"]}
