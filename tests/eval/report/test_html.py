@@ -174,3 +174,18 @@ def test_index_shows_the_proof_when_the_results_hold_one(tmp_path):
     assert "<tr><td>cross_emotion_follows_D</td><td>NO</td><td>2 of 12</td></tr>" in page
     assert "<tr><td>sampled_poses_differ</td><td>n/a</td><td></td></tr>" in page
     assert "LSE-C true audio 0.500" in page  # eval.proof's own printout follows the table
+
+
+def test_one_method_in_two_folders_keeps_a_video_column_each(tmp_path, results_with_videos):
+    """The tables label both rows by folder; the video grid kept only the last file's videos."""
+    import shutil
+
+    from eval.report.html import collect_videos
+    from eval.report.inputs import load_results
+
+    results = results_with_videos(tmp_path / "results")
+    [method_dir] = [p.parent for p in results.rglob("edtalk_a/*.json")][:1]
+    shutil.copytree(method_dir, method_dir.with_name("edtalk_a_rerun"))
+    grid = collect_videos(load_results(results))
+    columns = {name for per_clip in grid.values() for clip in per_clip.values() for name in clip}
+    assert {"edtalk_a (edtalk_a/)", "edtalk_a (edtalk_a_rerun/)"} <= columns and "edtalk_a" not in columns
