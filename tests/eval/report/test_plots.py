@@ -12,6 +12,23 @@ def test_machine_caption_names_one_machine_counts_several_and_skips_unrecorded()
     assert machine_caption([{"machine": EPYC}, {"machine": gpu}]) == " (on 2 machines)"
 
 
+INF = float("inf")
+
+
+def _sweep_results(tmp_path, make_result, name: str, param: str, m_lmd_by_value: dict) -> None:
+    """One results file per sweep value, holding only M-LMD (None: not measured)."""
+    for value, m_lmd in m_lmd_by_value.items():
+        sweep = {"name": name, "param": param, "value": value}
+        method = f"edtalk_{'ablation' if name == 'ablations' else 'bank_' + param}_{value}"
+        make_result(tmp_path, "synthtalk", method, "synthtalk", {"m_lmd": m_lmd}, sweep=sweep)
+
+
+def _the_axes(fig):
+    """The one visible panel of a figure with one metric."""
+    [ax] = [a for a in fig.axes if a.get_visible()]
+    return ax
+
+
 def test_missing_and_infinite_ablation_values_are_gaps_not_zero_bars(tmp_path, make_result, monkeypatch):
     from eval.report import plots
     from eval.report.inputs import load_results
@@ -21,15 +38,13 @@ def test_missing_and_infinite_ablation_values_are_gaps_not_zero_bars(tmp_path, m
         [(0, 2.0)],
         [(1, "n/a"), (2, "∞"), (3, "n/a"), (4, "-∞")],
     )
-    for variant, m_lmd in (("full", 1.5), ("wo_bank", None), ("wo_l_fea", float("inf"))):
-        sweep = {"name": "ablations", "param": "variant", "value": variant}
-        make_result(
-            tmp_path, "synthtalk", f"edtalk_ablation_{variant}", "synthtalk", {"m_lmd": m_lmd}, sweep=sweep
-        )
+    _sweep_results(
+        tmp_path, make_result, "ablations", "variant", {"full": 1.5, "wo_bank": None, "wo_l_fea": INF}
+    )
     drawn = {}
 
     def keep(fig, path):
-        [ax] = [a for a in fig.axes if a.get_visible()]
+        ax = _the_axes(fig)
         names = [t.get_text() for t in ax.get_xticklabels()]
         drawn["bars"] = {names[round(p.get_x() + p.get_width() / 2)]: p.get_height() for p in ax.patches}
         drawn["notes"] = {names[round(t.xy[0])]: t.get_text() for t in ax.texts}
@@ -46,15 +61,11 @@ def test_bank_size_points_that_cannot_be_drawn_are_named_in_the_legend(tmp_path,
     from eval.report import plots
     from eval.report.inputs import load_results
 
-    for n, m_lmd in ((5, 2.0), (10, float("inf")), (20, 1.5)):
-        sweep = {"name": "bank_size", "param": "mouth", "value": n}
-        make_result(
-            tmp_path, "synthtalk", f"edtalk_bank_mouth_{n}", "synthtalk", {"m_lmd": m_lmd}, sweep=sweep
-        )
+    _sweep_results(tmp_path, make_result, "bank_size", "mouth", {5: 2.0, 10: INF, 20: 1.5})
     drawn = {}
 
     def keep(fig, path):
-        [ax] = [a for a in fig.axes if a.get_visible()]
+        ax = _the_axes(fig)
         [line] = ax.get_lines()
         drawn["points"] = list(line.get_xdata())
         drawn["legend"] = [t.get_text() for t in ax.get_legend().get_texts()]
