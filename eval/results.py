@@ -144,6 +144,8 @@ def validate(data: dict, where: str = "<results>") -> None:
     for f in data["failures"]:
         if not isinstance(f, dict) or not {"clip", "reason"} <= set(f):
             raise ResultsSchemaError(f"{where}: failure entry {f!r} lacks clip/reason")
+        if f.get("metric") is not None and not isinstance(f["metric"], str):
+            raise ResultsSchemaError(f"{where}: failure entry's metric {f['metric']!r} is not a metric id")
 
 
 def _require_type(data: dict, field: str, kind: type, described: str, where: str) -> None:

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from baselines.reported import PAPER_METRICS  # (label, higher_is_better) of the paper's metrics
 from edtalk.data.errors import DataError
 from eval.results import ResultsSchemaError, clips_path, validate
 
@@ -65,6 +66,12 @@ def _metric(path: Path, metric_id: str, entry: Any) -> Metric:
     value = entry["value"]
     if value is not None and not isinstance(value, int | float):
         raise ResultsFileError(path, f"metric {metric_id!r} has a non-numeric value {value!r}")
+    if metric_id in PAPER_METRICS and PAPER_METRICS[metric_id][1] != bool(entry["higher_is_better"]):
+        raise ResultsFileError(  # it would invert the bold/underline of the best rows
+            path,
+            f"metric {metric_id!r} has higher_is_better={entry['higher_is_better']}, but the paper's "
+            f"arrow says {PAPER_METRICS[metric_id][1]}",
+        )
     return Metric(
         id=metric_id,
         value=None if value is None else float(value),

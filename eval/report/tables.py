@@ -232,16 +232,12 @@ def _rank(rows: list[Row], columns: list[Column]) -> None:
 
 
 def _columns(spec_groups: Iterable[ColumnGroup], results: list[ResultFile]) -> list[Column]:
-    """Columns with labels/arrows from the results files, falling back to the paper's; a results
-    file that disagrees with the paper's direction is an error (it would invert the bolding)."""
+    """Columns with labels/arrows from the results files, falling back to the paper's; two results
+    files that disagree on a metric's direction are an error (it would invert the bolding; a file
+    that disagrees with the paper's arrow is left out when read, ``inputs._metric``)."""
     seen: dict[str, tuple[str, bool, str]] = {}
     for r in results:
         for m in r.metrics.values():
-            if m.id in PAPER_METRICS and PAPER_METRICS[m.id][1] != m.higher_is_better:
-                raise ValueError(
-                    f"{r.path}: metric {m.id!r} has higher_is_better={m.higher_is_better}, "
-                    f"but the paper's arrow says {PAPER_METRICS[m.id][1]}"
-                )
             prev = seen.get(m.id)
             if prev is not None and prev[1] != m.higher_is_better:
                 raise ValueError(f"{r.path}: metric {m.id!r} direction differs from {prev[2]}")

@@ -24,6 +24,14 @@ BREAKS = {
     "metrics a list": (_set("metrics", [1]), "field 'metrics' is [1]"),
     "failure a string": (_set("failures", ["clip a"]), "failure entry 'clip a' lacks clip/reason"),
     "metrics empty": (_set("metrics", {}), "field 'metrics' is empty"),
+    "failure metric a list": (
+        _set("failures", [{"clip": "a", "metric": ["psnr"], "reason": "x"}]),
+        "failure entry's metric ['psnr'] is not a metric id",
+    ),
+    "psnr lower is better": (  # it stopped the whole report (exit 2) when the tables were built
+        lambda d: d["metrics"]["psnr"].__setitem__("higher_is_better", False),
+        "metric 'psnr' has higher_is_better=False, but the paper's arrow says True",
+    ),
     "method null": (_set("method", None), "field 'method' is None"),
     "provenance a string": (_set("provenance", "x"), "field 'provenance' is 'x', expected an object"),
     "sweep param a list": (

@@ -79,12 +79,24 @@ def test_stamps_say_how_many_clips_each_row_was_scored_on(tmp_path, make_result)
     assert "Rows scored on different numbers of clips of mead test (not comparable): a 144, b 2" in t1.stamps
 
 
-def test_direction_disagreeing_with_paper_is_an_error(tmp_path, make_result):
+def test_direction_disagreeing_with_paper_leaves_the_file_out(tmp_path, make_result):
+    """It would invert the bolding; it stopped the whole report, now only that file is left out."""
     path = make_result(tmp_path, "mead", "m", "eat", {"fid": 10.0})
     data = json.loads(path.read_text())
     data["metrics"]["fid"]["higher_is_better"] = True
     path.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match="fid.*higher_is_better"):
+    skipped = []
+    assert load_results(tmp_path, skipped) == []
+    assert "'fid' has higher_is_better=True, but the paper's arrow says False" in str(skipped[0])
+
+
+def test_two_files_disagreeing_on_a_metrics_direction_is_an_error(tmp_path, make_result):
+    for method, hib in (("a", True), ("b", False)):
+        path = make_result(tmp_path, "mead", method, "eat", {"psnr": 30.0, "lse_d": 7.0})
+        data = json.loads(path.read_text())
+        data["metrics"]["lse_d"]["higher_is_better"] = hib
+        path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="lse_d.*direction differs"):
         build_tables(load_results(tmp_path))
 
 
