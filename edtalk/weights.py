@@ -45,6 +45,10 @@ class WeightsMismatchError(RuntimeError):
     """A weight file is present but its sha256 does not match the registry."""
 
 
+class WeightsFolderError(MissingWeightsError):
+    """The weights folder itself cannot be used (not a folder, a broken record file)."""
+
+
 @dataclass(frozen=True)
 class WeightFile:
     """One external weight file."""
@@ -58,6 +62,13 @@ class WeightFile:
     sha256_prefix: str | None = None  # known leading hex digits (torch-hub file-name suffix)
     sha256_suffix: str | None = None  # known trailing hex digits
     direct: bool = True  # False: the URL is a page (Google Drive archive); fetch cannot download
+    trained_here: bool = False  # made by this suite (the judges): its recorded hash is the reference
+
+    def unverifiable(self) -> bool:
+        """Downloaded from elsewhere with no published hash to check it against: results computed
+        with it are marked unverified (the hash recorded on first import only shows it has not
+        changed since)."""
+        return not (self.sha256 or self.sha256_prefix or self.sha256_suffix or self.trained_here)
 
     def check(self, digest: str) -> bool | None:
         """True/False when something about the hash is known, None when nothing is."""
@@ -185,9 +196,15 @@ _add(
 
 
 def weights_dir() -> Path:
-    """``$EDTALK_BENCH_WEIGHTS`` or ``~/.cache/edtalk-bench/weights``."""
+    """``$EDTALK_BENCH_WEIGHTS`` (made absolute: a relative one meant another folder to every
+    process started elsewhere) or ``~/.cache/edtalk-bench/weights``. ``WeightsFolderError`` when it
+    exists and is not a folder."""
     env = os.environ.get("EDTALK_BENCH_WEIGHTS")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "edtalk-bench" / "weights"
+    folder = Path(env).expanduser().resolve() if env else Path.home() / ".cache" / "edtalk-bench" / "weights"
+    if folder.exists() and not folder.is_dir():
+        where = f"EDTALK_BENCH_WEIGHTS={env}" if env else "the default weights folder"
+        raise WeightsFolderError(f"{where} ({folder}) is a file, not a folder: point it at a folder")
+    return folder
 
 
 def target_path(name: str) -> Path:
@@ -204,7 +221,35 @@ def sha256_of(path: str | Path) -> str:
 
 
 def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {}
+    """The JSON object in ``path`` ({} when absent); ``WeightsFolderError`` naming it when broken."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, OSError) as err:
+        raise WeightsFolderError(f"{path} is not readable JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise WeightsFolderError(f"{path} does not hold a JSON object")
+    return data
+
+
+def _read_cache(path: Path) -> dict:
+    """``_read_json`` for a cache that can be rebuilt: a broken one reads as empty."""
+    try:
+        return _read_json(path)
+    except WeightsFolderError:
+        return {}
+
+
+def _read_recorded() -> dict:
+    """The hashes recorded on first import of files no official hash exists for."""
+    try:
+        return _read_json(_recorded_hashes())
+    except WeightsFolderError as err:
+        raise WeightsFolderError(
+            f"{err}. It holds the sha256 recorded when each file without an official hash was first "
+            "imported: repair it, or delete it and import those files again"
+        ) from None
 
 
 def _verified_cache() -> Path:
@@ -219,7 +264,7 @@ def file_sha256(name: str) -> str:
     """sha256 of the local file ``name`` (cached by size and mtime)."""
     path = target_path(name)
     st = path.stat()
-    cache = _read_json(_verified_cache())
+    cache = _read_cache(_verified_cache())
     hit = cache.get(name)
     if hit and hit["size"] == st.st_size and hit["mtime"] == st.st_mtime_ns:
         return hit["sha256"]
@@ -232,12 +277,16 @@ def file_sha256(name: str) -> str:
 def expected_hash(name: str) -> str | None:
     """Full sha256 the file must have: the registry's, else the one recorded on first use."""
     w = WEIGHTS.get(name)
-    return w.sha256 or _read_json(_recorded_hashes()).get(name)
+    return w.sha256 or _read_recorded().get(name)
 
 
 # -- verification ------------------------------------------------------------------------------
 
 _UNVERIFIED: dict[str, str] = {}
+NO_OFFICIAL_HASH = (
+    "no official sha256 is published for this file; it is checked only against the hash recorded when "
+    "it was first imported"
+)
 
 
 def unverified_in_use() -> dict[str, str]:
@@ -255,7 +304,7 @@ def verify(name: str) -> tuple[bool, str]:
     w = WEIGHTS.get(name)
     digest = file_sha256(name)
     if w.sha256 is None:
-        recorded = _read_json(_recorded_hashes()).get(name)
+        recorded = _read_recorded().get(name)
         if recorded is not None and recorded != digest:
             return False, f"sha256 {digest} differs from the hash recorded on first use ({recorded})"
     known = w.check(digest)
@@ -290,10 +339,14 @@ def resolve(name: str, allow_unverified: bool = False) -> Path:
             _UNVERIFIED[name] = why
             return path
         raise WeightsMismatchError(
-            f"weight file {path} ({name}): {why}. Re-fetch it from {w.url}, or pass "
-            f"allow_unverified (results are then marked unverified)."
+            f"weight file {path} ({name}): {why}. Source: {w.url}; install the right file with "
+            f"`python -m eval.weights import {name} FILE`, or accept this one (results are then marked "
+            "unverified): eval.run --allow-unverified-weights, or EDTALK_BENCH_ALLOW_UNVERIFIED=1"
         )
-    _UNVERIFIED.pop(name, None)
+    if w.unverifiable():
+        _UNVERIFIED[name] = NO_OFFICIAL_HASH
+    else:
+        _UNVERIFIED.pop(name, None)
     return path
 
 
@@ -307,7 +360,8 @@ def _install(name: str, src: Path, allow_unverified: bool) -> Path:
     if bad and not allow_unverified:
         raise WeightsMismatchError(
             f"{src} ({name}): sha256 {digest} does not match the expected "
-            f"{recorded or (w.sha256_prefix or '') + '...' + (w.sha256_suffix or '')}; not installed"
+            f"{recorded or (w.sha256_prefix or '') + '...' + (w.sha256_suffix or '')}; not installed. "
+            f"Source: {w.url}; --allow-unverified installs it anyway (results are then marked unverified)"
         )
     dst = target_path(name)
     with atomic_path(dst, suffix=".part") as tmp:
@@ -318,7 +372,7 @@ def _install(name: str, src: Path, allow_unverified: bool) -> Path:
             f"(later files must match it)",
             stacklevel=3,
         )
-        rec = _read_json(_recorded_hashes())
+        rec = _read_recorded()
         rec[name] = digest
         write_json(_recorded_hashes(), rec, indent=1, sort_keys=True)
     return dst
@@ -382,7 +436,10 @@ def status_rows() -> list[dict]:
             row["state"] = "missing"
         else:
             ok, why = verify(name)
-            row["state"] = "ok" if ok else "MISMATCH"
-            row["detail"] = why
+            official = not w.unverifiable()
+            row["state"] = ("ok" if official else "recorded") if ok else "MISMATCH"
+            row["detail"] = (
+                why if official or not ok else NO_OFFICIAL_HASH + ": results are marked unverified"
+            )
         rows.append(row)
     return rows

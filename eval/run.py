@@ -359,6 +359,8 @@ def _worker_env(args: argparse.Namespace) -> dict[str, str]:
     for k in ("EDTALK_BENCH_WEIGHTS", "EDTALK_BENCH_ALLOW_UNVERIFIED", "HF_HUB_OFFLINE", "PYTHONPATH"):
         if os.environ.get(k):
             env[k] = os.environ[k]
+    if env.get("EDTALK_BENCH_WEIGHTS"):  # the driver's folder, wherever a worker starts
+        env["EDTALK_BENCH_WEIGHTS"] = str(Path(env["EDTALK_BENCH_WEIGHTS"]).expanduser().resolve())
     if args.allow_unverified_weights:
         env["EDTALK_BENCH_ALLOW_UNVERIFIED"] = "1"
     return env

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from edtalk.weights import (  # noqa: F401  (re-exported for eval code)
     WEIGHTS,
@@ -28,11 +29,15 @@ from edtalk.weights import (  # noqa: F401  (re-exported for eval code)
     status_rows,
     target_path,
     unverified_in_use,
+    verify,
     weights_dir,
 )
 
 
 def _print_status() -> int:
+    from edtalk.experts.store import register_weight_entries
+
+    register_weight_entries()  # the synthtalk judges that eval.zoo trains are weight files too
     rows = status_rows()
     print(f"weights directory: {weights_dir()}")
     width = max(len(r["name"]) for r in rows)
@@ -44,7 +49,10 @@ def _print_status() -> int:
             print(f"  {'':<{width}}  {r['detail']}")
     missing = [r["name"] for r in rows if r["state"] == "missing"]
     if missing:
-        print(f"{len(missing)} missing; `python -m eval.weights fetch NAME` downloads one.")
+        print(
+            f"{len(missing)} missing; `python -m eval.weights fetch NAME` downloads one with a direct URL, "
+            "`import NAME FILE` installs one you downloaded from its page"
+        )
     return 0
 
 
@@ -73,7 +81,17 @@ def main(argv: list[str] | None = None) -> int:
             for n in names:
                 print(f"{n}: {fetch(n, allow_unverified=args.allow_unverified)}")
             return 0
-        print(f"{args.name}: {import_file(args.name, args.path, allow_unverified=args.allow_unverified)}")
+        with warnings.catch_warnings(record=True) as caught:  # the library warns; a CLI says it in a line
+            warnings.simplefilter("always")
+            path = import_file(args.name, args.path, allow_unverified=args.allow_unverified)
+        for w in caught:
+            print(f"note: {w.message}", file=sys.stderr)
+        print(f"{args.name}: {path}")
+        ok, why = verify(args.name)
+        if not ok:
+            print(
+                f"note: installed UNVERIFIED ({why}): results computed with it are marked so", file=sys.stderr
+            )
         return 0
     except (MissingWeightsError, WeightsMismatchError, KeyError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -185,6 +185,7 @@ def register_weight_entries() -> None:
                 sha256=None,  # trained locally; the sha256 of the installed file is recorded
                 url=f"trained locally on synthtalk's judge identities: `{TRAIN_JUDGES}`",
                 license="EDTalk-Bench (trained by eval.zoo; no external weights)",
+                trained_here=True,
                 users=(
                     (
                         "disentangle_mouth",

@@ -56,7 +56,10 @@ def test_first_import_records_hash_then_enforces_it(wdir, tmp_path):
         W.import_file("openface_nn4_small2", a)
     assert W.expected_hash("openface_nn4_small2") == hashlib.sha256(b"openface weights v1").hexdigest()
     assert W.resolve("openface_nn4_small2").read_bytes() == b"openface weights v1"
-    assert "openface_nn4_small2" not in W.unverified_in_use()
+    # no official hash exists for it: whatever was imported first (random bytes, a truncated
+    # download) was "ok" and unmarked; results computed with it are now marked unverified
+    assert W.unverified_in_use()["openface_nn4_small2"].startswith("no official sha256 is published")
+    assert {r["name"]: r["state"] for r in W.status_rows()}["openface_nn4_small2"] == "recorded"
     with pytest.raises(W.WeightsMismatchError):
         W.import_file("openface_nn4_small2", b)
     # a file swapped behind the manager's back is caught (the size/mtime cache is invalidated)
@@ -106,3 +109,37 @@ def test_a_failed_download_names_the_file_url_and_where_to_put_it(wdir, monkeypa
     assert "Name or service not known" in err and "python -m eval.weights import torchvision_alexnet" in err
     assert str(wdir / "alexnet-owt-7be5be79.pth") in err
     assert list(wdir.iterdir()) == []  # no partial download left behind
+
+
+def test_a_broken_weights_folder_is_named_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """A weights folder that is a file gave '[Errno 17] File exists'; a broken recorded_hashes.json
+    or .verified.json a JSONDecodeError traceback from `status`."""
+    from eval.weights import main
+
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "afile"))
+    src = tmp_path / "w.bin"
+    src.write_bytes(b"weights")
+    assert main(["import", "openface_nn4_small2", str(src)]) == 1
+    assert (
+        f"EDTALK_BENCH_WEIGHTS={tmp_path / 'afile'} ({tmp_path / 'afile'}) is a file"
+        in capsys.readouterr().err
+    )
+    folder = tmp_path / "w"
+    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(folder))
+    assert main(["import", "openface_nn4_small2", str(src)]) == 0
+    assert "note: openface_nn4_small2: no official full sha256 is known" in capsys.readouterr().err
+    (folder / ".verified.json").write_text("{broken")  # a cache: rebuilt
+    assert main(["status"]) == 0
+    (folder / "recorded_hashes.json").write_text("{broken")
+    assert main(["status"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "recorded_hashes.json is not readable JSON" in err and "delete it and import those files again" in err
+    )
+
+
+def test_a_relative_weights_folder_means_the_same_folder_from_anywhere(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", "relw")
+    assert W.weights_dir() == tmp_path / "relw"
