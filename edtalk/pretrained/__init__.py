@@ -36,7 +36,7 @@ identities only (never the judge split), long enough to carry a signal: the demo
 for 150 / 40 steps, which left a face expert that read every clip as "sad" (emotion 27 % on train
 clips) and a SyncNet that found the true audio offset in 2 % of trials, so L_mot and L^m_sync fed
 the chain noise. An expert set is a folder whose ``manifest.json`` lists each file's sha256; the
-registry records the manifest's sha256, so every file is checked through it.
+registry records the manifest's sha256; ``resolve`` and ``list`` check it, then each listed file's.
 
     python -m edtalk.pretrained list
     python -m edtalk.pretrained export --ckpt runs_pretrain/more_people/eg_pretrain/final.pt \
@@ -45,6 +45,7 @@ registry records the manifest's sha256, so every file is checked through it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,24 +124,60 @@ PRETRAINED.add(
 
 def resolve(spec: str, expert_set: bool = False) -> str:
     """``pretrained:NAME`` -> the verified path of that shipped file (or, with ``expert_set``, of that
-    shipped expert folder); any other string unchanged."""
+    shipped expert folder, every file its manifest lists checked); any other string unchanged."""
     if not spec.startswith(PREFIX):
         return spec
     entry = PRETRAINED.get(spec[len(PREFIX) :])
     if entry.is_expert_set != expert_set:
         want = "a loss-expert set (--experts)" if expert_set else "a stage-1 init (--parent)"
         raise PretrainedError(f"{entry.name!r} is a shipped {entry.stage}, not {want}")
+    problem = check(entry)
+    if problem:
+        raise PretrainedError(problem[1])
+    return str(entry.path)
+
+
+def check(entry: Pretrained) -> tuple[str, str] | None:
+    """None if a shipped entry is intact, else (a short state for ``list``, what is wrong and how to
+    restore it). An expert set's manifest is checked against the registry, then each file it lists."""
     if not entry.hashed_file.is_file():
-        raise PretrainedError(
+        return "missing", (
             f"{entry.hashed_file}: the shipped {entry.stage} {entry.name!r} is missing from this checkout; "
-            f"restore it with `git checkout -- {entry.path.relative_to(HERE.parent.parent)}` or rebuild it "
-            f"with `{entry.command}`"
+            f"{_restore_hint(entry, entry.path)}"
         )
     actual = sha256_of(entry.hashed_file)
     if actual != entry.sha256:
-        raise PretrainedError(
+        return f"ALTERED: sha256 now {actual}", (
             f"{entry.hashed_file}: sha256 {actual} differs from the recorded {entry.sha256}; the file was "
             f"altered or rebuilt: after `{entry.command}`, record the new hash in "
             "edtalk/pretrained/__init__.py"
         )
-    return str(entry.path)
+    return _check_expert_files(entry) if entry.is_expert_set else None
+
+
+def _check_expert_files(entry: Pretrained) -> tuple[str, str] | None:
+    """Each file an (already verified) expert-set manifest lists must be there with its sha256."""
+    manifest = json.loads(entry.hashed_file.read_text())
+    for item in manifest.values():
+        path = entry.path / item["file"]
+        if not path.is_file():
+            return f"missing {item['file']}", (
+                f"{path}: listed in the manifest of the shipped {entry.stage} {entry.name!r} but missing "
+                f"from this checkout; {_restore_hint(entry, path)}"
+            )
+        actual = sha256_of(path)
+        if actual != item["sha256"]:
+            return f"ALTERED: {item['file']}", (
+                f"{path}: sha256 {actual} differs from {item['sha256']} in {entry.hashed_file.name} of the "
+                f"shipped {entry.stage} {entry.name!r}; the file was altered: {_restore_hint(entry, path)}"
+            )
+    return None
+
+
+def _restore_hint(entry: Pretrained, path: Path) -> str:
+    """How to get a shipped file back: from git (it ships in the repository) or by rebuilding it."""
+    try:
+        shown = path.relative_to(HERE.parent.parent)
+    except ValueError:
+        shown = path
+    return f"restore it with `git checkout -- {shown}` or rebuild it with `{entry.command}`"

@@ -6,7 +6,8 @@
 
 ``export`` keeps the run's config, weights and training provenance (git hash, library versions),
 adds the dataset card's identity (name, generator version, preset, seed) and the reproduce command,
-drops machine paths, and prints the sha256 to record in ``edtalk/pretrained/__init__.py``.
+drops machine paths, and prints the sha256 to record in ``edtalk/pretrained/__init__.py``. It
+overwrites the shipped file in place unless ``--out`` names another file or folder.
 """
 
 from __future__ import annotations
@@ -17,11 +18,35 @@ import sys
 from pathlib import Path
 
 from edtalk.cli import report_error
-from edtalk.pretrained import PRETRAINED, PretrainedError
+from edtalk.pretrained import PRETRAINED, PretrainedError, check
 from edtalk.weights import sha256_of
 
+MAKE_DATA = "python -m edtalk.data.synthtalk --out DIR --preset tiny --seed 0"
 
-def export(ckpt: Path, name: str, data: Path) -> Path:
+
+def read_card(data: Path) -> dict:
+    """The ``card.json`` of a synthtalk dataset root; a ``PretrainedError`` saying how to make one."""
+    what = f"--data {data}: must be a synthtalk dataset root (a folder with card.json)"
+    if not data.is_dir():
+        found = "a file" if data.exists() else "missing"
+        raise PretrainedError(f"{what}, but it is {found}; make one with `{MAKE_DATA}`")
+    if not (data / "card.json").is_file():
+        raise PretrainedError(f"{what}, but it has no card.json; make one with `{MAKE_DATA}`")
+    try:
+        card = json.loads((data / "card.json").read_text())
+    except ValueError as err:
+        raise PretrainedError(
+            f"{data}/card.json: not valid JSON ({err}); remake it with `{MAKE_DATA}`"
+        ) from err
+    if not isinstance(card, dict) or card.get("name") != "synthtalk":
+        raise PretrainedError(
+            f"{what}, but its card.json is not a synthtalk card; make one with `{MAKE_DATA}`"
+        )
+    return card
+
+
+def export(ckpt: Path, name: str, data: Path, out: Path | None = None) -> Path:
+    """Write the shipped init ``name`` (or, with ``out``, a file or folder elsewhere) from ``ckpt``."""
     import torch
 
     from edtalk.atomic import atomic_path
@@ -37,7 +62,7 @@ def export(ckpt: Path, name: str, data: Path) -> Path:
         )
     if loaded["config"] != ModelConfig.preset(entry.preset):
         raise PretrainedError(f"{ckpt}: its model config is not the current {entry.preset!r} preset")
-    card = json.loads((data / "card.json").read_text())
+    card = read_card(data)
     train_cfg = meta.get("run", {}).get("train_config", {})
     extra = {
         k: train_cfg[k] for k in ("extra_identities", "extra_frames") if train_cfg.get("extra_identities")
@@ -59,9 +84,10 @@ def export(ckpt: Path, name: str, data: Path) -> Path:
             "provenance": meta.get("provenance", {}),
         },
     }
-    with atomic_path(entry.path) as tmp:
+    dst = entry.path if out is None else out / entry.filename if out.is_dir() else out
+    with atomic_path(dst) as tmp:
         torch.save(payload, tmp)
-    return entry.path
+    return dst
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,24 +98,37 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--ckpt", type=Path, required=True, help="the run's final.pt")
     inits = [n for n in PRETRAINED.names() if not PRETRAINED.get(n).is_expert_set]
     ex.add_argument("--name", default="tiny_synthtalk_eg", choices=inits)
-    ex.add_argument("--data", type=Path, default=Path("data/synthtalk"), help="the dataset it was trained on")
+    ex.add_argument(
+        "--data",
+        type=Path,
+        default=Path("data/synthtalk"),
+        help=f"the synthtalk dataset root (with card.json) it was trained on; make one with `{MAKE_DATA}`",
+    )
+    ex.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write it (a file, or a folder to hold NAME's file); default: the shipped file, "
+        "edtalk/pretrained/<its file>, overwritten in place",
+    )
     args = parser.parse_args(argv)
     if args.cmd == "list":
         for name in PRETRAINED:
             e = PRETRAINED.get(name)
-            if not e.hashed_file.is_file():
-                state = "missing"
-            else:
-                actual = sha256_of(e.hashed_file)
-                state = "ok" if actual == e.sha256 else f"ALTERED: sha256 now {actual}"
+            problem = check(e)  # an expert set: its manifest and every file it lists
+            state = problem[0] if problem else "ok"
             print(f"{name:28s} {e.stage} {e.steps} steps, preset {e.preset}: {e.path.name} [{state}]")
             print(f"{'':28s} trained on {e.dataset}; reproduce: {e.command}")
+            if problem:
+                print(f"{'':28s} {problem[1]}")
         return 0
     try:
-        path = export(args.ckpt, args.name, args.data)
-    except (PretrainedError, FileNotFoundError, ValueError) as err:
+        read_card(args.data)  # up front: before the (slower) checkpoint load
+        path = export(args.ckpt, args.name, args.data, args.out)
+    except (PretrainedError, OSError, ValueError) as err:
         return report_error(err)
-    print(f"wrote {path}\nsha256 {sha256_of(path)}  (record it in edtalk/pretrained/__init__.py)")
+    ship = "" if args.out is None else f"copy it to {PRETRAINED.get(args.name).path} and "
+    print(f"wrote {path}\nsha256 {sha256_of(path)}  ({ship}record it in edtalk/pretrained/__init__.py)")
     return 0
 
 

@@ -1,5 +1,6 @@
 """edtalk.pretrained: the shipped stage-1 init is the file its registry describes, and nothing else."""
 
+import json
 import shutil
 
 import pytest
@@ -93,3 +94,80 @@ def test_an_init_and_an_expert_set_are_not_mixed_up(capsys):
     args = ["--stage", "expression", "--preset", "tiny", "--experts", "pretrained:tiny_synthtalk_eg"]
     assert main(args) == 2
     assert "not a loss-expert set" in capsys.readouterr().err
+
+
+@pytest.fixture
+def expert_copy(tmp_path, monkeypatch):
+    """A copy of the shipped expert set under a patched ``HERE`` (the real files are never touched)."""
+    entry = PRETRAINED.get("tiny_synthtalk_loss_experts")
+    shutil.copytree(entry.path, tmp_path / entry.filename)
+    monkeypatch.setattr(pretrained, "HERE", tmp_path)
+    return tmp_path / entry.filename
+
+
+def _listed(capsys, name: str) -> str:
+    """The lines ``python -m edtalk.pretrained list`` prints about ``name``."""
+    from edtalk.pretrained.__main__ import main
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    return out[out.index(name) :]
+
+
+def test_an_expert_set_with_an_altered_or_missing_file_is_not_ok(expert_copy, capsys):
+    spec = "pretrained:tiny_synthtalk_loss_experts"
+    assert resolve(spec, expert_set=True) == str(expert_copy)  # the intact copy passes
+    assert "[ok]" in _listed(capsys, "tiny_synthtalk_loss_experts")
+    face = expert_copy / "synthtalk_face_expert.safetensors"
+    original = face.read_bytes()
+    data = bytearray(original)
+    data[len(data) // 2] ^= 0xFF  # one flipped byte; manifest.json unchanged
+    face.write_bytes(bytes(data))
+    with pytest.raises(PretrainedError, match=r"synthtalk_face_expert.safetensors: sha256 .* differs") as err:
+        resolve(spec, expert_set=True)
+    assert "git checkout -- " in str(err.value)
+    listed = _listed(capsys, "tiny_synthtalk_loss_experts")
+    assert "[ALTERED: synthtalk_face_expert.safetensors]" in listed and "git checkout -- " in listed
+    face.write_bytes(original)  # restored
+    (expert_copy / "synthtalk_sync_expert.safetensors").unlink()
+    with pytest.raises(PretrainedError, match=r"synthtalk_sync_expert.safetensors: listed in the manifest"):
+        resolve(spec, expert_set=True)
+    assert "[missing synthtalk_sync_expert.safetensors]" in _listed(capsys, "tiny_synthtalk_loss_experts")
+
+
+def test_export_checks_data_is_a_synthtalk_root_up_front(tmp_path, capsys):
+    from edtalk.pretrained.__main__ import main
+
+    a_file = tmp_path / "card.json"
+    a_file.write_text("{}")
+    no_card = tmp_path / "empty"
+    no_card.mkdir()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "card.json").write_text('{"name": "voxceleb"}')
+    for data, why in [(a_file, "it is a file"), (no_card, "no card.json"), (other, "not a synthtalk card")]:
+        assert main(["export", "--ckpt", str(tmp_path / "final.pt"), "--data", str(data)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "Traceback" not in err
+        assert why in err and "synthtalk dataset root" in err
+        assert "python -m edtalk.data.synthtalk --out DIR --preset tiny --seed 0" in err
+
+
+def test_export_out_writes_elsewhere_and_leaves_the_shipped_init(tmp_path, monkeypatch, capsys):
+    from edtalk.model import save_checkpoint
+    from edtalk.pretrained.__main__ import main
+
+    monkeypatch.setattr(pretrained, "HERE", tmp_path / "shipped")  # a default --out would land here
+    cfg = ModelConfig.preset("tiny")
+    ckpt = save_checkpoint(tmp_path / "final.pt", EDTalk(cfg).state_dict(), cfg, {"stage": "eg_pretrain"})
+    data = tmp_path / "data"
+    data.mkdir()
+    card = {"name": "synthtalk", "generator_version": GENERATOR_VERSION, "preset": "tiny", "seed": 0}
+    (data / "card.json").write_text(json.dumps(card))
+    out = tmp_path / "exported" / "eg.pt"
+    assert main(["export", "--ckpt", str(ckpt), "--data", str(data), "--out", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    assert load_checkpoint(out)["meta"]["dataset"] == card | {"split": "train"}
+    assert main(["export", "--ckpt", str(ckpt), "--data", str(data), "--out", str(out.parent)]) == 0
+    assert (out.parent / "tiny_synthtalk_eg.pt").is_file()  # a folder gets the init's file name
+    assert not (tmp_path / "shipped").exists()
