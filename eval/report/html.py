@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 from urllib.parse import quote
 
-from eval.report.inputs import ResultFile
+from eval.report.inputs import ResultFile, method_label
 from eval.report.proof import proof_html
 from eval.report.tables import Table, caption, to_html
 
@@ -94,15 +94,9 @@ def _method_video(row: dict, result: ResultFile) -> Path | None:
     return None
 
 
-def _column_name(r: ResultFile, results: list[ResultFile]) -> str:
-    """The method, with its folder when another results file of the grid names the same method (two
-    folders of one method: each keeps its column, as in the tables)."""
-    same = [
-        o
-        for o in results
-        if o.sweep is None and (o.dataset, o.protocol, o.method) == (r.dataset, r.protocol, r.method)
-    ]
-    return f"{r.method} ({r.path.parent.name}/)" if len(same) > 1 else r.method
+def _grid_key(r: ResultFile) -> tuple:
+    """Results files sharing a video grid and a method name (sweep trials have no column)."""
+    return (r.sweep is None, r.dataset, r.protocol, r.method)
 
 
 def collect_videos(results: list[ResultFile]) -> dict[tuple[str, str], dict[str, dict[str, Path]]]:
@@ -118,7 +112,7 @@ def collect_videos(results: list[ResultFile]) -> dict[tuple[str, str], dict[str,
                 continue
             video = _method_video(row, r)
             if video is not None and video.is_file():
-                grid[(r.dataset, r.protocol)][clip][_column_name(r, results)] = video
+                grid[(r.dataset, r.protocol)][clip][method_label(r, results, _grid_key)] = video
             gt = _resolve(row["gt_video"], r) if row.get("gt_video") else _gt_videos(r, gt_cache).get(clip)
             if gt is not None and gt.is_file() and clip in grid[(r.dataset, r.protocol)]:
                 grid[(r.dataset, r.protocol)][clip]["GT"] = gt

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,13 @@ def _check_sweep(path: Path, sweep: Any) -> None:
             float(value)
         except ValueError:
             raise ResultsFileError(path, f"bank_size sweep value {value!r} is not a number") from None
+
+
+def method_label(r: ResultFile, results: list[ResultFile], key: Callable[[ResultFile], Any]) -> str:
+    """``r.method``, with its results folder when another file of ``results`` with the same ``key``
+    names the same method (one method in two folders: each keeps its own column or box)."""
+    twins = sum(1 for o in results if key(o) == key(r))
+    return f"{r.method} ({r.path.parent.name}/)" if twins > 1 else r.method
 
 
 def load_results(results_dir: str | Path, skipped: list[ResultsFileError] | None = None) -> list[ResultFile]:

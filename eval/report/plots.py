@@ -19,7 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from edtalk.atomic import atomic_path
-from eval.report.inputs import ResultFile
+from eval.report.inputs import ResultFile, method_label
 from eval.report.tables import METRIC_ORDER, USUAL_SPLIT, _ablation_label, _ablation_order, _split_phrase
 
 
@@ -170,10 +170,9 @@ def _clip_values(row: dict) -> dict[str, float]:
     return out
 
 
-def _box_name(r: ResultFile, results: list[ResultFile]) -> str:
-    """The method, with its folder when another results file of the figure names the same method."""
-    twins = [o for o in results if (_plot_key(o), o.method, o.sweep) == (_plot_key(r), r.method, r.sweep)]
-    return f"{r.method} ({r.path.parent.name}/)" if len(twins) > 1 else r.method
+def _box_key(r: ResultFile) -> tuple:
+    """Results files sharing a per-clip figure and a method name."""
+    return (_plot_key(r), r.method, r.sweep)
 
 
 def plot_clip_distributions(results: list[ResultFile], out: Path) -> list[Path]:
@@ -187,7 +186,7 @@ def plot_clip_distributions(results: list[ResultFile], out: Path) -> list[Path]:
                 if metric in r.metrics:  # only real metric ids, not bookkeeping numbers
                     per_metric[metric].append(value)
         if per_metric:
-            groups[_plot_key(r)][_box_name(r, results)] = per_metric
+            groups[_plot_key(r)][method_label(r, results, _box_key)] = per_metric
     for (dataset, protocol, phash, split), methods in sorted(groups.items()):
         title, name = _where(dataset, protocol, phash, split)
         metrics = _ordered({m for per in methods.values() for m in per})
