@@ -188,31 +188,37 @@ def crop_settings(job: CropJob) -> dict:
     }
 
 
-def _finished(out: Path, job: CropJob) -> CropOutcome | None:
+def _read_done(out: Path, job: CropJob) -> dict | None:
+    """The job's done record as written, or None when there is none or it is not JSON."""
+    try:
+        return json.loads(_done_file(out, job.clip_id).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _finished(record: dict | None, job: CropJob) -> CropOutcome | None:
     """The outcome of ``job`` from its done record, when the record was made with the job's settings and
     every file it lists is still there; else None (the clip is cropped again)."""
     try:
-        record = json.loads(_done_file(out, job.clip_id).read_text())
         outcome = CropOutcome(**record["outcome"])
         settings = record["settings"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):  # no record, or not one of this layout
         return None
     if settings != crop_settings(job) or not all(Path(w).is_file() for w in outcome.written):
         return None
     return outcome
 
 
-def _forget(out: Path, job: CropJob) -> None:
+def _forget(out: Path, job: CropJob, record: dict | None) -> None:
     """Remove a stale done record and the files it lists (chunks of an older chunk length would
     otherwise stay beside the new ones)."""
-    done = _done_file(out, job.clip_id)
     try:
-        written = json.loads(done.read_text())["outcome"]["written"]
-    except (OSError, ValueError, KeyError, TypeError):
+        written = record["outcome"]["written"]
+    except (KeyError, TypeError):
         written = []
     for w in written:
         Path(w).unlink(missing_ok=True)
-    done.unlink(missing_ok=True)
+    _done_file(out, job.clip_id).unlink(missing_ok=True)
 
 
 def crop_dataset(
@@ -228,11 +234,12 @@ def crop_dataset(
     outcomes: dict[str, CropOutcome] = {}
     todo = []
     for job in jobs:
-        outcome = _finished(out, job)
+        record = _read_done(out, job)
+        outcome = _finished(record, job)
         if outcome is not None:
             outcomes[job.clip_id] = outcome
         else:
-            _forget(out, job)
+            _forget(out, job, record)
             todo.append(job)
     if todo:
         print(
