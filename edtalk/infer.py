@@ -65,6 +65,7 @@ def _identity(args: argparse.Namespace) -> np.ndarray:
 
 def cmd_video(args: argparse.Namespace) -> None:
     from edtalk.driving import (
+        SAMPLE_RATE,
         drive_video,
         fit_audio,
         load_generator,
@@ -89,7 +90,7 @@ def cmd_video(args: argparse.Namespace) -> None:
     frames = drive_video(model, identity, mouth, pose, expr, batch_size=args.batch_size)
     n = len(frames)
     if speech is not None:
-        _note_length_mismatch(args.audio, len(speech) / 16000, n)
+        _note_length_mismatch(args.audio, len(speech) / SAMPLE_RATE, n)
     _write(args.out, frames, fit_audio(speech, n) if speech is not None else _track_of(args.mouth, n))
 
 
