@@ -269,9 +269,16 @@ def file_sha256(name: str) -> str:
     if hit and hit["size"] == st.st_size and hit["mtime"] == st.st_mtime_ns:
         return hit["sha256"]
     digest = sha256_of(path)
+    _remember_sha256(name, digest, cache)
+    return digest
+
+
+def _remember_sha256(name: str, digest: str, cache: dict | None = None) -> None:
+    """Cache ``digest`` as the sha256 of the local file ``name`` at its current size and mtime."""
+    st = target_path(name).stat()
+    cache = _read_cache(_verified_cache()) if cache is None else cache
     cache[name] = {"size": st.st_size, "mtime": st.st_mtime_ns, "sha256": digest}
     write_json(_verified_cache(), cache, indent=1, sort_keys=True)
-    return digest
 
 
 def expected_hash(name: str) -> str | None:
@@ -366,6 +373,7 @@ def _install(name: str, src: Path, allow_unverified: bool) -> Path:
     dst = target_path(name)
     with atomic_path(dst, suffix=".part") as tmp:
         shutil.copyfile(src, tmp)
+    _remember_sha256(name, digest)  # the copy's hash is the source's: verify() need not read it again
     if w.sha256 is None and recorded is None and not bad:
         warnings.warn(
             f"{name}: no official full sha256 is known; recording {digest} from this file "

@@ -68,6 +68,20 @@ def test_first_import_records_hash_then_enforces_it(wdir, tmp_path):
         W.resolve("openface_nn4_small2")
 
 
+def test_import_reads_the_file_once_then_verifies_from_the_cache(wdir, tmp_path, monkeypatch):
+    src = tmp_path / "big.pth"
+    src.write_bytes(b"x" * 4096)
+    hashed = []
+    real = W.sha256_of
+    monkeypatch.setattr(W, "sha256_of", lambda p: hashed.append(p) or real(p))
+    assert main(["import", "pytorch_fid_inception", str(src), "--allow-unverified"]) == 0
+    assert hashed == [src]  # the copy's hash is the source's; verify() reads it from the cache
+    # a changed file is still hashed again
+    W.target_path("pytorch_fid_inception").write_bytes(b"y" * 4097)
+    assert W.verify("pytorch_fid_inception")[0] is False
+    assert len(hashed) == 2
+
+
 def test_full_hash_match(wdir, tmp_path, monkeypatch):
     data = b"exact"
     wf = W.WeightFile(
