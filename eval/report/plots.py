@@ -250,7 +250,8 @@ def plot_training(results: list[ResultFile], out: Path) -> list[Path]:
     for ax, title in zip(axes, ("wall time per stage (s)", "optimizer steps per stage"), strict=True):
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(stages))], stages, rotation=30, fontsize=7)
         ax.set_title(title)
-    axes[0].legend(fontsize=6)
+    # beside the last panel, not over the first one's bars (which a legend inside it covered)
+    axes[-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     path = _save(fig, out / "training_efficiency.png")
     plt.close(fig)
     return [path]

@@ -74,3 +74,39 @@ def test_bank_size_points_that_cannot_be_drawn_are_named_in_the_legend(tmp_path,
     monkeypatch.setattr(plots, "_save", keep)
     assert len(plots.plot_bank_size(load_results(tmp_path), tmp_path / "plots")) == 1
     assert drawn == {"points": [5.0, 20.0], "legend": ["mouth bank (1 n/a or inf, not drawn)"]}
+
+
+def test_training_legend_covers_no_bar(tmp_path, make_result, monkeypatch):
+    """The legend sat inside the wall-time panel, over the first stage's bars."""
+    from eval.report import plots
+    from eval.report.inputs import load_results
+
+    for k, method in enumerate(("edtalk_bank_mouth_5", "edtalk_bank_mouth_10", "edtalk_bank_mouth_20")):
+        training = [
+            {"stage": stage, "wall_s": 20.0 + k, "steps": 2, "machine": EPYC}
+            for stage in ("mouth_pose", "expression")
+        ]
+        make_result(
+            tmp_path,
+            "synthtalk",
+            method,
+            "synthtalk",
+            {"m_lmd": 1.0},
+            extra={"provenance": {"training": training}},
+        )
+    seen = {}
+
+    def keep(fig, path):
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        [legend] = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+        box = legend.get_window_extent(renderer)
+        seen["legend"] = [t.get_text() for t in legend.get_texts()]
+        seen["overlaps"] = [
+            p for ax in fig.axes for p in ax.patches if box.overlaps(p.get_window_extent(renderer))
+        ]
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    assert len(plots.plot_training(load_results(tmp_path), tmp_path / "plots")) == 1
+    assert len(seen["legend"]) == 3 and seen["overlaps"] == []
