@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -28,7 +29,7 @@ from urllib.parse import unquote
 from baselines import METHODS, Method
 from edtalk.data.clip import Clip
 from edtalk.data.errors import DataError, DatasetLayoutError
-from edtalk.data.readers.common import VIDEO_SUFFIXES
+from edtalk.data.readers.common import VIDEO_SUFFIXES, is_hidden
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,24 @@ def read_provenance(folder: Path) -> dict[str, Any]:
     return data
 
 
+def videos_below(folder: Path) -> list[Path]:
+    """Every video under ``folder`` (sorted), following symlinked subfolders (each real folder once);
+    hidden files and folders (macOS ``._x.mp4``) skipped."""
+    videos, seen = [], set()
+    for here, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen:  # a link back up the tree, or a second link to one folder
+            dirs.clear()
+            continue
+        seen.add(real)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            path = Path(here, name)
+            if path.suffix.lower() in VIDEO_SUFFIXES and not is_hidden(path.relative_to(folder)):
+                videos.append(path)
+    return sorted(videos)
+
+
 def index_folder(folder: Path, known_ids: set[str] | None = None) -> dict[str, Path]:
     """clip id -> video path for every video under ``folder``.
 
@@ -75,7 +94,7 @@ def index_folder(folder: Path, known_ids: set[str] | None = None) -> dict[str, P
     same clip is an error naming both."""
     name_map = read_provenance(folder).get("name_map") or {}
     index: dict[str, Path] = {}
-    for video in sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES):
+    for video in videos_below(folder):
         cands = [name_map[video.stem]] if video.stem in name_map else candidate_ids(video, folder)
         if known_ids is not None:
             cands = [c for c in cands if c in known_ids]

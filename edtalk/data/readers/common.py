@@ -41,23 +41,47 @@ def require_root(root: Path, dataset: str, expected: str) -> Path:
     return root
 
 
-def videos_in(folder: Path) -> list[Path]:
-    """Video files directly inside ``folder`` (sorted; hidden and temp files skipped)."""
-    if not folder.is_dir():
+def is_hidden(path: Path) -> bool:
+    """A name or folder starting with '.' (macOS ``._x.mp4`` and ``.DS_Store``, temp files)."""
+    return any(part.startswith(".") for part in path.parts if part not in (".", ".."))
+
+
+def videos_matching(root: Path, pattern: str = "*") -> list[Path]:
+    """Video files under ``root`` matching the glob ``pattern`` (sorted): any suffix of
+    ``VIDEO_SUFFIXES`` in any case (``.MP4``), hidden files and folders below ``root`` skipped."""
+    if not root.is_dir():
         return []
     return sorted(
         p
-        for p in folder.iterdir()
-        if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith(".") and p.is_file()
+        for p in root.glob(pattern)
+        if p.suffix.lower() in VIDEO_SUFFIXES and not is_hidden(p.relative_to(root)) and p.is_file()
     )
 
 
+def videos_in(folder: Path) -> list[Path]:
+    """Video files directly inside ``folder`` (sorted; hidden and temp files skipped)."""
+    return videos_matching(folder, "*")
+
+
+def add_clip(clips: dict, key: str, clip: object) -> None:
+    """``clips[key] = clip``; a second file for the same clip (``a.mp4`` and ``a.avi``, or MEAD's
+    canonical and EAT names of one clip) is a ``DatasetLayoutError`` naming both, not a silent pick."""
+    if key in clips:
+        first = clips[key].video
+        raise DatasetLayoutError(
+            clip.video,
+            f"a second video for clip {key!r} (first: {first}); keep one of the two files",
+        )
+    clips[key] = clip
+
+
 def find_audio(stems: Iterable[str], folders: Iterable[Path]) -> Path | None:
-    """The first ``<folder>/<stem><audio suffix>`` that exists, trying folders then stems in order."""
+    """The first ``<folder>/<stem><audio suffix>`` that exists (suffix in lower or upper case:
+    ``.wav``, ``.WAV``), trying folders then stems in order."""
     stems = list(stems)
     for folder in folders:
         for stem in stems:
-            for suffix in AUDIO_SUFFIXES:
+            for suffix in (*AUDIO_SUFFIXES, *(s.upper() for s in AUDIO_SUFFIXES)):
                 candidate = folder / f"{stem}{suffix}"
                 if candidate.is_file():
                     return candidate
@@ -77,10 +101,11 @@ def _entries_from_json(data: object, split: str, path: Path) -> list[str]:
 
 
 def read_id_list(path: Path, split: str = "") -> list[str]:
-    """Clip ids from a ``.json`` list (or ``{split: [...]}``) or a ``.txt`` file with one id per line."""
+    """Clip ids from a ``.json`` list (or ``{split: [...]}``) or a ``.txt`` file with one id per line
+    (the whole line, stripped: folder ids may hold spaces; ``#`` lines are comments)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
+        text = path.read_text(encoding="utf-8-sig")  # lists saved as "UTF-8 with BOM" (Notepad, Excel)
+    except (OSError, UnicodeDecodeError) as err:
         raise DatasetLayoutError(path, f"split list cannot be read ({err})") from None
     if path.suffix.lower() == ".json":
         try:
@@ -89,7 +114,7 @@ def read_id_list(path: Path, split: str = "") -> list[str]:
             raise DatasetLayoutError(path, f"split list is not valid JSON ({err})") from None
         entries = _entries_from_json(data, split, path)
     else:
-        entries = [line.split()[0] for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        entries = [line for line in text.splitlines() if not line.lstrip().startswith("#")]  # whole lines
     return [e.strip() for e in entries if e.strip()]
 
 

@@ -16,9 +16,10 @@ from edtalk.data.clip import Clip
 from edtalk.data.errors import DatasetLayoutError
 from edtalk.data.readers import READERS
 from edtalk.data.readers.common import (
+    VIDEO_SUFFIXES,
+    filter_by_list,
     find_audio,
     layout_error,
-    read_id_list,
     require_root,
     split_list_path,
     videos_in,
@@ -38,13 +39,13 @@ def pair_folders(gt_dir: str | Path, pred_dir: str | Path | None = None, split: 
     Generated videos with no ground-truth partner are logged and ignored.
     """
     gt_dir = require_root(Path(gt_dir), "folder", EXPECTED)
-    gt_videos = videos_in(gt_dir)
+    gt_videos = list(_by_stem(gt_dir).values())
     if not gt_videos:
         raise layout_error(gt_dir, "folder", EXPECTED)
     preds: dict[str, Path] = {}
     if pred_dir is not None:
         pred_dir = require_root(Path(pred_dir), "folder", EXPECTED)
-        preds = {p.stem: p for p in videos_in(pred_dir)}
+        preds = _by_stem(pred_dir)
         if not preds:
             raise DatasetLayoutError(pred_dir, "no generated videos (.mp4) in the prediction folder")
     gt_stems = {p.stem for p in gt_videos}
@@ -86,6 +87,25 @@ def pair_folders(gt_dir: str | Path, pred_dir: str | Path | None = None, split: 
     ]
 
 
+def _by_stem(folder: Path) -> dict[str, Path]:
+    """stem -> video in ``folder``; two videos of one stem (``a.mp4``, ``a.avi``) are an error naming
+    both, as the clip id would be ambiguous."""
+    videos: dict[str, Path] = {}
+    for video in videos_in(folder):
+        if video.stem in videos:
+            raise DatasetLayoutError(
+                video, f"a second video for clip {video.stem!r} (first: {videos[video.stem]}); keep one"
+            )
+        videos[video.stem] = video
+    return videos
+
+
+def _folder_key(entry: str) -> str:
+    """A list entry -> clip id: the file stem when it names a video (``clip one.mp4``)."""
+    name = Path(entry.strip()).name
+    return Path(name).stem if Path(name).suffix.lower() in VIDEO_SUFFIXES else name
+
+
 @READERS.register("folder")
 def read_folder(root: Path, split: str = "test") -> list[Clip]:
     """``root/gt`` paired with ``root/pred`` (or the videos in ``root``); optional ``lists/<split>``."""
@@ -96,9 +116,8 @@ def read_folder(root: Path, split: str = "test") -> list[Clip]:
     else:
         clips = pair_folders(root, None, split)
     list_path = split_list_path(root, split)
-    if list_path is not None:
-        wanted = set(read_id_list(list_path, split))
-        clips = [c for c in clips if c.id in wanted]
+    if list_path is not None:  # list order; missing entries logged (docs/datasets.md)
+        clips = filter_by_list({c.id: c for c in clips}, list_path, split, _folder_key)
         if not clips:
             raise DatasetLayoutError(list_path, f"none of the listed clips for {split!r} is on disk")
     return clips

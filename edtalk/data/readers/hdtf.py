@@ -14,6 +14,7 @@ from edtalk.data.clip import Clip
 from edtalk.data.errors import DatasetLayoutError
 from edtalk.data.readers import READERS
 from edtalk.data.readers.common import (
+    add_clip,
     filter_by_list,
     find_audio,
     layout_error,
@@ -47,7 +48,7 @@ def read_hdtf(root: Path, split: str = "test") -> list[Clip]:
     for video_name, audio_name in _LAYOUTS:
         for video in videos_in(root / video_name):
             parsed = parse_hdtf_id(video.stem)
-            clips[video.stem] = Clip(
+            clip = Clip(
                 id=video.stem,
                 dataset="hdtf",
                 split=split,
@@ -56,6 +57,7 @@ def read_hdtf(root: Path, split: str = "test") -> list[Clip]:
                 identity=parsed[0] if parsed else video.stem,
                 extra={"chunk": parsed[1] if parsed else None},
             )
+            add_clip(clips, video.stem, clip)
         if clips:
             break
     if not clips:

@@ -13,7 +13,15 @@ from pathlib import Path
 from edtalk.data.clip import Clip
 from edtalk.data.errors import DatasetLayoutError
 from edtalk.data.readers import READERS
-from edtalk.data.readers.common import filter_by_list, find_audio, layout_error, require_root, split_list_path
+from edtalk.data.readers.common import (
+    add_clip,
+    filter_by_list,
+    find_audio,
+    layout_error,
+    require_root,
+    split_list_path,
+    videos_matching,
+)
 
 EXPECTED = """\
   <root>/ABOUT/test/ABOUT_00001.mp4   (29 frames at 25 fps; audio inside or ABOUT_00001.wav beside it)
@@ -36,11 +44,11 @@ def read_lrw(root: Path, split: str = "test") -> list[Clip]:
     """LRW clips of ``split`` (the split is the middle folder of ``<WORD>/<split>/``)."""
     root = require_root(root, "lrw", EXPECTED)
     clips = {}
-    for video in sorted(root.glob(f"*/{split}/*.mp4")):
+    for video in videos_matching(root, f"*/{split}/*"):
         if not _is_lrw_name(video):
             continue
         word = video.parent.parent.name
-        clips[video.stem] = Clip(
+        clip = Clip(
             id=video.stem,
             dataset="lrw",
             split=split,
@@ -48,8 +56,9 @@ def read_lrw(root: Path, split: str = "test") -> list[Clip]:
             audio=find_audio([video.stem], [video.parent]) or video,
             extra={"word": word},
         )
+        add_clip(clips, video.stem, clip)
     if not clips:
-        found = sorted({p.parent.name for p in root.glob("*/*/*.mp4") if _is_lrw_name(p)})
+        found = sorted({p.parent.name for p in videos_matching(root, "*/*/*") if _is_lrw_name(p)})
         if found:
             raise DatasetLayoutError(
                 root, f"no LRW clips for split {split!r}; splits present: {', '.join(found)}"

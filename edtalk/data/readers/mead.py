@@ -19,12 +19,14 @@ from edtalk.data.clip import Clip
 from edtalk.data.errors import DatasetLayoutError
 from edtalk.data.readers import READERS
 from edtalk.data.readers.common import (
+    add_clip,
     filter_by_list,
     find_audio,
     layout_error,
     require_root,
     split_list_path,
     videos_in,
+    videos_matching,
 )
 from edtalk.data.readers.names import (
     MEAD_TEST_SPEAKERS,
@@ -72,20 +74,20 @@ def _flat_clips(root: Path, split: str) -> dict[str, Clip]:
         clips = {}
         for video, mead in parsed:
             audio = find_audio([video.stem, str(mead), mead.eat_name], audio_dirs)
-            clips[str(mead)] = _make_clip(mead, split, video, audio, "flat")
+            add_clip(clips, str(mead), _make_clip(mead, split, video, audio, "flat"))
         return clips
     return {}
 
 
 def _raw_clips(root: Path, split: str) -> dict[str, Clip]:
     clips = {}
-    for video in sorted(root.glob("*/video/front/*/level_*/*.mp4")):
+    for video in videos_matching(root, "*/video/front/*/level_*/*"):
         mead = mead_id_from_raw_path(video.relative_to(root))
         if mead is None:
             continue
         level_dir = Path(mead.speaker, "audio", mead.emotion, f"level_{mead.level}")
         audio = find_audio([video.stem], [root / level_dir])
-        clips[str(mead)] = _make_clip(mead, split, video, audio, "raw")
+        add_clip(clips, str(mead), _make_clip(mead, split, video, audio, "raw"))
     return clips
 
 

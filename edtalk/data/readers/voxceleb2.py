@@ -17,12 +17,14 @@ from edtalk.data.clip import Clip
 from edtalk.data.errors import DatasetLayoutError
 from edtalk.data.readers import READERS
 from edtalk.data.readers.common import (
+    add_clip,
     filter_by_list,
     find_audio,
     layout_error,
     require_root,
     split_list_path,
     videos_in,
+    videos_matching,
 )
 
 EXPECTED = """\
@@ -57,13 +59,13 @@ def read_voxceleb2(root: Path, split: str = "test") -> list[Clip]:
     clips: dict[str, Clip] = {}
     for video in videos_in(split_dir):  # FOMM-style flat folder
         identity = video.stem.split("#")[0] if "#" in video.stem else None
-        clips[video.stem] = _clip(video.stem, identity, split, video, [video.parent])
+        add_clip(clips, video.stem, _clip(video.stem, identity, split, video, [video.parent]))
     tree = split_dir / "mp4" if (split_dir / "mp4").is_dir() else split_dir
-    for video in sorted(tree.glob("*/*/*.mp4")):
+    for video in videos_matching(tree, "*/*/*"):
         person, video_id = video.parent.parent.name, video.parent.name
         clip_id = f"{person}#{video_id}#{video.stem}"
         aac_dir = split_dir / "aac" / person / video_id
-        clips[clip_id] = _clip(clip_id, person, split, video, [video.parent, aac_dir])
+        add_clip(clips, clip_id, _clip(clip_id, person, split, video, [video.parent, aac_dir]))
     if not clips:
         raise layout_error(root, "voxceleb2", EXPECTED)
     list_path = split_list_path(root, split)

@@ -138,3 +138,84 @@ def test_synthtalk_reader_fills_metadata_from_sidecar(tmp_path, place):
         read_clips("synthtalk", tmp_path)
     with pytest.raises(DatasetLayoutError, match="generate it"):
         read_clips("synthtalk", tmp_path / "splits")
+
+
+def test_upper_case_suffixes_count_and_hidden_files_do_not(tmp_path, place):
+    """`.MP4` clips dropped out of the LRW, raw MEAD and VoxCeleb2-tree splits (a case-sensitive glob),
+    and macOS `._x.mp4` files became clips."""
+    place(tmp_path / "lrw/ABOUT/test/ABOUT_00001.mp4")
+    place(tmp_path / "lrw/ABOUT/test/ABOUT_00002.MP4", tmp_path / "lrw/ABOUT/test/ABOUT_00002.WAV")
+    place(tmp_path / "lrw/ABOUT/test/._ABOUT_00003.mp4")
+    clips = read_clips("lrw", tmp_path / "lrw", "test")
+    assert [c.id for c in clips] == ["ABOUT_00001", "ABOUT_00002"]
+    assert clips[1].audio.name == "ABOUT_00002.WAV"  # not the mp4's own track
+    place(tmp_path / "mead/M003/video/front/angry/level_1/001.mp4")
+    place(tmp_path / "mead/M003/video/front/angry/level_1/002.MP4")
+    place(tmp_path / "mead/M003/video/front/angry/level_1/._003.mp4")
+    assert [c.id for c in read_clips("mead", tmp_path / "mead", "test")] == [
+        "M003#angry#level_1#001",
+        "M003#angry#level_1#002",
+    ]
+    place(tmp_path / "vox/test/id00017/01dfn2spqyE/00001.mp4")
+    place(tmp_path / "vox/test/id00017/01dfn2spqyE/._00001.mp4")
+    place(tmp_path / "vox/test/id00018/abcdefghijk/00001.MP4")
+    place(tmp_path / "vox/test/.cache/abcdefghijk/00002.mp4")
+    assert [c.id for c in read_clips("voxceleb2", tmp_path / "vox", "test")] == [
+        "id00017#01dfn2spqyE#00001",
+        "id00018#abcdefghijk#00001",
+    ]
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ("hdtf/split_5s_video/RD_Radio1_000#1.mp4", "hdtf/split_5s_video/RD_Radio1_000#1.avi"),
+        ("mead/MEAD_front/video/M003#angry#level_1#001.mp4", "mead/MEAD_front/video/M003_ang_1_001.mp4"),
+        ("folder/gt/a.mp4", "folder/gt/a.avi"),
+        ("folder/pred/a.mp4", "folder/pred/a.mkv"),
+    ],
+)
+def test_two_videos_of_one_clip_are_an_error_naming_both(tmp_path, place, first, second):
+    """One of the two was picked silently (in MEAD the EAT-named file won)."""
+    place(tmp_path / first)
+    place(tmp_path / second)
+    if first.startswith("folder/pred"):
+        place(tmp_path / "folder/gt/a.mp4")
+    dataset = first.split("/")[0]
+    with pytest.raises(DatasetLayoutError, match="a second video for clip") as err:
+        read_clips(dataset, tmp_path / dataset, "all")
+    assert str(tmp_path / first) in str(err.value) and str(tmp_path / second) in str(err.value)
+
+
+def test_split_lists_with_bom_spaces_suffixes_and_missing_ids(tmp_path, place, caplog):
+    """A byte-order mark dropped the first id (txt) or refused the list (JSON); the folder reader cut
+    ids at a space, never matched `clip.mp4`, kept folder order and said nothing of missing ids."""
+    for name in ["RD_Radio1_000#1", "RD_Radio1_000#2"]:
+        place(tmp_path / "hdtf/split_5s_video" / f"{name}.mp4")
+    (tmp_path / "hdtf/lists").mkdir()
+    (tmp_path / "hdtf/lists/test.txt").write_bytes("\ufeffRD_Radio1_000#2\r\nRD_Radio1_000#1\r\n".encode())
+    assert [c.id for c in read_clips("hdtf", tmp_path / "hdtf", "test")] == [
+        "RD_Radio1_000#2",
+        "RD_Radio1_000#1",
+    ]
+    (tmp_path / "hdtf/lists/test.txt").unlink()
+    (tmp_path / "hdtf/lists/test.json").write_bytes('\ufeff["RD_Radio1_000#1"]'.encode())
+    assert [c.id for c in read_clips("hdtf", tmp_path / "hdtf", "test")] == ["RD_Radio1_000#1"]
+    for name in ["clip one", "clip two", "clip3"]:
+        place(tmp_path / f"folder/gt/{name}.mp4")
+    (tmp_path / "folder/lists").mkdir()
+    (tmp_path / "folder/lists/test.txt").write_text("# ours\nclip3.mp4\nclip one\nmissing_clip\n")
+    assert [c.id for c in read_clips("folder", tmp_path / "folder", "test")] == ["clip3", "clip one"]
+    assert "1 of 3 listed clips are not on disk (first: missing_clip)" in caplog.text
+
+
+def test_method_folder_follows_symlinked_subfolders_and_skips_hidden_files(tmp_path, place):
+    from baselines.adapters import index_folder
+
+    place(tmp_path / "real/M003_ang_1_001/M003_ang_1_001.mp4")
+    place(tmp_path / "real/M003_ang_1_001/._M003_ang_1_001.mp4")  # sorted first, it claimed the clip
+    (tmp_path / "method").mkdir()
+    (tmp_path / "method/outputs").symlink_to(tmp_path / "real")
+    (tmp_path / "real/loop").symlink_to(tmp_path / "real")  # a cycle is walked once
+    index = index_folder(tmp_path / "method", {"M003#angry#level_1#001"})
+    assert index == {"M003#angry#level_1#001": tmp_path / "method/outputs/M003_ang_1_001/M003_ang_1_001.mp4"}
