@@ -32,6 +32,7 @@ from edtalk.data.readers import READERS, pair_folders, read_clips
 from edtalk.data.video import VideoInfo, verify_video
 
 EXPECTED_FPS = 25.0
+MIN_FRAMES = 6  # the fewest frames the sync metrics score: SyncNet reads 5-frame windows, n - 5 of them
 EXPECTED_SAMPLE_RATE = 16000
 MAX_LENGTH_MISMATCH_S = 0.1
 
@@ -77,6 +78,15 @@ def _check_video(clip: Clip, path: Path, prefix: str, out: list[Problem]) -> Vid
     except VideoReadError as err:
         out.append(Problem(clip.id, str(path), _video_error_kind(err, prefix), err.problem))
         return None
+    if info.n_frames < MIN_FRAMES:
+        out.append(
+            Problem(
+                clip.id,
+                str(path),
+                "too_short",
+                f"{info.n_frames} frames: the sync metrics need at least {MIN_FRAMES} (eval.run fails it)",
+            )
+        )
     if abs(info.fps - EXPECTED_FPS) > 1e-3:
         out.append(Problem(clip.id, str(path), "fps", f"{info.fps:g} fps (expected {EXPECTED_FPS:g})"))
     height, width = info.size

@@ -21,6 +21,7 @@ EXPECTED_KINDS = {
     "M003#angry#level_1#006": {"not_square"},
     "M003#angry#level_1#007": {"length_mismatch"},
     "M003#angry#level_1#008": {"audio_empty"},
+    "M003#angry#level_1#009": {"too_short"},  # passed the doctor, then eval.run failed it
 }
 
 
@@ -43,6 +44,7 @@ def doctor_tree(tmp_path, place, make_clip):
     video, wav = _paths(tmp_path, "M003#angry#level_1#008")
     make_clip(video, None)
     sf.write(wav, np.zeros(0, np.float32), 16000)
+    make_clip(*_paths(tmp_path, "M003#angry#level_1#009"), n_frames=2)
     return tmp_path
 
 
@@ -77,12 +79,12 @@ def test_cli_reports_every_file_and_exits_1(doctor_tree, tmp_path):
     assert code == 1
     for clip_id, kinds in EXPECTED_KINDS.items():
         assert clip_id in out and all(kind in out for kind in kinds)
-    assert "clips checked" in out and "8" in out and "clips with problems" in out
+    assert "clips checked" in out and "9" in out and "clips with problems" in out
     assert "python -m edtalk.data.crop dataset --dataset mead|hdtf" in " ".join(out.split())  # not square
     import json
 
     payload = json.loads(report.read_text())
-    assert payload["clips"] == 8 and len({p["clip"] for p in payload["problems"]}) == 7
+    assert payload["clips"] == 9 and len({p["clip"] for p in payload["problems"]}) == 8
 
 
 def test_clean_dataset_exits_0(tmp_path, place):
