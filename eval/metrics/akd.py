@@ -1,5 +1,6 @@
 """AKD (lower is better): FOMM's average keypoint distance, all frames pooled over all videos,
-landmarks from face-alignment 2DFAN-4 + S3FD (``landmarks="fan"``) on the full frames."""
+landmarks from face-alignment 2DFAN-4 + S3FD (``landmarks="fan"``) on the full frames (in GT pixels
+when the prediction has another resolution and ``size`` is None: ``eval.metrics.frames``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from eval.metrics import METRICS
 from eval.metrics.base import ClipFailure, MeanMetric
+from eval.metrics.frames import paired_landmarks
 from eval.metrics.functional.pose_eval import frame_akd
 
 
@@ -26,7 +28,7 @@ class AverageKeypointDistance(MeanMetric):
     id = "akd"
     label = "AKD"
     higher_is_better = False
-    version = "1"
+    version = "2"  # 2: a prediction of another resolution is measured in GT pixels (size None)
     weights = ("fan_2dfan4", "s3fd")
     Settings = AKDSettings
 
@@ -38,9 +40,7 @@ class AverageKeypointDistance(MeanMetric):
 
     def item_values(self, ctx) -> np.ndarray:
         s = self.settings
-        gi, pi = ctx.pair_indices(s.pairing, s.max_length_diff)
-        kw = {"backend": s.landmarks, "crop": s.crop, "size": s.size}
-        d = frame_akd(ctx.feature("landmarks", "gt", **kw)[gi], ctx.feature("landmarks", "pred", **kw)[pi])
+        d = frame_akd(*paired_landmarks(ctx, s.landmarks, s.crop, s.size, s.pairing, s.max_length_diff))
         d = d[~np.isnan(d)]
         if d.size == 0:
             raise ClipFailure("akd: no frame with keypoints on both sides")

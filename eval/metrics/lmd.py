@@ -1,7 +1,8 @@
 """M-LMD and F-LMD (lower is better): landmark distance on the mouth (20 points) and the whole face
 (68 points), EAT convention: per-set centroid subtraction, frames paired by linspace, frames
 without a detection on either side skipped, per-video value, mean over videos. Units are pixels
-of the frames the landmarks are detected on (EAT: 128 x 128 aligned crops)."""
+of the frames the landmarks are detected on (EAT: 128 x 128 aligned crops), of the GT's frames when
+the prediction has another resolution (``eval.metrics.frames.paired_landmarks``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from eval.metrics import METRICS
 from eval.metrics.base import ClipFailure, MeanMetric
+from eval.metrics.frames import paired_landmarks
 from eval.metrics.functional.lmd import video_lmd
 
 
@@ -29,7 +31,7 @@ class LandmarkDistance(MeanMetric):
 
     region: str
     higher_is_better = False
-    version = "1"
+    version = "2"  # 2: a prediction of another resolution is measured in GT pixels
     Settings = LMDSettings
 
     def weights_needed(self) -> tuple[str, ...]:
@@ -37,10 +39,7 @@ class LandmarkDistance(MeanMetric):
 
     def item_values(self, ctx) -> np.ndarray:
         s = self.settings
-        gi, pi = ctx.pair_indices(s.pairing, s.max_length_diff)
-        kw = {"backend": s.landmarks, "crop": s.crop, "size": s.size}
-        gt = ctx.feature("landmarks", "gt", **kw)[gi]
-        pred = ctx.feature("landmarks", "pred", **kw)[pi]
+        gt, pred = paired_landmarks(ctx, s.landmarks, s.crop, s.size, s.pairing, s.max_length_diff)
         value, n = video_lmd(gt, pred, self.region, s.centering)
         if value is None:
             raise ClipFailure(f"{self.id}: no frame with a face on both sides ({s.landmarks})")

@@ -96,3 +96,38 @@ def test_lmd_no_face_is_clip_failure(fixed_backend):
     gf, _ = _video(fixed_backend, 150, 3, rng, missing=(0, 1, 2))
     with pytest.raises(ClipFailure, match="no frame with a face"):
         get_metric("m_lmd")(landmarks="fixed_test").clip_state(ClipContext.from_arrays(gf, gf.copy()))
+
+
+def _in_frame_units(frames, device):
+    """Landmarks stored as fractions of the frame (table value x (width, height)): a face drawn at
+    another resolution is found at coordinates scaled with it, as a real detector finds it."""
+    h, w = frames.shape[1:3]
+    return np.stack([_TABLE[int(f[0, 0, 0])] * np.array([w, h]) for f in frames])
+
+
+@pytest.mark.parametrize("metric_id", ["m_lmd", "f_lmd", "akd"])
+def test_a_prediction_of_another_size_is_measured_in_gt_pixels(fixed_backend, metric_id):
+    """M-LMD of a 2x upscaled prediction was about 2x the face size (25.8 instead of 0.04 on
+    synthtalk): its landmarks were subtracted from the GT's in its own pixels. The image metrics
+    resize the prediction to the GT size; the landmark metrics now scale its landmarks to it."""
+    from eval.metrics.base import ClipFailure
+
+    if "frame_units_test" not in LANDMARKERS:
+        LANDMARKERS.add("frame_units_test", _in_frame_units)
+    rng = np.random.default_rng(3)
+    t = 5
+    gt = np.zeros((t, 8, 8, 3), np.uint8)
+    pred = np.zeros((t, 8, 8, 3), np.uint8)
+    for i in range(t):
+        gt[i, 0, 0, 0], pred[i, 0, 0, 0] = 200 + i, 210 + i
+        fixed_backend[200 + i] = rng.uniform(0.2, 0.8, (68, 2))
+        fixed_backend[210 + i] = fixed_backend[200 + i] + rng.normal(0, 0.02, (68, 2))
+    metric = get_metric(metric_id)(landmarks="frame_units_test", size=None)
+    same = metric.clip_value(metric.clip_state(ClipContext.from_arrays(gt, pred)))
+    assert same > 0.01
+    upscaled = pred.repeat(2, axis=1).repeat(2, axis=2)  # 16 x 16, frame codes kept at [0, 0, 0]
+    bigger = metric.clip_value(metric.clip_state(ClipContext.from_arrays(gt, upscaled)))
+    assert bigger == pytest.approx(same, rel=1e-9)
+    wider = pred.repeat(2, axis=2)  # 16 x 8: another aspect ratio, as paired_frames refuses it
+    with pytest.raises(ClipFailure, match="another aspect ratio"):
+        metric.clip_state(ClipContext.from_arrays(gt, wider))
