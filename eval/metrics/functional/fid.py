@@ -4,11 +4,13 @@ A set of features is summarised by its moments (n, sum_i f_i, sum_i f_i f_i^T) i
 add exactly across shards; mean and covariance (ddof = 1, as ``np.cov(rowvar=False)``) follow:
     mu = S1 / n,   Sigma = (S2 - n mu mu^T) / (n - 1)
 FID = ||mu1 - mu2||^2 + Tr(Sigma1) + Tr(Sigma2) - 2 Tr(sqrtm(Sigma1 Sigma2)), with pytorch-fid's
-numerics: ``scipy.linalg.sqrtm``; if the product is singular (non-finite result) eps = 1e-6 is
-added to both diagonals; an imaginary part is dropped if its diagonal is within 1e-3, else error.
-scipy's "Matrix is singular" LinAlgWarning is silenced inside the sqrtm calls only (the eps
-fallback handles it), and a negative FID within sqrtm round-off (``NEGATIVE_TOLERANCE`` x the
-summed traces, at least that much in absolute terms) is reported as 0.0.
+numerics: ``scipy.linalg.sqrtm`` (without pytorch-fid's ``disp=False``, deprecated in scipy 1.17
+and removed in 1.18; it only added an unused error estimate, the root is the same); if the product
+is singular (non-finite result) eps = 1e-6 is added to both diagonals; an imaginary part is
+dropped if its diagonal is within 1e-3, else error. scipy's "Matrix is singular" LinAlgWarning is
+silenced inside the sqrtm calls only (the eps fallback handles it), and a negative FID within
+sqrtm round-off (``NEGATIVE_TOLERANCE`` x the summed traces, at least that much in absolute terms)
+is reported as 0.0.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
     sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
     diff = mu1 - mu2
-    covmean, _ = _sqrtm(sigma1.dot(sigma2), disp=False)
+    covmean = _sqrtm(sigma1.dot(sigma2))
     if not np.isfinite(covmean).all():
         offset = np.eye(sigma1.shape[0]) * eps
         covmean = _sqrtm((sigma1 + offset).dot(sigma2 + offset))
@@ -66,8 +68,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     return fid
 
 
-def _sqrtm(matrix: np.ndarray, **kwargs):
+def _sqrtm(matrix: np.ndarray) -> np.ndarray:
     """``scipy.linalg.sqrtm`` without its "Matrix is singular" warning (handled by the caller)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Matrix is singular", category=linalg.LinAlgWarning)
-        return linalg.sqrtm(matrix, **kwargs)
+        return linalg.sqrtm(matrix)

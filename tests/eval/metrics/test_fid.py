@@ -84,6 +84,23 @@ def test_frechet_of_singular_identical_sets_is_zero_without_warning():
     assert frechet_distance(mu, sigma, mu + 1.0, sigma) == pytest.approx(ref, rel=1e-9)
 
 
+def test_frechet_calls_sqrtm_without_the_deprecated_disp_argument():
+    """``sqrtm(..., disp=False)`` warns in scipy 1.17 and fails in 1.18; the value is pytorch-fid's."""
+    import warnings
+
+    from eval.metrics.functional.fid import frechet_distance
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(40, 6)), rng.normal(0.5, 1.1, size=(30, 6))
+    moments = (a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        fid = frechet_distance(*moments)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # pytorch-fid itself still passes disp
+        assert fid == pytest.approx(calculate_frechet_distance(*moments), rel=1e-12)
+
+
 @pytest.mark.parametrize("dims", [64, pytest.param(2048, marks=pytest.mark.slow)])
 def test_fid_matches_pytorch_fid(seeded_weights, monkeypatch, dims):
     """Fast variant: the first block (64-D) on 2 clips x 3 frames; slow: pool3 2048-D."""
