@@ -22,6 +22,8 @@ A protocol is data. ``PROTOCOLS.get("eat")`` returns a frozen ``Protocol`` whose
 Conventions shared by all three (documented once here):
 - A GT/prediction length difference of more than ``max_length_diff`` (2) frames fails the clip;
   otherwise both sides are trimmed (truncate) or paired (linspace) to the shorter length.
+- A clip of fewer than ``min_frames`` (6) frames on either side fails as a whole: 6 is the shortest
+  clip with one SyncNet window, so every clip that is scored can be scored by LSE-C / LSE-D.
 - PSNR of identical frames is +inf (skimage). ``identical="inf"`` keeps it, so the ``gt`` method
   scores PSNR = +inf (written as JSON ``Infinity``) and SSIM = 1; the paper prints 1.000 for GT.
 
@@ -44,6 +46,10 @@ from typing import Any
 from edtalk.registry import Registry
 
 MAX_LENGTH_DIFF = 2  # frames; more than this between GT and prediction fails the clip
+# Shorter clips fail as a whole ("too short"). SyncNet (eval/backbones/syncnet.py, as syncnet_python)
+# scores windows i = 0 .. T - 6 of 5 frames each, and the sync judge needs WINDOW + 1 = 6 frames:
+# 6 frames is the shortest clip with one sync window, so a clip that passes is never too short for LSE.
+MIN_FRAMES = 6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +84,7 @@ class Protocol:
     description: str
     metrics: tuple[MetricSpec, ...]
     max_length_diff: int = MAX_LENGTH_DIFF
-    min_frames: int = 5  # shorter clips fail ("too short"); 5 = one SyncNet window
+    min_frames: int = MIN_FRAMES  # shorter clips fail ("too short"); 6 = one SyncNet window
     weights: tuple[str, ...] = ()  # weight files of the protocol's backbones not declared by a metric
 
     def metric_ids(self) -> list[str]:

@@ -68,3 +68,21 @@ def test_lse_too_short_is_clip_failure(seeded_weights):
     ctx = ClipContext.from_arrays(None, frames, audio=pcm / 32768.0)
     with pytest.raises(ClipFailure, match="too short"):
         get_metric("lse_c")().clip_state(ctx)
+
+
+def test_the_protocols_length_gate_lets_through_only_clips_syncnet_can_score(seeded_weights):
+    """min_frames was 5 ("one SyncNet window"), but SyncNet's windows are i = 0 .. T - 6: a 5-frame
+    clip passed eval.run's gate and then failed LSE-C and LSE-D as too short."""
+    from eval.metrics.base import ClipFailure
+    from eval.protocols import PROTOCOLS
+
+    torch.manual_seed(0)
+    seeded_weights("syncnet_v2", S(num_layers_in_fc_layers=1024).state_dict())
+    shortest = {PROTOCOLS.get(name).min_frames for name in ("eat", "canonical", "synthtalk")}
+    assert len(shortest) == 1
+    t = shortest.pop()
+    frames, pcm = _clip(4, t=t)
+    lse = get_metric("lse_c")()
+    assert lse.compute(lse.clip_state(ClipContext.from_arrays(None, frames, audio=pcm / 32768.0)))["n"] == 1
+    with pytest.raises(ClipFailure, match="too short"):
+        lse.clip_state(ClipContext.from_arrays(None, frames[:-1], audio=pcm / 32768.0))
