@@ -21,7 +21,8 @@ GT-side features do not depend on the method, so ``eval.run`` keeps them between
 a context built with ``gt_features=`` (a dict from the GT feature store, eval/cache.py) answers
 the cacheable GT features (``GT_CACHEABLE``) from it, and ``new_gt_features()`` lists the ones it
 computed, for the runner to store. Scoring method 2..4 of a dataset then skips the GT side's
-backbone passes (face judge, landmarks, FID embeddings) with the very same arrays.
+backbone passes (face judge, landmarks, FID embeddings) with the very same arrays, on every dataset:
+only a ``Clip.extra`` key that a feature reads (another identity source) keeps that feature out.
 """
 
 from __future__ import annotations
@@ -40,9 +41,20 @@ from eval.metrics.base import ClipFailure
 
 SIDES = ("gt", "pred")
 
-# GT-side features that depend only on the GT video (and the protocol's weights, which the store's
-# protocol hash covers), never on the prediction: safe to reuse across methods.
-GT_CACHEABLE = frozenset({"landmarks", "embedding", "judge_face", "identity_source", "emotion_fan_video"})
+# GT-side features that depend on the GT video (and the protocol's weights, which the store's protocol
+# hash covers), never on the prediction: safe to reuse across methods. Each maps to the ``Clip.extra``
+# keys its extractor also reads; a clip that has one of them (an identity source other than its GT
+# video, eval/backbones/judges.py) keeps that feature out of the store. Every other extra key leaves
+# the stored features as they are: the readers' descriptive ones (HDTF's chunk, MEAD's layout, clip
+# and eat_name, LRW's word, the folder reader's pred) and cross-driving's driver sidecars (read by
+# ``driving_truth``, which is not stored).
+GT_CACHEABLE: dict[str, frozenset[str]] = {
+    "landmarks": frozenset(),
+    "embedding": frozenset(),
+    "judge_face": frozenset(),
+    "emotion_fan_video": frozenset(),
+    "identity_source": frozenset({"identity_source"}),
+}
 
 FEATURES: Registry[Callable[..., Any]] = Registry("clip feature")
 """name -> ``extract(ctx, side, **settings)``. See eval/backbones/__init__.py for the list."""
@@ -95,8 +107,7 @@ class ClipContext:
         self._sidecar: dict | None = None
         self._memo: dict[tuple, Any] = {}
         # Stored GT features (feature_store_key -> value) and the keys computed here (not stored).
-        # Clips with ``extra`` (cross-driving, identity sources) may change a GT feature: no reuse.
-        self._gt_store = None if clip.extra else dict(gt_features or {})
+        self._gt_store = dict(gt_features or {})
         self._gt_new: set[str] = set()
 
     @classmethod
@@ -218,13 +229,14 @@ class ClipContext:
         return self._memo[key]
 
     def _gt_store_key(self, name: str, side: str, key: tuple) -> str | None:
-        if self._gt_store is None or side != "gt" or name not in GT_CACHEABLE:
+        """The store key of a GT feature that the store may answer and keep (None: compute it here)."""
+        if side != "gt" or name not in GT_CACHEABLE or GT_CACHEABLE[name] & set(self.clip.extra or {}):
             return None
         return feature_store_key(key)
 
     def new_gt_features(self) -> dict[str, Any]:
         """The cacheable GT features this context computed (store key -> value)."""
-        return {k: self._gt_store[k] for k in self._gt_new} if self._gt_store is not None else {}
+        return {k: self._gt_store[k] for k in self._gt_new}
 
     def drop_frames(self) -> None:
         """Free decoded frames (features stay memoised), e.g. before pickling a context."""

@@ -64,3 +64,63 @@ def test_missing_prediction_audio_and_sidecar_are_clip_failures():
             get()
     with pytest.raises(ClipFailure, match="uint8"):
         ClipContext.from_arrays(np.zeros((2, 4, 4)), None)
+
+
+def _store_ctx(extra, gt_features):
+    from pathlib import Path
+
+    from edtalk.data.clip import Clip
+
+    clip = Clip(id="c", dataset="t", split="test", video=Path("gt.mp4"), extra=extra)
+    ctx = ClipContext(clip, gt_features=gt_features)
+    ctx._frames["gt"], ctx._fps["gt"] = np.zeros((3, 4, 4, 3), np.uint8), 25.0
+    return ctx
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"chunk": 1},  # HDTF
+        {"layout": "flat", "clip": 1, "eat_name": "M003_ang_1_001"},  # MEAD
+        {"word": "ABOUT"},  # LRW
+        {"pred": "pred/a.mp4"},  # folder
+        {"drivers": {"mouth": "b.json"}},  # cross-driving: the GT video is still the clip's
+    ],
+)
+def test_gt_feature_store_serves_clips_whose_extra_does_not_change_the_gt_side(extra):
+    """Any non-empty ``extra`` turned the store off, and every reader but synthtalk's fills it: MEAD,
+    HDTF, LRW and folder runs recomputed the GT side's backbones for every method."""
+    from eval.backbones.landmarks import LANDMARKERS
+
+    if "counting_test" not in LANDMARKERS:
+        LANDMARKERS.add(
+            "counting_test", lambda frames, device: CALLS.append(len(frames)) or np.ones((3, 68, 2))
+        )
+    CALLS.clear()
+    first = _store_ctx(extra, {})
+    first.feature("landmarks", "gt", backend="counting_test")
+    stored = first.new_gt_features()
+    assert len(stored) == 1 and CALLS == [3]
+    again = _store_ctx(extra, stored).feature("landmarks", "gt", backend="counting_test")
+    assert again is next(iter(stored.values())) and CALLS == [3]  # from the store
+
+
+def test_an_identity_source_keeps_the_features_that_read_it_out_of_the_gt_store(monkeypatch):
+    import eval.context as C
+
+    assert C.GT_CACHEABLE["identity_source"] == {"identity_source"}  # judges.py reads it from extra
+    monkeypatch.setitem(C.GT_CACHEABLE, "unit_test_counting", frozenset())
+    monkeypatch.setitem(C.GT_CACHEABLE, "unit_test_source", frozenset({"identity_source"}))
+    if "unit_test_source" not in FEATURES:
+        FEATURES.add("unit_test_source", lambda ctx, side: CALLS.append("source") or ctx.clip.extra)
+    extra = {"identity_source": "other_person.mp4"}
+    CALLS.clear()
+    ctx = _store_ctx(extra, {})
+    ctx.feature("unit_test_counting", "gt"), ctx.feature("unit_test_source", "gt")
+    stored = ctx.new_gt_features()
+    assert [k for k in stored if "unit_test_source" in k] == [] and len(stored) == 1
+    ctx = _store_ctx(extra, {**stored, C.feature_store_key(("unit_test_source", "gt", ())): "stale"})
+    assert ctx.feature("unit_test_source", "gt") == extra  # computed, never read from the store
+    ctx.feature("unit_test_counting", "gt")
+    assert CALLS == [("gt", 1), "source", "source"]
