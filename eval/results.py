@@ -10,6 +10,8 @@ Path: ``<results>/<dataset>/<method>/<protocol>.json`` (atomic write), per-clip 
       "metrics": {
         "psnr": {"value": Infinity, "n": 1234, "n_clips": 23, "spread": null, "higher_is_better": true,
                  "label": "PSNR", "version": "1", ...metric extras such as n_inf, n_gt},
+        "acc_emo": {"value": null, "n": 0, "n_clips": 0, ...,
+                    "not_applicable": {"n_clips": 24, "reason": "the dataset has no emotion labels"}},
         ...
       },
       "unavailable_metrics": {"acc_emo": "not implemented in this checkout"},
@@ -32,11 +34,17 @@ set-level metrics (FID). ``n`` counts the pooled items; ``n_clips`` (absent in f
 before it was added) counts the clips in the metric's value: a clip that failed for one
 metric (``failures`` item naming it) is left out of that metric only, one that failed as a whole
 (``metric`` null) out of all, so metrics of one file may be over different numbers of clips.
+``not_applicable`` (present only when some clips were skipped) counts the clips the metric
+does not apply to (``Metric.not_applicable``: no emotion labels, no synthtalk ground truth) and
+gives the reason once; they are neither in the value nor ``failures``, and a metric that applies
+to no clip has value ``null``.
 ``traceback`` is present only for unexpected exceptions (a bug met on that clip, not a bad
 input); such failures are not cached, so the next run tries the clip again. Per-clip JSONL rows::
 
     {"clip": "...", "values": {"psnr": 31.2, "fid": null}, "failures": {"m_lmd": "no face"},
-     "from_cache": true}
+     "from_cache": true, "not_applicable": {"acc_emo": "the dataset has no emotion labels"}}
+
+(``not_applicable`` only in rows with such metrics.)
 """
 
 from __future__ import annotations
@@ -98,9 +106,12 @@ def _json_number(value: Any) -> Any:
     return value
 
 
-def metric_entry(metric: Any, computed: dict, n_clips: int | None = None) -> dict:
+def metric_entry(
+    metric: Any, computed: dict, n_clips: int | None = None, not_applicable: dict[str, str] | None = None
+) -> dict:
     """The results-JSON entry of one metric from ``metric.compute(state)``; ``n_clips``: how many
-    clips' states were merged into it."""
+    clips' states were merged into it; ``not_applicable``: clip id -> reason, for the clips it does
+    not apply to (written as their count and the distinct reasons)."""
     entry = {k: _json_number(v) for k, v in computed.items()}
     entry.update(
         value=_json_number(computed.get("value")),
@@ -112,6 +123,9 @@ def metric_entry(metric: Any, computed: dict, n_clips: int | None = None) -> dic
     )
     if n_clips is not None:
         entry["n_clips"] = int(n_clips)
+    if not_applicable:
+        reasons = "; ".join(dict.fromkeys(not_applicable.values()))
+        entry["not_applicable"] = {"n_clips": len(not_applicable), "reason": reasons}
     return entry
 
 
@@ -140,6 +154,9 @@ def validate(data: dict, where: str = "<results>") -> None:
         v = entry["value"]
         if v is not None and not isinstance(v, int | float):
             raise ResultsSchemaError(f"{where}: metric {mid!r} value {v!r} is not a number")
+        na = entry.get("not_applicable")
+        if na is not None and not (isinstance(na, dict) and isinstance(na.get("reason"), str)):
+            raise ResultsSchemaError(f"{where}: metric {mid!r} not_applicable {na!r} lacks a reason")
     _require_type(data, "failures", list, "a list", where)
     for f in data["failures"]:
         if not isinstance(f, dict) or not {"clip", "reason"} <= set(f):

@@ -16,6 +16,10 @@ Steps (see ``--help`` for every flag):
 4. merge the per-clip states (``metric.merge``) and write ``<out>/<dataset>/<method>/<protocol>.json``
    and ``<protocol>.clips.jsonl`` atomically (schema: eval/results.py).
 
+A metric that does not apply to a clip at all (``Metric.not_applicable``: Acc_emo on a dataset without
+emotion labels, the disentanglement metrics without synthtalk's ground truth) is not scored for it
+and shows as "not applicable" with its reason (results, summary, report), never as a failure.
+
 Exit codes: 0 ok; 1 some clip failed (recorded with its reason; 0 with ``--allow-failures``),
 an unexpected exception in a metric included (the clip's failure for that metric, with its
 traceback; the other clips and metrics are scored and cached); 2 nothing could run (bad
@@ -192,10 +196,23 @@ def resolve_clips(args: argparse.Namespace) -> list:
         clips = clips[: args.limit]
     if not clips:
         raise UsageError(f"no clips in {args.dataset} split {args.split!r}")
-    ids = [c.id for c in clips]
-    if len(set(ids)) != len(ids):
-        raise UsageError(f"{args.dataset}: duplicate clip ids in split {args.split!r}")
+    duplicated = duplicate_clips(clips)
+    if duplicated:
+        shown = [f"{cid!r} ({', '.join(str(c.video) for c in same)})" for cid, same in duplicated.items()]
+        more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+        raise UsageError(
+            f"{args.dataset}: duplicate clip ids in split {args.split!r} (one video per clip id; "
+            f"remove or rename the extra files): {'; '.join(shown[:5])}{more}"
+        )
     return clips
+
+
+def duplicate_clips(clips: list) -> dict[str, list]:
+    """Clip id -> its clips, for the ids that more than one clip of ``clips`` has (in order)."""
+    by_id: dict[str, list] = {}
+    for c in clips:
+        by_id.setdefault(c.id, []).append(c)
+    return {cid: same for cid, same in by_id.items() if len(same) > 1}
 
 
 @dataclass
@@ -208,6 +225,7 @@ class Job:
     todo: list[str]
     failure: str | None = None  # set when the clip cannot be scored at all
     cached: dict = field(default_factory=dict)  # metric id -> cached entry
+    not_applicable: dict = field(default_factory=dict)  # metric id -> why it does not apply (not scored)
     gt_features: dict = field(default_factory=dict)  # stored GT-side features (GTFeatureStore)
 
 
@@ -262,6 +280,12 @@ def score_clip(ctx_factory: Callable, job: Job, protocol: Any, metrics: dict, ke
         row["seconds"][mid] = time.perf_counter() - t0
     row["gt_features"] = ctx.new_gt_features()
     return row
+
+
+def not_applicable(metrics: dict, clip: Any) -> dict[str, str]:
+    """Metric id -> why it does not apply to ``clip`` (``Metric.not_applicable``), for the metrics
+    that do not: they are skipped for this clip and reported as not applicable, not as failures."""
+    return {m: why for m, metric in metrics.items() if (why := metric.not_applicable(clip)) is not None}
 
 
 def crash_failure(err: Exception) -> dict[str, str]:
@@ -637,18 +661,25 @@ def run(args: argparse.Namespace) -> int:
     for c in clips:
         pred = preds[c.id]
         inputs = clip_inputs(c, pred)
+        skipped = not_applicable(metrics, c)  # decided here, from the clip: never cached, never failed
+        applicable = {m: keys[m] for m in metric_ids if m not in skipped}
         previous = cache.load(c.id)
-        cached = cache.usable_metrics(previous, keys, inputs)
+        cached = cache.usable_metrics(previous, applicable, inputs)
         for entry in cached.values():
             unverified.update(entry.get("unverified") or {})  # states computed with unverified weights
         job = Job(
-            clip=c, pred=pred, inputs=inputs, todo=[m for m in metric_ids if m not in cached], cached=cached
+            clip=c,
+            pred=pred,
+            inputs=inputs,
+            todo=[m for m in applicable if m not in cached],
+            cached=cached,
+            not_applicable=skipped,
         )
         job.failure = gen_failures.get(c.id)
         if job.todo and job.failure is None:
             job.gt_features = gt_store.load(c.id, file_fingerprint(c.video))
         jobs.append(job)
-    n_cached = sum(1 for j in jobs if not j.todo)
+    n_cached = sum(1 for j in jobs if j.cached and not j.todo)
     print(
         f"{args.dataset}/{args.split}: {len(clips)} clips, method {method_name}, protocol {protocol.name} "
         f"({phash}), metrics {', '.join(metric_ids)}; {n_cached} clips from the cache"
@@ -687,9 +718,12 @@ def run(args: argparse.Namespace) -> int:
     # 4. aggregate in the driver
     states = {m: metrics[m].empty_state() for m in metric_ids}
     n_scored = dict.fromkeys(metric_ids, 0)  # clips in each metric's numbers
+    skipped: dict[str, dict[str, str]] = {m: {} for m in metric_ids}  # metric -> clip -> why not applicable
     failures: list[dict] = []
     clip_rows: list[dict] = []
     for j in jobs:
+        for m, why in j.not_applicable.items():
+            skipped[m][j.clip.id] = why
         row = rows.get(j.clip.id, {"metrics": {}, "failure": None})
         if row["failure"] is not None:
             failures.append(_failure(j.clip.id, None, row))
@@ -700,6 +734,8 @@ def run(args: argparse.Namespace) -> int:
         entries = {**j.cached, **row["metrics"]}
         values, fails = {}, {}
         for m in metric_ids:
+            if m in j.not_applicable:
+                continue
             e = entries[m]
             if "state" in e:
                 states[m] = metrics[m].merge(states[m], e["state"])
@@ -708,7 +744,15 @@ def run(args: argparse.Namespace) -> int:
             else:
                 fails[m] = e["failure"]
                 failures.append(_failure(j.clip.id, m, e))
-        clip_rows.append({"clip": j.clip.id, "values": values, "failures": fails, "from_cache": not j.todo})
+        clip_row = {
+            "clip": j.clip.id,
+            "values": values,
+            "failures": fails,
+            "from_cache": bool(j.cached) and not j.todo,
+        }
+        if j.not_applicable:
+            clip_row["not_applicable"] = dict(j.not_applicable)
+        clip_rows.append(clip_row)
 
     data = {
         "schema": SCHEMA,
@@ -722,7 +766,9 @@ def run(args: argparse.Namespace) -> int:
             "fingerprint": protocol.fingerprint(),
         },
         "metrics": {
-            m: metric_entry(metrics[m], metrics[m].compute(states[m]), n_clips=n_scored[m])
+            m: metric_entry(
+                metrics[m], metrics[m].compute(states[m]), n_clips=n_scored[m], not_applicable=skipped[m]
+            )
             for m in metric_ids
         },
         "unavailable_metrics": {m: protocol.unavailable_reasons()[m] for m in unavailable},
@@ -763,7 +809,9 @@ def _print_summary(data: dict, path: Path) -> None:
         arrow = "↑" if e["higher_is_better"] else "↓"
         value = "n/a" if e["value"] is None else f"{e['value']:.4f}"
         spread = "" if e["spread"] is None else f" ± {e['spread']:.4f}"
-        print(f"  {e['label']:<10} {arrow} {value}{spread}  (n={e['n']}, clips={e['n_clips']})")
+        na = e.get("not_applicable")
+        note = f"; not applicable to {na['n_clips']} clips: {na['reason']}" if na else ""
+        print(f"  {e['label']:<10} {arrow} {value}{spread}  (n={e['n']}, clips={e['n_clips']}{note})")
     failed_clips = {f["clip"] for f in data["failures"]}
     print(
         f"  clips: {data['n_clips']} ({data['n_from_cache']} from cache, {len(failed_clips)} with failures); "

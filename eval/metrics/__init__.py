@@ -11,7 +11,9 @@ How to add a metric
 2. Write ``eval/metrics/<id>.py``: a ``Metric`` (or ``MeanMetric``) subclass with ``id``, ``label``,
    ``higher_is_better``, ``version``, ``weights`` and a frozen ``Settings`` dataclass, decorated with
    ``@METRICS.register("<id>")``. Take every feature from ``ctx.feature(...)`` so that detections
-   are shared; raise ``ClipFailure(reason)`` for a clip you cannot score.
+   are shared; raise ``ClipFailure(reason)`` for a clip you cannot score. If the metric cannot
+   apply to some datasets' clips at all (it needs a label or ground truth they lack), override
+   ``not_applicable(clip)`` to return the reason: such clips are reported as n/a, not as failures.
 3. If it needs a new network: a backbone in ``eval/backbones/<name>.py`` registering its feature
    extractor in ``eval.context.FEATURES``, and its weight file in ``edtalk/weights.py``.
 4. Add the module name to ``_MODULES`` below.

@@ -10,7 +10,9 @@ the clip's ground-truth emotion label (``Clip.emotion``), EAT's evaluation_eat c
   frame-averaged logits, as ``disentangle_emotion`` does.
 
 State: {correct, count} (adds across shards). Per clip the value is 1 (correct) or 0.
-A clip without an emotion label or without a face fails with the reason.
+Acc_emo does not apply to the clips of a dataset without emotion labels (HDTF, LRW, VoxCeleb2,
+folder: ``not_applicable``). A clip of a labelled dataset (``LABELLED_DATASETS``) without a label,
+with a label that is not one of ``EMOTIONS`` or without a face fails with the reason.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from eval.metrics.base import ClipFailure, Metric
 from eval.metrics.functional.acc_emo import AGGREGATIONS, accuracy_percent, video_correct
 
 FACE_JUDGE = "synthtalk_face_judge"
+LABELLED_DATASETS = ("mead", "synthtalk")  # readers (edtalk/data/readers) that label every clip
+NO_LABELS = "the dataset has no emotion labels"
 
 VIDEO_EMOTION: Registry[Callable[..., np.ndarray]] = Registry("video emotion classifier")
 """classifier name -> ``scores(ctx, side, settings) -> (8,)`` in ``EMOTIONS`` order."""
@@ -71,6 +75,11 @@ class EmotionAccuracy(Metric):
 
     def weights_needed(self) -> tuple[str, ...]:
         return self.weights if self.settings.classifier == "emotion_fan" else (self.settings.classifier,)
+
+    def not_applicable(self, clip) -> str | None:
+        if clip.emotion is None and clip.dataset not in LABELLED_DATASETS:
+            return NO_LABELS
+        return None
 
     def empty_state(self) -> dict:
         return {"correct": 0, "count": 0}

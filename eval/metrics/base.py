@@ -14,6 +14,11 @@ outer products exactly).
         state = metric.merge(state, s)
     result = metric.compute(state)            # {"value": 21.3, "n": 1234, "spread": 2.1}
 
+A metric that cannot apply to some clips (Acc_emo on a dataset without emotion labels, the
+disentanglement metrics without synthtalk's ground truth) says so in ``not_applicable(clip)``: the
+runner skips it for those clips and reports it as n/a with the reason, not as a failure. A clip that
+should be scorable but is not (a bad label, no face) still raises ``ClipFailure``.
+
 Settings: each metric declares a frozen dataclass ``Settings``; ``Metric(**settings)`` rejects
 unknown keys with the list of known ones. The protocol (eval/protocols.py) fixes the settings.
 
@@ -31,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:
+    from edtalk.data.clip import Clip
     from eval.context import ClipContext
 
 
@@ -83,6 +89,13 @@ class Metric:
             "settings": dataclasses.asdict(self.settings),
             "weights": list(self.weights_needed()),
         }
+
+    def not_applicable(self, clip: Clip) -> str | None:
+        """Why this metric does not apply to ``clip`` at all, from the clip record alone (e.g. "the
+        dataset has no emotion labels"), or None when it applies. ``eval.run`` asks before scoring
+        and shows such clips as not applicable, not as failures; ``clip_state`` of such a clip
+        still raises ``ClipFailure``."""
+        return None
 
     # -- the mergeable-state API (override) ---------------------------------------------------
     def empty_state(self) -> dict:

@@ -9,7 +9,7 @@ import numpy as np
 
 from eval.metrics import METRICS
 from eval.metrics.base import MeanMetric
-from eval.metrics.functional.disentangle import factor_errors
+from eval.metrics.functional.disentangle import factor_errors, no_ground_truth
 
 
 @METRICS.register("disentangle_pose")
@@ -19,6 +19,9 @@ class DisentanglePose(MeanMetric):
     higher_is_better = False
     version = "1"
     weights = ("synthtalk_face_judge",)
+
+    def not_applicable(self, clip) -> str | None:
+        return no_ground_truth(clip.sidecar, clip.extra, "pose")
 
     def item_values(self, ctx) -> np.ndarray:
         predicted = ctx.feature("judge_face", "pred")["pose"]

@@ -35,6 +35,7 @@ class Metric:
     spread: float | None
     higher_is_better: bool
     label: str
+    not_applicable: str | None = None  # why it did not apply to some clips (eval.run), if it did not
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +81,7 @@ def _metric(path: Path, metric_id: str, entry: Any) -> Metric:
         spread=entry.get("spread"),
         higher_is_better=bool(entry["higher_is_better"]),
         label=str(entry["label"]),
+        not_applicable=(entry.get("not_applicable") or {}).get("reason"),
     )
 
 

@@ -8,7 +8,9 @@ reported rows but no measured rows still gets its table (reported only). Best va
 bold, second underlined; GT rows are references and never ranked. Values are shown as stored;
 nothing is recomputed. Two results files that would give the same row (the same method name in two
 folders) are both shown, labelled by folder, with a warning; a measured MEAD/HDTF/... result whose
-metrics no paper table shows gets an "other metrics" table of its dataset.
+metrics no paper table shows gets an "other metrics" table of its dataset. A metric that applied to
+none of a result's clips (eval.run's ``not_applicable``: Acc_emo on HDTF, which has no emotion
+labels) shows "n/a", its reason once under the table, and does not bring the result into a table.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from eval.report.inputs import ResultFile
 
 REPORTED_MARK = "†"
 UNVERIFIED_MARK = "*"
+NOT_APPLICABLE = "n/a"  # a metric that applies to none of the row's clips (eval.run's not_applicable)
 PAPER_DATASETS = ("mead", "hdtf", "voxceleb2", "lrw")
 DATASET_TITLES = {
     "mead": "MEAD",
@@ -207,6 +210,9 @@ def _format(value: float | None, digits: int) -> tuple[str, float | None]:
 
 def _measured_cell(result: ResultFile | None, metric: str, digits: int) -> Cell:
     text, value = _format(None if result is None else result.value(metric), digits)
+    m = None if result is None else result.metrics.get(metric)
+    if value is None and m is not None and m.not_applicable:
+        return Cell(NOT_APPLICABLE, None)
     return Cell(text, value)
 
 
@@ -277,6 +283,21 @@ def _stamps(
     return stamps + _clip_counts(spec, results)
 
 
+def _not_applicable_stamps(spec: TableSpec, columns: list[Column], results: list[ResultFile]) -> list[str]:
+    """One line per shown metric and reason: the rows (method, dataset) it did not apply to, in all
+    or some of their clips; those clips are not failures and are in no number of the metric."""
+    shown = {(c.group, c.metric) for c in columns}
+    rows: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in results:
+        for m in r.metrics.values():
+            if m.not_applicable and (_group_key(spec, r), m.id) in shown:
+                rows[(m.label, m.not_applicable)].add(f"{r.method} ({r.dataset})")
+    return [
+        f"{label} {NOT_APPLICABLE}, not applicable ({reason}): {', '.join(sorted(where))}"
+        for (label, reason), where in sorted(rows.items())
+    ]
+
+
 def _failure_counts(failures: tuple[dict, ...]) -> str:
     """``2 clips in every metric, 1 in m_lmd``: a failure naming no metric is the whole clip's."""
     whole = {f.get("clip") for f in failures if not f.get("metric")}
@@ -327,7 +348,8 @@ def _row_key(spec: TableSpec, result: ResultFile) -> str | None:
     if spec.rows_from == "method":
         if sweep is not None or result.dataset not in {g.key for g in spec.groups}:
             return None
-        return result.method if spec.requires_any & set(result.metrics) else None
+        applicable = {m.id for m in result.metrics.values() if m.value is not None or not m.not_applicable}
+        return result.method if spec.requires_any & applicable else None
     if spec.rows_from == "ablations":
         return str(sweep["value"]) if sweep and sweep["name"] == "ablations" else None
     if spec.rows_from == "bank_size":
@@ -450,6 +472,7 @@ def _make_table(spec, groups, protocol, protocol_hash, results, reported, key_su
         split=_split(results[0]) if results else USUAL_SPLIT,
         sources=[r.path for r in results],
     )
+    table.stamps += _not_applicable_stamps(spec, columns, results)
     clashes = _clash_stamps(spec, results)
     table.stamps += clashes
     table.warnings = [f"{caption(table)}: {c}" for c in clashes]

@@ -581,3 +581,131 @@ def test_a_generation_that_crashes_on_one_clip_fails_that_clip_only(synth, tmp_p
     ]
     assert data["metrics"]["psnr"]["n_clips"] == 2
     assert "RuntimeError: odd tensor shape" in capsys.readouterr().err  # the traceback, for a developer
+
+
+def test_duplicate_clip_ids_are_named_with_their_files(tmp_path, monkeypatch, capsys):
+    """The error said only "duplicate clip ids": not which id, nor which two files (a.mp4 + a.avi)."""
+    import edtalk.data.readers as readers
+    from edtalk.data.clip import Clip
+
+    def clip(cid, name):
+        return Clip(id=cid, dataset="hdtf", split="test", video=tmp_path / name)
+
+    clips = [clip("a#1", "a#1.mp4"), clip("b#1", "b#1.mp4"), clip("a#1", "a#1.avi")]
+    monkeypatch.setattr(readers, "read_clips", lambda name, root, split: clips)
+    argv = ["--dataset", "hdtf", "--root", str(tmp_path), "--method", "gt", "--out", str(tmp_path / "r")]
+    assert main([*argv, *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "duplicate clip ids in split 'test'" in err and "'a#1'" in err and "'b#1'" not in err
+    assert str(tmp_path / "a#1.mp4") in err and str(tmp_path / "a#1.avi") in err
+
+
+def make_hdtf(root: Path, n: int = 2, t: int = 10) -> list[str]:
+    """A minimal HDTF tree: split_5s_video/<video>#<k>.mp4 + split_5s_audio/<video>#<k>.wav."""
+    import soundfile as sf
+
+    ids = []
+    for i in range(n):
+        cid = f"RD_Radio{i}_000#1"
+        audio = (0.1 * np.sin(np.arange(16000 * t // 25) * 0.05)).astype(np.float32)
+        write_video(root / "split_5s_video" / f"{cid}.mp4", frames_of(i, t), fps=25, audio=audio)
+        (root / "split_5s_audio").mkdir(exist_ok=True)
+        sf.write(root / "split_5s_audio" / f"{cid}.wav", audio, 16000)
+        ids.append(cid)
+    return ids
+
+
+def test_hdtf_clips_share_the_gt_feature_store(tmp_path):
+    """HDTF clips carry ``extra={"chunk": k}``, which turned the GT store off: a second method
+    recomputed every GT landmark. Only extra keys that change a GT feature do that now."""
+    root = tmp_path / "hdtf"
+    ids = make_hdtf(root)
+    common = ["--dataset", "hdtf", "--root", str(root), "--split", "all", "--protocol", _landmark_protocol()]
+    common += ["--workers", "0", "--quiet", "--out", str(tmp_path / "res")]
+    LANDMARK_CALLS.clear()
+    assert main([*common, "--method", "static"]) == 0
+    assert len(LANDMARK_CALLS) == 2 * len(ids)
+    assert len(list((tmp_path / "res/hdtf/gt_features").glob("*/*.pkl"))) == len(ids)
+    LANDMARK_CALLS.clear()
+    assert main([*common, "--method", "gt"]) == 0
+    assert len(LANDMARK_CALLS) == len(ids)  # the prediction side only
+
+
+NA_SCORES = "na_test_scores"
+
+
+def _emotion_protocol() -> str:
+    """psnr + acc_emo with a stand-in classifier that always answers 'happy' (no weights)."""
+    from eval.metrics import load_all
+    from eval.metrics.acc_emo import VIDEO_EMOTION
+    from eval.protocols import PROTOCOLS, Protocol, spec
+
+    load_all()
+    if NA_SCORES not in VIDEO_EMOTION:
+        VIDEO_EMOTION.add(NA_SCORES, lambda ctx, side, settings: np.eye(8)[4])  # EMOTIONS[4] = happy
+    name = "na_test"
+    if name not in PROTOCOLS:
+        psnr = spec("psnr", pooling="frames", crop="none", pairing="truncate", max_length_diff=2)
+        PROTOCOLS.add(
+            name, Protocol(name, "psnr + a stand-in acc_emo", (psnr, spec("acc_emo", classifier=NA_SCORES)))
+        )
+    return name
+
+
+def test_a_metric_that_does_not_apply_is_not_a_failure(tmp_path, capsys):
+    """Acc_emo failed every clip of a dataset without emotion labels (HDTF, LRW, VoxCeleb2, folder),
+    so the README's `--dataset hdtf --protocol eat` exited 1 and real failures hid among them."""
+    from eval.report.inputs import read_result
+    from eval.report.tables import build_tables, to_markdown
+
+    root = tmp_path / "hdtf"
+    ids = make_hdtf(root)
+    out = tmp_path / "res"
+    argv = ["--dataset", "hdtf", "--root", str(root), "--split", "all", "--method", "gt"]
+    argv += ["--protocol", _emotion_protocol(), "--workers", "0", "--quiet", "--out", str(out)]
+    for attempt in range(2):  # scored, then from the cache: the same answer
+        assert main(argv) == 0
+        path = out / "hdtf/gt/na_test.json"
+        data = read_results(path)
+        acc = data["metrics"]["acc_emo"]
+        assert data["failures"] == [] and (acc["value"], acc["n"], acc["n_clips"]) == (None, 0, 0)
+        assert acc["not_applicable"] == {"n_clips": 2, "reason": "the dataset has no emotion labels"}
+        assert data["metrics"]["psnr"]["n_clips"] == 2 and data["n_from_cache"] == 2 * attempt
+        rows = read_clip_rows(path)
+        assert [r["not_applicable"] for r in rows] == [{"acc_emo": "the dataset has no emotion labels"}] * 2
+        assert all("acc_emo" not in r["values"] and r["failures"] == {} for r in rows)
+        summary = capsys.readouterr().out
+        assert "not applicable to 2 clips: the dataset has no emotion labels" in summary
+        assert "0 with failures" in summary and "exit code 1" not in summary
+    [table] = [t for t in build_tables([read_result(path)]) if t.sources]  # "other metrics on HDTF"
+    text = to_markdown(table)
+    assert "| n/a |" in text and text.count("the dataset has no emotion labels") == 1
+    assert "Acc\\_emo n/a, not applicable (the dataset has no emotion labels): gt (hdtf)" in text
+    assert f"Clips scored: {len(ids)} of hdtf all" in text and "failed" not in text
+
+
+def test_a_labelled_clip_with_a_bad_label_still_fails_acc_emo(synth, tmp_path):
+    root, ids = synth
+    sidecar = root / "clips" / f"{ids[1]}.json"
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "emotion": "joyful"}))
+    sidecar = root / "clips" / f"{ids[2]}.json"
+    sidecar.write_text(
+        json.dumps({k: v for k, v in json.loads(sidecar.read_text()).items() if k != "emotion"})
+    )
+    argv = [
+        "--dataset",
+        "synthtalk",
+        "--root",
+        str(root),
+        "--method",
+        "gt",
+        "--protocol",
+        _emotion_protocol(),
+    ]
+    assert main([*argv, "--workers", "0", "--quiet", "--out", str(tmp_path / "res")]) == 1
+    data = read_results(tmp_path / "res/synthtalk/gt/na_test.json")
+    acc = data["metrics"]["acc_emo"]
+    assert (acc["value"], acc["n_clips"]) == (100.0, 1) and "not_applicable" not in acc
+    assert [(f["clip"], f["metric"]) for f in data["failures"]] == [(ids[1], "acc_emo"), (ids[2], "acc_emo")]
+    assert "'joyful' is not one of" in data["failures"][0]["reason"]
+    assert "no emotion label" in data["failures"][1]["reason"]

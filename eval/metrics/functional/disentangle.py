@@ -8,6 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 
+NO_GROUND_TRUTH = "the dataset has no ground-truth factors (synthtalk sidecars)"
+
+
+def no_ground_truth(sidecar: object, extra: dict | None, factor: str) -> str | None:
+    """Why a clip with this ``sidecar`` path and ``extra`` has no truth of ``factor`` (mouth | pose |
+    expression) to score against, or None when it has: its own sidecar, or cross-driving's driver
+    of that factor in ``extra["drivers"]``."""
+    if sidecar is None and factor not in (extra or {}).get("drivers", {}):
+        return NO_GROUND_TRUTH
+    return None
+
 
 def factor_errors(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Per-frame mean absolute error over the factor axis: (T, K) vs (T', K) -> (min(T, T'),)."""

@@ -129,3 +129,21 @@ def test_synthtalk_judge_recognises_ground_truth_test_clips():
     out = m.compute(state)
     print(f"acc_emo(GT synthtalk test, judge) = {out['value']:.2f}% over {out['n']} clips")
     assert out["n"] == len(clips) and out["value"] >= 90.0
+
+
+def test_not_applicable_to_datasets_without_emotion_labels():
+    """HDTF, LRW, VoxCeleb2 and folder clips have no label: Acc_emo does not apply (eval.run shows
+    n/a); a clip of a labelled dataset without one, or with a bad one, still fails in clip_state."""
+    from edtalk.data.clip import Clip
+
+    m = get_metric("acc_emo")(classifier="fixed_scores")
+    for dataset in ("hdtf", "lrw", "voxceleb2", "folder"):
+        clip = Clip(id="c", dataset=dataset, split="test", video=Path("c.mp4"))
+        assert m.not_applicable(clip) == "the dataset has no emotion labels"
+    for dataset, emotion in (("mead", None), ("synthtalk", None), ("mead", "happy"), ("mead", "joyful")):
+        assert (
+            m.not_applicable(
+                Clip(id="c", dataset=dataset, split="test", video=Path("c.mp4"), emotion=emotion)
+            )
+            is None
+        )

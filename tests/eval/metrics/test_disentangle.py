@@ -168,3 +168,21 @@ def test_track_correlation_skips_missing_frames_and_degenerate_tracks():
     assert track_correlation(a, -a) == pytest.approx(-1.0)
     assert track_correlation(a, np.ones(6)) is None  # constant: undefined
     assert track_correlation(a[:2], a[:2]) is None  # too few frames
+
+
+@pytest.mark.parametrize(
+    ("metric_id", "factor"),
+    [("disentangle_mouth", "mouth"), ("disentangle_pose", "pose"), ("disentangle_emotion", "expression")],
+)
+def test_not_applicable_without_synthtalk_ground_truth(metric_id, factor):
+    """On HDTF or MEAD clips (no sidecar) they failed every clip; now eval.run shows them as n/a."""
+    from pathlib import Path
+
+    from edtalk.data.clip import Clip
+
+    metric = get_metric(metric_id)()
+    clip = Clip(id="c", dataset="hdtf", split="test", video=Path("c.mp4"), extra={"chunk": 1})
+    assert metric.not_applicable(clip) == "the dataset has no ground-truth factors (synthtalk sidecars)"
+    assert metric.not_applicable(dataclasses.replace(clip, sidecar=Path("c.json"))) is None
+    driven = dataclasses.replace(clip, extra={"drivers": {factor: "driver.json"}})
+    assert metric.not_applicable(driven) is None
