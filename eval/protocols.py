@@ -43,13 +43,10 @@ import hashlib
 import json
 from typing import Any
 
+from edtalk.data.clip import MIN_FRAMES  # 6: the shortest clip with one SyncNet window
 from edtalk.registry import Registry
 
 MAX_LENGTH_DIFF = 2  # frames; more than this between GT and prediction fails the clip
-# Shorter clips fail as a whole ("too short"). SyncNet (eval/backbones/syncnet.py, as syncnet_python)
-# scores windows i = 0 .. T - 6 of 5 frames each, and the sync judge needs WINDOW + 1 = 6 frames:
-# 6 frames is the shortest clip with one sync window, so a clip that passes is never too short for LSE.
-MIN_FRAMES = 6
 
 
 @dataclasses.dataclass(frozen=True)

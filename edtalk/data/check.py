@@ -26,13 +26,12 @@ from rich.table import Table
 from edtalk.atomic import write_json
 from edtalk.cli import positive_int
 from edtalk.data.audio import audio_info
-from edtalk.data.clip import Clip
+from edtalk.data.clip import MIN_FRAMES, Clip
 from edtalk.data.errors import AudioReadError, DataError, VideoReadError
 from edtalk.data.readers import READERS, pair_folders, read_clips
 from edtalk.data.video import VideoInfo, verify_video
 
 EXPECTED_FPS = 25.0
-MIN_FRAMES = 6  # the fewest frames the sync metrics score: SyncNet reads 5-frame windows, n - 5 of them
 EXPECTED_SAMPLE_RATE = 16000
 MAX_LENGTH_MISMATCH_S = 0.1
 

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 EMOTIONS = ("angry", "contempt", "disgusted", "fear", "happy", "neutral", "sad", "surprised")
+# The shortest clip every metric can score: SyncNet (LSE-C/D) reads windows i = 0 .. T - 6 of 5 frames
+# and the sync judge WINDOW + 1 frames. eval.run fails shorter clips; the doctor flags them.
+MIN_FRAMES = 6
 """MEAD's eight emotions, in the alphabetical order used for class indices everywhere."""
 
 
