@@ -5,8 +5,11 @@
   ``driving_weights`` + ``render`` do the same in two steps (one set of codes, several identities).
 - ``drive_audio``: EDTalk-A, identity frame + 16 kHz speech; W^p from a pose video, the flow phi_p or the
   identity; W^e from an expression video, a named emotion (``emotion_weights``), the expression
-  predictor (text and/or audio), or the identity.
+  predictor (text and/or audio), or the identity. ``audio_weights`` + ``render`` in two steps.
 - File inputs: ``read_image``, ``read_frames`` (25 fps), ``check_face`` (dlib HOG), ``load_speech`` (16 kHz).
+- Streams, for videos too long to hold decoded: ``DrivingVideo`` (a driving video file, read a batch
+  at a time; accepted wherever driving frames are) and ``iter_render`` (``render`` a batch at a time).
+  Only the codes W^* ([T, K]) are held whole, never the frames.
 
 Everything runs on the device the model sits on: frames go there a batch at a time and come back as
 uint8 arrays. Frames map [-1, 1] -> [0, 255] with a fixed affine map and clipping (the official demos
@@ -17,9 +20,11 @@ square face crops; other sizes are resized to the model's ``image_size`` (noted 
 from __future__ import annotations
 
 import difflib
+import itertools
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -32,6 +37,9 @@ from edtalk.data.errors import DataError
 from edtalk.data.readers.common import IMAGE_SUFFIXES
 from edtalk.model import EDTalk, build_from_checkpoint
 from edtalk.modules.audio_encoder import smooth_weights
+
+if TYPE_CHECKING:
+    from edtalk.data.face_crop import CropPlan
 
 FPS = 25.0
 SAMPLE_RATE = 16000
@@ -137,74 +145,96 @@ def loop_to_length(frames: np.ndarray, n: int) -> np.ndarray:
 
 @torch.no_grad()
 def weights_of(
-    model: EDTalk, frames: np.ndarray, name: str, label: str, batch_size: int, n: int | None = None
+    model: EDTalk, frames: Frames, name: str, label: str, batch_size: int, n: int | None = None
 ) -> torch.Tensor:
     """W^* for every frame of a driving video ([T, K]); with ``n``, ping-pong looped or cut to ``n``
     frames (the codes are looped, not the frames)."""
-    return factor_codes(model, {name: frames}, len(frames) if n is None else n, batch_size, label)[name]
+    return factor_codes(model, {name: frames}, n, batch_size, label)[name]
 
 
 @torch.no_grad()
 def _codes_of(
-    model: EDTalk, frames: np.ndarray, names: tuple[str, ...], label: str, batch_size: int
+    model: EDTalk, batches: Iterable[np.ndarray], names: tuple[str, ...], label: str
 ) -> dict[str, torch.Tensor]:
     """W^* of every bank in ``names`` for every frame of one driving video ([T, K] each), from one
-    pass of E over the video (frames made float ``batch_size`` at a time: a long 256 px video is
-    about 0.8 MB a frame as floats)."""
+    pass of E over its frame batches (made float a batch at a time: a long 256 px video is about
+    0.8 MB a frame as floats)."""
     device = model_device(model)
     parts = [
-        model.navigate(
-            model.encode(to_tensor(frames[i : i + batch_size], model.cfg.image_size, label).to(device))[0],
-            names,
-        )
-        for i in range(0, len(frames), batch_size)
+        model.navigate(model.encode(to_tensor(frames, model.cfg.image_size, label).to(device))[0], names)
+        for frames in batches
     ]
     return {name: torch.cat([part[name] for part in parts]) for name in names}
 
 
+def _batches(frames: Frames, batch_size: int, limit: int | None = None) -> Iterator[np.ndarray]:
+    """The first ``limit`` (all when None) frames of an array or a ``DrivingVideo``, ``batch_size`` at
+    a time."""
+    if isinstance(frames, DrivingVideo):
+        return frames.batches(batch_size, limit)
+    frames = frames[:limit]
+    return (frames[i : i + batch_size] for i in range(0, len(frames), batch_size))
+
+
 def factor_codes(
-    model: EDTalk, drivers: dict[str, np.ndarray | None], n: int, batch_size: int, label: str | None = None
+    model: EDTalk, drivers: dict[str, Frames | None], n: int | None, batch_size: int, label: str | None = None
 ) -> dict[str, torch.Tensor]:
     """W^* ([n, K]) of each factor in ``drivers`` (mouth, pose, expression) from its driving video,
-    ping-pong looped or cut to ``n`` frames. One pass of E per distinct video, over its own frames
-    (a clip that drives several factors is encoded once; the codes are looped, not the frames)."""
-    videos: dict[int, tuple[np.ndarray, list[str]]] = {}  # id(array) -> (array, the factors it drives)
+    ping-pong looped or cut to ``n`` frames (None: the first video's length, the mouth's). One pass of
+    E per distinct video (the same array or ``DrivingVideo``: encoded once for all the factors it
+    drives), over its own first ``n`` frames (the codes are looped, not the frames)."""
+    videos: dict[int, tuple[Frames, list[str]]] = {}  # id(video) -> (video, the factors it drives)
     for name, frames in drivers.items():
         if frames is not None and (name == "mouth" or name in model.cfg.bank_names):
             videos.setdefault(id(frames), (frames, []))[1].append(name)
     weights: dict[str, torch.Tensor] = {}
     for frames, names in videos.values():
-        codes = _codes_of(model, frames[:n], tuple(names), label or " / ".join(names) + " video", batch_size)
-        index = torch.from_numpy(loop_index(min(len(frames), n), n))
+        label_of = label or " / ".join(names) + " video"
+        codes = _codes_of(model, _batches(frames, batch_size, n), tuple(names), label_of)
+        length = len(codes[names[0]])  # min(len(frames), n)
+        n = length if n is None else n
+        index = torch.from_numpy(loop_index(length, n))
         weights.update({name: code[index.to(code.device)] for name, code in codes.items()})
     return {name: weights[name] for name in drivers if name in weights}
 
 
-@torch.no_grad()
-def render(model: EDTalk, identity_frame: np.ndarray, weights: dict[str, torch.Tensor], batch_size: int = 16):
+def n_rendered(weights: dict[str, torch.Tensor]) -> int:
+    """Frames ``render`` draws for ``weights``: the longest W^* (one frame when there is none)."""
+    return max(w.shape[0] for w in weights.values()) if weights else 1
+
+
+def render(
+    model: EDTalk, identity_frame: np.ndarray, weights: dict[str, torch.Tensor], batch_size: int = 16
+) -> np.ndarray:
     """Compose f^{i->r} + sum_* B^* W^* per frame and decode; absent components use the identity's W^*."""
+    return np.concatenate(list(iter_render(model, identity_frame, weights, batch_size)))
+
+
+@torch.no_grad()
+def iter_render(
+    model: EDTalk, identity_frame: np.ndarray, weights: dict[str, torch.Tensor], batch_size: int = 16
+) -> Iterator[np.ndarray]:
+    """``render`` a batch at a time: uint8 (b, H, W, 3) frames, ``batch_size`` per decoder pass."""
     device = model_device(model)
     src = to_tensor(identity_frame, model.cfg.image_size, "identity").to(device)
     f_src, skips = model.encode(src)
     own = model.navigate(f_src)
-    n = max(w.shape[0] for w in weights.values()) if weights else 1
+    n = n_rendered(weights)
     full = {k: (weights[k].to(device) if k in weights else own[k].expand(n, -1)) for k in own}
-    frames = []
     for start in range(0, n, batch_size):
         part = {k: v[start : start + batch_size] for k, v in full.items()}
         b = next(iter(part.values())).shape[0]
         latent = model.compose(f_src.expand(b, -1), part)
         e = model.expression_latent(part["expression"]) if "expression" in part else None
-        frames.append(to_frames(model.generate(latent, skips, e)))
-    return np.concatenate(frames)
+        yield to_frames(model.generate(latent, skips, e))
 
 
 def drive_video(
     model: EDTalk,
     identity_frame: np.ndarray,
-    mouth_frames: np.ndarray,
-    pose_frames: np.ndarray | None = None,
-    expression_frames: np.ndarray | None = None,
+    mouth_frames: Frames,
+    pose_frames: Frames | None = None,
+    expression_frames: Frames | None = None,
     batch_size: int = 16,
 ) -> np.ndarray:
     """EDTalk-V: uint8 frames (T = len(mouth_frames)). Pose/expression videos are ping-pong looped to T;
@@ -215,16 +245,17 @@ def drive_video(
 
 def driving_weights(
     model: EDTalk,
-    mouth_frames: np.ndarray,
-    pose_frames: np.ndarray | None = None,
-    expression_frames: np.ndarray | None = None,
+    mouth_frames: Frames,
+    pose_frames: Frames | None = None,
+    expression_frames: Frames | None = None,
     batch_size: int = 16,
 ) -> dict[str, torch.Tensor]:
-    """EDTalk-V's W^m, W^p, W^e per frame ([T, K] each) from the driving videos, as ``drive_video``
-    uses them; ``render`` draws them onto any identity frame (one set of codes, several identities)."""
+    """EDTalk-V's W^m, W^p, W^e per frame ([T, K] each, T = the mouth video's length) from the driving
+    videos, as ``drive_video`` uses them; ``render`` draws them onto any identity frame (one set of
+    codes, several identities)."""
     model.eval()
     drivers = {"mouth": mouth_frames, "pose": pose_frames, "expression": expression_frames}
-    return factor_codes(model, drivers, len(mouth_frames), batch_size)
+    return factor_codes(model, drivers, None, batch_size)
 
 
 def emotion_weights(model: EDTalk, emotion: str) -> torch.Tensor:
@@ -251,14 +282,13 @@ def emotion_weights(model: EDTalk, emotion: str) -> torch.Tensor:
     return w
 
 
-@torch.no_grad()
 def drive_audio(
     model: EDTalk,
     identity_frame: np.ndarray,
     wav: np.ndarray,
-    pose_frames: np.ndarray | None = None,
+    pose_frames: Frames | None = None,
     emotion: str | None = None,
-    expression_frames: np.ndarray | None = None,
+    expression_frames: Frames | None = None,
     text: str | None = None,
     expression_from_audio: bool = False,
     sample_pose: bool = False,
@@ -266,11 +296,43 @@ def drive_audio(
     fps: float = FPS,
     batch_size: int = 16,
 ) -> np.ndarray:
-    """EDTalk-A: uint8 frames for 16 kHz mono ``wav`` (T = duration * fps).
+    """EDTalk-A: uint8 frames for 16 kHz mono ``wav`` (T = duration * fps); ``audio_weights`` says
+    where each W^* comes from."""
+    weights = audio_weights(
+        model,
+        wav,
+        pose_frames,
+        emotion,
+        expression_frames,
+        text,
+        expression_from_audio,
+        sample_pose,
+        seed,
+        fps,
+        batch_size,
+    )
+    return render(model, identity_frame, weights, batch_size)
+
+
+@torch.no_grad()
+def audio_weights(
+    model: EDTalk,
+    wav: np.ndarray,
+    pose_frames: Frames | None = None,
+    emotion: str | None = None,
+    expression_frames: Frames | None = None,
+    text: str | None = None,
+    expression_from_audio: bool = False,
+    sample_pose: bool = False,
+    seed: int | None = 0,
+    fps: float = FPS,
+    batch_size: int = 16,
+) -> dict[str, torch.Tensor]:
+    """EDTalk-A's W^* per frame ([T, K], T = duration * fps), as ``drive_audio`` renders them.
 
     W^m = smooth(MLP^m_A(E_a(mel windows))). W^p: pose video, else flow samples (``sample_pose``),
-    else the identity's pose. W^e: expression video, ``emotion``, the expression predictor (``text``
-    and/or ``expression_from_audio``), else the identity's expression.
+    else the identity's pose (absent). W^e: expression video, ``emotion``, the expression predictor
+    (``text`` and/or ``expression_from_audio``), else the identity's expression (absent).
     """
     from edtalk.data.audio import frames_covered, mel_windows, melspectrogram
 
@@ -291,7 +353,7 @@ def drive_audio(
             weights["expression"] = emotion_weights(model, emotion).to(device).expand(n, -1)
         elif text is not None or expression_from_audio:
             weights["expression"] = predicted_expression(model, windows, wav, text).expand(n, -1)
-    return render(model, identity_frame, weights, batch_size)
+    return weights
 
 
 def trained_window(model: EDTalk) -> int:
@@ -377,7 +439,12 @@ def _first_frame(path: Path) -> np.ndarray:
 
 def _square(frames: np.ndarray, path: str | Path) -> np.ndarray:
     """``frames`` ((H, W, 3) or (T, H, W, 3)) when square; else an error naming the file and its size."""
-    h, w = frames.shape[-3:-1]
+    _check_square(*frames.shape[-3:-1], path)
+    return frames
+
+
+def _check_square(h: int, w: int, path: str | Path) -> None:
+    """Raise ``_square``'s error for frames of ``h`` x ``w`` read from ``path`` unless h == w."""
     if h != w:
         kind = "image" if Path(path).suffix.lower() in IMAGE_SUFFIXES else "video"
         raise InferenceError(
@@ -386,42 +453,66 @@ def _square(frames: np.ndarray, path: str | Path) -> np.ndarray:
             f"`python -m edtalk.data.crop {kind} {path} --out CROP{'.mp4' if kind == 'video' else '.png'}`, "
             "or pass --crop",
         )
-    return frames
 
 
 def read_frames(path: str | Path, crop: bool = False) -> np.ndarray:
     """The frames of a driving video at 25 fps (other rates resampled to the nearest frame, with a note,
     so that motion keeps its speed and stays in step with the audio); with ``crop``, cut to the square
-    256 px crop of the face followed through the clip first (``edtalk.data.face_crop``)."""
-    if crop:
-        return _face_crops(path)
-    from edtalk.data.video import read_video, retime
-
-    video = read_video(path)
-    if video.n_frames == 0:
-        raise InferenceError(path, "the video has no frames")
-    _square(video.frames, path)
-    if abs(video.fps - FPS) > 0.01:
-        note_once(f"{path}: {video.fps:.2f} fps, resampled to {FPS:.0f} fps (nearest frame)")
-        return retime(video.frames, video.fps, FPS)
-    return video.frames
+    256 px crop of the face followed through the clip first (``edtalk.data.face_crop``). All of
+    ``DrivingVideo(path, crop)``, held in memory."""
+    return np.concatenate(list(DrivingVideo(path, crop).batches(256)))
 
 
-def _face_crops(path: str | Path) -> np.ndarray:
-    """A video -> 25 fps square face crops, one square for the whole clip. Decoded twice, streamed (the
-    detect and cut passes of ``edtalk.data.crop``): only the 256 px crops are held, not a long
-    full-size video."""
-    from edtalk.data.face_crop import cut_crops, plan_crops
-    from edtalk.data.face_landmarks import NoFaceError
-    from edtalk.data.video import iter_frames
+class DrivingVideo:
+    """A driving video file read as a stream: ``read_frames``'s frames (25 fps; square, or cut to the
+    face's square with ``crop``) a batch at a time, decoded afresh by each ``batches``. Opening it
+    checks what can be checked before any work: the header (a missing or unreadable file, a
+    non-square one) or, with ``crop``, the detect pass of ``edtalk.data.crop`` (one square for the
+    whole clip; decoded, streamed, nothing kept)."""
 
-    fps, frames = iter_frames(path)
-    try:
-        plan = plan_crops(frames, fps)
-    except NoFaceError as err:
-        raise InferenceError(path, f"{err.problem} (nothing to crop to)") from None
-    note_once(f"{path}: cut to the face's square crop ({plan.n_frames} frames at {FPS:.0f} fps)")
-    return next(cut_crops(iter_frames(path)[1], fps, plan))[1]
+    def __init__(self, path: str | Path, crop: bool = False) -> None:
+        from edtalk.data.video import probe_video
+
+        self.path = path
+        self.plan: CropPlan | None = None
+        if crop:
+            from edtalk.data.face_crop import plan_crops
+            from edtalk.data.face_landmarks import NoFaceError
+            from edtalk.data.video import iter_frames
+
+            fps, frames = iter_frames(path)
+            try:
+                self.plan = plan_crops(frames, fps)
+            except NoFaceError as err:
+                raise InferenceError(path, f"{err.problem} (nothing to crop to)") from None
+            note_once(f"{path}: cut to the face's square crop ({self.plan.n_frames} frames at {FPS:.0f} fps)")
+        else:
+            _check_square(*probe_video(path).size, path)
+
+    def batches(self, batch_size: int, limit: int | None = None) -> Iterator[np.ndarray]:
+        """uint8 (b, H, W, 3) batches of the first ``limit`` frames (all when None). The rest of the
+        file is still decoded (not kept), so a truncated or corrupt file fails as ``read_video`` would."""
+        from edtalk.data.face_crop import crop_frame, retimed
+        from edtalk.data.video import iter_frames
+
+        fps, decoded = iter_frames(self.path)
+        frames = decoded
+        if self.plan is not None:  # the cut pass of edtalk.data.crop (face_crop.cut_crops), one clip
+            frames = (crop_frame(frame, self.plan.boxes[0]) for frame in retimed(decoded, fps))
+        elif abs(fps - FPS) > 0.01:
+            note_once(f"{self.path}: {fps:.2f} fps, resampled to {FPS:.0f} fps (nearest frame)")
+            frames = retimed(decoded, fps, FPS)  # edtalk.data.video.retime, a frame at a time
+        try:
+            frames = itertools.islice(frames, limit)
+            while batch := list(itertools.islice(frames, batch_size)):
+                yield _square(np.stack(batch), self.path)
+            for _ in decoded:  # the frames past ``limit``: decoding errors are still errors
+                pass
+        finally:
+            decoded.close()
+
+
+Frames = np.ndarray | DrivingVideo  # driving frames: uint8 (T, H, W, 3) in memory, or streamed
 
 
 def check_face(frame: np.ndarray, path: str | Path) -> None:

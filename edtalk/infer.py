@@ -9,6 +9,11 @@
 - ``interpolate``: W^e = a W^e_1 + (1 - a) W^e_2 from two expression videos.
 - ``edit-base``: sweep one base weight w^*_k over a range (the rest from the identity image).
 
+Every subcommand streams: driving videos are decoded a batch at a time into their codes W^* (only
+the [T, K] codes are held), and frames are rendered and written a batch at a time
+(``driving.iter_render`` into ``data.video.VideoWriter``), so memory follows ``--batch-size``, not
+the length of the videos.
+
 The command line only: the model code it runs is ``edtalk.driving`` (the Python API), imported once
 the arguments are parsed, so ``--help`` and usage errors come without loading torch. Inputs must be
 square face crops; other sizes are resized to the model's ``image_size`` (noted on stderr). The
@@ -20,7 +25,7 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,15 +46,26 @@ def _track_of(video: str | Path, n_frames: int) -> np.ndarray | None:
         return None
 
 
-def _write(out: str | Path, frames: np.ndarray, audio: np.ndarray | None) -> None:
-    from edtalk.data.video import write_video
+def _write(out: str | Path, batches: Iterable[np.ndarray], audio: np.ndarray | None) -> None:
+    """Write the uint8 frame batches to ``out`` as they come (atomic: nothing at ``out`` on error)."""
+    from edtalk.data.video import VideoWriter
     from edtalk.driving import FPS, SAMPLE_RATE
 
-    write_video(out, frames, fps=FPS, audio=audio, sample_rate=SAMPLE_RATE)
+    with VideoWriter(out, fps=FPS, audio=audio, sample_rate=SAMPLE_RATE) as video:
+        for frames in batches:
+            video.write(frames)
+    height, width = video.size
     print(
-        f"wrote {out} ({len(frames)} frames, {frames.shape[2]}x{frames.shape[1]}, "
+        f"wrote {out} ({video.n_frames} frames, {width}x{height}, "
         f"{'with' if audio is not None else 'no'} audio)"
     )
+
+
+def _reader(args: argparse.Namespace):
+    """``DrivingVideo`` per file name, one for every option naming it (read and encoded once)."""
+    from edtalk.driving import DrivingVideo
+
+    return functools.cache(functools.partial(DrivingVideo, crop=args.crop))
 
 
 # --- subcommands -----------------------------------------------------------------------------------
@@ -66,12 +82,13 @@ def _identity(args: argparse.Namespace) -> np.ndarray:
 def cmd_video(args: argparse.Namespace) -> None:
     from edtalk.driving import (
         SAMPLE_RATE,
-        drive_video,
+        driving_weights,
         fit_audio,
+        iter_render,
         load_generator,
         load_speech,
+        n_rendered,
         note_once,
-        read_frames,
         require_stages,
     )
 
@@ -80,18 +97,18 @@ def cmd_video(args: argparse.Namespace) -> None:
     require_stages(meta, args.ckpt, ["mouth_pose"] + (["expression"] if args.expression else []))
     identity = _identity(args)
     speech = load_speech(args.audio) if args.audio else None  # fail fast, before any work
-    # a file given for several factors is read (and encoded) once
-    read = functools.cache(functools.partial(read_frames, crop=args.crop))
+    read = _reader(args)  # a file given for several factors is read (and encoded) once
     mouth = read(args.mouth)
     pose = read(args.pose) if args.pose else None
     expr = read(args.expression) if args.expression else None
-    if len(mouth) == 1:
+    weights = driving_weights(model, mouth, pose, expr, batch_size=args.batch_size)
+    n = n_rendered(weights)  # the mouth video's length
+    if n == 1:
         note_once(f"{args.mouth}: a single frame: the mouth video sets the output's length, one frame")
-    frames = drive_video(model, identity, mouth, pose, expr, batch_size=args.batch_size)
-    n = len(frames)
     if speech is not None:
         _note_length_mismatch(args.audio, len(speech) / SAMPLE_RATE, n)
-    _write(args.out, frames, fit_audio(speech, n) if speech is not None else _track_of(args.mouth, n))
+    audio = fit_audio(speech, n) if speech is not None else _track_of(args.mouth, n)
+    _write(args.out, iter_render(model, identity, weights, args.batch_size), audio)
 
 
 def _note_length_mismatch(audio: str | Path, seconds: float, n_frames: int) -> None:
@@ -108,13 +125,14 @@ def _note_length_mismatch(audio: str | Path, seconds: float, n_frames: int) -> N
 
 def cmd_audio(args: argparse.Namespace) -> None:
     from edtalk.driving import (
+        audio_weights,
         check_speech_length,
-        drive_audio,
         emotion_weights,
         fit_audio,
+        iter_render,
         load_generator,
         load_speech,
-        read_frames,
+        n_rendered,
         require_stages,
     )
 
@@ -129,28 +147,28 @@ def cmd_audio(args: argparse.Namespace) -> None:
         emotion_weights(model, args.emotion)  # fail fast, before any work
     wav = load_speech(args.audio)
     check_speech_length(wav, args.audio)
-    frames = drive_audio(
+    read = _reader(args)
+    weights = audio_weights(
         model,
-        identity,
         wav,
-        pose_frames=read_frames(args.pose, args.crop) if args.pose else None,
+        pose_frames=read(args.pose) if args.pose else None,
         emotion=args.emotion,
-        expression_frames=read_frames(args.expression, args.crop) if args.expression else None,
+        expression_frames=read(args.expression) if args.expression else None,
         text=args.text,
         expression_from_audio=args.expression_from_audio,
         sample_pose=args.sample_pose,
         seed=args.seed,
         batch_size=args.batch_size,
     )
-    _write(args.out, frames, fit_audio(wav, len(frames)))
+    frames = iter_render(model, identity, weights, args.batch_size)
+    _write(args.out, frames, fit_audio(wav, n_rendered(weights)))
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
     from edtalk.driving import (
         InferenceError,
+        iter_render,
         load_generator,
-        read_frames,
-        render,
         require_stages,
         weights_of,
     )
@@ -162,22 +180,30 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     if not 0.0 <= args.alpha <= 1.0:
         raise InferenceError(None, f"--alpha must lie in [0, 1], got {args.alpha}")
     identity = _identity(args)
-    mouth = read_frames(args.mouth, args.crop)
-    n, bs = len(mouth), args.batch_size
+    read, bs = _reader(args), args.batch_size
+    mouth, video_a, video_b = read(args.mouth), read(args.expression_a), read(args.expression_b)
+    pose = read(args.pose) if args.pose else None
     weights = {"mouth": weights_of(model, mouth, "mouth", "mouth video", bs)}
-    if args.pose:
-        weights["pose"] = weights_of(model, read_frames(args.pose, args.crop), "pose", "pose video", bs, n)
-    w1 = weights_of(model, read_frames(args.expression_a, args.crop), "expression", "expression a", bs, n)
-    w2 = weights_of(model, read_frames(args.expression_b, args.crop), "expression", "expression b", bs, n)
+    n = len(weights["mouth"])
+    if pose is not None:
+        weights["pose"] = weights_of(model, pose, "pose", "pose video", bs, n)
+    w1 = weights_of(model, video_a, "expression", "expression a", bs, n)
+    w2 = weights_of(model, video_b, "expression", "expression b", bs, n)
     weights["expression"] = args.alpha * w1 + (1.0 - args.alpha) * w2
-    frames = render(model, identity, weights, bs)
-    _write(args.out, frames, _track_of(args.mouth, len(frames)))
+    _write(args.out, iter_render(model, identity, weights, bs), _track_of(args.mouth, n))
 
 
 def cmd_edit_base(args: argparse.Namespace) -> None:
     import torch
 
-    from edtalk.driving import InferenceError, load_generator, model_device, render, require_stages, to_tensor
+    from edtalk.driving import (
+        InferenceError,
+        iter_render,
+        load_generator,
+        model_device,
+        require_stages,
+        to_tensor,
+    )
 
     model, cfg = load_generator(args.ckpt, args.device)
     if args.bank not in cfg.bank_names:
@@ -197,8 +223,7 @@ def cmd_edit_base(args: argparse.Namespace) -> None:
         own = model.navigate(model.encode(x)[0])[args.bank]
     sweep = own.repeat(args.steps, 1)
     sweep[:, args.index] = torch.linspace(args.range[0], args.range[1], args.steps, device=sweep.device)
-    frames = render(model, identity, {args.bank: sweep}, args.batch_size)
-    _write(args.out, frames, None)
+    _write(args.out, iter_render(model, identity, {args.bank: sweep}, args.batch_size), None)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,11 +3,14 @@
 Every reader, metric and training loader goes through ``read_video`` so a video is decoded the same
 way everywhere (PyAV's default BT.601 YUV->RGB conversion). ``write_video`` is deterministic (same
 frames in, same bytes out) and atomic (temp file + rename), so a half-written file never looks done.
+For clips too long to hold decoded: ``iter_frames`` reads one frame at a time, ``VideoWriter``
+writes ``write_video``'s file a batch at a time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -227,47 +230,123 @@ def _check_audio(audio: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(audio)
 
 
-def _mux(
-    target: str,
-    frames: np.ndarray,
-    fps: Fraction,
-    audio: np.ndarray | None,
-    sample_rate: int,
-    crf: int,
-) -> None:
-    # +faststart puts the index first; +bitexact keeps encoder/version strings out of the file.
-    container = av.open(
-        target, mode="w", format="mp4", options={"movflags": "+faststart", "fflags": "+bitexact"}
-    )
-    try:
-        vstream = container.add_stream("libx264", rate=fps)
-        vstream.width, vstream.height = int(frames.shape[2]), int(frames.shape[1])
+class VideoWriter:
+    """``write_video`` a batch at a time: ``with VideoWriter(path, fps, audio) as out: out.write(batch)``.
+
+    Same encoder settings, same bytes for the same frames (however they are batched), same atomicity:
+    a temp file beside ``path``, renamed over it when the ``with`` block ends without error, removed
+    when it raises. Only the encoder's own buffers are held, not the frames. ``audio`` (mono float32 at
+    ``sample_rate``, small next to frames) comes whole up front and is encoded after the last frame, the
+    layout write_video's files always had (fed alongside the video, it decodes the same but the file
+    differs past 10 s); meanwhile the muxer holds back at most 10 s of video packets (its interleaving
+    window, ``max_interleave_delta``).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        fps: float = 25.0,
+        audio: np.ndarray | None = None,
+        sample_rate: int = 16000,
+        crf: int = 17,
+    ) -> None:
+        self.path = Path(path)
+        self.rate = Fraction(fps).limit_denominator(1001)
+        if self.rate <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.audio = None if audio is None else _check_audio(audio)
+        self.sample_rate, self.crf = int(sample_rate), crf
+        self.n_frames = 0
+        self.size: tuple[int, int] | None = None  # (height, width), set by the first batch
+        self._target: str | None = None
+        self._container = self._vstream = self._astream = None
+
+    def __enter__(self) -> VideoWriter:
+        self._session = self._writing()
+        return self._session.__enter__()
+
+    def __exit__(self, *exc) -> bool | None:
+        return self._session.__exit__(*exc)
+
+    @contextmanager
+    def _writing(self) -> Iterator[VideoWriter]:
+        with atomic_path(self.path, suffix=".tmp.mp4") as tmp:
+            self._target = str(tmp)
+            try:
+                yield self
+                self._finish()
+            except BaseException:
+                self._close(quiet=True)
+                raise
+            finally:
+                self._target = None
+            self._close()
+
+    def write(self, frames: np.ndarray) -> None:
+        """Encode uint8 (T, H, W, 3) RGB ``frames``, the next T frames of the video."""
+        if self._target is None:
+            raise RuntimeError("VideoWriter.write outside its `with` block")
+        frames = _check_frames(frames)
+        if self._container is None:
+            self._open(frames.shape[1], frames.shape[2])
+        elif frames.shape[1:3] != self.size:
+            raise ValueError(
+                f"frames of {frames.shape[1]}x{frames.shape[2]} after {self.size[0]}x{self.size[1]}"
+            )
+        for rgb in frames:
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = self.n_frames
+            self._container.mux(self._vstream.encode(frame))
+            self.n_frames += 1
+
+    def _open(self, height: int, width: int) -> None:
+        # +faststart puts the index first; +bitexact keeps encoder/version strings out of the file.
+        self._container = av.open(
+            self._target, mode="w", format="mp4", options={"movflags": "+faststart", "fflags": "+bitexact"}
+        )
+        self.size = (height, width)
+        vstream = self._vstream = self._container.add_stream("libx264", rate=self.rate)
+        vstream.width, vstream.height = width, height
         vstream.pix_fmt = "yuv420p"
-        vstream.time_base = 1 / fps
+        vstream.time_base = 1 / self.rate
         # mbtree=0: with x264's macroblock-tree rate control on, identical calls gave different
         # bytes for small frames (32 px: 7 of 60 files; 64 px: 3 variants in 25), a read of
         # uninitialised memory in its SIMD path (asm=0 also fixed it, at 3-4x the time).
         # Without it, 250 of 250 writes matched at 32, 48 and 64 px, for +15-25% encode time.
-        vstream.options = {"crf": str(crf), "preset": "medium", "threads": "1", "x264-params": "mbtree=0"}
+        vstream.options = {
+            "crf": str(self.crf),
+            "preset": "medium",
+            "threads": "1",
+            "x264-params": "mbtree=0",
+        }
         vstream.codec_context.flags |= Flags.bitexact
-        astream = None
-        if audio is not None:
-            astream = container.add_stream("aac", rate=sample_rate, layout="mono")
-            astream.bit_rate = 96_000
-            astream.codec_context.flags |= Flags.bitexact
-        for i, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = i
-            container.mux(vstream.encode(frame))
-        container.mux(vstream.encode(None))
-        if astream is not None:
-            aframe = av.AudioFrame.from_ndarray(audio[None, :], format="fltp", layout="mono")
-            aframe.sample_rate = sample_rate
+        if self.audio is not None:
+            self._astream = self._container.add_stream("aac", rate=self.sample_rate, layout="mono")
+            self._astream.bit_rate = 96_000
+            self._astream.codec_context.flags |= Flags.bitexact
+
+    def _finish(self) -> None:
+        """Flush the video encoder, then encode and mux the whole audio track."""
+        if self._container is None:
+            raise ValueError("no frames were written: a video needs at least one frame")
+        self._container.mux(self._vstream.encode(None))
+        if self._astream is not None:
+            aframe = av.AudioFrame.from_ndarray(self.audio[None, :], format="fltp", layout="mono")
+            aframe.sample_rate = self.sample_rate
             aframe.pts = 0
-            container.mux(astream.encode(aframe))
-            container.mux(astream.encode(None))
-    finally:
-        container.close()
+            self._container.mux(self._astream.encode(aframe))
+            self._container.mux(self._astream.encode(None))
+
+    def _close(self, quiet: bool = False) -> None:
+        """Close the container (writing the trailer); ``quiet``: after an error, whose cause matters more."""
+        container, self._container = self._container, None
+        if container is None:
+            return
+        try:
+            container.close()
+        except _FFMPEG_ERRORS:
+            if not quiet:
+                raise
 
 
 def write_video(
@@ -283,13 +362,9 @@ def write_video(
     ``audio`` is mono float32 in [-1, 1] at ``sample_rate``. Deterministic encoder settings
     (libx264 crf ``crf``, preset medium, one thread, macroblock-tree off, bitexact). Atomic:
     written to a temp file in the same folder, then renamed over ``path``. Returns ``path``.
+    ``VideoWriter`` writes the same file a batch at a time.
     """
-    path = Path(path)
     frames = _check_frames(frames)
-    audio_mono = None if audio is None else _check_audio(audio)
-    rate = Fraction(fps).limit_denominator(1001)
-    if rate <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
-    with atomic_path(path, suffix=".tmp.mp4") as tmp:
-        _mux(str(tmp), frames, rate, audio_mono, int(sample_rate), crf)
-    return path
+    with VideoWriter(path, fps, audio, sample_rate, crf) as out:
+        out.write(frames)
+    return out.path

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from edtalk.data.audio import load_audio
 from edtalk.data.errors import VideoReadError
-from edtalk.data.video import VideoData, probe_video, read_video, retime, verify_video, write_video
+from edtalk.data.video import (
+    VideoData,
+    VideoWriter,
+    probe_video,
+    read_video,
+    retime,
+    verify_video,
+    write_video,
+)
 
 
 def gradient_frames(n: int = 8, h: int = 32, w: int = 32) -> np.ndarray:
@@ -138,3 +147,92 @@ def test_retime_keeps_the_duration_and_picks_the_nearest_frame():
     assert len(retime(frames[:10], 12.5, 25.0)) == 20  # slower video: frames repeat
     with pytest.raises(ValueError, match="positive"):
         retime(frames, 0.0, 25.0)
+
+
+def one_shot_mux(path, frames: np.ndarray, audio: np.ndarray | None, fps: int = 25, crf: int = 17) -> None:
+    """The muxing of write_video before VideoWriter, kept as the reference: every frame encoded and
+    muxed, then the whole audio track as one frame."""
+    import av
+    from av.codec.context import Flags
+
+    container = av.open(
+        str(path), "w", format="mp4", options={"movflags": "+faststart", "fflags": "+bitexact"}
+    )
+    try:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height = frames.shape[2], frames.shape[1]
+        video.pix_fmt, video.time_base = "yuv420p", Fraction(1, fps)
+        video.options = {"crf": str(crf), "preset": "medium", "threads": "1", "x264-params": "mbtree=0"}
+        video.codec_context.flags |= Flags.bitexact
+        if audio is not None:
+            sound = container.add_stream("aac", rate=16000, layout="mono")
+            sound.bit_rate = 96_000
+            sound.codec_context.flags |= Flags.bitexact
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = i
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        if audio is not None:
+            track = av.AudioFrame.from_ndarray(audio[None], format="fltp", layout="mono")
+            track.sample_rate, track.pts = 16000, 0
+            container.mux(sound.encode(track))
+            container.mux(sound.encode(None))
+    finally:
+        container.close()
+
+
+@pytest.mark.parametrize("n", [9, 300])  # 300 frames: 12 s, past the muxer's 10 s interleaving window
+def test_video_writer_writes_the_bytes_of_the_one_shot_mux_whatever_the_batches(tmp_path, n):
+    """Streamed frames with the audio muxed after the last one: the file write_video always wrote
+    (audio fed alongside the video decodes the same but lays the file out differently past 10 s)."""
+    rng = np.random.default_rng(n)
+    frames = np.clip(gradient_frames(n=n).astype(int) + rng.integers(-4, 5, (n, 32, 32, 3)), 0, 255)
+    frames, audio = frames.astype(np.uint8), sine(n / 25 + 0.05)
+    one_shot_mux(tmp_path / "ref.mp4", frames, audio)
+    reference = (tmp_path / "ref.mp4").read_bytes()
+    assert write_video(tmp_path / "whole.mp4", frames, audio=audio).read_bytes() == reference
+    for size in (1, 7, 64):
+        with VideoWriter(tmp_path / f"by{size}.mp4", fps=25.0, audio=audio) as out:
+            for i in range(0, n, size):
+                out.write(frames[i : i + size])
+        assert out.n_frames == n and out.size == (32, 32)
+        assert out.path.read_bytes() == reference, f"batches of {size}"
+    one_shot_mux(tmp_path / "mute_ref.mp4", frames, None)
+    with VideoWriter(tmp_path / "mute.mp4") as out:
+        out.write(frames[:5])
+        out.write(frames[5:])
+    assert out.path.read_bytes() == (tmp_path / "mute_ref.mp4").read_bytes()
+    decoded = read_video(tmp_path / "by7.mp4")
+    assert np.array_equal(decoded.frames, read_video(tmp_path / "ref.mp4").frames)
+    assert np.array_equal(load_audio(tmp_path / "by7.mp4"), load_audio(tmp_path / "ref.mp4"))
+
+
+def test_video_writer_is_atomic_and_checks_each_batch(tmp_path):
+    """Nothing appears at the path (and an older file stays) unless the `with` block ends cleanly."""
+    frames = gradient_frames(n=6)
+    target = tmp_path / "v.mp4"
+    target.write_bytes(b"the previous take")
+
+    class Stop(Exception):
+        pass
+
+    with pytest.raises(Stop), VideoWriter(target, audio=sine(0.24)) as out:
+        out.write(frames[:3])
+        raise Stop
+    with pytest.raises(ValueError, match="frames of 32x48 after 32x32"), VideoWriter(target) as out:
+        out.write(frames[:3])
+        out.write(gradient_frames(n=2, w=48))
+    with pytest.raises(ValueError, match="even"), VideoWriter(target) as out:
+        out.write(gradient_frames(n=2, h=31))
+    with pytest.raises(ValueError, match="no frames"), VideoWriter(target):
+        pass
+    with pytest.raises(ValueError, match="positive"):
+        VideoWriter(target, fps=0)
+    assert target.read_bytes() == b"the previous take"
+    assert [p.name for p in tmp_path.iterdir()] == ["v.mp4"]  # no temp file left behind
+    with pytest.raises(RuntimeError, match="with"):
+        out.write(frames)  # after its block
+    with VideoWriter(target) as out:
+        out.write(frames)
+    assert read_video(target).n_frames == 6 and [p.name for p in tmp_path.iterdir()] == ["v.mp4"]
