@@ -43,8 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from edtalk.cli import model_preset, non_negative_int, positive_float, positive_int, report_error, term_weight
-from edtalk.provenance import git_hash
+from edtalk.provenance import code_state
 from edtalk.ray_setup import local_runtime_env
+from edtalk.weights import sha256_of
 from edtalk.worker import EXPERT_FILES, train_loop_per_worker
 
 ENV_DEFAULTS = {
@@ -235,6 +236,32 @@ def _missing_parent(name: str, parent: str, from_flag: bool) -> str:
     )
 
 
+def stage_names(stage: str | None, stages: str | None) -> list[str]:
+    """The stages a run trains, in chain order: ``--stage``, or ``--stages`` 'all' / a comma list.
+    A list out of order is put in order with a note (a stage ran on a stale parent that a later
+    one then overwrote); a stage named twice, an unknown one or none is a ConfigError."""
+    from edtalk.config import STAGE_NAMES, ConfigError
+    from edtalk.stages import get_stage
+
+    if stage:
+        return [stage]
+    if stages == "all":
+        return list(STAGE_NAMES)
+    names = [s.strip() for s in (stages or "").split(",") if s.strip()]
+    if not names:
+        raise ConfigError(
+            f"--stages {stages!r} names no stage: 'all' or a comma list of {', '.join(STAGE_NAMES)}"
+        )
+    for n in names:
+        get_stage(n)  # did-you-mean error for a typo
+    if twice := sorted({n for n in names if names.count(n) > 1}):
+        raise ConfigError(f"--stages names {', '.join(twice)} more than once")
+    ordered = sorted(names, key=STAGE_NAMES.index)
+    if ordered != names:
+        print(f"[train] --stages {','.join(names)}: training in chain order, {','.join(ordered)}", flush=True)
+    return ordered
+
+
 def unmet_parent(names: list[str], parent: str, out: Path) -> str | None:
     """Why the run cannot start, checked before the frame cache and loss experts are built: a stage
     whose parent checkpoint neither exists nor is trained earlier in this run (``None`` when all are met).
@@ -283,16 +310,70 @@ def resume_check(stage_dir: Path, run: dict) -> list[str]:
     )
 
 
+RAY_SNAPSHOT = "checkpoint_manager_snapshot.json"  # Ray Train's record of the checkpoints it registered
+
+
+def _read_json(path: Path, what: str) -> Any:
+    """``path``'s JSON; a truncated or unreadable file is a ConfigError naming it (a kill mid-write)."""
+    from edtalk.config import ConfigError
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(
+            f"--resume: {path} ({what}) cannot be read ({err}); drop --resume to train the stage afresh"
+        ) from None
+
+
+def registered_checkpoints(stage_dir: Path) -> tuple[Path | None, list[Path]]:
+    """(the checkpoint a resumed run restores, every checkpoint Ray registered) of a stage, from Ray's
+    snapshot: not the newest folder on disk, which may be one written as the run was stopped and
+    never registered (Ray restores only the registered latest). (None, []) without a snapshot."""
+    snapshot = stage_dir / RAY_SNAPSHOT
+    if not snapshot.is_file():
+        return None, []
+    data = _read_json(snapshot, "Ray's checkpoint record")
+    names = [r.get("checkpoint_dir_name") for r in data.get("checkpoint_results") or []]
+    latest = (data.get("latest_checkpoint_result") or {}).get("checkpoint_dir_name")
+    return (stage_dir / latest if latest else None), [stage_dir / n for n in names if n]
+
+
 def _latest_run(stage_dir: Path) -> dict | None:
-    """The run config of the stage's latest Ray checkpoint (None without one)."""
-    saved = sorted(stage_dir.glob("checkpoint_*/run.json"))  # Ray names them by time: the last is newest
-    return json.loads(saved[-1].read_text()) | {"_dir": str(saved[-1].parent)} if saved else None
+    """The run config of the checkpoint a resumed run restores (None without one), with ``_dir``."""
+    latest, _ = registered_checkpoints(stage_dir)
+    if latest is None:
+        return None
+    return _read_json(latest / "run.json", "the checkpoint's run record") | {"_dir": str(latest)}
+
+
+def drop_unregistered_checkpoints(stage_dir: Path) -> list[Path]:
+    """Remove the stage's checkpoint folders Ray never registered (written while a run was stopped):
+    a resumed run never restores them, and they would fill the disk. Returns them."""
+    latest, registered = registered_checkpoints(stage_dir)
+    if latest is None:  # no record of Ray's (or an empty one): nothing is known to be stale
+        return []
+    keep = {p.name for p in registered} | {latest.name}
+    stale = [p for p in sorted(stage_dir.glob("checkpoint_*")) if p.is_dir() and p.name not in keep]
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return stale
+
+
+def resumed_step(stage_dir: Path) -> int | None:
+    """The step of the checkpoint a resumed run restores (Ray's record of its metrics), None without."""
+    latest, _ = registered_checkpoints(stage_dir)
+    if latest is None:
+        return None
+    data = _read_json(stage_dir / RAY_SNAPSHOT, "Ray's checkpoint record")
+    step = ((data.get("latest_checkpoint_result") or {}).get("metrics") or {}).get("step")
+    return int(step) if isinstance(step, int | float) else None
 
 
 def check_resumable(stage_dir: Path, model_config: dict, train_config: dict) -> None:
-    """Raise ConfigError when the stage's latest checkpoint was written with another model config or
-    DeepSpeed ZeRO stage (its weights or optimizer shards would not fit). Cheap: ``main`` asks it of
-    every stage of a --resume run before the frame cache and the experts are built."""
+    """Raise ConfigError when the stage's latest checkpoint was written with another model config,
+    ZeRO stage, precision, or (ZeRO >= 1) number of workers: its weights or optimizer shards would not
+    load. Cheap: ``main`` asks it of every stage of a --resume run before the frame cache and the
+    experts are built."""
     from edtalk.config import ConfigError, ModelConfig
 
     old = _latest_run(stage_dir)
@@ -302,13 +383,23 @@ def check_resumable(stage_dir: Path, model_config: dict, train_config: dict) -> 
     # through ModelConfig: a field added since the checkpoint was written reads as its default
     saved_model = json.loads(json.dumps(ModelConfig.from_dict(old.get("model_config", {})).to_dict()))
     model = _changed(saved_model, new_model)
-    zero = [c for c in _changed(old.get("train_config", {}), new_train) if c.startswith("deepspeed ")]
-    if model or zero:
+    old_train = old.get("train_config", {})
+    # DeepSpeed's saved state fits only the ZeRO stage, precision and (ZeRO >= 1: optimizer shards
+    # per rank) data-parallel size it was written with; each failed inside the workers before
+    fixed = ["deepspeed", "bf16"] + (
+        ["workers"] if str(old_train.get("deepspeed", "zero0")) != "zero0" else []
+    )
+    engine = [c for c in _changed(old_train, new_train) if c.split(" ", 1)[0] in fixed]
+    if model or engine:
+        what = "model config" if model else "DeepSpeed setting (ZeRO stage, bf16, or workers under ZeRO >= 1)"
         raise ConfigError(
-            f"--resume: {old['_dir']} was written with another "
-            f"{'model config' if model else 'ZeRO stage'} ({'; '.join(model + zero)}); resume with the "
-            "same settings, or drop --resume to train the stage afresh"
+            f"--resume: {old['_dir']} was written with another {what} ({'; '.join(model + engine)}); "
+            "resume with the same settings, or drop --resume to train the stage afresh"
         )
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C during a stage: Ray aborted the run; its registered checkpoints stay for --resume."""
 
 
 def _fit(trainer):
@@ -320,6 +411,8 @@ def _fit(trainer):
 
     try:
         return trainer.fit()
+    except (KeyboardInterrupt, SystemExit) as err:  # Ray's SIGINT handler aborts the run, then exits
+        raise TrainingInterrupted() from err
     except WorkerGroupError as err:
         failures = getattr(err, "worker_failures", {}) or {}
         data_errors = [e for e in failures.values() if isinstance(e, DataError)]
@@ -344,12 +437,15 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     if stage_dir.exists() and not train_cfg.resume:
         shutil.rmtree(stage_dir)
     stage_dir.mkdir(parents=True, exist_ok=True)
+    if train_cfg.resume:
+        _note_resume(stage.name, stage_dir, stage_cfg.max_steps)
     use_gpu = resolve_use_gpu(train_cfg)
     run = {
         "stage_dir": str(stage_dir),
         "parent": str(Path(parent).resolve()) if parent else "",
+        "parent_sha256": sha256_of(Path(parent)) if parent else "",  # a path alone: retrained since?
         "cache": str(cache),
-        "git": git_hash(),
+        "git": code_state(),  # "+dirty": trained by code that differs from the commit
         "versions": {k: str(v) for k, v in library_versions().items()},
         "model_config": model_cfg.to_dict(),
         "stage_config": stage_cfg.to_dict(),
@@ -378,7 +474,14 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         ),
     )
     t0 = time.time()
-    result = _fit(trainer)
+    try:
+        result = _fit(trainer)
+    except TrainingInterrupted:
+        step = resumed_step(stage_dir)
+        where = f"its last checkpoint is step {step}" if step is not None else "it saved no checkpoint yet"
+        raise TrainingInterrupted(
+            f"{stage.name} interrupted; {where}: run the same command with --resume to continue"
+        ) from None
     final = stage_dir / "final.pt"
     if result.error is not None:
         raise RuntimeError(f"stage {stage.name} failed: {result.error}")
@@ -393,8 +496,10 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         "stage": stage.name,
         "seconds": round(time.time() - t0, 1),
         "metrics": result.metrics,
-        "checkpoint": str(result.checkpoint.path) if result.checkpoint else None,
+        "checkpoint": str(result.checkpoint.path) if result.checkpoint else None,  # the latest
         "final": str(final),
+        "parent": run["parent"],
+        "git": run["git"],
         "machine": worked_on,
     }
     (stage_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
@@ -409,6 +514,26 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         flush=True,
     )
     return final
+
+
+def _note_resume(stage: str, stage_dir: Path, max_steps: int) -> None:
+    """Say where a --resume run of ``stage`` starts: from scratch (nothing to resume: a typo in --out
+    would otherwise restart a long run silently), or past --max-steps (only final.pt is written again);
+    folders Ray never registered are removed."""
+    for p in drop_unregistered_checkpoints(stage_dir):
+        print(f"[train] {stage}: removed {p.name}, a checkpoint Ray never registered (the run was stopped)")
+    step = resumed_step(stage_dir)
+    if step is None:
+        print(
+            f"[train] {stage}: --resume, but {stage_dir} holds no checkpoint: training from step 0",
+            flush=True,
+        )
+    elif step >= max_steps:
+        print(
+            f"[train] {stage}: --resume from step {step}, at or past --max-steps {max_steps}: no training, "
+            "final.pt is written again from that checkpoint (raise --max-steps to train on)",
+            flush=True,
+        )
 
 
 def _perceptual_label(name: str) -> str:
@@ -466,9 +591,19 @@ def build_parser() -> argparse.ArgumentParser:
         default="synthtalk:data/synthtalk",
         help="<reader>:<root> (default synthtalk:data/synthtalk)",
     )
-    p.add_argument("--split", default="train", help="identity split to train on (default train)")
+    p.add_argument(
+        "--split",
+        default="train",
+        help="identity split to train on (default train); the evaluation splits (test, judge, all) are "
+        "refused, so that the judges and the test identities stay unseen",
+    )
     p.add_argument("--workers", type=positive_int, default=2, help="Ray Train workers (default 2)")
-    p.add_argument("--out", default="runs", help="output root (default runs/)")
+    p.add_argument(
+        "--out",
+        default="runs",
+        help="output root (default runs/): <out>/<stage>/ holds a stage's checkpoints, final.pt, "
+        "summary.json and TensorBoard logs; without --resume a stage's folder is deleted and trained afresh",
+    )
     p.add_argument(
         "--deepspeed",
         default="zero0",
@@ -527,7 +662,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue from the latest checkpoint; in a chain, skip stages whose final.pt exists",
+        help="continue from the latest checkpoint Ray registered (a changed model, ZeRO stage, bf16 or, "
+        "under ZeRO >= 1, worker count is refused; a changed lr or batch size is announced); in a chain, "
+        "skip stages whose final.pt exists",
     )
     p.add_argument(
         "--parent",
@@ -580,7 +717,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=8,
         help="stills per emotion x level of each extra person (8)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the samplers and initialisation (rank r adds r; default 0)",
+    )
     p.add_argument("--address", default="", help="Ray cluster address (default: a local Ray on 127.0.0.1)")
     return p
 
@@ -610,10 +752,15 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return _train(args)
+    except TrainingInterrupted as err:
+        print(f"[train] {err}", file=sys.stderr, flush=True)
+        return 130  # the shell's code for a run stopped by Ctrl-C
     except (
         ConfigError,
         DataError,
         FileNotFoundError,
+        NotADirectoryError,
+        PermissionError,
         UnknownNameError,
         ClusterAddressError,
         WorkerFitError,
@@ -626,17 +773,7 @@ def _train(args: argparse.Namespace) -> int:
     from edtalk.config import STAGE_NAMES, ModelConfig, TrainConfig
     from edtalk.stages import ABLATIONS, get_stage
 
-    names = (
-        [args.stage]
-        if args.stage
-        else (
-            list(STAGE_NAMES)
-            if args.stages == "all"
-            else [s.strip() for s in args.stages.split(",") if s.strip()]
-        )
-    )
-    for n in names:
-        get_stage(n)  # did-you-mean error for a typo
+    names = stage_names(args.stage, args.stages)
     if unused := sorted(set(args.max_steps) - {"*", *names}):
         return report_error(f"--max-steps names {', '.join(unused)}, which this run does not train")
     if args.extra_identities and not any(get_stage(n).frames_only for n in names):
@@ -646,6 +783,8 @@ def _train(args: argparse.Namespace) -> int:
             f"{','.join(names)} are audio stages"
         )
     out = Path(args.out).resolve()
+    if out.exists() and not out.is_dir():
+        return report_error(f"--out {args.out}: a file, not a folder (the runs' output root)")
     from edtalk.pretrained import PREFIX, PretrainedError, resolve
 
     try:

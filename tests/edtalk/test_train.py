@@ -307,7 +307,12 @@ def test_cli_reports_bad_runs_in_one_line_before_any_work(tmp_path, capsys):
     base = ["--data", f"synthtalk:{tmp_path / 'nowhere'}", "--out", str(tmp_path / "runs")]
     cases = [
         (["--stage", "mouth_pose", "--preset", "tiny"], "train eg_pretrain first"),
-        (["--stages", "expression,mouth_pose", "--preset", "tiny"], "train mouth_pose first"),
+        (
+            ["--stages", "expression,mouth_pose", "--preset", "tiny"],
+            "train eg_pretrain first",
+        ),  # put in order
+        (["--stages", ","], "names no stage"),  # failed with an IndexError after the cache and Ray
+        (["--stages", "mouth_pose,mouth_pose"], "names mouth_pose more than once"),
         (["--stage", "mouth_pose", "--parent", str(tmp_path / "gone.pt")], "gone.pt: no such checkpoint"),
         (["--stage", "eg_pretrain", "--preset", "tiny"], "nowhere"),
         # each of these used to fail only after Ray and the frame cache, or (a typo'd loss term) never
@@ -345,6 +350,7 @@ def test_resume_refuses_another_model_and_names_changed_settings(tmp_path):
         (stage_dir / name).mkdir(parents=True)
     (stage_dir / "checkpoint_2026-01-01_10-00-00.1" / "run.json").write_text(json.dumps(run(lr=0.5)))
     (stage_dir / "checkpoint_2026-01-01_10-05-00.2" / "run.json").write_text(json.dumps(run()))
+    register_checkpoints(stage_dir, ["checkpoint_2026-01-01_10-00-00.1", "checkpoint_2026-01-01_10-05-00.2"])
     assert resume_check(stage_dir, run(steps=600)) == []  # the newest checkpoint's settings, run longer
     older = run()
     del older["model_config"]["use_eem"]  # written before a field existed: it reads as the default
@@ -353,8 +359,107 @@ def test_resume_refuses_another_model_and_names_changed_settings(tmp_path):
     assert resume_check(stage_dir, run(lr=1e-3)) == ["lr 0.0002 -> 0.001"]
     with pytest.raises(ConfigError, match="another model config .*image_size 64 -> 256"):
         resume_check(stage_dir, run(model="paper"))
-    with pytest.raises(ConfigError, match="another ZeRO stage .*deepspeed 'zero0' -> 'zero2'"):
+    with pytest.raises(ConfigError, match="another DeepSpeed setting .*deepspeed 'zero0' -> 'zero2'"):
         resume_check(stage_dir, run(zero="zero2"))
+
+
+def register_checkpoints(stage_dir, names: list[str], step: int = 50) -> None:
+    """Ray Train's record of the checkpoints it registered, the last of ``names`` the latest."""
+    import json
+
+    results = [{"checkpoint_dir_name": n, "metrics": {"step": step}} for n in names]
+    snapshot = {"checkpoint_results": results, "latest_checkpoint_result": results[-1]}
+    (stage_dir / "checkpoint_manager_snapshot.json").write_text(json.dumps(snapshot))
+
+
+def test_resume_refuses_another_precision_or_sharded_world_size_before_any_work(tmp_path):
+    """A switched --bf16, or another --workers under ZeRO >= 1, passed the check and then failed
+    inside DeepSpeed (KeyError 'dynamic_loss_scale'; 'used a DP world size of 2')."""
+    import json
+
+    from edtalk.config import ConfigError
+    from edtalk.train import check_resumable
+
+    model = ModelConfig.preset("tiny").to_dict()
+    stage_dir = tmp_path / "eg_pretrain"
+    for zero in ("zero0", "zero2"):
+        saved = stage_dir / f"checkpoint_{zero}"
+        saved.mkdir(parents=True)
+        written = TrainConfig(deepspeed=zero, workers=2).to_dict()
+        (saved / "run.json").write_text(json.dumps({"model_config": model, "train_config": written}))
+        register_checkpoints(stage_dir, [saved.name])
+        with pytest.raises(ConfigError, match="bf16 False -> True"):
+            check_resumable(stage_dir, model, TrainConfig(deepspeed=zero, workers=2, bf16=True).to_dict())
+        fewer = TrainConfig(deepspeed=zero, workers=1).to_dict()
+        if zero == "zero0":
+            check_resumable(stage_dir, model, fewer)  # whole optimizer state on every rank: fine
+        else:
+            with pytest.raises(ConfigError, match="workers 2 -> 1"):
+                check_resumable(stage_dir, model, fewer)
+
+
+def test_resume_follows_rays_record_not_the_newest_folder(tmp_path, capsys):
+    """A folder written as a run was stopped, never registered, was read as 'the latest' (its
+    half-written run.json crashed the driver); a corrupt record is named, not a traceback."""
+    import json
+
+    from edtalk.config import ConfigError
+    from edtalk.train import _latest_run, _note_resume
+
+    stage_dir = tmp_path / "mouth_pose"
+    for name in ("checkpoint_a", "checkpoint_b", "checkpoint_c"):
+        (stage_dir / name).mkdir(parents=True)
+        (stage_dir / name / "run.json").write_text(json.dumps({"name": name}))
+    (stage_dir / "checkpoint_c" / "run.json").write_text('{"half')
+    assert _latest_run(stage_dir) is None  # no record: Ray starts afresh, so does the check
+    _note_resume("mouth_pose", stage_dir, 100)
+    assert "holds no checkpoint: training from step 0" in capsys.readouterr().out
+    register_checkpoints(stage_dir, ["checkpoint_a", "checkpoint_b"], step=30)
+    assert _latest_run(stage_dir)["name"] == "checkpoint_b"
+    _note_resume("mouth_pose", stage_dir, 20)
+    out = capsys.readouterr().out
+    assert "removed checkpoint_c" in out and "from step 30, at or past --max-steps 20" in out
+    assert sorted(p.name for p in stage_dir.glob("checkpoint_*") if p.is_dir()) == [
+        "checkpoint_a",
+        "checkpoint_b",
+    ]
+    (stage_dir / "checkpoint_b" / "run.json").write_text('{"half')
+    with pytest.raises(ConfigError, match=r"checkpoint_b/run.json .*cannot be read"):
+        _latest_run(stage_dir)
+
+
+def test_stages_are_trained_in_chain_order(capsys):
+    from edtalk.train import stage_names
+
+    assert stage_names(None, "audio_lip,mouth_pose") == ["mouth_pose", "audio_lip"]
+    assert "training in chain order, mouth_pose,audio_lip" in capsys.readouterr().out
+    assert stage_names(None, "all") == list(STAGE_NAMES)
+    assert stage_names("expression", None) == ["expression"]
+
+
+def test_ctrl_c_says_how_to_continue_and_exits_130(tmp_path, monkeypatch, capsys):
+    """Ray's SIGINT handler aborts the run and exits: the command ended with status 1 and no word."""
+    from edtalk import train
+
+    class Stopped:
+        def fit(self):
+            raise SystemExit(0)
+
+    with pytest.raises(train.TrainingInterrupted):
+        train._fit(Stopped())
+    monkeypatch.setattr(
+        train, "_train", lambda args: (_ for _ in ()).throw(train.TrainingInterrupted("x: y"))
+    )
+    assert train.main(["--stage", "eg_pretrain", "--out", str(tmp_path)]) == 130
+    assert "x: y" in capsys.readouterr().err
+
+
+def test_out_that_is_a_file_is_one_error_line(tmp_path, capsys):
+    from edtalk.train import main
+
+    (tmp_path / "afile").write_text("")
+    assert main(["--stage", "eg_pretrain", "--out", str(tmp_path / "afile")]) == 2
+    assert "a file, not a folder" in capsys.readouterr().err
 
 
 def test_resume_with_another_preset_stops_before_the_frame_cache(tmp_path, monkeypatch, capsys):
@@ -368,6 +473,7 @@ def test_resume_with_another_preset_stops_before_the_frame_cache(tmp_path, monke
     checkpoint.mkdir(parents=True)
     saved = {"model_config": ModelConfig.preset("tiny").to_dict(), "train_config": TrainConfig().to_dict()}
     (checkpoint / "run.json").write_text(json.dumps(saved))
+    register_checkpoints(checkpoint.parent, [checkpoint.name])
     monkeypatch.setattr(train, "prepare_cache", lambda *a: pytest.fail("built the cache first"))
     argv = ["--stage", "eg_pretrain", "--out", str(tmp_path), "--resume", "--preset", "paper"]
     assert train.main(argv) == 2
