@@ -85,6 +85,17 @@ def _stream_fps(stream: av.video.stream.VideoStream) -> float:
     return float(rate) if rate else 0.0
 
 
+def _announced_frames(stream: av.video.stream.VideoStream, fps: float) -> int:
+    """The frames the header says will be shown (0: it does not say). ``stream.frames`` counts stored
+    samples, which in a stream-copy cut (``ffmpeg -ss T -c copy``) include the pre-roll its edit list
+    hides; the stream's duration counts only what is shown, so the smaller of the two is taken."""
+    stored = int(stream.frames or 0)
+    if not stored or stream.duration is None or stream.time_base is None or fps <= 0:
+        return stored
+    shown = int(round(float(stream.duration * stream.time_base) * fps))
+    return min(stored, shown) if shown > 0 else stored
+
+
 def probe_video(path: str | Path) -> VideoInfo:
     """fps, frame count, size, duration and audio presence from the header (no frame decoding).
 
@@ -95,7 +106,7 @@ def probe_video(path: str | Path) -> VideoInfo:
     try:
         stream = _video_stream(container, path)
         fps = _stream_fps(stream)
-        n_frames = int(stream.frames or 0)
+        n_frames = _announced_frames(stream, fps)
         if n_frames == 0:
             try:
                 n_frames = sum(1 for packet in container.demux(stream) if packet.size)
@@ -127,7 +138,7 @@ def _decoded_frames(path: Path, to_rgb: bool, meta: dict):
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
         fps = _stream_fps(stream)
-        expected = int(stream.frames or 0)
+        expected = _announced_frames(stream, fps)
         meta.update(
             fps=fps, size=(int(stream.height), int(stream.width)), has_audio=bool(container.streams.audio)
         )

@@ -109,6 +109,33 @@ def test_truncated_file_is_reported_as_truncated(tmp_path):
         verify_video(cut)
 
 
+def test_a_stream_copy_cut_reads_the_frames_its_edit_list_shows(tmp_path):
+    """`ffmpeg -ss T -c copy` keeps the packets before T (to decode from the keyframe) at negative
+    times and hides them with an edit list: the header's sample count is larger than what is shown,
+    and such valid files were refused as 'truncated: decoded 20 of the 30 frames'."""
+    import av
+
+    source = write_video(tmp_path / "source.mp4", gradient_frames(n=30))
+    cut, hidden = tmp_path / "cut.mp4", 10
+    with av.open(str(source)) as inp, av.open(str(cut), "w", format="mp4") as out:
+        stream_in = inp.streams.video[0]
+        stream_out = out.add_stream_from_template(stream_in)
+        step = int(round(1 / (stream_in.average_rate * stream_in.time_base)))
+        for packet in inp.demux(stream_in):
+            if packet.dts is None:
+                continue
+            packet.pts -= hidden * step
+            packet.dts -= hidden * step
+            packet.stream = stream_out
+            out.mux(packet)
+    with av.open(str(cut)) as check:
+        assert check.streams.video[0].frames == 30  # the stored samples, pre-roll included
+    assert probe_video(cut).n_frames == 20
+    video = read_video(cut)
+    assert video.n_frames == 20
+    assert np.abs(video.frames[0].astype(int) - read_video(source).frames[hidden]).mean() < 3
+
+
 def test_garbage_empty_and_audio_only_files(tmp_path):
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(b"this is not a video" * 50)
