@@ -471,10 +471,13 @@ class DrivingVideo:
     whole clip; decoded, streamed, nothing kept)."""
 
     def __init__(self, path: str | Path, crop: bool = False) -> None:
-        from edtalk.data.video import probe_video
+        from edtalk.data.video import frame_times, probe_video
 
         self.path = path
         self.plan: CropPlan | None = None
+        if not crop:
+            _check_square(*probe_video(path).size, path)
+        self.times = frame_times(path)  # a variable-frame-rate video's frame times (None: constant)
         if crop:
             from edtalk.data.face_crop import plan_crops
             from edtalk.data.face_landmarks import NoFaceError
@@ -482,12 +485,10 @@ class DrivingVideo:
 
             fps, frames = iter_frames(path)
             try:
-                self.plan = plan_crops(frames, fps)
+                self.plan = plan_crops(frames, fps, times=self.times)
             except NoFaceError as err:
                 raise InferenceError(path, f"{err.problem} (nothing to crop to)") from None
             note_once(f"{path}: cut to the face's square crop ({self.plan.n_frames} frames at {FPS:.0f} fps)")
-        else:
-            _check_square(*probe_video(path).size, path)
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[np.ndarray]:
         """uint8 (b, H, W, 3) batches of the first ``limit`` frames (all when None). The rest of the
@@ -498,7 +499,11 @@ class DrivingVideo:
         fps, decoded = iter_frames(self.path)
         frames = decoded
         if self.plan is not None:  # the cut pass of edtalk.data.crop (face_crop.cut_crops), one clip
-            frames = (crop_frame(frame, self.plan.boxes[0]) for frame in retimed(decoded, fps))
+            retimed_frames = retimed(decoded, fps, FPS, self.times)
+            frames = (crop_frame(frame, self.plan.boxes[0]) for frame in retimed_frames)
+        elif self.times is not None:
+            note_once(f"{self.path}: variable frame rate, resampled to {FPS:.0f} fps by frame times")
+            frames = retimed(decoded, fps, FPS, self.times)
         elif abs(fps - FPS) > 0.01:
             note_once(f"{self.path}: {fps:.2f} fps, resampled to {FPS:.0f} fps (nearest frame)")
             frames = retimed(decoded, fps, FPS)  # edtalk.data.video.retime, a frame at a time

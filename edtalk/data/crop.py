@@ -70,14 +70,14 @@ def crop_job(job: CropJob) -> CropOutcome:
     from edtalk.data.audio import fit_to_frames, write_wav
     from edtalk.data.errors import DataError
     from edtalk.data.face_crop import FPS, cut_crops, plan_crops
-    from edtalk.data.video import iter_frames, write_video
+    from edtalk.data.video import frame_times, iter_frames, write_video
 
     outcome = CropOutcome(job.clip_id, job.video)
     try:
         fps, frames = iter_frames(job.video)  # the header first: an unreadable video is named as such
         wav = _audio(job, outcome)
         chunk = int(round(job.chunk_seconds * FPS)) if job.chunk_seconds is not None else None
-        plan = plan_crops(frames, fps, chunk)
+        plan = plan_crops(frames, fps, chunk, times=frame_times(job.video))  # phones: variable rate
         if chunk and plan.n_frames < chunk:
             raise DataError(
                 job.video,

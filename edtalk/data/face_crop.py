@@ -24,12 +24,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from edtalk.data.face_landmarks import DETECT_SIDE, NoFaceError, face_detector, gray
+from edtalk.data.video import timed_index
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in the frame's pixels
 
@@ -132,13 +133,19 @@ def crop_frame(frame: np.ndarray, box: Box, side: int = SIDE) -> np.ndarray:
     return cv2.resize(square, (side, side), interpolation=interpolation)
 
 
-def retimed(frames: Iterable[np.ndarray], fps: float, target_fps: float = FPS) -> Iterator[np.ndarray]:
+def retimed(
+    frames: Iterable[np.ndarray], fps: float, target_fps: float = FPS, times: np.ndarray | None = None
+) -> Iterator[np.ndarray]:
     """``edtalk.data.video.retime`` one frame at a time: output frame j is source frame
     rint(j * fps / target_fps), and a clip of n source frames gives round(n * target_fps / fps) (at
     least 1), the last frame repeated where the source runs out. An output frame is held back until
-    enough source frames have been read to know that the clip is long enough to have it."""
+    enough source frames have been read to know that the clip is long enough to have it. With a
+    variable-frame-rate clip's ``times`` (``edtalk.data.video.frame_times``), the frames they place."""
     if fps <= 0 or target_fps <= 0:
         raise ValueError(f"frame rates must be positive, got {fps} -> {target_fps}")
+    if times is not None:
+        yield from _picked(frames, timed_index(times, target_fps))
+        return
 
     def n_out(n: int) -> int:
         return max(1, int(round(n * target_fps / fps)))
@@ -162,6 +169,21 @@ def retimed(frames: Iterable[np.ndarray], fps: float, target_fps: float = FPS) -
         given += 1
 
 
+def _picked(frames: Iterable[np.ndarray], index: np.ndarray) -> Iterator[np.ndarray]:
+    """Source frame ``index[j]`` for each j (non-decreasing), read once; the last frame read where the
+    source runs out (as ``retime`` clamps)."""
+    last, want = None, iter(index.tolist())
+    j = next(want, None)
+    for i, frame in enumerate(frames):
+        last = frame
+        while j is not None and j == i:
+            yield frame
+            j = next(want, None)
+    while j is not None and last is not None:
+        yield last
+        j = next(want, None)
+
+
 @dataclass(frozen=True)
 class CropPlan:
     """Where each output clip of a video lies and the square it is cut to (``plan_crops``)."""
@@ -174,19 +196,23 @@ class CropPlan:
     followed: int  # of those, frames where the track found the face
     jumps: int  # times the track lost the face and found it elsewhere (scene cuts)
     jumped_clips: int  # chunks left out because the face jumped inside them
+    times: np.ndarray | None = field(default=None, compare=False)  # a variable-rate source's frame times
 
 
-def plan_crops(frames: Iterable[np.ndarray], fps: float, chunk_frames: int | None = None) -> CropPlan:
+def plan_crops(
+    frames: Iterable[np.ndarray], fps: float, chunk_frames: int | None = None, times: np.ndarray | None = None
+) -> CropPlan:
     """First pass: detect on every ``DETECT_EVERY``-th output frame, follow the face, and give each
     output clip (the whole video, or ``chunk_frames``-long chunks, the incomplete last one dropped) the
     square around its part of the track. A chunk is left out when the track jumps inside it (a new
     tube: a scene cut) or follows the face in fewer than half of its frames looked at; a whole clip
     takes the square of its longest tube. Raises ``NoFaceError`` (without a path) when no frame has a
-    face."""
+    face. ``times``: a variable-frame-rate source's frame times (``frame_times``), kept in the plan for
+    the cut pass."""
     detections: list[list[Box]] = []
     at: list[int] = []
     n, size = 0, (0, 0)
-    for j, frame in enumerate(retimed(frames, fps)):
+    for j, frame in enumerate(retimed(frames, fps, FPS, times)):
         n, size = j + 1, frame.shape[:2]
         if j % DETECT_EVERY == 0:
             detections.append(detect_faces(frame))
@@ -213,14 +239,14 @@ def plan_crops(frames: Iterable[np.ndarray], fps: float, chunk_frames: int | Non
             continue
         longest = tubes.most_common(1)[0][0]  # a whole clip: the longest stretch of the face
         boxes[k] = square_around([b for tube, b in hits if tube == longest], *size)
-    return CropPlan(n, size, length, boxes, len(at), len(found), found[-1][0], jumped)
+    return CropPlan(n, size, length, boxes, len(at), len(found), found[-1][0], jumped, times)
 
 
 def cut_crops(frames: Iterable[np.ndarray], fps: float, plan: CropPlan) -> Iterator[tuple[int, np.ndarray]]:
     """Second pass: yield (clip index, uint8 (T, SIDE, SIDE, 3) crops) for each planned clip, in order,
     holding only the current clip's crops."""
     current, crops = None, []
-    for j, frame in enumerate(retimed(frames, fps)):
+    for j, frame in enumerate(retimed(frames, fps, FPS, plan.times)):
         k = j // plan.clip_frames
         if k != current:
             if crops:

@@ -424,3 +424,19 @@ def test_a_worker_process_that_dies_fails_its_clip_only(tmp_path, monkeypatch):
     assert "its cropping process died" in outcomes[2].problem
     report = json.loads((tmp_path / "out" / crop.REPORT).read_text())
     assert [r["clip_id"] for r in report if r["problem"]] == ["bad"]
+
+
+def test_the_crop_passes_place_a_variable_rate_videos_frames_by_their_times():
+    """30 frames at 30 fps then 10 at 10 fps (2 s): by the average rate (20 fps) the crops came out
+    with the wrong frames at the wrong times; with the frame times, the frames the times place."""
+    from edtalk.data.face_crop import cut_crops
+    from edtalk.data.video import timed_index
+
+    frames, _ = _raw(40)
+    times = np.array([i / 30 for i in range(30)] + [1 + i / 10 for i in range(10)])
+    plan = plan_crops(iter(frames), 20.0, times=times)
+    index = timed_index(times, 25.0)
+    assert plan.n_frames == len(index) == 50 and list(plan.boxes) == [0]
+    [(_, crops)] = list(cut_crops(iter(frames), 20.0, plan))
+    expected = np.stack([crop_frame(frames[i], plan.boxes[0]) for i in index])
+    np.testing.assert_array_equal(crops, expected)

@@ -263,3 +263,55 @@ def test_video_writer_is_atomic_and_checks_each_batch(tmp_path):
     with VideoWriter(target) as out:
         out.write(frames)
     assert read_video(target).n_frames == 6 and [p.name for p in tmp_path.iterdir()] == ["v.mp4"]
+
+
+def write_vfr(path, times: list[float], size: int = 32):
+    """An H.264 mp4 whose frame i (grey level 3 * i) is shown at ``times[i]`` seconds (a phone's
+    variable frame rate), written with millisecond timestamps."""
+    import av
+
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
+        stream.options = {"crf": "0"}
+        for i, t in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(np.full((size, size, 3), 3 * i, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = int(round(t * 1000)), Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def test_a_variable_frame_rate_video_is_retimed_by_its_frame_times(tmp_path):
+    """2 s at 30 fps then 2 s at 10 fps: by the average rate (20 fps) the frame shown at 2.0 s landed
+    at 1.5 s of the output, half a second away from its audio."""
+    from edtalk.data.face_crop import retimed
+    from edtalk.data.video import frame_times
+
+    times = [i / 30 for i in range(60)] + [2 + i / 10 for i in range(20)]
+    video = read_video(write_vfr(tmp_path / "phone.mp4", times))
+    shown = frame_times(tmp_path / "phone.mp4")
+    np.testing.assert_allclose(shown, times, atol=1e-3)
+    out = retime(video.frames, video.fps, 25.0, shown)
+    assert len(out) == 100  # 4 s at 25 fps
+    source = np.rint(out[:, 16, 16, 0] / 3).astype(int)
+    nearest = [int(np.argmin(np.abs(np.array(times) - j / 25))) for j in range(100)]
+    assert np.abs(source - nearest).max() <= 1 and source[50] in (60, 59)  # 2.0 s shows the 2.0 s frame
+    np.testing.assert_array_equal(np.stack(list(retimed(iter(video.frames), video.fps, 25.0, shown))), out)
+    # a constant-rate video has no frame times to follow: its rate retimes it, as before
+    assert frame_times(write_video(tmp_path / "cfr.mp4", gradient_frames(n=12), fps=30.0)) is None
+
+
+def test_inference_drives_with_a_variable_frame_rate_video_by_its_frame_times(tmp_path, capsys):
+    from edtalk.data.video import frame_times
+    from edtalk.driving import read_frames
+
+    times = [i / 30 for i in range(30)] + [1 + i / 10 for i in range(10)]
+    path = write_vfr(tmp_path / "phone.mp4", times)
+    video = read_video(path)
+    np.testing.assert_array_equal(read_frames(path), retime(video.frames, video.fps, 25.0, frame_times(path)))
+    assert "variable frame rate, resampled to 25 fps by frame times" in capsys.readouterr().err
