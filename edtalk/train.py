@@ -160,11 +160,10 @@ def parse_data(spec: str) -> tuple[str, Path]:
 def prepare_cache(train_cfg, model_cfg, with_extras: bool = False) -> Path:
     """Decode the training split once (driver side) into the shared frame cache; ``with_extras``
     appends ``train_cfg.extra_identities`` rendered people (for the frames-only stages)."""
-    from edtalk.data.readers import read_clips
-    from edtalk.data.training import build_frame_cache
+    from edtalk.data.training import build_frame_cache, training_clips
 
     reader, root = parse_data(train_cfg.data)
-    clips = read_clips(reader, root, train_cfg.split)
+    clips = training_clips(reader, root, train_cfg.split)  # none of the judge or test clips
     n, k = train_cfg.extra_identities, train_cfg.extra_frames
     if not (n and with_extras):
         return build_frame_cache(clips, model_cfg.image_size, train_cfg.cache).resolve()

@@ -2,7 +2,9 @@
 
 ``build_frame_cache`` decodes every clip of a split once (frames resized to the model's image size,
 landmarks rescaled, Wav2Lip mel windows per frame) into a folder of ``.npy`` arrays that every Ray
-worker memory-maps (``load_frame_cache``). Samplers then draw batches from it with a per-rank RNG:
+worker memory-maps (``load_frame_cache``). ``training_clips`` reads the split and refuses any clip of
+the dataset's judge or test split (``check_unseen``). Samplers then draw batches from the cache with a
+per-rank RNG:
 
 - ``frame_pairs`` (eg_pretrain): target I^d of any clip, source I^i a neutral frame of the same identity.
 - ``mouth_swap_pairs`` (mouth_pose): frames I^a, I^b of two identities, their identity frames, and
@@ -36,6 +38,7 @@ import cv2
 import numpy as np
 import torch
 
+from edtalk.config import ConfigError
 from edtalk.data.clip import EMOTIONS, Clip
 from edtalk.data.errors import DataError, DatasetLayoutError
 from edtalk.data.mouth_swap import swap_mouth
@@ -142,6 +145,79 @@ def _clip_mels(clip: Clip, n_frames: int, fps: float) -> np.ndarray:
     return mel_windows(mel, n_frames, fps=fps).astype(np.float16)
 
 
+# --- the evaluation splits stay unseen ------------------------------------------------------------
+HELD_OUT_SPLITS = ("judge", "test")  # the judges' identities and the scored test split: never trained on
+IDENTITY_SPLITS = ("synthtalk",)  # datasets whose splits hold out whole people: any clip of one leaks
+
+
+def _held_out_clips(reader: str, root: Path, split: str) -> list[Clip]:
+    """The clips of the held-out ``split``; [] where the dataset has no such split (no list, no folder,
+    no built-in rule). The folder reader returns every clip for a split it has no list for, so there
+    only a list makes a split."""
+    from edtalk.data.readers import read_clips
+    from edtalk.data.readers.common import split_list_path
+
+    if reader == "folder" and split_list_path(root, split) is None:
+        return []
+    try:
+        return read_clips(reader, root, split)
+    except DatasetLayoutError:
+        return []
+
+
+def held_out_overlap(clips: list[Clip], reader: str, root: str | Path) -> dict[str, list[str]]:
+    """The ids of ``clips`` that belong to the dataset's judge or test split, per split it has: the same
+    video file (LRW's train and test folders reuse clip names), or, for ``IDENTITY_SPLITS``, a clip of
+    the same person."""
+    videos = [Path(c.video).resolve() for c in clips]
+    found: dict[str, list[str]] = {}
+    for split in HELD_OUT_SPLITS:
+        held = _held_out_clips(reader, Path(root), split)
+        held_videos = {Path(c.video).resolve() for c in held}
+        people = {c.identity or c.id for c in held} if reader in IDENTITY_SPLITS else set()
+        ids = [
+            c.id
+            for c, v in zip(clips, videos, strict=True)
+            if v in held_videos or (c.identity or c.id) in people
+        ]
+        if ids:
+            found[split] = ids
+    return found
+
+
+def check_unseen(clips: list[Clip], reader: str, root: str | Path) -> None:
+    """Refuse training ``clips`` of the dataset's judge or test split (``held_out_overlap``): the judges
+    and the test identities score the trained model, so no training may see them."""
+    overlap = held_out_overlap(clips, reader, root)
+    if overlap:
+        found = "; ".join(
+            f"{len(ids)} of the {split} split (first: {ids[0]})" for split, ids in overlap.items()
+        )
+        raise ConfigError(
+            f"split {clips[0].split!r} of {reader}:{root} holds evaluation clips: {found}. Training must "
+            "never see the judges' or the test identities (they score the trained model): train on "
+            "'train', or on a split list that leaves them out"
+        )
+
+
+def training_clips(reader: str, root: str | Path, split: str) -> list[Clip]:
+    """The clips of ``split`` to train on (``read_clips``), refused when any is a judge or test clip."""
+    from edtalk.data.readers import read_clips
+
+    clips = read_clips(reader, root, split)
+    check_unseen(clips, reader, root)
+    return clips
+
+
+def _synthtalk_roots(clips: list[Clip]) -> dict[Path, list[Clip]]:
+    """The synthtalk ``clips`` by dataset root (a sidecar lies at ``<root>/clips/<id>.json``)."""
+    roots: dict[Path, list[Clip]] = {}
+    for clip in clips:
+        if clip.dataset == "synthtalk" and clip.sidecar is not None:
+            roots.setdefault(Path(clip.sidecar).parent.parent, []).append(clip)
+    return roots
+
+
 def build_frame_cache(
     clips: list[Clip],
     size: int,
@@ -159,9 +235,14 @@ def build_frame_cache(
     (zero mel windows). It is only called when the cache has to be built. When another cache in
     ``cache_root`` already holds exactly ``clips`` at ``size`` (first), their rows are copied from it
     instead of decoding the videos again.
+
+    synthtalk clips of the judge or test split are refused (``check_unseen``; their sidecars locate
+    the dataset), even from a caller that read them without ``training_clips``.
     """
     if not clips:
         raise DatasetLayoutError(None, "no clips to train on (empty split?)")
+    for root, group in _synthtalk_roots(clips).items():
+        check_unseen(group, "synthtalk", root)
     if (extra is None) != (not extra_tag):
         raise ValueError("build_frame_cache: give extra and extra_tag together")
     cache_root = Path(cache_root)

@@ -1,0 +1,111 @@
+"""Training never sees the evaluation clips: ``edtalk.data.training.check_unseen`` compares the clips of
+the training split with the dataset's judge and test splits (fixture trees of empty files; nothing is
+decoded)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edtalk.config import ConfigError
+from edtalk.data.readers import read_clips
+from edtalk.data.training import build_frame_cache, check_unseen, held_out_overlap, training_clips
+
+SPLITS = {"train": ["st000", "st001"], "judge": ["st002"], "test": ["st003"]}
+
+
+@pytest.fixture
+def synthtalk(tmp_path):
+    """A synthtalk tree with disjoint train/judge/test identities (two clips each)."""
+    root = tmp_path / "synthtalk"
+    (root / "clips").mkdir(parents=True)
+    (root / "splits").mkdir()
+    for split, people in SPLITS.items():
+        ids = [f"{p}#{e}#level_1#001" for p in people for e in ("angry", "happy")]
+        (root / "splits" / f"{split}.txt").write_text("".join(f"{i}\n" for i in ids))
+        for clip_id in ids:
+            (root / "clips" / f"{clip_id}.mp4").write_bytes(b"")
+            sidecar = {"identity": clip_id.split("#")[0], "emotion": clip_id.split("#")[1], "level": 1}
+            (root / "clips" / f"{clip_id}.json").write_text(json.dumps(sidecar))
+    return root
+
+
+def test_train_split_passes_and_all_judge_test_are_refused(synthtalk):
+    assert len(training_clips("synthtalk", synthtalk, "train")) == 4
+    with pytest.raises(
+        ConfigError, match=r"split 'all' .* 2 of the judge split.* 2 of the test split"
+    ) as err:
+        training_clips("synthtalk", synthtalk, "all")
+    assert "never see the judges' or the test identities" in str(err.value)
+    for split in ("judge", "test"):
+        with pytest.raises(ConfigError, match=f"2 of the {split} split"):
+            training_clips("synthtalk", synthtalk, split)
+
+
+def test_a_custom_list_with_a_judge_person_is_refused(synthtalk):
+    """A split list of other names that smuggles in a judge clip, or another clip of a judge person
+    (synthtalk's splits hold out whole people), is refused, not only the names judge/test/all."""
+    (synthtalk / "splits/mine.txt").write_text("st000#angry#level_1#001\nst002#happy#level_1#001\n")
+    with pytest.raises(ConfigError, match=r"split 'mine' .*1 of the judge split \(first: st002#happy"):
+        training_clips("synthtalk", synthtalk, "mine")
+    extra = "st003#sad#level_3#009"  # a test person's clip that test.txt does not list
+    (synthtalk / "clips" / f"{extra}.mp4").write_bytes(b"")
+    (synthtalk / "clips" / f"{extra}.json").write_text(json.dumps({"identity": "st003", "emotion": "sad"}))
+    (synthtalk / "splits/mine.txt").write_text(f"st000#angry#level_1#001\n{extra}\n")
+    assert held_out_overlap(read_clips("synthtalk", synthtalk, "mine"), "synthtalk", synthtalk) == {
+        "test": [extra]
+    }
+
+
+def test_frame_cache_refuses_synthtalk_evaluation_clips_before_decoding(synthtalk, tmp_path):
+    """The CLI's prepare_cache reads the clips itself: the cache is the place every run passes."""
+    with pytest.raises(ConfigError, match="split 'all'"):
+        build_frame_cache(read_clips("synthtalk", synthtalk, "all"), 32, tmp_path / "cache", progress=False)
+    assert not (tmp_path / "cache").exists()  # refused before anything was written or decoded
+
+
+def _files(root, names):
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"")
+
+
+def test_mead_and_hdtf_training_splits_still_work_and_all_is_refused(tmp_path):
+    mead = tmp_path / "mead"
+    _files(mead, [f"MEAD_front/video/{s}#angry#level_1#001.mp4" for s in ("M003", "M005", "W011", "W015")])
+    assert {c.identity for c in training_clips("mead", mead, "train")} == {"M005", "W011"}  # built-in split
+    with pytest.raises(ConfigError, match=r"2 of the test split \(first: M003"):
+        training_clips("mead", mead, "all")
+    (mead / "lists").mkdir()  # EDTalk's lists: clips, not speakers, are held out
+    (mead / "lists/train.txt").write_text("M003#angry#level_1#001\nM005#angry#level_1#001\n")
+    (mead / "lists/test.txt").write_text("W015#angry#level_1#001\n")
+    assert [c.id for c in training_clips("mead", mead, "train")] == [
+        "M003#angry#level_1#001",
+        "M005#angry#level_1#001",
+    ]
+    hdtf = tmp_path / "hdtf"
+    _files(hdtf, [f"split_5s_video/RD_Radio1_000#{k}.mp4" for k in (1, 2, 3)])
+    assert len(training_clips("hdtf", hdtf, "all")) == 3  # no test list here: nothing held out
+    (hdtf / "lists").mkdir()
+    (hdtf / "lists/test.json").write_text(json.dumps(["M003#angry#level_1#001", "RD_Radio1_000#3"]))
+    (hdtf / "lists/train.txt").write_text("RD_Radio1_000#1\nRD_Radio1_000#2\n")
+    assert len(training_clips("hdtf", hdtf, "train")) == 2
+    with pytest.raises(ConfigError, match=r"1 of the test split \(first: RD_Radio1_000#3\)"):
+        training_clips("hdtf", hdtf, "all")
+
+
+def test_same_names_in_other_folders_and_folders_without_lists_are_no_overlap(tmp_path):
+    """LRW's train and test folders reuse clip names (other files); the folder reader returns every
+    clip for any split it has no list for, which is no held-out split."""
+    lrw = tmp_path / "lrw"
+    _files(lrw, ["ABOUT/train/ABOUT_00001.mp4", "ABOUT/test/ABOUT_00001.mp4"])
+    assert len(training_clips("lrw", lrw, "train")) == 1
+    folder = tmp_path / "folder"
+    _files(folder, ["a.mp4", "b.mp4"])
+    assert len(training_clips("folder", folder, "train")) == 2
+    (folder / "lists").mkdir()
+    (folder / "lists/test.txt").write_text("b\n")
+    clips = read_clips("folder", folder, "train")  # no train list: every clip, b included
+    with pytest.raises(ConfigError, match=r"1 of the test split \(first: b\)"):
+        check_unseen(clips, "folder", folder)
