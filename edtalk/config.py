@@ -9,12 +9,18 @@ Channel widths follow StyleGAN2: the feature map at resolution ``r`` has
 gives the official table {4..32: 512, 64: 256, 128: 128, 256: 64}.
 
 Dicts round-trip through ``to_dict``/``from_dict``; ``from_dict`` rejects unknown keys (did-you-mean).
+Every constructor checks each value against its field's type (a JSON/YAML/CLI value of the wrong type,
+``"10"`` for an int or ``"false"`` for a bool, is a ``ConfigError`` naming the field, not a silent
+truthy string or a ``TypeError`` deep inside).
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import math
+import types
+import typing
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -33,6 +39,78 @@ def _reject_unknown(kind: str, data: dict[str, Any], known: list[str]) -> None:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
             raise ConfigError(f"unknown {kind} key {key!r}{hint}")
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    """The declared type of each field of a config dataclass (its annotations, evaluated)."""
+    return typing.get_type_hints(cls)
+
+
+def _fits(value: Any, expected: Any) -> bool:
+    """Whether ``value`` is of the declared field type ``expected``: a bool only for bool (not 0/1), an
+    int (not a bool or 2.5) for int, an int or float for float, a tuple (not a str) for tuple[...]."""
+    if expected is bool:
+        return isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected is str:
+        return isinstance(value, str)
+    if expected is type(None):
+        return value is None
+    origin, args = typing.get_origin(expected), typing.get_args(expected)
+    if origin in (types.UnionType, typing.Union):
+        return any(_fits(value, a) for a in args)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_fits(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_fits(v, a) for v, a in zip(value, args, strict=True))
+    raise TypeError(f"config field type {expected!r} has no check in edtalk.config._fits")  # a new field
+
+
+def _describe(expected: Any) -> str:
+    """A field type in words, for the error message."""
+    words = {bool: "true or false (a bool)", int: "an integer", float: "a number", str: "a string"}
+    if expected in words:
+        return words[expected]
+    if expected is type(None):
+        return "null (None)"
+    args = typing.get_args(expected)
+    if typing.get_origin(expected) in (types.UnionType, typing.Union):
+        return " or ".join(_describe(a) for a in args)
+    if len(args) == 2 and args[1] is Ellipsis:
+        return f"a list of {_describe(args[0]).removeprefix('a ').removeprefix('an ')}s"
+    return f"a ({', '.join(_describe(a) for a in args)}) pair"
+
+
+def _as_tuples(value: Any, expected: Any) -> Any:
+    """A list (as JSON and YAML give it) as the tuple a ``tuple[...]`` field holds, nested lists too;
+    any other value unchanged (a str stays a str, and is then refused)."""
+    if typing.get_origin(expected) is not tuple or not isinstance(value, (list, tuple)):
+        return value
+    args = typing.get_args(expected)
+    inner = (args[0],) * len(value) if len(args) == 2 and args[1] is Ellipsis else args
+    if len(inner) != len(value):
+        return tuple(value)
+    return tuple(_as_tuples(v, a) for v, a in zip(value, inner, strict=True))
+
+
+def _check_types(obj: Any) -> None:
+    """Refuse a field value of the wrong type, naming the field, the value and the expected type
+    (lists are stored as the tuples a ``tuple[...]`` field holds)."""
+    kind = type(obj).__name__
+    for name, expected in _field_types(type(obj)).items():
+        value = _as_tuples(getattr(obj, name), expected)
+        if value is not getattr(obj, name):
+            object.__setattr__(obj, name, value)  # frozen dataclass: still being constructed
+        if not _fits(value, expected):
+            raise ConfigError(
+                f"{kind}.{name} must be {_describe(expected)}, got {value!r} ({type(value).__name__})"
+            )
 
 
 @dataclass(frozen=True)
@@ -68,6 +146,7 @@ class ModelConfig:
     mask_text_p: float = 0.25  # Eq. 7: probability of masking E_T(T) during training (0 <= p < 0.25)
 
     def __post_init__(self) -> None:
+        _check_types(self)
         size = self.image_size
         if size < 16 or size & (size - 1):
             raise ConfigError(f"image_size must be a power of two >= 16, got {size}")
@@ -181,6 +260,9 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
 # loss weights; TrainConfig: a whole run. Both round-trip through to_dict/from_dict.)
 
 STAGE_NAMES = ("eg_pretrain", "mouth_pose", "expression", "audio_lip", "audio_pose", "audio_expression")
+# split names no run trains on: the judges' and the test identities, and 'all', which every reader takes
+# as every clip, those included (edtalk.data.training.check_unseen also compares the clips themselves)
+HELD_OUT_SPLIT_NAMES = ("judge", "test", "all")
 
 
 @dataclass(frozen=True)
@@ -211,6 +293,7 @@ class StageConfig:
     fresh_mouth_pose_banks: bool = False
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.name not in STAGE_NAMES:
             close = difflib.get_close_matches(self.name, STAGE_NAMES, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -230,9 +313,26 @@ class StageConfig:
                 raise ConfigError(
                     f"StageConfig.loss_weights[{term!r}] must be a finite number >= 0, got {weight}"
                 )
+        if self.loss_weights:
+            self._check_loss_terms()
         if self.pose_frames < 2:
             raise ConfigError(
                 f"StageConfig.pose_frames must be >= 2 (L_tem needs two frames), got {self.pose_frames}"
+            )
+
+    def _check_loss_terms(self) -> None:
+        """Every ``loss_weights`` term is one of the stage's (``edtalk.stages``), so that a typo stops
+        the run here, not inside the Ray workers."""
+        from edtalk.stages import get_stage  # imports torch: only when weights are given
+
+        known = list(get_stage(self.name).weights)
+        unknown = [term for term, _ in self.loss_weights if term not in known]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                f"StageConfig.loss_weights: unknown loss terms {unknown} for stage {self.name} "
+                f"({hint}known: {', '.join(known)})"
             )
 
     def weight(self, term: str, default: float) -> float:
@@ -247,8 +347,30 @@ class StageConfig:
     def from_dict(cls, data: dict[str, Any]) -> StageConfig:
         _reject_unknown("StageConfig", data, [f.name for f in fields(cls)])
         data = dict(data)
-        data["loss_weights"] = tuple(sorted(dict(data.get("loss_weights", {})).items()))
-        data["also_train"] = tuple(data.get("also_train", ()))
+        weights = data.get("loss_weights", {})
+        if isinstance(weights, (list, tuple)) and all(
+            isinstance(pair, (list, tuple)) and len(pair) == 2 for pair in weights
+        ):
+            weights = dict(weights)  # (term, weight) pairs, as asdict() gives them
+        if not isinstance(weights, dict) or not all(isinstance(term, str) for term in weights):
+            raise ConfigError(
+                f"StageConfig.loss_weights must be a mapping of loss term to weight, e.g. {{'fea': 0.0}}, "
+                f"got {weights!r} ({type(weights).__name__})"
+            )
+        for term, weight in weights.items():
+            if not _fits(weight, float):  # '0' from a YAML quote, or None
+                raise ConfigError(
+                    f"StageConfig.loss_weights[{term!r}] must be a number, got {weight!r} "
+                    f"({type(weight).__name__})"
+                )
+        data["loss_weights"] = tuple(sorted(weights.items()))
+        also_train = data.get("also_train", ())
+        if not isinstance(also_train, (list, tuple)):  # a bare 'generator' would become its letters
+            raise ConfigError(
+                f"StageConfig.also_train must be a list of parameter prefixes, e.g. ['generator'], "
+                f"got {also_train!r} ({type(also_train).__name__})"
+            )
+        data["also_train"] = tuple(also_train)
         return cls(**data)
 
 
@@ -257,7 +379,7 @@ class TrainConfig:
     """A training run: data, model preset, Ray/DeepSpeed scaling, output and provenance switches."""
 
     data: str = "synthtalk:data/synthtalk"  # "<reader>:<root>" (edtalk.data.readers)
-    split: str = "train"  # identity split to train on (never judge/test)
+    split: str = "train"  # identity split to train on (never judge, test or all: HELD_OUT_SPLIT_NAMES)
     preset: str = "tiny"  # ModelConfig preset
     out: str = "runs"  # output root: <out>/<stage>/ holds Ray checkpoints, TensorBoard logs, final.pt
     workers: int = 2  # Ray Train workers (data-parallel ranks)
@@ -278,6 +400,7 @@ class TrainConfig:
     extra_frames: int = 8
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.deepspeed not in ("zero0", "zero1", "zero2", "zero3"):
             raise ConfigError(f"deepspeed must be zero0..zero3, got {self.deepspeed!r}")
         if self.workers < 1:
@@ -286,8 +409,18 @@ class TrainConfig:
             raise ConfigError(
                 f"data must be '<reader>:<root>' (e.g. synthtalk:data/synthtalk), got {self.data!r}"
             )
-        if self.split in ("judge", "test"):
-            raise ConfigError(f"training on the {self.split!r} split is not allowed (judges/test identities)")
+        held_out = self.split.strip().lower()  # 'Judge' reads judge.txt on a case-insensitive disk
+        if held_out in HELD_OUT_SPLIT_NAMES:
+            holds = {
+                "judge": "the judges' identities",
+                "test": "the test identities",
+                "all": "every clip, the judge and test ones too",
+            }[held_out]
+            raise ConfigError(
+                f"split {self.split!r}: training on it is not allowed, as it holds {holds}; the judges' and "
+                "the test identities must stay unseen by training (they score the trained model). Train on "
+                "'train', or on a split list that leaves them out"
+            )
         if self.extra_identities < 0 or self.extra_frames < 1:
             raise ConfigError(
                 f"extra_identities must be >= 0 and extra_frames >= 1, got {self.extra_identities}, "
