@@ -25,6 +25,8 @@ from edtalk.experts.names import expert_file
 G_BETAS = (0.0, 0.99 ** (4 / 5))
 D_BETAS = (0.0, 0.99 ** (16 / 17))
 ENGINE_TAG = "engine"
+# each rank's sampler and torch RNG states in a checkpoint folder (ranks write their own; Ray merges them)
+RNG_FILE = "rng_rank{rank}.pt"
 
 
 def match_deepspeed_accelerator() -> None:
@@ -219,6 +221,25 @@ def world_of_one_env() -> dict[str, str]:
     }
 
 
+def mean_over_ranks(values: dict[str, float], world: int, device) -> dict[str, float]:
+    """Each value's mean over the ranks: the loss of the global batch, not rank 0's share of it.
+
+    Collective: every rank calls it at the same step with the same keys (the stage's loss terms).
+    Ray Train keeps the first worker's reported metrics only, and ranks checkpoints by them. The
+    ranks' batches are the same size, so the mean of their means is the global batch mean. (gloo
+    has no ReduceOp.AVG: a sum, then / world.)
+    """
+    import torch
+    import torch.distributed as dist
+
+    if world <= 1:
+        return dict(values)
+    keys = sorted(values)
+    total = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
+    dist.all_reduce(total, op=dist.ReduceOp.SUM)
+    return {k: v / world for k, v in zip(keys, total.tolist(), strict=True)}
+
+
 class StageWorker:
     """One rank's training state for one stage: model, DeepSpeed engine, D, sampler, loss networks.
 
@@ -325,11 +346,45 @@ class StageWorker:
             terms["d"] = d_loss.detach()
         return {**{k: float(v.detach()) for k, v in terms.items()}, "loss": loss_value}
 
+    def rng_state(self) -> dict:
+        """This rank's random state: the sampler's numpy generator and torch's (CPU, and the GPU's)."""
+        import torch
+
+        state = {"sampler": self.sampler.rng.bit_generator.state, "torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def set_rng_state(self, state: dict) -> None:
+        """Continue from ``rng_state()``'s draws (a GPU state is kept only when saved on a GPU)."""
+        import torch
+
+        self.sampler.rng.bit_generator.state = state["sampler"]
+        torch.set_rng_state(state["torch"].cpu())
+        if self.device.type == "cuda" and "cuda" in state:
+            torch.cuda.set_rng_state(state["cuda"].cpu(), self.device)
+
+    def apply_optimiser_settings(self) -> None:
+        """Set the run config's lr and betas on G's and D's Adam (loading a checkpoint restores its own).
+
+        The optimiser state dict carries param_groups, so without this a resume with another
+        --lr/--beta1, which the driver announces and run.json records, would train on the old ones.
+        DeepSpeed's ZeRO and bf16 wrappers forward ``param_groups`` to the torch optimiser; the run
+        has no LR scheduler (constant lr, as the official trainers), so nothing else holds an lr.
+        """
+        for group in self.engine.optimizer.param_groups:
+            group["lr"], group["betas"] = self.stage_cfg.lr, (self.stage_cfg.beta1, G_BETAS[1])
+        if self.d_opt is not None:
+            for group in self.d_opt.param_groups:
+                group["lr"], group["betas"] = self.stage_cfg.d_lr, D_BETAS
+
     def save(self, folder: str | Path, step: int) -> None:
-        """Collective: this rank's DeepSpeed shard; rank 0 also the trainer state and run record."""
+        """Collective: this rank's DeepSpeed shard and RNG state; rank 0 also the trainer state and run
+        record."""
         import torch
 
         self.engine.save_checkpoint(str(folder), tag=ENGINE_TAG)
+        torch.save(self.rng_state(), Path(folder) / RNG_FILE.format(rank=self.rank))
         if self.rank == 0:
             state = {"step": step, "stage": self.stage_cfg.to_dict(), "train": self.train_cfg.to_dict()}
             if self.disc is not None:
@@ -339,14 +394,35 @@ class StageWorker:
             (Path(folder) / "run.json").write_text(json.dumps(self.run, indent=1, default=str))
 
     def load(self, folder: str | Path) -> int:
-        """Restore from a checkpoint folder written by ``save``; returns its step."""
+        """Restore from a checkpoint folder written by ``save``; returns its step.
+
+        The run config's lr/betas then replace the checkpoint's, and each rank's sampler and torch RNG
+        continue where they were, so the resumed run draws the batches an uninterrupted one would.
+        A checkpoint from before the RNG states were saved (or a rank the old run did not have)
+        restarts that rank's draws from its seed, as before; rank 0 says so in one line.
+        """
         import torch
 
+        folder = Path(folder)
         self.engine.load_checkpoint(str(folder), tag=ENGINE_TAG)
-        state = torch.load(Path(folder) / "trainer_state.pt", map_location=self.device, weights_only=True)
+        state = torch.load(folder / "trainer_state.pt", map_location=self.device, weights_only=True)
         if self.disc is not None:
             self.disc.load_state_dict(state["discriminator"])
             self.d_opt.load_state_dict(state["d_optimizer"])
+        self.apply_optimiser_settings()
+        rng = folder / RNG_FILE.format(rank=self.rank)
+        if rng.is_file():
+            self.set_rng_state(torch.load(rng, map_location="cpu", weights_only=True))
+        if self.rank == 0:
+            missing = [r for r in range(self.world) if not (folder / RNG_FILE.format(rank=r)).is_file()]
+            if missing:
+                ranks = ", ".join(map(str, missing))
+                print(
+                    f"[train] {self.stage.name}: the checkpoint at step {int(state['step'])} holds no "
+                    f"sampler/RNG state for rank(s) {ranks} (an older checkpoint, or fewer workers); their "
+                    "batches restart from the seed",
+                    flush=True,
+                )
         return int(state["step"])
 
     def full_state(self) -> dict:
@@ -431,23 +507,28 @@ def train_loop_per_worker(config: dict) -> None:
         bar = tqdm(total=cfg.max_steps, desc=f"{cfg.name} (resumed at {start})" if start else cfg.name)
         bar.update(start)
 
-    t0, running, since_report, since_n, step = time.time(), {}, {}, 0, start
+    # sums of the loss terms and the number of steps in them: since the last TensorBoard point
+    # (a window that starts at a resumed step is shorter than log_every) and since the last report
+    t0, step = time.time(), start
+    running, running_n, since_report, since_n = {}, 0, {}, 0
     for step in range(start + 1, cfg.max_steps + 1):
         for k, v in worker.step().items():
             running[k] = running.get(k, 0.0) + v
             since_report[k] = since_report.get(k, 0.0) + v
+        running_n += 1
         since_n += 1
         if bar is not None:
             bar.update(1)
-        if writer is not None and (step % cfg.log_every == 0 or step == cfg.max_steps):
-            n = step % cfg.log_every or cfg.log_every
-            for k, v in running.items():
-                writer.add_scalar(f"{cfg.name}/{k}", v / n, step)
-            writer.add_scalar(f"{cfg.name}/it_per_s", (step - start) / (time.time() - t0), step)
-        if step % cfg.log_every == 0:
-            running = {}
+        if step % cfg.log_every == 0 or step == cfg.max_steps:  # every rank: the mean is collective
+            means = mean_over_ranks({k: v / running_n for k, v in running.items()}, world, worker.device)
+            if writer is not None:
+                for k, v in means.items():
+                    writer.add_scalar(f"{cfg.name}/{k}", v, step)
+                writer.add_scalar(f"{cfg.name}/it_per_s", (step - start) / (time.time() - t0), step)
+            running, running_n = {}, 0
         if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
-            metrics = {k: v / since_n for k, v in since_report.items()}  # means since the last report
+            # means since the last report, over all ranks (Ray keeps rank 0's metrics only)
+            metrics = mean_over_ranks({k: v / since_n for k, v in since_report.items()}, world, worker.device)
             metrics.update(step=step, resumed_from=start, it_per_s=(step - start) / (time.time() - t0))
             metrics.update(peak_memory(worker.device))
             since_report, since_n = {}, 0

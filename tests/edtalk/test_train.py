@@ -189,6 +189,64 @@ def test_a_non_finite_loss_stops_the_step_before_the_weights_change(training_fix
     assert all(torch.equal(p.detach(), before[n]) for n, p in worker.model.named_parameters())
 
 
+def test_a_resume_trains_with_the_run_configs_lr_and_betas_not_the_checkpoints(
+    training_fixture, single_process_group
+):
+    """Loading a checkpoint restores Adam's state dict, param_groups (lr, betas) included: a resume
+    with another --lr/--beta1/--d-lr, announced by the driver and recorded in run.json, trained on
+    the checkpoint's values. The run config's now replace them; the moments still come from the
+    checkpoint."""
+    from edtalk.worker import D_BETAS, G_BETAS
+
+    fx, adv = training_fixture, {"loss_weights": {"adv": 1.0}}  # so D and its Adam exist
+    folder = fx["root"] / "lr" / "ck"
+    first = _stage_worker(fx, "lr", lr=2e-4, beta1=0.9, d_lr=3e-4, **adv)
+    first.step()
+    first.save(folder, 1)
+    resumed = _stage_worker(fx, "lr", lr=1e-5, beta1=0.0, d_lr=4e-5, **adv)
+    assert resumed.load(folder) == 1
+    (g,) = resumed.engine.optimizer.param_groups
+    assert (g["lr"], tuple(g["betas"])) == (1e-5, (0.0, G_BETAS[1]))
+    (d,) = resumed.d_opt.param_groups
+    assert (d["lr"], tuple(d["betas"])) == (4e-5, D_BETAS)
+    for opt in (resumed.engine.optimizer, resumed.d_opt):
+        assert opt.state and all(int(s["step"]) == 1 for s in opt.state.values())
+
+
+def test_a_resumed_worker_draws_the_batches_and_random_numbers_an_uninterrupted_one_would(
+    training_fixture, single_process_group, capsys
+):
+    """Each rank's sampler and torch RNG states are saved with the checkpoint: a resumed run drew
+    step 1's batches again (and restarted torch's draws: masking, dropout). A checkpoint without
+    them (saved before they were kept) still loads, draws from the seed again and says so."""
+    fx = training_fixture
+    folder = fx["root"] / "rng" / "ck"
+    first = _stage_worker(fx, "rng")
+    seed_batch = first.next_batch()
+    first.step()
+    torch.rand(5)  # a stage's own torch draws move torch's RNG between checkpoints
+    first.save(folder, 2)
+    expected_terms = first.step()  # what the uninterrupted run does next
+    expected_torch = torch.get_rng_state()
+    expected_batch = first.next_batch()
+
+    resumed = _stage_worker(fx, "rng")  # a restarted worker: seeded afresh
+    assert resumed.load(folder) == 2
+    assert resumed.step() == pytest.approx(expected_terms, rel=1e-6)
+    assert torch.equal(torch.get_rng_state(), expected_torch)
+    batch = resumed.next_batch()
+    assert all(torch.equal(batch[k], expected_batch[k]) for k in expected_batch)
+
+    for p in folder.glob("rng_rank*.pt"):
+        p.unlink()
+    capsys.readouterr()
+    old = _stage_worker(fx, "rng")
+    assert old.load(folder) == 2
+    assert "no sampler/RNG state for rank(s) 0" in capsys.readouterr().out
+    batch = old.next_batch()
+    assert all(torch.equal(batch[k], seed_batch[k]) for k in seed_batch)
+
+
 def test_cpu_workers_skip_deepspeeds_inference_only_shm_kernel(
     training_fixture, single_process_group, monkeypatch
 ):
