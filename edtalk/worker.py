@@ -64,13 +64,23 @@ def skip_inference_shm_kernel() -> None:
 
 
 def deepspeed_config(stage_cfg, train_cfg, on_cpu: bool) -> dict[str, Any]:
-    """The DeepSpeed config dict of one stage (ZeRO stage, bf16, Adam; torch Adam on CPU)."""
+    """The DeepSpeed config dict of one stage (ZeRO stage, bf16, Adam; torch Adam on CPU).
+
+    Plain Adam without weight decay, as the official trainers' torch.optim.Adam: DeepSpeed's "Adam"
+    is AdamW unless ``adam_w_mode`` is off, and on the CPU (``torch_adam``) that was torch's AdamW with
+    its default decay 0.01, which FusedAdam on GPUs does not apply (its default is 0)."""
     cfg: dict[str, Any] = {
         "train_micro_batch_size_per_gpu": stage_cfg.batch_size,
         "gradient_accumulation_steps": 1,
         "optimizer": {
             "type": "Adam",
-            "params": {"lr": stage_cfg.lr, "betas": [stage_cfg.beta1, G_BETAS[1]], "eps": 1e-8},
+            "params": {
+                "lr": stage_cfg.lr,
+                "betas": [stage_cfg.beta1, G_BETAS[1]],
+                "eps": 1e-8,
+                "weight_decay": 0.0,
+                "adam_w_mode": False,
+            },
         },
         "zero_optimization": {"stage": train_cfg.zero_stage},
         "gradient_clipping": 10.0,

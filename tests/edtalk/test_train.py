@@ -213,6 +213,18 @@ def test_a_resume_trains_with_the_run_configs_lr_and_betas_not_the_checkpoints(
         assert opt.state and all(int(s["step"]) == 1 for s in opt.state.values())
 
 
+def test_the_workers_optimiser_is_plain_adam_without_weight_decay(training_fixture, single_process_group):
+    """DeepSpeed's "Adam" is AdamW unless adam_w_mode is off; with torch_adam (the CPU) that was
+    torch's AdamW with its default weight decay 0.01, which the official trainers' Adam does not have
+    (and FusedAdam on GPUs does not apply)."""
+    import torch
+
+    worker = _stage_worker(training_fixture, "adam")
+    inner = getattr(worker.engine.optimizer, "optimizer", worker.engine.optimizer)
+    assert type(inner) is torch.optim.Adam
+    assert all(g["weight_decay"] == 0.0 for g in worker.engine.optimizer.param_groups)
+
+
 def test_a_resumed_worker_draws_the_batches_and_random_numbers_an_uninterrupted_one_would(
     training_fixture, single_process_group, capsys
 ):
