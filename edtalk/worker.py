@@ -413,9 +413,18 @@ class StageWorker:
         """
         import torch
 
+        from edtalk.data.errors import DataError
+
         folder = Path(folder)
-        self.engine.load_checkpoint(str(folder), tag=ENGINE_TAG)
-        state = torch.load(folder / "trainer_state.pt", map_location=self.device, weights_only=True)
+        try:
+            self.engine.load_checkpoint(str(folder), tag=ENGINE_TAG)
+            state = torch.load(folder / "trainer_state.pt", map_location=self.device, weights_only=True)
+        except (OSError, RuntimeError, KeyError, EOFError) as err:  # cut off mid-save, or files missing
+            raise DataError(
+                folder,
+                f"this checkpoint cannot be loaded ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
+                "it was probably cut off while being saved: drop --resume to train the stage afresh",
+            ) from None
         if self.disc is not None:
             self.disc.load_state_dict(state["discriminator"])
             self.d_opt.load_state_dict(state["d_optimizer"])

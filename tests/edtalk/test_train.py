@@ -225,6 +225,22 @@ def test_the_workers_optimiser_is_plain_adam_without_weight_decay(training_fixtu
     assert all(g["weight_decay"] == 0.0 for g in worker.engine.optimizer.param_groups)
 
 
+def test_a_checkpoint_cut_off_mid_save_is_one_named_error(training_fixture, single_process_group):
+    """A truncated engine file gave ~130 lines of traceback ending in 'PytorchStreamReader failed
+    reading zip archive', naming no folder."""
+    from edtalk.data.errors import DataError
+
+    fx = training_fixture
+    folder = fx["root"] / "cut" / "ck"
+    worker = _stage_worker(fx, "cut")
+    worker.save(folder, 1)
+    [states] = list(folder.rglob("mp_rank_00_model_states.pt"))
+    states.write_bytes(states.read_bytes()[:1000])
+    with pytest.raises(DataError, match="cannot be loaded .*cut off while being saved") as err:
+        _stage_worker(fx, "cut").load(folder)
+    assert str(folder) in str(err.value)
+
+
 def test_a_resumed_worker_draws_the_batches_and_random_numbers_an_uninterrupted_one_would(
     training_fixture, single_process_group, capsys
 ):
