@@ -62,11 +62,15 @@ class MotionBanks(nn.Module):
             self.raw = nn.ParameterDict(
                 {name: nn.Parameter(torch.randn(cfg.latent_dim, cfg.bank_size(name))) for name in self.names}
             )
+        else:  # "w/o Bank": the identity basis, a buffer so that it moves with the module (to a GPU)
+            self.register_buffer("eye", torch.eye(cfg.latent_dim), persistent=False)
 
     def bases(self) -> dict[str, torch.Tensor]:
         if not self.use_bank:
-            eye = torch.eye(self.latent_dim)
-            return {name: eye for name in self.names}
+            return {name: self.eye for name in self.names}
+        # "w/o Orthogonal" (Table 3): the raw N(0, 1) columns, of norm about sqrt(D), so the ablation
+        # changes the bases' scale as well as their orthogonality (the paper does not say how its free
+        # bases were scaled)
         if not self.orthogonal:
             return {name: self.raw[name] for name in self.names}
         joined = torch.cat([self.raw[name] for name in self.names], dim=1)

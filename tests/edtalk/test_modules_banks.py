@@ -69,6 +69,8 @@ def test_without_bank_heads_predict_offsets_and_bases_are_identity():
     assert all(v.shape == (3, cfg.latent_dim) for v in w.values())
     assert torch.equal(banks.combine("pose", w["pose"]), w["pose"])
     assert sum(p.numel() for p in banks.parameters()) == 0
+    # the identity basis moves with the module: a CPU eye times CUDA weights failed on GPU workers
+    assert banks.to("meta").bases()["pose"].device.type == "meta" and "eye" not in banks.state_dict()
 
 
 def test_navigation_heads_are_linear_and_shapes():
