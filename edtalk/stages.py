@@ -55,6 +55,7 @@ from torch import nn
 
 from edtalk import losses as L
 from edtalk.config import STAGE_NAMES, StageConfig
+from edtalk.modules import ALWAYS_FROZEN
 from edtalk.registry import Registry
 
 STAGES: Registry = Registry("training stage")
@@ -205,11 +206,13 @@ def start_fresh(stage: Stage, cfg: StageConfig, model: nn.Module, seed: int = 0)
 
 
 def apply_freezing(stage: Stage, model: nn.Module) -> list[nn.Parameter]:
-    """Set requires_grad (trainable vs frozen) and return the trainable parameters (non-empty)."""
+    """Set requires_grad (trainable vs frozen) and return the trainable parameters (non-empty).
+    Parameters a module marks ``ALWAYS_FROZEN`` stay frozen under a trainable prefix (the paper
+    freezes HuBERT's CNN feature encoder and fine-tunes its transformer, Sec. 3.3)."""
     prefixes = trainable_prefixes(stage, model)
     params = []
     for name, p in model.named_parameters():
-        p.requires_grad_(param_matches(name, prefixes))
+        p.requires_grad_(param_matches(name, prefixes) and not getattr(p, ALWAYS_FROZEN, False))
         if p.requires_grad:
             params.append(p)
     if not params:
@@ -587,6 +590,12 @@ STAGES.add(
 
 # --- 6. audio_expression --------------------------------------------------------------------------------
 def _ae_forward(model, b, cfg):
+    if model.expression_predictor.audio_input != "mel":
+        raise ValueError(
+            "audio_expression trains E_S on the frame cache's mel windows; HuBERT (semantic_encoder "
+            "'hubert') needs 16 kHz waveform batches, which the frame cache does not hold: train with "
+            "semantic_encoder 'mel' (HuBERT works at inference)"
+        )
     n, t = b["frames"].shape[:2]
     with torch.no_grad():
         f, _ = model.encode(b["frames"].flatten(0, 1))

@@ -10,3 +10,7 @@
 - ``pose_flow``: phi_p, the normalizing flow audio -> W^p.
 - ``expression_predictor``: E_S, E_T and MLP^e_A -> W^e with Eq. 7 modality masking.
 """
+
+# A parameter attribute: frozen in every training stage, even under a trainable prefix
+# (edtalk.stages.apply_freezing); HuBERT's CNN feature encoder, which the paper freezes (Sec. 3.3).
+ALWAYS_FROZEN = "edtalk_always_frozen"

@@ -144,8 +144,12 @@ class HubertSemanticsEncoder(nn.Module):
         super().__init__()
         from transformers import HubertModel
 
+        from edtalk.modules import ALWAYS_FROZEN
+
         self.model = HubertModel.from_pretrained(require_weights("hubert"))
         self.model.feature_extractor._freeze_parameters()
+        for p in self.model.feature_extractor.parameters():  # frozen in every stage (apply_freezing)
+            setattr(p, ALWAYS_FROZEN, True)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         return self.model(wav).last_hidden_state.mean(dim=1)

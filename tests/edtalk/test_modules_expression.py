@@ -46,3 +46,39 @@ def test_minilm_text_encoder_runs_offline(monkeypatch):
     assert emb.shape == (2, 384) and not torch.allclose(emb[0], emb[1])
     pred = ExpressionPredictor(CFG).eval()
     assert pred(audio=torch.randn(1, 80, 30), texts=["I am so happy"]).shape == (1, CFG.n_expression)
+
+
+def test_hubert_keeps_its_cnn_frozen_in_training_and_mel_batches_are_refused(monkeypatch):
+    """The paper freezes HuBERT's CNN feature encoder and fine-tunes its transformer (Sec. 3.3):
+    apply_freezing switched the CNN back on under the stage's prefix; and the stage fed HuBERT the
+    frame cache's mel windows (a conv1d shape error deep inside)."""
+    from transformers import HubertConfig, HubertModel
+
+    from edtalk.modules import expression_predictor as ep
+    from edtalk.stages import _ae_forward, apply_freezing, get_stage
+
+    small = HubertConfig(
+        hidden_size=1024,  # the width MLP^e_A expects of HuBERT-large
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(8, 8),
+        conv_stride=(5, 2),
+        conv_kernel=(10, 3),
+        num_conv_pos_embeddings=4,
+        num_conv_pos_embedding_groups=2,
+    )
+    monkeypatch.setattr(ep, "require_weights", lambda name: "unused")
+    monkeypatch.setattr(HubertModel, "from_pretrained", classmethod(lambda cls, path: HubertModel(small)))
+    model = EDTalk(CFG.replace(semantic_encoder="hubert"))
+    trainable = {id(p) for p in apply_freezing(get_stage("audio_expression"), model)}
+    hubert = model.expression_predictor.semantics.model
+    assert not any(p.requires_grad or id(p) in trainable for p in hubert.feature_extractor.parameters())
+    assert all(p.requires_grad for p in hubert.encoder.parameters())
+    batch = {
+        "frames": torch.zeros(1, 2, 3, 64, 64),
+        "mels": torch.zeros(1, 2, 1, 80, 16),
+        "text_features": None,
+    }
+    with pytest.raises(ValueError, match="needs 16 kHz waveform batches"):
+        _ae_forward(model, batch, None)
