@@ -17,7 +17,7 @@ per-sample value written in the paper.
 | L_mot            | ``motion_reconstruction``     | Sec. 3.2, ||φ(I)-φ(Î)||_2 + ||ψ(I)-ψ(Î)||_2 |
 | L^m_fea, L^p_rec | ``weight_l2``                 | Sec. 3.3, ||W - Ŵ||_2 |
 | L^m_rec          | ``reconstruction_l2``         | Sec. 3.3, ||I - Î||_2 (mean squared) |
-| L^m_sync         | ``sync_loss``                 | Sec. 3.3, -log cos(v, s) |
+| L^m_sync         | ``sync_loss``                 | Sec. 3.3, -log cos(v, s) (tangent below 0.1) |
 | L_MLE            | ``flow_nll``                  | Eq. 5 (with the flow's log-determinant) |
 | L_tem            | ``temporal_difference``       | Eq. 6 |
 | L_exp            | ``weight_l1``                 | Sec. 3.3, ||W^e - Ŵ^e||_1 |
@@ -84,12 +84,22 @@ def weight_l1(target: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
     return (target - pred).flatten(1).abs().sum(dim=1).mean()
 
 
+SYNC_TANGENT_AT = 0.1  # below this cosine, L^m_sync follows -log's tangent (see sync_loss)
+
+
 def sync_loss(
     audio_embedding: torch.Tensor, video_embedding: torch.Tensor, eps: float = 1e-6
 ) -> torch.Tensor:
-    """L^m_sync (Wav2Lip): -log( v·s / max(||v|| ||s||, eps) ), cosine clamped to [eps, 1] first."""
-    cos = F.cosine_similarity(audio_embedding, video_embedding, dim=-1, eps=eps)
-    return -torch.log(cos.clamp(min=eps, max=1.0)).mean()
+    """L^m_sync (Wav2Lip): -log( v·s / max(||v|| ||s||, eps) ) where that cosine c >= 0.1, and below
+    it -log's tangent at 0.1 (the same value and slope there, slope -10 for every lower c).
+
+    Wav2Lip's SyncNet embeddings are ReLU outputs, so its cosine is >= 0; the sync expert here embeds
+    on the signed unit sphere, so c < 0 happens, and the paper's form, clamped at eps, gave exactly the
+    worst-synced windows a constant loss (13.8) with zero gradient. Above 0.1 nothing changes."""
+    cos = F.cosine_similarity(audio_embedding, video_embedding, dim=-1, eps=eps).clamp(max=1.0)
+    c0 = SYNC_TANGENT_AT
+    tangent = -math.log(c0) + (c0 - cos) / c0
+    return torch.where(cos >= c0, -torch.log(cos.clamp(min=c0)), tangent).mean()
 
 
 def flow_nll(z: torch.Tensor, logdet: torch.Tensor) -> torch.Tensor:

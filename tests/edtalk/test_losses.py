@@ -53,7 +53,22 @@ def test_motion_reconstruction_sums_networks():
 def test_sync_loss():
     v = torch.randn(3, 8)
     assert losses.sync_loss(v, v).item() == pytest.approx(0.0, abs=1e-5)
-    assert losses.sync_loss(v, -v).item() == pytest.approx(-math.log(1e-6), rel=1e-4)
+    # opposite embeddings (cosine -1): the tangent of -log at 0.1, not a clamped constant
+    assert losses.sync_loss(v, -v).item() == pytest.approx(-math.log(0.1) + 1.1 / 0.1, rel=1e-5)
+
+
+def test_sync_loss_is_the_papers_above_a_tenth_and_still_pulls_below_it():
+    """The sync expert embeds on the signed sphere: cosines below 0 were clamped to eps, a constant
+    13.8 with zero gradient for exactly the worst-synced windows."""
+    a = torch.tensor([[1.0, 0.0]] * 4)
+    angles = torch.tensor([0.3, 1.3, 2.0, 2.8], requires_grad=True)  # cosines 0.96, 0.27, -0.42, -0.94
+    video = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+    cos = torch.cos(angles.detach())
+    per_sample = [losses.sync_loss(a[i : i + 1], video[i : i + 1]) for i in range(4)]
+    for c, value in zip(cos[:2], per_sample[:2], strict=True):
+        assert value.item() == pytest.approx(-math.log(c.item()), rel=1e-5)  # the paper's form
+    grads = [torch.autograd.grad(v, angles, retain_graph=True)[0][i].item() for i, v in enumerate(per_sample)]
+    assert all(g > 0 for g in grads)  # descent turns every window toward sync, the anti-synced ones too
 
 
 def test_flow_nll_standard_normal_at_zero():
