@@ -5,6 +5,7 @@ relu2_1, relu3_1, relu4_1 and relu5_1 on ImageNet-normalised inputs, L1 distance
 image pyramid (scales 1, 1/2, 1/4, 1/8, anti-aliased) as in the official LIA/EDTalk ``VGGLoss``; the
 official per-layer weight 10 is replaced by 1 (our stage weights are 1, and a mean over layers keeps
 the term on the scale of L_rec). Scales smaller than 32 px are skipped (relu5_1 needs 16x downsampling).
+Inputs are clamped to [-1, 1] before the normalisation, as there.
 
 ``pyramid_l1_ssim`` (substitute): used when the VGG19 weights are not installed — these machines
 cannot download them. It is *not* VGG: a fixed, weight-free multi-scale structural loss, mean over
@@ -118,7 +119,8 @@ class VGG19Perceptual(nn.Module):
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        h = ((x + 1) / 2 - self.mean) / self.std
+        # clamped to [-1, 1] first, as the official VGGLoss does (G's output is not squashed)
+        h = ((x.clamp(-1, 1) + 1) / 2 - self.mean) / self.std
         out = []
         for block in self.slices:
             h = block(h)

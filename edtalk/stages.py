@@ -96,7 +96,10 @@ class Stage:
     sample: Callable  # (StageSampler, StageConfig) -> batch
     forward: Callable  # (EDTalk, batch, StageConfig) -> outputs
     losses: Callable  # (outputs, batch, LossNetworks) -> {term: tensor}
-    defaults: dict = field(default_factory=dict)  # StageConfig defaults (paper losses/optimiser)
+    # StageConfig defaults: the paper's learning rates; batch and steps are a short smoke schedule (the
+    # paper, App. 6.3, trains e.g. mouth_pose at batch 4 for ~4k and audio_lip for 30k iterations: set
+    # --batch-size / --max-steps for a full run); the losses' weights are in ``weights``
+    defaults: dict = field(default_factory=dict)
     demo: dict = field(default_factory=dict)  # overrides of ``defaults`` for the tiny CPU demo preset
     fake_real: Callable | None = None  # (outputs, batch) -> (fake, real) images for D
     # learns from frames alone (no mel windows, no transcripts), so the rendered still people of

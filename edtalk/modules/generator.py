@@ -23,7 +23,11 @@ from edtalk.modules.stylegan_ops import ConstantInput, ConvLayer, ModulatedConv2
 
 
 def identity_grid(size: int, batch: int, device, dtype) -> torch.Tensor:
-    """Sampling grid [B, H, W, 2] (x, y in [-1, 1]); grid_sample(align_corners=True) with it = identity."""
+    """Sampling grid [B, H, W, 2] (x, y in [-1, 1]); grid_sample(align_corners=True) with it = identity.
+    The official LIA decoder samples the same linspace grid with grid_sample's default
+    align_corners=False, which makes a zero flow a slight zoom-out (size / (size - 1)) with zero-padded
+    borders; here a zero flow leaves the features in place (a deliberate difference; official weights
+    would need align_corners=False)."""
     lin = torch.linspace(-1.0, 1.0, size, device=device, dtype=dtype)
     ys, xs = torch.meshgrid(lin, lin, indexing="ij")
     return torch.stack((xs, ys), dim=-1).expand(batch, size, size, 2)
