@@ -40,7 +40,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from edtalk.cli import model_preset, non_negative_int, positive_float, positive_int, report_error, term_weight
 from edtalk.provenance import code_state
@@ -324,22 +324,35 @@ def _read_json(path: Path, what: str) -> Any:
         ) from None
 
 
-def registered_checkpoints(stage_dir: Path) -> tuple[Path | None, list[Path]]:
-    """(the checkpoint a resumed run restores, every checkpoint Ray registered) of a stage, from Ray's
-    snapshot: not the newest folder on disk, which may be one written as the run was stopped and
-    never registered (Ray restores only the registered latest). (None, []) without a snapshot."""
+class RayCheckpoints(NamedTuple):
+    """What Ray's snapshot of a stage says (``registered_checkpoints``)."""
+
+    latest: Path | None  # the checkpoint a resumed run restores
+    registered: list[Path]  # every checkpoint Ray registered
+    latest_step: int | None  # the step of ``latest`` (its reported metrics)
+
+
+def registered_checkpoints(stage_dir: Path) -> RayCheckpoints:
+    """The stage's checkpoints as Ray's snapshot records them: not the newest folder on disk, which may
+    be one written as the run was stopped and never registered (Ray restores only the registered
+    latest). Empty without a snapshot."""
     snapshot = stage_dir / RAY_SNAPSHOT
     if not snapshot.is_file():
-        return None, []
+        return RayCheckpoints(None, [], None)
     data = _read_json(snapshot, "Ray's checkpoint record")
     names = [r.get("checkpoint_dir_name") for r in data.get("checkpoint_results") or []]
-    latest = (data.get("latest_checkpoint_result") or {}).get("checkpoint_dir_name")
-    return (stage_dir / latest if latest else None), [stage_dir / n for n in names if n]
+    latest = data.get("latest_checkpoint_result") or {}
+    name, step = latest.get("checkpoint_dir_name"), (latest.get("metrics") or {}).get("step")
+    return RayCheckpoints(
+        stage_dir / name if name else None,
+        [stage_dir / n for n in names if n],
+        int(step) if name and isinstance(step, int | float) else None,
+    )
 
 
 def _latest_run(stage_dir: Path) -> dict | None:
     """The run config of the checkpoint a resumed run restores (None without one), with ``_dir``."""
-    latest, _ = registered_checkpoints(stage_dir)
+    latest = registered_checkpoints(stage_dir).latest
     if latest is None:
         return None
     return _read_json(latest / "run.json", "the checkpoint's run record") | {"_dir": str(latest)}
@@ -348,7 +361,7 @@ def _latest_run(stage_dir: Path) -> dict | None:
 def drop_unregistered_checkpoints(stage_dir: Path) -> list[Path]:
     """Remove the stage's checkpoint folders Ray never registered (written while a run was stopped):
     a resumed run never restores them, and they would fill the disk. Returns them."""
-    latest, registered = registered_checkpoints(stage_dir)
+    latest, registered, _ = registered_checkpoints(stage_dir)
     if latest is None:  # no record of Ray's (or an empty one): nothing is known to be stale
         return []
     keep = {p.name for p in registered} | {latest.name}
@@ -356,16 +369,6 @@ def drop_unregistered_checkpoints(stage_dir: Path) -> list[Path]:
     for p in stale:
         shutil.rmtree(p, ignore_errors=True)
     return stale
-
-
-def resumed_step(stage_dir: Path) -> int | None:
-    """The step of the checkpoint a resumed run restores (Ray's record of its metrics), None without."""
-    latest, _ = registered_checkpoints(stage_dir)
-    if latest is None:
-        return None
-    data = _read_json(stage_dir / RAY_SNAPSHOT, "Ray's checkpoint record")
-    step = ((data.get("latest_checkpoint_result") or {}).get("metrics") or {}).get("step")
-    return int(step) if isinstance(step, int | float) else None
 
 
 def check_resumable(stage_dir: Path, model_config: dict, train_config: dict) -> None:
@@ -476,7 +479,7 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     try:
         result = _fit(trainer)
     except TrainingInterrupted:
-        step = resumed_step(stage_dir)
+        step = registered_checkpoints(stage_dir).latest_step
         where = f"its last checkpoint is step {step}" if step is not None else "it saved no checkpoint yet"
         raise TrainingInterrupted(
             f"{stage.name} interrupted; {where}: run the same command with --resume to continue"
@@ -521,7 +524,7 @@ def _note_resume(stage: str, stage_dir: Path, max_steps: int) -> None:
     folders Ray never registered are removed."""
     for p in drop_unregistered_checkpoints(stage_dir):
         print(f"[train] {stage}: removed {p.name}, a checkpoint Ray never registered (the run was stopped)")
-    step = resumed_step(stage_dir)
+    step = registered_checkpoints(stage_dir).latest_step
     if step is None:
         print(
             f"[train] {stage}: --resume, but {stage_dir} holds no checkpoint: training from step 0",
