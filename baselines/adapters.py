@@ -29,7 +29,7 @@ from urllib.parse import unquote
 from baselines import METHODS, Method
 from edtalk.data.clip import Clip
 from edtalk.data.errors import DataError, DatasetLayoutError
-from edtalk.data.readers.common import VIDEO_SUFFIXES, is_hidden
+from edtalk.data.readers.common import VIDEO_SUFFIXES, is_hidden, second_video
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def index_folder(folder: Path, known_ids: set[str] | None = None) -> dict[str, P
             continue
         clip_id = cands[0]
         if clip_id in index:
-            raise DatasetLayoutError(video, f"a second video for clip {clip_id!r} (first: {index[clip_id]})")
+            raise second_video(clip_id, index[clip_id], video)
         index[clip_id] = video
     return index
 

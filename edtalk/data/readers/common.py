@@ -63,15 +63,18 @@ def videos_in(folder: Path) -> list[Path]:
     return videos_matching(folder, "*")
 
 
+def second_video(key: str, first: Path, second: Path) -> DatasetLayoutError:
+    """The error for two video files of one clip (``a.mp4`` and ``a.avi``, or MEAD's canonical and EAT
+    names of one clip): both named, not a silent pick."""
+    return DatasetLayoutError(
+        second, f"a second video for clip {key!r} (first: {first}); keep one of the two files"
+    )
+
+
 def add_clip(clips: dict, key: str, clip: object) -> None:
-    """``clips[key] = clip``; a second file for the same clip (``a.mp4`` and ``a.avi``, or MEAD's
-    canonical and EAT names of one clip) is a ``DatasetLayoutError`` naming both, not a silent pick."""
+    """``clips[key] = clip``; a second file for the same clip is a ``second_video`` error."""
     if key in clips:
-        first = clips[key].video
-        raise DatasetLayoutError(
-            clip.video,
-            f"a second video for clip {key!r} (first: {first}); keep one of the two files",
-        )
+        raise second_video(key, clips[key].video, clip.video)
     clips[key] = clip
 
 

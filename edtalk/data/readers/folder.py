@@ -21,6 +21,7 @@ from edtalk.data.readers.common import (
     find_audio,
     layout_error,
     require_root,
+    second_video,
     split_list_path,
     videos_in,
 )
@@ -93,9 +94,7 @@ def _by_stem(folder: Path) -> dict[str, Path]:
     videos: dict[str, Path] = {}
     for video in videos_in(folder):
         if video.stem in videos:
-            raise DatasetLayoutError(
-                video, f"a second video for clip {video.stem!r} (first: {videos[video.stem]}); keep one"
-            )
+            raise second_video(video.stem, videos[video.stem], video)
         videos[video.stem] = video
     return videos
 
