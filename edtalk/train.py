@@ -295,15 +295,15 @@ def _changed(old: dict, new: dict) -> list[str]:
 def resume_check(stage_dir: Path, run: dict) -> list[str]:
     """Compare a ``--resume`` run with the configs its latest checkpoint was written under.
 
-    Raises ConfigError when the model config or the DeepSpeed ZeRO stage differ (the saved weights or
-    optimizer shards would not fit); returns the other changed settings (lr, batch size, loss weights,
-    workers...), which the caller prints so that a changed run is never resumed silently.
+    Raises ConfigError where ``check_resumable`` does; returns the other changed settings (lr, batch
+    size, loss weights, workers...), which the caller prints so that a changed run is never resumed
+    silently.
     """
     old = _latest_run(stage_dir)
     if old is None:
         return []
     run = json.loads(json.dumps(run, default=str))  # compare as saved (tuples become lists)
-    check_resumable(stage_dir, run["model_config"], run["train_config"])
+    _refuse_unloadable(old, run["model_config"], run["train_config"])
     return _changed(old.get("stage_config", {}), run["stage_config"]) + _changed(
         old.get("train_config", {}), run["train_config"]
     )
@@ -376,11 +376,15 @@ def check_resumable(stage_dir: Path, model_config: dict, train_config: dict) -> 
     ZeRO stage, precision, or (ZeRO >= 1) number of workers: its weights or optimizer shards would not
     load. Cheap: ``main`` asks it of every stage of a --resume run before the frame cache and the
     experts are built."""
+    old = _latest_run(stage_dir)
+    if old is not None:
+        _refuse_unloadable(old, model_config, train_config)
+
+
+def _refuse_unloadable(old: dict, model_config: dict, train_config: dict) -> None:
+    """``check_resumable`` against the run record ``old`` of the checkpoint a resume restores."""
     from edtalk.config import ConfigError, ModelConfig
 
-    old = _latest_run(stage_dir)
-    if old is None:
-        return
     new_model, new_train = json.loads(json.dumps([model_config, train_config], default=str))
     # through ModelConfig: a field added since the checkpoint was written reads as its default
     saved_model = json.loads(json.dumps(ModelConfig.from_dict(old.get("model_config", {})).to_dict()))
