@@ -183,10 +183,30 @@ def ensure_experts(
 ) -> None:
     """Make the loss experts ``needed`` present in ``train_cfg.experts``: copied from ``source`` (a
     shipped set, ``edtalk.pretrained``) when given, else trained on the TRAIN split (never the judge
-    split) if their files are missing."""
+    split) if their files are missing. Then each is checked against the synthtalk set trained on:
+    experts left in ``--out`` by a run on another synthtalk set (another preset's train people are
+    this set's judge or test people) or a copy that is not ``source``'s are refused, not reused."""
     missing = {k for k in needed if not (Path(train_cfg.experts) / EXPERT_FILES[k]).is_file()}
-    if not missing:
-        return
+    if missing:
+        _get_experts(train_cfg, missing, face_steps, sync_steps, source)
+    from edtalk.experts.data import check_fits_dataset
+    from edtalk.experts.store import TRAIN_LOSS_EXPERTS, read_metadata, same_file_as_source
+
+    reader, root = parse_data(train_cfg.data)
+    for kind in sorted(needed):
+        path = Path(train_cfg.experts) / EXPERT_FILES[kind]
+        if source and not same_file_as_source(path, source):
+            raise ValueError(
+                f"{path}: not the file of --experts {source} (an earlier run left another one in "
+                f"{train_cfg.experts}); remove it to take {source}'s, or leave out --experts to use it"
+            )
+        if reader == "synthtalk":
+            how = f"Remove {path} (a rerun trains it on this set's train split), or {TRAIN_LOSS_EXPERTS}."
+            check_fits_dataset(path, read_metadata(path), root, how)
+
+
+def _get_experts(train_cfg, missing: set[str], face_steps: int, sync_steps: int, source: str | None):
+    """Copy the ``missing`` loss experts from ``source``, or train them on the train split."""
     if source:
         from edtalk.experts.store import copy_experts
 

@@ -148,11 +148,13 @@ def decoded_test_pairs(data, n_pairs: int, progress: bool = True) -> list[tuple]
     return [(decoded[s.id], decoded[d.id]) for s, d in pairs]
 
 
-def face_judge(device: str):
-    """The synthtalk evaluation face judge (``eval.zoo``'s face_analyser) on ``device``."""
+def face_judge(device: str, data: str | Path | None = None):
+    """The synthtalk evaluation face judge (``eval.zoo``'s face_analyser) on ``device``; with ``data``
+    refused when trained on that synthtalk set's train or test people."""
     from edtalk.experts.store import JUDGE_NAMES, load_expert, resolve_judge
 
-    judge, _ = load_expert(resolve_judge(JUDGE_NAMES["face_analyser"]), expect_split="judge", device=device)
+    path = resolve_judge(JUDGE_NAMES["face_analyser"], data)
+    judge, _ = load_expert(path, expect_split="judge", device=device)
     return judge
 
 
@@ -232,7 +234,7 @@ def run(
         raise ValueError(f"--steps must be >= 1, got {steps}")
     model, _ = load_generator(ckpt, device)
     if judge is None:
-        judge = face_judge(str(model_device(model)))
+        judge = face_judge(str(model_device(model)), data)
     result = measure(model, judge, decoded_test_pairs(data, n_pairs, progress), frames, steps, lr, progress)
     return {"ckpt": str(ckpt), "data": str(data), **result}
 

@@ -267,7 +267,7 @@ def run(
         raise ValueError(f"{cache}: some clips have no emotion label; the oracle codes need one per clip")
     sampler = StageSampler(frame_cache, seed=1)
     if judge is None:
-        judge = face_judge(str(model_device(model)))
+        judge = face_judge(str(model_device(model)), data)
     pairs = decoded_test_pairs(data, n_pairs, progress)
     t0 = time.time()
     codes, code_curve = train_codes(model, sampler, steps, lr, train_decoder, progress=progress)

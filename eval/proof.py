@@ -829,7 +829,7 @@ def proof_inputs(args: argparse.Namespace) -> dict:
 
     if not args.ckpt.is_file():  # named before a missing judge: what a user mistypes first
         raise FileNotFoundError(f"{args.ckpt}: checkpoint not found")
-    judges = {f"judge {k}": resolve_judge(name) for k, name in sorted(JUDGE_NAMES.items())}
+    judges = {f"judge {k}": resolve_judge(name, args.data) for k, name in sorted(JUDGE_NAMES.items())}
     return run_inputs(
         args.ckpt,
         args.data,

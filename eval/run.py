@@ -555,9 +555,10 @@ def select_metrics(protocol: Any, requested: str | None) -> tuple[list[str], lis
     return ids, []
 
 
-def check_weights(protocol: Any, metrics: dict, allow_unverified: bool) -> None:
+def check_weights(protocol: Any, metrics: dict, allow_unverified: bool, data: str | None = None) -> None:
     """Resolve every weight file the selected metrics need before any work: those each metric
-    declares, and the protocol's backbone weights named in their settings (the judges)."""
+    declares, and the protocol's backbone weights named in their settings (the judges). With
+    ``data`` (a synthtalk root) a judge trained on that set's train or test people is refused."""
     from edtalk import weights
     from eval.protocols import weight_identity
 
@@ -567,7 +568,7 @@ def check_weights(protocol: Any, metrics: dict, allow_unverified: bool) -> None:
         if name.endswith("_judge"):
             from edtalk.experts.store import resolve_judge  # its error says how to train it
 
-            resolve_judge(name)
+            resolve_judge(name, data)
         elif name in weights.WEIGHTS:
             weights.resolve(name, allow_unverified=allow_unverified)
 
@@ -625,7 +626,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
     method.prepare(clips)
-    check_weights(protocol, metrics, args.allow_unverified_weights)
+    synthtalk_root = args.root if args.dataset == "synthtalk" else None
+    check_weights(protocol, metrics, args.allow_unverified_weights, synthtalk_root)
     phash = protocol.hash()  # after check_weights: includes the installed judges' sha256
     method_name = method.display_name
     run_dir = Path(args.out) / args.dataset / method_dir_name(method_name)

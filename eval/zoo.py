@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from edtalk.atomic import write_json
-from edtalk.cli import positive_int
+from edtalk.cli import positive_int, report_error
 from edtalk.experts.store import JUDGE_NAMES, install_judge, load_expert, resolve_judge
 
 TARGETS = {"emotion_acc_video": 0.90, "shift_recovery": 0.90}
@@ -144,7 +144,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         not args.no_progress,
         args.max_clips,
     )
-    return _report(results, args.out, {"train_seconds": train_s, "total_seconds": time.time() - t0})
+    timing = {"train_seconds": train_s, "total_seconds": time.time() - t0}
+    return _report(results, args.out, timing, results_name(args.max_clips))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -152,8 +153,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         import os
 
         os.environ["EDTALK_BENCH_WEIGHTS"] = str(args.weights_dir)
-    face = resolve_judge(JUDGE_NAMES["face_analyser"])
-    sync = resolve_judge(JUDGE_NAMES["sync_net"])
+    face = resolve_judge(JUDGE_NAMES["face_analyser"], args.data)
+    sync = resolve_judge(JUDGE_NAMES["sync_net"], args.data)
     results = evaluate_judges(args.data, face, sync, not args.no_progress, args.max_clips)
     return _report(results, args.out, {}, results_name(args.max_clips))
 
@@ -207,12 +208,22 @@ def main(argv: list[str] | None = None) -> int:
     _add_locations(e, "folder for zoo_results.json (runs/judges); --max-clips N: zoo_results_firstN.json",
                    "read the judges from")  # fmt: skip
     e.add_argument(
-        "--max-clips", type=positive_int, default=None, help="score only the first N test clips (smoke runs)"
+        "--max-clips",
+        type=positive_int,
+        default=None,
+        help="score only N test clips, evenly spaced over the split (smoke runs)",
     )
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
     e.set_defaults(func=cmd_evaluate)
     args = parser.parse_args(argv)
-    return args.func(args)
+    from edtalk.data.errors import DataError
+    from edtalk.experts.data import SplitLeakError
+    from edtalk.weights import MissingWeightsError, WeightsMismatchError
+
+    try:
+        return args.func(args)
+    except (DataError, SplitLeakError, MissingWeightsError, WeightsMismatchError, FileNotFoundError) as err:
+        return report_error(err)  # a missing judge or dataset, a judge unfit for this set: one line
 
 
 if __name__ == "__main__":  # pragma: no cover

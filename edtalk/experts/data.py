@@ -119,6 +119,48 @@ def check_split(identities: set[str] | list[str], split: str, by_split: dict[str
             )
 
 
+def dataset_record(root: str | Path) -> dict:
+    """What an expert records of the synthtalk set it was trained on (its card's seed, preset and
+    generator version); empty when ``root`` has no card."""
+    path = Path(root) / "card.json"
+    if not path.is_file():
+        return {}
+    card = json.loads(path.read_text())
+    return {key: card.get(key) for key in ("seed", "preset", "generator_version")}
+
+
+def check_fits_dataset(path: str | Path, meta: dict, root: str | Path, how_to_fix: str) -> None:
+    """Refuse an expert (judge or loss expert, its metadata ``meta``) for the synthtalk set at
+    ``root`` when the people it was trained on are another split's people there.
+
+    A synthtalk face depends on the seed and the identity's index only, not on the preset: st012 is
+    a judge identity of a tiny set and a train identity of a small set with the same seed, so a
+    judge trained on a tiny set would have seen a small set's training faces. An expert trained
+    with another seed saw other faces (nothing to refuse); a file that records no seed is compared
+    by identity name. Raises a ``DataError`` naming the file, the clash and ``how_to_fix``."""
+    from edtalk.data.errors import DataError
+
+    by_split = split_identities(root)
+    if not by_split:
+        return  # not a synthtalk root (a real dataset's people are not synthtalk faces)
+    trained_on, here = meta.get("dataset") or {}, dataset_record(root)
+    if None not in (trained_on.get("seed"), here.get("seed")) and trained_on["seed"] != here["seed"]:
+        return
+    own = meta.get("split")
+    for other, identities in sorted(by_split.items()):
+        clash = sorted(set(meta.get("identities") or ()) & identities)
+        if other != own and clash:
+            role = "judge" if own == "judge" else "training-loss expert"
+            shown = ", ".join(clash[:4]) + (f" and {len(clash) - 4} more" if len(clash) > 4 else "")
+            raise DataError(
+                path,
+                f"this {role} was trained on {own!r} identities that are {other!r} identities "
+                f"of {root} ({shown}; trained on a synthtalk set with "
+                f"{trained_on or 'no recorded card'}, this one has {here}): a judge never sees train or "
+                f"test faces, a loss expert never judges. {how_to_fix}",
+            )
+
+
 def load_split(
     root: str | Path, split: str, max_clips: int | None = None, guard: bool = True, progress: bool = True
 ) -> list[ExpertClip]:

@@ -51,8 +51,12 @@ def save_expert(
     identities: list[str],
     out_dir: str | Path,
     extra: dict | None = None,
+    dataset: dict | None = None,
 ) -> Path:
-    """Write ``<out_dir>/<name>.safetensors`` atomically and update ``<out_dir>/manifest.json``."""
+    """Write ``<out_dir>/<name>.safetensors`` atomically and update ``<out_dir>/manifest.json``.
+
+    ``dataset`` is the synthtalk set's record (``edtalk.experts.data.dataset_record``: seed, preset,
+    generator version), which ``check_fits_dataset`` compares with the set the expert is used on."""
     if kind not in KINDS:
         raise ValueError(f"unknown expert kind {kind!r}; known: {sorted(KINDS)}")
     import numpy
@@ -72,6 +76,7 @@ def save_expert(
             {"torch": torch.__version__, "numpy": numpy.__version__, "safetensors": safetensors.__version__}
         ),
         "extra": json.dumps(extra or {}),
+        "dataset": json.dumps(dataset or {}),
     }
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     path = out_dir / f"{name}{SUFFIX}"
@@ -111,6 +116,14 @@ def copy_experts(src_dir: str | Path, dst_dir: str | Path, files: list[str]) -> 
     return copied
 
 
+def same_file_as_source(path: str | Path, src_dir: str | Path) -> bool:
+    """Whether ``path`` is byte for byte the file of the same name in ``src_dir`` (by the sha256
+    its manifest records)."""
+    path = Path(path)
+    _, entry = _manifest_entry(_read_manifest(Path(src_dir)), path.name)
+    return entry is not None and sha256_of(path) == entry["sha256"]
+
+
 def _read_manifest(folder: Path) -> dict:
     path = folder / MANIFEST
     return json.loads(path.read_text()) if path.is_file() else {}
@@ -132,7 +145,7 @@ def read_metadata(path: str | Path) -> dict:
         raise ValueError(f"{path}: not a readable safetensors file ({err})") from None
     if "kind" not in meta or "config" not in meta:
         raise ValueError(f"{path}: not an expert file (no kind/config in its safetensors metadata)")
-    for key in ("config", "identities", "versions", "extra"):
+    for key in ("config", "identities", "versions", "extra", "dataset"):
         if key in meta:
             meta[key] = json.loads(meta[key])
     return meta
@@ -229,17 +242,24 @@ def install_judge(name: str, src: str | Path) -> Path:
     return dst
 
 
-def resolve_judge(name: str) -> Path:
+def resolve_judge(name: str, data: str | Path | None = None) -> Path:
     """Verified path of an installed judge (``edtalk.weights.resolve``), with a clear error
-    telling how to train it when missing."""
+    telling how to train it when missing. With ``data`` (a synthtalk root the judge will score) a
+    judge trained on people who are that set's train or test people is refused
+    (``check_fits_dataset``)."""
     from edtalk import weights as W
+    from edtalk.experts.data import check_fits_dataset
 
     register_weight_entries()
     try:
-        return W.resolve(name)
+        path = W.resolve(name)
     except W.MissingWeightsError:
         raise W.MissingWeightsError(
             f"synthtalk judge {name!r} is missing: expected {W.target_path(name)}. "
-            f"Train it (about 5 minutes on 2 idle CPU cores) with `{TRAIN_JUDGES}`; "
+            f"Train it (about 7 minutes on 2 idle CPU cores) with `{TRAIN_JUDGES}`; "
             "it is written into the weights directory ($EDTALK_BENCH_WEIGHTS)."
         ) from None
+    if data is not None:
+        how = f"Train judges for this set with `python -m eval.zoo train --data {data}`."
+        check_fits_dataset(path, read_metadata(path), data, how)
+    return path

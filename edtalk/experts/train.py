@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from edtalk.cli import non_negative_int, positive_float, positive_int
-from edtalk.experts.data import ExpertClip, load_split
+from edtalk.experts.data import ExpertClip, dataset_record, load_split
 from edtalk.experts.face_analyser import (
     FaceAnalyser,
     FaceAnalyserConfig,
@@ -59,7 +59,8 @@ class TrainSettings:
     mixup: float = 0.5  # share of aligned faces mixed with another face (``mix_faces``)
     parallel: bool = True  # train the sync net in a second process (one core each) beside the face analyser
     # the face analyser also trains on stills of this many rendered people of no split
-    # (``edtalk.experts.extra_identities``); the judges use them, the training-loss experts do not
+    # (``edtalk.experts.extra_identities``): a judge's from the judges' range, a training-loss
+    # expert's from the training range (``edtalk.train --extra-identities``'s people)
     extra_identities: int = 0
     extra_frames_per_clip: int = 4  # stills per emotion x level of each extra person
     # From this face-analyser step on it runs on twice the threads (the sync net beside it has
@@ -360,7 +361,7 @@ def train_experts(
         print("[experts] sync net training in a second process")
 
     def keep(model, name: str, seconds: float, how: str = "") -> None:
-        p = save_expert(model, name, split, identities, out, extra)
+        p = save_expert(model, name, split, identities, out, extra, dataset_record(data))
         paths[p.stem] = p
         print(f"[experts] {name.replace('_', ' ')} trained in {seconds:.1f}s{how} -> {p}")
 
@@ -369,11 +370,22 @@ def train_experts(
             t = time.time()
             extra_clips = []
             if settings.extra_identities:
-                from edtalk.experts.extra_identities import render_extra_clips
-
-                extra_clips = render_extra_clips(
-                    data, settings.extra_identities, settings.extra_frames_per_clip, settings.progress
+                from edtalk.experts.extra_identities import (
+                    EXTRA_INDEX_BASE,
+                    TRAIN_EXTRA_INDEX_BASE,
+                    render_extra_clips,
                 )
+
+                # a loss expert's extra people come from the training range, never the judges'
+                base = EXTRA_INDEX_BASE if split == "judge" else TRAIN_EXTRA_INDEX_BASE
+                extra_clips = render_extra_clips(
+                    data,
+                    settings.extra_identities,
+                    settings.extra_frames_per_clip,
+                    settings.progress,
+                    index_base=base,
+                )
+                extra["extra_index_base"] = base
                 print(
                     f"[experts] + {settings.extra_identities} rendered identities of no split, "
                     f"{sum(c.n_frames for c in extra_clips)} stills ({time.time() - t:.1f}s)"

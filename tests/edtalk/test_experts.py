@@ -277,3 +277,103 @@ def test_a_missing_expert_file_says_how_to_get_that_kind(tmp_path):
         err.value
     )
     assert "eval.zoo" not in str(err.value)
+
+
+def test_an_expert_trained_on_another_splits_people_of_this_set_is_refused(dataset, tmp_path):
+    """A synthtalk face depends on the seed and the identity's index, not the preset: st000 is a
+    train person of one set and a judge or test person of a larger one with the same seed. An expert
+    trained on people who are another split's here is refused, with the fix; another seed's people
+    are other faces."""
+    from edtalk.data.errors import DataError
+    from edtalk.experts.data import check_fits_dataset, dataset_record
+
+    seed = dataset_record(dataset)["seed"]
+    fits = {"split": "judge", "identities": ["st002", "st003"], "dataset": {"seed": seed}}
+    check_fits_dataset("j.safetensors", fits, dataset, "retrain")
+    leaky = {"split": "judge", "identities": ["st000", "st002"], "dataset": {"seed": seed}}
+    with pytest.raises(DataError, match=r"j.safetensors: this judge .* 'train' identities .*st000.*retrain"):
+        check_fits_dataset("j.safetensors", leaky, dataset, "retrain")
+    unrecorded = {"split": "train", "identities": ["st004"]}  # a file from before the record
+    with pytest.raises(DataError, match="training-loss expert .* 'test' identities"):
+        check_fits_dataset("e.safetensors", unrecorded, dataset, "retrain")
+    check_fits_dataset("j.safetensors", {**leaky, "dataset": {"seed": seed + 1}}, dataset, "retrain")
+    check_fits_dataset("j.safetensors", leaky, tmp_path, "retrain")  # not a synthtalk root
+
+
+def test_training_records_the_set_and_draws_a_loss_experts_extra_people_from_the_training_range(
+    dataset, tmp_path, monkeypatch
+):
+    """The loss experts' extra people used to come from the judges' range (their faces trained both
+    a loss and a judge); the expert now records the set it was trained on."""
+    import dataclasses
+
+    import edtalk.experts.extra_identities as extras
+    from edtalk.experts.data import dataset_record
+
+    bases = []
+
+    def record_base(root, n, k, progress=False, index_base=extras.EXTRA_INDEX_BASE, workers=None):
+        bases.append(index_base)
+        return []
+
+    monkeypatch.setattr(extras, "render_extra_clips", record_base)
+    settings = dataclasses.replace(TINY, face_steps=1, extra_identities=2, parallel=False)
+    loss = train_experts(dataset, "train", tmp_path / "loss", settings, only=("face",))
+    judge = train_experts(dataset, "judge", tmp_path / "judge", settings, only=("face",))
+    assert bases == [extras.TRAIN_EXTRA_INDEX_BASE, extras.EXTRA_INDEX_BASE]
+    _, meta = load_expert(loss["synthtalk_face_expert"], expect_split="train")
+    assert meta["dataset"] == dataset_record(dataset) and meta["dataset"]["seed"] is not None
+    assert meta["extra"]["extra_index_base"] == extras.TRAIN_EXTRA_INDEX_BASE
+    _, meta = load_expert(judge["synthtalk_face_judge"], expect_split="judge")
+    assert meta["extra"]["extra_index_base"] == extras.EXTRA_INDEX_BASE
+
+
+def test_ensure_experts_refuses_experts_left_by_a_run_on_another_set_or_another_source(
+    dataset, tmp_path, monkeypatch
+):
+    """``--out`` reused across synthtalk sets used to hand the new run the old set's experts (maybe
+    trained on this set's judge or test people), and ``--experts SRC`` was ignored when files were
+    already there."""
+    from types import SimpleNamespace
+
+    from edtalk.data.errors import DataError
+    from edtalk.train import ensure_experts
+
+    run = tmp_path / "run" / "experts"
+    torch.manual_seed(0)
+    ids = ["st002", "st004"]  # this set's judge and test people, trained on as 'train'
+    save_expert(FaceAnalyser(FaceAnalyserConfig()), "face_analyser", "train", ids, run)
+    save_expert(SyncNetJudge(SyncNetConfig()), "sync_net", "train", ids, run)
+    cfg = SimpleNamespace(experts=str(run), data=f"synthtalk:{dataset}")
+    with pytest.raises(DataError, match="'judge' identities .*Remove .*synthtalk_face_expert"):
+        ensure_experts(cfg, {"face", "sync"}, 1, 1)
+    _seeded_expert_set(tmp_path / "shipped")
+    with pytest.raises(ValueError, match="not the file of --experts"):
+        ensure_experts(cfg, {"face", "sync"}, 1, 1, source=str(tmp_path / "shipped"))
+    for file in run.glob("*.safetensors"):
+        file.unlink()
+    ensure_experts(cfg, {"face", "sync"}, 1, 1, source=str(tmp_path / "shipped"))  # copied, then fits
+    ensure_experts(cfg, {"face", "sync"}, 1, 1, source=str(tmp_path / "shipped"))  # and again
+
+
+def test_a_judge_that_saw_this_sets_training_people_is_refused_where_it_scores(
+    dataset, tmp_path, monkeypatch
+):
+    """The installed judges served any synthtalk set; eval.run, eval.proof and eval.zoo evaluate now
+    name the judge, the people and the retraining command."""
+    from edtalk.data.errors import DataError
+    from edtalk.experts.store import JUDGE_NAMES, install_judge, resolve_judge
+    from eval.zoo import main as zoo_main
+
+    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "weights"))
+    torch.manual_seed(0)
+    for kind, model in (
+        ("face_analyser", FaceAnalyser(FaceAnalyserConfig())),
+        ("sync_net", SyncNetJudge(SyncNetConfig())),
+    ):
+        install_judge(JUDGE_NAMES[kind], save_expert(model, kind, "judge", ["st001"], tmp_path / "out"))
+    name = JUDGE_NAMES["sync_net"]
+    assert resolve_judge(name).is_file()  # no set named: nothing to compare with
+    with pytest.raises(DataError, match=r"'train' identities .*st001.*eval.zoo train --data"):
+        resolve_judge(name, dataset)
+    assert zoo_main(["evaluate", "--data", str(dataset), "--no-progress", "--out", str(tmp_path)]) == 2

@@ -42,7 +42,8 @@ def test_zoo_train_installs_judges_and_reports(trained):
         path = weights.resolve(name)  # the weights manager verifies the recorded sha256
         assert path == wdir / f"{name}.safetensors"
         assert recorded[name] == sha256_of(path)
-    results = json.loads((out / "zoo_results.json").read_text())
+    assert not (out / "zoo_results.json").exists()  # smoke judges (--max-clips) are not `make demo`'s marker
+    results = json.loads((out / "zoo_results_first4.json").read_text())
     face, sync = results["face"], results["sync"]
     assert face["n_clips"] == 4 and 0.0 <= face["emotion_acc_video"] <= 1.0
     assert face["landmark_error_px"] > 0 and face["pose_error_deg"] > 0
@@ -59,13 +60,12 @@ def test_zoo_evaluate_uses_installed_judges(trained, capsys):
     data, wdir, out = trained
     from eval.zoo import main
 
-    full = (out / "zoo_results.json").read_text()
+    full = (out / "zoo_results_first4.json").read_text()
     assert (
         main(["evaluate", "--data", str(data), "--out", str(out), "--max-clips", "2", "--no-progress"]) == 0
     )
     assert json.loads((out / "zoo_results_first2.json").read_text())["face"]["n_clips"] == 2
-    assert (out / "zoo_results.json").read_text() == full  # a smoke check keeps the held-out figures
-    (out / "zoo_results.json").unlink()
+    assert (out / "zoo_results_first4.json").read_text() == full  # a smoke check keeps the training's figures
     assert main(["evaluate", "--data", str(data), "--out", str(out), "--no-progress"]) == 0
     assert json.loads((out / "zoo_results.json").read_text())["face"]["n_clips"] == 4
 
