@@ -165,8 +165,10 @@ class Protocol:
 
 def weight_identity(name: str) -> str:
     """A stable identity for weight file ``name`` that does not need the file itself: the
-    official sha256, else its known prefix/suffix; for weights outside the manager (the
-    synthtalk judges) the sha256 of the local file via ``eval.backbones.judges`` when present."""
+    official sha256, else its known prefix/suffix; for a file with neither (the synthtalk judges,
+    files with no published hash) the sha256 of the installed file, which is the one recorded on
+    install unless it was copied in by hand or accepted unverified: a swapped file changes the
+    protocol hash, so cached scores of the old file are not served."""
     from edtalk import weights
 
     if name not in weights.WEIGHTS and name.startswith("synthtalk_"):
@@ -177,8 +179,9 @@ def weight_identity(name: str) -> str:
             return w.sha256.lower()
         if w.sha256_prefix or w.sha256_suffix:
             return f"{(w.sha256_prefix or '').lower()}...{(w.sha256_suffix or '').lower()}"
-        recorded = weights.expected_hash(name)  # a locally trained judge: its recorded sha256
-        return recorded or f"not-installed:{w.filename}"
+        if weights.target_path(name).is_file():
+            return weights.file_sha256(name)  # cached by size and mtime
+        return weights.expected_hash(name) or f"not-installed:{w.filename}"
     return f"unknown:{name}"
 
 

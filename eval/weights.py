@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 
 from edtalk.weights import (  # noqa: F401  (re-exported for eval code)
     WEIGHTS,
@@ -34,10 +35,53 @@ from edtalk.weights import (  # noqa: F401  (re-exported for eval code)
 )
 
 
-def _print_status() -> int:
+def register_all() -> None:
+    """Register the weight files that other modules add on import: VGG19 (``edtalk.perceptual``,
+    the perceptual loss) and the synthtalk judges that ``eval.zoo`` trains."""
+    import edtalk.perceptual  # noqa: F401
     from edtalk.experts.store import register_weight_entries
 
-    register_weight_entries()  # the synthtalk judges that eval.zoo trains are weight files too
+    register_weight_entries()
+
+
+def _import(name: str, path: str, allow_unverified: bool) -> Path:
+    """``import NAME FILE``: a synthtalk judge goes through ``install_judge`` (its metadata must say
+    it is that judge; its hash becomes the recorded one), any other file through ``import_file``."""
+    if WEIGHTS.get(name).trained_here:
+        from edtalk.experts.store import install_judge
+
+        if not Path(path).is_file():
+            raise MissingWeightsError(f"{path}: no such file to import as {name!r}")
+        try:
+            return install_judge(name, path)
+        except ValueError as err:  # not an expert file, or another kind / split
+            raise WeightsMismatchError(str(err)) from None
+    return import_file(name, path, allow_unverified=allow_unverified)
+
+
+def _fetch(name: str, allow_unverified: bool) -> int:
+    """``fetch NAME``: one file, or every directly downloadable one for ``all`` (a failure is named
+    and the others are still fetched; exit 1 if any failed)."""
+    from edtalk.experts.store import TRAIN_JUDGES
+
+    if name != "all" and WEIGHTS.get(name).trained_here:
+        raise MissingWeightsError(f"{name} is trained by this suite, not downloaded: `{TRAIN_JUDGES}`")
+    names = [n for n in WEIGHTS.names() if WEIGHTS.get(n).direct] if name == "all" else [name]
+    failed = []
+    for n in names:
+        try:
+            print(f"{n}: {fetch(n, allow_unverified=allow_unverified)}")
+        except (MissingWeightsError, WeightsMismatchError, OSError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed.append(n)
+    if failed and len(names) > 1:
+        print(f"error: {len(failed)} of {len(names)} not fetched: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _print_status() -> int:
+    from edtalk.experts.store import TRAIN_JUDGES
+
     rows = status_rows()
     print(f"weights directory: {weights_dir()}")
     width = max(len(r["name"]) for r in rows)
@@ -51,12 +95,14 @@ def _print_status() -> int:
     if missing:
         print(
             f"{len(missing)} missing; `python -m eval.weights fetch NAME` downloads one with a direct URL, "
-            "`import NAME FILE` installs one you downloaded from its page"
+            "`import NAME FILE` installs one you downloaded from its page (or a judge trained elsewhere); "
+            f"the synthtalk judges are trained with `{TRAIN_JUDGES}`"
         )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    register_all()
     p = argparse.ArgumentParser(
         prog="python -m eval.weights",
         description="List, download and import the external weight files the metrics need "
@@ -76,14 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "status":
             return _print_status()
         if args.cmd == "fetch":
-            direct = [n for n in WEIGHTS.names() if WEIGHTS.get(n).direct]
-            names = direct if args.name == "all" else [args.name]
-            for n in names:
-                print(f"{n}: {fetch(n, allow_unverified=args.allow_unverified)}")
-            return 0
+            return _fetch(args.name, args.allow_unverified)
         with warnings.catch_warnings(record=True) as caught:  # the library warns; a CLI says it in a line
             warnings.simplefilter("always")
-            path = import_file(args.name, args.path, allow_unverified=args.allow_unverified)
+            path = _import(args.name, args.path, args.allow_unverified)
         for w in caught:
             print(f"note: {w.message}", file=sys.stderr)
         print(f"{args.name}: {path}")

@@ -157,3 +157,60 @@ def test_a_relative_weights_folder_means_the_same_folder_from_anywhere(tmp_path,
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", "relw")
     assert W.weights_dir() == tmp_path / "relw"
+
+
+def _judge_file(folder, identities=("st002",), seed=0):
+    import torch
+
+    from edtalk.experts.store import save_expert
+    from edtalk.experts.sync_net import SyncNetConfig, SyncNetJudge
+
+    torch.manual_seed(seed)
+    return save_expert(SyncNetJudge(SyncNetConfig()), "sync_net", "judge", list(identities), folder)
+
+
+def test_every_file_an_error_names_can_be_installed_with_the_command_it_gives(
+    wdir, tmp_path, capsys, monkeypatch
+):
+    """`fetch vgg19` (named by the perceptual loss's error) and `import synthtalk_sync_judge FILE`
+    (named by a judge's mismatch error) were 'unknown weight file': VGG19 and the judges are
+    registered by other modules, which the CLI did not import."""
+    import urllib.error
+    import urllib.request
+
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "vgg19" in out and "synthtalk_sync_judge" in out and "eval.zoo train" in out
+    judge = _judge_file(tmp_path / "trained")
+    assert main(["import", "synthtalk_sync_judge", str(judge)]) == 0
+    assert W.resolve("synthtalk_sync_judge") == wdir / "synthtalk_sync_judge.safetensors"
+    assert main(["import", "synthtalk_face_judge", str(judge)]) == 1  # a sync judge is not a face judge
+    assert "not a synthtalk_face_judge judge" in capsys.readouterr().err
+    assert main(["fetch", "synthtalk_face_judge"]) == 1
+    assert "trained by this suite, not downloaded: `python -m eval.zoo train" in capsys.readouterr().err
+
+    def offline(url):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    assert main(["fetch", "vgg19"]) == 1
+    assert "downloading 'vgg19-dcbb9e9d.pth'" in capsys.readouterr().err
+    assert main(["fetch", "all"]) == 1  # every direct file is tried, the failures are counted
+    err = capsys.readouterr().err
+    direct = [n for n in W.WEIGHTS.names() if W.WEIGHTS.get(n).direct]
+    assert f"{len(direct)} of {len(direct)} not fetched" in err and err.count("error: ") == len(direct) + 1
+
+
+def test_a_judge_swapped_by_hand_changes_its_weight_identity(wdir, tmp_path):
+    """A judge copied over the installed one (no recorded hash changes) kept the protocol hash, so
+    eval.run served the old judge's cached scores."""
+    import shutil
+
+    from edtalk.experts.store import install_judge
+    from eval.protocols import weight_identity
+
+    install_judge("synthtalk_sync_judge", _judge_file(tmp_path / "a"))
+    before = weight_identity("synthtalk_sync_judge")
+    shutil.copyfile(_judge_file(tmp_path / "b", seed=1), wdir / "synthtalk_sync_judge.safetensors")
+    assert weight_identity("synthtalk_sync_judge") != before
+    assert weight_identity("synthtalk_sync_judge") == W.sha256_of(wdir / "synthtalk_sync_judge.safetensors")
