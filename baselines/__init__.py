@@ -50,6 +50,10 @@ class Method:
 
     name: str = "method"
     generates: bool = False  # True: predictions are written to <out>/<dataset>/<method>/videos/
+    # what moves the mouth (eval.results.DRIVING_MODES): "audio" (the paper's audio-driven Tables 1,
+    # 3, 4, 6), "video" (face reenactment, Table 5), None when not known (gt, static, another
+    # method's folder without a "driving" in its provenance.json); recorded in the results file
+    driving: str | None = None
 
     def __init__(self, arg: str | None = None, ckpt: str | None = None, device: str = "cpu") -> None:
         self.arg = arg
@@ -76,6 +80,10 @@ class Method:
     def provenance(self) -> dict[str, Any]:
         """Method version, checkpoint, resolution ... recorded in the results file."""
         return {"method": self.name}
+
+    def driving_mode(self) -> str | None:
+        """``driving``, as recorded in the results file (a folder method reads its provenance.json)."""
+        return self.driving
 
 
 def load_all() -> Registry:

@@ -11,7 +11,9 @@
 
 Provenance comes from an optional ``DIR/provenance.json`` (any keys; typically ``method``,
 ``version``, ``checkpoint``, ``resolution``, ``source``, ``notes``) and is recorded in the results
-file together with the folder path and the measured resolution of one output video.
+file together with the folder path and the measured resolution of one output video. Its
+``driving`` ("audio" or "video") says what moved the mouth; the report shows audio-driven results
+in the audio-driven tables only and video-driven ones in the face-reenactment table only.
 
 ``paired`` is the method of ``--dataset folder --gt DIR --pred DIR``: the prediction of a clip is
 the file the folder reader paired with it by name (``Clip.extra["pred"]``).
@@ -30,6 +32,7 @@ from baselines import METHODS, Method
 from edtalk.data.clip import Clip
 from edtalk.data.errors import DataError, DatasetLayoutError
 from edtalk.data.readers.common import VIDEO_SUFFIXES, is_hidden, second_video
+from eval.results import DRIVING_MODES
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +132,13 @@ class FolderOfVideos(Method):
     def prepare(self, clips: list[Clip]) -> None:
         if not self.folder.is_dir():
             raise DatasetLayoutError(self.folder, "method output folder does not exist")
+        named = read_provenance(self.folder).get("method")
+        if named in METHODS.names():  # its results would replace that method's
+            raise DatasetLayoutError(
+                self.folder / "provenance.json",
+                f"method {named!r} is the name of this suite's own method {named!r}; name these "
+                "videos' method otherwise (e.g. with the folder's method and version)",
+            )
         self._index = index_folder(self.folder, {c.id for c in clips})
         if not self._index:
             example = clips[0].id if clips else "<clip id>"
@@ -145,6 +155,16 @@ class FolderOfVideos(Method):
         if self._index is None:
             self._index = index_folder(self.folder)
         return self._index.get(clip.id)
+
+    def driving_mode(self) -> str | None:
+        """The ``driving`` of ``DIR/provenance.json`` ("audio" | "video"), None when absent."""
+        driving = read_provenance(self.folder).get("driving")
+        if driving is not None and driving not in DRIVING_MODES:
+            raise DatasetLayoutError(
+                self.folder / "provenance.json",
+                f"driving {driving!r} is not one of {', '.join(DRIVING_MODES)} (or leave it out)",
+            )
+        return driving
 
     def provenance(self) -> dict[str, Any]:
         prov = read_provenance(self.folder)

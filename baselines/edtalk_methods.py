@@ -74,6 +74,7 @@ class EDTalkVideoDriven(EDTalkMethod):
     """Self-reconstruction: source = first GT frame, every factor driven by the GT clip."""
 
     name = "edtalk_v"
+    driving = "video"
 
     def generate(self, clip: Clip, out_path: Path) -> None:
         from edtalk.data.video import read_video, write_video
@@ -96,6 +97,7 @@ class EDTalkAudioDriven(EDTalkMethod):
     """Audio-driven: source = first GT frame, mouth from the clip audio, pose/expression from GT."""
 
     name = "edtalk_a"
+    driving = "audio"
     drives_with = "audio_lip"
     version = "2"  # 2: as many frames as the audio covers (one short for 11 of synthtalk's 144 clips)
 

@@ -1,11 +1,12 @@
 """The results file ``eval.run`` writes, one per (dataset, method, protocol), and its reader.
 
-Path: ``<results>/<dataset>/<method>/<protocol>.json`` (atomic write), per-clip rows beside it in
-``<protocol>.clips.jsonl``. Schema (``SCHEMA`` = "edtalk-bench/results/1")::
+Path: ``<results>/<dataset>/<method>/<protocol>.json`` (atomic write; ``<protocol>.<split>.json``
+for a split other than test), per-clip rows beside it in ``<protocol>.clips.jsonl``. Schema
+(``SCHEMA`` = "edtalk-bench/results/1")::
 
     {
       "schema": "edtalk-bench/results/1",
-      "dataset": "synthtalk", "method": "gt", "split": "test",
+      "dataset": "synthtalk", "method": "edtalk_a", "split": "test", "driving": "audio",
       "protocol": {"name": "synthtalk", "hash": "3f2a...", "settings": {...}, "fingerprint": {...}},
       "metrics": {
         "psnr": {"value": Infinity, "n": 1234, "n_clips": 23, "spread": null, "higher_is_better": true,
@@ -27,6 +28,9 @@ Path: ``<results>/<dataset>/<method>/<protocol>.json`` (atomic write), per-clip 
       "created": "2025-01-01T12:00:00+00:00"
     }
 
+``driving`` (absent in files written before it was added) is what moved the mouth: "audio",
+"video", or ``null`` when not known (``baselines.Method.driving``: gt, static, a folder without a
+"driving" in its provenance.json).
 ``value`` is a float, ``null`` when the metric has no value (no scorable clip), or +inf written as
 JSON ``Infinity`` (Python's json reads it; PSNR of identical frames). ``spread`` is the sample
 standard deviation over the pooled items (frames or videos, as the protocol pools), ``null`` for
@@ -57,6 +61,7 @@ from typing import Any
 from edtalk.atomic import write_text
 
 SCHEMA = "edtalk-bench/results/1"
+DRIVING_MODES = ("audio", "video")  # a results file's "driving": one of these, or null (not known)
 REQUIRED = (
     "schema",
     "dataset",
@@ -78,9 +83,14 @@ class ResultsSchemaError(ValueError):
     """A results dict that does not follow ``SCHEMA`` (names the file and the problem)."""
 
 
-def results_path(results_dir: str | Path, dataset: str, method: str, protocol: str) -> Path:
-    """``<results>/<dataset>/<method>/<protocol>.json``; ``folder:DIR`` methods use DIR's name."""
-    return Path(results_dir) / dataset / method_dir_name(method) / f"{protocol}.json"
+def results_path(
+    results_dir: str | Path, dataset: str, method: str, protocol: str, split: str = "test"
+) -> Path:
+    """``<results>/<dataset>/<method>/<protocol>.json`` for the test split, ``<protocol>.<split>.json``
+    for another (a judge-split or val run never replaces the test scores); ``folder:DIR`` methods
+    use DIR's name."""
+    name = protocol if split == "test" else f"{protocol}.{split}"
+    return Path(results_dir) / dataset / method_dir_name(method) / f"{name}.json"
 
 
 def method_dir_name(method: str) -> str:
@@ -157,6 +167,9 @@ def validate(data: dict, where: str = "<results>") -> None:
         na = entry.get("not_applicable")
         if na is not None and not (isinstance(na, dict) and isinstance(na.get("reason"), str)):
             raise ResultsSchemaError(f"{where}: metric {mid!r} not_applicable {na!r} lacks a reason")
+    if data.get("driving") not in (None, *DRIVING_MODES):
+        modes = ", ".join(DRIVING_MODES)
+        raise ResultsSchemaError(f"{where}: driving {data['driving']!r} is not one of {modes}, or null")
     _require_type(data, "failures", list, "a list", where)
     for f in data["failures"]:
         if not isinstance(f, dict) or not {"clip", "reason"} <= set(f):

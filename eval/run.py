@@ -86,7 +86,8 @@ examples:
   # on a running Ray cluster
   python -m eval.run ... --address auto
 
-Results: <out>/<dataset>/<method>/<protocol>.json (+ .clips.jsonl); cache:
+Results: <out>/<dataset>/<method>/<protocol>.json (+ .clips.jsonl; <protocol>.<split>.json for a split
+other than test); cache:
 <out>/<dataset>/<method>/cache/<protocol hash>/; generated videos: <out>/<dataset>/<method>/videos/.
 Exit code 1 if any clip failed (see "failures" in the JSON) unless --allow-failures.
 """
@@ -573,6 +574,25 @@ def check_weights(protocol: Any, metrics: dict, allow_unverified: bool, data: st
             weights.resolve(name, allow_unverified=allow_unverified)
 
 
+def check_same_method(results_file: Path, method: Any) -> None:
+    """Refuse to replace the results of another method of the same name: two output folders with
+    the same name (``folder:/x/eat/videos`` and ``folder:/y/sadtalker/videos`` are both
+    ``folder-videos``) would share one results file and one cache."""
+    folder = getattr(method, "folder", None)
+    if folder is None or not results_file.is_file():
+        return
+    try:
+        before = (json.loads(results_file.read_text()).get("provenance") or {}).get("folder")
+    except (OSError, ValueError, AttributeError):
+        return  # an unreadable file is replaced, as before
+    if before is not None and before != str(Path(folder).resolve()):
+        raise UsageError(
+            f"{results_file} holds the scores of another folder, {before}, whose method has the same name "
+            f"as {folder}'s ({method.display_name}); name this one in {folder}/provenance.json "
+            '(e.g. {"method": "sadtalker"}) or score it with another --out'
+        )
+
+
 def check_device(args: argparse.Namespace) -> None:
     """--device names a torch device this run can use (``edtalk.cli.parse_device``; "auto" becomes
     cpu or cuda): a CUDA device on a machine (or local Ray) without one would crash in every clip's
@@ -626,11 +646,14 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
     method.prepare(clips)
+    driving = method.driving_mode()  # a bad "driving" in a folder's provenance.json stops here
     synthtalk_root = args.root if args.dataset == "synthtalk" else None
     check_weights(protocol, metrics, args.allow_unverified_weights, synthtalk_root)
     phash = protocol.hash()  # after check_weights: includes the installed judges' sha256
     method_name = method.display_name
     run_dir = Path(args.out) / args.dataset / method_dir_name(method_name)
+    results_file = results_path(args.out, args.dataset, method_name, protocol.name, args.split)
+    check_same_method(results_file, method)
     videos_dir = run_dir / "videos"
     if method.generates:
         drop_stale_videos(videos_dir, method.provenance())
@@ -761,6 +784,7 @@ def run(args: argparse.Namespace) -> int:
         "dataset": args.dataset,
         "method": method_name,
         "split": args.split,
+        "driving": driving,
         "protocol": {
             "name": protocol.name,
             "hash": phash,
@@ -794,7 +818,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
-    path = write_results(results_path(args.out, args.dataset, method_name, protocol.name), data, clip_rows)
+    path = write_results(results_file, data, clip_rows)
     _print_summary(data, path)
     _print_first_crash(failures, path)
     if failures and not args.allow_failures:

@@ -56,6 +56,7 @@ class ResultFile:
     raw: dict  # the whole file, for fields a view may need (config, versions, training)
     clip_rows: tuple[dict, ...] = ()  # the per-clip JSONL beside it, read once
     problems: tuple[str, ...] = ()  # per-clip lines that could not be read (skipped)
+    driving: str | None = None  # "audio" | "video" | None (not recorded, or not known)
 
     def value(self, metric: str) -> float | None:
         m = self.metrics.get(metric)
@@ -125,6 +126,7 @@ def read_result(path: str | Path) -> ResultFile:
         raw=data,
         clip_rows=clip_rows,
         problems=problems,
+        driving=data.get("driving"),
     )
 
 

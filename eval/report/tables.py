@@ -11,6 +11,9 @@ folders) are both shown, labelled by folder, with a warning; a measured MEAD/HDT
 metrics no paper table shows gets an "other metrics" table of its dataset. A metric that applied to
 none of a result's clips (eval.run's ``not_applicable``: Acc_emo on HDTF, which has no emotion
 labels) shows "n/a", its reason once under the table, and does not bring the result into a table.
+Metrics a result holds that its table has no column for are named under the table. What drove a
+result (its results file's ``driving``) decides where it goes: an audio-driven result never joins
+Table 5 (face reenactment), and sweep rows driven otherwise than the paper's get a table of their own.
 """
 
 from __future__ import annotations
@@ -80,6 +83,9 @@ class TableSpec:
     decimals: dict[str, int]  # metric id -> digits for measured values (default 3)
     requires_any: frozenset[str] = frozenset()  # a result joins only if it has one of these
     reported: str | None = None  # baselines.reported table name
+    # what drives the paper's rows: "video" (Table 5 takes no audio-driven result), "audio" (Tables
+    # 3 and 6: sweep rows of another mode get a table of their own), None (Tables 1 and 4 show both)
+    driving: str | None = None
 
 
 def _digits(default: int, **special: int) -> dict[str, int]:
@@ -105,6 +111,7 @@ TABLES: tuple[TableSpec, ...] = (
         title="Ablations",
         groups=(ColumnGroup("mead", "MEAD", T1_METRICS),),
         rows_from="ablations",
+        driving="audio",
         decimals=_digits(3, acc_emo=2),
         reported="table3",
     ),
@@ -130,6 +137,7 @@ TABLES: tuple[TableSpec, ...] = (
         decimals=_digits(2, l1=3, aed=3),
         requires_any=frozenset({"lpips", "l1", "akd", "aed"}),
         reported="table5",
+        driving="video",
     ),
     TableSpec(
         name="table6",
@@ -144,6 +152,7 @@ TABLES: tuple[TableSpec, ...] = (
         rows_from="bank_size",
         decimals=_digits(2),
         reported="table6",
+        driving="audio",
     ),
 )
 
@@ -192,6 +201,7 @@ class Table:
     split: str = USUAL_SPLIT  # the split its measured rows were scored on ("" when not recorded)
     sources: list = dataclasses.field(default_factory=list)  # paths of the results files in its rows
     warnings: list[str] = dataclasses.field(default_factory=list)  # e.g. two files giving one row
+    driving: str | None = None  # what drove a sweep table's rows ("audio" | "video"), named in its caption
 
 
 # ----------------------------------------------------------------------------------------------
@@ -298,6 +308,18 @@ def _not_applicable_stamps(spec: TableSpec, columns: list[Column], results: list
     ]
 
 
+def _unshown_metrics_stamps(columns: list[Column], results: list[ResultFile]) -> list[str]:
+    """A line naming the metrics the rows' results files hold that the table has no column for
+    (LSE-D beside the paper's Sync column, the canonical protocol's L1/LPIPS in Table 1)."""
+    shown = {c.metric for c in columns}
+    labels = {m.id: m.label for r in results for m in r.metrics.values() if m.id not in shown}
+    if not labels:
+        return []
+    rank = {m: i for i, m in enumerate(METRIC_ORDER)}
+    order = sorted(labels, key=lambda m: (rank.get(m, len(rank)), m))
+    return [f"Also measured, not in this table's columns: {', '.join(labels[m] for m in order)}"]
+
+
 def _failure_counts(failures: tuple[dict, ...]) -> str:
     """``2 clips in every metric, 1 in m_lmd``: a failure naming no metric is the whole clip's."""
     whole = {f.get("clip") for f in failures if not f.get("metric")}
@@ -348,6 +370,8 @@ def _row_key(spec: TableSpec, result: ResultFile) -> str | None:
     if spec.rows_from == "method":
         if sweep is not None or result.dataset not in {g.key for g in spec.groups}:
             return None
+        if spec.driving and result.driving not in (None, spec.driving):
+            return None  # an audio-driven result is no face reenactment (Table 5)
         applicable = {m.id for m in result.metrics.values() if m.value is not None or not m.not_applicable}
         return result.method if spec.requires_any & applicable else None
     if spec.rows_from == "ablations":
@@ -473,6 +497,7 @@ def _make_table(spec, groups, protocol, protocol_hash, results, reported, key_su
         sources=[r.path for r in results],
     )
     table.stamps += _not_applicable_stamps(spec, columns, results)
+    table.stamps += _unshown_metrics_stamps(columns, results)
     clashes = _clash_stamps(spec, results)
     table.stamps += clashes
     table.warnings = [f"{caption(table)}: {c}" for c in clashes]
@@ -494,12 +519,15 @@ def _split_suffix(split: str) -> str:
 
 
 def build_paper_table(spec: TableSpec, results: list[ResultFile]) -> list[Table]:
-    """All tables for one spec: one per measured (protocol, hash, split[, dataset]) plus reported-only."""
+    """All tables for one spec: one per measured (protocol, hash, split[, dataset, driving]) plus
+    reported-only. Sweep rows are split by what drove them (``ResultFile.driving``), so an ablation
+    scored video-driven is never ranked against audio-driven rows or the paper's (audio-driven) ones."""
     mine = [r for r in results if _row_key(spec, r) is not None]
-    buckets: dict[tuple[str, str, str, str], list[ResultFile]] = defaultdict(list)
+    buckets: dict[tuple[str, str, str, str, str], list[ResultFile]] = defaultdict(list)
     for r in mine:
         sweep_dataset = r.dataset if spec.rows_from != "method" else ""
-        buckets[(r.protocol, r.protocol_hash, sweep_dataset, _split(r))].append(r)
+        driving = (r.driving or "") if spec.rows_from != "method" else ""
+        buckets[(r.protocol, r.protocol_hash, sweep_dataset, _split(r), driving)].append(r)
     reported = reported_rows(spec.reported) if spec.reported else []
     rep_protocol = reported[0].protocol if reported else None
     rep_dataset = reported[0].dataset if reported else None
@@ -509,15 +537,17 @@ def build_paper_table(spec: TableSpec, results: list[ResultFile]) -> list[Table]
     order = sorted(
         buckets.items(), key=lambda kv: (kv[0][0] != rep_protocol, kv[0][:3], kv[0][3] != USUAL_SPLIT, kv[0])
     )
-    for (protocol, phash, dataset, split), group_results in order:
+    for (protocol, phash, dataset, split, driving), group_results in order:
         groups = _sweep_groups(spec, dataset) if dataset else spec.groups
-        # reported rows join only their own protocol on the usual split, and for sweeps only the
-        # paper's dataset
+        # reported rows join only their own protocol on the usual split, for sweeps only the
+        # paper's dataset and rows driven as the paper's (or not recorded)
         joins = protocol == rep_protocol and split == USUAL_SPLIT and (not dataset or dataset == rep_dataset)
+        joins = joins and driving in ("", spec.driving or "")
         suffix = f"{phash[:8]}" + (f"-{dataset}" if dataset else "") + _split_suffix(split)
-        tables.append(
-            _make_table(spec, groups, protocol, phash, group_results, reported if joins else [], suffix)
-        )
+        suffix += f"-{driving}" if driving else ""
+        table = _make_table(spec, groups, protocol, phash, group_results, reported if joins else [], suffix)
+        table.driving = driving or None
+        tables.append(table)
     if reported and not any(t.protocol == rep_protocol and t.notes for t in tables):
         groups = _sweep_groups(spec, rep_dataset) if spec.rows_from != "method" else spec.groups
         tables.append(_make_table(spec, groups, rep_protocol, None, [], reported, "reported"))
@@ -607,10 +637,12 @@ def _row_label(row: Row, escape: Callable[[str], str], reported: str) -> str:
 
 def caption(table: Table) -> str:
     """ "Table 1: Audio-driven comparison on MEAD and HDTF [eat]" (extra datasets: no number); a
-    split other than the usual one is named: "[eat, val split]"."""
+    split other than the usual one is named: "[eat, val split]", a sweep table's driving mode too:
+    "[synthtalk, video-driven]"."""
     prefix = f"Table {table.number}: " if table.number else ""
     split = "" if table.split == USUAL_SPLIT else f", {_split_phrase(table.split)}"
-    return f"{prefix}{table.title} [{table.protocol}{split}]"
+    driving = f", {table.driving}-driven" if table.driving else ""
+    return f"{prefix}{table.title} [{table.protocol}{split}{driving}]"
 
 
 def _md_escape(text: str) -> str:

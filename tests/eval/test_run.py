@@ -665,7 +665,7 @@ def test_a_metric_that_does_not_apply_is_not_a_failure(tmp_path, capsys):
     argv += ["--protocol", _emotion_protocol(), "--workers", "0", "--quiet", "--out", str(out)]
     for attempt in range(2):  # scored, then from the cache: the same answer
         assert main(argv) == 0
-        path = out / "hdtf/gt/na_test.json"
+        path = out / "hdtf/gt/na_test.all.json"  # a split other than test: beside, not over, test scores
         data = read_results(path)
         acc = data["metrics"]["acc_emo"]
         assert data["failures"] == [] and (acc["value"], acc["n"], acc["n_clips"]) == (None, 0, 0)
@@ -709,3 +709,58 @@ def test_a_labelled_clip_with_a_bad_label_still_fails_acc_emo(synth, tmp_path):
     assert [(f["clip"], f["metric"]) for f in data["failures"]] == [(ids[1], "acc_emo"), (ids[2], "acc_emo")]
     assert "'joyful' is not one of" in data["failures"][0]["reason"]
     assert "no emotion label" in data["failures"][1]["reason"]
+
+
+def test_results_record_what_drove_the_mouth(synth, tmp_path, capsys):
+    """The report keeps audio-driven results out of Table 5 (face reenactment) by this field; a
+    folder's provenance.json may set it, and a bad value is refused before any clip."""
+    root, ids = synth
+    assert run(root, tmp_path / "res", method="static") == 0
+    assert read_results(tmp_path / "res/synthtalk/static/synthtalk.json")["driving"] is None
+    out = tmp_path / "audio_method"
+    out.mkdir()
+    for cid in ids:
+        (out / f"{cid}.mp4").symlink_to(root / "clips" / f"{cid}.mp4")
+    (out / "provenance.json").write_text(json.dumps({"method": "wav2lip", "driving": "audio"}))
+    assert run(root, tmp_path / "res", method=f"folder:{out}") == 0
+    assert read_results(tmp_path / "res/synthtalk/wav2lip/synthtalk.json")["driving"] == "audio"
+    (out / "provenance.json").write_text(json.dumps({"method": "wav2lip", "driving": "text"}))
+    assert run(root, tmp_path / "res2", method=f"folder:{out}") == 2
+    assert "driving 'text' is not one of audio, video" in capsys.readouterr().err
+    assert not (tmp_path / "res2").exists()
+
+
+def test_another_split_is_written_beside_the_test_scores_not_over_them(synth, tmp_path):
+    """``--split judge`` wrote <protocol>.json too, replacing the test split's scores."""
+    root, ids = synth
+    (root / "splits" / "judge.txt").write_text(ids[0] + "\n")
+    assert run(root, tmp_path / "res") == 0
+    assert run(root, tmp_path / "res", "--split", "judge") == 0
+    folder = tmp_path / "res/synthtalk/gt"
+    assert read_results(folder / "synthtalk.json")["n_clips"] == 3
+    judge = read_results(folder / "synthtalk.judge.json")
+    assert judge["split"] == "judge" and judge["n_clips"] == 1
+    assert len(read_clip_rows(folder / "synthtalk.judge.json")) == 1
+
+
+def test_two_folders_of_one_name_do_not_share_a_results_file(synth, tmp_path, capsys):
+    """folder:/x/eat/videos and folder:/y/sadtalker/videos were both 'folder-videos': the second
+    silently replaced the first's scores; a provenance.json naming one of the suite's own methods
+    would replace that method's."""
+    root, ids = synth
+    folders = [tmp_path / name / "videos" for name in ("eat", "sadtalker")]
+    for folder in folders:
+        folder.mkdir(parents=True)
+        for cid in ids:
+            (folder / f"{cid}.mp4").symlink_to(root / "clips" / f"{cid}.mp4")
+    assert run(root, tmp_path / "res", method=f"folder:{folders[0]}") == 0
+    assert run(root, tmp_path / "res", method=f"folder:{folders[0]}") == 0  # the same folder again
+    assert run(root, tmp_path / "res", method=f"folder:{folders[1]}") == 2
+    err = capsys.readouterr().err
+    assert f"holds the scores of another folder, {folders[0]}" in err and "provenance.json" in err
+    assert read_results(tmp_path / "res/synthtalk/folder-videos/synthtalk.json")["provenance"][
+        "folder"
+    ] == str(folders[0])
+    (folders[1] / "provenance.json").write_text(json.dumps({"method": "edtalk_a"}))
+    assert run(root, tmp_path / "res", method=f"folder:{folders[1]}") == 2
+    assert "is the name of this suite's own method 'edtalk_a'" in capsys.readouterr().err

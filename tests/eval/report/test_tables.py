@@ -203,3 +203,50 @@ def test_results_in_no_paper_table_get_an_other_metrics_table_and_a_warning(tmp_
 def test_latex_needs_only_booktabs(results_dir):
     tex = _render(results_dir, to_latex)
     assert r"\text{" not in tex and r"Sync$_\mathrm{conf}$" in tex
+
+
+def test_audio_driven_results_stay_out_of_the_face_reenactment_table(tmp_path, make_result):
+    """Every canonical HDTF result has LPIPS/L1/AKD/AED, so an audio-driven method (Wav2Lip,
+    edtalk_a) used to be ranked in Table 5 against the paper's reenactment methods."""
+    reenact = {"psnr": 30.0, "lpips": 0.1, "l1": 0.02, "akd": 1.0, "aed": 0.1, "lse_c": 7.0}
+    make_result(tmp_path, "hdtf", "edtalk_v", "canonical", reenact, extra={"driving": "video"})
+    make_result(
+        tmp_path, "hdtf", "wav2lip", "canonical", {**reenact, "psnr": 40.0}, extra={"driving": "audio"}
+    )
+    make_result(tmp_path, "hdtf", "other", "canonical", reenact)  # not recorded: shown, as before
+    tables = build_tables(load_results(tmp_path))
+    [t5] = [t for t in tables if t.number == "5" and t.protocol == "canonical"]
+    assert [r.label for r in t5.rows if not r.reported] == ["edtalk_v", "other"]
+    [t1] = [t for t in tables if t.number == "1" and t.protocol == "canonical"]
+    assert "wav2lip" in [r.label for r in t1.rows]  # the audio-driven comparison still has it
+    assert "Also measured, not in this table's columns: LPIPS, L1, AKD, AED" in t1.stamps
+
+
+def test_sweep_rows_driven_otherwise_than_the_papers_get_their_own_table(tmp_path, make_result):
+    """The paper's Tables 3 and 6 are audio-driven (Table 3's Full Model is EDTalk-A of Table 1):
+    video-driven ablation rows were ranked together with audio-driven ones."""
+    values = {
+        "psnr": 20.0,
+        "ssim": 0.7,
+        "m_lmd": 2.0,
+        "f_lmd": 2.0,
+        "fid": 20.0,
+        "lse_c": 5.0,
+        "acc_emo": 50.0,
+    }
+
+    def ablation(variant, driving, psnr):
+        sweep = {"name": "ablations", "param": "variant", "value": variant}
+        extra = {"driving": driving} if driving else {}
+        make_result(tmp_path, "mead", variant, "eat", {**values, "psnr": psnr}, sweep=sweep, extra=extra)
+
+    ablation("full", "video", 25.0)
+    ablation("wo_eem", "video", 24.0)
+    ablation("wo_l_m_sync", "audio", 30.0)
+    t3 = {t.driving: t for t in build_tables(load_results(tmp_path)) if t.number == "3"}
+    assert sorted(t3, key=str) == ["audio", "video"]
+    assert [r.label for r in t3["video"].rows] == ["w/o EEM", "Full Model"]  # paper's order, none of its rows
+    assert "[eat, video-driven]" in to_markdown(t3["video"])
+    audio_rows = [r.label for r in t3["audio"].rows]
+    assert audio_rows[0] == "w/o L^m_sync" and "Full Model" in audio_rows[1:]  # the paper's, reported
+    assert any(r.reported for r in t3["audio"].rows) and "[eat, audio-driven]" in to_markdown(t3["audio"])
