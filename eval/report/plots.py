@@ -158,16 +158,29 @@ def plot_ablations(results: list[ResultFile], out: Path) -> list[Path]:
 
 def _clip_values(row: dict) -> dict[str, float]:
     """Per-clip metric values of one JSONL row: ``{"values": {id: value}}`` (eval.run), or
-    ``{"metrics": {...}}``, or flat keys."""
+    ``{"metrics": {...}}``, or flat keys; infinite values kept (a box cannot draw them: counted)."""
     nested = row.get("values", row.get("metrics"))
     source = nested if isinstance(nested, dict) else row
     out = {}
     for key, value in source.items():
         if isinstance(value, dict):
             value = value.get("value")
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value):
             out[key] = float(value)
     return out
+
+
+# per-clip values in another unit than the metric's value (eval.metrics: a clip's Acc_emo is 1 or 0)
+CLIP_UNITS = {"acc_emo": "per clip: 1 recognised, 0 not"}
+
+
+def _clip_panel_title(title: str, metric: str, data: dict[str, list[float]]) -> str:
+    """The panel title, naming the per-clip unit where it differs and the values not drawn (a
+    clip's PSNR is +inf when its frames equal the GT's, as gt's always do)."""
+    notes = [CLIP_UNITS[metric]] if metric in CLIP_UNITS else []
+    infinite = {name: sum(not math.isfinite(v) for v in values) for name, values in data.items()}
+    notes += [f"{name}: {n} inf, not drawn" for name, n in sorted(infinite.items()) if n]
+    return title + "".join(f"\n{note}" for note in notes)
 
 
 def _box_key(r: ResultFile) -> tuple:
@@ -193,12 +206,12 @@ def plot_clip_distributions(results: list[ResultFile], out: Path) -> list[Path]:
         fig, axes = _grid(plt, len(metrics), f"Per-clip distributions: {title}")
         names = sorted(methods)
         for ax, metric in zip(axes, metrics, strict=False):
-            data = [methods[n].get(metric, []) for n in names]
-            ax.boxplot([d if d else [math.nan] for d in data], tick_labels=names)
+            data = {n: methods[n].get(metric, []) for n in names}
+            finite = [[v for v in data[n] if math.isfinite(v)] or [math.nan] for n in names]
+            ax.boxplot(finite, tick_labels=names)
             ax.tick_params(axis="x", rotation=45, labelsize=7)
-            ax.set_title(
-                _label([r for r in results if r.dataset == dataset and r.protocol == protocol], metric)
-            )
+            label = _label([r for r in results if r.dataset == dataset and r.protocol == protocol], metric)
+            ax.set_title(_clip_panel_title(label, metric, data), fontsize=9)
         paths.append(_save(fig, out / f"clips_{name}.png"))
         plt.close(fig)
     return paths

@@ -646,6 +646,9 @@ def caption(table: Table) -> str:
 
 
 def _md_escape(text: str) -> str:
+    """Markdown-safe text: table pipes, emphasis marks and HTML tags (a method named ``<i>x</i>``
+    is shown as typed, not in italics)."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
 
 
@@ -681,6 +684,9 @@ _LATEX_SPECIAL = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\^{}",
+    "<": r"\textless{}",  # in LaTeX's default font encoding a bare < > | prints as ¡ ¿ —
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
     "–": "--",
     "†": r"\textsuperscript{\dag}",
     "∞": r"$\infty$",

@@ -110,3 +110,25 @@ def test_training_legend_covers_no_bar(tmp_path, make_result, monkeypatch):
     monkeypatch.setattr(plots, "_save", keep)
     assert len(plots.plot_training(load_results(tmp_path), tmp_path / "plots")) == 1
     assert len(seen["legend"]) == 3 and seen["overlaps"] == []
+
+
+def test_per_clip_boxes_name_infinite_values_and_the_per_clip_unit(tmp_path, make_result, monkeypatch):
+    """gt's per-clip PSNR (+inf) left an empty box without a word, and a clip's Acc_emo (1 or 0)
+    sat under the percent label of the tables."""
+    from eval.report import plots
+    from eval.report.inputs import load_results
+
+    rows = [{"clip": f"c{i}", "values": {"psnr": INF, "acc_emo": 1.0}} for i in range(3)]
+    make_result(tmp_path, "synthtalk", "gt", "synthtalk", {"psnr": INF, "acc_emo": 100.0}, clips=rows)
+    rows = [{"clip": f"c{i}", "values": {"psnr": 20.0 + i, "acc_emo": float(i % 2)}} for i in range(3)]
+    make_result(tmp_path, "synthtalk", "static", "synthtalk", {"psnr": 21.0, "acc_emo": 33.3}, clips=rows)
+    titles = {}
+
+    def keep(fig, path):
+        titles.update({ax.get_title().split(" ")[0]: ax.get_title() for ax in fig.axes if ax.get_title()})
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    assert len(plots.plot_clip_distributions(load_results(tmp_path), tmp_path / "plots")) == 1
+    assert titles["PSNR"].endswith("\ngt: 3 inf, not drawn") and "static" not in titles["PSNR"]
+    assert titles["Acc_emo"].endswith("\nper clip: 1 recognised, 0 not")

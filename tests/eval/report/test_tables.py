@@ -250,3 +250,18 @@ def test_sweep_rows_driven_otherwise_than_the_papers_get_their_own_table(tmp_pat
     audio_rows = [r.label for r in t3["audio"].rows]
     assert audio_rows[0] == "w/o L^m_sync" and "Full Model" in audio_rows[1:]  # the paper's, reported
     assert any(r.reported for r in t3["audio"].rows) and "[eat, audio-driven]" in to_markdown(t3["audio"])
+
+
+def test_odd_method_names_are_shown_as_typed_in_markdown_and_latex(tmp_path, make_result):
+    """LaTeX printed a bare < > | as ¡ ¿ — and Markdown rendered a method named <i>x</i> in italics."""
+    make_result(tmp_path, "mead", "odd", "eat", {"psnr": 20.0, "fid": 3.0})
+    path = tmp_path / "mead" / "odd" / "eat.json"
+    data = json.loads(path.read_text())
+    data["method"] = "we<i>ird</i> | a>b"
+    path.write_text(json.dumps(data))
+    [t1] = _t1(build_tables(load_results(tmp_path)))
+    assert (
+        r"we\textless{}i\textgreater{}ird\textless{}/i\textgreater{} \textbar{} a\textgreater{}b"
+        in to_latex(t1)
+    )
+    assert r"we&lt;i&gt;ird&lt;/i&gt; \| a&gt;b" in to_markdown(t1)
