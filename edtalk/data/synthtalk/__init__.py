@@ -19,7 +19,8 @@ Public API (for judges, training and tests):
   memory (factors, landmarks, viseme timeline, transcript, 16 kHz speech, and frames unless
   ``render=False``); unlimited fresh training data.
 - ``generate(out, preset="tiny", seed=0, workers=None) -> card``: write a dataset (layout in
-  ``card.LAYOUT``; presets in ``presets.PRESETS``).
+  ``card.LAYOUT``; presets in ``presets.PRESETS``); a finished one of the same settings is kept
+  (``generate.ensure_dataset`` also says whether it wrote anything).
 
 Modules, one job each: identity (appearance sampling), expression (emotion prototypes), template
 (3D 68-point face + dense contours), render (pose, projection, painting), visemes (transcript ->

@@ -45,16 +45,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     from edtalk.data.errors import DataError
-    from edtalk.data.synthtalk.generate import generate
+    from edtalk.data.synthtalk.generate import ensure_dataset
 
     try:
-        card = generate(args.out, args.preset, args.seed, args.workers, not args.no_progress, args.force)
+        card, wrote = ensure_dataset(
+            args.out, args.preset, args.seed, args.workers, not args.no_progress, args.force
+        )
     except DataError as err:
         return report_error(err)
-    print(
-        f"wrote {card['counts']['clips_total']} clips, {card['size_mb']} MB to {args.out} "
-        f"in {card['build']['wall_time_s']} s ({card['build']['workers']} workers)"
-    )
+    if wrote:
+        print(
+            f"wrote {card['counts']['clips_total']} clips, {card['size_mb']} MB to {args.out} "
+            f"in {card['build']['wall_time_s']} s ({card['build']['workers']} workers)"
+        )
+    else:
+        print(
+            f"synthtalk preset {card['preset']!r} seed {card['seed']} is already present in {args.out} "
+            f"({card['counts']['clips_total']} clips, {card['size_mb']} MB, generator "
+            f"{card['generator_version']}); nothing written (--force regenerates it)"
+        )
     return 0
 
 

@@ -133,13 +133,18 @@ def sidecar(task: ClipTask, clip: SynthClip) -> dict:
         "visemes": clip.visemes,
         "identity_params": clip.identity_params,
         "expression": clip.expression,
-        "generator": {
-            "name": "synthtalk",
-            "version": GENERATOR_VERSION,
-            "seed": task.seed,
-            "preset": task.preset.name,
-            "number": task.number,
-        },
+        "generator": generator_block(task),
+    }
+
+
+def generator_block(task: ClipTask) -> dict:
+    """The sidecar's ``generator`` block: which generator, preset and seed made this clip (its last key)."""
+    return {
+        "name": "synthtalk",
+        "version": GENERATOR_VERSION,
+        "seed": task.seed,
+        "preset": task.preset.name,
+        "number": task.number,
     }
 
 
@@ -179,9 +184,15 @@ def init_render_worker() -> None:
     cv2.setNumThreads(1)
 
 
+def _is_temp(name: str) -> bool:
+    """A temp file that ``edtalk.atomic`` leaves beside its target when its process is killed."""
+    return name.startswith(".") and (name.endswith(".tmp") or name.endswith(".tmp.mp4"))
+
+
 def _remove_stale(clips: Path, keep: set[str]) -> None:
+    """Remove the clip files outside the plan and temp files left by a killed run."""
     for path in clips.glob("*"):
-        if path.suffix in (".mp4", ".wav", ".json") and path.stem not in keep:
+        if _is_temp(path.name) or (path.suffix in (".mp4", ".wav", ".json") and path.stem not in keep):
             path.unlink()
 
 
@@ -193,8 +204,48 @@ def _read_card(out: Path) -> dict | None:
         return None
 
 
+_GENERATOR_KEY = '"generator":'
+_TAIL_BYTES = 4096
+
+
+def read_generator_block(path: Path) -> dict | None:
+    """The ``generator`` block of a clip sidecar; None when the file is unreadable or has none.
+
+    ``sidecar`` writes the block last, so reading the file's tail is enough (checking every sidecar
+    of a dataset stays cheap); a file that does not end that way is parsed whole."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - _TAIL_BYTES))
+            tail = f.read().decode("utf-8", "replace")
+        at = tail.rfind(_GENERATOR_KEY)
+        if at >= 0:
+            try:
+                block, end = json.JSONDecoder().raw_decode(tail, at + len(_GENERATOR_KEY))
+                if isinstance(block, dict) and tail[end:].strip() == "}":
+                    return block
+            except ValueError:
+                pass
+        meta = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    block = meta.get("generator") if isinstance(meta, dict) else None
+    return block if isinstance(block, dict) else None
+
+
+def _nonempty(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size > 0
+    except OSError:
+        return False
+
+
 def _complete_card(out: Path, preset: Preset, seed: int, tasks: list) -> dict | None:
-    """The card of a finished dataset in ``out`` made with these settings, else None."""
+    """The card of a finished dataset in ``out`` made with these settings, else None.
+
+    Finished means: the card names these settings; card.md, the contact sheet and every planned
+    clip's mp4, wav and sidecar are non-empty files; the split lists list the planned clips; and
+    every sidecar's ``generator`` block says it was made by this version, preset, seed and number
+    (so a folder that mixes clips of two runs is never taken for a finished dataset)."""
     if (card := _read_card(out)) is None:
         return None
     same = (card.get("preset"), card.get("seed"), card.get("generator_version")) == (
@@ -202,21 +253,57 @@ def _complete_card(out: Path, preset: Preset, seed: int, tasks: list) -> dict | 
         seed,
         GENERATOR_VERSION,
     )
+    if not same or not all(_nonempty(out / name) for name in ("card.md", "contact_sheet.png")):
+        return None
+    for split in SPLITS:
+        try:
+            listed = (out / "splits" / f"{split}.txt").read_text()
+        except (OSError, ValueError):
+            return None
+        if listed != "".join(f"{t.clip_id}\n" for t in tasks if t.split == split):
+            return None
     clips = out / "clips"
-    complete = all(
-        (clips / f"{t.clip_id}{ext}").is_file() for t in tasks for ext in (".mp4", ".wav", ".json")
-    )
-    return card if same and complete else None
+    for t in tasks:
+        if not all(_nonempty(clips / f"{t.clip_id}{ext}") for ext in (".mp4", ".wav", ".json")):
+            return None
+        if read_generator_block(clips / f"{t.clip_id}.json") != generator_block(t):
+            return None
+    return card
 
 
 LAYOUT = {"clips", "splits", "card.json", "card.md", "contact_sheet.png"}  # what generate() writes
+SUMMARY = ("card.json", "card.md", "contact_sheet.png")  # written last, from every clip
+
+
+def _check_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise DatasetLayoutError(out, "is a file, not a folder: choose a folder (new or empty) for --out")
+
+
+def _held_clips(out: Path) -> dict[str, int]:
+    """What the sidecars in ``out/clips`` say made them: "clips of preset 'tiny' seed 0" (or
+    ".json files that are not synthtalk sidecars") -> how many."""
+    held: dict[str, int] = {}
+    clips = out / "clips"
+    for path in sorted(clips.glob("*.json")) if clips.is_dir() else []:
+        if path.name.startswith("."):
+            continue
+        block = read_generator_block(path)
+        if block is None or block.get("name") != "synthtalk":
+            what = ".json files that are not synthtalk sidecars"
+        else:
+            what = f"clips of preset {block.get('preset')!r} seed {block.get('seed')}"
+        held[what] = held.get(what, 0) + 1
+    return held
 
 
 def check_target(out: Path, preset: Preset, seed: int) -> None:
     """Refuse (unless --force) to write into ``out`` when it holds something else: a synthtalk of
-    another preset or seed (its clips would be overwritten clip by clip), or files synthtalk never
-    writes. A finished or interrupted dataset of these settings, or of an older generator version,
-    is regenerated or resumed as before."""
+    another preset or seed, finished (its card says so) or interrupted (no card; its clip sidecars
+    say so), whose clips would be overwritten clip by clip, or files synthtalk never writes (hidden
+    files such as .DS_Store and temp files of a killed run do not count). A finished or interrupted
+    dataset of these settings, or of an older generator version, is regenerated or resumed as before."""
+    _check_folder(out)
     card = _read_card(out)
     if card is not None and (card.get("preset"), card.get("seed")) != (preset.name, seed):
         raise DatasetLayoutError(
@@ -224,13 +311,43 @@ def check_target(out: Path, preset: Preset, seed: int) -> None:
             f"holds synthtalk preset {card.get('preset')!r} seed {card.get('seed')}; generating preset "
             f"{preset.name!r} seed {seed} would overwrite it: choose another --out, or --force to replace it",
         )
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in LAYOUT) if out.is_dir() else []
+    if card is None:
+        held = _held_clips(out)
+        if set(held) - {f"clips of preset {preset.name!r} seed {seed}"}:
+            holds = ", ".join(f"{n} {what}" for what, n in sorted(held.items(), key=lambda kv: -kv[1]))
+            raise DatasetLayoutError(
+                out,
+                f"holds an unfinished synthtalk (clips/ but no card.json) whose sidecars say: {holds}; "
+                f"generating preset {preset.name!r} seed {seed} would overwrite them: choose another --out, "
+                "or --force to replace them",
+            )
+    names = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    foreign = [n for n in names if n not in LAYOUT and not n.startswith(".")]
     if foreign:
         raise DatasetLayoutError(
             out,
             f"not empty and not a synthtalk dataset (holds {', '.join(foreign[:3])}"
             f"{', ...' if len(foreign) > 3 else ''}): choose an empty or new --out, or --force",
         )
+
+
+def _start_writing(out: Path, tasks: list[ClipTask]) -> None:
+    """Before the first clip is written: remove the card (so an interrupted run never looks
+    finished), card.md, the contact sheet and the split lists (they describe the old clips), the
+    clips outside the plan and temp files of a killed run."""
+    try:
+        (out / "clips").mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DatasetLayoutError(out, f"cannot create it ({err.strerror}): choose another --out") from err
+    for name in SUMMARY:
+        (out / name).unlink(missing_ok=True)
+    for split in SPLITS:
+        (out / "splits" / f"{split}.txt").unlink(missing_ok=True)
+    for folder, prefixes in ((out, SUMMARY), (out / "splits", tuple(f"{s}.txt" for s in SPLITS))):
+        for path in folder.glob(".*") if folder.is_dir() else []:
+            if _is_temp(path.name) and path.name[1:].startswith(tuple(f"{p}." for p in prefixes)):
+                path.unlink()
+    _remove_stale(out / "clips", {t.clip_id for t in tasks})
 
 
 def generate(
@@ -248,16 +365,29 @@ def generate(
     seed and generator version already in ``out`` is kept as it is (same seed, same bytes) unless
     ``force``; without ``force``, an ``out`` holding anything else is refused (``check_target``).
     """
+    return ensure_dataset(out, preset, seed, workers, progress, force)[0]
+
+
+def ensure_dataset(
+    out: str | Path,
+    preset: str | Preset = "tiny",
+    seed: int = 0,
+    workers: int | None = None,
+    progress: bool = True,
+    force: bool = False,
+) -> tuple[dict, bool]:
+    """``generate``, also saying whether it wrote the dataset: (card, False) when ``out`` already
+    held it complete and nothing was written."""
     start = time.perf_counter()
     chosen = get_preset(preset)
     out = Path(out)
+    _check_folder(out)
     if not force:
         check_target(out, chosen, seed)
     tasks = plan(out, chosen, seed)
     if not force and (existing := _complete_card(out, chosen, seed, tasks)) is not None:
-        return existing
-    (out / "clips").mkdir(parents=True, exist_ok=True)
-    _remove_stale(out / "clips", {t.clip_id for t in tasks})
+        return existing, False
+    _start_writing(out, tasks)
     workers = max(1, workers or os.cpu_count() or 1)
     bar = tqdm(total=len(tasks), desc=f"synthtalk {chosen.name}", unit="clip", disable=not progress)
     results = []
@@ -281,4 +411,5 @@ def generate(
         if r["tile"] is not None
     }
     write_contact_sheet(out / "contact_sheet.png", tiles, sheet_identities(chosen), chosen)
-    return write_card(out, chosen, seed, tasks, results, time.perf_counter() - start, workers)
+    card = write_card(out, chosen, seed, tasks, results, time.perf_counter() - start, workers)
+    return card, True

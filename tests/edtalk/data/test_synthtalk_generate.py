@@ -1,7 +1,9 @@
 """synthtalk dataset writer: determinism, disjoint identity splits, sidecar schema, media durations."""
 
 import hashlib
+import importlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ import soundfile as sf
 from edtalk.data.clip import EMOTIONS
 from edtalk.data.readers import read_clips
 from edtalk.data.synthtalk import FACTOR_KEYS, generate
-from edtalk.data.synthtalk.presets import SPLITS, Preset
+from edtalk.data.synthtalk.presets import PRESETS, SPLITS, Preset
 from edtalk.data.video import probe_video, read_video
 
 QUICK = Preset("quick", 64, (1, 1, 1), 1, 2.0, 2.2, emotions=("happy", "sad"), levels=(1, 3))
@@ -46,10 +48,20 @@ def test_same_seed_gives_same_bytes_with_any_worker_count(dataset, tmp_path):
     assert _card(dataset) == _card(again)
 
 
-def test_different_seed_gives_different_clips(dataset, tmp_path):
-    other = tmp_path / "c"
-    generate(other, QUICK, seed=1, workers=1, progress=False)
-    mine, theirs = _hashes(dataset), _hashes(other)
+@pytest.fixture(scope="module")
+def seed1(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("synthtalk") / "seed1"
+    generate(root, QUICK, seed=1, workers=1, progress=False)
+    return root
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_different_seed_gives_different_clips(dataset, seed1):
+    mine, theirs = _hashes(dataset), _hashes(seed1)
     assert mine.keys() == theirs.keys()
     clips = [k for k in mine if k.startswith("clips/")]
     assert all(mine[k] != theirs[k] for k in clips)
@@ -141,3 +153,117 @@ def test_an_out_holding_another_dataset_or_other_files_is_refused_unless_forced(
     assert sorted(p.name for p in videos.iterdir()) == ["mine.mp4"]
     generate(videos, QUICK, seed=0, workers=1, progress=False, force=True)  # --force writes anyway
     assert (videos / "mine.mp4").is_file() and (videos / "card.json").is_file()
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_forced_run_never_looks_finished(dataset, tmp_path, monkeypatch):
+    """`--force --seed 1` over a seed-0 dataset, interrupted, left the seed-0 card in place: the plain
+    seed-0 command then took the mix of seed-0 and seed-1 clips for the finished dataset."""
+    from edtalk.data.errors import DatasetLayoutError
+
+    gen = importlib.import_module(
+        "edtalk.data.synthtalk.generate"
+    )  # the package's `generate` is the function
+
+    root = _copy(dataset, tmp_path / "mixed")
+    write_clip, written = gen._write_clip, []
+
+    def interrupted_after_5(task):
+        if len(written) == 5:
+            raise _Interrupted
+        written.append(task.clip_id)
+        return write_clip(task)
+
+    monkeypatch.setattr(gen, "_write_clip", interrupted_after_5)
+    with pytest.raises(_Interrupted):
+        generate(root, QUICK, seed=1, workers=1, progress=False, force=True)
+    monkeypatch.undo()
+    assert not (root / "card.json").exists() and not (root / "card.md").exists()
+    assert not any((root / "splits").glob("*.txt"))
+    before = _hashes(root)
+    with pytest.raises(
+        DatasetLayoutError, match=r"7 clips of preset 'quick' seed 0, 5 clips of preset 'quick' seed 1"
+    ):
+        generate(root, QUICK, seed=0, workers=1, progress=False)
+    assert _hashes(root) == before
+    generate(root, QUICK, seed=0, workers=1, progress=False, force=True)
+    assert _hashes(root) == _hashes(dataset)
+
+
+@pytest.mark.parametrize("damage", ["a clip of another seed", "an empty file"])
+def test_a_finished_dataset_with_a_foreign_or_empty_clip_is_regenerated(dataset, seed1, tmp_path, damage):
+    """The completeness check took any existing file for a finished clip: a clip of another seed (left
+    by an interrupted run of the old generator) or zero-byte files were kept as the dataset."""
+    root = _copy(dataset, tmp_path / "d")
+    clip = sorted((root / "clips").glob("*.json"))[3].stem
+    if damage == "an empty file":
+        (root / "clips" / f"{clip}.mp4").write_bytes(b"")
+    else:
+        for ext in (".mp4", ".wav", ".json"):
+            shutil.copy(seed1 / "clips" / f"{clip}{ext}", root / "clips" / f"{clip}{ext}")
+    assert _hashes(root) != _hashes(dataset)
+    generate(root, QUICK, seed=0, workers=1, progress=False)
+    assert _hashes(root) == _hashes(dataset)
+
+
+def test_an_unfinished_folder_of_other_settings_is_refused_unless_forced(dataset, seed1, tmp_path, capsys):
+    """An interrupted run leaves clips/ and no card: a run with another seed deleted and overwrote its
+    clips without a word."""
+    from edtalk.data.synthtalk.__main__ import main
+
+    root = tmp_path / "unfinished"
+    _copy(seed1 / "clips", root / "clips")
+    for path in sorted((root / "clips").glob("st002*")):
+        path.unlink()
+    before = _hashes(root)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(PRESETS, "quick", QUICK)
+        assert main(["--out", str(root), "--preset", "quick", "--no-progress", "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"error: {root}: holds an unfinished synthtalk" in err
+    assert "8 clips of preset 'quick' seed 1" in err and "--force" in err
+    assert _hashes(root) == before
+    generate(root, QUICK, seed=0, workers=1, progress=False, force=True)
+    assert _hashes(root) == _hashes(dataset)
+
+
+def test_hidden_and_leftover_temp_files_do_not_make_out_foreign(dataset, tmp_path):
+    """.DS_Store or a temp file left by a killed run made the dataset's own folder "not a synthtalk"."""
+    root = _copy(dataset, tmp_path / "hidden")
+    card = (root / "card.json").read_text()
+    leftovers = [root / ".card.json.k2j4.tmp", root / "clips" / ".st000#happy#level_1#001.wav.x7.tmp"]
+    for path in [root / ".DS_Store", *leftovers]:
+        path.write_bytes(b"x")
+    generate(root, QUICK, seed=0, workers=1, progress=False)  # finished: kept as it is
+    assert (root / "card.json").read_text() == card
+    (root / "card.json").unlink()  # interrupted: resumed, and the temp files go
+    generate(root, QUICK, seed=0, workers=1, progress=False)
+    assert not any(p.exists() for p in leftovers) and (root / ".DS_Store").is_file()
+    assert {k: v for k, v in _hashes(root).items() if k != ".DS_Store"} == _hashes(dataset)
+
+
+def test_cli_says_when_the_dataset_is_already_present(dataset, tmp_path, capsys, monkeypatch):
+    """It printed "wrote N clips ... in X s" from the old card although it wrote nothing."""
+    from edtalk.data.synthtalk.__main__ import main
+
+    monkeypatch.setitem(PRESETS, "quick", QUICK)
+    root = _copy(dataset, tmp_path / "present")
+    assert main(["--out", str(root), "--preset", "quick", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert f"synthtalk preset 'quick' seed 0 is already present in {root}" in out and "wrote" not in out
+    assert _hashes(root) == _hashes(dataset)
+
+
+def test_an_out_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
+    from edtalk.data.synthtalk.__main__ import main
+
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for argv in (["--out", str(afile)], ["--out", str(afile), "--force"], ["--out", str(afile / "sub")]):
+        assert main([*argv, "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {argv[1]}: ") and err.count("\n") == 1
+    assert afile.read_text() == "x"
