@@ -101,7 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Seconds per optimiser step of each EDTalk stage in one process (one StageWorker "
         "each, stepped in turn) and each step's ratio to an eg_pretrain step.",
     )
-    parser.add_argument("--data", default="synthtalk:data/synthtalk", help="<reader>:<root> to train on")
+    parser.add_argument(
+        "--data",
+        default="synthtalk:data/synthtalk",
+        help="<reader>:<root> to train on (synthtalk:data/synthtalk)",
+    )
     parser.add_argument("--preset", type=model_preset, default="tiny", help="model preset (tiny)")
     parser.add_argument(
         "--stages", default=",".join(STAGE_NAMES), help="comma-separated stages (default: all six)"
@@ -111,12 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size", type=positive_int, default=None, help="every stage's batch (default: its own)"
     )
     parser.add_argument("--threads", type=positive_int, default=2, help="torch intra-op threads (2)")
-    parser.add_argument("--deepspeed", default="zero0", choices=["zero0", "zero1", "zero2", "zero3"])
+    parser.add_argument(
+        "--deepspeed",
+        default="zero0",
+        choices=["zero0", "zero1", "zero2", "zero3"],
+        help="ZeRO stage (zero0)",
+    )
     parser.add_argument("--bf16", action="store_true", help="DeepSpeed bf16")
     parser.add_argument(
         "--experts", default=DEFAULT_EXPERTS, help=f"loss-expert folder or shipped set ({DEFAULT_EXPERTS})"
     )
-    parser.add_argument("--cache", default="runs/cache", help="frame cache root, shared with edtalk.train")
+    parser.add_argument(
+        "--cache", default="runs/cache", help="frame cache root, shared with edtalk.train (runs/cache)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default: print only)")
     parser.add_argument("--smoke", action="store_true", help="seconds-long run (tests); figures mean nothing")
     return parser

@@ -230,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m edtalk.infer",
         description="Generate talking-head videos with a trained EDTalk checkpoint (25 fps mp4 out). "
-        "Inputs are square face crops; other sizes are resized to the model's image size.",
+        "Inputs are square face crops of any side (resized to the model's image size); a non-square "
+        "input is refused unless --crop finds the face in it.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{video,audio,interpolate,edit-base}")
 

@@ -783,11 +783,13 @@ def main(argv: list[str] | None = None) -> int:
         default=12,
         help="cross-driving videos (A, B, C, D quadruples; 12: with 6 one or two videos could carry a mean)",
     )
-    parser.add_argument("--batch-size", type=positive_int, default=16)
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=16, help="frames per forward pass of the model (16)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default <ckpt dir>/proof.json)")
     add_device_option(parser, "the model and the judges")
     add_recompute_option(parser)
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     from edtalk.config import ConfigError
     from edtalk.data.errors import DataError

@@ -205,6 +205,7 @@ def register_weight_entries() -> None:
                         "disentangle_pose",
                         "disentangle_emotion",
                         "identity_sim",
+                        "fid[synthtalk]",
                         "m_lmd[synthtalk]",
                         "f_lmd[synthtalk]",
                         "acc_emo[synthtalk]",
