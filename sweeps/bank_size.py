@@ -3,9 +3,17 @@
 Mouth bank B^m in {5, 10, 20, 40} with the expression bank at 10, and the expression bank B^e in
 {5, 10, 20, 40} with the mouth bank at 20. Mouth-bank trials retrain ``mouth_pose`` and
 ``expression`` from the parent's ``eg_pretrain`` checkpoint; expression-bank trials retrain
-``expression`` from the parent's ``mouth_pose`` checkpoint. Each trial is scored on ``--split``
-(test by default) and exported as ``results/<dataset>/edtalk_bank_<bank>_<n>/<protocol>.json`` with
-``"sweep": {"name": "bank_size", "param": bank, "value": n}`` (Table 6 of ``eval.report``).
+``expression`` from the parent's ``mouth_pose`` checkpoint. Every size starts alike: the swept
+bank, its head in the latent navigation and the audio head that predicts its weights start from the
+trial's seeded initialisation (also at the parent's own size, 20 or 10), the rest from the parent.
+
+Driving mode (``--driving``, recorded as ``"driving"`` in every results file): audio by default, as
+the paper's Table 6 (its mouth-20 and expression-10 cells are Table 3's Full Model and Table 1's
+EDTalk-A): each trial also trains ``audio_lip`` and is scored as ``edtalk_a`` (mouth from the clip's
+audio, pose and expression from the GT clip). ``--driving video`` scores ``edtalk_v`` (every factor
+from the GT clip) without training audio_lip. Each trial is scored on ``--split`` (test by default)
+and exported as ``results/<dataset>/edtalk_bank_<bank>_<n>/<protocol>.json`` with
+``"sweep": {"name": "bank_size", "param": bank, "value": n, "seed": k}`` (Table 6 of ``eval.report``).
 
     python sweeps/bank_size.py --smoke-test                     # local, 2 CPU cores, minutes
     ray job submit --address http://127.0.0.1:8265 --working-dir . -- python sweeps/bank_size.py
@@ -24,6 +32,12 @@ SWEEP = "bank_size"
 FIXED = {"mouth": {"n_expression": 10}, "expression": {"n_mouth": 20}}  # the other bank (paper)
 STAGES = {"mouth": ("mouth_pose", "expression"), "expression": ("expression",)}
 FIELD = {"mouth": "n_mouth", "expression": "n_expression"}
+# What every size of a bank starts afresh (seeded), its parent's size included: the bank, its head
+# (MLN^m / ELN^e) and the audio head whose outputs are the bank's weights (MLP^m_A / MLP^e_A).
+FRESH = {
+    "mouth": ("banks.raw.mouth", "navigation.heads.mouth.", "audio_lip.to_mouth."),
+    "expression": ("banks.raw.expression", "navigation.heads.expression.", "expression_predictor.mlp."),
+}
 
 
 def variant(bank: str, n: int) -> Variant:
@@ -34,6 +48,7 @@ def variant(bank: str, n: int) -> Variant:
         value=n,
         stages=STAGES[bank],
         model={FIELD[bank]: n, **FIXED[bank]},
+        fresh=FRESH[bank],
     )
 
 
@@ -44,7 +59,7 @@ def variants(sizes: dict[str, list[int]]) -> list[Variant]:
 
 def main(argv: list[str] | None = None) -> int:
     ensure_project_python()  # `ray job submit -- python ...` may start another interpreter
-    parser = build_parser("python sweeps/bank_size.py", __doc__.split("\n\n")[0])
+    parser = build_parser("python sweeps/bank_size.py", __doc__.split("\n\n")[0], smoke="sizes 5 and 10")
     args = smoke_defaults(parser.parse_args(argv))
     # The search space (paper Table 6); --smoke-test keeps 2 values per axis.
     sizes = {"mouth": [5, 10, 20, 40], "expression": [5, 10, 20, 40]}

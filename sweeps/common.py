@@ -9,15 +9,22 @@ must retrain from a parent run (the checkpoints of the other stages are reused):
 ``trial(config)`` is the Tune function trainable. For one variant it
 1. trains each affected stage with the training engineer's trainer builder
    (``edtalk.train.run_stage``: a Ray Train V2 ``TorchTrainer`` whose workers run DeepSpeed),
-   the first from the parent's checkpoint, the next from the previous one;
-2. scores the trained model on ``--split`` with ``eval.run`` (in-process): the test split by
-   default, as the paper's Tables 3 and 6 report their ablations on the test set; a sweep that
-   *chooses* a setting should score a held-out split instead (``--split val`` on a dataset with one);
-3. reports the metrics to Tune (``ray.tune.report``), with the results file path.
+   the first from the parent's checkpoint, the next from the previous one; audio-driven
+   (``--driving audio``, the paper's mode for Tables 3 and 6) also every later stage through
+   ``audio_lip``, the stage EDTalk-A draws the mouth with;
+2. scores the trained model on ``--split`` with ``eval.run`` (in-process) in the sweep's one driving
+   mode (``edtalk_a`` or ``edtalk_v``, recorded as ``"driving"`` in the results file), so that every
+   row of a sweep is comparable: the test split by default, as the paper's Tables 3 and 6 report
+   their ablations on the test set; a sweep that *chooses* a setting should score a held-out split
+   instead (``--split`` naming one on a dataset that has it);
+3. reports the metrics to Tune (``ray.tune.report``), with the results file's path in the trial folder.
 
-After ``Tuner.fit()``, ``export_results`` copies each trial's results file to
-``<out>/<dataset>/edtalk_<variant>/<protocol>.json`` with ``"sweep": {"name", "param", "value"}``,
-the schema ``python -m eval.report`` reads (Tables 3 and 6).
+Everything a trial writes (the nested trainers' runs, the results files) lies in its folder in
+``--storage`` (written there directly for a folder, which a cluster's nodes all mount; uploaded
+for object storage), never only in the node's /tmp/ray. After ``Tuner.fit()``, ``export_results``
+reads each trial's results file from there and writes it to
+``<out>/<dataset>/edtalk_<variant>/<protocol>.json`` with ``"sweep": {"name", "param", "value",
+"seed"}``, the schema ``python -m eval.report`` reads (Tables 3 and 6).
 
 The search space is a literal next to the Tuner in each sweep script (bank_size.py, ablations.py).
 """
@@ -41,6 +48,12 @@ from edtalk.train import ENV_DEFAULTS, set_env_defaults
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRIAL_CPU = 0.1  # what a trial's own process reserves; its nested TorchTrainer asks for its workers
+RESULTS = "results"  # the results folder in a trial's folder
+# --driving -> the eval.run method: EDTalk-A (mouth from the clip's audio, pose and expression from the
+# GT clip; paper Tables 1, 3 and 6) or EDTalk-V (every factor from the GT clip; paper Table 5)
+DRIVING_METHODS = {"audio": "edtalk_a", "video": "edtalk_v"}
+AUDIO_MOUTH_STAGE = "audio_lip"  # the stage whose audio encoder and MLP^m_A EDTalk-A draws the mouth with
+ASHA_METRIC = "psnr"  # what --scheduler asha ranks trials by (higher is better)
 
 
 # Environment every Ray process of a sweep needs: the training CLI's, less DS_ACCELERATOR, which each
@@ -82,10 +95,12 @@ class Variant:
     name: str  # method name suffix: results go to edtalk_<name>
     param: str  # the swept axis ("mouth", "expression", "variant")
     value: Any  # its value (10, "wo_bank")
-    stages: tuple[str, ...]  # stages retrained, in order, from the parent run
+    stages: tuple[str, ...]  # stages the change affects, in order, retrained from the parent run
     model: dict[str, Any] = dataclasses.field(default_factory=dict)  # ModelConfig overrides
     loss_weights: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)  # stage -> term -> w
-    driven: str = "video"  # "video" (edtalk_v: scored from the GT driving video) | "audio" (edtalk_a)
+    # parent tensors (name prefixes) that start from the trial's seeded initialisation whatever their
+    # shape, so that every point of a sweep starts alike (bank_size: the resized bank and its heads)
+    fresh: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -94,7 +109,30 @@ class Variant:
     def from_dict(cls, d: dict[str, Any]) -> Variant:
         d = dict(d)
         d["stages"] = tuple(d["stages"])
+        d["fresh"] = tuple(d.get("fresh", ()))
         return cls(**d)
+
+    def audio_only(self) -> bool:
+        """The change is a loss weight of the audio stages only (L^m_rec, L^m_sync): video-driven
+        scoring would not see it."""
+        from edtalk.config import STAGE_NAMES
+
+        audio = STAGE_NAMES[STAGE_NAMES.index(AUDIO_MOUTH_STAGE) :]
+        return not self.model and bool(self.loss_weights) and set(self.loss_weights) <= set(audio)
+
+    def trained_stages(self, driving: str) -> tuple[str, ...]:
+        """The stages a trial trains: the variant's own; audio-driven also every later stage through
+        ``audio_lip`` (each final.pt holds the whole model so far), less the expression stage of a
+        model without an expression bank (only lip, lip+pose)."""
+        from edtalk.config import STAGE_NAMES, ModelConfig
+
+        if driving == "video":
+            return self.stages
+        first = STAGE_NAMES.index(self.stages[0])
+        last = max(STAGE_NAMES.index(s) for s in (*self.stages, AUDIO_MOUTH_STAGE))
+        banks = ModelConfig.preset("tiny", **self.model).bank_names  # the components, whatever the preset
+        skipped = () if "expression" in banks else ("expression",)
+        return tuple(s for s in STAGE_NAMES[first : last + 1] if s in self.stages or s not in skipped)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -112,7 +150,8 @@ class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
+def build_parser(prog: str, description: str, smoke: str = "a few sweep points") -> argparse.ArgumentParser:
+    """The options every sweep shares; ``smoke``: what --smoke-test keeps of the sweep's points."""
     p = argparse.ArgumentParser(prog=prog, description=description, formatter_class=_DefaultsHelp)
     p.add_argument("--dataset", default="synthtalk", help="dataset reader (edtalk.data.readers)")
     p.add_argument("--root", default="data/synthtalk", help="dataset root folder")
@@ -126,14 +165,33 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
         "--scheduler",
         choices=("asha", "fifo"),
         default="fifo",
-        help="Tune scheduler; ASHA stops weak trials early on the reported metric",
+        help=f"Tune scheduler. asha ranks trials by {ASHA_METRIC} (which --metrics must then score); each "
+        "trial reports once, when it is scored at its end, so ASHA stops no trial early here",
     )
-    p.add_argument("--num-samples", type=positive_int, default=1, help="repeats of every grid point (seeds)")
-    p.add_argument("--resume", action="store_true", help="resume the sweep from --storage/--name")
+    p.add_argument(
+        "--num-samples",
+        type=positive_int,
+        default=1,
+        help="trials per grid point, with seeds 0..N-1 (training and fresh initialisation); each is "
+        "exported as its own method, edtalk_<variant>_seed<k> when N > 1",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="resume the sweep from --storage/--name (a new sweep starts, with a note, when there is none)",
+    )
     p.add_argument(
         "--smoke-test",
         action="store_true",
-        help="tiny preset, 2 values per axis, a few steps, a handful of clips (2 CPU cores)",
+        help=f"tiny preset, {smoke}, 2 steps per stage, 2 clips (2 CPU cores)",
+    )
+    p.add_argument(
+        "--driving",
+        choices=tuple(DRIVING_METHODS),
+        default="audio",
+        help="how every trial is scored: audio (edtalk_a: mouth from the clip's audio, pose and expression "
+        "from the GT clip; the paper's mode for Tables 3 and 6; also trains the stages through audio_lip) "
+        "or video (edtalk_v: every factor from the GT clip; isolates the decoupling stages)",
     )
     p.add_argument(
         "--parent",
@@ -154,7 +212,7 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
         "--split",
         default="test",
         help="split each trial is scored on after training (default: test, the split of the paper's "
-        "ablation tables; score a held-out split such as val to choose a setting)",
+        "ablation tables; to choose a setting, score a held-out split of a dataset that has one)",
     )
     p.add_argument(
         "--max-clips",
@@ -173,7 +231,8 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--metrics",
         default=None,
-        help="comma-separated metric ids to score (default: every metric of the protocol)",
+        help="comma-separated metric ids to score (default: every metric of the protocol whose weight "
+        "files are on the trial's node; the others are skipped with a log line)",
     )
     p.add_argument(
         "--address",
@@ -225,21 +284,33 @@ def parent_checkpoint(parent: Path, stage: str) -> Path:
     return ckpt
 
 
-def graft_parent(parent_ckpt: Path, model_overrides: dict[str, Any], dest: Path) -> tuple[Path, list[str]]:
+def graft_parent(
+    parent_ckpt: Path,
+    model_overrides: dict[str, Any],
+    dest: Path,
+    fresh_prefixes: tuple[str, ...] = (),
+    seed: int = 0,
+) -> tuple[Path, list[str]]:
     """A parent checkpoint for a changed model config: every tensor whose name and shape still match
-    is copied, the rest (e.g. a resized bank and its head) keep their fresh initialisation.
-    Returns (checkpoint path, names of re-initialised tensors); unchanged configs pass through."""
+    is copied, the rest (e.g. a resized bank and its head) and those under ``fresh_prefixes`` keep the
+    initialisation of a model seeded with ``seed``. Returns (checkpoint path, names of re-initialised
+    tensors); a checkpoint with nothing to change passes through."""
     import torch
 
     from edtalk.model import EDTalk, load_checkpoint, save_checkpoint
 
     ckpt = load_checkpoint(parent_ckpt)
     cfg = ckpt["config"].replace(**model_overrides)
-    if cfg == ckpt["config"]:
+    if cfg == ckpt["config"] and not fresh_prefixes:
         return parent_ckpt, []
-    torch.manual_seed(0)
-    state = EDTalk(cfg).state_dict()
-    kept = {k: v for k, v in ckpt["state_dict"].items() if k in state and state[k].shape == v.shape}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        state = EDTalk(cfg).state_dict()
+    kept = {
+        k: v
+        for k, v in ckpt["state_dict"].items()
+        if k in state and state[k].shape == v.shape and not k.startswith(fresh_prefixes)
+    }
     fresh = sorted(set(state) - set(kept))
     state.update(kept)
     meta = {k: v for k, v in ckpt["meta"].items() if k != "provenance"}
@@ -250,17 +321,20 @@ def graft_parent(parent_ckpt: Path, model_overrides: dict[str, Any], dest: Path)
 def train_variant(
     variant: Variant, cfg: dict[str, Any], trial_dir: Path
 ) -> tuple[dict[str, str], list[dict]]:
-    """Train the variant's stages in order with edtalk.train's TorchTrainer builder (``run_stage``):
-    the first from the (grafted) parent checkpoint, each next one from the previous. Returns
-    {stage: final.pt} and per-stage timing records."""
+    """Train the trial's stages (``Variant.trained_stages`` for ``cfg["driving"]``) in order with
+    edtalk.train's TorchTrainer builder (``run_stage``) into ``<trial_dir>/runs``: the first from the
+    (grafted) parent checkpoint, each next one from the previous, all seeded with ``cfg["seed"]``.
+    Returns {stage: final.pt} and per-stage timing records."""
     from edtalk import train as edtrain
     from edtalk.config import TrainConfig
     from edtalk.model import load_checkpoint
 
     parent = Path(cfg["parent"])
     out = trial_dir / "runs"
+    stages = variant.trained_stages(cfg["driving"])
+    seed = cfg.get("seed", 0)
     first, _ = graft_parent(
-        parent_checkpoint(parent, variant.stages[0]), variant.model, out / "parent" / "final.pt"
+        parent_checkpoint(parent, stages[0]), variant.model, out / "parent" / "final.pt", variant.fresh, seed
     )
     model_cfg = load_checkpoint(first)["config"]
     parent_dir = parent if parent.is_dir() else parent.parent.parent
@@ -273,11 +347,12 @@ def train_variant(
         parent=str(first),
         cache=str(parent_dir / "cache"),
         experts=str(parent_dir / "experts"),
+        seed=seed,
     )
     cache = edtrain.prepare_cache(train_cfg, model_cfg)
     done: dict[str, str] = {}
     records = []
-    for i, stage in enumerate(variant.stages):
+    for stage in stages:
         stage_cfg = edtrain.stage_config_for(
             stage,
             preset=cfg["preset"],
@@ -288,7 +363,8 @@ def train_variant(
             },
         )
         start = time.perf_counter()
-        stage_train_cfg = train_cfg if i == 0 else dataclasses.replace(train_cfg, parent="")
+        previous = list(done.values())[-1] if done else str(first)  # audio_lip may follow mouth_pose
+        stage_train_cfg = dataclasses.replace(train_cfg, parent=previous)
         final = edtrain.run_stage(stage_cfg, stage_train_cfg, model_cfg, cache)
         done[stage] = str(final)
         summary = json.loads((final.parent / "summary.json").read_text())
@@ -336,15 +412,14 @@ def scorable_metrics(protocol_name: str) -> list[str]:
     return ok
 
 
-def score_variant(
-    variant: Variant, cfg: dict[str, Any], checkpoints: dict[str, str], trial_dir: Path
-) -> Path:
+def score_variant(cfg: dict[str, Any], checkpoints: dict[str, str], trial_dir: Path) -> Path:
     """Score the trained model (the last stage's final.pt holds the whole model) on ``--split``'s
-    clips (``cfg["split"]``) with eval.run, in this process (``--workers 0``); returns the results file."""
+    clips (``cfg["split"]``) with eval.run, in this process (``--workers 0``), driven as
+    ``cfg["driving"]`` says; returns the results file under ``<trial_dir>/results``."""
     from eval import run as evrun
     from eval.results import results_path
 
-    method = "edtalk_a" if variant.driven == "audio" else "edtalk_v"
+    method = DRIVING_METHODS[cfg["driving"]]
     argv = [
         "--dataset",
         cfg["dataset"],
@@ -355,13 +430,13 @@ def score_variant(
         "--method",
         method,
         "--ckpt",
-        checkpoints[variant.stages[-1]],
+        list(checkpoints.values())[-1],
         "--protocol",
         cfg["protocol"],
         "--workers",
         "0",
         "--out",
-        str(trial_dir / "results"),
+        str(trial_dir / RESULTS),
         "--allow-failures",
         "--quiet",
     ]
@@ -376,27 +451,44 @@ def score_variant(
     return path
 
 
-def prepare_parent(args: argparse.Namespace, variants: list[Variant]) -> None:
-    """Make sure the parent run has what every trial starts from: the checkpoints of the stages
-    before each variant's first stage, the loss experts its stages need and the frame cache.
-    With --smoke-test a missing parent chain is trained here first (a few steps per stage);
-    otherwise a missing checkpoint is an error naming the file and the command that makes it."""
-    from edtalk import train as edtrain
-    from edtalk.config import STAGE_NAMES, ModelConfig, TrainConfig
-    from edtalk.stages import get_stage
+def parent_chain(args: argparse.Namespace, variants: list[Variant]) -> tuple[list[str], list[str]]:
+    """(the parent stages the trials start from, those the parent run lacks): the stages before each
+    variant's first stage; nothing is missing when ``--parent`` is a checkpoint file."""
+    from edtalk.config import STAGE_NAMES
 
     parent = Path(args.parent)
     chain_end = max(STAGE_NAMES.index(v.stages[0]) for v in variants)
     needed_chain = list(STAGE_NAMES[:chain_end])
-    missing = [s for s in needed_chain if not (parent / s / "final.pt").is_file()]
-    experts = sorted({e for v in variants for s in v.stages for e in get_stage(s).experts})
-    if missing and not parent.is_file():
-        if not args.smoke_test:
-            raise FileNotFoundError(
-                f"{parent / missing[0] / 'final.pt'}: the parent run lacks stage(s) {missing}; train them "
-                f"with `python -m edtalk.train --stages {','.join(needed_chain)} --out {parent}`"
-                " or pass --parent"
-            )
+    missing = [] if parent.is_file() else [s for s in needed_chain if not (parent / s / "final.pt").is_file()]
+    return needed_chain, missing
+
+
+def check_parent(args: argparse.Namespace, variants: list[Variant]) -> None:
+    """Before Ray starts: a parent run without a stage the trials start from is an error naming the
+    file and the command that makes it (--smoke-test trains a missing chain instead)."""
+    needed_chain, missing = parent_chain(args, variants)
+    if missing and not args.smoke_test:
+        parent = Path(args.parent)
+        raise FileNotFoundError(
+            f"{parent / missing[0] / 'final.pt'}: the parent run lacks stage(s) {missing}; train them "
+            f"with `python -m edtalk.train --stages {','.join(needed_chain)} --out {parent}` or pass --parent"
+        )
+
+
+def prepare_parent(args: argparse.Namespace, variants: list[Variant]) -> None:
+    """Make sure the parent run has what every trial starts from (``check_parent`` has run): the
+    checkpoints of the stages before each variant's first stage, the loss experts its trained stages
+    need and the frame cache. With --smoke-test a missing parent chain is trained here first (a few
+    steps per stage)."""
+    from edtalk import train as edtrain
+    from edtalk.config import ModelConfig, TrainConfig
+    from edtalk.stages import get_stage
+
+    parent = Path(args.parent)
+    needed_chain, missing = parent_chain(args, variants)
+    stages = {s for v in variants for s in v.trained_stages(args.driving)}
+    experts = sorted({e for s in stages for e in get_stage(s).experts})
+    if missing:
         print(f"[sweep] smoke test: training the parent chain {needed_chain} into {parent}", flush=True)
         code = edtrain.main([
             "--stages", ",".join(needed_chain), "--resume", "--max-steps", str(args.steps),
@@ -415,18 +507,28 @@ def prepare_parent(args: argparse.Namespace, variants: list[Variant]) -> None:
 
 
 def trial(config: dict[str, Any]) -> None:
-    """Tune function trainable: train the variant's stages, score, report metrics to Tune."""
+    """Tune function trainable: train the variant's stages, score, report metrics to Tune.
+
+    Works in the trial's folder in --storage when that is a folder (every node of a cluster mounts
+    it), else in the node's trial folder and uploads the results folder to the object storage; the
+    results file is reported by its path in the trial folder (``export_results`` reads it there)."""
     from ray import tune
+
+    from sweeps.storage import local_path, trial_folder, upload
 
     set_env_defaults()
     ensure_repo_on_path()
     variant = Variant.from_dict(config["variant"])
-    trial_dir = Path(tune.get_context().get_trial_dir())
-    checkpoints, records = train_variant(variant, config, trial_dir)
-    results_file = score_variant(variant, config, checkpoints, trial_dir)
-    data = json.loads(Path(results_file).read_text())
+    fs, folder = trial_folder()
+    work = local_path(fs, folder) or Path(tune.get_context().get_trial_dir())
+    checkpoints, records = train_variant(variant, config, work)
+    results_file = score_variant(config, checkpoints, work)
+    if local_path(fs, folder) is None:
+        upload(work / RESULTS, fs, f"{folder}/{RESULTS}")
+    data = json.loads(results_file.read_text())
     metrics = {k: v["value"] for k, v in data["metrics"].items() if isinstance(v.get("value"), int | float)}
-    tune.report({**metrics, "results_file": str(results_file), "training": json.dumps(records), "done": True})
+    report = {"results_file": results_file.relative_to(work).as_posix(), "training": json.dumps(records)}
+    tune.report({**metrics, **report, "done": True})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -450,7 +552,8 @@ def init_ray(address: str | None) -> None:
 
 
 def scheduler(name: str, metric: str, mode: str):
-    """ASHA (early stopping on the reported metric) or FIFO."""
+    """ASHA on the reported metric, or FIFO. A trial reports once, at its end (its score), so ASHA
+    ranks finished trials and stops none early."""
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     if name == "asha":
@@ -468,6 +571,7 @@ def trial_config(args: argparse.Namespace) -> dict[str, Any]:
         "preset": args.preset,
         "parent": str(parent if parent.is_absolute() else Path.cwd() / parent),
         "split": args.split,
+        "driving": args.driving,
         "steps": args.steps,
         "workers": args.workers,
         "protocol": args.protocol,
@@ -505,28 +609,48 @@ def trainable_with_resources(workers: int):
     return tune.with_resources(trial, {"CPU": TRIAL_CPU})
 
 
-def export_results(result_grid, sweep_name: str, out: str | Path) -> list[Path]:
-    """Write each finished trial's results file as ``<out>/<dataset>/edtalk_<variant>/<protocol>.json``
-    with the ``sweep`` key (and its training timings in provenance.training)."""
-    written = []
-    for result in result_grid:
-        if result.error is not None or not result.metrics or "results_file" not in result.metrics:
-            continue
-        variant = Variant.from_dict(result.config["variant"])
-        src = Path(result.metrics["results_file"])
-        data = json.loads(src.read_text())
-        method = f"edtalk_{variant.name}"
-        data["method"] = method
-        data["sweep"] = {"name": sweep_name, "param": variant.param, "value": variant.value}
-        data.setdefault("provenance", {})["training"] = json.loads(result.metrics.get("training", "[]"))
-        data["provenance"]["sweep_variant"] = variant.to_dict()
-        dest = Path(out) / data["dataset"] / method / src.name
-        write_text(dest, json.dumps(data, indent=2) + "\n")
-        clips = src.with_name(src.name.removesuffix(".json") + ".clips.jsonl")
-        if clips.is_file():
-            write_bytes(dest.with_name(clips.name), clips.read_bytes())
-        written.append(dest)
-    return written
+def export_results(result_grid, sweep_name: str, out: str | Path) -> tuple[list[Path], list[str]]:
+    """Write each finished trial's results file, read from its trial folder in --storage (Tune's
+    ``result.path`` on ``result.filesystem``), as ``<out>/<dataset>/<method>/<protocol>.json`` with
+    the ``sweep`` key, the ``driving`` mode and the training timings in provenance.training. The
+    method is ``edtalk_<variant>``, with ``_seed<k>`` when the sweep ran several seeds.
+    Returns (files written, one line per trial that could not be exported); the others still are."""
+    done = [r for r in result_grid if r.error is None and r.metrics and "results_file" in r.metrics]
+    several_seeds = len({r.config.get("seed", 0) for r in done}) > 1
+    written, errors = [], []
+    for result in done:
+        try:
+            written.append(_export_trial(result, sweep_name, Path(out), several_seeds))
+        except (OSError, ValueError, KeyError) as e:  # a missing or unreadable file: the others go on
+            errors.append(f"{result.path}: not exported: {e}")
+    return written, errors
+
+
+def _export_trial(result, sweep_name: str, out: Path, several_seeds: bool) -> Path:
+    """One trial's results file (and its per-clip rows) under ``out``; returns the file written."""
+    from sweeps.storage import read_bytes
+
+    variant = Variant.from_dict(result.config["variant"])
+    seed = result.config.get("seed", 0)
+    src = f"{result.path}/{result.metrics['results_file']}"
+    raw = read_bytes(result.filesystem, src)
+    if raw is None:
+        raise FileNotFoundError(f"no results file {src} in the trial's folder")
+    data = json.loads(raw)
+    method = f"edtalk_{variant.name}" + (f"_seed{seed}" if several_seeds else "")
+    data["method"] = method
+    data["driving"] = result.config["driving"]
+    data["sweep"] = {"name": sweep_name, "param": variant.param, "value": variant.value, "seed": seed}
+    data.setdefault("provenance", {})["training"] = json.loads(result.metrics.get("training", "[]"))
+    data["provenance"]["sweep_variant"] = variant.to_dict()
+    name = src.rsplit("/", 1)[-1]
+    dest = out / data["dataset"] / method / name
+    write_text(dest, json.dumps(data, indent=2) + "\n")
+    clips_name = name.removesuffix(".json") + ".clips.jsonl"
+    clips = read_bytes(result.filesystem, f"{src.rsplit('/', 1)[0]}/{clips_name}")
+    if clips is not None:
+        write_bytes(dest.with_name(clips_name), clips)
+    return dest
 
 
 def check_inputs(args: argparse.Namespace) -> None:
@@ -545,19 +669,38 @@ def check_inputs(args: argparse.Namespace) -> None:
         if not read_clips(args.dataset, args.root, split):
             raise UsageError(f"{args.root}: {args.dataset} split {split!r} has no clips")
     protocol = get_protocol(args.protocol)
+    ids = protocol.available()[0]
     if args.metrics:
         register_weight_entries()  # the synthtalk judges join the weights registry
         ids, _ = select_metrics(protocol, args.metrics)
         check_weights(protocol, protocol.build(ids), allow_unverified=False)
+    if args.scheduler == "asha" and ASHA_METRIC not in ids:
+        raise UsageError(
+            f"--scheduler asha ranks trials by {ASHA_METRIC}, which the scored metrics ({', '.join(ids)}) "
+            f"leave out: add {ASHA_METRIC} to --metrics, or use --scheduler fifo"
+        )
+
+
+def check_driving(variants: list[Variant], driving: str) -> None:
+    """Video-driven scoring never uses the audio stages: refuse variants that change only those."""
+    from eval.run import UsageError
+
+    unused = [v.name for v in variants if driving == "video" and v.audio_only()]
+    if unused:
+        raise UsageError(
+            f"--driving video scores the GT clip's mouth, so {', '.join(unused)} (a change of the audio "
+            "stages only) would score as their parent; leave them out or use --driving audio"
+        )
 
 
 def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> int:
     """Run one sweep: a grid over ``variants`` on Ray Tune, then export and summarise its results.
 
-    Checks the inputs (``check_inputs``), starts (or joins) Ray, trains the shared parent checkpoint
-    once (``prepare_parent``), then fits the Tuner, or restores it with ``--resume`` so finished
-    trials are not run again. Exit status 1 when any trial failed (the others' results are still
-    exported), 2 with one ``error:`` line for a mistake in the inputs or a parent run that lacks a stage.
+    Checks the inputs (``check_inputs``, ``check_driving``, ``check_parent``), starts (or joins) Ray,
+    trains the shared parent checkpoint once (``prepare_parent``), then fits the Tuner, or restores it
+    with ``--resume`` so finished trials are not run again. Exit status 1 when any trial failed or could
+    not be exported (the others' results are still exported), 2 with one ``error:`` line for a mistake
+    in the inputs or a parent run that lacks a stage.
     """
     from edtalk.config import ConfigError
     from edtalk.data.errors import DataError
@@ -568,6 +711,8 @@ def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
 
     try:
         check_inputs(args)
+        check_driving(variants, args.driving)
+        check_parent(args, variants)
         return _fit(args, variants, sweep_name)
     except (
         ConfigError,
@@ -616,6 +761,50 @@ def check_resume(path: str, settings: dict[str, Any]) -> None:
         )
 
 
+def resume_plan(args: argparse.Namespace, path: str, settings: dict[str, Any]) -> bool:
+    """Whether this run restores the sweep at ``path`` (--resume and Tune can restore it, with the
+    settings it was started with), with a note on stderr when it starts a new sweep over or instead
+    of one (as ``edtalk.train --resume`` says when there is nothing to resume)."""
+    from ray import tune
+
+    restorable = tune.Tuner.can_restore(path)
+    if args.resume and restorable:
+        check_resume(path, settings)
+    elif args.resume:
+        print(
+            f"note: --resume: no sweep to restore at {path}; starting a new one (check --storage and --name "
+            "if you meant an earlier sweep)",
+            file=sys.stderr,
+        )
+    elif restorable:
+        print(
+            f"note: {path} holds an earlier sweep; this run starts a new one there, and a later --resume "
+            "continues the new one (--resume continues the earlier one; --name NEW keeps it apart)",
+            file=sys.stderr,
+        )
+    return args.resume and restorable
+
+
+def new_tuner(args: argparse.Namespace, variants: list[Variant], trainable, name: str, storage: str):
+    """The grid: every variant with seeds 0..--num-samples-1 (a grid axis, so each repeat trains with
+    its own seed), on Tune with the chosen scheduler, kept in ``<storage>/<name>``."""
+    from ray import tune
+
+    return tune.Tuner(
+        trainable,
+        param_space={
+            **trial_config(args),
+            "variant": tune.grid_search([v.to_dict() for v in variants]),
+            "seed": tune.grid_search(list(range(args.num_samples))),
+        },
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=concurrent_trials(args.workers),
+            scheduler=scheduler(args.scheduler, ASHA_METRIC, "max"),
+        ),
+        run_config=tune.RunConfig(name=name, storage_path=storage),
+    )
+
+
 def _fit(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> int:
     from ray import tune
 
@@ -623,17 +812,8 @@ def _fit(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> 
 
     storage, name = storage_root(args.storage), args.name or sweep_name
     path = joined(storage, name)
-    restorable = tune.Tuner.can_restore(path)
-    resuming = args.resume and restorable
     settings = sweep_settings(args, variants)
-    if resuming:
-        check_resume(path, settings)
-    elif restorable:
-        print(
-            f"note: {path} holds an earlier sweep; this run starts a new one there, and a later --resume "
-            "continues the new one (--resume continues the earlier one; --name NEW keeps it apart)",
-            file=sys.stderr,
-        )
+    resuming = resume_plan(args, path, settings)
     init_ray(args.address)
     check_trial_fits(args)
     prepare_parent(args, variants)
@@ -642,19 +822,10 @@ def _fit(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> 
     if resuming:
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
     else:
-        tuner = tune.Tuner(
-            trainable,
-            param_space={**trial_config(args), "variant": tune.grid_search([v.to_dict() for v in variants])},
-            tune_config=tune.TuneConfig(
-                num_samples=args.num_samples,
-                max_concurrent_trials=concurrent_trials(args.workers),
-                scheduler=scheduler(args.scheduler, "psnr", "max"),
-            ),
-            run_config=tune.RunConfig(name=name, storage_path=storage),
-        )
+        tuner = new_tuner(args, variants, trainable, name, storage)
         save_text(joined(path, SETTINGS_FILE), json.dumps(settings, indent=1, sort_keys=True) + "\n")
     grid = tuner.fit()
-    written = export_results(grid, sweep_name, args.out)
+    written, export_errors = export_results(grid, sweep_name, args.out)
     errors = [r.error for r in grid if r.error is not None]
     print(
         f"{sweep_name}: {len(grid)} trials, {len(errors)} failed, {len(written)} results files "
@@ -662,6 +833,6 @@ def _fit(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> 
     )
     for p in written:
         print(f"  wrote {p}")
-    for e in errors:
+    for e in [*errors, *export_errors]:
         print(f"  trial error: {e}", file=sys.stderr)
-    return 1 if errors else 0
+    return 1 if errors or export_errors else 0

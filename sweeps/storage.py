@@ -33,11 +33,46 @@ def read_text(location: str) -> str | None:
         return path.read_text() if path.is_file() else None
     import pyarrow.fs
 
-    fs, path = pyarrow.fs.FileSystem.from_uri(location)
+    data = read_bytes(*pyarrow.fs.FileSystem.from_uri(location))
+    return None if data is None else data.decode()
+
+
+def read_bytes(fs, path: str) -> bytes | None:
+    """The bytes of ``path`` on the pyarrow file system ``fs`` (a Tune ``Result``'s ``filesystem``
+    and ``path`` lead to a trial's folder); None when there is no such file."""
+    import pyarrow.fs
+
     if fs.get_file_info(path).type != pyarrow.fs.FileType.File:
         return None
     with fs.open_input_stream(path) as f:
-        return f.read().decode()
+        return f.read()
+
+
+def trial_folder():
+    """The running Tune trial's folder in ``--storage``: (pyarrow file system, path on it). Not
+    ``tune.get_context().get_trial_dir()``, which in Ray 2.60 is a staging folder under the node's
+    /tmp/ray session, gone after a reboot and unreadable from other nodes."""
+    from ray import tune
+
+    storage = tune.get_context().get_storage()
+    return storage.storage_filesystem, storage.trial_fs_path
+
+
+def local_path(fs, path: str) -> Path | None:
+    """``path`` as a folder of this machine when ``fs`` is the local file system (a shared mount on a
+    cluster), None for object storage."""
+    import pyarrow.fs
+
+    return Path(path) if isinstance(fs, pyarrow.fs.LocalFileSystem) else None
+
+
+def upload(local: Path, fs, path: str) -> None:
+    """Copy the folder ``local`` to ``path`` on ``fs`` (object storage)."""
+    import pyarrow.fs
+
+    fs.create_dir(path, recursive=True)
+    pyarrow.fs.copy_files(str(local), path, source_filesystem=pyarrow.fs.LocalFileSystem(),
+                          destination_filesystem=fs)  # fmt: skip
 
 
 def save_text(location: str, text: str) -> None:

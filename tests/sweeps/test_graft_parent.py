@@ -28,3 +28,30 @@ def test_graft_keeps_matching_tensors_and_reinitialises_resized_banks(tmp_path):
     assert kept and all(torch.equal(ckpt["state_dict"][k], old[k]) for k in kept)
     assert any(old[k].shape != ckpt["state_dict"][k].shape for k in fresh if k in old)
     EDTalk(ckpt["config"]).load_state_dict(ckpt["state_dict"], strict=True)  # loads as edtalk.train does
+
+
+def test_every_bank_size_starts_alike_the_parents_own_size_included(tmp_path):
+    """bank_mouth_20 (the tiny parent's own size) passed the parent through with its trained mouth
+    head and bank, while 5, 10 and 40 started them afresh: the sweep favoured 20 by construction."""
+    from sweeps import bank_size
+
+    torch.manual_seed(1)
+    parent_model = EDTalk(ModelConfig.preset("tiny"))
+    parent = save_checkpoint(tmp_path / "p.pt", parent_model.state_dict(), parent_model.cfg)
+    old = parent_model.state_dict()
+    for bank in ("mouth", "expression"):
+        fresh_sets = []
+        for n in (5, 10, 20, 40):
+            v = bank_size.variant(bank, n)
+            path, fresh = graft_parent(parent, v.model, tmp_path / f"{v.name}.pt", v.fresh, seed=3)
+            assert path != parent and f"banks.raw.{bank}" in fresh, v.name
+            state = load_checkpoint(path)["state_dict"]
+            assert all(torch.equal(state[k], old[k]) for k in state if k not in fresh)
+            assert not torch.equal(state[f"banks.raw.{bank}"][..., :5], old[f"banks.raw.{bank}"][..., :5])
+            fresh_sets.append(set(fresh))
+        assert all(s == fresh_sets[0] for s in fresh_sets), bank  # the same tensors start afresh
+    # the same seed gives the same start
+    v = bank_size.variant("mouth", 20)
+    a = load_checkpoint(graft_parent(parent, v.model, tmp_path / "a.pt", v.fresh, seed=3)[0])["state_dict"]
+    b = load_checkpoint(graft_parent(parent, v.model, tmp_path / "b.pt", v.fresh, seed=3)[0])["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)

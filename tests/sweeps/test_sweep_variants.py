@@ -4,6 +4,7 @@ loss terms; exported trial results land in the report's Tables 3 and 6."""
 import json
 from types import SimpleNamespace
 
+import pyarrow.fs
 import pytest
 
 from baselines.reported import ABLATION_IDS
@@ -41,7 +42,7 @@ def test_ablation_variants_follow_table3_and_real_fields():
             assert stage in v.stages
             assert set(weights) <= set(STAGES.get(stage).weights), (v.name, stage)
     assert ablations.VARIANTS["wo_bank"].model == {"use_bank": False}
-    assert ablations.VARIANTS["wo_l_m_sync"].driven == "audio"
+    assert ablations.VARIANTS["wo_l_m_sync"].audio_only() and not ablations.VARIANTS["full"].audio_only()
 
 
 def test_cli_smoke_defaults():
@@ -56,14 +57,17 @@ def test_cli_smoke_defaults():
         build_parser("x", "y").parse_args(["--scheduler", "pbt"])
 
 
+RESULTS_FILE = "results/synthtalk/edtalk_a/synthtalk.json"  # in a trial's folder, as trial() reports it
+
+
 def _trial_results_file(tmp_path, name, psnr):
-    src = tmp_path / "trials" / name / "results" / "synthtalk" / "edtalk_v" / "synthtalk.json"
+    src = tmp_path / "storage" / "sweep" / name / RESULTS_FILE
     src.parent.mkdir(parents=True)
     metric = {"value": psnr, "n": 3, "spread": 0.5, "higher_is_better": True, "label": "PSNR"}
     data = {
         "schema": "edtalk-bench/results/1",
         "dataset": "synthtalk",
-        "method": "edtalk_v",
+        "method": "edtalk_a",
         "split": "test",
         "protocol": {"name": "synthtalk", "hash": "abcd" * 4, "settings": {}},
         "metrics": {"psnr": metric},
@@ -79,28 +83,36 @@ def _trial_results_file(tmp_path, name, psnr):
     return src
 
 
+def _finished_trial(tmp_path, variant, psnr, seed=0, folder=None):
+    """A Tune Result of a finished trial whose results file lies in its folder in the storage."""
+    folder = folder or variant.name
+    _trial_results_file(tmp_path, folder, psnr)
+    training = json.dumps([{"stage": "expression", "wall_s": 1.5, "steps": 2}])
+    return SimpleNamespace(
+        error=None,
+        config={"variant": variant.to_dict(), "driving": "audio", "seed": seed},
+        metrics={"psnr": psnr, "results_file": RESULTS_FILE, "training": training},
+        path=str(tmp_path / "storage" / "sweep" / folder),
+        filesystem=pyarrow.fs.LocalFileSystem(),
+    )
+
+
 def test_export_results_feeds_table6(tmp_path):
-    grid = []
-    for bank, n, psnr in (("mouth", 5, 20.0), ("mouth", 10, 21.0), ("expression", 5, 19.0)):
-        v = bank_size.variant(bank, n)
-        src = _trial_results_file(tmp_path, v.name, psnr)
-        training = json.dumps([{"stage": "expression", "wall_s": 1.5, "steps": 2}])
-        grid.append(
-            SimpleNamespace(
-                error=None,
-                config={"variant": v.to_dict()},
-                metrics={"psnr": psnr, "results_file": str(src), "training": training},
-            )
-        )
+    grid = [
+        _finished_trial(tmp_path, bank_size.variant(bank, n), psnr)
+        for bank, n, psnr in (("mouth", 5, 20.0), ("mouth", 10, 21.0), ("expression", 5, 19.0))
+    ]
     grid.append(SimpleNamespace(error=RuntimeError("boom"), config={}, metrics={}))  # skipped
-    written = export_results(grid, "bank_size", tmp_path / "results")
+    written, errors = export_results(grid, "bank_size", tmp_path / "results")
+    assert errors == []
     assert [p.parent.name for p in written] == [
         "edtalk_bank_mouth_5",
         "edtalk_bank_mouth_10",
         "edtalk_bank_expression_5",
     ]
     data = json.loads(written[0].read_text())
-    assert data["sweep"] == {"name": "bank_size", "param": "mouth", "value": 5}
+    assert data["sweep"] == {"name": "bank_size", "param": "mouth", "value": 5, "seed": 0}
+    assert data["driving"] == "audio" and data["method"] == "edtalk_bank_mouth_5"
     assert data["provenance"]["training"][0]["wall_s"] == 1.5
     assert written[0].with_name("synthtalk.clips.jsonl").is_file()
     t6 = next(t for t in build_tables(load_results(tmp_path / "results")) if t.number == "6")
@@ -171,6 +183,7 @@ def test_a_new_sweep_over_an_earlier_one_says_so(tmp_path, monkeypatch, capsys):
     from sweeps import common
 
     data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
+    _parent_run(tmp_path / "runs")
     (tmp_path / "storage" / "bank_size").mkdir(parents=True)
     (tmp_path / "storage" / "bank_size" / "tuner.pkl").write_bytes(b"")  # what Tuner.can_restore looks for
 
@@ -207,3 +220,172 @@ def test_storage_may_be_a_folder_under_home_or_object_storage(tmp_path, monkeypa
     check_resume(experiment, {"steps": 200})
     with pytest.raises(Exception, match="steps 200 -> 400"):
         check_resume(experiment, {"steps": 400})
+
+
+def _parent_run(runs):
+    """A parent run folder with the stage checkpoints the bank-size trials start from (check_parent
+    only looks for the files)."""
+    for stage in ("eg_pretrain", "mouth_pose"):
+        (runs / stage).mkdir(parents=True, exist_ok=True)
+        (runs / stage / "final.pt").write_bytes(b"")
+    return runs
+
+
+# --- 1. trial outputs live in the trial's folder in --storage, and the export reads them there -------
+
+
+def test_trial_writes_its_runs_and_results_under_its_storage_folder(tmp_path, monkeypatch):
+    """Ray 2.60's get_trial_dir() is a staging folder under the node's /tmp/ray session: the trial
+    trained and scored there, and reported that absolute path, which the export then read."""
+    from ray import tune
+
+    from sweeps import common, storage
+
+    folder = tmp_path / "storage" / "sweep" / "trial_0"
+    monkeypatch.setattr(storage, "trial_folder", lambda: (pyarrow.fs.LocalFileSystem(), str(folder)))
+    monkeypatch.setattr(tune, "get_context", lambda: pytest.fail("trial asked for Ray's local trial dir"))
+    seen = {}
+
+    def fake_train(variant, cfg, trial_dir):
+        seen["train"] = trial_dir
+        return {"expression": str(trial_dir / "runs" / "expression" / "final.pt")}, []
+
+    def fake_score(cfg, checkpoints, trial_dir):
+        seen["score"] = trial_dir
+        return _trial_results_file(tmp_path, "trial_0", 20.0)
+
+    monkeypatch.setattr(common, "train_variant", fake_train)
+    monkeypatch.setattr(common, "score_variant", fake_score)
+    monkeypatch.setattr(tune, "report", lambda metrics: seen.update(report=metrics))
+    common.trial({"variant": bank_size.variant("mouth", 5).to_dict(), "driving": "audio"})
+    assert seen["train"] == seen["score"] == folder
+    assert seen["report"]["results_file"] == RESULTS_FILE and seen["report"]["psnr"] == 20.0
+
+
+def test_export_reads_storage_and_one_bad_trial_does_not_stop_the_others(tmp_path):
+    """A results file missing from one trial's folder (storage moved, a node's disk lost) stopped the
+    whole export with exit 2 and wrote nothing; now that trial is reported and the others exported."""
+    grid = [_finished_trial(tmp_path, bank_size.variant("mouth", n), 20.0 + n) for n in (5, 10, 20)]
+    (tmp_path / "storage" / "sweep" / "bank_mouth_10" / RESULTS_FILE).unlink()
+    written, errors = export_results(grid, "bank_size", tmp_path / "out")
+    assert [p.parent.name for p in written] == ["edtalk_bank_mouth_5", "edtalk_bank_mouth_20"]
+    assert len(errors) == 1 and "bank_mouth_10" in errors[0] and "not exported" in errors[0]
+
+
+# --- 2. one driving mode per sweep, recorded; Table 3's audio rows have an audio-driven Full Model ----
+
+
+def test_audio_driven_trials_train_through_audio_lip_and_score_edtalk_a(tmp_path, monkeypatch):
+    """Table 3 and Table 6 are audio-driven in the paper; wo_l_m_rec/wo_l_m_sync were the only rows
+    scored audio-driven, ranked against a video-driven Full Model."""
+    from eval import run as evrun
+    from sweeps.common import score_variant
+
+    v = ablations.VARIANTS
+    assert v["full"].trained_stages("audio") == ("mouth_pose", "expression", "audio_lip")
+    assert v["wo_l_m_sync"].trained_stages("audio") == v["full"].trained_stages("audio")
+    assert v["wo_eem"].trained_stages("audio") == ("expression", "audio_lip")
+    assert v["only_lip"].trained_stages("audio") == ("mouth_pose", "audio_lip")  # no expression bank
+    assert v["full"].trained_stages("video") == ("mouth_pose", "expression")
+    assert bank_size.variant("expression", 5).trained_stages("audio") == ("expression", "audio_lip")
+    methods = []
+
+    def fake_run(args):
+        methods.append(args.method)
+        out = tmp_path / "results" / "synthtalk" / args.method / "synthtalk.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("{}")
+        return 0
+
+    monkeypatch.setattr(evrun, "run", fake_run)
+    cfg = {"dataset": "synthtalk", "root": "d", "split": "test", "protocol": "synthtalk", "metrics": "psnr"}
+    for driving in ("audio", "video"):
+        score_variant({**cfg, "driving": driving}, {"audio_lip": "final.pt"}, tmp_path)
+    assert methods == ["edtalk_a", "edtalk_v"]
+
+
+def test_video_driving_leaves_out_the_audio_only_ablations(tmp_path, monkeypatch, capsys):
+    from edtalk.experts.testing import make_fixture_dataset
+    from sweeps import common
+
+    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
+    monkeypatch.setattr(common, "init_ray", lambda address: pytest.fail("Ray started"))
+    argv = ["--root", str(data), "--parent", str(_parent_run(tmp_path / "runs")), "--driving", "video"]
+    assert ablations.main([*argv, "--variants", "full,wo_l_m_rec"]) == 2
+    assert "wo_l_m_rec" in capsys.readouterr().err
+    args = smoke_defaults(build_parser("x", "y").parse_args(["--driving", "video"]))
+    args.variants, args.smoke_test = None, False
+    assert "wo_l_m_rec" not in ablations.chosen_names(args, None)
+
+
+# --- 4. ASHA needs psnr ---------------------------------------------------------------------------------
+
+
+def test_asha_without_psnr_is_refused_before_ray_starts(tmp_path, monkeypatch, capsys):
+    """Tune's strict metric check raised inside Tuner.fit(): a traceback, nothing exported."""
+    from edtalk.experts.testing import make_fixture_dataset
+    from sweeps import common
+
+    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
+    monkeypatch.setattr(common, "init_ray", lambda address: pytest.fail("Ray started"))
+    argv = ["--root", str(data), "--parent", str(_parent_run(tmp_path / "runs")), "--scheduler", "asha"]
+    assert bank_size.main([*argv, "--metrics", "ssim"]) == 2
+    assert "--scheduler asha ranks trials by psnr" in capsys.readouterr().err
+    assert "stops no trial early" in " ".join(build_parser("x", "y").format_help().split())
+
+
+# --- 5. --num-samples: a seed per sample, each exported ------------------------------------------------
+
+
+def test_num_samples_gives_each_repeat_its_seed_and_its_own_results_file(tmp_path, monkeypatch):
+    """Three samples of one grid point trained with seed 0 and were exported to one file (the last)."""
+    from ray import tune
+
+    from sweeps import common
+
+    captured = {}
+    monkeypatch.setattr(tune, "Tuner", lambda trainable, **kw: captured.update(kw))
+    monkeypatch.setattr(common, "concurrent_trials", lambda workers: 1)
+    args = smoke_defaults(build_parser("x", "y").parse_args(["--num-samples", "3", "--root", "d"]))
+    common.new_tuner(args, bank_size.variants({"mouth": [5]}), None, "bank_size", str(tmp_path))
+    assert captured["param_space"]["seed"] == tune.grid_search([0, 1, 2])
+    v = bank_size.variant("mouth", 5)
+    grid = [_finished_trial(tmp_path, v, 17.0 + seed, seed, folder=f"t{seed}") for seed in range(3)]
+    written, errors = export_results(grid, "bank_size", tmp_path / "out")
+    assert not errors
+    assert [p.parent.name for p in written] == [f"edtalk_bank_mouth_5_seed{k}" for k in range(3)]
+    assert [json.loads(p.read_text())["sweep"]["seed"] for p in written] == [0, 1, 2]
+
+
+# --- 6. command-line cases --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variants", ["", "full,full", "full,nope"])
+def test_ablation_variants_empty_repeated_or_unknown_are_refused(variants, tmp_path, monkeypatch, capsys):
+    """``--variants ""`` ran all ten variants; ``full,full`` two identical trials, one export."""
+    from sweeps import common
+
+    monkeypatch.setattr(common, "init_ray", lambda address: pytest.fail("Ray started"))
+    with pytest.raises(SystemExit) as e:
+        ablations.main(
+            ["--variants", variants, "--storage", str(tmp_path / "s"), "--out", str(tmp_path / "o")]
+        )
+    assert e.value.code == 2 and "give each variant once" in capsys.readouterr().err
+
+
+def test_missing_parent_is_refused_before_ray_starts(tmp_path, monkeypatch, capsys):
+    from edtalk.experts.testing import make_fixture_dataset
+    from sweeps import common
+
+    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
+    monkeypatch.setattr(common, "init_ray", lambda address: pytest.fail("Ray started"))
+    assert bank_size.main(["--root", str(data), "--parent", str(tmp_path / "nope")]) == 2
+    assert "the parent run lacks stage(s) ['eg_pretrain', 'mouth_pose']" in capsys.readouterr().err
+
+
+def test_resume_with_nothing_to_restore_says_so(tmp_path, capsys):
+    from sweeps.common import resume_plan
+
+    args = smoke_defaults(build_parser("x", "y").parse_args(["--resume", "--root", "d"]))
+    assert resume_plan(args, str(tmp_path / "bank_size"), {}) is False
+    assert "--resume: no sweep to restore at" in capsys.readouterr().err
