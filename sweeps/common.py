@@ -227,6 +227,13 @@ def build_parser(prog: str, description: str, smoke: str = "a few sweep points")
         help="optimizer steps per retrained stage (default: 200; 2 with --smoke-test)",
     )
     p.add_argument("--workers", type=positive_int, default=1, help="Ray Train workers per trial")
+    p.add_argument(
+        "--max-concurrent-trials",
+        type=positive_int,
+        default=None,
+        help="trials at once (default: what the cluster holds when the sweep starts, its GPUs, else "
+        "CPUs, over --workers; an autoscaling cluster that starts without GPU workers needs this set)",
+    )
     p.add_argument("--protocol", default="synthtalk", help="scoring protocol (eval.protocols)")
     p.add_argument(
         "--metrics",
@@ -580,14 +587,26 @@ def trial_config(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def concurrent_trials(workers: int) -> int:
-    """Trials that fit at once: each nested TorchTrainer needs ``workers`` GPUs (or CPUs)."""
+def concurrent_trials(workers: int, chosen: int | None = None, cluster: bool = False) -> int:
+    """Trials at once: ``chosen`` (--max-concurrent-trials), else those that fit the cluster now,
+    each nested TorchTrainer needing ``workers`` GPUs (or CPUs). On a ``cluster`` (--address) the
+    count is printed: an autoscaling cluster that has not started its GPU workers yet holds one."""
     import ray
 
+    if chosen is not None:
+        return chosen
     res = ray.cluster_resources()
     if res.get("GPU", 0) >= 1:
-        return max(1, int(res["GPU"] // max(1, workers)))
-    return max(1, int(res.get("CPU", 1) // (max(1, workers) + TRIAL_CPU)))
+        fits = max(1, int(res["GPU"] // max(1, workers)))
+    else:
+        fits = max(1, int(res.get("CPU", 1) // (max(1, workers) + TRIAL_CPU)))
+    if cluster:
+        print(
+            f"note: the cluster holds {int(res.get('GPU', 0))} GPUs and {int(res.get('CPU', 0))} CPUs now: "
+            f"{fits} trial(s) at once; on a cluster that grows, set --max-concurrent-trials",
+            file=sys.stderr,
+        )
+    return fits
 
 
 def check_trial_fits(args: argparse.Namespace) -> None:
@@ -798,7 +817,9 @@ def new_tuner(args: argparse.Namespace, variants: list[Variant], trainable, name
             "seed": tune.grid_search(list(range(args.num_samples))),
         },
         tune_config=tune.TuneConfig(
-            max_concurrent_trials=concurrent_trials(args.workers),
+            max_concurrent_trials=concurrent_trials(
+                args.workers, args.max_concurrent_trials, bool(args.address or os.environ.get("RAY_ADDRESS"))
+            ),
             scheduler=scheduler(args.scheduler, ASHA_METRIC, "max"),
         ),
         run_config=tune.RunConfig(name=name, storage_path=storage),

@@ -389,3 +389,20 @@ def test_resume_with_nothing_to_restore_says_so(tmp_path, capsys):
     args = smoke_defaults(build_parser("x", "y").parse_args(["--resume", "--root", "d"]))
     assert resume_plan(args, str(tmp_path / "bank_size"), {}) is False
     assert "--resume: no sweep to restore at" in capsys.readouterr().err
+
+
+def test_concurrent_trials_can_be_set_for_a_cluster_that_grows(monkeypatch, capsys):
+    """Read once when the sweep starts, an autoscaling cluster with no GPU worker yet (a CPU-less head)
+    ran its trials one at a time for the whole sweep; --max-concurrent-trials sets the number."""
+    import ray
+
+    from sweeps.common import build_parser, concurrent_trials
+
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 0.0})
+    assert concurrent_trials(2, cluster=True) == 1
+    assert "holds 0 GPUs and 0 CPUs now: 1 trial(s) at once" in capsys.readouterr().err
+    assert concurrent_trials(2, 8, cluster=True) == 8 and capsys.readouterr().err == ""
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 96.0, "GPU": 16.0})
+    assert concurrent_trials(2) == 8
+    args = build_parser("x", "y").parse_args(["--max-concurrent-trials", "8"])
+    assert args.max_concurrent_trials == 8
