@@ -397,26 +397,38 @@ def _split_phrase(split: str) -> str:
 def _clashes(spec: TableSpec, results: list[ResultFile]) -> dict[str, list[ResultFile]]:
     """Row keys that two or more results files would fill the same cells of (e.g. one method name
     in two folders), with those files."""
-    cells: dict[tuple[str | None, str], list[ResultFile]] = defaultdict(list)
+    cells: dict[tuple[str | None, str, str], list[ResultFile]] = defaultdict(list)
     for r in results:
-        cells[(_row_key(spec, r), _group_key(spec, r))].append(r)
+        cells[(_row_key(spec, r), _group_key(spec, r), _seed_tag(r))].append(r)
     clashing: dict[str, list[ResultFile]] = defaultdict(list)
-    for (key, _), rs in cells.items():
+    for (key, _, _), rs in cells.items():
         if key is not None and len(rs) > 1:
             clashing[key] += rs
     return clashing
 
 
+def _seed_tag(result: ResultFile) -> str:
+    """ "seed 1" for a sweep trial exported per seed (``--num-samples``: ``edtalk_<variant>_seed1``)."""
+    seed = (result.sweep or {}).get("seed")
+    return f"seed {seed}" if seed is not None and result.method.endswith(f"_seed{seed}") else ""
+
+
 def _row_ids(spec: TableSpec, results: list[ResultFile]) -> dict:
-    """Results path -> (row key, folder tag): the tag (the results file's folder name) is set only
-    for rows that two files would share, so neither silently replaces the other."""
+    """Results path -> (row key, tag): the tag names a sweep trial's seed when the sweep ran several,
+    and the results file's folder for rows that two files would share, so neither silently replaces
+    the other."""
     clashing = _clashes(spec, results)
-    return {r.path: (k := _row_key(spec, r), r.path.parent.name if k in clashing else "") for r in results}
+    ids = {}
+    for r in results:
+        key = _row_key(spec, r)
+        folder = f"{r.path.parent.name}/" if key in clashing else ""
+        ids[r.path] = (key, ", ".join(t for t in (_seed_tag(r), folder) if t))
+    return ids
 
 
 def _row_label_of(spec: TableSpec, key: str, tag: str) -> str:
     label = _ablation_label(key) if spec.rows_from == "ablations" else key
-    return f"{label} ({tag}/)" if tag else label
+    return f"{label} ({tag})" if tag else label
 
 
 def _clash_stamps(spec: TableSpec, results: list[ResultFile]) -> list[str]:

@@ -136,6 +136,9 @@ def test_failure_stamp_says_which_numbers_each_failed_clip_is_left_out_of(tmp_pa
     ) in t1.stamps
 
 
+T3_VALUES = dict(psnr=20.0, ssim=0.7, m_lmd=2.0, f_lmd=2.0, fid=20.0, lse_c=5.0, acc_emo=50.0)
+
+
 def _t1(tables, split="test"):
     return [t for t in tables if t.number == "1" and t.protocol == "eat" and t.split == split]
 
@@ -265,3 +268,16 @@ def test_odd_method_names_are_shown_as_typed_in_markdown_and_latex(tmp_path, mak
         in to_latex(t1)
     )
     assert r"we&lt;i&gt;ird&lt;/i&gt; \| a&gt;b" in to_markdown(t1)
+
+
+def test_a_sweeps_seeds_are_rows_of_their_own_not_a_clash(tmp_path, make_result):
+    """--num-samples 2 exports edtalk_full_seed0 and _seed1 with one sweep value: they were shown as
+    a clash of two files (labelled by folder, with a warning)."""
+    values = T3_VALUES
+    for seed in (0, 1):
+        sweep = {"name": "ablations", "param": "variant", "value": "full", "seed": seed}
+        make_result(tmp_path, "synthtalk", f"edtalk_full_seed{seed}", "eat", {**values, "psnr": 20.0 + seed},
+                    sweep=sweep, extra={"driving": "audio"})  # fmt: skip
+    warnings = []
+    [t3] = [t for t in build_tables(load_results(tmp_path), warnings) if t.number == "3" and t.sources]
+    assert [r.label for r in t3.rows] == ["Full Model (seed 0)", "Full Model (seed 1)"] and warnings == []
