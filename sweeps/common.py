@@ -472,13 +472,38 @@ def parent_chain(args: argparse.Namespace, variants: list[Variant]) -> tuple[lis
 
 def check_parent(args: argparse.Namespace, variants: list[Variant]) -> None:
     """Before Ray starts: a parent run without a stage the trials start from is an error naming the
-    file and the command that makes it (--smoke-test trains a missing chain instead)."""
+    file and the command that makes it (--smoke-test trains a missing chain instead), and so is a
+    parent model of another size than --preset's (its trials would train the parent's model with
+    the other preset's schedule and build a frame cache of the other size)."""
     needed_chain, missing = parent_chain(args, variants)
+    parent = Path(args.parent)
     if missing and not args.smoke_test:
-        parent = Path(args.parent)
         raise FileNotFoundError(
             f"{parent / missing[0] / 'final.pt'}: the parent run lacks stage(s) {missing}; train them "
             f"with `python -m edtalk.train --stages {','.join(needed_chain)} --out {parent}` or pass --parent"
+        )
+    if not missing:
+        check_parent_preset(parent_checkpoint(parent, min(variants, key=_first_stage_index).stages[0]), args)
+
+
+def _first_stage_index(variant: Variant) -> int:
+    from edtalk.config import STAGE_NAMES
+
+    return STAGE_NAMES.index(variant.stages[0])
+
+
+def check_parent_preset(ckpt: Path, args: argparse.Namespace) -> None:
+    """The parent checkpoint's model has --preset's image size and latent width."""
+    from edtalk.config import ModelConfig
+    from edtalk.model import load_checkpoint
+    from eval.run import UsageError
+
+    have, want = load_checkpoint(ckpt)["config"], ModelConfig.preset(args.preset)
+    if (have.image_size, have.latent_dim) != (want.image_size, want.latent_dim):
+        raise UsageError(
+            f"{ckpt}: the parent model is {have.image_size} px with latent {have.latent_dim}, but --preset "
+            f"{args.preset} is {want.image_size} px with latent {want.latent_dim}: pass the --preset it was "
+            "trained with, or a parent run of this preset"
         )
 
 

@@ -222,13 +222,31 @@ def test_storage_may_be_a_folder_under_home_or_object_storage(tmp_path, monkeypa
         check_resume(experiment, {"steps": 400})
 
 
-def _parent_run(runs):
-    """A parent run folder with the stage checkpoints the bank-size trials start from (check_parent
-    only looks for the files)."""
+def _parent_run(runs, preset="tiny"):
+    """A parent run folder with the stage checkpoints the bank-size trials start from (an untrained
+    model of ``preset``: check_parent reads only its config)."""
+    from edtalk.config import ModelConfig
+    from edtalk.model import save_checkpoint
+
+    cfg = ModelConfig.preset(preset)
     for stage in ("eg_pretrain", "mouth_pose"):
-        (runs / stage).mkdir(parents=True, exist_ok=True)
-        (runs / stage / "final.pt").write_bytes(b"")
+        save_checkpoint(runs / stage / "final.pt", {}, cfg, {"stage": stage})
     return runs
+
+
+def test_a_parent_of_another_preset_is_refused_before_ray_starts(tmp_path, monkeypatch, capsys):
+    """--preset paper on a tiny parent trained the tiny model with the paper schedule and built a
+    256 px frame cache nobody used, recording 'paper'."""
+    from edtalk.experts.testing import make_fixture_dataset
+    from sweeps import common
+
+    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
+    monkeypatch.setattr(common, "init_ray", lambda address: pytest.fail("Ray started"))
+    argv = ["--root", str(data), "--parent", str(_parent_run(tmp_path / "runs")), "--preset", "paper"]
+    assert bank_size.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "eg_pretrain/final.pt: the parent model is 64 px with latent" in err
+    assert "--preset paper is 256 px" in err
 
 
 # --- 1. trial outputs live in the trial's folder in --storage, and the export reads them there -------
@@ -345,7 +363,7 @@ def test_num_samples_gives_each_repeat_its_seed_and_its_own_results_file(tmp_pat
 
     captured = {}
     monkeypatch.setattr(tune, "Tuner", lambda trainable, **kw: captured.update(kw))
-    monkeypatch.setattr(common, "concurrent_trials", lambda workers: 1)
+    monkeypatch.setattr(common, "concurrent_trials", lambda workers, chosen=None, cluster=False: 1)
     args = smoke_defaults(build_parser("x", "y").parse_args(["--num-samples", "3", "--root", "d"]))
     common.new_tuner(args, bank_size.variants({"mouth": [5]}), None, "bank_size", str(tmp_path))
     assert captured["param_space"]["seed"] == tune.grid_search([0, 1, 2])
