@@ -71,7 +71,8 @@ def read_hdtf(root: Path, split: str = "test") -> list[Clip]:
         raise DatasetLayoutError(
             root / "lists",
             f"HDTF has no built-in {split!r} split: put a list of clip ids at lists/{split}.json or "
-            f"lists/{split}.txt (EDTalk's data_preprocess/lists/{split}.json works), or use split='all'",
+            f"lists/{split}.txt (EDTalk's data_preprocess/lists/{split}.json works), or score every chunk "
+            "with split 'all' (training needs a train list: it never trains on every clip)",
         )
     if not selected:
         raise DatasetLayoutError(list_path or root, f"none of the listed HDTF clips for {split!r} is on disk")

@@ -77,7 +77,8 @@ def read_synthtalk(root: Path, split: str = "test") -> list[Clip]:
             known = sorted(p.stem for p in (root / "splits").glob("*.txt"))
             raise DatasetLayoutError(
                 list_path,
-                f"no split list for {split!r}; splits present: {', '.join(known) or '(none)'}, or 'all'",
+                f"no split list for {split!r}; splits present: {', '.join(known) or '(none)'}, or 'all' "
+                "(every clip; for scoring, not training)",
             )
         ids = read_id_list(list_path)
     if not ids:

@@ -16,6 +16,9 @@ def test_hdtf_split_list_and_all(tmp_path, place):
     assert len(read_clips("hdtf", tmp_path, "all")) == 3
     with pytest.raises(DatasetLayoutError, match="lists/test.json"):
         read_clips("hdtf", tmp_path, "test")
+    # the hint used to end "or use split='all'", which training refuses
+    with pytest.raises(DatasetLayoutError, match="with split 'all' .training needs a train"):
+        read_clips("hdtf", tmp_path, "train")
     (tmp_path / "lists").mkdir()
     # EDTalk's test.json mixes MEAD and HDTF ids; the MEAD ones are not HDTF's business.
     (tmp_path / "lists/test.json").write_text(json.dumps(["M003#angry#level_1#001", "WDA_BarackObama_000#1"]))
