@@ -15,6 +15,16 @@ from sweeps import ablations, bank_size
 from sweeps.common import build_parser, export_results, smoke_defaults
 
 
+@pytest.fixture
+def dataset_without_ray(tmp_path, monkeypatch):
+    """A one-clip synthtalk fixture for sweeps that must stop before Ray starts (it fails the test)."""
+    from edtalk.experts.testing import make_fixture_dataset
+    from sweeps import common
+
+    monkeypatch.setattr(common, "init_ray", lambda address: pytest.fail("Ray started"))
+    return make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
+
+
 def test_bank_size_variants_follow_table6():
     vs = bank_size.variants({"mouth": [5, 10, 20, 40], "expression": [5, 10, 20, 40]})
     assert len(vs) == 8
@@ -140,16 +150,14 @@ def test_help_shows_each_default_once_and_never_none():
         (["--metrics", "acc_emo"], "synthtalk_face_judge"),  # the judge is not installed here
     ],
 )
-def test_bad_inputs_are_refused_before_ray_starts(tmp_path, monkeypatch, capsys, argv, message):
+def test_bad_inputs_are_refused_before_ray_starts(
+    tmp_path, dataset_without_ray, monkeypatch, capsys, argv, message
+):
     """Each of these used to surface only inside every trial, after its training (an unknown protocol,
     metric or split), or as a traceback (dataset reader); a bad --preset is refused at parse time
     (tests/edtalk/test_cli.py)."""
-    from edtalk.experts.testing import make_fixture_dataset
-    from sweeps import common
-
-    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
+    data = dataset_without_ray
     monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "weights"))
-    monkeypatch.setattr(common, "init_ray", lambda address: pytest.fail("Ray started"))
     rc = bank_size.main(["--root", str(data), "--parent", str(tmp_path / "runs"), *argv])
     assert rc == 2
     err = capsys.readouterr().err
@@ -234,14 +242,10 @@ def _parent_run(runs, preset="tiny"):
     return runs
 
 
-def test_a_parent_of_another_preset_is_refused_before_ray_starts(tmp_path, monkeypatch, capsys):
+def test_a_parent_of_another_preset_is_refused_before_ray_starts(tmp_path, dataset_without_ray, capsys):
     """--preset paper on a tiny parent trained the tiny model with the paper schedule and built a
     256 px frame cache nobody used, recording 'paper'."""
-    from edtalk.experts.testing import make_fixture_dataset
-    from sweeps import common
-
-    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
-    monkeypatch.setattr(common, "init_ray", lambda address: pytest.fail("Ray started"))
+    data = dataset_without_ray
     argv = ["--root", str(data), "--parent", str(_parent_run(tmp_path / "runs")), "--preset", "paper"]
     assert bank_size.main(argv) == 2
     err = capsys.readouterr().err
@@ -322,12 +326,8 @@ def test_audio_driven_trials_train_through_audio_lip_and_score_edtalk_a(tmp_path
     assert methods == ["edtalk_a", "edtalk_v"]
 
 
-def test_video_driving_leaves_out_the_audio_only_ablations(tmp_path, monkeypatch, capsys):
-    from edtalk.experts.testing import make_fixture_dataset
-    from sweeps import common
-
-    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
-    monkeypatch.setattr(common, "init_ray", lambda address: pytest.fail("Ray started"))
+def test_video_driving_leaves_out_the_audio_only_ablations(tmp_path, dataset_without_ray, capsys):
+    data = dataset_without_ray
     argv = ["--root", str(data), "--parent", str(_parent_run(tmp_path / "runs")), "--driving", "video"]
     assert ablations.main([*argv, "--variants", "full,wo_l_m_rec"]) == 2
     assert "wo_l_m_rec" in capsys.readouterr().err
@@ -339,13 +339,9 @@ def test_video_driving_leaves_out_the_audio_only_ablations(tmp_path, monkeypatch
 # --- 4. ASHA needs psnr ---------------------------------------------------------------------------------
 
 
-def test_asha_without_psnr_is_refused_before_ray_starts(tmp_path, monkeypatch, capsys):
+def test_asha_without_psnr_is_refused_before_ray_starts(tmp_path, dataset_without_ray, capsys):
     """Tune's strict metric check raised inside Tuner.fit(): a traceback, nothing exported."""
-    from edtalk.experts.testing import make_fixture_dataset
-    from sweeps import common
-
-    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
-    monkeypatch.setattr(common, "init_ray", lambda address: pytest.fail("Ray started"))
+    data = dataset_without_ray
     argv = ["--root", str(data), "--parent", str(_parent_run(tmp_path / "runs")), "--scheduler", "asha"]
     assert bank_size.main([*argv, "--metrics", "ssim"]) == 2
     assert "--scheduler asha ranks trials by psnr" in capsys.readouterr().err
@@ -391,12 +387,8 @@ def test_ablation_variants_empty_repeated_or_unknown_are_refused(variants, tmp_p
     assert e.value.code == 2 and "give each variant once" in capsys.readouterr().err
 
 
-def test_missing_parent_is_refused_before_ray_starts(tmp_path, monkeypatch, capsys):
-    from edtalk.experts.testing import make_fixture_dataset
-    from sweeps import common
-
-    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
-    monkeypatch.setattr(common, "init_ray", lambda address: pytest.fail("Ray started"))
+def test_missing_parent_is_refused_before_ray_starts(tmp_path, dataset_without_ray, capsys):
+    data = dataset_without_ray
     assert bank_size.main(["--root", str(data), "--parent", str(tmp_path / "nope")]) == 2
     assert "the parent run lacks stage(s) ['eg_pretrain', 'mouth_pose']" in capsys.readouterr().err
 
