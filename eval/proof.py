@@ -246,6 +246,29 @@ def _by_identity(clips) -> dict[str, list]:
     return by_id
 
 
+SELECTION_STRIDE = 7  # coprime with an identity's 8 emotions x 3 levels: picks rotate through both
+
+
+def spread_selection(clips, n: int) -> list:
+    """``n`` clips spread over identities, emotions and levels: pick k goes to identity k mod the
+    number of identities and takes that identity's clip (7 k) mod its count, so 12 picks from six
+    synthtalk identities cover all eight emotions and the three levels (every k-th clip of the
+    identity-major listing gave angry and happy level-1 clips only)."""
+    by_id = _by_identity(clips)
+    ids = sorted(by_id)
+    picked: list = []
+    for k in range(min(n, len(clips))):
+        own = by_id[ids[k % len(ids)]]
+        start = (SELECTION_STRIDE * k) % len(own)
+        # the first clip from ``start`` on not picked yet (an identity with fewer clips than picks)
+        for step in range(len(own)):
+            c = own[(start + step) % len(own)]
+            if c not in picked:
+                picked.append(c)
+                break
+    return picked
+
+
 def pick_quadruples(clips, n: int) -> list[tuple]:
     """(A, B, C, D) clips of four different identities; D's emotion differs from A's, B's and C's.
 
@@ -434,7 +457,15 @@ def videos_supporting(acc: dict[str, list]) -> dict[str, list[int]]:
             if first is not None and all(o is not None for o in others)
         ]
         out[claim] = [sum(all(first < o for o in others) for first, *others in rows), len(rows)]
-    out["cross_emotion_follows_D"] = [int(sum(acc["emotion_is_D"])), len(acc["emotion_is_D"])]
+    raised = acc.get("emotion_p_D") or [None] * len(acc["emotion_is_D"])
+    without = acc.get("emotion_p_D_expression_from_A") or [None] * len(acc["emotion_is_D"])
+    out["cross_emotion_follows_D"] = [
+        sum(
+            bool(is_d) and (p is None or q is None or p > q)
+            for is_d, p, q in zip(acc["emotion_is_D"], raised, without, strict=True)
+        ),
+        len(acc["emotion_is_D"]),
+    ]  # judged as D's emotion, with D's code raising P(D) over A's own code
     return out
 
 
@@ -483,13 +514,30 @@ def emotion_within_identity(model, judges: Judges, pairs, batch_size: int) -> di
     }
 
 
-def audio_sync(model, judges: Judges, clips, size: int, batch_size: int) -> dict:
+def other_sentence(clips, j: int, transcripts: dict[str, str | None]):
+    """The control clip for clip ``j``: half the list away, stepping on to the first clip that speaks
+    another sentence (two clips of one emotion and level often share a transcript; their mouths
+    move alike, which is no shuffled audio). ``clips[j]`` itself when there is no other."""
+    n = len(clips)
+    mine = transcripts.get(clips[j].id)
+    for step in range(max(1, n // 2), max(1, n // 2) + n):
+        other = clips[(j + step) % n]
+        if other is not clips[j] and (mine is None or transcripts.get(other.id) != mine):
+            return other
+    return clips[j]
+
+
+def audio_sync(
+    model, judges: Judges, clips, size: int, batch_size: int, transcripts: dict[str, str | None] | None = None
+) -> dict:
+    """Audio-driven mouths against the true and another sentence's audio (``transcripts``: clip id
+    -> spoken sentence, for choosing the control, ``other_sentence``)."""
     from edtalk.driving import drive_audio
 
     true_c, shuf_c, zero, gt_c, corr_true, corr_other = [], [], [], [], [], []
     for j, c in enumerate(clips):
         pred = drive_audio(model, c.frames[0], c.wav, batch_size=batch_size)
-        other = clips[(j + max(1, len(clips) // 2)) % len(clips)]
+        other = other_sentence(clips, j, transcripts or {})
         # dlib: does the drawn mouth move with this clip's true mouth (its audio's) or another's?
         mouth = judges.mouth_dlib(pred)
         corr_true.append(track_correlation(mouth, judges.mouth_dlib_gt(c, size)))
@@ -578,13 +626,28 @@ def _measured_verdicts(r: dict) -> dict[str, bool | None]:
         "cross_mouth_follows_B": others("mouth_to_B", "mouth_to_A", "mouth_to_others"),
         "cross_mouth_follows_B_dlib": others("mouth_dlib_to_B", "mouth_dlib_to_A", "mouth_dlib_to_others"),
         "cross_pose_follows_C": others("pose_to_C", "pose_to_A", "pose_to_others"),
-        "cross_emotion_follows_D": _lt(cross.get("emotion_is_A"), cross.get("emotion_is_D")),
+        "cross_emotion_follows_D": emotion_follows_d(cross),
         "audio_sync_beats_shuffled": _lt(audio.get("lse_c_shuffled_audio"), audio.get("lse_c_true_audio")),
         "audio_mouth_follows_own_clip_dlib": _lt(
             audio.get("mouth_dlib_corr_other_clip"), audio.get("mouth_dlib_corr_own_clip")
         ),
         "sampled_poses_differ": r["pose_seeds"].get("differ"),
     }
+
+
+CHANCE_EMOTION = 1 / 8  # the judge's eight emotion classes
+
+
+def emotion_follows_d(cross: dict) -> bool | None:
+    """Cross-driven emotion follows D: judged as D's emotion more often than as A's and than chance,
+    and D's expression code raises the judge's P(D's emotion) over the same video drawn with A's own
+    code (so a share that is the judge's base rate for D's emotion, or blur read as it, is no
+    transfer)."""
+    is_d, is_a = cross.get("emotion_is_D"), cross.get("emotion_is_A")
+    if is_d is None or is_a is None:
+        return None
+    moved = _lt(cross.get("emotion_p_D_expression_from_A"), cross.get("emotion_p_D"))
+    return bool(is_a < is_d and is_d > CHANCE_EMOTION and moved is not False)
 
 
 def yes_no(ok: bool | None) -> str:
@@ -721,10 +784,8 @@ def run_proof(
     untrained = {st: r for st in dict.fromkeys(CLAIM_STAGES.values()) if (r := why_untrained(meta, st))}
     judges = Judges(str(model_device(model)))
     listed = read_clips("synthtalk", data, split="test")
-    # spread the selection over identities and emotions: every k-th clip of the test list
-    chosen = [
-        listed[i] for i in np.linspace(0, len(listed), min(n_clips, len(listed)), endpoint=False).astype(int)
-    ]
+    chosen = spread_selection(listed, n_clips)
+    transcripts = {c.id: c.transcript for c in chosen}
     clips = decode_clips(chosen, progress=progress, desc="decode test")
     # cross-driving quadruples and within-identity emotion pairs are picked from the whole test
     # listing, then decoded
@@ -752,7 +813,7 @@ def run_proof(
         "emotion_within_identity": emotion_within_identity(model, judges, emotion_pairs, batch_size),
         "audio_sync": {"skipped": untrained["audio_lip"]}
         if "audio_lip" in untrained
-        else audio_sync(model, judges, clips, cfg.image_size, batch_size),
+        else audio_sync(model, judges, clips, cfg.image_size, batch_size, transcripts),
         "pose_seeds": {"skipped": untrained["audio_pose"]}
         if "audio_pose" in untrained
         else pose_seeds(model, judges, clips[: max(1, min(3, len(clips)))], batch_size),

@@ -401,3 +401,77 @@ def test_cli_reports_a_missing_checkpoint_in_one_line(tmp_path, capsys):
     assert eval.proof.main(["--ckpt", str(tmp_path / "nope.pt"), "--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "nope.pt: checkpoint not found" in err and "Traceback" not in err
+
+
+def test_the_selection_covers_every_emotion_and_level_of_the_test_people():
+    """Every k-th clip of the identity-major listing gave angry and happy level-1 clips only."""
+    from eval.proof import spread_selection
+
+    picked = spread_selection(_listing(6), 12)
+    assert len({c.id for c in picked}) == 12
+    assert {c.identity for c in picked} == {f"st{i:03d}" for i in range(6)}
+    assert {c.emotion for c in picked} == set(EMOTIONS) and {c.level for c in picked} == {1, 2, 3}
+    assert [c.identity for c in picked[:3]] == ["st000", "st001", "st002"]  # the pose-seed clips differ
+    assert len(spread_selection(_listing(1)[:2], 5)) == 2  # never more than there are
+
+
+def test_the_shuffled_audio_speaks_another_sentence():
+    """Clips half the list apart often shared emotion, level and sentence: their mouths move alike."""
+    from eval.proof import other_sentence
+
+    clips = [SimpleNamespace(id=str(i)) for i in range(4)]
+    said = {"0": "get out", "1": "hello", "2": "get out", "3": "hello"}
+    assert [other_sentence(clips, j, said).id for j in range(4)] == ["3", "0", "1", "2"]
+    assert other_sentence(clips, 0, {}).id == "2"  # no transcripts: half the list away, as before
+    assert other_sentence(clips[:1], 0, said) is clips[0]
+
+
+@pytest.mark.parametrize(
+    "cross, holds",
+    [
+        (
+            {
+                "emotion_is_D": 0.25,
+                "emotion_is_A": 0.0,
+                "emotion_p_D": 0.30,
+                "emotion_p_D_expression_from_A": 0.14,
+            },
+            True,
+        ),
+        # the judge's base rate for D's emotion: D's code does not raise P(D)
+        (
+            {
+                "emotion_is_D": 0.25,
+                "emotion_is_A": 0.0,
+                "emotion_p_D": 0.141,
+                "emotion_p_D_expression_from_A": 0.141,
+            },
+            False,
+        ),
+        (
+            {
+                "emotion_is_D": 0.10,
+                "emotion_is_A": 0.0,
+                "emotion_p_D": 0.30,
+                "emotion_p_D_expression_from_A": 0.14,
+            },
+            False,
+        ),
+        (
+            {
+                "emotion_is_D": 0.25,
+                "emotion_is_A": 0.5,
+                "emotion_p_D": 0.30,
+                "emotion_p_D_expression_from_A": 0.14,
+            },
+            False,
+        ),
+        ({"emotion_is_D": 0.25, "emotion_is_A": 0.0}, True),  # results written before the counterfactual
+    ],
+)
+def test_emotion_follows_d_only_when_ds_code_moves_the_reading_above_chance(cross, holds):
+    """A share of videos judged as D's emotion passed even when D's code left P(D) unchanged (the
+    judge reads some emotions in blur: 2 of 12 'D' hits were its base rate)."""
+    from eval.proof import emotion_follows_d
+
+    assert emotion_follows_d(cross) is holds
