@@ -269,15 +269,26 @@ def spread_selection(clips, n: int) -> list:
     return picked
 
 
+def _speaking_another(choices: list, start: int, sentence: str | None):
+    """The first of ``choices`` from index ``start`` on (wrapping) whose transcript is not ``sentence``."""
+    for i in range(len(choices)):
+        x = choices[(start + i) % len(choices)]
+        if sentence is None or getattr(x, "transcript", None) != sentence:
+            return x
+    return choices[start % len(choices)]
+
+
 def pick_quadruples(clips, n: int) -> list[tuple]:
     """(A, B, C, D) clips of four different identities; D's emotion differs from A's, B's and C's.
 
     Works on ``Clip`` records or decoded clips (only ``identity``, ``emotion`` and ``level`` are
-    read). Quadruple k rotates the identities by k and strides through each identity's clips, so the
-    emotions vary across quadruples. A is a neutral clip when the identity has one (the identity
-    source of the expression stage is neutral, ``StageSampler.expression_windows``: an emotional
-    source frame would carry its own expression into every output); D prefers the strongest
-    intensity level available, so the expression to transfer is clear.
+    read, and ``transcript`` when there is one: B never speaks A's sentence). Quadruple k rotates the
+    identities by k and strides through each identity's clips, so the emotions vary across quadruples
+    and quadruples k and k + the number of identities have other A clips. A is a neutral clip when
+    the identity has one (the identity source of the expression stage is neutral,
+    ``StageSampler.expression_windows``: an emotional source frame would carry its own expression
+    into every output); D prefers the strongest intensity level available, so the expression to
+    transfer is clear.
     """
     by_id = _by_identity(clips)
     ids = sorted(by_id)
@@ -287,8 +298,9 @@ def pick_quadruples(clips, n: int) -> list[tuple]:
     for k in range(n):
         a_id, b_id, c_id, d_id = (ids[(k + j) % len(ids)] for j in range(4))
         a_choices = [x for x in by_id[a_id] if x.emotion == "neutral"] or by_id[a_id]
-        a = a_choices[k % len(a_choices)]
-        b = by_id[b_id][(5 * k + 7) % len(by_id[b_id])]
+        a = a_choices[(k + k // len(ids)) % len(a_choices)]  # quadruples k and k + #ids: other A clips
+        # B speaks another sentence than A (else "toward A" is nearly "toward B")
+        b = _speaking_another(by_id[b_id], 5 * k + 7, getattr(a, "transcript", None))
         c = by_id[c_id][(5 * k + 13) % len(by_id[c_id])]
         taken = {a.emotion, b.emotion, c.emotion}
         d_choices = [x for x in by_id[d_id] if x.emotion not in taken]
@@ -346,12 +358,13 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int, rend
         pred = draw(model, a.frames[0], weights, batch_size)
         out = judges.analyse(pred)
         judged = _judged_mouth(out["mouth"])
-        acc["mouth_to_B"].append(factor_errors(judged, _judged_mouth(b.mouth)).mean())
-        acc["mouth_to_A"].append(factor_errors(judged, _judged_mouth(a.mouth)).mean())
-        acc["mouth_to_others"].append(
-            np.mean([factor_errors(judged, _judged_mouth(x.mouth)).mean() for x in (c, d)])
-        )
         n = len(pred)
+        # every driver's track over all n frames, looped as drive_video loops a short driver
+        acc["mouth_to_B"].append(factor_errors(judged, _judged_mouth(b.mouth)).mean())
+        acc["mouth_to_A"].append(factor_errors(judged, _judged_mouth(_looped(a.mouth, n))).mean())
+        acc["mouth_to_others"].append(
+            np.mean([factor_errors(judged, _judged_mouth(_looped(x.mouth, n))).mean() for x in (c, d)])
+        )
         mouth = judges.mouth_dlib(pred)
         drivers = dict(zip("ABCD", (a, b, c, d), strict=True))
         # each candidate's mouth on A's face, with C's pose and D's expression; "B" is the ideal video
@@ -383,8 +396,10 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int, rend
         acc["ideal_expression_to_D"].append(amount_error(ideal, d))
         pose_c = _looped(c.pose, len(pred))
         acc["pose_to_C"].append(factor_errors(out["pose"], pose_c).mean())
-        acc["pose_to_A"].append(factor_errors(out["pose"], a.pose).mean())
-        acc["pose_to_others"].append(np.mean([factor_errors(out["pose"], x.pose).mean() for x in (b, d)]))
+        acc["pose_to_A"].append(factor_errors(out["pose"], _looped(a.pose, n)).mean())
+        acc["pose_to_others"].append(
+            np.mean([factor_errors(out["pose"], _looped(x.pose, n)).mean() for x in (b, d)])
+        )
         judged = int(out["emotion"].mean(0).argmax())
         # how far D's expression code moves the reading at all, whatever the verdict: the judge's
         # P(D's emotion) against the same video with A's own clip as the expression driver (only W^e

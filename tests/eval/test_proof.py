@@ -475,3 +475,14 @@ def test_emotion_follows_d_only_when_ds_code_moves_the_reading_above_chance(cros
     from eval.proof import emotion_follows_d
 
     assert emotion_follows_d(cross) is holds
+
+
+def test_quadruples_use_other_a_clips_on_the_second_round_and_b_never_speaks_as_a():
+    """With six test people quadruples k and k+6 had the same A clip, and one quadruple gave A and B
+    the same sentence (its "toward A" reference was nearly B's)."""
+    listing = _listing(6)
+    for c in listing:
+        c.transcript = "same" if c.emotion == "neutral" else f"{c.emotion} {c.level}"
+    quads = pick_quadruples(listing, 12)
+    assert len({q[0].id for q in quads}) == 12
+    assert all(b.transcript != a.transcript for a, b, _, _ in quads)
