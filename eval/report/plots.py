@@ -20,7 +20,7 @@ from pathlib import Path
 
 from edtalk.atomic import atomic_path
 from eval.report.inputs import ResultFile, method_label
-from eval.report.tables import METRIC_ORDER, USUAL_SPLIT, _ablation_label, _ablation_order, _split_phrase
+from eval.report.tables import USUAL_SPLIT, _ablation_label, _ablation_order, _split_phrase, in_metric_order
 
 
 def _pyplot():
@@ -32,11 +32,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _ordered(metric_ids) -> list[str]:
-    ids = set(metric_ids)
-    return [m for m in METRIC_ORDER if m in ids] + sorted(ids - set(METRIC_ORDER))
 
 
 def _save(fig, path: Path) -> Path:
@@ -94,7 +89,7 @@ def plot_bank_size(results: list[ResultFile], out: Path) -> list[Path]:
     plt, paths = _pyplot(), []
     for key, group in sorted(_by_sweep(results, "bank_size").items()):
         title, name = _where(*key)
-        metrics = _ordered({m for r in group for m in r.metrics})
+        metrics = in_metric_order({m for r in group for m in r.metrics})
         fig, axes = _grid(plt, len(metrics), f"Bank size sweep: {title}")
         for ax, metric in zip(axes, metrics, strict=False):
             for bank in sorted({r.sweep["param"] for r in group}):
@@ -138,7 +133,7 @@ def plot_ablations(results: list[ResultFile], out: Path) -> list[Path]:
         title, name = _where(*key)
         group = sorted(group, key=lambda r: _ablation_order(str(r.sweep["value"])))
         names = [_ablation_label(str(r.sweep["value"])) for r in group]
-        metrics = _ordered({m for r in group for m in r.metrics})
+        metrics = in_metric_order({m for r in group for m in r.metrics})
         fig, axes = _grid(plt, len(metrics), f"Ablations: {title}")
         for ax, metric in zip(axes, metrics, strict=False):
             bars, gaps = _bars([r.value(metric) for r in group])
@@ -202,7 +197,7 @@ def plot_clip_distributions(results: list[ResultFile], out: Path) -> list[Path]:
             groups[_plot_key(r)][method_label(r, results, _box_key)] = per_metric
     for (dataset, protocol, phash, split), methods in sorted(groups.items()):
         title, name = _where(dataset, protocol, phash, split)
-        metrics = _ordered({m for per in methods.values() for m in per})
+        metrics = in_metric_order({m for per in methods.values() for m in per})
         fig, axes = _grid(plt, len(metrics), f"Per-clip distributions: {title}")
         names = sorted(methods)
         for ax, metric in zip(axes, metrics, strict=False):

@@ -53,6 +53,14 @@ METRIC_ORDER = (
     "akd",
     "aed",
 )
+
+
+def in_metric_order(metric_ids: Iterable[str]) -> list[str]:
+    """``metric_ids`` in ``METRIC_ORDER`` (paper metrics first), the others after them by name."""
+    ids = set(metric_ids)
+    return [m for m in METRIC_ORDER if m in ids] + sorted(ids - set(METRIC_ORDER))
+
+
 T1_METRICS = ("psnr", "ssim", "m_lmd", "f_lmd", "fid", "lse_c", "acc_emo")
 USUAL_SPLIT = "test"  # the split the paper scores; other splits are named in captions and stamps
 
@@ -315,9 +323,8 @@ def _unshown_metrics_stamps(columns: list[Column], results: list[ResultFile]) ->
     labels = {m.id: m.label for r in results for m in r.metrics.values() if m.id not in shown}
     if not labels:
         return []
-    rank = {m: i for i, m in enumerate(METRIC_ORDER)}
-    order = sorted(labels, key=lambda m: (rank.get(m, len(rank)), m))
-    return [f"Also measured, not in this table's columns: {', '.join(labels[m] for m in order)}"]
+    shown_labels = ", ".join(labels[m] for m in in_metric_order(labels))
+    return [f"Also measured, not in this table's columns: {shown_labels}"]
 
 
 def _failure_counts(failures: tuple[dict, ...]) -> str:
@@ -575,7 +582,7 @@ def _all_metrics_tables(results: list[ResultFile], name: str, title: str) -> lis
     tables = []
     for (dataset, protocol, phash, split), group in sorted(buckets.items()):
         present = {m for r in group for m in r.metrics}
-        metrics = tuple(m for m in METRIC_ORDER if m in present) + tuple(sorted(present - set(METRIC_ORDER)))
+        metrics = tuple(in_metric_order(present))
         shown = DATASET_TITLES.get(dataset, dataset)
         spec = TableSpec(
             name=name.format(dataset=dataset, title=shown),
