@@ -13,6 +13,7 @@ clip's identity also appears in another split's list.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,15 +109,25 @@ def check_split(identities: set[str] | list[str], split: str, by_split: dict[str
             f"experts train only on the {TRAINABLE_SPLITS} identity splits, not {split!r} "
             "(the test identities are for scoring only)"
         )
+    found = other_split_of(identities, split, by_split)
+    if found:
+        other, leaked = found
+        raise SplitLeakError(
+            f"refusing to train {split!r} experts: identities {leaked} belong to the "
+            f"{other!r} split (a judge never sees train/test identities; a loss expert never judges)"
+        )
+
+
+def other_split_of(
+    identities: Iterable[str], split: str, by_split: dict[str, set[str]]
+) -> tuple[str, list[str]] | None:
+    """(the first other split, by name, that holds some of ``identities``; those identities), or
+    None when all of them are ``split``'s or no split's."""
     for other, others_ids in sorted(by_split.items()):
-        if other == split:
-            continue
-        leaked = sorted(set(identities) & others_ids)
-        if leaked:
-            raise SplitLeakError(
-                f"refusing to train {split!r} experts: identities {leaked} belong to the "
-                f"{other!r} split (a judge never sees train/test identities; a loss expert never judges)"
-            )
+        clash = sorted(set(identities) & others_ids)
+        if other != split and clash:
+            return other, clash
+    return None
 
 
 def dataset_record(root: str | Path) -> dict:
@@ -147,18 +158,18 @@ def check_fits_dataset(path: str | Path, meta: dict, root: str | Path, how_to_fi
     if None not in (trained_on.get("seed"), here.get("seed")) and trained_on["seed"] != here["seed"]:
         return
     own = meta.get("split")
-    for other, identities in sorted(by_split.items()):
-        clash = sorted(set(meta.get("identities") or ()) & identities)
-        if other != own and clash:
-            role = "judge" if own == "judge" else "training-loss expert"
-            shown = ", ".join(clash[:4]) + (f" and {len(clash) - 4} more" if len(clash) > 4 else "")
-            raise DataError(
-                path,
-                f"this {role} was trained on {own!r} identities that are {other!r} identities "
-                f"of {root} ({shown}; trained on a synthtalk set with "
-                f"{trained_on or 'no recorded card'}, this one has {here}): a judge never sees train or "
-                f"test faces, a loss expert never judges. {how_to_fix}",
-            )
+    found = other_split_of(meta.get("identities") or (), own, by_split)
+    if found:
+        other, clash = found
+        role = "judge" if own == "judge" else "training-loss expert"
+        shown = ", ".join(clash[:4]) + (f" and {len(clash) - 4} more" if len(clash) > 4 else "")
+        raise DataError(
+            path,
+            f"this {role} was trained on {own!r} identities that are {other!r} identities "
+            f"of {root} ({shown}; trained on a synthtalk set with "
+            f"{trained_on or 'no recorded card'}, this one has {here}): a judge never sees train or "
+            f"test faces, a loss expert never judges. {how_to_fix}",
+        )
 
 
 def load_split(
