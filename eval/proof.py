@@ -56,6 +56,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -269,13 +270,18 @@ def spread_selection(clips, n: int) -> list:
     return picked
 
 
-def _speaking_another(choices: list, start: int, sentence: str | None):
-    """The first of ``choices`` from index ``start`` on (wrapping) whose transcript is not ``sentence``."""
-    for i in range(len(choices)):
-        x = choices[(start + i) % len(choices)]
-        if sentence is None or getattr(x, "transcript", None) != sentence:
+def _transcript(clip) -> str | None:
+    return getattr(clip, "transcript", None)
+
+
+def first_speaking_another(items: list, start: int, sentence: str | None, said: Callable):
+    """The first of ``items`` from index ``start`` on (wrapping) whose sentence, ``said(item)``, is not
+    ``sentence`` (any item when ``sentence`` is None); None when every item speaks it."""
+    for i in range(len(items)):
+        x = items[(start + i) % len(items)]
+        if sentence is None or said(x) != sentence:
             return x
-    return choices[start % len(choices)]
+    return None
 
 
 def pick_quadruples(clips, n: int) -> list[tuple]:
@@ -300,7 +306,9 @@ def pick_quadruples(clips, n: int) -> list[tuple]:
         a_choices = [x for x in by_id[a_id] if x.emotion == "neutral"] or by_id[a_id]
         a = a_choices[(k + k // len(ids)) % len(a_choices)]  # quadruples k and k + #ids: other A clips
         # B speaks another sentence than A (else "toward A" is nearly "toward B")
-        b = _speaking_another(by_id[b_id], 5 * k + 7, getattr(a, "transcript", None))
+        b_choices = by_id[b_id]
+        b = first_speaking_another(b_choices, 5 * k + 7, _transcript(a), _transcript)
+        b = b_choices[(5 * k + 7) % len(b_choices)] if b is None else b
         c = by_id[c_id][(5 * k + 13) % len(by_id[c_id])]
         taken = {a.emotion, b.emotion, c.emotion}
         d_choices = [x for x in by_id[d_id] if x.emotion not in taken]
@@ -533,13 +541,12 @@ def other_sentence(clips, j: int, transcripts: dict[str, str | None]):
     """The control clip for clip ``j``: half the list away, stepping on to the first clip that speaks
     another sentence (two clips of one emotion and level often share a transcript; their mouths
     move alike, which is no shuffled audio). ``clips[j]`` itself when there is no other."""
-    n = len(clips)
-    mine = transcripts.get(clips[j].id)
-    for step in range(max(1, n // 2), max(1, n // 2) + n):
-        other = clips[(j + step) % n]
-        if other is not clips[j] and (mine is None or transcripts.get(other.id) != mine):
-            return other
-    return clips[j]
+
+    def said(clip) -> str | None:
+        return transcripts.get(clip.id)
+
+    other = first_speaking_another(clips, j + max(1, len(clips) // 2), said(clips[j]), said)
+    return clips[j] if other is None else other  # None: every clip speaks clip j's sentence
 
 
 def audio_sync(
