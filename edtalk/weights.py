@@ -129,7 +129,7 @@ _add(
         None,
         "https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pth.tar",
         "face-alignment (BSD-3-Clause code); weights for research use",
-        ("akd", "m_lmd[landmarks=fan]", "f_lmd[landmarks=fan]", "align"),
+        ("akd", "m_lmd[landmarks=fan]", "f_lmd[landmarks=fan]", "lse_c/lse_d[crop=pcavs_align]"),
         sha256_prefix="11f355bf06",
     )
 )
@@ -140,7 +140,7 @@ _add(
         None,
         "https://www.adrianbulat.com/downloads/python-fan/s3fd-619a316812.pth",
         "face-alignment (BSD-3-Clause code); S3FD weights for research use",
-        ("akd", "m_lmd[landmarks=fan]", "f_lmd[landmarks=fan]", "align"),
+        ("akd", "m_lmd[landmarks=fan]", "f_lmd[landmarks=fan]", "lse_c/lse_d[crop=pcavs_align]"),
         sha256_prefix="619a316812",
     )
 )

@@ -7,10 +7,12 @@ A protocol is data. ``PROTOCOLS.get("eat")`` returns a frozen ``Protocol`` whose
 ``protocol.hash()``, and tables never mix protocols.
 
 - ``eat``: reproduces the EDTalk paper's audio-driven numbers (EAT's ``evaluation_eat``; see
-  shared/reference/metrics-conventions.md sections 0 and 7): 128 x 128 aligned crops, PSNR/SSIM
-  pooled over frames, dlib-68 LMD with per-set centroids, torchvision ImageNet Inception FID on
-  5 frames/video, Sync_conf = mean per-video LSE-C on 224 crops, Acc_emo = Emotion-FAN top-1.
-  Frames are paired with EAT's linspace pairing.
+  shared/reference/metrics-conventions.md sections 0 and 7): EAT's 128 x 128 crops aligned on
+  every frame, PSNR/SSIM pooled over frames, dlib-68 LMD (EAT's grey conversion) with per-set
+  centroids, torchvision ImageNet Inception FID on 5 frames/video, Sync_conf = mean per-video
+  LSE-C on PC-AVS-style 224 crops, Acc_emo = Emotion-FAN top-1 (crops: eval/backbones/align.py).
+  Frames are paired with EAT's linspace pairing, whatever the two lengths (EAT has no length
+  check; a prediction at another frame rate than the GT still fails: EAT resamples both to 25 fps).
 - ``canonical``: the community libraries' own conventions on the frames as given (the datasets
   are already 256 x 256 face crops): PSNR/SSIM pooled over frames, L1 and LPIPS (alex) per video
   then averaged (LIA), pytorch-fid on all frames pooled, face-alignment FAN landmarks, the
@@ -20,8 +22,9 @@ A protocol is data. ``PROTOCOLS.get("eat")`` returns a frozen ``Protocol`` whose
   dataset with known factors allows.
 
 Conventions shared by all three (documented once here):
-- A GT/prediction length difference of more than ``max_length_diff`` (2) frames fails the clip;
-  otherwise both sides are trimmed (truncate) or paired (linspace) to the shorter length.
+- A GT/prediction length difference of more than ``max_length_diff`` (2) frames fails the clip
+  (``eat``: no limit, as in EAT); otherwise both sides are trimmed (truncate) or paired
+  (linspace) to the shorter length.
 - A clip of fewer than ``min_frames`` (6) frames on either side fails as a whole: 6 is the shortest
   clip with one SyncNet window, so every clip that is scored can be scored by LSE-C / LSE-D.
 - PSNR of identical frames is +inf (skimage). ``identical="inf"`` keeps it, so the ``gt`` method
@@ -80,7 +83,7 @@ class Protocol:
     name: str
     description: str
     metrics: tuple[MetricSpec, ...]
-    max_length_diff: int = MAX_LENGTH_DIFF
+    max_length_diff: int | None = MAX_LENGTH_DIFF  # None: any lengths are paired (eat)
     min_frames: int = MIN_FRAMES  # shorter clips fail ("too short"); 6 = one SyncNet window
     weights: tuple[str, ...] = ()  # weight files of the protocol's backbones not declared by a metric
 
@@ -202,24 +205,25 @@ def get_protocol(name: str) -> Protocol:
 
 
 # -- eat: EDTalk's paper numbers (EAT's evaluation_eat) ------------------------------------------
-_EAT_PAIR = {"pairing": "linspace", "max_length_diff": MAX_LENGTH_DIFF}
-_EAT_CROP = {"crop": "eat_align", "size": 128}
+_EAT_PAIR = {"pairing": "linspace", "max_length_diff": None}  # test_*.py pair any two lengths
+_EAT_CROP = {"crop": "eat_frame_align", "size": 128}
 PROTOCOLS.add(
     "eat",
     Protocol(
         name="eat",
-        description="EDTalk paper / EAT evaluation_eat: 128x128 aligned crops, dlib LMD, "
-        "torchvision-Inception FID on 5 frames/video, LSE-C on 224 crops, Emotion-FAN",
+        description="EDTalk paper / EAT evaluation_eat: 128x128 crops aligned per frame, dlib LMD, "
+        "torchvision-Inception FID on 5 frames/video, LSE-C on PC-AVS 224 crops, Emotion-FAN",
         metrics=(
             spec("psnr", pooling="frames", identical="inf", **_EAT_CROP, **_EAT_PAIR),
             spec("ssim", pooling="frames", win_size=7, **_EAT_CROP, **_EAT_PAIR),
-            spec("m_lmd", landmarks="dlib68", centering="per_set_centroid", **_EAT_CROP, **_EAT_PAIR),
-            spec("f_lmd", landmarks="dlib68", centering="per_set_centroid", **_EAT_CROP, **_EAT_PAIR),
+            spec("m_lmd", landmarks="dlib68_eat", centering="per_set_centroid", **_EAT_CROP, **_EAT_PAIR),
+            spec("f_lmd", landmarks="dlib68_eat", centering="per_set_centroid", **_EAT_CROP, **_EAT_PAIR),
             spec("fid", backbone="torchvision_eat", frames_per_video=5, **_EAT_CROP, **_EAT_PAIR),
-            spec("lse_c", crop="eat_align", size=224, vshift=15),
-            spec("lse_d", crop="eat_align", size=224, vshift=15),
+            spec("lse_c", crop="pcavs_align", size=224, vshift=15),
+            spec("lse_d", crop="pcavs_align", size=224, vshift=15),
             spec("acc_emo", classifier="emotion_fan", aggregation="eval_code"),
         ),
+        max_length_diff=None,
     ),
 )
 

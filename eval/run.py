@@ -251,12 +251,13 @@ def score_clip(ctx_factory: Callable, job: Job, protocol: Any, metrics: dict, ke
     except (DataError, ClipFailure) as e:
         row["failure"] = str(e)
         return row
-    if abs(t_gt - t_pred) > protocol.max_length_diff:
-        row["failure"] = (
-            f"GT has {t_gt} frames, prediction {t_pred} (more than {protocol.max_length_diff} apart)"
-        )
-        if (fps_gt := ctx.fps("gt")) != (fps_pred := ctx.fps("pred")):
-            row["failure"] += f"; the prediction is at {fps_pred:g} fps, GT at {fps_gt:g}: resample it"
+    gate, other_rate = protocol.max_length_diff, ctx.fps("gt") != ctx.fps("pred")
+    if (gate is not None and abs(t_gt - t_pred) > gate) or (gate is None and t_gt != t_pred and other_rate):
+        apart = f" (more than {gate} apart)" if gate is not None else ""
+        row["failure"] = f"GT has {t_gt} frames, prediction {t_pred}{apart}"
+        if other_rate:
+            rates = f"the prediction is at {ctx.fps('pred'):g} fps, GT at {ctx.fps('gt'):g}"
+            row["failure"] += f"; {rates}: resample it"
         return row
     if min(t_gt, t_pred) < protocol.min_frames:
         row["failure"] = f"too short: {min(t_gt, t_pred)} frames (at least {protocol.min_frames} needed)"

@@ -56,18 +56,21 @@ def face_recognizer():
     return dlib.face_recognition_model_v1(dlib_models().face_recognition_model_location())
 
 
-def gray(frame: np.ndarray) -> np.ndarray:
+def gray(frame: np.ndarray, swap_rb: bool = False) -> np.ndarray:
+    """Grey image of an RGB frame; ``swap_rb``: weigh it as if it were BGR, as EAT's evaluation
+    code does (``cv2.COLOR_BGR2GRAY`` on the RGB frames imageio reads)."""
     import cv2
 
-    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_BGR2GRAY if swap_rb else cv2.COLOR_RGB2GRAY)
 
 
-def detect_landmarks(frames: np.ndarray, upsample: int = 0) -> np.ndarray:
-    """(T, 68, 2) float64 landmarks of the first HOG detection per frame; NaN where none."""
+def detect_landmarks(frames: np.ndarray, upsample: int = 0, swap_rb: bool = False) -> np.ndarray:
+    """(T, 68, 2) float64 landmarks of the first HOG detection per frame; NaN where none
+    (``swap_rb``: see ``gray``)."""
     detector, predictor = face_detector(), shape_predictor()
     out = np.full((len(frames), 68, 2), np.nan)
     for t, frame in enumerate(frames):
-        image = gray(frame)
+        image = gray(frame, swap_rb)
         rects = detector(image, upsample)
         if len(rects) == 0:
             continue

@@ -2,8 +2,11 @@
 
 All three ship offline in ``dlib-bin`` + ``face_recognition_models`` (no weights manager needed);
 the models and the landmark detection live in ``edtalk.data.face_landmarks``, shared with training.
-EAT's LMD convention: detector on the grayscale frame with 0 upsampling, first detection,
-``shape_predictor_68_face_landmarks.dat``.
+EAT's LMD convention (``dlib68_eat``): detector on the grey frame with 0 upsampling, first
+detection, ``shape_predictor_68_face_landmarks.dat``, the grey image made with ``COLOR_BGR2GRAY``
+from RGB frames (test_lmd.py's ``get_lmk``; its comment says the frames are not BGR). EAT's
+128 px crop finds its landmarks the same way with one upsampling (``dlib68_eat_crop``, used by
+eval/backbones/align.py). ``dlib68`` is the plain convention (RGB to grey, no upsampling).
 """
 
 from __future__ import annotations
@@ -33,7 +36,19 @@ def detect_landmarks(frames: np.ndarray, device: str = "cpu", upsample: int = 0)
     return _detect(frames, upsample)
 
 
+def detect_landmarks_eat(frames: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """EAT's LMD landmarks: no upsampling, BGR2GRAY on the RGB frames."""
+    return _detect(frames, 0, swap_rb=True)
+
+
+def detect_landmarks_eat_crop(frames: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """EAT's crop landmarks (``utils_crop.crop_image``): one upsampling, BGR2GRAY on RGB."""
+    return _detect(frames, 1, swap_rb=True)
+
+
 LANDMARKERS.add("dlib68", detect_landmarks)
+LANDMARKERS.add("dlib68_eat", detect_landmarks_eat)
+LANDMARKERS.add("dlib68_eat_crop", detect_landmarks_eat_crop)
 
 
 def face_descriptors(frames: np.ndarray, upsample: int = 0) -> np.ndarray:

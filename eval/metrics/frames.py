@@ -26,7 +26,7 @@ from eval.metrics.base import ClipFailure
 class FramePairing:
     """How frames are cropped and paired (shared settings of the image metrics)."""
 
-    crop: str = "none"  # none | eat_align (see eval/backbones/align.py)
+    crop: str = "none"  # none | eat_frame_align | pcavs_align (see eval/backbones/align.py)
     size: int | None = None  # crop size in pixels (None: as decoded)
     pairing: str = "linspace"  # linspace (EAT) | truncate
     max_length_diff: int | None = None  # ClipFailure when T_gt and T_pred differ by more

@@ -18,9 +18,9 @@ from eval.metrics.functional.lmd import video_lmd
 
 @dataclass(frozen=True)
 class LMDSettings:
-    landmarks: str = "dlib68"  # dlib68 (EAT) | fan | a synthtalk judge
+    landmarks: str = "dlib68"  # dlib68 | dlib68_eat (EAT) | fan | a synthtalk judge
     centering: str = "per_set_centroid"  # per_set_centroid (EAT) | none
-    crop: str = "none"  # none | eat_align
+    crop: str = "none"  # none | eat_frame_align (see eval/backbones/align.py)
     size: int | None = None  # EAT: 128
     pairing: str = "linspace"
     max_length_diff: int | None = None

@@ -6,8 +6,9 @@ LSE-D = min_k D(k), LSE-C = median_k D(k) - LSE-D); reported value = mean over v
 Sync_conf). The per-window embeddings v_i (lips) and a_i (audio) come from ``backbone``:
 
 - ``syncnet_v2`` (default): SyncNet v2 on 224 x 224 face crops + MFCC windows
-  (eval/backbones/syncnet.py). Crops: ``crop="eat_align", size=224`` reproduces EAT's aligned
-  224 crops without S3FD tracking; ``crop="none", size=224`` resizes already-cropped faces;
+  (eval/backbones/syncnet.py). Crops: ``crop="pcavs_align"`` is EAT's PC-AVS-style
+  224 crop without S3FD tracking (eval/backbones/align.py; face-alignment landmarks);
+  ``crop="none", size=224`` resizes already-cropped faces;
   ``crop="s3fd_track"`` is syncnet_python's ``run_pipeline`` crop (S3FD boxes of one track,
   median-smoothed, padded, 224 x 224; eval/backbones/s3fd_track.py), which always gives 224 crops.
 - ``synthtalk_sync_judge``: the synthtalk sync judge (eval/backbones/judges.py, feature
@@ -30,14 +31,14 @@ SYNCNET = "syncnet_v2"
 SYNC_JUDGE = "synthtalk_sync_judge"
 S3FD_WEIGHTS = "syncnet_sfd_face"  # syncnet_python's detectors/s3fd weights (sfd_face.pth)
 BACKBONES = (SYNCNET, SYNC_JUDGE)
-CROPS = ("none", "eat_align", "s3fd_track")
+CROPS = ("none", "pcavs_align", "s3fd_track")
 
 
 @dataclass(frozen=True)
 class LSESettings:
     vshift: int = 15
-    crop: str = "none"  # none | eat_align | s3fd_track (syncnet_v2); none (judge)
-    size: int | None = 224  # crop size for none/eat_align; s3fd_track is always 224; judge: unused
+    crop: str = "none"  # none | pcavs_align | s3fd_track (syncnet_v2); none (judge)
+    size: int | None = 224  # crop size for none; pcavs_align and s3fd_track are 224; judge: unused
     side: str = "pred"  # pred (the method) | gt (the GT row)
     backbone: str = SYNCNET  # syncnet_v2 | synthtalk_sync_judge
 
@@ -69,7 +70,9 @@ class SyncScore(MeanMetric):
         s = self.settings
         if s.backbone == SYNC_JUDGE:
             return (SYNC_JUDGE,)
-        return (SYNCNET, S3FD_WEIGHTS) if s.crop == "s3fd_track" else (SYNCNET,)
+        if s.crop == "s3fd_track":
+            return (SYNCNET, S3FD_WEIGHTS)
+        return (SYNCNET, "fan_2dfan4", "s3fd") if s.crop == "pcavs_align" else (SYNCNET,)
 
     def embeddings(self, ctx) -> tuple[np.ndarray, np.ndarray]:
         """(v, a): per-window lip and audio embeddings of the clip (memoised by the context, so

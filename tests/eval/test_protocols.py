@@ -31,9 +31,13 @@ def test_paper_conventions_in_the_tables():
     eat = PROTOCOLS.get("eat")
     fid = eat.spec("fid").kwargs
     assert fid["backbone"] == "torchvision_eat" and fid["frames_per_video"] == 5
-    assert fid["crop"] == "eat_align" and fid["size"] == 128
+    assert fid["crop"] == "eat_frame_align" and fid["size"] == 128
     assert eat.spec("psnr").kwargs["pooling"] == "frames"
-    assert eat.spec("m_lmd").kwargs["landmarks"] == "dlib68"
+    assert eat.spec("m_lmd").kwargs["landmarks"] == "dlib68_eat"  # EAT's BGR2GRAY on RGB frames
+    assert eat.spec("lse_c").kwargs["crop"] == "pcavs_align"
+    # EAT pairs any two lengths (linspace); the other protocols fail a clip more than 2 frames off
+    assert eat.max_length_diff is None and eat.spec("psnr").kwargs["max_length_diff"] is None
+    assert PROTOCOLS.get("canonical").max_length_diff == 2
     can = PROTOCOLS.get("canonical")
     assert can.spec("fid").kwargs["backbone"] == "pytorch_fid"
     assert can.spec("fid").kwargs["frames_per_video"] is None
@@ -47,7 +51,8 @@ def test_hash_is_stable_and_hex():
     h = p.hash()
     assert re.fullmatch(r"[0-9a-f]{16}", h)
     assert p.hash() == h
-    rebuilt = Protocol(p.name, p.description, tuple(MetricSpec(m.id, m.settings) for m in p.metrics))
+    metrics = tuple(MetricSpec(m.id, m.settings) for m in p.metrics)
+    rebuilt = Protocol(p.name, p.description, metrics, max_length_diff=p.max_length_diff)
     assert rebuilt.hash() == h
     assert len({PROTOCOLS.get(n).hash() for n in ("eat", "canonical", "synthtalk")}) == 3
 

@@ -764,3 +764,19 @@ def test_two_folders_of_one_name_do_not_share_a_results_file(synth, tmp_path, ca
     (folders[1] / "provenance.json").write_text(json.dumps({"method": "edtalk_a"}))
     assert run(root, tmp_path / "res", method=f"folder:{folders[1]}") == 2
     assert "is the name of this suite's own method 'edtalk_a'" in capsys.readouterr().err
+
+
+def test_eat_pairs_any_two_lengths_as_eat_does_but_not_another_frame_rate(tmp_path):
+    """EAT's test scripts pair any two lengths with linspace; before, the eat protocol failed a
+    clip more than 2 frames off, so methods with shorter outputs were averaged over fewer clips."""
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for name, t_gt, t_pred, fps in (("short3", 10, 7, 25), ("rate30", 20, 24, 30)):
+        write_video(gt / f"{name}.mp4", frames_of(1, t_gt), fps=25)
+        write_video(pred / f"{name}.mp4", frames_of(1, t_pred), fps=fps)
+    out = tmp_path / "res"
+    args = ["--dataset", "folder", "--gt", str(gt), "--pred", str(pred), "--out", str(out)]
+    main([*args, "--protocol", "eat", "--metrics", "psnr", "--workers", "0", "--quiet"])
+    failures = {f["clip"]: f["reason"] for f in read_results(out / "folder/paired/eat.json")["failures"]}
+    assert "resample it" in failures["rate30"]
+    # short3 reaches the metric (these frames have no face for EAT's crop), not the length check
+    assert "frames" not in failures["short3"] and "no face found" in failures["short3"]

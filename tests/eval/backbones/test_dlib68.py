@@ -29,30 +29,3 @@ def test_dlib_descriptor_and_lmd_of_astronaut_against_itself():
     ctx = ClipContext.from_arrays(img[None], img[None].copy())
     m = get_metric("m_lmd")()
     assert m.compute(m.clip_state(ctx))["value"] == 0.0
-
-
-def test_eat_align_crop_centres_the_face():
-    img = skimage.data.astronaut()
-    ctx = ClipContext.from_arrays(img[None], img[None].copy())
-    crop = ctx.feature("crop", "gt", kind="eat_align", size=128)
-    assert crop.shape == (1, 128, 128, 3)
-    lmk = ctx.feature("landmarks", "gt", crop="eat_align", size=128)[0]
-    assert np.isfinite(lmk).all()
-    eyes = (lmk[36:42].mean(0) + lmk[42:48].mean(0)) / 2
-    assert abs(eyes[0] - 64) < 8 and 30 < eyes[1] < 64
-
-
-def test_eat_align_without_a_face_names_the_side_and_a_small_frame_size():
-    """Before: 'no face found in any frame', without saying whether the GT or the generated video, nor
-    that a 64 px output (the tiny preset) is below what EAT's detector finds."""
-    import cv2
-    import pytest
-
-    from eval.metrics.base import ClipFailure
-
-    img = skimage.data.astronaut()
-    small = cv2.resize(img, (64, 64), interpolation=cv2.INTER_AREA)
-    ctx = ClipContext.from_arrays(img[None], small[None])
-    assert ctx.feature("crop", "gt", kind="eat_align", size=128).shape == (1, 128, 128, 3)
-    with pytest.raises(ClipFailure, match=r"any frame of the generated video \(64x64 px\) \(dlib's detector"):
-        ctx.feature("crop", "pred", kind="eat_align", size=128)

@@ -79,10 +79,12 @@ def test_judge_lse_is_offset_search_on_judge_embeddings(seeded_judge):
 def test_lse_settings_validation_and_weights():
     assert get_metric("lse_c")().weights_needed() == ("syncnet_v2",)
     assert get_metric("lse_d")(crop="s3fd_track").weights_needed() == ("syncnet_v2", "syncnet_sfd_face")
+    # EAT's Sync crop finds its landmarks with face-alignment (2DFAN-4 + S3FD)
+    assert get_metric("lse_c")(crop="pcavs_align").weights_needed() == ("syncnet_v2", "fan_2dfan4", "s3fd")
     with pytest.raises(ValueError, match="backbone"):
         get_metric("lse_c")(backbone="syncnet_v3")
     with pytest.raises(ValueError, match="own mouth box"):
-        get_metric("lse_c")(backbone=JUDGE, crop="eat_align")
+        get_metric("lse_c")(backbone=JUDGE, crop="pcavs_align")
     with pytest.raises(ValueError, match="224"):
         get_metric("lse_c")(crop="s3fd_track", size=128)
     with pytest.raises(TypeError, match="unknown setting"):
