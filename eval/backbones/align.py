@@ -34,6 +34,7 @@ import numpy as np
 from eval.backbones import BACKBONES  # noqa: F401  (package import keeps registration order)
 from eval.context import FEATURES, ClipContext
 from eval.metrics.base import ClipFailure
+from eval.metrics.frames import CROP_KINDS, check_crop
 
 # -- shared -------------------------------------------------------------------------------------
 
@@ -65,7 +66,7 @@ def _no_face(kind: str, side: str, frames: np.ndarray, detail: str, where: str =
 # -- eat_frame_align: EAT's per-frame 128 px crop ---------------------------------------------------
 
 EAT_CANVAS = 163  # the warp's output side; the crop is its rows/columns 1..128
-EAT_CROP = 128
+EAT_CROP = CROP_KINDS["eat_frame_align"]  # 128
 EAT_ROI = 128  # side of the face ROI the template's landmarks were taken in
 EAT_POINTS = slice(27, 45)  # nose (27-35) and eyes (36-44)
 EAT_UPSAMPLE = 1  # utils_crop.crop_image: detector(gray, 1)
@@ -156,7 +157,7 @@ def eat_frame_align(frames: np.ndarray, lmk68: np.ndarray, side: str = "pred") -
 
 # -- pcavs_align: PC-AVS-style 224 px crop (EAT's Sync crops) ---------------------------------------
 
-PCAVS_SIZE = 224
+PCAVS_SIZE = CROP_KINDS["pcavs_align"]  # 224
 PCAVS_TARGET = np.array([[87.0, 59.0], [137.0, 59.0], [112.0, 120.0]])  # eyes, inner-mouth centre
 PCAVS_SMOOTH = 0.2  # weight of the previous frame's mouth shift
 
@@ -199,18 +200,13 @@ def pcavs_align(frames: np.ndarray, lmk68: np.ndarray, side: str = "pred") -> np
 
 # -- the feature ----------------------------------------------------------------------------------
 
-KINDS = {"none": None, "eat_frame_align": EAT_CROP, "pcavs_align": PCAVS_SIZE}  # kind -> fixed size
-
 
 @FEATURES.register("crop")
 def crop_feature(ctx: ClipContext, side: str, kind: str = "none", size: int | None = None) -> np.ndarray:
     """uint8 (T, size, size, 3) crops of one side (see module docstring for ``kind``)."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown crop kind {kind!r}; known: {', '.join(KINDS)}")
+    check_crop(kind, size)
     if kind == "none":
         return ctx.feature("resized", side, size=size)
-    if size not in (None, KINDS[kind]):
-        raise ValueError(f"{kind} crops are {KINDS[kind]} x {KINDS[kind]} px, not {size}")
     if kind == "eat_frame_align":
         lmk = ctx.feature("landmarks", side, backend="dlib68_eat_crop", crop="none", size=None)
         return eat_frame_align(ctx.frames(side), lmk, side)

@@ -18,6 +18,7 @@ import numpy as np
 
 from eval.metrics import METRICS
 from eval.metrics.base import ClipFailure, Metric
+from eval.metrics.frames import check_crop
 from eval.metrics.functional.fid import empty_moments, frechet_distance, mean_cov, merge_moments, moments
 
 _BACKBONE_WEIGHTS = {
@@ -35,6 +36,9 @@ class FIDSettings:
     size: int | None = None
     pairing: str = "linspace"
     max_length_diff: int | None = None
+
+    def __post_init__(self) -> None:
+        check_crop(self.crop, self.size)
 
 
 def _as_moments(side_state: dict) -> dict:

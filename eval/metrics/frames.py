@@ -21,6 +21,18 @@ import numpy as np
 from eval.context import ClipContext
 from eval.metrics.base import ClipFailure
 
+# crop kind -> its fixed size (None: any); the crops are made in eval/backbones/align.py
+CROP_KINDS: dict[str, int | None] = {"none": None, "eat_frame_align": 128, "pcavs_align": 224}
+
+
+def check_crop(crop: str, size: int | None) -> None:
+    """ValueError (when a metric is built, before any clip) for an unknown crop kind or a size
+    the kind does not make."""
+    if crop not in CROP_KINDS:
+        raise ValueError(f"unknown crop kind {crop!r}; known: {', '.join(CROP_KINDS)}")
+    if CROP_KINDS[crop] is not None and size not in (None, CROP_KINDS[crop]):
+        raise ValueError(f"{crop} crops are {CROP_KINDS[crop]} x {CROP_KINDS[crop]} px, not {size}")
+
 
 @dataclass(frozen=True)
 class FramePairing:
@@ -30,6 +42,9 @@ class FramePairing:
     size: int | None = None  # crop size in pixels (None: as decoded)
     pairing: str = "linspace"  # linspace (EAT) | truncate
     max_length_diff: int | None = None  # ClipFailure when T_gt and T_pred differ by more
+
+    def __post_init__(self) -> None:
+        check_crop(self.crop, self.size)
 
 
 def check_same_aspect(gt_hw: tuple[int, int], pred_hw: tuple[int, int]) -> None:

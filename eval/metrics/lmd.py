@@ -12,7 +12,7 @@ import numpy as np
 
 from eval.metrics import METRICS
 from eval.metrics.base import ClipFailure, MeanMetric
-from eval.metrics.frames import paired_landmarks
+from eval.metrics.frames import check_crop, paired_landmarks
 from eval.metrics.functional.lmd import video_lmd
 
 
@@ -24,6 +24,9 @@ class LMDSettings:
     size: int | None = None  # EAT: 128
     pairing: str = "linspace"
     max_length_diff: int | None = None
+
+    def __post_init__(self) -> None:
+        check_crop(self.crop, self.size)
 
 
 class LandmarkDistance(MeanMetric):

@@ -139,3 +139,15 @@ def test_crop_kinds_have_their_sizes():
     known = "unknown crop kind 'eat_align'; known: none, eat_frame_align, pcavs_align"
     with pytest.raises(ValueError, match=known):
         ctx.feature("crop", "gt", kind="eat_align", size=128)
+
+
+def test_a_bad_crop_in_a_metric_setting_is_refused_when_the_metric_is_built():
+    """Before: a protocol naming an unknown crop ran every clip, each failing with the same
+    ValueError, and published a results file of n/a."""
+    from eval.metrics import get_metric
+
+    for metric_id in ("psnr", "m_lmd", "fid"):
+        with pytest.raises(ValueError, match="unknown crop kind 'eat_align'"):
+            get_metric(metric_id)(crop="eat_align", size=128)
+    with pytest.raises(ValueError, match="pcavs_align crops are 224 x 224 px, not 128"):
+        get_metric("ssim")(crop="pcavs_align", size=128)
