@@ -367,6 +367,7 @@ def generate_chunk(items: list[tuple[Any, Path]], method: Any) -> dict:
     for clip, path in items:
         try:
             method.generate(clip, path)
+            stamp_generation_inputs(clip, path)  # here, so a killed run keeps what it finished
         except (DataError, FileNotFoundError, ValueError) as e:
             failures.append((clip.id, f"generation failed: {e}"))
         except (*_fatal_errors(), CheckpointError, ConfigError):
@@ -664,7 +665,6 @@ def run(args: argparse.Namespace) -> int:
     gen_failures: dict[str, str] = {}
     t_gen = time.perf_counter()
     if method.generates:
-        clip_by_id = {c.id: c for c in clips}
         drop_videos_of_changed_inputs(clips, preds)
         todo = [(c, preds[c.id]) for c in clips if preds[c.id] is not None and not preds[c.id].exists()]
         if todo:
@@ -672,11 +672,7 @@ def run(args: argparse.Namespace) -> int:
         for out in run_chunks(
             generate_chunk, _chunks(todo, args), args, f"generate {method_name}", (method,), lost_generation
         ):
-            failed = dict(out["failures"])
-            gen_failures.update(failed)
-            for clip_id in out["rows"]:
-                if clip_id not in failed:
-                    stamp_generation_inputs(clip_by_id[clip_id], preds[clip_id])
+            gen_failures.update(dict(out["failures"]))
     t_gen = time.perf_counter() - t_gen
 
     # 2. cache lookup
@@ -891,9 +887,10 @@ def stamp_generation_inputs(clip: Any, video: Path) -> None:
 
 
 def drop_videos_of_changed_inputs(clips: list, preds: dict[str, Path | None]) -> int:
-    """Delete generated videos whose GT inputs changed since they were made (or that have no stamp),
-    so that they are generated again; returns how many."""
-    stale = []
+    """Delete generated videos whose GT inputs changed since they were made, or that have no stamp
+    (killed between writing the video and its stamp), so that they are generated again; returns
+    how many."""
+    changed, unstamped = [], []
     for clip in clips:
         video = preds[clip.id]
         if video is None or not video.exists():
@@ -901,15 +898,31 @@ def drop_videos_of_changed_inputs(clips: list, preds: dict[str, Path | None]) ->
         try:
             made_from = json.loads(generation_stamp(video).read_text())
         except (OSError, ValueError):
-            made_from = None
+            unstamped.append(video)
+            continue
         if made_from != generation_inputs(clip):
-            stale.append(video)
-    for video in stale:
+            changed.append(video)
+    for video in changed + unstamped:
         video.unlink()
         generation_stamp(video).unlink(missing_ok=True)
-    if stale:
-        print(f"note: {len(stale)} generated videos were made from other GT files; regenerating", flush=True)
-    return len(stale)
+    if changed:
+        note = f"note: {len(changed)} generated videos were made from other GT files; regenerating"
+        print(note, flush=True)
+    if unstamped:
+        print(
+            f"note: {len(unstamped)} generated videos have no record of the GT files they were made from "
+            "(an interrupted run?); regenerating",
+            flush=True,
+        )
+    return len(changed) + len(unstamped)
+
+
+def provenance_identity(provenance: dict[str, Any]) -> dict[str, Any]:
+    """What makes two generations the same: the provenance without the checkpoint's path when its
+    sha256 is recorded (``runs/x/final.pt`` and its absolute path are one checkpoint)."""
+    if "checkpoint_sha256" in provenance:
+        return {k: v for k, v in provenance.items() if k != "checkpoint"}
+    return provenance
 
 
 def drop_stale_videos(videos_dir: Path, provenance: dict[str, Any]) -> int:
@@ -923,7 +936,8 @@ def drop_stale_videos(videos_dir: Path, provenance: dict[str, Any]) -> int:
     except (OSError, ValueError):
         previous = None
     videos = list(videos_dir.glob("*.mp4"))
-    stale = videos if previous != current else []  # another provenance, or unstamped videos
+    same = previous is not None and provenance_identity(previous) == provenance_identity(current)
+    stale = [] if same else videos  # another provenance, or unstamped videos
     if stale:
         for video in stale:
             video.unlink()

@@ -374,6 +374,42 @@ def test_videos_of_another_checkpoint_are_regenerated(tmp_path):
     assert drop_stale_videos(videos, {"method": "edtalk_v", "checkpoint_sha256": "bbb"}) == 1
     assert not (videos / "c1.mp4").exists()
     assert '"bbb"' in (videos / "provenance.json").read_text()
+    # the same checkpoint named by another path is the same provenance (before: every video deleted)
+    (videos / "c1.mp4").write_bytes(b"x")
+    rel = {"method": "edtalk_a", "checkpoint": "runs/x/final.pt", "checkpoint_sha256": "ccc"}
+    assert drop_stale_videos(videos, rel) == 1  # from bbb
+    (videos / "c1.mp4").write_bytes(b"x")
+    assert drop_stale_videos(videos, {**rel, "checkpoint": "/abs/runs/x/final.pt"}) == 0
+    assert (videos / "c1.mp4").exists()
+
+
+def test_each_generated_video_is_stamped_as_soon_as_it_is_written(tmp_path, capsys):
+    """Before: the driver stamped a chunk's videos when the whole chunk came back, so a run killed
+    mid-chunk left finished videos unstamped, and the rerun deleted them as "made from other GT files"."""
+    from types import SimpleNamespace
+
+    from eval.run import drop_videos_of_changed_inputs, generate_chunk, generation_stamp
+
+    gt = tmp_path / "gt"
+    clips = []
+    for i in range(3):
+        write_video(gt / f"c{i}.mp4", frames_of(i), fps=25)
+        clips.append(SimpleNamespace(id=f"c{i}", video=gt / f"c{i}.mp4", audio=None))
+    out = {c.id: tmp_path / "videos" / f"{c.id}.mp4" for c in clips}
+
+    class DiesOnTheSecond:
+        def generate(self, clip, path):
+            if clip.id == "c1":
+                raise KeyboardInterrupt  # the run is stopped here
+            write_video(path, frames_of(0), fps=25)
+
+    with pytest.raises(KeyboardInterrupt):
+        generate_chunk([(c, out[c.id]) for c in clips], DiesOnTheSecond())
+    assert generation_stamp(out["c0"]).is_file()
+    assert drop_videos_of_changed_inputs(clips, out) == 0 and out["c0"].exists()
+    generation_stamp(out["c0"]).unlink()  # killed between the video and its stamp
+    assert drop_videos_of_changed_inputs(clips, out) == 1
+    assert "no record of the GT files they were made from (an interrupted run?)" in capsys.readouterr().out
 
 
 def test_device_reaches_generating_methods(synth, tmp_path, monkeypatch, capsys):
