@@ -254,7 +254,7 @@ def score_clip(ctx_factory: Callable, job: Job, protocol: Any, metrics: dict, ke
     gate, other_rate = protocol.max_length_diff, ctx.fps("gt") != ctx.fps("pred")
     if (gate is not None and abs(t_gt - t_pred) > gate) or (gate is None and t_gt != t_pred and other_rate):
         apart = f" (more than {gate} apart)" if gate is not None else ""
-        row["failure"] = f"GT has {t_gt} frames, prediction {t_pred}{apart}"
+        row["failure"] = f"GT has {t_gt} frames, prediction {t_pred}{apart} ({job.clip.video}, {job.pred})"
         if other_rate:
             rates = f"the prediction is at {ctx.fps('pred'):g} fps, GT at {ctx.fps('gt'):g}"
             row["failure"] += f"; {rates}: resample it"
@@ -576,17 +576,40 @@ def check_weights(protocol: Any, metrics: dict, allow_unverified: bool, data: st
             weights.resolve(name, allow_unverified=allow_unverified)
 
 
-def check_same_method(results_file: Path, method: Any) -> None:
+def missing_prediction(clip: Any, method: Any, args: argparse.Namespace) -> str:
+    """Why a clip has no prediction, naming where it was looked for."""
+    folder = getattr(method, "folder", None) or (args.pred if args.dataset == "folder" else None)
+    if folder is None:
+        return "no prediction video for this clip"
+    return (
+        f"no prediction video for this clip in {folder}: name it {clip.id}.mp4 "
+        "(or map its file name to the clip id in the folder's provenance.json name_map)"
+    )
+
+
+def check_same_method(results_file: Path, method: Any, args: argparse.Namespace | None = None) -> None:
     """Refuse to replace the results of another method of the same name: two output folders with
     the same name (``folder:/x/eat/videos`` and ``folder:/y/sadtalker/videos`` are both
-    ``folder-videos``) would share one results file and one cache."""
+    ``folder-videos``) would share one results file and one cache; so would two ``--dataset
+    folder`` pairs (both method ``paired``)."""
     folder = getattr(method, "folder", None)
-    if folder is None or not results_file.is_file():
+    if not results_file.is_file() or (folder is None and not (args and args.dataset == "folder")):
         return
     try:
-        before = (json.loads(results_file.read_text()).get("provenance") or {}).get("folder")
+        data = json.loads(results_file.read_text())
+        before = (data.get("provenance") or {}).get("folder")
+        config = data.get("config") or {}
     except (OSError, ValueError, AttributeError):
         return  # an unreadable file is replaced, as before
+    if folder is None:
+        for flag in ("gt", "pred"):
+            old, new = config.get(flag), getattr(args, flag)
+            if old is not None and new is not None and Path(old).resolve() != Path(new).resolve():
+                raise UsageError(
+                    f"{results_file} holds the scores of --{flag} {old}; this run's --{flag} is {new}. "
+                    "Score another pair with another --out (every --dataset folder pair is method 'paired')"
+                )
+        return
     if before is not None and before != str(Path(folder).resolve()):
         raise UsageError(
             f"{results_file} holds the scores of another folder, {before}, whose method has the same name "
@@ -655,14 +678,16 @@ def run(args: argparse.Namespace) -> int:
     method_name = method.display_name
     run_dir = Path(args.out) / args.dataset / method_dir_name(method_name)
     results_file = results_path(args.out, args.dataset, method_name, protocol.name, args.split)
-    check_same_method(results_file, method)
+    check_same_method(results_file, method, args)
     videos_dir = run_dir / "videos"
     if method.generates:
         drop_stale_videos(videos_dir, method.provenance())
 
     # 1. predictions
     preds = {c.id: method.prediction_path(c, videos_dir) for c in clips}
-    gen_failures: dict[str, str] = {}
+    gen_failures: dict[str, str] = {
+        c.id: missing_prediction(c, method, args) for c in clips if preds[c.id] is None
+    }
     t_gen = time.perf_counter()
     if method.generates:
         drop_videos_of_changed_inputs(clips, preds)
@@ -815,8 +840,12 @@ def run(args: argparse.Namespace) -> int:
         },
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
+    replaced = smaller_than_before(results_file, data)
     path = write_results(results_file, data, clip_rows)
     _print_summary(data, path)
+    if replaced:
+        print(f"note: {replaced}; rerun without --limit/--metrics to restore it (its rows are cached)")
+    _print_first_failures(failures)
     _print_first_crash(failures, path)
     if failures and not args.allow_failures:
         print(
@@ -848,6 +877,29 @@ def _failure(clip_id: str, metric: str | None, entry: dict) -> dict:
     if entry.get("traceback"):
         failure["traceback"] = entry["traceback"]
     return failure
+
+
+def smaller_than_before(results_file: Path, data: dict) -> str | None:
+    """What a subset run (``--limit``, ``--metrics``) drops from the results file it replaces."""
+    try:
+        before = json.loads(results_file.read_text()) if results_file.is_file() else None
+        clips_before, metrics_before = int(before["n_clips"]), set(before["metrics"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    lost = sorted(metrics_before - set(data["metrics"]))
+    parts = [f"{clips_before} clips"] if clips_before > data["n_clips"] else []
+    parts += [f"metrics {', '.join(lost)}"] if lost else []
+    return f"{results_file} had {' and '.join(parts)} that this run replaced" if parts else None
+
+
+def _print_first_failures(failures: list[dict], shown: int = 3) -> None:
+    """The first few failures (clip, metric, reason), so a run's problems show without the JSON."""
+    plain = [f for f in failures if not f.get("traceback")]
+    for f in plain[:shown]:
+        where = f["clip"] + (f" ({f['metric']})" if f["metric"] else "")
+        print(f"  failed: {where}: {f['reason']}")
+    if len(plain) > shown:
+        print(f"  ... and {len(plain) - shown} more")
 
 
 def _print_first_crash(failures: list[dict], path: Path) -> None:
@@ -958,6 +1010,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return run(args)
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: the clips scored so far are cached; the same command resumes from them",
+            file=sys.stderr,
+        )
+        return 130
     except (
         UsageError,
         DataError,

@@ -816,3 +816,35 @@ def test_eat_pairs_any_two_lengths_as_eat_does_but_not_another_frame_rate(tmp_pa
     assert "resample it" in failures["rate30"]
     # short3 reaches the metric (these frames have no face for EAT's crop), not the length check
     assert "frames" not in failures["short3"] and "no face found" in failures["short3"]
+
+
+def test_a_folder_pair_subset_runs_and_missing_videos_are_reported_in_the_console(tmp_path, capsys):
+    """Before: another --pred silently replaced the first pair's results, a --limit/--metrics run
+    replaced a fuller file without a word, a missing prediction did not say where it was looked
+    for, and the console showed only failure counts."""
+    gt, pred, other = tmp_path / "gt", tmp_path / "pred", tmp_path / "other"
+    for i, name in enumerate(("a", "b", "c")):
+        write_video(gt / f"{name}.mp4", frames_of(i), fps=25)
+        if name != "c":
+            write_video(pred / f"{name}.mp4", frames_of(i), fps=25)
+    write_video(other / "a.mp4", frames_of(0), fps=25)
+    out = tmp_path / "res"
+    pair = ["--dataset", "folder", "--gt", str(gt), "--out", str(out), "--workers", "0", "--quiet"]
+    assert main([*pair, "--pred", str(pred), "--metrics", "psnr,ssim"]) == 1
+    console = capsys.readouterr().out
+    assert f"failed: c: no prediction video for this clip in {pred}: name it c.mp4" in console
+    assert main([*pair, "--pred", str(pred), "--metrics", "psnr", "--limit", "1"]) == 0
+    assert "had 3 clips and metrics ssim that this run replaced" in capsys.readouterr().out
+    assert main([*pair, "--pred", str(other), "--metrics", "psnr"]) == 2
+    assert f"holds the scores of --pred {pred}" in capsys.readouterr().err
+
+
+def test_ctrl_c_says_how_to_resume(monkeypatch, capsys):
+    import eval.run as run_module
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "run", interrupted)
+    assert main(["--dataset", "synthtalk", "--method", "gt"]) == 130
+    assert "the same command resumes from them" in capsys.readouterr().err
