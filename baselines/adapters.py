@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import unicodedata
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -70,6 +71,47 @@ def read_provenance(folder: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise DatasetLayoutError(path, "provenance.json must be a JSON object")
     return data
+
+
+METHOD_NAME_RULE = (
+    "a method name is one folder name of the results (<out>/<dataset>/<method>/): no '/', '\\' or "
+    "'..', no leading '.', no control characters (e.g. \"EAT v2 (ours)\" or \"EAT-v2\")"
+)
+
+
+def _unsafe_method_name(name: str) -> str | None:
+    """Why ``name`` cannot be a folder of the results tree, or None when it can."""
+    if "/" in name or "\\" in name:
+        return "holds a path separator"
+    if ".." in name:
+        return "holds '..'"
+    if name.startswith("."):
+        return "starts with '.'"
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        return "holds a control character"
+    return None
+
+
+def provenance_method(folder: Path) -> str | None:
+    """The ``method`` that ``folder/provenance.json`` names (None when it names none), refused when it
+    is one of this suite's own methods (its results would replace that method's) or not a plain folder
+    name: the results and the cache go to ``<out>/<dataset>/<method>/``, so a '/' made nested folders
+    that ``eval.report`` does not find and '..' wrote outside ``--out``."""
+    named = read_provenance(folder).get("method")
+    if not named:
+        return None
+    named = str(named)
+    path = folder / "provenance.json"
+    why = _unsafe_method_name(named)
+    if why is not None:
+        raise DatasetLayoutError(path, f"method {named!r} {why}; {METHOD_NAME_RULE}")
+    if named in METHODS.names():
+        raise DatasetLayoutError(
+            path,
+            f"method {named!r} is the name of this suite's own method {named!r}; name these "
+            "videos' method otherwise (e.g. with the folder's method and version)",
+        )
+    return named
 
 
 def videos_below(folder: Path) -> list[Path]:
@@ -126,19 +168,13 @@ class FolderOfVideos(Method):
 
     @property
     def display_name(self) -> str:
-        prov = read_provenance(self.folder) if self.folder.is_dir() else {}
-        return str(prov.get("method") or f"folder-{self.folder.resolve().name}")
+        named = provenance_method(self.folder) if self.folder.is_dir() else None
+        return named or f"folder-{self.folder.resolve().name}"
 
     def prepare(self, clips: list[Clip]) -> None:
         if not self.folder.is_dir():
             raise DatasetLayoutError(self.folder, "method output folder does not exist")
-        named = read_provenance(self.folder).get("method")
-        if named in METHODS.names():  # its results would replace that method's
-            raise DatasetLayoutError(
-                self.folder / "provenance.json",
-                f"method {named!r} is the name of this suite's own method {named!r}; name these "
-                "videos' method otherwise (e.g. with the folder's method and version)",
-            )
+        provenance_method(self.folder)  # a name that is not a plain folder name, or one of ours: refused
         self._index = index_folder(self.folder, {c.id for c in clips})
         if not self._index:
             example = clips[0].id if clips else "<clip id>"
