@@ -139,6 +139,7 @@ class ClipContext:
     def video_path(self, side: str) -> Path:
         _check_side(side)
         if side == "gt":
+            self.clip.check()  # a clip the reader listed but could not read (a bad sidecar): its failure
             return self.clip.video
         if self.pred_video is None:
             raise ClipFailure(f"clip {self.clip.id}: no predicted video given")
@@ -179,6 +180,7 @@ class ClipContext:
         if self._sidecar is None:
             if self.clip.sidecar is None:
                 raise ClipFailure(f"clip {self.clip.id}: no sidecar JSON")
+            self.clip.check()
             self._sidecar = json.loads(Path(self.clip.sidecar).read_text())
         return self._sidecar
 

@@ -5,7 +5,8 @@
 
 Checks: unreadable / truncated / missing video, no video stream, fps other than 25, non-square
 frames, missing / unreadable / zero-length audio, audio sample rate other than 16 kHz, audio and
-video lengths differing by more than 0.1 s, and (folder) missing or undecodable generated videos.
+video lengths differing by more than 0.1 s, (folder) missing or undecodable generated videos, and
+(synthtalk) a listed clip whose sidecar JSON is missing or malformed.
 Exit code 0 when every clip is clean, 1 when anything is wrong (or the dataset cannot be read).
 """
 
@@ -137,8 +138,12 @@ def _check_prediction(clip: Clip, gt: VideoInfo | None, out: list[Problem]) -> N
 
 
 def check_clip(clip: Clip) -> list[Problem]:
-    """Every problem of one clip (video, audio, and the generated video when ``extra`` has ``pred``)."""
+    """Every problem of one clip (metadata, video, audio, and the generated video when ``extra`` has
+    ``pred``)."""
     problems: list[Problem] = []
+    if clip.problem is not None:  # listed, but the reader could not read its metadata (a bad sidecar)
+        where = clip.problem.path or clip.video
+        problems.append(Problem(clip.id, str(where), "metadata", clip.problem.problem))
     try:
         video = _check_video(clip, Path(clip.video), "video", problems)
         _check_audio(clip, video, problems)

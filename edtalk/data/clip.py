@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edtalk.data.errors import DataError
+
 EMOTIONS = ("angry", "contempt", "disgusted", "fear", "happy", "neutral", "sad", "surprised")
 # The shortest clip every metric can score: SyncNet (LSE-C/D) reads windows i = 0 .. T - 6 of 5 frames
 # and the sync judge WINDOW + 1 frames. eval.run fails shorter clips; the doctor flags them.
@@ -36,3 +38,14 @@ class Clip:
     transcript: str | None = None  # spoken sentence, when known
     sidecar: Path | None = None  # JSON with ground-truth factors (synthtalk)
     extra: dict = field(default_factory=dict, compare=False, hash=False)  # reader-specific fields
+    # why a listed clip cannot be used (e.g. its synthtalk sidecar is missing or malformed): ``check``
+    # raises it wherever the clip is decoded, so that clip alone fails, not the whole split
+    problem: DataError | None = field(default=None, compare=False, hash=False)
+
+    def check(self) -> None:
+        """Raise ``problem`` (a fresh copy of the reader's error) when the reader listed this clip but
+        found it unusable. Whoever decodes a clip calls this first: ``eval.run`` records the clip as
+        failed with this message and scores the others; training leaves it out with a warning, as it
+        does a clip whose video is missing."""
+        if self.problem is not None:
+            raise type(self.problem)(self.problem.path, self.problem.problem)

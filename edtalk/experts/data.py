@@ -202,6 +202,7 @@ def decode_clips(clips: list, progress: bool = False, desc: str = "decode") -> l
 
         iterator = tqdm(clips, desc=desc, unit="clip", leave=False)
     for clip in iterator:
+        clip.check()  # listed but unreadable (a bad sidecar): refused with the reader's error
         if clip.sidecar is None:
             raise ValueError(f"{clip.video}: clip {clip.id} has no sidecar JSON (synthtalk ground truth)")
         sidecar = json.loads(Path(clip.sidecar).read_text())

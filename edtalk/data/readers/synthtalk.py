@@ -4,6 +4,10 @@
 ``root/splits/<split>.txt`` (one id per line; splits train, judge, test). Identity, emotion, level
 and transcript come from the JSON sidecar, whose path is ``Clip.sidecar`` (ground-truth factors and
 landmarks live there). ``split="all"`` takes every clip in ``clips/``.
+
+A listed clip whose sidecar is missing or malformed is still returned, with the reader's error in
+``Clip.problem`` and the identity, emotion and level its id spells: decoding it raises that error
+(``Clip.check``), so ``eval.run`` fails that clip alone and training leaves it out with a warning.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from edtalk.data.clip import Clip
+from edtalk.data.clip import EMOTIONS, Clip
 from edtalk.data.errors import DatasetLayoutError
 from edtalk.data.readers import READERS
 from edtalk.data.readers.common import layout_error, read_id_list, require_root
@@ -36,29 +40,60 @@ def _load_sidecar(path: Path) -> dict:
     return data
 
 
-def _clip(clips_dir: Path, clip_id: str, split: str) -> Clip:
-    sidecar = clips_dir / f"{clip_id}.json"
+LEVELS = (1, 2, 3)
+
+
+def _metadata(sidecar: Path) -> dict:
+    """identity, emotion, level and transcript of a clip from its sidecar; ``DatasetLayoutError``
+    naming the file when it is missing, unreadable or holds a bad level."""
     meta = _load_sidecar(sidecar)
     level = meta.get("level")  # 2 or "level_2"
     if isinstance(level, str):
         level = level.removeprefix("level_")
     try:
         level = int(level) if level is not None else None
-    except ValueError:
-        raise DatasetLayoutError(
-            sidecar, f"sidecar 'level' must be 1..3, got {meta.get('level')!r}"
-        ) from None
+    except (TypeError, ValueError):
+        level = 0  # refused below
+    if level is not None and level not in LEVELS:
+        raise DatasetLayoutError(sidecar, f"sidecar 'level' must be 1..3, got {meta.get('level')!r}")
+    return {
+        "identity": meta.get("identity"),
+        "emotion": meta.get("emotion"),
+        "level": level,
+        "transcript": meta.get("transcript"),
+    }
+
+
+def _metadata_from_id(clip_id: str) -> dict:
+    """identity, emotion and level as a synthtalk id spells them (``st000#happy#level_2#001``);
+    None for what it does not spell."""
+    parts = clip_id.split("#")
+    level = parts[2].removeprefix("level_") if len(parts) == 4 else ""
+    return {
+        "identity": parts[0] or None,
+        "emotion": parts[1] if len(parts) == 4 and parts[1] in EMOTIONS else None,
+        "level": int(level) if level.isdigit() and int(level) in LEVELS else None,
+    }
+
+
+def _clip(clips_dir: Path, clip_id: str, split: str) -> Clip:
+    sidecar = clips_dir / f"{clip_id}.json"
+    problem = None
+    try:
+        meta = _metadata(sidecar)
+    except DatasetLayoutError as err:
+        # This clip fails alone where it is decoded (Clip.check), not the whole split here; the id
+        # still names its person, so the guard that keeps test people out of training sees it.
+        meta, problem = _metadata_from_id(clip_id), err
     return Clip(
         id=clip_id,
         dataset="synthtalk",
         split=split,
         video=clips_dir / f"{clip_id}.mp4",
         audio=clips_dir / f"{clip_id}.wav",
-        identity=meta.get("identity"),
-        emotion=meta.get("emotion"),
-        level=level,
-        transcript=meta.get("transcript"),
         sidecar=sidecar,
+        problem=problem,
+        **meta,
     )
 
 

@@ -137,8 +137,9 @@ def test_synthtalk_reader_fills_metadata_from_sidecar(tmp_path, place):
     with pytest.raises(DatasetLayoutError, match="splits present: test, train"):
         read_clips("synthtalk", tmp_path, "judge")
     (tmp_path / "clips/st021#sad#level_1#002.json").write_text("{broken")
+    broken = read_clips("synthtalk", tmp_path)[1]  # listed; decoding it fails (that clip alone)
     with pytest.raises(DatasetLayoutError, match="unreadable sidecar"):
-        read_clips("synthtalk", tmp_path)
+        broken.check()
     with pytest.raises(DatasetLayoutError, match="generate it"):
         read_clips("synthtalk", tmp_path / "splits")
 
