@@ -5,8 +5,9 @@ Both sides call ``edtalk.driving.drive_video`` with the same model on the same c
 pose and expression of its own first frame (``eval.proof``'s self-reconstruction, ``eval.run``'s
 ``edtalk_v``). ``ours`` passes the one clip for all three factors, so drive_video encodes it once;
 ``reference`` passes equal copies, so each factor's video is encoded apart, as drive_video did for
-every call before. The two outputs must be identical (checked). The sides alternate, ``--repeats``
-times after a warm-up, and the medians are kept; the 1-minute load average is printed beside them.
+every call before. The two outputs must be identical (checked). The sides alternate (each first in
+every other round, ``benchmarks.alternate``), ``--repeats`` times after a warm-up, and the medians
+are kept; the 1-minute load average is printed beside them.
 
     python -m benchmarks.drive_video [--ckpt edtalk/pretrained/tiny_synthtalk_eg.pt]
                                      [--data data/synthtalk] [--repeats 5] [--threads 1] [--out FILE]
@@ -19,13 +20,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from benchmarks import load_average, save_result
+from benchmarks import alternate, load_average, save_result
 from edtalk.cli import positive_int
 from edtalk.provenance import machine
 
@@ -56,13 +56,7 @@ def time_sides(model, frames: np.ndarray, repeats: int) -> dict[str, list[float]
 
     if not np.array_equal(ours(), reference()):  # also the warm-up
         raise AssertionError("one pass of E changed the drawn frames")
-    seconds: dict[str, list[float]] = {"ours": [], "reference": []}
-    for _ in range(repeats):
-        for side, call in (("ours", ours), ("reference", reference)):
-            t0 = time.perf_counter()
-            call()
-            seconds[side].append(time.perf_counter() - t0)
-    return seconds
+    return alternate({"ours": ours, "reference": reference}, repeats)[0]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,11 +8,12 @@ take square face crops.
 The official script detects with face_alignment's SFD network and grows its box by 10 % a side;
 here dlib's HOG detector (``edtalk.data.face_landmarks``, shipped offline) looks at every
 ``DETECT_EVERY``-th frame, scaled so that its longer side is at most ``DETECT_LONG_SIDE`` px
-(``benchmarks/face_crop.py``: x9.5 on 1080p frames against full size, the squares within 0.4 % of a
-side). dlib's box is tighter than SFD's (brows to chin: 1.05 x its height on skimage's astronaut),
-so it grows by ``GROW`` = 20 % a side, which frames a face as synthtalk does (brows to chin 0.59-0.76
-of the side on four rendered faces pasted into a canvas, 0.58-0.62 in synthtalk's own frames; 10 %
-gave 0.69-0.88, tighter than the crops the networks train on).
+(``benchmarks/face_crop.py``: x7.8 on 1080p frames against full size, x7.3-7.8 over four runs on 2
+shared cores, the squares within 0.4 % of a side). dlib's box is tighter than SFD's (brows to chin:
+1.05 x its height on skimage's astronaut), so it grows by ``GROW`` = 20 % a side, which frames a face
+as synthtalk does (brows to chin 0.59-0.76 of the side on four rendered faces pasted into a canvas,
+0.58-0.62 in synthtalk's own frames; 10 % gave 0.69-0.88, tighter than the crops the networks train
+on).
 
 A video is cropped in two passes over its decoded stream, ``plan_crops`` (detect) and ``cut_crops``
 (cut), so any length is cropped holding only the 256 px crops of one output clip; with
