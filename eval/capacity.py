@@ -39,6 +39,7 @@ from edtalk.cli import model_preset, non_negative_float, positive_float, positiv
 from edtalk.data.errors import DataError
 
 MOUTH_MARGIN_PX = 3  # mouth box = bounding box of landmarks 48-67 grown by this many pixels
+FLAT_STD = 1e-6  # a judged or true mouth opening whose std is at most this does not move: no correlation
 
 
 def mouth_boxes(landmarks: np.ndarray, size: int, native: int) -> torch.Tensor:
@@ -152,6 +153,20 @@ def overfit_clip(
     return losses
 
 
+class FaceJudge:
+    """The synthtalk face judge (``eval.inversion.face_judge``), refused when it was trained on the
+    train or test people of the set at ``data`` (the clip judged here is a training clip), with the
+    ``analyse`` of ``eval.proof.Judges``, the only measurement ``judge_clip`` needs."""
+
+    def __init__(self, device: str, data: str | Path) -> None:
+        from eval.inversion import face_judge
+
+        self.face = face_judge(device, data)
+
+    def analyse(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+        return self.face.predict(frames)
+
+
 def judge_clip(judge, fake: np.ndarray, clip) -> dict:
     """Judged mouth opening (std, correlation with the truth) and pose error, vs GT and static frames."""
     from eval.metrics.functional.disentangle import factor_errors
@@ -164,7 +179,12 @@ def judge_clip(judge, fake: np.ndarray, clip) -> dict:
     true_open = clip.mouth[:, 0]
 
     def corr(a: np.ndarray) -> float | None:
-        return float(np.corrcoef(a, true_open)[0, 1]) if a.std() > 0 and true_open.std() > 0 else None
+        """None where a side (nearly) never moves: the static frames, judged with float32 noise of
+        ~1e-9, made np.corrcoef divide by ~0 into a NaN (a bare NaN in the output JSON)."""
+        if a.std() <= FLAT_STD or true_open.std() <= FLAT_STD:
+            return None
+        r = float(np.corrcoef(a, true_open)[0, 1])
+        return r if np.isfinite(r) else None
 
     return {
         "mouth_open_std": {k: float(v["mouth"][:, 0].std()) for k, v in judged.items()},
@@ -365,12 +385,13 @@ def main(argv: list[str] | None = None) -> int:
     judge = None
     if not args.no_judge:
         from edtalk.weights import MissingWeightsError
-        from eval.proof import Judges
 
         try:
-            judge = Judges(device)
+            judge = FaceJudge(device, args.data)
         except MissingWeightsError as err:
             return report_error(f"{err}\n(or run with --no-judge for the pixel measures only)")
+        except DataError as err:  # a judge trained on this set's train or test people
+            return report_error(err)
     try:
         result = run(
             args.data,
