@@ -477,6 +477,7 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         "stage_config": stage_cfg.to_dict(),
         "train_config": train_cfg.to_dict(),
         "perceptual": _perceptual_label(train_cfg.perceptual) if stage.adversarial else None,
+        "use_gpu": use_gpu,  # what Ray books each worker: a worker booked none must not take a GPU
     }
     if train_cfg.resume and (changes := resume_check(stage_dir, run)):
         print(f"[train] {stage.name}: resuming with changed settings: {'; '.join(changes)}", flush=True)

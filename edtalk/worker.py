@@ -65,12 +65,14 @@ def skip_inference_shm_kernel() -> None:
     deepspeed.ops.__compatible_ops__[ShareMemCommBuilder.NAME] = False
 
 
-def deepspeed_config(stage_cfg, train_cfg, on_cpu: bool) -> dict[str, Any]:
-    """The DeepSpeed config dict of one stage (ZeRO stage, bf16, Adam; torch Adam on CPU).
+def deepspeed_config(stage_cfg, train_cfg) -> dict[str, Any]:
+    """The DeepSpeed config dict of one stage (ZeRO stage, bf16, torch's Adam on every device).
 
     Plain Adam without weight decay, as the official trainers' torch.optim.Adam: DeepSpeed's "Adam"
-    is AdamW unless ``adam_w_mode`` is off, and on the CPU (``torch_adam``) that was torch's AdamW with
-    its default decay 0.01, which FusedAdam on GPUs does not apply (its default is 0)."""
+    is AdamW unless ``adam_w_mode`` is off (torch's AdamW has a default decay of 0.01). ``torch_adam``
+    on GPUs too: DeepSpeed's FusedAdam is compiled at the first ``deepspeed.initialize`` (nothing is
+    prebuilt, DS_BUILD_OPS=0), which needs nvcc and a CUDA toolkit of exactly torch's version on
+    every node, and takes minutes where it works."""
     cfg: dict[str, Any] = {
         "train_micro_batch_size_per_gpu": stage_cfg.batch_size,
         "gradient_accumulation_steps": 1,
@@ -82,6 +84,7 @@ def deepspeed_config(stage_cfg, train_cfg, on_cpu: bool) -> dict[str, Any]:
                 "eps": 1e-8,
                 "weight_decay": 0.0,
                 "adam_w_mode": False,
+                "torch_adam": True,
             },
         },
         "zero_optimization": {"stage": train_cfg.zero_stage},
@@ -91,8 +94,6 @@ def deepspeed_config(stage_cfg, train_cfg, on_cpu: bool) -> dict[str, Any]:
         "steps_per_print": 10**9,
         "wall_clock_breakdown": False,
     }
-    if on_cpu:
-        cfg["optimizer"]["params"]["torch_adam"] = True
     if train_cfg.bf16:
         cfg["bf16"] = {"enabled": True}
     return cfg
@@ -254,6 +255,41 @@ def mean_over_ranks(values: dict[str, float], world: int, device) -> dict[str, f
     return {k: v / world for k, v in zip(keys, total.tolist(), strict=True)}
 
 
+def hide_gpus_unless_booked(run: dict) -> None:
+    """A worker Ray booked no GPU for (``--device cpu``, or auto on a cluster that showed none when
+    the stage started) must not train on one: Ray leaves every GPU visible to such a worker, and
+    ``cuda:<local rank>`` would be a GPU Ray never reserved, another trial's, or none at all.
+    Before CUDA is first touched in this process."""
+    if run.get("use_gpu") is False:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+
+
+def check_shared_folder(cache: str) -> None:
+    """The driver builds the frame cache under ``--out`` and the workers read it (and write their
+    checkpoints there): on a cluster ``--out`` must be a folder every node sees."""
+    if not Path(cache).exists():
+        import socket
+
+        node = socket.gethostname()
+        raise FileNotFoundError(
+            f"{cache}: the frame cache the driver built is not on this worker's node ({node}); "
+            "on a cluster --out must be a folder every node shares (e.g. NFS; docs/cluster.md)"
+        )
+
+
+def worker_gpu(local_rank: int):
+    """This worker's GPU: the one Ray Train assigned (``ray.train.torch.get_device``) under Ray,
+    ``cuda:<local rank>`` when used directly (tests)."""
+    import torch
+
+    try:
+        from ray.train.torch import get_device
+
+        return get_device()
+    except (ImportError, RuntimeError, ValueError, AttributeError):
+        return torch.device("cuda", local_rank)
+
+
 class StageWorker:
     """One rank's training state for one stage: model, DeepSpeed engine, D, sampler, loss networks.
 
@@ -280,8 +316,8 @@ class StageWorker:
         self.stage = get_stage(self.stage_cfg.name)
         self.weights = self.stage.loss_weights(self.stage_cfg)
         self.rank, self.world = rank, world
-        on_cpu = not torch.cuda.is_available()
-        self.device = torch.device("cpu") if on_cpu else torch.device("cuda", local_rank)
+        on_cpu = not self.run.get("use_gpu", torch.cuda.is_available())
+        self.device = torch.device("cpu") if on_cpu else worker_gpu(local_rank)
         if not on_cpu:
             torch.cuda.set_device(self.device)
         torch.manual_seed(self.train_cfg.seed + rank)
@@ -292,6 +328,7 @@ class StageWorker:
         self.stage = configured_stage(self.stage, self.stage_cfg, model)
         params = apply_freezing(self.stage, model)
         model.to(self.device)
+        check_shared_folder(self.run["cache"])
         self.sampler = StageSampler(
             load_frame_cache(self.run["cache"]), seed=self.train_cfg.seed * 1000 + rank
         )
@@ -304,7 +341,7 @@ class StageWorker:
                 module(self.next_batch())
         if not dist.is_initialized():
             deepspeed.init_distributed(dist_backend="gloo" if on_cpu else "nccl")
-        ds_cfg = deepspeed_config(self.stage_cfg, self.train_cfg, on_cpu)
+        ds_cfg = deepspeed_config(self.stage_cfg, self.train_cfg)
         self.engine, _, _, _ = deepspeed.initialize(model=module, model_parameters=params, config=ds_cfg)
         buffers_follow_parameters(self.engine.module)
         self.engine.train()
@@ -422,7 +459,9 @@ class StageWorker:
         folder = Path(folder)
         try:
             self.engine.load_checkpoint(str(folder), tag=ENGINE_TAG)
-            state = torch.load(folder / "trainer_state.pt", map_location=self.device, weights_only=True)
+            # on the CPU: load_state_dict moves each state to its parameter's device, and keeps Adam's
+            # step counters on the CPU (on the GPU every later step would sync the host per parameter)
+            state = torch.load(folder / "trainer_state.pt", map_location="cpu", weights_only=True)
         except (OSError, RuntimeError, KeyError, EOFError) as err:  # cut off mid-save, or files missing
             raise DataError(
                 folder,
@@ -508,9 +547,11 @@ def train_loop_per_worker(config: dict) -> None:
     import torch
     import torch.distributed as dist
 
+    hide_gpus_unless_booked(config["run"])
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) // max(world, 1)))
+    # this node's cores shared by this stage's workers on it (not by every node's)
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) // max(ctx.get_local_world_size(), 1)))
     worker = StageWorker(config, rank, world, ctx.get_local_rank())
     cfg = worker.stage_cfg
 

@@ -308,7 +308,7 @@ def test_demo_schedule_only_at_tiny_and_cli_overrides_merge():
     assert tiny.beta1 == 0.9 and tiny.max_steps == 400
     # a CLI loss-weight override adds to the demo's weights instead of replacing them
     assert eg.loss_weights(tiny) == {"rec": 1.0, "per": 0.5, "adv": 0.0} and not eg.trains_discriminator(tiny)
-    ds = deepspeed_config(tiny, TrainConfig(), on_cpu=True)
+    ds = deepspeed_config(tiny, TrainConfig())
     assert ds["optimizer"]["params"]["betas"][0] == 0.9
 
 
@@ -319,14 +319,14 @@ def test_deepspeed_config_cpu_and_bf16():
     cfg = deepspeed_config(
         StageConfig(name="mouth_pose", batch_size=3, lr=1e-3),
         TrainConfig(deepspeed="zero2", bf16=True),
-        on_cpu=True,
     )
     assert cfg["zero_optimization"]["stage"] == 2
     assert cfg["optimizer"]["params"]["torch_adam"] is True
     assert cfg["bf16"] == {"enabled": True}
     assert cfg["train_micro_batch_size_per_gpu"] == 3
-    gpu = deepspeed_config(StageConfig(name="mouth_pose"), TrainConfig(), on_cpu=False)
-    assert "torch_adam" not in gpu["optimizer"]["params"] and "bf16" not in gpu
+    # torch's Adam on GPUs too (FusedAdam would be compiled at startup: nvcc of torch's exact CUDA)
+    plain = deepspeed_config(StageConfig(name="mouth_pose"), TrainConfig())
+    assert plain["optimizer"]["params"]["torch_adam"] is True and "bf16" not in plain
 
 
 def test_train_config_refuses_judge_split_and_bad_zero():
