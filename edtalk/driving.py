@@ -6,7 +6,8 @@
 - ``drive_audio``: EDTalk-A, identity frame + 16 kHz speech; W^p from a pose video, the flow phi_p or the
   identity; W^e from an expression video, a named emotion (``emotion_weights``), the expression
   predictor (text and/or audio), or the identity. ``audio_weights`` + ``render`` in two steps.
-- File inputs: ``read_image``, ``read_frames`` (25 fps), ``check_face`` (dlib HOG), ``load_speech`` (16 kHz).
+- File inputs: ``read_image``, ``read_frames`` (25 fps), ``check_face`` / ``check_video_face`` (dlib HOG),
+  ``load_speech`` (16 kHz).
 - Streams, for videos too long to hold decoded: ``DrivingVideo`` (a driving video file, read a batch
   at a time; accepted wherever driving frames are) and ``iter_render`` (``render`` a batch at a time).
   Only the codes W^* ([T, K]) are held whole, never the frames.
@@ -14,7 +15,8 @@
 Everything runs on the device the model sits on: frames go there a batch at a time and come back as
 uint8 arrays. Frames map [-1, 1] -> [0, 255] with a fixed affine map and clipping (the official demos
 min-max normalise each clip instead, which changes brightness per clip; we do not). Inputs must be
-square face crops; other sizes are resized to the model's ``image_size`` (noted on stderr).
+square face crops: a square of another side is resized to the model's ``image_size`` (noted on stderr),
+a non-square image or video is refused (``crop=True`` cuts it to its face's square first).
 """
 
 from __future__ import annotations
@@ -63,11 +65,23 @@ def note_once(message: str) -> None:
 def resolve_device(device: str = "auto") -> torch.device:
     """The torch device a name means (``edtalk.cli.parse_device``: "auto" is the first CUDA GPU when
     there is one, else the CPU; a CUDA device on a machine without one is an error, not a silent CPU
-    run)."""
+    run). Only the CPU and CUDA GPUs run the model: another torch device type (mps, meta, xpu...) or a
+    GPU index this machine lacks is an error too, not a traceback from the first tensor moved there."""
     try:
-        return torch.device(parse_device(device))
+        resolved = torch.device(parse_device(device))
     except ValueError as err:
         raise InferenceError(None, str(err)) from None
+    if resolved.type not in ("cpu", "cuda"):
+        raise InferenceError(
+            None, f"--device {device}: EDTalk runs on the CPU or a CUDA GPU (auto, cpu, cuda or cuda:N)"
+        )
+    if resolved.type == "cuda" and resolved.index is not None:
+        count = torch.cuda.device_count()
+        if resolved.index >= count:
+            raise InferenceError(
+                None, f"--device {device}: this machine has {count} CUDA GPU(s) (cuda:0 to cuda:{count - 1})"
+            )
+    return resolved
 
 
 def load_generator(ckpt_path: str | Path, device: str | torch.device = "cpu") -> tuple[EDTalk, ModelConfig]:
@@ -76,6 +90,7 @@ def load_generator(ckpt_path: str | Path, device: str | torch.device = "cpu") ->
     model, ckpt = build_from_checkpoint(ckpt_path)
     model.to(resolve_device(device) if isinstance(device, str) else device)
     model.checkpoint_meta = ckpt["meta"]
+    model.checkpoint_path = Path(ckpt_path)  # named by errors about what its meta holds
     return model, ckpt["config"]
 
 
@@ -264,22 +279,37 @@ def emotion_weights(model: EDTalk, emotion: str) -> torch.Tensor:
         close = difflib.get_close_matches(emotion, EMOTIONS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise InferenceError(None, f"unknown emotion {emotion!r}{hint} (known: {', '.join(EMOTIONS)})")
+    ckpt = getattr(model, "checkpoint_path", None)  # the file errors about its meta name
     table = getattr(model, "checkpoint_meta", {}).get("emotion_weights") or {}
+    if not isinstance(table, dict):
+        raise InferenceError(
+            ckpt,
+            f"the checkpoint's meta['emotion_weights'] is a {type(table).__name__}, not a mapping of "
+            "emotion to weights",
+        )
     if emotion not in table:
         raise InferenceError(
-            None,
+            ckpt,
             f"the checkpoint has no expression weights for {emotion!r} (meta['emotion_weights'] holds "
-            f"{sorted(table) or 'nothing'}); use a checkpoint saved after the expression stage, "
+            f"{sorted(map(str, table)) or 'nothing'}); use a checkpoint saved after the expression stage, "
             "or drive the expression with --expression VID",
         )
-    w = torch.tensor(table[emotion], dtype=torch.float32)[None]
-    if w.shape[1] != model.cfg.n_weights("expression"):
+    k = model.cfg.n_weights("expression")
+    try:
+        w = torch.tensor(table[emotion], dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError):
+        w = None
+    if w is None or w.ndim != 1:
         raise InferenceError(
-            None,
-            f"emotion weights for {emotion!r} have {w.shape[1]} entries, model expects "
-            f"{model.cfg.n_weights('expression')}",
+            ckpt,
+            f"the checkpoint's emotion weights for {emotion!r} are {str(table[emotion])[:60]!r}, not a "
+            f"list of {k} numbers",
         )
-    return w
+    if len(w) != k:
+        raise InferenceError(
+            ckpt, f"the checkpoint's emotion weights for {emotion!r} have {len(w)} entries, model expects {k}"
+        )
+    return w[None]
 
 
 def drive_audio(
@@ -401,6 +431,8 @@ def read_image(path: str | Path, crop: bool = False) -> np.ndarray:
     """uint8 (H, W, 3) RGB from a square image file, or the first frame of a video file; with ``crop``,
     any image cut to its face's square 256 px crop first (``edtalk.data.face_crop``)."""
     path = Path(path)
+    if path.is_dir():
+        raise InferenceError(path, "is a folder; give an image file (or a video: its first frame)")
     if not path.is_file():
         raise InferenceError(path, "missing: no such file")
     if path.suffix.lower() not in IMAGE_SUFFIXES:
@@ -467,16 +499,25 @@ class DrivingVideo:
     """A driving video file read as a stream: ``read_frames``'s frames (25 fps; square, or cut to the
     face's square with ``crop``) a batch at a time, decoded afresh by each ``batches``. Opening it
     checks what can be checked before any work: the header (a missing or unreadable file, a
-    non-square one) or, with ``crop``, the detect pass of ``edtalk.data.crop`` (one square for the
-    whole clip; decoded, streamed, nothing kept)."""
+    non-square one) and, with ``face_check``, that a face is there (``check_video_face``: a few frames
+    looked at) or, with ``crop``, the detect pass of ``edtalk.data.crop`` (one square for the whole
+    clip; decoded, streamed, nothing kept).
 
-    def __init__(self, path: str | Path, crop: bool = False) -> None:
+    After each ``batches`` pass, ``n_read`` is the number of frames it gave and ``cut`` whether the
+    video had more than its ``limit`` (what a caller fitting it to another length reports)."""
+
+    def __init__(self, path: str | Path, crop: bool = False, face_check: bool = False) -> None:
         from edtalk.data.video import frame_times, probe_video
 
         self.path = path
         self.plan: CropPlan | None = None
+        self.n_read: int | None = None  # None until a ``batches`` pass
+        self.cut = False
         if not crop:
-            _check_square(*probe_video(path).size, path)
+            info = probe_video(path)
+            _check_square(*info.size, path)
+            if face_check:
+                check_video_face(path, info.n_frames)
         self.times = frame_times(path)  # a variable-frame-rate video's frame times (None: constant)
         if crop:
             from edtalk.data.face_crop import plan_crops
@@ -507,10 +548,14 @@ class DrivingVideo:
         elif abs(fps - FPS) > 0.01:
             note_once(f"{self.path}: {fps:.2f} fps, resampled to {FPS:.0f} fps (nearest frame)")
             frames = retimed(decoded, fps, FPS)  # edtalk.data.video.retime, a frame at a time
+        self.n_read, self.cut = 0, False
         try:
-            frames = itertools.islice(frames, limit)
-            while batch := list(itertools.islice(frames, batch_size)):
+            first = itertools.islice(frames, limit)
+            while batch := list(itertools.islice(first, batch_size)):
+                self.n_read += len(batch)
                 yield _square(np.stack(batch), self.path)
+            if limit is not None and self.n_read == limit:
+                self.cut = next(frames, None) is not None  # a frame past ``limit``: the video was cut
             for _ in decoded:  # the frames past ``limit``: decoding errors are still errors
                 pass
         finally:
@@ -520,8 +565,8 @@ class DrivingVideo:
 Frames = np.ndarray | DrivingVideo  # driving frames: uint8 (T, H, W, 3) in memory, or streamed
 
 
-def check_face(frame: np.ndarray, path: str | Path) -> None:
-    """Raise if dlib's HOG detector finds no face (the image is upscaled to >= 256 px first)."""
+def has_face(frame: np.ndarray) -> bool:
+    """Whether dlib's HOG detector finds a face in an RGB frame (upscaled to >= 256 px first)."""
     import cv2
 
     img = np.ascontiguousarray(frame)
@@ -531,11 +576,51 @@ def check_face(frame: np.ndarray, path: str | Path) -> None:
         img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     from edtalk.data.face_landmarks import face_detector
 
-    if len(face_detector()(img, 1)) == 0:
+    return len(face_detector()(img, 1)) > 0
+
+
+def check_face(frame: np.ndarray, path: str | Path) -> None:
+    """Raise if dlib's HOG detector finds no face (the image is upscaled to >= 256 px first)."""
+    if not has_face(frame):
         raise InferenceError(
             path,
             "no face found by the dlib HOG detector; pass a face crop, or --no-face-check to skip this check",
         )
+
+
+def check_video_face(path: str | Path, n_frames: int | None = None) -> None:
+    """Raise unless ``check_face``'s detector finds a face in one of a driving video's first, middle
+    and last frames (``n_frames``: its length as the header gives it). Cheap: decoding stops at the
+    first frame with a face, so only a video without one is decoded to its end."""
+    from edtalk.data.video import iter_frames, probe_video
+
+    n = probe_video(path).n_frames if n_frames is None else n_frames
+    wanted = sorted({0, n // 2, max(n - 1, 0)})
+    looked, last, j = 0, None, -1
+    frames = iter_frames(path)[1]
+    try:
+        for j, frame in enumerate(frames):
+            last = frame
+            if j in wanted:
+                looked += 1
+                if has_face(frame):
+                    return
+                if j == wanted[-1]:
+                    break
+        else:  # fewer frames than the header said: the last one decoded stands for the last frame
+            if last is not None and j not in wanted:
+                looked += 1
+                if has_face(last):
+                    return
+    finally:
+        frames.close()
+    if last is None:
+        raise InferenceError(path, "the video has no frames")
+    raise InferenceError(
+        path,
+        f"no face found by the dlib HOG detector in any of the {looked} frame(s) looked at (first, middle, "
+        "last); pass a face crop video, or --no-face-check to skip this check",
+    )
 
 
 MIN_SPEECH_S = 0.2  # one mel window of the audio encoder (16 mel frames at 80 Hz)

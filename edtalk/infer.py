@@ -7,31 +7,68 @@
   meta["emotion_weights"]), the expression predictor (``--text`` and/or ``--expression-from-audio``),
   or the identity's own expression.
 - ``interpolate``: W^e = a W^e_1 + (1 - a) W^e_2 from two expression videos.
-- ``edit-base``: sweep one base weight w^*_k over a range (the rest from the identity image).
+- ``edit-base``: sweep one base weight w^*_k over a range (the rest from the identity image); its video
+  has no audio track.
 
 Every subcommand streams: driving videos are decoded a batch at a time into their codes W^* (only
 the [T, K] codes are held), and frames are rendered and written a batch at a time
 (``driving.iter_render`` into ``data.video.VideoWriter``), so memory follows ``--batch-size``, not
 the length of the videos.
 
+The output length is the mouth video's (``video``, ``interpolate``) or the audio's (``audio``); a pose or
+expression video of another length is ping-pong looped (forward, backward, ...) or cut to it, with a
+note on stderr.
+
 The command line only: the model code it runs is ``edtalk.driving`` (the Python API), imported once
 the arguments are parsed, so ``--help`` and usage errors come without loading torch. Inputs must be
-square face crops; other sizes are resized to the model's ``image_size`` (noted on stderr). The
-identity image is checked for a face with dlib's HOG detector (``--no-face-check``).
+square face crops: a square of another side is resized to the model's ``image_size`` (noted on
+stderr), a non-square one is refused unless ``--crop`` cuts it to its face's square. The identity
+image and the driving videos (their first, middle and last frames) are checked for a face with
+dlib's HOG detector (``--no-face-check`` skips this). ``--out`` is checked for being writable (its
+folder made) before the model loads; ``~`` is expanded in every path.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import os
 import sys
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from edtalk.cli import add_device_option, finite_float, mp4_path, positive_int, report_error
+from edtalk.cli import (
+    add_device_option,
+    finite_float,
+    mp4_path,
+    non_negative_int,
+    positive_int,
+    report_error,
+    user_path,
+)
 from edtalk.data.clip import EMOTIONS
+
+MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes 64 bits
+
+
+# --- argument types (no torch) ---------------------------------------------------------------------
+def out_path(text: str) -> Path:
+    """argparse ``type`` for ``--out``: an .mp4 path that is not a folder, ``~`` expanded."""
+    try:
+        return user_path(mp4_path(text))
+    except OSError:  # a name too long to look at: main's check of --out says so in one line
+        return user_path(text)
+
+
+def seed(text: str) -> int:
+    """argparse ``type`` for ``--seed``: a whole number from 0 to 2**64 - 1 (a torch generator's seed)."""
+    n = non_negative_int(text)
+    if n > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be at most 2**64 - 1 (a 64-bit seed), got {n}")
+    return n
 
 
 # --- outputs ---------------------------------------------------------------------------------------
@@ -49,11 +86,14 @@ def _track_of(video: str | Path, n_frames: int) -> np.ndarray | None:
 def _write(out: str | Path, batches: Iterable[np.ndarray], audio: np.ndarray | None) -> None:
     """Write the uint8 frame batches to ``out`` as they come (atomic: nothing at ``out`` on error)."""
     from edtalk.data.video import VideoWriter
-    from edtalk.driving import FPS, SAMPLE_RATE
+    from edtalk.driving import FPS, SAMPLE_RATE, InferenceError
 
-    with VideoWriter(out, fps=FPS, audio=audio, sample_rate=SAMPLE_RATE) as video:
-        for frames in batches:
-            video.write(frames)
+    try:
+        with VideoWriter(out, fps=FPS, audio=audio, sample_rate=SAMPLE_RATE) as video:
+            for frames in batches:
+                video.write(frames)
+    except OSError as err:  # the disk filled up, the folder went away or became read-only meanwhile
+        raise InferenceError(out, f"cannot write the video here ({_reason(err)})") from None
     height, width = video.size
     print(
         f"wrote {out} ({video.n_frames} frames, {width}x{height}, "
@@ -61,11 +101,55 @@ def _write(out: str | Path, batches: Iterable[np.ndarray], audio: np.ndarray | N
     )
 
 
+def _reason(err: OSError) -> str:
+    """An OSError's reason without its errno and path: 'Permission denied', 'File name too long'."""
+    return err.strerror or str(err)
+
+
+def _out_problem(out: Path) -> str | None:
+    """Why ``out`` cannot be written, or None when it can: its folder is made (as the writer would make
+    it) and a temp file like the writer's is created there and removed again."""
+    try:
+        for folder in (out.parent, *out.parent.parents):
+            if folder.exists():
+                if not folder.is_dir():
+                    return f"{folder} is a file, not a folder"
+                break
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=out.parent, prefix="." + out.name + ".", suffix=".tmp.mp4")
+    except OSError as err:
+        return _reason(err)
+    os.close(fd)
+    os.unlink(name)
+    return None
+
+
 def _reader(args: argparse.Namespace):
-    """``DrivingVideo`` per file name, one for every option naming it (read and encoded once)."""
+    """``DrivingVideo`` per file name, one for every option naming it (read and encoded once), checked
+    for a face unless --no-face-check."""
     from edtalk.driving import DrivingVideo
 
-    return functools.cache(functools.partial(DrivingVideo, crop=args.crop))
+    return functools.cache(functools.partial(DrivingVideo, crop=args.crop, face_check=not args.no_face_check))
+
+
+def _note_fitted(video: object, role: str, n: int, reference: str) -> None:
+    """Say when the ``role`` driving video was ping-pong looped or cut to the output's ``n`` frames
+    (``reference`` sets that length: the mouth video or the audio)."""
+    from edtalk.driving import FPS, DrivingVideo, note_once
+
+    if not isinstance(video, DrivingVideo) or video.n_read is None:  # absent, or not used by this model
+        return
+    if video.n_read < n:
+        how = "held" if video.n_read == 1 else "ping-pong looped (forward, backward, ...)"
+        note_once(
+            f"{video.path}: the {role} video has {video.n_read} frame(s) at {FPS:.0f} fps, {how} to "
+            f"{reference}'s {n} frames"
+        )
+    elif video.cut:
+        note_once(
+            f"{video.path}: the {role} video is longer than {reference} ({n} frames at {FPS:.0f} fps): "
+            f"cut to its first {n} frames"
+        )
 
 
 # --- subcommands -----------------------------------------------------------------------------------
@@ -103,6 +187,11 @@ def cmd_video(args: argparse.Namespace) -> None:
     expr = read(args.expression) if args.expression else None
     weights = driving_weights(model, mouth, pose, expr, batch_size=args.batch_size)
     n = n_rendered(weights)  # the mouth video's length
+    if pose is not None and pose is expr:  # one file driving both: one note
+        _note_fitted(pose, "pose / expression", n, "the mouth video")
+    else:
+        _note_fitted(pose, "pose", n, "the mouth video")
+        _note_fitted(expr, "expression", n, "the mouth video")
     if n == 1:
         note_once(f"{args.mouth}: a single frame: the mouth video sets the output's length, one frame")
     if speech is not None:
@@ -148,20 +237,25 @@ def cmd_audio(args: argparse.Namespace) -> None:
     wav = load_speech(args.audio)
     check_speech_length(wav, args.audio)
     read = _reader(args)
+    pose = read(args.pose) if args.pose else None
+    expr = read(args.expression) if args.expression else None
     weights = audio_weights(
         model,
         wav,
-        pose_frames=read(args.pose) if args.pose else None,
+        pose_frames=pose,
         emotion=args.emotion,
-        expression_frames=read(args.expression) if args.expression else None,
+        expression_frames=expr,
         text=args.text,
         expression_from_audio=args.expression_from_audio,
         sample_pose=args.sample_pose,
-        seed=args.seed,
+        seed=0 if args.seed is None else args.seed,
         batch_size=args.batch_size,
     )
+    n = n_rendered(weights)
+    _note_fitted(pose, "pose", n, "the audio")
+    _note_fitted(expr, "expression", n, "the audio")
     frames = iter_render(model, identity, weights, args.batch_size)
-    _write(args.out, frames, fit_audio(wav, n_rendered(weights)))
+    _write(args.out, frames, fit_audio(wav, n))
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
@@ -187,8 +281,11 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     n = len(weights["mouth"])
     if pose is not None:
         weights["pose"] = weights_of(model, pose, "pose", "pose video", bs, n)
+        _note_fitted(pose, "pose", n, "the mouth video")
     w1 = weights_of(model, video_a, "expression", "expression a", bs, n)
+    _note_fitted(video_a, "expression-a", n, "the mouth video")
     w2 = weights_of(model, video_b, "expression", "expression b", bs, n)
+    _note_fitted(video_b, "expression-b", n, "the mouth video")
     weights["expression"] = args.alpha * w1 + (1.0 - args.alpha) * w2
     _write(args.out, iter_render(model, identity, weights, bs), _track_of(args.mouth, n))
 
@@ -231,19 +328,37 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m edtalk.infer",
         description="Generate talking-head videos with a trained EDTalk checkpoint (25 fps mp4 out). "
         "Inputs are square face crops of any side (resized to the model's image size); a non-square "
-        "input is refused unless --crop finds the face in it.",
+        "input is refused unless --crop finds the face in it. The output is as long as the mouth video "
+        "(video, interpolate) or the audio (audio); pose and expression videos of another length are "
+        "ping-pong looped or cut to it, with a note.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{video,audio,interpolate,edit-base}")
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument(
-            "--ckpt", required=True, help="EDTalk checkpoint (.pt from edtalk.model.save_checkpoint)"
+            "--ckpt",
+            required=True,
+            type=user_path,
+            help="EDTalk checkpoint (.pt from edtalk.model.save_checkpoint)",
         )
         p.add_argument(
-            "--identity", required=True, help="identity source image I^i (or a video: first frame)"
+            "--identity",
+            required=True,
+            type=user_path,
+            help="identity source image I^i (or a video: first frame)",
         )
-        p.add_argument("--out", required=True, type=mp4_path, help="output .mp4 path")
-        p.add_argument("--no-face-check", action="store_true", help="skip the dlib face check on --identity")
+        p.add_argument(
+            "--out",
+            required=True,
+            type=out_path,
+            help="output .mp4 path (its folder is made; checked for being writable before any work)",
+        )
+        p.add_argument(
+            "--no-face-check",
+            action="store_true",
+            help="skip the dlib face check on --identity and on the driving videos (their first, middle "
+            "and last frames)",
+        )
         p.add_argument(
             "--crop",
             action="store_true",
@@ -255,17 +370,39 @@ def build_parser() -> argparse.ArgumentParser:
         )
         add_device_option(p)
 
+    fitted = "ping-pong looped or cut to the {}'s length, with a note"
     p = sub.add_parser("video", help="EDTalk-V: mouth, pose and expression from three driving videos")
     common(p)
-    p.add_argument("--mouth", required=True, help="mouth driving video I^m (sets the output length)")
-    p.add_argument("--pose", help="pose driving video I^p (default: the identity's pose)")
-    p.add_argument("--expression", help="expression driving video I^e (default: the identity's expression)")
-    p.add_argument("--audio", help="audio to mux (default: the mouth video's audio track, if any)")
-    p.set_defaults(func=cmd_video)
+    p.add_argument(
+        "--mouth", required=True, type=user_path, help="mouth driving video I^m (sets the output length)"
+    )
+    p.add_argument(
+        "--pose",
+        type=user_path,
+        help=f"pose driving video I^p, {fitted.format('mouth video')} (default: the identity's pose)",
+    )
+    p.add_argument(
+        "--expression",
+        type=user_path,
+        help=f"expression driving video I^e, {fitted.format('mouth video')} (default: the identity's "
+        "expression)",
+    )
+    p.add_argument(
+        "--audio",
+        type=user_path,
+        help="audio to mux, cut or padded with silence to the mouth video's length (default: the mouth "
+        "video's audio track; none when it has none)",
+    )
+    p.set_defaults(func=cmd_video, subparser=p)
 
     p = sub.add_parser("audio", help="EDTalk-A: mouth from speech; pose and expression from options")
     common(p)
-    p.add_argument("--audio", required=True, help="speech (wav, or any file with an audio track)")
+    p.add_argument(
+        "--audio",
+        required=True,
+        type=user_path,
+        help="speech (wav, or any file with an audio track); sets the output length",
+    )
     p.add_argument(
         "--text", help="transcript for the expression predictor (E_T; not with --expression/--emotion)"
     )
@@ -275,26 +412,59 @@ def build_parser() -> argparse.ArgumentParser:
         help="predict W^e from the audio (E_S; with --text, from both)",
     )
     pose = p.add_mutually_exclusive_group()
-    pose.add_argument("--pose", help="pose driving video")
+    pose.add_argument(
+        "--pose",
+        type=user_path,
+        help=f"pose driving video, {fitted.format('audio')} (without --pose or --sample-pose: the "
+        "identity's own pose throughout, a still head)",
+    )
     pose.add_argument("--sample-pose", action="store_true", help="sample W^p from the normalizing flow")
-    p.add_argument("--seed", type=int, default=0, help="seed for --sample-pose (default 0)")
+    p.add_argument(
+        "--seed",
+        type=seed,
+        help="seed of --sample-pose's flow samples, 0 to 2**64 - 1 (default 0; only with --sample-pose)",
+    )
     expr = p.add_mutually_exclusive_group()
-    expr.add_argument("--expression", help="expression driving video")
+    expr.add_argument(
+        "--expression",
+        type=user_path,
+        help=f"expression driving video, {fitted.format('audio')} (without --expression, --emotion, "
+        "--text or --expression-from-audio: the identity's own expression throughout)",
+    )
     expr.add_argument(
         "--emotion", help=f"named emotion: {', '.join(EMOTIONS)} (needs meta['emotion_weights'])"
     )
-    p.set_defaults(func=cmd_audio)
+    p.set_defaults(func=cmd_audio, subparser=p)
 
     p = sub.add_parser("interpolate", help="blend two expressions: W^e = a W^e_1 + (1 - a) W^e_2")
     common(p)
-    p.add_argument("--mouth", required=True, help="mouth driving video (sets the output length)")
-    p.add_argument("--pose", help="pose driving video (default: the identity's pose)")
-    p.add_argument("--expression-a", required=True, help="expression video 1 (weight alpha)")
-    p.add_argument("--expression-b", required=True, help="expression video 2 (weight 1 - alpha)")
+    p.add_argument(
+        "--mouth", required=True, type=user_path, help="mouth driving video (sets the output length)"
+    )
+    p.add_argument(
+        "--pose",
+        type=user_path,
+        help=f"pose driving video, {fitted.format('mouth video')} (default: the identity's pose)",
+    )
+    p.add_argument(
+        "--expression-a",
+        required=True,
+        type=user_path,
+        help=f"expression video 1 (weight alpha), {fitted.format('mouth video')}",
+    )
+    p.add_argument(
+        "--expression-b",
+        required=True,
+        type=user_path,
+        help=f"expression video 2 (weight 1 - alpha), {fitted.format('mouth video')}",
+    )
     p.add_argument("--alpha", type=float, default=0.5, help="blend factor a in [0, 1] (default 0.5)")
-    p.set_defaults(func=cmd_interpolate)
+    p.set_defaults(func=cmd_interpolate, subparser=p)
 
-    p = sub.add_parser("edit-base", help="sweep one base weight w^*_k over a range (single-base edit)")
+    p = sub.add_parser(
+        "edit-base",
+        help="sweep one base weight w^*_k over a range (single-base edit; the video has no audio track)",
+    )
     common(p)
     p.add_argument("--bank", required=True, choices=["mouth", "pose", "expression"], help="which bank")
     p.add_argument("--index", type=int, required=True, help="base index k within the bank")
@@ -304,24 +474,31 @@ def build_parser() -> argparse.ArgumentParser:
         nargs=2,
         default=(-3.0, 3.0),
         metavar=("LO", "HI"),
-        help="weight range (default -3 3)",
+        help="the values w_k takes, from LO to HI over the frames: they replace the identity's own w_k "
+        "(not offsets from it) (default -3 3)",
     )
     p.add_argument("--steps", type=positive_int, default=16, help="frames in the sweep (default 16)")
-    p.set_defaults(func=cmd_edit_base)
+    p.set_defaults(func=cmd_edit_base, subparser=p)
     return parser
 
 
 def _check_expression_source(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """EDTalk-A takes W^e from one source: an expression video, a named emotion, or the expression
-    predictor (--text and/or --expression-from-audio); drive_audio would silently drop the predictor."""
+    predictor (--text and/or --expression-from-audio); drive_audio would silently drop the predictor.
+    --seed seeds only --sample-pose: without it, it would be silently unused."""
     if args.func is not cmd_audio:
         return
+    parser = getattr(args, "subparser", parser)  # its usage line, not the top level's
     if args.text is not None and not args.text.strip():
         parser.error("--text is empty: give the transcript the expression predictor reads (E_T)")
     predictor = args.text is not None or args.expression_from_audio
     if predictor and (args.expression or args.emotion):
         given = "--expression" if args.expression else "--emotion"
         parser.error(f"{given} and --text/--expression-from-audio each set the expression W^e; give one")
+    if args.seed is not None and not args.sample_pose:
+        parser.error(
+            "--seed seeds only --sample-pose's flow samples: give --sample-pose, or leave --seed out"
+        )
 
 
 INPUT_OPTIONS = ("ckpt", "identity", "mouth", "pose", "expression", "expression_a", "expression_b", "audio")
@@ -329,10 +506,11 @@ INPUT_OPTIONS = ("ckpt", "identity", "mouth", "pose", "expression", "expression_
 
 def _check_out_is_not_an_input(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """--out naming one of the inputs would overwrite it (a driving video lost after the run)."""
+    parser = getattr(args, "subparser", parser)
     out = Path(args.out).expanduser().resolve()
     for name in INPUT_OPTIONS:
         given = getattr(args, name, None)
-        if isinstance(given, str) and Path(given).expanduser().resolve() == out:
+        if isinstance(given, (str, Path)) and Path(given).expanduser().resolve() == out:
             parser.error(
                 f"--out {args.out} is also --{name.replace('_', '-')}: writing it would overwrite that input"
             )
@@ -346,13 +524,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the model code loads only now: --help and usage errors above need no torch
     from edtalk.config import ConfigError
     from edtalk.data.errors import DataError
+    from edtalk.driving import resolve_device
     from edtalk.model import CheckpointError
     from edtalk.modules.expression_predictor import MissingWeightsError
 
     try:
+        args.device = str(resolve_device(args.device))  # edtalk.cli.parse_device; cpu or cuda only
+        if problem := _out_problem(args.out):  # before the model loads, not after all the work
+            return report_error(f"{args.out}: cannot write the output here ({problem})")
         args.func(args)
     except (DataError, CheckpointError, ConfigError, MissingWeightsError) as err:
         return report_error(err)
+    except OSError as err:  # e.g. the disk full: a sentence, not a traceback
+        where = f"{err.filename}: " if err.filename else ""
+        return report_error(f"{where}{_reason(err)}")
     return 0
 
 

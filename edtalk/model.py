@@ -192,9 +192,16 @@ def save_checkpoint(path: str | Path, model_state: dict, cfg: ModelConfig, extra
     return path
 
 
+def _kind(value: object) -> str:
+    """What a checkpoint field holds instead of a dict, for its error: "None", "a list"."""
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint: {"config": ModelConfig, "state_dict": dict, "meta": dict} (weights_only=True)."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder; give the checkpoint file (.pt) in it")
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found (no such file)")
     with open(path, "rb") as f:
@@ -211,11 +218,23 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     missing = [k for k in ("config", "state_dict") if not isinstance(payload, dict) or k not in payload]
     if missing:
         raise CheckpointError(f"{path}: not an EDTalk checkpoint (missing keys: {', '.join(missing)})")
-    return {
-        "config": ModelConfig.from_dict(payload["config"]),
-        "state_dict": payload["state_dict"],
-        "meta": payload.get("meta", {}),
-    }
+    config, meta = payload["config"], payload.get("meta")
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path}: its config is {_kind(config)}, not a mapping of ModelConfig fields")
+    try:
+        cfg = ModelConfig.from_dict(config)
+    except (ConfigError, TypeError, ValueError) as err:  # an unknown key, a wrong type or value
+        raise CheckpointError(f"{path}: its config is not a valid ModelConfig: {err}") from None
+    if meta is None:  # no meta recorded: nothing known about its training
+        meta = {}
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: its meta is {_kind(meta)}, not a mapping (dict)")
+    done = meta.get("stages_done")
+    if done is not None and not (isinstance(done, (list, tuple)) and all(isinstance(s, str) for s in done)):
+        raise CheckpointError(
+            f"{path}: its meta['stages_done'] is {str(done)[:60]!r}, not a list of stage names"
+        )
+    return {"config": cfg, "state_dict": payload["state_dict"], "meta": meta}
 
 
 def build_from_checkpoint(path: str | Path, strict: bool = True) -> tuple[EDTalk, dict[str, Any]]:

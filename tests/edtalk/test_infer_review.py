@@ -1,0 +1,414 @@
+"""`python -m edtalk.infer`: the problems a review reproduced, each now a one-line error, a note or a
+help line (tracebacks, work thrown away, inputs used without a word). A random-init tiny model; no
+number here is a metric."""
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from edtalk import driving, infer
+from edtalk.config import ModelConfig
+from edtalk.data.video import VideoWriter, probe_video, read_video, write_video
+from edtalk.model import CheckpointError, EDTalk, load_checkpoint, save_checkpoint
+
+CFG = ModelConfig.preset("tiny")
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def face_crop() -> np.ndarray:
+    import skimage.data
+
+    return np.asarray(Image.fromarray(skimage.data.astronaut()[:400, 60:460]).resize((128, 128)))
+
+
+def faces(seed: int, n: int) -> np.ndarray:
+    """``n`` noisy frames of a face crop: a driving video that passes the face check."""
+    noise = np.random.default_rng(seed).integers(-20, 21, (n, 128, 128, 3))
+    return np.clip(face_crop()[None].astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    import soundfile
+
+    root = tmp_path_factory.mktemp("infer_review")
+    torch.manual_seed(0)
+    model = EDTalk(CFG)
+    save_checkpoint(root / "ck.pt", model.state_dict(), CFG, {"emotion_weights": {"happy": [0.5] * 10}})
+    Image.fromarray(face_crop()).save(root / "face.png")
+    t = np.arange(int(0.4 * 16000)) / 16000
+    soundfile.write(root / "speech.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+    write_video(root / "mouth.mp4", faces(1, 10))
+    write_video(root / "short.mp4", faces(2, 4))
+    write_video(root / "long.mp4", faces(3, 14))
+    write_video(root / "grey.mp4", np.full((6, 128, 128, 3), 128, np.uint8))  # no face in any frame
+    return root
+
+
+def run(capsys, *argv):
+    """``infer.main`` on ``argv``: (exit status, captured out/err), with notes said afresh."""
+    driving._NOTED.clear()
+    rc = infer.main([str(a) for a in argv])
+    return rc, capsys.readouterr()
+
+
+def on(files, command, *argv):
+    return [command, "--ckpt", files / "ck.pt", "--identity", files / "face.png", *argv]
+
+
+def one_line_error(cap) -> str:
+    """The run's one ``error:`` line when stderr holds nothing else but notes (no traceback), else a
+    failed assertion."""
+    lines = [line for line in cap.err.strip().splitlines() if not line.startswith("note: ")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), cap.err
+    return lines[0]
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Fail the test if the checkpoint is loaded: an error meant to come before any work."""
+
+    def load(*args, **kwargs):
+        raise AssertionError("the model was loaded before the error")
+
+    monkeypatch.setattr(driving, "load_generator", load)
+
+
+# --- 1. an --out that cannot be written ------------------------------------------------------------
+def test_an_out_that_cannot_be_written_is_one_line_before_the_model_loads(files, capsys, no_model, tmp_path):
+    """Before: FileExistsError / OSError 'File name too long' tracebacks, after all the work."""
+    edit = on(files, "edit-base", "--bank", "mouth", "--index", "3", "--steps", "2")
+    rc, cap = run(capsys, *edit, "--out", files / "face.png" / "x.mp4")
+    assert rc == 2
+    assert (
+        f"{files / 'face.png' / 'x.mp4'}: cannot write the output here ({files / 'face.png'} is a file"
+        in (one_line_error(cap))
+    )
+    rc, cap = run(capsys, *edit, "--out", tmp_path / ("a" * 300 + ".mp4"))
+    assert rc == 2 and "cannot write the output here (File name too long)" in one_line_error(cap)
+    rc, cap = run(capsys, *edit, "--out", tmp_path / ("a" * 300) / "x.mp4")
+    assert rc == 2 and "cannot write the output here (File name too long)" in one_line_error(cap)
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_out_folder_without_write_permission_is_one_line_before_the_model_loads(
+    files, capsys, no_model, tmp_path, monkeypatch
+):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    edit = on(files, "edit-base", "--bank", "mouth", "--index", "3", "--steps", "2", "--out")
+    if os.geteuid() != 0:  # root writes anywhere: there, the refusal is simulated below
+        locked.chmod(0o500)
+        try:
+            rc, cap = run(capsys, *edit, locked / "x.mp4")
+        finally:
+            locked.chmod(0o700)
+        assert rc == 2 and "cannot write the output here (Permission denied)" in one_line_error(cap)
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    rc, cap = run(capsys, *edit, locked / "x.mp4")
+    assert rc == 2
+    assert f"{locked / 'x.mp4'}: cannot write the output here (Permission denied)" in one_line_error(cap)
+
+
+def test_an_os_error_while_writing_is_one_line_and_leaves_nothing(files, capsys, tmp_path, monkeypatch):
+    """The disk filling up mid-video: one line naming --out, not a traceback; no temp file left."""
+
+    def full(self, frames):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(VideoWriter, "write", full)
+    out = tmp_path / "o.mp4"
+    rc, cap = run(
+        capsys, *on(files, "edit-base", "--bank", "mouth", "--index", "3", "--steps", "2"), "--out", out
+    )
+    assert rc == 2
+    assert f"{out}: cannot write the video here (No space left on device)" in one_line_error(cap)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- 2. driving videos are checked for a face ------------------------------------------------------
+@pytest.mark.parametrize(
+    "command, argv",
+    [
+        ("video", ["--mouth", "GREY"]),
+        ("video", ["--mouth", "mouth.mp4", "--pose", "GREY"]),
+        ("video", ["--mouth", "mouth.mp4", "--expression", "GREY"]),
+        ("audio", ["--audio", "speech.wav", "--pose", "GREY"]),
+        ("audio", ["--audio", "speech.wav", "--expression", "GREY"]),
+        ("interpolate", ["--mouth", "mouth.mp4", "--expression-a", "GREY", "--expression-b", "short.mp4"]),
+        ("interpolate", ["--mouth", "mouth.mp4", "--expression-a", "short.mp4", "--expression-b", "GREY"]),
+    ],
+)
+def test_a_driving_video_without_a_face_is_refused_unless_no_face_check(
+    files, capsys, tmp_path, command, argv
+):
+    """Before: a flat grey driving video exited 0 with a meaningless video."""
+    argv = [
+        files / "grey.mp4" if a == "GREY" else files / a if a.endswith((".mp4", ".wav")) else a for a in argv
+    ]
+    rc, cap = run(capsys, *on(files, command, *argv), "--out", tmp_path / "o.mp4")
+    assert rc == 2
+    line = one_line_error(cap)
+    assert (
+        f"{files / 'grey.mp4'}: no face found by the dlib HOG detector" in line and "--no-face-check" in line
+    )
+    assert not (tmp_path / "o.mp4").exists()
+    rc, cap = run(capsys, *on(files, command, *argv), "--out", tmp_path / "o.mp4", "--no-face-check")
+    assert rc == 0, cap.err
+
+
+def test_the_driving_video_face_check_looks_at_first_middle_last_and_stops_at_a_face(
+    files, monkeypatch, tmp_path
+):
+    """Cheap: a face in the first frame ends the check there; a video is refused only when none of its
+    first, middle and last frames has a face (the identity's check, ``has_face``, on each)."""
+    looked = []
+    has_face = driving.has_face
+    monkeypatch.setattr(driving, "has_face", lambda frame: looked.append(frame.mean()) or has_face(frame))
+    driving.check_video_face(files / "mouth.mp4")
+    assert len(looked) == 1
+    looked.clear()
+    with pytest.raises(driving.InferenceError, match="in any of the 3 frame\\(s\\) looked at"):
+        driving.check_video_face(files / "grey.mp4")
+    assert len(looked) == 3
+    frames = np.full((9, 128, 128, 3), 128, np.uint8)
+    frames[4] = face_crop()  # only the middle frame shows the face
+    write_video(tmp_path / "middle.mp4", frames)
+    looked.clear()
+    driving.check_video_face(tmp_path / "middle.mp4")
+    assert len(looked) == 2
+
+
+# --- 3. a bad config or meta inside a checkpoint ---------------------------------------------------
+def _edited(files, tmp_path, name: str, edit) -> Path:
+    payload = torch.load(files / "ck.pt", weights_only=True)
+    edit(payload)
+    torch.save(payload, tmp_path / name)
+    return tmp_path / name
+
+
+CONFIG_EDITS = {
+    "unknown_key.pt": (lambda p: p["config"].update(foo=1), "unknown ModelConfig key 'foo'"),
+    "bad_type.pt": (lambda p: p["config"].update(image_size="abc"), "image_size must be an integer"),
+    "config_none.pt": (lambda p: p.update(config=None), "its config is None, not a mapping"),
+    "meta_list.pt": (lambda p: p.update(meta=[1]), "its meta is a list, not a mapping"),
+    "stages_str.pt": (
+        lambda p: p["meta"].update(stages_done="expression"),
+        "meta['stages_done'] is 'expression', not a list of stage names",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CONFIG_EDITS))
+def test_a_bad_config_or_meta_is_one_line_naming_the_checkpoint(files, capsys, tmp_path, name):
+    """Before: errors that did not name the file (unknown key, wrong type) or tracebacks (config None:
+    TypeError; meta a list: AttributeError)."""
+    edit, message = CONFIG_EDITS[name]
+    ckpt = _edited(files, tmp_path, name, edit)
+    with pytest.raises(CheckpointError, match=re.escape(f"{ckpt}: ")):
+        load_checkpoint(ckpt)
+    argv = ["edit-base", "--ckpt", ckpt, "--identity", files / "face.png", "--bank", "mouth", "--index", "1"]
+    rc, cap = run(capsys, *argv, "--out", tmp_path / "o.mp4")
+    line = one_line_error(cap)
+    assert rc == 2 and line.startswith(f"error: {ckpt}: ") and message in line
+
+
+EMOTION_EDITS = {
+    "emo_str.pt": ({"happy": "abc"}, "emotion weights for 'happy' are 'abc', not a list of 10 numbers"),
+    "emo_nested.pt": ({"happy": [[1.0]]}, "not a list of 10 numbers"),
+    "emo_short.pt": ({"happy": [1.0, 2.0]}, "emotion weights for 'happy' have 2 entries, model expects 10"),
+    "emo_list.pt": ([1, 2], "meta['emotion_weights'] is a list, not a mapping"),
+    "emo_none.pt": ({}, "has no expression weights for 'happy'"),
+}
+
+
+@pytest.mark.parametrize("name", list(EMOTION_EDITS))
+def test_bad_emotion_weights_are_one_line_naming_the_checkpoint(files, capsys, tmp_path, name):
+    """Before: 'TypeError: new(): invalid data type' for non-numeric weights; the other errors said
+    'the checkpoint' without naming --ckpt."""
+    table, message = EMOTION_EDITS[name]
+    ckpt = _edited(files, tmp_path, name, lambda p: p["meta"].update(emotion_weights=table))
+    argv = ["audio", "--ckpt", ckpt, "--identity", files / "face.png", "--audio", files / "speech.wav"]
+    rc, cap = run(capsys, *argv, "--emotion", "happy", "--out", tmp_path / "o.mp4")
+    line = one_line_error(cap)
+    assert rc == 2 and line.startswith(f"error: {ckpt}: ") and message in line
+
+
+# --- 4. --device and --seed ------------------------------------------------------------------------
+@pytest.mark.parametrize("device", ["mps", "meta"])
+def test_a_device_torch_knows_but_edtalk_cannot_run_on_is_one_line(files, capsys, no_model, tmp_path, device):
+    """Before: 'PyTorch is not linked with support for mps devices' / 'Cannot copy out of meta tensor'."""
+    argv = on(files, "edit-base", "--bank", "mouth", "--index", "1", "--out", tmp_path / "o.mp4")
+    rc, cap = run(capsys, *argv, "--device", device)
+    assert rc == 2
+    assert f"--device {device}: EDTalk runs on the CPU or a CUDA GPU" in one_line_error(cap)
+
+
+def test_a_gpu_index_the_machine_lacks_is_refused(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert driving.resolve_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(driving.InferenceError, match="--device cuda:1: this machine has 1 CUDA GPU"):
+        driving.resolve_device("cuda:1")
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (str(2**64), "--seed: must be at most 2**64 - 1"),
+        ("-1", "--seed: must be at least 0"),
+        ("x", "--seed"),
+    ],
+)
+def test_a_seed_beyond_64_bits_is_a_usage_error(files, capsys, tmp_path, value, message):
+    """Before: 'ValueError: Overflow when unpacking long long' from the flow's generator, after the work."""
+    argv = on(files, "audio", "--audio", files / "speech.wav", "--sample-pose", "--out", tmp_path / "o.mp4")
+    with pytest.raises(SystemExit) as exc:
+        infer.main([str(a) for a in [*argv, f"--seed={value}"]])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+    assert infer.seed(str(2**64 - 1)) == 2**64 - 1
+
+
+# --- 5. drivers fitted to the output's length ------------------------------------------------------
+def test_pose_and_expression_videos_of_another_length_are_noted(files, capsys, tmp_path):
+    """Before: a short pose video was ping-pong looped, a long one cut, without a word."""
+    argv = ["--mouth", files / "mouth.mp4", "--pose", files / "short.mp4", "--expression", files / "long.mp4"]
+    rc, cap = run(capsys, *on(files, "video", *argv, "--no-face-check", "--out", tmp_path / "v.mp4"))
+    assert rc == 0, cap.err
+    assert f"{files / 'short.mp4'}: the pose video has 4 frame(s) at 25 fps, ping-pong looped" in cap.err
+    assert "to the mouth video's 10 frames" in cap.err
+    assert f"{files / 'long.mp4'}: the expression video is longer than the mouth video (10 frames" in cap.err
+    argv = [
+        "--audio",
+        files / "speech.wav",
+        "--pose",
+        files / "long.mp4",
+        "--expression",
+        files / "short.mp4",
+    ]
+    rc, cap = run(capsys, *on(files, "audio", *argv, "--no-face-check", "--out", tmp_path / "a.mp4"))
+    assert rc == 0, cap.err
+    assert f"{files / 'long.mp4'}: the pose video is longer than the audio (10 frames" in cap.err
+    assert f"{files / 'short.mp4'}: the expression video has 4 frame(s)" in cap.err
+    argv = ["--mouth", files / "mouth.mp4", "--expression-a", files / "short.mp4", "--expression-b"]
+    rc, cap = run(capsys, *on(files, "interpolate", *argv, files / "mouth.mp4", "--out", tmp_path / "i.mp4"))
+    assert rc == 0, cap.err
+    assert f"{files / 'short.mp4'}: the expression-a video has 4 frame(s)" in cap.err
+    assert "expression-b" not in cap.err  # as long as the mouth video: nothing to say
+    assert [line for line in cap.err.splitlines() if "ping-pong" in line or "longer than" in line] == [
+        f"note: {files / 'short.mp4'}: the expression-a video has 4 frame(s) at 25 fps, ping-pong looped "
+        "(forward, backward, ...) to the mouth video's 10 frames"
+    ]
+
+
+def test_a_driving_video_the_model_never_read_gets_no_length_note(files, capsys):
+    """A pose video given to a model without a pose bank is not encoded: nothing was looped or cut."""
+    driving._NOTED.clear()
+    video = driving.DrivingVideo(files / "short.mp4")
+    infer._note_fitted(video, "pose", 10, "the audio")
+    assert capsys.readouterr().err == ""
+    list(video.batches(4, limit=10))
+    infer._note_fitted(video, "pose", 10, "the audio")
+    assert "the pose video has 4 frame(s) at 25 fps" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["video", "audio", "interpolate"])
+def test_help_says_drivers_are_looped_or_cut(capsys, command):
+    with pytest.raises(SystemExit):
+        infer.main([command, "--help"])
+    assert "ping-pong looped or cut to the" in " ".join(capsys.readouterr().out.split())
+
+
+# --- 6. ~ in paths ---------------------------------------------------------------------------------
+def test_a_tilde_in_any_path_is_the_home_folder(files, capsys, tmp_path, monkeypatch):
+    """Before: --out=~/o.mp4 (which bash does not expand) wrote ./~/o.mp4; --identity ~/face.png was
+    'missing'."""
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    cwd.mkdir()
+    for name in ("ck.pt", "face.png", "mouth.mp4", "short.mp4"):
+        (home / name).write_bytes((files / name).read_bytes())
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    argv = ["video", "--ckpt=~/ck.pt", "--identity=~/face.png", "--mouth=~/mouth.mp4", "--pose=~/short.mp4"]
+    rc, cap = run(capsys, *argv, "--out=~/out/o.mp4")
+    assert rc == 0, cap.err
+    assert read_video(home / "out" / "o.mp4").n_frames == 10
+    assert list(cwd.iterdir()) == []
+
+
+# --- 7. messages -----------------------------------------------------------------------------------
+def test_a_folder_as_identity_or_checkpoint_is_called_a_folder(files, capsys, tmp_path):
+    """Before: 'missing: no such file' and 'checkpoint not found (no such file)'."""
+    edit = ["edit-base", "--bank", "mouth", "--index", "1", "--out", tmp_path / "o.mp4"]
+    rc, cap = run(capsys, *edit, "--ckpt", files / "ck.pt", "--identity", tmp_path)
+    assert rc == 2 and f"{tmp_path}: is a folder; give an image file" in one_line_error(cap)
+    rc, cap = run(capsys, *edit, "--ckpt", tmp_path, "--identity", files / "face.png")
+    assert rc == 2 and f"{tmp_path}: is a folder; give the checkpoint file" in one_line_error(cap)
+
+
+def test_seed_without_sample_pose_is_refused_by_the_audio_subcommand(files, capsys, tmp_path):
+    """Before: silently ignored. The audio subcommand's usage, not the top level's, goes with it."""
+    argv = on(files, "audio", "--audio", files / "speech.wav", "--seed", "3", "--out", tmp_path / "o.mp4")
+    with pytest.raises(SystemExit) as exc:
+        infer.main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert (
+        exc.value.code == 2 and "python -m edtalk.infer audio: error: --seed seeds only --sample-pose" in err
+    )
+    argv = on(files, "audio", "--audio", files / "speech.wav", "--text", " ", "--out", tmp_path / "o.mp4")
+    with pytest.raises(SystemExit):
+        infer.main([str(a) for a in argv])
+    assert "python -m edtalk.infer audio: error: --text is empty" in capsys.readouterr().err
+
+
+def _help(capsys, command: str) -> str:
+    with pytest.raises(SystemExit):
+        infer.main([command, "--help"])
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_help_says_what_the_defaults_and_the_range_mean(capsys):
+    audio = _help(capsys, "audio")
+    assert (
+        "the identity's own pose throughout" in audio and "the identity's own expression throughout" in audio
+    )
+    edit = _help(capsys, "edit-base")
+    assert "they replace the identity's own w_k (not offsets from it)" in edit
+    assert "--no-face-check skip the dlib face check on --identity and on the driving videos" in edit
+    top = " ".join(infer.__doc__.split())
+    assert "other sizes are resized" not in top and "a non-square one is refused unless ``--crop``" in top
+
+
+def test_range_values_replace_the_identitys_own_weight(files, capsys, tmp_path, monkeypatch):
+    """What --range's help says: the swept w_k takes the values LO..HI whatever the identity's own is."""
+    seen = {}
+    render = driving.iter_render
+    monkeypatch.setattr(driving, "iter_render", lambda m, i, w, b: seen.update(w) or render(m, i, w, b))
+    argv = on(files, "edit-base", "--bank", "pose", "--index", "2", "--range", "-1", "1", "--steps", "3")
+    rc, cap = run(capsys, *argv, "--out", tmp_path / "e.mp4")
+    assert rc == 0, cap.err
+    assert torch.allclose(seen["pose"][:, 2].cpu(), torch.tensor([-1.0, 0.0, 1.0]))
+
+
+# --- 8. README -------------------------------------------------------------------------------------
+def test_readme_says_edit_base_writes_no_audio_track(files, capsys, tmp_path):
+    """README's Inference section said every output is an H.264/AAC mp4; edit-base has no audio."""
+    text = README.read_text()
+    section = " ".join(text[text.index("## Inference") : text.index("## Scoring")].split())
+    assert "always a 25 fps H.264/AAC mp4" not in section
+    assert "`edit-base` writes no audio track" in section
+    rc, cap = run(
+        capsys, *on(files, "edit-base", "--bank", "mouth", "--index", "1", "--out", tmp_path / "e.mp4")
+    )
+    assert rc == 0 and not probe_video(tmp_path / "e.mp4").has_audio
