@@ -459,7 +459,7 @@ MOST_DECODERS = 8
 def decode_workers(n_clips: int, detect: bool) -> int:
     """Processes that decode a split: with landmark detection one per core (at most 8; none beyond
     this one for a few clips); without, this one (benchmarks/frame_cache.py: 64 synthtalk clips with
-    dlib on 2 cores 1.6x faster in 2 processes; 288 clips from sidecars 0.7x, decoding is cheap)."""
+    dlib on 2 cores 1.36x faster in 2 processes; from sidecars 0.40x, decoding is cheap)."""
     if not detect:
         return 1
     return max(1, min(MOST_DECODERS, os.cpu_count() or 1, n_clips // CLIPS_PER_DECODER))

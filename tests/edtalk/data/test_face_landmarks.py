@@ -108,7 +108,7 @@ def test_a_cache_of_clips_without_sidecars_detects_their_landmarks(tmp_path, mon
 
 
 def test_decoding_is_parallel_only_when_detecting_many_clips():
-    """benchmarks/frame_cache.py: 2 processes x1.6 with dlib, x0.7 decoding alone (spawn costs)."""
+    """benchmarks/frame_cache.py: 2 processes x1.36 with dlib, x0.40 decoding alone (spawn costs)."""
     import os
 
     from edtalk.data.training import MOST_DECODERS, decode_workers
