@@ -547,7 +547,7 @@ def train_loop_per_worker(config: dict) -> None:
     import torch
     import torch.distributed as dist
 
-    hide_gpus_unless_booked(config["run"])
+    hide_gpus_unless_booked(config.get("run", {}))
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     # this node's cores shared by this stage's workers on it (not by every node's)

@@ -97,7 +97,12 @@ def run_loop(rank, world, port, start, max_steps, log_every, checkpoint_every, o
     ckpt = None
     if start:
         ckpt = SimpleNamespace(as_directory=lambda: contextlib.nullcontext(str(out)))
-    ctx = SimpleNamespace(get_world_rank=lambda: rank, get_world_size=lambda: world, get_local_rank=lambda: 0)
+    ctx = SimpleNamespace(
+        get_world_rank=lambda: rank,
+        get_world_size=lambda: world,
+        get_local_rank=lambda: 0,
+        get_local_world_size=lambda: world,
+    )
     patch(ray.train, "get_context", lambda: ctx)
     patch(ray.train, "get_checkpoint", lambda: ckpt)
     patch(ray.train, "report", lambda metrics, checkpoint=None: reports.append(metrics))
