@@ -153,7 +153,7 @@ def hdtf_jobs(root: Path, out: Path, chunk_seconds: float) -> list[CropJob]:
         p
         for p in root.rglob("*")
         if p.suffix.lower() in VIDEO_SUFFIXES
-        and not p.name.startswith(".")
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)  # hidden files, folders
         and p.is_file()
         and out not in p.resolve().parents
     )

@@ -13,6 +13,7 @@ all other speakers, ``all`` = everything.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from edtalk.data.clip import Clip
@@ -35,6 +36,8 @@ from edtalk.data.readers.names import (
     mead_id_from_raw_path,
     parse_mead_id,
 )
+
+log = logging.getLogger(__name__)
 
 EXPECTED = """\
   <root>/MEAD_front/video/M003#angry#level_1#001.mp4   (EDTalk flattened; EAT names M003_ang_1_001.mp4 ok)
@@ -65,10 +68,21 @@ def _make_clip(mead: MeadId, split: str, video: Path, audio: Path | None, layout
 def _flat_clips(root: Path, split: str) -> dict[str, Clip]:
     for rel in _FLAT_VIDEO_DIRS:
         video_dir = root / rel
-        parsed = [(p, parse_mead_id(p.stem)) for p in videos_in(video_dir)]
+        videos = videos_in(video_dir)
+        parsed = [(p, parse_mead_id(p.stem)) for p in videos]
+        skipped = [p.name for p, m in parsed if m is None]
         parsed = [(p, m) for p, m in parsed if m is not None]
         if not parsed:
             continue
+        if skipped:
+            log.warning(
+                "%s: %d of %d videos do not name a MEAD clip (M003#angry#level_1#001 or M003_ang_1_001, "
+                "levels 1-3) and are left out (first: %s)",
+                video_dir,
+                len(skipped),
+                len(videos),
+                ", ".join(skipped[:3]),
+            )
         audio_base = root if rel == "." else video_dir.parent
         audio_dirs = [video_dir] + [audio_base / name for name in _AUDIO_DIR_NAMES]
         clips = {}
@@ -80,14 +94,23 @@ def _flat_clips(root: Path, split: str) -> dict[str, Clip]:
 
 
 def _raw_clips(root: Path, split: str) -> dict[str, Clip]:
-    clips = {}
+    clips, skipped = {}, []
     for video in videos_matching(root, "*/video/front/*/level_*/*"):
         mead = mead_id_from_raw_path(video.relative_to(root))
         if mead is None:
+            skipped.append(str(video.relative_to(root)))
             continue
         level_dir = Path(mead.speaker, "audio", mead.emotion, f"level_{mead.level}")
         audio = find_audio([video.stem], [root / level_dir])
         add_clip(clips, str(mead), _make_clip(mead, split, video, audio, "raw"))
+    if skipped:
+        log.warning(
+            "%s: %d videos of the raw MEAD tree are not <spk>/video/front/<emotion>/level_<1-3>/<nnn>.mp4 "
+            "and are left out (first: %s)",
+            root,
+            len(skipped),
+            ", ".join(skipped[:3]),
+        )
     return clips
 
 
@@ -95,7 +118,15 @@ def _raw_clips(root: Path, split: str) -> dict[str, Clip]:
 def read_mead(root: Path, split: str = "test") -> list[Clip]:
     """MEAD clips of ``split`` (see the module docstring for layouts and split rules)."""
     root = require_root(root, "mead", EXPECTED)
-    clips = _flat_clips(root, split) or _raw_clips(root, split)
+    flat, raw = _flat_clips(root, split), _raw_clips(root, split)
+    if flat and raw:  # one stray flat-named file would hide the whole raw tree
+        example = next(iter(flat.values())).video
+        raise DatasetLayoutError(
+            root,
+            f"holds both a flattened MEAD layout ({len(flat)} clips, e.g. {example}) and a raw MEAD tree "
+            f"({len(raw)} clips under <spk>/video/front/); keep one layout under this root",
+        )
+    clips = flat or raw
     if not clips:
         raise layout_error(root, "mead", EXPECTED)
     list_path = split_list_path(root, split)

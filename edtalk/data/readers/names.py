@@ -31,8 +31,9 @@ MEAD_TEST_SPEAKERS = ("M003", "M030", "W009", "W015")
 """The official EDTalk/EAT MEAD test speakers."""
 
 _SPEAKER = r"(?P<speaker>[MW]\d{3})"
-_CANONICAL = re.compile(rf"^{_SPEAKER}#(?P<emotion>[a-z]+)#level_(?P<level>\d)#(?P<clip>\d+)$")
-_EAT = re.compile(rf"^{_SPEAKER}_(?P<emotion>[a-z]{{3}})_(?P<level>\d)_(?P<clip>\d+)$")
+_LEVEL = r"(?P<level>[1-3])"  # MEAD's three intensity levels
+_CANONICAL = re.compile(rf"^{_SPEAKER}#(?P<emotion>[a-z]+)#level_{_LEVEL}#(?P<clip>\d+)$")
+_EAT = re.compile(rf"^{_SPEAKER}_(?P<emotion>[a-z]{{3}})_{_LEVEL}_(?P<clip>\d+)$")
 _HDTF = re.compile(r"^(?P<video>.+)#(?P<chunk>\d+)$")
 
 
@@ -79,7 +80,7 @@ def parse_mead_id(name: str) -> MeadId | None:
 def mead_id_from_raw_path(path: Path) -> MeadId | None:
     """``<spk>/video/front/<emotion>/level_<k>/<nnn>.mp4`` (or ``<spk>/audio/<emotion>/...``) -> id."""
     parts = path.parts
-    if len(parts) < 4 or not re.fullmatch(r"level_\d", parts[-2]) or not path.stem.isdigit():
+    if len(parts) < 4 or not re.fullmatch(r"level_[1-3]", parts[-2]) or not path.stem.isdigit():
         return None
     emotion = _emotion(parts[-3])
     speaker = next((p for p in reversed(parts[:-3]) if re.fullmatch(r"[MW]\d{3}", p)), None)

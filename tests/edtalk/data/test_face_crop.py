@@ -440,3 +440,14 @@ def test_the_crop_passes_place_a_variable_rate_videos_frames_by_their_times():
     [(_, crops)] = list(cut_crops(iter(frames), 20.0, plan))
     expected = np.stack([crop_frame(frames[i], plan.boxes[0]) for i in index])
     np.testing.assert_array_equal(crops, expected)
+
+
+def test_hdtf_jobs_skip_videos_in_hidden_folders(tmp_path, place):
+    """Before: only a hidden file name was skipped, so .cache/partial_download.mp4 was cropped."""
+    from edtalk.data.crop import hdtf_jobs
+
+    place(tmp_path / "raw" / "RD_Radio1_000.mp4")
+    place(tmp_path / "raw" / ".cache" / "partial_download.mp4")
+    place(tmp_path / "raw" / "._RD_Radio1_000.mp4")
+    jobs = hdtf_jobs(tmp_path / "raw", tmp_path / "out", 5.0)
+    assert [j.clip_id for j in jobs] == ["RD_Radio1_000"]

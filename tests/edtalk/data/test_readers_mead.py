@@ -116,3 +116,33 @@ def test_root_that_is_a_file(tmp_path):
     (tmp_path / "f.mp4").write_bytes(b"x")
     with pytest.raises(DatasetLayoutError, match="must be a folder"):
         read_clips("mead", tmp_path / "f.mp4")
+
+
+def test_a_stray_flat_named_file_does_not_hide_a_raw_tree(tmp_path, place):
+    """Before: one MEAD-named video at the root of a raw tree switched the reader to the flat layout
+    and every raw clip was dropped without a word (crop dataset too)."""
+    place(tmp_path / "M003" / "video" / "front" / "angry" / "level_1" / "001.mp4")
+    place(tmp_path / "M030" / "video" / "front" / "happy" / "level_2" / "002.mp4")
+    assert len(read_clips("mead", tmp_path, "all")) == 2
+    place(tmp_path / "M003_ang_1_009.mp4")
+    with pytest.raises(
+        DatasetLayoutError, match=r"both a flattened MEAD layout \(1 clips.*raw MEAD tree \(2"
+    ):
+        read_clips("mead", tmp_path, "all")
+
+
+def test_levels_beyond_three_and_unparsed_names_are_left_out_with_a_warning(tmp_path, place, caplog):
+    flat = tmp_path / "MEAD_front" / "video"
+    for name in ("M003#angry#level_1#001", "M003#angry#level_7#003", "M003_ang_0_004", "notes"):
+        place(flat / f"{name}.mp4")
+    with caplog.at_level("WARNING"):
+        clips = read_clips("mead", tmp_path, "all")
+    assert [c.id for c in clips] == ["M003#angry#level_1#001"]
+    assert "3 of 4 videos do not name a MEAD clip" in caplog.text
+    raw = tmp_path / "raw"
+    place(raw / "M003" / "video" / "front" / "angry" / "level_1" / "001.mp4")
+    place(raw / "M003" / "video" / "front" / "angry" / "level_7" / "002.mp4")
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert [c.level for c in read_clips("mead", raw, "all")] == [1]
+    assert "1 videos of the raw MEAD tree" in caplog.text
