@@ -342,7 +342,15 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("input", type=user_path)
     video.add_argument("--out", type=user_path, required=True, help="output .mp4")
     video.add_argument("--audio", type=user_path, help="audio file (default: the video's own audio track)")
-    data = sub.add_parser("dataset", help="a raw MEAD or HDTF tree -> the layout its reader takes")
+    data = sub.add_parser(
+        "dataset",
+        help="a raw MEAD or HDTF tree -> the layout its reader takes",
+        description="Crop a raw MEAD or HDTF tree to the layout its reader takes: MEAD_front/video|audio "
+        "(MEAD) or split_5s_video|audio 5-second chunks (HDTF), 256 px, 25 fps, 16 kHz mono. Clips are "
+        "cropped in parallel; a re-run skips clips done with the same settings and tries failed ones "
+        "again; <out>/crop_report.json lists every clip's outcome. Exit status 0 when every clip was "
+        "cropped, 1 when some could not be, 2 for a usage error.",
+    )
     data.add_argument("--dataset", required=True, choices=("mead", "hdtf"))
     data.add_argument("--root", type=user_path, required=True, help="the raw dataset's folder")
     data.add_argument(

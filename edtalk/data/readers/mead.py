@@ -143,6 +143,10 @@ def read_mead(root: Path, split: str = "test") -> list[Clip]:
             root / "lists",
             f"no split list {split}.json|txt here, and MEAD's built-in splits are test, train, all",
         )
+    if not selected and list_path is not None:
+        raise DatasetLayoutError(
+            list_path, f"names none of the {len(clips)} MEAD clips found under {root} (split {split!r})"
+        )
     if not selected:
         raise DatasetLayoutError(
             root,

@@ -146,3 +146,13 @@ def test_levels_beyond_three_and_unparsed_names_are_left_out_with_a_warning(tmp_
     with caplog.at_level("WARNING"):
         assert [c.level for c in read_clips("mead", raw, "all")] == [1]
     assert "1 videos of the raw MEAD tree" in caplog.text
+
+
+def test_a_split_list_naming_no_clip_on_disk_is_named(tmp_path, place):
+    """Before: 'no MEAD clips for split test (... test speakers are M003 ...)', with M003 on disk and
+    the empty list file not named."""
+    place(tmp_path / "MEAD_front" / "video" / "M003#angry#level_1#001.mp4")
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "test.txt").write_text("W099#sad#level_1#001\n")
+    with pytest.raises(DatasetLayoutError, match=r"test.txt: names none of the 1 MEAD clips found under"):
+        read_clips("mead", tmp_path, "test")
