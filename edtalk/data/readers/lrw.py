@@ -8,6 +8,7 @@ the clips.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from edtalk.data.clip import Clip
@@ -22,6 +23,8 @@ from edtalk.data.readers.common import (
     split_list_path,
     videos_matching,
 )
+
+log = logging.getLogger(__name__)
 
 EXPECTED = """\
   <root>/ABOUT/test/ABOUT_00001.mp4   (29 frames at 25 fps; audio inside or ABOUT_00001.wav beside it)
@@ -43,9 +46,10 @@ def _is_lrw_name(video: Path) -> bool:
 def read_lrw(root: Path, split: str = "test") -> list[Clip]:
     """LRW clips of ``split`` (the split is the middle folder of ``<WORD>/<split>/``)."""
     root = require_root(root, "lrw", EXPECTED)
-    clips = {}
+    clips, skipped = {}, []
     for video in videos_matching(root, f"*/{split}/*"):
         if not _is_lrw_name(video):
+            skipped.append(str(video.relative_to(root)))
             continue
         word = video.parent.parent.name
         clip = Clip(
@@ -57,6 +61,14 @@ def read_lrw(root: Path, split: str = "test") -> list[Clip]:
             extra={"word": word},
         )
         add_clip(clips, video.stem, clip)
+    if skipped and clips:
+        log.warning(
+            "%s: %d videos are not <WORD>/%s/<WORD>_<n>.mp4 and are left out (first: %s)",
+            root,
+            len(skipped),
+            split,
+            ", ".join(skipped[:3]),
+        )
     if not clips:
         found = sorted({p.parent.name for p in videos_matching(root, "*/*/*") if _is_lrw_name(p)})
         if found:

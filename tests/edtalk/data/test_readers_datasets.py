@@ -53,6 +53,16 @@ def test_lrw_word_split_tree_and_audio_fallback(tmp_path, place):
     assert [c.id for c in read_clips("lrw", tmp_path, "test")] == ["ABOUT_00002"]
 
 
+def test_lrw_names_out_of_their_word_folder_are_left_out_with_a_warning(tmp_path, place, caplog):
+    """Before: about_00004.mp4 or a WORLD_ clip under ABOUT/ were skipped without a word."""
+    place(tmp_path / "ABOUT/test/ABOUT_00001.mp4")
+    place(tmp_path / "ABOUT/test/about_00004.mp4")
+    place(tmp_path / "ABOUT/test/WORLD_00005.mp4")
+    with caplog.at_level("WARNING"):
+        assert [c.id for c in read_clips("lrw", tmp_path, "test")] == ["ABOUT_00001"]
+    assert "2 videos are not <WORD>/test/<WORD>_<n>.mp4 and are left out" in caplog.text
+
+
 def test_voxceleb2_fomm_and_tree_layouts(tmp_path, place):
     place(tmp_path / "test/id00017#01dfn2spqyE#000001#000100.mp4")
     place(tmp_path / "test/id00018/abcdefghijk/00001.mp4", tmp_path / "test/id00018/abcdefghijk/00001.wav")
