@@ -17,22 +17,8 @@ CFG = ModelConfig.preset("tiny")
 EMO = {"happy": [0.5] * CFG.n_expression}
 
 
-def face_crop() -> np.ndarray:
-    """A 128 px square face crop (dlib's HOG detector finds the face)."""
-    import skimage.data
-
-    return np.asarray(Image.fromarray(skimage.data.astronaut()[:400, 60:460]).resize((128, 128)))
-
-
-def faces(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` frames of the face crop, each with its own noise: driving videos that change from frame to
-    frame and still pass the face check on driving videos."""
-    noise = rng.integers(-20, 21, (n, 128, 128, 3))
-    return np.clip(face_crop()[None].astype(int) + noise, 0, 255).astype(np.uint8)
-
-
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
+def files(tmp_path_factory, face_crop, noisy_faces):
     root = tmp_path_factory.mktemp("infer")
     torch.manual_seed(0)
     model = EDTalk(CFG)
@@ -43,7 +29,7 @@ def files(tmp_path_factory):
             p.normal_()
     save_checkpoint(root / "ck.pt", model.state_dict(), CFG, {"emotion_weights": EMO})
     save_checkpoint(root / "noemo.pt", model.state_dict(), CFG, {})
-    face = face_crop()
+    face = face_crop
     Image.fromarray(face).save(root / "face.png")
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (128, 128, 3), dtype=np.uint8)).save(
         root / "noise.png"
@@ -52,9 +38,9 @@ def files(tmp_path_factory):
     rng = np.random.default_rng(1)
     t = np.arange(int(0.4 * 16000)) / 16000
     wav = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
-    write_video(root / "mouth.mp4", faces(rng, 10), audio=wav)
-    write_video(root / "pose.mp4", faces(rng, 6))
-    write_video(root / "expr.mp4", faces(rng, 4))
+    write_video(root / "mouth.mp4", noisy_faces(rng, 10), audio=wav)
+    write_video(root / "pose.mp4", noisy_faces(rng, 6))
+    write_video(root / "expr.mp4", noisy_faces(rng, 4))
     import soundfile
 
     soundfile.write(root / "speech.wav", wav, 16000)
@@ -308,10 +294,10 @@ def test_a_checkpoint_is_refused_for_what_its_stages_never_trained(files, capsys
     )
 
 
-def test_driving_videos_at_another_rate_are_resampled_to_25_fps(files, capsys):
+def test_driving_videos_at_another_rate_are_resampled_to_25_fps(files, capsys, noisy_faces):
     """A 50 fps mouth video of 10 frames lasts 0.2 s: 5 output frames, not 10 played at half speed."""
     rng = np.random.default_rng(2)
-    write_video(files / "fast.mp4", faces(rng, 10), fps=50)
+    write_video(files / "fast.mp4", noisy_faces(rng, 10), fps=50)
     out = files / "fast_out.mp4"
     rc, cap = _run_on(files, capsys, "video", "--mouth", files / "fast.mp4", "--out", out)
     assert rc == 0, cap.err

@@ -21,32 +21,20 @@ CFG = ModelConfig.preset("tiny")
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def face_crop() -> np.ndarray:
-    import skimage.data
-
-    return np.asarray(Image.fromarray(skimage.data.astronaut()[:400, 60:460]).resize((128, 128)))
-
-
-def faces(seed: int, n: int) -> np.ndarray:
-    """``n`` noisy frames of a face crop: a driving video that passes the face check."""
-    noise = np.random.default_rng(seed).integers(-20, 21, (n, 128, 128, 3))
-    return np.clip(face_crop()[None].astype(int) + noise, 0, 255).astype(np.uint8)
-
-
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
+def files(tmp_path_factory, face_crop, noisy_faces):
     import soundfile
 
     root = tmp_path_factory.mktemp("infer_review")
     torch.manual_seed(0)
     model = EDTalk(CFG)
     save_checkpoint(root / "ck.pt", model.state_dict(), CFG, {"emotion_weights": {"happy": [0.5] * 10}})
-    Image.fromarray(face_crop()).save(root / "face.png")
+    Image.fromarray(face_crop).save(root / "face.png")
     t = np.arange(int(0.4 * 16000)) / 16000
     soundfile.write(root / "speech.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
-    write_video(root / "mouth.mp4", faces(1, 10))
-    write_video(root / "short.mp4", faces(2, 4))
-    write_video(root / "long.mp4", faces(3, 14))
+    write_video(root / "mouth.mp4", noisy_faces(np.random.default_rng(1), 10))
+    write_video(root / "short.mp4", noisy_faces(np.random.default_rng(2), 4))
+    write_video(root / "long.mp4", noisy_faces(np.random.default_rng(3), 14))
     write_video(root / "grey.mp4", np.full((6, 128, 128, 3), 128, np.uint8))  # no face in any frame
     return root
 
@@ -168,7 +156,7 @@ def test_a_driving_video_without_a_face_is_refused_unless_no_face_check(
 
 
 def test_the_driving_video_face_check_looks_at_first_middle_last_and_stops_at_a_face(
-    files, monkeypatch, tmp_path
+    files, monkeypatch, tmp_path, face_crop
 ):
     """Cheap: a face in the first frame ends the check there; a video is refused only when none of its
     first, middle and last frames has a face (the identity's check, ``has_face``, on each)."""
@@ -182,7 +170,7 @@ def test_the_driving_video_face_check_looks_at_first_middle_last_and_stops_at_a_
         driving.check_video_face(files / "grey.mp4")
     assert len(looked) == 3
     frames = np.full((9, 128, 128, 3), 128, np.uint8)
-    frames[4] = face_crop()  # only the middle frame shows the face
+    frames[4] = face_crop  # only the middle frame shows the face
     write_video(tmp_path / "middle.mp4", frames)
     looked.clear()
     driving.check_video_face(tmp_path / "middle.mp4")
