@@ -235,15 +235,13 @@ class Job:
 
 def score_clip(ctx_factory: Callable, job: Job, protocol: Any, metrics: dict, keys: dict) -> dict:
     """Score ``job.todo`` metrics on one clip; returns a cache row (``failure`` set when the clip
-    as a whole cannot be scored: unreadable, too short, GT/prediction length mismatch)."""
+    as a whole cannot be scored: unreadable, too short, GT/prediction length mismatch). A clip
+    without a prediction never comes here: ``run`` fails it first (``missing_prediction``)."""
     from edtalk.data.errors import DataError
     from eval.metrics.base import ClipFailure
 
     FATAL_ERRORS = _fatal_errors()
     row: dict[str, Any] = {"inputs": job.inputs, "metrics": {}, "failure": None, "seconds": {}}
-    if job.pred is None:
-        row["failure"] = "no prediction video for this clip"
-        return row
     ctx = ctx_factory(job.clip, job.pred, job.gt_features)
     t0 = time.perf_counter()
     try:
@@ -578,13 +576,15 @@ def check_weights(protocol: Any, metrics: dict, allow_unverified: bool, data: st
 
 def missing_prediction(clip: Any, method: Any, args: argparse.Namespace) -> str:
     """Why a clip has no prediction, naming where it was looked for."""
-    folder = getattr(method, "folder", None) or (args.pred if args.dataset == "folder" else None)
-    if folder is None:
-        return "no prediction video for this clip"
-    return (
-        f"no prediction video for this clip in {folder}: name it {clip.id}.mp4 "
-        "(or map its file name to the clip id in the folder's provenance.json name_map)"
-    )
+    folder = getattr(method, "folder", None)
+    if folder is not None:  # folder:DIR
+        return (
+            f"no prediction video for this clip in {folder}: name it {clip.id}.mp4 "
+            "(or map its file name to the clip id in the folder's provenance.json name_map)"
+        )
+    if args.dataset == "folder":  # --gt/--pred pairs by file stem
+        return f"no prediction video for this clip in {args.pred}: name it {Path(clip.video).stem}.mp4"
+    return "no prediction video for this clip"
 
 
 def check_same_method(results_file: Path, method: Any, args: argparse.Namespace | None = None) -> None:
