@@ -28,7 +28,9 @@ def anchor_points(landmarks: np.ndarray) -> np.ndarray:
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """2x3 least-squares similarity (Umeyama, no reflection) mapping points ``src`` onto ``dst``."""
+    """2x3 float64 least-squares similarity (Umeyama 1991, no reflection; what skimage's
+    ``SimilarityTransform.estimate`` computes) mapping points ``src`` onto ``dst``. Also the face
+    alignment of the ``eat`` protocol's crops (eval/backbones/align.py)."""
     src = np.asarray(src, np.float64)
     dst = np.asarray(dst, np.float64)
     mu_s, mu_d = src.mean(0), dst.mean(0)
@@ -40,7 +42,7 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     var = (s0**2).sum() / len(src)
     scale = (sig * np.diag(fix)).sum() / max(var, 1e-12)
     shift = mu_d - scale * rot @ mu_s
-    return np.hstack([scale * rot, shift[:, None]]).astype(np.float32)
+    return np.hstack([scale * rot, shift[:, None]])
 
 
 def mouth_mask(landmarks: np.ndarray, size: tuple[int, int], margin: float = 0.08, feather: float = 0.04):
@@ -72,6 +74,7 @@ def swap_mouth(
         raise ValueError(f"recipient {recipient.shape} and donor {donor.shape} must have one shape")
     h, w = recipient.shape[:2]
     m = similarity_transform(anchor_points(donor_landmarks), anchor_points(recipient_landmarks))
+    m = m.astype(np.float32)
     warped = cv2.warpAffine(donor, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     donor_mouth = np.asarray(donor_landmarks, np.float32)[MOUTH]
     warped_mouth = donor_mouth @ m[:, :2].T + m[:, 2]

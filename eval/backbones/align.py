@@ -31,27 +31,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from edtalk.data.mouth_swap import similarity_transform  # the mouth swap's fit (Umeyama, as skimage)
 from eval.backbones import BACKBONES  # noqa: F401  (package import keeps registration order)
 from eval.context import FEATURES, ClipContext
 from eval.metrics.base import ClipFailure
 from eval.metrics.frames import CROP_KINDS, check_crop
 
 # -- shared -------------------------------------------------------------------------------------
-
-
-def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """2 x 3 matrix of the least-squares similarity (rotation, uniform scale, translation)
-    mapping ``src`` (N, 2) to ``dst`` (N, 2) (Umeyama 1991, no reflection; what skimage's
-    ``SimilarityTransform.estimate`` computes)."""
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    s, d = src - mu_s, dst - mu_d
-    cov = d.T @ s / len(src)
-    u, sig, vt = np.linalg.svd(cov)
-    sign = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
-    rot = u @ sign @ vt
-    scale = np.trace(np.diag(sig) @ sign) / (s**2).sum(1).mean()
-    t = mu_d - scale * rot @ mu_s
-    return np.hstack([scale * rot, t[:, None]])
 
 
 SIDE_NAMES = {"gt": "ground-truth video", "pred": "generated video"}
