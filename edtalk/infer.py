@@ -31,6 +31,7 @@ folder made) before the model loads; ``~`` is expanded in every path.
 from __future__ import annotations
 
 import argparse
+import difflib
 import functools
 import os
 import sys
@@ -69,6 +70,23 @@ def seed(text: str) -> int:
     if n > MAX_SEED:
         raise argparse.ArgumentTypeError(f"must be at most 2**64 - 1 (a 64-bit seed), got {n}")
     return n
+
+
+def blend_factor(text: str) -> float:
+    """argparse ``type`` for ``--alpha``: a number a in [0, 1] (W^e = a W^e_1 + (1 - a) W^e_2)."""
+    a = finite_float(text)
+    if not 0.0 <= a <= 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {text}")
+    return a
+
+
+def emotion_name(text: str) -> str:
+    """argparse ``type`` for ``--emotion``: one of MEAD's eight emotions, checked before the model loads."""
+    if text not in EMOTIONS:
+        close = difflib.get_close_matches(text, EMOTIONS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise argparse.ArgumentTypeError(f"unknown emotion {text!r}{hint} (known: {', '.join(EMOTIONS)})")
+    return text
 
 
 # --- outputs ---------------------------------------------------------------------------------------
@@ -271,8 +289,6 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     if "expression" not in cfg.bank_names:
         raise InferenceError(args.ckpt, f"model has no expression bank (components={cfg.components!r})")
     require_stages(model.checkpoint_meta, args.ckpt, ["mouth_pose", "expression"])
-    if not 0.0 <= args.alpha <= 1.0:
-        raise InferenceError(None, f"--alpha must lie in [0, 1], got {args.alpha}")
     identity = _identity(args)
     read, bs = _reader(args), args.batch_size
     mouth, video_a, video_b = read(args.mouth), read(args.expression_a), read(args.expression_b)
@@ -432,7 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--text or --expression-from-audio: the identity's own expression throughout)",
     )
     expr.add_argument(
-        "--emotion", help=f"named emotion: {', '.join(EMOTIONS)} (needs meta['emotion_weights'])"
+        "--emotion",
+        type=emotion_name,
+        help=f"named emotion: {', '.join(EMOTIONS)} (needs meta['emotion_weights'])",
     )
     p.set_defaults(func=cmd_audio, subparser=p)
 
@@ -458,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=user_path,
         help=f"expression video 2 (weight 1 - alpha), {fitted.format('mouth video')}",
     )
-    p.add_argument("--alpha", type=float, default=0.5, help="blend factor a in [0, 1] (default 0.5)")
+    p.add_argument("--alpha", type=blend_factor, default=0.5, help="blend factor a in [0, 1] (default 0.5)")
     p.set_defaults(func=cmd_interpolate, subparser=p)
 
     p = sub.add_parser(

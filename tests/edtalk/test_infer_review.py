@@ -267,6 +267,31 @@ def test_a_seed_beyond_64_bits_is_a_usage_error(files, capsys, tmp_path, value, 
     assert infer.seed(str(2**64 - 1)) == 2**64 - 1
 
 
+@pytest.mark.parametrize(
+    ("command", "option", "message"),
+    [
+        ("audio", ["--emotion", "hapy"], "--emotion: unknown emotion 'hapy'; did you mean 'happy'?"),
+        ("interpolate", ["--alpha", "1.5"], "--alpha: must lie in [0, 1], got 1.5"),
+        ("interpolate", ["--alpha", "nan"], "--alpha: must be a finite number"),
+    ],
+)
+def test_an_unknown_emotion_or_alpha_out_of_range_is_a_usage_error(
+    files, capsys, no_model, command, option, message
+):
+    """Before: both were checked after the checkpoint was loaded (seconds at `paper`, and a missing
+    checkpoint was reported instead of the mistyped option)."""
+    inputs = {
+        "audio": ["--audio", files / "speech.wav"],
+        "interpolate": ["--mouth", files / "mouth.mp4"]
+        + ["--expression-a", files / "mouth.mp4"]
+        + ["--expression-b", files / "mouth.mp4"],
+    }[command]
+    argv = [command, "--ckpt", files / "missing.pt", "--identity", files / "face.png", *inputs, *option]
+    with pytest.raises(SystemExit) as exc:
+        infer.main([str(a) for a in [*argv, "--out", files / "o.mp4"]])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
 # --- 5. drivers fitted to the output's length ------------------------------------------------------
 def test_pose_and_expression_videos_of_another_length_are_noted(files, capsys, tmp_path):
     """Before: a short pose video was ping-pong looped, a long one cut, without a word."""
