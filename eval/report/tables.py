@@ -328,10 +328,11 @@ def _unshown_metrics_stamps(columns: list[Column], results: list[ResultFile]) ->
 
 
 def _failure_counts(failures: tuple[dict, ...]) -> str:
-    """``2 clips in every metric, 1 in m_lmd``: a failure naming no metric is the whole clip's."""
+    """``2 clips as a whole, 1 in m_lmd``: a failure naming no metric is the whole clip's (unreadable,
+    too short, no prediction), left out of every metric that applies to it."""
     whole = {f.get("clip") for f in failures if not f.get("metric")}
     per_metric = Counter(f["metric"] for f in failures if f.get("metric"))
-    parts = [f"{len(whole)} clip{'s' if len(whole) != 1 else ''} in every metric"] if whole else []
+    parts = [f"{len(whole)} clip{'s' if len(whole) != 1 else ''} as a whole"] if whole else []
     parts += [f"{n} in {metric}" for metric, n in sorted(per_metric.items())]
     return ", ".join(parts)
 

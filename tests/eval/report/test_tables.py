@@ -132,7 +132,7 @@ def test_failure_stamp_says_which_numbers_each_failed_clip_is_left_out_of(tmp_pa
     t1 = next(t for t in build_tables(load_results(tmp_path)) if t.number == "1" and t.protocol == "eat")
     assert (
         "Clips that failed, each left out only of the numbers of the metrics it failed in: "
-        "m (mead): 1 clip in every metric, 2 in fid, 1 in psnr"
+        "m (mead): 1 clip as a whole, 2 in fid, 1 in psnr"
     ) in t1.stamps
 
 
