@@ -323,10 +323,12 @@ def test_deepspeed_config_cpu_and_bf16():
     assert cfg["zero_optimization"]["stage"] == 2
     assert cfg["optimizer"]["params"]["torch_adam"] is True
     assert cfg["bf16"] == {"enabled": True}
+    assert cfg["communication_data_type"] == "fp32"  # gradients averaged in fp32, not bf16
     assert cfg["train_micro_batch_size_per_gpu"] == 3
     # torch's Adam on GPUs too (FusedAdam would be compiled at startup: nvcc of torch's exact CUDA)
     plain = deepspeed_config(StageConfig(name="mouth_pose"), TrainConfig())
     assert plain["optimizer"]["params"]["torch_adam"] is True and "bf16" not in plain
+    assert "communication_data_type" not in plain
 
 
 def test_train_config_refuses_judge_split_and_bad_zero():
