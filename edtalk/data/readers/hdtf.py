@@ -1,6 +1,7 @@
 """HDTF reader: EDTalk's 5-second chunks ``split_5s_video/<video>#<k>.mp4`` + ``split_5s_audio/*.wav``.
 
 Ids are file stems (``RD_Radio1_000#1``); the identity is the source video name before ``#``.
+Videos with no ``#<k>`` (``RD_Radio1_000.mp4``, ``RD_Radio1_000#1 (copy).mp4``) are left out with a warning.
 HDTF has no built-in split: ``root/lists/<split>.json|txt`` (e.g. EDTalk's official ``test.json``,
 whose MEAD entries are ignored here) selects the clips; ``split="all"`` takes every chunk.
 A ``video/`` + ``audio/`` pair of folders works as well as the ``split_5s_*`` names.
@@ -8,6 +9,7 @@ A ``video/`` + ``audio/`` pair of folders works as well as the ``split_5s_*`` na
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from edtalk.data.clip import Clip
@@ -23,6 +25,8 @@ from edtalk.data.readers.common import (
     videos_in,
 )
 from edtalk.data.readers.names import parse_hdtf_id, parse_mead_id
+
+log = logging.getLogger(__name__)
 
 EXPECTED = """\
   <root>/split_5s_video/RD_Radio1_000#1.mp4   (25 fps, 256x256 crops)
@@ -46,19 +50,30 @@ def read_hdtf(root: Path, split: str = "test") -> list[Clip]:
     root = require_root(root, "hdtf", EXPECTED)
     clips: dict[str, Clip] = {}
     for video_name, audio_name in _LAYOUTS:
+        skipped = []
         for video in videos_in(root / video_name):
             parsed = parse_hdtf_id(video.stem)
+            if parsed is None:  # no "#<k>": a stray copy or an unsplit source video, not a chunk
+                skipped.append(video.name)
+                continue
             clip = Clip(
                 id=video.stem,
                 dataset="hdtf",
                 split=split,
                 video=video,
                 audio=find_audio([video.stem], [root / audio_name, video.parent]) or video,
-                identity=parsed[0] if parsed else video.stem,
-                extra={"chunk": parsed[1] if parsed else None},
+                identity=parsed[0],
+                extra={"chunk": parsed[1]},
             )
             add_clip(clips, video.stem, clip)
         if clips:
+            if skipped:
+                log.warning(
+                    "%s: %d videos are not HDTF chunks <video>#<k>.mp4 and are left out (first: %s)",
+                    root / video_name,
+                    len(skipped),
+                    ", ".join(skipped[:3]),
+                )
             break
     if not clips:
         raise layout_error(root, "hdtf", EXPECTED)

@@ -6,6 +6,7 @@
 * raw MEAD: ``<spk>/video/front/<emotion>/level_<k>/<nnn>.mp4`` with audio at
   ``<spk>/audio/<emotion>/level_<k>/<nnn>.{wav,m4a}`` (else the mp4's own audio track).
 
+Emotions are lower case in file and folder names alike (``ANGRY`` is left out with a warning).
 Every name maps to the canonical id ``M003#angry#level_1#001``. Split: ``root/lists/<split>.json|txt``
 (EDTalk's official lists) when present; else ``test`` = speakers M003, M030, W009, W015, ``train`` =
 all other speakers, ``all`` = everything.
@@ -77,7 +78,7 @@ def _flat_clips(root: Path, split: str) -> dict[str, Clip]:
         if skipped:
             log.warning(
                 "%s: %d of %d videos do not name a MEAD clip (M003#angry#level_1#001 or M003_ang_1_001, "
-                "levels 1-3) and are left out (first: %s)",
+                "lower case, levels 1-3) and are left out (first: %s)",
                 video_dir,
                 len(skipped),
                 len(videos),
@@ -106,7 +107,7 @@ def _raw_clips(root: Path, split: str) -> dict[str, Clip]:
     if skipped:
         log.warning(
             "%s: %d videos of the raw MEAD tree are not <spk>/video/front/<emotion>/level_<1-3>/<nnn>.mp4 "
-            "and are left out (first: %s)",
+            "(emotion in lower case) and are left out (first: %s)",
             root,
             len(skipped),
             ", ".join(skipped[:3]),

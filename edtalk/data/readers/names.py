@@ -4,6 +4,7 @@ Accepted MEAD names:
   * EDTalk's split lists / flattened layout: ``M003#angry#level_1#001``
   * EAT's names: ``M003_ang_1_001`` (3-letter emotion codes, see ``EAT_EMOTIONS``)
   * the raw tree: ``M003/video/front/angry/level_1/001.mp4`` (see ``mead_id_from_raw_path``)
+Emotions and ``level_<k>`` are lower case, as MEAD spells them, in file and folder names alike.
 HDTF 5-second chunks: ``<video>#<k>``, e.g. ``RD_Radio1_000#1``.
 """
 
@@ -56,7 +57,7 @@ class MeadId:
 
 
 def _emotion(name: str) -> str | None:
-    name = name.lower()
+    """A MEAD emotion name or EAT code, in lower case as MEAD spells them (``ANGRY`` -> None)."""
     if name in EMOTIONS:
         return name
     return EAT_EMOTIONS.get(name)

@@ -1,7 +1,7 @@
 """VoxCeleb2 reader. Layouts under ``root/<split>/`` (``train`` and ``dev`` name the same split):
 
 * FOMM-style crops: ``<split>/<id>.mp4`` (e.g. ``id00017#01dfn2spqyE#00001.mp4``); the identity is the
-  part before the first ``#``.
+  part before the first ``#`` (a file with none there is left out with a warning).
 * per-person tree: ``<split>/<person_id>/<video_id>/<utt>.mp4`` (also ``<split>/mp4/<person_id>/...``
   as VoxCeleb2 ships it); the id is ``<person_id>#<video_id>#<utt>``.
 
@@ -11,6 +11,7 @@ else the mp4's own audio track. An optional ``root/lists/<split>.txt|json`` rest
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from edtalk.data.clip import Clip
@@ -26,6 +27,8 @@ from edtalk.data.readers.common import (
     videos_in,
     videos_matching,
 )
+
+log = logging.getLogger(__name__)
 
 EXPECTED = """\
   <root>/test/id00017#01dfn2spqyE#00001.mp4          (FOMM-style 256x256 crops)
@@ -44,7 +47,7 @@ def _split_dir(root: Path, split: str) -> Path | None:
     return None
 
 
-def _clip(clip_id: str, identity: str | None, split: str, video: Path, audio_dirs: list[Path]) -> Clip:
+def _clip(clip_id: str, identity: str, split: str, video: Path, audio_dirs: list[Path]) -> Clip:
     audio = find_audio([video.stem], audio_dirs) or video
     return Clip(id=clip_id, dataset="voxceleb2", split=split, video=video, audio=audio, identity=identity)
 
@@ -57,8 +60,12 @@ def read_voxceleb2(root: Path, split: str = "test") -> list[Clip]:
     if split_dir is None:
         raise layout_error(root, "voxceleb2", EXPECTED)
     clips: dict[str, Clip] = {}
+    skipped = []
     for video in videos_in(split_dir):  # FOMM-style flat folder
-        identity = video.stem.split("#")[0] if "#" in video.stem else None
+        identity = video.stem.split("#")[0]
+        if "#" not in video.stem or not identity:  # no identity: a stray file, not a FOMM crop
+            skipped.append(video.name)
+            continue
         add_clip(clips, video.stem, _clip(video.stem, identity, split, video, [video.parent]))
     tree = split_dir / "mp4" if (split_dir / "mp4").is_dir() else split_dir
     for video in videos_matching(tree, "*/*/*"):
@@ -68,6 +75,14 @@ def read_voxceleb2(root: Path, split: str = "test") -> list[Clip]:
         add_clip(clips, clip_id, _clip(clip_id, person, split, video, [video.parent, aac_dir]))
     if not clips:
         raise layout_error(root, "voxceleb2", EXPECTED)
+    if skipped:
+        log.warning(
+            "%s: %d videos name no identity (neither <person_id>#<video_id>#...mp4 nor inside "
+            "<person_id>/<video_id>/) and are left out (first: %s)",
+            split_dir,
+            len(skipped),
+            ", ".join(skipped[:3]),
+        )
     list_path = split_list_path(root, split)
     if list_path is None:
         return sorted(clips.values(), key=lambda c: c.id)

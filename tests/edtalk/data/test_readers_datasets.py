@@ -38,6 +38,25 @@ def test_hdtf_wrong_tree(tmp_path):
         read_clips("hdtf", tmp_path, "all")
 
 
+def test_hdtf_videos_without_a_chunk_number_are_left_out_with_a_warning(tmp_path, place, caplog):
+    """Before: a copy or an unsplit source video beside the chunks was read as one more clip."""
+    videos = tmp_path / "split_5s_video"
+    for name in ("RD_Radio1_000#1", "RD_Radio1_000#2", "RD_Radio1_000#1 (copy)", "RD_Radio1_000"):
+        place(videos / f"{name}.mp4")
+    with caplog.at_level("WARNING"):
+        clips = read_clips("hdtf", tmp_path, "all")
+    assert [(c.id, c.identity, c.extra["chunk"]) for c in clips] == [
+        ("RD_Radio1_000#1", "RD_Radio1_000", 1),
+        ("RD_Radio1_000#2", "RD_Radio1_000", 2),
+    ]
+    assert "2 videos are not HDTF chunks <video>#<k>.mp4 and are left out" in caplog.text
+    assert "RD_Radio1_000#1 (copy).mp4" in caplog.text
+    for chunk in ("RD_Radio1_000#1", "RD_Radio1_000#2"):
+        (videos / f"{chunk}.mp4").unlink()
+    with pytest.raises(DatasetLayoutError, match="split_5s_video/RD_Radio1_000#1.mp4"):
+        read_clips("hdtf", tmp_path, "all")  # no chunk at all: the layout error, not two odd clips
+
+
 def test_lrw_word_split_tree_and_audio_fallback(tmp_path, place):
     place(tmp_path / "ABOUT/test/ABOUT_00001.mp4", tmp_path / "ABOUT/test/ABOUT_00001.wav")
     place(tmp_path / "ABOUT/test/ABOUT_00002.mp4")
@@ -77,6 +96,21 @@ def test_voxceleb2_fomm_and_tree_layouts(tmp_path, place):
     assert train.id == "id00020#zzzzzzzzzzz#00003"
     with pytest.raises(DatasetLayoutError, match="voxceleb2"):
         read_clips("voxceleb2", tmp_path, "val")
+
+
+def test_voxceleb2_videos_with_no_identity_are_left_out_with_a_warning(tmp_path, place, caplog):
+    """Before: a stray mp4 in the split folder was a clip with identity None (or "" for ``#x.mp4``)."""
+    place(tmp_path / "test/id00017#01dfn2spqyE#000001#000100.mp4")
+    place(tmp_path / "test/id00018/abcdefghijk/00001.mp4")
+    place(tmp_path / "test/stray.mp4")
+    place(tmp_path / "test/#01dfn2spqyE#000002.mp4")
+    with caplog.at_level("WARNING"):
+        clips = read_clips("voxceleb2", tmp_path, "test")
+    assert [(c.id, c.identity) for c in clips] == [
+        ("id00017#01dfn2spqyE#000001#000100", "id00017"),
+        ("id00018#abcdefghijk#00001", "id00018"),
+    ]
+    assert "2 videos name no identity" in caplog.text and "stray.mp4" in caplog.text
 
 
 def test_folder_pairs_by_stem(tmp_path, place, caplog):

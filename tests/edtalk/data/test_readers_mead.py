@@ -148,6 +148,24 @@ def test_levels_beyond_three_and_unparsed_names_are_left_out_with_a_warning(tmp_
     assert "1 videos of the raw MEAD tree" in caplog.text
 
 
+def test_upper_case_emotions_are_left_out_in_folder_and_file_names_alike(tmp_path, place, caplog):
+    """Before: raw ``ANGRY/`` folders were read as angry, while ``M003#ANGRY#...`` files were left out."""
+    raw = tmp_path / "raw"
+    place(raw / "M003/video/front/angry/level_1/001.mp4")
+    place(raw / "M003/video/front/ANGRY/level_1/002.mp4")
+    place(raw / "M003/video/front/Happy/level_1/003.mp4")
+    with caplog.at_level("WARNING"):
+        assert [c.id for c in read_clips("mead", raw, "all")] == ["M003#angry#level_1#001"]
+    assert "2 videos of the raw MEAD tree" in caplog.text and "ANGRY/level_1/002.mp4" in caplog.text
+    flat = tmp_path / "flat" / "MEAD_front" / "video"
+    for name in ("M003#angry#level_1#001", "M003#ANGRY#level_1#002", "M003_ANG_1_003"):
+        place(flat / f"{name}.mp4")
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert [c.id for c in read_clips("mead", tmp_path / "flat", "all")] == ["M003#angry#level_1#001"]
+    assert "2 of 3 videos do not name a MEAD clip" in caplog.text
+
+
 def test_a_split_list_naming_no_clip_on_disk_is_named(tmp_path, place):
     """Before: 'no MEAD clips for split test (... test speakers are M003 ...)', with M003 on disk and
     the empty list file not named."""

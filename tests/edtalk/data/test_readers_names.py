@@ -43,7 +43,17 @@ def test_eat_codes_cover_all_eight_emotions():
         assert parse_mead_id(f"M003_{code}_1_001").eat_name == f"M003_{code}_1_001"
 
 
-@pytest.mark.parametrize("name", ["RD_Radio1_000#1", "M003_xyz_1_001", "M003#joyful#level_1#001", "hello"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "RD_Radio1_000#1",
+        "M003_xyz_1_001",
+        "M003#joyful#level_1#001",
+        "hello",
+        "M003#ANGRY#level_1#001",
+        "M003_ANG_1_001",
+    ],
+)
 def test_non_mead_names_are_rejected(name):
     assert parse_mead_id(name) is None
 
@@ -52,6 +62,13 @@ def test_raw_mead_path():
     mead = mead_id_from_raw_path(Path("MEAD/M031/video/front/surprised/level_3/003.mp4"))
     assert str(mead) == "M031#surprised#level_3#003" and mead.speaker == "M031" and mead.level == 3
     assert mead_id_from_raw_path(Path("M031/video/front/surprised/misc/003.mp4")) is None
+
+
+def test_raw_mead_path_emotion_is_lower_case_as_in_file_names():
+    """Before: ``ANGRY/`` folders parsed as angry, while ``M003#ANGRY#level_1#001`` names did not."""
+    assert mead_id_from_raw_path(Path("M003/video/front/ANGRY/level_1/001.mp4")) is None
+    assert mead_id_from_raw_path(Path("M003/video/front/Angry/level_1/001.mp4")) is None
+    assert parse_mead_id("M003#ANGRY#level_1#001") is None
 
 
 def test_hdtf_ids():
