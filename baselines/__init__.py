@@ -21,22 +21,20 @@ How to add a method
 1. Write a ``Method`` subclass in a new file ``baselines/<name>.py`` with ``name``, ``generates``
    and, if it generates, ``generate(clip, out_path)`` (write with ``edtalk.data.video.write_video``,
    which is atomic) and ``provenance()`` (version, checkpoint, resolution).
-2. Decorate it with ``@METHODS.register("<name>")`` and add the module to ``_MODULES`` below.
+2. Decorate it with ``@METHODS.register("<name>")`` (every module of this package is imported).
 3. Add ``tests/baselines/test_<name>.py`` on tiny fixture clips.
 Methods must be picklable (Ray ships them to workers): load heavy models lazily, once per process.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
 from edtalk.data.clip import Clip
-from edtalk.registry import Registry
+from edtalk.registry import Registry, import_modules_of
 
 METHODS: Registry[type[Method]] = Registry("method")
-_MODULES = ("runnable", "edtalk_methods", "adapters")
 
 
 class Method:
@@ -87,8 +85,9 @@ class Method:
 
 
 def load_all() -> Registry:
-    for name in _MODULES:
-        importlib.import_module(f"baselines.{name}")
+    """Import every module of this package (the method modules register themselves) and return
+    ``METHODS``."""
+    import_modules_of(__name__)
     return METHODS
 
 

@@ -9,11 +9,15 @@ Datasets (readers), training stages, metrics, backbones, protocols and methods e
     def read_mead(root, split): ...
 
 An unknown name raises ``KeyError`` with a "did you mean" suggestion and the list of known names.
+A package of pluggable things calls ``import_modules_of(__name__)`` to import its files, so that a
+new file registers itself without a second list to edit.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
+import pkgutil
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
@@ -70,3 +74,12 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def import_modules_of(package: str) -> None:
+    """Import every module of ``package`` (not its sub-packages): each registers what it defines.
+
+    The one list of a kind is its registry; no second list of module names to keep in step."""
+    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        if not info.ispkg:
+            importlib.import_module(f"{package}.{info.name}")

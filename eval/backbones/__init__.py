@@ -10,34 +10,18 @@ Weight files come only from the weights manager (``edtalk.weights.resolve``); a 
 raises ``MissingWeightsError`` naming the file, its URL and where to put it.
 
 How to add a backbone: one file here with a ``@BACKBONES.register("name")`` loader and its
-``@FEATURES.register(...)`` extractor(s); its weight file in ``edtalk/weights.py``; the module
-name in ``_MODULES``; a conformance test in ``tests/eval/backbones/``.
+``@FEATURES.register(...)`` extractor(s) (every module here is imported by ``load_all``); its weight
+file in ``edtalk/weights.py``; a conformance test in ``tests/eval/backbones/``.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any
 
-from edtalk.registry import Registry
+from edtalk.registry import Registry, import_modules_of
 
 BACKBONES: Registry = Registry("backbone")
 
-_MODULES = (
-    "align",
-    "landmarks",
-    "dlib68",
-    "embeddings",
-    "inception_fid",
-    "inception_tv",
-    "lpips_net",
-    "syncnet",
-    "openface",
-    "fan",
-    "emotion_fan",
-)
-_OPTIONAL = ("judges",)  # the synthtalk judges (judges engineer), imported when present
 
 _CACHE: dict[tuple, Any] = {}
 
@@ -47,12 +31,9 @@ def _freeze(settings: dict) -> tuple:
 
 
 def load_all() -> Registry:
-    for name in _MODULES:
-        importlib.import_module(f"eval.backbones.{name}")
-    present = {m.name for m in pkgutil.iter_modules(__path__)}
-    for name in _OPTIONAL:
-        if name in present:
-            importlib.import_module(f"eval.backbones.{name}")
+    """Import every module of this package (each registers its loaders and features) and return
+    ``BACKBONES``."""
+    import_modules_of(__name__)
     return BACKBONES
 
 

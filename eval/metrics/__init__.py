@@ -16,36 +16,22 @@ How to add a metric
    ``not_applicable(clip)`` to return the reason: such clips are reported as n/a, not as failures.
 3. If it needs a new network: a backbone in ``eval/backbones/<name>.py`` registering its feature
    extractor in ``eval.context.FEATURES``, and its weight file in ``edtalk/weights.py``.
-4. Add the module name to ``_MODULES`` below.
-5. Tests in ``tests/eval/metrics/test_<id>.py``: against a reference implementation, and
+4. Tests in ``tests/eval/metrics/test_<id>.py``: against a reference implementation, and
    two merged shards == one pass.
 """
 
 from __future__ import annotations
 
-import importlib
-
-from edtalk.registry import Registry
+from edtalk.registry import Registry, import_modules_of
 
 METRICS = Registry("metric")
 """id -> Metric subclass. Use ``get_metric(id)`` so that the metric modules are imported."""
 
-_MODULES = ("psnr", "ssim", "l1", "lmd", "fid", "lpips", "lse", "akd", "aed", "acc_emo")
-# Metrics owned by the judges engineer (synthtalk ground-truth disentanglement); imported when present.
-_OPTIONAL_PREFIXES = ("disentangle_", "identity_sim")
-
 
 def load_all() -> Registry:
-    """Import every metric module (they register themselves) and return ``METRICS``."""
-    for name in _MODULES:
-        importlib.import_module(f"eval.metrics.{name}")
-    import pkgutil
-
-    import eval.metrics as pkg
-
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name.startswith(_OPTIONAL_PREFIXES):
-            importlib.import_module(f"eval.metrics.{info.name}")
+    """Import every module of this package (the metric modules register themselves) and return
+    ``METRICS``."""
+    import_modules_of(__name__)
     return METRICS
 
 

@@ -9,7 +9,7 @@ How to add a dataset: write ``edtalk/data/readers/<name>.py`` with
     @READERS.register("<name>")
     def read_<name>(root: Path, split: str = "test") -> list[Clip]: ...
 
-import it at the bottom of this file, add fixture tests in tests/edtalk/data/, document its tree
+add fixture tests in tests/edtalk/data/, document its tree
 in docs/datasets.md.
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edtalk.data.clip import Clip
-from edtalk.registry import Registry
+from edtalk.registry import Registry, import_modules_of
 
 Reader = Callable[[Path, str], list[Clip]]
 READERS: Registry[Reader] = Registry("dataset reader")
@@ -30,8 +30,8 @@ def read_clips(name: str, root: str | Path, split: str = "test") -> list[Clip]:
     return READERS.get(name)(Path(root), split)
 
 
-# Importing the reader modules registers them (each module holds one @READERS.register).
-from edtalk.data.readers import folder, hdtf, lrw, mead, synthtalk, voxceleb2  # noqa: E402,F401
+# Importing the modules of this package registers the readers (each holds one @READERS.register).
+import_modules_of(__name__)
 from edtalk.data.readers.folder import pair_folders  # noqa: E402
 
 __all__ = ["READERS", "Reader", "pair_folders", "read_clips"]
