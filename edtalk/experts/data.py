@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from edtalk.data.clip import EMOTIONS
+from edtalk.data.synthtalk.factors import MOUTH_KEYS
+from edtalk.data.synthtalk.presets import SPLITS
 
-SPLITS = ("train", "judge", "test")
 TRAINABLE_SPLITS = ("train", "judge")  # experts train on these; never on test
 POSE_KEYS = ("yaw", "pitch", "roll")  # degrees
-MOUTH_KEYS = ("mouth_open", "mouth_width", "mouth_round")
 
 
 class SplitLeakError(ValueError):

@@ -35,24 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# synthtalk's per-clip facial action amounts (sidecar "expression"), in the generator's order
+from edtalk.data.synthtalk.expression import EXPRESSION_KEYS
+
 N_LANDMARKS = 68
 N_EMOTIONS = 8
-EXPRESSION_KEYS = (  # synthtalk's per-clip facial action amounts (sidecar "expression"), in this order
-    "brow_inner_raise",
-    "brow_outer_raise",
-    "brow_lower",
-    "brow_squeeze",
-    "upper_lid_raise",
-    "lower_lid_raise",
-    "cheek_raise",
-    "lip_corner_pull",
-    "lip_stretch",
-    "upper_lip_raise",
-    "lip_press",
-    "jaw_drop",
-    "nose_wrinkle",
-    "asymmetry",
-)
 
 
 @dataclass(frozen=True)
