@@ -240,10 +240,6 @@ class ClipContext:
         """The cacheable GT features this context computed (store key -> value)."""
         return {k: self._gt_store[k] for k in self._gt_new}
 
-    def drop_frames(self) -> None:
-        """Free decoded frames (features stay memoised), e.g. before pickling a context."""
-        self._frames.clear()
-
 
 def feature_store_key(key: tuple) -> str:
     """A stable text key for a memo key (name, side, frozen settings) in the GT feature store."""

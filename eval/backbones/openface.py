@@ -55,11 +55,6 @@ def lrn_openface(x: torch.Tensor, size: int = 5, alpha: float = 1e-4, beta: floa
     return x * (k + alpha / size * window).pow(-beta)
 
 
-class _LRN(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return lrn_openface(x)
-
-
 def _conv_bn_relu(cin: int, cout: int, kernel: int, stride: int, names: tuple[str, str, str]):
     pad = kernel // 2
     return [
