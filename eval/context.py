@@ -264,10 +264,7 @@ def _check_frames(frames: np.ndarray, where: str) -> np.ndarray:
 def resized_frames(ctx: ClipContext, side: str, size: int | None = None) -> np.ndarray:
     """The side's frames resized to ``size`` x ``size`` with cv2 INTER_AREA when shrinking
     and INTER_LINEAR when enlarging (None = unchanged)."""
-    frames = ctx.frames(side)
-    if size is None or frames.shape[1:3] == (size, size):
-        return frames
-    import cv2
+    from edtalk.data.image import resize_frames
 
-    interp = cv2.INTER_AREA if frames.shape[1] > size else cv2.INTER_LINEAR
-    return np.stack([cv2.resize(f, (size, size), interpolation=interp) for f in frames])
+    frames = ctx.frames(side)
+    return frames if size is None else resize_frames(frames, size)

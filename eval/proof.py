@@ -64,6 +64,7 @@ import numpy as np
 
 from edtalk.atomic import write_json
 from edtalk.cli import add_recompute_option, positive_int, report_error, run_inputs, saved_result
+from edtalk.data.image import resize_frames
 from eval.metrics.functional.disentangle import (
     factor_errors,
     identity_cosine,
@@ -80,15 +81,6 @@ DLIB_SIZE = 256  # frames are resized to this for dlib's HOG detector and 68-poi
 # ["judge_mouth_corr_on_gt"], per factor).
 JUDGE_MOUTH_FACTORS = (0,)
 MOUTH_FACTOR_NAMES = ("open", "width", "round")
-
-
-def _resize(frames: np.ndarray, size: int) -> np.ndarray:
-    import cv2
-
-    if frames.shape[1] == size:
-        return frames
-    interp = cv2.INTER_AREA if frames.shape[1] > size else cv2.INTER_LINEAR
-    return np.stack([cv2.resize(f, (size, size), interpolation=interp) for f in frames])
 
 
 def _mean(values) -> float | None:
@@ -114,7 +106,7 @@ def dlib_mouth_opening(frames: np.ndarray) -> np.ndarray:
         frames = np.stack(
             [cv2.resize(f, (DLIB_SIZE, DLIB_SIZE), interpolation=cv2.INTER_CUBIC) for f in frames]
         )
-    return mouth_opening(detect_landmarks(_resize(frames, DLIB_SIZE)))
+    return mouth_opening(detect_landmarks(resize_frames(frames, DLIB_SIZE)))
 
 
 class Judges:
@@ -141,7 +133,7 @@ class Judges:
         """``mouth_dlib`` of a clip's GT frames at the model's ``size`` (cached: clips recur)."""
         key = (clip.id, size)
         if key not in self._gt_mouth:
-            self._gt_mouth[key] = self.mouth_dlib(_resize(clip.frames, size))
+            self._gt_mouth[key] = self.mouth_dlib(resize_frames(clip.frames, size))
         return self._gt_mouth[key]
 
     def lse(self, frames: np.ndarray, wav: np.ndarray, fps: float = 25.0) -> dict:
@@ -209,7 +201,7 @@ def self_reconstruction(model, judges: Judges, clips, size: int, batch_size: int
     }
     judge_on_gt, dlib_corr, dlib_amp, judge_mouth_corr = [], [], [], []
     for c in clips:
-        gt = _resize(c.frames, size)
+        gt = resize_frames(c.frames, size)
         on_gt = judges.analyse(gt)  # read once: landmark floor and per-factor mouth reading
         judged = on_gt["mouth"]
         judge_mouth_corr.append(
@@ -376,7 +368,7 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int, rend
         mouth = judges.mouth_dlib(pred)
         drivers = dict(zip("ABCD", (a, b, c, d), strict=True))
         # each candidate's mouth on A's face, with C's pose and D's expression; "B" is the ideal video
-        on_a = {name: _resize(render(a, x, c, d, n), size) for name, x in drivers.items()}
+        on_a = {name: resize_frames(render(a, x, c, d, n), size) for name, x in drivers.items()}
         on_a_tracks = {name: judges.mouth_dlib(v) for name, v in on_a.items()}  # dlib once per video
         gap = {name: _track_gap(mouth, track) for name, track in on_a_tracks.items()}
         # the shape of the track, whatever its amplitude (a mouth drawn too small still moves with B)
@@ -393,7 +385,7 @@ def cross_driving(model, judges: Judges, quads, size: int, batch_size: int, rend
         acc["mouth_dlib_own_face_to_others"].append(_mean([own["C"], own["D"]]))
         acc["psnr_to_ideal"].append(_mean_psnr(on_a["B"], pred))
         acc["psnr_static_to_ideal"].append(
-            _mean_psnr(on_a["B"], np.repeat(_resize(a.frames[:1], size), n, 0))
+            _mean_psnr(on_a["B"], np.repeat(resize_frames(a.frames[:1], size), n, 0))
         )
         ideal = judges.analyse(on_a["B"])
         acc["ideal_emotion_is_D"].append(float(int(ideal["emotion"].mean(0).argmax()) == d.emotion))

@@ -1,4 +1,4 @@
-"""Reading one photo as the networks see it: RGB, upright."""
+"""Reading one photo as the networks see it (RGB, upright), and resizing frames one way everywhere."""
 
 from __future__ import annotations
 
@@ -38,3 +38,16 @@ def _grey_to_rgb(grey: np.ndarray) -> np.ndarray:
     if values.max() > 255:
         values = values / 257.0
     return np.repeat(np.clip(np.rint(values), 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
+
+
+def resize_frames(frames: np.ndarray, height: int, width: int | None = None) -> np.ndarray:
+    """uint8 (N, H, W, C) frames resized to ``height`` x ``width`` (square when ``width`` is None):
+    cv2 INTER_AREA when shrinking, INTER_LINEAR when enlarging; returned as they are when already
+    that size."""
+    width = height if width is None else width
+    if frames.shape[1:3] == (height, width):
+        return frames
+    import cv2
+
+    interp = cv2.INTER_AREA if frames.shape[1] > height else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(f, (width, height), interpolation=interp) for f in frames])

@@ -63,12 +63,11 @@ def paired_frames(ctx: ClipContext, p: FramePairing) -> tuple[np.ndarray, np.nda
     gt = ctx.feature("crop", "gt", kind=p.crop, size=p.size)[gi]
     pred = ctx.feature("crop", "pred", kind=p.crop, size=p.size)[pi]
     if gt.shape[1:] != pred.shape[1:]:
-        import cv2
+        from edtalk.data.image import resize_frames
 
         h, w = gt.shape[1:3]
         check_same_aspect((h, w), pred.shape[1:3])
-        interp = cv2.INTER_AREA if pred.shape[1] > h else cv2.INTER_LINEAR
-        pred = np.stack([cv2.resize(f, (w, h), interpolation=interp) for f in pred])
+        pred = resize_frames(pred, h, w)
     return gt, pred
 
 

@@ -24,3 +24,19 @@ def test_unreadable_or_missing_images_are_named(tmp_path):
         read_rgb_image(tmp_path / "notes.png")
     with pytest.raises(ImageReadError, match=r"gone\.png: missing"):
         read_rgb_image(tmp_path / "gone.png")
+
+
+def test_resize_frames_shrinks_by_area_enlarges_linearly_and_keeps_the_same_size():
+    import cv2
+
+    from edtalk.data.image import resize_frames
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    assert resize_frames(frames, 8) is frames
+    small = resize_frames(frames, 4)
+    assert small.shape == (2, 4, 4, 3)
+    assert np.array_equal(small[1], cv2.resize(frames[1], (4, 4), interpolation=cv2.INTER_AREA))
+    wide = resize_frames(frames, 12, 16)
+    assert wide.shape == (2, 12, 16, 3)
+    assert np.array_equal(wide[0], cv2.resize(frames[0], (16, 12), interpolation=cv2.INTER_LINEAR))
