@@ -544,14 +544,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from edtalk.data.errors import DataError
     from edtalk.driving import resolve_device
     from edtalk.model import CheckpointError
-    from edtalk.modules.expression_predictor import MissingWeightsError
+    from edtalk.weights import MissingWeightsError, WeightsMismatchError
 
     try:
         args.device = str(resolve_device(args.device))  # edtalk.cli.parse_device; cpu or cuda only
         if problem := _out_problem(args.out):  # before the model loads, not after all the work
             return report_error(f"{args.out}: cannot write the output here ({problem})")
         args.func(args)
-    except (DataError, CheckpointError, ConfigError, MissingWeightsError) as err:
+    except (DataError, CheckpointError, ConfigError, MissingWeightsError, WeightsMismatchError) as err:
         return report_error(err)
     except OSError as err:  # e.g. the disk full: a sentence, not a traceback
         where = f"{err.filename}: " if err.filename else ""

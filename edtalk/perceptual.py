@@ -25,23 +25,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from edtalk.registry import Registry
-from edtalk.weights import WEIGHTS, MissingWeightsError, WeightFile, WeightsMismatchError, resolve
+from edtalk.weights import MissingWeightsError, WeightsMismatchError, resolve
 
 log = logging.getLogger(__name__)
 
 PERCEPTUAL: Registry = Registry("perceptual loss")
 
-VGG19_WEIGHTS = WeightFile(
-    name="vgg19",
-    filename="vgg19-dcbb9e9d.pth",
-    sha256=None,
-    url="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
-    license="BSD-3-Clause (torchvision); ImageNet-trained",
-    users=("L_per (edtalk.perceptual, training only)",),
-    sha256_prefix="dcbb9e9d",  # torch-hub file names carry the sha256 prefix
-)
-if VGG19_WEIGHTS.name not in WEIGHTS:  # registered with the weights manager on import of this module
-    WEIGHTS.add(VGG19_WEIGHTS.name, VGG19_WEIGHTS)
+VGG19_WEIGHTS = "vgg19"  # its entry in the weights manager (edtalk.weights)
 SUBSTITUTE_NAME = "pyramid_l1_ssim"
 PYRAMID_SCALES = (1.0, 0.5, 0.25, 0.125)
 
@@ -142,7 +132,7 @@ class VGG19Perceptual(nn.Module):
 
 def resolve_vgg19() -> str:
     """Path of the verified VGG19 weights via the weights manager; raises a clear error if missing."""
-    return str(resolve(VGG19_WEIGHTS.name))
+    return str(resolve(VGG19_WEIGHTS))
 
 
 def build_perceptual(name: str = "auto") -> nn.Module:

@@ -1,8 +1,16 @@
 """The weights manager core: every external weight file, where it lives, and its verification.
 
 One registry (``WEIGHTS``) lists each file the suite may need: its name, file name, sha256, official
-URL, licence note and the metrics/losses that use it. Files live in ``weights_dir()``
+URL, licence note and the metrics/losses that use it. It is complete on import: the metric backbones,
+VGG19 (the perceptual loss), HuBERT and EmoBERTa (the expression predictor's E_S / E_T) and the
+synthtalk judges (trained here) are all declared below. Files live in ``weights_dir()``
 (``$EDTALK_BENCH_WEIGHTS`` or ``~/.cache/edtalk-bench/weights``).
+
+HuBERT and EmoBERTa are Hugging Face model folders (``config.json`` + weights), not single files:
+their entries carry ``hf_repo``. A folder is present when it holds ``config.json`` and a
+``*.safetensors`` / ``*.bin`` file; its sha256 is that of the sorted list of its files' relative
+paths and sha256 (hidden entries such as ``.cache`` skipped). ``fetch`` cannot download a folder:
+it prints the ``hf download`` command.
 
 - ``resolve(name)`` returns the verified local path, or raises ``MissingWeightsError`` (naming the
   file, its URL and the target path) / ``WeightsMismatchError``. Verification results are cached
@@ -34,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edtalk.atomic import atomic_path, write_json
+from edtalk.experts.names import JUDGE_NAMES, SUFFIX, TRAIN_JUDGES
 from edtalk.registry import Registry
 
 
@@ -51,7 +60,7 @@ class WeightsFolderError(MissingWeightsError):
 
 @dataclass(frozen=True)
 class WeightFile:
-    """One external weight file."""
+    """One external weight file, or (``hf_repo`` set) one Hugging Face model folder."""
 
     name: str  # registry name (``pytorch_fid_inception``)
     filename: str  # file name inside weights_dir()
@@ -63,6 +72,11 @@ class WeightFile:
     sha256_suffix: str | None = None  # known trailing hex digits
     direct: bool = True  # False: the URL is a page (Google Drive archive); fetch cannot download
     trained_here: bool = False  # made by this suite (the judges): its recorded hash is the reference
+    hf_repo: str | None = None  # Hugging Face model id: the entry is that model's folder, not one file
+
+    @property
+    def is_folder(self) -> bool:
+        return self.hf_repo is not None
 
     def unverifiable(self) -> bool:
         """Downloaded from elsewhere with no published hash to check it against: results computed
@@ -190,6 +204,74 @@ _add(
         ("aed",),
     )
 )
+_add(
+    WeightFile(
+        "vgg19",
+        "vgg19-dcbb9e9d.pth",
+        None,
+        "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+        "BSD-3-Clause (torchvision); ImageNet-trained",
+        ("L_per (edtalk.perceptual, training only)",),
+        sha256_prefix="dcbb9e9d",
+    )
+)
+_add(
+    WeightFile(
+        "hubert_large_ll60k",
+        "hubert-large-ll60k",
+        None,
+        "https://huggingface.co/facebook/hubert-large-ll60k",
+        "Apache-2.0 (model card); HuBERT-large pretrained on Libri-Light 60k h",
+        ("E_S[semantic_encoder=hubert] (edtalk.modules.expression_predictor)",),
+        direct=False,
+        hf_repo="facebook/hubert-large-ll60k",
+    )
+)
+_add(
+    WeightFile(
+        "emoberta_base",
+        "emoberta-base",
+        None,
+        "https://huggingface.co/tae898/emoberta-base",
+        "MIT (EmoBERTa model cards); RoBERTa-base fine-tuned on MELD and IEMOCAP",
+        ("E_T[text_encoder=emoberta] (edtalk.modules.expression_predictor)",),
+        direct=False,
+        hf_repo="tae898/emoberta-base",
+    )
+)
+
+
+def _judge(kind: str, users: tuple[str, ...]) -> WeightFile:
+    """A synthtalk judge: trained here, so the sha256 recorded when it is installed is the reference."""
+    name = JUDGE_NAMES[kind]
+    return WeightFile(
+        name,
+        name + SUFFIX,
+        None,
+        f"trained locally on synthtalk's judge identities: `{TRAIN_JUDGES}`",
+        "EDTalk-Bench (trained by eval.zoo; no external weights)",
+        users,
+        direct=False,
+        trained_here=True,
+    )
+
+
+_add(
+    _judge(
+        "face_analyser",
+        (
+            "disentangle_mouth",
+            "disentangle_pose",
+            "disentangle_emotion",
+            "identity_sim",
+            "fid[synthtalk]",
+            "m_lmd[synthtalk]",
+            "f_lmd[synthtalk]",
+            "acc_emo[synthtalk]",
+        ),
+    )
+)
+_add(_judge("sync_net", ("lse_c[synthtalk]", "lse_d[synthtalk]")))
 
 
 # -- locations ---------------------------------------------------------------------------------
@@ -218,6 +300,61 @@ def sha256_of(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """The files of a model folder, sorted; hidden entries (``.cache``, ``.gitattributes``) skipped."""
+    files = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        files += [Path(root, n) for n in names if not n.startswith(".")]
+    return sorted(files)
+
+
+def folder_sha256(folder: str | Path) -> str:
+    """Hex sha256 of a model folder: of each file's relative path and sha256, in sorted order."""
+    folder = Path(folder)
+    h = hashlib.sha256()
+    for f in _folder_files(folder):
+        h.update(f"{f.relative_to(folder).as_posix()}\0{sha256_of(f)}\n".encode())
+    return h.hexdigest()
+
+
+def _digest(path: Path) -> str:
+    return folder_sha256(path) if path.is_dir() else sha256_of(path)
+
+
+def _stat_key(path: Path) -> tuple[int, int]:
+    """(size, mtime_ns) of a file; of a folder, its files' total size and the latest mtime of its
+    files and folders (a renamed file changes its folder's mtime)."""
+    if not path.is_dir():
+        st = path.stat()
+        return st.st_size, st.st_mtime_ns
+    files = _folder_files(path)
+    size = sum(f.stat().st_size for f in files)
+    return size, max(p.stat().st_mtime_ns for p in {path, *files, *(f.parent for f in files)})
+
+
+MODEL_WEIGHT_GLOBS = ("*.safetensors", "*.bin")
+
+
+def _folder_problem(folder: Path) -> str | None:
+    """Why ``folder`` is not a usable Hugging Face model folder, or None when it is."""
+    if not folder.exists():
+        return "no such folder"
+    if not folder.is_dir():
+        return "it is a file, not a folder"
+    if not (folder / "config.json").is_file():
+        return "it has no config.json"
+    if not any(any(folder.glob(g)) for g in MODEL_WEIGHT_GLOBS):
+        return f"it has no model weights ({' or '.join(MODEL_WEIGHT_GLOBS)})"
+    return None
+
+
+def installed(name: str) -> bool:
+    """Whether ``name`` is in place: a file, or a model folder with config.json and weights."""
+    w, path = WEIGHTS.get(name), target_path(name)
+    return _folder_problem(path) is None if w.is_folder else path.is_file()
 
 
 def _read_json(path: Path) -> dict:
@@ -261,24 +398,32 @@ def _recorded_hashes() -> Path:
 
 
 def file_sha256(name: str) -> str:
-    """sha256 of the local file ``name`` (cached by size and mtime)."""
+    """sha256 of the local file (or model folder) ``name``, cached by size and mtime."""
     path = target_path(name)
-    st = path.stat()
+    size, mtime = _stat_key(path)
     cache = _read_cache(_verified_cache())
     hit = cache.get(name)
-    if hit and hit["size"] == st.st_size and hit["mtime"] == st.st_mtime_ns:
+    if hit and hit["size"] == size and hit["mtime"] == mtime:
         return hit["sha256"]
-    digest = sha256_of(path)
+    digest = _digest(path)
     _remember_sha256(name, digest, cache)
     return digest
 
 
 def _remember_sha256(name: str, digest: str, cache: dict | None = None) -> None:
     """Cache ``digest`` as the sha256 of the local file ``name`` at its current size and mtime."""
-    st = target_path(name).stat()
+    size, mtime = _stat_key(target_path(name))
     cache = _read_cache(_verified_cache()) if cache is None else cache
-    cache[name] = {"size": st.st_size, "mtime": st.st_mtime_ns, "sha256": digest}
+    cache[name] = {"size": size, "mtime": mtime, "sha256": digest}
     write_json(_verified_cache(), cache, indent=1, sort_keys=True)
+
+
+def record_hash(name: str, digest: str) -> None:
+    """Record ``digest`` as the sha256 that ``name`` must have from now on (``recorded_hashes.json``):
+    on first import of a file without an official hash, or when a judge is (re)trained."""
+    rec = _read_recorded()
+    rec[name] = digest
+    write_json(_recorded_hashes(), rec, indent=1, sort_keys=True)
 
 
 def expected_hash(name: str) -> str | None:
@@ -321,24 +466,34 @@ def verify(name: str) -> tuple[bool, str]:
     return True, "ok" if known else "recorded hash (no official full hash)"
 
 
+def how_to_install(name: str) -> str:
+    """The command (or steps) that put ``name`` in place."""
+    w = WEIGHTS.get(name)
+    if w.is_folder:
+        return (
+            f"`hf download {w.hf_repo} --local-dir {target_path(name)}` (from huggingface_hub), or "
+            f"`python -m eval.weights import {name} <folder>` for a copy of that model folder you have"
+        )
+    if w.direct:
+        return f"run `python -m eval.weights fetch {name}`"
+    return f"download it from {w.url} and run `python -m eval.weights import {name} <file>`"
+
+
 def resolve(name: str, allow_unverified: bool = False) -> Path:
-    """Local path of weight file ``name``, verified.
+    """Local path of weight file (or model folder) ``name``, verified.
 
     Raises ``MissingWeightsError`` if absent (the message names file, URL and target path) and
     ``WeightsMismatchError`` if the hash check fails, unless ``allow_unverified`` (or the env
     var ``EDTALK_BENCH_ALLOW_UNVERIFIED=1``), which records the file in ``unverified_in_use()``."""
     w = WEIGHTS.get(name)
     path = target_path(name)
-    if not path.is_file():
-        how = (
-            f"run `python -m eval.weights fetch {name}`"
-            if w.direct
-            else f"download it from {w.url} and run `python -m eval.weights import {name} <file>`"
-        )
+    if not installed(name):
+        noun = "folder" if w.is_folder else "file"
+        why = f" ({_folder_problem(path)})" if w.is_folder else ""
         raise MissingWeightsError(
-            f"weight file {w.filename!r} ({name}) is missing: expected at {path}. "
-            f"Official URL: {w.url}. To install: {how} (or put the file there / set "
-            f"EDTALK_BENCH_WEIGHTS). Needed by: {', '.join(w.users)}."
+            f"{'model' if w.is_folder else 'weight'} {noun} {w.filename!r} ({name}) is missing: expected at "
+            f"{path}{why}. Official URL: {w.url}. To install: {how_to_install(name)} (or put the {noun} "
+            f"there / set EDTALK_BENCH_WEIGHTS). Needed by: {', '.join(w.users)}."
         )
     ok, why = verify(name)
     if not ok:
@@ -357,10 +512,24 @@ def resolve(name: str, allow_unverified: bool = False) -> Path:
     return path
 
 
+def _put_folder(src: Path, dst: Path) -> None:
+    """Copy model folder ``src`` to ``dst`` (hidden entries skipped); ``dst`` is replaced only once
+    the copy is complete."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part"))
+    try:
+        shutil.copytree(src, stage / "new", ignore=shutil.ignore_patterns(".*"))
+        if dst.exists():
+            dst.rename(stage / "old")
+        (stage / "new").rename(dst)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def _install(name: str, src: Path, allow_unverified: bool) -> Path:
-    """Move ``src`` into place, verify, record the hash on first use; refuse a mismatch."""
+    """Copy ``src`` into place, verify, record the hash on first use; refuse a mismatch."""
     w = WEIGHTS.get(name)
-    digest = sha256_of(src)
+    digest = _digest(src)
     known = w.check(digest)
     recorded = expected_hash(name)
     bad = known is False or (recorded is not None and recorded != digest)
@@ -371,25 +540,34 @@ def _install(name: str, src: Path, allow_unverified: bool) -> Path:
             f"Source: {w.url}; --allow-unverified installs it anyway (results are then marked unverified)"
         )
     dst = target_path(name)
-    with atomic_path(dst, suffix=".part") as tmp:
-        shutil.copyfile(src, tmp)
+    if src.resolve() != dst.resolve():  # importing the file already in place only records its hash
+        if w.is_folder:
+            _put_folder(src, dst)
+        else:
+            with atomic_path(dst, suffix=".part") as tmp:
+                shutil.copyfile(src, tmp)
     _remember_sha256(name, digest)  # the copy's hash is the source's: verify() need not read it again
     if w.sha256 is None and recorded is None and not bad:
         warnings.warn(
-            f"{name}: no official full sha256 is known; recording {digest} from this file "
-            f"(later files must match it)",
+            f"{name}: no official full sha256 is known; recording {digest} from this "
+            f"{'folder' if w.is_folder else 'file'} (later ones must match it)",
             stacklevel=3,
         )
-        rec = _read_recorded()
-        rec[name] = digest
-        write_json(_recorded_hashes(), rec, indent=1, sort_keys=True)
+        record_hash(name, digest)
     return dst
 
 
 def import_file(name: str, path: str | Path, allow_unverified: bool = False) -> Path:
-    """Copy a weight file the user obtained elsewhere into the weights directory, verified."""
+    """Copy a weight file (or model folder) the user obtained elsewhere into the weights directory,
+    verified."""
     src = Path(path)
-    if not src.is_file():
+    if WEIGHTS.get(name).is_folder:
+        problem = _folder_problem(src)
+        if problem:
+            raise MissingWeightsError(
+                f"{src}: not a Hugging Face model folder to import as {name!r} ({problem})"
+            )
+    elif not src.is_file():
         raise MissingWeightsError(f"{src}: no such file to import as {name!r}")
     return _install(name, src, allow_unverified)
 
@@ -397,6 +575,11 @@ def import_file(name: str, path: str | Path, allow_unverified: bool = False) -> 
 def fetch(name: str, allow_unverified: bool = False, progress: bool = True) -> Path:
     """Download ``name`` from its official URL and verify it (the suite's only network access)."""
     w = WEIGHTS.get(name)
+    if w.is_folder:
+        raise MissingWeightsError(
+            f"{name}: the Hugging Face model folder {w.filename!r} cannot be downloaded by this command. "
+            f"Get it with {how_to_install(name)}."
+        )
     if not w.direct:
         raise MissingWeightsError(
             f"{name}: {w.filename!r} cannot be downloaded automatically. Get it from {w.url}, then "
@@ -434,14 +617,19 @@ def _progress(total: int, desc: str):
 
 
 def status_rows() -> list[dict]:
-    """One row per registered file: name, file, present, verified state, url, users."""
+    """One row per registered file: name, file (a model folder ends in ``/``), present, verified
+    state, url, users."""
     rows = []
     for name in WEIGHTS.names():
         w = WEIGHTS.get(name)
         path = target_path(name)
-        row = {"name": name, "file": w.filename, "path": str(path), "url": w.url, "users": w.users}
-        if not path.is_file():
+        file = w.filename + ("/" if w.is_folder else "")
+        row = {"name": name, "file": file, "path": str(path), "url": w.url, "users": w.users}
+        if not installed(name):
             row["state"] = "missing"
+            if w.is_folder:  # fetch cannot download it: say how, and what is wrong with a partial one
+                problem = f"{path}: {_folder_problem(path)}; " if path.exists() else ""
+                row["detail"] = f"{problem}install: {how_to_install(name)}"
         else:
             ok, why = verify(name)
             official = not w.unverifiable()

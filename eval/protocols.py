@@ -174,27 +174,16 @@ def weight_identity(name: str) -> str:
     protocol hash, so cached scores of the old file are not served."""
     from edtalk import weights
 
-    if name not in weights.WEIGHTS and name.startswith("synthtalk_"):
-        _register_judge_weights()
     if name in weights.WEIGHTS:
         w = weights.WEIGHTS.get(name)
         if w.sha256:
             return w.sha256.lower()
         if w.sha256_prefix or w.sha256_suffix:
             return f"{(w.sha256_prefix or '').lower()}...{(w.sha256_suffix or '').lower()}"
-        if weights.target_path(name).is_file():
+        if weights.installed(name):
             return weights.file_sha256(name)  # cached by size and mtime
         return weights.expected_hash(name) or f"not-installed:{w.filename}"
     return f"unknown:{name}"
-
-
-def _register_judge_weights() -> None:
-    """The synthtalk judges are added to the weights manager by edtalk.experts.store."""
-    try:
-        from edtalk.experts.store import register_weight_entries
-    except ImportError:
-        return
-    register_weight_entries()
 
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol")

@@ -7,6 +7,7 @@ this module re-exports them for eval code and adds the command line:
     python -m eval.weights fetch syncnet_v2        # download from the official URL + verify
     python -m eval.weights fetch all               # every directly downloadable file
     python -m eval.weights import emotion_fan_mead8 ~/Downloads/self_relation-attention_61_84.3655
+    python -m eval.weights import hubert_large_ll60k ~/models/hubert-large-ll60k   # a model folder
 
 Files go to ``$EDTALK_BENCH_WEIGHTS`` (default ``~/.cache/edtalk-bench/weights``).
 """
@@ -18,6 +19,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from edtalk.experts.names import TRAIN_JUDGES
 from edtalk.weights import (  # noqa: F401  (re-exported for eval code)
     WEIGHTS,
     MissingWeightsError,
@@ -33,15 +35,6 @@ from edtalk.weights import (  # noqa: F401  (re-exported for eval code)
     verify,
     weights_dir,
 )
-
-
-def register_all() -> None:
-    """Register the weight files that other modules add on import: VGG19 (``edtalk.perceptual``,
-    the perceptual loss) and the synthtalk judges that ``eval.zoo`` trains."""
-    import edtalk.perceptual  # noqa: F401
-    from edtalk.experts.store import register_weight_entries
-
-    register_weight_entries()
 
 
 def _import(name: str, path: str, allow_unverified: bool) -> Path:
@@ -62,8 +55,6 @@ def _import(name: str, path: str, allow_unverified: bool) -> Path:
 def _fetch(name: str, allow_unverified: bool) -> int:
     """``fetch NAME``: one file, or every directly downloadable one for ``all`` (a failure is named
     and the others are still fetched; exit 1 if any failed)."""
-    from edtalk.experts.store import TRAIN_JUDGES
-
     if name != "all" and WEIGHTS.get(name).trained_here:
         raise MissingWeightsError(f"{name} is trained by this suite, not downloaded: `{TRAIN_JUDGES}`")
     names = [n for n in WEIGHTS.names() if WEIGHTS.get(n).direct] if name == "all" else [name]
@@ -80,8 +71,6 @@ def _fetch(name: str, allow_unverified: bool) -> int:
 
 
 def _print_status() -> int:
-    from edtalk.experts.store import TRAIN_JUDGES
-
     rows = status_rows()
     print(f"weights directory: {weights_dir()}")
     width = max(len(r["name"]) for r in rows)
@@ -95,14 +84,14 @@ def _print_status() -> int:
     if missing:
         print(
             f"{len(missing)} missing; `python -m eval.weights fetch NAME` downloads one with a direct URL, "
-            "`import NAME FILE` installs one you downloaded from its page (or a judge trained elsewhere); "
+            "`import NAME FILE` installs one you downloaded from its page (or a judge trained elsewhere, or "
+            "a model folder, NAME/ above); "
             f"the synthtalk judges are trained with `{TRAIN_JUDGES}`"
         )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    register_all()
     p = argparse.ArgumentParser(
         prog="python -m eval.weights",
         description="List, download and import the external weight files the metrics need "
@@ -115,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--allow-unverified", action="store_true", help="keep a file whose hash differs")
     i = sub.add_parser("import", help="copy a file you downloaded yourself into place and verify it")
     i.add_argument("name", help=f"one of: {', '.join(WEIGHTS.names())}")
-    i.add_argument("path", help="the downloaded file")
+    i.add_argument("path", help="the downloaded file (or model folder)")
     i.add_argument("--allow-unverified", action="store_true", help="keep a file whose hash differs")
     args = p.parse_args(argv)
     try:

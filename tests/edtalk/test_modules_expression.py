@@ -5,7 +5,8 @@ import torch
 
 from edtalk.config import ModelConfig
 from edtalk.model import EDTalk
-from edtalk.modules.expression_predictor import ExpressionPredictor, MissingWeightsError, encode_text
+from edtalk.modules.expression_predictor import ExpressionPredictor, encode_text
+from edtalk.weights import MissingWeightsError
 
 CFG = ModelConfig.preset("tiny")
 
@@ -29,12 +30,15 @@ def test_eq7_mask_rates_and_single_modality_inference():
 
 
 def test_hubert_and_emoberta_missing_weights_name_folder_url_and_target(tmp_path, monkeypatch):
+    """The error is the weights manager's MissingWeightsError (the expression predictor had its own
+    class, which callers catching edtalk.weights.MissingWeightsError missed)."""
     monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path))
     with pytest.raises(MissingWeightsError) as err:
         EDTalk(CFG.replace(semantic_encoder="hubert"))
     msg = str(err.value)
     assert "hubert-large-ll60k" in msg and "https://huggingface.co/facebook/hubert-large-ll60k" in msg
     assert str(tmp_path / "hubert-large-ll60k") in msg
+    assert f"hf download facebook/hubert-large-ll60k --local-dir {tmp_path / 'hubert-large-ll60k'}" in msg
     with pytest.raises(MissingWeightsError, match="tae898/emoberta-base"):
         encode_text(["I am happy"], "emoberta")
 
@@ -48,14 +52,15 @@ def test_minilm_text_encoder_runs_offline(monkeypatch):
     assert pred(audio=torch.randn(1, 80, 30), texts=["I am so happy"]).shape == (1, CFG.n_expression)
 
 
-def test_hubert_keeps_its_cnn_frozen_in_training_and_mel_batches_are_refused(monkeypatch):
+def test_hubert_keeps_its_cnn_frozen_in_training_and_mel_batches_are_refused(tmp_path, monkeypatch):
     """The paper freezes HuBERT's CNN feature encoder and fine-tunes its transformer (Sec. 3.3):
     apply_freezing switched the CNN back on under the stage's prefix; and the stage fed HuBERT the
-    frame cache's mel windows (a conv1d shape error deep inside)."""
+    frame cache's mel windows (a conv1d shape error deep inside). HuBERT loads from the folder the
+    weights manager resolves."""
     from transformers import HubertConfig, HubertModel
 
-    from edtalk.modules import expression_predictor as ep
-    from edtalk.stages import _ae_forward, apply_freezing, get_stage
+    from edtalk.stages import apply_freezing, get_stage
+    from edtalk.stages.audio_expression import forward as audio_expression_forward
 
     small = HubertConfig(
         hidden_size=1024,  # the width MLP^e_A expects of HuBERT-large
@@ -68,9 +73,19 @@ def test_hubert_keeps_its_cnn_frozen_in_training_and_mel_batches_are_refused(mon
         num_conv_pos_embeddings=4,
         num_conv_pos_embedding_groups=2,
     )
-    monkeypatch.setattr(ep, "require_weights", lambda name: "unused")
-    monkeypatch.setattr(HubertModel, "from_pretrained", classmethod(lambda cls, path: HubertModel(small)))
+    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path))
+    folder = tmp_path / "hubert-large-ll60k"  # where `hf download ... --local-dir` puts it
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "pytorch_model.bin").write_bytes(b"loaded by the stub below")
+    loaded = []
+    monkeypatch.setattr(
+        HubertModel,
+        "from_pretrained",
+        classmethod(lambda cls, path: loaded.append(path) or HubertModel(small)),
+    )
     model = EDTalk(CFG.replace(semantic_encoder="hubert"))
+    assert loaded == [folder]
     trainable = {id(p) for p in apply_freezing(get_stage("audio_expression"), model)}
     hubert = model.expression_predictor.semantics.model
     assert not any(p.requires_grad or id(p) in trainable for p in hubert.feature_extractor.parameters())
@@ -81,4 +96,4 @@ def test_hubert_keeps_its_cnn_frozen_in_training_and_mel_batches_are_refused(mon
         "text_features": None,
     }
     with pytest.raises(ValueError, match="needs 16 kHz waveform batches"):
-        _ae_forward(model, batch, None)
+        audio_expression_forward(model, batch, None)

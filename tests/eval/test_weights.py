@@ -26,6 +26,9 @@ def wdir(tmp_path, monkeypatch):
         "emotion_fan_mead8",
         "openface_nn4_small2",
         "torchvision_inception_v3",
+        "vgg19",
+        "hubert_large_ll60k",
+        "emoberta_base",
     ],
 )
 def test_missing_weights_error_names_file_url_and_target(wdir, name):
@@ -214,3 +217,77 @@ def test_a_judge_swapped_by_hand_changes_its_weight_identity(wdir, tmp_path):
     shutil.copyfile(_judge_file(tmp_path / "b", seed=1), wdir / "synthtalk_sync_judge.safetensors")
     assert weight_identity("synthtalk_sync_judge") != before
     assert weight_identity("synthtalk_sync_judge") == W.sha256_of(wdir / "synthtalk_sync_judge.safetensors")
+
+
+def test_the_manager_declares_every_weight_on_import():
+    """VGG19 joined WEIGHTS only once edtalk.perceptual was imported, the judges only after
+    register_weight_entries(), and HuBERT / EmoBERTa never (a second manager in the expression
+    predictor): a fresh interpreter that imports only the manager must see them all."""
+    import subprocess
+    import sys
+
+    code = "from edtalk.weights import WEIGHTS; print(' '.join(WEIGHTS.names()))"
+    names = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for name in (
+        "vgg19",
+        "hubert_large_ll60k",
+        "emoberta_base",
+        "synthtalk_face_judge",
+        "synthtalk_sync_judge",
+    ):
+        assert name in names.split()
+    assert W.WEIGHTS.get("synthtalk_sync_judge").trained_here
+
+
+def _model_folder(folder, weights=b"hubert weights"):
+    """A Hugging Face model folder as `hf download --local-dir` leaves it (with its hidden .cache)."""
+    (folder / ".cache" / "huggingface").mkdir(parents=True)
+    (folder / ".cache" / "huggingface" / "download.lock").write_text("lock")
+    (folder / "config.json").write_text('{"model_type": "hubert"}')
+    (folder / "pytorch_model.bin").write_bytes(weights)
+    return folder
+
+
+def test_a_model_folder_is_listed_imported_verified_and_never_fetched(wdir, tmp_path, capsys):
+    """HuBERT / EmoBERTa are model folders: status lists them with the `hf download` command, fetch
+    says how to get them, import copies and records the folder's hash, and a changed file is caught."""
+    target = wdir / "hubert-large-ll60k"
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "hubert_large_ll60k" in out and "hubert-large-ll60k/" in out and "emoberta_base" in out
+    assert f"hf download facebook/hubert-large-ll60k --local-dir {target}" in out
+
+    assert main(["fetch", "hubert_large_ll60k"]) == 1
+    assert f"hf download facebook/hubert-large-ll60k --local-dir {target}" in capsys.readouterr().err
+
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "pytorch_model.bin").write_bytes(b"w")
+    assert main(["import", "hubert_large_ll60k", str(partial)]) == 1
+    assert "no config.json" in capsys.readouterr().err
+
+    src = _model_folder(tmp_path / "dl")
+    assert main(["import", "hubert_large_ll60k", str(src)]) == 0
+    assert "note: hubert_large_ll60k: no official full sha256 is known" in capsys.readouterr().err
+    assert W.resolve("hubert_large_ll60k") == target
+    assert sorted(p.name for p in target.iterdir()) == ["config.json", "pytorch_model.bin"]  # no .cache
+    assert W.expected_hash("hubert_large_ll60k") == W.folder_sha256(src)
+    assert {r["name"]: r["state"] for r in W.status_rows()}["hubert_large_ll60k"] == "recorded"
+
+    (target / "pytorch_model.bin").write_bytes(b"other weights, longer")
+    with pytest.raises(W.WeightsMismatchError, match="recorded"):
+        W.resolve("hubert_large_ll60k")
+    (target / "config.json").unlink()
+    with pytest.raises(W.MissingWeightsError, match="has no config.json"):
+        W.resolve("hubert_large_ll60k")
+
+
+def test_a_model_folder_downloaded_into_place_is_used_and_can_be_recorded(wdir, tmp_path, capsys):
+    """The command the error gives puts the folder at the target itself: it resolves as it is, and
+    importing it from there records its hash without copying it onto itself."""
+    target = _model_folder(wdir / "emoberta-base")
+    assert W.resolve("emoberta_base") == target
+    assert W.expected_hash("emoberta_base") is None
+    assert main(["import", "emoberta_base", str(target)]) == 0
+    assert W.expected_hash("emoberta_base") == W.folder_sha256(target)
+    assert (target / ".cache").is_dir() and W.resolve("emoberta_base") == target

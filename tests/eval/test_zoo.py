@@ -8,7 +8,7 @@ import pytest
 
 import eval.backbones as backbones
 from edtalk import weights
-from edtalk.experts.store import install_judge, register_weight_entries, save_expert
+from edtalk.experts.store import install_judge, save_expert
 from edtalk.experts.testing import make_fixture_dataset
 from edtalk.weights import sha256_of
 
@@ -36,7 +36,6 @@ def trained(tmp_path, monkeypatch):
 
 def test_zoo_train_installs_judges_and_reports(trained):
     data, wdir, out = trained
-    register_weight_entries()
     recorded = json.loads((wdir / "recorded_hashes.json").read_text())
     for name in ("synthtalk_face_judge", "synthtalk_sync_judge"):
         path = weights.resolve(name)  # the weights manager verifies the recorded sha256
