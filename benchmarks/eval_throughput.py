@@ -408,7 +408,8 @@ def ray_scaling(data: Path, n_clips: int) -> dict:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
-    from eval.run import _worker_env, build_parser
+    from eval.chunk_runner import _worker_env
+    from eval.run import build_parser
 
     if not (Path(data) / "splits" / "test.txt").is_file():
         return {"skipped": f"{data}: no synthtalk test split"}

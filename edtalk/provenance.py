@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,46 @@ def code_state() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return head if diff.returncode == 0 else f"{head}+dirty"
+
+
+def git_info() -> dict[str, Any]:
+    """{"commit": HEAD's commit, "dirty": whether tracked files differ from it}; None for what git
+    cannot tell (outside a checkout, no git)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*cmd: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *cmd], cwd=root, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+# import name -> distribution name, where they differ (for the version of a library not imported)
+DISTRIBUTIONS = {"skimage": "scikit-image", "cv2": "opencv-python-headless", "dlib": "dlib-bin"}
+
+
+def library_versions(names: Iterable[str]) -> dict[str, str | None]:
+    """{"python": version, name: version for each of ``names``}: an imported module's ``__version__``,
+    else its installed distribution's version (``DISTRIBUTIONS``; a distribution name such as
+    "edtalk-bench" works too), else None. Imports nothing."""
+    from importlib import metadata
+
+    out: dict[str, str | None] = {"python": sys.version.split()[0]}
+    for name in names:
+        mod = sys.modules.get(name)
+        version = getattr(mod, "__version__", None) if mod else None
+        if version is None:
+            try:
+                version = metadata.version(DISTRIBUTIONS.get(name, name))
+            except metadata.PackageNotFoundError:
+                version = None
+        out[name] = str(version) if version is not None else None
+    return out
 
 
 def machine() -> dict[str, Any]:

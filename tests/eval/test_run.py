@@ -363,7 +363,7 @@ def test_second_method_reuses_the_gt_side_features(synth, tmp_path):
 
 
 def test_videos_of_another_checkpoint_are_regenerated(tmp_path):
-    from eval.run import drop_stale_videos
+    from eval.generation import drop_stale_videos
 
     videos = tmp_path / "videos"
     assert drop_stale_videos(videos, {"method": "edtalk_v", "checkpoint_sha256": "aaa"}) == 0
@@ -388,7 +388,7 @@ def test_each_generated_video_is_stamped_as_soon_as_it_is_written(tmp_path, caps
     mid-chunk left finished videos unstamped, and the rerun deleted them as "made from other GT files"."""
     from types import SimpleNamespace
 
-    from eval.run import drop_videos_of_changed_inputs, generate_chunk, generation_stamp
+    from eval.generation import drop_videos_of_changed_inputs, generate_chunk, generation_stamp
 
     gt = tmp_path / "gt"
     clips = []
@@ -437,7 +437,7 @@ def test_ray_tasks_run_from_the_drivers_folder(tmp_path, monkeypatch):
     made every clip 'missing: no such file'. Tasks now enter the driver's folder when it exists."""
     import os
 
-    from eval.run import _run_in
+    from eval.chunk_runner import _run_in
 
     driver, elsewhere = tmp_path / "driver", tmp_path / "worker"
     driver.mkdir()

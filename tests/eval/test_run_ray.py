@@ -97,7 +97,7 @@ def test_a_dead_ray_worker_fails_its_clips_and_the_other_tasks_go_on():
 
     import ray
 
-    from eval.run import run_chunks
+    from eval.chunk_runner import run_chunks
 
     def work(chunk):
         if "bad" in chunk:

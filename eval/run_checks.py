@@ -1,0 +1,173 @@
+"""Pre-flight checks of ``python -m eval.run``: the clips, metrics, weight files, device, Ray address
+and results file are checked before any work, so that a bad argument stops the run at once with one
+line (``UsageError``, exit code 2) rather than failing every clip."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from eval.scoring import metric_weights
+
+
+class UsageError(Exception):
+    """A problem with the arguments or inputs that stops the run before scoring (exit code 2)."""
+
+
+def resolve_clips(args: argparse.Namespace) -> list:
+    """The clips to score: the dataset split (its first ``--limit``), or ``--gt``/``--pred`` paired by file
+    name; refuses an empty selection and clip ids that more than one video has."""
+    from edtalk.data.readers import pair_folders, read_clips
+
+    if args.dataset == "folder" and (args.gt or args.pred):
+        if not (args.gt and args.pred):
+            raise UsageError(
+                "--dataset folder needs both --gt DIR and --pred DIR (or --root with gt/ and pred/)"
+            )
+        clips = pair_folders(args.gt, args.pred, args.split)
+    else:
+        if not args.root:
+            raise UsageError(f"--dataset {args.dataset} needs --root DIR")
+        clips = read_clips(args.dataset, args.root, args.split)
+    if args.limit is not None:
+        clips = clips[: args.limit]
+    if not clips:
+        raise UsageError(f"no clips in {args.dataset} split {args.split!r}")
+    duplicated = duplicate_clips(clips)
+    if duplicated:
+        shown = [f"{cid!r} ({', '.join(str(c.video) for c in same)})" for cid, same in duplicated.items()]
+        more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+        raise UsageError(
+            f"{args.dataset}: duplicate clip ids in split {args.split!r} (one video per clip id; "
+            f"remove or rename the extra files): {'; '.join(shown[:5])}{more}"
+        )
+    return clips
+
+
+def duplicate_clips(clips: list) -> dict[str, list]:
+    """Clip id -> its clips, for the ids that more than one clip of ``clips`` has (in order)."""
+    by_id: dict[str, list] = {}
+    for c in clips:
+        by_id.setdefault(c.id, []).append(c)
+    return {cid: same for cid, same in by_id.items() if len(same) > 1}
+
+
+def select_metrics(protocol: Any, requested: str | None) -> tuple[list[str], list[str]]:
+    """The metric ids to score (``--metrics``, default: every metric of ``protocol`` that can run
+    here) and the protocol's metrics left out because they cannot run here."""
+    available, unavailable = protocol.available()
+    if not requested:
+        return available, unavailable
+    ids = [m.strip() for m in requested.split(",") if m.strip()]
+    for mid in ids:
+        if mid not in protocol.metric_ids():
+            raise UsageError(
+                f"metric {mid!r} is not in protocol {protocol.name!r} ({', '.join(protocol.metric_ids())})"
+            )
+        if mid not in available:
+            raise UsageError(
+                f"metric {mid!r} of protocol {protocol.name!r} cannot run here: "
+                f"{protocol.unavailable_reasons()[mid]}"
+            )
+    return ids, []
+
+
+def check_weights(protocol: Any, metrics: dict, allow_unverified: bool, data: str | None = None) -> None:
+    """Resolve every weight file the selected metrics need before any work: those each metric
+    declares, and the protocol's backbone weights named in their settings (the judges). With
+    ``data`` (a synthtalk root) a judge trained on that set's train or test people is refused."""
+    from edtalk import weights
+    from eval.protocols import weight_identity
+
+    names = [n for mid, metric in metrics.items() for n in metric_weights(protocol, mid, metric)]
+    for name in dict.fromkeys(names):
+        weight_identity(name)  # registers locally trained judges with the manager
+        if name.endswith("_judge"):
+            from edtalk.experts.store import resolve_judge  # its error says how to train it
+
+            resolve_judge(name, data)
+        elif name in weights.WEIGHTS:
+            weights.resolve(name, allow_unverified=allow_unverified)
+
+
+def missing_prediction(clip: Any, method: Any, args: argparse.Namespace) -> str:
+    """Why a clip has no prediction, naming where it was looked for."""
+    folder = getattr(method, "folder", None)
+    if folder is not None:  # folder:DIR
+        return (
+            f"no prediction video for this clip in {folder}: name it {clip.id}.mp4 "
+            "(or map its file name to the clip id in the folder's provenance.json name_map)"
+        )
+    if args.dataset == "folder":  # --gt/--pred pairs by file stem
+        return f"no prediction video for this clip in {args.pred}: name it {Path(clip.video).stem}.mp4"
+    return "no prediction video for this clip"
+
+
+def check_same_method(results_file: Path, method: Any, args: argparse.Namespace | None = None) -> None:
+    """Refuse to replace the results of another method of the same name: two output folders with
+    the same name (``folder:/x/eat/videos`` and ``folder:/y/sadtalker/videos`` are both
+    ``folder-videos``) would share one results file and one cache; so would two ``--dataset
+    folder`` pairs (both method ``paired``)."""
+    folder = getattr(method, "folder", None)
+    if not results_file.is_file() or (folder is None and not (args and args.dataset == "folder")):
+        return
+    try:
+        data = json.loads(results_file.read_text())
+        before = (data.get("provenance") or {}).get("folder")
+        config = data.get("config") or {}
+    except (OSError, ValueError, AttributeError):
+        return  # an unreadable file is replaced, as before
+    if folder is None:
+        for flag in ("gt", "pred"):
+            old, new = config.get(flag), getattr(args, flag)
+            if old is not None and new is not None and Path(old).resolve() != Path(new).resolve():
+                raise UsageError(
+                    f"{results_file} holds the scores of --{flag} {old}; this run's --{flag} is {new}. "
+                    "Score another pair with another --out (every --dataset folder pair is method 'paired')"
+                )
+        return
+    if before is not None and before != str(Path(folder).resolve()):
+        raise UsageError(
+            f"{results_file} holds the scores of another folder, {before}, whose method has the same name "
+            f"as {folder}'s ({method.display_name}); name this one in {folder}/provenance.json "
+            '(e.g. {"method": "sadtalker"}) or score it with another --out'
+        )
+
+
+def check_device(args: argparse.Namespace) -> None:
+    """--device names a torch device this run can use (``edtalk.cli.parse_device``; "auto" becomes
+    cpu or cuda): a CUDA device on a machine (or local Ray) without one would crash in every clip's
+    first metric, or leave Ray tasks waiting for a GPU forever. On a cluster (--address) the GPUs
+    are the workers', checked when Ray starts (``eval.chunk_runner._init_ray``)."""
+    from edtalk.cli import parse_device
+
+    try:
+        args.device = parse_device(args.device, here=not args.address)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+def check_address(address: str | None) -> None:
+    """--address names a Ray cluster that answers (``edtalk.ray_setup.check_cluster_address``)."""
+    if address:
+        from edtalk.ray_setup import ClusterAddressError, check_cluster_address
+
+        try:
+            check_cluster_address(address)
+        except ClusterAddressError as err:
+            raise UsageError(str(err)) from None
+
+
+def smaller_than_before(results_file: Path, data: dict) -> str | None:
+    """What a subset run (``--limit``, ``--metrics``) drops from the results file it replaces."""
+    try:
+        before = json.loads(results_file.read_text()) if results_file.is_file() else None
+        clips_before, metrics_before = int(before["n_clips"]), set(before["metrics"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    lost = sorted(metrics_before - set(data["metrics"]))
+    parts = [f"{clips_before} clips"] if clips_before > data["n_clips"] else []
+    parts += [f"metrics {', '.join(lost)}"] if lost else []
+    return f"{results_file} had {' and '.join(parts)} that this run replaced" if parts else None

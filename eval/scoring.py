@@ -1,0 +1,220 @@
+"""Scoring clips: one clip's metrics (``score_clip``), a chunk of clips as one Ray task
+(``score_chunk``), writing a scored row to the per-clip cache (``save_row``), and merging every
+clip's row into the results' numbers in the driver (``aggregate``).
+
+Ray workers import this module (``score_chunk`` is shipped by reference): keep its top-level imports
+light; the metrics, backbones and torch are imported inside the functions."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eval.cache import ClipCache, metric_key
+
+
+@dataclass
+class Job:
+    """One clip to score: the GT clip, its prediction and which metrics still need scoring."""
+
+    clip: Any
+    pred: Path | None
+    inputs: list
+    todo: list[str]
+    failure: str | None = None  # set when the clip cannot be scored at all
+    cached: dict = field(default_factory=dict)  # metric id -> cached entry
+    not_applicable: dict = field(default_factory=dict)  # metric id -> why it does not apply (not scored)
+    gt_features: dict = field(default_factory=dict)  # stored GT-side features (GTFeatureStore)
+
+
+def score_clip(ctx_factory: Callable, job: Job, protocol: Any, metrics: dict, keys: dict) -> dict:
+    """Score ``job.todo`` metrics on one clip; returns a cache row (``failure`` set when the clip
+    as a whole cannot be scored: unreadable, too short, GT/prediction length mismatch). A clip
+    without a prediction never comes here: ``run`` fails it first (``missing_prediction``)."""
+    from edtalk.data.errors import DataError
+    from eval.metrics.base import ClipFailure
+
+    FATAL_ERRORS = fatal_errors()
+    row: dict[str, Any] = {"inputs": job.inputs, "metrics": {}, "failure": None, "seconds": {}}
+    ctx = ctx_factory(job.clip, job.pred, job.gt_features)
+    t0 = time.perf_counter()
+    try:
+        t_gt, t_pred = len(ctx.frames("gt")), len(ctx.frames("pred"))
+    except (DataError, ClipFailure) as e:
+        row["failure"] = str(e)
+        return row
+    gate, other_rate = protocol.max_length_diff, ctx.fps("gt") != ctx.fps("pred")
+    if (gate is not None and abs(t_gt - t_pred) > gate) or (gate is None and t_gt != t_pred and other_rate):
+        apart = f" (more than {gate} apart)" if gate is not None else ""
+        row["failure"] = f"GT has {t_gt} frames, prediction {t_pred}{apart} ({job.clip.video}, {job.pred})"
+        if other_rate:
+            rates = f"the prediction is at {ctx.fps('pred'):g} fps, GT at {ctx.fps('gt'):g}"
+            row["failure"] += f"; {rates}: resample it"
+        return row
+    if min(t_gt, t_pred) < protocol.min_frames:
+        row["failure"] = f"too short: {min(t_gt, t_pred)} frames (at least {protocol.min_frames} needed)"
+        return row
+    row["seconds"]["decode"] = time.perf_counter() - t0
+    for mid in job.todo:
+        metric = metrics[mid]
+        entry: dict[str, Any] = {"key": keys[mid], "version": metric.version}
+        t0 = time.perf_counter()
+        try:
+            entry["state"] = metric.clip_state(ctx)
+        except ClipFailure as e:
+            entry["failure"] = e.reason
+        except DataError as e:  # e.g. the clip's audio is unreadable: a bad input, not a bug
+            entry["failure"] = str(e)
+        except FATAL_ERRORS:
+            raise  # configuration problems (missing weights, unknown backbone): stop the run
+        except Exception as e:  # a bug met on this clip: its failure, the other clips go on
+            entry.update(crash_failure(e))
+        row["metrics"][mid] = entry
+        # features are shared: a backbone pass is timed in the first metric that needs it
+        row["seconds"][mid] = time.perf_counter() - t0
+    row["gt_features"] = ctx.new_gt_features()
+    return row
+
+
+def not_applicable(metrics: dict, clip: Any) -> dict[str, str]:
+    """Metric id -> why it does not apply to ``clip`` (``Metric.not_applicable``), for the metrics
+    that do not: they are skipped for this clip and reported as not applicable, not as failures."""
+    return {m: why for m, metric in metrics.items() if (why := metric.not_applicable(clip)) is not None}
+
+
+def crash_failure(err: Exception) -> dict[str, str]:
+    """``failure`` (exception type and message) and ``traceback`` of an unexpected exception; rows
+    with a traceback are not cached, so the next run tries again."""
+    return {"failure": f"crashed: {type(err).__name__}: {err}", "traceback": traceback.format_exc()}
+
+
+def fatal_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are not about one clip and must stop the run with their own message."""
+    from edtalk.registry import UnknownNameError
+    from edtalk.weights import MissingWeightsError, WeightsMismatchError
+
+    return (UnknownNameError, MissingWeightsError, WeightsMismatchError)
+
+
+def score_chunk(jobs: list[Job], protocol: Any, metric_ids: list[str], device: str) -> dict:
+    """Ray task body: build the metrics once, score each job; returns rows + unverified weights."""
+    from edtalk.weights import unverified_in_use
+    from eval.context import ClipContext
+
+    metrics = protocol.build(metric_ids)
+    keys = {m: metric_key(metrics[m]) for m in metric_ids}
+
+    def make_ctx(clip, pred, gt_features):
+        return ClipContext(clip, pred, device=device, gt_features=gt_features)
+
+    fatal = fatal_errors()
+    rows = []
+    for job in jobs:
+        try:
+            row = score_clip(make_ctx, job, protocol, metrics, keys)
+        except fatal:
+            raise
+        except Exception as e:  # outside any one metric (decoding, context): the clip's failure
+            row = {"inputs": job.inputs, "metrics": {}, "seconds": {}, **crash_failure(e)}
+        rows.append((job.clip.id, row))
+    # The registry of unverified files is per process; report only the files these metrics use,
+    # so an in-process run is not stamped by weights some earlier, unrelated caller resolved.
+    in_use = unverified_in_use()
+    marks = {
+        m: {n: in_use[n] for n in metric_weights(protocol, m, metrics[m]) if n in in_use} for m in metrics
+    }
+    for _, row in rows:
+        for mid, entry in row["metrics"].items():
+            entry["unverified"] = marks[mid]  # kept with the entry in the cache
+    unverified = {name: why for mark in marks.values() for name, why in mark.items()}
+    return {"rows": rows, "unverified": unverified}
+
+
+def metric_weights(protocol: Any, metric_id: str, metric: Any) -> list[str]:
+    """The weight files a metric uses: those it declares and the protocol's backbone weights named
+    in its settings (the judges)."""
+    settings_text = repr(protocol.spec(metric_id).settings)
+    return [*metric.weights_needed(), *(w for w in protocol.weights if w in settings_text)]
+
+
+def lost_scoring(jobs: list[Job], reason: str) -> dict:
+    """``score_chunk``'s result for a task whose worker died: each clip failed (not cached, so the
+    next run tries it again)."""
+    rows = [(j.clip.id, {"inputs": j.inputs, "metrics": {}, "seconds": {}, "failure": reason}) for j in jobs]
+    return {"rows": rows, "unverified": {}}
+
+
+def save_row(cache: ClipCache, clip_id: str, row: dict, about: dict) -> None:
+    """Write a scored clip's row over its cached one, keeping every earlier entry whose inputs still
+    match (metrics not asked for this time too); crashed entries are left out, to be retried."""
+    kept = cache.entries(cache.load(clip_id), row["inputs"])
+    fresh = {m: e for m, e in row["metrics"].items() if not e.get("traceback")}
+    cache.save(clip_id, {**about, "inputs": row["inputs"], "metrics": {**kept, **fresh}})
+
+
+def failure_entry(clip_id: str, metric: str | None, entry: dict) -> dict:
+    """A ``failures`` item of the results; a crash keeps its traceback."""
+    failure = {"clip": clip_id, "metric": metric, "reason": entry["failure"]}
+    if entry.get("traceback"):
+        failure["traceback"] = entry["traceback"]
+    return failure
+
+
+@dataclass
+class Aggregate:
+    """The clips' rows merged (``aggregate``): what the results file reports."""
+
+    states: dict[str, Any]  # metric id -> merged state (``Metric.merge``)
+    n_scored: dict[str, int]  # metric id -> clips in its numbers
+    not_applicable: dict[str, dict[str, str]]  # metric id -> clip id -> why the metric does not apply
+    failures: list[dict]  # the results' "failures" (``failure_entry``)
+    clip_rows: list[dict]  # the rows of ``<protocol>.clips.jsonl``
+
+
+def aggregate(jobs: list[Job], rows: dict[str, dict], metrics: dict, metric_ids: list[str]) -> Aggregate:
+    """Merge each job's cached entries and freshly scored row (``rows``: clip id -> row; a clip
+    without one counts as scored with nothing new) into the metrics' states, in the driver. A clip
+    whose row has a ``failure`` adds one failure for the whole clip; a metric entry without a state
+    adds one for that metric; metrics that do not apply to a clip are left out of its numbers."""
+    states = {m: metrics[m].empty_state() for m in metric_ids}
+    n_scored = dict.fromkeys(metric_ids, 0)  # clips in each metric's numbers
+    skipped: dict[str, dict[str, str]] = {m: {} for m in metric_ids}  # metric -> clip -> why not applicable
+    failures: list[dict] = []
+    clip_rows: list[dict] = []
+    for j in jobs:
+        for m, why in j.not_applicable.items():
+            skipped[m][j.clip.id] = why
+        row = rows.get(j.clip.id, {"metrics": {}, "failure": None})
+        if row["failure"] is not None:
+            failures.append(failure_entry(j.clip.id, None, row))
+            clip_rows.append(
+                {"clip": j.clip.id, "values": {}, "failures": {"*": row["failure"]}, "from_cache": False}
+            )
+            continue
+        entries = {**j.cached, **row["metrics"]}
+        values, fails = {}, {}
+        for m in metric_ids:
+            if m in j.not_applicable:
+                continue
+            e = entries[m]
+            if "state" in e:
+                states[m] = metrics[m].merge(states[m], e["state"])
+                values[m] = metrics[m].clip_value(e["state"])
+                n_scored[m] += 1
+            else:
+                fails[m] = e["failure"]
+                failures.append(failure_entry(j.clip.id, m, e))
+        clip_row = {
+            "clip": j.clip.id,
+            "values": values,
+            "failures": fails,
+            "from_cache": bool(j.cached) and not j.todo,
+        }
+        if j.not_applicable:
+            clip_row["not_applicable"] = dict(j.not_applicable)
+        clip_rows.append(clip_row)
+    return Aggregate(states, n_scored, skipped, failures, clip_rows)
