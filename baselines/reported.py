@@ -35,6 +35,7 @@ import csv
 import dataclasses
 from importlib import resources
 
+from edtalk.ablations import ablation_of_row
 from edtalk.registry import Registry
 
 CITATION = "EDTalk (Tan et al., ECCV 2024)"
@@ -76,21 +77,6 @@ METHOD_IDS = {
     "EDTalk-V": "edtalk_v",
     "EDTalk": "edtalk_v",
     "GT": "gt",
-}
-
-# Table 3's variant labels -> the ablation ids used by sweeps/ablations.py (method names of
-# measured rows are "edtalk_ablation_<id>").
-ABLATION_IDS = {
-    "w/o L_fea": "wo_l_fea",
-    "w/o L_self": "wo_l_self",
-    "w/o L^m_rec": "wo_l_m_rec",
-    "w/o L^m_sync": "wo_l_m_sync",
-    "w/o Orthogonal": "wo_orthogonal",
-    "w/o Bank": "wo_bank",
-    "w/o EEM": "wo_eem",
-    "only lip": "only_lip",
-    "lip+pose": "lip_pose",
-    "Full Model": "full",
 }
 
 
@@ -237,7 +223,7 @@ def _load_rows(table: ReportedTable):
                     printed[CSV_METRIC_IDS[suffix]] = text.strip()
             row_method, value = method_id(label), None
             if table.key_column == "variant":
-                row_method = f"edtalk_ablation_{ABLATION_IDS[label]}"
+                row_method = f"edtalk_ablation_{ablation_of_row(label).id}"  # edtalk.ablations
             elif table.key_column == "n_bases":
                 value = float(label)
                 row_method = f"edtalk_bank_{group}_{label}"

@@ -256,13 +256,22 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
 
 
 # --- training configuration ---
-# (owned by the training engineer; appended after ModelConfig. StageConfig: one stage's schedule and
-# loss weights; TrainConfig: a whole run. Both round-trip through to_dict/from_dict.)
+# StageConfig: one stage's schedule and loss weights; TrainConfig: a whole run. Both round-trip
+# through to_dict/from_dict.
 
+# The training chain in order (paper Sec. 3.2-3.3): the one list of stage names. Each stage continues
+# from the one before it (``parent_stage``); each has one file in edtalk/stages/, which checks at
+# import that every name here has one (this module stays torch-free, so the order lives here).
 STAGE_NAMES = ("eg_pretrain", "mouth_pose", "expression", "audio_lip", "audio_pose", "audio_expression")
 # split names no run trains on: the judges' and the test identities, and 'all', which every reader takes
 # as every clip, those included (edtalk.data.training.check_unseen also compares the clips themselves)
 HELD_OUT_SPLIT_NAMES = ("judge", "test", "all")
+
+
+def parent_stage(name: str) -> str | None:
+    """The stage whose final.pt stage ``name`` continues from: the one before it in STAGE_NAMES."""
+    i = STAGE_NAMES.index(name)
+    return STAGE_NAMES[i - 1] if i else None
 
 
 @dataclass(frozen=True)

@@ -90,18 +90,16 @@ def set_env_defaults() -> None:
 
 # --- provenance ------------------------------------------------------------------------------------
 def library_versions() -> dict[str, str]:
-    import deepspeed
-    import numpy
-    import ray
-    import torch
+    """Versions of Python and the training libraries (imported here, so each reports its own
+    ``__version__``), for the checkpoint's metadata."""
+    import deepspeed  # noqa: F401
+    import numpy  # noqa: F401
+    import ray  # noqa: F401
+    import torch  # noqa: F401
 
-    return {
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "ray": ray.__version__,
-        "deepspeed": deepspeed.__version__,
-        "numpy": numpy.__version__,
-    }
+    from edtalk.provenance import library_versions as versions_of
+
+    return versions_of(("torch", "ray", "deepspeed", "numpy"))
 
 
 # face, sync steps of loss experts trained when missing: enough to carry a signal (150 / 40 did not)
@@ -595,6 +593,7 @@ def expert_steps(value: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from edtalk.ablations import loss_ablation_ids
     from edtalk.config import STAGE_NAMES
 
     p = argparse.ArgumentParser(
@@ -712,8 +711,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--ablation",
         action="append",
         default=[],
-        choices=("no_fea", "no_self", "no_m_rec", "no_m_sync"),
-        help="Table 3 loss ablations (set that term's weight to 0 in its stage)",
+        choices=loss_ablation_ids(),
+        help="Table 3 loss ablations by their results id, e.g. wo_l_fea (set the row's loss terms' weights "
+        "to 0 in their stages; edtalk.ablations)",
     )
     p.add_argument("--perceptual", default="auto", help="vgg19 | substitute:pyramid_l1_ssim | auto (default)")
     p.add_argument(
@@ -797,8 +797,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     """The run ``main`` parsed: checks, frame cache, loss experts, then one TorchTrainer per stage."""
+    from edtalk.ablations import ABLATIONS
     from edtalk.config import STAGE_NAMES, ModelConfig, TrainConfig
-    from edtalk.stages import ABLATIONS, get_stage
+    from edtalk.stages import get_stage
 
     names = stage_names(args.stage, args.stages)
     if unused := sorted(set(args.max_steps) - {"*", *names}):
@@ -856,9 +857,9 @@ def _train(args: argparse.Namespace) -> int:
             )
         for n in having:
             weight_overrides.setdefault(n, {})[term] = weight
-    for ab in args.ablation:
-        stage_name, term = ABLATIONS[ab]
-        weight_overrides.setdefault(stage_name, {})[term] = 0.0
+    for ablation in args.ablation:
+        for stage_name, terms in ABLATIONS[ablation].loss_weights.items():
+            weight_overrides.setdefault(stage_name, {}).update(terms)
     # every stage's config before any work, so a bad value stops the run here, not after the cache
     stage_cfgs = {
         n: stage_config_for(n, preset=args.preset, overrides=cli_overrides(args, n, weight_overrides))

@@ -133,7 +133,7 @@ def _loss_networks(stage, train_cfg, model_cfg, device):
     return nets
 
 
-# a stage's expert kinds (StageSpec.experts) -> the loss expert files in TrainConfig.experts
+# a stage's expert kinds (Stage.experts) -> the loss expert files in TrainConfig.experts
 EXPERT_FILES = {"face": expert_file("face_analyser"), "sync": expert_file("sync_net")}
 
 
@@ -171,7 +171,7 @@ def _eln_weights(model, frames):
     return model.navigate(f, ("expression",))["expression"].float().cpu()
 
 
-def emotion_weights(
+def emotion_weight_table(
     model, cache, frames_per_clip: int = 8, clips_per_emotion: int = 32
 ) -> dict[str, list[float]]:
     """Per-emotion mean W^e: ELN on ``frames_per_clip`` evenly spaced frames of at most
@@ -339,7 +339,7 @@ class StageWorker:
         self._text_cache: dict = {}
         self.model = model
         module = StageModule(model, self.stage, self.stage_cfg)
-        if self.stage.name == "audio_pose":  # data-initialise ActNorm; DeepSpeed then broadcasts rank 0's
+        if self.stage.data_init:  # data-initialise ActNorm (audio_pose); DeepSpeed then broadcasts rank 0's
             module.train()
             with torch.no_grad():
                 module(self.next_batch())
@@ -527,12 +527,12 @@ class StageWorker:
             meta["discriminator"] = {k: v.detach().cpu() for k, v in self.disc.state_dict().items()}
         elif "discriminator" in pm:
             meta["discriminator"] = pm["discriminator"]
-        if self.stage.name == "expression" and "expression" in self.model_cfg.bank_names:
+        if self.stage.on_export is not None:  # the stage's own meta (expression: the emotion table)
             # on the worker's device: E at paper size costs 0.7 s a frame on one CPU core (measured), 21 min
-            # for these 1792 frames (7 emotions x 32 clips x 8)
-            export = EDTalk(self.model_cfg).to(self.device)
-            export.load_state_dict(state)
-            meta["emotion_weights"] = emotion_weights(export, self.sampler.cache)
+            # for the emotion table's 1792 frames (7 emotions x 32 clips x 8)
+            trained = EDTalk(self.model_cfg).to(self.device)
+            trained.load_state_dict(state)
+            meta.update(self.stage.on_export(trained, self.sampler.cache))
         return save_checkpoint(path, state, self.model_cfg, extra=meta)
 
 

@@ -1,4 +1,4 @@
-"""Ray Tune sweep of the paper's Table 3 ablations, each a named config variant.
+"""Ray Tune sweep of the paper's Table 3 ablations (``edtalk.ablations``), each a named config variant.
 
 | Table 3 row    | variant       | change                           | retrains (+ audio_lip if audio-driven) |
 |----------------|---------------|----------------------------------|----------------------------------------|
@@ -36,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: repo on sys.path
 
+from edtalk.ablations import ABLATIONS, Ablation  # noqa: E402
 from sweeps.common import Variant, build_parser, ensure_project_python, run_sweep, smoke_defaults  # noqa: E402
 
 SWEEP = "ablations"
@@ -43,33 +44,30 @@ DECOUPLE = ("mouth_pose", "expression")
 # the audio rows retrain what Full retrains, then audio_lip (the stage EDTalk-A draws the mouth with)
 # with their changed loss weight, so that they differ from Full in that weight only
 AUDIO = (*DECOUPLE, "audio_lip")
+# the stages a row retrains from the parent run, where not DECOUPLE (see the table above)
+RETRAINS = {
+    "wo_l_m_rec": AUDIO,
+    "wo_l_m_sync": AUDIO,
+    "wo_eem": ("expression",),
+    "only_lip": ("mouth_pose",),
+    "lip_pose": ("mouth_pose",),
+}
 
 
-def _v(variant: str, stages=DECOUPLE, model=None, loss_weights=None) -> Variant:
+def ablation_variant(ablation: Ablation) -> Variant:
+    """One Table 3 row (``edtalk.ablations``) as a config variant: its model switches and loss weights."""
     return Variant(
-        name=f"ablation_{variant}",
+        name=f"ablation_{ablation.id}",
         param="variant",
-        value=variant,
-        stages=stages,
-        model=model or {},
-        loss_weights=loss_weights or {},
+        value=ablation.id,
+        stages=RETRAINS.get(ablation.id, DECOUPLE),
+        model=dict(ablation.model),
+        loss_weights={stage: dict(terms) for stage, terms in ablation.loss_weights.items()},
     )
 
 
-# Table 3's rows as config variants, in the paper's order (keys: baselines.reported.ABLATION_IDS
-# values; tests/sweeps checks they match).
-VARIANTS: dict[str, Variant] = {
-    "wo_l_fea": _v("wo_l_fea", loss_weights={"mouth_pose": {"fea": 0.0}}),
-    "wo_l_self": _v("wo_l_self", loss_weights={"mouth_pose": {"self": 0.0}}),
-    "wo_l_m_rec": _v("wo_l_m_rec", stages=AUDIO, loss_weights={"audio_lip": {"m_rec": 0.0}}),
-    "wo_l_m_sync": _v("wo_l_m_sync", stages=AUDIO, loss_weights={"audio_lip": {"m_sync": 0.0}}),
-    "wo_orthogonal": _v("wo_orthogonal", model={"orthogonal": False}),
-    "wo_bank": _v("wo_bank", model={"use_bank": False}),
-    "wo_eem": _v("wo_eem", stages=("expression",), model={"use_eem": False}),
-    "only_lip": _v("only_lip", stages=("mouth_pose",), model={"components": "lip"}),
-    "lip_pose": _v("lip_pose", stages=("mouth_pose",), model={"components": "lip_pose"}),
-    "full": _v("full"),
-}
+# Table 3's rows as config variants, in the paper's order
+VARIANTS: dict[str, Variant] = {name: ablation_variant(a) for name, a in ABLATIONS.items()}
 
 
 def chosen_names(args, parser) -> list[str]:

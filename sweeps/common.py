@@ -7,7 +7,7 @@ must retrain from a parent run (the checkpoints of the other stages are reused):
             stages=("mouth_pose", "expression"))
 
 ``trial(config)`` is the Tune function trainable. For one variant it
-1. trains each affected stage with the training engineer's trainer builder
+1. trains each affected stage with edtalk.train's trainer builder
    (``edtalk.train.run_stage``: a Ray Train V2 ``TorchTrainer`` whose workers run DeepSpeed),
    the first from the parent's checkpoint, the next from the previous one; audio-driven
    (``--driving audio``, the paper's mode for Tables 3 and 6) also every later stage through
@@ -268,12 +268,11 @@ def smoke_defaults(args: argparse.Namespace) -> argparse.Namespace:
 # ----------------------------------------------------------------------------------------------
 
 
-# Stage whose final.pt a stage continues from (edtalk.stages: the chain is linear).
+# Stage whose final.pt a stage continues from (edtalk.config.STAGE_NAMES: the chain is linear).
 def _previous_stage(stage: str) -> str | None:
-    from edtalk.config import STAGE_NAMES
+    from edtalk.config import parent_stage
 
-    i = STAGE_NAMES.index(stage)
-    return STAGE_NAMES[i - 1] if i else None
+    return parent_stage(stage)
 
 
 def parent_checkpoint(parent: Path, stage: str) -> Path:
@@ -387,10 +386,10 @@ def train_variant(
 
 
 def _weight_present(name: str) -> bool:
-    from edtalk.weights import target_path
+    from edtalk.weights import installed
 
     try:
-        return target_path(name).is_file()
+        return installed(name)
     except KeyError:  # a weight name nobody registered
         return False
 
@@ -398,11 +397,9 @@ def _weight_present(name: str) -> bool:
 def scorable_metrics(protocol_name: str) -> list[str]:
     """The protocol's implemented metrics whose weight files are on this machine (e.g. the
     synthtalk judges once ``python -m eval.zoo train`` has run); the others are skipped."""
-    from edtalk.experts.store import register_weight_entries
     from edtalk.weights import WEIGHTS
     from eval.protocols import get_protocol
 
-    register_weight_entries()  # the synthtalk judges join the weights registry
     protocol = get_protocol(protocol_name)
     ok, skipped = [], []
     for metric_id in protocol.available()[0]:
@@ -496,7 +493,7 @@ def check_parent_preset(ckpt: Path, args: argparse.Namespace) -> None:
     """The parent checkpoint's model has --preset's image size and latent width."""
     from edtalk.config import ModelConfig
     from edtalk.model import load_checkpoint
-    from eval.run import UsageError
+    from eval.run_checks import UsageError
 
     have, want = load_checkpoint(ckpt)["config"], ModelConfig.preset(args.preset)
     if (have.image_size, have.latent_dim) != (want.image_size, want.latent_dim):
@@ -703,9 +700,8 @@ def check_inputs(args: argparse.Namespace) -> None:
     split, a Ray address nothing answers at, and (with --metrics) a weight file those metrics need."""
     from edtalk.config import ModelConfig
     from edtalk.data.readers import read_clips
-    from edtalk.experts.store import register_weight_entries
     from eval.protocols import get_protocol
-    from eval.run import UsageError, check_address, check_weights, select_metrics
+    from eval.run_checks import UsageError, check_address, check_weights, select_metrics
 
     ModelConfig.preset(args.preset)
     check_address(args.address or os.environ.get("RAY_ADDRESS"))
@@ -715,7 +711,6 @@ def check_inputs(args: argparse.Namespace) -> None:
     protocol = get_protocol(args.protocol)
     ids = protocol.available()[0]
     if args.metrics:
-        register_weight_entries()  # the synthtalk judges join the weights registry
         ids, _ = select_metrics(protocol, args.metrics)
         check_weights(protocol, protocol.build(ids), allow_unverified=False)
     if args.scheduler == "asha" and ASHA_METRIC not in ids:
@@ -727,7 +722,7 @@ def check_inputs(args: argparse.Namespace) -> None:
 
 def check_driving(variants: list[Variant], driving: str) -> None:
     """Video-driven scoring never uses the audio stages: refuse variants that change only those."""
-    from eval.run import UsageError
+    from eval.run_checks import UsageError
 
     unused = [v.name for v in variants if driving == "video" and v.audio_only()]
     if unused:
@@ -751,7 +746,7 @@ def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
     from edtalk.ray_setup import WorkerFitError
     from edtalk.registry import UnknownNameError
     from edtalk.weights import MissingWeightsError, WeightsMismatchError
-    from eval.run import UsageError
+    from eval.run_checks import UsageError
 
     try:
         check_inputs(args)
@@ -788,7 +783,7 @@ def check_resume(path: str, settings: dict[str, Any]) -> None:
     """--resume continues a sweep with the settings it was started with (Tune restores its saved
     search space and ignores new flags); refuse, naming each one, when the command line differs.
     ``path``: the experiment's folder or URI (``sweeps.storage``)."""
-    from eval.run import UsageError
+    from eval.run_checks import UsageError
     from sweeps.storage import joined, read_text
 
     saved_text = read_text(joined(path, SETTINGS_FILE))

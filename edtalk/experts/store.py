@@ -176,12 +176,7 @@ def load_expert(
     return model.to(device).eval(), meta
 
 
-# -- the judges in the weights manager ---------------------------------------------------------
-
-
-def register_weight_entries() -> None:
-    """Nothing to do: the judges are declared in ``edtalk.weights``. Kept only for the callers that
-    still call it (eval/protocols.py, sweeps/common.py, tests/eval/test_zoo.py); drop it with them."""
+# -- installing a judge into the weights manager ----------------------------------------------
 
 
 def install_judge(name: str, src: str | Path) -> Path:

@@ -24,7 +24,8 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 
-from baselines.reported import ABLATION_IDS, PAPER_METRICS, ReportedRow, reported_rows
+from baselines.reported import PAPER_METRICS, ReportedRow, reported_rows
+from edtalk.ablations import ABLATIONS
 from eval.report.inputs import ResultFile
 
 REPORTED_MARK = "†"
@@ -448,7 +449,8 @@ def _clash_stamps(spec: TableSpec, results: list[ResultFile]) -> list[str]:
 
 
 def _ablation_order(key: str) -> tuple[int, str]:
-    ids = list(ABLATION_IDS.values())
+    """Table 3's rows in the paper's order (``edtalk.ablations``), then other variants by name."""
+    ids = list(ABLATIONS)
     return (ids.index(key), key) if key in ids else (len(ids), key)
 
 
@@ -461,8 +463,8 @@ def _sort_keys(spec: TableSpec, keys: Iterable[str]) -> list[str]:
 
 
 def _ablation_label(variant: str) -> str:
-    names = {v: k for k, v in ABLATION_IDS.items()}
-    return names.get(variant, variant)
+    """The paper's row label of an ablation id ("wo_l_fea" -> "w/o L_fea"); other variants as named."""
+    return ABLATIONS[variant].row_label if variant in ABLATIONS else variant
 
 
 def _measured_rows(spec: TableSpec, columns: list[Column], results: list[ResultFile]) -> list[Row]:
@@ -719,17 +721,11 @@ def _tex(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
 
 
-# Row labels the paper typesets with maths (Table 3).
-LATEX_ROW_LABELS = {
-    "w/o L_fea": r"w/o $\mathcal{L}_{fea}$",
-    "w/o L_self": r"w/o $\mathcal{L}_{self}$",
-    "w/o L^m_rec": r"w/o $\mathcal{L}^m_{rec}$",
-    "w/o L^m_sync": r"w/o $\mathcal{L}^m_{sync}$",
-}
-
-
 def _tex_row(label: str) -> str:
-    return LATEX_ROW_LABELS.get(label, _tex(label))
+    """A row label as LaTeX: Table 3's rows as the paper typesets them (``edtalk.ablations``), other
+    labels escaped."""
+    latex = {a.row_label: a.latex_label for a in ABLATIONS.values()}
+    return latex.get(label, _tex(label))
 
 
 def _tex_label(label: str) -> str:

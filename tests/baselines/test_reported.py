@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from baselines.reported import ABLATION_IDS, PAPER_METRICS, REPORTED, read_csv, reported_rows
+from baselines.reported import PAPER_METRICS, REPORTED, read_csv, reported_rows
+from edtalk.ablations import ABLATIONS
 
 PAPER_DIR = Path("/work/shared/paper")  # the transcription's source, where this checkout has it
 
@@ -58,7 +59,8 @@ def test_table5_is_canonical_and_vpgc_empty():
 
 def test_table3_variants_and_printed_precision():
     rows = {r.row: r for r in reported_rows("table3")}
-    assert list(rows) == list(ABLATION_IDS)
+    assert list(rows) == [a.row_label for a in ABLATIONS.values()]  # the paper's rows, in its order
+    assert [r.method for r in rows.values()] == [f"edtalk_ablation_{a}" for a in ABLATIONS]
     assert rows["w/o EEM"].printed["acc_emo"] == "49.367"
     assert rows["w/o Bank"].method == "edtalk_ablation_wo_bank"
     full_t1 = next(r for r in reported_rows("table1", dataset="mead") if r.row == "EDTalk-A")

@@ -635,7 +635,7 @@ def test_emotion_weights_average_a_capped_even_spread_of_clips():
     from edtalk.data.clip import EMOTIONS
     from edtalk.data.training import FrameCache, to_tensor
     from edtalk.model import EDTalk
-    from edtalk.worker import emotion_weights
+    from edtalk.worker import emotion_weight_table
 
     rng = np.random.default_rng(0)
     length = rng.integers(3, 12, size=9)
@@ -665,7 +665,7 @@ def test_emotion_weights_average_a_capped_even_spread_of_clips():
                 per_clip.append(model.navigate(f, ("expression",))["expression"].mean(0))
         return torch.stack(per_clip).mean(0)
 
-    table = emotion_weights(model, cache, frames_per_clip=4, clips_per_emotion=3)
+    table = emotion_weight_table(model, cache, frames_per_clip=4, clips_per_emotion=3)
     assert sorted(table) == sorted([EMOTIONS[1], EMOTIONS[2]])  # the unlabelled clip counts nowhere
     # emotion 1 has clips 0, 2, 3, 6, 7, 8: three evenly spread are positions 0, 2.5 -> 2, 5
     torch.testing.assert_close(torch.tensor(table[EMOTIONS[1]]), by_hand([0, 3, 8]), rtol=1e-4, atol=1e-5)
@@ -844,7 +844,7 @@ def test_the_expression_export_reads_the_per_emotion_codes_on_the_workers_device
         seen.append(next(model.parameters()).device)
         return {"happy": [0.0] * cfg.n_expression}
 
-    monkeypatch.setattr(worker_module, "emotion_weights", recording)
+    monkeypatch.setattr(worker_module, "emotion_weight_table", recording)
     worker = worker_module.StageWorker.__new__(worker_module.StageWorker)
     worker.__dict__.update(
         model_cfg=cfg,
