@@ -135,3 +135,48 @@ def test_entries_keep_every_metric_and_the_old_row_wide_unverified_mark(tmp_path
         "l1": {"key": "k3", "unverified": {}},
     }
     assert cache.entries(row, ["changed"]) == {} and cache.entries(None, ["i"]) == {}
+
+
+def test_gt_features_of_a_replaced_gt_video_are_not_returned(tmp_path):
+    """A replaced GT video must invalidate its stored GT features: its new fingerprint (size,
+    mtime) finds nothing, and the unchanged one still finds them."""
+    video = tmp_path / "gt.mp4"
+    video.write_bytes(b"old video")
+    os.utime(video, ns=(1_000_000_000, 1_000_000_000))
+    store = GTFeatureStore(tmp_path / "gt_features")
+    old = file_fingerprint(video)
+    store.save("M003#angry#level_1#001", old, {"landmarks": np.arange(4)})
+    assert np.array_equal(store.load("M003#angry#level_1#001", old)["landmarks"], np.arange(4))
+    video.write_bytes(b"a new GT video")
+    os.utime(video, ns=(2_000_000_000, 2_000_000_000))
+    new = file_fingerprint(video)
+    assert new != old
+    assert store.load("M003#angry#level_1#001", new) == {}
+
+
+def _hash_suffixed_pair() -> tuple[str, str]:
+    """Two long clip ids whose escaped names differ (long ids get a hash suffix, not their tail)."""
+    a, b = "x" * 300 + "#a", "x" * 300 + "#b"
+    assert escape_clip_id(a) != escape_clip_id(b)
+    return a, b
+
+
+def test_a_row_stored_under_another_clip_id_is_refused(tmp_path):
+    """The row's own clip id is checked, not only its file name: a row copied or renamed to another
+    clip's path (or a file-name clash of two long ids) must not be served as that clip's scores."""
+    cache = ClipCache(tmp_path / "rows")
+    a, b = _hash_suffixed_pair()
+    cache.save(a, {"inputs": ["i"], "metrics": {"psnr": {"key": "k", "state": 1}}})
+    cache.path(b).write_bytes(cache.path(a).read_bytes())
+    assert cache.load(a)["clip"] == a
+    assert cache.load(b) is None
+
+
+def test_gt_features_stored_under_another_clip_id_are_refused(tmp_path):
+    """The same check for the GT feature store: another clip's features are not this clip's."""
+    store = GTFeatureStore(tmp_path / "gt_features")
+    a, b = _hash_suffixed_pair()
+    store.save(a, ["i"], {"f": 1})
+    store.path(b).write_bytes(store.path(a).read_bytes())
+    assert store.load(a, ["i"]) == {"f": 1}
+    assert store.load(b, ["i"]) == {}

@@ -95,3 +95,41 @@ def test_missing_checkpoint_and_bad_stride_are_clear(tmp_path, capsys):
     assert exc.value.code == 2 and "argument --every: must be at least 1, got 0" in capsys.readouterr().err
     assert main(["--ckpt", str(ckpt), "--data", str(tmp_path / "nodata")]) == 2
     assert re.match(r"error: .*nodata: synthtalk root folder does not exist", capsys.readouterr().err)
+
+
+def test_encoded_frames_pair_each_clips_own_targets_with_each_banks_own_weights(tmp_path):
+    """Every ``every``-th frame of each clip: f is E's latent of that frame, each W_<bank> is that
+    bank's navigation output (not another bank's), and the mouth / pose / emotion / identity targets
+    are the same clip's own sidecar rows (mouth opening; yaw and pitch), in frame order."""
+    from edtalk.config import ModelConfig
+    from edtalk.data.readers import read_clips
+    from edtalk.driving import to_tensor
+    from edtalk.experts.data import decode_clips
+    from edtalk.experts.testing import make_fixture_dataset
+    from edtalk.model import EDTalk
+    from eval.probe import encode_frames
+
+    root = make_fixture_dataset(tmp_path / "fx", n_clips=1, n_frames=7, size=64)
+    clips = decode_clips(read_clips("synthtalk", root, split="test"))
+    assert len(clips) == 2 and clips[0].identity != clips[1].identity
+    for c in clips:  # the fixture tells the targets apart, so a swap shows
+        assert not np.allclose(c.mouth[:, 0], c.pose[:, 0]) and not np.allclose(c.pose[:, 0], c.pose[:, 1])
+    torch.manual_seed(0)
+    cfg = ModelConfig.preset("tiny")
+    model = EDTalk(cfg).eval()
+    every = 3
+    out = encode_frames(model, clips, every)
+
+    picks = [(c, np.arange(0, c.n_frames, every)) for c in clips]  # frames 0, 3, 6 of each clip
+    np.testing.assert_array_equal(out["mouth"], np.concatenate([c.mouth[r, :1] for c, r in picks]))
+    np.testing.assert_array_equal(out["pose"], np.concatenate([c.pose[r, :2] for c, r in picks]))
+    assert out["emotion"].tolist() == [c.emotion for c, r in picks for _ in r]
+    assert out["identity"].tolist() == [c.identity for c, r in picks for _ in r]
+    with torch.no_grad():
+        f = torch.cat([model.encode(to_tensor(c.frames[r], cfg.image_size))[0] for c, r in picks])
+        expected = {f"W_{k}": model.navigate(f, (k,))[k].numpy() for k in cfg.bank_names}
+    np.testing.assert_allclose(out["f"], f.numpy(), rtol=1e-5, atol=1e-6)
+    assert set(expected) == {"W_mouth", "W_pose", "W_expression"}
+    for key, w in expected.items():
+        assert out[key].shape == w.shape, key
+        np.testing.assert_allclose(out[key], w, rtol=1e-5, atol=1e-6, err_msg=key)

@@ -486,3 +486,181 @@ def test_quadruples_use_other_a_clips_on_the_second_round_and_b_never_speaks_as_
     quads = pick_quadruples(listing, 12)
     assert len({q[0].id for q in quads}) == 12
     assert all(b.transcript != a.transcript for a, b, _, _ in quads)
+
+
+# ------------------------------------------------------------------------------------------------
+# The verdicts: every claim, one result where it holds and results where it must fail
+# ------------------------------------------------------------------------------------------------
+
+CLAIMS = (
+    "self_recon_psnr_beats_static",
+    "self_recon_ssim_beats_static",
+    "self_recon_landmarks_beat_static",
+    "cross_mouth_follows_B",
+    "cross_mouth_follows_B_dlib",
+    "cross_pose_follows_C",
+    "cross_emotion_follows_D",
+    "audio_sync_beats_shuffled",
+    "audio_mouth_follows_own_clip_dlib",
+    "sampled_poses_differ",
+)
+
+
+def _holding_result() -> dict:
+    """A proof result in which all ten claims hold, each by a clear margin."""
+    return {
+        "reconstruction": {
+            "edtalk_v": {"psnr": 28.0, "ssim": 0.90, "lmk": 2.0},  # landmark error: lower is better
+            "static_source": {"psnr": 22.0, "ssim": 0.70, "lmk": 5.0},
+        },
+        "cross_driving": {
+            "mouth_to_B": 0.10, "mouth_to_A": 0.30, "mouth_to_others": 0.40,
+            "mouth_dlib_to_B": 0.01, "mouth_dlib_to_A": 0.05, "mouth_dlib_to_others": 0.06,
+            "pose_to_C": 1.0, "pose_to_A": 4.0, "pose_to_others": 5.0,
+            "emotion_is_D": 0.5, "emotion_is_A": 0.1,
+            "emotion_p_D": 0.40, "emotion_p_D_expression_from_A": 0.10,
+        },
+        "audio_sync": {
+            "lse_c_true_audio": 3.0, "lse_c_shuffled_audio": 1.0,  # LSE-C: higher is better
+            "mouth_dlib_corr_own_clip": 0.8, "mouth_dlib_corr_other_clip": 0.1,
+        },
+        "pose_seeds": {"differ": True},
+    }  # fmt: skip
+
+
+# (claim that must fail, {(section, ...): {key: value}} changes to the holding result, why)
+FAILING = [
+    ("self_recon_psnr_beats_static", {("reconstruction", "edtalk_v"): {"psnr": 20.0}}, "below static"),
+    ("self_recon_psnr_beats_static", {("reconstruction", "edtalk_v"): {"psnr": 22.0}}, "a tie"),
+    ("self_recon_ssim_beats_static", {("reconstruction", "edtalk_v"): {"ssim": 0.60}}, "below static"),
+    ("self_recon_ssim_beats_static", {("reconstruction", "edtalk_v"): {"ssim": 0.70}}, "a tie"),
+    (
+        "self_recon_landmarks_beat_static",
+        {("reconstruction", "edtalk_v"): {"lmk": 5.0}, ("reconstruction", "static_source"): {"lmk": 2.0}},
+        "a larger landmark error than the static frame's",
+    ),
+    ("self_recon_landmarks_beat_static", {("reconstruction", "edtalk_v"): {"lmk": 5.0}}, "a tie"),
+    ("cross_mouth_follows_B", {("cross_driving",): {"mouth_to_B": 0.35}}, "beats C/D but not A"),
+    ("cross_mouth_follows_B", {("cross_driving",): {"mouth_to_others": 0.05}}, "beats A but not C/D"),
+    ("cross_mouth_follows_B", {("cross_driving",): {"mouth_to_B": 0.30}}, "ties A"),
+    ("cross_mouth_follows_B_dlib", {("cross_driving",): {"mouth_dlib_to_B": 0.055}}, "beats C/D, not A"),
+    ("cross_mouth_follows_B_dlib", {("cross_driving",): {"mouth_dlib_to_others": 0.0}}, "beats A, not C/D"),
+    ("cross_pose_follows_C", {("cross_driving",): {"pose_to_C": 4.5}}, "beats B/D but not A"),
+    ("cross_pose_follows_C", {("cross_driving",): {"pose_to_others": 0.5}}, "beats A but not B/D"),
+    ("cross_emotion_follows_D", {("cross_driving",): {"emotion_is_A": 0.6}}, "judged as A more than D"),
+    (
+        "cross_emotion_follows_D",
+        {("cross_driving",): {"emotion_is_D": 0.125, "emotion_is_A": 0.0}},
+        "D at chance (1/8)",
+    ),
+    ("cross_emotion_follows_D", {("cross_driving",): {"emotion_p_D": 0.05}}, "D's code lowers P(D)"),
+    (
+        "audio_sync_beats_shuffled",
+        {("audio_sync",): {"lse_c_true_audio": 1.0, "lse_c_shuffled_audio": 3.0}},
+        "the shuffled audio syncs better",
+    ),
+    ("audio_sync_beats_shuffled", {("audio_sync",): {"lse_c_true_audio": 1.0}}, "a tie"),
+    (
+        "audio_mouth_follows_own_clip_dlib",
+        {("audio_sync",): {"mouth_dlib_corr_own_clip": 0.1, "mouth_dlib_corr_other_clip": 0.8}},
+        "follows the other clip",
+    ),
+    ("sampled_poses_differ", {("pose_seeds",): {"differ": False}}, "seeds give the same poses"),
+]
+
+
+def _changed(result: dict, changes: dict) -> dict:
+    import copy
+
+    out = copy.deepcopy(result)
+    for path, values in changes.items():
+        node = out
+        for key in path:
+            node = node[key]
+        node.update(values)
+    return out
+
+
+def test_every_claim_holds_in_the_holding_result():
+    from eval.proof import CLAIM_STAGES, verdicts
+
+    assert tuple(CLAIM_STAGES) == CLAIMS  # a new claim needs rows in FAILING below
+    assert verdicts(_holding_result()) == dict.fromkeys(CLAIMS, True)
+
+
+@pytest.mark.parametrize(
+    ("claim", "changes"), [(c, ch) for c, ch, _ in FAILING], ids=[f"{c}: {why}" for c, _, why in FAILING]
+)
+def test_each_claim_fails_when_its_evidence_does_and_only_that_claim(claim, changes):
+    """Inverted comparisons (a worse landmark error or a better-syncing shuffled audio "beating"),
+    ``any`` instead of ``all`` over the alternatives of the cross-driving claims, or ``<=`` for
+    ``<`` would let a claim hold here."""
+    from eval.proof import verdicts
+
+    got = verdicts(_changed(_holding_result(), changes))
+    assert got[claim] is False
+    assert {k: v for k, v in got.items() if k != claim} == {k: True for k in CLAIMS if k != claim}
+
+
+def test_claims_without_their_measurement_are_na():
+    """A missing figure (no cross-driving videos, audio sync skipped) is n/a, not a NO or a yes."""
+    from eval.proof import verdicts
+
+    result = _holding_result()
+    result["cross_driving"] = {"n_videos": 0}
+    result["audio_sync"] = {"skipped": "no audio heads"}
+    result["pose_seeds"] = {"skipped": "no pose flow"}
+    got = verdicts(result)
+    na = {k for k, v in got.items() if v is None}
+    assert na == set(CLAIMS[3:])
+    assert all(got[k] is True for k in CLAIMS[:3])
+
+
+@pytest.mark.parametrize(
+    ("stage", "claims"),
+    [
+        ("mouth_pose", CLAIMS[:6]),
+        ("expression", ("cross_emotion_follows_D",)),
+        ("audio_lip", ("audio_sync_beats_shuffled", "audio_mouth_follows_own_clip_dlib")),
+        ("audio_pose", ("sampled_poses_differ",)),
+    ],
+)
+def test_a_skipped_stage_makes_exactly_its_claims_na(stage, claims):
+    """Each claim is n/a when the stage that teaches it was skipped, and only then (a claim mapped
+    to the wrong stage would be n/a for a checkpoint that learnt it, or judged on init weights)."""
+    from eval.proof import verdicts
+
+    result = _holding_result()
+    result["untrained"] = {stage: "skipped"}
+    got = verdicts(result)
+    assert {k for k, v in got.items() if v is None} == set(claims)
+    assert all(v is True for k, v in got.items() if k not in claims)
+
+
+@pytest.mark.parametrize(("deg", "differ"), [(0.2, False), (0.5, False), (0.6, True), (2.0, True)])
+def test_sampled_poses_differ_only_beyond_half_a_degree(monkeypatch, deg, differ):
+    """``pose_seeds`` says "differ" only when the judged pose tracks of the two seeds are more than
+    0.5 deg apart on average: any measured difference, or none, must not pass."""
+    import numpy as np
+
+    import edtalk.driving
+    from eval.proof import pose_seeds, verdicts
+
+    def drive_audio(model, src, wav, sample_pose, seed, batch_size):
+        assert sample_pose  # the claim is about sampled poses
+        return np.full((6, 4, 4, 3), 10 + 10 * seed, np.uint8)  # the seed drawn into the frames
+
+    class PoseJudges:
+        def analyse(self, frames):  # the pose of seed s is s * deg in all three angles
+            seed = (frames.astype(float).mean(axis=(1, 2, 3)) - 10) / 10
+            return {"pose": np.repeat(seed[:, None] * deg, 3, axis=1)}
+
+    monkeypatch.setattr(edtalk.driving, "drive_audio", drive_audio)
+    model = SimpleNamespace(cfg=SimpleNamespace(bank_names=("mouth", "pose")), pose_flow=object())
+    clips = [SimpleNamespace(frames=np.zeros((6, 4, 4, 3), np.uint8), wav=np.zeros(6 * 640))] * 2
+    r = pose_seeds(model, PoseJudges(), clips, batch_size=4)
+    assert r["judge_pose_diff_deg"] == pytest.approx(deg)
+    assert r["differ"] is differ
+    result = _holding_result()
+    result["pose_seeds"] = r
+    assert verdicts(result)["sampled_poses_differ"] is differ

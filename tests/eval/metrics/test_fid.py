@@ -213,3 +213,90 @@ def test_eat_fid_matches_eat_torchvision_reference(seeded_weights):
         state = m.merge(state, m.clip_state(c))
     assert state["gt"]["n"] == 10 and state["pred"]["n"] == 10
     np.testing.assert_allclose(state["pred"]["sum"], a2.sum(0), rtol=1e-6, atol=1e-9)
+
+
+# ------------------------------------------------------------------------------------------------
+# EAT's torchvision FID path without the 299 px / 2048-D Inception (fast; the slow test above runs it)
+# ------------------------------------------------------------------------------------------------
+
+
+def _eat_input_by_hand(frames):
+    """EAT's ``test_fid.py`` preprocessing written out from metrics-conventions.md: the RGB frame's
+    channels reversed (its "BGR to RGB" comment notwithstanding), float [0, 1], ``cv2.resize`` to
+    299 x 299 (default bilinear), ``x * 2 - 1``, NCHW."""
+    import cv2
+
+    out = []
+    for frame in frames:
+        bgr = np.stack([frame[..., 2], frame[..., 1], frame[..., 0]], axis=-1).astype(np.float32) / 255.0
+        out.append(cv2.resize(bgr, (299, 299), interpolation=cv2.INTER_LINEAR) * 2.0 - 1.0)
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2)
+
+
+def _coloured_frames():
+    """Two 40 x 56 frames whose channels differ everywhere (a channel flip cannot go unseen)."""
+    rng = np.random.default_rng(7)
+    frames = rng.integers(0, 256, (2, 40, 56, 3)).astype(np.uint8)
+    frames[0, :20, :28] = (255, 0, 0)  # a pure red block
+    return frames
+
+
+def test_eat_preprocessing_flips_to_bgr_resizes_to_299_and_maps_to_minus_one_one():
+    """Dropping EAT's BGR flip, its 2x-1 or the cv2 bilinear resize changes every EAT-protocol FID."""
+    from eval.backbones.inception_tv import eat_preprocess
+
+    frames = _coloured_frames()
+    x = eat_preprocess(frames)
+    assert x.shape == (2, 3, 299, 299) and x.dtype == torch.float32
+    # the red block lands in the LAST channel: -1, -1, +1 (away from the block's resized edge)
+    assert x[0, :, 10, 10].tolist() == [-1.0, -1.0, 1.0]
+    np.testing.assert_allclose(x.numpy(), _eat_input_by_hand(frames).numpy(), rtol=0, atol=1e-6)
+
+
+def test_eat_embedding_feeds_eats_preprocessed_frames_to_the_backbone(monkeypatch):
+    """``ctx.feature("embedding", backbone="torchvision_eat")`` (what the eat FID reads) must give the
+    backbone EAT's input: a small seeded network stands in for the Inception, so a dropped BGR flip
+    (or any other preprocessing change) shows in the features."""
+    import eval.backbones.inception_tv as inception_tv
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 9, stride=8), torch.nn.Tanh(), torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten()
+    ).eval()
+    seen = []
+
+    def stand_in(x):
+        seen.append(tuple(x.shape))
+        return net(x)
+
+    monkeypatch.setattr(inception_tv, "get_backbone", lambda name, device="cpu": stand_in)
+    frames = _coloured_frames()
+    ctx = ClipContext.from_arrays(frames, frames.copy(), clip_id="c")
+    feats = ctx.feature("embedding", "gt", backbone="torchvision_eat")
+    with torch.no_grad():
+        expected = net(_eat_input_by_hand(frames)).double().numpy()
+        unflipped = net(_eat_input_by_hand(frames[..., ::-1])).double().numpy()  # RGB into the net
+    assert seen == [(2, 3, 299, 299)] and feats.dtype == np.float64
+    np.testing.assert_allclose(feats, expected, rtol=1e-5, atol=1e-6)
+    assert np.abs(unflipped - expected).max() > 1e-3  # the stand-in sees the channel order
+
+
+def test_eat_inception_features_renormalise_the_input_and_pool_mixed_7c():
+    """EAT calls ``inception_v3(pretrained=True)``: ``transform_input=True`` re-normalises the
+    channels once more, and the features are Mixed_7c average-pooled. Checked against torchvision's
+    own forward pass of the same seeded network at 75 px (its smallest input; the layers are the
+    same at 299 px)."""
+    from eval.backbones.inception_tv import EATInceptionFeatures, build_tv_inception
+
+    torch.manual_seed(0)
+    net = build_tv_inception().eval()
+    assert net.transform_input is True
+    hooked = {}
+    net.Mixed_7c.register_forward_hook(lambda mod, i, o: hooked.__setitem__("x", o))
+    x = torch.rand(2, 3, 75, 75) * 2 - 1
+    with torch.no_grad():
+        ours = EATInceptionFeatures(net)(x)
+        net(x)  # torchvision: _transform_input, the layers, ... Mixed_7c (hooked), pool, fc
+    expected = hooked["x"].mean(dim=(2, 3))
+    assert ours.shape == (2, 2048) and expected.abs().max() > 0
+    torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-6 * float(expected.abs().max()))

@@ -281,3 +281,42 @@ def test_a_sweeps_seeds_are_rows_of_their_own_not_a_clash(tmp_path, make_result)
     warnings = []
     [t3] = [t for t in build_tables(load_results(tmp_path), warnings) if t.number == "3" and t.sources]
     assert [r.label for r in t3.rows] == ["Full Model (seed 0)", "Full Model (seed 1)"] and warnings == []
+
+
+def _table5(tmp_path, make_result):
+    """Table 5 (HDTF reenactment, PSNR and LPIPS shown with 2 decimals) with measured rows a, b, c
+    and a measured GT row; a 30.001 and b 29.996 both print as 30.00."""
+    base = {"ssim": 0.8, "l1": 0.03, "akd": 1.5, "aed": 0.02}
+    for method, psnr, lpips in (
+        ("a", 30.001, 0.10),
+        ("b", 29.996, 0.12),
+        ("c", 28.0, 0.20),
+        ("gt", 30.0, 0.10),
+    ):
+        make_result(tmp_path, "hdtf", method, "canonical", {**base, "psnr": psnr, "lpips": lpips})
+    [t5] = [t for t in build_tables(load_results(tmp_path)) if t.number == "5" and t.protocol == "canonical"]
+    col = {c.metric: j for j, c in enumerate(t5.columns)}
+    rows = {r.label: r for r in t5.rows if not r.reported}
+    return t5, col, rows
+
+
+def test_values_equal_at_the_shown_precision_share_the_rank(tmp_path, make_result):
+    """30.001 and 29.996 both print 30.00: both are best (bold), and the next value shown is second.
+    Ranking the unrounded values bolded one of two equal-looking numbers."""
+    t5, col, rows = _table5(tmp_path, make_result)
+    psnr = col["psnr"]
+    assert rows["a"].cells[psnr].text == rows["b"].cells[psnr].text == "30.00"
+    assert [rows[k].cells[psnr].rank for k in ("a", "b", "c")] == [1, 1, 2]
+    assert to_markdown(t5).count("**30.00**") == 2 and "<u>28.00</u>" in to_markdown(t5)
+
+
+def test_a_gt_row_equal_to_the_best_value_is_not_ranked(tmp_path, make_result):
+    """GT is a reference: shown, never bold or underlined, even where its value equals the best
+    (PSNR 30.00, LPIPS 0.10); the methods' ranks are unchanged by it."""
+    t5, col, rows = _table5(tmp_path, make_result)
+    gt = next(r for r in t5.rows if r.reference and not r.reported)
+    assert gt.cells[col["psnr"]].text == "30.00" and gt.cells[col["lpips"]].text == "0.10"
+    assert all(c.rank is None for c in gt.cells)
+    assert [rows[k].cells[col["lpips"]].rank for k in ("a", "b", "c")] == [1, 2, None]
+    gt_line = next(line for line in to_markdown(t5).splitlines() if line.startswith(f"| {gt.label} "))
+    assert "**" not in gt_line and "<u>" not in gt_line
