@@ -62,6 +62,26 @@ def test_actnorm_data_init_and_log_prob_trains():
     assert losses[-1] < losses[0]
 
 
+@pytest.mark.parametrize("lu", [True, False])
+def test_log_prob_is_standard_normal_density_of_z_plus_logdet(lu):
+    """log_prob = log N(z; 0, I) + log|det dz/dW| summed per sequence (the change of variables), and the
+    stage's loss ``losses.flow_nll`` is the same quantity negated, averaged over the batch and divided
+    by the N*D values of a sequence: catches either one losing the log-determinant or the prior."""
+    from edtalk.losses import flow_nll
+
+    flow = _flow(lu, channels=3)
+    w, cond = torch.randn(2, 4, 3, dtype=torch.float64), torch.randn(2, 4, 5, dtype=torch.float64)
+    z, logdet = flow.encode(w, cond)
+    assert (logdet.abs() > 0.1).all()  # the log-determinant is not negligible here
+    normal = torch.distributions.Normal(torch.zeros((), dtype=torch.float64), 1.0)
+    expected = normal.log_prob(z).sum(dim=(1, 2)) + logdet
+    log_prob = flow.log_prob(w, cond)
+    assert log_prob.shape == (2,)
+    assert torch.allclose(log_prob, expected, rtol=0, atol=1e-10)
+    assert flow_nll(z, logdet).item() == pytest.approx(-expected.mean().item() / (4 * 3), rel=1e-12)
+    assert flow_nll(z, logdet).item() == pytest.approx(-log_prob.mean().item() / (4 * 3), rel=1e-12)
+
+
 def test_sample_is_reproducible_by_seed():
     flow = PoseFlow(CFG).eval()
     cond = torch.randn(2, 7, CFG.audio_feature_dim)

@@ -1,41 +1,57 @@
 """Who is paired with whom in the stage samplers (``edtalk.data.training.StageSampler``).
 
-A tiny in-memory ``FrameCache`` whose every pixel stores its clip's index, so a sampled image says
-which clip it came from.
+A tiny in-memory ``FrameCache`` whose every pixel stores its clip's index (red) and its own row of the
+cache (green), and whose every mel window is filled with its row, so a sampled image or mel window
+says exactly which frame it came from.
 """
 
 import numpy as np
+import pytest
 
 from edtalk.data.clip import EMOTIONS
+from edtalk.data.errors import DataError
+from edtalk.data.mouth_swap import MOUTH
 from edtalk.data.training import FrameCache, StageSampler
 
 # (identity, emotion) per clip: identity 0 and 1 have one neutral clip, identity 2 has none
 CLIPS = [(0, "neutral"), (0, "happy"), (0, "angry"), (1, "sad"), (1, "neutral"), (2, "fear"), (2, "happy")]
-FRAMES_PER_CLIP = 3
+LENGTHS = [3, 5, 4, 7, 3, 6, 4]  # frames per clip: some shorter than the samplers' windows
+START = np.concatenate([[0], np.cumsum(LENGTHS)[:-1]])
+CLIP_OF_ROW = np.repeat(np.arange(len(CLIPS)), LENGTHS)
 
 
 def _cache() -> FrameCache:
-    n = len(CLIPS) * FRAMES_PER_CLIP
-    clip_of_row = np.repeat(np.arange(len(CLIPS)), FRAMES_PER_CLIP)
-    frames = np.broadcast_to(clip_of_row[:, None, None, None] * 10, (n, 4, 4, 3)).astype(np.uint8)
+    n = len(CLIP_OF_ROW)
+    frames = np.zeros((n, 4, 4, 3), np.uint8)
+    frames[..., 0] = CLIP_OF_ROW[:, None, None] * 10
+    frames[..., 1] = np.arange(n)[:, None, None]
     return FrameCache(
         frames=frames,
         landmarks=np.full((n, 68, 2), np.nan, np.float32),
-        mels=np.zeros((n, 80, 16), np.float16),
-        start=np.arange(len(CLIPS)) * FRAMES_PER_CLIP,
-        length=np.full(len(CLIPS), FRAMES_PER_CLIP),
+        mels=np.broadcast_to(np.arange(n, dtype=np.float16)[:, None, None], (n, 80, 16)).copy(),
+        start=START,
+        length=np.array(LENGTHS),
         identity=np.array([i for i, _ in CLIPS]),
         emotion=np.array([EMOTIONS.index(e) for _, e in CLIPS]),
         clip_ids=[f"c{k}" for k in range(len(CLIPS))],
         identities=["id0", "id1", "id2"],
-        transcripts=[""] * len(CLIPS),
+        transcripts=[f"transcript of c{k}" for k in range(len(CLIPS))],
     )
 
 
+def _pixel(images, channel: int) -> np.ndarray:
+    """The uint8 value of ``channel`` at pixel (0, 0) of each sampled image (..., 3, H, W) in [-1, 1]."""
+    return ((images[..., channel, 0, 0] + 1.0) * 127.5).round().numpy().astype(int)
+
+
 def _clip_index(images) -> np.ndarray:
-    """The clip each sampled image came from (its pixel value / 10)."""
-    values = ((images[:, 0, 0, 0] + 1.0) * 127.5).round().numpy()
-    return (values / 10).round().astype(int)
+    """The clip each sampled image came from (its red value / 10)."""
+    return (_pixel(images, 0) / 10).round().astype(int)
+
+
+def _row_index(images) -> np.ndarray:
+    """The cache row each sampled image came from (its green value)."""
+    return _pixel(images, 1)
 
 
 def test_eg_pretrain_source_is_a_neutral_frame_of_the_targets_identity():
@@ -58,3 +74,147 @@ def test_expression_source_is_neutral_and_driver_carries_its_clips_emotion():
         assert EMOTIONS[emotion] == CLIPS[d][1]
         if CLIPS[d][0] in (0, 1):
             assert CLIPS[s][1] == "neutral"
+
+
+@pytest.mark.parametrize("window", [3, 5])
+def test_expression_window_is_centred_on_the_driving_frame_within_its_clip(window):
+    """The K frames whose expression features are averaged are t - K//2 .. t + K//2 around the driving
+    frame t, clamped to its own clip: catches a window starting at t, or taken from another clip."""
+    batch = StageSampler(_cache(), seed=4).expression_windows(256, window=window)
+    drv, win = _row_index(batch["driving"]), _row_index(batch["window"])
+    assert batch["window"].shape == (256, window, 3, 4, 4) and win.shape == (256, window)
+    half, interior = window // 2, 0
+    for d, rows in zip(drv, win, strict=True):
+        clip = CLIP_OF_ROW[d]
+        t, length = d - START[clip], LENGTHS[clip]
+        expected = START[clip] + np.clip(np.arange(t - half, t + half + 1), 0, length - 1)
+        assert rows.tolist() == expected.tolist(), (d, rows)
+        if half <= t < length - half:  # away from the clip's ends: exactly the frames around t
+            assert rows.tolist() == list(range(d - half, d + half + 1))
+            interior += 1
+    assert interior > 20
+    assert len(set(drv)) == len(CLIP_OF_ROW)  # every frame drives, the first and last ones included
+
+
+def _check_runs(batch, n_frames: int) -> np.ndarray:
+    """``frames`` are ``n_frames`` consecutive rows of one clip (its last frame repeated when the clip is
+    shorter), each with its own mel window; returns each sample's clip."""
+    frames, mels = batch["frames"], batch["mels"]
+    b = len(frames)
+    assert frames.shape == (b, n_frames, 3, 4, 4) and mels.shape == (b, n_frames, 1, 80, 16)
+    rows = _row_index(frames)
+    clips = CLIP_OF_ROW[rows[:, 0]]
+    for row, clip in zip(rows, clips, strict=True):
+        first, length = row[0] - START[clip], LENGTHS[clip]
+        assert 0 <= first <= max(length - n_frames, 0)
+        expected = START[clip] + np.minimum(np.arange(first, first + n_frames), length - 1)
+        assert row.tolist() == expected.tolist(), row
+    # mel window of sample i, frame t is the cache's window of exactly that frame's row
+    wrong = np.argwhere((mels[:, :, 0].numpy() != rows[:, :, None, None]).any(axis=(2, 3)))
+    assert not len(wrong), [(i, t, rows[i, t], mels[i, t, 0, 0, 0].item()) for i, t in wrong[:5]]
+    return clips
+
+
+def test_audio_windows_pair_each_frame_with_its_own_mel_window():
+    """audio_lip / audio_pose: catches mel windows of another sample, frame or clip (unsynchronised
+    audio), runs that are not consecutive frames of one clip, and a source frame of another clip."""
+    batch = StageSampler(_cache(), seed=2).audio_windows(128, n_frames=4)
+    clips = _check_runs(batch, 4)
+    assert set(clips) == set(range(len(CLIPS)))
+    assert (_clip_index(batch["source"]) == clips).all()
+    assert batch["source"].shape == (128, 3, 4, 4)
+
+
+def test_emotion_clips_pair_frames_mels_transcript_and_emotion_of_one_clip():
+    """audio_expression: frames, mel windows, transcript and emotion all of the sampled clip."""
+    batch = StageSampler(_cache(), seed=3).emotion_clips(64, n_frames=5)
+    clips = _check_runs(batch, 5)
+    assert batch["transcripts"] == [f"transcript of c{c}" for c in clips]
+    assert [EMOTIONS[e] for e in batch["emotion"].tolist()] == [CLIPS[c][1] for c in clips]
+
+
+# --- mouth_pose: I^a, I^b and the mouth-swapped I^{m_a}_{p_b}, I^{m_b}_{p_a} --------------------------
+
+FACE_SIZE = 64
+# identities 0 and 1 have a neutral clip, identity 2 has none
+FACE_CLIPS = [(0, "neutral"), (0, "happy"), (1, "sad"), (1, "neutral"), (2, "fear")]
+FACE_LENGTHS = [2, 2, 2, 3, 2]
+
+
+def _landmarks(shift: float) -> np.ndarray:
+    """Plausible 68 landmarks (as in test_mouth_swap.py): eyes at y=0.35, mouth ring at y=0.72 (x size)."""
+    size = FACE_SIZE
+    lm = np.random.default_rng(0).uniform(0.3, 0.7, (68, 2)).astype(np.float32) * size
+    lm[36:42] = [0.33 * size + shift, 0.35 * size]
+    lm[42:48] = [0.67 * size + shift, 0.35 * size]
+    a = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    lm[48:68] = np.stack(
+        [0.5 * size + shift + 0.12 * size * np.cos(a), 0.72 * size + 0.05 * size * np.sin(a)], 1
+    )
+    return lm
+
+
+def _face_cache() -> tuple[FrameCache, np.ndarray]:
+    """Flat frames whose red value is 10 * row + 5 (rows stay apart through the mask's feathering), and
+    landmarks shifted per identity; returns the cache and the clip of each row."""
+    clip_of_row = np.repeat(np.arange(len(FACE_CLIPS)), FACE_LENGTHS)
+    n = len(clip_of_row)
+    frames = np.zeros((n, FACE_SIZE, FACE_SIZE, 3), np.uint8)
+    frames[..., 0] = (10 * np.arange(n) + 5)[:, None, None]
+    frames[..., 1] = 128
+    identity = np.array([i for i, _ in FACE_CLIPS])
+    landmarks = np.stack([_landmarks(3.0 * (identity[c] - 1)) for c in clip_of_row])
+    cache = FrameCache(
+        frames=frames,
+        landmarks=landmarks,
+        mels=np.zeros((n, 80, 16), np.float16),
+        start=np.concatenate([[0], np.cumsum(FACE_LENGTHS)[:-1]]),
+        length=np.array(FACE_LENGTHS),
+        identity=identity,
+        emotion=np.array([EMOTIONS.index(e) for _, e in FACE_CLIPS]),
+        clip_ids=[f"c{k}" for k in range(len(FACE_CLIPS))],
+        identities=["id0", "id1", "id2"],
+        transcripts=[""] * len(FACE_CLIPS),
+    )
+    return cache, clip_of_row
+
+
+def _face_row(images, y: int | np.ndarray, x: int | np.ndarray) -> np.ndarray:
+    """The cache row whose colour the pixel (y, x) of each image (B, 3, H, W) carries."""
+    red = ((images[np.arange(len(images)), 0, y, x] + 1.0) * 127.5).numpy()
+    return np.round((red - 5) / 10).astype(int)
+
+
+def test_mouth_swap_pairs_put_as_mouth_on_bs_face_and_bs_mouth_on_as_face():
+    """ma_pb is b's frame (face, pose, background) with a's mouth, mb_pa the mirror, both built from the
+    very frames returned as a and b, of two different people: catches donor and recipient swapped
+    (the mouth_pose loss would then pair each swap with the wrong driver)."""
+    cache, clip_of_row = _face_cache()
+    batch = StageSampler(cache, seed=5).mouth_swap_pairs(48)
+    row = {k: _face_row(batch[k], 2, 2) for k in ("a", "b", "id_a", "id_b")}
+    identity = cache.identity[clip_of_row]
+    assert (identity[row["a"]] != identity[row["b"]]).all()
+    assert (identity[row["id_a"]] == identity[row["a"]]).all()
+    assert (identity[row["id_b"]] == identity[row["b"]]).all()
+    for key in ("a", "b"):  # identities 0 and 1 have a neutral clip: it is preferred
+        has_neutral = identity[row[key]] < 2
+        assert all(FACE_CLIPS[c][1] == "neutral" for c in clip_of_row[row[key]][has_neutral])
+    assert len(set(identity[row["a"]])) == 3  # every identity takes part
+    # the mouth centre of the recipient (whose landmarks place the mask) shows the donor's colour,
+    # the far corner the recipient's own
+    for swapped, donor, recipient in (("ma_pb", "a", "b"), ("mb_pa", "b", "a")):
+        centre = cache.landmarks[row[recipient]][:, MOUTH].mean(1).round().astype(int)
+        assert (_face_row(batch[swapped], centre[:, 1], centre[:, 0]) == row[donor]).all(), swapped
+        assert (_face_row(batch[swapped], 2, 2) == row[recipient]).all(), swapped
+        assert (_face_row(batch[swapped], FACE_SIZE - 3, 2) == row[recipient]).all(), swapped
+
+
+def test_mouth_swap_pairs_need_landmarks_and_may_use_every_clip():
+    """A cache without landmarks is refused with a message saying so; ``neutral_only=False`` also draws
+    emotional clips."""
+    with pytest.raises(DataError, match="68-point landmarks"):
+        StageSampler(_cache(), seed=0).mouth_swap_pairs(2)
+    cache, clip_of_row = _face_cache()
+    batch = StageSampler(cache, seed=6).mouth_swap_pairs(48, neutral_only=False)
+    emotions = {FACE_CLIPS[c][1] for c in clip_of_row[_face_row(batch["a"], 2, 2)]}
+    assert emotions - {"neutral"}  # without the neutral preference, emotional clips come too

@@ -62,6 +62,22 @@ def test_class_order_maps_official_indices_to_emotions():
     assert OFFICIAL_CLASSES[0] == "happy" and OFFICIAL_CLASSES[7] == "contempt"
 
 
+def test_class_order_is_eats_mead_label_map():
+    """The checkpoint's class indices, pinned to EAT's ``cate2label['MEAD']`` of evaluation_eat's
+    emotionfan_basiccode (0 Happy, 1 Angry, 2 Disgust, 3 Fear, 4 Sad, 5 Neutral, 6 Surprised,
+    7 Contempt; the project's reference notes, metrics-conventions.md 4.2) rather than derived from the
+    table under test: catches two classes swapped, which would score those emotions as each other."""
+    eat_mead = "happy angry disgusted fear sad neutral surprised contempt".split()  # indices 0 .. 7
+    assert OFFICIAL_CLASSES == tuple(eat_mead)
+    assert EMOTIONS == ("angry", "contempt", "disgusted", "fear", "happy", "neutral", "sad", "surprised")
+    # EMOTIONS[j] is official index TO_EMOTIONS[j]: angry 1, contempt 7, disgusted 2, fear 3, happy 0, ...
+    assert TO_EMOTIONS.tolist() == [1, 7, 2, 3, 0, 5, 4, 6]
+    official_scores = np.array([0.30, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.43])  # happy 0.30, contempt 0.43
+    ours = dict(zip(EMOTIONS, official_scores[TO_EMOTIONS], strict=True))
+    assert ours["happy"] == 0.30 and ours["contempt"] == 0.43
+    assert ours["sad"] == 0.05 and ours["neutral"] == 0.06
+
+
 def test_checkpoint_layout_loads_and_chips_score(seeded_weights):
     """The EAT checkpoint layout ({'state_dict': {'module.*'}, epoch, accuracy, name}, with the
     FER+ 'module.fc' head that EAT's loader skips) loads through the weights manager."""
