@@ -122,7 +122,7 @@ def model_device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def to_tensor(frames: np.ndarray, size: int, name: str = "frames") -> torch.Tensor:
+def model_input(frames: np.ndarray, size: int, name: str = "frames") -> torch.Tensor:
     """uint8 (T, H, W, 3) or (H, W, 3) RGB -> float [T, 3, size, size] in [-1, 1] (resized if needed)."""
     frames = np.asarray(frames)
     if frames.ndim == 3:
@@ -176,7 +176,7 @@ def _codes_of(
     0.8 MB a frame as floats)."""
     device = model_device(model)
     parts = [
-        model.navigate(model.encode(to_tensor(frames, model.cfg.image_size, label).to(device))[0], names)
+        model.navigate(model.encode(model_input(frames, model.cfg.image_size, label).to(device))[0], names)
         for frames in batches
     ]
     return {name: torch.cat([part[name] for part in parts]) for name in names}
@@ -231,7 +231,7 @@ def iter_render(
 ) -> Iterator[np.ndarray]:
     """``render`` a batch at a time: uint8 (b, H, W, 3) frames, ``batch_size`` per decoder pass."""
     device = model_device(model)
-    src = to_tensor(identity_frame, model.cfg.image_size, "identity").to(device)
+    src = model_input(identity_frame, model.cfg.image_size, "identity").to(device)
     f_src, skips = model.encode(src)
     own = model.navigate(f_src)
     n = n_rendered(weights)

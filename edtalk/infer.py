@@ -314,8 +314,8 @@ def cmd_edit_base(args: argparse.Namespace) -> None:
         iter_render,
         load_generator,
         model_device,
+        model_input,
         require_stages,
-        to_tensor,
     )
 
     model, cfg = load_generator(args.ckpt, args.device)
@@ -332,7 +332,7 @@ def cmd_edit_base(args: argparse.Namespace) -> None:
         )
     identity = _identity(args)
     with torch.no_grad():
-        x = to_tensor(identity, cfg.image_size, "identity").to(model_device(model))
+        x = model_input(identity, cfg.image_size, "identity").to(model_device(model))
         own = model.navigate(model.encode(x)[0])[args.bank]
     sweep = own.repeat(args.steps, 1)
     sweep[:, args.index] = torch.linspace(args.range[0], args.range[1], args.steps, device=sweep.device)

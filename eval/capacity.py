@@ -213,7 +213,7 @@ def run(
     model trains on ``device`` ("auto": a GPU when there is one)."""
     from edtalk.config import ModelConfig, StageConfig
     from edtalk.data.readers import read_clips
-    from edtalk.driving import resolve_device, to_frames, to_tensor
+    from edtalk.driving import model_input, resolve_device, to_frames
     from edtalk.experts.data import decode_clips
     from edtalk.model import EDTalk
     from edtalk.stages import get_stage
@@ -229,7 +229,7 @@ def run(
     torch.manual_seed(seed)
     cfg = ModelConfig.preset(preset)
     model = EDTalk(cfg).to(dev)
-    frames = to_tensor(clip.frames, cfg.image_size, name=clip.id).to(dev)
+    frames = model_input(clip.frames, cfg.image_size, name=clip.id).to(dev)
     mask = mouth_boxes(clip.landmarks, cfg.image_size, clip.size).to(dev)
     oracle = MouthOracle(clip.mouth, cfg.bank_size("mouth")).to(dev) if oracle_mouth else None
     beta1 = get_stage("eg_pretrain").config_defaults(preset).get("beta1", StageConfig.beta1)

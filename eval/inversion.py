@@ -169,13 +169,13 @@ def judged_shares(judge, pictures: dict[str, np.ndarray], emotion: np.ndarray) -
 @torch.no_grad()
 def measure(model, judge, pairs, frames: int, steps: int, lr: float, progress: bool = True) -> dict:
     """Every row of ``MODES`` for ``pairs`` of decoded clips (neutral source, emotional driver)."""
-    from edtalk.driving import model_device, to_frames, to_tensor
+    from edtalk.driving import model_device, model_input, to_frames
 
     size = model.cfg.image_size
     src, tgt, emotion = pair_frames(pairs, frames)
     device = model_device(model)
-    source = to_tensor(src, size, "source").to(device)
-    target = to_tensor(tgt, size, "driver").to(device)
+    source = model_input(src, size, "source").to(device)
+    target = model_input(tgt, size, "driver").to(device)
     f_src, skips = model.encode(source)
     w0 = model.navigate(model.encode(target)[0])
     pictures = {"gt": target, "navigated": _draw(model, f_src, skips, w0)}

@@ -173,13 +173,13 @@ def fit_readout(
 @torch.no_grad()
 def measure(model, judge, codes, pairs, frames: int) -> dict:
     """The rows of ``ROWS`` on ``pairs`` of decoded (neutral, emotional) clips, and ELN's code accuracy."""
-    from edtalk.driving import to_frames, to_tensor
+    from edtalk.driving import model_input, to_frames
     from eval.inversion import pair_frames
 
     size, device = model.cfg.image_size, codes.device
     src, tgt, emotion = pair_frames(pairs, frames)
-    source = to_tensor(src, size, "source").to(device)
-    target = to_tensor(tgt, size, "driver").to(device)
+    source = model_input(src, size, "source").to(device)
+    target = model_input(tgt, size, "driver").to(device)
     emo = torch.as_tensor(emotion, device=device)
     shifted = (emo + 1) % N_EMOTIONS
     f_src, skips = model.encode(source)

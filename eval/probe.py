@@ -65,7 +65,7 @@ def regression_probe(x_train, y_train, x_test, y_test, alpha: float = 1.0) -> di
 @torch.no_grad()
 def encode_frames(model, clips, every: int) -> dict[str, np.ndarray]:
     """Every ``every``-th frame of each decoded clip -> f, the W of each bank, and the sidecar targets."""
-    from edtalk.driving import model_device, to_tensor
+    from edtalk.driving import model_device, model_input
 
     banks = tuple(model.cfg.bank_names)
     keys = ("f", *(f"W_{k}" for k in banks), "emotion", "mouth", "pose", "identity")
@@ -73,7 +73,7 @@ def encode_frames(model, clips, every: int) -> dict[str, np.ndarray]:
     device = model_device(model)
     for clip in clips:
         index = np.arange(0, clip.n_frames, every)
-        images = to_tensor(clip.frames[index], model.cfg.image_size)
+        images = model_input(clip.frames[index], model.cfg.image_size)
         for start in range(0, len(images), BATCH):
             f, _ = model.encode(images[start : start + BATCH].to(device))
             weights = model.navigate(f, banks)

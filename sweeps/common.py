@@ -643,8 +643,9 @@ def check_trial_fits(args: argparse.Namespace) -> None:
     check_workers_fit(args.workers, on_gpus, cluster=cluster, trial_cpu=TRIAL_CPU)
 
 
-def trainable_with_resources(workers: int):
-    """The trial reserves almost nothing itself; its nested TorchTrainer asks for its workers."""
+def trainable_with_resources():
+    """``trial`` as Tune runs it: reserving almost nothing itself (its nested TorchTrainer asks for
+    the workers)."""
     from ray import tune
 
     return tune.with_resources(trial, {"CPU": TRIAL_CPU})
@@ -752,7 +753,7 @@ def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
         check_inputs(args)
         check_driving(variants, args.driving)
         check_parent(args, variants)
-        return _fit(args, variants, sweep_name)
+        return fit_sweep(args, variants, sweep_name)
     except (
         ConfigError,
         DataError,
@@ -846,7 +847,9 @@ def new_tuner(args: argparse.Namespace, variants: list[Variant], trainable, name
     )
 
 
-def _fit(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> int:
+def fit_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> int:
+    """Start (or, with --resume, continue) the Tune experiment of ``variants``, then export each
+    finished trial's results file; the exit code."""
     from ray import tune
 
     from sweeps.storage import joined, save_text, storage_root
@@ -858,7 +861,7 @@ def _fit(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> 
     init_ray(args.address)
     check_trial_fits(args)
     prepare_parent(args, variants)
-    trainable = trainable_with_resources(args.workers)
+    trainable = trainable_with_resources()
     start = time.perf_counter()
     if resuming:
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)

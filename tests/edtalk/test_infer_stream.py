@@ -68,14 +68,16 @@ def streamed(*argv):
     def whole(path):
         raise AssertionError(f"{path} decoded whole")
 
-    to_tensor, write = driving.to_tensor, VideoWriter.write
+    encode_input, write = driving.model_input, VideoWriter.write
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(video_io, "read_video", whole)
         patch.setattr(driving, "_NOTED", set())  # notes said by an earlier run are said again
         patch.setattr(
             driving,
-            "to_tensor",
-            lambda x, *a, **k: seen["encoded"].append(len(x) if x.ndim == 4 else 1) or to_tensor(x, *a, **k),
+            "model_input",
+            lambda x, *a, **k: (
+                seen["encoded"].append(len(x) if x.ndim == 4 else 1) or encode_input(x, *a, **k)
+            ),
         )
         patch.setattr(VideoWriter, "write", lambda self, x: seen["written"].append(len(x)) or write(self, x))
         rc = infer.main([str(a) for a in argv])

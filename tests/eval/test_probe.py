@@ -103,7 +103,7 @@ def test_encoded_frames_pair_each_clips_own_targets_with_each_banks_own_weights(
     are the same clip's own sidecar rows (mouth opening; yaw and pitch), in frame order."""
     from edtalk.config import ModelConfig
     from edtalk.data.readers import read_clips
-    from edtalk.driving import to_tensor
+    from edtalk.driving import model_input
     from edtalk.experts.data import decode_clips
     from edtalk.experts.testing import make_fixture_dataset
     from edtalk.model import EDTalk
@@ -126,7 +126,7 @@ def test_encoded_frames_pair_each_clips_own_targets_with_each_banks_own_weights(
     assert out["emotion"].tolist() == [c.emotion for c, r in picks for _ in r]
     assert out["identity"].tolist() == [c.identity for c, r in picks for _ in r]
     with torch.no_grad():
-        f = torch.cat([model.encode(to_tensor(c.frames[r], cfg.image_size))[0] for c, r in picks])
+        f = torch.cat([model.encode(model_input(c.frames[r], cfg.image_size))[0] for c, r in picks])
         expected = {f"W_{k}": model.navigate(f, (k,))[k].numpy() for k in cfg.bank_names}
     np.testing.assert_allclose(out["f"], f.numpy(), rtol=1e-5, atol=1e-6)
     assert set(expected) == {"W_mouth", "W_pose", "W_expression"}
