@@ -184,7 +184,8 @@ class PoseFlow(nn.Module):
         return h
 
     def log_prob(self, w_p: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """log p(W^p | f^a) per sequence [B]; L_MLE = -log_prob.mean() (Eq. 5)."""
+        """log p(W^p | f^a) per sequence [B], in nats. The audio_pose stage trains on the same quantity
+        per dimension, ``edtalk.losses.flow_nll`` (L_MLE, Eq. 5: -log_prob.mean() / (N·D))."""
         z, logdet = self.encode(w_p, cond)
         log_pz = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(dim=(1, 2))
         return log_pz + logdet
