@@ -153,20 +153,6 @@ def overfit_clip(
     return losses
 
 
-class FaceJudge:
-    """The synthtalk face judge (``eval.inversion.face_judge``), refused when it was trained on the
-    train or test people of the set at ``data`` (the clip judged here is a training clip), with the
-    ``analyse`` of ``eval.proof.Judges``, the only measurement ``judge_clip`` needs."""
-
-    def __init__(self, device: str, data: str | Path) -> None:
-        from eval.inversion import face_judge
-
-        self.face = face_judge(device, data)
-
-    def analyse(self, frames: np.ndarray) -> dict[str, np.ndarray]:
-        return self.face.predict(frames)
-
-
 def judge_clip(judge, fake: np.ndarray, clip) -> dict:
     """Judged mouth opening (std, correlation with the truth) and pose error, vs GT and static frames."""
     from eval.metrics.functional.disentangle import factor_errors
@@ -387,7 +373,9 @@ def main(argv: list[str] | None = None) -> int:
         from edtalk.weights import MissingWeightsError
 
         try:
-            judge = FaceJudge(device, args.data)
+            from eval.proof import Judges
+
+            judge = Judges(device, args.data, sync=False)  # refused if it saw this set's train people
         except MissingWeightsError as err:
             return report_error(f"{err}\n(or run with --no-judge for the pixel measures only)")
         except DataError as err:  # a judge trained on this set's train or test people

@@ -148,16 +148,6 @@ def decoded_test_pairs(data, n_pairs: int, progress: bool = True) -> list[tuple]
     return [(decoded[s.id], decoded[d.id]) for s, d in pairs]
 
 
-def face_judge(device: str, data: str | Path | None = None):
-    """The synthtalk evaluation face judge (``eval.zoo``'s face_analyser) on ``device``; with ``data``
-    refused when trained on that synthtalk set's train or test people."""
-    from edtalk.experts.store import JUDGE_NAMES, load_expert, resolve_judge
-
-    path = resolve_judge(JUDGE_NAMES["face_analyser"], data)
-    judge, _ = load_expert(path, expect_split="judge", device=device)
-    return judge
-
-
 def judged_shares(judge, pictures: dict[str, np.ndarray], emotion: np.ndarray) -> dict[str, float]:
     """Share of frames the judge reads as the driver's ``emotion``, per row of ``pictures``."""
     return {
@@ -234,7 +224,9 @@ def run(
         raise ValueError(f"--steps must be >= 1, got {steps}")
     model, _ = load_generator(ckpt, device)
     if judge is None:
-        judge = face_judge(str(model_device(model)), data)
+        from edtalk.experts.store import load_judge
+
+        judge = load_judge("face_analyser", str(model_device(model)), data)
     result = measure(model, judge, decoded_test_pairs(data, n_pairs, progress), frames, steps, lr, progress)
     return {"ckpt": str(ckpt), "data": str(data), **result}
 

@@ -253,7 +253,8 @@ def run(
     from edtalk.config import StageConfig
     from edtalk.data.training import StageSampler, load_frame_cache
     from edtalk.driving import load_generator, model_device
-    from eval.inversion import decoded_test_pairs, face_judge
+    from edtalk.experts.store import load_judge
+    from eval.inversion import decoded_test_pairs
 
     if steps < 1 or readout_steps < 1:
         raise ValueError(f"--steps and --readout-steps must be >= 1, got {steps}, {readout_steps}")
@@ -267,7 +268,7 @@ def run(
         raise ValueError(f"{cache}: some clips have no emotion label; the oracle codes need one per clip")
     sampler = StageSampler(frame_cache, seed=1)
     if judge is None:
-        judge = face_judge(str(model_device(model)), data)
+        judge = load_judge("face_analyser", str(model_device(model)), data)
     pairs = decoded_test_pairs(data, n_pairs, progress)
     t0 = time.time()
     codes, code_curve = train_codes(model, sampler, steps, lr, train_decoder, progress=progress)

@@ -110,17 +110,14 @@ def dlib_mouth_opening(frames: np.ndarray) -> np.ndarray:
 
 
 class Judges:
-    """The two installed judges and dlib's mouth reading, with the few measurements the proof needs."""
+    """The installed judges and dlib's mouth reading, with the few measurements the proof needs
+    (``sync=False``: the face judge alone, for tools that measure no sync)."""
 
-    def __init__(self, device: str = "cpu") -> None:
-        from edtalk.experts.store import JUDGE_NAMES, load_expert, resolve_judge
+    def __init__(self, device: str = "cpu", data: str | Path | None = None, sync: bool = True) -> None:
+        from edtalk.experts.store import load_judge
 
-        self.face, _ = load_expert(
-            resolve_judge(JUDGE_NAMES["face_analyser"]), expect_split="judge", device=device
-        )
-        self.sync, _ = load_expert(
-            resolve_judge(JUDGE_NAMES["sync_net"]), expect_split="judge", device=device
-        )
+        self.face = load_judge("face_analyser", device, data)
+        self.sync = load_judge("sync_net", device, data) if sync else None
         self._gt_mouth: dict[tuple[str, int], np.ndarray] = {}
 
     def analyse(self, frames: np.ndarray) -> dict[str, np.ndarray]:

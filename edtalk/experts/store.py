@@ -200,6 +200,15 @@ def install_judge(name: str, src: str | Path) -> Path:
     return dst
 
 
+def load_judge(kind: str, device: str = "cpu", data: str | Path | None = None):
+    """The installed synthtalk judge of ``kind`` (``face_analyser`` or ``sync_net``) on ``device``, in
+    eval mode; with ``data``, refused when it was trained on that set's train or test people
+    (``resolve_judge``). The one loader of the diagnostics tools (eval.proof, capacity, inversion,
+    oracle); metrics get the same files through ``eval.backbones.judges``."""
+    model, _ = load_expert(resolve_judge(JUDGE_NAMES[kind], data), expect_split="judge", device=device)
+    return model
+
+
 def resolve_judge(name: str, data: str | Path | None = None) -> Path:
     """Verified path of an installed judge (``edtalk.weights.resolve``), with a clear error
     telling how to train it when missing. With ``data`` (a synthtalk root the judge will score) a
