@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         from edtalk.weights import MissingWeightsError
 
         try:
-            from eval.proof import Judges
+            from eval.proof.judges import Judges
 
             judge = Judges(device, args.data, sync=False)  # refused if it saw this set's train people
         except MissingWeightsError as err:

@@ -138,7 +138,7 @@ def decoded_test_pairs(data, n_pairs: int, progress: bool = True) -> list[tuple]
     (``eval.proof.pick_emotion_pairs``); a clear error when no test identity has both."""
     from edtalk.data.readers import read_clips
     from edtalk.experts.data import decode_clips
-    from eval.proof import pick_emotion_pairs
+    from eval.proof.selection import pick_emotion_pairs
 
     pairs = pick_emotion_pairs(read_clips("synthtalk", data, split="test"), n_pairs)
     if not pairs:

@@ -46,7 +46,7 @@ def load_proof(results_dir: str | Path) -> dict | None:
 
 def proof_html(proof: dict) -> str:
     """The report section: the claims table, then the proof's own printed table."""
-    from eval.proof import format_table, yes_no
+    from eval.proof.verdicts import format_table, yes_no
 
     esc = html.escape
     support = proof.get("cross_driving", {}).get("videos_supporting", {})

@@ -5,7 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from eval.proof import format_table, pick_emotion_pairs, pick_quadruples
+from eval.proof.selection import pick_emotion_pairs, pick_quadruples
+from eval.proof.verdicts import format_table
 
 EMOTIONS = ("angry", "contempt", "disgusted", "fear", "happy", "neutral", "sad", "surprised")
 
@@ -91,7 +92,7 @@ def test_table_prints_every_part():
 
 def test_claims_of_stages_the_checkpoint_skipped_are_na():
     """A mouth_pose checkpoint's audio heads and pose flow are at init: those claims are n/a, not NO."""
-    from eval.proof import verdicts
+    from eval.proof.verdicts import verdicts
 
     reason = "the checkpoint has not been through the audio_lip stage (stages done: eg_pretrain, mouth_pose)"
     result = {
@@ -124,7 +125,7 @@ def test_dlib_reads_a_rendered_synthtalk_mouth_at_the_tiny_models_size():
     import numpy as np
 
     from edtalk.data.synthtalk import expression_params, identity_params, render_frame
-    from eval.proof import dlib_mouth_opening
+    from eval.proof.judges import dlib_mouth_opening
 
     openings = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.35, 0.15, 0.45])  # synthtalk: 95 % <= 0.77
     pose = {"yaw": 4.0, "pitch": -2.0, "roll": 1.0, "tx": 0.0, "ty": 0.0, "scale": 1.0}
@@ -181,7 +182,7 @@ def _stand_in_clip(k, seed):
 
 def _on_a_face(identity, mouth, pose, expression, n):
     """Stand-in for eval.cross_target.render_cross: the mouth driver's own frames, looped."""
-    from eval.proof import _looped
+    from eval.proof.judges import _looped
 
     return _looped(mouth.frames, n)
 
@@ -205,7 +206,7 @@ def _copy_driver(monkeypatch, factor: str) -> None:
 def test_dlib_mouth_rows_reward_the_right_driver(monkeypatch):
     """Plumbing of the independent mouth readings: a model that copies the right driver scores."""
     import edtalk.driving
-    from eval.proof import audio_sync, cross_driving, self_reconstruction
+    from eval.proof.measures import audio_sync, cross_driving, self_reconstruction
 
     clips = [_stand_in_clip(k, seed=k) for k in range(4)]
     _copy_driver(monkeypatch, "mouth")
@@ -232,7 +233,8 @@ def test_face_judge_mouth_rows_compare_the_opening_only(monkeypatch):
     nearly does) must still rank the copied driver B first: width/round truths do not enter."""
     import numpy as np
 
-    from eval.proof import JUDGE_MOUTH_FACTORS, cross_driving, self_reconstruction
+    from eval.proof.judges import JUDGE_MOUTH_FACTORS
+    from eval.proof.measures import cross_driving, self_reconstruction
 
     class OpeningOnlyJudges(_StandInJudges):
         def analyse(self, frames):
@@ -261,7 +263,7 @@ def test_driver_tracks_are_looped_like_drive_video():
     import numpy as np
 
     from edtalk.driving import loop_to_length
-    from eval.proof import _looped
+    from eval.proof.judges import _looped
 
     track = np.arange(4.0)
     assert _looped(track, 9).tolist() == [0, 1, 2, 3, 2, 1, 0, 1, 2]
@@ -269,7 +271,7 @@ def test_driver_tracks_are_looped_like_drive_video():
 
 
 def test_per_video_support_counts_only_videos_with_every_reading():
-    from eval.proof import videos_supporting
+    from eval.proof.measures import videos_supporting
 
     acc = {
         "mouth_to_B": [0.1, 0.3, 0.2], "mouth_to_A": [0.2, 0.2, 0.3], "mouth_to_others": [0.3, 0.4, 0.1],
@@ -289,7 +291,7 @@ def test_per_video_support_counts_only_videos_with_every_reading():
 def test_emotion_probability_is_the_frame_mean_softmax():
     import numpy as np
 
-    from eval.proof import emotion_probability
+    from eval.proof.measures import emotion_probability
 
     logits = np.array([[0.0, np.log(3.0)], [1000.0, 1000.0]])  # P(1) = 0.75, then 0.5 (no overflow)
     assert emotion_probability(logits, 1) == pytest.approx(0.625)
@@ -301,7 +303,7 @@ def test_cross_driving_measures_what_the_expression_driver_adds(monkeypatch):
     frames give P(D) 1 vs 0, and the per-video counts land in the result and the table."""
     import numpy as np
 
-    from eval.proof import cross_driving
+    from eval.proof.measures import cross_driving
 
     clips = [_stand_in_clip(k, seed=k) for k in range(4)]
     for k, c in enumerate(clips):
@@ -405,7 +407,7 @@ def test_cli_reports_a_missing_checkpoint_in_one_line(tmp_path, capsys):
 
 def test_the_selection_covers_every_emotion_and_level_of_the_test_people():
     """Every k-th clip of the identity-major listing gave angry and happy level-1 clips only."""
-    from eval.proof import spread_selection
+    from eval.proof.selection import spread_selection
 
     picked = spread_selection(_listing(6), 12)
     assert len({c.id for c in picked}) == 12
@@ -417,7 +419,7 @@ def test_the_selection_covers_every_emotion_and_level_of_the_test_people():
 
 def test_the_shuffled_audio_speaks_another_sentence():
     """Clips half the list apart often shared emotion, level and sentence: their mouths move alike."""
-    from eval.proof import other_sentence
+    from eval.proof.selection import other_sentence
 
     clips = [SimpleNamespace(id=str(i)) for i in range(4)]
     said = {"0": "get out", "1": "hello", "2": "get out", "3": "hello"}
@@ -472,7 +474,7 @@ def test_the_shuffled_audio_speaks_another_sentence():
 def test_emotion_follows_d_only_when_ds_code_moves_the_reading_above_chance(cross, holds):
     """A share of videos judged as D's emotion passed even when D's code left P(D) unchanged (the
     judge reads some emotions in blur: 2 of 12 'D' hits were its base rate)."""
-    from eval.proof import emotion_follows_d
+    from eval.proof.verdicts import emotion_follows_d
 
     assert emotion_follows_d(cross) is holds
 
@@ -582,7 +584,7 @@ def _changed(result: dict, changes: dict) -> dict:
 
 
 def test_every_claim_holds_in_the_holding_result():
-    from eval.proof import CLAIM_STAGES, verdicts
+    from eval.proof.verdicts import CLAIM_STAGES, verdicts
 
     assert tuple(CLAIM_STAGES) == CLAIMS  # a new claim needs rows in FAILING below
     assert verdicts(_holding_result()) == dict.fromkeys(CLAIMS, True)
@@ -595,7 +597,7 @@ def test_each_claim_fails_when_its_evidence_does_and_only_that_claim(claim, chan
     """Inverted comparisons (a worse landmark error or a better-syncing shuffled audio "beating"),
     ``any`` instead of ``all`` over the alternatives of the cross-driving claims, or ``<=`` for
     ``<`` would let a claim hold here."""
-    from eval.proof import verdicts
+    from eval.proof.verdicts import verdicts
 
     got = verdicts(_changed(_holding_result(), changes))
     assert got[claim] is False
@@ -604,7 +606,7 @@ def test_each_claim_fails_when_its_evidence_does_and_only_that_claim(claim, chan
 
 def test_claims_without_their_measurement_are_na():
     """A missing figure (no cross-driving videos, audio sync skipped) is n/a, not a NO or a yes."""
-    from eval.proof import verdicts
+    from eval.proof.verdicts import verdicts
 
     result = _holding_result()
     result["cross_driving"] = {"n_videos": 0}
@@ -628,7 +630,7 @@ def test_claims_without_their_measurement_are_na():
 def test_a_skipped_stage_makes_exactly_its_claims_na(stage, claims):
     """Each claim is n/a when the stage that teaches it was skipped, and only then (a claim mapped
     to the wrong stage would be n/a for a checkpoint that learnt it, or judged on init weights)."""
-    from eval.proof import verdicts
+    from eval.proof.verdicts import verdicts
 
     result = _holding_result()
     result["untrained"] = {stage: "skipped"}
@@ -644,7 +646,8 @@ def test_sampled_poses_differ_only_beyond_half_a_degree(monkeypatch, deg, differ
     import numpy as np
 
     import edtalk.driving
-    from eval.proof import pose_seeds, verdicts
+    from eval.proof.measures import pose_seeds
+    from eval.proof.verdicts import verdicts
 
     def drive_audio(model, src, wav, sample_pose, seed, batch_size):
         assert sample_pose  # the claim is about sampled poses
