@@ -37,7 +37,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: repo on sys.path
 
 from edtalk.ablations import ABLATIONS, Ablation  # noqa: E402
-from sweeps.common import Variant, build_parser, ensure_project_python, run_sweep, smoke_defaults  # noqa: E402
+from sweeps.bootstrap import ensure_project_python  # noqa: E402
+from sweeps.cli import build_parser, smoke_defaults  # noqa: E402
+from sweeps.tuner import run_sweep  # noqa: E402
+from sweeps.variant import Variant  # noqa: E402
 
 SWEEP = "ablations"
 DECOUPLE = ("mouth_pose", "expression")

@@ -186,15 +186,15 @@ def test_a_sweep_whose_trial_cannot_fit_stops_before_training_the_parent(monkeyp
     """A trial holds 0.1 CPU besides its TorchTrainer's workers: --workers 2 on 2 cores never started."""
     import ray
 
-    import sweeps.common as common
+    from sweeps import checks, parent_run, tuner
 
     def no_work(*a, **k):
         raise AssertionError("the sweep did work before refusing --workers")
 
-    monkeypatch.setattr(common, "check_inputs", lambda args: None)
-    monkeypatch.setattr(common, "init_ray", lambda address: None)
+    monkeypatch.setattr(checks, "check_inputs", lambda args: None)
+    monkeypatch.setattr(tuner, "init_ray", lambda address: None)
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
-    monkeypatch.setattr(common, "prepare_parent", no_work)
+    monkeypatch.setattr(parent_run, "prepare_parent", no_work)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     argv = ["--smoke-test", "--root", "nowhere", "--workers", "2", "--storage", str(tmp_path / "tune")]
     assert importlib.import_module("sweeps.bank_size").main([*argv, "--out", str(tmp_path / "out")]) == 2

@@ -4,7 +4,7 @@ import torch
 
 from edtalk.config import ModelConfig
 from edtalk.model import EDTalk, load_checkpoint, save_checkpoint
-from sweeps.common import graft_parent, parent_checkpoint
+from sweeps.parent_run import graft_parent, parent_checkpoint
 
 
 def test_graft_keeps_matching_tensors_and_reinitialises_resized_banks(tmp_path):

@@ -12,16 +12,17 @@ from edtalk.config import STAGE_NAMES, ModelConfig
 from eval.report.inputs import load_results
 from eval.report.tables import build_tables
 from sweeps import ablations, bank_size
-from sweeps.common import build_parser, export_results, smoke_defaults
+from sweeps.cli import build_parser, smoke_defaults
+from sweeps.export import export_results
 
 
 @pytest.fixture
 def dataset_without_ray(tmp_path, monkeypatch):
     """A one-clip synthtalk fixture for sweeps that must stop before Ray starts (it fails the test)."""
     from edtalk.experts.testing import make_fixture_dataset
-    from sweeps import common
+    from sweeps import tuner
 
-    monkeypatch.setattr(common, "init_ray", lambda address: pytest.fail("Ray started"))
+    monkeypatch.setattr(tuner, "init_ray", lambda address: pytest.fail("Ray started"))
     return make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
 
 
@@ -171,7 +172,7 @@ def test_resume_refuses_settings_other_than_the_sweeps_first_start(tmp_path):
     """Tune's restore keeps the saved search space, so `--resume --steps 400` on a sweep started with
     200 steps would silently train 200: refused, naming the setting."""
     from eval.run import UsageError
-    from sweeps.common import SETTINGS_FILE, check_resume, sweep_settings
+    from sweeps.resume import SETTINGS_FILE, check_resume, sweep_settings
 
     def settings(*argv):
         args = smoke_defaults(build_parser("sweep", "a sweep").parse_args(["--root", "d", *argv]))
@@ -191,7 +192,7 @@ def test_a_new_sweep_over_an_earlier_one_says_so(tmp_path, monkeypatch, capsys):
     """Without --resume, Tune starts a new experiment in the same folder and a later --resume
     continues that one; the earlier sweep's runner is told, before anything is trained."""
     from edtalk.experts.testing import make_fixture_dataset
-    from sweeps import common
+    from sweeps import tuner
 
     data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
     _parent_run(tmp_path / "runs")
@@ -204,7 +205,7 @@ def test_a_new_sweep_over_an_earlier_one_says_so(tmp_path, monkeypatch, capsys):
     def stop(address):
         raise Stop
 
-    monkeypatch.setattr(common, "init_ray", stop)
+    monkeypatch.setattr(tuner, "init_ray", stop)
     argv = ["--root", str(data), "--parent", str(tmp_path / "runs"), "--storage", str(tmp_path / "storage")]
     with pytest.raises(Stop):
         bank_size.main(argv)
@@ -217,7 +218,7 @@ def test_a_new_sweep_over_an_earlier_one_says_so(tmp_path, monkeypatch, capsys):
 def test_storage_may_be_a_folder_under_home_or_object_storage(tmp_path, monkeypatch):
     """docs/cluster.md's `--storage s3://bucket/ray_results` became a local folder named
     '<cwd>/s3:/bucket/ray_results', and '~/ray_results' a folder named '~' in the working directory."""
-    from sweeps.common import SETTINGS_FILE, check_resume
+    from sweeps.resume import SETTINGS_FILE, check_resume
     from sweeps.storage import joined, read_text, save_text, storage_root
 
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -264,7 +265,7 @@ def test_trial_writes_its_runs_and_results_under_its_storage_folder(tmp_path, mo
     trained and scored there, and reported that absolute path, which the export then read."""
     from ray import tune
 
-    from sweeps import common, storage
+    from sweeps import storage, trial
 
     folder = tmp_path / "storage" / "sweep" / "trial_0"
     monkeypatch.setattr(storage, "trial_folder", lambda: (pyarrow.fs.LocalFileSystem(), str(folder)))
@@ -279,10 +280,10 @@ def test_trial_writes_its_runs_and_results_under_its_storage_folder(tmp_path, mo
         seen["score"] = trial_dir
         return _trial_results_file(tmp_path, "trial_0", 20.0)
 
-    monkeypatch.setattr(common, "train_variant", fake_train)
-    monkeypatch.setattr(common, "score_variant", fake_score)
+    monkeypatch.setattr(trial, "train_variant", fake_train)
+    monkeypatch.setattr(trial, "score_variant", fake_score)
     monkeypatch.setattr(tune, "report", lambda metrics: seen.update(report=metrics))
-    common.trial({"variant": bank_size.variant("mouth", 5).to_dict(), "driving": "audio"})
+    trial.trial({"variant": bank_size.variant("mouth", 5).to_dict(), "driving": "audio"})
     assert seen["train"] == seen["score"] == folder
     assert seen["report"]["results_file"] == RESULTS_FILE and seen["report"]["psnr"] == 20.0
 
@@ -304,7 +305,7 @@ def test_audio_driven_trials_train_through_audio_lip_and_score_edtalk_a(tmp_path
     """Table 3 and Table 6 are audio-driven in the paper; wo_l_m_rec/wo_l_m_sync were the only rows
     scored audio-driven, ranked against a video-driven Full Model."""
     from eval import run as evrun
-    from sweeps.common import score_variant
+    from sweeps.trial import score_variant
 
     v = ablations.VARIANTS
     assert v["full"].trained_stages("audio") == ("mouth_pose", "expression", "audio_lip")
@@ -358,13 +359,13 @@ def test_num_samples_gives_each_repeat_its_seed_and_its_own_results_file(tmp_pat
     """Three samples of one grid point trained with seed 0 and were exported to one file (the last)."""
     from ray import tune
 
-    from sweeps import common
+    from sweeps import tuner
 
     captured = {}
     monkeypatch.setattr(tune, "Tuner", lambda trainable, **kw: captured.update(kw))
-    monkeypatch.setattr(common, "concurrent_trials", lambda workers, chosen=None, cluster=False: 1)
+    monkeypatch.setattr(tuner, "concurrent_trials", lambda workers, chosen=None, cluster=False: 1)
     args = smoke_defaults(build_parser("x", "y").parse_args(["--num-samples", "3", "--root", "d"]))
-    common.new_tuner(args, bank_size.variants({"mouth": [5]}), None, "bank_size", str(tmp_path))
+    tuner.new_tuner(args, bank_size.variants({"mouth": [5]}), None, "bank_size", str(tmp_path))
     assert captured["param_space"]["seed"] == tune.grid_search([0, 1, 2])
     v = bank_size.variant("mouth", 5)
     grid = [_finished_trial(tmp_path, v, 17.0 + seed, seed, folder=f"t{seed}") for seed in range(3)]
@@ -380,9 +381,9 @@ def test_num_samples_gives_each_repeat_its_seed_and_its_own_results_file(tmp_pat
 @pytest.mark.parametrize("variants", ["", "full,full", "full,nope"])
 def test_ablation_variants_empty_repeated_or_unknown_are_refused(variants, tmp_path, monkeypatch, capsys):
     """``--variants ""`` ran all ten variants; ``full,full`` two identical trials, one export."""
-    from sweeps import common
+    from sweeps import tuner
 
-    monkeypatch.setattr(common, "init_ray", lambda address: pytest.fail("Ray started"))
+    monkeypatch.setattr(tuner, "init_ray", lambda address: pytest.fail("Ray started"))
     with pytest.raises(SystemExit) as e:
         ablations.main(
             ["--variants", variants, "--storage", str(tmp_path / "s"), "--out", str(tmp_path / "o")]
@@ -397,7 +398,7 @@ def test_missing_parent_is_refused_before_ray_starts(tmp_path, dataset_without_r
 
 
 def test_resume_with_nothing_to_restore_says_so(tmp_path, capsys):
-    from sweeps.common import resume_plan
+    from sweeps.resume import resume_plan
 
     args = smoke_defaults(build_parser("x", "y").parse_args(["--resume", "--root", "d"]))
     assert resume_plan(args, str(tmp_path / "bank_size"), {}) is False
@@ -409,7 +410,8 @@ def test_concurrent_trials_can_be_set_for_a_cluster_that_grows(monkeypatch, caps
     ran its trials one at a time for the whole sweep; --max-concurrent-trials sets the number."""
     import ray
 
-    from sweeps.common import build_parser, concurrent_trials
+    from sweeps.cli import build_parser
+    from sweeps.tuner import concurrent_trials
 
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 0.0})
     assert concurrent_trials(2, cluster=True) == 1

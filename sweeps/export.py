@@ -1,0 +1,56 @@
+"""A sweep's results, exported for the report: after ``Tuner.fit()``, ``export_results`` reads each
+trial's results file from its folder in ``--storage`` and writes it to
+``<out>/<dataset>/edtalk_<variant>/<protocol>.json`` with ``"sweep": {"name", "param", "value",
+"seed"}``, the schema ``python -m eval.report`` reads (Tables 3 and 6)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from edtalk.atomic import write_bytes, write_text
+from sweeps.variant import Variant
+
+
+def export_results(result_grid, sweep_name: str, out: str | Path) -> tuple[list[Path], list[str]]:
+    """Write each finished trial's results file, read from its trial folder in --storage (Tune's
+    ``result.path`` on ``result.filesystem``), as ``<out>/<dataset>/<method>/<protocol>.json`` with
+    the ``sweep`` key, the ``driving`` mode and the training timings in provenance.training. The
+    method is ``edtalk_<variant>``, with ``_seed<k>`` when the sweep ran several seeds.
+    Returns (files written, one line per trial that could not be exported); the others still are."""
+    done = [r for r in result_grid if r.error is None and r.metrics and "results_file" in r.metrics]
+    several_seeds = len({r.config.get("seed", 0) for r in done}) > 1
+    written, errors = [], []
+    for result in done:
+        try:
+            written.append(_export_trial(result, sweep_name, Path(out), several_seeds))
+        except (OSError, ValueError, KeyError) as e:  # a missing or unreadable file: the others go on
+            errors.append(f"{result.path}: not exported: {e}")
+    return written, errors
+
+
+def _export_trial(result, sweep_name: str, out: Path, several_seeds: bool) -> Path:
+    """One trial's results file (and its per-clip rows) under ``out``; returns the file written."""
+    from sweeps.storage import read_bytes
+
+    variant = Variant.from_dict(result.config["variant"])
+    seed = result.config.get("seed", 0)
+    src = f"{result.path}/{result.metrics['results_file']}"
+    raw = read_bytes(result.filesystem, src)
+    if raw is None:
+        raise FileNotFoundError(f"no results file {src} in the trial's folder")
+    data = json.loads(raw)
+    method = f"edtalk_{variant.name}" + (f"_seed{seed}" if several_seeds else "")
+    data["method"] = method
+    data["driving"] = result.config["driving"]
+    data["sweep"] = {"name": sweep_name, "param": variant.param, "value": variant.value, "seed": seed}
+    data.setdefault("provenance", {})["training"] = json.loads(result.metrics.get("training", "[]"))
+    data["provenance"]["sweep_variant"] = variant.to_dict()
+    name = src.rsplit("/", 1)[-1]
+    dest = out / data["dataset"] / method / name
+    write_text(dest, json.dumps(data, indent=2) + "\n")
+    clips_name = name.removesuffix(".json") + ".clips.jsonl"
+    clips = read_bytes(result.filesystem, f"{src.rsplit('/', 1)[0]}/{clips_name}")
+    if clips is not None:
+        write_bytes(dest.with_name(clips_name), clips)
+    return dest

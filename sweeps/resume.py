@@ -1,0 +1,69 @@
+"""What ``--resume`` continues: the settings a sweep was started with (``SETTINGS_FILE``, beside Tune's
+experiment state), compared with the command line's, and whether this run restores the sweep."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from sweeps.trial import trial_config
+from sweeps.variant import Variant
+
+SETTINGS_FILE = "edtalk_sweep.json"  # beside Tune's experiment state: what the sweep was started with
+
+
+def sweep_settings(args: argparse.Namespace, variants: list[Variant]) -> dict[str, Any]:
+    """What a resumed sweep keeps from its first start (Tune restores the saved search space)."""
+    return {
+        **trial_config(args),
+        "variants": [v.name for v in variants],
+        "num_samples": args.num_samples,
+        "scheduler": args.scheduler,
+    }
+
+
+def check_resume(path: str, settings: dict[str, Any]) -> None:
+    """--resume continues a sweep with the settings it was started with (Tune restores its saved
+    search space and ignores new flags); refuse, naming each one, when the command line differs.
+    ``path``: the experiment's folder or URI (``sweeps.storage``)."""
+    from eval.run_checks import UsageError
+    from sweeps.storage import joined, read_text
+
+    saved_text = read_text(joined(path, SETTINGS_FILE))
+    if saved_text is None:  # started before this check existed: nothing to compare
+        return
+    saved = json.loads(saved_text)
+    changed = [f"{k} {saved.get(k)!r} -> {settings.get(k)!r}" for k in sorted({*saved, *settings})
+               if saved.get(k) != settings.get(k)]  # fmt: skip
+    if changed:
+        raise UsageError(
+            f"{path}: --resume continues the sweep with the settings it was started with, and these "
+            f"differ: {'; '.join(changed)}. Rerun with the original settings, or start another sweep "
+            "(--name NEW, without --resume)"
+        )
+
+
+def resume_plan(args: argparse.Namespace, path: str, settings: dict[str, Any]) -> bool:
+    """Whether this run restores the sweep at ``path`` (--resume and Tune can restore it, with the
+    settings it was started with), with a note on stderr when it starts a new sweep over or instead
+    of one (as ``edtalk.train --resume`` says when there is nothing to resume)."""
+    from ray import tune
+
+    restorable = tune.Tuner.can_restore(path)
+    if args.resume and restorable:
+        check_resume(path, settings)
+    elif args.resume:
+        print(
+            f"note: --resume: no sweep to restore at {path}; starting a new one (check --storage and --name "
+            "if you meant an earlier sweep)",
+            file=sys.stderr,
+        )
+    elif restorable:
+        print(
+            f"note: {path} holds an earlier sweep; this run starts a new one there, and a later --resume "
+            "continues the new one (--resume continues the earlier one; --name NEW keeps it apart)",
+            file=sys.stderr,
+        )
+    return args.resume and restorable

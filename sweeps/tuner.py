@@ -1,0 +1,182 @@
+"""Running a sweep on Ray Tune: ``run_sweep`` checks the inputs and the parent run before Ray starts,
+then ``fit_sweep`` starts (or joins) Ray, prepares the parent run, fits the grid of variants (a new
+Tuner, or the saved one restored with ``--resume``) and exports the results.
+
+The search space is a literal next to the Tuner in each sweep script (bank_size.py, ablations.py).
+The checks and the parent run's preparation are called through their modules (``checks.check_inputs``,
+``parent_run.prepare_parent``), so that a test patches them there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from edtalk.cli import report_error
+from edtalk.ray_setup import local_runtime_env
+from edtalk.train import ENV_DEFAULTS, set_env_defaults
+from sweeps import checks, parent_run
+from sweeps.bootstrap import REPO_ROOT, ensure_repo_on_path
+from sweeps.cli import ASHA_METRIC
+from sweeps.export import export_results
+from sweeps.resume import SETTINGS_FILE, resume_plan, sweep_settings
+from sweeps.trial import TRIAL_CPU, trainable_with_resources, trial_config
+from sweeps.variant import Variant
+
+# Environment every Ray process of a sweep needs: the training CLI's, less DS_ACCELERATOR, which each
+# training worker sets for its own device (edtalk.worker.match_deepspeed_accelerator); sent to a GPU
+# cluster, "cpu" would put DeepSpeed's CPU accelerator on the GPU workers.
+RAY_ENV = {key: value for key, value in ENV_DEFAULTS.items() if key != "DS_ACCELERATOR"}
+
+
+def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> int:
+    """Run one sweep: a grid over ``variants`` on Ray Tune, then export and summarise its results.
+
+    Checks the inputs (``check_inputs``, ``check_driving``, ``check_parent``), starts (or joins) Ray,
+    trains the shared parent checkpoint once (``prepare_parent``), then fits the Tuner, or restores it
+    with ``--resume`` so finished trials are not run again. Exit status 1 when any trial failed or could
+    not be exported (the others' results are still exported), 2 with one ``error:`` line for a mistake
+    in the inputs or a parent run that lacks a stage.
+    """
+    from edtalk.config import ConfigError
+    from edtalk.data.errors import DataError
+    from edtalk.ray_setup import WorkerFitError
+    from edtalk.registry import UnknownNameError
+    from edtalk.weights import MissingWeightsError, WeightsMismatchError
+    from eval.run_checks import UsageError
+
+    try:
+        checks.check_inputs(args)
+        checks.check_driving(variants, args.driving)
+        parent_run.check_parent(args, variants)
+        return fit_sweep(args, variants, sweep_name)
+    except (
+        ConfigError,
+        DataError,
+        UnknownNameError,
+        UsageError,
+        MissingWeightsError,
+        WeightsMismatchError,
+        FileNotFoundError,  # prepare_parent: the parent run lacks a stage (names the file and command)
+        WorkerFitError,  # --workers more than this machine's private Ray instance has
+    ) as e:
+        return report_error(e)
+
+
+def init_ray(address: str | None) -> None:
+    import ray
+
+    set_env_defaults()
+    ensure_repo_on_path()
+    if ray.is_initialized():
+        return
+    runtime_env = {"env_vars": {**RAY_ENV, "PYTHONPATH": str(REPO_ROOT)}}
+    if address or os.environ.get("RAY_ADDRESS"):
+        ray.init(address=address or os.environ["RAY_ADDRESS"], runtime_env=runtime_env)
+    else:
+        local_env = local_runtime_env(runtime_env["env_vars"])  # + quiet placement-group cleaner
+        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, runtime_env=local_env)
+
+
+def scheduler(name: str, metric: str, mode: str):
+    """ASHA on the reported metric, or FIFO. A trial reports once, at its end (its score), so ASHA
+    ranks finished trials and stops none early."""
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    if name == "asha":
+        return ASHAScheduler(metric=metric, mode=mode, grace_period=1)
+    return FIFOScheduler()
+
+
+def concurrent_trials(workers: int, chosen: int | None = None, cluster: bool = False) -> int:
+    """Trials at once: ``chosen`` (--max-concurrent-trials), else those that fit the cluster now,
+    each nested TorchTrainer needing ``workers`` GPUs (or CPUs). On a ``cluster`` (--address) the
+    count is printed: an autoscaling cluster that has not started its GPU workers yet holds one."""
+    import ray
+
+    if chosen is not None:
+        return chosen
+    res = ray.cluster_resources()
+    if res.get("GPU", 0) >= 1:
+        fits = max(1, int(res["GPU"] // max(1, workers)))
+    else:
+        fits = max(1, int(res.get("CPU", 1) // (max(1, workers) + TRIAL_CPU)))
+    if cluster:
+        print(
+            f"note: the cluster holds {int(res.get('GPU', 0))} GPUs and {int(res.get('CPU', 0))} CPUs now: "
+            f"{fits} trial(s) at once; on a cluster that grows, set --max-concurrent-trials",
+            file=sys.stderr,
+        )
+    return fits
+
+
+def check_trial_fits(args: argparse.Namespace) -> None:
+    """One trial's nested TorchTrainer fits the cluster (``edtalk.ray_setup.check_workers_fit``):
+    on a private local instance Ray would wait for its workers forever."""
+    import ray
+
+    from edtalk.ray_setup import check_workers_fit
+
+    on_gpus = ray.cluster_resources().get("GPU", 0) >= 1  # what the trials' TrainConfig(use_gpu=auto) picks
+    cluster = bool(args.address or os.environ.get("RAY_ADDRESS"))
+    check_workers_fit(args.workers, on_gpus, cluster=cluster, trial_cpu=TRIAL_CPU)
+
+
+def new_tuner(args: argparse.Namespace, variants: list[Variant], trainable, name: str, storage: str):
+    """The grid: every variant with seeds 0..--num-samples-1 (a grid axis, so each repeat trains with
+    its own seed), on Tune with the chosen scheduler, kept in ``<storage>/<name>``."""
+    from ray import tune
+
+    return tune.Tuner(
+        trainable,
+        param_space={
+            **trial_config(args),
+            "variant": tune.grid_search([v.to_dict() for v in variants]),
+            "seed": tune.grid_search(list(range(args.num_samples))),
+        },
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=concurrent_trials(
+                args.workers, args.max_concurrent_trials, bool(args.address or os.environ.get("RAY_ADDRESS"))
+            ),
+            scheduler=scheduler(args.scheduler, ASHA_METRIC, "max"),
+        ),
+        run_config=tune.RunConfig(name=name, storage_path=storage),
+    )
+
+
+def fit_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> int:
+    """Start (or, with --resume, continue) the Tune experiment of ``variants``, then export each
+    finished trial's results file; the exit code."""
+    from ray import tune
+
+    from sweeps.storage import joined, save_text, storage_root
+
+    storage, name = storage_root(args.storage), args.name or sweep_name
+    path = joined(storage, name)
+    settings = sweep_settings(args, variants)
+    resuming = resume_plan(args, path, settings)
+    init_ray(args.address)
+    check_trial_fits(args)
+    parent_run.prepare_parent(args, variants)
+    trainable = trainable_with_resources()
+    start = time.perf_counter()
+    if resuming:
+        tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
+    else:
+        tuner = new_tuner(args, variants, trainable, name, storage)
+        save_text(joined(path, SETTINGS_FILE), json.dumps(settings, indent=1, sort_keys=True) + "\n")
+    grid = tuner.fit()
+    written, export_errors = export_results(grid, sweep_name, args.out)
+    errors = [r.error for r in grid if r.error is not None]
+    print(
+        f"{sweep_name}: {len(grid)} trials, {len(errors)} failed, {len(written)} results files "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
+    for p in written:
+        print(f"  wrote {p}")
+    for e in [*errors, *export_errors]:
+        print(f"  trial error: {e}", file=sys.stderr)
+    return 1 if errors or export_errors else 0
