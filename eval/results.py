@@ -162,7 +162,7 @@ def validate(data: dict, where: str = "<results>") -> None:
         if bad:
             raise ResultsSchemaError(f"{where}: metric {mid!r} lacks {bad}")
         v = entry["value"]
-        if v is not None and not isinstance(v, int | float):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):  # bool is an int
             raise ResultsSchemaError(f"{where}: metric {mid!r} value {v!r} is not a number")
         na = entry.get("not_applicable")
         if na is not None and not (isinstance(na, dict) and isinstance(na.get("reason"), str)):

@@ -127,6 +127,7 @@ def test_rerun_takes_every_clip_from_the_cache(synth, tmp_path, capsys):
     out = tmp_path / "res"
     run(root, out, method="static")
     first = read_results(out / "synthtalk/static/synthtalk.json")
+    assert [r["from_cache"] for r in read_clip_rows(out / "synthtalk/static/synthtalk.json")] == [False] * 3
     (out / "synthtalk/static/synthtalk.json").unlink()
     capsys.readouterr()
     assert run(root, out, method="static") == 0
@@ -152,11 +153,16 @@ def test_a_new_metric_reuses_cached_states_of_the_others(synth, tmp_path):
         "0",
         "--quiet",
     ]
+    results = out / "synthtalk/gt/synthtalk.json"
     assert main([*base, "--metrics", "ssim"]) == 0
+    assert [r["from_cache"] for r in read_clip_rows(results)] == [False] * 3  # first run: all scored
     assert main([*base, "--metrics", "ssim,l1"]) == 0
-    assert read_results(out / "synthtalk/gt/synthtalk.json")["n_from_cache"] == 0  # l1 was missing
+    assert read_results(results)["n_from_cache"] == 0  # l1 was missing
+    # a clip re-scored for one metric is not "from the cache", though its ssim state was
+    assert [r["from_cache"] for r in read_clip_rows(results)] == [False] * 3
     assert main([*base, "--metrics", "l1"]) == 0
-    assert read_results(out / "synthtalk/gt/synthtalk.json")["n_from_cache"] == 3
+    assert read_results(results)["n_from_cache"] == 3
+    assert [r["from_cache"] for r in read_clip_rows(results)] == [True] * 3
 
 
 def test_corrupt_clip_is_recorded_and_the_others_scored(synth, tmp_path, capsys):
@@ -562,6 +568,23 @@ def test_generated_videos_are_remade_when_their_gt_changes(synth, tmp_path):
     assert read_results(out / "synthtalk/static/synthtalk.json")["n_from_cache"] == 2
 
 
+def test_generated_videos_are_remade_when_their_gt_audio_changes(synth, tmp_path):
+    """Catches a stamp of the GT frames alone (eval.generation.generation_inputs): a replaced wav
+    left audio-driven predictions made from the old speech in place."""
+    import soundfile as sf
+
+    root, ids = synth
+    out = tmp_path / "res"
+    assert run(root, out, method="static") == 0
+    videos = {i: out / "synthtalk/static/videos" / f"{i}.mp4" for i in ids}
+    before = {i: videos[i].stat().st_mtime_ns for i in ids}
+    sf.write(root / "clips" / f"{ids[0]}.wav", np.zeros(16000 * 12 // 25, np.float32), 16000)  # new speech
+    assert run(root, out, method="static") == 0
+    after = {i: videos[i].stat().st_mtime_ns for i in ids}
+    assert after[ids[0]] != before[ids[0]]  # generated again
+    assert {i: after[i] for i in ids[1:]} == {i: before[i] for i in ids[1:]}  # the others kept
+
+
 def test_rescoring_keeps_cached_entries_of_metrics_not_asked_for(synth, tmp_path):
     """Scoring l1 alone rewrote each row with l1 only: psnr and ssim were computed again next time."""
     root, _ = synth
@@ -837,6 +860,12 @@ def test_a_folder_pair_subset_runs_and_missing_videos_are_reported_in_the_consol
     assert "had 3 clips and metrics ssim that this run replaced" in capsys.readouterr().out
     assert main([*pair, "--pred", str(other), "--metrics", "psnr"]) == 2
     assert f"holds the scores of --pred {pred}" in capsys.readouterr().err
+    # the other half of the pair: the same --pred against another --gt (catches a --pred-only check)
+    other_gt = tmp_path / "other_gt"
+    write_video(other_gt / "a.mp4", frames_of(0), fps=25)
+    other_pair = ["--dataset", "folder", "--gt", str(other_gt), *pair[4:]]  # --out, --workers, --quiet
+    assert main([*other_pair, "--pred", str(pred), "--metrics", "psnr"]) == 2
+    assert f"holds the scores of --gt {gt}; this run's --gt is {other_gt}" in capsys.readouterr().err
 
 
 def test_ctrl_c_says_how_to_resume(monkeypatch, capsys):

@@ -85,6 +85,23 @@ def test_splits_are_identity_disjoint_and_cover_every_clip(dataset):
     assert (dataset / "contact_sheet.png").stat().st_size > 0 and (dataset / "card.md").is_file()
 
 
+def test_the_cards_per_split_counts_are_the_clips_on_disk(dataset):
+    """Catches a card (and card.md's split table) whose per-split clip counts are not the split's
+    own, e.g. every split given every clip; only the total was checked."""
+    ids = {s: (dataset / "splits" / f"{s}.txt").read_text().split() for s in SPLITS}
+    sidecars = [json.loads(p.read_text()) for p in (dataset / "clips").glob("*.json")]
+    on_disk = {s: sorted(m["id"] for m in sidecars if m["split"] == s) for s in SPLITS}
+    assert on_disk == {s: sorted(v) for s, v in ids.items()}  # the split lists are the sidecars' splits
+    people = {s: sorted({m["identity"] for m in sidecars if m["split"] == s}) for s in SPLITS}
+    card = json.loads((dataset / "card.json").read_text())
+    assert card["counts"]["clips"] == {s: len(on_disk[s]) for s in SPLITS}
+    assert card["counts"]["identities"] == {s: len(people[s]) for s in SPLITS}
+    assert card["identities"] == people
+    md = (dataset / "card.md").read_text()
+    for s in SPLITS:
+        assert f"| {s} | {len(people[s])} | {len(on_disk[s])} |" in md
+
+
 def test_sidecar_schema(dataset):
     for path in sorted((dataset / "clips").glob("*.json")):
         meta = json.loads(path.read_text())

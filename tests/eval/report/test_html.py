@@ -45,6 +45,32 @@ def test_index_has_tables_plots_and_video_grid(tmp_path, results_with_videos):
     assert all((out / unquote(v)).is_file() for v in videos)
 
 
+def test_each_video_grid_row_shows_its_own_clips_videos(tmp_path, results_with_videos):
+    """Catches a grid whose every row shows the first clip's videos (the counts stay 9, the files exist)."""
+    from urllib.parse import unquote
+
+    from eval.cache import escape_clip_id
+
+    out = _build(tmp_path, results_with_videos)
+    page = (out / "index.html").read_text()
+    tiles = [
+        (html.unescape(title), unquote(html.unescape(src)))
+        for src, title in re.findall(r'<video controls muted loop[^>]*src="([^"]+)" title="([^"]+)"', page)
+    ]
+    cells = {tuple(title.split(": ", 1)): src for title, src in tiles}
+    clips = ["st020#happy#level_1#000", "st021#sad#level_2#001", "st022#angry#level_3#002"]
+    assert sorted(cells) == sorted((col, clip) for col in ("GT", "edtalk_a", "wav2lip") for clip in clips)
+    for (col, clip), src in cells.items():
+        assert Path(src).name == f"{escape_clip_id(clip)}.mp4", (col, clip, src)
+    # the GT column plays the GT clips, each method column its own folder's videos
+    folders = {
+        col: {Path(src).parent.as_posix() for (c, _), src in cells.items() if c == col}
+        for col in ("GT", "edtalk_a", "wav2lip")
+    }
+    assert {col: len(f) for col, f in folders.items()} == {"GT": 1, "edtalk_a": 1, "wav2lip": 1}
+    assert len(set().union(*folders.values())) == 3
+
+
 def test_one_unreadable_input_is_left_out_and_named_not_fatal(tmp_path, capsys, make_result):
     results = tmp_path / "results"
     make_result(results, "mead", "good", "eat", {"psnr": 30.0, "fid": 3.0})

@@ -38,6 +38,14 @@ BREAKS = {
         _set("sweep", {"name": "ablations", "param": ["v"], "value": "full"}),
         "string 'name' and 'param'",
     ),
+    "value a string": (  # catches validate accepting any value type (the tables then format a str)
+        lambda d: d["metrics"]["psnr"].__setitem__("value", "30.0"),
+        "metric 'psnr' value '30.0' is not a number",
+    ),
+    "another schema": (  # catches validate reading a file of another schema version as this one
+        _set("schema", "edtalk-bench/results/0"),
+        "schema 'edtalk-bench/results/0', expected 'edtalk-bench/results/1'",
+    ),
     "bank size not a number": (
         _set("sweep", {"name": "bank_size", "param": "mouth", "value": "full"}),
         "bank_size sweep value 'full' is not a number",

@@ -76,6 +76,63 @@ def test_bank_size_points_that_cannot_be_drawn_are_named_in_the_legend(tmp_path,
     assert drawn == {"points": [5.0, 20.0], "legend": ["mouth bank (1 n/a or inf, not drawn)"]}
 
 
+def test_each_bank_size_line_draws_its_own_banks_points(tmp_path, make_result, monkeypatch):
+    """Catches a line per bank drawn from every bank's results (one bank per figure hid it)."""
+    from eval.report import plots
+    from eval.report.inputs import load_results
+
+    _sweep_results(tmp_path, make_result, "bank_size", "mouth", {5: 2.0, 10: 1.8})
+    _sweep_results(tmp_path, make_result, "bank_size", "expression", {5: 3.0, 10: 4.0, 20: 4.5})
+    drawn = {}
+
+    def keep(fig, path):
+        ax = _the_axes(fig)
+        drawn.update(
+            {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()}
+        )
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    assert len(plots.plot_bank_size(load_results(tmp_path), tmp_path / "plots")) == 1
+    assert drawn == {
+        "expression bank": ([5.0, 10.0, 20.0], [3.0, 4.0, 4.5]),
+        "mouth bank": ([5.0, 10.0], [2.0, 1.8]),
+    }
+
+
+def _box_summaries(ax) -> dict[str, tuple[float, float, float]]:
+    """{tick label: (lowest, median, highest)} of each box as drawn: the whiskers' ends (no fliers
+    here) and the median, the widest two-point horizontal line at the box's position."""
+    out = {}
+    lines = [(line.get_xdata(), line.get_ydata()) for line in ax.lines if len(line.get_xdata())]
+    for pos, tick in zip(ax.get_xticks(), ax.get_xticklabels(), strict=True):
+        mine = [(x, y) for x, y in lines if all(abs(v - pos) < 0.5 for v in x)]
+        ys = [float(v) for _, y in mine for v in y]
+        flat = [(x, y) for x, y in mine if len(x) == 2 and y[0] == y[1]]
+        median = max(flat, key=lambda xy: abs(xy[0][1] - xy[0][0]))[1][0]
+        out[tick.get_text()] = (min(ys), float(median), max(ys))
+    return out
+
+
+def test_per_clip_boxes_draw_each_methods_own_values(tmp_path, make_result, monkeypatch):
+    """Catches every box drawn from the first method's per-clip values (only titles were checked)."""
+    from eval.report import plots
+    from eval.report.inputs import load_results
+
+    for method, psnrs in (("edtalk_a", (25.0, 27.0, 32.0)), ("static", (20.0, 21.0, 22.0))):
+        rows = [{"clip": f"c{i}", "values": {"psnr": v}} for i, v in enumerate(psnrs)]
+        make_result(tmp_path, "synthtalk", method, "synthtalk", {"psnr": sum(psnrs) / 3}, clips=rows)
+    drawn = {}
+
+    def keep(fig, path):
+        drawn.update(_box_summaries(_the_axes(fig)))
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    assert len(plots.plot_clip_distributions(load_results(tmp_path), tmp_path / "plots")) == 1
+    assert drawn == {"edtalk_a": (25.0, 27.0, 32.0), "static": (20.0, 21.0, 22.0)}
+
+
 def test_training_legend_covers_no_bar(tmp_path, make_result, monkeypatch):
     """The legend sat inside the wall-time panel, over the first stage's bars."""
     from eval.report import plots

@@ -1,0 +1,42 @@
+"""eval.generation: the stamps that say which GT files a generated video was made from."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import soundfile as sf
+
+from edtalk.data.video import write_video
+from eval.generation import drop_videos_of_changed_inputs, generate_chunk, generation_stamp
+
+
+def _frames(i: int) -> np.ndarray:
+    return np.full((4, 16, 16, 3), 40 * i, np.uint8)
+
+
+def _speech(n: int) -> np.ndarray:
+    return (0.1 * np.sin(np.arange(n) * 0.05)).astype(np.float32)
+
+
+class CopiesTheFirstFrame:
+    def generate(self, clip, path):
+        write_video(path, _frames(0), fps=25)
+
+
+def test_a_video_is_generated_again_when_its_gt_audio_changes(tmp_path, capsys):
+    """Catches a fingerprint of the GT video alone: an audio-driven method (edtalk_a) kept the video
+    it made from the old speech after the wav was replaced, scored against the new GT."""
+    gt = tmp_path / "gt"
+    clips = []
+    for i in range(3):
+        write_video(gt / f"c{i}.mp4", _frames(i), fps=25)
+        sf.write(gt / f"c{i}.wav", _speech(6400), 16000)
+        clips.append(SimpleNamespace(id=f"c{i}", video=gt / f"c{i}.mp4", audio=gt / f"c{i}.wav"))
+    out = {c.id: tmp_path / "videos" / f"{c.id}.mp4" for c in clips}
+    assert generate_chunk([(c, out[c.id]) for c in clips], CopiesTheFirstFrame())["failures"] == []
+    assert drop_videos_of_changed_inputs(clips, out) == 0  # nothing changed: every video kept
+
+    sf.write(gt / "c1.wav", _speech(8000), 16000)  # new speech, same frames
+    assert drop_videos_of_changed_inputs(clips, out) == 1
+    assert not out["c1"].exists() and not generation_stamp(out["c1"]).exists()
+    assert out["c0"].exists() and out["c2"].exists()
+    assert "1 generated videos were made from other GT files" in capsys.readouterr().out
