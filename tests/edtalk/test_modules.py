@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from edtalk.config import ModelConfig
 from edtalk.modules.audio_encoder import AudioToLip, smooth_weights
 from edtalk.modules.discriminator import Discriminator, minibatch_stddev
-from edtalk.modules.eem import EmotionEnhancement
+from edtalk.modules.eem import AdaIN, EEMBlock, EmotionEnhancement
 from edtalk.modules.encoder import Encoder
 from edtalk.modules.generator import Generator, identity_grid
 from edtalk.modules.stylegan_ops import ModulatedConv2d, Upsample, make_kernel, upfirdn2d
@@ -87,26 +87,33 @@ def test_generator_shape_and_uses_skips():
         gen(f_r, skips[:-1])
 
 
-@pytest.mark.parametrize("preset", ["tiny", "paper"])
-def test_fresh_masks_are_not_saturated_and_g_starts_as_the_identity(preset, monkeypatch):
-    """The coarser logits are added to the finer ones (LIA's flow skip); a bias at every level would
-    sum to a saturated finest mask whose gradient is ~0. Coarser levels start at logit 0, the finest
-    at MASK_LOGIT_INIT, exactly, border included."""
-    from edtalk.model import EDTalk
-    from edtalk.modules.generator import MASK_LOGIT_INIT, ToFlow
+def _record_mask_logits(monkeypatch) -> list[torch.Tensor]:
+    """Patch ToFlow.forward to record each level's mask logits (coarse to fine) into the returned list."""
+    from edtalk.modules.generator import ToFlow
 
-    model = EDTalk(ModelConfig.preset(preset)).eval()
-    size = model.cfg.image_size
-    logits = []
-    original = ToFlow.forward
+    logits, original = [], ToFlow.forward
 
     def record(self, h, style, skip, prev=None):
         out = original(self, h, style, skip, prev)
         logits.append(out[2][:, 2])
         return out
 
-    x = torch.rand(1, 3, size, size) * 2 - 1
     monkeypatch.setattr(ToFlow, "forward", record)
+    return logits
+
+
+@pytest.mark.parametrize("preset", ["tiny", "paper"])
+def test_fresh_masks_are_not_saturated_and_g_starts_as_the_identity(preset, monkeypatch):
+    """The coarser logits are added to the finer ones (LIA's flow skip); a bias at every level would
+    sum to a saturated finest mask whose gradient is ~0. Coarser levels start at logit 0, the finest
+    at MASK_LOGIT_INIT, exactly, border included."""
+    from edtalk.model import EDTalk
+    from edtalk.modules.generator import MASK_LOGIT_INIT
+
+    model = EDTalk(ModelConfig.preset(preset)).eval()
+    size = model.cfg.image_size
+    x = torch.rand(1, 3, size, size) * 2 - 1
+    logits = _record_mask_logits(monkeypatch)
     with torch.no_grad():
         f, skips = model.encode(x)
         y = model.generate(model.compose(f, model.navigate(f, model.cfg.bank_names)), skips)
@@ -140,6 +147,76 @@ def test_eem_starts_as_identity_then_is_residual_adain_conditioned_on_expression
     sum(o.sum() for o in out1).backward()
     block = eem.blocks[0]
     assert block.conv1.weight.grad.abs().sum() > 0 and block.norm1.gamma.weight.grad.abs().sum() > 0
+
+
+def test_adain_instance_normalises_each_channel_before_the_expression_scale_and_shift():
+    """AdaIN = (x - mu) / sigma * (1 + gamma) + beta per sample and channel: with gamma = 1, beta = 0.5
+    every channel ends at mean 0.5 and std 2 whatever its input's scale and offset (an AdaIN without
+    its InstanceNorm keeps the input's channel means, here -20 .. 19)."""
+    adain = AdaIN(8, CFG.latent_dim, CFG.eem_hidden)
+    with torch.no_grad():
+        adain.gamma.weight.zero_()
+        adain.gamma.bias.fill_(1.0)
+        adain.beta.weight.zero_()
+        adain.beta.bias.fill_(0.5)
+    x = torch.randn(2, 8, 6, 6) * torch.rand(1, 8, 1, 1).mul(4).add(1) + torch.randn(1, 8, 1, 1) * 7
+    with torch.no_grad():
+        y = adain(x, torch.randn(2, CFG.latent_dim))
+    assert torch.allclose(y.mean((2, 3)), torch.full((2, 8), 0.5), atol=1e-4)
+    assert torch.allclose(y.std((2, 3), unbiased=False), torch.full((2, 8), 2.0), atol=1e-3)
+
+
+def test_each_adain_of_an_eem_block_is_conditioned_on_the_expression():
+    """Both AdaINs of a block read f^{r->e}: with the other one made independent of e, the block's
+    output still changes with e (a first AdaIN fed zeros instead of e fails the first half)."""
+    x = torch.randn(2, 8, 8, 8)
+    e1, e2 = torch.randn(2, CFG.latent_dim), torch.randn(2, CFG.latent_dim)
+    # only norm1 sees e: norm2 opened (1 + gamma = 1) with gamma and beta independent of e
+    block = EEMBlock(8, CFG.latent_dim, CFG.eem_hidden)
+    with torch.no_grad():
+        block.norm2.gamma.bias.zero_()
+    assert (block(x, e1) - block(x, e2)).abs().mean() > 1e-3
+    # only norm2 sees e: norm1's hidden layer ignores e (its input weights 0)
+    block = EEMBlock(8, CFG.latent_dim, CFG.eem_hidden)
+    with torch.no_grad():
+        block.norm1.shared[0].weight.zero_()
+        block.norm2.gamma.weight.normal_(0, 0.1)
+        block.norm2.beta.weight.normal_(0, 0.1)
+    assert (block(x, e1) - block(x, e2)).abs().mean() > 1e-3
+
+
+def test_coarser_flow_and_mask_logits_reach_the_finest_level(monkeypatch):
+    """LIA's flow skip: each ToFlow adds the upsampled logits of the level below, so +1 on the coarsest
+    mask bias raises the finest mask logit by 1 (away from the blurred border). Without the skip the
+    finest logit stays at MASK_LOGIT_INIT (a fresh G's coarser logits are 0, so only this catches it)."""
+    from edtalk.modules.generator import MASK_LOGIT_INIT
+
+    enc, gen = Encoder(CFG).eval(), Generator(CFG).eval()
+    with torch.no_grad():
+        f_r, skips = enc(torch.rand(2, 3, 64, 64) * 2 - 1)
+        gen.to_flows[0].bias[0, 2] += 1.0
+    logits = _record_mask_logits(monkeypatch)
+    with torch.no_grad():
+        gen(f_r, skips)
+    finest = logits[-1]
+    assert finest.shape[-1] == CFG.image_size
+    centre = finest[:, 16:-16, 16:-16]
+    assert torch.allclose(centre, torch.full_like(centre, MASK_LOGIT_INIT + 1.0), atol=1e-3)
+    assert finest.mean() > MASK_LOGIT_INIT + 0.5  # measured 4.91
+
+
+def test_coarser_rgb_is_upsampled_into_the_output():
+    """StyleGAN2's skip generator: the image is the sum of every level's ToRGB, so a 0.3 bias on the
+    coarsest ToRGB shifts the output by 0.3 (away from the border). Keeping only the finest ToRGB fails."""
+    enc, gen = Encoder(CFG).eval(), Generator(CFG).eval()
+    with torch.no_grad():
+        f_r, skips = enc(torch.rand(2, 3, 64, 64) * 2 - 1)
+        before = gen(f_r, skips)
+        gen.to_rgbs[0].bias.fill_(0.3)
+        shift = gen(f_r, skips) - before
+    centre = shift[..., 16:-16, 16:-16]
+    assert torch.allclose(centre, torch.full_like(centre, 0.3), atol=1e-3)
+    assert shift.mean() > 0.2  # measured 0.27 (the blurred border carries less)
 
 
 def test_discriminator_shape_and_odd_batch():

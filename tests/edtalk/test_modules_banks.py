@@ -88,6 +88,21 @@ def test_navigation_heads_are_linear_and_shapes():
     assert set(LatentNavigation(CFG.replace(components="lip")).heads) == {"mouth"}
 
 
+def test_every_navigation_head_reads_the_shared_trunk():
+    """W^* = MLP^*(trunk(f^{*->r})): each head applied to the trunk's output gives the navigation's
+    output, and a change of the trunk moves every head (heads that read f^{*->r} directly fail)."""
+    nav = LatentNavigation(CFG)
+    f = torch.randn(3, CFG.latent_dim)
+    with torch.no_grad():
+        w = nav(f)
+        h = nav.trunk(f)
+        for name, head in nav.heads.items():
+            assert torch.allclose(w[name], head(h), atol=1e-6), name
+        nav.trunk[0].weight.mul_(2.0)
+        moved = nav(f)
+    assert all(not torch.allclose(moved[name], w[name], atol=1e-4) for name in w)
+
+
 def test_bases_work_in_bf16_training_dtype():
     """DeepSpeed --bf16 casts the banks to bfloat16; the QR runs in float32 and Q comes back in bf16."""
     import torch

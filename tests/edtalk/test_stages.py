@@ -215,3 +215,74 @@ def test_fresh_mouth_pose_banks_default_to_the_official_start_at_paper_only():
     assert start_fresh(get_stage("mouth_pose"), off, model) == []
     assert start_fresh(get_stage("expression"), on_expression, model) == []  # mouth_pose's switch only
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
+
+
+def test_mouth_pose_cross_reconstruction_takes_each_images_mouth_and_pose_from_the_right_swap(
+    tiny_model, monkeypatch
+):
+    """What mouth_pose.forward hands to compose: Î^a takes its mouth from ma_pb and its pose from mb_pa,
+    Î^b the other way round, both on the identities' f^{i->r}; the self-reconstructions take both from a
+    (b). A fresh G ignores its latent, so only the latents (not the images) can show a wrong pairing."""
+    from edtalk.train import stage_config_for
+
+    torch.manual_seed(4)
+    m, n = tiny_model, 1  # rows [:n] are a's, [n:] b's
+    size = m.cfg.image_size
+    batch = {k: torch.rand(n, 3, size, size) * 2 - 1 for k in ("id_a", "id_b", "a", "b", "ma_pb", "mb_pa")}
+    calls, compose = [], m.compose
+
+    def recording(f_r, weights):
+        calls.append((f_r.clone(), {k: v.clone() for k, v in weights.items()}))
+        return compose(f_r, weights)
+
+    monkeypatch.setattr(m, "compose", recording)
+    with torch.no_grad():
+        get_stage("mouth_pose").forward(m, batch, stage_config_for("mouth_pose", {}))
+        f = dict(zip(batch, m.encode(torch.cat(list(batch.values())))[0].split(n), strict=True))
+        w = {k: m.navigate(f[k]) for k in ("a", "b", "ma_pb", "mb_pa")}
+    assert len(calls) == 2
+
+    def close(a, b):
+        return torch.allclose(a, b, atol=1e-5)
+
+    (f_cross, cross), (f_self, own) = calls
+    assert close(f_cross, torch.cat([f["id_a"], f["id_b"]])) and close(f_self, f_cross)
+    assert set(cross) == set(own) == {"mouth", "pose"}
+    assert close(cross["mouth"][:n], w["ma_pb"]["mouth"]) and close(cross["pose"][:n], w["mb_pa"]["pose"])
+    assert close(cross["mouth"][n:], w["mb_pa"]["mouth"]) and close(cross["pose"][n:], w["ma_pb"]["pose"])
+    for k in ("mouth", "pose"):
+        assert close(own[k][:n], w["a"][k]) and close(own[k][n:], w["b"][k]), k
+
+
+def test_audio_lip_sync_loss_scores_the_first_five_frames_against_the_middle_frames_audio():
+    """L^m_sync compares the lip windows of frames 0-4 with the mel window of frame 2, the middle one (as
+    the sync expert was trained); the window of frame 0 is an 80 ms offset built into the loss. A stub
+    expert records what it is shown: frame k is drawn as the constant k / 10, mel window k as k."""
+    from edtalk.experts.sync_net import SyncNetConfig
+    from edtalk.stages import LossNetworks
+
+    n, t, size = 2, 7, 64
+    frames = torch.arange(t, dtype=torch.float32).div(10).view(1, t, 1, 1, 1).expand(n, t, 3, size, size)
+    mels = torch.arange(t, dtype=torch.float32).view(1, t, 1, 1, 1).expand(n, t, 1, 80, 16)
+    seen = {}
+
+    class StubSync(torch.nn.Module):
+        cfg = SyncNetConfig()
+
+        def embed_video(self, windows):
+            seen["video"] = windows.detach().clone()
+            return torch.ones(windows.shape[0], 4)
+
+        def embed_audio(self, mel):
+            seen["audio"] = mel.detach().clone()
+            return torch.ones(mel.shape[0], 4)
+
+    outputs = {"w_m": torch.zeros(n * t, 20), "w_m_hat": torch.zeros(n * t, 20), "fake": frames.flatten(0, 1)}
+    batch = {"frames": frames, "mels": mels, "source": frames[:, 0]}
+    terms = get_stage("audio_lip").losses(outputs, batch, LossNetworks(sync_expert=StubSync()))
+    assert set(terms) == {"m_fea", "m_rec", "m_sync"}
+    assert seen["audio"].shape == (n, 1, 80, 16)
+    assert seen["audio"].unique().tolist() == [2.0]  # the middle frame's mel window, for every sample
+    video = seen["video"].view(n, 5, 3, *seen["video"].shape[-2:])  # 5 frames x RGB, lower-face crops
+    expected = torch.arange(5, dtype=torch.float32).div(10).view(1, 5, 1, 1, 1).expand_as(video)
+    assert torch.allclose(video, expected, atol=1e-6)

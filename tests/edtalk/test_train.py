@@ -313,13 +313,17 @@ def test_demo_schedule_only_at_tiny_and_cli_overrides_merge():
 
 
 def test_deepspeed_config_cpu_and_bf16():
+    """Also the optimiser of a fresh run: the stage's lr and beta1 (a non-default 0.5), and the official
+    beta2 0.99^(4/5); a fixed lr or betas would leave --lr / --beta1 unread until a resume."""
     from edtalk.config import StageConfig
-    from edtalk.worker import deepspeed_config
+    from edtalk.worker import G_BETAS, deepspeed_config
 
     cfg = deepspeed_config(
-        StageConfig(name="mouth_pose", batch_size=3, lr=1e-3),
+        StageConfig(name="mouth_pose", batch_size=3, lr=1e-3, beta1=0.5),
         TrainConfig(deepspeed="zero2", bf16=True),
     )
+    assert cfg["optimizer"]["params"]["lr"] == 1e-3
+    assert cfg["optimizer"]["params"]["betas"] == [0.5, G_BETAS[1]] and G_BETAS[1] == 0.99 ** (4 / 5)
     assert cfg["zero_optimization"]["stage"] == 2
     assert cfg["optimizer"]["params"]["torch_adam"] is True
     assert cfg["bf16"] == {"enabled": True}
@@ -329,6 +333,7 @@ def test_deepspeed_config_cpu_and_bf16():
     plain = deepspeed_config(StageConfig(name="mouth_pose"), TrainConfig())
     assert plain["optimizer"]["params"]["torch_adam"] is True and "bf16" not in plain
     assert "communication_data_type" not in plain
+    assert plain["optimizer"]["params"]["betas"] == [StageConfig(name="mouth_pose").beta1, G_BETAS[1]]
 
 
 def test_train_config_refuses_judge_split_and_bad_zero():
@@ -424,12 +429,12 @@ def test_resume_refuses_another_model_and_names_changed_settings(tmp_path):
     from edtalk.config import ConfigError
     from edtalk.train import resume_check, stage_config_for
 
-    def run(model="tiny", lr=None, steps=300, zero="zero0"):
+    def run(model="tiny", lr=None, steps=300, zero="zero0", **train):
         stage = stage_config_for("mouth_pose", {"max_steps": steps, **({"lr": lr} if lr else {})})
         return {
             "model_config": ModelConfig.preset(model).to_dict(),
             "stage_config": stage.to_dict(),
-            "train_config": TrainConfig(deepspeed=zero, resume=steps > 300).to_dict(),
+            "train_config": TrainConfig(deepspeed=zero, resume=steps > 300, **train).to_dict(),
         }
 
     stage_dir = tmp_path / "mouth_pose"
@@ -445,6 +450,13 @@ def test_resume_refuses_another_model_and_names_changed_settings(tmp_path):
     (stage_dir / "checkpoint_2026-01-01_10-05-00.2" / "run.json").write_text(json.dumps(older))
     assert resume_check(stage_dir, run()) == []
     assert resume_check(stage_dir, run(lr=1e-3)) == ["lr 0.0002 -> 0.001"]
+    # train-config changes are named too (ZeRO-0 keeps the whole optimiser state: --workers may change)
+    assert resume_check(stage_dir, run(seed=1)) == ["seed 0 -> 1"]
+    assert resume_check(stage_dir, run(workers=1)) == ["workers 2 -> 1"]
+    assert resume_check(stage_dir, run(lr=1e-3, data="synthtalk:elsewhere")) == [
+        "lr 0.0002 -> 0.001",
+        "data 'synthtalk:data/synthtalk' -> 'synthtalk:elsewhere'",
+    ]
     with pytest.raises(ConfigError, match="another model config .*image_size 64 -> 256"):
         resume_check(stage_dir, run(model="paper"))
     with pytest.raises(ConfigError, match="another DeepSpeed setting .*deepspeed 'zero0' -> 'zero2'"):
