@@ -31,15 +31,20 @@ def _img(b=2):
     return torch.rand(b, 3, CFG.image_size, CFG.image_size) * 2 - 1
 
 
+def _driving_weights(model, mouth, pose, expr):
+    """W^m, W^p and W^e each navigated from its own driving image, as the paper composes them."""
+    return {
+        "mouth": model.navigate(model.encode(mouth)[0])["mouth"],
+        "pose": model.navigate(model.encode(pose)[0])["pose"],
+        "expression": model.navigate(model.encode(expr)[0])["expression"],
+    }
+
+
 def test_encode_navigate_compose_generate_equals_forward(model):
     ident, mouth, pose, expr = _img(1), _img(), _img(), _img()
     with torch.no_grad():
         f_src, skips = model.encode(ident)
-        w = {
-            "mouth": model.navigate(model.encode(mouth)[0])["mouth"],
-            "pose": model.navigate(model.encode(pose)[0])["pose"],
-            "expression": model.navigate(model.encode(expr)[0])["expression"],
-        }
+        w = _driving_weights(model, mouth, pose, expr)
         assert {k: v.shape[1] for k, v in w.items()} == {"mouth": 20, "pose": 6, "expression": 10}
         latent = model.compose(f_src.expand(2, -1), w)
         manual = latent - f_src - sum(model.motion(w).values())
@@ -98,11 +103,7 @@ def test_forward_drives_each_component_with_its_own_image_on_a_live_model(live_m
     ident, mouth, pose, expr = _img(1), _img(), _img(), _img()
     with torch.no_grad():
         f_src, skips = m.encode(ident)
-        w = {
-            "mouth": m.navigate(m.encode(mouth)[0])["mouth"],
-            "pose": m.navigate(m.encode(pose)[0])["pose"],
-            "expression": m.navigate(m.encode(expr)[0])["expression"],
-        }
+        w = _driving_weights(m, mouth, pose, expr)
         manual = m.generate(m.compose(f_src.expand(2, -1), w), skips, m.expression_latent(w["expression"]))
         fwd = m(ident, mouth, pose, expr)
         swapped = m(ident, pose, mouth, expr)
