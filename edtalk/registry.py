@@ -3,10 +3,10 @@
 Datasets (readers), training stages, metrics, backbones, protocols and methods each keep one
 ``Registry`` instance next to their implementations. Adding one is one new file and one decorator:
 
-    READERS = Registry("dataset reader")
+    METRICS = Registry("metric")
 
-    @READERS.register("mead")
-    def read_mead(root, split): ...
+    @METRICS.register("psnr")
+    class PSNR(Metric): ...
 
 An unknown name raises ``KeyError`` with a "did you mean" suggestion and the list of known names.
 A package of pluggable things calls ``import_modules_of(__name__)`` to import its files, so that a

@@ -147,7 +147,6 @@ def _clip_mels(clip: Clip, n_frames: int, fps: float) -> np.ndarray:
 
 # --- the evaluation splits stay unseen ------------------------------------------------------------
 HELD_OUT_SPLITS = ("judge", "test")  # the judges' identities and the scored test split: never trained on
-IDENTITY_SPLITS = ("synthtalk",)  # datasets whose splits hold out whole people: any clip of one leaks
 
 
 def _held_out_clips(reader: str, root: Path, split: str) -> list[Clip]:
@@ -167,14 +166,16 @@ def _held_out_clips(reader: str, root: Path, split: str) -> list[Clip]:
 
 def held_out_overlap(clips: list[Clip], reader: str, root: str | Path) -> dict[str, list[str]]:
     """The ids of ``clips`` that belong to the dataset's judge or test split, per split it has: the same
-    video file (LRW's train and test folders reuse clip names), or, for ``IDENTITY_SPLITS``, a clip of
-    the same person."""
+    video file (LRW's train and test folders reuse clip names), or, for a dataset whose splits hold out
+    whole people (its reader's ``splits_by_identity``), a clip of the same person."""
+    from edtalk.data.readers import READERS
+
     videos = [Path(c.video).resolve() for c in clips]
     found: dict[str, list[str]] = {}
     for split in HELD_OUT_SPLITS:
         held = _held_out_clips(reader, Path(root), split)
         held_videos = {Path(c.video).resolve() for c in held}
-        people = {c.identity or c.id for c in held} if reader in IDENTITY_SPLITS else set()
+        people = {c.identity or c.id for c in held} if READERS.get(reader).splits_by_identity else set()
         ids = [
             c.id
             for c, v in zip(clips, videos, strict=True)

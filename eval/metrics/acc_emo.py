@@ -11,8 +11,8 @@ the clip's ground-truth emotion label (``Clip.emotion``), EAT's evaluation_eat c
 
 State: {correct, count} (adds across shards). Per clip the value is 1 (correct) or 0.
 Acc_emo does not apply to the clips of a dataset without emotion labels (HDTF, LRW, VoxCeleb2,
-folder: ``not_applicable``). A clip of a labelled dataset (``LABELLED_DATASETS``) without a label,
-with a label that is not one of ``EMOTIONS`` or without a face fails with the reason.
+folder: ``not_applicable``). A clip of a labelled dataset (its reader's ``labels_every_clip``) without
+a label, with a label that is not one of ``EMOTIONS`` or without a face fails with the reason.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from edtalk.data.clip import EMOTIONS
+from edtalk.data.readers import READERS
 from edtalk.registry import Registry
 from eval.metrics import METRICS
 from eval.metrics.base import ClipFailure, Metric
 from eval.metrics.functional.acc_emo import AGGREGATIONS, accuracy_percent, video_correct
 
 FACE_JUDGE = "synthtalk_face_judge"
-LABELLED_DATASETS = ("mead", "synthtalk")  # readers (edtalk/data/readers) that label every clip
 NO_LABELS = "the dataset has no emotion labels"
 
 VIDEO_EMOTION: Registry[Callable[..., np.ndarray]] = Registry("video emotion classifier")
@@ -77,7 +77,8 @@ class EmotionAccuracy(Metric):
         return self.weights if self.settings.classifier == "emotion_fan" else (self.settings.classifier,)
 
     def not_applicable(self, clip) -> str | None:
-        if clip.emotion is None and clip.dataset not in LABELLED_DATASETS:
+        labelled = clip.dataset in READERS and READERS.get(clip.dataset).labels_every_clip
+        if clip.emotion is None and not labelled:
             return NO_LABELS
         return None
 

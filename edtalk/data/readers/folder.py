@@ -14,7 +14,7 @@ from pathlib import Path
 
 from edtalk.data.clip import Clip
 from edtalk.data.errors import DatasetLayoutError
-from edtalk.data.readers import READERS
+from edtalk.data.readers import READERS, Dataset
 from edtalk.data.readers.common import (
     VIDEO_SUFFIXES,
     filter_by_list,
@@ -105,7 +105,6 @@ def _folder_key(entry: str) -> str:
     return Path(name).stem if Path(name).suffix.lower() in VIDEO_SUFFIXES else name
 
 
-@READERS.register("folder")
 def read_folder(root: Path, split: str = "test") -> list[Clip]:
     """``root/gt`` paired with ``root/pred`` (or the videos in ``root``); optional ``lists/<split>``."""
     root = require_root(root, "folder", EXPECTED)
@@ -120,3 +119,6 @@ def read_folder(root: Path, split: str = "test") -> list[Clip]:
         if not clips:
             raise DatasetLayoutError(list_path, f"none of the listed clips for {split!r} is on disk")
     return clips
+
+
+READERS.add("folder", Dataset(read_folder, title="folder"))

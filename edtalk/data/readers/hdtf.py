@@ -14,7 +14,7 @@ from pathlib import Path
 
 from edtalk.data.clip import Clip
 from edtalk.data.errors import DatasetLayoutError
-from edtalk.data.readers import READERS
+from edtalk.data.readers import READERS, Dataset
 from edtalk.data.readers.common import (
     add_clip,
     filter_by_list,
@@ -44,7 +44,6 @@ def _hdtf_key(entry: str) -> str | None:
     return None if parse_mead_id(name) is not None else name
 
 
-@READERS.register("hdtf")
 def read_hdtf(root: Path, split: str = "test") -> list[Clip]:
     """HDTF 5-second clips of ``split`` (a split list under ``root/lists`` or ``all``)."""
     root = require_root(root, "hdtf", EXPECTED)
@@ -92,3 +91,6 @@ def read_hdtf(root: Path, split: str = "test") -> list[Clip]:
     if not selected:
         raise DatasetLayoutError(list_path or root, f"none of the listed HDTF clips for {split!r} is on disk")
     return selected
+
+
+READERS.add("hdtf", Dataset(read_hdtf, title="HDTF"))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from edtalk.data.clip import Clip
 from edtalk.data.errors import DatasetLayoutError
-from edtalk.data.readers import READERS
+from edtalk.data.readers import READERS, Dataset
 from edtalk.data.readers.common import (
     add_clip,
     filter_by_list,
@@ -42,7 +42,6 @@ def _is_lrw_name(video: Path) -> bool:
     return video.stem.startswith(f"{video.parent.parent.name}_")
 
 
-@READERS.register("lrw")
 def read_lrw(root: Path, split: str = "test") -> list[Clip]:
     """LRW clips of ``split`` (the split is the middle folder of ``<WORD>/<split>/``)."""
     root = require_root(root, "lrw", EXPECTED)
@@ -83,3 +82,6 @@ def read_lrw(root: Path, split: str = "test") -> list[Clip]:
     if not selected:
         raise DatasetLayoutError(list_path, f"none of the listed LRW clips for {split!r} is on disk")
     return selected
+
+
+READERS.add("lrw", Dataset(read_lrw, title="LRW"))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from edtalk.data.clip import Clip
 from edtalk.data.errors import DatasetLayoutError
-from edtalk.data.readers import READERS
+from edtalk.data.readers import READERS, Dataset
 from edtalk.data.readers.common import (
     add_clip,
     filter_by_list,
@@ -115,7 +115,6 @@ def _raw_clips(root: Path, split: str) -> dict[str, Clip]:
     return clips
 
 
-@READERS.register("mead")
 def read_mead(root: Path, split: str = "test") -> list[Clip]:
     """MEAD clips of ``split`` (see the module docstring for layouts and split rules)."""
     root = require_root(root, "mead", EXPECTED)
@@ -155,3 +154,6 @@ def read_mead(root: Path, split: str = "test") -> list[Clip]:
             f"test speakers are {', '.join(MEAD_TEST_SPEAKERS)})",
         )
     return sorted(selected, key=lambda c: c.id) if list_path is None else selected
+
+
+READERS.add("mead", Dataset(read_mead, title="MEAD", labels_every_clip=True))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from edtalk.data.clip import EMOTIONS, Clip
 from edtalk.data.errors import DatasetLayoutError
-from edtalk.data.readers import READERS
+from edtalk.data.readers import READERS, Dataset
 from edtalk.data.readers.common import layout_error, read_id_list, require_root
 
 EXPECTED = """\
@@ -97,7 +97,6 @@ def _clip(clips_dir: Path, clip_id: str, split: str) -> Clip:
     )
 
 
-@READERS.register("synthtalk")
 def read_synthtalk(root: Path, split: str = "test") -> list[Clip]:
     """synthtalk clips of ``split`` (ids from ``splits/<split>.txt``, metadata from the sidecars)."""
     root = require_root(root, "synthtalk", EXPECTED)
@@ -119,3 +118,8 @@ def read_synthtalk(root: Path, split: str = "test") -> list[Clip]:
     if not ids:
         raise DatasetLayoutError(root, f"no synthtalk clips for split {split!r}")
     return [_clip(clips_dir, clip_id, split) for clip_id in ids]
+
+
+READERS.add(
+    "synthtalk", Dataset(read_synthtalk, title="synthtalk", labels_every_clip=True, splits_by_identity=True)
+)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from edtalk.data.clip import Clip
 from edtalk.data.errors import DatasetLayoutError
-from edtalk.data.readers import READERS
+from edtalk.data.readers import READERS, Dataset
 from edtalk.data.readers.common import (
     add_clip,
     filter_by_list,
@@ -52,7 +52,6 @@ def _clip(clip_id: str, identity: str, split: str, video: Path, audio_dirs: list
     return Clip(id=clip_id, dataset="voxceleb2", split=split, video=video, audio=audio, identity=identity)
 
 
-@READERS.register("voxceleb2")
 def read_voxceleb2(root: Path, split: str = "test") -> list[Clip]:
     """VoxCeleb2 clips of ``split`` (see the module docstring for the two layouts)."""
     root = require_root(root, "voxceleb2", EXPECTED)
@@ -92,3 +91,6 @@ def read_voxceleb2(root: Path, split: str = "test") -> list[Clip]:
     if not selected:
         raise DatasetLayoutError(list_path, f"none of the listed VoxCeleb2 clips for {split!r} is on disk")
     return selected
+
+
+READERS.add("voxceleb2", Dataset(read_voxceleb2, title="VoxCeleb2"))

@@ -98,6 +98,20 @@ def test_unknown_split_and_reader(flat_tree):
     assert READERS.names() == ["folder", "hdtf", "lrw", "mead", "synthtalk", "voxceleb2"]
 
 
+def test_each_dataset_states_its_facts_once():
+    """The facts the metrics, the trainer and the report read live on the dataset's record: which
+    datasets label every clip with its emotion (Acc_emo applies), which hold out whole people (the
+    held-out check), and the name tables print."""
+    from edtalk.data.readers import dataset_title
+
+    labelled = {n for n in READERS.names() if READERS.get(n).labels_every_clip}
+    by_identity = {n for n in READERS.names() if READERS.get(n).splits_by_identity}
+    assert labelled == {"mead", "synthtalk"} and by_identity == {"synthtalk"}
+    titles = [dataset_title(n) for n in READERS.names()]
+    assert titles == ["folder", "HDTF", "LRW", "MEAD", "synthtalk", "VoxCeleb2"]
+    assert dataset_title("cremad") == "cremad"  # a results file of a dataset this checkout cannot read
+
+
 @pytest.mark.parametrize(
     "payload",
     [
