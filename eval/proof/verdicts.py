@@ -39,10 +39,10 @@ def _measured_verdicts(proof: dict) -> dict[str, bool | None]:
     generated, static = rec["edtalk_v"], rec["static_source"]
 
     def below_all(key: str, *alternatives: str) -> bool | None:
-        """The cross-driving error ``key`` is below every one of ``alternatives``."""
-        if cross.get(key) is None:
-            return None
-        return all(_less_than_or_none(cross.get(key), cross.get(a)) for a in alternatives)
+        """The cross-driving error ``key`` is below every one of ``alternatives``: NO as soon as one
+        measured alternative is not beaten, n/a (None) when ``key`` or an alternative is missing."""
+        beats = [_less_than_or_none(cross.get(key), cross.get(a)) for a in alternatives]
+        return False if False in beats else None if None in beats else True
 
     return {
         "self_recon_psnr_beats_static": _less_than_or_none(static["psnr"], generated["psnr"]),

@@ -618,6 +618,20 @@ def test_claims_without_their_measurement_are_na():
     assert all(got[k] is True for k in CLAIMS[:3])
 
 
+@pytest.mark.parametrize("missing", ["mouth_to_A", "mouth_to_others"])
+def test_a_cross_driving_claim_with_a_missing_alternative_is_na_unless_a_measured_one_wins(missing):
+    """The driver's error must be below every alternative: one alternative not measured leaves the
+    claim undecided (n/a, not NO), but an alternative that is measured and not beaten is a NO."""
+    from eval.proof.verdicts import verdicts
+
+    result = _holding_result()
+    del result["cross_driving"][missing]
+    assert verdicts(result)["cross_mouth_follows_B"] is None
+    other = "mouth_to_others" if missing == "mouth_to_A" else "mouth_to_A"
+    result["cross_driving"][other] = 0.05  # below mouth_to_B's 0.10: B's mouth is not followed
+    assert verdicts(result)["cross_mouth_follows_B"] is False
+
+
 @pytest.mark.parametrize(
     ("stage", "claims"),
     [
