@@ -6,7 +6,7 @@ LaTeX. Its ``id`` names the row's results: ``results/<dataset>/edtalk_ablation_<
 
 Used by ``python -m edtalk.train --ablation ID`` (the rows that only switch loss terms off),
 ``sweeps/ablations.py`` (every row, as a config variant), ``baselines.reported`` (the paper's rows)
-and ``eval.report.tables`` (row order and labels).
+and ``eval.report.row_keys`` (row order and labels).
 """
 
 from __future__ import annotations

@@ -7,13 +7,18 @@ the sweeps; per-clip rows beside them as ``<protocol>.clips.jsonl``) and the pap
 numbers (``baselines.reported``). No metric is computed here: every number comes from a file.
 
 Modules, one job each:
-  inputs.py  load and check the results files (``ResultFile`` records)
-  tables.py  the paper's Tables 1, 3, 4, 5, 6 (+ one per extra dataset, + "other metrics" of a
-             paper dataset) as a table model, rendered to Markdown, LaTeX (booktabs) and HTML
-  plots.py   matplotlib (Agg) figures: bank size curves, ablations, per-clip distributions,
-             training efficiency
-  html.py    report/index.html: tables, plots and a grid of side-by-side videos
+  inputs.py       load and check the results files (``ResultFile`` records)
+  table_specs.py  the paper's Tables 1, 3, 4, 5, 6 as specs (``TABLES``) and the constants they share
+  table_model.py  the table model (``Table``, ``Column``, ``Row``, ``Cell``) every format renders
+  row_keys.py     which row of a table a results file fills, the rows' labels and order
+  stamps.py       the lines under a table: protocol, split, unverified rows, failures, clip counts
+  tables.py       builds the tables (per spec, + one per extra dataset, + "other metrics" of a
+                  paper dataset) from the results files and the paper's reported numbers
+  formats.py      captions and the Markdown, LaTeX (booktabs) and HTML renderings of a table
+  plots.py        matplotlib (Agg) figures: bank size curves, ablations, per-clip distributions,
+                  training efficiency
+  html.py         report/index.html: tables, plots and a grid of side-by-side videos
 
-To add a paper table: add a ``TableSpec`` to ``TABLES`` in tables.py (and its reported CSV to
+To add a paper table: add a ``TableSpec`` to ``TABLES`` in table_specs.py (and its reported CSV to
 ``baselines.reported`` if the paper prints numbers for it).
 """

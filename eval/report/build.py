@@ -11,11 +11,12 @@ import dataclasses
 from pathlib import Path
 
 from edtalk.atomic import write_text
+from eval.report.formats import to_html, to_latex, to_markdown
 from eval.report.html import render_index
 from eval.report.inputs import ResultsFileError, load_results
 from eval.report.plots import clear_plots, make_plots
 from eval.report.proof import load_proof
-from eval.report.tables import build_tables, to_html, to_latex, to_markdown
+from eval.report.tables import build_tables
 
 
 @dataclasses.dataclass(frozen=True)

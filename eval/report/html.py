@@ -17,9 +17,10 @@ from collections import defaultdict
 from pathlib import Path
 from urllib.parse import quote
 
+from eval.report.formats import caption, to_html
 from eval.report.inputs import ResultFile, method_label
 from eval.report.proof import proof_html
-from eval.report.tables import Table, caption, to_html
+from eval.report.table_model import Table
 
 TABLE_HEADER_RGB = (255, 196, 0)  # amber: <th> background
 VIDEO_TILE_RGB = (0, 150, 136)  # teal: the frame around every <video>

@@ -19,8 +19,10 @@ from collections import defaultdict
 from pathlib import Path
 
 from edtalk.atomic import atomic_path
+from eval.report.formats import split_phrase
 from eval.report.inputs import ResultFile, method_label
-from eval.report.tables import USUAL_SPLIT, _ablation_label, _ablation_order, _split_phrase, in_metric_order
+from eval.report.row_keys import ablation_label, ablation_order
+from eval.report.table_specs import USUAL_SPLIT, in_metric_order
 
 
 def _pyplot():
@@ -71,7 +73,7 @@ def _where(dataset: str, protocol: str, phash: str, split: str) -> tuple[str, st
     if split == USUAL_SPLIT:
         return f"{dataset} [{protocol} {phash[:8]}]", f"{dataset}_{protocol}_{phash[:8]}"
     return (
-        f"{dataset} [{protocol} {phash[:8]}, {_split_phrase(split)}]",
+        f"{dataset} [{protocol} {phash[:8]}, {split_phrase(split)}]",
         f"{dataset}_{protocol}_{phash[:8]}_{split or 'nosplit'}",
     )
 
@@ -131,8 +133,8 @@ def plot_ablations(results: list[ResultFile], out: Path) -> list[Path]:
     plt, paths = _pyplot(), []
     for key, group in sorted(_by_sweep(results, "ablations").items()):
         title, name = _where(*key)
-        group = sorted(group, key=lambda r: _ablation_order(str(r.sweep["value"])))
-        names = [_ablation_label(str(r.sweep["value"])) for r in group]
+        group = sorted(group, key=lambda r: ablation_order(str(r.sweep["value"])))
+        names = [ablation_label(str(r.sweep["value"])) for r in group]
         metrics = in_metric_order({m for r in group for m in r.metrics})
         fig, axes = _grid(plt, len(metrics), f"Ablations: {title}")
         for ax, metric in zip(axes, metrics, strict=False):

@@ -714,8 +714,9 @@ def _emotion_protocol() -> str:
 def test_a_metric_that_does_not_apply_is_not_a_failure(tmp_path, capsys):
     """Acc_emo failed every clip of a dataset without emotion labels (HDTF, LRW, VoxCeleb2, folder),
     so the README's `--dataset hdtf --protocol eat` exited 1 and real failures hid among them."""
+    from eval.report.formats import to_markdown
     from eval.report.inputs import read_result
-    from eval.report.tables import build_tables, to_markdown
+    from eval.report.tables import build_tables
 
     root = tmp_path / "hdtf"
     ids = make_hdtf(root)

@@ -32,7 +32,7 @@ def _the_axes(fig):
 def test_missing_and_infinite_ablation_values_are_gaps_not_zero_bars(tmp_path, make_result, monkeypatch):
     from eval.report import plots
     from eval.report.inputs import load_results
-    from eval.report.tables import _ablation_label
+    from eval.report.row_keys import ablation_label
 
     assert plots._bars([2.0, None, float("inf"), float("nan"), -float("inf")]) == (
         [(0, 2.0)],
@@ -52,7 +52,7 @@ def test_missing_and_infinite_ablation_values_are_gaps_not_zero_bars(tmp_path, m
 
     monkeypatch.setattr(plots, "_save", keep)
     assert len(plots.plot_ablations(load_results(tmp_path), tmp_path / "plots")) == 1
-    full, wo_bank, wo_l_fea = (_ablation_label(v) for v in ("full", "wo_bank", "wo_l_fea"))
+    full, wo_bank, wo_l_fea = (ablation_label(v) for v in ("full", "wo_bank", "wo_l_fea"))
     assert drawn == {"bars": {full: 1.5}, "notes": {wo_bank: "n/a", wo_l_fea: "∞"}}
 
 

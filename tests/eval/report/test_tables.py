@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from eval.report.formats import caption, to_html, to_latex, to_markdown
 from eval.report.inputs import ResultsFileError, load_results, read_result
-from eval.report.tables import build_tables, caption, to_html, to_latex, to_markdown
+from eval.report.tables import build_tables
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -1,0 +1,92 @@
+"""Which row of a table a results file fills: its row key, its column group, its split, the tag that
+tells apart two files giving one row (a clash) or a sweep's seeds, and the rows' labels and order."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from edtalk.ablations import ABLATIONS
+from eval.report.inputs import ResultFile
+from eval.report.table_specs import TableSpec
+
+
+def row_key(spec: TableSpec, result: ResultFile) -> str | None:
+    """Which row of ``spec`` a measured result belongs to (None: not part of this table)."""
+    sweep = result.sweep
+    if spec.rows_from == "method":
+        if sweep is not None or result.dataset not in {g.key for g in spec.groups}:
+            return None
+        if spec.driving and result.driving not in (None, spec.driving):
+            return None  # an audio-driven result is no face reenactment (Table 5)
+        applicable = {m.id for m in result.metrics.values() if m.value is not None or not m.not_applicable}
+        return result.method if spec.requires_any & applicable else None
+    if spec.rows_from == "ablations":
+        return str(sweep["value"]) if sweep and sweep["name"] == "ablations" else None
+    if spec.rows_from == "bank_size":
+        return str(sweep["value"]) if sweep and sweep["name"] == "bank_size" else None
+    raise ValueError(f"unknown rows_from {spec.rows_from!r}")
+
+
+def group_key(spec: TableSpec, result: ResultFile) -> str:
+    return result.sweep["param"] if spec.rows_from == "bank_size" else result.dataset
+
+
+def split_of(result: ResultFile) -> str:
+    return result.split or ""
+
+
+def clashes(spec: TableSpec, results: list[ResultFile]) -> dict[str, list[ResultFile]]:
+    """Row keys that two or more results files would fill the same cells of (e.g. one method name
+    in two folders), with those files."""
+    cells: dict[tuple[str | None, str, str], list[ResultFile]] = defaultdict(list)
+    for r in results:
+        cells[(row_key(spec, r), group_key(spec, r), _seed_tag(r))].append(r)
+    clashing: dict[str, list[ResultFile]] = defaultdict(list)
+    for (key, _, _), rs in cells.items():
+        if key is not None and len(rs) > 1:
+            clashing[key] += rs
+    return clashing
+
+
+def _seed_tag(result: ResultFile) -> str:
+    """ "seed 1" for a sweep trial exported per seed (``--num-samples``: ``edtalk_<variant>_seed1``)."""
+    seed = (result.sweep or {}).get("seed")
+    return f"seed {seed}" if seed is not None and result.method.endswith(f"_seed{seed}") else ""
+
+
+def row_ids_of(spec: TableSpec, results: list[ResultFile]) -> dict:
+    """Results path -> (row key, tag): the tag names a sweep trial's seed when the sweep ran several,
+    and the results file's folder for rows that two files would share, so neither silently replaces
+    the other."""
+    clashing = clashes(spec, results)
+    ids = {}
+    for r in results:
+        key = row_key(spec, r)
+        folder = f"{r.path.parent.name}/" if key in clashing else ""
+        ids[r.path] = (key, ", ".join(t for t in (_seed_tag(r), folder) if t))
+    return ids
+
+
+def row_label_of(spec: TableSpec, key: str, tag: str) -> str:
+    label = ablation_label(key) if spec.rows_from == "ablations" else key
+    return f"{label} ({tag})" if tag else label
+
+
+def ablation_order(key: str) -> tuple[int, str]:
+    """Table 3's rows in the paper's order (``edtalk.ablations``), then other variants by name."""
+    ids = list(ABLATIONS)
+    return (ids.index(key), key) if key in ids else (len(ids), key)
+
+
+def sort_keys(spec: TableSpec, keys: Iterable[str]) -> list[str]:
+    if spec.rows_from == "ablations":
+        return sorted(keys, key=ablation_order)
+    if spec.rows_from == "bank_size":
+        return sorted(keys, key=lambda k: float(k))
+    return sorted(keys)
+
+
+def ablation_label(variant: str) -> str:
+    """The paper's row label of an ablation id ("wo_l_fea" -> "w/o L_fea"); other variants as named."""
+    return ABLATIONS[variant].row_label if variant in ABLATIONS else variant
