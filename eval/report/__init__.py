@@ -18,6 +18,9 @@ Modules, one job each:
   plots.py        matplotlib (Agg) figures: bank size curves, ablations, per-clip distributions,
                   training efficiency
   html.py         report/index.html: tables, plots and a grid of side-by-side videos
+  proof.py        the disentanglement proof's table (from eval.proof's proof.json), when there is one
+  build.py        writes the whole report folder, every page rendered before the first file is written
+  __main__.py     the command line
 
 To add a paper table: add a ``TableSpec`` to ``TABLES`` in table_specs.py (and its reported CSV to
 ``baselines.reported`` if the paper prints numbers for it).
