@@ -4,11 +4,38 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from edtalk.atomic import write_json
+
+# A negative number as float() reads it: digits (an underscore between two of them allowed), a decimal
+# point, an exponent (-3, -.5, -3., -3e0, -1e-1, -1_000.5), or -inf, -infinity, -nan (finite_float
+# then names those as not finite, instead of argparse calling them an unknown option).
+_DIGITS = r"\d(?:_?\d)*"
+NEGATIVE_NUMBER = re.compile(
+    rf"^-(?:(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:e[-+]?{_DIGITS})?|inf|infinity|nan)$",
+    re.IGNORECASE,
+)
+
+
+class NumberFriendlyParser(argparse.ArgumentParser):
+    """An ``argparse.ArgumentParser`` that takes every negative number ``float()`` reads as a value.
+
+    Whether a token starting with "-" is an option or a value (``--range -3e0 3``) argparse decides
+    with its ``_negative_number_matcher``, which knows only ``-3`` and ``-.5``: ``-3e0`` and ``-1e-1``
+    were read as unknown options ("--range: expected 2 arguments"), and ``--range=-3e0`` cannot give
+    a two-value option its values. This widens that matcher to ``NEGATIVE_NUMBER`` (the attribute has
+    been argparse's hook for this since Python 3.2; 3.14 widens its own the same way). Tokens that
+    are not numbers (``--steps``, ``-h``) are options as before. ``add_subparsers().add_parser`` makes
+    its subcommands' parsers of the same class, so they read numbers the same way.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_NUMBER
 
 
 def _whole_number(text: str, least: int) -> int:

@@ -16,7 +16,8 @@ Everything runs on the device the model sits on: frames go there a batch at a ti
 uint8 arrays. Frames map [-1, 1] -> [0, 255] with a fixed affine map and clipping (the official demos
 min-max normalise each clip instead, which changes brightness per clip; we do not). Inputs must be
 square face crops: a square of another side is resized to the model's ``image_size`` (noted on stderr),
-a non-square image or video is refused (``crop=True`` cuts it to its face's square first).
+a non-square image or video is refused (``crop=True`` cuts it to its face's square first), and so is an
+identity image under ``MIN_IMAGE_SIDE`` (64) px a side.
 """
 
 from __future__ import annotations
@@ -427,9 +428,21 @@ def predicted_expression(
 
 
 # --- file inputs -----------------------------------------------------------------------------------
-def read_image(path: str | Path, crop: bool = False) -> np.ndarray:
+# The smallest side an identity image may have. The presets read 256 px (paper) and 64 px (tiny): a
+# face under 64 px a side has eyes and mouth a few pixels wide, and the paper model would upscale it
+# more than 4x, inventing the detail its likeness is made of (dlib's face check, too, finds such a
+# face only after upscaling it). 64 is the tiny preset's own size, a quarter of paper's, and under
+# every face crop a dataset or a photo gives (MEAD, HDTF and our crops: 256 px; synthtalk: 128), so
+# no real face crop is refused. A custom model reading fewer than 64 px takes images of its own size
+# (``infer`` passes ``min(MIN_IMAGE_SIDE, image_size)``).
+MIN_IMAGE_SIDE = 64
+
+
+def read_image(path: str | Path, crop: bool = False, min_side: int = MIN_IMAGE_SIDE) -> np.ndarray:
     """uint8 (H, W, 3) RGB from a square image file, or the first frame of a video file; with ``crop``,
-    any image cut to its face's square 256 px crop first (``edtalk.data.face_crop``)."""
+    any image cut to its face's square 256 px crop first (``edtalk.data.face_crop``). An image with
+    transparent pixels is composited over white, with a note (``edtalk.data.image.read_rgb_image``);
+    one smaller than ``min_side`` px a side is refused (``MIN_IMAGE_SIDE``)."""
     path = Path(path)
     if path.is_dir():
         raise InferenceError(path, "is a folder; give an image file (or a video: its first frame)")
@@ -441,9 +454,10 @@ def read_image(path: str | Path, crop: bool = False) -> np.ndarray:
         from edtalk.data.image import ImageReadError, read_rgb_image
 
         try:
-            image = read_rgb_image(path)
+            image = read_rgb_image(path, note=note_once)
         except ImageReadError as err:
             raise InferenceError(path, err.problem) from None
+    _check_size(image, path, min_side)
     if not crop:
         return _square(image, path)
     from edtalk.data.face_crop import crop_image
@@ -453,6 +467,18 @@ def read_image(path: str | Path, crop: bool = False) -> np.ndarray:
         return crop_image(image, path)
     except NoFaceError as err:
         raise InferenceError(path, f"{err.problem} (nothing to crop to)") from None
+
+
+def _check_size(image: np.ndarray, path: Path, min_side: int) -> None:
+    """Refuse an image (or video frame) under ``min_side`` px a side, naming its size and the minimum:
+    the model would upscale it (or its face crop) silently, from too few pixels to keep a likeness."""
+    h, w = image.shape[:2]
+    if min(h, w) < min_side:
+        raise InferenceError(
+            path,
+            f"{w}x{h} px (width x height) is too small: an identity image needs at least {min_side} px a "
+            "side, or the model draws the face from too few pixels; give a larger face crop",
+        )
 
 
 def _first_frame(path: Path) -> np.ndarray:

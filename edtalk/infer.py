@@ -22,10 +22,12 @@ note on stderr.
 The command line only: the model code it runs is ``edtalk.driving`` (the Python API), imported once
 the arguments are parsed, so ``--help`` and usage errors come without loading torch. Inputs must be
 square face crops: a square of another side is resized to the model's ``image_size`` (noted on
-stderr), a non-square one is refused unless ``--crop`` cuts it to its face's square. The identity
-image and the driving videos (their first, middle and last frames) are checked for a face with
-dlib's HOG detector (``--no-face-check`` skips this). ``--out`` is checked for being writable (its
-folder made) before the model loads; ``~`` is expanded in every path.
+stderr), a non-square one is refused unless ``--crop`` cuts it to its face's square. An identity
+image under 64 px a side is refused (``driving.MIN_IMAGE_SIDE``); one with transparent pixels is
+composited over white, with a note. The identity image and the driving videos (their first, middle
+and last frames) are checked for a face with dlib's HOG detector (``--no-face-check`` skips this).
+``--out`` is checked for being writable (its folder made) before the model loads; ``~`` is expanded
+in every path.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from edtalk.cli import (
+    NumberFriendlyParser,
     add_device_option,
     finite_float,
     mp4_path,
@@ -171,11 +174,13 @@ def _note_fitted(video: object, role: str, n: int, reference: str) -> None:
 
 
 # --- subcommands -----------------------------------------------------------------------------------
-def _identity(args: argparse.Namespace) -> np.ndarray:
-    """The --identity image (or a video's first frame), checked for a face unless --no-face-check."""
-    from edtalk.driving import check_face, read_image
+def _identity(args: argparse.Namespace, image_size: int) -> np.ndarray:
+    """The --identity image (or a video's first frame), checked for a face unless --no-face-check;
+    refused when smaller than ``driving.MIN_IMAGE_SIDE`` (or the model's ``image_size``, when that is
+    smaller) a side."""
+    from edtalk.driving import MIN_IMAGE_SIDE, check_face, read_image
 
-    frame = read_image(args.identity, args.crop)
+    frame = read_image(args.identity, args.crop, min_side=min(MIN_IMAGE_SIDE, image_size))
     if not args.no_face_check:
         check_face(frame, args.identity)
     return frame
@@ -197,7 +202,7 @@ def cmd_video(args: argparse.Namespace) -> None:
     model, _ = load_generator(args.ckpt, args.device)
     meta = model.checkpoint_meta
     require_stages(meta, args.ckpt, ["mouth_pose"] + (["expression"] if args.expression else []))
-    identity = _identity(args)
+    identity = _identity(args, model.cfg.image_size)
     speech = load_speech(args.audio) if args.audio else None  # fail fast, before any work
     read = _reader(args)  # a file given for several factors is read (and encoded) once
     mouth = read(args.mouth)
@@ -249,7 +254,7 @@ def cmd_audio(args: argparse.Namespace) -> None:
     needed += ["audio_pose"] if args.sample_pose else []
     needed += ["audio_expression"] if args.text or args.expression_from_audio else []
     require_stages(model.checkpoint_meta, args.ckpt, needed)
-    identity = _identity(args)
+    identity = _identity(args, model.cfg.image_size)
     if args.emotion is not None:
         emotion_weights(model, args.emotion)  # fail fast, before any work
     wav = load_speech(args.audio)
@@ -289,7 +294,7 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     if "expression" not in cfg.bank_names:
         raise InferenceError(args.ckpt, f"model has no expression bank (components={cfg.components!r})")
     require_stages(model.checkpoint_meta, args.ckpt, ["mouth_pose", "expression"])
-    identity = _identity(args)
+    identity = _identity(args, model.cfg.image_size)
     read, bs = _reader(args), args.batch_size
     mouth, video_a, video_b = read(args.mouth), read(args.expression_a), read(args.expression_b)
     pose = read(args.pose) if args.pose else None
@@ -330,7 +335,7 @@ def cmd_edit_base(args: argparse.Namespace) -> None:
         raise InferenceError(
             None, f"--index must be in [0, {k - 1}] for the {args.bank} bank, got {args.index}"
         )
-    identity = _identity(args)
+    identity = _identity(args, model.cfg.image_size)
     with torch.no_grad():
         x = model_input(identity, cfg.image_size, "identity").to(model_device(model))
         own = model.navigate(model.encode(x)[0])[args.bank]
@@ -340,13 +345,13 @@ def cmd_edit_base(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = NumberFriendlyParser(  # --range -3e0 3: any negative number is a value, not an option
         prog="python -m edtalk.infer",
         description="Generate talking-head videos with a trained EDTalk checkpoint (25 fps mp4 out). "
-        "Inputs are square face crops of any side (resized to the model's image size); a non-square "
-        "input is refused unless --crop finds the face in it. The output is as long as the mouth video "
-        "(video, interpolate) or the audio (audio); pose and expression videos of another length are "
-        "ping-pong looped or cut to it, with a note.",
+        "Inputs are square face crops (resized to the model's image size; an identity image under 64 "
+        "px a side is refused); a non-square input is refused unless --crop finds the face in it. The "
+        "output is as long as the mouth video (video, interpolate) or the audio (audio); pose and "
+        "expression videos of another length are ping-pong looped or cut to it, with a note.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{video,audio,interpolate,edit-base}")
 

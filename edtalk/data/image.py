@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from edtalk.data.errors import DataError
 
+log = logging.getLogger(__name__)
+
 
 class ImageReadError(DataError):
     """An image file that is missing or cannot be decoded."""
 
 
-def read_rgb_image(path: str | Path) -> np.ndarray:
+BACKGROUND = 255  # white: what a cut-out portrait (transparent background) shows on a page or in a viewer
+
+
+def read_rgb_image(path: str | Path, *, note: Callable[[str], None] | None = None) -> np.ndarray:
     """uint8 (H, W, 3) RGB of an image file, turned upright by its EXIF orientation (a phone stores
     a portrait shot sideways and says so in that tag: read as stored, the face lies on its side and
-    no face is found). Raises ``ImageReadError`` naming the file."""
+    no face is found). Raises ``ImageReadError`` naming the file.
+
+    Every PIL mode comes out as 8-bit RGB: grey, palette, 1-bit and CMYK converted; 16/32-bit grey
+    scaled to 0..255 (``_grey_to_rgb``); float grey read as [0, 1] when it lies there. An image with
+    transparency (an alpha channel, or a PNG's transparent palette entry or colour) whose pixels are
+    not all opaque is composited over a white background (``BACKGROUND``), logged and said to
+    ``note`` (a CLI prints it): dropping the alpha kept whatever the transparent pixels hold, often
+    black or the background a cut-out tool removed, and the networks read it as part of the photo."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
@@ -25,18 +39,38 @@ def read_rgb_image(path: str | Path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im)
-            if im.mode.startswith("I"):  # 16/32-bit grey: convert("RGB") clips every value to 255
-                return _grey_to_rgb(np.asarray(im))
-            return np.asarray(im.convert("RGB"))
+            if im.mode.startswith("I") or im.mode == "F":  # convert("RGB") clips every value to 255
+                return _grey_to_rgb(np.asarray(im), sixteen_bit=im.mode.startswith("I;16"))
+            if not im.has_transparency_data:
+                return np.asarray(im.convert("RGB"))
+            rgba = np.asarray(im.convert("RGBA"))
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise ImageReadError(path, f"unreadable image ({err})") from None
+    return _over_background(rgba, path, note)
 
 
-def _grey_to_rgb(grey: np.ndarray) -> np.ndarray:
-    """uint8 RGB of an integer grey image: 16-bit values (any above 255) scaled by 255 / 65535."""
-    values = grey.astype(np.float64)
-    if values.max() > 255:
+def _over_background(rgba: np.ndarray, path: Path, note: Callable[[str], None] | None) -> np.ndarray:
+    """uint8 RGB of uint8 RGBA composited over ``BACKGROUND`` (the RGB as it is when all opaque)."""
+    alpha = rgba[..., 3:].astype(np.float32) / 255.0
+    if (alpha == 1.0).all():
+        return np.ascontiguousarray(rgba[..., :3])
+    message = f"{path}: transparent pixels (alpha channel) composited over a white background"
+    log.info(message)
+    if note is not None:
+        note(message)
+    rgb = rgba[..., :3] * alpha + BACKGROUND * (1.0 - alpha)
+    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+
+
+def _grey_to_rgb(grey: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:
+    """uint8 RGB of an integer grey image (16-bit ones, and any with values above 255, scaled by
+    255 / 65535) or a float one (scaled by 255 when it lies in [0, 1]; NaN as black)."""
+    values = np.nan_to_num(grey.astype(np.float64), nan=0.0)
+    top = values.max() if values.size else 0.0
+    if sixteen_bit or top > 255:
         values = values / 257.0
+    elif grey.dtype.kind == "f" and values.min() >= 0.0 and top <= 1.0:
+        values = values * 255.0
     return np.repeat(np.clip(np.rint(values), 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
 
 

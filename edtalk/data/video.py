@@ -217,12 +217,18 @@ def frame_times(path: str | Path) -> np.ndarray | None:
     """Seconds from the first shown frame to each shown frame of a variable-frame-rate video (phones
     lower the rate in dim light), from its packets' timestamps (demuxing only, no decoding); None for
     a constant-rate video (every frame within a quarter frame of i / fps), which its rate retimes.
-    Averaging over a 30-then-15 fps video put its middle 1.7 s away from the audio."""
+    Averaging over a 30-then-15 fps video put its middle 1.7 s away from the audio.
+
+    None, too, for a file holding fewer frames than its header announces, which decoding reports as
+    truncated: a cut-off file ends in decoding order, so a reference frame stored ahead of the B-frames
+    shown before it is there without them, and that gap was taken for a variable rate (a note on it
+    came before the error)."""
     path = Path(path)
     container = _open(path)
     try:
         stream = _video_stream(container, path)
         fps, start = _stream_fps(stream), stream.start_time or 0
+        expected = _announced_frames(stream, fps)
         try:
             pts = [p.pts for p in container.demux(stream) if p.pts is not None and p.size and p.pts >= start]
         except _FFMPEG_ERRORS as err:
@@ -230,7 +236,7 @@ def frame_times(path: str | Path) -> np.ndarray | None:
         time_base = float(stream.time_base) if stream.time_base else 0.0
     finally:
         container.close()
-    if len(pts) < 2 or fps <= 0 or time_base <= 0:
+    if len(pts) < max(2, expected) or fps <= 0 or time_base <= 0:
         return None
     times = (np.sort(np.asarray(pts, dtype=np.float64)) - min(pts)) * time_base
     if np.abs(times - np.arange(len(times)) / fps).max() < 0.25 / fps:

@@ -425,3 +425,188 @@ def test_readme_says_edit_base_writes_no_audio_track(files, capsys, tmp_path):
         capsys, *on(files, "edit-base", "--bank", "mouth", "--index", "1", "--out", tmp_path / "e.mp4")
     )
     assert rc == 0 and not probe_video(tmp_path / "e.mp4").has_audio
+
+
+# --- 9. numbers, images and videos read the wrong way ----------------------------------------------
+@pytest.mark.parametrize(
+    ("lo", "hi"),
+    [("-3e0", "3"), ("-1e-1", "2.5"), ("-3", "3"), ("0", "3"), ("-.5", "1E1"), ("-1_000.5", "-2.")],
+)
+def test_range_takes_any_number_float_reads_negative_exponents_included(files, tmp_path, lo, hi):
+    """Before: argparse took '-3e0' and '-1e-1' for options ('--range: expected 2 arguments'); it
+    knew only '-3' and '-.5' as negative numbers."""
+    argv = on(files, "edit-base", "--bank", "pose", "--index", "2", "--range", lo, hi, "--steps", "3")
+    args = infer.build_parser().parse_args([str(a) for a in [*argv, "--out", tmp_path / "e.mp4"]])
+    assert args.range == [float(lo), float(hi)] and args.steps == 3
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--range", "-inf", "3"], "--range: must be a finite number, got -inf"),
+        (["--range", "-3e0"], "--range: expected 2 arguments"),  # the next token is an option
+        (["--range", "-3e0", "3", "--stepz", "3"], "unrecognized arguments: --stepz 3"),
+    ],
+)
+def test_a_range_that_is_not_two_finite_numbers_is_still_a_usage_error(
+    files, capsys, tmp_path, option, message
+):
+    argv = on(files, "edit-base", "--bank", "pose", "--index", "2", *option, "--out", tmp_path / "e.mp4")
+    with pytest.raises(SystemExit) as exc:
+        infer.main([str(a) for a in argv])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["-3", "-3.", "-.5", "-3e0", "-1e-1", "-1E+2", "-1_000", "-1_0.2_5e1_0", "-inf", "-Infinity", "-nan"]
+    + ["-", "-e1", "-.", "-.e1", "-1e", "-1__0", "-_1", "-1_", "-1e1.5", "--3", "-h", "-x1", "-3 3"],
+)
+def test_the_negative_number_matcher_takes_exactly_what_float_reads(token):
+    from edtalk.cli import NEGATIVE_NUMBER
+
+    try:
+        float(token)
+        number = " " not in token  # argparse takes a token with a space for a value anyway
+    except ValueError:
+        number = False
+    assert bool(NEGATIVE_NUMBER.match(token)) == number
+
+
+def _rgba_face(face: np.ndarray) -> np.ndarray:
+    """The face crop as a cut-out: its outer ring transparent, a half-transparent band inside it, the
+    rest opaque; black under the transparent pixels, as cut-out tools leave them."""
+    alpha = np.full(face.shape[:2], 255, np.uint8)
+    alpha[:, :24], alpha[:, 24:32] = 0, 128
+    rgb = face.copy()
+    rgb[alpha == 0] = 0
+    return np.dstack([rgb, alpha])
+
+
+def test_a_transparent_identity_is_composited_over_white_with_a_note(files, capsys, tmp_path, face_crop):
+    """Before: the alpha channel was dropped, and the black under the transparent pixels became part of
+    the identity, without a word."""
+    Image.fromarray(_rgba_face(face_crop)).save(tmp_path / "cutout.png")
+    driving._NOTED.clear()
+    frame = driving.read_image(tmp_path / "cutout.png")
+    assert frame.shape == (128, 128, 3) and frame.dtype == np.uint8
+    assert (frame[:, :24] == 255).all()  # transparent: the white background
+    np.testing.assert_array_equal(frame[:, 32:], face_crop[:, 32:])  # opaque: as it was
+    half = np.rint(face_crop[:, 24:32] * (128 / 255) + 255 * (127 / 255)).astype(np.uint8)
+    assert np.abs(frame[:, 24:32].astype(int) - half).max() <= 1
+    said = "transparent pixels (alpha channel) composited over a white background"
+    note = f"note: {tmp_path / 'cutout.png'}: {said}"
+    assert note in capsys.readouterr().err
+    # through the command line: one note, and the run goes on
+    argv = ["edit-base", "--ckpt", files / "ck.pt", "--identity", tmp_path / "cutout.png", "--bank", "pose"]
+    rc, cap = run(capsys, *argv, "--index", "0", "--steps", "1", "--out", tmp_path / "e.mp4")
+    assert rc == 0 and cap.err.count(note) == 1, cap.err
+    # an alpha channel with every pixel opaque changes nothing and says nothing
+    Image.fromarray(np.dstack([face_crop, np.full((128, 128), 255, np.uint8)])).save(tmp_path / "opaque.png")
+    driving._NOTED.clear()
+    np.testing.assert_array_equal(driving.read_image(tmp_path / "opaque.png"), face_crop)
+    assert "note" not in capsys.readouterr().err
+
+
+def _grey(face: np.ndarray) -> np.ndarray:
+    return np.asarray(Image.fromarray(face).convert("L"))
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "grey",
+        "grey16",
+        "dark16",
+        "rgb16",
+        "rgba16",
+        "palette",
+        "palette_tRNS",
+        "grey_alpha",
+        "bw",
+        "float",
+        "cmyk",
+    ],
+)
+def test_grey_palette_16_bit_and_float_identities_read_as_their_tones(tmp_path, face_crop, kind):
+    """Every kind of PNG/TIFF/JPEG a researcher may hand over comes out as 8-bit RGB with its tones.
+    Before: a palette PNG's transparent entry was dropped, a float TIFF in [0, 1] came out black and a
+    dark 16-bit PNG (values under 256) came out 257 times too bright."""
+    import cv2
+
+    grey = _grey(face_crop)
+    grey16 = grey.astype(np.uint16) * 257
+    path = tmp_path / f"{kind}.png"
+    expected = np.repeat(grey[..., None], 3, -1)
+    if kind == "grey":
+        Image.fromarray(grey).save(path)
+    elif kind == "grey16":
+        Image.fromarray(grey16).save(path)
+    elif kind == "dark16":  # a 16-bit image whose every value is under 256: nearly black, not bright
+        Image.fromarray((grey16 // 1024).astype(np.uint16)).save(path)
+        expected = np.rint(np.repeat((grey16 // 1024)[..., None], 3, -1) / 257.0).astype(np.uint8)
+    elif kind in ("rgb16", "rgba16"):  # 48/64-bit colour PNGs (cv2 writes BGR)
+        bgr16 = face_crop[..., ::-1].astype(np.uint16) * 257
+        alpha = [np.full(grey.shape, 65535, np.uint16)] if kind == "rgba16" else []
+        cv2.imwrite(str(path), np.dstack([bgr16, *alpha]))
+        expected = face_crop
+    elif kind == "palette":
+        Image.fromarray(grey).convert("P").save(path)
+        expected = np.asarray(Image.open(path).convert("RGB"))
+    elif kind == "palette_tRNS":  # palette entry 0 transparent: those pixels over white
+        image = Image.fromarray(grey).quantize(16)
+        image.save(path, transparency=0)
+        expected = np.asarray(Image.open(path).convert("RGB")).copy()
+        expected[np.asarray(image) == 0] = 255
+    elif kind == "grey_alpha":
+        Image.fromarray(np.dstack([grey, np.full(grey.shape, 255, np.uint8)]), "LA").save(path)
+    elif kind == "bw":
+        Image.fromarray(grey).convert("1").save(path)
+        expected = np.repeat(np.asarray(Image.open(path)).astype(np.uint8)[..., None] * 255, 3, -1)
+    elif kind == "float":
+        path = tmp_path / "float.tiff"
+        Image.fromarray(grey.astype(np.float32) / 255.0).save(path)
+    elif kind == "cmyk":
+        path = tmp_path / "cmyk.tiff"  # lossless, unlike a CMYK JPEG
+        Image.fromarray(face_crop).convert("CMYK").save(path)
+        expected = np.asarray(Image.fromarray(face_crop).convert("CMYK").convert("RGB"))
+    frame = driving.read_image(path)
+    assert frame.shape == (128, 128, 3) and frame.dtype == np.uint8
+    assert np.abs(frame.astype(int) - expected).max() <= 1
+
+
+def test_an_identity_image_below_64_px_is_refused_naming_its_size(files, capsys, tmp_path, face_crop):
+    """Before: a 16x16 identity image was upscaled to the model's size without a word."""
+    small = tmp_path / "small.png"
+    Image.fromarray(face_crop).resize((16, 16)).save(small)
+    argv = ["edit-base", "--ckpt", files / "ck.pt", "--identity", small, "--bank", "pose", "--index", "0"]
+    rc, cap = run(capsys, *argv, "--no-face-check", "--out", tmp_path / "e.mp4")
+    assert rc == 2
+    assert one_line_error(cap) == (
+        f"error: {small}: 16x16 px (width x height) is too small: an identity image needs at least 64 px a "
+        "side, or the model draws the face from too few pixels; give a larger face crop"
+    )
+    assert not (tmp_path / "e.mp4").exists()
+    # the tiny preset's own 64 px is taken; 63 is not, nor a wide photo 63 px high with --crop
+    Image.fromarray(face_crop).resize((64, 64)).save(tmp_path / "64.png")
+    assert driving.read_image(tmp_path / "64.png").shape == (64, 64, 3)
+    Image.fromarray(face_crop).resize((63, 63)).save(tmp_path / "63.png")
+    with pytest.raises(driving.InferenceError, match=r"63\.png: 63x63 px .* at least 64 px"):
+        driving.read_image(tmp_path / "63.png")
+    Image.fromarray(face_crop).resize((200, 63)).save(tmp_path / "wide.png")
+    with pytest.raises(driving.InferenceError, match=r"wide\.png: 200x63 px"):
+        driving.read_image(tmp_path / "wide.png", crop=True)
+    # a video's first frame is held to the same minimum
+    write_video(tmp_path / "small.mp4", np.asarray(Image.fromarray(face_crop).resize((32, 32)))[None])
+    with pytest.raises(driving.InferenceError, match=r"small\.mp4: 32x32 px"):
+        driving.read_image(tmp_path / "small.mp4")
+
+
+def test_a_model_reading_fewer_than_64_px_takes_identities_of_its_own_size(tmp_path, face_crop):
+    from argparse import Namespace
+
+    Image.fromarray(face_crop).resize((32, 32)).save(tmp_path / "32.png")
+    args = Namespace(identity=tmp_path / "32.png", crop=False, no_face_check=True)
+    assert infer._identity(args, 32).shape == (32, 32, 3)
+    with pytest.raises(driving.InferenceError, match="at least 64 px"):
+        infer._identity(args, 64)

@@ -315,3 +315,26 @@ def test_inference_drives_with_a_variable_frame_rate_video_by_its_frame_times(tm
     video = read_video(path)
     np.testing.assert_array_equal(read_frames(path), retime(video.frames, video.fps, 25.0, frame_times(path)))
     assert "variable frame rate, resampled to 25 fps by frame times" in capsys.readouterr().err
+
+
+def test_a_truncated_file_is_called_truncated_not_variable_frame_rate(tmp_path, capsys):
+    """A file cut off after a reference frame that is stored before the B-frames shown ahead of it
+    holds that frame's later timestamp without theirs: the gap was read as a variable frame rate, and
+    inference noted 'variable frame rate, resampled ...' before saying the file was truncated. Now
+    frame_times says constant rate and decoding alone speaks."""
+    import av
+
+    from edtalk.data.video import frame_times
+    from edtalk.driving import read_frames
+
+    source = write_video(tmp_path / "v.mp4", gradient_frames(n=25))
+    with av.open(str(source)) as container:
+        packets = [(p.pts, p.pos + p.size) for p in container.demux(container.streams.video[0]) if p.size]
+    # the first reference frame after the first few whose B-frames follow it in the file
+    end = next(e for i, (pts, e) in enumerate(packets[:-1]) if i >= 3 and pts > packets[i + 1][0])
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(source.read_bytes()[:end])
+    with pytest.raises(VideoReadError, match=r"cut\.mp4: truncated: decoded \d+ of the 25 frames"):
+        read_frames(cut)
+    assert "variable frame rate" not in capsys.readouterr().err
+    assert frame_times(cut) is None and frame_times(source) is None
