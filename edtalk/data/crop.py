@@ -390,7 +390,8 @@ def _image(args: argparse.Namespace) -> int:
 
     if args.out.suffix.lower() not in IMAGE_SUFFIXES:
         return report_error(f"--out {args.out}: give an image path ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    crop = crop_image(read_rgb_image(args.input), args.input)
+    image = read_rgb_image(args.input, note=lambda message: print(f"note: {message}", file=sys.stderr))
+    crop = crop_image(image, args.input)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out, suffix=f".tmp{args.out.suffix}") as tmp:
         Image.fromarray(crop).save(tmp)

@@ -242,6 +242,12 @@ def test_single_image_and_video_crops_and_their_errors(tmp_path, capsys):
     Image.fromarray(frames[0]).save(tmp_path / "photo.jpg")
     assert crop.main(["image", str(tmp_path / "photo.jpg"), "--out", str(tmp_path / "id.png")]) == 0
     assert np.asarray(Image.open(tmp_path / "id.png")).shape == (SIDE, SIDE, 3)
+    assert "note:" not in capsys.readouterr().err
+    cutout = np.dstack([frames[0], np.full(frames[0].shape[:2], 255, np.uint8)])
+    cutout[:4, :, 3] = 0  # a transparent band at the top: composited over white, and said so
+    Image.fromarray(cutout, "RGBA").save(tmp_path / "cutout.png")
+    assert crop.main(["image", str(tmp_path / "cutout.png"), "--out", str(tmp_path / "id2.png")]) == 0
+    assert f"note: {tmp_path / 'cutout.png'}: transparent pixels" in capsys.readouterr().err
     write_video(tmp_path / "talk.mp4", frames, 25.0)
     assert crop.main(["video", str(tmp_path / "talk.mp4"), "--out", str(tmp_path / "drv.mp4")]) == 0
     assert read_video(tmp_path / "drv.mp4").frames.shape == (10, SIDE, SIDE, 3)
