@@ -41,7 +41,7 @@ REFERENCE = "eg_pretrain"
 def build_workers(names: list[str], model_cfg, train_cfg, cache: Path, batch_size: int | None = None) -> dict:
     """One StageWorker per stage name, weights at init, each stage's default schedule (and
     ``batch_size`` for every stage when given)."""
-    from edtalk.train import stage_config_for
+    from edtalk.train_chain import stage_config_for
     from edtalk.worker import StageWorker
 
     workers = {}
@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     from edtalk.data.errors import DataError
     from edtalk.pretrained import PretrainedError, resolve
     from edtalk.stages import get_stage
-    from edtalk.train import prepare_cache, set_env_defaults
+    from edtalk.train_cache import prepare_cache
+    from edtalk.train_run import set_env_defaults
     from edtalk.worker import peak_memory, world_of_one_env
 
     set_env_defaults()

@@ -3,8 +3,9 @@
 ``StageWorker`` is a rank's state (model from the parent's ``final.pt``, the DeepSpeed engine around
 the stage's trainable modules, D and its Adam, the frame sampler, the loss networks) and one
 optimiser step; ``train_loop_per_worker`` steps it, logs, reports checkpoints to Ray and has rank 0
-export ``final.pt``. The driver side (configs, frame cache, experts, the TorchTrainer, resume checks)
-and the overview of a stage's life are in ``edtalk.train``. Heavy imports are inside functions, so
+export ``final.pt``. The driver side is ``edtalk.train`` and its ``train_*`` modules (configs, frame
+cache, experts, resume checks); the TorchTrainer and the overview of a stage's life are in
+``edtalk.train_run``. Heavy imports are inside functions, so
 the driver imports this module without loading DeepSpeed.
 """
 

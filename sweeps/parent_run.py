@@ -121,6 +121,8 @@ def prepare_parent(args: argparse.Namespace, variants: list[Variant]) -> None:
     from edtalk import train as edtrain
     from edtalk.config import ModelConfig, TrainConfig
     from edtalk.stages import get_stage
+    from edtalk.train_cache import prepare_cache
+    from edtalk.train_experts import EXPERT_STEPS, ensure_experts
 
     parent = Path(args.parent)
     needed_chain, missing = parent_chain(args, variants)
@@ -139,6 +141,6 @@ def prepare_parent(args: argparse.Namespace, variants: list[Variant]) -> None:
         train_cfg = TrainConfig(data=f"{args.dataset}:{args.root}", preset=args.preset, out=str(parent),
                                 experts=str(parent / "experts"), cache=str(parent / "cache"))  # fmt: skip
         if experts:
-            steps = (20, 20) if args.smoke_test else edtrain.EXPERT_STEPS
-            edtrain.ensure_experts(train_cfg, set(experts), *steps)
-        edtrain.prepare_cache(train_cfg, ModelConfig.preset(args.preset))
+            steps = (20, 20) if args.smoke_test else EXPERT_STEPS
+            ensure_experts(train_cfg, set(experts), *steps)
+        prepare_cache(train_cfg, ModelConfig.preset(args.preset))

@@ -1,8 +1,8 @@
 """One trial of a sweep: ``trial(config)``, the Tune function trainable, and what it runs.
 
 For one variant (``sweeps.variant``) a trial
-1. trains each affected stage with edtalk.train's trainer builder
-   (``edtalk.train.run_stage``: a Ray Train V2 ``TorchTrainer`` whose workers run DeepSpeed),
+1. trains each affected stage with the training CLI's trainer builder
+   (``edtalk.train_run.run_stage``: a Ray Train V2 ``TorchTrainer`` whose workers run DeepSpeed),
    the first from the parent's checkpoint, the next from the previous one; audio-driven
    (``--driving audio``, the paper's mode for Tables 3 and 6) also every later stage through
    ``audio_lip``, the stage EDTalk-A draws the mouth with;
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edtalk.train import set_env_defaults
+from edtalk.train_run import set_env_defaults
 from sweeps.bootstrap import ensure_repo_on_path
 from sweeps.parent_run import graft_parent, parent_checkpoint
 from sweeps.variant import DRIVING_METHODS, Variant
@@ -62,12 +62,14 @@ def train_variant(
     variant: Variant, cfg: dict[str, Any], trial_dir: Path
 ) -> tuple[dict[str, str], list[dict]]:
     """Train the trial's stages (``Variant.trained_stages`` for ``cfg["driving"]``) in order with
-    edtalk.train's TorchTrainer builder (``run_stage``) into ``<trial_dir>/runs``: the first from the
+    the training CLI's TorchTrainer builder (``run_stage``) into ``<trial_dir>/runs``: the first from the
     (grafted) parent checkpoint, each next one from the previous, all seeded with ``cfg["seed"]``.
     Returns {stage: final.pt} and per-stage timing records."""
-    from edtalk import train as edtrain
     from edtalk.config import TrainConfig
     from edtalk.model import load_checkpoint
+    from edtalk.train_cache import prepare_cache
+    from edtalk.train_chain import stage_config_for
+    from edtalk.train_run import run_stage
 
     parent = Path(cfg["parent"])
     out = trial_dir / "runs"
@@ -89,11 +91,11 @@ def train_variant(
         experts=str(parent_dir / "experts"),
         seed=seed,
     )
-    cache = edtrain.prepare_cache(train_cfg, model_cfg)
+    cache = prepare_cache(train_cfg, model_cfg)
     done: dict[str, str] = {}
     records = []
     for stage in stages:
-        stage_cfg = edtrain.stage_config_for(
+        stage_cfg = stage_config_for(
             stage,
             preset=cfg["preset"],
             overrides={
@@ -105,7 +107,7 @@ def train_variant(
         start = time.perf_counter()
         previous = list(done.values())[-1] if done else str(first)  # audio_lip may follow mouth_pose
         stage_train_cfg = dataclasses.replace(train_cfg, parent=previous)
-        final = edtrain.run_stage(stage_cfg, stage_train_cfg, model_cfg, cache)
+        final = run_stage(stage_cfg, stage_train_cfg, model_cfg, cache)
         done[stage] = str(final)
         summary = json.loads((final.parent / "summary.json").read_text())
         records.append(

@@ -17,7 +17,7 @@ import time
 
 from edtalk.cli import report_error
 from edtalk.ray_setup import local_runtime_env
-from edtalk.train import ENV_DEFAULTS, set_env_defaults
+from edtalk.train_run import ENV_DEFAULTS, set_env_defaults
 from sweeps import checks, parent_run
 from sweeps.bootstrap import REPO_ROOT, ensure_repo_on_path
 from sweeps.cli import ASHA_METRIC

@@ -77,7 +77,7 @@ def test_valid_values_as_json_gives_them_still_load():
     assert stage.also_train == ("generator",) and stage.loss_weights == (("fea", 0),) and stage.lr == 1
     assert StageConfig(name="audio_lip", also_train=["audio_encoder"]).also_train == ("audio_encoder",)
     assert StageConfig.from_dict(json.loads(json.dumps(stage.to_dict()))) == stage
-    from edtalk.train import stage_config_for
+    from edtalk.train_chain import stage_config_for
 
     for name in STAGE_NAMES:  # every stage's defaults, and its demo schedule at tiny (edtalk.stages)
         for cfg in (StageConfig(name=name), stage_config_for(name, {}, "paper"), stage_config_for(name, {})):

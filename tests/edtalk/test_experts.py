@@ -255,7 +255,8 @@ def test_ensure_experts_copies_a_given_set_instead_of_training(tmp_path, monkeyp
     from types import SimpleNamespace
 
     import edtalk.experts.train as experts_train
-    from edtalk.train import EXPERT_FILES, ensure_experts
+    from edtalk.train_experts import ensure_experts
+    from edtalk.worker import EXPERT_FILES
 
     _seeded_expert_set(tmp_path / "shipped")
     never = lambda *a, **k: pytest.fail("trained instead of copied")  # noqa: E731
@@ -337,7 +338,7 @@ def test_ensure_experts_refuses_experts_left_by_a_run_on_another_set_or_another_
     from types import SimpleNamespace
 
     from edtalk.data.errors import DataError
-    from edtalk.train import ensure_experts
+    from edtalk.train_experts import ensure_experts
 
     run = tmp_path / "run" / "experts"
     torch.manual_seed(0)

@@ -107,7 +107,7 @@ def test_trainable_and_frozen_parameter_sets(tiny_model, name):
 
 def test_also_train_adds_the_decoder_to_a_stage_and_refuses_unknown_prefixes(tiny_model):
     from edtalk.stages import with_also_train
-    from edtalk.train import stage_config_for
+    from edtalk.train_chain import stage_config_for
 
     cfg = stage_config_for("expression", {"also_train": ("generator",)})
     assert StageConfig.from_dict(cfg.to_dict()).also_train == ("generator",)  # survives the run config
@@ -122,7 +122,7 @@ def test_also_train_adds_the_decoder_to_a_stage_and_refuses_unknown_prefixes(tin
 
 def test_eg_expression_bank_is_refused_by_name_on_a_model_without_an_expression_bank():
     from edtalk.stages import configured_stage
-    from edtalk.train import stage_config_for
+    from edtalk.train_chain import stage_config_for
 
     lip_pose = EDTalk(ModelConfig.preset("tiny", components="lip_pose"))
     with36 = stage_config_for("eg_pretrain", {"eg_expression_bank": True})
@@ -132,7 +132,7 @@ def test_eg_expression_bank_is_refused_by_name_on_a_model_without_an_expression_
 
 def test_eg_expression_bank_trains_eln_and_draws_along_all_three_banks(tiny_model, monkeypatch):
     from edtalk.stages import configured_stage
-    from edtalk.train import stage_config_for
+    from edtalk.train_chain import stage_config_for
 
     plain = stage_config_for("eg_pretrain", {})
     with36 = stage_config_for("eg_pretrain", {"eg_expression_bank": True})
@@ -180,7 +180,7 @@ def _stage1_trained_model() -> EDTalk:
 
 def test_fresh_mouth_pose_banks_restart_mln_pln_and_their_banks_only():
     from edtalk.stages import start_fresh
-    from edtalk.train import stage_config_for
+    from edtalk.train_chain import stage_config_for
 
     fresh_cfg = stage_config_for("mouth_pose", {"fresh_mouth_pose_banks": True})
     assert StageConfig.from_dict(fresh_cfg.to_dict()).fresh_mouth_pose_banks  # survives the run config
@@ -203,7 +203,7 @@ def test_fresh_mouth_pose_banks_restart_mln_pln_and_their_banks_only():
 
 def test_fresh_mouth_pose_banks_default_to_the_official_start_at_paper_only():
     from edtalk.stages import start_fresh
-    from edtalk.train import stage_config_for
+    from edtalk.train_chain import stage_config_for
 
     assert stage_config_for("mouth_pose", {}, preset="paper").fresh_mouth_pose_banks
     assert not stage_config_for("mouth_pose", {}, preset="tiny").fresh_mouth_pose_banks
@@ -223,7 +223,7 @@ def test_mouth_pose_cross_reconstruction_takes_each_images_mouth_and_pose_from_t
     """What mouth_pose.forward hands to compose: Î^a takes its mouth from ma_pb and its pose from mb_pa,
     Î^b the other way round, both on the identities' f^{i->r}; the self-reconstructions take both from a
     (b). A fresh G ignores its latent, so only the latents (not the images) can show a wrong pairing."""
-    from edtalk.train import stage_config_for
+    from edtalk.train_chain import stage_config_for
 
     torch.manual_seed(4)
     m, n = tiny_model, 1  # rows [:n] are a's, [n:] b's

@@ -45,7 +45,7 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group, bf
     """``--bf16`` casts the parameters only: the warp, the flow's 1x1 mixing and BatchNorm's running
     statistics each broke a stage before (NaN/1e36 frames, linalg.inv in bf16, dtype mismatch)."""
     from edtalk.model import load_checkpoint
-    from edtalk.train import stage_config_for
+    from edtalk.train_chain import stage_config_for
     from edtalk.worker import StageWorker
 
     fx = training_fixture
@@ -129,7 +129,7 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group, bf
 def _stage_worker(fx, folder: str, stage: str = "eg_pretrain", parent: str = "", **overrides):
     """A StageWorker (batch 2; eg_pretrain with no parent unless told) on the fixture, writing to fx
     root/folder."""
-    from edtalk.train import stage_config_for
+    from edtalk.train_chain import stage_config_for
     from edtalk.worker import StageWorker
 
     out = fx["root"] / folder
@@ -150,7 +150,7 @@ def test_a_mouth_pose_worker_with_fresh_banks_starts_them_afresh_over_its_parent
 ):
     from edtalk.model import EDTalk, save_checkpoint
     from edtalk.stages import get_stage, start_fresh
-    from edtalk.train import stage_config_for
+    from edtalk.train_chain import stage_config_for
 
     fx = training_fixture
     torch.manual_seed(7)
@@ -298,7 +298,7 @@ def test_cpu_workers_skip_deepspeeds_inference_only_shm_kernel(
 
 def test_demo_schedule_only_at_tiny_and_cli_overrides_merge():
     from edtalk.stages import get_stage
-    from edtalk.train import stage_config_for
+    from edtalk.train_chain import stage_config_for
     from edtalk.worker import deepspeed_config
 
     eg = get_stage("eg_pretrain")
@@ -384,7 +384,8 @@ def test_cli_help_loads_no_torch():
 
 
 def test_missing_parent_is_a_clear_error(tmp_path):
-    from edtalk.train import run_stage, stage_config_for
+    from edtalk.train_chain import stage_config_for
+    from edtalk.train_run import run_stage
 
     cfg = TrainConfig(out=str(tmp_path))
     with pytest.raises(FileNotFoundError, match="train eg_pretrain first"):
@@ -427,7 +428,8 @@ def test_resume_refuses_another_model_and_names_changed_settings(tmp_path):
     import json
 
     from edtalk.config import ConfigError
-    from edtalk.train import resume_check, stage_config_for
+    from edtalk.train_chain import stage_config_for
+    from edtalk.train_resume import resume_check
 
     def run(model="tiny", lr=None, steps=300, zero="zero0", **train):
         stage = stage_config_for("mouth_pose", {"max_steps": steps, **({"lr": lr} if lr else {})})
@@ -478,7 +480,7 @@ def test_resume_refuses_another_precision_or_sharded_world_size_before_any_work(
     import json
 
     from edtalk.config import ConfigError
-    from edtalk.train import check_resumable
+    from edtalk.train_resume import check_resumable
 
     model = ModelConfig.preset("tiny").to_dict()
     stage_dir = tmp_path / "eg_pretrain"
@@ -504,7 +506,7 @@ def test_resume_follows_rays_record_not_the_newest_folder(tmp_path, capsys):
     import json
 
     from edtalk.config import ConfigError
-    from edtalk.train import _latest_run, _note_resume
+    from edtalk.train_resume import _latest_run, note_resume
 
     stage_dir = tmp_path / "mouth_pose"
     for name in ("checkpoint_a", "checkpoint_b", "checkpoint_c"):
@@ -512,11 +514,11 @@ def test_resume_follows_rays_record_not_the_newest_folder(tmp_path, capsys):
         (stage_dir / name / "run.json").write_text(json.dumps({"name": name}))
     (stage_dir / "checkpoint_c" / "run.json").write_text('{"half')
     assert _latest_run(stage_dir) is None  # no record: Ray starts afresh, so does the check
-    _note_resume("mouth_pose", stage_dir, 100)
+    note_resume("mouth_pose", stage_dir, 100)
     assert "holds no checkpoint: training from step 0" in capsys.readouterr().out
     register_checkpoints(stage_dir, ["checkpoint_a", "checkpoint_b"], step=30)
     assert _latest_run(stage_dir)["name"] == "checkpoint_b"
-    _note_resume("mouth_pose", stage_dir, 20)
+    note_resume("mouth_pose", stage_dir, 20)
     out = capsys.readouterr().out
     assert "removed checkpoint_c" in out and "from step 30, at or past --max-steps 20" in out
     assert sorted(p.name for p in stage_dir.glob("checkpoint_*") if p.is_dir()) == [
@@ -529,7 +531,7 @@ def test_resume_follows_rays_record_not_the_newest_folder(tmp_path, capsys):
 
 
 def test_stages_are_trained_in_chain_order(capsys):
-    from edtalk.train import stage_names
+    from edtalk.train_chain import stage_names
 
     assert stage_names(None, "audio_lip,mouth_pose") == ["mouth_pose", "audio_lip"]
     assert "training in chain order, mouth_pose,audio_lip" in capsys.readouterr().out
@@ -540,16 +542,15 @@ def test_stages_are_trained_in_chain_order(capsys):
 def test_ctrl_c_says_how_to_continue_and_exits_130(tmp_path, monkeypatch, capsys):
     """Ray's SIGINT handler aborts the run and exits: the command ended with status 1 and no word."""
     from edtalk import train
+    from edtalk.train_run import TrainingInterrupted, _fit
 
     class Stopped:
         def fit(self):
             raise SystemExit(0)
 
-    with pytest.raises(train.TrainingInterrupted):
-        train._fit(Stopped())
-    monkeypatch.setattr(
-        train, "_train", lambda args: (_ for _ in ()).throw(train.TrainingInterrupted("x: y"))
-    )
+    with pytest.raises(TrainingInterrupted):
+        _fit(Stopped())
+    monkeypatch.setattr(train, "_train", lambda args: (_ for _ in ()).throw(TrainingInterrupted("x: y")))
     assert train.main(["--stage", "eg_pretrain", "--out", str(tmp_path)]) == 130
     assert "x: y" in capsys.readouterr().err
 
@@ -585,7 +586,7 @@ def test_workers_use_the_clusters_gpus_even_from_a_cpu_only_driver(monkeypatch):
     """--device auto asks the Ray cluster, not the driver/trial process (a CPU-only head node)."""
     import ray
 
-    from edtalk.train import resolve_use_gpu
+    from edtalk.train_run import resolve_use_gpu
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the driver has no GPU
     monkeypatch.setattr(ray, "is_initialized", lambda: True)
@@ -689,6 +690,7 @@ def test_max_steps_for_every_stage_or_per_stage(monkeypatch, tmp_path, capsys):
     import ray
 
     from edtalk import train
+    from edtalk.train_chain import stage_config_for
 
     seen = {}
     monkeypatch.setattr(train, "prepare_cache", lambda *a, **k: tmp_path)
@@ -705,7 +707,7 @@ def test_max_steps_for_every_stage_or_per_stage(monkeypatch, tmp_path, capsys):
     run = ["--stages", "eg_pretrain,mouth_pose", "--out", str(tmp_path)]
     with pytest.raises(SystemExit):
         train.main([*run, "--max-steps", "eg_pretrain=7"])
-    assert seen == {"eg_pretrain": 7, "mouth_pose": train.stage_config_for("mouth_pose", {}).max_steps}
+    assert seen == {"eg_pretrain": 7, "mouth_pose": stage_config_for("mouth_pose", {}).max_steps}
     seen.clear()
     with pytest.raises(SystemExit):
         train.main([*run, "--max-steps", "5"])
@@ -828,7 +830,8 @@ def test_a_frame_cache_the_disk_cannot_hold_is_refused_before_decoding(tmp_path,
 
 
 def test_cli_switches_fresh_mouth_pose_banks_either_way_and_keeps_the_preset_default_otherwise():
-    from edtalk.train import build_parser, cli_overrides, stage_config_for
+    from edtalk.train import build_parser, cli_overrides
+    from edtalk.train_chain import stage_config_for
 
     def fresh(preset: str, *flags: str) -> bool:
         args = build_parser().parse_args(["--stages", "mouth_pose", "--preset", preset, *flags])
@@ -879,7 +882,7 @@ def test_the_chains_closing_check_runs_on_the_device_asked_for(training_fixture)
     from edtalk.data.training import load_frame_cache
     from edtalk.driving import InferenceError
     from edtalk.model import EDTalk, save_checkpoint
-    from edtalk.train import self_reconstruction_check
+    from edtalk.train_sanity import self_reconstruction_check
 
     fx = training_fixture
     ckpt = save_checkpoint(fx["root"] / "check.pt", EDTalk(fx["model"]).state_dict(), fx["model"])
@@ -905,7 +908,7 @@ def test_a_workers_bad_input_error_reaches_the_driver_as_itself():
     from ray.train import WorkerGroupError
 
     from edtalk.data.errors import DataError, VideoReadError
-    from edtalk.train import _fit
+    from edtalk.train_run import _fit
 
     err = pickle.loads(pickle.dumps(VideoReadError("a/b.mp4", "truncated")))
     assert type(err) is VideoReadError and (err.path, err.problem, str(err)) == (

@@ -1,0 +1,67 @@
+"""The loss experts the stages' losses need (``Stage.experts``: the synthtalk face expert for L_mot
+and the sync expert for L^m_sync, ``edtalk.experts``): ``ensure_experts`` copies them from a shipped
+set or trains them on the train split when missing, then refuses any that another synthtalk set
+trained (a training-loss expert never sees the judge or test identities).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edtalk.train_cache import parse_data
+from edtalk.worker import EXPERT_FILES
+
+# face, sync steps of loss experts trained when missing: enough to carry a signal (150 / 40 did not)
+EXPERT_STEPS = (2000, 600)
+
+
+def ensure_experts(
+    train_cfg, needed: set[str], face_steps: int, sync_steps: int, source: str | None = None
+) -> None:
+    """Make the loss experts ``needed`` present in ``train_cfg.experts``: copied from ``source`` (a
+    shipped set, ``edtalk.pretrained``) when given, else trained on the TRAIN split (never the judge
+    split) if their files are missing. Then each is checked against the synthtalk set trained on:
+    experts left in ``--out`` by a run on another synthtalk set (another preset's train people are
+    this set's judge or test people) or a copy that is not ``source``'s are refused, not reused."""
+    missing = {k for k in needed if not (Path(train_cfg.experts) / EXPERT_FILES[k]).is_file()}
+    if missing:
+        _get_experts(train_cfg, missing, face_steps, sync_steps, source)
+    from edtalk.experts.data import check_fits_dataset
+    from edtalk.experts.store import TRAIN_LOSS_EXPERTS, read_metadata, same_file_as_source
+
+    reader, root = parse_data(train_cfg.data)
+    for kind in sorted(needed):
+        path = Path(train_cfg.experts) / EXPERT_FILES[kind]
+        if source and not same_file_as_source(path, source):
+            raise ValueError(
+                f"{path}: not the file of --experts {source} (an earlier run left another one in "
+                f"{train_cfg.experts}); remove it to take {source}'s, or leave out --experts to use it"
+            )
+        if reader == "synthtalk":
+            how = f"Remove {path} (a rerun trains it on this set's train split), or {TRAIN_LOSS_EXPERTS}."
+            check_fits_dataset(path, read_metadata(path), root, how)
+
+
+def _get_experts(train_cfg, missing: set[str], face_steps: int, sync_steps: int, source: str | None):
+    """Copy the ``missing`` loss experts from ``source``, or train them on the train split."""
+    if source:
+        from edtalk.experts.store import copy_experts
+
+        print(f"[train] loss experts {sorted(missing)} from {source} -> {train_cfg.experts}", flush=True)
+        copy_experts(source, train_cfg.experts, [EXPERT_FILES[k] for k in sorted(missing)])
+        return
+    from edtalk.experts.train import TrainSettings, train_experts
+
+    reader, root = parse_data(train_cfg.data)
+    if reader != "synthtalk":
+        raise FileNotFoundError(
+            f"loss experts {sorted(missing)} not found in {train_cfg.experts}; they can only be trained on "
+            f"synthtalk (got data {train_cfg.data!r}); pass --experts DIR with "
+            f"{', '.join(EXPERT_FILES[k] for k in sorted(missing))}"
+        )
+    settings = TrainSettings(face_steps=face_steps, sync_steps=sync_steps)
+    print(
+        f"[train] training loss experts {sorted(missing)} on the train split -> {train_cfg.experts}",
+        flush=True,
+    )
+    train_experts(root, "train", train_cfg.experts, settings, only=tuple(sorted(missing)))

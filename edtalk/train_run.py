@@ -1,0 +1,221 @@
+"""Running one EDTalk stage on Ray Train + DeepSpeed (``run_stage``), with the environment the training
+command line needs (``set_env_defaults``) and the choice of GPU or CPU workers (``resolve_use_gpu``).
+
+Each stage is one ``ray.train.torch.TorchTrainer`` (``ScalingConfig(num_workers=N, use_gpu=auto)``,
+``RunConfig(storage_path=<out>, name=<stage>)``). Its workers run
+``edtalk.worker.train_loop_per_worker(config)``: rebuild the typed configs from the dict, load the
+parent stage's ``final.pt``, freeze everything but the stage's modules (``edtalk.stages``), wrap the
+stage module in a DeepSpeed engine (``deepspeed.initialize`` with a config dict: ZeRO 0-3, optional
+bf16; on CPU the gloo backend and ``torch_adam``; on GPU the same code runs NCCL/CUDA), and train for
+``max_steps``.
+
+The discriminator D (adversarial stages) is a plain ``torch.optim.Adam`` beside the engine whose
+gradients are all-reduced (averaged) over the workers by hand: it is small, needs no sharding, and
+keeping it out of the engine keeps the engine's ZeRO partitioning to the stage's trainable modules.
+
+Every ``checkpoint_every`` steps and at the end, each worker writes its DeepSpeed shard and rank 0
+the trainer state (step, D and its optimiser, configs) into a checkpoint folder reported with
+``ray.train.report(metrics, checkpoint=...)``; Ray keeps the best (lowest ``loss``) and the latest
+(``CheckpointConfig(num_to_keep=2)``), which a rerun with ``--resume`` continues from
+(``edtalk.train_resume``). Without ``--resume`` a stage starts fresh (its old folder is cleared).
+When a stage finishes, rank 0 exports the full model so far as ``<out>/<stage>/final.pt``
+(``edtalk.model.save_checkpoint``), with the run config (model, stage, train), parent path, git hash,
+library versions, the discriminator and, from the expression stage on, the per-emotion mean W^e
+("emotion_weights", used by ``infer --emotion``); the driver writes ``<out>/<stage>/summary.json``.
+
+TensorBoard scalars go to ``<out>/<stage>/tensorboard`` (rank 0); rank 0 shows a progress bar on
+the driver (``ray.experimental.tqdm_ray``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from edtalk.provenance import code_state
+from edtalk.train_chain import missing_parent
+from edtalk.train_resume import note_resume, registered_checkpoints, resume_check
+from edtalk.weights import sha256_of
+from edtalk.worker import train_loop_per_worker
+
+ENV_DEFAULTS = {
+    "RAY_AUTH_MODE": "disabled",
+    "DS_ACCELERATOR": "cpu",
+    "DS_BUILD_OPS": "0",
+    "HF_HUB_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_TRAIN_V2_ENABLED": "1",
+}
+CHECKPOINT_METRIC = "loss"
+
+
+def resolve_use_gpu(train_cfg) -> bool:
+    """``TrainConfig.use_gpu``, or when it is None (auto): whether the Ray cluster has GPUs.
+
+    Asked of the cluster, not of this process: a driver or Tune trial on a CPU-only head node (or
+    one that Ray gave no GPU) must still place its workers on the cluster's GPUs.
+    """
+    if train_cfg.use_gpu is not None:
+        return bool(train_cfg.use_gpu)
+    import ray
+
+    if ray.is_initialized():
+        return ray.cluster_resources().get("GPU", 0) > 0
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def set_env_defaults() -> None:
+    """Environment the CLI needs (kept if the user set it). DS_ACCELERATOR=cpu only without CUDA."""
+    for key, value in ENV_DEFAULTS.items():
+        if key == "DS_ACCELERATOR":
+            import torch
+
+            if torch.cuda.is_available():
+                continue
+        os.environ.setdefault(key, value)
+
+
+# --- provenance ------------------------------------------------------------------------------------
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the training libraries (imported here, so each reports its own
+    ``__version__``), for the checkpoint's metadata."""
+    import deepspeed  # noqa: F401
+    import numpy  # noqa: F401
+    import ray  # noqa: F401
+    import torch  # noqa: F401
+
+    from edtalk.provenance import library_versions as versions_of
+
+    return versions_of(("torch", "ray", "deepspeed", "numpy"))
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C during a stage: Ray aborted the run; its registered checkpoints stay for --resume."""
+
+
+def _fit(trainer):
+    """``trainer.fit()``; a bad-input error of a worker (``DataError``: a dataset, cache or file
+    problem) is raised again on the driver as itself, which ``edtalk.train.main`` prints as one error line."""
+    from ray.train import WorkerGroupError
+
+    from edtalk.data.errors import DataError
+
+    try:
+        return trainer.fit()
+    except (KeyboardInterrupt, SystemExit) as err:  # Ray's SIGINT handler aborts the run, then exits
+        raise TrainingInterrupted() from err
+    except WorkerGroupError as err:
+        failures = getattr(err, "worker_failures", {}) or {}
+        data_errors = [e for e in failures.values() if isinstance(e, DataError)]
+        if data_errors:
+            raise data_errors[0] from None
+        raise
+
+
+def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
+    """Train one stage as a Ray TorchTrainer; returns the path of its final.pt."""
+    from ray.train import CheckpointConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    from edtalk.stages import get_stage
+
+    stage = get_stage(stage_cfg.name)
+    out = Path(train_cfg.out).resolve()
+    stage_dir = out / stage.name
+    parent = train_cfg.parent or (str(out / stage.parent / "final.pt") if stage.parent else "")
+    if parent and not Path(parent).is_file():
+        raise FileNotFoundError(missing_parent(stage.name, parent, from_flag=bool(train_cfg.parent)))
+    if stage_dir.exists() and not train_cfg.resume:
+        shutil.rmtree(stage_dir)
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    if train_cfg.resume:
+        note_resume(stage.name, stage_dir, stage_cfg.max_steps)
+    use_gpu = resolve_use_gpu(train_cfg)
+    run = {
+        "stage_dir": str(stage_dir),
+        "parent": str(Path(parent).resolve()) if parent else "",
+        "parent_sha256": sha256_of(Path(parent)) if parent else "",  # a path alone: retrained since?
+        "cache": str(cache),
+        "git": code_state(),  # "+dirty": trained by code that differs from the commit
+        "versions": {k: str(v) for k, v in library_versions().items()},
+        "model_config": model_cfg.to_dict(),
+        "stage_config": stage_cfg.to_dict(),
+        "train_config": train_cfg.to_dict(),
+        "perceptual": _perceptual_label(train_cfg.perceptual) if stage.adversarial else None,
+        "use_gpu": use_gpu,  # what Ray books each worker: a worker booked none must not take a GPU
+    }
+    if train_cfg.resume and (changes := resume_check(stage_dir, run)):
+        print(f"[train] {stage.name}: resuming with changed settings: {'; '.join(changes)}", flush=True)
+    train_cfg = replace(train_cfg, perceptual=run["perceptual"] or train_cfg.perceptual)
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={
+            "model": model_cfg.to_dict(),
+            "stage": stage_cfg.to_dict(),
+            "train": train_cfg.to_dict(),
+            "run": run,
+        },
+        torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
+        scaling_config=ScalingConfig(num_workers=train_cfg.workers, use_gpu=use_gpu),
+        run_config=RunConfig(
+            storage_path=str(out),
+            name=stage.name,
+            checkpoint_config=CheckpointConfig(
+                num_to_keep=2, checkpoint_score_attribute=CHECKPOINT_METRIC, checkpoint_score_order="min"
+            ),
+        ),
+    )
+    t0 = time.time()
+    try:
+        result = _fit(trainer)
+    except TrainingInterrupted:
+        step = registered_checkpoints(stage_dir).latest_step
+        where = f"its last checkpoint is step {step}" if step is not None else "it saved no checkpoint yet"
+        raise TrainingInterrupted(
+            f"{stage.name} interrupted; {where}: run the same command with --resume to continue"
+        ) from None
+    final = stage_dir / "final.pt"
+    if result.error is not None:
+        raise RuntimeError(f"stage {stage.name} failed: {result.error}")
+    if not final.is_file():
+        raise RuntimeError(f"stage {stage.name} finished without writing {final}")
+    from edtalk.model import load_checkpoint
+    from edtalk.provenance import describe_machine
+
+    # the machine of the rank-0 worker, which wrote final.pt: the one the it/s were measured on
+    worked_on = load_checkpoint(final)["meta"].get("provenance", {}).get("machine")
+    summary = {
+        "stage": stage.name,
+        "seconds": round(time.time() - t0, 1),
+        "metrics": result.metrics,
+        "checkpoint": str(result.checkpoint.path) if result.checkpoint else None,  # the latest
+        "final": str(final),
+        "parent": run["parent"],
+        "git": run["git"],
+        "machine": worked_on,
+    }
+    (stage_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    metrics = result.metrics or {}
+    memory = (
+        f", peak GPU memory {metrics['peak_gpu_mem_gib']:.2f} GiB" if "peak_gpu_mem_gib" in metrics else ""
+    )
+    print(
+        f"[train] {stage.name}: done in {summary['seconds']} s, "
+        f"it/s {metrics.get('it_per_s', float('nan')):.2f}{memory} "
+        f"on {describe_machine(worked_on) or 'an unrecorded machine'}, final {final}",
+        flush=True,
+    )
+    return final
+
+
+def _perceptual_label(name: str) -> str:
+    from edtalk.perceptual import build_perceptual
+
+    return build_perceptual(name).label
