@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edtalk.experts.names import LOSS_EXPERT_STEPS
 from edtalk.train_cache import parse_data
 from edtalk.worker import EXPERT_FILES
 
-# face, sync steps of loss experts trained when missing: enough to carry a signal (150 / 40 did not)
-EXPERT_STEPS = (2000, 600)
+# face, sync steps of loss experts trained when missing (``python -m edtalk.experts train``'s defaults)
+EXPERT_STEPS = (LOSS_EXPERT_STEPS["face_analyser"], LOSS_EXPERT_STEPS["sync_net"])
 
 
 def ensure_experts(

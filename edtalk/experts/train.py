@@ -34,6 +34,7 @@ from edtalk.experts.face_analyser import (
     frame_to_box,
     to_input,
 )
+from edtalk.experts.names import LOSS_EXPERT_STEPS
 from edtalk.experts.store import save_expert
 from edtalk.experts.sync_net import (
     SyncNetConfig,
@@ -47,8 +48,8 @@ from edtalk.experts.sync_net import (
 
 @dataclass(frozen=True)
 class TrainSettings:
-    face_steps: int = 1500  # optimiser steps of the face analyser
-    sync_steps: int = 600  # optimiser steps of the sync net
+    face_steps: int = LOSS_EXPERT_STEPS["face_analyser"]  # optimiser steps of the face analyser
+    sync_steps: int = LOSS_EXPERT_STEPS["sync_net"]  # optimiser steps of the sync net
     batch_size: int = 64  # frames per face-analyser step
     sync_clips: int = 4  # clips per sync-net step (all their lip windows)
     lr: float = 2e-3  # peak learning rate of the face analyser (one-cycle schedule, AdamW)

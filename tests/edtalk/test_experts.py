@@ -378,3 +378,18 @@ def test_a_judge_that_saw_this_sets_training_people_is_refused_where_it_scores(
     with pytest.raises(DataError, match=r"'train' identities .*st001.*eval.zoo train --data"):
         resolve_judge(name, dataset)
     assert zoo_main(["evaluate", "--data", str(dataset), "--no-progress", "--out", str(tmp_path)]) == 2
+
+
+def test_the_experts_cli_trains_loss_experts_as_long_as_edtalk_train_does():
+    """``python -m edtalk.experts train`` trained a 1500-step face analyser by default while
+    edtalk.train (and the shipped set) use 2000: the same experts under two recipes."""
+    import argparse
+
+    from edtalk.experts.train import add_train_arguments
+    from edtalk.train import build_parser
+
+    experts = argparse.ArgumentParser()
+    add_train_arguments(experts)
+    defaults = experts.parse_args(["--data", "d"])
+    train_steps = build_parser().parse_args(["--stages", "all"]).expert_steps
+    assert (defaults.face_steps, defaults.sync_steps) == tuple(train_steps) == (2000, 600)
