@@ -185,7 +185,7 @@ def score_variant(cfg: dict[str, Any], checkpoints: dict[str, str], trial_dir: P
         argv += ["--limit", str(cfg["max_clips"])]
     args = evrun.build_parser().parse_args(argv)
     code = evrun.run(args)
-    path = results_path(args.out, cfg["dataset"], method, cfg["protocol"])
+    path = results_path(args.out, cfg["dataset"], method, cfg["protocol"], cfg["split"])
     if code not in (0, 1) or not path.is_file():
         raise RuntimeError(f"eval.run exited {code} without writing {path}")
     return path

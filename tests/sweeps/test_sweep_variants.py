@@ -316,9 +316,11 @@ def test_audio_driven_trials_train_through_audio_lip_and_score_edtalk_a(tmp_path
     assert bank_size.variant("expression", 5).trained_stages("audio") == ("expression", "audio_lip")
     methods = []
 
-    def fake_run(args):
+    def fake_run(args):  # writes where eval.run writes: <protocol>.<split>.json off the test split
+        from eval.results import results_path
+
         methods.append(args.method)
-        out = tmp_path / "results" / "synthtalk" / args.method / "synthtalk.json"
+        out = results_path(args.out, args.dataset, args.method, args.protocol, args.split)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("{}")
         return 0
@@ -327,7 +329,10 @@ def test_audio_driven_trials_train_through_audio_lip_and_score_edtalk_a(tmp_path
     cfg = {"dataset": "synthtalk", "root": "d", "split": "test", "protocol": "synthtalk", "metrics": "psnr"}
     for driving in ("audio", "video"):
         score_variant({**cfg, "driving": driving}, {"audio_lip": "final.pt"}, tmp_path)
-    assert methods == ["edtalk_a", "edtalk_v"]
+    # a sweep that chooses a setting scores a held-out split: its results file is found too
+    judged = score_variant({**cfg, "split": "judge", "driving": "audio"}, {"audio_lip": "final.pt"}, tmp_path)
+    assert judged.name == "synthtalk.judge.json"
+    assert methods == ["edtalk_a", "edtalk_v", "edtalk_a"]
 
 
 def test_video_driving_leaves_out_the_audio_only_ablations(tmp_path, dataset_without_ray, capsys):
