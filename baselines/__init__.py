@@ -18,9 +18,11 @@ The numbers the paper reports for methods we cannot run live in ``baselines/repo
         method.generate(clip, path)                # written atomically (mp4, 25 fps)
 
 How to add a method
-1. Write a ``Method`` subclass in a new file ``baselines/<name>.py`` with ``name``, ``generates``
-   and, if it generates, ``generate(clip, out_path)`` (write with ``edtalk.data.video.write_video``,
-   which is atomic) and ``provenance()`` (version, checkpoint, resolution).
+1. Write a ``Method`` subclass in a new file ``baselines/<name>.py`` with ``name``, ``generates``,
+   ``driving`` (``"audio"`` or ``"video"``: what moves the mouth decides which of the paper's tables
+   rank the method; left None, it joins both) and, if it generates, ``generate(clip, out_path)``
+   (write with ``edtalk.data.video.write_video``, which is atomic) and ``provenance()`` (version,
+   checkpoint, resolution).
 2. Decorate it with ``@METHODS.register("<name>")`` (every module of this package is imported).
 3. Add ``tests/baselines/test_<name>.py`` on tiny fixture clips.
 Methods must be picklable (Ray ships them to workers): load heavy models lazily, once per process.

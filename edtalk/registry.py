@@ -1,7 +1,9 @@
 """One generic registry, used for every kind of pluggable thing in EDTalk-Bench.
 
 Datasets (readers), training stages, metrics, backbones, protocols and methods each keep one
-``Registry`` instance next to their implementations. Adding one is one new file and one decorator:
+``Registry`` instance next to their implementations. Adding one is one new file (a protocol: one table
+in eval/protocols.py) and one ``@REGISTRY.register(name)``, or ``REGISTRY.add(name, record)`` for a
+record (a dataset's ``Dataset``, a stage's ``Stage``):
 
     METRICS = Registry("metric")
 

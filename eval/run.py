@@ -120,7 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=READERS.names(),
         help="dataset reader (edtalk.data.readers); 'folder' pairs --gt and --pred by file name",
     )
-    d.add_argument("--root", help="dataset root folder (e.g. data/synthtalk); not used with --dataset folder")
+    d.add_argument(
+        "--root",
+        help="dataset root folder (e.g. data/synthtalk); with --dataset folder, a folder holding gt/ "
+        "and pred/ (or give --gt and --pred)",
+    )
     d.add_argument("--split", default="test", help="split to score (default: test)")
     d.add_argument("--gt", help="--dataset folder: folder of ground-truth videos")
     d.add_argument("--pred", help="--dataset folder: folder of predicted videos (same file stems)")

@@ -1,7 +1,7 @@
 """``python -m eval.proof``: does a trained EDTalk disentangle? Evidence on synthtalk's test identities.
 
-    python -m eval.proof --ckpt runs/<run>/final.pt --data data/synthtalk [--n-clips 12] [--n-videos 12]
-                         [--device auto] [--out proof.json]
+    python -m eval.proof --ckpt runs/audio_expression/final.pt --data data/synthtalk
+                         [--n-clips 12] [--n-videos 12] [--device auto] [--out proof.json]
 
 Every number is measured with the synthtalk judges (trained on the judge identities by
 ``python -m eval.zoo train``) against synthtalk's ground truth, on TEST identities only:
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m eval.proof", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--ckpt", required=True, type=Path, help="EDTalk checkpoint (e.g. runs/<run>/final.pt)"
+        "--ckpt", required=True, type=Path, help="EDTalk checkpoint (e.g. runs/audio_expression/final.pt)"
     )
     parser.add_argument("--data", required=True, type=Path, help="synthtalk root (test identities are used)")
     parser.add_argument(
