@@ -408,6 +408,7 @@ def ray_scaling(data: Path, n_clips: int) -> dict:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
+    from edtalk.ray_setup import start_ray
     from eval.chunk_runner import _worker_env
     from eval.run import build_parser
 
@@ -422,14 +423,7 @@ def ray_scaling(data: Path, n_clips: int) -> dict:
                 build_parser().parse_args(["--dataset", "synthtalk", "--workers", str(workers)])
             )
             t0 = time.perf_counter()
-            ray.init(
-                address="local",  # private, even when another cluster runs on this machine
-                _node_ip_address="127.0.0.1",
-                num_cpus=workers,
-                include_dashboard=False,
-                runtime_env={"env_vars": env},
-                log_to_driver=False,
-            )
+            start_ray(None, num_cpus=workers, env_vars=env, log_to_driver=False)
             try:
                 start_s = time.perf_counter() - t0
                 warm = _eval_run(data, workers, workers, Path(tmp) / f"warm{workers}")

@@ -1,5 +1,11 @@
-"""Ray setup shared by training, sweeps and scoring: the ``--address`` check, and the worker hook of
-the private local instance.
+"""Ray setup shared by training, sweeps and scoring: starting Ray, the ``--address`` check, and the
+worker hook of the private local instance.
+
+``start_ray`` is the one place Ray starts: it joins a cluster at an address, or starts a private
+local instance (``address="local"``: never a cluster that happens to run on this machine, which
+``ray.init()`` without an address would join) on 127.0.0.1 without the dashboard. Training and the
+sweeps join ``cluster_address(--address)``: the flag, else ``$RAY_ADDRESS``, which ``ray job submit``
+sets for its entrypoint; scoring (``eval.run``) joins only its ``--address``.
 
 ``check_cluster_address``: ``ray.init(address="host:port")`` with nothing (or the wrong service)
 there retries the GCS connection for minutes without a word beyond Ray's log lines, so a mistyped
@@ -26,6 +32,7 @@ with ``--address`` runs a dashboard and keeps the cleaner's warnings.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
 from collections.abc import Mapping
@@ -39,12 +46,46 @@ def quiet_placement_group_cleaner() -> None:
     logging.getLogger(PLACEMENT_GROUP_CLEANER_LOGGER).setLevel(logging.ERROR)
 
 
-def local_runtime_env(env_vars: dict[str, str] | None = None) -> dict:
+def local_runtime_env(env_vars: Mapping[str, str] | None = None) -> dict:
     """The ``runtime_env`` for ``ray.init`` of a private local instance: the hook, plus ``env_vars``."""
     runtime_env: dict = {"worker_process_setup_hook": f"{__name__}.{quiet_placement_group_cleaner.__name__}"}
     if env_vars:
         runtime_env["env_vars"] = dict(env_vars)
     return runtime_env
+
+
+def cluster_address(address: str | None) -> str | None:
+    """The Ray cluster a training run or sweep joins: ``address`` (``--address``), else
+    ``$RAY_ADDRESS`` (``ray job submit`` sets it for its entrypoint); None: a private local instance."""
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
+def start_ray(
+    address: str | None,
+    *,
+    num_cpus: int | None = None,
+    env_vars: Mapping[str, str] | None = None,
+    log_to_driver: bool = True,
+) -> None:
+    """Start Ray in this process unless it runs: join the cluster at ``address``, or (None) start a
+    private local instance of ``num_cpus`` CPUs (None: the machine's) with the quiet-cleaner hook.
+    ``env_vars``: the environment of the Ray workers."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address:
+        runtime_env = {"env_vars": dict(env_vars)} if env_vars else None
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=log_to_driver)
+        return
+    ray.init(
+        address="local",  # a private instance, even where another cluster runs on this machine
+        _node_ip_address="127.0.0.1",
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        runtime_env=local_runtime_env(env_vars),
+        log_to_driver=log_to_driver,
+    )
 
 
 CLIENT_PORT = 10001  # Ray Client's default: `ray://host`

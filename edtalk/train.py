@@ -29,7 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from edtalk.cli import model_preset, non_negative_int, positive_float, positive_int, report_error, term_weight
-from edtalk.ray_setup import local_runtime_env
+from edtalk.ray_setup import (
+    check_cluster_address,
+    check_workers_fit,
+    cluster_address,
+    local_resources,
+    start_ray,
+)
 from edtalk.train_cache import prepare_cache
 from edtalk.train_chain import stage_config_for, stage_names, unmet_parent
 from edtalk.train_experts import EXPERT_STEPS, ensure_experts
@@ -221,7 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="seed of the samplers and initialisation (rank r adds r; default 0)",
     )
-    p.add_argument("--address", default="", help="Ray cluster address (default: a local Ray on 127.0.0.1)")
+    p.add_argument(
+        "--address",
+        default="",
+        help="Ray cluster address (default: $RAY_ADDRESS, which `ray job submit` sets, else a local Ray "
+        "on 127.0.0.1)",
+    )
     return p
 
 
@@ -313,7 +324,7 @@ def _train(args: argparse.Namespace) -> int:
         parent=parent,
         resume=args.resume,
         cache=str(out / "cache"),
-        address=args.address,
+        address=cluster_address(args.address) or "",
         extra_identities=args.extra_identities,
         extra_frames=args.extra_frames,
     )
@@ -346,10 +357,9 @@ def _train(args: argparse.Namespace) -> int:
         PERCEPTUAL.get(args.perceptual.removeprefix("substitute:"))  # a typo stops the run here
     import ray
 
-    from edtalk.ray_setup import check_cluster_address, check_workers_fit, local_resources
-
-    if args.address:
-        check_cluster_address(args.address)  # Ray would retry a wrong one for minutes
+    address = cluster_address(args.address)
+    if address:
+        check_cluster_address(address)  # Ray would retry a wrong one for minutes
     elif not ray.is_initialized():  # the private instance Ray starts below: its size is known now
         check_workers_fit(
             args.workers, resolve_use_gpu(train_cfg), cluster=False, resources=local_resources()
@@ -370,16 +380,9 @@ def _train(args: argparse.Namespace) -> int:
     face_steps, sync_steps = args.expert_steps
     ensure_experts(train_cfg, needed, face_steps, sync_steps, source=expert_source)
     if not ray.is_initialized():
-        if args.address:
-            ray.init(address=args.address)
+        start_ray(address)
+        if address:
             check_workers_fit(args.workers, resolve_use_gpu(train_cfg), cluster=True)  # it may grow
-        else:
-            ray.init(
-                _node_ip_address="127.0.0.1",
-                include_dashboard=False,
-                log_to_driver=True,
-                runtime_env=local_runtime_env(),
-            )
     finals = {}
     for i, n in enumerate(names):
         final = out / n / "final.pt"

@@ -40,19 +40,10 @@ def _init_ray(args: argparse.Namespace):
     import ray
 
     if not ray.is_initialized():
+        from edtalk.ray_setup import start_ray
+
         t0 = time.perf_counter()
-        runtime_env = {"env_vars": _worker_env(args)}
-        if args.address:
-            ray.init(address=args.address, runtime_env=runtime_env, log_to_driver=True)
-        else:
-            ray.init(
-                address="local",  # always a private local Ray, even if another cluster runs here
-                _node_ip_address="127.0.0.1",
-                num_cpus=max(args.workers, 1),
-                include_dashboard=False,
-                runtime_env=runtime_env,
-                log_to_driver=True,
-            )
+        start_ray(args.address or None, num_cpus=max(args.workers, 1), env_vars=_worker_env(args))
         if not args.quiet:
             print(f"Ray started in {time.perf_counter() - t0:.1f} s")
     if args.device.startswith("cuda") and ray.cluster_resources().get("GPU", 0) < 1:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 
 from edtalk.cli import report_error
-from edtalk.ray_setup import local_runtime_env
+from edtalk.ray_setup import cluster_address, start_ray
 from edtalk.train_run import ENV_DEFAULTS, set_env_defaults
 from sweeps import checks, parent_run
 from sweeps.bootstrap import REPO_ROOT, ensure_repo_on_path
@@ -67,18 +66,10 @@ def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
 
 
 def init_ray(address: str | None) -> None:
-    import ray
 
     set_env_defaults()
     ensure_repo_on_path()
-    if ray.is_initialized():
-        return
-    runtime_env = {"env_vars": {**RAY_ENV, "PYTHONPATH": str(REPO_ROOT)}}
-    if address or os.environ.get("RAY_ADDRESS"):
-        ray.init(address=address or os.environ["RAY_ADDRESS"], runtime_env=runtime_env)
-    else:
-        local_env = local_runtime_env(runtime_env["env_vars"])  # + quiet placement-group cleaner
-        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, runtime_env=local_env)
+    start_ray(cluster_address(address), env_vars={**RAY_ENV, "PYTHONPATH": str(REPO_ROOT)})
 
 
 def scheduler(name: str, metric: str, mode: str):
@@ -121,7 +112,7 @@ def check_trial_fits(args: argparse.Namespace) -> None:
     from edtalk.ray_setup import check_workers_fit
 
     on_gpus = ray.cluster_resources().get("GPU", 0) >= 1  # what the trials' TrainConfig(use_gpu=auto) picks
-    cluster = bool(args.address or os.environ.get("RAY_ADDRESS"))
+    cluster = cluster_address(args.address) is not None
     check_workers_fit(args.workers, on_gpus, cluster=cluster, trial_cpu=TRIAL_CPU)
 
 
@@ -139,7 +130,7 @@ def new_tuner(args: argparse.Namespace, variants: list[Variant], trainable, name
         },
         tune_config=tune.TuneConfig(
             max_concurrent_trials=concurrent_trials(
-                args.workers, args.max_concurrent_trials, bool(args.address or os.environ.get("RAY_ADDRESS"))
+                args.workers, args.max_concurrent_trials, cluster_address(args.address) is not None
             ),
             scheduler=scheduler(args.scheduler, ASHA_METRIC, "max"),
         ),

@@ -1,5 +1,5 @@
-"""edtalk.ray_setup: the local-Ray worker hook that silences Ray Train's placement-group cleaner, the
---address check and the --workers fit check."""
+"""edtalk.ray_setup: starting Ray, the local-Ray worker hook that silences Ray Train's placement-group
+cleaner, the --address check and the --workers fit check."""
 
 import importlib
 import logging
@@ -172,14 +172,73 @@ def test_training_with_more_workers_than_cores_stops_before_any_work(monkeypatch
     def no_work(*a, **k):
         raise AssertionError("the run did work before refusing --workers")
 
-    monkeypatch.setattr(ray_setup, "local_resources", lambda: {"CPU": 2.0, "GPU": 0.0})
+    monkeypatch.setattr(train, "local_resources", lambda: {"CPU": 2.0, "GPU": 0.0})
     monkeypatch.setattr(train, "prepare_cache", no_work)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
     argv = ["--stage", "eg_pretrain", "--data", "synthtalk:nowhere", "--out", str(tmp_path / "out")]
     assert train.main([*argv, "--workers", "4"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --workers 4 needs 4 CPUs (one per worker), and Ray has 2 on this machine")
     assert "use --workers 2" in err
     assert not ray.is_initialized()
+
+
+def test_training_under_ray_job_submit_joins_the_cluster_in_ray_address(monkeypatch, tmp_path, capsys):
+    """`ray job submit -- python -m edtalk.train ...` sets RAY_ADDRESS: the run is the cluster's, so
+    its address is checked (here: nothing answers) and the local machine's size refuses nothing
+    (before, the 2-core head node refused --workers 4 that the cluster could hold)."""
+    from edtalk import train
+
+    def no_work(*a, **k):
+        raise AssertionError("the run did work before checking the address")
+
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    monkeypatch.setattr(train, "local_resources", lambda: {"CPU": 2.0, "GPU": 0.0})
+    monkeypatch.setattr(train, "prepare_cache", no_work)
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    argv = ["--stage", "eg_pretrain", "--data", "synthtalk:nowhere", "--out", str(tmp_path / "out")]
+    assert train.main([*argv, "--workers", "4"]) == 2
+    err = capsys.readouterr().err
+    assert f"127.0.0.1:{port}" in err and "needs 4 CPUs" not in err
+
+
+def test_cluster_address_is_the_flag_then_ray_address_then_a_local_instance(monkeypatch):
+    from edtalk.ray_setup import cluster_address
+
+    monkeypatch.setenv("RAY_ADDRESS", "head:6379")
+    assert cluster_address("other:6379") == "other:6379"
+    assert cluster_address("") == cluster_address(None) == "head:6379"
+    monkeypatch.delenv("RAY_ADDRESS")
+    assert cluster_address("") is None
+
+
+def test_start_ray_joins_an_address_or_starts_a_private_local_instance(monkeypatch):
+    """The one place Ray starts: a local instance is always a new private one (``address="local"``;
+    ``ray.init()`` without an address joins a cluster left running on the machine), on 127.0.0.1,
+    without the dashboard, with the cleaner hook and the workers' environment."""
+    import ray
+
+    from edtalk.ray_setup import start_ray
+
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
+    start_ray(None, num_cpus=2, env_vars={"OMP_NUM_THREADS": "1"})
+    start_ray("head:6379", num_cpus=2, env_vars={"OMP_NUM_THREADS": "1"}, log_to_driver=False)
+    local, joined = calls
+    assert local["address"] == "local" and local["_node_ip_address"] == "127.0.0.1"
+    assert local["num_cpus"] == 2 and local["include_dashboard"] is False and local["log_to_driver"]
+    assert local["runtime_env"] == local_runtime_env({"OMP_NUM_THREADS": "1"})
+    assert joined == {
+        "address": "head:6379",
+        "runtime_env": {"env_vars": {"OMP_NUM_THREADS": "1"}},
+        "log_to_driver": False,
+    }  # a cluster's size is its own: no num_cpus, and no local-only settings
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    start_ray(None)
+    assert len(calls) == 2  # a running Ray is kept
 
 
 def test_a_sweep_whose_trial_cannot_fit_stops_before_training_the_parent(monkeypatch, tmp_path, capsys):
