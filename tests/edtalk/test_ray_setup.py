@@ -167,7 +167,7 @@ def test_training_with_more_workers_than_cores_stops_before_any_work(monkeypatch
     for its worker group every 60 s and retried, with a traceback each time, until killed."""
     import ray
 
-    from edtalk import ray_setup, train
+    from edtalk import train
 
     def no_work(*a, **k):
         raise AssertionError("the run did work before refusing --workers")

@@ -614,10 +614,10 @@ def test_each_worker_picks_the_deepspeed_accelerator_of_its_own_device(monkeypat
 
 
 def test_cli_device_flag_reaches_the_train_config(monkeypatch, tmp_path):
-    from edtalk import ray_setup, train
+    from edtalk import train
 
     seen = {}
-    monkeypatch.setattr(ray_setup, "local_resources", lambda: {"CPU": 2.0, "GPU": 2.0})  # --device gpu fits
+    monkeypatch.setattr(train, "local_resources", lambda: {"CPU": 2.0, "GPU": 2.0})  # --device gpu fits
 
     def stop(train_cfg, model_cfg):  # the first thing main does with the config: stop there
         seen["use_gpu"] = train_cfg.use_gpu
