@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edtalk.experts.names import LOSS_EXPERT_STEPS
+from edtalk.experts.names import LOSS_EXPERT_STEPS, expert_file
 from edtalk.train_cache import parse_data
-from edtalk.worker import EXPERT_FILES
 
 # face, sync steps of loss experts trained when missing (``python -m edtalk.experts train``'s defaults)
 EXPERT_STEPS = (LOSS_EXPERT_STEPS["face_analyser"], LOSS_EXPERT_STEPS["sync_net"])
@@ -24,7 +23,7 @@ def ensure_experts(
     split) if their files are missing. Then each is checked against the synthtalk set trained on:
     experts left in ``--out`` by a run on another synthtalk set (another preset's train people are
     this set's judge or test people) or a copy that is not ``source``'s are refused, not reused."""
-    missing = {k for k in needed if not (Path(train_cfg.experts) / EXPERT_FILES[k]).is_file()}
+    missing = {k for k in needed if not (Path(train_cfg.experts) / expert_file(k)).is_file()}
     if missing:
         _get_experts(train_cfg, missing, face_steps, sync_steps, source)
     from edtalk.experts.data import check_fits_dataset
@@ -32,7 +31,7 @@ def ensure_experts(
 
     reader, root = parse_data(train_cfg.data)
     for kind in sorted(needed):
-        path = Path(train_cfg.experts) / EXPERT_FILES[kind]
+        path = Path(train_cfg.experts) / expert_file(kind)
         if source and not same_file_as_source(path, source):
             raise ValueError(
                 f"{path}: not the file of --experts {source} (an earlier run left another one in "
@@ -49,7 +48,7 @@ def _get_experts(train_cfg, missing: set[str], face_steps: int, sync_steps: int,
         from edtalk.experts.store import copy_experts
 
         print(f"[train] loss experts {sorted(missing)} from {source} -> {train_cfg.experts}", flush=True)
-        copy_experts(source, train_cfg.experts, [EXPERT_FILES[k] for k in sorted(missing)])
+        copy_experts(source, train_cfg.experts, [expert_file(k) for k in sorted(missing)])
         return
     from edtalk.experts.train import TrainSettings, train_experts
 
@@ -58,7 +57,7 @@ def _get_experts(train_cfg, missing: set[str], face_steps: int, sync_steps: int,
         raise FileNotFoundError(
             f"loss experts {sorted(missing)} not found in {train_cfg.experts}; they can only be trained on "
             f"synthtalk (got data {train_cfg.data!r}); pass --experts DIR with "
-            f"{', '.join(EXPERT_FILES[k] for k in sorted(missing))}"
+            f"{', '.join(expert_file(k) for k in sorted(missing))}"
         )
     settings = TrainSettings(face_steps=face_steps, sync_steps=sync_steps)
     print(

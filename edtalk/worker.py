@@ -127,15 +127,10 @@ def _loss_networks(stage, train_cfg, model_cfg, device):
         from edtalk.experts import load_expert
 
         for kind in stage.experts:
-            path = experts_dir / EXPERT_FILES[kind]
-            net, _ = load_expert(path, expect_split="train", device=str(device))
+            net, _ = load_expert(experts_dir / expert_file(kind), expect_split="train", device=str(device))
             net.requires_grad_(False)
-            setattr(nets, "face_expert" if kind == "face" else "sync_expert", net)
+            setattr(nets, kind, net)
     return nets
-
-
-# a stage's expert kinds (Stage.experts) -> the loss expert files in TrainConfig.experts
-EXPERT_FILES = {"face": expert_file("face_analyser"), "sync": expert_file("sync_net")}
 
 
 def _all_reduce_grads(module, world: int) -> None:

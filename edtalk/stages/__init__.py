@@ -55,12 +55,14 @@ STAGES: Registry = Registry("training stage")
 
 @dataclass
 class LossNetworks:
-    """Frozen networks the loss terms call. Missing ones make their terms raise a clear error."""
+    """Frozen networks the loss terms call. Missing ones make their terms raise a clear error. The loss
+    experts are named by their kind (``Stage.experts``; ``edtalk.experts``): the face analyser (L_mot)
+    and the sync net (L^m_sync)."""
 
     perceptual: nn.Module | None = None
     discriminator: Callable[[torch.Tensor], torch.Tensor] | None = None
-    face_expert: nn.Module | None = None
-    sync_expert: nn.Module | None = None
+    face_analyser: nn.Module | None = None
+    sync_net: nn.Module | None = None
 
     def need(self, name: str):
         net = getattr(self, name)
@@ -79,7 +81,7 @@ class Stage:
     trainable: tuple[str, ...]  # parameter-name prefixes of EDTalk that train
     weights: dict[str, float]  # default loss weights (term -> weight)
     adversarial: bool  # trains a discriminator D beside the model
-    experts: tuple[str, ...]  # loss experts it needs: "face", "sync"
+    experts: tuple[str, ...]  # loss experts it needs, by kind: "face_analyser", "sync_net"
     sample: Callable  # (StageSampler, StageConfig) -> batch
     forward: Callable  # (EDTalk, batch, StageConfig) -> outputs
     losses: Callable  # (outputs, batch, LossNetworks) -> {term: tensor}

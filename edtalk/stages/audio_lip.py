@@ -48,7 +48,7 @@ def losses(outputs, batch, nets):
         "m_fea": L.weight_l2(outputs["w_m"], outputs["w_m_hat"]),
         "m_rec": L.reconstruction_l2(outputs["fake"], real),
     }
-    sync = nets.need("sync_expert")
+    sync = nets.need("sync_net")
     fake = outputs["fake"].view(n, t, *outputs["fake"].shape[1:])[:, :5]
     video = sync.embed_video(lip_windows(fake, sync.cfg))
     audio = sync.embed_audio(batch["mels"][:, 2])  # the window of the middle frame (edtalk.experts.sync_net)
@@ -64,7 +64,7 @@ STAGES.add(
         trainable=("audio_lip",),
         weights={"m_fea": 1.0, "m_rec": 1.0, "m_sync": 1.0},
         adversarial=False,
-        experts=("sync",),
+        experts=("sync_net",),
         sample=lambda s, c: s.audio_windows(c.batch_size, max(c.n_frames, 5)),
         forward=forward,
         losses=losses,

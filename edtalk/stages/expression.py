@@ -50,7 +50,7 @@ def face_expert_features(expert: nn.Module, images: torch.Tensor) -> list[torch.
 def losses(outputs, batch, nets):
     """L_rec, L_per, L_adv against the driving frame, L_mot (φ, ψ) and L_m-c."""
     terms = image_terms(outputs["fake"], batch["driving"], nets)
-    expert = nets.need("face_expert")
+    expert = nets.need("face_analyser")
     with torch.no_grad():
         real_feats = face_expert_features(expert, batch["driving"])
     terms["mot"] = L.motion_reconstruction(real_feats, face_expert_features(expert, outputs["fake"]))
@@ -75,7 +75,7 @@ STAGES.add(
         trainable=("navigation.heads.expression", "banks.raw.expression", "eem"),
         weights={"rec": 1.0, "per": 1.0, "adv": 1.0, "mot": 10.0, "mc": 1.0},
         adversarial=True,
-        experts=("face",),
+        experts=("face_analyser",),
         sample=lambda s, c: s.expression_windows(c.batch_size, c.window),
         forward=forward,
         losses=losses,

@@ -255,15 +255,15 @@ def test_ensure_experts_copies_a_given_set_instead_of_training(tmp_path, monkeyp
     from types import SimpleNamespace
 
     import edtalk.experts.train as experts_train
+    from edtalk.experts.names import EXPERT_NAMES, expert_file
     from edtalk.train_experts import ensure_experts
-    from edtalk.worker import EXPERT_FILES
 
     _seeded_expert_set(tmp_path / "shipped")
     never = lambda *a, **k: pytest.fail("trained instead of copied")  # noqa: E731
     monkeypatch.setattr(experts_train, "train_experts", never)
     cfg = SimpleNamespace(experts=str(tmp_path / "run" / "experts"), data="synthtalk:nowhere")
-    ensure_experts(cfg, {"face", "sync"}, 1, 1, source=str(tmp_path / "shipped"))
-    for file in EXPERT_FILES.values():
+    ensure_experts(cfg, {"face_analyser", "sync_net"}, 1, 1, source=str(tmp_path / "shipped"))
+    for file in map(expert_file, EXPERT_NAMES):
         assert (tmp_path / "run" / "experts" / file).is_file()
 
 
@@ -347,14 +347,15 @@ def test_ensure_experts_refuses_experts_left_by_a_run_on_another_set_or_another_
     save_expert(SyncNetJudge(SyncNetConfig()), "sync_net", "train", ids, run)
     cfg = SimpleNamespace(experts=str(run), data=f"synthtalk:{dataset}")
     with pytest.raises(DataError, match="'judge' identities .*Remove .*synthtalk_face_expert"):
-        ensure_experts(cfg, {"face", "sync"}, 1, 1)
+        ensure_experts(cfg, {"face_analyser", "sync_net"}, 1, 1)
     _seeded_expert_set(tmp_path / "shipped")
     with pytest.raises(ValueError, match="not the file of --experts"):
-        ensure_experts(cfg, {"face", "sync"}, 1, 1, source=str(tmp_path / "shipped"))
+        ensure_experts(cfg, {"face_analyser", "sync_net"}, 1, 1, source=str(tmp_path / "shipped"))
     for file in run.glob("*.safetensors"):
         file.unlink()
-    ensure_experts(cfg, {"face", "sync"}, 1, 1, source=str(tmp_path / "shipped"))  # copied, then fits
-    ensure_experts(cfg, {"face", "sync"}, 1, 1, source=str(tmp_path / "shipped"))  # and again
+    shipped = str(tmp_path / "shipped")
+    ensure_experts(cfg, {"face_analyser", "sync_net"}, 1, 1, source=shipped)  # copied, then fits
+    ensure_experts(cfg, {"face_analyser", "sync_net"}, 1, 1, source=str(tmp_path / "shipped"))  # and again
 
 
 def test_a_judge_that_saw_this_sets_training_people_is_refused_where_it_scores(

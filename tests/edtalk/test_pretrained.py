@@ -100,12 +100,12 @@ def test_export_refuses_a_checkpoint_of_another_stage(tmp_path):
 
 
 def test_shipped_loss_experts_match_their_record_and_come_from_the_train_split():
+    from edtalk.experts.names import EXPERT_NAMES, expert_file
     from edtalk.experts.store import load_expert, read_metadata
-    from edtalk.worker import EXPERT_FILES
 
     folder = resolve("pretrained:tiny_synthtalk_loss_experts", expert_set=True)  # verifies the manifest
     train_ids = [f"st{i:03d}" for i in range(12)]  # synthtalk tiny's train split
-    for file in EXPERT_FILES.values():
+    for file in map(expert_file, EXPERT_NAMES):
         load_expert(f"{folder}/{file}", expect_split="train")  # each file against the manifest
         assert read_metadata(f"{folder}/{file}")["identities"] == train_ids
 

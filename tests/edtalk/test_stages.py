@@ -279,7 +279,7 @@ def test_audio_lip_sync_loss_scores_the_first_five_frames_against_the_middle_fra
 
     outputs = {"w_m": torch.zeros(n * t, 20), "w_m_hat": torch.zeros(n * t, 20), "fake": frames.flatten(0, 1)}
     batch = {"frames": frames, "mels": mels, "source": frames[:, 0]}
-    terms = get_stage("audio_lip").losses(outputs, batch, LossNetworks(sync_expert=StubSync()))
+    terms = get_stage("audio_lip").losses(outputs, batch, LossNetworks(sync_net=StubSync()))
     assert set(terms) == {"m_fea", "m_rec", "m_sync"}
     assert seen["audio"].shape == (n, 1, 80, 16)
     assert seen["audio"].unique().tolist() == [2.0]  # the middle frame's mel window, for every sample
