@@ -324,6 +324,7 @@ class StageWorker:
 
         model = EDTalk(self.model_cfg)
         self.parent_meta = _load_parent(model, self.run["parent"]) if self.run["parent"] else {}
+        self.checkpoint_stage_config: dict | None = None  # the stage config of a resumed checkpoint
         start_fresh(self.stage, self.stage_cfg, model, seed=self.train_cfg.seed)
         self.stage = configured_stage(self.stage, self.stage_cfg, model)
         params = apply_freezing(self.stage, model)
@@ -471,6 +472,7 @@ class StageWorker:
         if self.disc is not None:
             self.disc.load_state_dict(state["discriminator"])
             self.d_opt.load_state_dict(state["d_optimizer"])
+        self.checkpoint_stage_config = state.get("stage")
         self.apply_optimiser_settings()
         rng = folder / RNG_FILE.format(rank=self.rank)
         if rng.is_file():
@@ -509,12 +511,21 @@ class StageWorker:
         continued = (
             pm.get("stage_steps_total", pm.get("step", 0)) if pm.get("stage") == self.stage.name else 0
         )
+        run = self.run
+        if step > self.stage_cfg.max_steps and self.checkpoint_stage_config:
+            # --resume at or past --max-steps trained nothing: its steps were trained under the
+            # checkpoint's stage config (its max_steps), which the record keeps; the rerun's is noted
+            run = {
+                **run,
+                "stage_config": self.checkpoint_stage_config,
+                "exported_again_by": {"stage_config": self.stage_cfg.to_dict()},
+            }
         meta = {
             "stage": self.stage.name,
             "step": step,
             "stage_steps_total": continued + step,
             "parent": self.run["parent"],
-            "run": self.run,
+            "run": run,
             "perceptual": getattr(self.nets.perceptual, "label", None) or pm.get("perceptual"),
             "stages_done": [*pm.get("stages_done", []), self.stage.name],
             "emotion_weights": pm.get("emotion_weights", {}),

@@ -213,6 +213,27 @@ def test_a_resume_trains_with_the_run_configs_lr_and_betas_not_the_checkpoints(
         assert opt.state and all(int(s["step"]) == 1 for s in opt.state.values())
 
 
+def test_a_resume_past_max_steps_exports_the_checkpoints_steps_under_the_config_that_trained_them(
+    training_fixture, single_process_group
+):
+    """``--resume --max-steps 2`` from a step-3 checkpoint trains nothing and writes final.pt again:
+    its meta said step 3 under a stage config of max_steps 2. The record now keeps the config the
+    steps were trained under and names the rerun's apart."""
+    from edtalk.model import load_checkpoint
+
+    fx = training_fixture
+    folder = fx["root"] / "past" / "ck"
+    first = _stage_worker(fx, "past", max_steps=3)
+    first.save(folder, 3)
+    resumed = _stage_worker(fx, "past", max_steps=2)
+    assert resumed.load(folder) == 3
+    run = load_checkpoint(resumed.export(fx["root"] / "past" / "final.pt", step=3))["meta"]["run"]
+    assert run["stage_config"]["max_steps"] == 3
+    assert run["exported_again_by"]["stage_config"]["max_steps"] == 2
+    trained = load_checkpoint(first.export(fx["root"] / "past" / "first.pt", step=3))["meta"]["run"]
+    assert "exported_again_by" not in trained  # a run that trained its steps keeps its own record
+
+
 def test_the_workers_optimiser_is_plain_adam_without_weight_decay(training_fixture, single_process_group):
     """DeepSpeed's "Adam" is AdamW unless adam_w_mode is off; with torch_adam (the CPU) that was
     torch's AdamW with its default weight decay 0.01, which the official trainers' Adam does not have
