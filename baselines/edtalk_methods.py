@@ -104,7 +104,8 @@ class EDTalkAudioDriven(EDTalkMethod):
     def generate(self, clip: Clip, out_path: Path) -> None:
         from edtalk.data.audio import load_audio
         from edtalk.data.video import read_video, write_video
-        from edtalk.driving import drive_audio, fit_audio
+        from edtalk.driving import drive_audio
+        from edtalk.driving_inputs import fit_audio
 
         if clip.audio is None:
             raise FileNotFoundError(f"clip {clip.id}: edtalk_a needs the clip's audio, the dataset has none")

@@ -23,7 +23,7 @@ The command line only: the model code it runs is ``edtalk.driving`` (the Python 
 the arguments are parsed, so ``--help`` and usage errors come without loading torch. Inputs must be
 square face crops: a square of another side is resized to the model's ``image_size`` (noted on
 stderr), a non-square one is refused unless ``--crop`` cuts it to its face's square. An identity
-image under 64 px a side is refused (``driving.MIN_IMAGE_SIDE``); one with transparent pixels is
+image under 64 px a side is refused (``driving_inputs.MIN_IMAGE_SIDE``); one with transparent pixels is
 composited over white, with a note. The identity image and the driving videos (their first, middle
 and last frames) are checked for a face with dlib's HOG detector (``--no-face-check`` skips this).
 ``--out`` is checked for being writable (its folder made) before the model loads; ``~`` is expanded
@@ -96,7 +96,7 @@ def emotion_name(text: str) -> str:
 def _track_of(video: str | Path, n_frames: int) -> np.ndarray | None:
     """The driving video's own audio track fitted to ``n_frames``, or None when it has none."""
     from edtalk.data.errors import DataError
-    from edtalk.driving import fit_audio, load_speech
+    from edtalk.driving_inputs import fit_audio, load_speech
 
     try:
         return fit_audio(load_speech(video), n_frames)
@@ -107,7 +107,7 @@ def _track_of(video: str | Path, n_frames: int) -> np.ndarray | None:
 def _write(out: str | Path, batches: Iterable[np.ndarray], audio: np.ndarray | None) -> None:
     """Write the uint8 frame batches to ``out`` as they come (atomic: nothing at ``out`` on error)."""
     from edtalk.data.video import VideoWriter
-    from edtalk.driving import FPS, SAMPLE_RATE, InferenceError
+    from edtalk.driving_inputs import FPS, SAMPLE_RATE, InferenceError
 
     try:
         with VideoWriter(out, fps=FPS, audio=audio, sample_rate=SAMPLE_RATE) as video:
@@ -148,7 +148,7 @@ def _out_problem(out: Path) -> str | None:
 def _reader(args: argparse.Namespace):
     """``DrivingVideo`` per file name, one for every option naming it (read and encoded once), checked
     for a face unless --no-face-check."""
-    from edtalk.driving import DrivingVideo
+    from edtalk.driving_inputs import DrivingVideo
 
     return functools.cache(functools.partial(DrivingVideo, crop=args.crop, face_check=not args.no_face_check))
 
@@ -156,7 +156,7 @@ def _reader(args: argparse.Namespace):
 def _note_fitted(video: object, role: str, n: int, reference: str) -> None:
     """Say when the ``role`` driving video was ping-pong looped or cut to the output's ``n`` frames
     (``reference`` sets that length: the mouth video or the audio)."""
-    from edtalk.driving import FPS, DrivingVideo, note_once
+    from edtalk.driving_inputs import FPS, DrivingVideo, note_once
 
     if not isinstance(video, DrivingVideo) or video.n_read is None:  # absent, or not used by this model
         return
@@ -176,9 +176,9 @@ def _note_fitted(video: object, role: str, n: int, reference: str) -> None:
 # --- subcommands -----------------------------------------------------------------------------------
 def _identity(args: argparse.Namespace, image_size: int) -> np.ndarray:
     """The --identity image (or a video's first frame), checked for a face unless --no-face-check;
-    refused when smaller than ``driving.MIN_IMAGE_SIDE`` (or the model's ``image_size``, when that is
+    refused when smaller than ``driving_inputs.MIN_IMAGE_SIDE`` (or the model's ``image_size``, when that is
     smaller) a side."""
-    from edtalk.driving import MIN_IMAGE_SIDE, check_face, read_image
+    from edtalk.driving_inputs import MIN_IMAGE_SIDE, check_face, read_image
 
     frame = read_image(args.identity, args.crop, min_side=min(MIN_IMAGE_SIDE, image_size))
     if not args.no_face_check:
@@ -187,17 +187,8 @@ def _identity(args: argparse.Namespace, image_size: int) -> np.ndarray:
 
 
 def cmd_video(args: argparse.Namespace) -> None:
-    from edtalk.driving import (
-        SAMPLE_RATE,
-        driving_weights,
-        fit_audio,
-        iter_render,
-        load_generator,
-        load_speech,
-        n_rendered,
-        note_once,
-        require_stages,
-    )
+    from edtalk.driving import driving_weights, iter_render, load_generator, n_rendered, require_stages
+    from edtalk.driving_inputs import SAMPLE_RATE, fit_audio, load_speech, note_once
 
     model, _ = load_generator(args.ckpt, args.device)
     meta = model.checkpoint_meta
@@ -225,7 +216,7 @@ def cmd_video(args: argparse.Namespace) -> None:
 
 def _note_length_mismatch(audio: str | Path, seconds: float, n_frames: int) -> None:
     """Say when --audio is cut or padded by more than a second to the mouth video's length."""
-    from edtalk.driving import FPS, note_once
+    from edtalk.driving_inputs import FPS, note_once
 
     video_s = n_frames / FPS
     if abs(seconds - video_s) > 1.0:
@@ -238,15 +229,13 @@ def _note_length_mismatch(audio: str | Path, seconds: float, n_frames: int) -> N
 def cmd_audio(args: argparse.Namespace) -> None:
     from edtalk.driving import (
         audio_weights,
-        check_speech_length,
         emotion_weights,
-        fit_audio,
         iter_render,
         load_generator,
-        load_speech,
         n_rendered,
         require_stages,
     )
+    from edtalk.driving_inputs import check_speech_length, fit_audio, load_speech
 
     model, _ = load_generator(args.ckpt, args.device)
     needed = ["audio_lip"]
@@ -282,13 +271,8 @@ def cmd_audio(args: argparse.Namespace) -> None:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
-    from edtalk.driving import (
-        InferenceError,
-        iter_render,
-        load_generator,
-        require_stages,
-        weights_of,
-    )
+    from edtalk.driving import iter_render, load_generator, require_stages, weights_of
+    from edtalk.driving_inputs import InferenceError
 
     model, cfg = load_generator(args.ckpt, args.device)
     if "expression" not in cfg.bank_names:
@@ -314,14 +298,8 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 def cmd_edit_base(args: argparse.Namespace) -> None:
     import torch
 
-    from edtalk.driving import (
-        InferenceError,
-        iter_render,
-        load_generator,
-        model_device,
-        model_input,
-        require_stages,
-    )
+    from edtalk.driving import iter_render, load_generator, model_device, model_input, require_stages
+    from edtalk.driving_inputs import InferenceError
 
     model, cfg = load_generator(args.ckpt, args.device)
     if args.bank not in cfg.bank_names:

@@ -362,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default: print only)")
     add_device_option(parser, "the model and the judge")
     args = parser.parse_args(argv)
-    from edtalk.driving import InferenceError, resolve_device
+    from edtalk.driving import resolve_device
+    from edtalk.driving_inputs import InferenceError
 
     try:
         device = str(resolve_device(args.device))

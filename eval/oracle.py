@@ -251,7 +251,8 @@ def run(
 ) -> dict:
     """Both phases on a copy of ``ckpt`` loaded onto ``device``, then ``measure`` on the test pairs."""
     from edtalk.config import StageConfig
-    from edtalk.data.training import StageSampler, load_frame_cache
+    from edtalk.data.sampler import StageSampler
+    from edtalk.data.training import load_frame_cache
     from edtalk.driving import load_generator, model_device
     from edtalk.experts.store import load_judge
     from eval.inversion import decoded_test_pairs

@@ -104,7 +104,7 @@ def test_the_generator_loads_on_the_methods_device(tiny_ckpt, monkeypatch):
 
 def test_a_checkpoint_is_not_scored_on_stages_it_skipped(tmp_path):
     """edtalk_a from a mouth_pose checkpoint would score audio heads at init: refused before any clip."""
-    from edtalk.driving import InferenceError
+    from edtalk.driving_inputs import InferenceError
 
     cfg = ModelConfig.preset("tiny")
     state = EDTalk(cfg).state_dict()

@@ -82,7 +82,8 @@ def test_face_analyser_takes_more_threads_at_its_fixed_step_and_gives_them_back(
 def test_training_extras_are_other_people_and_join_the_frame_cache(tmp_path):
     """--extra-identities: people of their own range (not the judges'), appended to the stage cache."""
     from edtalk.data.readers import read_clips
-    from edtalk.data.training import StageSampler, build_frame_cache, load_frame_cache
+    from edtalk.data.sampler import StageSampler
+    from edtalk.data.training import build_frame_cache, load_frame_cache
     from edtalk.experts.extra_identities import TRAIN_EXTRA_INDEX_BASE
 
     root = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=10, size=64)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from edtalk import driving, infer
+from edtalk import driving, driving_inputs, infer
 from edtalk.config import ModelConfig
 from edtalk.data.video import probe_video, read_video, write_video
 from edtalk.model import EDTalk, load_checkpoint, save_checkpoint
@@ -126,7 +126,9 @@ def test_drive_audio_makes_one_frame_per_frame_of_audio(files):
     """29 frames of audio at 25 fps (18560 samples) give 29 frames, not int(28.999...) = 28."""
     model, _ = driving.load_generator(files / "ck.pt")
     face = np.asarray(Image.open(files / "face.png"))
-    wav = driving.fit_audio(np.random.default_rng(0).standard_normal(20000).astype(np.float32) * 0.1, 29)
+    wav = driving_inputs.fit_audio(
+        np.random.default_rng(0).standard_normal(20000).astype(np.float32) * 0.1, 29
+    )
     assert len(wav) == 18560
     assert driving.drive_audio(model, face, wav).shape[0] == 29
 
@@ -350,7 +352,7 @@ def test_device_is_chosen_or_refused_clearly(files, capsys):
     assert driving.resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
     assert driving.resolve_device("cpu") == torch.device("cpu")
     with pytest.raises(
-        driving.InferenceError, match="'gpu0': not a torch device \\(auto, cpu, cuda or cuda:N\\)"
+        driving_inputs.InferenceError, match="'gpu0': not a torch device \\(auto, cpu, cuda or cuda:N\\)"
     ):
         driving.resolve_device("gpu0")
     model, _ = driving.load_generator(files / "ck.pt", "auto")

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from edtalk import driving, infer
+from edtalk import driving, driving_inputs, infer
 from edtalk.config import ModelConfig
 from edtalk.data.video import VideoWriter, probe_video, read_video, write_video
 from edtalk.model import CheckpointError, EDTalk, load_checkpoint, save_checkpoint
@@ -41,7 +41,7 @@ def files(tmp_path_factory, face_crop, noisy_faces):
 
 def run(capsys, *argv):
     """``infer.main`` on ``argv``: (exit status, captured out/err), with notes said afresh."""
-    driving._NOTED.clear()
+    driving_inputs._NOTED.clear()
     rc = infer.main([str(a) for a in argv])
     return rc, capsys.readouterr()
 
@@ -161,19 +161,21 @@ def test_the_driving_video_face_check_looks_at_first_middle_last_and_stops_at_a_
     """Cheap: a face in the first frame ends the check there; a video is refused only when none of its
     first, middle and last frames has a face (the identity's check, ``has_face``, on each)."""
     looked = []
-    has_face = driving.has_face
-    monkeypatch.setattr(driving, "has_face", lambda frame: looked.append(frame.mean()) or has_face(frame))
-    driving.check_video_face(files / "mouth.mp4")
+    has_face = driving_inputs.has_face
+    monkeypatch.setattr(
+        driving_inputs, "has_face", lambda frame: looked.append(frame.mean()) or has_face(frame)
+    )
+    driving_inputs.check_video_face(files / "mouth.mp4")
     assert len(looked) == 1
     looked.clear()
-    with pytest.raises(driving.InferenceError, match="in any of the 3 frame\\(s\\) looked at"):
-        driving.check_video_face(files / "grey.mp4")
+    with pytest.raises(driving_inputs.InferenceError, match="in any of the 3 frame\\(s\\) looked at"):
+        driving_inputs.check_video_face(files / "grey.mp4")
     assert len(looked) == 3
     frames = np.full((9, 128, 128, 3), 128, np.uint8)
     frames[4] = face_crop  # only the middle frame shows the face
     write_video(tmp_path / "middle.mp4", frames)
     looked.clear()
-    driving.check_video_face(tmp_path / "middle.mp4")
+    driving_inputs.check_video_face(tmp_path / "middle.mp4")
     assert len(looked) == 2
 
 
@@ -246,7 +248,7 @@ def test_a_gpu_index_the_machine_lacks_is_refused(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     assert driving.resolve_device("cuda:0") == torch.device("cuda:0")
-    with pytest.raises(driving.InferenceError, match="--device cuda:1: this machine has 1 CUDA GPU"):
+    with pytest.raises(driving_inputs.InferenceError, match="--device cuda:1: this machine has 1 CUDA GPU"):
         driving.resolve_device("cuda:1")
 
 
@@ -326,8 +328,8 @@ def test_pose_and_expression_videos_of_another_length_are_noted(files, capsys, t
 
 def test_a_driving_video_the_model_never_read_gets_no_length_note(files, capsys):
     """A pose video given to a model without a pose bank is not encoded: nothing was looped or cut."""
-    driving._NOTED.clear()
-    video = driving.DrivingVideo(files / "short.mp4")
+    driving_inputs._NOTED.clear()
+    video = driving_inputs.DrivingVideo(files / "short.mp4")
     infer._note_fitted(video, "pose", 10, "the audio")
     assert capsys.readouterr().err == ""
     list(video.batches(4, limit=10))
@@ -487,8 +489,8 @@ def test_a_transparent_identity_is_composited_over_white_with_a_note(files, caps
     """Before: the alpha channel was dropped, and the black under the transparent pixels became part of
     the identity, without a word."""
     Image.fromarray(_rgba_face(face_crop)).save(tmp_path / "cutout.png")
-    driving._NOTED.clear()
-    frame = driving.read_image(tmp_path / "cutout.png")
+    driving_inputs._NOTED.clear()
+    frame = driving_inputs.read_image(tmp_path / "cutout.png")
     assert frame.shape == (128, 128, 3) and frame.dtype == np.uint8
     assert (frame[:, :24] == 255).all()  # transparent: the white background
     np.testing.assert_array_equal(frame[:, 32:], face_crop[:, 32:])  # opaque: as it was
@@ -503,8 +505,8 @@ def test_a_transparent_identity_is_composited_over_white_with_a_note(files, caps
     assert rc == 0 and cap.err.count(note) == 1, cap.err
     # an alpha channel with every pixel opaque changes nothing and says nothing
     Image.fromarray(np.dstack([face_crop, np.full((128, 128), 255, np.uint8)])).save(tmp_path / "opaque.png")
-    driving._NOTED.clear()
-    np.testing.assert_array_equal(driving.read_image(tmp_path / "opaque.png"), face_crop)
+    driving_inputs._NOTED.clear()
+    np.testing.assert_array_equal(driving_inputs.read_image(tmp_path / "opaque.png"), face_crop)
     assert "note" not in capsys.readouterr().err
 
 
@@ -570,7 +572,7 @@ def test_grey_palette_16_bit_and_float_identities_read_as_their_tones(tmp_path, 
         path = tmp_path / "cmyk.tiff"  # lossless, unlike a CMYK JPEG
         Image.fromarray(face_crop).convert("CMYK").save(path)
         expected = np.asarray(Image.fromarray(face_crop).convert("CMYK").convert("RGB"))
-    frame = driving.read_image(path)
+    frame = driving_inputs.read_image(path)
     assert frame.shape == (128, 128, 3) and frame.dtype == np.uint8
     assert np.abs(frame.astype(int) - expected).max() <= 1
 
@@ -589,17 +591,17 @@ def test_an_identity_image_below_64_px_is_refused_naming_its_size(files, capsys,
     assert not (tmp_path / "e.mp4").exists()
     # the tiny preset's own 64 px is taken; 63 is not, nor a wide photo 63 px high with --crop
     Image.fromarray(face_crop).resize((64, 64)).save(tmp_path / "64.png")
-    assert driving.read_image(tmp_path / "64.png").shape == (64, 64, 3)
+    assert driving_inputs.read_image(tmp_path / "64.png").shape == (64, 64, 3)
     Image.fromarray(face_crop).resize((63, 63)).save(tmp_path / "63.png")
-    with pytest.raises(driving.InferenceError, match=r"63\.png: 63x63 px .* at least 64 px"):
-        driving.read_image(tmp_path / "63.png")
+    with pytest.raises(driving_inputs.InferenceError, match=r"63\.png: 63x63 px .* at least 64 px"):
+        driving_inputs.read_image(tmp_path / "63.png")
     Image.fromarray(face_crop).resize((200, 63)).save(tmp_path / "wide.png")
-    with pytest.raises(driving.InferenceError, match=r"wide\.png: 200x63 px"):
-        driving.read_image(tmp_path / "wide.png", crop=True)
+    with pytest.raises(driving_inputs.InferenceError, match=r"wide\.png: 200x63 px"):
+        driving_inputs.read_image(tmp_path / "wide.png", crop=True)
     # a video's first frame is held to the same minimum
     write_video(tmp_path / "small.mp4", np.asarray(Image.fromarray(face_crop).resize((32, 32)))[None])
-    with pytest.raises(driving.InferenceError, match=r"small\.mp4: 32x32 px"):
-        driving.read_image(tmp_path / "small.mp4")
+    with pytest.raises(driving_inputs.InferenceError, match=r"small\.mp4: 32x32 px"):
+        driving_inputs.read_image(tmp_path / "small.mp4")
 
 
 def test_a_model_reading_fewer_than_64_px_takes_identities_of_its_own_size(tmp_path, face_crop):
@@ -608,5 +610,5 @@ def test_a_model_reading_fewer_than_64_px_takes_identities_of_its_own_size(tmp_p
     Image.fromarray(face_crop).resize((32, 32)).save(tmp_path / "32.png")
     args = Namespace(identity=tmp_path / "32.png", crop=False, no_face_check=True)
     assert infer._identity(args, 32).shape == (32, 32, 3)
-    with pytest.raises(driving.InferenceError, match="at least 64 px"):
+    with pytest.raises(driving_inputs.InferenceError, match="at least 64 px"):
         infer._identity(args, 64)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from edtalk import driving, infer
+from edtalk import driving, driving_inputs, infer
 from edtalk.config import ModelConfig
 from edtalk.data import video as video_io
 from edtalk.data.errors import VideoReadError
@@ -71,7 +71,7 @@ def streamed(*argv):
     encode_input, write = driving.model_input, VideoWriter.write
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(video_io, "read_video", whole)
-        patch.setattr(driving, "_NOTED", set())  # notes said by an earlier run are said again
+        patch.setattr(driving_inputs, "_NOTED", set())  # notes said by an earlier run are said again
         patch.setattr(
             driving,
             "model_input",
@@ -100,10 +100,10 @@ def test_infer_video_streams_the_bytes_of_drive_video_on_whole_frames(files, cap
     assert sum(seen["written"]) == 23 and sum(seen["encoded"]) == 1 + 23 + 6 + 23  # I^i, mouth, pose, expr
 
     model, _ = driving.load_generator(files / ckpt)
-    identity = driving.read_image(files / "face.png")
+    identity = driving_inputs.read_image(files / "face.png")
     mouth, pose, expr = (held(files / name) for name in ("mouth.mp4", "pose.mp4", "expr30.mp4"))
     frames = driving.drive_video(model, identity, mouth, pose, expr, batch_size=BATCH)
-    track = driving.fit_audio(driving.load_speech(files / "mouth.mp4"), len(frames))
+    track = driving_inputs.fit_audio(driving_inputs.load_speech(files / "mouth.mp4"), len(frames))
     ref = write_video(files / f"ref_{ckpt}.mp4", frames, audio=track)
     assert np.array_equal(read_video(out).frames, read_video(ref).frames)
     assert out.read_bytes() == ref.read_bytes()
@@ -119,11 +119,11 @@ def test_infer_audio_and_interpolate_stream_the_bytes_of_the_array_path(files, c
     assert rc == 0, capsys.readouterr().err
     assert max(seen["encoded"]) == max(seen["written"]) == BATCH
     model, _ = driving.load_generator(files / "random.pt")
-    identity = driving.read_image(files / "face.png")
-    wav = driving.load_speech(files / "speech.wav")
+    identity = driving_inputs.read_image(files / "face.png")
+    wav = driving_inputs.load_speech(files / "speech.wav")
     pose, expr = held(files / "pose.mp4"), held(files / "expr30.mp4")
     frames = driving.drive_audio(model, identity, wav, pose, expression_frames=expr, batch_size=BATCH)
-    ref = write_video(files / "a_ref.mp4", frames, audio=driving.fit_audio(wav, len(frames)))
+    ref = write_video(files / "a_ref.mp4", frames, audio=driving_inputs.fit_audio(wav, len(frames)))
     assert len(frames) == 32 and (files / "a.mp4").read_bytes() == ref.read_bytes()
 
     rc, seen = streamed(
@@ -138,7 +138,7 @@ def test_infer_audio_and_interpolate_stream_the_bytes_of_the_array_path(files, c
     w2 = driving.weights_of(model, pose, "expression", "b", BATCH, len(mouth))
     weights["expression"] = 0.3 * w1 + 0.7 * w2
     frames = driving.render(model, identity, weights, BATCH)
-    track = driving.fit_audio(driving.load_speech(files / "mouth.mp4"), len(frames))
+    track = driving_inputs.fit_audio(driving_inputs.load_speech(files / "mouth.mp4"), len(frames))
     ref = write_video(files / "i_ref.mp4", frames, audio=track)
     assert (files / "i.mp4").read_bytes() == ref.read_bytes()
 
@@ -147,26 +147,28 @@ def test_infer_audio_and_interpolate_stream_the_bytes_of_the_array_path(files, c
 def test_a_driving_video_streams_the_frames_read_whole_at_25_fps(tmp_path, fps):
     write_video(tmp_path / "d.mp4", clip(17, 32, 5), fps=fps)
     whole = held(tmp_path / "d.mp4")
-    video = driving.DrivingVideo(tmp_path / "d.mp4")
+    video = driving_inputs.DrivingVideo(tmp_path / "d.mp4")
     for size, limit in [(4, None), (5, 7), (64, 3), (3, 1000)]:
         batches = list(video.batches(size, limit))
         assert all(len(b) == size for b in batches[:-1]) and 0 < len(batches[-1]) <= size
         assert np.array_equal(np.concatenate(batches), whole[:limit])
-    assert np.array_equal(driving.read_frames(tmp_path / "d.mp4"), whole)
+    assert np.array_equal(driving_inputs.read_frames(tmp_path / "d.mp4"), whole)
 
 
 def test_a_driving_video_is_checked_on_opening_and_decoded_to_its_end(tmp_path, files):
     """A non-square or missing file fails before any work; a truncated one fails although only its
     first frames are needed (a pose video longer than the mouth's), as read_video did."""
     write_video(tmp_path / "wide.mp4", np.zeros((3, 32, 48, 3), np.uint8))
-    with pytest.raises(driving.InferenceError, match="48x32 \\(width x height\\): EDTalk drives square"):
-        driving.DrivingVideo(tmp_path / "wide.mp4")
+    with pytest.raises(
+        driving_inputs.InferenceError, match="48x32 \\(width x height\\): EDTalk drives square"
+    ):
+        driving_inputs.DrivingVideo(tmp_path / "wide.mp4")
     with pytest.raises(VideoReadError, match="missing"):
-        driving.DrivingVideo(tmp_path / "none.mp4")
+        driving_inputs.DrivingVideo(tmp_path / "none.mp4")
     write_video(tmp_path / "long.mp4", clip(60, 32, 6))
     data = (tmp_path / "long.mp4").read_bytes()
     (tmp_path / "cut.mp4").write_bytes(data[: len(data) * 2 // 3])
-    video = driving.DrivingVideo(tmp_path / "cut.mp4")
+    video = driving_inputs.DrivingVideo(tmp_path / "cut.mp4")
     with pytest.raises(VideoReadError, match="truncated"):
         list(video.batches(4, limit=5))
     argv = ["video", "--ckpt", files / "random.pt", "--identity", files / "face.png", "--no-face-check"]
@@ -190,11 +192,11 @@ def test_crop_streams_the_crops_of_the_detect_and_cut_passes(tmp_path):
     fps, frames = iter_frames(tmp_path / "wide.mp4")
     plan = plan_crops(frames, fps)
     whole = next(cut_crops(iter_frames(tmp_path / "wide.mp4")[1], fps, plan))[1]
-    video = driving.DrivingVideo(tmp_path / "wide.mp4", crop=True)
+    video = driving_inputs.DrivingVideo(tmp_path / "wide.mp4", crop=True)
     assert video.plan == plan and len(whole) == 8  # 9 frames at 30 fps: 8 at 25
     batches = list(video.batches(3))
     assert [len(b) for b in batches] == [3, 3, 2] and np.array_equal(np.concatenate(batches), whole)
     assert np.array_equal(np.concatenate(list(video.batches(5, limit=6))), whole[:6])
     write_video(tmp_path / "wall.mp4", np.full((4, 64, 96, 3), 90, np.uint8))
-    with pytest.raises(driving.InferenceError, match="no face found .* \\(nothing to crop to\\)"):
-        driving.DrivingVideo(tmp_path / "wall.mp4", crop=True)
+    with pytest.raises(driving_inputs.InferenceError, match="no face found .* \\(nothing to crop to\\)"):
+        driving_inputs.DrivingVideo(tmp_path / "wall.mp4", crop=True)

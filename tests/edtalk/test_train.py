@@ -844,7 +844,7 @@ def test_a_frame_cache_the_disk_cannot_hold_is_refused_before_decoding(tmp_path,
     assert training.estimated_cache_bytes(clips, 32) == len(clips) * 6 * row
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
-    monkeypatch.setattr(training, "decoded", lambda *a: pytest.fail("decoded although the disk is full"))
+    monkeypatch.setattr(training, "decode_clips", lambda *a: pytest.fail("decoded although the disk is full"))
     with pytest.raises(
         DataError, match=rf"cache of {len(clips)} clips at 32 px needs about 0.1 MB .* 0.0 MB free"
     ):

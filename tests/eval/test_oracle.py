@@ -49,7 +49,8 @@ def _changed(before: dict, model) -> set[str]:
 
 @pytest.mark.parametrize("train_decoder", [False, True])
 def test_codes_train_the_expression_half_only(fixture_data, train_decoder):
-    from edtalk.data.training import StageSampler, load_frame_cache
+    from edtalk.data.sampler import StageSampler
+    from edtalk.data.training import load_frame_cache
 
     model = _model(fixture_data["cfg"])
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -70,7 +71,8 @@ def test_codes_train_the_expression_half_only(fixture_data, train_decoder):
 
 @pytest.mark.parametrize("encoder_lr", [0.0, 1e-2])
 def test_readout_fits_eln_and_e_only_when_asked(fixture_data, encoder_lr):
-    from edtalk.data.training import StageSampler, load_frame_cache
+    from edtalk.data.sampler import StageSampler
+    from edtalk.data.training import load_frame_cache
 
     model = _model(fixture_data["cfg"])
     before = {k: v.clone() for k, v in model.state_dict().items()}

@@ -295,7 +295,7 @@ def test_training_refuses_frames_that_are_not_square_crops_and_names_the_crop_co
     assert "python -m edtalk.data.crop dataset --dataset hdtf --root RAW --out CROPPED" in reason
 
     # a split that is raw video throughout stops at the sampled headers, before any clip is decoded
-    monkeypatch.setattr(training, "_decoded", lambda *a: pytest.fail("decoded a raw split"))
+    monkeypatch.setattr(training, "decode_clips", lambda *a: pytest.fail("decoded a raw split"))
     raw_only = [clips[0], dataclasses.replace(clips[0], id="raw#1")]
     with pytest.raises(DataError, match=r"raw\.mp4: frames are 400x240 .* --dataset hdtf --root RAW"):
         build_frame_cache(raw_only, 64, tmp_path / "cache", progress=False)
@@ -331,7 +331,7 @@ def test_a_phone_photo_is_read_upright_by_its_exif_orientation(tmp_path, capsys)
     """A portrait shot stored sideways with Orientation=6 was read lying down: 'no face found'."""
     from PIL import Image
 
-    from edtalk.driving import read_image
+    from edtalk.driving_inputs import read_image
 
     frames, _ = _raw(1)
     image = Image.fromarray(np.ascontiguousarray(np.rot90(frames[0], 1)))  # the pixels as stored

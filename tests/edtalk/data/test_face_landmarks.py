@@ -111,7 +111,7 @@ def test_decoding_is_parallel_only_when_detecting_many_clips():
     """benchmarks/frame_cache.py: 2 processes x1.36 with dlib, x0.40 decoding alone (spawn costs)."""
     import os
 
-    from edtalk.data.training import MOST_DECODERS, decode_workers
+    from edtalk.data.cache_decode import MOST_DECODERS, decode_workers
 
     assert decode_workers(10_000, detect=False) == 1
     assert decode_workers(10, detect=True) == 1  # a few clips: not worth spawning

@@ -1,4 +1,4 @@
-"""Training never sees the evaluation clips: ``edtalk.data.training.check_unseen`` compares the clips of
+"""Training never sees the evaluation clips: ``edtalk.data.held_out.check_unseen`` compares the clips of
 the training split with the dataset's judge and test splits (fixture trees of empty files; nothing is
 decoded)."""
 
@@ -9,8 +9,9 @@ import json
 import pytest
 
 from edtalk.config import ConfigError
+from edtalk.data.held_out import check_unseen, held_out_overlap, training_clips
 from edtalk.data.readers import read_clips
-from edtalk.data.training import build_frame_cache, check_unseen, held_out_overlap, training_clips
+from edtalk.data.training import build_frame_cache
 
 SPLITS = {"train": ["st000", "st001"], "judge": ["st002"], "test": ["st003"]}
 

@@ -1,4 +1,4 @@
-"""Who is paired with whom in the stage samplers (``edtalk.data.training.StageSampler``).
+"""Who is paired with whom in the stage samplers (``edtalk.data.sampler.StageSampler``).
 
 A tiny in-memory ``FrameCache`` whose every pixel stores its clip's index (red) and its own row of the
 cache (green), and whose every mel window is filled with its row, so a sampled image or mel window
@@ -11,7 +11,8 @@ import pytest
 from edtalk.data.clip import EMOTIONS
 from edtalk.data.errors import DataError
 from edtalk.data.mouth_swap import MOUTH
-from edtalk.data.training import FrameCache, StageSampler
+from edtalk.data.sampler import StageSampler
+from edtalk.data.training import FrameCache
 
 # (identity, emotion) per clip: identity 0 and 1 have one neutral clip, identity 2 has none
 CLIPS = [(0, "neutral"), (0, "happy"), (0, "angry"), (1, "sad"), (1, "neutral"), (2, "fear"), (2, "happy")]

@@ -308,7 +308,7 @@ def test_a_variable_frame_rate_video_is_retimed_by_its_frame_times(tmp_path):
 
 def test_inference_drives_with_a_variable_frame_rate_video_by_its_frame_times(tmp_path, capsys):
     from edtalk.data.video import frame_times
-    from edtalk.driving import read_frames
+    from edtalk.driving_inputs import read_frames
 
     times = [i / 30 for i in range(30)] + [1 + i / 10 for i in range(10)]
     path = write_vfr(tmp_path / "phone.mp4", times)
@@ -325,7 +325,7 @@ def test_a_truncated_file_is_called_truncated_not_variable_frame_rate(tmp_path, 
     import av
 
     from edtalk.data.video import frame_times
-    from edtalk.driving import read_frames
+    from edtalk.driving_inputs import read_frames
 
     source = write_video(tmp_path / "v.mp4", gradient_frames(n=25))
     with av.open(str(source)) as container:
