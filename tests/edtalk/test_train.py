@@ -882,6 +882,7 @@ def test_the_expression_export_reads_the_per_emotion_codes_on_the_workers_device
     from edtalk import worker as worker_module
     from edtalk.model import EDTalk, load_checkpoint
     from edtalk.stages import get_stage
+    from edtalk.train_chain import stage_config_for
 
     cfg = ModelConfig.preset("tiny")
     seen = []
@@ -895,6 +896,8 @@ def test_the_expression_export_reads_the_per_emotion_codes_on_the_workers_device
     worker.__dict__.update(
         model_cfg=cfg,
         stage=get_stage("expression"),
+        stage_cfg=stage_config_for("expression", {}),
+        checkpoint_stage_config=None,
         parent_meta={},
         run={"parent": ""},
         nets=SimpleNamespace(perceptual=None),
