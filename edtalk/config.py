@@ -21,6 +21,7 @@ import functools
 import math
 import types
 import typing
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -31,6 +32,21 @@ TEXT_ENCODERS = ("minilm", "emoberta", "none")  # E_T: shipped MiniLM, EmoBERTa 
 
 class ConfigError(ValueError):
     """A configuration value or key is invalid; the message names the field and the problem."""
+
+
+# ModelConfig fields that shape only the expression predictor (E_T's width), which audio_expression is the
+# first stage to train: a parent that has not been through it may differ in them (its predictor is left out)
+PREDICTOR_ONLY_FIELDS = ("text_encoder",)
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any], ignore: Iterable[str] = ()) -> list[str]:
+    """``key old -> new`` for every key whose value differs between two config dicts (``ignore`` left out)."""
+    skip = set(ignore)
+    return [
+        f"{k} {old.get(k)!r} -> {new.get(k)!r}"
+        for k in sorted(set(old) | set(new))
+        if k not in skip and old.get(k) != new.get(k)
+    ]
 
 
 def _reject_unknown(kind: str, data: dict[str, Any], known: list[str]) -> None:

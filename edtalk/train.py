@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from edtalk.cli import model_preset, non_negative_int, positive_float, positive_int, report_error, term_weight
+from edtalk.config import TEXT_ENCODERS
 from edtalk.ray_setup import (
     check_cluster_address,
     check_workers_fit,
@@ -37,7 +38,7 @@ from edtalk.ray_setup import (
     start_ray,
 )
 from edtalk.train_cache import prepare_cache
-from edtalk.train_chain import stage_config_for, stage_names, unmet_parent
+from edtalk.train_chain import parent_config_mismatch, stage_config_for, stage_names, unmet_parent
 from edtalk.train_experts import EXPERT_STEPS, ensure_experts
 from edtalk.train_resume import check_resumable
 from edtalk.train_run import TrainingInterrupted, resolve_use_gpu, run_stage, set_env_defaults
@@ -88,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=model_preset,
         default="tiny",
         help="model preset: tiny (CPU) or paper (GPU) (default tiny)",
+    )
+    p.add_argument(
+        "--text-encoder",
+        choices=TEXT_ENCODERS,
+        help="E_T, the frozen text encoder of the expression predictor (audio_expression): minilm (ships "
+        "offline), emoberta (EmoBERTa-base: `python -m eval.weights status` says how to install it) or "
+        "none (audio only); part of the model config, so give it to every stage of a chain (default: "
+        "the preset's, minilm)",
     )
     p.add_argument(
         "--data",
@@ -281,6 +290,7 @@ def _train(args: argparse.Namespace) -> int:
     """The run ``main`` parsed: checks, frame cache, loss experts, then one TorchTrainer per stage."""
     from edtalk.ablations import ABLATIONS
     from edtalk.config import STAGE_NAMES, ModelConfig, TrainConfig
+    from edtalk.modules.expression_predictor import ENCODER_WEIGHTS
     from edtalk.stages import get_stage
 
     names = stage_names(args.stage, args.stages)
@@ -329,6 +339,14 @@ def _train(args: argparse.Namespace) -> int:
         extra_frames=args.extra_frames,
     )
     model_cfg = ModelConfig.preset(args.preset)
+    if args.text_encoder:
+        model_cfg = model_cfg.replace(text_encoder=args.text_encoder)
+        if args.text_encoder in ENCODER_WEIGHTS and "audio_expression" in names:
+            from edtalk.weights import resolve
+
+            resolve(ENCODER_WEIGHTS[args.text_encoder])  # missing: named now, not after the other stages
+    if problem := parent_config_mismatch(names, parent, out, model_cfg):
+        return report_error(problem)
     weight_overrides: dict[str, dict[str, float]] = {}
     for term, weight in args.loss_weight:
         having = [n for n in names if term in get_stage(n).weights]

@@ -62,19 +62,62 @@ def stage_names(stage: str | None, stages: str | None) -> list[str]:
     return ordered
 
 
+def loaded_parents(names: list[str], parent: str, out: Path) -> list[tuple[str, Path, bool]]:
+    """(stage, checkpoint, from --parent) for each parent checkpoint the run loads rather than trains:
+    ``--parent`` for the first stage, else ``<out>/<parent stage>/final.pt`` of a parent stage this run
+    does not train before it."""
+    from edtalk.stages import get_stage
+
+    found = []
+    for i, name in enumerate(names):
+        up = get_stage(name).parent
+        if i == 0 and parent:
+            found.append((name, Path(parent), True))
+        elif up and up not in names[:i]:
+            found.append((name, out / up / "final.pt", False))
+    return found
+
+
 def unmet_parent(names: list[str], parent: str, out: Path) -> str | None:
     """Why the run cannot start, checked before the frame cache and loss experts are built: a stage
     whose parent checkpoint neither exists nor is trained earlier in this run (``None`` when all are met).
     ``parent`` is ``--parent``, which only the first stage uses."""
-    from edtalk.stages import get_stage
+    for name, ckpt, from_flag in loaded_parents(names, parent, out):
+        if not ckpt.is_file():
+            return missing_parent(name, str(ckpt), from_flag=from_flag)
+    return None
 
-    for i, name in enumerate(names):
-        if i == 0 and parent:
-            if not Path(parent).is_file():
-                return missing_parent(name, parent, from_flag=True)
-            continue
-        up = get_stage(name).parent
-        ckpt = out / up / "final.pt" if up else None
-        if ckpt is not None and up not in names[:i] and not ckpt.is_file():
-            return missing_parent(name, str(ckpt), from_flag=False)
+
+def parent_config_problem(theirs: dict[str, Any], ours: dict[str, Any], stages_done: list[str]) -> str | None:
+    """Why a parent checkpoint of model config ``theirs`` (trained through ``stages_done``) cannot start
+    a stage of model config ``ours``, or None. A chain keeps one model config; the fields that shape
+    only the expression predictor (``PREDICTOR_ONLY_FIELDS``: E_T's width) may differ until a stage has
+    trained it (audio_expression), since the predictor then starts fresh."""
+    from edtalk.config import PREDICTOR_ONLY_FIELDS, changed_fields
+
+    changes = changed_fields(theirs, ours)
+    if not changes:
+        return None
+    differing = {k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k)}
+    if differing <= set(PREDICTOR_ONLY_FIELDS) and "audio_expression" not in stages_done:
+        return None
+    return (
+        f"its model config differs from this run's ({'; '.join(changes)}: parent -> this run); a chain "
+        "keeps one model config, so give the --preset and --text-encoder the parent was trained with"
+    )
+
+
+def parent_config_mismatch(names: list[str], parent: str, out: Path, model_cfg) -> str | None:
+    """``parent_config_problem`` of each parent checkpoint the run loads, checked before any work
+    (the worker refuses it too, but only once Ray has started)."""
+    from edtalk.model import CheckpointError, load_checkpoint
+
+    for name, ckpt, _ in loaded_parents(names, parent, out):
+        try:
+            loaded = load_checkpoint(ckpt)
+        except CheckpointError as err:
+            return str(err)
+        done = loaded["meta"].get("stages_done", [])
+        if problem := parent_config_problem(loaded["config"].to_dict(), model_cfg.to_dict(), done):
+            return f"stage {name} starts from {ckpt}: {problem}"
     return None

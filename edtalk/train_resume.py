@@ -17,17 +17,15 @@ import shutil
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from edtalk.config import changed_fields
+
 # settings a resumed run may change without a word: how long it runs and how often it logs/saves
 _RESUME_FREE = {"max_steps", "checkpoint_every", "log_every", "resume", "out", "cache", "experts", "address"}
 
 
 def _changed(old: dict, new: dict) -> list[str]:
     """``key old -> new`` for every key whose value differs (keys in _RESUME_FREE left out)."""
-    return [
-        f"{k} {old.get(k)!r} -> {new.get(k)!r}"
-        for k in sorted(set(old) | set(new))
-        if k not in _RESUME_FREE and old.get(k) != new.get(k)
-    ]
+    return changed_fields(old, new, ignore=_RESUME_FREE)
 
 
 def resume_check(stage_dir: Path, run: dict) -> list[str]:

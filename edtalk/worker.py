@@ -105,14 +105,25 @@ def deepspeed_config(stage_cfg, train_cfg) -> dict[str, Any]:
 
 
 def _load_parent(model, parent: str) -> dict:
-    """Load a parent final.pt into ``model`` (strict); returns its meta."""
+    """Load a parent final.pt into ``model`` (strict); returns its meta. A parent that differs only in
+    the expression predictor's shape and has not trained it (``train_chain.parent_config_problem``)
+    gives everything else; the predictor keeps its fresh initialisation."""
     from edtalk.model import load_checkpoint
+    from edtalk.train_chain import parent_config_problem
 
     ckpt = load_checkpoint(parent)
+    state = ckpt["state_dict"]
     if ckpt["config"] != model.cfg:
-        raise ValueError(f"{parent}: parent model config differs from this run's model config")
-    model.load_state_dict(ckpt["state_dict"], strict=True)
+        done = ckpt["meta"].get("stages_done", [])
+        if problem := parent_config_problem(ckpt["config"].to_dict(), model.cfg.to_dict(), done):
+            raise ValueError(f"{parent}: {problem}")
+        fresh = {k: v for k, v in model.state_dict().items() if k.startswith(PREDICTOR_PREFIX)}
+        state = {**{k: v for k, v in state.items() if not k.startswith(PREDICTOR_PREFIX)}, **fresh}
+    model.load_state_dict(state, strict=True)
     return ckpt["meta"]
+
+
+PREDICTOR_PREFIX = "expression_predictor."
 
 
 def _loss_networks(stage, train_cfg, model_cfg, device):

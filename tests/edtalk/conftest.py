@@ -1,4 +1,7 @@
-"""Inputs shared by the inference tests (test_infer.py, test_infer_review.py)."""
+"""Inputs shared by the inference tests (test_infer.py, test_infer_review.py) and the in-process
+training tests (test_train.py, test_parent_config.py)."""
+
+import os
 
 import numpy as np
 import pytest
@@ -23,3 +26,31 @@ def noisy_faces(face_crop):
         return np.clip(face_crop[None].astype(int) + noise, 0, 255).astype(np.uint8)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def training_fixture(tmp_path_factory):
+    """A synthtalk-shaped fixture, its frame cache and loss experts trained on its train split."""
+    from edtalk.config import ModelConfig
+    from edtalk.experts.testing import make_training_fixture
+
+    root = tmp_path_factory.mktemp("train")
+    cfg = ModelConfig.preset("tiny")
+    data, cache, _ = make_training_fixture(root, cfg.image_size)
+    return {"root": root, "data": data, "cache": cache, "model": cfg}
+
+
+@pytest.fixture(scope="module")
+def single_process_group():
+    """The environment of a one-process torch.distributed group (DeepSpeed needs one), per module."""
+    from edtalk.worker import world_of_one_env
+
+    env = {**world_of_one_env(), "DS_ACCELERATOR": os.environ.get("DS_ACCELERATOR", "cpu")}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

@@ -14,32 +14,6 @@ import torch
 from edtalk.config import STAGE_NAMES, ModelConfig, TrainConfig
 
 
-@pytest.fixture(scope="module")
-def training_fixture(tmp_path_factory):
-    """A synthtalk-shaped fixture, its frame cache and loss experts trained on its train split."""
-    from edtalk.experts.testing import make_training_fixture
-
-    root = tmp_path_factory.mktemp("train")
-    cfg = ModelConfig.preset("tiny")
-    data, cache, _ = make_training_fixture(root, cfg.image_size)
-    return {"root": root, "data": data, "cache": cache, "model": cfg}
-
-
-@pytest.fixture(scope="module")
-def single_process_group():
-    from edtalk.worker import world_of_one_env
-
-    env = {**world_of_one_env(), "DS_ACCELERATOR": os.environ.get("DS_ACCELERATOR", "cpu")}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    yield
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
 @pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16"])
 def test_one_deepspeed_step_per_stage(training_fixture, single_process_group, bf16):
     """``--bf16`` casts the parameters only: the warp, the flow's 1x1 mixing and BatchNorm's running
