@@ -280,7 +280,7 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
 # import that every name here has one (this module stays torch-free, so the order lives here).
 STAGE_NAMES = ("eg_pretrain", "mouth_pose", "expression", "audio_lip", "audio_pose", "audio_expression")
 # split names no run trains on: the judges' and the test identities, and 'all', which every reader takes
-# as every clip, those included (edtalk.data.training.check_unseen also compares the clips themselves)
+# as every clip, those included (edtalk.data.held_out.check_unseen also compares the clips themselves)
 HELD_OUT_SPLIT_NAMES = ("judge", "test", "all")
 
 

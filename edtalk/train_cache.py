@@ -16,7 +16,8 @@ def parse_data(spec: str) -> tuple[str, Path]:
 def prepare_cache(train_cfg, model_cfg, with_extras: bool = False) -> Path:
     """Decode the training split once (driver side) into the shared frame cache; ``with_extras``
     appends ``train_cfg.extra_identities`` rendered people (for the frames-only stages)."""
-    from edtalk.data.training import build_frame_cache, training_clips
+    from edtalk.data.held_out import training_clips
+    from edtalk.data.training import build_frame_cache
 
     reader, root = parse_data(train_cfg.data)
     clips = training_clips(reader, root, train_cfg.split)  # none of the judge or test clips

@@ -22,7 +22,8 @@ def self_reconstruction_check(
     import numpy as np
     import torch
 
-    from edtalk.data.training import load_frame_cache, to_tensor
+    from edtalk.data.sampler import to_tensor
+    from edtalk.data.training import load_frame_cache
     from edtalk.driving import load_generator, model_device
 
     model, _ = load_generator(final_pt, device)

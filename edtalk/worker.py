@@ -171,7 +171,7 @@ def _text_features(batch: dict, model, cache: dict) -> None:
 
 def _eln_weights(model, frames):
     """W^e = ELN(E(frames)) for uint8 frames (n, H, W, 3), as float on the CPU."""
-    from edtalk.data.training import to_tensor
+    from edtalk.data.sampler import to_tensor
     from edtalk.driving import model_device
 
     f, _ = model.encode(to_tensor(frames).to(model_device(model)))
@@ -315,7 +315,8 @@ class StageWorker:
         import torch.distributed as dist
 
         from edtalk.config import ModelConfig, StageConfig, TrainConfig
-        from edtalk.data.training import StageSampler, load_frame_cache
+        from edtalk.data.sampler import StageSampler
+        from edtalk.data.training import load_frame_cache
         from edtalk.model import EDTalk
         from edtalk.modules.discriminator import Discriminator
         from edtalk.stages import StageModule, apply_freezing, configured_stage, get_stage, start_fresh

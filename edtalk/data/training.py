@@ -27,14 +27,7 @@ from edtalk.data.cache_decode import decode_clips, decode_workers, not_square, r
 from edtalk.data.clip import EMOTIONS, Clip
 from edtalk.data.errors import DataError, DatasetLayoutError
 from edtalk.data.held_out import check_unseen
-from edtalk.data.held_out import (
-    training_clips as training_clips,  # TODO(split): importer edtalk/train_cache.py
-)
 from edtalk.data.npy_rows import NpyRowWriter
-from edtalk.data.sampler import StageSampler as StageSampler  # TODO(split): importer edtalk/worker.py
-from edtalk.data.sampler import (
-    to_tensor as to_tensor,  # TODO(split): importers edtalk/worker.py, edtalk/train_sanity.py
-)
 
 if TYPE_CHECKING:
     from edtalk.data.video import VideoInfo

@@ -24,7 +24,7 @@ Design choices the paper leaves open are documented in the stage's file. Shared 
 ``selection`` (which parameters train, ``StageModule``), ``shared`` (helpers of several stages).
 The Table 3 loss ablations are ``edtalk.ablations``.
 
-How to add a stage: write its sampler (``edtalk.data.training.StageSampler``), then one file here
+How to add a stage: write its sampler (``edtalk.data.sampler.StageSampler``), then one file here
 with its forward and losses and one ``STAGES.add``, and put its name in ``edtalk.config.STAGE_NAMES``
 (the chain order; importing this package checks that every name there has a file and vice versa).
 """
