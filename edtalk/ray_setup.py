@@ -3,9 +3,9 @@ worker hook of the private local instance.
 
 ``start_ray`` is the one place Ray starts: it joins a cluster at an address, or starts a private
 local instance (``address="local"``: never a cluster that happens to run on this machine, which
-``ray.init()`` without an address would join) on 127.0.0.1 without the dashboard. Training and the
-sweeps join ``cluster_address(--address)``: the flag, else ``$RAY_ADDRESS``, which ``ray job submit``
-sets for its entrypoint; scoring (``eval.run``) joins only its ``--address``.
+``ray.init()`` without an address would join) on 127.0.0.1 without the dashboard. Training, the
+sweeps and scoring join ``cluster_address(--address)``: the flag, else ``$RAY_ADDRESS``, which ``ray
+job submit`` sets for its entrypoint (``eval.run --workers 0`` scores in its own process).
 
 ``check_cluster_address``: ``ray.init(address="host:port")`` with nothing (or the wrong service)
 there retries the GCS connection for minutes without a word beyond Ray's log lines, so a mistyped

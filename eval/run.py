@@ -156,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="Ray CPUs for a local Ray (default 2); 0 scores in this process without Ray",
     )
     r.add_argument(
-        "--address", help="Ray cluster address (e.g. auto or ray://host:10001); default: a local Ray"
+        "--address",
+        help="Ray cluster address (e.g. auto or ray://host:10001); default: $RAY_ADDRESS, which `ray job "
+        "submit` sets, unless --workers 0, else a local Ray of --workers CPUs",
     )
     r.add_argument(
         "--device",
@@ -197,6 +199,10 @@ def run(args: argparse.Namespace) -> int:
     from baselines import make_method
     from eval.protocols import get_protocol
 
+    if not args.address and args.workers > 0:  # under `ray job submit`: score on that job's cluster
+        from edtalk.ray_setup import cluster_address
+
+        args.address = cluster_address(None)
     check_device(args)
     check_address(args.address)
     t_start = time.perf_counter()

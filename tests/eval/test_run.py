@@ -284,6 +284,24 @@ def test_a_device_this_run_cannot_use_is_refused_before_any_clip(synth, tmp_path
     assert not (tmp_path / "r").exists()
 
 
+def test_under_ray_job_submit_scoring_joins_the_jobs_cluster_unless_in_process(
+    synth, tmp_path, capsys, monkeypatch
+):
+    """`ray job submit -- python -m eval.run ...` sets RAY_ADDRESS: the run scores on that cluster
+    (here nothing answers, so it is refused naming it) instead of a private Ray on the head node;
+    --workers 0 still scores in this process."""
+    import socket
+
+    root, _ = synth
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    assert run(root, tmp_path / "r", "--workers", "2") == 2
+    assert f"127.0.0.1:{port}" in capsys.readouterr().err and not (tmp_path / "r").exists()
+    assert run(root, tmp_path / "r") == 0  # FAST: --workers 0
+
+
 def test_help_explains_flags_with_examples():
     text = build_parser().format_help()
     for flag in (
