@@ -173,9 +173,10 @@ def weight_identity(name: str) -> str:
     install unless it was copied in by hand or accepted unverified: a swapped file changes the
     protocol hash, so cached scores of the old file are not served."""
     from edtalk import weights
+    from edtalk.weight_catalogue import WEIGHTS
 
-    if name in weights.WEIGHTS:
-        w = weights.WEIGHTS.get(name)
+    if name in WEIGHTS:
+        w = WEIGHTS.get(name)
         if w.sha256:
             return w.sha256.lower()
         if w.sha256_prefix or w.sha256_suffix:

@@ -79,6 +79,7 @@ def check_weights(protocol: Any, metrics: dict, allow_unverified: bool, data: st
     declares, and the protocol's backbone weights named in their settings (the judges). With
     ``data`` (a synthtalk root) a judge trained on that set's train or test people is refused."""
     from edtalk import weights
+    from edtalk.weight_catalogue import WEIGHTS
     from eval.protocols import weight_identity
 
     names = [n for mid, metric in metrics.items() for n in metric_weights(protocol, mid, metric)]
@@ -88,7 +89,7 @@ def check_weights(protocol: Any, metrics: dict, allow_unverified: bool, data: st
             from edtalk.experts.store import resolve_judge  # its error says how to train it
 
             resolve_judge(name, data)
-        elif name in weights.WEIGHTS:
+        elif name in WEIGHTS:
             weights.resolve(name, allow_unverified=allow_unverified)
 
 

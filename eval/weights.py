@@ -20,18 +20,13 @@ import warnings
 from pathlib import Path
 
 from edtalk.experts.names import TRAIN_JUDGES
-from edtalk.weights import (  # noqa: F401  (re-exported for eval code)
-    WEIGHTS,
+from edtalk.weight_catalogue import WEIGHTS
+from edtalk.weights import (
     MissingWeightsError,
-    WeightFile,
     WeightsMismatchError,
     fetch,
-    file_sha256,
     import_file,
-    resolve,
     status_rows,
-    target_path,
-    unverified_in_use,
     verify,
     weights_dir,
 )

@@ -133,7 +133,7 @@ def _weight_present(name: str) -> bool:
 def scorable_metrics(protocol_name: str) -> list[str]:
     """The protocol's implemented metrics whose weight files are on this machine (e.g. the
     synthtalk judges once ``python -m eval.zoo train`` has run); the others are skipped."""
-    from edtalk.weights import WEIGHTS
+    from edtalk.weight_catalogue import WEIGHTS
     from eval.protocols import get_protocol
 
     protocol = get_protocol(protocol_name)

@@ -11,7 +11,7 @@ raises ``MissingWeightsError`` naming the file, its URL and where to put it.
 
 How to add a backbone: one file here with a ``@BACKBONES.register("name")`` loader and its
 ``@FEATURES.register(...)`` extractor(s) (every module here is imported by ``load_all``); its weight
-file in ``edtalk/weights.py``; a conformance test in ``tests/eval/backbones/``.
+file in ``edtalk/weight_catalogue.py``; a conformance test in ``tests/eval/backbones/``.
 """
 
 from __future__ import annotations

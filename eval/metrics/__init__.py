@@ -16,7 +16,7 @@ How to add a metric
    ``not_applicable(clip)`` to return the reason: such clips are reported as n/a, not as failures.
 3. If it needs a new network: a backbone in ``eval/backbones/<name>.py`` with its
    ``@BACKBONES.register("<name>")`` loader and its feature extractor in ``eval.context.FEATURES``,
-   and its weight file in ``edtalk/weights.py``.
+   and its weight file in ``edtalk/weight_catalogue.py``.
 4. Add it to the protocols that score it: a ``spec("<id>", ...)`` row in ``eval/protocols.py`` (this
    changes the protocol's hash; ``eval.run`` refuses ``--metrics`` a protocol does not list).
 5. Tests in ``tests/eval/metrics/test_<id>.py``: against a reference implementation, and

@@ -5,6 +5,7 @@ import hashlib
 import pytest
 
 from edtalk import weights as W
+from edtalk.weight_catalogue import WEIGHTS, WeightFile
 from eval.weights import main
 
 
@@ -32,7 +33,7 @@ def wdir(tmp_path, monkeypatch):
     ],
 )
 def test_missing_weights_error_names_file_url_and_target(wdir, name):
-    w = W.WEIGHTS.get(name)
+    w = WEIGHTS.get(name)
     with pytest.raises(W.MissingWeightsError) as e:
         W.resolve(name)
     msg = str(e.value)
@@ -87,7 +88,7 @@ def test_import_reads_the_file_once_then_verifies_from_the_cache(wdir, tmp_path,
 
 def test_full_hash_match(wdir, tmp_path, monkeypatch):
     data = b"exact"
-    wf = W.WeightFile(
+    wf = WeightFile(
         "unit_test_exact",
         "exact.bin",
         hashlib.sha256(data).hexdigest(),
@@ -95,7 +96,7 @@ def test_full_hash_match(wdir, tmp_path, monkeypatch):
         "test",
         ("test",),
     )
-    monkeypatch.setitem(W.WEIGHTS._items, wf.name, wf)
+    monkeypatch.setitem(WEIGHTS._items, wf.name, wf)
     src = tmp_path / "x"
     src.write_bytes(data)
     W.import_file(wf.name, src)
@@ -200,7 +201,7 @@ def test_every_file_an_error_names_can_be_installed_with_the_command_it_gives(
     assert "downloading 'vgg19-dcbb9e9d.pth'" in capsys.readouterr().err
     assert main(["fetch", "all"]) == 1  # every direct file is tried, the failures are counted
     err = capsys.readouterr().err
-    direct = [n for n in W.WEIGHTS.names() if W.WEIGHTS.get(n).direct]
+    direct = [n for n in WEIGHTS.names() if WEIGHTS.get(n).direct]
     assert f"{len(direct)} of {len(direct)} not fetched" in err and err.count("error: ") == len(direct) + 1
 
 
@@ -222,11 +223,11 @@ def test_a_judge_swapped_by_hand_changes_its_weight_identity(wdir, tmp_path):
 def test_the_manager_declares_every_weight_on_import():
     """VGG19 joined WEIGHTS only once edtalk.perceptual was imported, the judges only after
     register_weight_entries(), and HuBERT / EmoBERTa never (a second manager in the expression
-    predictor): a fresh interpreter that imports only the manager must see them all."""
+    predictor): a fresh interpreter that imports only the catalogue must see them all."""
     import subprocess
     import sys
 
-    code = "from edtalk.weights import WEIGHTS; print(' '.join(WEIGHTS.names()))"
+    code = "from edtalk.weight_catalogue import WEIGHTS; print(' '.join(WEIGHTS.names()))"
     names = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     for name in (
         "vgg19",
@@ -236,7 +237,7 @@ def test_the_manager_declares_every_weight_on_import():
         "synthtalk_sync_judge",
     ):
         assert name in names.split()
-    assert W.WEIGHTS.get("synthtalk_sync_judge").trained_here
+    assert WEIGHTS.get("synthtalk_sync_judge").trained_here
 
 
 def _model_folder(folder, weights=b"hubert weights"):
