@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     from edtalk.stages import get_stage
     from edtalk.train_cache import prepare_cache
     from edtalk.train_run import set_env_defaults
-    from edtalk.worker import peak_memory, world_of_one_env
+    from edtalk.worker_devices import peak_memory, world_of_one_env
 
     set_env_defaults()
     for key, value in world_of_one_env().items():  # a user's own MASTER_PORT etc. are kept

@@ -5,13 +5,14 @@ Each stage is one ``ray.train.torch.TorchTrainer`` (``ScalingConfig(num_workers=
 ``RunConfig(storage_path=<out>, name=<stage>)``). Its workers run
 ``edtalk.worker.train_loop_per_worker(config)``: rebuild the typed configs from the dict, load the
 parent stage's ``final.pt``, freeze everything but the stage's modules (``edtalk.stages``), wrap the
-stage module in a DeepSpeed engine (``deepspeed.initialize`` with a config dict: ZeRO 0-3, optional
-bf16; on CPU the gloo backend and ``torch_adam``; on GPU the same code runs NCCL/CUDA), and train for
-``max_steps``.
+stage module in a DeepSpeed engine (``deepspeed.initialize`` with the config dict of
+``edtalk.engine_setup``: ZeRO 0-3, optional bf16; on CPU the gloo backend and ``torch_adam``; on GPU
+the same code runs NCCL/CUDA), and train for ``max_steps``.
 
 The discriminator D (adversarial stages) is a plain ``torch.optim.Adam`` beside the engine whose
-gradients are all-reduced (averaged) over the workers by hand: it is small, needs no sharding, and
-keeping it out of the engine keeps the engine's ZeRO partitioning to the stage's trainable modules.
+gradients are all-reduced (averaged) over the workers by hand (``edtalk.worker_devices``): it is small,
+needs no sharding, and keeping it out of the engine keeps the engine's ZeRO partitioning to the stage's
+trainable modules.
 
 Every ``checkpoint_every`` steps and at the end, each worker writes its DeepSpeed shard and rank 0
 the trainer state (step, D and its optimiser, configs) into a checkpoint folder reported with
@@ -21,7 +22,8 @@ the trainer state (step, D and its optimiser, configs) into a checkpoint folder 
 When a stage finishes, rank 0 exports the full model so far as ``<out>/<stage>/final.pt``
 (``edtalk.model.save_checkpoint``), with the run config (model, stage, train), parent path, git hash,
 library versions, the discriminator and, from the expression stage on, the per-emotion mean W^e
-("emotion_weights", used by ``infer --emotion``); the driver writes ``<out>/<stage>/summary.json``.
+("emotion_weights", ``edtalk.emotion_table``, used by ``infer --emotion``); the driver writes
+``<out>/<stage>/summary.json``.
 
 TensorBoard scalars go to ``<out>/<stage>/tensorboard`` (rank 0); rank 0 shows a progress bar on
 the driver (``ray.experimental.tqdm_ray``).

@@ -3,9 +3,11 @@
 ``StageWorker`` is a rank's state (model from the parent's ``final.pt``, the DeepSpeed engine around
 the stage's trainable modules, D and its Adam, the frame sampler, the loss networks) and one
 optimiser step; ``train_loop_per_worker`` steps it, logs, reports checkpoints to Ray and has rank 0
-export ``final.pt``. The driver side is ``edtalk.train`` and its ``train_*`` modules (configs, frame
-cache, experts, resume checks); the TorchTrainer and the overview of a stage's life are in
-``edtalk.train_run``. Heavy imports are inside functions, so
+export ``final.pt``. DeepSpeed's accelerator and config dict are in ``edtalk.engine_setup``, the
+worker's devices and collectives over the ranks in ``edtalk.worker_devices``, the expression stage's
+per-emotion W^e table in ``edtalk.emotion_table``. The driver side is ``edtalk.train`` and its
+``train_*`` modules (configs, frame cache, experts, resume checks); the TorchTrainer and the overview
+of a stage's life are in ``edtalk.train_run``. Heavy imports are inside functions, so
 the driver imports this module without loading DeepSpeed.
 """
 
@@ -17,91 +19,28 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
+from edtalk.engine_setup import (
+    D_BETAS,
+    G_BETAS,
+    buffers_follow_parameters,
+    deepspeed_config,
+    match_deepspeed_accelerator,
+    skip_inference_shm_kernel,
+)
 from edtalk.experts.names import expert_file
+from edtalk.worker_devices import (
+    all_reduce_grads,
+    check_shared_folder,
+    hide_gpus_unless_booked,
+    mean_over_ranks,
+    peak_memory,
+    worker_gpu,
+)
 
-# Adam betas of the official LIA/EDTalk trainers (StyleGAN2 lazy-regularisation ratios 4/5 for G and
-# 16/17 for D, applied although no R1/path-length term is used): beta1 = 0, beta2 = 0.99^ratio. The
-# official trainers also multiply the learning rate by that ratio (2e-3 -> 1.6e-3 for G, 1.88e-3 for D);
-# StageConfig.lr keeps the paper's stated 2e-3 (Sec. 4.1) unscaled.
-G_BETAS = (0.0, 0.99 ** (4 / 5))
-D_BETAS = (0.0, 0.99 ** (16 / 17))
 ENGINE_TAG = "engine"
 # each rank's sampler and torch RNG states in a checkpoint folder (ranks write their own; Ray merges them)
 RNG_FILE = "rng_rank{rank}.pt"
-
-
-def match_deepspeed_accelerator() -> None:
-    """Before DeepSpeed is imported in a worker: its accelerator is the worker's own device.
-
-    DS_ACCELERATOR=cpu on a CUDA worker would run DeepSpeed's CPU accelerator beside NCCL; a
-    cluster's workers need not share the driver's hardware, so each worker decides for itself.
-    A value the user set that fits the device is kept.
-    """
-    import torch
-
-    if torch.cuda.is_available():
-        if os.environ.get("DS_ACCELERATOR") == "cpu":
-            os.environ["DS_ACCELERATOR"] = "cuda"
-    else:
-        os.environ.setdefault("DS_ACCELERATOR", "cpu")
-
-
-def skip_inference_shm_kernel() -> None:
-    """On the CPU accelerator, stop DeepSpeed from JIT-compiling a kernel that training never runs.
-
-    DeepSpeed's torch backend builds its shared-memory all-reduce op when it starts (about 40 s on 2
-    cores, on the first run on a machine; then cached in ~/.cache/torch_extensions). Only
-    ``deepspeed.comm.inference_all_reduce`` (tensor-parallel inference) uses it; training's gradient
-    all-reduce goes through torch.distributed (gloo). DeepSpeed builds an op only if its table of
-    compatible ops says so; that table is one module-level dict whose edits persist
-    (deepspeed/ops/__init__.py).
-    """
-    if os.environ.get("DS_ACCELERATOR") != "cpu":
-        return
-    import deepspeed.ops
-    from deepspeed.ops.op_builder.cpu import ShareMemCommBuilder
-
-    deepspeed.ops.__compatible_ops__[ShareMemCommBuilder.NAME] = False
-
-
-def deepspeed_config(stage_cfg, train_cfg) -> dict[str, Any]:
-    """The DeepSpeed config dict of one stage (ZeRO stage, bf16, torch's Adam on every device).
-
-    Plain Adam without weight decay, as the official trainers' torch.optim.Adam: DeepSpeed's "Adam"
-    is AdamW unless ``adam_w_mode`` is off (torch's AdamW has a default decay of 0.01). ``torch_adam``
-    on GPUs too: DeepSpeed's FusedAdam is compiled at the first ``deepspeed.initialize`` (nothing is
-    prebuilt, DS_BUILD_OPS=0), which needs nvcc and a CUDA toolkit of exactly torch's version on
-    every node, and takes minutes where it works."""
-    cfg: dict[str, Any] = {
-        "train_micro_batch_size_per_gpu": stage_cfg.batch_size,
-        "gradient_accumulation_steps": 1,
-        "optimizer": {
-            "type": "Adam",
-            "params": {
-                "lr": stage_cfg.lr,
-                "betas": [stage_cfg.beta1, G_BETAS[1]],
-                "eps": 1e-8,
-                "weight_decay": 0.0,
-                "adam_w_mode": False,
-                "torch_adam": True,
-            },
-        },
-        "zero_optimization": {"stage": train_cfg.zero_stage},
-        # not in the official trainers (they step unclipped): a guard on the global gradient norm that
-        # only acts on a diverging step, kept because the tiny preset trains at high learning rates
-        "gradient_clipping": 10.0,
-        "steps_per_print": 10**9,
-        "wall_clock_breakdown": False,
-    }
-    if train_cfg.bf16:
-        cfg["bf16"] = {"enabled": True}
-        # gradients are averaged over the workers in fp32 (DeepSpeed's default under bf16 is bf16,
-        # whose 8-bit mantissa rounds away small gradients summed with large ones); the model is
-        # small enough (64 M parameters at `paper`) that the doubled traffic does not matter
-        cfg["communication_data_type"] = "fp32"
-    return cfg
 
 
 def _load_parent(model, parent: str) -> dict:
@@ -144,17 +83,6 @@ def _loss_networks(stage, train_cfg, model_cfg, device):
     return nets
 
 
-def _all_reduce_grads(module, world: int) -> None:
-    import torch.distributed as dist
-
-    if world <= 1:
-        return
-    for p in module.parameters():
-        if p.grad is not None:
-            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
-            p.grad.div_(world)
-
-
 def _text_features(batch: dict, model, cache: dict) -> None:
     """Adds E_T(transcript) (frozen, cached per sentence) to an audio_expression batch."""
     import torch
@@ -169,136 +97,9 @@ def _text_features(batch: dict, model, cache: dict) -> None:
     batch["text_features"] = torch.stack([cache[t] for t in texts])
 
 
-def _eln_weights(model, frames):
-    """W^e = ELN(E(frames)) for uint8 frames (n, H, W, 3), as float on the CPU."""
-    from edtalk.data.sampler import to_tensor
-    from edtalk.driving import model_device
-
-    f, _ = model.encode(to_tensor(frames).to(model_device(model)))
-    return model.navigate(f, ("expression",))["expression"].float().cpu()
-
-
-def emotion_weight_table(
-    model, cache, frames_per_clip: int = 8, clips_per_emotion: int = 32
-) -> dict[str, list[float]]:
-    """Per-emotion mean W^e: ELN on ``frames_per_clip`` evenly spaced frames of at most
-    ``clips_per_emotion`` clips of each emotion, evenly spread over the cache (E in batches of 64 frames).
-
-    The cap keeps the export of a stage that trained on many rendered people (1824 clips at the demo's
-    ``--extra-identities 64``) from encoding every clip: E costs about 5 ms a frame on one core.
-    """
-    import numpy as np
-    import torch
-
-    from edtalk.data.clip import EMOTIONS
-
-    table = {}
-    model.eval()
-    with torch.no_grad():
-        for e in sorted(set(cache.emotion[cache.emotion >= 0].tolist())):
-            clips = np.flatnonzero(cache.emotion == e)
-            clips = clips[
-                np.linspace(0, len(clips) - 1, min(len(clips), clips_per_emotion)).round().astype(int)
-            ]
-            span = np.linspace(0, 1, frames_per_clip)[None] * (cache.length[clips, None] - 1)
-            idx = (cache.start[clips, None] + span.round().astype(int)).ravel()
-            w = torch.cat(
-                [
-                    _eln_weights(model, cache.frames[chunk])
-                    for chunk in np.array_split(idx, -(-len(idx) // 64))
-                ]
-            )
-            table[EMOTIONS[e]] = w.view(len(clips), frames_per_clip, -1).mean(1).mean(0).tolist()
-    return table
-
-
-def buffers_follow_parameters(module) -> None:
-    """Cast ``module``'s floating-point buffers to its parameters' dtype, in place.
-
-    DeepSpeed --bf16 casts parameters only; BatchNorm's running statistics (the audio encoder) and
-    the flow's constant buffers stay float32, and CPU batch_norm refuses bf16 weights with float32
-    running statistics. Integer and boolean buffers keep their dtype."""
-    dtype = next(module.parameters()).dtype
-    for owner in module.modules():
-        for name, buf in list(owner.named_buffers(recurse=False)):
-            if buf is not None and buf.is_floating_point() and buf.dtype != dtype:
-                setattr(owner, name, buf.to(dtype))
-
-
 def _as_saved(tensor):
     """A state-dict entry as checkpoints hold it: floating point as float32 on CPU, others unchanged."""
     return (tensor.float() if tensor.is_floating_point() else tensor).cpu()
-
-
-def world_of_one_env() -> dict[str, str]:
-    """The variables torch.distributed reads to start a world of one process on this machine (a free
-    loopback port): what a StageWorker outside Ray (tests, benchmarks.stage_step) needs set."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return {
-        "MASTER_ADDR": "127.0.0.1",
-        "MASTER_PORT": str(port),
-        "RANK": "0",
-        "WORLD_SIZE": "1",
-        "LOCAL_RANK": "0",
-    }
-
-
-def mean_over_ranks(values: dict[str, float], world: int, device) -> dict[str, float]:
-    """Each value's mean over the ranks: the loss of the global batch, not rank 0's share of it.
-
-    Collective: every rank calls it at the same step with the same keys (the stage's loss terms).
-    Ray Train keeps the first worker's reported metrics only, and ranks checkpoints by them. The
-    ranks' batches are the same size, so the mean of their means is the global batch mean. (gloo
-    has no ReduceOp.AVG: a sum, then / world.)
-    """
-    import torch
-    import torch.distributed as dist
-
-    if world <= 1:
-        return dict(values)
-    keys = sorted(values)
-    total = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
-    dist.all_reduce(total, op=dist.ReduceOp.SUM)
-    return {k: v / world for k, v in zip(keys, total.tolist(), strict=True)}
-
-
-def hide_gpus_unless_booked(run: dict) -> None:
-    """A worker Ray booked no GPU for (``--device cpu``, or auto on a cluster that showed none when
-    the stage started) must not train on one: Ray leaves every GPU visible to such a worker, and
-    ``cuda:<local rank>`` would be a GPU Ray never reserved, another trial's, or none at all.
-    Before CUDA is first touched in this process."""
-    if run.get("use_gpu") is False:
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""
-
-
-def check_shared_folder(cache: str) -> None:
-    """The driver builds the frame cache under ``--out`` and the workers read it (and write their
-    checkpoints there): on a cluster ``--out`` must be a folder every node sees."""
-    if not Path(cache).exists():
-        import socket
-
-        node = socket.gethostname()
-        raise FileNotFoundError(
-            f"{cache}: the frame cache the driver built is not on this worker's node ({node}); "
-            "on a cluster --out must be a folder every node shares (e.g. NFS; docs/cluster.md)"
-        )
-
-
-def worker_gpu(local_rank: int):
-    """This worker's GPU: the one Ray Train assigned (``ray.train.torch.get_device``) under Ray,
-    ``cuda:<local rank>`` when used directly (tests)."""
-    import torch
-
-    try:
-        from ray.train.torch import get_device
-
-        return get_device()
-    except (ImportError, RuntimeError, ValueError, AttributeError):
-        return torch.device("cuda", local_rank)
 
 
 class StageWorker:
@@ -405,7 +206,7 @@ class StageWorker:
             d_loss = adversarial_discriminator(self.disc(real.float()), self.disc(fake.detach().float()))
             self.d_opt.zero_grad(set_to_none=True)
             d_loss.backward()
-            _all_reduce_grads(self.disc, self.world)
+            all_reduce_grads(self.disc, self.world)
             self.d_opt.step()
             terms["d"] = d_loss.detach()
         return {**{k: float(v.detach()) for k, v in terms.items()}, "loss": loss_value}
@@ -553,15 +354,6 @@ class StageWorker:
             trained.load_state_dict(state)
             meta.update(self.stage.on_export(trained, self.sampler.cache))
         return save_checkpoint(path, state, self.model_cfg, extra=meta)
-
-
-def peak_memory(device) -> dict[str, float]:
-    """{"peak_gpu_mem_gib": the most CUDA memory this worker's tensors held so far} on a GPU; {} on CPU."""
-    import torch
-
-    if getattr(device, "type", str(device)) != "cuda":
-        return {}
-    return {"peak_gpu_mem_gib": torch.cuda.max_memory_allocated(device) / 2**30}
 
 
 def train_loop_per_worker(config: dict) -> None:

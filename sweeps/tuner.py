@@ -26,7 +26,7 @@ from sweeps.trial import TRIAL_CPU, trainable_with_resources, trial_config
 from sweeps.variant import Variant
 
 # Environment every Ray process of a sweep needs: the training CLI's, less DS_ACCELERATOR, which each
-# training worker sets for its own device (edtalk.worker.match_deepspeed_accelerator); sent to a GPU
+# training worker sets for its own device (edtalk.engine_setup.match_deepspeed_accelerator); sent to a GPU
 # cluster, "cpu" would put DeepSpeed's CPU accelerator on the GPU workers.
 RAY_ENV = {key: value for key, value in ENV_DEFAULTS.items() if key != "DS_ACCELERATOR"}
 

@@ -60,10 +60,10 @@ def losses(outputs, batch, nets):
 
 def emotion_table_meta(model, cache) -> dict:
     """meta["emotion_weights"]: the per-emotion mean W^e of the trained ELN over the frame cache
-    (``edtalk.worker.emotion_weight_table``); nothing for a model without an expression bank."""
+    (``edtalk.emotion_table.emotion_weight_table``); nothing for a model without an expression bank."""
     if "expression" not in model.cfg.bank_names:
         return {}
-    from edtalk.worker import emotion_weight_table
+    from edtalk.emotion_table import emotion_weight_table
 
     return {"emotion_weights": emotion_weight_table(model, cache)}
 

@@ -12,7 +12,7 @@ import pytest
 @pytest.fixture
 def process_group_env(monkeypatch):
     """The benchmark sets torch.distributed's variables for its world of one; put them back after."""
-    from edtalk.worker import world_of_one_env
+    from edtalk.worker_devices import world_of_one_env
 
     for key in world_of_one_env():
         monkeypatch.setenv(key, os.environ.get(key, ""))  # records the value (or absence) to restore

@@ -43,7 +43,7 @@ def training_fixture(tmp_path_factory):
 @pytest.fixture(scope="module")
 def single_process_group():
     """The environment of a one-process torch.distributed group (DeepSpeed needs one), per module."""
-    from edtalk.worker import world_of_one_env
+    from edtalk.worker_devices import world_of_one_env
 
     env = {**world_of_one_env(), "DS_ACCELERATOR": os.environ.get("DS_ACCELERATOR", "cpu")}
     old = {k: os.environ.get(k) for k in env}

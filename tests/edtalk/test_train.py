@@ -175,7 +175,7 @@ def test_a_resume_trains_with_the_run_configs_lr_and_betas_not_the_checkpoints(
     with another --lr/--beta1/--d-lr, announced by the driver and recorded in run.json, trained on
     the checkpoint's values. The run config's now replace them; the moments still come from the
     checkpoint."""
-    from edtalk.worker import D_BETAS, G_BETAS
+    from edtalk.engine_setup import D_BETAS, G_BETAS
 
     fx, adv = training_fixture, {"loss_weights": {"adv": 1.0}}  # so D and its Adam exist
     folder = fx["root"] / "lr" / "ck"
@@ -283,7 +283,7 @@ def test_cpu_workers_skip_deepspeeds_inference_only_shm_kernel(
     import deepspeed.ops
     from deepspeed.comm.torch import build_shm_op
 
-    from edtalk.worker import skip_inference_shm_kernel
+    from edtalk.engine_setup import skip_inference_shm_kernel
 
     ops = deepspeed.ops.__compatible_ops__
     monkeypatch.setitem(ops, "deepspeed_shm_comm", True)  # what DeepSpeed's probe finds on Linux
@@ -297,9 +297,9 @@ def test_cpu_workers_skip_deepspeeds_inference_only_shm_kernel(
 
 
 def test_demo_schedule_only_at_tiny_and_cli_overrides_merge():
+    from edtalk.engine_setup import deepspeed_config
     from edtalk.stages import get_stage
     from edtalk.train_chain import stage_config_for
-    from edtalk.worker import deepspeed_config
 
     eg = get_stage("eg_pretrain")
     paper = stage_config_for("eg_pretrain", {}, preset="paper")
@@ -316,7 +316,7 @@ def test_deepspeed_config_cpu_and_bf16():
     """Also the optimiser of a fresh run: the stage's lr and beta1 (a non-default 0.5), and the official
     beta2 0.99^(4/5); a fixed lr or betas would leave --lr / --beta1 unread until a resume."""
     from edtalk.config import StageConfig
-    from edtalk.worker import G_BETAS, deepspeed_config
+    from edtalk.engine_setup import G_BETAS, deepspeed_config
 
     cfg = deepspeed_config(
         StageConfig(name="mouth_pose", batch_size=3, lr=1e-3, beta1=0.5),
@@ -605,7 +605,7 @@ def test_workers_use_the_clusters_gpus_even_from_a_cpu_only_driver(monkeypatch):
 
 
 def test_each_worker_picks_the_deepspeed_accelerator_of_its_own_device(monkeypatch):
-    from edtalk.worker import match_deepspeed_accelerator
+    from edtalk.engine_setup import match_deepspeed_accelerator
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setenv("DS_ACCELERATOR", "cpu")  # inherited from a CPU-only driver or the Makefile
@@ -635,7 +635,7 @@ def test_cli_device_flag_reaches_the_train_config(monkeypatch, tmp_path):
 
 
 def test_peak_gpu_memory_is_reported_on_cuda_workers_only(monkeypatch):
-    from edtalk.worker import peak_memory
+    from edtalk.worker_devices import peak_memory
 
     assert peak_memory(torch.device("cpu")) == {}
     seen = []
@@ -652,8 +652,8 @@ def test_emotion_weights_average_a_capped_even_spread_of_clips():
     from edtalk.data.clip import EMOTIONS
     from edtalk.data.sampler import to_tensor
     from edtalk.data.training import FrameCache
+    from edtalk.emotion_table import emotion_weight_table
     from edtalk.model import EDTalk
-    from edtalk.worker import emotion_weight_table
 
     rng = np.random.default_rng(0)
     length = rng.integers(3, 12, size=9)
@@ -853,6 +853,7 @@ def test_the_expression_export_reads_the_per_emotion_codes_on_the_workers_device
     worker must not run them there. ("meta" stands in for the worker's GPU.)"""
     from types import SimpleNamespace
 
+    from edtalk import emotion_table
     from edtalk import worker as worker_module
     from edtalk.model import EDTalk, load_checkpoint
     from edtalk.stages import get_stage
@@ -865,7 +866,7 @@ def test_the_expression_export_reads_the_per_emotion_codes_on_the_workers_device
         seen.append(next(model.parameters()).device)
         return {"happy": [0.0] * cfg.n_expression}
 
-    monkeypatch.setattr(worker_module, "emotion_weight_table", recording)
+    monkeypatch.setattr(emotion_table, "emotion_weight_table", recording)
     worker = worker_module.StageWorker.__new__(worker_module.StageWorker)
     worker.__dict__.update(
         model_cfg=cfg,

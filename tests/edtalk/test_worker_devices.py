@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from edtalk.worker import check_shared_folder, hide_gpus_unless_booked
+from edtalk.worker_devices import check_shared_folder, hide_gpus_unless_booked
 
 
 def test_a_worker_booked_no_gpu_sees_none(monkeypatch):

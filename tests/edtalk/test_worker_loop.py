@@ -154,7 +154,7 @@ def test_tensorboard_means_count_the_steps_in_each_window(tmp_path, monkeypatch,
 def test_reported_and_logged_losses_are_means_over_all_ranks(tmp_path):
     """Ray Train keeps rank 0's reported metrics only (the "best" checkpoint, summary.json), and
     rank 0 alone writes TensorBoard: both showed rank 0's half of the global batch."""
-    from edtalk.worker import world_of_one_env
+    from edtalk.worker_devices import world_of_one_env
 
     port = world_of_one_env()["MASTER_PORT"]
     here = str(Path(__file__).resolve())
