@@ -16,10 +16,12 @@ def export_results(result_grid, sweep_name: str, out: str | Path) -> tuple[list[
     """Write each finished trial's results file, read from its trial folder in --storage (Tune's
     ``result.path`` on ``result.filesystem``), as ``<out>/<dataset>/<method>/<protocol>.json`` with
     the ``sweep`` key, the ``driving`` mode and the training timings in provenance.training. The
-    method is ``edtalk_<variant>``, with ``_seed<k>`` when the sweep ran several seeds.
+    method is ``edtalk_<variant>``, with ``_seed<k>`` when the sweep has several seeds: decided from
+    every trial's config, failed ones included, so that each export of a sweep (a partly failed one,
+    then its ``--resume``) names its folders alike.
     Returns (files written, one line per trial that could not be exported); the others still are."""
+    several_seeds = len({(r.config or {}).get("seed", 0) for r in result_grid}) > 1
     done = [r for r in result_grid if r.error is None and r.metrics and "results_file" in r.metrics]
-    several_seeds = len({r.config.get("seed", 0) for r in done}) > 1
     written, errors = [], []
     for result in done:
         try:

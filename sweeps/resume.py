@@ -29,12 +29,10 @@ def check_resume(path: str, settings: dict[str, Any]) -> None:
     search space and ignores new flags); refuse, naming each one, when the command line differs.
     ``path``: the experiment's folder or URI (``sweeps.storage``)."""
     from eval.run_checks import UsageError
-    from sweeps.storage import joined, read_text
 
-    saved_text = read_text(joined(path, SETTINGS_FILE))
-    if saved_text is None:  # started before this check existed: nothing to compare
+    saved = _saved_settings(path)
+    if saved is None:  # started before this check existed: nothing to compare
         return
-    saved = json.loads(saved_text)
     changed = [f"{k} {saved.get(k)!r} -> {settings.get(k)!r}" for k in sorted({*saved, *settings})
                if saved.get(k) != settings.get(k)]  # fmt: skip
     if changed:
@@ -43,6 +41,29 @@ def check_resume(path: str, settings: dict[str, Any]) -> None:
             f"differ: {'; '.join(changed)}. Rerun with the original settings, or start another sweep "
             "(--name NEW, without --resume)"
         )
+
+
+def _saved_settings(path: str) -> dict[str, Any] | None:
+    """The settings file of the sweep at ``path``; None when there is none. A file that is not a JSON
+    object (truncated, edited by hand) is a UsageError naming it and what to do."""
+    from eval.run_checks import UsageError
+    from sweeps.storage import joined, read_text
+
+    location = joined(path, SETTINGS_FILE)
+    try:
+        text = read_text(location)
+        saved = None if text is None else json.loads(text)
+    except ValueError as err:  # not JSON, or not text (UnicodeDecodeError)
+        problem = f"not JSON: {err}"
+    else:
+        if saved is None or isinstance(saved, dict):
+            return saved
+        problem = f"a JSON {type(saved).__name__}, not an object"
+    raise UsageError(
+        f"{location}: unreadable ({problem}); it keeps the settings the sweep was started with, which "
+        "--resume compares with the command line. Put the original back, delete it to resume without "
+        "that check, or start another sweep (--name NEW, without --resume)"
+    )
 
 
 def resume_plan(args: argparse.Namespace, path: str, settings: dict[str, Any]) -> bool:

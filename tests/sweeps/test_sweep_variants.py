@@ -168,24 +168,91 @@ def test_bad_inputs_are_refused_before_ray_starts(
     assert err.startswith("error: ") and message in err, err
 
 
+def _args(*argv):
+    """A sweep's parsed command line (``--root d`` and ``argv``)."""
+    return smoke_defaults(build_parser("sweep", "a sweep").parse_args(["--root", "d", *argv]))
+
+
+def _settings(*argv):
+    """The settings a bank-size sweep over mouth banks 5 and 10 with this command line saves."""
+    from sweeps.resume import sweep_settings
+
+    return sweep_settings(_args(*argv), bank_size.variants({"mouth": [5, 10]}))
+
+
+def _earlier_sweep(folder):
+    """Make ``folder`` hold a sweep Tune can restore (Tuner.can_restore looks for tuner.pkl)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tuner.pkl").write_bytes(b"")
+    return folder
+
+
 def test_resume_refuses_settings_other_than_the_sweeps_first_start(tmp_path):
     """Tune's restore keeps the saved search space, so `--resume --steps 400` on a sweep started with
     200 steps would silently train 200: refused, naming the setting."""
     from eval.run import UsageError
-    from sweeps.resume import SETTINGS_FILE, check_resume, sweep_settings
+    from sweeps.resume import SETTINGS_FILE, check_resume
 
-    def settings(*argv):
-        args = smoke_defaults(build_parser("sweep", "a sweep").parse_args(["--root", "d", *argv]))
-        return sweep_settings(args, bank_size.variants({"mouth": [5, 10]}))
-
-    check_resume(tmp_path, settings())  # a sweep started before the settings file existed: no check
-    (tmp_path / SETTINGS_FILE).write_text(json.dumps(settings("--steps", "200")))
-    check_resume(tmp_path, settings("--steps", "200"))
+    check_resume(tmp_path, _settings())  # a sweep started before the settings file existed: no check
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps(_settings("--steps", "200")))
+    check_resume(tmp_path, _settings("--steps", "200"))
     with pytest.raises(UsageError, match=r"these differ: steps 200 -> 400\. Rerun with the original"):
-        check_resume(tmp_path, settings("--steps", "400"))
+        check_resume(tmp_path, _settings("--steps", "400"))
     smoke = r"max_clips None -> 3; parent '.*runs' -> '.*sweep_smoke_parent'; steps 200 -> 2"
     with pytest.raises(UsageError, match=smoke):
-        check_resume(tmp_path, settings("--smoke-test", "--max-clips", "3"))
+        check_resume(tmp_path, _settings("--smoke-test", "--max-clips", "3"))
+
+
+@pytest.mark.parametrize(
+    "started_with, message",
+    [(["--scheduler", "asha"], "scheduler 'asha' -> 'fifo'"), (["--num-samples", "3"], "num_samples 3 -> 1")],
+)
+def test_resuming_a_sweep_with_other_settings_is_refused(tmp_path, started_with, message):
+    """What ``--resume`` runs through (``resume_plan``) refuses a sweep started with another scheduler
+    or number of samples: Tune keeps the saved ones while the user believes the new ones run. Only
+    ``check_resume`` itself was tested, and skipping it, or leaving the scheduler out of the saved
+    settings, passed."""
+    from eval.run import UsageError
+    from sweeps.resume import SETTINGS_FILE, resume_plan
+
+    sweep = _earlier_sweep(tmp_path / "bank_size")
+    (sweep / SETTINGS_FILE).write_text(json.dumps(_settings(*started_with)))
+    with pytest.raises(UsageError, match=rf"these differ: {message}\. Rerun"):
+        resume_plan(_args("--resume"), str(sweep), _settings("--resume"))
+
+
+def test_a_setting_the_command_line_no_longer_has_is_a_difference(tmp_path):
+    """A setting saved when the sweep started (by a version that had it) and absent now is compared
+    too, as None: only the command line's own settings were compared, and that passed."""
+    from eval.run import UsageError
+    from sweeps.resume import SETTINGS_FILE, check_resume
+
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps({"steps": 200, "scheduler": "asha"}))
+    with pytest.raises(UsageError, match="these differ: scheduler 'asha' -> None"):
+        check_resume(tmp_path, {"steps": 200})
+
+
+def test_a_corrupt_settings_file_is_one_error_line_naming_it(tmp_path, dataset_without_ray, capsys):
+    """A truncated or hand-edited edtalk_sweep.json gave a JSONDecodeError traceback from --resume:
+    now one ``error:`` line that names the file and what to do, before Ray starts."""
+    from sweeps.resume import SETTINGS_FILE
+
+    settings_file = _earlier_sweep(tmp_path / "storage" / "bank_size") / SETTINGS_FILE
+    parent = _parent_run(tmp_path / "runs")
+    argv = [
+        "--root",
+        str(dataset_without_ray),
+        "--parent",
+        str(parent),
+        "--storage",
+        str(tmp_path / "storage"),
+    ]
+    for text in ('{"steps": 2', "[]"):
+        settings_file.write_text(text)
+        assert bank_size.main([*argv, "--resume"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {settings_file}: unreadable (") and err.count("\n") == 1, err
+        assert "delete it to resume without that check" in err and "--name NEW" in err
 
 
 def test_a_new_sweep_over_an_earlier_one_says_so(tmp_path, monkeypatch, capsys):
@@ -196,8 +263,7 @@ def test_a_new_sweep_over_an_earlier_one_says_so(tmp_path, monkeypatch, capsys):
 
     data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
     _parent_run(tmp_path / "runs")
-    (tmp_path / "storage" / "bank_size").mkdir(parents=True)
-    (tmp_path / "storage" / "bank_size" / "tuner.pkl").write_bytes(b"")  # what Tuner.can_restore looks for
+    _earlier_sweep(tmp_path / "storage" / "bank_size")
 
     class Stop(Exception):
         pass
@@ -380,6 +446,32 @@ def test_num_samples_gives_each_repeat_its_seed_and_its_own_results_file(tmp_pat
     assert [json.loads(p.read_text())["sweep"]["seed"] for p in written] == [0, 1, 2]
 
 
+def _failed(trial):
+    """``trial`` as Tune returns it when it raised after reporting its results (its config kept)."""
+    return SimpleNamespace(**{**vars(trial), "error": RuntimeError("died after reporting")})
+
+
+def test_a_trial_that_errored_after_reporting_its_results_is_not_exported(tmp_path):
+    """Such a trial's results would reach Tables 3 and 6; the errored trial of the export test had
+    no metrics, so it was left out anyway, and dropping the error check passed."""
+    grid = [_finished_trial(tmp_path, bank_size.variant("mouth", n), 20.0) for n in (5, 10)]
+    written, errors = export_results([grid[0], _failed(grid[1])], "bank_size", tmp_path / "out")
+    assert [p.parent.name for p in written] == ["edtalk_bank_mouth_5"] and errors == []
+
+
+def test_every_export_of_a_multi_seed_sweep_names_its_folders_alike(tmp_path):
+    """Seeds 0-2 where only seed 0 finished: the seed suffix was decided from the finished trials, so
+    this export wrote edtalk_bank_mouth_5 and the rerun's edtalk_bank_mouth_5_seed0 beside it (the
+    report then showed the cell twice). The sweep's seeds decide it, whichever trials finished."""
+    v = bank_size.variant("mouth", 5)
+    grid = [_finished_trial(tmp_path, v, 17.0 + seed, seed, folder=f"t{seed}") for seed in range(3)]
+    first, _ = export_results([grid[0], *map(_failed, grid[1:])], "bank_size", tmp_path / "out")
+    rerun, _ = export_results(grid, "bank_size", tmp_path / "out")
+    assert first == rerun[:1] and first[0].parent.name == "edtalk_bank_mouth_5_seed0"
+    single, _ = export_results(grid[:1], "bank_size", tmp_path / "one_seed")
+    assert single[0].parent.name == "edtalk_bank_mouth_5"  # a one-seed sweep: no suffix, as before
+
+
 # --- 6. command-line cases --------------------------------------------------------------------------------
 
 
@@ -405,8 +497,7 @@ def test_missing_parent_is_refused_before_ray_starts(tmp_path, dataset_without_r
 def test_resume_with_nothing_to_restore_says_so(tmp_path, capsys):
     from sweeps.resume import resume_plan
 
-    args = smoke_defaults(build_parser("x", "y").parse_args(["--resume", "--root", "d"]))
-    assert resume_plan(args, str(tmp_path / "bank_size"), {}) is False
+    assert resume_plan(_args("--resume"), str(tmp_path / "bank_size"), {}) is False
     assert "--resume: no sweep to restore at" in capsys.readouterr().err
 
 
