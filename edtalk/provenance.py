@@ -11,52 +11,53 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+REPO = Path(__file__).resolve().parent.parent  # the checkout this code runs from
 
-def git_hash() -> str:
-    """The repository's HEAD commit, or "unknown" outside a git checkout."""
+
+def git_hash(repo: Path = REPO) -> str:
+    """The repository's HEAD commit, or "unknown" outside a git checkout (or before its first commit)."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=repo
         )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return out.stdout.strip() or "unknown"
+    return (out.returncode == 0 and out.stdout.strip()) or "unknown"
 
 
-def code_state() -> str:
-    """HEAD's commit, with "+dirty" when tracked files differ from it ("unknown" outside git): what a
-    saved result computed by this code may be reused under (``edtalk.cli.saved_result``)."""
-    head = git_hash()
+def _dirty(repo: Path) -> bool | None:
+    """Whether the checkout differs from HEAD: a tracked file changed (staged or not), or an untracked
+    file that .gitignore does not ignore (a new module not yet committed; data/, runs/ and results/
+    are ignored). None when git cannot tell. Takes no index lock (``--no-optional-locks``): a result
+    written while someone commits in the same checkout does not make their ``git add`` fail."""
+    try:
+        out = subprocess.run(
+            ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=normal"],
+            cwd=repo, capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
+def code_state(repo: Path = REPO) -> str:
+    """HEAD's commit, with "+dirty" when the checkout differs from it (``_dirty``: tracked changes or
+    untracked files that are not ignored; "unknown" outside git): what a saved result computed by this
+    code may be reused under (``edtalk.cli.saved_result``)."""
+    head = git_hash(repo)
     if head == "unknown":
         return head
-    try:
-        diff = subprocess.run(
-            ["git", "diff", "--quiet", "HEAD"], cwd=Path(__file__).resolve().parent, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
+    dirty = _dirty(repo)
+    if dirty is None:
         return "unknown"
-    return head if diff.returncode == 0 else f"{head}+dirty"
+    return f"{head}+dirty" if dirty else head
 
 
-def git_info() -> dict[str, Any]:
-    """{"commit": HEAD's commit, "dirty": whether tracked files differ from it}; None for what git
-    cannot tell (outside a checkout, no git)."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*cmd: str) -> str | None:
-        try:
-            out = subprocess.run(["git", *cmd], cwd=root, capture_output=True, text=True, timeout=10)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return out.stdout.strip() if out.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+def git_info(repo: Path = REPO) -> dict[str, Any]:
+    """{"commit": HEAD's commit, "dirty": whether the checkout differs from it (``_dirty``)}; None for
+    what git cannot tell (outside a checkout, no git)."""
+    head = git_hash(repo)
+    return {"commit": None if head == "unknown" else head, "dirty": _dirty(repo)}
 
 
 # import name -> distribution name, where they differ (for the version of a library not imported)
