@@ -239,7 +239,10 @@ def _mel_basis(settings: MelSettings) -> torch.Tensor:
 def melspectrogram(wav: np.ndarray, settings: MelSettings = WAV2LIP) -> np.ndarray:
     """Wav2Lip mel spectrogram of a 16 kHz mono waveform: float32 (80, T_mel), values in [-4, 4].
 
-    T_mel = 1 + len(wav) // hop (centred frames). Computed in float64 with ``torch.stft``.
+    T_mel = 1 + max(len(wav), n_fft // 2 + 1) // hop (centred frames): a waveform of n_fft // 2
+    samples or fewer is zero-padded to n_fft // 2 + 1 first (torch's reflect padding needs more samples
+    than its width), so with Wav2Lip's settings anything under 401 samples gives 3 frames, not
+    1 + len // 200. Computed in float64 with ``torch.stft``.
     """
     wav = np.asarray(wav)
     if wav.ndim != 1 or wav.size == 0:

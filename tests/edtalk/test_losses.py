@@ -27,6 +27,15 @@ def test_reconstruction_terms_on_known_inputs():
     assert losses.reconstruction_l1(x, x).item() == 0.0
 
 
+def test_reconstruction_l1_is_zero_only_for_equal_images_and_the_mean_gap_otherwise():
+    """L_rec / L_self (every image stage) on a non-zero target. The other tests compare against zeros,
+    where |pred + target| equals |pred - target|: that sign error passed them, and it pulls G toward
+    -target."""
+    x = torch.full((2, 3, 4, 4), 0.5)
+    assert losses.reconstruction_l1(x, x).item() == 0.0
+    assert losses.reconstruction_l1(x, torch.full_like(x, 1.5)).item() == pytest.approx(1.0)
+
+
 def test_adversarial_terms():
     zero = torch.zeros(5)
     assert losses.adversarial_generator(zero).item() == pytest.approx(math.log(2))
@@ -42,12 +51,27 @@ def test_weight_terms():
     assert losses.weight_l1(w, torch.zeros_like(w)).item() == pytest.approx(3.5)  # (7 + 0) / 2
 
 
+def test_weight_l1_sums_absolute_differences_of_either_sign():
+    """L_exp is an L1 norm: with all-positive weights a signed sum passed, and made the expression
+    loss unbounded below (audio_expression training diverges while its loss goes down)."""
+    w = torch.tensor([[3.0, -4.0]])
+    assert losses.weight_l1(w, torch.zeros_like(w)).item() == pytest.approx(7.0)
+    assert losses.weight_l1(torch.zeros_like(w), w).item() == pytest.approx(7.0)
+
+
 def test_motion_reconstruction_sums_networks():
     real = [torch.zeros(2, 3), torch.zeros(2, 4)]
     fake = [torch.tensor([[3.0, 4.0, 0.0]] * 2), torch.tensor([[0.0, 0.0, 0.0, 2.0]] * 2)]
     assert losses.motion_reconstruction(real, fake).item() == pytest.approx(7.0)
     with pytest.raises(ValueError):
         losses.motion_reconstruction(real, fake[:1])
+
+
+def test_motion_reconstruction_is_zero_when_the_fake_features_equal_non_zero_real_ones():
+    """L_mot with real features that are not zeros: ||real + fake|| passed the zero-feature test."""
+    real = [torch.ones(2, 3), torch.full((2, 4), -2.0)]
+    assert losses.motion_reconstruction(real, [f.clone() for f in real]).item() == 0.0
+    assert losses.motion_reconstruction(real, [torch.zeros(2, 3), real[1]]).item() == pytest.approx(3**0.5)
 
 
 def test_sync_loss():
@@ -90,6 +114,15 @@ def test_temporal_difference():
         losses.temporal_difference(target[:, :1], pred[:, :1])
 
 
+def test_temporal_difference_is_zero_for_a_prediction_that_moves_as_the_target():
+    """L_tem (audio_pose) on a moving target: with a still (zero) target, target.diff + pred.diff
+    equals the difference, so that sign error passed."""
+    seq = torch.tensor([[[0.0, 0.0], [3.0, 4.0], [6.0, 8.0]]])
+    assert losses.temporal_difference(seq, seq).item() == 0.0
+    assert losses.temporal_difference(seq, seq + 7).item() == 0.0
+    assert losses.temporal_difference(seq, torch.zeros_like(seq)).item() == pytest.approx(5.0)
+
+
 def test_losses_are_differentiable():
     a = torch.randn(2, 6, requires_grad=True)
     losses.feature_consistency(a, torch.randn(2, 6)).backward()
@@ -107,6 +140,19 @@ def test_perceptual_substitute_is_named_and_behaves(monkeypatch, tmp_path):
     assert p(x, torch.zeros_like(x)).item() > 0.1
     with pytest.raises(FileNotFoundError, match="vgg19-dcbb9e9d.pth"):
         build_perceptual("vgg19")  # explicit VGG19 without weights: a clear error, no substitute
+
+
+def test_perceptual_substitute_is_l1_plus_one_minus_ssim_averaged_over_four_scales():
+    """Without VGG19 weights (these machines) the substitute *is* L_per in every run. Dropping its
+    SSIM term, or its downsampled scales, still passed the p(x, x) == 0 and p(x, 0) > 0.1 checks."""
+    from edtalk.perceptual import PyramidL1SSIM, _pyramid, ssim
+
+    torch.manual_seed(0)
+    x, y = torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1
+    levels = list(zip(_pyramid(x, 8), _pyramid(y, 8), strict=True))
+    assert [p.shape[-1] for p, _ in levels] == [64, 32, 16, 8]
+    want = sum(((p - t).abs().mean() + 1 - ssim(p, t)).item() for p, t in levels) / len(levels)
+    assert PyramidL1SSIM()(x, y).item() == pytest.approx(want, rel=1e-6)
 
 
 @pytest.mark.slow  # builds and saves a 548 MB VGG19

@@ -83,6 +83,26 @@ def test_ablations_are_loss_weight_fields():
         get_stage("mouth_pose").loss_weights(StageConfig(name="mouth_pose", loss_weights=(("mot", 0.0),)))
 
 
+def test_each_ablation_switches_off_the_part_its_table3_row_names():
+    """Each row switches off its own part and nothing else (sweeps/ablations.py's table). The test above
+    checks only that the terms exist and end at weight 0 and that the model fields are valid:
+    ``wo_l_self`` switching off L_fea, or ``wo_eem`` keeping the EEM, passed it, and a Table 3 row
+    would train another ablation than its label says."""
+    switched_off = {a.id: (a.loss_weights, a.model) for a in ABLATIONS.values()}
+    assert switched_off == {
+        "wo_l_fea": ({"mouth_pose": {"fea": 0.0}}, {}),
+        "wo_l_self": ({"mouth_pose": {"self": 0.0}}, {}),
+        "wo_l_m_rec": ({"audio_lip": {"m_rec": 0.0}}, {}),
+        "wo_l_m_sync": ({"audio_lip": {"m_sync": 0.0}}, {}),
+        "wo_orthogonal": ({}, {"orthogonal": False}),
+        "wo_bank": ({}, {"use_bank": False}),
+        "wo_eem": ({}, {"use_eem": False}),
+        "only_lip": ({}, {"components": "lip"}),
+        "lip_pose": ({}, {"components": "lip_pose"}),
+        "full": ({}, {}),
+    }
+
+
 def test_stage_config_round_trip():
     cfg = StageConfig(name="audio_lip", max_steps=7, loss_weights=(("m_sync", 0.0),))
     assert StageConfig.from_dict(cfg.to_dict()) == cfg

@@ -86,21 +86,63 @@ def test_import_reads_the_file_once_then_verifies_from_the_cache(wdir, tmp_path,
     assert len(hashed) == 2
 
 
+def _registered(monkeypatch, name: str, sha256: str | None = None, **affixes) -> WeightFile:
+    """A weight file ``name`` (``<name>.bin``) in the catalogue for this test only, published with its
+    ``sha256`` or with ``affixes`` (sha256_prefix, sha256_suffix)."""
+    wf = WeightFile(name, f"{name}.bin", sha256, "https://example.invalid/x", "test", ("test",), **affixes)
+    monkeypatch.setitem(WEIGHTS._items, wf.name, wf)
+    return wf
+
+
 def test_full_hash_match(wdir, tmp_path, monkeypatch):
     data = b"exact"
-    wf = WeightFile(
-        "unit_test_exact",
-        "exact.bin",
-        hashlib.sha256(data).hexdigest(),
-        "https://example.invalid/x",
-        "test",
-        ("test",),
-    )
-    monkeypatch.setitem(WEIGHTS._items, wf.name, wf)
+    wf = _registered(monkeypatch, "unit_test_exact", sha256=hashlib.sha256(data).hexdigest())
     src = tmp_path / "x"
     src.write_bytes(data)
     W.import_file(wf.name, src)
     assert W.resolve(wf.name).read_bytes() == data
+
+
+def test_a_published_suffix_is_checked_as_well_as_the_prefix(wdir, tmp_path, monkeypatch):
+    """A file whose hash starts as published but ends otherwise is not the official file. No test had a
+    matching prefix and a wrong suffix, and dropping the suffix check passed."""
+    src = tmp_path / "f"
+    src.write_bytes(b"official weights")
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    wrong_end = "0000" if not digest.endswith("0000") else "1111"
+    _registered(monkeypatch, "unit_affixed", sha256_prefix=digest[:8], sha256_suffix=wrong_end)
+    with pytest.raises(W.WeightsMismatchError):
+        W.import_file("unit_affixed", src)
+    _registered(monkeypatch, "unit_affixed", sha256_prefix=digest[:8], sha256_suffix=digest[-4:])
+    with pytest.warns(UserWarning, match="recording"):  # a prefix and suffix are not the full hash
+        assert W.import_file("unit_affixed", src).read_bytes() == b"official weights"
+
+
+def test_the_official_file_imported_after_a_forced_wrong_one_is_installed_and_not_marked(
+    wdir, tmp_path, monkeypatch
+):
+    """`import --allow-unverified` of a wrong download recorded its hash, so the official file was then
+    refused by `import` (and by `resolve`) until recorded_hashes.json was edited by hand; and a process
+    that had used the wrong file kept its results marked unverified after the right one came in."""
+    good = b"official weights"
+    _registered(monkeypatch, "unit_prefixed", sha256_prefix=hashlib.sha256(good).hexdigest()[:8])
+    (tmp_path / "bad").write_bytes(b"a wrong download")
+    (tmp_path / "good").write_bytes(good)
+    W.import_file("unit_prefixed", tmp_path / "bad", allow_unverified=True)
+    W.resolve("unit_prefixed", allow_unverified=True)
+    assert "unit_prefixed" in W.unverified_in_use()
+    with pytest.warns(UserWarning, match="recording"):  # the official file's hash, not the wrong one's
+        W.import_file("unit_prefixed", tmp_path / "good")
+    assert W.resolve("unit_prefixed").read_bytes() == good
+    assert "unit_prefixed" not in W.unverified_in_use()
+
+
+def test_cli_import_of_a_mismatching_file_with_allow_unverified_says_it_is_unverified(wdir, tmp_path, capsys):
+    """A user who forces a wrong file in is told that results computed with it will be marked; the
+    note was never checked, and losing it passed."""
+    (tmp_path / "f").write_bytes(b"not the official inception")
+    assert main(["import", "pytorch_fid_inception", str(tmp_path / "f"), "--allow-unverified"]) == 0
+    assert "note: installed UNVERIFIED (" in capsys.readouterr().err
 
 
 def test_fetch_refuses_non_direct_and_cli_status(wdir, capsys):
@@ -220,6 +262,18 @@ def test_a_judge_swapped_by_hand_changes_its_weight_identity(wdir, tmp_path):
     assert weight_identity("synthtalk_sync_judge") == W.sha256_of(wdir / "synthtalk_sync_judge.safetensors")
 
 
+def test_an_installed_judge_is_verified_not_marked_unverified(wdir, tmp_path):
+    """A judge is trained here: its recorded hash is the reference, so results scored with it are not
+    marked unverified (starred in the report) and `status` says "ok". Nothing checked this, and
+    treating judges as files with no published hash passed."""
+    from edtalk.experts.store import install_judge
+
+    install_judge("synthtalk_sync_judge", _judge_file(tmp_path / "trained"))
+    W.resolve("synthtalk_sync_judge")
+    assert "synthtalk_sync_judge" not in W.unverified_in_use()
+    assert {r["name"]: r["state"] for r in W.status_rows()}["synthtalk_sync_judge"] == "ok"
+
+
 def test_the_manager_declares_every_weight_on_import():
     """VGG19 joined WEIGHTS only once edtalk.perceptual was imported, the judges only after
     register_weight_entries(), and HuBERT / EmoBERTa never (a second manager in the expression
@@ -280,6 +334,17 @@ def test_a_model_folder_is_listed_imported_verified_and_never_fetched(wdir, tmp_
         W.resolve("hubert_large_ll60k")
     (target / "config.json").unlink()
     with pytest.raises(W.MissingWeightsError, match="has no config.json"):
+        W.resolve("hubert_large_ll60k")
+
+
+def test_a_file_renamed_inside_a_model_folder_is_a_mismatch(wdir, tmp_path):
+    """The folder hash covers the files' names, not only their bytes: pytorch_model.bin renamed to
+    tf_model.bin (the same bytes, in the same sorted place) passed when the names were left out."""
+    with pytest.warns(UserWarning, match="recording"):
+        W.import_file("hubert_large_ll60k", _model_folder(tmp_path / "dl"))
+    target = W.target_path("hubert_large_ll60k")
+    (target / "pytorch_model.bin").rename(target / "tf_model.bin")
+    with pytest.raises(W.WeightsMismatchError, match="recorded"):
         W.resolve("hubert_large_ll60k")
 
 

@@ -142,20 +142,48 @@ def test_video_without_audio_track(tmp_path):
         load_audio(path)
 
 
-@pytest.mark.parametrize("codec, container", [("pcm_s16le", "mov"), ("flac", "matroska")])
-def test_integer_audio_in_a_container_is_scaled_to_plus_minus_one(tmp_path, codec, container):
-    """PCM/FLAC inside mov or mkv decode to int16: read as floats they came out 32768 times too loud."""
+def mux_int16(path, channels: np.ndarray, codec: str = "pcm_s16le", container: str = "mov"):
+    """Write ``channels`` ((C, n) floats in [-1, 1], C = 1 or 2) as 16-bit audio with ``codec`` in a
+    ``container`` file, from one packed (interleaved: L R L R ...) s16 frame at 16 kHz."""
     import av
 
-    t = np.arange(16000) / 16000
-    wav = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
-    path = tmp_path / f"speech.{'mov' if container == 'mov' else 'mkv'}"
+    layout = {1: "mono", 2: "stereo"}[len(channels)]
+    packed = (np.asarray(channels).T.reshape(1, -1) * 32767).astype(np.int16)
     with av.open(str(path), "w", format=container) as out:
-        stream = out.add_stream(codec, rate=16000, layout="mono")
-        frame = av.AudioFrame.from_ndarray((wav * 32767).astype(np.int16)[None], format="s16", layout="mono")
+        stream = out.add_stream(codec, rate=16000, layout=layout)
+        frame = av.AudioFrame.from_ndarray(packed, format="s16", layout=layout)
         frame.sample_rate, frame.pts = 16000, 0
         out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
-    got = load_audio(path)
+    return path
+
+
+@pytest.mark.parametrize("codec, container", [("pcm_s16le", "mov"), ("flac", "matroska")])
+def test_integer_audio_in_a_container_is_scaled_to_plus_minus_one(tmp_path, codec, container):
+    """PCM/FLAC inside mov or mkv decode to int16: read as floats they came out 32768 times too loud."""
+    t = np.arange(16000) / 16000
+    wav = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    name = f"speech.{'mov' if container == 'mov' else 'mkv'}"
+    got = load_audio(mux_int16(tmp_path / name, wav[None], codec, container))
     assert np.abs(got).max() == pytest.approx(0.3, abs=0.01)
     np.testing.assert_allclose(got[: len(wav)], wav[: len(got)], atol=1e-3)
+
+
+def test_packed_stereo_pcm_in_a_container_is_deinterleaved_and_mixed_down(tmp_path):
+    """A camera's .MOV with stereo PCM decodes to packed frames (L R L R ...). Container audio was
+    tested in mono only, and averaging the packed samples without splitting the channels passed:
+    twice the length, interleaved samples, lips drifting from the sound."""
+    t = np.arange(16000) / 16000
+    left, right = 0.4 * np.sin(2 * np.pi * 220 * t), 0.2 * np.sin(2 * np.pi * 330 * t)
+    got = load_audio(mux_int16(tmp_path / "camera.mov", np.stack([left, right])))
+    assert len(got) == 16000
+    np.testing.assert_allclose(got, (left + right) / 2, atol=2e-3)
+
+
+@pytest.mark.parametrize("n_samples", [1, 350, 400, 401, 599])
+def test_a_waveform_of_fewer_than_401_samples_gives_three_mel_frames(n_samples):
+    """``melspectrogram`` zero-pads a waveform of 400 samples or fewer to 401 (torch's reflect padding
+    needs more samples than its 400-sample width): 3 frames, as its docstring says, where 350 samples
+    raised a RuntimeError from torch when the threshold was lowered. Longer ones: 1 + len // 200."""
+    wav = speechlike(1.0)[:n_samples]
+    assert melspectrogram(wav).shape == (80, 1 + max(n_samples, 401) // 200)

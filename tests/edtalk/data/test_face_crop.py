@@ -383,14 +383,21 @@ def test_audio_is_aligned_when_the_video_stream_starts_later_than_the_audio(tmp_
         assert np.argmax(np.abs(wav) > 0.3) / 16000 < 0.02  # at the first frame, not 0.4 s later
 
 
-def test_hdtf_redoes_clips_cropped_with_other_settings_or_whose_files_went(tmp_path, capsys):
-    from edtalk.data.readers import read_clips
+def _hdtf_video(tmp_path) -> list[str]:
+    """A raw HDTF tree ``tmp_path/raw`` of one silent 2 s video, WDA_A_000.mp4; the ``crop dataset``
+    arguments that crop it into ``tmp_path/out``."""
     from edtalk.data.video import write_video
 
-    raw, out = tmp_path / "raw", tmp_path / "out"
+    raw = tmp_path / "raw"
     raw.mkdir()
     write_video(raw / "WDA_A_000.mp4", _raw(50)[0], 25.0, audio=np.zeros(50 * 640, np.float32))
-    argv = _dataset_argv("hdtf", raw, out)
+    return _dataset_argv("hdtf", raw, tmp_path / "out")
+
+
+def test_hdtf_redoes_clips_cropped_with_other_settings_or_whose_files_went(tmp_path, capsys):
+    from edtalk.data.readers import read_clips
+
+    argv, out = _hdtf_video(tmp_path), tmp_path / "out"
     assert crop.main([*argv, "--chunk-seconds", "2"]) == 0
     assert [c.id for c in read_clips("hdtf", out, "all")] == ["WDA_A_000#1"]
     assert crop.main([*argv, "--chunk-seconds", "1"]) == 0  # other chunks: cropped again, the old gone
@@ -402,6 +409,46 @@ def test_hdtf_redoes_clips_cropped_with_other_settings_or_whose_files_went(tmp_p
     assert (out / "split_5s_video" / "WDA_A_000#2.mp4").is_file()
     assert crop.main([*argv, "--chunk-seconds", "0.01"]) == 2  # 0 frames: chunking silently went off
     assert "--chunk-seconds 0.01: shorter than one frame at 25 fps" in capsys.readouterr().err
+
+
+def test_a_longer_chunk_length_removes_the_chunks_the_shorter_one_wrote(tmp_path):
+    """1 s chunks (#1, #2), then 2 s chunks (#1): the stale #2 must go, or the reader and training pick
+    it up beside the new chunk. Only the other direction (new chunks overwriting the old names) was
+    tested, and leaving the old chunks in place passed."""
+    argv = _hdtf_video(tmp_path)
+    assert crop.main([*argv, "--chunk-seconds", "1"]) == 0
+    assert crop.main([*argv, "--chunk-seconds", "2"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out" / "split_5s_video").iterdir()) == ["WDA_A_000#1.mp4"]
+    assert sorted(p.name for p in (tmp_path / "out" / "split_5s_audio").iterdir()) == ["WDA_A_000#1.wav"]
+
+
+def _crop_job(tmp_path) -> crop.CropJob:
+    """The job of one (fake) source video in ``tmp_path``: enough for ``crop_settings``."""
+    (tmp_path / "v.mp4").write_bytes(b"x")
+    return crop.CropJob("v", str(tmp_path / "v.mp4"), None, str(tmp_path), None)
+
+
+def test_a_raw_video_replaced_under_its_name_by_one_of_another_size_is_cropped_again(tmp_path):
+    """A re-downloaded video (a corrupt one replaced) keeps its name: its size in the done key makes
+    its clip cropped again. Dropping the size passed, and the old crops were kept silently."""
+    job = _crop_job(tmp_path)
+    before = crop.crop_settings(job)
+    (tmp_path / "v.mp4").write_bytes(b"the whole video")
+    assert crop.crop_settings(job) != before
+
+
+@pytest.mark.parametrize(
+    "setting", ["GROW", "SIDE", "FPS", "MIN_IOU", "LOST_AFTER", "DETECT_EVERY", "DETECT_LONG_SIDE"]
+)
+def test_a_clips_done_key_holds_every_crop_and_detector_setting(tmp_path, monkeypatch, setting):
+    """Crops made with another setting are not reused; the detector's settings had no test, and
+    leaving them out of the done key passed."""
+    from edtalk.data import face_crop
+
+    job = _crop_job(tmp_path)
+    before = crop.crop_settings(job)
+    monkeypatch.setattr(face_crop, setting, getattr(face_crop, setting) * 2)
+    assert crop.crop_settings(job) != before
 
 
 def test_a_worker_process_that_dies_fails_its_clip_only(tmp_path, monkeypatch):

@@ -84,6 +84,14 @@ def test_audio_is_muxed_and_probe_reads_the_header(tmp_path):
     assert not probe_video(write_video(tmp_path / "mute.mp4", gradient_frames())).has_audio
 
 
+def test_a_stereo_array_written_with_a_video_is_mixed_down_over_its_channels(tmp_path):
+    """``write_video`` takes (n, channels) audio and mixes it down. No test passed 2-D audio, and
+    averaging over the other axis passed: a 2-sample audio track."""
+    stereo = np.stack([sine(1.0), 0.5 * sine(1.0)], 1)  # (16000, 2)
+    audio = load_audio(write_video(tmp_path / "v.mp4", gradient_frames(n=25), audio=stereo))
+    assert abs(len(audio) - 16000) < 200
+
+
 def test_non_square_and_fractional_fps(tmp_path):
     path = write_video(tmp_path / "wide.mp4", gradient_frames(h=32, w=48), fps=29.97)
     video = read_video(path)
@@ -107,6 +115,20 @@ def test_truncated_file_is_reported_as_truncated(tmp_path):
     assert "cut.mp4" in str(info.value)
     with pytest.raises(VideoReadError, match="truncated"):
         verify_video(cut)
+
+
+def test_a_file_missing_only_its_last_frame_is_reported_as_truncated(tmp_path):
+    """Cut at the last video packet: 24 of 25 frames decode. The other truncation tests cut files in
+    half, and letting one frame short pass as complete went unnoticed."""
+    import av
+
+    src = write_video(tmp_path / "v.mp4", gradient_frames(n=25))
+    with av.open(str(src)) as container:
+        last = max(p.pos for p in container.demux(container.streams.video[0]) if p.size)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(src.read_bytes()[:last])
+    with pytest.raises(VideoReadError, match="truncated: decoded 24 of the 25 frames"):
+        read_video(cut)
 
 
 def test_a_stream_copy_cut_reads_the_frames_its_edit_list_shows(tmp_path):
@@ -174,6 +196,14 @@ def test_retime_keeps_the_duration_and_picks_the_nearest_frame():
     assert len(retime(frames[:10], 12.5, 25.0)) == 20  # slower video: frames repeat
     with pytest.raises(ValueError, match="positive"):
         retime(frames, 0.0, 25.0)
+
+
+def test_a_frame_time_halfway_between_two_frames_takes_the_earlier_one():
+    """``timed_index`` promises the earlier frame on a tie; frame times 0, 0.5, 1 s at 4 fps put
+    0.25 s and 0.75 s halfway. Ties going to the later frame passed."""
+    from edtalk.data.video import timed_index
+
+    assert timed_index(np.array([0.0, 0.5, 1.0]), 4.0).tolist() == [0, 0, 1, 1, 2, 2]
 
 
 def one_shot_mux(path, frames: np.ndarray, audio: np.ndarray | None, fps: int = 25, crf: int = 17) -> None:

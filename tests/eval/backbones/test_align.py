@@ -55,6 +55,15 @@ def test_eat_landmarks_are_dlib_on_eats_grey_image():
     assert not np.array_equal(detect_landmarks(img[None])[0], ref)  # the plain RGB grey differs
 
 
+def test_eat_crop_finds_a_small_face_with_eats_one_upsampling():
+    """The eat crop takes its landmarks from ``dlib68_eat_crop`` (EAT's grey image, one upsampling).
+    The test faces were large enough for the plain ``dlib68`` backend too, and switching to it
+    passed; at 192 px the astronaut's face is found only with the upsampling."""
+    small = cv2.resize(skimage.data.astronaut(), (192, 192), interpolation=cv2.INTER_AREA)
+    ctx = ClipContext.from_arrays(small[None], small[None].copy())
+    assert ctx.feature("crop", "gt", kind="eat_frame_align", size=128).shape == (1, 128, 128, 3)
+
+
 def test_per_frame_fit_takes_head_roll_out_of_the_crops():
     """Before: one fit per video, so a head rolling +-4 deg in the prediction of a still GT gave
     F-LMD 1.8 px in the 128 crop (0.5 with a fit per frame, as EAT crops)."""

@@ -116,3 +116,18 @@ def test_a_prediction_of_another_aspect_ratio_is_a_clip_failure_and_another_size
     noisy = (gt // 2 + 40).astype(np.uint8)
     double = ClipContext.from_arrays(gt, np.repeat(np.repeat(noisy, 2, axis=1), 2, axis=2))  # 32 x 32
     assert get_metric("psnr")().clip_state(double)["n"] == 3
+
+
+def test_non_square_frames_are_paired_by_height_and_width():
+    """A 16 x 32 GT (height x width) with a 32 x 64 prediction: the same aspect, resized to the GT;
+    a 32 x 16 one is another aspect. Every GT in these tests was square, where swapping height and
+    width in the aspect check or in the resize passed (for GT cropped `none` on raw video)."""
+    from eval.metrics.base import ClipFailure
+
+    rng = np.random.default_rng(0)
+    gt = rng.integers(0, 256, (3, 16, 32, 3), dtype=np.uint8)
+    double = np.repeat(np.repeat(gt // 2 + 40, 2, axis=1), 2, axis=2)
+    assert get_metric("psnr")().clip_state(ClipContext.from_arrays(gt, double))["n"] == 3
+    upright = ClipContext.from_arrays(gt, rng.integers(0, 256, (3, 32, 16, 3), dtype=np.uint8))
+    with pytest.raises(ClipFailure, match="16x32 and GT 32x16"):
+        get_metric("psnr")().clip_state(upright)
