@@ -34,7 +34,7 @@ from edtalk.experts.face_analyser import (
     frame_to_box,
     to_input,
 )
-from edtalk.experts.names import LOSS_EXPERT_STEPS
+from edtalk.experts.names import EXPERT_NAMES, LOSS_EXPERT_STEPS
 from edtalk.experts.store import save_expert
 from edtalk.experts.sync_net import (
     SyncNetConfig,
@@ -335,13 +335,16 @@ def train_experts(
     split: str,
     out: str | Path,
     settings: TrainSettings,
-    only: tuple[str, ...] = ("face", "sync"),
+    only: tuple[str, ...] = tuple(EXPERT_NAMES),
 ) -> dict[str, Path]:
-    """Load ``split`` (guarded), train the requested experts, save them; returns name -> path.
+    """Load ``split`` (guarded), train the requested experts (``only``: kinds of ``EXPERT_NAMES``,
+    face_analyser and sync_net), save them; returns name -> path.
 
     With ``settings.parallel`` and both experts requested, the sync net trains in a spawned
     child process (one torch thread) while this process trains the face analyser, so the two
     small single-threaded loops use both cores; the results are the same as sequential."""
+    if unknown := sorted(set(only) - set(EXPERT_NAMES)):
+        raise ValueError(f"unknown expert kind(s) {unknown}; the kinds are {', '.join(EXPERT_NAMES)}")
     t0 = time.time()
     clips = load_split(data, split, max_clips=settings.max_clips, progress=settings.progress)
     identities = sorted({c.identity for c in clips})
@@ -352,7 +355,7 @@ def train_experts(
     extra = {"settings": dataclasses.asdict(settings)}
     paths = {}
     pool = future = None
-    if settings.parallel and "face" in only and "sync" in only:
+    if settings.parallel and "face_analyser" in only and "sync_net" in only:
         import multiprocessing
 
         pool = multiprocessing.get_context("spawn").Pool(1)
@@ -367,7 +370,7 @@ def train_experts(
         print(f"[experts] {name.replace('_', ' ')} trained in {seconds:.1f}s{how} -> {p}")
 
     try:
-        if "face" in only:
+        if "face_analyser" in only:
             t = time.time()
             extra_clips = []
             if settings.extra_identities:
@@ -402,7 +405,7 @@ def train_experts(
             model = SyncNetJudge(SyncNetConfig.from_dict(cfg))
             model.load_state_dict(state)
             keep(model.eval(), "sync_net", seconds, " (second process)")
-        elif "sync" in only:
+        elif "sync_net" in only:
             t = time.time()
             keep(train_sync_net(clips, settings), "sync_net", time.time() - t)
     finally:
@@ -447,7 +450,7 @@ def add_train_arguments(
         default=d.extra_frames_per_clip,
         help=f"stills per emotion x level of each extra person ({d.extra_frames_per_clip})",
     )
-    parser.add_argument("--only", choices=("face", "sync"), default=None, help="train only one expert")
+    parser.add_argument("--only", choices=tuple(EXPERT_NAMES), default=None, help="train only one expert")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument(
         "--sequential",
@@ -498,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
         "--out", required=True, type=Path, help="output folder (safetensors files + manifest.json)"
     )
     args = parser.parse_args(argv)
-    only = (args.only,) if args.only else ("face", "sync")
+    only = (args.only,) if args.only else tuple(EXPERT_NAMES)
     paths = train_experts(args.data, args.split, args.out, settings_from_args(args), only)
     for name, path in paths.items():
         print(f"{name}: {path}")

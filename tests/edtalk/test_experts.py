@@ -319,8 +319,8 @@ def test_training_records_the_set_and_draws_a_loss_experts_extra_people_from_the
 
     monkeypatch.setattr(extras, "render_extra_clips", record_base)
     settings = dataclasses.replace(TINY, face_steps=1, extra_identities=2, parallel=False)
-    loss = train_experts(dataset, "train", tmp_path / "loss", settings, only=("face",))
-    judge = train_experts(dataset, "judge", tmp_path / "judge", settings, only=("face",))
+    loss = train_experts(dataset, "train", tmp_path / "loss", settings, only=("face_analyser",))
+    judge = train_experts(dataset, "judge", tmp_path / "judge", settings, only=("face_analyser",))
     assert bases == [extras.TRAIN_EXTRA_INDEX_BASE, extras.EXTRA_INDEX_BASE]
     _, meta = load_expert(loss["synthtalk_face_expert"], expect_split="train")
     assert meta["dataset"] == dataset_record(dataset) and meta["dataset"]["seed"] is not None
@@ -353,9 +353,12 @@ def test_ensure_experts_refuses_experts_left_by_a_run_on_another_set_or_another_
         ensure_experts(cfg, {"face_analyser", "sync_net"}, 1, 1, source=str(tmp_path / "shipped"))
     for file in run.glob("*.safetensors"):
         file.unlink()
+    ensure_experts(cfg, {"sync_net"}, 1, 1)  # missing and no --experts: trained on the train split
+    assert [p.name for p in run.glob("*.safetensors")] == ["synthtalk_sync_expert.safetensors"]
+    (run / "synthtalk_sync_expert.safetensors").unlink()
     shipped = str(tmp_path / "shipped")
     ensure_experts(cfg, {"face_analyser", "sync_net"}, 1, 1, source=shipped)  # copied, then fits
-    ensure_experts(cfg, {"face_analyser", "sync_net"}, 1, 1, source=str(tmp_path / "shipped"))  # and again
+    ensure_experts(cfg, {"face_analyser", "sync_net"}, 1, 1, source=shipped)  # and again
 
 
 def test_a_judge_that_saw_this_sets_training_people_is_refused_where_it_scores(

@@ -54,7 +54,7 @@ def test_judge_training_uses_extra_people_and_records_them(tmp_path):
     settings = TrainSettings(
         face_steps=2, batch_size=4, progress=False, extra_identities=1, extra_frames_per_clip=2
     )
-    paths = train_experts(root, "judge", tmp_path / "out", settings, only=("face",))
+    paths = train_experts(root, "judge", tmp_path / "out", settings, only=("face_analyser",))
     from edtalk.experts.store import load_expert
 
     model, meta = load_expert(paths["synthtalk_face_judge"], expect_split="judge")
