@@ -122,6 +122,7 @@ def _targets_met(results: dict) -> dict[str, bool]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from edtalk.experts.names import EXPERT_NAMES
     from edtalk.experts.train import settings_from_args, train_experts
 
     if args.weights_dir is not None:
@@ -129,7 +130,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         os.environ["EDTALK_BENCH_WEIGHTS"] = str(args.weights_dir)
     t0 = time.time()
-    only = (args.only,) if args.only else ("face", "sync")
+    only = (args.only,) if args.only else tuple(EXPERT_NAMES)
     paths = train_experts(args.data, "judge", args.out, settings_from_args(args), only)
     installed = {name: install_judge(name, path) for name, path in paths.items()}
     for name, path in installed.items():
