@@ -95,15 +95,13 @@ def parent_config_problem(theirs: dict[str, Any], ours: dict[str, Any], stages_d
     trained it (audio_expression), since the predictor then starts fresh."""
     from edtalk.config import PREDICTOR_ONLY_FIELDS, changed_fields
 
-    changes = changed_fields(theirs, ours)
-    if not changes:
-        return None
-    differing = {k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k)}
-    if differing <= set(PREDICTOR_ONLY_FIELDS) and "audio_expression" not in stages_done:
+    may_differ = PREDICTOR_ONLY_FIELDS if "audio_expression" not in stages_done else ()
+    if not changed_fields(theirs, ours, ignore=may_differ):
         return None
     return (
-        f"its model config differs from this run's ({'; '.join(changes)}: parent -> this run); a chain "
-        "keeps one model config, so give the --preset and --text-encoder the parent was trained with"
+        f"its model config differs from this run's ({'; '.join(changed_fields(theirs, ours))}: parent -> "
+        "this run); a chain keeps one model config, so give the --preset and --text-encoder the parent "
+        "was trained with"
     )
 
 

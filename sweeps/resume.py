@@ -28,13 +28,13 @@ def check_resume(path: str, settings: dict[str, Any]) -> None:
     """--resume continues a sweep with the settings it was started with (Tune restores its saved
     search space and ignores new flags); refuse, naming each one, when the command line differs.
     ``path``: the experiment's folder or URI (``sweeps.storage``)."""
+    from edtalk.config import changed_fields
     from eval.run_checks import UsageError
 
     saved = _saved_settings(path)
     if saved is None:  # started before this check existed: nothing to compare
         return
-    changed = [f"{k} {saved.get(k)!r} -> {settings.get(k)!r}" for k in sorted({*saved, *settings})
-               if saved.get(k) != settings.get(k)]  # fmt: skip
+    changed = changed_fields(saved, settings)
     if changed:
         raise UsageError(
             f"{path}: --resume continues the sweep with the settings it was started with, and these "
