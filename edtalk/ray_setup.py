@@ -55,7 +55,7 @@ def local_runtime_env(env_vars: Mapping[str, str] | None = None) -> dict:
 
 
 def cluster_address(address: str | None) -> str | None:
-    """The Ray cluster a training run or sweep joins: ``address`` (``--address``), else
+    """The Ray cluster a training run, sweep or scoring run joins: ``address`` (``--address``), else
     ``$RAY_ADDRESS`` (``ray job submit`` sets it for its entrypoint); None: a private local instance."""
     return address or os.environ.get("RAY_ADDRESS") or None
 

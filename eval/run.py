@@ -199,10 +199,10 @@ def run(args: argparse.Namespace) -> int:
     from baselines import make_method
     from eval.protocols import get_protocol
 
-    if not args.address and args.workers > 0:  # under `ray job submit`: score on that job's cluster
+    if args.workers > 0:  # under `ray job submit` without --address: score on that job's cluster
         from edtalk.ray_setup import cluster_address
 
-        args.address = cluster_address(None)
+        args.address = cluster_address(args.address)
     check_device(args)
     check_address(args.address)
     t_start = time.perf_counter()
