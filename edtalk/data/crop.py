@@ -184,6 +184,7 @@ def crop_settings(job: CropJob) -> dict:
         "chunk_seconds": job.chunk_seconds,
         "video_suffix": job.video_suffix,
         "crop": [face_crop.GROW, face_crop.SIDE, face_crop.FPS, face_crop.MIN_IOU, face_crop.LOST_AFTER],
+        "resampling": face_crop.RESAMPLING,
         "detect": [face_crop.DETECT_EVERY, face_crop.DETECT_LONG_SIDE],
     }
 

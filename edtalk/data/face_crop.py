@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from edtalk.data.face_landmarks import DETECT_SIDE, NoFaceError, face_detector, gray
-from edtalk.data.video import timed_index
+from edtalk.data.video import output_count, output_slots, timed_index
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in the frame's pixels
 
@@ -39,6 +39,9 @@ GROW = 0.20  # each side of dlib's face box grows by this share of the box's siz
 MIN_IOU = 0.25  # a detection continues the track when it overlaps the track's last box this much
 SIDE = 256  # output crops are SIDE x SIDE
 FPS = 25.0  # output frame rate
+# How a source reaches FPS (``retimed``), recorded in each clip's crop settings: crops made by the
+# earlier rule (nearest frame in source time, before December 2026) are cut again.
+RESAMPLING = "ffmpeg fps filter"
 DETECT_EVERY = 5  # detect on every 5th output frame (5 per second at 25 fps)
 LOST_AFTER = 5  # frames looked at in a row without the face (1 s) before the track starts afresh
 DETECT_LONG_SIDE = 640  # large frames are scaled down to this longer side before detection
@@ -137,36 +140,25 @@ def crop_frame(frame: np.ndarray, box: Box, side: int = SIDE) -> np.ndarray:
 def retimed(
     frames: Iterable[np.ndarray], fps: float, target_fps: float = FPS, times: np.ndarray | None = None
 ) -> Iterator[np.ndarray]:
-    """``edtalk.data.video.retime`` one frame at a time: output frame j is source frame
-    rint(j * fps / target_fps), and a clip of n source frames gives round(n * target_fps / fps) (at
-    least 1), the last frame repeated where the source runs out. An output frame is held back until
-    enough source frames have been read to know that the clip is long enough to have it. With a
+    """``edtalk.data.video.retime`` one frame at a time (ffmpeg's fps filter): source frame i starts at
+    output frame ``output_slots(i / fps)`` and is repeated until the next one's start, a frame whose
+    successor starts on the same output frame is dropped, and the last is repeated to
+    ``output_count(n / fps)``. Each frame is given as soon as the next one is read. With a
     variable-frame-rate clip's ``times`` (``edtalk.data.video.frame_times``), the frames they place."""
     if fps <= 0 or target_fps <= 0:
         raise ValueError(f"frame rates must be positive, got {fps} -> {target_fps}")
     if times is not None:
         yield from _picked(frames, timed_index(times, target_fps))
         return
-
-    def n_out(n: int) -> int:
-        return max(1, int(round(n * target_fps / fps)))
-
-    ratio = fps / target_fps
-    held: list[np.ndarray] = []  # picked output frames not yet known to lie inside the clip
-    j = given = n = 0
-    last = None
+    given, n, previous = 0, 0, None
     for i, frame in enumerate(frames):
-        n, last = i + 1, frame
-        while np.rint(j * ratio) == i:
-            held.append(frame)
-            j += 1
-        while held and given < n_out(n):  # n_out grows with n: these outputs exist whatever follows
-            yield held.pop(0)
+        start = int(output_slots(np.array([i / fps]), target_fps)[0])
+        while previous is not None and given < start:  # the previous frame lasts until this one starts
+            yield previous
             given += 1
-    if last is None:
-        return
-    while given < n_out(n):  # source frames past the end: the last one, as retime clamps
-        yield held.pop(0) if held else last
+        n, previous = i + 1, frame
+    while previous is not None and given < output_count(n / fps, target_fps):
+        yield previous
         given += 1
 
 

@@ -199,18 +199,44 @@ def read_video(path: str | Path) -> VideoData:
     return VideoData(frames=np.stack(frames), fps=info.fps)
 
 
+# A source frame's time times the output rate, rounded: exact halves (24 fps frame 12 lands on 12.5)
+# must round up whatever float error the division left; true rational rates miss a half by far more.
+_HALF_TOLERANCE = 1e-7
+
+
+def output_slots(times: np.ndarray, target_fps: float) -> np.ndarray:
+    """The output frame at ``target_fps`` where each source frame (shown at ``times`` seconds from the
+    first) starts: t * target_fps rounded to the nearest, halves up, as ffmpeg's fps filter rounds
+    timestamps (its default ``round=near``, AV_ROUND_NEAR_INF)."""
+    return np.floor(np.asarray(times, dtype=np.float64) * target_fps + 0.5 + _HALF_TOLERANCE).astype(np.int64)
+
+
+def output_count(duration: float, target_fps: float) -> int:
+    """Frames at ``target_fps`` of a clip lasting ``duration`` seconds (its last frame's end), rounded
+    as ``output_slots`` rounds; at least 1."""
+    return max(1, int(output_slots(np.array([duration]), target_fps)[0]))
+
+
+def fps_filter_index(times: np.ndarray, target_fps: float, n_out: int) -> np.ndarray:
+    """ffmpeg's fps filter as source indices: output frame j shows the latest source frame whose slot
+    (``output_slots``) is at or before j. A frame is repeated until the next one's slot, and of two
+    frames landing on one slot the later is kept (the earlier is dropped). Checked against
+    libavfilter's ``fps`` filter (tests/edtalk/data/test_video.py)."""
+    slots = output_slots(times, target_fps)
+    return np.searchsorted(slots, np.arange(n_out), side="right") - 1
+
+
 def retime(frames: np.ndarray, fps: float, target_fps: float, times: np.ndarray | None = None) -> np.ndarray:
-    """Nearest-frame resampling of a clip from ``fps`` to ``target_fps``, keeping its duration (frame i
-    of the result is the source frame nearest to time i / target_fps, as ffmpeg's fps filter does).
+    """Resample a clip from ``fps`` to ``target_fps`` as ffmpeg's fps filter does (``fps_filter_index``),
+    keeping its duration: n frames give round(n * target_fps / fps) (halves up, at least 1).
     ``times``: a variable-frame-rate clip's frame times (``frame_times``), which place its frames
     instead of ``fps``."""
     if fps <= 0 or target_fps <= 0:
         raise ValueError(f"frame rates must be positive, got {fps} -> {target_fps}")
     if times is not None:
         return frames[np.minimum(timed_index(times, target_fps), len(frames) - 1)]
-    n_out = max(1, int(round(len(frames) * target_fps / fps)))
-    index = np.rint(np.arange(n_out) * (fps / target_fps)).astype(int)
-    return frames[np.minimum(index, len(frames) - 1)]
+    n = len(frames)
+    return frames[fps_filter_index(np.arange(n) / fps, target_fps, output_count(n / fps, target_fps))]
 
 
 def frame_times(path: str | Path) -> np.ndarray | None:
@@ -245,15 +271,11 @@ def frame_times(path: str | Path) -> np.ndarray | None:
 
 
 def timed_index(times: np.ndarray, target_fps: float) -> np.ndarray:
-    """For each output frame j at ``target_fps``, the source frame whose time (``frame_times``) is
-    nearest to j / target_fps (the earlier one on a tie). The last frame lasts as long as the one
-    before it (the rate where the clip ends), as every frame of a constant-rate clip does."""
+    """For each output frame at ``target_fps``, the source frame a variable-frame-rate clip shows there
+    (``fps_filter_index`` of its ``frame_times``). The last frame lasts as long as the one before it
+    (the rate where the clip ends), as every frame of a constant-rate clip does."""
     last = float(times[-1] - times[-2]) if len(times) > 1 else 1.0 / target_fps
-    n_out = max(1, int(round((times[-1] + last) * target_fps)))
-    t = np.arange(n_out) / target_fps
-    after = np.clip(np.searchsorted(times, t), 1, len(times) - 1)
-    before = after - 1
-    return np.where(t - times[before] <= times[after] - t, before, after)
+    return fps_filter_index(times, target_fps, output_count(float(times[-1]) + last, target_fps))
 
 
 def verify_video(path: str | Path) -> VideoInfo:

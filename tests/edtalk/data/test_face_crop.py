@@ -438,7 +438,8 @@ def test_a_raw_video_replaced_under_its_name_by_one_of_another_size_is_cropped_a
 
 
 @pytest.mark.parametrize(
-    "setting", ["GROW", "SIDE", "FPS", "MIN_IOU", "LOST_AFTER", "DETECT_EVERY", "DETECT_LONG_SIDE"]
+    "setting",
+    ["GROW", "SIDE", "FPS", "MIN_IOU", "LOST_AFTER", "DETECT_EVERY", "DETECT_LONG_SIDE", "RESAMPLING"],
 )
 def test_a_clips_done_key_holds_every_crop_and_detector_setting(tmp_path, monkeypatch, setting):
     """Crops made with another setting are not reused; the detector's settings had no test, and
