@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 
-from edtalk.ray_setup import cluster_address
 from sweeps.cli import ASHA_METRIC
 from sweeps.variant import Variant
 
@@ -20,7 +19,7 @@ def check_inputs(args: argparse.Namespace) -> None:
     from eval.run_checks import UsageError, check_address, check_weights, select_metrics
 
     ModelConfig.preset(args.preset)
-    check_address(cluster_address(args.address))
+    check_address(args.address)
     for split in dict.fromkeys(("train", args.split)):
         if not read_clips(args.dataset, args.root, split):
             raise UsageError(f"{args.root}: {args.dataset} split {split!r} has no clips")

@@ -47,6 +47,7 @@ def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
     from edtalk.weights import MissingWeightsError, WeightsMismatchError
     from eval.run_checks import UsageError
 
+    args.address = cluster_address(args.address)  # --address, else $RAY_ADDRESS (``ray job submit``)
     try:
         checks.check_inputs(args)
         checks.check_driving(variants, args.driving)
@@ -66,10 +67,11 @@ def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
 
 
 def init_ray(address: str | None) -> None:
-
+    """Join the cluster at ``address`` (``run_sweep`` resolves it once: --address, else $RAY_ADDRESS),
+    or start a private local instance; Ray's workers get the repository on their path."""
     set_env_defaults()
     ensure_repo_on_path()
-    start_ray(cluster_address(address), env_vars={**RAY_ENV, "PYTHONPATH": str(REPO_ROOT)})
+    start_ray(address, env_vars={**RAY_ENV, "PYTHONPATH": str(REPO_ROOT)})
 
 
 def scheduler(name: str, metric: str, mode: str):
@@ -112,8 +114,7 @@ def check_trial_fits(args: argparse.Namespace) -> None:
     from edtalk.ray_setup import check_workers_fit
 
     on_gpus = ray.cluster_resources().get("GPU", 0) >= 1  # what the trials' TrainConfig(use_gpu=auto) picks
-    cluster = cluster_address(args.address) is not None
-    check_workers_fit(args.workers, on_gpus, cluster=cluster, trial_cpu=TRIAL_CPU)
+    check_workers_fit(args.workers, on_gpus, cluster=args.address is not None, trial_cpu=TRIAL_CPU)
 
 
 def new_tuner(args: argparse.Namespace, variants: list[Variant], trainable, name: str, storage: str):
@@ -130,7 +131,7 @@ def new_tuner(args: argparse.Namespace, variants: list[Variant], trainable, name
         },
         tune_config=tune.TuneConfig(
             max_concurrent_trials=concurrent_trials(
-                args.workers, args.max_concurrent_trials, cluster_address(args.address) is not None
+                args.workers, args.max_concurrent_trials, args.address is not None
             ),
             scheduler=scheduler(args.scheduler, ASHA_METRIC, "max"),
         ),

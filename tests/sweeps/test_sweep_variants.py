@@ -281,6 +281,33 @@ def test_a_new_sweep_over_an_earlier_one_says_so(tmp_path, monkeypatch, capsys):
     assert "earlier sweep" not in capsys.readouterr().err
 
 
+def test_a_sweep_under_ray_job_submit_checks_and_joins_ray_address(tmp_path, monkeypatch):
+    """``ray job submit`` gives the entrypoint $RAY_ADDRESS, not --address: the sweep checks that cluster
+    and starts Ray on it (resolved once, in run_sweep, for the checks, the fit check and Ray)."""
+    import eval.run_checks
+    from edtalk.experts.testing import make_fixture_dataset
+    from sweeps import tuner
+
+    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
+    _parent_run(tmp_path / "runs")
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def stop(address):
+        seen.append(("init_ray", address))
+        raise Stop
+
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.7:6379")
+    monkeypatch.setattr(eval.run_checks, "check_address", lambda address: seen.append(("check", address)))
+    monkeypatch.setattr(tuner, "init_ray", stop)
+    argv = ["--root", str(data), "--parent", str(tmp_path / "runs"), "--storage", str(tmp_path / "storage")]
+    with pytest.raises(Stop):
+        bank_size.main(argv)
+    assert seen == [("check", "10.0.0.7:6379"), ("init_ray", "10.0.0.7:6379")]
+
+
 def test_storage_may_be_a_folder_under_home_or_object_storage(tmp_path, monkeypatch):
     """docs/cluster.md's `--storage s3://bucket/ray_results` became a local folder named
     '<cwd>/s3:/bucket/ray_results', and '~/ray_results' a folder named '~' in the working directory."""
