@@ -12,7 +12,7 @@ it prints the ``hf download`` command.
 
 - ``resolve(name)`` returns the verified local path, or raises ``MissingWeightsError`` (naming the
   file, its URL and the target path) / ``WeightsMismatchError``. Verification results are cached
-  by (size, mtime) in ``<weights_dir>/.verified.json`` so a 100 MB file is hashed once.
+  by (size, mtime, ctime) in ``<weights_dir>/.verified.json`` so a 100 MB file is hashed once.
 - ``fetch(name)`` downloads from the official URL and verifies: the only network access.
 - ``import_file(name, path)`` copies a file the user obtained elsewhere and verifies it.
 
@@ -104,15 +104,18 @@ def _digest(path: Path) -> str:
     return folder_sha256(path) if path.is_dir() else sha256_of(path)
 
 
-def _stat_key(path: Path) -> tuple[int, int]:
-    """(size, mtime_ns) of a file; of a folder, its files' total size and the latest mtime of its
-    files and folders (a renamed file changes its folder's mtime)."""
+def _stat_key(path: Path) -> tuple[int, int, int]:
+    """(size, mtime_ns, ctime_ns) of a file; of a folder, its files' total size and the latest mtime
+    and ctime of its files and folders (a renamed file changes its folder's mtime). The ctime catches
+    a same-size file put in place with its old mtime kept (``cp -p``, ``rsync -t``, ``os.utime``),
+    which (size, mtime) took for the file hashed before."""
     if not path.is_dir():
         st = path.stat()
-        return st.st_size, st.st_mtime_ns
+        return st.st_size, st.st_mtime_ns, st.st_ctime_ns
     files = _folder_files(path)
+    stats = [p.stat() for p in {path, *files, *(f.parent for f in files)}]
     size = sum(f.stat().st_size for f in files)
-    return size, max(p.stat().st_mtime_ns for p in {path, *files, *(f.parent for f in files)})
+    return size, max(st.st_mtime_ns for st in stats), max(st.st_ctime_ns for st in stats)
 
 
 MODEL_WEIGHT_GLOBS = ("*.safetensors", "*.bin")
@@ -178,12 +181,12 @@ def _recorded_hashes() -> Path:
 
 
 def file_sha256(name: str) -> str:
-    """sha256 of the local file (or model folder) ``name``, cached by size and mtime."""
+    """sha256 of the local file (or model folder) ``name``, cached by size, mtime and ctime."""
     path = target_path(name)
-    size, mtime = _stat_key(path)
+    size, mtime, ctime = _stat_key(path)
     cache = _read_cache(_verified_cache())
     hit = cache.get(name)
-    if hit and hit["size"] == size and hit["mtime"] == mtime:
+    if hit and (hit.get("size"), hit.get("mtime"), hit.get("ctime")) == (size, mtime, ctime):
         return hit["sha256"]
     digest = _digest(path)
     _remember_sha256(name, digest, cache)
@@ -191,10 +194,10 @@ def file_sha256(name: str) -> str:
 
 
 def _remember_sha256(name: str, digest: str, cache: dict | None = None) -> None:
-    """Cache ``digest`` as the sha256 of the local file ``name`` at its current size and mtime."""
-    size, mtime = _stat_key(target_path(name))
+    """Cache ``digest`` as the sha256 of the local file ``name`` at its current size, mtime and ctime."""
+    size, mtime, ctime = _stat_key(target_path(name))
     cache = _read_cache(_verified_cache()) if cache is None else cache
-    cache[name] = {"size": size, "mtime": mtime, "sha256": digest}
+    cache[name] = {"size": size, "mtime": mtime, "ctime": ctime, "sha256": digest}
     write_json(_verified_cache(), cache, indent=1, sort_keys=True)
 
 

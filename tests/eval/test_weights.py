@@ -86,6 +86,23 @@ def test_import_reads_the_file_once_then_verifies_from_the_cache(wdir, tmp_path,
     assert len(hashed) == 2
 
 
+def test_a_same_size_file_put_in_place_with_the_old_mtime_is_hashed_again(wdir, tmp_path):
+    """``cp -p`` / ``rsync -t`` of another file of the same size keeps size and mtime: the verified cache,
+    keyed on those two, vouched for the replaced file with the first file's hash."""
+    import os
+
+    a, b = tmp_path / "a.pth", tmp_path / "b.pth"
+    a.write_bytes(b"x" * 4096)
+    b.write_bytes(b"y" * 4096)
+    main(["import", "pytorch_fid_inception", str(a), "--allow-unverified"])
+    target = W.target_path("pytorch_fid_inception")
+    first = W.file_sha256("pytorch_fid_inception")
+    st = target.stat()
+    target.write_bytes(b.read_bytes())
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert W.file_sha256("pytorch_fid_inception") == W.sha256_of(b) != first
+
+
 def _registered(monkeypatch, name: str, sha256: str | None = None, **affixes) -> WeightFile:
     """A weight file ``name`` (``<name>.bin``) in the catalogue for this test only, published with its
     ``sha256`` or with ``affixes`` (sha256_prefix, sha256_suffix)."""
