@@ -58,12 +58,29 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
         raise
 
 
+def _fsync_folder(folder: Path) -> None:
+    """Flush ``folder``'s entries, so a rename survives a power loss with the file it names (POSIX;
+    skipped where a folder cannot be opened, as on Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a folder
+        pass
+    finally:
+        os.close(fd)
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (flushed and fsynced before the rename); returns ``path``."""
+    """Write ``data`` to ``path`` atomically (flushed and fsynced before the rename, its folder after);
+    returns ``path``."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+    _fsync_folder(Path(path).parent)
     return Path(path)
 
 

@@ -101,3 +101,18 @@ def test_write_json_default(tmp_path):
 
     write_json(tmp_path / "d.json", {"v": Num()}, default=float)
     assert (tmp_path / "d.json").read_text() == '{"v": 0.25}'
+
+
+def test_write_bytes_fsyncs_the_file_then_its_folder(tmp_path, monkeypatch):
+    """The rename lives in the folder's entries: without fsyncing the folder after it, a power loss
+    could keep the old file (or none) although the new one's bytes were on disk."""
+    synced = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        synced.append("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    write_bytes(tmp_path / "sub" / "a.json", b"{}")
+    assert synced == ["file", "folder"]
