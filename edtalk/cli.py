@@ -169,12 +169,20 @@ def report_error(err: object) -> int:
 def run_inputs(ckpt: Path, data: Path, files: dict[str, Path] | None = None, **settings: object) -> dict:
     """What a checkpoint diagnostic's result depends on: the sha256 of the checkpoint, of the
     dataset's ``card.json`` (synthtalk's generator settings; skipped when absent) and of ``files``
-    (e.g. judges), its ``settings`` and the code (``edtalk.provenance.code_state``)."""
+    (e.g. judges), its ``settings`` and the code (``edtalk.provenance.code_state``). A ``device``
+    setting is kept as the device it means here (``parse_device``): "auto" computed on the CPU is not
+    the same result once the machine has a GPU. ConfigError for a device this machine lacks."""
+    from edtalk.config import ConfigError
     from edtalk.provenance import code_state
     from edtalk.weights import sha256_of
 
     if not Path(ckpt).is_file():
         raise FileNotFoundError(f"{ckpt}: checkpoint not found")
+    if "device" in settings:
+        try:
+            settings["device"] = parse_device(str(settings["device"]))
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     hashed = {"checkpoint": Path(ckpt), **(files or {})}
     if (Path(data) / "card.json").is_file():  # without one, reading the dataset names what it lacks
         hashed["data card"] = Path(data) / "card.json"

@@ -165,6 +165,30 @@ def test_a_diagnostic_reuses_its_saved_result_only_for_the_same_committed_inputs
     assert save() == 0 and save() == 0 and len(runs) == 5
 
 
+def test_a_diagnostics_saved_result_records_the_device_auto_meant(tmp_path, monkeypatch):
+    """--device auto was stored as "auto": a proof computed on the CPU was served again as up to date
+    once the machine had a GPU (where auto now runs). A device this machine lacks is a ConfigError."""
+    import torch
+
+    from edtalk.cli import run_inputs
+    from edtalk.config import ConfigError
+
+    ckpt = tmp_path / "c.pt"
+    ckpt.write_bytes(b"weights")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    on_cpu = run_inputs(ckpt, tmp_path, device="auto")
+    assert (
+        on_cpu["settings"]["device"]
+        == "cpu"
+        == run_inputs(ckpt, tmp_path, device="cpu")["settings"]["device"]
+    )
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert run_inputs(ckpt, tmp_path, device="auto")["settings"] != on_cpu["settings"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        run_inputs(ckpt, tmp_path, device="cuda")
+
+
 def test_every_cli_reads_device_names_the_same_way(monkeypatch):
     """``parse_device`` is --device for inference, diagnostics and eval.run: auto picks this machine's
     GPU or CPU; a misspelt name or a GPU this machine lacks is a sentence, not a torch traceback; on a
