@@ -4,7 +4,9 @@
 ``InferenceError`` and ``note_once``, which both modules use.
 
 Inputs must be square face crops: a non-square image or video is refused (``crop=True`` cuts it to its
-face's square first), and so is an identity image under ``MIN_IMAGE_SIDE`` (64) px a side.
+face's square first), and so is an identity image under ``MIN_IMAGE_SIDE`` (64) px a side, or a driving
+video when its reader is given that minimum (``min_side_for``). Transparent pixels, of an image or of a
+video with an alpha channel, are composited over white, with a note.
 """
 
 from __future__ import annotations
@@ -47,8 +49,15 @@ def note_once(message: str) -> None:
 # face only after upscaling it). 64 is the tiny preset's own size, a quarter of paper's, and under
 # every face crop a dataset or a photo gives (MEAD, HDTF and our crops: 256 px; synthtalk: 128), so
 # no real face crop is refused. A custom model reading fewer than 64 px takes images of its own size
-# (``infer`` passes ``min(MIN_IMAGE_SIDE, image_size)``).
+# (``infer`` passes ``min_side_for(image_size)``). Driving videos are held to the same minimum: the
+# encoder reads their motion from as few pixels.
 MIN_IMAGE_SIDE = 64
+
+
+def min_side_for(image_size: int) -> int:
+    """The smallest side an identity image or driving video may have for a model reading ``image_size``
+    px: ``MIN_IMAGE_SIDE``, or the model's own size when that is smaller."""
+    return min(MIN_IMAGE_SIDE, image_size)
 
 
 def read_image(path: str | Path, crop: bool = False, min_side: int = MIN_IMAGE_SIDE) -> np.ndarray:
@@ -70,7 +79,7 @@ def read_image(path: str | Path, crop: bool = False, min_side: int = MIN_IMAGE_S
             image = read_rgb_image(path, note=note_once)
         except ImageReadError as err:
             raise InferenceError(path, err.problem) from None
-    _check_size(image, path, min_side)
+    _check_size(image.shape[:2], path, min_side)
     if not crop:
         return square(image, path)
     from edtalk.data.face_crop import crop_image
@@ -82,23 +91,29 @@ def read_image(path: str | Path, crop: bool = False, min_side: int = MIN_IMAGE_S
         raise InferenceError(path, f"{err.problem} (nothing to crop to)") from None
 
 
-def _check_size(image: np.ndarray, path: Path, min_side: int) -> None:
-    """Refuse an image (or video frame) under ``min_side`` px a side, naming its size and the minimum:
-    the model would upscale it (or its face crop) silently, from too few pixels to keep a likeness."""
-    h, w = image.shape[:2]
+_TOO_FEW_PIXELS = {  # what an input under the minimum needs, and why
+    "identity": ("an identity image", "the model draws the face from too few pixels"),
+    "driving": ("a driving video", "the model reads the face's motion from too few pixels"),
+}
+
+
+def _check_size(size: tuple[int, int], path: str | Path, min_side: int, role: str = "identity") -> None:
+    """Refuse an image or video of ``size`` (height, width) under ``min_side`` px a side, naming its size
+    and the minimum: the model would upscale it (or its face crop) silently, from too few pixels to
+    keep a likeness (``role`` "identity") or follow the face's motion ("driving")."""
+    h, w = size
     if min(h, w) < min_side:
+        what, why = _TOO_FEW_PIXELS[role]
         raise InferenceError(
             path,
-            f"{w}x{h} px (width x height) is too small: an identity image needs at least {min_side} px a "
-            "side, or the model draws the face from too few pixels; give a larger face crop",
+            f"{w}x{h} px (width x height) is too small: {what} needs at least {min_side} px a side, or "
+            f"{why}; give a larger face crop",
         )
 
 
 def _first_frame(path: Path) -> np.ndarray:
     """The first frame of a video, decoding nothing after it."""
-    from edtalk.data.video import iter_frames
-
-    frames = iter_frames(path)[1]
+    frames = decoded_frames(path)[1]
     try:
         first = next(frames, None)
     finally:
@@ -106,6 +121,92 @@ def _first_frame(path: Path) -> np.ndarray:
     if first is None:
         raise InferenceError(path, "the video has no frames")
     return first
+
+
+def decoded_frames(path: str | Path) -> tuple[float, Iterator[np.ndarray]]:
+    """``edtalk.data.video.iter_frames``: (fps, a video's uint8 RGB frames one at a time, raising
+    ``VideoReadError`` where ``read_video`` would), with transparent pixels composited over white, with
+    a note, as an identity image's are (``edtalk.data.image.over_background``). Dropping the alpha, as
+    ``iter_frames``'s RGB conversion does, showed whatever colour the transparent pixels held.
+
+    The alpha comes from a second decoding pass (``_alpha_planes``), run only for a video whose header
+    says it has an alpha channel (``_alpha_decoder``): every check and error stays ``iter_frames``'s."""
+    from edtalk.data.video import iter_frames
+
+    fps, frames = iter_frames(path)
+    decoder = _alpha_decoder(Path(path))
+    if decoder is None:
+        return fps, frames
+    return fps, _over_white(frames, _alpha_planes(Path(path), decoder), path)
+
+
+_VPX_ALPHA = {"vp8": "libvpx", "vp9": "libvpx-vp9"}  # FFmpeg's own VP8/VP9 decoders drop a WebM's alpha
+
+
+def _alpha_decoder(path: Path) -> str | None:
+    """The decoder that reads the alpha channel of ``path``'s video stream, from its header: the stream's
+    own for a pixel format with alpha (qtrle argb, PNG rgba, FFV1 yuva420p or bgra, ProRes 4444...) or
+    a palette (which may have transparent entries); libvpx's for a WebM VP8/VP9 stream marked
+    ``alpha_mode`` 1. None for an opaque video, or one that cannot be opened (``iter_frames`` says why)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            name, fmt = stream.codec_context.name, stream.codec_context.format
+            alpha_mode = stream.metadata.get("alpha_mode") == "1"
+    except (av.error.FFmpegError, OSError, ValueError, IndexError):
+        return None
+    if alpha_mode and name in _VPX_ALPHA:
+        try:
+            return av.Codec(_VPX_ALPHA[name], "r").name
+        except (av.error.FFmpegError, ValueError):  # an FFmpeg built without libvpx: alpha unread
+            return None
+    if fmt is not None and (fmt.has_palette or any(c.is_alpha for c in fmt.components)):
+        return name
+    return None
+
+
+def _alpha_planes(path: Path, decoder: str) -> Iterator[np.ndarray]:
+    """uint8 (H, W) alpha of each frame of ``path``'s video stream, decoded by ``decoder``. Ends at a
+    decoding error, quietly: the RGB pass (``iter_frames``) decodes the same packets and reports it."""
+    import av
+    from av.video.reformatter import VideoReformatter
+
+    to_rgba = VideoReformatter()
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            if decoder == stream.codec_context.name:
+                frames = container.decode(stream)
+            else:  # libvpx, fed the stream's packets (their side data holds the alpha)
+                codec = av.CodecContext.create(decoder, "r")
+                packets = container.demux(stream)
+                frames = (f for packet in packets for f in codec.decode(packet if packet.size else None))
+            for frame in frames:
+                yield to_rgba.reformat(frame, format="rgba").to_ndarray()[..., 3]
+    except (av.error.FFmpegError, OSError, ValueError, IndexError):
+        return
+
+
+def _over_white(
+    frames: Iterator[np.ndarray], alphas: Iterator[np.ndarray], path: str | Path
+) -> Iterator[np.ndarray]:
+    """``frames`` composited over white by ``alphas`` (each frame by its own; a frame without one, or all
+    opaque, as it is), with ``edtalk.data.image``'s note on the first transparent frame."""
+    from edtalk.data.image import over_background, transparency_note
+
+    try:
+        for rgb in frames:
+            alpha = next(alphas, None)
+            if alpha is None or alpha.shape != rgb.shape[:2] or (alpha == 255).all():
+                yield rgb
+                continue
+            note_once(transparency_note(path))
+            yield over_background(rgb, alpha)
+    finally:
+        frames.close()
+        alphas.close()
 
 
 def square(frames: np.ndarray, path: str | Path) -> np.ndarray:
@@ -127,8 +228,8 @@ def _check_square(h: int, w: int, path: str | Path) -> None:
 
 
 def read_frames(path: str | Path, crop: bool = False) -> np.ndarray:
-    """The frames of a driving video at 25 fps (other rates resampled to the nearest frame, with a note,
-    so that motion keeps its speed and stays in step with the audio); with ``crop``, cut to the square
+    """The frames of a driving video at 25 fps (other rates resampled as ffmpeg's fps filter does, with a
+    note, so that motion keeps its speed and stays in step with the audio); with ``crop``, cut to the square
     256 px crop of the face followed through the clip first (``edtalk.data.face_crop``). All of
     ``DrivingVideo(path, crop)``, held in memory."""
     return np.concatenate(list(DrivingVideo(path, crop).batches(256)))
@@ -136,34 +237,46 @@ def read_frames(path: str | Path, crop: bool = False) -> np.ndarray:
 
 class DrivingVideo:
     """A driving video file read as a stream: ``read_frames``'s frames (25 fps; square, or cut to the
-    face's square with ``crop``) a batch at a time, decoded afresh by each ``batches``. Opening it
-    checks what can be checked before any work: the header (a missing or unreadable file, a
-    non-square one) and, with ``face_check``, that a face is there (``check_video_face``: a few frames
-    looked at) or, with ``crop``, the detect pass of ``edtalk.data.crop`` (one square for the whole
-    clip; decoded, streamed, nothing kept).
+    face's square with ``crop``; transparent pixels over white, ``decoded_frames``) a batch at a time,
+    decoded afresh by each ``batches``. Opening it checks what can be checked before any work: the
+    header (a missing or unreadable file, a non-square one, one under ``min_side`` px a side:
+    ``infer`` passes ``min_side_for(image_size)``, 0 takes any size) and, with ``length_check``, that the
+    file holds the frames its header announces (``check_video_length``: demuxed, not decoded); then,
+    with ``face_check``, that a face is there (``check_video_face``: a few frames looked at) or, with
+    ``crop``, the detect pass of ``edtalk.data.crop`` (one square for the whole clip; decoded,
+    streamed, nothing kept).
 
     After each ``batches`` pass, ``n_read`` is the number of frames it gave and ``cut`` whether the
     video had more than its ``limit`` (what a caller fitting it to another length reports)."""
 
-    def __init__(self, path: str | Path, crop: bool = False, face_check: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        crop: bool = False,
+        face_check: bool = False,
+        min_side: int = 0,
+        length_check: bool = False,
+    ) -> None:
         from edtalk.data.video import frame_times, probe_video
 
         self.path = path
         self.plan: CropPlan | None = None
         self.n_read: int | None = None  # None until a ``batches`` pass
         self.cut = False
+        info = probe_video(path)
         if not crop:
-            info = probe_video(path)
             _check_square(*info.size, path)
-            if face_check:
-                check_video_face(path, info.n_frames)
+        _check_size(info.size, path, min_side, "driving")
+        if length_check:
+            check_video_length(path, info.n_frames)
+        if face_check and not crop:
+            check_video_face(path, info.n_frames)
         self.times = frame_times(path)  # a variable-frame-rate video's frame times (None: constant)
         if crop:
             from edtalk.data.face_crop import plan_crops
             from edtalk.data.face_landmarks import NoFaceError
-            from edtalk.data.video import iter_frames
 
-            fps, frames = iter_frames(path)
+            fps, frames = decoded_frames(path)
             try:
                 self.plan = plan_crops(frames, fps, times=self.times)
             except NoFaceError as err:
@@ -174,9 +287,8 @@ class DrivingVideo:
         """uint8 (b, H, W, 3) batches of the first ``limit`` frames (all when None). The rest of the
         file is still decoded (not kept), so a truncated or corrupt file fails as ``read_video`` would."""
         from edtalk.data.face_crop import crop_frame, retimed
-        from edtalk.data.video import iter_frames
 
-        fps, decoded = iter_frames(self.path)
+        fps, decoded = decoded_frames(self.path)
         frames = decoded
         if self.plan is not None:  # the cut pass of edtalk.data.crop (face_crop.cut_crops), one clip
             retimed_frames = retimed(decoded, fps, FPS, self.times)
@@ -185,7 +297,7 @@ class DrivingVideo:
             note_once(f"{self.path}: variable frame rate, resampled to {FPS:.0f} fps by frame times")
             frames = retimed(decoded, fps, FPS, self.times)
         elif abs(fps - FPS) > 0.01:
-            note_once(f"{self.path}: {fps:.2f} fps, resampled to {FPS:.0f} fps (nearest frame)")
+            note_once(f"{self.path}: {fps:.2f} fps, resampled to {FPS:.0f} fps (as ffmpeg's fps filter does)")
             frames = retimed(decoded, fps, FPS)  # edtalk.data.video.retime, a frame at a time
         self.n_read, self.cut = 0, False
         try:
@@ -231,12 +343,12 @@ def check_video_face(path: str | Path, n_frames: int | None = None) -> None:
     """Raise unless ``check_face``'s detector finds a face in one of a driving video's first, middle
     and last frames (``n_frames``: its length as the header gives it). Cheap: decoding stops at the
     first frame with a face, so only a video without one is decoded to its end."""
-    from edtalk.data.video import iter_frames, probe_video
+    from edtalk.data.video import probe_video
 
     n = probe_video(path).n_frames if n_frames is None else n_frames
     wanted = sorted({0, n // 2, max(n - 1, 0)})
     looked, last, j = 0, None, -1
-    frames = iter_frames(path)[1]
+    frames = decoded_frames(path)[1]
     try:
         for j, frame in enumerate(frames):
             last = frame
@@ -260,6 +372,31 @@ def check_video_face(path: str | Path, n_frames: int | None = None) -> None:
         f"no face found by the dlib HOG detector in any of the {looked} frame(s) looked at (first, middle, "
         "last); pass a face crop video, or --no-face-check to skip this check",
     )
+
+
+def check_video_length(path: str | Path, announced: int | None = None) -> None:
+    """Raise ``VideoReadError`` when a video's stream holds fewer frames (packets with data) than its
+    header announces (``announced``: ``probe_video``'s count): cut off, as a half-copied download is.
+    Demuxing only, no decoding, so it comes before any work: decoding finds it only at the file's end
+    ("truncated: decoded N of the M frames the header announces", ``edtalk.data.video``), after the
+    frames before it were decoded and encoded. N can be a little lower there: the last packets of a
+    cut file may not decode."""
+    import av
+
+    from edtalk.data.errors import VideoReadError
+    from edtalk.data.video import probe_video
+
+    announced = probe_video(path).n_frames if announced is None else announced
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            held = sum(1 for packet in container.demux(stream) if packet.size)
+    except (av.error.FFmpegError, OSError, ValueError, IndexError) as err:
+        raise VideoReadError(path, f"corrupt: demuxing failed ({err})") from None
+    if held < announced:
+        raise VideoReadError(
+            path, f"truncated: the file holds at most {held} of the {announced} frames the header announces"
+        )
 
 
 MIN_SPEECH_S = 0.2  # one mel window of the audio encoder (16 mel frames at 80 Hz)

@@ -23,11 +23,13 @@ The command line only: the model code it runs is ``edtalk.driving`` (the Python 
 the arguments are parsed, so ``--help`` and usage errors come without loading torch. Inputs must be
 square face crops: a square of another side is resized to the model's ``image_size`` (noted on
 stderr), a non-square one is refused unless ``--crop`` cuts it to its face's square. An identity
-image under 64 px a side is refused (``driving_inputs.MIN_IMAGE_SIDE``); one with transparent pixels is
-composited over white, with a note. The identity image and the driving videos (their first, middle
-and last frames) are checked for a face with dlib's HOG detector (``--no-face-check`` skips this).
-``--out`` is checked for being writable (its folder made) before the model loads; ``~`` is expanded
-in every path.
+image or a driving video under 64 px a side is refused (``driving_inputs.MIN_IMAGE_SIDE``), and so is
+an identity image over Pillow's decompression-bomb limit; transparent pixels (of an image, or of a
+video with an alpha channel) are composited over white, with a note. A driving video holding fewer
+frames than its header announces (cut off) is refused when opened, before any frame is decoded. The
+identity image and the driving videos (their first, middle and last frames) are checked for a face
+with dlib's HOG detector (``--no-face-check`` skips this). ``--out`` is checked for being writable
+(its folder made) before the model loads; ``~`` is expanded in every path.
 """
 
 from __future__ import annotations
@@ -145,12 +147,22 @@ def _out_problem(out: Path) -> str | None:
     return None
 
 
-def _reader(args: argparse.Namespace):
-    """``DrivingVideo`` per file name, one for every option naming it (read and encoded once), checked
-    for a face unless --no-face-check."""
-    from edtalk.driving_inputs import DrivingVideo
+def _reader(args: argparse.Namespace, image_size: int):
+    """``DrivingVideo`` per file name, one for every option naming it (read and encoded once), checked on
+    opening: refused under the identity image's minimum side (``driving_inputs.min_side_for`` of the model's
+    ``image_size``) or when it holds fewer frames than its header announces, and checked for a face
+    unless --no-face-check."""
+    from edtalk.driving_inputs import DrivingVideo, min_side_for
 
-    return functools.cache(functools.partial(DrivingVideo, crop=args.crop, face_check=not args.no_face_check))
+    return functools.cache(
+        functools.partial(
+            DrivingVideo,
+            crop=args.crop,
+            face_check=not args.no_face_check,
+            min_side=min_side_for(image_size),
+            length_check=True,
+        )
+    )
 
 
 def _note_fitted(video: object, role: str, n: int, reference: str) -> None:
@@ -177,10 +189,10 @@ def _note_fitted(video: object, role: str, n: int, reference: str) -> None:
 def _identity(args: argparse.Namespace, image_size: int) -> np.ndarray:
     """The --identity image (or a video's first frame), checked for a face unless --no-face-check;
     refused when smaller than ``driving_inputs.MIN_IMAGE_SIDE`` (or the model's ``image_size``, when that is
-    smaller) a side."""
-    from edtalk.driving_inputs import MIN_IMAGE_SIDE, check_face, read_image
+    smaller) a side: ``driving_inputs.min_side_for``, the driving videos' minimum too."""
+    from edtalk.driving_inputs import check_face, min_side_for, read_image
 
-    frame = read_image(args.identity, args.crop, min_side=min(MIN_IMAGE_SIDE, image_size))
+    frame = read_image(args.identity, args.crop, min_side=min_side_for(image_size))
     if not args.no_face_check:
         check_face(frame, args.identity)
     return frame
@@ -195,7 +207,7 @@ def cmd_video(args: argparse.Namespace) -> None:
     require_stages(meta, args.ckpt, ["mouth_pose"] + (["expression"] if args.expression else []))
     identity = _identity(args, model.cfg.image_size)
     speech = load_speech(args.audio) if args.audio else None  # fail fast, before any work
-    read = _reader(args)  # a file given for several factors is read (and encoded) once
+    read = _reader(args, model.cfg.image_size)  # a file given for several factors is read (and encoded) once
     mouth = read(args.mouth)
     pose = read(args.pose) if args.pose else None
     expr = read(args.expression) if args.expression else None
@@ -248,7 +260,7 @@ def cmd_audio(args: argparse.Namespace) -> None:
         emotion_weights(model, args.emotion)  # fail fast, before any work
     wav = load_speech(args.audio)
     check_speech_length(wav, args.audio)
-    read = _reader(args)
+    read = _reader(args, model.cfg.image_size)
     pose = read(args.pose) if args.pose else None
     expr = read(args.expression) if args.expression else None
     weights = audio_weights(
@@ -279,7 +291,7 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
         raise InferenceError(args.ckpt, f"model has no expression bank (components={cfg.components!r})")
     require_stages(model.checkpoint_meta, args.ckpt, ["mouth_pose", "expression"])
     identity = _identity(args, model.cfg.image_size)
-    read, bs = _reader(args), args.batch_size
+    read, bs = _reader(args, model.cfg.image_size), args.batch_size
     mouth, video_a, video_b = read(args.mouth), read(args.expression_a), read(args.expression_b)
     pose = read(args.pose) if args.pose else None
     weights = {"mouth": weights_of(model, mouth, "mouth", "mouth video", bs)}
@@ -326,10 +338,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = NumberFriendlyParser(  # --range -3e0 3: any negative number is a value, not an option
         prog="python -m edtalk.infer",
         description="Generate talking-head videos with a trained EDTalk checkpoint (25 fps mp4 out). "
-        "Inputs are square face crops (resized to the model's image size; an identity image under 64 "
-        "px a side is refused); a non-square input is refused unless --crop finds the face in it. The "
-        "output is as long as the mouth video (video, interpolate) or the audio (audio); pose and "
-        "expression videos of another length are ping-pong looped or cut to it, with a note.",
+        "Inputs are square face crops (resized to the model's image size; an identity image or driving "
+        "video under 64 px a side is refused); a non-square input is refused unless --crop finds the face "
+        "in it. The output is as long as the mouth video (video, interpolate) or the audio (audio); pose "
+        "and expression videos of another length are ping-pong looped or cut to it, with a note.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{video,audio,interpolate,edit-base}")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,36 +32,69 @@ def read_rgb_image(path: str | Path, *, note: Callable[[str], None] | None = Non
     transparency (an alpha channel, or a PNG's transparent palette entry or colour) whose pixels are
     not all opaque is composited over a white background (``BACKGROUND``), logged and said to
     ``note`` (a CLI prints it): dropping the alpha kept whatever the transparent pixels hold, often
-    black or the background a cut-out tool removed, and the networks read it as part of the photo."""
+    black or the background a cut-out tool removed, and the networks read it as part of the photo.
+
+    An image over Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, 89 megapixels) is
+    refused naming its pixel count (``_too_many_pixels``): over twice the limit Pillow raises its own
+    error (a traceback before), and between once and twice it decodes with a warning, which is
+    refused too: the face check and crop would then run dlib's detector over every pixel, upsampled
+    (slow, and gigabytes of memory), for a model that reads 256 px."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(path, "missing: no such file")
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            if im.mode.startswith("I") or im.mode == "F":  # convert("RGB") clips every value to 255
-                return _grey_to_rgb(np.asarray(im), sixteen_bit=im.mode.startswith("I;16"))
-            if not im.has_transparency_data:
-                return np.asarray(im.convert("RGB"))
-            rgba = np.asarray(im.convert("RGBA"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # refused, as the error is
+            with Image.open(path) as im:
+                im = ImageOps.exif_transpose(im)
+                if im.mode.startswith("I") or im.mode == "F":  # convert("RGB") clips every value to 255
+                    return _grey_to_rgb(np.asarray(im), sixteen_bit=im.mode.startswith("I;16"))
+                if not im.has_transparency_data:
+                    return np.asarray(im.convert("RGB"))
+                rgba = np.asarray(im.convert("RGBA"))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ImageReadError(path, _too_many_pixels(err)) from None
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise ImageReadError(path, f"unreadable image ({err})") from None
     return _over_background(rgba, path, note)
 
 
+def _too_many_pixels(err: Exception) -> str:
+    """The problem of an image over Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``):
+    its pixel count, from Pillow's message ("Image size (N pixels) exceeds limit of ...")."""
+    from PIL import Image
+
+    found = re.search(r"\((\d+) pixels\)", str(err))
+    size = f"{int(found[1])} pixels ({int(found[1]) / 1e6:.3g} megapixels)" if found else "the image"
+    return (
+        f"{size} is too large to read: over Pillow's decompression-bomb limit of {Image.MAX_IMAGE_PIXELS} "
+        "pixels; downscale it (the model reads a face crop of 256 px a side)"
+    )
+
+
 def _over_background(rgba: np.ndarray, path: Path, note: Callable[[str], None] | None) -> np.ndarray:
     """uint8 RGB of uint8 RGBA composited over ``BACKGROUND`` (the RGB as it is when all opaque)."""
-    alpha = rgba[..., 3:].astype(np.float32) / 255.0
-    if (alpha == 1.0).all():
+    if (rgba[..., 3] == 255).all():
         return np.ascontiguousarray(rgba[..., :3])
-    message = f"{path}: transparent pixels (alpha channel) composited over a white background"
+    message = transparency_note(path)
     log.info(message)
     if note is not None:
         note(message)
-    rgb = rgba[..., :3] * alpha + BACKGROUND * (1.0 - alpha)
-    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+    return over_background(rgba[..., :3], rgba[..., 3])
+
+
+def over_background(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, 3) ``rgb`` composited over ``BACKGROUND`` by its uint8 (H, W) ``alpha``: what a
+    viewer shows of a transparent image (or video frame)."""
+    a = alpha[..., None].astype(np.float32) / 255.0
+    return np.clip(np.rint(rgb * a + BACKGROUND * (1.0 - a)), 0, 255).astype(np.uint8)
+
+
+def transparency_note(path: str | Path) -> str:
+    """The note said when ``path``'s transparent pixels are composited over ``BACKGROUND``."""
+    return f"{path}: transparent pixels (alpha channel) composited over a white background"
 
 
 def _grey_to_rgb(grey: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:

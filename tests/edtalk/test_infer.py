@@ -310,7 +310,7 @@ def test_driving_videos_at_another_rate_are_resampled_to_25_fps(files, capsys, n
     out = files / "fast_out.mp4"
     rc, cap = _run_on(files, capsys, "video", "--mouth", files / "fast.mp4", "--out", out)
     assert rc == 0, cap.err
-    assert "fast.mp4: 50.00 fps, resampled to 25 fps (nearest frame)" in cap.err
+    assert "fast.mp4: 50.00 fps, resampled to 25 fps (as ffmpeg's fps filter does)" in cap.err
     assert read_video(out).frames.shape[0] == 5
 
 

@@ -95,7 +95,7 @@ def test_infer_video_streams_the_bytes_of_drive_video_on_whole_frames(files, cap
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     assert f"wrote {out} (23 frames, 64x64, with audio)" in cap.out
-    assert "expr30.mp4: 30.00 fps, resampled to 25 fps (nearest frame)" in cap.err
+    assert "expr30.mp4: 30.00 fps, resampled to 25 fps (as ffmpeg's fps filter does)" in cap.err
     assert max(seen["encoded"]) == max(seen["written"]) == BATCH  # never more than a batch at a time
     assert sum(seen["written"]) == 23 and sum(seen["encoded"]) == 1 + 23 + 6 + 23  # I^i, mouth, pose, expr
 
