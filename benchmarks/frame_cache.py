@@ -50,12 +50,12 @@ def _build(clips: list, workers: int, root: Path) -> Path:
 
 
 def same_cache(a: Path, b: Path) -> bool:
-    """Whether two cache folders hold the same frames, landmarks, mel windows and meta.json."""
+    """Whether two cache folders hold the same frames, landmarks, mel windows, waveform rows and meta.json."""
     import numpy as np
 
     arrays = all(
         np.array_equal(np.load(a / f, mmap_mode="r"), np.load(b / f, mmap_mode="r"), equal_nan=True)
-        for f in ("frames.npy", "landmarks.npy", "mels.npy")
+        for f in ("frames.npy", "landmarks.npy", "mels.npy", "wavs.npy")
     )
     return arrays and json.loads((a / "meta.json").read_text()) == json.loads((b / "meta.json").read_text())
 

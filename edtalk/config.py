@@ -34,9 +34,10 @@ class ConfigError(ValueError):
     """A configuration value or key is invalid; the message names the field and the problem."""
 
 
-# ModelConfig fields that shape only the expression predictor (E_T's width), which audio_expression is the
-# first stage to train: a parent that has not been through it may differ in them (its predictor is left out)
-PREDICTOR_ONLY_FIELDS = ("text_encoder",)
+# ModelConfig fields that shape only the expression predictor (E_T's width, E_S's kind and size), which
+# audio_expression is the first stage to train: a parent that has not been through it may differ in them
+# (its predictor is left out)
+PREDICTOR_ONLY_FIELDS = ("text_encoder", "semantic_encoder", "semantic_width", "semantic_layers")
 
 
 def changed_fields(old: dict[str, Any], new: dict[str, Any], ignore: Iterable[str] = ()) -> list[str]:
@@ -153,7 +154,7 @@ class ModelConfig:
     flow_heads: int = 4  # attention heads of that transformer
     flow_layers: int = 1  # transformer encoder layers per coupling
     flow_lu: bool = True  # invertible 1x1 "conv" as an LU decomposition (False: plain matrix + slogdet)
-    semantic_encoder: str = "mel"  # E_S: "mel" (trainable transformer on Wav2Lip mels) or "hubert"
+    semantic_encoder: str = "mel"  # E_S: "mel" (trainable transformer on Wav2Lip mels) or "hubert" (16 kHz)
     semantic_width: int = 256  # width of the "mel" semantics encoder (transformer d_model)
     semantic_layers: int = 2  # transformer layers of the "mel" semantics encoder
     text_encoder: str = "minilm"  # E_T: "minilm" (frozen, 384-d, ships offline), "emoberta", or "none"

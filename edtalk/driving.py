@@ -364,7 +364,7 @@ def audio_weights(
         if emotion is not None:
             weights["expression"] = emotion_weights(model, emotion).to(device).expand(n, -1)
         elif text is not None or expression_from_audio:
-            weights["expression"] = predicted_expression(model, windows, wav, text).expand(n, -1)
+            weights["expression"] = predicted_expression(model, windows, wav, text, fps=fps).expand(n, -1)
     return weights
 
 
@@ -379,25 +379,35 @@ def trained_window(model: EDTalk) -> int:
 
 @torch.no_grad()
 def predicted_expression(
-    model: EDTalk, windows: torch.Tensor, wav: np.ndarray, text: str | None, group_batch: int = 64
+    model: EDTalk,
+    windows: torch.Tensor,
+    wav: np.ndarray,
+    text: str | None,
+    group_batch: int = 64,
+    fps: float = FPS,
 ) -> torch.Tensor:
     """W^e ([1, Ke]) from the expression predictor (E_S, E_T, MLP^e_A; Eq. 7's inputs), fed as
-    audio_expression trained it: the mel windows of K consecutive frames side by side, one W^e per
-    group, averaged over the clip (the whole clip's mel at once cost memory growing with the square
-    of its length in E_S's attention: 9 GB for 5 minutes). ``windows``: [n, 1, 80, 16]."""
+    audio_expression trained it: the audio of K consecutive frames per group, one W^e per group,
+    averaged over the clip. The "mel" E_S reads the K frames' mel windows side by side (the whole
+    clip's mel at once cost memory growing with the square of its length in E_S's attention: 9 GB for
+    5 minutes); HuBERT reads their waveform end to end, cut as the frame cache cuts it
+    (``cache_decode.wav_rows``). ``windows``: [n, 1, 80, 16]."""
+    from edtalk.data.cache_decode import PCM_SCALE, wav_rows
+
     predictor = model.expression_predictor
     device = model_device(model)
-    texts = [text] if text is not None else None
-    if predictor.audio_input != "mel":  # HuBERT reads the waveform itself
-        return predictor(audio=torch.from_numpy(wav)[None].to(device), texts=texts)
     k = min(trained_window(model), len(windows))
     g = len(windows) // k
-    groups = windows[: g * k].view(g, k, 80, -1).permute(0, 2, 1, 3).reshape(g, 80, -1)
+    if predictor.audio_input == "wav":
+        rows = torch.from_numpy(wav_rows(wav, g * k, fps).astype(np.float32) / PCM_SCALE)
+        groups = rows.reshape(g, -1)  # [g, k * 640]
+    else:
+        groups = windows[: g * k].view(g, k, 80, -1).permute(0, 2, 1, 3).reshape(g, 80, -1)
     text_features = None
-    if texts is not None:
+    if text is not None:
         from edtalk.modules.expression_predictor import encode_text
 
-        text_features = encode_text(texts, predictor.text_encoder_name)
+        text_features = encode_text([text], predictor.text_encoder_name)
     w_e = [
         predictor(
             audio=part.to(device),

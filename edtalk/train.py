@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from edtalk.cli import model_preset, non_negative_int, positive_float, positive_int, report_error, term_weight
-from edtalk.config import TEXT_ENCODERS
+from edtalk.config import SEMANTIC_ENCODERS, TEXT_ENCODERS
 from edtalk.ray_setup import (
     check_cluster_address,
     check_workers_fit,
@@ -38,7 +38,13 @@ from edtalk.ray_setup import (
     start_ray,
 )
 from edtalk.train_cache import prepare_cache
-from edtalk.train_chain import parent_config_mismatch, stage_config_for, stage_names, unmet_parent
+from edtalk.train_chain import (
+    parent_config_mismatch,
+    stage_config_for,
+    stage_model_config,
+    stage_names,
+    unmet_parent,
+)
 from edtalk.train_experts import EXPERT_STEPS, ensure_experts
 from edtalk.train_resume import check_resumable
 from edtalk.train_run import TrainingInterrupted, resolve_use_gpu, run_stage, set_env_defaults
@@ -97,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
         "offline), emoberta (EmoBERTa-base: `python -m eval.weights status` says how to install it) or "
         "none (audio only); part of the model config, so give it to every stage of a chain (default: "
         "the preset's, minilm)",
+    )
+    p.add_argument(
+        "--semantic-encoder",
+        choices=SEMANTIC_ENCODERS,
+        help="E_S, the semantics encoder of the expression predictor, which audio_expression trains: mel "
+        "(a transformer on the Wav2Lip mel windows, trained from scratch, runs offline) or hubert (the "
+        "paper's: pretrained HuBERT-large on the frame cache's 16 kHz audio, its CNN feature encoder "
+        "frozen and its transformer fine-tuned; its weights, hubert_large_ll60k, must be installed "
+        "first: `python -m eval.weights status` says how, and the run checks before any work). Only "
+        "audio_expression builds it: the stages before it keep the preset's, and audio_expression "
+        "starts its predictor fresh from them (default: the preset's, mel)",
     )
     p.add_argument(
         "--data",
@@ -345,6 +362,19 @@ def _train(args: argparse.Namespace) -> int:
             from edtalk.weights import resolve
 
             resolve(ENCODER_WEIGHTS[args.text_encoder])  # missing: named now, not after the other stages
+    if args.semantic_encoder:
+        model_cfg = model_cfg.replace(semantic_encoder=args.semantic_encoder)
+        if args.semantic_encoder in ENCODER_WEIGHTS and "audio_expression" in names:
+            from edtalk.weights import resolve as resolve_weights
+
+            resolve_weights(ENCODER_WEIGHTS[args.semantic_encoder])  # missing: named before the frame cache
+        elif args.semantic_encoder in ENCODER_WEIGHTS:
+            print(
+                f"[train] --semantic-encoder {args.semantic_encoder}: only audio_expression builds E_S; "
+                f"{', '.join(names)} keep the preset's",
+                flush=True,
+            )
+    stage_models = {n: stage_model_config(model_cfg, n, args.preset) for n in names}
     if problem := parent_config_mismatch(names, parent, out, model_cfg):
         return report_error(problem)
     weight_overrides: dict[str, dict[str, float]] = {}
@@ -368,7 +398,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume:  # a checkpoint the model or ZeRO stage cannot load stops the run before any work
         for n in names:
             if not (len(names) > 1 and (out / n / "final.pt").is_file()):  # a finished stage is skipped
-                check_resumable(out / n, model_cfg.to_dict(), train_cfg.to_dict())
+                check_resumable(out / n, stage_models[n].to_dict(), train_cfg.to_dict())
     if args.perceptual != "auto":
         from edtalk.perceptual import PERCEPTUAL
 
@@ -387,7 +417,7 @@ def _train(args: argparse.Namespace) -> int:
         from edtalk.stages import with_also_train
 
         try:
-            with_also_train(get_stage(names[0]), tuple(args.also_train), EDTalk(model_cfg))
+            with_also_train(get_stage(names[0]), tuple(args.also_train), EDTalk(stage_models[names[0]]))
         except ValueError as err:
             return report_error(f"--also-train: {err}")
 
@@ -415,7 +445,7 @@ def _train(args: argparse.Namespace) -> int:
             cache_i = extras_cache
         elif train_cfg.extra_identities:  # an audio stage: the run config says it saw no extras
             cfg_i = replace(cfg_i, extra_identities=0)
-        finals[n] = run_stage(stage_cfg, cfg_i, model_cfg, cache_i)
+        finals[n] = run_stage(stage_cfg, cfg_i, stage_models[n], cache_i)
     last = out / names[-1] / "final.pt"
     check = self_reconstruction_check(last, cache)
     (out / names[-1] / "self_reconstruction.json").write_text(json.dumps(check, indent=1))

@@ -91,8 +91,8 @@ def unmet_parent(names: list[str], parent: str, out: Path) -> str | None:
 def parent_config_problem(theirs: dict[str, Any], ours: dict[str, Any], stages_done: list[str]) -> str | None:
     """Why a parent checkpoint of model config ``theirs`` (trained through ``stages_done``) cannot start
     a stage of model config ``ours``, or None. A chain keeps one model config; the fields that shape
-    only the expression predictor (``PREDICTOR_ONLY_FIELDS``: E_T's width) may differ until a stage has
-    trained it (audio_expression), since the predictor then starts fresh."""
+    only the expression predictor (``PREDICTOR_ONLY_FIELDS``: E_T's width, E_S's kind and size) may
+    differ until a stage has trained it (audio_expression), since the predictor then starts fresh."""
     from edtalk.config import PREDICTOR_ONLY_FIELDS, changed_fields
 
     may_differ = PREDICTOR_ONLY_FIELDS if "audio_expression" not in stages_done else ()
@@ -100,8 +100,8 @@ def parent_config_problem(theirs: dict[str, Any], ours: dict[str, Any], stages_d
         return None
     return (
         f"its model config differs from this run's ({'; '.join(changed_fields(theirs, ours))}: parent -> "
-        "this run); a chain keeps one model config, so give the --preset and --text-encoder the parent "
-        "was trained with"
+        "this run); a chain keeps one model config, so give the --preset, --text-encoder and "
+        "--semantic-encoder the parent was trained with"
     )
 
 
@@ -119,3 +119,17 @@ def parent_config_mismatch(names: list[str], parent: str, out: Path, model_cfg) 
         if problem := parent_config_problem(loaded["config"].to_dict(), model_cfg.to_dict(), done):
             return f"stage {name} starts from {ckpt}: {problem}"
     return None
+
+
+def stage_model_config(model_cfg, name: str, preset: str):
+    """The model config stage ``name`` trains with: ``model_cfg``, except that the stages before
+    audio_expression keep the ``preset``'s E_S (``semantic_encoder``). They neither use nor train the
+    expression predictor, and HuBERT-large as E_S would add its 316 M parameters to each of their
+    workers and checkpoints; audio_expression then starts its predictor fresh from such a parent
+    (``parent_config_problem``: E_S's fields are ``PREDICTOR_ONLY_FIELDS``), HuBERT from its
+    pretrained weights, just as it would inherit an untrained one from a parent built with HuBERT."""
+    from edtalk.config import ModelConfig
+
+    if name == "audio_expression":
+        return model_cfg
+    return model_cfg.replace(semantic_encoder=ModelConfig.preset(preset).semantic_encoder)

@@ -1,6 +1,7 @@
 """Decoding clips for the training frame cache (``edtalk.data.training``): a clip's frames resized to
-the cache's size, its 68-point landmarks (sidecar, or dlib on the frames) and the Wav2Lip mel window
-of each frame, in ``decode_workers`` spawned processes.
+the cache's size, its 68-point landmarks (sidecar, or dlib on the frames), and from one read of its
+16 kHz audio the Wav2Lip mel window of each frame and each frame's own stretch of the waveform
+(``wav_rows``, what HuBERT's E_S reads), in ``decode_workers`` spawned processes.
 """
 
 from __future__ import annotations
@@ -38,13 +39,34 @@ def _clip_landmarks(clip: Clip, frames: np.ndarray, size: int) -> tuple[np.ndarr
     return lm[:n_frames] * scale, 0
 
 
-def _clip_mels(clip: Clip, n_frames: int, fps: float) -> np.ndarray:
+SAMPLE_RATE = 16000  # Hz: the audio the cache holds (Wav2Lip's mels and HuBERT both read 16 kHz)
+FRAME_SAMPLES = 640  # samples of audio per cached frame: 1/25 s at 16 kHz (one 25 fps frame)
+PCM_SCALE = 32768.0  # int16 sample k stands for k / 32768 (16-bit PCM, so a PCM_16 wav is cached exactly)
+
+
+def wav_rows(wav: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
+    """Each frame's stretch of the 16 kHz waveform ``wav``: int16 (n_frames, FRAME_SAMPLES), row i
+    the FRAME_SAMPLES samples from frame i's time, ``round(i * 16000 / fps)``, zero-padded where the
+    audio runs short. At 25 fps the rows laid end to end are the waveform itself: frames s .. s+T-1
+    hold samples [s * 640, (s + T) * 640)."""
+    first = np.round(np.arange(n_frames) * (SAMPLE_RATE / fps)).astype(np.int64)
+    index = first[:, None] + np.arange(FRAME_SAMPLES)[None, :]
+    padded = np.zeros(int(index.max()) + 1 if n_frames else 0, np.float32)
+    kept = min(len(wav), len(padded))
+    padded[:kept] = wav[:kept]
+    return np.clip(np.round(padded[index] * PCM_SCALE), -PCM_SCALE, PCM_SCALE - 1).astype(np.int16)
+
+
+def _clip_audio(clip: Clip, n_frames: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(Wav2Lip mel window per frame, float16 (n_frames, 80, 16); ``wav_rows``) from one read of the
+    clip's audio; zeros for a clip without audio."""
     from edtalk.data.audio import load_audio, mel_windows, melspectrogram
 
     if clip.audio is None:
-        return np.zeros((n_frames, 80, 16), np.float16)
-    mel = melspectrogram(load_audio(clip.audio))
-    return mel_windows(mel, n_frames, fps=fps).astype(np.float16)
+        return np.zeros((n_frames, 80, 16), np.float16), np.zeros((n_frames, FRAME_SAMPLES), np.int16)
+    wav = load_audio(clip.audio, SAMPLE_RATE)
+    mel = mel_windows(melspectrogram(wav), n_frames, fps=fps).astype(np.float16)
+    return mel, wav_rows(wav, n_frames, fps)
 
 
 def resized(native_frames: np.ndarray, size: int) -> np.ndarray:
@@ -80,8 +102,8 @@ def not_square(clip: Clip, height: int, width: int) -> DataError:
 
 
 def _decode_clip(clip: Clip, size: int):
-    """(frames resized to ``size``, landmarks, mel windows, frames filled) of one clip, or the
-    ``DataError`` that says why it cannot be read (returned, so a pool hands it back in order)."""
+    """(frames resized to ``size``, landmarks, mel windows, waveform rows, frames filled) of one clip,
+    or the ``DataError`` that says why it cannot be read (returned, so a pool hands it back in order)."""
     from edtalk.data.video import read_video
 
     try:
@@ -90,10 +112,10 @@ def _decode_clip(clip: Clip, size: int):
         if video.size[0] != video.size[1]:
             raise not_square(clip, *video.size)
         landmarks, filled = _clip_landmarks(clip, video.frames, size)
-        mel = _clip_mels(clip, video.n_frames, video.fps)
+        mel, wavs = _clip_audio(clip, video.n_frames, video.fps)
     except DataError as err:
         return err
-    return resized(video.frames, size), landmarks, mel, filled
+    return resized(video.frames, size), landmarks, mel, wavs, filled
 
 
 def decode_clips(clips: list[Clip], size: int, workers: int):

@@ -7,10 +7,11 @@ with a per-rank RNG:
 - ``expression_windows`` (expression): source I^i (neutral when available), driving I^d and the
   K-frame window around I^d.
 - ``audio_windows`` (audio_lip, audio_pose): a source frame, T consecutive frames, their mel windows.
-- ``emotion_clips`` (audio_expression): T frames of a clip (to extract W^e), their mel windows and
-  the transcript.
+- ``emotion_clips`` (audio_expression): T frames of a clip (to extract W^e), their mel windows, their
+  16 kHz waveform (for HuBERT's E_S) and the transcript.
 
-Images are float32 (B, 3, H, W) in [-1, 1]; mels (B, T, 1, 80, 16).
+Images are float32 (B, 3, H, W) in [-1, 1]; mels (B, T, 1, 80, 16); waveforms float32 (B, T * 640)
+in [-1, 1].
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from edtalk.data.cache_decode import PCM_SCALE
 from edtalk.data.clip import EMOTIONS
 from edtalk.data.errors import DataError
 from edtalk.data.mouth_swap import swap_mouth
@@ -138,14 +140,22 @@ class StageSampler:
         return {"source": self._images(src), "frames": self._images(runs), "mels": mels}
 
     def emotion_clips(self, batch_size: int, n_frames: int) -> dict:
-        """audio_expression: ``n_frames`` consecutive frames of a clip (to extract W^e), their mel
-        windows (B, T, 1, 80, 16), the transcript and the emotion index."""
+        """audio_expression: ``n_frames`` (T) consecutive frames of a clip (to extract W^e), their mel
+        windows (B, T, 1, 80, 16), the transcript and the emotion index; and, when the cache holds
+        audio (``FrameCache.wavs``), "wavs": the T frames' waveform end to end, float32 (B, T * 640) in
+        [-1, 1], the input of HuBERT's E_S (at 25 fps, frames s .. s+T-1 give samples
+        [s * 640, (s + T) * 640) of the clip's 16 kHz audio; a clip shorter than T repeats its last
+        frame, and its audio with it, as the frames do)."""
         clips = self.rng.integers(self.cache.n_clips, size=batch_size)
         runs = np.stack([self._run(int(c), n_frames) for c in clips])
         mels = torch.from_numpy(np.ascontiguousarray(self.cache.mels[runs])).float().unsqueeze(2)
-        return {
+        batch = {
             "frames": self._images(runs),
             "mels": mels,
             "transcripts": [self.cache.transcripts[int(c)] for c in clips],
             "emotion": torch.as_tensor(self.cache.emotion[clips]),
         }
+        if self.cache.wavs is not None:
+            pcm = np.asarray(self.cache.wavs[runs], np.float32).reshape(len(clips), -1)  # rows end to end
+            batch["wavs"] = torch.from_numpy(pcm).div_(PCM_SCALE)
+        return batch

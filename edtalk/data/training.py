@@ -1,9 +1,10 @@
 """The training frame cache: every clip of a split decoded once for the six EDTalk stages.
 
 ``build_frame_cache`` decodes the clips (frames resized to the model's image size, landmarks rescaled,
-Wav2Lip mel windows per frame; ``edtalk.data.cache_decode``) into a folder of ``.npy`` arrays that every
-Ray worker memory-maps (``load_frame_cache``). It refuses clips of the dataset's judge or test split
-(``edtalk.data.held_out``); ``edtalk.data.sampler.StageSampler`` draws each stage's batches from it.
+Wav2Lip mel windows per frame, each frame's 1/25 s of 16 kHz audio; ``edtalk.data.cache_decode``) into
+a folder of ``.npy`` arrays that every Ray worker memory-maps (``load_frame_cache``). It refuses clips
+of the dataset's judge or test split (``edtalk.data.held_out``); ``edtalk.data.sampler.StageSampler``
+draws each stage's batches from it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edtalk.data.cache_decode import decode_clips, decode_workers, not_square, resized
+from edtalk.data.cache_decode import FRAME_SAMPLES, decode_clips, decode_workers, not_square, resized
 from edtalk.data.clip import EMOTIONS, Clip
 from edtalk.data.errors import DataError, DatasetLayoutError
 from edtalk.data.held_out import check_unseen
@@ -32,7 +33,7 @@ from edtalk.data.npy_rows import NpyRowWriter
 if TYPE_CHECKING:
     from edtalk.data.video import VideoInfo
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: wavs.npy, each frame's 16 kHz audio (HuBERT's E_S in audio_expression)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class FrameCache:
     identities: list[str]
     transcripts: list[str]
     skipped: tuple[tuple[str, str], ...] = ()  # (clip id, reason): unreadable clips left out
+    # int16 (N, FRAME_SAMPLES): each frame's 1/25 s of 16 kHz audio as 16-bit PCM (cache_decode.wav_rows),
+    # zero for frames past the audio's end; None in a cache built before CACHE_VERSION 2
+    wavs: np.ndarray | None = None
 
     @property
     def n_clips(self) -> int:
@@ -76,12 +80,13 @@ def cache_key(clips: list[Clip], size: int, extra_tag: str = "") -> str:
     return hashlib.sha1(f"v{CACHE_VERSION}|{size}|{ids}{extra}{detected}".encode()).hexdigest()[:12]
 
 
-def _decoded_elsewhere(clips: list[Clip], size: int, cache_root: Path) -> FrameCache | None:
-    """A cache already in ``cache_root`` whose clips start with exactly ``clips`` at this size (the
-    split's plain cache, or one with extra people appended), so that the stages with and without
-    extras decode the split's videos once between them."""
+def _caches_holding(clips: list[Clip], size: int, cache_root: Path) -> list[tuple[Path, dict]]:
+    """(folder, meta) of every cache in ``cache_root``, of any version, whose clips start with exactly
+    ``clips`` at this size and landmark source (the split's plain cache, or one with extra people
+    appended)."""
     ids = [c.id for c in clips]
     source = landmark_source(clips)
+    found = []
     for meta_path in sorted(cache_root.glob("*/meta.json")):
         try:
             meta = json.loads(meta_path.read_text())
@@ -90,14 +95,38 @@ def _decoded_elsewhere(clips: list[Clip], size: int, cache_root: Path) -> FrameC
         left_out = {s["clip"] for s in meta.get("skipped", [])}
         kept = [i for i in ids if i not in left_out]
         if (
-            meta.get("version") == CACHE_VERSION
-            and meta.get("size") == size
+            meta.get("size") == size
             and meta.get("landmarks", "sidecar") == source
             and left_out <= set(ids)  # clips it left out are of this list (undecodable here too)
             and meta.get("clip_ids", [])[: len(kept)] == kept
         ):
-            return load_frame_cache(meta_path.parent)
+            found.append((meta_path.parent, meta))
+    return found
+
+
+def _decoded_elsewhere(clips: list[Clip], size: int, cache_root: Path) -> FrameCache | None:
+    """A cache of this version already in ``cache_root`` holding ``clips`` at this size
+    (``_caches_holding``), so that the stages with and without extras decode the split's videos once
+    between them."""
+    for folder, meta in _caches_holding(clips, size, cache_root):
+        if meta.get("version") == CACHE_VERSION:
+            return load_frame_cache(folder)
     return None
+
+
+def _note_older_versions(clips: list[Clip], size: int, cache_root: Path) -> None:
+    """Say why ``clips`` are decoded again when ``cache_root`` holds them in a cache of an older
+    version (version 1 had no audio waveforms), and that the old folder can go."""
+    old = [(f, m) for f, m in _caches_holding(clips, size, cache_root) if m.get("version") != CACHE_VERSION]
+    if old:
+        folders = ", ".join(str(f) for f, _ in old)
+        print(
+            f"note: {folders}: frame cache of an older version ({old[0][1].get('version')}; this code writes "
+            f"version {CACHE_VERSION}, which adds each frame's 16 kHz audio for HuBERT's E_S), decoding the "
+            "clips again; delete the old folder to free its space",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _synthtalk_roots(clips: list[Clip]) -> dict[Path, list[Clip]]:
@@ -123,9 +152,9 @@ def build_frame_cache(
     ``extra`` (with ``extra_tag`` naming it in the cache key) returns more clips already in memory,
     ``edtalk.experts.data.ExpertClip`` records such as the rendered extra training people of
     ``edtalk.experts.extra_identities``; they are appended after the decoded clips, without audio
-    (zero mel windows). It is only called when the cache has to be built. When another cache in
-    ``cache_root`` already holds exactly ``clips`` at ``size`` (first), their rows are copied from it
-    instead of decoding the videos again.
+    (zero mel windows and waveforms). It is only called when the cache has to be built. When another
+    cache in ``cache_root`` already holds exactly ``clips`` at ``size`` (first), their rows are copied
+    from it instead of decoding the videos again.
 
     synthtalk clips of the judge or test split are refused (``check_unseen``; their sidecars locate
     the dataset), even from a caller that read them without ``training_clips``.
@@ -143,6 +172,7 @@ def build_frame_cache(
     cache_root.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_builds(cache_root)
     check_before_decoding(clips, size, cache_root)
+    _note_older_versions(clips, size, cache_root)
     extra_clips = extra() if extra is not None else []
     source = landmark_source(clips)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-", dir=cache_root))
@@ -151,8 +181,10 @@ def build_frame_cache(
             NpyRowWriter(tmp / "frames.npy", (size, size, 3), np.uint8) as frames,
             NpyRowWriter(tmp / "landmarks.npy", (68, 2), np.float32) as lms,
             NpyRowWriter(tmp / "mels.npy", (80, 16), np.float16) as mels,
+            NpyRowWriter(tmp / "wavs.npy", (FRAME_SAMPLES,), np.int16) as wavs,
         ):
-            start, length, skipped, filled = _write_rows(clips, size, cache_root, frames, lms, mels, progress)
+            writers = (frames, lms, mels, wavs)
+            start, length, skipped, filled = _write_rows(clips, size, cache_root, writers, progress)
             decoded_rows = frames.n_rows
             left_out = {s["clip"] for s in skipped}
             clips = [c for c in clips if c.id not in left_out]
@@ -166,6 +198,7 @@ def build_frame_cache(
                 frames.append(resized(clip.frames, size))
                 lms.append(np.asarray(clip.landmarks, np.float32) * (size / clip.size))
                 mels.append(np.zeros((clip.n_frames, 80, 16), np.float16))
+                wavs.append(np.zeros((clip.n_frames, FRAME_SAMPLES), np.int16))
         if skipped:
             shown = "; ".join(s["reason"] for s in skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
             print(
@@ -235,7 +268,8 @@ def _remove_abandoned_builds(cache_root: Path) -> None:
             pass
 
 
-ROW_BYTES_BESIDES_FRAME = 68 * 2 * 4 + 80 * 16 * 2  # a frame's landmarks (float32) and mel window (float16)
+# a frame's landmarks (float32), mel window (float16) and 1/25 s of audio (int16: 32 kB per second at 25 fps)
+ROW_BYTES_BESIDES_FRAME = 68 * 2 * 4 + 80 * 16 * 2 + FRAME_SAMPLES * 2
 DISK_SAMPLE = 16  # clips whose headers are read before decoding (the split's frame count and frame size)
 
 
@@ -292,13 +326,13 @@ def _amount(n_bytes: float) -> str:
 COPY_ROWS = 4096  # rows copied at a time from a reused cache's memory map
 
 
-def _write_rows(
-    clips, size, cache_root, frames, lms, mels, progress
-) -> tuple[list, list, list[dict], int | None]:
-    """Append ``clips``' rows to the three writers, from another cache holding them at this size or
-    decoded (in ``decode_workers`` processes); returns (start, length, skipped, filled): ``skipped``
-    lists the clips that could not be read ({"clip", "reason"}), left out; ``filled`` counts the
-    frames whose detected landmarks came from the nearest frame with a face (None when copied)."""
+def _write_rows(clips, size, cache_root, writers, progress) -> tuple[list, list, list[dict], int | None]:
+    """Append ``clips``' rows to the ``writers`` (frames, landmarks, mels, wavs), from another cache
+    holding them at this size or decoded (in ``decode_workers`` processes); returns (start, length,
+    skipped, filled): ``skipped`` lists the clips that could not be read ({"clip", "reason"}), left
+    out; ``filled`` counts the frames whose detected landmarks came from the nearest frame with a face
+    (None when copied)."""
+    frames, lms, mels, wavs = writers
     start: list[int] = []
     length: list[int] = []
     reused = _decoded_elsewhere(clips, size, cache_root)
@@ -310,6 +344,7 @@ def _write_rows(
             frames.append(reused.frames[i : min(i + COPY_ROWS, rows)])
             lms.append(reused.landmarks[i : min(i + COPY_ROWS, rows)])
             mels.append(reused.mels[i : min(i + COPY_ROWS, rows)])
+            wavs.append(reused.wavs[i : min(i + COPY_ROWS, rows)])
         return reused.start[:n].tolist(), reused.length[:n].tolist(), skipped, None
     skipped, filled = [], 0
     detect = landmark_source(clips) == DETECTED
@@ -328,13 +363,14 @@ def _write_rows(
         if isinstance(result, DataError):  # one unreadable clip (video, audio, sidecar, no face) is left out
             skipped.append({"clip": clip.id, "reason": str(result)})
             continue
-        rows, landmarks, mel, clip_filled = result
+        rows, landmarks, mel, wav, clip_filled = result
         filled += clip_filled
         start.append(frames.n_rows)
         length.append(len(rows))
         frames.append(rows)
         lms.append(landmarks)
         mels.append(mel)
+        wavs.append(wav)
     return start, length, skipped, filled
 
 
@@ -353,6 +389,7 @@ def load_frame_cache(path: str | Path) -> FrameCache:
         frames=np.load(path / "frames.npy", mmap_mode="r"),
         landmarks=np.load(path / "landmarks.npy", mmap_mode="r"),
         mels=np.load(path / "mels.npy", mmap_mode="r"),
+        wavs=np.load(path / "wavs.npy", mmap_mode="r") if (path / "wavs.npy").exists() else None,
         start=np.asarray(meta["start"], np.int64),
         length=np.asarray(meta["length"], np.int64),
         identity=np.asarray(meta["identity"], np.int64),

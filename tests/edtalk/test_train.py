@@ -756,7 +756,7 @@ def test_frame_caches_with_and_without_extras_decode_the_split_once(tmp_path, mo
     )
     reused_plain = load_frame_cache(build_frame_cache(clips, 32, tmp_path / "b", progress=False))
     for reused, scratch in ((reused_mixed, scratch_mixed), (reused_plain, scratch_plain)):
-        for name in ("frames", "landmarks", "mels", "start", "length", "identity", "emotion"):
+        for name in ("frames", "landmarks", "mels", "wavs", "start", "length", "identity", "emotion"):
             np.testing.assert_array_equal(getattr(reused, name), getattr(scratch, name))
         assert reused.clip_ids == scratch.clip_ids and reused.identities == scratch.identities
     with pytest.raises(AssertionError, match="decoded"):  # another size is decoded, not sliced
@@ -819,8 +819,9 @@ def test_a_frame_cache_the_disk_cannot_hold_is_refused_before_decoding(tmp_path,
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
     monkeypatch.setattr(training, "decode_clips", lambda *a: pytest.fail("decoded although the disk is full"))
+    need = f"{len(clips) * 6 * row / 1e6:.1f} MB"  # 0.2 MB: frames, landmarks, mel windows, audio
     with pytest.raises(
-        DataError, match=rf"cache of {len(clips)} clips at 32 px needs about 0.1 MB .* 0.0 MB free"
+        DataError, match=rf"cache of {len(clips)} clips at 32 px needs about {need} .* 0.0 MB free"
     ):
         training.build_frame_cache(clips, 32, tmp_path / "c", progress=False)
     monkeypatch.undo()
