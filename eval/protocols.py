@@ -24,7 +24,9 @@ A protocol is data. ``PROTOCOLS.get("eat")`` returns a frozen ``Protocol`` whose
 Conventions shared by all three (documented once here):
 - A GT/prediction length difference of more than ``max_length_diff`` (2) frames fails the clip
   (``eat``: no limit, as in EAT); otherwise both sides are trimmed (truncate) or paired
-  (linspace) to the shorter length.
+  (linspace) to the shorter length. A prediction at another frame rate than its GT (drifting more
+  than half a frame apart over the clip, ``scoring.rates_drift_apart``) fails the clip whatever its
+  length: resample it to the GT's rate.
 - A clip of fewer than ``min_frames`` (6) frames on either side fails as a whole: 6 is the shortest
   clip with one SyncNet window, so every clip that is scored can be scored by LSE-C / LSE-D.
 - PSNR of identical frames is +inf (skimage). ``identical="inf"`` keeps it, so the ``gt`` method

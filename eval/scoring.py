@@ -47,13 +47,17 @@ def score_clip(ctx_factory: Callable, job: Job, protocol: Any, metrics: dict, ke
     except (DataError, ClipFailure) as e:
         row["failure"] = str(e)
         return row
-    gate, other_rate = protocol.max_length_diff, ctx.fps("gt") != ctx.fps("pred")
-    if (gate is not None and abs(t_gt - t_pred) > gate) or (gate is None and t_gt != t_pred and other_rate):
-        apart = f" (more than {gate} apart)" if gate is not None else ""
-        row["failure"] = f"GT has {t_gt} frames, prediction {t_pred}{apart} ({job.clip.video}, {job.pred})"
-        if other_rate:
-            rates = f"the prediction is at {ctx.fps('pred'):g} fps, GT at {ctx.fps('gt'):g}"
-            row["failure"] += f"; {rates}: resample it"
+    gt_fps, pred_fps = ctx.fps("gt"), ctx.fps("pred")
+    if rates_drift_apart(min(t_gt, t_pred), gt_fps, pred_fps):
+        row["failure"] = (
+            f"the prediction is at {pred_fps:g} fps, GT at {gt_fps:g}: resample it (frame i of each must "
+            f"show the same instant; GT {t_gt} frames, prediction {t_pred}; {job.clip.video}, {job.pred})"
+        )
+        return row
+    gate = protocol.max_length_diff
+    if gate is not None and abs(t_gt - t_pred) > gate:
+        apart = f"(more than {gate} apart)"
+        row["failure"] = f"GT has {t_gt} frames, prediction {t_pred} {apart} ({job.clip.video}, {job.pred})"
         return row
     if min(t_gt, t_pred) < protocol.min_frames:
         row["failure"] = f"too short: {min(t_gt, t_pred)} frames (at least {protocol.min_frames} needed)"
@@ -78,6 +82,17 @@ def score_clip(ctx_factory: Callable, job: Job, protocol: Any, metrics: dict, ke
         row["seconds"][mid] = time.perf_counter() - t0
     row["gt_features"] = ctx.new_gt_features()
     return row
+
+
+def rates_drift_apart(n_frames: int, gt_fps: float, pred_fps: float) -> bool:
+    """Whether a prediction at ``pred_fps`` drifts from its GT at ``gt_fps`` by more than half a GT
+    frame within ``n_frames`` frames: then frame i of the two shows different instants, and every
+    frame-paired and sync score compares the wrong frames. A prediction at 30 fps whose length
+    happened to fall within the protocol's length gate was scored without a word (its LSE-C 0.18
+    where the same frames at 25 fps gave 0.79). 29.97 against 30 fps over a few seconds passes."""
+    if gt_fps <= 0 or pred_fps <= 0:
+        return False  # a rate the header does not give: nothing to compare
+    return n_frames * abs(1 / gt_fps - 1 / pred_fps) > 0.5 / gt_fps
 
 
 def not_applicable(metrics: dict, clip: Any) -> dict[str, str]:

@@ -844,6 +844,28 @@ def test_two_folders_of_one_name_do_not_share_a_results_file(synth, tmp_path, ca
     assert "is the name of this suite's own method 'edtalk_a'" in capsys.readouterr().err
 
 
+def test_a_prediction_at_another_frame_rate_fails_even_within_the_length_gate(tmp_path):
+    """The GT's 20 frames labelled 30 fps (and 19 at 24 fps) passed the 2-frame gate and were scored as
+    if frame i showed the GT's instant i / 25: LSE-C 0.18 where the same frames at 25 fps gave 0.79. A
+    29.97 fps copy of a 30 fps GT drifts less than half a frame and is scored."""
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for name, t_gt, gt_fps, t_pred, pred_fps in (
+        ("at30", 20, 25, 20, 30),
+        ("at24", 20, 25, 19, 24),
+        ("ntsc", 20, 30, 20, 30000 / 1001),
+    ):
+        write_video(gt / f"{name}.mp4", frames_of(1, t_gt), fps=gt_fps)
+        write_video(pred / f"{name}.mp4", frames_of(1, t_pred), fps=pred_fps)
+    out = tmp_path / "res"
+    args = ["--dataset", "folder", "--gt", str(gt), "--pred", str(pred), "--out", str(out)]
+    assert main([*args, "--protocol", "canonical", "--metrics", "psnr", "--workers", "0", "--quiet"]) == 1
+    data = read_results(out / "folder/paired/canonical.json")
+    failures = {f["clip"]: f["reason"] for f in data["failures"]}
+    assert sorted(failures) == ["at24", "at30"] and data["metrics"]["psnr"]["n"] == 20
+    assert "the prediction is at 30 fps, GT at 25: resample it" in failures["at30"]
+    assert "the prediction is at 24 fps, GT at 25: resample it" in failures["at24"]
+
+
 def test_eat_pairs_any_two_lengths_as_eat_does_but_not_another_frame_rate(tmp_path):
     """EAT's test scripts pair any two lengths with linspace; before, the eat protocol failed a
     clip more than 2 frames off, so methods with shorter outputs were averaged over fewer clips."""
