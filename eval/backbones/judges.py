@@ -95,7 +95,12 @@ def judge_sync_feature(ctx: ClipContext, side: str, path: str | None = None) -> 
     wav = ctx.audio
     n = min(len(frames), len(wav) // SAMPLES_PER_FRAME)
     if n < WINDOW + 1:
-        raise ClipFailure(f"clip {ctx.clip.id}: {n} frames with audio; the sync judge needs {WINDOW + 1}")
+        audio = ctx.pred_audio or ctx.clip.audio
+        of = f" of {audio}" if audio is not None else ""
+        raise ClipFailure(
+            f"clip {ctx.clip.id}: {n} frames with audio ({len(wav) / ctx.sample_rate:.2f} s{of} beside "
+            f"{len(frames)} frames); the sync judge needs {WINDOW + 1}"
+        )
     fps = ctx.fps(side)
     return {
         "video": model.video_features(frames[:n]),

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from eval.metrics import METRICS
-from eval.metrics.base import MeanMetric
+from eval.metrics.base import ClipFailure, MeanMetric
 from eval.metrics.functional.lse import lse
 
 SYNCNET = "syncnet_v2"
@@ -60,6 +60,22 @@ class LSESettings:
             raise ValueError(f"lse vshift must be >= 1, got {self.vshift}")
 
 
+SYNC_FPS = 25.0  # SyncNet (and the synthtalk sync judge) pair 5 video frames with 0.2 s of audio
+
+
+def check_sync_rate(ctx, side: str) -> None:
+    """ClipFailure unless the scored video is at 25 fps: SyncNet's windows pair 5 frames with 0.2 s of
+    audio, so a 30 fps clip compared each window with the wrong stretch of speech (a GT at 30 fps
+    scored LSE-C 0.07 where its 25 fps copy gave 0.13), without a word."""
+    fps = ctx.fps(side)
+    if abs(fps - SYNC_FPS) > 0.01:
+        video = ctx.pred_video if side == "pred" and ctx.pred_video is not None else ctx.clip.video
+        raise ClipFailure(
+            f"{video}: {fps:g} fps; LSE's sync network reads 25 fps video (5 frames against 0.2 s of "
+            "audio): resample it to 25 fps"
+        )
+
+
 class SyncScore(MeanMetric):
     key: str
     version = "1"  # state and default numbers unchanged by the backbone / s3fd_track settings
@@ -78,6 +94,7 @@ class SyncScore(MeanMetric):
         """(v, a): per-window lip and audio embeddings of the clip (memoised by the context, so
         LSE-C and LSE-D share one pass)."""
         s = self.settings
+        check_sync_rate(ctx, s.side)
         if s.backbone == SYNC_JUDGE:
             feats = ctx.feature("judge_sync", s.side)
             return feats["video"], feats["audio"]

@@ -86,3 +86,20 @@ def test_the_protocols_length_gate_lets_through_only_clips_syncnet_can_score(see
     assert lse.compute(lse.clip_state(ClipContext.from_arrays(None, frames, audio=pcm / 32768.0)))["n"] == 1
     with pytest.raises(ClipFailure, match="too short"):
         lse.clip_state(ClipContext.from_arrays(None, frames[:-1], audio=pcm / 32768.0))
+
+
+@pytest.mark.parametrize("fps", [30.0, 24.0])
+def test_lse_of_a_video_not_at_25_fps_is_a_clip_failure_naming_its_rate(seeded_weights, fps):
+    """SyncNet pairs 5 frames with 0.2 s of audio: a GT at 30 fps was scored against the wrong stretch
+    of speech (LSE-C 0.07 where its 25 fps copy gave 0.13) without a word."""
+    from eval.metrics.base import ClipFailure
+
+    torch.manual_seed(0)
+    seeded_weights("syncnet_v2", S(num_layers_in_fc_layers=1024).state_dict())
+    frames, pcm = _clip(4, t=36)
+    ctx = ClipContext.from_arrays(None, frames, audio=pcm / 32768.0, fps=fps)
+    with pytest.raises(ClipFailure, match=f"{fps:g} fps; LSE's sync network reads 25 fps video"):
+        get_metric("lse_c")().clip_state(ctx)
+    at25 = ClipContext.from_arrays(None, frames, audio=pcm / 32768.0, fps=25.0)
+    metric = get_metric("lse_c")()
+    assert np.isfinite(metric.clip_value(metric.clip_state(at25)))

@@ -128,3 +128,13 @@ def test_trained_judge_finds_a_ten_frame_shift(tmp_path, monkeypatch):
     assert lse(feats["video"], feats["audio"], 15)["offset"] == -10
     assert c.clip_value(c.clip_state(in_sync)) > c.clip_value(c.clip_state(late))
     backbones.clear_cache()
+
+
+def test_too_little_speech_for_the_sync_judge_says_how_much_there_is(seeded_judge):
+    """ "0 frames with audio; the sync judge needs 6" named neither the audio's length nor the clip's."""
+    from eval.metrics.base import ClipFailure
+
+    frames, wav = _talking_clip(1, t=12)
+    ctx = ClipContext.from_arrays(None, frames, audio=wav[:1600], clip_id="quiet")
+    with pytest.raises(ClipFailure, match=r"clip quiet: 2 frames with audio \(0.10 s beside 12 frames\)"):
+        get_metric("lse_c")(backbone=JUDGE, crop="none", size=224).clip_state(ctx)
