@@ -45,11 +45,18 @@ class StaticFrame(Method):
     generates = True
 
     def generate(self, clip: Clip, out_path: Path) -> None:
+        """The video; the clip's audio muxed when it reads. Unreadable audio (missing, empty, corrupt)
+        leaves the track out: the metrics that need the speech (LSE) read the clip's audio themselves
+        and fail on it, while PSNR, SSIM and the others score the frames. It failed the whole clip."""
         from edtalk.data.audio import load_audio
+        from edtalk.data.errors import AudioReadError
         from edtalk.data.video import read_video, write_video
 
         video = read_video(clip.video)
-        audio = load_audio(clip.audio) if clip.audio is not None else None
+        try:
+            audio = load_audio(clip.audio) if clip.audio is not None else None
+        except AudioReadError:
+            audio = None
         write_video(out_path, static_frames(video.frames), fps=video.fps, audio=audio)
 
     def provenance(self) -> dict[str, Any]:

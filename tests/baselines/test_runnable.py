@@ -53,6 +53,18 @@ def test_static_generates_the_source_frame_with_audio(tmp_path):
     assert np.abs(pred.astype(int) - gt[:1]).mean() < 3 < np.abs(pred[1:].astype(int) - gt[1:]).mean()
 
 
+def test_static_with_unreadable_audio_still_gives_its_frames(tmp_path):
+    """A missing or empty wav failed the static prediction's generation, so PSNR, SSIM and L1 of the
+    clip were lost with LSE; now only the metrics that read the speech fail on it."""
+    write_video(tmp_path / "a.mp4", np.full((6, 32, 32, 3), 90, np.uint8), fps=25)
+    (tmp_path / "empty.wav").write_bytes(b"")
+    for audio in (tmp_path / "missing.wav", tmp_path / "empty.wav"):
+        clip = Clip(id="a#1", dataset="t", split="test", video=tmp_path / "a.mp4", audio=audio)
+        out = tmp_path / "videos" / f"{audio.stem}.mp4"
+        make_method("static").generate(clip, out)
+        assert len(read_video(out).frames) == 6
+
+
 def test_edtalk_methods_need_a_checkpoint(tmp_path):
     for name in ("edtalk_v", "edtalk_a"):
         with pytest.raises(FileNotFoundError, match="--ckpt"):
