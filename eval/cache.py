@@ -3,11 +3,13 @@
 Layout: ``<out>/<dataset>/<method>/cache/<protocol_hash>/<escaped clip id>.pkl``. A row holds,
 for each metric scored on the clip, its version, a key of its settings, the weight files it used
 unverified, and either its mergeable state (``eval.metrics.base.Metric.clip_state``) or the
-``ClipFailure`` reason; plus a fingerprint of the input files (size + mtime of the GT and predicted
-videos, the audio, the sidecar and files named in ``clip.extra``: ``clip_inputs``), so replacing
-any of them invalidates its row. A killed run loses at most the clips in flight; the next run
-loads every row whose keys still match and scores only what is missing. A row that cannot be
-read (truncated, corrupt) counts as missing and is deleted.
+``ClipFailure`` reason; plus a fingerprint of the input files (name, size and mtime of the GT and
+predicted videos, the audio, the sidecar and files named in ``clip.extra``: ``clip_inputs``), so
+replacing any of them invalidates its row, while the same files reached through another spelling
+of ``--root`` or ``--out`` (relative, absolute, symlinked, moved) keep it (``file_fingerprint``).
+A killed run loses at most the clips in flight; the next run loads every row whose keys still
+match and scores only what is missing. A row that cannot be read (truncated, corrupt) counts as
+missing and is deleted.
 
     cache = ClipCache(out / "synthtalk" / "gt" / "cache" / protocol.hash())
     row = cache.load(clip_id)          # None when absent or unreadable
@@ -53,18 +55,51 @@ def metric_key(metric: Any) -> str:
 
 
 def file_fingerprint(*paths: str | Path | None) -> list:
-    """(name, size, mtime_ns) of each input file (None stays None; a missing file is 'missing')."""
-    out = []
+    """``[name, size, mtime_ns]`` of each input file (None stays None; a missing file is
+    ``[name, "missing"]``).
+
+    A file is known by its name (the last part of its path), not by the folders above it: those
+    change when the very same files are reached another way (``--root data/x`` or its absolute
+    path, another working folder, a symlinked root, a dataset or ``--out`` folder moved or copied
+    with its times), and a resumed run must then reuse its rows and videos. The folders add nothing
+    to a fingerprint's meaning: a row (or stamp) already belongs to one clip id, and the file's
+    place in the list (GT video, prediction, audio, sidecar, ...) says which of its files it is.
+    What detects a changed file is, as before, its size and modification time to the nanosecond:
+    writing or replacing a file sets a new mtime, so a change is seen even at the same size; a
+    copy that does not keep times (``cp`` without ``-p``) reads as changed and costs a
+    recomputation, never a wrong reuse. (A resolved absolute path would lose every row of a moved
+    dataset; a content hash would read every input file on every run.)
+    """
+    out: list = []
     for p in paths:
         if p is None:
             out.append(None)
             continue
+        name = Path(p).name
         try:
             st = os.stat(p)
-            out.append([str(p), st.st_size, st.st_mtime_ns])
+            out.append([name, st.st_size, st.st_mtime_ns])
         except OSError:
-            out.append([str(p), "missing"])
+            out.append([name, "missing"])
     return out
+
+
+def same_inputs(stored: Any, current: list) -> bool:
+    """Whether a stored fingerprint (a cache row's, a GT feature row's, a generation stamp's) equals
+    ``current`` (``file_fingerprint``). Rows and stamps written before fingerprints kept file names
+    hold each file's path as it was spelled; their entries are compared by that path's name, so an
+    old row is reused exactly when a row written now would be (same name, size and mtime) and never
+    for another file; old rows of a relative or moved root no longer miss."""
+    if not isinstance(stored, list | tuple):
+        return False
+    return [_by_name(entry) for entry in stored] == current
+
+
+def _by_name(entry: Any) -> Any:
+    """A fingerprint entry with its file spelled by name only (entries of older rows held the path)."""
+    if isinstance(entry, list | tuple) and entry and isinstance(entry[0], str):
+        return [Path(entry[0]).name, *entry[1:]]
+    return entry
 
 
 def extra_files(extra: Any) -> list[str]:
@@ -132,7 +167,7 @@ class ClipCache:
         """Every metric entry of ``row`` when its input fingerprint equals ``inputs`` ({} if not),
         whatever metrics this run asks for: a rewrite keeps them. Entries of rows written before
         the per-entry ``unverified`` mark get the row's mark."""
-        if row is None or row.get("inputs") != inputs:
+        if row is None or not same_inputs(row.get("inputs"), inputs):
             return {}
         marked = row.get("unverified") or {}
         return {m: {"unverified": marked, **e} for m, e in row.get("metrics", {}).items()}
@@ -154,7 +189,8 @@ class GTFeatureStore:
     ``{"format", "clip", "inputs": file_fingerprint(gt video), "features": {store key: value}}``
     (store keys from ``eval.context.feature_store_key``; only ``eval.context.GT_CACHEABLE``
     features, which depend on the GT video and the protocol's weights alone). A replaced GT video
-    invalidates its row; the protocol hash covers settings and weight files.
+    invalidates its row, another spelling of the dataset root does not (``file_fingerprint`` knows
+    a file by name, size and mtime); the protocol hash covers settings and weight files.
     """
 
     def __init__(self, root: str | Path) -> None:
@@ -170,7 +206,7 @@ class GTFeatureStore:
             not isinstance(row, dict)
             or row.get("format") != ROW_FORMAT
             or row.get("clip") != clip_id
-            or row.get("inputs") != inputs
+            or not same_inputs(row.get("inputs"), inputs)
         ):
             return {}
         return dict(row.get("features", {}))

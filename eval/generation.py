@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edtalk.atomic import write_json
-from eval.cache import file_fingerprint
+from eval.cache import file_fingerprint, same_inputs
 from eval.scoring import fatal_errors
 
 
@@ -49,7 +49,9 @@ def generation_stamp(video: Path) -> Path:
 
 
 def generation_inputs(clip: Any) -> list:
-    """The GT files the generating methods read (frames, audio) as ``file_fingerprint``."""
+    """The GT files the generating methods read (frames, audio) as ``file_fingerprint``: each file
+    by name, size and mtime, so the same GT files reached through another spelling of ``--root``
+    (relative, absolute, symlinked, moved) keep their videos and a replaced one does not."""
     return json.loads(json.dumps(file_fingerprint(clip.video, clip.audio)))
 
 
@@ -61,7 +63,8 @@ def stamp_generation_inputs(clip: Any, video: Path) -> None:
 def drop_videos_of_changed_inputs(clips: list, preds: dict[str, Path | None]) -> int:
     """Delete generated videos whose GT inputs changed since they were made, or that have no stamp
     (killed between writing the video and its stamp), so that they are generated again; returns
-    how many."""
+    how many. A stamp written before stamps kept file names (it holds the GT paths as spelled then)
+    is read by the names of those paths (``eval.cache.same_inputs``)."""
     changed, unstamped = [], []
     for clip in clips:
         video = preds[clip.id]
@@ -72,7 +75,7 @@ def drop_videos_of_changed_inputs(clips: list, preds: dict[str, Path | None]) ->
         except (OSError, ValueError):
             unstamped.append(video)
             continue
-        if made_from != generation_inputs(clip):
+        if not same_inputs(made_from, generation_inputs(clip)):  # stamps of older runs too
             changed.append(video)
     for video in changed + unstamped:
         video.unlink()

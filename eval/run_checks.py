@@ -31,6 +31,8 @@ def resolve_clips(args: argparse.Namespace) -> list:
         if not args.root:
             raise UsageError(f"--dataset {args.dataset} needs --root DIR")
         clips = read_clips(args.dataset, args.root, args.split)
+        if args.dataset == "folder" and (args.method or "paired") == "paired":
+            check_prediction_folder(Path(args.root))
     if args.limit is not None:
         clips = clips[: args.limit]
     if not clips:
@@ -44,6 +46,28 @@ def resolve_clips(args: argparse.Namespace) -> list:
             f"remove or rename the extra files): {'; '.join(shown[:5])}{more}"
         )
     return clips
+
+
+def check_prediction_folder(root: Path) -> None:
+    """``--dataset folder --root DIR`` scored as paired predictions needs ``DIR/gt`` and ``DIR/pred``:
+    without them the reader finds ground truth alone (``root_folders``), and every clip failed with
+    "no prediction video for this clip in None" (e.g. ``--root x/gt``, one level too low)."""
+    from edtalk.data.readers.folder import PAIRED_EXPECTED, root_folders
+
+    if root_folders(root)[1] is None:
+        missing = [str(d) for d in (root / "gt", root / "pred") if not d.is_dir()]
+        raise UsageError(
+            f"--dataset folder --root {root}: {' and '.join(missing)} not found; paired scoring (method "
+            f"'paired') reads the predictions from the tree\n{PAIRED_EXPECTED}\n(give --root the folder "
+            "that holds gt/ and pred/, or --gt DIR --pred DIR, or a --method that generates its videos)"
+        )
+
+
+def prediction_folder(args: argparse.Namespace) -> Path | None:
+    """Where ``--dataset folder`` looks for predictions: ``--pred``, else ``<--root>/pred``."""
+    if args.pred:
+        return Path(args.pred)
+    return Path(args.root) / "pred" if args.root else None
 
 
 def duplicate_clips(clips: list) -> dict[str, list]:
@@ -101,8 +125,9 @@ def missing_prediction(clip: Any, method: Any, args: argparse.Namespace) -> str:
             f"no prediction video for this clip in {folder}: name it {clip.id}.mp4 "
             "(or map its file name to the clip id in the folder's provenance.json name_map)"
         )
-    if args.dataset == "folder":  # --gt/--pred pairs by file stem
-        return f"no prediction video for this clip in {args.pred}: name it {Path(clip.video).stem}.mp4"
+    if args.dataset == "folder":  # --gt/--pred (or --root's gt/ and pred/) pairs by file stem
+        where = prediction_folder(args)
+        return f"no prediction video for this clip in {where}: name it {Path(clip.video).stem}.mp4"
     return "no prediction video for this clip"
 
 
@@ -110,7 +135,8 @@ def check_same_method(results_file: Path, method: Any, args: argparse.Namespace 
     """Refuse to replace the results of another method of the same name: two output folders with
     the same name (``folder:/x/eat/videos`` and ``folder:/y/sadtalker/videos`` are both
     ``folder-videos``) would share one results file and one cache; so would two ``--dataset
-    folder`` pairs (both method ``paired``)."""
+    folder`` pairs (both method ``paired``), whether named by ``--gt``/``--pred`` or by ``--root``
+    (its ``gt/`` and ``pred/``): the folders each run read are compared (``paired_folders``)."""
     folder = getattr(method, "folder", None)
     if not results_file.is_file() or (folder is None and not (args and args.dataset == "folder")):
         return
@@ -120,13 +146,17 @@ def check_same_method(results_file: Path, method: Any, args: argparse.Namespace 
         config = data.get("config") or {}
     except (OSError, ValueError, AttributeError):
         return  # an unreadable file is replaced, as before
+    if not isinstance(config, dict):
+        return
     if folder is None:
-        for flag in ("gt", "pred"):
-            old, new = config.get(flag), getattr(args, flag)
-            if old is not None and new is not None and Path(old).resolve() != Path(new).resolve():
+        old_pair, new_pair = paired_folders(config), paired_folders(vars(args))
+        for side in ("gt", "pred"):
+            (old_flag, old_value, old), (new_flag, new_value, new) = old_pair[side], new_pair[side]
+            if old is not None and new is not None and old.resolve() != new.resolve():
                 raise UsageError(
-                    f"{results_file} holds the scores of --{flag} {old}; this run's --{flag} is {new}. "
-                    "Score another pair with another --out (every --dataset folder pair is method 'paired')"
+                    f"{results_file} holds the scores of {old_flag} {old_value}; this run's {new_flag} is "
+                    f"{new_value}. Score another pair with another --out (every --dataset folder pair is "
+                    "method 'paired')"
                 )
         return
     if before is not None and before != str(Path(folder).resolve()):
@@ -135,6 +165,23 @@ def check_same_method(results_file: Path, method: Any, args: argparse.Namespace 
             f"as {folder}'s ({method.display_name}); name this one in {folder}/provenance.json "
             '(e.g. {"method": "sadtalker"}) or score it with another --out'
         )
+
+
+def paired_folders(config: dict) -> dict[str, tuple[str, Any, Path | None]]:
+    """The ground-truth and prediction folders a ``--dataset folder`` run read, from its arguments
+    (``vars(args)`` or a results file's ``config``), as (flag, its value, folder): ``--gt`` and
+    ``--pred`` as given, else the folders ``--root`` holds (``root_folders``, as the reader picks them)."""
+    from edtalk.data.readers.folder import root_folders
+
+    if config.get("gt") or config.get("pred"):
+        return {
+            side: (f"--{side}", config.get(side), Path(config[side]) if config.get(side) else None)
+            for side in ("gt", "pred")
+        }
+    if config.get("root"):
+        gt, pred = root_folders(Path(config["root"]))
+        return {"gt": ("--root", config["root"], gt), "pred": ("--root", config["root"], pred)}
+    return {"gt": ("", None, None), "pred": ("", None, None)}
 
 
 def check_device(args: argparse.Namespace) -> None:

@@ -2,6 +2,7 @@
 
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,7 +117,7 @@ def test_clip_inputs_cover_the_sidecar_and_files_in_extra(tmp_path):
         },
     )
     before = clip_inputs(clip, files["p.mp4"])
-    assert [e[0] for e in before[3:]] == [str(files[n]) for n in ("s.json", "d.json", "id.mp4")]
+    assert [e[0] for e in before[3:]] == ["s.json", "d.json", "id.mp4"]  # files by name (file_fingerprint)
     for name in ("s.json", "d.json", "id.mp4"):
         files[name].write_bytes(b"changed")
         assert clip_inputs(clip, files["p.mp4"]) != before, name
@@ -180,3 +181,68 @@ def test_gt_features_stored_under_another_clip_id_are_refused(tmp_path):
     store.path(b).write_bytes(store.path(a).read_bytes())
     assert store.load(a, ["i"]) == {"f": 1}
     assert store.load(b, ["i"]) == {}
+
+
+def _dataset(root):
+    """A clip's files (video, prediction, audio, sidecar) under ``root``, with fixed mtimes."""
+    (root / "clips").mkdir(parents=True)
+    for i, name in enumerate(("c.mp4", "c.pred.mp4", "c.wav", "c.json")):
+        (root / "clips" / name).write_bytes(b"x" * (i + 1))
+        os.utime(root / "clips" / name, ns=(1_000_000_000 * (i + 1), 1_000_000_000 * (i + 1)))
+
+
+def _clip(root):
+    c = root / "clips"
+    return Clip("c", "synthtalk", "test", c / "c.mp4", audio=c / "c.wav", sidecar=c / "c.json")
+
+
+def test_the_same_files_have_one_fingerprint_however_the_root_is_spelled(tmp_path, monkeypatch):
+    """The fingerprint held each path as given: --root data/x after --root /abs/data/x (or from another
+    working folder, through a symlink, after moving the dataset) missed every cached row and GT feature
+    row ("0 clips from the cache"). A changed file is still a new fingerprint."""
+    _dataset(tmp_path / "data" / "x")
+    absolute = clip_inputs(_clip(tmp_path / "data" / "x"), tmp_path / "data" / "x" / "clips" / "c.pred.mp4")
+    monkeypatch.chdir(tmp_path)
+    relative = Path("data") / "x"
+    (tmp_path / "link").symlink_to(tmp_path / "data" / "x")
+    spellings = [relative, Path("link"), tmp_path / "data" / ".." / "data" / "x"]
+    for root in spellings:
+        assert clip_inputs(_clip(root), root / "clips" / "c.pred.mp4") == absolute, root
+    cache, store = ClipCache(tmp_path / "rows"), GTFeatureStore(tmp_path / "gt_features")
+    cache.save("c", {"inputs": absolute, "metrics": {"psnr": {"key": "k", "state": 1}}})
+    store.save("c", file_fingerprint(relative / "clips" / "c.mp4"), {"f": 1})
+
+    os.rename(tmp_path / "data" / "x", tmp_path / "moved")  # mv keeps the files' times
+    moved = tmp_path / "moved"
+    assert clip_inputs(_clip(moved), moved / "clips" / "c.pred.mp4") == absolute
+    assert set(cache.usable_metrics(cache.load("c"), {"psnr": "k"}, absolute)) == {"psnr"}
+    assert store.load("c", file_fingerprint(moved / "clips" / "c.mp4")) == {"f": 1}
+
+    (moved / "clips" / "c.json").write_bytes(b"yyyy")  # same size, new mtime: still a change
+    changed = clip_inputs(_clip(moved), moved / "clips" / "c.pred.mp4")
+    assert changed != absolute and cache.usable_metrics(cache.load("c"), {"psnr": "k"}, changed) == {}
+    (moved / "clips" / "c.mp4").write_bytes(b"z")
+    assert store.load("c", file_fingerprint(moved / "clips" / "c.mp4")) == {}
+
+
+def test_rows_written_with_paths_are_reused_only_for_the_same_files(tmp_path):
+    """Rows and GT feature rows of older runs hold each file's path as it was spelled; they are read by
+    that path's name: reused when name, size and mtime still match (not lost to the new format), never
+    for another file."""
+    _dataset(tmp_path / "x")
+    clip, pred = _clip(tmp_path / "x"), tmp_path / "x" / "clips" / "c.pred.mp4"
+    old = [
+        [str(p), *e[1:]]
+        for p, e in zip([clip.video, pred, clip.audio, clip.sidecar], clip_inputs(clip, pred), strict=True)
+    ]
+    assert old[0][0] == str(tmp_path / "x" / "clips" / "c.mp4")  # the old format: the path as given
+    cache, store = ClipCache(tmp_path / "rows"), GTFeatureStore(tmp_path / "gt_features")
+    cache.save("c", {"inputs": old, "metrics": {"psnr": {"key": "k", "state": 1}}})
+    store.save("c", old[:1], {"f": 1})
+    assert set(cache.entries(cache.load("c"), clip_inputs(clip, pred))) == {"psnr"}
+    assert store.load("c", file_fingerprint(clip.video)) == {"f": 1}
+    (tmp_path / "x" / "clips" / "c.wav").write_bytes(b"new speech")
+    assert cache.entries(cache.load("c"), clip_inputs(clip, pred)) == {}
+    renamed = tmp_path / "x" / "clips" / "d.mp4"  # another file of the same size and mtime
+    os.rename(clip.video, renamed)
+    assert store.load("c", file_fingerprint(renamed)) == {}

@@ -1,5 +1,8 @@
 """eval.generation: the stamps that say which GT files a generated video was made from."""
 
+import json
+import os
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -40,3 +43,35 @@ def test_a_video_is_generated_again_when_its_gt_audio_changes(tmp_path, capsys):
     assert not out["c1"].exists() and not generation_stamp(out["c1"]).exists()
     assert out["c0"].exists() and out["c2"].exists()
     assert "1 generated videos were made from other GT files" in capsys.readouterr().out
+
+
+def test_videos_are_kept_when_the_same_gt_is_reached_by_another_path(tmp_path, monkeypatch, capsys):
+    """The stamp held the GT paths as given: a rerun with --root data/x after --root /abs/data/x (or
+    through a symlink, or after moving the dataset) said "3 generated videos were made from other GT
+    files" and generated them all again. A stamp of an older run (absolute paths) is read by name."""
+    gt = tmp_path / "data" / "gt"
+
+    def clips_under(root):
+        return [
+            SimpleNamespace(id=f"c{i}", video=root / f"c{i}.mp4", audio=root / f"c{i}.wav") for i in range(3)
+        ]
+
+    for c in clips_under(gt):
+        write_video(c.video, _frames(1), fps=25)
+        sf.write(c.audio, _speech(6400), 16000)
+    out = {f"c{i}": tmp_path / "videos" / f"c{i}.mp4" for i in range(3)}
+    assert generate_chunk([(c, out[c.id]) for c in clips_under(gt)], CopiesTheFirstFrame())["failures"] == []
+    stamp = json.loads(generation_stamp(out["c2"]).read_text())
+    old_stamp = [
+        [str(gt / name), *entry[1:]] for name, entry in zip(("c2.mp4", "c2.wav"), stamp, strict=True)
+    ]
+    generation_stamp(out["c2"]).write_text(json.dumps(old_stamp))  # as the old code wrote it
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "link").symlink_to(gt)
+    for root in (Path("data") / "gt", Path("link")):
+        assert drop_videos_of_changed_inputs(clips_under(root), out) == 0, root
+    os.rename(gt, tmp_path / "moved")
+    assert drop_videos_of_changed_inputs(clips_under(tmp_path / "moved"), out) == 0
+    assert all(v.exists() for v in out.values()) and "regenerating" not in capsys.readouterr().out
+    sf.write(tmp_path / "moved" / "c2.wav", _speech(8000), 16000)  # a changed file is still seen
+    assert drop_videos_of_changed_inputs(clips_under(tmp_path / "moved"), out) == 1 and not out["c2"].exists()

@@ -3,7 +3,9 @@
 ``root/gt/<id>.mp4`` (audio: ``root/gt/<id>.wav``, ``root/audio/<id>.wav``, else the mp4's track) and
 ``root/pred/<id>.mp4``; ``Clip.video`` is the ground truth, ``Clip.extra["pred"]`` the generated video
 (``None`` when the method produced no file for that id, so scoring can record the reason). Without a
-``gt/`` folder, the videos directly in ``root`` are the clips (no predictions).
+``gt/`` folder, the videos directly in ``root`` are the clips (no predictions); so are those of
+``root/gt`` when there is no ``root/pred`` (``root_folders``): clips for a method that generates its
+own videos, which ``eval.run`` refuses to score as paired predictions.
 ``pair_folders(gt_dir, pred_dir)`` does the same for any two folders.
 """
 
@@ -28,10 +30,10 @@ from edtalk.data.readers.common import (
 
 log = logging.getLogger(__name__)
 
-EXPECTED = """\
+PAIRED_EXPECTED = """\
   <root>/gt/<id>.mp4     ground truth (audio: <root>/gt/<id>.wav, <root>/audio/<id>.wav or inside the mp4)
-  <root>/pred/<id>.mp4   generated videos, same file stem as the ground truth
-or a folder of videos <root>/<id>.mp4 (no predictions)"""
+  <root>/pred/<id>.mp4   generated videos, same file stem as the ground truth"""
+EXPECTED = PAIRED_EXPECTED + "\nor a folder of videos <root>/<id>.mp4 (no predictions)"
 
 
 def pair_folders(gt_dir: str | Path, pred_dir: str | Path | None = None, split: str = "test") -> list[Clip]:
@@ -105,14 +107,19 @@ def _folder_key(entry: str) -> str:
     return Path(name).stem if Path(name).suffix.lower() in VIDEO_SUFFIXES else name
 
 
+def root_folders(root: Path) -> tuple[Path, Path | None]:
+    """The ground-truth and prediction folders ``read_folder`` pairs under ``root``: ``root/gt`` and
+    ``root/pred`` (None when that folder does not exist); without ``root/gt``, ``root`` and None."""
+    root = Path(root).expanduser()
+    if not (root / "gt").is_dir():
+        return root, None
+    return root / "gt", root / "pred" if (root / "pred").is_dir() else None
+
+
 def read_folder(root: Path, split: str = "test") -> list[Clip]:
     """``root/gt`` paired with ``root/pred`` (or the videos in ``root``); optional ``lists/<split>``."""
     root = require_root(root, "folder", EXPECTED)
-    if (root / "gt").is_dir():
-        pred_dir = root / "pred" if (root / "pred").is_dir() else None
-        clips = pair_folders(root / "gt", pred_dir, split)
-    else:
-        clips = pair_folders(root, None, split)
+    clips = pair_folders(*root_folders(root), split)
     list_path = split_list_path(root, split)
     if list_path is not None:  # list order; missing entries logged (docs/datasets.md)
         clips = filter_by_list({c.id: c for c in clips}, list_path, split, _folder_key)
