@@ -4,9 +4,11 @@
     python -m edtalk.data.check --dataset folder --gt GT_DIR --pred PRED_DIR
 
 Checks: unreadable / truncated / missing video, no video stream, fps other than 25, non-square
-frames, missing / unreadable / zero-length audio, audio sample rate other than 16 kHz, audio and
-video lengths differing by more than 0.1 s, (folder) missing or undecodable generated videos, and
-(synthtalk) a listed clip whose sidecar JSON is missing or malformed.
+frames, frames under 64 px a side (``MIN_IMAGE_SIDE``, what inference takes), missing / unreadable /
+zero-length audio, audio sample rate other than 16 kHz, audio and video lengths differing by more
+than 0.1 s, (folder) missing or undecodable generated videos, and (synthtalk) a listed clip whose
+sidecar JSON is missing or malformed, or whose per-frame ground truth (factors, landmarks) is
+missing or has another frame count than its video.
 Exit code 0 when every clip is clean, 1 when anything is wrong (or the dataset cannot be read).
 """
 
@@ -30,7 +32,9 @@ from edtalk.data.audio import audio_info
 from edtalk.data.clip import MIN_FRAMES, Clip
 from edtalk.data.errors import AudioReadError, DataError, VideoReadError
 from edtalk.data.readers import READERS, pair_folders, read_clips
+from edtalk.data.readers.synthtalk import load_sidecar, sidecar_frames_problem
 from edtalk.data.video import VideoInfo, verify_video
+from edtalk.driving_inputs import MIN_IMAGE_SIDE  # light: numpy and the readers' suffix lists
 
 EXPECTED_FPS = 25.0
 EXPECTED_SAMPLE_RATE = 16000
@@ -43,7 +47,7 @@ class Problem:
 
     clip: str
     path: str
-    kind: str  # e.g. video_truncated, fps, sample_rate, audio_missing, length_mismatch
+    kind: str  # e.g. video_truncated, fps, sample_rate, audio_missing, length_mismatch, too_small, sidecar
     detail: str
 
 
@@ -94,7 +98,23 @@ def _check_video(clip: Clip, path: Path, prefix: str, out: list[Problem]) -> Vid
         out.append(
             Problem(clip.id, str(path), "not_square", f"frames are {width}x{height} (W x H), not square")
         )
+    if min(height, width) < MIN_IMAGE_SIDE:
+        detail = f"frames are {width}x{height} (W x H): under the {MIN_IMAGE_SIDE} px a side inference needs"
+        out.append(Problem(clip.id, str(path), "too_small", detail))
     return info
+
+
+def _check_sidecar(clip: Clip, video: VideoInfo | None, out: list[Problem]) -> None:
+    """A synthtalk sidecar without its per-frame ground truth, or with another frame count than the
+    video (the disentangle metrics would compare the frames they share and say nothing)."""
+    try:
+        sidecar = load_sidecar(Path(clip.sidecar))
+    except DataError as err:
+        out.append(Problem(clip.id, str(clip.sidecar), "metadata", err.problem))
+        return
+    problem = sidecar_frames_problem(sidecar, video.n_frames if video is not None else None)
+    if problem is not None:
+        out.append(Problem(clip.id, str(clip.sidecar), "sidecar", problem))
 
 
 def _check_audio(clip: Clip, video: VideoInfo | None, out: list[Problem]) -> None:
@@ -138,8 +158,8 @@ def _check_prediction(clip: Clip, gt: VideoInfo | None, out: list[Problem]) -> N
 
 
 def check_clip(clip: Clip) -> list[Problem]:
-    """Every problem of one clip (metadata, video, audio, and the generated video when ``extra`` has
-    ``pred``)."""
+    """Every problem of one clip (metadata, video, audio, the sidecar's per-frame ground truth, and the
+    generated video when ``extra`` has ``pred``)."""
     problems: list[Problem] = []
     if clip.problem is not None:  # listed, but the reader could not read its metadata (a bad sidecar)
         where = clip.problem.path or clip.video
@@ -147,6 +167,8 @@ def check_clip(clip: Clip) -> list[Problem]:
     try:
         video = _check_video(clip, Path(clip.video), "video", problems)
         _check_audio(clip, video, problems)
+        if clip.sidecar is not None and clip.problem is None:
+            _check_sidecar(clip, video, problems)
         if "pred" in clip.extra:
             _check_prediction(clip, video, problems)
     except Exception as err:  # noqa: BLE001 - the doctor reports anything a bad file triggers, per file

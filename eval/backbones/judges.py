@@ -119,6 +119,7 @@ def _judge_embedding(frames: np.ndarray, device: str) -> np.ndarray:
 # -- ground truth of the driving clips (synthtalk sidecars) ----------------------------------------
 
 DRIVER_FACTORS = ("mouth", "pose", "expression")
+PER_FRAME_FACTORS = ("mouth", "pose")  # driving_truth factors read row by row (expression: one label)
 
 
 def _sidecar(value, where: str) -> dict:
@@ -138,9 +139,14 @@ def _sidecar(value, where: str) -> dict:
 def driving_truth_feature(ctx: ClipContext, side: str, factor: str = "mouth") -> dict:
     """Ground truth of the clip that drove ``factor`` (mouth | pose | expression).
 
-    Self-driving (reconstruction, audio-driven) uses the clip's own sidecar. Cross-driving puts
-    the drivers' sidecars (dict or JSON path) into ``clip.extra["drivers"][factor]``.
-    Returns {"mouth": (T,3), "pose": (T,3) deg, "emotion": class index, "id": clip id}."""
+    Self-driving (reconstruction, audio-driven) uses the clip's own sidecar, whose per-frame rows
+    must match its GT video's frames for the per-frame factors (mouth, pose): a sidecar of another
+    length was scored over the frames the two shared, without a word; it is a ``ClipFailure`` naming
+    the sidecar and both counts (``synthtalk.sidecar_frames_problem``). Cross-driving puts the
+    drivers' sidecars (dict or JSON path) into ``clip.extra["drivers"][factor]`` (used as given: their
+    videos are not at hand). Returns {"mouth": (T,3), "pose": (T,3) deg, "emotion": class index,
+    "id": clip id}."""
+    from edtalk.data.readers.synthtalk import sidecar_frames_problem
     from edtalk.experts.data import emotion_index, sidecar_targets
 
     if factor not in DRIVER_FACTORS:
@@ -148,6 +154,9 @@ def driving_truth_feature(ctx: ClipContext, side: str, factor: str = "mouth") ->
     drivers = (ctx.clip.extra or {}).get("drivers", {})
     where = f"clip {ctx.clip.id}"
     sidecar = _sidecar(drivers[factor], where) if factor in drivers else ctx.sidecar
+    if factor not in drivers and factor in PER_FRAME_FACTORS and isinstance(sidecar, dict):
+        if problem := sidecar_frames_problem(sidecar, len(ctx.frames("gt"))):
+            raise ClipFailure(f"{ctx.clip.sidecar or where}: {problem}")
     try:
         targets = sidecar_targets(sidecar, where)
         emotion = emotion_index(sidecar.get("emotion"), where)

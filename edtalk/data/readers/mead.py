@@ -90,8 +90,25 @@ def _flat_clips(root: Path, split: str) -> dict[str, Clip]:
         for video, mead in parsed:
             audio = find_audio([video.stem, str(mead), mead.eat_name], audio_dirs)
             add_clip(clips, str(mead), _make_clip(mead, split, video, audio, "flat"))
+        if rel == "." and all(clip.audio == clip.video for clip in clips.values()):
+            _refuse_a_video_folder_as_root(root, parsed[0])
         return clips
     return {}
+
+
+def _refuse_a_video_folder_as_root(root: Path, first: tuple[Path, MeadId]) -> None:
+    """Videos straight in ``root`` with no audio file beside any of them, whose audio lies in an audio
+    folder beside ``root``: the root is the video folder (``MEAD_front/video``), one level too low, and
+    every clip would fall back to its mp4's own audio track (none, or not the dataset's wav)."""
+    video, mead = first
+    beside = find_audio([video.stem, str(mead), mead.eat_name], [root.parent / n for n in _AUDIO_DIR_NAMES])
+    if beside is not None:
+        raise DatasetLayoutError(
+            root,
+            f"holds MEAD videos with no audio beside them, and their audio is in {beside.parent}: this root "
+            f"is one level too low; use the folder that holds {root.name}/ and {beside.parent.name}/ "
+            f"({root.parent})",
+        )
 
 
 def _raw_clips(root: Path, split: str) -> dict[str, Clip]:

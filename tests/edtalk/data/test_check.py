@@ -1,4 +1,5 @@
-"""The dataset doctor: one good clip and one clip per kind of problem, reasons and exit codes."""
+"""The dataset doctor: one good clip and one clip per kind of problem, reasons and exit codes.
+Clips are 64 px a side, the smallest the doctor passes (``MIN_IMAGE_SIDE``)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ EXPECTED_KINDS = {
     "M003#angry#level_1#007": {"length_mismatch"},
     "M003#angry#level_1#008": {"audio_empty"},
     "M003#angry#level_1#009": {"too_short"},  # passed the doctor, then eval.run failed it
+    "M003#angry#level_1#010": {"too_small"},  # 16 x 16 px passed the doctor
 }
+SIDE = (64, 64)
 
 
 def _paths(root, clip_id):
@@ -30,21 +33,22 @@ def _paths(root, clip_id):
 
 
 @pytest.fixture
-def doctor_tree(tmp_path, place, make_clip):
-    place(*_paths(tmp_path, GOOD))
+def doctor_tree(tmp_path, make_clip):
+    make_clip(*_paths(tmp_path, GOOD), size=SIDE)
     video, wav = _paths(tmp_path, "M003#angry#level_1#002")
-    make_clip(video, wav, n_frames=25)
+    make_clip(video, wav, n_frames=25, size=SIDE)
     data = video.read_bytes()
     video.write_bytes(data[: len(data) // 2])  # truncated: cut in half
-    make_clip(*_paths(tmp_path, "M003#angry#level_1#003"), fps=30.0)
-    make_clip(*_paths(tmp_path, "M003#angry#level_1#004"), sample_rate=22050)
-    make_clip(_paths(tmp_path, "M003#angry#level_1#005")[0], None)  # no wav, silent mp4
-    make_clip(*_paths(tmp_path, "M003#angry#level_1#006"), size=(32, 48))
-    make_clip(*_paths(tmp_path, "M003#angry#level_1#007"), audio_seconds=1.0)
+    make_clip(*_paths(tmp_path, "M003#angry#level_1#003"), fps=30.0, size=SIDE)
+    make_clip(*_paths(tmp_path, "M003#angry#level_1#004"), sample_rate=22050, size=SIDE)
+    make_clip(_paths(tmp_path, "M003#angry#level_1#005")[0], None, size=SIDE)  # no wav, silent mp4
+    make_clip(*_paths(tmp_path, "M003#angry#level_1#006"), size=(64, 96))
+    make_clip(*_paths(tmp_path, "M003#angry#level_1#007"), audio_seconds=1.0, size=SIDE)
     video, wav = _paths(tmp_path, "M003#angry#level_1#008")
-    make_clip(video, None)
+    make_clip(video, None, size=SIDE)
     sf.write(wav, np.zeros(0, np.float32), 16000)
-    make_clip(*_paths(tmp_path, "M003#angry#level_1#009"), n_frames=2)
+    make_clip(*_paths(tmp_path, "M003#angry#level_1#009"), n_frames=2, size=SIDE)
+    make_clip(*_paths(tmp_path, "M003#angry#level_1#010"), size=(16, 16))
     return tmp_path
 
 
@@ -71,6 +75,8 @@ def test_details_name_the_numbers(doctor_tree):
     assert "1.000 s" in gap.detail and "0.320 s" in gap.detail
     (missing,) = check_clip(clips["M003#angry#level_1#005"])
     assert "no audio file" in missing.detail
+    (small,) = check_clip(clips["M003#angry#level_1#010"])
+    assert small.detail == "frames are 16x16 (W x H): under the 64 px a side inference needs"
 
 
 def test_cli_reports_every_file_and_exits_1(doctor_tree, tmp_path):
@@ -79,26 +85,25 @@ def test_cli_reports_every_file_and_exits_1(doctor_tree, tmp_path):
     assert code == 1
     for clip_id, kinds in EXPECTED_KINDS.items():
         assert clip_id in out and all(kind in out for kind in kinds)
-    assert "clips checked" in out and "9" in out and "clips with problems" in out
+    assert "clips checked" in out and "10" in out and "clips with problems" in out
     assert "python -m edtalk.data.crop dataset --dataset mead|hdtf" in " ".join(out.split())  # not square
     import json
 
     payload = json.loads(report.read_text())
-    assert payload["clips"] == 9 and len({p["clip"] for p in payload["problems"]}) == 8
+    assert payload["clips"] == 10 and len({p["clip"] for p in payload["problems"]}) == 9
 
 
-def test_clean_dataset_exits_0(tmp_path, place):
-    place(*_paths(tmp_path, GOOD))
+def test_clean_dataset_exits_0(tmp_path, make_clip):
+    make_clip(*_paths(tmp_path, GOOD), size=SIDE)
     code, out = _run(["--dataset", "mead", "--root", str(tmp_path)])
     assert code == 0 and "all clips OK" in out and "edtalk.data.crop" not in out
 
 
-def test_folder_mode_checks_generated_videos(tmp_path, place, make_clip):
-    place(tmp_path / "gt/a.mp4", tmp_path / "gt/a.wav")
-    place(tmp_path / "gt/b.mp4", tmp_path / "gt/b.wav")
-    place(tmp_path / "gt/c.mp4", tmp_path / "gt/c.wav")
-    place(tmp_path / "pred/a.mp4")
-    make_clip(tmp_path / "pred/b.mp4", n_frames=25)
+def test_folder_mode_checks_generated_videos(tmp_path, make_clip):
+    for stem in "abc":
+        make_clip(tmp_path / f"gt/{stem}.mp4", tmp_path / f"gt/{stem}.wav", size=SIDE)
+    make_clip(tmp_path / "pred/a.mp4", size=SIDE)
+    make_clip(tmp_path / "pred/b.mp4", n_frames=25, size=SIDE)
     data = (tmp_path / "pred/b.mp4").read_bytes()
     (tmp_path / "pred/b.mp4").write_bytes(data[: len(data) // 2])
     code, out = _run(["--dataset", "folder", "--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred")])

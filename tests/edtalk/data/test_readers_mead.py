@@ -188,3 +188,26 @@ def test_a_split_list_naming_no_clip_on_disk_is_named(tmp_path, place):
     (tmp_path / "lists" / "test.txt").write_text("W099#sad#level_1#001\n")
     with pytest.raises(DatasetLayoutError, match=r"test.txt: names none of the 1 MEAD clips found under"):
         read_clips("mead", tmp_path, "test")
+
+
+def test_a_root_one_level_too_low_names_the_folder_to_give(flat_tree):
+    """Before: with --root MEAD_front/video every clip fell back to its mp4's own audio track, and LSE
+    failed each clip with '...mp4: no audio stream in the file' (or, had the mp4 a track, scored it)."""
+    low = flat_tree / "MEAD_front/video"
+    with pytest.raises(DatasetLayoutError, match="one level too low") as info:
+        read_clips("mead", low, "all")
+    message = str(info.value)
+    assert str(flat_tree / "MEAD_front/audio") in message and f"({flat_tree / 'MEAD_front'})" in message
+
+
+def test_videos_straight_in_the_root_keep_their_own_audio(tmp_path, place):
+    """The layouts that use files straight in the root stay: a wav beside the mp4, or the mp4's own
+    audio track when no audio folder lies beside the root."""
+    place(tmp_path / "eat/M003_ang_1_001.mp4", tmp_path / "eat/M003_ang_1_001.wav")
+    place(tmp_path / "eat/M030_sad_2_001.mp4")
+    clips = read_clips("mead", tmp_path / "eat")
+    assert [c.audio.name for c in clips] == ["M003_ang_1_001.wav", "M030_sad_2_001.mp4"]
+    place(tmp_path / "own/M003_ang_1_001.mp4")
+    (tmp_path / "audio").mkdir()  # an unrelated audio folder beside the root, without this clip's audio
+    (clip,) = read_clips("mead", tmp_path / "own")
+    assert clip.audio == clip.video

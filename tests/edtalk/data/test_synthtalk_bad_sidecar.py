@@ -25,7 +25,7 @@ def _synthtalk(root: Path) -> Path:
     (root / "clips").mkdir(parents=True)
     (root / "splits").mkdir()
     for i, cid in enumerate(IDS):
-        frames = np.full((8, 32, 32, 3), 40 * i + 20, np.uint8)
+        frames = np.full((8, 64, 64, 3), 40 * i + 20, np.uint8)
         write_video(root / "clips" / f"{cid}.mp4", frames, fps=25)
         sf.write(root / "clips" / f"{cid}.wav", np.zeros(16000 * 8 // 25, np.float32), 16000)
         identity, emotion, level, _ = cid.split("#")

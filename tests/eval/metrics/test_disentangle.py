@@ -143,6 +143,32 @@ def test_missing_sidecar_is_a_clip_failure(judge):
         get_metric("disentangle_pose")().clip_state(ctx)
 
 
+@pytest.mark.parametrize("t_sidecar", [3, 9])
+def test_a_sidecar_of_another_length_than_its_video_is_a_clip_failure(judge, t_sidecar):
+    """A sidecar cut to 3 (or grown to 9) rows for a 6-frame video was scored over the frames the two
+    shared, without a word (``factor_errors`` truncates); now the clip fails mouth and pose, naming
+    the sidecar and both frame counts. The emotion metric reads no per-frame rows and still scores."""
+    from pathlib import Path
+
+    from eval.metrics.base import ClipFailure
+
+    rng = np.random.default_rng(2)
+    gt = rng.integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)
+    sidecar = _sidecar(rng, t_sidecar, "sad", "c0")
+    ctx = ClipContext.from_arrays(gt, gt, sidecar=sidecar, clip_id="c0")
+    ctx.clip = dataclasses.replace(ctx.clip, sidecar=Path("clips/c0.json"))
+    for metric_id in ("disentangle_mouth", "disentangle_pose"):
+        with pytest.raises(ClipFailure) as info:
+            get_metric(metric_id)().clip_state(ctx)
+        assert str(info.value).startswith(f"clips/c0.json: sidecar per-frame arrays of {t_sidecar} frames")
+        assert str(info.value).endswith("for a video of 6 frames")
+    emotion = get_metric("disentangle_emotion")()
+    assert emotion.clip_value(emotion.clip_state(ctx)) in (0.0, 1.0)
+    del sidecar["factors"]
+    with pytest.raises(ClipFailure, match=r"clips/c0.json: sidecar has no 'factors'"):
+        get_metric("disentangle_mouth")().clip_state(ctx)
+
+
 def test_mouth_opening_is_the_scale_free_inner_lip_gap():
     from eval.metrics.functional.disentangle import mouth_opening
 
