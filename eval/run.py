@@ -54,6 +54,7 @@ from eval.run_checks import (
     check_same_method,
     check_weights,
     missing_prediction,
+    note_unusual_gt,
     resolve_clips,
     select_metrics,
     smaller_than_before,
@@ -220,6 +221,8 @@ def run(args: argparse.Namespace) -> int:
     keys = {m: metric_key(metrics[m]) for m in metric_ids}
 
     clips = resolve_clips(args)
+    if unusual := note_unusual_gt(clips):
+        print(f"note: {unusual}", file=sys.stderr)
     method_spec = args.method or ("paired" if args.dataset == "folder" else None)
     if method_spec is None:
         raise UsageError("--method is required (gt, static, edtalk_v, edtalk_a, folder:DIR)")

@@ -48,6 +48,33 @@ def resolve_clips(args: argparse.Namespace) -> list:
     return clips
 
 
+LOOKED_AT = 3  # GT clips whose headers note_unusual_gt reads
+
+
+def note_unusual_gt(clips: list) -> str | None:
+    """A note when the first ``LOOKED_AT`` GT videos are not what the protocols score: square face
+    crops at 25 fps, at least ``MIN_IMAGE_SIDE`` px a side (headers only, no decoding; an unreadable
+    one fails as its clip, later). Raw MEAD (1920x1080, 30 fps) was scored whole and without a word
+    (LSE now fails each such clip on its rate; the frame metrics compared whole frames)."""
+    from edtalk.data.errors import DataError
+    from edtalk.data.video import probe_video
+    from edtalk.driving_inputs import MIN_IMAGE_SIDE
+
+    for clip in clips[:LOOKED_AT]:
+        try:
+            info = probe_video(clip.video)
+        except DataError:
+            continue
+        (h, w), fps = info.size, info.fps
+        if h != w or min(h, w) < MIN_IMAGE_SIDE or abs(fps - 25.0) > 0.01:
+            return (
+                f"{clip.video}: {w}x{h} px at {fps:g} fps, not a square face crop of at least "
+                f"{MIN_IMAGE_SIDE} px at 25 fps as the protocols score (crop the dataset first: python -m "
+                "edtalk.data.crop dataset; `python -m edtalk.data.check` lists every clip's problems)"
+            )
+    return None
+
+
 def check_prediction_folder(root: Path) -> None:
     """``--dataset folder --root DIR`` scored as paired predictions needs ``DIR/gt`` and ``DIR/pred``:
     without them the reader finds ground truth alone (``root_folders``), and every clip failed with

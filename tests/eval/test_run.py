@@ -918,3 +918,20 @@ def test_ctrl_c_says_how_to_resume(monkeypatch, capsys):
     monkeypatch.setattr(run_module, "run", interrupted)
     assert main(["--dataset", "synthtalk", "--method", "gt"]) == 130
     assert "the same command resumes from them" in capsys.readouterr().err
+
+
+def test_gt_that_is_not_a_square_25_fps_face_crop_gets_a_note_before_scoring(tmp_path, capsys):
+    """Raw MEAD (1920x1080 at 30 fps) pointed at by mistake was scored whole and without a word; the
+    first GT headers are read and a note says what the protocols expect and how to crop."""
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    write_video(gt / "raw.mp4", np.zeros((8, 72, 96, 3), np.uint8), fps=30)
+    write_video(pred / "raw.mp4", np.zeros((8, 72, 96, 3), np.uint8), fps=30)
+    args = ["--dataset", "folder", "--gt", str(gt), "--pred", str(pred), "--out", str(tmp_path / "res")]
+    main([*args, "--protocol", "canonical", *FAST])
+    err = capsys.readouterr().err
+    assert f"note: {gt / 'raw.mp4'}: 96x72 px at 30 fps, not a square face crop of at least 64 px" in err
+    assert "python -m edtalk.data.crop dataset" in err
+    for folder in (gt, pred):  # the same clip as a 64 px square crop at 25 fps
+        write_video(folder / "raw.mp4", frames_of(0, 8, size=64), fps=25)
+    main([*args, "--protocol", "canonical", *FAST])
+    assert "not a square face crop" not in capsys.readouterr().err
