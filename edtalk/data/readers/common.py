@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -105,11 +106,18 @@ def _entries_from_json(data: object, split: str, path: Path) -> list[str]:
 
 def read_id_list(path: Path, split: str = "") -> list[str]:
     """Clip ids from a ``.json`` list (or ``{split: [...]}``) or a ``.txt`` file with one id per line
-    (the whole line, stripped: folder ids may hold spaces; ``#`` lines are comments)."""
+    (the whole line, stripped: folder ids may hold spaces; ``#`` lines are comments). UTF-8, with or
+    without a BOM, or UTF-16 with its BOM (Notepad's "Unicode"); other bytes are refused asking for
+    UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8-sig")  # lists saved as "UTF-8 with BOM" (Notepad, Excel)
-    except (OSError, UnicodeDecodeError) as err:
+        raw = path.read_bytes()
+    except OSError as err:
         raise DatasetLayoutError(path, f"split list cannot be read ({err})") from None
+    utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    try:  # lists saved as "UTF-8 with BOM" (Notepad, Excel) or as UTF-16 (Notepad's "Unicode")
+        text = raw.decode("utf-16" if utf16 else "utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DatasetLayoutError(path, f"split list is not UTF-8 text ({err}): save it as UTF-8") from None
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)

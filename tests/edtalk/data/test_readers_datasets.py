@@ -235,6 +235,25 @@ def test_two_videos_of_one_clip_are_an_error_naming_both(tmp_path, place, first,
     assert str(tmp_path / first) in str(err.value) and str(tmp_path / second) in str(err.value)
 
 
+def test_a_split_list_saved_as_utf16_is_read_and_other_bytes_ask_for_utf8(tmp_path, place):
+    """Notepad's "Unicode" saves UTF-16 with a BOM: the list was refused with a bare codec error
+    ("split list cannot be read ('utf-8' codec can't decode byte 0xff ...)")."""
+    for name in ["RD_Radio1_000#1", "RD_Radio1_000#2"]:
+        place(tmp_path / "hdtf/split_5s_video" / f"{name}.mp4")
+    (tmp_path / "hdtf/lists").mkdir()
+    for encoding in ("utf-16", "utf-16-be"):
+        text = "RD_Radio1_000#2\r\nRD_Radio1_000#1\r\n"
+        data = text.encode(encoding) if encoding == "utf-16" else b"\xfe\xff" + text.encode(encoding)
+        (tmp_path / "hdtf/lists/test.txt").write_bytes(data)
+        assert [c.id for c in read_clips("hdtf", tmp_path / "hdtf", "test")] == [
+            "RD_Radio1_000#2",
+            "RD_Radio1_000#1",
+        ]
+    (tmp_path / "hdtf/lists/test.txt").write_bytes("RD_Radio1_000#1\n".encode("latin-1") + b"caf\xe9\n")
+    with pytest.raises(DatasetLayoutError, match="split list is not UTF-8 text .*: save it as UTF-8"):
+        read_clips("hdtf", tmp_path / "hdtf", "test")
+
+
 def test_split_lists_with_bom_spaces_suffixes_and_missing_ids(tmp_path, place, caplog):
     """A byte-order mark dropped the first id (txt) or refused the list (JSON); the folder reader cut
     ids at a space, never matched `clip.mp4`, kept folder order and said nothing of missing ids."""
