@@ -433,9 +433,22 @@ def _print_first_crash(failures: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """The CLI: ``run`` the parsed ``argv``; a known error (``UsageError``, missing weights or data, ...)
-    is one line on stderr and exit code 2, Ctrl-C exit code 130."""
+    is one line on stderr and exit code 2, Ctrl-C exit code 130 (also while torch and the metrics are
+    still loading: it printed a traceback there)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _run_reporting_errors(args)
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: the clips scored so far are cached; the same command resumes from them",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _run_reporting_errors(args: argparse.Namespace) -> int:
+    """``run``, a user's mistake reported as one ``error:`` line (exit 2)."""
     from edtalk.data.errors import DataError
     from edtalk.model import CheckpointError
     from edtalk.registry import UnknownNameError
@@ -443,12 +456,6 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return run(args)
-    except KeyboardInterrupt:
-        print(
-            "\ninterrupted: the clips scored so far are cached; the same command resumes from them",
-            file=sys.stderr,
-        )
-        return 130
     except (
         UsageError,
         DataError,

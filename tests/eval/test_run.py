@@ -935,3 +935,19 @@ def test_gt_that_is_not_a_square_25_fps_face_crop_gets_a_note_before_scoring(tmp
         write_video(folder / "raw.mp4", frames_of(0, 8, size=64), fps=25)
     main([*args, "--protocol", "canonical", *FAST])
     assert "not a square face crop" not in capsys.readouterr().err
+
+
+def test_ctrl_c_while_eval_run_is_still_loading_is_exit_130_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """Ctrl-C in the seconds main() spent importing torch (before its handler) printed a traceback."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def interrupted(name, *args, **kwargs):
+        if name == "edtalk.model":
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    assert main(["--dataset", "synthtalk", "--root", str(tmp_path), "--method", "gt", "--quiet"]) == 130
+    assert "interrupted: the clips scored so far are cached" in capsys.readouterr().err
