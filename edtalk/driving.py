@@ -392,17 +392,19 @@ def predicted_expression(
     clip's mel at once cost memory growing with the square of its length in E_S's attention: 9 GB for
     5 minutes); HuBERT reads their waveform end to end, cut as the frame cache cuts it
     (``cache_decode.wav_rows``). ``windows``: [n, 1, 80, 16]."""
-    from edtalk.data.cache_decode import PCM_SCALE, wav_rows
+    from edtalk.data.audio import from_pcm16
+    from edtalk.data.cache_decode import wav_rows
+    from edtalk.modules.expression_predictor import mel_side_by_side
 
     predictor = model.expression_predictor
     device = model_device(model)
     k = min(trained_window(model), len(windows))
     g = len(windows) // k
     if predictor.audio_input == "wav":
-        rows = torch.from_numpy(wav_rows(wav, g * k, fps).astype(np.float32) / PCM_SCALE)
+        rows = torch.from_numpy(from_pcm16(wav_rows(wav, g * k, fps)))
         groups = rows.reshape(g, -1)  # [g, k * 640]
     else:
-        groups = windows[: g * k].view(g, k, 80, -1).permute(0, 2, 1, 3).reshape(g, 80, -1)
+        groups = mel_side_by_side(windows[: g * k].view(g, k, 80, -1))
     text_features = None
     if text is not None:
         from edtalk.modules.expression_predictor import encode_text

@@ -52,6 +52,21 @@ class MelSettings:
 
 WAV2LIP = MelSettings()
 MEL_WINDOW = 16  # mel frames per video frame window (0.2 s)
+SAMPLE_RATE = 16000  # Hz: the speech every network here reads (Wav2Lip's mels, SyncNet, HuBERT)
+SAMPLES_PER_FRAME = 640  # samples of 16 kHz audio per 25 fps video frame
+PCM_SCALE = 32768.0  # 16-bit PCM sample k stands for k / 32768
+
+
+def pcm16(audio: np.ndarray) -> np.ndarray:
+    """float audio in [-1, 1] -> int16 PCM (exact inverse of reading a 16-bit wav as x / 32768)."""
+    scaled = np.round(np.asarray(audio, np.float64) * PCM_SCALE)
+    return np.clip(scaled, -PCM_SCALE, PCM_SCALE - 1).astype(np.int16)
+
+
+def from_pcm16(pcm: np.ndarray) -> np.ndarray:
+    """int16 PCM -> float32 audio in [-1, 1] (k / 32768, as a 16-bit wav is read)."""
+    return np.asarray(pcm, np.float32) / np.float32(PCM_SCALE)
+
 
 # Containers soundfile reads natively; anything else (mp4, m4a, aac, mp3 ...) goes through PyAV.
 _SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}

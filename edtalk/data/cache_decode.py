@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edtalk.data.audio import SAMPLE_RATE, SAMPLES_PER_FRAME, load_audio, mel_windows, melspectrogram, pcm16
 from edtalk.data.clip import Clip
 from edtalk.data.errors import DataError
 
@@ -39,31 +40,24 @@ def _clip_landmarks(clip: Clip, frames: np.ndarray, size: int) -> tuple[np.ndarr
     return lm[:n_frames] * scale, 0
 
 
-SAMPLE_RATE = 16000  # Hz: the audio the cache holds (Wav2Lip's mels and HuBERT both read 16 kHz)
-FRAME_SAMPLES = 640  # samples of audio per cached frame: 1/25 s at 16 kHz (one 25 fps frame)
-PCM_SCALE = 32768.0  # int16 sample k stands for k / 32768 (16-bit PCM, so a PCM_16 wav is cached exactly)
-
-
 def wav_rows(wav: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
-    """Each frame's stretch of the 16 kHz waveform ``wav``: int16 (n_frames, FRAME_SAMPLES), row i
-    the FRAME_SAMPLES samples from frame i's time, ``round(i * 16000 / fps)``, zero-padded where the
-    audio runs short. At 25 fps the rows laid end to end are the waveform itself: frames s .. s+T-1
-    hold samples [s * 640, (s + T) * 640)."""
+    """Each frame's stretch of the 16 kHz waveform ``wav``: int16 PCM (n_frames, SAMPLES_PER_FRAME),
+    row i the SAMPLES_PER_FRAME samples from frame i's time, ``round(i * 16000 / fps)``, zero-padded
+    where the audio runs short (16-bit, so a PCM_16 wav is cached exactly). At 25 fps the rows laid
+    end to end are the waveform itself: frames s .. s+T-1 hold samples [s * 640, (s + T) * 640)."""
     first = np.round(np.arange(n_frames) * (SAMPLE_RATE / fps)).astype(np.int64)
-    index = first[:, None] + np.arange(FRAME_SAMPLES)[None, :]
+    index = first[:, None] + np.arange(SAMPLES_PER_FRAME)[None, :]
     padded = np.zeros(int(index.max()) + 1 if n_frames else 0, np.float32)
     kept = min(len(wav), len(padded))
     padded[:kept] = wav[:kept]
-    return np.clip(np.round(padded[index] * PCM_SCALE), -PCM_SCALE, PCM_SCALE - 1).astype(np.int16)
+    return pcm16(padded[index])
 
 
 def _clip_audio(clip: Clip, n_frames: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """(Wav2Lip mel window per frame, float16 (n_frames, 80, 16); ``wav_rows``) from one read of the
     clip's audio; zeros for a clip without audio."""
-    from edtalk.data.audio import load_audio, mel_windows, melspectrogram
-
     if clip.audio is None:
-        return np.zeros((n_frames, 80, 16), np.float16), np.zeros((n_frames, FRAME_SAMPLES), np.int16)
+        return np.zeros((n_frames, 80, 16), np.float16), np.zeros((n_frames, SAMPLES_PER_FRAME), np.int16)
     wav = load_audio(clip.audio, SAMPLE_RATE)
     mel = mel_windows(melspectrogram(wav), n_frames, fps=fps).astype(np.float16)
     return mel, wav_rows(wav, n_frames, fps)

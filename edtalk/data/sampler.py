@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from edtalk.data.cache_decode import PCM_SCALE
+from edtalk.data.audio import from_pcm16
 from edtalk.data.clip import EMOTIONS
 from edtalk.data.errors import DataError
 from edtalk.data.mouth_swap import swap_mouth
@@ -156,6 +156,6 @@ class StageSampler:
             "emotion": torch.as_tensor(self.cache.emotion[clips]),
         }
         if self.cache.wavs is not None:
-            pcm = np.asarray(self.cache.wavs[runs], np.float32).reshape(len(clips), -1)  # rows end to end
-            batch["wavs"] = torch.from_numpy(pcm).div_(PCM_SCALE)
+            pcm = self.cache.wavs[runs].reshape(len(clips), -1)  # the T frames' rows end to end
+            batch["wavs"] = torch.from_numpy(from_pcm16(pcm))
         return batch

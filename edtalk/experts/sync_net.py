@@ -27,8 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edtalk.data.audio import SAMPLES_PER_FRAME  # 16 kHz / 25 fps
+
 WINDOW = 5  # video frames per lip window (0.2 s at 25 fps)
-SAMPLES_PER_FRAME = 640  # 16 kHz / 25 fps
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,12 @@ def text_feature_dim(cfg: ModelConfig) -> int:
     return {"minilm": MINILM_DIM, "emoberta": EMOBERTA_DIM, "none": 0}[cfg.text_encoder]
 
 
+def mel_side_by_side(windows: torch.Tensor) -> torch.Tensor:
+    """The "mel" E_S's input: the mel windows of T consecutive frames, (B, T, 80, 16), laid side by
+    side in time, (B, 80, 16 T), as audio_expression trains it and inference feeds it."""
+    return windows.permute(0, 2, 1, 3).reshape(windows.shape[0], windows.shape[2], -1)
+
+
 # --- E_T: frozen text encoders (cached per process, never part of a checkpoint) --------------------
 @functools.lru_cache(maxsize=2)
 def _load_text_model(name: str):

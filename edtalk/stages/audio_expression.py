@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from edtalk import losses as L
+from edtalk.modules.expression_predictor import mel_side_by_side
 from edtalk.stages import STAGES, Stage
 
 
@@ -25,8 +26,7 @@ def _audio(model, batch) -> torch.Tensor:
                 "(<out>/cache/<key>) to rebuild"
             )
         return batch["wavs"]
-    n = batch["mels"].shape[0]
-    return batch["mels"].squeeze(2).permute(0, 2, 1, 3).reshape(n, 80, -1)  # T windows side by side
+    return mel_side_by_side(batch["mels"].squeeze(2))
 
 
 def forward(model, batch, cfg):

@@ -16,6 +16,7 @@ import math
 import numpy as np
 import torch
 
+from edtalk.data.audio import pcm16
 from edtalk.weights import resolve
 from eval.backbones import BACKBONES, get_backbone
 from eval.context import FEATURES, ClipContext
@@ -30,11 +31,6 @@ def load_syncnet(device: str = "cpu", weights: str | None = None) -> torch.nn.Mo
     state = torch.load(weights or resolve("syncnet_v2"), map_location="cpu", weights_only=True)
     net.load_state_dict(state)
     return net.eval().to(device)
-
-
-def pcm16(audio: np.ndarray) -> np.ndarray:
-    """float audio in [-1, 1] -> int16 PCM (exact inverse of reading a 16-bit wav as x/32768)."""
-    return np.clip(np.round(np.asarray(audio, np.float64) * 32768.0), -32768, 32767).astype(np.int16)
 
 
 def mfcc(audio: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
