@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edtalk.data.cache_decode import FRAME_SAMPLES, decode_clips, decode_workers, not_square, resized
+from edtalk.data.audio import SAMPLES_PER_FRAME
+from edtalk.data.cache_decode import decode_clips, decode_workers, not_square, resized
 from edtalk.data.clip import EMOTIONS, Clip
 from edtalk.data.errors import DataError, DatasetLayoutError
 from edtalk.data.held_out import check_unseen
@@ -51,7 +52,7 @@ class FrameCache:
     identities: list[str]
     transcripts: list[str]
     skipped: tuple[tuple[str, str], ...] = ()  # (clip id, reason): unreadable clips left out
-    # int16 (N, FRAME_SAMPLES): each frame's 1/25 s of 16 kHz audio as 16-bit PCM (cache_decode.wav_rows),
+    # int16 (N, SAMPLES_PER_FRAME): each frame's 1/25 s of 16 kHz audio as 16-bit PCM (cache_decode.wav_rows),
     # zero for frames past the audio's end; None in a cache built before CACHE_VERSION 2
     wavs: np.ndarray | None = None
 
@@ -104,20 +105,20 @@ def _caches_holding(clips: list[Clip], size: int, cache_root: Path) -> list[tupl
     return found
 
 
-def _decoded_elsewhere(clips: list[Clip], size: int, cache_root: Path) -> FrameCache | None:
-    """A cache of this version already in ``cache_root`` holding ``clips`` at this size
-    (``_caches_holding``), so that the stages with and without extras decode the split's videos once
-    between them."""
-    for folder, meta in _caches_holding(clips, size, cache_root):
+def _current_version(holding: list[tuple[Path, dict]]) -> FrameCache | None:
+    """The first of ``holding`` (``_caches_holding``) written by this code's ``CACHE_VERSION``, loaded:
+    its rows are copied instead of decoding the videos again, so that the stages with and without
+    extras decode the split's videos once between them."""
+    for folder, meta in holding:
         if meta.get("version") == CACHE_VERSION:
             return load_frame_cache(folder)
     return None
 
 
-def _note_older_versions(clips: list[Clip], size: int, cache_root: Path) -> None:
-    """Say why ``clips`` are decoded again when ``cache_root`` holds them in a cache of an older
-    version (version 1 had no audio waveforms), and that the old folder can go."""
-    old = [(f, m) for f, m in _caches_holding(clips, size, cache_root) if m.get("version") != CACHE_VERSION]
+def _note_older_versions(holding: list[tuple[Path, dict]]) -> None:
+    """Say why the clips are decoded again when ``holding`` (``_caches_holding``) has them in a
+    cache of an older version (version 1 had no audio waveforms), and that the old folder can go."""
+    old = [(f, m) for f, m in holding if m.get("version") != CACHE_VERSION]
     if old:
         folders = ", ".join(str(f) for f, _ in old)
         print(
@@ -172,7 +173,8 @@ def build_frame_cache(
     cache_root.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_builds(cache_root)
     check_before_decoding(clips, size, cache_root)
-    _note_older_versions(clips, size, cache_root)
+    holding = _caches_holding(clips, size, cache_root)  # other caches of these clips, read once
+    _note_older_versions(holding)
     extra_clips = extra() if extra is not None else []
     source = landmark_source(clips)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-", dir=cache_root))
@@ -181,10 +183,12 @@ def build_frame_cache(
             NpyRowWriter(tmp / "frames.npy", (size, size, 3), np.uint8) as frames,
             NpyRowWriter(tmp / "landmarks.npy", (68, 2), np.float32) as lms,
             NpyRowWriter(tmp / "mels.npy", (80, 16), np.float16) as mels,
-            NpyRowWriter(tmp / "wavs.npy", (FRAME_SAMPLES,), np.int16) as wavs,
+            NpyRowWriter(tmp / "wavs.npy", (SAMPLES_PER_FRAME,), np.int16) as wavs,
         ):
             writers = (frames, lms, mels, wavs)
-            start, length, skipped, filled = _write_rows(clips, size, cache_root, writers, progress)
+            start, length, skipped, filled = _write_rows(
+                clips, size, _current_version(holding), writers, progress
+            )
             decoded_rows = frames.n_rows
             left_out = {s["clip"] for s in skipped}
             clips = [c for c in clips if c.id not in left_out]
@@ -198,7 +202,7 @@ def build_frame_cache(
                 frames.append(resized(clip.frames, size))
                 lms.append(np.asarray(clip.landmarks, np.float32) * (size / clip.size))
                 mels.append(np.zeros((clip.n_frames, 80, 16), np.float16))
-                wavs.append(np.zeros((clip.n_frames, FRAME_SAMPLES), np.int16))
+                wavs.append(np.zeros((clip.n_frames, SAMPLES_PER_FRAME), np.int16))
         if skipped:
             shown = "; ".join(s["reason"] for s in skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
             print(
@@ -269,7 +273,7 @@ def _remove_abandoned_builds(cache_root: Path) -> None:
 
 
 # a frame's landmarks (float32), mel window (float16) and 1/25 s of audio (int16: 32 kB per second at 25 fps)
-ROW_BYTES_BESIDES_FRAME = 68 * 2 * 4 + 80 * 16 * 2 + FRAME_SAMPLES * 2
+ROW_BYTES_BESIDES_FRAME = 68 * 2 * 4 + 80 * 16 * 2 + SAMPLES_PER_FRAME * 2
 DISK_SAMPLE = 16  # clips whose headers are read before decoding (the split's frame count and frame size)
 
 
@@ -326,16 +330,15 @@ def _amount(n_bytes: float) -> str:
 COPY_ROWS = 4096  # rows copied at a time from a reused cache's memory map
 
 
-def _write_rows(clips, size, cache_root, writers, progress) -> tuple[list, list, list[dict], int | None]:
-    """Append ``clips``' rows to the ``writers`` (frames, landmarks, mels, wavs), from another cache
-    holding them at this size or decoded (in ``decode_workers`` processes); returns (start, length,
-    skipped, filled): ``skipped`` lists the clips that could not be read ({"clip", "reason"}), left
-    out; ``filled`` counts the frames whose detected landmarks came from the nearest frame with a face
-    (None when copied)."""
+def _write_rows(clips, size, reused, writers, progress) -> tuple[list, list, list[dict], int | None]:
+    """Append ``clips``' rows to the ``writers`` (frames, landmarks, mels, wavs), copied from ``reused``
+    (another cache holding them at this size, or None) or decoded (in ``decode_workers`` processes);
+    returns (start, length, skipped, filled): ``skipped`` lists the clips that could not be read
+    ({"clip", "reason"}), left out; ``filled`` counts the frames whose detected landmarks came from the
+    nearest frame with a face (None when copied)."""
     frames, lms, mels, wavs = writers
     start: list[int] = []
     length: list[int] = []
-    reused = _decoded_elsewhere(clips, size, cache_root)
     if reused is not None:  # the same clips at the same size, decoded for another cache already
         skipped = [{"clip": c, "reason": r} for c, r in reused.skipped]
         n = len(clips) - len(skipped)
