@@ -355,25 +355,20 @@ def _train(args: argparse.Namespace) -> int:
         extra_identities=args.extra_identities,
         extra_frames=args.extra_frames,
     )
-    model_cfg = ModelConfig.preset(args.preset)
-    if args.text_encoder:
-        model_cfg = model_cfg.replace(text_encoder=args.text_encoder)
-        if args.text_encoder in ENCODER_WEIGHTS and "audio_expression" in names:
-            from edtalk.weights import resolve
+    encoders = {"text_encoder": args.text_encoder, "semantic_encoder": args.semantic_encoder}
+    model_cfg = ModelConfig.preset(args.preset).replace(**{k: v for k, v in encoders.items() if v})
+    if "audio_expression" in names:  # the stage that builds E_T and E_S: missing weights named now
+        from edtalk.weights import resolve
 
-            resolve(ENCODER_WEIGHTS[args.text_encoder])  # missing: named now, not after the other stages
-    if args.semantic_encoder:
-        model_cfg = model_cfg.replace(semantic_encoder=args.semantic_encoder)
-        if args.semantic_encoder in ENCODER_WEIGHTS and "audio_expression" in names:
-            from edtalk.weights import resolve as resolve_weights
-
-            resolve_weights(ENCODER_WEIGHTS[args.semantic_encoder])  # missing: named before the frame cache
-        elif args.semantic_encoder in ENCODER_WEIGHTS:
-            print(
-                f"[train] --semantic-encoder {args.semantic_encoder}: only audio_expression builds E_S; "
-                f"{', '.join(names)} keep the preset's",
-                flush=True,
-            )
+        for encoder in encoders.values():
+            if encoder in ENCODER_WEIGHTS:
+                resolve(ENCODER_WEIGHTS[encoder])
+    elif args.semantic_encoder in ENCODER_WEIGHTS:
+        print(
+            f"[train] --semantic-encoder {args.semantic_encoder}: only audio_expression builds E_S; "
+            f"{', '.join(names)} keep the preset's",
+            flush=True,
+        )
     stage_models = {n: stage_model_config(model_cfg, n, args.preset) for n in names}
     if problem := parent_config_mismatch(names, parent, out, model_cfg):
         return report_error(problem)
