@@ -257,7 +257,7 @@ class DrivingVideo:
         min_side: int = 0,
         length_check: bool = False,
     ) -> None:
-        from edtalk.data.video import frame_times, probe_video
+        from edtalk.data.video import check_video_length, frame_times, probe_video
 
         self.path = path
         self.plan: CropPlan | None = None
@@ -372,31 +372,6 @@ def check_video_face(path: str | Path, n_frames: int | None = None) -> None:
         f"no face found by the dlib HOG detector in any of the {looked} frame(s) looked at (first, middle, "
         "last); pass a face crop video, or --no-face-check to skip this check",
     )
-
-
-def check_video_length(path: str | Path, announced: int | None = None) -> None:
-    """Raise ``VideoReadError`` when a video's stream holds fewer frames (packets with data) than its
-    header announces (``announced``: ``probe_video``'s count): cut off, as a half-copied download is.
-    Demuxing only, no decoding, so it comes before any work: decoding finds it only at the file's end
-    ("truncated: decoded N of the M frames the header announces", ``edtalk.data.video``), after the
-    frames before it were decoded and encoded. N can be a little lower there: the last packets of a
-    cut file may not decode."""
-    import av
-
-    from edtalk.data.errors import VideoReadError
-    from edtalk.data.video import probe_video
-
-    announced = probe_video(path).n_frames if announced is None else announced
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            held = sum(1 for packet in container.demux(stream) if packet.size)
-    except (av.error.FFmpegError, OSError, ValueError, IndexError) as err:
-        raise VideoReadError(path, f"corrupt: demuxing failed ({err})") from None
-    if held < announced:
-        raise VideoReadError(
-            path, f"truncated: the file holds at most {held} of the {announced} frames the header announces"
-        )
 
 
 MIN_SPEECH_S = 0.2  # one mel window of the audio encoder (16 mel frames at 80 Hz)

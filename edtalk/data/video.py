@@ -108,10 +108,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         fps = _stream_fps(stream)
         n_frames = _announced_frames(stream, fps)
         if n_frames == 0:
-            try:
-                n_frames = sum(1 for packet in container.demux(stream) if packet.size)
-            except _FFMPEG_ERRORS as err:
-                raise VideoReadError(path, f"corrupt: demuxing failed ({err})") from None
+            n_frames = _count_packets(container, stream, path)
         if stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)
         elif fps > 0:
@@ -127,6 +124,34 @@ def probe_video(path: str | Path) -> VideoInfo:
         )
     finally:
         container.close()
+
+
+def _count_packets(container: av.container.InputContainer, stream, path: Path) -> int:
+    """The frames ``stream`` holds: its packets with data (demuxing only, no decoding)."""
+    try:
+        return sum(1 for packet in container.demux(stream) if packet.size)
+    except _FFMPEG_ERRORS as err:
+        raise VideoReadError(path, f"corrupt: demuxing failed ({err})") from None
+
+
+def check_video_length(path: str | Path, announced: int | None = None) -> None:
+    """Raise ``VideoReadError`` when a video's stream holds fewer frames (packets with data) than its
+    header announces (``announced``: ``probe_video``'s count): cut off, as a half-copied download is.
+    Demuxing only, no decoding, so it comes before any work: decoding finds it only at the file's end
+    ("truncated: decoded N of the M frames the header announces", ``_decoded_frames``), after the
+    frames before it were decoded and encoded. N can be a little lower there: the last packets of a
+    cut file may not decode."""
+    path = Path(path)
+    announced = probe_video(path).n_frames if announced is None else announced
+    container = _open(path)
+    try:
+        held = _count_packets(container, _video_stream(container, path), path)
+    finally:
+        container.close()
+    if held < announced:
+        raise VideoReadError(
+            path, f"truncated: the file holds at most {held} of the {announced} frames the header announces"
+        )
 
 
 def _decoded_frames(path: Path, to_rgb: bool, meta: dict):

@@ -825,9 +825,9 @@ def test_a_truncated_driving_video_is_refused_on_opening_before_any_frame_is_dec
     assert str(when_decoded.value).endswith("of the 40 frames the header announces")
     assert not (tmp_path / "o.mp4").exists()
     # a whole file passes; so does one whose header announces no count (Matroska: packets counted)
-    driving_inputs.check_video_length(tmp_path / "long.mp4")
+    video_io.check_video_length(tmp_path / "long.mp4")
     rgba = np.concatenate(
         [noisy_faces(np.random.default_rng(9), 3), np.full((3, 128, 128, 1), 255, np.uint8)], -1
     )
     _write_rgba(tmp_path / "count.mkv", "ffv1", "yuva420p", rgba)
-    driving_inputs.check_video_length(tmp_path / "count.mkv")
+    video_io.check_video_length(tmp_path / "count.mkv")
