@@ -113,9 +113,9 @@ def _stat_key(path: Path) -> tuple[int, int, int]:
         st = path.stat()
         return st.st_size, st.st_mtime_ns, st.st_ctime_ns
     files = _folder_files(path)
-    stats = [p.stat() for p in {path, *files, *(f.parent for f in files)}]
-    size = sum(f.stat().st_size for f in files)
-    return size, max(st.st_mtime_ns for st in stats), max(st.st_ctime_ns for st in stats)
+    stats = {p: p.stat() for p in {path, *files, *(f.parent for f in files)}}  # each path stat'ed once
+    size = sum(stats[f].st_size for f in files)
+    return size, max(st.st_mtime_ns for st in stats.values()), max(st.st_ctime_ns for st in stats.values())
 
 
 MODEL_WEIGHT_GLOBS = ("*.safetensors", "*.bin")

@@ -58,7 +58,7 @@ def note_unusual_gt(clips: list) -> str | None:
     (LSE now fails each such clip on its rate; the frame metrics compared whole frames)."""
     from edtalk.data.errors import DataError
     from edtalk.data.video import probe_video
-    from edtalk.driving_inputs import MIN_IMAGE_SIDE
+    from edtalk.driving_inputs import FPS, MIN_IMAGE_SIDE
 
     for clip in clips[:LOOKED_AT]:
         try:
@@ -66,7 +66,7 @@ def note_unusual_gt(clips: list) -> str | None:
         except DataError:
             continue
         (h, w), fps = info.size, info.fps
-        if h != w or min(h, w) < MIN_IMAGE_SIDE or abs(fps - 25.0) > 0.01:
+        if h != w or min(h, w) < MIN_IMAGE_SIDE or abs(fps - FPS) > 0.01:
             return (
                 f"{clip.video}: {w}x{h} px at {fps:g} fps, not a square face crop of at least "
                 f"{MIN_IMAGE_SIDE} px at 25 fps as the protocols score (crop the dataset first: python -m "
