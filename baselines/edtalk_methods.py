@@ -42,6 +42,7 @@ class EDTalkMethod(Method):
         if not Path(self.ckpt).is_file():
             raise FileNotFoundError(f"{self.ckpt}: checkpoint file does not exist (--ckpt)")
         # no score from heads still at init: the checkpoint must have been through the stages used
+        from edtalk.data.held_out import check_not_trained_on
         from edtalk.driving import require_stages
         from edtalk.model import load_checkpoint
 
@@ -49,6 +50,7 @@ class EDTalkMethod(Method):
         needed = [self.drives_with]
         needed += ["expression"] if "expression" in ckpt["config"].bank_names else []
         require_stages(ckpt["meta"], self.ckpt, needed)
+        check_not_trained_on(clips, ckpt["meta"], self.ckpt)  # never scored on its training clips
 
     def generator(self):
         """The EDTalk model of ``--ckpt`` (``edtalk.driving.load_generator``), once per process."""

@@ -98,6 +98,15 @@ def library_versions() -> dict[str, str]:
     return versions_of(("torch", "ray", "deepspeed", "numpy"))
 
 
+def trained_on(stage_name: str, train_cfg) -> dict:
+    """This stage's entry of a checkpoint's ``trained_on`` (``edtalk.data.held_out.training_record``):
+    the data root resolved here, on the driver (Ray workers run in another folder)."""
+    from edtalk.train_cache import parse_data
+
+    reader, root = parse_data(train_cfg.data)
+    return {"stage": stage_name, "data": f"{reader}:{root.resolve()}", "split": train_cfg.split}
+
+
 class TrainingInterrupted(Exception):
     """Ctrl-C during a stage: Ray aborted the run; its registered checkpoints stay for --resume."""
 
@@ -150,6 +159,7 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         "model_config": model_cfg.to_dict(),
         "stage_config": stage_cfg.to_dict(),
         "train_config": train_cfg.to_dict(),
+        "trained_on": trained_on(stage.name, train_cfg),
         "perceptual": _perceptual_label(train_cfg.perceptual) if stage.adversarial else None,
         "use_gpu": use_gpu,  # what Ray books each worker: a worker booked none must not take a GPU
     }

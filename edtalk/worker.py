@@ -316,6 +316,7 @@ class StageWorker:
     def export(self, path: str | Path, step: int, state: dict | None = None) -> Path:
         """Write the full model so far as a single edtalk.model checkpoint (rank 0 only). Under ZeRO-3
         pass ``state`` from ``full_state()`` called on every rank (gathering is collective)."""
+        from edtalk.data.held_out import training_record
         from edtalk.model import EDTalk, save_checkpoint
 
         state = self.full_state() if state is None else state
@@ -341,6 +342,7 @@ class StageWorker:
             "run": run,
             "perceptual": getattr(self.nets.perceptual, "label", None) or pm.get("perceptual"),
             "stages_done": [*pm.get("stages_done", []), self.stage.name],
+            "trained_on": [*training_record(pm), *([run["trained_on"]] if "trained_on" in run else [])],
             "emotion_weights": pm.get("emotion_weights", {}),
         }
         if self.disc is not None:

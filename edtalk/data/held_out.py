@@ -1,5 +1,8 @@
 """The evaluation splits stay unseen: no training sees a clip of the dataset's judge or test split
 (``HELD_OUT_SPLITS``). ``training_clips`` reads a split to train on and refuses them (``check_unseen``).
+The other way round, a checkpoint records the data each of its stages trained on
+(``training_record``), and scoring it refuses clips it trained on (``check_not_trained_on``): a folder
+dataset without split lists has no held-out split to check at training time.
 """
 
 from __future__ import annotations
@@ -29,25 +32,25 @@ def _held_out_clips(reader: str, root: Path, split: str) -> list[Clip]:
 
 
 def held_out_overlap(clips: list[Clip], reader: str, root: str | Path) -> dict[str, list[str]]:
-    """The ids of ``clips`` that belong to the dataset's judge or test split, per split it has: the same
-    video file (LRW's train and test folders reuse clip names), or, for a dataset whose splits hold out
-    whole people (its reader's ``splits_by_identity``), a clip of the same person."""
+    """The ids of ``clips`` that belong to the dataset's judge or test split, per split it has
+    (``shared_clips``)."""
     from edtalk.data.readers import READERS
 
-    videos = [Path(c.video).resolve() for c in clips]
+    by_identity = READERS.get(reader).splits_by_identity
     found: dict[str, list[str]] = {}
     for split in HELD_OUT_SPLITS:
-        held = _held_out_clips(reader, Path(root), split)
-        held_videos = {Path(c.video).resolve() for c in held}
-        people = {c.identity or c.id for c in held} if READERS.get(reader).splits_by_identity else set()
-        ids = [
-            c.id
-            for c, v in zip(clips, videos, strict=True)
-            if v in held_videos or (c.identity or c.id) in people
-        ]
-        if ids:
+        if ids := shared_clips(clips, _held_out_clips(reader, Path(root), split), by_identity):
             found[split] = ids
     return found
+
+
+def shared_clips(clips: list[Clip], others: list[Clip], by_identity: bool) -> list[str]:
+    """The ids of ``clips`` that are also in ``others``: the same video file (LRW's train and test
+    folders reuse clip names), or, for a dataset whose splits hold out whole people (its reader's
+    ``splits_by_identity``), a clip of the same person."""
+    videos = {Path(c.video).resolve() for c in others}
+    people = {c.identity or c.id for c in others} if by_identity else set()
+    return [c.id for c in clips if Path(c.video).resolve() in videos or (c.identity or c.id) in people]
 
 
 def check_unseen(clips: list[Clip], reader: str, root: str | Path) -> None:
@@ -72,3 +75,47 @@ def training_clips(reader: str, root: str | Path, split: str) -> list[Clip]:
     clips = read_clips(reader, root, split)
     check_unseen(clips, reader, root)
     return clips
+
+
+def training_record(meta: dict) -> list[dict]:
+    """What a checkpoint's stages trained on, oldest first: ``{"stage", "data", "split"}`` each, with
+    ``data`` as ``reader:/absolute/root``. A checkpoint written before the record was kept gives its
+    last stage's ``--data``/``--split`` as they were typed (its parents' are not known)."""
+    if isinstance(meta.get("trained_on"), list):
+        return meta["trained_on"]
+    train_config = (meta.get("run") or {}).get("train_config") or {}
+    if not train_config.get("data"):
+        return []
+    return [{"stage": meta.get("stage"), "data": train_config["data"], "split": train_config.get("split")}]
+
+
+def check_not_trained_on(clips: list[Clip], meta: dict, ckpt: str | Path) -> None:
+    """Refuse scoring ``clips`` that the checkpoint ``ckpt`` (its ``meta``) trained on
+    (``shared_clips``; by person only within the dataset it trained on). Training data not on this
+    machine cannot be compared and is passed over."""
+    from edtalk.data.readers import READERS, read_clips
+    from edtalk.model import CheckpointError
+    from edtalk.registry import UnknownNameError
+
+    seen: set[tuple[str, str]] = set()
+    for entry in training_record(meta):
+        spec = (str(entry.get("data") or ""), str(entry.get("split") or "train"))
+        if spec in seen:
+            continue
+        seen.add(spec)
+        reader, _, root_text = spec[0].partition(":")
+        root = Path(root_text).expanduser().resolve()
+        try:
+            by_identity = READERS.get(reader).splits_by_identity
+            trained = read_clips(reader, root, spec[1])
+        except (UnknownNameError, DatasetLayoutError, OSError):
+            continue
+        same_dataset = [c for c in clips if Path(c.video).resolve().is_relative_to(root)]
+        ids = shared_clips(clips, trained, by_identity=False)
+        ids += [i for i in shared_clips(same_dataset, trained, by_identity) if i not in ids]
+        if ids:
+            raise CheckpointError(
+                f"{ckpt}: trained on {len(ids)} of the {len(clips)} clips to score (first: {ids[0]}; "
+                f"stage {entry.get('stage')}, --data {spec[0]} --split {spec[1]}). A model is never "
+                "scored on what it trained on: score the test split, or a split list that leaves them out"
+            )

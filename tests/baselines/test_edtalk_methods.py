@@ -118,3 +118,19 @@ def test_a_checkpoint_is_not_scored_on_stages_it_skipped(tmp_path):
         tmp_path / "lp.pt", EDTalk(lip).state_dict(), lip, {"stages_done": ["mouth_pose"]}
     )
     make_method("edtalk_v", ckpt=str(lip_ckpt)).prepare([])
+
+
+def test_a_checkpoint_is_not_scored_on_clips_it_trained_on(tmp_path):
+    """eval.run's edtalk methods check the checkpoint's ``trained_on`` record before generating."""
+    from edtalk.data.readers import read_clips
+    from edtalk.model import CheckpointError
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    (folder / "a.mp4").write_bytes(b"")
+    cfg = ModelConfig.preset("tiny", components="lip_pose")
+    trained = [{"stage": "mouth_pose", "data": f"folder:{folder}", "split": "train"}]
+    meta = {"stages_done": ["mouth_pose"], "trained_on": trained}
+    ckpt = save_checkpoint(tmp_path / "lp.pt", EDTalk(cfg).state_dict(), cfg, meta)
+    with pytest.raises(CheckpointError, match="lp.pt: trained on 1 of the 1 clips to score"):
+        make_method("edtalk_v", ckpt=str(ckpt)).prepare(read_clips("folder", folder, "test"))

@@ -20,6 +20,7 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group, bf
     statistics each broke a stage before (NaN/1e36 frames, linalg.inv in bf16, dtype mismatch)."""
     from edtalk.model import load_checkpoint
     from edtalk.train_chain import stage_config_for
+    from edtalk.train_run import trained_on
     from edtalk.worker import StageWorker
 
     fx = training_fixture
@@ -35,7 +36,12 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group, bf
     parent = ""
     for name in STAGE_NAMES:
         stage_cfg = stage_config_for(name, {"max_steps": 1, "batch_size": 2})
-        run = {"stage_dir": str(out / name), "parent": parent, "cache": str(fx["cache"])}
+        run = {
+            "stage_dir": str(out / name),
+            "parent": parent,
+            "cache": str(fx["cache"]),
+            "trained_on": trained_on(name, train_cfg),
+        }
         worker = StageWorker(
             {
                 "model": fx["model"].to_dict(),
@@ -83,6 +89,11 @@ def test_one_deepspeed_step_per_stage(training_fixture, single_process_group, bf
     assert {v.dtype for k, v in state.items() if k.endswith("num_batches_tracked")} == {torch.int64}
     assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float32}
     assert model.checkpoint_meta["stages_done"] == list(STAGE_NAMES)
+    # what each stage trained on, the data root resolved: scoring refuses those clips
+    data = f"synthtalk:{Path(fx['data']).resolve()}"
+    assert model.checkpoint_meta["trained_on"] == [
+        {"stage": n, "data": data, "split": "train"} for n in STAGE_NAMES
+    ]
     assert model.checkpoint_meta["emotion_weights"]
     # each stage counts its own steps; a run continuing the same stage adds its parent's
     first = out / "eg_pretrain" / "final.pt"

@@ -110,3 +110,60 @@ def test_same_names_in_other_folders_and_folders_without_lists_are_no_overlap(tm
     clips = read_clips("folder", folder, "train")  # no train list: every clip, b included
     with pytest.raises(ConfigError, match=r"1 of the test split \(first: b\)"):
         check_unseen(clips, "folder", folder)
+
+
+def _meta(data: str, split: str, stage: str = "audio_expression") -> dict:
+    return {"stage": stage, "trained_on": [{"stage": stage, "data": data, "split": split}]}
+
+
+def test_scoring_a_checkpoint_on_its_training_clips_is_refused(tmp_path):
+    """A folder dataset without split lists has no held-out split, so training on it is not refused;
+    scoring the checkpoint on that folder then compared the model with the very clips it fit."""
+    from edtalk.data.held_out import check_not_trained_on
+    from edtalk.model import CheckpointError
+
+    folder = tmp_path / "mine"
+    _files(folder, ["gt/a.mp4", "gt/b.mp4", "pred/a.mp4"])
+    clips = read_clips("folder", folder, "test")
+    assert len(training_clips("folder", folder, "train")) == 2  # nothing held out: training goes ahead
+    with pytest.raises(CheckpointError, match=r"e.pt: trained on 2 of the 2 clips .*first: a; stage"):
+        check_not_trained_on(clips, _meta(f"folder:{folder}", "train"), "e.pt")
+    (folder / "lists").mkdir()
+    (folder / "lists/train.txt").write_text("a\n")
+    (folder / "lists/test.txt").write_text("b\n")
+    check_not_trained_on(read_clips("folder", folder, "test"), _meta(f"folder:{folder}", "train"), "e.pt")
+    with pytest.raises(CheckpointError, match=r"trained on 1 of the 2 clips to score \(first: a;"):
+        check_not_trained_on(clips, _meta(f"folder:{folder}", "train"), "e.pt")
+
+
+def test_trained_people_are_refused_within_their_dataset_only(synthtalk, tmp_path):
+    """synthtalk holds out whole people: another clip of a trained person is refused too, but only
+    within the dataset trained on (another dataset may reuse a person's name)."""
+    from edtalk.data.held_out import check_not_trained_on
+    from edtalk.model import CheckpointError
+
+    meta = _meta(f"synthtalk:{synthtalk}", "train")
+    check_not_trained_on(read_clips("synthtalk", synthtalk, "test"), meta, "e.pt")  # the demo's case
+    extra = "st000#sad#level_3#009"  # a trained person's clip that train.txt does not list
+    (synthtalk / "clips" / f"{extra}.mp4").write_bytes(b"")
+    (synthtalk / "clips" / f"{extra}.json").write_text(json.dumps({"identity": "st000", "emotion": "sad"}))
+    (synthtalk / "splits/mine.txt").write_text(f"st003#angry#level_1#001\n{extra}\n")
+    with pytest.raises(CheckpointError, match=f"trained on 1 of the 2 clips to score .first: {extra}"):
+        check_not_trained_on(read_clips("synthtalk", synthtalk, "mine"), meta, "e.pt")
+    other = tmp_path / "other"  # a folder dataset whose clip is named like a trained person
+    _files(other, ["gt/st000.mp4", "pred/st000.mp4"])
+    check_not_trained_on(read_clips("folder", other, "test"), meta, "e.pt")
+
+
+def test_training_record_of_older_checkpoints_and_data_not_here(tmp_path):
+    """A checkpoint written before ``trained_on`` gives its last stage's --data as typed; data that is
+    not on this machine cannot be compared and is passed over."""
+    from edtalk.data.held_out import check_not_trained_on, training_record
+
+    old = {"stage": "mouth_pose", "run": {"train_config": {"data": "folder:x", "split": "train"}}}
+    assert training_record(old) == [{"stage": "mouth_pose", "data": "folder:x", "split": "train"}]
+    assert training_record({"stage": "eg_pretrain"}) == []
+    _files(tmp_path / "f", ["a.mp4"])
+    clips = read_clips("folder", tmp_path / "f", "test")
+    check_not_trained_on(clips, _meta(f"folder:{tmp_path / 'gone'}", "train"), "e.pt")
+    check_not_trained_on(clips, _meta("nosuchreader:/x", "train"), "e.pt")
