@@ -173,20 +173,52 @@ def _done_file(out: Path, clip_id: str) -> Path:
 
 
 def crop_settings(job: CropJob) -> dict:
-    """What a clip's crops depend on besides the code: its source files (name and size: a raw tree
+    """What a clip's crops depend on besides the code: its source files (``source_key``: a raw tree
     moved or copied elsewhere is not cropped again) and the cropping settings. A done record made
     with other settings is not reused."""
     from edtalk.data import face_crop
 
     sources = [Path(job.video)] + ([Path(job.audio)] if job.audio else [])
     return {
-        "sources": [[p.name, p.stat().st_size if p.exists() else None] for p in sources],
+        "sources": [source_key(p) for p in sources],
         "chunk_seconds": job.chunk_seconds,
         "video_suffix": job.video_suffix,
         "crop": [face_crop.GROW, face_crop.SIDE, face_crop.FPS, face_crop.MIN_IOU, face_crop.LOST_AFTER],
         "resampling": face_crop.RESAMPLING,
         "detect": [face_crop.DETECT_EVERY, face_crop.DETECT_LONG_SIDE],
     }
+
+
+ENDS_BYTES = 1 << 16  # the bytes read at each end of a source file for its done key
+
+
+def source_key(path: Path) -> list:
+    """A source file as a done record knows it: name, size and the sha256 of its first and last 64 KiB
+    (a video re-downloaded under its name with the same size differs there: its header and index;
+    copying keeps them, where a modification time would not). [name, None] when it is missing."""
+    import hashlib
+
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            ends = hashlib.sha256(f.read(ENDS_BYTES))
+            f.seek(max(size - ENDS_BYTES, 0))
+            ends.update(f.read(ENDS_BYTES))
+    except OSError:
+        return [path.name, None]
+    return [path.name, size, ends.hexdigest()[:16]]
+
+
+def same_settings(recorded: dict, current: dict) -> bool:
+    """Whether a done record's settings are ``current`` (``crop_settings``). Records written before
+    sources had their ends' digest ([name, size]) are compared by name and size, so crops already
+    made are not all cut again."""
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("sources"), list):
+        return False
+    older = all(isinstance(s, list) and len(s) == 2 for s in recorded["sources"])
+    if older:
+        current = {**current, "sources": [s[:2] for s in current["sources"]]}
+    return recorded == current
 
 
 def _read_done(out: Path, job: CropJob) -> dict | None:
@@ -205,7 +237,7 @@ def _finished(record: dict | None, job: CropJob) -> CropOutcome | None:
         settings = record["settings"]
     except (KeyError, TypeError):  # no record, or not one of this layout
         return None
-    if settings != crop_settings(job) or not all(Path(w).is_file() for w in outcome.written):
+    if not same_settings(settings, crop_settings(job)) or not all(Path(w).is_file() for w in outcome.written):
         return None
     return outcome
 

@@ -505,3 +505,33 @@ def test_hdtf_jobs_skip_videos_in_hidden_folders(tmp_path, place):
     place(tmp_path / "raw" / "._RD_Radio1_000.mp4")
     jobs = hdtf_jobs(tmp_path / "raw", tmp_path / "out", 5.0)
     assert [j.clip_id for j in jobs] == ["RD_Radio1_000"]
+
+
+def test_a_raw_video_replaced_by_one_of_the_same_size_is_cropped_again_a_copy_is_not(tmp_path):
+    """The done key knew a source by name and size: a re-download of the same length (a corrupt video
+    replaced, a re-encode) kept the old crops. Its ends now count; a copy elsewhere still matches."""
+    import shutil
+
+    job = _crop_job(tmp_path)
+    (tmp_path / "v.mp4").write_bytes(b"a" * 200_000)
+    before = crop.crop_settings(job)
+    (tmp_path / "v.mp4").write_bytes(b"b" + b"a" * 199_999)
+    assert not crop.same_settings(before, crop.crop_settings(job))
+    (tmp_path / "v.mp4").write_bytes(b"a" * 199_999 + b"b")
+    assert not crop.same_settings(before, crop.crop_settings(job))
+    (tmp_path / "v.mp4").write_bytes(b"a" * 200_000)
+    (tmp_path / "copy").mkdir()
+    shutil.copy(tmp_path / "v.mp4", tmp_path / "copy" / "v.mp4")  # a new modification time
+    copied = crop.CropJob("v", str(tmp_path / "copy" / "v.mp4"), None, str(tmp_path), None)
+    assert crop.same_settings(before, crop.crop_settings(copied))
+
+
+def test_done_records_of_name_and_size_only_are_still_reused(tmp_path):
+    """Records written before the digest are kept when name and size match: an upgrade does not crop
+    a whole dataset again; another size still does."""
+    job = _crop_job(tmp_path)
+    older = {**crop.crop_settings(job), "sources": [["v.mp4", 1]]}
+    assert crop.same_settings(older, crop.crop_settings(job))
+    assert not crop.same_settings({**older, "sources": [["v.mp4", 2]]}, crop.crop_settings(job))
+    assert not crop.same_settings({**older, "chunk_seconds": 9}, crop.crop_settings(job))
+    assert not crop.same_settings(None, crop.crop_settings(job))
