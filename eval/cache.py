@@ -3,9 +3,10 @@
 Layout: ``<out>/<dataset>/<method>/cache/<protocol_hash>/<escaped clip id>.pkl``. A row holds,
 for each metric scored on the clip, its version, a key of its settings, the weight files it used
 unverified, and either its mergeable state (``eval.metrics.base.Metric.clip_state``) or the
-``ClipFailure`` reason; plus a fingerprint of the input files (name, size and mtime of the GT and
-predicted videos, the audio, the sidecar and files named in ``clip.extra``: ``clip_inputs``), so
-replacing any of them invalidates its row, while the same files reached through another spelling
+``ClipFailure`` reason; the version of the clip checks it was scored under (``eval.scoring.CLIP_RULES``);
+plus a fingerprint of the input files (name, size and mtime of the GT and predicted videos, the
+audio, the sidecar and files named in ``clip.extra``: ``clip_inputs``), so replacing any of them
+invalidates its row, while the same files reached through another spelling
 of ``--root`` or ``--out`` (relative, absolute, symlinked, moved) keep it (``file_fingerprint``).
 A killed run loses at most the clips in flight; the next run loads every row whose keys still
 match and scores only what is missing. A row that cannot be read (truncated, corrupt) counts as

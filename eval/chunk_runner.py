@@ -66,7 +66,8 @@ def run_chunks(
     in this process (``--workers 0``) or as Ray tasks (tqdm over ``ray.wait`` completions). A task
     whose Ray worker died (killed for memory, a crash in native code) is tried once more; when it
     dies again, ``lost(chunk, reason)`` stands for its result (its clips' failures) and the other
-    tasks go on. An exception raised by ``fn`` itself (a configuration error) stops the run."""
+    tasks go on. An exception raised by ``fn`` itself stops the run; so does a caller that stops
+    iterating (the tasks still pending are cancelled)."""
     from tqdm import tqdm
 
     total = sum(len(c) for c in chunks)
@@ -89,22 +90,26 @@ def run_chunks(
         shared = [ray.put(x) for x in extra]
         cwd = os.getcwd()
         pending = {remote.remote(cwd, fn, chunk, *shared): chunk for chunk in chunks}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            chunk = pending.pop(done[0])
-            try:
-                out = ray.get(done[0])
-            except ray.exceptions.RayTaskError as e:
-                for ref in pending:
-                    ray.cancel(ref, force=True)
-                raise e.as_instanceof_cause() from None
-            except ray.exceptions.RayError as e:  # the worker process or its node died
-                if lost is None:
-                    raise
-                first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
-                out = lost(chunk, f"lost: the Ray worker running it died ({type(e).__name__}: {first_line})")
-            bar.update(len(chunk))
-            yield out
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                chunk = pending.pop(done[0])
+                try:
+                    out = ray.get(done[0])
+                except ray.exceptions.RayTaskError as e:
+                    raise e.as_instanceof_cause() from None
+                except ray.exceptions.RayError as e:  # the worker process or its node died
+                    if lost is None:
+                        raise
+                    first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                    out = lost(
+                        chunk, f"lost: the Ray worker running it died ({type(e).__name__}: {first_line})"
+                    )
+                bar.update(len(chunk))
+                yield out
+        finally:  # an error here, or the caller stopping early (a chunk's fatal error): cancel the rest
+            for ref in pending:
+                ray.cancel(ref, force=True)
 
 
 def _run_in(cwd: str, fn: Callable, chunk: list, *extra: Any) -> Any:

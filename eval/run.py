@@ -54,12 +54,21 @@ from eval.run_checks import (
     check_same_method,
     check_weights,
     missing_prediction,
+    note_short_audio,
     note_unusual_gt,
     resolve_clips,
     select_metrics,
     smaller_than_before,
 )
-from eval.scoring import Job, aggregate, lost_scoring, not_applicable, save_row, score_chunk
+from eval.scoring import (
+    Job,
+    aggregate,
+    lost_scoring,
+    not_applicable,
+    reusable_row,
+    save_row,
+    score_chunk,
+)
 
 log = logging.getLogger("eval.run")
 
@@ -198,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
     ``--allow-failures``). Raises ``UsageError`` (and the errors ``main`` reports) when nothing
     can run."""
     from baselines import make_method
+    from eval.metrics.lse import SyncScore
     from eval.protocols import get_protocol
 
     if args.workers > 0:  # under `ray job submit` without --address: score on that job's cluster
@@ -275,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
         inputs = clip_inputs(c, pred)
         skipped = not_applicable(metrics, c)  # decided here, from the clip: never cached, never failed
         applicable = {m: keys[m] for m in metric_ids if m not in skipped}
-        previous = cache.load(c.id)
+        previous = reusable_row(cache, c, pred, inputs)
         cached = cache.usable_metrics(previous, applicable, inputs)
         for entry in cached.values():
             unverified.update(entry.get("unverified") or {})  # states computed with unverified weights
@@ -304,6 +314,9 @@ def run(args: argparse.Namespace) -> int:
             rows[j.clip.id] = {"inputs": j.inputs, "metrics": {}, "failure": j.failure}
     to_score = [j for j in jobs if j.todo and j.failure is None]
     by_id = {j.clip.id: j for j in to_score}
+    synced = [j.clip for j in to_score if any(isinstance(metrics[m], SyncScore) for m in j.todo)]
+    if short := note_short_audio(synced):
+        print(f"note: {short}", file=sys.stderr)
     seconds: dict[str, float] = {}
     t_score = time.perf_counter()
     for out in run_chunks(
@@ -325,6 +338,8 @@ def run(args: argparse.Namespace) -> int:
                 gt_store.save(clip_id, file_fingerprint(job.clip.video), {**job.gt_features, **new_gt})
             if row["failure"] is None:
                 save_row(cache, clip_id, row, {"method": method_name, "protocol_hash": phash})
+        if out.get("fatal") is not None:  # a configuration error, after caching the chunk's rows
+            raise out["fatal"]
     t_score = time.perf_counter() - t_score
 
     # 4. aggregate in the driver

@@ -75,6 +75,39 @@ def note_unusual_gt(clips: list) -> str | None:
     return None
 
 
+def note_short_audio(clips: list, shown: int = 3) -> str | None:
+    """A note naming the GT clips whose audio ends more than one video frame before their video: LSE
+    is then taken over the frames the audio covers (as syncnet_python does), which went unsaid.
+    Headers where they tell (``probe_video``; ``audio_info`` reads a wav's header and decodes only the
+    audio track of a container): ``run`` asks about the clips it is about to score with LSE, whose
+    frames and audio are decoded next anyway. A file that cannot be read fails as its clip, later."""
+    from edtalk.data.audio import audio_info
+    from edtalk.data.errors import DataError
+    from edtalk.data.video import probe_video
+
+    short = []
+    for clip in clips:
+        if clip.audio is None:
+            continue
+        try:
+            video, audio_s = probe_video(clip.video), audio_info(clip.audio).duration
+        except DataError:
+            continue
+        if video.fps <= 0:
+            continue
+        video_s = video.n_frames / video.fps
+        if video_s - audio_s > 1 / video.fps:
+            of = "" if Path(clip.audio) == Path(clip.video) else f" ({clip.video})"
+            short.append(f"{clip.audio} has {audio_s:.2f} s of audio for {video_s:.2f} s of video{of}")
+    if not short:
+        return None
+    more = f"; and {len(short) - shown} more" if len(short) > shown else ""
+    return (
+        f"{len(short)} GT clip(s) with audio shorter than the video by more than a frame; LSE takes only "
+        f"the frames the audio covers (as syncnet_python does): {'; '.join(short[:shown])}{more}"
+    )
+
+
 def check_prediction_folder(root: Path) -> None:
     """``--dataset folder --root DIR`` scored as paired predictions needs ``DIR/gt`` and ``DIR/pred``:
     without them the reader finds ground truth alone (``root_folders``), and every clip failed with

@@ -14,7 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.cache import ClipCache, metric_key
+from eval.cache import ClipCache, metric_key, same_inputs
+
+CLIP_RULES = 2
+"""Version of the checks that fail a clip or a metric whatever the metric's version, stamped in every
+cached row (``save_row``; a row without it is version 1). 2 added: a prediction at another rate than
+its GT (``rates_drift_apart``), LSE of a video not at 25 fps (``lse.check_sync_rate``), a synthtalk
+sidecar of another length than its video (``judges.driving_truth_feature``). A row of older rules is
+kept when its clip plainly passes the current ones (``passes_clip_rules``, two header reads, once)
+and rescored otherwise (``reusable_row``). Bumping metric versions instead would rescore every clip:
+the rate check fails all of a clip's metrics. Bump this, and extend ``passes_clip_rules``, when such
+a check is added or tightened without a metric version."""
 
 
 @dataclass
@@ -95,6 +105,43 @@ def rates_drift_apart(n_frames: int, gt_fps: float, pred_fps: float) -> bool:
     return n_frames * abs(1 / gt_fps - 1 / pred_fps) > 0.5 / gt_fps
 
 
+def passes_clip_rules(clip: Any, pred: Path | None) -> bool:
+    """Whether a clip plainly passes the ``CLIP_RULES`` checks, read from the video headers and the
+    sidecar (no decoding): both videos at 25 fps (no rate drift, and LSE reads them) and, with a
+    sidecar, its per-frame rows as many as the GT video's frames. False when in doubt (a file that
+    cannot be read): its row is then rescored."""
+    from edtalk.data.errors import DataError
+    from edtalk.data.readers.synthtalk import load_sidecar, sidecar_frames_problem
+    from edtalk.data.video import probe_video
+    from eval.metrics.lse import at_sync_rate
+
+    if pred is None:
+        return False
+    try:
+        gt, predicted = probe_video(clip.video), probe_video(pred)
+        sidecar = load_sidecar(Path(clip.sidecar)) if clip.sidecar is not None else None
+    except DataError:
+        return False
+    if not (at_sync_rate(gt.fps) and at_sync_rate(predicted.fps)):
+        return False
+    return sidecar is None or sidecar_frames_problem(sidecar, gt.n_frames) is None
+
+
+def reusable_row(cache: ClipCache, clip: Any, pred: Path | None, inputs: list) -> dict | None:
+    """The cached row of ``clip`` when it was written under the current ``CLIP_RULES``, or under older
+    rules for the same inputs and its clip passes the current ones (restamped, so it is checked
+    once); any other row is deleted (None), so that rescoring keeps none of its entries."""
+    row = cache.load(clip.id)
+    if row is None or row.get("clip_rules") == CLIP_RULES:
+        return row
+    if same_inputs(row.get("inputs"), inputs) and passes_clip_rules(clip, pred):
+        row = {**row, "clip_rules": CLIP_RULES}
+        cache.save(clip.id, row)
+        return row
+    cache.path(clip.id).unlink(missing_ok=True)
+    return None
+
+
 def not_applicable(metrics: dict, clip: Any) -> dict[str, str]:
     """Metric id -> why it does not apply to ``clip`` (``Metric.not_applicable``), for the metrics
     that do not: they are skipped for this clip and reported as not applicable, not as failures."""
@@ -116,7 +163,9 @@ def fatal_errors() -> tuple[type[BaseException], ...]:
 
 
 def score_chunk(jobs: list[Job], protocol: Any, metric_ids: list[str], device: str) -> dict:
-    """Ray task body: build the metrics once, score each job; returns rows + unverified weights."""
+    """Ray task body: build the metrics once, score each job; returns rows + unverified weights, and
+    ``fatal``: a configuration error (``fatal_errors``) that stopped the chunk, returned rather than
+    raised so that the driver caches the rows scored before it, then stops the run with it."""
     from edtalk.weights import unverified_in_use
     from eval.context import ClipContext
 
@@ -128,11 +177,13 @@ def score_chunk(jobs: list[Job], protocol: Any, metric_ids: list[str], device: s
 
     fatal = fatal_errors()
     rows = []
+    stopped_by = None
     for job in jobs:
         try:
             row = score_clip(make_ctx, job, protocol, metrics, keys)
-        except fatal:
-            raise
+        except fatal as err:
+            stopped_by = err
+            break
         except Exception as e:  # outside any one metric (decoding, context): the clip's failure
             row = {"inputs": job.inputs, "metrics": {}, "seconds": {}, **crash_failure(e)}
         rows.append((job.clip.id, row))
@@ -146,7 +197,7 @@ def score_chunk(jobs: list[Job], protocol: Any, metric_ids: list[str], device: s
         for mid, entry in row["metrics"].items():
             entry["unverified"] = marks[mid]  # kept with the entry in the cache
     unverified = {name: why for mark in marks.values() for name, why in mark.items()}
-    return {"rows": rows, "unverified": unverified}
+    return {"rows": rows, "unverified": unverified, "fatal": stopped_by}
 
 
 def metric_weights(protocol: Any, metric_id: str, metric: Any) -> list[str]:
@@ -165,10 +216,12 @@ def lost_scoring(jobs: list[Job], reason: str) -> dict:
 
 def save_row(cache: ClipCache, clip_id: str, row: dict, about: dict) -> None:
     """Write a scored clip's row over its cached one, keeping every earlier entry whose inputs still
-    match (metrics not asked for this time too); crashed entries are left out, to be retried."""
+    match (metrics not asked for this time too); crashed entries are left out, to be retried. The row
+    is stamped with the current ``CLIP_RULES``."""
     kept = cache.entries(cache.load(clip_id), row["inputs"])
     fresh = {m: e for m, e in row["metrics"].items() if not e.get("traceback")}
-    cache.save(clip_id, {**about, "inputs": row["inputs"], "metrics": {**kept, **fresh}})
+    entries = {**kept, **fresh}
+    cache.save(clip_id, {**about, "clip_rules": CLIP_RULES, "inputs": row["inputs"], "metrics": entries})
 
 
 def failure_entry(clip_id: str, metric: str | None, entry: dict) -> dict:

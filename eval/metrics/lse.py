@@ -63,12 +63,17 @@ class LSESettings:
 SYNC_FPS = 25.0  # SyncNet (and the synthtalk sync judge) pair 5 video frames with 0.2 s of audio
 
 
+def at_sync_rate(fps: float) -> bool:
+    """Whether a video at ``fps`` is at the 25 fps LSE's sync networks read."""
+    return abs(fps - SYNC_FPS) <= 0.01
+
+
 def check_sync_rate(ctx, side: str) -> None:
     """ClipFailure unless the scored video is at 25 fps: SyncNet's windows pair 5 frames with 0.2 s of
     audio, so a 30 fps clip compared each window with the wrong stretch of speech (a GT at 30 fps
     scored LSE-C 0.07 where its 25 fps copy gave 0.13), without a word."""
     fps = ctx.fps(side)
-    if abs(fps - SYNC_FPS) > 0.01:
+    if not at_sync_rate(fps):
         video = ctx.pred_video if side == "pred" and ctx.pred_video is not None else ctx.clip.video
         raise ClipFailure(
             f"{video}: {fps:g} fps; LSE's sync network reads 25 fps video (5 frames against 0.2 s of "
