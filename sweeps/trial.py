@@ -5,7 +5,8 @@ For one variant (``sweeps.variant``) a trial
    (``edtalk.train_run.run_stage``: a Ray Train V2 ``TorchTrainer`` whose workers run DeepSpeed),
    the first from the parent's checkpoint, the next from the previous one; audio-driven
    (``--driving audio``, the paper's mode for Tables 3 and 6) also every later stage through
-   ``audio_lip``, the stage EDTalk-A draws the mouth with;
+   ``audio_lip``, the stage EDTalk-A draws the mouth with; a trial restarted after an interruption
+   keeps the stages it finished (``finished_stage``) and resumes the one it was training;
 2. scores the trained model on ``--split`` with ``eval.run`` (in-process) in the sweep's one driving
    mode (``edtalk_a`` or ``edtalk_v``, recorded as ``"driving"`` in the results file), so that every
    row of a sweep is comparable: the test split by default, as the paper's Tables 3 and 6 report
@@ -95,6 +96,11 @@ def train_variant(
     done: dict[str, str] = {}
     records = []
     for stage in stages:
+        previous = list(done.values())[-1] if done else str(first)  # audio_lip may follow mouth_pose
+        if (finished := finished_stage(out / stage)) is not None:
+            done[stage], record = finished
+            records.append({"stage": stage, "steps": cfg["steps"], **record})
+            continue
         stage_cfg = stage_config_for(
             stage,
             preset=cfg["preset"],
@@ -105,8 +111,8 @@ def train_variant(
             },
         )
         start = time.perf_counter()
-        previous = list(done.values())[-1] if done else str(first)  # audio_lip may follow mouth_pose
-        stage_train_cfg = dataclasses.replace(train_cfg, parent=previous)
+        # a stage folder an interrupted attempt left: continue from its last registered checkpoint
+        stage_train_cfg = dataclasses.replace(train_cfg, parent=previous, resume=(out / stage).is_dir())
         final = run_stage(stage_cfg, stage_train_cfg, model_cfg, cache)
         done[stage] = str(final)
         summary = json.loads((final.parent / "summary.json").read_text())
@@ -119,6 +125,21 @@ def train_variant(
             }
         )
     return done, records
+
+
+def finished_stage(stage_dir: Path) -> tuple[str, dict] | None:
+    """A stage an earlier attempt at this trial finished (its final.pt and summary.json written): its
+    final.pt and timing record, so that a trial restarted by ``--resume`` (Tune's ``resume_errored``)
+    trains only what it had not finished. None otherwise."""
+    final, summary_file = stage_dir / "final.pt", stage_dir / "summary.json"
+    if not (final.is_file() and summary_file.is_file()):
+        return None
+    try:
+        summary = json.loads(summary_file.read_text())
+    except (OSError, ValueError):
+        return None  # a summary cut off by a kill: the stage is exported again
+    print(f"[sweep] {stage_dir.name}: finished by an earlier attempt at this trial ({final})", flush=True)
+    return str(final), {"wall_s": summary.get("seconds"), "machine": summary.get("machine"), "reused": True}
 
 
 def _weight_present(name: str) -> bool:

@@ -544,3 +544,41 @@ def test_concurrent_trials_can_be_set_for_a_cluster_that_grows(monkeypatch, caps
     assert concurrent_trials(2) == 8
     args = build_parser("x", "y").parse_args(["--max-concurrent-trials", "8"])
     assert args.max_concurrent_trials == 8
+
+
+def test_a_restarted_trial_trains_only_the_stages_it_had_not_finished(tmp_path, monkeypatch):
+    """Tune restarts a trial that a killed sweep left running (``--resume``: resume_errored); the
+    trial trained every stage again from its parent. A finished stage is now reused and the one in
+    flight continues from its last checkpoint (``resume``)."""
+    import edtalk.model
+    import edtalk.train_cache
+    import edtalk.train_run
+    from sweeps import trial
+
+    monkeypatch.setattr(trial, "parent_checkpoint", lambda parent, stage: parent)
+    monkeypatch.setattr(trial, "graft_parent", lambda parent, *a: (parent, None))
+    monkeypatch.setattr(edtalk.model, "load_checkpoint", lambda path: {"config": ModelConfig.preset("tiny")})
+    monkeypatch.setattr(edtalk.train_cache, "prepare_cache", lambda *a: tmp_path / "cache")
+    runs: list[tuple[str, bool]] = []
+
+    def fake_run_stage(stage_cfg, train_cfg, model_cfg, cache, stop_at=None):
+        runs.append((stage_cfg.name, train_cfg.resume))
+        stage_dir = tmp_path / "trial" / "runs" / stage_cfg.name
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        if stage_cfg.name == stop_at:
+            raise KeyboardInterrupt  # the sweep was killed during this stage
+        (stage_dir / "final.pt").write_bytes(b"")
+        (stage_dir / "summary.json").write_text(json.dumps({"seconds": 12.5, "machine": "m"}))
+        return stage_dir / "final.pt"
+
+    cfg = {"dataset": "synthtalk", "root": str(tmp_path), "preset": "tiny", "parent": str(tmp_path / "p.pt")}
+    cfg |= {"workers": 1, "steps": 3, "driving": "audio"}
+    variant = ablations.VARIANTS["full"]  # mouth_pose, expression, audio_lip
+    monkeypatch.setattr(edtalk.train_run, "run_stage", lambda *a: fake_run_stage(*a, stop_at="expression"))
+    with pytest.raises(KeyboardInterrupt):
+        trial.train_variant(variant, cfg, tmp_path / "trial")
+    monkeypatch.setattr(edtalk.train_run, "run_stage", fake_run_stage)
+    done, records = trial.train_variant(variant, cfg, tmp_path / "trial")
+    assert runs == [("mouth_pose", False), ("expression", False), ("expression", True), ("audio_lip", False)]
+    assert list(done) == ["mouth_pose", "expression", "audio_lip"]
+    assert records[0] == {"stage": "mouth_pose", "steps": 3, "wall_s": 12.5, "machine": "m", "reused": True}
