@@ -127,86 +127,11 @@ def decoded_frames(path: str | Path) -> tuple[float, Iterator[np.ndarray]]:
     """``edtalk.data.video.iter_frames``: (fps, a video's uint8 RGB frames one at a time, raising
     ``VideoReadError`` where ``read_video`` would), with transparent pixels composited over white, with
     a note, as an identity image's are (``edtalk.data.image.over_background``). Dropping the alpha, as
-    ``iter_frames``'s RGB conversion does, showed whatever colour the transparent pixels held.
-
-    The alpha comes from a second decoding pass (``_alpha_planes``), run only for a video whose header
-    says it has an alpha channel (``_alpha_decoder``): every check and error stays ``iter_frames``'s."""
+    ``read_video`` does, showed whatever colour the transparent pixels held. One decoding pass reads
+    both the colour and the alpha (libvpx's, for a WebM VP8/VP9 stream with alpha)."""
     from edtalk.data.video import iter_frames
 
-    fps, frames = iter_frames(path)
-    decoder = _alpha_decoder(Path(path))
-    if decoder is None:
-        return fps, frames
-    return fps, _over_white(frames, _alpha_planes(Path(path), decoder), path)
-
-
-_VPX_ALPHA = {"vp8": "libvpx", "vp9": "libvpx-vp9"}  # FFmpeg's own VP8/VP9 decoders drop a WebM's alpha
-
-
-def _alpha_decoder(path: Path) -> str | None:
-    """The decoder that reads the alpha channel of ``path``'s video stream, from its header: the stream's
-    own for a pixel format with alpha (qtrle argb, PNG rgba, FFV1 yuva420p or bgra, ProRes 4444...) or
-    a palette (which may have transparent entries); libvpx's for a WebM VP8/VP9 stream marked
-    ``alpha_mode`` 1. None for an opaque video, or one that cannot be opened (``iter_frames`` says why)."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            name, fmt = stream.codec_context.name, stream.codec_context.format
-            alpha_mode = stream.metadata.get("alpha_mode") == "1"
-    except (av.error.FFmpegError, OSError, ValueError, IndexError):
-        return None
-    if alpha_mode and name in _VPX_ALPHA:
-        try:
-            return av.Codec(_VPX_ALPHA[name], "r").name
-        except (av.error.FFmpegError, ValueError):  # an FFmpeg built without libvpx: alpha unread
-            return None
-    if fmt is not None and (fmt.has_palette or any(c.is_alpha for c in fmt.components)):
-        return name
-    return None
-
-
-def _alpha_planes(path: Path, decoder: str) -> Iterator[np.ndarray]:
-    """uint8 (H, W) alpha of each frame of ``path``'s video stream, decoded by ``decoder``. Ends at a
-    decoding error, quietly: the RGB pass (``iter_frames``) decodes the same packets and reports it."""
-    import av
-    from av.video.reformatter import VideoReformatter
-
-    to_rgba = VideoReformatter()
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            if decoder == stream.codec_context.name:
-                frames = container.decode(stream)
-            else:  # libvpx, fed the stream's packets (their side data holds the alpha)
-                codec = av.CodecContext.create(decoder, "r")
-                packets = container.demux(stream)
-                frames = (f for packet in packets for f in codec.decode(packet if packet.size else None))
-            for frame in frames:
-                yield to_rgba.reformat(frame, format="rgba").to_ndarray()[..., 3]
-    except (av.error.FFmpegError, OSError, ValueError, IndexError):
-        return
-
-
-def _over_white(
-    frames: Iterator[np.ndarray], alphas: Iterator[np.ndarray], path: str | Path
-) -> Iterator[np.ndarray]:
-    """``frames`` composited over white by ``alphas`` (each frame by its own; a frame without one, or all
-    opaque, as it is), with ``edtalk.data.image``'s note on the first transparent frame."""
-    from edtalk.data.image import over_background, transparency_note
-
-    try:
-        for rgb in frames:
-            alpha = next(alphas, None)
-            if alpha is None or alpha.shape != rgb.shape[:2] or (alpha == 255).all():
-                yield rgb
-                continue
-            note_once(transparency_note(path))
-            yield over_background(rgb, alpha)
-    finally:
-        frames.close()
-        alphas.close()
+    return iter_frames(path, over_white=True, note=note_once)
 
 
 def square(frames: np.ndarray, path: str | Path) -> np.ndarray:
@@ -241,7 +166,8 @@ class DrivingVideo:
     decoded afresh by each ``batches``. Opening it checks what can be checked before any work: the
     header (a missing or unreadable file, a non-square one, one under ``min_side`` px a side:
     ``infer`` passes ``min_side_for(image_size)``, 0 takes any size) and, with ``length_check``, that the
-    file holds the frames its header announces (``check_video_length``: demuxed, not decoded); then,
+    file holds the frames its header announces (``check_video_length``: demuxed, not decoded, in the
+    one pass that reads a variable frame rate's frame times, ``read_packets``); then,
     with ``face_check``, that a face is there (``check_video_face``: a few frames looked at) or, with
     ``crop``, the detect pass of ``edtalk.data.crop`` (one square for the whole clip; decoded,
     streamed, nothing kept).
@@ -257,21 +183,23 @@ class DrivingVideo:
         min_side: int = 0,
         length_check: bool = False,
     ) -> None:
-        from edtalk.data.video import check_video_length, frame_times, probe_video
+        from edtalk.data.video import check_video_length, probe_video, read_packets
 
         self.path = path
         self.plan: CropPlan | None = None
         self.n_read: int | None = None  # None until a ``batches`` pass
         self.cut = False
+        self.length_checked = length_check
         info = probe_video(path)
         if not crop:
             _check_square(*info.size, path)
         _check_size(info.size, path, min_side, "driving")
+        packets = read_packets(path)
         if length_check:
-            check_video_length(path, info.n_frames)
+            check_video_length(path, info.n_frames, packets)
         if face_check and not crop:
             check_video_face(path, info.n_frames)
-        self.times = frame_times(path)  # a variable-frame-rate video's frame times (None: constant)
+        self.times = packets.times  # a variable-frame-rate video's frame times (None: constant)
         if crop:
             from edtalk.data.face_crop import plan_crops
             from edtalk.data.face_landmarks import NoFaceError
@@ -284,8 +212,10 @@ class DrivingVideo:
             note_once(f"{path}: cut to the face's square crop ({self.plan.n_frames} frames at {FPS:.0f} fps)")
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[np.ndarray]:
-        """uint8 (b, H, W, 3) batches of the first ``limit`` frames (all when None). The rest of the
-        file is still decoded (not kept), so a truncated or corrupt file fails as ``read_video`` would."""
+        """uint8 (b, H, W, 3) batches of the first ``limit`` frames (all when None). Decoding stops at
+        the frame after them (which tells ``cut``) when the file's length was checked on opening
+        (``length_check``); otherwise the rest of the file is still decoded (not kept), so a truncated
+        file fails as ``read_video`` would."""
         from edtalk.data.face_crop import crop_frame, retimed
 
         fps, decoded = decoded_frames(self.path)
@@ -307,8 +237,9 @@ class DrivingVideo:
                 yield square(np.stack(batch), self.path)
             if limit is not None and self.n_read == limit:
                 self.cut = next(frames, None) is not None  # a frame past ``limit``: the video was cut
-            for _ in decoded:  # the frames past ``limit``: decoding errors are still errors
-                pass
+            if not self.length_checked:
+                for _ in decoded:  # the frames past ``limit``: a cut-off file is found only at its end
+                    pass
         finally:
             decoded.close()
 

@@ -9,7 +9,7 @@ writes ``write_video``'s file a batch at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -22,6 +22,7 @@ from av.video.reformatter import VideoReformatter
 
 from edtalk.atomic import atomic_path
 from edtalk.data.errors import VideoReadError
+from edtalk.data.image import over_background, transparency_note
 
 _FFMPEG_ERRORS = (av.error.FFmpegError, OSError, ValueError, IndexError)
 
@@ -46,6 +47,15 @@ class VideoData:
     def duration(self) -> float:
         """Length in seconds (n_frames / fps)."""
         return self.n_frames / self.fps if self.fps > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Packets:
+    """What one demuxing pass over a video stream tells, without decoding: ``held``, the frames the file
+    holds (its packets with data, ``check_video_length``'s count), and ``times``, ``frame_times``'s."""
+
+    held: int
+    times: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -108,7 +118,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         fps = _stream_fps(stream)
         n_frames = _announced_frames(stream, fps)
         if n_frames == 0:
-            n_frames = _count_packets(container, stream, path)
+            n_frames = _read_packets(container, stream, path).held
         if stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)
         elif fps > 0:
@@ -126,38 +136,62 @@ def probe_video(path: str | Path) -> VideoInfo:
         container.close()
 
 
-def _count_packets(container: av.container.InputContainer, stream, path: Path) -> int:
-    """The frames ``stream`` holds: its packets with data (demuxing only, no decoding)."""
+def read_packets(path: str | Path) -> Packets:
+    """``Packets`` of ``path``'s video stream: one demuxing pass, no decoding."""
+    path = Path(path)
+    container = _open(path)
     try:
-        return sum(1 for packet in container.demux(stream) if packet.size)
+        return _read_packets(container, _video_stream(container, path), path)
+    finally:
+        container.close()
+
+
+def _read_packets(container: av.container.InputContainer, stream, path: Path) -> Packets:
+    """``Packets`` of ``stream``, from one pass over its packets (demuxing only, no decoding)."""
+    fps, start = _stream_fps(stream), stream.start_time or 0
+    expected = _announced_frames(stream, fps)
+    held, pts = 0, []
+    try:
+        for packet in container.demux(stream):
+            if packet.size:
+                held += 1
+                if packet.pts is not None and packet.pts >= start:
+                    pts.append(packet.pts)
     except _FFMPEG_ERRORS as err:
         raise VideoReadError(path, f"corrupt: demuxing failed ({err})") from None
+    time_base = float(stream.time_base) if stream.time_base else 0.0
+    return Packets(held, _variable_times(pts, fps, time_base, expected))
 
 
-def check_video_length(path: str | Path, announced: int | None = None) -> None:
+def check_video_length(
+    path: str | Path, announced: int | None = None, packets: Packets | None = None
+) -> None:
     """Raise ``VideoReadError`` when a video's stream holds fewer frames (packets with data) than its
     header announces (``announced``: ``probe_video``'s count): cut off, as a half-copied download is.
     Demuxing only, no decoding, so it comes before any work: decoding finds it only at the file's end
     ("truncated: decoded N of the M frames the header announces", ``_decoded_frames``), after the
     frames before it were decoded and encoded. N can be a little lower there: the last packets of a
-    cut file may not decode."""
+    cut file may not decode. ``packets``: the file's ``read_packets``, when already read."""
     path = Path(path)
     announced = probe_video(path).n_frames if announced is None else announced
-    container = _open(path)
-    try:
-        held = _count_packets(container, _video_stream(container, path), path)
-    finally:
-        container.close()
+    held = (packets or read_packets(path)).held
     if held < announced:
         raise VideoReadError(
             path, f"truncated: the file holds at most {held} of the {announced} frames the header announces"
         )
 
 
-def _decoded_frames(path: Path, to_rgb: bool, meta: dict):
+def _decoded_frames(
+    path: Path,
+    to_rgb: bool,
+    meta: dict,
+    over_white: bool = False,
+    note: Callable[[str], None] | None = None,
+):
     """Yield each frame in turn (an RGB array when ``to_rgb``, else None), then check for truncation;
     ``meta`` receives the stream's fps, size and audio presence on opening and the decoded count at
-    the end. Raises ``VideoReadError`` where decoding fails."""
+    the end. Raises ``VideoReadError`` where decoding fails. With ``over_white``, the RGB of a stream
+    with an alpha channel (``_alpha_decoder``) is composited over white as decoded (``_OverWhite``)."""
     container = _open(path)
     try:
         stream = _video_stream(container, path)
@@ -169,10 +203,13 @@ def _decoded_frames(path: Path, to_rgb: bool, meta: dict):
         )
         count = 0
         to_rgb24 = VideoReformatter()  # one converter for the whole clip (a new one per frame is slow)
+        decoder = _alpha_decoder(stream) if to_rgb and over_white else None
+        composite = _OverWhite(path, note) if decoder is not None else None
         try:
-            for frame in container.decode(stream):
+            for frame in _decode_stream(container, stream, decoder):
                 count += 1
-                yield to_rgb24.reformat(frame, format="rgb24").to_ndarray() if to_rgb else None
+                rgb = to_rgb24.reformat(frame, format="rgb24").to_ndarray() if to_rgb else None
+                yield rgb if composite is None else composite(frame, rgb)
         except _FFMPEG_ERRORS as err:
             raise VideoReadError(
                 path, f"corrupt or truncated: decoding stopped after {count} frames ({err})"
@@ -190,6 +227,54 @@ def _decoded_frames(path: Path, to_rgb: bool, meta: dict):
         raise VideoReadError(path, "unreadable: the video stream has no frame rate")
 
 
+_VPX_ALPHA = {"vp8": "libvpx", "vp9": "libvpx-vp9"}  # FFmpeg's own VP8/VP9 decoders drop a WebM's alpha
+
+
+def _alpha_decoder(stream: av.video.stream.VideoStream) -> str | None:
+    """The decoder that reads the alpha channel of a video ``stream``, from its header: the stream's own
+    for a pixel format with alpha (qtrle argb, PNG rgba, FFV1 yuva420p or bgra, ProRes 4444...) or a
+    palette (which may have transparent entries); libvpx's for a WebM VP8/VP9 stream marked
+    ``alpha_mode`` 1. None for an opaque stream, or when this FFmpeg has no libvpx."""
+    name, fmt = stream.codec_context.name, stream.codec_context.format
+    if stream.metadata.get("alpha_mode") == "1" and name in _VPX_ALPHA:
+        try:
+            return av.Codec(_VPX_ALPHA[name], "r").name
+        except (av.error.FFmpegError, ValueError):  # an FFmpeg built without libvpx: alpha unread
+            return None
+    if fmt is not None and (fmt.has_palette or any(c.is_alpha for c in fmt.components)):
+        return name
+    return None
+
+
+def _decode_stream(container: av.container.InputContainer, stream, decoder: str | None) -> Iterator:
+    """The frames of ``stream``, decoded by its own decoder, or by ``decoder`` when another (libvpx, fed
+    the stream's packets: their side data holds a WebM's alpha)."""
+    if decoder is None or decoder == stream.codec_context.name:
+        return container.decode(stream)
+    codec = av.CodecContext.create(decoder, "r")
+    return (f for packet in container.demux(stream) for f in codec.decode(packet if packet.size else None))
+
+
+class _OverWhite:
+    """Decoded frames of a stream with an alpha channel composited over white by it, as an image's are
+    (``edtalk.data.image.over_background``); an all-opaque frame as it is. ``note``, when given, is
+    told so (``transparency_note``) on the first transparent frame."""
+
+    def __init__(self, path: Path, note: Callable[[str], None] | None) -> None:
+        self.path, self.note, self.noted = path, note, False
+        self.to_rgba = VideoReformatter()
+
+    def __call__(self, frame: av.VideoFrame, rgb: np.ndarray) -> np.ndarray:
+        """``rgb`` (``frame`` as RGB) composited by ``frame``'s alpha."""
+        alpha = self.to_rgba.reformat(frame, format="rgba").to_ndarray()[..., 3]
+        if (alpha == 255).all():
+            return rgb
+        if self.note is not None and not self.noted:
+            self.note(transparency_note(self.path))
+            self.noted = True
+        return over_background(rgb, alpha)
+
+
 def _decode(path: Path, to_rgb: bool) -> tuple[list[np.ndarray], VideoInfo]:
     """Decode every frame (as RGB arrays when ``to_rgb``, else only counted); check for truncation."""
     meta: dict = {}
@@ -205,14 +290,20 @@ def _decode(path: Path, to_rgb: bool) -> tuple[list[np.ndarray], VideoInfo]:
     return frames, info
 
 
-def iter_frames(path: str | Path) -> tuple[float, Iterator[np.ndarray]]:
+def iter_frames(
+    path: str | Path, *, over_white: bool = False, note: Callable[[str], None] | None = None
+) -> tuple[float, Iterator[np.ndarray]]:
     """(fps, frames one at a time as uint8 (H, W, 3) RGB): ``read_video`` for videos too long to hold
-    decoded. The header's fps; the iterator raises ``VideoReadError`` where ``read_video`` would."""
+    decoded. The header's fps; the iterator raises ``VideoReadError`` where ``read_video`` would.
+
+    With ``over_white``, a video with an alpha channel has its transparent pixels composited over
+    white, and ``note`` told so, as an image's are (``edtalk.data.image.read_rgb_image``); its one
+    decoding pass reads the alpha too. Without, the alpha is dropped, as ``read_video`` drops it."""
     path = Path(path)
     fps = probe_video(path).fps
     if fps <= 0:
         raise VideoReadError(path, "unreadable: the video stream has no frame rate")
-    return fps, _decoded_frames(path, True, {})
+    return fps, _decoded_frames(path, True, {}, over_white, note)
 
 
 def read_video(path: str | Path) -> VideoData:
@@ -273,20 +364,13 @@ def frame_times(path: str | Path) -> np.ndarray | None:
     None, too, for a file holding fewer frames than its header announces, which decoding reports as
     truncated: a cut-off file ends in decoding order, so a reference frame stored ahead of the B-frames
     shown before it is there without them, and that gap was taken for a variable rate (a note on it
-    came before the error)."""
-    path = Path(path)
-    container = _open(path)
-    try:
-        stream = _video_stream(container, path)
-        fps, start = _stream_fps(stream), stream.start_time or 0
-        expected = _announced_frames(stream, fps)
-        try:
-            pts = [p.pts for p in container.demux(stream) if p.pts is not None and p.size and p.pts >= start]
-        except _FFMPEG_ERRORS as err:
-            raise VideoReadError(path, f"corrupt: demuxing failed ({err})") from None
-        time_base = float(stream.time_base) if stream.time_base else 0.0
-    finally:
-        container.close()
+    came before the error). ``read_packets(path).times``: the same demuxing pass counts the frames."""
+    return read_packets(path).times
+
+
+def _variable_times(pts: list[int], fps: float, time_base: float, expected: int) -> np.ndarray | None:
+    """``frame_times`` from a stream's shown packets' ``pts`` (in ``time_base`` seconds), its ``fps``
+    and the frames its header announces (``expected``)."""
     if len(pts) < max(2, expected) or fps <= 0 or time_base <= 0:
         return None
     times = (np.sort(np.asarray(pts, dtype=np.float64)) - min(pts)) * time_base

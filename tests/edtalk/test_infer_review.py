@@ -331,6 +331,29 @@ def test_pose_and_expression_videos_of_another_length_are_noted(files, capsys, t
     ]
 
 
+def test_a_driving_video_longer_than_the_output_is_decoded_only_as_far_as_the_output_needs(
+    files, capsys, tmp_path, passes
+):
+    """Before: a pose video longer than the mouth video was decoded to its end, its last frames thrown
+    away (its length is checked on opening, from its packets). Now decoding stops at the frame after
+    the last one used, which tells that the video was cut; the frames used are the same."""
+    argv = ["--mouth", files / "mouth.mp4", "--pose", files / "long.mp4", "--no-face-check"]
+    passes.clear()
+    rc, cap = run(capsys, *on(files, "video", *argv, "--out", tmp_path / "v.mp4"))
+    assert rc == 0, cap.err
+    assert [p for p in passes if p[1] == "decode"] == [
+        ["mouth.mp4", "decode", 10],
+        ["long.mp4", "decode", 11],
+    ]
+    assert f"{files / 'long.mp4'}: the pose video is longer than the mouth video (10 frames" in cap.err
+    video = driving_inputs.DrivingVideo(files / "long.mp4", length_check=True)
+    whole = read_video(files / "long.mp4").frames
+    for limit, cut in [(10, True), (13, True), (14, False), (20, False)]:
+        passes.clear()
+        np.testing.assert_array_equal(np.concatenate(list(video.batches(4, limit))), whole[:limit])
+        assert video.cut == cut and passes[-1] == ["long.mp4", "decode", min(limit + 1, 14)]
+
+
 def test_a_driving_video_the_model_never_read_gets_no_length_note(files, capsys):
     """A pose video given to a model without a pose bank is not encoded: nothing was looped or cut."""
     driving_inputs._NOTED.clear()
@@ -628,8 +651,47 @@ def decoded(monkeypatch):
     """The videos ``edtalk.data.video.iter_frames`` was asked to decode, in order."""
     paths = []
     real = video_io.iter_frames
-    monkeypatch.setattr(video_io, "iter_frames", lambda path: paths.append(Path(path)) or real(path))
+    monkeypatch.setattr(
+        video_io, "iter_frames", lambda path, **kwargs: paths.append(Path(path)) or real(path, **kwargs)
+    )
     return paths
+
+
+class _Logged:
+    """An opened ``av`` container whose passes over its packets go to ``log``: [file name, "demux"] or
+    [file name, "decode", frames it gave]."""
+
+    def __init__(self, container, name: str, log: list) -> None:
+        self.container, self.name, self.log = container, name, log
+
+    def __getattr__(self, attr):
+        return getattr(self.container, attr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.container.close()
+
+    def demux(self, *args, **kwargs):
+        self.log.append([self.name, "demux"])
+        return self.container.demux(*args, **kwargs)
+
+    def decode(self, *args, **kwargs):
+        entry = [self.name, "decode", 0]
+        self.log.append(entry)
+        for frame in self.container.decode(*args, **kwargs):
+            entry[2] += 1
+            yield frame
+
+
+@pytest.fixture
+def passes(monkeypatch):
+    """The passes over videos' packets (``_Logged``), in order: clear it before the part measured."""
+    log: list = []
+    real = av.open
+    monkeypatch.setattr(av, "open", lambda file, *a, **k: _Logged(real(file, *a, **k), Path(file).name, log))
+    return log
 
 
 def _resized(frames: np.ndarray, side: int) -> np.ndarray:
@@ -699,15 +761,18 @@ ALPHA_CODECS = [  # (file, codec, pixel format): lossless ones and WebM's VP9 wi
 ]
 
 
-def _write_rgba(path: Path, codec: str, pix_fmt: str, frames: np.ndarray) -> None:
-    """uint8 (T, H, W, 4) RGBA ``frames`` written with ``codec`` in ``pix_fmt`` at 25 fps."""
+def _write_rgba(path: Path, codec: str, pix_fmt: str, frames: np.ndarray, lossless: bool = True) -> None:
+    """uint8 (T, H, W, 4) RGBA ``frames`` written with ``codec`` in ``pix_fmt`` at 25 fps (VP9
+    ``lossless`` or not)."""
     if codec not in av.codecs_available:
         pytest.skip(f"this PyAV's FFmpeg has no {codec} encoder")
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=25)
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt
-        if codec == "libvpx-vp9":
+        if codec == "libvpx-vp9" and lossless:
             stream.options = {"lossless": "1"}
+        elif codec == "libvpx":  # VP8 codes an alpha channel only without alternate reference frames
+            stream.options = {"auto-alt-ref": "0"}
         for rgba in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgba), "rgba")))
         container.mux(stream.encode(None))
@@ -757,6 +822,57 @@ def test_an_alpha_driving_video_goes_through_the_command_line_with_one_note(
     assert cap.err.count(note) == 1 and read_video(tmp_path / "o.mp4").n_frames == 6
 
 
+def _two_pass(path: Path) -> np.ndarray:
+    """What a driving video gave when its alpha came from a decoding pass of its own: ``iter_frames``'s
+    RGB (the alpha dropped), each frame over white by the alpha of a second pass, libvpx's for a WebM
+    VP8/VP9 stream with alpha (FFmpeg's own decoders drop it); an all-opaque frame as it is."""
+    from edtalk.data.image import over_background
+
+    rgb = list(iter_frames(path)[1])
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if stream.metadata.get("alpha_mode") == "1":
+            libvpx = {"vp8": "libvpx", "vp9": "libvpx-vp9"}[stream.codec_context.name]
+            codec = av.CodecContext.create(libvpx, "r")
+            frames = [f for p in container.demux(stream) for f in codec.decode(p if p.size else None)]
+        else:
+            frames = list(container.decode(stream))
+        alphas = [frame.reformat(format="rgba").to_ndarray()[..., 3] for frame in frames]
+    return np.stack(
+        [f if (a == 255).all() else over_background(f, a) for f, a in zip(rgb, alphas, strict=True)]
+    )
+
+
+@pytest.mark.parametrize(
+    "name, codec, pix_fmt",
+    [*ALPHA_CODECS, ("vp8.webm", "libvpx", "yuva420p"), ("lossy.webm", "libvpx-vp9", "yuva420p")]
+    + [("opaque.mov", "qtrle", "argb"), ("plain.mp4", "libx264", "yuv420p")],
+)
+def test_a_driving_video_is_decoded_once_into_the_frames_an_alpha_pass_of_its_own_gave(
+    tmp_path, noisy_faces, passes, name, codec, pix_fmt
+):
+    """Before: a video with an alpha channel was decoded twice, the second pass for its alpha only. Now
+    one decode gives both, and the frames are the two passes' to the byte: half-transparent pixels, an
+    all-opaque frame among transparent ones, lossy VP8/VP9 alpha; an opaque video as it was."""
+    path = tmp_path / name
+    rgba = _cutouts(noisy_faces(np.random.default_rng(10), 5))
+    rgba[:, :, 24:32, 3] = 128  # half transparent
+    rgba[2, :, :, 3] = 255  # an opaque frame
+    if name == "opaque.mov":
+        rgba[..., 3] = 255
+    if codec == "libx264":
+        write_video(path, rgba[..., :3])
+    else:
+        _write_rgba(path, codec, pix_fmt, rgba, lossless=name != "lossy.webm")
+    passes.clear()
+    list(iter_frames(path)[1])  # the RGB alone, the alpha dropped
+    plain = len(passes)
+    passes.clear()
+    frames = np.stack(list(driving_inputs.decoded_frames(path)[1]))
+    assert len(passes) == plain  # compositing takes no pass of its own
+    np.testing.assert_array_equal(frames, _two_pass(path))
+
+
 def test_an_opaque_alpha_channel_or_an_opaque_video_changes_nothing_and_says_nothing(
     capsys, tmp_path, noisy_faces
 ):
@@ -768,8 +884,6 @@ def test_an_opaque_alpha_channel_or_an_opaque_video_changes_nothing_and_says_not
     for path in (tmp_path / "opaque.mov", tmp_path / "plain.mp4"):
         frames = driving_inputs.read_frames(path)
         np.testing.assert_array_equal(frames, read_video(path).frames)
-    assert driving_inputs._alpha_decoder(tmp_path / "opaque.mov") == "qtrle"
-    assert driving_inputs._alpha_decoder(tmp_path / "plain.mp4") is None  # no second pass
     assert "note" not in capsys.readouterr().err
 
 
@@ -831,3 +945,17 @@ def test_a_truncated_driving_video_is_refused_on_opening_before_any_frame_is_dec
     )
     _write_rgba(tmp_path / "count.mkv", "ffv1", "yuva420p", rgba)
     video_io.check_video_length(tmp_path / "count.mkv")
+
+
+def test_a_driving_video_is_demuxed_once_for_its_length_check_and_its_frame_times(files, tmp_path, passes):
+    """Before: its packets were read twice on opening, counted against the header, then for their
+    timestamps (``video_io.frame_times``). Now one pass gives both; a cut-off file fails as before."""
+    passes.clear()
+    video = driving_inputs.DrivingVideo(files / "long.mp4", length_check=True)
+    assert passes == [["long.mp4", "demux"]] and video.times is None
+    data = (files / "long.mp4").read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
+    passes.clear()
+    with pytest.raises(VideoReadError, match=r"cut\.mp4: truncated: the file holds at most \d+ of the 14"):
+        driving_inputs.DrivingVideo(tmp_path / "cut.mp4", length_check=True)
+    assert passes == [["cut.mp4", "demux"]]
