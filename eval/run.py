@@ -377,7 +377,7 @@ def run(args: argparse.Namespace) -> int:
             "metrics": {m: metrics[m].version for m in metric_ids},
         },
         "git": git_info(),
-        "config": {k: v for k, v in vars(args).items()},
+        "config": {**vars(args), "cwd": os.getcwd()},  # the folder relative paths were given from
         "provenance": method.provenance(),
         "timing": {
             "generate_s": round(t_gen, 3),

@@ -230,16 +230,21 @@ def check_same_method(results_file: Path, method: Any, args: argparse.Namespace 
 def paired_folders(config: dict) -> dict[str, tuple[str, Any, Path | None]]:
     """The ground-truth and prediction folders a ``--dataset folder`` run read, from its arguments
     (``vars(args)`` or a results file's ``config``), as (flag, its value, folder): ``--gt`` and
-    ``--pred`` as given, else the folders ``--root`` holds (``root_folders``, as the reader picks them)."""
+    ``--pred`` as given, else the folders ``--root`` holds (``root_folders``, as the reader picks them).
+    A relative path is taken from the folder the run was started in (``config["cwd"]``; this one for
+    ``vars(args)`` and for results files written before it was recorded)."""
     from edtalk.data.readers.folder import root_folders
+
+    def folder(value: str) -> Path:
+        return Path(config.get("cwd") or ".") / Path(value).expanduser()
 
     if config.get("gt") or config.get("pred"):
         return {
-            side: (f"--{side}", config.get(side), Path(config[side]) if config.get(side) else None)
+            side: (f"--{side}", config.get(side), folder(config[side]) if config.get(side) else None)
             for side in ("gt", "pred")
         }
     if config.get("root"):
-        gt, pred = root_folders(Path(config["root"]))
+        gt, pred = root_folders(folder(config["root"]))
         return {"gt": ("--root", config["root"], gt), "pred": ("--root", config["root"], pred)}
     return {"gt": ("", None, None), "pred": ("", None, None)}
 

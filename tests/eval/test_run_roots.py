@@ -131,3 +131,22 @@ def test_two_folder_roots_do_not_share_a_results_file(tmp_path, monkeypatch, cap
     assert (
         f"holds the scores of --gt {first / 'gt'}; this run's --root is {second}" in capsys.readouterr().err
     )
+
+
+def test_a_relative_root_is_compared_from_the_folder_it_was_given_in(tmp_path, monkeypatch, capsys):
+    """A results file's relative --root was resolved against the folder of the *next* run: the same
+    pair, scored again from another folder, was refused as another pair, and another pair that
+    happened to sit at that relative path there was taken for the same one."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    make_pair(tmp_path / "a" / "pair")
+    make_pair(tmp_path / "b" / "pair")  # another pair, at the same relative path from b
+    out = tmp_path / "res"
+    monkeypatch.chdir(tmp_path / "a")
+    assert run_folder(out, "--root", "pair") == 0
+    assert read_results(out / "folder/paired/canonical.json")["config"]["cwd"] == str(tmp_path / "a")
+    monkeypatch.chdir(tmp_path)
+    assert run_folder(out, "--root", str(tmp_path / "a" / "pair")) == 0  # the same pair
+    monkeypatch.chdir(tmp_path / "b")
+    assert run_folder(out, "--root", "pair") == 2  # b's pair is another one
+    assert "holds the scores of --root" in capsys.readouterr().err
