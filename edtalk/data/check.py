@@ -39,6 +39,9 @@ from edtalk.driving_inputs import MIN_IMAGE_SIDE  # light: numpy and the readers
 EXPECTED_FPS = 25.0
 EXPECTED_SAMPLE_RATE = 16000
 MAX_LENGTH_MISMATCH_S = 0.1
+# after a problem of a clip's audio when the reader found no audio file: a wav missing from the audio
+# folder would otherwise read as a problem of the mp4
+OWN_TRACK = " (no audio file found for this clip: this is the video's own audio track)"
 
 
 @dataclass(frozen=True)
@@ -122,26 +125,29 @@ def _check_audio(clip: Clip, video: VideoInfo | None, out: list[Problem]) -> Non
         out.append(Problem(clip.id, str(clip.video), "audio_missing", "the clip has no audio file"))
         return
     path = Path(clip.audio)
+    own_track = OWN_TRACK if path == Path(clip.video) else ""
+    if own_track and not path.exists():  # the video is missing: reported once, as video_missing
+        return
     try:
         info = audio_info(path)
     except AudioReadError as err:
         detail = err.problem
-        if path == Path(clip.video) and "no audio stream" in detail:
+        if own_track and "no audio stream" in detail:
             detail = "no audio file found for this clip, and the video has no audio track"
         out.append(Problem(clip.id, str(path), _audio_error_kind(err), detail))
         return
     if info.n_samples == 0:
-        out.append(Problem(clip.id, str(path), "audio_empty", "zero-length audio: no samples"))
+        out.append(Problem(clip.id, str(path), "audio_empty", f"zero-length audio: no samples{own_track}"))
         return
     if info.sample_rate != EXPECTED_SAMPLE_RATE:
-        detail = f"sample rate {info.sample_rate} Hz (expected {EXPECTED_SAMPLE_RATE})"
+        detail = f"sample rate {info.sample_rate} Hz (expected {EXPECTED_SAMPLE_RATE}){own_track}"
         out.append(Problem(clip.id, str(path), "sample_rate", detail))
     if video is not None and video.fps > 0:
         gap = abs(video.duration - info.duration)
         if gap > MAX_LENGTH_MISMATCH_S:
             detail = (
                 f"audio {info.duration:.3f} s vs video {video.duration:.3f} s "
-                f"({video.n_frames} frames): differ by {gap:.3f} s > {MAX_LENGTH_MISMATCH_S} s"
+                f"({video.n_frames} frames): differ by {gap:.3f} s > {MAX_LENGTH_MISMATCH_S} s{own_track}"
             )
             out.append(Problem(clip.id, str(path), "length_mismatch", detail))
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import codecs
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from edtalk.data.clip import Clip
 from edtalk.data.errors import DatasetLayoutError
 
 log = logging.getLogger(__name__)
@@ -18,13 +20,25 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".m4a", ".aac", ".mp3")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
-def layout_error(root: Path, dataset: str, expected: str) -> DatasetLayoutError:
-    """A ``DatasetLayoutError`` that shows the expected tree and points to the docs."""
+def layout_error(root: Path, dataset: str, expected: str, hint: str = "") -> DatasetLayoutError:
+    """A ``DatasetLayoutError`` that shows the expected tree and points to the docs, led by ``hint``
+    (the likely mistake and its fix, e.g. ``nearby_root_hint``) when there is one."""
     return DatasetLayoutError(
         root,
-        f"does not look like a {dataset} dataset. Expected one of these trees:\n{expected.rstrip()}\n"
-        f"(see {DOCS}, section '{dataset}')",
+        f"does not look like a {dataset} dataset{'; ' + hint if hint else ''}. Expected one of these "
+        f"trees:\n{expected.rstrip()}\n(see {DOCS}, section '{dataset}')",
     )
+
+
+def nearby_root_hint(root: Path, dataset: str, holds_clips: Callable[[Path], bool]) -> str:
+    """For a root given one level too high or too low: "<folder> does: use that folder as the root",
+    naming the folder one level below ``root``, or one or two above it, that ``holds_clips``; else ""."""
+    root = root.resolve()
+    below = sorted(p for p in root.glob("*") if p.is_dir() and not p.name.startswith("."))
+    for folder in (*below, root.parent, root.parent.parent):
+        if folder != root and holds_clips(folder):
+            return f"{folder} does: use that folder as the {dataset} root"
+    return ""
 
 
 def require_root(root: Path, dataset: str, expected: str) -> Path:
@@ -49,13 +63,16 @@ def is_hidden(path: Path) -> bool:
 
 def videos_matching(root: Path, pattern: str = "*") -> list[Path]:
     """Video files under ``root`` matching the glob ``pattern`` (sorted): any suffix of
-    ``VIDEO_SUFFIXES`` in any case (``.MP4``), hidden files and folders below ``root`` skipped."""
+    ``VIDEO_SUFFIXES`` in any case (``.MP4``), hidden files and folders below ``root`` skipped;
+    dangling links kept (the clip's video is missing: the doctor says so)."""
     if not root.is_dir():
         return []
     return sorted(
         p
         for p in root.glob(pattern)
-        if p.suffix.lower() in VIDEO_SUFFIXES and not is_hidden(p.relative_to(root)) and p.is_file()
+        if p.suffix.lower() in VIDEO_SUFFIXES
+        and not is_hidden(p.relative_to(root))
+        and (p.is_file() or (p.is_symlink() and not p.exists()))  # a dangling link: a missing video
     )
 
 
@@ -90,6 +107,30 @@ def find_audio(stems: Iterable[str], folders: Iterable[Path]) -> Path | None:
                 if candidate.is_file():
                     return candidate
     return None
+
+
+def note_audio_fallbacks(clips: list[Clip], where: Path) -> None:
+    """Log the clips left with their video's own audio track (no audio file found) when other clips
+    have one: audio files missing from ``where``, not a dataset that keeps its audio in the videos."""
+    fallback = [c.id for c in clips if c.audio == c.video]
+    if fallback and len(fallback) < len(clips):
+        log.warning(
+            "%s: %d of %d clips have no audio file and use their video's own audio track (first: %s)",
+            where,
+            len(fallback),
+            len(clips),
+            ", ".join(fallback[:3]),
+        )
+
+
+def entry_parts(entry: str) -> list[str]:
+    """The path parts of a split list entry (``/`` or ``\\``), the last without a video or audio suffix
+    (any case): ``ABOUT\\test\\ABOUT_00001.MP4`` -> ``["ABOUT", "test", "ABOUT_00001"]``."""
+    parts = [part for part in re.split(r"[\\/]", entry.strip()) if part] or [""]
+    suffix = Path(parts[-1]).suffix
+    if suffix.lower() in (*VIDEO_SUFFIXES, *AUDIO_SUFFIXES):
+        parts[-1] = parts[-1][: -len(suffix)]
+    return parts
 
 
 def _entries_from_json(data: object, split: str, path: Path) -> list[str]:
