@@ -133,16 +133,23 @@ def pair_frames(pairs, frames: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
     return np.concatenate(src), np.concatenate(tgt), emotion
 
 
-def decoded_test_pairs(data, n_pairs: int, progress: bool = True) -> list[tuple]:
-    """``n_pairs`` decoded (neutral, emotional) clip pairs of the synthtalk TEST identities at ``data``
-    (``eval.proof.pick_emotion_pairs``); a clear error when no test identity has both."""
+def pick_test_pairs(data, n_pairs: int) -> list[tuple]:
+    """``n_pairs`` (neutral, emotional) clip pairs of the synthtalk TEST identities at ``data``
+    (``eval.proof.pick_emotion_pairs``), not decoded: read before the judge loads, so a wrong
+    ``--data`` is named first; a clear error when no test identity has both."""
     from edtalk.data.readers import read_clips
-    from edtalk.experts.data import decode_clips
     from eval.proof.selection import pick_emotion_pairs
 
     pairs = pick_emotion_pairs(read_clips("synthtalk", data, split="test"), n_pairs)
     if not pairs:
         raise DataError(data, "no test identity has both a neutral and an emotional clip")
+    return pairs
+
+
+def decoded_pairs(pairs: list[tuple], progress: bool = True) -> list[tuple]:
+    """``pick_test_pairs``' clips decoded (``edtalk.experts.data.decode_clips``), each clip once."""
+    from edtalk.experts.data import decode_clips
+
     wanted = {c.id: c for pair in pairs for c in pair}
     decoded = {c.id: c for c in decode_clips([wanted[k] for k in sorted(wanted)], progress=progress)}
     return [(decoded[s.id], decoded[d.id]) for s, d in pairs]
@@ -223,11 +230,12 @@ def run(
     if steps < 1:
         raise ValueError(f"--steps must be >= 1, got {steps}")
     model, _ = load_generator(ckpt, device)
+    pairs = pick_test_pairs(data, n_pairs)
     if judge is None:
         from edtalk.experts.store import load_judge
 
         judge = load_judge("face_analyser", str(model_device(model)), data)
-    result = measure(model, judge, decoded_test_pairs(data, n_pairs, progress), frames, steps, lr, progress)
+    result = measure(model, judge, decoded_pairs(pairs, progress), frames, steps, lr, progress)
     return {"ckpt": str(ckpt), "data": str(data), **result}
 
 

@@ -255,13 +255,14 @@ def run(
     from edtalk.data.training import load_frame_cache
     from edtalk.driving import load_generator, model_device
     from edtalk.experts.store import load_judge
-    from eval.inversion import decoded_test_pairs
+    from eval.inversion import decoded_pairs, pick_test_pairs
 
     if steps < 1 or readout_steps < 1:
         raise ValueError(f"--steps and --readout-steps must be >= 1, got {steps}, {readout_steps}")
     model, _ = load_generator(ckpt, device)
     if model.eem is None or "expression" not in model.cfg.bank_names:
         raise ValueError(f"{ckpt}: this model has no expression bank / EEM (a lip or lip+pose ablation)")
+    picked = pick_test_pairs(data, n_pairs)  # a wrong --data is named before the cache and the judge
     size = model.cfg.image_size
     cache = Path(cache) if cache else find_training_cache(Path(ckpt).resolve().parent.parent / "cache", size)
     frame_cache = load_frame_cache(cache)
@@ -270,7 +271,7 @@ def run(
     sampler = StageSampler(frame_cache, seed=1)
     if judge is None:
         judge = load_judge("face_analyser", str(model_device(model)), data)
-    pairs = decoded_test_pairs(data, n_pairs, progress)
+    pairs = decoded_pairs(picked, progress)
     t0 = time.time()
     codes, code_curve = train_codes(model, sampler, steps, lr, train_decoder, progress=progress)
     window = StageConfig(name="expression").window
