@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             strict=args.strict,
             allow_empty=args.allow_empty,
         )
-    except (ResultsFileError, ValueError) as e:
+    except (ResultsFileError, ValueError, OSError) as e:  # OSError: --out cannot be written
         return report_error(e)
     for problem in files.problems:
         print(f"warning: left out: {problem}", file=sys.stderr)

@@ -13,7 +13,7 @@ from pathlib import Path
 from edtalk.atomic import write_text
 from eval.report.formats import to_html, to_latex, to_markdown
 from eval.report.html import render_index
-from eval.report.inputs import ResultsFileError, load_results
+from eval.report.inputs import ResultsFileError, load_results, results_files
 from eval.report.plots import clear_plots, make_plots
 from eval.report.proof import load_proof
 from eval.report.tables import build_tables
@@ -42,10 +42,10 @@ def no_results_message(results_dir: str | Path, skipped: list[ResultsFileError])
     if skipped:
         return f"none of the {len(skipped)} results files could be read; the first: {skipped[0]}"
     hint = ""
-    if next(root.glob("*/*.json"), None) is not None:
+    if results_files(root, "*/*.json"):
         hint = f"; did you mean its parent {root.parent}?"
-    elif (deeper := next(root.glob("*/*/*/*.json"), None)) is not None:
-        hint = f"; did you mean {root / deeper.relative_to(root).parts[0]}?"
+    elif deeper := results_files(root, "*/*/*/*.json"):
+        hint = f"; did you mean {root / deeper[0].relative_to(root).parts[0]}?"
     return (
         f"no results files (expected {LAYOUT} under it{hint}); pass --allow-empty for a report of the "
         "paper's reported numbers only"
@@ -65,8 +65,11 @@ def build_report(
     A results file (or proof.json, or a per-clip line) that cannot be read is left out and listed
     in ``ReportFiles.problems`` and on the page; the other files still make the report.
     ``strict``: raise ``ResultsFileError`` for the first such problem and write nothing. No results
-    file read raises ``ResultsFileError`` (a wrong or empty folder) unless ``allow_empty``."""
+    file read raises ``ResultsFileError`` (a wrong or empty folder) unless ``allow_empty``; an
+    ``out`` that cannot be written (a file, no permission) raises ``OSError``."""
     out = Path(out)
+    if out.exists() and not out.is_dir():  # checked first: nothing is read or written for it
+        raise NotADirectoryError(f"{out}: the report's output folder is a file")
     skipped: list[ResultsFileError] = []
     results = load_results(results_dir, None if strict else skipped)
     problems = [str(e) for e in skipped] + [p for r in results for p in r.problems]

@@ -44,7 +44,7 @@ def _md_escape(text: str) -> str:
 
 def to_markdown(table: Table) -> str:
     arrow = {True: "↑", False: "↓"}
-    group_head = [""] + [f"{title}" if j == 0 else "" for title, n in table.groups for j in range(n)]
+    group_head = [""] + [_md_escape(title) if j == 0 else "" for title, n in table.groups for j in range(n)]
     head = ["Method"] + [f"{_md_escape(c.label)} {arrow[c.higher_is_better]}" for c in table.columns]
     lines = [f"**{_md_escape(caption(table))}**", ""]
     if len(table.groups) > 1:

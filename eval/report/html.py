@@ -17,10 +17,11 @@ from collections import defaultdict
 from pathlib import Path
 from urllib.parse import quote
 
-from eval.report.formats import caption, to_html
+from eval.report.formats import caption, split_phrase, to_html
 from eval.report.inputs import ResultFile, method_label
 from eval.report.proof import proof_html
 from eval.report.table_model import Table
+from eval.report.table_specs import USUAL_SPLIT
 
 TABLE_HEADER_RGB = (255, 196, 0)  # amber: <th> background
 VIDEO_TILE_RGB = (0, 150, 136)  # teal: the frame around every <video>
@@ -65,6 +66,8 @@ def _gt_videos(result: ResultFile, cache: dict) -> dict[str, Path]:
     file's config (dataset, root, split): file paths only, nothing is decoded."""
     cfg = result.raw.get("config") or {}
     root = cfg.get("root")
+    if root and cfg.get("cwd"):  # a relative --root: from the folder eval.run ran in
+        root = str(Path(cfg["cwd"]) / Path(root).expanduser())
     key = (result.dataset, root, result.split)
     if key not in cache:
         cache[key] = {}
@@ -95,14 +98,20 @@ def _method_video(row: dict, result: ResultFile) -> Path | None:
     return None
 
 
+def _grid(r: ResultFile) -> tuple[str, str, str]:
+    """The video grid a results file's clips go to: (dataset, protocol, split), as tables never
+    mix splits."""
+    return (r.dataset, r.protocol, r.split or "")
+
+
 def _grid_key(r: ResultFile) -> tuple:
     """Results files sharing a video grid and a method name (sweep trials have no column)."""
-    return (r.sweep is None, r.dataset, r.protocol, r.method)
+    return (r.sweep is None, _grid(r), r.method)
 
 
-def collect_videos(results: list[ResultFile]) -> dict[tuple[str, str], dict[str, dict[str, Path]]]:
-    """{(dataset, protocol): {clip id: {"GT" | method: video path}}} for clips with videos."""
-    grid: dict[tuple[str, str], dict[str, dict[str, Path]]] = defaultdict(lambda: defaultdict(dict))
+def collect_videos(results: list[ResultFile]) -> dict[tuple[str, str, str], dict[str, dict[str, Path]]]:
+    """{(dataset, protocol, split): {clip id: {"GT" | method: video path}}} for clips with videos."""
+    grid: dict[tuple[str, str, str], dict[str, dict[str, Path]]] = defaultdict(lambda: defaultdict(dict))
     gt_cache: dict = {}
     for r in results:
         if r.sweep is not None:
@@ -113,10 +122,10 @@ def collect_videos(results: list[ResultFile]) -> dict[tuple[str, str], dict[str,
                 continue
             video = _method_video(row, r)
             if video is not None and video.is_file():
-                grid[(r.dataset, r.protocol)][clip][method_label(r, results, _grid_key)] = video
+                grid[_grid(r)][clip][method_label(r, results, _grid_key)] = video
             gt = _resolve(row["gt_video"], r) if row.get("gt_video") else _gt_videos(r, gt_cache).get(clip)
-            if gt is not None and gt.is_file() and clip in grid[(r.dataset, r.protocol)]:
-                grid[(r.dataset, r.protocol)][clip]["GT"] = gt
+            if gt is not None and gt.is_file() and clip in grid[_grid(r)]:
+                grid[_grid(r)][clip]["GT"] = gt
     return {k: dict(v) for k, v in grid.items() if v}
 
 
@@ -196,8 +205,9 @@ def render_index(
     parts.append("</section>")
     parts.append('<section id="videos"><h2>Videos</h2>')
     grids = collect_videos(results)
-    for (dataset, protocol), clips in sorted(grids.items()):
-        parts.append(_video_grid(f"{dataset} [{protocol}]", clips, out_dir, max_clips))
+    for (dataset, protocol, split), clips in sorted(grids.items()):
+        where = protocol if split == USUAL_SPLIT else f"{protocol}, {split_phrase(split)}"
+        parts.append(_video_grid(f"{dataset} [{where}]", clips, out_dir, max_clips))
     if not grids:
         parts.append("<p>No per-clip rows name videos.</p>")
     parts.append("</section></body></html>")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -175,11 +175,34 @@ def _check_sweep(path: Path, sweep: Any) -> None:
             raise ResultsFileError(path, f"bank_size sweep value {value!r} is not a number") from None
 
 
+def source_tag(path: Path, twins: Iterable[Path]) -> str:
+    """What tells results file ``path`` from ``twins`` (files giving the same row or column): its
+    folder ("edtalk_a/"), else its folder and name ("edtalk_a/eat_old.json": two files in one
+    folder), else as many parent folders as that takes."""
+    others = [t for t in twins if t != path]
+    for depth in range(1, len(path.parts)):
+        tag = _path_tail(path, depth)
+        if all(_path_tail(o, depth) != tag for o in others):
+            return tag
+    return str(path)
+
+
+def _path_tail(path: Path, depth: int) -> str:
+    return f"{path.parent.name}/" if depth == 1 else "/".join(path.parts[-depth:])
+
+
 def method_label(r: ResultFile, results: list[ResultFile], key: Callable[[ResultFile], Any]) -> str:
-    """``r.method``, with its results folder when another file of ``results`` with the same ``key``
+    """``r.method``, with ``source_tag`` when another file of ``results`` with the same ``key``
     names the same method (one method in two folders: each keeps its own column or box)."""
-    twins = sum(1 for o in results if key(o) == key(r))
-    return f"{r.method} ({r.path.parent.name}/)" if twins > 1 else r.method
+    twins = [o.path for o in results if key(o) == key(r)]
+    return f"{r.method} ({source_tag(r.path, twins)})" if len(twins) > 1 else r.method
+
+
+def results_files(root: Path, pattern: str = "*/*/*.json") -> list[Path]:
+    """The ``<dataset>/<method>/<protocol>.json`` files under ``root`` (``pattern``: at another
+    depth), sorted; eval.run's video folders (``<method>/videos/``: provenance.json,
+    ``*.mp4.inputs.json``) hold no results, not even when ``root`` is one folder too deep."""
+    return sorted(p for p in root.glob(pattern) if p.parent.name != "videos")
 
 
 def load_results(results_dir: str | Path, skipped: list[ResultsFileError] | None = None) -> list[ResultFile]:
@@ -188,10 +211,12 @@ def load_results(results_dir: str | Path, skipped: list[ResultsFileError] | None
     A file that cannot be read raises ``ResultsFileError``; pass a list as ``skipped`` to collect
     those errors there instead and keep the other files (the report renders what it can)."""
     root = Path(results_dir)
+    if root.exists() and not root.is_dir():
+        raise ResultsFileError(root, "a file, not the results folder that eval.run writes")
     if not root.is_dir():
         raise ResultsFileError(root, "results directory does not exist (run `python -m eval.run` first)")
     results = []
-    for path in sorted(root.glob("*/*/*.json")):
+    for path in results_files(root):
         try:
             results.append(read_result(path))
         except ResultsFileError as e:
@@ -218,5 +243,27 @@ def _clip_rows(path: Path) -> tuple[tuple[dict, ...], tuple[str, ...]]:
         if not isinstance(row, dict):
             problems.append(f"{path}: line {lineno} is not a JSON object; line skipped")
             continue
+        wrong = _wrong_clip_fields(row)
+        if wrong:
+            problems.append(f"{path}: line {lineno}: {wrong}; line skipped")
+            continue
         rows.append(row)
     return tuple(rows), tuple(problems)
+
+
+CLIP_ROW_TYPES = {  # the per-clip fields the report reads, each optional: (type, as the problem says it)
+    "clip": (str, "a string"),
+    "video": (str, "a path"),
+    "gt_video": (str, "a path"),
+    "values": (dict, "an object of metric id -> value"),
+}
+
+
+def _wrong_clip_fields(row: dict) -> str:
+    """What is wrong with a per-clip row's fields the report reads (each optional), "" if nothing."""
+    wrong = [
+        f"{field!r} is {row[field]!r}, expected {described}"
+        for field, (kind, described) in CLIP_ROW_TYPES.items()
+        if row.get(field) is not None and not isinstance(row[field], kind)
+    ]
+    return "; ".join(wrong)

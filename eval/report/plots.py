@@ -1,8 +1,9 @@
 """Report figures (matplotlib, Agg backend): every number comes from a results file or its
 per-clip rows; nothing is computed here beyond arranging values.
 
-* ``bank_size_*.png``   Table 6 sweeps: number of bases vs each metric, one line per bank.
-* ``ablations_*.png``   Table 3 sweeps: one bar per variant, one panel per metric.
+* ``bank_size_*.png``   Table 6 sweeps: number of bases vs each metric, one line per bank (and seed).
+* ``ablations_*.png``   Table 3 sweeps: one bar per variant (and seed), one panel per metric.
+                        A sweep's figures are split as its tables are, by what drove the rows.
 * ``clips_*.png``       per-clip metric distributions (box plots) from ``<protocol>.clips.jsonl``.
 * ``training_*.png``    training efficiency (wall time and steps per stage) from the
                         ``provenance.training`` records that training runs and sweeps write:
@@ -21,8 +22,8 @@ from pathlib import Path
 from edtalk.atomic import atomic_path
 from eval.report.formats import split_phrase
 from eval.report.inputs import ResultFile, method_label
-from eval.report.row_keys import ablation_label, ablation_order
-from eval.report.table_specs import USUAL_SPLIT, in_metric_order
+from eval.report.row_keys import ablation_order, row_ids_of, row_label_of
+from eval.report.table_specs import TABLES, USUAL_SPLIT, in_metric_order
 
 
 def _pyplot():
@@ -67,40 +68,50 @@ def _plot_key(r: ResultFile) -> tuple[str, str, str, str]:
     return (r.dataset, r.protocol, r.protocol_hash, r.split or "")
 
 
-def _where(dataset: str, protocol: str, phash: str, split: str) -> tuple[str, str]:
+def _where(dataset: str, protocol: str, phash: str, split: str, driving: str = "") -> tuple[str, str]:
     """The title's "dataset [protocol hash]" and the file name's tail; a split other than the usual
-    one is named in both."""
-    if split == USUAL_SPLIT:
-        return f"{dataset} [{protocol} {phash[:8]}]", f"{dataset}_{protocol}_{phash[:8]}"
-    return (
-        f"{dataset} [{protocol} {phash[:8]}, {split_phrase(split)}]",
-        f"{dataset}_{protocol}_{phash[:8]}_{split or 'nosplit'}",
-    )
+    one, and what drove a sweep's rows (``driving``, "" if not recorded), are named in both."""
+    title, name = [f"{protocol} {phash[:8]}"], [dataset, protocol, phash[:8]]
+    if split != USUAL_SPLIT:
+        title, name = title + [split_phrase(split)], name + [split or "nosplit"]
+    if driving:
+        title, name = title + [f"{driving}-driven"], name + [driving]
+    return f"{dataset} [{', '.join(title)}]", "_".join(name)
 
 
-def _by_sweep(results: list[ResultFile], name: str) -> dict[tuple[str, str, str, str], list[ResultFile]]:
-    groups: dict[tuple[str, str, str, str], list[ResultFile]] = defaultdict(list)
+def _by_sweep(results: list[ResultFile], name: str) -> dict[tuple[str, ...], list[ResultFile]]:
+    """A sweep's results per figure: (dataset, protocol, hash, split, driving); rows driven
+    otherwise get a figure of their own, as they get a table of their own."""
+    groups: dict[tuple[str, ...], list[ResultFile]] = defaultdict(list)
     for r in results:
         if r.sweep and r.sweep["name"] == name:
-            groups[_plot_key(r)].append(r)
+            groups[(*_plot_key(r), r.driving or "")].append(r)
     return groups
 
 
+_SPECS = {spec.rows_from: spec for spec in TABLES}  # Tables 3 and 6, whose rows the sweep plots show
+
+
 def plot_bank_size(results: list[ResultFile], out: Path) -> list[Path]:
-    """Table 6: number of bases (log-2 axis) vs every metric, a line per bank."""
+    """Table 6: number of bases (log-2 axis) vs every metric, a line per bank (and seed)."""
     plt, paths = _pyplot(), []
     for key, group in sorted(_by_sweep(results, "bank_size").items()):
         title, name = _where(*key)
         metrics = in_metric_order({m for r in group for m in r.metrics})
         fig, axes = _grid(plt, len(metrics), f"Bank size sweep: {title}")
+        # a line per bank and table row tag (a sweep's seed, the folder of a clashing file)
+        tags = {path: tag for path, (_, tag) in row_ids_of(_SPECS["bank_size"], group).items()}
         for ax, metric in zip(axes, metrics, strict=False):
-            for bank in sorted({r.sweep["param"] for r in group}):
+            for bank, tag in sorted({(r.sweep["param"], tags[r.path]) for r in group}):
                 values = [
-                    (float(r.sweep["value"]), r.value(metric)) for r in group if r.sweep["param"] == bank
+                    (float(r.sweep["value"]), r.value(metric))
+                    for r in group
+                    if (r.sweep["param"], tags[r.path]) == (bank, tag)
                 ]
                 pts = sorted((x, y) for x, y in values if y is not None and math.isfinite(y))
                 missing = len(values) - len(pts)  # a line cannot show n/a or inf: the legend says so
-                label = f"{bank} bank" + (f" ({missing} n/a or inf, not drawn)" if missing else "")
+                label = f"{bank} bank" + (f" ({tag})" if tag else "")
+                label += f" ({missing} n/a or inf, not drawn)" if missing else ""
                 if pts:
                     ax.plot(*zip(*pts, strict=True), marker="o", label=label)
                 elif missing:
@@ -129,12 +140,13 @@ def _bars(values: list[float | None]) -> tuple[list[tuple[int, float]], list[tup
 
 
 def plot_ablations(results: list[ResultFile], out: Path) -> list[Path]:
-    """Table 3: a bar per variant for every metric."""
+    """Table 3: a bar per variant (and seed) for every metric."""
     plt, paths = _pyplot(), []
     for key, group in sorted(_by_sweep(results, "ablations").items()):
         title, name = _where(*key)
-        group = sorted(group, key=lambda r: ablation_order(str(r.sweep["value"])))
-        names = [ablation_label(str(r.sweep["value"])) for r in group]
+        ids = row_ids_of(_SPECS["ablations"], group)  # a bar per table row: variant, seed
+        group = sorted(group, key=lambda r: (ablation_order(ids[r.path][0]), ids[r.path][1]))
+        names = [row_label_of(_SPECS["ablations"], *ids[r.path]) for r in group]
         metrics = in_metric_order({m for r in group for m in r.metrics})
         fig, axes = _grid(plt, len(metrics), f"Ablations: {title}")
         for ax, metric in zip(axes, metrics, strict=False):

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from edtalk.ablations import ABLATIONS
-from eval.report.inputs import ResultFile
+from eval.report.inputs import ResultFile, source_tag
 from eval.report.table_specs import TableSpec
 
 
@@ -36,12 +36,22 @@ def split_of(result: ResultFile) -> str:
     return result.split or ""
 
 
+def _cells(spec: TableSpec, results: list[ResultFile]) -> dict[tuple, list[ResultFile]]:
+    """The results files per (row key, column group, seed tag): two or more in one are a clash."""
+    cells: dict[tuple[str | None, str, str], list[ResultFile]] = defaultdict(list)
+    for r in results:
+        cells[_cell(spec, r)].append(r)
+    return cells
+
+
+def _cell(spec: TableSpec, result: ResultFile) -> tuple[str | None, str, str]:
+    return (row_key(spec, result), group_key(spec, result), _seed_tag(result))
+
+
 def clashes(spec: TableSpec, results: list[ResultFile]) -> dict[str, list[ResultFile]]:
     """Row keys that two or more results files would fill the same cells of (e.g. one method name
     in two folders), with those files."""
-    cells: dict[tuple[str | None, str, str], list[ResultFile]] = defaultdict(list)
-    for r in results:
-        cells[(row_key(spec, r), group_key(spec, r), _seed_tag(r))].append(r)
+    cells = _cells(spec, results)
     clashing: dict[str, list[ResultFile]] = defaultdict(list)
     for (key, _, _), rs in cells.items():
         if key is not None and len(rs) > 1:
@@ -57,14 +67,16 @@ def _seed_tag(result: ResultFile) -> str:
 
 def row_ids_of(spec: TableSpec, results: list[ResultFile]) -> dict:
     """Results path -> (row key, tag): the tag names a sweep trial's seed when the sweep ran several,
-    and the results file's folder for rows that two files would share, so neither silently replaces
-    the other."""
+    and, for rows that two files would share, what tells the file from the others in its cells
+    (``source_tag``: its folder, or its name too when they share one), so none silently replaces
+    another."""
+    cells = _cells(spec, results)
     clashing = clashes(spec, results)
     ids = {}
     for r in results:
         key = row_key(spec, r)
-        folder = f"{r.path.parent.name}/" if key in clashing else ""
-        ids[r.path] = (key, ", ".join(t for t in (_seed_tag(r), folder) if t))
+        source = source_tag(r.path, [o.path for o in cells[_cell(spec, r)]]) if key in clashing else ""
+        ids[r.path] = (key, ", ".join(t for t in (_seed_tag(r), source) if t))
     return ids
 
 

@@ -86,23 +86,32 @@ def _failure_counts(failures: tuple[dict, ...]) -> str:
 def _clip_counts(spec: TableSpec, results: list[ResultFile]) -> list[str]:
     """A line per dataset and split: how many clips each measured row was scored on (results files
     record ``n_clips``), so a smoke run's 2 clips are not read as the split, and rows scored on other
-    numbers of clips are flagged as not comparable."""
-    counts: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    numbers of clips are flagged as not comparable. Rows whose files do not record it (written
+    before ``n_clips`` was added) are named, never counted as scored on the others' number."""
+    counts: dict[tuple[str, str], dict[str, int | None]] = defaultdict(dict)
     row_ids = row_ids_of(spec, results)
     for r in results:
         n = r.raw.get("n_clips")
-        if isinstance(n, int):
-            row = row_label_of(spec, *row_ids[r.path])
-            row = row if spec.rows_from != "bank_size" else f"{r.sweep['param']} {row}"
-            counts[(r.dataset, r.split or "")][row] = n
+        row = row_label_of(spec, *row_ids[r.path])
+        row = row if spec.rows_from != "bank_size" else f"{r.sweep['param']} {row}"
+        recorded = isinstance(n, int) and not isinstance(n, bool)
+        counts[(r.dataset, r.split or "")][row] = n if recorded else None
     lines = []
     for (dataset, split), per_row in sorted(counts.items()):
         where = f"{dataset} {split}".strip()
-        if len(set(per_row.values())) == 1:
-            lines.append(f"Clips scored: {next(iter(per_row.values()))} of {where} in every row")
+        recorded = {row: n for row, n in per_row.items() if n is not None}
+        if not recorded:  # only files older than n_clips: nothing to say
+            continue
+        unrecorded = sorted(set(per_row) - set(recorded))
+        missing = f"; not recorded for {', '.join(unrecorded)}" if unrecorded else ""
+        if len(set(recorded.values())) == 1:
+            rows = "in every row that records it" if unrecorded else "in every row"
+            lines.append(f"Clips scored: {next(iter(recorded.values()))} of {where} {rows}{missing}")
         else:
-            listed = ", ".join(f"{row} {n}" for row, n in sorted(per_row.items()))
-            lines.append(f"Rows scored on different numbers of clips of {where} (not comparable): {listed}")
+            listed = ", ".join(f"{row} {n}" for row, n in sorted(recorded.items()))
+            lines.append(
+                f"Rows scored on different numbers of clips of {where} (not comparable): {listed}{missing}"
+            )
     return lines
 
 
@@ -121,6 +130,7 @@ def reported_notes(rows: list[ReportedRow]) -> list[str]:
 def clash_stamps(spec: TableSpec, results: list[ResultFile]) -> list[str]:
     return [
         f"{len(rs)} results files give the row {key!r}, shown as separate rows labelled by their "
-        "folder: " + ", ".join(str(r.path) for r in sorted(rs, key=lambda r: r.path))
+        "folder (and file name, when they share one): "
+        + ", ".join(str(r.path) for r in sorted(rs, key=lambda r: r.path))
         for key, rs in sorted(clashes(spec, results).items())
     ]

@@ -7,10 +7,11 @@ split), and the paper's reported rows join only the tables of the protocol they 
 reported rows but no measured rows still gets its table (reported only). Best value per column in
 bold, second underlined; GT rows are references and never ranked. Values are shown as stored;
 nothing is recomputed. Two results files that would give the same row (the same method name in two
-folders) are both shown, labelled by folder, with a warning; a measured MEAD/HDTF/... result whose
-metrics no paper table shows gets an "other metrics" table of its dataset. A metric that applied to
-none of a result's clips (eval.run's ``not_applicable``: Acc_emo on HDTF, which has no emotion
-labels) shows "n/a", its reason once under the table, and does not bring the result into a table.
+folders) are both shown, labelled by folder (and file name, for two files in one folder), with a
+warning; a measured MEAD/HDTF/... result whose metrics no paper table shows gets an "other metrics"
+table of its dataset. A metric that applied to none of a result's clips (eval.run's
+``not_applicable``: Acc_emo on HDTF, which has no emotion labels) shows "n/a", its reason once under
+the table, and does not bring the result into a table.
 Metrics a result holds that its table has no column for are named under the table. What drove a
 result (its results file's ``driving``) decides where it goes: an audio-driven result never joins
 Table 5 (face reenactment), and sweep rows driven otherwise than the paper's get a table of their own.
