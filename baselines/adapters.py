@@ -2,12 +2,17 @@
 
 ``folder:DIR`` indexes the videos in DIR (recursively) and maps each file name to a clip id:
 
-1. an explicit ``name_map`` {file stem: clip id} in ``DIR/provenance.json``;
+1. an explicit ``name_map`` {file stem or file name: clip id} in ``DIR/provenance.json``;
 2. the stem itself (``M003#angry#level_1#001.mp4``), or its %-unescaped form (our own cache
    spelling, eval.cache.escape_clip_id);
-3. a MEAD name in EAT's spelling: ``M003_ang_1_001`` -> ``M003#angry#level_1#001``
+3. SadTalker's ``<image>##<audio>.mp4`` (also ``..._full.mp4``, ``..._enhanced.mp4``): the audio
+   part names the clip; an image part naming another clip is an error (map it in ``name_map``);
+4. a MEAD name in EAT's spelling: ``M003_ang_1_001`` -> ``M003#angry#level_1#001``
    (``edtalk.data.readers.names.canonical_mead_id``), also when EAT nests it in a folder of that
    name (``M003_ang_1_001/M003_ang_1_001.mp4`` or ``.../<anything>.mp4``).
+
+Two files for one clip (``x##x.mp4`` beside ``x##x_enhanced.mp4``, or one clip in two per-emotion
+subfolders) are an error naming both; videos that match no clip are named in a warning.
 
 Provenance comes from an optional ``DIR/provenance.json`` (any keys; typically ``method``,
 ``version``, ``checkpoint``, ``resolution``, ``source``, ``notes``) and is recorded in the results
@@ -46,9 +51,23 @@ def _mead_name(name: str) -> str | None:
     return canonical_mead_id(name)
 
 
+SADTALKER_SUFFIXES = ("_full", "_enhanced")  # its --preprocess full and --enhancer outputs
+
+
+def sadtalker_names(stem: str) -> tuple[str, list[str]] | None:
+    """SadTalker's ``<image>##<audio>`` stem -> (image, [audio, audio less ``_full``/``_enhanced``]);
+    None for another stem."""
+    image, sep, audio = stem.partition("##")
+    if not (sep and image and audio) or "##" in audio:
+        return None
+    return image, [audio] + [audio[: -len(s)] for s in SADTALKER_SUFFIXES if audio.endswith(s) and audio != s]
+
+
 def candidate_ids(video: Path, root: Path) -> list[str]:
     """Clip ids a video file in ``root`` may stand for, most specific first."""
     stems = [video.stem, unquote(video.stem)]
+    if (sadtalker := sadtalker_names(video.stem)) is not None:
+        stems += sadtalker[1]
     if video.parent != root:
         stems.append(video.parent.name)  # EAT: <clip name>/<frames or clip>.mp4
     out: list[str] = []
@@ -64,8 +83,10 @@ def read_provenance(folder: Path) -> dict[str, Any]:
     path = folder / "provenance.json"
     if not path.is_file():
         return {}
-    try:
-        data = json.loads(path.read_text())
+    try:  # utf-8-sig: a file saved "UTF-8 with BOM" (Notepad) reads too
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        raise DatasetLayoutError(path, f"provenance.json is not UTF-8 text ({e}): save it as UTF-8") from None
     except (OSError, json.JSONDecodeError) as e:
         raise DatasetLayoutError(path, f"unreadable provenance JSON ({e})") from None
     if not isinstance(data, dict):
@@ -89,6 +110,8 @@ def _unsafe_method_name(name: str) -> str | None:
         return "starts with '.'"
     if any(unicodedata.category(ch) == "Cc" for ch in name):
         return "holds a control character"
+    if not name.strip():
+        return "is blank"
     return None
 
 
@@ -98,10 +121,11 @@ def provenance_method(folder: Path) -> str | None:
     name: the results and the cache go to ``<out>/<dataset>/<method>/``, so a '/' made nested folders
     that ``eval.report`` does not find and '..' wrote outside ``--out``."""
     named = read_provenance(folder).get("method")
-    if not named:
+    if named is None or named == "":
         return None
-    named = str(named)
     path = folder / "provenance.json"
+    if not isinstance(named, str):
+        raise DatasetLayoutError(path, f"method must be a JSON string, not {named!r}")
     why = _unsafe_method_name(named)
     if why is not None:
         raise DatasetLayoutError(path, f"method {named!r} {why}; {METHOD_NAME_RULE}")
@@ -132,24 +156,64 @@ def videos_below(folder: Path) -> list[Path]:
     return sorted(videos)
 
 
+def read_name_map(folder: Path) -> dict[str, str]:
+    """The ``name_map`` of ``folder/provenance.json`` ({} when absent); not {name: clip id} is an error."""
+    name_map = read_provenance(folder).get("name_map") or {}
+    if not isinstance(name_map, dict) or not all(isinstance(v, str) for v in name_map.values()):
+        raise DatasetLayoutError(
+            folder / "provenance.json", 'name_map must be a JSON object {"<file stem or name>": "<clip id>"}'
+        )
+    return name_map
+
+
 def index_folder(folder: Path, known_ids: set[str] | None = None) -> dict[str, Path]:
     """clip id -> video path for every video under ``folder``.
 
-    With ``known_ids`` the first candidate id that is a known clip wins; two files claiming the
-    same clip is an error naming both."""
-    name_map = read_provenance(folder).get("name_map") or {}
+    With ``known_ids`` the first candidate id that is a known clip wins and the videos matching
+    none are logged; two files claiming the same clip is an error naming both."""
+    name_map = read_name_map(folder)
     index: dict[str, Path] = {}
+    unmatched: list[str] = []
     for video in videos_below(folder):
-        cands = [name_map[video.stem]] if video.stem in name_map else candidate_ids(video, folder)
+        mapped = name_map.get(video.stem, name_map.get(video.name))
+        cands = [mapped] if mapped is not None else candidate_ids(video, folder)
         if known_ids is not None:
             cands = [c for c in cands if c in known_ids]
         if not cands:
+            shown = str(video.relative_to(folder))
+            unmatched.append(shown if mapped is None else f"{shown} (name_map: {mapped!r})")
             continue
         clip_id = cands[0]
+        if mapped is None and known_ids is not None:
+            _check_sadtalker_image(video, clip_id, known_ids)
         if clip_id in index:
-            raise second_video(clip_id, index[clip_id], video)
+            err = second_video(clip_id, index[clip_id], video)
+            if index[clip_id].parent != video.parent:  # per-emotion (or per-run) output subfolders
+                hint = "; or score each subfolder as its own method: --method folder:SUBFOLDER"
+                err = DatasetLayoutError(err.path, err.problem + hint)
+            raise err
         index[clip_id] = video
+    if unmatched and known_ids is not None:
+        log.warning(
+            "%s: %d videos match none of the %d clips and are ignored (first: %s)",
+            folder,
+            len(unmatched),
+            len(known_ids),
+            ", ".join(unmatched[:3]),
+        )
     return index
+
+
+def _check_sadtalker_image(video: Path, clip_id: str, known_ids: set[str]) -> None:
+    """Refuse SadTalker's ``<image>##<audio>`` whose image names another clip than its audio."""
+    names = sadtalker_names(video.stem)
+    image_ids = {c for c in (names[0], _mead_name(names[0])) if c in known_ids} if names else set()
+    if image_ids and clip_id not in image_ids:
+        raise DatasetLayoutError(
+            video,
+            f"SadTalker's image names clip {min(image_ids)!r} and its audio clip {clip_id!r}; map the "
+            "file to the clip to score it against in provenance.json's name_map",
+        )
 
 
 @METHODS.register("folder")
@@ -173,15 +237,19 @@ class FolderOfVideos(Method):
 
     def prepare(self, clips: list[Clip]) -> None:
         if not self.folder.is_dir():
-            raise DatasetLayoutError(self.folder, "method output folder does not exist")
+            what = (
+                "is a file: name the folder holding the videos" if self.folder.exists() else "does not exist"
+            )
+            raise DatasetLayoutError(self.folder, f"method output folder {what} (--method folder:DIR)")
         provenance_method(self.folder)  # a name that is not a plain folder name, or one of ours: refused
         self._index = index_folder(self.folder, {c.id for c in clips})
         if not self._index:
             example = clips[0].id if clips else "<clip id>"
             raise DatasetLayoutError(
                 self.folder,
-                f"no video matches any of the {len(clips)} clips (expected names like "
-                f"{example}.mp4, or EAT's M003_ang_1_001.mp4, or a name_map in provenance.json)",
+                f"no video matches any of the {len(clips)} clips (expected names like {example}.mp4, "
+                f"SadTalker's {example}##{example}.mp4, EAT's M003_ang_1_001.mp4, or a name_map in "
+                "provenance.json)",
             )
         missing = len(clips) - len(self._index)
         if missing:
@@ -222,6 +290,15 @@ class PairedFolder(Method):
 
     name = "paired"
     generates = False
+
+    def prepare(self, clips: list[Clip]) -> None:
+        if any("pred" not in c.extra for c in clips):  # not from the folder reader: nothing paired
+            from eval.run_checks import UsageError
+
+            raise UsageError(
+                "--method paired scores the pairs of --dataset folder (--gt DIR --pred DIR); for "
+                f"{clips[0].dataset} clips name the method, e.g. --method folder:DIR"
+            )
 
     def prediction_path(self, clip: Clip, videos_dir: Path) -> Path | None:
         pred = clip.extra.get("pred")
