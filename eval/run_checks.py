@@ -187,8 +187,25 @@ def missing_prediction(clip: Any, method: Any, args: argparse.Namespace) -> str:
         )
     if args.dataset == "folder":  # --gt/--pred (or --root's gt/ and pred/) pairs by file stem
         where = prediction_folder(args)
-        return f"no prediction video for this clip in {where}: name it {Path(clip.video).stem}.mp4"
+        stem = Path(clip.video).stem
+        deeper = _in_subfolder(where, stem)
+        if deeper is not None:
+            return (
+                f"no prediction video for this clip in {where}; {deeper} is in a subfolder, which "
+                f"--pred does not read: move it up, or score the folder with --method folder:{where}"
+            )
+        return f"no prediction video for this clip in {where}: name it {stem}.mp4"
     return "no prediction video for this clip"
+
+
+def _in_subfolder(folder: Path | None, stem: str) -> Path | None:
+    """A video named ``stem`` in a subfolder of ``folder`` (the first, sorted), or None."""
+    from glob import escape
+
+    from edtalk.data.readers.common import videos_matching
+
+    found = [v for v in videos_matching(folder, f"*/**/{escape(stem)}.*") if v.stem == stem] if folder else []
+    return found[0] if found else None
 
 
 def check_same_method(results_file: Path, method: Any, args: argparse.Namespace | None = None) -> None:

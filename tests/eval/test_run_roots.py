@@ -150,3 +150,18 @@ def test_a_relative_root_is_compared_from_the_folder_it_was_given_in(tmp_path, m
     monkeypatch.chdir(tmp_path / "b")
     assert run_folder(out, "--root", "pair") == 2  # b's pair is another one
     assert "holds the scores of --root" in capsys.readouterr().err
+
+
+def test_a_prediction_in_a_subfolder_is_named_with_the_way_to_score_it(tmp_path, capsys):
+    """--pred reads only the folder itself; a prediction in a per-emotion subfolder was reported as
+    'name it c.mp4', though a file of that name was there, one level down."""
+    root = make_pair(tmp_path / "pair", preds=("a", "b"))
+    write_video(root / "pred" / "happy" / "c.mp4", frames_of(2), fps=25)
+    assert run_folder(tmp_path / "res", "--root", str(root)) == 1
+    console = capsys.readouterr().out
+    assert (
+        f"c: no prediction video for this clip in {root / 'pred'}; {root / 'pred/happy/c.mp4'} is in a "
+        f"subfolder, which --pred does not read: move it up, or score the folder with --method "
+        f"folder:{root / 'pred'}"
+    ) in console
+    assert run_folder(tmp_path / "res2", "--root", str(root), "--method", f"folder:{root / 'pred'}") == 0
