@@ -129,11 +129,12 @@ def provenance_method(folder: Path) -> str | None:
     why = _unsafe_method_name(named)
     if why is not None:
         raise DatasetLayoutError(path, f"method {named!r} {why}; {METHOD_NAME_RULE}")
-    if named in METHODS.names():
+    ours = {name.casefold(): name for name in METHODS.names()}  # case-insensitive file systems: GT is gt
+    if named.casefold() in ours:
         raise DatasetLayoutError(
             path,
-            f"method {named!r} is the name of this suite's own method {named!r}; name these "
-            "videos' method otherwise (e.g. with the folder's method and version)",
+            f"method {named!r} is the name of this suite's own method {ours[named.casefold()]!r}; name "
+            "these videos' method otherwise (e.g. with the folder's method and version)",
         )
     return named
 

@@ -85,3 +85,13 @@ def test_eval_run_writes_nothing_outside_out_for_a_bad_provenance_name(tmp_path,
     _method(preds, "EAT v2 (ours)")
     assert _run(root, out, f"folder:{preds}") == 0
     assert (out / "synthtalk" / "EAT v2 (ours)" / "synthtalk.json").is_file()
+
+
+@pytest.mark.parametrize("name", ["GT", "Static", "EDTalk_A"])
+def test_one_of_our_method_names_in_another_case_is_refused(tmp_path, name):
+    """On a case-insensitive file system (macOS, Windows) ``GT``'s results folder is ``gt``'s: its
+    scores replaced the GT row's. The names are compared ignoring case."""
+    m = _method(tmp_path / "out", name)
+    clips = [Clip(id=cid, dataset="synthtalk", split="test", video=tmp_path / f"{cid}.mp4") for cid in IDS]
+    with pytest.raises(DatasetLayoutError, match=f"method '{name}' is the name of this suite's own method '"):
+        m.prepare(clips)
