@@ -59,7 +59,8 @@ def pair_folders(gt_dir: str | Path, pred_dir: str | Path | None = None, split: 
             pred_dir,
             f"no generated video shares a file stem with the {len(gt_videos)} ground-truth videos in "
             f"{gt_dir} (GT e.g. {gt_videos[0].name}, predictions e.g. {preds[min(preds)].name}); name "
-            "each prediction after its ground-truth video",
+            "each prediction after its ground-truth video, or score the folder with eval.run's --method "
+            "folder:DIR, which also reads SadTalker's and EAT's names and a provenance.json name_map",
         )
     if missing:
         log.warning(

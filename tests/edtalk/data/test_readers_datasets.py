@@ -140,6 +140,8 @@ def test_folder_predictions_that_match_no_gt_stem_are_one_clear_error(tmp_path, 
         pair_folders(tmp_path / "gt", tmp_path / "pred")
     with pytest.raises(DatasetLayoutError, match=r"GT e.g. M003_angry_001.mp4, predictions e.g. M003_ang_1"):
         read_clips("folder", tmp_path)
+    with pytest.raises(DatasetLayoutError, match=r"score the folder with eval.run's --method folder:DIR, "):
+        read_clips("folder", tmp_path)  # which reads other tools' names
 
 
 def _synth_sidecar(clip_id: str, split: str) -> dict:
