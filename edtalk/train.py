@@ -45,7 +45,7 @@ from edtalk.train_chain import (
     stage_names,
     unmet_parent,
 )
-from edtalk.train_experts import EXPERT_STEPS, ensure_experts
+from edtalk.train_experts import EXPERT_STEPS, check_experts, ensure_experts
 from edtalk.train_resume import check_resumable
 from edtalk.train_run import TrainingInterrupted, resolve_use_gpu, run_stage, set_env_defaults
 from edtalk.train_sanity import self_reconstruction_check
@@ -58,12 +58,16 @@ def parse_max_steps(value: str) -> dict[str, int]:
     if "=" not in value:
         return {"*": positive_int(value)}
     steps = {}
-    for item in value.split(","):
-        name, _, n = item.strip().partition("=")
+    for item in filter(None, (i.strip() for i in value.split(","))):
+        name, sep, n = (part.strip() for part in item.partition("="))
+        if not sep:
+            raise argparse.ArgumentTypeError(f"{item!r}: give N for every stage, or STAGE=N for each listed")
         try:
             get_stage(name)
         except KeyError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
+        if name in steps:
+            raise argparse.ArgumentTypeError(f"{name} is given steps twice")
         steps[name] = positive_int(n)
     return steps
 
@@ -222,8 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--experts",
         default="",
-        help="loss-expert folder (default <out>/experts; trained if missing), or pretrained:NAME for a "
-        "shipped set, copied into <out>/experts (the demo uses pretrained:tiny_synthtalk_loss_experts)",
+        help="loss-expert folder (default <out>/experts; trained if missing, which only synthtalk data can), "
+        "or pretrained:NAME for a shipped set, copied into <out>/experts (the demo uses "
+        "pretrained:tiny_synthtalk_loss_experts)",
     )
     p.add_argument(
         "--expert-steps",
@@ -390,6 +395,8 @@ def _train(args: argparse.Namespace) -> int:
         n: stage_config_for(n, preset=args.preset, overrides=cli_overrides(args, n, weight_overrides))
         for n in names
     }
+    needed = {e for n in names for e in get_stage(n).experts}
+    check_experts(train_cfg, needed, expert_source)  # loss experts nothing can make: named now
     if args.resume:  # a checkpoint the model or ZeRO stage cannot load stops the run before any work
         for n in names:
             if not (len(names) > 1 and (out / n / "final.pt").is_file()):  # a finished stage is skipped
@@ -419,7 +426,6 @@ def _train(args: argparse.Namespace) -> int:
     t0 = time.time()
     cache = prepare_cache(train_cfg, model_cfg)  # the split alone: audio stages, the final check
     extras_cache = None  # the split plus the rendered people, built on first use
-    needed = {e for n in names for e in get_stage(n).experts}
     face_steps, sync_steps = args.expert_steps
     ensure_experts(train_cfg, needed, face_steps, sync_steps, source=expert_source)
     if not ray.is_initialized():

@@ -27,6 +27,8 @@ def missing_parent(name: str, parent: str, from_flag: bool) -> str:
     """The message for a stage whose parent checkpoint is not there."""
     from edtalk.stages import get_stage
 
+    if from_flag and Path(parent).is_dir():
+        return f"--parent {parent}: a folder, not a checkpoint; give its final.pt (stage {name} starts there)"
     if from_flag:
         return f"--parent {parent}: no such checkpoint (stage {name} would start from it)"
     up = get_stage(name).parent

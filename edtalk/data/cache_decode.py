@@ -59,7 +59,12 @@ def _clip_audio(clip: Clip, n_frames: int, fps: float) -> tuple[np.ndarray, np.n
     if clip.audio is None:
         return np.zeros((n_frames, 80, 16), np.float16), np.zeros((n_frames, SAMPLES_PER_FRAME), np.int16)
     wav = load_audio(clip.audio, SAMPLE_RATE)
-    mel = mel_windows(melspectrogram(wav), n_frames, fps=fps).astype(np.float16)
+    if not np.isfinite(wav).all():  # e.g. silence normalised by its peak, 0 / 0: NaN losses in audio stages
+        raise DataError(clip.audio, "audio holds NaN or infinite samples")
+    try:
+        mel = mel_windows(melspectrogram(wav), n_frames, fps=fps).astype(np.float16)
+    except ValueError as err:  # under 0.2 s of audio: no mel window to read
+        raise DataError(clip.audio, str(err)) from None
     return mel, wav_rows(wav, n_frames, fps)
 
 
@@ -81,8 +86,16 @@ def decode_workers(n_clips: int, detect: bool) -> int:
     return max(1, min(MOST_DECODERS, os.cpu_count() or 1, n_clips // CLIPS_PER_DECODER))
 
 
-def not_square(clip: Clip, height: int, width: int) -> DataError:
-    """The error for a clip whose frames are not square face crops, with how to make them."""
+CACHE_FPS = SAMPLE_RATE / SAMPLES_PER_FRAME  # 25, the networks' rate: a cached frame holds 1/25 s of audio
+FPS_TOLERANCE = 0.1  # a header's 25.0x is 25 fps; 24, 29.97 or 30 fps is another rate
+
+
+def not_a_face_crop(clip: Clip, video) -> DataError | None:
+    """The error for a clip (its ``VideoData`` or ``VideoInfo``) whose frames are not square face crops
+    at 25 fps, with how to make them; None for one that is."""
+    (height, width), fps = video.size, video.fps
+    if height == width and abs(fps - CACHE_FPS) <= FPS_TOLERANCE:
+        return None
     if clip.dataset in ("mead", "hdtf"):
         how = (
             f"`python -m edtalk.data.crop dataset --dataset {clip.dataset} --root RAW --out CROPPED` makes "
@@ -90,26 +103,31 @@ def not_square(clip: Clip, height: int, width: int) -> DataError:
         )
     else:
         how = "`python -m edtalk.data.crop video` makes them"
-    return DataError(
-        clip.video, f"frames are {width}x{height} (width x height), not square face crops; {how}"
-    )
+    if height != width:
+        return DataError(
+            clip.video, f"frames are {width}x{height} (width x height), not square face crops; {how}"
+        )
+    return DataError(clip.video, f"{fps:g} fps, not the {CACHE_FPS:g} fps the networks take; {how}")
 
 
 def _decode_clip(clip: Clip, size: int):
     """(frames resized to ``size``, landmarks, mel windows, waveform rows, frames filled) of one clip,
-    or the ``DataError`` that says why it cannot be read (returned, so a pool hands it back in order)."""
+    or the ``DataError`` that says why it cannot be read (returned, so a pool hands it back in order;
+    any other exception becomes one naming the clip's video)."""
     from edtalk.data.video import read_video
 
     try:
         clip.check()  # listed but unreadable (a bad sidecar): left out with its reason, as a missing video
         video = read_video(clip.video)
-        if video.size[0] != video.size[1]:
-            raise not_square(clip, *video.size)
+        if problem := not_a_face_crop(clip, video):
+            raise problem
         landmarks, filled = _clip_landmarks(clip, video.frames, size)
         mel, wavs = _clip_audio(clip, video.n_frames, video.fps)
+        return resized(video.frames, size), landmarks, mel, wavs, filled
     except DataError as err:
         return err
-    return resized(video.frames, size), landmarks, mel, wavs, filled
+    except Exception as err:  # an unforeseen failure on one clip is that clip's problem, not the run's end
+        return DataError(clip.video, f"failed ({type(err).__name__}: {err})")
 
 
 def decode_clips(clips: list[Clip], size: int, workers: int):

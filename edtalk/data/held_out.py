@@ -59,12 +59,16 @@ def check_unseen(clips: list[Clip], reader: str, root: str | Path) -> None:
     overlap = held_out_overlap(clips, reader, root)
     if overlap:
         found = "; ".join(
-            f"{len(ids)} of the {split} split (first: {ids[0]})" for split, ids in overlap.items()
+            f"{len(ids)} of the {name} split (first: {ids[0]})" for name, ids in overlap.items()
         )
+        split = clips[0].split
+        lists = Path(root) / ("splits" if reader == "synthtalk" else "lists")
+        fix = f"list the clips to train on, leaving them out, in {lists / split}.txt (one id a line)"
+        if split != "train":
+            fix = f"train on 'train', or {fix}"
         raise ConfigError(
-            f"split {clips[0].split!r} of {reader}:{root} holds evaluation clips: {found}. Training must "
-            "never see the judges' or the test identities (they score the trained model): train on "
-            "'train', or on a split list that leaves them out"
+            f"split {split!r} of {reader}:{root} holds evaluation clips: {found}. Training must never see "
+            f"the judges' or the test identities (they score the trained model): {fix}"
         )
 
 

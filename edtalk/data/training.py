@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edtalk.data.audio import SAMPLES_PER_FRAME
-from edtalk.data.cache_decode import decode_clips, decode_workers, not_square, resized
+from edtalk.data.cache_decode import decode_clips, decode_workers, not_a_face_crop, resized
 from edtalk.data.clip import EMOTIONS, Clip
 from edtalk.data.errors import DataError, DatasetLayoutError
 from edtalk.data.held_out import check_unseen
@@ -304,14 +304,13 @@ def estimated_cache_bytes(
 
 
 def check_before_decoding(clips: list[Clip], size: int, cache_root: Path) -> None:
-    """Stop before decoding, from a sample of the clips' headers, when the split is raw video (every
-    sampled clip non-square: each would be decoded only to be left out) or the disk under
+    """Stop before decoding, from a sample of the clips' headers, when the split is raw video (no
+    sampled clip a square crop at 25 fps: each would be decoded only to be left out) or the disk under
     ``cache_root`` cannot hold the cache (a MEAD-sized split at 256 px is about half a terabyte),
     instead of failing hours later."""
     headers = sampled_headers(clips)
-    if headers and all(info.size[0] != info.size[1] for _, info in headers):
-        clip, info = headers[0]
-        raise not_square(clip, *info.size)
+    if headers and all(not_a_face_crop(clip, info) for clip, info in headers):
+        raise not_a_face_crop(*headers[0])
     need = estimated_cache_bytes(clips, size, headers)
     free = shutil.disk_usage(cache_root).free
     if need > free:
