@@ -17,18 +17,21 @@ manager), then scores them on the **test** identities and prints:
 * the share of audio shifts of +-1..10 frames recovered exactly by the LSE offset search
   (vshift 15; target >= 90 %), and LSE-C with true vs other-clip audio.
 
-The figures are also written to ``<out>/zoo_results.json`` (``evaluate --max-clips N``: its own
-``zoo_results_firstN.json``, beside the full figures). Two processes (face analyser here,
-sync net in a spawned child; ``--sequential`` for one process), one thread each until the face
-analyser's step 700, where it waits for the sync net and takes both cores. Measured on a fresh
-clone, quiet 2-core machine: face analyser 375 s (35 s of it rendering the extra people), sync net
-146 s beside it; 381 s to train, 417 s with the evaluation.
+The figures are also written to ``<out>/zoo_results.json`` with the dataset and the judge files
+(sha256) they came from (``evaluate --max-clips N``: its own ``zoo_results_firstN.json``, beside the
+full figures); ``train`` removes the old figures in ``--out`` when it installs new judges. Two
+processes (face analyser here, sync net in a spawned child; ``--sequential`` for one process), one
+thread each until the face analyser's step 700, where it waits for the sync net and takes both
+cores. Measured on a fresh clone, quiet 2-core machine: face analyser 375 s (35 s of it rendering
+the extra people), sync net 146 s beside it; 381 s to train, 417 s with the evaluation.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -50,15 +53,25 @@ def evaluate_judges(
     data: Path, face_path: Path, sync_path: Path, progress: bool = True, max_clips: int | None = None
 ) -> dict:
     """Held-out figures of two judge files on the test identities of ``data``."""
-    from edtalk.experts.data import load_split
+    from edtalk.experts.data import dataset_record, load_split
     from edtalk.experts.evaluate import evaluate_face, evaluate_sync
+    from edtalk.weights import sha256_of
 
-    face, _ = load_expert(face_path, expect_split="judge")
-    sync, _ = load_expert(sync_path, expect_split="judge")
+    face, face_meta = load_expert(face_path, expect_split="judge")
+    sync, sync_meta = load_expert(sync_path, expect_split="judge")
+    here = dataset_record(data)
+    for trained_on in {json.dumps(m.get("dataset") or {}, sort_keys=True) for m in (face_meta, sync_meta)}:
+        if trained_on != "{}" and here and json.loads(trained_on) != here:
+            print(f"[zoo] note: judges trained on synthtalk {json.loads(trained_on)} score {data}, {here}")
     clips = load_split(data, "test", max_clips=max_clips, guard=False, progress=progress)
     return {
         "face": evaluate_face(face, clips, progress),
         "sync": evaluate_sync(sync, clips, progress=progress),
+        "data": {"root": str(Path(data).absolute()), **here},
+        "judges": {
+            meta["name"]: {"file": str(path), "sha256": sha256_of(path), "trained_on": meta.get("dataset")}
+            for path, meta in ((face_path, face_meta), (sync_path, sync_meta))
+        },
     }
 
 
@@ -124,19 +137,28 @@ def _targets_met(results: dict) -> dict[str, bool]:
 def cmd_train(args: argparse.Namespace) -> int:
     from edtalk.experts.names import EXPERT_NAMES
     from edtalk.experts.train import settings_from_args, train_experts
+    from edtalk.weights import MissingWeightsError, weights_dir
 
-    if args.weights_dir is not None:
-        import os
-
-        os.environ["EDTALK_BENCH_WEIGHTS"] = str(args.weights_dir)
+    try:
+        others_read = weights_dir()  # where the other tools look for the judges
+    except MissingWeightsError:  # $EDTALK_BENCH_WEIGHTS is a file: they find nothing
+        others_read = None
+    _use_weights_dir(args)
     t0 = time.time()
     only = (args.only,) if args.only else tuple(EXPERT_NAMES)
     paths = train_experts(args.data, "judge", args.out, settings_from_args(args), only)
-    installed = {name: install_judge(name, path) for name, path in paths.items()}
-    for name, path in installed.items():
-        print(f"[zoo] installed {name} -> {path}")
+    for old in Path(args.out).glob("zoo_results*.json"):  # figures of the judges about to be replaced
+        old.unlink()
+    installed = args.installed = {}  # for the Ctrl-C message
+    for name, path in paths.items():
+        installed[name] = install_judge(name, path)
+        print(f"[zoo] installed {name} -> {installed[name]}")
+    if weights_dir() != others_read:
+        print(f"[zoo] other tools find these judges with EDTALK_BENCH_WEIGHTS={weights_dir()} set")
     train_s = time.time() - t0
     if args.no_eval or len(installed) < 2:
+        if not args.no_eval:
+            print("[zoo] not evaluated (--only): `python -m eval.zoo evaluate` scores the installed pair")
         return 0
     results = evaluate_judges(
         args.data,
@@ -149,11 +171,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     return _report(results, args.out, timing, results_name(args.max_clips))
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
+def _use_weights_dir(args: argparse.Namespace) -> None:
     if args.weights_dir is not None:
-        import os
-
         os.environ["EDTALK_BENCH_WEIGHTS"] = str(args.weights_dir)
+
+
+def _check_locations(args: argparse.Namespace) -> None:
+    """Before any work: an unfinished synthtalk as --data, an --out that is a file."""
+    from edtalk.data.errors import DataError
+    from edtalk.data.synthtalk.generate import read_generator_block
+
+    data = Path(args.data)
+    if (data / "clips").is_dir() and not (data / "card.json").is_file():
+        block = next((read_generator_block(p) for p in sorted((data / "clips").glob("*.json"))), None) or {}
+        how = f" --preset {block['preset']} --seed {block['seed']}" if "preset" in block else ""
+        raise DataError(
+            data,
+            "an unfinished synthtalk (clips/ but no card.json: its generation was interrupted or is "
+            f"running); finish it with `python -m edtalk.data.synthtalk --out {data}{how}`",
+        )
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise DataError(args.out, "is a file, not a folder: choose a folder for --out")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    _use_weights_dir(args)
     face = resolve_judge(JUDGE_NAMES["face_analyser"], args.data)
     sync = resolve_judge(JUDGE_NAMES["sync_net"], args.data)
     results = evaluate_judges(args.data, face, sync, not args.no_progress, args.max_clips)
@@ -222,9 +264,20 @@ def main(argv: list[str] | None = None) -> int:
     from edtalk.weights import MissingWeightsError, WeightsMismatchError
 
     try:
+        _check_locations(args)
         return args.func(args)
     except (DataError, SplitLeakError, MissingWeightsError, WeightsMismatchError, FileNotFoundError) as err:
         return report_error(err)  # a missing judge or dataset, a judge unfit for this set: one line
+    except KeyboardInterrupt:
+        if installed := getattr(args, "installed", None):
+            done = f"installed {', '.join(installed)}, not evaluated"
+            done += f" (`python -m eval.zoo evaluate --data {args.data}` scores them)"
+        elif args.func is cmd_train:
+            done = "nothing installed (the judges in the weights directory are as they were)"
+        else:
+            done = "nothing written"
+        print(f"\ninterrupted: {done}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -89,3 +89,95 @@ def test_missing_judge_names_the_training_command(tmp_path, monkeypatch):
 
     with pytest.raises(weights.MissingWeightsError, match="python -m eval.zoo train"):
         resolve_judge("synthtalk_sync_judge")
+
+
+def test_results_name_the_data_and_the_judges_and_another_set_gets_a_note(trained, tmp_path, capsys):
+    """zoo_results.json did not say which judge files or which dataset its figures came from, and
+    judges trained on one synthtalk scored another (another seed) without a word."""
+    data, wdir, out = trained
+    from eval.zoo import main
+
+    results = json.loads((out / "zoo_results_first4.json").read_text())
+    assert results["data"] == {
+        "root": str(data.absolute()),
+        "seed": 0,
+        "preset": None,
+        "generator_version": None,
+    }
+    for name in ("synthtalk_face_judge", "synthtalk_sync_judge"):
+        judge = results["judges"][name]
+        assert judge["sha256"] == sha256_of(wdir / f"{name}.safetensors") and judge["trained_on"]["seed"] == 0
+    capsys.readouterr()
+    other = make_fixture_dataset(tmp_path / "seed1", n_clips=1, n_frames=25, size=64, seed=1)
+    assert main(["evaluate", "--data", str(other), "--out", str(tmp_path / "o"), "--max-clips", "2",
+                 "--no-progress"]) == 0  # fmt: skip
+    note = capsys.readouterr().out.split("[zoo] note: judges trained on synthtalk ")[1].splitlines()[0]
+    assert note.startswith("{") and "'seed': 0" in note and f"score {other}, " in note and "'seed': 1" in note
+
+
+def test_an_out_that_is_a_file_or_an_unfinished_dataset_is_refused_before_training(
+    tmp_path, monkeypatch, capsys
+):
+    """A file as --out failed with FileExistsError's traceback after the whole training; a synthtalk
+    whose generation was interrupted after its split lists (no card.json) was trained on."""
+    import edtalk.experts.train as experts_train
+    from eval.zoo import main
+
+    def never(*args, **kwargs):
+        raise AssertionError("trained")
+
+    monkeypatch.setattr(experts_train, "train_experts", never)
+    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "weights"))
+    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=25, size=64)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["train", "--data", str(data), "--out", str(afile), *SMOKE]) == 2
+    assert capsys.readouterr().err == f"error: {afile}: is a file, not a folder: choose a folder for --out\n"
+    (data / "card.json").unlink()
+    for argv in (["train", *SMOKE], ["evaluate"]):
+        assert main([*argv, "--data", str(data), "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err
+        assert (
+            err.startswith(f"error: {data}: an unfinished synthtalk (clips/ but no card.json")
+            and err.count("\n") == 1
+        )
+    assert afile.read_text() == "x" and not (tmp_path / "weights").exists()
+
+
+def test_ctrl_c_is_exit_130_and_a_retrain_drops_the_old_figures(trained, tmp_path, monkeypatch, capsys):
+    """Ctrl-C printed a traceback; interrupted after installing new judges, the old judges' figures
+    stayed in --out (`make demo` takes zoo_results.json for "judges trained")."""
+    data, wdir, out = trained
+    import edtalk.experts.train as experts_train
+    import eval.zoo as zoo
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    def main(argv):
+        try:
+            return zoo.main(argv)
+        except KeyboardInterrupt:
+            pytest.fail("Ctrl-C ended in a traceback")
+
+    train = ["train", "--data", str(data), "--out", str(out), *SMOKE]
+    capsys.readouterr()
+    with monkeypatch.context() as m:
+        m.setattr(experts_train, "train_experts", interrupted)
+        assert main(train) == 130
+    err = capsys.readouterr().err
+    assert (
+        err.strip() == "interrupted: nothing installed (the judges in the weights directory are as they were)"
+    )
+    assert (out / "zoo_results_first4.json").is_file()  # the installed judges are still those it describes
+    monkeypatch.setattr(zoo, "evaluate_judges", interrupted)
+    assert main([*train, "--weights-dir", str(tmp_path / "w2")]) == 130
+    printed = capsys.readouterr()
+    assert printed.err.strip() == (
+        "interrupted: installed synthtalk_face_judge, synthtalk_sync_judge, not evaluated "
+        f"(`python -m eval.zoo evaluate --data {data}` scores them)"
+    )
+    assert (
+        f"[zoo] other tools find these judges with EDTALK_BENCH_WEIGHTS={tmp_path / 'w2'} set" in printed.out
+    )
+    assert not list(out.glob("zoo_results*.json"))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
-from edtalk.cli import positive_int, report_error
+from edtalk.cli import non_negative_int, positive_int, report_error
 from edtalk.data.synthtalk.presets import PRESETS
 
 
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--preset", default="tiny", choices=sorted(PRESETS), help="dataset size (default: tiny)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed, >= 0 (default: 0)")
     parser.add_argument(
         "--workers",
         type=positive_int,
@@ -41,18 +42,30 @@ def main(argv: list[str] | None = None) -> int:
         "--force",
         action="store_true",
         help="regenerate even if OUT already holds this dataset; write into an OUT that holds another "
-        "synthtalk (other preset or seed) or other files",
+        "synthtalk (other preset or seed) or other files (the .mp4, .wav and .json files in OUT/clips "
+        "that are not this dataset's are deleted)",
     )
     args = parser.parse_args(argv)
     from edtalk.data.errors import DataError
-    from edtalk.data.synthtalk.generate import ensure_dataset
 
     try:
+        from edtalk.data.synthtalk.generate import ensure_dataset
+
         card, wrote = ensure_dataset(
             args.out, args.preset, args.seed, args.workers, not args.no_progress, args.force
         )
     except DataError as err:
         return report_error(err)
+    except KeyboardInterrupt:
+        out = Path(args.out)
+        if (out / "card.json").is_file() or not (out / "clips").is_dir():
+            print(f"\ninterrupted: nothing written to {args.out}", file=sys.stderr)
+        else:
+            print(
+                f"\ninterrupted: {args.out} is unfinished (no card.json); the same command regenerates it",
+                file=sys.stderr,
+            )
+        return 130
     if wrote:
         print(
             f"wrote {card['counts']['clips_total']} clips, {card['size_mb']} MB to {args.out} "

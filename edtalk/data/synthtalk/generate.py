@@ -9,7 +9,12 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import re
+import shutil
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +24,7 @@ from tqdm import tqdm
 from edtalk.atomic import write_text
 from edtalk.data.audio import write_wav
 from edtalk.data.clip import EMOTIONS
-from edtalk.data.errors import DatasetLayoutError
+from edtalk.data.errors import DataError, DatasetLayoutError
 from edtalk.data.synthtalk.card import GENERATOR_VERSION, write_card, write_contact_sheet
 from edtalk.data.synthtalk.clip import SynthClip, make_clip
 from edtalk.data.synthtalk.files import write_json
@@ -148,21 +153,42 @@ def generator_block(task: ClipTask) -> dict:
     }
 
 
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Turn a failed write (a full disk, no permission) into a ``DataError`` naming ``path`` and the fix."""
+    import soundfile
+
+    try:
+        yield
+    except (OSError, soundfile.SoundFileError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        folder = next((p for p in Path(path).absolute().parents if p.is_dir()), Path("/"))
+        free = f"{shutil.disk_usage(folder).free / 1e6:.1f} MB free there"
+        raise DataError(
+            path,
+            f"cannot write it ({reason}; {free}): free some space or choose a writable --out, then run "
+            "the same command again",
+        ) from None
+
+
 def _write_clip(task: ClipTask) -> dict:
     from edtalk.data.video import write_video
 
     cpu_start = time.process_time()
     clip = clip_for_task(task)
     clips = Path(task.out) / "clips"
-    write_video(
-        clips / f"{task.clip_id}.mp4",
-        clip.frames,
-        fps=clip.fps,
-        audio=clip.audio,
-        sample_rate=clip.sample_rate,
-    )
-    write_wav(clips / f"{task.clip_id}.wav", clip.audio, clip.sample_rate)
-    write_json(clips / f"{task.clip_id}.json", sidecar(task, clip))
+    with _writing(clips / f"{task.clip_id}.mp4"):
+        write_video(
+            clips / f"{task.clip_id}.mp4",
+            clip.frames,
+            fps=clip.fps,
+            audio=clip.audio,
+            sample_rate=clip.sample_rate,
+        )
+    with _writing(clips / f"{task.clip_id}.wav"):
+        write_wav(clips / f"{task.clip_id}.wav", clip.audio, clip.sample_rate)
+    with _writing(clips / f"{task.clip_id}.json"):
+        write_json(clips / f"{task.clip_id}.json", sidecar(task, clip))
     tile = None
     if task.sheet_tile:
         pose = np.abs(clip.factors["yaw"]) + np.abs(clip.factors["pitch"]) + 20 * clip.factors["blink"]
@@ -177,11 +203,14 @@ def _write_clip(task: ClipTask) -> dict:
     }
 
 
-def init_render_worker() -> None:
-    """One OpenCV thread per render process (the processes already use every core)."""
+def init_render_worker(pool: bool = True) -> None:
+    """One OpenCV thread per render process (the processes already use every core). A ``pool``
+    worker leaves Ctrl-C to its parent, which stops the pool (no traceback from every worker)."""
     import cv2
 
     cv2.setNumThreads(1)
+    if pool:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _is_temp(name: str) -> bool:
@@ -239,36 +268,37 @@ def _nonempty(path: Path) -> bool:
         return False
 
 
-def _complete_card(out: Path, preset: Preset, seed: int, tasks: list) -> dict | None:
-    """The card of a finished dataset in ``out`` made with these settings, else None.
+def _finished(out: Path, preset: Preset, seed: int, tasks: list) -> tuple[dict | None, str]:
+    """(card, "") for a finished dataset in ``out`` made with these settings, else (None, what is not).
 
     Finished means: the card names these settings; card.md, the contact sheet and every planned
     clip's mp4, wav and sidecar are non-empty files; the split lists list the planned clips; and
     every sidecar's ``generator`` block says it was made by this version, preset, seed and number
     (so a folder that mixes clips of two runs is never taken for a finished dataset)."""
     if (card := _read_card(out)) is None:
-        return None
-    same = (card.get("preset"), card.get("seed"), card.get("generator_version")) == (
-        preset.name,
-        seed,
-        GENERATOR_VERSION,
-    )
-    if not same or not all(_nonempty(out / name) for name in ("card.md", "contact_sheet.png")):
-        return None
+        return None, "no readable card.json: an interrupted run"
+    if card.get("generator_version") != GENERATOR_VERSION:
+        return None, f"made by generator {card.get('generator_version')}, this is {GENERATOR_VERSION}"
+    if (card.get("preset"), card.get("seed")) != (preset.name, seed):
+        return None, f"card.json names preset {card.get('preset')!r} seed {card.get('seed')}"
+    for name in ("card.md", "contact_sheet.png"):
+        if not _nonempty(out / name):
+            return None, f"{name} missing or empty"
     for split in SPLITS:
         try:
             listed = (out / "splits" / f"{split}.txt").read_text()
         except (OSError, ValueError):
-            return None
+            listed = None
         if listed != "".join(f"{t.clip_id}\n" for t in tasks if t.split == split):
-            return None
+            return None, f"splits/{split}.txt does not list the planned clips"
     clips = out / "clips"
     for t in tasks:
-        if not all(_nonempty(clips / f"{t.clip_id}{ext}") for ext in (".mp4", ".wav", ".json")):
-            return None
+        for ext in (".mp4", ".wav", ".json"):
+            if not _nonempty(clips / f"{t.clip_id}{ext}"):
+                return None, f"clips/{t.clip_id}{ext} missing or empty"
         if read_generator_block(clips / f"{t.clip_id}.json") != generator_block(t):
-            return None
-    return card
+            return None, f"clips/{t.clip_id}.json not made by this preset, seed and generator"
+    return card, ""
 
 
 LAYOUT = {"clips", "splits", "card.json", "card.md", "contact_sheet.png"}  # what generate() writes
@@ -278,6 +308,16 @@ SUMMARY = ("card.json", "card.md", "contact_sheet.png")  # written last, from ev
 def _check_folder(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise DatasetLayoutError(out, "is a file, not a folder: choose a folder (new or empty) for --out")
+
+
+_CLIP_FILE = re.compile(rf"st\d{{3,}}#(?:{'|'.join(EMOTIONS)})#level_\d+#\d{{3,}}\.(?:mp4|wav|json)")
+
+
+def _foreign(folder: Path, own) -> list[str]:
+    """Names in ``folder`` that ``own(name)`` disowns (hidden files such as .DS_Store and temp files
+    of a killed run do not count)."""
+    names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    return [n for n in names if not own(n) and not n.startswith(".")]
 
 
 def _held_clips(out: Path) -> dict[str, int]:
@@ -300,9 +340,9 @@ def _held_clips(out: Path) -> dict[str, int]:
 def check_target(out: Path, preset: Preset, seed: int) -> None:
     """Refuse (unless --force) to write into ``out`` when it holds something else: a synthtalk of
     another preset or seed, finished (its card says so) or interrupted (no card; its clip sidecars
-    say so), whose clips would be overwritten clip by clip, or files synthtalk never writes (hidden
-    files such as .DS_Store and temp files of a killed run do not count). A finished or interrupted
-    dataset of these settings, or of an older generator version, is regenerated or resumed as before."""
+    say so), whose clips would be overwritten clip by clip, or files synthtalk never writes, in
+    ``out`` or its clips/ (which a run would delete; hidden and temp files do not count). A finished or
+    interrupted dataset of these settings, or of an older generator version, is kept or regenerated."""
     _check_folder(out)
     card = _read_card(out)
     if card is not None and (card.get("preset"), card.get("seed")) != (preset.name, seed):
@@ -321,8 +361,8 @@ def check_target(out: Path, preset: Preset, seed: int) -> None:
                 f"generating preset {preset.name!r} seed {seed} would overwrite them: choose another --out, "
                 "or --force to replace them",
             )
-    names = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
-    foreign = [n for n in names if n not in LAYOUT and not n.startswith(".")]
+    foreign = _foreign(out, LAYOUT.__contains__)
+    foreign += [f"clips/{n}" for n in _foreign(out / "clips", _CLIP_FILE.fullmatch)]
     if foreign:
         raise DatasetLayoutError(
             out,
@@ -385,31 +425,40 @@ def ensure_dataset(
     if not force:
         check_target(out, chosen, seed)
     tasks = plan(out, chosen, seed)
-    if not force and (existing := _complete_card(out, chosen, seed, tasks)) is not None:
-        return existing, False
-    _start_writing(out, tasks)
+    if not force:
+        existing, why = _finished(out, chosen, seed, tasks)
+        if existing is not None:
+            return existing, False
+        if _read_card(out) is not None or _held_clips(out):
+            print(
+                f"{out}: not a finished synthtalk preset {chosen.name!r} seed {seed} ({why}): regenerating it"
+            )
+    with _writing(out):
+        _start_writing(out, tasks)
     workers = max(1, workers or os.cpu_count() or 1)
-    bar = tqdm(total=len(tasks), desc=f"synthtalk {chosen.name}", unit="clip", disable=not progress)
     results = []
-    if workers == 1:
-        init_render_worker()
-        for task in tasks:
-            results.append(_write_clip(task))
-            bar.update()
-    else:
-        with mp.get_context("spawn").Pool(workers, initializer=init_render_worker) as pool:
-            for result in pool.imap(_write_clip, tasks, chunksize=2):
-                results.append(result)
+    with tqdm(total=len(tasks), desc=f"synthtalk {chosen.name}", unit="clip", disable=not progress) as bar:
+        if workers == 1:
+            init_render_worker(pool=False)
+            for task in tasks:
+                results.append(_write_clip(task))
                 bar.update()
-    bar.close()
-    for split in SPLITS:
-        ids = [r["id"] for r in results if r["split"] == split]
-        write_text(out / "splits" / f"{split}.txt", "".join(f"{i}\n" for i in ids))
+        else:
+            with mp.get_context("spawn").Pool(workers, initializer=init_render_worker) as pool:
+                for result in pool.imap(_write_clip, tasks, chunksize=2):
+                    results.append(result)
+                    bar.update()
+    with _writing(out / "splits"):
+        for split in SPLITS:
+            ids = [r["id"] for r in results if r["split"] == split]
+            write_text(out / "splits" / f"{split}.txt", "".join(f"{i}\n" for i in ids))
     tiles = {
         (t.identity_index, t.emotion, t.level): r["tile"]
         for t, r in zip(tasks, results, strict=True)
         if r["tile"] is not None
     }
-    write_contact_sheet(out / "contact_sheet.png", tiles, sheet_identities(chosen), chosen)
-    card = write_card(out, chosen, seed, tasks, results, time.perf_counter() - start, workers)
+    with _writing(out / "contact_sheet.png"):
+        write_contact_sheet(out / "contact_sheet.png", tiles, sheet_identities(chosen), chosen)
+    with _writing(out / "card.json"):
+        card = write_card(out, chosen, seed, tasks, results, time.perf_counter() - start, workers)
     return card, True

@@ -284,3 +284,112 @@ def test_an_out_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith(f"error: {argv[1]}: ") and err.count("\n") == 1
     assert afile.read_text() == "x"
+
+
+def test_files_of_someone_else_in_clips_are_refused_not_deleted(dataset, tmp_path, capsys, monkeypatch):
+    """A folder whose clips/ held someone's videos passed as a synthtalk: the run deleted them."""
+    from edtalk.data.synthtalk.__main__ import main
+
+    monkeypatch.setitem(PRESETS, "quick", QUICK)
+    theirs = tmp_path / "theirs"
+    (theirs / "clips").mkdir(parents=True)
+    (theirs / "clips" / "interview.mp4").write_bytes(b"someone's video")
+    finished = _copy(dataset, tmp_path / "finished")
+    (finished / "clips" / "interview.mp4").write_bytes(b"someone's video")
+    (finished / "card.json").unlink()  # unfinished: a run would rewrite clips/
+    for root in (theirs, finished):
+        assert main(["--out", str(root), "--preset", "quick", "--no-progress", "--workers", "1"]) == 2
+        err = capsys.readouterr().err
+        assert "not a synthtalk dataset (holds clips/interview.mp4)" in err and err.count("\n") == 1
+        assert (root / "clips" / "interview.mp4").read_bytes() == b"someone's video"
+
+
+def test_a_negative_seed_is_refused_by_the_command_line(tmp_path, capsys):
+    """--seed -1 ended in numpy's traceback, after creating OUT/clips."""
+    from edtalk.data.synthtalk.__main__ import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--out", str(tmp_path / "d"), "--seed", "-1", "--no-progress"])
+    assert stop.value.code == 2 and "--seed: must be at least 0" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+def _interrupt_after(gen, monkeypatch, n: int, error: BaseException) -> None:
+    write_clip, written = gen._write_clip, []
+
+    def failing(task):
+        if len(written) == n:
+            raise error
+        written.append(task.clip_id)
+        return write_clip(task)
+
+    monkeypatch.setattr(gen, "_write_clip", failing)
+
+
+def test_ctrl_c_is_exit_130_with_one_line_and_pool_workers_leave_it_to_the_parent(
+    tmp_path, capsys, monkeypatch
+):
+    """Ctrl-C printed a traceback from the generator and one from every worker process."""
+    import signal
+
+    from edtalk.data.synthtalk.__main__ import main
+
+    gen = importlib.import_module("edtalk.data.synthtalk.generate")
+    monkeypatch.setitem(PRESETS, "quick", QUICK)
+    _interrupt_after(gen, monkeypatch, 2, KeyboardInterrupt())
+    root = tmp_path / "d"
+    try:
+        rc = main(["--out", str(root), "--preset", "quick", "--workers", "1", "--no-progress"])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C ended in a traceback")
+    assert rc == 130
+    err = capsys.readouterr().err
+    assert err.strip() == f"interrupted: {root} is unfinished (no card.json); the same command regenerates it"
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        gen.init_render_worker(pool=False)  # the generator's own process keeps Ctrl-C
+        assert signal.getsignal(signal.SIGINT) == before
+        gen.init_render_worker()  # a pool worker ignores it: the parent stops the pool
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.parametrize("error", ["oserror", "libsndfile"])
+def test_a_full_disk_is_one_line_naming_the_file(tmp_path, capsys, monkeypatch, error):
+    """A full disk ended in a traceback (from a worker: libsndfile's bare "System error.")."""
+    import errno
+
+    import soundfile
+
+    from edtalk.data.synthtalk.__main__ import main
+
+    gen = importlib.import_module("edtalk.data.synthtalk.generate")
+    monkeypatch.setitem(PRESETS, "quick", QUICK)
+    full = OSError(errno.ENOSPC, "No space left on device") if error == "oserror" else None
+
+    def write_wav(path, audio, sample_rate):
+        raise full or soundfile.LibsndfileError(2, "")
+
+    monkeypatch.setattr(gen, "write_wav", write_wav)
+    root = tmp_path / "d"
+    assert main(["--out", str(root), "--preset", "quick", "--workers", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    first = sorted(t.clip_id for t in gen.plan(root, QUICK, 0))[0]
+    assert err.startswith(f"error: {root / 'clips' / first}.wav: cannot write it (") and err.count("\n") == 1
+    assert "MB free there): free some space or choose a writable --out" in err
+    assert not (root / "card.json").exists()
+
+
+def test_a_regenerated_dataset_says_why(dataset, tmp_path, capsys):
+    """A finished dataset missing one clip was regenerated whole without a word."""
+    root = _copy(dataset, tmp_path / "d")
+    gone = sorted((root / "clips").glob("*.wav"))[2]
+    gone.unlink()
+    generate(root, QUICK, seed=0, workers=1, progress=False)
+    out = capsys.readouterr().out
+    why = f"(clips/{gone.name} missing or empty): regenerating it"
+    assert f"{root}: not a finished synthtalk preset 'quick' seed 0 {why}" in out
+    assert _hashes(root) == _hashes(dataset)
+    generate(root, QUICK, seed=0, workers=1, progress=False)  # finished: kept without a note
+    assert capsys.readouterr().out == ""
