@@ -100,6 +100,7 @@ def check_not_trained_on(clips: list[Clip], meta: dict, ckpt: str | Path) -> Non
     from edtalk.data.readers import READERS, read_clips
     from edtalk.model import CheckpointError
     from edtalk.registry import UnknownNameError
+    from edtalk.train_cache import parse_data
 
     seen: set[tuple[str, str]] = set()
     for entry in training_record(meta):
@@ -107,8 +108,8 @@ def check_not_trained_on(clips: list[Clip], meta: dict, ckpt: str | Path) -> Non
         if spec in seen:
             continue
         seen.add(spec)
-        reader, _, root_text = spec[0].partition(":")
-        root = Path(root_text).expanduser().resolve()
+        reader, root = parse_data(spec[0])
+        root = root.resolve()
         try:
             by_identity = READERS.get(reader).splits_by_identity
             trained = read_clips(reader, root, spec[1])
