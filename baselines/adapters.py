@@ -37,7 +37,7 @@ from urllib.parse import unquote
 from baselines import METHODS, Method
 from edtalk.data.clip import Clip
 from edtalk.data.errors import DataError, DatasetLayoutError
-from edtalk.data.readers.common import VIDEO_SUFFIXES, is_hidden, second_video
+from edtalk.data.readers.common import VIDEO_SUFFIXES, is_hidden, name_key, second_video
 from eval.results import DRIVING_MODES
 
 log = logging.getLogger(__name__)
@@ -172,21 +172,23 @@ def index_folder(folder: Path, known_ids: set[str] | None = None) -> dict[str, P
 
     With ``known_ids`` the first candidate id that is a known clip wins and the videos matching
     none are logged; two files claiming the same clip is an error naming both."""
-    name_map = read_name_map(folder)
+    name_map = {name_key(name): clip_id for name, clip_id in read_name_map(folder).items()}
+    known = None if known_ids is None else {name_key(i): i for i in known_ids}  # macOS names are NFD
     index: dict[str, Path] = {}
     unmatched: list[str] = []
     for video in videos_below(folder):
-        mapped = name_map.get(video.stem, name_map.get(video.name))
+        mapped = name_map.get(name_key(video.stem), name_map.get(name_key(video.name)))
         cands = [mapped] if mapped is not None else candidate_ids(video, folder)
-        if known_ids is not None:
-            cands = [c for c in cands if c in known_ids]
+        cands = [name_key(c) for c in cands]
+        if known is not None:
+            cands = [known[c] for c in cands if c in known]
         if not cands:
             shown = str(video.relative_to(folder))
             unmatched.append(shown if mapped is None else f"{shown} (name_map: {mapped!r})")
             continue
         clip_id = cands[0]
-        if mapped is None and known_ids is not None:
-            _check_sadtalker_image(video, clip_id, known_ids)
+        if mapped is None and known is not None:
+            _check_sadtalker_image(video, clip_id, known)
         if clip_id in index:
             err = second_video(clip_id, index[clip_id], video)
             if index[clip_id].parent != video.parent:  # per-emotion (or per-run) output subfolders
@@ -205,10 +207,12 @@ def index_folder(folder: Path, known_ids: set[str] | None = None) -> dict[str, P
     return index
 
 
-def _check_sadtalker_image(video: Path, clip_id: str, known_ids: set[str]) -> None:
-    """Refuse SadTalker's ``<image>##<audio>`` whose image names another clip than its audio."""
+def _check_sadtalker_image(video: Path, clip_id: str, known: dict[str, str]) -> None:
+    """Refuse SadTalker's ``<image>##<audio>`` whose image names another clip than its audio
+    (``known``: ``name_key`` of each clip id -> clip id)."""
     names = sadtalker_names(video.stem)
-    image_ids = {c for c in (names[0], _mead_name(names[0])) if c in known_ids} if names else set()
+    image = [name_key(c) for c in (names[0], _mead_name(names[0])) if c] if names else []
+    image_ids = {known[c] for c in image if c in known}
     if image_ids and clip_id not in image_ids:
         raise DatasetLayoutError(
             video,
@@ -259,7 +263,7 @@ class FolderOfVideos(Method):
     def prediction_path(self, clip: Clip, videos_dir: Path) -> Path | None:
         if self._index is None:
             self._index = index_folder(self.folder)
-        return self._index.get(clip.id)
+        return self._index.get(clip.id, self._index.get(name_key(clip.id)))
 
     def driving_mode(self) -> str | None:
         """The ``driving`` of ``DIR/provenance.json`` ("audio" | "video"), None when absent."""

@@ -145,3 +145,16 @@ def test_a_video_file_given_as_the_folder_is_named_a_file(tmp_path):
     _video(tmp_path / "result_voice.mp4")
     with pytest.raises(DatasetLayoutError, match="method output folder is a file: name the folder"):
         make_method(f"folder:{tmp_path / 'result_voice.mp4'}").prepare(_clips())
+
+
+def test_names_saved_on_macos_pair_with_clip_ids_typed_elsewhere(tmp_path):
+    """A method's videos saved on macOS carry decomposed names (NFD: "e" + combining diaeresis); the
+    clip ids of a folder dataset read on Linux are composed (NFC). They used to match no clip."""
+    nfc, nfd = "Zo\u00eb_1", "Zoe\u0308_1"
+    out = _folder(tmp_path / "mac", [f"{nfd}.mp4", "clip_1.mp4"])
+    assert index_folder(out, {nfc, "clip_1"}) == {nfc: out / f"{nfd}.mp4", "clip_1": out / "clip_1.mp4"}
+    mapped = _folder(tmp_path / "mapped", ["take 1.mp4"], {"name_map": {"take 1": nfd}})
+    assert index_folder(mapped, {nfc}) == {nfc: mapped / "take 1.mp4"}  # a name_map value from macOS
+    method = make_method(f"folder:{out}")
+    method.prepare(_clips([nfc, "clip_1"]))
+    assert method.prediction_path(_clips([nfc])[0], tmp_path) == out / f"{nfd}.mp4"

@@ -6,6 +6,7 @@ import codecs
 import json
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -59,6 +60,12 @@ def require_root(root: Path, dataset: str, expected: str) -> Path:
 def is_hidden(path: Path) -> bool:
     """A name or folder starting with '.' (macOS ``._x.mp4`` and ``.DS_Store``, temp files)."""
     return any(part.startswith(".") for part in path.parts if part not in (".", ".."))
+
+
+def name_key(name: str) -> str:
+    """A file name as a clip id, in Unicode NFC: a name saved on macOS (NFD: ``e`` + combining accent)
+    and the same name typed or saved elsewhere (``é``) are one clip."""
+    return unicodedata.normalize("NFC", name)
 
 
 def videos_matching(root: Path, pattern: str = "*") -> list[Path]:

@@ -22,6 +22,7 @@ from edtalk.data.readers.common import (
     filter_by_list,
     find_audio,
     layout_error,
+    name_key,
     require_root,
     second_video,
     split_list_path,
@@ -51,8 +52,8 @@ def pair_folders(gt_dir: str | Path, pred_dir: str | Path | None = None, split: 
         preds = _by_stem(pred_dir)
         if not preds:
             raise DatasetLayoutError(pred_dir, "no generated videos (.mp4) in the prediction folder")
-    gt_stems = {p.stem for p in gt_videos}
-    missing = [p.stem for p in gt_videos if pred_dir is not None and p.stem not in preds]
+    gt_stems = {name_key(p.stem) for p in gt_videos}
+    missing = [p.stem for p in gt_videos if pred_dir is not None and name_key(p.stem) not in preds]
     orphans = sorted(set(preds) - gt_stems)
     if preds and len(missing) == len(gt_videos):  # a naming mismatch, not one failure per clip
         raise DatasetLayoutError(
@@ -80,32 +81,33 @@ def pair_folders(gt_dir: str | Path, pred_dir: str | Path | None = None, split: 
     audio_dirs = [gt_dir, gt_dir.parent / "audio"]
     return [
         Clip(
-            id=video.stem,
+            id=name_key(video.stem),
             dataset="folder",
             split=split,
             video=video,
             audio=find_audio([video.stem], audio_dirs) or video,
-            extra={"pred": preds.get(video.stem)} if pred_dir is not None else {},
+            extra={"pred": preds.get(name_key(video.stem))} if pred_dir is not None else {},
         )
         for video in gt_videos
     ]
 
 
 def _by_stem(folder: Path) -> dict[str, Path]:
-    """stem -> video in ``folder``; two videos of one stem (``a.mp4``, ``a.avi``) are an error naming
-    both, as the clip id would be ambiguous."""
+    """stem (``name_key``) -> video in ``folder``; two videos of one stem (``a.mp4``, ``a.avi``) are an
+    error naming both, as the clip id would be ambiguous."""
     videos: dict[str, Path] = {}
     for video in videos_in(folder):
-        if video.stem in videos:
-            raise second_video(video.stem, videos[video.stem], video)
-        videos[video.stem] = video
+        key = name_key(video.stem)
+        if key in videos:
+            raise second_video(key, videos[key], video)
+        videos[key] = video
     return videos
 
 
 def _folder_key(entry: str) -> str:
     """A list entry -> clip id: the file stem when it names a video (``clip one.mp4``)."""
     name = Path(entry.strip()).name
-    return Path(name).stem if Path(name).suffix.lower() in VIDEO_SUFFIXES else name
+    return name_key(Path(name).stem if Path(name).suffix.lower() in VIDEO_SUFFIXES else name)
 
 
 def root_folders(root: Path) -> tuple[Path, Path | None]:

@@ -131,6 +131,27 @@ def test_folder_pairs_by_stem(tmp_path, place, caplog):
         pair_folders(tmp_path, None)  # no videos directly in root
 
 
+def test_folder_pairs_names_saved_on_macos_with_names_typed_elsewhere(tmp_path, place, caplog):
+    """macOS saves "Zoë" decomposed (NFD); the same name typed or saved on Linux is composed (NFC).
+    The two used to be two clips: every prediction missing and an NFC list entry not on disk."""
+    nfc, nfd = "Zo\u00eb_1", "Zoe\u0308_1"
+    place(tmp_path / f"gt/{nfc}.mp4")
+    place(tmp_path / "gt/b.mp4")
+    place(tmp_path / f"pred/{nfd}.mp4")
+    place(tmp_path / "pred/b.mp4")
+    clips = read_clips("folder", tmp_path)
+    assert [(c.id, c.extra["pred"]) for c in clips] == [
+        (nfc, tmp_path / f"pred/{nfd}.mp4"),
+        ("b", tmp_path / "pred/b.mp4"),
+    ]
+    assert "no generated video" not in caplog.text
+    (tmp_path / "gt" / f"{nfc}.mp4").rename(tmp_path / "gt" / f"{nfd}.mp4")  # GT from macOS, list typed
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists/test.txt").write_text(f"{nfc}.mp4\n")
+    (clip,) = read_clips("folder", tmp_path, "test")
+    assert clip.id == nfc and clip.video == tmp_path / f"gt/{nfd}.mp4"
+
+
 def test_folder_predictions_that_match_no_gt_stem_are_one_clear_error(tmp_path, place):
     """Every GT clip without a prediction is a naming mismatch: eval.run used to score it as N failed
     clips and write a results file with no numbers."""
