@@ -141,7 +141,7 @@ def metric_entry(
 
 def validate(data: dict, where: str = "<results>") -> None:
     """Raise ``ResultsSchemaError`` if ``data`` misses a required field, has one of the wrong type
-    (``protocol``, ``metrics``, ``failures``) or has a bad metric."""
+    (``protocol``, ``metrics``, ``unverified``, ``failures``) or has a bad metric."""
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         raise ResultsSchemaError(f"{where}: missing field(s) {missing}")
@@ -161,6 +161,10 @@ def validate(data: dict, where: str = "<results>") -> None:
         bad = [k for k in METRIC_REQUIRED if k not in entry]
         if bad:
             raise ResultsSchemaError(f"{where}: metric {mid!r} lacks {bad}")
+        if not isinstance(entry["higher_is_better"], bool):  # "false" would read as true
+            raise ResultsSchemaError(
+                f"{where}: metric {mid!r} higher_is_better {entry['higher_is_better']!r} is not true/false"
+            )
         v = entry["value"]
         if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):  # bool is an int
             raise ResultsSchemaError(f"{where}: metric {mid!r} value {v!r} is not a number")
@@ -170,6 +174,7 @@ def validate(data: dict, where: str = "<results>") -> None:
     if data.get("driving") not in (None, *DRIVING_MODES):
         modes = ", ".join(DRIVING_MODES)
         raise ResultsSchemaError(f"{where}: driving {data['driving']!r} is not one of {modes}, or null")
+    _require_type(data, "unverified", bool, "true or false", where)
     _require_type(data, "failures", list, "a list", where)
     for f in data["failures"]:
         if not isinstance(f, dict) or not {"clip", "reason"} <= set(f):

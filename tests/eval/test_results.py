@@ -55,3 +55,23 @@ def test_another_schema_version_is_refused():
     """Catches validate reading a file of another schema version as if it were this one."""
     with pytest.raises(ResultsSchemaError, match=rf"schema 'edtalk-bench/results/0', expected '{SCHEMA}'"):
         validate(_results(schema="edtalk-bench/results/0"), "r.json")
+
+
+@pytest.mark.parametrize(
+    "edit, problem",
+    [
+        (lambda d: d.update(unverified="false"), r"field 'unverified' is 'false', expected true or false"),
+        (
+            lambda d: d["metrics"]["psnr"].update(higher_is_better="false"),
+            r"metric 'psnr' higher_is_better 'false' is not true/false",
+        ),
+        (lambda d: d["metrics"]["psnr"].update(higher_is_better=0), r"higher_is_better 0 is not true/false"),
+    ],
+)
+def test_a_hand_edited_flag_of_another_type_is_refused(edit, problem):
+    """A hand-edited "false" is a non-empty string: the report read it as true (an unverified mark on
+    a verified run, or a lower-is-better metric's best value picked as its worst)."""
+    data = _results()
+    edit(data)
+    with pytest.raises(ResultsSchemaError, match=problem):
+        validate(data, "r.json")
