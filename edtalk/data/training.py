@@ -26,6 +26,7 @@ import numpy as np
 
 from edtalk.data.audio import SAMPLES_PER_FRAME
 from edtalk.data.cache_decode import decode_clips, decode_workers, not_a_face_crop, resized
+from edtalk.data.cache_sources import changed_clips, source_stamps
 from edtalk.data.clip import EMOTIONS, Clip
 from edtalk.data.errors import DataError, DatasetLayoutError
 from edtalk.data.held_out import check_unseen
@@ -81,10 +82,12 @@ def cache_key(clips: list[Clip], size: int, extra_tag: str = "") -> str:
     return hashlib.sha1(f"v{CACHE_VERSION}|{size}|{ids}{extra}{detected}".encode()).hexdigest()[:12]
 
 
-def _caches_holding(clips: list[Clip], size: int, cache_root: Path) -> list[tuple[Path, dict]]:
+def _caches_holding(
+    clips: list[Clip], size: int, cache_root: Path, stamps: dict[str, list]
+) -> list[tuple[Path, dict]]:
     """(folder, meta) of every cache in ``cache_root``, of any version, whose clips start with exactly
     ``clips`` at this size and landmark source (the split's plain cache, or one with extra people
-    appended)."""
+    appended), decoded from the files now on disk (``stamps``, ``cache_sources``)."""
     ids = [c.id for c in clips]
     source = landmark_source(clips)
     found = []
@@ -100,6 +103,7 @@ def _caches_holding(clips: list[Clip], size: int, cache_root: Path) -> list[tupl
             and meta.get("landmarks", "sidecar") == source
             and left_out <= set(ids)  # clips it left out are of this list (undecodable here too)
             and meta.get("clip_ids", [])[: len(kept)] == kept
+            and not changed_clips(meta, stamps)
         ):
             found.append((meta_path.parent, meta))
     return found
@@ -168,12 +172,15 @@ def build_frame_cache(
         raise ValueError("build_frame_cache: give extra and extra_tag together")
     cache_root = Path(cache_root)
     final = cache_root / cache_key(clips, size, extra_tag)
+    stamps = source_stamps(clips)
     if (final / "meta.json").exists():
-        return final
+        if not _stale(final, stamps, len(clips)):
+            return final
+        _discard(final)
     cache_root.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_builds(cache_root)
     check_before_decoding(clips, size, cache_root)
-    holding = _caches_holding(clips, size, cache_root)  # other caches of these clips, read once
+    holding = _caches_holding(clips, size, cache_root, stamps)  # other caches of these clips, read once
     _note_older_versions(holding)
     extra_clips = extra() if extra is not None else []
     source = landmark_source(clips)
@@ -194,7 +201,7 @@ def build_frame_cache(
             clips = [c for c in clips if c.id not in left_out]
             if not clips:
                 raise DatasetLayoutError(
-                    None, f"none of the clips to train on could be read; the first: {skipped[0]['reason']}"
+                    None, f"none of the clips to train on can be used; the first: {skipped[0]['reason']}"
                 )
             for clip in extra_clips:
                 start.append(frames.n_rows)
@@ -206,9 +213,9 @@ def build_frame_cache(
         if skipped:
             shown = "; ".join(s["reason"] for s in skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
             print(
-                f"warning: {len(skipped)} of {len(clips) + len(skipped)} training clips could not be read "
-                f"and are left out of the frame cache {final} (listed in its meta.json; to add them once "
-                f"mended, delete that folder): {shown}",
+                f"warning: {len(skipped)} of {len(clips) + len(skipped)} training clips cannot be used "
+                f"and are left out of the frame cache {final} (listed in its meta.json; a clip mended in "
+                f"place is decoded on the next run): {shown}",
                 file=sys.stderr,
                 flush=True,
             )
@@ -236,6 +243,7 @@ def build_frame_cache(
             "skipped": skipped,
             "landmarks": source,
             "landmark_frames_filled": filled,  # detected: frames without a face, given the nearest's
+            "sources": stamps,  # the files decoded, by size and mtime (cache_sources)
         }
         (tmp / "meta.json").write_text(json.dumps(meta))
         os.rename(tmp, final)
@@ -254,6 +262,35 @@ def build_frame_cache(
 
 
 TMP_PREFIX = ".tmp-"  # + host-pid-: a cache being built; one whose process is gone is removed
+
+
+def _stale(final: Path, stamps: dict[str, list], n_clips: int) -> bool:
+    """Whether clips of the cache ``final`` changed on disk since it was decoded (re-cropped,
+    regenerated or mended in place); says which when so."""
+    try:
+        meta = json.loads((final / "meta.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return False  # being replaced by another process; load_frame_cache names a broken one
+    changed = changed_clips(meta, stamps)
+    if changed:
+        print(
+            f"note: {final}: {len(changed)} of {n_clips} training clips changed on disk since this frame "
+            f"cache was decoded (first: {', '.join(changed[:3])}); decoding the split again",
+            file=sys.stderr,
+            flush=True,
+        )
+    return bool(changed)
+
+
+def _discard(final: Path) -> None:
+    """Remove a stale cache folder (renamed first, so no reader finds it half deleted; workers that
+    memory-map its arrays keep them until they close)."""
+    gone = final.with_name(f"{TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-stale-{final.name}")
+    try:
+        os.rename(final, gone)
+    except FileNotFoundError:  # discarded by another process already
+        return
+    shutil.rmtree(gone, ignore_errors=True)
 
 
 def _remove_abandoned_builds(cache_root: Path) -> None:

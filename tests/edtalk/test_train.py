@@ -791,7 +791,7 @@ def test_an_unreadable_training_clip_is_left_out_of_the_frame_cache_not_fatal(tm
     cache = load_frame_cache(build_frame_cache(clips, 32, tmp_path / "a", progress=False))
     assert cache.clip_ids == [c.id for c in clips if c.id != bad.id]
     assert [c for c, _ in cache.skipped] == [bad.id] and Path(bad.video).name in cache.skipped[0][1]
-    assert f"1 of {len(clips)} training clips could not be read" in capsys.readouterr().err
+    assert f"1 of {len(clips)} training clips cannot be used" in capsys.readouterr().err
     assert int(cache.start[-1] + cache.length[-1]) == len(cache.frames)
     assert set(cache.identities) == {c.identity for c in clips if c.id != bad.id}
 
@@ -806,7 +806,7 @@ def test_an_unreadable_training_clip_is_left_out_of_the_frame_cache_not_fatal(tm
 
     for clip in clips:
         Path(clip.video).write_bytes(b"")
-    with pytest.raises(DatasetLayoutError, match="none of the clips to train on could be read"):
+    with pytest.raises(DatasetLayoutError, match="none of the clips to train on can be used"):
         build_frame_cache(clips, 16, tmp_path / "a", progress=False)
 
 
@@ -949,3 +949,47 @@ def test_a_workers_bad_input_error_reaches_the_driver_as_itself():
         _fit(Trainer(err))
     with pytest.raises(WorkerGroupError):  # anything else stays Ray's error
         _fit(Trainer(RuntimeError("boom")))
+
+
+def test_a_clip_changed_on_disk_is_decoded_again_not_trained_from_its_old_frames(tmp_path, capsys):
+    """The cache is found by clip ids: a dataset re-cropped or regenerated in place was trained on from
+    its old frames, and a clip left out as unreadable stayed out once mended, unless the user deleted
+    the cache folder. Changed files (size, mtime) now decode the split again; copies of rows from
+    another cache of the same clips are taken only when that cache is current too."""
+    import os
+
+    from edtalk.data.readers import read_clips
+    from edtalk.data.training import build_frame_cache, load_frame_cache
+    from edtalk.data.video import read_video, write_video
+    from edtalk.experts.extra_identities import TRAIN_EXTRA_INDEX_BASE, render_extra_clips
+    from edtalk.experts.testing import make_fixture_dataset
+
+    root = make_fixture_dataset(tmp_path / "st", n_clips=2, n_frames=6, size=32)
+    clips = read_clips("synthtalk", root, "train")
+    first = build_frame_cache(clips, 32, tmp_path / "c", progress=False)
+    old = np.array(load_frame_cache(first).frames)
+    assert build_frame_cache(clips, 32, tmp_path / "c", progress=False) == first  # unchanged: reused
+    assert "changed on disk" not in capsys.readouterr().err
+
+    video = Path(clips[0].video)
+    write_video(video, 255 - read_video(video).frames, fps=25)  # re-cropped in place: same id, new frames
+    os.utime(video, ns=(1, 1))  # even with an old mtime, the size or time differs
+    people = render_extra_clips(root, 1, 2, index_base=TRAIN_EXTRA_INDEX_BASE)
+    mixed = load_frame_cache(
+        build_frame_cache(clips, 32, tmp_path / "c", progress=False, extra=lambda: people, extra_tag="1x2")
+    )  # would have copied the plain cache's stale rows
+    assert not np.array_equal(mixed.frames[: len(old)], old)
+    again = build_frame_cache(clips, 32, tmp_path / "c", progress=False)
+    err = capsys.readouterr().err
+    assert again == first and f"1 of {len(clips)} training clips changed on disk" in err
+    new = load_frame_cache(again)
+    assert not np.array_equal(new.frames, old)
+    np.testing.assert_array_equal(new.frames, mixed.frames[: len(new.frames)])
+
+    good = Path(clips[1].video).read_bytes()
+    Path(clips[1].video).write_bytes(b"not a video")
+    assert load_frame_cache(build_frame_cache(clips, 32, tmp_path / "d", progress=False)).skipped
+    Path(clips[1].video).write_bytes(good)  # mended
+    mended = load_frame_cache(build_frame_cache(clips, 32, tmp_path / "d", progress=False))
+    assert mended.clip_ids == [c.id for c in clips] and not mended.skipped
+    assert not list((tmp_path / "d").glob(".tmp-*"))  # the stale folder is gone

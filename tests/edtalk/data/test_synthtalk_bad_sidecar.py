@@ -89,7 +89,7 @@ def test_training_leaves_a_clip_with_a_bad_sidecar_out_and_the_experts_refuse_it
     cache = load_frame_cache(build_frame_cache(clips, 32, tmp_path / "cache", progress=False))
     assert cache.clip_ids == [c.id for c in clips if c.id != bad.id]
     assert cache.skipped == ((bad.id, f"{bad.sidecar}: sidecar JSON must be an object"),)
-    assert f"1 of {len(clips)} training clips could not be read" in capsys.readouterr().err
+    assert f"1 of {len(clips)} training clips cannot be used" in capsys.readouterr().err
     with pytest.raises(DatasetLayoutError, match="sidecar JSON must be an object"):
         decode_clips(clips)
 

@@ -1,0 +1,47 @@
+"""What a training frame cache was decoded from: each clip's files, known by size and modification time.
+
+A cache is found by its clips' ids (``training.cache_key``), so a dataset re-cropped or regenerated in
+place under the same ids would be trained on from its old frames, and a clip left out as unreadable
+would stay left out once mended. ``meta.json`` keeps ``sources`` (``source_stamps``) and a cache whose
+clips changed on disk since (``changed_clips``) is decoded again. A stat per file: no reading.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from edtalk.data.clip import Clip
+
+
+def _stamp(path: Path | str | None) -> list[int] | None:
+    """[size, mtime in ns] of a file, None when there is no such file."""
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def source_stamps(clips: list[Clip]) -> dict[str, list]:
+    """clip id -> the stamps of its video, its audio file (None when it is the video's own track) and
+    its sidecar (synthtalk's factors and landmarks), as JSON lists."""
+    return {
+        c.id: [
+            _stamp(c.video),
+            None if c.audio is None or Path(c.audio) == Path(c.video) else _stamp(c.audio),
+            _stamp(c.sidecar),
+        ]
+        for c in clips
+    }
+
+
+def changed_clips(meta: dict, stamps: dict[str, list]) -> list[str]:
+    """The ids of ``stamps`` whose files differ from those the cache's ``meta`` was decoded from; none
+    for a cache written before ``sources`` was recorded (nothing to compare with)."""
+    recorded = meta.get("sources")
+    if not isinstance(recorded, dict):
+        return []
+    return [clip_id for clip_id, stamp in stamps.items() if recorded.get(clip_id) != stamp]
