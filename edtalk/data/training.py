@@ -270,7 +270,7 @@ def _stale(final: Path, stamps: dict[str, list], n_clips: int) -> bool:
     try:
         meta = json.loads((final / "meta.json").read_text())
     except (OSError, json.JSONDecodeError):
-        return False  # being replaced by another process; load_frame_cache names a broken one
+        return True  # replaced by another process just now, or broken: built again
     changed = changed_clips(meta, stamps)
     if changed:
         print(
