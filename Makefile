@@ -67,7 +67,8 @@ demo: install
 	         printf '%s\t%ss\n' "$$name" "$$((SECONDS - t0))" >> $(RUNS)/demo_timings.tsv; }; \
 	step "1 generate synthtalk (tiny)" $(BIN)/python -m edtalk.data.synthtalk --out $(DATA) --preset tiny --seed 0; \
 	cat $(DATA)/card.md; echo "contact sheet: $(DATA)/contact_sheet.png"; \
-	if [ -f $(RUNS)/judges/zoo_results.json ]; then echo "judges already trained ($(RUNS)/judges; delete it to retrain)"; \
+	if [ -f $(RUNS)/judges/zoo_results.json ] && $(BIN)/python -m eval.zoo check --data $(DATA) > /dev/null; \
+	then echo "judges already trained and installed ($(RUNS)/judges; delete it to retrain)"; \
 	else step "2 train the synthtalk judges" $(BIN)/python -m eval.zoo train --data $(DATA) --out $(RUNS)/judges; fi; \
 	step "3 train the tiny EDTalk chain (stage 1 from the shipped init, shipped loss experts)" $(BIN)/python -m edtalk.train --stages all --preset tiny --data synthtalk:$(DATA) --workers 2 --out $(RUNS) --resume --parent $(INIT) --experts $(EXPERTS) --extra-identities $(EXTRA_PEOPLE); \
 	step "3b proof: does it disentangle? (test identities)" $(BIN)/python -m eval.proof --ckpt $(CKPT) --data $(DATA) --out $(RESULTS)/proof.json --no-progress; \

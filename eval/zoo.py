@@ -2,6 +2,7 @@
 
     python -m eval.zoo train --data data/synthtalk            # ~7 min on 2 cores
     python -m eval.zoo evaluate --data data/synthtalk         # held-out figures of the installed judges
+    python -m eval.zoo check --data data/synthtalk            # exit 0 when both are installed and fit
 
 ``train`` fits the face analyser and the sync net on the **judge** identity split only (the split
 guard refuses train/test identities; the face analyser also sees stills of 96 rendered people of
@@ -190,7 +191,7 @@ def _check_locations(args: argparse.Namespace) -> None:
             "an unfinished synthtalk (clips/ but no card.json: its generation was interrupted or is "
             f"running); finish it with `python -m edtalk.data.synthtalk --out {data}{how}`",
         )
-    if Path(args.out).exists() and not Path(args.out).is_dir():
+    if getattr(args, "out", None) and Path(args.out).exists() and not Path(args.out).is_dir():
         raise DataError(args.out, "is a file, not a folder: choose a folder for --out")
 
 
@@ -200,6 +201,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     sync = resolve_judge(JUDGE_NAMES["sync_net"], args.data)
     results = evaluate_judges(args.data, face, sync, not args.no_progress, args.max_clips)
     return _report(results, args.out, {}, results_name(args.max_clips))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Both judges installed, verified and fit to score ``--data`` (exit 0), or the first problem (exit 2):
+    what `make demo` asks before it skips training them."""
+    _use_weights_dir(args)
+    for name in JUDGE_NAMES.values():
+        print(f"[zoo] {name}: {resolve_judge(name, args.data)}")
+    return 0
 
 
 def results_name(max_clips: int | None) -> str:
@@ -258,6 +268,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
     e.set_defaults(func=cmd_evaluate)
+    c = sub.add_parser(
+        "check", help="exit 0 when both judges are installed, verified and fit to score --data"
+    )
+    c.add_argument("--data", required=True, type=Path, help="synthtalk root (e.g. data/synthtalk)")
+    c.add_argument("--weights-dir", type=Path, default=None, help="read the judges from this weights directory "
+                   "(default $EDTALK_BENCH_WEIGHTS, else ~/.cache/edtalk-bench/weights)")  # fmt: skip
+    c.set_defaults(func=cmd_check)
     args = parser.parse_args(argv)
     from edtalk.data.errors import DataError
     from edtalk.experts.data import SplitLeakError

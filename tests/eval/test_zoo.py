@@ -69,6 +69,19 @@ def test_zoo_evaluate_uses_installed_judges(trained, capsys):
     assert json.loads((out / "zoo_results.json").read_text())["face"]["n_clips"] == 4
 
 
+def test_check_says_whether_the_installed_judges_can_score_the_set(trained, tmp_path, capsys):
+    """`make demo` skipped the judges whenever runs/judges/zoo_results.json existed, so with another
+    weights folder (or the cache cleared) every score stopped on a missing judge. It now asks
+    `eval.zoo check` first."""
+    data, wdir, _ = trained
+    from eval.zoo import main
+
+    assert main(["check", "--data", str(data)]) == 0
+    assert "synthtalk_sync_judge" in capsys.readouterr().out
+    assert main(["check", "--data", str(data), "--weights-dir", str(tmp_path / "elsewhere")]) == 2
+    assert "synthtalk_face_judge' is missing" in capsys.readouterr().err
+
+
 def test_install_refuses_a_training_loss_expert(trained, tmp_path):
     from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig
 
