@@ -272,8 +272,13 @@ def main(argv: list[str] | None = None) -> int:
         "check", help="exit 0 when both judges are installed, verified and fit to score --data"
     )
     c.add_argument("--data", required=True, type=Path, help="synthtalk root (e.g. data/synthtalk)")
-    c.add_argument("--weights-dir", type=Path, default=None, help="read the judges from this weights directory "
-                   "(default $EDTALK_BENCH_WEIGHTS, else ~/.cache/edtalk-bench/weights)")  # fmt: skip
+    c.add_argument(
+        "--weights-dir",
+        type=Path,
+        default=None,
+        help="read the judges from this weights directory (default $EDTALK_BENCH_WEIGHTS, else "
+        "~/.cache/edtalk-bench/weights)",
+    )
     c.set_defaults(func=cmd_check)
     args = parser.parse_args(argv)
     from edtalk.data.errors import DataError
