@@ -22,11 +22,16 @@ differ from it only in their audio_lip loss weight). ``--driving video``
 scores ``edtalk_v`` (every factor from the GT clip, isolating the decoupling stages) and leaves out
 the two audio-only rows, which video-driven scoring would not see.
 
-Results: ``results/<dataset>/edtalk_ablation_<variant>/<protocol>.json`` with
+Results: ``results/<dataset>/edtalk_ablation_<variant>/<protocol>.json`` (``..._video`` when
+video-driven) with
 ``"sweep": {"name": "ablations", "param": "variant", "value": <variant>}`` (Table 3 of eval.report).
 
     python sweeps/ablations.py --smoke-test
-    ray job submit --address http://127.0.0.1:8265 --working-dir . -- python sweeps/ablations.py
+    ray job submit --address http://127.0.0.1:8265 -- python sweeps/ablations.py   # local Ray cluster
+
+On a remote cluster, ``ray job submit --working-dir .`` runs the job in a temporary copy of the
+repository: give ``--root``, ``--parent``, ``--storage`` and ``--out`` as paths outside it
+(docs/cluster.md).
 """
 
 from __future__ import annotations

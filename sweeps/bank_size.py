@@ -12,11 +12,16 @@ the paper's Table 6 (its mouth-20 and expression-10 cells are Table 3's Full Mod
 EDTalk-A): each trial also trains ``audio_lip`` and is scored as ``edtalk_a`` (mouth from the clip's
 audio, pose and expression from the GT clip). ``--driving video`` scores ``edtalk_v`` (every factor
 from the GT clip) without training audio_lip. Each trial is scored on ``--split`` (test by default)
-and exported as ``results/<dataset>/edtalk_bank_<bank>_<n>/<protocol>.json`` with
+and exported as ``results/<dataset>/edtalk_bank_<bank>_<n>/<protocol>.json`` (``..._<n>_video`` when
+video-driven) with
 ``"sweep": {"name": "bank_size", "param": bank, "value": n, "seed": k}`` (Table 6 of ``eval.report``).
 
     python sweeps/bank_size.py --smoke-test                     # local, 2 CPU cores, minutes
-    ray job submit --address http://127.0.0.1:8265 --working-dir . -- python sweeps/bank_size.py
+    ray job submit --address http://127.0.0.1:8265 -- python sweeps/bank_size.py   # local Ray cluster
+
+On a remote cluster, ``ray job submit --working-dir .`` runs the job in a temporary copy of the
+repository: give ``--root``, ``--parent``, ``--storage`` and ``--out`` as paths outside it
+(docs/cluster.md).
 """
 
 from __future__ import annotations

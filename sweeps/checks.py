@@ -4,6 +4,11 @@ every trial would only fail on after training, and variants the driving mode wou
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
 
 from sweeps.cli import ASHA_METRIC
 from sweeps.variant import Variant
@@ -28,6 +33,8 @@ def check_inputs(args: argparse.Namespace) -> None:
     if args.metrics:
         ids, _ = select_metrics(protocol, args.metrics)
         check_weights(protocol, protocol.build(ids), allow_unverified=False)
+    else:
+        note_skipped_metrics(args.protocol)
     if args.scheduler == "asha" and ASHA_METRIC not in ids:
         raise UsageError(
             f"--scheduler asha ranks trials by {ASHA_METRIC}, which the scored metrics ({', '.join(ids)}) "
@@ -45,3 +52,61 @@ def check_driving(variants: list[Variant], driving: str) -> None:
             f"--driving video scores the GT clip's mouth, so {', '.join(unused)} (a change of the audio "
             "stages only) would score as their parent; leave them out or use --driving audio"
         )
+
+
+def note_skipped_metrics(protocol: str) -> None:
+    """Without --metrics a trial skips the metrics whose weight files its node lacks: say which, and how
+    to get them, before anything is trained (the trials only log it)."""
+    from sweeps.trial import split_metrics
+
+    skipped = split_metrics(protocol)[1]
+    if skipped:
+        print(
+            f"note: without --metrics, trials skip the metrics whose weight files their node lacks; here: "
+            f"{'; '.join(skipped)}. `python -m eval.weights status` lists each file and where it goes, "
+            "`python -m eval.zoo train` makes the synthtalk judges; or choose with --metrics",
+            file=sys.stderr,
+        )
+
+
+def check_folders(args: argparse.Namespace) -> None:
+    """Refuse, before Ray starts, an --out or --storage folder this machine cannot write (a file, a
+    read-only mount) and one in the temporary copy of the repository a ``ray job submit --working-dir``
+    job runs in, which other nodes do not see and Ray deletes: the sweep would find out only when
+    it starts its Tuner, or when it exports, after every trial."""
+    from eval.run_checks import UsageError
+    from sweeps.storage import is_uri, storage_root
+
+    copy = job_working_dir()
+    folders = {"--out": args.out}
+    if not is_uri(args.storage):
+        folders["--storage"] = storage_root(args.storage)
+    for flag, folder in folders.items():
+        folder = Path(folder)
+        if copy is not None and folder.is_relative_to(copy):
+            raise UsageError(
+                f"{flag} {folder}: this folder lies in {copy}, the copy of the repository that `ray job "
+                "submit --working-dir` runs this job in, which other nodes do not see and Ray deletes; give "
+                f"{flag} a path outside it (absolute, or under '~', which is expanded on the node)"
+            )
+        try:
+            existing = next(p for p in (folder, *folder.parents) if p.exists())  # the part made so far
+            if not existing.is_dir():
+                raise NotADirectoryError(f"{existing} is a file")
+            tempfile.TemporaryFile(dir=existing).close()
+        except OSError as e:
+            raise UsageError(
+                f"{flag} {folder}: cannot write there ({e.strerror or e}); give a folder this machine "
+                "can write"
+            ) from None
+
+
+def job_working_dir() -> Path | None:
+    """The working directory of a Ray job submitted with ``--working-dir`` (Ray's temporary copy of
+    it), from the job config Ray gives the entrypoint; None outside such a job."""
+    try:
+        job = json.loads(os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR") or "{}")
+    except ValueError:
+        return None
+    runtime_env = job.get("runtime_env") if isinstance(job, dict) else None
+    return Path.cwd() if isinstance(runtime_env, dict) and runtime_env.get("working_dir") else None

@@ -16,9 +16,9 @@ def export_results(result_grid, sweep_name: str, out: str | Path) -> tuple[list[
     """Write each finished trial's results file, read from its trial folder in --storage (Tune's
     ``result.path`` on ``result.filesystem``), as ``<out>/<dataset>/<method>/<protocol>.json`` with
     the ``sweep`` key, the ``driving`` mode and the training timings in provenance.training. The
-    method is ``edtalk_<variant>``, with ``_seed<k>`` when the sweep has several seeds: decided from
-    every trial's config, failed ones included, so that each export of a sweep (a partly failed one,
-    then its ``--resume``) names its folders alike.
+    method is ``edtalk_<variant>``, with ``_video`` when video-driven and ``_seed<k>`` when the sweep
+    has several seeds (decided from every trial's config, failed ones included, so that each export
+    of a sweep, a partly failed one, then its ``--resume``, names its folders alike).
     Returns (files written, one line per trial that could not be exported); the others still are."""
     several_seeds = len({(r.config or {}).get("seed", 0) for r in result_grid}) > 1
     done = [r for r in result_grid if r.error is None and r.metrics and "results_file" in r.metrics]
@@ -29,6 +29,12 @@ def export_results(result_grid, sweep_name: str, out: str | Path) -> tuple[list[
         except (OSError, ValueError, KeyError) as e:  # a missing or unreadable file: the others go on
             errors.append(f"{result.path}: not exported: {e}")
     return written, errors
+
+
+def trial_name(result) -> str:
+    """A trial as the sweep's summary names it: its variant, seed and folder in --storage."""
+    config = result.config or {}
+    return f"{(config.get('variant') or {}).get('name', '?')} seed {config.get('seed', 0)} ({result.path})"
 
 
 def _export_trial(result, sweep_name: str, out: Path, several_seeds: bool) -> Path:
@@ -42,9 +48,10 @@ def _export_trial(result, sweep_name: str, out: Path, several_seeds: bool) -> Pa
     if raw is None:
         raise FileNotFoundError(f"no results file {src} in the trial's folder")
     data = json.loads(raw)
-    method = f"edtalk_{variant.name}" + (f"_seed{seed}" if several_seeds else "")
+    driving = result.config["driving"]
+    method = export_method(variant, driving, seed, several_seeds)
     data["method"] = method
-    data["driving"] = result.config["driving"]
+    data["driving"] = driving
     data["sweep"] = {"name": sweep_name, "param": variant.param, "value": variant.value, "seed": seed}
     data.setdefault("provenance", {})["training"] = json.loads(result.metrics.get("training", "[]"))
     data["provenance"]["sweep_variant"] = variant.to_dict()
@@ -56,3 +63,14 @@ def _export_trial(result, sweep_name: str, out: Path, several_seeds: bool) -> Pa
     if clips is not None:
         write_bytes(dest.with_name(clips_name), clips)
     return dest
+
+
+def export_method(variant: Variant, driving: str, seed: int, several_seeds: bool) -> str:
+    """A trial's method name: ``edtalk_<variant>``, with ``_video`` when video-driven (so that a sweep of
+    each mode exported to one --out keeps both; the report gives each mode its table) and ``_seed<k>``
+    when the sweep has several seeds."""
+    return (
+        f"edtalk_{variant.name}"
+        + ("_video" if driving == "video" else "")
+        + (f"_seed{seed}" if several_seeds else "")
+    )

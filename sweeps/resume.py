@@ -15,12 +15,14 @@ SETTINGS_FILE = "edtalk_sweep.json"  # beside Tune's experiment state: what the 
 
 
 def sweep_settings(args: argparse.Namespace, variants: list[Variant]) -> dict[str, Any]:
-    """What a resumed sweep keeps from its first start (Tune restores the saved search space)."""
+    """What a resumed sweep keeps from its first start (Tune restores the saved search space and
+    TuneConfig: the scheduler and the trials at once)."""
     return {
         **trial_config(args),
         "variants": [v.name for v in variants],
         "num_samples": args.num_samples,
         "scheduler": args.scheduler,
+        "max_concurrent_trials": args.max_concurrent_trials,
     }
 
 
@@ -69,12 +71,22 @@ def _saved_settings(path: str) -> dict[str, Any] | None:
 def resume_plan(args: argparse.Namespace, path: str, settings: dict[str, Any]) -> bool:
     """Whether this run restores the sweep at ``path`` (--resume and Tune can restore it, with the
     settings it was started with), with a note on stderr when it starts a new sweep over or instead
-    of one (as ``edtalk.train --resume`` says when there is nothing to resume)."""
+    of one (as ``edtalk.train --resume`` says when there is nothing to resume). --resume with a
+    --storage that is itself a sweep's folder is refused: it would start a new sweep inside that one."""
     from ray import tune
 
+    from eval.run_checks import UsageError
+
     restorable = tune.Tuner.can_restore(path)
+    storage, name = path.rsplit("/", 1)
     if args.resume and restorable:
         check_resume(path, settings)
+    elif args.resume and storage.strip("/") and tune.Tuner.can_restore(storage):  # --storage <a sweep>
+        above, sweep = storage.rsplit("/", 1)
+        raise UsageError(
+            f"--resume: --storage {storage} is itself a sweep's folder (no sweep {name!r} in it); give "
+            f"the folder above it and the sweep's name: --storage {above or '/'} --name {sweep}"
+        )
     elif args.resume:
         print(
             f"note: --resume: no sweep to restore at {path}; starting a new one (check --storage and --name "

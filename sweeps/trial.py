@@ -154,6 +154,14 @@ def _weight_present(name: str) -> bool:
 def scorable_metrics(protocol_name: str) -> list[str]:
     """The protocol's implemented metrics whose weight files are on this machine (e.g. the
     synthtalk judges once ``python -m eval.zoo train`` has run); the others are skipped."""
+    ok, skipped = split_metrics(protocol_name)
+    if skipped:
+        print(f"[sweep] metrics skipped on this machine: {'; '.join(skipped)}", flush=True)
+    return ok
+
+
+def split_metrics(protocol_name: str) -> tuple[list[str], list[str]]:
+    """(the protocol's metrics that can be scored on this machine, one ``id (why not)`` per other)."""
     from edtalk.weight_catalogue import WEIGHTS
     from eval.protocols import get_protocol
 
@@ -166,11 +174,9 @@ def scorable_metrics(protocol_name: str) -> list[str]:
             skipped.append(f"{metric_id} ({e})")
             continue
         named = [v for v in protocol.spec(metric_id).kwargs.values() if isinstance(v, str) and v in WEIGHTS]
-        missing = [w for w in (*metric.weights_needed(), *named) if not _weight_present(w)]
+        missing = [w for w in dict.fromkeys((*metric.weights_needed(), *named)) if not _weight_present(w)]
         (skipped.append(f"{metric_id} (no {', '.join(missing)})") if missing else ok.append(metric_id))
-    if skipped:
-        print(f"[sweep] metrics skipped on this machine: {'; '.join(skipped)}", flush=True)
-    return ok
+    return ok, skipped
 
 
 def score_variant(cfg: dict[str, Any], checkpoints: dict[str, str], trial_dir: Path) -> Path:

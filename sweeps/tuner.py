@@ -20,7 +20,7 @@ from edtalk.train_run import ENV_DEFAULTS, set_env_defaults
 from sweeps import checks, parent_run
 from sweeps.bootstrap import REPO_ROOT, ensure_repo_on_path
 from sweeps.cli import ASHA_METRIC
-from sweeps.export import export_results
+from sweeps.export import export_results, trial_name
 from sweeps.resume import SETTINGS_FILE, resume_plan, sweep_settings
 from sweeps.trial import TRIAL_CPU, trainable_with_resources, trial_config
 from sweeps.variant import Variant
@@ -34,11 +34,11 @@ RAY_ENV = {key: value for key, value in ENV_DEFAULTS.items() if key != "DS_ACCEL
 def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> int:
     """Run one sweep: a grid over ``variants`` on Ray Tune, then export and summarise its results.
 
-    Checks the inputs (``check_inputs``, ``check_driving``, ``check_parent``), starts (or joins) Ray,
-    trains the shared parent checkpoint once (``prepare_parent``), then fits the Tuner, or restores it
-    with ``--resume`` so finished trials are not run again. Exit status 1 when any trial failed or could
-    not be exported (the others' results are still exported), 2 with one ``error:`` line for a mistake
-    in the inputs or a parent run that lacks a stage.
+    Checks the inputs (``check_inputs``, ``check_driving``, ``check_parent``, ``check_folders``),
+    starts (or joins) Ray, trains the shared parent checkpoint once (``prepare_parent``), then fits the
+    Tuner, or restores it with ``--resume`` so finished trials are not run again. Exit status 1 when
+    any trial failed or could not be exported (the others' results are still exported; each named), 2
+    with one ``error:`` line for a mistake in the inputs or a parent run that lacks a stage.
     """
     from edtalk.config import ConfigError
     from edtalk.data.errors import DataError
@@ -52,6 +52,7 @@ def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
         checks.check_inputs(args)
         checks.check_driving(variants, args.driving)
         parent_run.check_parent(args, variants)
+        checks.check_folders(args)
         return fit_sweep(args, variants, sweep_name)
     except (
         ConfigError,
@@ -162,7 +163,7 @@ def fit_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
         save_text(joined(path, SETTINGS_FILE), json.dumps(settings, indent=1, sort_keys=True) + "\n")
     grid = tuner.fit()
     written, export_errors = export_results(grid, sweep_name, args.out)
-    errors = [r.error for r in grid if r.error is not None]
+    errors = [f"{trial_name(r)}: {r.error}" for r in grid if r.error is not None]
     print(
         f"{sweep_name}: {len(grid)} trials, {len(errors)} failed, {len(written)} results files "
         f"in {time.perf_counter() - start:.1f} s"

@@ -1,0 +1,202 @@
+"""The sweep scripts used as a researcher would, mistakes included: folders the sweep cannot write or
+that Ray deletes, a resume with another number of trials at once, both driving modes exported to one
+results folder, a summary of failed trials, and metrics skipped for missing weight files."""
+
+import json
+from types import SimpleNamespace
+
+import pyarrow.fs
+import pytest
+
+from edtalk.config import ModelConfig
+from sweeps import bank_size
+from sweeps.cli import build_parser, smoke_defaults
+from sweeps.export import export_results
+
+
+class Stop(Exception):
+    """Raised where Ray would start: the checks before it passed."""
+
+
+def _stop(address):
+    raise Stop
+
+
+@pytest.fixture
+def sweep_inputs(tmp_path, monkeypatch):
+    """A one-clip synthtalk dataset and a tiny parent run; Ray never starts (``Stop``)."""
+    from edtalk.experts.testing import make_fixture_dataset
+    from edtalk.model import save_checkpoint
+    from sweeps import tuner
+
+    monkeypatch.setattr(tuner, "init_ray", _stop)
+    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
+    runs = tmp_path / "runs"
+    for stage in ("eg_pretrain", "mouth_pose"):
+        save_checkpoint(runs / stage / "final.pt", {}, ModelConfig.preset("tiny"), {"stage": stage})
+    return ["--root", str(data), "--parent", str(runs), "--metrics", "psnr"]
+
+
+@pytest.mark.parametrize("flag", ["--storage", "--out"])
+def test_a_folder_the_sweep_cannot_write_is_refused_before_ray_starts(flag, tmp_path, sweep_inputs, capsys):
+    """A --storage under a file was a NotADirectoryError traceback once Ray had started and the parent
+    run was prepared (with --smoke-test: trained); an --out the same failed every trial's export after
+    the whole sweep had run."""
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("")
+    folders = {"--storage": str(tmp_path / "storage"), "--out": str(tmp_path / "out")}
+    folders[flag] = str(a_file / "sub")
+    argv = [*sweep_inputs, *(x for item in folders.items() for x in item)]
+    assert bank_size.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {flag} {a_file / 'sub'}: cannot write there ({a_file} is a file)"), err
+
+
+def test_out_and_storage_in_a_ray_job_working_dir_copy_are_refused(
+    tmp_path, sweep_inputs, monkeypatch, capsys
+):
+    """`ray job submit --working-dir .` runs the job in Ray's temporary copy of the repository: the
+    default --out and --storage (results, ray_results) landed there, unseen by other nodes and deleted
+    by Ray, and the sweep said `wrote <that copy>/results/...`."""
+    job = tmp_path / "_ray_pkg_0123"
+    job.mkdir()
+    monkeypatch.chdir(job)
+    monkeypatch.setenv(
+        "RAY_JOB_CONFIG_JSON_ENV_VAR", json.dumps({"runtime_env": {"working_dir": "gcs://x.zip"}})
+    )
+    assert bank_size.main(sweep_inputs) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {job / 'results'}: this folder lies in {job}, the copy of the"), err
+    assert bank_size.main([*sweep_inputs, "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: --storage {job / 'ray_results'}: this folder lies in")
+    outside = ["--out", str(tmp_path / "out"), "--storage", str(tmp_path / "storage")]
+    with pytest.raises(Stop):
+        bank_size.main([*sweep_inputs, *outside])
+    # a job without --working-dir runs where `ray start` ran: relative paths are the user's own folders
+    monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", json.dumps({"runtime_env": {}}))
+    with pytest.raises(Stop):
+        bank_size.main(sweep_inputs)
+
+
+def test_resume_refuses_another_number_of_trials_at_once(tmp_path):
+    """Tune's restore keeps the saved TuneConfig: `--resume --max-concurrent-trials 8` on a grown
+    cluster silently ran the trials as many at once as the first start."""
+    from eval.run_checks import UsageError
+    from sweeps.resume import SETTINGS_FILE, resume_plan, sweep_settings
+
+    def args(*argv):
+        return smoke_defaults(build_parser("sweep", "a sweep").parse_args(["--root", "d", *argv]))
+
+    variants = bank_size.variants({"mouth": [5, 10]})
+    sweep = tmp_path / "bank_size"
+    sweep.mkdir()
+    (sweep / "tuner.pkl").write_bytes(b"")  # what Tuner.can_restore looks for
+    (sweep / SETTINGS_FILE).write_text(json.dumps(sweep_settings(args(), variants)))
+    assert resume_plan(args("--resume"), str(sweep), sweep_settings(args("--resume"), variants)) is True
+    more = args("--resume", "--max-concurrent-trials", "8")
+    with pytest.raises(UsageError, match=r"these differ: max_concurrent_trials None -> 8\. Rerun"):
+        resume_plan(more, str(sweep), sweep_settings(more, variants))
+
+
+def test_resume_with_storage_pointing_at_the_sweep_itself_is_refused(tmp_path, capsys):
+    """`--resume --storage ray_results/bank_size` (the sweep's own folder) found no sweep at
+    ray_results/bank_size/bank_size and, with a note, started a new full sweep inside the old one."""
+    from eval.run_checks import UsageError
+    from sweeps.resume import resume_plan
+
+    args = smoke_defaults(build_parser("sweep", "a sweep").parse_args(["--resume"]))
+    sweep = tmp_path / "ray_results" / "bank_size"
+    sweep.mkdir(parents=True)
+    (sweep / "tuner.pkl").write_bytes(b"")
+    with pytest.raises(UsageError, match=rf"--storage {tmp_path / 'ray_results'} --name bank_size$"):
+        resume_plan(args, str(sweep / "bank_size"), {})
+    assert resume_plan(args, str(tmp_path / "other" / "bank_size"), {}) is False  # nothing there: a note
+    assert "no sweep to restore" in capsys.readouterr().err
+
+
+def _trial(tmp_path, variant, driving, psnr, error=None):
+    """A Tune Result of a trial of ``variant`` driven by ``driving``, its results file in its folder."""
+    folder = tmp_path / "storage" / f"{variant.name}_{driving}"
+    src = folder / "results" / "synthtalk" / "edtalk_a" / "synthtalk.json"
+    src.parent.mkdir(parents=True)
+    metric = {"value": psnr, "n": 3, "spread": 0.5, "higher_is_better": True, "label": "PSNR"}
+    data = {
+        "schema": "edtalk-bench/results/1",
+        "dataset": "synthtalk",
+        "method": "edtalk_a",
+        "split": "test",
+        "protocol": {"name": "synthtalk", "hash": "abcd" * 4, "settings": {}},
+        "metrics": {"psnr": metric},
+        "versions": {},
+        "git": {},
+        "config": {},
+        "unverified": False,
+        "failures": [],
+        "provenance": {},
+    }
+    src.write_text(json.dumps(data))
+    return SimpleNamespace(
+        error=error,
+        config={"variant": variant.to_dict(), "driving": driving, "seed": 0},
+        metrics={"psnr": psnr, "results_file": src.relative_to(folder).as_posix(), "training": "[]"},
+        path=str(folder),
+        filesystem=pyarrow.fs.LocalFileSystem(),
+    )
+
+
+def test_an_audio_and_a_video_sweep_exported_to_one_folder_keep_both(tmp_path):
+    """Both modes were exported to <out>/<dataset>/edtalk_<variant>/<protocol>.json: the second sweep
+    silently replaced the first one's rows, though the report gives each mode a table of its own."""
+    from eval.report.inputs import load_results
+    from eval.report.tables import build_tables
+
+    v = bank_size.variant("mouth", 5)
+    audio, _ = export_results([_trial(tmp_path, v, "audio", 20.0)], "bank_size", tmp_path / "out")
+    video, _ = export_results([_trial(tmp_path, v, "video", 25.0)], "bank_size", tmp_path / "out")
+    assert (
+        audio[0].parent.name == "edtalk_bank_mouth_5" and video[0].parent.name == "edtalk_bank_mouth_5_video"
+    )
+    assert json.loads(audio[0].read_text())["driving"] == "audio"
+    tables = [t for t in build_tables(load_results(tmp_path / "out")) if t.number == "6" and t.driving]
+    assert sorted((t.driving, t.rows[0].cells[0].text) for t in tables) == [
+        ("audio", "20.00"),
+        ("video", "25.00"),
+    ]
+
+
+def test_the_summary_names_each_failed_trial(tmp_path, sweep_inputs, monkeypatch, capsys):
+    """A failed trial was printed as `trial error: <its exception>`, which names no variant: which bank
+    size failed had to be dug out of Tune's folders."""
+    from sweeps import parent_run, tuner
+
+    grid = [
+        _trial(tmp_path, bank_size.variant("mouth", 5), "audio", 20.0),
+        _trial(
+            tmp_path, bank_size.variant("mouth", 10), "audio", 20.0, error=RuntimeError("CUDA out of memory")
+        ),
+    ]
+    monkeypatch.setattr(tuner, "init_ray", lambda address: None)
+    monkeypatch.setattr(tuner, "check_trial_fits", lambda args: None)
+    monkeypatch.setattr(parent_run, "prepare_parent", lambda args, variants: None)
+    monkeypatch.setattr(tuner, "trainable_with_resources", lambda: None)
+    monkeypatch.setattr(tuner, "new_tuner", lambda *a: SimpleNamespace(fit=lambda: grid))
+    argv = [*sweep_inputs, "--storage", str(tmp_path / "ray_results"), "--out", str(tmp_path / "out")]
+    assert bank_size.main(argv) == 1
+    out, err = capsys.readouterr()
+    assert "2 trials, 1 failed, 1 results files" in out
+    assert f"bank_mouth_10 seed 0 ({grid[1].path}): CUDA out of memory" in err, err
+
+
+def test_metrics_skipped_for_missing_weights_are_named_before_ray_starts(
+    tmp_path, sweep_inputs, monkeypatch, capsys
+):
+    """Without --metrics each trial skipped the metrics whose judges or weight files were missing and
+    said so only in its own log, after training: Table 6 came out with PSNR/SSIM/L1 only."""
+    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "weights"))
+    argv = [*sweep_inputs[:-2], "--storage", str(tmp_path / "s"), "--out", str(tmp_path / "o")]
+    with pytest.raises(Stop):
+        bank_size.main(argv)
+    err = capsys.readouterr().err
+    assert "note: without --metrics, trials skip" in err and "fid (no synthtalk_face_judge)" in err, err
+    assert "lse_c (no synthtalk_sync_judge)" in err  # each missing file named once
+    assert "python -m eval.zoo train" in err and "python -m eval.weights status" in err
