@@ -85,9 +85,10 @@ def _failure_counts(failures: tuple[dict, ...]) -> str:
 
 def _clip_counts(spec: TableSpec, results: list[ResultFile]) -> list[str]:
     """A line per dataset and split: how many clips each measured row was scored on (results files
-    record ``n_clips``), so a smoke run's 2 clips are not read as the split, and rows scored on other
-    numbers of clips are flagged as not comparable. Rows whose files do not record it (written
-    before ``n_clips`` was added) are named, never counted as scored on the others' number."""
+    record ``n_clips``, the clips run, less the clips that failed as a whole), so a smoke run's 2 clips
+    are not read as the split, and rows scored on other numbers of clips are flagged as not
+    comparable. Rows whose files do not record it (written before ``n_clips`` was added) are named,
+    never counted as scored on the others' number."""
     counts: dict[tuple[str, str], dict[str, int | None]] = defaultdict(dict)
     row_ids = row_ids_of(spec, results)
     for r in results:
@@ -95,7 +96,8 @@ def _clip_counts(spec: TableSpec, results: list[ResultFile]) -> list[str]:
         row = row_label_of(spec, *row_ids[r.path])
         row = row if spec.rows_from != "bank_size" else f"{r.sweep['param']} {row}"
         recorded = isinstance(n, int) and not isinstance(n, bool)
-        counts[(r.dataset, r.split or "")][row] = n if recorded else None
+        whole = {f.get("clip") for f in r.failures if isinstance(f, dict) and f.get("metric") is None}
+        counts[(r.dataset, r.split or "")][row] = n - len(whole) if recorded else None
     lines = []
     for (dataset, split), per_row in sorted(counts.items()):
         where = f"{dataset} {split}".strip()

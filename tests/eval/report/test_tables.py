@@ -80,6 +80,21 @@ def test_stamps_say_how_many_clips_each_row_was_scored_on(tmp_path, make_result)
     assert "Rows scored on different numbers of clips of mead test (not comparable): a 144, b 2" in t1.stamps
 
 
+def test_clips_that_failed_as_a_whole_are_not_counted_as_scored(tmp_path, make_result):
+    """'Clips scored' gave the clips run: a row whose 4 clips failed as a whole read as scored on 144,
+    like a row that scored all of them."""
+    make_result(tmp_path, "mead", "a", "eat", {"psnr": 20.0, "fid": 3.0}, extra={"n_clips": 144})
+    failures = [{"clip": f"c{i}", "metric": None, "reason": "corrupt video"} for i in range(4)]
+    failures.append({"clip": "c9", "metric": "fid", "reason": "no face"})  # one metric only: still scored
+    make_result(
+        tmp_path, "mead", "b", "eat", {"psnr": 21.0, "fid": 3.0}, extra={"n_clips": 144, "failures": failures}
+    )
+    t1 = next(t for t in build_tables(load_results(tmp_path)) if t.number == "1" and t.protocol == "eat")
+    assert (
+        "Rows scored on different numbers of clips of mead test (not comparable): a 144, b 140" in t1.stamps
+    )
+
+
 def test_direction_disagreeing_with_paper_leaves_the_file_out(tmp_path, make_result):
     """It would invert the bolding; it stopped the whole report, now only that file is left out."""
     path = make_result(tmp_path, "mead", "m", "eat", {"fid": 10.0})
