@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\ninterrupted: nothing written to {args.out}", file=sys.stderr)
         else:
             print(
-                f"\ninterrupted: {args.out} is unfinished (no card.json); the same command regenerates it",
+                f"\ninterrupted: {args.out} is unfinished (no card.json); the same command finishes it, "
+                "keeping the clips written so far",
                 file=sys.stderr,
             )
         return 130

@@ -118,6 +118,7 @@ def write_card(
         "build": {
             "wall_time_s": round(wall_s, 1),
             "clip_cpu_time_s": round(sum(r["cpu_s"] for r in results), 1),
+            "clips_kept": sum(1 for r in results if r.get("kept")),  # written by an interrupted run
             "workers": workers,
             "note": "the only non-deterministic part of the dataset",
         },

@@ -172,6 +172,7 @@ def _writing(path: Path) -> Iterator[None]:
 
 
 def _write_clip(task: ClipTask) -> dict:
+    """Make one clip and write its mp4, wav and (last) sidecar; returns what the card needs of it."""
     from edtalk.data.video import write_video
 
     cpu_start = time.process_time()
@@ -189,6 +190,23 @@ def _write_clip(task: ClipTask) -> dict:
         write_wav(clips / f"{task.clip_id}.wav", clip.audio, clip.sample_rate)
     with _writing(clips / f"{task.clip_id}.json"):
         write_json(clips / f"{task.clip_id}.json", sidecar(task, clip))
+    return _card_entry(task, clip, cpu_start)
+
+
+def _kept_clip(task: ClipTask) -> dict:
+    """What the card needs of a clip already written by an earlier run of these settings (``_written``):
+    its factors again, without writing, and rendered only for a contact sheet tile."""
+    cpu_start = time.process_time()
+    return {**_card_entry(task, clip_for_task(task, render=task.sheet_tile), cpu_start), "kept": True}
+
+
+def _make_clip(job: tuple[ClipTask, bool]) -> dict:
+    """A pool job: (task, already written?) -> ``_write_clip`` or ``_kept_clip``."""
+    task, kept = job
+    return _kept_clip(task) if kept else _write_clip(task)
+
+
+def _card_entry(task: ClipTask, clip: SynthClip, cpu_start: float) -> dict:
     tile = None
     if task.sheet_tile:
         pose = np.abs(clip.factors["yaw"]) + np.abs(clip.factors["pitch"]) + 20 * clip.factors["blink"]
@@ -291,14 +309,22 @@ def _finished(out: Path, preset: Preset, seed: int, tasks: list) -> tuple[dict |
             listed = None
         if listed != "".join(f"{t.clip_id}\n" for t in tasks if t.split == split):
             return None, f"splits/{split}.txt does not list the planned clips"
-    clips = out / "clips"
     for t in tasks:
-        for ext in (".mp4", ".wav", ".json"):
-            if not _nonempty(clips / f"{t.clip_id}{ext}"):
-                return None, f"clips/{t.clip_id}{ext} missing or empty"
-        if read_generator_block(clips / f"{t.clip_id}.json") != generator_block(t):
-            return None, f"clips/{t.clip_id}.json not made by this preset, seed and generator"
+        if why := _unwritten(out, t):
+            return None, why
     return card, ""
+
+
+def _unwritten(out: Path, task: ClipTask) -> str:
+    """Why ``task``'s clip is not in ``out`` as this generator writes it ("" when it is): a missing or
+    empty file, or a sidecar (written after the mp4 and the wav, each atomically) of other settings."""
+    clips = out / "clips"
+    for ext in (".mp4", ".wav", ".json"):
+        if not _nonempty(clips / f"{task.clip_id}{ext}"):
+            return f"clips/{task.clip_id}{ext} missing or empty"
+    if read_generator_block(clips / f"{task.clip_id}.json") != generator_block(task):
+        return f"clips/{task.clip_id}.json not made by this preset, seed and generator"
+    return ""
 
 
 LAYOUT = {"clips", "splits", "card.json", "card.md", "contact_sheet.png"}  # what generate() writes
@@ -425,27 +451,31 @@ def ensure_dataset(
     if not force:
         check_target(out, chosen, seed)
     tasks = plan(out, chosen, seed)
+    kept: set[str] = set()
     if not force:
         existing, why = _finished(out, chosen, seed, tasks)
         if existing is not None:
             return existing, False
         if _read_card(out) is not None or _held_clips(out):
+            kept = {t.clip_id for t in tasks if not _unwritten(out, t)}  # an interrupted run's clips
             print(
-                f"{out}: not a finished synthtalk preset {chosen.name!r} seed {seed} ({why}): regenerating it"
+                f"{out}: not a finished synthtalk preset {chosen.name!r} seed {seed} ({why}): regenerating "
+                f"it, keeping the {len(kept)} of {len(tasks)} clips already written"
             )
     with _writing(out):
         _start_writing(out, tasks)
     workers = max(1, workers or os.cpu_count() or 1)
+    jobs = [(task, task.clip_id in kept) for task in tasks]
     results = []
     with tqdm(total=len(tasks), desc=f"synthtalk {chosen.name}", unit="clip", disable=not progress) as bar:
         if workers == 1:
             init_render_worker(pool=False)
-            for task in tasks:
-                results.append(_write_clip(task))
+            for task, is_kept in jobs:
+                results.append(_kept_clip(task) if is_kept else _write_clip(task))
                 bar.update()
         else:
             with mp.get_context("spawn").Pool(workers, initializer=init_render_worker) as pool:
-                for result in pool.imap(_write_clip, tasks, chunksize=2):
+                for result in pool.imap(_make_clip, jobs, chunksize=2):
                     results.append(result)
                     bar.update()
     with _writing(out / "splits"):

@@ -344,7 +344,10 @@ def test_ctrl_c_is_exit_130_with_one_line_and_pool_workers_leave_it_to_the_paren
         pytest.fail("Ctrl-C ended in a traceback")
     assert rc == 130
     err = capsys.readouterr().err
-    assert err.strip() == f"interrupted: {root} is unfinished (no card.json); the same command regenerates it"
+    assert err.strip() == (
+        f"interrupted: {root} is unfinished (no card.json); the same command finishes it, keeping the "
+        "clips written so far"
+    )
     before = signal.getsignal(signal.SIGINT)
     try:
         gen.init_render_worker(pool=False)  # the generator's own process keeps Ctrl-C
@@ -393,3 +396,25 @@ def test_a_regenerated_dataset_says_why(dataset, tmp_path, capsys):
     assert _hashes(root) == _hashes(dataset)
     generate(root, QUICK, seed=0, workers=1, progress=False)  # finished: kept without a note
     assert capsys.readouterr().out == ""
+
+
+def test_an_interrupted_run_is_finished_without_writing_its_clips_again(
+    dataset, tmp_path, monkeypatch, capsys
+):
+    """An interrupted run was regenerated from scratch: hours of the `full` preset lost to one Ctrl-C.
+    The clips it wrote whole (sidecar last, of these settings) are kept; the dataset is byte-identical."""
+    gen = importlib.import_module("edtalk.data.synthtalk.generate")
+    root = tmp_path / "d"
+    _interrupt_after(gen, monkeypatch, 5, _Interrupted())
+    with pytest.raises(_Interrupted):
+        generate(root, QUICK, seed=0, workers=1, progress=False)
+    monkeypatch.undo()
+    first = sorted(t.clip_id for t in gen.plan(root, QUICK, 0))[0]
+    (root / "clips" / f"{first}.json").unlink()  # killed between its wav and its sidecar
+    write_clip, written = gen._write_clip, []
+    monkeypatch.setattr(gen, "_write_clip", lambda task: written.append(task.clip_id) or write_clip(task))
+    card = generate(root, QUICK, seed=0, workers=1, progress=False)
+    assert len(written) == len(gen.plan(root, QUICK, 0)) - 4 and first in written
+    assert "keeping the 4 of 12 clips already written" in capsys.readouterr().out
+    assert _hashes(root) == _hashes(dataset) and card["build"]["clips_kept"] == 4
+    assert {k: v for k, v in card.items() if k != "build"} == _card(dataset)
