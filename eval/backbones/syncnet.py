@@ -22,6 +22,8 @@ from eval.backbones import BACKBONES, get_backbone
 from eval.context import FEATURES, ClipContext
 from eval.metrics.base import ClipFailure
 
+CROP_SIZE = 224  # the lip stream's input side (its last conv and fc fit 224 px only)
+
 
 @BACKBONES.register("syncnet")
 def load_syncnet(device: str = "cpu", weights: str | None = None) -> torch.nn.Module:
@@ -43,6 +45,9 @@ def mfcc(audio: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
 @torch.no_grad()
 def sync_embeddings(frames_rgb: np.ndarray, audio: np.ndarray, device: str = "cpu", batch: int = 20):
     """(video (W, 1024), audio (W, 1024)) SyncNet features of W = min_length - 5 windows."""
+    if frames_rgb.shape[1:3] != (CROP_SIZE, CROP_SIZE):  # else a shape error deep in the lip stream
+        h, w = frames_rgb.shape[1:3]
+        raise ClipFailure(f"sync: SyncNet reads {CROP_SIZE} x {CROP_SIZE} face crops, got {w}x{h} frames")
     net = get_backbone("syncnet", device=device)
     pcm = pcm16(audio)
     min_length = min(len(frames_rgb), math.floor(len(pcm) / 640))

@@ -56,6 +56,8 @@ class LSESettings:
             raise ValueError(
                 f"lse crop 's3fd_track' is syncnet_python's 224 x 224 crop; got size={self.size}"
             )
+        if self.backbone == SYNCNET and self.size not in (None, 224):
+            raise ValueError(f"lse with {SYNCNET}: SyncNet reads 224 x 224 crops; got size={self.size}")
         if self.vshift < 1:
             raise ValueError(f"lse vshift must be >= 1, got {self.vshift}")
 

@@ -10,13 +10,17 @@ import numpy as np
 from eval.metrics import METRICS
 from eval.metrics.base import MeanMetric
 from eval.metrics.frames import FramePairing, paired_frames
-from eval.metrics.functional.ssim import frame_ssim
+from eval.metrics.functional.ssim import check_win_size, frame_ssim
 
 
 @dataclass(frozen=True)
 class SSIMSettings(FramePairing):
     pooling: str = "frames"  # frames (EAT) | videos
     win_size: int = 7
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_win_size(self.win_size)  # when the metric is built, not at the first clip
 
 
 @METRICS.register("ssim")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from eval.metrics.functional.checks import check_frame_pair
+
 
 def frame_l1(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """(T,) mean absolute difference per frame of uint8 (T, H, W, C) arrays, scaled to [0, 1]."""
-    if gt.shape != pred.shape:
-        raise ValueError(f"frame shapes differ: {gt.shape} vs {pred.shape}")
+    check_frame_pair(gt, pred)  # float frames in [0, 1] divided by 255 again scored ~255x too low
     a = torch.from_numpy(np.ascontiguousarray(gt)).to(torch.float64)
     b = torch.from_numpy(np.ascontiguousarray(pred)).to(torch.float64)
     return ((a - b).abs().flatten(1).mean(1) / 255.0).numpy()

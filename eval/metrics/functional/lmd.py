@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from eval.metrics.functional.checks import check_point_pair
+
 REGIONS = {"mouth": slice(48, 68), "face": slice(0, 68)}
 
 
@@ -19,7 +21,9 @@ def center(points: np.ndarray) -> np.ndarray:
 
 
 def frame_lmd(gt: np.ndarray, pred: np.ndarray, region: str, centering: str = "per_set_centroid"):
-    """(T,) mean point distance per frame (= ld(t) / |S|); NaN where either side has no face."""
+    """(T,) mean point distance per frame (= ld(t) / |S|); NaN where either side has no face.
+    ``gt`` and ``pred``: (T, 68, 2) iBUG landmarks of paired frames."""
+    check_point_pair(np.asarray(gt), np.asarray(pred), "landmark", "(T, 68, 2)", (68, 2))
     sel = REGIONS[region]
     g, p = gt[:, sel].astype(np.float64), pred[:, sel].astype(np.float64)
     if centering == "per_set_centroid":

@@ -14,7 +14,13 @@ import torch.nn.functional as F
 
 
 def offset_distances(video: np.ndarray, audio: np.ndarray, vshift: int = 15) -> np.ndarray:
-    """(2*vshift+1,) mean distance D(k) per offset."""
+    """(2*vshift+1,) mean distance D(k) per offset, from (N, D) video and audio window features of
+    the same N windows (syncnet_python computes both for the same windows)."""
+    if np.shape(video) != np.shape(audio) or len(video) == 0:
+        raise ValueError(
+            f"sync features must be (N, D) of the same N > 0 windows, got video {np.shape(video)} "
+            f"and audio {np.shape(audio)}"
+        )
     v = torch.from_numpy(np.asarray(video, np.float32))
     a = F.pad(torch.from_numpy(np.asarray(audio, np.float32)), (0, 0, vshift, vshift))
     win = 2 * vshift + 1

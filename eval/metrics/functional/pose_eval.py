@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from eval.metrics.functional.checks import check_point_pair
+
 
 def frame_akd(kp_gt: np.ndarray, kp_gen: np.ndarray) -> np.ndarray:
     """(T,) mean absolute coordinate difference; NaN where either side has no keypoints."""
-    return np.abs(np.asarray(kp_gt, np.float64) - np.asarray(kp_gen, np.float64)).mean(axis=(1, 2))
+    kp_gt, kp_gen = np.asarray(kp_gt, np.float64), np.asarray(kp_gen, np.float64)
+    check_point_pair(kp_gt, kp_gen, "keypoint", "(T, K, 2)", (2,))
+    return np.abs(kp_gt - kp_gen).mean(axis=(1, 2))
 
 
 def frame_aed(e_gt: np.ndarray, e_gen: np.ndarray) -> np.ndarray:
-    """(T,) squared L2 distance between identity embeddings."""
-    return ((np.asarray(e_gt, np.float64) - np.asarray(e_gen, np.float64)) ** 2).sum(axis=1)
+    """(T,) squared L2 distance between (T, D) identity embeddings."""
+    e_gt, e_gen = np.asarray(e_gt, np.float64), np.asarray(e_gen, np.float64)
+    check_point_pair(e_gt, e_gen, "embedding", "(T, D)")
+    return ((e_gt - e_gen) ** 2).sum(axis=1)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from eval.metrics.functional.checks import check_frame_pair
+
 
 def frame_mse(gt: np.ndarray, pred: np.ndarray, batch: int = 8) -> np.ndarray:
     """(T,) mean squared error per frame of (T, H, W, C) arrays, in float64.
@@ -19,8 +21,7 @@ def frame_mse(gt: np.ndarray, pred: np.ndarray, batch: int = 8) -> np.ndarray:
     skimage's float64 too, so the values are bit-identical to it, and ``batch`` frames at a time
     keep the temporaries in cache (~8x faster than whole-clip float64 tensors). Other dtypes are
     converted to float64."""
-    if gt.shape != pred.shape:
-        raise ValueError(f"frame shapes differ: {gt.shape} vs {pred.shape}")
+    check_frame_pair(gt, pred, need_uint8=False)
     n_values = int(np.prod(gt.shape[1:]))
     if gt.dtype == np.uint8 and pred.dtype == np.uint8:
         sums = []
@@ -35,8 +36,14 @@ def frame_mse(gt: np.ndarray, pred: np.ndarray, batch: int = 8) -> np.ndarray:
     return ((a - b) ** 2).flatten(1).mean(1).numpy()
 
 
-def frame_psnr(gt: np.ndarray, pred: np.ndarray, data_range: float = 255.0) -> np.ndarray:
-    """(T,) PSNR in dB per frame; +inf where a frame is identical."""
+def frame_psnr(gt: np.ndarray, pred: np.ndarray, data_range: float | None = None) -> np.ndarray:
+    """(T,) PSNR in dB per frame; +inf where a frame is identical. ``data_range`` is 255 for uint8
+    frames and must be given for any other dtype (a float frame in [0, 1] read as 0..255 scored
+    48 dB too high)."""
+    if data_range is None:
+        if gt.dtype != np.uint8 or pred.dtype != np.uint8:
+            raise ValueError(f"frame_psnr of {gt.dtype} / {pred.dtype} frames needs data_range (uint8: 255)")
+        data_range = 255.0
     mse = frame_mse(gt, pred)
     with np.errstate(divide="ignore"):
         return 10.0 * np.log10((data_range**2) / mse)

@@ -16,14 +16,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from eval.metrics.functional.checks import check_frame_pair
+
 
 def frame_ssim(
     gt: np.ndarray, pred: np.ndarray, win_size: int = 7, data_range: float = 255.0, batch: int = 16
 ) -> np.ndarray:
     """(T,) SSIM per frame of uint8 (T, H, W, C) arrays (``batch`` frames at a time: small
     batches keep the float64 temporaries in cache; the values do not depend on it)."""
-    if gt.shape != pred.shape:
-        raise ValueError(f"frame shapes differ: {gt.shape} vs {pred.shape}")
+    check_frame_pair(gt, pred)  # the integer window sums read uint8: a float frame truncated to 0
+    check_win_size(win_size)
     if min(gt.shape[1:3]) < win_size:
         raise ValueError(f"frames {gt.shape[1:3]} are smaller than the SSIM window {win_size}")
     out = [
@@ -31,6 +33,13 @@ def frame_ssim(
         for i in range(0, len(gt), batch)
     ]
     return np.concatenate(out) if out else np.zeros(0)
+
+
+def check_win_size(win_size: int) -> None:
+    """ValueError unless ``win_size`` is odd and at least 3, as skimage requires (an even window
+    has no centre pixel; skimage refuses it, the window sums here would silently take it)."""
+    if win_size < 3 or win_size % 2 == 0:
+        raise ValueError(f"SSIM win_size must be odd and >= 3, got {win_size}")
 
 
 def _window_sums(t: torch.Tensor, win: int) -> torch.Tensor:
