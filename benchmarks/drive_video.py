@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from benchmarks import alternate, load_average, save_result
-from edtalk.cli import positive_int
+from edtalk.cli import positive_int, report_error
 from edtalk.provenance import machine
 
 DEFAULT_CKPT = "edtalk/pretrained/tiny_synthtalk_eg.pt"
@@ -83,11 +83,15 @@ def main(argv: list[str] | None = None) -> int:
         name, frames = load_clip(None, 6, size=64)
         args.repeats = 1
     else:
-        from edtalk.model import build_from_checkpoint
+        from edtalk.data.errors import DataError
+        from edtalk.model import CheckpointError, build_from_checkpoint
 
-        model, _ = build_from_checkpoint(args.ckpt)
+        try:  # a missing or broken checkpoint or dataset: one error line, not a traceback
+            model, _ = build_from_checkpoint(args.ckpt)
+            name, frames = load_clip(args.data, args.frames)
+        except (CheckpointError, DataError, FileNotFoundError) as err:
+            return report_error(err)
         ckpt = args.ckpt
-        name, frames = load_clip(args.data, args.frames)
     seconds = time_sides(model, frames, args.repeats)
     med = {side: statistics.median(v) for side, v in seconds.items()}
     result = {

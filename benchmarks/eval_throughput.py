@@ -55,7 +55,7 @@ import torch
 
 from benchmarks import load_average
 from edtalk.atomic import write_text
-from edtalk.cli import non_negative_int, positive_int
+from edtalk.cli import non_negative_int, positive_int, report_error
 from edtalk.provenance import describe_machine, machine
 
 RANDOM_WEIGHTS_NOTE = "LPIPS/FID with seeded RANDOM weights: speed benchmark only, not metric values"
@@ -607,7 +607,12 @@ def main(argv: list[str] | None = None) -> int:
         args.clips, args.frames, args.size, args.protocol_clips, args.fid_dims = 2, 4, 64, 1, 64
         args.repeats, args.ray_clips = 1, 2
     args.frames = args.frames or None
-    report = run(args)
+    from edtalk.data.errors import DataError
+
+    try:
+        report = run(args)
+    except DataError as err:  # a --data that is not a readable synthtalk: one line, not a traceback
+        return report_error(err)
     text = format_report(report)
     ok = all(report["reference"]["equal"].values())
     if not ok:

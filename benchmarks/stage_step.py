@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    names = [n.strip() for n in args.stages.split(",") if n.strip()]
+    if not names:  # before: a StopIteration traceback once the fixture and experts were built
+        return report_error(f"--stages names no stage ({args.stages!r}); e.g. eg_pretrain,mouth_pose")
     from edtalk.config import ConfigError, ModelConfig, TrainConfig
     from edtalk.data.errors import DataError
     from edtalk.pretrained import PretrainedError, resolve
@@ -149,7 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    names = [n.strip() for n in args.stages.split(",") if n.strip()]
     with tempfile.TemporaryDirectory() as tmp:
         try:
             for n in names:

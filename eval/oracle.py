@@ -266,6 +266,12 @@ def run(
     size = model.cfg.image_size
     cache = Path(cache) if cache else find_training_cache(Path(ckpt).resolve().parent.parent / "cache", size)
     frame_cache = load_frame_cache(cache)
+    if frame_cache.frames.shape[1] != size:  # before: a shape error naming no file, once the judge had loaded
+        raise DataError(
+            cache,
+            f"a frame cache at {frame_cache.frames.shape[1]} px; {ckpt} draws at {size} px (give the "
+            f"cache edtalk.train built at {size} px, or leave --cache out)",
+        )
     if (frame_cache.emotion < 0).any():
         raise ValueError(f"{cache}: some clips have no emotion label; the oracle codes need one per clip")
     sampler = StageSampler(frame_cache, seed=1)

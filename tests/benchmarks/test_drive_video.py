@@ -28,3 +28,13 @@ def test_sides_that_draw_differently_are_refused(monkeypatch):
     monkeypatch.setattr(edtalk.driving, "drive_video", lambda *a, **k: np.full(3, next(calls)))
     with pytest.raises(AssertionError, match="changed the drawn frames"):
         time_sides(None, np.zeros((2, 8, 8, 3), np.uint8), repeats=1)
+
+
+def test_a_missing_checkpoint_is_one_error_line(tmp_path, capsys):
+    """Before: a CheckpointError traceback (exit 1)."""
+    from benchmarks.drive_video import main
+
+    missing = tmp_path / "none.pt"
+    assert main(["--ckpt", str(missing), "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {missing}: checkpoint not found") and len(err.splitlines()) == 1

@@ -22,3 +22,14 @@ def test_smoke_run_agrees_with_reference_and_reports_ratios(tmp_path, monkeypatc
     assert "RANDOM weights" in report["note"] and report["machine"]["cpus"] >= 1
     printed = capsys.readouterr().out
     assert "speed ratio" in printed and "RANDOM" in printed
+
+
+def test_a_data_folder_that_is_no_synthtalk_is_one_error(tmp_path, capsys):
+    """Before: a DataError traceback (exit 1) when --data had a test split naming clips it lacks."""
+    from benchmarks.eval_throughput import main
+
+    (tmp_path / "splits").mkdir()
+    (tmp_path / "splits" / "test.txt").write_text("st999#happy#level_1#001\n")
+    assert main(["--smoke", "--no-ray", "--no-protocol", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path}: ") and "Traceback" not in err

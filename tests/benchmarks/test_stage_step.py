@@ -49,3 +49,12 @@ def test_a_misspelt_stage_is_one_error_line(capsys):
     assert main(["--stages", "mouth_pos", "--smoke"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "mouth_pos" in err and len(err.splitlines()) == 1
+
+
+def test_a_stage_list_without_a_stage_is_one_error_line(capsys):
+    """Before: a StopIteration traceback, once the fixture and its loss experts had been trained."""
+    from benchmarks.stage_step import main
+
+    assert main(["--stages", " , ", "--smoke"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --stages names no stage") and len(err.splitlines()) == 1

@@ -141,3 +141,25 @@ def test_main_refuses_zero_steps(tmp_path, capsys):
         main(["--ckpt", str(tmp_path / "none.pt"), "--data", str(tmp_path), "--readout-steps", "0"])
     assert exc.value.code == 2
     assert "argument --readout-steps: must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_main_names_a_cache_at_another_size_before_the_judge_loads(
+    fixture_data, tmp_path, monkeypatch, capsys
+):
+    """Before: a 32 px --cache for a 64 px model ended in a shape error naming no file, after the
+    judge (here: missing) was looked for and the test pairs decoded."""
+    from edtalk.data.readers import read_clips
+    from edtalk.data.training import build_frame_cache
+    from edtalk.model import save_checkpoint
+
+    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "no-weights"))
+    cfg = fixture_data["cfg"]
+    ckpt = save_checkpoint(tmp_path / "mouth_pose.pt", _model(cfg).state_dict(), cfg)
+    small = build_frame_cache(
+        read_clips("synthtalk", fixture_data["data"], "train"), 32, tmp_path / "c", progress=False
+    )
+    argv = ["--ckpt", str(ckpt), "--data", str(fixture_data["data"]), "--cache", str(small)]
+    assert main([*argv, "--steps", "1", "--readout-steps", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {small}: a frame cache at 32 px") and "64 px" in err
+    assert len(err.splitlines()) == 1
