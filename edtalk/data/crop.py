@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from edtalk.cli import positive_float, positive_int, report_error, user_path
+from edtalk.data.file_key import file_key
 
 DONE_DIR = ".crop"
 REPORT = "crop_report.json"
@@ -173,40 +174,20 @@ def _done_file(out: Path, clip_id: str) -> Path:
 
 
 def crop_settings(job: CropJob) -> dict:
-    """What a clip's crops depend on besides the code: its source files (``source_key``: a raw tree
+    """What a clip's crops depend on besides the code: its source files (``file_key``: a raw tree
     moved or copied elsewhere is not cropped again) and the cropping settings. A done record made
     with other settings is not reused."""
     from edtalk.data import face_crop
 
     sources = [Path(job.video)] + ([Path(job.audio)] if job.audio else [])
     return {
-        "sources": [source_key(p) for p in sources],
+        "sources": [file_key(p) for p in sources],
         "chunk_seconds": job.chunk_seconds,
         "video_suffix": job.video_suffix,
         "crop": [face_crop.GROW, face_crop.SIDE, face_crop.FPS, face_crop.MIN_IOU, face_crop.LOST_AFTER],
         "resampling": face_crop.RESAMPLING,
         "detect": [face_crop.DETECT_EVERY, face_crop.DETECT_LONG_SIDE],
     }
-
-
-ENDS_BYTES = 1 << 16  # the bytes read at each end of a source file for its done key
-
-
-def source_key(path: Path) -> list:
-    """A source file as a done record knows it: name, size and the sha256 of its first and last 64 KiB
-    (a video re-downloaded under its name with the same size differs there: its header and index;
-    copying keeps them, where a modification time would not). [name, None] when it is missing."""
-    import hashlib
-
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as f:
-            ends = hashlib.sha256(f.read(ENDS_BYTES))
-            f.seek(max(size - ENDS_BYTES, 0))
-            ends.update(f.read(ENDS_BYTES))
-    except OSError:
-        return [path.name, None]
-    return [path.name, size, ends.hexdigest()[:16]]
 
 
 def same_settings(recorded: dict, current: dict) -> bool:

@@ -46,11 +46,44 @@ def held_out_overlap(clips: list[Clip], reader: str, root: str | Path) -> dict[s
 
 def shared_clips(clips: list[Clip], others: list[Clip], by_identity: bool) -> list[str]:
     """The ids of ``clips`` that are also in ``others``: the same video file (LRW's train and test
-    folders reuse clip names), or, for a dataset whose splits hold out whole people (its reader's
-    ``splits_by_identity``), a clip of the same person."""
+    folders reuse clip names) or a copy of it elsewhere (``copied_videos``), or, for a dataset whose
+    splits hold out whole people (its reader's ``splits_by_identity``), a clip of the same person."""
     videos = {Path(c.video).resolve() for c in others}
     people = {c.identity or c.id for c in others} if by_identity else set()
-    return [c.id for c in clips if Path(c.video).resolve() in videos or (c.identity or c.id) in people]
+    copies = copied_videos([c for c in clips if Path(c.video).resolve() not in videos], others)
+    return [
+        c.id
+        for c in clips
+        if Path(c.video).resolve() in videos or (c.identity or c.id) in people or c.id in copies
+    ]
+
+
+def copied_videos(clips: list[Clip], others: list[Clip]) -> set[str]:
+    """The ids of ``clips`` whose video is a copy of one of ``others``' (the same name, size and ends:
+    ``file_key``), e.g. training clips copied into a test folder. Files are stat'ed only where names
+    match and read (128 KiB) only where sizes do too."""
+    from edtalk.data.file_key import file_key
+
+    names = {Path(c.video).name for c in clips}
+    by_size: dict[tuple[str, int], list[Path]] = {}
+    for other in others:
+        path = Path(other.video)
+        if path.name in names and (size := _size(path)):  # an empty file is no copy of anything
+            by_size.setdefault((path.name, size), []).append(path)
+    found = set()
+    for clip in clips:
+        path = Path(clip.video)
+        same_size = by_size.get((path.name, _size(path))) if by_size else None
+        if same_size and any(file_key(o) == file_key(path) for o in same_size):
+            found.add(clip.id)
+    return found
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def check_unseen(clips: list[Clip], reader: str, root: str | Path) -> None:
@@ -120,7 +153,8 @@ def check_not_trained_on(clips: list[Clip], meta: dict, ckpt: str | Path) -> Non
         ids += [i for i in shared_clips(same_dataset, trained, by_identity) if i not in ids]
         if ids:
             raise CheckpointError(
-                f"{ckpt}: trained on {len(ids)} of the {len(clips)} clips to score (first: {ids[0]}; "
+                f"{ckpt}: trained on {len(ids)} of the {len(clips)} clips to score, or on copies of them "
+                f"(first: {ids[0]}; "
                 f"stage {entry.get('stage')}, --data {spec[0]} --split {spec[1]}). A model is never "
                 "scored on what it trained on: score the test split, or a split list that leaves them out"
             )

@@ -132,7 +132,9 @@ def test_scoring_a_checkpoint_on_its_training_clips_is_refused(tmp_path):
     (folder / "lists/train.txt").write_text("a\n")
     (folder / "lists/test.txt").write_text("b\n")
     check_not_trained_on(read_clips("folder", folder, "test"), _meta(f"folder:{folder}", "train"), "e.pt")
-    with pytest.raises(CheckpointError, match=r"trained on 1 of the 2 clips to score \(first: a;"):
+    with pytest.raises(
+        CheckpointError, match=r"trained on 1 of the 2 clips to score, or on copies of them \(first: a;"
+    ):
         check_not_trained_on(clips, _meta(f"folder:{folder}", "train"), "e.pt")
 
 
@@ -148,7 +150,7 @@ def test_trained_people_are_refused_within_their_dataset_only(synthtalk, tmp_pat
     (synthtalk / "clips" / f"{extra}.mp4").write_bytes(b"")
     (synthtalk / "clips" / f"{extra}.json").write_text(json.dumps({"identity": "st000", "emotion": "sad"}))
     (synthtalk / "splits/mine.txt").write_text(f"st003#angry#level_1#001\n{extra}\n")
-    with pytest.raises(CheckpointError, match=f"trained on 1 of the 2 clips to score .first: {extra}"):
+    with pytest.raises(CheckpointError, match=f"trained on 1 of the 2 clips to score, .* .first: {extra}"):
         check_not_trained_on(read_clips("synthtalk", synthtalk, "mine"), meta, "e.pt")
     other = tmp_path / "other"  # a folder dataset whose clip is named like a trained person
     _files(other, ["gt/st000.mp4", "pred/st000.mp4"])
@@ -167,3 +169,26 @@ def test_training_record_of_older_checkpoints_and_data_not_here(tmp_path):
     clips = read_clips("folder", tmp_path / "f", "test")
     check_not_trained_on(clips, _meta(f"folder:{tmp_path / 'gone'}", "train"), "e.pt")
     check_not_trained_on(clips, _meta("nosuchreader:/x", "train"), "e.pt")
+
+
+def test_a_copy_of_a_training_clip_elsewhere_is_refused_too(tmp_path):
+    """Clips were compared by path: training clips copied into another folder to score passed. A copy
+    (same name, size and ends) is refused; a file of the same name and size but other bytes is not."""
+    from edtalk.data.held_out import check_not_trained_on
+    from edtalk.model import CheckpointError
+
+    trained, scored = tmp_path / "trained", tmp_path / "scored"
+    (trained / "gt").mkdir(parents=True)
+    (scored / "gt").mkdir(parents=True)
+    (trained / "gt/a.mp4").write_bytes(b"A" * 200_000)
+    (trained / "gt/b.mp4").write_bytes(b"B" * 1000)
+    (scored / "gt/a.mp4").write_bytes(b"A" * 200_000)  # a copy
+    (scored / "gt/b.mp4").write_bytes(b"C" * 1000)  # same name and size, another video
+    (scored / "gt/c.mp4").write_bytes(b"B" * 1000)  # b's bytes under another name: not looked for
+    meta = _meta(f"folder:{trained}", "train")
+    with pytest.raises(
+        CheckpointError, match=r"trained on 1 of the 3 clips to score, or on copies of them \(first: a;"
+    ):
+        check_not_trained_on(read_clips("folder", scored, "test"), meta, "e.pt")
+    (scored / "gt/a.mp4").write_bytes(b"A" * 199_999 + b"Z")  # its last bytes differ: another video
+    check_not_trained_on(read_clips("folder", scored, "test"), meta, "e.pt")
