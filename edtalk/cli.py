@@ -173,11 +173,12 @@ def run_inputs(ckpt: Path, data: Path, files: dict[str, Path] | None = None, **s
     setting is kept as the device it means here (``parse_device``): "auto" computed on the CPU is not
     the same result once the machine has a GPU. ConfigError for a device this machine lacks."""
     from edtalk.config import ConfigError
+    from edtalk.model import checkpoint_path_problem
     from edtalk.provenance import code_state
     from edtalk.weights import sha256_of
 
-    if not Path(ckpt).is_file():
-        raise FileNotFoundError(f"{ckpt}: checkpoint not found")
+    if problem := checkpoint_path_problem(ckpt):
+        raise FileNotFoundError(problem)
     if "device" in settings:
         try:
             settings["device"] = parse_device(str(settings["device"]))

@@ -197,13 +197,26 @@ def _kind(value: object) -> str:
     return "None" if value is None else f"a {type(value).__name__}"
 
 
+def checkpoint_path_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be a checkpoint file ("<path>: ...", naming what writes one); None for a file."""
+    path = Path(path)
+    if path.is_dir():
+        pts = sorted(p.name for p in path.glob("*.pt"))
+        inside = f" (it holds {', '.join(pts[:3])})" if pts else ""
+        return f"{path}: is a folder; give the checkpoint file (.pt) in it{inside}"
+    if not path.is_file():
+        return (
+            f"{path}: checkpoint not found (no such file); `python -m edtalk.train` writes each stage's "
+            "<out>/<stage>/final.pt (`make demo`: runs/audio_expression/final.pt)"
+        )
+    return None
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint: {"config": ModelConfig, "state_dict": dict, "meta": dict} (weights_only=True)."""
     path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(f"{path}: is a folder; give the checkpoint file (.pt) in it")
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found (no such file)")
+    if problem := checkpoint_path_problem(path):
+        raise CheckpointError(problem)
     with open(path, "rb") as f:
         head = f.read(4)
     if head != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive, or a legacy pickle

@@ -220,9 +220,10 @@ def resolve_judge(name: str, data: str | Path | None = None) -> Path:
     try:
         path = W.resolve(name)
     except W.MissingWeightsError:
+        train = TRAIN_JUDGES if data is None else f"python -m eval.zoo train --data {data}"
         raise W.MissingWeightsError(
             f"synthtalk judge {name!r} is missing: expected {W.target_path(name)}. "
-            f"Train it (about 7 minutes on 2 idle CPU cores) with `{TRAIN_JUDGES}`; "
+            f"Train it (about 7 minutes on 2 idle CPU cores) with `{train}`; "
             "it is written into the weights directory ($EDTALK_BENCH_WEIGHTS)."
         ) from None
     if data is not None:

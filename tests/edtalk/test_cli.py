@@ -208,3 +208,18 @@ def test_every_cli_reads_device_names_the_same_way(monkeypatch):
         parse_device("gpu0")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert parse_device("auto") == "cuda" and parse_device("cuda:1") == "cuda:1"
+
+
+def test_a_missing_checkpoint_says_what_writes_one_and_a_folder_what_it_holds(tmp_path):
+    """'checkpoint not found' named the file but not where one comes from; a folder given to a
+    diagnostic (run_inputs) was 'not found' too."""
+    from edtalk.cli import run_inputs
+
+    with pytest.raises(FileNotFoundError, match=r"nope.pt: checkpoint not found .*`python -m edtalk.train` "):
+        run_inputs(tmp_path / "nope.pt", tmp_path)
+    (tmp_path / "final.pt").write_bytes(b"x")
+    with pytest.raises(
+        FileNotFoundError,
+        match=r": is a folder; give the checkpoint file \(.pt\) in it \(it holds final.pt\)",
+    ):
+        run_inputs(tmp_path, tmp_path)

@@ -194,3 +194,12 @@ def test_ctrl_c_is_exit_130_and_a_retrain_drops_the_old_figures(trained, tmp_pat
         f"[zoo] other tools find these judges with EDTALK_BENCH_WEIGHTS={tmp_path / 'w2'} set" in printed.out
     )
     assert not list(out.glob("zoo_results*.json"))
+
+
+def test_a_missing_judge_names_the_training_command_for_the_set_given(tmp_path, monkeypatch):
+    """The hint always said `--data data/synthtalk`, whatever set the run was given."""
+    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "empty"))
+    from edtalk.experts.store import resolve_judge
+
+    with pytest.raises(weights.MissingWeightsError, match=r"`python -m eval.zoo train --data /sets/mine`"):
+        resolve_judge("synthtalk_face_judge", "/sets/mine")
