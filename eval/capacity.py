@@ -362,6 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default: print only)")
     add_device_option(parser, "the model and the judge")
     args = parser.parse_args(argv)
+    if beyond := [m for m in args.curve if m >= args.steps]:
+        parser.error(
+            f"--curve {','.join(map(str, beyond))}: at or past --steps {args.steps}, where the run stops "
+            "(the final measures are at --steps); raise --steps or give earlier counts"
+        )
     from edtalk.driving import resolve_device
     from edtalk.driving_inputs import InferenceError
 

@@ -132,3 +132,13 @@ def test_curve_steps_are_parsed_and_checked():
         _step_list("100,abc")
     with pytest.raises(argparse.ArgumentTypeError, match="positive"):
         _step_list("0,5")
+
+
+def test_curve_counts_past_the_run_are_refused_not_dropped(tmp_path, capsys):
+    """--curve 2500 with --steps 1000 was silently dropped: the run printed no learning curve."""
+    from eval.capacity import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--data", str(tmp_path), "--steps", "1000", "--curve", "250,1000,2500", "--no-judge"])
+    assert stop.value.code == 2
+    assert "--curve 1000,2500: at or past --steps 1000" in capsys.readouterr().err
