@@ -208,8 +208,12 @@ def _decoded_frames(
         try:
             for frame in _decode_stream(container, stream, decoder):
                 count += 1
+                turn = _display_turn(frame)
+                if count == 1 and turn is not None and turn[0]:  # shown on its side: height <-> width
+                    meta["size"] = meta["size"][::-1]
                 rgb = to_rgb24.reformat(frame, format="rgb24").to_ndarray() if to_rgb else None
-                yield rgb if composite is None else composite(frame, rgb)
+                rgb = rgb if composite is None else composite(frame, rgb)
+                yield rgb if rgb is None or turn is None else _turned(rgb, turn)
         except _FFMPEG_ERRORS as err:
             raise VideoReadError(
                 path, f"corrupt or truncated: decoding stopped after {count} frames ({err})"
@@ -225,6 +229,33 @@ def _decoded_frames(
         )
     if fps <= 0:
         raise VideoReadError(path, "unreadable: the video stream has no frame rate")
+
+
+_DISPLAYMATRIX = av.sidedata.sidedata.Type.DISPLAYMATRIX
+
+
+def _display_turn(frame: av.VideoFrame) -> tuple[bool, bool, bool] | None:
+    """(transpose, flip rows, flip columns) that show ``frame`` upright, as its display matrix (a phone's
+    rotation, FFmpeg's (x', y') = (a x + c y, b x + d y)) says and as ffmpeg's CLI turns it by default;
+    None without one, for the identity, or for a turn that is not a multiple of 90 degrees."""
+    matrix = frame.side_data.get(_DISPLAYMATRIX)
+    if matrix is None:
+        return None
+    a, b, _, c, d = (int(v) for v in np.sign(np.frombuffer(bytes(matrix), np.int32)[:5]))
+    if b == c == 0 and a and d:
+        turn = (False, d < 0, a < 0)
+    elif a == d == 0 and b and c:
+        turn = (True, b < 0, c < 0)
+    else:
+        return None
+    return turn if any(turn) else None
+
+
+def _turned(rgb: np.ndarray, turn: tuple[bool, bool, bool]) -> np.ndarray:
+    """``rgb`` (H, W, 3) transposed and flipped as ``_display_turn`` says."""
+    transpose, flip_rows, flip_columns = turn
+    rgb = rgb.transpose(1, 0, 2) if transpose else rgb
+    return np.ascontiguousarray(rgb[:: -1 if flip_rows else 1, :: -1 if flip_columns else 1])
 
 
 _VPX_ALPHA = {"vp8": "libvpx", "vp9": "libvpx-vp9"}  # FFmpeg's own VP8/VP9 decoders drop a WebM's alpha
@@ -308,6 +339,7 @@ def iter_frames(
 
 def read_video(path: str | Path) -> VideoData:
     """Decode every frame of ``path`` into uint8 (T, H, W, 3) RGB; raise ``VideoReadError`` if bad.
+    Frames are turned upright by the stream's display matrix (a phone's rotation), as ffmpeg shows them.
 
     Truncation is detected by comparing the decoded frame count with the header's count.
     """
