@@ -425,6 +425,8 @@ def _train(args: argparse.Namespace) -> int:
 
     t0 = time.time()
     cache = prepare_cache(train_cfg, model_cfg)  # the split alone: audio stages, the final check
+    if problem := silent_split(cache, [n for n in names if not get_stage(n).frames_only]):
+        return report_error(problem)
     extras_cache = None  # the split plus the rendered people, built on first use
     face_steps, sync_steps = args.expert_steps
     ensure_experts(train_cfg, needed, face_steps, sync_steps, source=expert_source)
@@ -458,6 +460,23 @@ def _train(args: argparse.Namespace) -> int:
         flush=True,
     )
     return 0
+
+
+def silent_split(cache: Path, audio_stages: list[str]) -> str | None:
+    """Why ``audio_stages`` cannot train on the frame cache ``cache``: none of its clips has audio
+    (its meta.json's ``no_audio``; a folder without one is left to the stages to name)."""
+    try:
+        meta = json.loads((Path(cache) / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    n_clips = len(meta.get("clip_ids", []))
+    if audio_stages and n_clips and len(meta.get("no_audio", [])) >= n_clips:
+        return (
+            f"none of the {n_clips} training clips has audio (no audio file, no audio track; "
+            f"cache {cache}), and {', '.join(audio_stages)} train on it: give the clips their audio "
+            "(a .wav beside each video), or train the frames-only stages alone (--stages)"
+        )
+    return None
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import numpy as np
 
 from edtalk.data.audio import SAMPLE_RATE, SAMPLES_PER_FRAME, load_audio, mel_windows, melspectrogram, pcm16
 from edtalk.data.clip import Clip
-from edtalk.data.errors import DataError
+from edtalk.data.errors import AudioReadError, DataError
 
 
 def _clip_landmarks(clip: Clip, frames: np.ndarray, size: int) -> tuple[np.ndarray, int]:
@@ -53,12 +53,18 @@ def wav_rows(wav: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
     return pcm16(padded[index])
 
 
-def _clip_audio(clip: Clip, n_frames: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
+def _clip_audio(clip: Clip, n_frames: int, fps: float) -> tuple[np.ndarray, np.ndarray] | None:
     """(Wav2Lip mel window per frame, float16 (n_frames, 80, 16); ``wav_rows``) from one read of the
-    clip's audio; zeros for a clip without audio."""
+    clip's audio; None for a clip without audio (no audio file and no audio track in its video): the
+    frames-only stages train on it, the audio stages leave it out (``FrameCache.no_audio``)."""
     if clip.audio is None:
-        return np.zeros((n_frames, 80, 16), np.float16), np.zeros((n_frames, SAMPLES_PER_FRAME), np.int16)
-    wav = load_audio(clip.audio, SAMPLE_RATE)
+        return None
+    try:
+        wav = load_audio(clip.audio, SAMPLE_RATE)
+    except AudioReadError:
+        if Path(clip.audio) == Path(clip.video) and not _has_audio_track(clip.video):
+            return None
+        raise
     if not np.isfinite(wav).all():  # e.g. silence normalised by its peak, 0 / 0: NaN losses in audio stages
         raise DataError(clip.audio, "audio holds NaN or infinite samples")
     try:
@@ -66,6 +72,18 @@ def _clip_audio(clip: Clip, n_frames: int, fps: float) -> tuple[np.ndarray, np.n
     except ValueError as err:  # under 0.2 s of audio: no mel window to read
         raise DataError(clip.audio, str(err)) from None
     return mel, wav_rows(wav, n_frames, fps)
+
+
+def _has_audio_track(path: str | Path) -> bool:
+    """Whether the container at ``path`` has an audio stream (True when it cannot be opened: the
+    audio reader's own error then names the problem)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio)
+    except (av.FFmpegError, OSError):
+        return True
 
 
 def resized(native_frames: np.ndarray, size: int) -> np.ndarray:
@@ -111,9 +129,10 @@ def not_a_face_crop(clip: Clip, video) -> DataError | None:
 
 
 def _decode_clip(clip: Clip, size: int):
-    """(frames resized to ``size``, landmarks, mel windows, waveform rows, frames filled) of one clip,
-    or the ``DataError`` that says why it cannot be read (returned, so a pool hands it back in order;
-    any other exception becomes one naming the clip's video)."""
+    """(frames resized to ``size``, landmarks, mel windows, waveform rows, frames filled, has audio) of
+    one clip (zero mel windows and waveform rows without audio), or the ``DataError`` that says why it
+    cannot be read (returned, so a pool hands it back in order; any other exception becomes one naming
+    the clip's video)."""
     from edtalk.data.video import read_video
 
     try:
@@ -122,8 +141,12 @@ def _decode_clip(clip: Clip, size: int):
         if problem := not_a_face_crop(clip, video):
             raise problem
         landmarks, filled = _clip_landmarks(clip, video.frames, size)
-        mel, wavs = _clip_audio(clip, video.n_frames, video.fps)
-        return resized(video.frames, size), landmarks, mel, wavs, filled
+        audio = _clip_audio(clip, video.n_frames, video.fps)
+        has_audio = audio is not None
+        if not has_audio:
+            n = video.n_frames
+            audio = np.zeros((n, 80, 16), np.float16), np.zeros((n, SAMPLES_PER_FRAME), np.int16)
+        return resized(video.frames, size), landmarks, *audio, filled, has_audio
     except DataError as err:
         return err
     except Exception as err:  # an unforeseen failure on one clip is that clip's problem, not the run's end

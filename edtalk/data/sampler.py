@@ -49,6 +49,8 @@ class StageSampler:
         }
         neutral = EMOTIONS.index("neutral")
         self._neutral = np.flatnonzero(cache.emotion == neutral)
+        silent = set(cache.no_audio)
+        self._with_audio = np.array([i for i, c in enumerate(cache.clip_ids) if c not in silent], np.int64)
 
     # --- helpers ---------------------------------------------------------------------------------
     def _frame(self, clip: int) -> int:
@@ -60,6 +62,17 @@ class StageSampler:
             preferred = np.intersect1d(pool, prefer)
             pool = preferred if len(preferred) else pool
         return int(self.rng.choice(pool))
+
+    def _clips_with_audio(self, batch_size: int) -> np.ndarray:
+        """``batch_size`` clips drawn from those with audio (the audio stages' batches); the same draws
+        as over every clip when all have audio."""
+        if not len(self._with_audio):
+            raise DataError(
+                None,
+                f"none of the {self.cache.n_clips} clips of this frame cache has audio (no audio file, no "
+                "audio track): the audio stages (audio_lip, audio_pose, audio_expression) need it",
+            )
+        return self._with_audio[self.rng.integers(len(self._with_audio), size=batch_size)]
 
     def _images(self, rows: list[int] | np.ndarray) -> torch.Tensor:
         return to_tensor(self.cache.frames[np.asarray(rows)])
@@ -132,8 +145,8 @@ class StageSampler:
 
     def audio_windows(self, batch_size: int, n_frames: int) -> dict[str, torch.Tensor]:
         """audio_lip / audio_pose: a source frame of the clip, ``n_frames`` consecutive frames, and the
-        Wav2Lip mel window of each frame (B, T, 1, 80, 16)."""
-        clips = self.rng.integers(self.cache.n_clips, size=batch_size)
+        Wav2Lip mel window of each frame (B, T, 1, 80, 16); clips with audio only."""
+        clips = self._clips_with_audio(batch_size)
         runs = np.stack([self._run(int(c), n_frames) for c in clips])
         src = [self._frame(int(c)) for c in clips]
         mels = torch.from_numpy(np.ascontiguousarray(self.cache.mels[runs])).float().unsqueeze(2)
@@ -145,8 +158,8 @@ class StageSampler:
         audio (``FrameCache.wavs``), "wavs": the T frames' waveform end to end, float32 (B, T * 640) in
         [-1, 1], the input of HuBERT's E_S (at 25 fps, frames s .. s+T-1 give samples
         [s * 640, (s + T) * 640) of the clip's 16 kHz audio; a clip shorter than T repeats its last
-        frame, and its audio with it, as the frames do)."""
-        clips = self.rng.integers(self.cache.n_clips, size=batch_size)
+        frame, and its audio with it, as the frames do). Clips with audio only."""
+        clips = self._clips_with_audio(batch_size)
         runs = np.stack([self._run(int(c), n_frames) for c in clips])
         mels = torch.from_numpy(np.ascontiguousarray(self.cache.mels[runs])).float().unsqueeze(2)
         batch = {

@@ -56,6 +56,9 @@ class FrameCache:
     # int16 (N, SAMPLES_PER_FRAME): each frame's 1/25 s of 16 kHz audio as 16-bit PCM (cache_decode.wav_rows),
     # zero for frames past the audio's end; None in a cache built before CACHE_VERSION 2
     wavs: np.ndarray | None = None
+    # ids of the clips without audio (no audio file, no audio track; the rendered extra people): zero
+    # mel windows and waveform rows; the frames-only stages train on them, the audio stages do not
+    no_audio: tuple[str, ...] = ()
 
     @property
     def n_clips(self) -> int:
@@ -193,7 +196,7 @@ def build_frame_cache(
             NpyRowWriter(tmp / "wavs.npy", (SAMPLES_PER_FRAME,), np.int16) as wavs,
         ):
             writers = (frames, lms, mels, wavs)
-            start, length, skipped, filled = _write_rows(
+            start, length, skipped, filled, no_audio = _write_rows(
                 clips, size, _current_version(holding), writers, progress
             )
             decoded_rows = frames.n_rows
@@ -219,6 +222,14 @@ def build_frame_cache(
                 file=sys.stderr,
                 flush=True,
             )
+        if no_audio:
+            print(
+                f"note: {len(no_audio)} of {len(clips)} training clips have no audio (no audio file and no "
+                f"audio track; first: {', '.join(no_audio[:3])}): the frames-only stages train on them, the "
+                "audio stages leave them out",
+                file=sys.stderr,
+                flush=True,
+            )
         if filled:
             print(
                 f"note: {final}: dlib found no face in {filled} of {decoded_rows} frames; each took the "
@@ -241,6 +252,7 @@ def build_frame_cache(
             "identities": identities,
             "transcripts": [c.transcript or "" for c in clips] + ["" for _ in extra_clips],
             "skipped": skipped,
+            "no_audio": no_audio + [c.id for c in extra_clips],
             "landmarks": source,
             "landmark_frames_filled": filled,  # detected: frames without a face, given the nearest's
             "sources": stamps,  # the files decoded, by size and mtime (cache_sources)
@@ -366,12 +378,13 @@ def _amount(n_bytes: float) -> str:
 COPY_ROWS = 4096  # rows copied at a time from a reused cache's memory map
 
 
-def _write_rows(clips, size, reused, writers, progress) -> tuple[list, list, list[dict], int | None]:
+def _write_rows(clips, size, reused, writers, progress) -> tuple[list, list, list[dict], int | None, list]:
     """Append ``clips``' rows to the ``writers`` (frames, landmarks, mels, wavs), copied from ``reused``
     (another cache holding them at this size, or None) or decoded (in ``decode_workers`` processes);
-    returns (start, length, skipped, filled): ``skipped`` lists the clips that could not be read
-    ({"clip", "reason"}), left out; ``filled`` counts the frames whose detected landmarks came from the
-    nearest frame with a face (None when copied)."""
+    returns (start, length, skipped, filled, no_audio): ``skipped`` lists the clips that could not be
+    read ({"clip", "reason"}), left out; ``filled`` counts the frames whose detected landmarks came
+    from the nearest frame with a face (None when copied); ``no_audio`` the ids of the clips without
+    audio."""
     frames, lms, mels, wavs = writers
     start: list[int] = []
     length: list[int] = []
@@ -384,8 +397,10 @@ def _write_rows(clips, size, reused, writers, progress) -> tuple[list, list, lis
             lms.append(reused.landmarks[i : min(i + COPY_ROWS, rows)])
             mels.append(reused.mels[i : min(i + COPY_ROWS, rows)])
             wavs.append(reused.wavs[i : min(i + COPY_ROWS, rows)])
-        return reused.start[:n].tolist(), reused.length[:n].tolist(), skipped, None
-    skipped, filled = [], 0
+        ids = {c.id for c in clips}
+        no_audio = [i for i in reused.no_audio if i in ids]  # not the extra people of a cache with them
+        return reused.start[:n].tolist(), reused.length[:n].tolist(), skipped, None, no_audio
+    skipped, filled, no_audio = [], 0, []
     detect = landmark_source(clips) == DETECTED
     decoded = decode_clips(clips, size, decode_workers(len(clips), detect))
     if progress:
@@ -402,15 +417,17 @@ def _write_rows(clips, size, reused, writers, progress) -> tuple[list, list, lis
         if isinstance(result, DataError):  # one unreadable clip (video, audio, sidecar, no face) is left out
             skipped.append({"clip": clip.id, "reason": str(result)})
             continue
-        rows, landmarks, mel, wav, clip_filled = result
+        rows, landmarks, mel, wav, clip_filled, has_audio = result
         filled += clip_filled
+        if not has_audio:
+            no_audio.append(clip.id)
         start.append(frames.n_rows)
         length.append(len(rows))
         frames.append(rows)
         lms.append(landmarks)
         mels.append(mel)
         wavs.append(wav)
-    return start, length, skipped, filled
+    return start, length, skipped, filled, no_audio
 
 
 def load_frame_cache(path: str | Path) -> FrameCache:
@@ -437,4 +454,5 @@ def load_frame_cache(path: str | Path) -> FrameCache:
         identities=list(meta["identities"]),
         transcripts=list(meta["transcripts"]),
         skipped=tuple((entry["clip"], entry["reason"]) for entry in meta.get("skipped", [])),
+        no_audio=tuple(meta.get("no_audio", [])),
     )

@@ -167,3 +167,47 @@ def test_one_clip_failing_unforeseen_or_with_nan_audio_is_left_out_not_the_runs_
         "nan": f"{root / 'nan.wav'}: audio holds NaN or infinite samples",
         "odd": f"{root / 'odd.mp4'}: failed (RuntimeError: odd frame)",
     }
+
+
+def test_clips_without_audio_train_the_frames_only_stages_and_not_the_audio_ones(
+    tmp_path, noisy_faces, monkeypatch, capsys
+):
+    """A video with no audio track (and no wav beside it) was left out of the frame cache as unreadable,
+    so a split of silent face videos could not train even eg_pretrain, which reads frames only. It is
+    cached with zero audio and named in ``no_audio``: the audio stages' batches never draw it, and a
+    split with no audio at all is refused for them before Ray starts."""
+    import edtalk.data.cache_decode as cache_decode
+    from edtalk import train
+    from edtalk.data.errors import DataError
+    from edtalk.data.sampler import StageSampler
+    from edtalk.data.training import load_frame_cache
+    from edtalk.train_cache import prepare_cache
+
+    monkeypatch.setattr(
+        cache_decode, "_clip_landmarks", lambda clip, frames, size: (np.zeros((len(frames), 68, 2)), 0)
+    )
+    rng = np.random.default_rng(2)
+    root = tmp_path / "faces"
+    _clip(root, "talks", noisy_faces(rng, 8))
+    _clip(root, "silent", noisy_faces(rng, 8), audio_seconds=None)  # no wav, no audio track
+    cfg = TrainConfig(data=f"folder:{root}", cache=str(tmp_path / "cache"))
+    path = prepare_cache(cfg, ModelConfig.preset("tiny"))
+    cache = load_frame_cache(path)
+    assert cache.clip_ids == ["silent", "talks"] and cache.no_audio == ("silent",) and not cache.skipped
+    assert "1 of 2 training clips have no audio" in capsys.readouterr().err
+    silent = cache.start[0] + np.arange(cache.length[0])
+    assert not np.asarray(cache.mels[silent]).any()
+    sampler = StageSampler(cache, seed=0)
+    for _ in range(5):  # the audio stages' batches: the talking clip's frames only
+        batch = sampler.audio_windows(4, 5)
+        assert batch["mels"].abs().sum(dim=(1, 2, 3, 4)).min() > 0
+    assert train.silent_split(path, ["audio_lip"]) is None
+
+    quiet = tmp_path / "quiet"
+    _clip(quiet, "a", noisy_faces(rng, 8), audio_seconds=None)
+    cfg = TrainConfig(data=f"folder:{quiet}", cache=str(tmp_path / "cache"))
+    path = prepare_cache(cfg, ModelConfig.preset("tiny"))
+    assert train.silent_split(path, []) is None  # eg_pretrain alone trains
+    assert "audio_lip, audio_pose train on it" in train.silent_split(path, ["audio_lip", "audio_pose"])
+    with pytest.raises(DataError, match="none of the 1 clips of this frame cache has audio"):
+        StageSampler(load_frame_cache(path)).emotion_clips(2, 5)
