@@ -2,10 +2,11 @@
 
 ``vgg19``: torchvision's VGG19 with ImageNet weights (``vgg19-dcbb9e9d.pth``), features at relu1_1,
 relu2_1, relu3_1, relu4_1 and relu5_1 on ImageNet-normalised inputs, L1 distance per layer, over an
-image pyramid (scales 1, 1/2, 1/4, 1/8, anti-aliased) as in the official LIA/EDTalk ``VGGLoss``; the
-official per-layer weight 10 is replaced by 1 (our stage weights are 1, and a mean over layers keeps
-the term on the scale of L_rec). Scales smaller than 32 px are skipped (relu5_1 needs 16x downsampling).
-Inputs are clamped to [-1, 1] before the normalisation, as there.
+image pyramid (scales 1, 1/2, 1/4, 1/8, anti-aliased), summed with weight 10 per layer and scale, as
+the official LIA/EDTalk ``VGGLoss`` that the paper's "weight 1" for L_per multiplies (so at 256 px it
+is 200 times the mean of its 20 terms, and outweighs L1 as it does there). Scales smaller than 32 px
+are skipped (relu5_1 needs 16x downsampling). Inputs are clamped to [-1, 1] before the normalisation,
+as there.
 
 ``pyramid_l1_ssim`` (substitute): used when the VGG19 weights are not installed — these machines
 cannot download them. It is *not* VGG: a fixed, weight-free multi-scale structural loss, mean over
@@ -85,11 +86,13 @@ class PyramidL1SSIM(nn.Module):
 
 @PERCEPTUAL.register("vgg19")
 class VGG19Perceptual(nn.Module):
-    """L_per with Φ = VGG19 (relu1_1..relu5_1), L1 per layer, mean over layers and pyramid scales."""
+    """L_per with Φ = VGG19 (relu1_1..relu5_1): 10 x the L1 distance per layer, summed over layers and
+    pyramid scales (the official ``VGGLoss``)."""
 
     label = "vgg19"
     # indices of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 in torchvision's vgg19().features
     LAYER_ENDS = (2, 7, 12, 21, 30)
+    LAYER_WEIGHT = 10.0  # the official VGGLoss's weight of each layer at each scale
 
     def __init__(self, weights_path: str | None = None) -> None:
         super().__init__()
@@ -122,7 +125,7 @@ class VGG19Perceptual(nn.Module):
         for p, t in zip(_pyramid(pred, 32), _pyramid(target, 32), strict=True):
             for fp, ft in zip(self.features(p), self.features(t.detach()), strict=True):
                 terms.append((fp - ft).abs().mean())
-        return torch.stack(terms).mean()
+        return self.LAYER_WEIGHT * torch.stack(terms).sum()
 
     def train(self, mode: bool = True) -> VGG19Perceptual:  # the frozen VGG always stays in eval mode
         super().train(mode)

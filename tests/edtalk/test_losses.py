@@ -159,7 +159,7 @@ def test_perceptual_substitute_is_l1_plus_one_minus_ssim_averaged_over_four_scal
 def test_vgg19_perceptual_with_seeded_weights(tmp_path):
     from torchvision.models import vgg19
 
-    from edtalk.perceptual import VGG19Perceptual
+    from edtalk.perceptual import VGG19Perceptual, _pyramid
 
     torch.manual_seed(0)
     path = tmp_path / "vgg19.pth"
@@ -169,4 +169,15 @@ def test_vgg19_perceptual_with_seeded_weights(tmp_path):
     x = torch.rand(1, 3, 64, 64) * 2 - 1
     assert p(x, x).item() == pytest.approx(0.0, abs=1e-6)
     assert p(x, -x).item() > 0
+    # the official VGGLoss: 10 x mean |phi_l(x) - phi_l(y)| summed over the 5 layers and the scales
+    # (64 and 32 px here); a mean of the terms with weight 1 was 1/100 of it
+    y = torch.rand(1, 3, 64, 64) * 2 - 1
+    scales = list(zip(_pyramid(x, 32), _pyramid(y, 32), strict=True))
+    assert [s[0].shape[-1] for s in scales] == [64, 32]
+    by_hand = sum(
+        10 * (a - b).abs().mean()
+        for xs, ys in scales
+        for a, b in zip(p.features(xs), p.features(ys), strict=True)
+    )
+    assert p(x, y).item() == pytest.approx(by_hand.item(), rel=1e-5)
     assert all(not q.requires_grad for q in p.parameters())
