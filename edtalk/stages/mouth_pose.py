@@ -19,7 +19,9 @@ TRAINABLE = ("navigation.heads.mouth", "navigation.heads.pose", "banks.raw.mouth
 
 def forward(model, batch, cfg):
     """Î^a, Î^b drawn with the swapped images' mouth and pose (``cross``), each image's own
-    self-reconstruction (``self``), and the motion features f^{r->*} of both for L_fea."""
+    self-reconstruction (``self``; not drawn when L_self's weight is 0, the "w/o L_self" ablation, so
+    the unmodified images reach no loss, L_adv included), and the motion features f^{r->*} of both
+    for L_fea."""
     n = batch["a"].shape[0]
     names = present_banks(model, ("mouth", "pose"))
     with torch.no_grad():  # E is frozen and its inputs are data: no graph needed
@@ -34,35 +36,37 @@ def forward(model, batch, cfg):
     cross_a = {"mouth": w_ab["mouth"], **({"pose": w_ba["pose"]} if "pose" in names else {})}
     cross_b = {"mouth": w_ba["mouth"], **({"pose": w_ab["pose"]} if "pose" in names else {})}
     f_id = torch.cat([f_ida, f_idb])
-    latents = torch.cat(
-        [
-            model.compose(f_id, {k: torch.cat([cross_a[k], cross_b[k]]) for k in cross_a}),  # Î^a, Î^b
-            model.compose(f_id, {k: torch.cat([w_a[k], w_b[k]]) for k in names}),  # self-recon of a, b
-        ]
-    )
-    images = model.generate(latents, [torch.cat([s, s]) for s in skips])
+    drawn = [model.compose(f_id, {k: torch.cat([cross_a[k], cross_b[k]]) for k in cross_a})]  # Î^a, Î^b
+    with_self = cfg is None or cfg.weight("self", 1.0) > 0
+    if with_self:
+        drawn.append(model.compose(f_id, {k: torch.cat([w_a[k], w_b[k]]) for k in names}))  # self-recon
+    images = model.generate(torch.cat(drawn), [torch.cat([s] * len(drawn)) for s in skips])
     # L_fea pairs: features from the swapped images vs the same features from the real images
     m_swap = model.motion({k: torch.cat([cross_a[k], cross_b[k]]) for k in cross_a})
     m_real = model.motion({k: torch.cat([w_a[k], w_b[k]]) for k in names})
     return {
         "cross": images[: 2 * n],
-        "self": images[2 * n :],
+        **({"self": images[2 * n :]} if with_self else {}),
         "fea_swap": torch.cat([m_swap[k] for k in names]),
         "fea_real": torch.cat([m_real[k] for k in names]),
     }
 
 
 def losses(outputs, batch, nets):
-    """L_rec, L_per, L_adv of the cross-reconstructions (L_adv also on the self ones), L_self, L_fea."""
+    """L_rec, L_per, L_adv of the cross-reconstructions (L_adv also on the self ones, as the official
+    trainer's GAN term on its 4 reconstructions), L_self, L_fea. Without ``self`` outputs (L_self's
+    weight 0) L_self is 0 and L_adv sees the cross-reconstructions only."""
     real = torch.cat([batch["a"], batch["b"]])
     terms = image_terms(outputs["cross"], real, nets)
+    drawn = [outputs["cross"]] + ([outputs["self"]] if "self" in outputs else [])
     if nets.discriminator is not None:
-        terms["adv"] = L.adversarial_generator(
-            nets.discriminator(torch.cat([outputs["cross"], outputs["self"]]))
+        terms["adv"] = L.adversarial_generator(nets.discriminator(torch.cat(drawn)))
+    if "self" in outputs:
+        terms["self"] = L.reconstruction_l1(outputs["self"], real) + nets.need("perceptual")(
+            outputs["self"], real
         )
-    terms["self"] = L.reconstruction_l1(outputs["self"], real) + nets.need("perceptual")(
-        outputs["self"], real
-    )
+    else:
+        terms["self"] = outputs["cross"].new_zeros(())
     # Eq. 4: exp(-S) per component, summed over components (mouth, pose), mean over a and b
     n_comp = outputs["fea_swap"].shape[0] // real.shape[0]
     terms["fea"] = n_comp * L.feature_consistency(outputs["fea_swap"], outputs["fea_real"])

@@ -274,6 +274,36 @@ def test_mouth_pose_cross_reconstruction_takes_each_images_mouth_and_pose_from_t
         assert close(own[k][:n], w["a"][k]) and close(own[k][n:], w["b"][k]), k
 
 
+def test_wo_l_self_leaves_the_unmodified_images_out_of_every_loss(tiny_model):
+    """Table 3's "w/o L_self" set L_self's weight to 0, but the self-reconstructions still reached G's
+    heads through L_adv: the unmodified images (what L_self adds, App. 8.2) still trained. Without
+    L_self they are not drawn; with it, L_adv sees the cross and the self ones, as before."""
+    from edtalk.ablations import ABLATIONS
+    from edtalk.stages import LossNetworks
+    from edtalk.train_chain import stage_config_for
+
+    torch.manual_seed(5)
+    m, n, size = tiny_model, 2, tiny_model.cfg.image_size
+    batch = {k: torch.rand(n, 3, size, size) * 2 - 1 for k in ("id_a", "id_b", "a", "b", "ma_pb", "mb_pa")}
+    seen = []
+    nets = LossNetworks(
+        perceptual=lambda x, y: (x - y).abs().mean(),
+        discriminator=lambda x: seen.append(x) or x.mean((1, 2, 3)),
+    )
+    stage = get_stage("mouth_pose")
+    without = stage_config_for(
+        "mouth_pose", {"loss_weights": ABLATIONS["wo_l_self"].loss_weights["mouth_pose"]}
+    )
+    with torch.no_grad():
+        out = stage.forward(m, batch, without)
+        terms = stage.losses(out, batch, nets)
+        assert "self" not in out and terms["self"].item() == 0.0 and len(seen[-1]) == 2 * n
+        full = stage.forward(m, batch, stage_config_for("mouth_pose", {}))
+        stage.losses(full, batch, nets)
+    assert len(seen[-1]) == 4 * n
+    torch.testing.assert_close(full["cross"], out["cross"])
+
+
 def test_audio_lip_sync_loss_scores_the_first_five_frames_against_the_middle_frames_audio():
     """L^m_sync compares the lip windows of frames 0-4 with the mel window of frame 2, the middle one (as
     the sync expert was trained); the window of frame 0 is an 80 ms offset built into the loss. A stub
