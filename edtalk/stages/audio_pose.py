@@ -14,7 +14,7 @@ from edtalk.stages import STAGES, Stage
 
 
 def forward(model, batch, cfg):
-    """z, log|det| of the real W^p sequence given f^a = E_a(mel), and Ŵ^p = phi_p^{-1}(0, f^a)."""
+    """z, log|det| of the real W^p sequence given f^a = E_a(mel), and Ŵ^p = phi_p(0, f^a)."""
     n, t = batch["frames"].shape[:2]
     with torch.no_grad():
         f, _ = model.encode(batch["frames"].flatten(0, 1))
