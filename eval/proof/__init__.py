@@ -32,7 +32,9 @@ Every number is measured with the synthtalk judges (trained on the judge identit
 3. Audio-driven mouth (EDTalk-A, identity's own pose and expression): LSE-C of the generated video
    against its true driving audio vs against another clip's (shuffled) audio, and the share of
    clips whose offset search lands on 0; the GT video's LSE-C for reference.
-4. Pose sampling (EDTalk-A, pose from the flow): judge pose tracks for seeds 0 and 1 must differ.
+4. Pose sampling (EDTalk-A, pose from the flow): judge pose tracks for seeds 0 and 1 must differ;
+   beside it (no claim) the judged pose's mean change from frame to frame in the samples and in the
+   GT clips, since samples as jerky as noise differ too.
 
 The mouth is also read by a second, independent judge, dlib's 68-point predictor
 (``dlib_mouth_opening``: photographs-trained regression trees that share nothing with the

@@ -302,14 +302,22 @@ def audio_sync(
     }
 
 
+def _pose_step(track: np.ndarray) -> float | None:
+    """Mean absolute change of a judged pose track (T, 3 angles, deg) from one frame to the next."""
+    return float(np.abs(np.diff(track, axis=0)).mean()) if len(track) > 1 else None
+
+
 def pose_seeds(model, judges: Judges, clips, batch_size: int, seeds=(0, 1)) -> dict:
-    """Audio-driven videos with poses sampled from the flow under two ``seeds``: do they differ?"""
+    """Audio-driven videos with poses sampled from the flow under two ``seeds``: do they differ? And
+    (no claim) how much the judged pose moves from frame to frame in them and in the GT clips: head
+    motion as jerky as noise also "differs"."""
     from edtalk.driving import drive_audio
 
     if "pose" not in model.cfg.bank_names or getattr(model, "pose_flow", None) is None:
         return {"skipped": "the model has no pose bank / pose flow"}
-    diffs, pix = [], []
+    diffs, pix, steps, gt_steps = [], [], [], []
     for clip in clips:
+        gt_steps.append(_pose_step(judges.analyse(resize_frames(clip.frames, model.cfg.image_size))["pose"]))
         tracks, frames = [], []
         for seed in seeds:
             pred = drive_audio(
@@ -320,10 +328,12 @@ def pose_seeds(model, judges: Judges, clips, batch_size: int, seeds=(0, 1)) -> d
         n = min(len(t) for t in tracks)
         diffs.append(float(np.abs(tracks[0][:n] - tracks[1][:n]).mean()))
         pix.append(float(np.abs(frames[0][:n] - frames[1][:n]).mean()))
+        steps += [_pose_step(t) for t in tracks]
     return {
         "seeds": list(seeds),
         "judge_pose_diff_deg": _mean(diffs),
         "pixel_diff": _mean(pix),
+        "pose_step_deg": {"sampled": _mean(steps), "gt": _mean(gt_steps)},
         "differ": bool(_mean(diffs) is not None and _mean(diffs) > 0.5),
         "n_clips": len(clips),
     }

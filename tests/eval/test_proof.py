@@ -673,7 +673,9 @@ def test_sampled_poses_differ_only_beyond_half_a_degree(monkeypatch, deg, differ
             return {"pose": np.repeat(seed[:, None] * deg, 3, axis=1)}
 
     monkeypatch.setattr(edtalk.driving, "drive_audio", drive_audio)
-    model = SimpleNamespace(cfg=SimpleNamespace(bank_names=("mouth", "pose")), pose_flow=object())
+    model = SimpleNamespace(
+        cfg=SimpleNamespace(bank_names=("mouth", "pose"), image_size=4), pose_flow=object()
+    )
     clips = [SimpleNamespace(frames=np.zeros((6, 4, 4, 3), np.uint8), wav=np.zeros(6 * 640))] * 2
     r = pose_seeds(model, PoseJudges(), clips, batch_size=4)
     assert r["judge_pose_diff_deg"] == pytest.approx(deg)
@@ -681,3 +683,31 @@ def test_sampled_poses_differ_only_beyond_half_a_degree(monkeypatch, deg, differ
     result = _holding_result()
     result["pose_seeds"] = r
     assert verdicts(result)["sampled_poses_differ"] is differ
+
+
+def test_the_proof_shows_how_jerky_the_sampled_pose_is_beside_the_gt_clips(monkeypatch):
+    """Sampled poses "differ" across seeds even when they are noise: the demo's flow samples a pose
+    about ten times jerkier than real head motion. The proof now shows the judged frame-to-frame
+    change of the samples beside the GT clips' (no claim)."""
+    import numpy as np
+
+    import edtalk.driving
+    from eval.proof.measures import pose_seeds
+    from eval.proof.verdicts import pose_section
+
+    monkeypatch.setattr(edtalk.driving, "drive_audio", lambda *a, **k: np.full((5, 4, 4, 3), 200, np.uint8))
+
+    class Judges:
+        def analyse(self, frames):  # GT (dark frames): 1 deg a frame; samples (bright): +-3 deg jitter
+            t = np.arange(len(frames), dtype=float)
+            track = t if frames.mean() < 100 else 3 * (t % 2)
+            return {"pose": np.repeat(track[:, None], 3, axis=1)}
+
+    model = SimpleNamespace(cfg=SimpleNamespace(bank_names=("pose",), image_size=4), pose_flow=object())
+    clips = [SimpleNamespace(frames=np.zeros((6, 4, 4, 3), np.uint8), wav=np.zeros(6 * 640))]
+    r = pose_seeds(model, Judges(), clips, batch_size=4)
+    assert r["pose_step_deg"] == {"sampled": pytest.approx(3.0), "gt": pytest.approx(1.0)}
+    assert pose_section(r)[1] == (
+        "   (no claim: judged pose change from frame to frame 3.00 deg in the samples vs 1.00 deg in the "
+        "GT clips)"
+    )
