@@ -307,6 +307,7 @@ def drive_audio(
     seed: int | None = 0,
     fps: float = FPS,
     batch_size: int = 16,
+    pose_temperature: float = 1.0,
 ) -> np.ndarray:
     """EDTalk-A: uint8 frames for 16 kHz mono ``wav`` (T = duration * fps); ``audio_weights`` says
     where each W^* comes from."""
@@ -322,6 +323,7 @@ def drive_audio(
         seed,
         fps,
         batch_size,
+        pose_temperature,
     )
     return render(model, identity_frame, weights, batch_size)
 
@@ -339,11 +341,13 @@ def audio_weights(
     seed: int | None = 0,
     fps: float = FPS,
     batch_size: int = 16,
+    pose_temperature: float = 1.0,
 ) -> dict[str, torch.Tensor]:
     """EDTalk-A's W^* per frame ([T, K], T = duration * fps), as ``drive_audio`` renders them.
 
-    W^m = smooth(MLP^m_A(E_a(mel windows))). W^p: pose video, else flow samples (``sample_pose``),
-    else the identity's pose (absent). W^e: expression video, ``emotion``, the expression predictor
+    W^m = smooth(MLP^m_A(E_a(mel windows))). W^p: pose video, else flow samples (``sample_pose``;
+    z ~ N(0, ``pose_temperature``^2 I): below 1 calmer, 0 the flow's mode), else the identity's pose
+    (absent). W^e: expression video, ``emotion``, the expression predictor
     (``text`` and/or ``expression_from_audio``), else the identity's expression (absent).
     """
     from edtalk.data.audio import frames_covered, mel_windows, melspectrogram
@@ -359,7 +363,7 @@ def audio_weights(
     weights |= factor_codes(model, {"pose": pose_frames, "expression": expression_frames}, n, batch_size)
     has = model.cfg.bank_names
     if "pose" in has and "pose" not in weights and sample_pose:
-        weights["pose"] = model.pose_flow.sample(f_a[None], seed=seed)[0]
+        weights["pose"] = model.pose_flow.sample(f_a[None], seed=seed, temperature=pose_temperature)[0]
     if "expression" in has and "expression" not in weights:
         if emotion is not None:
             weights["expression"] = emotion_weights(model, emotion).to(device).expand(n, -1)

@@ -10,6 +10,7 @@ from PIL import Image
 
 from edtalk import driving, driving_inputs, infer
 from edtalk.config import ModelConfig
+from edtalk.data.audio import mel_windows, melspectrogram
 from edtalk.data.video import probe_video, read_video, write_video
 from edtalk.model import EDTalk, load_checkpoint, save_checkpoint
 
@@ -120,6 +121,47 @@ def test_drive_audio_pose_samples_depend_on_seed(files):
     w2 = driving.audio_weights(model, wav, sample_pose=True, seed=2)["pose"]
     assert w1.shape == (12, CFG.n_weights("pose")) and not torch.allclose(w1, w2)
     assert "pose" not in driving.audio_weights(model, wav, sample_pose=False, seed=1)
+
+
+def test_pose_temperature_scales_the_flows_noise(files, capsys, tmp_path):
+    """The demo's flow samples a pose about eight times jerkier than real heads; --pose-temperature
+    scales z (0: the flow's mode), as flows are sampled, and needs --sample-pose like --seed."""
+    model, _ = driving.load_generator(files / "ck.pt")
+    wav = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
+    mode = driving.audio_weights(model, wav, sample_pose=True, seed=1, pose_temperature=0.0)["pose"]
+    f_a = model.audio_lip.encoder(torch.from_numpy(mel_windows(melspectrogram(wav), 12, 25.0)).float())
+    torch.testing.assert_close(mode, model.pose_flow.decode(torch.zeros(1, 12, mode.shape[1]), f_a[None])[0])
+    hot = driving.audio_weights(model, wav, sample_pose=True, seed=1)["pose"]
+    warm = driving.audio_weights(model, wav, sample_pose=True, seed=1, pose_temperature=0.5)["pose"]
+    assert (warm - mode).abs().mean() < (hot - mode).abs().mean()
+    out = ("--out", tmp_path / "o.mp4")
+    with pytest.raises(SystemExit):
+        _run_on(files, capsys, "audio", "--audio", files / "speech.wav", "--pose-temperature", "0.5", *out)
+    assert "--pose-temperature scales only --sample-pose's flow samples" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _run_on(
+            files,
+            capsys,
+            "audio",
+            "--audio",
+            files / "speech.wav",
+            "--sample-pose",
+            "--pose-temperature",
+            "-1",
+            *out,
+        )
+    rc, cap = _run_on(
+        files,
+        capsys,
+        "audio",
+        "--audio",
+        files / "speech.wav",
+        "--sample-pose",
+        "--pose-temperature",
+        "0.5",
+        *out,
+    )
+    assert rc == 0, cap.err
 
 
 def test_drive_audio_makes_one_frame_per_frame_of_audio(files):
