@@ -134,33 +134,13 @@ def test_pose_temperature_scales_the_flows_noise(files, capsys, tmp_path):
     hot = driving.audio_weights(model, wav, sample_pose=True, seed=1)["pose"]
     warm = driving.audio_weights(model, wav, sample_pose=True, seed=1, pose_temperature=0.5)["pose"]
     assert (warm - mode).abs().mean() < (hot - mode).abs().mean()
-    out = ("--out", tmp_path / "o.mp4")
+    audio, out = ("audio", "--audio", files / "speech.wav"), ("--out", tmp_path / "o.mp4")
     with pytest.raises(SystemExit):
-        _run_on(files, capsys, "audio", "--audio", files / "speech.wav", "--pose-temperature", "0.5", *out)
+        _run_on(files, capsys, *audio, "--pose-temperature", "0.5", *out)
     assert "--pose-temperature scales only --sample-pose's flow samples" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        _run_on(
-            files,
-            capsys,
-            "audio",
-            "--audio",
-            files / "speech.wav",
-            "--sample-pose",
-            "--pose-temperature",
-            "-1",
-            *out,
-        )
-    rc, cap = _run_on(
-        files,
-        capsys,
-        "audio",
-        "--audio",
-        files / "speech.wav",
-        "--sample-pose",
-        "--pose-temperature",
-        "0.5",
-        *out,
-    )
+        _run_on(files, capsys, *audio, "--sample-pose", "--pose-temperature", "-1", *out)
+    rc, cap = _run_on(files, capsys, *audio, "--sample-pose", "--pose-temperature", "0.5", *out)
     assert rc == 0, cap.err
 
 
