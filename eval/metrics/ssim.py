@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from eval.metrics import METRICS
-from eval.metrics.base import MeanMetric
+from eval.metrics.base import ClipFailure, MeanMetric
 from eval.metrics.frames import FramePairing, paired_frames
 from eval.metrics.functional.ssim import check_win_size, frame_ssim
 
@@ -36,4 +36,9 @@ class SSIM(MeanMetric):
 
     def item_values(self, ctx) -> np.ndarray:
         gt, pred = paired_frames(ctx, self.settings)
+        if min(gt.shape[1:3]) < self.settings.win_size:  # this clip's problem, not a bug: recorded, cached
+            raise ClipFailure(
+                f"ssim: frames of {gt.shape[2]}x{gt.shape[1]} px are smaller than the SSIM window "
+                f"({self.settings.win_size} px)"
+            )
         return frame_ssim(gt, pred, win_size=self.settings.win_size)

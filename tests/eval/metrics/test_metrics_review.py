@@ -111,3 +111,13 @@ def test_syncnet_on_frames_that_are_not_224_is_a_clear_clip_failure(seeded_weigh
     with pytest.raises(ValueError, match="224"):
         get_metric("lse_c")(crop="none", size=112)
     assert get_metric("lse_c")(crop="none", size=None).settings.size is None  # pre-cropped 224 videos
+
+
+def test_frames_smaller_than_the_ssim_window_fail_that_clip():
+    """A 5 px clip raised a ValueError: scored as an unexpected failure (a bug, with a traceback, tried
+    again by every run) rather than this clip's own problem."""
+    from eval.context import ClipContext
+
+    tiny = np.zeros((3, 5, 6, 3), np.uint8)
+    with pytest.raises(ClipFailure, match=r"frames of 6x5 px are smaller than the SSIM window \(7 px\)"):
+        get_metric("ssim")().clip_state(ClipContext.from_arrays(tiny, tiny.copy()))
