@@ -397,3 +397,33 @@ def test_the_experts_cli_trains_loss_experts_as_long_as_edtalk_train_does():
     defaults = experts.parse_args(["--data", "d"])
     train_steps = build_parser().parse_args(["--stages", "all"]).expert_steps
     assert (defaults.face_steps, defaults.sync_steps) == tuple(train_steps) == (2000, 600)
+
+
+def test_the_sync_net_child_leaves_ctrl_c_to_its_parent(monkeypatch, tmp_path):
+    """Ctrl-C during `eval.zoo train` printed a traceback from the sync net's child process beside the
+    parent's one-line message. The child's pool now ignores Ctrl-C; the parent stops it."""
+    import multiprocessing
+    import signal
+
+    from edtalk.experts import train as T
+
+    class Started(Exception):
+        pass
+
+    def pool(processes, initializer=None):
+        seen["initializer"] = initializer
+        raise Started
+
+    seen = {}
+    monkeypatch.setattr(T, "load_split", lambda *a, **k: [])
+    monkeypatch.setattr(
+        multiprocessing, "get_context", lambda kind: type("Ctx", (), {"Pool": staticmethod(pool)})
+    )
+    with pytest.raises(Started):
+        T.train_experts(tmp_path, "train", tmp_path / "out", T.TrainSettings(parallel=True))
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        seen["initializer"]()
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
