@@ -16,6 +16,12 @@ it prints the ``hf download`` command.
 - ``fetch(name)`` downloads from the official URL and verifies: the only network access.
 - ``import_file(name, path)`` copies a file the user obtained elsewhere and verifies it.
 
+Before any hash is checked or recorded, ``import`` and ``fetch`` refuse (even with ``allow_unverified``)
+what cannot be the weight file: an empty file, a saved web page, an archive still to be unpacked, a
+torch zip or safetensors file cut short, a model folder with a broken link or a shard its
+``*.index.json`` lists missing, a download that ended before its Content-Length, and a file that
+changed while it was copied. A copy goes to a temp name and is renamed into place only when complete.
+
 Hashes: the full sha256 is recorded where a reference document gives it. For most official files
 only a hash *prefix* is known (the ``-6726825d`` in torch-hub file names is the sha256 prefix;
 syncnet-python's README gives a prefix and a suffix); those parts are checked. Where no full hash
@@ -30,12 +36,14 @@ marked ``unverified`` by the runner. The user-facing CLI is ``python -m eval.wei
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import shutil
 import tempfile
 import urllib.request
 import warnings
+import zipfile
 from pathlib import Path
 
 from edtalk.atomic import atomic_path, write_json
@@ -131,13 +139,95 @@ def _folder_problem(folder: Path) -> str | None:
         return "it has no config.json"
     if not any(any(folder.glob(g)) for g in MODEL_WEIGHT_GLOBS):
         return f"it has no model weights ({' or '.join(MODEL_WEIGHT_GLOBS)})"
+    for f in _folder_files(folder):
+        if not f.exists():  # a link into the Hugging Face cache whose blob never finished downloading
+            return f"{f.relative_to(folder)} is a broken link (an unfinished download?)"
+    for index in sorted(folder.glob("*.index.json")):  # a sharded checkpoint lists its shards here
+        try:
+            shards = set(json.loads(index.read_text()).get("weight_map", {}).values())
+        except (ValueError, OSError, AttributeError) as err:
+            return f"its {index.name} is not a readable shard index ({err})"
+        lacking = sorted(str(s) for s in shards if not (folder / str(s)).is_file())
+        if lacking:
+            return f"it lacks {', '.join(lacking)}, listed in its {index.name} (an unfinished download?)"
     return None
 
 
+def _content_problem(path: Path) -> str | None:
+    """Why the file ``path`` cannot be a weight file, from its first bytes (and a zip's or safetensors'
+    own index): empty, a web page saved under its name, an archive still to be unpacked, or a torch
+    zip / safetensors file cut short. None when none of these (not a proof that it is the right file)."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if not head:
+        return "it is empty"
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").lower().startswith((b"<!doctype html", b"<html")):
+        return "it is a web page (HTML), not a weight file: the download saved an error or sign-in page"
+    if head.startswith(b"\x1f\x8b") or head[257:262] == b"ustar":
+        return "it is a gzip or tar archive, not a weight file: unpack it and import the file inside"
+    if head.startswith(b"PK"):  # torch.save's format is a zip holding <name>/data.pkl
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except zipfile.BadZipFile:
+            return "it is a zip file cut short (an unfinished download?): its index is missing"
+        if not any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+            return (
+                f"it is a zip archive of {len(names)} entries, not a torch checkpoint: unpack it and "
+                "import the file inside"
+            )
+    if path.suffix == ".safetensors":
+        return _safetensors_problem(path, head)
+    return None
+
+
+def _safetensors_problem(path: Path, head: bytes) -> str | None:
+    """A safetensors file whose header is unreadable or promises more bytes than the file holds."""
+    n = int.from_bytes(head[:8], "little") if len(head) >= 8 else -1
+    size = path.stat().st_size
+    try:
+        if not 0 < n <= size - 8:
+            raise ValueError("header length out of range")
+        with open(path, "rb") as f:
+            f.seek(8)
+            header = json.loads(f.read(n))
+        end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
+        return f"it is not a readable safetensors file ({err})"
+    if 8 + n + end > size:
+        return f"it is cut short (an unfinished download?): {size} of the {8 + n + end} bytes it lists"
+    return None
+
+
+def _source_problem(src: Path, folder: bool) -> str | None:
+    """Why ``src`` cannot be imported: not there, a file for a folder or a folder for a file, or (for
+    a file, and each model-weight file of a folder) content that is not a weight file."""
+    if folder:
+        problem = _folder_problem(src)
+        if problem:
+            return problem
+        files = [f for f in _folder_files(src) if any(f.match(g) for g in MODEL_WEIGHT_GLOBS)]
+        return next((f"{f.relative_to(src)}: {p}" for f in files if (p := _content_problem(f))), None)
+    if src.is_dir():
+        return "it is a folder, not a file (the file may be inside it)"
+    if not src.is_file():
+        return "no such file"
+    return _content_problem(src)
+
+
 def installed(name: str) -> bool:
-    """Whether ``name`` is in place: a file, or a model folder with config.json and weights."""
+    """Whether ``name`` is in place: a file, or a complete model folder (``_folder_problem``)."""
     w, path = WEIGHTS.get(name), target_path(name)
     return _folder_problem(path) is None if w.is_folder else path.is_file()
+
+
+def _missing_why(name: str) -> str | None:
+    """What is wrong with what sits at the target of an uninstalled ``name`` (None when nothing does
+    and it is a file)."""
+    path = target_path(name)
+    if WEIGHTS.get(name).is_folder:
+        return _folder_problem(path)
+    return "a folder is there, not the file" if path.is_dir() else None
 
 
 def _read_json(path: Path) -> dict:
@@ -272,7 +362,7 @@ def resolve(name: str, allow_unverified: bool = False) -> Path:
     path = target_path(name)
     if not installed(name):
         noun = "folder" if w.is_folder else "file"
-        why = f" ({_folder_problem(path)})" if w.is_folder else ""
+        why = f" ({_missing_why(name)})" if _missing_why(name) else ""
         raise MissingWeightsError(
             f"{'model' if w.is_folder else 'weight'} {noun} {w.filename!r} ({name}) is missing: expected at "
             f"{path}{why}. Official URL: {w.url}. To install: {how_to_install(name)} (or put the {noun} "
@@ -295,13 +385,15 @@ def resolve(name: str, allow_unverified: bool = False) -> Path:
     return path
 
 
-def _put_folder(src: Path, dst: Path) -> None:
+def _put_folder(src: Path, dst: Path, changed=lambda: False) -> None:
     """Copy model folder ``src`` to ``dst`` (hidden entries skipped); ``dst`` is replaced only once
-    the copy is complete."""
+    the copy is complete (and, raising ``_Changed`` otherwise, ``changed()`` says ``src`` did not change)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part"))
     try:
         shutil.copytree(src, stage / "new", ignore=shutil.ignore_patterns(".*"))
+        if changed():
+            raise _Changed
         if dst.exists():
             dst.rename(stage / "old")
         (stage / "new").rename(dst)
@@ -309,26 +401,67 @@ def _put_folder(src: Path, dst: Path) -> None:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def _install(name: str, src: Path, allow_unverified: bool) -> Path:
-    """Copy ``src`` into place, verify, record the hash on first use; refuse a mismatch."""
+def _source_error(name: str, shown: str, problem: str) -> WeightsMismatchError:
+    """The one-line error for a file (or folder) ``shown`` that cannot be installed as ``name``: which
+    it is, what is wrong, where the right one comes from and where it goes."""
     w = WEIGHTS.get(name)
+    return WeightsMismatchError(
+        f"{shown} ({name}): {problem}; not installed. Get {w.filename!r} from {w.url} and run "
+        f"`python -m eval.weights import {name} <{'folder' if w.is_folder else 'file'}>` "
+        f"(it goes to {target_path(name)})"
+    )
+
+
+def _install(name: str, src: Path, allow_unverified: bool, shown: str | None = None) -> Path:
+    """Copy ``src`` into place, verify, record the hash on first use; refuse a mismatch, and (even
+    with ``allow_unverified``) anything that is not a weight file or that changed while it was read.
+    ``shown`` names ``src`` in messages (default its path; a download names its URL)."""
+    w = WEIGHTS.get(name)
+    shown = str(src) if shown is None else shown
+    problem = _source_problem(src, w.is_folder)
+    published = w.sha256 or w.sha256_prefix or w.sha256_suffix
+    if problem and published and not w.is_folder and src.is_file() and w.check(_digest(src)) is True:
+        problem = None  # the published hash vouches for it (an old torch format may look like an archive)
+    if problem:
+        raise _source_error(name, shown, problem)
+    before = _stat_key(src)
     digest = _digest(src)
     known = w.check(digest)
     recorded = expected_hash(name)
     bad = known is False or (recorded is not None and recorded != digest)
     if bad and not allow_unverified:
-        raise WeightsMismatchError(
-            f"{src} ({name}): sha256 {digest} does not match the expected "
-            f"{recorded or (w.sha256_prefix or '') + '...' + (w.sha256_suffix or '')}; not installed. "
-            f"Source: {w.url}; --allow-unverified installs it anyway (results are then marked unverified)"
+        if recorded is not None and w.sha256 is None:
+            want = (
+                f"{recorded}, recorded from the first {name} installed (if that one was wrong, delete its "
+                f"entry in {_recorded_hashes()} and import again)"
+            )
+        else:
+            want = w.sha256 or f"official {w.sha256_prefix or ''}...{w.sha256_suffix or ''}"
+        raise _source_error(
+            name,
+            shown,
+            f"sha256 {digest} does not match the expected {want} (--allow-unverified installs it anyway; "
+            "results are then marked unverified)",
         )
     dst = target_path(name)
-    if src.resolve() != dst.resolve():  # importing the file already in place only records its hash
-        if w.is_folder:
-            _put_folder(src, dst)
-        else:
-            with atomic_path(dst, suffix=".part") as tmp:
-                shutil.copyfile(src, tmp)
+    if dst.exists() and dst.is_dir() != w.is_folder:
+        kind = "folder" if dst.is_dir() else "file"
+        raise _source_error(name, shown, f"a {kind} is in its place at {dst}: remove it first")
+    try:
+        if src.resolve() != dst.resolve():  # importing the file already in place only records its hash
+            if w.is_folder:
+                _put_folder(src, dst, lambda: _stat_key(src) != before)
+            else:
+                with atomic_path(dst, suffix=".part") as tmp:
+                    shutil.copyfile(src, tmp)
+                    if _stat_key(src) != before:
+                        raise _Changed
+    except _Changed:
+        raise _source_error(
+            name, shown, "it changed while it was being copied (still downloading?): import it once complete"
+        ) from None
+    except OSError as err:  # a read-only or full weights folder: the copy was removed
+        raise _source_error(name, shown, f"copying it to {dst} failed ({err})") from None
     _remember_sha256(name, digest)  # the copy's hash is the source's: verify() need not read it again
     if w.sha256 is None and recorded is None and not bad:
         warnings.warn(
@@ -340,18 +473,17 @@ def _install(name: str, src: Path, allow_unverified: bool) -> Path:
     return dst
 
 
+class _Changed(Exception):
+    """The source changed between its hashing and the end of its copy."""
+
+
 def import_file(name: str, path: str | Path, allow_unverified: bool = False) -> Path:
     """Copy a weight file (or model folder) the user obtained elsewhere into the weights directory,
     verified."""
     src = Path(path)
-    if WEIGHTS.get(name).is_folder:
-        problem = _folder_problem(src)
-        if problem:
-            raise MissingWeightsError(
-                f"{src}: not a Hugging Face model folder to import as {name!r} ({problem})"
-            )
-    elif not src.is_file():
-        raise MissingWeightsError(f"{src}: no such file to import as {name!r}")
+    problem = _source_problem(src, WEIGHTS.get(name).is_folder)
+    if problem in ("no such file", "no such folder"):
+        raise MissingWeightsError(str(_source_error(name, str(src), problem)))
     return _install(name, src, allow_unverified)
 
 
@@ -376,19 +508,23 @@ def fetch(name: str, allow_unverified: bool = False, progress: bool = True) -> P
             with urllib.request.urlopen(w.url) as resp, open(tmp, "wb") as out:
                 total = int(resp.headers.get("Content-Length") or 0)
                 bar = _progress(total, w.filename) if progress else None
+                got = 0
                 for block in iter(lambda: resp.read(1 << 20), b""):
                     out.write(block)
+                    got += len(block)
                     if bar is not None:
                         bar.update(len(block))
                 if bar is not None:
                     bar.close()
-        except OSError as err:  # URLError, HTTPError, a connection cut mid-file
+            if total and got < total:  # read() ends quietly when the server closes the connection early
+                raise OSError(f"the connection closed after {got} of {total} bytes")
+        except (OSError, http.client.HTTPException) as err:  # URLError, HTTPError, a connection cut mid-file
             raise MissingWeightsError(
                 f"{name}: downloading {w.filename!r} from {w.url} failed ({err}). Download it on a machine "
                 f"with network access, then `python -m eval.weights import {name} <file>` "
                 f"(target {target_path(name)})."
             ) from None
-        return _install(name, Path(tmp), allow_unverified)
+        return _install(name, Path(tmp), allow_unverified, shown=f"the download from {w.url}")
     finally:
         Path(tmp).unlink(missing_ok=True)
 
@@ -410,8 +546,8 @@ def status_rows() -> list[dict]:
         row = {"name": name, "file": file, "path": str(path), "url": w.url, "users": w.users}
         if not installed(name):
             row["state"] = "missing"
-            if w.is_folder:  # fetch cannot download it: say how, and what is wrong with a partial one
-                problem = f"{path}: {_folder_problem(path)}; " if path.exists() else ""
+            if w.is_folder or path.exists():  # say what is wrong with what is there, and how to install
+                problem = f"{path}: {_missing_why(name)}; " if path.exists() else ""
                 row["detail"] = f"{problem}install: {how_to_install(name)}"
         else:
             ok, why = verify(name)
@@ -420,5 +556,12 @@ def status_rows() -> list[dict]:
             row["detail"] = (
                 why if official or not ok else NO_OFFICIAL_HASH + ": results are marked unverified"
             )
+            if ok and w.check(file_sha256(name)) is None and expected_hash(name) is None:
+                row["state"] = "unrecorded"  # put in place by hand: nothing checked it, nothing will
+                row["detail"] = (
+                    "no hash was recorded (it was not imported): "
+                    f"`python -m eval.weights import {name} {path}` records it, so a later change is caught"
+                    + ("" if official else "; results are marked unverified")
+                )
         rows.append(row)
     return rows

@@ -19,6 +19,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from edtalk.cli import report_error
 from edtalk.experts.names import TRAIN_JUDGES
 from edtalk.weight_catalogue import WEIGHTS
 from edtalk.weights import (
@@ -48,11 +49,14 @@ def _import(name: str, path: str, allow_unverified: bool) -> Path:
 
 
 def _fetch(name: str, allow_unverified: bool) -> int:
-    """``fetch NAME``: one file, or every directly downloadable one for ``all`` (a failure is named
-    and the others are still fetched; exit 1 if any failed)."""
-    if name != "all" and WEIGHTS.get(name).trained_here:
-        raise MissingWeightsError(f"{name} is trained by this suite, not downloaded: `{TRAIN_JUDGES}`")
-    names = [n for n in WEIGHTS.names() if WEIGHTS.get(n).direct] if name == "all" else [name]
+    """``fetch NAME``: one file (a failure raises: exit 2), or every directly downloadable one for
+    ``all`` (a failure is named and the others are still fetched; exit 1 if any failed)."""
+    if name != "all":
+        if WEIGHTS.get(name).trained_here:
+            raise MissingWeightsError(f"{name} is trained by this suite, not downloaded: `{TRAIN_JUDGES}`")
+        print(f"{name}: {fetch(name, allow_unverified=allow_unverified)}")
+        return 0
+    names = [n for n in WEIGHTS.names() if WEIGHTS.get(n).direct]
     failed = []
     for n in names:
         try:
@@ -60,7 +64,7 @@ def _fetch(name: str, allow_unverified: bool) -> int:
         except (MissingWeightsError, WeightsMismatchError, OSError) as err:
             print(f"error: {err}", file=sys.stderr)
             failed.append(n)
-    if failed and len(names) > 1:
+    if failed:
         print(f"error: {len(failed)} of {len(names)} not fetched: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
 
@@ -70,7 +74,7 @@ def _print_status() -> int:
     print(f"weights directory: {weights_dir()}")
     width = max(len(r["name"]) for r in rows)
     for r in rows:
-        print(f"  {r['name']:<{width}}  {r['state']:<8}  {r['file']}")
+        print(f"  {r['name']:<{width}}  {r['state']:<10}  {r['file']}")
         print(f"  {'':<{width}}  used by: {', '.join(r['users'])}")
         print(f"  {'':<{width}}  url: {r['url']}")
         if r.get("detail") and r["state"] != "ok":
@@ -120,8 +124,14 @@ def main(argv: list[str] | None = None) -> int:
             )
         return 0
     except (MissingWeightsError, WeightsMismatchError, KeyError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return report_error(e)
+    except KeyboardInterrupt:  # a partial copy or download is removed, never put in place
+        print(
+            "\ninterrupted: no partly copied or downloaded file was put in place "
+            "(`python -m eval.weights status` shows what is installed)",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":

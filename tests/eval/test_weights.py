@@ -168,7 +168,7 @@ def test_fetch_refuses_non_direct_and_cli_status(wdir, capsys):
     assert main(["status"]) == 0
     out = capsys.readouterr().out
     assert "syncnet_v2" in out and "missing" in out
-    assert main(["import", "syncnet_v2", str(wdir / "nope")]) == 1
+    assert main(["import", "syncnet_v2", str(wdir / "nope")]) == 2
 
 
 def test_a_failed_download_names_the_file_url_and_where_to_put_it(wdir, monkeypatch, capsys):
@@ -180,7 +180,7 @@ def test_a_failed_download_names_the_file_url_and_where_to_put_it(wdir, monkeypa
         raise urllib.error.URLError("[Errno -2] Name or service not known")
 
     monkeypatch.setattr(urllib.request, "urlopen", offline)
-    assert main(["fetch", "torchvision_alexnet"]) == 1
+    assert main(["fetch", "torchvision_alexnet"]) == 2
     err = capsys.readouterr().err
     assert "downloading 'alexnet-owt-7be5be79.pth' from https://download.pytorch.org/models/" in err
     assert "Name or service not known" in err and "python -m eval.weights import torchvision_alexnet" in err
@@ -197,7 +197,7 @@ def test_a_broken_weights_folder_is_named_not_a_traceback(tmp_path, monkeypatch,
     monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "afile"))
     src = tmp_path / "w.bin"
     src.write_bytes(b"weights")
-    assert main(["import", "openface_nn4_small2", str(src)]) == 1
+    assert main(["import", "openface_nn4_small2", str(src)]) == 2
     assert (
         f"EDTALK_BENCH_WEIGHTS={tmp_path / 'afile'} ({tmp_path / 'afile'}) is a file"
         in capsys.readouterr().err
@@ -209,7 +209,7 @@ def test_a_broken_weights_folder_is_named_not_a_traceback(tmp_path, monkeypatch,
     (folder / ".verified.json").write_text("{broken")  # a cache: rebuilt
     assert main(["status"]) == 0
     (folder / "recorded_hashes.json").write_text("{broken")
-    assert main(["status"]) == 1
+    assert main(["status"]) == 2
     err = capsys.readouterr().err
     assert (
         "recorded_hashes.json is not readable JSON" in err and "delete it and import those files again" in err
@@ -247,16 +247,16 @@ def test_every_file_an_error_names_can_be_installed_with_the_command_it_gives(
     judge = _judge_file(tmp_path / "trained")
     assert main(["import", "synthtalk_sync_judge", str(judge)]) == 0
     assert W.resolve("synthtalk_sync_judge") == wdir / "synthtalk_sync_judge.safetensors"
-    assert main(["import", "synthtalk_face_judge", str(judge)]) == 1  # a sync judge is not a face judge
+    assert main(["import", "synthtalk_face_judge", str(judge)]) == 2  # a sync judge is not a face judge
     assert "not a synthtalk_face_judge judge" in capsys.readouterr().err
-    assert main(["fetch", "synthtalk_face_judge"]) == 1
+    assert main(["fetch", "synthtalk_face_judge"]) == 2
     assert "trained by this suite, not downloaded: `python -m eval.zoo train" in capsys.readouterr().err
 
     def offline(url):
         raise urllib.error.URLError("no network")
 
     monkeypatch.setattr(urllib.request, "urlopen", offline)
-    assert main(["fetch", "vgg19"]) == 1
+    assert main(["fetch", "vgg19"]) == 2
     assert "downloading 'vgg19-dcbb9e9d.pth'" in capsys.readouterr().err
     assert main(["fetch", "all"]) == 1  # every direct file is tried, the failures are counted
     err = capsys.readouterr().err
@@ -329,13 +329,13 @@ def test_a_model_folder_is_listed_imported_verified_and_never_fetched(wdir, tmp_
     assert "hubert_large_ll60k" in out and "hubert-large-ll60k/" in out and "emoberta_base" in out
     assert f"hf download facebook/hubert-large-ll60k --local-dir {target}" in out
 
-    assert main(["fetch", "hubert_large_ll60k"]) == 1
+    assert main(["fetch", "hubert_large_ll60k"]) == 2
     assert f"hf download facebook/hubert-large-ll60k --local-dir {target}" in capsys.readouterr().err
 
     partial = tmp_path / "partial"
     partial.mkdir()
     (partial / "pytorch_model.bin").write_bytes(b"w")
-    assert main(["import", "hubert_large_ll60k", str(partial)]) == 1
+    assert main(["import", "hubert_large_ll60k", str(partial)]) == 2
     assert "no config.json" in capsys.readouterr().err
 
     src = _model_folder(tmp_path / "dl")
