@@ -39,6 +39,13 @@ def _import(name: str, path: str, allow_unverified: bool) -> Path:
     if WEIGHTS.get(name).trained_here:
         from edtalk.experts.store import install_judge
 
+        if allow_unverified:  # it would be silently ignored
+            raise WeightsMismatchError(
+                f"{name}: a judge is checked by its own metadata (the judge split, its name), which "
+                "--allow-unverified cannot waive; import it without the flag"
+            )
+        if Path(path).is_dir():
+            raise MissingWeightsError(f"{path}: is a folder; give the judge's .safetensors file in it")
         if not Path(path).is_file():
             raise MissingWeightsError(f"{path}: no such file to import as {name!r}")
         try:

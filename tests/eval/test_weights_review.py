@@ -248,3 +248,12 @@ def test_a_file_matching_its_published_hash_is_installed_whatever_its_first_byte
     other.write_bytes(b"\0" * 257 + b"ustar" + b"x" * 100)
     with pytest.raises(W.WeightsMismatchError, match="tar archive"):
         W.import_file("fan_2dfan4", other, allow_unverified=True)
+
+
+def test_a_judge_import_refuses_allow_unverified_and_names_a_folder(wdir, tmp_path, capsys):
+    """`import synthtalk_face_judge X --allow-unverified` ignored the flag without a word, and a folder
+    given as the judge was 'no such file'."""
+    assert main(["import", "synthtalk_face_judge", str(tmp_path), "--allow-unverified"]) == 2
+    assert "--allow-unverified cannot waive" in capsys.readouterr().err
+    assert main(["import", "synthtalk_face_judge", str(tmp_path)]) == 2
+    assert f"{tmp_path}: is a folder; give the judge's .safetensors file in it" in capsys.readouterr().err
