@@ -47,7 +47,8 @@ class EEMBlock(nn.Module):
         self.norm2 = AdaIN(channels, latent_dim, hidden)
         # Start as the identity map (dx = 0: 1 + gamma = 0, beta = 0), like G's identity-warp init:
         # a fresh EEM must not scramble the identity features that eg_pretrain/mouth_pose trained G
-        # on. Gradients still reach every weight (d dx / d gamma = IN(conv2(.)) != 0).
+        # on. At step 0 only norm2's gamma/beta MLP gets gradients (d dx / d gamma = IN(conv2(.)) != 0;
+        # conv1, norm1 and conv2 sit behind the zero gain 1 + gamma); after the first update all do.
         nn.init.zeros_(self.norm2.gamma.weight)
         nn.init.constant_(self.norm2.gamma.bias, -1.0)
         nn.init.zeros_(self.norm2.beta.weight)
