@@ -18,7 +18,7 @@ from edtalk.data.clip import Clip
 from edtalk.data.errors import DatasetLayoutError
 from edtalk.data.readers import READERS, Dataset
 from edtalk.data.readers.common import (
-    VIDEO_SUFFIXES,
+    entry_parts,
     filter_by_list,
     find_audio,
     layout_error,
@@ -105,9 +105,9 @@ def _by_stem(folder: Path) -> dict[str, Path]:
 
 
 def _folder_key(entry: str) -> str:
-    """A list entry -> clip id: the file stem when it names a video (``clip one.mp4``)."""
-    name = Path(entry.strip()).name
-    return name_key(Path(name).stem if Path(name).suffix.lower() in VIDEO_SUFFIXES else name)
+    r"""A list entry -> clip id: its last path part (``/`` or ``\``), less a video or audio suffix
+    (``gt\clip one.MP4`` -> ``clip one``; ``entry_parts``)."""
+    return name_key(entry_parts(entry)[-1])
 
 
 def root_folders(root: Path) -> tuple[Path, Path | None]:

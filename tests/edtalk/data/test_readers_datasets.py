@@ -152,6 +152,17 @@ def test_folder_pairs_names_saved_on_macos_with_names_typed_elsewhere(tmp_path, 
     assert clip.id == nfc and clip.video == tmp_path / f"gt/{nfd}.mp4"
 
 
+def test_folder_list_entries_written_on_windows_or_naming_the_audio_find_their_clips(tmp_path, place, caplog):
+    """A list written on Windows (``gt\\a.mp4``) or naming each clip's wav kept the whole entry as the
+    id: the clips were 'not on disk' and the split came out empty."""
+    for name in ("a", "b", "c"):
+        place(tmp_path / f"gt/{name}.mp4")
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists/test.txt").write_text("gt\\a.mp4\nb.wav\nc\n")
+    assert [c.id for c in read_clips("folder", tmp_path, "test")] == ["a", "b", "c"]
+    assert "not on disk" not in caplog.text
+
+
 def test_folder_predictions_that_match_no_gt_stem_are_one_clear_error(tmp_path, place):
     """Every GT clip without a prediction is a naming mismatch: eval.run used to score it as N failed
     clips and write a results file with no numbers."""
