@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import quote
 
 from edtalk.atomic import write_bytes
+from edtalk.data.file_key import file_fingerprint
 
 log = logging.getLogger("eval.cache")
 
@@ -53,36 +54,6 @@ def metric_key(metric: Any) -> str:
     """sha256 prefix of a metric's ``describe()`` (id, version, settings, weights)."""
     text = json.dumps(metric.describe(), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def file_fingerprint(*paths: str | Path | None) -> list:
-    """``[name, size, mtime_ns]`` of each input file (None stays None; a missing file is
-    ``[name, "missing"]``).
-
-    A file is known by its name (the last part of its path), not by the folders above it: those
-    change when the very same files are reached another way (``--root data/x`` or its absolute
-    path, another working folder, a symlinked root, a dataset or ``--out`` folder moved or copied
-    with its times), and a resumed run must then reuse its rows and videos. The folders add nothing
-    to a fingerprint's meaning: a row (or stamp) already belongs to one clip id, and the file's
-    place in the list (GT video, prediction, audio, sidecar, ...) says which of its files it is.
-    What detects a changed file is, as before, its size and modification time to the nanosecond:
-    writing or replacing a file sets a new mtime, so a change is seen even at the same size; a
-    copy that does not keep times (``cp`` without ``-p``) reads as changed and costs a
-    recomputation, never a wrong reuse. (A resolved absolute path would lose every row of a moved
-    dataset; a content hash would read every input file on every run.)
-    """
-    out: list = []
-    for p in paths:
-        if p is None:
-            out.append(None)
-            continue
-        name = Path(p).name
-        try:
-            st = os.stat(p)
-            out.append([name, st.st_size, st.st_mtime_ns])
-        except OSError:
-            out.append([name, "missing"])
-    return out
 
 
 def same_inputs(stored: Any, current: list) -> bool:

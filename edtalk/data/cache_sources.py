@@ -1,4 +1,5 @@
-"""What a training frame cache was decoded from: each clip's files, known by size and modification time.
+"""What a training frame cache was decoded from: each clip's files, known by name, size and
+modification time (``file_fingerprint``, as eval.run's result cache knows them).
 
 A cache is found by its clips' ids (``training.cache_key``), so a dataset re-cropped or regenerated in
 place under the same ids would be trained on from its old frames, and a clip left out as unreadable
@@ -8,32 +9,19 @@ clips changed on disk since (``changed_clips``) is decoded again. A stat per fil
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from edtalk.data.clip import Clip
-
-
-def _stamp(path: Path | str | None) -> list[int] | None:
-    """[size, mtime in ns] of a file, None when there is no such file."""
-    if path is None:
-        return None
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_size, st.st_mtime_ns]
+from edtalk.data.file_key import file_fingerprint
 
 
 def source_stamps(clips: list[Clip]) -> dict[str, list]:
-    """clip id -> the stamps of its video, its audio file (None when it is the video's own track) and
-    its sidecar (synthtalk's factors and landmarks), as JSON lists."""
+    """clip id -> the ``file_fingerprint`` (name, size, mtime) of its video, its audio file (None when it
+    is the video's own track) and its sidecar (synthtalk's factors and landmarks), as JSON lists."""
     return {
-        c.id: [
-            _stamp(c.video),
-            None if c.audio is None or Path(c.audio) == Path(c.video) else _stamp(c.audio),
-            _stamp(c.sidecar),
-        ]
+        c.id: file_fingerprint(
+            c.video, None if c.audio is None or Path(c.audio) == Path(c.video) else c.audio, c.sidecar
+        )
         for c in clips
     }
 
