@@ -362,7 +362,7 @@ def resolve(name: str, allow_unverified: bool = False) -> Path:
     path = target_path(name)
     if not installed(name):
         noun = "folder" if w.is_folder else "file"
-        why = f" ({_missing_why(name)})" if _missing_why(name) else ""
+        why = f" ({problem})" if (problem := _missing_why(name)) else ""
         raise MissingWeightsError(
             f"{'model' if w.is_folder else 'weight'} {noun} {w.filename!r} ({name}) is missing: expected at "
             f"{path}{why}. Official URL: {w.url}. To install: {how_to_install(name)} (or put the {noun} "
@@ -481,8 +481,9 @@ def import_file(name: str, path: str | Path, allow_unverified: bool = False) -> 
     """Copy a weight file (or model folder) the user obtained elsewhere into the weights directory,
     verified."""
     src = Path(path)
-    problem = _source_problem(src, WEIGHTS.get(name).is_folder)
-    if problem in ("no such file", "no such folder"):
+    folder = WEIGHTS.get(name).is_folder
+    if not src.exists() if folder else not (src.is_file() or src.is_dir()):  # missing; _install checks the rest
+        problem = "no such folder" if folder else "no such file"
         raise MissingWeightsError(str(_source_error(name, str(src), problem)))
     return _install(name, src, allow_unverified)
 
