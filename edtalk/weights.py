@@ -482,7 +482,8 @@ def import_file(name: str, path: str | Path, allow_unverified: bool = False) -> 
     verified."""
     src = Path(path)
     folder = WEIGHTS.get(name).is_folder
-    if not src.exists() if folder else not (src.is_file() or src.is_dir()):  # missing; _install checks the rest
+    there = src.exists() if folder else src.is_file() or src.is_dir()  # _install checks the rest
+    if not there:
         problem = "no such folder" if folder else "no such file"
         raise MissingWeightsError(str(_source_error(name, str(src), problem)))
     return _install(name, src, allow_unverified)
