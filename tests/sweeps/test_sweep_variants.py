@@ -74,33 +74,17 @@ def test_cli_smoke_defaults():
 RESULTS_FILE = "results/synthtalk/edtalk_a/synthtalk.json"  # in a trial's folder, as trial() reports it
 
 
-def _trial_results_file(tmp_path, name, psnr):
-    src = tmp_path / "storage" / "sweep" / name / RESULTS_FILE
-    src.parent.mkdir(parents=True)
-    metric = {"value": psnr, "n": 3, "spread": 0.5, "higher_is_better": True, "label": "PSNR"}
-    data = {
-        "schema": "edtalk-bench/results/1",
-        "dataset": "synthtalk",
-        "method": "edtalk_a",
-        "split": "test",
-        "protocol": {"name": "synthtalk", "hash": "abcd" * 4, "settings": {}},
-        "metrics": {"psnr": metric},
-        "versions": {},
-        "git": {},
-        "config": {},
-        "unverified": False,
-        "failures": [],
-        "provenance": {},
-    }
-    src.write_text(json.dumps(data))
+def _trial_results_file(write, tmp_path, name, psnr):
+    """A trial folder's results file (``write_trial_results``) and its per-clip rows."""
+    src = write(tmp_path / "storage" / "sweep" / name / RESULTS_FILE, psnr)
     src.with_name("synthtalk.clips.jsonl").write_text('{"clip": "a", "values": {"psnr": 1.0}}\n')
     return src
 
 
-def _finished_trial(tmp_path, variant, psnr, seed=0, folder=None):
+def _finished_trial(write, tmp_path, variant, psnr, seed=0, folder=None):
     """A Tune Result of a finished trial whose results file lies in its folder in the storage."""
     folder = folder or variant.name
-    _trial_results_file(tmp_path, folder, psnr)
+    _trial_results_file(write, tmp_path, folder, psnr)
     training = json.dumps([{"stage": "expression", "wall_s": 1.5, "steps": 2}])
     return SimpleNamespace(
         error=None,
@@ -111,9 +95,9 @@ def _finished_trial(tmp_path, variant, psnr, seed=0, folder=None):
     )
 
 
-def test_export_results_feeds_table6(tmp_path):
+def test_export_results_feeds_table6(tmp_path, write_trial_results):
     grid = [
-        _finished_trial(tmp_path, bank_size.variant(bank, n), psnr)
+        _finished_trial(write_trial_results, tmp_path, bank_size.variant(bank, n), psnr)
         for bank, n, psnr in (("mouth", 5, 20.0), ("mouth", 10, 21.0), ("expression", 5, 19.0))
     ]
     grid.append(SimpleNamespace(error=RuntimeError("boom"), config={}, metrics={}))  # skipped
@@ -353,7 +337,9 @@ def test_a_parent_of_another_preset_is_refused_before_ray_starts(tmp_path, datas
 # --- 1. trial outputs live in the trial's folder in --storage, and the export reads them there -------
 
 
-def test_trial_writes_its_runs_and_results_under_its_storage_folder(tmp_path, monkeypatch):
+def test_trial_writes_its_runs_and_results_under_its_storage_folder(
+    tmp_path, write_trial_results, monkeypatch
+):
     """Ray 2.60's get_trial_dir() is a staging folder under the node's /tmp/ray session: the trial
     trained and scored there, and reported that absolute path, which the export then read."""
     from ray import tune
@@ -371,7 +357,7 @@ def test_trial_writes_its_runs_and_results_under_its_storage_folder(tmp_path, mo
 
     def fake_score(cfg, checkpoints, trial_dir):
         seen["score"] = trial_dir
-        return _trial_results_file(tmp_path, "trial_0", 20.0)
+        return _trial_results_file(write_trial_results, tmp_path, "trial_0", 20.0)
 
     monkeypatch.setattr(trial, "train_variant", fake_train)
     monkeypatch.setattr(trial, "score_variant", fake_score)
@@ -381,10 +367,13 @@ def test_trial_writes_its_runs_and_results_under_its_storage_folder(tmp_path, mo
     assert seen["report"]["results_file"] == RESULTS_FILE and seen["report"]["psnr"] == 20.0
 
 
-def test_export_reads_storage_and_one_bad_trial_does_not_stop_the_others(tmp_path):
+def test_export_reads_storage_and_one_bad_trial_does_not_stop_the_others(tmp_path, write_trial_results):
     """A results file missing from one trial's folder (storage moved, a node's disk lost) stopped the
     whole export with exit 2 and wrote nothing; now that trial is reported and the others exported."""
-    grid = [_finished_trial(tmp_path, bank_size.variant("mouth", n), 20.0 + n) for n in (5, 10, 20)]
+    grid = [
+        _finished_trial(write_trial_results, tmp_path, bank_size.variant("mouth", n), 20.0 + n)
+        for n in (5, 10, 20)
+    ]
     (tmp_path / "storage" / "sweep" / "bank_mouth_10" / RESULTS_FILE).unlink()
     written, errors = export_results(grid, "bank_size", tmp_path / "out")
     assert [p.parent.name for p in written] == ["edtalk_bank_mouth_5", "edtalk_bank_mouth_20"]
@@ -453,7 +442,9 @@ def test_asha_without_psnr_is_refused_before_ray_starts(tmp_path, dataset_withou
 # --- 5. --num-samples: a seed per sample, each exported ------------------------------------------------
 
 
-def test_num_samples_gives_each_repeat_its_seed_and_its_own_results_file(tmp_path, monkeypatch):
+def test_num_samples_gives_each_repeat_its_seed_and_its_own_results_file(
+    tmp_path, write_trial_results, monkeypatch
+):
     """Three samples of one grid point trained with seed 0 and were exported to one file (the last)."""
     from ray import tune
 
@@ -466,7 +457,10 @@ def test_num_samples_gives_each_repeat_its_seed_and_its_own_results_file(tmp_pat
     tuner.new_tuner(args, bank_size.variants({"mouth": [5]}), None, "bank_size", str(tmp_path))
     assert captured["param_space"]["seed"] == tune.grid_search([0, 1, 2])
     v = bank_size.variant("mouth", 5)
-    grid = [_finished_trial(tmp_path, v, 17.0 + seed, seed, folder=f"t{seed}") for seed in range(3)]
+    grid = [
+        _finished_trial(write_trial_results, tmp_path, v, 17.0 + seed, seed, folder=f"t{seed}")
+        for seed in range(3)
+    ]
     written, errors = export_results(grid, "bank_size", tmp_path / "out")
     assert not errors
     assert [p.parent.name for p in written] == [f"edtalk_bank_mouth_5_seed{k}" for k in range(3)]
@@ -478,20 +472,25 @@ def _failed(trial):
     return SimpleNamespace(**{**vars(trial), "error": RuntimeError("died after reporting")})
 
 
-def test_a_trial_that_errored_after_reporting_its_results_is_not_exported(tmp_path):
+def test_a_trial_that_errored_after_reporting_its_results_is_not_exported(tmp_path, write_trial_results):
     """Such a trial's results would reach Tables 3 and 6; the errored trial of the export test had
     no metrics, so it was left out anyway, and dropping the error check passed."""
-    grid = [_finished_trial(tmp_path, bank_size.variant("mouth", n), 20.0) for n in (5, 10)]
+    grid = [
+        _finished_trial(write_trial_results, tmp_path, bank_size.variant("mouth", n), 20.0) for n in (5, 10)
+    ]
     written, errors = export_results([grid[0], _failed(grid[1])], "bank_size", tmp_path / "out")
     assert [p.parent.name for p in written] == ["edtalk_bank_mouth_5"] and errors == []
 
 
-def test_every_export_of_a_multi_seed_sweep_names_its_folders_alike(tmp_path):
+def test_every_export_of_a_multi_seed_sweep_names_its_folders_alike(tmp_path, write_trial_results):
     """Seeds 0-2 where only seed 0 finished: the seed suffix was decided from the finished trials, so
     this export wrote edtalk_bank_mouth_5 and the rerun's edtalk_bank_mouth_5_seed0 beside it (the
     report then showed the cell twice). The sweep's seeds decide it, whichever trials finished."""
     v = bank_size.variant("mouth", 5)
-    grid = [_finished_trial(tmp_path, v, 17.0 + seed, seed, folder=f"t{seed}") for seed in range(3)]
+    grid = [
+        _finished_trial(write_trial_results, tmp_path, v, 17.0 + seed, seed, folder=f"t{seed}")
+        for seed in range(3)
+    ]
     first, _ = export_results([grid[0], *map(_failed, grid[1:])], "bank_size", tmp_path / "out")
     rerun, _ = export_results(grid, "bank_size", tmp_path / "out")
     assert first == rerun[:1] and first[0].parent.name == "edtalk_bank_mouth_5_seed0"

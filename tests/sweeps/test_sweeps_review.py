@@ -114,27 +114,10 @@ def test_resume_with_storage_pointing_at_the_sweep_itself_is_refused(tmp_path, c
     assert "no sweep to restore" in capsys.readouterr().err
 
 
-def _trial(tmp_path, variant, driving, psnr, error=None):
+def _trial(write, tmp_path, variant, driving, psnr, error=None):
     """A Tune Result of a trial of ``variant`` driven by ``driving``, its results file in its folder."""
     folder = tmp_path / "storage" / f"{variant.name}_{driving}"
-    src = folder / "results" / "synthtalk" / "edtalk_a" / "synthtalk.json"
-    src.parent.mkdir(parents=True)
-    metric = {"value": psnr, "n": 3, "spread": 0.5, "higher_is_better": True, "label": "PSNR"}
-    data = {
-        "schema": "edtalk-bench/results/1",
-        "dataset": "synthtalk",
-        "method": "edtalk_a",
-        "split": "test",
-        "protocol": {"name": "synthtalk", "hash": "abcd" * 4, "settings": {}},
-        "metrics": {"psnr": metric},
-        "versions": {},
-        "git": {},
-        "config": {},
-        "unverified": False,
-        "failures": [],
-        "provenance": {},
-    }
-    src.write_text(json.dumps(data))
+    src = write(folder / "results" / "synthtalk" / "edtalk_a" / "synthtalk.json", psnr)
     return SimpleNamespace(
         error=error,
         config={"variant": variant.to_dict(), "driving": driving, "seed": 0},
@@ -144,15 +127,19 @@ def _trial(tmp_path, variant, driving, psnr, error=None):
     )
 
 
-def test_an_audio_and_a_video_sweep_exported_to_one_folder_keep_both(tmp_path):
+def test_an_audio_and_a_video_sweep_exported_to_one_folder_keep_both(tmp_path, write_trial_results):
     """Both modes were exported to <out>/<dataset>/edtalk_<variant>/<protocol>.json: the second sweep
     silently replaced the first one's rows, though the report gives each mode a table of its own."""
     from eval.report.inputs import load_results
     from eval.report.tables import build_tables
 
     v = bank_size.variant("mouth", 5)
-    audio, _ = export_results([_trial(tmp_path, v, "audio", 20.0)], "bank_size", tmp_path / "out")
-    video, _ = export_results([_trial(tmp_path, v, "video", 25.0)], "bank_size", tmp_path / "out")
+    audio, _ = export_results(
+        [_trial(write_trial_results, tmp_path, v, "audio", 20.0)], "bank_size", tmp_path / "out"
+    )
+    video, _ = export_results(
+        [_trial(write_trial_results, tmp_path, v, "video", 25.0)], "bank_size", tmp_path / "out"
+    )
     assert (
         audio[0].parent.name == "edtalk_bank_mouth_5" and video[0].parent.name == "edtalk_bank_mouth_5_video"
     )
@@ -164,15 +151,22 @@ def test_an_audio_and_a_video_sweep_exported_to_one_folder_keep_both(tmp_path):
     ]
 
 
-def test_the_summary_names_each_failed_trial(tmp_path, sweep_inputs, monkeypatch, capsys):
+def test_the_summary_names_each_failed_trial(
+    tmp_path, write_trial_results, sweep_inputs, monkeypatch, capsys
+):
     """A failed trial was printed as `trial error: <its exception>`, which names no variant: which bank
     size failed had to be dug out of Tune's folders."""
     from sweeps import parent_run, tuner
 
     grid = [
-        _trial(tmp_path, bank_size.variant("mouth", 5), "audio", 20.0),
+        _trial(write_trial_results, tmp_path, bank_size.variant("mouth", 5), "audio", 20.0),
         _trial(
-            tmp_path, bank_size.variant("mouth", 10), "audio", 20.0, error=RuntimeError("CUDA out of memory")
+            write_trial_results,
+            tmp_path,
+            bank_size.variant("mouth", 10),
+            "audio",
+            20.0,
+            error=RuntimeError("CUDA out of memory"),
         ),
     ]
     monkeypatch.setattr(tuner, "init_ray", lambda address: None)
