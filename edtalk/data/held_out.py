@@ -74,7 +74,7 @@ def copied_videos(clips: list[Clip], others: list[Clip]) -> set[str]:
     for clip in clips:
         path = Path(clip.video)
         same_size = by_size.get((path.name, _size(path))) if by_size else None
-        if same_size and any(file_key(o) == file_key(path) for o in same_size):
+        if same_size and (key := file_key(path)) and any(file_key(o) == key for o in same_size):
             found.add(clip.id)
     return found
 
