@@ -109,6 +109,7 @@ def flow_nll(z: torch.Tensor, logdet: torch.Tensor) -> torch.Tensor:
     inverse flow. Dividing by N·D keeps the value comparable across clip lengths and bank sizes.
     """
     b, n, d = z.shape
+    z = z.to(torch.promote_types(z.dtype, torch.float32))  # the sum in float32 under --bf16
     log_pz = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(dim=(1, 2))
     return (-(log_pz + logdet) / (n * d)).mean()
 

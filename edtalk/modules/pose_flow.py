@@ -27,6 +27,12 @@ from edtalk.config import ModelConfig
 SCALE_FLOOR = 1e-3  # s = sigmoid(raw + 2) + floor keeps coupling scales away from 0
 
 
+def _wide(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in at least float32: log-determinants and log p(z) are sums of T·Kp terms per step, which
+    bf16 (DeepSpeed --bf16) would round to 8 bits."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 class ActNorm(nn.Module):
     """Per-channel affine y = (x - mu) / delta, data-initialised on the first training call."""
 
@@ -48,7 +54,7 @@ class ActNorm(nn.Module):
         if self.training and not bool(self.initialized):
             self._init_from(x)
         y = (x - self.loc) * torch.exp(self.log_scale)
-        return y, self.log_scale.sum().expand(x.shape[0]) * x.shape[1]
+        return y, _wide(self.log_scale).sum().expand(x.shape[0]) * x.shape[1]
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         return y * torch.exp(-self.log_scale) + self.loc
@@ -96,7 +102,7 @@ class InvertibleLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         w = self.matrix()
         y = (x.to(w.dtype) @ w.t()).to(x.dtype)
-        return y, (self.log_abs_det().expand(x.shape[0]) * x.shape[1]).to(x.dtype)
+        return y, _wide(self.log_abs_det()).expand(x.shape[0]) * x.shape[1]
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         w = self.matrix()
@@ -126,7 +132,7 @@ class TransformerCoupling(nn.Module):
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h1, h2 = x[..., : self.split], x[..., self.split :]
         shift, scale = self._shift_scale(h1, cond)
-        return torch.cat([h1, (h2 + shift) * scale], dim=-1), torch.log(scale).sum(dim=(1, 2))
+        return torch.cat([h1, (h2 + shift) * scale], dim=-1), torch.log(_wide(scale)).sum(dim=(1, 2))
 
     def inverse(self, y: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         h1, h2 = y[..., : self.split], y[..., self.split :]
@@ -165,9 +171,10 @@ class PoseFlow(nn.Module):
             )
 
     def encode(self, w_p: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """z = phi_p^{-1}(W^p, f^a) and log|det dz/dW^p| per sequence [B]."""
+        """z = phi_p^{-1}(W^p, f^a) and log|det dz/dW^p| per sequence [B], summed in at least float32
+        whatever the working dtype (with --bf16 a sum of T·Kp·K log-scales in bf16 keeps 8 bits)."""
         _check(w_p, cond, self.channels)
-        h, logdet = w_p, w_p.new_zeros(w_p.shape[0])
+        h, logdet = w_p, w_p.new_zeros(w_p.shape[0], dtype=_wide(w_p).dtype)
         for actnorm, mix, coupling in self.steps:
             h, ld1 = actnorm(h)
             h, ld2 = mix(h)
@@ -187,7 +194,7 @@ class PoseFlow(nn.Module):
         """log p(W^p | f^a) per sequence [B], in nats. The audio_pose stage trains on the same quantity
         per dimension, ``edtalk.losses.flow_nll`` (L_MLE, Eq. 5: -log_prob.mean() / (N·D))."""
         z, logdet = self.encode(w_p, cond)
-        log_pz = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(dim=(1, 2))
+        log_pz = -0.5 * (_wide(z).pow(2) + math.log(2 * math.pi)).sum(dim=(1, 2))
         return log_pz + logdet
 
     @torch.no_grad()

@@ -96,3 +96,32 @@ def test_shape_errors():
         flow.encode(torch.randn(2, 5, 3), torch.randn(2, 5, CFG.audio_feature_dim))
     with pytest.raises(ValueError, match="audio condition"):
         flow.encode(torch.randn(2, 5, CFG.n_pose), torch.randn(2, 4, CFG.audio_feature_dim))
+
+
+def test_bf16_flow_sums_log_densities_in_float32():
+    """Under DeepSpeed --bf16 the flow runs in bf16, but log|det| and log p(z) are sums of T·Kp·K terms:
+    kept in float32 they agree with the same bf16 weights run in float32 far better than bf16's 8 bits."""
+    from edtalk.losses import flow_nll
+
+    torch.manual_seed(0)
+    flow = PoseFlow(CFG, channels=6, cond_dim=5)
+    with torch.no_grad():
+        for p in flow.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    flow_bf16 = flow.to(torch.bfloat16).eval()
+    w = torch.randn(2, 10, 6).to(torch.bfloat16)
+    cond = torch.randn(2, 10, 5).to(torch.bfloat16)
+    z, logdet = flow_bf16.encode(w, cond)
+    assert z.dtype == torch.bfloat16 and logdet.dtype == torch.float32
+    assert flow_bf16.log_prob(w, cond).dtype == torch.float32
+    assert flow_nll(z, logdet).dtype == torch.float32
+    # the same log-determinant summed from float32 copies of the bf16 terms
+    terms = []
+    h = w
+    for actnorm, mix, coupling in flow_bf16.steps:
+        h, ld1 = actnorm(h)
+        h, ld2 = mix(h)
+        h, ld3 = coupling(h, cond)
+        terms += [ld1, ld2, ld3]
+    exact = sum(t.double() for t in terms)
+    assert torch.allclose(logdet.double(), exact, rtol=1e-6)
