@@ -12,10 +12,11 @@
 long video per person, any names, audio in the video) becomes 5-second chunks
 ``split_5s_video/<video>#<k>.mp4`` + ``split_5s_audio/<video>#<k>.wav`` (k counts from 1, as in the
 official README's tree ``RD_Radio1_000#1``, ``#2``, ...; the last, shorter chunk is dropped). Audio is
-16 kHz mono. Clips are cropped in parallel, one process per core; a clip that fails (unreadable, no
-audio, no face, a worker process that died) is named and the others go on; a re-run skips the
-clips already done with the same settings (``<out>/.crop/``) and ``<out>/crop_report.json`` lists
-every clip's outcome.
+16 kHz mono; a video with no audio track and no audio file is cropped silent, with no wav (its clips
+read as clips without audio, which train the frames-only stages). Clips are cropped in parallel, one
+process per core; a clip that fails (unreadable, an audio file or track that cannot be read, no face, a
+worker process that died) is named and the others go on; a re-run skips the clips already done with
+the same settings (``<out>/.crop/``) and ``<out>/crop_report.json`` lists every clip's outcome.
 Exit status 0 when every clip was cropped, 1 when some could not be, 2 for a usage error.
 """
 
@@ -37,6 +38,7 @@ from edtalk.data.file_key import file_key
 
 DONE_DIR = ".crop"
 REPORT = "crop_report.json"
+SILENT = "the video has no audio track: the crop is silent"  # the note of a clip cropped without audio
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,9 @@ def crop_job(job: CropJob) -> CropOutcome:
                 audio = fit_to_frames(wav[int(round(k * plan.clip_frames * 16000 / FPS)) :], len(crops), FPS)
             out = write_video(Path(job.video_dir) / f"{name}{job.video_suffix}", crops, FPS, audio=audio)
             outcome.written.append(str(out))
-            if job.audio_dir:
+            if job.audio_dir and audio is None:  # a stale wav of the name would pair with the silent crop
+                (Path(job.audio_dir) / f"{name}.wav").unlink(missing_ok=True)
+            elif job.audio_dir:
                 outcome.written.append(str(write_wav(Path(job.audio_dir) / f"{name}.wav", audio)))
         if not outcome.written:
             raise DataError(job.video, f"nothing written: {'; '.join(outcome.notes)}")
@@ -114,17 +118,19 @@ def crop_job(job: CropJob) -> CropOutcome:
 
 
 def _audio(job: CropJob, outcome: CropOutcome):
-    """16 kHz samples of the job's audio; None (noted) for a single video without an audio track, whose
-    crop is then silent. A dataset's clips (``audio_dir``) and a given ``--audio`` must have audio."""
+    """16 kHz samples of the job's audio; None (noted ``SILENT``) for a video without an audio track and
+    no audio file, whose crop is then silent (a dataset's: no wav beside it). A given audio file (a
+    raw MEAD wav, ``--audio``) and a video's audio track must be readable."""
     from edtalk.data.audio import load_audio
     from edtalk.data.errors import AudioReadError
+    from edtalk.data.video import probe_video
 
     try:
         return load_audio(job.audio or job.video)  # a video's own track from its first frame on
     except AudioReadError:
-        if job.audio_dir or job.audio:
+        if job.audio or probe_video(job.video).has_audio:  # a track that does not decode is no silence
             raise
-        outcome.notes.append("the video has no audio track: the crop is silent")
+        outcome.notes.append(SILENT)
         return None
 
 
@@ -360,10 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
         "dataset",
         help="a raw MEAD or HDTF tree -> the layout its reader takes",
         description="Crop a raw MEAD or HDTF tree to the layout its reader takes: MEAD_front/video|audio "
-        "(MEAD) or split_5s_video|audio 5-second chunks (HDTF), 256 px, 25 fps, 16 kHz mono. Clips are "
-        "cropped in parallel; a re-run skips clips done with the same settings and tries failed ones "
-        "again; <out>/crop_report.json lists every clip's outcome. Exit status 0 when every clip was "
-        "cropped, 1 when some could not be, 2 for a usage error.",
+        "(MEAD) or split_5s_video|audio 5-second chunks (HDTF), 256 px, 25 fps, 16 kHz mono (a video with "
+        "no audio track and no audio file: silent, with no wav). Clips are cropped in parallel; a re-run "
+        "skips clips done with the same settings and tries failed ones again; <out>/crop_report.json lists "
+        "every clip's outcome. Exit status 0 when every clip was cropped, 1 when some could not be, 2 for a "
+        "usage error.",
     )
     data.add_argument("--dataset", required=True, choices=("mead", "hdtf"))
     data.add_argument("--root", type=user_path, required=True, help="the raw dataset's folder")
@@ -447,7 +454,13 @@ def _dataset(args: argparse.Namespace) -> int:
     )
     if failed:
         summary += f"; {len(failed)} could not be (see {args.out / REPORT})"
-    noted = [o for o in outcomes if o.notes and not o.problem]
+    silent = [o.clip_id for o in outcomes if SILENT in o.notes and not o.problem]
+    if silent:
+        summary += (
+            f"; {len(silent)} without audio (first: {', '.join(silent[:3])}), cropped silent with no wav: "
+            "the frames-only stages train on them, the audio stages leave them out"
+        )
+    noted = [o for o in outcomes if any(n != SILENT for n in o.notes) and not o.problem]
     if noted:
         summary += f"; {len(noted)} with notes (face lost in some frames, chunks left out: see the report)"
     print(f"[crop] {summary}")

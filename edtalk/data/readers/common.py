@@ -122,7 +122,8 @@ def note_audio_fallbacks(clips: list[Clip], where: Path) -> None:
     fallback = [c.id for c in clips if c.audio == c.video]
     if fallback and len(fallback) < len(clips):
         log.warning(
-            "%s: %d of %d clips have no audio file and use their video's own audio track (first: %s)",
+            "%s: %d of %d clips have no audio file: their video's own audio track is used, and a video "
+            "without one is a clip without audio (first: %s)",
             where,
             len(fallback),
             len(clips),
