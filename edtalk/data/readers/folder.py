@@ -7,6 +7,10 @@
 ``root/gt`` when there is no ``root/pred`` (``root_folders``): clips for a method that generates its
 own videos, which ``eval.run`` refuses to score as paired predictions.
 ``pair_folders(gt_dir, pred_dir)`` does the same for any two folders.
+Split: ``root/lists/<split>.json|txt`` selects the clips; a folder with no lists has no splits (every
+split is every clip). When ``lists/`` holds lists but none for the split asked (``--split tset``), that
+is an error naming the lists there, except ``train`` (every clip; training refuses the clips of the
+test and judge lists) and ``all`` (every clip).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ PAIRED_EXPECTED = """\
   <root>/gt/<id>.mp4     ground truth (audio: <root>/gt/<id>.wav, <root>/audio/<id>.wav or inside the mp4)
   <root>/pred/<id>.mp4   generated videos, same file stem as the ground truth"""
 EXPECTED = PAIRED_EXPECTED + "\nor a folder of videos <root>/<id>.mp4 (no predictions)"
+EVERY_CLIP_SPLITS = ("train", "all")  # splits that take every clip when lists/ has none for them
 
 
 def pair_folders(gt_dir: str | Path, pred_dir: str | Path | None = None, split: str = "test") -> list[Clip]:
@@ -124,11 +129,32 @@ def read_folder(root: Path, split: str = "test") -> list[Clip]:
     root = require_root(root, "folder", EXPECTED)
     clips = pair_folders(*root_folders(root), split)
     list_path = split_list_path(root, split)
-    if list_path is not None:  # list order; missing entries logged (docs/datasets.md)
+    if list_path is None:
+        _check_unlisted_split(root, split)
+    else:  # list order; missing entries logged (docs/datasets.md)
         clips = filter_by_list({c.id: c for c in clips}, list_path, split, _folder_key)
         if not clips:
             raise DatasetLayoutError(list_path, f"none of the listed clips for {split!r} is on disk")
     return clips
+
+
+def _check_unlisted_split(root: Path, split: str) -> None:
+    """Refuse a ``split`` with no list when ``root/lists`` holds lists of other splits (a mistyped
+    ``--split`` would otherwise take every clip), naming them; ``EVERY_CLIP_SPLITS`` take every clip."""
+    if split in EVERY_CLIP_SPLITS:
+        return
+    folder = root / "lists"
+    found = sorted(
+        p.name
+        for p in folder.glob("*")
+        if p.suffix.lower() in (".json", ".txt") and not p.name.startswith(".") and p.is_file()
+    )
+    if found:
+        raise DatasetLayoutError(
+            folder,
+            f"no list for split {split!r} ({split}.txt or {split}.json), only {', '.join(found)}: give one "
+            f"of their splits, 'all' for every clip, or write lists/{split}.txt (one clip id a line)",
+        )
 
 
 READERS.add("folder", Dataset(read_folder, title="folder"))

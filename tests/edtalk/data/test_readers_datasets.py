@@ -163,6 +163,39 @@ def test_folder_list_entries_written_on_windows_or_naming_the_audio_find_their_c
     assert "not on disk" not in caplog.text
 
 
+@pytest.mark.parametrize("split", ["tset", "val"])
+def test_a_folder_split_with_no_list_beside_other_lists_is_an_error_naming_them(tmp_path, place, split):
+    """``--split tset`` on a folder with train and test lists took every clip, test and train ones
+    alike, without a word."""
+    for name in ("a", "b", "c"):
+        place(tmp_path / f"{name}.mp4")
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists/train.txt").write_text("a\n")
+    (tmp_path / "lists/test.json").write_text('["b"]')
+    (tmp_path / "lists/._val.txt").write_text("")  # macOS metadata: not a list
+    with pytest.raises(DatasetLayoutError) as err:
+        read_clips("folder", tmp_path, split)
+    message = str(err.value)
+    assert message.startswith(
+        f"{tmp_path / 'lists'}: no list for split {split!r} ({split}.txt or {split}.json)"
+    )
+    assert "only test.json, train.txt: give one of their splits" in message and "\n" not in message
+
+
+def test_a_folder_without_a_list_for_train_or_all_still_reads_every_clip(tmp_path, place):
+    """Guard: a folder with no lists is every clip for any split; with lists, 'train' without one is
+    every clip (training then refuses the test list's clips) and 'all' is every clip."""
+    for name in ("a", "b"):
+        place(tmp_path / f"{name}.mp4")
+    assert [c.id for c in read_clips("folder", tmp_path, "tset")] == ["a", "b"]
+    (tmp_path / "lists").mkdir()
+    assert [c.id for c in read_clips("folder", tmp_path, "val")] == ["a", "b"]  # an empty lists/ folder
+    (tmp_path / "lists/test.txt").write_text("b\n")
+    assert [c.id for c in read_clips("folder", tmp_path, "test")] == ["b"]
+    assert [c.id for c in read_clips("folder", tmp_path, "train")] == ["a", "b"]
+    assert [c.id for c in read_clips("folder", tmp_path, "all")] == ["a", "b"]
+
+
 def test_folder_predictions_that_match_no_gt_stem_are_one_clear_error(tmp_path, place):
     """Every GT clip without a prediction is a naming mismatch: eval.run used to score it as N failed
     clips and write a results file with no numbers."""
