@@ -30,6 +30,7 @@ class WeightFile:
     direct: bool = True  # False: the URL is a page (Google Drive archive); fetch cannot download
     trained_here: bool = False  # made by this suite (the judges): its recorded hash is the reference
     hf_repo: str | None = None  # Hugging Face model id: the entry is that model's folder, not one file
+    tokenizer: tuple[tuple[str, ...], ...] = ()  # a text model folder's tokenizer files: one set, whole
 
     @property
     def is_folder(self) -> bool:
@@ -194,6 +195,7 @@ _add(
         ("E_T[text_encoder=emoberta] (edtalk.modules.expression_predictor)",),
         direct=False,
         hf_repo="tae898/emoberta-base",
+        tokenizer=(("tokenizer.json",), ("vocab.json", "merges.txt")),  # RoBERTa's fast or slow tokenizer
     )
 )
 

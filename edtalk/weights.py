@@ -6,9 +6,10 @@ name, sha256, official URL, licence note, users). Files live in ``weights_dir()`
 
 HuBERT and EmoBERTa are Hugging Face model folders (``config.json`` + weights), not single files:
 their entries carry ``hf_repo``. A folder is present when it holds ``config.json`` and a
-``*.safetensors`` / ``*.bin`` file; its sha256 is that of the sorted list of its files' relative
-paths and sha256 (hidden entries such as ``.cache`` skipped). ``fetch`` cannot download a folder:
-it prints the ``hf download`` command.
+``*.safetensors`` / ``*.bin`` file, and a text model's folder its tokenizer files
+(``WeightFile.tokenizer``); its sha256 is that of the sorted list of its files' relative paths and
+sha256 (hidden entries such as ``.cache`` skipped). ``fetch`` cannot download a folder: it prints the
+``hf download`` command.
 
 - ``resolve(name)`` returns the verified local path, or raises ``MissingWeightsError`` (naming the
   file, its URL and the target path) / ``WeightsMismatchError``. Verification results are cached
@@ -20,7 +21,8 @@ Before any hash is checked or recorded, ``import`` and ``fetch`` refuse (even wi
 what cannot be the weight file: an empty file, a saved web page, an archive still to be unpacked, a
 torch zip or safetensors file cut short, a model folder with a broken link or a shard its
 ``*.index.json`` lists missing, a download that ended before its Content-Length, and a file that
-changed while it was copied. A copy goes to a temp name and is renamed into place only when complete.
+changed while it was copied. A copy goes to a temp name and is renamed into place only when complete;
+a model folder it replaces waits beside it until then, and comes back if the import is cut short.
 
 Hashes: the full sha256 is recorded where a reference document gives it. For most official files
 only a hash *prefix* is known (the ``-6726825d`` in torch-hub file names is the sha256 prefix;
@@ -129,8 +131,9 @@ def _stat_key(path: Path) -> tuple[int, int, int]:
 MODEL_WEIGHT_GLOBS = ("*.safetensors", "*.bin")
 
 
-def _folder_problem(folder: Path) -> str | None:
-    """Why ``folder`` is not a usable Hugging Face model folder, or None when it is."""
+def _folder_problem(folder: Path, tokenizer: tuple[tuple[str, ...], ...] = ()) -> str | None:
+    """Why ``folder`` is not a usable Hugging Face model folder, or None when it is. ``tokenizer``: the
+    sets of files a text model's tokenizer may come from (``WeightFile.tokenizer``), one needed whole."""
     if not folder.exists():
         return "no such folder"
     if not folder.is_dir():
@@ -139,6 +142,10 @@ def _folder_problem(folder: Path) -> str | None:
         return "it has no config.json"
     if not any(any(folder.glob(g)) for g in MODEL_WEIGHT_GLOBS):
         return f"it has no model weights ({' or '.join(MODEL_WEIGHT_GLOBS)})"
+    lacking = [[f for f in group if not (folder / f).is_file()] for group in tokenizer]
+    if tokenizer and all(lacking):  # transformers then builds an empty tokenizer without a word
+        files = ", or ".join(" + ".join(m) for m in lacking)
+        return f"it lacks its tokenizer: {files} (an unfinished download?)"
     for f in _folder_files(folder):
         if not f.exists():  # a link into the Hugging Face cache whose blob never finished downloading
             return f"{f.relative_to(folder)} is a broken link (an unfinished download?)"
@@ -199,11 +206,12 @@ def _safetensors_problem(path: Path, head: bytes) -> str | None:
     return None
 
 
-def _source_problem(src: Path, folder: bool) -> str | None:
-    """Why ``src`` cannot be imported: not there, a file for a folder or a folder for a file, or (for
-    a file, and each model-weight file of a folder) content that is not a weight file."""
+def _source_problem(src: Path, folder: bool, tokenizer: tuple[tuple[str, ...], ...] = ()) -> str | None:
+    """Why ``src`` cannot be imported: not there, a file for a folder or a folder for a file, a model
+    folder without its tokenizer, or (for a file, and each model-weight file of a folder) content that is
+    not a weight file."""
     if folder:
-        problem = _folder_problem(src)
+        problem = _folder_problem(src, tokenizer)
         if problem:
             return problem
         files = [f for f in _folder_files(src) if any(f.match(g) for g in MODEL_WEIGHT_GLOBS)]
@@ -216,17 +224,25 @@ def _source_problem(src: Path, folder: bool) -> str | None:
 
 
 def installed(name: str) -> bool:
-    """Whether ``name`` is in place: a file, or a complete model folder (``_folder_problem``)."""
+    """Whether ``name`` is in place: a file, or a complete model folder (``_folder_problem``; a folder
+    replacement cut short is first finished, ``_recover_folder``)."""
     w, path = WEIGHTS.get(name), target_path(name)
-    return _folder_problem(path) is None if w.is_folder else path.is_file()
+    if not w.is_folder:
+        return path.is_file()
+    _recover_folder(path)
+    return _folder_problem(path, w.tokenizer) is None
 
 
 def _missing_why(name: str) -> str | None:
     """What is wrong with what sits at the target of an uninstalled ``name`` (None when nothing does
     and it is a file)."""
-    path = target_path(name)
-    if WEIGHTS.get(name).is_folder:
-        return _folder_problem(path)
+    w, path = WEIGHTS.get(name), target_path(name)
+    if w.is_folder:
+        problem = _folder_problem(path, w.tokenizer)
+        old = _old_folder(path)
+        if problem == "no such folder" and old.is_dir():  # _recover_folder could not move it back
+            problem += f"; the folder it replaced is at {old} (an interrupted import): rename it to {path}"
+        return problem
     return "a folder is there, not the file" if path.is_dir() else None
 
 
@@ -385,19 +401,44 @@ def resolve(name: str, allow_unverified: bool = False) -> Path:
     return path
 
 
+def _old_folder(dst: Path) -> Path:
+    """Where ``_put_folder`` keeps the folder it replaces until the new one is in place."""
+    return dst.with_name(f".{dst.name}.old")
+
+
+def _recover_folder(dst: Path) -> None:
+    """Finish a replacement of the model folder ``dst`` that was cut short (Ctrl-C, a kill, a crash):
+    the old folder goes back when nothing took its place, and is removed once the new one is there.
+    A weights folder that cannot be written is left as it is (``_missing_why`` names the old one)."""
+    old = _old_folder(dst)
+    if not old.is_dir():
+        return
+    try:
+        if dst.exists() or dst.is_symlink():
+            shutil.rmtree(old)
+        else:
+            old.rename(dst)
+    except OSError:
+        pass
+
+
 def _put_folder(src: Path, dst: Path, changed=lambda: False) -> None:
     """Copy model folder ``src`` to ``dst`` (hidden entries skipped); ``dst`` is replaced only once
-    the copy is complete (and, raising ``_Changed`` otherwise, ``changed()`` says ``src`` did not change)."""
+    the copy is complete (and, raising ``_Changed`` otherwise, ``changed()`` says ``src`` did not change).
+    The old folder waits at ``_old_folder(dst)`` between the two renames, so an interruption there
+    never loses both: it goes back now (``finally``) or on the next access (``installed``)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
+    _recover_folder(dst)  # one cut short before: its old folder back first, or its leftover removed
     stage = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part"))
     try:
         shutil.copytree(src, stage / "new", ignore=shutil.ignore_patterns(".*"))
         if changed():
             raise _Changed
         if dst.exists():
-            dst.rename(stage / "old")
+            dst.rename(_old_folder(dst))
         (stage / "new").rename(dst)
     finally:
+        _recover_folder(dst)  # the old folder back if the new one is not in place, else removed
         shutil.rmtree(stage, ignore_errors=True)
 
 
@@ -418,7 +459,7 @@ def _install(name: str, src: Path, allow_unverified: bool, shown: str | None = N
     ``shown`` names ``src`` in messages (default its path; a download names its URL)."""
     w = WEIGHTS.get(name)
     shown = str(src) if shown is None else shown
-    problem = _source_problem(src, w.is_folder)
+    problem = _source_problem(src, w.is_folder, w.tokenizer)
     published = w.sha256 or w.sha256_prefix or w.sha256_suffix
     if problem and published and not w.is_folder and src.is_file() and w.check(_digest(src)) is True:
         problem = None  # the published hash vouches for it (an old torch format may look like an archive)

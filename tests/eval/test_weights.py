@@ -369,6 +369,8 @@ def test_a_model_folder_downloaded_into_place_is_used_and_can_be_recorded(wdir, 
     """The command the error gives puts the folder at the target itself: it resolves as it is, and
     importing it from there records its hash without copying it onto itself."""
     target = _model_folder(wdir / "emoberta-base")
+    (target / "vocab.json").write_text("{}")  # a text model's folder holds its tokenizer too
+    (target / "merges.txt").write_text("#version: 0.2")
     assert W.resolve("emoberta_base") == target
     assert W.expected_hash("emoberta_base") is None
     assert main(["import", "emoberta_base", str(target)]) == 0

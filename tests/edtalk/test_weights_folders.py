@@ -1,0 +1,136 @@
+"""Model folders in the weights manager: a replacement cut short never loses the installed folder, and a
+text model's folder without its tokenizer is named as incomplete (not loaded into an empty tokenizer)."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from edtalk import weights as W
+
+
+@pytest.fixture
+def wdir(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "w"))
+    monkeypatch.delenv("EDTALK_BENCH_ALLOW_UNVERIFIED", raising=False)
+    return tmp_path / "w"
+
+
+def _hubert_folder(folder: Path, weights: bytes) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text('{"model_type": "hubert"}')
+    (folder / "pytorch_model.bin").write_bytes(weights)
+    return folder
+
+
+def _installed_v1(wdir: Path, tmp_path: Path) -> Path:
+    """hubert_large_ll60k imported once (v1), its hash recorded; v2 is the folder that replaces it."""
+    with pytest.warns(UserWarning, match="recording"):
+        W.import_file("hubert_large_ll60k", _hubert_folder(tmp_path / "v1", b"weights v1"))
+    _hubert_folder(tmp_path / "v2", b"weights v2")
+    return W.target_path("hubert_large_ll60k")
+
+
+def test_a_folder_replacement_interrupted_between_its_renames_keeps_the_old_folder(
+    wdir, tmp_path, monkeypatch
+):
+    """Ctrl-C after the old folder was moved aside and before the new one took its place: the `finally`
+    deleted the old one with the stage, so nothing was installed and status said "missing"."""
+    target = _installed_v1(wdir, tmp_path)
+    rename = Path.rename
+    calls = []
+
+    def cut_short(self, to):
+        if Path(to) == target and not calls:  # the new folder's rename into place: Ctrl-C first
+            calls.append(self)
+            raise KeyboardInterrupt
+        return rename(self, to)
+
+    with monkeypatch.context() as m, pytest.raises(KeyboardInterrupt):
+        m.setattr(Path, "rename", cut_short)
+        W.import_file("hubert_large_ll60k", tmp_path / "v2", allow_unverified=True)
+    assert calls, "the interruption was not simulated"
+    assert (target / "pytorch_model.bin").read_bytes() == b"weights v1"
+    assert W.resolve("hubert_large_ll60k") == target
+    assert [p.name for p in wdir.iterdir() if p.name.startswith(".hubert")] == []  # nothing left over
+
+
+def test_a_folder_replacement_killed_between_its_renames_is_recovered_on_the_next_access(wdir, tmp_path):
+    """A kill (no `finally`) between the renames left the old folder in a hidden stage folder that
+    nothing looked at: the entry stayed missing. The next access now puts it back."""
+    target = _installed_v1(wdir, tmp_path)
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from edtalk import weights as W
+
+        rename = Path.rename
+        def killed(self, to):
+            if Path(to) == Path({str(target)!r}):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return rename(self, to)
+        Path.rename = killed
+        W.import_file("hubert_large_ll60k", {str(tmp_path / "v2")!r}, allow_unverified=True)
+        """
+    )
+    env = {**os.environ, "EDTALK_BENCH_WEIGHTS": str(wdir)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=Path(W.__file__).parent.parent)
+    assert done.returncode == -9, "the kill was not simulated"
+    assert not target.exists()  # as the kill left it
+    assert W.installed("hubert_large_ll60k")
+    assert (target / "pytorch_model.bin").read_bytes() == b"weights v1"
+    assert {r["name"]: r["state"] for r in W.status_rows()}["hubert_large_ll60k"] == "recorded"
+
+
+def test_a_completed_folder_replacement_leaves_only_the_new_folder(wdir, tmp_path):
+    """Guard: a replacement that finishes puts the new folder in place and keeps no copy of the old."""
+    target = _installed_v1(wdir, tmp_path)
+    W.import_file("hubert_large_ll60k", tmp_path / "v2", allow_unverified=True)
+    assert (target / "pytorch_model.bin").read_bytes() == b"weights v2"
+    assert sorted(p.name for p in wdir.iterdir() if p.name.startswith(".hubert")) == []
+
+
+def _emoberta_folder(folder: Path, *tokenizer_files: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text('{"model_type": "roberta"}')
+    (folder / "pytorch_model.bin").write_bytes(b"emoberta weights")
+    for name in tokenizer_files:
+        (folder / name).write_text("{}")
+    return folder
+
+
+def test_an_emoberta_folder_without_its_tokenizer_is_named_as_incomplete(wdir, tmp_path):
+    """config.json + weights passed the folder check, and transformers then built a 5-token tokenizer
+    from the bare folder without a word: every transcript encoded as <s></s>."""
+    target = _emoberta_folder(wdir / "emoberta-base", "vocab.json")
+    with pytest.raises(
+        W.MissingWeightsError, match="lacks its tokenizer: tokenizer.json, or merges.txt"
+    ) as e:
+        W.resolve("emoberta_base")
+    msg = str(e.value)
+    assert "\n" not in msg and str(target) in msg and "hf download tae898/emoberta-base" in msg
+    row = {r["name"]: r for r in W.status_rows()}["emoberta_base"]
+    assert row["state"] == "missing" and "lacks its tokenizer" in row["detail"]
+    bare = _emoberta_folder(tmp_path / "dl")
+    with pytest.raises(
+        W.WeightsMismatchError, match=r"lacks its tokenizer: tokenizer.json, or vocab.json \+ merges.txt "
+    ):
+        W.import_file("emoberta_base", bare)
+
+
+@pytest.mark.parametrize("files", [("tokenizer.json",), ("vocab.json", "merges.txt")])
+def test_an_emoberta_folder_with_either_tokenizer_is_used(wdir, files):
+    """Guard: RoBERTa's fast tokenizer (tokenizer.json) or its slow one (vocab.json + merges.txt)."""
+    target = _emoberta_folder(wdir / "emoberta-base", *files)
+    assert W.resolve("emoberta_base") == target
+
+
+def test_a_hubert_folder_needs_no_tokenizer(wdir):
+    """Guard: HuBERT is loaded with HubertModel.from_pretrained alone (no tokenizer, no feature
+    extractor: the expression predictor normalises the waveform itself), so config + weights suffice."""
+    target = _hubert_folder(wdir / "hubert-large-ll60k", b"weights")
+    assert W.resolve("hubert_large_ll60k") == target
