@@ -1,6 +1,7 @@
 """``python -m edtalk.pretrained``: list the shipped stage-1 inits and loss experts, or export an init.
 
-    python -m edtalk.pretrained list
+    python -m edtalk.pretrained list            # exit 0, whatever it finds (right after a rebuild too)
+    python -m edtalk.pretrained list --check    # exit 1 when a shipped file is missing or altered
     python -m edtalk.pretrained export --ckpt runs_pretrain/more_people/eg_pretrain/final.pt \
         --data data/synthtalk   # the shipped init: `make pretrain`'s last stage-1 run
 
@@ -90,10 +91,42 @@ def export(ckpt: Path, name: str, data: Path, out: Path | None = None) -> Path:
     return dst
 
 
+def list_entries(strict: bool = False) -> int:
+    """Print each shipped entry and its state; the exit status is 0, or with ``strict`` 1 when any entry
+    is missing or altered (named in one ``error:`` line)."""
+    bad = []
+    for name in PRETRAINED:
+        e = PRETRAINED.get(name)
+        problem = check(e)  # an expert set: its manifest and every file it lists
+        state = problem[0] if problem else "ok"
+        print(f"{name:28s} {e.stage} {e.steps} steps, preset {e.preset}: {e.path.name} [{state}]")
+        print(f"{'':28s} trained on {e.dataset}; reproduce: {e.command}")
+        if problem:
+            print(f"{'':28s} {problem[1]}")
+            bad.append(f"{name} [{state}]")
+    if strict and bad:
+        print(
+            f"error: {len(bad)} of {len(PRETRAINED)} shipped entries not intact: {', '.join(bad)} "
+            "(what to do is printed under each)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m edtalk.pretrained", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("list", help="the shipped inits, their files and whether the hash checks")
+    ls = sub.add_parser(
+        "list",
+        help="the shipped inits, their files and whether the hash checks (--check: exit 1 if one fails)",
+    )
+    ls.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when any shipped entry is missing or ALTERED (for scripts; without it list exits 0, "
+        "as `make pretrain` needs right after a rebuild, before the new hashes are recorded)",
+    )
     ex = sub.add_parser("export", help="write a shipped init from a training run's final.pt")
     ex.add_argument("--ckpt", type=Path, required=True, help="the run's final.pt")
     inits = [n for n in PRETRAINED.names() if not PRETRAINED.get(n).is_expert_set]
@@ -113,15 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.cmd == "list":
-        for name in PRETRAINED:
-            e = PRETRAINED.get(name)
-            problem = check(e)  # an expert set: its manifest and every file it lists
-            state = problem[0] if problem else "ok"
-            print(f"{name:28s} {e.stage} {e.steps} steps, preset {e.preset}: {e.path.name} [{state}]")
-            print(f"{'':28s} trained on {e.dataset}; reproduce: {e.command}")
-            if problem:
-                print(f"{'':28s} {problem[1]}")
-        return 0
+        return list_entries(args.check)
     try:
         read_card(args.data)  # up front: before the (slower) checkpoint load
         path = export(args.ckpt, args.name, args.data, args.out)

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -159,6 +160,30 @@ def test_an_expert_set_with_an_altered_or_missing_file_is_not_ok(expert_copy, ca
     with pytest.raises(PretrainedError, match=r"synthtalk_sync_expert.safetensors: listed in the manifest"):
         resolve(spec, expert_set=True)
     assert "[missing synthtalk_sync_expert.safetensors]" in _listed(capsys, "tiny_synthtalk_loss_experts")
+
+
+def test_list_check_exits_1_when_a_shipped_entry_is_altered_or_missing(expert_copy, capsys):
+    """`list` exits 0 whatever it finds (`make pretrain` runs it right after a rebuild, when ALTERED is
+    expected); a script asking `list --check` gets exit 1 and one error line naming the entry."""
+    from edtalk.pretrained.__main__ import main
+
+    init = PRETRAINED.get("tiny_synthtalk_eg")
+    shipped = Path(pretrained.__file__).parent / init.filename  # init.path is under the patched HERE
+    shutil.copy(shipped, expert_copy.parent / init.filename)
+    assert main(["list", "--check"]) == 0  # both intact
+    assert capsys.readouterr().err == ""
+    face = expert_copy / "synthtalk_face_expert.safetensors"
+    face.write_bytes(face.read_bytes() + b"\0")
+    assert main(["list"]) == 0
+    assert main(["list", "--check"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "error: 1 of 2 shipped entries not intact: tiny_synthtalk_loss_experts "
+        "[ALTERED: synthtalk_face_expert.safetensors] (what to do is printed under each)"
+    ]
+    (expert_copy.parent / init.filename).unlink()
+    assert main(["list", "--check"]) == 1
+    assert "2 of 2 shipped entries not intact: tiny_synthtalk_eg [missing]" in capsys.readouterr().err
 
 
 def test_export_checks_data_is_a_synthtalk_root_up_front(tmp_path, capsys):
