@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 
 from edtalk.cli import non_negative_int, positive_int, report_error
-from edtalk.data.synthtalk.presets import PRESETS
+from edtalk.data.synthtalk.presets import PRESETS, estimated_bytes
 
 
 def main(argv: list[str] | None = None) -> int:
     presets = "; ".join(
         f"{p.name}: {p.n_identities} identities (train/judge/test {'/'.join(map(str, p.splits))}), "
         f"{p.size} px, {p.clips_per_condition} clip(s) per emotion x level, "
-        f"{p.min_duration}-{p.max_duration} s"
+        f"{p.min_duration}-{p.max_duration} s, about {estimated_bytes(p, p.n_clips) / 1e9:.1f} GB"
         for p in PRESETS.values()
     )
     parser = argparse.ArgumentParser(
@@ -26,7 +26,12 @@ def main(argv: list[str] | None = None) -> int:
         "a dataset card and a contact sheet. Same seed, same bytes.",
         epilog=f"Presets -- {presets}.",
     )
-    parser.add_argument("--out", default="data/synthtalk", help="output folder (default: data/synthtalk)")
+    parser.add_argument(
+        "--out",
+        default="data/synthtalk",
+        help="output folder (default: data/synthtalk); refused before any writing when its disk clearly "
+        "cannot hold the preset (the first line prints the estimate)",
+    )
     parser.add_argument(
         "--preset", default="tiny", choices=sorted(PRESETS), help="dataset size (default: tiny)"
     )

@@ -29,7 +29,7 @@ from edtalk.data.synthtalk.card import GENERATOR_VERSION, write_card, write_cont
 from edtalk.data.synthtalk.clip import SynthClip, make_clip
 from edtalk.data.synthtalk.files import write_json
 from edtalk.data.synthtalk.identity import sample_identity
-from edtalk.data.synthtalk.presets import SPLITS, Preset, get_preset
+from edtalk.data.synthtalk.presets import SPLITS, Preset, estimated_bytes, get_preset
 
 _IDENTITY_STREAM = 7_919  # separates identity draws from clip draws in the seed sequence
 
@@ -286,13 +286,14 @@ def _nonempty(path: Path) -> bool:
         return False
 
 
-def _finished(out: Path, preset: Preset, seed: int, tasks: list) -> tuple[dict | None, str]:
+def _finished(out: Path, preset: Preset, seed: int, tasks: list, blocks: dict) -> tuple[dict | None, str]:
     """(card, "") for a finished dataset in ``out`` made with these settings, else (None, what is not).
 
     Finished means: the card names these settings; card.md, the contact sheet and every planned
     clip's mp4, wav and sidecar are non-empty files; the split lists list the planned clips; and
-    every sidecar's ``generator`` block says it was made by this version, preset, seed and number
-    (so a folder that mixes clips of two runs is never taken for a finished dataset)."""
+    every sidecar's ``generator`` block (``blocks``, ``_generator_blocks``) says it was made by this
+    version, preset, seed and number (so a folder that mixes clips of two runs is never taken for a
+    finished dataset)."""
     if (card := _read_card(out)) is None:
         return None, "no readable card.json: an interrupted run"
     if card.get("generator_version") != GENERATOR_VERSION:
@@ -310,19 +311,20 @@ def _finished(out: Path, preset: Preset, seed: int, tasks: list) -> tuple[dict |
         if listed != "".join(f"{t.clip_id}\n" for t in tasks if t.split == split):
             return None, f"splits/{split}.txt does not list the planned clips"
     for t in tasks:
-        if why := _unwritten(out, t):
+        if why := _unwritten(out, t, blocks):
             return None, why
     return card, ""
 
 
-def _unwritten(out: Path, task: ClipTask) -> str:
+def _unwritten(out: Path, task: ClipTask, blocks: dict) -> str:
     """Why ``task``'s clip is not in ``out`` as this generator writes it ("" when it is): a missing or
-    empty file, or a sidecar (written after the mp4 and the wav, each atomically) of other settings."""
+    empty file, or a sidecar (written after the mp4 and the wav, each atomically) of other settings
+    (its ``generator`` block in ``blocks``, ``_generator_blocks``)."""
     clips = out / "clips"
     for ext in (".mp4", ".wav", ".json"):
         if not _nonempty(clips / f"{task.clip_id}{ext}"):
             return f"clips/{task.clip_id}{ext} missing or empty"
-    if read_generator_block(clips / f"{task.clip_id}.json") != generator_block(task):
+    if blocks.get(task.clip_id) != generator_block(task):
         return f"clips/{task.clip_id}.json not made by this preset, seed and generator"
     return ""
 
@@ -346,15 +348,19 @@ def _foreign(folder: Path, own) -> list[str]:
     return [n for n in names if not own(n) and not n.startswith(".")]
 
 
-def _held_clips(out: Path) -> dict[str, int]:
-    """What the sidecars in ``out/clips`` say made them: "clips of preset 'tiny' seed 0" (or
-    ".json files that are not synthtalk sidecars") -> how many."""
-    held: dict[str, int] = {}
+def _generator_blocks(out: Path) -> dict[str, dict | None]:
+    """The ``generator`` block (``read_generator_block``) of every sidecar in ``out/clips`` by clip id,
+    read once for the checks before writing (hidden files skipped)."""
     clips = out / "clips"
-    for path in sorted(clips.glob("*.json")) if clips.is_dir() else []:
-        if path.name.startswith("."):
-            continue
-        block = read_generator_block(path)
+    paths = sorted(clips.glob("*.json")) if clips.is_dir() else []
+    return {p.stem: read_generator_block(p) for p in paths if not p.name.startswith(".")}
+
+
+def _held_clips(blocks: dict[str, dict | None]) -> dict[str, int]:
+    """What the sidecars' ``blocks`` (``_generator_blocks``) say made them: "clips of preset 'tiny'
+    seed 0" (or ".json files that are not synthtalk sidecars") -> how many."""
+    held: dict[str, int] = {}
+    for block in blocks.values():
         if block is None or block.get("name") != "synthtalk":
             what = ".json files that are not synthtalk sidecars"
         else:
@@ -363,12 +369,13 @@ def _held_clips(out: Path) -> dict[str, int]:
     return held
 
 
-def check_target(out: Path, preset: Preset, seed: int) -> None:
+def check_target(out: Path, preset: Preset, seed: int, blocks: dict | None = None) -> None:
     """Refuse (unless --force) to write into ``out`` when it holds something else: a synthtalk of
     another preset or seed, finished (its card says so) or interrupted (no card; its clip sidecars
     say so), whose clips would be overwritten clip by clip, or files synthtalk never writes, in
     ``out`` or its clips/ (which a run would delete; hidden and temp files do not count). A finished or
-    interrupted dataset of these settings, or of an older generator version, is kept or regenerated."""
+    interrupted dataset of these settings, or of an older generator version, is kept or regenerated.
+    ``blocks``: the sidecars' generator blocks when read already (``_generator_blocks``)."""
     _check_folder(out)
     card = _read_card(out)
     if card is not None and (card.get("preset"), card.get("seed")) != (preset.name, seed):
@@ -378,7 +385,7 @@ def check_target(out: Path, preset: Preset, seed: int) -> None:
             f"{preset.name!r} seed {seed} would overwrite it: choose another --out, or --force to replace it",
         )
     if card is None:
-        held = _held_clips(out)
+        held = _held_clips(_generator_blocks(out) if blocks is None else blocks)
         if set(held) - {f"clips of preset {preset.name!r} seed {seed}"}:
             holds = ", ".join(f"{n} {what}" for what, n in sorted(held.items(), key=lambda kv: -kv[1]))
             raise DatasetLayoutError(
@@ -395,6 +402,38 @@ def check_target(out: Path, preset: Preset, seed: int) -> None:
             f"not empty and not a synthtalk dataset (holds {', '.join(foreign[:3])}"
             f"{', ...' if len(foreign) > 3 else ''}): choose an empty or new --out, or --force",
         )
+
+
+SPACE_MARGIN = 0.9  # refused only below this share of the estimate, which is rough (presets.estimated_bytes)
+
+
+def _check_space(out: Path, preset: Preset, todo: list[ClipTask]) -> str:
+    """Stop (DataError) before writing when the disk under ``out`` clearly cannot hold the clips
+    ``todo`` (``estimated_bytes``; their files already there are rewritten, so count as free space),
+    instead of filling it hours in; returns the estimate for the startup line."""
+    need = estimated_bytes(preset, len(todo))
+    folder = next((p for p in (out.absolute(), *out.absolute().parents) if p.is_dir()), Path("/"))
+    held = sum(_size(out / "clips" / f"{t.clip_id}{ext}") for t in todo for ext in (".mp4", ".wav", ".json"))
+    free = shutil.disk_usage(folder).free
+    if free + held < SPACE_MARGIN * need:
+        rewritten = f" (and {_amount(held)} in the clips it rewrites)" if held else ""
+        raise DataError(
+            out,
+            f"{len(todo)} clips of preset {preset.name!r} take about {_amount(need)}, and its disk has "
+            f"{_amount(free)} free{rewritten}: free some space or choose an --out on a larger disk",
+        )
+    return f"about {_amount(need)}; {_amount(free)} free"
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _amount(n_bytes: float) -> str:
+    return f"{n_bytes / 1e9:.1f} GB" if n_bytes >= 1e8 else f"{n_bytes / 1e6:.1f} MB"
 
 
 def _start_writing(out: Path, tasks: list[ClipTask]) -> None:
@@ -448,20 +487,23 @@ def ensure_dataset(
     chosen = get_preset(preset)
     out = Path(out)
     _check_folder(out)
-    if not force:
-        check_target(out, chosen, seed)
     tasks = plan(out, chosen, seed)
     kept: set[str] = set()
     if not force:
-        existing, why = _finished(out, chosen, seed, tasks)
+        blocks = _generator_blocks(out)  # each sidecar's tail read once for the checks below
+        check_target(out, chosen, seed, blocks)
+        existing, why = _finished(out, chosen, seed, tasks, blocks)
         if existing is not None:
             return existing, False
-        if _read_card(out) is not None or _held_clips(out):
-            kept = {t.clip_id for t in tasks if not _unwritten(out, t)}  # an interrupted run's clips
+        if _read_card(out) is not None or blocks:
+            kept = {t.clip_id for t in tasks if not _unwritten(out, t, blocks)}  # an interrupted run's clips
             print(
                 f"{out}: not a finished synthtalk preset {chosen.name!r} seed {seed} ({why}): regenerating "
                 f"it, keeping the {len(kept)} of {len(tasks)} clips already written"
             )
+    todo = [t for t in tasks if t.clip_id not in kept]
+    estimate = _check_space(out, chosen, todo)
+    print(f"synthtalk preset {chosen.name!r} seed {seed}: writing {len(todo)} clips to {out} ({estimate})")
     with _writing(out):
         _start_writing(out, tasks)
     workers = max(1, workers or os.cpu_count() or 1)

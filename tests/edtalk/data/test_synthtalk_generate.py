@@ -418,3 +418,76 @@ def test_an_interrupted_run_is_finished_without_writing_its_clips_again(
     assert "keeping the 4 of 12 clips already written" in capsys.readouterr().out
     assert _hashes(root) == _hashes(dataset) and card["build"]["clips_kept"] == 4
     assert {k: v for k, v in card.items() if k != "build"} == _card(dataset)
+
+
+@pytest.mark.parametrize("left", ["no card (interrupted)", "a card, one wav gone"])
+def test_finishing_a_dataset_reads_each_sidecars_generator_block_once(dataset, tmp_path, monkeypatch, left):
+    """Finishing an interrupted run read each kept clip's sidecar tail three times (two counts of the
+    sidecars' makers, then each clip's own check); with a card left, twice. Once now, same dataset."""
+    from collections import Counter
+
+    gen = importlib.import_module("edtalk.data.synthtalk.generate")
+    root = _copy(dataset, tmp_path / "d")
+    gone = sorted((root / "clips").glob("*.wav"))[0]
+    gone.unlink()
+    if left.startswith("no card"):
+        (root / "card.json").unlink()
+    reads, read = Counter(), gen.read_generator_block
+    monkeypatch.setattr(
+        gen, "read_generator_block", lambda path: reads.update([Path(path).name]) or read(path)
+    )
+    card = generate(root, QUICK, seed=0, workers=1, progress=False)
+    assert len(reads) == 12 and set(reads.values()) == {1}, reads.most_common(2)
+    assert card["build"]["clips_kept"] == 11 and _hashes(root) == _hashes(dataset)
+
+
+def test_the_disk_estimate_is_near_what_a_preset_writes(dataset):
+    """The estimate scales the tiny preset's measured bytes per frame (128 px) by frame side and clip
+    length; against the clips this 64 px preset wrote."""
+    from edtalk.data.synthtalk.presets import estimated_bytes
+
+    written = sum(p.stat().st_size for p in (dataset / "clips").iterdir())
+    assert 0.85 < estimated_bytes(QUICK, QUICK.n_clips) / written < 1.15
+    assert QUICK.n_clips == len(list((dataset / "clips").glob("*.json"))) == 12
+
+
+def test_a_disk_clearly_too_small_for_the_preset_is_refused_before_writing(
+    dataset, tmp_path, capsys, monkeypatch
+):
+    """`--preset full` started on any disk and filled it hours in. Now a disk clearly below the
+    estimate is one error line before anything is written; the first line says the estimate."""
+    import shutil
+
+    from edtalk.data.synthtalk.__main__ import main
+    from edtalk.data.synthtalk.presets import estimated_bytes
+
+    gen = importlib.import_module("edtalk.data.synthtalk.generate")
+    monkeypatch.setitem(PRESETS, "quick", QUICK)
+    need, usage = estimated_bytes(QUICK, 12), shutil.disk_usage(tmp_path)
+
+    def free(share: float) -> None:
+        monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=int(share * need)))
+
+    free(0.8)
+    root = tmp_path / "d"
+    assert main(["--out", str(root), "--preset", "quick", "--workers", "1", "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {root}: 12 clips of preset 'quick' take about {need / 1e6:.1f} MB, and its disk has "
+        f"{0.8 * need / 1e6:.1f} MB free: free some space or choose an --out on a larger disk\n"
+    )
+    assert not root.exists()
+
+    free(0.95)  # within the estimate's margin: it starts
+    _interrupt_after(gen, monkeypatch, 0, _Interrupted())
+    with pytest.raises(_Interrupted):
+        generate(root, QUICK, seed=0, workers=1, progress=False)
+    assert capsys.readouterr().out == (
+        f"synthtalk preset 'quick' seed 0: writing 12 clips to {root} (about {need / 1e6:.1f} MB; "
+        f"{0.95 * need / 1e6:.1f} MB free)\n"
+    )
+
+    free(0.0)  # --force over the dataset itself: the clips it rewrites free their space
+    again = _copy(dataset, tmp_path / "again")
+    with pytest.raises(_Interrupted):
+        generate(again, QUICK, seed=0, workers=1, progress=False, force=True)
+    assert "writing 12 clips" in capsys.readouterr().out
