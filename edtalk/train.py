@@ -312,6 +312,7 @@ def _train(args: argparse.Namespace) -> int:
     """The run ``main`` parsed: checks, frame cache, loss experts, then one TorchTrainer per stage."""
     from edtalk.ablations import ABLATIONS
     from edtalk.config import STAGE_NAMES, ModelConfig, TrainConfig
+    from edtalk.data.sampler import run_frames
     from edtalk.modules.expression_predictor import ENCODER_WEIGHTS
     from edtalk.stages import get_stage
 
@@ -425,11 +426,12 @@ def _train(args: argparse.Namespace) -> int:
 
     t0 = time.time()
     cache = prepare_cache(train_cfg, model_cfg)  # the split alone: audio stages, the final check
-    if problem := silent_split(cache, [n for n in names if not get_stage(n).frames_only]):
+    runs = {n: run_frames(get_stage(n).sample, stage_cfgs[n]) for n in names if not get_stage(n).frames_only}
+    if problem := silent_split(cache, list(runs), runs):
         return report_error(problem)
     extras_cache = None  # the split plus the rendered people, built on first use
     face_steps, sync_steps = args.expert_steps
-    ensure_experts(train_cfg, needed, face_steps, sync_steps, source=expert_source)
+    ensure_experts(train_cfg, needed, face_steps, sync_steps, source=expert_source, checked=True)
     if not ray.is_initialized():
         start_ray(address)
         if address:
@@ -462,9 +464,12 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def silent_split(cache: Path, audio_stages: list[str]) -> str | None:
+def silent_split(cache: Path, audio_stages: list[str], frames: dict[str, int] | None = None) -> str | None:
     """Why ``audio_stages`` cannot train on the frame cache ``cache``: none of its clips has audio
-    (its meta.json's ``no_audio``; a folder without one is left to the stages to name)."""
+    (its meta.json's ``no_audio``), or none with audio has the T consecutive frames that a stage's
+    samples take (``frames``: stage -> T, ``edtalk.data.sampler.run_frames``). The clips with audio
+    shorter than a stage's T, which its draws leave out, are named in a note. A folder without
+    meta.json is left to the stages to name."""
     try:
         meta = json.loads((Path(cache) / "meta.json").read_text())
     except (OSError, ValueError):
@@ -475,6 +480,34 @@ def silent_split(cache: Path, audio_stages: list[str]) -> str | None:
             f"none of the {n_clips} training clips has audio (no audio file, no audio track; "
             f"cache {cache}), and {', '.join(audio_stages)} train on it: give the clips their audio "
             "(a .wav beside each video), or train the frames-only stages alone (--stages)"
+        )
+    silent = set(meta.get("no_audio", []))
+    lengths = dict(zip(meta.get("clip_ids", []), meta.get("length", []), strict=True))
+    talking = {c: n for c, n in lengths.items() if c not in silent}
+    for stage, n_frames in (frames or {}).items():
+        if problem := _short_clips(cache, talking, stage, n_frames):
+            return problem
+    return None
+
+
+def _short_clips(cache: Path, talking: dict[str, int], stage: str, n_frames: int) -> str | None:
+    """``silent_split`` for one audio stage whose samples take ``n_frames`` consecutive frames of a
+    clip, over the clips with audio (``talking``: id -> frames): the problem when none is that long,
+    else a note naming those left out of the stage's draws."""
+    short = [c for c, n in talking.items() if n < n_frames]
+    if short and len(short) == len(talking):
+        return (
+            f"none of the {len(talking)} training clips with audio has the {n_frames} consecutive frames "
+            f"that {stage}'s samples take (the longest has {max(talking.values())}; cache {cache}): give "
+            f"clips of at least {n_frames} frames, or train without {stage} (--stages)"
+        )
+    if short:
+        print(
+            f"note: {len(short)} of {len(talking)} training clips with audio are shorter than the "
+            f"{n_frames} consecutive frames that {stage}'s samples take (first: {', '.join(short[:3])}): "
+            f"{stage} leaves them out",
+            file=sys.stderr,
+            flush=True,
         )
     return None
 

@@ -16,15 +16,22 @@ EXPERT_STEPS = (LOSS_EXPERT_STEPS["face_analyser"], LOSS_EXPERT_STEPS["sync_net"
 
 
 def ensure_experts(
-    train_cfg, needed: set[str], face_steps: int, sync_steps: int, source: str | None = None
+    train_cfg,
+    needed: set[str],
+    face_steps: int,
+    sync_steps: int,
+    source: str | None = None,
+    checked: bool = False,
 ) -> None:
     """Make the loss experts ``needed`` present in ``train_cfg.experts``: copied from ``source`` (a
     shipped set, ``edtalk.pretrained``) when given, else trained on the TRAIN split (never the judge
     split) if their files are missing. Then each is checked against the synthtalk set trained on:
     experts left in ``--out`` by a run on another synthtalk set (another preset's train people are
     this set's judge or test people) or a copy that is not ``source``'s (``check_experts``) are
-    refused, not reused."""
-    check_experts(train_cfg, needed, source)
+    refused, not reused. ``checked``: the caller ran ``check_experts`` with these arguments already
+    (``edtalk.train`` does, before the frame cache), so it is not run again."""
+    if not checked:
+        check_experts(train_cfg, needed, source)
     missing = {k for k in needed if not (Path(train_cfg.experts) / expert_file(k)).is_file()}
     if missing:
         _get_experts(train_cfg, missing, face_steps, sync_steps, source)

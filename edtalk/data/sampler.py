@@ -10,6 +10,11 @@ with a per-rank RNG:
 - ``emotion_clips`` (audio_expression): T frames of a clip (to extract W^e), their mel windows, their
   16 kHz waveform (for HuBERT's E_S) and the transcript.
 
+The audio stages draw from the clips with audio that hold their T consecutive frames (``run_frames``
+says how many a stage takes; ``edtalk.train`` names the clips left out before training); the
+frames-only stages draw from every clip, and the expression stage's K-frame window is clamped to the
+clip's ends, for a short clip as at any clip's first and last frames.
+
 Images are float32 (B, 3, H, W) in [-1, 1]; mels (B, T, 1, 80, 16); waveforms float32 (B, T * 640)
 in [-1, 1].
 """
@@ -51,6 +56,7 @@ class StageSampler:
         self._neutral = np.flatnonzero(cache.emotion == neutral)
         silent = set(cache.no_audio)
         self._with_audio = np.array([i for i, c in enumerate(cache.clip_ids) if c not in silent], np.int64)
+        self._runs_of: dict[int, np.ndarray] = {}  # T -> the clips with audio of at least T frames
 
     # --- helpers ---------------------------------------------------------------------------------
     def _frame(self, clip: int) -> int:
@@ -63,22 +69,33 @@ class StageSampler:
             pool = preferred if len(preferred) else pool
         return int(self.rng.choice(pool))
 
-    def _clips_with_audio(self, batch_size: int) -> np.ndarray:
-        """``batch_size`` clips drawn from those with audio (the audio stages' batches); the same draws
-        as over every clip when all have audio."""
+    def _clips_with_audio(self, batch_size: int, n_frames: int) -> np.ndarray:
+        """``batch_size`` clips drawn from those with audio and at least ``n_frames`` frames (the audio
+        stages' batches of T consecutive frames); the same draws as over every clip when all qualify."""
         if not len(self._with_audio):
             raise DataError(
                 None,
                 f"none of the {self.cache.n_clips} clips of this frame cache has audio (no audio file, no "
                 "audio track): the audio stages (audio_lip, audio_pose, audio_expression) need it",
             )
-        return self._with_audio[self.rng.integers(len(self._with_audio), size=batch_size)]
+        if n_frames not in self._runs_of:
+            self._runs_of[n_frames] = self._with_audio[self.cache.length[self._with_audio] >= n_frames]
+        pool = self._runs_of[n_frames]
+        if not len(pool):
+            longest = int(self.cache.length[self._with_audio].max())
+            raise DataError(
+                None,
+                f"none of the {len(self._with_audio)} clips with audio of this frame cache has the "
+                f"{n_frames} consecutive frames this stage's samples take (the longest has {longest})",
+            )
+        return pool[self.rng.integers(len(pool), size=batch_size)]
 
     def _images(self, rows: list[int] | np.ndarray) -> torch.Tensor:
         return to_tensor(self.cache.frames[np.asarray(rows)])
 
     def _run(self, clip: int, n: int) -> np.ndarray:
-        """Rows of ``n`` consecutive frames of ``clip`` (repeating the last frame if the clip is short)."""
+        """Rows of ``n`` consecutive frames of ``clip`` (its last frame repeated if the clip is shorter,
+        which ``_clips_with_audio`` never draws)."""
         length = int(self.cache.length[clip])
         first = int(self.rng.integers(max(length - n, 0) + 1))
         offs = np.minimum(np.arange(first, first + n), length - 1)
@@ -145,8 +162,8 @@ class StageSampler:
 
     def audio_windows(self, batch_size: int, n_frames: int) -> dict[str, torch.Tensor]:
         """audio_lip / audio_pose: a source frame of the clip, ``n_frames`` consecutive frames, and the
-        Wav2Lip mel window of each frame (B, T, 1, 80, 16); clips with audio only."""
-        clips = self._clips_with_audio(batch_size)
+        Wav2Lip mel window of each frame (B, T, 1, 80, 16); clips with audio of at least T frames only."""
+        clips = self._clips_with_audio(batch_size, n_frames)
         runs = np.stack([self._run(int(c), n_frames) for c in clips])
         src = [self._frame(int(c)) for c in clips]
         mels = torch.from_numpy(np.ascontiguousarray(self.cache.mels[runs])).float().unsqueeze(2)
@@ -157,9 +174,8 @@ class StageSampler:
         windows (B, T, 1, 80, 16), the transcript and the emotion index; and, when the cache holds
         audio (``FrameCache.wavs``), "wavs": the T frames' waveform end to end, float32 (B, T * 640) in
         [-1, 1], the input of HuBERT's E_S (at 25 fps, frames s .. s+T-1 give samples
-        [s * 640, (s + T) * 640) of the clip's 16 kHz audio; a clip shorter than T repeats its last
-        frame, and its audio with it, as the frames do). Clips with audio only."""
-        clips = self._clips_with_audio(batch_size)
+        [s * 640, (s + T) * 640) of the clip's 16 kHz audio). Clips with audio of at least T frames only."""
+        clips = self._clips_with_audio(batch_size, n_frames)
         runs = np.stack([self._run(int(c), n_frames) for c in clips])
         mels = torch.from_numpy(np.ascontiguousarray(self.cache.mels[runs])).float().unsqueeze(2)
         batch = {
@@ -172,3 +188,22 @@ class StageSampler:
             pcm = self.cache.wavs[runs].reshape(len(clips), -1)  # the T frames' rows end to end
             batch["wavs"] = torch.from_numpy(from_pcm16(pcm))
         return batch
+
+
+class _RunProbe:
+    """Stands in for a ``StageSampler`` to record the T an audio stage's ``sample`` asks for."""
+
+    frames = 1
+
+    def audio_windows(self, batch_size: int, n_frames: int) -> None:
+        self.frames = n_frames
+
+    emotion_clips = audio_windows
+
+
+def run_frames(sample, stage_cfg) -> int:
+    """The consecutive frames of one clip (T) that ``sample`` (an audio stage's ``Stage.sample``)
+    takes under ``stage_cfg``: clips with audio shorter than it are left out of the stage's draws."""
+    probe = _RunProbe()
+    sample(probe, stage_cfg)
+    return probe.frames

@@ -741,6 +741,51 @@ def test_max_steps_for_every_stage_or_per_stage(monkeypatch, tmp_path, capsys):
         assert message in capsys.readouterr().err
 
 
+def test_a_run_checks_its_loss_experts_once_and_names_a_missing_one_before_any_work(
+    tmp_path, monkeypatch, capsys
+):
+    """check_experts (a sha256 of every expert file under --experts pretrained:NAME) ran twice per run:
+    before the frame cache and again inside ensure_experts. Once now, with the same errors before Ray."""
+    import ray
+
+    import edtalk.train_experts as train_experts
+    from edtalk import train
+
+    calls, check = [], train_experts.check_experts
+
+    def counted(*args, **kwargs):
+        calls.append(sorted(args[1]))
+        return check(*args, **kwargs)
+
+    for module in (train, train_experts):
+        monkeypatch.setattr(module, "check_experts", counted)
+    monkeypatch.setattr(train, "prepare_cache", lambda *a, **k: tmp_path / "cache")
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+
+    def stop(*a):  # the first stage: the experts are in place by then
+        raise SystemExit(0)
+
+    monkeypatch.setattr(train, "run_stage", stop)
+    out = tmp_path / "runs"
+    run = ["--stage", "expression", "--parent", "pretrained:tiny_synthtalk_eg", "--out", str(out)]
+    with pytest.raises(SystemExit):
+        train.main(
+            [*run, "--experts", "pretrained:tiny_synthtalk_loss_experts", "--data", f"synthtalk:{out}"]
+        )
+    assert calls == [["face_analyser"]]
+    assert (out / "experts" / "synthtalk_face_expert.safetensors").is_file()
+
+    calls.clear()
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(train, "prepare_cache", lambda *a, **k: pytest.fail("built the frame cache first"))
+    monkeypatch.setattr(train, "start_ray", lambda *a: pytest.fail("started Ray first"))
+    other = tmp_path / "other"
+    assert train.main([*run[:-1], str(other), "--data", f"folder:{tmp_path}", "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: loss experts ['face_analyser'] (read by the losses of expression")
+    assert f"not found in {other / 'experts'}" in err and calls == [["face_analyser"]]
+
+
 def test_frame_caches_with_and_without_extras_decode_the_split_once(tmp_path, monkeypatch):
     """The stages with extra people and those without share one decode of the split: whichever cache
     is built second copies the split's rows from the first (same arrays as a decode from scratch)."""

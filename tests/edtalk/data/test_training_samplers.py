@@ -98,8 +98,8 @@ def test_expression_window_is_centred_on_the_driving_frame_within_its_clip(windo
 
 
 def _check_runs(batch, n_frames: int) -> np.ndarray:
-    """``frames`` are ``n_frames`` consecutive rows of one clip (its last frame repeated when the clip is
-    shorter), each with its own mel window; returns each sample's clip."""
+    """``frames`` are ``n_frames`` consecutive rows of one clip, each with its own mel window; returns
+    each sample's clip."""
     frames, mels = batch["frames"], batch["mels"]
     b = len(frames)
     assert frames.shape == (b, n_frames, 3, 4, 4) and mels.shape == (b, n_frames, 1, 80, 16)
@@ -107,9 +107,8 @@ def _check_runs(batch, n_frames: int) -> np.ndarray:
     clips = CLIP_OF_ROW[rows[:, 0]]
     for row, clip in zip(rows, clips, strict=True):
         first, length = row[0] - START[clip], LENGTHS[clip]
-        assert 0 <= first <= max(length - n_frames, 0)
-        expected = START[clip] + np.minimum(np.arange(first, first + n_frames), length - 1)
-        assert row.tolist() == expected.tolist(), row
+        assert 0 <= first <= length - n_frames, (row, length)
+        assert row.tolist() == list(range(row[0], row[0] + n_frames)), row
     # mel window of sample i, frame t is the cache's window of exactly that frame's row
     wrong = np.argwhere((mels[:, :, 0].numpy() != rows[:, :, None, None]).any(axis=(2, 3)))
     assert not len(wrong), [(i, t, rows[i, t], mels[i, t, 0, 0, 0].item()) for i, t in wrong[:5]]
@@ -121,7 +120,7 @@ def test_audio_windows_pair_each_frame_with_its_own_mel_window():
     audio), runs that are not consecutive frames of one clip, and a source frame of another clip."""
     batch = StageSampler(_cache(), seed=2).audio_windows(128, n_frames=4)
     clips = _check_runs(batch, 4)
-    assert set(clips) == set(range(len(CLIPS)))
+    assert set(clips) == {c for c, n in enumerate(LENGTHS) if n >= 4}  # the 3-frame clips are left out
     assert (_clip_index(batch["source"]) == clips).all()
     assert batch["source"].shape == (128, 3, 4, 4)
 
@@ -130,8 +129,76 @@ def test_emotion_clips_pair_frames_mels_transcript_and_emotion_of_one_clip():
     """audio_expression: frames, mel windows, transcript and emotion all of the sampled clip."""
     batch = StageSampler(_cache(), seed=3).emotion_clips(64, n_frames=5)
     clips = _check_runs(batch, 5)
+    assert set(clips) == {c for c, n in enumerate(LENGTHS) if n >= 5}
     assert batch["transcripts"] == [f"transcript of c{c}" for c in clips]
     assert [EMOTIONS[e] for e in batch["emotion"].tolist()] == [CLIPS[c][1] for c in clips]
+
+
+def test_the_audio_stages_leave_out_clips_shorter_than_their_run_and_name_a_split_with_none():
+    """A clip shorter than an audio stage's T frames trained with its last frame repeated: a frozen
+    mouth and head for L_sync, L_tem and the flow. Now it is left out of that stage's draws (the
+    frames-only stages keep it); a cache with no clip long enough is one DataError."""
+    sampler = StageSampler(_cache(), seed=5)
+    assert set(CLIP_OF_ROW[_row_index(sampler.audio_windows(256, n_frames=6)["frames"])[:, 0]]) == {3, 5}
+    assert set(_clip_index(sampler.frame_pairs(256)["target"])) == set(range(len(CLIPS)))
+    for draw in (sampler.audio_windows, sampler.emotion_clips):
+        with pytest.raises(
+            DataError, match=r"none of the 7 clips with audio .* 8 consecutive .*longest has 7\)"
+        ):
+            draw(2, n_frames=8)
+
+
+# frames per clip: every clip at least the 10 frames of audio_pose, as synthtalk's (50 to 78 frames)
+LONG = [12, 15, 10, 11]
+
+
+def test_draws_of_clips_long_enough_for_every_stage_are_unchanged():
+    """Leaving short clips out of the audio stages' draws must not change the draws where none is short
+    (the demo's synthtalk clips): the rows below are those the sampler drew before the change."""
+    n = sum(LONG)
+    frames = np.zeros((n, 4, 4, 3), np.uint8)
+    frames[..., 1] = np.arange(n)[:, None, None]
+    cache = FrameCache(
+        frames=frames,
+        landmarks=np.full((n, 68, 2), np.nan, np.float32),
+        mels=np.broadcast_to(np.arange(n, dtype=np.float16)[:, None, None], (n, 80, 16)).copy(),
+        start=np.concatenate([[0], np.cumsum(LONG)[:-1]]),
+        length=np.array(LONG),
+        identity=np.array([0, 0, 1, 1]),
+        emotion=np.array([EMOTIONS.index(e) for e in ("neutral", "happy", "neutral", "sad")]),
+        clip_ids=["c0", "c1", "c2", "c3"],
+        identities=["id0", "id1"],
+        transcripts=[""] * 4,
+    )
+    sampler = StageSampler(cache, seed=0)
+    lip, pose, emotion = (
+        sampler.audio_windows(3, 5),
+        sampler.audio_windows(3, 10),
+        sampler.emotion_clips(3, 5),
+    )
+    assert _row_index(lip["frames"])[:, 0].tolist() == [38, 28, 27]
+    assert _row_index(lip["source"]).tolist() == [37, 27, 28]
+    assert _row_index(pose["frames"])[:, 0].tolist() == [38, 27, 38]
+    assert _row_index(emotion["frames"])[:, 0].tolist() == [28, 31, 41]
+    assert _row_index(sampler.frame_pairs(3)["target"]).tolist() == [6, 12, 45]
+
+
+def test_run_frames_reads_the_t_each_audio_stage_samples():
+    from edtalk.data.sampler import run_frames
+    from edtalk.stages import get_stage
+    from edtalk.train_chain import stage_config_for
+
+    def frames(stage: str, **overrides) -> int:
+        return run_frames(
+            get_stage(stage).sample, stage_config_for(stage, preset="tiny", overrides=overrides)
+        )
+
+    assert (
+        frames("audio_lip") == 5
+        and frames("audio_lip", n_frames=3) == 5
+        and frames("audio_lip", n_frames=7) == 7
+    )
+    assert frames("audio_pose") == 10 and frames("audio_expression") == 5
 
 
 # --- mouth_pose: I^a, I^b and the mouth-swapped I^{m_a}_{p_b}, I^{m_b}_{p_a} --------------------------
