@@ -58,18 +58,24 @@ REPORT ?= report
 CKPT = $(RUNS)/audio_expression/final.pt
 INIT ?= pretrained:tiny_synthtalk_eg
 EXPERTS ?= pretrained:tiny_synthtalk_loss_experts
+# the synthtalk judges: the shipped pair (every clone scores with the same judges), or JUDGES=train
+JUDGES ?= pretrained:tiny_synthtalk_judges
 # rendered people of no split that the frames-only stages (eg_pretrain, mouth_pose, expression) also
 # train on; the audio stages keep to the train split (edtalk.train --extra-identities)
 EXTRA_PEOPLE ?= 64
 demo: install
 	@set -euo pipefail; mkdir -p $(RUNS); : > $(RUNS)/demo_timings.tsv; \
-	step() { local name="$$1"; shift; echo; echo "=== demo: $$name"; local t0=$$SECONDS; "$$@"; \
-	         printf '%s\t%ss\n' "$$name" "$$((SECONDS - t0))" >> $(RUNS)/demo_timings.tsv; }; \
+	step() { local name="$$1"; shift; echo; echo "=== demo: $$name"; local t0=$$SECONDS rc=0; "$$@" || rc=$$?; \
+	         printf '%s\t%ss\n' "$$name" "$$((SECONDS - t0))" >> $(RUNS)/demo_timings.tsv; return $$rc; }; \
 	step "1 generate synthtalk (tiny)" $(BIN)/python -m edtalk.data.synthtalk --out $(DATA) --preset tiny --seed 0; \
 	cat $(DATA)/card.md; echo "contact sheet: $(DATA)/contact_sheet.png"; \
 	if [ -f $(RUNS)/judges/zoo_results.json ] && $(BIN)/python -m eval.zoo check --data $(DATA) > /dev/null; \
-	then echo "judges already trained and installed ($(RUNS)/judges; delete it to retrain)"; \
-	else step "2 train the synthtalk judges" $(BIN)/python -m eval.zoo train --data $(DATA) --out $(RUNS)/judges; fi; \
+	then echo "judges already installed ($(RUNS)/judges; delete it to install or train them again)"; \
+	elif [ "$(JUDGES)" = train ]; then step "2 train the synthtalk judges" $(BIN)/python -m eval.zoo train --data $(DATA) --out $(RUNS)/judges; \
+	else step "2 install the shipped synthtalk judges (JUDGES=train trains them, about 7 minutes)" \
+	       $(BIN)/python -m eval.zoo install --from $(JUDGES) --data $(DATA) --out $(RUNS)/judges --no-progress \
+	  || step "2 train the synthtalk judges (the shipped ones do not fit $(DATA))" \
+	       $(BIN)/python -m eval.zoo train --data $(DATA) --out $(RUNS)/judges; fi; \
 	step "3 train the tiny EDTalk chain (stage 1 from the shipped init, shipped loss experts)" $(BIN)/python -m edtalk.train --stages all --preset tiny --data synthtalk:$(DATA) --workers 2 --out $(RUNS) --resume --parent $(INIT) --experts $(EXPERTS) --extra-identities $(EXTRA_PEOPLE); \
 	step "3b proof: does it disentangle? (test identities)" $(BIN)/python -m eval.proof --ckpt $(CKPT) --data $(DATA) --out $(RESULTS)/proof.json --no-progress; \
 	step "3c probe: what E and the navigation weights carry (train -> test identities)" $(BIN)/python -m eval.probe --ckpt $(CKPT) --data $(DATA) --out $(RESULTS)/probe.json --no-progress; \
@@ -87,13 +93,15 @@ demo: install
 # 4000 more that also see 64 rendered people of no split (--extra-identities; about 20 minutes), so
 # E and G meet more than 12 faces. Resumable. It rewrites edtalk/pretrained/tiny_synthtalk_eg.pt and
 # prints the sha256 to record in its registry.
-# First the shipped loss experts (face analyser 2000 steps, SyncNet 600, train split, about 7 minutes):
-# record the sha256 of their manifest.json that `python -m edtalk.pretrained list` prints.
+# First the shipped loss experts (face analyser 2000 steps, SyncNet 600, train split, about 7 minutes)
+# and the shipped synthtalk judges (judge split, eval.zoo's defaults, about 7 minutes): record the
+# sha256 of their manifest.json that `python -m edtalk.pretrained list` prints.
 PRETRAIN_RUNS ?= runs_pretrain
 pretrain: install
 	$(BIN)/python -m edtalk.data.synthtalk --out $(DATA) --preset tiny --seed 0
 	$(BIN)/python -m edtalk.experts train --data $(DATA) --split train --face-steps 2000 --sync-steps 600 \
 	  --out edtalk/pretrained/tiny_synthtalk_loss_experts
+	$(BIN)/python -m eval.zoo train --data $(DATA) --out edtalk/pretrained/tiny_synthtalk_judges --no-eval
 	$(BIN)/python -m edtalk.train --stage eg_pretrain --preset tiny --data synthtalk:$(DATA) --workers 2 \
 	  --out $(PRETRAIN_RUNS) --max-steps 20000 --checkpoint-every 1000 --resume
 	$(BIN)/python -m edtalk.train --stage eg_pretrain --preset tiny --data synthtalk:$(DATA) --workers 2 \

@@ -1,5 +1,6 @@
-"""``python -m eval.zoo``: train, install and check the synthtalk judges (`synthtalk` protocol backbones).
+"""``python -m eval.zoo``: train or install, and check, the synthtalk judges (`synthtalk` protocol backbones).
 
+    python -m eval.zoo install --data data/synthtalk          # the shipped pair (tiny, seed 0), ~1 min
     python -m eval.zoo train --data data/synthtalk            # ~7 min on 2 cores
     python -m eval.zoo evaluate --data data/synthtalk         # held-out figures of the installed judges
     python -m eval.zoo check --data data/synthtalk            # exit 0 when both are installed and fit
@@ -17,6 +18,11 @@ manager), then scores them on the **test** identities and prints:
 * identity verification (cosine same vs different identity, AUC);
 * the share of audio shifts of +-1..10 frames recovered exactly by the LSE offset search
   (vshift 15; target >= 90 %), and LSE-C with true vs other-clip audio.
+
+``install`` puts a judge set in place instead: by default the pair shipped in
+``edtalk/pretrained/tiny_synthtalk_judges`` (``make pretrain`` trains it with ``train``'s defaults on
+synthtalk tiny, seed 0), or the ``--out`` of an earlier ``train``. Both files are verified and checked
+against ``--data`` (``check_fits_dataset``) before either is installed; then they are scored as above.
 
 The figures are also written to ``<out>/zoo_results.json`` with the dataset and the judge files
 (sha256) they came from (``evaluate --max-clips N``: its own ``zoo_results_firstN.json``, beside the
@@ -195,6 +201,56 @@ def _check_locations(args: argparse.Namespace) -> None:
         raise DataError(args.out, "is a file, not a folder: choose a folder for --out")
 
 
+SHIPPED_JUDGES = "pretrained:tiny_synthtalk_judges"
+
+
+def judge_set_files(source: str) -> dict[str, Path]:
+    """The two judge files of a judge set: ``pretrained:NAME`` (a shipped set, its manifest and files
+    verified) or a folder that ``eval.zoo train --out`` wrote (each file checked against its
+    manifest.json when it lists the file, and for the judge split, by ``load_expert``)."""
+    from edtalk.data.errors import DataError
+    from edtalk.experts.names import SUFFIX
+    from edtalk.pretrained import JUDGE_SET, PretrainedError, resolve_kind
+
+    try:
+        folder = Path(resolve_kind(source, JUDGE_SET))
+    except (PretrainedError, KeyError) as err:
+        raise DataError(source, str(err).strip("'\"")) from None
+    if not folder.is_dir():
+        raise DataError(folder, "no such folder: give pretrained:NAME or the --out of `eval.zoo train`")
+    files = {name: folder / f"{name}{SUFFIX}" for name in JUDGE_NAMES.values()}
+    for path in files.values():
+        try:
+            load_expert(path, expect_split="judge")  # there, its manifest's hash, the judge split
+        except ValueError as err:
+            raise DataError(path, str(err).removeprefix(f"{path}: ")) from None
+    return files
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    """Install a judge set (default the shipped pair) after checking that both fit ``--data``, then
+    score them on its test identities like ``train`` does (``--no-eval`` skips it)."""
+    from edtalk.experts.data import check_fits_dataset
+    from edtalk.experts.store import read_metadata
+
+    _use_weights_dir(args)
+    files = judge_set_files(args.source)
+    how = f"Train judges for this set with `python -m eval.zoo train --data {args.data}`."
+    for path in files.values():  # both checked before either is installed
+        check_fits_dataset(path, read_metadata(path), args.data, how)
+    for old in Path(args.out).glob("zoo_results*.json"):  # figures of the judges about to be replaced
+        old.unlink()
+    installed = args.installed = {}  # for the Ctrl-C message
+    for name, path in files.items():
+        installed[name] = install_judge(name, path)
+        print(f"[zoo] installed {name} -> {installed[name]} (from {args.source})")
+    if args.no_eval:
+        return 0
+    face, sync = (installed[JUDGE_NAMES[k]] for k in ("face_analyser", "sync_net"))
+    results = evaluate_judges(args.data, face, sync, not args.no_progress, args.max_clips)
+    return _report(results, args.out, {}, results_name(args.max_clips))
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     _use_weights_dir(args)
     face = resolve_judge(JUDGE_NAMES["face_analyser"], args.data)
@@ -256,6 +312,28 @@ def main(argv: list[str] | None = None) -> int:
                    "install into")  # fmt: skip
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
     p.set_defaults(func=cmd_train)
+    i = sub.add_parser(
+        "install",
+        help="install a judge set (default the shipped pair) that fits --data, then score it on test",
+        description="Install the two synthtalk judges of a set, the shipped pair by default (trained by "
+        "`make pretrain` on the judge split of synthtalk tiny, seed 0; every clone then scores with the "
+        "same judges), after checking that both fit --data (never trained on its train or test people), "
+        "then print and write their held-out figures as `train` does.",
+    )
+    i.add_argument("--data", required=True, type=Path, help="synthtalk root (e.g. data/synthtalk)")
+    i.add_argument(
+        "--from",
+        dest="source",
+        default=SHIPPED_JUDGES,
+        help=f"pretrained:NAME (a shipped judge set) or the --out of `eval.zoo train` ({SHIPPED_JUDGES})",
+    )
+    _add_locations(i, "folder for zoo_results.json (runs/judges)", "install into")
+    i.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
+    i.add_argument(
+        "--max-clips", type=positive_int, default=None, help="score only N test clips (smoke runs)"
+    )
+    i.add_argument("--no-progress", action="store_true", help="no progress bars")
+    i.set_defaults(func=cmd_install)
     e = sub.add_parser("evaluate", help="held-out figures of the installed judges on the test identities")
     e.add_argument("--data", required=True, type=Path, help="synthtalk root (e.g. data/synthtalk)")
     _add_locations(e, "folder for zoo_results.json (runs/judges); --max-clips N: zoo_results_firstN.json",
@@ -294,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         if installed := getattr(args, "installed", None):
             done = f"installed {', '.join(installed)}, not evaluated"
             done += f" (`python -m eval.zoo evaluate --data {args.data}` scores them)"
-        elif args.func is cmd_train:
+        elif args.func in (cmd_train, cmd_install):
             done = "nothing installed (the judges in the weights directory are as they were)"
         else:
             done = "nothing written"

@@ -1,4 +1,4 @@
-"""``python -m edtalk.pretrained``: list the shipped stage-1 inits and loss experts, or export an init.
+"""``python -m edtalk.pretrained``: list the shipped inits, loss experts and judges, or export an init.
 
     python -m edtalk.pretrained list            # exit 0, whatever it finds (right after a rebuild too)
     python -m edtalk.pretrained list --check    # exit 1 when a shipped file is missing or altered
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ex = sub.add_parser("export", help="write a shipped init from a training run's final.pt")
     ex.add_argument("--ckpt", type=Path, required=True, help="the run's final.pt")
-    inits = [n for n in PRETRAINED.names() if not PRETRAINED.get(n).is_expert_set]
+    inits = [n for n in PRETRAINED.names() if not PRETRAINED.get(n).is_folder_set]
     ex.add_argument("--name", default="tiny_synthtalk_eg", choices=inits)
     ex.add_argument(
         "--data",

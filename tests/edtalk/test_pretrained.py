@@ -116,6 +116,8 @@ def test_an_init_and_an_expert_set_are_not_mixed_up(capsys):
         resolve("pretrained:tiny_synthtalk_eg", expert_set=True)
     with pytest.raises(PretrainedError, match="not a stage-1 init"):
         resolve("pretrained:tiny_synthtalk_loss_experts")
+    with pytest.raises(PretrainedError, match="is a shipped judges, not a loss-expert set"):
+        resolve("pretrained:tiny_synthtalk_judges", expert_set=True)  # judges never train
     from edtalk.train import main
 
     args = ["--stage", "expression", "--preset", "tiny", "--experts", "pretrained:tiny_synthtalk_eg"]
@@ -167,9 +169,10 @@ def test_list_check_exits_1_when_a_shipped_entry_is_altered_or_missing(expert_co
     expected); a script asking `list --check` gets exit 1 and one error line naming the entry."""
     from edtalk.pretrained.__main__ import main
 
-    init = PRETRAINED.get("tiny_synthtalk_eg")
-    shipped = Path(pretrained.__file__).parent / init.filename  # init.path is under the patched HERE
-    shutil.copy(shipped, expert_copy.parent / init.filename)
+    init, judges = PRETRAINED.get("tiny_synthtalk_eg"), PRETRAINED.get("tiny_synthtalk_judges")
+    shipped = Path(pretrained.__file__).parent  # entry.path is under the patched HERE
+    shutil.copy(shipped / init.filename, expert_copy.parent / init.filename)
+    shutil.copytree(shipped / judges.filename, expert_copy.parent / judges.filename)
     assert main(["list", "--check"]) == 0  # both intact
     assert capsys.readouterr().err == ""
     face = expert_copy / "synthtalk_face_expert.safetensors"
@@ -178,12 +181,12 @@ def test_list_check_exits_1_when_a_shipped_entry_is_altered_or_missing(expert_co
     assert main(["list", "--check"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "error: 1 of 2 shipped entries not intact: tiny_synthtalk_loss_experts "
+        "error: 1 of 3 shipped entries not intact: tiny_synthtalk_loss_experts "
         "[ALTERED: synthtalk_face_expert.safetensors] (what to do is printed under each)"
     ]
     (expert_copy.parent / init.filename).unlink()
     assert main(["list", "--check"]) == 1
-    assert "2 of 2 shipped entries not intact: tiny_synthtalk_eg [missing]" in capsys.readouterr().err
+    assert "2 of 3 shipped entries not intact: tiny_synthtalk_eg [missing]" in capsys.readouterr().err
 
 
 def test_export_checks_data_is_a_synthtalk_root_up_front(tmp_path, capsys):
