@@ -411,13 +411,15 @@ def _recover_folder(dst: Path) -> None:
     the old folder goes back when nothing took its place, and is removed once the new one is there.
     A weights folder that cannot be written is left as it is (``_missing_why`` names the old one)."""
     old = _old_folder(dst)
-    if not old.is_dir():
+    if not (old.exists() or old.is_symlink()):
         return
     try:
-        if dst.exists() or dst.is_symlink():
-            shutil.rmtree(old)
-        else:
+        if not (dst.exists() or dst.is_symlink()):
             old.rename(dst)
+        elif old.is_symlink():  # the replaced folder was a link (into a Hugging Face cache): the link goes
+            old.unlink()
+        else:
+            shutil.rmtree(old)
     except OSError:
         pass
 

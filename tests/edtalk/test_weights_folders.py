@@ -134,3 +134,20 @@ def test_a_hubert_folder_needs_no_tokenizer(wdir):
     extractor: the expression predictor normalises the waveform itself), so config + weights suffice."""
     target = _hubert_folder(wdir / "hubert-large-ll60k", b"weights")
     assert W.resolve("hubert_large_ll60k") == target
+
+
+def test_a_model_folder_that_is_a_link_is_replaced_again_and_again(tmp_path):
+    """A model folder installed as a link (into a Hugging Face cache) is replaced by a real folder; the
+    link, moved aside, is removed, not left as `.<name>.old` to break the next replacement; the folder it
+    pointed to is untouched."""
+    cache = _hubert_folder(tmp_path / "hf_cache" / "snapshot", b"cached")
+    dst = tmp_path / "w" / "hubert"
+    dst.parent.mkdir()
+    dst.symlink_to(cache, target_is_directory=True)
+    for version in (b"v2", b"v3"):
+        src = tmp_path / f"src_{version.decode()}"
+        _hubert_folder(src, version)
+        W._put_folder(src, dst)
+        assert not dst.is_symlink() and (dst / "pytorch_model.bin").read_bytes() == version
+        assert sorted(p.name for p in dst.parent.iterdir()) == ["hubert"]
+    assert (cache / "pytorch_model.bin").read_bytes() == b"cached"
