@@ -122,6 +122,7 @@ def test_bf16_flow_sums_log_densities_in_float32():
         h, ld1 = actnorm(h)
         h, ld2 = mix(h)
         h, ld3 = coupling(h, cond)
+        assert ld1.dtype == ld2.dtype == ld3.dtype == torch.float32  # each step's sum, not only the total
         terms += [ld1, ld2, ld3]
     exact = sum(t.double() for t in terms)
     assert torch.allclose(logdet.double(), exact, rtol=1e-6)
