@@ -71,11 +71,13 @@ demo: install
 	cat $(DATA)/card.md; echo "contact sheet: $(DATA)/contact_sheet.png"; \
 	if [ -f $(RUNS)/judges/zoo_results.json ] && $(BIN)/python -m eval.zoo check --data $(DATA) > /dev/null; \
 	then echo "judges already installed ($(RUNS)/judges; delete it to install or train them again)"; \
+	     $(BIN)/python -m eval.zoo check --data $(DATA) | tail -n 1; \
 	elif [ "$(JUDGES)" = train ]; then step "2 train the synthtalk judges" $(BIN)/python -m eval.zoo train --data $(DATA) --out $(RUNS)/judges; \
 	else step "2 install the shipped synthtalk judges (JUDGES=train trains them, about 7 minutes)" \
 	       $(BIN)/python -m eval.zoo install --from $(JUDGES) --data $(DATA) --out $(RUNS)/judges --no-progress \
-	  || step "2 train the synthtalk judges (the shipped ones do not fit $(DATA))" \
-	       $(BIN)/python -m eval.zoo train --data $(DATA) --out $(RUNS)/judges; fi; \
+	  || { rc=$$?; [ $$rc -eq 3 ] || exit $$rc; \
+	       step "2 train the synthtalk judges (the shipped ones do not fit $(DATA))" \
+	       $(BIN)/python -m eval.zoo train --data $(DATA) --out $(RUNS)/judges; }; fi; \
 	step "3 train the tiny EDTalk chain (stage 1 from the shipped init, shipped loss experts)" $(BIN)/python -m edtalk.train --stages all --preset tiny --data synthtalk:$(DATA) --workers 2 --out $(RUNS) --resume --parent $(INIT) --experts $(EXPERTS) --extra-identities $(EXTRA_PEOPLE); \
 	step "3b proof: does it disentangle? (test identities)" $(BIN)/python -m eval.proof --ckpt $(CKPT) --data $(DATA) --out $(RESULTS)/proof.json --no-progress; \
 	step "3c probe: what E and the navigation weights carry (train -> test identities)" $(BIN)/python -m eval.probe --ckpt $(CKPT) --data $(DATA) --out $(RESULTS)/probe.json --no-progress; \

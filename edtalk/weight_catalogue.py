@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edtalk.experts.names import JUDGE_NAMES, SUFFIX, TRAIN_JUDGES
+from edtalk.experts.names import INSTALL_JUDGES, JUDGE_NAMES, SUFFIX, TRAIN_JUDGES
 from edtalk.registry import Registry
 
 
@@ -207,7 +207,7 @@ def _judge(kind: str, users: tuple[str, ...]) -> WeightFile:
         name,
         name + SUFFIX,
         None,
-        f"trained locally on synthtalk's judge identities: `{TRAIN_JUDGES}`",
+        f"trained on synthtalk's judge identities: shipped (`{INSTALL_JUDGES}`) or `{TRAIN_JUDGES}`",
         "EDTalk-Bench (trained by eval.zoo; no external weights)",
         users,
         direct=False,

@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 
 from edtalk.cli import report_error
-from edtalk.experts.names import TRAIN_JUDGES
+from edtalk.experts.names import INSTALL_JUDGES, TRAIN_JUDGES
 from edtalk.weight_catalogue import WEIGHTS
 from edtalk.weights import (
     MissingWeightsError,
@@ -60,7 +60,10 @@ def _fetch(name: str, allow_unverified: bool) -> int:
     ``all`` (a failure is named and the others are still fetched; exit 1 if any failed)."""
     if name != "all":
         if WEIGHTS.get(name).trained_here:
-            raise MissingWeightsError(f"{name} is trained by this suite, not downloaded: `{TRAIN_JUDGES}`")
+            raise MissingWeightsError(
+                f"{name} is shipped or trained by this suite, not downloaded: `{INSTALL_JUDGES}` installs "
+                f"the shipped pair, `{TRAIN_JUDGES}` trains one"
+            )
         print(f"{name}: {fetch(name, allow_unverified=allow_unverified)}")
         return 0
     names = [n for n in WEIGHTS.names() if WEIGHTS.get(n).direct]
@@ -92,7 +95,7 @@ def _print_status() -> int:
             f"{len(missing)} missing; `python -m eval.weights fetch NAME` downloads one with a direct URL, "
             "`import NAME FILE` installs one you downloaded from its page (or a judge trained elsewhere, or "
             "a model folder, NAME/ above); "
-            f"the synthtalk judges are trained with `{TRAIN_JUDGES}`"
+            f"the synthtalk judges are installed with `{INSTALL_JUDGES}` or trained with `{TRAIN_JUDGES}`"
         )
     return 0
 

@@ -144,37 +144,47 @@ def _targets_met(results: dict) -> dict[str, bool]:
 def cmd_train(args: argparse.Namespace) -> int:
     from edtalk.experts.names import EXPERT_NAMES
     from edtalk.experts.train import settings_from_args, train_experts
-    from edtalk.weights import MissingWeightsError, weights_dir
 
-    try:
-        others_read = weights_dir()  # where the other tools look for the judges
-    except MissingWeightsError:  # $EDTALK_BENCH_WEIGHTS is a file: they find nothing
-        others_read = None
+    others_read = _weights_dir_or_none()  # where the other tools look for the judges
     _use_weights_dir(args)
     t0 = time.time()
     only = (args.only,) if args.only else tuple(EXPERT_NAMES)
     paths = train_experts(args.data, "judge", args.out, settings_from_args(args), only)
+    return _install_and_score(args, paths, "", others_read, t0)
+
+
+def _weights_dir_or_none() -> Path | None:
+    from edtalk.weights import MissingWeightsError, weights_dir
+
+    try:
+        return weights_dir()
+    except MissingWeightsError:  # $EDTALK_BENCH_WEIGHTS is a file: other tools find nothing
+        return None
+
+
+def _install_and_score(
+    args: argparse.Namespace, paths: dict[str, Path], source: str, others_read: Path | None, t0: float
+) -> int:
+    """Install the judge files ``paths`` (name -> file; ``source`` names where they came from), drop the
+    old figures in ``--out``, then score the pair on the test identities (``train`` and ``install``)."""
+    from edtalk.weights import weights_dir
+
     for old in Path(args.out).glob("zoo_results*.json"):  # figures of the judges about to be replaced
         old.unlink()
     installed = args.installed = {}  # for the Ctrl-C message
     for name, path in paths.items():
         installed[name] = install_judge(name, path)
-        print(f"[zoo] installed {name} -> {installed[name]}")
+        print(f"[zoo] installed {name} -> {installed[name]}{source}")
     if weights_dir() != others_read:
         print(f"[zoo] other tools find these judges with EDTALK_BENCH_WEIGHTS={weights_dir()} set")
-    train_s = time.time() - t0
+    done_s = time.time() - t0
     if args.no_eval or len(installed) < 2:
         if not args.no_eval:
             print("[zoo] not evaluated (--only): `python -m eval.zoo evaluate` scores the installed pair")
         return 0
-    results = evaluate_judges(
-        args.data,
-        installed[JUDGE_NAMES["face_analyser"]],
-        installed[JUDGE_NAMES["sync_net"]],
-        not args.no_progress,
-        args.max_clips,
-    )
-    timing = {"train_seconds": train_s, "total_seconds": time.time() - t0}
+    face, sync = (installed[JUDGE_NAMES[k]] for k in ("face_analyser", "sync_net"))
+    results = evaluate_judges(args.data, face, sync, not args.no_progress, args.max_clips)
+    timing = {"train_seconds": done_s, "total_seconds": time.time() - t0} if not source else {}
     return _report(results, args.out, timing, results_name(args.max_clips))
 
 
@@ -202,6 +212,7 @@ def _check_locations(args: argparse.Namespace) -> None:
 
 
 SHIPPED_JUDGES = "pretrained:tiny_synthtalk_judges"
+NOT_FIT = 3  # install's exit status when the set's judges saw --data's train or test people
 
 
 def judge_set_files(source: str) -> dict[str, Path]:
@@ -228,27 +239,23 @@ def judge_set_files(source: str) -> dict[str, Path]:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    """Install a judge set (default the shipped pair) after checking that both fit ``--data``, then
-    score them on its test identities like ``train`` does (``--no-eval`` skips it)."""
+    """Install a judge set (default the shipped pair) after checking that both fit ``--data`` (exit
+    ``NOT_FIT`` when one does not), then score them on its test identities like ``train`` does."""
+    from edtalk.data.errors import DataError
     from edtalk.experts.data import check_fits_dataset
     from edtalk.experts.store import read_metadata
 
+    others_read = _weights_dir_or_none()
     _use_weights_dir(args)
     files = judge_set_files(args.source)
     how = f"Train judges for this set with `python -m eval.zoo train --data {args.data}`."
-    for path in files.values():  # both checked before either is installed
-        check_fits_dataset(path, read_metadata(path), args.data, how)
-    for old in Path(args.out).glob("zoo_results*.json"):  # figures of the judges about to be replaced
-        old.unlink()
-    installed = args.installed = {}  # for the Ctrl-C message
-    for name, path in files.items():
-        installed[name] = install_judge(name, path)
-        print(f"[zoo] installed {name} -> {installed[name]} (from {args.source})")
-    if args.no_eval:
-        return 0
-    face, sync = (installed[JUDGE_NAMES[k]] for k in ("face_analyser", "sync_net"))
-    results = evaluate_judges(args.data, face, sync, not args.no_progress, args.max_clips)
-    return _report(results, args.out, {}, results_name(args.max_clips))
+    try:
+        for path in files.values():  # both checked before either is installed
+            check_fits_dataset(path, read_metadata(path), args.data, how)
+    except DataError as err:
+        report_error(err)
+        return NOT_FIT
+    return _install_and_score(args, files, f" (from {args.source})", others_read, time.time())
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -261,10 +268,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Both judges installed, verified and fit to score ``--data`` (exit 0), or the first problem (exit 2):
-    what `make demo` asks before it skips training them."""
+    what `make demo` asks before it skips installing or training them. It says whether the installed pair
+    is the shipped one."""
+    from edtalk.data.errors import DataError
+    from edtalk.weights import sha256_of
+
     _use_weights_dir(args)
-    for name in JUDGE_NAMES.values():
-        print(f"[zoo] {name}: {resolve_judge(name, args.data)}")
+    installed = {name: resolve_judge(name, args.data) for name in JUDGE_NAMES.values()}
+    for name, path in installed.items():
+        print(f"[zoo] {name}: {path}")
+    try:
+        shipped = judge_set_files(SHIPPED_JUDGES)
+    except (DataError, ValueError, OSError):  # a damaged shipped set only changes the note below
+        shipped = {}
+    if all(n in shipped and sha256_of(p) == sha256_of(shipped[n]) for n, p in installed.items()):
+        print(f"[zoo] the installed pair is the shipped one ({SHIPPED_JUDGES})")
+    else:
+        print(
+            f"[zoo] the installed pair is not the shipped one ({SHIPPED_JUDGES}): scores with it carry "
+            f"another protocol hash; `python -m eval.zoo install --data {args.data}` installs that one"
+        )
     return 0
 
 
@@ -318,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Install the two synthtalk judges of a set, the shipped pair by default (trained by "
         "`make pretrain` on the judge split of synthtalk tiny, seed 0; every clone then scores with the "
         "same judges), after checking that both fit --data (never trained on its train or test people), "
-        "then print and write their held-out figures as `train` does.",
+        "then print and write their held-out figures as `train` does. Exit status 3 when a judge of the "
+        "set does not fit --data (`make demo` then trains judges for it), 2 for other errors.",
     )
     i.add_argument("--data", required=True, type=Path, help="synthtalk root (e.g. data/synthtalk)")
     i.add_argument(

@@ -14,7 +14,8 @@ SUFFIX = ".safetensors"
 # optimiser steps of a loss expert's face analyser and sync net (the shipped set's; edtalk.train trains
 # missing ones with these too): enough to carry a signal (150 / 40 did not)
 LOSS_EXPERT_STEPS = {"face_analyser": 2000, "sync_net": 600}
-# the command that trains the judges and installs them into the weights directory
+# the commands that put the judges into the weights directory: the shipped pair, or trained here
+INSTALL_JUDGES = "python -m eval.zoo install --data data/synthtalk"
 TRAIN_JUDGES = "python -m eval.zoo train --data data/synthtalk"
 
 

@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from edtalk.atomic import atomic_path, write_json
 from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig
-from edtalk.experts.names import EXPERT_NAMES, JUDGE_NAMES, SUFFIX, TRAIN_JUDGES
+from edtalk.experts.names import EXPERT_NAMES, INSTALL_JUDGES, JUDGE_NAMES, SUFFIX, TRAIN_JUDGES
 from edtalk.experts.sync_net import SyncNetConfig, SyncNetJudge
 from edtalk.provenance import git_hash
 from edtalk.weights import sha256_of
@@ -158,7 +158,7 @@ def load_expert(
     match ``manifest.json`` beside it, when that manifest lists the file."""
     path = Path(path)
     if not path.is_file():
-        how = {"judge": f" (train it with `{TRAIN_JUDGES}`)", "train": f" ({TRAIN_LOSS_EXPERTS})"}
+        how = {"judge": f" (`{INSTALL_JUDGES}` or `{TRAIN_JUDGES}`)", "train": f" ({TRAIN_LOSS_EXPERTS})"}
         raise FileNotFoundError(f"{path}: expert weight file not found{how.get(expect_split, '')}")
     if check_manifest:
         _, entry = _manifest_entry(_read_manifest(path.parent), path.name)
@@ -221,10 +221,12 @@ def resolve_judge(name: str, data: str | Path | None = None) -> Path:
         path = W.resolve(name)
     except W.MissingWeightsError:
         train = TRAIN_JUDGES if data is None else f"python -m eval.zoo train --data {data}"
+        install = train.replace(" train ", " install ", 1)
         raise W.MissingWeightsError(
             f"synthtalk judge {name!r} is missing: expected {W.target_path(name)}. "
-            f"Train it (about 7 minutes on 2 idle CPU cores) with `{train}`; "
-            "it is written into the weights directory ($EDTALK_BENCH_WEIGHTS)."
+            f"Install the shipped pair (synthtalk tiny, seed 0) with `{install}`, or train it (about 7 "
+            f"minutes on 2 idle CPU cores) with `{train}`; either writes into the weights directory "
+            "($EDTALK_BENCH_WEIGHTS)."
         ) from None
     if data is not None:
         how = f"Train judges for this set with `python -m eval.zoo train --data {data}`."

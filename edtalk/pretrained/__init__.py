@@ -167,7 +167,7 @@ def resolve_kind(spec: str, stage: str) -> str:
         return spec
     entry = PRETRAINED.get(spec[len(PREFIX) :])
     if entry.stage != stage:
-        raise PretrainedError(f"{entry.name!r} is a shipped {entry.stage}, not {KIND_NAMES[stage]}")
+        raise PretrainedError(f"{entry.name!r} is {KIND_NAMES[entry.stage]}, not {KIND_NAMES[stage]}")
     problem = check(entry)
     if problem:
         raise PretrainedError(problem[1])

@@ -250,7 +250,9 @@ def test_every_file_an_error_names_can_be_installed_with_the_command_it_gives(
     assert main(["import", "synthtalk_face_judge", str(judge)]) == 2  # a sync judge is not a face judge
     assert "not a synthtalk_face_judge judge" in capsys.readouterr().err
     assert main(["fetch", "synthtalk_face_judge"]) == 2
-    assert "trained by this suite, not downloaded: `python -m eval.zoo train" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "trained by this suite, not downloaded: `python -m eval.zoo install --data data/synthtalk`" in err
+    assert "`python -m eval.zoo train --data data/synthtalk` trains one" in err
 
     def offline(url):
         raise urllib.error.URLError("no network")

@@ -55,8 +55,20 @@ def test_install_puts_both_judges_of_a_folder_in_place_and_scores_them(judge_set
         assert recorded[name] == sha256_of(folder / f"{name}.safetensors")
     results = json.loads((out / "zoo_results_first2.json").read_text())
     assert results["face"]["n_clips"] == 2 and set(results["judges"]) == set(JUDGES)
-    assert main(["check", "--data", str(data), "--weights-dir", str(other)]) == 0
     capsys.readouterr()
+    assert main(["check", "--data", str(data), "--weights-dir", str(other)]) == 0
+    assert "the installed pair is not the shipped one" in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_the_shipped_pair_installs_on_a_set_it_fits_and_check_says_it_is_shipped(tmp_path, capsys):
+    """The fixture set's people (st000-st005) are none of the shipped judges' (st012-st017)."""
+    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=25, size=64)
+    weights = tmp_path / "w"
+    assert main(["install", "--data", str(data), "--weights-dir", str(weights), "--no-eval"]) == 0
+    assert "(from pretrained:tiny_synthtalk_judges)" in capsys.readouterr().out
+    assert main(["check", "--data", str(data), "--weights-dir", str(weights)]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == "[zoo] the installed pair is the shipped one (pretrained:tiny_synthtalk_judges)"
 
 
 def test_a_set_that_does_not_fit_the_data_installs_neither_judge(judge_set, tmp_path, capsys):
@@ -71,7 +83,7 @@ def test_a_set_that_does_not_fit_the_data_installs_neither_judge(judge_set, tmp_
     save_expert(sync, "sync_net", "judge", list(FIXTURE_SPLITS["train"]), leaky, dataset=meta["dataset"])
     weights = tmp_path / "w"
     argv = ["install", "--from", str(leaky), "--data", str(data), "--weights-dir", str(weights), "--no-eval"]
-    assert main(argv) == 2
+    assert main(argv) == 3  # its own status: `make demo` then trains judges for the set, and only then
     err = capsys.readouterr().err
     assert err.startswith(f"error: {leaky / 'synthtalk_sync_judge.safetensors'}: this judge was trained on")
     assert "python -m eval.zoo train --data" in err and err.count("\n") == 1
@@ -82,7 +94,7 @@ def test_what_is_not_a_judge_set_is_named(judge_set, tmp_path, capsys):
     data, folder = judge_set
     base = ["install", "--data", str(data), "--no-eval", "--weights-dir", str(tmp_path / "w")]
     assert main([*base, "--from", "pretrained:tiny_synthtalk_loss_experts"]) == 2
-    assert "is a shipped loss_experts, not a judge set" in capsys.readouterr().err
+    assert "is a loss-expert set (--experts), not a judge set" in capsys.readouterr().err
     assert main([*base, "--from", "pretrained:no_such_set"]) == 2
     assert "no_such_set" in capsys.readouterr().err
     assert main([*base, "--from", str(tmp_path / "nowhere")]) == 2
