@@ -17,7 +17,7 @@ in the same process and under the same conditions.
    the weights manager) in this process: frames/s on GT-vs-GT clips of ``--data`` after a warm-up
    clip (judge loading is printed apart), with seconds per metric (a shared backbone pass counts
    in the first metric that needs it). Skipped with the reason when the judges are not installed
-   (``python -m eval.zoo train --data data/synthtalk``).
+   (``python -m eval.zoo install --data data/synthtalk``).
 3. **Ray scaling**: ``eval.run``'s own Ray path (``--method gt --protocol synthtalk``) on the first
    ``--ray-clips`` test clips, on a private local Ray with 1 and then 2 CPUs (= workers); each
    Ray session is warmed up by one untimed run (worker start, imports, judge loading) and each

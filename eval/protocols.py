@@ -17,9 +17,9 @@ A protocol is data. ``PROTOCOLS.get("eat")`` returns a frozen ``Protocol`` whose
   are already 256 x 256 face crops): PSNR/SSIM pooled over frames, L1 and LPIPS (alex) per video
   then averaged (LIA), pytorch-fid on all frames pooled, face-alignment FAN landmarks, the
   syncnet S3FD pipeline, FOMM's AKD/AED. Frames are paired by truncation to the shorter side.
-- ``synthtalk``: the same maths with the synthtalk judges as backbones (offline; trained by
-  ``python -m eval.zoo train``), plus the ground-truth disentanglement metrics that only a
-  dataset with known factors allows.
+- ``synthtalk``: the same maths with the synthtalk judges as backbones (offline; the shipped pair
+  installed by ``python -m eval.zoo install``, or trained by ``python -m eval.zoo train``), plus
+  the ground-truth disentanglement metrics that only a dataset with known factors allows.
 
 Conventions shared by all three (documented once here):
 - A GT/prediction length difference of more than ``max_length_diff`` (2) frames fails the clip

@@ -64,7 +64,7 @@ def note_skipped_metrics(protocol: str) -> None:
         print(
             f"note: without --metrics, trials skip the metrics whose weight files their node lacks; here: "
             f"{'; '.join(skipped)}. `python -m eval.weights status` lists each file and where it goes, "
-            "`python -m eval.zoo train` makes the synthtalk judges; or choose with --metrics",
+            "`python -m eval.zoo install` (or `train`) makes the synthtalk judges; or choose with --metrics",
             file=sys.stderr,
         )
 

@@ -193,4 +193,4 @@ def test_metrics_skipped_for_missing_weights_are_named_before_ray_starts(
     err = capsys.readouterr().err
     assert "note: without --metrics, trials skip" in err and "fid (no synthtalk_face_judge)" in err, err
     assert "lse_c (no synthtalk_sync_judge)" in err  # each missing file named once
-    assert "python -m eval.zoo train" in err and "python -m eval.weights status" in err
+    assert "python -m eval.zoo install" in err and "python -m eval.weights status" in err
