@@ -133,7 +133,10 @@ def _check_audio(clip: Clip, video: VideoInfo | None, out: list[Problem]) -> Non
     except AudioReadError as err:
         detail = err.problem
         if own_track and "no audio stream" in detail:
-            detail = "no audio file found for this clip, and the video has no audio track"
+            detail = (
+                "no audio file found for this clip, and the video has no audio track (the sync metrics and "
+                "the audio training stages need audio; the frames-only stages train on it)"
+            )
         out.append(Problem(clip.id, str(path), _audio_error_kind(err), detail))
         return
     if info.n_samples == 0:

@@ -75,6 +75,7 @@ def test_details_name_the_numbers(doctor_tree):
     assert "1.000 s" in gap.detail and "0.320 s" in gap.detail
     (missing,) = check_clip(clips["M003#angry#level_1#005"])
     assert "no audio file" in missing.detail
+    assert "the frames-only stages train on it" in missing.detail  # a silent crop is not unusable
     (small,) = check_clip(clips["M003#angry#level_1#010"])
     assert small.detail == "frames are 16x16 (W x H): under the 64 px a side inference needs"
 
