@@ -33,8 +33,6 @@ def check_inputs(args: argparse.Namespace) -> None:
     if args.metrics:
         ids, _ = select_metrics(protocol, args.metrics)
         check_weights(protocol, protocol.build(ids), allow_unverified=False)
-    else:
-        note_skipped_metrics(args.protocol)
     if args.scheduler == "asha" and ASHA_METRIC not in ids:
         raise UsageError(
             f"--scheduler asha ranks trials by {ASHA_METRIC}, which the scored metrics ({', '.join(ids)}) "
@@ -56,7 +54,8 @@ def check_driving(variants: list[Variant], driving: str) -> None:
 
 def note_skipped_metrics(protocol: str) -> None:
     """Without --metrics a trial skips the metrics whose weight files its node lacks: say which, and how
-    to get them, before anything is trained (the trials only log it)."""
+    to get them, before anything is trained (the trials only log it); ``fit_sweep`` calls it once the
+    inputs and the resume settings passed their checks, so it never comes before their error."""
     from sweeps.trial import split_metrics
 
     skipped = split_metrics(protocol)[1]

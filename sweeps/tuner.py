@@ -151,6 +151,8 @@ def fit_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
     path = joined(storage, name)
     settings = sweep_settings(args, variants)
     resuming = resume_plan(args, path, settings)
+    if not args.metrics:  # after every check of the inputs: a note never comes before an error
+        checks.note_skipped_metrics(args.protocol)
     init_ray(args.address)
     check_trial_fits(args)
     parent_run.prepare_parent(args, variants)
