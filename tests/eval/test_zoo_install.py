@@ -60,8 +60,11 @@ def test_install_puts_both_judges_of_a_folder_in_place_and_scores_them(judge_set
     assert "the installed pair is not the shipped one" in capsys.readouterr().out.splitlines()[-1]
 
 
-def test_the_shipped_pair_installs_on_a_set_it_fits_and_check_says_it_is_shipped(tmp_path, capsys):
+def test_the_shipped_pair_installs_on_a_set_it_fits_and_check_says_it_is_shipped(
+    tmp_path, capsys, monkeypatch
+):
     """The fixture set's people (st000-st005) are none of the shipped judges' (st012-st017)."""
+    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "w"))  # --weights-dir sets it for the process
     data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=25, size=64)
     weights = tmp_path / "w"
     assert main(["install", "--data", str(data), "--weights-dir", str(weights), "--no-eval"]) == 0
