@@ -69,9 +69,10 @@ demo: install
 	         printf '%s\t%ss\n' "$$name" "$$((SECONDS - t0))" >> $(RUNS)/demo_timings.tsv; return $$rc; }; \
 	step "1 generate synthtalk (tiny)" $(BIN)/python -m edtalk.data.synthtalk --out $(DATA) --preset tiny --seed 0; \
 	cat $(DATA)/card.md; echo "contact sheet: $(DATA)/contact_sheet.png"; \
-	if [ -f $(RUNS)/judges/zoo_results.json ] && $(BIN)/python -m eval.zoo check --data $(DATA) > /dev/null; \
+	if [ -f $(RUNS)/judges/zoo_results.json ] && judged=$$($(BIN)/python -m eval.zoo check --data $(DATA) 2> /dev/null) \
+	   && { [ "$(JUDGES)" != train ] || ! grep -q "is the shipped one" <<< "$$judged"; }; \
 	then echo "judges already installed ($(RUNS)/judges; delete it to install or train them again)"; \
-	     $(BIN)/python -m eval.zoo check --data $(DATA) | tail -n 1; \
+	     tail -n 1 <<< "$$judged"; \
 	elif [ "$(JUDGES)" = train ]; then step "2 train the synthtalk judges" $(BIN)/python -m eval.zoo train --data $(DATA) --out $(RUNS)/judges; \
 	else step "2 install the shipped synthtalk judges (JUDGES=train trains them, about 7 minutes)" \
 	       $(BIN)/python -m eval.zoo install --from $(JUDGES) --data $(DATA) --out $(RUNS)/judges --no-progress \
