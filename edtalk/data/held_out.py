@@ -126,6 +126,14 @@ def training_record(meta: dict) -> list[dict]:
     return [{"stage": meta.get("stage"), "data": train_config["data"], "split": train_config.get("split")}]
 
 
+def _trained_split(reader: str, root: Path, split: str) -> str:
+    """The split to read for what a stage trained on: a folder split with no list was every clip when it
+    trained (lists added since, which now make the reader refuse that split, do not change that)."""
+    from edtalk.data.readers.common import split_list_path
+
+    return "all" if reader == "folder" and split_list_path(root, split) is None else split
+
+
 def check_not_trained_on(clips: list[Clip], meta: dict, ckpt: str | Path) -> None:
     """Refuse scoring ``clips`` that the checkpoint ``ckpt`` (its ``meta``) trained on
     (``shared_clips``; by person only within the dataset it trained on). Training data not on this
@@ -145,7 +153,7 @@ def check_not_trained_on(clips: list[Clip], meta: dict, ckpt: str | Path) -> Non
         root = root.resolve()
         try:
             by_identity = READERS.get(reader).splits_by_identity
-            trained = read_clips(reader, root, spec[1])
+            trained = read_clips(reader, root, _trained_split(reader, root, spec[1]))
         except (UnknownNameError, DatasetLayoutError, OSError):
             continue
         same_dataset = [c for c in clips if Path(c.video).resolve().is_relative_to(root)]

@@ -138,6 +138,20 @@ def test_scoring_a_checkpoint_on_its_training_clips_is_refused(tmp_path):
         check_not_trained_on(clips, _meta(f"folder:{folder}", "train"), "e.pt")
 
 
+def test_a_folder_split_trained_without_a_list_is_every_clip_after_lists_are_added(tmp_path):
+    """Trained with `--split mine` on a folder without lists (every clip), then lists were written: the
+    reader now refuses `mine` (no list beside others), and the check passed over that record."""
+    from edtalk.data.held_out import check_not_trained_on
+    from edtalk.model import CheckpointError
+
+    folder = tmp_path / "mine"
+    _files(folder, ["gt/a.mp4", "gt/b.mp4", "pred/b.mp4"])
+    (folder / "lists").mkdir()
+    (folder / "lists/test.txt").write_text("b\n")
+    with pytest.raises(CheckpointError, match=r"trained on 1 of the 1 clips to score.*--split mine"):
+        check_not_trained_on(read_clips("folder", folder, "test"), _meta(f"folder:{folder}", "mine"), "e.pt")
+
+
 def test_trained_people_are_refused_within_their_dataset_only(synthtalk, tmp_path):
     """synthtalk holds out whole people: another clip of a trained person is refused too, but only
     within the dataset trained on (another dataset may reuse a person's name)."""
