@@ -157,6 +157,11 @@ def add_device_option(parser: argparse.ArgumentParser, what: str = "the model") 
     )
 
 
+def amount_of_bytes(n_bytes: float) -> str:
+    """A disk amount for messages: "1.2 GB" from 100 MB up, else "12.3 MB"."""
+    return f"{n_bytes / 1e9:.1f} GB" if n_bytes >= 1e8 else f"{n_bytes / 1e6:.1f} MB"
+
+
 def report_error(err: object) -> int:
     """Print a user's mistake (bad path, checkpoint, dataset, device) as one ``error:`` line; exit status 2.
 

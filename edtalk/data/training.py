@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from edtalk.cli import amount_of_bytes
 from edtalk.data.audio import SAMPLES_PER_FRAME
 from edtalk.data.cache_decode import decode_clips, decode_workers, not_a_face_crop, resized
 from edtalk.data.cache_sources import changed_clips, source_stamps
@@ -365,14 +366,10 @@ def check_before_decoding(clips: list[Clip], size: int, cache_root: Path) -> Non
     if need > free:
         raise DataError(
             cache_root,
-            f"the training frame cache of {len(clips)} clips at {size} px needs about {_amount(need)} "
-            f"and this disk has {_amount(free)} free; free space, or give edtalk.train an --out on a "
-            "larger disk (the cache is <out>/cache)",
+            f"the training frame cache of {len(clips)} clips at {size} px needs about "
+            f"{amount_of_bytes(need)} and this disk has {amount_of_bytes(free)} free; free space, or give "
+            "edtalk.train an --out on a larger disk (the cache is <out>/cache)",
         )
-
-
-def _amount(n_bytes: float) -> str:
-    return f"{n_bytes / 1e9:.1f} GB" if n_bytes >= 1e8 else f"{n_bytes / 1e6:.1f} MB"
 
 
 COPY_ROWS = 4096  # rows copied at a time from a reused cache's memory map

@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from edtalk.atomic import write_text
+from edtalk.cli import amount_of_bytes
 from edtalk.data.audio import write_wav
 from edtalk.data.clip import EMOTIONS
 from edtalk.data.errors import DataError, DatasetLayoutError
@@ -162,8 +163,7 @@ def _writing(path: Path) -> Iterator[None]:
         yield
     except (OSError, soundfile.SoundFileError) as err:
         reason = getattr(err, "strerror", None) or str(err)
-        folder = next((p for p in Path(path).absolute().parents if p.is_dir()), Path("/"))
-        free = f"{shutil.disk_usage(folder).free / 1e6:.1f} MB free there"
+        free = f"{shutil.disk_usage(_nearest_folder(path)).free / 1e6:.1f} MB free there"
         raise DataError(
             path,
             f"cannot write it ({reason}; {free}): free some space or choose a writable --out, then run "
@@ -369,13 +369,13 @@ def _held_clips(blocks: dict[str, dict | None]) -> dict[str, int]:
     return held
 
 
-def check_target(out: Path, preset: Preset, seed: int, blocks: dict | None = None) -> None:
+def check_target(out: Path, preset: Preset, seed: int, blocks: dict[str, dict | None]) -> None:
     """Refuse (unless --force) to write into ``out`` when it holds something else: a synthtalk of
     another preset or seed, finished (its card says so) or interrupted (no card; its clip sidecars
     say so), whose clips would be overwritten clip by clip, or files synthtalk never writes, in
     ``out`` or its clips/ (which a run would delete; hidden and temp files do not count). A finished or
     interrupted dataset of these settings, or of an older generator version, is kept or regenerated.
-    ``blocks``: the sidecars' generator blocks when read already (``_generator_blocks``)."""
+    ``blocks``: the sidecars' generator blocks (``_generator_blocks``)."""
     _check_folder(out)
     card = _read_card(out)
     if card is not None and (card.get("preset"), card.get("seed")) != (preset.name, seed):
@@ -385,7 +385,7 @@ def check_target(out: Path, preset: Preset, seed: int, blocks: dict | None = Non
             f"{preset.name!r} seed {seed} would overwrite it: choose another --out, or --force to replace it",
         )
     if card is None:
-        held = _held_clips(_generator_blocks(out) if blocks is None else blocks)
+        held = _held_clips(blocks)
         if set(held) - {f"clips of preset {preset.name!r} seed {seed}"}:
             holds = ", ".join(f"{n} {what}" for what, n in sorted(held.items(), key=lambda kv: -kv[1]))
             raise DatasetLayoutError(
@@ -412,17 +412,24 @@ def _check_space(out: Path, preset: Preset, todo: list[ClipTask]) -> str:
     ``todo`` (``estimated_bytes``; their files already there are rewritten, so count as free space),
     instead of filling it hours in; returns the estimate for the startup line."""
     need = estimated_bytes(preset, len(todo))
-    folder = next((p for p in (out.absolute(), *out.absolute().parents) if p.is_dir()), Path("/"))
+    folder = _nearest_folder(out)
     held = sum(_size(out / "clips" / f"{t.clip_id}{ext}") for t in todo for ext in (".mp4", ".wav", ".json"))
     free = shutil.disk_usage(folder).free
     if free + held < SPACE_MARGIN * need:
-        rewritten = f" (and {_amount(held)} in the clips it rewrites)" if held else ""
+        rewritten = f" (and {amount_of_bytes(held)} in the clips it rewrites)" if held else ""
         raise DataError(
             out,
-            f"{len(todo)} clips of preset {preset.name!r} take about {_amount(need)}, and its disk has "
-            f"{_amount(free)} free{rewritten}: free some space or choose an --out on a larger disk",
+            f"{len(todo)} clips of preset {preset.name!r} take about {amount_of_bytes(need)}, and its disk "
+            f"has {amount_of_bytes(free)} free{rewritten}: free some space or choose an --out on a larger "
+            "disk",
         )
-    return f"about {_amount(need)}; {_amount(free)} free"
+    return f"about {amount_of_bytes(need)}; {amount_of_bytes(free)} free"
+
+
+def _nearest_folder(path: str | Path) -> Path:
+    """``path`` itself when it is a folder, else its nearest existing parent: where its disk is asked."""
+    path = Path(path).absolute()
+    return next((p for p in (path, *path.parents) if p.is_dir()), Path("/"))
 
 
 def _size(path: Path) -> int:
@@ -430,10 +437,6 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def _amount(n_bytes: float) -> str:
-    return f"{n_bytes / 1e9:.1f} GB" if n_bytes >= 1e8 else f"{n_bytes / 1e6:.1f} MB"
 
 
 def _start_writing(out: Path, tasks: list[ClipTask]) -> None:
