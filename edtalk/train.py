@@ -427,7 +427,7 @@ def _train(args: argparse.Namespace) -> int:
     t0 = time.time()
     cache = prepare_cache(train_cfg, model_cfg)  # the split alone: audio stages, the final check
     runs = {n: run_frames(get_stage(n).sample, stage_cfgs[n]) for n in names if not get_stage(n).frames_only}
-    if problem := silent_split(cache, list(runs), runs):
+    if problem := silent_split(cache, runs):
         return report_error(problem)
     extras_cache = None  # the split plus the rendered people, built on first use
     face_steps, sync_steps = args.expert_steps
@@ -464,10 +464,10 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def silent_split(cache: Path, audio_stages: list[str], frames: dict[str, int] | None = None) -> str | None:
-    """Why ``audio_stages`` cannot train on the frame cache ``cache``: none of its clips has audio
-    (its meta.json's ``no_audio``), or none with audio has the T consecutive frames that a stage's
-    samples take (``frames``: stage -> T, ``edtalk.data.sampler.run_frames``). The clips with audio
+def silent_split(cache: Path, frames: dict[str, int]) -> str | None:
+    """Why the audio stages ``frames`` names cannot train on the frame cache ``cache``: none of its clips
+    has audio (its meta.json's ``no_audio``), or none with audio has the T consecutive frames that a
+    stage's samples take (``frames``: stage -> T, ``edtalk.data.sampler.run_frames``). The clips with audio
     shorter than a stage's T, which its draws leave out, are named in a note. A folder without
     meta.json is left to the stages to name."""
     try:
@@ -475,16 +475,16 @@ def silent_split(cache: Path, audio_stages: list[str], frames: dict[str, int] | 
     except (OSError, ValueError):
         return None
     n_clips = len(meta.get("clip_ids", []))
-    if audio_stages and n_clips and len(meta.get("no_audio", [])) >= n_clips:
+    if frames and n_clips and len(meta.get("no_audio", [])) >= n_clips:
         return (
             f"none of the {n_clips} training clips has audio (no audio file, no audio track; "
-            f"cache {cache}), and {', '.join(audio_stages)} train on it: give the clips their audio "
+            f"cache {cache}), and {', '.join(frames)} train on it: give the clips their audio "
             "(a .wav beside each video), or train the frames-only stages alone (--stages)"
         )
     silent = set(meta.get("no_audio", []))
     lengths = dict(zip(meta.get("clip_ids", []), meta.get("length", []), strict=True))
     talking = {c: n for c, n in lengths.items() if c not in silent}
-    for stage, n_frames in (frames or {}).items():
+    for stage, n_frames in frames.items():
         if problem := _short_clips(cache, talking, stage, n_frames):
             return problem
     return None

@@ -201,13 +201,13 @@ def test_clips_without_audio_train_the_frames_only_stages_and_not_the_audio_ones
     for _ in range(5):  # the audio stages' batches: the talking clip's frames only
         batch = sampler.audio_windows(4, 5)
         assert batch["mels"].abs().sum(dim=(1, 2, 3, 4)).min() > 0
-    assert train.silent_split(path, ["audio_lip"]) is None
+    assert train.silent_split(path, {"audio_lip": 5}) is None
 
     quiet = tmp_path / "quiet"
     _clip(quiet, "a", noisy_faces(rng, 8), audio_seconds=None)
     cfg = TrainConfig(data=f"folder:{quiet}", cache=str(tmp_path / "cache"))
     path = prepare_cache(cfg, ModelConfig.preset("tiny"))
-    assert train.silent_split(path, []) is None  # eg_pretrain alone trains
-    assert "audio_lip, audio_pose train on it" in train.silent_split(path, ["audio_lip", "audio_pose"])
+    assert train.silent_split(path, {}) is None  # eg_pretrain alone trains
+    assert "audio_lip, audio_pose train on it" in train.silent_split(path, {"audio_lip": 5, "audio_pose": 10})
     with pytest.raises(DataError, match="none of the 1 clips of this frame cache has audio"):
         StageSampler(load_frame_cache(path)).emotion_clips(2, 5)

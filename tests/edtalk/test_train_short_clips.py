@@ -24,7 +24,7 @@ def test_clips_too_short_for_an_audio_stage_are_named_and_a_split_with_none_long
     from edtalk.train import silent_split
 
     cache = _meta(tmp_path / "cache", {"blip": 3, "talk": 12, "hum": 8, "still": 2}, no_audio=["still"])
-    assert silent_split(cache, ["audio_lip", "audio_pose"], {"audio_lip": 5, "audio_pose": 10}) is None
+    assert silent_split(cache, {"audio_lip": 5, "audio_pose": 10}) is None
     err = capsys.readouterr().err.splitlines()
     assert err == [
         "note: 1 of 3 training clips with audio are shorter than the 5 consecutive frames that "
@@ -32,9 +32,9 @@ def test_clips_too_short_for_an_audio_stage_are_named_and_a_split_with_none_long
         "note: 2 of 3 training clips with audio are shorter than the 10 consecutive frames that "
         "audio_pose's samples take (first: blip, hum): audio_pose leaves them out",
     ]
-    assert silent_split(cache, ["audio_lip"], {"audio_lip": 2}) is None  # none short: no note
+    assert silent_split(cache, {"audio_lip": 2}) is None  # none short: no note
     assert capsys.readouterr().err == ""
-    problem = silent_split(cache, ["audio_pose"], {"audio_pose": 13})
+    problem = silent_split(cache, {"audio_pose": 13})
     assert problem == (
         f"none of the 3 training clips with audio has the 13 consecutive frames that audio_pose's samples "
         f"take (the longest has 12; cache {cache}): give clips of at least 13 frames, or train without "
