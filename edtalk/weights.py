@@ -22,7 +22,8 @@ what cannot be the weight file: an empty file, a saved web page, an archive stil
 torch zip or safetensors file cut short, a model folder with a broken link or a shard its
 ``*.index.json`` lists missing, a download that ended before its Content-Length, and a file that
 changed while it was copied. A copy goes to a temp name and is renamed into place only when complete;
-a model folder it replaces waits beside it until then, and comes back if the import is cut short.
+a model folder it replaces waits beside it until then, and comes back if the import is cut short; the
+staging folder of a folder copy that was killed is removed by the next import of that folder.
 
 Hashes: the full sha256 is recorded where a reference document gives it. For most official files
 only a hash *prefix* is known (the ``-6726825d`` in torch-hub file names is the sha256 prefix;
@@ -37,11 +38,13 @@ marked ``unverified`` by the runner. The user-facing CLI is ``python -m eval.wei
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import http.client
 import json
 import os
 import shutil
+import socket
 import tempfile
 import urllib.request
 import warnings
@@ -424,14 +427,44 @@ def _recover_folder(dst: Path) -> None:
         pass
 
 
+def _stage_prefix(dst: Path) -> str:
+    """The name start of this process's staging folders for ``dst``: ``.<name>.<host>.<pid>.``, so a
+    later import can tell whose a leftover is."""
+    return f".{dst.name}.{socket.gethostname()}.{os.getpid()}."
+
+
+def _process_gone(pid: int) -> bool:
+    """Whether no process ``pid`` runs on this host (one of another user still runs)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):  # PermissionError: it runs under another user
+        return False
+    return False
+
+
+def _remove_dead_stages(dst: Path) -> None:
+    """Remove the staging folders of ``dst`` left by a copy killed on this host (SIGKILL, power loss):
+    those ``.<name>.<host>.<pid>.XXXX.part`` whose process is gone. A live process's (an import running
+    now), another host's (a weights folder shared over NFS) and an ownerless one are left alone."""
+    host_prefix = f".{dst.name}.{socket.gethostname()}."
+    for stage in dst.parent.glob(f"{glob.escape(host_prefix)}*.part"):
+        pid = stage.name[len(host_prefix) :].split(".", 1)[0]
+        if pid.isdigit() and stage.is_dir() and not stage.is_symlink() and _process_gone(int(pid)):
+            shutil.rmtree(stage, ignore_errors=True)
+
+
 def _put_folder(src: Path, dst: Path, changed=lambda: False) -> None:
     """Copy model folder ``src`` to ``dst`` (hidden entries skipped); ``dst`` is replaced only once
     the copy is complete (and, raising ``_Changed`` otherwise, ``changed()`` says ``src`` did not change).
     The old folder waits at ``_old_folder(dst)`` between the two renames, so an interruption there
-    never loses both: it goes back now (``finally``) or on the next access (``installed``)."""
+    never loses both: it goes back now (``finally``) or on the next access (``installed``). The copy is
+    staged in ``.<name>.<host>.<pid>.XXXX.part``: one left by a killed copy goes on the next call."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     _recover_folder(dst)  # one cut short before: its old folder back first, or its leftover removed
-    stage = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part"))
+    _remove_dead_stages(dst)
+    stage = Path(tempfile.mkdtemp(dir=dst.parent, prefix=_stage_prefix(dst), suffix=".part"))
     try:
         shutil.copytree(src, stage / "new", ignore=shutil.ignore_patterns(".*"))
         if changed():

@@ -2,6 +2,7 @@
 text model's folder without its tokenizer is named as incomplete (not loaded into an empty tokenizer)."""
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -92,6 +93,41 @@ def test_a_completed_folder_replacement_leaves_only_the_new_folder(wdir, tmp_pat
     W.import_file("hubert_large_ll60k", tmp_path / "v2", allow_unverified=True)
     assert (target / "pytorch_model.bin").read_bytes() == b"weights v2"
     assert sorted(p.name for p in wdir.iterdir() if p.name.startswith(".hubert")) == []
+
+
+def test_a_folder_copy_killed_midway_leaves_a_stage_the_next_import_removes(wdir, tmp_path):
+    """A kill during the copy left `.<name>.XXXX.part` (up to 1.2 GB for HuBERT) that nothing removed, as
+    it might be an import running now. Its name now says whose it is: the next import removes the stage
+    of a process gone from this host, and leaves a live process's, another host's and an ownerless one."""
+    target = _installed_v1(wdir, tmp_path)
+    script = textwrap.dedent(
+        f"""
+        import os, shutil, signal
+        from edtalk import weights as W
+
+        copytree = shutil.copytree
+        def killed(*args, **kwargs):
+            copytree(*args, **kwargs)
+            os.kill(os.getpid(), signal.SIGKILL)
+        shutil.copytree = killed
+        W.import_file("hubert_large_ll60k", {str(tmp_path / "v2")!r}, allow_unverified=True)
+        """
+    )
+    env = {**os.environ, "EDTALK_BENCH_WEIGHTS": str(wdir)}
+    done = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=Path(W.__file__).parent.parent)
+    assert done.wait() == -9, "the kill was not simulated"
+    (dead,) = [p.name for p in wdir.iterdir() if p.name.endswith(".part")]  # as the kill left it
+    kept = {
+        f".{target.name}.{socket.gethostname()}.{os.getpid()}.live1234.part",  # an import running now
+        f".{target.name}.other.host.example.{done.pid}.nfs12345.part",  # another host's, over NFS
+        f".{target.name}.old12345.part",  # an old leftover, no owner named
+    }
+    for name in kept:
+        (wdir / name / "new").mkdir(parents=True)
+    W.import_file("hubert_large_ll60k", tmp_path / "v2", allow_unverified=True)
+    assert not (wdir / dead).exists()
+    assert {p.name for p in wdir.iterdir() if p.name.endswith(".part")} == kept
+    assert (target / "pytorch_model.bin").read_bytes() == b"weights v2"
 
 
 def _emoberta_folder(folder: Path, *tokenizer_files: str) -> Path:
