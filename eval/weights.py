@@ -3,7 +3,7 @@
 The registry and verification live in ``edtalk.weights`` (usable from the model package too);
 this module re-exports them for eval code and adds the command line:
 
-    python -m eval.weights status                  # table: name, file, state, URL, users
+    python -m eval.weights status                  # table: name, file, state, URL, users; exit 1 on MISMATCH
     python -m eval.weights fetch syncnet_v2        # download from the official URL + verify
     python -m eval.weights fetch all               # every directly downloadable file
     python -m eval.weights import emotion_fan_mead8 ~/Downloads/self_relation-attention_61_84.3655
@@ -80,6 +80,8 @@ def _fetch(name: str, allow_unverified: bool) -> int:
 
 
 def _print_status() -> int:
+    """The status table; exit 1 when a present file fails its hash check (MISMATCH: ``resolve`` would
+    refuse it), else 0: a missing file is not an error, most are needed only by some metrics."""
     rows = status_rows()
     print(f"weights directory: {weights_dir()}")
     width = max(len(r["name"]) for r in rows)
@@ -97,7 +99,14 @@ def _print_status() -> int:
             "a model folder, NAME/ above); "
             f"the synthtalk judges are installed with `{INSTALL_JUDGES}` or trained with `{TRAIN_JUDGES}`"
         )
-    return 0
+    wrong = [r["name"] for r in rows if r["state"] == "MISMATCH"]
+    if wrong:
+        print(
+            f"error: {len(wrong)} present but failing the hash check (MISMATCH): {', '.join(wrong)}; install "
+            "the right file with `python -m eval.weights import NAME FILE` (or `fetch NAME`)",
+            file=sys.stderr,
+        )
+    return 1 if wrong else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,7 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         "(files are verified by sha256; nothing else in the suite uses the network).",
     )
     sub = p.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("status", help="show every weight file, where it goes and whether it is present")
+    sub.add_parser(
+        "status",
+        help="show every weight file, where it goes and whether it is present; exit 1 if a present one "
+        "fails its hash check (MISMATCH), 0 otherwise (missing files included)",
+    )
     f = sub.add_parser("fetch", help="download NAME (or 'all') from its official URL and verify it")
     f.add_argument("name", help=f"one of: {', '.join(WEIGHTS.names())}, or 'all'")
     f.add_argument("--allow-unverified", action="store_true", help="keep a file whose hash differs")

@@ -162,6 +162,26 @@ def test_cli_import_of_a_mismatching_file_with_allow_unverified_says_it_is_unver
     assert "note: installed UNVERIFIED (" in capsys.readouterr().err
 
 
+def test_status_exits_1_when_a_present_file_fails_its_hash_check(wdir, tmp_path, capsys):
+    """`status` exited 0 with a MISMATCH in its table, so a script could not use it as a check. Recorded
+    and unrecorded files pass (resolve accepts them) and missing ones stay exit 0 (most are optional)."""
+    (tmp_path / "a").write_bytes(b"openface weights v1")
+    with pytest.warns(UserWarning, match="recording"):
+        W.import_file("openface_nn4_small2", tmp_path / "a")
+    (wdir / "synthtalk_sync_judge.safetensors").write_bytes(b"copied by hand")  # unrecorded
+    assert main(["status"]) == 0
+    assert "MISMATCH" not in capsys.readouterr().err
+    (tmp_path / "f").write_bytes(b"not the official inception")
+    assert main(["import", "pytorch_fid_inception", str(tmp_path / "f"), "--allow-unverified"]) == 0
+    capsys.readouterr()
+    assert main(["status"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "error: 1 present but failing the hash check (MISMATCH): pytorch_fid_inception; install the right "
+        "file with `python -m eval.weights import NAME FILE` (or `fetch NAME`)"
+    )
+
+
 def test_fetch_refuses_non_direct_and_cli_status(wdir, capsys):
     with pytest.raises(W.MissingWeightsError, match="cannot be downloaded automatically"):
         W.fetch("emotion_fan_mead8")
