@@ -10,7 +10,8 @@ own videos, which ``eval.run`` refuses to score as paired predictions.
 Split: ``root/lists/<split>.json|txt`` selects the clips; a folder with no lists has no splits (every
 split is every clip). When ``lists/`` holds lists but none for the split asked (``--split tset``), that
 is an error naming the lists there, except ``train`` (every clip; training refuses the clips of the
-test and judge lists) and ``all`` (every clip).
+test and judge lists) and ``all`` (every clip). A note beside the lists (``README.txt``, ``notes.txt``,
+a name with a space) is not a list.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ PAIRED_EXPECTED = """\
   <root>/pred/<id>.mp4   generated videos, same file stem as the ground truth"""
 EXPECTED = PAIRED_EXPECTED + "\nor a folder of videos <root>/<id>.mp4 (no predictions)"
 EVERY_CLIP_SPLITS = ("train", "all")  # splits that take every clip when lists/ has none for them
+NOTE_NAMES = ("readme", "notes")  # lists/ files named so (any case, any ending) are notes
 
 
 def pair_folders(gt_dir: str | Path, pred_dir: str | Path | None = None, split: str = "test") -> list[Clip]:
@@ -144,17 +146,27 @@ def _check_unlisted_split(root: Path, split: str) -> None:
     if split in EVERY_CLIP_SPLITS:
         return
     folder = root / "lists"
-    found = sorted(
-        p.name
-        for p in folder.glob("*")
-        if p.suffix.lower() in (".json", ".txt") and not p.name.startswith(".") and p.is_file()
-    )
+    found = sorted(p.name for p in folder.glob("*") if _is_split_list(p))
     if found:
         raise DatasetLayoutError(
             folder,
             f"no list for split {split!r} ({split}.txt or {split}.json), only {', '.join(found)}: give one "
             f"of their splits, 'all' for every clip, or write lists/{split}.txt (one clip id a line)",
         )
+
+
+def _is_split_list(path: Path) -> bool:
+    """Whether ``path`` in ``lists/`` counts as a split's list: a visible ``.json``/``.txt`` file whose stem
+    could be a ``--split`` (no whitespace) and is no note (``NOTE_NAMES``: ``README.txt``, ``notes.txt``).
+    A note reads as a list (each line an id), so it is told by its name, not its content."""
+    stem = path.stem.lower()
+    return (
+        path.suffix.lower() in (".json", ".txt")
+        and not path.name.startswith(".")
+        and not any(c.isspace() for c in stem)
+        and not stem.startswith(NOTE_NAMES)
+        and path.is_file()
+    )
 
 
 READERS.add("folder", Dataset(read_folder, title="folder"))

@@ -182,6 +182,20 @@ def test_a_folder_split_with_no_list_beside_other_lists_is_an_error_naming_them(
     assert "only test.json, train.txt: give one of their splits" in message and "\n" not in message
 
 
+def test_a_readme_or_notes_beside_the_folder_lists_is_not_named_as_a_list(tmp_path, place):
+    """Every .txt in lists/ was a list: `--split val` named README.txt among the splits to give, and a
+    lists/ holding only a README refused every split but train and all."""
+    for name in ("a", "b"):
+        place(tmp_path / f"{name}.mp4")
+    (tmp_path / "lists").mkdir()
+    for note in ("README.txt", "notes.txt", "my lists.txt"):
+        (tmp_path / "lists" / note).write_text("test.txt holds the test clips\n")
+    assert [c.id for c in read_clips("folder", tmp_path, "val")] == ["a", "b"]  # no lists: every clip
+    (tmp_path / "lists/test.txt").write_text("b\n")
+    with pytest.raises(DatasetLayoutError, match=r"only test.txt: give one of their splits"):
+        read_clips("folder", tmp_path, "val")
+
+
 def test_a_folder_without_a_list_for_train_or_all_still_reads_every_clip(tmp_path, place):
     """Guard: a folder with no lists is every clip for any split; with lists, 'train' without one is
     every clip (training then refuses the test list's clips) and 'all' is every clip."""
