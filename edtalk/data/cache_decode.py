@@ -114,12 +114,12 @@ def not_a_face_crop(clip: Clip, video) -> DataError | None:
     (height, width), fps = video.size, video.fps
     if height == width and abs(fps - CACHE_FPS) <= FPS_TOLERANCE:
         return None
-    if clip.dataset in ("mead", "hdtf"):
+    if clip.dataset in ("mead", "hdtf", "folder"):
         how = (
             f"`python -m edtalk.data.crop dataset --dataset {clip.dataset} --root RAW --out CROPPED` makes "
             "them; train on CROPPED"
         )
-    else:
+    else:  # lrw, voxceleb2 ship as crops: a clip of another layout is cropped a file at a time
         how = "`python -m edtalk.data.crop video` makes them"
     if height != width:
         return DataError(

@@ -216,9 +216,9 @@ def _print_report(console: Console, clips: Sequence[Clip], problems: list[Proble
     console.print(verdict)
     if any(p.kind in ("not_square", "fps") for p in problems):
         console.print(
-            "frames that are not square face crops at 25 fps (raw MEAD or HDTF?): `python -m "
-            "edtalk.data.crop dataset --dataset mead|hdtf --root RAW --out CROPPED` makes them "
-            "(docs/datasets.md)",
+            "frames that are not square face crops at 25 fps (raw MEAD, HDTF or your own videos?): "
+            "`python -m edtalk.data.crop dataset --dataset mead|hdtf|folder --root RAW --out CROPPED` makes "
+            "them (docs/datasets.md)",
             highlight=False,
         )
 

@@ -5,19 +5,25 @@
     python -m edtalk.data.crop video talk.mov --out driver.mp4
     python -m edtalk.data.crop dataset --dataset mead --root raw/MEAD --out data/MEAD
     python -m edtalk.data.crop dataset --dataset hdtf --root raw/HDTF --out data/HDTF
+    python -m edtalk.data.crop dataset --dataset folder --root my_videos --out data/mine
 
 ``dataset`` writes the layout the readers take (docs/datasets.md): raw MEAD
 (``M003/video/front/angry/level_1/001.mp4`` + ``M003/audio/...``) becomes EDTalk's flattened
 ``MEAD_front/video/M003#angry#level_1#001.mp4`` + ``MEAD_front/audio/<same>.wav``; raw HDTF (one
 long video per person, any names, audio in the video) becomes 5-second chunks
 ``split_5s_video/<video>#<k>.mp4`` + ``split_5s_audio/<video>#<k>.wav`` (k counts from 1, as in the
-official README's tree ``RD_Radio1_000#1``, ``#2``, ...; the last, shorter chunk is dropped). Audio is
-16 kHz mono; a video with no audio track and no audio file is cropped silent, with no wav (its clips
-read as clips without audio, which train the frames-only stages). Clips are cropped in parallel, one
-process per core; a clip that fails (unreadable, an audio file or track that cannot be read, no face, a
-worker process that died) is named and the others go on; a re-run skips the clips already done with
-the same settings (``<out>/.crop/``) and ``<out>/crop_report.json`` lists every clip's outcome.
-Exit status 0 when every clip was cropped, 1 when some could not be, 2 for a usage error.
+official README's tree ``RD_Radio1_000#1``, ``#2``, ...; the last, shorter chunk is dropped); a folder
+of one's own videos (any names, in subfolders or not) becomes the plain folder the ``folder`` reader
+takes, ``<id>.mp4`` + ``<id>.wav`` (id: the file's path below the root less its suffix, folders joined
+with '#': ``spk1/take2.mov`` -> ``spk1#take2``; audio: an audio file of the video's stem beside it,
+else its own track), its ``lists/`` copied unchanged; two videos of one id are a usage error. Audio
+is 16 kHz mono; a video with no audio track and no audio file is cropped silent, with no wav (its
+clips read as clips without audio, which train the frames-only stages). Clips are cropped in
+parallel, one process per core; a clip that fails (unreadable, an audio file or track that cannot be
+read, no face, a worker process that died) is named and the others go on; a re-run skips the clips
+already done with the same settings (``<out>/.crop/``) and ``<out>/crop_report.json`` lists every
+clip's outcome. Exit status 0 when every clip was cropped, 1 when some could not be, 2 for a usage
+error.
 """
 
 from __future__ import annotations
@@ -151,21 +157,9 @@ def mead_jobs(root: Path, out: Path) -> list[CropJob]:
 def hdtf_jobs(root: Path, out: Path, chunk_seconds: float) -> list[CropJob]:
     """Every video under ``root`` (HDTF's long per-person videos) -> ``chunk_seconds`` chunks."""
     from edtalk.data.errors import DatasetLayoutError
-    from edtalk.data.readers.common import VIDEO_SUFFIXES
 
-    if not root.is_dir():
-        raise DatasetLayoutError(root, "hdtf root folder does not exist")
-    out = out.resolve()  # when it lies inside root, its crops are not raw videos
-    videos = sorted(
-        p
-        for p in root.rglob("*")
-        if p.suffix.lower() in VIDEO_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)  # hidden files, folders
-        and p.is_file()
-        and out not in p.resolve().parents
-    )
-    if not videos:
-        raise DatasetLayoutError(root, f"no videos ({', '.join(VIDEO_SUFFIXES)}) under this folder")
+    out = out.resolve()
+    videos = _raw_videos(root, out, "hdtf")
     twice = sorted(stem for stem, n in Counter(v.stem for v in videos).items() if n > 1)
     if twice:
         raise DatasetLayoutError(
@@ -173,6 +167,66 @@ def hdtf_jobs(root: Path, out: Path, chunk_seconds: float) -> list[CropJob]:
         )
     video_dir, audio_dir = out / "split_5s_video", out / "split_5s_audio"
     return [CropJob(v.stem, str(v), None, str(video_dir), str(audio_dir), chunk_seconds) for v in videos]
+
+
+def folder_jobs(root: Path, out: Path) -> list[CropJob]:
+    """Every video under ``root`` (a researcher's own) -> ``out/<id>.mp4`` + ``out/<id>.wav``, the plain
+    folder of videos the ``folder`` reader takes. Id: the path below ``root`` less its suffix, folders
+    joined with '#' (``spk1/take2.mov`` -> ``spk1#take2``); two videos of one id are an error naming both.
+    An audio file of the video's stem beside it (``x.wav`` next to ``x.mp4``) is its audio."""
+    from edtalk.data.errors import DatasetLayoutError
+    from edtalk.data.readers.common import find_audio, name_key
+
+    out = out.resolve()
+    by_id: dict[str, Path] = {}
+    for video in _raw_videos(root, out, "folder"):
+        clip_id = name_key("#".join(video.relative_to(root).with_suffix("").parts))  # the reader's NFC
+        if clip_id in by_id:
+            raise DatasetLayoutError(
+                video, f"gives clip id {clip_id!r}, as {by_id[clip_id]} does: rename or move one of the two"
+            )
+        by_id[clip_id] = video
+    jobs = []
+    for clip_id, video in by_id.items():
+        audio = find_audio([video.stem], [video.parent])
+        jobs.append(CropJob(clip_id, str(video), str(audio) if audio else None, str(out), str(out)))
+    return jobs
+
+
+def _raw_videos(root: Path, out: Path, dataset: str) -> list[Path]:
+    """The video files under ``root`` (sorted; hidden files and folders skipped, and the crops of an
+    ``out`` (resolved) inside ``root``); a missing root or one without videos is an error."""
+    from edtalk.data.errors import DatasetLayoutError
+    from edtalk.data.readers.common import VIDEO_SUFFIXES
+
+    if not root.is_dir():
+        raise DatasetLayoutError(root, f"{dataset} root folder does not exist")
+    videos = sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in VIDEO_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)  # hidden files, folders
+        and p.is_file()
+        and out not in p.resolve().parents  # when out lies inside root, its crops are not raw videos
+    )
+    if not videos:
+        raise DatasetLayoutError(root, f"no videos ({', '.join(VIDEO_SUFFIXES)}) under this folder")
+    return videos
+
+
+def copy_lists(root: Path, out: Path) -> Path | None:
+    """Copy ``root/lists`` (a folder's split lists) unchanged to ``out/lists``, where the ``folder``
+    reader looks for them; the copy, or None when ``root`` has no ``lists/`` folder."""
+    import shutil
+
+    from edtalk.data.errors import DataError
+
+    if not (root / "lists").is_dir():
+        return None
+    try:
+        return Path(shutil.copytree(root / "lists", out / "lists", dirs_exist_ok=True))
+    except OSError as err:  # shutil.Error too
+        raise DataError(out / "lists", f"cannot copy {root / 'lists'} there ({err})") from None
 
 
 def _done_file(out: Path, clip_id: str) -> Path:
@@ -364,16 +418,18 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--audio", type=user_path, help="audio file (default: the video's own audio track)")
     data = sub.add_parser(
         "dataset",
-        help="a raw MEAD or HDTF tree -> the layout its reader takes",
-        description="Crop a raw MEAD or HDTF tree to the layout its reader takes: MEAD_front/video|audio "
-        "(MEAD) or split_5s_video|audio 5-second chunks (HDTF), 256 px, 25 fps, 16 kHz mono (a video with "
-        "no audio track and no audio file: silent, with no wav). Clips are cropped in parallel; a re-run "
-        "skips clips done with the same settings and tries failed ones again; <out>/crop_report.json lists "
-        "every clip's outcome. Exit status 0 when every clip was cropped, 1 when some could not be, 2 for a "
-        "usage error.",
+        help="a raw MEAD or HDTF tree, or a folder of videos -> the layout its reader takes",
+        description="Crop a raw MEAD or HDTF tree, or a folder of one's own videos, to the layout its reader "
+        "takes: MEAD_front/video|audio (MEAD), split_5s_video|audio 5-second chunks (HDTF) or <id>.mp4 + "
+        "<id>.wav (folder: every video under --root, in subfolders too; id: its path less the suffix, "
+        "folders joined with '#'; audio: a file of the video's stem beside it, else its own track; "
+        "lists/ copied unchanged), 256 px, 25 fps, 16 kHz mono (a video with no audio track and no audio "
+        "file: silent, with no wav). Clips are cropped in parallel; a re-run skips clips done with the same "
+        "settings and tries failed ones again; <out>/crop_report.json lists every clip's outcome. Exit "
+        "status 0 when every clip was cropped, 1 when some could not be, 2 for a usage error.",
     )
-    data.add_argument("--dataset", required=True, choices=("mead", "hdtf"))
-    data.add_argument("--root", type=user_path, required=True, help="the raw dataset's folder")
+    data.add_argument("--dataset", required=True, choices=("mead", "hdtf", "folder"))
+    data.add_argument("--root", type=user_path, required=True, help="the raw dataset's (or videos') folder")
     data.add_argument(
         "--out", type=user_path, required=True, help="folder for the cropped dataset (--root of training)"
     )
@@ -434,6 +490,15 @@ def _video(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jobs(args: argparse.Namespace) -> list[CropJob]:
+    """The crop jobs of ``crop dataset``'s ``--dataset``."""
+    if args.dataset == "mead":
+        return mead_jobs(args.root, args.out)
+    if args.dataset == "hdtf":
+        return hdtf_jobs(args.root, args.out, args.chunk_seconds)
+    return folder_jobs(args.root, args.out)
+
+
 def _dataset(args: argparse.Namespace) -> int:
     if args.out.resolve() == args.root.resolve():
         return report_error("--out must differ from --root (the crops would mix with the raw videos)")
@@ -441,11 +506,9 @@ def _dataset(args: argparse.Namespace) -> int:
 
     if args.dataset == "hdtf" and round(args.chunk_seconds * FPS) < 1:
         return report_error(f"--chunk-seconds {args.chunk_seconds:g}: shorter than one frame at {FPS:g} fps")
-    jobs = (
-        mead_jobs(args.root, args.out)
-        if args.dataset == "mead"
-        else hdtf_jobs(args.root, args.out, args.chunk_seconds)
-    )
+    jobs = _jobs(args)
+    if args.dataset == "folder" and (lists := copy_lists(args.root, args.out)):
+        print(f"[crop] split lists copied to {lists} (their ids must be the crops' ids)")
     outcomes = crop_dataset(jobs, args.out, args.workers, progress=not args.quiet)
     failed = [o for o in outcomes if o.problem]
     written = sum(w.endswith(".mp4") for o in outcomes for w in o.written)

@@ -46,7 +46,8 @@ def test_clips_at_another_frame_rate_or_with_too_little_audio_are_left_out_by_na
     reasons = dict(cache.skipped)
     assert reasons["phone"] == (
         f"{root / 'phone.mp4'}: 30 fps, not the 25 fps the networks take; "
-        "`python -m edtalk.data.crop video` makes them"
+        "`python -m edtalk.data.crop dataset --dataset folder --root RAW --out CROPPED` makes them; train on "
+        "CROPPED"
     )
     assert reasons["blip"].startswith(f"{root / 'blip.wav'}: audio too short")
 
