@@ -52,20 +52,24 @@ def check_driving(variants: list[Variant], driving: str) -> None:
         )
 
 
-def note_skipped_metrics(protocol: str) -> None:
-    """Without --metrics a trial skips the metrics whose weight files its node lacks: say which, and how
-    to get them, before anything is trained (the trials only log it); ``fit_sweep`` calls it once the
-    inputs and the resume settings passed their checks, so it never comes before their error."""
+def metrics_to_score(protocol: str) -> str:
+    """Without --metrics: the protocol's metrics whose weight files this machine (the sweep's driver)
+    has, chosen once for every trial, so that the rows of one sweep, a resumed one included, score
+    the same metrics whichever node runs them and whatever was installed meanwhile. Names the others
+    and how to get them, before anything is trained; ``fit_sweep`` calls it once the inputs and the
+    resume settings passed their checks, so it never comes before their error."""
     from sweeps.trial import split_metrics
 
-    skipped = split_metrics(protocol)[1]
+    scored, skipped = split_metrics(protocol)
     if skipped:
         print(
-            f"note: without --metrics, trials skip the metrics whose weight files their node lacks; here: "
-            f"{'; '.join(skipped)}. `python -m eval.weights status` lists each file and where it goes, "
-            "`python -m eval.zoo install` (or `train`) makes the synthtalk judges; or choose with --metrics",
+            f"note: without --metrics, every trial scores the metrics whose weight files this machine has "
+            f"({', '.join(scored)}); skipped: {'; '.join(skipped)}. `python -m eval.weights status` lists "
+            "each file and where it goes, `python -m eval.zoo install` (or `train`) makes the synthtalk "
+            "judges; or choose with --metrics",
             file=sys.stderr,
         )
+    return ",".join(scored)
 
 
 def check_folders(args: argparse.Namespace) -> None:

@@ -153,7 +153,9 @@ def _weight_present(name: str) -> bool:
 
 def scorable_metrics(protocol_name: str) -> list[str]:
     """The protocol's implemented metrics whose weight files are on this machine (e.g. the
-    synthtalk judges once ``python -m eval.zoo install`` or ``train`` has run); the others are skipped."""
+    synthtalk judges once ``python -m eval.zoo install`` or ``train`` has run); the others are skipped.
+    Only a trial of a sweep started before the driver chose the metrics for every trial
+    (``checks.metrics_to_score``; its saved search space has none) asks its own node."""
     ok, skipped = split_metrics(protocol_name)
     if skipped:
         print(f"[sweep] metrics skipped on this machine: {'; '.join(skipped)}", flush=True)

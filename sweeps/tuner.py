@@ -118,15 +118,25 @@ def check_trial_fits(args: argparse.Namespace) -> None:
     check_workers_fit(args.workers, on_gpus, cluster=args.address is not None, trial_cpu=TRIAL_CPU)
 
 
-def new_tuner(args: argparse.Namespace, variants: list[Variant], trainable, name: str, storage: str):
+def new_tuner(
+    args: argparse.Namespace,
+    variants: list[Variant],
+    trainable,
+    name: str,
+    storage: str,
+    metrics: str | None = None,
+):
     """The grid: every variant with seeds 0..--num-samples-1 (a grid axis, so each repeat trains with
-    its own seed), on Tune with the chosen scheduler, kept in ``<storage>/<name>``."""
+    its own seed), on Tune with the chosen scheduler, kept in ``<storage>/<name>``. ``metrics``: what
+    every trial scores when --metrics is not given (``metrics_to_score``); Tune keeps it in the saved
+    search space, so a resumed sweep scores the same."""
     from ray import tune
 
     return tune.Tuner(
         trainable,
         param_space={
             **trial_config(args),
+            "metrics": args.metrics or metrics,
             "variant": tune.grid_search([v.to_dict() for v in variants]),
             "seed": tune.grid_search(list(range(args.num_samples))),
         },
@@ -151,8 +161,9 @@ def fit_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
     path = joined(storage, name)
     settings = sweep_settings(args, variants)
     resuming = resume_plan(args, path, settings)
-    if not args.metrics:  # after every check of the inputs: a note never comes before an error
-        checks.note_skipped_metrics(args.protocol)
+    # after every check of the inputs (a note never comes before an error); a resumed sweep scores what
+    # its start chose, kept in Tune's saved search space
+    metrics = None if args.metrics or resuming else checks.metrics_to_score(args.protocol)
     init_ray(args.address)
     check_trial_fits(args)
     parent_run.prepare_parent(args, variants)
@@ -161,7 +172,7 @@ def fit_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
     if resuming:
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
     else:
-        tuner = new_tuner(args, variants, trainable, name, storage)
+        tuner = new_tuner(args, variants, trainable, name, storage, metrics)
         save_text(joined(path, SETTINGS_FILE), json.dumps(settings, indent=1, sort_keys=True) + "\n")
     grid = tuner.fit()
     written, export_errors = export_results(grid, sweep_name, args.out)

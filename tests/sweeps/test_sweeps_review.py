@@ -191,6 +191,53 @@ def test_metrics_skipped_for_missing_weights_are_named_before_ray_starts(
     with pytest.raises(Stop):
         bank_size.main(argv)
     err = capsys.readouterr().err
-    assert "note: without --metrics, trials skip" in err and "fid (no synthtalk_face_judge)" in err, err
+    assert "note: without --metrics, every trial scores the metrics whose weight files this machine" in err
+    assert "fid (no synthtalk_face_judge)" in err, err
     assert "lse_c (no synthtalk_sync_judge)" in err  # each missing file named once
     assert "python -m eval.zoo install" in err and "python -m eval.weights status" in err
+
+
+def test_without_metrics_every_trial_scores_what_the_sweeps_start_chose_also_when_resumed(
+    tmp_path, sweep_inputs, monkeypatch
+):
+    """Each trial chose its metrics from the weight files of the node it ran on, when it was scored:
+    judges installed between a sweep's start and its --resume, or present on some nodes only, gave the
+    rows of one table different metrics. The driver now chooses once, into the saved search space."""
+    from ray import tune
+
+    from sweeps import checks, parent_run, trial, tuner
+
+    for name, value in [
+        ("init_ray", lambda address: None),
+        ("check_trial_fits", lambda args: None),
+        ("trainable_with_resources", lambda: None),
+        ("concurrent_trials", lambda workers, chosen=None, cluster=False: 1),
+    ]:
+        monkeypatch.setattr(tuner, name, value)
+    monkeypatch.setattr(parent_run, "prepare_parent", lambda args, variants: None)
+    monkeypatch.setattr(trial, "split_metrics", lambda protocol: (["psnr", "ssim"], ["fid (no judge)"]))
+    captured = {}
+
+    class FakeTuner:
+        def __init__(self, trainable, **kw):
+            captured.update(kw)
+
+        def fit(self):
+            return []
+
+        can_restore = staticmethod(lambda path: False)
+        restore = staticmethod(lambda *a, **kw: FakeTuner(None))
+
+    monkeypatch.setattr(tune, "Tuner", FakeTuner)
+    argv = [*sweep_inputs[:-2], "--storage", str(tmp_path / "s"), "--out", str(tmp_path / "o")]
+    assert bank_size.main(argv) == 0
+    assert captured["param_space"]["metrics"] == "psnr,ssim"
+    assert bank_size.main([*argv, "--metrics", "l1"]) == 0
+    assert captured["param_space"]["metrics"] == "l1"
+
+    # resumed: Tune restores the saved search space; the machine's weight files are not asked again
+    monkeypatch.setattr(checks, "metrics_to_score", lambda protocol: pytest.fail("chose the metrics again"))
+    monkeypatch.setattr(tuner, "resume_plan", lambda args, path, settings: True)
+    captured.clear()
+    assert bank_size.main([*argv, "--resume"]) == 0
+    assert captured == {}  # restored, not built anew
