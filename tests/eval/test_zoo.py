@@ -12,30 +12,15 @@ from edtalk.experts.store import install_judge, save_expert
 from edtalk.experts.testing import make_fixture_dataset
 from edtalk.weights import sha256_of
 
+# the options conftest's smoke judge pair (``smoke_judges``: data, weights dir, --out) was trained with
 SMOKE = [
     *("--face-steps", "3", "--sync-steps", "2", "--batch-size", "8", "--max-clips", "4", "--no-progress"),
     *("--extra-identities", "1", "--extra-frames-per-clip", "2"),
 ]
 
 
-@pytest.fixture
-def trained(tmp_path, monkeypatch):
-    data = make_fixture_dataset(tmp_path / "st", n_clips=2, n_frames=25, size=64)
-    wdir = tmp_path / "weights"
-    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(wdir))  # restored after the test
-    backbones.clear_cache()
-    from eval.zoo import main
-
-    rc = main(
-        ["train", "--data", str(data), "--out", str(tmp_path / "out"), "--weights-dir", str(wdir), *SMOKE]
-    )
-    assert rc == 0
-    yield data, wdir, tmp_path / "out"
-    backbones.clear_cache()
-
-
-def test_zoo_train_installs_judges_and_reports(trained):
-    data, wdir, out = trained
+def test_zoo_train_installs_judges_and_reports(smoke_judges):
+    data, wdir, out = smoke_judges
     recorded = json.loads((wdir / "recorded_hashes.json").read_text())
     for name in ("synthtalk_face_judge", "synthtalk_sync_judge"):
         path = weights.resolve(name)  # the weights manager verifies the recorded sha256
@@ -55,8 +40,8 @@ def test_zoo_train_installs_judges_and_reports(trained):
     assert face_judge.meta["identities"] == ["st002", "st003"]
 
 
-def test_zoo_evaluate_uses_installed_judges(trained, capsys):
-    data, wdir, out = trained
+def test_zoo_evaluate_uses_installed_judges(smoke_judges, capsys):
+    data, wdir, out = smoke_judges
     from eval.zoo import main
 
     full = (out / "zoo_results_first4.json").read_text()
@@ -69,11 +54,11 @@ def test_zoo_evaluate_uses_installed_judges(trained, capsys):
     assert json.loads((out / "zoo_results.json").read_text())["face"]["n_clips"] == 4
 
 
-def test_check_says_whether_the_installed_judges_can_score_the_set(trained, tmp_path, capsys):
+def test_check_says_whether_the_installed_judges_can_score_the_set(smoke_judges, tmp_path, capsys):
     """`make demo` skipped the judges whenever runs/judges/zoo_results.json existed, so with another
     weights folder (or the cache cleared) every score stopped on a missing judge. It now asks
     `eval.zoo check` first."""
-    data, wdir, _ = trained
+    data, wdir, _ = smoke_judges
     from eval.zoo import main
 
     assert main(["check", "--data", str(data)]) == 0
@@ -82,7 +67,7 @@ def test_check_says_whether_the_installed_judges_can_score_the_set(trained, tmp_
     assert "synthtalk_face_judge' is missing" in capsys.readouterr().err
 
 
-def test_install_refuses_a_training_loss_expert(trained, tmp_path):
+def test_install_refuses_a_training_loss_expert(smoke_judges, tmp_path):
     from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig
 
     path = save_expert(
@@ -104,15 +89,17 @@ def test_missing_judge_names_the_training_command(tmp_path, monkeypatch):
         resolve_judge("synthtalk_sync_judge")
 
 
-def test_results_name_the_data_and_the_judges_and_another_set_gets_a_note(trained, tmp_path, capsys):
+def test_results_name_the_data_and_the_judges_and_another_set_gets_a_note(
+    smoke_judges, smoke_judge_pair, tmp_path, capsys
+):
     """zoo_results.json did not say which judge files or which dataset its figures came from, and
     judges trained on one synthtalk scored another (another seed) without a word."""
-    data, wdir, out = trained
+    _, wdir, out = smoke_judges
     from eval.zoo import main
 
     results = json.loads((out / "zoo_results_first4.json").read_text())
     assert results["data"] == {
-        "root": str(data.absolute()),
+        "root": str(smoke_judge_pair.data.absolute()),  # the set `train` was given (this test has a copy)
         "seed": 0,
         "preset": None,
         "generator_version": None,
@@ -157,10 +144,10 @@ def test_an_out_that_is_a_file_or_an_unfinished_dataset_is_refused_before_traini
     assert afile.read_text() == "x" and not (tmp_path / "weights").exists()
 
 
-def test_ctrl_c_is_exit_130_and_a_retrain_drops_the_old_figures(trained, tmp_path, monkeypatch, capsys):
+def test_ctrl_c_is_exit_130_and_a_retrain_drops_the_old_figures(smoke_judges, tmp_path, monkeypatch, capsys):
     """Ctrl-C printed a traceback; interrupted after installing new judges, the old judges' figures
     stayed in --out (`make demo` takes zoo_results.json for "judges trained")."""
-    data, wdir, out = trained
+    data, wdir, out = smoke_judges
     import edtalk.experts.train as experts_train
     import eval.zoo as zoo
 

@@ -8,29 +8,19 @@ import shutil
 
 import pytest
 
-import eval.backbones as backbones
 from edtalk.experts.store import save_expert
 from edtalk.experts.testing import FIXTURE_SPLITS, make_fixture_dataset
 from edtalk.weights import sha256_of
 from eval.zoo import main
 
-SMOKE = [
-    *("--face-steps", "2", "--sync-steps", "2", "--batch-size", "8", "--max-clips", "4", "--no-progress"),
-    *("--extra-identities", "1", "--extra-frames-per-clip", "2"),
-]
 JUDGES = ("synthtalk_face_judge", "synthtalk_sync_judge")
 
 
 @pytest.fixture
-def judge_set(tmp_path, monkeypatch):
-    """A smoke judge pair trained into ``set/`` (installed into ``weights/``, which the tests replace)."""
-    data = make_fixture_dataset(tmp_path / "st", n_clips=2, n_frames=25, size=64)
-    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "weights"))
-    backbones.clear_cache()
-    argv = ["train", "--data", str(data), "--out", str(tmp_path / "set"), "--no-eval", *SMOKE]
-    assert main(argv) == 0
-    yield data, tmp_path / "set"
-    backbones.clear_cache()
+def judge_set(smoke_judges):
+    """This test's copy of conftest's smoke judge pair: the fixture set and the pair's ``out/`` (its
+    $EDTALK_BENCH_WEIGHTS is the ``weights/`` the pair was installed into, which the tests replace)."""
+    return smoke_judges.data, smoke_judges.out
 
 
 def test_install_puts_both_judges_of_a_folder_in_place_and_scores_them(judge_set, tmp_path, capsys):
