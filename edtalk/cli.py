@@ -124,6 +124,22 @@ def user_path(text: str) -> Path:
     return Path(text).expanduser()
 
 
+def add_weights_dir_option(parser: argparse.ArgumentParser, what: str = "read the weights from") -> None:
+    """``--weights-dir`` as the weights tools spell it (``eval.zoo``, ``eval.weights``); ``use_weights_dir``
+    applies it."""
+    parser.add_argument("--weights-dir", type=Path, default=None, help=f"{what} this weights directory "
+                        "(default $EDTALK_BENCH_WEIGHTS, else ~/.cache/edtalk-bench/weights)")  # fmt: skip
+
+
+def use_weights_dir(args: argparse.Namespace) -> None:
+    """``--weights-dir`` as ``$EDTALK_BENCH_WEIGHTS`` for this process and those it starts (not given:
+    as it was)."""
+    import os
+
+    if getattr(args, "weights_dir", None) is not None:
+        os.environ["EDTALK_BENCH_WEIGHTS"] = str(args.weights_dir)
+
+
 def parse_device(name: str, *, here: bool = True) -> str:
     """The torch device ``--device NAME`` means, as a string: "auto" is the first CUDA GPU when this
     machine has one, else the CPU; cpu, cuda, cuda:N as given. ValueError, with the message a user
@@ -201,17 +217,55 @@ def run_inputs(ckpt: Path, data: Path, files: dict[str, Path] | None = None, **s
 
 def saved_result(out: Path | None, inputs: dict) -> dict | None:
     """The result saved at ``out`` when it came from the same ``inputs`` and committed code (a dirty
-    or unknown checkout always recomputes); None when it has to be computed."""
+    or unknown checkout always recomputes); None when it has to be computed. When a result is saved
+    there but cannot be reused, one ``note:`` line on stderr says why."""
+    if out is None or not Path(out).is_file():
+        return None
+    saved, why = _reusable(Path(out), inputs)
+    if why:
+        print(f"note: {out} is not reused ({why}): computing it again", file=sys.stderr)
+    return saved
+
+
+def _reusable(out: Path, inputs: dict) -> tuple[dict | None, str | None]:
+    """(the result saved at ``out``, None) when ``inputs`` match its own, else (None, why not)."""
     import json
 
     code = inputs.get("code", "unknown")
-    if out is None or code == "unknown" or code.endswith("+dirty") or not Path(out).is_file():
-        return None
+    if code == "unknown":
+        return None, "the code's commit is unknown: not a git checkout, or git could not tell"
+    if code.endswith("+dirty"):
+        return None, (
+            "the checkout has changes that are not committed (`git status` lists them), so this code may "
+            "not be the commit that computed it"
+        )
     try:
-        saved = json.loads(Path(out).read_text())
-    except (OSError, ValueError):
-        return None
-    return saved if isinstance(saved, dict) and saved.get("inputs") == inputs else None
+        saved = json.loads(out.read_text())
+    except (OSError, ValueError) as err:
+        return None, f"it cannot be read: {err}"
+    if not isinstance(saved, dict) or not isinstance(saved.get("inputs"), dict):
+        return None, "it records no inputs"
+    if saved["inputs"] == inputs:
+        return saved, None
+    return None, f"it came from other inputs: {', '.join(changed_inputs(saved['inputs'], inputs))} changed"
+
+
+def changed_inputs(saved: dict, now: dict) -> list[str]:
+    """What differs between two ``run_inputs`` records: the hashed files by name, the settings by
+    name (old -> new), "commit"; empty when they are equal."""
+    changed = []
+    for key in sorted(set(saved) | set(now)):
+        old, new = saved.get(key, "(none)"), now.get(key, "(none)")
+        if old == new:
+            continue
+        if key in ("sha256", "settings") and isinstance(old, dict) and isinstance(new, dict):
+            for name in sorted(set(old) | set(new)):
+                was, now_is = old.get(name, "(none)"), new.get(name, "(none)")
+                if was != now_is:
+                    changed.append(f"{name} {was} -> {now_is}" if key == "settings" else name)
+        else:
+            changed.append("commit" if key == "code" else key)
+    return changed
 
 
 def add_recompute_option(parser: argparse.ArgumentParser) -> None:

@@ -223,3 +223,50 @@ def test_a_missing_checkpoint_says_what_writes_one_and_a_folder_what_it_holds(tm
         match=r": is a folder; give the checkpoint file \(.pt\) in it \(it holds final.pt\)",
     ):
         run_inputs(tmp_path, tmp_path)
+
+
+def test_a_saved_result_that_is_not_reused_gets_a_note_saying_why(tmp_path, monkeypatch, capsys):
+    """eval.proof / eval.probe recomputed without a word when the checkout had uncommitted changes
+    (or other inputs): one note line now names the reason; a reused or absent result gets none."""
+    from edtalk import provenance
+    from edtalk.cli import print_and_save, run_inputs
+
+    ckpt, data, out = tmp_path / "c.pt", tmp_path / "data", tmp_path / "result.json"
+    ckpt.write_bytes(b"weights")
+    data.mkdir()
+    monkeypatch.setattr(provenance, "code_state", lambda: "0123abc")
+
+    def save(every=8):
+        return print_and_save(lambda: {"x": 1}, str, out, lambda: run_inputs(ckpt, data, every=every))
+
+    assert save() == 0 and "note:" not in capsys.readouterr().err  # nothing saved yet
+    assert save() == 0 and "note:" not in capsys.readouterr().err  # reused
+    monkeypatch.setattr(provenance, "code_state", lambda: "0123abc+dirty")
+    assert save() == 0
+    (note,) = capsys.readouterr().err.splitlines()
+    assert note.startswith(f"note: {out} is not reused (the checkout has changes that are not committed")
+    monkeypatch.setattr(provenance, "code_state", lambda: "4567def")
+    ckpt.write_bytes(b"retrained")
+    assert save(every=4) == 0
+    (note,) = capsys.readouterr().err.splitlines()
+    assert "other inputs: commit, every 8 -> 4, checkpoint changed" in note
+
+
+def test_outputs_the_docs_write_inside_the_checkout_are_ignored_and_tracked_results_are_not():
+    """docs/cluster.md writes runs_paper_check/ and benchmarks/results/stage_step_paper_gpu.json in
+    the checkout; untracked, they made it "dirty" and every saved proof or probe was recomputed."""
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    if not (repo / ".git").exists():
+        pytest.skip("not a git checkout")
+    written = ["runs_paper_check/audio_lip/final.pt", "benchmarks/results/stage_step_paper_gpu.json"]
+    written += ["doctor.json", "identity.png", "driver.mp4", "out.mp4", "edit.mp4"]
+    ignored = subprocess.run(["git", "check-ignore", *written], cwd=repo, capture_output=True, text=True)
+    assert ignored.stdout.split() == written
+    tracked = subprocess.run(
+        ["git", "ls-files", "-ci", "--exclude-standard", "benchmarks/results"],
+        cwd=repo, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert tracked.stdout == ""
