@@ -37,13 +37,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 from edtalk.atomic import write_json
-from edtalk.cli import positive_int, report_error
+from edtalk.cli import add_weights_dir_option, positive_int, report_error, use_weights_dir
 from edtalk.experts.store import JUDGE_NAMES, install_judge, load_expert, resolve_judge
 
 TARGETS = {"emotion_acc_video": 0.90, "shift_recovery": 0.90}
@@ -146,7 +145,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from edtalk.experts.train import settings_from_args, train_experts
 
     others_read = _weights_dir_or_none()  # where the other tools look for the judges
-    _use_weights_dir(args)
+    use_weights_dir(args)
     t0 = time.time()
     only = (args.only,) if args.only else tuple(EXPERT_NAMES)
     paths = train_experts(args.data, "judge", args.out, settings_from_args(args), only)
@@ -188,15 +187,12 @@ def _install_and_score(
     return _report(results, args.out, timing, results_name(args.max_clips))
 
 
-def _use_weights_dir(args: argparse.Namespace) -> None:
-    if args.weights_dir is not None:
-        os.environ["EDTALK_BENCH_WEIGHTS"] = str(args.weights_dir)
-
-
 def _check_locations(args: argparse.Namespace) -> None:
-    """Before any work: an unfinished synthtalk as --data, an --out that is a file."""
+    """Before any work, in every subcommand: an unfinished synthtalk as --data, a --data that is no
+    synthtalk set (missing, a file, another folder: ``require_synthtalk_set``), an --out that is a file."""
     from edtalk.data.errors import DataError
     from edtalk.data.synthtalk.generate import read_generator_block
+    from edtalk.experts.data import require_synthtalk_set
 
     data = Path(args.data)
     if (data / "clips").is_dir() and not (data / "card.json").is_file():
@@ -207,6 +203,7 @@ def _check_locations(args: argparse.Namespace) -> None:
             "an unfinished synthtalk (clips/ but no card.json: its generation was interrupted or is "
             f"running); finish it with `python -m edtalk.data.synthtalk --out {data}{how}`",
         )
+    require_synthtalk_set(data)
     if getattr(args, "out", None) and Path(args.out).exists() and not Path(args.out).is_dir():
         raise DataError(args.out, "is a file, not a folder: choose a folder for --out")
 
@@ -246,7 +243,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     from edtalk.experts.store import read_metadata
 
     others_read = _weights_dir_or_none()
-    _use_weights_dir(args)
+    use_weights_dir(args)
     files = judge_set_files(args.source)
     how = f"Train judges for this set with `python -m eval.zoo train --data {args.data}`."
     try:
@@ -259,7 +256,7 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    _use_weights_dir(args)
+    use_weights_dir(args)
     face = resolve_judge(JUDGE_NAMES["face_analyser"], args.data)
     sync = resolve_judge(JUDGE_NAMES["sync_net"], args.data)
     results = evaluate_judges(args.data, face, sync, not args.no_progress, args.max_clips)
@@ -273,7 +270,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from edtalk.data.errors import DataError
     from edtalk.weights import sha256_of
 
-    _use_weights_dir(args)
+    use_weights_dir(args)
     installed = {name: resolve_judge(name, args.data) for name in JUDGE_NAMES.values()}
     for name, path in installed.items():
         print(f"[zoo] {name}: {path}")
@@ -320,8 +317,7 @@ def _report(results: dict, out: Path, timing: dict, filename: str = "zoo_results
 
 def _add_locations(p: argparse.ArgumentParser, out_help: str, weights_help: str) -> None:
     p.add_argument("--out", type=Path, default=Path("runs/judges"), help=out_help)
-    p.add_argument("--weights-dir", type=Path, default=None, help=f"{weights_help} this weights directory "
-                   "(default $EDTALK_BENCH_WEIGHTS, else ~/.cache/edtalk-bench/weights)")  # fmt: skip
+    add_weights_dir_option(p, weights_help)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -374,13 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         "check", help="exit 0 when both judges are installed, verified and fit to score --data"
     )
     c.add_argument("--data", required=True, type=Path, help="synthtalk root (e.g. data/synthtalk)")
-    c.add_argument(
-        "--weights-dir",
-        type=Path,
-        default=None,
-        help="read the judges from this weights directory (default $EDTALK_BENCH_WEIGHTS, else "
-        "~/.cache/edtalk-bench/weights)",
-    )
+    add_weights_dir_option(c, "read the judges from")
     c.set_defaults(func=cmd_check)
     args = parser.parse_args(argv)
     from edtalk.data.errors import DataError

@@ -100,6 +100,40 @@ def split_identities(root: str | Path) -> dict[str, set[str]]:
     return out
 
 
+def _is_synthtalk_set(folder: Path) -> bool:
+    """A folder the synthtalk reader reads: ``clips/`` and at least one of the split lists."""
+    return (folder / "clips").is_dir() and bool(split_identities(folder))
+
+
+def require_synthtalk_set(root: str | Path) -> Path:
+    """``root`` as a Path when it is a synthtalk set (``_is_synthtalk_set``), else a one-line
+    ``DataError`` naming it: missing (with a sibling set of a close name), a file, or another folder
+    (with a folder one level off that is one)."""
+    import difflib
+
+    from edtalk.data.errors import DataError
+    from edtalk.data.readers.common import nearby_root_hint
+
+    root = Path(root)
+    how = "give the folder `python -m edtalk.data.synthtalk --out DIR` wrote (e.g. data/synthtalk)"
+    if not root.exists():
+        siblings = root.parent.iterdir() if root.parent.is_dir() else ()
+        sets = [p.name for p in siblings if p.is_dir() and _is_synthtalk_set(p)]
+        close = difflib.get_close_matches(root.name, sets, n=1)
+        hint = f"did you mean {root.parent / close[0]}?" if close else how
+        raise DataError(root, f"no such folder: {hint}")
+    if not root.is_dir():
+        raise DataError(root, f"is a file, not a synthtalk root folder: {how}")
+    if not _is_synthtalk_set(root):
+        near = nearby_root_hint(root, "synthtalk", _is_synthtalk_set)
+        raise DataError(
+            root,
+            "not a synthtalk set (no clips/ folder with splits/train.txt, judge.txt or test.txt beside "
+            f"it): {near or how}",
+        )
+    return root
+
+
 def check_split(identities: set[str] | list[str], split: str, by_split: dict[str, set[str]]) -> None:
     """Refuse identities of any other split than ``split`` (and refuse training on ``test``).
 
@@ -148,7 +182,9 @@ def check_fits_dataset(path: str | Path, meta: dict, root: str | Path, how_to_fi
     a judge identity of a tiny set and a train identity of a small set with the same seed, so a
     judge trained on a tiny set would have seen a small set's training faces. An expert trained
     with another seed saw other faces (nothing to refuse); a file that records no seed is compared
-    by identity name. Raises a ``DataError`` naming the file, the clash and ``how_to_fix``."""
+    by identity name. Raises a ``DataError`` naming the file, the clash and ``how_to_fix``. A root
+    with no split lists passes (a real dataset's people are not synthtalk faces): a tool that needs a
+    synthtalk set checks ``root`` with ``require_synthtalk_set`` first, as ``eval.zoo`` does."""
     from edtalk.data.errors import DataError
 
     by_split = split_identities(root)

@@ -190,3 +190,38 @@ def test_a_missing_judge_names_the_training_command_for_the_set_given(tmp_path, 
 
     with pytest.raises(weights.MissingWeightsError, match=r"`python -m eval.zoo train --data /sets/mine`"):
         resolve_judge("synthtalk_face_judge", "/sets/mine")
+
+
+def test_a_data_root_that_is_no_synthtalk_set_is_a_usage_error_in_every_subcommand(
+    smoke_judges, tmp_path, monkeypatch, capsys
+):
+    """`eval.zoo check --data data/synthtlk` (a typo), a file or an empty folder said exit 0, "the
+    installed pair is the shipped one" (`make demo` relies on that exit status), and `install --no-eval`
+    installed the pair: check_fits_dataset passes a root with no split lists. Each subcommand now
+    refuses such a --data first, in one line naming it."""
+    import edtalk.experts.train as experts_train
+    from eval.zoo import main
+
+    def never(*args, **kwargs):
+        raise AssertionError("trained")
+
+    monkeypatch.setattr(experts_train, "train_experts", never)
+    data = smoke_judges.data
+    typo = data.parent / (data.name + "x")
+    afile, empty = tmp_path / "README.md", tmp_path / "empty"
+    afile.write_text("x")
+    empty.mkdir()
+    out = ["--out", str(tmp_path / "o"), "--weights-dir", str(tmp_path / "w")]
+    subcommands = (["check"], ["install", "--no-eval", *out], ["evaluate", *out], ["train", *SMOKE, *out])
+    for bad, why in (
+        (typo, f"no such folder: did you mean {data}?"),
+        (afile, "is a file"),
+        (empty, "not a synthtalk set"),
+        (data / "clips", f"{data.resolve()} does: use that folder"),
+    ):
+        for argv in subcommands:
+            assert main([*argv, "--data", str(bad)]) == 2, (argv, bad)
+            err = capsys.readouterr().err
+            assert err.startswith(f"error: {bad}: ") and why in err and err.count("\n") == 1, err
+    assert not (tmp_path / "w").exists() and not (tmp_path / "o").exists()
+    assert main(["check", "--data", str(data)]) == 0  # the set itself still fits
