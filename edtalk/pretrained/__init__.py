@@ -66,11 +66,12 @@ PREFIX = "pretrained:"  # ``--parent pretrained:NAME`` names a shipped init inst
 EXPERT_SET = "loss_experts"  # the ``stage`` of a shipped folder of loss experts
 JUDGE_SET = "judges"  # the ``stage`` of a shipped folder of synthtalk judges (``eval.zoo install``)
 # what each kind of entry is, for messages, and where it is used
-KIND_NAMES = {
-    "eg_pretrain": "a stage-1 init (--parent)",
-    EXPERT_SET: "a loss-expert set (--experts)",
-    JUDGE_SET: "a judge set (eval.zoo install --from)",
+KINDS = {
+    "eg_pretrain": ("stage-1 init", "--parent"),
+    EXPERT_SET: ("loss-expert set", "--experts"),
+    JUDGE_SET: ("judge set", "eval.zoo install --from"),
 }
+KIND_NAMES = {stage: f"a {what} ({where})" for stage, (what, where) in KINDS.items()}
 
 
 class PretrainedError(ValueError):
@@ -165,13 +166,23 @@ def resolve_kind(spec: str, stage: str) -> str:
     (a key of ``KIND_NAMES``); any other string unchanged."""
     if not spec.startswith(PREFIX):
         return spec
-    entry = PRETRAINED.get(spec[len(PREFIX) :])
+    name = spec[len(PREFIX) :]
+    entry = PRETRAINED.get(name) if name in PRETRAINED else of_kind(stage).get(name)  # unknown: raises
     if entry.stage != stage:
         raise PretrainedError(f"{entry.name!r} is {KIND_NAMES[entry.stage]}, not {KIND_NAMES[stage]}")
     problem = check(entry)
     if problem:
         raise PretrainedError(problem[1])
     return str(entry.path)
+
+
+def of_kind(stage: str) -> Registry[Pretrained]:
+    """The shipped entries of kind ``stage`` alone: an unknown name's did-you-mean offers only those."""
+    kind: Registry[Pretrained] = Registry(f"shipped {KINDS[stage][0]}")
+    for name in PRETRAINED:
+        if PRETRAINED.get(name).stage == stage:
+            kind.add(name, PRETRAINED.get(name))
+    return kind
 
 
 def check(entry: Pretrained) -> tuple[str, str] | None:

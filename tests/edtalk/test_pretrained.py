@@ -86,7 +86,7 @@ def test_train_cli_names_a_bad_init(capsys):
     from edtalk.train import main
 
     assert main(["--stage", "eg_pretrain", "--preset", "tiny", "--parent", "pretrained:nope"]) == 2
-    assert "unknown pretrained init 'nope'" in capsys.readouterr().err
+    assert "unknown shipped stage-1 init 'nope'" in capsys.readouterr().err
 
 
 def test_export_refuses_a_checkpoint_of_another_stage(tmp_path):
@@ -225,3 +225,22 @@ def test_export_out_writes_elsewhere_and_leaves_the_shipped_init(tmp_path, monke
     assert main(["export", "--ckpt", str(ckpt), "--data", str(data), "--out", str(out.parent)]) == 0
     assert (out.parent / "tiny_synthtalk_eg.pt").is_file()  # a folder gets the init's file name
     assert not (tmp_path / "shipped").exists()
+
+
+def test_a_misspelt_name_is_offered_only_entries_of_the_kind_asked_for():
+    """A typo of a judge set's name suggested the stage-1 init and the loss-expert set as well; a name
+    of another kind is still named as such."""
+    from edtalk.pretrained import EXPERT_SET, JUDGE_SET, resolve_kind
+
+    with pytest.raises(KeyError) as typo:
+        resolve_kind("pretrained:tiny_synthtalk_judgs", JUDGE_SET)
+    assert str(typo.value) == (
+        "unknown shipped judge set 'tiny_synthtalk_judgs'. Did you mean 'tiny_synthtalk_judges'? "
+        "Known: tiny_synthtalk_judges"
+    )
+    with pytest.raises(
+        KeyError, match="^unknown shipped stage-1 init 'tiny_synthtalk'. Did you mean 'tiny_synthtalk_eg'"
+    ):
+        resolve("pretrained:tiny_synthtalk")
+    with pytest.raises(PretrainedError, match="is a judge set .*, not a loss-expert set"):
+        resolve_kind("pretrained:tiny_synthtalk_judges", EXPERT_SET)

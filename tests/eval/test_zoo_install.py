@@ -111,3 +111,14 @@ def test_the_shipped_judges_match_their_record_come_from_the_judge_split_and_fit
         meta = read_metadata(path)
         assert meta["split"] == "judge" and meta["identities"] == [f"st{i:03d}" for i in range(12, 18)]
         assert meta["dataset"] == {"seed": 0, "preset": "tiny", "generator_version": GENERATOR_VERSION}
+
+
+def test_a_misspelt_shipped_set_is_offered_only_judge_sets(tmp_path, capsys):
+    """`--from pretrained:tiny_synthtalk_judgs` offered 'tiny_synthtalk_eg' and
+    'tiny_synthtalk_loss_experts' too, which are no judge sets."""
+    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=25, size=64)
+    argv = ["install", "--data", str(data), "--no-eval", "--weights-dir", str(tmp_path / "w")]
+    assert main([*argv, "--from", "pretrained:tiny_synthtalk_judgs"]) == 2
+    err = capsys.readouterr().err
+    assert "Did you mean 'tiny_synthtalk_judges'?" in err and err.count("\n") == 1
+    assert "tiny_synthtalk_eg" not in err and "loss_experts" not in err
