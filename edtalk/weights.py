@@ -358,13 +358,30 @@ def verify(name: str) -> tuple[bool, str]:
     return True, "ok" if known else "recorded hash (no official full hash)"
 
 
+def hf_command() -> str:
+    """The Hugging Face CLI of this Python's environment (the project venv's ``hf``, relative to the
+    current folder when under it), with ``HF_HUB_OFFLINE=0``: the Makefile and README export
+    ``HF_HUB_OFFLINE=1``, under which ``hf download`` refuses, and ``hf`` is on PATH only in an
+    activated venv."""
+    import sys
+
+    hf = Path(sys.executable).parent / "hf"
+    if not hf.is_file():
+        return "HF_HUB_OFFLINE=0 hf"
+    try:
+        hf = hf.relative_to(Path.cwd())
+    except ValueError:
+        pass
+    return f"HF_HUB_OFFLINE=0 {hf}"
+
+
 def how_to_install(name: str) -> str:
     """The command (or steps) that put ``name`` in place."""
     w = WEIGHTS.get(name)
     if w.is_folder:
         return (
-            f"`hf download {w.hf_repo} --local-dir {target_path(name)}` (from huggingface_hub), or "
-            f"`python -m eval.weights import {name} <folder>` for a copy of that model folder you have"
+            f"`{hf_command()} download {w.hf_repo} --local-dir {target_path(name)}` (huggingface_hub's CLI), "
+            f"or `python -m eval.weights import {name} <folder>` for a copy of that model folder you have"
         )
     if w.direct:
         return f"run `python -m eval.weights fetch {name}`"

@@ -9,7 +9,8 @@ this module re-exports them for eval code and adds the command line:
     python -m eval.weights import emotion_fan_mead8 ~/Downloads/self_relation-attention_61_84.3655
     python -m eval.weights import hubert_large_ll60k ~/models/hubert-large-ll60k   # a model folder
 
-Files go to ``$EDTALK_BENCH_WEIGHTS`` (default ``~/.cache/edtalk-bench/weights``).
+Files go to ``$EDTALK_BENCH_WEIGHTS`` (default ``~/.cache/edtalk-bench/weights``); every subcommand
+takes ``--weights-dir DIR`` for another folder, as ``eval.zoo`` does.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from edtalk.cli import report_error
+from edtalk.cli import add_weights_dir_option, report_error, use_weights_dir
 from edtalk.experts.names import INSTALL_JUDGES, TRAIN_JUDGES
 from edtalk.weight_catalogue import WEIGHTS
 from edtalk.weights import (
@@ -116,19 +117,23 @@ def main(argv: list[str] | None = None) -> int:
         "(files are verified by sha256; nothing else in the suite uses the network).",
     )
     sub = p.add_subparsers(dest="cmd", required=True)
-    sub.add_parser(
+    st = sub.add_parser(
         "status",
         help="show every weight file, where it goes and whether it is present; exit 1 if a present one "
         "fails its hash check (MISMATCH), 0 otherwise (missing files included)",
     )
+    add_weights_dir_option(st, "list the files of")
     f = sub.add_parser("fetch", help="download NAME (or 'all') from its official URL and verify it")
     f.add_argument("name", help=f"one of: {', '.join(WEIGHTS.names())}, or 'all'")
     f.add_argument("--allow-unverified", action="store_true", help="keep a file whose hash differs")
+    add_weights_dir_option(f, "download into")
     i = sub.add_parser("import", help="copy a file you downloaded yourself into place and verify it")
     i.add_argument("name", help=f"one of: {', '.join(WEIGHTS.names())}")
     i.add_argument("path", help="the downloaded file (or model folder)")
     i.add_argument("--allow-unverified", action="store_true", help="keep a file whose hash differs")
+    add_weights_dir_option(i, "import into")
     args = p.parse_args(argv)
+    use_weights_dir(args)
     try:
         if args.cmd == "status":
             return _print_status()

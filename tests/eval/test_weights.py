@@ -1,6 +1,7 @@
 """Weights manager: missing files name file/URL/target, hash checks, unverified marking, CLI."""
 
 import hashlib
+import sys
 
 import pytest
 
@@ -398,3 +399,32 @@ def test_a_model_folder_downloaded_into_place_is_used_and_can_be_recorded(wdir, 
     assert main(["import", "emoberta_base", str(target)]) == 0
     assert W.expected_hash("emoberta_base") == W.folder_sha256(target)
     assert (target / ".cache").is_dir() and W.resolve("emoberta_base") == target
+
+
+def test_the_printed_hf_command_runs_under_the_offline_setting_from_the_repo_root(wdir, monkeypatch):
+    """status printed `hf download ...`: `hf` is on PATH only in an activated venv, and under the
+    HF_HUB_OFFLINE=1 the README and Makefile export it refuses ("offline mode is enabled")."""
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(W.__file__).resolve().parent.parent)  # the repo root, as the README runs it
+    command = W.how_to_install("emoberta_base").split("`")[1]
+    setting, hf, *rest = command.split()
+    assert setting == "HF_HUB_OFFLINE=0" and rest[:2] == ["download", "tae898/emoberta-base"]
+    assert Path(hf).is_file() and Path(hf).parent.resolve() == Path(sys.executable).parent.resolve()
+    assert rest[2:] == ["--local-dir", str(wdir / "emoberta-base")]
+
+
+def test_every_subcommand_takes_weights_dir_as_eval_zoo_does(wdir, tmp_path, capsys):
+    """`eval.weights status --weights-dir DIR` was refused ("unrecognized arguments") while every
+    eval.zoo subcommand takes it."""
+    other = tmp_path / "other"
+    assert main(["status", "--weights-dir", str(other)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"weights directory: {other}"
+    src = tmp_path / "f"
+    src.write_bytes(b"inception")
+    argv = ["import", "pytorch_fid_inception", str(src), "--allow-unverified", "--weights-dir", str(other)]
+    assert main(argv) == 0
+    assert (other / WEIGHTS.get("pytorch_fid_inception").filename).read_bytes() == b"inception"
+    assert not wdir.exists()
+    assert main(["fetch", "hubert_large_ll60k", "--weights-dir", str(other)]) == 2  # a folder: never fetched
+    assert f"--local-dir {other / 'hubert-large-ll60k'}" in capsys.readouterr().err
