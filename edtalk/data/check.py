@@ -9,7 +9,9 @@ zero-length audio, audio sample rate other than 16 kHz, audio and video lengths 
 than 0.1 s, (folder) missing or undecodable generated videos, and (synthtalk) a listed clip whose
 sidecar JSON is missing or malformed, or whose per-frame ground truth (factors, landmarks) is
 missing or has another frame count than its video.
-Exit code 0 when every clip is clean, 1 when anything is wrong (or the dataset cannot be read).
+Exit code 0 when every clip is clean, 1 when anything is wrong with a clip, 2 (an ``error:`` line, as
+``eval.run`` and ``edtalk.train`` print it) when the dataset cannot be read: a missing root, an
+unknown split, another layout.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from rich.progress import track
 from rich.table import Table
 
 from edtalk.atomic import write_json
-from edtalk.cli import positive_int
+from edtalk.cli import positive_int, report_error
 from edtalk.data.audio import audio_info
 from edtalk.data.clip import MIN_FRAMES, Clip
 from edtalk.data.errors import AudioReadError, DataError, VideoReadError
@@ -214,13 +216,27 @@ def _print_report(console: Console, clips: Sequence[Clip], problems: list[Proble
         "[green]all clips OK[/green]" if not problems else f"[red]{len(problems)} problem(s) found[/red]"
     )
     console.print(verdict)
-    if any(p.kind in ("not_square", "fps") for p in problems):
-        console.print(
+    for hint in _hints(clips, problems):
+        console.print(hint, highlight=False)
+
+
+def _hints(clips: Sequence[Clip], problems: list[Problem]) -> list[str]:
+    """How to fix frames that are not square 25 fps crops: crop ground truth, resample predictions (a
+    method's generated videos keep their size: only their frame rate is theirs to fix)."""
+    preds = {str(Path(c.extra["pred"])) for c in clips if c.extra.get("pred") is not None}
+    hints = []
+    if any(p.kind in ("not_square", "fps") and p.path not in preds for p in problems):
+        hints.append(
             "frames that are not square face crops at 25 fps (raw MEAD, HDTF or your own videos?): "
             "`python -m edtalk.data.crop dataset --dataset mead|hdtf|folder --root RAW --out CROPPED` makes "
-            "them (docs/datasets.md)",
-            highlight=False,
+            "them (docs/datasets.md)"
         )
+    if any(p.kind == "fps" and p.path in preds for p in problems):
+        hints.append(
+            f"generated videos not at the GT's {EXPECTED_FPS:g} fps: resample them (frame i of each must "
+            f"show the same instant), e.g. `ffmpeg -i PRED.mp4 -vf fps={EXPECTED_FPS:g} -c:a copy OUT.mp4`"
+        )
+    return hints
 
 
 def _write_json(path: Path, clips: Sequence[Clip], problems: list[Problem]) -> None:
@@ -232,7 +248,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m edtalk.data.check",
         description=__doc__.split("\n\n")[0],
-        epilog="Expected trees for every dataset: docs/datasets.md. Exit code 1 if anything is wrong.",
+        epilog="Expected trees for every dataset: docs/datasets.md. Exit code 1 if a clip has problems, 2 "
+        "if the dataset cannot be read (missing root, unknown split, another layout).",
     )
     parser.add_argument("--dataset", required=True, choices=READERS.names(), help="registered reader name")
     parser.add_argument("--root", type=Path, help="dataset root folder (not needed with --gt/--pred)")
@@ -259,15 +276,14 @@ def _resolve_clips(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
 
 
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
-    """Run the doctor; returns the exit code (0 clean, 1 problems or unreadable dataset)."""
+    """Run the doctor; returns the exit code (0 clean, 1 clips with problems, 2 a dataset it cannot read)."""
     parser = _parser()
     args = parser.parse_args(argv)
     console = console or Console()
     try:
         clips = _resolve_clips(args, parser)
-    except DataError as err:
-        console.print(f"[red]cannot read the dataset:[/red] {escape(str(err))}", highlight=False)
-        return 1
+    except DataError as err:  # a usage error, as eval.run and edtalk.train report it
+        return report_error(err)
     if args.limit is not None:
         clips = clips[: args.limit]
     console.print(f"checking {len(clips)} {args.dataset} clips (split {args.split})")

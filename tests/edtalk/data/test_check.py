@@ -113,9 +113,34 @@ def test_folder_mode_checks_generated_videos(tmp_path, make_clip):
     assert "a.mp4" not in out.split("Problems per file")[1].split("Summary")[0]  # the good pair is clean
 
 
-def test_unreadable_dataset_is_a_message_not_a_traceback(tmp_path):
+def test_a_dataset_it_cannot_read_is_a_usage_error_not_a_clip_problem(tmp_path, make_clip, capsys):
+    """A missing root or an unknown split exited 1, the status of clips with problems, where eval.run,
+    edtalk.train and the sweeps exit 2 with an `error:` line for the same mistakes."""
     code, out = _run(["--dataset", "hdtf", "--root", str(tmp_path / "missing")])
-    assert code == 1 and "cannot read the dataset" in out and "Traceback" not in out
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"error: {tmp_path / 'missing'}: ") and "Traceback" not in out + err
+    make_clip(*_paths(tmp_path, GOOD), size=SIDE)
+    code, out = _run(["--dataset", "mead", "--root", str(tmp_path), "--split", "tset"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "tset" in err and "checking" not in out
     with pytest.raises(SystemExit) as info:
         main(["--dataset", "nope", "--root", str(tmp_path)])
     assert info.value.code == 2
+
+
+def test_frame_rate_hints_tell_ground_truth_from_generated_videos(tmp_path, make_clip):
+    """Generated videos at 30 fps were sent to `edtalk.data.crop dataset` (the ground truth's fix); a
+    method's output needs resampling to 25 fps, as eval.run says."""
+    make_clip(tmp_path / "gt/a.mp4", tmp_path / "gt/a.wav", size=SIDE)
+    make_clip(tmp_path / "pred/a.mp4", fps=30.0, size=SIDE)
+    code, out = _run(["--dataset", "folder", "--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred")])
+    out = " ".join(out.split())
+    assert code == 1 and "fps" in out
+    assert "edtalk.data.crop" not in out
+    assert "generated videos not at the GT's 25 fps: resample them" in out and "-vf fps=25" in out
+    make_clip(tmp_path / "gt/a.mp4", tmp_path / "gt/a.wav", fps=30.0, size=SIDE)
+    make_clip(tmp_path / "pred/a.mp4", size=SIDE)
+    code, out = _run(["--dataset", "folder", "--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred")])
+    out = " ".join(out.split())
+    assert code == 1 and "python -m edtalk.data.crop dataset --dataset mead|hdtf|folder" in out
+    assert "resample them" not in out
