@@ -53,6 +53,8 @@ from eval.run_checks import (
     check_device,
     check_same_method,
     check_weights,
+    check_workers,
+    choose_protocol,
     missing_prediction,
     note_short_audio,
     note_unusual_gt,
@@ -93,9 +95,9 @@ examples:
   # the built-in dataset, ground truth against itself (upper bound), offline judges
   python -m eval.run --dataset synthtalk --root data/synthtalk --split test \\
       --method gt --protocol synthtalk --out results/
-  # the static-frame lower bound, only two metrics, 4 Ray workers
+  # the static-frame lower bound, only two metrics, 2 Ray workers (at most the machine's CPUs)
   python -m eval.run --dataset synthtalk --root data/synthtalk --method static \\
-      --protocol synthtalk --metrics psnr,ssim --workers 4 --out results/
+      --protocol synthtalk --metrics psnr,ssim --workers 2 --out results/
   # EDTalk audio-driven on MEAD with the paper's (EAT) protocol
   python -m eval.run --dataset mead --root /data/MEAD_front --method edtalk_a \\
       --ckpt ckpt/edtalk_audio.pt --protocol eat --out results/
@@ -152,7 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
         "videos; EAT names are mapped to MEAD ids) | paired (default with --dataset folder)",
     )
     m.add_argument("--ckpt", help="checkpoint for generating methods (edtalk_v, edtalk_a)")
-    m.add_argument("--protocol", default="synthtalk", help="eat | canonical | synthtalk (default: synthtalk)")
+    m.add_argument(
+        "--protocol",
+        default=None,
+        help="eat | canonical | synthtalk (default: synthtalk for --dataset synthtalk and folder, eat for "
+        "mead, hdtf, lrw and voxceleb2, where synthtalk is refused: its judges know synthtalk's faces only)",
+    )
     m.add_argument(
         "--metrics",
         help="comma-separated metric ids (default: every metric of the protocol "
@@ -162,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--workers",
         type=non_negative_int,
-        default=2,
-        help="Ray CPUs for a local Ray (default 2); 0 scores in this process without Ray",
+        default=None,
+        help="Ray CPUs for a local Ray, at most this machine's CPUs (default: 2, or its CPUs when fewer); 0 "
+        "scores in this process without Ray",
     )
     r.add_argument(
         "--address",
@@ -172,9 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--device",
-        default="cpu",
-        help="torch device for the backbones and for generating methods' networks: cpu (default), "
-        "cuda, cuda:N, or auto (a CUDA GPU when this machine has one; not with --address)",
+        default=None,
+        help="torch device for the backbones and for generating methods' networks: auto (a CUDA GPU when "
+        "this machine has one, else the CPU; not on a cluster), cpu, cuda or cuda:N (default: auto; cpu "
+        "on a cluster: --address or $RAY_ADDRESS)",
     )
     r.add_argument(
         "--chunk",
@@ -210,12 +219,16 @@ def run(args: argparse.Namespace) -> int:
     from eval.metrics.lse import SyncScore
     from eval.protocols import get_protocol
 
-    if args.workers > 0:  # under `ray job submit` without --address: score on that job's cluster
+    if args.workers != 0:  # under `ray job submit` without --address: score on that job's cluster
         from edtalk.ray_setup import cluster_address
 
         args.address = cluster_address(args.address)
+    args.protocol, note = choose_protocol(args.dataset, args.protocol)
     check_device(args)
     check_address(args.address)
+    check_workers(args)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     t_start = time.perf_counter()
     if args.allow_unverified_weights:
         os.environ["EDTALK_BENCH_ALLOW_UNVERIFIED"] = "1"

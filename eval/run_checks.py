@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -161,20 +162,73 @@ def select_metrics(protocol: Any, requested: str | None) -> tuple[list[str], lis
 def check_weights(protocol: Any, metrics: dict, allow_unverified: bool, data: str | None = None) -> None:
     """Resolve every weight file the selected metrics need before any work: those each metric
     declares, and the protocol's backbone weights named in their settings (the judges). With
-    ``data`` (a synthtalk root) a judge trained on that set's train or test people is refused."""
+    ``data`` (a synthtalk root) a judge trained on that set's train or test people is refused.
+    Every missing file is named in one error (one run per missing file was needed to find them all);
+    a file that fails its hash check is reported when none is missing."""
+    from edtalk.weights import MissingWeightsError, WeightsMismatchError
+
+    users: dict[str, list[str]] = {}
+    for mid, metric in metrics.items():
+        for name in metric_weights(protocol, mid, metric):
+            users.setdefault(name, [])
+            if mid not in users[name]:
+                users[name].append(mid)
+    missing: dict[str, MissingWeightsError] = {}
+    mismatched: list[WeightsMismatchError] = []
+    for name in users:
+        try:
+            _resolve_weight(name, allow_unverified, data)
+        except MissingWeightsError as err:
+            missing[name] = err
+        except WeightsMismatchError as err:
+            mismatched.append(err)
+    if len(missing) == 1:
+        raise next(iter(missing.values()))
+    if missing:
+        needed_by = {name: users[name] for name in missing}
+        raise MissingWeightsError(missing_weights_message(protocol.name, needed_by, data))
+    if mismatched:
+        raise mismatched[0]
+
+
+def _resolve_weight(name: str, allow_unverified: bool, data: str | None) -> None:
+    """Resolve one weight file (a synthtalk judge through ``resolve_judge``, whose error says how to get
+    it); names that are not in the weights catalogue are left alone."""
     from edtalk import weights
     from edtalk.weight_catalogue import WEIGHTS
     from eval.protocols import weight_identity
 
-    names = [n for mid, metric in metrics.items() for n in metric_weights(protocol, mid, metric)]
-    for name in dict.fromkeys(names):
-        weight_identity(name)  # registers locally trained judges with the manager
-        if name.endswith("_judge"):
-            from edtalk.experts.store import resolve_judge  # its error says how to train it
+    weight_identity(name)  # registers locally trained judges with the manager
+    if name.endswith("_judge"):
+        from edtalk.experts.store import resolve_judge
 
-            resolve_judge(name, data)
-        elif name in WEIGHTS:
-            weights.resolve(name, allow_unverified=allow_unverified)
+        resolve_judge(name, data)
+    elif name in WEIGHTS:
+        weights.resolve(name, allow_unverified=allow_unverified)
+
+
+def missing_weights_message(protocol: str, users: dict[str, list[str]], data: str | None = None) -> str:
+    """One line naming each missing weight file (``users``: name -> the metrics that need it), the folder
+    they go to and how to get them: one ``fetch`` for the downloadable ones, the judges' install, and
+    each other file's own steps."""
+    from edtalk import weights
+    from edtalk.experts.names import TRAIN_JUDGES
+    from edtalk.weight_catalogue import WEIGHTS
+
+    listing = ", ".join(f"{name} ({', '.join(mids)})" for name, mids in users.items())
+    judges = [n for n in users if n.endswith("_judge")]
+    fetched = [n for n in users if n not in judges and WEIGHTS.get(n).direct and not WEIGHTS.get(n).is_folder]
+    steps = [f"`python -m eval.weights fetch NAME` for each of {', '.join(fetched)}"] if fetched else []
+    if judges:
+        train = TRAIN_JUDGES if data is None else f"python -m eval.zoo train --data {data}"
+        install = train.replace(" train ", " install ", 1)
+        steps.append(f"{', '.join(judges)}: `{install}` installs the shipped pair, `{train}` trains them")
+    steps += [f"{n}: {weights.how_to_install(n)}" for n in users if n not in judges and n not in fetched]
+    return (
+        f"{len(users)} weight files that protocol {protocol}'s metrics need are missing from "
+        f"{weights.weights_dir()} (or set EDTALK_BENCH_WEIGHTS): {listing}. To get them: {'; '.join(steps)}. "
+        "`python -m eval.weights status` lists each file and its URL; or choose --metrics without them"
+    )
 
 
 def missing_prediction(clip: Any, method: Any, args: argparse.Namespace) -> str:
@@ -269,14 +323,74 @@ def paired_folders(config: dict) -> dict[str, tuple[str, Any, Path | None]]:
 def check_device(args: argparse.Namespace) -> None:
     """--device names a torch device this run can use (``edtalk.cli.parse_device``; "auto" becomes
     cpu or cuda): a CUDA device on a machine (or local Ray) without one would crash in every clip's
-    first metric, or leave Ray tasks waiting for a GPU forever. On a cluster (--address) the GPUs
-    are the workers', checked when Ray starts (``eval.chunk_runner._init_ray``)."""
+    first metric, or leave Ray tasks waiting for a GPU forever. Left out, it is "auto" (as for
+    edtalk.infer and eval.proof), or "cpu" on a cluster (--address), whose workers' GPUs this machine
+    cannot see: there the GPUs are checked when Ray starts (``eval.chunk_runner._init_ray``)."""
     from edtalk.cli import parse_device
 
+    requested = args.device or ("cpu" if args.address else "auto")
     try:
-        args.device = parse_device(args.device, here=not args.address)
+        args.device = parse_device(requested, here=not args.address)
     except ValueError as err:
         raise UsageError(str(err)) from None
+
+
+DEFAULT_WORKERS = 2  # --workers left out: at most this many, and no more than the machine's CPUs
+
+
+def check_workers(args: argparse.Namespace) -> None:
+    """--workers fits the private local Ray this run starts: one CPU per worker, as Ray counts this
+    machine's (``edtalk.ray_setup.local_resources``, cgroup quota included); more workers shared its
+    cores and ran each task slower, where ``edtalk.train`` refuses them. Left out, it is
+    ``DEFAULT_WORKERS`` or the machine's CPUs when fewer. A cluster (--address) or a Ray this process
+    already runs has its own size; --workers 0 starts no Ray."""
+    ray = sys.modules.get("ray")
+    local = args.workers != 0 and not args.address and not (ray is not None and ray.is_initialized())
+    if not local:
+        args.workers = DEFAULT_WORKERS if args.workers is None else args.workers
+        return
+    from edtalk.ray_setup import local_resources, worker_shortfall
+
+    resources = local_resources()
+    if args.workers is None:
+        args.workers = max(1, min(DEFAULT_WORKERS, int(resources.get("CPU", 1))))
+        return
+    problem = worker_shortfall(args.workers, False, resources)
+    if problem is not None:
+        fit = max(1, int(resources.get("CPU", 1)))
+        raise UsageError(
+            f"{problem} on this machine; use --workers {fit} (or 0 to score in this process), or join a "
+            "larger cluster with --address"
+        )
+
+
+SYNTHTALK_PROTOCOL_DATASETS = ("synthtalk", "folder")  # readers of synthtalk's faces (folder: often)
+REAL_FACES_PROTOCOL = "eat"  # the default for every other reader: the protocol of the paper's numbers
+
+
+def choose_protocol(dataset: str, requested: str | None) -> tuple[str, str | None]:
+    """The protocol ``dataset`` is scored under, and a note to print (or None): ``requested`` (--protocol)
+    when given, else ``synthtalk`` for the synthtalk and folder readers (folder with a note) and ``eat``
+    for the real faces of mead, hdtf, lrw and voxceleb2. The synthtalk judges (its FID, Sync and
+    Acc_emo backbones) were trained on synthtalk's rendered faces: ``--protocol synthtalk`` on a
+    real-face dataset is refused. The one place eval.run and the sweeps choose a protocol."""
+    if requested is None:
+        if dataset not in SYNTHTALK_PROTOCOL_DATASETS:
+            return REAL_FACES_PROTOCOL, None
+        if dataset == "folder":
+            return "synthtalk", (
+                "--dataset folder is scored under the synthtalk protocol (the default): its judges were "
+                "trained on synthtalk's rendered faces; for real faces give --protocol eat (the paper's) "
+                "or canonical"
+            )
+        return "synthtalk", None
+    if requested == "synthtalk" and dataset not in SYNTHTALK_PROTOCOL_DATASETS:
+        raise UsageError(
+            f"--protocol synthtalk with --dataset {dataset}: the synthtalk judges were trained on "
+            f"synthtalk's rendered faces and do not score real ones; use --protocol {REAL_FACES_PROTOCOL} "
+            f"(the paper's numbers, the default for {dataset}) or canonical"
+        )
+    return requested, None
 
 
 def check_address(address: str | None) -> None:

@@ -16,14 +16,17 @@ from sweeps.variant import Variant
 
 def check_inputs(args: argparse.Namespace) -> None:
     """Refuse, before Ray starts, what every trial would only fail on after training: an unknown
-    preset, dataset reader, protocol or metric, a missing dataset root, an empty train or scoring
-    split, a Ray address nothing answers at, and (with --metrics) a weight file those metrics need."""
+    preset, dataset reader, protocol or metric, a protocol the dataset's faces do not fit, a missing
+    dataset root, an empty train or scoring split, a Ray address nothing answers at, and (with
+    --metrics) a weight file those metrics need. Sets --protocol, when left out, to the dataset's
+    default (``eval.run_checks.choose_protocol``, as eval.run does)."""
     from edtalk.config import ModelConfig
     from edtalk.data.readers import read_clips
     from eval.protocols import get_protocol
-    from eval.run_checks import UsageError, check_address, check_weights, select_metrics
+    from eval.run_checks import UsageError, check_address, check_weights, choose_protocol, select_metrics
 
     ModelConfig.preset(args.preset)
+    args.protocol, note = choose_protocol(args.dataset, args.protocol)
     check_address(args.address)
     for split in dict.fromkeys(("train", args.split)):
         if not read_clips(args.dataset, args.root, split):
@@ -38,6 +41,8 @@ def check_inputs(args: argparse.Namespace) -> None:
             f"--scheduler asha ranks trials by {ASHA_METRIC}, which the scored metrics ({', '.join(ids)}) "
             f"leave out: add {ASHA_METRIC} to --metrics, or use --scheduler fifo"
         )
+    if note:
+        print(f"note: {note}", file=sys.stderr)
 
 
 def check_driving(variants: list[Variant], driving: str) -> None:

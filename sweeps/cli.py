@@ -106,7 +106,13 @@ def build_parser(prog: str, description: str, smoke: str = "a few sweep points")
         help="trials at once (default: what the cluster holds when the sweep starts, its GPUs, else "
         "CPUs, over --workers; an autoscaling cluster that starts without GPU workers needs this set)",
     )
-    p.add_argument("--protocol", default="synthtalk", help="scoring protocol (eval.protocols)")
+    p.add_argument(
+        "--protocol",
+        default=None,
+        help="scoring protocol (eval.protocols; default: synthtalk for --dataset synthtalk and folder, eat "
+        "for mead, hdtf, lrw and voxceleb2, where synthtalk is refused: its judges know synthtalk's faces "
+        "only)",
+    )
     p.add_argument(
         "--metrics",
         default=None,

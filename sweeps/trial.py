@@ -204,6 +204,8 @@ def score_variant(cfg: dict[str, Any], checkpoints: dict[str, str], trial_dir: P
         cfg["protocol"],
         "--workers",
         "0",
+        "--device",
+        "cpu",  # as before eval.run's default became auto: a trial's GPU may be another trial's training
         "--out",
         str(trial_dir / RESULTS),
         "--allow-failures",

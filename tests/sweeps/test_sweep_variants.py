@@ -407,6 +407,7 @@ def test_audio_driven_trials_train_through_audio_lip_and_score_edtalk_a(tmp_path
         from eval.results import results_path
 
         methods.append(args.method)
+        assert args.device == "cpu"  # eval.run's default is auto: a trial's GPU may be training another trial
         out = results_path(args.out, args.dataset, args.method, args.protocol, args.split)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("{}")
