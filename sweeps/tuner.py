@@ -161,11 +161,11 @@ def fit_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
     path = joined(storage, name)
     settings = sweep_settings(args, variants)
     resuming = resume_plan(args, path, settings)
-    # after every check of the inputs (a note never comes before an error); a resumed sweep scores what
-    # its start chose, kept in Tune's saved search space
-    metrics = None if args.metrics or resuming else checks.metrics_to_score(args.protocol)
     init_ray(args.address)
     check_trial_fits(args)
+    # after every check (a note never comes before an error); a resumed sweep scores what its start
+    # chose, kept in Tune's saved search space
+    metrics = None if args.metrics or resuming else checks.metrics_to_score(args.protocol)
     parent_run.prepare_parent(args, variants)
     trainable = trainable_with_resources()
     start = time.perf_counter()

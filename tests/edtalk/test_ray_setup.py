@@ -250,7 +250,7 @@ def test_a_sweep_whose_trial_cannot_fit_stops_before_training_the_parent(monkeyp
     def no_work(*a, **k):
         raise AssertionError("the sweep did work before refusing --workers")
 
-    monkeypatch.setattr(checks, "check_inputs", lambda args: None)
+    monkeypatch.setattr(checks, "check_inputs", lambda args: setattr(args, "protocol", "synthtalk"))
     monkeypatch.setattr(tuner, "init_ray", lambda address: None)
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
     monkeypatch.setattr(parent_run, "prepare_parent", no_work)
