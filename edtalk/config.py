@@ -28,6 +28,8 @@ from typing import Any
 COMPONENTS = ("lip", "lip_pose", "full")  # Table 3: "only lip" / "lip+pose" / full model
 SEMANTIC_ENCODERS = ("mel", "hubert")  # E_S: our trainable mel transformer, or HuBERT (external weights)
 TEXT_ENCODERS = ("minilm", "emoberta", "none")  # E_T: shipped MiniLM, EmoBERTa (external weights), none
+# L_per (edtalk.perceptual): VGG19 when its weights are installed, else the substitute; VGG19; the substitute
+PERCEPTUAL_LOSSES = ("auto", "vgg19", "substitute:pyramid_l1_ssim")
 
 
 class ConfigError(ValueError):
@@ -413,7 +415,7 @@ class TrainConfig:
     deepspeed: str = "zero0"  # zero0 | zero1 | zero2 | zero3
     bf16: bool = False  # DeepSpeed bf16 mixed precision
     seed: int = 0
-    perceptual: str = "auto"  # "vgg19", "substitute:pyramid_l1_ssim", or "auto" (VGG19 if installed)
+    perceptual: str = "auto"  # one of PERCEPTUAL_LOSSES: "auto" is VGG19 if installed, else the substitute
     experts: str = ""  # folder of the loss experts (train split); "" = <out>/experts
     parent: str = ""  # parent stage checkpoint (final.pt); "" = <out>/<parent stage>/final.pt
     resume: bool = False  # continue a stage from its latest Ray checkpoint

@@ -15,6 +15,8 @@ and contrast, which is what the perceptual term adds to L1 in reconstruction. Th
 which one was used as ``perceptual: "vgg19"`` or ``perceptual: "substitute:pyramid_l1_ssim"``.
 
 ``build_perceptual("auto")`` picks VGG19 when its weights resolve, else the substitute, and says so.
+``vgg19_unavailable`` tells why ``auto`` would mean the substitute without building anything, and
+``substitute_note`` says so in one line, which ``python -m edtalk.train`` prints before Ray starts.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from edtalk.registry import Registry
-from edtalk.weights import MissingWeightsError, WeightsMismatchError, resolve
+from edtalk.weights import MissingWeightsError, WeightsFolderError, WeightsMismatchError, resolve, target_path
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +138,32 @@ class VGG19Perceptual(nn.Module):
 def resolve_vgg19() -> str:
     """Path of the verified VGG19 weights via the weights manager; raises a clear error if missing."""
     return str(resolve(VGG19_WEIGHTS))
+
+
+def vgg19_unavailable() -> str | None:
+    """Why ``auto`` means the substitute on this machine (the VGG19 weights missing, or failing their
+    check), as a clause; None when they resolve."""
+    try:
+        resolve_vgg19()
+    except WeightsFolderError as err:
+        return str(err)
+    except MissingWeightsError:
+        path = target_path(VGG19_WEIGHTS)
+        return f"the VGG19 weights {VGG19_WEIGHTS} are not installed (their file goes to {path})"
+    except WeightsMismatchError as err:
+        return f"the VGG19 weights fail their check: {err}"
+    return None
+
+
+def substitute_note(reason: str) -> str:
+    """The one line that says ``auto`` trains with the substitute: which loss, ``reason``
+    (``vgg19_unavailable``) and how to get the paper's VGG19 term."""
+    return (
+        f"--perceptual auto: {reason}, so L_per is {PyramidL1SSIM.label} (a weight-free "
+        "pyramid L1 + SSIM loss, not the paper's VGG19 term; the run config records it). For the paper's "
+        f"term, install them before training: `python -m eval.weights fetch {VGG19_WEIGHTS}` (or "
+        f"`python -m eval.weights import {VGG19_WEIGHTS} FILE` for a copy you have)"
+    )
 
 
 def build_perceptual(name: str = "auto") -> nn.Module:

@@ -5,9 +5,9 @@ r"""The training command line: EDTalk's stages on Ray Train + DeepSpeed.
     python -m edtalk.train --stages all --workers 2 --out runs/          # the whole chain, in order
 
 ``main`` parses the flags (``build_parser``) and ``_train`` runs them: first the checks that cost
-nothing (the stages, their parents, their configs, a --resume run's checkpoints, Ray's size), then
-the frame cache and the loss experts, one TorchTrainer per stage, and a self-reconstruction check of
-the last stage. The parts, one job each:
+nothing (the stages, their parents, their configs, a --resume run's checkpoints, --perceptual vgg19's
+weights, Ray's size), then the frame cache and the loss experts, a note when L_per is the substitute,
+one TorchTrainer per stage, and a self-reconstruction check of the last stage. The parts, one job each:
 
 - ``edtalk.train_chain``: which stages a run trains, their parents and their StageConfigs;
 - ``edtalk.train_cache``: the frame cache the driver decodes once from the training split;
@@ -21,6 +21,7 @@ the last stage. The parts, one job each:
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
 import time
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from edtalk.cli import model_preset, non_negative_int, positive_float, positive_int, report_error, term_weight
-from edtalk.config import SEMANTIC_ENCODERS, TEXT_ENCODERS
+from edtalk.config import PERCEPTUAL_LOSSES, SEMANTIC_ENCODERS, TEXT_ENCODERS
 from edtalk.ray_setup import (
     check_cluster_address,
     check_workers_fit,
@@ -78,6 +79,34 @@ def expert_steps(value: str) -> tuple[int, int]:
     if not sep:
         raise argparse.ArgumentTypeError(f"{value!r}: expected FACE,SYNC step counts, e.g. 2000,600")
     return positive_int(face), positive_int(sync)
+
+
+# --device: TrainConfig.use_gpu of each spelling (Ray Train's ScalingConfig(use_gpu=...); None: auto)
+TRAIN_DEVICES = {"auto": None, "cuda": True, "gpu": True, "cpu": False}
+
+
+def train_device(value: str) -> str:
+    """``--device``: auto, cuda (or gpu) or cpu. A numbered GPU is refused: Ray gives each worker its own."""
+    if value in TRAIN_DEVICES:
+        return value
+    if value.startswith("cuda:"):
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: Ray gives each worker its own GPU (it sets the worker's CUDA_VISIBLE_DEVICES), so "
+            "a run names none: use --device cuda (to keep a local run, one without --address, to some "
+            "GPUs, set CUDA_VISIBLE_DEVICES on its command)"
+        )
+    raise argparse.ArgumentTypeError(f"{value!r}: expected auto, cuda (or gpu) or cpu")
+
+
+def perceptual_loss(value: str) -> str:
+    """``--perceptual``: one of PERCEPTUAL_LOSSES, with a did-you-mean on a typo."""
+    if value in PERCEPTUAL_LOSSES:
+        return value
+    close = difflib.get_close_matches(value, PERCEPTUAL_LOSSES, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise argparse.ArgumentTypeError(
+        f"unknown perceptual loss {value!r}{hint} (known: {', '.join(PERCEPTUAL_LOSSES)})"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,9 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--device",
         default="auto",
-        choices=("auto", "gpu", "cpu"),
-        help="where the workers run: one GPU each, CPU, or auto = GPUs when the Ray cluster has any "
-        "(default auto)",
+        type=train_device,
+        metavar="{" + ",".join(TRAIN_DEVICES) + "}",
+        help="where the workers run: cuda (or gpu) = one GPU each, which Ray assigns (so no cuda:N), cpu, "
+        "or auto = GPUs when the Ray cluster has any (default auto)",
     )
     p.add_argument(
         "--max-steps",
@@ -222,7 +252,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="Table 3 loss ablations by their results id, e.g. wo_l_fea (set the row's loss terms' weights "
         "to 0 in their stages; edtalk.ablations)",
     )
-    p.add_argument("--perceptual", default="auto", help="vgg19 | substitute:pyramid_l1_ssim | auto (default)")
+    p.add_argument(
+        "--perceptual",
+        default="auto",
+        type=perceptual_loss,
+        metavar="{" + ",".join(PERCEPTUAL_LOSSES) + "}",
+        help="the image stages' perceptual loss L_per: vgg19 (the paper's; its weights must be "
+        "installed: `python -m eval.weights fetch vgg19`), substitute:pyramid_l1_ssim (weight-free, not "
+        "VGG: edtalk.perceptual) or auto = vgg19 when its weights are installed, else the substitute, "
+        "said in a note before training (default auto)",
+    )
     p.add_argument(
         "--experts",
         default="",
@@ -350,7 +389,7 @@ def _train(args: argparse.Namespace) -> int:
         workers=args.workers,
         deepspeed=args.deepspeed,
         bf16=args.bf16,
-        use_gpu={"auto": None, "gpu": True, "cpu": False}[args.device],
+        use_gpu=TRAIN_DEVICES[args.device],
         seed=args.seed,
         perceptual=args.perceptual,
         experts=str(Path(args.experts).resolve()) if args.experts else str(out / "experts"),
@@ -402,10 +441,9 @@ def _train(args: argparse.Namespace) -> int:
         for n in names:
             if not (len(names) > 1 and (out / n / "final.pt").is_file()):  # a finished stage is skipped
                 check_resumable(out / n, stage_models[n].to_dict(), train_cfg.to_dict())
-    if args.perceptual != "auto":
-        from edtalk.perceptual import PERCEPTUAL
-
-        PERCEPTUAL.get(args.perceptual.removeprefix("substitute:"))  # a typo stops the run here
+    with_l_per = any(get_stage(n).adversarial for n in names)  # the stages whose losses have L_per
+    if with_l_per and (problem := check_perceptual(args.perceptual)):
+        return report_error(problem)  # vgg19 without its weights: named now, not inside the first stage
     import ray
 
     address = cluster_address(args.address)
@@ -432,6 +470,8 @@ def _train(args: argparse.Namespace) -> int:
     extras_cache = None  # the split plus the rendered people, built on first use
     face_steps, sync_steps = args.expert_steps
     ensure_experts(train_cfg, needed, face_steps, sync_steps, source=expert_source, checked=True)
+    if with_l_per and (note := perceptual_note(args.perceptual)):  # said here, not in a worker's log
+        print(f"note: {note}", file=sys.stderr, flush=True)
     if not ray.is_initialized():
         start_ray(address)
         if address:
@@ -462,6 +502,31 @@ def _train(args: argparse.Namespace) -> int:
         flush=True,
     )
     return 0
+
+
+def check_perceptual(name: str) -> str | None:
+    """The problem with ``--perceptual name`` on this machine, for a run whose stages train with L_per,
+    found before any work: vgg19 without the VGG19 weights (missing, or failing their check)."""
+    from edtalk.perceptual import resolve_vgg19
+    from edtalk.weights import MissingWeightsError, WeightsMismatchError
+
+    if name == "vgg19":
+        try:
+            resolve_vgg19()
+        except (MissingWeightsError, WeightsMismatchError) as err:
+            return f"--perceptual vgg19: {err}"
+    return None
+
+
+def perceptual_note(name: str) -> str | None:
+    """What ``--perceptual auto`` means on this machine when it is not VGG19: the note that L_per is the
+    substitute, why, and how to get VGG19 (``edtalk.perceptual.substitute_note``); None otherwise. The
+    driver prints it once, after the frame cache and the loss experts (which a rerun reuses), before Ray."""
+    from edtalk.perceptual import substitute_note, vgg19_unavailable
+
+    if name == "auto" and (reason := vgg19_unavailable()):
+        return substitute_note(reason)
+    return None
 
 
 def silent_split(cache: Path, frames: dict[str, int]) -> str | None:
