@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from edtalk.cli import model_preset, positive_int
+from sweeps.parent_run import SMOKE_PARENT
 from sweeps.variant import DRIVING_METHODS
 
 ASHA_METRIC = "psnr"  # what --scheduler asha ranks trials by (higher is better)
@@ -69,8 +70,8 @@ def build_parser(prog: str, description: str, smoke: str = "a few sweep points")
         "--parent",
         default=None,
         help="parent run: a folder with <stage>/final.pt per stage, experts/ and cache/ (as "
-        "`python -m edtalk.train --out` writes); default runs/, or runs/sweep_smoke_parent with "
-        "--smoke-test (trained there first if missing)",
+        f"`python -m edtalk.train --out` writes); default runs/, or {SMOKE_PARENT} with --smoke-test "
+        "(a chain missing there, or in a --parent folder that exists, is trained first)",
     )
     p.add_argument("--out", default="results", help="results folder for the exported results files")
     p.add_argument(
@@ -134,7 +135,7 @@ def smoke_defaults(args: argparse.Namespace) -> argparse.Namespace:
     if args.smoke_test:
         args.steps = args.steps or 2
         args.max_clips = args.max_clips or 2
-        args.parent = args.parent or "runs/sweep_smoke_parent"
+        args.parent = args.parent or SMOKE_PARENT
     args.parent = str(Path(args.parent or "runs").expanduser().resolve())  # '~/..' expands on the node
     args.root = str(Path(args.root).expanduser().resolve())
     args.out = str(Path(args.out).expanduser().resolve())

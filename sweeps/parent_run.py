@@ -12,6 +12,8 @@ from typing import Any
 
 from sweeps.variant import Variant
 
+SMOKE_PARENT = "runs/sweep_smoke_parent"  # --smoke-test's --parent, where a missing chain is trained
+
 
 def parent_checkpoint(parent: Path, stage: str) -> Path:
     """The parent run's checkpoint that ``stage`` starts from: ``<parent>/<previous stage>/final.pt``
@@ -83,13 +85,24 @@ def check_parent(args: argparse.Namespace, variants: list[Variant]) -> None:
     the other preset's schedule and build a frame cache of the other size)."""
     needed_chain, missing = parent_chain(args, variants)
     parent = Path(args.parent)
-    if missing and not args.smoke_test:
+    if missing and not (args.smoke_test and _may_train_parent(parent)):
+        why = (
+            ""
+            if not args.smoke_test
+            else f" (--smoke-test trains one only into {SMOKE_PARENT} or a folder that exists)"
+        )
         raise FileNotFoundError(
-            f"{parent / missing[0] / 'final.pt'}: the parent run lacks stage(s) {missing}; train them "
+            f"{parent / missing[0] / 'final.pt'}: the parent run lacks stage(s) {missing}{why}; train them "
             f"with `python -m edtalk.train --stages {','.join(needed_chain)} --out {parent}` or pass --parent"
         )
     if not missing:
         check_parent_preset(parent_checkpoint(parent, min(variants, key=_first_stage_index).stages[0]), args)
+
+
+def _may_train_parent(parent: Path) -> bool:
+    """Whether --smoke-test trains a missing parent chain into ``parent`` (resolved): its default
+    ``SMOKE_PARENT``, or a folder that exists; a mistyped --parent is an error, not a chain trained there."""
+    return parent.is_dir() or parent == Path(SMOKE_PARENT).expanduser().resolve()
 
 
 def _first_stage_index(variant: Variant) -> int:

@@ -21,6 +21,7 @@ def _run(script: str, tmp_path: Path) -> Path:
     if not (DATA / "card.json").is_file():
         pytest.skip(f"{DATA} not generated: run `python -m edtalk.data.synthtalk --out {DATA}`")
     out = tmp_path / "results"
+    (REPO / "runs" / "sweep_smoke_parent").mkdir(parents=True, exist_ok=True)  # a --parent that exists
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     cmd = [sys.executable, str(REPO / "sweeps" / script), "--smoke-test", "--root", str(DATA),
            "--parent", str(REPO / "runs" / "sweep_smoke_parent"), "--out", str(out),

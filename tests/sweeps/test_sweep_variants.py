@@ -526,6 +526,27 @@ def test_missing_parent_is_refused_before_ray_starts(tmp_path, dataset_without_r
     assert "the parent run lacks stage(s) ['eg_pretrain', 'mouth_pose']" in capsys.readouterr().err
 
 
+def test_a_mistyped_smoke_parent_is_refused_and_an_existing_one_is_trained(
+    tmp_path, dataset_without_ray, monkeypatch, capsys
+):
+    """--smoke-test trained a whole parent chain into any --parent, a typo included (the README promises
+    a typo costs seconds); now only into its default runs/sweep_smoke_parent or a folder that exists."""
+    from sweeps import parent_run, tuner
+
+    monkeypatch.setattr(tuner, "init_ray", lambda address: pytest.fail("Ray started"))
+    argv = ["--smoke-test", "--root", str(dataset_without_ray), "--storage", str(tmp_path / "s")]
+    assert bank_size.main([*argv, "--parent", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "the parent run lacks stage(s) ['eg_pretrain', 'mouth_pose'] (--smoke-test trains one only" in err
+    assert not (tmp_path / "nope").exists()
+    (tmp_path / "mine").mkdir()
+    monkeypatch.chdir(tmp_path)  # the default runs/sweep_smoke_parent is resolved here
+    for parent in (["--parent", str(tmp_path / "mine")], []):
+        with pytest.raises(pytest.fail.Exception, match="Ray started"):  # past the parent check
+            bank_size.main([*argv, *parent])
+    assert parent_run._may_train_parent(tmp_path / "runs" / "sweep_smoke_parent")
+
+
 def test_resume_with_nothing_to_restore_says_so(tmp_path, capsys):
     from sweeps.resume import resume_plan
 
