@@ -166,6 +166,14 @@ def substitute_note(reason: str) -> str:
     )
 
 
+def perceptual_label(name: str = "auto") -> str:
+    """The ``label`` ``build_perceptual(name)`` would give (what the run config records), without
+    building the network: ``auto`` is ``vgg19`` when its weights resolve, else the substitute's."""
+    if name == "auto":
+        return VGG19Perceptual.label if vgg19_unavailable() is None else PyramidL1SSIM.label
+    return PERCEPTUAL.get(name.removeprefix("substitute:")).label
+
+
 def build_perceptual(name: str = "auto") -> nn.Module:
     """The perceptual loss module: ``vgg19``, ``substitute:pyramid_l1_ssim`` / ``pyramid_l1_ssim``,
     or ``auto`` (VGG19 when its weights resolve, else the substitute, logged). ``module.label`` is the

@@ -135,6 +135,7 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     from ray.train import CheckpointConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
+    from edtalk.perceptual import perceptual_label
     from edtalk.stages import get_stage
 
     stage = get_stage(stage_cfg.name)
@@ -160,7 +161,7 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         "stage_config": stage_cfg.to_dict(),
         "train_config": train_cfg.to_dict(),
         "trained_on": trained_on(stage.name, train_cfg),
-        "perceptual": _perceptual_label(train_cfg.perceptual) if stage.adversarial else None,
+        "perceptual": perceptual_label(train_cfg.perceptual) if stage.adversarial else None,
         "use_gpu": use_gpu,  # what Ray books each worker: a worker booked none must not take a GPU
     }
     if train_cfg.resume and (changes := resume_check(stage_dir, run)):
@@ -227,7 +228,3 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     return final
 
 
-def _perceptual_label(name: str) -> str:
-    from edtalk.perceptual import build_perceptual
-
-    return build_perceptual(name).label

@@ -142,6 +142,21 @@ def test_perceptual_substitute_is_named_and_behaves(monkeypatch, tmp_path):
         build_perceptual("vgg19")  # explicit VGG19 without weights: a clear error, no substitute
 
 
+def test_the_recorded_perceptual_label_is_told_without_building_or_warning(monkeypatch, tmp_path, caplog):
+    """The training driver built the whole perceptual network (VGG19 with its weights) only to read
+    its label for the run config, and for ``auto`` without weights logged the workers' warning again."""
+    import edtalk.perceptual as perceptual
+
+    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path))  # no VGG19 weights here
+    monkeypatch.setattr(perceptual, "build_perceptual", lambda name: pytest.fail("built the network"))
+    assert perceptual.perceptual_label("auto") == "substitute:pyramid_l1_ssim"
+    assert perceptual.perceptual_label("substitute:pyramid_l1_ssim") == "substitute:pyramid_l1_ssim"
+    assert perceptual.perceptual_label("vgg19") == "vgg19"
+    monkeypatch.setattr(perceptual, "vgg19_unavailable", lambda: None)  # the weights resolve
+    assert perceptual.perceptual_label("auto") == "vgg19"
+    assert "L_per" not in caplog.text
+
+
 def test_perceptual_substitute_is_l1_plus_one_minus_ssim_averaged_over_four_scales():
     """Without VGG19 weights (these machines) the substitute *is* L_per in every run. Dropping its
     SSIM term, or its downsampled scales, still passed the p(x, x) == 0 and p(x, 0) > 0.1 checks."""
