@@ -77,6 +77,17 @@ def metrics_to_score(protocol: str) -> str:
     return ",".join(scored)
 
 
+def note_perceptual(variants: list[Variant], driving: str) -> None:
+    """When the trials train a stage with L_per and this machine has no usable VGG19 weights, say once
+    that they train with the substitute (``edtalk.train.perceptual_note``, what ``edtalk.train`` says)."""
+    from edtalk.stages import get_stage
+    from edtalk.train import perceptual_note
+
+    stages = {s for v in variants for s in v.trained_stages(driving)}
+    if any(get_stage(s).adversarial for s in stages) and (note := perceptual_note("auto")):
+        print(f"note: the trials' {note}", file=sys.stderr)
+
+
 def check_folders(args: argparse.Namespace) -> None:
     """Refuse, before Ray starts, an --out or --storage folder this machine cannot write (a file, a
     read-only mount) and one in the temporary copy of the repository a ``ray job submit --working-dir``

@@ -166,6 +166,7 @@ def fit_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
     # after every check (a note never comes before an error); a resumed sweep scores what its start
     # chose, kept in Tune's saved search space
     metrics = None if args.metrics or resuming else checks.metrics_to_score(args.protocol)
+    checks.note_perceptual(variants, args.driving)
     parent_run.prepare_parent(args, variants)
     trainable = trainable_with_resources()
     start = time.perf_counter()

@@ -201,6 +201,8 @@ def test_metrics_skipped_for_missing_weights_are_named_before_anything_is_traine
     assert "fid (no synthtalk_face_judge)" in err, err
     assert "lse_c (no synthtalk_sync_judge)" in err  # each missing file named once
     assert "python -m eval.zoo install" in err and "python -m eval.weights status" in err
+    # the trials train mouth_pose or expression (L_per) with the substitute: said once, as edtalk.train does
+    assert "note: the trials' --perceptual auto: the VGG19 weights vgg19 are not installed" in err
 
 
 def test_without_metrics_every_trial_scores_what_the_sweeps_start_chose_also_when_resumed(
