@@ -364,8 +364,8 @@ def check_workers(args: argparse.Namespace) -> None:
         )
 
 
-SYNTHTALK_PROTOCOL_DATASETS = ("synthtalk", "folder")  # readers of synthtalk's faces (folder: often)
-REAL_FACES_PROTOCOL = "eat"  # the default for every other reader: the protocol of the paper's numbers
+REAL_FACE_DATASETS = ("mead", "hdtf", "lrw", "voxceleb2")  # the readers of real faces
+REAL_FACES_PROTOCOL = "eat"  # their default: the protocol of the paper's numbers
 
 
 def choose_protocol(dataset: str, requested: str | None) -> tuple[str, str | None]:
@@ -375,7 +375,7 @@ def choose_protocol(dataset: str, requested: str | None) -> tuple[str, str | Non
     Acc_emo backbones) were trained on synthtalk's rendered faces: ``--protocol synthtalk`` on a
     real-face dataset is refused. The one place eval.run and the sweeps choose a protocol."""
     if requested is None:
-        if dataset not in SYNTHTALK_PROTOCOL_DATASETS:
+        if dataset in REAL_FACE_DATASETS:
             return REAL_FACES_PROTOCOL, None
         if dataset == "folder":
             return "synthtalk", (
@@ -384,7 +384,7 @@ def choose_protocol(dataset: str, requested: str | None) -> tuple[str, str | Non
                 "or canonical"
             )
         return "synthtalk", None
-    if requested == "synthtalk" and dataset not in SYNTHTALK_PROTOCOL_DATASETS:
+    if requested == "synthtalk" and dataset in REAL_FACE_DATASETS:
         raise UsageError(
             f"--protocol synthtalk with --dataset {dataset}: the synthtalk judges were trained on "
             f"synthtalk's rendered faces and do not score real ones; use --protocol {REAL_FACES_PROTOCOL} "

@@ -19,14 +19,15 @@ def check_inputs(args: argparse.Namespace) -> None:
     preset, dataset reader, protocol or metric, a protocol the dataset's faces do not fit, a missing
     dataset root, an empty train or scoring split, a Ray address nothing answers at, and (with
     --metrics) a weight file those metrics need. Sets --protocol, when left out, to the dataset's
-    default (``eval.run_checks.choose_protocol``, as eval.run does)."""
+    default (``eval.run_checks.choose_protocol``, as eval.run does), and ``args.protocol_note`` to the
+    note to print about it (or None), which ``fit_sweep`` prints once every check has passed."""
     from edtalk.config import ModelConfig
     from edtalk.data.readers import read_clips
     from eval.protocols import get_protocol
     from eval.run_checks import UsageError, check_address, check_weights, choose_protocol, select_metrics
 
     ModelConfig.preset(args.preset)
-    args.protocol, note = choose_protocol(args.dataset, args.protocol)
+    args.protocol, args.protocol_note = choose_protocol(args.dataset, args.protocol)
     check_address(args.address)
     for split in dict.fromkeys(("train", args.split)):
         if not read_clips(args.dataset, args.root, split):
@@ -41,8 +42,6 @@ def check_inputs(args: argparse.Namespace) -> None:
             f"--scheduler asha ranks trials by {ASHA_METRIC}, which the scored metrics ({', '.join(ids)}) "
             f"leave out: add {ASHA_METRIC} to --metrics, or use --scheduler fifo"
         )
-    if note:
-        print(f"note: {note}", file=sys.stderr)
 
 
 def check_driving(variants: list[Variant], driving: str) -> None:
@@ -63,9 +62,15 @@ def metrics_to_score(protocol: str) -> str:
     the same metrics whichever node runs them and whatever was installed meanwhile. Names the others
     and how to get them, before anything is trained; ``fit_sweep`` calls it once the inputs and the
     resume settings passed their checks, so it never comes before their error."""
+    from eval.run_checks import UsageError
     from sweeps.trial import split_metrics
 
     scored, skipped = split_metrics(protocol)
+    if not scored:
+        raise UsageError(
+            f"no metric of protocol {protocol} can be scored on this machine ({'; '.join(skipped)}): "
+            "`python -m eval.weights status` lists the files and where they go; or choose --metrics"
+        )
     if skipped:
         print(
             f"note: without --metrics, every trial scores the metrics whose weight files this machine has "

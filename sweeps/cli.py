@@ -119,7 +119,8 @@ def build_parser(prog: str, description: str, smoke: str = "a few sweep points")
         default=None,
         help="comma-separated metric ids to score (default: every metric of the protocol whose weight "
         "files are on the machine that starts the sweep, chosen once for every trial, a resumed sweep "
-        "included; the others are named when it starts)",
+        "included (a sweep started by an older version asks each trial's node); the others are named "
+        "when it starts)",
     )
     p.add_argument(
         "--address",

@@ -165,6 +165,8 @@ def fit_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
     check_trial_fits(args)
     # after every check (a note never comes before an error); a resumed sweep scores what its start
     # chose, kept in Tune's saved search space
+    if getattr(args, "protocol_note", None):  # set by checks.check_inputs
+        print(f"note: {args.protocol_note}", file=sys.stderr)
     metrics = None if args.metrics or resuming else checks.metrics_to_score(args.protocol)
     checks.note_perceptual(variants, args.driving)
     parent_run.prepare_parent(args, variants)

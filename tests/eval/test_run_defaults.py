@@ -83,6 +83,14 @@ def test_choose_protocol_is_the_one_rule():
         choose_protocol("lrw", "synthtalk")
 
 
+def test_a_mistyped_dataset_name_is_not_taken_for_real_faces():
+    """Any name but synthtalk and folder counted as real faces: a sweep's `--dataset synthtlk --protocol
+    synthtalk` was told the judges do not score real faces, not that the reader is unknown."""
+    from eval.run_checks import choose_protocol
+
+    assert choose_protocol("synthtlk", "synthtalk") == ("synthtalk", None)  # the reader check names it
+
+
 def test_a_folder_is_scored_by_the_synthtalk_judges_with_a_note(tmp_path, capsys):
     pair, out = folder_pair(tmp_path), tmp_path / "res"
     assert main([*pair, "--out", str(out), "--metrics", "psnr", *QUIET]) == 0

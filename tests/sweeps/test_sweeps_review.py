@@ -205,6 +205,33 @@ def test_metrics_skipped_for_missing_weights_are_named_before_anything_is_traine
     assert "note: the trials' --perceptual auto: the VGG19 weights vgg19 are not installed" in err
 
 
+def test_the_folder_protocol_note_never_comes_before_a_later_check_s_error(
+    tmp_path, sweep_inputs, monkeypatch, capsys
+):
+    """check_inputs printed the folder dataset's protocol note, then the parent check refused the run."""
+    import eval.run_checks as run_checks
+
+    monkeypatch.setattr(run_checks, "choose_protocol", lambda d, p: ("synthtalk", "a note"))
+    argv = [*sweep_inputs[:2], "--parent", str(tmp_path / "nope"), "--metrics", "psnr"]
+    assert bank_size.main([*argv, "--storage", str(tmp_path / "s"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "note: a note" not in err and "the parent run lacks stage(s)" in err
+
+
+def test_a_sweep_with_no_scorable_metric_is_refused(tmp_path, sweep_inputs, monkeypatch, capsys):
+    """metrics_to_score chose "" and every trial then asked its own node."""
+    from sweeps import trial, tuner
+
+    monkeypatch.setattr(tuner, "init_ray", lambda address: None)
+    monkeypatch.setattr(tuner, "check_trial_fits", lambda args: None)
+    monkeypatch.setattr(trial, "split_metrics", lambda protocol: ([], ["psnr (broken)"]))
+    argv = [*sweep_inputs[:-2], "--storage", str(tmp_path / "s"), "--out", str(tmp_path / "o")]
+    assert bank_size.main(argv) == 2
+    assert "error: no metric of protocol synthtalk can be scored on this machine (psnr (broken))" in (
+        capsys.readouterr().err
+    )
+
+
 def test_without_metrics_every_trial_scores_what_the_sweeps_start_chose_also_when_resumed(
     tmp_path, sweep_inputs, monkeypatch
 ):
