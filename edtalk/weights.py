@@ -43,6 +43,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -53,6 +54,11 @@ from pathlib import Path
 
 from edtalk.atomic import atomic_path, write_json
 from edtalk.weight_catalogue import WEIGHTS
+
+try:
+    import fcntl
+except ImportError:  # Windows: no stage can be proven ownerless, so none is removed
+    fcntl = None
 
 
 class MissingWeightsError(FileNotFoundError):
@@ -339,7 +345,8 @@ def unverified_in_use() -> dict[str, str]:
     return dict(_UNVERIFIED)
 
 
-def _allow_unverified_env() -> bool:
+def allow_unverified_env() -> bool:
+    """Whether ``EDTALK_BENCH_ALLOW_UNVERIFIED`` is set: ``resolve`` then accepts a mismatching file."""
     return os.environ.get("EDTALK_BENCH_ALLOW_UNVERIFIED", "") not in ("", "0", "false")
 
 
@@ -406,7 +413,7 @@ def resolve(name: str, allow_unverified: bool = False) -> Path:
         )
     ok, why = verify(name)
     if not ok:
-        if allow_unverified or _allow_unverified_env():
+        if allow_unverified or allow_unverified_env():
             _UNVERIFIED[name] = why
             return path
         raise WeightsMismatchError(
@@ -444,31 +451,60 @@ def _recover_folder(dst: Path) -> None:
         pass
 
 
+_STAGE_OWNER = ".owner"  # in a staging folder: the file its importing process holds an exclusive flock on
+
+
 def _stage_prefix(dst: Path) -> str:
-    """The name start of this process's staging folders for ``dst``: ``.<name>.<host>.<pid>.``, so a
-    later import can tell whose a leftover is."""
+    """The name start of this process's staging folders for ``dst``: ``.<name>.<host>.<pid>.``."""
     return f".{dst.name}.{socket.gethostname()}.{os.getpid()}."
 
 
-def _process_gone(pid: int) -> bool:
-    """Whether no process ``pid`` runs on this host (one of another user still runs)."""
+def _hold_stage(stage: Path) -> int | None:
+    """Lock ``stage`` as this process's until the returned descriptor is closed: an exclusive ``flock`` on
+    ``stage/.owner``, taken before the file gets that name, so no cleanup finds it unlocked while its owner
+    lives. None (the stage is then never removed by cleanup) without fcntl or where locking fails."""
+    if fcntl is None:
+        return None
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except (OSError, OverflowError):  # PermissionError: it runs under another user
+        fd = os.open(stage / ".owner.new", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(stage / ".owner.new", stage / _STAGE_OWNER)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _owner_gone(stage: Path) -> bool:
+    """Whether ``stage``'s lock can be taken at once: its holder is gone, in whatever PID namespace it
+    ran. A stage without ``.owner`` (an older one, or one whose owner is about to lock it) is not."""
+    try:
+        fd = os.open(stage / _STAGE_OWNER, os.O_RDWR)
+    except OSError:
         return False
-    return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True  # stage names are never reused: nobody takes it again once released
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _remove_dead_stages(dst: Path) -> None:
     """Remove the staging folders of ``dst`` left by a copy killed on this host (SIGKILL, power loss):
-    those ``.<name>.<host>.<pid>.XXXX.part`` whose process is gone. A live process's (an import running
-    now), another host's (a weights folder shared over NFS) and an ownerless one are left alone."""
+    those named exactly ``.<name>.<host>.<pid>.XXXXXXXX.part`` whose ``.owner`` lock nobody holds. A live
+    import's, another host's (a weights folder shared over NFS) and one without ``.owner`` are left alone,
+    and all of them where fcntl does not exist (Windows)."""
+    if fcntl is None:
+        return
     host_prefix = f".{dst.name}.{socket.gethostname()}."
+    ours = re.compile(re.escape(host_prefix) + r"[0-9]+\.[a-z0-9_]{8}\.part")  # mkdtemp's random part
     for stage in dst.parent.glob(f"{glob.escape(host_prefix)}*.part"):
-        pid = stage.name[len(host_prefix) :].split(".", 1)[0]
-        if pid.isdigit() and stage.is_dir() and not stage.is_symlink() and _process_gone(int(pid)):
+        if ours.fullmatch(stage.name) and stage.is_dir() and not stage.is_symlink() and _owner_gone(stage):
             shutil.rmtree(stage, ignore_errors=True)
 
 
@@ -477,12 +513,15 @@ def _put_folder(src: Path, dst: Path, changed=lambda: False) -> None:
     the copy is complete (and, raising ``_Changed`` otherwise, ``changed()`` says ``src`` did not change).
     The old folder waits at ``_old_folder(dst)`` between the two renames, so an interruption there
     never loses both: it goes back now (``finally``) or on the next access (``installed``). The copy is
-    staged in ``.<name>.<host>.<pid>.XXXX.part``: one left by a killed copy goes on the next call."""
+    staged in ``.<name>.<host>.<pid>.XXXX.part``, locked by this process until removed: one left by a
+    killed copy goes on the next call."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     _recover_folder(dst)  # one cut short before: its old folder back first, or its leftover removed
     _remove_dead_stages(dst)
     stage = Path(tempfile.mkdtemp(dir=dst.parent, prefix=_stage_prefix(dst), suffix=".part"))
+    owner = None
     try:
+        owner = _hold_stage(stage)
         shutil.copytree(src, stage / "new", ignore=shutil.ignore_patterns(".*"))
         if changed():
             raise _Changed
@@ -492,6 +531,8 @@ def _put_folder(src: Path, dst: Path, changed=lambda: False) -> None:
     finally:
         _recover_folder(dst)  # the old folder back if the new one is not in place, else removed
         shutil.rmtree(stage, ignore_errors=True)
+        if owner is not None:
+            os.close(owner)
 
 
 def _source_error(name: str, shown: str, problem: str) -> WeightsMismatchError:

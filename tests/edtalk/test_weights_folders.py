@@ -95,11 +95,8 @@ def test_a_completed_folder_replacement_leaves_only_the_new_folder(wdir, tmp_pat
     assert sorted(p.name for p in wdir.iterdir() if p.name.startswith(".hubert")) == []
 
 
-def test_a_folder_copy_killed_midway_leaves_a_stage_the_next_import_removes(wdir, tmp_path):
-    """A kill during the copy left `.<name>.XXXX.part` (up to 1.2 GB for HuBERT) that nothing removed, as
-    it might be an import running now. Its name now says whose it is: the next import removes the stage
-    of a process gone from this host, and leaves a live process's, another host's and an ownerless one."""
-    target = _installed_v1(wdir, tmp_path)
+def _killed_midway(wdir: Path, tmp_path: Path) -> subprocess.Popen:
+    """An import of v2 SIGKILLed after its copy: it leaves its stage, which it held the lock of."""
     script = textwrap.dedent(
         f"""
         import os, shutil, signal
@@ -116,17 +113,106 @@ def test_a_folder_copy_killed_midway_leaves_a_stage_the_next_import_removes(wdir
     env = {**os.environ, "EDTALK_BENCH_WEIGHTS": str(wdir)}
     done = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=Path(W.__file__).parent.parent)
     assert done.wait() == -9, "the kill was not simulated"
+    return done
+
+
+def _stage(wdir: Path, name: str) -> str:
+    """A stage folder ``name`` with an (unlocked) ``.owner`` file."""
+    (wdir / name / "new").mkdir(parents=True)
+    (wdir / name / ".owner").touch()
+    return name
+
+
+def test_a_folder_copy_killed_midway_leaves_a_stage_the_next_import_removes(wdir, tmp_path):
+    """A kill during the copy left `.<name>.XXXX.part` (up to 1.2 GB for HuBERT) that nothing removed, as
+    it might be an import running now. The next import removes a stage of this host whose `.owner` lock
+    its holder released by dying, and leaves another host's and one without a lock file (an old one, or
+    one whose owner has not locked it yet)."""
+    target = _installed_v1(wdir, tmp_path)
+    done = _killed_midway(wdir, tmp_path)
     (dead,) = [p.name for p in wdir.iterdir() if p.name.endswith(".part")]  # as the kill left it
+    assert (wdir / dead / ".owner").is_file()
     kept = {
-        f".{target.name}.{socket.gethostname()}.{os.getpid()}.live1234.part",  # an import running now
-        f".{target.name}.other.host.example.{done.pid}.nfs12345.part",  # another host's, over NFS
+        f".{target.name}.{socket.gethostname()}.{done.pid}.nolock12.part",  # not locked yet
         f".{target.name}.old12345.part",  # an old leftover, no owner named
     }
     for name in kept:
         (wdir / name / "new").mkdir(parents=True)
+    kept.add(_stage(wdir, f".{target.name}.other.host.example.{done.pid}.nfs12345.part"))  # over NFS
     W.import_file("hubert_large_ll60k", tmp_path / "v2", allow_unverified=True)
     assert not (wdir / dead).exists()
     assert {p.name for p in wdir.iterdir() if p.name.endswith(".part")} == kept
+    assert (target / "pytorch_model.bin").read_bytes() == b"weights v2"
+
+
+def test_a_stage_locked_by_a_live_process_is_kept_whatever_pid_its_name_carries(wdir, tmp_path):
+    """The stage's owner was proven gone by `os.kill(pid, 0)`: a container sharing this hostname (Docker
+    --net=host) but not its PID namespace runs an import whose pid is not found here, and its live stage
+    was deleted. Its `.owner` lock, held by a live process, now keeps it."""
+    target = _installed_v1(wdir, tmp_path)
+    done = _killed_midway(wdir, tmp_path)  # its pid is gone here: as another namespace's looks
+    held = _stage(wdir, f".{target.name}.{socket.gethostname()}.{done.pid}.held5678.part")
+    script = textwrap.dedent(
+        f"""
+        import fcntl, os, sys
+        fd = os.open({str(wdir / held / ".owner")!r}, os.O_RDWR)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        print("locked", flush=True)
+        sys.stdin.read()
+        """
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == b"locked\n"
+        W.import_file("hubert_large_ll60k", tmp_path / "v2", allow_unverified=True)
+        assert {p.name for p in wdir.iterdir() if p.name.endswith(".part")} == {held}
+    finally:
+        holder.communicate(b"")
+    W.import_file("hubert_large_ll60k", tmp_path / "v2", allow_unverified=True)  # released: now it goes
+    assert [p.name for p in wdir.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_a_stage_of_a_host_whose_name_extends_this_ones_is_kept(wdir, tmp_path, monkeypatch):
+    """The pid was cut from the name by prefix: on host `gpu`, host `gpu.99999`'s live stage
+    `.<name>.gpu.99999.4567.XXXXXXXX.part` read as pid 99999's, and was removed if no such pid ran here.
+    Names are now matched whole; this host's own stage of that pid still goes."""
+    target = _installed_v1(wdir, tmp_path)
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    assert gone.wait() == 0
+    monkeypatch.setattr(socket, "gethostname", lambda: "gpu")
+    other = _stage(wdir, f".{target.name}.gpu.{gone.pid}.4567.abcdefgh.part")
+    mine = _stage(wdir, f".{target.name}.gpu.{gone.pid}.abcdefgh.part")
+    W.import_file("hubert_large_ll60k", tmp_path / "v2", allow_unverified=True)
+    assert {p.name for p in wdir.iterdir() if p.name.endswith(".part")} == {other}
+    assert not (wdir / mine).exists()
+
+
+def test_without_fcntl_no_stage_is_removed(wdir, tmp_path, monkeypatch):
+    """Where no lock can prove an owner gone (Windows: no fcntl), every stage is kept; imports still work."""
+    target = _installed_v1(wdir, tmp_path)
+    monkeypatch.setattr(W, "fcntl", None)
+    dead = _stage(wdir, f".{target.name}.{socket.gethostname()}.1.abcdefgh.part")
+    W.import_file("hubert_large_ll60k", tmp_path / "v2", allow_unverified=True)
+    assert [p.name for p in wdir.iterdir() if p.name.endswith(".part")] == [dead]
+    assert (target / "pytorch_model.bin").read_bytes() == b"weights v2"
+
+
+def test_a_concurrent_import_keeps_the_stage_of_one_copying_now(wdir, tmp_path, monkeypatch):
+    """Guard: an import's own stage holds its lock while it copies, so another import's cleanup (here
+    run in the middle of the copy) leaves it."""
+    import shutil
+
+    target = _installed_v1(wdir, tmp_path)
+    copytree, seen = shutil.copytree, []
+
+    def cleaned_first(src, dst, **kwargs):
+        W._remove_dead_stages(target)
+        seen.append(Path(dst).parent.exists())
+        return copytree(src, dst, **kwargs)
+
+    monkeypatch.setattr(shutil, "copytree", cleaned_first)
+    W.import_file("hubert_large_ll60k", tmp_path / "v2", allow_unverified=True)
+    assert seen == [True]
     assert (target / "pytorch_model.bin").read_bytes() == b"weights v2"
 
 

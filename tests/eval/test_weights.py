@@ -178,8 +178,51 @@ def test_status_exits_1_when_a_present_file_fails_its_hash_check(wdir, tmp_path,
     assert main(["status"]) == 1
     err = capsys.readouterr().err.strip()
     assert err == (
-        "error: 1 present but failing the hash check (MISMATCH): pytorch_fid_inception; install the right "
-        "file with `python -m eval.weights import NAME FILE` (or `fetch NAME`)"
+        "error: 1 present but failing the hash check (MISMATCH): pytorch_fid_inception; to install the right "
+        "one: pytorch_fid_inception: run `python -m eval.weights fetch pytorch_fid_inception`"
+    )
+
+
+def test_status_gives_each_mismatching_file_its_own_install_advice(wdir, tmp_path, capsys):
+    """The MISMATCH line told every file `import NAME FILE` (or `fetch NAME`): no fetch exists for a
+    manual download (emotion_fan_mead8), and a judge comes from `eval.zoo install`."""
+    import shutil
+
+    from edtalk.experts.names import INSTALL_JUDGES, TRAIN_JUDGES
+    from edtalk.experts.store import install_judge
+
+    (tmp_path / "a").write_bytes(b"emotion-fan weights v1")
+    with pytest.warns(UserWarning, match="recording"):
+        W.import_file("emotion_fan_mead8", tmp_path / "a")
+    W.target_path("emotion_fan_mead8").write_bytes(b"emotion-fan weights, changed by hand")
+    install_judge("synthtalk_sync_judge", _judge_file(tmp_path / "j"))
+    shutil.copyfile(_judge_file(tmp_path / "k", seed=1), wdir / "synthtalk_sync_judge.safetensors")
+    assert main(["status"]) == 1
+    err = capsys.readouterr().err.strip()
+    url = WEIGHTS.get("emotion_fan_mead8").url
+    assert err == (
+        "error: 2 present but failing the hash check (MISMATCH): emotion_fan_mead8, synthtalk_sync_judge; to "
+        f"install the right one: emotion_fan_mead8: download it from {url} and run `python -m eval.weights "
+        f"import emotion_fan_mead8 <file>`; synthtalk_sync_judge: `{INSTALL_JUDGES}` installs the shipped "
+        f"pair, `{TRAIN_JUDGES}` trains one"
+    )
+    assert "fetch" not in err
+
+
+def test_status_with_allow_unverified_notes_a_mismatch_and_exits_0(wdir, tmp_path, capsys, monkeypatch):
+    """Under EDTALK_BENCH_ALLOW_UNVERIFIED=1 `resolve` uses a mismatching file (marked unverified), yet
+    `status` called it an error and exited 1: it is now a note, exit 0."""
+    (tmp_path / "f").write_bytes(b"not the official inception")
+    assert main(["import", "pytorch_fid_inception", str(tmp_path / "f"), "--allow-unverified"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("EDTALK_BENCH_ALLOW_UNVERIFIED", "1")
+    W.resolve("pytorch_fid_inception")
+    assert main(["status"]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "note: 1 present but failing the hash check (MISMATCH) (used, as EDTALK_BENCH_ALLOW_UNVERIFIED is "
+        "set: results are marked unverified): pytorch_fid_inception; to install the right one: "
+        "pytorch_fid_inception: run `python -m eval.weights fetch pytorch_fid_inception`"
     )
 
 
