@@ -99,9 +99,12 @@ def train_device(value: str) -> str:
 
 
 def perceptual_loss(value: str) -> str:
-    """``--perceptual``: one of PERCEPTUAL_LOSSES, with a did-you-mean on a typo."""
+    """``--perceptual``: one of PERCEPTUAL_LOSSES, with a did-you-mean on a typo; the substitute's bare
+    name (``pyramid_l1_ssim``, taken before the spellings were checked) is its ``substitute:`` spelling."""
     if value in PERCEPTUAL_LOSSES:
         return value
+    if f"substitute:{value}" in PERCEPTUAL_LOSSES:
+        return f"substitute:{value}"
     close = difflib.get_close_matches(value, PERCEPTUAL_LOSSES, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise argparse.ArgumentTypeError(

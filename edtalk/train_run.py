@@ -226,5 +226,3 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         flush=True,
     )
     return final
-
-
