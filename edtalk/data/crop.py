@@ -215,18 +215,32 @@ def _raw_videos(root: Path, out: Path, dataset: str) -> list[Path]:
 
 
 def copy_lists(root: Path, out: Path) -> Path | None:
-    """Copy ``root/lists`` (a folder's split lists) unchanged to ``out/lists``, where the ``folder``
-    reader looks for them; the copy, or None when ``root`` has no ``lists/`` folder."""
+    """Copy ``root/lists`` (a folder's split lists) to ``out/lists``, where the ``folder`` reader looks
+    for them, in place of an older copy (a list renamed or removed in the root goes from the copy too);
+    the copy, or None when ``root`` has no ``lists/`` folder."""
     import shutil
+    import tempfile
 
     from edtalk.data.errors import DataError
 
     if not (root / "lists").is_dir():
         return None
+    dst = out / "lists"
     try:
-        return Path(shutil.copytree(root / "lists", out / "lists", dirs_exist_ok=True))
+        out.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(dir=out, prefix=".lists.", suffix=".part"))
+        try:
+            shutil.copytree(root / "lists", stage / "lists")
+            if dst.is_dir() and not dst.is_symlink():
+                shutil.rmtree(dst)
+            elif dst.exists() or dst.is_symlink():
+                dst.unlink()
+            (stage / "lists").rename(dst)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
     except OSError as err:  # shutil.Error too
-        raise DataError(out / "lists", f"cannot copy {root / 'lists'} there ({err})") from None
+        raise DataError(dst, f"cannot copy {root / 'lists'} there ({err})") from None
+    return dst
 
 
 def _done_file(out: Path, clip_id: str) -> Path:

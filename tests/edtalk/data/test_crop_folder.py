@@ -176,7 +176,10 @@ def test_the_lists_copy_overwrites_older_copies_and_keeps_the_files_bytes(tmp_pa
     (tmp_path / "raw" / "lists" / "test.txt").write_bytes(b"\xef\xbb\xbfclip\r\n")  # a BOM, CRLF: as is
     (tmp_path / "out" / "lists").mkdir(parents=True)
     (tmp_path / "out" / "lists" / "test.txt").write_text("older")
+    (tmp_path / "out" / "lists" / "val.txt").write_text("a list the root no longer has")
     assert crop.copy_lists(tmp_path / "raw", tmp_path / "out") == tmp_path / "out" / "lists"
     assert (tmp_path / "out" / "lists" / "test.txt").read_bytes() == b"\xef\xbb\xbfclip\r\n"
+    assert sorted(p.name for p in (tmp_path / "out" / "lists").iterdir()) == ["test.txt"]  # a mirror
+    assert not list((tmp_path / "out").glob(".lists.*"))
     shutil.rmtree(tmp_path / "raw" / "lists")
     assert crop.copy_lists(tmp_path / "raw", tmp_path / "out") is None
