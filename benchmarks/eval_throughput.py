@@ -388,7 +388,7 @@ def _eval_run(data: Path, n_clips: int, workers: int, out: Path) -> dict:
     argv = [
         "--dataset", "synthtalk", "--root", str(data), "--split", "test", "--limit", str(n_clips),
         "--method", "gt", "--protocol", "synthtalk", "--workers", str(workers), "--out", str(out),
-        "--quiet",
+        "--device", "cpu", "--quiet",  # CPU workers, as section 2 measures (auto would take a GPU here)
     ]  # fmt: skip
     captured = io.StringIO()
     t0 = time.perf_counter()

@@ -212,7 +212,7 @@ def missing_weights_message(protocol: str, users: dict[str, list[str]], data: st
     they go to and how to get them: one ``fetch`` for the downloadable ones, the judges' install, and
     each other file's own steps."""
     from edtalk import weights
-    from edtalk.experts.names import TRAIN_JUDGES
+    from edtalk.experts.names import INSTALL_JUDGES, TRAIN_JUDGES
     from edtalk.weight_catalogue import WEIGHTS
 
     listing = ", ".join(f"{name} ({', '.join(mids)})" for name, mids in users.items())
@@ -221,7 +221,7 @@ def missing_weights_message(protocol: str, users: dict[str, list[str]], data: st
     steps = [f"`python -m eval.weights fetch NAME` for each of {', '.join(fetched)}"] if fetched else []
     if judges:
         train = TRAIN_JUDGES if data is None else f"python -m eval.zoo train --data {data}"
-        install = train.replace(" train ", " install ", 1)
+        install = INSTALL_JUDGES if data is None else f"python -m eval.zoo install --data {data}"
         steps.append(f"{', '.join(judges)}: `{install}` installs the shipped pair, `{train}` trains them")
     steps += [f"{n}: {weights.how_to_install(n)}" for n in users if n not in judges and n not in fetched]
     return (

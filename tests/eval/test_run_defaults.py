@@ -154,6 +154,14 @@ def test_a_cluster_or_a_running_ray_is_not_held_to_this_machines_cpus(monkeypatc
     args = argparse.Namespace(workers=0, address=None)
     check_workers(args)
     assert args.workers == 0
+    import sys
+    import types
+
+    # a Ray this process already runs (a benchmark, a notebook) has its own size
+    monkeypatch.setitem(sys.modules, "ray", types.SimpleNamespace(is_initialized=lambda: True))
+    args = argparse.Namespace(workers=8, address=None)
+    check_workers(args)
+    assert args.workers == 8
 
 
 # -- 3. every missing weight file in one error ----------------------------------------------------------
