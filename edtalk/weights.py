@@ -385,6 +385,10 @@ def hf_command() -> str:
 def how_to_install(name: str) -> str:
     """The command (or steps) that put ``name`` in place."""
     w = WEIGHTS.get(name)
+    if w.trained_here:  # a synthtalk judge: shipped with the code, or trained by eval.zoo
+        from edtalk.experts.names import INSTALL_JUDGES, TRAIN_JUDGES
+
+        return f"`{INSTALL_JUDGES}` installs the shipped pair, `{TRAIN_JUDGES}` trains one"
     if w.is_folder:
         return (
             f"`{hf_command()} download {w.hf_repo} --local-dir {target_path(name)}` (huggingface_hub's CLI), "

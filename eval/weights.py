@@ -83,13 +83,6 @@ def _fetch(name: str, allow_unverified: bool) -> int:
     return 1 if failed else 0
 
 
-def _install_advice(name: str) -> str:
-    """How to put the right file ``name`` in place: the judges' install or train command, else its own."""
-    if WEIGHTS.get(name).trained_here:
-        return f"`{INSTALL_JUDGES}` installs the shipped pair, `{TRAIN_JUDGES}` trains one"
-    return how_to_install(name)
-
-
 def _print_status() -> int:
     """The status table; exit 1 when a present file fails its hash check (MISMATCH: ``resolve`` would
     refuse it), else 0: a missing file is not an error, most are needed only by some metrics. Under
@@ -117,7 +110,7 @@ def _print_status() -> int:
         return 0
     allowed = allow_unverified_env()
     used = " (used, as EDTALK_BENCH_ALLOW_UNVERIFIED is set: results are marked unverified)"
-    fixes = "; ".join(f"{n}: {_install_advice(n)}" for n in wrong)
+    fixes = "; ".join(f"{n}: {how_to_install(n)}" for n in wrong)
     print(
         f"{'note' if allowed else 'error'}: {len(wrong)} present but failing the hash check (MISMATCH)"
         f"{used if allowed else ''}: {', '.join(wrong)}; to install the right one: {fixes}",

@@ -41,6 +41,19 @@ def test_missing_weights_error_names_file_url_and_target(wdir, name):
     assert w.filename in msg and w.url in msg and str(wdir / w.filename) in msg
 
 
+@pytest.mark.parametrize("name", ["synthtalk_face_judge", "synthtalk_sync_judge"])
+def test_a_missing_judge_is_installed_or_trained_with_eval_zoo_not_downloaded(wdir, name):
+    """The judges have no download: their missing-file message said "download it from trained on
+    synthtalk's judge identities: ... and run `python -m eval.weights import ...`"."""
+    from edtalk.experts.names import INSTALL_JUDGES, TRAIN_JUDGES
+
+    with pytest.raises(W.MissingWeightsError) as e:
+        W.resolve(name)
+    msg = str(e.value)
+    assert f"To install: `{INSTALL_JUDGES}` installs the shipped pair, `{TRAIN_JUDGES}` trains one" in msg
+    assert "download it from" not in msg
+
+
 def test_prefix_mismatch_refused_unless_allow_unverified(wdir, tmp_path):
     src = tmp_path / "fake.pth"
     src.write_bytes(b"not the official file")
