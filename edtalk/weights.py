@@ -458,9 +458,14 @@ def _recover_folder(dst: Path) -> None:
 _STAGE_OWNER = ".owner"  # in a staging folder: the file its importing process holds an exclusive flock on
 
 
+def _host_prefix(dst: Path) -> str:
+    """The name start of this host's staging folders for ``dst``: ``.<name>.<host>.``."""
+    return f".{dst.name}.{socket.gethostname()}."
+
+
 def _stage_prefix(dst: Path) -> str:
     """The name start of this process's staging folders for ``dst``: ``.<name>.<host>.<pid>.``."""
-    return f".{dst.name}.{socket.gethostname()}.{os.getpid()}."
+    return f"{_host_prefix(dst)}{os.getpid()}."
 
 
 def _hold_stage(stage: Path) -> int | None:
@@ -505,7 +510,7 @@ def _remove_dead_stages(dst: Path) -> None:
     and all of them where fcntl does not exist (Windows)."""
     if fcntl is None:
         return
-    host_prefix = f".{dst.name}.{socket.gethostname()}."
+    host_prefix = _host_prefix(dst)
     ours = re.compile(re.escape(host_prefix) + r"[0-9]+\.[a-z0-9_]{8}\.part")  # mkdtemp's random part
     for stage in dst.parent.glob(f"{glob.escape(host_prefix)}*.part"):
         if ours.fullmatch(stage.name) and stage.is_dir() and not stage.is_symlink() and _owner_gone(stage):
