@@ -172,20 +172,30 @@ def hdtf_jobs(root: Path, out: Path, chunk_seconds: float) -> list[CropJob]:
 def folder_jobs(root: Path, out: Path) -> list[CropJob]:
     """Every video under ``root`` (a researcher's own) -> ``out/<id>.mp4`` + ``out/<id>.wav``, the plain
     folder of videos the ``folder`` reader takes. Id: the path below ``root`` less its suffix, folders
-    joined with '#' (``spk1/take2.mov`` -> ``spk1#take2``); two videos of one id are an error naming both.
+    joined with '#' (``spk1/take2.mov`` -> ``spk1#take2``); two videos of one id, or of ids that differ only
+    in case, are an error naming both.
     An audio file of the video's stem beside it (``x.wav`` next to ``x.mp4``) is its audio."""
     from edtalk.data.errors import DatasetLayoutError
     from edtalk.data.readers.common import find_audio, name_key
 
     out = out.resolve()
     by_id: dict[str, Path] = {}
+    by_folded: dict[str, str] = {}  # ids that differ in case only share one file on macOS and Windows
     for video in _raw_videos(root, out, "folder"):
         clip_id = name_key("#".join(video.relative_to(root).with_suffix("").parts))  # the reader's NFC
-        if clip_id in by_id:
+        twin = by_folded.get(clip_id.casefold())
+        if twin == clip_id:
             raise DatasetLayoutError(
-                video, f"gives clip id {clip_id!r}, as {by_id[clip_id]} does: rename or move one of the two"
+                video, f"gives clip id {clip_id!r}, as {by_id[twin]} does: rename or move one of the two"
+            )
+        if twin is not None:
+            raise DatasetLayoutError(
+                video,
+                f"gives clip id {clip_id!r}, {by_id[twin]} gives {twin!r}: ids that differ only in case "
+                "overwrite each other's crops on a case-insensitive disk (macOS, Windows): rename one",
             )
         by_id[clip_id] = video
+        by_folded[clip_id.casefold()] = clip_id
     jobs = []
     for clip_id, video in by_id.items():
         audio = find_audio([video.stem], [video.parent])

@@ -132,6 +132,19 @@ def test_two_videos_of_one_clip_id_are_a_usage_error_naming_both_before_any_crop
     assert not out.exists()
 
 
+def test_ids_that_differ_only_in_case_are_a_usage_error_naming_both(tmp_path, capsys):
+    """``Take1.mp4`` and ``take1.mp4`` crop to one file on a case-insensitive disk (macOS, Windows)."""
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    for name in ("spk/Take1.mp4", "spk/take1.mp4"):
+        (raw / name).parent.mkdir(parents=True, exist_ok=True)
+        (raw / name).write_bytes(b"not a video")
+    assert crop.main(_argv(raw, out)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert str(raw / "spk/Take1.mp4") in err and str(raw / "spk/take1.mp4") in err
+    assert "differ only in case" in err and not out.exists()
+
+
 def test_folder_jobs_name_clips_by_path_take_the_audio_beside_and_skip_hidden_files_and_the_out(tmp_path):
     """Ids in NFC as the reader gives them; an audio file of the stem beside a video (any case of its
     suffix) is its audio; hidden files and folders, and crops of an out folder inside the root, skipped."""
