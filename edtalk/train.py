@@ -544,10 +544,13 @@ def silent_split(cache: Path, frames: dict[str, int]) -> str | None:
         return None
     n_clips = len(meta.get("clip_ids", []))
     if frames and n_clips and len(meta.get("no_audio", [])) >= n_clips:
+        short = len(meta.get("short_audio", []))
+        why = f"{short} with audio too short for their video, " if short else ""
         return (
-            f"none of the {n_clips} training clips has audio (no audio file, no audio track; "
-            f"cache {cache}), and {', '.join(frames)} train on it: give the clips their audio "
-            "(a .wav beside each video), or train the frames-only stages alone (--stages)"
+            f"none of the {n_clips} training clips has audio the audio stages can use ({why}the others "
+            f"without audio file or track; cache {cache}), and {', '.join(frames)} train on it: give the "
+            "clips their whole audio (a .wav beside each video), or train the frames-only stages alone "
+            "(--stages)"
         )
     silent = set(meta.get("no_audio", []))
     lengths = dict(zip(meta.get("clip_ids", []), meta.get("length", []), strict=True))

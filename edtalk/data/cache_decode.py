@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from edtalk.data.audio import SAMPLE_RATE, SAMPLES_PER_FRAME, load_audio, mel_windows, melspectrogram, pcm16
-from edtalk.data.clip import Clip
+from edtalk.data.clip import MAX_LENGTH_MISMATCH_S, Clip
 from edtalk.data.errors import AudioReadError, DataError
 
 
@@ -53,10 +53,12 @@ def wav_rows(wav: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
     return pcm16(padded[index])
 
 
-def _clip_audio(clip: Clip, n_frames: int, fps: float) -> tuple[np.ndarray, np.ndarray] | None:
+def _clip_audio(clip: Clip, n_frames: int, fps: float) -> tuple[np.ndarray, np.ndarray] | str | None:
     """(Wav2Lip mel window per frame, float16 (n_frames, 80, 16); ``wav_rows``) from one read of the
-    clip's audio; None for a clip without audio (no audio file and no audio track in its video): the
-    frames-only stages train on it, the audio stages leave it out (``FrameCache.no_audio``)."""
+    clip's audio; None for a clip without audio (no audio file and no audio track in its video), and
+    why, for audio more than ``MAX_LENGTH_MISMATCH_S`` shorter than the video (its last frames would
+    pair with silence): the frames-only stages train on both, the audio stages leave them out
+    (``FrameCache.no_audio``)."""
     if clip.audio is None:
         return None
     try:
@@ -67,6 +69,9 @@ def _clip_audio(clip: Clip, n_frames: int, fps: float) -> tuple[np.ndarray, np.n
         raise
     if not np.isfinite(wav).all():  # e.g. silence normalised by its peak, 0 / 0: NaN losses in audio stages
         raise DataError(clip.audio, "audio holds NaN or infinite samples")
+    audio_s, video_s = len(wav) / SAMPLE_RATE, n_frames / fps
+    if video_s - audio_s > MAX_LENGTH_MISMATCH_S:
+        return f"{clip.audio}: {audio_s:.2f} s of audio for {video_s:.2f} s of video ({n_frames} frames)"
     try:
         mel = mel_windows(melspectrogram(wav), n_frames, fps=fps).astype(np.float16)
     except ValueError as err:  # under 0.2 s of audio: no mel window to read
@@ -128,11 +133,15 @@ def not_a_face_crop(clip: Clip, video) -> DataError | None:
     return DataError(clip.video, f"{fps:g} fps, not the {CACHE_FPS:g} fps the networks take; {how}")
 
 
+NO_AUDIO = "no audio"  # _decode_clip's audio problem of a clip without audio file or track
+
+
 def _decode_clip(clip: Clip, size: int):
-    """(frames resized to ``size``, landmarks, mel windows, waveform rows, frames filled, has audio) of
-    one clip (zero mel windows and waveform rows without audio), or the ``DataError`` that says why it
-    cannot be read (returned, so a pool hands it back in order; any other exception becomes one naming
-    the clip's video)."""
+    """(frames resized to ``size``, landmarks, mel windows, waveform rows, frames filled, audio problem)
+    of one clip, or the ``DataError`` that says why it cannot be read. The audio problem is None, or
+    ``NO_AUDIO``, or why its audio is too short (``_clip_audio``); with one, the mel windows and waveform
+    rows are zeros. The error is returned, so a pool hands it back in order; any other exception becomes
+    one naming the clip's video."""
     from edtalk.data.video import read_video
 
     try:
@@ -142,11 +151,11 @@ def _decode_clip(clip: Clip, size: int):
             raise problem
         landmarks, filled = _clip_landmarks(clip, video.frames, size)
         audio = _clip_audio(clip, video.n_frames, video.fps)
-        has_audio = audio is not None
-        if not has_audio:
+        audio_problem = NO_AUDIO if audio is None else audio if isinstance(audio, str) else None
+        if audio_problem:
             n = video.n_frames
             audio = np.zeros((n, 80, 16), np.float16), np.zeros((n, SAMPLES_PER_FRAME), np.int16)
-        return resized(video.frames, size), landmarks, *audio, filled, has_audio
+        return resized(video.frames, size), landmarks, *audio, filled, audio_problem
     except DataError as err:
         return err
     except Exception as err:  # an unforeseen failure on one clip is that clip's problem, not the run's end

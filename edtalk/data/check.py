@@ -31,7 +31,7 @@ from rich.table import Table
 from edtalk.atomic import write_json
 from edtalk.cli import positive_int, report_error
 from edtalk.data.audio import audio_info
-from edtalk.data.clip import MIN_FRAMES, Clip
+from edtalk.data.clip import MAX_LENGTH_MISMATCH_S, MIN_FRAMES, Clip
 from edtalk.data.errors import AudioReadError, DataError, VideoReadError
 from edtalk.data.readers import READERS, pair_folders, read_clips
 from edtalk.data.readers.synthtalk import load_sidecar, sidecar_frames_problem
@@ -40,7 +40,6 @@ from edtalk.driving_inputs import MIN_IMAGE_SIDE  # light: numpy and the readers
 
 EXPECTED_FPS = 25.0
 EXPECTED_SAMPLE_RATE = 16000
-MAX_LENGTH_MISMATCH_S = 0.1
 # after a problem of a clip's audio when the reader found no audio file: a wav missing from the audio
 # folder would otherwise read as a problem of the mp4
 OWN_TRACK = " (no audio file found for this clip: this is the video's own audio track)"

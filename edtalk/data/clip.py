@@ -12,10 +12,13 @@ from pathlib import Path
 from edtalk.data.errors import DataError
 
 EMOTIONS = ("angry", "contempt", "disgusted", "fear", "happy", "neutral", "sad", "surprised")
+"""MEAD's eight emotions, in the alphabetical order used for class indices everywhere."""
 # The shortest clip every metric can score: SyncNet (LSE-C/D) reads windows i = 0 .. T - 6 of 5 frames
 # and the sync judge WINDOW + 1 frames. eval.run fails shorter clips; the doctor flags them.
 MIN_FRAMES = 6
-"""MEAD's eight emotions, in the alphabetical order used for class indices everywhere."""
+# Audio and video durations of one clip differing by more (seconds) are a problem of the clip: the doctor
+# flags it, the training frame cache keeps a clip whose audio is this much shorter out of the audio stages
+MAX_LENGTH_MISMATCH_S = 0.1
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ import numpy as np
 
 from edtalk.cli import amount_of_bytes
 from edtalk.data.audio import SAMPLES_PER_FRAME
-from edtalk.data.cache_decode import decode_clips, decode_workers, not_a_face_crop, resized
+from edtalk.data.cache_decode import NO_AUDIO, decode_clips, decode_workers, not_a_face_crop, resized
 from edtalk.data.cache_sources import changed_clips, source_stamps
-from edtalk.data.clip import EMOTIONS, Clip
+from edtalk.data.clip import EMOTIONS, MAX_LENGTH_MISMATCH_S, Clip
 from edtalk.data.errors import DataError, DatasetLayoutError
 from edtalk.data.held_out import check_unseen
 from edtalk.data.npy_rows import NpyRowWriter
@@ -60,6 +60,9 @@ class FrameCache:
     # ids of the clips without audio (no audio file, no audio track; the rendered extra people): zero
     # mel windows and waveform rows; the frames-only stages train on them, the audio stages do not
     no_audio: tuple[str, ...] = ()
+    # (clip id, why) of the no_audio clips whose audio is there but too short for their video
+    # (``cache_decode._clip_audio``): listed apart, so a note does not call them silent
+    short_audio: tuple[tuple[str, str], ...] = ()
 
     @property
     def n_clips(self) -> int:
@@ -197,7 +200,7 @@ def build_frame_cache(
             NpyRowWriter(tmp / "wavs.npy", (SAMPLES_PER_FRAME,), np.int16) as wavs,
         ):
             writers = (frames, lms, mels, wavs)
-            start, length, skipped, filled, no_audio = _write_rows(
+            start, length, skipped, filled, no_audio, short_audio = _write_rows(
                 clips, size, _current_version(holding), writers, progress
             )
             decoded_rows = frames.n_rows
@@ -223,14 +226,7 @@ def build_frame_cache(
                 file=sys.stderr,
                 flush=True,
             )
-        if no_audio:
-            print(
-                f"note: {len(no_audio)} of {len(clips)} training clips have no audio (no audio file and no "
-                f"audio track; first: {', '.join(no_audio[:3])}): the frames-only stages train on them, the "
-                "audio stages leave them out",
-                file=sys.stderr,
-                flush=True,
-            )
+        _note_no_audio(no_audio, short_audio, len(clips))
         if filled:
             print(
                 f"note: {final}: dlib found no face in {filled} of {decoded_rows} frames; each took the "
@@ -254,6 +250,7 @@ def build_frame_cache(
             "transcripts": [c.transcript or "" for c in clips] + ["" for _ in extra_clips],
             "skipped": skipped,
             "no_audio": no_audio + [c.id for c in extra_clips],
+            "short_audio": short_audio,
             "landmarks": source,
             "landmark_frames_filled": filled,  # detected: frames without a face, given the nearest's
             "sources": stamps,  # the files decoded, by size and mtime (cache_sources)
@@ -375,13 +372,16 @@ def check_before_decoding(clips: list[Clip], size: int, cache_root: Path) -> Non
 COPY_ROWS = 4096  # rows copied at a time from a reused cache's memory map
 
 
-def _write_rows(clips, size, reused, writers, progress) -> tuple[list, list, list[dict], int | None, list]:
+def _write_rows(
+    clips, size, reused, writers, progress
+) -> tuple[list, list, list[dict], int | None, list, list]:
     """Append ``clips``' rows to the ``writers`` (frames, landmarks, mels, wavs), copied from ``reused``
     (another cache holding them at this size, or None) or decoded (in ``decode_workers`` processes);
-    returns (start, length, skipped, filled, no_audio): ``skipped`` lists the clips that could not be
-    read ({"clip", "reason"}), left out; ``filled`` counts the frames whose detected landmarks came
-    from the nearest frame with a face (None when copied); ``no_audio`` the ids of the clips without
-    audio."""
+    returns (start, length, skipped, filled, no_audio, short_audio): ``skipped`` lists the clips that
+    could not be read ({"clip", "reason"}), left out; ``filled`` counts the frames whose detected
+    landmarks came from the nearest frame with a face (None when copied); ``no_audio`` the ids of the
+    clips the audio stages leave out: without audio, or (also in ``short_audio``, {"clip", "reason"})
+    with audio too short for their video."""
     frames, lms, mels, wavs = writers
     start: list[int] = []
     length: list[int] = []
@@ -396,8 +396,9 @@ def _write_rows(clips, size, reused, writers, progress) -> tuple[list, list, lis
             wavs.append(reused.wavs[i : min(i + COPY_ROWS, rows)])
         ids = {c.id for c in clips}
         no_audio = [i for i in reused.no_audio if i in ids]  # not the extra people of a cache with them
-        return reused.start[:n].tolist(), reused.length[:n].tolist(), skipped, None, no_audio
-    skipped, filled, no_audio = [], 0, []
+        short_audio = [{"clip": c, "reason": r} for c, r in reused.short_audio if c in ids]
+        return reused.start[:n].tolist(), reused.length[:n].tolist(), skipped, None, no_audio, short_audio
+    skipped, filled, no_audio, short_audio = [], 0, [], []
     detect = landmark_source(clips) == DETECTED
     decoded = decode_clips(clips, size, decode_workers(len(clips), detect))
     if progress:
@@ -414,17 +415,43 @@ def _write_rows(clips, size, reused, writers, progress) -> tuple[list, list, lis
         if isinstance(result, DataError):  # one unreadable clip (video, audio, sidecar, no face) is left out
             skipped.append({"clip": clip.id, "reason": str(result)})
             continue
-        rows, landmarks, mel, wav, clip_filled, has_audio = result
+        rows, landmarks, mel, wav, clip_filled, audio_problem = result
         filled += clip_filled
-        if not has_audio:
+        if audio_problem:
             no_audio.append(clip.id)
+        if audio_problem and audio_problem != NO_AUDIO:
+            short_audio.append({"clip": clip.id, "reason": audio_problem})
         start.append(frames.n_rows)
         length.append(len(rows))
         frames.append(rows)
         lms.append(landmarks)
         mels.append(mel)
         wavs.append(wav)
-    return start, length, skipped, filled, no_audio
+    return start, length, skipped, filled, no_audio, short_audio
+
+
+def _note_no_audio(no_audio: list[str], short_audio: list[dict], n_clips: int) -> None:
+    """Say which training clips the audio stages leave out: those without audio, and those whose audio
+    is too short for their video (``short_audio``), apart."""
+    short = {s["clip"] for s in short_audio}
+    silent = [c for c in no_audio if c not in short]
+    if silent:
+        print(
+            f"note: {len(silent)} of {n_clips} training clips have no audio (no audio file and no "
+            f"audio track; first: {', '.join(silent[:3])}): the frames-only stages train on them, the "
+            "audio stages leave them out",
+            file=sys.stderr,
+            flush=True,
+        )
+    if short_audio:
+        shown = "; ".join(s["reason"] for s in short_audio[:3]) + ("; ..." if len(short_audio) > 3 else "")
+        print(
+            f"note: {len(short_audio)} of {n_clips} training clips have audio more than "
+            f"{MAX_LENGTH_MISMATCH_S} s shorter than their video (their last frames would pair with "
+            f"silence): the frames-only stages train on them, the audio stages leave them out: {shown}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def load_frame_cache(path: str | Path) -> FrameCache:
@@ -452,4 +479,5 @@ def load_frame_cache(path: str | Path) -> FrameCache:
         transcripts=list(meta["transcripts"]),
         skipped=tuple((entry["clip"], entry["reason"]) for entry in meta.get("skipped", [])),
         no_audio=tuple(meta.get("no_audio", [])),
+        short_audio=tuple((entry["clip"], entry["reason"]) for entry in meta.get("short_audio", [])),
     )

@@ -212,3 +212,51 @@ def test_clips_without_audio_train_the_frames_only_stages_and_not_the_audio_ones
     assert "audio_lip, audio_pose train on it" in train.silent_split(path, {"audio_lip": 5, "audio_pose": 10})
     with pytest.raises(DataError, match="none of the 1 clips of this frame cache has audio"):
         StageSampler(load_frame_cache(path)).emotion_clips(2, 5)
+
+
+def test_clips_whose_audio_is_too_short_for_their_video_are_kept_out_of_the_audio_stages_by_name(
+    tmp_path, noisy_faces, monkeypatch, capsys
+):
+    """Audio 0.5 s long for 1 s of video was cached padded with silence, without a word: the audio
+    stages trained on the last half second of moving mouths paired with silence. Audio more than
+    ``MAX_LENGTH_MISMATCH_S`` shorter than its video (the doctor's threshold) now keeps the clip out of
+    the audio stages, named with both lengths; audio a frame short, or longer, is used as before."""
+    import edtalk.data.cache_decode as cache_decode
+    from edtalk import train
+    from edtalk.data.training import load_frame_cache
+    from edtalk.train_cache import prepare_cache
+
+    monkeypatch.setattr(
+        cache_decode, "_clip_landmarks", lambda clip, frames, size: (np.zeros((len(frames), 68, 2)), 0)
+    )
+    rng = np.random.default_rng(3)
+    root = tmp_path / "faces"
+    _clip(root, "whole", noisy_faces(rng, 25), audio_seconds=1.0)
+    _clip(root, "frame_short", noisy_faces(rng, 25), audio_seconds=0.96)  # one frame: within tolerance
+    _clip(root, "longer", noisy_faces(rng, 25), audio_seconds=1.5)
+    _clip(root, "cut", noisy_faces(rng, 25), audio_seconds=0.5)
+    _clip(root, "silent", noisy_faces(rng, 25), audio_seconds=None)
+    cfg = TrainConfig(data=f"folder:{root}", cache=str(tmp_path / "cache"))
+    path = prepare_cache(cfg, ModelConfig.preset("tiny"))
+    cache = load_frame_cache(path)
+    assert sorted(cache.no_audio) == ["cut", "silent"] and not cache.skipped
+    reason = f"{root / 'cut.wav'}: 0.50 s of audio for 1.00 s of video (25 frames)"
+    assert cache.short_audio == (("cut", reason),)
+    err = capsys.readouterr().err
+    assert (
+        "note: 1 of 5 training clips have no audio (no audio file and no audio track; first: silent)" in err
+    )
+    assert "note: 1 of 5 training clips have audio more than 0.1 s shorter than their video" in err
+    assert reason in err
+    cut = cache.start[cache.clip_ids.index("cut")] + np.arange(25)
+    assert not np.asarray(cache.mels[cut]).any()  # zeros: the audio stages never read them
+
+    alone = tmp_path / "alone"
+    _clip(alone, "cut", noisy_faces(rng, 25), audio_seconds=0.5)
+    path = prepare_cache(
+        TrainConfig(data=f"folder:{alone}", cache=str(tmp_path / "cache")), ModelConfig.preset("tiny")
+    )
+    problem = train.silent_split(path, {"audio_lip": 5})
+    assert (
+        "none of the 1 training clips has audio the audio stages can use (1 with audio too short" in problem
+    )
