@@ -17,13 +17,15 @@ of one's own videos (any names, in subfolders or not) becomes the plain folder t
 takes, ``<id>.mp4`` + ``<id>.wav`` (id: the file's path below the root less its suffix, folders joined
 with '#': ``spk1/take2.mov`` -> ``spk1#take2``; audio: an audio file of the video's stem beside it,
 else its own track), its ``lists/`` copied unchanged; two videos of one id are a usage error. Audio
-is 16 kHz mono; a video with no audio track and no audio file is cropped silent, with no wav (its
-clips read as clips without audio, which train the frames-only stages). Clips are cropped in
-parallel, one process per core; a clip that fails (unreadable, an audio file or track that cannot be
-read, no face, a worker process that died) is named and the others go on; a re-run skips the clips
-already done with the same settings (``<out>/.crop/``) and ``<out>/crop_report.json`` lists every
-clip's outcome. Exit status 0 when every clip was cropped, 1 when some could not be, 2 for a usage
-error.
+is 16 kHz mono, cut or padded with silence to the frames (a source whose audio and video lengths differ
+by more than the dataset doctor allows is noted); a video with no audio track and no audio file is
+cropped silent, with no wav (its clips read as clips without audio, which train the frames-only
+stages). Clips are cropped in parallel, one process per core; a clip that fails (unreadable, an audio
+file or track that cannot be read, no face, a worker process that died) is named and the others go
+on; a re-run skips the clips already done with the same settings (``<out>/.crop/``), after removing
+the temp files of a killed run, and ``<out>/crop_report.json`` lists every clip's outcome (also after
+Ctrl-C). Exit status 0 when every clip was cropped, 1 when some could not be, 2 for a usage error,
+130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -32,19 +34,28 @@ import argparse
 import json
 import multiprocessing
 import os
+import re
+import signal
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from edtalk.cli import positive_float, positive_int, report_error, user_path
 from edtalk.data.file_key import file_key
 
+try:
+    import fcntl
+except ImportError:  # Windows: no run can tell whether another is writing, so no leftover is removed
+    fcntl = None
+
 DONE_DIR = ".crop"
 REPORT = "crop_report.json"
 SILENT = "the video has no audio track: the crop is silent"  # the note of a clip cropped without audio
+LENGTHS_DIFFER = "audio and video lengths differ"  # starts the note of a clip whose audio was padded or cut
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,8 @@ def crop_job(job: CropJob) -> CropOutcome:
                 f"{plan.n_frames} frames at {FPS:g} fps, shorter than one {job.chunk_seconds:g} s chunk "
                 f"({chunk} frames)",
             )
+        if wav is not None and (note := _length_note(job, len(wav), plan.n_frames)):
+            outcome.notes.append(note)
         lost = plan.n_frames // plan.clip_frames - len(plan.boxes)
         if lost:
             across = f", {plan.jumped_clips} of them across a jump of the face" if plan.jumped_clips else ""
@@ -138,6 +151,27 @@ def _audio(job: CropJob, outcome: CropOutcome):
             raise
         outcome.notes.append(SILENT)
         return None
+
+
+def _length_note(job: CropJob, n_samples: int, n_frames: int) -> str | None:
+    """The note of a source whose audio (``n_samples`` at 16 kHz) is longer or shorter than its video
+    (``n_frames`` at 25 fps) by more than the dataset doctor allows (``MAX_LENGTH_MISMATCH_S``): the crops'
+    audio is cut or padded with silence to their frames, after which the doctor no longer sees it. Only
+    the source's two lengths are compared: audio cut with the frames a chunking leaves out is no mismatch."""
+    from edtalk.data.audio import SAMPLE_RATE
+    from edtalk.data.clip import MAX_LENGTH_MISMATCH_S
+    from edtalk.data.face_crop import FPS
+
+    audio_s, video_s = n_samples / SAMPLE_RATE, n_frames / FPS
+    if abs(audio_s - video_s) <= MAX_LENGTH_MISMATCH_S:
+        return None
+    source = job.audio or f"the audio track of {job.video}"
+    done = "cut at the video's end" if audio_s > video_s else "padded with silence to the video's length"
+    crops = "crops'" if job.chunk_seconds else "crop's"
+    return (
+        f"{LENGTHS_DIFFER}: {source} is {audio_s:.3f} s, the video {video_s:.3f} s ({n_frames} frames at "
+        f"{FPS:g} fps), more than {MAX_LENGTH_MISMATCH_S} s apart: the {crops} audio is {done}"
+    )
 
 
 # --- datasets -----------------------------------------------------------------------------------
@@ -324,12 +358,44 @@ def crop_dataset(
 ) -> list[CropOutcome]:
     """Run ``jobs`` (those without a current done record), ``workers`` processes at a time; each clip's
     outcome is recorded as it finishes, so an interrupted run resumes where it stopped. ``crop`` is
-    the function run on each job (``crop_job``; a module-level function, sent to the workers)."""
+    the function run on each job (``crop_job``; a module-level function, sent to the workers). Temp
+    files a killed run left are removed first (``_remove_leftovers``, when no other run crops into ``out``).
+    On Ctrl-C the stopped workers' temp files are removed too, the report is still written (the clips not
+    cropped listed as interrupted), and ``KeyboardInterrupt`` raised again."""
+    from edtalk.atomic import write_json
+
+    outcomes: dict[str, CropOutcome] = {}
+    with _running(out) as when_alone:
+        when_alone(lambda: _remove_leftovers(out, jobs))
+        try:
+            _crop_jobs(jobs, out, workers, progress, crop, outcomes)
+        except KeyboardInterrupt:
+            when_alone(lambda: _remove_leftovers(out, jobs))  # the temp files of the workers just stopped
+            for job in jobs:
+                if job.clip_id not in outcomes:
+                    problem = f"{job.video}: not cropped: the run was interrupted (the same command crops it)"
+                    outcomes[job.clip_id] = CropOutcome(job.clip_id, job.video, problem=problem)
+            write_json(out / REPORT, [asdict(outcomes[j.clip_id]) for j in jobs], indent=1)
+            raise
+    ordered = [outcomes[j.clip_id] for j in jobs]
+    write_json(out / REPORT, [asdict(o) for o in ordered], indent=1)
+    return ordered
+
+
+def _crop_jobs(
+    jobs: list[CropJob],
+    out: Path,
+    workers: int,
+    progress: bool,
+    crop: Callable,
+    outcomes: dict[str, CropOutcome],
+) -> None:
+    """``crop_dataset``'s work: each job's outcome into ``outcomes`` as it is known (from its done
+    record, or written to it as the clip finishes)."""
     from tqdm import tqdm
 
     from edtalk.atomic import write_json
 
-    outcomes: dict[str, CropOutcome] = {}
     todo = []
     for job in jobs:
         record = _read_done(out, job)
@@ -353,6 +419,9 @@ def crop_dataset(
                     {"outcome": asdict(outcome), "settings": crop_settings(job)},
                     indent=1,
                 )
+                for note in outcome.notes:
+                    if note.startswith(LENGTHS_DIFFER):  # the doctor cannot see it in the crops
+                        print(f"[crop] note: {note}", file=sys.stderr, flush=True)
             else:
                 print(f"[crop] {outcome.problem}", file=sys.stderr, flush=True)
             outcomes[job.clip_id] = outcome
@@ -363,9 +432,68 @@ def crop_dataset(
         else:
             for job in todo:
                 record(job, crop(job))
-    ordered = [outcomes[j.clip_id] for j in jobs]
-    write_json(out / REPORT, [asdict(o) for o in ordered], indent=1)
-    return ordered
+
+
+# ``atomic_path``'s temp name: "." + the target's name + mkstemp's 8 random characters + its suffix
+_TEMP = re.compile(r"\..+\.(mp4|wav|json)\.[a-z0-9_]{8}\.tmp(\.mp4|\.wav)?", re.IGNORECASE)
+_LOCK = ".lock"  # in ``<out>/.crop``: the file ``_running`` locks
+
+
+@contextmanager
+def _running(out: Path) -> Iterator[Callable[[Callable[[], None]], None]]:
+    """Hold a shared ``flock`` on ``<out>/.crop/.lock`` while cropping into ``out``, which every run
+    into ``out`` does; yields ``when_alone(work)``, which runs ``work`` under an exclusive lock when no
+    other run holds one (a run starting meanwhile waits for it), else skips it. Without ``fcntl``
+    (Windows) or where the file system refuses locks, whether another run is writing cannot be told:
+    ``work`` is always skipped."""
+    fd = None
+    if fcntl is not None:
+        try:
+            (out / DONE_DIR).mkdir(parents=True, exist_ok=True)
+            fd = os.open(out / DONE_DIR / _LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        except OSError:
+            if fd is not None:
+                os.close(fd)
+            fd = None
+
+    def when_alone(work: Callable[[], None]) -> None:
+        if fd is None:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a failed change may drop the shared lock
+        except OSError:  # another run holds it
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            return
+        try:
+            work()
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+
+    try:
+        yield when_alone
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _remove_leftovers(out: Path, jobs: list[CropJob]) -> None:
+    """Remove the temp files (``_TEMP``: named as ``edtalk.atomic`` names them) that a crop run killed
+    while writing (SIGKILL, a power loss, a worker stopped on Ctrl-C) left in ``out``, ``<out>/.crop``
+    and the jobs' crop folders. Called only by a run that holds ``_running``'s lock alone: every other
+    run into ``out`` has ended, so none of these files is still being written (but by a worker orphaned
+    by a killed run, finishing its clip: its write then fails, unseen). A run that is not alone removes
+    none (the next run alone does); an age threshold would keep a killed run's files until they aged, or
+    take a slow writer's. Other files, hidden or not, are left alone."""
+    folders = {out, out / DONE_DIR} | {Path(d) for j in jobs for d in (j.video_dir, j.audio_dir) if d}
+    for folder in folders:
+        try:
+            entries = list(folder.iterdir())
+        except OSError:  # not made yet
+            continue
+        for path in entries:
+            if _TEMP.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
 
 
 def _in_processes(todo: list[CropJob], workers: int, crop: Callable, record: Callable) -> None:
@@ -381,28 +509,25 @@ def _in_processes(todo: list[CropJob], workers: int, crop: Callable, record: Cal
         suspects: list[CropJob] = []
         with _pool(workers) as pool:
             running: dict = {}
-            try:
-                while queue or running:
-                    broken = False
-                    while queue and len(running) < workers and not broken:  # no more in flight than workers
-                        job = queue.pop()
-                        try:
-                            running[pool.submit(crop, job)] = job
-                        except BrokenProcessPool:  # it broke since the last wait: the job goes back
-                            queue.append(job)
-                            broken = True
-                    finished, _ = wait(running, return_when=ALL_COMPLETED if broken else FIRST_COMPLETED)
-                    for future in finished:
-                        job = running.pop(future)
-                        try:
-                            record(job, future.result())
-                        except BrokenProcessPool:
-                            suspects.append(job)
-                    if broken or suspects:
-                        suspects += running.values()  # broken with the pool, whichever died
-                        break
-            finally:
-                pool.shutdown(cancel_futures=True)
+            while queue or running:
+                broken = False
+                while queue and len(running) < workers and not broken:  # no more in flight than workers
+                    job = queue.pop()
+                    try:
+                        running[pool.submit(crop, job)] = job
+                    except BrokenProcessPool:  # it broke since the last wait: the job goes back
+                        queue.append(job)
+                        broken = True
+                finished, _ = wait(running, return_when=ALL_COMPLETED if broken else FIRST_COMPLETED)
+                for future in finished:
+                    job = running.pop(future)
+                    try:
+                        record(job, future.result())
+                    except BrokenProcessPool:
+                        suspects.append(job)
+                if broken or suspects:
+                    suspects += running.values()  # broken with the pool, whichever died
+                    break
         for job in suspects:
             record(job, _alone(job, crop))
 
@@ -419,8 +544,37 @@ def _alone(job: CropJob, crop: Callable) -> CropOutcome:
             return CropOutcome(job.clip_id, job.video, problem=f"{job.video}: {problem}")
 
 
-def _pool(workers: int):
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+@contextmanager
+def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """``workers`` spawned processes that leave Ctrl-C to this one (``_worker_start``); on leaving, the
+    jobs not started are cancelled, and on Ctrl-C the running ones are stopped, not waited for (a clip
+    takes minutes; the temp file it was writing goes with the next run's ``_remove_leftovers``)."""
+    pool = ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start
+    )
+    try:
+        yield pool
+    except KeyboardInterrupt:
+        _stop_workers(pool)
+        raise
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _worker_start() -> None:
+    """A cropping process ignores Ctrl-C (the terminal sends it to every process): its parent stops the
+    pool, with no traceback from every worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate ``pool``'s processes: ``terminate_workers`` (Python 3.14), else each of its processes."""
+    stop = getattr(pool, "terminate_workers", None)
+    if stop is not None:
+        stop()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):  # before 3.14: not public
+        process.terminate()
 
 
 # --- CLI ------------------------------------------------------------------------------------------
@@ -450,7 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
         "lists/ copied unchanged), 256 px, 25 fps, 16 kHz mono (a video with no audio track and no audio "
         "file: silent, with no wav). Clips are cropped in parallel; a re-run skips clips done with the same "
         "settings and tries failed ones again; <out>/crop_report.json lists every clip's outcome. Exit "
-        "status 0 when every clip was cropped, 1 when some could not be, 2 for a usage error.",
+        "status 0 when every clip was cropped, 1 when some could not be, 2 for a usage error, 130 on Ctrl-C.",
     )
     data.add_argument("--dataset", required=True, choices=("mead", "hdtf", "folder"))
     data.add_argument("--root", type=user_path, required=True, help="the raw dataset's (or videos') folder")
@@ -479,6 +633,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dataset(args)
     except DataError as err:
         return report_error(err)
+    except KeyboardInterrupt:  # a second Ctrl-C while the report is written still gives a traceback
+        if args.command == "dataset":
+            done = f"the clips cropped so far are kept in {args.out}; the same command resumes from them"
+        else:
+            done = f"nothing written to {args.out}"
+        print(f"\ninterrupted: {done}", file=sys.stderr)
+        return 130  # the shell's code for a run stopped by Ctrl-C
 
 
 def _image(args: argparse.Namespace) -> int:
@@ -514,6 +675,10 @@ def _video(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lengths_differ(outcome: CropOutcome) -> bool:
+    return any(n.startswith(LENGTHS_DIFFER) for n in outcome.notes)
+
+
 def _jobs(args: argparse.Namespace) -> list[CropJob]:
     """The crop jobs of ``crop dataset``'s ``--dataset``."""
     if args.dataset == "mead":
@@ -547,7 +712,17 @@ def _dataset(args: argparse.Namespace) -> int:
             f"; {len(silent)} without audio (first: {', '.join(silent[:3])}), cropped silent with no wav: "
             "the frames-only stages train on them, the audio stages leave them out"
         )
-    noted = [o for o in outcomes if any(n != SILENT for n in o.notes) and not o.problem]
+    differ = [o.clip_id for o in outcomes if _lengths_differ(o) and not o.problem]
+    if differ:
+        summary += (
+            f"; {len(differ)} whose audio and video lengths differ (first: {', '.join(differ[:3])}), their "
+            "audio padded with silence or cut to the frames (see the report)"
+        )
+    noted = [
+        o
+        for o in outcomes
+        if any(n != SILENT and not n.startswith(LENGTHS_DIFFER) for n in o.notes) and not o.problem
+    ]
     if noted:
         summary += f"; {len(noted)} with notes (face lost in some frames, chunks left out: see the report)"
     print(f"[crop] {summary}")

@@ -196,3 +196,83 @@ def test_the_lists_copy_overwrites_older_copies_and_keeps_the_files_bytes(tmp_pa
     assert not list((tmp_path / "out").glob(".lists.*"))
     shutil.rmtree(tmp_path / "raw" / "lists")
     assert crop.copy_lists(tmp_path / "raw", tmp_path / "out") is None
+
+
+def _lengths_noted(outcome_notes: list[str]) -> list[str]:
+    return [n for n in outcome_notes if n.startswith(crop.LENGTHS_DIFFER)]
+
+
+def test_an_audio_file_longer_or_shorter_than_its_video_is_noted_not_hidden(tmp_path, capsys, raw_frames):
+    """The crop cut or padded the audio to the frames without a word, so the dataset doctor, which flags
+    the raw clip (length_mismatch), passed its crop. Within the doctor's 0.1 s it says nothing."""
+    from edtalk.data.audio import audio_info, write_wav
+    from edtalk.data.video import write_video
+
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    raw.mkdir()
+    for name, seconds in (("short", 0.2), ("long", 1.0), ("near", 0.4)):  # video 0.48 s; near: 0.08 s short
+        write_video(raw / f"{name}.mp4", raw_frames, 25.0)
+        write_wav(raw / f"{name}.wav", _tone(round(seconds * 25)))
+    assert crop.main(_argv(raw, out)) == 0
+    printed = capsys.readouterr()
+    assert "3 of 3 source clips cropped" in printed.out
+    assert "; 2 whose audio and video lengths differ (first: long, short)" in printed.out
+    assert "with notes" not in printed.out  # the length notes are not counted twice
+    report = {r["clip_id"]: r for r in json.loads((out / crop.REPORT).read_text())}
+    short, long = _lengths_noted(report["short"]["notes"]), _lengths_noted(report["long"]["notes"])
+    assert short == [
+        f"{crop.LENGTHS_DIFFER}: {raw / 'short.wav'} is 0.200 s, the video 0.480 s (12 frames at 25 fps), "
+        "more than 0.1 s apart: the crop's audio is padded with silence to the video's length"
+    ]
+    assert long == [
+        f"{crop.LENGTHS_DIFFER}: {raw / 'long.wav'} is 1.000 s, the video 0.480 s (12 frames at 25 fps), "
+        "more than 0.1 s apart: the crop's audio is cut at the video's end"
+    ]
+    assert _lengths_noted(report["near"]["notes"]) == []
+    noted = [line for line in printed.err.splitlines() if crop.LENGTHS_DIFFER in line]
+    assert sorted(noted) == sorted(f"[crop] note: {note}" for note in (*long, *short))  # one line each
+    assert audio_info(out / "short.wav").duration == pytest.approx(0.48)  # still written, padded
+    assert audio_info(out / "long.wav").duration == pytest.approx(0.48)
+
+    assert crop.main(_argv(raw, out)) == 0  # a re-run: done before, the summary still counts them
+    printed = capsys.readouterr()
+    assert (
+        "; 2 whose audio and video lengths differ" in printed.out and crop.LENGTHS_DIFFER not in printed.err
+    )
+
+
+def test_crop_video_notes_an_audio_of_another_length(tmp_path, capsys, raw_frames):
+    """``crop video --audio`` with a 0.2 s, 22050 Hz wav for a 0.48 s video: padded with silence, silently."""
+    import soundfile as sf
+
+    from edtalk.data.video import write_video
+
+    write_video(tmp_path / "talk.mp4", raw_frames, 25.0)
+    sf.write(tmp_path / "speech.wav", np.full(4410, 0.1, np.float32), 22050)
+    argv = ["video", str(tmp_path / "talk.mp4"), "--audio", str(tmp_path / "speech.wav")]
+    assert crop.main([*argv, "--out", str(tmp_path / "crop.mp4")]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {crop.LENGTHS_DIFFER}: {tmp_path / 'speech.wav'} is 0.200 s, the video 0.480 s" in err
+    assert "padded with silence" in err and err.count(crop.LENGTHS_DIFFER) == 1
+
+
+def test_audio_left_out_with_the_frames_a_chunking_drops_is_no_length_mismatch(tmp_path, capsys, raw_frames):
+    """Guard: HDTF chunks drop the source's last, shorter chunk, audio and frames together: only the
+    source's own audio and video lengths are compared (a track 0.5 s longer than its video is noted)."""
+    from edtalk.data.video import write_video
+
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    raw.mkdir()
+    frames = np.concatenate([raw_frames] * 3)  # 36 frames, 1.44 s: 3 chunks of 0.4 s, 0.24 s dropped
+    write_video(raw / "even.mp4", frames, 25.0, audio=_tone(36))
+    write_video(raw / "over.mp4", frames, 25.0, audio=_tone(36 + 12))
+    argv = ["dataset", "--dataset", "hdtf", "--root", str(raw), "--out", str(out), "--chunk-seconds", "0.4"]
+    assert crop.main([*argv, "--workers", "1", "--quiet"]) == 0
+    printed = capsys.readouterr()
+    assert "2 of 2 source clips cropped into 6 clips" in printed.out
+    report = {r["clip_id"]: r for r in json.loads((out / crop.REPORT).read_text())}
+    assert _lengths_noted(report["even"]["notes"]) == []
+    (over,) = _lengths_noted(report["over"]["notes"])
+    assert f"the audio track of {raw / 'over.mp4'} is 1.920 s, the video 1.440 s (36 frames" in over
+    assert over.endswith("the crops' audio is cut at the video's end")
+    assert printed.err.count(crop.LENGTHS_DIFFER) == 1
