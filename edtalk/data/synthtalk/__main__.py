@@ -73,10 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         return 130
     if wrote:
-        print(
-            f"wrote {card['counts']['clips_total']} clips, {card['size_mb']} MB to {args.out} "
-            f"in {card['build']['wall_time_s']} s ({card['build']['workers']} workers)"
-        )
+        print(_wrote(card, args.out))
     else:
         print(
             f"synthtalk preset {card['preset']!r} seed {card['seed']} is already present in {args.out} "
@@ -84,6 +81,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{card['generator_version']}); nothing written (--force regenerates it)"
         )
     return 0
+
+
+def _wrote(card: dict, out: str) -> str:
+    """The last line of a run that wrote: the clips it wrote, and those of an interrupted run it kept."""
+    total, kept, build = card["counts"]["clips_total"], card["build"]["clips_kept"], card["build"]
+    took = f"{build['wall_time_s']} s ({build['workers']} workers)"
+    if not kept:
+        return f"wrote {total} clips, {card['size_mb']} MB to {out} in {took}"
+    return (
+        f"wrote {total - kept} clips, kept {kept} written by an earlier run: {out} holds {total} clips, "
+        f"{card['size_mb']} MB; took {took}"
+    )
 
 
 if __name__ == "__main__":

@@ -28,9 +28,12 @@ from edtalk.data.clip import EMOTIONS
 from edtalk.data.errors import DataError, DatasetLayoutError
 from edtalk.data.synthtalk.card import GENERATOR_VERSION, write_card, write_contact_sheet
 from edtalk.data.synthtalk.clip import SynthClip, make_clip
+from edtalk.data.synthtalk.expression import expression_params
+from edtalk.data.synthtalk.factors import FACTOR_KEYS
 from edtalk.data.synthtalk.files import write_json
 from edtalk.data.synthtalk.identity import sample_identity
 from edtalk.data.synthtalk.presets import SPLITS, Preset, estimated_bytes, get_preset
+from edtalk.data.synthtalk.render import render_frame
 
 _IDENTITY_STREAM = 7_919  # separates identity draws from clip draws in the seed sequence
 
@@ -190,32 +193,73 @@ def _write_clip(task: ClipTask) -> dict:
         write_wav(clips / f"{task.clip_id}.wav", clip.audio, clip.sample_rate)
     with _writing(clips / f"{task.clip_id}.json"):
         write_json(clips / f"{task.clip_id}.json", sidecar(task, clip))
-    return _card_entry(task, clip, cpu_start)
+    tile = clip.frames[_sheet_frame(clip.factors)] if task.sheet_tile else None
+    return _card_entry(task, clip.n_frames, clip.factors, tile, cpu_start)
 
 
-def _kept_clip(task: ClipTask) -> dict:
-    """What the card needs of a clip already written by an earlier run of these settings (``_written``):
-    its factors again, without writing, and rendered only for a contact sheet tile."""
+def _kept_clip(out: Path, task: ClipTask) -> dict | None:
+    """What the card needs of a clip already written by an earlier run of these settings (``_unwritten``),
+    from its sidecar's factor tracks instead of synthesising it again (a contact sheet tile renders
+    that one frame); None when the sidecar is not whole (the clip is written again)."""
     cpu_start = time.process_time()
-    return {**_card_entry(task, clip_for_task(task, render=task.sheet_tile), cpu_start), "kept": True}
+    factors = _sidecar_factors(out / "clips" / f"{task.clip_id}.json")
+    if factors is None:
+        return None
+    tile = _render_tile(task, factors) if task.sheet_tile else None
+    return {**_card_entry(task, len(factors["yaw"]), factors, tile, cpu_start), "kept": True}
 
 
-def _make_clip(job: tuple[ClipTask, bool]) -> dict:
-    """A pool job: (task, already written?) -> ``_write_clip`` or ``_kept_clip``."""
-    task, kept = job
-    return _kept_clip(task) if kept else _write_clip(task)
+_SIDECAR_FACTORS = (*FACTOR_KEYS, "blink")  # a sidecar's factor tracks, in the order ``make_clip`` draws them
 
 
-def _card_entry(task: ClipTask, clip: SynthClip, cpu_start: float) -> dict:
-    tile = None
-    if task.sheet_tile:
-        pose = np.abs(clip.factors["yaw"]) + np.abs(clip.factors["pitch"]) + 20 * clip.factors["blink"]
-        tile = clip.frames[int(np.argmin(pose))]
+def _sidecar_factors(path: Path) -> dict[str, np.ndarray] | None:
+    """A sidecar's factor tracks (``_SIDECAR_FACTORS``, ``n_frames`` finite values each); None when it is
+    unreadable or not as ``sidecar`` writes it."""
+    try:
+        meta = json.loads(path.read_bytes())
+        n_frames, tracks = meta["n_frames"], meta["factors"]
+        factors = {k: np.asarray(v, np.float64) for k, v in tracks.items()}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    whole = type(n_frames) is int and n_frames > 0 and tuple(factors) == _SIDECAR_FACTORS
+    if not whole or any(v.shape != (n_frames,) or not np.isfinite(v).all() for v in factors.values()):
+        return None
+    return factors
+
+
+def _kept_clips(out: Path, tasks: list[ClipTask], blocks: dict) -> dict[str, dict]:
+    """The card entries (``_kept_clip``) of the planned clips that an interrupted run wrote whole, by id."""
+    kept = {}
+    for task in tasks:
+        if not _unwritten(out, task, blocks) and (entry := _kept_clip(out, task)) is not None:
+            kept[task.clip_id] = entry
+    return kept
+
+
+def _sheet_frame(factors: dict[str, np.ndarray]) -> int:
+    """The frame of a clip that the contact sheet shows: the most frontal one with open eyes."""
+    return int(np.argmin(np.abs(factors["yaw"]) + np.abs(factors["pitch"]) + 20 * factors["blink"]))
+
+
+def _render_tile(task: ClipTask, factors: dict[str, np.ndarray]) -> np.ndarray:
+    """The contact sheet frame (``_sheet_frame``) of ``task``'s clip, rendered alone as ``make_clip``
+    renders it (same identity, expression and factors)."""
+    identity = identity_params(task.seed, task.identity_index)
+    expression = expression_params(task.emotion, task.level, identity["expressivity"])
+    at = _sheet_frame(factors)
+    return render_frame(
+        identity, {k: float(v[at]) for k, v in factors.items()}, expression, task.preset.size
+    )[0]
+
+
+def _card_entry(
+    task: ClipTask, n_frames: int, factors: dict, tile: np.ndarray | None, cpu_start: float
+) -> dict:
     return {
         "id": task.clip_id,
         "split": task.split,
-        "n_frames": clip.n_frames,
-        "ranges": {k: (float(v.min()), float(v.max())) for k, v in clip.factors.items()},
+        "n_frames": n_frames,
+        "ranges": {k: (float(v.min()), float(v.max())) for k, v in factors.items()},
         "tile": tile,
         "cpu_s": time.process_time() - cpu_start,
     }
@@ -458,6 +502,24 @@ def _start_writing(out: Path, tasks: list[ClipTask]) -> None:
     _remove_stale(out / "clips", {t.clip_id for t in tasks})
 
 
+def _write_clips(todo: list[ClipTask], workers: int, progress: bool, done: int, desc: str) -> dict[str, dict]:
+    """Write the clips ``todo`` (in ``workers`` processes; 1 is this one) -> their card entries by id;
+    the progress bar counts the ``done`` clips kept before them."""
+    made = {}
+    with tqdm(total=done + len(todo), initial=done, desc=desc, unit="clip", disable=not progress) as bar:
+        if workers == 1:
+            init_render_worker(pool=False)
+            for task in todo:
+                made[task.clip_id] = _write_clip(task)
+                bar.update()
+        elif todo:
+            with mp.get_context("spawn").Pool(workers, initializer=init_render_worker) as pool:
+                for entry in pool.imap(_write_clip, todo, chunksize=2):
+                    made[entry["id"]] = entry
+                    bar.update()
+    return made
+
+
 def generate(
     out: str | Path,
     preset: str | Preset = "tiny",
@@ -491,7 +553,7 @@ def ensure_dataset(
     out = Path(out)
     _check_folder(out)
     tasks = plan(out, chosen, seed)
-    kept: set[str] = set()
+    kept: dict[str, dict] = {}  # card entries of an interrupted run's clips, by id
     if not force:
         blocks = _generator_blocks(out)  # each sidecar's tail read once for the checks below
         check_target(out, chosen, seed, blocks)
@@ -499,7 +561,7 @@ def ensure_dataset(
         if existing is not None:
             return existing, False
         if _read_card(out) is not None or blocks:
-            kept = {t.clip_id for t in tasks if not _unwritten(out, t, blocks)}  # an interrupted run's clips
+            kept = _kept_clips(out, tasks, blocks)
             print(
                 f"{out}: not a finished synthtalk preset {chosen.name!r} seed {seed} ({why}): regenerating "
                 f"it, keeping the {len(kept)} of {len(tasks)} clips already written"
@@ -510,19 +572,8 @@ def ensure_dataset(
     with _writing(out):
         _start_writing(out, tasks)
     workers = max(1, workers or os.cpu_count() or 1)
-    jobs = [(task, task.clip_id in kept) for task in tasks]
-    results = []
-    with tqdm(total=len(tasks), desc=f"synthtalk {chosen.name}", unit="clip", disable=not progress) as bar:
-        if workers == 1:
-            init_render_worker(pool=False)
-            for task, is_kept in jobs:
-                results.append(_kept_clip(task) if is_kept else _write_clip(task))
-                bar.update()
-        else:
-            with mp.get_context("spawn").Pool(workers, initializer=init_render_worker) as pool:
-                for result in pool.imap(_make_clip, jobs, chunksize=2):
-                    results.append(result)
-                    bar.update()
+    made = _write_clips(todo, workers, progress, len(kept), f"synthtalk {chosen.name}")
+    results = [kept.get(t.clip_id) or made[t.clip_id] for t in tasks]
     with _writing(out / "splits"):
         for split in SPLITS:
             ids = [r["id"] for r in results if r["split"] == split]

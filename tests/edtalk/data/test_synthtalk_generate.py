@@ -491,3 +491,63 @@ def test_a_disk_clearly_too_small_for_the_preset_is_refused_before_writing(
     with pytest.raises(_Interrupted):
         generate(again, QUICK, seed=0, workers=1, progress=False, force=True)
     assert "writing 12 clips" in capsys.readouterr().out
+
+
+def _without_build(card_md: str) -> str:
+    return card_md.split("## Build")[0]
+
+
+def test_a_resume_takes_the_kept_clips_card_figures_from_their_sidecars(dataset, tmp_path, monkeypatch):
+    """Finishing a run killed while writing card.json synthesised every kept clip again (a fifth of the
+    build at `tiny`) for the card's factor ranges and the contact sheet. Now their sidecars give them
+    (a sheet tile renders its one frame): no clip is made, and the card, card.md, contact sheet and
+    split lists are those of a fresh build."""
+    gen = importlib.import_module("edtalk.data.synthtalk.generate")
+    root = _copy(dataset, tmp_path / "d")
+    (root / "card.json").unlink()
+
+    def no_synthesis(*args, **kwargs):
+        raise AssertionError("a kept clip was synthesised again")
+
+    monkeypatch.setattr(gen, "make_clip", no_synthesis)
+    card = generate(root, QUICK, seed=0, workers=1, progress=False)
+    assert card["build"]["clips_kept"] == 12 and _card(root) == _card(dataset)
+    assert _hashes(root) == _hashes(dataset)  # the contact sheet (every clip has a tile) and the splits
+    assert _without_build((root / "card.md").read_text()) == _without_build((dataset / "card.md").read_text())
+
+
+def test_a_kept_clip_whose_sidecar_is_not_whole_is_written_again(dataset, tmp_path, capsys):
+    """The card of a resumed run comes from the kept clips' sidecars: one whose generator block (all the
+    checks read) is right but whose body is not a sidecar was kept as it was."""
+    root = _copy(dataset, tmp_path / "d")
+    (root / "card.json").unlink()
+    bad = sorted((root / "clips").glob("*.json"))[5]
+    block = json.loads(bad.read_text())["generator"]
+    bad.write_text(json.dumps({"id": bad.stem, "factors": {"yaw": [0.0]}, "generator": block}))
+    card = generate(root, QUICK, seed=0, workers=2, progress=False)
+    assert "keeping the 11 of 12 clips already written" in capsys.readouterr().out
+    assert card["build"]["clips_kept"] == 11 and _card(root) == _card(dataset)
+    assert _hashes(root) == _hashes(dataset)
+
+
+def test_cli_says_how_many_clips_it_wrote_and_how_many_it_kept(dataset, tmp_path, capsys, monkeypatch):
+    """Finishing an interrupted run said "wrote 12 clips" when it wrote one and kept eleven."""
+    from edtalk.data.synthtalk.__main__ import main
+
+    monkeypatch.setitem(PRESETS, "quick", QUICK)
+    root = _copy(dataset, tmp_path / "d")
+    (root / "card.json").unlink()
+    sorted((root / "clips").glob("*.wav"))[0].unlink()
+    assert main(["--out", str(root), "--preset", "quick", "--workers", "1", "--no-progress"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith(f"wrote 1 clips, kept 11 written by an earlier run: {root} holds 12 clips, ")
+    (root / "card.json").unlink()
+    assert main(["--out", str(root), "--preset", "quick", "--workers", "1", "--no-progress"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("wrote 0 clips, kept 12 written by an earlier")
+
+    from edtalk.data.synthtalk.__main__ import _wrote  # a fresh build's line is as it was
+
+    fresh = {**json.loads((dataset / "card.json").read_text()), "size_mb": 0.5}
+    assert (
+        _wrote(fresh, "x") == f"wrote 12 clips, 0.5 MB to x in {fresh['build']['wall_time_s']} s (1 workers)"
+    )
