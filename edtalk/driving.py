@@ -347,8 +347,9 @@ def audio_weights(
 
     W^m = smooth(MLP^m_A(E_a(mel windows))). W^p: pose video, else flow samples (``sample_pose``;
     z ~ N(0, ``pose_temperature``^2 I): below 1 calmer, 0 the flow's mode), else the identity's pose
-    (absent). W^e: expression video, ``emotion``, the expression predictor
-    (``text`` and/or ``expression_from_audio``), else the identity's expression (absent).
+    (absent). W^e: expression video, ``emotion``, the expression predictor (``text`` alone: E_T with
+    the audio masked, as Eq. 7 trains a missing modality; ``expression_from_audio`` alone: E_S with the
+    text masked; both: both), else the identity's expression (absent).
     """
     from edtalk.data.audio import frames_covered, mel_windows, melspectrogram
 
@@ -368,7 +369,8 @@ def audio_weights(
         if emotion is not None:
             weights["expression"] = emotion_weights(model, emotion).to(device).expand(n, -1)
         elif text is not None or expression_from_audio:
-            weights["expression"] = predicted_expression(model, windows, wav, text, fps=fps).expand(n, -1)
+            w_e = predicted_expression(model, windows, wav, text, fps=fps, use_audio=expression_from_audio)
+            weights["expression"] = w_e.expand(n, -1)
     return weights
 
 
@@ -389,19 +391,30 @@ def predicted_expression(
     text: str | None,
     group_batch: int = 64,
     fps: float = FPS,
+    use_audio: bool = True,
 ) -> torch.Tensor:
-    """W^e ([1, Ke]) from the expression predictor (E_S, E_T, MLP^e_A; Eq. 7's inputs), fed as
-    audio_expression trained it: the audio of K consecutive frames per group, one W^e per group,
-    averaged over the clip. The "mel" E_S reads the K frames' mel windows side by side (the whole
-    clip's mel at once cost memory growing with the square of its length in E_S's attention: 9 GB for
-    5 minutes); HuBERT reads their waveform end to end, cut as the frame cache cuts it
-    (``cache_decode.wav_rows``). ``windows``: [n, 1, 80, 16]."""
+    """W^e ([1, Ke]) from the expression predictor (E_S, E_T, MLP^e_A; Eq. 7's inputs). Without
+    ``use_audio``: from ``text`` alone, the audio masked (Eq. 7's learned mask embedding, as
+    audio_expression trains a missing modality). With it, fed as audio_expression trained it: the audio
+    of K consecutive frames per group, one W^e per group, averaged over the clip. The "mel" E_S reads
+    the K frames' mel windows side by side (the whole clip's mel at once cost memory growing with the
+    square of its length in E_S's attention: 9 GB for 5 minutes); HuBERT reads their waveform end to
+    end, cut as the frame cache cuts it (``cache_decode.wav_rows``). ``windows``: [n, 1, 80, 16]."""
     from edtalk.data.audio import from_pcm16
     from edtalk.data.cache_decode import wav_rows
     from edtalk.modules.expression_predictor import mel_side_by_side
 
     predictor = model.expression_predictor
     device = model_device(model)
+    text_features = None
+    if text is not None:
+        from edtalk.modules.expression_predictor import encode_text
+
+        text_features = encode_text([text], predictor.text_encoder_name)
+    if not use_audio:
+        if text_features is None:
+            raise ValueError("the expression predictor needs audio, a transcript, or both")
+        return predictor(audio=None, text_features=text_features.to(device))
     k = min(trained_window(model), len(windows))
     g = len(windows) // k
     if predictor.audio_input == "wav":
@@ -409,11 +422,6 @@ def predicted_expression(
         groups = rows.reshape(g, -1)  # [g, k * 640]
     else:
         groups = mel_side_by_side(windows[: g * k].view(g, k, 80, -1))
-    text_features = None
-    if text is not None:
-        from edtalk.modules.expression_predictor import encode_text
-
-        text_features = encode_text([text], predictor.text_encoder_name)
     w_e = [
         predictor(
             audio=part.to(device),

@@ -1,7 +1,8 @@
 """The inputs of ``edtalk.driving`` read from files: identity images (``read_image``), driving videos at
 25 fps (``read_frames``, or streamed a batch at a time as ``DrivingVideo``), dlib HOG face checks
-(``check_face`` / ``check_video_face``) and 16 kHz speech (``load_speech``, ``fit_audio``); with
-``InferenceError`` and ``note_once``, which both modules use.
+(``check_face`` / ``check_video_face``), 16 kHz speech, the model's input (``load_speech``, ``fit_audio``,
+``note_if_silent``), and the output's soundtrack at its own rate and channels (``load_track``,
+``fit_track``); with ``InferenceError`` and ``note_once``, which both modules use.
 
 Inputs must be square face crops: a non-square image or video is refused (``crop=True`` cuts it to its
 face's square first), and so is an identity image under ``MIN_IMAGE_SIDE`` (64) px a side, or a driving
@@ -12,10 +13,11 @@ video with an alpha channel, are composited over white, with a note.
 from __future__ import annotations
 
 import itertools
+import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -325,7 +327,63 @@ def load_speech(path: str | Path) -> np.ndarray:
     """
     from edtalk.data.audio import load_audio
 
-    return load_audio(path, SAMPLE_RATE, note=note_once)
+    return load_audio(path, SAMPLE_RATE, note=lambda text: note_once(f"{text} for the model's input"))
+
+
+# Silent speech: a peak under -60 dBFS (0.001 of full scale). Quiet real speech peaks far above it
+# (about -30 dBFS for a distant, unamplified voice); a 16-bit file's own noise floor is at -96 dBFS.
+SILENT_PEAK_DBFS = -60.0
+
+
+def note_if_silent(wav: np.ndarray, path: str | Path) -> None:
+    """Say when the speech at ``path`` is silent or nearly so (peak under ``SILENT_PEAK_DBFS``): the
+    mouth would follow nothing."""
+    peak = float(np.max(np.abs(wav))) if len(wav) else 0.0
+    if peak < 10.0 ** (SILENT_PEAK_DBFS / 20.0):
+        level = "all samples zero" if peak == 0.0 else f"peak {20.0 * math.log10(peak):.0f} dBFS"
+        note_once(
+            f"{path}: the speech is silent ({level}, under {SILENT_PEAK_DBFS:.0f} dBFS): the mouth will "
+            "barely move; check the file holds the speech"
+        )
+
+
+class Track(NamedTuple):
+    """An output video's soundtrack: float32 samples (n, channels) at ``rate`` Hz."""
+
+    samples: np.ndarray
+    rate: int
+
+
+def load_track(path: str | Path) -> Track:
+    """The audio of ``path`` at its own sample rate and channel count, as the output's AAC track: a rate
+    AAC cannot encode is resampled to the next one it can (``edtalk.data.video.AAC_RATES``, 7.35 to
+    96 kHz) and more channels than it takes here are mixed down to mono, each with a note.
+    ``AudioReadError`` as ``load_speech``."""
+    from edtalk.data.audio import load_audio_channels, resample
+    from edtalk.data.video import AAC_LAYOUTS, AAC_RATES
+
+    samples, rate = load_audio_channels(path)
+    if samples.shape[1] not in AAC_LAYOUTS:
+        note_once(
+            f"{path}: {samples.shape[1]} audio channels; the output's AAC track takes 1 to "
+            f"{max(AAC_LAYOUTS)} here: mixed down to mono"
+        )
+        samples = samples.mean(axis=1, keepdims=True)
+    if rate not in AAC_RATES:
+        target = min((r for r in AAC_RATES if r >= rate), default=max(AAC_RATES))
+        note_once(
+            f"{path}: AAC cannot encode {rate} Hz audio: the output's track is resampled to {target} Hz"
+        )
+        samples, rate = resample(samples, rate, target), target
+    return Track(np.ascontiguousarray(samples, dtype=np.float32), rate)
+
+
+def fit_track(track: Track, n_frames: int, fps: float = FPS) -> Track:
+    """``track`` cut or padded with silence to ``n_frames`` video frames at ``fps`` (the fewest samples
+    covering them, as ``fit_audio``)."""
+    n = int(np.ceil(n_frames * track.rate / fps - 1e-6))
+    samples = track.samples[:n]
+    return Track(np.pad(samples, ((0, n - len(samples)), (0, 0))), track.rate)
 
 
 def fit_audio(wav: np.ndarray, n_frames: int, fps: float = FPS) -> np.ndarray:

@@ -29,7 +29,9 @@ video with an alpha channel) are composited over white, with a note. A driving v
 frames than its header announces (cut off) is refused when opened, before any frame is decoded. The
 identity image and the driving videos (their first, middle and last frames) are checked for a face
 with dlib's HOG detector (``--no-face-check`` skips this). ``--out`` is checked for being writable
-(its folder made) before the model loads; ``~`` is expanded in every path.
+before the model loads (its missing folders are made only when the video is written); ``~`` is
+expanded in every path. The output's audio track keeps its source's sample rate and channels (the
+model reads 16 kHz mono).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -57,6 +60,10 @@ from edtalk.cli import (
     user_path,
 )
 from edtalk.data.clip import EMOTIONS
+
+if TYPE_CHECKING:
+    from edtalk.config import ModelConfig
+    from edtalk.driving_inputs import Track
 
 MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes 64 bits
 
@@ -96,24 +103,28 @@ def emotion_name(text: str) -> str:
 
 
 # --- outputs ---------------------------------------------------------------------------------------
-def _track_of(video: str | Path, n_frames: int) -> np.ndarray | None:
-    """The driving video's own audio track fitted to ``n_frames``, or None when it has none."""
+def _track_of(video: str | Path, n_frames: int) -> Track | None:
+    """The driving video's own audio track (its rate and channels) fitted to ``n_frames``, or None when
+    it has none."""
     from edtalk.data.errors import DataError
-    from edtalk.driving_inputs import fit_audio, load_speech
+    from edtalk.driving_inputs import fit_track, load_track
 
     try:
-        return fit_audio(load_speech(video), n_frames)
+        return fit_track(load_track(video), n_frames)
     except DataError:
         return None
 
 
-def _write(out: str | Path, batches: Iterable[np.ndarray], audio: np.ndarray | None) -> None:
-    """Write the uint8 frame batches to ``out`` as they come (atomic: nothing at ``out`` on error)."""
+def _write(out: str | Path, batches: Iterable[np.ndarray], audio: Track | None) -> None:
+    """Write the uint8 frame batches to ``out`` as they come, with ``audio`` as its AAC track at the
+    track's own rate and channels (atomic: nothing at ``out`` on error; the missing folders of ``out``
+    are made only now)."""
     from edtalk.data.video import VideoWriter
     from edtalk.driving_inputs import FPS, SAMPLE_RATE, InferenceError
 
+    samples, rate = (None, SAMPLE_RATE) if audio is None else audio
     try:
-        with VideoWriter(out, fps=FPS, audio=audio, sample_rate=SAMPLE_RATE) as video:
+        with VideoWriter(out, fps=FPS, audio=samples, sample_rate=rate, keep_channels=True) as video:
             for frames in batches:
                 video.write(frames)
     except OSError as err:  # the disk filled up, the folder went away or became read-only meanwhile
@@ -131,16 +142,17 @@ def _reason(err: OSError) -> str:
 
 
 def _out_problem(out: Path) -> str | None:
-    """Why ``out`` cannot be written, or None when it can: its folder is made (as the writer would make
-    it) and a temp file like the writer's is created there and removed again."""
+    """Why ``out`` cannot be written, or None when it can: a temp file like the writer's is created in
+    the nearest of its folders that exists (where the missing ones would be made) and removed again.
+    Nothing is left behind: the missing folders are made only when the video is written, so a run
+    that fails first leaves no empty folders."""
     try:
         for folder in (out.parent, *out.parent.parents):
             if folder.exists():
                 if not folder.is_dir():
                     return f"{folder} is a file, not a folder"
                 break
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=out.parent, prefix="." + out.name + ".", suffix=".tmp.mp4")
+        fd, name = tempfile.mkstemp(dir=folder, prefix="." + out.name + ".", suffix=".tmp.mp4")
     except OSError as err:
         return _reason(err)
     os.close(fd)
@@ -199,15 +211,45 @@ def _identity(args: argparse.Namespace, image_size: int) -> np.ndarray:
     return frame
 
 
+# the options driving a factor, as (argparse dest, flag, the bank it drives)
+FACTOR_OPTIONS = (
+    ("pose", "--pose", "pose"),
+    ("sample_pose", "--sample-pose", "pose"),
+    ("expression", "--expression", "expression"),
+    ("emotion", "--emotion", "expression"),
+    ("text", "--text", "expression"),
+    ("expression_from_audio", "--expression-from-audio", "expression"),
+    ("expression_a", "--expression-a", "expression"),
+    ("expression_b", "--expression-b", "expression"),
+)
+
+
+def _require_banks(args: argparse.Namespace, cfg: ModelConfig) -> None:
+    """Refuse a factor option whose bank the model lacks (an ablation's checkpoint, components "lip" or
+    "lip_pose"): the model would drop it without a word. Checked before the stages, as no stage adds a
+    bank."""
+    from edtalk.driving_inputs import InferenceError
+
+    for dest, flag, bank in FACTOR_OPTIONS:
+        if getattr(args, dest, None) not in (None, False) and bank not in cfg.bank_names:
+            raise InferenceError(
+                args.ckpt,
+                f"{flag} drives the {bank} bank, which this model lacks (has: {', '.join(cfg.bank_names)}; "
+                f"components={cfg.components!r}, an ablation without that bank): leave {flag} out, or use "
+                "a checkpoint of the full model",
+            )
+
+
 def cmd_video(args: argparse.Namespace) -> None:
     from edtalk.driving import driving_weights, iter_render, load_generator, n_rendered, require_stages
-    from edtalk.driving_inputs import SAMPLE_RATE, fit_audio, load_speech, note_once
+    from edtalk.driving_inputs import fit_track, load_track, note_once
 
-    model, _ = load_generator(args.ckpt, args.device)
+    model, cfg = load_generator(args.ckpt, args.device)
+    _require_banks(args, cfg)
     meta = model.checkpoint_meta
     require_stages(meta, args.ckpt, ["mouth_pose"] + (["expression"] if args.expression else []))
     identity = _identity(args, model.cfg.image_size)
-    speech = load_speech(args.audio) if args.audio else None  # fail fast, before any work
+    track = load_track(args.audio) if args.audio else None  # fail fast, before any work
     read = _reader(args, model.cfg.image_size)  # a file given for several factors is read (and encoded) once
     mouth = read(args.mouth)
     pose = read(args.pose) if args.pose else None
@@ -221,9 +263,9 @@ def cmd_video(args: argparse.Namespace) -> None:
         _note_fitted(expr, "expression", n, "the mouth video")
     if n == 1:
         note_once(f"{args.mouth}: a single frame: the mouth video sets the output's length, one frame")
-    if speech is not None:
-        _note_length_mismatch(args.audio, len(speech) / SAMPLE_RATE, n)
-    audio = fit_audio(speech, n) if speech is not None else _track_of(args.mouth, n)
+    if track is not None:
+        _note_length_mismatch(args.audio, len(track.samples) / track.rate, n)
+    audio = fit_track(track, n) if track is not None else _track_of(args.mouth, n)
     _write(args.out, iter_render(model, identity, weights, args.batch_size), audio)
 
 
@@ -248,9 +290,23 @@ def cmd_audio(args: argparse.Namespace) -> None:
         n_rendered,
         require_stages,
     )
-    from edtalk.driving_inputs import check_speech_length, fit_audio, load_speech
+    from edtalk.driving_inputs import (
+        InferenceError,
+        check_speech_length,
+        fit_track,
+        load_speech,
+        load_track,
+        note_if_silent,
+    )
 
-    model, _ = load_generator(args.ckpt, args.device)
+    model, cfg = load_generator(args.ckpt, args.device)
+    _require_banks(args, cfg)
+    if args.text is not None and cfg.text_encoder == "none":
+        raise InferenceError(
+            args.ckpt,
+            "--text: the model has no text encoder (text_encoder='none'), so the transcript would be "
+            "ignored; use --expression-from-audio, or a checkpoint trained with a text encoder",
+        )
     needed = ["audio_lip"]
     needed += ["expression"] if args.emotion or args.expression else []
     needed += ["audio_pose"] if args.sample_pose else []
@@ -259,8 +315,10 @@ def cmd_audio(args: argparse.Namespace) -> None:
     identity = _identity(args, model.cfg.image_size)
     if args.emotion is not None:
         emotion_weights(model, args.emotion)  # fail fast, before any work
-    wav = load_speech(args.audio)
+    wav = load_speech(args.audio)  # the model's input: 16 kHz mono
     check_speech_length(wav, args.audio)
+    note_if_silent(wav, args.audio)
+    track = load_track(args.audio)  # the output's soundtrack: the file's own rate and channels
     read = _reader(args, model.cfg.image_size)
     pose = read(args.pose) if args.pose else None
     expr = read(args.expression) if args.expression else None
@@ -281,16 +339,14 @@ def cmd_audio(args: argparse.Namespace) -> None:
     _note_fitted(pose, "pose", n, "the audio")
     _note_fitted(expr, "expression", n, "the audio")
     frames = iter_render(model, identity, weights, args.batch_size)
-    _write(args.out, frames, fit_audio(wav, n))
+    _write(args.out, frames, fit_track(track, n))
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
     from edtalk.driving import iter_render, load_generator, require_stages, weights_of
-    from edtalk.driving_inputs import InferenceError
 
     model, cfg = load_generator(args.ckpt, args.device)
-    if "expression" not in cfg.bank_names:
-        raise InferenceError(args.ckpt, f"model has no expression bank (components={cfg.components!r})")
+    _require_banks(args, cfg)
     require_stages(model.checkpoint_meta, args.ckpt, ["mouth_pose", "expression"])
     identity = _identity(args, model.cfg.image_size)
     read, bs = _reader(args, model.cfg.image_size), args.batch_size
@@ -364,7 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--out",
             required=True,
             type=out_path,
-            help="output .mp4 path (its folder is made; checked for being writable before any work)",
+            help="output .mp4 path (checked for being writable before any work; missing folders are made "
+            "when it is written)",
         )
         p.add_argument(
             "--no-face-check",
@@ -403,8 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--audio",
         type=user_path,
-        help="audio to mux, cut or padded with silence to the mouth video's length (default: the mouth "
-        "video's audio track; none when it has none)",
+        help="audio to mux at its own sample rate and channels, cut or padded with silence to the mouth "
+        "video's length (default: the mouth video's audio track; none when it has none)",
     )
     p.set_defaults(func=cmd_video, subparser=p)
 
@@ -417,12 +474,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="speech (wav, or any file with an audio track); sets the output length",
     )
     p.add_argument(
-        "--text", help="transcript for the expression predictor (E_T; not with --expression/--emotion)"
+        "--text",
+        help="transcript for the expression predictor: W^e from it alone (E_T, the audio masked as "
+        "Eq. 7 trains it), or with --expression-from-audio from both (not with --expression/--emotion)",
     )
     p.add_argument(
         "--expression-from-audio",
         action="store_true",
-        help="predict W^e from the audio (E_S; with --text, from both)",
+        help="predict W^e from the audio (E_S, the text masked; with --text, from both)",
     )
     pose = p.add_mutually_exclusive_group()
     pose.add_argument(

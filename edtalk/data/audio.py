@@ -96,11 +96,17 @@ def _check_exists(path: Path) -> None:
 
 
 def _read_soundfile(path: Path) -> tuple[np.ndarray, int, int]:
+    data, rate = _read_soundfile_channels(path)
+    return data.mean(axis=1), rate, int(data.shape[1])
+
+
+def _read_soundfile_channels(path: Path) -> tuple[np.ndarray, int]:
+    """(float32 samples (n, channels), sample rate) of a file soundfile reads."""
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise AudioReadError(path, f"unreadable or corrupt audio file ({err})") from None
-    return data.mean(axis=1), int(rate), int(data.shape[1])
+    return data, int(rate)
 
 
 # integer sample formats -> (offset, scale) onto [-1, 1]; float formats are already there
@@ -109,16 +115,23 @@ _INT_SCALE = {"u8": (128.0, 128.0), "s16": (0.0, 2.0**15), "s32": (0.0, 2.0**31)
 
 def _mono(frame: av.AudioFrame, channels: int) -> np.ndarray:
     """One decoded frame as float32 mono in [-1, 1] (PCM, FLAC or ALAC decode to integers)."""
+    return _planar(frame, channels).mean(axis=0)
+
+
+def _planar(frame: av.AudioFrame, channels: int) -> np.ndarray:
+    """One decoded frame as float32 (channels, n) in [-1, 1]."""
     samples = frame.to_ndarray().astype(np.float32)  # (channels, n) planar or (1, n * channels) packed
     offset, scale = _INT_SCALE.get(frame.format.name.rstrip("p"), (0.0, 1.0))
     if scale != 1.0:
         samples = (samples - offset) / scale
     if not frame.format.is_planar and channels > 1:
         samples = samples.reshape(-1, channels).T
-    return samples.mean(axis=0)
+    return samples
 
 
-def _read_container(path: Path) -> tuple[np.ndarray, int, int]:
+def _read_container(path: Path, keep_channels: bool = False) -> tuple[np.ndarray, int, int]:
+    """(samples, rate, channels) of a container's first audio stream: mono, or (n, channels) with
+    ``keep_channels``."""
     try:
         container = av.open(str(path), mode="r")
     except _AV_ERRORS as err:
@@ -138,14 +151,15 @@ def _read_container(path: Path) -> tuple[np.ndarray, int, int]:
                 for frame in packet.decode():
                     if first is None and frame.time is not None:
                         first = float(frame.time)
-                    chunks.append(_mono(frame, channels))
+                    chunks.append(_planar(frame, channels).T if keep_channels else _mono(frame, channels))
         except _AV_ERRORS as err:
             raise AudioReadError(path, f"corrupt audio stream ({err})") from None
         time_base = stream.time_base
         video_start = _video_start(container)
     finally:
         container.close()
-    wav = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    empty = (0, channels) if keep_channels else 0
+    wav = np.concatenate(chunks) if chunks else np.zeros(empty, np.float32)
     first = first or 0.0
     if end_pts > 0 and time_base is not None:  # drop the padding of the last frame
         wav = wav[: max(0, int(round((float(end_pts * time_base) - first) * rate)))]
@@ -172,7 +186,7 @@ def _shifted(wav: np.ndarray, shift: int, path: Path, rate: int) -> np.ndarray:
     if shift > 0:
         return wav[shift:]
     if shift < 0:
-        return np.concatenate([np.zeros(-shift, wav.dtype), wav])
+        return np.concatenate([np.zeros((-shift, *wav.shape[1:]), wav.dtype), wav])
     return wav
 
 
@@ -227,6 +241,21 @@ def load_audio(
             note(f"{path}: audio resampled from {rate} Hz to {sample_rate} Hz")
         wav = resample(wav, rate, sample_rate)
     return np.ascontiguousarray(wav, dtype=np.float32)
+
+
+def load_audio_channels(path: str | Path) -> tuple[np.ndarray, int]:
+    """(float32 samples (n, channels) in [-1, 1], sample rate) of ``path`` as stored: its own rate and
+    channels, aligned to a video's first frame as ``load_audio`` aligns it (a video's soundtrack kept
+    as it is, where ``load_audio`` gives a model's mono input). Raises ``load_audio``'s errors."""
+    path = Path(path)
+    _check_exists(path)
+    if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
+        samples, rate = _read_soundfile_channels(path)
+    else:
+        samples, rate, _ = _read_container(path, keep_channels=True)
+    if samples.size == 0:
+        raise AudioReadError(path, "zero-length audio: the file holds no samples")
+    return np.ascontiguousarray(samples, dtype=np.float32), rate
 
 
 def preemphasis(wav: np.ndarray, coef: float = WAV2LIP.preemphasis) -> np.ndarray:

@@ -451,6 +451,24 @@ def _check_audio(audio: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(audio)
 
 
+# What PyAV's AAC encoder takes: its sample rates, and a layout for each channel count (FFmpeg's default
+# layout for it; PyAV's from_ndarray fails on 7.1's eight channels, 6.1 has no name)
+AAC_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
+AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1"}
+
+
+def _check_channels(audio: np.ndarray) -> np.ndarray:
+    """``audio`` as float32 (n, channels), a channel count AAC_LAYOUTS names (a 1-D array: one channel)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 1:
+        audio = audio[:, None]
+    if audio.ndim != 2 or audio.shape[1] not in AAC_LAYOUTS:
+        raise ValueError(
+            f"audio must be (n, channels) with 1 to {len(AAC_LAYOUTS)} channels, got {audio.shape}"
+        )
+    return np.ascontiguousarray(audio)
+
+
 class VideoWriter:
     """``write_video`` a batch at a time: ``with VideoWriter(path, fps, audio) as out: out.write(batch)``.
 
@@ -460,7 +478,8 @@ class VideoWriter:
     ``sample_rate``, small next to frames) comes whole up front and is encoded after the last frame, the
     layout write_video's files always had (fed alongside the video, it decodes the same but the file
     differs past 10 s); meanwhile the muxer holds back at most 10 s of video packets (its interleaving
-    window, ``max_interleave_delta``).
+    window, ``max_interleave_delta``). With ``keep_channels``, ``audio`` is (n, channels) and keeps
+    its channels (``AAC_LAYOUTS``; ``sample_rate`` one of ``AAC_RATES``) instead of being mixed to mono.
     """
 
     def __init__(
@@ -470,12 +489,15 @@ class VideoWriter:
         audio: np.ndarray | None = None,
         sample_rate: int = 16000,
         crf: int = 17,
+        *,
+        keep_channels: bool = False,
     ) -> None:
         self.path = Path(path)
         self.rate = Fraction(fps).limit_denominator(1001)
         if self.rate <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
-        self.audio = None if audio is None else _check_audio(audio)
+        check = _check_channels if keep_channels else _check_audio
+        self.audio = None if audio is None else check(audio)
         self.sample_rate, self.crf = int(sample_rate), crf
         self.n_frames = 0
         self.size: tuple[int, int] | None = None  # (height, width), set by the first batch
@@ -542,8 +564,11 @@ class VideoWriter:
         }
         vstream.codec_context.flags |= Flags.bitexact
         if self.audio is not None:
-            self._astream = self._container.add_stream("aac", rate=self.sample_rate, layout="mono")
-            self._astream.bit_rate = 96_000
+            channels = 1 if self.audio.ndim == 1 else self.audio.shape[1]
+            self._astream = self._container.add_stream(
+                "aac", rate=self.sample_rate, layout=AAC_LAYOUTS[channels]
+            )
+            self._astream.bit_rate = 96_000 if channels == 1 else 64_000 * channels
             self._astream.codec_context.flags |= Flags.bitexact
 
     def _finish(self) -> None:
@@ -552,7 +577,8 @@ class VideoWriter:
             raise ValueError("no frames were written: a video needs at least one frame")
         self._container.mux(self._vstream.encode(None))
         if self._astream is not None:
-            aframe = av.AudioFrame.from_ndarray(self.audio[None, :], format="fltp", layout="mono")
+            planes = self.audio[None, :] if self.audio.ndim == 1 else np.ascontiguousarray(self.audio.T)
+            aframe = av.AudioFrame.from_ndarray(planes, format="fltp", layout=AAC_LAYOUTS[len(planes)])
             aframe.sample_rate = self.sample_rate
             aframe.pts = 0
             self._container.mux(self._astream.encode(aframe))

