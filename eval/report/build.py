@@ -12,7 +12,7 @@ from pathlib import Path
 
 from edtalk.atomic import write_text
 from eval.report.formats import to_html, to_latex, to_markdown
-from eval.report.html import render_index
+from eval.report.html import collect_videos, render_index
 from eval.report.inputs import ResultsFileError, load_results, results_files
 from eval.report.plots import clear_plots, make_plots
 from eval.report.proof import load_proof
@@ -92,8 +92,10 @@ def build_report(
         "tables.html": "\n".join(to_html(t) for t in tables),
     }
     clear_plots(out / "plots")
-    figures = make_plots(results, out / "plots") if plots else []
+    captions: dict[Path, str] = {}
+    figures = make_plots(results, out / "plots", captions) if plots else []
     downloads = {"tables.md": "tables.md", "tables.tex": "tables.tex"}
+    videos = collect_videos(results, warnings)  # before the page: it names GT videos not found
     pages["index.html"] = render_index(
         tables,
         figures,
@@ -104,6 +106,8 @@ def build_report(
         proof=proof,
         problems=problems,
         warnings=warnings,
+        videos=videos,
+        plot_captions=captions,
     )
     md, tex, htm, index = (write_text(out / name, text) for name, text in pages.items())
     return ReportFiles(

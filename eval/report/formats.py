@@ -17,6 +17,8 @@ def shown_row_label(row: Row, escape: Callable[[str], str], reported: str) -> st
         label += reported
     if row.unverified:
         label += UNVERIFIED_MARK
+    if row.driving:  # "[audio]", "[video]": what drove a measured row (tables.py)
+        label += escape(f" [{row.driving}]")
     return label
 
 
@@ -36,10 +38,10 @@ def split_phrase(split: str) -> str:
 
 
 def _md_escape(text: str) -> str:
-    """Markdown-safe text: table pipes, emphasis marks and HTML tags (a method named ``<i>x</i>``
-    is shown as typed, not in italics)."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+    """Markdown-safe text: table pipes, emphasis marks, HTML tags and math delimiters (a method named
+    ``<i>x</i>`` is shown as typed, not in italics; ``ours $\\beta$`` not as GitHub math)."""
+    text = text.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_").replace("$", "\\$")
 
 
 def to_markdown(table: Table) -> str:

@@ -3,7 +3,9 @@
 Videos of the clips in the per-clip rows (``<protocol>.clips.jsonl``): a row may name its video
 (``"video"``) and the ground truth (``"gt_video"``); otherwise the method's video is where eval.run
 writes it (``<results>/<dataset>/<method>/videos/<escaped clip id>.mp4``) and the GT video is the
-clip's file according to the dataset reader named in the results file's config (paths only).
+clip's file according to the dataset reader named in the results file's config (paths only), under
+its ``root``: a relative one is looked for in the current folder first, then in the folder eval.run
+ran in (another checkout, maybe gone); a root found in neither is named once in the warnings.
 Links are relative to the report folder and URL-encoded (clip ids contain '#'), so the report
 folder can be moved together with the results.
 Distinctive CSS colours (table headers, video tiles) let a headless-browser test find them.
@@ -36,7 +38,7 @@ table.report-table td {{ padding: 4px 8px; border: 1px solid #ccc; text-align: r
 table.report-table tr.reported td {{ color: #555; font-style: italic; }}
 .problems {{ border: 1px solid #c33; background: #fff4f4; padding: 4px 12px; margin: 8px 0; }}
 .warnings {{ border: 1px solid #c90; background: #fffbe8; padding: 4px 12px; margin: 8px 0; }}
-p.table-note {{ font-size: 12px; color: #444; margin: 2px 0; }}
+p.table-note, p.plot-note {{ font-size: 12px; color: #444; margin: 2px 0; }}
 .plots img {{ max-width: 100%; border: 1px solid #ddd; margin: 8px 0; }}
 .video-grid {{ display: grid; gap: 8px; margin: 12px 0; align-items: center; }}
 .video-grid .head {{ font-weight: bold; text-align: center; }}
@@ -61,26 +63,58 @@ def _resolve(path: str, result: ResultFile) -> Path:
     return beside if beside.exists() else Path.cwd() / p
 
 
-def _gt_videos(result: ResultFile, cache: dict) -> dict[str, Path]:
-    """GT video of each clip of the result's split, from the dataset reader named in the results
-    file's config (dataset, root, split): file paths only, nothing is decoded."""
+def gt_roots(result: ResultFile) -> list[Path]:
+    """Where the dataset root a results file was scored on may be, in the order tried: its config's
+    ``root`` as given when absolute; a relative one from the current folder (the checkout the report
+    runs in), then from the folder eval.run ran in (config ``cwd``, maybe another checkout)."""
     cfg = result.raw.get("config") or {}
     root = cfg.get("root")
-    if root and cfg.get("cwd"):  # a relative --root: from the folder eval.run ran in
-        root = str(Path(cfg["cwd"]) / Path(root).expanduser())
-    key = (result.dataset, root, result.split)
-    if key not in cache:
-        cache[key] = {}
-        if root and result.dataset != "folder":
-            from edtalk.data.errors import DataError
-            from edtalk.data.readers import read_clips
+    if not isinstance(root, str) or not root:
+        return []
+    root_path = Path(root).expanduser()
+    if root_path.is_absolute():
+        return [root_path]
+    tried = [Path.cwd() / root_path]
+    if isinstance(cfg.get("cwd"), str) and cfg["cwd"]:
+        tried.append(Path(cfg["cwd"]) / root_path)
+    return list(dict.fromkeys(tried))
 
-            try:
-                cache[key] = {
-                    c.id: Path(c.video) for c in read_clips(result.dataset, root, result.split or "test")
-                }
-            except (DataError, OSError, KeyError, ValueError):
-                cache[key] = {}  # dataset not on this machine: the grid shows methods only
+
+def _gt_videos(result: ResultFile, cache: dict, warnings: list[str] | None = None) -> dict[str, Path]:
+    """GT video of each clip of the result's split, from the dataset reader named in the results
+    file's config (dataset, root, split) at the first of ``gt_roots`` that exists: file paths only,
+    nothing is decoded. A root found nowhere, or not readable, is named once in ``warnings``."""
+    warnings = [] if warnings is None else warnings
+    tried = gt_roots(result)
+    key = (result.dataset, tuple(tried), result.split)
+    if key in cache:
+        return cache[key]
+    cache[key] = {}
+    if not tried or result.dataset == "folder":
+        return cache[key]
+    root = next((p for p in tried if p.is_dir()), None)
+    if root is None:
+        root = (result.raw.get("config") or {}).get("root")
+        where = (
+            f"{tried[0]} does not exist"
+            if len(tried) == 1
+            else f"--root {root} is neither at {tried[0]} (from the current folder) nor at {tried[1]} "
+            "(where eval.run ran)"
+        )
+        warnings.append(
+            f"GT videos of {result.dataset} not found: {where}; the video grid's GT column lacks them (run "
+            "the report in the checkout that holds the dataset)"
+        )
+        return cache[key]
+    from edtalk.data.errors import DataError
+    from edtalk.data.readers import read_clips
+
+    try:
+        cache[key] = {c.id: Path(c.video) for c in read_clips(result.dataset, root, result.split or "test")}
+    except (DataError, OSError, KeyError, ValueError) as e:
+        warnings.append(
+            f"GT videos of {result.dataset} not read from {root} ({e}); the video grid shows no GT"
+        )
     return cache[key]
 
 
@@ -109,10 +143,14 @@ def _grid_key(r: ResultFile) -> tuple:
     return (r.sweep is None, _grid(r), r.method)
 
 
-def collect_videos(results: list[ResultFile]) -> dict[tuple[str, str, str], dict[str, dict[str, Path]]]:
-    """{(dataset, protocol, split): {clip id: {"GT" | method: video path}}} for clips with videos."""
+def collect_videos(
+    results: list[ResultFile], warnings: list[str] | None = None
+) -> dict[tuple[str, str, str], dict[str, dict[str, Path]]]:
+    """{(dataset, protocol, split): {clip id: {"GT" | method: video path}}} for clips with videos;
+    GT videos that cannot be found are named once in ``warnings`` (when a list is passed)."""
     grid: dict[tuple[str, str, str], dict[str, dict[str, Path]]] = defaultdict(lambda: defaultdict(dict))
     gt_cache: dict = {}
+    notes: list[str] = []
     for r in results:
         if r.sweep is not None:
             continue
@@ -123,9 +161,17 @@ def collect_videos(results: list[ResultFile]) -> dict[tuple[str, str, str], dict
             video = _method_video(row, r)
             if video is not None and video.is_file():
                 grid[_grid(r)][clip][method_label(r, results, _grid_key)] = video
-            gt = _resolve(row["gt_video"], r) if row.get("gt_video") else _gt_videos(r, gt_cache).get(clip)
-            if gt is not None and gt.is_file() and clip in grid[_grid(r)]:
+            if clip not in grid[_grid(r)]:
+                continue
+            gt = (
+                _resolve(row["gt_video"], r)
+                if row.get("gt_video")
+                else _gt_videos(r, gt_cache, notes).get(clip)
+            )
+            if gt is not None and gt.is_file():
                 grid[_grid(r)][clip]["GT"] = gt
+    if warnings is not None:
+        warnings += [n for n in dict.fromkeys(notes) if n not in warnings]
     return {k: dict(v) for k, v in grid.items() if v}
 
 
@@ -164,10 +210,14 @@ def render_index(
     proof: dict | None = None,
     problems: list[str] | tuple[str, ...] = (),
     warnings: list[str] | tuple[str, ...] = (),
+    videos: dict | None = None,
+    plot_captions: dict[Path, str] | None = None,
 ) -> str:
     """The whole page as a string; ``proof``: eval.proof's result, if any; ``problems``: inputs left
     out (unreadable results files, per-clip lines), listed at the top so no gap goes unnoticed;
-    ``warnings``: inputs shown with a caveat (two files giving one row, results in no paper table)."""
+    ``warnings``: inputs shown with a caveat (two files giving one row, results in no paper table);
+    ``videos``: ``collect_videos``' grids (collected here when not given); ``plot_captions``: a
+    line under a figure (``plots.make_plots``' captions)."""
     out_dir = Path(out_dir)
     esc = html.escape
     parts = [
@@ -199,12 +249,15 @@ def render_index(
     if proof is not None:
         parts.append(proof_html(proof))
     parts.append('<section id="plots" class="plots"><h2>Plots</h2>')
-    parts += [f'<div><img src="{esc(relative_url(p, out_dir))}" alt="{esc(p.stem)}"></div>' for p in plots]
+    for p in plots:
+        note = (plot_captions or {}).get(p)
+        note_html = f'<p class="plot-note">{esc(note)}</p>' if note else ""
+        parts.append(f'<div><img src="{esc(relative_url(p, out_dir))}" alt="{esc(p.stem)}">{note_html}</div>')
     if not plots:
         parts.append("<p>No sweep, per-clip or training data to plot.</p>")
     parts.append("</section>")
     parts.append('<section id="videos"><h2>Videos</h2>')
-    grids = collect_videos(results)
+    grids = collect_videos(results) if videos is None else videos
     for (dataset, protocol, split), clips in sorted(grids.items()):
         where = protocol if split == USUAL_SPLIT else f"{protocol}, {split_phrase(split)}"
         parts.append(_video_grid(f"{dataset} [{where}]", clips, out_dir, max_clips))

@@ -4,7 +4,9 @@ per-clip rows; nothing is computed here beyond arranging values.
 * ``bank_size_*.png``   Table 6 sweeps: number of bases vs each metric, one line per bank (and seed).
 * ``ablations_*.png``   Table 3 sweeps: one bar per variant (and seed), one panel per metric.
                         A sweep's figures are split as its tables are, by what drove the rows.
-* ``clips_*.png``       per-clip metric distributions (box plots) from ``<protocol>.clips.jsonl``.
+* ``clips_*.png``       per-clip metric distributions (box plots) from ``<protocol>.clips.jsonl``,
+                        each box labelled with its n; rows of fewer than ``MIN_BOX_CLIPS`` clips
+                        beside rows of more are left out, named in the title and the HTML caption.
 * ``training_*.png``    training efficiency (wall time and steps per stage) from the
                         ``provenance.training`` records that training runs and sweeps write:
                         ``[{"stage": str, "wall_s": float, "steps": int, "machine": {...}}, ...]``;
@@ -15,6 +17,7 @@ Each plot function takes the loaded results and an output folder and returns the
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -35,6 +38,18 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _literal_text(plot):
+    """Run a plot function with matplotlib's mathtext off: labels, titles and legends show method
+    names, folders and sweep values as typed (a ``$`` in a name read as math stopped the report)."""
+
+    @functools.wraps(plot)
+    def literal(*args, **kwargs):
+        with _pyplot().rc_context({"text.parse_math": False}):
+            return plot(*args, **kwargs)
+
+    return literal
 
 
 def _save(fig, path: Path) -> Path:
@@ -92,6 +107,7 @@ def _by_sweep(results: list[ResultFile], name: str) -> dict[tuple[str, ...], lis
 _SPECS = {spec.rows_from: spec for spec in TABLES}  # Tables 3 and 6, whose rows the sweep plots show
 
 
+@_literal_text
 def plot_bank_size(results: list[ResultFile], out: Path) -> list[Path]:
     """Table 6: number of bases (log-2 axis) vs every metric, a line per bank (and seed)."""
     plt, paths = _pyplot(), []
@@ -139,6 +155,7 @@ def _bars(values: list[float | None]) -> tuple[list[tuple[int, float]], list[tup
     return bars, gaps
 
 
+@_literal_text
 def plot_ablations(results: list[ResultFile], out: Path) -> list[Path]:
     """Table 3: a bar per variant (and seed) for every metric."""
     plt, paths = _pyplot(), []
@@ -197,8 +214,35 @@ def _box_key(r: ResultFile) -> tuple:
     return (_plot_key(r), r.method, r.sweep)
 
 
-def plot_clip_distributions(results: list[ResultFile], out: Path) -> list[Path]:
-    """Per-clip distributions: a box per method, a panel per metric, per (dataset, protocol)."""
+MIN_BOX_CLIPS = 5  # fewer per-clip values make no distribution (a box of 2 values is the 2 values)
+
+
+def _box_rows(methods: dict[str, dict[str, list[float]]]) -> tuple[list[str], dict[str, int]]:
+    """The rows a per-clip figure draws, and those it leaves out with their clips (the most values
+    of a metric): rows with fewer than ``MIN_BOX_CLIPS`` clips are left out beside rows with at least
+    that many (a 2-clip sweep trial beside 144-clip methods); a figure of only such rows (a smoke
+    run) draws them all."""
+    clips = {name: max(map(len, per.values())) for name, per in methods.items()}
+    full = [name for name in sorted(methods) if clips[name] >= MIN_BOX_CLIPS]
+    if not full:
+        return sorted(methods), {}
+    return full, {name: n for name, n in sorted(clips.items()) if n < MIN_BOX_CLIPS}
+
+
+def _left_out_note(left: dict[str, int], listed: bool) -> str:
+    """ "2 rows of fewer than 5 clips left out", for a figure's title; ``listed``: with each row and
+    its clips (": a 2, b 3"), for its caption."""
+    rows = f"{len(left)} row{'s' if len(left) != 1 else ''} of fewer than {MIN_BOX_CLIPS} clips left out"
+    return rows + (": " + ", ".join(f"{name} ({n})" for name, n in left.items()) if listed else "")
+
+
+@_literal_text
+def plot_clip_distributions(
+    results: list[ResultFile], out: Path, captions: dict[Path, str] | None = None
+) -> list[Path]:
+    """Per-clip distributions: a box per method, a panel per metric, per (dataset, protocol); each
+    box labelled with the clips it draws (n), rows with too few clips left out (``_box_rows``) and
+    named in the title and in ``captions`` (figure path -> caption, when a dict is passed)."""
     plt, paths = _pyplot(), []
     groups: dict[tuple[str, str, str, str], dict[str, dict[str, list[float]]]] = defaultdict(dict)
     for r in results:
@@ -211,17 +255,24 @@ def plot_clip_distributions(results: list[ResultFile], out: Path) -> list[Path]:
             groups[_plot_key(r)][method_label(r, results, _box_key)] = per_metric
     for (dataset, protocol, phash, split), methods in sorted(groups.items()):
         title, name = _where(dataset, protocol, phash, split)
-        metrics = in_metric_order({m for per in methods.values() for m in per})
-        fig, axes = _grid(plt, len(metrics), f"Per-clip distributions: {title}")
-        names = sorted(methods)
+        names, left = _box_rows(methods)
+        note = f"\n{_left_out_note(left, listed=False)}" if left else ""
+        metrics = in_metric_order({m for n in names for m in methods[n]})
+        fig, axes = _grid(plt, len(metrics), f"Per-clip distributions: {title}{note}")
         for ax, metric in zip(axes, metrics, strict=False):
             data = {n: methods[n].get(metric, []) for n in names}
-            finite = [[v for v in data[n] if math.isfinite(v)] or [math.nan] for n in names]
-            ax.boxplot(finite, tick_labels=names)
+            finite = {n: [v for v in data[n] if math.isfinite(v)] for n in names}
+            ax.boxplot(
+                [finite[n] or [math.nan] for n in names],
+                tick_labels=[f"{n} (n={len(finite[n])})" for n in names],
+            )
             ax.tick_params(axis="x", rotation=45, labelsize=7)
             label = _label([r for r in results if r.dataset == dataset and r.protocol == protocol], metric)
             ax.set_title(_clip_panel_title(label, metric, data), fontsize=9)
-        paths.append(_save(fig, out / f"clips_{name}.png"))
+        path = _save(fig, out / f"clips_{name}.png")
+        paths.append(path)
+        if captions is not None and left:
+            captions[path] = f"{_left_out_note(left, listed=True)}; n: the clips each box draws."
         plt.close(fig)
     return paths
 
@@ -247,6 +298,7 @@ def machine_caption(records: list[dict]) -> str:
     return f" on {names.pop()}" if len(names) == 1 else f" (on {len(names)} machines)"
 
 
+@_literal_text
 def plot_training(results: list[ResultFile], out: Path) -> list[Path]:
     """Training efficiency: wall seconds and steps per stage, per method (if recorded)."""
     records = training_records(results)
@@ -297,7 +349,12 @@ def clear_plots(out: str | Path) -> list[Path]:
     return removed
 
 
-def make_plots(results: list[ResultFile], out: str | Path) -> list[Path]:
-    """Every figure the results allow, written under ``out``."""
-    out = Path(out)
-    return [p for plot in PLOTS for p in plot(results, out)]
+def make_plots(
+    results: list[ResultFile], out: str | Path, captions: dict[Path, str] | None = None
+) -> list[Path]:
+    """Every figure the results allow, written under ``out``; a figure that needs a caption (rows
+    left out) gets one in ``captions`` (figure path -> text), when a dict is passed."""
+    out, paths = Path(out), []
+    for plot in PLOTS:
+        paths += plot(results, out, captions) if plot is plot_clip_distributions else plot(results, out)
+    return paths

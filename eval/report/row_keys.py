@@ -59,6 +59,29 @@ def clashes(spec: TableSpec, results: list[ResultFile]) -> dict[str, list[Result
     return clashing
 
 
+def video_source(result: ResultFile) -> str | None:
+    """The generated videos a results file scored, where its provenance records them: the folder of
+    a folder method (``provenance.folder``); None for methods that generate their own videos."""
+    folder = result.provenance.get("folder")
+    return folder if isinstance(folder, str) and folder else None
+
+
+def same_source(results: list[ResultFile]) -> list[list[ResultFile]]:
+    """Results files of one dataset, split and protocol that scored the same videos (``video_source``)
+    under different files, e.g. a folder method rescored after its provenance.json ``method`` was
+    renamed: the old file stays and gives a second row with the same numbers. Oldest first."""
+    by_source: dict[tuple, list[ResultFile]] = defaultdict(list)
+    for r in results:
+        source = video_source(r)
+        if source is not None:
+            by_source[(r.dataset, split_of(r), r.protocol, source)].append(r)
+    return [
+        sorted(rs, key=lambda r: (str(r.raw.get("created") or ""), str(r.path)))
+        for _, rs in sorted(by_source.items())
+        if len(rs) > 1
+    ]
+
+
 def _seed_tag(result: ResultFile) -> str:
     """ "seed 1" for a sweep trial exported per seed (``--num-samples``: ``edtalk_<variant>_seed1``)."""
     seed = (result.sweep or {}).get("seed")

@@ -8,8 +8,16 @@ from collections import Counter, defaultdict
 
 from baselines.reported import ReportedRow
 from eval.report.inputs import ResultFile
-from eval.report.row_keys import clashes, group_key, row_ids_of, row_label_of, split_of
-from eval.report.table_model import Column
+from eval.report.row_keys import (
+    clashes,
+    group_key,
+    row_ids_of,
+    row_label_of,
+    same_source,
+    split_of,
+    video_source,
+)
+from eval.report.table_model import Column, Row
 from eval.report.table_specs import (
     NOT_APPLICABLE,
     REPORTED_MARK,
@@ -73,6 +81,18 @@ def unshown_metrics_stamps(columns: list[Column], results: list[ResultFile]) -> 
     return [f"Also measured, not in this table's columns: {shown_labels}"]
 
 
+def driving_stamps(rows: list[Row]) -> list[str]:
+    """The key to the rows' driving marks ("[audio]", "[video]", ``Row.driving``), naming the
+    measured rows whose results files do not record it; nothing when no row is marked."""
+    if not any(r.driving for r in rows):
+        return []
+    marks = sorted({d for r in rows if r.driving for d in r.driving.split("/")})
+    unmarked = [r.label for r in rows if not r.driving and not r.reported]
+    key = ", ".join(f"[{d}] {d}-driven" for d in marks)
+    missing = f"; not recorded for {', '.join(unmarked)}" if unmarked else ""
+    return [f"Driving, as each row's results file records it: {key}{missing}"]
+
+
 def _failure_counts(failures: tuple[dict, ...]) -> str:
     """``2 clips as a whole, 1 in m_lmd``: a failure naming no metric is the whole clip's (unreadable,
     too short, no prediction), left out of every metric that applies to it."""
@@ -90,14 +110,9 @@ def _clip_counts(spec: TableSpec, results: list[ResultFile]) -> list[str]:
     comparable. Rows whose files do not record it (written before ``n_clips`` was added) are named,
     never counted as scored on the others' number."""
     counts: dict[tuple[str, str], dict[str, int | None]] = defaultdict(dict)
-    row_ids = row_ids_of(spec, results)
+    labels = _count_labels(spec, results)
     for r in results:
-        n = r.raw.get("n_clips")
-        row = row_label_of(spec, *row_ids[r.path])
-        row = row if spec.rows_from != "bank_size" else f"{r.sweep['param']} {row}"
-        recorded = isinstance(n, int) and not isinstance(n, bool)
-        whole = {f.get("clip") for f in r.failures if isinstance(f, dict) and f.get("metric") is None}
-        counts[(r.dataset, r.split or "")][row] = n - len(whole) if recorded else None
+        counts[(r.dataset, split_of(r))][labels[r.path]] = scored_clips(r)
     lines = []
     for (dataset, split), per_row in sorted(counts.items()):
         where = f"{dataset} {split}".strip()
@@ -117,6 +132,77 @@ def _clip_counts(spec: TableSpec, results: list[ResultFile]) -> list[str]:
     return lines
 
 
+def scored_clips(result: ResultFile) -> int | None:
+    """The clips a results file was scored on: its ``n_clips`` (the clips run) less the clips that
+    failed as a whole; None when the file does not record ``n_clips``."""
+    n = result.raw.get("n_clips")
+    if not isinstance(n, int) or isinstance(n, bool):
+        return None
+    whole = {f.get("clip") for f in result.failures if isinstance(f, dict) and f.get("metric") is None}
+    return n - len(whole)
+
+
+def _count_labels(spec: TableSpec, results: list[ResultFile]) -> dict:
+    """Results path -> its row as the clip-count lines name it (a bank-size row with its bank)."""
+    row_ids = row_ids_of(spec, results)
+    labels = {}
+    for r in results:
+        row = row_label_of(spec, *row_ids[r.path])
+        labels[r.path] = row if spec.rows_from != "bank_size" else f"{r.sweep['param']} {row}"
+    return labels
+
+
+def ranked_clip_counts(results: list[ResultFile]) -> dict[tuple[str, str], int]:
+    """(dataset, split) -> the number of clips of the rows that are ranked (bold/underlined), for
+    each dataset and split whose ``results`` were scored on different numbers of clips or do not all
+    record it: the most any of them was scored on, i.e. the fullest evaluation (a ``--limit`` or
+    smoke run, or a row that lost clips to failures, is shown but not ranked against it). A dataset
+    and split absent from it ranks every row (all scored on one number, or none records it)."""
+    counts: dict[tuple[str, str], list[int | None]] = defaultdict(list)
+    for r in results:
+        counts[(r.dataset, split_of(r))].append(scored_clips(r))
+    reference = {}
+    for where, ns in counts.items():
+        recorded = {n for n in ns if n is not None}
+        if len(recorded) > 1 or (recorded and None in ns):
+            reference[where] = max(recorded)
+    return reference
+
+
+def is_ranked(result: ResultFile, reference: dict[tuple[str, str], int]) -> bool:
+    """Whether ``result``'s row may be bold/underlined (``ranked_clip_counts``)."""
+    n = reference.get((result.dataset, split_of(result)))
+    return n is None or scored_clips(result) == n
+
+
+def ranking_stamps(
+    spec: TableSpec, results: list[ResultFile], reference: dict[tuple[str, str], int], reported: bool
+) -> list[str]:
+    """A line per dataset and split whose rows are not all ranked: which rows best and second best
+    are marked among, and the rows that are not ranked (with the clips they were scored on)."""
+    labels = _count_labels(spec, results)
+    lines = []
+    for (dataset, split), n in sorted(reference.items()):
+        where = f"{dataset} {split}".strip()
+        left = sorted(
+            {
+                f"{labels[r.path]} ({_clips_phrase(scored_clips(r))})"
+                for r in results
+                if (r.dataset, split_of(r)) == (dataset, split) and not is_ranked(r, reference)
+            }
+        )
+        paper = f" and the paper's {REPORTED_MARK} rows" if reported else ""
+        lines.append(
+            f"Best (bold) and second best (underlined) on {where} marked only among the rows scored on "
+            f"{n} clips (the most any row was){paper}; not ranked: {', '.join(left)}"
+        )
+    return lines
+
+
+def _clips_phrase(n: int | None) -> str:
+    return "clips not recorded" if n is None else f"{n} clip{'s' if n != 1 else ''}"
+
+
 def reported_notes(rows: list[ReportedRow]) -> list[str]:
     if not rows:
         return []
@@ -127,6 +213,28 @@ def reported_notes(rows: list[ReportedRow]) -> list[str]:
             if line not in notes:
                 notes.append(line)
     return notes
+
+
+def same_source_warnings(results: list[ResultFile]) -> list[str]:
+    """A line per set of results files that scored one folder's videos (``row_keys.same_source``):
+    both rows are shown; the older file (``created``) is likely stale."""
+    lines = []
+    for rs in same_source(results):
+        first = rs[0]
+        files = " and ".join(str(r.path) for r in rs)
+        methods = ", ".join(repr(r.method) for r in rs)
+        where = f"{first.dataset} {split_of(first)}".strip()
+        created = [r.raw.get("created") for r in rs]
+        oldest = "older" if len(rs) == 2 else "oldest"
+        stale = f"delete the stale one (the {oldest} is {first.path}, created {created[0]})"
+        if not all(isinstance(c, str) and c for c in created) or len(set(created)) < len(created):
+            stale = "delete the stale one"
+        lines.append(
+            f"{files} scored the same videos ({video_source(first)}) on {where} under protocol "
+            f"{first.protocol}, as methods {methods}, and are all shown: if the folder's method was "
+            f"renamed (its provenance.json 'method'), {stale}"
+        )
+    return lines
 
 
 def clash_stamps(spec: TableSpec, results: list[ResultFile]) -> list[str]:

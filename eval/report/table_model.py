@@ -13,6 +13,7 @@ class Cell:
     text: str  # "21.628", "–" when missing
     value: float | None  # the number that is ranked (rounded to the shown digits)
     rank: int | None = None  # 1 best (bold), 2 second (underlined)
+    comparable: bool = True  # False: scored on fewer clips than the ranked rows (stamps.is_ranked)
 
 
 @dataclasses.dataclass
@@ -22,6 +23,7 @@ class Row:
     reported: bool = False
     reference: bool = False  # GT: shown, never ranked
     unverified: bool = False
+    driving: str | None = None  # what drove a measured row ("audio" | "video"), shown beside its label
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,7 +5,9 @@ A table never mixes protocols or splits: measured rows are grouped by (protocol 
 split), and the paper's reported rows join only the tables of the protocol they were scored under
 (``eat`` for Tables 1/3/4/6, ``canonical`` for Table 5) on the usual (test) split. A protocol with
 reported rows but no measured rows still gets its table (reported only). Best value per column in
-bold, second underlined; GT rows are references and never ranked. Values are shown as stored;
+bold, second underlined; GT rows are references and never ranked, and where a dataset's rows were
+scored on different numbers of clips only those on the most (and the paper's rows) are ranked,
+as a line under the table says (``stamps.ranked_clip_counts``). Values are shown as stored;
 nothing is recomputed. Two results files that would give the same row (the same method name in two
 folders) are both shown, labelled by folder (and file name, for two files in one folder), with a
 warning; a measured MEAD/HDTF/... result whose metrics no paper table shows gets an "other metrics"
@@ -14,7 +16,9 @@ table of its dataset. A metric that applied to none of a result's clips (eval.ru
 the table, and does not bring the result into a table.
 Metrics a result holds that its table has no column for are named under the table. What drove a
 result (its results file's ``driving``) decides where it goes: an audio-driven result never joins
-Table 5 (face reenactment), and sweep rows driven otherwise than the paper's get a table of their own.
+Table 5 (face reenactment), sweep rows driven otherwise than the paper's get a table of their own, and
+in the tables that take both (Tables 1 and 4, extra datasets) each measured row that records it is
+marked "[audio]" or "[video]" after its label.
 
 Which row a result fills: ``row_keys``; the lines under a table: ``stamps``; captions and the
 Markdown, LaTeX and HTML renderings: ``formats``.
@@ -34,8 +38,13 @@ from eval.report.inputs import ResultFile
 from eval.report.row_keys import group_key, row_ids_of, row_key, row_label_of, sort_keys, split_of
 from eval.report.stamps import (
     clash_stamps,
+    driving_stamps,
+    is_ranked,
     not_applicable_stamps,
+    ranked_clip_counts,
+    ranking_stamps,
     reported_notes,
+    same_source_warnings,
     table_stamps,
     unshown_metrics_stamps,
 )
@@ -62,12 +71,12 @@ def _format(value: float | None, digits: int) -> tuple[str, float | None]:
     return f"{rounded:.{digits}f}", rounded
 
 
-def _measured_cell(result: ResultFile | None, metric: str, digits: int) -> Cell:
+def _measured_cell(result: ResultFile | None, metric: str, digits: int, comparable: bool = True) -> Cell:
     text, value = _format(None if result is None else result.value(metric), digits)
     m = None if result is None else result.metrics.get(metric)
     if value is None and m is not None and m.not_applicable:
         return Cell(NOT_APPLICABLE, None)
-    return Cell(text, value)
+    return Cell(text, value, comparable=comparable)
 
 
 def _reported_cell(row: ReportedRow | None, metric: str) -> Cell:
@@ -77,17 +86,19 @@ def _reported_cell(row: ReportedRow | None, metric: str) -> Cell:
 
 
 def _rank(rows: list[Row], columns: list[Column]) -> None:
-    """Mark the best (1) and second best (2) distinct value per column; references are skipped,
-    and a column with fewer than two ranked rows is not marked."""
+    """Mark the best (1) and second best (2) distinct value per column; references and cells scored
+    on fewer clips than the ranked rows (``Cell.comparable``) are skipped, and a column with fewer
+    than two ranked rows is not marked."""
     for j, col in enumerate(columns):
-        ranked = [r for r in rows if not r.reference and r.cells[j].value is not None]
+        ranked = [
+            r for r in rows if not r.reference and r.cells[j].comparable and r.cells[j].value is not None
+        ]
         if len(ranked) < 2:
             continue
-        values = {r.cells[j].value for r in ranked}
-        order = sorted(values, reverse=col.higher_is_better)
+        order = sorted({r.cells[j].value for r in ranked}, reverse=col.higher_is_better)
         for rank, best in enumerate(order[:2], 1):
-            for r in rows:
-                if not r.reference and r.cells[j].value == best:
+            for r in ranked:
+                if r.cells[j].value == best:
                     r.cells[j].rank = rank
 
 
@@ -110,7 +121,11 @@ def _columns(spec_groups: Iterable[ColumnGroup], results: list[ResultFile]) -> l
     return cols
 
 
-def _measured_rows(spec: TableSpec, columns: list[Column], results: list[ResultFile]) -> list[Row]:
+def _measured_rows(
+    spec: TableSpec, columns: list[Column], results: list[ResultFile], ranked_counts: dict
+) -> list[Row]:
+    """A row per row key (and tag); a cell whose file was scored on other clips than the ranked rows
+    (``ranked_counts``: ``stamps.ranked_clip_counts``) is not ranked."""
     by_row: dict[tuple[str, str], dict[str, ResultFile]] = defaultdict(dict)
     row_ids = row_ids_of(spec, results)
     for r in results:
@@ -121,10 +136,28 @@ def _measured_rows(spec: TableSpec, columns: list[Column], results: list[ResultF
     rows = []
     for key, tag in sorted(by_row, key=lambda kt: (order[kt[0]], kt[1])):
         mine = by_row[(key, tag)]
-        cells = [_measured_cell(mine.get(c.group), c.metric, spec.decimals.get(c.metric, 3)) for c in columns]
+        cells = [
+            _measured_cell(
+                mine.get(c.group),
+                c.metric,
+                spec.decimals.get(c.metric, 3),
+                c.group not in mine or is_ranked(mine[c.group], ranked_counts),
+            )
+            for c in columns
+        ]
         unverified = any(r.unverified for r in mine.values())
-        rows.append(Row(row_label_of(spec, key, tag), cells, unverified=unverified, reference=(key == "gt")))
+        label = row_label_of(spec, key, tag)
+        row = Row(label, cells, unverified=unverified, reference=(key == "gt"), driving=_driving(spec, mine))
+        rows.append(row)
     return rows
+
+
+def _driving(spec: TableSpec, mine: dict[str, ResultFile]) -> str | None:
+    """What drove a row, shown beside its label in tables whose rows may be driven either way (the
+    paper's Tables 1 and 4, extra datasets; Tables 3, 5 and 6 are one mode, named in the caption)."""
+    if spec.driving is not None:
+        return None
+    return "/".join(sorted({r.driving for r in mine.values() if r.driving})) or None
 
 
 def _reported_table_rows(spec: TableSpec, columns: list[Column], reported: list[ReportedRow]) -> list[Row]:
@@ -145,7 +178,10 @@ def _reported_table_rows(spec: TableSpec, columns: list[Column], reported: list[
 
 def _make_table(spec, groups, protocol, protocol_hash, results, reported, key_suffix) -> Table:
     columns = _columns(groups, results)
-    rows = _measured_rows(spec, columns, results) + _reported_table_rows(spec, columns, reported)
+    rankable = [r for r in results if row_key(spec, r) != "gt"]  # GT rows are never ranked
+    ranked_counts = ranked_clip_counts(rankable)
+    rows = _measured_rows(spec, columns, results, ranked_counts)
+    rows += _reported_table_rows(spec, columns, reported)
     _rank(rows, columns)
     table = Table(
         key=f"{spec.name}-{protocol}-{key_suffix}",
@@ -157,12 +193,14 @@ def _make_table(spec, groups, protocol, protocol_hash, results, reported, key_su
         columns=columns,
         rows=rows,
         notes=reported_notes(reported),
-        stamps=table_stamps(spec, protocol, protocol_hash, results),
+        stamps=table_stamps(spec, protocol, protocol_hash, results)
+        + ranking_stamps(spec, rankable, ranked_counts, bool(reported)),
         split=split_of(results[0]) if results else USUAL_SPLIT,
         sources=[r.path for r in results],
     )
     table.stamps += not_applicable_stamps(spec, columns, results)
     table.stamps += unshown_metrics_stamps(columns, results)
+    table.stamps += driving_stamps(table.rows)
     clashes = clash_stamps(spec, results)
     table.stamps += clashes
     table.warnings = [f"{caption(table)}: {c}" for c in clashes]
@@ -265,13 +303,15 @@ def _other_metrics_tables(results: list[ResultFile], used: set) -> tuple[list[Ta
 def build_tables(results: list[ResultFile], warnings: list[str] | None = None) -> list[Table]:
     """Every table of the report, in paper order, then extra datasets, then the "other metrics"
     tables of paper datasets. Pass a list as ``warnings`` to collect there what a reader should
-    know: rows that two results files give, results in an "other metrics" table or in no table."""
+    know: rows that two results files give, results in an "other metrics" table or in no table,
+    results files that scored the same folder of videos (a renamed method's stale file)."""
     tables = [t for spec in TABLES for t in build_paper_table(spec, results)]
     tables += _extra_dataset_tables(results)
     others, notes = _other_metrics_tables(results, {p for t in tables for p in t.sources})
     tables += others
     used = {p for t in tables for p in t.sources}
     notes += [f"{r.path}: in no table ({_why_no_table(r)})" for r in results if r.path not in used]
+    notes += same_source_warnings(results)
     if warnings is not None:
         warnings += list(dict.fromkeys([w for t in tables for w in t.warnings] + notes))
     return tables

@@ -3,6 +3,7 @@ whose screenshot must show the tables and the video tiles (found by their CSS co
 
 import html
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -215,3 +216,58 @@ def test_one_method_in_two_folders_keeps_a_video_column_each(tmp_path, results_w
     grid = collect_videos(load_results(results))
     columns = {name for per_clip in grid.values() for clip in per_clip.values() for name in clip}
     assert {"edtalk_a (edtalk_a/)", "edtalk_a (edtalk_a_rerun/)"} <= columns and "edtalk_a" not in columns
+
+
+def _synthtalk_scored_elsewhere(tmp_path, make_result, cwd: Path) -> tuple[Path, str]:
+    """A results folder whose clips were scored with --root data/synthtalk in folder ``cwd``, with a
+    method video per clip; returns it and the clip id."""
+    from eval.cache import escape_clip_id
+
+    clip = "st020#happy#level_1#000"
+    results = tmp_path / "results"
+    extra = {"config": {"dataset": "synthtalk", "root": "data/synthtalk", "split": "test", "cwd": str(cwd)}}
+    make_result(results, "synthtalk", "m", "synthtalk", {"psnr": 20.0}, clips=[{"clip": clip}], extra=extra)
+    video = results / "synthtalk" / "m" / "videos" / f"{escape_clip_id(clip)}.mp4"
+    video.parent.mkdir()
+    video.write_bytes(b"video")
+    return results, clip
+
+
+def _synthtalk_root(checkout: Path, clip: str) -> Path:
+    """data/synthtalk under ``checkout`` with one test clip's video (the reader needs no more)."""
+    root = checkout / "data" / "synthtalk"
+    (root / "clips").mkdir(parents=True)
+    (root / "splits").mkdir()
+    (root / "splits" / "test.txt").write_text(clip + "\n")
+    (root / "clips" / f"{clip}.mp4").write_bytes(b"gt")
+    return root / "clips" / f"{clip}.mp4"
+
+
+def test_gt_videos_are_looked_for_in_the_current_checkout_first(tmp_path, make_result, monkeypatch, capsys):
+    """GT links pointed into the checkout where eval.run ran (config cwd); with that checkout gone the
+    GT column quietly said "no video"."""
+    from eval.report.html import collect_videos
+    from eval.report.inputs import load_results
+
+    old, here = tmp_path / "old_checkout", tmp_path / "here"
+    results, clip = _synthtalk_scored_elsewhere(tmp_path, make_result, old)
+    old_gt, here_gt = _synthtalk_root(old, clip), _synthtalk_root(here, clip)
+    monkeypatch.chdir(here)
+    [grid] = collect_videos(load_results(results)).values()
+    assert grid[clip]["GT"].resolve() == here_gt.resolve()
+    shutil.rmtree(here / "data")
+    [grid] = collect_videos(load_results(results)).values()
+    assert grid[clip]["GT"].resolve() == old_gt.resolve()  # then where eval.run ran
+    shutil.rmtree(old)
+    warnings = []
+    [grid] = collect_videos(load_results(results), warnings).values()
+    assert "GT" not in grid[clip]
+    assert warnings == [
+        "GT videos of synthtalk not found: --root data/synthtalk is neither at "
+        f"{here / 'data' / 'synthtalk'} (from the current folder) nor at {old / 'data' / 'synthtalk'} "
+        "(where eval.run ran); the video grid's GT column lacks them (run the report in the checkout that "
+        "holds the dataset)"
+    ]
+    assert main([str(results), "--out", str(tmp_path / "r"), "--no-plots"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning: GT videos of synthtalk not found") == 1

@@ -1,5 +1,7 @@
 """The training-efficiency figure says which machine its wall times come from."""
 
+import json
+
 from eval.report.plots import machine_caption
 
 EPYC = {"cpu": "AMD EPYC", "cpus": 2, "platform": "Linux"}
@@ -130,7 +132,7 @@ def test_per_clip_boxes_draw_each_methods_own_values(tmp_path, make_result, monk
 
     monkeypatch.setattr(plots, "_save", keep)
     assert len(plots.plot_clip_distributions(load_results(tmp_path), tmp_path / "plots")) == 1
-    assert drawn == {"edtalk_a": (25.0, 27.0, 32.0), "static": (20.0, 21.0, 22.0)}
+    assert drawn == {"edtalk_a (n=3)": (25.0, 27.0, 32.0), "static (n=3)": (20.0, 21.0, 22.0)}
 
 
 def test_training_legend_covers_no_bar(tmp_path, make_result, monkeypatch):
@@ -189,3 +191,77 @@ def test_per_clip_boxes_name_infinite_values_and_the_per_clip_unit(tmp_path, mak
     assert len(plots.plot_clip_distributions(load_results(tmp_path), tmp_path / "plots")) == 1
     assert titles["PSNR"].endswith("\ngt: 3 inf, not drawn") and "static" not in titles["PSNR"]
     assert titles["Acc_emo"].endswith("\nper clip: 1 recognised, 0 not")
+
+
+ODD = r"ours $\beta_$ v2"  # mathtext would read $\beta_$ as math (and fail on it)
+
+
+def test_names_with_dollar_signs_are_shown_as_typed_in_every_plot(tmp_path, make_result, monkeypatch):
+    """A method named 'ours $\\beta_$ v2' stopped the whole report (exit 2, a ParseSyntaxException
+    naming neither method nor plot): names went to matplotlib as mathtext."""
+    from matplotlib.text import Text
+
+    from eval.report import plots
+    from eval.report.__main__ import main
+    from eval.report.inputs import load_results
+
+    results = tmp_path / "results"
+    training = {"provenance": {"training": [{"stage": "expression", "wall_s": 3.0, "steps": 2}]}}
+    rows = [{"clip": f"c{i}", "values": {"psnr": 20.0 + i}} for i in range(6)]
+    path = make_result(results, "synthtalk", "ours", "synthtalk", {"psnr": 21.0}, clips=rows, extra=training)
+    data = json.loads(path.read_text())
+    data["method"] = ODD
+    path.write_text(json.dumps(data))
+    ablation = {"name": "ablations", "param": "variant", "value": ODD}
+    make_result(results, "synthtalk", "edtalk_ablation_odd", "synthtalk", {"psnr": 20.0}, sweep=ablation)
+    bank = {"name": "bank_size", "param": ODD, "value": 5}
+    make_result(results, "synthtalk", "edtalk_bank_odd_5", "synthtalk", {"psnr": 20.0}, sweep=bank)
+    assert main([str(results), "--out", str(tmp_path / "r")]) == 0
+    written = sorted(p.name.split("_")[0] for p in (tmp_path / "r" / "plots").iterdir())
+    assert written == ["ablations", "bank", "clips", "training"]
+    shown = {}
+
+    def keep(fig, path):
+        fig.canvas.draw()  # mathtext is parsed when drawn
+        shown[path.name.split("_")[0]] = " ".join(t.get_text() for t in fig.findobj(Text))
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    plots.make_plots(load_results(results), tmp_path / "plots")
+    assert sorted(shown) == written and all(ODD in text for text in shown.values()), shown
+
+
+def test_per_clip_boxes_show_their_n_and_leave_out_rows_of_too_few_clips(tmp_path, make_result, monkeypatch):
+    """The per-clip figure drew 2-clip sweep trials as boxes beside 144-clip methods, with no counts."""
+    from eval.report import plots
+    from eval.report.__main__ import main
+    from eval.report.inputs import load_results
+
+    results = tmp_path / "results"
+    for method, n in (("edtalk_a", 8), ("static", 6)):
+        rows = [{"clip": f"c{i}", "values": {"psnr": 20.0 + i}} for i in range(n)]
+        make_result(results, "synthtalk", method, "synthtalk", {"psnr": 21.0}, clips=rows)
+    rows[-1]["values"]["psnr"] = INF  # static: 5 of its 6 clips drawn
+    make_result(results, "synthtalk", "static", "synthtalk", {"psnr": 21.0}, clips=rows)
+    for size in (5, 10):
+        sweep = {"name": "bank_size", "param": "mouth", "value": size}
+        trial = [{"clip": f"c{i}", "values": {"psnr": 30.0}} for i in range(2)]
+        method = f"edtalk_bank_mouth_{size}"
+        make_result(results, "synthtalk", method, "synthtalk", {"psnr": 30.0}, sweep=sweep, clips=trial)
+    drawn, captions = {}, {}
+
+    def keep(fig, path):
+        drawn["title"] = fig.texts[0].get_text()  # the suptitle
+        drawn["boxes"] = [t.get_text() for t in _the_axes(fig).get_xticklabels()]
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    [path] = plots.plot_clip_distributions(load_results(results), tmp_path / "plots", captions)
+    assert drawn["boxes"] == ["edtalk_a (n=8)", "static (n=5)"]
+    assert drawn["title"].endswith("\n2 rows of fewer than 5 clips left out")
+    caption = "2 rows of fewer than 5 clips left out: edtalk_bank_mouth_10 (2), edtalk_bank_mouth_5 (2)"
+    assert captions == {path: f"{caption}; n: the clips each box draws."}
+    monkeypatch.undo()
+    assert main([str(results), "--out", str(tmp_path / "r")]) == 0
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert f'<p class="plot-note">{caption}; n: the clips each box draws.</p>' in page
