@@ -3,6 +3,7 @@ another run crops into the same folder), and Ctrl-C ends it with one line, exit 
 
 import json
 import os
+import signal
 
 import pytest
 
@@ -145,8 +146,14 @@ def test_ctrl_c_stops_the_worker_processes_and_removes_their_temp_files(tmp_path
     import stopper
 
     out = tmp_path / "out"
-    with pytest.raises(KeyboardInterrupt):
-        crop.crop_dataset(_jobs(tmp_path, "ab"), out, workers=2, progress=False, crop=stopper.crop)
+    # Python's own Ctrl-C handler, whatever this process inherited: a shell starts background jobs
+    # (`make test &`) with SIGINT ignored, where the signal would never arrive
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            crop.crop_dataset(_jobs(tmp_path, "ab"), out, workers=2, progress=False, crop=stopper.crop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert not (out / "video" / "b.mp4").exists()  # its worker was stopped, not waited for
     assert not (out / "video" / ".b.mp4.egydx26w.tmp.mp4").exists()
     report = {r["clip_id"]: r["problem"] for r in json.loads((out / crop.REPORT).read_text())}
