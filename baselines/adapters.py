@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -240,25 +241,36 @@ class FolderOfVideos(Method):
         named = provenance_method(self.folder) if self.folder.is_dir() else None
         return named or f"folder-{self.folder.resolve().name}"
 
-    def prepare(self, clips: list[Clip]) -> None:
+    def prepare(self, clips: list[Clip], split: list[Clip] | None = None) -> None:
+        """Index the folder's videos against every clip of ``split`` (default ``clips``; eval.run gives
+        the whole split, of which ``--limit`` scores ``clips``): a video matching none of them is
+        warned about, one of a clip left out is only counted in a note."""
         if not self.folder.is_dir():
             what = (
                 "is a file: name the folder holding the videos" if self.folder.exists() else "does not exist"
             )
             raise DatasetLayoutError(self.folder, f"method output folder {what} (--method folder:DIR)")
         provenance_method(self.folder)  # a name that is not a plain folder name, or one of ours: refused
-        self._index = index_folder(self.folder, {c.id for c in clips})
+        split = clips if split is None else split
+        self._index = index_folder(self.folder, {c.id for c in split})
         if not self._index:
-            example = clips[0].id if clips else "<clip id>"
+            example = split[0].id if split else "<clip id>"
             raise DatasetLayoutError(
                 self.folder,
-                f"no video matches any of the {len(clips)} clips (expected names like {example}.mp4, "
+                f"no video matches any of the {len(split)} clips (expected names like {example}.mp4, "
                 f"SadTalker's {example}##{example}.mp4, EAT's M003_ang_1_001.mp4, or a name_map in "
                 "provenance.json)",
             )
-        missing = len(clips) - len(self._index)
+        missing = sum(1 for c in clips if c.id not in self._index)
         if missing:
             log.warning("%s: no output video for %d of %d clips", self.folder, missing, len(clips))
+        left_out = len(self._index) - (len(clips) - missing)
+        if left_out:
+            print(
+                f"note: {self.folder}: {left_out} more videos are of clips of the split that this run "
+                f"does not score (it scores {len(clips)} of {len(split)}: --limit)",
+                file=sys.stderr,
+            )
 
     def prediction_path(self, clip: Clip, videos_dir: Path) -> Path | None:
         if self._index is None:

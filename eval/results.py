@@ -46,9 +46,12 @@ to no clip has value ``null``.
 input); such failures are not cached, so the next run tries the clip again. Per-clip JSONL rows::
 
     {"clip": "...", "values": {"psnr": 31.2, "fid": null}, "failures": {"m_lmd": "no face"},
-     "from_cache": true, "not_applicable": {"acc_emo": "the dataset has no emotion labels"}}
+     "from_cache": true, "not_applicable": {"acc_emo": "the dataset has no emotion labels"},
+     "video": "/data/eat_out/M003_ang_1_001.mp4"}
 
-(``not_applicable`` only in rows with such metrics.)
+(``not_applicable`` only in rows with such metrics; ``video``, the prediction the clip was scored from,
+relative to the results file's folder when inside it (eval.run's generated videos), else absolute, and
+absent when there is none or it is the GT video itself (method ``gt``): eval.scoring.video_field.)
 """
 
 from __future__ import annotations

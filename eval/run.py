@@ -58,6 +58,7 @@ from eval.run_checks import (
     missing_prediction,
     note_short_audio,
     note_unusual_gt,
+    prepare_method,
     resolve_clips,
     select_metrics,
     smaller_than_before,
@@ -243,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = protocol.build(metric_ids)
     keys = {m: metric_key(metrics[m]) for m in metric_ids}
 
-    clips = resolve_clips(args)
+    clips, split_clips = resolve_clips(args)
     if unusual := note_unusual_gt(clips):
         print(f"note: {unusual}", file=sys.stderr)
     method_spec = args.method or ("paired" if args.dataset == "folder" else None)
@@ -253,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
         method = make_method(method_spec, ckpt=args.ckpt, device=args.device)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    method.prepare(clips)
+    prepare_method(method, clips, split_clips)
     driving = method.driving_mode()  # a bad "driving" in a folder's provenance.json stops here
     synthtalk_root = args.root if args.dataset == "synthtalk" else None
     check_weights(protocol, metrics, args.allow_unverified_weights, synthtalk_root)
@@ -356,7 +357,7 @@ def run(args: argparse.Namespace) -> int:
     t_score = time.perf_counter() - t_score
 
     # 4. aggregate in the driver
-    merged = aggregate(jobs, rows, metrics, metric_ids)
+    merged = aggregate(jobs, rows, metrics, metric_ids, results_file.parent)
 
     data = {
         "schema": SCHEMA,

@@ -17,9 +17,10 @@ class UsageError(Exception):
     """A problem with the arguments or inputs that stops the run before scoring (exit code 2)."""
 
 
-def resolve_clips(args: argparse.Namespace) -> list:
+def resolve_clips(args: argparse.Namespace) -> tuple[list, list]:
     """The clips to score: the dataset split (its first ``--limit``), or ``--gt``/``--pred`` paired by file
-    name; refuses an empty selection and clip ids that more than one video has."""
+    name; and the whole split they come from. Refuses an empty selection and clip ids that more than one
+    video of the selection has."""
     from edtalk.data.readers import pair_folders, read_clips
 
     if args.dataset == "folder" and (args.gt or args.pred):
@@ -34,6 +35,7 @@ def resolve_clips(args: argparse.Namespace) -> list:
         clips = read_clips(args.dataset, args.root, args.split)
         if args.dataset == "folder" and (args.method or "paired") == "paired":
             check_prediction_folder(Path(args.root))
+    split = clips
     if args.limit is not None:
         clips = clips[: args.limit]
     if not clips:
@@ -46,7 +48,17 @@ def resolve_clips(args: argparse.Namespace) -> list:
             f"{args.dataset}: duplicate clip ids in split {args.split!r} (one video per clip id; "
             f"remove or rename the extra files): {'; '.join(shown[:5])}{more}"
         )
-    return clips
+    return clips, split
+
+
+def prepare_method(method: Any, clips: list, split: list) -> None:
+    """``method.prepare(clips)``; a folder of videos (``folder:DIR``) also gets the whole ``split``, so
+    that it matches its videos against every clip of the split: with ``--limit`` the videos of the
+    clips left out were called unmatched ("128 videos match none of the 16 clips")."""
+    if getattr(method, "folder", None) is not None:
+        method.prepare(clips, split=split)
+    else:
+        method.prepare(clips)
 
 
 LOOKED_AT = 3  # GT clips whose headers note_unusual_gt reads

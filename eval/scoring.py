@@ -7,6 +7,7 @@ light; the metrics, backbones and torch are imported inside the functions."""
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -16,11 +17,13 @@ from typing import Any
 
 from eval.cache import ClipCache, metric_key, same_inputs
 
-CLIP_RULES = 2
+CLIP_RULES = 3
 """Version of the checks that fail a clip or a metric whatever the metric's version, stamped in every
 cached row (``save_row``; a row without it is version 1). 2 added: a prediction at another rate than
 its GT (``rates_drift_apart``), LSE of a video not at 25 fps (``lse.check_sync_rate``), a synthtalk
-sidecar of another length than its video (``judges.driving_truth_feature``). A row of older rules is
+sidecar of another length than its video (``judges.driving_truth_feature``). 3 added: a prediction of
+another aspect ratio than its GT under a protocol that reads frames as given, or under
+``MIN_IMAGE_SIDE`` px a side and smaller than its GT (``geometry_problem``). A row of older rules is
 kept when its clip plainly passes the current ones (``passes_clip_rules``, two header reads, once)
 and rescored otherwise (``reusable_row``). Bumping metric versions instead would rescore every clip:
 the rate check fails all of a clip's metrics. Bump this, and extend ``passes_clip_rules``, when such
@@ -72,6 +75,10 @@ def score_clip(ctx_factory: Callable, job: Job, protocol: Any, metrics: dict, ke
     if min(t_gt, t_pred) < protocol.min_frames:
         row["failure"] = f"too short: {min(t_gt, t_pred)} frames (at least {protocol.min_frames} needed)"
         return row
+    gt_hw, pred_hw = ctx.frames("gt").shape[1:3], ctx.frames("pred").shape[1:3]
+    if (problem := geometry_problem(gt_hw, pred_hw, reads_frames_as_given(protocol))) is not None:
+        row["failure"] = f"{problem} ({job.clip.video}, {job.pred})"
+        return row
     row["seconds"]["decode"] = time.perf_counter() - t0
     for mid in job.todo:
         metric = metrics[mid]
@@ -105,9 +112,42 @@ def rates_drift_apart(n_frames: int, gt_fps: float, pred_fps: float) -> bool:
     return n_frames * abs(1 / gt_fps - 1 / pred_fps) > 0.5 / gt_fps
 
 
+def reads_frames_as_given(protocol: Any) -> bool:
+    """Whether some metric of ``protocol`` reads the frames as decoded (crop ``none``: synthtalk,
+    canonical), so that a prediction of another aspect ratio would be stretched to its GT's; the
+    ``eat`` protocol aligns a face crop in every frame of each side, whatever their shapes."""
+    return any(spec.kwargs.get("crop") == "none" for spec in getattr(protocol, "metrics", ()))
+
+
+def geometry_problem(gt_hw: tuple[int, int], pred_hw: tuple[int, int], frames_as_given: bool) -> str | None:
+    """Why a prediction of (height, width) ``pred_hw`` cannot be scored against GT frames of ``gt_hw``,
+    or None: another aspect ratio when ``frames_as_given`` (the frame-paired metrics refused it while
+    FID, LSE, Acc_emo and the judges stretched it, so one results row covered different clips), or
+    under ``MIN_IMAGE_SIDE`` px a side and smaller than the GT (upscaled, the metrics score the
+    interpolation). Another size of the same aspect ratio is resized to the GT's, as documented."""
+    from edtalk.driving_inputs import MIN_IMAGE_SIDE
+    from eval.metrics.base import ClipFailure
+    from eval.metrics.frames import check_same_aspect
+
+    (h, w), (ph, pw) = gt_hw, pred_hw
+    if frames_as_given:
+        try:
+            check_same_aspect((h, w), (ph, pw))
+        except ClipFailure as e:
+            return e.reason
+    if min(ph, pw) < min(MIN_IMAGE_SIDE, h, w):
+        return (
+            f"prediction frames are {pw}x{ph} and GT {w}x{h} (width x height): under the {MIN_IMAGE_SIDE} px "
+            "a side the protocols score (edtalk.driving_inputs.MIN_IMAGE_SIDE), so upscaled to the GT the "
+            f"metrics would score the interpolation; make the prediction at least {MIN_IMAGE_SIDE} px a side"
+        )
+    return None
+
+
 def passes_clip_rules(clip: Any, pred: Path | None) -> bool:
     """Whether a clip plainly passes the ``CLIP_RULES`` checks, read from the video headers and the
-    sidecar (no decoding): both videos at 25 fps (no rate drift, and LSE reads them) and, with a
+    sidecar (no decoding): both videos at 25 fps (no rate drift, and LSE reads them), both square
+    (a header's size may be shown turned) with a prediction of no ``geometry_problem`` and, with a
     sidecar, its per-frame rows as many as the GT video's frames. False when in doubt (a file that
     cannot be read): its row is then rescored."""
     from edtalk.data.errors import DataError
@@ -124,7 +164,16 @@ def passes_clip_rules(clip: Any, pred: Path | None) -> bool:
         return False
     if not (at_sync_rate(gt.fps) and at_sync_rate(predicted.fps)):
         return False
+    if not (is_square(gt.size) and is_square(predicted.size)):
+        return False
+    if geometry_problem(gt.size, predicted.size, frames_as_given=True) is not None:
+        return False
     return sidecar is None or sidecar_frames_problem(sidecar, gt.n_frames) is None
+
+
+def is_square(hw: tuple[int, int]) -> bool:
+    """Whether (height, width) ``hw`` is square (then a header shown turned gives the decoded size)."""
+    return hw[0] == hw[1]
 
 
 def reusable_row(cache: ClipCache, clip: Any, pred: Path | None, inputs: list) -> dict | None:
@@ -243,11 +292,19 @@ class Aggregate:
     clip_rows: list[dict]  # the rows of ``<protocol>.clips.jsonl``
 
 
-def aggregate(jobs: list[Job], rows: dict[str, dict], metrics: dict, metric_ids: list[str]) -> Aggregate:
+def aggregate(
+    jobs: list[Job],
+    rows: dict[str, dict],
+    metrics: dict,
+    metric_ids: list[str],
+    results_dir: Path | None = None,
+) -> Aggregate:
     """Merge each job's cached entries and freshly scored row (``rows``: clip id -> row; a clip
     without one counts as scored with nothing new) into the metrics' states, in the driver. A clip
     whose row has a ``failure`` adds one failure for the whole clip; a metric entry without a state
-    adds one for that metric; metrics that do not apply to a clip are left out of its numbers."""
+    adds one for that metric; metrics that do not apply to a clip are left out of its numbers.
+    Each per-clip row names the prediction it was scored from (``video_field``; ``results_dir``: the
+    results file's folder)."""
     states = {m: metrics[m].empty_state() for m in metric_ids}
     n_scored = dict.fromkeys(metric_ids, 0)  # clips in each metric's numbers
     skipped: dict[str, dict[str, str]] = {m: {} for m in metric_ids}  # metric -> clip -> why not applicable
@@ -257,10 +314,12 @@ def aggregate(jobs: list[Job], rows: dict[str, dict], metrics: dict, metric_ids:
         for m, why in j.not_applicable.items():
             skipped[m][j.clip.id] = why
         row = rows.get(j.clip.id, {"metrics": {}, "failure": None})
+        video = video_field(j, results_dir)
         if row["failure"] is not None:
             failures.append(failure_entry(j.clip.id, None, row))
             clip_rows.append(
                 {"clip": j.clip.id, "values": {}, "failures": {"*": row["failure"]}, "from_cache": False}
+                | video
             )
             continue
         entries = {**j.cached, **row["metrics"]}
@@ -284,5 +343,21 @@ def aggregate(jobs: list[Job], rows: dict[str, dict], metrics: dict, metric_ids:
         }
         if j.not_applicable:
             clip_row["not_applicable"] = dict(j.not_applicable)
-        clip_rows.append(clip_row)
+        clip_rows.append(clip_row | video)
     return Aggregate(states, n_scored, skipped, failures, clip_rows)
+
+
+def video_field(job: Job, results_dir: Path | None) -> dict[str, str]:
+    """``{"video": path}``: the prediction ``job`` was scored from (after the folder method's name_map
+    and file-name matching), for the report's video grid (eval/report/html.py): relative to
+    ``results_dir`` when inside it (generated videos: the results folder can be moved whole), else
+    absolute; {} without a prediction file, or when it is the GT video itself (method ``gt``: the
+    grid's GT column shows it)."""
+    pred = job.pred
+    if pred is None or not pred.is_file() or pred.resolve() == Path(job.clip.video).resolve():
+        return {}
+    pred = Path(os.path.abspath(pred))
+    base = None if results_dir is None else Path(os.path.abspath(results_dir))
+    if base is not None and pred.is_relative_to(base):
+        return {"video": pred.relative_to(base).as_posix()}
+    return {"video": str(pred)}

@@ -2,11 +2,14 @@
 
     python -m edtalk.data.check --dataset mead --root data/MEAD --split test
     python -m edtalk.data.check --dataset folder --gt GT_DIR --pred PRED_DIR
+    python -m edtalk.data.check --dataset synthtalk --root data/synthtalk --split test --method folder:DIR
 
 Checks: unreadable / truncated / missing video, no video stream, fps other than 25, non-square
 frames, frames under 64 px a side (``MIN_IMAGE_SIDE``, what inference takes), missing / unreadable /
 zero-length audio, audio sample rate other than 16 kHz, audio and video lengths differing by more
-than 0.1 s, (folder) missing or undecodable generated videos, and (synthtalk) a listed clip whose
+than 0.1 s, (folder, or ``--method folder:DIR``: the videos of a method's output folder matched to the
+split's clips as ``eval.run --method folder:DIR`` matches them, name_map and ``%23`` names included)
+missing or undecodable generated videos, and (synthtalk) a listed clip whose
 sidecar JSON is missing or malformed, or whose per-frame ground truth (factors, landmarks) is
 missing or has another frame count than its video.
 Exit code 0 when every clip is clean, 1 when anything is wrong with a clip, 2 (an ``error:`` line, as
@@ -20,7 +23,7 @@ import argparse
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -159,7 +162,14 @@ def _check_audio(clip: Clip, video: VideoInfo | None, out: list[Problem]) -> Non
 def _check_prediction(clip: Clip, gt: VideoInfo | None, out: list[Problem]) -> None:
     pred = clip.extra.get("pred")
     if pred is None:
-        out.append(Problem(clip.id, str(clip.video), "pred_missing", "no generated video with this stem"))
+        folder = clip.extra.get("pred_folder")
+        detail = (
+            "no generated video with this stem"
+            if folder is None
+            else f"no video for this clip in {folder} (name it {clip.id}.mp4, or map its file name to the "
+            "clip id in the folder's provenance.json name_map)"
+        )
+        out.append(Problem(clip.id, str(clip.video), "pred_missing", detail))
         return
     info = _check_video(clip, Path(pred), "pred", out)
     if info is not None and gt is not None and info.n_frames != gt.n_frames:
@@ -257,12 +267,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--pred", type=Path, help="folder of generated videos, paired by stem (--dataset folder)"
     )
+    parser.add_argument(
+        "--method",
+        help="folder:DIR: also check a method's output videos in DIR, each matched to a clip of the split as "
+        "eval.run --method folder:DIR matches it (provenance.json's name_map, %%23 names, SadTalker's and "
+        "EAT's names)",
+    )
     parser.add_argument("--limit", type=positive_int, default=None, help="check only the first N clips")
     parser.add_argument("--json", type=Path, default=None, help="also write the problems to this JSON file")
     return parser
 
 
 def _resolve_clips(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Clip]:
+    if args.method is not None and (args.gt is not None or not args.method.startswith("folder:")):
+        parser.error("--method takes folder:DIR, with --dataset and --root (not --gt/--pred)")
     if args.gt is not None:
         if args.dataset != "folder":
             parser.error("--gt/--pred are for --dataset folder")
@@ -274,6 +292,21 @@ def _resolve_clips(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     return read_clips(args.dataset, args.root, args.split)
 
 
+def with_method_videos(folder: str, clips: list[Clip], split: list[Clip]) -> list[Clip]:
+    """``clips`` with ``extra["pred"]``: the video of ``folder`` that ``eval.run --method folder:DIR``
+    scores for each (``baselines.adapters.FolderOfVideos``, matched against the whole ``split``), None
+    when there is none. The stem pairing of ``--gt``/``--pred`` called the videos of a name_map or of
+    ``%23`` names missing, and every clip of other splits in the GT folder too."""
+    from baselines.adapters import FolderOfVideos  # the suite's matching: imported only in this mode
+
+    method = FolderOfVideos(folder)
+    method.prepare(clips, split=split)
+    return [
+        replace(c, extra={**c.extra, "pred": method.prediction_path(c, Path()), "pred_folder": folder})
+        for c in clips
+    ]
+
+
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
     """Run the doctor; returns the exit code (0 clean, 1 clips with problems, 2 a dataset it cannot read)."""
     parser = _parser()
@@ -283,8 +316,14 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
         clips = _resolve_clips(args, parser)
     except DataError as err:  # a usage error, as eval.run and edtalk.train report it
         return report_error(err)
+    split = clips
     if args.limit is not None:
         clips = clips[: args.limit]
+    if args.method is not None:
+        try:
+            clips = with_method_videos(args.method.removeprefix("folder:"), clips, split)
+        except (DataError, ValueError) as err:
+            return report_error(err)
     console.print(f"checking {len(clips)} {args.dataset} clips (split {args.split})")
     problems = check_clips(clips, console)
     _print_report(console, clips, problems)

@@ -9,7 +9,9 @@ INTER_LINEAR, and ``paired_landmarks`` scales the prediction's landmarks (detect
 frames, so the face judge's one pass per side is kept) by the width and height ratios, so that
 landmark distances are in GT pixels. Sides of different shape (a 128 x 100 prediction of 128 x 128
 GT) are a ClipFailure: stretching would compare a face cropped another way, and the metrics would
-score the crop, not the method.
+score the crop, not the method. ``eval.run`` fails such a clip as a whole before any metric
+(``eval.scoring.geometry_problem``), so that the metrics that resize whatever they get (FID, the judges)
+do not score it either.
 """
 
 from __future__ import annotations
