@@ -29,6 +29,10 @@ Conventions shared by all three (documented once here):
   length: resample it to the GT's rate.
 - A clip of fewer than ``min_frames`` (6) frames on either side fails as a whole: 6 is the shortest
   clip with one SyncNet window, so every clip that is scored can be scored by LSE-C / LSE-D.
+- A prediction of another aspect ratio than its GT (under ``canonical`` and ``synthtalk``, which read
+  frames as given; ``eat`` aligns a face crop on each side), or under 64 px a side and smaller than its
+  GT, fails the clip as a whole before any metric (``scoring.geometry_problem``); another size of the
+  same shape is resized to the GT's.
 - PSNR of identical frames is +inf (skimage). ``identical="inf"`` keeps it, so the ``gt`` method
   scores PSNR = +inf (written as JSON ``Infinity``) and SSIM = 1; the paper prints 1.000 for GT.
 
