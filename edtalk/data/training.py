@@ -36,7 +36,12 @@ from edtalk.data.npy_rows import NpyRowWriter
 if TYPE_CHECKING:
     from edtalk.data.video import VideoInfo
 
-CACHE_VERSION = 2  # 2: wavs.npy, each frame's 16 kHz audio (HuBERT's E_S in audio_expression)
+CACHE_VERSION = 3
+# what each version added (a cache of an older version is decoded again, with a note naming it)
+VERSION_CHANGES = {
+    2: "each frame's 16 kHz audio for HuBERT's E_S",
+    3: "clips whose audio is too short for their video kept out of the audio stages",
+}
 
 
 @dataclass(frozen=True)
@@ -128,13 +133,15 @@ def _current_version(holding: list[tuple[Path, dict]]) -> FrameCache | None:
 
 def _note_older_versions(holding: list[tuple[Path, dict]]) -> None:
     """Say why the clips are decoded again when ``holding`` (``_caches_holding``) has them in a
-    cache of an older version (version 1 had no audio waveforms), and that the old folder can go."""
+    cache of an older version (``VERSION_CHANGES`` since it), and that the old folder can go."""
     old = [(f, m) for f, m in holding if m.get("version") != CACHE_VERSION]
     if old:
         folders = ", ".join(str(f) for f, _ in old)
+        version = old[0][1].get("version")
+        since = [text for v, text in VERSION_CHANGES.items() if not isinstance(version, int) or v > version]
         print(
-            f"note: {folders}: frame cache of an older version ({old[0][1].get('version')}; this code writes "
-            f"version {CACHE_VERSION}, which adds each frame's 16 kHz audio for HuBERT's E_S), decoding the "
+            f"note: {folders}: frame cache of an older version ({version}; this code writes "
+            f"version {CACHE_VERSION}, which adds {'; '.join(since)}), decoding the "
             "clips again; delete the old folder to free its space",
             file=sys.stderr,
             flush=True,

@@ -260,3 +260,38 @@ def test_clips_whose_audio_is_too_short_for_their_video_are_kept_out_of_the_audi
     assert (
         "none of the 1 training clips has audio the audio stages can use (1 with audio too short" in problem
     )
+
+
+def test_a_cache_built_before_the_short_audio_rule_is_decoded_again(
+    tmp_path, noisy_faces, monkeypatch, capsys
+):
+    """A version-2 cache held a short-audio clip among the audio stages' clips, padded with silence;
+    its rows were reused (or copied into a new cache) as they were. Version 3 decodes the clips again."""
+    import json
+    import shutil
+
+    import edtalk.data.cache_decode as cache_decode
+    from edtalk.data.training import load_frame_cache
+    from edtalk.train_cache import prepare_cache
+
+    monkeypatch.setattr(
+        cache_decode, "_clip_landmarks", lambda clip, frames, size: (np.zeros((len(frames), 68, 2)), 0)
+    )
+    rng = np.random.default_rng(4)
+    root = tmp_path / "faces"
+    _clip(root, "whole", noisy_faces(rng, 25), audio_seconds=1.0)
+    _clip(root, "cut", noisy_faces(rng, 25), audio_seconds=0.5)
+    cfg = TrainConfig(data=f"folder:{root}", cache=str(tmp_path / "cache"))
+    built = prepare_cache(cfg, ModelConfig.preset("tiny"))
+    old = tmp_path / "cache" / "0123456789ab"  # another key: the version is part of it
+    shutil.move(built, old)
+    meta = json.loads((old / "meta.json").read_text())
+    meta.pop("short_audio")
+    (old / "meta.json").write_text(
+        json.dumps({**meta, "version": 2, "no_audio": []})
+    )  # as version 2 wrote it
+    capsys.readouterr()
+    cache = load_frame_cache(prepare_cache(cfg, ModelConfig.preset("tiny")))
+    assert cache.no_audio == ("cut",) and [c for c, _ in cache.short_audio] == ["cut"]
+    err = capsys.readouterr().err
+    assert f"{old}: frame cache of an older version (2; this code writes version 3, which adds clips" in err
