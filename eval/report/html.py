@@ -65,8 +65,9 @@ def _resolve(path: str, result: ResultFile) -> Path:
 
 def gt_roots(result: ResultFile) -> list[Path]:
     """Where the dataset root a results file was scored on may be, in the order tried: its config's
-    ``root`` as given when absolute; a relative one from the current folder (the checkout the report
-    runs in), then from the folder eval.run ran in (config ``cwd``, maybe another checkout)."""
+    ``root`` as given when absolute; a relative one from the folder eval.run ran in (config ``cwd``:
+    the files it scored, even when the report runs in another checkout, whose same relative path may
+    hold another synthtalk build), then, when that is gone, from the current folder."""
     cfg = result.raw.get("config") or {}
     root = cfg.get("root")
     if not isinstance(root, str) or not root:
@@ -74,9 +75,10 @@ def gt_roots(result: ResultFile) -> list[Path]:
     root_path = Path(root).expanduser()
     if root_path.is_absolute():
         return [root_path]
-    tried = [Path.cwd() / root_path]
+    tried = []
     if isinstance(cfg.get("cwd"), str) and cfg["cwd"]:
         tried.append(Path(cfg["cwd"]) / root_path)
+    tried.append(Path.cwd() / root_path)
     return list(dict.fromkeys(tried))
 
 
@@ -98,8 +100,8 @@ def _gt_videos(result: ResultFile, cache: dict, warnings: list[str] | None = Non
         where = (
             f"{tried[0]} does not exist"
             if len(tried) == 1
-            else f"--root {root} is neither at {tried[0]} (from the current folder) nor at {tried[1]} "
-            "(where eval.run ran)"
+            else f"--root {root} is neither at {tried[0]} (where eval.run ran) nor at {tried[1]} "
+            "(from the current folder)"
         )
         warnings.append(
             f"GT videos of {result.dataset} not found: {where}; the video grid's GT column lacks them (run "

@@ -83,13 +83,14 @@ def unshown_metrics_stamps(columns: list[Column], results: list[ResultFile]) -> 
 
 def driving_stamps(rows: list[Row]) -> list[str]:
     """The key to the rows' driving marks ("[audio]", "[video]", ``Row.driving``), naming the
-    measured rows whose results files do not record it; nothing when no row is marked."""
+    measured rows other than GT whose results files record no driving input (the static-frame
+    baseline is driven by nothing; an older file may not say); nothing when no row is marked."""
     if not any(r.driving for r in rows):
         return []
     marks = sorted({d for r in rows if r.driving for d in r.driving.split("/")})
-    unmarked = [r.label for r in rows if not r.driving and not r.reported]
+    unmarked = [r.label for r in rows if not r.driving and not r.reported and not r.reference]
     key = ", ".join(f"[{d}] {d}-driven" for d in marks)
-    missing = f"; not recorded for {', '.join(unmarked)}" if unmarked else ""
+    missing = f"; no driving input recorded for {', '.join(unmarked)}" if unmarked else ""
     return [f"Driving, as each row's results file records it: {key}{missing}"]
 
 

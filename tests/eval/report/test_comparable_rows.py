@@ -132,6 +132,7 @@ def test_each_measured_row_is_marked_with_what_drove_it_in_every_format(tmp_path
         ("edtalk_v", "video"),
         ("mine", "audio"),
         ("static", None),
+        ("gt", None),
     ):
         extra = {"driving": driving} if driving else {}
         make_result(tmp_path, "synthtalk", method, "synthtalk", {"psnr": 20.0}, extra=extra)
@@ -141,9 +142,10 @@ def test_each_measured_row_is_marked_with_what_drove_it_in_every_format(tmp_path
         "edtalk_v": "video",
         "mine": "audio",
         "static": None,
+        "gt": None,
     }
     key = "Driving, as each row's results file records it: [audio] audio-driven, [video] video-driven"
-    assert f"{key}; not recorded for static" in table.stamps
+    assert f"{key}; no driving input recorded for static" in table.stamps  # GT, a reference, not named
     md, tex, html = to_markdown(table), to_latex(table), to_html(table)
     assert "| edtalk\\_v [video] |" in md and "| mine [audio] |" in md and "| static |" in md
     assert "\nedtalk\\_v [video] & " in tex and "\nstatic & " in tex

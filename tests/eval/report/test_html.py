@@ -243,9 +243,12 @@ def _synthtalk_root(checkout: Path, clip: str) -> Path:
     return root / "clips" / f"{clip}.mp4"
 
 
-def test_gt_videos_are_looked_for_in_the_current_checkout_first(tmp_path, make_result, monkeypatch, capsys):
+def test_gt_videos_are_looked_for_in_the_current_checkout_when_the_scored_one_is_gone(
+    tmp_path, make_result, monkeypatch, capsys
+):
     """GT links pointed into the checkout where eval.run ran (config cwd); with that checkout gone the
-    GT column quietly said "no video"."""
+    GT column quietly said "no video". The scored files come first (the current checkout's same
+    relative path may hold another build), the current folder's when they are gone, else a warning."""
     from eval.report.html import collect_videos
     from eval.report.inputs import load_results
 
@@ -254,19 +257,19 @@ def test_gt_videos_are_looked_for_in_the_current_checkout_first(tmp_path, make_r
     old_gt, here_gt = _synthtalk_root(old, clip), _synthtalk_root(here, clip)
     monkeypatch.chdir(here)
     [grid] = collect_videos(load_results(results)).values()
-    assert grid[clip]["GT"].resolve() == here_gt.resolve()
-    shutil.rmtree(here / "data")
-    [grid] = collect_videos(load_results(results)).values()
-    assert grid[clip]["GT"].resolve() == old_gt.resolve()  # then where eval.run ran
+    assert grid[clip]["GT"].resolve() == old_gt.resolve()  # the files eval.run scored
     shutil.rmtree(old)
+    [grid] = collect_videos(load_results(results)).values()
+    assert grid[clip]["GT"].resolve() == here_gt.resolve()  # then the current checkout's
+    shutil.rmtree(here / "data")
     warnings = []
     [grid] = collect_videos(load_results(results), warnings).values()
     assert "GT" not in grid[clip]
     assert warnings == [
         "GT videos of synthtalk not found: --root data/synthtalk is neither at "
-        f"{here / 'data' / 'synthtalk'} (from the current folder) nor at {old / 'data' / 'synthtalk'} "
-        "(where eval.run ran); the video grid's GT column lacks them (run the report in the checkout that "
-        "holds the dataset)"
+        f"{old / 'data' / 'synthtalk'} (where eval.run ran) nor at {here / 'data' / 'synthtalk'} "
+        "(from the current folder); the video grid's GT column lacks them (run the report in the checkout "
+        "that holds the dataset)"
     ]
     assert main([str(results), "--out", str(tmp_path / "r"), "--no-plots"]) == 0
     err = capsys.readouterr().err
