@@ -240,6 +240,25 @@ def _require_banks(args: argparse.Namespace, cfg: ModelConfig) -> None:
             )
 
 
+def _require_trained_mask(args: argparse.Namespace, cfg: ModelConfig) -> None:
+    """Refuse one modality alone for a predictor that never trained the other's mask embedding (Eq. 7;
+    ``mask_audio_p`` / ``mask_text_p`` of 0): W^e would come from an untrained mask."""
+    from edtalk.driving_inputs import InferenceError
+
+    text_only = args.text is not None and not args.expression_from_audio
+    audio_only = args.expression_from_audio and args.text is None and cfg.text_encoder != "none"
+    for alone, masked, p_name, p in (
+        (text_only, "audio", "mask_audio_p", cfg.mask_audio_p),
+        (audio_only, "text", "mask_text_p", cfg.mask_text_p),
+    ):
+        if alone and p == 0:
+            raise InferenceError(
+                args.ckpt,
+                f"the expression predictor was trained with {p_name}=0, so it never learned to do without "
+                f"the {masked}: give --text and --expression-from-audio together",
+            )
+
+
 def cmd_video(args: argparse.Namespace) -> None:
     from edtalk.driving import driving_weights, iter_render, load_generator, n_rendered, require_stages
     from edtalk.driving_inputs import fit_track, load_track, note_once
@@ -307,6 +326,7 @@ def cmd_audio(args: argparse.Namespace) -> None:
             "--text: the model has no text encoder (text_encoder='none'), so the transcript would be "
             "ignored; use --expression-from-audio, or a checkpoint trained with a text encoder",
         )
+    _require_trained_mask(args, cfg)
     needed = ["audio_lip"]
     needed += ["expression"] if args.emotion or args.expression else []
     needed += ["audio_pose"] if args.sample_pose else []

@@ -35,6 +35,8 @@ def files(tmp_path_factory, face_crop, noisy_faces):
         ("lip.pt", CFG.replace(components="lip"), {"stages_done": ABLATION_STAGES}),
         ("lip_pose.pt", CFG.replace(components="lip_pose"), {"stages_done": ABLATION_STAGES}),
         ("notext.pt", CFG.replace(text_encoder="none"), {}),
+        ("no_audio_mask.pt", CFG.replace(mask_audio_p=0.0), {}),
+        ("no_text_mask.pt", CFG.replace(mask_text_p=0.0), {}),
     ):  # an ablation's model: components changed, as sweeps/ablations.py changes them
         torch.manual_seed(0)
         save_checkpoint(root / name, EDTalk(cfg).state_dict(), cfg, meta)
@@ -94,6 +96,23 @@ def test_text_for_a_model_without_a_text_encoder_is_refused(files, capsys):
     rc, cap = run(capsys, *on(files, "audio", "notext.pt", "--audio", files / "speech.wav", "--text", TEXT,
                               "--no-face-check", "--out", files / "n.mp4"))  # fmt: skip
     assert rc == 2 and "--text: the model has no text encoder (text_encoder='none')" in one_error_line(cap)
+
+
+@pytest.mark.parametrize(
+    ("ckpt", "flags", "masked"),
+    [
+        ("no_audio_mask.pt", ["--text", TEXT], "mask_audio_p=0"),
+        ("no_text_mask.pt", ["--expression-from-audio"], "mask_text_p=0"),
+    ],
+)
+def test_one_modality_alone_needs_the_others_mask_trained(files, capsys, ckpt, flags, masked):
+    """A predictor trained with a masking probability of 0 never learned its mask embedding: W^e from
+    one modality alone came from an untrained (zero) mask, without a word. Both together still run."""
+    speech = ["--audio", files / "speech.wav", "--no-face-check", "--out", files / "m.mp4"]
+    rc, cap = run(capsys, *on(files, "audio", ckpt, *speech, *flags))
+    assert rc == 2 and f"trained with {masked}, so it never learned to do without" in one_error_line(cap)
+    rc, cap = run(capsys, *on(files, "audio", ckpt, *speech, "--text", TEXT, "--expression-from-audio"))
+    assert rc == 0, cap.err
 
 
 # --- 2. ablation checkpoints refuse the options they have no bank for ------------------------------
