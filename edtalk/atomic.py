@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,16 @@ def _file_mode() -> int:
         umask = os.umask(0o077)
         os.umask(umask)
     return 0o666 & ~umask
+
+
+# ``atomic_path``'s temp name: "." + the target's name + "." + mkstemp's 8 random characters + its suffix
+_TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp(\.[a-z0-9]+)?", re.IGNORECASE)
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` is a temp file's that ``atomic_path`` (or ``write_json`` ...) names, as a killed
+    writer leaves it beside its target (``.clip.mp4.k2j4abcd.tmp.mp4``, ``.card.json.k2j4abcd.tmp``)."""
+    return _TEMP_NAME.fullmatch(name) is not None
 
 
 @contextmanager

@@ -34,7 +34,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import re
 import signal
 import sys
 from collections import Counter
@@ -44,6 +43,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from edtalk.atomic import is_temp_name
 from edtalk.cli import positive_float, positive_int, report_error, user_path
 from edtalk.data.file_key import file_key
 
@@ -372,9 +372,11 @@ def crop_dataset(
         except KeyboardInterrupt:
             when_alone(lambda: _remove_leftovers(out, jobs))  # the temp files of the workers just stopped
             for job in jobs:
-                if job.clip_id not in outcomes:
-                    problem = f"{job.video}: not cropped: the run was interrupted (the same command crops it)"
-                    outcomes[job.clip_id] = CropOutcome(job.clip_id, job.video, problem=problem)
+                if job.clip_id in outcomes:
+                    continue
+                done = _finished(_read_done(out, job), job)  # interrupted before its record was read
+                problem = f"{job.video}: not cropped: the run was interrupted (the same command crops it)"
+                outcomes[job.clip_id] = done or CropOutcome(job.clip_id, job.video, problem=problem)
             write_json(out / REPORT, [asdict(outcomes[j.clip_id]) for j in jobs], indent=1)
             raise
     ordered = [outcomes[j.clip_id] for j in jobs]
@@ -434,8 +436,6 @@ def _crop_jobs(
                 record(job, crop(job))
 
 
-# ``atomic_path``'s temp name: "." + the target's name + mkstemp's 8 random characters + its suffix
-_TEMP = re.compile(r"\..+\.(mp4|wav|json)\.[a-z0-9_]{8}\.tmp(\.mp4|\.wav)?", re.IGNORECASE)
 _LOCK = ".lock"  # in ``<out>/.crop``: the file ``_running`` locks
 
 
@@ -478,7 +478,7 @@ def _running(out: Path) -> Iterator[Callable[[Callable[[], None]], None]]:
 
 
 def _remove_leftovers(out: Path, jobs: list[CropJob]) -> None:
-    """Remove the temp files (``_TEMP``: named as ``edtalk.atomic`` names them) that a crop run killed
+    """Remove the temp files (``edtalk.atomic.is_temp_name``) that a crop run killed
     while writing (SIGKILL, a power loss, a worker stopped on Ctrl-C) left in ``out``, ``<out>/.crop``
     and the jobs' crop folders. Called only by a run that holds ``_running``'s lock alone: every other
     run into ``out`` has ended, so none of these files is still being written (but by a worker orphaned
@@ -492,7 +492,7 @@ def _remove_leftovers(out: Path, jobs: list[CropJob]) -> None:
         except OSError:  # not made yet
             continue
         for path in entries:
-            if _TEMP.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+            if is_temp_name(path.name) and path.is_file() and not path.is_symlink():
                 path.unlink(missing_ok=True)
 
 

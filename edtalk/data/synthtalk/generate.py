@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from edtalk.atomic import write_text
+from edtalk.atomic import is_temp_name, write_text
 from edtalk.cli import amount_of_bytes
 from edtalk.data.audio import write_wav
 from edtalk.data.clip import EMOTIONS
@@ -275,15 +275,10 @@ def init_render_worker(pool: bool = True) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _is_temp(name: str) -> bool:
-    """A temp file that ``edtalk.atomic`` leaves beside its target when its process is killed."""
-    return name.startswith(".") and (name.endswith(".tmp") or name.endswith(".tmp.mp4"))
-
-
 def _remove_stale(clips: Path, keep: set[str]) -> None:
     """Remove the clip files outside the plan and temp files left by a killed run."""
     for path in clips.glob("*"):
-        if _is_temp(path.name) or (path.suffix in (".mp4", ".wav", ".json") and path.stem not in keep):
+        if is_temp_name(path.name) or (path.suffix in (".mp4", ".wav", ".json") and path.stem not in keep):
             path.unlink()
 
 
@@ -497,7 +492,7 @@ def _start_writing(out: Path, tasks: list[ClipTask]) -> None:
         (out / "splits" / f"{split}.txt").unlink(missing_ok=True)
     for folder, prefixes in ((out, SUMMARY), (out / "splits", tuple(f"{s}.txt" for s in SPLITS))):
         for path in folder.glob(".*") if folder.is_dir() else []:
-            if _is_temp(path.name) and path.name[1:].startswith(tuple(f"{p}." for p in prefixes)):
+            if is_temp_name(path.name) and path.name[1:].startswith(tuple(f"{p}." for p in prefixes)):
                 path.unlink()
     _remove_stale(out / "clips", {t.clip_id for t in tasks})
 

@@ -46,11 +46,11 @@ def _place(out, names) -> None:
 
 
 def test_the_temp_names_removed_are_the_ones_the_atomic_writes_give(tmp_path):
-    from edtalk.atomic import atomic_path
+    from edtalk.atomic import atomic_path, is_temp_name
 
     for target, suffix in (("x#1.mp4", ".tmp.mp4"), ("x#1.wav", ".tmp.wav"), ("x.json", ".tmp")):
         with atomic_path(tmp_path / target, suffix=suffix) as tmp:  # VideoWriter's, write_wav's, write_json's
-            assert crop._TEMP.fullmatch(tmp.name)
+            assert is_temp_name(tmp.name)
             tmp.write_bytes(b"")
 
 
@@ -104,6 +104,25 @@ def test_ctrl_c_writes_the_report_and_the_next_run_resumes(tmp_path, capsys):
     assert [o.problem for o in outcomes] == [None, None, None]
 
 
+def test_ctrl_c_while_the_done_records_are_read_reports_the_clips_done_before_as_done(tmp_path, monkeypatch):
+    """Ctrl-C before every done record was read called the clips done by an earlier run interrupted."""
+    out, jobs = tmp_path / "out", _jobs(tmp_path)
+    crop.crop_dataset(jobs, out, workers=1, progress=False, crop=_done)
+    read_done, stopped = crop._read_done, []
+
+    def read_until_b(out_dir, job):
+        if job.clip_id == "b" and not stopped:
+            stopped.append(job.clip_id)
+            raise KeyboardInterrupt
+        return read_done(out_dir, job)
+
+    monkeypatch.setattr(crop, "_read_done", read_until_b)
+    with pytest.raises(KeyboardInterrupt):
+        crop.crop_dataset(jobs, out, workers=1, progress=False, crop=_done)
+    report = json.loads((out / crop.REPORT).read_text())
+    assert [(r["clip_id"], r["problem"]) for r in report] == [("a", None), ("b", None), ("c", None)]
+
+
 def test_ctrl_c_on_the_command_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
     """It was a 26-line traceback (exit 130 from Python itself)."""
     (tmp_path / "raw").mkdir()
@@ -138,7 +157,7 @@ def test_ctrl_c_stops_the_worker_processes_and_removes_their_temp_files(tmp_path
         "        Path(job.video_dir).mkdir(parents=True, exist_ok=True)\n"
         "        (Path(job.video_dir) / '.b.mp4.egydx26w.tmp.mp4').write_bytes(b'half a crop')\n"
         "        os.kill(os.getppid(), signal.SIGINT)  # Ctrl-C, as the parent gets it\n"
-        "        time.sleep(3)\n"
+        "        time.sleep(60)  # only a worker that was not stopped writes b.mp4\n"
         "        (Path(job.video_dir) / 'b.mp4').write_bytes(b'finished')\n"
         "    return CropOutcome(job.clip_id, job.video, written=[job.video])\n"
     )

@@ -251,7 +251,11 @@ def test_hidden_and_leftover_temp_files_do_not_make_out_foreign(dataset, tmp_pat
     """.DS_Store or a temp file left by a killed run made the dataset's own folder "not a synthtalk"."""
     root = _copy(dataset, tmp_path / "hidden")
     card = (root / "card.json").read_text()
-    leftovers = [root / ".card.json.k2j4.tmp", root / "clips" / ".st000#happy#level_1#001.wav.x7.tmp"]
+    leftovers = [  # as edtalk.atomic names them: mkstemp's 8 characters, then the writer's suffix
+        root / ".card.json.k2j4abcd.tmp",
+        root / "clips" / ".st000#happy#level_1#001.wav.x7y8z9ab.tmp.wav",
+        root / "clips" / ".st000#happy#level_1#001.mp4.a1b2c3d4.tmp.mp4",
+    ]
     for path in [root / ".DS_Store", *leftovers]:
         path.write_bytes(b"x")
     generate(root, QUICK, seed=0, workers=1, progress=False)  # finished: kept as it is
