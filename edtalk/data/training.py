@@ -225,7 +225,7 @@ def build_frame_cache(
                 mels.append(np.zeros((clip.n_frames, 80, 16), np.float16))
                 wavs.append(np.zeros((clip.n_frames, SAMPLES_PER_FRAME), np.int16))
         if skipped:
-            shown = "; ".join(s["reason"] for s in skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
+            shown = _first_reasons(skipped)
             print(
                 f"warning: {len(skipped)} of {len(clips) + len(skipped)} training clips cannot be used "
                 f"and are left out of the frame cache {final} (listed in its meta.json; a clip mended in "
@@ -437,6 +437,11 @@ def _write_rows(
     return start, length, skipped, filled, no_audio, short_audio
 
 
+def _first_reasons(entries: list[dict]) -> str:
+    """The first three ``{"clip", "reason"}`` entries' reasons, for a note ("; ..." when there are more)."""
+    return "; ".join(e["reason"] for e in entries[:3]) + ("; ..." if len(entries) > 3 else "")
+
+
 def _note_no_audio(no_audio: list[str], short_audio: list[dict], n_clips: int) -> None:
     """Say which training clips the audio stages leave out: those without audio, and those whose audio
     is too short for their video (``short_audio``), apart."""
@@ -451,7 +456,7 @@ def _note_no_audio(no_audio: list[str], short_audio: list[dict], n_clips: int) -
             flush=True,
         )
     if short_audio:
-        shown = "; ".join(s["reason"] for s in short_audio[:3]) + ("; ..." if len(short_audio) > 3 else "")
+        shown = _first_reasons(short_audio)
         print(
             f"note: {len(short_audio)} of {n_clips} training clips have audio more than "
             f"{MAX_LENGTH_MISMATCH_S} s shorter than their video (their last frames would pair with "
