@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from edtalk.experts.data import SplitLeakError, check_split, load_split, split_identities
-from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig
+from edtalk.experts.face_analyser import FaceAnalyser, FaceAnalyserConfig, to_input
 from edtalk.experts.store import load_expert, save_expert
 from edtalk.experts.sync_net import (
     SyncNetConfig,
@@ -46,7 +46,13 @@ def test_load_split_reads_ground_truth(judge_clips):
 
 def test_face_analyser_shapes_in_natural_units():
     model = FaceAnalyser(
-        FaceAnalyserConfig(n_identities=3, pose_mean=(5.0, 0.0, 0.0), pose_std=(2.0, 1.0, 1.0))
+        FaceAnalyserConfig(
+            n_identities=3,
+            pose_mean=(5.0, 0.0, 0.0),
+            pose_std=(2.0, 1.0, 1.0),
+            mouth_mean=(0.0, 0.5, 0.0),
+            mouth_std=(1.0, 1.0, 3.0),
+        )
     )
     frames = np.random.default_rng(0).integers(0, 255, (7, 96, 96, 3), dtype=np.uint8)
     out = model.predict(frames)
@@ -55,9 +61,14 @@ def test_face_analyser_shapes_in_natural_units():
     assert out["emotion"].shape == (7, 8) and out["identity"].shape == (7, 64)
     assert out["expression"].shape == (7, 14)
     np.testing.assert_allclose(np.linalg.norm(out["identity"], axis=1), 1.0, atol=1e-5)
-    # pose is de-standardised with the config's statistics
-    raw = model(torch.zeros(1, 3, 64, 64))
-    assert raw["pose_z"].shape == (1, 3)
+    # pose and mouth are de-standardised with the config's statistics (predict ran model.eval())
+    with torch.no_grad():
+        raw = model(to_input(frames, 96))
+    assert raw["pose_z"].shape == (7, 3)
+    mean, std = np.array([5.0, 0.0, 0.0]), np.array([2.0, 1.0, 1.0])
+    np.testing.assert_allclose(out["pose"], raw["pose_z"].numpy() * std + mean, rtol=1e-5, atol=1e-5)
+    mouth = raw["mouth_z"].numpy() * np.array([1.0, 1.0, 3.0]) + np.array([0.0, 0.5, 0.0])
+    np.testing.assert_allclose(out["mouth"], mouth, rtol=1e-5, atol=1e-5)
 
 
 def test_sync_net_feature_shapes():

@@ -1,3 +1,4 @@
+import inspect
 import math
 
 import pytest
@@ -123,10 +124,47 @@ def test_temporal_difference_is_zero_for_a_prediction_that_moves_as_the_target()
     assert losses.temporal_difference(seq, torch.zeros_like(seq)).item() == pytest.approx(5.0)
 
 
-def test_losses_are_differentiable():
-    a = torch.randn(2, 6, requires_grad=True)
-    losses.feature_consistency(a, torch.randn(2, 6)).backward()
-    assert a.grad is not None and torch.isfinite(a.grad).all()
+def _pair(*shape):
+    return torch.randn(*shape), torch.randn(*shape)
+
+
+GRADIENT_INPUTS = {  # small inputs for every loss of edtalk.losses, shaped as the tests above call them
+    "reconstruction_l1": lambda: _pair(2, 3, 4, 4),
+    "reconstruction_l2": lambda: _pair(2, 3, 4, 4),
+    "adversarial_generator": lambda: (torch.randn(5),),
+    "adversarial_discriminator": lambda: _pair(5),
+    "feature_consistency": lambda: _pair(2, 6),
+    "motion_reconstruction": lambda: (
+        [torch.randn(2, 3), torch.randn(2, 4)],
+        [torch.randn(2, 3), torch.randn(2, 4)],
+    ),
+    "weight_l2": lambda: _pair(2, 5),
+    "weight_l1": lambda: _pair(2, 5),
+    "sync_loss": lambda: _pair(3, 8),
+    "flow_nll": lambda: (torch.randn(2, 5, 6), torch.randn(2)),
+    "temporal_difference": lambda: _pair(1, 4, 2),
+}
+LOSS_FUNCTIONS = sorted(
+    name
+    for name, f in inspect.getmembers(losses, inspect.isfunction)
+    if f.__module__ == losses.__name__ and not name.startswith("_")
+)
+
+
+@pytest.mark.parametrize("name", LOSS_FUNCTIONS)
+def test_losses_are_differentiable(name):
+    """Every loss passes a finite, non-zero gradient to each of its tensor inputs (a .detach() in a
+    loss silently stops training what it should train)."""
+    assert name in GRADIENT_INPUTS, f"losses.{name}: add small inputs for it to GRADIENT_INPUTS"
+    torch.manual_seed(0)
+    args = GRADIENT_INPUTS[name]()
+    leaves = [t for a in args for t in (a if isinstance(a, list) else [a])]
+    for t in leaves:
+        t.requires_grad_()
+    getattr(losses, name)(*args).backward()
+    for i, t in enumerate(leaves):
+        assert t.grad is not None, f"{name}: no gradient reaches input {i}"
+        assert torch.isfinite(t.grad).all() and (t.grad != 0).any(), f"{name}: input {i} grad {t.grad}"
 
 
 def test_perceptual_substitute_is_named_and_behaves(monkeypatch, tmp_path):

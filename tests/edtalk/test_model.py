@@ -185,15 +185,26 @@ def test_summary_cli_unknown_preset_is_one_line(capsys):
     )
 
 
-def test_checkpoint_round_trip(tmp_path, model):
-    path = save_checkpoint(tmp_path / "ck.pt", model.state_dict(), CFG, {"stage": "expression", "step": 3})
+def _differing_tensors(expected: dict, got: dict) -> list[str]:
+    """Keys missing from / extra in ``got``, and keys whose tensors are not exactly equal."""
+    keys = sorted(set(expected) | set(got))
+    return [k for k in keys if k not in expected or k not in got or not torch.equal(expected[k], got[k])]
+
+
+def test_checkpoint_round_trip(tmp_path, live_model):
+    """Every tensor (navigation, banks, EEM, generator, ...) comes back bit-exact, in the file and in
+    the rebuilt model; on the live model the images also show the latent and expression path."""
+    state = live_model.state_dict()
+    path = save_checkpoint(tmp_path / "ck.pt", state, CFG, {"stage": "expression", "step": 3})
     ckpt = load_checkpoint(path)
     assert ckpt["config"] == CFG and ckpt["meta"]["stage"] == "expression"
     assert "git" in ckpt["meta"]["provenance"]
+    assert _differing_tensors(state, ckpt["state_dict"]) == []
     loaded, _ = build_from_checkpoint(path)
-    x = _img(1)
+    assert _differing_tensors(state, loaded.state_dict()) == []
+    x, e = _img(1), _img(1)
     with torch.no_grad():
-        assert torch.allclose(loaded(x, x, x, x), model(x, x, x, x))
+        assert torch.allclose(loaded(x, x, x, e), live_model(x, x, x, e))
     assert not list(tmp_path.glob(".*tmp"))  # atomic write leaves no temp file
 
 

@@ -1,5 +1,8 @@
 """Per-clip cache: safe file names, atomic round trip, unreadable rows, key and input checks."""
 
+import builtins
+import errno
+import io
 import os
 import pickle
 from pathlib import Path
@@ -20,7 +23,40 @@ def test_escape_keeps_hash_and_escapes_slashes():
     assert len(long) < 200 and long != escape_clip_id("x" * 499)
 
 
-def test_round_trip_is_atomic(tmp_path):
+def _disk_full_under(monkeypatch, folder: Path) -> None:
+    """Files opened for writing in ``folder`` take half of the first write, then raise ENOSPC."""
+    real_open = io.open
+
+    class HalfWritten:
+        def __init__(self, f):
+            self._f = f
+
+        def write(self, data):
+            self._f.write(bytes(data)[: max(1, len(data) // 2)])
+            self._f.flush()
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(self._f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._f.close()
+
+    def failing_open(file, mode="r", *args, **kwargs):
+        f = real_open(file, mode, *args, **kwargs)
+        writing = any(c in mode for c in "wax+") and isinstance(file, str | os.PathLike)
+        return HalfWritten(f) if writing and Path(file).parent == folder else f
+
+    monkeypatch.setattr(io, "open", failing_open)
+    monkeypatch.setattr(builtins, "open", failing_open)
+
+
+def test_round_trip_is_atomic(tmp_path, monkeypatch):
+    """A row comes back as saved; a save over it that dies mid-write (disk full) leaves the old row
+    loadable as it was and no temp file (a direct write to the row's file would leave half a row)."""
     cache = ClipCache(tmp_path / "c")
     row = {"inputs": [1], "metrics": {"psnr": {"key": "k", "state": {"rows": np.arange(3)}}}}
     cache.save("a/b#1", row)
@@ -28,6 +64,15 @@ def test_round_trip_is_atomic(tmp_path):
     assert got["clip"] == "a/b#1" and np.array_equal(got["metrics"]["psnr"]["state"]["rows"], np.arange(3))
     assert [p.name for p in (tmp_path / "c").iterdir()] == [escape_clip_id("a/b#1") + ".pkl"]  # no temp left
     assert len(cache) == 1 and cache.load("other") is None
+    _disk_full_under(monkeypatch, cache.root)
+    new = {"inputs": [2], "metrics": {"psnr": {"key": "k2", "state": {"rows": np.arange(50)}}}}
+    with pytest.raises(OSError, match="No space left"):
+        cache.save("a/b#1", new)
+    monkeypatch.undo()
+    got = cache.load("a/b#1")
+    assert got is not None and got["inputs"] == [1] and got["metrics"]["psnr"]["key"] == "k"
+    assert np.array_equal(got["metrics"]["psnr"]["state"]["rows"], np.arange(3))
+    assert [p.name for p in (tmp_path / "c").iterdir()] == [escape_clip_id("a/b#1") + ".pkl"]
 
 
 def test_truncated_row_is_ignored(tmp_path):

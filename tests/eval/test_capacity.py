@@ -103,16 +103,25 @@ def test_unknown_clip_is_named(tmp_path, capsys):
     assert capsys.readouterr().err.startswith(f"error: {root}: no training clip 'st999#x'")
 
 
-def test_curve_measures_on_the_way_with_one_optimiser(tmp_path):
+def test_curve_measures_on_the_way_with_one_optimiser(tmp_path, monkeypatch):
     from edtalk.experts.testing import make_fixture_dataset
 
+    built = []
+
+    class CountingAdam(torch.optim.Adam):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
     root = make_fixture_dataset(tmp_path / "fx", n_clips=1, n_frames=8, size=64)
+    monkeypatch.setattr(torch.optim, "Adam", CountingAdam)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         r = run(root, None, steps=6, progress=False, curve_at=(2, 4, 6, 99))
     finally:
         torch.set_num_threads(threads)
+    assert len(built) == 1  # one optimiser for the whole curve, not a fresh one (new Adam state) per mark
     assert [p["steps"] for p in r["curve"]] == [2, 4, 6]  # marks past the last step are dropped
     seconds = [p["train_seconds"] for p in r["curve"]]
     assert seconds == sorted(seconds) and r["train_seconds"] == seconds[-1]

@@ -60,10 +60,19 @@ def _copy(src: Path, dst: Path) -> Path:
     return dst
 
 
+def _listed(root: Path) -> list[str]:
+    """The clip ids of splits/*.txt, checked to be as many as the QUICK preset makes (never 0)."""
+    ids = sorted(i for s in SPLITS for i in (root / "splits" / f"{s}.txt").read_text().split())
+    assert len(ids) == QUICK.n_identities * len(QUICK.emotions) * len(QUICK.levels) > 0
+    return ids
+
+
 def test_different_seed_gives_different_clips(dataset, seed1):
     mine, theirs = _hashes(dataset), _hashes(seed1)
     assert mine.keys() == theirs.keys()
     clips = [k for k in mine if k.startswith("clips/")]
+    listed = _listed(dataset)
+    assert len(clips) == 3 * len(listed) and sorted({Path(k).stem for k in clips}) == listed  # mp4, wav, json
     assert all(mine[k] != theirs[k] for k in clips)
 
 
@@ -103,7 +112,9 @@ def test_the_cards_per_split_counts_are_the_clips_on_disk(dataset):
 
 
 def test_sidecar_schema(dataset):
-    for path in sorted((dataset / "clips").glob("*.json")):
+    sidecars = sorted((dataset / "clips").glob("*.json"))
+    assert [p.stem for p in sidecars] == _listed(dataset)  # one sidecar per listed clip, none missed
+    for path in sidecars:
         meta = json.loads(path.read_text())
         identity, emotion, level, number = meta["id"].split("#")
         assert meta["id"] == path.stem and meta["identity"] == identity

@@ -22,8 +22,9 @@ def _render(results_dir, fmt):
 def test_tables_match_golden_files(results_dir, name, fmt):
     text = _render(results_dir, fmt)
     golden = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
+    if os.environ.get("UPDATE_GOLDEN") == "1":  # never a silent pass: the new file must be reviewed
         golden.write_text(text, encoding="utf-8")
+        pytest.fail(f"golden files regenerated ({golden}): review the diff and rerun without UPDATE_GOLDEN")
     assert text == golden.read_text(encoding="utf-8"), (
         f"regenerate with UPDATE_GOLDEN=1 if intended: {golden}"
     )
