@@ -51,7 +51,8 @@ input); such failures are not cached, so the next run tries the clip again. Per-
 
 (``not_applicable`` only in rows with such metrics; ``video``, the prediction the clip was scored from,
 relative to the results file's folder when inside it (eval.run's generated videos), else absolute, and
-absent when there is none or it is the GT video itself (method ``gt``): eval.scoring.video_field.)
+absent when there is none or it is the GT video itself (method ``gt``); ``gt_video``, the GT video's
+absolute path, in rows of a ``folder`` dataset only: eval.scoring.video_field.)
 """
 
 from __future__ import annotations

@@ -351,12 +351,22 @@ def video_field(job: Job, results_dir: Path | None) -> dict[str, str]:
     """``{"video": path}``: the prediction ``job`` was scored from (after the folder method's name_map
     and file-name matching), for the report's video grid (eval/report/html.py): relative to
     ``results_dir`` when inside it (generated videos: the results folder can be moved whole), else
-    absolute; {} without a prediction file, or when it is the GT video itself (method ``gt``: the
-    grid's GT column shows it)."""
+    absolute; none without a prediction file, or when it is the GT video itself (method ``gt``: the
+    grid's GT column shows it). A ``folder`` dataset's row also names its GT video (``"gt_video"``,
+    absolute): no reader finds a ``--gt``/``--pred`` pair's GT again, as the grid does for the others."""
+    gt = (
+        {"gt_video": os.path.abspath(job.clip.video)}
+        if getattr(job.clip, "dataset", None) == "folder"
+        else {}
+    )
     pred = job.pred
     if pred is None or not pred.is_file() or pred.resolve() == Path(job.clip.video).resolve():
-        return {}
-    pred = Path(os.path.abspath(pred))
+        return gt
+    return gt | _prediction_field(Path(os.path.abspath(pred)), results_dir)
+
+
+def _prediction_field(pred: Path, results_dir: Path | None) -> dict[str, str]:
+    """``{"video": pred}``, relative to ``results_dir`` when inside it, else absolute."""
     base = None if results_dir is None else Path(os.path.abspath(results_dir))
     if base is not None and pred.is_relative_to(base):
         return {"video": pred.relative_to(base).as_posix()}

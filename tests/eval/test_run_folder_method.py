@@ -201,3 +201,23 @@ def test_limit_warns_only_about_videos_of_no_clip_of_the_split(tmp_path, caplog,
     assert "2 more videos are of clips of the split that this run does not score" in capsys.readouterr().err
     rows = read_clip_rows(tmp_path / "res/synthtalk/mine/synthtalk.json")
     assert [r["clip"] for r in rows] == ids[:1]
+
+
+def test_a_folder_datasets_rows_name_their_gt_video_for_the_grid(tmp_path):
+    """``--dataset folder --gt G --pred P``: the grid's GT column stayed empty (no reader finds a pair's
+    GT again from the results file); each row now names its GT video."""
+    from eval.report.html import collect_videos
+    from eval.report.inputs import load_results
+
+    gt, pred, out = tmp_path / "gt", tmp_path / "pred", tmp_path / "res"
+    for i, name in enumerate(("a", "b")):
+        write_video(gt / f"{name}.mp4", frames_of(i), fps=25)
+        write_video(pred / f"{name}.mp4", frames_of(i + 5), fps=25)
+    assert main(["--dataset", "folder", "--gt", str(gt), "--pred", str(pred), "--out", str(out), *FAST]) == 0
+    [results] = list(out.rglob("*.json"))
+    rows = {r["clip"]: r for r in read_clip_rows(results)}
+    assert {c: (r["gt_video"], r["video"]) for c, r in rows.items()} == {
+        c: (str(gt / f"{c}.mp4"), str(pred / f"{c}.mp4")) for c in ("a", "b")
+    }
+    [grid] = collect_videos(load_results(out)).values()
+    assert {c: grid[c]["GT"] for c in ("a", "b")} == {c: gt / f"{c}.mp4" for c in ("a", "b")}
