@@ -95,3 +95,20 @@ def smoke_judges(smoke_judge_pair, tmp_path, monkeypatch):
     backbones.clear_cache()
     yield pair
     backbones.clear_cache()
+
+
+@pytest.fixture
+def method_devices(monkeypatch):
+    """The ``device`` of each ``baselines.make_method`` call the test makes (eval.run builds its method
+    with ``--device``), in call order; the methods are built as usual."""
+    import baselines
+
+    seen = []
+    real = baselines.make_method
+
+    def recording(spec, ckpt=None, device="cpu"):
+        seen.append(device)
+        return real(spec, ckpt=ckpt, device=device)
+
+    monkeypatch.setattr(baselines, "make_method", recording)  # eval.run imports it when it runs
+    return seen

@@ -436,24 +436,14 @@ def test_each_generated_video_is_stamped_as_soon_as_it_is_written(tmp_path, caps
     assert "no record of the GT files they were made from (an interrupted run?)" in capsys.readouterr().out
 
 
-def test_device_reaches_generating_methods(synth, tmp_path, monkeypatch, capsys):
+def test_device_reaches_generating_methods(synth, tmp_path, monkeypatch, capsys, method_devices):
     """``--device`` is where EDTalk's generator runs too, not only the metric backbones."""
-    import baselines
-
     root, _ = synth
-    seen = []
-    real = baselines.make_method
-
-    def recording(spec, ckpt=None, device="cpu"):
-        seen.append(device)
-        return real(spec, ckpt=ckpt, device=device)
-
-    monkeypatch.setattr(baselines, "make_method", recording)  # eval.run imports it when it runs
     monkeypatch.setattr("torch.cuda.is_available", lambda: True)  # passes check_device on any machine
     argv = ["--dataset", "synthtalk", "--root", str(root), "--method", "edtalk_v", "--out", str(tmp_path)]
     assert main([*argv, "--device", "cuda:1", *FAST]) == 2  # no --ckpt: stops before any work
     assert main([*argv, "--device", "auto", *FAST]) == 2  # auto, as for edtalk.infer: this machine's GPU
-    assert seen == ["cuda:1", "cuda"]
+    assert method_devices == ["cuda:1", "cuda"]
 
 
 def test_ray_tasks_run_from_the_drivers_folder(tmp_path, monkeypatch):

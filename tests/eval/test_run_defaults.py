@@ -202,22 +202,12 @@ def test_one_missing_weight_file_keeps_its_full_message(tmp_path, monkeypatch, c
 # -- 4. --device auto, as edtalk.infer and eval.proof --------------------------------------------------
 
 
-def test_device_defaults_to_auto_here_and_to_cpu_on_a_cluster(tmp_path, monkeypatch):
+def test_device_defaults_to_auto_here_and_to_cpu_on_a_cluster(tmp_path, monkeypatch, method_devices):
     """On a GPU machine `eval.run --method edtalk_v` generated on the CPU (--device cpu by default)."""
-    import baselines
-
-    seen = []
-    real = baselines.make_method
-
-    def recording(spec, ckpt=None, device="cpu"):
-        seen.append(device)
-        return real(spec, ckpt=ckpt, device=device)
-
-    monkeypatch.setattr(baselines, "make_method", recording)  # eval.run imports it when it runs
     monkeypatch.setattr("torch.cuda.is_available", lambda: True)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     argv = [*folder_pair(tmp_path), "--method", "edtalk_v", "--out", str(tmp_path / "r"), "--metrics", "psnr"]
     assert main([*argv, *QUIET]) == 2  # no --ckpt: stops before any work
     monkeypatch.setattr(run_module, "check_address", lambda address: None)  # a cluster that answers
     assert main([*argv, "--address", "ray://head:10001", "--quiet"]) == 2
-    assert seen == ["cuda", "cpu"]  # the cluster's GPUs are not this machine's to judge
+    assert method_devices == ["cuda", "cpu"]  # the cluster's GPUs are not this machine's to judge
