@@ -107,7 +107,7 @@ def plan(out: Path, preset: Preset, seed: int) -> list[ClipTask]:
     return tasks
 
 
-def clip_for_task(task: ClipTask, render: bool = True) -> SynthClip:
+def clip_for_task(task: ClipTask) -> SynthClip:
     """The in-memory clip of one task (identical to what ``generate`` writes)."""
     p = task.preset
     return make_clip(
@@ -120,7 +120,6 @@ def clip_for_task(task: ClipTask, render: bool = True) -> SynthClip:
         sample_rate=p.sample_rate,
         min_duration=p.min_duration,
         max_duration=p.max_duration,
-        render=render,
     )
 
 
