@@ -380,10 +380,10 @@ def load_track(path: str | Path) -> Track:
 
 def fit_track(track: Track, n_frames: int, fps: float = FPS) -> Track:
     """``track`` cut or padded with silence to ``n_frames`` video frames at ``fps`` (the fewest samples
-    covering them, as ``fit_audio``)."""
-    n = int(np.ceil(n_frames * track.rate / fps - 1e-6))
-    samples = track.samples[:n]
-    return Track(np.pad(samples, ((0, n - len(samples)), (0, 0))), track.rate)
+    covering them, as ``fit_audio``: ``edtalk.data.audio.fit_to_frames``)."""
+    from edtalk.data.audio import fit_to_frames
+
+    return Track(fit_to_frames(track.samples, n_frames, fps, track.rate), track.rate)
 
 
 def fit_audio(wav: np.ndarray, n_frames: int, fps: float = FPS) -> np.ndarray:

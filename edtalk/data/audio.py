@@ -325,10 +325,11 @@ def frames_covered(n_samples: int, fps: float, sample_rate: int = 16000) -> int:
 
 
 def fit_to_frames(wav: np.ndarray, n_frames: int, fps: float, sample_rate: int = 16000) -> np.ndarray:
-    """``wav`` cut or zero-padded to the fewest samples that cover ``n_frames`` video frames, so that
-    ``frames_covered`` of the result is exactly ``n_frames``."""
+    """``wav`` (samples first: (n,) or (n, channels)) cut or zero-padded to the fewest samples that
+    cover ``n_frames`` video frames, so that ``frames_covered`` of the result is exactly ``n_frames``."""
     n = int(np.ceil(n_frames * sample_rate / fps - 1e-6))
-    return np.pad(wav[:n], (0, max(0, n - len(wav)))).astype(np.float32, copy=False)
+    pad = [(0, max(0, n - len(wav)))] + [(0, 0)] * (np.ndim(wav) - 1)
+    return np.pad(wav[:n], pad).astype(np.float32, copy=False)
 
 
 def mel_window_starts(n_frames: int, fps: float = 25.0, mel_fps: float = WAV2LIP.mel_fps) -> np.ndarray:
