@@ -244,7 +244,8 @@ class FolderOfVideos(Method):
     def prepare(self, clips: list[Clip], split: list[Clip] | None = None) -> None:
         """Index the folder's videos against every clip of ``split`` (default ``clips``; eval.run gives
         the whole split, of which ``--limit`` scores ``clips``): a video matching none of them is
-        warned about, one of a clip left out is only counted in a note."""
+        warned about, one of a clip left out is only counted in a note; a folder with videos for none
+        of ``clips`` is an error."""
         if not self.folder.is_dir():
             what = (
                 "is a file: name the folder holding the videos" if self.folder.exists() else "does not exist"
@@ -262,6 +263,13 @@ class FolderOfVideos(Method):
                 "provenance.json)",
             )
         missing = sum(1 for c in clips if c.id not in self._index)
+        if clips and missing == len(clips):  # --limit: every video is of a clip this run leaves out
+            raise DatasetLayoutError(
+                self.folder,
+                f"none of the {len(clips)} clips this run scores (--limit {len(clips)}, from "
+                f"{clips[0].id}) has a video; its {len(self._index)} videos are of the split's other "
+                "clips: raise --limit or leave it out",
+            )
         if missing:
             log.warning("%s: no output video for %d of %d clips", self.folder, missing, len(clips))
         left_out = len(self._index) - (len(clips) - missing)

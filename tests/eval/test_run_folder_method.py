@@ -1,7 +1,7 @@
 """``python -m eval.run --method folder:DIR`` as a user scores their own videos: each per-clip row names
 the video it was scored from (the report's video grid), a prediction of another shape fails its clip
 as a whole (it failed some metrics and was stretched into the others), and ``--limit`` warns only about
-videos that match no clip of the split."""
+videos that match no clip of the split (and refuses a folder with videos of none of the clips it scores)."""
 
 import json
 import logging
@@ -201,6 +201,19 @@ def test_limit_warns_only_about_videos_of_no_clip_of_the_split(tmp_path, caplog,
     assert "2 more videos are of clips of the split that this run does not score" in capsys.readouterr().err
     rows = read_clip_rows(tmp_path / "res/synthtalk/mine/synthtalk.json")
     assert [r["clip"] for r in rows] == ids[:1]
+
+
+def test_limit_with_videos_only_of_clips_past_it_is_one_usage_error(tmp_path, capsys):
+    """Videos only of the clips ``--limit`` leaves out failed each scored clip as "no prediction video"
+    and wrote a results file of failures; it is one error naming the folder and what to do."""
+    root, mine = tmp_path / "st", tmp_path / "mine"
+    ids = make_synthtalk(root, 3)
+    for i, cid in enumerate(ids[1:], 1):
+        write_video(mine / f"{cid}.mp4", frames_of(i), fps=25)
+    assert score_folder(root, mine, tmp_path / "res", "--limit", "1") == 2
+    err = capsys.readouterr().err
+    assert str(mine) in err and "none of the 1 clips this run scores" in err and "--limit" in err
+    assert not list((tmp_path / "res").rglob("*.json"))
 
 
 def test_a_folder_datasets_rows_name_their_gt_video_for_the_grid(tmp_path):
