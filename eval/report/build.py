@@ -63,7 +63,8 @@ def build_report(
     """Read every results file under ``results_dir`` and write the report under ``out``.
 
     A results file (or proof.json, or a per-clip line) that cannot be read is left out and listed
-    in ``ReportFiles.problems`` and on the page; the other files still make the report.
+    in ``ReportFiles.problems`` and on the page; the other files still make the report. A kind of
+    figure matplotlib cannot draw is listed there too (``strict``: ``plots.PlotError``).
     ``strict``: raise ``ResultsFileError`` for the first such problem and write nothing. No results
     file read raises ``ResultsFileError`` (a wrong or empty folder) unless ``allow_empty``; an
     ``out`` that cannot be written (a file, no permission) raises ``OSError``."""
@@ -93,7 +94,7 @@ def build_report(
     }
     clear_plots(out / "plots")
     captions: dict[Path, str] = {}
-    figures = make_plots(results, out / "plots", captions) if plots else []
+    figures = make_plots(results, out / "plots", captions, None if strict else problems) if plots else []
     downloads = {"tables.md": "tables.md", "tables.tex": "tables.tex"}
     videos = collect_videos(results, warnings)  # before the page: it names GT videos not found
     pages["index.html"] = render_index(

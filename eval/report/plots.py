@@ -350,11 +350,32 @@ def clear_plots(out: str | Path) -> list[Path]:
 
 
 def make_plots(
-    results: list[ResultFile], out: str | Path, captions: dict[Path, str] | None = None
+    results: list[ResultFile],
+    out: str | Path,
+    captions: dict[Path, str] | None = None,
+    problems: list[str] | None = None,
 ) -> list[Path]:
     """Every figure the results allow, written under ``out``; a figure that needs a caption (rows
-    left out) gets one in ``captions`` (figure path -> text), when a dict is passed."""
+    left out) gets one in ``captions`` (figure path -> text), when a dict is passed.
+
+    A kind of figure that matplotlib fails to draw is named in ``problems`` (when a list is passed;
+    else ``PlotError`` is raised) with its error, and the other kinds are still drawn: one failing
+    figure ended the whole report with matplotlib's message alone."""
     out, paths = Path(out), []
-    for plot in PLOTS:
-        paths += plot(results, out, captions) if plot is plot_clip_distributions else plot(results, out)
+    for plot, pattern in zip(PLOTS, PLOT_FILES, strict=True):
+        before = set(out.glob(pattern)) if out.is_dir() else set()
+        try:
+            paths += plot(results, out, captions) if plot is plot_clip_distributions else plot(results, out)
+        except Exception as e:  # matplotlib's errors have no common base class
+            _pyplot().close("all")
+            for partial in set(out.glob(pattern)) - before:  # this kind's figures drawn before the error
+                partial.unlink()
+            problem = f"figures {out / pattern} could not be drawn ({plot.__name__}): {type(e).__name__}: {e}"
+            if problems is None:
+                raise PlotError(problem) from e
+            problems.append(problem)
     return paths
+
+
+class PlotError(ValueError):
+    """A report figure matplotlib could not draw; the message names the figure and the error."""

@@ -265,3 +265,38 @@ def test_per_clip_boxes_show_their_n_and_leave_out_rows_of_too_few_clips(tmp_pat
     assert main([str(results), "--out", str(tmp_path / "r")]) == 0
     page = (tmp_path / "r" / "index.html").read_text()
     assert f'<p class="plot-note">{caption}; n: the clips each box draws.</p>' in page
+
+
+def test_a_figure_matplotlib_cannot_draw_is_named_and_the_rest_of_the_report_is_written(
+    tmp_path, make_result, monkeypatch, capsys
+):
+    """A matplotlib error in one figure ended the whole report (exit 2) with matplotlib's message alone,
+    naming no figure; the figure's kind is now left out, named with its error, and the rest is drawn
+    (``--strict`` still stops, naming it)."""
+    from eval.report import plots
+    from eval.report.__main__ import main
+
+    results = tmp_path / "results"
+    training = {"provenance": {"training": [{"stage": "expression", "wall_s": 3.0, "steps": 2}]}}
+    rows = [{"clip": f"c{i}", "values": {"psnr": 20.0 + i}} for i in range(6)]
+    make_result(results, "synthtalk", "ours", "synthtalk", {"psnr": 21.0}, clips=rows, extra=training)
+    for value in ("full", "wo_eem"):
+        ablation = {"name": "ablations", "param": "variant", "value": value}
+        make_result(
+            results, "synthtalk", f"edtalk_ablation_{value}", "synthtalk", {"psnr": 20.0}, sweep=ablation
+        )
+
+    def draws_then_fails(results, out):
+        plots.plot_ablations(results, out)  # its figure is on disk when the error comes
+        raise RuntimeError("Failed to process string with tex")
+
+    kinds = tuple(draws_then_fails if p is plots.plot_ablations else p for p in plots.PLOTS)
+    monkeypatch.setattr(plots, "PLOTS", kinds)
+    assert main([str(results), "--out", str(tmp_path / "r")]) == 0
+    err = capsys.readouterr().err
+    assert "ablations_*.png could not be drawn" in err and "Failed to process string with tex" in err
+    written = sorted(p.name.split("_")[0] for p in (tmp_path / "r" / "plots").iterdir())
+    assert written == ["clips", "training"]  # no half-drawn ablation figure left beside them
+    assert "ablations_*.png could not be drawn" in (tmp_path / "r" / "index.html").read_text()
+    assert main([str(results), "--out", str(tmp_path / "s"), "--strict"]) == 2
+    assert "ablations_*.png could not be drawn" in capsys.readouterr().err
