@@ -34,6 +34,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import re
 import signal
 import sys
 from collections import Counter
@@ -258,6 +259,10 @@ def _raw_videos(root: Path, out: Path, dataset: str) -> list[Path]:
     return videos
 
 
+LISTS_STAGE = (".lists.", ".part")  # prefix and suffix of the folder ``copy_lists`` stages its copy in
+_LISTS_STAGE_NAME = re.compile(r"\.lists\.[a-z0-9_]{8}\.part")  # mkdtemp's 8 characters between them
+
+
 def copy_lists(root: Path, out: Path) -> Path | None:
     """Copy ``root/lists`` (a folder's split lists) to ``out/lists``, where the ``folder`` reader looks
     for them, in place of an older copy (a list renamed or removed in the root goes from the copy too);
@@ -272,16 +277,17 @@ def copy_lists(root: Path, out: Path) -> Path | None:
     dst = out / "lists"
     try:
         out.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(dir=out, prefix=".lists.", suffix=".part"))
-        try:
-            shutil.copytree(root / "lists", stage / "lists")
-            if dst.is_dir() and not dst.is_symlink():
-                shutil.rmtree(dst)
-            elif dst.exists() or dst.is_symlink():
-                dst.unlink()
-            (stage / "lists").rename(dst)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
+        with _running(out):  # a run alone in ``out`` removes a killed copy's stage (_remove_leftovers)
+            stage = Path(tempfile.mkdtemp(dir=out, prefix=LISTS_STAGE[0], suffix=LISTS_STAGE[1]))
+            try:
+                shutil.copytree(root / "lists", stage / "lists")
+                if dst.is_dir() and not dst.is_symlink():
+                    shutil.rmtree(dst)
+                elif dst.exists() or dst.is_symlink():
+                    dst.unlink()
+                (stage / "lists").rename(dst)
+            finally:
+                shutil.rmtree(stage, ignore_errors=True)
     except OSError as err:  # shutil.Error too
         raise DataError(dst, f"cannot copy {root / 'lists'} there ({err})") from None
     return dst
@@ -484,7 +490,13 @@ def _remove_leftovers(out: Path, jobs: list[CropJob]) -> None:
     run into ``out`` has ended, so none of these files is still being written (but by a worker orphaned
     by a killed run, finishing its clip: its write then fails, unseen). A run that is not alone removes
     none (the next run alone does); an age threshold would keep a killed run's files until they aged, or
-    take a slow writer's. Other files, hidden or not, are left alone."""
+    take a slow writer's. Other files, hidden or not, are left alone. ``copy_lists``' staging folders
+    in ``out`` (``.lists.XXXXXXXX.part``) go too."""
+    import shutil
+
+    for stage in out.glob(f"{LISTS_STAGE[0]}*{LISTS_STAGE[1]}"):
+        if _LISTS_STAGE_NAME.fullmatch(stage.name) and stage.is_dir() and not stage.is_symlink():
+            shutil.rmtree(stage, ignore_errors=True)
     folders = {out, out / DONE_DIR} | {Path(d) for j in jobs for d in (j.video_dir, j.audio_dir) if d}
     for folder in folders:
         try:

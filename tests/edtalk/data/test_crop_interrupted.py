@@ -64,6 +64,19 @@ def test_a_killed_runs_temp_files_are_removed_by_the_next_run(tmp_path):
     assert [name for name in KEPT if not (out / name).exists()] == []
 
 
+def test_a_killed_lists_copys_staging_folder_is_removed_by_the_next_run(tmp_path):
+    """``copy_lists`` stages its copy in ``<out>/.lists.XXXXXXXX.part``: a kill during the copy left it
+    for good (nothing removed folders); a folder of another name is someone else's."""
+    out = tmp_path / "out"
+    _place(out, [".lists.k2j3h4g5.part/lists/test.txt", ".lists.mine.part/notes.txt"])
+    crop.crop_dataset(_jobs(tmp_path), out, workers=1, progress=False, crop=_done)
+    assert not (out / ".lists.k2j3h4g5.part").exists() and (out / ".lists.mine.part/notes.txt").is_file()
+    (tmp_path / "raw" / "lists").mkdir(parents=True)
+    (tmp_path / "raw" / "lists" / "test.txt").write_text("a\n")
+    assert crop.copy_lists(tmp_path / "raw", out) == out / "lists"  # leaves no stage of its own
+    assert sorted(p.name for p in out.glob(".lists.*")) == [".lists.mine.part"]
+
+
 def test_temp_files_are_kept_while_another_run_crops_into_the_folder(tmp_path):
     """Another run's temp files may be half-written crops: removed only once it has ended."""
     fcntl = pytest.importorskip("fcntl")
