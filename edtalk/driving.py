@@ -235,7 +235,9 @@ def drive_video(
     batch_size: int = 16,
 ) -> np.ndarray:
     """EDTalk-V: uint8 frames (T = len(mouth_frames)). Pose/expression videos are ping-pong looped to T;
-    a missing pose or expression driver keeps the identity's own pose / expression."""
+    a missing pose or expression driver keeps the identity's own pose / expression, and so does one of
+    a bank the model lacks (an ablation model, components ``lip``/``lip_pose``: the sweeps drive every
+    variant with the same videos; ``python -m edtalk.infer`` refuses such a driver instead)."""
     weights = driving_weights(model, mouth_frames, pose_frames, expression_frames, batch_size)
     return render(model, identity_frame, weights, batch_size)
 
@@ -349,7 +351,9 @@ def audio_weights(
     z ~ N(0, ``pose_temperature``^2 I): below 1 calmer, 0 the flow's mode), else the identity's pose
     (absent). W^e: expression video, ``emotion``, the expression predictor (``text`` alone: E_T with
     the audio masked, as Eq. 7 trains a missing modality; ``expression_from_audio`` alone: E_S with the
-    text masked; both: both), else the identity's expression (absent).
+    text masked; both: both), else the identity's expression (absent). A model without the pose or
+    expression bank (an ablation model) takes none of that bank's drivers and options: they are
+    ignored here (the sweeps score every variant alike), refused by ``python -m edtalk.infer``.
     """
     from edtalk.data.audio import frames_covered, mel_windows, melspectrogram
 
