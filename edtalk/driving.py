@@ -99,6 +99,32 @@ def require_stages(meta: dict, ckpt: str | Path, stages: Sequence[str]) -> None:
             )
 
 
+def video_stages(expression: bool = False) -> list[str]:
+    """The stages EDTalk-V needs: mouth_pose (E's W^m / W^p heads), expression for an expression driver."""
+    return ["mouth_pose"] + (["expression"] if expression else [])
+
+
+def audio_stages(
+    *, expression: bool = False, sample_pose: bool = False, predicted_expression: bool = False
+) -> list[str]:
+    """The stages EDTalk-A needs: audio_lip; expression for an expression video or a named emotion;
+    audio_pose for sampled poses; audio_expression for W^e predicted from text and/or audio."""
+    needed = ["audio_lip"] + (["expression"] if expression else [])
+    return (
+        needed
+        + (["audio_pose"] if sample_pose else [])
+        + (["audio_expression"] if predicted_expression else [])
+    )
+
+
+def check_trained(model: EDTalk, stages: Sequence[str]) -> None:
+    """``require_stages`` for a model ``load_generator`` loaded (its ``checkpoint_meta``); a model built
+    in Python (``EDTalk(cfg)``, no checkpoint) is the caller's to vouch for."""
+    meta = getattr(model, "checkpoint_meta", None)
+    if meta is not None:
+        require_stages(meta, getattr(model, "checkpoint_path", None), stages)
+
+
 def model_device(model: torch.nn.Module) -> torch.device:
     """The device a model's parameters sit on (where its inputs must go)."""
     return next(model.parameters()).device
@@ -111,6 +137,12 @@ def model_input(frames: np.ndarray, size: int, name: str = "frames") -> torch.Te
         frames = frames[None]
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise InferenceError(name, f"expected RGB frames (T, H, W, 3), got shape {frames.shape}")
+    if frames.dtype != np.uint8:  # a cast would read floats in [0, 1] as a black image
+        raise InferenceError(
+            name,
+            f"expected uint8 RGB frames (0-255), got {frames.dtype}: convert floats in [0, 1] with "
+            "(x * 255).round().astype(np.uint8), or read files with edtalk.driving_inputs",
+        )
     h, w = square(frames, name).shape[1:3]
     x = torch.from_numpy(np.array(frames, dtype=np.uint8)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
     if h != size:
@@ -252,6 +284,8 @@ def driving_weights(
     """EDTalk-V's W^m, W^p, W^e per frame ([T, K] each, T = the mouth video's length) from the driving
     videos, as ``drive_video`` uses them; ``render`` draws them onto any identity frame (one set of
     codes, several identities)."""
+    has_expression = expression_frames is not None and "expression" in model.cfg.bank_names
+    check_trained(model, video_stages(has_expression))
     model.eval()
     drivers = {"mouth": mouth_frames, "pose": pose_frames, "expression": expression_frames}
     return factor_codes(model, drivers, None, batch_size)
@@ -357,6 +391,19 @@ def audio_weights(
     """
     from edtalk.data.audio import frames_covered, mel_windows, melspectrogram
 
+    has = model.cfg.bank_names
+    expression_wanted = "expression" in has and (
+        emotion is not None or expression_frames is not None or text is not None or expression_from_audio
+    )
+    chosen = expression_frames is not None or emotion is not None  # the first sources W^e is taken from
+    check_trained(
+        model,
+        audio_stages(
+            expression=expression_wanted and chosen,
+            sample_pose="pose" in has and pose_frames is None and sample_pose,
+            predicted_expression=expression_wanted and not chosen,
+        ),
+    )
     check_speech_length(wav)
     model.eval()
     n = frames_covered(len(wav), fps, SAMPLE_RATE)
@@ -366,7 +413,6 @@ def audio_weights(
     weights = {"mouth": smooth_weights(model.audio_lip.to_mouth(f_a))}
     # pose and expression videos: one pass of E per distinct video (edtalk_a drives both with one)
     weights |= factor_codes(model, {"pose": pose_frames, "expression": expression_frames}, n, batch_size)
-    has = model.cfg.bank_names
     if "pose" in has and "pose" not in weights and sample_pose:
         weights["pose"] = model.pose_flow.sample(f_a[None], seed=seed, temperature=pose_temperature)[0]
     if "expression" in has and "expression" not in weights:

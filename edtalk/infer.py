@@ -260,13 +260,19 @@ def _require_trained_mask(args: argparse.Namespace, cfg: ModelConfig) -> None:
 
 
 def cmd_video(args: argparse.Namespace) -> None:
-    from edtalk.driving import driving_weights, iter_render, load_generator, n_rendered, require_stages
+    from edtalk.driving import (
+        driving_weights,
+        iter_render,
+        load_generator,
+        n_rendered,
+        require_stages,
+        video_stages,
+    )
     from edtalk.driving_inputs import fit_track, load_track, note_once
 
     model, cfg = load_generator(args.ckpt, args.device)
     _require_banks(args, cfg)
-    meta = model.checkpoint_meta
-    require_stages(meta, args.ckpt, ["mouth_pose"] + (["expression"] if args.expression else []))
+    require_stages(model.checkpoint_meta, args.ckpt, video_stages(bool(args.expression)))  # before any input
     identity = _identity(args, model.cfg.image_size)
     track = load_track(args.audio) if args.audio else None  # fail fast, before any work
     read = _reader(args, model.cfg.image_size)  # a file given for several factors is read (and encoded) once
@@ -302,6 +308,7 @@ def _note_length_mismatch(audio: str | Path, seconds: float, n_frames: int) -> N
 
 def cmd_audio(args: argparse.Namespace) -> None:
     from edtalk.driving import (
+        audio_stages,
         audio_weights,
         emotion_weights,
         iter_render,
@@ -327,11 +334,12 @@ def cmd_audio(args: argparse.Namespace) -> None:
             "ignored; use --expression-from-audio, or a checkpoint trained with a text encoder",
         )
     _require_trained_mask(args, cfg)
-    needed = ["audio_lip"]
-    needed += ["expression"] if args.emotion or args.expression else []
-    needed += ["audio_pose"] if args.sample_pose else []
-    needed += ["audio_expression"] if args.text or args.expression_from_audio else []
-    require_stages(model.checkpoint_meta, args.ckpt, needed)
+    needed = audio_stages(
+        expression=bool(args.emotion or args.expression),
+        sample_pose=args.sample_pose,
+        predicted_expression=bool(args.text or args.expression_from_audio),
+    )
+    require_stages(model.checkpoint_meta, args.ckpt, needed)  # before any input is read
     identity = _identity(args, model.cfg.image_size)
     if args.emotion is not None:
         emotion_weights(model, args.emotion)  # fail fast, before any work

@@ -325,6 +325,32 @@ def test_a_checkpoint_is_refused_for_what_its_stages_never_trained(files, capsys
     )
 
 
+def test_the_library_refuses_what_a_checkpoints_stages_never_trained_and_float_frames(files, tmp_path):
+    """``edtalk.driving`` (the Python API) drew 69 frames from a stage-1 checkpoint's untrained audio
+    heads, and read float frames in [0, 1] as a black image (a uint8 cast): both are refused by name."""
+    ckpt = load_checkpoint(files / "ck.pt")
+    meta = {**ckpt["meta"], "stages_done": ["eg_pretrain", "mouth_pose"]}
+    save_checkpoint(tmp_path / "mp.pt", ckpt["state_dict"], CFG, meta)
+    model, _ = driving.load_generator(tmp_path / "mp.pt")
+    face = np.asarray(Image.open(files / "face.png").convert("RGB"))
+    mouth = read_video(files / "mouth.mp4").frames[:2]
+    assert driving.drive_video(model, face, mouth).shape[0] == 2  # mouth_pose: trained
+    with pytest.raises(
+        driving_inputs.InferenceError, match="mp.pt: the checkpoint has not been through the expression"
+    ):
+        driving.drive_video(model, face, mouth, expression_frames=mouth)
+    wav = driving_inputs.load_speech(files / "speech.wav")
+    with pytest.raises(driving_inputs.InferenceError, match="not been through the audio_lip stage"):
+        driving.drive_audio(model, face, wav)
+    with pytest.raises(driving_inputs.InferenceError, match="expected uint8 RGB frames .0-255., got float32"):
+        driving.drive_video(model, face.astype(np.float32) / 255, mouth)
+    assert driving.audio_stages(sample_pose=True, predicted_expression=True) == [
+        "audio_lip",
+        "audio_pose",
+        "audio_expression",
+    ]
+
+
 def test_driving_videos_at_another_rate_are_resampled_to_25_fps(files, capsys, noisy_faces):
     """A 50 fps mouth video of 10 frames lasts 0.2 s: 5 output frames, not 10 played at half speed."""
     rng = np.random.default_rng(2)
