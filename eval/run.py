@@ -48,6 +48,7 @@ from eval.chunk_runner import run_chunks, split_into_chunks
 from eval.generation import drop_stale_videos, drop_videos_of_changed_inputs, generate_chunk, lost_generation
 from eval.results import SCHEMA, method_dir_name, metric_entry, results_path, write_results
 from eval.run_checks import (
+    REAL_FACES_PROTOCOL,
     UsageError,
     check_address,
     check_device,
@@ -117,6 +118,37 @@ Exit code 1 if any clip failed (see "failures" in the JSON) unless --allow-failu
 """
 
 
+METHOD_SPECS = {  # how --help shows the methods that take more than their name
+    "folder": "folder:DIR (a folder of a method's output videos; EAT names are mapped to MEAD ids)",
+    "paired": "paired (default with --dataset folder)",
+}
+
+
+def _listed(names: list[str]) -> str:
+    """``a, b and c``."""
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
+def method_help() -> str:
+    """--method's help: every registered method (``baselines.METHODS``), so a new one is listed."""
+    from baselines import load_all
+
+    return " | ".join(METHOD_SPECS.get(name, name) for name in load_all().names())
+
+
+def protocol_help() -> str:
+    """--protocol's help: every registered protocol, and each reader's default (``choose_protocol``)."""
+    from eval.protocols import PROTOCOLS
+
+    rendered = [name for name in READERS.names() if READERS.get(name).rendered]
+    real = [name for name in READERS.names() if not READERS.get(name).rendered]
+    return (
+        f"{' | '.join(PROTOCOLS.names())} (default: synthtalk for --dataset {_listed(rendered)}, "
+        f"{REAL_FACES_PROTOCOL} for the real faces of {_listed(real)} and any new reader, where "
+        "synthtalk is refused: its judges know synthtalk's faces only)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m eval.run``."""
     p = argparse.ArgumentParser(
@@ -148,19 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="score only the first N clips of the split (smoke runs)",
     )
     m = p.add_argument_group("method and protocol")
-    m.add_argument(
-        "--method",
-        default=None,
-        help="gt | static | edtalk_v | edtalk_a | folder:DIR (a folder of a method's output "
-        "videos; EAT names are mapped to MEAD ids) | paired (default with --dataset folder)",
-    )
+    m.add_argument("--method", default=None, help=method_help())
     m.add_argument("--ckpt", help="checkpoint for generating methods (edtalk_v, edtalk_a)")
-    m.add_argument(
-        "--protocol",
-        default=None,
-        help="eat | canonical | synthtalk (default: synthtalk for --dataset synthtalk and folder, eat for "
-        "mead, hdtf, lrw and voxceleb2, where synthtalk is refused: its judges know synthtalk's faces only)",
-    )
+    m.add_argument("--protocol", default=None, help=protocol_help())
     m.add_argument(
         "--metrics",
         help="comma-separated metric ids (default: every metric of the protocol "

@@ -279,9 +279,12 @@ def check_same_method(results_file: Path, method: Any, args: argparse.Namespace 
     the same name (``folder:/x/eat/videos`` and ``folder:/y/sadtalker/videos`` are both
     ``folder-videos``) would share one results file and one cache; so would two ``--dataset
     folder`` pairs (both method ``paired``), whether named by ``--gt``/``--pred`` or by ``--root``
-    (its ``gt/`` and ``pred/``): the folders each run read are compared (``paired_folders``)."""
+    (its ``gt/`` and ``pred/``): the folders each run read are compared (``paired_folders``). A method of
+    this suite is refused the results file of a folder whose provenance.json gave it the same name
+    (``baselines/darken.py`` added after ``folder:DIR`` scored DIR as "darken"; the reverse order is
+    refused by ``baselines.adapters.provenance_method``)."""
     folder = getattr(method, "folder", None)
-    if not results_file.is_file() or (folder is None and not (args and args.dataset == "folder")):
+    if not results_file.is_file():
         return
     try:
         data = json.loads(results_file.read_text())
@@ -289,7 +292,14 @@ def check_same_method(results_file: Path, method: Any, args: argparse.Namespace 
         config = data.get("config") or {}
     except (OSError, ValueError, AttributeError):
         return  # an unreadable file is replaced, as before
-    if not isinstance(config, dict):
+    if folder is None and isinstance(before, str):
+        raise UsageError(
+            f"{results_file} holds the scores of the videos in {before} (--method folder:{before}, named "
+            f"{data.get('method') or method.display_name!r} by its provenance.json), not of this suite's "
+            f"method {method.display_name!r}: score it with another --out, or move {results_file.parent} "
+            f"aside and give that folder another method name in {Path(before) / 'provenance.json'}"
+        )
+    if not isinstance(config, dict) or (folder is None and not (args and args.dataset == "folder")):
         return
     if folder is None:
         old_pair, new_pair = paired_folders(config), paired_folders(vars(args))
@@ -376,18 +386,27 @@ def check_workers(args: argparse.Namespace) -> None:
         )
 
 
-REAL_FACE_DATASETS = ("mead", "hdtf", "lrw", "voxceleb2")  # the readers of real faces
 REAL_FACES_PROTOCOL = "eat"  # their default: the protocol of the paper's numbers
+
+
+def real_faces(dataset: str) -> bool:
+    """Whether ``dataset``'s reader says its faces are real (its ``Dataset.rendered`` is False, as for
+    any new reader unless it says otherwise); an unknown name is not taken for real faces (the reader
+    check names it)."""
+    from edtalk.data.readers import READERS
+
+    return dataset in READERS and not READERS.get(dataset).rendered
 
 
 def choose_protocol(dataset: str, requested: str | None) -> tuple[str, str | None]:
     """The protocol ``dataset`` is scored under, and a note to print (or None): ``requested`` (--protocol)
-    when given, else ``synthtalk`` for the synthtalk and folder readers (folder with a note) and ``eat``
-    for the real faces of mead, hdtf, lrw and voxceleb2. The synthtalk judges (its FID, Sync and
-    Acc_emo backbones) were trained on synthtalk's rendered faces: ``--protocol synthtalk`` on a
-    real-face dataset is refused. The one place eval.run and the sweeps choose a protocol."""
+    when given, else ``synthtalk`` for the readers of synthtalk's renders (``Dataset.rendered``: synthtalk,
+    and folder with a note) and ``eat`` for the real faces of every other reader (mead, hdtf, lrw,
+    voxceleb2, a new one). The synthtalk judges (its FID, Sync and Acc_emo backbones) were trained on
+    synthtalk's rendered faces: ``--protocol synthtalk`` on a real-face dataset is refused. The one place
+    eval.run and the sweeps choose a protocol."""
     if requested is None:
-        if dataset in REAL_FACE_DATASETS:
+        if real_faces(dataset):
             return REAL_FACES_PROTOCOL, None
         if dataset == "folder":
             return "synthtalk", (
@@ -396,7 +415,7 @@ def choose_protocol(dataset: str, requested: str | None) -> tuple[str, str | Non
                 "or canonical"
             )
         return "synthtalk", None
-    if requested == "synthtalk" and dataset in REAL_FACE_DATASETS:
+    if requested == "synthtalk" and real_faces(dataset):
         raise UsageError(
             f"--protocol synthtalk with --dataset {dataset}: the synthtalk judges were trained on "
             f"synthtalk's rendered faces and do not score real ones; use --protocol {REAL_FACES_PROTOCOL} "

@@ -12,7 +12,10 @@ How to add a dataset: write ``edtalk/data/readers/<name>.py`` with
 
     READERS.add("<name>", Dataset(read_<name>, title="<Name>", labels_every_clip=..., ...))
 
-add fixture tests in tests/edtalk/data/, document its tree in docs/datasets.md.
+add fixture tests in tests/edtalk/data/, document its tree in docs/datasets.md (section "Adding a
+dataset" has the whole template). A new dataset is one of real faces unless its record says
+``rendered=True``: eval.run and the sweeps score it under the paper's ``eat`` protocol by default and
+refuse ``--protocol synthtalk`` (``eval.run_checks.choose_protocol``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ class Dataset:
     title: str  # the name the paper's tables print (MEAD, HDTF, ...)
     labels_every_clip: bool = False  # every clip carries its emotion label: Acc_emo applies to each
     splits_by_identity: bool = False  # its splits hold out whole people: a held-out person's clip leaks
+    # its faces are synthtalk's renders: scored under the synthtalk protocol by default. False (real
+    # faces, the safe default for a new reader): the paper's eat protocol by default, and --protocol
+    # synthtalk refused, since the synthtalk judges were trained on synthtalk's renders only
+    rendered: bool = False
 
 
 READERS: Registry[Dataset] = Registry("dataset reader")

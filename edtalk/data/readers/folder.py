@@ -169,4 +169,6 @@ def _is_split_list(path: Path) -> bool:
     )
 
 
-READERS.add("folder", Dataset(read_folder, title="folder"))
+# Scored as synthtalk renders by default (the synthtalk-generated pairs of the tests and docs), with a
+# note naming --protocol eat for real faces; --protocol synthtalk is not refused.
+READERS.add("folder", Dataset(read_folder, title="folder", rendered=True))

@@ -184,5 +184,8 @@ def read_synthtalk(root: Path, split: str = "test") -> list[Clip]:
 
 
 READERS.add(
-    "synthtalk", Dataset(read_synthtalk, title="synthtalk", labels_every_clip=True, splits_by_identity=True)
+    "synthtalk",
+    Dataset(
+        read_synthtalk, title="synthtalk", labels_every_clip=True, splits_by_identity=True, rendered=True
+    ),
 )
