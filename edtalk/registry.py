@@ -3,7 +3,8 @@
 Datasets (readers), training stages, metrics, backbones, protocols and methods each keep one
 ``Registry`` instance next to their implementations. Adding one is one new file (a protocol: one table
 in eval/protocols.py) and one ``@REGISTRY.register(name)``, or ``REGISTRY.add(name, record)`` for a
-record (a dataset's ``Dataset``, a stage's ``Stage``):
+record (a dataset's ``Dataset``, a stage's ``Stage``); a metric is scored only once a protocol lists it
+too (a ``spec`` row in eval/protocols.py: see the how-to in eval/metrics/__init__.py):
 
     METRICS = Registry("metric")
 

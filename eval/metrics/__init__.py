@@ -17,8 +17,12 @@ How to add a metric
 3. If it needs a new network: a backbone in ``eval/backbones/<name>.py`` with its
    ``@BACKBONES.register("<name>")`` loader and its feature extractor in ``eval.context.FEATURES``,
    and its weight file in ``edtalk/weight_catalogue.py``.
-4. Add it to the protocols that score it: a ``spec("<id>", ...)`` row in ``eval/protocols.py`` (this
-   changes the protocol's hash; ``eval.run`` refuses ``--metrics`` a protocol does not list).
+4. Add it to a protocol that scores it: a ``spec("<id>", ...)`` row in ``eval/protocols.py``
+   (``eval.run`` refuses ``--metrics`` a protocol does not list). Put it in a new protocol of your own
+   (``PROTOCOLS.add``) unless you mean to change a shipped one: a row added to ``eat``, ``canonical`` or
+   ``synthtalk`` changes that protocol's hash, so every cached row of it is rescored, its results are no
+   longer comparable with those of other clones, and ``eval.report`` shows the rows scored before and
+   after the change in separate tables (with a warning) until the older ones are rescored.
 5. Tests in ``tests/eval/metrics/test_<id>.py``: against a reference implementation, and
    two merged shards == one pass.
 """

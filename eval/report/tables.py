@@ -10,10 +10,12 @@ scored on different numbers of clips only those on the most (and the paper's row
 as a line under the table says (``stamps.ranked_clip_counts``). Values are shown as stored;
 nothing is recomputed. Two results files that would give the same row (the same method name in two
 folders) are both shown, labelled by folder (and file name, for two files in one folder), with a
-warning; a measured MEAD/HDTF/... result whose metrics no paper table shows gets an "other metrics"
-table of its dataset. A metric that applied to none of a result's clips (eval.run's
-``not_applicable``: Acc_emo on HDTF, which has no emotion labels) shows "n/a", its reason once under
-the table, and does not bring the result into a table.
+warning; so are rows of one protocol under two or more protocol hashes (its table or judges changed
+between runs), whose tables of one caption are shown once per hash. A measured MEAD/HDTF/... result
+whose metrics no paper table shows gets an "other metrics" table of its dataset. A metric that
+applied to none of a result's clips (eval.run's ``not_applicable``: Acc_emo on HDTF, which has no
+emotion labels) shows "n/a", its reason once under the table, and does not bring the result into a
+table.
 Metrics a result holds that its table has no column for are named under the table. What drove a
 result (its results file's ``driving``) decides where it goes: an audio-driven result never joins
 Table 5 (face reenactment), sweep rows driven otherwise than the paper's get a table of their own, and
@@ -304,7 +306,8 @@ def build_tables(results: list[ResultFile], warnings: list[str] | None = None) -
     """Every table of the report, in paper order, then extra datasets, then the "other metrics"
     tables of paper datasets. Pass a list as ``warnings`` to collect there what a reader should
     know: rows that two results files give, results in an "other metrics" table or in no table,
-    results files that scored the same folder of videos (a renamed method's stale file)."""
+    results files that scored the same folder of videos (a renamed method's stale file), tables shown
+    once per protocol hash (``protocol_hash_warnings``)."""
     tables = [t for spec in TABLES for t in build_paper_table(spec, results)]
     tables += _extra_dataset_tables(results)
     others, notes = _other_metrics_tables(results, {p for t in tables for p in t.sources})
@@ -312,9 +315,51 @@ def build_tables(results: list[ResultFile], warnings: list[str] | None = None) -
     used = {p for t in tables for p in t.sources}
     notes += [f"{r.path}: in no table ({_why_no_table(r)})" for r in results if r.path not in used]
     notes += same_source_warnings(results)
+    notes += protocol_hash_warnings(tables, results)
     if warnings is not None:
         warnings += list(dict.fromkeys([w for t in tables for w in t.warnings] + notes))
     return tables
+
+
+def protocol_hash_warnings(tables: list[Table], results: list[ResultFile]) -> list[str]:
+    """A line per protocol (and split) whose rows fall under two or more protocol hashes, so that
+    tables of one caption are printed once per hash, differing only in the hash line under them
+    (``table_stamps``); it names the rows (method and dataset) of each hash and why."""
+    by_path = {r.path: r for r in results}
+    hashes: dict[str, set[str]] = defaultdict(set)  # caption -> the hashes of its measured tables
+    for t in tables:
+        if t.protocol_hash is not None:
+            hashes[caption(t)].add(t.protocol_hash)
+    captions: dict[tuple[str, str], list[str]] = defaultdict(list)
+    rows: dict[tuple[str, str], dict[str, dict]] = defaultdict(lambda: defaultdict(dict))
+    for t in tables:
+        if t.protocol_hash is None or len(hashes[caption(t)]) < 2:
+            continue
+        where = (t.protocol, t.split)
+        captions[where] += [caption(t)] if caption(t) not in captions[where] else []
+        rows[where][t.protocol_hash].update({p: by_path[p] for p in t.sources})
+    return [_hash_warning(where[0], captions[where], rows[where]) for where in sorted(captions)]
+
+
+def _hash_warning(protocol: str, captions: list[str], rows: dict[str, dict]) -> str:
+    """The line of ``protocol_hash_warnings``: ``rows`` is hash -> {results path: ResultFile}."""
+    created = {h: max(str(r.raw.get("created") or "") for r in rs.values()) for h, rs in rows.items()}
+    latest = max(created.values())
+    newest = [h for h, c in created.items() if c == latest]
+    mark = newest[0] if all(created.values()) and len(newest) == 1 else None
+    per_hash = "; ".join(
+        f"hash {h[:8]}{' (the newest)' if h == mark else ''}: "
+        + ", ".join(sorted({f"{r.method} ({r.dataset})" for r in rows[h].values()}))
+        for h in sorted(rows)
+    )
+    shown = " and ".join(f"'{c}'" for c in captions)
+    return (
+        f"protocol {protocol} has rows under {len(rows)} protocol hashes, so {shown} is shown once per hash, "
+        f"and rows of different hashes are not comparable: {per_hash}. The protocol's table changed "
+        "between the runs (a metric added, a setting or a metric's version changed in eval/protocols.py), "
+        "or its judges' weight files differ: rescore the older rows with python -m eval.run (their cached "
+        "rows are recomputed under this checkout's hash)"
+    )
 
 
 def _why_no_table(result: ResultFile) -> str:
