@@ -271,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {unusual}", file=sys.stderr)
     method_spec = args.method or ("paired" if args.dataset == "folder" else None)
     if method_spec is None:
-        raise UsageError("--method is required (gt, static, edtalk_v, edtalk_a, folder:DIR)")
+        raise UsageError(f"--method is required: {method_help()}")
     try:
         method = make_method(method_spec, ckpt=args.ckpt, device=args.device)
     except ValueError as e:

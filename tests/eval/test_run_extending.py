@@ -121,6 +121,9 @@ def test_a_new_method_does_not_replace_a_folders_scores_of_its_name(
     assert read_results(results)["provenance"]["folder"] == str(videos)
     assert main([*argv, "--method", "darken", "--out", str(tmp_path / "r2")]) == 0
     assert main([*argv, "--method", "darken", "--out", str(tmp_path / "r2")]) == 0  # its own file: rescored
+    capsys.readouterr()
+    assert main(argv) == 2  # no --method: the error lists the registered ones, the new one too
+    assert "--method is required: darken |" in capsys.readouterr().err
 
 
 # -- --help lists the registries ---------------------------------------------------------------------------
