@@ -38,7 +38,6 @@ from edtalk.driving_inputs import (
     InferenceError,
     check_speech_length,
     note_once,
-    square,
 )
 from edtalk.model import EDTalk, build_from_checkpoint
 from edtalk.modules.audio_encoder import smooth_weights
@@ -132,6 +131,11 @@ def model_device(model: torch.nn.Module) -> torch.device:
 
 def model_input(frames: np.ndarray, size: int, name: str = "frames") -> torch.Tensor:
     """uint8 (T, H, W, 3) or (H, W, 3) RGB -> float [T, 3, size, size] in [-1, 1] (resized if needed)."""
+    if isinstance(frames, (str, Path)):
+        raise InferenceError(
+            frames,
+            f"{name}: a path, not frames: read it with edtalk.driving_inputs.read_image or read_frames",
+        )
     frames = np.asarray(frames)
     if frames.ndim == 3:
         frames = frames[None]
@@ -143,7 +147,13 @@ def model_input(frames: np.ndarray, size: int, name: str = "frames") -> torch.Te
             f"expected uint8 RGB frames (0-255), got {frames.dtype}: convert floats in [0, 1] with "
             "(x * 255).round().astype(np.uint8), or read files with edtalk.driving_inputs",
         )
-    h, w = square(frames, name).shape[1:3]
+    h, w = frames.shape[1:3]
+    if h != w:  # an array: the CLI's advice (crop the file, --crop) is read_image's / read_frames' crop=True
+        raise InferenceError(
+            name,
+            f"{w}x{h} (width x height): EDTalk drives square face crops; read the file with "
+            "edtalk.driving_inputs.read_image or read_frames with crop=True, or crop the array square",
+        )
     x = torch.from_numpy(np.array(frames, dtype=np.uint8)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
     if h != size:
         note_once(f"{name}: resized {h}x{w} -> {size}x{size} (model image_size)")
