@@ -7,6 +7,16 @@ LaTeX. Its ``id`` names the row's results: ``results/<dataset>/edtalk_ablation_<
 Used by ``python -m edtalk.train --ablation ID`` (the rows that only switch loss terms off),
 ``sweeps/ablations.py`` (every row, as a config variant), ``baselines.reported`` (the paper's rows)
 and ``eval.report.row_keys`` (row order and labels).
+
+To add a row, append one ``Ablation`` to ``ABLATIONS`` (the order there is the report's row order):
+``id`` (a new name; its results are ``edtalk_ablation_<id>``), ``row_label`` and ``latex_label``, and what
+it changes: ``loss_weights`` (stage -> loss term -> weight; each stage's terms: ``edtalk.stages``) and/or
+``model`` (``ModelConfig`` fields). Every row becomes a sweep variant, a loss-only row also an
+``edtalk.train --ablation`` choice. The sweep retrains the stages the row's fields name
+(``sweeps.ablations.retrained_stages``: a model switch trained in fewer stages than mouth_pose and
+expression also needs a ``sweeps.ablations.MODEL_RETRAINS`` entry) and refuses a mistyped stage, term or
+field before Ray starts. ABLATIONS is a dict, not an ``edtalk.registry.Registry``: a registry lists its
+names sorted, and the order of these rows is the table's.
 """
 
 from __future__ import annotations

@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         choices=loss_ablation_ids(),
         help="Table 3 loss ablations by their results id, e.g. wo_l_fea (set the row's loss terms' weights "
-        "to 0 in their stages; edtalk.ablations)",
+        "to 0 in their stages, each of which the run must train; edtalk.ablations)",
     )
     p.add_argument(
         "--perceptual",
@@ -431,7 +431,14 @@ def _train(args: argparse.Namespace) -> int:
         for n in having:
             weight_overrides.setdefault(n, {})[term] = weight
     for ablation in args.ablation:
-        for stage_name, terms in ABLATIONS[ablation].loss_weights.items():
+        changed = ABLATIONS[ablation].loss_weights
+        if untrained := [n for n in changed if n not in names]:  # as --loss-weight: never a silent no-op
+            return report_error(
+                f"--ablation {ablation}: it changes the loss weights of {', '.join(untrained)}, which this "
+                f"run does not train ({', '.join(names)}); add {', '.join(untrained)} to --stages, or "
+                f"leave --ablation {ablation} out"
+            )
+        for stage_name, terms in changed.items():
             weight_overrides.setdefault(stage_name, {}).update(terms)
     # every stage's config before any work, so a bad value stops the run here, not after the cache
     stage_cfgs = {

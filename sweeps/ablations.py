@@ -13,6 +13,17 @@
 | lip+pose       | lip_pose      | model.components = "lip_pose"    | mouth_pose (no expression stage)       |
 | Full Model     | full          | none (same budget as the others) | mouth_pose, expression                 |
 
+Each row's stages come from its own fields (``retrained_stages``): those of its model switches
+(``MODEL_RETRAINS``: ``use_eem`` the expression stage, ``components`` mouth_pose; any other field
+mouth_pose and expression, as Full Model), plus every stage whose loss weights it changes.
+
+To add a row, add an ``Ablation`` to ``edtalk.ablations.ABLATIONS`` (how: its docstring); it becomes a
+variant here, listed by ``--help``. Only a model switch whose modules train in fewer stages than
+mouth_pose and expression needs an entry in ``MODEL_RETRAINS``. Before Ray starts the sweep refuses
+(``sweeps.checks``) a row whose model overrides or loss terms ``ModelConfig``/``StageConfig`` refuse,
+one whose loss weights a stage its trials do not train, and one whose change the driving mode's
+scoring never sees (with --driving audio: loss weights of audio_pose or audio_expression only).
+
 Driving mode (``--driving``, recorded as ``"driving"`` in every results file), one for every row so
 that the rows compare: audio by default, as the paper's Table 3 (its Full Model row is Table 1's
 EDTalk-A): each trial also trains ``audio_lip`` after its own stages and is scored as ``edtalk_a``
@@ -48,27 +59,38 @@ from sweeps.tuner import run_sweep  # noqa: E402
 from sweeps.variant import Variant  # noqa: E402
 
 SWEEP = "ablations"
-DECOUPLE = ("mouth_pose", "expression")
-# the audio rows retrain what Full retrains, then audio_lip (the stage EDTalk-A draws the mouth with)
-# with their changed loss weight, so that they differ from Full in that weight only
-AUDIO = (*DECOUPLE, "audio_lip")
-# the stages a row retrains from the parent run, where not DECOUPLE (see the table above)
-RETRAINS = {
-    "wo_l_m_rec": AUDIO,
-    "wo_l_m_sync": AUDIO,
-    "wo_eem": ("expression",),
-    "only_lip": ("mouth_pose",),
-    "lip_pose": ("mouth_pose",),
+SMOKE = ("full", "wo_eem")  # the variants --smoke-test runs
+DECOUPLE = ("mouth_pose", "expression")  # what Full Model retrains from the parent run
+# ModelConfig fields whose change fewer stages than DECOUPLE see -> the stages a row changing them
+# retrains (a row changing any other field retrains DECOUPLE)
+MODEL_RETRAINS = {
+    "use_eem": ("expression",),  # the EEM: the mouth_pose parent is the Full Model's
+    "components": ("mouth_pose",),  # only lip, lip+pose: no expression bank for the expression stage
 }
 
 
+def retrained_stages(ablation: Ablation) -> tuple[str, ...]:
+    """The stages a row retrains from the parent run, in chain order: those of its model switches
+    (``MODEL_RETRAINS``, else DECOUPLE, as Full Model) and every stage whose loss weights it changes, so
+    that a loss row differs from Full Model in its weights only (w/o L^m_rec: DECOUPLE, then audio_lip)."""
+    from edtalk.config import STAGE_NAMES
+
+    model = {s for key in ablation.model for s in MODEL_RETRAINS.get(key, DECOUPLE)}
+    stages = (model or set(DECOUPLE)) | set(ablation.loss_weights)
+    # a name that is no stage is kept, last, for ``checks.check_variants`` to refuse
+    return tuple(
+        sorted(stages, key=lambda s: (STAGE_NAMES.index(s) if s in STAGE_NAMES else len(STAGE_NAMES), s))
+    )
+
+
 def ablation_variant(ablation: Ablation) -> Variant:
-    """One Table 3 row (``edtalk.ablations``) as a config variant: its model switches and loss weights."""
+    """One Table 3 row (``edtalk.ablations``) as a config variant: its model switches and loss weights,
+    and the stages it retrains (``retrained_stages``)."""
     return Variant(
         name=f"ablation_{ablation.id}",
         param="variant",
         value=ablation.id,
-        stages=RETRAINS.get(ablation.id, DECOUPLE),
+        stages=retrained_stages(ablation),
         model=dict(ablation.model),
         loss_weights={stage: dict(terms) for stage, terms in ablation.loss_weights.items()},
     )
@@ -79,8 +101,8 @@ VARIANTS: dict[str, Variant] = {name: ablation_variant(a) for name, a in ABLATIO
 
 
 def chosen_names(args, parser) -> list[str]:
-    """The variants to run: --variants (known, each once), else full and wo_eem with --smoke-test,
-    else all ten (less the two audio-only rows with --driving video)."""
+    """The variants to run: --variants (known, each once), else SMOKE with --smoke-test, else every
+    variant (less those video-driven scoring would not see, ``Variant.audio_only``, with --driving video)."""
     if args.variants is not None:
         names = [n.strip() for n in args.variants.split(",")]
         unknown = [n for n in names if n not in VARIANTS]
@@ -93,24 +115,28 @@ def chosen_names(args, parser) -> list[str]:
             )
         return names
     if args.smoke_test:
-        return ["full", "wo_eem"]
+        return list(SMOKE)
     return [n for n, v in VARIANTS.items() if args.driving == "audio" or not v.audio_only()]
+
+
+def variants_help() -> str:
+    """--variants' help, from VARIANTS: every name, and the default."""
+    audio_only = [n for n, v in VARIANTS.items() if v.audio_only()]
+    listed = " and ".join([", ".join(audio_only[:-1]), audio_only[-1]] if len(audio_only) > 1 else audio_only)
+    less = f", less {listed} with --driving video" if audio_only else ""
+    return f"comma-separated subset of: {', '.join(VARIANTS)} (default: all {len(VARIANTS)}{less})"
 
 
 def main(argv: list[str] | None = None) -> int:
     ensure_project_python()  # `ray job submit -- python ...` may start another interpreter
     parser = build_parser(
-        "python sweeps/ablations.py", __doc__.split("\n\n")[0], smoke="variants full and wo_eem"
+        "python sweeps/ablations.py", __doc__.split("\n\n")[0], smoke=f"variants {' and '.join(SMOKE)}"
     )
-    parser.add_argument(
-        "--variants",
-        default=None,
-        help="comma-separated subset of: " + ", ".join(VARIANTS) + " (default: all, less wo_l_m_rec and "
-        "wo_l_m_sync with --driving video)",
-    )
+    parser.add_argument("--variants", default=None, help=variants_help())
     args = smoke_defaults(parser.parse_args(argv))
     # The search space (paper Table 3)
-    return run_sweep(args, [VARIANTS[n] for n in chosen_names(args, parser)], SWEEP)
+    variants = [VARIANTS[n] for n in chosen_names(args, parser)]
+    return run_sweep(args, variants, SWEEP)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {"mouth": [5, 10, 20, 40], "expression": [5, 10, 20, 40]}
     if args.smoke_test:
         sizes = {"mouth": [5, 10], "expression": [5, 10]}
-    return run_sweep(args, variants(sizes), SWEEP)
+    points = variants(sizes)
+    return run_sweep(args, points, SWEEP)
 
 
 if __name__ == "__main__":

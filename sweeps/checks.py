@@ -1,9 +1,11 @@
 """What a sweep refuses before Ray starts, besides the parent run (``sweeps.parent_run``): inputs
-every trial would only fail on after training, and variants the driving mode would not see."""
+every trial would only fail on after training, variants the driving mode would not see, and variants
+whose config every trial would refuse or whose loss weights no trial would apply."""
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
@@ -11,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from sweeps.cli import ASHA_METRIC
-from sweeps.variant import Variant
+from sweeps.variant import DRIVING_METHODS, SCORED_THROUGH, Variant
 
 
 def check_inputs(args: argparse.Namespace) -> None:
@@ -45,15 +47,68 @@ def check_inputs(args: argparse.Namespace) -> None:
 
 
 def check_driving(variants: list[Variant], driving: str) -> None:
-    """Video-driven scoring never uses the audio stages: refuse variants that change only those."""
+    """Refuse variants whose change the driving mode's scoring never sees (``Variant.unscored``): loss
+    weights of the audio stages only with video driving, of audio_pose or audio_expression only with
+    audio driving (EDTalk-A takes pose and expression from the GT clip)."""
+    from edtalk.config import STAGE_NAMES
     from eval.run_checks import UsageError
 
-    unused = [v.name for v in variants if driving == "video" and v.audio_only()]
-    if unused:
+    unused = [v.name for v in variants if v.unscored(driving)]
+    if unused and driving == "video":
         raise UsageError(
             f"--driving video scores the GT clip's mouth, so {', '.join(unused)} (a change of the audio "
             "stages only) would score as their parent; leave them out or use --driving audio"
         )
+    if unused:
+        unseen = STAGE_NAMES[STAGE_NAMES.index(SCORED_THROUGH[driving]) + 1 :]
+        raise UsageError(
+            f"--driving {driving} scores {DRIVING_METHODS[driving]}, which takes pose and expression from "
+            f"the GT clip, so {', '.join(unused)} (a change of {' or '.join(unseen)} only) would score as "
+            "their parent; leave them out"
+        )
+
+
+def check_variants(variants: list[Variant], args: argparse.Namespace) -> None:
+    """Refuse, before Ray starts, a variant every trial of it would fail on or silently ignore: a stage
+    name that is none, no stage to retrain, a model override ``ModelConfig.preset(--preset, ...)``
+    refuses, loss weights of a stage its trials do not train (``Variant.trained_stages``), and a
+    StageConfig of a trained stage that ``stage_config_for`` refuses (a mistyped loss term), each one
+    line naming the variant."""
+    from edtalk.config import STAGE_NAMES, ConfigError, ModelConfig
+    from edtalk.train_chain import stage_config_for
+    from eval.run_checks import UsageError
+
+    for v in variants:
+        for field, stages in (("loss_weights", tuple(v.loss_weights)), ("stages", v.stages)):
+            if bad := [s for s in stages if s not in STAGE_NAMES]:
+                close = difflib.get_close_matches(bad[0], STAGE_NAMES, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise UsageError(
+                    f"sweep variant {v.name}: its {field} name {bad[0]!r}, which is no stage ({hint}known: "
+                    f"{', '.join(STAGE_NAMES)}); correct the name"
+                )
+        if not v.stages:
+            raise UsageError(
+                f"sweep variant {v.name}: it retrains no stage; give it the stages its change affects"
+            )
+        try:
+            ModelConfig.preset(args.preset, **v.model)
+        except ConfigError as e:
+            raise UsageError(
+                f"sweep variant {v.name}: its model overrides {v.model} at --preset {args.preset}: {e}"
+            ) from None
+        trained = v.trained_stages(args.driving)
+        if untrained := [s for s in v.loss_weights if s not in trained]:
+            raise UsageError(
+                f"sweep variant {v.name}: its loss_weights change stage {untrained[0]}, which its trials do "
+                f"not train with --driving {args.driving} (they train {', '.join(trained)}), so the weight "
+                f"would never apply; add {untrained[0]} to the stages it retrains, or drop the weight"
+            )
+        for stage in trained:
+            try:
+                stage_config_for(stage, preset=args.preset, overrides=v.stage_overrides(stage, args.steps))
+            except ConfigError as e:
+                raise UsageError(f"sweep variant {v.name}: stage {stage}: {e}") from None
 
 
 def metrics_to_score(protocol: str) -> str:

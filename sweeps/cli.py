@@ -23,6 +23,18 @@ class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def protocol_help() -> str:
+    """--protocol's help: every protocol ``eval.protocols`` registers, and how the default is chosen
+    (``eval.run_checks.choose_protocol``, as eval.run does)."""
+    from eval.protocols import PROTOCOLS
+
+    return (
+        f"scoring protocol: {' | '.join(PROTOCOLS.names())} (eval.protocols; default: the dataset's, as "
+        "eval.run chooses it: synthtalk for the readers of synthtalk's renders (synthtalk, folder), eat for "
+        "real faces, where synthtalk is refused: its judges know synthtalk's faces only)"
+    )
+
+
 def build_parser(prog: str, description: str, smoke: str = "a few sweep points") -> argparse.ArgumentParser:
     """The options every sweep shares; ``smoke``: what --smoke-test keeps of the sweep's points."""
     p = argparse.ArgumentParser(prog=prog, description=description, formatter_class=_DefaultsHelp)
@@ -110,9 +122,7 @@ def build_parser(prog: str, description: str, smoke: str = "a few sweep points")
     p.add_argument(
         "--protocol",
         default=None,
-        help="scoring protocol (eval.protocols; default: synthtalk for --dataset synthtalk and folder, eat "
-        "for mead, hdtf, lrw and voxceleb2, where synthtalk is refused: its judges know synthtalk's faces "
-        "only)",
+        help=protocol_help(),
     )
     p.add_argument(
         "--metrics",

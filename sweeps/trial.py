@@ -104,11 +104,7 @@ def train_variant(
         stage_cfg = stage_config_for(
             stage,
             preset=cfg["preset"],
-            overrides={
-                "max_steps": cfg["steps"],
-                "checkpoint_every": cfg["steps"],
-                "loss_weights": variant.loss_weights.get(stage, {}),
-            },
+            overrides=variant.stage_overrides(stage, cfg["steps"]),  # what check_variants checked
         )
         start = time.perf_counter()
         # a stage folder an interrupted attempt left: continue from its last registered checkpoint

@@ -34,7 +34,8 @@ RAY_ENV = {key: value for key, value in ENV_DEFAULTS.items() if key != "DS_ACCEL
 def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> int:
     """Run one sweep: a grid over ``variants`` on Ray Tune, then export and summarise its results.
 
-    Checks the inputs (``check_inputs``, ``check_driving``, ``check_parent``, ``check_folders``),
+    Checks the inputs (``check_inputs``, ``check_driving``, ``check_variants``, ``check_parent``,
+    ``check_folders``),
     starts (or joins) Ray, trains the shared parent checkpoint once (``prepare_parent``), then fits the
     Tuner, or restores it with ``--resume`` so finished trials are not run again. Exit status 1 when
     any trial failed or could not be exported (the others' results are still exported; each named), 2
@@ -51,6 +52,7 @@ def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
     try:
         checks.check_inputs(args)
         checks.check_driving(variants, args.driving)
+        checks.check_variants(variants, args)
         parent_run.check_parent(args, variants)
         checks.check_folders(args)
         return fit_sweep(args, variants, sweep_name)

@@ -16,6 +16,9 @@ from typing import Any
 # GT clip; paper Tables 1, 3 and 6) or EDTalk-V (every factor from the GT clip; paper Table 5)
 DRIVING_METHODS = {"audio": "edtalk_a", "video": "edtalk_v"}
 AUDIO_MOUTH_STAGE = "audio_lip"  # the stage whose audio encoder and MLP^m_A EDTalk-A draws the mouth with
+# --driving -> the last stage (edtalk.config.STAGE_NAMES) whose modules its method draws from: EDTalk-A
+# the mouth from audio_lip (pose and expression from the GT clip), EDTalk-V every factor from the GT clip
+SCORED_THROUGH = {"audio": AUDIO_MOUTH_STAGE, "video": "expression"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,10 +48,24 @@ class Variant:
     def audio_only(self) -> bool:
         """The change is a loss weight of the audio stages only (L^m_rec, L^m_sync): video-driven
         scoring would not see it."""
+        return self.unscored("video")
+
+    def unscored(self, driving: str) -> bool:
+        """The change is loss weights of stages after ``SCORED_THROUGH[driving]`` only, whose modules the
+        driving mode's method never draws from: scored, the variant would match its parent."""
         from edtalk.config import STAGE_NAMES
 
-        audio = STAGE_NAMES[STAGE_NAMES.index(AUDIO_MOUTH_STAGE) :]
-        return not self.model and bool(self.loss_weights) and set(self.loss_weights) <= set(audio)
+        unseen = STAGE_NAMES[STAGE_NAMES.index(SCORED_THROUGH[driving]) + 1 :]
+        return not self.model and bool(self.loss_weights) and set(self.loss_weights) <= set(unseen)
+
+    def stage_overrides(self, stage: str, steps: int) -> dict[str, Any]:
+        """The StageConfig fields a trial sets for ``stage`` (``stage_config_for``'s overrides): ``steps``
+        optimizer steps, one checkpoint at the end, and the variant's loss weights of that stage."""
+        return {
+            "max_steps": steps,
+            "checkpoint_every": steps,
+            "loss_weights": self.loss_weights.get(stage, {}),
+        }
 
     def trained_stages(self, driving: str) -> tuple[str, ...]:
         """The stages a trial trains: the variant's own; audio-driven also every later stage through
@@ -60,6 +77,8 @@ class Variant:
             return self.stages
         first = STAGE_NAMES.index(self.stages[0])
         last = max(STAGE_NAMES.index(s) for s in (*self.stages, AUDIO_MOUTH_STAGE))
-        banks = ModelConfig.preset("tiny", **self.model).bank_names  # the components, whatever the preset
+        # the components, whatever the preset (a bank size the tiny preset lacks room for included)
+        components = {k: v for k, v in self.model.items() if k == "components"}
+        banks = ModelConfig.preset("tiny", **components).bank_names
         skipped = () if "expression" in banks else ("expression",)
         return tuple(s for s in STAGE_NAMES[first : last + 1] if s in self.stages or s not in skipped)
