@@ -347,7 +347,8 @@ def check_device(args: argparse.Namespace) -> None:
     cpu or cuda): a CUDA device on a machine (or local Ray) without one would crash in every clip's
     first metric, or leave Ray tasks waiting for a GPU forever. Left out, it is "auto" (as for
     edtalk.infer and eval.proof), or "cpu" on a cluster (--address), whose workers' GPUs this machine
-    cannot see: there the GPUs are checked when Ray starts (``eval.chunk_runner._init_ray``)."""
+    cannot see: there the GPUs are checked when Ray starts (``eval.chunk_runner._init_ray``). A numbered
+    GPU other than cuda:0 is for ``--workers 0`` only: a Ray task sees its one GPU as cuda:0."""
     from edtalk.cli import parse_device
 
     requested = args.device or ("cpu" if args.address else "auto")
@@ -355,6 +356,14 @@ def check_device(args: argparse.Namespace) -> None:
         args.device = parse_device(requested, here=not args.address)
     except ValueError as err:
         raise UsageError(str(err)) from None
+    index = args.device.partition(":")[2]
+    if args.device.startswith("cuda") and index not in ("", "0") and (args.workers != 0 or args.address):
+        raise UsageError(
+            f"--device {args.device} with Ray workers: each scoring task gets one GPU of Ray's choosing, "
+            "which it sees as cuda:0 (Ray sets its CUDA_VISIBLE_DEVICES), so cuda:N would fail in every "
+            f"task; use --device cuda (the tasks share the GPUs), or --workers 0 to score on GPU {index} "
+            "in this process"
+        )
 
 
 DEFAULT_WORKERS = 2  # --workers left out: at most this many, and no more than the machine's CPUs

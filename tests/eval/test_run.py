@@ -284,6 +284,26 @@ def test_a_device_this_run_cannot_use_is_refused_before_any_clip(synth, tmp_path
     assert not (tmp_path / "r").exists()
 
 
+def test_a_numbered_gpu_is_refused_with_ray_workers_which_see_theirs_as_cuda_0(monkeypatch):
+    """A Ray task books one GPU and sees it as cuda:0: --device cuda:1 failed in every task ("this
+    machine has 1 CUDA GPU(s)"); it is refused before any work, and kept for --workers 0."""
+    import argparse
+
+    import torch
+
+    from eval.run_checks import UsageError, check_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for workers, address in ((None, None), (2, None), (0, "ray://head:10001")):
+        args = argparse.Namespace(device="cuda:1", workers=workers, address=address)
+        with pytest.raises(UsageError, match="--device cuda:1 with Ray workers: .* use --device cuda"):
+            check_device(args)
+    for device, workers in (("cuda:1", 0), ("cuda:0", None), ("cuda", 2)):
+        args = argparse.Namespace(device=device, workers=workers, address=None)
+        check_device(args)
+        assert args.device == device
+
+
 def test_under_ray_job_submit_scoring_joins_the_jobs_cluster_unless_in_process(
     synth, tmp_path, capsys, monkeypatch
 ):
