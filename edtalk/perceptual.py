@@ -50,8 +50,9 @@ def _pyramid(x: torch.Tensor, min_size: int) -> list[torch.Tensor]:
     return out
 
 
-def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    t = torch.arange(size, dtype=torch.float32) - size // 2
+def _gaussian_window(size: int = 11, sigma: float = 1.5, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The normalised 2-D Gaussian, made on ``device`` (no blocking host-to-GPU copy per call)."""
+    t = torch.arange(size, dtype=torch.float32, device=device) - size // 2
     g = torch.exp(-(t**2) / (2 * sigma**2))
     g = g / g.sum()
     return g[:, None] * g[None, :]
@@ -61,7 +62,7 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 2.0) -> torch.Ten
     """Mean SSIM of two (B, C, H, W) batches (Gaussian 11x11, sigma 1.5, per channel, valid region)."""
     c = x.shape[1]
     size = min(11, x.shape[-1], x.shape[-2])
-    win = _gaussian_window(size).to(x)[None, None].repeat(c, 1, 1, 1)
+    win = _gaussian_window(size, device=x.device).to(x.dtype)[None, None].repeat(c, 1, 1, 1)
     mu_x = F.conv2d(x, win, groups=c)
     mu_y = F.conv2d(y, win, groups=c)
     sxx = F.conv2d(x * x, win, groups=c) - mu_x**2

@@ -166,15 +166,17 @@ def sync_loss(
     the other clips. Returns the loss and the in-clip offset accuracy (argmin == in-sync)."""
     v = model.embed_video(torch.cat(lip_windows))
     a = model.embed_audio(torch.cat(mel_windows))
-    sizes = [len(x) for x in lip_windows]
-    clip_of = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
-    pos = torch.cat([torch.arange(n) for n in sizes])
+    sizes, device = [len(x) for x in lip_windows], v.device  # the masks and targets go where v is
+    clip_of = torch.repeat_interleave(
+        torch.arange(len(sizes), device=device), torch.tensor(sizes, device=device)
+    )
+    pos = torch.cat([torch.arange(n, device=device) for n in sizes])
     dist = torch.cdist(v, a)  # (N, N) L2 distances
     same = clip_of[:, None] == clip_of[None, :]
     far = (pos[:, None] - pos[None, :]).abs() > model.cfg.max_shift
     logits = -dist / model.cfg.temperature
     logits = logits.masked_fill(same & far, float("-inf"))  # in-clip: only shifts up to max_shift
-    target = torch.arange(len(v))
+    target = torch.arange(len(v), device=device)
     loss = F.cross_entropy(logits, target)
     with torch.no_grad():
         in_clip = dist.masked_fill(~same | far, float("inf"))
