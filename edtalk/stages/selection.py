@@ -75,7 +75,9 @@ def start_fresh(stage: Stage, cfg: StageConfig, model: nn.Module, seed: int = 0)
         return []
     from edtalk.modules.navigation import LatentNavigation, MotionBanks
 
-    with torch.random.fork_rng(devices=[]):
+    # torch.manual_seed seeds the CUDA generators too: fork them as well, or every rank's would restart
+    # from ``seed`` (the worker seeded them with seed + rank)
+    with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
         torch.manual_seed(seed)
         fresh = {f"navigation.{k}": v for k, v in LatentNavigation(model.cfg).state_dict().items()}
         fresh.update({f"banks.{k}": v for k, v in MotionBanks(model.cfg).state_dict().items()})

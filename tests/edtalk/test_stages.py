@@ -221,6 +221,31 @@ def test_fresh_mouth_pose_banks_restart_mln_pln_and_their_banks_only():
     assert torch.allclose(joined.t() @ joined, torch.eye(joined.shape[1]), atol=1e-5)
 
 
+def test_fresh_banks_leave_the_ranks_own_random_state_on_every_device(monkeypatch):
+    """``torch.manual_seed`` inside start_fresh also seeds CUDA; forking the CPU generator only let every
+    GPU rank's CUDA generator restart from the same seed (the worker seeds seed + rank). The CPU part is
+    checked for real; that the CUDA generators are forked too, through the devices fork_rng is given."""
+    import contextlib
+
+    from edtalk.stages import start_fresh
+    from edtalk.train_chain import stage_config_for
+
+    fresh_cfg = stage_config_for("mouth_pose", {"fresh_mouth_pose_banks": True})
+    model = _stage1_trained_model()
+    torch.manual_seed(11)
+    expected = torch.rand(3)
+    torch.manual_seed(11)
+    start_fresh(get_stage("mouth_pose"), fresh_cfg, model, seed=3)
+    assert torch.equal(torch.rand(3), expected)  # the rank's CPU stream goes on as if untouched
+    forked = []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(
+        torch.random, "fork_rng", lambda devices: forked.append(devices) or contextlib.nullcontext()
+    )
+    start_fresh(get_stage("mouth_pose"), fresh_cfg, model, seed=3)
+    assert forked == [[0, 1]]
+
+
 def test_fresh_mouth_pose_banks_default_to_the_official_start_at_paper_only():
     from edtalk.stages import start_fresh
     from edtalk.train_chain import stage_config_for
