@@ -53,6 +53,28 @@ def test_reads_video_once_from_files(tmp_path, monkeypatch):
     assert list(gi) == [0, 1, 2] and list(pi) == [0, 1, 2]
 
 
+def test_a_prediction_that_is_the_gt_file_is_decoded_once(tmp_path, monkeypatch):
+    """The ``gt`` method scores the GT video against itself: it was decoded twice per clip."""
+    import eval.context as C
+    from edtalk.data import video as V
+    from edtalk.data.clip import Clip
+
+    frames = np.random.default_rng(1).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    V.write_video(tmp_path / "gt.mp4", frames, fps=25.0)
+    (tmp_path / "link").mkdir()
+    (tmp_path / "link" / "same.mp4").symlink_to(tmp_path / "gt.mp4")
+    V.write_video(tmp_path / "other.mp4", frames, fps=25.0)  # equal bytes, another file: decoded
+    calls = []
+    real = V.read_video
+    monkeypatch.setattr(V, "read_video", lambda p: calls.append(p) or real(p))
+    clip = Clip(id="c", dataset="t", split="test", video=tmp_path / "gt.mp4")
+    for pred, decodes in (("gt.mp4", 1), ("link/same.mp4", 1), ("other.mp4", 2)):
+        calls.clear()
+        ctx = C.ClipContext(clip, pred_video=tmp_path / pred)
+        assert np.array_equal(ctx.frames("pred"), ctx.frames("gt")) and ctx.fps("gt") == 25.0
+        assert len(calls) == decodes, pred
+
+
 def test_missing_prediction_audio_and_sidecar_are_clip_failures():
     from pathlib import Path
 
