@@ -52,6 +52,9 @@ ENV_DEFAULTS = {
     "TOKENIZERS_PARALLELISM": "false",
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_TRAIN_V2_ENABLED": "1",
+    # Ray Train's controller polls its workers every 2 s, so a finished stage waited 1-4 s to end: 0.5 s
+    # (a light remote call per worker) ends each stage about 2 s sooner, results unchanged
+    "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5",
 }
 CHECKPOINT_METRIC = "loss"
 
