@@ -711,3 +711,27 @@ def test_the_proof_shows_how_jerky_the_sampled_pose_is_beside_the_gt_clips(monke
         "   (no claim: judged pose change from frame to frame 3.00 deg in the samples vs 1.00 deg in the "
         "GT clips)"
     )
+
+
+def test_a_checkpoint_of_an_earlier_stage_is_proven_with_its_claims_na_not_refused(monkeypatch):
+    """The library's stage check (``edtalk.driving.check_trained``) refused the proof of an eg_pretrain
+    checkpoint ("not been through the mouth_pose stage", exit 2) where it had reported the claims n/a:
+    the proof notes the untrained stages, then drives the model without the library's check."""
+    import edtalk.driving
+    import eval.proof as proof
+
+    model = SimpleNamespace(checkpoint_meta={"stages_done": ["eg_pretrain"], "emotion_weights": {}})
+    monkeypatch.setattr(edtalk.driving, "load_generator", lambda ckpt, device: (model, None))
+    monkeypatch.setattr(edtalk.driving, "model_device", lambda m: "cpu")
+
+    class Stop(Exception):
+        pass
+
+    def judges(device):
+        edtalk.driving.check_trained(model, ["mouth_pose", "expression", "audio_lip"])  # what drive_* ask
+        raise Stop
+
+    monkeypatch.setattr(proof, "Judges", judges)
+    with pytest.raises(Stop):
+        proof.run_proof("eg.pt", "data", n_clips=1, progress=False)
+    assert model.checkpoint_meta == {"emotion_weights": {}}
