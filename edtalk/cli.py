@@ -38,6 +38,11 @@ class NumberFriendlyParser(argparse.ArgumentParser):
         self._negative_number_matcher = NEGATIVE_NUMBER
 
 
+def listed(names: list[str]) -> str:
+    """``a, b and c`` (for help texts built from registries)."""
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
 def _whole_number(text: str, least: int) -> int:
     try:
         n = int(text)

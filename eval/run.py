@@ -48,7 +48,6 @@ from eval.chunk_runner import run_chunks, split_into_chunks
 from eval.generation import drop_stale_videos, drop_videos_of_changed_inputs, generate_chunk, lost_generation
 from eval.results import SCHEMA, method_dir_name, metric_entry, results_path, write_results
 from eval.run_checks import (
-    REAL_FACES_PROTOCOL,
     UsageError,
     check_address,
     check_device,
@@ -60,6 +59,7 @@ from eval.run_checks import (
     note_short_audio,
     note_unusual_gt,
     prepare_method,
+    protocol_help,
     resolve_clips,
     select_metrics,
     smaller_than_before,
@@ -124,29 +124,11 @@ METHOD_SPECS = {  # how --help shows the methods that take more than their name
 }
 
 
-def _listed(names: list[str]) -> str:
-    """``a, b and c``."""
-    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
-
-
 def method_help() -> str:
     """--method's help: every registered method (``baselines.METHODS``), so a new one is listed."""
     from baselines import load_all
 
     return " | ".join(METHOD_SPECS.get(name, name) for name in load_all().names())
-
-
-def protocol_help() -> str:
-    """--protocol's help: every registered protocol, and each reader's default (``choose_protocol``)."""
-    from eval.protocols import PROTOCOLS
-
-    rendered = [name for name in READERS.names() if READERS.get(name).rendered]
-    real = [name for name in READERS.names() if not READERS.get(name).rendered]
-    return (
-        f"{' | '.join(PROTOCOLS.names())} (default: synthtalk for --dataset {_listed(rendered)}, "
-        f"{REAL_FACES_PROTOCOL} for the real faces of {_listed(real)} and any new reader, where "
-        "synthtalk is refused: its judges know synthtalk's faces only)"
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:

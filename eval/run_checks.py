@@ -361,8 +361,8 @@ def check_device(args: argparse.Namespace) -> None:
         raise UsageError(
             f"--device {args.device} with Ray workers: each scoring task gets one GPU of Ray's choosing, "
             "which it sees as cuda:0 (Ray sets its CUDA_VISIBLE_DEVICES), so cuda:N would fail in every "
-            f"task; use --device cuda (the tasks share the GPUs), or --workers 0 to score on GPU {index} "
-            "in this process"
+            f"task; use --device cuda (the tasks share the GPUs), or --workers 0 without --address to score "
+            f"on GPU {index} in this process"
         )
 
 
@@ -405,6 +405,22 @@ def real_faces(dataset: str) -> bool:
     from edtalk.data.readers import READERS
 
     return dataset in READERS and not READERS.get(dataset).rendered
+
+
+def protocol_help() -> str:
+    """--protocol's help (eval.run's and the sweeps'): every registered protocol and the default each
+    reader gets (``choose_protocol``), from the registries, so a new protocol or reader is listed."""
+    from edtalk.cli import listed
+    from edtalk.data.readers import READERS
+    from eval.protocols import PROTOCOLS
+
+    rendered = [name for name in READERS.names() if READERS.get(name).rendered]
+    real = [name for name in READERS.names() if not READERS.get(name).rendered]
+    return (
+        f"{' | '.join(PROTOCOLS.names())} (default: synthtalk for --dataset {listed(rendered)}, "
+        f"{REAL_FACES_PROTOCOL} for the real faces of {listed(real)} and any new reader, where "
+        "synthtalk is refused: its judges know synthtalk's faces only)"
+    )
 
 
 def choose_protocol(dataset: str, requested: str | None) -> tuple[str, str | None]:

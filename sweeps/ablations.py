@@ -102,7 +102,8 @@ VARIANTS: dict[str, Variant] = {name: ablation_variant(a) for name, a in ABLATIO
 
 def chosen_names(args, parser) -> list[str]:
     """The variants to run: --variants (known, each once), else SMOKE with --smoke-test, else every
-    variant (less those video-driven scoring would not see, ``Variant.audio_only``, with --driving video)."""
+    variant, less those the driving mode's scoring would not see (``Variant.unscored``: the audio
+    stages' rows with --driving video)."""
     if args.variants is not None:
         names = [n.strip() for n in args.variants.split(",")]
         unknown = [n for n in names if n not in VARIANTS]
@@ -116,14 +117,18 @@ def chosen_names(args, parser) -> list[str]:
         return names
     if args.smoke_test:
         return list(SMOKE)
-    return [n for n, v in VARIANTS.items() if args.driving == "audio" or not v.audio_only()]
+    return [n for n, v in VARIANTS.items() if not v.unscored(args.driving)]
 
 
 def variants_help() -> str:
     """--variants' help, from VARIANTS: every name, and the default."""
-    audio_only = [n for n, v in VARIANTS.items() if v.audio_only()]
-    listed = " and ".join([", ".join(audio_only[:-1]), audio_only[-1]] if len(audio_only) > 1 else audio_only)
-    less = f", less {listed} with --driving video" if audio_only else ""
+    from edtalk.cli import listed
+
+    less = "".join(
+        f", less {listed(names)} with --driving {driving}"
+        for driving in ("video", "audio")
+        if (names := [n for n, v in VARIANTS.items() if v.unscored(driving)])
+    )
     return f"comma-separated subset of: {', '.join(VARIANTS)} (default: all {len(VARIANTS)}{less})"
 
 

@@ -92,11 +92,16 @@ def check_variants(variants: list[Variant], args: argparse.Namespace) -> None:
                 f"sweep variant {v.name}: it retrains no stage; give it the stages its change affects"
             )
         try:
-            ModelConfig.preset(args.preset, **v.model)
+            banks = ModelConfig.preset(args.preset, **v.model).bank_names
         except ConfigError as e:
             raise UsageError(
                 f"sweep variant {v.name}: its model overrides {v.model} at --preset {args.preset}: {e}"
             ) from None
+        if "expression" in v.stages and "expression" not in banks:
+            raise UsageError(
+                f"sweep variant {v.name}: it retrains the expression stage, but its model has no expression "
+                f"bank (components {v.model.get('components')!r}); drop its expression loss weights"
+            )
         trained = v.trained_stages(args.driving)
         if untrained := [s for s in v.loss_weights if s not in trained]:
             raise UsageError(

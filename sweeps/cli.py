@@ -24,15 +24,11 @@ class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def protocol_help() -> str:
-    """--protocol's help: every protocol ``eval.protocols`` registers, and how the default is chosen
-    (``eval.run_checks.choose_protocol``, as eval.run does)."""
-    from eval.protocols import PROTOCOLS
+    """--protocol's help: eval.run's (``eval.run_checks.protocol_help``: the registered protocols and
+    the default each reader gets)."""
+    from eval.run_checks import protocol_help as scoring_protocols
 
-    return (
-        f"scoring protocol: {' | '.join(PROTOCOLS.names())} (eval.protocols; default: the dataset's, as "
-        "eval.run chooses it: synthtalk for the readers of synthtalk's renders (synthtalk, folder), eat for "
-        "real faces, where synthtalk is refused: its judges know synthtalk's faces only)"
-    )
+    return f"scoring protocol: {scoring_protocols()}"
 
 
 def build_parser(prog: str, description: str, smoke: str = "a few sweep points") -> argparse.ArgumentParser:

@@ -2,6 +2,8 @@
 variant every trial would refuse (a typo) or whose loss weights no trial applies is refused before Ray
 starts, in one line naming it; the sweeps' help lists what is registered."""
 
+from types import SimpleNamespace
+
 import pytest
 
 from edtalk.ablations import Ablation
@@ -80,13 +82,32 @@ def test_a_loss_weight_of_a_stage_its_trials_do_not_train_is_refused_before_ray(
 
 
 def test_a_row_whose_change_audio_driven_scoring_never_sees_is_refused(sweep_argv, monkeypatch, capsys):
-    """The row trains audio_pose with its weight, but EDTalk-A takes pose from the GT clip."""
+    """The row trains audio_pose with its weight, but EDTalk-A takes pose from the GT clip: refused when
+    asked for, and left out of the default list (it made the whole default sweep exit 2)."""
     _with_row(monkeypatch, Ablation("x", "x", "x", loss_weights={"audio_pose": {"mle": 0.0}}))
     assert ablations.main([*sweep_argv, "--variants", "x"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --driving audio scores edtalk_a, which takes pose and expression") and (
         "ablation_x (a change of audio_pose or audio_expression only) would score as their parent" in err
     ), err
+    args = SimpleNamespace(variants=None, smoke_test=False, driving="audio")
+    assert "x" not in ablations.chosen_names(args, None) and len(ablations.chosen_names(args, None)) == 10
+    with pytest.raises(Stop):  # the default sweep goes on to Ray without it
+        ablations.main(sweep_argv)
+
+
+def test_a_row_retraining_the_expression_stage_of_a_model_without_that_bank_is_refused(
+    sweep_argv, monkeypatch, capsys
+):
+    """only lip's model has no expression bank: training its expression stage failed in every trial."""
+    row = Ablation("x", "x", "x", model={"components": "lip"}, loss_weights={"expression": {"mot": 0.0}})
+    _with_row(monkeypatch, row)
+    for driving in ("audio", "video"):
+        assert ablations.main([*sweep_argv, "--variants", "x", "--driving", driving]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(
+            "error: sweep variant ablation_x: it retrains the expression stage, but its model"
+        )
 
 
 @pytest.mark.parametrize(
@@ -156,6 +177,11 @@ def test_the_help_lists_the_registered_protocols_and_the_variants(monkeypatch, c
         ablations.main(["--help"])
     flat = " ".join(capsys.readouterr().out.split())
     assert "(default: all 11, less wo_l_m_rec, wo_l_m_sync and x with --driving video)" in flat, flat
+    from edtalk.data.readers import READERS, Dataset
+
+    monkeypatch.setitem(READERS._items, "zz_renders", Dataset(lambda root, split: [], "zz", rendered=True))
+    flat = " ".join(build_parser("x", "y").format_help().split())
+    assert "synthtalk for --dataset folder, synthtalk and zz_renders, eat for the real faces of" in flat
 
 
 def test_a_variant_that_retrains_no_stage_is_refused():
