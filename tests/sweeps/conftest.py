@@ -5,6 +5,36 @@ import json
 import pytest
 
 
+class RayWouldStart(Exception):
+    """Raised where a sweep would start Ray (``sweep_inputs``): every check before it passed."""
+
+
+@pytest.fixture
+def sweep_inputs(tmp_path, monkeypatch):
+    """The arguments of a sweep on a one-clip synthtalk dataset and a tiny parent run; instead of
+    starting Ray the sweep raises ``RayWouldStart`` (the ``ray_would_start`` fixture)."""
+    from edtalk.config import ModelConfig
+    from edtalk.experts.testing import make_fixture_dataset
+    from edtalk.model import save_checkpoint
+    from sweeps import tuner
+
+    def would_start(address):
+        raise RayWouldStart
+
+    monkeypatch.setattr(tuner, "init_ray", would_start)
+    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
+    runs = tmp_path / "runs"
+    for stage in ("eg_pretrain", "mouth_pose"):
+        save_checkpoint(runs / stage / "final.pt", {}, ModelConfig.preset("tiny"), {"stage": stage})
+    return ["--root", str(data), "--parent", str(runs), "--metrics", "psnr"]
+
+
+@pytest.fixture
+def ray_would_start():
+    """The exception ``sweep_inputs``' sweeps raise where Ray would start."""
+    return RayWouldStart
+
+
 @pytest.fixture
 def write_trial_results():
     """``write(path, psnr)``: a minimal valid results file (PSNR only, eval.results' schema) at

@@ -13,28 +13,10 @@ from sweeps.cli import build_parser
 from sweeps.variant import Variant
 
 
-class Stop(Exception):
-    """Raised where Ray would start: the checks before it passed."""
-
-
-def _stop(address):
-    raise Stop
-
-
 @pytest.fixture
-def sweep_argv(tmp_path, monkeypatch):
-    """A one-clip synthtalk dataset, a tiny parent run and folders in tmp_path; Ray never starts."""
-    from edtalk.experts.testing import make_fixture_dataset
-    from edtalk.model import save_checkpoint
-    from sweeps import tuner
-
-    monkeypatch.setattr(tuner, "init_ray", _stop)
-    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
-    runs = tmp_path / "runs"
-    for stage in ("eg_pretrain", "mouth_pose"):
-        save_checkpoint(runs / stage / "final.pt", {}, ModelConfig.preset("tiny"), {"stage": stage})
-    folders = ["--storage", str(tmp_path / "storage"), "--out", str(tmp_path / "out")]
-    return ["--root", str(data), "--parent", str(runs), "--metrics", "psnr", *folders]
+def sweep_argv(sweep_inputs, tmp_path):
+    """``sweep_inputs`` (tests/sweeps/conftest.py) with --storage and --out in tmp_path."""
+    return [*sweep_inputs, "--storage", str(tmp_path / "storage"), "--out", str(tmp_path / "out")]
 
 
 def _with_row(monkeypatch, ablation):
@@ -81,7 +63,9 @@ def test_a_loss_weight_of_a_stage_its_trials_do_not_train_is_refused_before_ray(
     assert len(err.splitlines()) == 1
 
 
-def test_a_row_whose_change_audio_driven_scoring_never_sees_is_refused(sweep_argv, monkeypatch, capsys):
+def test_a_row_whose_change_audio_driven_scoring_never_sees_is_refused(
+    sweep_argv, monkeypatch, capsys, ray_would_start
+):
     """The row trains audio_pose with its weight, but EDTalk-A takes pose from the GT clip: refused when
     asked for, and left out of the default list (it made the whole default sweep exit 2)."""
     _with_row(monkeypatch, Ablation("x", "x", "x", loss_weights={"audio_pose": {"mle": 0.0}}))
@@ -92,7 +76,7 @@ def test_a_row_whose_change_audio_driven_scoring_never_sees_is_refused(sweep_arg
     ), err
     args = SimpleNamespace(variants=None, smoke_test=False, driving="audio")
     assert "x" not in ablations.chosen_names(args, None) and len(ablations.chosen_names(args, None)) == 10
-    with pytest.raises(Stop):  # the default sweep goes on to Ray without it
+    with pytest.raises(ray_would_start):  # the default sweep goes on to Ray without it
         ablations.main(sweep_argv)
 
 
@@ -146,13 +130,13 @@ def test_a_typo_in_a_row_is_refused_before_ray_and_the_parent_run(
     assert err.startswith(f"error: {message}") and len(err.splitlines()) == 1, err
 
 
-def test_the_shipped_sweeps_pass_the_variant_checks(sweep_argv):
+def test_the_shipped_sweeps_pass_the_variant_checks(sweep_argv, ray_would_start):
     """Guard: every shipped row and bank size passes, and the sweep goes on to start Ray."""
-    with pytest.raises(Stop):
+    with pytest.raises(ray_would_start):
         ablations.main(sweep_argv)
-    with pytest.raises(Stop):
+    with pytest.raises(ray_would_start):
         ablations.main([*sweep_argv, "--driving", "video"])
-    with pytest.raises(Stop):
+    with pytest.raises(ray_would_start):
         bank_size.main(sweep_argv)
 
 

@@ -8,33 +8,9 @@ from types import SimpleNamespace
 import pyarrow.fs
 import pytest
 
-from edtalk.config import ModelConfig
 from sweeps import bank_size
 from sweeps.cli import build_parser, smoke_defaults
 from sweeps.export import export_results
-
-
-class Stop(Exception):
-    """Raised where Ray would start: the checks before it passed."""
-
-
-def _stop(address):
-    raise Stop
-
-
-@pytest.fixture
-def sweep_inputs(tmp_path, monkeypatch):
-    """A one-clip synthtalk dataset and a tiny parent run; Ray never starts (``Stop``)."""
-    from edtalk.experts.testing import make_fixture_dataset
-    from edtalk.model import save_checkpoint
-    from sweeps import tuner
-
-    monkeypatch.setattr(tuner, "init_ray", _stop)
-    data = make_fixture_dataset(tmp_path / "st", n_clips=1, n_frames=4, size=32)
-    runs = tmp_path / "runs"
-    for stage in ("eg_pretrain", "mouth_pose"):
-        save_checkpoint(runs / stage / "final.pt", {}, ModelConfig.preset("tiny"), {"stage": stage})
-    return ["--root", str(data), "--parent", str(runs), "--metrics", "psnr"]
 
 
 @pytest.mark.parametrize("flag", ["--storage", "--out"])
@@ -53,7 +29,7 @@ def test_a_folder_the_sweep_cannot_write_is_refused_before_ray_starts(flag, tmp_
 
 
 def test_out_and_storage_in_a_ray_job_working_dir_copy_are_refused(
-    tmp_path, sweep_inputs, monkeypatch, capsys
+    tmp_path, sweep_inputs, monkeypatch, capsys, ray_would_start
 ):
     """`ray job submit --working-dir .` runs the job in Ray's temporary copy of the repository: the
     default --out and --storage (results, ray_results) landed there, unseen by other nodes and deleted
@@ -70,11 +46,11 @@ def test_out_and_storage_in_a_ray_job_working_dir_copy_are_refused(
     assert bank_size.main([*sweep_inputs, "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err.startswith(f"error: --storage {job / 'ray_results'}: this folder lies in")
     outside = ["--out", str(tmp_path / "out"), "--storage", str(tmp_path / "storage")]
-    with pytest.raises(Stop):
+    with pytest.raises(ray_would_start):
         bank_size.main([*sweep_inputs, *outside])
     # a job without --working-dir runs where `ray start` ran: relative paths are the user's own folders
     monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", json.dumps({"runtime_env": {}}))
-    with pytest.raises(Stop):
+    with pytest.raises(ray_would_start):
         bank_size.main(sweep_inputs)
 
 
@@ -182,7 +158,7 @@ def test_the_summary_names_each_failed_trial(
 
 
 def test_metrics_skipped_for_missing_weights_are_named_before_anything_is_trained(
-    tmp_path, sweep_inputs, monkeypatch, capsys
+    tmp_path, sweep_inputs, monkeypatch, capsys, ray_would_start
 ):
     """Without --metrics each trial skipped the metrics whose judges or weight files were missing and
     said so only in its own log, after training: Table 6 came out with PSNR/SSIM/L1 only. The note now
@@ -192,9 +168,13 @@ def test_metrics_skipped_for_missing_weights_are_named_before_anything_is_traine
     monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "weights"))
     monkeypatch.setattr(tuner, "init_ray", lambda address: None)
     monkeypatch.setattr(tuner, "check_trial_fits", lambda args: None)
-    monkeypatch.setattr(parent_run, "prepare_parent", lambda args, variants: _stop(None))
+
+    def parent_run_would_start(args, variants):
+        raise ray_would_start
+
+    monkeypatch.setattr(parent_run, "prepare_parent", parent_run_would_start)
     argv = [*sweep_inputs[:-2], "--storage", str(tmp_path / "s"), "--out", str(tmp_path / "o")]
-    with pytest.raises(Stop):
+    with pytest.raises(ray_would_start):
         bank_size.main(argv)
     err = capsys.readouterr().err
     assert "note: without --metrics, every trial scores the metrics whose weight files this machine" in err
