@@ -155,7 +155,8 @@ def test_the_help_lists_the_registered_protocols_and_the_variants(monkeypatch, c
 
     monkeypatch.setitem(PROTOCOLS._items, "zz_protocol", PROTOCOLS.get("eat"))
     flat = " ".join(build_parser("x", "y").format_help().split())
-    assert "--protocol PROTOCOL scoring protocol: canonical | eat | synthtalk | zz_protocol" in flat
+    listed = flat.split("--protocol PROTOCOL scoring protocol: ")[1].split(" (default:")[0].split(" | ")
+    assert {"canonical", "eat", "synthtalk", "zz_protocol"} <= set(listed)  # other tests may register more
     _with_row(monkeypatch, Ablation("x", "x", "x", loss_weights={"audio_lip": {"m_fea": 0.0}}))
     with pytest.raises(SystemExit):
         ablations.main(["--help"])
