@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from sweeps.cli import ASHA_METRIC
-from sweeps.variant import DRIVING_METHODS, SCORED_THROUGH, Variant
+from sweeps.variant import DRIVING_METHODS, Variant, unscored_stages
 
 
 def check_inputs(args: argparse.Namespace) -> None:
@@ -50,7 +50,6 @@ def check_driving(variants: list[Variant], driving: str) -> None:
     """Refuse variants whose change the driving mode's scoring never sees (``Variant.unscored``): loss
     weights of the audio stages only with video driving, of audio_pose or audio_expression only with
     audio driving (EDTalk-A takes pose and expression from the GT clip)."""
-    from edtalk.config import STAGE_NAMES
     from eval.run_checks import UsageError
 
     unused = [v.name for v in variants if v.unscored(driving)]
@@ -60,7 +59,7 @@ def check_driving(variants: list[Variant], driving: str) -> None:
             "stages only) would score as their parent; leave them out or use --driving audio"
         )
     if unused:
-        unseen = STAGE_NAMES[STAGE_NAMES.index(SCORED_THROUGH[driving]) + 1 :]
+        unseen = unscored_stages(driving)
         raise UsageError(
             f"--driving {driving} scores {DRIVING_METHODS[driving]}, which takes pose and expression from "
             f"the GT clip, so {', '.join(unused)} (a change of {' or '.join(unseen)} only) would score as "

@@ -21,6 +21,14 @@ AUDIO_MOUTH_STAGE = "audio_lip"  # the stage whose audio encoder and MLP^m_A EDT
 SCORED_THROUGH = {"audio": AUDIO_MOUTH_STAGE, "video": "expression"}
 
 
+def unscored_stages(driving: str) -> tuple[str, ...]:
+    """The stages after ``SCORED_THROUGH[driving]``: the driving mode's method draws from none of their
+    modules."""
+    from edtalk.config import STAGE_NAMES
+
+    return STAGE_NAMES[STAGE_NAMES.index(SCORED_THROUGH[driving]) + 1 :]
+
+
 @dataclasses.dataclass(frozen=True)
 class Variant:
     """One sweep point: model-config overrides, loss-weight overrides per stage, stages to retrain."""
@@ -52,11 +60,10 @@ class Variant:
 
     def unscored(self, driving: str) -> bool:
         """The change is loss weights of stages after ``SCORED_THROUGH[driving]`` only, whose modules the
-        driving mode's method never draws from: scored, the variant would match its parent."""
-        from edtalk.config import STAGE_NAMES
-
-        unseen = STAGE_NAMES[STAGE_NAMES.index(SCORED_THROUGH[driving]) + 1 :]
-        return not self.model and bool(self.loss_weights) and set(self.loss_weights) <= set(unseen)
+        driving mode's method never draws from (``unscored_stages``): scored, the variant would match its
+        parent."""
+        unseen = set(unscored_stages(driving))
+        return not self.model and bool(self.loss_weights) and set(self.loss_weights) <= unseen
 
     def stage_overrides(self, stage: str, steps: int) -> dict[str, Any]:
         """The StageConfig fields a trial sets for ``stage`` (``stage_config_for``'s overrides): ``steps``
