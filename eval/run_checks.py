@@ -414,8 +414,8 @@ def protocol_help() -> str:
     from edtalk.data.readers import READERS
     from eval.protocols import PROTOCOLS
 
-    rendered = [name for name in READERS.names() if READERS.get(name).rendered]
-    real = [name for name in READERS.names() if not READERS.get(name).rendered]
+    real = [name for name in READERS.names() if real_faces(name)]  # choose_protocol's own rule
+    rendered = [name for name in READERS.names() if name not in real]
     return (
         f"{' | '.join(PROTOCOLS.names())} (default: synthtalk for --dataset {listed(rendered)}, "
         f"{REAL_FACES_PROTOCOL} for the real faces of {listed(real)} and any new reader, where "
