@@ -12,6 +12,7 @@ Modules, one job each:
   table_model.py  the table model (``Table``, ``Column``, ``Row``, ``Cell``) every format renders
   row_keys.py     which row of a table a results file fills, the rows' labels and order
   stamps.py       the lines under a table: protocol, split, unverified rows, failures, clip counts
+  clip_sets.py    which clips each results file was scored on, and which rows are ranked together
   tables.py       builds the tables (per spec, + one per extra dataset, + "other metrics" of a
                   paper dataset) from the results files and the paper's reported numbers
   formats.py      captions and the Markdown, LaTeX (booktabs) and HTML renderings of a table

@@ -7,6 +7,15 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from baselines.reported import ReportedRow
+from eval.report.clip_sets import (
+    Anchor,
+    Ranked,
+    anchor_of,
+    clips_phrase,
+    is_ranked,
+    scored_clip_ids,
+    scored_clips,
+)
 from eval.report.inputs import ResultFile
 from eval.report.row_keys import (
     clashes,
@@ -107,20 +116,25 @@ def _failure_counts(failures: tuple[dict, ...]) -> str:
 def _clip_counts(spec: TableSpec, results: list[ResultFile]) -> list[str]:
     """A line per dataset and split: how many clips each measured row was scored on (results files
     record ``n_clips``, the clips run, less the clips that failed as a whole), so a smoke run's 2 clips
-    are not read as the split, and rows scored on other numbers of clips are flagged as not
-    comparable. Rows whose files do not record it (written before ``n_clips`` was added) are named,
-    never counted as scored on the others' number."""
-    counts: dict[tuple[str, str], dict[str, int | None]] = defaultdict(dict)
+    are not read as the split, and rows scored on other clips are flagged as not comparable: by the
+    clips' ids where the files record them (``clip_sets``), else by their number. Rows whose files do
+    not record it (written before ``n_clips`` was added) are named, never counted as scored on the
+    others' number."""
     labels = _count_labels(spec, results)
+    by_where: dict[tuple[str, str], list[ResultFile]] = defaultdict(list)
     for r in results:
-        counts[(r.dataset, split_of(r))][labels[r.path]] = scored_clips(r)
+        by_where[(r.dataset, split_of(r))].append(r)
     lines = []
-    for (dataset, split), per_row in sorted(counts.items()):
+    for (dataset, split), rs in sorted(by_where.items()):
         where = f"{dataset} {split}".strip()
+        per_row = {labels[r.path]: scored_clips(r) for r in rs}
         recorded = {row: n for row, n in per_row.items() if n is not None}
         if not recorded:  # only files older than n_clips: nothing to say
             continue
         unrecorded = sorted(set(per_row) - set(recorded))
+        if len({ids for r in rs if (ids := scored_clip_ids(r)) is not None}) > 1:
+            lines.append(_different_clips(spec, where, rs, labels, unrecorded))
+            continue
         missing = f"; not recorded for {', '.join(unrecorded)}" if unrecorded else ""
         if len(set(recorded.values())) == 1:
             rows = "in every row that records it" if unrecorded else "in every row"
@@ -133,14 +147,33 @@ def _clip_counts(spec: TableSpec, results: list[ResultFile]) -> list[str]:
     return lines
 
 
-def scored_clips(result: ResultFile) -> int | None:
-    """The clips a results file was scored on: its ``n_clips`` (the clips run) less the clips that
-    failed as a whole; None when the file does not record ``n_clips``."""
-    n = result.raw.get("n_clips")
-    if not isinstance(n, int) or isinstance(n, bool):
-        return None
-    whole = {f.get("clip") for f in result.failures if isinstance(f, dict) and f.get("metric") is None}
-    return n - len(whole)
+def _different_clips(
+    spec: TableSpec, where: str, results: list[ResultFile], labels: dict, unrecorded: list[str]
+) -> str:
+    """The clip-count line of rows that record different clips' ids: the rows of one set of clips
+    together, the fullest first (``anchor_of``, GT on a tie), each other set described against it."""
+    labelled = [(labels[r.path], r) for r in results if scored_clips(r) is not None]
+    anchor = anchor_of(labelled, _gt_labels(spec, results, labels))
+    groups: dict[object, list[tuple[str, ResultFile]]] = defaultdict(list)
+    for label, r in sorted(labelled, key=lambda lr: lr[0]):
+        ids = scored_clip_ids(r)
+        groups[label if ids is None else ids].append((label, r))
+    mine = [g for g in groups.values() if anchor and anchor[0] in dict(g)]
+    listed = "; ".join(_group_phrase(g, anchor) for g in mine + [g for g in groups.values() if g not in mine])
+    missing = f"; clips not recorded for {', '.join(unrecorded)}" if unrecorded else ""
+    return f"Rows scored on different clips of {where} (not comparable): {listed}{missing}"
+
+
+def _group_phrase(group: list[tuple[str, ResultFile]], anchor: Anchor | None) -> str:
+    """``gt, static: 12 clips``: rows scored on one set of clips, described by the anchor's row when it
+    is one of them."""
+    label, r = next(((lb, r) for lb, r in group if anchor and lb == anchor[0]), group[0])
+    return f"{', '.join(lb for lb, _ in group)}: {clips_phrase(r, label, anchor)}"
+
+
+def _gt_labels(spec: TableSpec, results: list[ResultFile], labels: dict) -> set[str]:
+    row_ids = row_ids_of(spec, results)
+    return {labels[r.path] for r in results if row_ids[r.path][0] == "gt"}
 
 
 def _count_labels(spec: TableSpec, results: list[ResultFile]) -> dict:
@@ -153,55 +186,64 @@ def _count_labels(spec: TableSpec, results: list[ResultFile]) -> dict:
     return labels
 
 
-def ranked_clip_counts(results: list[ResultFile]) -> dict[tuple[str, str], int]:
-    """(dataset, split) -> the number of clips of the rows that are ranked (bold/underlined), for
-    each dataset and split whose ``results`` were scored on different numbers of clips or do not all
-    record it: the most any of them was scored on, i.e. the fullest evaluation (a ``--limit`` or
-    smoke run, or a row that lost clips to failures, is shown but not ranked against it). A dataset
-    and split absent from it ranks every row (all scored on one number, or none records it)."""
-    counts: dict[tuple[str, str], list[int | None]] = defaultdict(list)
-    for r in results:
-        counts[(r.dataset, split_of(r))].append(scored_clips(r))
-    reference = {}
-    for where, ns in counts.items():
-        recorded = {n for n in ns if n is not None}
-        if len(recorded) > 1 or (recorded and None in ns):
-            reference[where] = max(recorded)
-    return reference
-
-
-def is_ranked(result: ResultFile, reference: dict[tuple[str, str], int]) -> bool:
-    """Whether ``result``'s row may be bold/underlined (``ranked_clip_counts``)."""
-    n = reference.get((result.dataset, split_of(result)))
-    return n is None or scored_clips(result) == n
-
-
 def ranking_stamps(
-    spec: TableSpec, results: list[ResultFile], reference: dict[tuple[str, str], int], reported: bool
+    spec: TableSpec, results: list[ResultFile], ranked: dict[tuple[str, str], Ranked], reported: bool
 ) -> list[str]:
-    """A line per dataset and split whose rows are not all ranked: which rows best and second best
-    are marked among, and the rows that are not ranked (with the clips they were scored on)."""
+    """A line per dataset and split whose rows are not all ranked (``clip_sets.ranked_clips``): which
+    rows best and second best are marked among, and the rows that are not ranked (with the clips they
+    were scored on, and how they differ from the ranked rows' where the files record their ids)."""
     labels = _count_labels(spec, results)
     lines = []
-    for (dataset, split), n in sorted(reference.items()):
+    for (dataset, split), ref in sorted(ranked.items()):
         where = f"{dataset} {split}".strip()
+        labelled = [(labels[r.path], r) for r in results if (r.dataset, split_of(r)) == (dataset, split)]
+        labelled.sort(key=lambda lr: lr[0])
+        anchor = _ranked_anchor(labelled, ref)
         left = sorted(
             {
-                f"{labels[r.path]} ({_clips_phrase(scored_clips(r))})"
-                for r in results
-                if (r.dataset, split_of(r)) == (dataset, split) and not is_ranked(r, reference)
+                f"{label} ({clips_phrase(r, label, anchor)})"
+                for label, r in labelled
+                if not is_ranked(r, ranked)
             }
         )
-        paper = f" and the paper's {REPORTED_MARK} rows" if reported else ""
+        among = _marked_among(ref, anchor, labelled, ranked, reported)
         lines.append(
-            f"Best (bold) and second best (underlined) on {where} marked only among the rows scored on "
-            f"{n} clips (the most any row was){paper}; not ranked: {', '.join(left)}"
+            f"Best (bold) and second best (underlined) on {where} {among}; not ranked: {', '.join(left)}"
         )
     return lines
 
 
-def _clips_phrase(n: int | None) -> str:
-    return "clips not recorded" if n is None else f"{n} clip{'s' if n != 1 else ''}"
+def _marked_among(
+    ref: Ranked, anchor: Anchor | None, labelled: list[tuple[str, ResultFile]], ranked: dict, reported: bool
+) -> str:
+    """Which rows ``ranking_stamps``' line says best and second best are marked among."""
+    paper = f" and the paper's {REPORTED_MARK} rows" if reported else ""
+    among = [(label, r) for label, r in labelled if is_ranked(r, ranked)]
+    if ref.tied:  # only rows whose files record no clip ids may be ranked, by their count
+        shown = [label for label, _ in among] + ([f"the paper's {REPORTED_MARK} rows"] if reported else [])
+        head = f"marked only among {', '.join(shown)}" if shown else "not marked"
+        return (
+            f"{head}: the rows scored on the most clips ({ref.n}) were scored on different clips, as many "
+            "rows on each"
+        )
+    if ref.ids is None or anchor is None:
+        return f"marked only among the rows scored on {ref.n} clips (the most any row was){paper}"
+    counted = any(scored_clip_ids(r) is None for _, r in among)
+    also = f" and the rows on {ref.n} clips whose files record no clip ids" if counted else ""
+    return (
+        f"marked only among the rows scored on the same {ref.n} clips as {anchor[0]} (the most any row "
+        f"was){also}{paper}"
+    )
+
+
+def _ranked_anchor(labelled: list[tuple[str, ResultFile]], ref: Ranked) -> Anchor | None:
+    """What the rows that are not ranked are described against: the first ranked row of ``ref.ids``,
+    on a tie the first of the rows on the most clips, else (compared by counts only) nothing."""
+    if ref.ids is not None:
+        return min((label, ids) for label, r in labelled if (ids := scored_clip_ids(r)) == ref.ids)
+    if ref.tied:
+        return anchor_of([(label, r) for label, r in labelled if scored_clips(r) == ref.n])
+    return None
 
 
 def reported_notes(rows: list[ReportedRow]) -> list[str]:

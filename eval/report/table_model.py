@@ -13,7 +13,7 @@ class Cell:
     text: str  # "21.628", "–" when missing
     value: float | None  # the number that is ranked (rounded to the shown digits)
     rank: int | None = None  # 1 best (bold), 2 second (underlined)
-    comparable: bool = True  # False: scored on fewer clips than the ranked rows (stamps.is_ranked)
+    comparable: bool = True  # False: scored on other clips than the ranked rows (clip_sets.is_ranked)
 
 
 @dataclasses.dataclass

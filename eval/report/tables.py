@@ -6,8 +6,9 @@ split), and the paper's reported rows join only the tables of the protocol they 
 (``eat`` for Tables 1/3/4/6, ``canonical`` for Table 5) on the usual (test) split. A protocol with
 reported rows but no measured rows still gets its table (reported only). Best value per column in
 bold, second underlined; GT rows are references and never ranked, and where a dataset's rows were
-scored on different numbers of clips only those on the most (and the paper's rows) are ranked,
-as a line under the table says (``stamps.ranked_clip_counts``). Values are shown as stored;
+scored on different clips (by the clips' ids where the results files record them, else by their
+number) only those on the most, and on the clips most of those share, are ranked (and the paper's
+rows), as a line under the table says (``clip_sets.ranked_clips``). Values are shown as stored;
 nothing is recomputed. Two results files that would give the same row (the same method name in two
 folders) are both shown, labelled by folder (and file name, for two files in one folder), with a
 warning; so are rows of one protocol under two or more protocol hashes (its table or judges changed
@@ -35,15 +36,14 @@ from collections.abc import Iterable
 
 from baselines.reported import PAPER_METRICS, ReportedRow, reported_rows
 from edtalk.data.readers import dataset_title
+from eval.report.clip_sets import is_ranked, ranked_clips
 from eval.report.formats import caption
 from eval.report.inputs import ResultFile
 from eval.report.row_keys import group_key, row_ids_of, row_key, row_label_of, sort_keys, split_of
 from eval.report.stamps import (
     clash_stamps,
     driving_stamps,
-    is_ranked,
     not_applicable_stamps,
-    ranked_clip_counts,
     ranking_stamps,
     reported_notes,
     same_source_warnings,
@@ -89,7 +89,7 @@ def _reported_cell(row: ReportedRow | None, metric: str) -> Cell:
 
 def _rank(rows: list[Row], columns: list[Column]) -> None:
     """Mark the best (1) and second best (2) distinct value per column; references and cells scored
-    on fewer clips than the ranked rows (``Cell.comparable``) are skipped, and a column with fewer
+    on other clips than the ranked rows (``Cell.comparable``) are skipped, and a column with fewer
     than two ranked rows is not marked."""
     for j, col in enumerate(columns):
         ranked = [
@@ -124,10 +124,10 @@ def _columns(spec_groups: Iterable[ColumnGroup], results: list[ResultFile]) -> l
 
 
 def _measured_rows(
-    spec: TableSpec, columns: list[Column], results: list[ResultFile], ranked_counts: dict
+    spec: TableSpec, columns: list[Column], results: list[ResultFile], ranked: dict
 ) -> list[Row]:
     """A row per row key (and tag); a cell whose file was scored on other clips than the ranked rows
-    (``ranked_counts``: ``stamps.ranked_clip_counts``) is not ranked."""
+    (``ranked``: ``clip_sets.ranked_clips``) is not ranked."""
     by_row: dict[tuple[str, str], dict[str, ResultFile]] = defaultdict(dict)
     row_ids = row_ids_of(spec, results)
     for r in results:
@@ -143,7 +143,7 @@ def _measured_rows(
                 mine.get(c.group),
                 c.metric,
                 spec.decimals.get(c.metric, 3),
-                c.group not in mine or is_ranked(mine[c.group], ranked_counts),
+                c.group not in mine or is_ranked(mine[c.group], ranked),
             )
             for c in columns
         ]
@@ -181,8 +181,8 @@ def _reported_table_rows(spec: TableSpec, columns: list[Column], reported: list[
 def _make_table(spec, groups, protocol, protocol_hash, results, reported, key_suffix) -> Table:
     columns = _columns(groups, results)
     rankable = [r for r in results if row_key(spec, r) != "gt"]  # GT rows are never ranked
-    ranked_counts = ranked_clip_counts(rankable)
-    rows = _measured_rows(spec, columns, results, ranked_counts)
+    ranked = ranked_clips(rankable)
+    rows = _measured_rows(spec, columns, results, ranked)
     rows += _reported_table_rows(spec, columns, reported)
     _rank(rows, columns)
     table = Table(
@@ -196,7 +196,7 @@ def _make_table(spec, groups, protocol, protocol_hash, results, reported, key_su
         rows=rows,
         notes=reported_notes(reported),
         stamps=table_stamps(spec, protocol, protocol_hash, results)
-        + ranking_stamps(spec, rankable, ranked_counts, bool(reported)),
+        + ranking_stamps(spec, rankable, ranked, bool(reported)),
         split=split_of(results[0]) if results else USUAL_SPLIT,
         sources=[r.path for r in results],
     )
