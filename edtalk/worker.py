@@ -182,6 +182,8 @@ class StageWorker:
 
     def step(self) -> dict[str, float]:
         """One optimiser step of the stage's modules (and of D); returns the loss terms."""
+        import torch
+
         from edtalk.losses import adversarial_discriminator
 
         batch = self.next_batch()
@@ -190,11 +192,15 @@ class StageWorker:
             self.disc.requires_grad_(False)  # G's adversarial term must not train D
         terms = self.stage.losses(out, batch, self.nets)
         loss = sum(self.weights[k] * v for k, v in terms.items() if self.weights[k] != 0)  # 0: ablated
-        loss_value = float(loss.detach())
+        # the loss and its terms in one read to the host (on a GPU, one wait for the forward), here
+        # rather than after the step, whose kernels a later read would wait for too
+        scalars = [t.detach().reshape(()) for t in (loss, *terms.values())]
+        loss_value, *term_values = torch.stack(scalars).tolist()
+        values = dict(zip(terms, term_values, strict=True))
         if not math.isfinite(loss_value):  # stop before a NaN reaches the weights (and checkpoints)
-            values = ", ".join(f"{k} {float(v.detach()):.4g}" for k, v in terms.items())
+            listed = ", ".join(f"{k} {v:.4g}" for k, v in values.items())
             raise FloatingPointError(
-                f"stage {self.stage.name}: the loss is {loss_value} ({values}); the weights "
+                f"stage {self.stage.name}: the loss is {loss_value} ({listed}); the weights "
                 "before this step are unchanged. Resume from the last checkpoint with a lower --lr, "
                 "or without --bf16."
             )
@@ -208,8 +214,8 @@ class StageWorker:
             d_loss.backward()
             all_reduce_grads(self.disc, self.world)
             self.d_opt.step()
-            terms["d"] = d_loss.detach()
-        return {**{k: float(v.detach()) for k, v in terms.items()}, "loss": loss_value}
+            values["d"] = float(d_loss.detach())
+        return {**values, "loss": loss_value}
 
     def rng_state(self) -> dict:
         """This rank's random state: the sampler's numpy generator and torch's (CPU, and the GPU's)."""

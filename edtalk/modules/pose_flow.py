@@ -41,6 +41,11 @@ class ActNorm(nn.Module):
         self.loc = nn.Parameter(torch.zeros(channels))
         self.log_scale = nn.Parameter(torch.zeros(channels))  # log(1 / delta)
         self.register_buffer("initialized", torch.tensor(False))
+        self.known_initialized = False  # the buffer read True once: no read (a GPU wait) per call after
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        self.known_initialized = False  # a loaded ``initialized`` is read again at the next training call
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.no_grad()
     def _init_from(self, x: torch.Tensor) -> None:
@@ -51,8 +56,10 @@ class ActNorm(nn.Module):
         self.initialized.fill_(True)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.training and not bool(self.initialized):
-            self._init_from(x)
+        if self.training and not self.known_initialized:
+            if not bool(self.initialized):
+                self._init_from(x)
+            self.known_initialized = True
         y = (x - self.loc) * torch.exp(self.log_scale)
         return y, _wide(self.log_scale).sum().expand(x.shape[0]) * x.shape[1]
 

@@ -126,3 +126,26 @@ def test_bf16_flow_sums_log_densities_in_float32():
         terms += [ld1, ld2, ld3]
     exact = sum(t.double() for t in terms)
     assert torch.allclose(logdet.double(), exact, rtol=1e-6)
+
+
+def test_actnorm_initialises_once_and_again_after_loading_an_uninitialised_state():
+    """ActNorm remembers in Python that its ``initialized`` buffer is set (no read of it per call);
+    a state loaded into it is read again, so loading a fresh layer's state re-initialises it."""
+    from edtalk.modules.pose_flow import ActNorm
+
+    layer = ActNorm(3).train()
+    first = torch.randn(64, 3) * 2 + 5
+    layer(first)
+    assert torch.allclose(layer.loc, first.mean(0))
+    layer(torch.randn(64, 3))  # initialised: the data no longer moves it
+    assert torch.allclose(layer.loc, first.mean(0))
+    layer.load_state_dict(ActNorm(3).state_dict())  # initialized False again
+    second = torch.randn(64, 3) - 4
+    layer(second)
+    assert torch.allclose(layer.loc, second.mean(0))
+    trained = ActNorm(3).train()
+    trained(first)
+    fresh = ActNorm(3).train()
+    fresh.load_state_dict(trained.state_dict())  # an initialised state: kept
+    fresh(second)
+    assert torch.allclose(fresh.loc, first.mean(0))
