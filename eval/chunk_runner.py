@@ -1,13 +1,16 @@
-"""Running chunks of clips: as Ray tasks (a private local Ray, or a cluster with ``--address``) or
-in this process (``--workers 0``), with a progress bar; ``run_chunks`` yields each chunk's result as
-it completes.
+"""Running chunks of clips: on Ray actors (a private local Ray, or a cluster with ``--address``), one
+per CPU or per GPU (``WorkerPool``), or in this process (``--workers 0``), with a progress bar;
+``run_chunks`` yields each chunk's result as it completes. Inside ``keep_workers()`` the actors, and
+the networks they loaded, serve every ``run_chunks`` call of the block.
 
-Ray workers import this module (``_run_in`` is shipped by reference): keep its top-level imports
-light; Ray and tqdm are imported inside the functions."""
+Ray workers import this module (``ChunkWorker`` and ``_run_in`` are shipped by reference): keep its
+top-level imports light; Ray and tqdm are imported inside the functions."""
 
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import math
 import os
 import time
@@ -63,11 +66,11 @@ def run_chunks(
     lost: Callable[[list, str], dict] | None = None,
 ) -> Iterator[dict]:
     """Yield ``fn(chunk, *extra)`` for each chunk as it completes, with a clips/s progress bar:
-    in this process (``--workers 0``) or as Ray tasks (tqdm over ``ray.wait`` completions). A task
-    whose Ray worker died (killed for memory, a crash in native code) is tried once more; when it
-    dies again, ``lost(chunk, reason)`` stands for its result (its clips' failures) and the other
-    tasks go on. An exception raised by ``fn`` itself stops the run; so does a caller that stops
-    iterating (the tasks still pending are cancelled)."""
+    in this process (``--workers 0``) or on Ray actors (``WorkerPool``; tqdm over ``ray.wait``
+    completions). A chunk whose Ray worker died (killed for memory, a crash in native code) is tried
+    once more on a new one; when it dies again, ``lost(chunk, reason)`` stands for its result (its
+    clips' failures) and the other chunks go on. An exception raised by ``fn`` itself stops the run;
+    so does a caller that stops iterating (the chunks still running are stopped with their actors)."""
     from tqdm import tqdm
 
     total = sum(len(c) for c in chunks)
@@ -83,39 +86,191 @@ def run_chunks(
                 yield out
             return
         ray = _init_ray(args)
-        opts = {"num_cpus": 1, "max_retries": 1}  # retries follow a dead worker, not an exception
-        if args.device.startswith("cuda"):
-            opts["num_gpus"] = 1
-        remote = ray.remote(**opts)(_run_in)
-        shared = [ray.put(x) for x in extra]
-        cwd = os.getcwd()
-        pending = {remote.remote(cwd, fn, chunk, *shared): chunk for chunk in chunks}
+        use_gpu = args.device.startswith("cuda")
+        kept = _KEPT_POOLS is not None
+        if kept:
+            for other in [p for gpu, p in _KEPT_POOLS.items() if gpu != use_gpu]:
+                other.close()  # its idle actors hold CPUs this pool's actors may need
+            if use_gpu not in _KEPT_POOLS:
+                _KEPT_POOLS[use_gpu] = WorkerPool(ray, use_gpu)
+        pool = _KEPT_POOLS[use_gpu] if kept else WorkerPool(ray, use_gpu)
         try:
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                chunk = pending.pop(done[0])
-                try:
-                    out = ray.get(done[0])
-                except ray.exceptions.RayTaskError as e:
-                    raise e.as_instanceof_cause() from None
-                except ray.exceptions.RayError as e:  # the worker process or its node died
-                    if lost is None:
-                        raise
-                    first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
-                    out = lost(
-                        chunk, f"lost: the Ray worker running it died ({type(e).__name__}: {first_line})"
-                    )
+            for chunk, out in _run_on_actors(pool, fn, chunks, extra, lost):
                 bar.update(len(chunk))
                 yield out
-        finally:  # an error here, or the caller stopping early (a chunk's fatal error): cancel the rest
-            for ref in pending:
-                ray.cancel(ref, force=True)
+        finally:
+            if not kept:
+                pool.close()
+
+
+class ChunkWorker:
+    """A Ray actor that runs chunks (``_run_in``) for its pool's life, so its process keeps what the
+    first chunk loaded (the per-process caches: ``eval.backbones.get_backbone``,
+    ``baselines.edtalk_methods.EDTalkMethod.generator``)."""
+
+    def ready(self) -> None:
+        """Answers once the actor's process has started."""
+
+    def run(self, cwd: str, fn: Callable, chunk: list, *extra: Any) -> Any:
+        return _run_in(cwd, fn, chunk, *extra)
+
+
+class WorkerPool:
+    """The Ray actors that run chunks: one per CPU of the Ray cluster, or one per GPU with a CUDA
+    ``--device``, each booking its CPU or GPU for its life. Ray tasks ran the chunks before, but a GPU
+    task gets a new process each time (Ray's ``max_calls=1`` for GPU tasks), so every chunk of 8 clips
+    loaded the checkpoint and every metric network again; reusing task processes would not do either,
+    since a process keeps the GPU it first initialised CUDA on while Ray books its next task another.
+    Kept across the ``run_chunks`` calls inside ``keep_workers()`` (generation then scoring, and
+    several methods); else closed at the end of each call."""
+
+    def __init__(self, ray: Any, use_gpu: bool) -> None:
+        self.ray = ray
+        self.use_gpu = use_gpu
+        self.idle: list = []
+        resources = {"num_cpus": 1, "num_gpus": 1} if use_gpu else {"num_cpus": 1}
+        self.actor_class = ray.remote(**resources)(ChunkWorker)
+
+    def slots(self) -> int:
+        """How many actors a run may use: the cluster's GPUs or CPUs (a private local Ray's CPUs are
+        ``--workers``). Those the cluster has no room for yet wait to start without holding a chunk."""
+        return max(1, int(self.ray.cluster_resources().get("GPU" if self.use_gpu else "CPU", 1)))
+
+    def take(self, n: int) -> list:
+        """``n`` actors: idle ones first, then new ones."""
+        taken, self.idle = self.idle[:n], self.idle[n:]
+        return taken + [self.actor_class.remote() for _ in range(n - len(taken))]
+
+    def new_actor(self) -> Any:
+        return self.actor_class.remote()
+
+    def give_back(self, actor: Any) -> None:
+        self.idle.append(actor)
+
+    def kill(self, actor: Any) -> None:
+        """Stop an actor (a chunk it still runs stops with it); one already dead is fine."""
+        try:
+            self.ray.kill(actor, no_restart=True)
+        except Exception:  # noqa: BLE001 - dead already, or Ray shut down
+            pass
+
+    def close(self) -> None:
+        """Stop the idle actors (the busy ones are stopped by ``_run_on_actors``)."""
+        if self.ray.is_initialized():
+            for actor in self.idle:
+                self.kill(actor)
+        self.idle = []
+
+
+_KEPT_POOLS: dict[bool, WorkerPool] | None = None  # the pools of an open keep_workers() block
+
+
+@contextlib.contextmanager
+def keep_workers() -> Iterator[None]:
+    """Inside the block, ``run_chunks`` calls share their Ray actors (one pool for the CPU, one for
+    CUDA), so each actor loads a checkpoint or metric network once for the whole block; they are
+    stopped when it ends."""
+    global _KEPT_POOLS
+    if _KEPT_POOLS is not None:  # nested: the outer block keeps them
+        yield
+        return
+    _KEPT_POOLS = {}
+    try:
+        yield
+    finally:
+        pools, _KEPT_POOLS = _KEPT_POOLS, None
+        for pool in pools.values():
+            pool.close()
+
+
+MAX_TRIES = 2  # a chunk whose worker died is tried once more on a new one (as Ray's max_retries=1)
+
+
+class WorkersDidNotStart(RuntimeError):
+    """Ray could not start the actors that run chunks (a broken worker environment, say)."""
+
+
+def _run_on_actors(
+    pool: WorkerPool, fn: Callable, chunks: list[list], extra: tuple, lost: Callable | None
+) -> Iterator[tuple[list, Any]]:
+    """Yield (chunk, result) as the pool's actors finish them. An actor gets a chunk once it has
+    started and the next one as it becomes free, so no chunk waits on an actor the cluster has no room
+    for while others are free. An actor that dies is replaced (``run_chunks`` says what becomes of its
+    chunk); a chunk's exception is raised here; on any exit the actors still busy or starting are
+    stopped, the others returned to the pool."""
+    ray = pool.ray
+    shared = [ray.put(x) for x in extra]
+    cwd = os.getcwd()
+    todo = collections.deque(range(len(chunks)))
+    tries: collections.Counter = collections.Counter()
+    running: dict[Any, tuple[Any, int]] = {}  # a chunk's call -> (actor, chunk index)
+    starting: dict[Any, Any] = {}  # an actor's ready() call -> actor
+    failed_starts = 0
+
+    def add_actor(actor: Any) -> None:
+        starting[actor.ready.remote()] = actor
+
+    def start_next(actor: Any) -> None:
+        if not todo:
+            pool.give_back(actor)
+            return
+        i = todo.popleft()
+        tries[i] += 1
+        running[actor.run.remote(cwd, fn, chunks[i], *shared)] = (actor, i)
+
+    for actor in pool.take(min(len(chunks), pool.slots())):
+        add_actor(actor)
+    try:
+        while running or (todo and starting):
+            done, _ = ray.wait([*running, *starting], num_returns=1)
+            if done[0] in starting:
+                actor = starting.pop(done[0])
+                try:
+                    ray.get(done[0])
+                except ray.exceptions.RayError as e:  # its process did not start
+                    pool.kill(actor)
+                    failed_starts += 1
+                    if failed_starts > len(chunks) + pool.slots():
+                        raise WorkersDidNotStart(f"Ray could not start a scoring worker: {e}") from None
+                    add_actor(pool.new_actor())
+                    continue
+                start_next(actor)
+                continue
+            actor, i = running.pop(done[0])
+            try:
+                out = ray.get(done[0])
+            except ray.exceptions.RayTaskError as e:  # fn raised: the actor lives on
+                pool.give_back(actor)
+                raise e.as_instanceof_cause() from None
+            except ray.exceptions.RayError as e:  # the actor's process or its node died
+                pool.kill(actor)
+                again = tries[i] < MAX_TRIES
+                if not again and lost is None:
+                    raise
+                if again:
+                    todo.appendleft(i)
+                if todo:
+                    add_actor(pool.new_actor())
+                if again:
+                    continue
+                first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                out = lost(
+                    chunks[i], f"lost: the Ray worker running it died ({type(e).__name__}: {first_line})"
+                )
+            else:
+                start_next(actor)
+            yield chunks[i], out
+    finally:  # an error, Ctrl-C, or the caller stopping early (a chunk's fatal error)
+        for actor, _ in running.values():
+            pool.kill(actor)
+        for actor in starting.values():
+            pool.kill(actor)
 
 
 def _run_in(cwd: str, fn: Callable, chunk: list, *extra: Any) -> Any:
-    """A Ray task: ``fn(chunk, *extra)`` from the driver's working folder, so that relative paths
-    (``--root data/synthtalk``, ``--out``, ``--ckpt``) mean on a cluster's workers what they mean to
-    the driver wherever the folder is shared; a worker without it keeps its own folder."""
+    """A chunk's work on a Ray actor: ``fn(chunk, *extra)`` from the driver's working folder, so that
+    relative paths (``--root data/synthtalk``, ``--out``, ``--ckpt``) mean on a cluster's workers what
+    they mean to the driver wherever the folder is shared; a worker without it keeps its own folder."""
     if os.getcwd() != cwd and os.path.isdir(cwd):
         os.chdir(cwd)
     return fn(chunk, *extra)
@@ -123,7 +278,7 @@ def _run_in(cwd: str, fn: Callable, chunk: list, *extra: Any) -> Any:
 
 def split_into_chunks(items: list, args: argparse.Namespace) -> list[list]:
     """``items`` in chunks of ``--chunk`` (default: one per clip in this process; on Ray about 4
-    tasks per worker, at most 8 clips each)."""
+    chunks per worker, at most 8 clips each)."""
     if not items:
         return []
     if args.chunk:

@@ -345,10 +345,10 @@ def paired_folders(config: dict) -> dict[str, tuple[str, Any, Path | None]]:
 def check_device(args: argparse.Namespace) -> None:
     """--device names a torch device this run can use (``edtalk.cli.parse_device``; "auto" becomes
     cpu or cuda): a CUDA device on a machine (or local Ray) without one would crash in every clip's
-    first metric, or leave Ray tasks waiting for a GPU forever. Left out, it is "auto" (as for
+    first metric, or leave Ray workers waiting for a GPU forever. Left out, it is "auto" (as for
     edtalk.infer and eval.proof), or "cpu" on a cluster (--address), whose workers' GPUs this machine
     cannot see: there the GPUs are checked when Ray starts (``eval.chunk_runner._init_ray``). A numbered
-    GPU other than cuda:0 is for ``--workers 0`` only: a Ray task sees its one GPU as cuda:0."""
+    GPU other than cuda:0 is for ``--workers 0`` only: a Ray worker sees its one GPU as cuda:0."""
     from edtalk.cli import parse_device
 
     requested = args.device or ("cpu" if args.address else "auto")
@@ -359,9 +359,9 @@ def check_device(args: argparse.Namespace) -> None:
     index = args.device.partition(":")[2]
     if args.device.startswith("cuda") and index not in ("", "0") and (args.workers != 0 or args.address):
         raise UsageError(
-            f"--device {args.device} with Ray workers: each scoring task gets one GPU of Ray's choosing, "
+            f"--device {args.device} with Ray workers: each scoring worker gets one GPU of Ray's choosing, "
             "which it sees as cuda:0 (Ray sets its CUDA_VISIBLE_DEVICES), so cuda:N would fail in every "
-            f"task; use --device cuda (the tasks share the GPUs), or --workers 0 without --address to score "
+            f"worker; use --device cuda (one worker per GPU), or --workers 0 without --address to score "
             f"on GPU {index} in this process"
         )
 
