@@ -82,10 +82,8 @@ demo: install
 	step "3 train the tiny EDTalk chain (stage 1 from the shipped init, shipped loss experts)" $(BIN)/python -m edtalk.train --stages all --preset tiny --data synthtalk:$(DATA) --workers 2 --out $(RUNS) --resume --parent $(INIT) --experts $(EXPERTS) --extra-identities $(EXTRA_PEOPLE); \
 	step "3b proof: does it disentangle? (test identities)" $(BIN)/python -m eval.proof --ckpt $(CKPT) --data $(DATA) --out $(RESULTS)/proof.json --no-progress; \
 	step "3c probe: what E and the navigation weights carry (train -> test identities)" $(BIN)/python -m eval.probe --ckpt $(CKPT) --data $(DATA) --out $(RESULTS)/probe.json --no-progress; \
-	for m in gt static; do \
-	  step "4 score $$m" $(BIN)/python -m eval.run --dataset synthtalk --root $(DATA) --split test --method $$m --protocol synthtalk --out $(RESULTS); done; \
-	for m in edtalk_v edtalk_a; do \
-	  step "4 score $$m" $(BIN)/python -m eval.run --dataset synthtalk --root $(DATA) --split test --method $$m --ckpt $(CKPT) --protocol synthtalk --out $(RESULTS); done; \
+	step "4 score gt,static" $(BIN)/python -m eval.run --dataset synthtalk --root $(DATA) --split test --method gt,static --protocol synthtalk --out $(RESULTS); \
+	step "4 score edtalk_v,edtalk_a" $(BIN)/python -m eval.run --dataset synthtalk --root $(DATA) --split test --method edtalk_v,edtalk_a --ckpt $(CKPT) --protocol synthtalk --out $(RESULTS); \
 	step "5 bank-size sweep (smoke)" $(BIN)/python sweeps/bank_size.py --smoke-test --root $(DATA) --parent $(RUNS) --out $(RESULTS) --resume; \
 	step "6 render the report" $(BIN)/python -m eval.report $(RESULTS) --out $(REPORT); \
 	echo; echo "=== demo: wall time by step"; cat $(RUNS)/demo_timings.tsv; \

@@ -1,4 +1,5 @@
-"""``python -m eval.run``: score one method on one dataset split under one protocol.
+"""``python -m eval.run``: score one method, or several (``--method gt,static,edtalk_v``), on one dataset
+split under one protocol.
 
 Steps (see ``--help`` for every flag):
 
@@ -16,6 +17,12 @@ Steps (see ``--help`` for every flag):
 4. merge the per-clip states (``metric.merge``) and write ``<out>/<dataset>/<method>/<protocol>.json``
    and ``<protocol>.clips.jsonl`` atomically (schema: eval/results.py).
 
+Several methods in one call are checked first, all of them (names, checkpoint, folders, results
+files), then scored one after another, steps 2-4 each, as a call of each alone would (same results
+file, cache and videos), but with one Ray whose workers keep the metrics' networks loaded. A method
+whose generation stops (its checkpoint, its network) is reported and the next one scored; the call
+ends with one line per method.
+
 A metric that does not apply to a clip at all (``Metric.not_applicable``: Acc_emo on a dataset without
 emotion labels, the disentanglement metrics without synthtalk's ground truth) is not scored for it
 and shows as "not applicable" with its reason (results, summary, report), never as a failure.
@@ -23,7 +30,8 @@ and shows as "not applicable" with its reason (results, summary, report), never 
 Exit codes: 0 ok; 1 some clip failed (recorded with its reason; 0 with ``--allow-failures``),
 an unexpected exception in a metric included (the clip's failure for that metric, with its
 traceback; the other clips and metrics are scored and cached); 2 nothing could run (bad
-arguments, dataset layout, missing weights or checkpoint).
+arguments, dataset layout, missing weights or checkpoint). With several methods, the worst of
+theirs (2 for a method whose generation stopped).
 
 This module is the CLI and the run's steps (``run``); the parts live beside it: eval/run_checks.py
 (pre-flight checks), eval/generation.py (step 2), eval/scoring.py (steps 3 and 4) and
@@ -38,19 +46,24 @@ import logging
 import os
 import sys
 import time
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from edtalk.cli import non_negative_int, positive_int, report_error
 from edtalk.data.readers import READERS
 from edtalk.provenance import git_info, library_versions, machine
 from eval.cache import ClipCache, GTFeatureStore, clip_inputs, file_fingerprint, metric_key
-from eval.chunk_runner import run_chunks, split_into_chunks
+from eval.chunk_runner import keep_workers, run_chunks, split_into_chunks
 from eval.generation import drop_stale_videos, drop_videos_of_changed_inputs, generate_chunk, lost_generation
 from eval.results import SCHEMA, method_dir_name, metric_entry, results_path, write_results
 from eval.run_checks import (
     UsageError,
     check_address,
     check_device,
+    check_distinct_results,
+    check_method_list,
     check_same_method,
     check_weights,
     check_workers,
@@ -63,6 +76,7 @@ from eval.run_checks import (
     resolve_clips,
     select_metrics,
     smaller_than_before,
+    split_methods,
 )
 from eval.scoring import (
     Job,
@@ -106,6 +120,9 @@ examples:
   # a folder of EAT's outputs (M003_ang_1_001.mp4 ...) on MEAD
   python -m eval.run --dataset mead --root /data/MEAD_front --method folder:/data/eat_out \\
       --protocol eat --out results/
+  # several methods in one call (one Ray start, the metrics' networks loaded once), each scored as alone
+  python -m eval.run --dataset synthtalk --root data/synthtalk --method gt,static,edtalk_v,edtalk_a \\
+      --ckpt runs/audio_expression/final.pt --protocol synthtalk --out results/
   # any two folders of videos paired by file name
   python -m eval.run --dataset folder --gt videos/gt --pred videos/ours --protocol canonical --out results/
   # on a running Ray cluster
@@ -114,7 +131,8 @@ examples:
 Results: <out>/<dataset>/<method>/<protocol>.json (+ .clips.jsonl; <protocol>.<split>.json for a split
 other than test); cache:
 <out>/<dataset>/<method>/cache/<protocol hash>/; generated videos: <out>/<dataset>/<method>/videos/.
-Exit code 1 if any clip failed (see "failures" in the JSON) unless --allow-failures.
+Exit code 1 if any clip failed (see "failures" in the JSON) unless --allow-failures; with several
+methods, the worst of theirs.
 """
 
 
@@ -162,7 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="score only the first N clips of the split (smoke runs)",
     )
     m = p.add_argument_group("method and protocol")
-    m.add_argument("--method", default=None, help=method_help())
+    m.add_argument(
+        "--method",
+        default=None,
+        help="a method, or several as a comma list (e.g. gt,static,edtalk_v: all checked before any is "
+        "scored, then scored one after another in one Ray, each into the results file, cache and videos "
+        f"a call of it alone gets; --ckpt goes to the generating ones): {method_help()}",
+    )
     m.add_argument("--ckpt", help="checkpoint for generating methods (edtalk_v, edtalk_a)")
     m.add_argument("--protocol", default=None, help=protocol_help())
     m.add_argument(
@@ -194,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--chunk",
         type=positive_int,
         default=None,
-        help="clips per Ray task (default: about 4 tasks per worker, at most 8)",
+        help="clips per chunk, the unit of work a Ray worker is given (default: about 4 chunks per worker, "
+        "at most 8 clips each)",
     )
     r.add_argument(
         "--allow-unverified-weights",
@@ -215,13 +240,57 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@dataclass
+class Shared:
+    """What the methods of one call share: the protocol, its metrics and the clips."""
+
+    protocol: Any
+    metric_ids: list[str]
+    unavailable: list[str]
+    metrics: dict
+    keys: dict
+    clips: list
+    phash: str
+
+
+@dataclass
+class MethodRun:
+    """One method of the call: its arguments (``--method`` its own spec when the call names several, so
+    its results file records what a call of it alone records), the method and its results file."""
+
+    args: argparse.Namespace
+    method: Any
+    driving: str | None
+    results_file: Path
+    t_start: float  # its wall time's start: the call's for the first method, its turn's for the others
+    label: str = ""  # prefix of the progress bars when the call scores several methods
+    outcome: str | None = None  # its line of the call's summary, once scored
+
+    @property
+    def name(self) -> str:
+        return self.method.display_name
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.args.out) / self.args.dataset / method_dir_name(self.name)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Score ``args.method`` on ``args.dataset`` under ``args.protocol`` (steps 1-4 of the module
-    docstring) and write the results; returns the exit code (1 when a clip failed, unless
-    ``--allow-failures``). Raises ``UsageError`` (and the errors ``main`` reports) when nothing
-    can run."""
-    from baselines import make_method
-    from eval.metrics.lse import SyncScore
+    """Score each method of ``args.method`` (one, or a comma list) on ``args.dataset`` under
+    ``args.protocol`` (steps 1-4 of the module docstring) and write their results; returns the exit
+    code (1 when a clip failed, unless ``--allow-failures``; with several methods, the worst of
+    theirs). Raises ``UsageError`` (and the errors ``main`` reports) when nothing can run: every
+    method is checked before any is scored."""
+    shared, runs = prepare(args)
+    with keep_workers():  # one set of Ray actors for generation and scoring, and for every method
+        if len(runs) == 1:
+            return score_method(shared, runs[0])
+        return score_methods(shared, runs)
+
+
+def prepare(args: argparse.Namespace) -> tuple[Shared, list[MethodRun]]:
+    """The pre-flight checks of the whole call (arguments, device, Ray address, protocol, clips, weight
+    files) and of each method (its name, checkpoint, folder, results file); nothing is written."""
     from eval.protocols import get_protocol
 
     if args.workers != 0:  # under `ray job submit` without --address: score on that job's cluster
@@ -251,27 +320,117 @@ def run(args: argparse.Namespace) -> int:
     clips, split_clips = resolve_clips(args)
     if unusual := note_unusual_gt(clips):
         print(f"note: {unusual}", file=sys.stderr)
-    method_spec = args.method or ("paired" if args.dataset == "folder" else None)
-    if method_spec is None:
-        raise UsageError(f"--method is required: {method_help()}")
-    try:
-        method = make_method(method_spec, ckpt=args.ckpt, device=args.device)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    prepare_method(method, clips, split_clips)
-    driving = method.driving_mode()  # a bad "driving" in a folder's provenance.json stops here
+    specs = method_specs(args)
+    several = len(specs) > 1
+    runs = [
+        method_run(args, spec, clips, split_clips, protocol=protocol.name, several=several, t_start=t_start)
+        for spec in specs
+    ]
     synthtalk_root = args.root if args.dataset == "synthtalk" else None
     check_weights(protocol, metrics, args.allow_unverified_weights, synthtalk_root)
     phash = protocol.hash()  # after check_weights: includes the installed judges' sha256
-    method_name = method.display_name
-    run_dir = Path(args.out) / args.dataset / method_dir_name(method_name)
-    results_file = results_path(args.out, args.dataset, method_name, protocol.name, args.split)
-    check_same_method(results_file, method, args)
-    videos_dir = run_dir / "videos"
+    check_distinct_results([(r.args.method, r.results_file) for r in runs])
+    for r in runs:
+        check_same_method(r.results_file, r.method, r.args)
+    return Shared(protocol, metric_ids, unavailable, metrics, keys, clips, phash), runs
+
+
+def method_specs(args: argparse.Namespace) -> list[str]:
+    """``--method`` as a list of method specs (``split_methods``), refusing none, an empty one and one
+    named twice."""
+    specs = split_methods(args.method, args.dataset)
+    if not specs:
+        raise UsageError(f"--method is required: {method_help()}")
+    check_method_list(args.method, specs)
+    return specs
+
+
+def method_run(
+    args: argparse.Namespace,
+    spec: str,
+    clips: list,
+    split: list,
+    *,
+    protocol: str,
+    several: bool,
+    t_start: float,
+) -> MethodRun:
+    """Build and check the method ``spec`` (``baselines.make_method``, ``prepare_method``, its driving
+    mode); with ``several`` methods in the call it gets a copy of ``args`` whose ``--method`` is ``spec``."""
+    from baselines import make_method
+
+    try:
+        method = make_method(spec, ckpt=args.ckpt, device=args.device)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    prepare_method(method, clips, split)
+    driving = method.driving_mode()  # a bad "driving" in a folder's provenance.json stops here
+    own = argparse.Namespace(**{**vars(args), "method": spec}) if several else args
+    results_file = results_path(args.out, args.dataset, method.display_name, protocol, args.split)
+    label = f"{method.display_name}: " if several else ""
+    return MethodRun(own, method, driving, results_file, t_start, label)
+
+
+def score_methods(shared: Shared, runs: list[MethodRun]) -> int:
+    """Score several methods one after another (one Ray for all: its workers keep the metrics' networks
+    loaded), each under a header. A method whose generation stops (its checkpoint, its network) is
+    reported and the next one scored; any other error stops the call. Ends with one line per method;
+    returns the worst exit code."""
+    codes = []
+    try:
+        for i, r in enumerate(runs, 1):
+            print(f"\n=== method {r.name} ({i} of {len(runs)})", flush=True)
+            if i > 1:
+                r.t_start = time.perf_counter()
+            try:
+                generated = generate_videos(shared, r)
+            except UsageError:
+                raise  # about the call (e.g. Ray has no GPU), not the method
+            except Exception as err:
+                r.outcome = f"exit 2, not scored: its generation stopped: {one_line(err)}"
+                codes.append(2)
+                report_method_error(r.name, err)
+                continue
+            codes.append(score_predictions(shared, r, *generated))
+    finally:
+        print_outcomes(runs)
+    return max(codes)
+
+
+def report_method_error(name: str, err: Exception) -> None:
+    """The error that stopped a method's generation, on stderr: one line for the kinds ``main``
+    reports so, the traceback first for an unexpected one."""
+    if not isinstance(err, reported_errors()):
+        traceback.print_exception(err)
+    print(f"error: method {name}: {err}", file=sys.stderr, flush=True)
+
+
+def one_line(err: Exception) -> str:
+    """An exception as ``Type: first line of its message``."""
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}"
+
+
+def print_outcomes(runs: list[MethodRun]) -> None:
+    """One line per method of the call: its exit code and results file, or why it has none."""
+    width = max(len(r.name) for r in runs)
+    print(f"\n=== {len(runs)} methods")
+    for r in runs:
+        print(f"  {r.name:<{width}}  {r.outcome or 'not scored: the call stopped first (see the error)'}")
+
+
+def score_method(shared: Shared, r: MethodRun) -> int:
+    """Steps 1-4 for one method: generate its missing videos, score and write its results."""
+    return score_predictions(shared, r, *generate_videos(shared, r))
+
+
+def generate_videos(shared: Shared, r: MethodRun) -> tuple[dict, dict[str, str], float]:
+    """Step 1: the prediction of each clip (generated when missing), the clips without one (clip id ->
+    why) and the seconds spent generating."""
+    args, method, clips = r.args, r.method, shared.clips
+    videos_dir = r.run_dir / "videos"
     if method.generates:
         drop_stale_videos(videos_dir, method.provenance())
-
-    # 1. predictions
     preds = {c.id: method.prediction_path(c, videos_dir) for c in clips}
     gen_failures: dict[str, str] = {
         c.id: missing_prediction(c, method, args) for c in clips if preds[c.id] is None
@@ -281,20 +440,32 @@ def run(args: argparse.Namespace) -> int:
         drop_videos_of_changed_inputs(clips, preds)
         todo = [(c, preds[c.id]) for c in clips if preds[c.id] is not None and not preds[c.id].exists()]
         if todo:
-            print(f"generating {len(todo)} of {len(clips)} videos with {method_name} -> {videos_dir}")
+            print(f"generating {len(todo)} of {len(clips)} videos with {r.name} -> {videos_dir}")
         for out in run_chunks(
             generate_chunk,
             split_into_chunks(todo, args),
             args,
-            f"generate {method_name}",
+            f"{r.label}generate {r.name}",
             (method,),
             lost_generation,
         ):
             gen_failures.update(dict(out["failures"]))
-    t_gen = time.perf_counter() - t_gen
+    return preds, gen_failures, time.perf_counter() - t_gen
+
+
+def score_predictions(
+    shared: Shared, r: MethodRun, preds: dict, gen_failures: dict[str, str], t_gen: float
+) -> int:
+    """Steps 2-4: score the clips the cache lacks, merge and write the results file; the exit code."""
+    from eval.metrics.lse import SyncScore
+
+    args, method_name = r.args, r.name
+    protocol, metrics, metric_ids, phash, clips = (
+        shared.protocol, shared.metrics, shared.metric_ids, shared.phash, shared.clips
+    )  # fmt: skip
 
     # 2. cache lookup
-    cache = ClipCache(run_dir / "cache" / phash)
+    cache = ClipCache(r.run_dir / "cache" / phash)
     gt_store = GTFeatureStore(Path(args.out) / args.dataset / "gt_features" / phash)
     unverified: dict[str, str] = {}
     jobs: list[Job] = []
@@ -302,7 +473,7 @@ def run(args: argparse.Namespace) -> int:
         pred = preds[c.id]
         inputs = clip_inputs(c, pred)
         skipped = not_applicable(metrics, c)  # decided here, from the clip: never cached, never failed
-        applicable = {m: keys[m] for m in metric_ids if m not in skipped}
+        applicable = {m: shared.keys[m] for m in metric_ids if m not in skipped}
         previous = reusable_row(cache, c, pred, inputs)
         cached = cache.usable_metrics(previous, applicable, inputs)
         for entry in cached.values():
@@ -341,7 +512,7 @@ def run(args: argparse.Namespace) -> int:
         score_chunk,
         split_into_chunks(to_score, args),
         args,
-        f"score {protocol.name}",
+        f"{r.label}score {protocol.name}",
         (protocol, metric_ids, args.device),
         lost_scoring,
     ):
@@ -361,14 +532,14 @@ def run(args: argparse.Namespace) -> int:
     t_score = time.perf_counter() - t_score
 
     # 4. aggregate in the driver
-    merged = aggregate(jobs, rows, metrics, metric_ids, results_file.parent)
+    merged = aggregate(jobs, rows, metrics, metric_ids, r.results_file.parent)
 
     data = {
         "schema": SCHEMA,
         "dataset": args.dataset,
         "method": method_name,
         "split": args.split,
-        "driving": driving,
+        "driving": r.driving,
         "protocol": {
             "name": protocol.name,
             "hash": phash,
@@ -384,7 +555,7 @@ def run(args: argparse.Namespace) -> int:
             )
             for m in metric_ids
         },
-        "unavailable_metrics": {m: protocol.unavailable_reasons()[m] for m in unavailable},
+        "unavailable_metrics": {m: protocol.unavailable_reasons()[m] for m in shared.unavailable},
         "n_clips": len(clips),
         "n_from_cache": n_cached,
         "failures": merged.failures,
@@ -396,32 +567,34 @@ def run(args: argparse.Namespace) -> int:
         },
         "git": git_info(),
         "config": {**vars(args), "cwd": os.getcwd()},  # the folder relative paths were given from
-        "provenance": method.provenance(),
+        "provenance": r.method.provenance(),
         "timing": {
             "generate_s": round(t_gen, 3),
             "score_s": round(t_score, 3),
             # CPU-side seconds summed over clips (all workers): decoding and each metric, a shared
             # backbone pass counted in the first metric that needs it
             "clip_seconds": {k: round(v, 3) for k, v in seconds.items()},
-            "wall_s": round(time.perf_counter() - t_start, 3),
+            "wall_s": round(time.perf_counter() - r.t_start, 3),
             "machine": machine(),  # where these seconds were spent (the driver's node)
         },
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
-    replaced = smaller_than_before(results_file, data)
-    path = write_results(results_file, data, merged.clip_rows)
+    replaced = smaller_than_before(r.results_file, data)
+    path = write_results(r.results_file, data, merged.clip_rows)
     _print_summary(data, path)
     if replaced:
         print(f"note: {replaced}; rerun without --limit/--metrics to restore it (its rows are cached)")
     _print_first_failures(merged.failures)
     _print_first_crash(merged.failures, path)
-    if merged.failures and not args.allow_failures:
+    failed_clips = len({f["clip"] for f in merged.failures})
+    code = 1 if merged.failures and not args.allow_failures else 0
+    r.outcome = f"exit {code}, {len(clips)} clips, {failed_clips} with failures: {path}"
+    if code:
         print(
             f"{len(merged.failures)} failure(s) (see 'failures' in {path}); "
             "exit code 1 (--allow-failures to ignore)"
         )
-        return 1
-    return 0
+    return code
 
 
 def _print_summary(data: dict, path: Path) -> None:
@@ -480,16 +653,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _run_reporting_errors(args: argparse.Namespace) -> int:
-    """``run``, a user's mistake reported as one ``error:`` line (exit 2)."""
+def reported_errors() -> tuple[type[BaseException], ...]:
+    """The errors that are a user's mistake: one ``error:`` line each, no traceback."""
     from edtalk.data.errors import DataError
     from edtalk.model import CheckpointError
     from edtalk.registry import UnknownNameError
     from edtalk.weights import MissingWeightsError, WeightsMismatchError
 
-    try:
-        return run(args)
-    except (
+    return (
         UsageError,
         DataError,
         CheckpointError,
@@ -497,7 +668,14 @@ def _run_reporting_errors(args: argparse.Namespace) -> int:
         MissingWeightsError,
         WeightsMismatchError,
         FileNotFoundError,  # e.g. --ckpt missing (the method names the file)
-    ) as e:
+    )
+
+
+def _run_reporting_errors(args: argparse.Namespace) -> int:
+    """``run``, a user's mistake reported as one ``error:`` line (exit 2)."""
+    try:
+        return run(args)
+    except reported_errors() as e:
         return report_error(e)
 
 

@@ -33,7 +33,7 @@ def resolve_clips(args: argparse.Namespace) -> tuple[list, list]:
         if not args.root:
             raise UsageError(f"--dataset {args.dataset} needs --root DIR")
         clips = read_clips(args.dataset, args.root, args.split)
-        if args.dataset == "folder" and (args.method or "paired") == "paired":
+        if args.dataset == "folder" and "paired" in split_methods(args.method, args.dataset):
             check_prediction_folder(Path(args.root))
     split = clips
     if args.limit is not None:
@@ -49,6 +49,49 @@ def resolve_clips(args: argparse.Namespace) -> tuple[list, list]:
             f"remove or rename the extra files): {'; '.join(shown[:5])}{more}"
         )
     return clips, split
+
+
+FOLDER_PREFIX = "folder:"
+
+
+def split_methods(value: str | None, dataset: str) -> list[str]:
+    """The method specs of ``--method``: one name, or several as a comma list (``gt,static,edtalk_v``;
+    spaces around a name are dropped, an empty name is kept for ``check_method_list``); left out,
+    ``paired`` for ``--dataset folder`` and none otherwise. ``folder:DIR`` whose DIR holds a comma and
+    exists is one method, as it was before lists."""
+    if not value:
+        return ["paired"] if dataset == "folder" else []
+    if "," not in value or (
+        value.startswith(FOLDER_PREFIX) and Path(value[len(FOLDER_PREFIX) :]).expanduser().is_dir()
+    ):
+        return [value]
+    return [spec.strip() for spec in value.split(",")]
+
+
+def check_method_list(value: str, specs: list[str]) -> None:
+    """Refuse an empty name (``gt,,static``, a trailing comma) and a method named twice in ``--method``."""
+    if "" in specs:
+        raise UsageError(
+            f"--method {value}: an empty method name in the list; name the methods separated by single "
+            "commas, e.g. --method gt,static,edtalk_v"
+        )
+    twice = sorted({spec for spec in specs if specs.count(spec) > 1})
+    if twice:
+        raise UsageError(f"--method {value}: {', '.join(twice)} named more than once; name each method once")
+
+
+def check_distinct_results(runs: list[tuple[str, Path]]) -> None:
+    """Refuse two methods of one call (``(spec, results file)`` each) that write one results file: two
+    folders of one name (``folder:/x/videos`` and ``folder:/y/videos``), or one folder spelt twice."""
+    first: dict[Path, str] = {}
+    for spec, results_file in runs:
+        if results_file in first:
+            raise UsageError(
+                f"--method {first[results_file]} and {spec} would write one results file and cache "
+                f"({results_file}); score them with separate --out folders, or give a folder's method "
+                'another name in its provenance.json (e.g. {"method": "sadtalker"})'
+            )
+        first[results_file] = spec
 
 
 def prepare_method(method: Any, clips: list, split: list) -> None:
