@@ -33,10 +33,12 @@ def generate_chunk(items: list[tuple[Any, Path]], method: Any) -> dict:
         try:
             method.generate(clip, path)
             stamp_generation_inputs(clip, path)  # here, so a killed run keeps what it finished
+        except (*fatal_errors(), CheckpointError, ConfigError):
+            raise  # the same for every clip: stop the run with its message (before the per-clip kinds
+            # below, which they subclass: a CheckpointError is a ValueError, a missing weight file a
+            # FileNotFoundError)
         except (DataError, FileNotFoundError, ValueError) as e:
             failures.append((clip.id, f"generation failed: {e}"))
-        except (*fatal_errors(), CheckpointError, ConfigError):
-            raise  # the same for every clip: stop the run with its message
         except Exception as e:  # a bug met on this clip: its failure, the other clips go on
             traceback.print_exc()
             failures.append((clip.id, f"generation crashed: {type(e).__name__}: {e}"))

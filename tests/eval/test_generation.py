@@ -6,6 +6,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from edtalk.data.video import write_video
@@ -75,3 +76,45 @@ def test_videos_are_kept_when_the_same_gt_is_reached_by_another_path(tmp_path, m
     assert all(v.exists() for v in out.values()) and "regenerating" not in capsys.readouterr().out
     sf.write(tmp_path / "moved" / "c2.wav", _speech(8000), 16000)  # a changed file is still seen
     assert drop_videos_of_changed_inputs(clips_under(tmp_path / "moved"), out) == 1 and not out["c2"].exists()
+
+
+@pytest.mark.parametrize("kind", ["checkpoint", "config", "missing_weights"])
+def test_an_error_of_the_checkpoint_or_weights_stops_generation_rather_than_failing_each_clip(tmp_path, kind):
+    """CheckpointError and ConfigError are ValueErrors and a missing weight file a FileNotFoundError,
+    so the per-clip clause before them caught them: every clip failed with the same message and the
+    run went on to score nothing. They are the same for every clip: they stop the run."""
+    from edtalk.config import ConfigError
+    from edtalk.model import CheckpointError
+    from edtalk.weights import MissingWeightsError
+
+    error = {
+        "checkpoint": CheckpointError("ckpt.pt: not an EDTalk checkpoint"),
+        "config": ConfigError("bank size 0"),
+        "missing_weights": MissingWeightsError("hubert.pt: not found"),
+    }[kind]
+
+    class Broken:
+        def generate(self, clip, path):
+            raise error
+
+    clips = [SimpleNamespace(id=f"c{i}", video=tmp_path / f"c{i}.mp4", audio=None) for i in range(2)]
+    with pytest.raises(type(error)):
+        generate_chunk([(c, tmp_path / "videos" / f"{c.id}.mp4") for c in clips], Broken())
+
+
+def test_a_clip_whose_input_is_missing_or_bad_is_that_clips_failure(tmp_path):
+    """The guard: a plain FileNotFoundError or ValueError of one clip stays that clip's failure."""
+
+    class Picky:
+        def generate(self, clip, path):
+            if clip.id == "c0":
+                raise FileNotFoundError("c0.wav: no such file")
+            if clip.id == "c1":
+                raise ValueError("c1.mp4: 0 frames")
+            write_video(path, _frames(1), fps=25)
+
+    clips = [SimpleNamespace(id=f"c{i}", video=tmp_path / f"c{i}.mp4", audio=None) for i in range(3)]
+    for c in clips:
+        write_video(c.video, _frames(1), fps=25)
+    out = generate_chunk([(c, tmp_path / "videos" / f"{c.id}.mp4") for c in clips], Picky())
+    assert [cid for cid, _ in out["failures"]] == ["c0", "c1"]
