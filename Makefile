@@ -128,6 +128,7 @@ bench: install
 	$(BIN)/python -m benchmarks.face_crop --out benchmarks/results/face_crop.json
 	$(BIN)/python -m benchmarks.stage_step --data synthtalk:$(DATA) --cache $(RUNS)/cache \
 	  --out benchmarks/results/stage_step.json
+	$(BIN)/python -m benchmarks.multi_method --data $(DATA) --out benchmarks/results/multi_method.json
 
 lint: install
 	$(BIN)/ruff check .
