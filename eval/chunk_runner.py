@@ -13,6 +13,7 @@ import collections
 import contextlib
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -95,12 +96,21 @@ def run_chunks(
                 _KEPT_POOLS[use_gpu] = WorkerPool(ray, use_gpu)
         pool = _KEPT_POOLS[use_gpu] if kept else WorkerPool(ray, use_gpu)
         try:
-            for chunk, out in _run_on_actors(pool, fn, chunks, extra, lost):
+            for chunk, out in _run_on_actors(pool, fn, chunks, extra, lost, say=_stderr_line(bar)):
                 bar.update(len(chunk))
                 yield out
         finally:
             if not kept:
                 pool.close()
+
+
+def _stderr_line(bar: Any) -> Callable[[str], None]:
+    """Print a line to stderr above the progress bar."""
+
+    def say(text: str) -> None:
+        bar.write(text, file=sys.stderr)
+
+    return say
 
 
 class ChunkWorker:
@@ -190,8 +200,29 @@ class WorkersDidNotStart(RuntimeError):
     """Ray could not start the actors that run chunks (a broken worker environment, say)."""
 
 
+def _remote_cause(err: Any) -> BaseException:
+    """The exception a chunk raised on its actor, as itself (its message alone, which ``eval.run``
+    prints as one ``error:`` line), chained to Ray's error, which carries the remote traceback."""
+    cause = getattr(err, "cause", None)
+    if isinstance(cause, BaseException):
+        cause.__cause__ = err
+        return cause
+    return err.as_instanceof_cause()
+
+
+def _first_line(err: BaseException) -> str:
+    """``Type: the first line of its message``."""
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 def _run_on_actors(
-    pool: WorkerPool, fn: Callable, chunks: list[list], extra: tuple, lost: Callable | None
+    pool: WorkerPool,
+    fn: Callable,
+    chunks: list[list],
+    extra: tuple,
+    lost: Callable | None,
+    say: Callable[[str], None] = print,
 ) -> Iterator[tuple[list, Any]]:
     """Yield (chunk, result) as the pool's actors finish them. An actor gets a chunk once it has
     started and the next one as it becomes free, so no chunk waits on an actor the cluster has no room
@@ -231,7 +262,10 @@ def _run_on_actors(
                     pool.kill(actor)
                     failed_starts += 1
                     if failed_starts > len(chunks) + pool.slots():
-                        raise WorkersDidNotStart(f"Ray could not start a scoring worker: {e}") from None
+                        raise WorkersDidNotStart(
+                            f"Ray could not start a worker for the clips ({failed_starts} tries): "
+                            f"{_first_line(e)}"
+                        ) from None
                     add_actor(pool.new_actor())
                     continue
                 start_next(actor)
@@ -241,7 +275,7 @@ def _run_on_actors(
                 out = ray.get(done[0])
             except ray.exceptions.RayTaskError as e:  # fn raised: the actor lives on
                 pool.give_back(actor)
-                raise e.as_instanceof_cause() from None
+                raise _remote_cause(e)  # noqa: B904 - chained to Ray's error by _remote_cause
             except ray.exceptions.RayError as e:  # the actor's process or its node died
                 pool.kill(actor)
                 again = tries[i] < MAX_TRIES
@@ -249,14 +283,15 @@ def _run_on_actors(
                     raise
                 if again:
                     todo.appendleft(i)
+                    say(
+                        f"note: a Ray worker died while running {len(chunks[i])} clip(s) ({_first_line(e)}); "
+                        "trying them once more on a new one"
+                    )
                 if todo:
                     add_actor(pool.new_actor())
                 if again:
                     continue
-                first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
-                out = lost(
-                    chunks[i], f"lost: the Ray worker running it died ({type(e).__name__}: {first_line})"
-                )
+                out = lost(chunks[i], f"lost: the Ray worker running it died ({_first_line(e)})")
             else:
                 start_next(actor)
             yield chunks[i], out

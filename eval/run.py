@@ -376,6 +376,8 @@ def score_methods(shared: Shared, runs: list[MethodRun]) -> int:
     loaded), each under a header. A method whose generation stops (its checkpoint, its network) is
     reported and the next one scored; any other error stops the call. Ends with one line per method;
     returns the worst exit code."""
+    from eval.chunk_runner import WorkersDidNotStart
+
     codes = []
     try:
         for i, r in enumerate(runs, 1):
@@ -384,14 +386,22 @@ def score_methods(shared: Shared, runs: list[MethodRun]) -> int:
                 r.t_start = time.perf_counter()
             try:
                 generated = generate_videos(shared, r)
-            except UsageError:
-                raise  # about the call (e.g. Ray has no GPU), not the method
+            except (UsageError, WorkersDidNotStart):
+                raise  # about the call (Ray has no GPU, cannot start its workers), not the method
             except Exception as err:
                 r.outcome = f"exit 2, not scored: its generation stopped: {one_line(err)}"
                 codes.append(2)
                 report_method_error(r.name, err)
                 continue
             codes.append(score_predictions(shared, r, *generated))
+    except BaseException as err:  # the call stops: say so in the lines of the methods it stopped
+        why = "interrupted" if isinstance(err, KeyboardInterrupt) else one_line(err)
+        started = len(codes)
+        for r in runs[started : started + 1]:
+            r.outcome = f"stopped ({why}): the clips it scored so far are cached"
+        for r in runs[started + 1 :]:
+            r.outcome = f"not scored: the call stopped first ({why})"
+        raise
     finally:
         print_outcomes(runs)
     return max(codes)
@@ -416,7 +426,7 @@ def print_outcomes(runs: list[MethodRun]) -> None:
     width = max(len(r.name) for r in runs)
     print(f"\n=== {len(runs)} methods")
     for r in runs:
-        print(f"  {r.name:<{width}}  {r.outcome or 'not scored: the call stopped first (see the error)'}")
+        print(f"  {r.name:<{width}}  {r.outcome}")
 
 
 def score_method(shared: Shared, r: MethodRun) -> int:
@@ -659,9 +669,11 @@ def reported_errors() -> tuple[type[BaseException], ...]:
     from edtalk.model import CheckpointError
     from edtalk.registry import UnknownNameError
     from edtalk.weights import MissingWeightsError, WeightsMismatchError
+    from eval.chunk_runner import WorkersDidNotStart
 
     return (
         UsageError,
+        WorkersDidNotStart,  # nothing could run
         DataError,
         CheckpointError,
         UnknownNameError,

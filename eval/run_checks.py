@@ -69,11 +69,18 @@ def split_methods(value: str | None, dataset: str) -> list[str]:
 
 
 def check_method_list(value: str, specs: list[str]) -> None:
-    """Refuse an empty name (``gt,,static``, a trailing comma) and a method named twice in ``--method``."""
+    """Refuse an empty name (``gt,,static``, a trailing comma), names separated by spaces rather than
+    commas (``gt static``) and a method named twice in ``--method``."""
     if "" in specs:
         raise UsageError(
             f"--method {value}: an empty method name in the list; name the methods separated by single "
             "commas, e.g. --method gt,static,edtalk_v"
+        )
+    spaced = [spec for spec in specs if not spec.startswith(FOLDER_PREFIX) and len(spec.split()) != 1]
+    if spaced:
+        raise UsageError(
+            f"--method {value!r}: {spaced[0]!r} is not a method name; separate several methods with "
+            "commas, e.g. --method gt,static"
         )
     twice = sorted({spec for spec in specs if specs.count(spec) > 1})
     if twice:
@@ -255,9 +262,17 @@ def _resolve_weight(name: str, allow_unverified: bool, data: str | None) -> None
 
     weight_identity(name)  # registers locally trained judges with the manager
     if name.endswith("_judge"):
+        from edtalk.experts.names import INSTALL_JUDGES
         from edtalk.experts.store import resolve_judge
 
-        resolve_judge(name, data)
+        try:
+            resolve_judge(name, data)
+        except ValueError as err:  # unreadable (cut short), or not a judge (past the hash check, as with
+            # --allow-unverified-weights, or a judge trained here and not hashed)
+            install = f"python -m eval.zoo install --data {data}" if data else INSTALL_JUDGES
+            raise weights.WeightsMismatchError(
+                f"{err}; install the judges again (`{install}`) or train them (eval.zoo train)"
+            ) from None
     elif name in WEIGHTS:
         weights.resolve(name, allow_unverified=allow_unverified)
 

@@ -211,7 +211,62 @@ def test_an_error_of_the_call_stops_it_and_names_the_methods_left(data, tmp_path
     assert captured.err.strip().splitlines()[-1] == "error: weight file 'fake_net' is missing"
     summary = captured.out.split("=== 2 methods\n")[1].splitlines()
     assert [line.split()[0] for line in summary] == ["gt", "static"]
-    assert all("not scored: the call stopped first" in line for line in summary)
+    why = "(MissingWeightsError: weight file 'fake_net' is missing)"
+    assert f"stopped {why}: the clips it scored so far are cached" in summary[0]
+    assert f"not scored: the call stopped first {why}" in summary[1]
+
+
+def test_ctrl_c_names_the_method_it_stopped_and_those_not_started(data, tmp_path, monkeypatch, capsys):
+    """The summary said "not scored: the call stopped first (see the error)" for every method on
+    Ctrl-C, the one being scored included, and there was no error to see."""
+    from eval.metrics import METRICS, load_all
+
+    load_all()
+    calls = []
+
+    def clip_state(self, ctx):
+        calls.append(1)
+        if len(calls) > 3:  # gt's three clips scored, then Ctrl-C in static's first
+            raise KeyboardInterrupt
+        return original(self, ctx)
+
+    original = METRICS.get("psnr").clip_state
+    monkeypatch.setattr(METRICS.get("psnr"), "clip_state", clip_state)
+    root, _ = data
+    assert score(root, tmp_path / "res", "gt,static") == 130
+    summary = capsys.readouterr().out.split("=== 2 methods\n")[1].splitlines()
+    assert summary[0].split()[:3] == ["gt", "exit", "0,"]
+    assert summary[1].split(None, 1) == [
+        "static",
+        "stopped (interrupted): the clips it scored so far are cached",
+    ]
+
+
+def test_workers_that_cannot_start_stop_the_call_with_one_line(data, tmp_path, monkeypatch, capsys):
+    """Ray failing to start the chunks' workers is the call's error, not the method's: it was a
+    traceback with exit 1 (and, met in generation, blamed on the method, and the next one tried)."""
+    import eval.run
+    from eval.chunk_runner import WorkersDidNotStart
+
+    def no_workers(shared, r):
+        raise WorkersDidNotStart("Ray could not start a worker for the clips (4 tries): ActorDiedError: x")
+
+    monkeypatch.setattr(eval.run, "generate_videos", no_workers)
+    root, _ = data
+    assert score(root, tmp_path / "res", "gt,static") == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines()[-1].startswith("error: Ray could not start a worker")
+    summary = captured.out.split("=== 2 methods\n")[1].splitlines()
+    assert summary[0].split(None, 1)[1].startswith("stopped (WorkersDidNotStart: Ray could not start")
+    assert summary[1].split(None, 1)[1].startswith("not scored: the call stopped first (WorkersDidNotStart:")
+
+
+def test_names_separated_by_spaces_are_refused_with_the_list_form(data, tmp_path, capsys):
+    root, _ = data
+    assert score(root, tmp_path / "res", "gt static") == 2
+    err = capsys.readouterr().err
+    assert "'gt static' is not a method name; separate several methods with commas" in err
+    assert not (tmp_path / "res").exists()
     assert not (tmp_path / "res/synthtalk/static").exists()
 
 

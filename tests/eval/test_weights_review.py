@@ -257,3 +257,18 @@ def test_a_judge_import_refuses_allow_unverified_and_names_a_folder(wdir, tmp_pa
     assert "--allow-unverified cannot waive" in capsys.readouterr().err
     assert main(["import", "synthtalk_face_judge", str(tmp_path)]) == 2
     assert f"{tmp_path}: is a folder; give the judge's .safetensors file in it" in capsys.readouterr().err
+
+
+def test_an_unreadable_judge_is_one_error_naming_it_and_how_to_install_again(wdir, tmp_path, monkeypatch):
+    """A judge file cut short that got past the hash check (EDTALK_BENCH_ALLOW_UNVERIFIED, or placed by
+    hand) raised a bare ValueError from its metadata read: eval.run printed a traceback, exit 1."""
+    from eval.run_checks import _resolve_weight
+
+    wdir.mkdir(parents=True, exist_ok=True)
+    W.target_path("synthtalk_sync_judge").write_bytes(b"cut short" * 10)
+    monkeypatch.setenv("EDTALK_BENCH_ALLOW_UNVERIFIED", "1")
+    with pytest.raises(W.WeightsMismatchError) as raised:
+        _resolve_weight("synthtalk_sync_judge", True, str(tmp_path / "st"))
+    message = str(raised.value)
+    assert "synthtalk_sync_judge.safetensors: not a readable safetensors file" in message
+    assert f"python -m eval.zoo install --data {tmp_path / 'st'}" in message
