@@ -53,7 +53,7 @@ def _init_ray(args: argparse.Namespace):
     if args.device.startswith("cuda") and ray.cluster_resources().get("GPU", 0) < 1:
         where = f"the Ray cluster at {args.address}" if args.address else "the local Ray"
         raise UsageError(
-            f"--device {args.device}: {where} has no GPU, so no task could start (use --device cpu)"
+            f"--device {args.device}: {where} has no GPU, so no worker could start (use --device cpu)"
         )
     return ray
 
@@ -93,8 +93,8 @@ def run_chunks(
             for other in [p for gpu, p in _KEPT_POOLS.items() if gpu != use_gpu]:
                 other.close()  # its idle actors hold CPUs this pool's actors may need
             if use_gpu not in _KEPT_POOLS:
-                _KEPT_POOLS[use_gpu] = WorkerPool(ray, use_gpu)
-        pool = _KEPT_POOLS[use_gpu] if kept else WorkerPool(ray, use_gpu)
+                _KEPT_POOLS[use_gpu] = WorkerPool(ray, use_gpu, grows=bool(args.address))
+        pool = _KEPT_POOLS[use_gpu] if kept else WorkerPool(ray, use_gpu, grows=bool(args.address))
         try:
             for chunk, out in _run_on_actors(pool, fn, chunks, extra, lost, say=_stderr_line(bar)):
                 bar.update(len(chunk))
@@ -126,25 +126,35 @@ class ChunkWorker:
 
 
 class WorkerPool:
-    """The Ray actors that run chunks: one per CPU of the Ray cluster, or one per GPU with a CUDA
-    ``--device``, each booking its CPU or GPU for its life. Ray tasks ran the chunks before, but a GPU
-    task gets a new process each time (Ray's ``max_calls=1`` for GPU tasks), so every chunk of 8 clips
-    loaded the checkpoint and every metric network again; reusing task processes would not do either,
-    since a process keeps the GPU it first initialised CUDA on while Ray books its next task another.
-    Kept across the ``run_chunks`` calls inside ``keep_workers()`` (generation then scoring, and
-    several methods); else closed at the end of each call."""
+    """The Ray actors that run chunks: on a private local Ray one per CPU, or one per GPU with a CUDA
+    ``--device``; on a cluster up to one per chunk (``slots``). Each books its CPU or GPU for its life.
+    Ray tasks ran the chunks before, but a GPU task gets a new process each time (Ray's ``max_calls=1``
+    for GPU tasks), so every chunk of 8 clips loaded the checkpoint and every metric network again;
+    reusing task processes would not do either, since a process keeps the GPU it first initialised
+    CUDA on while Ray books its next task another. Kept across the ``run_chunks`` calls inside
+    ``keep_workers()`` (generation then scoring, and several methods); else closed at the end of
+    each call."""
 
-    def __init__(self, ray: Any, use_gpu: bool) -> None:
+    def __init__(self, ray: Any, use_gpu: bool, grows: bool = False) -> None:
         self.ray = ray
         self.use_gpu = use_gpu
+        self.grows = grows  # a cluster reached with --address, which an autoscaler may grow
         self.idle: list = []
         resources = {"num_cpus": 1, "num_gpus": 1} if use_gpu else {"num_cpus": 1}
         self.actor_class = ray.remote(**resources)(ChunkWorker)
 
-    def slots(self) -> int:
-        """How many actors a run may use: the cluster's GPUs or CPUs (a private local Ray's CPUs are
-        ``--workers``). Those the cluster has no room for yet wait to start without holding a chunk."""
-        return max(1, int(self.ray.cluster_resources().get("GPU" if self.use_gpu else "CPU", 1)))
+    def slots(self, wanted: int) -> int:
+        """How many actors a run of ``wanted`` chunks asks for. A private local Ray: its CPUs
+        (``--workers``), or its GPUs with a CUDA device, no more than its CPUs (each actor books one).
+        A cluster (``grows``): one per chunk, as Ray tasks asked for, so that an autoscaler adds nodes
+        for them (a head node of no CPUs, nodes started on demand). Actors the cluster has no room for
+        wait to start without holding a chunk, and are stopped when the chunks are done."""
+        if self.grows:
+            return max(1, wanted)
+        resources = self.ray.cluster_resources()
+        cpus = int(resources.get("CPU", 0))
+        room = min(int(resources.get("GPU", 0)), cpus) if self.use_gpu else cpus
+        return max(1, min(wanted, room))
 
     def take(self, n: int) -> list:
         """``n`` actors: idle ones first, then new ones."""
@@ -210,7 +220,7 @@ def _remote_cause(err: Any) -> BaseException:
     return err.as_instanceof_cause()
 
 
-def _first_line(err: BaseException) -> str:
+def one_line(err: BaseException) -> str:
     """``Type: the first line of its message``."""
     text = str(err).strip()
     return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
@@ -249,7 +259,8 @@ def _run_on_actors(
         tries[i] += 1
         running[actor.run.remote(cwd, fn, chunks[i], *shared)] = (actor, i)
 
-    for actor in pool.take(min(len(chunks), pool.slots())):
+    n_actors = pool.slots(len(chunks))
+    for actor in pool.take(n_actors):
         add_actor(actor)
     try:
         while running or (todo and starting):
@@ -261,10 +272,10 @@ def _run_on_actors(
                 except ray.exceptions.RayError as e:  # its process did not start
                     pool.kill(actor)
                     failed_starts += 1
-                    if failed_starts > len(chunks) + pool.slots():
+                    if failed_starts > len(chunks) + n_actors:
                         raise WorkersDidNotStart(
                             f"Ray could not start a worker for the clips ({failed_starts} tries): "
-                            f"{_first_line(e)}"
+                            f"{one_line(e)}"
                         ) from None
                     add_actor(pool.new_actor())
                     continue
@@ -284,14 +295,14 @@ def _run_on_actors(
                 if again:
                     todo.appendleft(i)
                     say(
-                        f"note: a Ray worker died while running {len(chunks[i])} clip(s) ({_first_line(e)}); "
+                        f"note: a Ray worker died while running {len(chunks[i])} clip(s) ({one_line(e)}); "
                         "trying them once more on a new one"
                     )
                 if todo:
                     add_actor(pool.new_actor())
                 if again:
                     continue
-                out = lost(chunks[i], f"lost: the Ray worker running it died ({_first_line(e)})")
+                out = lost(chunks[i], f"lost: the Ray worker running it died ({one_line(e)})")
             else:
                 start_next(actor)
             yield chunks[i], out

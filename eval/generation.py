@@ -1,4 +1,4 @@
-"""Generating a method's predictions: a chunk of clips as one Ray task (``generate_chunk``), and
+"""Generating a method's predictions: a chunk of clips on one Ray worker (``generate_chunk``), and
 the stamps that say what each generated video was made from, so that videos of another checkpoint
 (``drop_stale_videos``) or of changed GT files (``drop_videos_of_changed_inputs``) are generated again.
 
@@ -18,12 +18,12 @@ from eval.scoring import fatal_errors
 
 
 def lost_generation(items: list[tuple[Any, Path]], reason: str) -> dict:
-    """``generate_chunk``'s result for a task whose worker died: each clip's generation failed."""
+    """``generate_chunk``'s result for a chunk whose worker died: each clip's generation failed."""
     return {"rows": [c.id for c, _ in items], "failures": [(c.id, reason) for c, _ in items]}
 
 
 def generate_chunk(items: list[tuple[Any, Path]], method: Any) -> dict:
-    """Ray task body: write the method's prediction for each (clip, path); failures by clip."""
+    """A chunk on a Ray worker: write the method's prediction for each (clip, path); failures by clip."""
     from edtalk.config import ConfigError
     from edtalk.data.errors import DataError
     from edtalk.model import CheckpointError

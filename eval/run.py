@@ -55,7 +55,7 @@ from edtalk.cli import non_negative_int, positive_int, report_error
 from edtalk.data.readers import READERS
 from edtalk.provenance import git_info, library_versions, machine
 from eval.cache import ClipCache, GTFeatureStore, clip_inputs, file_fingerprint, metric_key
-from eval.chunk_runner import keep_workers, run_chunks, split_into_chunks
+from eval.chunk_runner import keep_workers, one_line, run_chunks, split_into_chunks
 from eval.generation import drop_stale_videos, drop_videos_of_changed_inputs, generate_chunk, lost_generation
 from eval.results import SCHEMA, method_dir_name, metric_entry, results_path, write_results
 from eval.run_checks import (
@@ -265,6 +265,7 @@ class MethodRun:
     t_start: float  # its wall time's start: the call's for the first method, its turn's for the others
     label: str = ""  # prefix of the progress bars when the call scores several methods
     outcome: str | None = None  # its line of the call's summary, once scored
+    phase: str = ""  # "generating", then "scoring": how far it got (the summary of a stopped call)
 
     @property
     def name(self) -> str:
@@ -289,8 +290,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def prepare(args: argparse.Namespace) -> tuple[Shared, list[MethodRun]]:
-    """The pre-flight checks of the whole call (arguments, device, Ray address, protocol, clips, weight
-    files) and of each method (its name, checkpoint, folder, results file); nothing is written."""
+    """Step 1, the pre-flight checks of the whole call (arguments, device, Ray address, protocol, clips,
+    weight files) and of each method (its name, checkpoint, folder, results file); nothing is written."""
     from eval.protocols import get_protocol
 
     if args.workers != 0:  # under `ray job submit` without --address: score on that job's cluster
@@ -396,15 +397,20 @@ def score_methods(shared: Shared, runs: list[MethodRun]) -> int:
             codes.append(score_predictions(shared, r, *generated))
     except BaseException as err:  # the call stops: say so in the lines of the methods it stopped
         why = "interrupted" if isinstance(err, KeyboardInterrupt) else one_line(err)
-        started = len(codes)
-        for r in runs[started : started + 1]:
-            r.outcome = f"stopped ({why}): the clips it scored so far are cached"
-        for r in runs[started + 1 :]:
-            r.outcome = f"not scored: the call stopped first ({why})"
+        for r in runs:
+            r.outcome = r.outcome or STOPPED[r.phase].format(why=why)
         raise
     finally:
         print_outcomes(runs)
     return max(codes)
+
+
+# a method's line when the call stopped, by how far it had got (``MethodRun.phase``)
+STOPPED = {
+    "": "not scored: the call stopped first ({why})",
+    "generating": "stopped while generating ({why}): the videos it made so far are kept",
+    "scoring": "stopped while scoring ({why}): the clips it scored so far are cached",
+}
 
 
 def report_method_error(name: str, err: Exception) -> None:
@@ -413,12 +419,6 @@ def report_method_error(name: str, err: Exception) -> None:
     if not isinstance(err, reported_errors()):
         traceback.print_exception(err)
     print(f"error: method {name}: {err}", file=sys.stderr, flush=True)
-
-
-def one_line(err: Exception) -> str:
-    """An exception as ``Type: first line of its message``."""
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0] if text else ''}"
 
 
 def print_outcomes(runs: list[MethodRun]) -> None:
@@ -430,13 +430,15 @@ def print_outcomes(runs: list[MethodRun]) -> None:
 
 
 def score_method(shared: Shared, r: MethodRun) -> int:
-    """Steps 1-4 for one method: generate its missing videos, score and write its results."""
+    """Steps 2-4 for one method (step 1 is ``prepare``): generate its missing videos, score and write
+    its results."""
     return score_predictions(shared, r, *generate_videos(shared, r))
 
 
 def generate_videos(shared: Shared, r: MethodRun) -> tuple[dict, dict[str, str], float]:
-    """Step 1: the prediction of each clip (generated when missing), the clips without one (clip id ->
+    """Step 2: the prediction of each clip (generated when missing), the clips without one (clip id ->
     why) and the seconds spent generating."""
+    r.phase = "generating"
     args, method, clips = r.args, r.method, shared.clips
     videos_dir = r.run_dir / "videos"
     if method.generates:
@@ -466,7 +468,7 @@ def generate_videos(shared: Shared, r: MethodRun) -> tuple[dict, dict[str, str],
 def score_predictions(
     shared: Shared, r: MethodRun, preds: dict, gen_failures: dict[str, str], t_gen: float
 ) -> int:
-    """Steps 2-4: score the clips the cache lacks, merge and write the results file; the exit code."""
+    """Steps 3-4: score the clips the cache lacks, merge and write the results file; the exit code."""
     from eval.metrics.lse import SyncScore
 
     args, method_name = r.args, r.name
@@ -474,7 +476,8 @@ def score_predictions(
         shared.protocol, shared.metrics, shared.metric_ids, shared.phash, shared.clips
     )  # fmt: skip
 
-    # 2. cache lookup
+    # 3. the rows the cache holds, then the clips it lacks are scored
+    r.phase = "scoring"
     cache = ClipCache(r.run_dir / "cache" / phash)
     gt_store = GTFeatureStore(Path(args.out) / args.dataset / "gt_features" / phash)
     unverified: dict[str, str] = {}
@@ -506,7 +509,7 @@ def score_predictions(
         f"({phash}), metrics {', '.join(metric_ids)}; {n_cached} clips from the cache"
     )
 
-    # 3. scoring
+    # the clips the cache lacks
     rows: dict[str, dict] = {}
     for j in jobs:
         if j.failure is not None:

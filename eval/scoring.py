@@ -1,4 +1,4 @@
-"""Scoring clips: one clip's metrics (``score_clip``), a chunk of clips as one Ray task
+"""Scoring clips: one clip's metrics (``score_clip``), a chunk of clips on one Ray worker
 (``score_chunk``), writing a scored row to the per-clip cache (``save_row``), and merging every
 clip's row into the results' numbers in the driver (``aggregate``).
 
@@ -212,7 +212,7 @@ def fatal_errors() -> tuple[type[BaseException], ...]:
 
 
 def score_chunk(jobs: list[Job], protocol: Any, metric_ids: list[str], device: str) -> dict:
-    """Ray task body: build the metrics once, score each job; returns rows + unverified weights, and
+    """A chunk on a Ray worker: build the metrics once, score each job; returns rows + unverified weights, and
     ``fatal``: a configuration error (``fatal_errors``) that stopped the chunk, returned rather than
     raised so that the driver caches the rows scored before it, then stops the run with it."""
     from edtalk.weights import unverified_in_use
@@ -257,7 +257,7 @@ def metric_weights(protocol: Any, metric_id: str, metric: Any) -> list[str]:
 
 
 def lost_scoring(jobs: list[Job], reason: str) -> dict:
-    """``score_chunk``'s result for a task whose worker died: each clip failed (not cached, so the
+    """``score_chunk``'s result for a chunk whose worker died: each clip failed (not cached, so the
     next run tries it again)."""
     rows = [(j.clip.id, {"inputs": j.inputs, "metrics": {}, "seconds": {}, "failure": reason}) for j in jobs]
     return {"rows": rows, "unverified": {}}

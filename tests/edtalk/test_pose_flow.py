@@ -129,8 +129,9 @@ def test_bf16_flow_sums_log_densities_in_float32():
 
 
 def test_actnorm_initialises_once_and_again_after_loading_an_uninitialised_state():
-    """ActNorm remembers in Python that its ``initialized`` buffer is set (no read of it per call);
-    a state loaded into it is read again, so loading a fresh layer's state re-initialises it."""
+    """ActNorm remembers in Python that its ``initialized`` buffer is set (test_step_host_reads counts
+    the reads); a state loaded into it is read again, so loading a fresh layer's state re-initialises
+    it and loading a trained one does not."""
     from edtalk.modules.pose_flow import ActNorm
 
     layer = ActNorm(3).train()

@@ -113,14 +113,17 @@ def test_a_chunk_error_stops_the_run_and_the_busy_workers(ray_with_two_gpus, tmp
     import ray
 
     args = ray_with_two_gpus
-    finished = tmp_path / "finished"
+    pids = tmp_path / "pids"
+    pids.mkdir()
 
     def fails_on_x(chunk):
         if chunk == ["x"]:
-            time.sleep(0.5)  # y has started on the other worker
+            deadline = time.time() + 60
+            while not any(pids.iterdir()) and time.time() < deadline:  # y runs on the other worker
+                time.sleep(0.05)
             raise ValueError("chunk x is bad")
-        time.sleep(4)
-        finished.mkdir(exist_ok=True)  # a chunk whose worker was not stopped gets here
+        (pids / str(os.getpid())).touch()
+        time.sleep(300)  # a chunk whose worker is not stopped runs on (a dropped handle waits for it)
         return where_it_ran(chunk)
 
     with pytest.raises(ValueError) as raised:
@@ -129,11 +132,66 @@ def test_a_chunk_error_stops_the_run_and_the_busy_workers(ray_with_two_gpus, tmp
     # and the remote traceback in ANSI colours), chained to Ray's error, which has the traceback
     assert type(raised.value) is ValueError and str(raised.value) == "chunk x is bad"
     assert isinstance(raised.value.__cause__, ray.exceptions.RayTaskError)
-    # y's worker was stopped mid-chunk (a dropped actor handle alone lets its chunk run to the end)
-    time.sleep(6)
-    assert not finished.exists()
-    # no actor is left holding a GPU: both are free again (Ray releases a killed actor's soon after)
-    deadline = time.time() + 60
-    while ray.available_resources().get("GPU", 0) < 2 and time.time() < deadline:
+    (busy,) = [int(p.name) for p in pids.iterdir()]
+    assert eventually(lambda: not alive(busy)), "the worker still running y was not stopped"
+    assert eventually(lambda: ray.available_resources().get("GPU", 0) == 2), "a GPU is still held"
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def eventually(condition, within: float = 60) -> bool:
+    """Whether ``condition()`` holds within ``within`` seconds (Ray stops actors and frees their
+    resources asynchronously)."""
+    deadline = time.time() + within
+    while not condition():
+        if time.time() > deadline:
+            return False
         time.sleep(0.1)
-    assert ray.available_resources().get("GPU", 0) == 2
+    return True
+
+
+@pytest.mark.ray
+def test_the_kept_workers_are_stopped_when_the_block_ends_and_a_cpu_pool_gets_their_cpus(
+    ray_with_two_gpus,
+):
+    """Inside one keep_workers() block a CUDA pool's idle actors hold both CPUs; a CPU pool asked for
+    next closes them first (else its actors would never start). At the block's end every actor stops."""
+    import threading
+
+    import ray
+
+    args = ray_with_two_gpus
+    cpu_args = SimpleNamespace(**{**vars(args), "device": "cpu"})
+    outs = []
+    with keep_workers():
+        outs += run_chunks(where_it_ran, [["g0"], ["g1"]], args, "t")
+        done = threading.Thread(target=lambda: outs.extend(run_chunks(where_it_ran, [["c0"]], cpu_args, "t")))
+        done.start()
+        done.join(timeout=120)
+        assert not done.is_alive(), "the CPU pool's actor never started"
+    assert [o["gpu"] for o in outs if o["chunk"] == ["c0"]] in ([None], [""])
+    assert eventually(lambda: ray.available_resources().get("CPU", 0) == 2), "a kept actor still runs"
+    assert eventually(lambda: ray.available_resources().get("GPU", 0) == 2)
+
+
+def test_a_pool_asks_for_no_more_gpu_workers_than_cpus_and_on_a_cluster_one_per_chunk():
+    """A GPU actor books a CPU too: on a private Ray of 2 CPUs and 4 GPUs, 4 actors could not all start.
+    On a cluster (--address), whose autoscaler adds nodes for what is asked, a pool asks for one actor
+    per chunk, as Ray tasks did (it asked for 1: a head node with no CPUs ran the call on one CPU)."""
+    from eval.chunk_runner import WorkerPool
+
+    fake_ray = SimpleNamespace(
+        remote=lambda **_: lambda cls: cls, cluster_resources=lambda: {"CPU": 2.0, "GPU": 4.0}
+    )
+    assert WorkerPool(fake_ray, use_gpu=True).slots(8) == 2
+    assert WorkerPool(fake_ray, use_gpu=False).slots(8) == 2
+    assert WorkerPool(fake_ray, use_gpu=False).slots(1) == 1
+    head_only = SimpleNamespace(remote=fake_ray.remote, cluster_resources=lambda: {"memory": 1e9})
+    assert WorkerPool(head_only, use_gpu=False, grows=True).slots(8) == 8
+    assert WorkerPool(head_only, use_gpu=False).slots(8) == 1

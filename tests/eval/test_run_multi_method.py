@@ -212,7 +212,7 @@ def test_an_error_of_the_call_stops_it_and_names_the_methods_left(data, tmp_path
     summary = captured.out.split("=== 2 methods\n")[1].splitlines()
     assert [line.split()[0] for line in summary] == ["gt", "static"]
     why = "(MissingWeightsError: weight file 'fake_net' is missing)"
-    assert f"stopped {why}: the clips it scored so far are cached" in summary[0]
+    assert f"stopped while scoring {why}: the clips it scored so far are cached" in summary[0]
     assert f"not scored: the call stopped first {why}" in summary[1]
 
 
@@ -238,7 +238,7 @@ def test_ctrl_c_names_the_method_it_stopped_and_those_not_started(data, tmp_path
     assert summary[0].split()[:3] == ["gt", "exit", "0,"]
     assert summary[1].split(None, 1) == [
         "static",
-        "stopped (interrupted): the clips it scored so far are cached",
+        "stopped while scoring (interrupted): the clips it scored so far are cached",
     ]
 
 
@@ -257,7 +257,7 @@ def test_workers_that_cannot_start_stop_the_call_with_one_line(data, tmp_path, m
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines()[-1].startswith("error: Ray could not start a worker")
     summary = captured.out.split("=== 2 methods\n")[1].splitlines()
-    assert summary[0].split(None, 1)[1].startswith("stopped (WorkersDidNotStart: Ray could not start")
+    assert summary[0].split(None, 1)[1].startswith("not scored: the call stopped first (WorkersDidNotStart:")
     assert summary[1].split(None, 1)[1].startswith("not scored: the call stopped first (WorkersDidNotStart:")
 
 
