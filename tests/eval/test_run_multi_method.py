@@ -7,48 +7,22 @@ import json
 import pickle
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from edtalk.data.video import write_video
 from eval.results import clips_path, read_results
 from eval.run import build_parser, main
+from tests.eval.test_run import frames_of, make_synthtalk
 
 FAST = ["--protocol", "synthtalk", "--metrics", "psnr,ssim,l1", "--workers", "0", "--quiet"]
 # differ between two calls of the same scores: when and how long, and where they were written
 VOLATILE = {"created", "timing"}
 
 
-def pattern(i: int, t: int = 8, size: int = 48) -> np.ndarray:
-    """``t`` frames of a colour pattern moving over time, another for each ``i``."""
-    yy, xx = np.mgrid[0:size, 0:size]
-    frames = [
-        np.stack([(xx * 5 + k * 7 + i * 50) % 256, (yy * 3 + k) % 256, (xx + yy + i) % 256], -1)
-        for k in range(t)
-    ]
-    return np.stack(frames).astype(np.uint8)
-
-
-def synthtalk_tree(root: Path, n: int = 3) -> list[str]:
-    """A tiny synthtalk layout: ``n`` test clips (clips/<id>.mp4|wav|json) and splits/test.txt."""
-    import soundfile as sf
-
-    (root / "clips").mkdir(parents=True)
-    (root / "splits").mkdir()
-    ids = [f"st{i:03d}#sad#level_2#001" for i in range(n)]
-    for i, cid in enumerate(ids):
-        write_video(root / "clips" / f"{cid}.mp4", pattern(i), fps=25)
-        sf.write(root / "clips" / f"{cid}.wav", np.zeros(16000 * 8 // 25, np.float32), 16000)
-        meta = {"id": cid, "identity": f"st{i:03d}", "emotion": "sad", "level": 2}
-        (root / "clips" / f"{cid}.json").write_text(json.dumps(meta))
-    (root / "splits" / "test.txt").write_text("\n".join(ids) + "\n")
-    return ids
-
-
 @pytest.fixture
 def data(tmp_path):
     root = tmp_path / "st"
-    return root, synthtalk_tree(root)
+    return root, make_synthtalk(root)
 
 
 def score(root: Path, out: Path, method: str, *extra: str) -> int:
@@ -128,7 +102,7 @@ def test_a_missing_checkpoint_of_the_second_generating_method_is_found_first(dat
 def folder_of(folder: Path, ids: list[str], name: str | None = None) -> Path:
     """A folder of output videos for ``ids`` (named ``name`` by its provenance.json when given)."""
     for i, cid in enumerate(ids):
-        write_video(folder / f"{cid}.mp4", pattern(i + 1), fps=25)
+        write_video(folder / f"{cid}.mp4", frames_of(i + 1), fps=25)
     if name:
         (folder / "provenance.json").write_text(json.dumps({"method": name}))
     return folder
