@@ -66,17 +66,20 @@ def start_ray(
     num_cpus: int | None = None,
     env_vars: Mapping[str, str] | None = None,
     log_to_driver: bool = True,
+    quiet: bool = False,
 ) -> None:
     """Start Ray in this process unless it runs: join the cluster at ``address``, or (None) start a
     private local instance of ``num_cpus`` CPUs (None: the machine's) with the quiet-cleaner hook.
-    ``env_vars``: the environment of the Ray workers."""
+    ``env_vars``: the environment of the Ray workers; ``quiet``: without Ray's INFO lines ("Started a
+    local Ray instance"), for a command's ``--quiet``."""
     import ray
 
     if ray.is_initialized():
         return
+    level = logging.WARNING if quiet else logging.INFO  # ray.init's default is INFO
     if address:
         runtime_env = {"env_vars": dict(env_vars)} if env_vars else None
-        ray.init(address=address, runtime_env=runtime_env, log_to_driver=log_to_driver)
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=log_to_driver, logging_level=level)
         return
     ray.init(
         address="local",  # a private instance, even where another cluster runs on this machine
@@ -85,6 +88,7 @@ def start_ray(
         include_dashboard=False,
         runtime_env=local_runtime_env(env_vars),
         log_to_driver=log_to_driver,
+        logging_level=level,
     )
 
 

@@ -47,7 +47,9 @@ def _init_ray(args: argparse.Namespace):
         from edtalk.ray_setup import start_ray
 
         t0 = time.perf_counter()
-        start_ray(args.address or None, num_cpus=max(args.workers, 1), env_vars=_worker_env(args))
+        start_ray(
+            args.address or None, num_cpus=max(args.workers, 1), env_vars=_worker_env(args), quiet=args.quiet
+        )
         if not args.quiet:
             print(f"Ray started in {time.perf_counter() - t0:.1f} s")
     if args.device.startswith("cuda") and ray.cluster_resources().get("GPU", 0) < 1:

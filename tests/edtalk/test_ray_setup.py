@@ -235,10 +235,14 @@ def test_start_ray_joins_an_address_or_starts_a_private_local_instance(monkeypat
         "address": "head:6379",
         "runtime_env": {"env_vars": {"OMP_NUM_THREADS": "1"}},
         "log_to_driver": False,
+        "logging_level": logging.INFO,
     }  # a cluster's size is its own: no num_cpus, and no local-only settings
+    assert local["logging_level"] == logging.INFO  # Ray's default: its "Started a local Ray" line
+    start_ray(None, num_cpus=2, quiet=True)  # a command's --quiet: Ray's INFO lines too (eval.run printed it)
+    assert calls[-1]["logging_level"] == logging.WARNING
     monkeypatch.setattr(ray, "is_initialized", lambda: True)
     start_ray(None)
-    assert len(calls) == 2  # a running Ray is kept
+    assert len(calls) == 3  # a running Ray is kept
 
 
 def test_a_sweep_whose_trial_cannot_fit_stops_before_training_the_parent(monkeypatch, tmp_path, capsys):
