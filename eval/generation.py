@@ -22,18 +22,25 @@ def lost_generation(items: list[tuple[Any, Path]], reason: str) -> dict:
     return {"rows": [c.id for c, _ in items], "failures": [(c.id, reason) for c, _ in items]}
 
 
+def stopping_errors() -> tuple[type[BaseException], ...]:
+    """The errors that stop a method's generation, being the same for every clip (its checkpoint, its
+    config, a weight file): ``fatal_errors`` and the checkpoint's and config's own."""
+    from edtalk.config import ConfigError
+    from edtalk.model import CheckpointError
+
+    return (*fatal_errors(), CheckpointError, ConfigError)
+
+
 def generate_chunk(items: list[tuple[Any, Path]], method: Any) -> dict:
     """A chunk on a Ray worker: write the method's prediction for each (clip, path); failures by clip."""
-    from edtalk.config import ConfigError
     from edtalk.data.errors import DataError
-    from edtalk.model import CheckpointError
 
     failures = []
     for clip, path in items:
         try:
             method.generate(clip, path)
             stamp_generation_inputs(clip, path)  # here, so a killed run keeps what it finished
-        except (*fatal_errors(), CheckpointError, ConfigError):
+        except stopping_errors():
             raise  # the same for every clip: stop the run with its message (before the per-clip kinds
             # below, which they subclass: a CheckpointError is a ValueError, a missing weight file a
             # FileNotFoundError)

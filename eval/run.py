@@ -46,7 +46,6 @@ import logging
 import os
 import sys
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,13 @@ from edtalk.data.readers import READERS
 from edtalk.provenance import git_info, library_versions, machine
 from eval.cache import ClipCache, GTFeatureStore, clip_inputs, file_fingerprint, metric_key
 from eval.chunk_runner import keep_workers, one_line, run_chunks, split_into_chunks
-from eval.generation import drop_stale_videos, drop_videos_of_changed_inputs, generate_chunk, lost_generation
+from eval.generation import (
+    drop_stale_videos,
+    drop_videos_of_changed_inputs,
+    generate_chunk,
+    lost_generation,
+    stopping_errors,
+)
 from eval.results import SCHEMA, method_dir_name, metric_entry, results_path, write_results
 from eval.run_checks import (
     UsageError,
@@ -374,11 +379,9 @@ def method_run(
 
 def score_methods(shared: Shared, runs: list[MethodRun]) -> int:
     """Score several methods one after another (one Ray for all: its workers keep the metrics' networks
-    loaded), each under a header. A method whose generation stops (its checkpoint, its network) is
-    reported and the next one scored; any other error stops the call. Ends with one line per method;
-    returns the worst exit code."""
-    from eval.chunk_runner import WorkersDidNotStart
-
+    loaded), each under a header. A method whose generation stops (``stopping_errors``: its checkpoint,
+    config or a weight file) is reported and the next one scored; any other error stops the call, as it
+    stops a call of one method. Ends with one line per method; returns the worst exit code."""
     codes = []
     try:
         for i, r in enumerate(runs, 1):
@@ -387,12 +390,10 @@ def score_methods(shared: Shared, runs: list[MethodRun]) -> int:
                 r.t_start = time.perf_counter()
             try:
                 generated = generate_videos(shared, r)
-            except (UsageError, WorkersDidNotStart):
-                raise  # about the call (Ray has no GPU, cannot start its workers), not the method
-            except Exception as err:
+            except stopping_errors() as err:
                 r.outcome = f"exit 2, not scored: its generation stopped: {one_line(err)}"
                 codes.append(2)
-                report_method_error(r.name, err)
+                print(f"error: method {r.name}: {err}", file=sys.stderr, flush=True)
                 continue
             codes.append(score_predictions(shared, r, *generated))
     except BaseException as err:  # the call stops: say so in the lines of the methods it stopped
@@ -411,14 +412,6 @@ STOPPED = {
     "generating": "stopped while generating ({why}): the videos it made so far are kept",
     "scoring": "stopped while scoring ({why}): the clips it scored so far are cached",
 }
-
-
-def report_method_error(name: str, err: Exception) -> None:
-    """The error that stopped a method's generation, on stderr: one line for the kinds ``main``
-    reports so, the traceback first for an unexpected one."""
-    if not isinstance(err, reported_errors()):
-        traceback.print_exception(err)
-    print(f"error: method {name}: {err}", file=sys.stderr, flush=True)
 
 
 def print_outcomes(runs: list[MethodRun]) -> None:
