@@ -181,13 +181,6 @@ def time_sides(args: argparse.Namespace, root: Path) -> dict:
     return {"seconds": seconds, "per_call": per_call, "warmup": warmup, "diffs": diffs, "results": first}
 
 
-def smoke_dataset(root: Path) -> Path:
-    """A synthtalk with two 64 px test clips (``benchmarks.frame_cache``'s smoke set)."""
-    from benchmarks.frame_cache import smoke_dataset as generate
-
-    return generate(root)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.multi_method",
@@ -225,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     from eval.run import reported_errors
 
     with tempfile.TemporaryDirectory(prefix="bench-multi-") as tmp:
-        if args.smoke:
+        if args.smoke:  # two 64 px test clips, benchmarks.frame_cache's smoke set
+            from benchmarks.frame_cache import smoke_dataset
+
             args.data, args.repeats = smoke_dataset(Path(tmp) / "synthtalk"), 1
             args.limit, args.metrics = 2, args.metrics or SMOKE_METRICS
         try:

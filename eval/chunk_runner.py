@@ -91,12 +91,13 @@ def run_chunks(
         ray = _init_ray(args)
         use_gpu = args.device.startswith("cuda")
         kept = _KEPT_POOLS is not None
-        if kept:
-            for other in [p for gpu, p in _KEPT_POOLS.items() if gpu != use_gpu]:
+        pools = _KEPT_POOLS if kept else {}
+        for gpu, other in pools.items():
+            if gpu != use_gpu:
                 other.close()  # its idle actors hold CPUs this pool's actors may need
-            if use_gpu not in _KEPT_POOLS:
-                _KEPT_POOLS[use_gpu] = WorkerPool(ray, use_gpu, grows=bool(args.address))
-        pool = _KEPT_POOLS[use_gpu] if kept else WorkerPool(ray, use_gpu, grows=bool(args.address))
+        if use_gpu not in pools:
+            pools[use_gpu] = WorkerPool(ray, use_gpu, grows=bool(args.address))
+        pool = pools[use_gpu]
         try:
             for chunk, out in _run_on_actors(pool, fn, chunks, extra, lost, say=_stderr_line(bar)):
                 bar.update(len(chunk))
@@ -161,7 +162,7 @@ class WorkerPool:
     def take(self, n: int) -> list:
         """``n`` actors: idle ones first, then new ones."""
         taken, self.idle = self.idle[:n], self.idle[n:]
-        return taken + [self.actor_class.remote() for _ in range(n - len(taken))]
+        return taken + [self.new_actor() for _ in range(n - len(taken))]
 
     def new_actor(self) -> Any:
         return self.actor_class.remote()
@@ -170,17 +171,19 @@ class WorkerPool:
         self.idle.append(actor)
 
     def kill(self, actor: Any) -> None:
-        """Stop an actor (a chunk it still runs stops with it); one already dead is fine."""
+        """Stop an actor (a chunk it still runs stops with it); ``ray.kill`` of one already dead is a
+        no-op. Not once Ray has shut down: ``ray.kill`` would start a new Ray to look the actor up."""
+        if not self.ray.is_initialized():
+            return
         try:
             self.ray.kill(actor, no_restart=True)
-        except Exception:  # noqa: BLE001 - dead already, or Ray shut down
-            pass
+        except self.ray.exceptions.ActorHandleNotFoundError:
+            pass  # a handle of an earlier Ray session: nothing of it runs in this one
 
     def close(self) -> None:
         """Stop the idle actors (the busy ones are stopped by ``_run_on_actors``)."""
-        if self.ray.is_initialized():
-            for actor in self.idle:
-                self.kill(actor)
+        for actor in self.idle:
+            self.kill(actor)
         self.idle = []
 
 
@@ -291,19 +294,18 @@ def _run_on_actors(
                 raise _remote_cause(e)  # noqa: B904 - chained to Ray's error by _remote_cause
             except ray.exceptions.RayError as e:  # the actor's process or its node died
                 pool.kill(actor)
-                again = tries[i] < MAX_TRIES
-                if not again and lost is None:
-                    raise
-                if again:
-                    todo.appendleft(i)
+                if tries[i] < MAX_TRIES:  # tried once more, first, on a new actor
                     say(
                         f"note: a Ray worker died while running {len(chunks[i])} clip(s) ({one_line(e)}); "
                         "trying them once more on a new one"
                     )
+                    todo.appendleft(i)
+                    add_actor(pool.new_actor())
+                    continue
+                if lost is None:
+                    raise
                 if todo:
                     add_actor(pool.new_actor())
-                if again:
-                    continue
                 out = lost(chunks[i], f"lost: the Ray worker running it died ({one_line(e)})")
             else:
                 start_next(actor)
