@@ -209,10 +209,23 @@ def keep_workers() -> Iterator[None]:
 
 
 MAX_TRIES = 2  # a chunk whose worker died is tried once more on a new one (as Ray's max_retries=1)
+WAIT_NOTE_S = 60.0  # with clips waiting and none running, a note after this long (then at doubling waits)
 
 
 class WorkersDidNotStart(RuntimeError):
     """Ray could not start the actors that run chunks (a broken worker environment, say)."""
+
+
+def _waiting_note(n_starting: int, waited: float) -> str:
+    """What a call that has waited ``waited`` seconds for any of ``n_starting`` actors says: Ray waits
+    on a worker process that dies as it starts (a broken environment) as it waits on nodes a cluster
+    is adding, so a timeout could not tell them apart; the note names both."""
+    return (
+        f"note: no Ray worker has started for {waited:.0f} s ({n_starting} asked for, no clip running). "
+        "A cluster may be adding nodes; otherwise a worker may be dying as it starts: Ray then prints "
+        "'(raylet) ... probably it crashed during start' with its error, and keeps its logs (worker-*.err "
+        "in /tmp/ray/session_latest/logs of the node). Ctrl-C stops the call; a rerun resumes it."
+    )
 
 
 def _remote_cause(err: Any) -> BaseException:
@@ -267,9 +280,18 @@ def _run_on_actors(
     n_actors = pool.slots(len(chunks))
     for actor in pool.take(n_actors):
         add_actor(actor)
+    since = time.monotonic()  # the last time an actor started or a chunk ended
+    note_at = since + WAIT_NOTE_S
     try:
         while running or (todo and starting):
-            done, _ = ray.wait([*running, *starting], num_returns=1)
+            timeout = None if running else max(0.0, note_at - time.monotonic())
+            done, _ = ray.wait([*running, *starting], num_returns=1, timeout=timeout)
+            now = time.monotonic()
+            if not done:  # every actor still starting, for a while now: say so, then wait twice as long
+                say(_waiting_note(len(starting), now - since))
+                note_at = now + (now - since)
+                continue
+            since, note_at = now, now + WAIT_NOTE_S
             if done[0] in starting:
                 actor = starting.pop(done[0])
                 try:

@@ -180,6 +180,59 @@ def test_the_kept_workers_are_stopped_when_the_block_ends_and_a_cpu_pool_gets_th
     assert eventually(lambda: ray.available_resources().get("GPU", 0) == 2)
 
 
+class StopWaiting(Exception):
+    pass
+
+
+@pytest.mark.ray
+def test_a_call_whose_workers_never_start_says_so_and_waits_on(ray_with_two_gpus, monkeypatch):
+    """A worker process that dies as it starts (a broken environment) leaves its actor starting for
+    ever, as does a cluster still adding nodes: the call waited in silence. It now says so after
+    WAIT_NOTE_S, then after twice as long; stopped, it stops the actors it was waiting for."""
+    import ray
+
+    import eval.chunk_runner as chunk_runner
+
+    monkeypatch.setattr(chunk_runner, "WAIT_NOTE_S", 0.5)
+    pool = chunk_runner.WorkerPool(ray, use_gpu=False)
+    pool.actor_class = ray.remote(num_cpus=1, resources={"a_node_nobody_has": 1})(chunk_runner.ChunkWorker)
+    notes, killed = [], []
+    kill = pool.kill
+    monkeypatch.setattr(pool, "kill", lambda actor: (killed.append(actor), kill(actor)))
+
+    def say(text):
+        notes.append(text)
+        if len(notes) == 2:
+            raise StopWaiting  # as Ctrl-C would
+
+    with pytest.raises(StopWaiting):
+        list(chunk_runner._run_on_actors(pool, where_it_ran, [["c0"], ["c1"]], (), None, say=say))
+    assert all("no Ray worker has started" in n and "2 asked for" in n for n in notes), notes
+    assert "crashed during start" in notes[0] and "worker-*.err" in notes[0]
+    assert len(killed) == 2, "the actors it waited for were not stopped"
+
+
+@pytest.mark.ray
+def test_no_waiting_note_while_chunks_run(ray_with_two_gpus, monkeypatch):
+    """Chunks that run longer than WAIT_NOTE_S are no reason for the note."""
+    import eval.chunk_runner as chunk_runner
+
+    args = SimpleNamespace(**{**vars(ray_with_two_gpus), "device": "cpu"})
+    notes = []
+    monkeypatch.setattr(chunk_runner, "_stderr_line", lambda bar: notes.append)
+    with keep_workers():
+        list(run_chunks(where_it_ran, [["c0"], ["c1"]], args, "t"))  # the actors start
+        monkeypatch.setattr(chunk_runner, "WAIT_NOTE_S", 0.5)
+        outs = list(run_chunks(slowly_where_it_ran, [["c0"], ["c1"], ["c2"]], args, "t"))
+    assert len(outs) == 3
+    assert notes == []
+
+
+def slowly_where_it_ran(chunk):
+    time.sleep(1.5)
+    return where_it_ran(chunk)
+
+
 def test_a_pool_asks_for_no_more_gpu_workers_than_cpus_and_on_a_cluster_one_per_chunk():
     """A GPU actor books a CPU too: on a private Ray of 2 CPUs and 4 GPUs, 4 actors could not all start.
     On a cluster (--address), whose autoscaler adds nodes for what is asked, a pool asks for one actor
