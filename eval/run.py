@@ -333,7 +333,7 @@ def prepare(args: argparse.Namespace) -> tuple[Shared, list[MethodRun]]:
         for spec in specs
     ]
     synthtalk_root = args.root if args.dataset == "synthtalk" else None
-    check_weights(protocol, metrics, args.allow_unverified_weights, synthtalk_root)
+    check_weights(protocol, metrics, args.allow_unverified_weights, synthtalk_root, clips)
     phash = protocol.hash()  # after check_weights: includes the installed judges' sha256
     check_distinct_results([(r.args.method, r.results_file) for r in runs])
     for r in runs:

@@ -221,14 +221,20 @@ def select_metrics(protocol: Any, requested: str | None) -> tuple[list[str], lis
     return ids, []
 
 
-def check_weights(protocol: Any, metrics: dict, allow_unverified: bool, data: str | None = None) -> None:
+def check_weights(
+    protocol: Any, metrics: dict, allow_unverified: bool, data: str | None = None, clips: list | None = None
+) -> None:
     """Resolve every weight file the selected metrics need before any work: those each metric
     declares, and the protocol's backbone weights named in their settings (the judges). With
-    ``data`` (a synthtalk root) a judge trained on that set's train or test people is refused.
-    Every missing file is named in one error (one run per missing file was needed to find them all);
-    a file that fails its hash check is reported when none is missing."""
+    ``clips``, only the metrics that apply to one of them (Acc_emo's Emotion-FAN is not needed on
+    HDTF, LRW or VoxCeleb2, which have no emotion labels: it shows n/a there). With ``data`` (a
+    synthtalk root) a judge trained on that set's train or test people is refused. Every missing
+    file is named in one error (one run per missing file was needed to find them all); a file that
+    fails its hash check is reported when none is missing."""
     from edtalk.weights import MissingWeightsError, WeightsMismatchError
 
+    if clips is not None:
+        metrics = {m: x for m, x in metrics.items() if any(x.not_applicable(c) is None for c in clips)}
     users: dict[str, list[str]] = {}
     for mid, metric in metrics.items():
         for name in metric_weights(protocol, mid, metric):

@@ -772,6 +772,39 @@ def test_a_metric_that_does_not_apply_is_not_a_failure(tmp_path, capsys):
     assert f"Clips scored: {len(ids)} of hdtf all" in text and "failed" not in text
 
 
+def _real_emotion_protocol() -> str:
+    """psnr + acc_emo with its real classifier, Emotion-FAN (whose weights no test folder has)."""
+    from eval.metrics import load_all
+    from eval.protocols import PROTOCOLS, Protocol, spec
+
+    load_all()
+    name = "na_fan_test"
+    if name not in PROTOCOLS:
+        psnr = spec("psnr", pooling="frames", crop="none", pairing="truncate", max_length_diff=2)
+        PROTOCOLS.add(name, Protocol(name, "psnr + acc_emo (Emotion-FAN)", (psnr, spec("acc_emo"))))
+    return name
+
+
+def test_emotion_fan_weights_are_not_asked_for_where_acc_emo_does_not_apply(
+    synth, tmp_path, monkeypatch, capsys
+):
+    """On HDTF (no emotion labels: Acc_emo shows n/a) a run stopped before any work for want of
+    Emotion-FAN's weights, a manual Google Drive download of a file it never loads. A labelled
+    dataset still needs them."""
+    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "no_weights"))
+    root = tmp_path / "hdtf"
+    make_hdtf(root)
+    common = ["--method", "gt", "--protocol", _real_emotion_protocol(), "--workers", "0", "--quiet"]
+    argv = ["--dataset", "hdtf", "--root", str(root), "--split", "all", *common, "--out", str(tmp_path / "r")]
+    assert main(argv) == 0
+    acc = read_results(tmp_path / "r/hdtf/gt/na_fan_test.all.json")["metrics"]["acc_emo"]
+    assert acc["value"] is None and acc["not_applicable"]["reason"] == "the dataset has no emotion labels"
+    synth_root, _ = synth
+    argv = ["--dataset", "synthtalk", "--root", str(synth_root), *common, "--out", str(tmp_path / "s")]
+    assert main(argv) == 2
+    assert "emotion_fan_mead8" in capsys.readouterr().err
+
+
 def test_a_labelled_clip_with_a_bad_label_still_fails_acc_emo(synth, tmp_path):
     root, ids = synth
     sidecar = root / "clips" / f"{ids[1]}.json"
