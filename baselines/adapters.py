@@ -275,8 +275,8 @@ class FolderOfVideos(Method):
         left_out = len(self._index) - (len(clips) - missing)
         if left_out:
             print(
-                f"note: {self.folder}: {left_out} more videos are of clips of the split that this run "
-                f"does not score (it scores {len(clips)} of {len(split)}: --limit)",
+                f"note: {self.folder}: {left_out} more videos are of clips of the split left out by --limit "
+                f"(it takes {len(clips)} of {len(split)})",
                 file=sys.stderr,
             )
 

@@ -53,7 +53,7 @@ NOT_MEASURED = (
     "in one process: the driver's imports (torch, Ray, the metrics; a few seconds per `python -m "
     "eval.run` from a shell) are paid once before timing, so the interpreter start and imports a shell "
     "user also saves with one call instead of two are NOT in this ratio; each call's Ray start and "
-    "shutdown, actor start and network loading are"
+    "shutdown, actor start and network loading are in it"
 )
 
 

@@ -27,7 +27,8 @@ def parent_checkpoint(parent: Path, stage: str) -> Path:
     if before is None or not ckpt.is_file():
         raise FileNotFoundError(
             f"{ckpt}: the parent run has no checkpoint for stage {before!r}, needed to retrain {stage!r}; "
-            f"train it first (python -m edtalk.train --stages all --out {parent}) or pass --parent"
+            f"train it first (python -m edtalk.train --stages all --out {parent}) or pass --parent "
+            "with a run that has it"
         )
     return ckpt
 
@@ -93,7 +94,8 @@ def check_parent(args: argparse.Namespace, variants: list[Variant]) -> None:
         )
         raise FileNotFoundError(
             f"{parent / missing[0] / 'final.pt'}: the parent run lacks stage(s) {missing}{why}; train them "
-            f"with `python -m edtalk.train --stages {','.join(needed_chain)} --out {parent}` or pass --parent"
+            f"with `python -m edtalk.train --stages {','.join(needed_chain)} --out {parent}` or pass "
+            "--parent with a run that has them"
         )
     if not missing:
         check_parent_preset(parent_checkpoint(parent, min(variants, key=_first_stage_index).stages[0]), args)

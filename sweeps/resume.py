@@ -95,8 +95,8 @@ def resume_plan(args: argparse.Namespace, path: str, settings: dict[str, Any]) -
         )
     elif restorable:
         print(
-            f"note: {path} holds an earlier sweep; this run starts a new one there, and a later --resume "
-            "continues the new one (--resume continues the earlier one; --name NEW keeps it apart)",
+            f"note: {path} holds an earlier sweep; this run starts a new one there, which a later --resume "
+            "continues (to continue the earlier one instead, rerun with --resume; --name NEW keeps both)",
             file=sys.stderr,
         )
     return args.resume and restorable

@@ -198,7 +198,7 @@ def test_limit_warns_only_about_videos_of_no_clip_of_the_split(tmp_path, caplog,
     warnings = [r.getMessage() for r in caplog.records if r.name == "baselines.adapters"]
     assert len(warnings) == 1 and "1 videos match none of the 3 clips" in warnings[0]
     assert "stray.mp4" in warnings[0]
-    assert "2 more videos are of clips of the split that this run does not score" in capsys.readouterr().err
+    assert "2 more videos are of clips of the split left out by --limit (it takes" in capsys.readouterr().err
     rows = read_clip_rows(tmp_path / "res/synthtalk/mine/synthtalk.json")
     assert [r["clip"] for r in rows] == ids[:1]
 

@@ -264,7 +264,9 @@ def test_a_new_sweep_over_an_earlier_one_says_so(tmp_path, monkeypatch, capsys):
     argv = ["--root", str(data), "--parent", str(tmp_path / "runs"), "--storage", str(tmp_path / "storage")]
     with pytest.raises(Stop):
         bank_size.main(argv)
-    assert "holds an earlier sweep; this run starts a new one there" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "holds an earlier sweep; this run starts a new one there" in err
+    assert "to continue the earlier one instead, rerun with --resume" in err
     with pytest.raises(Stop):
         bank_size.main([*argv, "--name", "other"])
     assert "earlier sweep" not in capsys.readouterr().err
@@ -523,7 +525,9 @@ def test_ablation_variants_empty_repeated_or_unknown_are_refused(variants, tmp_p
 def test_missing_parent_is_refused_before_ray_starts(tmp_path, dataset_without_ray, capsys):
     data = dataset_without_ray
     assert bank_size.main(["--root", str(data), "--parent", str(tmp_path / "nope")]) == 2
-    assert "the parent run lacks stage(s) ['eg_pretrain', 'mouth_pose']" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "the parent run lacks stage(s) ['eg_pretrain', 'mouth_pose']" in err
+    assert err.rstrip().endswith("or pass --parent with a run that has them")
 
 
 def test_a_mistyped_smoke_parent_is_refused_and_an_existing_one_is_trained(

@@ -44,6 +44,9 @@ EXPECTED = """\
   <root>/MEAD_front/video/M003#angry#level_1#001.mp4   (EDTalk flattened; EAT names M003_ang_1_001.mp4 ok)
   <root>/MEAD_front/audio/M003#angry#level_1#001.wav
 or
+  <root>/video/M003_ang_1_001.mp4                       (EAT, flat: video/ + audio/, or files in <root>)
+  <root>/audio/M003_ang_1_001.wav
+or
   <root>/M003/video/front/angry/level_1/001.mp4         (raw MEAD)
   <root>/M003/audio/angry/level_1/001.wav|m4a
 optional: <root>/lists/<split>.json|txt  (EDTalk's official split lists)"""

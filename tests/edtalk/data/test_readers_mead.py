@@ -84,6 +84,7 @@ def test_layout_errors_explain_the_expected_tree(tmp_path):
     with pytest.raises(DatasetLayoutError, match="does not exist") as info:
         read_clips("mead", tmp_path / "nowhere")
     assert "MEAD_front/video" in str(info.value)
+    assert "<root>/video/M003_ang_1_001.mp4" in str(info.value)  # EAT's flat layout, also read
     (tmp_path / "random.txt").write_text("x")
     with pytest.raises(DatasetLayoutError, match="docs/datasets.md") as info:
         read_clips("mead", tmp_path)
