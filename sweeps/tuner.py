@@ -190,4 +190,20 @@ def fit_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
         print(f"  wrote {p}")
     for e in [*errors, *export_errors]:
         print(f"  trial error: {e}", file=sys.stderr)
+    expected = len(variants) * args.num_samples
+    if stopped := unfinished_trials(grid, expected):
+        print(
+            f"interrupted: {stopped} of {expected} trials did not finish; run the same command with "
+            "--resume to finish them (without it, a new sweep starts over this one)",
+            file=sys.stderr,
+        )
+        return 130
     return 1 if errors or export_errors else 0
+
+
+def unfinished_trials(grid, expected: int) -> int:
+    """How many of the sweep's ``expected`` trials neither finished (a results file) nor failed: Tune
+    stops the experiment on Ctrl-C and ``fit()`` returns as if it were done, with the trials it had
+    not finished (or not started) left out or without a result."""
+    ended = sum(1 for r in grid if r.error is not None or (r.metrics and "results_file" in r.metrics))
+    return max(0, expected - ended)

@@ -150,11 +150,35 @@ def test_the_summary_names_each_failed_trial(
     monkeypatch.setattr(parent_run, "prepare_parent", lambda args, variants: None)
     monkeypatch.setattr(tuner, "trainable_with_resources", lambda: None)
     monkeypatch.setattr(tuner, "new_tuner", lambda *a: SimpleNamespace(fit=lambda: grid))
+    monkeypatch.setattr(bank_size, "variants", lambda sizes: [bank_size.variant("mouth", n) for n in (5, 10)])
     argv = [*sweep_inputs, "--storage", str(tmp_path / "ray_results"), "--out", str(tmp_path / "out")]
     assert bank_size.main(argv) == 1
     out, err = capsys.readouterr()
     assert "2 trials, 1 failed, 1 results files" in out
     assert f"bank_mouth_10 seed 0 ({grid[1].path}): CUDA out of memory" in err, err
+    assert "interrupted" not in err
+
+
+def test_a_sweep_stopped_before_every_trial_ended_says_so_and_exits_130(
+    tmp_path, write_trial_results, sweep_inputs, monkeypatch, capsys
+):
+    """Tune ends a sweep on Ctrl-C and its fit() returns as if the sweep were done: the sweep printed
+    its summary and exited 0, and a rerun without --resume started it over (finished trials and all)."""
+    from sweeps import parent_run, tuner
+
+    grid = [_trial(write_trial_results, tmp_path, bank_size.variant("mouth", 5), "audio", 20.0)]
+    monkeypatch.setattr(tuner, "init_ray", lambda address: None)
+    monkeypatch.setattr(tuner, "check_trial_fits", lambda args: None)
+    monkeypatch.setattr(parent_run, "prepare_parent", lambda args, variants: None)
+    monkeypatch.setattr(tuner, "trainable_with_resources", lambda: None)
+    monkeypatch.setattr(tuner, "new_tuner", lambda *a: SimpleNamespace(fit=lambda: grid))
+    sizes = (5, 10, 20)
+    monkeypatch.setattr(bank_size, "variants", lambda _: [bank_size.variant("mouth", n) for n in sizes])
+    argv = [*sweep_inputs, "--storage", str(tmp_path / "ray_results"), "--out", str(tmp_path / "out")]
+    assert bank_size.main(argv) == 130
+    out, err = capsys.readouterr()
+    assert "1 trials, 0 failed, 1 results files" in out  # the finished one is still exported
+    assert "interrupted: 2 of 3 trials did not finish; run the same command with --resume" in err
 
 
 def test_metrics_skipped_for_missing_weights_are_named_before_anything_is_trained(
@@ -244,6 +268,7 @@ def test_without_metrics_every_trial_scores_what_the_sweeps_start_chose_also_whe
         restore = staticmethod(lambda *a, **kw: FakeTuner(None))
 
     monkeypatch.setattr(tune, "Tuner", FakeTuner)
+    monkeypatch.setattr(tuner, "unfinished_trials", lambda grid, expected: 0, raising=False)  # no trials
     argv = [*sweep_inputs[:-2], "--storage", str(tmp_path / "s"), "--out", str(tmp_path / "o")]
     assert bank_size.main(argv) == 0
     assert captured["param_space"]["metrics"] == "psnr,ssim"
