@@ -158,3 +158,26 @@ def note_resume(stage: str, stage_dir: Path, max_steps: int) -> None:
             "final.pt is written again from that checkpoint (raise --max-steps to train on)",
             flush=True,
         )
+
+
+def note_replaced(stage: str, stage_dir: Path) -> None:
+    """Say what a run without --resume deletes before it trains ``stage`` anew: an earlier run in
+    ``stage_dir`` (its final.pt, its last registered checkpoint), which went without a word."""
+    from edtalk.config import ConfigError
+
+    finished = (stage_dir / "final.pt").is_file()
+    try:
+        step = registered_checkpoints(stage_dir).latest_step
+    except ConfigError:  # an unreadable record: nothing --resume could continue either
+        step = None
+    if not finished and step is None:
+        return
+    held = ", ".join(
+        (["a finished run (final.pt)"] if finished else [])
+        + ([f"checkpoints to step {step}"] if step else [])
+    )
+    print(
+        f"[train] {stage}: deleting the earlier run in {stage_dir} ({held}) to train it anew "
+        "(--resume keeps and continues it)",
+        flush=True,
+    )

@@ -510,6 +510,23 @@ def test_resume_refuses_another_precision_or_sharded_world_size_before_any_work(
                 check_resumable(stage_dir, model, fewer)
 
 
+def test_a_run_without_resume_says_what_it_deletes(tmp_path, capsys):
+    """A rerun without --resume deleted a stage's finished run (final.pt and checkpoints) silently."""
+    from edtalk.train_resume import note_replaced
+
+    stage_dir = tmp_path / "audio_lip"
+    stage_dir.mkdir()
+    note_replaced("audio_lip", stage_dir)  # an empty folder: nothing to say
+    assert capsys.readouterr().out == ""
+    (stage_dir / "checkpoint_a").mkdir()
+    register_checkpoints(stage_dir, ["checkpoint_a"], step=20)
+    (stage_dir / "final.pt").write_bytes(b"x")
+    note_replaced("audio_lip", stage_dir)
+    out = capsys.readouterr().out
+    assert f"audio_lip: deleting the earlier run in {stage_dir}" in out
+    assert "a finished run (final.pt), checkpoints to step 20" in out and "--resume keeps" in out
+
+
 def test_resume_follows_rays_record_not_the_newest_folder(tmp_path, capsys):
     """A folder written as a run was stopped, never registered, was read as 'the latest' (its
     half-written run.json crashed the driver); a corrupt record is named, not a traceback."""
