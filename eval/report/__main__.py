@@ -39,9 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from eval.report.build import build_report
-
     try:
+        from eval.report.build import build_report
+
         files = build_report(
             args.results,
             args.out,
@@ -52,6 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (ResultsFileError, ValueError, OSError) as e:  # OSError: --out cannot be written
         return report_error(e)
+    except KeyboardInterrupt:  # no results file is touched: rendering again costs seconds
+        print(
+            f"interrupted: the report in {args.out} may be incomplete; run the same command again to "
+            "render it whole",
+            file=sys.stderr,
+        )
+        return 130
     for problem in files.problems:
         print(f"warning: left out: {problem}", file=sys.stderr)
     for warning in files.warnings:

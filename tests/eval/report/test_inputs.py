@@ -86,3 +86,17 @@ def test_a_file_that_is_not_utf8_is_left_out_like_a_truncated_one(tmp_path, make
     assert f"warning: left out: {gz}: not UTF-8 text" in capsys.readouterr().err
     assert "good" in (tmp_path / "r" / "tables.md").read_text()
     assert main([str(results), "--out", str(tmp_path / "strict"), "--no-plots", "--strict"]) == 2
+
+
+def test_ctrl_c_while_rendering_is_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
+    """Ctrl-C during a render printed a 50-90 line traceback."""
+    import eval.report.build as build
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build, "build_report", interrupted)
+    assert main([str(tmp_path), "--out", str(tmp_path / "report")]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted: the report in") and "run the same command again" in err
+    assert "Traceback" not in err
