@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import shutil
 import sys
 import time
 from dataclasses import replace
@@ -489,11 +490,22 @@ def _train(args: argparse.Namespace) -> int:
     finals = {}
     for i, n in enumerate(names):
         final = out / n / "final.pt"
-        if args.resume and len(names) > 1 and final.is_file():
+        parent_stage = get_stage(n).parent
+        stale = parent_stage in finals  # its parent was trained in this call, after it
+        if args.resume and len(names) > 1 and final.is_file() and not stale:
             print(f"[train] {n}: {final} exists, skipping (--resume)", flush=True)
             continue
         stage_cfg = stage_cfgs[n]
         cfg_i = train_cfg if i == 0 else replace(train_cfg, parent="")  # --parent applies to the first stage
+        if args.resume and stale:  # what it holds (a final.pt, checkpoints) came from the parent's old run
+            cfg_i = replace(cfg_i, resume=False)
+            if (out / n).exists():
+                print(
+                    f"[train] {n}: deleting its earlier run in {out / n}, trained from {parent_stage}'s "
+                    f"run before the one this call trained: training {n} anew",
+                    flush=True,
+                )
+                shutil.rmtree(out / n)
         cache_i = cache
         if train_cfg.extra_identities and get_stage(n).frames_only:
             extras_cache = extras_cache or prepare_cache(train_cfg, model_cfg, with_extras=True)

@@ -717,6 +717,40 @@ def test_emotion_weights_average_a_capped_even_spread_of_clips():
     torch.testing.assert_close(torch.tensor(table[EMOTIONS[2]]), by_hand([1, 5]), rtol=1e-4, atol=1e-5)
 
 
+def test_resume_trains_again_a_finished_stage_whose_parent_it_trained(monkeypatch, tmp_path, capsys):
+    """--resume skipped every stage with a final.pt, also one whose parent stage this call had just
+    trained again (its earlier run deleted by a rerun without --resume): the chain mixed a new parent
+    with a child trained from the old one. A stage whose parent is untouched is still skipped."""
+    import ray
+
+    from edtalk import train
+
+    calls = []
+    monkeypatch.setattr(train, "prepare_cache", lambda *a, **k: tmp_path)
+    monkeypatch.setattr(train, "ensure_experts", lambda *a, **k: None)
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+
+    def fake_run_stage(stage_cfg, train_cfg, *a):
+        calls.append((stage_cfg.name, train_cfg.resume, (tmp_path / stage_cfg.name).exists()))
+        return tmp_path / stage_cfg.name / "final.pt"
+
+    monkeypatch.setattr(train, "run_stage", fake_run_stage)
+    monkeypatch.setattr(train, "self_reconstruction_check", lambda *a: (_ for _ in ()).throw(SystemExit(0)))
+    for stage in ("eg_pretrain", "mouth_pose"):
+        (tmp_path / stage).mkdir()
+        (tmp_path / stage / "final.pt").write_bytes(b"x")
+    run = ["--stages", "eg_pretrain,mouth_pose", "--out", str(tmp_path), "--resume"]
+    with pytest.raises(SystemExit):
+        train.main(run)
+    assert calls == []  # both finished: both skipped
+    (tmp_path / "eg_pretrain" / "final.pt").unlink()  # deleted by a rerun without --resume, say
+    with pytest.raises(SystemExit):
+        train.main(run)
+    assert calls == [("eg_pretrain", True, True), ("mouth_pose", False, False)]
+    out = capsys.readouterr().out
+    assert f"[train] mouth_pose: deleting its earlier run in {tmp_path / 'mouth_pose'}" in out
+
+
 def test_max_steps_for_every_stage_or_per_stage(monkeypatch, tmp_path, capsys):
     """--max-steps N sets every stage; STAGE=N,... sets those stages and leaves the others' defaults."""
     import ray
