@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import shutil
 import sys
 import time
 from dataclasses import replace
@@ -48,7 +47,7 @@ from edtalk.train_chain import (
     unmet_parent,
 )
 from edtalk.train_experts import EXPERT_STEPS, check_experts, ensure_experts
-from edtalk.train_resume import check_resumable
+from edtalk.train_resume import check_resumable, delete_earlier_run
 from edtalk.train_run import TrainingInterrupted, resolve_use_gpu, run_stage, set_env_defaults
 from edtalk.train_sanity import self_reconstruction_check
 
@@ -500,12 +499,8 @@ def _train(args: argparse.Namespace) -> int:
         if args.resume and stale:  # what it holds (a final.pt, checkpoints) came from the parent's old run
             cfg_i = replace(cfg_i, resume=False)
             if (out / n).exists():
-                print(
-                    f"[train] {n}: deleting its earlier run in {out / n}, trained from {parent_stage}'s "
-                    f"run before the one this call trained: training {n} anew",
-                    flush=True,
-                )
-                shutil.rmtree(out / n)
+                why = f"it was trained from {parent_stage}'s run before the one this call trained"
+                delete_earlier_run(n, out / n, why)
         cache_i = cache
         if train_cfg.extra_identities and get_stage(n).frames_only:
             extras_cache = extras_cache or prepare_cache(train_cfg, model_cfg, with_extras=True)

@@ -160,9 +160,10 @@ def note_resume(stage: str, stage_dir: Path, max_steps: int) -> None:
         )
 
 
-def note_replaced(stage: str, stage_dir: Path) -> None:
-    """Say what a run without --resume deletes before it trains ``stage`` anew: an earlier run in
-    ``stage_dir`` (its final.pt, its last registered checkpoint), which went without a word."""
+def delete_earlier_run(stage: str, stage_dir: Path, why: str) -> None:
+    """Delete ``stage_dir`` before ``stage`` is trained anew, saying what earlier run it held (its
+    final.pt, its last registered checkpoint) and ``why``: a run without --resume, or a stage whose
+    parent this call trained again."""
     from edtalk.config import ConfigError
 
     finished = (stage_dir / "final.pt").is_file()
@@ -170,14 +171,13 @@ def note_replaced(stage: str, stage_dir: Path) -> None:
         step = registered_checkpoints(stage_dir).latest_step
     except ConfigError:  # an unreadable record: nothing --resume could continue either
         step = None
-    if not finished and step is None:
-        return
-    held = ", ".join(
-        (["a finished run (final.pt)"] if finished else [])
-        + ([f"checkpoints to step {step}"] if step else [])
-    )
-    print(
-        f"[train] {stage}: deleting the earlier run in {stage_dir} ({held}) to train it anew "
-        "(--resume keeps and continues it)",
-        flush=True,
-    )
+    if finished or step is not None:
+        held = ", ".join(
+            (["a finished run (final.pt)"] if finished else [])
+            + ([f"checkpoints to step {step}"] if step else [])
+        )
+        print(
+            f"[train] {stage}: deleting the earlier run in {stage_dir} ({held}) to train it anew ({why})",
+            flush=True,
+        )
+    shutil.rmtree(stage_dir)

@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
 
 from edtalk.provenance import code_state
 from edtalk.train_chain import missing_parent
-from edtalk.train_resume import note_replaced, note_resume, registered_checkpoints, resume_check
+from edtalk.train_resume import delete_earlier_run, note_resume, registered_checkpoints, resume_check
 from edtalk.weights import sha256_of
 from edtalk.worker import train_loop_per_worker
 
@@ -148,8 +147,7 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     if parent and not Path(parent).is_file():
         raise FileNotFoundError(missing_parent(stage.name, parent, from_flag=bool(train_cfg.parent)))
     if stage_dir.exists() and not train_cfg.resume:
-        note_replaced(stage.name, stage_dir)
-        shutil.rmtree(stage_dir)
+        delete_earlier_run(stage.name, stage_dir, "--resume keeps and continues it")
     stage_dir.mkdir(parents=True, exist_ok=True)
     if train_cfg.resume:
         note_resume(stage.name, stage_dir, stage_cfg.max_steps)

@@ -512,19 +512,20 @@ def test_resume_refuses_another_precision_or_sharded_world_size_before_any_work(
 
 def test_a_run_without_resume_says_what_it_deletes(tmp_path, capsys):
     """A rerun without --resume deleted a stage's finished run (final.pt and checkpoints) silently."""
-    from edtalk.train_resume import note_replaced
+    from edtalk.train_resume import delete_earlier_run
 
     stage_dir = tmp_path / "audio_lip"
     stage_dir.mkdir()
-    note_replaced("audio_lip", stage_dir)  # an empty folder: nothing to say
-    assert capsys.readouterr().out == ""
-    (stage_dir / "checkpoint_a").mkdir()
+    delete_earlier_run("audio_lip", stage_dir, "--resume keeps and continues it")  # empty: nothing to say
+    assert capsys.readouterr().out == "" and not stage_dir.exists()
+    (stage_dir / "checkpoint_a").mkdir(parents=True)
     register_checkpoints(stage_dir, ["checkpoint_a"], step=20)
     (stage_dir / "final.pt").write_bytes(b"x")
-    note_replaced("audio_lip", stage_dir)
+    delete_earlier_run("audio_lip", stage_dir, "--resume keeps and continues it")
     out = capsys.readouterr().out
     assert f"audio_lip: deleting the earlier run in {stage_dir}" in out
     assert "a finished run (final.pt), checkpoints to step 20" in out and "--resume keeps" in out
+    assert not stage_dir.exists()
 
 
 def test_resume_follows_rays_record_not_the_newest_folder(tmp_path, capsys):
@@ -748,7 +749,8 @@ def test_resume_trains_again_a_finished_stage_whose_parent_it_trained(monkeypatc
         train.main(run)
     assert calls == [("eg_pretrain", True, True), ("mouth_pose", False, False)]
     out = capsys.readouterr().out
-    assert f"[train] mouth_pose: deleting its earlier run in {tmp_path / 'mouth_pose'}" in out
+    assert f"[train] mouth_pose: deleting the earlier run in {tmp_path / 'mouth_pose'}" in out
+    assert "(it was trained from eg_pretrain's run before the one this call trained)" in out
 
 
 def test_max_steps_for_every_stage_or_per_stage(monkeypatch, tmp_path, capsys):
