@@ -21,7 +21,7 @@ def export_results(result_grid, sweep_name: str, out: str | Path) -> tuple[list[
     of a sweep, a partly failed one, then its ``--resume``, names its folders alike).
     Returns (files written, one line per trial that could not be exported); the others still are."""
     several_seeds = len({(r.config or {}).get("seed", 0) for r in result_grid}) > 1
-    done = [r for r in result_grid if r.error is None and r.metrics and "results_file" in r.metrics]
+    done = [r for r in result_grid if r.error is None and finished(r)]
     written, errors = [], []
     for result in done:
         try:
@@ -29,6 +29,11 @@ def export_results(result_grid, sweep_name: str, out: str | Path) -> tuple[list[
         except (OSError, ValueError, KeyError) as e:  # a missing or unreadable file: the others go on
             errors.append(f"{result.path}: not exported: {e}")
     return written, errors
+
+
+def finished(result) -> bool:
+    """Whether a trial reported its end: a results file (each trial reports once, when scored)."""
+    return bool(result.metrics) and "results_file" in result.metrics
 
 
 def trial_name(result) -> str:

@@ -20,7 +20,7 @@ from edtalk.train_run import ENV_DEFAULTS, set_env_defaults
 from sweeps import checks, parent_run
 from sweeps.bootstrap import REPO_ROOT, ensure_repo_on_path
 from sweeps.cli import ASHA_METRIC
-from sweeps.export import export_results, trial_name
+from sweeps.export import export_results, finished, trial_name
 from sweeps.resume import SETTINGS_FILE, resume_plan, sweep_settings
 from sweeps.trial import TRIAL_CPU, trainable_with_resources, trial_config
 from sweeps.variant import Variant
@@ -205,5 +205,5 @@ def unfinished_trials(grid, expected: int) -> int:
     """How many of the sweep's ``expected`` trials neither finished (a results file) nor failed: Tune
     stops the experiment on Ctrl-C and ``fit()`` returns as if it were done, with the trials it had
     not finished (or not started) left out or without a result."""
-    ended = sum(1 for r in grid if r.error is not None or (r.metrics and "results_file" in r.metrics))
+    ended = sum(1 for r in grid if r.error is not None or finished(r))
     return max(0, expected - ended)
