@@ -44,12 +44,14 @@ from edtalk.train_chain import (
     stage_config_for,
     stage_model_config,
     stage_names,
+    stage_parent,
     unmet_parent,
 )
 from edtalk.train_experts import EXPERT_STEPS, check_experts, ensure_experts
-from edtalk.train_resume import check_resumable, delete_earlier_run
+from edtalk.train_resume import check_resumable, delete_earlier_run, trained_from_another_parent
 from edtalk.train_run import TrainingInterrupted, resolve_use_gpu, run_stage, set_env_defaults
 from edtalk.train_sanity import self_reconstruction_check
+from edtalk.weights import sha256_of
 
 
 def parse_max_steps(value: str) -> dict[str, int]:
@@ -490,16 +492,21 @@ def _train(args: argparse.Namespace) -> int:
     for i, n in enumerate(names):
         final = out / n / "final.pt"
         parent_stage = get_stage(n).parent
-        stale = parent_stage in finals  # its parent was trained in this call, after it
-        if args.resume and len(names) > 1 and final.is_file() and not stale:
-            print(f"[train] {n}: {final} exists, skipping (--resume)", flush=True)
-            continue
+        why = None  # why --resume must train it anew: what it holds came from its parent's old run
+        if args.resume and parent_stage in finals:
+            why = f"it was trained from {parent_stage}'s run before the one this call trained"
+        elif args.resume and len(names) > 1 and final.is_file():
+            parent_file = stage_parent(n, i == 0, parent, out)  # a parent retrained by an earlier call?
+            parent_sha = sha256_of(parent_file) if parent_file else ""
+            why = trained_from_another_parent(out / n, parent_file, parent_sha, finished=True)
+            if why is None:
+                print(f"[train] {n}: {final} exists, skipping (--resume)", flush=True)
+                continue
         stage_cfg = stage_cfgs[n]
         cfg_i = train_cfg if i == 0 else replace(train_cfg, parent="")  # --parent applies to the first stage
-        if args.resume and stale:  # what it holds (a final.pt, checkpoints) came from the parent's old run
+        if why:
             cfg_i = replace(cfg_i, resume=False)
             if (out / n).exists():
-                why = f"it was trained from {parent_stage}'s run before the one this call trained"
                 delete_earlier_run(n, out / n, why)
         cache_i = cache
         if train_cfg.extra_identities and get_stage(n).frames_only:

@@ -64,6 +64,17 @@ def stage_names(stage: str | None, stages: str | None) -> list[str]:
     return ordered
 
 
+def stage_parent(name: str, first: bool, parent: str, out: Path) -> str:
+    """The parent checkpoint stage ``name`` starts from: ``--parent`` (``parent``) for the run's
+    ``first`` stage, else its parent stage's ``<out>/<parent stage>/final.pt``; "" for none."""
+    from edtalk.stages import get_stage
+
+    up = get_stage(name).parent
+    if first and parent:
+        return parent
+    return str(out / up / "final.pt") if up else ""
+
+
 def loaded_parents(names: list[str], parent: str, out: Path) -> list[tuple[str, Path, bool]]:
     """(stage, checkpoint, from --parent) for each parent checkpoint the run loads rather than trains:
     ``--parent`` for the first stage, else ``<out>/<parent stage>/final.pt`` of a parent stage this run

@@ -181,3 +181,28 @@ def delete_earlier_run(stage: str, stage_dir: Path, why: str) -> None:
             flush=True,
         )
     shutil.rmtree(stage_dir)
+
+
+def trained_from_another_parent(
+    stage_dir: Path, parent: str, parent_sha256: str, finished: bool
+) -> str | None:
+    """Why ``--resume`` must not keep the earlier run in ``stage_dir``: its record names a parent
+    checkpoint other than the file now at ``parent`` (sha256 ``parent_sha256``; "" for none), so its
+    weights carry the old parent's (a parent retrained by an earlier call). ``finished``: judge the
+    run's final.pt, which a chain's --resume skips; else the checkpoint a resume restores. None when
+    the parent is the same, or nothing (readable) records it: the other checks name an unreadable file."""
+    from edtalk.config import ConfigError
+    from edtalk.model import CheckpointError, load_checkpoint
+
+    try:
+        if finished:
+            record = load_checkpoint(stage_dir / "final.pt")["meta"].get("run") or {}
+        else:
+            record = _latest_run(stage_dir) or {}
+    except (CheckpointError, ConfigError):
+        return None
+    recorded = record.get("parent_sha256")
+    if not isinstance(recorded, str) or recorded == parent_sha256:
+        return None
+    now = f"the checkpoint now at {parent}" if parent else "no parent checkpoint"
+    return f"it was trained from another parent checkpoint than {now} (their sha256 differ)"

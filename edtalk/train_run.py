@@ -39,7 +39,13 @@ from pathlib import Path
 
 from edtalk.provenance import code_state
 from edtalk.train_chain import missing_parent
-from edtalk.train_resume import delete_earlier_run, note_resume, registered_checkpoints, resume_check
+from edtalk.train_resume import (
+    delete_earlier_run,
+    note_resume,
+    registered_checkpoints,
+    resume_check,
+    trained_from_another_parent,
+)
 from edtalk.weights import sha256_of
 from edtalk.worker import train_loop_per_worker
 
@@ -146,8 +152,14 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     parent = train_cfg.parent or (str(out / stage.parent / "final.pt") if stage.parent else "")
     if parent and not Path(parent).is_file():
         raise FileNotFoundError(missing_parent(stage.name, parent, from_flag=bool(train_cfg.parent)))
+    parent_sha256 = sha256_of(Path(parent)) if parent else ""  # a path alone: retrained since?
     if stage_dir.exists() and not train_cfg.resume:
         delete_earlier_run(stage.name, stage_dir, "--resume keeps and continues it")
+    elif stage_dir.exists() and (
+        why := trained_from_another_parent(stage_dir, parent, parent_sha256, finished=False)
+    ):  # its checkpoints hold the old parent's weights: continuing them would ignore the new one
+        delete_earlier_run(stage.name, stage_dir, why)
+        train_cfg = replace(train_cfg, resume=False)
     stage_dir.mkdir(parents=True, exist_ok=True)
     if train_cfg.resume:
         note_resume(stage.name, stage_dir, stage_cfg.max_steps)
@@ -155,7 +167,7 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     run = {
         "stage_dir": str(stage_dir),
         "parent": str(Path(parent).resolve()) if parent else "",
-        "parent_sha256": sha256_of(Path(parent)) if parent else "",  # a path alone: retrained since?
+        "parent_sha256": parent_sha256,
         "cache": str(cache),
         "git": code_state(),  # "+dirty": trained by code that differs from the commit
         "versions": {k: str(v) for k, v in library_versions().items()},

@@ -753,6 +753,100 @@ def test_resume_trains_again_a_finished_stage_whose_parent_it_trained(monkeypatc
     assert "(it was trained from eg_pretrain's run before the one this call trained)" in out
 
 
+def test_resume_trains_again_a_finished_stage_whose_parent_an_earlier_call_retrained(
+    monkeypatch, tmp_path, capsys
+):
+    """The same as above when the parent was retrained by an earlier call (its own `--stage
+    eg_pretrain`): --resume kept the child, trained from the parent's old run. The child's final.pt
+    records its parent's sha256, which the skip now compares with the file there."""
+    import hashlib
+
+    import ray
+
+    from edtalk import train
+
+    calls = []
+    monkeypatch.setattr(train, "prepare_cache", lambda *a, **k: tmp_path)
+    monkeypatch.setattr(train, "ensure_experts", lambda *a, **k: None)
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(
+        train, "run_stage", lambda stage_cfg, train_cfg, *a: calls.append((stage_cfg.name, train_cfg.resume))
+    )
+    monkeypatch.setattr(train, "self_reconstruction_check", lambda *a: (_ for _ in ()).throw(SystemExit(0)))
+    for stage in ("eg_pretrain", "mouth_pose"):
+        (tmp_path / stage).mkdir()
+    (tmp_path / "eg_pretrain" / "final.pt").write_bytes(b"the parent's first run")
+    first = hashlib.sha256(b"the parent's first run").hexdigest()
+    child = {
+        "config": ModelConfig.preset("tiny").to_dict(),
+        "state_dict": {},
+        "meta": {"run": {"parent_sha256": first}},
+    }
+    torch.save(child, tmp_path / "mouth_pose" / "final.pt")
+    run = ["--stages", "eg_pretrain,mouth_pose", "--out", str(tmp_path), "--resume"]
+    with pytest.raises(SystemExit):
+        train.main(run)
+    assert calls == []  # the child's parent is the file there: both skipped
+    (tmp_path / "eg_pretrain" / "final.pt").write_bytes(b"the parent's second run")
+    with pytest.raises(SystemExit):
+        train.main(run)
+    assert calls == [("mouth_pose", False)] and not (tmp_path / "mouth_pose").exists()
+    out = capsys.readouterr().out
+    assert "[train] eg_pretrain: " in out and "exists, skipping (--resume)" in out
+    assert f"[train] mouth_pose: deleting the earlier run in {tmp_path / 'mouth_pose'}" in out
+    parent = tmp_path / "eg_pretrain" / "final.pt"
+    assert f"(it was trained from another parent checkpoint than the checkpoint now at {parent}" in out
+
+
+def test_resume_does_not_continue_checkpoints_trained_from_another_parent(monkeypatch, tmp_path, capsys):
+    """A stopped stage's checkpoints hold its parent's weights as they were: resumed after the parent
+    was retrained, the run ignored the new parent. run_stage now compares the sha256 the latest
+    checkpoint's run.json records with the parent file's and trains such a stage anew."""
+    import hashlib
+    import json
+
+    import ray.train.torch
+
+    from edtalk.train_chain import stage_config_for
+    from edtalk.train_run import run_stage
+
+    started = []
+
+    class Started(Exception):
+        pass
+
+    def trainer(*a, train_loop_config, **k):
+        started.append(train_loop_config)
+        raise Started
+
+    monkeypatch.setattr(ray.train.torch, "TorchTrainer", trainer)
+    cfg = TrainConfig(out=str(tmp_path), resume=True)
+    model = ModelConfig.preset("tiny")
+    (tmp_path / "eg_pretrain").mkdir()
+    (tmp_path / "eg_pretrain" / "final.pt").write_bytes(b"the parent's first run")
+    stage_dir = tmp_path / "mouth_pose"
+    (stage_dir / "checkpoint_a").mkdir(parents=True)
+    record = {
+        "parent_sha256": hashlib.sha256(b"the parent's first run").hexdigest(),
+        "model_config": model.to_dict(),
+        "stage_config": stage_config_for("mouth_pose", {}).to_dict(),
+        "train_config": cfg.to_dict(),
+    }
+    (stage_dir / "checkpoint_a" / "run.json").write_text(json.dumps(record, default=str))
+    register_checkpoints(stage_dir, ["checkpoint_a"], step=20)
+    with pytest.raises(Started):  # the same parent: resumed
+        run_stage(stage_config_for("mouth_pose", {}), cfg, model, tmp_path)
+    assert started[-1]["train"]["resume"] and (stage_dir / "checkpoint_a").is_dir()
+    assert "deleting" not in capsys.readouterr().out
+    (tmp_path / "eg_pretrain" / "final.pt").write_bytes(b"the parent's second run")
+    with pytest.raises(Started):
+        run_stage(stage_config_for("mouth_pose", {}), cfg, model, tmp_path)
+    assert not started[-1]["train"]["resume"] and not (stage_dir / "checkpoint_a").exists()
+    out = capsys.readouterr().out
+    assert "mouth_pose: deleting the earlier run" in out and "checkpoints to step 20" in out
+    assert "(it was trained from another parent checkpoint than the checkpoint now at" in out
+
+
 def test_max_steps_for_every_stage_or_per_stage(monkeypatch, tmp_path, capsys):
     """--max-steps N sets every stage; STAGE=N,... sets those stages and leaves the others' defaults."""
     import ray
