@@ -119,4 +119,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from edtalk.cli import run_main
+
+    run_main(main)

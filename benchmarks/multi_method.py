@@ -278,4 +278,6 @@ def report(args: argparse.Namespace, argv: list[str], timed: dict, load_before: 
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from edtalk.cli import run_main
+
+    run_main(main)

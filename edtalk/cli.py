@@ -8,6 +8,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from edtalk.atomic import write_json
 
@@ -181,6 +182,17 @@ def add_device_option(parser: argparse.ArgumentParser, what: str = "the model") 
 def amount_of_bytes(n_bytes: float) -> str:
     """A disk amount for messages: "1.2 GB" from 100 MB up, else "12.3 MB"."""
     return f"{n_bytes / 1e9:.1f} GB" if n_bytes >= 1e8 else f"{n_bytes / 1e6:.1f} MB"
+
+
+def run_main(main: Callable[[], int | None]) -> NoReturn:
+    """A command line's ``if __name__ == "__main__"`` entry: ``sys.exit(main())``, its output written
+    line by line. To a pipe or a file (``| tee log``, a cluster job's log) Python holds stdout in an
+    8 KiB buffer until exit, so a long run's progress lines and notes arrived only when it ended, and
+    a killed run lost them."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # a TextIOWrapper (not a test's stand-in)
+            stream.reconfigure(line_buffering=True)
+    sys.exit(main())
 
 
 def report_error(err: object) -> int:

@@ -40,7 +40,6 @@ import argparse
 import difflib
 import functools
 import os
-import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -655,4 +654,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from edtalk.cli import run_main
+
+    run_main(main)

@@ -605,4 +605,6 @@ def _short_clips(cache: Path, talking: dict[str, int], stage: str, n_frames: int
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from edtalk.cli import run_main
+
+    run_main(main)

@@ -20,7 +20,6 @@ unknown split, another layout.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -333,4 +332,6 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from edtalk.cli import run_main
+
+    run_main(main)

@@ -1,5 +1,6 @@
 """``python -m edtalk.experts train --data DIR --split train|judge --out DIR``."""
 
+from edtalk.cli import run_main
 from edtalk.experts.train import main
 
-raise SystemExit(main())
+run_main(main)

@@ -1,5 +1,6 @@
 """``python -m eval.proof``: the proof's command line (``eval.proof.main``)."""
 
+from edtalk.cli import run_main
 from eval.proof import main
 
-raise SystemExit(main())
+run_main(main)

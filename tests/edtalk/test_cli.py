@@ -2,6 +2,7 @@
 before any model or data is loaded."""
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -270,3 +271,53 @@ def test_outputs_the_docs_write_inside_the_checkout_are_ignored_and_tracked_resu
         cwd=repo, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert tracked.stdout == ""
+
+
+def test_a_command_line_writes_its_lines_to_a_pipe_as_they_come():
+    """To a pipe or a log file Python held stdout until exit: `eval.run ... | tee log` showed a long
+    run's lines only when it ended (and lost them when it was killed)."""
+    import os
+    import select
+    import subprocess
+    import sys
+
+    waits = (
+        "import time\nfrom edtalk.cli import run_main\n"
+        "run_main(lambda: print('first line') or time.sleep(60))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as on most machines
+    proc = subprocess.Popen([sys.executable, "-c", waits], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready and proc.stdout.readline() == "first line\n"
+        assert proc.poll() is None  # it arrived while the command still ran
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_every_command_line_entry_goes_through_run_main():
+    """Each ``python -m``/script entry of the suite (an ``if __name__ == "__main__"`` block or a
+    ``__main__.py``) calls ``edtalk.cli.run_main``, so none holds its output back from a pipe."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2]
+    entries, missing = 0, []
+    for package in ("edtalk", "eval", "sweeps", "benchmarks", "baselines"):
+        for path in sorted((root / package).rglob("*.py")):
+            tree = ast.parse(path.read_text())
+            blocks = [
+                node.body
+                for node in tree.body
+                if isinstance(node, ast.If) and "__name__" in ast.unparse(node.test)
+            ]
+            if path.name == "__main__.py":
+                blocks.append(tree.body)
+            for body in blocks:
+                entries += 1
+                calls = {
+                    ast.unparse(n.func) for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Call)
+                }
+                if "run_main" not in calls:
+                    missing.append(str(path.relative_to(root)))
+    assert entries >= 20 and missing == []

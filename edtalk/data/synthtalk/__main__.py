@@ -96,4 +96,6 @@ def _wrote(card: dict, out: str) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from edtalk.cli import run_main
+
+    run_main(main)
