@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -186,13 +188,36 @@ def amount_of_bytes(n_bytes: float) -> str:
 
 def run_main(main: Callable[[], int | None]) -> NoReturn:
     """A command line's ``if __name__ == "__main__"`` entry: ``sys.exit(main())``, its output written
-    line by line. To a pipe or a file (``| tee log``, a cluster job's log) Python holds stdout in an
-    8 KiB buffer until exit, so a long run's progress lines and notes arrived only when it ended, and
-    a killed run lost them."""
+    line by line and SIGTERM handled as Ctrl-C (``sigterm_as_ctrl_c``). To a pipe or a file (``| tee
+    log``, a cluster job's log) Python holds stdout in an 8 KiB buffer until exit, so a long run's
+    progress lines and notes arrived only when it ended, and a killed run lost them."""
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):  # a TextIOWrapper (not a test's stand-in)
             stream.reconfigure(line_buffering=True)
+    global _SIGTERM_OWNER
+    _SIGTERM_OWNER = os.getpid()
+    signal.signal(signal.SIGTERM, sigterm_as_ctrl_c)
     sys.exit(main())
+
+
+_SIGTERM_OWNER: int | None = None  # the process whose SIGTERM run_main turned into Ctrl-C
+
+
+def sigterm_as_ctrl_c(signum: int, frame: object) -> None:
+    """SIGTERM (a scheduler ending a job: Slurm's time limit or preemption, ``kill PID``) stops a
+    command as Ctrl-C does: the current SIGINT handler runs (Ray Train's and Tune's graceful stop),
+    else KeyboardInterrupt, so the command says it was interrupted and how to resume, exit 130.
+    Ray's own handler ended the driver with a C stack trace (exit 134). A forked child that inherited
+    this handler dies of SIGTERM as usual."""
+    if os.getpid() != _SIGTERM_OWNER:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    on_ctrl_c = signal.getsignal(signal.SIGINT)
+    if callable(on_ctrl_c):
+        on_ctrl_c(signal.SIGINT, frame)
+    else:  # ignored (a shell's background job) or not set from Python
+        raise KeyboardInterrupt
 
 
 def report_error(err: object) -> int:

@@ -264,3 +264,36 @@ def test_a_sweep_whose_trial_cannot_fit_stops_before_training_the_parent(monkeyp
     assert "error: --workers 2 needs 2.1 CPUs (one per worker plus 0.1 for the trial itself)" in (
         capsys.readouterr().err
     )
+
+
+def test_sigterm_stops_a_ray_command_as_ctrl_c_does():
+    """ray.init replaced the command's SIGTERM handler with Ray's, which ended the driver at once
+    (exit 15, or a C stack trace and 134): a scheduler's stop was a crash, with no "interrupted" line."""
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "import time\n"
+        "from edtalk.cli import run_main\n"
+        "from edtalk.ray_setup import start_ray\n"
+        "def main():\n"
+        "    import ray\n"
+        "    start_ray(None, num_cpus=1, quiet=True)\n"
+        "    print('started', flush=True)\n"
+        "    try:\n"
+        "        ray.get(ray.remote(lambda: time.sleep(120)).remote())\n"
+        "    except KeyboardInterrupt:\n"
+        "        print('interrupted')\n"
+        "        return 130\n"
+        "run_main(main)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "started\n"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 130
+        assert "interrupted" in proc.stdout.read()
+    finally:
+        proc.kill()
+        proc.wait()
