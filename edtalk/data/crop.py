@@ -35,7 +35,6 @@ import json
 import multiprocessing
 import os
 import re
-import signal
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -47,6 +46,7 @@ from pathlib import Path
 from edtalk.atomic import is_temp_name
 from edtalk.cli import positive_float, positive_int, report_error, user_path
 from edtalk.data.file_key import file_key
+from edtalk.data.pool_worker import start_pool_worker
 
 try:
     import fcntl
@@ -558,11 +558,12 @@ def _alone(job: CropJob, crop: Callable) -> CropOutcome:
 
 @contextmanager
 def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """``workers`` spawned processes that leave Ctrl-C to this one (``_worker_start``); on leaving, the
+    """``workers`` spawned processes that leave Ctrl-C to this one and end with it
+    (``edtalk.data.pool_worker``); on leaving, the
     jobs not started are cancelled, and on Ctrl-C the running ones are stopped, not waited for (a clip
     takes minutes; the temp file it was writing goes with the next run's ``_remove_leftovers``)."""
     pool = ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=start_pool_worker
     )
     try:
         yield pool
@@ -571,12 +572,6 @@ def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
         raise
     finally:
         pool.shutdown(cancel_futures=True)
-
-
-def _worker_start() -> None:
-    """A cropping process ignores Ctrl-C (the terminal sends it to every process): its parent stops the
-    pool, with no traceback from every worker."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:

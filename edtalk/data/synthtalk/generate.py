@@ -11,7 +11,6 @@ import multiprocessing as mp
 import os
 import re
 import shutil
-import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from edtalk.cli import amount_of_bytes
 from edtalk.data.audio import write_wav
 from edtalk.data.clip import EMOTIONS
 from edtalk.data.errors import DataError, DatasetLayoutError
+from edtalk.data.pool_worker import start_pool_worker
 from edtalk.data.synthtalk.card import GENERATOR_VERSION, write_card, write_contact_sheet
 from edtalk.data.synthtalk.clip import SynthClip, make_clip
 from edtalk.data.synthtalk.expression import expression_params
@@ -266,12 +266,13 @@ def _card_entry(
 
 def init_render_worker(pool: bool = True) -> None:
     """One OpenCV thread per render process (the processes already use every core). A ``pool``
-    worker leaves Ctrl-C to its parent, which stops the pool (no traceback from every worker)."""
+    worker leaves Ctrl-C to its parent, which stops the pool (no traceback from every worker), and
+    ends when its parent is gone (``edtalk.data.pool_worker``)."""
     import cv2
 
     cv2.setNumThreads(1)
     if pool:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        start_pool_worker()
 
 
 def _remove_stale(clips: Path, keep: set[str]) -> None:

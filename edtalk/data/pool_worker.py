@@ -1,0 +1,27 @@
+"""What a worker process of the data tools' pools does as it starts (``edtalk.data.crop``, the synthtalk
+generator, the extra training identities): leave Ctrl-C to its parent, which stops the pool (no
+traceback from every worker), and end when its parent is gone. A parent killed outright (``kill -9``,
+out of memory) cannot stop its pool, and a worker in the middle of a clip (minutes for a crop) went on
+with it, then waited for work that never came."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+PARENT_POLL_S = 1.0  # how often a worker looks for its parent
+
+
+def start_pool_worker() -> None:
+    """A pool's ``initializer``: ignore SIGINT, and exit (status 1) once the parent process is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def exit_with_parent() -> None:
+        while os.getppid() == parent:  # an orphan is handed to another process (init, a subreaper)
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=exit_with_parent, name="exit-with-parent", daemon=True).start()
