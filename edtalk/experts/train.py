@@ -358,7 +358,9 @@ def train_experts(
     if settings.parallel and "face_analyser" in only and "sync_net" in only:
         import multiprocessing
 
-        pool = multiprocessing.get_context("spawn").Pool(1, initializer=_leave_ctrl_c_to_parent)
+        from edtalk.data.pool_worker import start_pool_worker  # Ctrl-C left to this process; ends with it
+
+        pool = multiprocessing.get_context("spawn").Pool(1, initializer=start_pool_worker)
         future = pool.apply_async(
             _sync_worker, (str(data), split, dataclasses.asdict(settings), torch.get_num_threads())
         )
@@ -413,14 +415,6 @@ def train_experts(
             pool.terminate()
             pool.join()
     return paths
-
-
-def _leave_ctrl_c_to_parent() -> None:
-    """The sync net's child process ignores Ctrl-C: the parent stops it (``pool.terminate``) and says
-    what was kept, instead of the child printing a traceback of its own."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def add_train_arguments(
