@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         return report_error(f"--stages names no stage ({args.stages!r}); e.g. eg_pretrain,mouth_pose")
     from edtalk.config import ConfigError, ModelConfig, TrainConfig
     from edtalk.data.errors import DataError
+    from edtalk.perceptual import auto_perceptual
     from edtalk.pretrained import PretrainedError, resolve
     from edtalk.stages import get_stage
     from edtalk.train_cache import prepare_cache
@@ -174,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                 experts=str(experts),
                 out=str(Path(tmp) / "runs"),
                 cache=str(Path(tmp) / "cache" if args.smoke else args.cache),
+                perceptual=auto_perceptual(),  # what auto means here, said once
             )
             cache = cache or prepare_cache(train_cfg, model_cfg)
             workers = build_workers(names, model_cfg, train_cfg, cache, args.batch_size)

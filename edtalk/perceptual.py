@@ -22,6 +22,7 @@ which one was used as ``perceptual: "vgg19"`` or ``perceptual: "substitute:pyram
 from __future__ import annotations
 
 import logging
+import sys
 
 import torch
 import torch.nn as nn
@@ -173,6 +174,21 @@ def perceptual_label(name: str = "auto") -> str:
     if name == "auto":
         return VGG19Perceptual.label if vgg19_unavailable() is None else PyramidL1SSIM.label
     return PERCEPTUAL.get(name.removeprefix("substitute:")).label
+
+
+def auto_perceptual() -> str:
+    """The label ``auto`` means on this machine, for a tool that trains in its own process
+    (``eval.capacity``, ``benchmarks.stage_step``), after one ``note:`` line on stderr when it is the
+    substitute (each stage's ``build_perceptual("auto")`` logged a bare warning instead)."""
+    if reason := vgg19_unavailable():
+        print(
+            f"note: L_per is {PyramidL1SSIM.label}, not the paper's VGG19 term: {reason} "
+            f"(`python -m eval.weights fetch {VGG19_WEIGHTS}` installs them)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return PyramidL1SSIM.label
+    return VGG19Perceptual.label
 
 
 def build_perceptual(name: str = "auto") -> nn.Module:

@@ -117,14 +117,16 @@ def overfit_clip(
 
     ``measure(step)`` is called (model in eval mode, then back to training) after each step count in
     ``measure_at``, so one run with one optimiser gives a learning curve."""
-    from edtalk.perceptual import build_perceptual
+    from edtalk.perceptual import auto_perceptual, build_perceptual
     from edtalk.stages import apply_freezing, get_stage, set_train_mode
 
     stage = get_stage("eg_pretrain")
     params = apply_freezing(stage, model) + (list(oracle.parameters()) if oracle is not None else [])
     set_train_mode(stage, model)
     optimiser = torch.optim.Adam(params, lr=lr, betas=(beta1, 0.99))
-    perceptual = (perceptual if perceptual is not None else build_perceptual("auto")).to(frames.device)
+    perceptual = (perceptual if perceptual is not None else build_perceptual(auto_perceptual())).to(
+        frames.device
+    )
     rng = np.random.default_rng(seed)
     losses = []
     steps_iter = range(steps)

@@ -19,16 +19,22 @@ def process_group_env(monkeypatch):
         monkeypatch.delenv(key)
 
 
-def test_smoke_run_reports_each_stage_and_its_ratio(tmp_path, capsys, process_group_env):
+def test_smoke_run_reports_each_stage_and_its_ratio(tmp_path, capsys, process_group_env, monkeypatch):
+    """Without the VGG19 weights, L_per's substitute is said once, as a note (each stage logged a bare
+    warning of its own)."""
     from benchmarks.stage_step import main
 
+    monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "no_weights"))
     out = tmp_path / "bench.json"
     assert main(["--smoke", "--stages", "eg_pretrain,mouth_pose", "--out", str(out)]) == 0
     r = json.loads(out.read_text())
     assert list(r["stages"]) == ["eg_pretrain", "mouth_pose"] and r["smoke"] and r["device"] == "cpu"
     assert r["stages"]["eg_pretrain"]["step_over_eg_pretrain"] == 1.0
     assert r["stages"]["mouth_pose"]["seconds_per_step"] > 0 and r["stages"]["mouth_pose"]["batch_size"] == 4
-    assert "of an eg_pretrain step" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "of an eg_pretrain step" in printed.out
+    assert printed.err.count("note: L_per is substitute:pyramid_l1_ssim") == 1
+    assert "VGG19 weights unavailable" not in printed.err
 
 
 def test_summary_takes_medians_per_step_and_per_sample():
