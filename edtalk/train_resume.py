@@ -141,9 +141,9 @@ def _refuse_unloadable(old: dict, model_config: dict, train_config: dict) -> Non
 
 
 def note_resume(stage: str, stage_dir: Path, max_steps: int) -> None:
-    """Say where a --resume run of ``stage`` starts: from scratch (nothing to resume: a typo in --out
-    would otherwise restart a long run silently), or past --max-steps (only final.pt is written again);
-    folders Ray never registered are removed."""
+    """Say where a --resume run of ``stage`` starts: its latest registered checkpoint's step, from
+    scratch (nothing to resume: a typo in --out would otherwise restart a long run silently), or past
+    --max-steps (only final.pt is written again); folders Ray never registered are removed."""
     for p in drop_unregistered_checkpoints(stage_dir):
         print(f"[train] {stage}: removed {p.name}, a checkpoint Ray never registered (the run was stopped)")
     step = registered_checkpoints(stage_dir).latest_step
@@ -158,6 +158,8 @@ def note_resume(stage: str, stage_dir: Path, max_steps: int) -> None:
             "final.pt is written again from that checkpoint (raise --max-steps to train on)",
             flush=True,
         )
+    else:
+        print(f"[train] {stage}: --resume from step {step} of {max_steps}", flush=True)
 
 
 def delete_earlier_run(stage: str, stage_dir: Path, why: str) -> None:

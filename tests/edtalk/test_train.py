@@ -551,8 +551,8 @@ def test_resume_follows_rays_record_not_the_newest_folder(tmp_path, capsys):
     assert "removed checkpoint_c" in out and "from step 30, at or past --max-steps 20" in out
     note_resume("mouth_pose", stage_dir, 30)  # the boundary: nothing left to train either
     assert "from step 30, at or past --max-steps 30" in capsys.readouterr().out
-    note_resume("mouth_pose", stage_dir, 31)  # one step to train: a plain resume, no note
-    assert "at or past" not in capsys.readouterr().out
+    note_resume("mouth_pose", stage_dir, 31)  # one step to train: a plain resume, from step 30
+    assert capsys.readouterr().out == "[train] mouth_pose: --resume from step 30 of 31\n"
     assert sorted(p.name for p in stage_dir.glob("checkpoint_*") if p.is_dir()) == [
         "checkpoint_a",
         "checkpoint_b",
