@@ -161,8 +161,11 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         delete_earlier_run(stage.name, stage_dir, why)
         train_cfg = replace(train_cfg, resume=False)
     stage_dir.mkdir(parents=True, exist_ok=True)
+    resumed_at = None  # the step a --resume run continues from (None: it starts at 0)
     if train_cfg.resume:
         note_resume(stage.name, stage_dir, stage_cfg.max_steps)
+        resumed_at = registered_checkpoints(stage_dir).latest_step
+    trains = resumed_at is None or resumed_at < stage_cfg.max_steps  # else final.pt is only written again
     use_gpu = resolve_use_gpu(train_cfg)
     run = {
         "stage_dir": str(stage_dir),
@@ -221,6 +224,7 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     summary = {
         "stage": stage.name,
         "seconds": round(time.time() - t0, 1),
+        "trained_steps": stage_cfg.max_steps - (resumed_at or 0) if trains else 0,
         "metrics": result.metrics,
         "checkpoint": str(result.checkpoint.path) if result.checkpoint else None,  # the latest
         "final": str(final),
@@ -233,6 +237,13 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     memory = (
         f", peak GPU memory {metrics['peak_gpu_mem_gib']:.2f} GiB" if "peak_gpu_mem_gib" in metrics else ""
     )
+    if not trains:  # its metrics are the checkpoint's: no rate of this call to report
+        print(
+            f"[train] {stage.name}: final.pt written again from step {resumed_at} in {summary['seconds']} s, "
+            f"no step trained; final {final}",
+            flush=True,
+        )
+        return final
     print(
         f"[train] {stage.name}: done in {summary['seconds']} s, "
         f"it/s {metrics.get('it_per_s', float('nan')):.2f}{memory} "

@@ -847,6 +847,48 @@ def test_resume_does_not_continue_checkpoints_trained_from_another_parent(monkey
     assert "(it was trained from another parent checkpoint than the checkpoint now at" in out
 
 
+def test_a_resume_with_no_step_left_says_so_instead_of_a_rate(monkeypatch, tmp_path, capsys):
+    """A --resume at or past --max-steps trains nothing, yet ended with 'done in 32 s, it/s 1.80': a
+    rate from the checkpoint's metrics, for steps this call never trained."""
+    import hashlib
+    import json
+    from types import SimpleNamespace
+
+    import ray.train.torch
+
+    from edtalk.train_chain import stage_config_for
+    from edtalk.train_run import run_stage
+
+    monkeypatch.setattr(
+        ray.train.torch,
+        "TorchTrainer",
+        lambda *a, **k: SimpleNamespace(
+            fit=lambda: SimpleNamespace(error=None, metrics={"it_per_s": 1.8}, checkpoint=None)
+        ),
+    )
+    cfg = TrainConfig(out=str(tmp_path), resume=True)
+    model = ModelConfig.preset("tiny")
+    (tmp_path / "eg_pretrain").mkdir()
+    (tmp_path / "eg_pretrain" / "final.pt").write_bytes(b"the parent")
+    stage_dir = tmp_path / "mouth_pose"
+    (stage_dir / "checkpoint_a").mkdir(parents=True)
+    for max_steps, said in ((20, "final.pt written again from step 20 in"), (30, "it/s 1.80")):
+        stage_cfg = stage_config_for("mouth_pose", {"max_steps": max_steps})
+        record = {
+            "parent_sha256": hashlib.sha256(b"the parent").hexdigest(),
+            "model_config": model.to_dict(),
+            "stage_config": stage_cfg.to_dict(),
+            "train_config": cfg.to_dict(),
+        }
+        (stage_dir / "checkpoint_a" / "run.json").write_text(json.dumps(record, default=str))
+        register_checkpoints(stage_dir, ["checkpoint_a"], step=20)
+        torch.save({"config": model.to_dict(), "state_dict": {}, "meta": {}}, stage_dir / "final.pt")
+        run_stage(stage_cfg, cfg, model, tmp_path)
+        out = capsys.readouterr().out
+        assert said in out and ("it/s" in out) == (max_steps > 20), out
+        assert json.loads((stage_dir / "summary.json").read_text())["trained_steps"] == max_steps - 20
+
+
 def test_max_steps_for_every_stage_or_per_stage(monkeypatch, tmp_path, capsys):
     """--max-steps N sets every stage; STAGE=N,... sets those stages and leaves the others' defaults."""
     import ray
