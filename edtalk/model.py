@@ -192,6 +192,20 @@ def save_checkpoint(path: str | Path, model_state: dict, cfg: ModelConfig, extra
     return path
 
 
+def state_digest(state_dict: dict[str, torch.Tensor]) -> str:
+    """sha256 of a state dict's weights (names, dtypes, shapes and bytes, in name order): the same for
+    two checkpoints of the same weights, whose files differ (meta, provenance, torch.save's archive
+    name: every save of one checkpoint has another file sha256)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def _kind(value: object) -> str:
     """What a checkpoint field holds instead of a dict, for its error: "None", "a list"."""
     return "None" if value is None else f"a {type(value).__name__}"

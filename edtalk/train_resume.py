@@ -185,17 +185,33 @@ def delete_earlier_run(stage: str, stage_dir: Path, why: str) -> None:
     shutil.rmtree(stage_dir)
 
 
+def parent_weights(parent: str) -> str | None:
+    """The weights digest (``edtalk.model.state_digest``) of the parent checkpoint at ``parent``; ""
+    for no parent, None when it cannot be read (the run's other checks name it)."""
+    from edtalk.model import CheckpointError, load_checkpoint, state_digest
+
+    if not parent:
+        return ""
+    try:
+        return state_digest(load_checkpoint(parent)["state_dict"])
+    except CheckpointError:
+        return None
+
+
 def trained_from_another_parent(
-    stage_dir: Path, parent: str, parent_sha256: str, finished: bool
+    stage_dir: Path, parent: str, digest: str | None, finished: bool
 ) -> str | None:
-    """Why ``--resume`` must not keep the earlier run in ``stage_dir``: its record names a parent
-    checkpoint other than the file now at ``parent`` (sha256 ``parent_sha256``; "" for none), so its
-    weights carry the old parent's (a parent retrained by an earlier call). ``finished``: judge the
+    """Why ``--resume`` must not keep the earlier run in ``stage_dir``: its record names parent weights
+    other than those of the checkpoint now at ``parent`` (``digest``, ``parent_weights``), so its own
+    weights grew from the old parent's (a parent retrained by an earlier call). ``finished``: judge the
     run's final.pt, which a chain's --resume skips; else the checkpoint a resume restores. None when
-    the parent is the same, or nothing (readable) records it: the other checks name an unreadable file."""
+    the weights are the same, the call names no parent (a first stage without --parent: its run is
+    continued as it is), or nothing readable records them (the other checks name an unreadable file)."""
     from edtalk.config import ConfigError
     from edtalk.model import CheckpointError, load_checkpoint
 
+    if not parent or digest is None:
+        return None
     try:
         if finished:
             record = load_checkpoint(stage_dir / "final.pt")["meta"].get("run") or {}
@@ -203,8 +219,7 @@ def trained_from_another_parent(
             record = _latest_run(stage_dir) or {}
     except (CheckpointError, ConfigError):
         return None
-    recorded = record.get("parent_sha256")
-    if not isinstance(recorded, str) or recorded == parent_sha256:
+    recorded = record.get("parent_weights")
+    if not isinstance(recorded, str) or recorded == digest:
         return None
-    now = f"the checkpoint now at {parent}" if parent else "no parent checkpoint"
-    return f"it was trained from another parent checkpoint than {now} (their sha256 differ)"
+    return f"it was trained from other parent weights than those now in {parent}"

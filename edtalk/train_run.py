@@ -42,6 +42,7 @@ from edtalk.train_chain import missing_parent
 from edtalk.train_resume import (
     delete_earlier_run,
     note_resume,
+    parent_weights,
     registered_checkpoints,
     resume_check,
     trained_from_another_parent,
@@ -152,12 +153,13 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     parent = train_cfg.parent or (str(out / stage.parent / "final.pt") if stage.parent else "")
     if parent and not Path(parent).is_file():
         raise FileNotFoundError(missing_parent(stage.name, parent, from_flag=bool(train_cfg.parent)))
-    parent_sha256 = sha256_of(Path(parent)) if parent else ""  # a path alone: retrained since?
+    weights = parent_weights(parent)  # a path alone: retrained since?
     if stage_dir.exists() and not train_cfg.resume:
         delete_earlier_run(stage.name, stage_dir, "--resume keeps and continues it")
     elif stage_dir.exists() and (
-        why := trained_from_another_parent(stage_dir, parent, parent_sha256, finished=False)
-    ):  # its checkpoints hold the old parent's weights: continuing them would ignore the new one
+        why := trained_from_another_parent(stage_dir, parent, weights, finished=False)
+    ):
+        # its checkpoints hold the old parent's weights: continuing them would ignore the new one
         delete_earlier_run(stage.name, stage_dir, why)
         train_cfg = replace(train_cfg, resume=False)
     stage_dir.mkdir(parents=True, exist_ok=True)
@@ -170,7 +172,8 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     run = {
         "stage_dir": str(stage_dir),
         "parent": str(Path(parent).resolve()) if parent else "",
-        "parent_sha256": parent_sha256,
+        "parent_sha256": sha256_of(Path(parent)) if parent else "",  # the file (each save differs)
+        "parent_weights": weights or "",  # its weights (edtalk.model.state_digest): --resume compares them
         "cache": str(cache),
         "git": code_state(),  # "+dirty": trained by code that differs from the commit
         "versions": {k: str(v) for k, v in library_versions().items()},

@@ -753,14 +753,24 @@ def test_resume_trains_again_a_finished_stage_whose_parent_it_trained(monkeypatc
     assert "(it was trained from eg_pretrain's run before the one this call trained)" in out
 
 
+def save_parent(path, value: float) -> str:
+    """A parent checkpoint of weights all ``value`` written as a stage writes one (save_checkpoint);
+    returns its weights digest."""
+    from edtalk.model import save_checkpoint, state_digest
+
+    state = {"w": torch.full((3,), value)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(path, state, ModelConfig.preset("tiny"), extra={"stage": "eg_pretrain"})
+    return state_digest(state)
+
+
 def test_resume_trains_again_a_finished_stage_whose_parent_an_earlier_call_retrained(
     monkeypatch, tmp_path, capsys
 ):
     """The same as above when the parent was retrained by an earlier call (its own `--stage
     eg_pretrain`): --resume kept the child, trained from the parent's old run. The child's final.pt
-    records its parent's sha256, which the skip now compares with the file there."""
-    import hashlib
-
+    records its parent's weights digest, which the skip now compares with the parent there: the same
+    weights written again (another file: every save differs) keep it."""
     import ray
 
     from edtalk import train
@@ -773,36 +783,35 @@ def test_resume_trains_again_a_finished_stage_whose_parent_an_earlier_call_retra
         train, "run_stage", lambda stage_cfg, train_cfg, *a: calls.append((stage_cfg.name, train_cfg.resume))
     )
     monkeypatch.setattr(train, "self_reconstruction_check", lambda *a: (_ for _ in ()).throw(SystemExit(0)))
-    for stage in ("eg_pretrain", "mouth_pose"):
-        (tmp_path / stage).mkdir()
-    (tmp_path / "eg_pretrain" / "final.pt").write_bytes(b"the parent's first run")
-    first = hashlib.sha256(b"the parent's first run").hexdigest()
+    parent = tmp_path / "eg_pretrain" / "final.pt"
     child = {
         "config": ModelConfig.preset("tiny").to_dict(),
         "state_dict": {},
-        "meta": {"run": {"parent_sha256": first}},
+        "meta": {"run": {"parent_weights": save_parent(parent, 1.0)}},
     }
+    (tmp_path / "mouth_pose").mkdir()
     torch.save(child, tmp_path / "mouth_pose" / "final.pt")
     run = ["--stages", "eg_pretrain,mouth_pose", "--out", str(tmp_path), "--resume"]
-    with pytest.raises(SystemExit):
-        train.main(run)
-    assert calls == []  # the child's parent is the file there: both skipped
-    (tmp_path / "eg_pretrain" / "final.pt").write_bytes(b"the parent's second run")
+    for _ in range(2):
+        with pytest.raises(SystemExit):
+            train.main(run)
+        assert calls == []  # the child's parent weights are there: both skipped
+        save_parent(parent, 1.0)  # written again, as a --resume past --max-steps does
+    save_parent(parent, 2.0)  # retrained
     with pytest.raises(SystemExit):
         train.main(run)
     assert calls == [("mouth_pose", False)] and not (tmp_path / "mouth_pose").exists()
     out = capsys.readouterr().out
     assert "[train] eg_pretrain: " in out and "exists, skipping (--resume)" in out
     assert f"[train] mouth_pose: deleting the earlier run in {tmp_path / 'mouth_pose'}" in out
-    parent = tmp_path / "eg_pretrain" / "final.pt"
-    assert f"(it was trained from another parent checkpoint than the checkpoint now at {parent}" in out
+    assert f"(it was trained from other parent weights than those now in {parent})" in out
 
 
 def test_resume_does_not_continue_checkpoints_trained_from_another_parent(monkeypatch, tmp_path, capsys):
     """A stopped stage's checkpoints hold its parent's weights as they were: resumed after the parent
-    was retrained, the run ignored the new parent. run_stage now compares the sha256 the latest
-    checkpoint's run.json records with the parent file's and trains such a stage anew."""
-    import hashlib
+    was retrained, the run ignored the new parent. run_stage now compares the weights digest the
+    latest checkpoint's run.json records with the parent's and trains such a stage anew; the same
+    weights written again (a sweep trial's graft is made again on each attempt) are resumed."""
     import json
 
     import ray.train.torch
@@ -822,35 +831,36 @@ def test_resume_does_not_continue_checkpoints_trained_from_another_parent(monkey
     monkeypatch.setattr(ray.train.torch, "TorchTrainer", trainer)
     cfg = TrainConfig(out=str(tmp_path), resume=True)
     model = ModelConfig.preset("tiny")
-    (tmp_path / "eg_pretrain").mkdir()
-    (tmp_path / "eg_pretrain" / "final.pt").write_bytes(b"the parent's first run")
+    parent = tmp_path / "eg_pretrain" / "final.pt"
     stage_dir = tmp_path / "mouth_pose"
     (stage_dir / "checkpoint_a").mkdir(parents=True)
     record = {
-        "parent_sha256": hashlib.sha256(b"the parent's first run").hexdigest(),
+        "parent_weights": save_parent(parent, 1.0),
         "model_config": model.to_dict(),
         "stage_config": stage_config_for("mouth_pose", {}).to_dict(),
         "train_config": cfg.to_dict(),
     }
     (stage_dir / "checkpoint_a" / "run.json").write_text(json.dumps(record, default=str))
     register_checkpoints(stage_dir, ["checkpoint_a"], step=20)
-    with pytest.raises(Started):  # the same parent: resumed
-        run_stage(stage_config_for("mouth_pose", {}), cfg, model, tmp_path)
-    assert started[-1]["train"]["resume"] and (stage_dir / "checkpoint_a").is_dir()
-    assert "deleting" not in capsys.readouterr().out
-    (tmp_path / "eg_pretrain" / "final.pt").write_bytes(b"the parent's second run")
+    for _ in range(2):
+        with pytest.raises(Started):  # the same parent weights: resumed
+            run_stage(stage_config_for("mouth_pose", {}), cfg, model, tmp_path)
+        assert started[-1]["train"]["resume"] and (stage_dir / "checkpoint_a").is_dir()
+        assert started[-1]["run"]["parent_weights"] == record["parent_weights"]
+        assert "deleting" not in capsys.readouterr().out
+        save_parent(parent, 1.0)  # written again: another file, the same weights
+    save_parent(parent, 2.0)
     with pytest.raises(Started):
         run_stage(stage_config_for("mouth_pose", {}), cfg, model, tmp_path)
     assert not started[-1]["train"]["resume"] and not (stage_dir / "checkpoint_a").exists()
     out = capsys.readouterr().out
     assert "mouth_pose: deleting the earlier run" in out and "checkpoints to step 20" in out
-    assert "(it was trained from another parent checkpoint than the checkpoint now at" in out
+    assert f"(it was trained from other parent weights than those now in {parent})" in out
 
 
 def test_a_resume_with_no_step_left_says_so_instead_of_a_rate(monkeypatch, tmp_path, capsys):
     """A --resume at or past --max-steps trains nothing, yet ended with 'done in 32 s, it/s 1.80': a
     rate from the checkpoint's metrics, for steps this call never trained."""
-    import hashlib
     import json
     from types import SimpleNamespace
 
@@ -868,14 +878,13 @@ def test_a_resume_with_no_step_left_says_so_instead_of_a_rate(monkeypatch, tmp_p
     )
     cfg = TrainConfig(out=str(tmp_path), resume=True)
     model = ModelConfig.preset("tiny")
-    (tmp_path / "eg_pretrain").mkdir()
-    (tmp_path / "eg_pretrain" / "final.pt").write_bytes(b"the parent")
+    weights = save_parent(tmp_path / "eg_pretrain" / "final.pt", 1.0)
     stage_dir = tmp_path / "mouth_pose"
     (stage_dir / "checkpoint_a").mkdir(parents=True)
     for max_steps, said in ((20, "final.pt written again from step 20 in"), (30, "it/s 1.80")):
         stage_cfg = stage_config_for("mouth_pose", {"max_steps": max_steps})
         record = {
-            "parent_sha256": hashlib.sha256(b"the parent").hexdigest(),
+            "parent_weights": weights,
             "model_config": model.to_dict(),
             "stage_config": stage_cfg.to_dict(),
             "train_config": cfg.to_dict(),
@@ -887,6 +896,44 @@ def test_a_resume_with_no_step_left_says_so_instead_of_a_rate(monkeypatch, tmp_p
         out = capsys.readouterr().out
         assert said in out and ("it/s" in out) == (max_steps > 20), out
         assert json.loads((stage_dir / "summary.json").read_text())["trained_steps"] == max_steps - 20
+
+
+def test_a_first_stage_resumed_without_its_parent_flag_is_kept(tmp_path):
+    """A call without --parent names no parent for its first stage: its earlier run, trained from a
+    --parent, is continued as it is (judging it against 'no parent' deleted it)."""
+    from edtalk.train_resume import parent_weights, trained_from_another_parent
+
+    stage_dir = tmp_path / "eg_pretrain"
+    stage_dir.mkdir()
+    child = {
+        "config": ModelConfig.preset("tiny").to_dict(),
+        "state_dict": {},
+        "meta": {"run": {"parent_weights": "a"}},
+    }
+    torch.save(child, stage_dir / "final.pt")
+    assert parent_weights("") == ""
+    assert trained_from_another_parent(stage_dir, "", "", finished=True) is None
+    assert trained_from_another_parent(stage_dir, "p.pt", "b", finished=True) is not None
+    assert trained_from_another_parent(stage_dir, "p.pt", None, finished=True) is None  # parent unreadable
+
+
+def test_state_digest_names_the_weights_not_the_file(tmp_path):
+    """Two saves of one state differ as files (meta, torch.save's archive name) but not in digest."""
+    from edtalk.model import load_checkpoint, save_checkpoint, state_digest
+    from edtalk.weights import sha256_of
+
+    state = {"b": torch.arange(4, dtype=torch.bfloat16), "a": torch.tensor(3.0), "c": torch.ones(2, 2) > 0}
+    a = save_checkpoint(tmp_path / "a.pt", state, ModelConfig.preset("tiny"), extra={"step": 1})
+    b = save_checkpoint(tmp_path / "b.pt", state, ModelConfig.preset("tiny"), extra={"step": 2})
+    assert sha256_of(a) != sha256_of(b)
+    assert state_digest(load_checkpoint(a)["state_dict"]) == state_digest(load_checkpoint(b)["state_dict"])
+    assert state_digest(state) == state_digest(dict(reversed(state.items())))
+    for changed in (
+        {**state, "a": torch.tensor(3.5)},
+        {**state, "a": torch.tensor([3.0])},
+        {"a": state["a"]},
+    ):
+        assert state_digest(changed) != state_digest(state)
 
 
 def test_max_steps_for_every_stage_or_per_stage(monkeypatch, tmp_path, capsys):
