@@ -8,7 +8,9 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -218,6 +220,19 @@ def sigterm_as_ctrl_c(signum: int, frame: object) -> None:
         on_ctrl_c(signal.SIGINT, frame)
     else:  # ignored (a shell's background job) or not set from Python
         raise KeyboardInterrupt
+
+
+@contextmanager
+def ctrl_c_kept() -> Iterator[None]:
+    """Put the SIGINT handler back on leaving: Ray Train's and Tune's ``fit()`` install their own and
+    leave it, bound to the finished run, so a later Ctrl-C (or SIGTERM, ``sigterm_as_ctrl_c``) did
+    nothing. Off the main thread (where no handler can be set) it only runs the block."""
+    on_ctrl_c = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    finally:
+        if on_ctrl_c is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, on_ctrl_c)
 
 
 def report_error(err: object) -> int:

@@ -80,22 +80,25 @@ def start_ray(
         return
     level = logging.WARNING if quiet else logging.INFO  # ray.init's default is INFO
     on_sigterm = signal.getsignal(signal.SIGTERM)
-    if address:
-        runtime_env = {"env_vars": dict(env_vars)} if env_vars else None
-        ray.init(address=address, runtime_env=runtime_env, log_to_driver=log_to_driver, logging_level=level)
-    else:
-        ray.init(
-            address="local",  # a private instance, even where another cluster runs on this machine
-            _node_ip_address="127.0.0.1",
-            num_cpus=num_cpus,
-            include_dashboard=False,
-            runtime_env=local_runtime_env(env_vars),
-            log_to_driver=log_to_driver,
-            logging_level=level,
-        )
-    if callable(on_sigterm) and threading.current_thread() is threading.main_thread():
-        # ray.init replaces a command's SIGTERM handler (edtalk.cli.sigterm_as_ctrl_c) with its own
-        signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        if address:
+            runtime_env = {"env_vars": dict(env_vars)} if env_vars else None
+            ray.init(
+                address=address, runtime_env=runtime_env, log_to_driver=log_to_driver, logging_level=level
+            )
+        else:
+            ray.init(
+                address="local",  # a private instance, even where another cluster runs on this machine
+                _node_ip_address="127.0.0.1",
+                num_cpus=num_cpus,
+                include_dashboard=False,
+                runtime_env=local_runtime_env(env_vars),
+                log_to_driver=log_to_driver,
+                logging_level=level,
+            )
+    finally:  # ray.init sets its own SIGTERM handler first (a command's: edtalk.cli.sigterm_as_ctrl_c)
+        if callable(on_sigterm) and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_sigterm)
 
 
 CLIENT_PORT = 10001  # Ray Client's default: `ray://host`

@@ -343,6 +343,14 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingInterrupted as err:
         print(f"[train] {err}", file=sys.stderr, flush=True)
         return 130  # the shell's code for a run stopped by Ctrl-C
+    except KeyboardInterrupt:  # outside a stage's training: the frame cache, loss experts, final check
+        print(
+            f"\n[train] interrupted outside a stage's training; the finished stages in {args.out} are kept: "
+            "run the same command with --resume to continue",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 130
     except (
         ConfigError,
         DataError,

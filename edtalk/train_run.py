@@ -37,6 +37,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from edtalk.cli import ctrl_c_kept
 from edtalk.provenance import code_state
 from edtalk.train_chain import missing_parent
 from edtalk.train_resume import (
@@ -128,7 +129,8 @@ def _fit(trainer):
     from edtalk.data.errors import DataError
 
     try:
-        return trainer.fit()
+        with ctrl_c_kept():  # Ray Train leaves its handler, which after the fit aborts a finished run
+            return trainer.fit()
     except (KeyboardInterrupt, SystemExit) as err:  # Ray's SIGINT handler aborts the run, then exits
         raise TrainingInterrupted() from err
     except WorkerGroupError as err:

@@ -150,6 +150,8 @@ def prepare_parent(args: argparse.Namespace, variants: list[Variant]) -> None:
             "--checkpoint-every", str(args.steps), "--expert-steps", "20,20", "--preset", args.preset,
             "--data", f"{args.dataset}:{args.root}", "--out", str(parent), "--workers", str(args.workers),
         ])  # fmt: skip
+        if code == 130:  # interrupted; edtalk.train said where it stopped
+            raise KeyboardInterrupt
         if code:
             raise RuntimeError(f"training the parent chain failed (exit {code})")
     if parent.is_dir():

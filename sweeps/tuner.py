@@ -14,7 +14,7 @@ import json
 import sys
 import time
 
-from edtalk.cli import report_error
+from edtalk.cli import ctrl_c_kept, report_error
 from edtalk.ray_setup import cluster_address, start_ray
 from edtalk.train_run import ENV_DEFAULTS, set_env_defaults
 from sweeps import checks, parent_run
@@ -67,6 +67,14 @@ def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
         WorkerFitError,  # --workers more than this machine's private Ray instance has
     ) as e:
         return report_error(e)
+    except KeyboardInterrupt:  # outside the trials (Tune stops those itself): the parent run, the export
+        print(
+            f"\ninterrupted: run the same command to go on ({args.parent}'s finished stages and the trials "
+            "that ended are kept; add --resume once the trials have started)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 130
 
 
 def init_ray(address: str | None) -> None:
@@ -179,7 +187,8 @@ def fit_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
     else:
         tuner = new_tuner(args, variants, trainable, name, storage, metrics)
         save_text(joined(path, SETTINGS_FILE), json.dumps(settings, indent=1, sort_keys=True) + "\n")
-    grid = tuner.fit()
+    with ctrl_c_kept():  # Tune leaves its handler, bound to the finished sweep
+        grid = tuner.fit()
     written, export_errors = export_results(grid, sweep_name, args.out)
     errors = [f"{trial_name(r)}: {r.error}" for r in grid if r.error is not None]
     print(

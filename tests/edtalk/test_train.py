@@ -571,6 +571,29 @@ def test_stages_are_trained_in_chain_order(capsys):
     assert stage_names("expression", None) == ["expression"]
 
 
+def test_ctrl_c_after_a_stage_is_not_left_to_ray_trains_finished_run():
+    """Ray Train's fit() installs a SIGINT handler and leaves it, bound to the finished run: Ctrl-C
+    (and SIGTERM) between stages or in the final check aborted nothing and the command went on."""
+    import signal
+
+    from edtalk.train_run import _fit
+
+    def ours(signum, frame):
+        raise KeyboardInterrupt
+
+    class LikeRayTrain:
+        def fit(self):
+            signal.signal(signal.SIGINT, lambda *a: None)  # the finished run's abort
+            return "result"
+
+    before = signal.signal(signal.SIGINT, ours)
+    try:
+        assert _fit(LikeRayTrain()) == "result"
+        assert signal.getsignal(signal.SIGINT) is ours
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def test_ctrl_c_says_how_to_continue_and_exits_130(tmp_path, monkeypatch, capsys):
     """Ray's SIGINT handler aborts the run and exits: the command ended with status 1 and no word."""
     from edtalk import train
@@ -585,6 +608,11 @@ def test_ctrl_c_says_how_to_continue_and_exits_130(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(train, "_train", lambda args: (_ for _ in ()).throw(TrainingInterrupted("x: y")))
     assert train.main(["--stage", "eg_pretrain", "--out", str(tmp_path)]) == 130
     assert "x: y" in capsys.readouterr().err
+    # outside a stage (frame cache, loss experts, final check): a traceback before
+    monkeypatch.setattr(train, "_train", lambda args: (_ for _ in ()).throw(KeyboardInterrupt()))
+    assert train.main(["--stage", "eg_pretrain", "--out", str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted outside a stage's training; the finished stages in {tmp_path} are kept" in err
 
 
 def test_out_that_is_a_file_is_one_error_line(tmp_path, capsys):

@@ -163,7 +163,11 @@ def test_a_sweep_stopped_before_every_trial_ended_says_so_and_exits_130(
     tmp_path, write_trial_results, sweep_inputs, monkeypatch, capsys
 ):
     """Tune ends a sweep on Ctrl-C and its fit() returns as if the sweep were done: the sweep printed
-    its summary and exited 0, and a rerun without --resume started it over (finished trials and all)."""
+    its summary and exited 0, and a rerun without --resume started it over (finished trials and all).
+    Tune's SIGINT handler, which it leaves bound to the ended sweep, is put back (a later Ctrl-C did
+    nothing)."""
+    import signal
+
     from sweeps import parent_run, tuner
 
     grid = [_trial(write_trial_results, tmp_path, bank_size.variant("mouth", 5), "audio", 20.0)]
@@ -171,14 +175,41 @@ def test_a_sweep_stopped_before_every_trial_ended_says_so_and_exits_130(
     monkeypatch.setattr(tuner, "check_trial_fits", lambda args: None)
     monkeypatch.setattr(parent_run, "prepare_parent", lambda args, variants: None)
     monkeypatch.setattr(tuner, "trainable_with_resources", lambda: None)
-    monkeypatch.setattr(tuner, "new_tuner", lambda *a: SimpleNamespace(fit=lambda: grid))
+
+    def fit_like_tune():
+        signal.signal(signal.SIGINT, lambda *a: None)  # Tune's, left after the sweep
+        return grid
+
+    monkeypatch.setattr(tuner, "new_tuner", lambda *a: SimpleNamespace(fit=fit_like_tune))
     sizes = (5, 10, 20)
     monkeypatch.setattr(bank_size, "variants", lambda _: [bank_size.variant("mouth", n) for n in sizes])
     argv = [*sweep_inputs, "--storage", str(tmp_path / "ray_results"), "--out", str(tmp_path / "out")]
-    assert bank_size.main(argv) == 130
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        assert bank_size.main(argv) == 130
+        assert signal.getsignal(signal.SIGINT) is before
+    finally:
+        signal.signal(signal.SIGINT, before)
     out, err = capsys.readouterr()
     assert "1 trials, 0 failed, 1 results files" in out  # the finished one is still exported
     assert "interrupted: 2 of 3 trials did not finish; run the same command with --resume" in err
+
+
+def test_a_sweep_stopped_outside_its_trials_says_so_and_exits_130(
+    tmp_path, sweep_inputs, monkeypatch, capsys
+):
+    """Ctrl-C (or SIGTERM) while the parent chain trained or the results were exported, outside Tune's
+    own handling, ended in a traceback ('training the parent chain failed (exit 130)' for the first)."""
+    from sweeps import parent_run, tuner
+
+    monkeypatch.setattr(tuner, "init_ray", lambda address: None)
+    monkeypatch.setattr(tuner, "check_trial_fits", lambda args: None)
+    monkeypatch.setattr(
+        parent_run, "prepare_parent", lambda args, variants: (_ for _ in ()).throw(KeyboardInterrupt)
+    )
+    argv = [*sweep_inputs, "--storage", str(tmp_path / "ray_results"), "--out", str(tmp_path / "out")]
+    assert bank_size.main(argv) == 130
+    assert "interrupted: run the same command to go on" in capsys.readouterr().err
 
 
 def test_metrics_skipped_for_missing_weights_are_named_before_anything_is_trained(
