@@ -559,9 +559,9 @@ def _alone(job: CropJob, crop: Callable) -> CropOutcome:
 @contextmanager
 def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """``workers`` spawned processes that leave Ctrl-C to this one and end with it
-    (``edtalk.data.pool_worker``); on leaving, the
-    jobs not started are cancelled, and on Ctrl-C the running ones are stopped, not waited for (a clip
-    takes minutes; the temp file it was writing goes with the next run's ``_remove_leftovers``)."""
+    (``edtalk.data.pool_worker``); on leaving, the jobs not started are cancelled, and on Ctrl-C the
+    running ones are stopped, not waited for (a clip takes minutes; the temp file it was writing goes
+    with the next run's ``_remove_leftovers``)."""
     pool = ProcessPoolExecutor(
         workers, mp_context=multiprocessing.get_context("spawn"), initializer=start_pool_worker
     )
