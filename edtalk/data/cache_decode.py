@@ -173,12 +173,20 @@ def decode_clips(clips: list[Clip], size: int, workers: int):
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
+    from edtalk.data.pool_worker import start_pool_worker, stop_workers
+
     todo = iter(clips)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    spawn = multiprocessing.get_context("spawn")
+    # workers leave Ctrl-C to this process (no traceback from each) and end with it
+    with ProcessPoolExecutor(workers, mp_context=spawn, initializer=start_pool_worker) as pool:
         pending = deque((c, pool.submit(_decode_clip, c, size)) for c in itertools.islice(todo, 2 * workers))
-        while pending:
-            clip, future = pending.popleft()
-            result = future.result()
-            for nxt in itertools.islice(todo, 1):
-                pending.append((nxt, pool.submit(_decode_clip, nxt, size)))
-            yield clip, result
+        try:
+            while pending:
+                clip, future = pending.popleft()
+                result = future.result()
+                for nxt in itertools.islice(todo, 1):
+                    pending.append((nxt, pool.submit(_decode_clip, nxt, size)))
+                yield clip, result
+        except KeyboardInterrupt:  # the clips being decoded are not waited for
+            stop_workers(pool)
+            raise

@@ -46,7 +46,7 @@ from pathlib import Path
 from edtalk.atomic import is_temp_name
 from edtalk.cli import positive_float, positive_int, report_error, user_path
 from edtalk.data.file_key import file_key
-from edtalk.data.pool_worker import start_pool_worker
+from edtalk.data.pool_worker import start_pool_worker, stop_workers
 
 try:
     import fcntl
@@ -568,20 +568,10 @@ def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     try:
         yield pool
     except KeyboardInterrupt:
-        _stop_workers(pool)
+        stop_workers(pool)
         raise
     finally:
         pool.shutdown(cancel_futures=True)
-
-
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """Terminate ``pool``'s processes: ``terminate_workers`` (Python 3.14), else each of its processes."""
-    stop = getattr(pool, "terminate_workers", None)
-    if stop is not None:
-        stop()
-        return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):  # before 3.14: not public
-        process.terminate()
 
 
 # --- CLI ------------------------------------------------------------------------------------------

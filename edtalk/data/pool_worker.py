@@ -25,3 +25,14 @@ def start_pool_worker() -> None:
         os._exit(1)
 
     threading.Thread(target=exit_with_parent, name="exit-with-parent", daemon=True).start()
+
+
+def stop_workers(pool) -> None:
+    """Terminate a ``ProcessPoolExecutor``'s processes (on Ctrl-C: its running jobs are not waited for,
+    which exiting would do): ``terminate_workers`` (Python 3.14), else each of its processes."""
+    stop = getattr(pool, "terminate_workers", None)
+    if stop is not None:
+        stop()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):  # before 3.14: not public
+        process.terminate()
