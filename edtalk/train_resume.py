@@ -185,6 +185,14 @@ def delete_earlier_run(stage: str, stage_dir: Path, why: str) -> None:
     shutil.rmtree(stage_dir)
 
 
+def recorded_parent(stage_dir: Path) -> str:
+    """The parent checkpoint the run in ``stage_dir`` was started with, as its latest registered
+    checkpoint records it; "" for none, or when that file is gone."""
+    latest = _latest_run(stage_dir) or {}
+    parent = latest.get("parent") or ""
+    return parent if isinstance(parent, str) and parent and Path(parent).is_file() else ""
+
+
 def parent_weights(parent: str) -> str | None:
     """The weights digest (``edtalk.model.state_digest``) of the parent checkpoint at ``parent``; ""
     for no parent, None when it cannot be read (the run's other checks name it)."""
@@ -194,7 +202,7 @@ def parent_weights(parent: str) -> str | None:
         return ""
     try:
         return state_digest(load_checkpoint(parent)["state_dict"])
-    except CheckpointError:
+    except (CheckpointError, AttributeError, TypeError, RuntimeError):  # a state dict not of tensors
         return None
 
 

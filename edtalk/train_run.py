@@ -44,6 +44,7 @@ from edtalk.train_resume import (
     delete_earlier_run,
     note_resume,
     parent_weights,
+    recorded_parent,
     registered_checkpoints,
     resume_check,
     trained_from_another_parent,
@@ -152,6 +153,18 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     stage = get_stage(stage_cfg.name)
     out = Path(train_cfg.out).resolve()
     stage_dir = out / stage.name
+    if (
+        train_cfg.resume
+        and not train_cfg.parent
+        and not stage.parent
+        and (earlier := recorded_parent(stage_dir))
+    ):
+        # a first stage started from --parent: resumed without it, its export lost the parent's meta
+        print(
+            f"[train] {stage.name}: --resume goes on from the parent its run started from, {earlier}",
+            flush=True,
+        )
+        train_cfg = replace(train_cfg, parent=earlier)
     parent = train_cfg.parent or (str(out / stage.parent / "final.pt") if stage.parent else "")
     if parent and not Path(parent).is_file():
         raise FileNotFoundError(missing_parent(stage.name, parent, from_flag=bool(train_cfg.parent)))

@@ -5,6 +5,7 @@ also checks the parent hand-over, the export, and the per-emotion W^e written af
 """
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -926,23 +927,56 @@ def test_a_resume_with_no_step_left_says_so_instead_of_a_rate(monkeypatch, tmp_p
         assert json.loads((stage_dir / "summary.json").read_text())["trained_steps"] == max_steps - 20
 
 
-def test_a_first_stage_resumed_without_its_parent_flag_is_kept(tmp_path):
-    """A call without --parent names no parent for its first stage: its earlier run, trained from a
-    --parent, is continued as it is (judging it against 'no parent' deleted it)."""
-    from edtalk.train_resume import parent_weights, trained_from_another_parent
+def test_a_first_stage_resumed_without_its_parent_flag_goes_on_from_its_recorded_parent(
+    monkeypatch, tmp_path, capsys
+):
+    """eg_pretrain started from --parent and resumed without it was judged against 'no parent' and
+    deleted; kept but started without a parent, its export would lose the parent's meta (what the
+    init trained on, which the scoring's leak check reads). It now goes on from the recorded parent."""
+    import json
 
-    stage_dir = tmp_path / "eg_pretrain"
-    stage_dir.mkdir()
-    child = {
-        "config": ModelConfig.preset("tiny").to_dict(),
-        "state_dict": {},
-        "meta": {"run": {"parent_weights": "a"}},
+    import ray.train.torch
+
+    from edtalk.train_chain import stage_config_for
+    from edtalk.train_resume import trained_from_another_parent
+    from edtalk.train_run import run_stage
+
+    started = []
+
+    class Started(Exception):
+        pass
+
+    def trainer(*a, train_loop_config, **k):
+        started.append(train_loop_config)
+        raise Started
+
+    monkeypatch.setattr(ray.train.torch, "TorchTrainer", trainer)
+    model = ModelConfig.preset("tiny")
+    init = tmp_path / "init.pt"
+    weights = save_parent(init, 1.0)
+    stage_dir = tmp_path / "runs" / "eg_pretrain"
+    (stage_dir / "checkpoint_a").mkdir(parents=True)
+    cfg = TrainConfig(out=str(tmp_path / "runs"), resume=True, parent=str(init))
+    record = {
+        "parent": str(init),
+        "parent_weights": weights,
+        "model_config": model.to_dict(),
+        "stage_config": stage_config_for("eg_pretrain", {}).to_dict(),
+        "train_config": cfg.to_dict(),
     }
-    torch.save(child, stage_dir / "final.pt")
-    assert parent_weights("") == ""
+    (stage_dir / "checkpoint_a" / "run.json").write_text(json.dumps(record, default=str))
+    register_checkpoints(stage_dir, ["checkpoint_a"], step=20)
+    with pytest.raises(Started):
+        run_stage(stage_config_for("eg_pretrain", {}), replace(cfg, parent=""), model, tmp_path)
+    assert started[-1]["train"]["resume"] and started[-1]["run"]["parent"] == str(init.resolve())
+    out = capsys.readouterr().out
+    assert f"eg_pretrain: --resume goes on from the parent its run started from, {init}" in out
+    assert "deleting" not in out and "changed settings" not in out
+    # a finished run's skip with no parent named judges nothing
+    torch.save({"config": model.to_dict(), "state_dict": {}, "meta": {"run": record}}, stage_dir / "final.pt")
     assert trained_from_another_parent(stage_dir, "", "", finished=True) is None
-    assert trained_from_another_parent(stage_dir, "p.pt", "b", finished=True) is not None
-    assert trained_from_another_parent(stage_dir, "p.pt", None, finished=True) is None  # parent unreadable
+    assert trained_from_another_parent(stage_dir, str(init), "b", finished=True) is not None
+    assert trained_from_another_parent(stage_dir, str(init), None, finished=True) is None  # unreadable
 
 
 def test_state_digest_names_the_weights_not_the_file(tmp_path):
