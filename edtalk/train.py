@@ -344,11 +344,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[train] {err}", file=sys.stderr, flush=True)
         return 130  # the shell's code for a run stopped by Ctrl-C
     except KeyboardInterrupt:  # outside a stage's training: the frame cache, loss experts, final check
+        how = (
+            "run the same command to continue"
+            if args.resume
+            else "the same command starts again; with --resume it keeps the finished stages there, "
+            "whatever settings they were trained with"
+        )
+        where = f"{args.out}'s finished stages are kept"
         print(
-            f"\n[train] interrupted outside a stage's training; the finished stages in {args.out} are kept: "
-            "run the same command with --resume to continue",
-            file=sys.stderr,
-            flush=True,
+            f"\n[train] interrupted outside a stage's training; {where}: {how}", file=sys.stderr, flush=True
         )
         return 130
     except (

@@ -69,7 +69,7 @@ def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
         return report_error(e)
     except KeyboardInterrupt:  # outside the trials (Tune stops those itself): the parent run, the export
         print(
-            f"\ninterrupted: run the same command to go on ({args.parent}'s finished stages and the trials "
+            "\ninterrupted: run the same command to go on (the parent run's finished stages and the trials "
             "that ended are kept; add --resume once the trials have started)",
             file=sys.stderr,
             flush=True,

@@ -577,19 +577,27 @@ def test_ctrl_c_after_a_stage_is_not_left_to_ray_trains_finished_run():
     (and SIGTERM) between stages or in the final check aborted nothing and the command went on."""
     import signal
 
-    from edtalk.train_run import _fit
+    from edtalk.train_run import TrainingInterrupted, _fit
 
     def ours(signum, frame):
         raise KeyboardInterrupt
 
     class LikeRayTrain:
+        def __init__(self, aborted: bool = False):
+            self.aborted = aborted
+
         def fit(self):
             signal.signal(signal.SIGINT, lambda *a: None)  # the finished run's abort
+            if self.aborted:  # Ray Train's handler ends an aborted fit with sys.exit(0)
+                raise SystemExit(0)
             return "result"
 
     before = signal.signal(signal.SIGINT, ours)
     try:
         assert _fit(LikeRayTrain()) == "result"
+        assert signal.getsignal(signal.SIGINT) is ours
+        with pytest.raises(TrainingInterrupted):
+            _fit(LikeRayTrain(aborted=True))
         assert signal.getsignal(signal.SIGINT) is ours
     finally:
         signal.signal(signal.SIGINT, before)
@@ -613,7 +621,10 @@ def test_ctrl_c_says_how_to_continue_and_exits_130(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(train, "_train", lambda args: (_ for _ in ()).throw(KeyboardInterrupt()))
     assert train.main(["--stage", "eg_pretrain", "--out", str(tmp_path)]) == 130
     err = capsys.readouterr().err
-    assert f"interrupted outside a stage's training; the finished stages in {tmp_path} are kept" in err
+    assert f"interrupted outside a stage's training; {tmp_path}'s finished stages are kept" in err
+    assert "the same command starts again; with --resume it keeps the finished stages there" in err
+    assert train.main(["--stage", "eg_pretrain", "--out", str(tmp_path), "--resume"]) == 130
+    assert "are kept: run the same command to continue" in capsys.readouterr().err
 
 
 def test_out_that_is_a_file_is_one_error_line(tmp_path, capsys):
