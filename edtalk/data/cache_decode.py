@@ -178,15 +178,17 @@ def decode_clips(clips: list[Clip], size: int, workers: int):
     todo = iter(clips)
     spawn = multiprocessing.get_context("spawn")
     # workers leave Ctrl-C to this process (no traceback from each) and end with it
-    with ProcessPoolExecutor(workers, mp_context=spawn, initializer=start_pool_worker) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=spawn, initializer=start_pool_worker)
+    try:
         pending = deque((c, pool.submit(_decode_clip, c, size)) for c in itertools.islice(todo, 2 * workers))
-        try:
-            while pending:
-                clip, future = pending.popleft()
-                result = future.result()
-                for nxt in itertools.islice(todo, 1):
-                    pending.append((nxt, pool.submit(_decode_clip, nxt, size)))
-                yield clip, result
-        except KeyboardInterrupt:  # the clips being decoded are not waited for
-            stop_workers(pool)
-            raise
+        while pending:
+            clip, future = pending.popleft()
+            result = future.result()
+            for nxt in itertools.islice(todo, 1):
+                pending.append((nxt, pool.submit(_decode_clip, nxt, size)))
+            yield clip, result
+    except BaseException:  # Ctrl-C here, or the caller stopped (Ctrl-C there closes this generator later)
+        stop_workers(pool)  # the clips in flight are not waited for
+        raise
+    finally:
+        pool.shutdown(cancel_futures=True)

@@ -1,5 +1,6 @@
-"""What a worker process of the suite's pools does as it starts (``edtalk.data.crop``, the synthtalk
-generator, the extra training identities, the loss experts' sync-net child): leave Ctrl-C to its
+"""What a worker process of the suite's pools does as it starts (``edtalk.data.crop``, the frame
+cache's decoders, the synthtalk generator, the extra training identities, the loss experts' sync-net
+child): leave Ctrl-C to its
 parent, which stops the pool (no traceback from every worker), and end when its parent is gone. A
 parent killed outright (``kill -9``, out of memory) cannot stop its pool, and a worker in the middle
 of a clip (minutes for a crop) went on with it, then waited for work that never came."""
