@@ -200,16 +200,19 @@ def test_a_sweep_stopped_outside_its_trials_says_so_and_exits_130(
 ):
     """Ctrl-C (or SIGTERM) while the parent chain trained or the results were exported, outside Tune's
     own handling, ended in a traceback ('training the parent chain failed (exit 130)' for the first)."""
+    from edtalk import train as edtrain
     from sweeps import parent_run, tuner
 
     monkeypatch.setattr(tuner, "init_ray", lambda address: None)
     monkeypatch.setattr(tuner, "check_trial_fits", lambda args: None)
-    monkeypatch.setattr(
-        parent_run, "prepare_parent", lambda args, variants: (_ for _ in ()).throw(KeyboardInterrupt)
-    )
+    monkeypatch.setattr(parent_run, "check_parent", lambda args, variants: None)
+    monkeypatch.setattr(parent_run, "parent_chain", lambda args, variants: (["eg_pretrain"], ["eg_pretrain"]))
+    monkeypatch.setattr(edtrain, "main", lambda argv: 130)  # the parent chain's training, interrupted
     argv = [*sweep_inputs, "--storage", str(tmp_path / "ray_results"), "--out", str(tmp_path / "out")]
     assert bank_size.main(argv) == 130
-    assert "interrupted: run the same command to go on" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "interrupted: run the same command to go on (the parent run's finished stages" in err
+    assert "Traceback" not in err and "failed (exit 130)" not in err
 
 
 def test_metrics_skipped_for_missing_weights_are_named_before_anything_is_trained(
