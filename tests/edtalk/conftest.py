@@ -54,3 +54,37 @@ def single_process_group():
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture
+def sigterm_after_first_line():
+    """``run(body)``: run ``body``, the inside of a ``try`` in a command's main() (edtalk.cli.run_main),
+    as a subprocess; its first line printed (inside the try: a SIGTERM before it would escape) is the
+    cue to send SIGTERM. The ``except KeyboardInterrupt`` prints 'interrupted' and returns 130.
+    Returns (first line, exit status, the rest of its output)."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    def run(body: str, prelude: str = "", timeout: float = 60) -> tuple[str, int, str]:
+        script = (
+            "from edtalk.cli import run_main\n"
+            "def main():\n"
+            + textwrap.indent(textwrap.dedent(prelude), "    ")
+            + "    try:\n"
+            + textwrap.indent(textwrap.dedent(body), "        ")
+            + "    except KeyboardInterrupt:\n        print('interrupted')\n        return 130\n"
+            "run_main(main)\n"
+        )
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        try:
+            first = proc.stdout.readline()
+            proc.send_signal(signal.SIGTERM)
+            status = proc.wait(timeout=timeout)
+            return first, status, proc.stdout.read()
+        finally:
+            proc.kill()
+            proc.wait()
+
+    return run

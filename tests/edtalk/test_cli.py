@@ -323,41 +323,26 @@ def test_every_command_line_entry_goes_through_run_main():
     assert entries >= 20 and missing == []
 
 
-def test_sigterm_stops_a_command_as_ctrl_c_does_and_leaves_forked_children_alone():
+def test_sigterm_stops_a_command_as_ctrl_c_does_and_leaves_forked_children_alone(sigterm_after_first_line):
     """A scheduler's SIGTERM (Slurm's time limit, `kill PID`) ended a command with no word of what it
     had done or how to resume; run_main makes it the command's Ctrl-C path (exit 130). A forked child
     that inherits the handler still dies of SIGTERM."""
-    import signal
-    import subprocess
-    import sys
-
-    script = (
-        "import os, signal, time\n"
-        "from edtalk.cli import run_main\n"
-        "def main():\n"
-        "    ready, started = os.pipe()\n"
-        "    child = os.fork()\n"
-        "    if child == 0:\n"
-        "        os.write(started, b'.')\n"
-        "        time.sleep(60)\n"
-        "        os._exit(0)\n"
-        "    os.read(ready, 1)  # a signal before the child is set up would be lost\n"
-        "    os.kill(child, signal.SIGTERM)\n"
-        "    died = os.waitpid(child, 0)[1] == signal.SIGTERM\n"
-        "    try:  # the line says 'send SIGTERM now': printed inside the try\n"
-        "        print('child', died, flush=True)\n"
-        "        time.sleep(60)\n"
-        "    except KeyboardInterrupt:\n"
-        "        print('interrupted: run the same command again to go on')\n"
-        "        return 130\n"
-        "run_main(main)\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline() == "child True\n"  # the forked child died of SIGTERM
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 130
-        assert proc.stdout.read() == "interrupted: run the same command again to go on\n"
-    finally:
-        proc.kill()
-        proc.wait()
+    prelude = """
+        import os, signal, time
+        ready, started = os.pipe()
+        child = os.fork()
+        if child == 0:
+            os.write(started, b'.')
+            time.sleep(60)
+            os._exit(0)
+        os.read(ready, 1)  # a signal before the child is set up would be lost
+        os.kill(child, signal.SIGTERM)
+        died = os.waitpid(child, 0)[1] == signal.SIGTERM
+    """
+    body = """
+        print('child', died, flush=True)
+        time.sleep(60)
+    """
+    first, status, rest = sigterm_after_first_line(body, prelude)
+    assert first == "child True\n"  # the forked child died of SIGTERM
+    assert status == 130 and rest == "interrupted\n"

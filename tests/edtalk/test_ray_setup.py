@@ -266,34 +266,18 @@ def test_a_sweep_whose_trial_cannot_fit_stops_before_training_the_parent(monkeyp
     )
 
 
-def test_sigterm_stops_a_ray_command_as_ctrl_c_does():
+def test_sigterm_stops_a_ray_command_as_ctrl_c_does(sigterm_after_first_line):
     """ray.init replaced the command's SIGTERM handler with Ray's, which ended the driver at once
     (exit 15, or a C stack trace and 134): a scheduler's stop was a crash, with no "interrupted" line."""
-    import signal
-    import subprocess
-    import sys
-
-    script = (
-        "import time\n"
-        "from edtalk.cli import run_main\n"
-        "from edtalk.ray_setup import start_ray\n"
-        "def main():\n"
-        "    import ray\n"
-        "    start_ray(None, num_cpus=1, quiet=True)\n"
-        "    try:  # the line says 'send SIGTERM now': printed inside the try\n"
-        "        print('started', flush=True)\n"
-        "        ray.get(ray.remote(lambda: time.sleep(120)).remote())\n"
-        "    except KeyboardInterrupt:\n"
-        "        print('interrupted')\n"
-        "        return 130\n"
-        "run_main(main)\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline() == "started\n"
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 130
-        assert "interrupted" in proc.stdout.read()
-    finally:
-        proc.kill()
-        proc.wait()
+    prelude = """
+        import time
+        import ray
+        from edtalk.ray_setup import start_ray
+        start_ray(None, num_cpus=1, quiet=True)
+    """
+    body = """
+        print('started', flush=True)
+        ray.get(ray.remote(lambda: time.sleep(120)).remote())
+    """
+    first, status, rest = sigterm_after_first_line(body, prelude)
+    assert first == "started\n" and status == 130 and "interrupted" in rest

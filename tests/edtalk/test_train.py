@@ -793,6 +793,25 @@ def test_resume_trains_again_a_finished_stage_whose_parent_it_trained(monkeypatc
     assert "(it was trained from eg_pretrain's run before the one this call trained)" in out
 
 
+class TrainerStarted(Exception):
+    """Raised by ``trainer_starts``' TorchTrainer: run_stage got as far as building its trainer."""
+
+
+@pytest.fixture
+def trainer_starts(monkeypatch) -> list[dict]:
+    """TorchTrainer replaced by one that records its ``train_loop_config`` and raises TrainerStarted."""
+    import ray.train.torch
+
+    started = []
+
+    def trainer(*a, train_loop_config, **k):
+        started.append(train_loop_config)
+        raise TrainerStarted
+
+    monkeypatch.setattr(ray.train.torch, "TorchTrainer", trainer)
+    return started
+
+
 def save_parent(path, value: float) -> str:
     """A parent checkpoint of weights all ``value`` written as a stage writes one (save_checkpoint);
     returns its weights digest."""
@@ -847,28 +866,17 @@ def test_resume_trains_again_a_finished_stage_whose_parent_an_earlier_call_retra
     assert f"(it was trained from other parent weights than those now in {parent})" in out
 
 
-def test_resume_does_not_continue_checkpoints_trained_from_another_parent(monkeypatch, tmp_path, capsys):
+def test_resume_does_not_continue_checkpoints_trained_from_another_parent(trainer_starts, tmp_path, capsys):
     """A stopped stage's checkpoints hold its parent's weights as they were: resumed after the parent
     was retrained, the run ignored the new parent. run_stage now compares the weights digest the
     latest checkpoint's run.json records with the parent's and trains such a stage anew; the same
     weights written again (a sweep trial's graft is made again on each attempt) are resumed."""
     import json
 
-    import ray.train.torch
-
     from edtalk.train_chain import stage_config_for
     from edtalk.train_run import run_stage
 
-    started = []
-
-    class Started(Exception):
-        pass
-
-    def trainer(*a, train_loop_config, **k):
-        started.append(train_loop_config)
-        raise Started
-
-    monkeypatch.setattr(ray.train.torch, "TorchTrainer", trainer)
+    started = trainer_starts  # the configs run_stage gave TorchTrainer
     cfg = TrainConfig(out=str(tmp_path), resume=True)
     model = ModelConfig.preset("tiny")
     parent = tmp_path / "eg_pretrain" / "final.pt"
@@ -883,14 +891,14 @@ def test_resume_does_not_continue_checkpoints_trained_from_another_parent(monkey
     (stage_dir / "checkpoint_a" / "run.json").write_text(json.dumps(record, default=str))
     register_checkpoints(stage_dir, ["checkpoint_a"], step=20)
     for _ in range(2):
-        with pytest.raises(Started):  # the same parent weights: resumed
+        with pytest.raises(TrainerStarted):  # the same parent weights: resumed
             run_stage(stage_config_for("mouth_pose", {}), cfg, model, tmp_path)
         assert started[-1]["train"]["resume"] and (stage_dir / "checkpoint_a").is_dir()
         assert started[-1]["run"]["parent_weights"] == record["parent_weights"]
         assert "deleting" not in capsys.readouterr().out
         save_parent(parent, 1.0)  # written again: another file, the same weights
     save_parent(parent, 2.0)
-    with pytest.raises(Started):
+    with pytest.raises(TrainerStarted):
         run_stage(stage_config_for("mouth_pose", {}), cfg, model, tmp_path)
     assert not started[-1]["train"]["resume"] and not (stage_dir / "checkpoint_a").exists()
     out = capsys.readouterr().out
@@ -939,29 +947,18 @@ def test_a_resume_with_no_step_left_says_so_instead_of_a_rate(monkeypatch, tmp_p
 
 
 def test_a_first_stage_resumed_without_its_parent_flag_goes_on_from_its_recorded_parent(
-    monkeypatch, tmp_path, capsys
+    trainer_starts, tmp_path, capsys
 ):
     """eg_pretrain started from --parent and resumed without it was judged against 'no parent' and
     deleted; kept but started without a parent, its export would lose the parent's meta (what the
     init trained on, which the scoring's leak check reads). It now goes on from the recorded parent."""
     import json
 
-    import ray.train.torch
-
     from edtalk.train_chain import stage_config_for
     from edtalk.train_resume import trained_from_another_parent
     from edtalk.train_run import run_stage
 
-    started = []
-
-    class Started(Exception):
-        pass
-
-    def trainer(*a, train_loop_config, **k):
-        started.append(train_loop_config)
-        raise Started
-
-    monkeypatch.setattr(ray.train.torch, "TorchTrainer", trainer)
+    started = trainer_starts  # the configs run_stage gave TorchTrainer
     model = ModelConfig.preset("tiny")
     init = tmp_path / "init.pt"
     weights = save_parent(init, 1.0)
@@ -977,7 +974,7 @@ def test_a_first_stage_resumed_without_its_parent_flag_goes_on_from_its_recorded
     }
     (stage_dir / "checkpoint_a" / "run.json").write_text(json.dumps(record, default=str))
     register_checkpoints(stage_dir, ["checkpoint_a"], step=20)
-    with pytest.raises(Started):
+    with pytest.raises(TrainerStarted):
         run_stage(stage_config_for("eg_pretrain", {}), replace(cfg, parent=""), model, tmp_path)
     assert started[-1]["train"]["resume"] and started[-1]["run"]["parent"] == str(init.resolve())
     out = capsys.readouterr().out
