@@ -199,10 +199,24 @@ def run_main(main: Callable[[], int | None]) -> NoReturn:
     global _SIGTERM_OWNER
     _SIGTERM_OWNER = os.getpid()
     signal.signal(signal.SIGTERM, sigterm_as_ctrl_c)
-    sys.exit(main())
+    code = main()
+    end_ray()
+    sys.exit(code)
 
 
 _SIGTERM_OWNER: int | None = None  # the process whose SIGTERM run_main turned into Ctrl-C
+
+
+def end_ray() -> None:
+    """Shut down the Ray this command started or joined, once its work is done: here a Ctrl-C (or
+    SIGTERM) while Ray stops only ends the stopping, where in Ray's own atexit hook it printed an
+    ignored-KeyboardInterrupt traceback after the results were written."""
+    ray = sys.modules.get("ray")
+    try:
+        if ray is not None and ray.is_initialized():
+            ray.shutdown()
+    except KeyboardInterrupt:
+        pass
 
 
 def sigterm_as_ctrl_c(signum: int, frame: object) -> None:

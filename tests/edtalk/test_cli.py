@@ -346,3 +346,29 @@ def test_sigterm_stops_a_command_as_ctrl_c_does_and_leaves_forked_children_alone
     first, status, rest = sigterm_after_first_line(body, prelude)
     assert first == "child True\n"  # the forked child died of SIGTERM
     assert status == 130 and rest == "interrupted\n"
+
+
+def test_run_main_shuts_ray_down_itself_and_a_ctrl_c_then_only_ends_that(monkeypatch):
+    """Ray's atexit hook shut Ray down after main() returned: a Ctrl-C then printed an ignored-
+    KeyboardInterrupt traceback after the results were written. run_main stops Ray itself, and a
+    Ctrl-C during that keeps main()'s exit status."""
+    import signal
+    import sys
+    from types import SimpleNamespace
+
+    from edtalk import cli
+
+    calls = []
+
+    def shutdown():
+        calls.append("shutdown")
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "ray", SimpleNamespace(is_initialized=lambda: True, shutdown=shutdown))
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemExit) as ended:
+            cli.run_main(lambda: 0)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert ended.value.code == 0 and calls == ["shutdown"]
