@@ -202,7 +202,13 @@ def parent_weights(parent: str) -> str | None:
         return ""
     try:
         return state_digest(load_checkpoint(parent)["state_dict"])
-    except (CheckpointError, AttributeError, TypeError, RuntimeError):  # a state dict not of tensors
+    except (
+        CheckpointError,
+        AttributeError,
+        KeyError,
+        TypeError,
+        RuntimeError,
+    ):  # not a state dict of tensors
         return None
 
 
@@ -225,7 +231,7 @@ def trained_from_another_parent(
             record = load_checkpoint(stage_dir / "final.pt")["meta"].get("run") or {}
         else:
             record = _latest_run(stage_dir) or {}
-    except (CheckpointError, ConfigError):
+    except (CheckpointError, ConfigError, KeyError):
         return None
     recorded = record.get("parent_weights")
     if not isinstance(recorded, str) or recorded == digest:

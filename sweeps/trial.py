@@ -97,7 +97,7 @@ def train_variant(
     records = []
     for stage in stages:
         previous = list(done.values())[-1] if done else str(first)  # audio_lip may follow mouth_pose
-        if (finished := finished_stage(out / stage)) is not None:
+        if (finished := finished_stage(out / stage, previous)) is not None:
             done[stage], record = finished
             records.append({"stage": stage, "steps": cfg["steps"], **record})
             continue
@@ -123,12 +123,19 @@ def train_variant(
     return done, records
 
 
-def finished_stage(stage_dir: Path) -> tuple[str, dict] | None:
-    """A stage an earlier attempt at this trial finished (its final.pt and summary.json written): its
-    final.pt and timing record, so that a trial restarted by ``--resume`` (Tune's ``resume_errored``)
-    trains only what it had not finished. None otherwise."""
+def finished_stage(stage_dir: Path, parent: str) -> tuple[str, dict] | None:
+    """A stage an earlier attempt at this trial finished (its final.pt and summary.json written) from
+    the weights now at ``parent``: its final.pt and timing record, so that a trial restarted by
+    ``--resume`` (Tune's ``resume_errored``) trains only what it had not finished. None otherwise; a
+    stage trained from other parent weights (the parent run retrained since) is deleted, said in a
+    line, to be trained anew."""
+    from edtalk.train_resume import delete_earlier_run, parent_weights, trained_from_another_parent
+
     final, summary_file = stage_dir / "final.pt", stage_dir / "summary.json"
     if not (final.is_file() and summary_file.is_file()):
+        return None
+    if why := trained_from_another_parent(stage_dir, parent, parent_weights(parent), finished=True):
+        delete_earlier_run(stage_dir.name, stage_dir, why)
         return None
     try:
         summary = json.loads(summary_file.read_text())

@@ -612,3 +612,49 @@ def test_a_restarted_trial_trains_only_the_stages_it_had_not_finished(tmp_path, 
     assert runs == [("mouth_pose", False), ("expression", False), ("expression", True), ("audio_lip", False)]
     assert list(done) == ["mouth_pose", "expression", "audio_lip"]
     assert records[0] == {"stage": "mouth_pose", "steps": 3, "wall_s": 12.5, "machine": "m", "reused": True}
+
+
+def test_a_restarted_trial_trains_again_a_finished_stage_whose_parent_weights_changed(
+    tmp_path, monkeypatch, capsys
+):
+    """A trial's finished stages were reused whatever their parent: after the parent run was trained
+    again, a sweep's --resume kept stages grown from the old weights. They are compared as
+    edtalk.train --resume compares them (the parent weights each final.pt records), down the chain."""
+    import torch
+
+    import edtalk.train_cache
+    import edtalk.train_run
+    from edtalk.model import save_checkpoint
+    from edtalk.train_resume import parent_weights
+    from sweeps import trial
+
+    tiny = ModelConfig.preset("tiny")
+    parent = tmp_path / "p.pt"
+    monkeypatch.setattr(trial, "parent_checkpoint", lambda parent, stage: parent)
+    monkeypatch.setattr(trial, "graft_parent", lambda parent, *a: (parent, None))
+    monkeypatch.setattr(edtalk.train_cache, "prepare_cache", lambda *a: tmp_path / "cache")
+    runs: list[str] = []
+
+    def fake_run_stage(stage_cfg, train_cfg, model_cfg, cache):
+        runs.append(stage_cfg.name)
+        stage_dir = tmp_path / "trial" / "runs" / stage_cfg.name
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        state = {"w": torch.tensor([float(len(runs))])}  # each training gives new weights
+        run = {"parent_weights": parent_weights(train_cfg.parent)}
+        save_checkpoint(stage_dir / "final.pt", state, tiny, extra={"run": run})
+        (stage_dir / "summary.json").write_text(json.dumps({"seconds": 1.0, "machine": "m"}))
+        return stage_dir / "final.pt"
+
+    monkeypatch.setattr(edtalk.train_run, "run_stage", fake_run_stage)
+    cfg = {"dataset": "synthtalk", "root": str(tmp_path), "preset": "tiny", "parent": str(parent)}
+    cfg |= {"workers": 1, "steps": 3, "driving": "audio"}
+    variant = ablations.VARIANTS["full"]  # mouth_pose, expression, audio_lip
+    save_checkpoint(parent, {"w": torch.zeros(2)}, tiny)
+    trial.train_variant(variant, cfg, tmp_path / "trial")
+    save_checkpoint(parent, {"w": torch.zeros(2)}, tiny)  # written again, the same weights
+    trial.train_variant(variant, cfg, tmp_path / "trial")
+    assert runs == ["mouth_pose", "expression", "audio_lip"]  # all three reused
+    save_checkpoint(parent, {"w": torch.ones(2)}, tiny)  # the parent run trained again
+    trial.train_variant(variant, cfg, tmp_path / "trial")
+    assert runs == ["mouth_pose", "expression", "audio_lip"] * 2
+    assert "mouth_pose: deleting the earlier run" in capsys.readouterr().out
