@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import re
@@ -188,14 +189,21 @@ def amount_of_bytes(n_bytes: float) -> str:
     return f"{n_bytes / 1e9:.1f} GB" if n_bytes >= 1e8 else f"{n_bytes / 1e6:.1f} MB"
 
 
+LOG_BAR_INTERVAL_S = 30  # seconds between a progress bar's updates when stderr is not a terminal
+
+
 def run_main(main: Callable[[], int | None]) -> NoReturn:
     """A command line's ``if __name__ == "__main__"`` entry: ``sys.exit(main())``, its output written
     line by line and SIGTERM handled as Ctrl-C (``sigterm_as_ctrl_c``). To a pipe or a file (``| tee
     log``, a cluster job's log) Python holds stdout in an 8 KiB buffer until exit, so a long run's
-    progress lines and notes arrived only when it ended, and a killed run lost them."""
+    progress lines and notes arrived only when it ended, and a killed run lost them; and tqdm's bars,
+    redrawn ten times a second, filled such a log (850 KB of the demo's): there they are redrawn every
+    ``LOG_BAR_INTERVAL_S`` (``$TQDM_MININTERVAL``, which a user's own value overrides)."""
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):  # a TextIOWrapper (not a test's stand-in)
             stream.reconfigure(line_buffering=True)
+    if not sys.stderr.isatty():  # a log file or pipe: a progress bar's line every 30 s, not 10 a second
+        slow_bars_for_logs()
     global _SIGTERM_OWNER
     _SIGTERM_OWNER = os.getpid()
     signal.signal(signal.SIGTERM, sigterm_as_ctrl_c)
@@ -205,6 +213,20 @@ def run_main(main: Callable[[], int | None]) -> NoReturn:
 
 
 _SIGTERM_OWNER: int | None = None  # the process whose SIGTERM run_main turned into Ctrl-C
+
+
+def slow_bars_for_logs() -> None:
+    """tqdm's bars redrawn every ``LOG_BAR_INTERVAL_S``: through ``$TQDM_MININTERVAL`` (read when tqdm is
+    imported; Ray's workers inherit it) unless the user set it, and in a tqdm this process imported
+    already (its ``__init__`` keeps the environment's defaults as a ``partialmethod``)."""
+    if "TQDM_MININTERVAL" in os.environ:
+        return
+    os.environ["TQDM_MININTERVAL"] = str(LOG_BAR_INTERVAL_S)
+    std = sys.modules.get("tqdm.std")
+    init = getattr(std, "tqdm", object).__dict__.get("__init__")
+    if isinstance(init, functools.partialmethod):
+        defaults = {**init.keywords, "mininterval": float(LOG_BAR_INTERVAL_S)}
+        std.tqdm.__init__ = functools.partialmethod(init.func, *init.args, **defaults)
 
 
 def end_ray() -> None:

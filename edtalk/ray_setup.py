@@ -79,6 +79,8 @@ def start_ray(
     if ray.is_initialized():
         return
     level = logging.WARNING if quiet else logging.INFO  # ray.init's default is INFO
+    if interval := os.environ.get("TQDM_MININTERVAL"):  # the bars' pace (edtalk.cli) on every node
+        env_vars = {"TQDM_MININTERVAL": interval, **(env_vars or {})}
     on_sigterm = signal.getsignal(signal.SIGTERM)
     try:
         if address:

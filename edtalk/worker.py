@@ -391,7 +391,10 @@ def train_loop_per_worker(config: dict) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(log_dir=str(stage_dir / "tensorboard"), purge_step=start + 1)
-        bar = tqdm(total=cfg.max_steps, desc=f"{cfg.name} (resumed at {start})" if start else cfg.name)
+        desc = f"{cfg.name} (resumed at {start})" if start else cfg.name
+        # $TQDM_MININTERVAL: set by edtalk.cli.run_main when the driver's output goes to a log file
+        interval = float(os.environ["TQDM_MININTERVAL"]) if os.environ.get("TQDM_MININTERVAL") else None
+        bar = tqdm(total=cfg.max_steps, desc=desc, flush_interval_s=interval)
         bar.update(start)
 
     # sums of the loss terms and the number of steps in them: since the last TensorBoard point

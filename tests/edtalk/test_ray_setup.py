@@ -223,6 +223,7 @@ def test_start_ray_joins_an_address_or_starts_a_private_local_instance(monkeypat
     from edtalk.ray_setup import start_ray
 
     calls = []
+    monkeypatch.delenv("TQDM_MININTERVAL", raising=False)
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
     start_ray(None, num_cpus=2, env_vars={"OMP_NUM_THREADS": "1"})
@@ -240,9 +241,12 @@ def test_start_ray_joins_an_address_or_starts_a_private_local_instance(monkeypat
     assert local["logging_level"] == logging.INFO  # Ray's default: its "Started a local Ray" line
     start_ray(None, num_cpus=2, quiet=True)  # a command's --quiet: Ray's INFO lines too (eval.run printed it)
     assert calls[-1]["logging_level"] == logging.WARNING
+    monkeypatch.setenv("TQDM_MININTERVAL", "30")  # edtalk.cli.run_main's, for a log file: every node's bars
+    start_ray("head:6379")
+    assert calls[-1]["runtime_env"] == {"env_vars": {"TQDM_MININTERVAL": "30"}}
     monkeypatch.setattr(ray, "is_initialized", lambda: True)
     start_ray(None)
-    assert len(calls) == 3  # a running Ray is kept
+    assert len(calls) == 4  # a running Ray is kept
 
 
 def test_a_sweep_whose_trial_cannot_fit_stops_before_training_the_parent(monkeypatch, tmp_path, capsys):
