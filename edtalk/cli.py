@@ -202,7 +202,7 @@ def run_main(main: Callable[[], int | None]) -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):  # a TextIOWrapper (not a test's stand-in)
             stream.reconfigure(line_buffering=True)
-    if not sys.stderr.isatty():  # a log file or pipe: a progress bar's line every 30 s, not 10 a second
+    if sys.stderr is not None and not sys.stderr.isatty():  # a log file or pipe: a bar's line every 30 s
         slow_bars_for_logs()
     global _SIGTERM_OWNER
     _SIGTERM_OWNER = os.getpid()
@@ -215,13 +215,18 @@ def run_main(main: Callable[[], int | None]) -> NoReturn:
 _SIGTERM_OWNER: int | None = None  # the process whose SIGTERM run_main turned into Ctrl-C
 
 
+_BARS_SLOWED_HERE = False  # whether slow_bars_for_logs set $TQDM_MININTERVAL (not the user, not a job)
+
+
 def slow_bars_for_logs() -> None:
     """tqdm's bars redrawn every ``LOG_BAR_INTERVAL_S``: through ``$TQDM_MININTERVAL`` (read when tqdm is
     imported; Ray's workers inherit it) unless the user set it, and in a tqdm this process imported
     already (its ``__init__`` keeps the environment's defaults as a ``partialmethod``)."""
+    global _BARS_SLOWED_HERE
     if "TQDM_MININTERVAL" in os.environ:
         return
     os.environ["TQDM_MININTERVAL"] = str(LOG_BAR_INTERVAL_S)
+    _BARS_SLOWED_HERE = True
     std = sys.modules.get("tqdm.std")
     init = getattr(std, "tqdm", object).__dict__.get("__init__")
     if isinstance(init, functools.partialmethod):
@@ -229,16 +234,29 @@ def slow_bars_for_logs() -> None:
         std.tqdm.__init__ = functools.partialmethod(init.func, *init.args, **defaults)
 
 
+def bar_interval_for_workers() -> dict[str, str]:
+    """``$TQDM_MININTERVAL`` for Ray's workers on every node, when ``slow_bars_for_logs`` set it: a
+    value the user or a Ray job's runtime env set is theirs already (and sending it again in
+    ``ray.init``'s runtime env conflicts with a job's: Ray refuses to merge the two)."""
+    return {"TQDM_MININTERVAL": os.environ["TQDM_MININTERVAL"]} if _BARS_SLOWED_HERE else {}
+
+
 def end_ray() -> None:
-    """Shut down the Ray this command started or joined, once its work is done: here a Ctrl-C (or
-    SIGTERM) while Ray stops only ends the stopping, where in Ray's own atexit hook it printed an
-    ignored-KeyboardInterrupt traceback after the results were written."""
+    """Shut down the Ray this command started or joined (a joined cluster goes on; this driver leaves
+    it), once its work is done: here a Ctrl-C (or SIGTERM) while Ray stops only ends the stopping,
+    where in Ray's own atexit hook it printed an ignored-KeyboardInterrupt traceback after the
+    results were written. A failure to stop is a note, not the command's failure."""
+    import time
+
     ray = sys.modules.get("ray")
     try:
         if ray is not None and ray.is_initialized():
+            time.sleep(0.5)  # as Ray's atexit hook does: the workers' last log lines reach this driver
             ray.shutdown()
     except KeyboardInterrupt:
         pass
+    except Exception as err:  # noqa: BLE001 - the work is done and written; stopping Ray is not part of it
+        print(f"note: stopping Ray: {type(err).__name__}: {err}", file=sys.stderr)
 
 
 def sigterm_as_ctrl_c(signum: int, frame: object) -> None:

@@ -40,6 +40,8 @@ import threading
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from edtalk.cli import bar_interval_for_workers
+
 PLACEMENT_GROUP_CLEANER_LOGGER = "ray.train.v2._internal.execution.controller.placement_group_cleaner"
 
 
@@ -79,8 +81,8 @@ def start_ray(
     if ray.is_initialized():
         return
     level = logging.WARNING if quiet else logging.INFO  # ray.init's default is INFO
-    if interval := os.environ.get("TQDM_MININTERVAL"):  # the bars' pace (edtalk.cli) on every node
-        env_vars = {"TQDM_MININTERVAL": interval, **(env_vars or {})}
+    if bars := bar_interval_for_workers():  # the bars' pace for a log file (edtalk.cli) on every node
+        env_vars = {**bars, **(env_vars or {})}
     on_sigterm = signal.getsignal(signal.SIGTERM)
     try:
         if address:

@@ -241,12 +241,20 @@ def test_start_ray_joins_an_address_or_starts_a_private_local_instance(monkeypat
     assert local["logging_level"] == logging.INFO  # Ray's default: its "Started a local Ray" line
     start_ray(None, num_cpus=2, quiet=True)  # a command's --quiet: Ray's INFO lines too (eval.run printed it)
     assert calls[-1]["logging_level"] == logging.WARNING
-    monkeypatch.setenv("TQDM_MININTERVAL", "30")  # edtalk.cli.run_main's, for a log file: every node's bars
+    from edtalk import cli
+
+    monkeypatch.setenv("TQDM_MININTERVAL", "45")  # the user's (or a Ray job's runtime env): theirs already
     start_ray("head:6379")
-    assert calls[-1]["runtime_env"] == {"env_vars": {"TQDM_MININTERVAL": "30"}}
+    assert calls[-1]["runtime_env"] is None  # sent again, Ray would refuse to merge it with a job's
+    monkeypatch.delenv("TQDM_MININTERVAL")
+    monkeypatch.setattr(cli, "_BARS_SLOWED_HERE", False)
+    cli.slow_bars_for_logs()  # run_main's, for a log file: every node's bars
+    monkeypatch.setenv("TQDM_MININTERVAL", "30")  # restored after the test
+    start_ray("head:6379", env_vars={"A": "1"})
+    assert calls[-1]["runtime_env"] == {"env_vars": {"TQDM_MININTERVAL": "30", "A": "1"}}
     monkeypatch.setattr(ray, "is_initialized", lambda: True)
     start_ray(None)
-    assert len(calls) == 4  # a running Ray is kept
+    assert len(calls) == 5  # a running Ray is kept
 
 
 def test_a_sweep_whose_trial_cannot_fit_stops_before_training_the_parent(monkeypatch, tmp_path, capsys):
