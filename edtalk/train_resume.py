@@ -194,14 +194,18 @@ def recorded_parent(stage_dir: Path) -> str:
 
 
 def parent_weights(parent: str) -> str | None:
-    """The weights digest (``edtalk.model.state_digest``) of the parent checkpoint at ``parent``; ""
-    for no parent, None when it cannot be read (the run's other checks name it)."""
+    """What names the weights of the parent checkpoint at ``parent``: its ``weights_identity`` when it
+    was made from another checkpoint by a fixed recipe (a sweep's graft: the recipe's inputs, which a
+    machine whose random draws differ in the last bits does not change), else the digest of its state
+    dict (``edtalk.model.state_digest``); "" for no parent, None when it cannot be read (the run's
+    other checks name it)."""
     from edtalk.model import CheckpointError, load_checkpoint, state_digest
 
     if not parent:
         return ""
     try:
-        return state_digest(load_checkpoint(parent)["state_dict"])
+        loaded = load_checkpoint(parent)
+        return loaded["meta"].get("weights_identity") or state_digest(loaded["state_dict"])
     except (
         CheckpointError,
         AttributeError,

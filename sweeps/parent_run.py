@@ -44,9 +44,13 @@ def graft_parent(
     is copied, the rest (e.g. a resized bank and its head) and those under ``fresh_prefixes`` keep the
     initialisation of a model seeded with ``seed``. Returns (checkpoint path, names of re-initialised
     tensors); a checkpoint with nothing to change passes through."""
+    import hashlib
+    import json
+
     import torch
 
     from edtalk.model import EDTalk, load_checkpoint, save_checkpoint
+    from edtalk.train_resume import parent_weights
 
     ckpt = load_checkpoint(parent_ckpt)
     cfg = ckpt["config"].replace(**model_overrides)
@@ -64,6 +68,12 @@ def graft_parent(
     state.update(kept)
     meta = {k: v for k, v in ckpt["meta"].items() if k != "provenance"}
     meta.update(grafted_from=str(parent_ckpt), reinitialised=fresh)
+    # its weights named by the recipe (edtalk.train_resume.parent_weights): a trial restarted on a node
+    # whose random draws differ in the last bits keeps the stages it trained from this graft
+    recipe = {"from": parent_weights(str(parent_ckpt)), "config": cfg.to_dict(), "fresh": fresh, "seed": seed}
+    meta["weights_identity"] = hashlib.sha256(
+        json.dumps(recipe, sort_keys=True, default=str).encode()
+    ).hexdigest()
     return save_checkpoint(dest, state, cfg, extra=meta), fresh
 
 

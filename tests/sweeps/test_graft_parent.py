@@ -55,3 +55,30 @@ def test_every_bank_size_starts_alike_the_parents_own_size_included(tmp_path):
     a = load_checkpoint(graft_parent(parent, v.model, tmp_path / "a.pt", v.fresh, seed=3)[0])["state_dict"]
     b = load_checkpoint(graft_parent(parent, v.model, tmp_path / "b.pt", v.fresh, seed=3)[0])["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_graft_is_named_by_its_recipe_not_its_random_bits(tmp_path, monkeypatch):
+    """A trial restarted on a node whose random draws differ in the last bits grafted fresh tensors
+    that differ, and its finished stages were judged trained from another parent (all retrained). A
+    graft's weights are named by its recipe: the source's weights, the config, the fresh tensors and
+    the seed."""
+    from edtalk.train_resume import parent_weights
+
+    torch.manual_seed(1)
+    parent_model = EDTalk(ModelConfig.preset("tiny"))
+    parent = save_checkpoint(tmp_path / "p.pt", parent_model.state_dict(), parent_model.cfg)
+    here, _ = graft_parent(parent, {"n_mouth": 5}, tmp_path / "a.pt", seed=3)
+    named = parent_weights(str(here))
+    drawn = torch.manual_seed
+    monkeypatch.setattr(torch, "manual_seed", lambda seed: drawn(seed + 1000))  # another node's draws
+    there, _ = graft_parent(parent, {"n_mouth": 5}, tmp_path / "b.pt", seed=3)
+    monkeypatch.undo()
+    a, b = load_checkpoint(here)["state_dict"], load_checkpoint(there)["state_dict"]
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # other bits
+    assert parent_weights(str(there)) == named  # the same recipe
+    assert parent_weights(str(graft_parent(parent, {"n_mouth": 5}, tmp_path / "c.pt", seed=4)[0])) != named
+    assert parent_weights(str(graft_parent(parent, {"n_mouth": 10}, tmp_path / "d.pt", seed=3)[0])) != named
+    with torch.no_grad():
+        next(parent_model.parameters()).add_(1.0)  # the parent run trained again
+    save_checkpoint(parent, parent_model.state_dict(), parent_model.cfg)
+    assert parent_weights(str(graft_parent(parent, {"n_mouth": 5}, tmp_path / "e.pt", seed=3)[0])) != named
