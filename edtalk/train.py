@@ -51,7 +51,6 @@ from edtalk.train_experts import EXPERT_STEPS, check_experts, ensure_experts
 from edtalk.train_resume import (
     check_resumable,
     delete_earlier_run,
-    parent_weights,
     trained_from_another_parent,
 )
 from edtalk.train_run import TrainingInterrupted, resolve_use_gpu, run_stage, set_env_defaults
@@ -513,9 +512,7 @@ def _train(args: argparse.Namespace) -> int:
             why = f"it was trained from {parent_stage}'s run before the one this call trained"
         elif args.resume and len(names) > 1 and final.is_file():
             parent_file = stage_parent(n, i == 0, parent, out)  # a parent retrained by an earlier call?
-            why = trained_from_another_parent(
-                out / n, parent_file, parent_weights(parent_file), finished=True
-            )
+            why = trained_from_another_parent(out / n, parent_file, finished=True)
             if why is None:
                 print(f"[train] {n}: {final} exists, skipping (--resume)", flush=True)
                 continue

@@ -140,10 +140,11 @@ def _refuse_unloadable(old: dict, model_config: dict, train_config: dict) -> Non
         )
 
 
-def note_resume(stage: str, stage_dir: Path, max_steps: int) -> None:
+def note_resume(stage: str, stage_dir: Path, max_steps: int) -> int | None:
     """Say where a --resume run of ``stage`` starts: its latest registered checkpoint's step, from
     scratch (nothing to resume: a typo in --out would otherwise restart a long run silently), or past
-    --max-steps (only final.pt is written again); folders Ray never registered are removed."""
+    --max-steps (only final.pt is written again); folders Ray never registered are removed. Returns
+    that step (None: from scratch)."""
     for p in drop_unregistered_checkpoints(stage_dir):
         print(f"[train] {stage}: removed {p.name}, a checkpoint Ray never registered (the run was stopped)")
     step = registered_checkpoints(stage_dir).latest_step
@@ -160,6 +161,7 @@ def note_resume(stage: str, stage_dir: Path, max_steps: int) -> None:
         )
     else:
         print(f"[train] {stage}: --resume from step {step} of {max_steps}", flush=True)
+    return step
 
 
 def delete_earlier_run(stage: str, stage_dir: Path, why: str) -> None:
@@ -203,32 +205,28 @@ def parent_weights(parent: str) -> str | None:
 
     if not parent:
         return ""
+    unreadable = (CheckpointError, AttributeError, KeyError, TypeError, RuntimeError)  # not tensors, say
     try:
         loaded = load_checkpoint(parent)
         return loaded["meta"].get("weights_identity") or state_digest(loaded["state_dict"])
-    except (
-        CheckpointError,
-        AttributeError,
-        KeyError,
-        TypeError,
-        RuntimeError,
-    ):  # not a state dict of tensors
+    except unreadable:
         return None
 
 
 def trained_from_another_parent(
-    stage_dir: Path, parent: str, digest: str | None, finished: bool
+    stage_dir: Path, parent: str, *, finished: bool, weights: str | None = None
 ) -> str | None:
     """Why ``--resume`` must not keep the earlier run in ``stage_dir``: its record names parent weights
-    other than those of the checkpoint now at ``parent`` (``digest``, ``parent_weights``), so its own
-    weights grew from the old parent's (a parent retrained by an earlier call). ``finished``: judge the
-    run's final.pt, which a chain's --resume skips; else the checkpoint a resume restores. None when
-    the weights are the same, the call names no parent (a first stage without --parent: its run is
-    continued as it is), or nothing readable records them (the other checks name an unreadable file)."""
+    other than those of the checkpoint now at ``parent`` (``weights``, ``parent_weights``, read here
+    unless the caller has it), so its own weights grew from the old parent's (a parent retrained by an
+    earlier call). ``finished``: judge the run's final.pt, which a chain's --resume skips; else the
+    checkpoint a resume restores. None when the weights are the same, the call names no parent (a
+    first stage without --parent), or nothing readable records them (the other checks name an
+    unreadable file)."""
     from edtalk.config import ConfigError
     from edtalk.model import CheckpointError, load_checkpoint
 
-    if not parent or digest is None:
+    if not parent:
         return None
     try:
         if finished:
@@ -238,6 +236,9 @@ def trained_from_another_parent(
     except (CheckpointError, ConfigError, KeyError):
         return None
     recorded = record.get("parent_weights")
-    if not isinstance(recorded, str) or recorded == digest:
+    if not isinstance(recorded, str):  # a run recorded before parent weights were: nothing to compare
+        return None
+    now = weights if weights is not None else parent_weights(parent)
+    if now is None or recorded == now:
         return None
     return f"it was trained from other parent weights than those now in {parent}"

@@ -172,16 +172,14 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     if stage_dir.exists() and not train_cfg.resume:
         delete_earlier_run(stage.name, stage_dir, "--resume keeps and continues it")
     elif stage_dir.exists() and (
-        why := trained_from_another_parent(stage_dir, parent, weights, finished=False)
+        why := trained_from_another_parent(stage_dir, parent, finished=False, weights=weights)
     ):
         # its checkpoints hold the old parent's weights: continuing them would ignore the new one
         delete_earlier_run(stage.name, stage_dir, why)
         train_cfg = replace(train_cfg, resume=False)
     stage_dir.mkdir(parents=True, exist_ok=True)
-    resumed_at = None  # the step a --resume run continues from (None: it starts at 0)
-    if train_cfg.resume:
-        note_resume(stage.name, stage_dir, stage_cfg.max_steps)
-        resumed_at = registered_checkpoints(stage_dir).latest_step
+    # the step a --resume run continues from (None: it starts at 0)
+    resumed_at = note_resume(stage.name, stage_dir, stage_cfg.max_steps) if train_cfg.resume else None
     trains = resumed_at is None or resumed_at < stage_cfg.max_steps  # else final.pt is only written again
     use_gpu = resolve_use_gpu(train_cfg)
     run = {

@@ -129,12 +129,12 @@ def finished_stage(stage_dir: Path, parent: str) -> tuple[str, dict] | None:
     ``--resume`` (Tune's ``resume_errored``) trains only what it had not finished. None otherwise; a
     stage trained from other parent weights (the parent run retrained since) is deleted, said in a
     line, to be trained anew."""
-    from edtalk.train_resume import delete_earlier_run, parent_weights, trained_from_another_parent
+    from edtalk.train_resume import delete_earlier_run, trained_from_another_parent
 
     final, summary_file = stage_dir / "final.pt", stage_dir / "summary.json"
     if not (final.is_file() and summary_file.is_file()):
         return None
-    if why := trained_from_another_parent(stage_dir, parent, parent_weights(parent), finished=True):
+    if why := trained_from_another_parent(stage_dir, parent, finished=True):
         delete_earlier_run(stage_dir.name, stage_dir, why)
         return None
     try:

@@ -169,17 +169,14 @@ def decode_clips(clips: list[Clip], size: int, workers: int):
         for clip in clips:
             yield clip, _decode_clip(clip, size)
         return
-    import multiprocessing
     from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
 
-    from edtalk.data.pool_worker import start_pool_worker, stop_workers
+    from edtalk.data.pool_worker import worker_pool
 
     todo = iter(clips)
-    spawn = multiprocessing.get_context("spawn")
-    # workers leave Ctrl-C to this process (no traceback from each) and end with it
-    pool = ProcessPoolExecutor(workers, mp_context=spawn, initializer=start_pool_worker)
-    try:
+    # workers leave Ctrl-C to this process and end with it; on Ctrl-C here, or the caller stopping early
+    # (Ctrl-C there closes this generator later: GeneratorExit), the clips in flight are not waited for
+    with worker_pool(workers, stop_on=(BaseException,)) as pool:
         pending = deque((c, pool.submit(_decode_clip, c, size)) for c in itertools.islice(todo, 2 * workers))
         while pending:
             clip, future = pending.popleft()
@@ -187,8 +184,3 @@ def decode_clips(clips: list[Clip], size: int, workers: int):
             for nxt in itertools.islice(todo, 1):
                 pending.append((nxt, pool.submit(_decode_clip, nxt, size)))
             yield clip, result
-    except BaseException:  # Ctrl-C here, or the caller stopped (Ctrl-C there closes this generator later)
-        stop_workers(pool)  # the clips in flight are not waited for
-        raise
-    finally:
-        pool.shutdown(cancel_futures=True)

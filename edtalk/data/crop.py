@@ -32,13 +32,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,7 +44,7 @@ from pathlib import Path
 from edtalk.atomic import is_temp_name
 from edtalk.cli import positive_float, positive_int, report_error, user_path
 from edtalk.data.file_key import file_key
-from edtalk.data.pool_worker import start_pool_worker, stop_workers
+from edtalk.data.pool_worker import worker_pool
 
 try:
     import fcntl
@@ -519,7 +517,9 @@ def _in_processes(todo: list[CropJob], workers: int, crop: Callable, record: Cal
     queue = list(reversed(todo))
     while queue:
         suspects: list[CropJob] = []
-        with _pool(workers) as pool:
+        # a clip takes minutes: on Ctrl-C the running ones are stopped, not waited for (the temp file
+        # each was writing goes with the next run's _remove_leftovers)
+        with worker_pool(workers) as pool:
             running: dict = {}
             while queue or running:
                 broken = False
@@ -548,30 +548,12 @@ def _alone(job: CropJob, crop: Callable) -> CropOutcome:
     """``crop(job)`` in a process of its own: the outcome, or a failure when the process dies."""
     from concurrent.futures.process import BrokenProcessPool
 
-    with _pool(1) as pool:
+    with worker_pool(1) as pool:
         try:
             return pool.submit(crop, job).result()
         except BrokenProcessPool:
             problem = "its cropping process died (killed, e.g. out of memory, or crashed in a native library)"
             return CropOutcome(job.clip_id, job.video, problem=f"{job.video}: {problem}")
-
-
-@contextmanager
-def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """``workers`` spawned processes that leave Ctrl-C to this one and end with it
-    (``edtalk.data.pool_worker``); on leaving, the jobs not started are cancelled, and on Ctrl-C the
-    running ones are stopped, not waited for (a clip takes minutes; the temp file it was writing goes
-    with the next run's ``_remove_leftovers``)."""
-    pool = ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("spawn"), initializer=start_pool_worker
-    )
-    try:
-        yield pool
-    except KeyboardInterrupt:
-        stop_workers(pool)
-        raise
-    finally:
-        pool.shutdown(cancel_futures=True)
 
 
 # --- CLI ------------------------------------------------------------------------------------------

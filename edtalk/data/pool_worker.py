@@ -1,9 +1,9 @@
 """What a worker process of the suite's pools does as it starts (``edtalk.data.crop``, the frame
 cache's decoders, the synthtalk generator, the extra training identities, the loss experts' sync-net
-child): leave Ctrl-C to its
-parent, which stops the pool (no traceback from every worker), and end when its parent is gone. A
-parent killed outright (``kill -9``, out of memory) cannot stop its pool, and a worker in the middle
-of a clip (minutes for a crop) went on with it, then waited for work that never came."""
+child): leave Ctrl-C to its parent, which stops the pool (no traceback from every worker), and end
+when its parent is gone. A parent killed outright (``kill -9``, out of memory) cannot stop its pool,
+and a worker in the middle of a clip (minutes for a crop) went on with it, then waited for work that
+never came. ``worker_pool`` is such a pool for a ``concurrent.futures`` caller."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 PARENT_POLL_S = 1.0  # how often a worker looks for its parent
 
@@ -37,3 +39,23 @@ def stop_workers(pool) -> None:
         return
     for process in list((getattr(pool, "_processes", None) or {}).values()):  # before 3.14: not public
         process.terminate()
+
+
+@contextmanager
+def worker_pool(workers: int, stop_on: tuple[type[BaseException], ...] = (KeyboardInterrupt,)) -> Iterator:
+    """A ``ProcessPoolExecutor`` of ``workers`` spawned ``start_pool_worker`` processes. On leaving, the
+    jobs not started are cancelled; on ``stop_on`` (Ctrl-C; a generator's caller stopping it early is
+    ``GeneratorExit``) the running ones are stopped, not waited for."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=start_pool_worker
+    )
+    try:
+        yield pool
+    except stop_on:
+        stop_workers(pool)
+        raise
+    finally:
+        pool.shutdown(cancel_futures=True)

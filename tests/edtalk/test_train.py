@@ -982,9 +982,13 @@ def test_a_first_stage_resumed_without_its_parent_flag_goes_on_from_its_recorded
     assert "deleting" not in out and "changed settings" not in out
     # a finished run's skip with no parent named judges nothing
     torch.save({"config": model.to_dict(), "state_dict": {}, "meta": {"run": record}}, stage_dir / "final.pt")
-    assert trained_from_another_parent(stage_dir, "", "", finished=True) is None
-    assert trained_from_another_parent(stage_dir, str(init), "b", finished=True) is not None
-    assert trained_from_another_parent(stage_dir, str(init), None, finished=True) is None  # unreadable
+    assert trained_from_another_parent(stage_dir, "", finished=True, weights="") is None
+    assert trained_from_another_parent(stage_dir, str(init), finished=True, weights="b") is not None
+    assert trained_from_another_parent(stage_dir, str(init), finished=True) is None  # read here: the same
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    assert (
+        trained_from_another_parent(stage_dir, str(tmp_path / "bad.pt"), finished=True) is None
+    )  # unreadable
 
 
 def test_state_digest_names_the_weights_not_the_file(tmp_path):
