@@ -1,5 +1,5 @@
-"""Ray setup shared by training, sweeps and scoring: starting Ray, the ``--address`` check, and the
-worker hook of the private local instance.
+"""Ray setup shared by training, sweeps and scoring: starting Ray, the ``--address`` check, and what a
+private local instance leaves out of Ray Train.
 
 ``start_ray`` is the one place Ray starts: it joins a cluster at an address, or starts a private
 local instance (``address="local"``: never a cluster that happens to run on this machine, which
@@ -17,16 +17,20 @@ has never starts: Ray Train times out waiting for the worker group every 60 s an
 a traceback each time, forever. A private local instance cannot grow, so that is an error before any
 work; a cluster may (autoscaling), so there it is a warning.
 
-The worker hook of the private local Ray instance that training and sweeps start:
-
-Ray Train V2 starts a detached ``PlacementGroupCleaner`` actor per run that asks Ray's State API,
-every second, whether the run's controller is still alive. The State API is served by the
-dashboard, which a local instance here runs without (``include_dashboard=False``: it costs startup
-time and memory on a 2-core machine). Every query then fails and the cleaner logs the same warning,
-"Failed to query Ray Train Controller actor state", a few hundred times per stage. Its job (freeing
-the placement group of a controller that died while the cluster lives on) does not arise here: the
-local instance ends with the driver. So local instances silence that one logger; a cluster reached
-with ``--address`` runs a dashboard and keeps the cleaner's warnings.
+A private local instance leaves out two helpers Ray Train starts per stage, each a Ray actor (a
+process start, on a 2-core machine a second of CPU beside the workers' own start) whose job does
+not arise on one machine that ends with its driver: the ``PreemptionWatcher`` (for nodes an
+autoscaler drains; ``RAY_TRAIN_ENABLE_PREEMPTION_WATCHER=0`` in ``local_runtime_env``, which also
+silences the core worker's "has constructor arguments in the object store" error line it caused),
+and the detached ``PlacementGroupCleaner`` (``edtalk.train_placement_group``), which frees the
+placement group of a controller that died while the cluster lives on. It asks Ray's State API,
+every second, with no address, so it guessed the cluster from the machine's processes: beside
+another Ray on the machine (a second run, a scoring run, a ``ray start`` cluster) it raised "Found
+multiple active Ray instances" in a traceback per stage, or asked the other cluster, found no
+controller there and quit, with nine lines of warnings. ``in_private_instance`` tells the process
+that builds a TorchTrainer (the driver, or a sweep's trial actor) which kind of Ray it is in: the
+environment variable ``EDTALK_PRIVATE_RAY`` that ``start_ray`` sets in the driver and
+``local_runtime_env`` in every worker. A cluster reached with ``--address`` keeps both helpers.
 """
 
 from __future__ import annotations
@@ -42,20 +46,24 @@ from urllib.parse import urlsplit
 
 from edtalk.cli import bar_interval_for_workers
 
-PLACEMENT_GROUP_CLEANER_LOGGER = "ray.train.v2._internal.execution.controller.placement_group_cleaner"
-
-
-def quiet_placement_group_cleaner() -> None:
-    """``worker_process_setup_hook``: only errors from the cleaner's logger (see the module doc)."""
-    logging.getLogger(PLACEMENT_GROUP_CLEANER_LOGGER).setLevel(logging.ERROR)
+PRIVATE_INSTANCE_ENV = "EDTALK_PRIVATE_RAY"  # "1" in a private local instance's driver and workers
 
 
 def local_runtime_env(env_vars: Mapping[str, str] | None = None) -> dict:
-    """The ``runtime_env`` for ``ray.init`` of a private local instance: the hook, plus ``env_vars``."""
-    runtime_env: dict = {"worker_process_setup_hook": f"{__name__}.{quiet_placement_group_cleaner.__name__}"}
-    if env_vars:
-        runtime_env["env_vars"] = dict(env_vars)
-    return runtime_env
+    """The ``runtime_env`` for ``ray.init`` of a private local instance: ``env_vars`` plus the
+    private-instance marker and Ray Train's preemption watcher off (see the module doc)."""
+    return {
+        "env_vars": {
+            PRIVATE_INSTANCE_ENV: "1",
+            "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
+            **(env_vars or {}),
+        }
+    }
+
+
+def in_private_instance() -> bool:
+    """Whether this process runs in (or drives) a private local Ray instance of ``start_ray``."""
+    return os.environ.get(PRIVATE_INSTANCE_ENV) == "1"
 
 
 def cluster_address(address: str | None) -> str | None:
@@ -86,6 +94,7 @@ def start_ray(
     on_sigterm = signal.getsignal(signal.SIGTERM)
     try:
         if address:
+            os.environ.pop(PRIVATE_INSTANCE_ENV, None)  # inherited from a driver that started one
             runtime_env = {"env_vars": dict(env_vars)} if env_vars else None
             ray.init(
                 address=address, runtime_env=runtime_env, log_to_driver=log_to_driver, logging_level=level
@@ -100,6 +109,7 @@ def start_ray(
                 log_to_driver=log_to_driver,
                 logging_level=level,
             )
+            os.environ[PRIVATE_INSTANCE_ENV] = "1"
     finally:  # ray.init sets its own SIGTERM handler first (a command's: edtalk.cli.sigterm_as_ctrl_c)
         if callable(on_sigterm) and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, on_sigterm)

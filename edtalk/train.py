@@ -53,7 +53,7 @@ from edtalk.train_resume import (
     delete_earlier_run,
     trained_from_another_parent,
 )
-from edtalk.train_run import TrainingInterrupted, resolve_use_gpu, run_stage, set_env_defaults
+from edtalk.train_run import TrainingInterrupted, resolve_use_gpu, run_stage, set_env_defaults, worker_env
 from edtalk.train_sanity import self_reconstruction_check
 
 
@@ -500,7 +500,7 @@ def _train(args: argparse.Namespace) -> int:
     if with_l_per and (note := perceptual_note(args.perceptual)):  # said here, not in a worker's log
         print(f"note: {note}", file=sys.stderr, flush=True)
     if not ray.is_initialized():
-        start_ray(address)
+        start_ray(address, env_vars=worker_env())
         if address:
             check_workers_fit(args.workers, resolve_use_gpu(train_cfg), cluster=True)  # it may grow
     finals = {}

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from edtalk.cli import ctrl_c_kept
 from edtalk.provenance import code_state
+from edtalk.ray_setup import in_private_instance
 from edtalk.train_chain import missing_parent
 from edtalk.train_resume import (
     delete_earlier_run,
@@ -63,6 +64,12 @@ ENV_DEFAULTS = {
     # Ray Train's controller polls its workers every 2 s, so a finished stage waited 1-4 s to end: 0.5 s
     # (a light remote call per worker) ends each stage about 2 s sooner, results unchanged
     "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5",
+    # Ray Train V2 sends a worker's print() both to its stdout and through a logger that writes there
+    # too: each line reached the driver twice, and so did each tqdm_ray bar state, which brought a
+    # closed bar back as a second one that stayed, redrawn after every later line (a log file grew by
+    # thousands of lines). Off, a worker's prints reach the driver once (Ray Train's own INFO lines
+    # and the worker logs are unchanged)
+    "RAY_TRAIN_ENABLE_PRINT_PATCH": "0",
 }
 CHECKPOINT_METRIC = "loss"
 
@@ -93,6 +100,15 @@ def set_env_defaults() -> None:
             if torch.cuda.is_available():
                 continue
         os.environ.setdefault(key, value)
+
+
+def worker_env() -> dict[str, str]:
+    """The environment of every Ray process of a run, as this process has it (``set_env_defaults`` or
+    the user's own values): passed to ``start_ray``, since a cluster's workers do not inherit it.
+    Without DS_ACCELERATOR, which each training worker sets for its own device
+    (``edtalk.engine_setup.match_deepspeed_accelerator``): sent to a GPU cluster, "cpu" would put
+    DeepSpeed's CPU accelerator on the GPU workers."""
+    return {key: os.environ[key] for key in ENV_DEFAULTS if key != "DS_ACCELERATOR" and key in os.environ}
 
 
 # --- provenance ------------------------------------------------------------------------------------
@@ -200,6 +216,10 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     if train_cfg.resume and (changes := resume_check(stage_dir, run)):
         print(f"[train] {stage.name}: resuming with changed settings: {'; '.join(changes)}", flush=True)
     train_cfg = replace(train_cfg, perceptual=run["perceptual"] or train_cfg.perceptual)
+    if in_private_instance():  # its cleaner's job does not arise there (edtalk.ray_setup)
+        from edtalk.train_placement_group import leave_out_placement_group_cleaner
+
+        leave_out_placement_group_cleaner()
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={

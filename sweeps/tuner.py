@@ -16,7 +16,7 @@ import time
 
 from edtalk.cli import ctrl_c_kept, report_error
 from edtalk.ray_setup import cluster_address, start_ray
-from edtalk.train_run import ENV_DEFAULTS, set_env_defaults
+from edtalk.train_run import set_env_defaults, worker_env
 from sweeps import checks, parent_run
 from sweeps.bootstrap import REPO_ROOT, ensure_repo_on_path
 from sweeps.cli import ASHA_METRIC
@@ -24,11 +24,6 @@ from sweeps.export import export_results, finished, trial_name
 from sweeps.resume import SETTINGS_FILE, resume_plan, sweep_settings
 from sweeps.trial import TRIAL_CPU, trainable_with_resources, trial_config
 from sweeps.variant import Variant
-
-# Environment every Ray process of a sweep needs: the training CLI's, less DS_ACCELERATOR, which each
-# training worker sets for its own device (edtalk.engine_setup.match_deepspeed_accelerator); sent to a GPU
-# cluster, "cpu" would put DeepSpeed's CPU accelerator on the GPU workers.
-RAY_ENV = {key: value for key, value in ENV_DEFAULTS.items() if key != "DS_ACCELERATOR"}
 
 
 def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str) -> int:
@@ -82,7 +77,7 @@ def init_ray(address: str | None) -> None:
     or start a private local instance; Ray's workers get the repository on their path."""
     set_env_defaults()
     ensure_repo_on_path()
-    start_ray(address, env_vars={**RAY_ENV, "PYTHONPATH": str(REPO_ROOT)})
+    start_ray(address, env_vars={**worker_env(), "PYTHONPATH": str(REPO_ROOT)})
 
 
 def scheduler(name: str, metric: str, mode: str):

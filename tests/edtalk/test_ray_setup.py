@@ -1,48 +1,159 @@
-"""edtalk.ray_setup: starting Ray, the local-Ray worker hook that silences Ray Train's placement-group
-cleaner, the --address check and the --workers fit check."""
+"""edtalk.ray_setup: starting Ray, what a private local instance leaves out of Ray Train, the
+--address check and the --workers fit check."""
 
 import importlib
 import logging
+import os
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
+from pathlib import Path
 
 import pytest
 
 from edtalk.ray_setup import (
-    PLACEMENT_GROUP_CLEANER_LOGGER,
+    PRIVATE_INSTANCE_ENV,
     ClusterAddressError,
     WorkerFitError,
     check_cluster_address,
     check_workers_fit,
+    in_private_instance,
     local_runtime_env,
-    quiet_placement_group_cleaner,
     worker_shortfall,
 )
 
-
-def test_logger_is_the_cleaner_module_of_the_installed_ray():
-    module = importlib.import_module(PLACEMENT_GROUP_CLEANER_LOGGER)  # a Ray upgrade that moves it fails here
-    assert hasattr(module, "PlacementGroupCleaner")
-    assert module.logger.name == PLACEMENT_GROUP_CLEANER_LOGGER
+REPO = Path(__file__).resolve().parents[2]
 
 
-def test_hook_keeps_errors_and_drops_warnings():
-    logger = logging.getLogger(PLACEMENT_GROUP_CLEANER_LOGGER)
-    before = logger.level
-    try:
-        quiet_placement_group_cleaner()
-        assert not logger.isEnabledFor(logging.WARNING)
-        assert logger.isEnabledFor(logging.ERROR)
-    finally:
-        logger.setLevel(before)
-
-
-def test_runtime_env_names_an_importable_hook_and_keeps_env_vars():
+def test_a_private_instances_workers_are_marked_and_run_no_preemption_watcher():
     env = local_runtime_env({"DS_ACCELERATOR": "cpu"})
-    module_name, _, func_name = env["worker_process_setup_hook"].rpartition(".")
-    assert getattr(importlib.import_module(module_name), func_name) is quiet_placement_group_cleaner
-    assert env["env_vars"] == {"DS_ACCELERATOR": "cpu"}
-    assert "env_vars" not in local_runtime_env()
+    assert env == {
+        "env_vars": {
+            PRIVATE_INSTANCE_ENV: "1",
+            "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
+            "DS_ACCELERATOR": "cpu",
+        }
+    }
+    assert set(local_runtime_env()) == {"env_vars"}  # no worker hook to import in every process
+
+
+def test_trainers_of_a_private_instance_build_no_placement_group_cleaner(monkeypatch):
+    from ray.train import ScalingConfig
+    from ray.train.torch import TorchTrainer
+    from ray.train.v2._internal.callbacks.placement_group_callback import PlacementGroupCleanerCallback
+    from ray.train.v2.api import data_parallel_trainer
+
+    from edtalk.train_placement_group import NoPlacementGroupCleaner, leave_out_placement_group_cleaner
+
+    # restored after the test: a Ray upgrade that renames it fails here
+    monkeypatch.setattr(data_parallel_trainer, "PlacementGroupCleanerCallback", PlacementGroupCleanerCallback)
+
+    def kinds():
+        trainer = TorchTrainer(lambda: None, scaling_config=ScalingConfig(num_workers=1))
+        return [
+            type(c)
+            for c in trainer._create_default_callbacks()
+            if isinstance(c, PlacementGroupCleanerCallback)
+        ]
+
+    assert kinds() == [PlacementGroupCleanerCallback]
+    leave_out_placement_group_cleaner()
+    assert kinds() == [NoPlacementGroupCleaner]
+    quiet = NoPlacementGroupCleaner()
+    quiet.after_controller_start(None)  # no actor, no Ray call
+    quiet.after_worker_group_start(None)
+    assert quiet._cleaner is None
+
+
+# A TorchTrainer fit in a private instance started as edtalk.train starts it, beside another Ray on the
+# machine; its worker prints one line.
+FIT_BESIDE_ANOTHER_RAY = textwrap.dedent(
+    """
+    import sys
+    import time
+
+    import ray
+    from ray.train import RunConfig, ScalingConfig
+    from edtalk.train_run import set_env_defaults, worker_env
+    set_env_defaults()
+    from edtalk.ray_setup import in_private_instance, start_ray
+    start_ray(None, num_cpus=1, env_vars=worker_env())
+    if in_private_instance():
+        from edtalk.train_placement_group import leave_out_placement_group_cleaner
+        leave_out_placement_group_cleaner()
+    from ray.train.torch import TorchTrainer
+
+    def loop(config):
+        print("one line from the worker", flush=True)
+
+    TorchTrainer(
+        loop,
+        scaling_config=ScalingConfig(num_workers=1),
+        run_config=RunConfig(storage_path=sys.argv[1], name="fit"),
+    ).fit()
+    time.sleep(2)  # worker lines reach the driver a moment after the fit (Ray's log monitor)
+    ray.shutdown()
+    """
+)
+
+
+@pytest.mark.ray
+def test_a_stage_beside_another_ray_prints_each_worker_line_once_and_no_cleaner_traceback(tmp_path):
+    """Ray Train sent each print of a worker to the driver twice (its print patch tees to stdout and a
+    logger), which also brought closed progress bars back; its PlacementGroupCleaner guessed the
+    cluster from the machine's processes and, beside another Ray, raised "Found multiple active Ray
+    instances" in a traceback per stage; its PreemptionWatcher logged a core-worker error line."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "RAY_ADDRESS" and not k.startswith(("RAY_TRAIN", "EDTALK"))
+    }
+    other = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import ray, sys; ray.init(address='local', num_cpus=1, include_dashboard=False);"
+            " print('up', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    try:
+        assert other.stdout.readline().strip() == "up"
+        proc = subprocess.run(
+            [sys.executable, "-c", FIT_BESIDE_ANOTHER_RAY, str(tmp_path)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        other.communicate("", timeout=60)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert out.count("one line from the worker") == 1, out[-3000:]
+    for noise in ("PlacementGroupCleaner", "multiple active Ray instances", "PreemptionWatcher", "Traceback"):
+        assert noise not in out, out[-3000:]
+
+
+def test_start_ray_marks_a_private_instance_and_unmarks_a_joined_cluster(monkeypatch):
+    import ray
+
+    from edtalk.ray_setup import start_ray
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: None)
+    monkeypatch.delenv(PRIVATE_INSTANCE_ENV, raising=False)
+    start_ray(None)
+    assert in_private_instance()
+    start_ray("head:6379")  # a driver that inherited the mark (a sweep's parent run) joins a cluster
+    assert not in_private_instance() and PRIVATE_INSTANCE_ENV not in os.environ
 
 
 # -- check_cluster_address: a wrong --address is refused in seconds, not retried for minutes --------
