@@ -158,9 +158,32 @@ def _fit(trainer):
         raise
 
 
+def stage_run_config(out: Path, name: str):
+    """The ``RunConfig`` of a stage's TorchTrainer, in ``<out>/<name>``: Ray keeps the best and the
+    latest checkpoint. In a private local Ray instance this process's trainers start no
+    PlacementGroupCleaner (its job does not arise there: ``edtalk.ray_setup``)."""
+    from ray.train import CheckpointConfig, LoggingConfig, RunConfig
+
+    if in_private_instance():
+        from edtalk.train_placement_group import leave_out_placement_group_cleaner
+
+        leave_out_placement_group_cleaner()
+    return RunConfig(
+        storage_path=str(out),
+        name=name,
+        checkpoint_config=CheckpointConfig(
+            num_to_keep=2, checkpoint_score_attribute=CHECKPOINT_METRIC, checkpoint_score_order="min"
+        ),
+        # Ray Train's own INFO lines (resources asked for, each rank's place, each rank's checkpoint:
+        # nine or more per stage, some arriving during the next stage) stay in its session's log
+        # files; the console keeps its warnings and errors beside the [train] lines
+        logging_config=LoggingConfig(log_level="WARNING"),
+    )
+
+
 def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     """Train one stage as a Ray TorchTrainer; returns the path of its final.pt."""
-    from ray.train import CheckpointConfig, RunConfig, ScalingConfig
+    from ray.train import ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
     from edtalk.perceptual import perceptual_label
@@ -216,10 +239,6 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     if train_cfg.resume and (changes := resume_check(stage_dir, run)):
         print(f"[train] {stage.name}: resuming with changed settings: {'; '.join(changes)}", flush=True)
     train_cfg = replace(train_cfg, perceptual=run["perceptual"] or train_cfg.perceptual)
-    if in_private_instance():  # its cleaner's job does not arise there (edtalk.ray_setup)
-        from edtalk.train_placement_group import leave_out_placement_group_cleaner
-
-        leave_out_placement_group_cleaner()
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={
@@ -230,13 +249,7 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         },
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
         scaling_config=ScalingConfig(num_workers=train_cfg.workers, use_gpu=use_gpu),
-        run_config=RunConfig(
-            storage_path=str(out),
-            name=stage.name,
-            checkpoint_config=CheckpointConfig(
-                num_to_keep=2, checkpoint_score_attribute=CHECKPOINT_METRIC, checkpoint_score_order="min"
-            ),
-        ),
+        run_config=stage_run_config(out, stage.name),
     )
     t0 = time.time()
     try:

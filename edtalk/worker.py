@@ -364,12 +364,25 @@ class StageWorker:
         return save_checkpoint(path, state, self.model_cfg, extra=meta)
 
 
+def quiet_ray_train_reports() -> None:
+    """Ray Train logs each ``ray.train.report`` of each rank at INFO (the whole metrics dict and the
+    checkpoint's path, one long line) through a logger named by its file's path, outside
+    ``ray.train``, where the stage's ``LoggingConfig`` (``edtalk.train_run.stage_run_config``) does not
+    reach: WARNING for it in this worker."""
+    import logging
+
+    from ray.train.v2._internal.execution import context
+
+    logging.getLogger(context.__file__).setLevel(logging.WARNING)
+
+
 def train_loop_per_worker(config: dict) -> None:
     """One Ray Train worker of one stage. ``config``: {"model", "stage", "train", "run"} dicts."""
     import ray.train
     import torch
     import torch.distributed as dist
 
+    quiet_ray_train_reports()
     hide_gpus_unless_booked(config.get("run", {}))
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()

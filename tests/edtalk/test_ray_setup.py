@@ -67,32 +67,35 @@ def test_trainers_of_a_private_instance_build_no_placement_group_cleaner(monkeyp
     assert quiet._cleaner is None
 
 
-# A TorchTrainer fit in a private instance started as edtalk.train starts it, beside another Ray on the
-# machine; its worker prints one line.
+# A TorchTrainer fit set up as a stage's (edtalk.train_run.stage_run_config, the worker's first call) in
+# a private instance started as edtalk.train starts it, beside another Ray on the machine; its worker
+# prints one line and reports once.
 FIT_BESIDE_ANOTHER_RAY = textwrap.dedent(
     """
     import sys
     import time
+    from pathlib import Path
 
     import ray
-    from ray.train import RunConfig, ScalingConfig
-    from edtalk.train_run import set_env_defaults, worker_env
+    from ray.train import ScalingConfig
+
+    from edtalk.train_run import set_env_defaults, stage_run_config, worker_env
+
     set_env_defaults()
-    from edtalk.ray_setup import in_private_instance, start_ray
+    from edtalk.ray_setup import start_ray
+
     start_ray(None, num_cpus=1, env_vars=worker_env())
-    if in_private_instance():
-        from edtalk.train_placement_group import leave_out_placement_group_cleaner
-        leave_out_placement_group_cleaner()
     from ray.train.torch import TorchTrainer
 
     def loop(config):
-        print("one line from the worker", flush=True)
+        from edtalk.worker import quiet_ray_train_reports
 
-    TorchTrainer(
-        loop,
-        scaling_config=ScalingConfig(num_workers=1),
-        run_config=RunConfig(storage_path=sys.argv[1], name="fit"),
-    ).fit()
+        quiet_ray_train_reports()
+        print("one line from the worker", flush=True)
+        ray.train.report({"loss": 1.0})
+
+    run_config = stage_run_config(Path(sys.argv[1]), "fit")
+    TorchTrainer(loop, scaling_config=ScalingConfig(num_workers=1), run_config=run_config).fit()
     time.sleep(2)  # worker lines reach the driver a moment after the fit (Ray's log monitor)
     ray.shutdown()
     """
@@ -104,7 +107,8 @@ def test_a_stage_beside_another_ray_prints_each_worker_line_once_and_no_cleaner_
     """Ray Train sent each print of a worker to the driver twice (its print patch tees to stdout and a
     logger), which also brought closed progress bars back; its PlacementGroupCleaner guessed the
     cluster from the machine's processes and, beside another Ray, raised "Found multiple active Ray
-    instances" in a traceback per stage; its PreemptionWatcher logged a core-worker error line."""
+    instances" in a traceback per stage; its PreemptionWatcher logged a core-worker error line; its
+    INFO lines (nine or more per stage) went to the console."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -138,7 +142,14 @@ def test_a_stage_beside_another_ray_prints_each_worker_line_once_and_no_cleaner_
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert out.count("one line from the worker") == 1, out[-3000:]
-    for noise in ("PlacementGroupCleaner", "multiple active Ray instances", "PreemptionWatcher", "Traceback"):
+    for noise in (
+        "PlacementGroupCleaner",
+        "multiple active Ray instances",
+        "PreemptionWatcher",
+        "Traceback",
+        "Started training worker group",  # Ray Train's INFO lines
+        "Reporting training result",
+    ):
         assert noise not in out, out[-3000:]
 
 
