@@ -44,7 +44,10 @@ class Variant:
     fresh: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # the name last: Tune's status table shows the end of a grid value (its last 17 characters),
+        # so a trial's row reads "...mouth_10'}" rather than the end of its list of fresh tensors
+        d = dataclasses.asdict(self)
+        return {**{k: v for k, v in d.items() if k != "name"}, "name": d["name"]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Variant:

@@ -14,6 +14,7 @@ from eval.report.tables import build_tables
 from sweeps import ablations, bank_size
 from sweeps.cli import build_parser, smoke_defaults
 from sweeps.export import export_results
+from sweeps.variant import Variant
 
 
 @pytest.fixture
@@ -57,6 +58,21 @@ def test_ablation_variants_follow_table3_and_real_fields():
             assert set(weights) <= set(STAGES.get(stage).weights), (v.name, stage)
     assert ablations.VARIANTS["wo_bank"].model == {"use_bank": False}
     assert ablations.VARIANTS["wo_l_m_sync"].audio_only() and not ablations.VARIANTS["full"].audio_only()
+
+
+def test_tunes_status_table_names_each_trials_variant():
+    """Tune's table shows the end of a grid value (the variant's dict), so every row read the end of
+    its list of fresh tensors ("..._lip.to_mouth.')}"); the name now ends the dict."""
+    from ray.tune.experimental.output import _get_trial_info
+
+    variants = bank_size.variants({"mouth": [5, 40], "expression": [10]}) + list(ablations.VARIANTS.values())
+    cells = []
+    for v in variants:
+        trial = SimpleNamespace(config={"variant": v.to_dict(), "seed": 0}, last_result={}, status="RUNNING")
+        cells.append(_get_trial_info(trial, ["variant", "seed"], [])[2])
+        assert cells[-1].endswith(f"{v.name[-12:]}'}}"), cells[-1]
+    assert len(set(cells)) == len(variants)
+    assert Variant.from_dict(variants[0].to_dict()) == variants[0]
 
 
 def test_cli_smoke_defaults():
