@@ -3,7 +3,7 @@
 
 Ray Train V2 builds its default callbacks, the cleaner's among them, in the process that calls
 ``fit()``; ``leave_out_placement_group_cleaner`` swaps the class it builds there for one that starts
-no cleaner actor. Imported by ``edtalk.train_run.run_stage`` only (it loads Ray Train).
+no cleaner actor. Imported by ``edtalk.train_run.stage_run_config`` only (it loads Ray Train).
 """
 
 from __future__ import annotations
