@@ -1088,7 +1088,7 @@ def test_a_run_checks_its_loss_experts_once_and_names_a_missing_one_before_any_w
     capsys.readouterr()  # the first run's note before Ray (--perceptual auto without VGG19 weights)
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(train, "prepare_cache", lambda *a, **k: pytest.fail("built the frame cache first"))
-    monkeypatch.setattr(train, "start_ray", lambda *a: pytest.fail("started Ray first"))
+    monkeypatch.setattr(train, "start_ray", lambda *a, **k: pytest.fail("started Ray first"))
     other = tmp_path / "other"
     assert train.main([*run[:-1], str(other), "--data", f"folder:{tmp_path}", "--workers", "1"]) == 2
     err = capsys.readouterr().err

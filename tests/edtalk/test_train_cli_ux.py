@@ -19,7 +19,7 @@ def driver(tmp_path, monkeypatch):
         seen["train_cfg"] = train_cfg
         return tmp_path / "cache"  # no meta.json: silent_split leaves it to the stages
 
-    def ray_start(*args):
+    def ray_start(*args, **kwargs):
         raise SystemExit("started Ray")
 
     monkeypatch.setenv("EDTALK_BENCH_WEIGHTS", str(tmp_path / "weights"))

@@ -48,7 +48,7 @@ def test_the_cli_refuses_a_split_too_short_for_audio_lip_before_ray(tmp_path, mo
     cache = _meta(tmp_path / "cache", {"a": 3, "b": 4})
     monkeypatch.setattr(train, "prepare_cache", lambda *a, **k: cache)
     monkeypatch.setattr(train, "ensure_experts", lambda *a, **k: pytest.fail("got the experts first"))
-    monkeypatch.setattr(train, "start_ray", lambda *a: pytest.fail("started Ray first"))
+    monkeypatch.setattr(train, "start_ray", lambda *a, **k: pytest.fail("started Ray first"))
     run = ["--stages", "expression,audio_lip", "--parent", "pretrained:tiny_synthtalk_eg", "--workers", "1"]
     run += ["--experts", "pretrained:tiny_synthtalk_loss_experts", "--out", str(tmp_path / "runs")]
     assert train.main(run) == 2
