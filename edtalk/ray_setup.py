@@ -23,11 +23,15 @@ not arise on one machine that ends with its driver: the ``PreemptionWatcher`` (f
 autoscaler drains; ``RAY_TRAIN_ENABLE_PREEMPTION_WATCHER=0`` in ``local_runtime_env``, which also
 silences the core worker's "has constructor arguments in the object store" error line it caused),
 and the detached ``PlacementGroupCleaner`` (``edtalk.train_placement_group``), which frees the
-placement group of a controller that died while the cluster lives on. It asks Ray's State API,
-every second, with no address, so it guessed the cluster from the machine's processes: beside
-another Ray on the machine (a second run, a scoring run, a ``ray start`` cluster) it raised "Found
-multiple active Ray instances" in a traceback per stage, or asked the other cluster, found no
-controller there and quit, with nine lines of warnings. ``in_private_instance`` tells the process
+placement group of a controller that died abruptly (a sweep trial's, while the sweep goes on). It
+cannot do that here: it asks Ray's State API, which the dashboard serves, and a private instance
+runs without one, so every query failed (its warnings were silenced by a worker hook until now).
+Asking with no address, it also guessed the cluster from the machine's processes: beside another
+Ray on the machine (a second run, a scoring run, a ``ray start`` cluster) it raised "Found multiple
+active Ray instances" in a traceback per stage, or asked the other cluster, found no controller
+there and quit, with nine lines of warnings (had it found the controller dead after registering the
+placement group, it would have freed a live run's). A stage's console there also leaves out Ray
+Train's INFO lines (``edtalk.train_run.stage_run_config``). ``in_private_instance`` tells the process
 that builds a TorchTrainer (the driver, or a sweep's trial actor) which kind of Ray it is in: the
 environment variable ``EDTALK_PRIVATE_RAY`` that ``start_ray`` sets in the driver and
 ``local_runtime_env`` in every worker. A cluster reached with ``--address`` keeps both helpers.
@@ -35,6 +39,7 @@ environment variable ``EDTALK_PRIVATE_RAY`` that ``start_ray`` sets in the drive
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -66,6 +71,21 @@ def in_private_instance() -> bool:
     return os.environ.get(PRIVATE_INSTANCE_ENV) == "1"
 
 
+JOB_CONFIG_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # the job config `ray job submit` gives its entrypoint
+
+
+def job_env_keys() -> set[str]:
+    """The environment variables a submitted job's own runtime env sets (``ray job submit
+    --runtime-env-json '{"env_vars": ...}'``): ``ray.init`` refuses a runtime env that sets one of
+    them again, even to the same value ("Failed to merge the Job's runtime env"), so ``start_ray``
+    leaves them to the job's."""
+    try:
+        config = json.loads(os.environ.get(JOB_CONFIG_ENV) or "{}")
+        return set((config.get("runtime_env") or {}).get("env_vars") or {})
+    except (ValueError, AttributeError):
+        return set()
+
+
 def cluster_address(address: str | None) -> str | None:
     """The Ray cluster a training run, sweep or scoring run joins: ``address`` (``--address``), else
     ``$RAY_ADDRESS`` (``ray job submit`` sets it for its entrypoint); None: a private local instance."""
@@ -81,7 +101,7 @@ def start_ray(
     quiet: bool = False,
 ) -> None:
     """Start Ray in this process unless it runs: join the cluster at ``address``, or (None) start a
-    private local instance of ``num_cpus`` CPUs (None: the machine's) with the quiet-cleaner hook.
+    private local instance of ``num_cpus`` CPUs (None: the machine's; ``local_runtime_env``).
     ``env_vars``: the environment of the Ray workers; ``quiet``: without Ray's INFO lines ("Started a
     local Ray instance"), for a command's ``--quiet``."""
     import ray
@@ -95,7 +115,9 @@ def start_ray(
     try:
         if address:
             os.environ.pop(PRIVATE_INSTANCE_ENV, None)  # inherited from a driver that started one
-            runtime_env = {"env_vars": dict(env_vars)} if env_vars else None
+            taken = job_env_keys()
+            env_vars = {k: v for k, v in (env_vars or {}).items() if k not in taken}
+            runtime_env = {"env_vars": env_vars} if env_vars else None
             ray.init(
                 address=address, runtime_env=runtime_env, log_to_driver=log_to_driver, logging_level=level
             )

@@ -160,11 +160,15 @@ def _fit(trainer):
 
 def stage_run_config(out: Path, name: str):
     """The ``RunConfig`` of a stage's TorchTrainer, in ``<out>/<name>``: Ray keeps the best and the
-    latest checkpoint. In a private local Ray instance this process's trainers start no
-    PlacementGroupCleaner (its job does not arise there: ``edtalk.ray_setup``)."""
+    latest checkpoint. In a private local Ray instance (``edtalk.ray_setup``) this process's trainers
+    start no PlacementGroupCleaner, and the console leaves out Ray Train's INFO lines (resources asked
+    for, each rank's place, each rank's checkpoint: nine or more per stage, some arriving during the
+    next stage; its session's log files keep them). On a cluster both stay: there the INFO lines also
+    carry the worker group's start, retried every 60 s while the cluster lacks the workers."""
     from ray.train import CheckpointConfig, LoggingConfig, RunConfig
 
-    if in_private_instance():
+    private = in_private_instance()
+    if private:
         from edtalk.train_placement_group import leave_out_placement_group_cleaner
 
         leave_out_placement_group_cleaner()
@@ -174,10 +178,7 @@ def stage_run_config(out: Path, name: str):
         checkpoint_config=CheckpointConfig(
             num_to_keep=2, checkpoint_score_attribute=CHECKPOINT_METRIC, checkpoint_score_order="min"
         ),
-        # Ray Train's own INFO lines (resources asked for, each rank's place, each rank's checkpoint:
-        # nine or more per stage, some arriving during the next stage) stay in its session's log
-        # files; the console keeps its warnings and errors beside the [train] lines
-        logging_config=LoggingConfig(log_level="WARNING"),
+        logging_config=LoggingConfig(log_level="WARNING" if private else "INFO"),
     )
 
 

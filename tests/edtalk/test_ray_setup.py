@@ -153,6 +153,47 @@ def test_a_stage_beside_another_ray_prints_each_worker_line_once_and_no_cleaner_
         assert noise not in out, out[-3000:]
 
 
+def test_a_cluster_stage_keeps_ray_trains_info_lines_and_its_cleaner(monkeypatch, tmp_path):
+    """A private instance's stage leaves out the INFO lines; on a cluster they also show a worker group
+    waiting for the cluster to grow (retried every 60 s at INFO), so they stay there."""
+    from ray.train.v2._internal.callbacks.placement_group_callback import PlacementGroupCleanerCallback
+    from ray.train.v2.api import data_parallel_trainer
+
+    from edtalk.train_run import stage_run_config
+
+    monkeypatch.setattr(data_parallel_trainer, "PlacementGroupCleanerCallback", PlacementGroupCleanerCallback)
+    monkeypatch.delenv(PRIVATE_INSTANCE_ENV, raising=False)
+    assert stage_run_config(tmp_path, "eg_pretrain").logging_config.log_level == "INFO"
+    assert data_parallel_trainer.PlacementGroupCleanerCallback is PlacementGroupCleanerCallback
+    monkeypatch.setenv(PRIVATE_INSTANCE_ENV, "1")
+    assert stage_run_config(tmp_path, "eg_pretrain").logging_config.log_level == "WARNING"
+    assert data_parallel_trainer.PlacementGroupCleanerCallback is not PlacementGroupCleanerCallback
+
+
+def test_a_submitted_jobs_own_env_vars_are_left_to_it(monkeypatch):
+    """`ray job submit --runtime-env-json '{"env_vars": {"HF_HUB_OFFLINE": "0"}}'`: ray.init refused
+    the run's environment, which sets HF_HUB_OFFLINE too ("Failed to merge the Job's runtime env")."""
+    import json
+
+    import ray
+    from ray.runtime_env.runtime_env import _merge_runtime_env
+
+    from edtalk.ray_setup import JOB_CONFIG_ENV, start_ray
+
+    job = {"env_vars": {"HF_HUB_OFFLINE": "0", "RAY_JOB_STOP_WAIT_TIME_S": "30"}}
+    monkeypatch.setenv(JOB_CONFIG_ENV, json.dumps({"runtime_env": job}))
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
+    start_ray("head:6379", env_vars={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+    merged = _merge_runtime_env(job, calls[-1]["runtime_env"])  # what ray.init does with the two
+    assert merged is not None
+    assert merged["env_vars"] == {
+        **job["env_vars"],
+        "TOKENIZERS_PARALLELISM": "false",
+    }  # the job's value wins
+
+
 def test_start_ray_marks_a_private_instance_and_unmarks_a_joined_cluster(monkeypatch):
     import ray
 
