@@ -25,7 +25,8 @@ silences the core worker's "has constructor arguments in the object store" error
 and the detached ``PlacementGroupCleaner`` (``edtalk.train_placement_group``), which frees the
 placement group of a controller that died abruptly (a sweep trial's, while the sweep goes on). It
 cannot do that here: it asks Ray's State API, which the dashboard serves, and a private instance
-runs without one, so every query failed (its warnings were silenced by a worker hook until now).
+runs without one, so every query failed (its warnings were silenced by a worker hook until now); a
+sweep's driver does that job instead (``sweeps.placement_groups``).
 Asking with no address, it also guessed the cluster from the machine's processes: beside another
 Ray on the machine (a second run, a scoring run, a ``ray start`` cluster) it raised "Found multiple
 active Ray instances" in a traceback per stage, or asked the other cluster, found no controller

@@ -137,6 +137,8 @@ def new_tuner(
     search space, so a resumed sweep scores the same."""
     from ray import tune
 
+    from sweeps.placement_groups import FreeOrphanedPlacementGroups
+
     return tune.Tuner(
         trainable,
         param_space={
@@ -151,7 +153,8 @@ def new_tuner(
             ),
             scheduler=scheduler(args.scheduler, ASHA_METRIC, "max"),
         ),
-        run_config=tune.RunConfig(name=name, storage_path=storage),
+        # frees the placement group of a trial that died mid-stage (sweeps.placement_groups)
+        run_config=tune.RunConfig(name=name, storage_path=storage, callbacks=[FreeOrphanedPlacementGroups()]),
     )
 
 

@@ -1,0 +1,95 @@
+"""sweeps.placement_groups: a trial that dies while its training workers hold their CPUs no longer
+stops the sweep's next trial from starting."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Two trials one after the other on a private instance of 2 CPUs. The first reserves most of them
+# through an actor it owns (as its stage's Ray Train controller reserves the workers') and dies; the
+# second asks for as much (as its own stage would) and gives up after 60 s. argv[2]: "free" to run
+# the sweeps' callback.
+TWO_TRIALS = textwrap.dedent(
+    """
+    import json
+    import os
+    import sys
+
+    import ray
+    from ray import tune
+    from ray.util.placement_group import placement_group
+
+    from edtalk.ray_setup import start_ray
+    from sweeps.placement_groups import FreeOrphanedPlacementGroups
+    from sweeps.trial import TRIAL_CPU
+
+    start_ray(None, num_cpus=2)
+
+    @ray.remote(num_cpus=0)
+    class Controller:
+        def reserve(self):
+            self.group = placement_group([{"CPU": 1.5}])
+            ray.get(self.group.ready())
+
+    def trial(config):
+        if config["dies"]:
+            controller = Controller.remote()
+            ray.get(controller.reserve.remote())
+            os._exit(1)
+        ray.get(placement_group([{"CPU": 1.5}]).ready(), timeout=60)
+        tune.report({"started": 1})
+
+    callbacks = [FreeOrphanedPlacementGroups(every_s=1.0)] if sys.argv[2] == "free" else []
+    grid = tune.Tuner(
+        tune.with_resources(trial, {"CPU": TRIAL_CPU}),
+        param_space={"dies": tune.grid_search([True, False])},
+        tune_config=tune.TuneConfig(max_concurrent_trials=1),
+        run_config=tune.RunConfig(storage_path=sys.argv[1], callbacks=callbacks, verbose=0),
+    ).fit()
+    print(json.dumps([r.metrics.get("started") for r in grid]))
+    """
+)
+
+
+def run_two_trials(tmp_path: Path, mode: str) -> tuple[list, str]:
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    proc = subprocess.run(
+        [sys.executable, "-c", TWO_TRIALS, str(tmp_path / mode), mode],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+@pytest.mark.ray
+def test_the_next_trial_starts_after_one_died_mid_stage(tmp_path):
+    started, err = run_two_trials(tmp_path, "free")
+    assert started == [None, 1], err[-3000:]  # the first died; the second got its CPUs
+    assert "freed the resources of 1 training run(s) whose trial died mid-stage" in err
+
+
+def test_the_sweeps_tuner_runs_the_callback(tmp_path, monkeypatch):
+    from ray import tune
+
+    from sweeps import tuner
+    from sweeps.bank_size import variants
+    from sweeps.cli import build_parser, smoke_defaults
+    from sweeps.placement_groups import FreeOrphanedPlacementGroups
+
+    captured = {}
+    monkeypatch.setattr(tune, "Tuner", lambda trainable, **kw: captured.update(kw))
+    monkeypatch.setattr(tuner, "concurrent_trials", lambda workers, chosen=None, cluster=False: 1)
+    args = smoke_defaults(build_parser("x", "y").parse_args(["--root", "d"]))
+    tuner.new_tuner(args, variants({"mouth": [5]}), None, "bank_size", str(tmp_path))
+    assert [type(c) for c in captured["run_config"].callbacks] == [FreeOrphanedPlacementGroups]
