@@ -37,7 +37,10 @@ def orphaned_placement_groups() -> list[bytes]:
     removed, made by an actor (a Ray Train controller), not by the driver (Tune's trial resources;
     Ray marks a driver's groups creator-dead from the start). Read from the GCS table itself: the
     State API needs the dashboard, which a private instance runs without, and
-    ``ray.util.placement_group_table`` leaves out who made a group."""
+    ``ray.util.placement_group_table`` leaves out who made a group. Ray marks the creator dead once
+    it has failed at all, also when it restarts (``max_restarts``) or exits after handing its
+    group to others: no actor of a sweep does either (Ray Train's controller and Tune's trials
+    are never restarted)."""
     from ray._private.state import state
     from ray.core.generated.gcs_pb2 import PlacementGroupTableData
 

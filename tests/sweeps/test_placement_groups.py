@@ -93,3 +93,34 @@ def test_the_sweeps_tuner_runs_the_callback(tmp_path, monkeypatch):
     args = smoke_defaults(build_parser("x", "y").parse_args(["--root", "d"]))
     tuner.new_tuner(args, variants({"mouth": [5]}), None, "bank_size", str(tmp_path))
     assert [type(c) for c in captured["run_config"].callbacks] == [FreeOrphanedPlacementGroups]
+
+
+def test_a_trial_error_checks_at_once_and_the_loop_every_few_seconds(monkeypatch):
+    import edtalk.train_placement_group as groups
+    from sweeps.placement_groups import FreeOrphanedPlacementGroups
+
+    calls = []
+    monkeypatch.setattr(groups, "free_orphaned_placement_groups", lambda: calls.append(1) or 0)
+    callback = FreeOrphanedPlacementGroups(every_s=3600.0)
+    callback.on_step_begin(iteration=0, trials=[])  # the first step checks
+    callback.on_step_begin(iteration=1, trials=[])  # not due yet
+    callback.on_trial_error(iteration=2, trials=[], trial=None)  # due at once
+    assert len(calls) == 2
+
+
+def test_a_failing_check_warns_once_and_does_not_stop_the_sweep(monkeypatch, capsys):
+    """Tune ends every trial for an exception a callback raises."""
+    import pickle
+
+    import edtalk.train_placement_group as groups
+    from sweeps.placement_groups import FreeOrphanedPlacementGroups
+
+    def gcs_down():
+        raise ConnectionError("GCS not answering")
+
+    monkeypatch.setattr(groups, "free_orphaned_placement_groups", gcs_down)
+    callback = FreeOrphanedPlacementGroups(every_s=0.0)
+    assert callback.free() == 0 and callback.free() == 0
+    assert capsys.readouterr().err.count("could not look for placement groups") == 1
+    restored = pickle.loads(pickle.dumps(callback))  # as --resume loads it from tuner.pkl
+    assert (restored.every_s, restored._checked_at, restored._failing) == (0.0, None, False)
