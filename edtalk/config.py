@@ -419,6 +419,7 @@ class TrainConfig:
     experts: str = ""  # folder of the loss experts (train split); "" = <out>/experts
     parent: str = ""  # parent stage checkpoint (final.pt); "" = <out>/<parent stage>/final.pt
     resume: bool = False  # continue a stage from its latest Ray checkpoint
+    max_failures: int = 0  # times Ray Train restarts a stage's failed workers from its latest checkpoint
     cache: str = ""  # decoded-frame cache root; "" = <out>/cache
     address: str = ""  # Ray cluster address; "" = start a local one on 127.0.0.1
     # synthtalk only: the frames-only stages also train on this many rendered people of no split
@@ -433,6 +434,8 @@ class TrainConfig:
             raise ConfigError(f"deepspeed must be zero0..zero3, got {self.deepspeed!r}")
         if self.workers < 1:
             raise ConfigError(f"workers must be >= 1, got {self.workers}")
+        if self.max_failures < 0:
+            raise ConfigError(f"max_failures must be >= 0, got {self.max_failures}")
         if ":" not in self.data:
             raise ConfigError(
                 f"data must be '<reader>:<root>' (e.g. synthtalk:data/synthtalk), got {self.data!r}"

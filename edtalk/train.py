@@ -29,7 +29,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from edtalk.cli import model_preset, non_negative_int, positive_float, positive_int, report_error, term_weight
+from edtalk.cli import (
+    end_ray,
+    model_preset,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    report_error,
+    term_weight,
+)
 from edtalk.config import PERCEPTUAL_LOSSES, SEMANTIC_ENCODERS, TEXT_ENCODERS
 from edtalk.ray_setup import (
     check_cluster_address,
@@ -53,7 +61,14 @@ from edtalk.train_resume import (
     delete_earlier_run,
     trained_from_another_parent,
 )
-from edtalk.train_run import TrainingInterrupted, resolve_use_gpu, run_stage, set_env_defaults, worker_env
+from edtalk.train_run import (
+    TrainingInterrupted,
+    WorkerDied,
+    resolve_use_gpu,
+    run_stage,
+    set_env_defaults,
+    worker_env,
+)
 from edtalk.train_sanity import self_reconstruction_check
 
 
@@ -238,6 +253,16 @@ def build_parser() -> argparse.ArgumentParser:
         "skip stages whose final.pt exists",
     )
     p.add_argument(
+        "--max-failures",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="let Ray Train restart a stage's workers from its latest checkpoint up to N times when one "
+        "fails (a worker's process killed or out of memory, a node lost, an error raised: each restart "
+        "costs the workers' start and the steps since that checkpoint); 0 ends the stage at the first "
+        "failure, its checkpoints kept for --resume (default 0)",
+    )
+    p.add_argument(
         "--parent",
         default="",
         help="checkpoint the first stage starts from: a final.pt, or pretrained:NAME for a shipped "
@@ -342,6 +367,13 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingInterrupted as err:
         print(f"[train] {err}", file=sys.stderr, flush=True)
         return 130  # the shell's code for a run stopped by Ctrl-C
+    except WorkerDied as err:  # not the user's mistake (exit 2): the run failed
+        # first the other ranks' and the controller's last lines, some held back by Ray's log
+        # de-duplication until it stops: the error line is what the user reads last
+        end_ray()
+        restart = "" if args.max_failures else " (--max-failures N has Ray Train restart the workers itself)"
+        print(f"[train] error: {err}{restart}", file=sys.stderr, flush=True)
+        return 1
     except KeyboardInterrupt:  # outside a stage's training: the frame cache, loss experts, final check
         how = (
             "run the same command to continue"
@@ -415,6 +447,7 @@ def _train(args: argparse.Namespace) -> int:
         experts=str(Path(args.experts).resolve()) if args.experts else str(out / "experts"),
         parent=parent,
         resume=args.resume,
+        max_failures=args.max_failures,
         cache=str(out / "cache"),
         address=cluster_address(args.address) or "",
         extra_identities=args.extra_identities,

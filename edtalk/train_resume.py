@@ -19,8 +19,19 @@ from typing import Any, NamedTuple
 
 from edtalk.config import changed_fields
 
-# settings a resumed run may change without a word: how long it runs and how often it logs/saves
-_RESUME_FREE = {"max_steps", "checkpoint_every", "log_every", "resume", "out", "cache", "experts", "address"}
+# settings a resumed run may change without a word: how long it runs, how often it logs/saves, how
+# often its workers are restarted, where it reads and writes
+_RESUME_FREE = {
+    "max_steps",
+    "checkpoint_every",
+    "log_every",
+    "resume",
+    "max_failures",
+    "out",
+    "cache",
+    "experts",
+    "address",
+}
 
 
 def _changed(old: dict, new: dict) -> list[str]:

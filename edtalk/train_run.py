@@ -138,6 +138,40 @@ class TrainingInterrupted(Exception):
     """Ctrl-C during a stage: Ray aborted the run; its registered checkpoints stay for --resume."""
 
 
+LOG_MONITOR_LAG_S = 2.0  # how long workers' last lines take to reach the driver (Ray's log monitor)
+
+
+class WorkerDied(Exception):
+    """A training worker's process ended mid-stage (``kill -9``, the OOM killer, a crash in native
+    code, its node lost) more often than ``--max-failures`` lets Ray Train restart the workers; the
+    stage's registered checkpoints stay for --resume. ``ranks``: {rank: Ray's first line of why}."""
+
+    def __init__(self, ranks: dict[int, str], message: str = ""):
+        self.ranks = ranks
+        super().__init__(message or dead_workers_text(ranks))
+
+
+def dead_workers_text(ranks: dict[int, str]) -> str:
+    """ "training worker rank 1 died (Ray: ...)" for each dead rank."""
+    return "; ".join(f"training worker rank {r} died (Ray: {why})" for r, why in sorted(ranks.items()))
+
+
+def dead_worker_ranks(failures: dict) -> dict[int, str]:
+    """The ranks of a ``WorkerGroupError`` whose process died, not raised: Ray Train's health check
+    found the actor gone (``WorkerHealthCheckFailedError`` around a ``RayActorError``). The other
+    ranks' errors after a death (a collective's peer gone) are its consequence."""
+    from ray.exceptions import RayActorError
+    from ray.train.v2._internal.exceptions import WorkerHealthCheckFailedError
+
+    dead = {}
+    for rank, error in failures.items():
+        cause = error.health_check_failure if isinstance(error, WorkerHealthCheckFailedError) else error
+        if isinstance(cause, RayActorError):
+            text = str(getattr(cause, "error_msg", "") or cause).strip()
+            dead[int(rank)] = text.splitlines()[0] if text else type(cause).__name__
+    return dead
+
+
 def _fit(trainer):
     """``trainer.fit()``; a bad-input error of a worker (``DataError``: a dataset, cache or file
     problem) is raised again on the driver as itself, which ``edtalk.train.main`` prints as one error line."""
@@ -155,17 +189,41 @@ def _fit(trainer):
         data_errors = [e for e in failures.values() if isinstance(e, DataError)]
         if data_errors:
             raise data_errors[0] from None
+        if dead := dead_worker_ranks(failures):
+            raise WorkerDied(dead) from None
         raise
 
 
-def stage_run_config(out: Path, name: str):
-    """The ``RunConfig`` of a stage's TorchTrainer, in ``<out>/<name>``: Ray keeps the best and the
-    latest checkpoint. In a private local Ray instance (``edtalk.ray_setup``) this process's trainers
-    start no PlacementGroupCleaner, and the console leaves out Ray Train's INFO lines (resources asked
-    for, each rank's place, each rank's checkpoint: nine or more per stage, some arriving during the
-    next stage; its session's log files keep them). On a cluster both stay: there the INFO lines also
-    carry the worker group's start, retried every 60 s while the cluster lacks the workers."""
-    from ray.train import CheckpointConfig, LoggingConfig, RunConfig
+def drop_worker_bars() -> None:
+    """Take down the progress bars a stage's workers left open on this driver and ignore any bar
+    state still on its way: a worker killed, or a run stopped by Ctrl-C or an error, never closes
+    its bar, and Ray's patched ``print`` redrew it after every later line (the error or
+    "interrupted" line among them). For a stage that ended early only: the command ends after it.
+    A process that rendered no worker bar (a sweep's trial actor) has nothing to take down."""
+    from ray.experimental import tqdm_ray
+
+    manager = tqdm_ray._manager
+    if manager is None:
+        return
+    with manager.lock:
+        manager.process_state_update = lambda state: None
+        for group in manager.bar_groups.values():
+            for bar in group.bars_by_uuid.values():
+                bar.bar.leave = False  # cleared, not left as a last line
+                bar.bar.close()
+            group.bars_by_uuid.clear()
+
+
+def stage_run_config(out: Path, name: str, max_failures: int = 0):
+    """The ``RunConfig`` of a stage's TorchTrainer, in ``<out>/<name>``: Ray keeps the best and the latest
+    checkpoint, and restarts failed workers from the latest up to ``max_failures`` times
+    (``--max-failures``; their loop resumes from ``ray.train.get_checkpoint()``). In a private local Ray
+    instance (``edtalk.ray_setup``) this process's trainers start no PlacementGroupCleaner, and the
+    console leaves out Ray Train's INFO lines (resources asked for, each rank's place, each rank's
+    checkpoint: nine or more per stage, some arriving during the next stage; its session's log files
+    keep them). On a cluster both stay: there the INFO lines also carry the worker group's start,
+    retried every 60 s while the cluster lacks the workers."""
+    from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig
 
     private = in_private_instance()
     if private:
@@ -179,7 +237,14 @@ def stage_run_config(out: Path, name: str):
             num_to_keep=2, checkpoint_score_attribute=CHECKPOINT_METRIC, checkpoint_score_order="min"
         ),
         logging_config=LoggingConfig(log_level="WARNING" if private else "INFO"),
+        failure_config=FailureConfig(max_failures=max_failures),
     )
+
+
+def last_checkpoint(stage_dir: Path) -> str:
+    """ "its last checkpoint is step N" (or that there is none) for a stage that stopped."""
+    step = registered_checkpoints(stage_dir).latest_step
+    return f"its last checkpoint is step {step}" if step is not None else "it saved no checkpoint yet"
 
 
 def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
@@ -236,6 +301,7 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         "trained_on": trained_on(stage.name, train_cfg),
         "perceptual": perceptual_label(train_cfg.perceptual) if stage.adversarial else None,
         "use_gpu": use_gpu,  # what Ray books each worker: a worker booked none must not take a GPU
+        "resumed_at": resumed_at or 0,  # a worker starting later was restarted after a failure
     }
     if train_cfg.resume and (changes := resume_check(stage_dir, run)):
         print(f"[train] {stage.name}: resuming with changed settings: {'; '.join(changes)}", flush=True)
@@ -250,17 +316,33 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         },
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
         scaling_config=ScalingConfig(num_workers=train_cfg.workers, use_gpu=use_gpu),
-        run_config=stage_run_config(out, stage.name),
+        run_config=stage_run_config(out, stage.name, train_cfg.max_failures),
     )
     t0 = time.time()
     try:
         result = _fit(trainer)
     except TrainingInterrupted:
-        step = registered_checkpoints(stage_dir).latest_step
-        where = f"its last checkpoint is step {step}" if step is not None else "it saved no checkpoint yet"
+        drop_worker_bars()
         raise TrainingInterrupted(
-            f"{stage.name} interrupted; {where}: run the same command with --resume to continue"
+            f"{stage.name} interrupted; {last_checkpoint(stage_dir)}: run the same command with --resume "
+            "to continue"
         ) from None
+    except WorkerDied as err:
+        # the other ranks' tracebacks (their collective's peer gone) and the controller's shutdown
+        # warning reach this console through Ray's log monitor a moment after fit() returns: let them
+        # come before the error line, which is what the user should read last
+        time.sleep(LOG_MONITOR_LAG_S)
+        drop_worker_bars()
+        retried = f" after {train_cfg.max_failures} restart(s)" if train_cfg.max_failures else ""
+        raise WorkerDied(
+            err.ranks,
+            f"{stage.name}: {dead_workers_text(err.ranks)}{retried}: its process ended (killed, out of "
+            f"memory, a crash, or its node lost); {last_checkpoint(stage_dir)}: run the same command with "
+            "--resume to continue",
+        ) from None
+    except BaseException:  # a worker's own error (DataError...): the command ends with its line
+        drop_worker_bars()
+        raise
     final = stage_dir / "final.pt"
     if result.error is not None:
         raise RuntimeError(f"stage {stage.name} failed: {result.error}")

@@ -396,6 +396,12 @@ def train_loop_per_worker(config: dict) -> None:
     if ckpt is not None:
         with ckpt.as_directory() as d:
             start = worker.load(d)
+    if rank == 0 and start > worker.run.get("resumed_at", 0):  # not where the driver started it
+        print(
+            f"[train] {cfg.name}: a worker failed; Ray Train restarted the workers from step {start} "
+            "(--max-failures)",
+            flush=True,
+        )
 
     writer = bar = None
     stage_dir = Path(worker.run["stage_dir"])

@@ -1348,3 +1348,88 @@ def test_a_clip_changed_on_disk_is_decoded_again_not_trained_from_its_old_frames
     mended = load_frame_cache(build_frame_cache(clips, 32, tmp_path / "d", progress=False))
     assert mended.clip_ids == [c.id for c in clips] and not mended.skipped
     assert not list((tmp_path / "d").glob(".tmp-*"))  # the stale folder is gone
+
+
+# --- a training worker that dies mid-stage ------------------------------------------------------------
+
+
+def _died(rank: int):
+    """A rank's failure as Ray Train reports a worker whose process ended (its health check)."""
+    from ray.exceptions import ActorDiedError
+    from ray.train.v2._internal.exceptions import WorkerHealthCheckFailedError
+
+    return WorkerHealthCheckFailedError(f"A health check failed (rank {rank}).", failure=ActorDiedError())
+
+
+def test_a_dead_worker_is_named_and_the_other_ranks_errors_are_left_out():
+    """A worker killed mid-stage ended edtalk.train with Ray's WorkerGroupError traceback."""
+    from ray.train import WorkerGroupError
+
+    from edtalk.train_run import WorkerDied, _fit, dead_worker_ranks
+
+    failures = {1: _died(1), 0: RuntimeError("gloo: Connection closed by peer")}
+    assert dead_worker_ranks(failures) == {1: "The actor died unexpectedly before finishing this task."}
+    assert dead_worker_ranks({0: RuntimeError("a bug")}) == {}
+
+    class Fails:
+        def __init__(self, failures):
+            self.failures = failures
+
+        def fit(self):
+            raise WorkerGroupError("Training failed due to worker errors", self.failures)
+
+    with pytest.raises(WorkerDied, match="training worker rank 1 died"):
+        _fit(Fails(failures))
+    with pytest.raises(WorkerGroupError):  # a worker's own error stays Ray's, with its traceback
+        _fit(Fails({0: RuntimeError("a bug")}))
+
+
+def test_a_dead_worker_ends_the_command_with_its_line_and_status_1(tmp_path, monkeypatch, capsys):
+    from edtalk import train
+    from edtalk.train_run import WorkerDied
+
+    died = WorkerDied({1: "gone"}, "eg_pretrain: training worker rank 1 died; run ... --resume")
+    monkeypatch.setattr(train, "_train", lambda args: (_ for _ in ()).throw(died))
+    assert train.main(["--stage", "eg_pretrain", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "[train] error: eg_pretrain: training worker rank 1 died" in err
+    assert "--max-failures N has Ray Train restart the workers itself" in err
+    assert train.main(["--stage", "eg_pretrain", "--out", str(tmp_path), "--max-failures", "2"]) == 1
+    assert "--max-failures N" not in capsys.readouterr().err  # given, and spent
+
+
+def test_max_failures_reaches_ray_trains_failure_config_and_may_change_on_resume(tmp_path):
+    from edtalk.config import ConfigError, TrainConfig
+    from edtalk.train import build_parser
+    from edtalk.train_resume import _changed
+    from edtalk.train_run import stage_run_config
+
+    assert stage_run_config(tmp_path, "eg_pretrain").failure_config.max_failures == 0
+    assert stage_run_config(tmp_path, "eg_pretrain", 3).failure_config.max_failures == 3
+    assert build_parser().parse_args(["--stage", "eg_pretrain", "--max-failures", "2"]).max_failures == 2
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--stage", "eg_pretrain", "--max-failures", "-1"])
+    with pytest.raises(ConfigError, match="max_failures must be >= 0"):
+        TrainConfig(max_failures=-1)
+    old, new = TrainConfig().to_dict(), TrainConfig(max_failures=2).to_dict()
+    old.pop("max_failures")  # a run checkpointed before the setting existed
+    assert _changed(old, new) == [] and _changed(TrainConfig().to_dict(), new) == []
+
+
+def test_bars_a_stopped_stage_left_open_are_taken_down(monkeypatch, capsys):
+    """A killed worker never closes its bar; Ray's patched print redrew it after the error line (and
+    after "interrupted" on Ctrl-C), and a late state re-created it."""
+    from ray.experimental import tqdm_ray
+
+    from edtalk.train_run import drop_worker_bars
+
+    drop_worker_bars()  # no bar was ever drawn in this process: nothing to do
+    manager = tqdm_ray._BarManager()
+    monkeypatch.setattr(tqdm_ray, "_manager", manager)
+    state = {"x": 3, "pos": 0, "desc": "eg_pretrain", "total": 40, "unit": "it", "closed": False}
+    state.update(ip="10.0.0.2", pid=4242, uuid="u1")  # a worker on another node: its own bar group
+    manager.process_state_update(dict(state))
+    assert [len(g.bars_by_uuid) for g in manager.bar_groups.values()] == [1]
+    drop_worker_bars()
+    manager.process_state_update({**state, "x": 4})  # still on its way when the stage ended
+    assert [len(g.bars_by_uuid) for g in manager.bar_groups.values()] == [0]

@@ -1,6 +1,7 @@
-"""Ray Train runs of the training CLI: 2 workers for a few steps, and resume after kill -9.
+"""Ray Train runs of the training CLI: 2 workers for a few steps, resume after kill -9 of the driver,
+and a training worker killed mid-stage (an error naming it, then --max-failures restarting it).
 
-Both start a local Ray runtime and take minutes on 2 shared CPU cores: marked ``ray`` and ``slow``.
+All start a local Ray runtime and take minutes on 2 shared CPU cores: marked ``ray`` and ``slow``.
 """
 
 import json
@@ -115,3 +116,72 @@ def test_resume_after_kill_9(fixture_data, tmp_path):
     assert summary["metrics"]["resumed_from"] > 0
     assert summary["metrics"]["step"] == 12
     assert (out / "eg_pretrain" / "final.pt").is_file()
+
+
+def _kill_a_training_worker(proc, stage_dir: Path, log: Path, after_step: int) -> None:
+    """``kill -9`` one of ``proc``'s Ray Train workers once the stage registered a checkpoint past
+    ``after_step`` (as the OOM killer or a crash ends one)."""
+    import psutil
+
+    from edtalk.config import ConfigError
+    from edtalk.train_resume import registered_checkpoints
+
+    def latest_step() -> int:
+        try:
+            step = registered_checkpoints(stage_dir).latest_step
+        except ConfigError:  # Ray's record caught mid-write
+            return -1
+        return -1 if step is None else step
+
+    deadline = time.time() + 600
+    while time.time() < deadline and latest_step() <= after_step:
+        assert proc.poll() is None, log.read_text()[-3000:]
+        time.sleep(0.5)
+    workers = [
+        p
+        for p in psutil.Process(proc.pid).children(recursive=True)
+        if "RayTrainWorker" in " ".join(p.cmdline())
+    ]
+    assert workers, log.read_text()[-3000:]
+    workers[-1].kill()
+
+
+def test_a_worker_killed_mid_stage_is_named_then_restarted_with_max_failures(fixture_data, tmp_path):
+    """A worker's death ended the command with Ray's WorkerGroupError traceback and no word of
+    --resume; Ray Train's FailureConfig was never set, so nothing could restart it."""
+    out = tmp_path / "runs"
+    args = _cli(fixture_data, out, "--stage", "eg_pretrain", "--max-steps", "40", "--checkpoint-every", "2")
+    log = tmp_path / "first.log"
+    with open(log, "w") as f:
+        proc = subprocess.Popen(args, cwd=REPO, env=_env(), stdout=f, stderr=subprocess.STDOUT)
+        try:
+            _kill_a_training_worker(proc, out / "eg_pretrain", log, after_step=0)
+            proc.wait(timeout=600)
+        finally:
+            proc.kill()
+    text = log.read_text()
+    assert proc.returncode == 1, text[-3000:]
+    last = [line for line in text.splitlines() if line.strip()][-1]
+    assert "[train] error: eg_pretrain: training worker rank" in last, text[-3000:]
+    assert "its last checkpoint is step" in last and "--resume" in last
+    assert "--max-failures N has Ray Train restart the workers itself" in last
+    assert not (out / "eg_pretrain" / "final.pt").exists()
+
+    log = tmp_path / "second.log"
+    with open(log, "w") as f:
+        proc = subprocess.Popen(
+            [*args, "--resume", "--max-failures", "1"],
+            cwd=REPO,
+            env=_env(),
+            stdout=f,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _kill_a_training_worker(proc, out / "eg_pretrain", log, after_step=20)
+            proc.wait(timeout=600)
+        finally:
+            proc.kill()
+    text = log.read_text()
+    assert proc.returncode == 0, text[-3000:]
+    assert "a worker failed; Ray Train restarted the workers from step" in text, text[-3000:]
+    assert json.loads((out / "eg_pretrain" / "summary.json").read_text())["metrics"]["step"] == 40
