@@ -146,42 +146,34 @@ def _kill_a_training_worker(proc, stage_dir: Path, log: Path, after_step: int) -
     workers[-1].kill()
 
 
+def _train_killing_a_worker(args: list[str], stage_dir: Path, log: Path, after_step: int) -> tuple[int, str]:
+    """Run the training command ``args``, kill one of its workers past ``after_step``, let it end:
+    its exit status and output."""
+    with open(log, "w") as f:
+        proc = subprocess.Popen(args, cwd=REPO, env=_env(), stdout=f, stderr=subprocess.STDOUT)
+        try:
+            _kill_a_training_worker(proc, stage_dir, log, after_step)
+            proc.wait(timeout=600)
+        finally:
+            proc.kill()
+    return proc.returncode, log.read_text()
+
+
 def test_a_worker_killed_mid_stage_is_named_then_restarted_with_max_failures(fixture_data, tmp_path):
     """A worker's death ended the command with Ray's WorkerGroupError traceback and no word of
     --resume; Ray Train's FailureConfig was never set, so nothing could restart it."""
     out = tmp_path / "runs"
     args = _cli(fixture_data, out, "--stage", "eg_pretrain", "--max-steps", "40", "--checkpoint-every", "2")
-    log = tmp_path / "first.log"
-    with open(log, "w") as f:
-        proc = subprocess.Popen(args, cwd=REPO, env=_env(), stdout=f, stderr=subprocess.STDOUT)
-        try:
-            _kill_a_training_worker(proc, out / "eg_pretrain", log, after_step=0)
-            proc.wait(timeout=600)
-        finally:
-            proc.kill()
-    text = log.read_text()
-    assert proc.returncode == 1, text[-3000:]
+    status, text = _train_killing_a_worker(args, out / "eg_pretrain", tmp_path / "first.log", after_step=0)
+    assert status == 1, text[-3000:]
     last = [line for line in text.splitlines() if line.strip()][-1]
     assert "[train] error: eg_pretrain: training worker rank" in last, text[-3000:]
     assert "its last checkpoint is step" in last and "--resume" in last
     assert "--max-failures N has Ray Train restart the workers itself" in last
     assert not (out / "eg_pretrain" / "final.pt").exists()
 
-    log = tmp_path / "second.log"
-    with open(log, "w") as f:
-        proc = subprocess.Popen(
-            [*args, "--resume", "--max-failures", "1"],
-            cwd=REPO,
-            env=_env(),
-            stdout=f,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _kill_a_training_worker(proc, out / "eg_pretrain", log, after_step=20)
-            proc.wait(timeout=600)
-        finally:
-            proc.kill()
-    text = log.read_text()
-    assert proc.returncode == 0, text[-3000:]
+    again = [*args, "--resume", "--max-failures", "1"]
+    status, text = _train_killing_a_worker(again, out / "eg_pretrain", tmp_path / "second.log", after_step=20)
+    assert status == 0, text[-3000:]
     assert "a worker failed; Ray Train restarted the workers from step" in text, text[-3000:]
     assert json.loads((out / "eg_pretrain" / "summary.json").read_text())["metrics"]["step"] == 40
