@@ -56,19 +56,13 @@ from edtalk.train_chain import (
     unmet_parent,
 )
 from edtalk.train_experts import EXPERT_STEPS, check_experts, ensure_experts
+from edtalk.train_failures import WorkerDied
 from edtalk.train_resume import (
     check_resumable,
     delete_earlier_run,
     trained_from_another_parent,
 )
-from edtalk.train_run import (
-    TrainingInterrupted,
-    WorkerDied,
-    resolve_use_gpu,
-    run_stage,
-    set_env_defaults,
-    worker_env,
-)
+from edtalk.train_run import TrainingInterrupted, resolve_use_gpu, run_stage, set_env_defaults, worker_env
 from edtalk.train_sanity import self_reconstruction_check
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,6 +42,14 @@ from edtalk.cli import ctrl_c_kept
 from edtalk.provenance import code_state
 from edtalk.ray_setup import in_private_instance
 from edtalk.train_chain import missing_parent
+from edtalk.train_failures import (
+    LOG_MONITOR_LAG_S,
+    WorkerDied,
+    dead_worker_ranks,
+    dead_workers_text,
+    drop_bars_of_gone_workers,
+    drop_worker_bars,
+)
 from edtalk.train_resume import (
     delete_earlier_run,
     note_resume,
@@ -138,40 +147,6 @@ class TrainingInterrupted(Exception):
     """Ctrl-C during a stage: Ray aborted the run; its registered checkpoints stay for --resume."""
 
 
-LOG_MONITOR_LAG_S = 2.0  # how long workers' last lines take to reach the driver (Ray's log monitor)
-
-
-class WorkerDied(Exception):
-    """A training worker's process ended mid-stage (``kill -9``, the OOM killer, a crash in native
-    code, its node lost) more often than ``--max-failures`` lets Ray Train restart the workers; the
-    stage's registered checkpoints stay for --resume. ``ranks``: {rank: Ray's first line of why}."""
-
-    def __init__(self, ranks: dict[int, str], message: str = ""):
-        self.ranks = ranks
-        super().__init__(message or dead_workers_text(ranks))
-
-
-def dead_workers_text(ranks: dict[int, str]) -> str:
-    """ "training worker rank 1 died (Ray: ...)" for each dead rank."""
-    return "; ".join(f"training worker rank {r} died (Ray: {why})" for r, why in sorted(ranks.items()))
-
-
-def dead_worker_ranks(failures: dict) -> dict[int, str]:
-    """The ranks of a ``WorkerGroupError`` whose process died, not raised: Ray Train's health check
-    found the actor gone (``WorkerHealthCheckFailedError`` around a ``RayActorError``). The other
-    ranks' errors after a death (a collective's peer gone) are its consequence."""
-    from ray.exceptions import RayActorError
-    from ray.train.v2._internal.exceptions import WorkerHealthCheckFailedError
-
-    dead = {}
-    for rank, error in failures.items():
-        cause = error.health_check_failure if isinstance(error, WorkerHealthCheckFailedError) else error
-        if isinstance(cause, RayActorError):
-            text = str(getattr(cause, "error_msg", "") or cause).strip()
-            dead[int(rank)] = text.splitlines()[0] if text else type(cause).__name__
-    return dead
-
-
 def _fit(trainer):
     """``trainer.fit()``; a bad-input error of a worker (``DataError``: a dataset, cache or file
     problem) is raised again on the driver as itself, which ``edtalk.train.main`` prints as one error line."""
@@ -192,26 +167,6 @@ def _fit(trainer):
         if dead := dead_worker_ranks(failures):
             raise WorkerDied(dead) from None
         raise
-
-
-def drop_worker_bars() -> None:
-    """Take down the progress bars a stage's workers left open on this driver and ignore any bar
-    state still on its way: a worker killed, or a run stopped by Ctrl-C or an error, never closes
-    its bar, and Ray's patched ``print`` redrew it after every later line (the error or
-    "interrupted" line among them). For a stage that ended early only: the command ends after it.
-    A process that rendered no worker bar (a sweep's trial actor) has nothing to take down."""
-    from ray.experimental import tqdm_ray
-
-    manager = tqdm_ray._manager
-    if manager is None:
-        return
-    with manager.lock:
-        manager.process_state_update = lambda state: None
-        for group in manager.bar_groups.values():
-            for bar in group.bars_by_uuid.values():
-                bar.bar.leave = False  # cleared, not left as a last line
-                bar.bar.close()
-            group.bars_by_uuid.clear()
 
 
 def stage_run_config(out: Path, name: str, max_failures: int = 0):
@@ -301,7 +256,7 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         "trained_on": trained_on(stage.name, train_cfg),
         "perceptual": perceptual_label(train_cfg.perceptual) if stage.adversarial else None,
         "use_gpu": use_gpu,  # what Ray books each worker: a worker booked none must not take a GPU
-        "resumed_at": resumed_at or 0,  # a worker starting later was restarted after a failure
+        "run_token": uuid.uuid4().hex,  # this call's: a worker group started again is a restart
     }
     if train_cfg.resume and (changes := resume_check(stage_dir, run)):
         print(f"[train] {stage.name}: resuming with changed settings: {'; '.join(changes)}", flush=True)
@@ -343,6 +298,7 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     except BaseException:  # a worker's own error (DataError...): the command ends with its line
         drop_worker_bars()
         raise
+    drop_bars_of_gone_workers()  # of the workers Ray Train restarted (--max-failures)
     final = stage_dir / "final.pt"
     if result.error is not None:
         raise RuntimeError(f"stage {stage.name} failed: {result.error}")

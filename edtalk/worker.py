@@ -29,6 +29,7 @@ from edtalk.engine_setup import (
     skip_inference_shm_kernel,
 )
 from edtalk.experts.names import expert_file
+from edtalk.train_failures import is_restart
 from edtalk.worker_devices import (
     all_reduce_grads,
     check_shared_folder,
@@ -396,15 +397,11 @@ def train_loop_per_worker(config: dict) -> None:
     if ckpt is not None:
         with ckpt.as_directory() as d:
             start = worker.load(d)
-    if rank == 0 and start > worker.run.get("resumed_at", 0):  # not where the driver started it
-        print(
-            f"[train] {cfg.name}: a worker failed; Ray Train restarted the workers from step {start} "
-            "(--max-failures)",
-            flush=True,
-        )
 
     writer = bar = None
     stage_dir = Path(worker.run["stage_dir"])
+    if rank == 0 and "run_token" in worker.run and is_restart(stage_dir, worker.run["run_token"]):
+        print(f"[train] {cfg.name}: Ray Train restarted the workers, from step {start}", flush=True)
     if rank == 0:
         from ray.experimental.tqdm_ray import tqdm
         from torch.utils.tensorboard import SummaryWriter

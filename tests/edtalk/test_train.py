@@ -1363,13 +1363,21 @@ def _died(rank: int):
 
 def test_a_dead_worker_is_named_and_the_other_ranks_errors_are_left_out():
     """A worker killed mid-stage ended edtalk.train with Ray's WorkerGroupError traceback."""
-    from ray.train import WorkerGroupError
+    import pickle
 
-    from edtalk.train_run import WorkerDied, _fit, dead_worker_ranks
+    from ray.exceptions import ActorDiedError, OutOfMemoryError
+    from ray.train import WorkerGroupError
+    from ray.train.v2._internal.exceptions import WorkerHealthCheckFailedError
+
+    from edtalk.train_failures import WorkerDied, dead_worker_ranks
+    from edtalk.train_run import _fit
 
     failures = {1: _died(1), 0: RuntimeError("gloo: Connection closed by peer")}
     assert dead_worker_ranks(failures) == {1: "The actor died unexpectedly before finishing this task."}
     assert dead_worker_ranks({0: RuntimeError("a bug")}) == {}
+    assert dead_worker_ranks({0: ActorDiedError()}) == {}  # a rank's own call to a dead actor: raised
+    by_ray = WorkerHealthCheckFailedError("A health check failed.", failure=OutOfMemoryError("task killed"))
+    assert "memory monitor" in dead_worker_ranks({2: by_ray})[2]  # Ray's memory monitor ended it
 
     class Fails:
         def __init__(self, failures):
@@ -1378,15 +1386,17 @@ def test_a_dead_worker_is_named_and_the_other_ranks_errors_are_left_out():
         def fit(self):
             raise WorkerGroupError("Training failed due to worker errors", self.failures)
 
-    with pytest.raises(WorkerDied, match="training worker rank 1 died"):
+    with pytest.raises(WorkerDied, match="training worker rank 1 died") as raised:
         _fit(Fails(failures))
+    again = pickle.loads(pickle.dumps(raised.value))  # as a sweep's trial actor sends it to the driver
+    assert (again.ranks, str(again)) == (raised.value.ranks, str(raised.value))
     with pytest.raises(WorkerGroupError):  # a worker's own error stays Ray's, with its traceback
         _fit(Fails({0: RuntimeError("a bug")}))
 
 
 def test_a_dead_worker_ends_the_command_with_its_line_and_status_1(tmp_path, monkeypatch, capsys):
     from edtalk import train
-    from edtalk.train_run import WorkerDied
+    from edtalk.train_failures import WorkerDied
 
     died = WorkerDied({1: "gone"}, "eg_pretrain: training worker rank 1 died; run ... --resume")
     monkeypatch.setattr(train, "_train", lambda args: (_ for _ in ()).throw(died))
@@ -1416,20 +1426,61 @@ def test_max_failures_reaches_ray_trains_failure_config_and_may_change_on_resume
     assert _changed(old, new) == [] and _changed(TrainConfig().to_dict(), new) == []
 
 
-def test_bars_a_stopped_stage_left_open_are_taken_down(monkeypatch, capsys):
+def test_bars_a_stopped_stage_left_open_are_taken_down(monkeypatch):
     """A killed worker never closes its bar; Ray's patched print redrew it after the error line (and
     after "interrupted" on Ctrl-C), and a late state re-created it."""
     from ray.experimental import tqdm_ray
 
-    from edtalk.train_run import drop_worker_bars
+    from edtalk.train_failures import drop_worker_bars
 
+    monkeypatch.setattr(tqdm_ray, "_manager", None)
     drop_worker_bars()  # no bar was ever drawn in this process: nothing to do
     manager = tqdm_ray._BarManager()
     monkeypatch.setattr(tqdm_ray, "_manager", manager)
-    state = {"x": 3, "pos": 0, "desc": "eg_pretrain", "total": 40, "unit": "it", "closed": False}
-    state.update(ip="10.0.0.2", pid=4242, uuid="u1")  # a worker on another node: its own bar group
-    manager.process_state_update(dict(state))
-    assert [len(g.bars_by_uuid) for g in manager.bar_groups.values()] == [1]
+    manager.process_state_update(_bar_state(manager.ip, 4242, "u1"))
+    (group,) = manager.bar_groups.values()
+    (drawn,) = group.bars_by_uuid.values()
     drop_worker_bars()
-    manager.process_state_update({**state, "x": 4})  # still on its way when the stage ended
+    assert drawn.bar.leave is False  # cleared from the screen, not left as a last line
+    manager.process_state_update(_bar_state(manager.ip, 4242, "u1", x=4))  # on its way when the stage ended
     assert [len(g.bars_by_uuid) for g in manager.bar_groups.values()] == [0]
+
+
+def _bar_state(ip: str, pid: int, uuid: str, x: int = 3) -> dict:
+    """A worker's tqdm_ray bar state as it reaches the driver."""
+    return {"x": x, "pos": 0, "desc": "eg_pretrain", "total": 40, "unit": "it", "closed": False} | {
+        "ip": ip,
+        "pid": pid,
+        "uuid": uuid,
+    }
+
+
+def test_after_a_restart_the_bar_of_the_gone_worker_is_taken_down_and_the_others_kept(monkeypatch):
+    """--max-failures: the first attempt's rank 0 never closed its bar, which stayed on the screen
+    and was redrawn after every later line of the command, the next stages' included."""
+    import subprocess
+    import sys
+
+    from ray.experimental import tqdm_ray
+
+    from edtalk.train_failures import drop_bars_of_gone_workers
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    manager = tqdm_ray._BarManager()
+    monkeypatch.setattr(tqdm_ray, "_manager", manager)
+    manager.process_state_update(_bar_state(manager.ip, gone.pid, "old"))
+    manager.process_state_update(_bar_state(manager.ip, os.getpid(), "live"))
+    drop_bars_of_gone_workers()
+    manager.process_state_update(_bar_state(manager.ip, gone.pid, "old", x=5))  # late: ignored
+    manager.process_state_update(_bar_state(manager.ip, os.getpid(), "next"))  # a next stage's bar
+    bars = {k[1]: sorted(g.bars_by_uuid) for k, g in manager.bar_groups.items()}
+    assert bars == {gone.pid: [], os.getpid(): ["live", "next"]}
+
+
+def test_a_restart_is_told_apart_from_a_calls_first_start(tmp_path):
+    from edtalk.train_failures import is_restart
+
+    assert not is_restart(tmp_path, "call-1")  # the first worker group of this call
+    assert is_restart(tmp_path, "call-1")  # Ray Train started it again
+    assert not is_restart(tmp_path, "call-2")  # a --resume call starts its own
