@@ -15,6 +15,10 @@ one TorchTrainer per stage, and a self-reconstruction check of the last stage. T
 - ``edtalk.train_resume``: ``--resume``: the checkpoints Ray registered and what may change;
 - ``edtalk.train_run``: a stage's life on Ray Train (TorchTrainer, DeepSpeed, checkpoints,
   final.pt), the environment defaults and the GPU choice;
+- ``edtalk.train_failures``: a worker that died (``WorkerDied``), a restart by ``--max-failures``,
+  and the progress bars dead workers leave;
+- ``edtalk.train_placement_group``: what a private Ray instance leaves out of Ray Train, and the
+  placement groups a dead trial leaves (freed by the sweeps);
 - ``edtalk.train_sanity``: the self-reconstruction check after the last stage.
 """
 
