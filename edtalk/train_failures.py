@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 LOG_MONITOR_LAG_S = 2.0  # how long workers' last lines take to reach the driver (Ray's log monitor)
-STARTED_FILE = "worker_group_started"  # in the stage folder: the run token of the last worker group start
+STARTED_FILE = "worker_group_starts"  # in the stage folder: "<run token> <worker groups started>"
 
 
 class WorkerDied(Exception):
@@ -60,16 +60,22 @@ def dead_worker_ranks(failures: dict) -> dict[int, str]:
     return dead
 
 
+def worker_group_starts(stage_dir: Path, run_token: str) -> int:
+    """How many worker groups the ``edtalk.train`` call of ``run_token`` has started for this stage
+    (2 or more: Ray Train restarted them); 0 when none recorded one."""
+    try:
+        token, _, count = (stage_dir / STARTED_FILE).read_text().partition(" ")
+        return int(count) if token == run_token else 0
+    except (OSError, ValueError):
+        return 0
+
+
 def is_restart(stage_dir: Path, run_token: str) -> bool:
     """Whether this worker group is a restart by Ray Train within one ``edtalk.train`` call (its
     ``run_token``) rather than the call's first start; records this start. Rank 0 only."""
-    marker = stage_dir / STARTED_FILE
-    try:
-        restarted = marker.read_text() == run_token
-    except OSError:
-        restarted = False
-    marker.write_text(run_token)
-    return restarted
+    starts = worker_group_starts(stage_dir, run_token) + 1
+    (stage_dir / STARTED_FILE).write_text(f"{run_token} {starts}")
+    return starts > 1
 
 
 def _bar_manager():
@@ -93,10 +99,11 @@ def drop_worker_bars() -> None:
 
 
 def drop_bars_of_gone_workers() -> None:
-    """After a stage that finished: take down the bars of this machine's worker processes that are
-    gone (the workers Ray Train restarted) and ignore their late states; the live workers closed
-    theirs, and the next stages' bars come from new processes. A worker on another node is left
-    (its process cannot be looked up from here)."""
+    """After a stage that finished after a restart (``worker_group_starts`` > 1): take down the bars
+    of this machine's worker processes that are gone (the first attempts' rank 0) and ignore their
+    late states. A worker on another node is left (its process cannot be looked up from here). Not
+    after a stage without a restart: its workers end as ``fit()`` returns, and a bar's last state
+    may still be on its way."""
     import psutil
 
     manager = _bar_manager()

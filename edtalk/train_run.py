@@ -49,6 +49,7 @@ from edtalk.train_failures import (
     dead_workers_text,
     drop_bars_of_gone_workers,
     drop_worker_bars,
+    worker_group_starts,
 )
 from edtalk.train_resume import (
     delete_earlier_run,
@@ -298,7 +299,8 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     except BaseException:  # a worker's own error (DataError...): the command ends with its line
         drop_worker_bars()
         raise
-    drop_bars_of_gone_workers()  # of the workers Ray Train restarted (--max-failures)
+    if worker_group_starts(stage_dir, run["run_token"]) > 1:  # Ray Train restarted the workers
+        drop_bars_of_gone_workers()
     final = stage_dir / "final.pt"
     if result.error is not None:
         raise RuntimeError(f"stage {stage.name} failed: {result.error}")

@@ -1479,8 +1479,12 @@ def test_after_a_restart_the_bar_of_the_gone_worker_is_taken_down_and_the_others
 
 
 def test_a_restart_is_told_apart_from_a_calls_first_start(tmp_path):
-    from edtalk.train_failures import is_restart
+    from edtalk.train_failures import is_restart, worker_group_starts
 
+    assert worker_group_starts(tmp_path, "call-1") == 0
     assert not is_restart(tmp_path, "call-1")  # the first worker group of this call
+    assert worker_group_starts(tmp_path, "call-1") == 1  # the driver: no restart, bars left alone
     assert is_restart(tmp_path, "call-1")  # Ray Train started it again
+    assert worker_group_starts(tmp_path, "call-1") == 2
     assert not is_restart(tmp_path, "call-2")  # a --resume call starts its own
+    assert worker_group_starts(tmp_path, "call-1") == 0

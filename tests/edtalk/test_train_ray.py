@@ -6,6 +6,7 @@ All start a local Ray runtime and take minutes on 2 shared CPU cores: marked ``r
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -179,4 +180,6 @@ def test_a_worker_killed_mid_stage_is_named_then_restarted_with_max_failures(fix
     status, text = _train_killing_a_worker(again, out / "eg_pretrain", tmp_path / "second.log", after_step=20)
     assert status == 0, text[-3000:]
     assert "eg_pretrain: Ray Train restarted the workers, from step" in text, text[-3000:]
+    after = re.split(r"[\r\n]", text.split("[train] eg_pretrain: done in", 1)[1])
+    assert not [line for line in after if "%|" in line], text[-3000:]  # the first attempt's bar is gone
     assert json.loads((out / "eg_pretrain" / "summary.json").read_text())["metrics"]["step"] == 40
