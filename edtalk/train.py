@@ -60,7 +60,7 @@ from edtalk.train_chain import (
     unmet_parent,
 )
 from edtalk.train_experts import EXPERT_STEPS, check_experts, ensure_experts
-from edtalk.train_failures import WorkerDied
+from edtalk.train_failures import LOG_MONITOR_LAG_S, WorkerDied
 from edtalk.train_resume import (
     check_resumable,
     delete_earlier_run,
@@ -366,8 +366,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[train] {err}", file=sys.stderr, flush=True)
         return 130  # the shell's code for a run stopped by Ctrl-C
     except WorkerDied as err:  # not the user's mistake (exit 2): the run failed
-        # first the other ranks' and the controller's last lines, some held back by Ray's log
-        # de-duplication until it stops: the error line is what the user reads last
+        # first the other ranks' tracebacks (their collective's peer gone) and the controller's
+        # shutdown warning: some still on their way through Ray's log monitor, some held back by its
+        # log de-duplication until Ray stops. The error line is what the user reads last
+        time.sleep(LOG_MONITOR_LAG_S)
         end_ray()
         restart = "" if args.max_failures else " (--max-failures N has Ray Train restart the workers itself)"
         print(f"[train] error: {err}{restart}", file=sys.stderr, flush=True)

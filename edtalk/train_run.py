@@ -43,7 +43,6 @@ from edtalk.provenance import code_state
 from edtalk.ray_setup import in_private_instance
 from edtalk.train_chain import missing_parent
 from edtalk.train_failures import (
-    LOG_MONITOR_LAG_S,
     WorkerDied,
     dead_worker_ranks,
     dead_workers_text,
@@ -284,10 +283,6 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
             "to continue"
         ) from None
     except WorkerDied as err:
-        # the other ranks' tracebacks (their collective's peer gone) and the controller's shutdown
-        # warning reach this console through Ray's log monitor a moment after fit() returns: let them
-        # come before the error line, which is what the user should read last
-        time.sleep(LOG_MONITOR_LAG_S)
         drop_worker_bars()
         retried = f" after {train_cfg.max_failures} restart(s)" if train_cfg.max_failures else ""
         raise WorkerDied(

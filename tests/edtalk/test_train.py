@@ -1400,6 +1400,7 @@ def test_a_dead_worker_ends_the_command_with_its_line_and_status_1(tmp_path, mon
 
     died = WorkerDied({1: "gone"}, "eg_pretrain: training worker rank 1 died; run ... --resume")
     monkeypatch.setattr(train, "_train", lambda args: (_ for _ in ()).throw(died))
+    monkeypatch.setattr(train, "LOG_MONITOR_LAG_S", 0.0)  # no Ray lines on their way here
     assert train.main(["--stage", "eg_pretrain", "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "[train] error: eg_pretrain: training worker rank 1 died" in err
