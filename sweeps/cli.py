@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edtalk.cli import model_preset, positive_int
+from edtalk.cli import model_preset, non_negative_int, positive_int
 from sweeps.parent_run import SMOKE_PARENT
 from sweeps.variant import DRIVING_METHODS
 
@@ -114,6 +114,16 @@ def build_parser(prog: str, description: str, smoke: str = "a few sweep points")
         default=None,
         help="trials at once (default: what the cluster holds when the sweep starts, its GPUs, else "
         "CPUs, over --workers; an autoscaling cluster that starts without GPU workers needs this set)",
+    )
+    p.add_argument(
+        "--max-failures",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="start a failed trial again up to N times (a training worker or the trial's own process that "
+        "died, a lost node, any error the trial raised: Tune cannot tell them apart); each try keeps the "
+        "stages the trial finished and goes on from its stage's last checkpoint. Kept with the sweep: "
+        "--resume runs with the N the sweep started with; 0 leaves a failed trial to --resume",
     )
     p.add_argument(
         "--protocol",

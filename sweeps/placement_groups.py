@@ -5,9 +5,10 @@ choosing it rather than a training worker) takes its Ray Train controller and wo
 Ray keeps the controller's placement group until the sweep's driver ends: the stage's worker CPUs
 stay reserved, and on a private local instance, sized to the machine, the next trial never starts.
 Ray Train's own cleaner for this is left out there (``edtalk.train_placement_group``), so the driver
-does its job: after a trial errors, and every few seconds of Tune's loop (Ray marks the controller
-dead a moment after Tune hears of the trial's end). On a cluster Ray Train's cleaner runs too;
-whichever removes a group first, the other finds nothing.
+does its job: after a trial errors (or fails and is started again, ``--max-failures``), and every
+few seconds of Tune's loop (Ray marks the controller dead a moment after Tune hears of the trial's
+end). On a cluster Ray Train's cleaner runs too; whichever removes a group first, the other finds
+nothing.
 
 Tune pickles the callback by its import path into the sweep's ``tuner.pkl`` for ``--resume``: keep
 this class's name and module.
@@ -39,6 +40,10 @@ class FreeOrphanedPlacementGroups(tune.Callback):
             self.free()
 
     def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
+        self.free()
+
+    def on_trial_recover(self, iteration: int, trials: list, trial, **info) -> None:
+        """A failed trial that Tune starts again (``--max-failures``): its new try needs the CPUs."""
         self.free()
 
     def free(self) -> int:

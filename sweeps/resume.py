@@ -12,6 +12,8 @@ from sweeps.trial import trial_config
 from sweeps.variant import Variant
 
 SETTINGS_FILE = "edtalk_sweep.json"  # beside Tune's experiment state: what the sweep was started with
+# settings added after sweeps were first saved, with the value a sweep saved before had (Tune's default)
+ADDED_SETTINGS = {"max_failures": 0}
 
 
 def sweep_settings(args: argparse.Namespace, variants: list[Variant]) -> dict[str, Any]:
@@ -23,6 +25,7 @@ def sweep_settings(args: argparse.Namespace, variants: list[Variant]) -> dict[st
         "num_samples": args.num_samples,
         "scheduler": args.scheduler,
         "max_concurrent_trials": args.max_concurrent_trials,
+        "max_failures": args.max_failures,
     }
 
 
@@ -36,7 +39,8 @@ def check_resume(path: str, settings: dict[str, Any]) -> None:
     saved = _saved_settings(path)
     if saved is None:  # started before this check existed: nothing to compare
         return
-    changed = changed_fields(saved, settings)
+    added = {k: v for k, v in ADDED_SETTINGS.items() if k in settings}  # a sweep saved before them had these
+    changed = changed_fields({**added, **saved}, settings)
     if changed:
         raise UsageError(
             f"{path}: --resume continues the sweep with the settings it was started with, and these "

@@ -153,8 +153,14 @@ def new_tuner(
             ),
             scheduler=scheduler(args.scheduler, ASHA_METRIC, "max"),
         ),
-        # frees the placement group of a trial that died mid-stage (sweeps.placement_groups)
-        run_config=tune.RunConfig(name=name, storage_path=storage, callbacks=[FreeOrphanedPlacementGroups()]),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=storage,
+            # frees the placement group of a trial that died mid-stage (sweeps.placement_groups)
+            callbacks=[FreeOrphanedPlacementGroups()],
+            # a failed trial starts again: its finished stages kept, its stage resumed (sweeps.trial)
+            failure_config=tune.FailureConfig(max_failures=args.max_failures),
+        ),
     )
 
 

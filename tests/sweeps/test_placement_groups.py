@@ -58,10 +58,60 @@ TWO_TRIALS = textwrap.dedent(
 )
 
 
-def run_two_trials(tmp_path: Path, mode: str) -> tuple[list, str]:
+# One trial that Tune starts again once (``--max-failures 1``): its first try reserves most of the CPUs
+# through an actor it owns and dies (a marker file tells the tries apart); the second try asks for as
+# much. argv[1]: the storage folder.
+RETRIED_TRIAL = textwrap.dedent(
+    """
+    import json
+    import os
+    import sys
+
+    import ray
+    from ray import tune
+    from ray.util.placement_group import placement_group
+
+    from edtalk.ray_setup import start_ray
+    from sweeps.placement_groups import FreeOrphanedPlacementGroups
+    from sweeps.trial import TRIAL_CPU
+
+    start_ray(None, num_cpus=2)
+    marker = os.path.join(sys.argv[1], "first_try_died")
+
+    @ray.remote(num_cpus=0)
+    class Controller:
+        def reserve(self):
+            self.group = placement_group([{"CPU": 1.5}])
+            ray.get(self.group.ready())
+
+    def trial(config):
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            controller = Controller.remote()
+            ray.get(controller.reserve.remote())
+            os._exit(1)
+        ray.get(placement_group([{"CPU": 1.5}]).ready(), timeout=60)
+        tune.report({"started": 1})
+
+    os.makedirs(sys.argv[1], exist_ok=True)
+    grid = tune.Tuner(
+        tune.with_resources(trial, {"CPU": TRIAL_CPU}),
+        run_config=tune.RunConfig(
+            storage_path=sys.argv[1],
+            callbacks=[FreeOrphanedPlacementGroups(every_s=1.0)],
+            failure_config=tune.FailureConfig(max_failures=1),
+            verbose=0,
+        ),
+    ).fit()
+    print(json.dumps([r.metrics.get("started") for r in grid]))
+    """
+)
+
+
+def run_script(script: str, *argv: str) -> tuple[list, str]:
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     proc = subprocess.run(
-        [sys.executable, "-c", TWO_TRIALS, str(tmp_path / mode), mode],
+        [sys.executable, "-c", script, *argv],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -74,8 +124,17 @@ def run_two_trials(tmp_path: Path, mode: str) -> tuple[list, str]:
 
 @pytest.mark.ray
 def test_the_next_trial_starts_after_one_died_mid_stage(tmp_path):
-    started, err = run_two_trials(tmp_path, "free")
+    started, err = run_script(TWO_TRIALS, str(tmp_path / "free"), "free")
     assert started == [None, 1], err[-3000:]  # the first died; the second got its CPUs
+    assert "freed the resources of 1 training run(s) whose trial died mid-stage" in err
+
+
+@pytest.mark.ray
+def test_a_trial_started_again_gets_the_resources_its_dead_try_held(tmp_path):
+    """--max-failures: Tune starts the failed trial again, and its second try is not left waiting
+    for the CPUs the first try's stage held."""
+    started, err = run_script(RETRIED_TRIAL, str(tmp_path / "sweep"))
+    assert started == [1], err[-3000:]
     assert "freed the resources of 1 training run(s) whose trial died mid-stage" in err
 
 
@@ -90,9 +149,10 @@ def test_the_sweeps_tuner_runs_the_callback(tmp_path, monkeypatch):
     captured = {}
     monkeypatch.setattr(tune, "Tuner", lambda trainable, **kw: captured.update(kw))
     monkeypatch.setattr(tuner, "concurrent_trials", lambda workers, chosen=None, cluster=False: 1)
-    args = smoke_defaults(build_parser("x", "y").parse_args(["--root", "d"]))
+    args = smoke_defaults(build_parser("x", "y").parse_args(["--root", "d", "--max-failures", "2"]))
     tuner.new_tuner(args, variants({"mouth": [5]}), None, "bank_size", str(tmp_path))
     assert [type(c) for c in captured["run_config"].callbacks] == [FreeOrphanedPlacementGroups]
+    assert captured["run_config"].failure_config.max_failures == 2  # --max-failures reaches Tune
 
 
 def test_a_trial_error_checks_at_once_and_the_loop_every_few_seconds(monkeypatch):
@@ -105,7 +165,8 @@ def test_a_trial_error_checks_at_once_and_the_loop_every_few_seconds(monkeypatch
     callback.on_step_begin(iteration=0, trials=[])  # the first step checks
     callback.on_step_begin(iteration=1, trials=[])  # not due yet
     callback.on_trial_error(iteration=2, trials=[], trial=None)  # due at once
-    assert len(calls) == 2
+    callback.on_trial_recover(iteration=3, trials=[], trial=None)  # a failed trial started again
+    assert len(calls) == 3
 
 
 def test_a_failing_check_warns_once_and_does_not_stop_the_sweep(monkeypatch, capsys):

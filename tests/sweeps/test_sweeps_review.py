@@ -74,6 +74,28 @@ def test_resume_refuses_another_number_of_trials_at_once(tmp_path):
         resume_plan(more, str(sweep), sweep_settings(more, variants))
 
 
+def test_resume_compares_max_failures_and_a_sweep_saved_before_it_existed_resumes(tmp_path):
+    """Tune's restore keeps the saved FailureConfig: `--resume --max-failures 2` would run with the
+    start's N. A sweep saved before --max-failures existed started with Tune's default, 0."""
+    from eval.run_checks import UsageError
+    from sweeps.resume import SETTINGS_FILE, resume_plan, sweep_settings
+
+    def args(*argv):
+        return smoke_defaults(build_parser("sweep", "a sweep").parse_args(["--root", "d", *argv]))
+
+    variants = bank_size.variants({"mouth": [5, 10]})
+    sweep = tmp_path / "bank_size"
+    sweep.mkdir()
+    (sweep / "tuner.pkl").write_bytes(b"")  # what Tuner.can_restore looks for
+    older = sweep_settings(args(), variants)
+    del older["max_failures"]
+    (sweep / SETTINGS_FILE).write_text(json.dumps(older))
+    assert resume_plan(args("--resume"), str(sweep), sweep_settings(args("--resume"), variants)) is True
+    retried = args("--resume", "--max-failures", "2")
+    with pytest.raises(UsageError, match=r"these differ: max_failures 0 -> 2\. Rerun"):
+        resume_plan(retried, str(sweep), sweep_settings(retried, variants))
+
+
 def test_resume_with_storage_pointing_at_the_sweep_itself_is_refused(tmp_path, capsys):
     """`--resume --storage ray_results/bank_size` (the sweep's own folder) found no sweep at
     ray_results/bank_size/bank_size and, with a note, started a new full sweep inside the old one."""
