@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import uuid
 from dataclasses import replace
@@ -101,7 +102,8 @@ def resolve_use_gpu(train_cfg) -> bool:
 
 
 def set_env_defaults() -> None:
-    """Environment the CLI needs (kept if the user set it). DS_ACCELERATOR=cpu only without CUDA."""
+    """Environment the CLI needs (kept if the user set it). DS_ACCELERATOR=cpu only without CUDA;
+    Ray Train V2 always (``require_ray_train_v2``)."""
     for key, value in ENV_DEFAULTS.items():
         if key == "DS_ACCELERATOR":
             import torch
@@ -109,6 +111,23 @@ def set_env_defaults() -> None:
             if torch.cuda.is_available():
                 continue
         os.environ.setdefault(key, value)
+    require_ray_train_v2()
+
+
+def require_ray_train_v2() -> None:
+    """Turn Ray Train V2 back on, with a note, where the environment turned it off (another project's
+    setting): the stages use V2's API (its controller, ``FailureConfig``, ``LoggingConfig``), and V1
+    failed with an ImportError from the middle of the run. Ray reads the variable once, when
+    ``ray.train`` is first imported: before that here, and in the Ray workers (``worker_env``)."""
+    value = os.environ.get("RAY_TRAIN_V2_ENABLED", "1")
+    if value.lower() in ("1", "true"):  # what Ray counts as on
+        return
+    os.environ["RAY_TRAIN_V2_ENABLED"] = "1"
+    print(
+        f"note: RAY_TRAIN_V2_ENABLED={value} ignored: EDTalk-Bench trains with Ray Train V2 (set to 1 for "
+        "this run and its Ray workers)",
+        file=sys.stderr,
+    )
 
 
 def worker_env() -> dict[str, str]:
