@@ -99,11 +99,11 @@ def drop_worker_bars() -> None:
 
 
 def drop_bars_of_gone_workers() -> None:
-    """After a stage that finished after a restart (``worker_group_starts`` > 1): take down the bars
-    of this machine's worker processes that are gone (the first attempts' rank 0) and ignore their
-    late states. A worker on another node is left (its process cannot be looked up from here). Not
-    after a stage without a restart: its workers end as ``fit()`` returns, and a bar's last state
-    may still be on its way."""
+    """After a stage that finished after a restart (``worker_group_starts`` > 1), or on a sweep's
+    driver after a trial failed (``sweeps.worker_bars``): take down the bars of this machine's worker
+    processes that are gone (the first attempts' rank 0) and ignore their late states. A worker on
+    another node is left (its process cannot be looked up from here). Not after a stage without a
+    restart: its workers end as ``fit()`` returns, and a bar's last state may still be on its way."""
     import psutil
 
     manager = _bar_manager()

@@ -138,6 +138,7 @@ def new_tuner(
     from ray import tune
 
     from sweeps.placement_groups import FreeOrphanedPlacementGroups
+    from sweeps.worker_bars import DropDeadWorkersBars
 
     return tune.Tuner(
         trainable,
@@ -156,8 +157,9 @@ def new_tuner(
         run_config=tune.RunConfig(
             name=name,
             storage_path=storage,
-            # frees the placement group of a trial that died mid-stage (sweeps.placement_groups)
-            callbacks=[FreeOrphanedPlacementGroups()],
+            # free what a trial that failed mid-stage leaves: the placement group its stage held
+            # (sweeps.placement_groups), its dead workers' bars (sweeps.worker_bars)
+            callbacks=[FreeOrphanedPlacementGroups(), DropDeadWorkersBars()],
             # a failed trial starts again: its finished stages kept, its stage resumed (sweeps.trial)
             failure_config=tune.FailureConfig(max_failures=args.max_failures),
         ),

@@ -145,13 +145,15 @@ def test_the_sweeps_tuner_runs_the_callback(tmp_path, monkeypatch):
     from sweeps.bank_size import variants
     from sweeps.cli import build_parser, smoke_defaults
     from sweeps.placement_groups import FreeOrphanedPlacementGroups
+    from sweeps.worker_bars import DropDeadWorkersBars
 
     captured = {}
     monkeypatch.setattr(tune, "Tuner", lambda trainable, **kw: captured.update(kw))
     monkeypatch.setattr(tuner, "concurrent_trials", lambda workers, chosen=None, cluster=False: 1)
     args = smoke_defaults(build_parser("x", "y").parse_args(["--root", "d", "--max-failures", "2"]))
     tuner.new_tuner(args, variants({"mouth": [5]}), None, "bank_size", str(tmp_path))
-    assert [type(c) for c in captured["run_config"].callbacks] == [FreeOrphanedPlacementGroups]
+    callbacks = [type(c) for c in captured["run_config"].callbacks]
+    assert callbacks == [FreeOrphanedPlacementGroups, DropDeadWorkersBars]
     assert captured["run_config"].failure_config.max_failures == 2  # --max-failures reaches Tune
 
 

@@ -1,0 +1,72 @@
+"""sweeps.worker_bars: a failed trial's dead training workers leave no bar on the sweep's screen."""
+
+import os
+import pickle
+import subprocess
+import sys
+
+
+def _bar_state(ip: str, pid: int, uuid: str, x: int = 3) -> dict:
+    """A worker's tqdm_ray bar state as it reaches the driver."""
+    return {"x": x, "pos": 0, "desc": "mouth_pose", "total": 40, "unit": "it", "closed": False} | {
+        "ip": ip,
+        "pid": pid,
+        "uuid": uuid,
+    }
+
+
+def test_after_a_trial_failed_its_gone_workers_bar_is_taken_down(monkeypatch):
+    """A worker killed mid-stage never closed its bar, which the sweep's driver redrew after every
+    later line to the end of the sweep; a live worker's bar stays."""
+    from ray.experimental import tqdm_ray
+
+    from sweeps.worker_bars import DropDeadWorkersBars
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    manager = tqdm_ray._BarManager()
+    monkeypatch.setattr(tqdm_ray, "_manager", manager)
+    manager.process_state_update(_bar_state(manager.ip, gone.pid, "dead"))
+    manager.process_state_update(_bar_state(manager.ip, os.getpid(), "live"))
+    callback = DropDeadWorkersBars(every_s=0.0)
+    callback.on_step_begin(iteration=0, trials=[])  # no trial failed: nothing is looked at
+    assert {k[1]: len(g.bars_by_uuid) for k, g in manager.bar_groups.items()} == {gone.pid: 1, os.getpid(): 1}
+    callback.on_trial_recover(iteration=1, trials=[], trial=None)  # failed, started again
+    manager.process_state_update(_bar_state(manager.ip, gone.pid, "dead", x=5))  # late: ignored
+    assert {k[1]: len(g.bars_by_uuid) for k, g in manager.bar_groups.items()} == {gone.pid: 0, os.getpid(): 1}
+
+
+def test_the_bars_are_looked_at_for_a_while_after_a_failure_only(monkeypatch):
+    """A dead trial's workers end a moment after Tune hears of its failure."""
+    import edtalk.train_failures as failures
+    from sweeps.worker_bars import DropDeadWorkersBars
+
+    calls = []
+    monkeypatch.setattr(failures, "drop_bars_of_gone_workers", lambda: calls.append(1))
+    callback = DropDeadWorkersBars(watch_s=3600.0, every_s=0.0)
+    callback.on_step_begin(iteration=0, trials=[])
+    assert calls == []
+    callback.on_trial_error(iteration=1, trials=[], trial=None)
+    callback.on_step_begin(iteration=2, trials=[])
+    assert len(calls) == 2
+    restored = pickle.loads(pickle.dumps(callback))  # as --resume loads it from tuner.pkl
+    restored.on_step_begin(iteration=3, trials=[])
+    assert len(calls) == 2  # the resumed sweep watches nothing until a trial fails
+    callback = DropDeadWorkersBars(watch_s=0.0, every_s=0.0)
+    callback.on_trial_error(iteration=1, trials=[], trial=None)
+    callback.on_step_begin(iteration=2, trials=[])  # the while is over
+    assert len(calls) == 3
+
+
+def test_an_error_taking_the_bars_down_does_not_stop_the_sweep(monkeypatch):
+    """Tune ends every trial for an exception a callback raises; the bars use Ray's private API."""
+    import edtalk.train_failures as failures
+    from sweeps.worker_bars import DropDeadWorkersBars
+
+    def broken():
+        raise AttributeError("_BarManager has no attribute 'bar_groups'")
+
+    monkeypatch.setattr(failures, "drop_bars_of_gone_workers", broken)
+    callback = DropDeadWorkersBars(every_s=0.0)
+    callback.on_trial_error(iteration=1, trials=[], trial=None)
+    callback.on_step_begin(iteration=2, trials=[])
