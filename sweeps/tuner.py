@@ -138,6 +138,7 @@ def new_tuner(
     from ray import tune
 
     from sweeps.placement_groups import FreeOrphanedPlacementGroups
+    from sweeps.retries import NoteRetries
     from sweeps.worker_bars import DropDeadWorkersBars
 
     return tune.Tuner(
@@ -158,8 +159,9 @@ def new_tuner(
             name=name,
             storage_path=storage,
             # free what a trial that failed mid-stage leaves: the placement group its stage held
-            # (sweeps.placement_groups), its dead workers' bars (sweeps.worker_bars)
-            callbacks=[FreeOrphanedPlacementGroups(), DropDeadWorkersBars()],
+            # (sweeps.placement_groups), its dead workers' bars (sweeps.worker_bars); say when Tune
+            # starts a failed trial again (sweeps.retries)
+            callbacks=[FreeOrphanedPlacementGroups(), DropDeadWorkersBars(), NoteRetries()],
             # a failed trial starts again: its finished stages kept, its stage resumed (sweeps.trial)
             failure_config=tune.FailureConfig(max_failures=args.max_failures),
         ),

@@ -73,6 +73,7 @@ RETRIED_TRIAL = textwrap.dedent(
 
     from edtalk.ray_setup import start_ray
     from sweeps.placement_groups import FreeOrphanedPlacementGroups
+    from sweeps.retries import NoteRetries
     from sweeps.trial import TRIAL_CPU
 
     start_ray(None, num_cpus=2)
@@ -96,9 +97,10 @@ RETRIED_TRIAL = textwrap.dedent(
     os.makedirs(sys.argv[1], exist_ok=True)
     grid = tune.Tuner(
         tune.with_resources(trial, {"CPU": TRIAL_CPU}),
+        param_space={"variant": {"name": "bank_mouth_5"}, "seed": 0},
         run_config=tune.RunConfig(
             storage_path=sys.argv[1],
-            callbacks=[FreeOrphanedPlacementGroups(every_s=1.0)],
+            callbacks=[FreeOrphanedPlacementGroups(every_s=1.0), NoteRetries()],
             failure_config=tune.FailureConfig(max_failures=1),
             verbose=0,
         ),
@@ -131,11 +133,12 @@ def test_the_next_trial_starts_after_one_died_mid_stage(tmp_path):
 
 @pytest.mark.ray
 def test_a_trial_started_again_gets_the_resources_its_dead_try_held(tmp_path):
-    """--max-failures: Tune starts the failed trial again, and its second try is not left waiting
-    for the CPUs the first try's stage held."""
+    """--max-failures: Tune starts the failed trial again, with a note, and its second try is not
+    left waiting for the CPUs the first try's stage held."""
     started, err = run_script(RETRIED_TRIAL, str(tmp_path / "sweep"))
     assert started == [1], err[-3000:]
     assert "freed the resources of 1 training run(s) whose trial died mid-stage" in err
+    assert "note: trial bank_mouth_5 seed 0 (" in err and "failure 1 of at most 1, --max-failures" in err
 
 
 def test_the_sweeps_tuner_runs_the_callback(tmp_path, monkeypatch):
@@ -145,6 +148,7 @@ def test_the_sweeps_tuner_runs_the_callback(tmp_path, monkeypatch):
     from sweeps.bank_size import variants
     from sweeps.cli import build_parser, smoke_defaults
     from sweeps.placement_groups import FreeOrphanedPlacementGroups
+    from sweeps.retries import NoteRetries
     from sweeps.worker_bars import DropDeadWorkersBars
 
     captured = {}
@@ -153,7 +157,7 @@ def test_the_sweeps_tuner_runs_the_callback(tmp_path, monkeypatch):
     args = smoke_defaults(build_parser("x", "y").parse_args(["--root", "d", "--max-failures", "2"]))
     tuner.new_tuner(args, variants({"mouth": [5]}), None, "bank_size", str(tmp_path))
     callbacks = [type(c) for c in captured["run_config"].callbacks]
-    assert callbacks == [FreeOrphanedPlacementGroups, DropDeadWorkersBars]
+    assert callbacks == [FreeOrphanedPlacementGroups, DropDeadWorkersBars, NoteRetries]
     assert captured["run_config"].failure_config.max_failures == 2  # --max-failures reaches Tune
 
 
