@@ -16,7 +16,7 @@ import time
 
 from edtalk.cli import ctrl_c_kept, report_error
 from edtalk.ray_setup import cluster_address, start_ray
-from edtalk.train_run import set_env_defaults, worker_env
+from edtalk.train_run import require_ray_train_v2, set_env_defaults, worker_env
 from sweeps import checks, parent_run
 from sweeps.bootstrap import REPO_ROOT, ensure_repo_on_path
 from sweeps.cli import ASHA_METRIC
@@ -43,6 +43,7 @@ def run_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
     from edtalk.weights import MissingWeightsError, WeightsMismatchError
     from eval.run_checks import UsageError
 
+    require_ray_train_v2()  # before the first import of ray.train (Tune's): the parent run trains here
     args.address = cluster_address(args.address)  # --address, else $RAY_ADDRESS (``ray job submit``)
     try:
         checks.check_inputs(args)

@@ -1,4 +1,5 @@
-"""edtalk.train_run.set_env_defaults: the environment every command sets up before Ray starts."""
+"""edtalk.train_run.set_env_defaults and require_ray_train_v2: the environment every command (training,
+sweeps) sets up before Ray starts."""
 
 import os
 import subprocess
@@ -23,4 +24,28 @@ def test_ray_train_v1_set_by_the_environment_is_turned_back_to_v2_with_a_note():
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "1"  # the Ray workers get V2 too
+    assert "RAY_TRAIN_V2_ENABLED=0 ignored" in proc.stderr
+
+
+def test_a_sweep_turns_v2_back_on_before_its_first_ray_import():
+    """The sweep driver imports Ray Tune, which imports ray.train, before Ray starts, and trains the
+    parent chain itself when it is missing: turned back on only when Ray started, its first stage
+    failed with the ImportError all the same."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from sweeps import bank_size, checks, tuner\n"
+        "from sweeps.cli import build_parser, smoke_defaults\n"
+        "def first_check(args):\n"
+        "    from ray import tune  # the sweep's first Ray import\n"
+        "    from edtalk.train_run import stage_run_config\n"
+        "    stage_run_config(Path('unused'), 'stage')  # as the parent run's first stage\n"
+        "    sys.exit(0)\n"
+        "checks.check_inputs = first_check\n"
+        "args = smoke_defaults(build_parser('x', 'y').parse_args(['--root', 'unused']))\n"
+        "tuner.run_sweep(args, bank_size.variants({'mouth': [5]}), 'bank_size')\n"
+    )
+    env = {**os.environ, "RAY_TRAIN_V2_ENABLED": "0"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
     assert "RAY_TRAIN_V2_ENABLED=0 ignored" in proc.stderr
