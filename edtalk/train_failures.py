@@ -110,7 +110,7 @@ def drop_bars_of_gone_workers() -> None:
     if manager is None:
         return
     with manager.lock:
-        gone = set()
+        gone = set()  # the closed bars, by uuid: a later process that reuses a pid keeps its own bars
         for (ip, pid), group in manager.bar_groups.items():
             if ip != manager.ip or not group.bars_by_uuid:
                 continue
@@ -119,16 +119,18 @@ def drop_bars_of_gone_workers() -> None:
             except psutil.Error:
                 alive = False
             if not alive:
-                gone.add((ip, pid))
+                gone.update(group.bars_by_uuid)
                 _close_bars(group)
         if gone:
             update = manager.process_state_update
 
             def skip_gone(state, update=update, gone=frozenset(gone)):
-                if (state.get("ip"), state.get("pid")) not in gone:
+                if state.get("uuid") not in gone:
                     update(state)
 
             manager.process_state_update = skip_gone
+            if callable(offsets := getattr(manager, "_update_offsets", None)):
+                offsets()  # the bars left move up into the freed lines
 
 
 def _close_bars(group) -> None:

@@ -1477,6 +1477,8 @@ def test_after_a_restart_the_bar_of_the_gone_worker_is_taken_down_and_the_others
     manager.process_state_update(_bar_state(manager.ip, os.getpid(), "next"))  # a next stage's bar
     bars = {k[1]: sorted(g.bars_by_uuid) for k, g in manager.bar_groups.items()}
     assert bars == {gone.pid: [], os.getpid(): ["live", "next"]}
+    manager.process_state_update(_bar_state(manager.ip, gone.pid, "reused"))  # a later worker, same pid
+    assert sorted(manager.bar_groups[(manager.ip, gone.pid)].bars_by_uuid) == ["reused"]
 
 
 def test_a_restart_is_told_apart_from_a_calls_first_start(tmp_path):
