@@ -121,9 +121,10 @@ def build_parser(prog: str, description: str, smoke: str = "a few sweep points")
         default=0,
         metavar="N",
         help="start a failed trial again up to N times (a training worker or the trial's own process that "
-        "died, a lost node, any error the trial raised: Tune cannot tell them apart); each try keeps the "
-        "stages the trial finished and goes on from its stage's last checkpoint. Kept with the sweep: "
-        "--resume runs with the N the sweep started with; 0 leaves a failed trial to --resume",
+        "died, a lost node, any error the trial raised: Tune cannot tell them apart; a node the autoscaler "
+        "drains is a preemption, which Tune retries without counting); each try keeps the stages the "
+        "trial finished and goes on from its stage's last checkpoint. Kept with the sweep: give --resume "
+        "the same N (a trial's failures count across resumes; one that used them all gets one more try)",
     )
     p.add_argument(
         "--protocol",
