@@ -1438,16 +1438,16 @@ def test_bars_a_stopped_stage_left_open_are_taken_down(monkeypatch):
     drop_worker_bars()  # no bar was ever drawn in this process: nothing to do
     manager = tqdm_ray._BarManager()
     monkeypatch.setattr(tqdm_ray, "_manager", manager)
-    manager.process_state_update(_bar_state(manager.ip, 4242, "u1"))
+    manager.process_state_update(bar_state(manager.ip, 4242, "u1"))
     (group,) = manager.bar_groups.values()
     (drawn,) = group.bars_by_uuid.values()
     drop_worker_bars()
     assert drawn.bar.leave is False  # cleared from the screen, not left as a last line
-    manager.process_state_update(_bar_state(manager.ip, 4242, "u1", x=4))  # on its way when the stage ended
+    manager.process_state_update(bar_state(manager.ip, 4242, "u1", x=4))  # on its way when the stage ended
     assert [len(g.bars_by_uuid) for g in manager.bar_groups.values()] == [0]
 
 
-def _bar_state(ip: str, pid: int, uuid: str, x: int = 3) -> dict:
+def bar_state(ip: str, pid: int, uuid: str, x: int = 3) -> dict:
     """A worker's tqdm_ray bar state as it reaches the driver."""
     return {"x": x, "pos": 0, "desc": "eg_pretrain", "total": 40, "unit": "it", "closed": False} | {
         "ip": ip,
@@ -1459,26 +1459,33 @@ def _bar_state(ip: str, pid: int, uuid: str, x: int = 3) -> dict:
 def test_after_a_restart_the_bar_of_the_gone_worker_is_taken_down_and_the_others_kept(monkeypatch):
     """--max-failures: the first attempt's rank 0 never closed its bar, which stayed on the screen
     and was redrawn after every later line of the command, the next stages' included."""
+    from edtalk.train_failures import drop_bars_of_gone_workers
+
+    manager, gone = bars_of_a_gone_and_a_live_worker(monkeypatch)
+    drop_bars_of_gone_workers()
+    manager.process_state_update(bar_state(manager.ip, gone, "old", x=5))  # late: ignored
+    manager.process_state_update(bar_state(manager.ip, os.getpid(), "next"))  # a next stage's bar
+    bars = {k[1]: sorted(g.bars_by_uuid) for k, g in manager.bar_groups.items()}
+    assert bars == {gone: [], os.getpid(): ["live", "next"]}
+    manager.process_state_update(bar_state(manager.ip, gone, "reused"))  # a later worker, same pid
+    assert sorted(manager.bar_groups[(manager.ip, gone)].bars_by_uuid) == ["reused"]
+
+
+def bars_of_a_gone_and_a_live_worker(monkeypatch):
+    """A tqdm_ray bar manager (this process's, for the test) drawing bar "old" of a worker process that
+    has ended and bar "live" of this one; the manager and the gone worker's pid."""
     import subprocess
     import sys
 
     from ray.experimental import tqdm_ray
 
-    from edtalk.train_failures import drop_bars_of_gone_workers
-
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     manager = tqdm_ray._BarManager()
     monkeypatch.setattr(tqdm_ray, "_manager", manager)
-    manager.process_state_update(_bar_state(manager.ip, gone.pid, "old"))
-    manager.process_state_update(_bar_state(manager.ip, os.getpid(), "live"))
-    drop_bars_of_gone_workers()
-    manager.process_state_update(_bar_state(manager.ip, gone.pid, "old", x=5))  # late: ignored
-    manager.process_state_update(_bar_state(manager.ip, os.getpid(), "next"))  # a next stage's bar
-    bars = {k[1]: sorted(g.bars_by_uuid) for k, g in manager.bar_groups.items()}
-    assert bars == {gone.pid: [], os.getpid(): ["live", "next"]}
-    manager.process_state_update(_bar_state(manager.ip, gone.pid, "reused"))  # a later worker, same pid
-    assert sorted(manager.bar_groups[(manager.ip, gone.pid)].bars_by_uuid) == ["reused"]
+    manager.process_state_update(bar_state(manager.ip, gone.pid, "old"))
+    manager.process_state_update(bar_state(manager.ip, os.getpid(), "live"))
+    return manager, gone.pid
 
 
 def test_a_restart_is_told_apart_from_a_calls_first_start(tmp_path):

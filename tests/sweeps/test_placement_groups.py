@@ -12,39 +12,46 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Two trials one after the other on a private instance of 2 CPUs. The first reserves most of them
-# through an actor it owns (as its stage's Ray Train controller reserves the workers') and dies; the
-# second asks for as much (as its own stage would) and gives up after 60 s. argv[2]: "free" to run
-# the sweeps' callback.
-TWO_TRIALS = textwrap.dedent(
+# What both scripts below share: a private instance of 2 CPUs, a trial try that reserves most of them
+# through an actor it owns (as its stage's Ray Train controller reserves the workers') and dies, and
+# one that asks for as much (as its own stage would) and gives up after 60 s.
+PRELUDE = """
+import json
+import os
+import sys
+
+import ray
+from ray import tune
+from ray.util.placement_group import placement_group
+
+from edtalk.ray_setup import start_ray
+from sweeps.placement_groups import FreeOrphanedPlacementGroups
+from sweeps.retries import NoteRetries
+from sweeps.trial import TRIAL_CPU
+
+start_ray(None, num_cpus=2)
+
+@ray.remote(num_cpus=0)
+class Controller:
+    def reserve(self):
+        self.group = placement_group([{"CPU": 1.5}])
+        ray.get(self.group.ready())
+
+def die_holding_cpus():
+    controller = Controller.remote()
+    ray.get(controller.reserve.remote())
+    os._exit(1)
+
+def start_with_cpus():
+    ray.get(placement_group([{"CPU": 1.5}]).ready(), timeout=60)
+    tune.report({"started": 1})
+"""
+
+# Two trials one after the other; the first dies. argv[2]: "free" to run the sweeps' callback.
+TWO_TRIALS = PRELUDE + textwrap.dedent(
     """
-    import json
-    import os
-    import sys
-
-    import ray
-    from ray import tune
-    from ray.util.placement_group import placement_group
-
-    from edtalk.ray_setup import start_ray
-    from sweeps.placement_groups import FreeOrphanedPlacementGroups
-    from sweeps.trial import TRIAL_CPU
-
-    start_ray(None, num_cpus=2)
-
-    @ray.remote(num_cpus=0)
-    class Controller:
-        def reserve(self):
-            self.group = placement_group([{"CPU": 1.5}])
-            ray.get(self.group.ready())
-
     def trial(config):
-        if config["dies"]:
-            controller = Controller.remote()
-            ray.get(controller.reserve.remote())
-            os._exit(1)
-        ray.get(placement_group([{"CPU": 1.5}]).ready(), timeout=60)
-        tune.report({"started": 1})
+        die_holding_cpus() if config["dies"] else start_with_cpus()
 
     callbacks = [FreeOrphanedPlacementGroups(every_s=1.0)] if sys.argv[2] == "free" else []
     grid = tune.Tuner(
@@ -57,42 +64,17 @@ TWO_TRIALS = textwrap.dedent(
     """
 )
 
-
-# One trial that Tune starts again once (``--max-failures 1``): its first try reserves most of the CPUs
-# through an actor it owns and dies (a marker file tells the tries apart); the second try asks for as
-# much. argv[1]: the storage folder.
-RETRIED_TRIAL = textwrap.dedent(
+# One trial that Tune starts again once (``--max-failures 1``): its first try dies (a marker file tells
+# the tries apart). argv[1]: the storage folder.
+RETRIED_TRIAL = PRELUDE + textwrap.dedent(
     """
-    import json
-    import os
-    import sys
-
-    import ray
-    from ray import tune
-    from ray.util.placement_group import placement_group
-
-    from edtalk.ray_setup import start_ray
-    from sweeps.placement_groups import FreeOrphanedPlacementGroups
-    from sweeps.retries import NoteRetries
-    from sweeps.trial import TRIAL_CPU
-
-    start_ray(None, num_cpus=2)
     marker = os.path.join(sys.argv[1], "first_try_died")
-
-    @ray.remote(num_cpus=0)
-    class Controller:
-        def reserve(self):
-            self.group = placement_group([{"CPU": 1.5}])
-            ray.get(self.group.ready())
 
     def trial(config):
         if not os.path.exists(marker):
             open(marker, "w").close()
-            controller = Controller.remote()
-            ray.get(controller.reserve.remote())
-            os._exit(1)
-        ray.get(placement_group([{"CPU": 1.5}]).ready(), timeout=60)
-        tune.report({"started": 1})
+            die_holding_cpus()
+        start_with_cpus()
 
     os.makedirs(sys.argv[1], exist_ok=True)
     grid = tune.Tuner(

@@ -54,9 +54,18 @@ def test_out_and_storage_in_a_ray_job_working_dir_copy_are_refused(
         bank_size.main(sweep_inputs)
 
 
-def test_resume_refuses_another_number_of_trials_at_once(tmp_path):
-    """Tune's restore keeps the saved TuneConfig: `--resume --max-concurrent-trials 8` on a grown
-    cluster silently ran the trials as many at once as the first start."""
+@pytest.mark.parametrize(
+    "flag, value, saved_before, message",
+    [
+        ("--max-concurrent-trials", "8", None, "max_concurrent_trials None -> 8"),
+        ("--max-failures", "2", "max_failures", "max_failures 0 -> 2"),
+    ],
+)
+def test_resume_refuses_settings_tune_restores_from_the_start(tmp_path, flag, value, saved_before, message):
+    """Tune's restore keeps the saved TuneConfig and RunConfig: `--resume --max-concurrent-trials 8` on
+    a grown cluster silently ran the trials as many at once as the first start, and `--resume
+    --max-failures 2` would retry as often as the start said. A sweep saved before a setting existed
+    (``saved_before``) resumes as started with Tune's default (--max-failures: 0)."""
     from eval.run_checks import UsageError
     from sweeps.resume import SETTINGS_FILE, resume_plan, sweep_settings
 
@@ -67,33 +76,13 @@ def test_resume_refuses_another_number_of_trials_at_once(tmp_path):
     sweep = tmp_path / "bank_size"
     sweep.mkdir()
     (sweep / "tuner.pkl").write_bytes(b"")  # what Tuner.can_restore looks for
-    (sweep / SETTINGS_FILE).write_text(json.dumps(sweep_settings(args(), variants)))
+    saved = sweep_settings(args(), variants)
+    saved.pop(saved_before, None)
+    (sweep / SETTINGS_FILE).write_text(json.dumps(saved))
     assert resume_plan(args("--resume"), str(sweep), sweep_settings(args("--resume"), variants)) is True
-    more = args("--resume", "--max-concurrent-trials", "8")
-    with pytest.raises(UsageError, match=r"these differ: max_concurrent_trials None -> 8\. Rerun"):
-        resume_plan(more, str(sweep), sweep_settings(more, variants))
-
-
-def test_resume_compares_max_failures_and_a_sweep_saved_before_it_existed_resumes(tmp_path):
-    """Tune's restore keeps the saved FailureConfig: `--resume --max-failures 2` would run with the
-    start's N. A sweep saved before --max-failures existed started with Tune's default, 0."""
-    from eval.run_checks import UsageError
-    from sweeps.resume import SETTINGS_FILE, resume_plan, sweep_settings
-
-    def args(*argv):
-        return smoke_defaults(build_parser("sweep", "a sweep").parse_args(["--root", "d", *argv]))
-
-    variants = bank_size.variants({"mouth": [5, 10]})
-    sweep = tmp_path / "bank_size"
-    sweep.mkdir()
-    (sweep / "tuner.pkl").write_bytes(b"")  # what Tuner.can_restore looks for
-    older = sweep_settings(args(), variants)
-    del older["max_failures"]
-    (sweep / SETTINGS_FILE).write_text(json.dumps(older))
-    assert resume_plan(args("--resume"), str(sweep), sweep_settings(args("--resume"), variants)) is True
-    retried = args("--resume", "--max-failures", "2")
-    with pytest.raises(UsageError, match=r"these differ: max_failures 0 -> 2\. Rerun"):
-        resume_plan(retried, str(sweep), sweep_settings(retried, variants))
+    other = args("--resume", flag, value)
+    with pytest.raises(UsageError, match=rf"these differ: {message}\. Rerun"):
+        resume_plan(other, str(sweep), sweep_settings(other, variants))
 
 
 def test_resume_with_storage_pointing_at_the_sweep_itself_is_refused(tmp_path, capsys):

@@ -2,38 +2,22 @@
 
 import os
 import pickle
-import subprocess
-import sys
 
-
-def _bar_state(ip: str, pid: int, uuid: str, x: int = 3) -> dict:
-    """A worker's tqdm_ray bar state as it reaches the driver."""
-    return {"x": x, "pos": 0, "desc": "mouth_pose", "total": 40, "unit": "it", "closed": False} | {
-        "ip": ip,
-        "pid": pid,
-        "uuid": uuid,
-    }
+from tests.edtalk.test_train import bar_state, bars_of_a_gone_and_a_live_worker
 
 
 def test_after_a_trial_failed_its_gone_workers_bar_is_taken_down(monkeypatch):
     """A worker killed mid-stage never closed its bar, which the sweep's driver redrew after every
     later line to the end of the sweep; a live worker's bar stays."""
-    from ray.experimental import tqdm_ray
-
     from sweeps.worker_bars import DropDeadWorkersBars
 
-    gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()
-    manager = tqdm_ray._BarManager()
-    monkeypatch.setattr(tqdm_ray, "_manager", manager)
-    manager.process_state_update(_bar_state(manager.ip, gone.pid, "dead"))
-    manager.process_state_update(_bar_state(manager.ip, os.getpid(), "live"))
+    manager, gone = bars_of_a_gone_and_a_live_worker(monkeypatch)
     callback = DropDeadWorkersBars(every_s=0.0)
     callback.on_step_begin(iteration=0, trials=[])  # no trial failed: nothing is looked at
-    assert {k[1]: len(g.bars_by_uuid) for k, g in manager.bar_groups.items()} == {gone.pid: 1, os.getpid(): 1}
+    assert {k[1]: len(g.bars_by_uuid) for k, g in manager.bar_groups.items()} == {gone: 1, os.getpid(): 1}
     callback.on_trial_recover(iteration=1, trials=[], trial=None)  # failed, started again
-    manager.process_state_update(_bar_state(manager.ip, gone.pid, "dead", x=5))  # late: ignored
-    assert {k[1]: len(g.bars_by_uuid) for k, g in manager.bar_groups.items()} == {gone.pid: 0, os.getpid(): 1}
+    manager.process_state_update(bar_state(manager.ip, gone, "old", x=5))  # late: ignored
+    assert {k[1]: len(g.bars_by_uuid) for k, g in manager.bar_groups.items()} == {gone: 0, os.getpid(): 1}
 
 
 def test_the_bars_are_looked_at_for_a_while_after_a_failure_only(monkeypatch):
