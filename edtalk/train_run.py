@@ -313,7 +313,8 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
     except BaseException:  # a worker's own error (DataError...): the command ends with its line
         drop_worker_bars()
         raise
-    if worker_group_starts(stage_dir, run["run_token"]) > 1:  # Ray Train restarted the workers
+    restarts = max(0, worker_group_starts(stage_dir, run["run_token"]) - 1)  # by Ray Train, this call
+    if restarts:
         drop_bars_of_gone_workers()
     final = stage_dir / "final.pt"
     if result.error is not None:
@@ -335,6 +336,8 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
         "parent": run["parent"],
         "git": run["git"],
         "machine": worked_on,
+        # --max-failures: the metrics (it/s, resumed_from) are the last worker group's, from its checkpoint
+        "worker_restarts": restarts,
     }
     (stage_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     metrics = result.metrics or {}
@@ -348,8 +351,9 @@ def run_stage(stage_cfg, train_cfg, model_cfg, cache: Path) -> Path:
             flush=True,
         )
         return final
+    restarted = f" (the workers restarted {restarts}x; it/s since the last start)" if restarts else ""
     print(
-        f"[train] {stage.name}: done in {summary['seconds']} s, "
+        f"[train] {stage.name}: done in {summary['seconds']} s{restarted}, "
         f"it/s {metrics.get('it_per_s', float('nan')):.2f}{memory} "
         f"on {describe_machine(worked_on) or 'an unrecorded machine'}, final {final}",
         flush=True,

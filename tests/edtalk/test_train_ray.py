@@ -182,4 +182,6 @@ def test_a_worker_killed_mid_stage_is_named_then_restarted_with_max_failures(fix
     assert "eg_pretrain: Ray Train restarted the workers, from step" in text, text[-3000:]
     after = re.split(r"[\r\n]", text.split("[train] eg_pretrain: done in", 1)[1])
     assert not [line for line in after if "%|" in line], text[-3000:]  # the first attempt's bar is gone
-    assert json.loads((out / "eg_pretrain" / "summary.json").read_text())["metrics"]["step"] == 40
+    summary = json.loads((out / "eg_pretrain" / "summary.json").read_text())
+    assert summary["metrics"]["step"] == 40 and summary["worker_restarts"] == 1
+    assert "(the workers restarted 1x; it/s since the last start)" in text
