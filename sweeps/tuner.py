@@ -196,6 +196,7 @@ def fit_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
     else:
         tuner = new_tuner(args, variants, trainable, name, storage, metrics)
         save_text(joined(path, SETTINGS_FILE), json.dumps(settings, indent=1, sort_keys=True) + "\n")
+    quiet_tensorboard_hparams_note()
     with ctrl_c_kept():  # Tune leaves its handler, bound to the finished sweep
         grid = tuner.fit()
     written, export_errors = export_results(grid, sweep_name, args.out)
@@ -217,6 +218,15 @@ def fit_sweep(args: argparse.Namespace, variants: list[Variant], sweep_name: str
         )
         return 130
     return 1 if errors or export_errors else 0
+
+
+def quiet_tensorboard_hparams_note() -> None:
+    """Tune's TensorBoard logger said at INFO, once per trial, that it left the variant's tuples (its
+    stages, its fresh modules) out of the hparams it logs (TensorBoard takes scalars only); they stay
+    in each trial's params.json and the results files. WARNING for that logger in the sweep's driver."""
+    import logging
+
+    logging.getLogger("ray.tune.logger.tensorboardx").setLevel(logging.WARNING)
 
 
 def unfinished_trials(grid, expected: int) -> int:
