@@ -10,5 +10,8 @@ run as ``python sweeps/<script>.py``, and what they share, one job per module:
 - ``tuner``: ``run_sweep``: Ray, the Tuner (new or restored) and the summary;
 - ``resume``: what ``--resume`` continues and refuses;
 - ``export``: the trials' results files written for ``eval.report``;
-- ``storage``: ``--storage`` as a folder or object storage.
+- ``storage``: ``--storage`` as a folder or object storage;
+- ``placement_groups``, ``worker_bars``, ``retries``: Tune callbacks for a trial that failed (the
+  CPUs its stage held, its dead workers' progress bars, a note when ``--max-failures`` starts it
+  again).
 """
