@@ -15,6 +15,7 @@ this class's name and module.
 
 from __future__ import annotations
 
+import sys
 import time
 
 from ray import tune
@@ -31,9 +32,16 @@ class DropDeadWorkersBars(tune.Callback):
         self.every_s = every_s
         self._until = 0.0  # monotonic time the watch after the last failure ends
         self._checked_at = 0.0
+        self._warned = False
 
     def __getstate__(self) -> dict:  # a clock reading means nothing in the process that resumes
-        return {"watch_s": self.watch_s, "every_s": self.every_s, "_until": 0.0, "_checked_at": 0.0}
+        return {
+            "watch_s": self.watch_s,
+            "every_s": self.every_s,
+            "_until": 0.0,
+            "_checked_at": 0.0,
+            "_warned": False,
+        }
 
     def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
         self.watch()
@@ -58,5 +66,14 @@ class DropDeadWorkersBars(tune.Callback):
         self._checked_at = time.monotonic()
         try:
             drop_bars_of_gone_workers()
-        except Exception:  # noqa: BLE001 - Tune would end every trial for it; a bar left is cosmetic
+        # tqdm_ray's bar manager is Ray's private API: a Ray whose manager has other attributes or
+        # state shapes. Raised here, Tune would end every trial for it; a bar left is cosmetic
+        except (AttributeError, KeyError, TypeError) as e:
             self._until = 0.0
+            if not self._warned:
+                print(
+                    f"warning: could not take down the progress bars of a failed trial's workers ({e!r}); "
+                    "the sweep goes on, but their last bars may stay on the screen",
+                    file=sys.stderr,
+                )
+            self._warned = True

@@ -42,8 +42,9 @@ def test_the_bars_are_looked_at_for_a_while_after_a_failure_only(monkeypatch):
     assert len(calls) == 3
 
 
-def test_an_error_taking_the_bars_down_does_not_stop_the_sweep(monkeypatch):
-    """Tune ends every trial for an exception a callback raises; the bars use Ray's private API."""
+def test_an_error_taking_the_bars_down_does_not_stop_the_sweep(monkeypatch, capsys):
+    """Tune ends every trial for an exception a callback raises; the bars use Ray's private API. One
+    warning names what failed."""
     import edtalk.train_failures as failures
     from sweeps.worker_bars import DropDeadWorkersBars
 
@@ -54,3 +55,6 @@ def test_an_error_taking_the_bars_down_does_not_stop_the_sweep(monkeypatch):
     callback = DropDeadWorkersBars(every_s=0.0)
     callback.on_trial_error(iteration=1, trials=[], trial=None)
     callback.on_step_begin(iteration=2, trials=[])
+    callback.on_trial_recover(iteration=3, trials=[], trial=None)
+    err = capsys.readouterr().err
+    assert err.count("could not take down the progress bars") == 1 and "bar_groups" in err
