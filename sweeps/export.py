@@ -38,8 +38,13 @@ def finished(result) -> bool:
 
 def trial_name(result) -> str:
     """A trial as the sweep's summary names it: its variant, seed and folder in --storage."""
-    config = result.config or {}
-    return f"{(config.get('variant') or {}).get('name', '?')} seed {config.get('seed', 0)} ({result.path})"
+    return f"{variant_and_seed(result.config)} ({result.path})"
+
+
+def variant_and_seed(config: dict | None) -> str:
+    """ "<variant> seed <k>" of a trial's config (a Tune result's or trial's)."""
+    config = config or {}
+    return f"{(config.get('variant') or {}).get('name', '?')} seed {config.get('seed', 0)}"
 
 
 def _export_trial(result, sweep_name: str, out: Path, several_seeds: bool) -> Path:

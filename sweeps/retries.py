@@ -17,11 +17,11 @@ class NoteRetries(tune.Callback):
     """Tune callback: a note on stderr each time a failed trial is started again."""
 
     def on_trial_recover(self, iteration: int, trials: list, trial, **info) -> None:
-        config = trial.config or {}
-        name = (config.get("variant") or {}).get("name", "?")
+        from sweeps.export import variant_and_seed
+
         failures = trial.run_metadata.num_failures
         print(
-            f"note: trial {name} seed {config.get('seed', 0)} ({trial}) failed; Tune starts it again "
+            f"note: trial {variant_and_seed(trial.config)} ({trial}) failed; Tune starts it again "
             f"(failure {failures} of at most {trial.max_failures}, --max-failures), keeping the stages "
             "it finished",
             file=sys.stderr,
