@@ -37,6 +37,13 @@ def scored_clip_ids(result: ResultFile) -> frozenset[str] | None:
     return frozenset(ids) - whole
 
 
+def failed_in_metric_alone(result: ResultFile, metric: str) -> set:
+    """The clips that failed in ``metric`` but not as a whole: left out of that metric's number only,
+    so it is over fewer clips than the file's other metrics."""
+    failed = {f.get("clip") for f in result.failures if isinstance(f, dict) and f.get("metric") == metric}
+    return failed - _whole_failures(result)
+
+
 def _clips_run(result: ResultFile) -> int | None:
     n = result.raw.get("n_clips")
     return n if isinstance(n, int) and not isinstance(n, bool) else None

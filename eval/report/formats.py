@@ -81,6 +81,7 @@ _LATEX_SPECIAL = {
     "|": r"\textbar{}",
     "–": "--",
     "†": r"\textsuperscript{\dag}",
+    "‡": r"\textsuperscript{\ddag}",
     "∞": r"$\infty$",
     "↑": r"$\uparrow$",
     "↓": r"$\downarrow$",

@@ -1,6 +1,6 @@
 """The lines under a table (its notes and stamps): the reported rows' source, the protocol, hash and
-split, unverified rows, failed clips, clips scored per row, metrics not applicable, metrics measured
-but not shown, and rows that two results files give."""
+split, unverified rows, failed clips, clips scored per row, cells over fewer clips than their row,
+metrics not applicable, metrics measured but not shown, and rows that two results files give."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from eval.report.row_keys import (
 )
 from eval.report.table_model import Column, Row
 from eval.report.table_specs import (
+    FEWER_CLIPS_MARK,
     NOT_APPLICABLE,
     REPORTED_MARK,
     UNVERIFIED_MARK,
@@ -62,6 +63,24 @@ def table_stamps(
             + "; ".join(failed)
         )
     return stamps + _clip_counts(spec, results)
+
+
+def fewer_clips_stamps(rows: list[Row], columns: list[Column]) -> list[str]:
+    """The line under a table for its cells marked ``FEWER_CLIPS_MARK``: a metric that some of a row's
+    clips failed in alone (no face for SyncNet, say) is over fewer clips than the row's other cells
+    and the other rows, so it is not ranked; each such cell with its count."""
+    cells = [
+        f"{row.label} {col.label} ({cell.fewer_clips})"
+        for row in rows
+        for col, cell in zip(columns, row.cells, strict=True)
+        if cell.fewer_clips
+    ]
+    if not cells:
+        return []
+    return [
+        f"{FEWER_CLIPS_MARK} over fewer clips than the rest of its row (clips that failed in that metric "
+        f"alone are left out of it only), so not ranked: {', '.join(cells)}"
+    ]
 
 
 def not_applicable_stamps(spec: TableSpec, columns: list[Column], results: list[ResultFile]) -> list[str]:

@@ -14,6 +14,7 @@ class Cell:
     value: float | None  # the number that is ranked (rounded to the shown digits)
     rank: int | None = None  # 1 best (bold), 2 second (underlined)
     comparable: bool = True  # False: scored on other clips than the ranked rows (clip_sets.is_ranked)
+    fewer_clips: str = ""  # "2 of its 140 clips": clips that failed in this metric alone (not ranked)
 
 
 @dataclasses.dataclass

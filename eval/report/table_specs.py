@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 REPORTED_MARK = "†"
 UNVERIFIED_MARK = "*"
+FEWER_CLIPS_MARK = "‡"  # a cell over fewer clips than its row: clips that failed in that metric alone
 NOT_APPLICABLE = "n/a"  # a metric that applies to none of the row's clips (eval.run's not_applicable)
 
 # Column order for tables of datasets the paper has no table for (paper metrics first).

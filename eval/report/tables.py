@@ -8,7 +8,9 @@ reported rows but no measured rows still gets its table (reported only). Best va
 bold, second underlined; GT rows are references and never ranked, and where a dataset's rows were
 scored on different clips (by the clips' ids where the results files record them, else by their
 number) only those on the most, and on the clips most of those share, are ranked (and the paper's
-rows), as a line under the table says (``clip_sets.ranked_clips``). Values are shown as stored;
+rows), as a line under the table says (``clip_sets.ranked_clips``); a value that some of its row's
+clips failed in alone is over fewer clips than the rest of its row: marked ‡ and not ranked either
+(``_measured_cell``). Values are shown as stored;
 nothing is recomputed. Two results files that would give the same row (the same method name in two
 folders) are both shown, labelled by folder (and file name, for two files in one folder), with a
 warning; so are rows of one protocol under two or more protocol hashes (its table or judges changed
@@ -36,13 +38,14 @@ from collections.abc import Iterable
 
 from baselines.reported import PAPER_METRICS, ReportedRow, reported_rows
 from edtalk.data.readers import dataset_title
-from eval.report.clip_sets import is_ranked, ranked_clips
+from eval.report.clip_sets import failed_in_metric_alone, is_ranked, ranked_clips, scored_clips
 from eval.report.formats import caption
 from eval.report.inputs import ResultFile
 from eval.report.row_keys import group_key, row_ids_of, row_key, row_label_of, sort_keys, split_of
 from eval.report.stamps import (
     clash_stamps,
     driving_stamps,
+    fewer_clips_stamps,
     not_applicable_stamps,
     ranking_stamps,
     reported_notes,
@@ -52,6 +55,7 @@ from eval.report.stamps import (
 )
 from eval.report.table_model import Cell, Column, Row, Table
 from eval.report.table_specs import (
+    FEWER_CLIPS_MARK,
     NOT_APPLICABLE,
     TABLES,
     USUAL_SPLIT,
@@ -74,10 +78,18 @@ def _format(value: float | None, digits: int) -> tuple[str, float | None]:
 
 
 def _measured_cell(result: ResultFile | None, metric: str, digits: int, comparable: bool = True) -> Cell:
+    """A measured value as shown; one that some of the row's clips failed in alone is over fewer clips
+    than the row's other cells: marked ``FEWER_CLIPS_MARK`` and not ranked (``fewer_clips_stamps``)."""
     text, value = _format(None if result is None else result.value(metric), digits)
     m = None if result is None else result.metrics.get(metric)
     if value is None and m is not None and m.not_applicable:
         return Cell(NOT_APPLICABLE, None)
+    failed = failed_in_metric_alone(result, metric) if result is not None and value is not None else set()
+    if failed:
+        scored = scored_clips(result)
+        of = f" of its {scored} clips" if scored is not None else f" clip{'s' * (len(failed) > 1)}"
+        fewer = f"{len(failed)}{of} failed in it"
+        return Cell(text + FEWER_CLIPS_MARK, value, comparable=False, fewer_clips=fewer)
     return Cell(text, value, comparable=comparable)
 
 
@@ -200,6 +212,7 @@ def _make_table(spec, groups, protocol, protocol_hash, results, reported, key_su
         split=split_of(results[0]) if results else USUAL_SPLIT,
         sources=[r.path for r in results],
     )
+    table.stamps += fewer_clips_stamps(table.rows, columns)
     table.stamps += not_applicable_stamps(spec, columns, results)
     table.stamps += unshown_metrics_stamps(columns, results)
     table.stamps += driving_stamps(table.rows)

@@ -337,3 +337,31 @@ def test_a_gt_row_equal_to_the_best_value_is_not_ranked(tmp_path, make_result):
     assert [rows[k].cells[col["lpips"]].rank for k in ("a", "b", "c")] == [1, 2, None]
     gt_line = next(line for line in to_markdown(t5).splitlines() if line.startswith(f"| {gt.label} "))
     assert "**" not in gt_line and "<u>" not in gt_line
+
+
+def test_a_metric_that_clips_failed_in_alone_is_marked_and_not_ranked(tmp_path, make_result):
+    """A clip that failed in one metric is left out of that metric only, so the cell is over fewer clips
+    than its row and the other rows: it was bold as if comparable, with nothing in the cell saying so."""
+    make_result(tmp_path, "mead", "a", "eat", {"psnr": 20.0, "fid": 3.0}, extra={"n_clips": 12})
+    make_result(tmp_path, "mead", "b", "eat", {"psnr": 21.0, "fid": 2.0}, extra={"n_clips": 12})
+    failures = [
+        {"clip": "c1", "metric": "fid", "reason": "no face"},
+        {"clip": "c2", "metric": "fid", "reason": "no face"},
+        {"clip": "c3", "metric": None, "reason": "unreadable"},
+        {"clip": "c3", "metric": "psnr", "reason": "no face"},  # failed as a whole: in no number
+    ]
+    make_result(
+        tmp_path, "mead", "c", "eat", {"psnr": 22.0, "fid": 1.0}, extra={"n_clips": 13, "failures": failures}
+    )
+    t1 = next(t for t in build_tables(load_results(tmp_path)) if t.number == "1" and t.protocol == "eat")
+    rows = {r.label: r for r in t1.rows if not r.reported}
+    fid = [c.metric for c in t1.columns].index("fid")
+    psnr = [c.metric for c in t1.columns].index("psnr")
+    assert rows["c"].cells[fid].text == "1.000‡" and rows["c"].cells[fid].rank is None
+    assert rows["c"].cells[psnr].text == "22.000" and rows["c"].cells[psnr].rank is not None
+    assert rows["b"].cells[fid].rank == 1 and rows["a"].cells[fid].rank == 2
+    assert (
+        "‡ over fewer clips than the rest of its row (clips that failed in that metric alone are left out "
+        "of it only), so not ranked: c FID (2 of its 12 clips failed in it)"
+    ) in t1.stamps
+    assert r"1.000\textsuperscript{\ddag}" in to_latex(t1)
