@@ -411,7 +411,7 @@ class TrainConfig:
     preset: str = "tiny"  # ModelConfig preset
     out: str = "runs"  # output root: <out>/<stage>/ holds Ray checkpoints, TensorBoard logs, final.pt
     workers: int = 2  # Ray Train workers (data-parallel ranks)
-    use_gpu: bool | None = None  # None: use a GPU per worker when CUDA is available
+    use_gpu: bool | None = None  # None: a GPU per worker when the Ray cluster has GPUs (resolve_use_gpu)
     deepspeed: str = "zero0"  # zero0 | zero1 | zero2 | zero3
     bf16: bool = False  # DeepSpeed bf16 mixed precision
     seed: int = 0

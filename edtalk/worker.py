@@ -357,8 +357,8 @@ class StageWorker:
         elif "discriminator" in pm:
             meta["discriminator"] = pm["discriminator"]
         if self.stage.on_export is not None:  # the stage's own meta (expression: the emotion table)
-            # on the worker's device: E at paper size costs 0.7 s a frame on one CPU core (measured), 21 min
-            # for the emotion table's 1792 frames (7 emotions x 32 clips x 8)
+            # on the worker's device: E at paper size costs 0.7 s a frame on one CPU core (measured), 24 min
+            # for the emotion table's 2048 frames (8 emotions x 32 clips x 8)
             trained = EDTalk(self.model_cfg).to(self.device)
             trained.load_state_dict(state)
             meta.update(self.stage.on_export(trained, self.sampler.cache))

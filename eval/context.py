@@ -57,7 +57,7 @@ GT_CACHEABLE: dict[str, frozenset[str]] = {
 }
 
 FEATURES: Registry[Callable[..., Any]] = Registry("clip feature")
-"""name -> ``extract(ctx, side, **settings)``. See eval/backbones/__init__.py for the list."""
+"""name -> ``extract(ctx, side, **settings)``, registered by the backbone modules (eval/backbones/)."""
 
 
 def _freeze(value: Any) -> Any:
@@ -84,6 +84,8 @@ class ClipContext:
             metrics use the *driving* audio, which is ``clip.audio`` unless given here.
         device: torch device string for the backbones (``"cpu"``, ``"cuda"``).
         sample_rate: audio sample rate the context resamples to (16 kHz for SyncNet).
+        gt_features: GT-side features already computed for this clip (name -> value; eval/cache.py's
+            store), answered from it rather than recomputed.
     """
 
     def __init__(

@@ -10,9 +10,9 @@ questions behind the expression stage (paper Sec. 3.2) separately, on synthtalk'
 
 1. **Code.** W^e is replaced by one learnable code per emotion label (an oracle: the driver's true
    emotion picks it) and trained with B^e, EEM and, unless ``--frozen-decoder``, G's decoder (at a
-   tenth of the rate, as ``--also-train generator`` would) on the expression stage's
-   self-reconstruction L1: a neutral frame of a training person drawn with the driver's W^m, W^p and
-   its emotion's code, against the driver. E, MLN and PLN stay frozen.
+   tenth of the rate; ``edtalk.train --also-train generator`` trains it at the stage's own rate) on
+   the expression stage's self-reconstruction L1: a neutral frame of a training person drawn with
+   the driver's W^m, W^p and its emotion's code, against the driver. E, MLN and PLN stay frozen.
 2. **Readout.** MLP^e (ELN) is then fitted, E frozen, to predict those codes from E's K-frame-averaged
    features (the best linear readout E's latent allows; trained on the labels, on purpose). With
    ``--readout-encoder-lr`` E learns the labels too.

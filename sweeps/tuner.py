@@ -2,7 +2,7 @@
 then ``fit_sweep`` starts (or joins) Ray, prepares the parent run, fits the grid of variants (a new
 Tuner, or the saved one restored with ``--resume``) and exports the results.
 
-The search space is a literal next to the Tuner in each sweep script (bank_size.py, ablations.py).
+Each sweep script (bank_size.py, ablations.py) builds its variants, the search space, and calls ``run_sweep``.
 The checks and the parent run's preparation are called through their modules (``checks.check_inputs``,
 ``parent_run.prepare_parent``), so that a test patches them there.
 """

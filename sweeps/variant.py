@@ -3,7 +3,7 @@
 A *variant* is a named change of the model config and the stages' loss weights, plus the stages it
 must retrain from a parent run (the checkpoints of the other stages are reused):
 
-    Variant(name="bank_mouth_10", model={"n_mouth": 10, "n_expression": 10},
+    Variant(name="bank_mouth_10", param="mouth", value=10, model={"n_mouth": 10, "n_expression": 10},
             stages=("mouth_pose", "expression"))
 """
 

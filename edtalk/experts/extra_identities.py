@@ -36,8 +36,8 @@ from edtalk.experts.data import MOUTH_KEYS, POSE_KEYS, ExpertClip, emotion_index
 from edtalk.experts.face_analyser import EXPRESSION_KEYS
 
 EXTRA_INDEX_BASE = 1_000_000  # identity indices of extra judge people (presets stop below 1000)
-# Extra *training* people (``python -m edtalk.train --extra-identities N``, stage 1 only) come from a
-# range of their own, so no judge ever saw the faces a model was trained on, and vice versa.
+# Extra *training* people (``python -m edtalk.train --extra-identities N``, the frames-only stages
+# 1-3) come from a range of their own, so no judge ever saw the faces a model was trained on, and vice versa.
 TRAIN_EXTRA_INDEX_BASE = 2_000_000
 EXTRA_PREFIX = {EXTRA_INDEX_BASE: "extra", TRAIN_EXTRA_INDEX_BASE: "trainextra"}
 

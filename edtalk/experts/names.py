@@ -3,7 +3,7 @@
 
 A judge (judge split) scores; a loss expert (train split) trains. Each is saved as
 ``<name>.safetensors``; ``expert_file(kind)`` gives a loss expert's file name. The judges are
-declared in the weights manager (``edtalk.weights``), which imports these names.
+declared in the weights manager's catalogue (``edtalk.weight_catalogue``), which imports these names.
 """
 
 from __future__ import annotations

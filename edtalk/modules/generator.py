@@ -6,7 +6,7 @@ layer: a modulated 1x1 conv predicts 3 channels: 2 flow offsets (tanh, added to 
 sampling grid) and 1 mask logit (sigmoid). The flow warps the identity skip feature f^{id}_r with
 grid_sample; the result ``warped * mask + h * (1 - mask)`` continues up the decoder. The flow/mask
 logits of the coarser level are upsampled and added (a skip connection for the flow). ``ToRGB``
-(a plain 1x1 conv, as in LIA) maps the masked warped feature to RGB, accumulated across resolutions
+(a 1x1 conv with LIA's FusedLeakyReLU) maps the masked warped feature to RGB, accumulated across resolutions
 like StyleGAN2's skip generator. The final RGB is the output image (not squashed; roughly [-1, 1]).
 """
 

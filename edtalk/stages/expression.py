@@ -1,4 +1,4 @@
-"""Stage 3, expression: self-reconstruction complementary learning (paper Sec. 3.2, Eq. 5-6).
+"""Stage 3, expression: self-reconstruction complementary learning (paper Sec. 3.2, unnumbered eqs.).
 
 ELN, B^e and EEM train (all of stages 1-2 frozen); f^{r->e} is averaged over K frames. L_mot's φ (3D
 face reconstruction) and ψ (emotion network) are not available offline: they are the synthtalk face

@@ -3,7 +3,7 @@
 ``BACKBONES`` maps a backbone name to a loader ``load(device="cpu", **settings) -> model``;
 ``get_backbone(name, **settings)`` caches one instance per process (weights load once per Ray
 worker). Each backbone module also registers its clip features in ``eval.context.FEATURES``
-(e.g. ``landmarks``, ``inception``, ``syncnet``), which metrics read through
+(e.g. ``landmarks``, ``embedding``, ``syncnet``), which metrics read through
 ``ctx.feature(name, side, **settings)``.
 
 Weight files come only from the weights manager (``edtalk.weights.resolve``); a missing file
