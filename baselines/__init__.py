@@ -50,9 +50,9 @@ class Method:
 
     name: str = "method"
     generates: bool = False  # True: predictions are written to <out>/<dataset>/<method>/videos/
-    # what moves the mouth (eval.results.DRIVING_MODES): "audio" (the paper's audio-driven Tables 1,
-    # 3, 4, 6), "video" (face reenactment, Table 5), None when not known (gt, static, another
-    # method's folder without a "driving" in its provenance.json); recorded in the results file
+    # what moves the mouth (eval.results.DRIVING_MODES): "audio" (Tables 1 and 4, and the sweeps' 3 and 6),
+    # "video" (Tables 1 and 4, marked so, and face reenactment, Table 5), None when not known (gt, static,
+    # another method's folder without a "driving" in its provenance.json); recorded in the results file
     driving: str | None = None
 
     def __init__(self, arg: str | None = None, ckpt: str | None = None, device: str = "cpu") -> None:

@@ -17,8 +17,9 @@ subfolders) are an error naming both; videos that match no clip are named in a w
 Provenance comes from an optional ``DIR/provenance.json`` (any keys; typically ``method``,
 ``version``, ``checkpoint``, ``resolution``, ``source``, ``notes``) and is recorded in the results
 file together with the folder path and the measured resolution of one output video. Its
-``driving`` ("audio" or "video") says what moved the mouth; the report shows audio-driven results
-in the audio-driven tables only and video-driven ones in the face-reenactment table only.
+``driving`` ("audio" or "video") says what moved the mouth; the report keeps audio-driven results out
+of the face-reenactment table (5) and video-driven ones out of the sweep tables (3, 6), and marks each
+row "[audio]" or "[video]" in the tables that take both (1, 4).
 
 ``paired`` is the method of ``--dataset folder --gt DIR --pred DIR``: the prediction of a clip is
 the file the folder reader paired with it by name (``Clip.extra["pred"]``).

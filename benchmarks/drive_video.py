@@ -12,7 +12,7 @@ are kept; the 1-minute load average is printed beside them.
     python -m benchmarks.drive_video [--ckpt edtalk/pretrained/tiny_synthtalk_eg.pt]
                                      [--data data/synthtalk] [--repeats 5] [--threads 1] [--out FILE]
 
-Without ``--data`` (or without a test split there) the clip is 100 seeded random frames.
+Without a test split in ``--data`` the clip is ``--frames`` (100) seeded random frames.
 ``--smoke`` runs a seconds-long version on a random tiny model (tests use it; its figures mean nothing).
 """
 

@@ -11,7 +11,7 @@ sees the same machine load; the 1-minute load average is printed beside them. Th
 a real run (two Ray workers, one batch each) are in ``runs/<stage>/summary.json``.
 
     python -m benchmarks.stage_step [--data synthtalk:data/synthtalk] [--preset tiny]
-        [--stages eg_pretrain,mouth_pose] [--repeats 20] [--threads 2] [--deepspeed zero0] [--bf16]
+        [--stages S1,S2,... (all six)] [--repeats 20] [--threads 2] [--deepspeed zero0] [--bf16]
         [--batch-size N] [--experts DIR] [--out FILE]
 
 ``--preset paper`` is for a GPU, where the result also holds the peak CUDA memory the stages'

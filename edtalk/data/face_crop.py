@@ -1,6 +1,7 @@
 """Face crops as EDTalk's official preprocessing makes them for MEAD and HDTF (facts in
 ../shared/reference/edtalk-official-facts.md, "Preprocessing"): the face is followed through the
-clip (a detection joins the track when it overlaps the track's last box by IoU >= 0.25), the union
+clip (here a detection joins the track when it overlaps the track's last box by IoU >= 0.25; FOMM's
+script, which the official one follows, compares with the first box), the union
 of the track's boxes is grown on every side and made square, and every frame is cut to that square
 and scaled to 256 x 256, at 25 fps. The networks never see anything else: inference and training
 take square face crops.

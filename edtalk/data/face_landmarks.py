@@ -2,9 +2,11 @@
 ``face_recognition_models``: one home for the models that training (landmarks for the mouth swap
 when a dataset has no landmark sidecars), inference's face check and evaluation's LMD metrics share.
 
-``detect_landmarks`` keeps EAT's LMD convention (grayscale frame, the first detection, no
-upsampling); ``track_landmarks`` is training's per-clip variant: small frames are upscaled first and
-frames without a detection take their nearest detected frame's landmarks.
+``detect_landmarks`` takes the first detection per frame, with no upsampling by default; EAT's LMD
+convention is its ``swap_rb=True`` (grey as EAT's cv2 code computes it from RGB frames, the ``dlib68_eat``
+backend), the plain ``dlib68`` backend its default; ``track_landmarks`` is training's per-clip variant:
+small frames are upscaled first and frames without a detection take their nearest detected frame's
+landmarks.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 ``build_frame_cache`` decodes the clips (frames resized to the model's image size, landmarks rescaled,
 Wav2Lip mel windows per frame, each frame's 1/25 s of 16 kHz audio; ``edtalk.data.cache_decode``) into
-a folder of ``.npy`` arrays that every Ray worker memory-maps (``load_frame_cache``). It refuses clips
-of the dataset's judge or test split (``edtalk.data.held_out``); ``edtalk.data.sampler.StageSampler``
+a folder of ``.npy`` arrays that every Ray worker memory-maps (``load_frame_cache``). Training clips
+come from ``edtalk.data.held_out.training_clips``, which leaves out the judge and test splits; the
+cache refuses synthtalk clips of those splits once more; ``edtalk.data.sampler.StageSampler``
 draws each stage's batches from it.
 """
 

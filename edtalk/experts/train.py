@@ -64,9 +64,9 @@ class TrainSettings:
     # expert's from the training range (``edtalk.train --extra-identities``'s people)
     extra_identities: int = 0
     extra_frames_per_clip: int = 4  # stills per emotion x level of each extra person
-    # From this face-analyser step on it runs on twice the threads (the sync net beside it has
-    # finished by then and is waited for), at a fixed step so that the result does not depend on
-    # timing: 5.4 -> 8.3 steps/s on an idle 2-core machine. The sync net takes ~140 s, ~700 steps.
+    # From this face-analyser step on it runs on twice the threads (the sync net beside it has finished by
+    # then and is waited for), at a fixed step so that the result does not depend on timing: 5.4 -> 8.3
+    # steps/s on an idle 2-core machine. The sync net's 600 steps take ~140 s, ~700 face-analyser steps.
     face_more_threads_step: int = 700
 
 

@@ -1,8 +1,10 @@
-"""Image embeddings for set-level metrics (FID): ``ctx.feature("embedding", side, backbone=...)``.
+"""Image embeddings (FID's set-level statistics, AED's per-frame identity): ``ctx.feature("embedding",
+side, backbone=...)``.
 
 ``EMBEDDERS`` maps a backbone name to ``embed(frames uint8 (N,H,W,3) RGB, device) -> (N, D)``
 float64. Registered: ``pytorch_fid`` (eval/backbones/inception_fid.py), ``torchvision_eat``
-(eval/backbones/inception_tv.py), and the synthtalk judges (eval/backbones/judges.py).
+(eval/backbones/inception_tv.py), ``openface_embed`` (eval/backbones/openface.py) and the synthtalk
+judges (eval/backbones/judges.py).
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ Clip features (memoised per side by ``ClipContext.feature``):
   (T,68,2 px of the frames as given), ``pose`` (T,3 deg), ``mouth`` (T,3), ``emotion`` (T,8
   logits, ``EMOTIONS`` order), ``identity`` (T,D unit vectors), ``hidden`` (T,256 trunk features);
 * ``ctx.feature("judge_sync", side)`` -> {"video": (N,D) lip-window embeddings, "audio": (N,D)
-  embeddings of the driving audio}, N = min(T, len(audio)/640) - 4, ready for the LSE offset
-  search (``edtalk.experts.sync_net.offset_search``).
+  embeddings of the driving audio}, N = min(T, len(audio)/640) - 4, ready for LSE's offset
+  search (``eval.metrics.functional.lse.lse``).
 
 It also plugs the face judge into the shared registries: ``LANDMARKERS["synthtalk_face_judge"]``
 (M-LMD/F-LMD), ``EMBEDDERS["synthtalk_face_judge"]`` (trunk features, e.g. for FID).

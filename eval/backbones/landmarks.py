@@ -1,9 +1,9 @@
 """68-point landmarks of a clip side, by backend: ``ctx.feature("landmarks", side, backend=...)``.
 
-``LANDMARKERS`` maps a backend name to ``detect(frames uint8 (T,H,W,3), device) -> (T, 68, 2)``
-float64 pixel coordinates in iBUG order, NaN for frames without a face. Backends: ``dlib68``
-(eval/backbones/dlib68.py, offline), ``fan`` (eval/backbones/fan.py, 2DFAN-4 + S3FD), and the
-synthtalk judges (registered by eval/backbones/judges.py).
+``LANDMARKERS`` maps a backend name to ``detect(frames uint8 (T,H,W,3), device) -> (T, 68, 2)`` float64
+pixel coordinates in iBUG order, NaN for frames without a face. Backends: ``dlib68``, and
+``dlib68_eat``/``dlib68_eat_crop`` for the ``eat`` protocol (eval/backbones/dlib68.py, offline), ``fan``
+(eval/backbones/fan.py, 2DFAN-4 + S3FD), and the synthtalk judges (registered by eval/backbones/judges.py).
 
 ``crop``/``size`` select the frames the landmarks are detected on (EAT detects on its 128 x 128
 aligned crops), so the coordinates are in that crop's pixels.

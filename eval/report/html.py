@@ -4,8 +4,8 @@ Videos of the clips in the per-clip rows (``<protocol>.clips.jsonl``): a row may
 (``"video"``) and the ground truth (``"gt_video"``); otherwise the method's video is where eval.run
 writes it (``<results>/<dataset>/<method>/videos/<escaped clip id>.mp4``) and the GT video is the
 clip's file according to the dataset reader named in the results file's config (paths only), under
-its ``root``: a relative one is looked for in the current folder first, then in the folder eval.run
-ran in (another checkout, maybe gone); a root found in neither is named once in the warnings.
+its ``root``: a relative one is looked for in the folder eval.run ran in first (another checkout,
+maybe gone), then in the current folder; a root found in neither is named once in the warnings.
 Links are relative to the report folder and URL-encoded (clip ids contain '#'), so the report
 folder can be moved together with the results.
 Distinctive CSS colours (table headers, video tiles) let a headless-browser test find them.

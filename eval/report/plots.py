@@ -240,9 +240,10 @@ def _left_out_note(left: dict[str, int], listed: bool) -> str:
 def plot_clip_distributions(
     results: list[ResultFile], out: Path, captions: dict[Path, str] | None = None
 ) -> list[Path]:
-    """Per-clip distributions: a box per method, a panel per metric, per (dataset, protocol); each
-    box labelled with the clips it draws (n), rows with too few clips left out (``_box_rows``) and
-    named in the title and in ``captions`` (figure path -> caption, when a dict is passed)."""
+    """Per-clip distributions: a box per method, a panel per metric, per (dataset, protocol, hash,
+    split); each box labelled with the clips it draws (n), rows with too few clips left out
+    (``_box_rows``) and named in the title and in ``captions`` (figure path -> caption, when a dict is
+    passed)."""
     plt, paths = _pyplot(), []
     groups: dict[tuple[str, str, str, str], dict[str, dict[str, list[float]]]] = defaultdict(dict)
     for r in results:

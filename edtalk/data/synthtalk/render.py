@@ -2,7 +2,7 @@
 
 ``render_frame(identity, factors, expression, size)`` returns a uint8 (size, size, 3) RGB image and
 the 68 projected landmarks (pixel coordinates, pixel centres at integers). Painting happens on a
-canvas ``SUPERSAMPLE`` times larger with ``cv2.LINE_AA`` and sub-pixel (``shift``) coordinates, then
+canvas ``supersample_for(size)`` times larger with ``cv2.LINE_AA`` and sub-pixel (``shift``) coordinates, then
 is area-downsampled. Painter's order: background, hair behind the head, shoulders, neck, ears, the
 head layer (skin, blush, wrinkles, nose, eyes, brows, mouth; Lambert-shaded on a head ellipsoid and
 composited through the anti-aliased face mask), then the hair cap in front.

@@ -3,7 +3,7 @@
 Each viseme has mouth targets (open, width, round), how voiced and how noisy (fricative) it is,
 and three formant frequencies. ``timeline_from_text`` maps the transcript's letters to visemes
 deterministically (a few digraphs, then one viseme per letter, repeated visemes merged), with
-pauses at word and phrase boundaries. ``tracks`` turns the timeline into per-time weights: a
+pauses at word and phrase boundaries. ``viseme_weights`` turns the timeline into per-time weights: a
 one-hot target per segment smoothed by a Hann window (coarticulation), so neighbouring visemes
 blend; the mouth factors and the audio both read these same weights, which makes them synchronous.
 """
