@@ -192,6 +192,40 @@ def amount_of_bytes(n_bytes: float) -> str:
 LOG_BAR_INTERVAL_S = 30  # seconds between a progress bar's updates when stderr is not a terminal
 
 
+def os_reason(err: OSError) -> str:
+    """An OSError's reason without its errno and path: 'Permission denied', 'File name too long'."""
+    return err.strerror or str(err)
+
+
+def unwritable(out: Path, suffix: str = ".tmp") -> str | None:
+    """Why a file cannot be written at ``out``, or None when it can: a temp file like an atomic writer's
+    is created in the nearest of its folders that exists (where the missing ones would be made) and
+    removed again, so a tool checks its output path before its work, not after. Nothing is left
+    behind: missing folders are made only when the file is written."""
+    import tempfile
+
+    try:
+        if out.is_dir():
+            return f"{out} is a folder"
+        for folder in (out.parent, *out.parent.parents):
+            if folder.exists():
+                if not folder.is_dir():
+                    return f"{folder} is a file, not a folder"
+                break
+        fd, name = tempfile.mkstemp(dir=folder, prefix="." + out.name + ".", suffix=suffix)
+    except OSError as err:
+        return os_reason(err)
+    os.close(fd)
+    os.unlink(name)
+    return None
+
+
+def out_file_problem(out: Path | None, flag: str = "--out") -> str | None:
+    """The one-line error for an output file that cannot be written (``unwritable``), or None."""
+    problem = unwritable(out) if out is not None else None
+    return f"{flag} {out}: cannot write the output here ({problem})" if problem else None
+
+
 def run_main(main: Callable[[], int | None]) -> NoReturn:
     """A command line's ``if __name__ == "__main__"`` entry: ``sys.exit(main())``, its output written
     line by line and SIGTERM handled as Ctrl-C (``sigterm_as_ctrl_c``). To a pipe or a file (``| tee
@@ -399,13 +433,16 @@ def print_and_save(
     print its table and, with ``--out``, write the result as JSON.
 
     With ``inputs`` (``run_inputs`` of the run), a result at ``out`` from the same inputs is printed
-    again instead of recomputed, unless ``recompute``. A user's mistake (a bad checkpoint, dataset or
+    again instead of recomputed, unless ``recompute``. An ``out`` that cannot be written is refused
+    before any work (``out_file_problem``). A user's mistake (a bad checkpoint, dataset or
     option: CheckpointError, DataError, ValueError, a missing file) ends the run as one ``error:``
     line, exit 2.
     """
     from edtalk.data.errors import DataError
     from edtalk.model import CheckpointError  # loads torch: only once a tool runs, never for --help
 
+    if problem := out_file_problem(out):  # before the work, not after it
+        return report_error(problem)
     try:
         stamp = inputs() if inputs else None
         if stamp and not recompute and (saved := saved_result(out, stamp)) is not None:

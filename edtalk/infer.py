@@ -39,8 +39,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import functools
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,8 +52,10 @@ from edtalk.cli import (
     mp4_path,
     non_negative_float,
     non_negative_int,
+    os_reason,
     positive_int,
     report_error,
+    unwritable,
     user_path,
 )
 from edtalk.data.clip import EMOTIONS
@@ -127,36 +127,12 @@ def _write(out: str | Path, batches: Iterable[np.ndarray], audio: Track | None) 
             for frames in batches:
                 video.write(frames)
     except OSError as err:  # the disk filled up, the folder went away or became read-only meanwhile
-        raise InferenceError(out, f"cannot write the video here ({_reason(err)})") from None
+        raise InferenceError(out, f"cannot write the video here ({os_reason(err)})") from None
     height, width = video.size
     print(
         f"wrote {out} ({video.n_frames} frames, {width}x{height}, "
         f"{'with' if audio is not None else 'no'} audio)"
     )
-
-
-def _reason(err: OSError) -> str:
-    """An OSError's reason without its errno and path: 'Permission denied', 'File name too long'."""
-    return err.strerror or str(err)
-
-
-def _out_problem(out: Path) -> str | None:
-    """Why ``out`` cannot be written, or None when it can: a temp file like the writer's is created in
-    the nearest of its folders that exists (where the missing ones would be made) and removed again.
-    Nothing is left behind: the missing folders are made only when the video is written, so a run
-    that fails first leaves no empty folders."""
-    try:
-        for folder in (out.parent, *out.parent.parents):
-            if folder.exists():
-                if not folder.is_dir():
-                    return f"{folder} is a file, not a folder"
-                break
-        fd, name = tempfile.mkstemp(dir=folder, prefix="." + out.name + ".", suffix=".tmp.mp4")
-    except OSError as err:
-        return _reason(err)
-    os.close(fd)
-    os.unlink(name)
-    return None
 
 
 def _reader(args: argparse.Namespace, image_size: int):
@@ -642,14 +618,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         args.device = str(resolve_device(args.device))  # edtalk.cli.parse_device; cpu or cuda only
-        if problem := _out_problem(args.out):  # before the model loads, not after all the work
+        if problem := unwritable(args.out, ".tmp.mp4"):  # before the model loads, not after all the work
             return report_error(f"{args.out}: cannot write the output here ({problem})")
         args.func(args)
     except (DataError, CheckpointError, ConfigError, MissingWeightsError, WeightsMismatchError) as err:
         return report_error(err)
     except OSError as err:  # e.g. the disk full: a sentence, not a traceback
         where = f"{err.filename}: " if err.filename else ""
-        return report_error(f"{where}{_reason(err)}")
+        return report_error(f"{where}{os_reason(err)}")
     return 0
 
 

@@ -330,7 +330,7 @@ def _step_list(text: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edtalk.cli import add_device_option
+    from edtalk.cli import add_device_option, out_file_problem
 
     parser = argparse.ArgumentParser(
         prog="python -m eval.capacity",
@@ -372,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     from edtalk.driving import resolve_device
     from edtalk.driving_inputs import InferenceError
 
+    if problem := out_file_problem(args.out):  # before the work, not after it
+        return report_error(problem)
     try:
         device = str(resolve_device(args.device))
     except InferenceError as err:

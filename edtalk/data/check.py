@@ -31,7 +31,7 @@ from rich.progress import track
 from rich.table import Table
 
 from edtalk.atomic import write_json
-from edtalk.cli import positive_int, report_error
+from edtalk.cli import out_file_problem, positive_int, report_error
 from edtalk.data.audio import audio_info
 from edtalk.data.clip import MAX_LENGTH_MISMATCH_S, MIN_FRAMES, Clip
 from edtalk.data.errors import AudioReadError, DataError, VideoReadError
@@ -311,6 +311,8 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     parser = _parser()
     args = parser.parse_args(argv)
     console = console or Console()
+    if problem := out_file_problem(args.json, "--json"):  # before the checks, not after them
+        return report_error(problem)
     try:
         clips = _resolve_clips(args, parser)
     except DataError as err:  # a usage error, as eval.run and edtalk.train report it

@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from edtalk.atomic import is_temp_name
-from edtalk.cli import positive_float, positive_int, report_error, user_path
+from edtalk.cli import out_file_problem, positive_float, positive_int, report_error, user_path
 from edtalk.data.file_key import file_key
 from edtalk.data.pool_worker import worker_pool
 
@@ -631,6 +631,8 @@ def _image(args: argparse.Namespace) -> int:
 
     if args.out.suffix.lower() not in IMAGE_SUFFIXES:
         return report_error(f"--out {args.out}: give an image path ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    if problem := out_file_problem(args.out):
+        return report_error(problem)
     image = read_rgb_image(args.input, note=lambda message: print(f"note: {message}", file=sys.stderr))
     crop = crop_image(image, args.input)
     args.out.parent.mkdir(parents=True, exist_ok=True)

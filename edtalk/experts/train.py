@@ -503,8 +503,17 @@ def main(argv: list[str] | None = None) -> int:
         "--out", required=True, type=Path, help="output folder (safetensors files + manifest.json)"
     )
     args = parser.parse_args(argv)
+    from edtalk.cli import report_error, unwritable
+    from edtalk.data.errors import DataError
+    from edtalk.experts.data import SplitLeakError
+
+    if problem := unwritable(args.out / "manifest.json"):  # before the training, not after it
+        return report_error(f"--out {args.out}: cannot write the experts here ({problem})")
     only = (args.only,) if args.only else tuple(EXPERT_NAMES)
-    paths = train_experts(args.data, args.split, args.out, settings_from_args(args), only)
+    try:
+        paths = train_experts(args.data, args.split, args.out, settings_from_args(args), only)
+    except (DataError, SplitLeakError, FileNotFoundError) as err:  # a missing dataset: one line
+        return report_error(err)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0

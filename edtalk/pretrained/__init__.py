@@ -133,8 +133,9 @@ PRETRAINED.add(
         stage=EXPERT_SET,
         steps=2000,  # face analyser; the SyncNet 600
         dataset="synthtalk preset tiny, seed 0, generator 1.1.0, split train (12 identities)",
-        command="make pretrain (its first step: python -m edtalk.experts train --split train "
-        "--face-steps 2000 --sync-steps 600 --out edtalk/pretrained/tiny_synthtalk_loss_experts)",
+        command="make pretrain (its first step: python -m edtalk.experts train --data data/synthtalk "
+        "--split train --face-steps 2000 --sync-steps 600 "
+        "--out edtalk/pretrained/tiny_synthtalk_loss_experts)",
     ),
 )
 

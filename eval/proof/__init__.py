@@ -62,7 +62,14 @@ from functools import partial
 from pathlib import Path
 
 from edtalk.atomic import write_json
-from edtalk.cli import add_recompute_option, positive_int, report_error, run_inputs, saved_result
+from edtalk.cli import (
+    add_recompute_option,
+    out_file_problem,
+    positive_int,
+    report_error,
+    run_inputs,
+    saved_result,
+)
 
 # Module globals on purpose: ``run_proof`` and ``main`` look these up here, so a test that patches
 # ``eval.proof.format_table`` (or ``run_proof``, ``proof_inputs``) changes what ``main`` calls.
@@ -182,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     from edtalk.model import CheckpointError
 
     out = args.out or args.ckpt.parent / "proof.json"
+    if problem := out_file_problem(out):  # a read-only checkpoint folder: before the work, not after
+        return report_error(f"{problem}; give --out FILE" if args.out is None else problem)
     try:
         inputs = proof_inputs(args)
         if not args.recompute and (saved := saved_result(out, inputs)) is not None:
