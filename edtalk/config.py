@@ -436,6 +436,8 @@ class TrainConfig:
             raise ConfigError(f"workers must be >= 1, got {self.workers}")
         if self.max_failures < 0:
             raise ConfigError(f"max_failures must be >= 0, got {self.max_failures}")
+        if self.seed < 0:  # numpy's samplers take no negative seed: refused here, not in every worker
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
         if ":" not in self.data:
             raise ConfigError(
                 f"data must be '<reader>:<root>' (e.g. synthtalk:data/synthtalk), got {self.data!r}"

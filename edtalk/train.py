@@ -324,9 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--seed",
-        type=int,
+        type=non_negative_int,
         default=0,
-        help="seed of the samplers and initialisation (rank r adds r; default 0)",
+        help="seed of the initialisation and the batch samplers, >= 0 (rank r seeds torch with seed + r "
+        "and its sampler with seed * 1000 + r; default 0)",
     )
     p.add_argument(
         "--address",

@@ -35,7 +35,14 @@ import torch
 from torch import nn
 
 from edtalk.atomic import write_json
-from edtalk.cli import model_preset, non_negative_float, positive_float, positive_int, report_error
+from edtalk.cli import (
+    model_preset,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    report_error,
+)
 from edtalk.data.errors import DataError
 
 MOUTH_MARGIN_PX = 3  # mouth box = bounding box of landmarks 48-67 grown by this many pixels
@@ -360,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         "from one run",
     )
     parser.add_argument("--no-judge", action="store_true", help="skip the judge (pixel measures only)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the run, >= 0 (0)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default: print only)")
     add_device_option(parser, "the model and the judge")
     args = parser.parse_args(argv)

@@ -430,12 +430,21 @@ def add_train_arguments(
     parser.add_argument(
         "--sync-steps", type=positive_int, default=d.sync_steps, help=f"sync net steps ({d.sync_steps})"
     )
-    parser.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="frames per face step")
-    parser.add_argument("--lr", type=positive_float, default=d.lr, help="peak learning rate (face analyser)")
     parser.add_argument(
-        "--sync-lr", type=positive_float, default=d.sync_lr, help="peak learning rate (sync net)"
+        "--batch-size", type=positive_int, default=d.batch_size, help=f"frames per face step ({d.batch_size})"
     )
-    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument(
+        "--lr", type=positive_float, default=d.lr, help=f"peak learning rate, face analyser ({d.lr:g})"
+    )
+    parser.add_argument(
+        "--sync-lr",
+        type=positive_float,
+        default=d.sync_lr,
+        help=f"peak learning rate, sync net ({d.sync_lr:g})",
+    )
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=d.seed, help=f"seed of the run, >= 0 ({d.seed})"
+    )
     parser.add_argument(
         "--max-clips", type=positive_int, default=None, help="use at most N clips (smoke runs)"
     )

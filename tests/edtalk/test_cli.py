@@ -39,6 +39,10 @@ TRAIN = ["--stage", "eg_pretrain"]
         ("edtalk.train", [*TRAIN, "--lr", "nan"], "--lr: must be a finite number, got nan"),
         ("edtalk.train", [*TRAIN, "--loss-weight", "fea=-1"], "'fea=-1': expected TERM=W"),
         ("edtalk.train", [*TRAIN, "--expert-steps", "5"], "'5': expected FACE,SYNC"),
+        # numpy's samplers refuse a negative seed: it failed in every Ray worker, after the frame cache
+        ("edtalk.train", [*TRAIN, "--seed", "-1"], "--seed: must be at least 0, got -1"),
+        ("eval.capacity", ["--data", "d", "--seed", "-1"], "--seed: must be at least 0, got -1"),
+        ("edtalk.experts.train", ["train", "--data", "d", "--seed", "-1"], "--seed: must be at least 0"),
         ("eval.run", ["--dataset", "synthtalk", "--limit", "0"], "--limit: must be at least 1, got 0"),
         ("eval.run", ["--dataset", "synthtalk", "--workers", "-1"], "--workers: must be at least 0, got -1"),
         ("eval.run", ["--dataset", "synthtalk", "--chunk", "0"], "--chunk: must be at least 1"),

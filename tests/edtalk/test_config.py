@@ -36,6 +36,7 @@ WRONG_TYPES = [
     (TrainConfig, {"resume": 0}, "TrainConfig.resume must be true or false (a bool), got 0 (int)"),
     (TrainConfig, {"use_gpu": "auto"}, "use_gpu must be true or false (a bool) or null (None), got 'auto'"),
     (TrainConfig, {"seed": 1.5}, "TrainConfig.seed must be an integer, got 1.5 (float)"),
+    (TrainConfig, {"seed": -1}, "seed must be >= 0, got -1"),  # numpy's samplers refuse it in the workers
     (TrainConfig, {"split": None}, "TrainConfig.split must be a string, got None (NoneType)"),
     (ModelConfig, {"image_size": "64"}, "ModelConfig.image_size must be an integer, got '64' (str)"),
     (
