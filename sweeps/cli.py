@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from edtalk.cli import model_preset, non_negative_int, positive_int
-from sweeps.parent_run import SMOKE_PARENT
+from sweeps.parent_run import SMOKE_PARENT, smoke_parent
 from sweeps.variant import DRIVING_METHODS
 
 ASHA_METRIC = "psnr"  # what --scheduler asha ranks trials by (higher is better)
@@ -78,8 +78,10 @@ def build_parser(prog: str, description: str, smoke: str = "a few sweep points")
         "--parent",
         default=None,
         help="parent run: a folder with <stage>/final.pt per stage, experts/ and cache/ (as "
-        f"`python -m edtalk.train --out` writes); default runs/, or {SMOKE_PARENT} with --smoke-test "
-        "(a chain missing there, or in a --parent folder that exists, is trained first)",
+        f"`python -m edtalk.train --out` writes); default runs/, or with --smoke-test {SMOKE_PARENT} "
+        "(at --preset tiny; runs/sweep_smoke_parent_<preset> at another), where a missing chain is "
+        "trained first, as in a --parent folder that exists; without --smoke-test the parent must hold "
+        "the chain",
     )
     p.add_argument("--out", default="results", help="results folder for the exported results files")
     p.add_argument(
@@ -153,7 +155,7 @@ def smoke_defaults(args: argparse.Namespace) -> argparse.Namespace:
     if args.smoke_test:
         args.steps = args.steps or 2
         args.max_clips = args.max_clips or 2
-        args.parent = args.parent or SMOKE_PARENT
+        args.parent = args.parent or smoke_parent(args.preset)
     args.parent = str(Path(args.parent or "runs").expanduser().resolve())  # '~/..' expands on the node
     args.root = str(Path(args.root).expanduser().resolve())
     args.out = str(Path(args.out).expanduser().resolve())

@@ -15,6 +15,13 @@ from sweeps.variant import Variant
 SMOKE_PARENT = "runs/sweep_smoke_parent"  # --smoke-test's --parent, where a missing chain is trained
 
 
+def smoke_parent(preset: str) -> str:
+    """--smoke-test's default --parent for a model preset: ``SMOKE_PARENT`` at tiny, a folder of its own
+    for another (``runs/sweep_smoke_parent_paper``), so that `--smoke-test --preset paper` never meets
+    the tiny chain a tiny smoke test trained there (it was refused as a parent of another size)."""
+    return SMOKE_PARENT if preset == "tiny" else f"{SMOKE_PARENT}_{preset}"
+
+
 def parent_checkpoint(parent: Path, stage: str) -> Path:
     """The parent run's checkpoint that ``stage`` starts from: ``<parent>/<previous stage>/final.pt``
     (or ``parent`` itself when it is a file)."""
@@ -96,11 +103,11 @@ def check_parent(args: argparse.Namespace, variants: list[Variant]) -> None:
     the other preset's schedule and build a frame cache of the other size)."""
     needed_chain, missing = parent_chain(args, variants)
     parent = Path(args.parent)
-    if missing and not (args.smoke_test and _may_train_parent(parent)):
+    if missing and not (args.smoke_test and _may_train_parent(parent, args.preset)):
         why = (
             ""
             if not args.smoke_test
-            else f" (--smoke-test trains one only into {SMOKE_PARENT} or a folder that exists)"
+            else f" (--smoke-test trains one only into {smoke_parent(args.preset)} or a folder that exists)"
         )
         raise FileNotFoundError(
             f"{parent / missing[0] / 'final.pt'}: the parent run lacks stage(s) {missing}{why}; train them "
@@ -111,10 +118,11 @@ def check_parent(args: argparse.Namespace, variants: list[Variant]) -> None:
         check_parent_preset(parent_checkpoint(parent, min(variants, key=_first_stage_index).stages[0]), args)
 
 
-def _may_train_parent(parent: Path) -> bool:
+def _may_train_parent(parent: Path, preset: str) -> bool:
     """Whether --smoke-test trains a missing parent chain into ``parent`` (resolved): its default
-    ``SMOKE_PARENT``, or a folder that exists; a mistyped --parent is an error, not a chain trained there."""
-    return parent.is_dir() or parent == Path(SMOKE_PARENT).expanduser().resolve()
+    (``smoke_parent``), or a folder that exists; a mistyped --parent is an error, not a chain trained
+    there."""
+    return parent.is_dir() or parent == Path(smoke_parent(preset)).expanduser().resolve()
 
 
 def _first_stage_index(variant: Variant) -> int:

@@ -564,7 +564,20 @@ def test_a_mistyped_smoke_parent_is_refused_and_an_existing_one_is_trained(
     for parent in (["--parent", str(tmp_path / "mine")], []):
         with pytest.raises(pytest.fail.Exception, match="Ray started"):  # past the parent check
             bank_size.main([*argv, *parent])
-    assert parent_run._may_train_parent(tmp_path / "runs" / "sweep_smoke_parent")
+    assert parent_run._may_train_parent(tmp_path / "runs" / "sweep_smoke_parent", "tiny")
+
+
+def test_a_paper_smoke_test_has_a_parent_folder_of_its_own(tmp_path, monkeypatch):
+    """Both presets' smoke tests trained their chain into runs/sweep_smoke_parent, so after the README's
+    tiny smoke test the documented `--smoke-test --preset paper` was refused: a parent of another size."""
+    from sweeps import parent_run
+
+    monkeypatch.chdir(tmp_path)
+    tiny, paper = _args("--smoke-test"), _args("--smoke-test", "--preset", "paper")
+    assert tiny.parent == str(tmp_path / "runs" / "sweep_smoke_parent")
+    assert paper.parent == str(tmp_path / "runs" / "sweep_smoke_parent_paper")
+    assert parent_run._may_train_parent(tmp_path / "runs" / "sweep_smoke_parent_paper", "paper")
+    assert not parent_run._may_train_parent(tmp_path / "runs" / "sweep_smoke_parent_paper", "tiny")
 
 
 def test_resume_with_nothing_to_restore_says_so(tmp_path, capsys):
