@@ -30,6 +30,7 @@ class EDTalkMethod(Method):
     """Shared checkpoint handling of the two EDTalk drivers."""
 
     generates = True
+    uses_ckpt = True
     drives_with = "mouth_pose"  # the stage that trains the mouth this method draws
     # raised when the videos a checkpoint gives change; eval.run regenerates videos of another version
     version = "1"

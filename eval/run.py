@@ -332,6 +332,12 @@ def prepare(args: argparse.Namespace) -> tuple[Shared, list[MethodRun]]:
         method_run(args, spec, clips, split_clips, protocol=protocol.name, several=several, t_start=t_start)
         for spec in specs
     ]
+    if args.ckpt and not any(r.method.uses_ckpt for r in runs):
+        print(
+            f"note: --ckpt {args.ckpt} is unused: none of --method {args.method} generates from a checkpoint "
+            "(edtalk_v and edtalk_a do)",
+            file=sys.stderr,
+        )
     synthtalk_root = args.root if args.dataset == "synthtalk" else None
     check_weights(protocol, metrics, args.allow_unverified_weights, synthtalk_root, clips)
     phash = protocol.hash()  # after check_weights: includes the installed judges' sha256

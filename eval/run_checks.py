@@ -23,6 +23,14 @@ def resolve_clips(args: argparse.Namespace) -> tuple[list, list]:
     video of the selection has."""
     from edtalk.data.readers import pair_folders, read_clips
 
+    given = " and ".join(flag for flag, value in (("--gt", args.gt), ("--pred", args.pred)) if value)
+    if given and args.dataset != "folder":  # they were ignored: the split of --root was scored
+        raise UsageError(
+            f"{given}: for --dataset folder only (pairs of videos by file name); --dataset "
+            f"{args.dataset} reads its clips from --root"
+        )
+    if given and args.root:  # --root was ignored: the pair of folders was scored
+        raise UsageError(f"--root and {given}: give --root DIR (with gt/ and pred/) or --gt DIR --pred DIR")
     if args.dataset == "folder" and (args.gt or args.pred):
         if not (args.gt and args.pred):
             raise UsageError(
@@ -31,7 +39,8 @@ def resolve_clips(args: argparse.Namespace) -> tuple[list, list]:
         clips = pair_folders(args.gt, args.pred, args.split)
     else:
         if not args.root:
-            raise UsageError(f"--dataset {args.dataset} needs --root DIR")
+            other = " (with gt/ and pred/), or --gt DIR --pred DIR" if args.dataset == "folder" else ""
+            raise UsageError(f"--dataset {args.dataset} needs --root DIR{other}")
         clips = read_clips(args.dataset, args.root, args.split)
         if args.dataset == "folder" and "paired" in split_methods(args.method, args.dataset):
             check_prediction_folder(Path(args.root))

@@ -165,3 +165,38 @@ def test_a_prediction_in_a_subfolder_is_named_with_the_way_to_score_it(tmp_path,
         f"folder:{root / 'pred'}"
     ) in console
     assert run_folder(tmp_path / "res2", "--root", str(root), "--method", f"folder:{root / 'pred'}") == 0
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--dataset", "synthtalk", "--root", "{root}", "--gt", "{root}"], "--gt: for --dataset folder only"),
+        (
+            ["--dataset", "folder", "--root", "{root}", "--gt", "{root}", "--pred", "{root}"],
+            "--root and --gt",
+        ),
+        (
+            ["--dataset", "folder"],
+            "--dataset folder needs --root DIR (with gt/ and pred/), or --gt DIR --pred",
+        ),
+    ],
+)
+def test_options_that_would_be_ignored_are_refused(synth, tmp_path, capsys, argv, message):
+    """--root beside --gt/--pred was dropped, --gt/--pred beside another dataset too: what was scored
+    was not what the command line said, and nothing said so (a helper's CLI audit)."""
+    root, _ = synth
+    args = [a.format(root=root) for a in argv]
+    assert (
+        main([*args, "--method", "gt", "--protocol", "synthtalk", "--out", str(tmp_path / "o"), *FAST]) == 2
+    )
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_ckpt_no_method_uses_gets_a_note(synth, tmp_path, capsys):
+    root, _ = synth
+    argv = ["--dataset", "synthtalk", "--root", str(root), "--method", "gt", "--protocol", "synthtalk"]
+    assert main([*argv, "--ckpt", "nope.pt", "--out", str(tmp_path / "o"), *FAST]) == 0
+    assert "note: --ckpt nope.pt is unused: none of --method gt generates from a checkpoint" in (
+        capsys.readouterr().err
+    )
