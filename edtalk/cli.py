@@ -192,6 +192,13 @@ def amount_of_bytes(n_bytes: float) -> str:
 LOG_BAR_INTERVAL_S = 30  # seconds between a progress bar's updates when stderr is not a terminal
 
 
+def name_subcommands(subparsers: argparse.Action) -> None:
+    """Name the subcommands of ``add_subparsers()``'s action, once they are all added, in its errors: a
+    missing one said "required: command" (the variable's name); now "required: {train,install,...}",
+    as the usage line shows them."""
+    subparsers.metavar = "{" + ",".join(subparsers.choices) + "}"
+
+
 def os_reason(err: OSError) -> str:
     """An OSError's reason without its errno and path: 'Permission denied', 'File name too long'."""
     return err.strerror or str(err)

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from edtalk.atomic import atomic_path
-from edtalk.cli import model_preset, report_error
+from edtalk.cli import model_preset, name_subcommands, report_error
 from edtalk.config import ConfigError, ModelConfig
 from edtalk.modules.audio_encoder import AudioToLip
 from edtalk.modules.discriminator import Discriminator
@@ -310,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         "--preset", type=model_preset, default="paper", help="model preset: paper or tiny (default: paper)"
     )
     summary.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
+    name_subcommands(sub)
     args = parser.parse_args(argv)
     try:
         return _summary(args)

@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue from the latest checkpoint Ray registered (a changed model, ZeRO stage, bf16 or, "
         "under ZeRO >= 1, worker count is refused; a changed lr or batch size is announced); in a chain, "
-        "skip stages whose final.pt exists",
+        "skip stages whose final.pt exists, unless their parent's weights changed since (then retrained)",
     )
     p.add_argument(
         "--max-failures",
@@ -415,7 +415,7 @@ def _train(args: argparse.Namespace) -> int:
         return report_error(
             "--extra-identities adds still frames without audio, which only the frames-only "
             f"stages ({', '.join(n for n in STAGE_NAMES if get_stage(n).frames_only)}) train on; "
-            f"{','.join(names)} are audio stages"
+            f"{','.join(names)} {'is an audio stage' if len(names) == 1 else 'are audio stages'}"
         )
     out = Path(args.out).resolve()
     if out.exists() and not out.is_dir():

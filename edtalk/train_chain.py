@@ -54,6 +54,8 @@ def stage_names(stage: str | None, stages: str | None) -> list[str]:
         raise ConfigError(
             f"--stages {stages!r} names no stage: 'all' or a comma list of {', '.join(STAGE_NAMES)}"
         )
+    if "all" in names:
+        raise ConfigError(f"--stages {stages}: 'all' stands alone (every stage), not in a list")
     for n in names:
         get_stage(n)  # did-you-mean error for a typo
     if twice := sorted({n for n in names if names.count(n) > 1}):

@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=None,
         help="clips per chunk, the unit of work a Ray worker is given (default: about 4 chunks per worker, "
-        "at most 8 clips each)",
+        "at most 8 clips each; 1 with --workers 0)",
     )
     r.add_argument(
         "--allow-unverified-weights",

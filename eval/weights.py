@@ -21,7 +21,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from edtalk.cli import add_weights_dir_option, report_error, use_weights_dir
+from edtalk.cli import add_weights_dir_option, name_subcommands, report_error, use_weights_dir
 from edtalk.experts.names import INSTALL_JUDGES, TRAIN_JUDGES
 from edtalk.weight_catalogue import WEIGHTS
 from edtalk.weights import (
@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("path", help="the downloaded file (or model folder)")
     i.add_argument("--allow-unverified", action="store_true", help="keep a file whose hash differs")
     add_weights_dir_option(i, "import into")
+    name_subcommands(sub)
     args = p.parse_args(argv)
     use_weights_dir(args)
     try:

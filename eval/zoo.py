@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 
 from edtalk.atomic import write_json
-from edtalk.cli import add_weights_dir_option, positive_int, report_error, use_weights_dir
+from edtalk.cli import add_weights_dir_option, name_subcommands, positive_int, report_error, use_weights_dir
 from edtalk.experts.store import JUDGE_NAMES, install_judge, load_expert, resolve_judge
 
 TARGETS = {"emotion_acc_video": 0.90, "shift_recovery": 0.90}
@@ -372,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--data", required=True, type=Path, help="synthtalk root (e.g. data/synthtalk)")
     add_weights_dir_option(c, "read the judges from")
     c.set_defaults(func=cmd_check)
+    name_subcommands(sub)
     args = parser.parse_args(argv)
     from edtalk.data.errors import DataError
     from edtalk.experts.data import SplitLeakError

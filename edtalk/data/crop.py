@@ -42,7 +42,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from edtalk.atomic import is_temp_name
-from edtalk.cli import out_file_problem, positive_float, positive_int, report_error, user_path
+from edtalk.cli import (
+    name_subcommands,
+    out_file_problem,
+    positive_float,
+    positive_int,
+    report_error,
+    user_path,
+)
 from edtalk.data.file_key import file_key
 from edtalk.data.pool_worker import worker_pool
 
@@ -567,10 +574,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True)
     image = sub.add_parser("image", help="one image -> a 256 px face crop (png/jpg by --out's suffix)")
-    image.add_argument("input", type=user_path)
-    image.add_argument("--out", type=user_path, required=True)
+    image.add_argument("input", type=user_path, help="the image (png, jpg, ...)")
+    image.add_argument("--out", type=user_path, required=True, help="the crop's path (png or jpg)")
     video = sub.add_parser("video", help="one video -> a 256 px, 25 fps face-crop mp4 with its audio")
-    video.add_argument("input", type=user_path)
+    video.add_argument("input", type=user_path, help="the video (any container PyAV reads)")
     video.add_argument("--out", type=user_path, required=True, help="output .mp4")
     video.add_argument("--audio", type=user_path, help="audio file (default: the video's own audio track)")
     data = sub.add_parser(
@@ -585,7 +592,9 @@ def build_parser() -> argparse.ArgumentParser:
         "settings and tries failed ones again; <out>/crop_report.json lists every clip's outcome. Exit "
         "status 0 when every clip was cropped, 1 when some could not be, 2 for a usage error, 130 on Ctrl-C.",
     )
-    data.add_argument("--dataset", required=True, choices=("mead", "hdtf", "folder"))
+    data.add_argument(
+        "--dataset", required=True, choices=("mead", "hdtf", "folder"), help="the raw tree's layout"
+    )
     data.add_argument("--root", type=user_path, required=True, help="the raw dataset's (or videos') folder")
     data.add_argument(
         "--out", type=user_path, required=True, help="folder for the cropped dataset (--root of training)"
@@ -597,6 +606,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=positive_int, default=os.cpu_count() or 1, help="processes (default: one per core)"
     )
     data.add_argument("--quiet", action="store_true", help="no progress bar")
+    name_subcommands(sub)
     return p
 
 

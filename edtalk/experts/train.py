@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from edtalk.cli import non_negative_int, positive_float, positive_int
+from edtalk.cli import name_subcommands, non_negative_int, positive_float, positive_int
 from edtalk.experts.data import ExpertClip, dataset_record, load_split
 from edtalk.experts.face_analyser import (
     FaceAnalyser,
@@ -511,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--out", required=True, type=Path, help="output folder (safetensors files + manifest.json)"
     )
+    name_subcommands(sub)
     args = parser.parse_args(argv)
     from edtalk.cli import report_error, unwritable
     from edtalk.data.errors import DataError

@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from edtalk.cli import report_error
+from edtalk.cli import name_subcommands, report_error
 from edtalk.pretrained import PRETRAINED, PretrainedError, check
 from edtalk.weights import sha256_of
 
@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         "--data",
         type=Path,
         default=Path("data/synthtalk"),
-        help=f"the synthtalk dataset root (with card.json) it was trained on; make one with `{MAKE_DATA}`",
+        help="the synthtalk dataset root (with card.json) it was trained on (default data/synthtalk); make "
+        f"one with `{MAKE_DATA}`",
     )
     ex.add_argument(
         "--out",
@@ -144,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         help="where to write it (a file, or a folder to hold NAME's file); default: the shipped file, "
         "edtalk/pretrained/<its file>, overwritten in place",
     )
+    name_subcommands(sub)
     args = parser.parse_args(argv)
     if args.cmd == "list":
         return list_entries(args.check)

@@ -419,6 +419,8 @@ def test_cli_reports_bad_runs_in_one_line_before_any_work(tmp_path, capsys):
         ),  # put in order
         (["--stages", ","], "names no stage"),  # failed with an IndexError after the cache and Ray
         (["--stages", "mouth_pose,mouth_pose"], "names mouth_pose more than once"),
+        (["--stages", "all,eg_pretrain"], "'all' stands alone"),  # was: unknown training stage 'all'
+        (["--stage", "audio_lip", "--extra-identities", "3"], "audio_lip is an audio stage"),
         (["--stage", "mouth_pose", "--parent", str(tmp_path / "gone.pt")], "gone.pt: no such checkpoint"),
         (["--stage", "eg_pretrain", "--preset", "tiny"], "nowhere"),
         # each of these used to fail only after Ray and the frame cache, or (a typo'd loss term) never
