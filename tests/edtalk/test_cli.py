@@ -429,3 +429,24 @@ def test_a_command_with_stderr_closed_still_runs():
         f'{sys.executable} -c "{script}" 2>&-', shell=True, capture_output=True, text=True
     )
     assert closed.returncode == 0 and closed.stdout == "main ran\n"
+
+
+@pytest.mark.parametrize(
+    "module, choices",
+    [
+        ("eval.zoo", "{train,install,evaluate,check}"),
+        ("edtalk.model", "{summary}"),
+        ("edtalk.pretrained.__main__", "{list,export}"),
+        ("eval.weights", "{status,fetch,import}"),
+        ("edtalk.experts.train", "{train}"),
+        ("edtalk.data.crop", "{image,video,dataset}"),
+    ],
+)
+def test_a_missing_subcommand_names_the_choices(module, choices, capsys):
+    """It said 'the following arguments are required: command' (argparse's variable name)."""
+    import importlib
+
+    with pytest.raises(SystemExit) as exc:
+        importlib.import_module(module).main([])
+    assert exc.value.code == 2
+    assert f"the following arguments are required: {choices}" in capsys.readouterr().err
