@@ -126,7 +126,7 @@ bench: install
 	$(BIN)/python -m benchmarks.drive_video --data $(DATA) --out benchmarks/results/drive_video.json
 	$(BIN)/python -m benchmarks.frame_cache --data $(DATA) --out benchmarks/results/frame_cache.json
 	$(BIN)/python -m benchmarks.face_crop --out benchmarks/results/face_crop.json
-	$(BIN)/python -m benchmarks.stage_step --data synthtalk:$(DATA) --cache $(RUNS)/cache \
+	$(BIN)/python -m benchmarks.stage_step --repeats 40 --data synthtalk:$(DATA) --cache $(RUNS)/cache \
 	  --out benchmarks/results/stage_step.json
 	$(BIN)/python -m benchmarks.multi_method --data $(DATA) --out benchmarks/results/multi_method.json
 
