@@ -21,9 +21,11 @@ import numpy as np
 from baselines import METHODS, Method
 from edtalk.data.clip import Clip
 
-# (ckpt, device) -> loaded generator, per process. edtalk.driving (the model code) is imported inside
-# the methods, so scoring other methods never loads it.
-_GENERATORS: dict[tuple[str, str], Any] = {}
+# (ckpt path, device, its mtime and size) -> loaded generator, per process: a checkpoint rewritten in
+# place (a notebook that trains, scores, trains on) is loaded again, not scored with its old weights
+# under the new file's hash. edtalk.driving (the model code) is imported inside the methods, so
+# scoring other methods never loads it.
+_GENERATORS: dict[tuple[str, str, int, int], Any] = {}
 
 
 class EDTalkMethod(Method):
@@ -54,11 +56,17 @@ class EDTalkMethod(Method):
         check_not_trained_on(clips, ckpt["meta"], self.ckpt)  # never scored on its training clips
 
     def generator(self):
-        """The EDTalk model of ``--ckpt`` (``edtalk.driving.load_generator``), once per process."""
+        """The EDTalk model of ``--ckpt`` (``edtalk.driving.load_generator``), once per process and
+        version of the file (its modification time and size): the model of an older version of it
+        is dropped."""
         from edtalk.driving import load_generator
 
-        key = (str(self.ckpt), self.device)
+        path = Path(self.ckpt).resolve()
+        stat = path.stat()
+        key = (str(path), self.device, stat.st_mtime_ns, stat.st_size)
         if key not in _GENERATORS:
+            for old in [k for k in _GENERATORS if k[:2] == key[:2]]:
+                del _GENERATORS[old]
             model, _config = load_generator(self.ckpt, self.device)
             _GENERATORS[key] = model
         return _GENERATORS[key]

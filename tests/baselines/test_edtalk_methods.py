@@ -102,6 +102,28 @@ def test_the_generator_loads_on_the_methods_device(tiny_ckpt, monkeypatch):
     assert make_method("gt").device == "cpu"
 
 
+def test_a_checkpoint_rewritten_in_place_is_loaded_again(tiny_ckpt, monkeypatch):
+    """A notebook that scored, trained on into the same file and scored again got the first weights
+    (cached by path), recorded under the new file's sha256."""
+    import os
+
+    from baselines import edtalk_methods
+
+    ckpt, _ = tiny_ckpt
+    monkeypatch.setattr(edtalk_methods, "_GENERATORS", {})
+    method = make_method("edtalk_v", ckpt=str(ckpt))
+    first = method.generator()
+    state = first.state_dict()
+    name = next(k for k, v in state.items() if v.is_floating_point())
+    state[name] = state[name] + 1.0
+    save_checkpoint(ckpt, state, first.cfg)
+    st = os.stat(ckpt)
+    os.utime(ckpt, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a coarse clock: a newer mtime for sure
+    second = method.generator()
+    assert second is not first and torch.equal(second.state_dict()[name], state[name])
+    assert len(edtalk_methods._GENERATORS) == 1  # the old version's model is dropped
+
+
 def test_a_checkpoint_is_not_scored_on_stages_it_skipped(tmp_path):
     """edtalk_a from a mouth_pose checkpoint would score audio heads at init: refused before any clip."""
     from edtalk.driving_inputs import InferenceError
