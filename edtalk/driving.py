@@ -355,8 +355,8 @@ def drive_audio(
     batch_size: int = 16,
     pose_temperature: float = 1.0,
 ) -> np.ndarray:
-    """EDTalk-A: uint8 frames for 16 kHz mono ``wav`` (T = duration * fps); ``audio_weights`` says
-    where each W^* comes from."""
+    """EDTalk-A: uint8 frames for 16 kHz mono ``wav`` (float samples in [-1, 1]; integer PCM is refused)
+    (T = duration * fps); ``audio_weights`` says where each W^* comes from."""
     weights = audio_weights(
         model,
         wav,

@@ -68,6 +68,19 @@ def from_pcm16(pcm: np.ndarray) -> np.ndarray:
     return np.asarray(pcm, np.float32) / np.float32(PCM_SCALE)
 
 
+def float_samples(audio: np.ndarray, what: str = "audio") -> np.ndarray:
+    """``audio`` as an array of float samples in [-1, 1]; integer samples (the int16 PCM that
+    ``scipy.io.wavfile`` returns) are refused with a ValueError: taken as floats they are 32768 times
+    too loud, and the mel spectrogram saturates without a word."""
+    audio = np.asarray(audio)
+    if not np.issubdtype(audio.dtype, np.floating):
+        raise ValueError(
+            f"{what} must be float samples in [-1, 1], got {audio.dtype}; convert 16-bit PCM with "
+            "edtalk.data.audio.from_pcm16 (k / 32768)"
+        )
+    return audio
+
+
 # Containers soundfile reads natively; anything else (mp4, m4a, aac, mp3 ...) goes through PyAV.
 _SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
 _AV_ERRORS = (av.error.FFmpegError, OSError, ValueError)
@@ -288,7 +301,7 @@ def melspectrogram(wav: np.ndarray, settings: MelSettings = WAV2LIP) -> np.ndarr
     than its width), so with Wav2Lip's settings anything under 401 samples gives 3 frames, not
     1 + len // 200. Computed in float64 with ``torch.stft``.
     """
-    wav = np.asarray(wav)
+    wav = float_samples(wav, "melspectrogram's waveform")
     if wav.ndim != 1 or wav.size == 0:
         raise ValueError(f"melspectrogram needs a non-empty 1-D waveform, got shape {wav.shape}")
     import torch  # imported here: reading and writing audio (crop, doctor, synthtalk) need no torch

@@ -443,7 +443,9 @@ def _check_frames(frames: np.ndarray) -> np.ndarray:
 
 
 def _check_audio(audio: np.ndarray) -> np.ndarray:
-    audio = np.asarray(audio, dtype=np.float32)
+    from edtalk.data.audio import float_samples
+
+    audio = np.asarray(float_samples(audio), dtype=np.float32)
     if audio.ndim == 2:  # (n, channels) or (channels, n): mix down to mono
         audio = audio.mean(axis=0 if audio.shape[0] < audio.shape[1] else 1)
     if audio.ndim != 1:
@@ -459,7 +461,9 @@ AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1"}
 
 def _check_channels(audio: np.ndarray) -> np.ndarray:
     """``audio`` as float32 (n, channels), a channel count AAC_LAYOUTS names (a 1-D array: one channel)."""
-    audio = np.asarray(audio, dtype=np.float32)
+    from edtalk.data.audio import float_samples
+
+    audio = np.asarray(float_samples(audio), dtype=np.float32)
     if audio.ndim == 1:
         audio = audio[:, None]
     if audio.ndim != 2 or audio.shape[1] not in AAC_LAYOUTS:

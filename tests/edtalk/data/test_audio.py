@@ -187,3 +187,24 @@ def test_a_waveform_of_fewer_than_401_samples_gives_three_mel_frames(n_samples):
     raised a RuntimeError from torch when the threshold was lowered. Longer ones: 1 + len // 200."""
     wav = speechlike(1.0)[:n_samples]
     assert melspectrogram(wav).shape == (80, 1 + max(n_samples, 401) // 200)
+
+
+def test_integer_samples_are_refused_where_floats_are_expected(tmp_path):
+    """int16 PCM (scipy.io.wavfile's) went into the mel spectrogram as floats, 32768 times too loud: the
+    mel saturated and the mouth moved differently, without a word; write_video muxed a track of peak
+    about 1400 (a helper's library-API review)."""
+    from edtalk.data.audio import from_pcm16, melspectrogram, pcm16
+    from edtalk.data.video import write_video
+
+    wav = (0.05 * np.sin(np.arange(8000) * 0.05)).astype(np.float32)
+    with pytest.raises(
+        ValueError, match="must be float samples in \\[-1, 1\\], got int16; convert 16-bit PCM"
+    ):
+        melspectrogram(pcm16(wav))
+    assert (
+        np.abs(melspectrogram(from_pcm16(pcm16(wav))) - melspectrogram(wav)).mean() < 1e-3
+    )  # 16-bit rounding
+    frames = np.zeros((4, 16, 16, 3), np.uint8)
+    with pytest.raises(ValueError, match="got int16"):
+        write_video(tmp_path / "v.mp4", frames, audio=pcm16(wav))
+    assert not (tmp_path / "v.mp4").exists()
