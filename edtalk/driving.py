@@ -15,12 +15,16 @@ Everything runs on the device the model sits on: frames go there a batch at a ti
 uint8 arrays. Frames map [-1, 1] -> [0, 255] with a fixed affine map and clipping (the official demos
 min-max normalise each clip instead, which changes brightness per clip; we do not). Square frames of
 another side are resized to the model's ``image_size`` (noted on stderr); non-square ones are refused.
+Each function runs the model in eval mode and leaves every module's train/eval mode as it found it
+(``in_eval_mode``), so a preview inside a training loop does not switch its dropout or BatchNorm off.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator, Sequence
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +120,42 @@ def audio_stages(
     )
 
 
+def in_eval_mode(fn: Callable) -> Callable:
+    """Run ``fn(model, ...)`` (a generator function too) with ``model`` in eval mode, then give each of
+    its modules back the train/eval mode it had (a training loop keeps its frozen modules in eval)."""
+
+    def modes_of(model: torch.nn.Module) -> list[tuple[torch.nn.Module, bool]]:
+        return [(m, m.training) for m in model.modules()]
+
+    def restore(modes: list[tuple[torch.nn.Module, bool]]) -> None:
+        for module, training in modes:
+            module.training = training
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator(model, *args, **kwargs):
+            modes = modes_of(model)
+            model.eval()
+            try:
+                yield from fn(model, *args, **kwargs)
+            finally:
+                restore(modes)
+
+        return generator
+
+    @functools.wraps(fn)
+    def call(model, *args, **kwargs):
+        modes = modes_of(model)
+        model.eval()
+        try:
+            return fn(model, *args, **kwargs)
+        finally:
+            restore(modes)
+
+    return call
+
+
 def check_trained(model: EDTalk, stages: Sequence[str]) -> None:
     """``require_stages`` for a model ``load_generator`` loaded (its ``checkpoint_meta``); a model built
     in Python (``EDTalk(cfg)``, no checkpoint) is the caller's to vouch for."""
@@ -182,6 +222,7 @@ def loop_to_length(frames: np.ndarray, n: int) -> np.ndarray:
     return frames[loop_index(len(frames), n)]
 
 
+@in_eval_mode
 @torch.no_grad()
 def weights_of(
     model: EDTalk, frames: Frames, name: str, label: str, batch_size: int, n: int | None = None
@@ -215,6 +256,7 @@ def _batches(frames: Frames, batch_size: int, limit: int | None = None) -> Itera
     return (frames[i : i + batch_size] for i in range(0, len(frames), batch_size))
 
 
+@in_eval_mode
 def factor_codes(
     model: EDTalk, drivers: dict[str, Frames | None], n: int | None, batch_size: int, label: str | None = None
 ) -> dict[str, torch.Tensor]:
@@ -249,6 +291,7 @@ def render(
     return np.concatenate(list(iter_render(model, identity_frame, weights, batch_size)))
 
 
+@in_eval_mode
 @torch.no_grad()
 def iter_render(
     model: EDTalk, identity_frame: np.ndarray, weights: dict[str, torch.Tensor], batch_size: int = 16
@@ -258,6 +301,8 @@ def iter_render(
     src = model_input(identity_frame, model.cfg.image_size, "identity").to(device)
     f_src, skips = model.encode(src)
     own = model.navigate(f_src)
+    if unknown := sorted(set(weights) - set(own)):  # a typo would draw the identity's own codes
+        raise ValueError(f"weights for {', '.join(unknown)}: this model's banks are {', '.join(own)}")
     n = n_rendered(weights)
     full = {k: (weights[k].to(device) if k in weights else own[k].expand(n, -1)) for k in own}
     for start in range(0, n, batch_size):
@@ -284,6 +329,7 @@ def drive_video(
     return render(model, identity_frame, weights, batch_size)
 
 
+@in_eval_mode
 def driving_weights(
     model: EDTalk,
     mouth_frames: Frames,
@@ -296,7 +342,6 @@ def driving_weights(
     codes, several identities)."""
     has_expression = expression_frames is not None and "expression" in model.cfg.bank_names
     check_trained(model, video_stages(has_expression))
-    model.eval()
     drivers = {"mouth": mouth_frames, "pose": pose_frames, "expression": expression_frames}
     return factor_codes(model, drivers, None, batch_size)
 
@@ -374,6 +419,7 @@ def drive_audio(
     return render(model, identity_frame, weights, batch_size)
 
 
+@in_eval_mode
 @torch.no_grad()
 def audio_weights(
     model: EDTalk,
@@ -415,7 +461,6 @@ def audio_weights(
         ),
     )
     check_speech_length(wav)
-    model.eval()
     n = frames_covered(len(wav), fps, SAMPLE_RATE)
     mel = melspectrogram(wav)
     windows, device = torch.from_numpy(mel_windows(mel, n, fps)).float(), model_device(model)
@@ -443,6 +488,7 @@ def trained_window(model: EDTalk) -> int:
     return int((run.get("stage_config") or {}).get("window") or StageConfig.window)
 
 
+@in_eval_mode
 @torch.no_grad()
 def predicted_expression(
     model: EDTalk,

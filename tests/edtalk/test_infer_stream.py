@@ -200,3 +200,25 @@ def test_crop_streams_the_crops_of_the_detect_and_cut_passes(tmp_path):
     write_video(tmp_path / "wall.mp4", np.full((4, 64, 96, 3), 90, np.uint8))
     with pytest.raises(driving_inputs.InferenceError, match="no face found .* \\(nothing to crop to\\)"):
         driving_inputs.DrivingVideo(tmp_path / "wall.mp4", crop=True)
+
+
+def test_driving_leaves_each_modules_mode_as_it_was_and_refuses_an_unknown_bank():
+    """drive_video / audio_weights switched the whole model to eval for good (a preview inside a
+    training loop turned its training mode off), and render drew the identity's own codes for a
+    mistyped bank name (a helper's library-API review)."""
+    from edtalk.driving import drive_video, render
+
+    torch.manual_seed(0)
+    model = EDTalk(ModelConfig.preset("tiny"))
+    model.train()
+    model.encoder.eval()  # a frozen part a training loop keeps in eval
+    frames = np.zeros((2, 64, 64, 3), np.uint8)
+    seen = []
+    hook = model.generator.register_forward_hook(lambda m, i, o: seen.append(m.training))
+    drive_video(model, frames[0], frames)
+    hook.remove()
+    assert seen and not any(seen)  # drawn in eval mode
+    assert model.training and model.generator.training and not model.encoder.training
+    with pytest.raises(ValueError, match="weights for mouht: this model's banks are mouth, pose, expression"):
+        render(model, frames[0], {"mouht": torch.zeros(2, model.cfg.n_mouth)})
+    assert model.training
