@@ -36,7 +36,7 @@ from typing import Any
 from edtalk.data.clip import Clip
 from edtalk.registry import Registry, import_modules_of
 
-METHODS: Registry[type[Method]] = Registry("method")
+METHODS: Registry[type[Method]] = Registry("method", fill=__name__)
 
 
 class Method:

@@ -13,7 +13,8 @@ too (a ``spec`` row in eval/protocols.py: see the how-to in eval/metrics/__init_
 
 An unknown name raises ``KeyError`` with a "did you mean" suggestion and the list of known names.
 A package of pluggable things calls ``import_modules_of(__name__)`` to import its files, so that a
-new file registers itself without a second list to edit.
+new file registers itself without a second list to edit; a registry made with ``fill=<package>``
+does so itself on its first lookup (``METRICS.get("psnr")`` in a fresh process finds psnr).
 """
 
 from __future__ import annotations
@@ -37,9 +38,16 @@ class UnknownNameError(KeyError):
 class Registry(Generic[T]):
     """A name -> object map filled by a decorator, with helpful errors for unknown names."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, fill: str | None = None) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._fill = fill  # a package whose modules register here: imported on the first lookup
+
+    def _filled(self) -> dict[str, T]:
+        if self._fill is not None:
+            package, self._fill = self._fill, None  # first: a module that looks a name up while imported
+            import_modules_of(package)
+        return self._items
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator that registers ``obj`` under ``name``; a duplicate name is an error."""
@@ -59,7 +67,7 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         """The object registered as ``name``; unknown names raise ``UnknownNameError``."""
         try:
-            return self._items[name]
+            return self._filled()[name]
         except KeyError:
             close = difflib.get_close_matches(name, list(self._items), n=3)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
@@ -67,16 +75,16 @@ class Registry(Generic[T]):
             raise UnknownNameError(f"unknown {self.kind} {name!r}.{hint} Known: {known}") from None
 
     def names(self) -> list[str]:
-        return sorted(self._items)
+        return sorted(self._filled())
 
     def __contains__(self, name: object) -> bool:
-        return name in self._items
+        return name in self._filled()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._filled())
 
 
 def import_modules_of(package: str) -> None:

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 from edtalk.registry import Registry, import_modules_of
 
-METRICS = Registry("metric")
-"""id -> Metric subclass. Use ``get_metric(id)`` so that the metric modules are imported."""
+METRICS = Registry("metric", fill=__name__)
+"""id -> Metric subclass (its first lookup imports the metric modules, which register themselves)."""
 
 
 def load_all() -> Registry:
@@ -43,7 +43,6 @@ def load_all() -> Registry:
 
 
 def get_metric(metric_id: str):
-    """The Metric class registered as ``metric_id`` (imports the metric modules first)."""
-    if metric_id not in METRICS:  # m_lmd / f_lmd live in lmd.py, lse_c / lse_d in lse.py
-        load_all()
+    """The Metric class registered as ``metric_id`` (``METRICS.get``, which imports the metric modules
+    first: m_lmd / f_lmd live in lmd.py, lse_c / lse_d in lse.py)."""
     return METRICS.get(metric_id)

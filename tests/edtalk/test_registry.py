@@ -68,3 +68,17 @@ def test_loading_a_registry_registers_every_name_its_package_declares(package):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert declared <= set(out.split()), declared - set(out.split())
+
+
+def test_a_registry_with_a_package_to_fill_it_from_imports_it_on_the_first_lookup():
+    """eval.metrics' own docstring example, METRICS.get("psnr"), failed in a fresh process ("Known:
+    (none)"): the metric modules register themselves only once imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "from eval.metrics import METRICS; from baselines import METHODS; "
+        "print(METRICS.get('psnr').__name__, 'lse_d' in METRICS, METHODS.get('static').__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["PSNR", "True", "StaticFrame"]
