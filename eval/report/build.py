@@ -32,7 +32,15 @@ class ReportFiles:
     warnings: tuple[str, ...] = ()  # inputs shown with a caveat (e.g. two files giving one row)
 
 
-LATEX_PREAMBLE = "% needs \\usepackage{booktabs}\n"
+LATEX_PREAMBLE = (
+    "% needs \\usepackage{booktabs}; a table of many columns (Table 1's 14) is wider than a text column:\n"
+    "% set it in table* or wrap its tabular in \\resizebox{\\linewidth}{!}{...} (\\usepackage{graphicx})\n"
+)
+# tables.html stands alone (its marks and dashes need the charset said); index.html holds the same tables
+HTML_PAGE = (
+    '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8">'
+    "<title>EDTalk-Bench tables</title></head>\n<body>\n{body}</body>\n</html>\n"
+)
 LAYOUT = "<dataset>/<method>/<protocol>.json"
 
 
@@ -90,12 +98,12 @@ def build_report(
     pages = {
         "tables.md": "\n".join(to_markdown(t) for t in tables),
         "tables.tex": LATEX_PREAMBLE + "\n".join(to_latex(t) for t in tables),
-        "tables.html": "\n".join(to_html(t) for t in tables),
+        "tables.html": HTML_PAGE.format(body="\n".join(to_html(t) for t in tables)),
     }
     clear_plots(out / "plots")
     captions: dict[Path, str] = {}
     figures = make_plots(results, out / "plots", captions, None if strict else problems) if plots else []
-    downloads = {"tables.md": "tables.md", "tables.tex": "tables.tex"}
+    downloads = {"tables.md": "tables.md", "tables.tex": "tables.tex", "tables.html": "tables.html"}
     videos = collect_videos(results, warnings)  # before the page: it names GT videos not found
     pages["index.html"] = render_index(
         tables,

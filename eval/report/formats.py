@@ -22,14 +22,17 @@ def shown_row_label(row: Row, escape: Callable[[str], str], reported: str) -> st
     return label
 
 
-def caption(table: Table) -> str:
+def caption(table: Table, numbered: bool = True) -> str:
     """ "Table 1: Audio-driven comparison on MEAD and HDTF [eat]" (extra datasets: no number); a
     split other than the usual one is named: "[eat, val split]", a sweep table's driving mode too:
-    "[synthtalk, video-driven]"."""
-    prefix = f"Table {table.number}: " if table.number else ""
+    "[synthtalk, video-driven]". Not ``numbered`` (LaTeX, which numbers its tables itself): the
+    paper's number at the end, "... [eat] (the paper's Table 1)"."""
     split = "" if table.split == USUAL_SPLIT else f", {split_phrase(table.split)}"
     driving = f", {table.driving}-driven" if table.driving else ""
-    return f"{prefix}{table.title} [{table.protocol}{split}{driving}]"
+    text = f"{table.title} [{table.protocol}{split}{driving}]"
+    if not table.number:
+        return text
+    return f"Table {table.number}: {text}" if numbered else f"{text} (the paper's Table {table.number})"
 
 
 def split_phrase(split: str) -> str:
@@ -47,11 +50,11 @@ def _md_escape(text: str) -> str:
 def to_markdown(table: Table) -> str:
     arrow = {True: "↑", False: "↓"}
     group_head = [""] + [_md_escape(title) if j == 0 else "" for title, n in table.groups for j in range(n)]
-    head = ["Method"] + [f"{_md_escape(c.label)} {arrow[c.higher_is_better]}" for c in table.columns]
+    head = [table.row_header] + [f"{_md_escape(c.label)} {arrow[c.higher_is_better]}" for c in table.columns]
     lines = [f"**{_md_escape(caption(table))}**", ""]
     if len(table.groups) > 1:
         lines += ["| " + " | ".join(group_head) + " |", "|" + "---|" * len(group_head)]
-        lines.append("| " + " | ".join(f"**{h}**" if i else "" for i, h in enumerate(head)) + " |")
+        lines.append("| " + " | ".join(f"**{h}**" for h in head) + " |")
     else:
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in table.rows:
@@ -118,7 +121,7 @@ def to_latex(table: Table) -> str:
     lines = [
         r"\begin{table}[t]",
         r"\centering",
-        rf"\caption{{{_tex(caption(table))}}}",
+        rf"\caption{{{_tex(caption(table, numbered=False))}}}",
         rf"\label{{tab:{table.key}}}",
         r"\begin{tabular}{l" + "c" * n + "}",
         r"\toprule",
@@ -130,7 +133,7 @@ def to_latex(table: Table) -> str:
             rules.append(rf"\cmidrule(lr){{{start}-{start + span - 1}}}")
             start += span
         lines += [" & " + " & ".join(heads) + r" \\", " ".join(rules)]
-    head = ["Method"] + [f"{_tex_label(c.label)} {arrow[c.higher_is_better]}" for c in table.columns]
+    head = [table.row_header] + [f"{_tex_label(c.label)} {arrow[c.higher_is_better]}" for c in table.columns]
     lines += [" & ".join(head) + r" \\", r"\midrule"]
     for row in table.rows:
         cells = []
@@ -161,7 +164,7 @@ def to_html(table: Table) -> str:
             "<tr><th></th>" + "".join(f'<th colspan="{n}">{esc(t)}</th>' for t, n in table.groups) + "</tr>"
         )
     out.append(
-        "<tr><th>Method</th>"
+        f"<tr><th>{esc(table.row_header)}</th>"
         + "".join(f"<th>{esc(c.label)} {arrow[c.higher_is_better]}</th>" for c in table.columns)
         + "</tr>"
     )

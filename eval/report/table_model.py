@@ -51,3 +51,4 @@ class Table:
     sources: list = dataclasses.field(default_factory=list)  # paths of the results files in its rows
     warnings: list[str] = dataclasses.field(default_factory=list)  # e.g. two files giving one row
     driving: str | None = None  # what drove a sweep table's rows ("audio" | "video"), named in its caption
+    row_header: str = "Method"  # the rows' column heading ("Bases" in the bank-size table)

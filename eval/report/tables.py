@@ -101,8 +101,8 @@ def _reported_cell(row: ReportedRow | None, metric: str) -> Cell:
 
 def _rank(rows: list[Row], columns: list[Column]) -> None:
     """Mark the best (1) and second best (2) distinct value per column; references and cells scored
-    on other clips than the ranked rows (``Cell.comparable``) are skipped, and a column with fewer
-    than two ranked rows is not marked."""
+    on other clips than the ranked rows (``Cell.comparable``) are skipped. A column with fewer than two
+    ranked rows is not marked, and one with two only its best (a second of two marks every cell)."""
     for j, col in enumerate(columns):
         ranked = [
             r for r in rows if not r.reference and r.cells[j].comparable and r.cells[j].value is not None
@@ -110,7 +110,7 @@ def _rank(rows: list[Row], columns: list[Column]) -> None:
         if len(ranked) < 2:
             continue
         order = sorted({r.cells[j].value for r in ranked}, reverse=col.higher_is_better)
-        for rank, best in enumerate(order[:2], 1):
+        for rank, best in enumerate(order[: 2 if len(ranked) > 2 else 1], 1):
             for r in ranked:
                 if r.cells[j].value == best:
                     r.cells[j].rank = rank
@@ -211,6 +211,7 @@ def _make_table(spec, groups, protocol, protocol_hash, results, reported, key_su
         + ranking_stamps(spec, rankable, ranked, bool(reported)),
         split=split_of(results[0]) if results else USUAL_SPLIT,
         sources=[r.path for r in results],
+        row_header="Bases" if spec.rows_from == "bank_size" else "Method",
     )
     table.stamps += fewer_clips_stamps(table.rows, columns)
     table.stamps += not_applicable_stamps(spec, columns, results)
@@ -265,7 +266,7 @@ def build_paper_table(spec: TableSpec, results: list[ResultFile]) -> list[Table]
         tables.append(table)
     if reported and not any(t.protocol == rep_protocol and t.notes for t in tables):
         groups = _sweep_groups(spec, rep_dataset) if spec.rows_from != "method" else spec.groups
-        tables.append(_make_table(spec, groups, rep_protocol, None, [], reported, "reported"))
+        tables.insert(0, _make_table(spec, groups, rep_protocol, None, [], reported, "reported"))
     return tables
 
 

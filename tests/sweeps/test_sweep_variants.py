@@ -129,7 +129,9 @@ def test_export_results_feeds_table6(tmp_path, write_trial_results):
     assert data["driving"] == "audio" and data["method"] == "edtalk_bank_mouth_5"
     assert data["provenance"]["training"][0]["wall_s"] == 1.5
     assert written[0].with_name("synthtalk.clips.jsonl").is_file()
-    t6 = next(t for t in build_tables(load_results(tmp_path / "results")) if t.number == "6")
+    t6 = next(
+        t for t in build_tables(load_results(tmp_path / "results")) if t.number == "6" and t.protocol_hash
+    )
     assert t6.protocol == "synthtalk" and [r.label for r in t6.rows] == ["5", "10"]
     assert t6.rows[0].cells[0].text == "20.00" and t6.rows[1].cells[0].rank == 1
 

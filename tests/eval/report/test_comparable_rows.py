@@ -49,8 +49,9 @@ def test_a_gt_row_on_more_clips_does_not_unrank_the_methods(tmp_path, make_resul
     make_result(tmp_path, "synthtalk", "gt", "synthtalk", {"psnr": 99.0}, extra={"n_clips": 144})
     make_result(tmp_path, "synthtalk", "a", "synthtalk", {"psnr": 20.0}, extra={"n_clips": 12})
     make_result(tmp_path, "synthtalk", "b", "synthtalk", {"psnr": 21.0}, extra={"n_clips": 12})
+    make_result(tmp_path, "synthtalk", "z", "synthtalk", {"psnr": 19.0}, extra={"n_clips": 12})  # a third
     table = _extra_table(tmp_path)
-    assert _ranks(table, "psnr") == {"a": 2, "b": 1, "gt": None}
+    assert _ranks(table, "psnr") == {"a": 2, "b": 1, "z": None, "gt": None}
     assert not any(s.startswith("Best (bold)") for s in table.stamps)
 
 
@@ -74,11 +75,13 @@ def test_rows_on_one_number_of_clips_or_none_recorded_are_all_ranked(tmp_path, m
     """Guard: equal counts, or no count recorded at all (files older than n_clips), rank every row."""
     make_result(tmp_path, "synthtalk", "a", "synthtalk", {"psnr": 20.0}, extra={"n_clips": 12})
     make_result(tmp_path, "synthtalk", "b", "synthtalk", {"psnr": 21.0}, extra={"n_clips": 12})
-    assert _ranks(_extra_table(tmp_path), "psnr") == {"a": 2, "b": 1}
+    make_result(tmp_path, "synthtalk", "z", "synthtalk", {"psnr": 19.0}, extra={"n_clips": 12})  # a third
+    assert _ranks(_extra_table(tmp_path), "psnr") == {"a": 2, "b": 1, "z": None}
     make_result(tmp_path, "synthtalk", "a", "synthtalk", {"psnr": 20.0})
     make_result(tmp_path, "synthtalk", "b", "synthtalk", {"psnr": 21.0})
+    make_result(tmp_path, "synthtalk", "z", "synthtalk", {"psnr": 19.0})
     table = _extra_table(tmp_path)
-    assert _ranks(table, "psnr") == {"a": 2, "b": 1}
+    assert _ranks(table, "psnr") == {"a": 2, "b": 1, "z": None}
     assert not any(s.startswith("Best (bold)") for s in table.stamps)
 
 

@@ -46,12 +46,13 @@ def test_a_row_on_as_many_other_clips_is_flagged_and_not_ranked(tmp_path, make_r
     _scored(tmp_path, make_result, "gt", 99.0, _clips(0, 12))
     _scored(tmp_path, make_result, "a", 20.0, _clips(0, 12))
     _scored(tmp_path, make_result, "c", 21.0, _clips(0, 12))
+    _scored(tmp_path, make_result, "d", 19.0, _clips(0, 12))  # a third ranked row: a second is marked
     _scored(tmp_path, make_result, "b", 30.0, _clips(4, 16))
     table = _extra_table(tmp_path)
-    assert _ranks(table) == {"a": 2, "b": None, "c": 1, "gt": None}
+    assert _ranks(table) == {"a": 2, "b": None, "c": 1, "d": None, "gt": None}
     assert "| b | 30.000 |" in to_markdown(table) and "| c | **21.000** |" in to_markdown(table)
     assert (
-        "Rows scored on different clips of synthtalk test (not comparable): a, c, gt: 12 clips; "
+        "Rows scored on different clips of synthtalk test (not comparable): a, c, d, gt: 12 clips; "
         "b: 12 clips, 4 of them not in gt's 12"
     ) in table.stamps
     assert (

@@ -365,3 +365,22 @@ def test_a_metric_that_clips_failed_in_alone_is_marked_and_not_ranked(tmp_path, 
         "of it only), so not ranked: c FID (2 of its 12 clips failed in it)"
     ) in t1.stamps
     assert r"1.000\textsuperscript{\ddag}" in to_latex(t1)
+
+
+def test_two_ranked_rows_mark_only_the_best_and_latex_numbers_its_own_tables(tmp_path, make_result):
+    """With two rows every cell was bold or underlined (a smoke sweep's Table 6), which says nothing;
+    and LaTeX's caption began 'Table 1:' under LaTeX's own number ('Table 2: Table 3: ...')."""
+    make_result(tmp_path, "mead", "a", "eat", {"psnr": 20.0, "fid": 3.0})
+    make_result(tmp_path, "mead", "b", "eat", {"psnr": 21.0, "fid": 2.0})
+    t = next(t for t in build_tables(load_results(tmp_path)) if t.number == "1" and t.protocol == "eat")
+    assert {c.rank for r in t.rows if r.reported for c in r.cells} >= {1, 2}  # with the paper's rows: both
+    t.rows = [r for r in t.rows if not r.reported]
+    for c in t.rows[0].cells + t.rows[1].cells:
+        c.rank = None
+    from eval.report.tables import _rank
+
+    _rank(t.rows, t.columns)
+    psnr = [c.metric for c in t.columns].index("psnr")
+    assert [r.cells[psnr].rank for r in t.rows] == [None, 1]
+    tex = to_latex(t)
+    assert r"\caption{Audio-driven" in tex and "(the paper's Table 1)}" in tex and "Table 1:" not in tex
