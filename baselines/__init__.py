@@ -51,6 +51,7 @@ class Method:
     name: str = "method"
     generates: bool = False  # True: predictions are written to <out>/<dataset>/<method>/videos/
     uses_ckpt: bool = False  # True: it generates from eval.run's --ckpt
+    about: str = ""  # what its row is, for a reader of the report's tables (said under them)
     # what moves the mouth (eval.results.DRIVING_MODES): "audio" (Tables 1 and 4, and the sweeps' 3 and 6),
     # "video" (Tables 1 and 4, marked so, and face reenactment, Table 5), None when not known (gt, static,
     # another method's folder without a "driving" in its provenance.json); recorded in the results file

@@ -86,6 +86,7 @@ class EDTalkVideoDriven(EDTalkMethod):
 
     name = "edtalk_v"
     driving = "video"
+    about = "EDTalk-V: the clip's first frame driven by the clip's own mouth, pose and expression"
 
     def generate(self, clip: Clip, out_path: Path) -> None:
         from edtalk.data.video import read_video, write_video
@@ -108,6 +109,9 @@ class EDTalkAudioDriven(EDTalkMethod):
     """Audio-driven: source = first GT frame, mouth from the clip audio, pose/expression from GT."""
 
     name = "edtalk_a"
+    about = (
+        "EDTalk-A: the clip's first frame, its mouth from the clip's audio, pose and expression from the clip"
+    )
     driving = "audio"
     drives_with = "audio_lip"
     version = "2"  # 2: as many frames as the audio covers (one short for 11 of synthtalk's 144 clips)

@@ -24,6 +24,7 @@ class GroundTruth(Method):
 
     name = "gt"
     generates = False
+    about = "the ground-truth clip scored against itself (a reference, never ranked)"
 
     def prediction_path(self, clip: Clip, videos_dir: Path) -> Path:
         return Path(clip.video)
@@ -43,6 +44,10 @@ class StaticFrame(Method):
 
     name = "static"
     generates = True
+    about = (
+        "the clip's first frame held for all its frames: no motion, but the clip's own identity and "
+        "expression (a floor for the motion and sync metrics, not for emotion or identity)"
+    )
 
     def generate(self, clip: Clip, out_path: Path) -> None:
         """The video; the clip's audio muxed when it reads. Unreadable audio (missing, empty, corrupt)

@@ -259,7 +259,8 @@ PROTOCOLS.add(
     Protocol(
         name="synthtalk",
         description="offline: the canonical maths with backbones trained on synthtalk's judge "
-        "identities (eval.zoo), plus ground-truth disentanglement metrics",
+        "identities (eval.zoo), plus ground-truth disentanglement metrics; its numbers are not on the "
+        "paper's scales",
         weights=(_FACE_JUDGE, _SYNC_JUDGE),
         metrics=(
             spec("psnr", pooling="frames", identical="inf", **_CAN),

@@ -42,7 +42,7 @@ def table_stamps(
     spec: TableSpec, protocol: str, protocol_hash: str | None, results: list[ResultFile]
 ) -> list[str]:
     h = f"hash {protocol_hash}" if protocol_hash else "reported numbers only, no measured rows"
-    stamps = [f"Protocol: {protocol} ({h})"]
+    stamps = [f"Protocol: {protocol} ({h}){_protocol_about(protocol)}"]
     split = split_of(results[0]) if results else USUAL_SPLIT
     if split != USUAL_SPLIT:
         stamps.append(
@@ -63,6 +63,29 @@ def table_stamps(
             + "; ".join(failed)
         )
     return stamps + _clip_counts(spec, results)
+
+
+def _protocol_about(name: str) -> str:
+    """ ": <what the protocol is>" (``eval.protocols``' description), "" for a protocol this checkout
+    does not know."""
+    from eval.protocols import PROTOCOLS
+
+    return f": {PROTOCOLS.get(name).description}" if name in PROTOCOLS else ""
+
+
+def method_rows_stamps(spec: TableSpec, rows: list[Row]) -> list[str]:
+    """What the measured rows of the suite's own methods are (``baselines.Method.about``: gt, static,
+    edtalk_v, edtalk_a), so a reader does not take the static frame for a method that beats EDTalk
+    on emotion; a method table only (sweep rows are variants of one model)."""
+    from baselines import METHODS
+
+    if spec.rows_from != "method":
+        return []
+    labels = dict.fromkeys(r.label for r in rows if not r.reported)
+    about = [
+        f"{name}: {METHODS.get(name).about}" for name in labels if name in METHODS and METHODS.get(name).about
+    ]
+    return ["Rows: " + "; ".join(about)] if about else []
 
 
 def fewer_clips_stamps(rows: list[Row], columns: list[Column]) -> list[str]:

@@ -46,6 +46,7 @@ from eval.report.stamps import (
     clash_stamps,
     driving_stamps,
     fewer_clips_stamps,
+    method_rows_stamps,
     not_applicable_stamps,
     ranking_stamps,
     reported_notes,
@@ -213,6 +214,7 @@ def _make_table(spec, groups, protocol, protocol_hash, results, reported, key_su
         sources=[r.path for r in results],
         row_header="Bases" if spec.rows_from == "bank_size" else "Method",
     )
+    table.stamps += method_rows_stamps(spec, table.rows)
     table.stamps += fewer_clips_stamps(table.rows, columns)
     table.stamps += not_applicable_stamps(spec, columns, results)
     table.stamps += unshown_metrics_stamps(columns, results)

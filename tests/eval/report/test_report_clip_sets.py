@@ -133,6 +133,9 @@ def test_rows_of_the_same_clips_render_as_before(tmp_path, make_result):
         "**Measured results on synthtalk [synthtalk]**\n\n"
         "| Method | PSNR ↑ |\n|---|---|\n| a | <u>20.000</u> |\n| b | **21.000** |\n| gt | 99.000 |\n"
         "| old | 19.000 |\n\n"
-        "- Protocol: synthtalk (hash 0123456789abcdef)\n"
+        "- Protocol: synthtalk (hash 0123456789abcdef): offline: the canonical maths with backbones trained "
+        "on synthtalk's judge identities (eval.zoo), plus ground-truth disentanglement metrics; its numbers "
+        "are not on the paper's scales\n"
         "- Clips scored: 3 of synthtalk test in every row\n"
+        "- Rows: gt: the ground-truth clip scored against itself (a reference, never ranked)\n"
     )
