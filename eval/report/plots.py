@@ -197,7 +197,10 @@ def _clip_values(row: dict) -> dict[str, float]:
 
 
 # per-clip values in another unit than the metric's value (eval.metrics: a clip's Acc_emo is 1 or 0)
-CLIP_UNITS = {"acc_emo": "per clip: 1 recognised, 0 not"}
+CLIP_UNITS = {
+    "acc_emo": "per clip: 1 recognised, 0 not",
+    "disentangle_emotion": "per clip: 1 the wrong emotion, 0 the driver's",
+}
 
 
 def _clip_panel_title(title: str, metric: str, data: dict[str, list[float]]) -> str:
@@ -207,6 +210,13 @@ def _clip_panel_title(title: str, metric: str, data: dict[str, list[float]]) -> 
     infinite = {name: sum(not math.isfinite(v) for v in values) for name, values in data.items()}
     notes += [f"{name}: {n} inf, not drawn" for name, n in sorted(infinite.items()) if n]
     return title + "".join(f"\n{note}" for note in notes)
+
+
+def _yes_or_no(values: dict[str, list[float]]) -> bool:
+    """Whether every per-clip value of a panel is 0 or 1 (Acc_emo and the emotion error read one
+    verdict per clip): drawn as the share of 1s, not as boxes."""
+    drawn = [v for vs in values.values() for v in vs]
+    return bool(drawn) and all(v in (0.0, 1.0) for v in drawn)
 
 
 def _box_key(r: ResultFile) -> tuple:
@@ -263,10 +273,15 @@ def plot_clip_distributions(
         for ax, metric in zip(axes, metrics, strict=False):
             data = {n: methods[n].get(metric, []) for n in names}
             finite = {n: [v for v in data[n] if math.isfinite(v)] for n in names}
-            ax.boxplot(
-                [finite[n] or [math.nan] for n in names],
-                tick_labels=[f"{n} (n={len(finite[n])})" for n in names],
-            )
+            ticks = [f"{n} (n={len(finite[n])})" for n in names]
+            if _yes_or_no(finite):  # a box of 0s and 1s is a line with outliers: the share of 1s
+                shares = [100.0 * sum(finite[n]) / len(finite[n]) if finite[n] else math.nan for n in names]
+                ax.bar(range(len(names)), shares, color="#7a9cc6")
+                ax.set_xticks(range(len(names)), ticks)
+                ax.set_ylim(0, 100)
+                ax.set_ylabel("% of clips scoring 1", fontsize=7)
+            else:
+                ax.boxplot([finite[n] or [math.nan] for n in names], tick_labels=ticks)
             ax.tick_params(axis="x", rotation=45, labelsize=7)
             label = _label([r for r in results if r.dataset == dataset and r.protocol == protocol], metric)
             ax.set_title(_clip_panel_title(label, metric, data), fontsize=9)
