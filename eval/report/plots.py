@@ -53,7 +53,8 @@ def _literal_text(plot):
 
 
 def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:  # _grid's figures lay themselves out (constrained)
+        fig.tight_layout()
     with atomic_path(path, suffix=".tmp.png") as tmp:
         fig.savefig(tmp, dpi=90, bbox_inches="tight")
     return path
@@ -62,7 +63,10 @@ def _save(fig, path: Path) -> Path:
 def _grid(plt, n_panels: int, title: str):
     cols = min(3, max(1, n_panels))
     rows = math.ceil(n_panels / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    # constrained: the figure's title keeps clear of the panels' titles (tight_layout let them touch)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False, layout="constrained"
+    )
     fig.suptitle(title)
     flat = [ax for row in axes for ax in row]
     for ax in flat[n_panels:]:
@@ -114,11 +118,12 @@ def plot_bank_size(results: list[ResultFile], out: Path) -> list[Path]:
     for key, group in sorted(_by_sweep(results, "bank_size").items()):
         title, name = _where(*key)
         metrics = in_metric_order({m for r in group for m in r.metrics})
-        fig, axes = _grid(plt, len(metrics), f"Bank size sweep: {title}")
+        fig, axes = _grid(plt, len(metrics), f"Bank size sweep: {title}{_clips_per_point(group)}")
         # a line per bank and table row tag (a sweep's seed, the folder of a clashing file)
         tags = {path: tag for path, (_, tag) in row_ids_of(_SPECS["bank_size"], group).items()}
         for ax, metric in zip(axes, metrics, strict=False):
-            for bank, tag in sorted({(r.sweep["param"], tags[r.path]) for r in group}):
+            lines = sorted({(r.sweep["param"], tags[r.path]) for r in group})
+            for k, (bank, tag) in enumerate(lines):
                 values = [
                     (float(r.sweep["value"]), r.value(metric))
                     for r in group
@@ -128,10 +133,12 @@ def plot_bank_size(results: list[ResultFile], out: Path) -> list[Path]:
                 missing = len(values) - len(pts)  # a line cannot show n/a or inf: the legend says so
                 label = f"{bank} bank" + (f" ({tag})" if tag else "")
                 label += f" ({missing} n/a or inf, not drawn)" if missing else ""
+                # each line its own marker and dash, so a line on top of another still shows
+                style = {"marker": "osD^"[k % 4], "linestyle": ("-", "--", ":", "-.")[k % 4], "label": label}
                 if pts:
-                    ax.plot(*zip(*pts, strict=True), marker="o", label=label)
+                    ax.plot(*zip(*pts, strict=True), markersize=7 - 1.5 * (k % 3), **style)
                 elif missing:
-                    ax.plot([], [], marker="o", label=label)
+                    ax.plot([], [], **style)
             ax.set_xscale("log", base=2)
             ticks = sorted({float(r.sweep["value"]) for r in group})
             ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
@@ -142,6 +149,18 @@ def plot_bank_size(results: list[ResultFile], out: Path) -> list[Path]:
         paths.append(_save(fig, out / f"bank_size_{name}.png"))
         plt.close(fig)
     return paths
+
+
+def _clips_per_point(group: list[ResultFile]) -> str:
+    """ " (2 clips per point)" when every point was scored on as many clips, so a smoke sweep's
+    difference is not read as a finding; "" otherwise (the tables say how many)."""
+    from eval.report.clip_sets import scored_clips
+
+    counts = {scored_clips(r) for r in group}
+    if len(counts) != 1 or None in counts:
+        return ""
+    n = counts.pop()
+    return f" ({n} clip{'s' * (n != 1)} per point)"
 
 
 def _bars(values: list[float | None]) -> tuple[list[tuple[int, float]], list[tuple[int, str]]]:
@@ -340,6 +359,7 @@ def plot_training(results: list[ResultFile], out: Path) -> list[Path]:
     for ax, title in zip(axes, ("wall time per stage (s)", "optimizer steps per stage"), strict=True):
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(stages))], stages, rotation=30, fontsize=7)
         ax.set_title(title)
+    axes[1].yaxis.get_major_locator().set_params(integer=True)  # no 0.5 or 1.5 steps
     # beside the last panel, not over the first one's bars (which a legend inside it covered)
     axes[-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     path = _save(fig, out / "training_efficiency.png")

@@ -332,3 +332,29 @@ def test_per_clip_verdicts_of_0_or_1_are_drawn_as_shares_not_boxes(tmp_path, mak
     monkeypatch.setattr(plots, "_save", keep)
     assert len(plots.plot_clip_distributions(load_results(tmp_path), tmp_path / "plots")) == 1
     assert bars == {"edtalk_a (n=4)": 50.0, "static (n=4)": 75.0}
+
+
+def test_bank_size_lines_on_top_of_each_other_both_show_and_the_title_counts_the_clips(
+    tmp_path, make_result, monkeypatch
+):
+    """Two banks with the same values drew one line (the second hid the first, both solid, same
+    marker), and nothing said a smoke sweep's points were 2 clips each (a helper's report review)."""
+    from eval.report import plots
+    from eval.report.inputs import load_results
+
+    _sweep_results(tmp_path, make_result, "bank_size", "mouth", {5: 2.0, 10: 2.0})
+    _sweep_results(tmp_path, make_result, "bank_size", "expression", {5: 2.0, 10: 2.0})
+    for path in (tmp_path / "synthtalk").glob("*/synthtalk.json"):
+        data = json.loads(path.read_text())
+        path.write_text(json.dumps({**data, "n_clips": 2}))
+    seen = {}
+
+    def keep(fig, path):
+        lines = _the_axes(fig).get_lines()
+        seen["styles"] = {(line.get_marker(), line.get_linestyle()) for line in lines}
+        seen["title"] = fig.get_suptitle()
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    assert len(plots.plot_bank_size(load_results(tmp_path), tmp_path / "plots")) == 1
+    assert len(seen["styles"]) == 2 and seen["title"].endswith("(2 clips per point)")
