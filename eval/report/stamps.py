@@ -65,6 +65,32 @@ def table_stamps(
     return stamps + _clip_counts(spec, results)
 
 
+def sweep_training_stamps(spec: TableSpec, results: list[ResultFile]) -> list[str]:
+    """How much a sweep table's rows were trained (their results files' ``provenance.training``): the
+    stages each trial retrained from the parent run and their optimizer steps, so that a smoke sweep's
+    2 steps are not read as the paper's schedule; a method table gets none."""
+    if spec.rows_from == "method":
+        return []
+    records = [
+        rec
+        for r in results
+        for rec in r.provenance.get("training") or []
+        if isinstance(rec, dict) and isinstance(rec.get("steps"), int)
+    ]
+    if not records:
+        return []
+    from edtalk.config import STAGE_NAMES
+
+    names = {str(rec.get("stage")) for rec in records}
+    stages = sorted(names, key=lambda s: (STAGE_NAMES.index(s) if s in STAGE_NAMES else len(STAGE_NAMES), s))
+    steps = sorted({rec["steps"] for rec in records})
+    count = f"{steps[0]}" if len(steps) == 1 else f"{steps[0]} to {steps[-1]}"
+    return [
+        f"The rows' trials retrained {', '.join(stages)} from the parent run (each trial the stages its "
+        f"change affects), {count} optimizer steps a stage"
+    ]
+
+
 def _protocol_about(name: str) -> str:
     """ ": <what the protocol is>" (``eval.protocols``' description), "" for a protocol this checkout
     does not know."""

@@ -51,6 +51,7 @@ from eval.report.stamps import (
     ranking_stamps,
     reported_notes,
     same_source_warnings,
+    sweep_training_stamps,
     table_stamps,
     unshown_metrics_stamps,
 )
@@ -215,6 +216,7 @@ def _make_table(spec, groups, protocol, protocol_hash, results, reported, key_su
         row_header="Bases" if spec.rows_from == "bank_size" else "Method",
     )
     table.stamps += method_rows_stamps(spec, table.rows)
+    table.stamps += sweep_training_stamps(spec, results)
     table.stamps += fewer_clips_stamps(table.rows, columns)
     table.stamps += not_applicable_stamps(spec, columns, results)
     table.stamps += unshown_metrics_stamps(columns, results)
