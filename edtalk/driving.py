@@ -73,7 +73,7 @@ def load_generator(ckpt_path: str | Path, device: str | torch.device = "cpu") ->
     """Load an EDTalk checkpoint (eval mode) onto ``device`` ("auto": a GPU when there is one); its
     meta is kept as ``model.checkpoint_meta``."""
     model, ckpt = build_from_checkpoint(ckpt_path)
-    model.to(resolve_device(device) if isinstance(device, str) else device)
+    model.to(resolve_device(str(device)))  # a torch.device is checked too (meta, mps: refused)
     model.checkpoint_meta = ckpt["meta"]
     model.checkpoint_path = Path(ckpt_path)  # named by errors about what its meta holds
     return model, ckpt["config"]

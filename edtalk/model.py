@@ -50,6 +50,11 @@ class EDTalk(nn.Module):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
+        if not isinstance(cfg, ModelConfig):  # a dict or a preset's name: AttributeError deep inside
+            raise TypeError(
+                f"EDTalk(cfg) takes a ModelConfig (ModelConfig.preset('tiny'), ModelConfig.from_dict(d)), "
+                f"got {type(cfg).__name__}"
+            )
         self.cfg = cfg
         self.encoder = Encoder(cfg)  # E
         self.navigation = LatentNavigation(cfg)  # shared trunk + MLP^m / MLP^p / MLP^e
@@ -134,6 +139,11 @@ class EDTalk(nn.Module):
         if img.dim() != 4 or img.shape[1] != 3 or img.shape[2] != size or img.shape[3] != size:
             raise ValueError(
                 f"EDTalk({size} px) expects images [B, 3, {size}, {size}], got {tuple(img.shape)}"
+            )
+        if not img.is_floating_point():  # uint8 frames: a dtype error from the first convolution
+            raise ValueError(
+                f"EDTalk expects float images in [-1, 1], got {img.dtype} (uint8 frames: "
+                "edtalk.driving.model_input converts them)"
             )
 
 

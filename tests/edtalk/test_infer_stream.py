@@ -222,3 +222,14 @@ def test_driving_leaves_each_modules_mode_as_it_was_and_refuses_an_unknown_bank(
     with pytest.raises(ValueError, match="weights for mouht: this model's banks are mouth, pose, expression"):
         render(model, frames[0], {"mouht": torch.zeros(2, model.cfg.n_mouth)})
     assert model.training
+
+
+def test_load_generator_checks_a_torch_device_as_it_checks_a_name(tmp_path):
+    """A torch.device skipped resolve_device's check: 'meta' loaded without a word."""
+    torch.manual_seed(0)
+    cfg = ModelConfig.preset("tiny")
+    ckpt = save_checkpoint(tmp_path / "m.pt", EDTalk(cfg).state_dict(), cfg)
+    with pytest.raises(driving_inputs.InferenceError, match="EDTalk runs on the CPU or a CUDA GPU"):
+        driving.load_generator(ckpt, torch.device("meta"))
+    model, _ = driving.load_generator(ckpt, torch.device("cpu"))
+    assert driving.model_device(model).type == "cpu"

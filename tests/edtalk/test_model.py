@@ -225,3 +225,18 @@ def test_checkpoint_errors(tmp_path):
     torch.save({"state_dict": {}}, tmp_path / "nocfg.pt")
     with pytest.raises(CheckpointError, match="missing keys: config"):
         load_checkpoint(tmp_path / "nocfg.pt")
+
+
+def test_common_library_mistakes_get_a_clear_error():
+    """EDTalk(dict) said "'dict' object has no attribute 'image_size'", encode on uint8 images raised a
+    dtype error from the first convolution (a helper's library-API review)."""
+    import torch
+
+    from edtalk.config import ModelConfig
+    from edtalk.model import EDTalk
+
+    with pytest.raises(TypeError, match="takes a ModelConfig .* got dict"):
+        EDTalk(ModelConfig.preset("tiny").to_dict())
+    model = EDTalk(ModelConfig.preset("tiny"))
+    with pytest.raises(ValueError, match="expects float images in \\[-1, 1\\], got torch.uint8"):
+        model.encode(torch.zeros(1, 3, 64, 64, dtype=torch.uint8))

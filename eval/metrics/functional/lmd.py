@@ -24,6 +24,8 @@ def frame_lmd(gt: np.ndarray, pred: np.ndarray, region: str, centering: str = "p
     """(T,) mean point distance per frame (= ld(t) / |S|); NaN where either side has no face.
     ``gt`` and ``pred``: (T, 68, 2) iBUG landmarks of paired frames."""
     check_point_pair(np.asarray(gt), np.asarray(pred), "landmark", "(T, 68, 2)", (68, 2))
+    if region not in REGIONS:
+        raise ValueError(f"unknown region {region!r}; known: {', '.join(REGIONS)}")
     sel = REGIONS[region]
     g, p = gt[:, sel].astype(np.float64), pred[:, sel].astype(np.float64)
     if centering == "per_set_centroid":

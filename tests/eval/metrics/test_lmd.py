@@ -131,3 +131,12 @@ def test_a_prediction_of_another_size_is_measured_in_gt_pixels(fixed_backend, me
     wider = pred.repeat(2, axis=2)  # 16 x 8: another aspect ratio, as paired_frames refuses it
     with pytest.raises(ClipFailure, match="another aspect ratio"):
         metric.clip_state(ClipContext.from_arrays(gt, wider))
+
+
+def test_an_unknown_region_is_named():
+    """region='lips' was a bare KeyError 'lips'."""
+    from eval.metrics.functional.lmd import frame_lmd
+
+    points = np.zeros((2, 68, 2))
+    with pytest.raises(ValueError, match="unknown region 'lips'; known: mouth, face"):
+        frame_lmd(points, points, "lips")
