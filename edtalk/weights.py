@@ -555,6 +555,20 @@ def _source_error(name: str, shown: str, problem: str) -> WeightsMismatchError:
     )
 
 
+_INSTALLS = [0]  # weight files this process has put in place: networks loaded before may be stale
+
+
+def installs() -> int:
+    """How many weight files this process has installed (``_install``, ``install_judge``): a cache of
+    loaded networks (``eval.backbones.get_backbone``) loads again once it changes."""
+    return _INSTALLS[0]
+
+
+def count_install() -> None:
+    """Note that a weight file was put in place (``installs``)."""
+    _INSTALLS[0] += 1
+
+
 def _install(name: str, src: Path, allow_unverified: bool, shown: str | None = None) -> Path:
     """Copy ``src`` into place, verify, record the hash on first use; refuse a mismatch, and (even
     with ``allow_unverified``) anything that is not a weight file or that changed while it was read.
@@ -606,6 +620,7 @@ def _install(name: str, src: Path, allow_unverified: bool, shown: str | None = N
     except OSError as err:  # a read-only or full weights folder: the copy was removed
         raise _source_error(name, shown, f"copying it to {dst} failed ({err})") from None
     _remember_sha256(name, digest)  # the copy's hash is the source's: verify() need not read it again
+    count_install()
     if w.sha256 is None and recorded is None and not bad:
         warnings.warn(
             f"{name}: no official full sha256 is known; recording {digest} from this "

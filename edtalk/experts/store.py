@@ -194,6 +194,7 @@ def install_judge(name: str, src: str | Path) -> Path:
         shutil.copyfile(src, tmp)
     digest = sha256_of(dst)
     W.record_hash(name, digest)
+    W.count_install()
     manifest = _read_manifest(dst.parent)
     manifest[name] = {"file": dst.name, "sha256": digest, "kind": meta["kind"], "split": "judge"}
     write_json(dst.parent / MANIFEST, manifest, indent=1, sort_keys=True)

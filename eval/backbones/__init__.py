@@ -23,7 +23,8 @@ from edtalk.registry import Registry, import_modules_of
 BACKBONES: Registry = Registry("backbone")
 
 
-_CACHE: dict[tuple, Any] = {}
+_CACHE: dict[tuple, Any] = {}  # (name, device, settings) -> network
+_CACHED_AT = [-1]  # edtalk.weights.installs() when _CACHE was last valid
 
 
 def _freeze(settings: dict) -> tuple:
@@ -38,7 +39,14 @@ def load_all() -> Registry:
 
 
 def get_backbone(name: str, device: str = "cpu", **settings: Any) -> Any:
-    """The backbone ``name`` on ``device``, built once per process and settings."""
+    """The backbone ``name`` on ``device``, built once per process and settings, and again once this
+    process has installed weight files (``edtalk.weights.installs``: judges retrained and installed
+    in a notebook were scored with the old ones, under the new files' protocol hash)."""
+    from edtalk.weights import installs
+
+    if _CACHED_AT[0] != installs():
+        _CACHE.clear()
+        _CACHED_AT[0] = installs()
     key = (name, device, _freeze(settings))
     if key not in _CACHE:
         if name not in BACKBONES:
