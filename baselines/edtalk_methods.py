@@ -50,6 +50,7 @@ class EDTalkMethod(Method):
         from edtalk.model import load_checkpoint
 
         ckpt = load_checkpoint(self.ckpt)
+        self.image_size = ckpt["config"].image_size  # its videos' size, recorded in the provenance
         needed = [self.drives_with]
         needed += ["expression"] if "expression" in ckpt["config"].bank_names else []
         require_stages(ckpt["meta"], self.ckpt, needed)
@@ -77,6 +78,8 @@ class EDTalkMethod(Method):
             from edtalk.weights import sha256_of
 
             prov["checkpoint_sha256"] = sha256_of(self.ckpt)
+        if getattr(self, "image_size", None):  # known once prepared; the report names it
+            prov["resolution"] = [self.image_size, self.image_size]
         return prov
 
 

@@ -102,10 +102,11 @@ def drop_videos_of_changed_inputs(clips: list, preds: dict[str, Path | None]) ->
 
 
 def provenance_identity(provenance: dict[str, Any]) -> dict[str, Any]:
-    """What makes two generations the same: the provenance without the checkpoint's path when its
-    sha256 is recorded (``runs/x/final.pt`` and its absolute path are one checkpoint)."""
+    """What makes two generations the same: the provenance without the checkpoint's path and the
+    resolution it implies when its sha256 is recorded (``runs/x/final.pt`` and its absolute path are
+    one checkpoint)."""
     if "checkpoint_sha256" in provenance:
-        return {k: v for k, v in provenance.items() if k != "checkpoint"}
+        return {k: v for k, v in provenance.items() if k not in ("checkpoint", "resolution")}
     return provenance
 
 

@@ -65,6 +65,24 @@ def table_stamps(
     return stamps + _clip_counts(spec, results)
 
 
+def resolution_stamps(results: list[ResultFile]) -> list[str]:
+    """The size each measured row's videos were drawn at (``provenance.resolution``: the EDTalk
+    methods' model size, a folder's measured video), since a prediction of another size than its GT is
+    resized to the GT's before scoring: a 64 px model's PSNR is not a 256 px one's."""
+    sizes = {}
+    for r in results:
+        res = r.provenance.get("resolution")
+        if isinstance(res, list) and len(res) == 2 and all(isinstance(v, int) for v in res):
+            sizes.setdefault(f"{res[0]}x{res[1]}", set()).add(r.method)
+    if not sizes:
+        return []
+    listed = "; ".join(f"{', '.join(sorted(methods))} {size}" for size, methods in sorted(sizes.items()))
+    return [
+        f"Videos drawn at (height x width): {listed}; another size than the GT's is resized to it "
+        "before scoring"
+    ]
+
+
 def sweep_training_stamps(spec: TableSpec, results: list[ResultFile]) -> list[str]:
     """How much a sweep table's rows were trained (their results files' ``provenance.training``): the
     stages each trial retrained from the parent run and their optimizer steps, so that a smoke sweep's

@@ -50,6 +50,7 @@ from eval.report.stamps import (
     not_applicable_stamps,
     ranking_stamps,
     reported_notes,
+    resolution_stamps,
     same_source_warnings,
     sweep_training_stamps,
     table_stamps,
@@ -217,6 +218,7 @@ def _make_table(spec, groups, protocol, protocol_hash, results, reported, key_su
     )
     table.stamps += method_rows_stamps(spec, table.rows)
     table.stamps += sweep_training_stamps(spec, results)
+    table.stamps += resolution_stamps(results)
     table.stamps += fewer_clips_stamps(table.rows, columns)
     table.stamps += not_applicable_stamps(spec, columns, results)
     table.stamps += unshown_metrics_stamps(columns, results)

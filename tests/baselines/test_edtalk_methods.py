@@ -156,3 +156,15 @@ def test_a_checkpoint_is_not_scored_on_clips_it_trained_on(tmp_path):
     ckpt = save_checkpoint(tmp_path / "lp.pt", EDTalk(cfg).state_dict(), cfg, meta)
     with pytest.raises(CheckpointError, match="lp.pt: trained on 1 of the 1 clips to score"):
         make_method("edtalk_v", ckpt=str(ckpt)).prepare(read_clips("folder", folder, "test"))
+
+
+def test_the_provenance_records_the_size_the_model_draws_at(tiny_ckpt):
+    """The report names it: a 64 px model is scored at the GT's size, resized."""
+    ckpt, cfg = tiny_ckpt
+    state = EDTalk(cfg).state_dict()
+    meta = {"stages_done": ["eg_pretrain", "mouth_pose", "expression"]}
+    path = save_checkpoint(ckpt.parent / "trained.pt", state, cfg, meta)
+    method = make_method("edtalk_v", ckpt=str(path))
+    assert "resolution" not in method.provenance()
+    method.prepare([])
+    assert method.provenance()["resolution"] == [cfg.image_size, cfg.image_size]

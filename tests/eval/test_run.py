@@ -424,6 +424,8 @@ def test_videos_of_another_checkpoint_are_regenerated(tmp_path):
     assert drop_stale_videos(videos, rel) == 1  # from bbb
     (videos / "c1.mp4").write_bytes(b"x")
     assert drop_stale_videos(videos, {**rel, "checkpoint": "/abs/runs/x/final.pt"}) == 0
+    # the resolution now recorded beside the checkpoint it comes from: videos stamped before it are kept
+    assert drop_stale_videos(videos, {**rel, "resolution": [64, 64]}) == 0
     assert (videos / "c1.mp4").exists()
 
 

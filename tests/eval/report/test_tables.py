@@ -384,3 +384,18 @@ def test_two_ranked_rows_mark_only_the_best_and_latex_numbers_its_own_tables(tmp
     assert [r.cells[psnr].rank for r in t.rows] == [None, 1]
     tex = to_latex(t)
     assert r"\caption{Audio-driven" in tex and "(the paper's Table 1)}" in tex and "Table 1:" not in tex
+
+
+def test_a_table_says_the_size_its_rows_videos_were_drawn_at(tmp_path, make_result):
+    """A 64 px model's videos are resized to 128 px GT before scoring, and nothing said so (a helper's
+    review of the demo's report: its PSNR read as a full-size one's)."""
+    for method in ("edtalk_a", "edtalk_v"):
+        make_result(
+            tmp_path, "mead", method, "eat", {"fid": 3.0}, extra={"provenance": {"resolution": [64, 64]}}
+        )
+    make_result(tmp_path, "mead", "gt", "eat", {"fid": 0.0})
+    t1 = next(t for t in build_tables(load_results(tmp_path)) if t.number == "1" and t.protocol == "eat")
+    assert (
+        "Videos drawn at (height x width): edtalk_a, edtalk_v 64x64; another size than the GT's is resized "
+        "to it before scoring"
+    ) in t1.stamps
