@@ -25,6 +25,21 @@ CLAIM_STAGES = {
 }
 
 
+# what each claim says, for a reader of the report (the issue's item 6, claim by claim)
+CLAIM_TEXT = {
+    "self_recon_psnr_beats_static": "Self-reconstruction: a higher PSNR than the static source frame",
+    "self_recon_ssim_beats_static": "... and a higher SSIM",
+    "self_recon_landmarks_beat_static": "... and a lower landmark error",
+    "cross_mouth_follows_B": "Cross-driving: the mouth follows B's (the face judge's mouth factors)",
+    "cross_mouth_follows_B_dlib": "... and by dlib's landmarks",
+    "cross_pose_follows_C": "Cross-driving: the pose follows C's",
+    "cross_emotion_follows_D": "Cross-driving: the emotion follows D's",
+    "audio_sync_beats_shuffled": "Audio-driven: better lip sync (LSE-C) with its audio than another clip's",
+    "audio_mouth_follows_own_clip_dlib": "Audio-driven: the mouth follows its own clip's more than another's",
+    "sampled_poses_differ": "Poses sampled with different seeds differ",
+}
+
+
 def verdicts(proof: dict) -> dict[str, bool | None]:
     """The claims of the proof, each True/False (None: not measured, or the checkpoint has not been
     through the stage that teaches it: ``proof["untrained"]``)."""

@@ -46,14 +46,15 @@ def load_proof(results_dir: str | Path) -> dict | None:
 
 def proof_html(proof: dict) -> str:
     """The report section: the claims table, then the proof's own printed table."""
-    from eval.proof.verdicts import format_table, yes_no
+    from eval.proof.verdicts import CLAIM_TEXT, format_table, yes_no
 
     esc = html.escape
     support = proof.get("cross_driving", {}).get("videos_supporting", {})
     rows = []
     for claim, holds in proof["claims"].items():
         videos = f"{support[claim][0]} of {support[claim][1]}" if claim in support else ""
-        rows.append(f"<tr><td>{esc(claim)}</td><td>{yes_no(holds)}</td><td>{videos}</td></tr>")
+        said = f"{esc(CLAIM_TEXT[claim])} <code>{esc(claim)}</code>" if claim in CLAIM_TEXT else esc(claim)
+        rows.append(f"<tr><td>{said}</td><td>{yes_no(holds)}</td><td>{videos}</td></tr>")
     passed = sum(1 for v in proof["claims"].values() if v)
     judged = sum(1 for v in proof["claims"].values() if v is not None)  # n/a: not measured or not trained
     na = f"; {len(proof['claims']) - judged} n/a" if judged < len(proof["claims"]) else ""

@@ -735,3 +735,9 @@ def test_a_checkpoint_of_an_earlier_stage_is_proven_with_its_claims_na_not_refus
     with pytest.raises(Stop):
         proof.run_proof("eg.pt", "data", n_clips=1, progress=False)
     assert model.checkpoint_meta == {"emotion_weights": {}}
+
+
+def test_every_claim_is_said_in_words_for_the_report():
+    from eval.proof.verdicts import CLAIM_STAGES, CLAIM_TEXT
+
+    assert set(CLAIM_TEXT) == set(CLAIM_STAGES)

@@ -197,9 +197,19 @@ def test_index_shows_the_proof_when_the_results_hold_one(tmp_path):
     assert main([str(results), "--out", str(tmp_path / "r1"), "--no-plots", "--allow-empty"]) == 0
     page = (tmp_path / "r1" / "index.html").read_text()
     assert "1 of 2 claims hold; 1 n/a for runs/audio_expression/final.pt" in page
-    assert "<tr><td>cross_mouth_follows_B</td><td>yes</td><td>9 of 12</td></tr>" in page
-    assert "<tr><td>cross_emotion_follows_D</td><td>NO</td><td>2 of 12</td></tr>" in page
-    assert "<tr><td>sampled_poses_differ</td><td>n/a</td><td></td></tr>" in page
+    # each claim said in words (a reader saw only ids such as cross_emotion_follows_D), its id beside
+    assert (
+        "<tr><td>Cross-driving: the mouth follows B&#x27;s (the face judge&#x27;s mouth factors) "
+        "<code>cross_mouth_follows_B</code></td><td>yes</td><td>9 of 12</td></tr>"
+    ) in page
+    assert (
+        "<tr><td>Cross-driving: the emotion follows D&#x27;s <code>cross_emotion_follows_D</code></td>"
+        "<td>NO</td><td>2 of 12</td></tr>"
+    ) in page
+    assert (
+        "<tr><td>Poses sampled with different seeds differ <code>sampled_poses_differ</code></td>"
+        "<td>n/a</td><td></td></tr>"
+    ) in page
     assert "LSE-C true audio 0.500" in page  # eval.proof's own printout follows the table
 
 
