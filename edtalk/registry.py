@@ -50,10 +50,12 @@ class Registry(Generic[T]):
         return self._items
 
     def register(self, name: str) -> Callable[[T], T]:
-        """Decorator that registers ``obj`` under ``name``; a duplicate name is an error."""
+        """Decorator that registers ``obj`` under ``name``; a duplicate name is an error, except the
+        same definition run again (a notebook cell re-run: a class of the same module and qualified
+        name, or an equal record), which replaces the first."""
 
         def wrap(obj: T) -> T:
-            if name in self._items and self._items[name] is not obj:
+            if name in self._items and not _same_definition(self._items[name], obj):
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._items[name] = obj
             return obj
@@ -85,6 +87,21 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._filled())
+
+
+def _same_definition(old: object, new: object) -> bool:
+    """``new`` is ``old`` defined again: the same object, a class or function of the same module and
+    qualified name defined in ``__main__`` (a notebook or script re-run), or an equal record."""
+    if old is new:
+        return True
+    if isinstance(old, type) or callable(old):
+        where = ("__module__", "__qualname__")
+        same = all(getattr(old, a, None) == getattr(new, a, None) for a in where)
+        return same and getattr(new, "__module__", None) == "__main__"
+    try:
+        return bool(old == new)
+    except Exception:  # a record whose == raises compares as different
+        return False
 
 
 def import_modules_of(package: str) -> None:

@@ -82,3 +82,27 @@ def test_a_registry_with_a_package_to_fill_it_from_imports_it_on_the_first_looku
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["PSNR", "True", "StaticFrame"]
+
+
+def test_a_definition_run_again_in_a_notebook_replaces_the_first():
+    """Re-running a notebook cell that registers a metric or protocol raised 'registered twice'; a
+    different thing under a taken name still does (a helper's library-API review)."""
+    from dataclasses import dataclass
+
+    r = Registry("metric")
+    code = "@r.register('mine')\nclass Mine:\n    pass\n"
+    first, second = {"r": r, "__name__": "__main__"}, {"r": r, "__name__": "__main__"}
+    exec(code, first)
+    exec(code, second)  # the cell again: a new class object of the same name
+    assert r.get("mine") is second["Mine"]
+
+    @dataclass(frozen=True)
+    class Record:
+        x: int
+
+    r.add("rec", Record(1))
+    r.add("rec", Record(1))  # an equal record again
+    with pytest.raises(ValueError, match="registered twice"):
+        r.add("rec", Record(2))
+    with pytest.raises(ValueError, match="registered twice"):
+        r.add("mine", object())
