@@ -33,6 +33,7 @@ class EDTalkMethod(Method):
 
     generates = True
     uses_ckpt = True
+    image_size: int | None = None  # the checkpoint model's, known once prepared (provenance's resolution)
     drives_with = "mouth_pose"  # the stage that trains the mouth this method draws
     # raised when the videos a checkpoint gives change; eval.run regenerates videos of another version
     version = "1"
@@ -50,7 +51,7 @@ class EDTalkMethod(Method):
         from edtalk.model import load_checkpoint
 
         ckpt = load_checkpoint(self.ckpt)
-        self.image_size = ckpt["config"].image_size  # its videos' size, recorded in the provenance
+        self.image_size = ckpt["config"].image_size
         needed = [self.drives_with]
         needed += ["expression"] if "expression" in ckpt["config"].bank_names else []
         require_stages(ckpt["meta"], self.ckpt, needed)
@@ -78,7 +79,7 @@ class EDTalkMethod(Method):
             from edtalk.weights import sha256_of
 
             prov["checkpoint_sha256"] = sha256_of(self.ckpt)
-        if getattr(self, "image_size", None):  # known once prepared; the report names it
+        if self.image_size:  # the report names it
             prov["resolution"] = [self.image_size, self.image_size]
         return prov
 

@@ -227,9 +227,9 @@ def unwritable(out: Path, suffix: str = ".tmp") -> str | None:
     return None
 
 
-def out_file_problem(out: Path | None, flag: str = "--out") -> str | None:
+def out_file_problem(out: Path | None, flag: str = "--out", suffix: str = ".tmp") -> str | None:
     """The one-line error for an output file that cannot be written (``unwritable``), or None."""
-    problem = unwritable(out) if out is not None else None
+    problem = unwritable(out, suffix) if out is not None else None
     return f"{flag} {out}: cannot write the output here ({problem})" if problem else None
 
 

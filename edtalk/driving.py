@@ -21,6 +21,7 @@ Each function runs the model in eval mode and leaves every module's train/eval m
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import inspect
@@ -120,38 +121,34 @@ def audio_stages(
     )
 
 
-def in_eval_mode(fn: Callable) -> Callable:
-    """Run ``fn(model, ...)`` (a generator function too) with ``model`` in eval mode, then give each of
-    its modules back the train/eval mode it had (a training loop keeps its frozen modules in eval)."""
-
-    def modes_of(model: torch.nn.Module) -> list[tuple[torch.nn.Module, bool]]:
-        return [(m, m.training) for m in model.modules()]
-
-    def restore(modes: list[tuple[torch.nn.Module, bool]]) -> None:
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """``model`` in eval mode, then each of its modules back in the train/eval mode it had (a training
+    loop keeps its frozen modules in eval)."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
         for module, training in modes:
             module.training = training
 
+
+def in_eval_mode(fn: Callable) -> Callable:
+    """Run ``fn(model, ...)`` (a generator function too) in ``eval_mode(model)``."""
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def generator(model, *args, **kwargs):
-            modes = modes_of(model)
-            model.eval()
-            try:
+            with eval_mode(model):
                 yield from fn(model, *args, **kwargs)
-            finally:
-                restore(modes)
 
         return generator
 
     @functools.wraps(fn)
     def call(model, *args, **kwargs):
-        modes = modes_of(model)
-        model.eval()
-        try:
+        with eval_mode(model):
             return fn(model, *args, **kwargs)
-        finally:
-            restore(modes)
 
     return call
 

@@ -53,9 +53,9 @@ from edtalk.cli import (
     non_negative_float,
     non_negative_int,
     os_reason,
+    out_file_problem,
     positive_int,
     report_error,
-    unwritable,
     user_path,
 )
 from edtalk.data.clip import EMOTIONS
@@ -618,8 +618,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         args.device = str(resolve_device(args.device))  # edtalk.cli.parse_device; cpu or cuda only
-        if problem := unwritable(args.out, ".tmp.mp4"):  # before the model loads, not after all the work
-            return report_error(f"{args.out}: cannot write the output here ({problem})")
+        if problem := out_file_problem(args.out, suffix=".tmp.mp4"):  # before the model loads, not after
+            return report_error(problem)
         args.func(args)
     except (DataError, CheckpointError, ConfigError, MissingWeightsError, WeightsMismatchError) as err:
         return report_error(err)

@@ -100,8 +100,8 @@ def _same_definition(old: object, new: object) -> bool:
         return same and getattr(new, "__module__", None) == "__main__"
     try:
         return bool(old == new)
-    except Exception:  # a record whose == raises compares as different
-        return False
+    except (ValueError, TypeError, RuntimeError):  # a record holding arrays or tensors: == is ambiguous
+        return False  # compares as different: the caller says the name is registered twice
 
 
 def import_modules_of(package: str) -> None:

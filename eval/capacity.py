@@ -36,9 +36,11 @@ from torch import nn
 
 from edtalk.atomic import write_json
 from edtalk.cli import (
+    add_device_option,
     model_preset,
     non_negative_float,
     non_negative_int,
+    out_file_problem,
     positive_float,
     positive_int,
     report_error,
@@ -337,8 +339,6 @@ def _step_list(text: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edtalk.cli import add_device_option, out_file_problem
-
     parser = argparse.ArgumentParser(
         prog="python -m eval.capacity",
         description="Overfit eg_pretrain on one synthtalk training clip and judge whether it draws the "

@@ -24,8 +24,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from edtalk.cli import name_subcommands, non_negative_int, positive_float, positive_int
-from edtalk.experts.data import ExpertClip, dataset_record, load_split
+from edtalk.cli import (
+    name_subcommands,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    report_error,
+    unwritable,
+)
+from edtalk.data.errors import DataError
+from edtalk.experts.data import ExpertClip, SplitLeakError, dataset_record, load_split
 from edtalk.experts.face_analyser import (
     FaceAnalyser,
     FaceAnalyserConfig,
@@ -513,10 +521,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     name_subcommands(sub)
     args = parser.parse_args(argv)
-    from edtalk.cli import report_error, unwritable
-    from edtalk.data.errors import DataError
-    from edtalk.experts.data import SplitLeakError
-
     if problem := unwritable(args.out / "manifest.json"):  # before the training, not after it
         return report_error(f"--out {args.out}: cannot write the experts here ({problem})")
     only = (args.only,) if args.only else tuple(EXPERT_NAMES)

@@ -23,6 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from edtalk.atomic import atomic_path
+from eval.report.clip_sets import scored_clips
 from eval.report.formats import split_phrase
 from eval.report.inputs import ResultFile, method_label
 from eval.report.row_keys import ablation_order, row_ids_of, row_label_of
@@ -154,8 +155,6 @@ def plot_bank_size(results: list[ResultFile], out: Path) -> list[Path]:
 def _clips_per_point(group: list[ResultFile]) -> str:
     """ " (2 clips per point)" when every point was scored on as many clips, so a smoke sweep's
     difference is not read as a finding; "" otherwise (the tables say how many)."""
-    from eval.report.clip_sets import scored_clips
-
     counts = {scored_clips(r) for r in group}
     if len(counts) != 1 or None in counts:
         return ""
