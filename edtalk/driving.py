@@ -276,6 +276,23 @@ def factor_codes(
     return {name: weights[name] for name in drivers if name in weights}
 
 
+def check_weights(weights: dict[str, torch.Tensor], sizes: dict[str, int]) -> None:
+    """A ValueError naming the bank when ``weights`` cannot be drawn by a model whose banks have
+    ``sizes`` (bank -> K): an unknown bank (a typo would draw the identity's own codes), a W^* that is
+    not [T, K], or W^* of different lengths T (``render`` draws one frame per row of each)."""
+    if unknown := sorted(set(weights) - set(sizes)):
+        raise ValueError(f"weights for {', '.join(unknown)}: this model's banks are {', '.join(sizes)}")
+    for name, w in weights.items():
+        if w.ndim != 2 or w.shape[1] != sizes[name] or w.shape[0] == 0:
+            raise ValueError(
+                f"W^{name[0]} ({name}) must be [T, {sizes[name]}] (T >= 1 frames, one weight per base of the "
+                f"{name} bank), got {list(w.shape)}"
+            )
+    if len(set((lengths := {name: w.shape[0] for name, w in weights.items()}).values())) > 1:
+        said = ", ".join(f"{name} {t}" for name, t in lengths.items())
+        raise ValueError(f"the W^* to render have different lengths ({said} frames): give each the same T")
+
+
 def n_rendered(weights: dict[str, torch.Tensor]) -> int:
     """Frames ``render`` draws for ``weights``: the longest W^* (one frame when there is none)."""
     return max(w.shape[0] for w in weights.values()) if weights else 1
@@ -298,8 +315,7 @@ def iter_render(
     src = model_input(identity_frame, model.cfg.image_size, "identity").to(device)
     f_src, skips = model.encode(src)
     own = model.navigate(f_src)
-    if unknown := sorted(set(weights) - set(own)):  # a typo would draw the identity's own codes
-        raise ValueError(f"weights for {', '.join(unknown)}: this model's banks are {', '.join(own)}")
+    check_weights(weights, {k: v.shape[1] for k, v in own.items()})
     n = n_rendered(weights)
     full = {k: (weights[k].to(device) if k in weights else own[k].expand(n, -1)) for k in own}
     for start in range(0, n, batch_size):
@@ -341,6 +357,37 @@ def driving_weights(
     check_trained(model, video_stages(has_expression))
     drivers = {"mouth": mouth_frames, "pose": pose_frames, "expression": expression_frames}
     return factor_codes(model, drivers, None, batch_size)
+
+
+def blended_expression(w_a: torch.Tensor, w_b: torch.Tensor, alpha: float) -> torch.Tensor:
+    """W^e = alpha W^e_1 + (1 - alpha) W^e_2 (``infer interpolate``): alpha 1 is the first expression,
+    0 the second; both [T, Ke] of one length (``weights_of`` with the same ``n`` loops them so)."""
+    if w_a.shape != w_b.shape:
+        raise ValueError(
+            f"W^e_1 and W^e_2 must have one shape to blend, got {list(w_a.shape)} and {list(w_b.shape)}"
+        )
+    return alpha * w_a + (1.0 - alpha) * w_b
+
+
+@in_eval_mode
+@torch.no_grad()
+def base_edit_weights(
+    model: EDTalk, identity_frame: np.ndarray, bank: str, index: int, values: Sequence[float] | torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """W^* for ``infer edit-base``: the identity's own W of ``bank``, one frame per entry of ``values``,
+    with weight ``index`` (the index-th base of the bank) set to that value; ``render`` draws them."""
+    sizes = {name: model.cfg.n_weights(name) for name in model.cfg.bank_names}
+    if bank not in sizes:
+        raise ValueError(f"unknown bank {bank!r} for this model (has: {', '.join(sizes)})")
+    if not 0 <= index < sizes[bank]:
+        raise ValueError(f"index must be in [0, {sizes[bank] - 1}] for the {bank} bank, got {index}")
+    device = model_device(model)
+    x = model_input(identity_frame, model.cfg.image_size, "identity").to(device)
+    own = model.navigate(model.encode(x)[0], (bank,))[bank]
+    values = torch.as_tensor(values, dtype=own.dtype, device=device).reshape(-1)
+    edited = own.repeat(len(values), 1)
+    edited[:, index] = values
+    return {bank: edited}
 
 
 def emotion_weights(model: EDTalk, emotion: str) -> torch.Tensor:

@@ -346,7 +346,7 @@ def cmd_audio(args: argparse.Namespace) -> None:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
-    from edtalk.driving import iter_render, load_generator, require_stages, weights_of
+    from edtalk.driving import blended_expression, iter_render, load_generator, require_stages, weights_of
 
     model, cfg = load_generator(args.ckpt, args.device)
     _require_banks(args, cfg)
@@ -364,14 +364,14 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     _note_fitted(video_a, "expression-a", n, "the mouth video")
     w2 = weights_of(model, video_b, "expression", "expression b", bs, n)
     _note_fitted(video_b, "expression-b", n, "the mouth video")
-    weights["expression"] = args.alpha * w1 + (1.0 - args.alpha) * w2
+    weights["expression"] = blended_expression(w1, w2, args.alpha)
     _write(args.out, iter_render(model, identity, weights, bs), _track_of(args.mouth, n))
 
 
 def cmd_edit_base(args: argparse.Namespace) -> None:
     import torch
 
-    from edtalk.driving import iter_render, load_generator, model_device, model_input, require_stages
+    from edtalk.driving import base_edit_weights, iter_render, load_generator, require_stages
     from edtalk.driving_inputs import InferenceError
 
     model, cfg = load_generator(args.ckpt, args.device)
@@ -387,12 +387,9 @@ def cmd_edit_base(args: argparse.Namespace) -> None:
             None, f"--index must be in [0, {k - 1}] for the {args.bank} bank, got {args.index}"
         )
     identity = _identity(args, model.cfg.image_size)
-    with torch.no_grad():
-        x = model_input(identity, cfg.image_size, "identity").to(model_device(model))
-        own = model.navigate(model.encode(x)[0])[args.bank]
-    sweep = own.repeat(args.steps, 1)
-    sweep[:, args.index] = torch.linspace(args.range[0], args.range[1], args.steps, device=sweep.device)
-    _write(args.out, iter_render(model, identity, {args.bank: sweep}, args.batch_size), None)
+    values = torch.linspace(args.range[0], args.range[1], args.steps)
+    weights = base_edit_weights(model, identity, args.bank, args.index, values)
+    _write(args.out, iter_render(model, identity, weights, args.batch_size), None)
 
 
 def build_parser() -> argparse.ArgumentParser:

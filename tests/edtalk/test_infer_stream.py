@@ -233,3 +233,38 @@ def test_load_generator_checks_a_torch_device_as_it_checks_a_name(tmp_path):
         driving.load_generator(ckpt, torch.device("meta"))
     model, _ = driving.load_generator(ckpt, torch.device("cpu"))
     assert driving.model_device(model).type == "cpu"
+
+
+def test_render_names_the_bank_of_a_misshapen_code_and_the_library_gives_the_edit_codes():
+    """A W^* of the wrong width or length was a torch shape error deep in compose (or, for unequal
+    lengths, a broadcast error a batch later); `interpolate` and `edit-base` had no library function
+    (a helper's library-API review)."""
+    from edtalk.driving import base_edit_weights, blended_expression, model_input, render
+
+    torch.manual_seed(0)
+    model = EDTalk(ModelConfig.preset("tiny"))
+    frame = np.zeros((64, 64, 3), np.uint8)
+    km, kp = model.cfg.n_mouth, model.cfg.n_weights("pose")
+    with pytest.raises(ValueError, match=rf"W\^m \(mouth\) must be \[T, {km}\] .* got \[3, {km + 1}\]"):
+        render(model, frame, {"mouth": torch.zeros(3, km + 1)})
+    with pytest.raises(ValueError, match=rf"W\^p \(pose\) must be \[T, {kp}\] .* got \[{kp}\]"):
+        render(model, frame, {"pose": torch.zeros(kp)})
+    with pytest.raises(ValueError, match="different lengths \\(mouth 20, pose 3 frames\\)"):
+        render(model, frame, {"mouth": torch.zeros(20, km), "pose": torch.zeros(3, kp)})
+    two = {"mouth": torch.zeros(2, km), "pose": torch.zeros(2, kp)}
+    assert render(model, frame, two).shape == (2, 64, 64, 3)
+
+    a, b = torch.ones(4, 10), torch.zeros(4, 10)
+    assert torch.equal(blended_expression(a, b, 0.25), torch.full((4, 10), 0.25))
+    with pytest.raises(ValueError, match="one shape"):
+        blended_expression(a, b[:3], 0.5)
+
+    edit = base_edit_weights(model, frame, "pose", 2, [-1.0, 0.0, 3.0])
+    with torch.no_grad():
+        own = model.navigate(model.encode(model_input(frame, 64))[0])["pose"]
+    assert list(edit) == ["pose"] and edit["pose"].shape == (3, kp)
+    assert torch.equal(edit["pose"][:, 2], torch.tensor([-1.0, 0.0, 3.0]))
+    others = [i for i in range(kp) if i != 2]
+    assert torch.allclose(edit["pose"][:, others], own[:, others].expand(3, -1), atol=1e-5)
+    with pytest.raises(ValueError, match="index must be in \\[0, 5\\] for the pose bank, got 6"):
+        base_edit_weights(model, frame, "pose", 6, [0.0])
