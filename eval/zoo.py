@@ -43,7 +43,7 @@ from pathlib import Path
 
 from edtalk.atomic import write_json
 from edtalk.cli import add_weights_dir_option, name_subcommands, positive_int, report_error, use_weights_dir
-from edtalk.experts.store import JUDGE_NAMES, install_judge, load_expert, resolve_judge
+from edtalk.experts.names import JUDGE_NAMES  # the store (torch) is imported by the commands: a quick --help
 
 TARGETS = {"emotion_acc_video": 0.90, "shift_recovery": 0.90}
 # The face judge also trains on stills of rendered people of no split, for more steps than a loss
@@ -61,6 +61,7 @@ def evaluate_judges(
     """Held-out figures of two judge files on the test identities of ``data``."""
     from edtalk.experts.data import dataset_record, load_split
     from edtalk.experts.evaluate import evaluate_face, evaluate_sync
+    from edtalk.experts.store import load_expert
     from edtalk.weights import sha256_of
 
     face, face_meta = load_expert(face_path, expect_split="judge")
@@ -141,8 +142,9 @@ def _targets_met(results: dict) -> dict[str, bool]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from edtalk.experts.cli import settings_from_args
     from edtalk.experts.names import EXPERT_NAMES
-    from edtalk.experts.train import settings_from_args, train_experts
+    from edtalk.experts.train import train_experts
 
     others_read = _weights_dir_or_none()  # where the other tools look for the judges
     use_weights_dir(args)
@@ -166,6 +168,7 @@ def _install_and_score(
 ) -> int:
     """Install the judge files ``paths`` (name -> file; ``source`` names where they came from), drop the
     old figures in ``--out``, then score the pair on the test identities (``train`` and ``install``)."""
+    from edtalk.experts.store import install_judge
     from edtalk.weights import weights_dir
 
     for old in Path(args.out).glob("zoo_results*.json"):  # figures of the judges about to be replaced
@@ -218,6 +221,7 @@ def judge_set_files(source: str) -> dict[str, Path]:
     manifest.json when it lists the file, and for the judge split, by ``load_expert``)."""
     from edtalk.data.errors import DataError
     from edtalk.experts.names import SUFFIX
+    from edtalk.experts.store import load_expert
     from edtalk.pretrained import JUDGE_SET, PretrainedError, resolve_kind
 
     try:
@@ -256,6 +260,8 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from edtalk.experts.store import resolve_judge
+
     use_weights_dir(args)
     face = resolve_judge(JUDGE_NAMES["face_analyser"], args.data)
     sync = resolve_judge(JUDGE_NAMES["sync_net"], args.data)
@@ -268,6 +274,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     what `make demo` asks before it skips installing or training them. It says whether the installed pair
     is the shipped one."""
     from edtalk.data.errors import DataError
+    from edtalk.experts.store import resolve_judge
     from edtalk.weights import sha256_of
 
     use_weights_dir(args)
@@ -321,7 +328,7 @@ def _add_locations(p: argparse.ArgumentParser, out_help: str, weights_help: str)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edtalk.experts.train import add_train_arguments
+    from edtalk.experts.cli import add_train_arguments
 
     parser = argparse.ArgumentParser(prog="python -m eval.zoo", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)

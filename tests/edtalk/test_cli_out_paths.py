@@ -58,7 +58,7 @@ def test_each_tool_refuses_an_out_under_a_file_before_its_work(tmp_path, a_file,
 
 
 def test_expert_training_refuses_its_out_and_a_missing_dataset_in_one_line(tmp_path, a_file, capsys):
-    from edtalk.experts.train import main
+    from edtalk.experts.cli import main
 
     assert main(["train", "--data", str(tmp_path), "--split", "train", "--out", str(a_file)]) == 2
     assert f"--out {a_file}: cannot write the experts here ({a_file} is a file, not a folder)" in (

@@ -157,7 +157,7 @@ def test_split_guard_refuses_other_identities(dataset, tmp_path):
 
 
 def test_cli_train_split_train_writes_expert_files(dataset, tmp_path):
-    from edtalk.experts.train import main
+    from edtalk.experts.cli import main
 
     rc = main(
         [
@@ -400,7 +400,7 @@ def test_the_experts_cli_trains_loss_experts_as_long_as_edtalk_train_does():
     edtalk.train (and the shipped set) use 2000: the same experts under two recipes."""
     import argparse
 
-    from edtalk.experts.train import add_train_arguments
+    from edtalk.experts.cli import add_train_arguments
     from edtalk.train import build_parser
 
     experts = argparse.ArgumentParser()
