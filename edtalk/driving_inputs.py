@@ -150,7 +150,7 @@ def _check_square(h: int, w: int, path: str | Path) -> None:
             path,
             f"{w}x{h} (width x height): EDTalk drives square face crops; make one with "
             f"`python -m edtalk.data.crop {kind} {path} --out CROP{'.mp4' if kind == 'video' else '.png'}`, "
-            "or pass --crop",
+            "or pass --crop (`crop=True` from Python)",
         )
 
 

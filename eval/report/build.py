@@ -55,8 +55,8 @@ def no_results_message(results_dir: str | Path, skipped: list[ResultsFileError])
     elif deeper := results_files(root, "*/*/*/*.json"):
         hint = f"; did you mean {root / deeper[0].relative_to(root).parts[0]}?"
     return (
-        f"no results files (expected {LAYOUT} under it{hint}); pass --allow-empty for a report of the "
-        "paper's reported numbers only"
+        f"no results files (expected {LAYOUT} under it{hint}); pass --allow-empty (`allow_empty=True` "
+        "from Python) for a report of the paper's reported numbers only"
     )
 
 

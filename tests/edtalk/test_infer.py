@@ -423,7 +423,8 @@ def test_crop_cuts_wide_inputs_to_their_face_first(files, capsys):
     argv = ["video", "--ckpt", files / "ck.pt", "--identity", files / "wide_photo.jpg"]
     argv += ["--mouth", files / "wide_drive.mp4", "--out", files / "cropped.mp4"]
     rc, cap = _run(capsys, *argv)
-    assert rc == 2 and "EDTalk drives square face crops" in cap.err and "or pass --crop" in cap.err
+    assert rc == 2 and "EDTalk drives square face crops" in cap.err
+    assert "or pass --crop (`crop=True` from Python)" in cap.err
     rc, cap = _run(capsys, *argv, "--crop")
     assert rc == 0, cap.err
     assert f"{files / 'wide_drive.mp4'}: cut to the face's square crop (4 frames at 25 fps)" in cap.err

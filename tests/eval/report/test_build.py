@@ -13,7 +13,7 @@ def test_a_folder_with_no_results_file_stops_with_a_hint(tmp_path, make_result, 
     assert main([str(empty), "--out", str(tmp_path / "r"), "--no-plots"]) == 2
     err = capsys.readouterr().err
     assert f"error: {empty}: no results files (expected <dataset>/<method>/<protocol>.json" in err
-    assert "--allow-empty" in err and not (tmp_path / "r").exists()
+    assert "--allow-empty (`allow_empty=True` from Python)" in err and not (tmp_path / "r").exists()
 
     results = tmp_path / "results"
     make_result(results, "mead", "a", "eat", {"psnr": 20.0, "fid": 3.0})
