@@ -229,7 +229,10 @@ def render_index(
         f"<style>{CSS}</style></head><body>",
         "<h1>EDTalk-Bench report</h1>",
         f"<p>{len(results)} results files; {len(tables)} tables. "
-        "† = reported in the EDTalk paper (not measured here); * = unverified.</p>",
+        "† = reported in the EDTalk paper (not measured here); ‡ = over fewer clips than the rest of "
+        "its row (some failed in that metric alone), not ranked; * = unverified. In each column the best "
+        "value is bold and the second best underlined (equal values share a mark; the next distinct "
+        "value is second).</p>",
     ]
     if problems:
         items = "".join(f"<li>{esc(p)}</li>" for p in problems)

@@ -284,3 +284,18 @@ def test_gt_videos_are_looked_for_in_the_current_checkout_when_the_scored_one_is
     assert main([str(results), "--out", str(tmp_path / "r"), "--no-plots"]) == 0
     err = capsys.readouterr().err
     assert err.count("warning: GT videos of synthtalk not found") == 1
+
+
+def test_equal_values_share_a_mark_and_the_page_says_so(tmp_path, make_result):
+    """A tie for best left the next distinct value underlined as second with nothing saying why, and the
+    page's legend named † and * but not the bold, underline or ‡ marks (a helper's review of the demo's
+    report)."""
+    results = tmp_path / "results"
+    for method, psnr in (("a", 30.0), ("b", 30.0), ("c", 28.0), ("d", 25.0)):
+        make_result(results, "mead", method, "eat", {"psnr": psnr})
+    assert main([str(results), "--out", str(tmp_path / "r"), "--no-plots"]) == 0
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert page.count("<b>30.000</b>") == 2 and page.count("<u>28.000</u>") == 1 and "<u>25.000" not in page
+    legend = re.sub(r"\s+", " ", html.unescape(page.split("</p>")[0]))
+    assert "‡ = over fewer clips than the rest of its row" in legend
+    assert "the best value is bold and the second best underlined (equal values share a mark" in legend
