@@ -361,3 +361,48 @@ def test_audio_lip_sync_loss_scores_the_first_five_frames_against_the_middle_fra
     video = seen["video"].view(n, 5, 3, *seen["video"].shape[-2:])  # 5 frames x RGB, lower-face crops
     expected = torch.arange(5, dtype=torch.float32).div(10).view(1, 5, 1, 1, 1).expand_as(video)
     assert torch.allclose(video, expected, atol=1e-6)
+
+
+def test_expression_losses_compare_the_fake_with_the_driving_frame_and_the_mouths_with_each_other():
+    """L_rec, L_per and L_mot of the expression stage read the driving frame (the source frame there
+    pulled the expression back to the source's); L_m-c compares the fake's mouth features with the real
+    ones. A stub face expert reads each image's mean value, so the fake drawn as the driving frame gives
+    L_mot 0 and L_rec 0 (a mutation review: nothing pinned the target)."""
+    from edtalk import losses as L
+    from edtalk.stages import LossNetworks
+
+    n, size = 2, 16
+    source = torch.full((n, 3, size, size), -0.5)
+    driving = torch.full((n, 3, size, size), 0.25)
+
+    class StubFace(torch.nn.Module):
+        def forward(self, images):
+            level = images.mean((1, 2, 3))[:, None]
+            return {"landmarks": level.repeat(1, 4), "pose_z": level, "mouth_z": level, "emotion": level * 3}
+
+    mouth_fake, mouth_real = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    nets = LossNetworks(perceptual=lambda x, y: (x - y).abs().mean(), face_analyser=StubFace())
+    batch = {"source": source, "driving": driving}
+    outputs = {"fake": driving.clone(), "mouth_fake": mouth_fake, "mouth_real": mouth_real}
+    terms = get_stage("expression").losses(outputs, batch, nets)
+    assert [round(terms[k].item(), 6) for k in ("rec", "per", "mot")] == [0.0, 0.0, 0.0]
+    torch.testing.assert_close(terms["mc"], L.feature_consistency(mouth_fake, mouth_real))
+    assert terms["mc"].item() > L.feature_consistency(mouth_real, mouth_real).item()  # not compared to itself
+    drawn_as_source = get_stage("expression").losses({**outputs, "fake": source.clone()}, batch, nets)
+    assert drawn_as_source["mot"].item() > 0 and drawn_as_source["rec"].item() > 0
+
+
+def test_l_fea_sums_exp_minus_cos_over_the_mouth_and_the_pose_as_eq_4():
+    """Eq. 4: L_fea = sum over the components (mouth, pose) of exp(-S), averaged over the images: each
+    component's term at its own value, not their mean (a mutation review: dropping the sum halved the
+    term and no test noticed)."""
+    from edtalk.stages import LossNetworks
+
+    n, size = 2, 16
+    real = {k: torch.zeros(n, 3, size, size) for k in ("a", "b")}
+    fea_real = torch.tensor([[1.0, 0.0]] * 2 * n + [[0.0, 1.0]] * 2 * n)  # mouth rows, then pose rows
+    fea_swap = torch.tensor([[1.0, 0.0]] * 2 * n + [[0.0, -1.0]] * 2 * n)  # mouth kept, pose opposite
+    outputs = {"cross": torch.zeros(2 * n, 3, size, size), "fea_swap": fea_swap, "fea_real": fea_real}
+    terms = get_stage("mouth_pose").losses(outputs, real, LossNetworks(perceptual=lambda x, y: x.sum() * 0))
+    expected = torch.exp(torch.tensor(-1.0)) + torch.exp(torch.tensor(1.0))  # mouth exp(-1) + pose exp(1)
+    torch.testing.assert_close(terms["fea"], expected)
