@@ -60,6 +60,12 @@ def variant(bank: str, n: int) -> Variant:
     )
 
 
+# The search space: the paper's Table 6 (bases of the mouth bank, then of the expression bank);
+# --smoke-test keeps 2 values per axis.
+TABLE6_SIZES = {"mouth": [5, 10, 20, 40], "expression": [5, 10, 20, 40]}
+SMOKE_SIZES = {"mouth": [5, 10], "expression": [5, 10]}
+
+
 def variants(sizes: dict[str, list[int]]) -> list[Variant]:
     """One variant per bank size: ``{"mouth": [5, 10], ...}`` -> bank_mouth_5, bank_mouth_10, ..."""
     return [variant(bank, n) for bank, ns in sizes.items() for n in ns]
@@ -69,11 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_project_python()  # `ray job submit -- python ...` may start another interpreter
     parser = build_parser("python sweeps/bank_size.py", __doc__.split("\n\n")[0], smoke="sizes 5 and 10")
     args = smoke_defaults(parser.parse_args(argv))
-    # The search space (paper Table 6); --smoke-test keeps 2 values per axis.
-    sizes = {"mouth": [5, 10, 20, 40], "expression": [5, 10, 20, 40]}
-    if args.smoke_test:
-        sizes = {"mouth": [5, 10], "expression": [5, 10]}
-    points = variants(sizes)
+    points = variants(SMOKE_SIZES if args.smoke_test else TABLE6_SIZES)
     return run_sweep(args, points, SWEEP)
 
 

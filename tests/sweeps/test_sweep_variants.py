@@ -689,3 +689,21 @@ def test_a_restarted_trial_trains_again_a_finished_stage_whose_parent_weights_ch
     trial.train_variant(variant, cfg, tmp_path / "trial")
     assert runs == ["mouth_pose", "expression", "audio_lip"] * 2
     assert "mouth_pose: deleting the earlier run" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("smoke", [False, True])
+def test_bank_size_main_sweeps_table6s_sizes_and_the_smoke_test_two_of_them(monkeypatch, smoke):
+    """The test above hands `variants` its own sizes: `main`'s search space was checked by nothing (a
+    mutation review changed 40 to 30 unnoticed). The sizes are the paper's Table 6 rows, read from the
+    packaged transcription."""
+    import csv
+    from pathlib import Path
+
+    table6 = Path(bank_size.__file__).parents[1] / "baselines" / "data" / "table6_bank_size_mead.csv"
+    paper = [int(row["n_bases"]) for row in csv.DictReader(table6.open())]
+    swept = {}
+    monkeypatch.setattr(bank_size, "run_sweep", lambda args, points, sweep: swept.update(points=points) or 0)
+    assert bank_size.main(["--smoke-test"] if smoke else []) == 0
+    sizes = {bank: [v.value for v in swept["points"] if v.param == bank] for bank in ("mouth", "expression")}
+    expected = paper[:2] if smoke else paper
+    assert sizes == {"mouth": expected, "expression": expected}
