@@ -121,3 +121,23 @@ def test_frames_smaller_than_the_ssim_window_fail_that_clip():
     tiny = np.zeros((3, 5, 6, 3), np.uint8)
     with pytest.raises(ClipFailure, match=r"frames of 6x5 px are smaller than the SSIM window \(7 px\)"):
         get_metric("ssim")().clip_state(ClipContext.from_arrays(tiny, tiny.copy()))
+
+
+# Which way is better for each registered metric that the paper does not print (the report checks the
+# paper's own against baselines.reported.PAPER_METRICS): an inverted arrow bolds the worst row of the
+# synthtalk and "other metrics" tables, and a mutation review inverted LSE-D and ID sim unnoticed.
+OWN_DIRECTIONS = {
+    "lse_d": False,  # SyncNet distance at the best offset: closer is better (Chung & Zisserman; PC-AVS)
+    "identity_sim": True,  # cosine similarity of identity features to the source: higher keeps identity
+    "disentangle_mouth": False,  # judged factor errors against the driving factor: lower is better
+    "disentangle_pose": False,
+    "disentangle_emotion": False,
+}
+
+
+def test_every_registered_metric_has_its_direction():
+    from baselines.reported import PAPER_METRICS
+    from eval.metrics import METRICS
+
+    expected = {name: hib for name, (_, hib) in PAPER_METRICS.items()} | OWN_DIRECTIONS
+    assert {name: METRICS.get(name).higher_is_better for name in METRICS} == expected
