@@ -1,7 +1,10 @@
 """Named protocols: registry, buildable settings, stable hashes that change with any setting."""
 
 import dataclasses
+import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +94,29 @@ def test_unknown_metric_or_setting_in_a_protocol_is_a_clear_error():
 def test_registered_metrics_accept_every_knob_of_the_paper_protocols(name):
     reasons = PROTOCOLS.get(name).unavailable_reasons()
     assert all(why == "not implemented in this checkout" for why in reasons.values()), reasons
+
+
+PROTOCOL_GOLDEN = Path(__file__).parent / "golden" / "protocol_settings.json"
+
+
+def test_every_setting_of_the_named_protocols_is_pinned():
+    """Every knob of every named protocol (SSIM's window, LSE's offset range, LMD's centring, the length
+    and frame gates...) against a reviewed copy: the test above pins a few, and a mutation review moved
+    eat's SSIM window and LSE vshift unnoticed. The hash changes too, but nothing said a published
+    protocol had moved. Regenerate with UPDATE_GOLDEN=1 only for a deliberate change, and say why."""
+    now = {name: PROTOCOLS.get(name).settings() for name in ("canonical", "eat", "synthtalk")}
+    text = json.dumps(now, indent=1, sort_keys=True, default=str) + "\n"
+    if os.environ.get("UPDATE_GOLDEN") == "1":  # never a silent pass: the new file must be reviewed
+        PROTOCOL_GOLDEN.write_text(text, encoding="utf-8")
+        pytest.fail(f"regenerated {PROTOCOL_GOLDEN}: review the diff, rerun without UPDATE_GOLDEN")
+    assert text == PROTOCOL_GOLDEN.read_text(encoding="utf-8"), (
+        "a named protocol's settings changed: numbers scored before no longer compare with new ones; if "
+        f"deliberate, regenerate {PROTOCOL_GOLDEN} with UPDATE_GOLDEN=1"
+    )
+
+
+def test_the_hash_follows_the_shortest_clip_a_protocol_scores():
+    """min_frames could leave the hash unnoticed (the test above varies max_length_diff only): rows of
+    clips too short under a raised gate would be served from the cache."""
+    p = PROTOCOLS.get("canonical")
+    assert dataclasses.replace(p, min_frames=p.min_frames + 1).hash() != p.hash()
