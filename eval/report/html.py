@@ -231,8 +231,8 @@ def render_index(
         f"<p>{len(results)} results files; {len(tables)} tables. "
         "† = reported in the EDTalk paper (not measured here); ‡ = over fewer clips than the rest of "
         "its row (some failed in that metric alone), not ranked; * = unverified. In each column the best "
-        "value is bold and the second best underlined (equal values share a mark; the next distinct "
-        "value is second).</p>",
+        "value is bold and the next distinct value underlined as second best, unless that would mark "
+        "every cell (equal values share a mark).</p>",
     ]
     if problems:
         items = "".join(f"<li>{esc(p)}</li>" for p in problems)

@@ -103,9 +103,10 @@ def _reported_cell(row: ReportedRow | None, metric: str) -> Cell:
 
 
 def _rank(rows: list[Row], columns: list[Column]) -> None:
-    """Mark the best (1) and second best (2) distinct value per column; references and cells scored
-    on other clips than the ranked rows (``Cell.comparable``) are skipped. A column with fewer than two
-    ranked rows is not marked, and one with two only its best (a second of two marks every cell)."""
+    """Mark the best (1) and second best (2) distinct value per column (equal values share a mark);
+    references and cells scored on other clips than the ranked rows (``Cell.comparable``) are skipped. A
+    column with fewer than two ranked rows is not marked, and one with fewer than three distinct values
+    only its best (a second there marks every cell: two rows, or a tie for best or second)."""
     for j, col in enumerate(columns):
         ranked = [
             r for r in rows if not r.reference and r.cells[j].comparable and r.cells[j].value is not None
@@ -113,7 +114,7 @@ def _rank(rows: list[Row], columns: list[Column]) -> None:
         if len(ranked) < 2:
             continue
         order = sorted({r.cells[j].value for r in ranked}, reverse=col.higher_is_better)
-        for rank, best in enumerate(order[: 2 if len(ranked) > 2 else 1], 1):
+        for rank, best in enumerate(order[: 2 if len(order) > 2 else 1], 1):
             for r in ranked:
                 if r.cells[j].value == best:
                     r.cells[j].rank = rank

@@ -289,7 +289,8 @@ def test_gt_videos_are_looked_for_in_the_current_checkout_when_the_scored_one_is
 def test_equal_values_share_a_mark_and_the_page_says_so(tmp_path, make_result):
     """A tie for best left the next distinct value underlined as second with nothing saying why, and the
     page's legend named † and * but not the bold, underline or ‡ marks (a helper's review of the demo's
-    report)."""
+    report). A second best that would mark every cell (a tie among all but one row) is not marked, as
+    with two rows (a mutation review: nothing pinned it)."""
     results = tmp_path / "results"
     for method, psnr in (("a", 30.0), ("b", 30.0), ("c", 28.0), ("d", 25.0)):
         make_result(results, "mead", method, "eat", {"psnr": psnr})
@@ -298,4 +299,9 @@ def test_equal_values_share_a_mark_and_the_page_says_so(tmp_path, make_result):
     assert page.count("<b>30.000</b>") == 2 and page.count("<u>28.000</u>") == 1 and "<u>25.000" not in page
     legend = re.sub(r"\s+", " ", html.unescape(page.split("</p>")[0]))
     assert "‡ = over fewer clips than the rest of its row" in legend
-    assert "the best value is bold and the second best underlined (equal values share a mark" in legend
+    assert "the best value is bold and the next distinct value underlined as second best, unless" in legend
+    for method, psnr in (("c", 30.0), ("d", 28.0)):  # 30, 30, 30, 28: a second best marks every cell
+        make_result(results, "mead", method, "eat", {"psnr": psnr})
+    assert main([str(results), "--out", str(tmp_path / "r2"), "--no-plots"]) == 0
+    page = (tmp_path / "r2" / "index.html").read_text()
+    assert page.count("<b>30.000</b>") == 3 and "<u>" not in page.split('id="other-mead')[1]
