@@ -42,14 +42,14 @@ TRAIN = ["--stage", "eg_pretrain"]
         # numpy's samplers refuse a negative seed: it failed in every Ray worker, after the frame cache
         ("edtalk.train", [*TRAIN, "--seed", "-1"], "--seed: must be at least 0, got -1"),
         ("eval.capacity", ["--data", "d", "--seed", "-1"], "--seed: must be at least 0, got -1"),
-        ("edtalk.experts.train", ["train", "--data", "d", "--seed", "-1"], "--seed: must be at least 0"),
+        ("edtalk.experts.cli", ["train", "--data", "d", "--seed", "-1"], "--seed: must be at least 0"),
         ("eval.run", ["--dataset", "synthtalk", "--limit", "0"], "--limit: must be at least 1, got 0"),
         ("eval.run", ["--dataset", "synthtalk", "--workers", "-1"], "--workers: must be at least 0, got -1"),
         ("eval.run", ["--dataset", "synthtalk", "--chunk", "0"], "--chunk: must be at least 1"),
         ("sweeps.bank_size", ["--max-clips", "-2"], "--max-clips: must be at least 1, got -2"),
         ("eval.report.__main__", ["results", "--max-clips", "-3"], "--max-clips: must be at least 0, got -3"),
         (
-            "edtalk.experts.train",
+            "edtalk.experts.cli",
             ["train", "--data", "d", "--face-steps", "0"],
             "--face-steps: must be at least 1",
         ),
@@ -440,7 +440,7 @@ def test_a_command_with_stderr_closed_still_runs():
         ("edtalk.model", "{summary}"),
         ("edtalk.pretrained.__main__", "{list,export}"),
         ("eval.weights", "{status,fetch,import}"),
-        ("edtalk.experts.train", "{train}"),
+        ("edtalk.experts.cli", "{train}"),
         ("edtalk.data.crop", "{image,video,dataset}"),
     ],
 )
