@@ -40,6 +40,9 @@ def parent_checkpoint(parent: Path, stage: str) -> Path:
     return ckpt
 
 
+ORIENTATION, RAW = "banks.orientation.", "banks.raw."  # EDTalk's state keys of the banks
+
+
 def graft_parent(
     parent_ckpt: Path,
     model_overrides: dict[str, Any],
@@ -66,11 +69,21 @@ def graft_parent(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         state = EDTalk(cfg).state_dict()
+    parent = ckpt["state_dict"]
     kept = {
         k: v
-        for k, v in ckpt["state_dict"].items()
+        for k, v in parent.items()
         if k in state and state[k].shape == v.shape and not k.startswith(fresh_prefixes)
     }
+    # a bank's orientation (edtalk.modules.navigation) goes with its V: kept with a kept V, fresh with a
+    # fresh one; a parent saved before orientations existed gets all of them from the grafted V on loading
+    orientations = [k for k in state if k.startswith(ORIENTATION)]
+    derived = orientations if not any(k in parent for k in orientations) else []
+    for key in orientations:
+        if key in kept and RAW + key.removeprefix(ORIENTATION) not in kept:
+            del kept[key]
+    for key in derived:
+        del state[key]
     fresh = sorted(set(state) - set(kept))
     state.update(kept)
     meta = {k: v for k, v in ckpt["meta"].items() if k != "provenance"}

@@ -10,6 +10,16 @@ per bank. Q has orthonormal columns, so <b_i, b_j> = 0 within and across banks (
 orthogonality constraint holds exactly, with no loss term). Because Householder QR is Gram-Schmidt in
 column order, the first Km + Kp columns of Q depend only on V^m and V^p: training V^e (the expression
 stage) leaves B^m and B^p unchanged (the "prefix property").
+
+Orientation: Householder QR (LAPACK, and torch.qr in the official code) gives column k of Q the sign
+that makes R_kk's sign opposite to the k-th pivot's, so a basis b_k reverses whenever that pivot, a
+smooth function of V, crosses zero during training (the demo's stage 1 reversed one mouth basis within
+its first 2 steps from the shipped init; the head's weight then drove that direction backwards). Here
+each column is turned to make R's diagonal positive (Gram-Schmidt's Q, continuous in V) and then by a
+fixed sign per basis, ``orientation``, taken at initialisation as the Householder signs of that V: a
+new model's bases are bit for bit the official convention's, and stay so until a pivot would have
+crossed zero. A checkpoint saved before ``orientation`` existed gets it from its own V on loading, so
+it draws exactly what it drew.
 ``orthogonal=False`` ("w/o Orthogonal") uses the raw V^* as free bases. ``use_bank=False``
 ("w/o Bank") makes the heads output D-dim offsets f^{r->*} directly; the bases are then the fixed
 identity I_D so that f^{r->*} = B^* W^* holds uniformly.
@@ -24,6 +34,32 @@ from edtalk.config import ModelConfig
 from edtalk.modules.stylegan_ops import EqualLinear
 
 QR_JITTER = 1e-8  # added to V before QR, as in the official code (keeps exact zeros away from QR)
+
+
+def _qr(joined: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reduced QR of V + jitter in float32 whatever the training dtype: there is no bf16/fp16 QR kernel
+    (geqrf), and a half-precision Q would not be orthonormal anyway."""
+    return torch.linalg.qr(joined.float() + QR_JITTER, mode="reduced")
+
+
+def _signs(r: torch.Tensor) -> torch.Tensor:
+    """+-1 per column: the sign of R's diagonal (a zero counts as +1)."""
+    return torch.where(torch.diagonal(r) < 0, -1.0, 1.0).to(r.dtype)
+
+
+@torch.no_grad()
+def householder_signs(raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per bank, the sign of each column of Householder QR's Q (the official torch.qr convention)
+    relative to Gram-Schmidt's, for raw weights V^* joined in bank order: ``orientation``'s value.
+    Computed on the CPU (LAPACK's signs, on whatever device V is) and returned on V's device."""
+    device = next(iter(raw.values())).device
+    if device.type == "meta":  # a model built for its shapes only (parameter counts): no values
+        return {name: torch.ones(v.shape[1], device=device) for name, v in raw.items()}
+    signs = _signs(_qr(torch.cat([v.detach().cpu() for v in raw.values()], dim=1))[1]).to(device)
+    return {
+        name: part.clone()
+        for name, part in zip(raw, torch.split(signs, [v.shape[1] for v in raw.values()]), strict=True)
+    }
 
 
 def _linear_stack(dims: list[int]) -> nn.Sequential:
@@ -62,6 +98,11 @@ class MotionBanks(nn.Module):
             self.raw = nn.ParameterDict(
                 {name: nn.Parameter(torch.randn(cfg.latent_dim, cfg.bank_size(name))) for name in self.names}
             )
+            if cfg.orthogonal:  # +-1 per basis (module docstring), saved with V: banks.orientation.<bank>
+                self.orientation = nn.Module()
+                # in bank order (ParameterDict sorts its keys): the order of the joined [V^m | V^p | V^e]
+                for name, signs in householder_signs({n: self.raw[n] for n in self.names}).items():
+                    self.orientation.register_buffer(name, signs)
         else:  # "w/o Bank": the identity basis, a buffer so that it moves with the module (to a GPU)
             self.register_buffer("eye", torch.eye(cfg.latent_dim), persistent=False)
 
@@ -74,12 +115,25 @@ class MotionBanks(nn.Module):
         if not self.orthogonal:
             return {name: self.raw[name] for name in self.names}
         joined = torch.cat([self.raw[name] for name in self.names], dim=1)
-        # QR in float32 whatever the training dtype: there is no bf16/fp16 QR kernel (geqrf), and a
-        # half-precision Q would not be orthonormal anyway
-        q, _ = torch.linalg.qr(joined.float() + QR_JITTER, mode="reduced")
-        q = q.to(joined.dtype)
+        q, r = _qr(joined)
+        orientation = torch.cat([getattr(self.orientation, name) for name in self.names]).to(
+            q.device, q.dtype
+        )
+        q = (q * (_signs(r) * orientation)).to(joined.dtype)  # Gram-Schmidt's Q, turned by the fixed signs
         sizes = [self.raw[name].shape[1] for name in self.names]
         return dict(zip(self.names, torch.split(q, sizes, dim=1), strict=True))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """A state saved before ``orientation`` existed (every checkpoint until then) gets it from its
+        own V, the Householder signs it was drawn with; then it loads as usual."""
+        if hasattr(self, "orientation"):
+            raw = {name: state_dict.get(f"{prefix}raw.{name}") for name in self.names}
+            keys = {name: f"{prefix}orientation.{name}" for name in self.names}
+            if all(v is not None for v in raw.values()) and any(k not in state_dict for k in keys.values()):
+                derived = householder_signs(raw)
+                for name, key in keys.items():
+                    state_dict.setdefault(key, derived[name])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def combine(
         self, name: str, weights: torch.Tensor, bases: dict[str, torch.Tensor] | None = None

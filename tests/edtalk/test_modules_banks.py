@@ -47,8 +47,9 @@ def test_prefix_property_expression_training_leaves_mouth_and_pose_unchanged():
 def test_lip_pose_model_bases_equal_prefix_of_full_model():
     full = MotionBanks(CFG)
     lip_pose = MotionBanks(CFG.replace(components="lip_pose"))
-    lip_pose.raw["mouth"].data.copy_(full.raw["mouth"].data)
-    lip_pose.raw["pose"].data.copy_(full.raw["pose"].data)
+    for name in ("mouth", "pose"):  # a bank's state: its V and its orientation (the sign of each basis)
+        lip_pose.raw[name].data.copy_(full.raw[name].data)
+        getattr(lip_pose.orientation, name).copy_(getattr(full.orientation, name))
     a, b = full.bases(), lip_pose.bases()
     assert set(b) == {"mouth", "pose"}
     assert torch.allclose(a["mouth"], b["mouth"], atol=1e-5) and torch.allclose(
@@ -115,3 +116,61 @@ def test_bases_work_in_bf16_training_dtype():
     joined = torch.cat(list(bases.values()), dim=1).float()
     assert all(b.dtype == torch.bfloat16 for b in bases.values())
     assert torch.allclose(joined.T @ joined, torch.eye(joined.shape[1]), atol=2e-2)
+
+
+def test_a_basis_does_not_reverse_when_a_householder_pivot_crosses_zero():
+    """Householder QR (torch.qr in the official code) reverses column k of Q when its pivot crosses zero:
+    the demo's stage 1 reversed a mouth basis within 2 steps from the shipped init. The bases here are
+    Gram-Schmidt's Q turned by fixed signs: continuous in V, and at initialisation bit for bit the
+    Householder ones (a mutation review: a sign fix was accepted by every test, its absence too)."""
+    torch.manual_seed(0)
+    banks = MotionBanks(CFG)
+    joined = torch.cat([banks.raw[n] for n in banks.names], dim=1)
+    assert torch.equal(torch.cat(list(banks.bases().values()), 1), torch.linalg.qr(joined + 1e-8)[0])
+    drawn, householder = [], []
+    with torch.no_grad():
+        for pivot in (1e-4, -1e-4):  # column 0's pivot is V^m[0, 0]
+            banks.raw["mouth"][0, 0] = pivot
+            drawn.append(banks.bases()["mouth"][:, 0].clone())
+            householder.append(
+                torch.linalg.qr(torch.cat([banks.raw[n] for n in banks.names], 1) + 1e-8)[0][:, 0]
+            )
+    assert (householder[0] + householder[1]).abs().max() < 1e-3  # the official convention reverses b_0
+    assert (drawn[0] - drawn[1]).abs().max() < 1e-3  # here it moves as little as V did
+
+
+def test_a_state_saved_before_orientations_draws_the_bases_it_drew_and_a_graft_keeps_them(tmp_path):
+    """Checkpoints written before the orientation buffers (the shipped init, every trained run) load
+    strictly and draw their Householder Q; a sweep graft from such a parent derives them from the
+    grafted V, and one from a newer parent keeps the parent's with each kept bank."""
+    from edtalk.model import EDTalk, load_checkpoint, save_checkpoint
+    from sweeps.parent_run import graft_parent
+
+    torch.manual_seed(1)
+    model = EDTalk(CFG)
+    with torch.no_grad():
+        for name in model.banks.names:  # a trained V whose Householder signs differ from its initial ones
+            model.banks.raw[name].mul_(-1)
+    old_state = {k: v for k, v in model.state_dict().items() if "orientation" not in k}
+    householder = torch.linalg.qr(
+        torch.cat([old_state[f"banks.raw.{n}"] for n in model.banks.names], 1) + 1e-8
+    )[0]
+    loaded = EDTalk(CFG)
+    loaded.load_state_dict(old_state, strict=True)
+    assert torch.equal(torch.cat(list(loaded.bases().values()), 1), householder)
+    assert not torch.equal(torch.cat(list(model.bases().values()), 1), householder)  # kept its init signs
+
+    old_parent = save_checkpoint(tmp_path / "old.pt", old_state, CFG)
+    grafted = load_checkpoint(graft_parent(old_parent, {"n_expression": 5}, tmp_path / "g_old.pt", seed=3)[0])
+    assert not any("orientation" in k for k in grafted["state_dict"])
+    from_old = EDTalk(grafted["config"])
+    from_old.load_state_dict(grafted["state_dict"], strict=True)
+    torch.testing.assert_close(from_old.bases()["mouth"], householder[:, : CFG.n_mouth], rtol=0, atol=1e-6)
+
+    new_parent = save_checkpoint(tmp_path / "new.pt", model.state_dict(), CFG)
+    state = load_checkpoint(graft_parent(new_parent, {"n_expression": 5}, tmp_path / "g_new.pt", seed=3)[0])
+    for name in ("mouth", "pose"):
+        assert torch.equal(
+            state["state_dict"][f"banks.orientation.{name}"], getattr(model.banks.orientation, name)
+        )
+    assert state["state_dict"]["banks.orientation.expression"].shape == (5,)
