@@ -150,3 +150,56 @@ def test_actnorm_initialises_once_and_again_after_loading_an_uninitialised_state
     fresh.load_state_dict(trained.state_dict())  # an initialised state: kept
     fresh(second)
     assert torch.allclose(fresh.loc, first.mean(0))
+
+
+def test_the_lu_mixing_starts_as_the_orthogonal_matrix_it_factors_and_trains_its_upper_part():
+    """W = P L (U + diag(s)): a wrong mask on U (lower instead of strictly upper) kept the inverse exact
+    and the log-det prod(s), so every test passed while the flow lost half of its mixing (a mutation
+    review)."""
+    from edtalk.modules.pose_flow import InvertibleLinear
+
+    torch.manual_seed(0)
+    mix = InvertibleLinear(6, lu=True)
+    w = mix.matrix()
+    torch.testing.assert_close(w @ w.t(), torch.eye(6), atol=1e-5, rtol=0)  # the QR draw it factors
+    with torch.no_grad():
+        mix.upper[0, 5] += 1.0  # an entry above the diagonal, where U's free parameters live
+    assert not torch.allclose(mix.matrix(), w)
+
+
+def test_actnorm_starts_each_channel_at_zero_mean_and_unit_spread():
+    from edtalk.modules.pose_flow import ActNorm
+
+    norm = ActNorm(3).train()
+    x = torch.randn(4, 50, 3) * torch.tensor([0.5, 2.0, 7.0]) + 3.0
+    y, _ = norm(x)
+    flat = y.reshape(-1, 3)
+    torch.testing.assert_close(flat.mean(0), torch.zeros(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(flat.std(0, unbiased=False), torch.ones(3), atol=1e-4, rtol=0)
+
+
+def test_the_sampling_temperature_scales_the_flows_noise():
+    """z ~ N(0, T^2 I), as --pose-temperature's help says: T = 0.5 draws exactly half of T = 1's z for
+    one seed (the infer test only checked that 0.5 lands nearer the mode, as T^2 would too)."""
+    flow = PoseFlow(CFG)
+    seen = []
+    flow.decode = lambda z, cond: seen.append(z) or z
+    cond = torch.zeros(1, 4, CFG.audio_width)
+    flow.sample(cond, seed=3, temperature=1.0)
+    flow.sample(cond, seed=3, temperature=0.5)
+    torch.testing.assert_close(seen[1], 0.5 * seen[0], rtol=0, atol=0)
+
+
+def test_the_coupling_knows_where_each_frame_is():
+    """The transformer coupling adds a positional encoding: without it the network treats the frames as
+    a set, and moving frames around only moves its outputs (a mutation review dropped it unnoticed)."""
+    from edtalk.modules.pose_flow import TransformerCoupling
+
+    torch.manual_seed(0)
+    coupling = TransformerCoupling(channels=6, cond_dim=4, hidden=16, heads=2, layers=1).eval()
+    torch.nn.init.normal_(coupling.out.weight)  # it starts as the identity map; give it an output
+    h1, cond = torch.randn(1, 5, 3), torch.randn(1, 5, 4)
+    order = torch.tensor([4, 3, 2, 1, 0])
+    shift, scale = coupling._shift_scale(h1, cond)
+    moved_shift, moved_scale = coupling._shift_scale(h1[:, order], cond[:, order])
+    assert not torch.allclose(moved_shift, shift[:, order], atol=1e-4)
