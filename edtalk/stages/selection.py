@@ -87,6 +87,11 @@ def start_fresh(stage: Stage, cfg: StageConfig, model: nn.Module, seed: int = 0)
             if param_matches(name, prefixes):
                 p.copy_(fresh[name])
                 names.append(name)
+        # a restarted bank's orientation (edtalk.modules.navigation) restarts with its V: the fresh
+        # banks' bases, not the new V turned by the old bank's signs
+        for name, buffer in model.named_buffers():
+            if name.startswith("banks.orientation.") and name.replace("orientation", "raw", 1) in names:
+                buffer.copy_(fresh[name])
     return names
 
 

@@ -219,6 +219,14 @@ def test_fresh_mouth_pose_banks_restart_mln_pln_and_their_banks_only():
     bases = a.bases()
     joined = torch.cat([bases["mouth"], bases["pose"], bases["expression"]], dim=1)
     assert torch.allclose(joined.t() @ joined, torch.eye(joined.shape[1]), atol=1e-5)
+    # the new B^m and B^p are a fresh bank's, orientation included (not the new V turned by stage 1's signs)
+    from edtalk.modules.navigation import LatentNavigation, MotionBanks
+
+    torch.manual_seed(3)
+    LatentNavigation(a.cfg)  # start_fresh draws the navigation first, then the banks
+    new = MotionBanks(a.cfg).bases()
+    for k in ("mouth", "pose"):
+        assert torch.allclose(bases[k], new[k], atol=1e-5), k
 
 
 def test_fresh_banks_leave_the_ranks_own_random_state_on_every_device(monkeypatch):
