@@ -158,3 +158,15 @@ def test_names_saved_on_macos_pair_with_clip_ids_typed_elsewhere(tmp_path):
     method = make_method(f"folder:{out}")
     method.prepare(_clips([nfc, "clip_1"]))
     assert method.prediction_path(_clips([nfc])[0], tmp_path) == out / f"{nfd}.mp4"
+
+
+def test_candidate_ids_go_from_the_file_name_to_sadtalkers_audio_to_the_folder(tmp_path):
+    """Most specific first: the file's own stem, then SadTalker's audio name (less _full/_enhanced), then
+    EAT's folder name; a SadTalker file kept in a folder named after another clip is its audio's clip
+    (a mutation review swapped the last two unnoticed)."""
+    from baselines.adapters import candidate_ids
+
+    video = tmp_path / "clip_b" / "face##clip_a_full.mp4"
+    ids = candidate_ids(video, tmp_path)
+    order = [ids.index(i) for i in ("face##clip_a_full", "clip_a_full", "clip_a", "clip_b")]
+    assert order == sorted(order)

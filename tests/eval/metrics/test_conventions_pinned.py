@@ -74,3 +74,13 @@ def test_feature_consistency_takes_the_cosine_of_each_row_not_across_the_batch()
     a = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
     b = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     torch.testing.assert_close(feature_consistency(a, b), torch.tensor((math.exp(-1) + 1.0) / 2))
+
+
+def test_a_clearly_negative_fid_is_shown_not_hidden_as_zero():
+    """Only sqrtm round-off (within a tolerance of the traces) is clamped to 0; a clearly negative value,
+    which only broken moments can give, passes through so that the fault shows."""
+    from eval.metrics.functional.fid import frechet_distance
+
+    mu, bad = np.zeros(3), -np.eye(3)  # a negative "covariance"
+    assert frechet_distance(mu, bad, mu, bad) == -12.0
+    assert frechet_distance(mu, np.eye(3), mu, np.eye(3)) == 0.0
