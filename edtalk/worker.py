@@ -32,6 +32,7 @@ from edtalk.experts.names import expert_file
 from edtalk.train_failures import is_restart
 from edtalk.worker_devices import (
     all_reduce_grads,
+    broadcast_buffers_from_rank0,
     check_shared_folder,
     hide_gpus_unless_booked,
     mean_over_ranks,
@@ -158,6 +159,7 @@ class StageWorker:
             deepspeed.init_distributed(dist_backend="gloo" if on_cpu else "nccl")
         ds_cfg = deepspeed_config(self.stage_cfg, self.train_cfg)
         self.engine, _, _, _ = deepspeed.initialize(model=module, model_parameters=params, config=ds_cfg)
+        broadcast_buffers_from_rank0(self.engine.module, world)  # rank 0's bank orientation with its V
         buffers_follow_parameters(self.engine.module)
         self.engine.train()
 
@@ -278,6 +280,8 @@ class StageWorker:
         from edtalk.data.errors import DataError
 
         folder = Path(folder)
+        from edtalk.modules.navigation import OrientationUnknownError
+
         try:
             self.engine.load_checkpoint(str(folder), tag=ENGINE_TAG)
             # on the CPU: load_state_dict moves each state to its parameter's device, and keeps Adam's
@@ -289,6 +293,8 @@ class StageWorker:
                 f"this checkpoint cannot be loaded ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
                 "it was probably cut off while being saved: drop --resume to train the stage afresh",
             ) from None
+        except OrientationUnknownError as err:
+            raise DataError(folder, str(err)) from None
         if self.disc is not None:
             self.disc.load_state_dict(state["discriminator"])
             self.d_opt.load_state_dict(state["d_optimizer"])

@@ -47,6 +47,23 @@ def mean_over_ranks(values: dict[str, float], world: int, device) -> dict[str, f
     return {k: v / world for k, v in zip(keys, total.tolist(), strict=True)}
 
 
+def broadcast_buffers_from_rank0(module, world: int, marker: str = "banks.orientation.") -> list[str]:
+    """Give every rank rank 0's buffers whose names contain ``marker``; returns their names.
+
+    Collective. DeepSpeed broadcasts rank 0's parameters at ``initialize``, never buffers, and each rank
+    builds its model from its own seed (seed + rank): the banks' orientation, a buffer drawn from the
+    initial V, would differ between ranks that start without a parent, and so would their bases
+    (``edtalk.modules.navigation``)."""
+    import torch.distributed as dist
+
+    names = [name for name, _ in module.named_buffers() if marker in name]
+    if world > 1:
+        for name, buffer in module.named_buffers():
+            if marker in name:
+                dist.broadcast(buffer, src=0)
+    return names
+
+
 def all_reduce_grads(module, world: int) -> None:
     import torch.distributed as dist
 

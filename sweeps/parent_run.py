@@ -75,15 +75,13 @@ def graft_parent(
         for k, v in parent.items()
         if k in state and state[k].shape == v.shape and not k.startswith(fresh_prefixes)
     }
-    # a bank's orientation (edtalk.modules.navigation) goes with its V: kept with a kept V, fresh with a
-    # fresh one; a parent saved before orientations existed gets all of them from the grafted V on loading
-    orientations = [k for k in state if k.startswith(ORIENTATION)]
-    derived = orientations if not any(k in parent for k in orientations) else []
-    for key in orientations:
-        if key in kept and RAW + key.removeprefix(ORIENTATION) not in kept:
-            del kept[key]
-    for key in derived:
-        del state[key]
+    # a bank's orientation (edtalk.modules.navigation) goes with its V: kept with a kept V; for a fresh
+    # V, or any V of a parent saved before orientations existed, it is left out and loading derives it
+    # from the grafted V (so one recipe gives one start, whatever the parent's format)
+    for key in [k for k in state if k.startswith(ORIENTATION)]:
+        if key not in kept or RAW + key.removeprefix(ORIENTATION) not in kept:
+            kept.pop(key, None)
+            del state[key]
     fresh = sorted(set(state) - set(kept))
     state.update(kept)
     meta = {k: v for k, v in ckpt["meta"].items() if k != "provenance"}

@@ -36,6 +36,10 @@ from edtalk.modules.stylegan_ops import EqualLinear
 QR_JITTER = 1e-8  # added to V before QR, as in the official code (keeps exact zeros away from QR)
 
 
+class OrientationUnknownError(ValueError):
+    """A state whose banks' orientation is neither saved nor derivable from its V."""
+
+
 def _qr(joined: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Reduced QR of V + jitter in float32 whatever the training dtype: there is no bf16/fp16 QR kernel
     (geqrf), and a half-precision Q would not be orthonormal anyway."""
@@ -124,15 +128,22 @@ class MotionBanks(nn.Module):
         return dict(zip(self.names, torch.split(q, sizes, dim=1), strict=True))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        """A state saved before ``orientation`` existed (every checkpoint until then) gets it from its
-        own V, the Householder signs it was drawn with; then it loads as usual."""
-        if hasattr(self, "orientation"):
-            raw = {name: state_dict.get(f"{prefix}raw.{name}") for name in self.names}
-            keys = {name: f"{prefix}orientation.{name}" for name in self.names}
-            if all(v is not None for v in raw.values()) and any(k not in state_dict for k in keys.values()):
-                derived = householder_signs(raw)
-                for name, key in keys.items():
-                    state_dict.setdefault(key, derived[name])
+        """A state saved before ``orientation`` existed (every checkpoint until then), or a graft that
+        leaves a bank's out, gets it from the V it loads (the module's own for a bank the state lacks,
+        as a non-strict load keeps it): the Householder signs that V was drawn with. A ZeRO-3 engine
+        state holds empty placeholders for V, so there it cannot be derived: a clear error."""
+        keys = {name: f"{prefix}orientation.{name}" for name in self.names}
+        if hasattr(self, "orientation") and any(k not in state_dict for k in keys.values()):
+            raw = {name: state_dict.get(f"{prefix}raw.{name}", self.raw[name]) for name in self.names}
+            if any(v.numel() == 0 for v in raw.values()):
+                raise OrientationUnknownError(
+                    "its banks are DeepSpeed ZeRO-3 partitions saved before the banks kept their orientation "
+                    "(3abb113), which cannot be derived from them: train this stage afresh (drop --resume); "
+                    "its parent's final.pt loads as before"
+                )
+            derived = householder_signs(raw)
+            for name, key in keys.items():
+                state_dict.setdefault(key, derived[name])
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def combine(

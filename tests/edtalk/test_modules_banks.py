@@ -173,4 +173,49 @@ def test_a_state_saved_before_orientations_draws_the_bases_it_drew_and_a_graft_k
         assert torch.equal(
             state["state_dict"][f"banks.orientation.{name}"], getattr(model.banks.orientation, name)
         )
-    assert state["state_dict"]["banks.orientation.expression"].shape == (5,)
+    assert "banks.orientation.expression" not in state["state_dict"]  # a fresh V's: derived when loaded
+    from_new = EDTalk(state["config"])
+    from_new.load_state_dict(state["state_dict"], strict=True)
+    torch.testing.assert_close(from_new.bases()["mouth"], model.bases()["mouth"], rtol=0, atol=1e-6)
+    # one recipe, one start: the fresh expression bank begins alike from either format of the parent
+    grafted = load_checkpoint(
+        graft_parent(old_parent, {"n_expression": 5}, tmp_path / "g_old5.pt", seed=3)[0]
+    )
+    from_old5 = EDTalk(grafted["config"])
+    from_old5.load_state_dict(grafted["state_dict"], strict=True)
+    assert torch.equal(from_new.bases()["expression"], from_old5.bases()["expression"])
+    # a V restarted at its own size (a bank-size trial of the parent's size) does not keep the old signs
+    same_size = graft_parent(new_parent, {}, tmp_path / "g_same.pt", ("banks.raw.expression",), seed=3)[0]
+    assert "banks.orientation.expression" not in load_checkpoint(same_size)["state_dict"]
+
+
+def test_a_saved_orientation_survives_a_reload_and_a_partial_or_partitioned_state_is_handled():
+    """The point of the buffer: a model whose V has crossed a pivot (its Householder signs now differ
+    from its orientation) draws the same bases after a save and load, not the Householder ones. A
+    non-strict load of an old state that lacks a bank's V derives the signs with the module's own V for
+    it; a ZeRO-3 engine state (empty V placeholders) saved before orientations is a clear error."""
+    from edtalk.model import EDTalk
+    from edtalk.modules.navigation import OrientationUnknownError
+
+    torch.manual_seed(2)
+    model = EDTalk(CFG)
+    with torch.no_grad():
+        for name in model.banks.names:
+            model.banks.raw[name].mul_(-1)  # every pivot crossed
+    again = EDTalk(CFG)
+    again.load_state_dict(model.state_dict(), strict=True)
+    for name, basis in model.bases().items():
+        assert torch.equal(again.bases()[name], basis), name
+
+    old = {
+        k: v for k, v in model.state_dict().items() if "orientation" not in k and k != "banks.raw.expression"
+    }
+    partial = EDTalk(CFG)
+    partial.load_state_dict(old, strict=False)
+    joined = torch.cat([old["banks.raw.mouth"], old["banks.raw.pose"], partial.banks.raw["expression"]], 1)
+    householder = torch.linalg.qr(joined + 1e-8)[0]
+    assert torch.equal(torch.cat(list(partial.bases().values()), 1), householder)
+
+    partitioned = {**old, **{f"banks.raw.{n}": torch.empty(0) for n in model.banks.names}}
+    with pytest.raises(OrientationUnknownError, match="ZeRO-3 partitions saved before the banks kept"):
+        EDTalk(CFG).load_state_dict(partitioned, strict=False)

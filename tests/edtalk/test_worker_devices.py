@@ -24,3 +24,54 @@ def test_a_frame_cache_missing_on_a_workers_node_says_out_must_be_shared(tmp_pat
     check_shared_folder(str(tmp_path))
     with pytest.raises(FileNotFoundError, match="on a cluster --out must be a folder every node shares"):
         check_shared_folder(str(tmp_path / "frames.cache"))
+
+
+BROADCAST_RANK = """
+import os, sys, torch, torch.distributed as dist
+from edtalk.config import ModelConfig
+from edtalk.modules.navigation import MotionBanks
+from edtalk.worker_devices import broadcast_buffers_from_rank0
+rank = int(os.environ["RANK"])
+dist.init_process_group("gloo", rank=rank, world_size=2)
+torch.manual_seed(rank)  # each rank builds its model from its own seed, as StageWorker does
+model = torch.nn.Module()
+model.banks = banks = MotionBanks(ModelConfig.preset("tiny"))
+before = torch.cat([getattr(banks.orientation, n) for n in banks.names]).tolist()
+names = broadcast_buffers_from_rank0(model, 2)
+after = torch.cat([getattr(banks.orientation, n) for n in banks.names]).tolist()
+print(repr((names, before, after)))
+dist.destroy_process_group()
+"""
+
+
+def test_every_rank_takes_rank_0s_bank_orientation():
+    """DeepSpeed broadcasts rank 0's parameters, never buffers: ranks that started without a parent kept
+    their own orientation (drawn from their own seed's V) and drew different bases from one V (a review
+    ran two DeepSpeed ranks: 19 of 36 columns differed)."""
+    import ast
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2"}
+    root = Path(__file__).resolve().parents[2]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", BROADCAST_RANK],
+            env={**env, "RANK": str(r)},
+            cwd=root,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for r in range(2)
+    ]
+    outs = [ast.literal_eval(p.communicate(timeout=120)[0].strip().splitlines()[-1]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    (names, before0, after0), (_, before1, after1) = outs
+    assert names == ["banks.orientation.mouth", "banks.orientation.pose", "banks.orientation.expression"]
+    assert before0 != before1  # the seeds gave the ranks different orientations
+    assert after0 == after1 == before0
