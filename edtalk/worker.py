@@ -159,7 +159,7 @@ class StageWorker:
             deepspeed.init_distributed(dist_backend="gloo" if on_cpu else "nccl")
         ds_cfg = deepspeed_config(self.stage_cfg, self.train_cfg)
         self.engine, _, _, _ = deepspeed.initialize(model=module, model_parameters=params, config=ds_cfg)
-        broadcast_buffers_from_rank0(self.engine.module, world)  # rank 0's bank orientation with its V
+        broadcast_buffers_from_rank0(self.engine.module, world)  # rank 0's buffers with its parameters
         buffers_follow_parameters(self.engine.module)
         self.engine.train()
 

@@ -47,21 +47,22 @@ def mean_over_ranks(values: dict[str, float], world: int, device) -> dict[str, f
     return {k: v / world for k, v in zip(keys, total.tolist(), strict=True)}
 
 
-def broadcast_buffers_from_rank0(module, world: int, marker: str = "banks.orientation.") -> list[str]:
-    """Give every rank rank 0's buffers whose names contain ``marker``; returns their names.
+def broadcast_buffers_from_rank0(module, world: int) -> list[str]:
+    """Give every rank rank 0's buffers (all but boolean flags, which no rank draws); returns their names.
 
     Collective. DeepSpeed broadcasts rank 0's parameters at ``initialize``, never buffers, and each rank
-    builds its model from its own seed (seed + rank): the banks' orientation, a buffer drawn from the
-    initial V, would differ between ranks that start without a parent, and so would their bases
-    (``edtalk.modules.navigation``)."""
+    builds its model from its own seed (seed + rank): buffers drawn at initialisation would differ
+    between ranks that start without a parent, and so would what they compute: the banks' orientation
+    (``edtalk.modules.navigation``: the bases) and the pose flow's LU permutation and signs. Buffers
+    loaded from a parent or equal by construction are unchanged by it."""
+    import torch
     import torch.distributed as dist
 
-    names = [name for name, _ in module.named_buffers() if marker in name]
+    shared = {name: buffer for name, buffer in module.named_buffers() if buffer.dtype != torch.bool}
     if world > 1:
-        for name, buffer in module.named_buffers():
-            if marker in name:
-                dist.broadcast(buffer, src=0)
-    return names
+        for buffer in shared.values():
+            dist.broadcast(buffer, src=0)
+    return list(shared)
 
 
 def all_reduce_grads(module, world: int) -> None:
