@@ -369,6 +369,16 @@ def blended_expression(w_a: torch.Tensor, w_b: torch.Tensor, alpha: float) -> to
     return alpha * w_a + (1.0 - alpha) * w_b
 
 
+def edit_base_problem(cfg: ModelConfig, bank: str, index: int, index_name: str = "index") -> str | None:
+    """Why base ``index`` of ``bank`` cannot be edited in a model of ``cfg`` (no such bank, or an index
+    outside it; ``index_name`` is how the caller calls the index), else None."""
+    if bank not in cfg.bank_names:
+        return f"unknown bank {bank!r} for this model (has: {', '.join(cfg.bank_names)})"
+    if not 0 <= index < (k := cfg.n_weights(bank)):
+        return f"{index_name} must be in [0, {k - 1}] for the {bank} bank, got {index}"
+    return None
+
+
 @in_eval_mode
 @torch.no_grad()
 def base_edit_weights(
@@ -376,11 +386,8 @@ def base_edit_weights(
 ) -> dict[str, torch.Tensor]:
     """W^* for ``infer edit-base``: the identity's own W of ``bank``, one frame per entry of ``values``,
     with weight ``index`` (the index-th base of the bank) set to that value; ``render`` draws them."""
-    sizes = {name: model.cfg.n_weights(name) for name in model.cfg.bank_names}
-    if bank not in sizes:
-        raise ValueError(f"unknown bank {bank!r} for this model (has: {', '.join(sizes)})")
-    if not 0 <= index < sizes[bank]:
-        raise ValueError(f"index must be in [0, {sizes[bank] - 1}] for the {bank} bank, got {index}")
+    if problem := edit_base_problem(model.cfg, bank, index):
+        raise ValueError(problem)
     device = model_device(model)
     x = model_input(identity_frame, model.cfg.image_size, "identity").to(device)
     own = model.navigate(model.encode(x)[0], (bank,))[bank]

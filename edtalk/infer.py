@@ -371,21 +371,21 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 def cmd_edit_base(args: argparse.Namespace) -> None:
     import torch
 
-    from edtalk.driving import base_edit_weights, iter_render, load_generator, require_stages
+    from edtalk.driving import (
+        base_edit_weights,
+        edit_base_problem,
+        iter_render,
+        load_generator,
+        require_stages,
+    )
     from edtalk.driving_inputs import InferenceError
 
     model, cfg = load_generator(args.ckpt, args.device)
-    if args.bank not in cfg.bank_names:
-        raise InferenceError(
-            None, f"unknown bank {args.bank!r} for this model (has: {', '.join(cfg.bank_names)})"
-        )
-    stage = "expression" if args.bank == "expression" else "mouth_pose"
-    require_stages(model.checkpoint_meta, args.ckpt, [stage])
-    k = cfg.n_weights(args.bank)
-    if not 0 <= args.index < k:
-        raise InferenceError(
-            None, f"--index must be in [0, {k - 1}] for the {args.bank} bank, got {args.index}"
-        )
+    if problem := edit_base_problem(cfg, args.bank, args.index, "--index"):
+        raise InferenceError(None, problem)
+    require_stages(
+        model.checkpoint_meta, args.ckpt, ["expression" if args.bank == "expression" else "mouth_pose"]
+    )
     identity = _identity(args, model.cfg.image_size)
     values = torch.linspace(args.range[0], args.range[1], args.steps)
     weights = base_edit_weights(model, identity, args.bank, args.index, values)

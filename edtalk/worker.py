@@ -278,10 +278,9 @@ class StageWorker:
         import torch
 
         from edtalk.data.errors import DataError
-
-        folder = Path(folder)
         from edtalk.modules.navigation import OrientationUnknownError
 
+        folder = Path(folder)
         try:
             self.engine.load_checkpoint(str(folder), tag=ENGINE_TAG)
             # on the CPU: load_state_dict moves each state to its parameter's device, and keeps Adam's

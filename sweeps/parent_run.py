@@ -40,9 +40,6 @@ def parent_checkpoint(parent: Path, stage: str) -> Path:
     return ckpt
 
 
-ORIENTATION, RAW = "banks.orientation.", "banks.raw."  # EDTalk's state keys of the banks
-
-
 def graft_parent(
     parent_ckpt: Path,
     model_overrides: dict[str, Any],
@@ -60,6 +57,7 @@ def graft_parent(
     import torch
 
     from edtalk.model import EDTalk, load_checkpoint, save_checkpoint
+    from edtalk.modules.navigation import raw_key_of
     from edtalk.train_resume import parent_weights
 
     ckpt = load_checkpoint(parent_ckpt)
@@ -78,8 +76,8 @@ def graft_parent(
     # a bank's orientation (edtalk.modules.navigation) goes with its V: kept with a kept V; for a fresh
     # V, or any V of a parent saved before orientations existed, it is left out and loading derives it
     # from the grafted V (so one recipe gives one start, whatever the parent's format)
-    for key in [k for k in state if k.startswith(ORIENTATION)]:
-        if key not in kept or RAW + key.removeprefix(ORIENTATION) not in kept:
+    for key in [k for k in state if raw_key_of(k)]:
+        if key not in kept or raw_key_of(key) not in kept:
             kept.pop(key, None)
             del state[key]
     fresh = sorted(set(state) - set(kept))

@@ -36,6 +36,13 @@ from edtalk.modules.stylegan_ops import EqualLinear
 QR_JITTER = 1e-8  # added to V before QR, as in the official code (keeps exact zeros away from QR)
 
 
+def raw_key_of(orientation_key: str) -> str | None:
+    """The state key of the V whose orientation ``orientation_key`` holds (``...banks.orientation.mouth``
+    -> ``...banks.raw.mouth``), or None for another key: a bank's orientation goes with its V."""
+    head, sep, bank = orientation_key.rpartition("orientation.")
+    return f"{head}raw.{bank}" if sep and (not head or head.endswith(".")) and "." not in bank else None
+
+
 class OrientationUnknownError(ValueError):
     """A state whose banks' orientation is neither saved nor derivable from its V."""
 

@@ -73,7 +73,7 @@ def start_fresh(stage: Stage, cfg: StageConfig, model: nn.Module, seed: int = 0)
     prefixes = _prefixes_in(model, tuple(stage.fresh_prefixes(cfg)))
     if not prefixes:
         return []
-    from edtalk.modules.navigation import LatentNavigation, MotionBanks
+    from edtalk.modules.navigation import LatentNavigation, MotionBanks, raw_key_of
 
     # torch.manual_seed seeds the CUDA generators too: fork them as well, or every rank's would restart
     # from ``seed`` (the worker seeded them with seed + rank)
@@ -90,7 +90,7 @@ def start_fresh(stage: Stage, cfg: StageConfig, model: nn.Module, seed: int = 0)
         # a restarted bank's orientation (edtalk.modules.navigation) restarts with its V: the fresh
         # banks' bases, not the new V turned by the old bank's signs
         for name, buffer in model.named_buffers():
-            if name.startswith("banks.orientation.") and name.replace("orientation", "raw", 1) in names:
+            if raw_key_of(name) in names:
                 buffer.copy_(fresh[name])
     return names
 
